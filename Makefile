@@ -1,0 +1,159 @@
+# anycst: one non-recursive Makefile.  `make help` lists the targets.
+#
+# Sources are found by wildcard, so adding a module needs no edit here:
+#   util/ dns/ net/        -> $(BUILD)/libanycst.a   (shared by both daemons)
+#   primary/ api/          -> $(BUILD)/libprimary.a  (+ primary/main.c)
+#   secondary/             -> $(BUILD)/libsecondary.a (+ secondary/main.c)
+#   tests/unit/test_X.c    -> $(BUILD)/tests/test_X   (cmocka, linked with all three)
+#   tests/fuzz/fuzz_X.c    -> $(BUILD)/fuzz/fuzz_X    (clang libFuzzer) and a gcc replayer
+# BUILD and BIN may be overridden so that several builds share one tree.
+
+BUILD    ?= build
+BIN      ?= bin
+CC       ?= cc
+FUZZ_CC  ?= clang
+FUZZ_TIME ?= 60
+PYTHON   := /usr/bin/python3
+PREFIX   ?= /usr/local
+
+PKGS     := sqlite3 libmicrohttpd jansson libngtcp2 libngtcp2_crypto_gnutls gnutls liburcu-qsbr
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+            -Wpointer-arith -Wvla -Wformat=2 -Wimplicit-fallthrough -Wundef \
+            -fstack-protector-strong -MMD -MP
+CPPFLAGS += -D_GNU_SOURCE -I. -I$(BUILD)/gen $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+TEST_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
+ifeq ($(SAN),1)
+CFLAGS   += -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+LDFLAGS  += -fsanitize=address,undefined
+else
+CPPFLAGS += -D_FORTIFY_SOURCE=2
+endif
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+LIB_SRC  := $(wildcard util/*.c dns/*.c net/*.c)
+PRI_SRC  := $(filter-out primary/main.c,$(wildcard primary/*.c api/*.c))
+SEC_SRC  := $(filter-out secondary/main.c,$(wildcard secondary/*.c))
+SCHEMA   := $(sort $(wildcard schema/*.sql))
+TESTS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
+FUZZERS  := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+PRI_OBJ  := $(PRI_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/schema.o
+SEC_OBJ  := $(SEC_SRC:%.c=$(BUILD)/%.o)
+ALL_LIBS := $(BUILD)/libsecondary.a $(BUILD)/libprimary.a $(BUILD)/libanycst.a
+
+.PHONY: all deps run test unit replay e2e check fuzz bench install clean help fmt
+all: $(BIN)/anycst-primary $(BIN)/anycst-secondary
+
+help:
+	@echo "make deps | all | run | test [SAN=1] | check | fuzz [FUZZ_TIME=60] | bench | install | clean"
+
+deps:
+	@sh scripts/deps.sh
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+# schema/NNNN_*.sql, embedded in order as C strings.
+$(BUILD)/gen/schema.c: $(SCHEMA) scripts/embed-schema.sh
+	@mkdir -p $(dir $@)
+	$(Q)sh scripts/embed-schema.sh $(SCHEMA) > $@.tmp && mv $@.tmp $@
+$(BUILD)/gen/schema.o: $(BUILD)/gen/schema.c
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-missing-prototypes -c -o $@ $<
+
+$(BUILD)/libanycst.a: $(LIB_OBJ)
+	$(Q)rm -f $@ && ar rcs $@ $^
+$(BUILD)/libprimary.a: $(PRI_OBJ)
+	$(Q)rm -f $@ && ar rcs $@ $^
+$(BUILD)/libsecondary.a: $(SEC_OBJ)
+	$(Q)rm -f $@ && ar rcs $@ $^ $(if $(SEC_OBJ),,)
+
+$(BIN)/anycst-primary: $(BUILD)/primary/main.o $(BUILD)/libprimary.a $(BUILD)/libanycst.a
+	@mkdir -p $(BIN)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BIN)/anycst-secondary: $(BUILD)/secondary/main.o $(BUILD)/libsecondary.a $(BUILD)/libanycst.a
+	@mkdir -p $(BIN)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Unit tests: test_answer wraps malloc to prove the query path allocates nothing.
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(ALL_LIBS)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS) $(if $(filter test_answer,$*),-Wl$(,)--wrap=malloc -Wl$(,)--wrap=calloc -Wl$(,)--wrap=realloc) \
+		-o $@ $< $(ALL_LIBS) $(LDLIBS) $(TEST_LIBS)
+$(BUILD)/tests/%.o: tests/unit/%.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-missing-prototypes -c -o $@ $<
+, := ,
+.SECONDARY:
+
+# Corpus replay under gcc: every fuzz target runs over its committed seeds.
+$(BUILD)/replay/%: tests/fuzz/%.c tests/fuzz/replay.c $(ALL_LIBS)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -o $@ $< tests/fuzz/replay.c \
+		$(ALL_LIBS) $(LDLIBS)
+
+unit: all $(TESTS)
+	@fail=0; for t in $(TESTS); do echo "== $$t"; $$t || fail=1; done; exit $$fail
+
+replay: $(FUZZERS:%=$(BUILD)/replay/%)
+	@fail=0; for f in $(FUZZERS); do \
+		$(BUILD)/replay/$$f tests/fuzz/corpus/$${f#fuzz_} || fail=1; done; exit $$fail
+
+e2e: all
+	@if ls tests/e2e/test_*.py >/dev/null 2>&1; then \
+		ANYCST_BIN=$(abspath $(BIN)) $(PYTHON) -m pytest -q -x tests/e2e; \
+	else echo "e2e: no tests"; fi
+
+test: deps
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory replay
+	@$(MAKE) --no-print-directory e2e
+
+check:
+	$(MAKE) test
+	$(MAKE) test SAN=1 BUILD=build-san BIN=bin-san
+	cppcheck --quiet --error-exitcode=1 --enable=warning -I. util dns net primary api secondary
+
+# libFuzzer: everything rebuilt with clang in $(BUILD)/fuzz.
+FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -std=c11 \
+              -D_GNU_SOURCE -I. -I$(BUILD)/gen $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+FUZZ_LIB_SRC := $(LIB_SRC) $(PRI_SRC) $(SEC_SRC) $(BUILD)/gen/schema.c
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRC)
+	@mkdir -p $(dir $@)
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_LIB_SRC) $(LDLIBS)
+fuzz: $(FUZZERS:%=$(BUILD)/fuzz/%)
+	@fail=0; for f in $(FUZZERS); do \
+		c=tests/fuzz/corpus/$${f#fuzz_}; mkdir -p $(BUILD)/fuzz/work-$$f; \
+		echo "== $$f ($(FUZZ_TIME) s)"; \
+		$(BUILD)/fuzz/$$f -max_total_time=$(FUZZ_TIME) -print_final_stats=0 \
+			-artifact_prefix=$(BUILD)/fuzz/$$f- $(BUILD)/fuzz/work-$$f $$c 2>$(BUILD)/fuzz/$$f.log \
+			|| { fail=1; tail -40 $(BUILD)/fuzz/$$f.log; }; done; exit $$fail
+
+bench: all
+	@sh bench/run.sh
+
+run: deps all
+	@sh scripts/run-demo.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(BIN)/anycst-primary $(BIN)/anycst-secondary $(DESTDIR)$(PREFIX)/bin/
+
+fmt:
+	clang-format -i $(wildcard */*.c */*.h)
+
+clean:
+	rm -rf build build-* bin bin-*
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,39 @@
+/*
+ * RR type and class codes, and their mnemonics.  Unknown types are spelled
+ * TYPEnnn and unknown classes CLASSnnn (RFC 3597 §5).
+ */
+#ifndef DNS_RRTYPE_H
+#define DNS_RRTYPE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum {
+	DNS_T_A = 1, DNS_T_NS = 2, DNS_T_CNAME = 5, DNS_T_SOA = 6, DNS_T_PTR = 12,
+	DNS_T_HINFO = 13, DNS_T_MX = 15, DNS_T_TXT = 16, DNS_T_AAAA = 28, DNS_T_LOC = 29,
+	DNS_T_SRV = 33, DNS_T_NAPTR = 35, DNS_T_DNAME = 39, DNS_T_OPT = 41, DNS_T_DS = 43,
+	DNS_T_SSHFP = 44, DNS_T_RRSIG = 46, DNS_T_NSEC = 47, DNS_T_DNSKEY = 48,
+	DNS_T_NSEC3 = 50, DNS_T_NSEC3PARAM = 51, DNS_T_TLSA = 52, DNS_T_SMIMEA = 53,
+	DNS_T_CDS = 59, DNS_T_CDNSKEY = 60, DNS_T_OPENPGPKEY = 61, DNS_T_ZONEMD = 63,
+	DNS_T_SVCB = 64, DNS_T_HTTPS = 65, DNS_T_SPF = 99, DNS_T_TSIG = 250,
+	DNS_T_IXFR = 251, DNS_T_AXFR = 252, DNS_T_ANY = 255, DNS_T_CAA = 257,
+};
+
+enum { DNS_C_IN = 1, DNS_C_CH = 3, DNS_C_NONE = 254, DNS_C_ANY = 255 };
+
+/* Longest mnemonic text incl. NUL ("TYPE65535", "CLASS65535"). */
+#define DNS_RRTYPE_TEXT_MAX 16
+
+/* Mnemonic (any case) or TYPEnnn -> code.  Returns 0 or ERR_TYPE. */
+int dns_rrtype_from_text(const char *s, size_t len, uint16_t *type);
+/* Writes the mnemonic or TYPEnnn; returns the length. buf >= DNS_RRTYPE_TEXT_MAX. */
+int dns_rrtype_to_text(uint16_t type, char *buf, size_t cap);
+/* Static mnemonic or NULL for types without one. */
+const char *dns_rrtype_name(uint16_t type);
+/* True for meta/q-types that never appear in zone data (OPT, TSIG, AXFR...). */
+int dns_rrtype_is_meta(uint16_t type);
+
+/* IN, CH, HS, NONE, ANY or CLASSnnn.  Returns 0 or ERR_TYPE. */
+int dns_rrclass_from_text(const char *s, size_t len, uint16_t *rclass);
+
+#endif

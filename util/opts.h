@@ -1,0 +1,43 @@
+/*
+ * Command-line flags and config files with one table.  Every long flag
+ * `--name VALUE` may also appear in a config file (`--config FILE`) as a
+ * line `name value`; '#' starts a comment.  Flags given on the command line
+ * win over the file; repeatable options from both are kept, file first.
+ */
+#ifndef UTIL_OPTS_H
+#define UTIL_OPTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define OPTS_MAX_VALUES 32
+
+struct opt {
+	const char *name;       /* long flag without "--" */
+	const char *arg;        /* argument name for --help, NULL for a boolean flag */
+	const char *def;        /* default shown in --help (NULL: none) */
+	const char *help;
+	bool repeatable;
+	/* filled by opts_parse */
+	const char *values[OPTS_MAX_VALUES];
+	size_t nvalues;
+	bool set;
+};
+
+/*
+ * Parses argv against `opts` (terminated by an entry with name NULL),
+ * handling --help (prints usage for `prog` and exits 0), --version and
+ * --config FILE.  On a bad flag or file writes a message naming it into
+ * `err` and returns -EINVAL.  Values point into argv or into memory kept
+ * for the life of the process.
+ */
+int opts_parse(struct opt *opts, int argc, char **argv, const char *prog,
+               const char *summary, char *err, size_t errcap);
+
+/* Looks an option up by name (must exist: asserts). */
+struct opt *opts_get(struct opt *opts, const char *name);
+/* Last value, or the default when unset. */
+const char *opts_str(struct opt *opts, const char *name);
+bool opts_flag(struct opt *opts, const char *name);
+
+#endif
