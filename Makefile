@@ -41,6 +41,7 @@ LIB_SRC  := $(wildcard util/*.c dns/*.c net/*.c)
 PRI_SRC  := $(filter-out primary/main.c,$(wildcard primary/*.c api/*.c))
 SEC_SRC  := $(filter-out secondary/main.c,$(wildcard secondary/*.c))
 SCHEMA   := $(sort $(wildcard schema/*.sql))
+TOOLS    := $(patsubst tools/%.c,$(BIN)/%,$(wildcard tools/*.c))
 TESTS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 FUZZERS  := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 
@@ -50,7 +51,7 @@ SEC_OBJ  := $(SEC_SRC:%.c=$(BUILD)/%.o)
 ALL_LIBS := $(BUILD)/libsecondary.a $(BUILD)/libprimary.a $(BUILD)/libanycst.a
 
 .PHONY: all deps run test unit replay e2e check fuzz bench install clean help fmt
-all: $(BIN)/anycst-primary $(BIN)/anycst-secondary
+all: $(BIN)/anycst-primary $(BIN)/anycst-secondary $(TOOLS)
 
 help:
 	@echo "make deps | all | run | test [SAN=1] | check | fuzz [FUZZ_TIME=60] | bench | install | clean"
@@ -85,6 +86,14 @@ $(BIN)/anycst-secondary: $(BUILD)/secondary/main.o $(BUILD)/libsecondary.a $(BUI
 	@mkdir -p $(BIN)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# tools/NAME.c: small programs (zone checker, load generator) linked with everything.
+$(BIN)/%: $(BUILD)/tools/%.o $(ALL_LIBS)
+	@mkdir -p $(BIN)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(ALL_LIBS) $(LDLIBS)
+$(BUILD)/tools/%.o: tools/%.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-missing-prototypes -c -o $@ $<
 
 # Unit tests: test_answer wraps malloc to prove the query path allocates nothing.
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(ALL_LIBS)
