@@ -15,6 +15,14 @@
 #include <time.h>
 #include <unistd.h>
 
+static int cancel_fd = -1;
+
+void
+tcp_set_cancel_fd(int fd)
+{
+	cancel_fd = fd;
+}
+
 int64_t
 tcp_now_ms(void)
 {
@@ -49,8 +57,11 @@ wait_fd(int fd, short events, int64_t deadline)
 		int64_t left = deadline - tcp_now_ms();
 		if (left <= 0)
 			return -ETIMEDOUT;
-		struct pollfd p = {.fd = fd, .events = events};
-		int r = poll(&p, 1, left > 60000 ? 60000 : (int)left);
+		struct pollfd p[2] = {{.fd = fd, .events = events},
+		                      {.fd = cancel_fd, .events = POLLIN}};
+		int r = poll(p, cancel_fd >= 0 ? 2 : 1, left > 60000 ? 60000 : (int)left);
+		if (r > 0 && cancel_fd >= 0 && (p[1].revents & POLLIN))
+			return -ECANCELED;
 		if (r > 0)
 			return 0;
 		if (r < 0 && errno != EINTR)

@@ -22,6 +22,13 @@
 /* Largest DNS message over TCP. */
 #define TCP_MSG_MAX 65535
 
+/*
+ * Process-wide cancel: once `fd` (an eventfd or pipe) is readable, every
+ * blocking helper below returns -ECANCELED.  Used at shutdown to cut
+ * transfers in progress.  -1 (the default) disables it.
+ */
+void tcp_set_cancel_fd(int fd);
+
 /* CLOCK_MONOTONIC in milliseconds. */
 int64_t tcp_now_ms(void);
 
@@ -33,7 +40,7 @@ int tcp_listen(const struct sockaddr *sa, socklen_t len, int backlog);
 
 /*
  * Connects to `sa` before `deadline`.  The socket is left non-blocking with
- * TCP_NODELAY.  Returns the fd, or -ETIMEDOUT, -ECONNREFUSED, other -errno.
+ * TCP_NODELAY.  Returns the fd, or -ETIMEDOUT, -ECONNREFUSED, -ECANCELED, other -errno.
  */
 int tcp_connect(const struct sockaddr *sa, socklen_t len, int64_t deadline);
 

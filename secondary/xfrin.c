@@ -507,6 +507,8 @@ run_xfr(struct session *ss, struct xfr_result *r, uint16_t qtype)
 	                    .why = ss->why, .whycap = ss->whycap};
 	r->asked_ixfr = st.ixfr;
 	r->kind = XFR_AXFR;
+	if (ss->p->on_start != NULL)
+		ss->p->on_start(ss->p->cb_ctx, st.ixfr);
 	int ret = transaction(ss, qtype, &st, NULL, &r->messages, &r->bytes);
 	if (ret != 0)
 		return ret;

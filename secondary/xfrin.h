@@ -108,6 +108,9 @@ struct xfr_params {
 	bool force_axfr;                      /* skip IXFR (after a rejected IXFR) */
 	int timeout_ms;                       /* whole transfer; default 30000 when 0 */
 	size_t max_bytes;                     /* 0: unlimited */
+	/* Called just before the IXFR or AXFR request is sent (for the log line). */
+	void (*on_start)(void *ctx, bool ixfr);
+	void *cb_ctx;
 };
 
 void xfr_result_init(struct xfr_result *r);
