@@ -20,7 +20,7 @@
 #include "util/arena.h"
 #include "util/log.h"
 
-#define TEXT_CAP (DNS_RDATA_MAX * 4 + 64)
+#define TEXT_CAP (DNS_RDATA_MAX * 4 + 2048)
 
 /* A label no client uses: appended to relative names to detect them. */
 static const uint8_t relative_probe[] = "\x17" "anycst-relative-name-00";
