@@ -133,8 +133,8 @@ class Primary:
 
     def call(self, method, path, body=None, headers=None, key=True, prefix=True, raw=None):
         """One request on a kept-alive connection: (status, headers dict lowercased, body bytes)."""
-        url = (PFX + path) if prefix and not path.startswith("/api") and path != "/metrics" \
-            else path
+        url = (PFX + path) if prefix and not path.startswith("/api/") and \
+            path not in ("/api", "/metrics") else path
         h = {}
         if key is True:
             h["X-API-Key"] = self.key
