@@ -2,12 +2,13 @@
  * anycst-zonecheck: checks an RFC 1035 zone file with anycst's parser, in
  * the manner of Knot's kzonecheck and BIND's named-checkzone.
  *
- *   anycst-zonecheck [-o ORIGIN] [-p | -q] FILE
+ *   anycst-zonecheck [-o ORIGIN] [-p | -q | -x] FILE
  *
  * Errors are printed as "FILE:LINE:COL: error: WHAT" and exit 1.  With -p
  * every record is printed canonically (owner TTL IN TYPE rdata, absolute
  * names), one per line, in file order; with -q only the record count and
- * the parse rate.  Without -o the origin is the file name without a
+ * the parse rate; with -x the wire form, "OWNER TYPE TTL RDATA" with owner
+ * and rdata in hex (for tests that compare wire records).  Without -o the origin is the file name without a
  * trailing ".zone" (kzonecheck's rule).  Zone-level checks: exactly one SOA,
  * at the origin; records outside the zone are reported and skipped, as
  * named-checkzone and kzonecheck do.
@@ -31,7 +32,7 @@
 struct check {
 	const char *file;
 	const uint8_t *origin;
-	bool print;
+	bool print, wire;
 	unsigned long records, soas, outside;
 	char line[DNS_ZT_LINE_MAX];
 };
@@ -60,6 +61,17 @@ on_rr(void *ctx, const struct dns_rr *rr)
 		ck->soas++;
 	}
 	ck->records++;
+	if (ck->wire) {
+		size_t n = 0, ol = dns_name_len(rr->owner);
+		for (size_t i = 0; i < ol; i++)
+			n += (size_t)snprintf(ck->line + n, sizeof(ck->line) - n, "%02x", rr->owner[i]);
+		n += (size_t)snprintf(ck->line + n, sizeof(ck->line) - n, " %u %u ", rr->type,
+		                      rr->ttl);
+		for (size_t i = 0; i < rr->rdlen; i++)
+			n += (size_t)snprintf(ck->line + n, sizeof(ck->line) - n, "%02x", rr->rdata[i]);
+		ck->line[n++] = '\n';
+		fwrite(ck->line, 1, n, stdout);
+	}
 	if (ck->print) {
 		int n = dns_zt_print_rr(rr, ck->line, sizeof(ck->line));
 		if (n < 0) {
@@ -74,10 +86,11 @@ on_rr(void *ctx, const struct dns_rr *rr)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: anycst-zonecheck [-o ORIGIN] [-p | -q] FILE\n"
+	fprintf(stderr, "usage: anycst-zonecheck [-o ORIGIN] [-p | -q | -x] FILE\n"
 	                "  -o ORIGIN  zone name (default: file name without .zone)\n"
 	                "  -p         print every record canonically, one per line\n"
-	                "  -q         print only the record count and records/s\n");
+	                "  -q         print only the record count and records/s\n"
+	                "  -x         print every record's wire form in hex\n");
 	exit(2);
 }
 
@@ -85,17 +98,18 @@ int
 main(int argc, char **argv)
 {
 	const char *origin_text = NULL;
-	bool print = false, quiet = false;
+	bool print = false, quiet = false, wire = false;
 	int opt;
-	while ((opt = getopt(argc, argv, "o:pqh")) != -1) {
+	while ((opt = getopt(argc, argv, "o:pqxh")) != -1) {
 		switch (opt) {
 		case 'o': origin_text = optarg; break;
 		case 'p': print = true; break;
 		case 'q': quiet = true; break;
+		case 'x': wire = true; break;
 		default: usage();
 		}
 	}
-	if (optind + 1 != argc || (print && quiet))
+	if (optind + 1 != argc || (print + quiet + wire > 1))
 		usage();
 	const char *file = argv[optind];
 
@@ -155,8 +169,9 @@ main(int argc, char **argv)
 	ck->file = file;
 	ck->origin = origin;
 	ck->print = print;
+	ck->wire = wire;
 	static char outbuf[1 << 20];
-	if (print)
+	if (print || wire)
 		setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
 
 	struct timespec t0, t1;
