@@ -44,6 +44,7 @@
 #include <unistd.h>
 
 #include "net/addr.h"
+#include "util/base.h"
 #include "util/log.h"
 
 #define SCID_LEN 16
@@ -106,25 +107,6 @@ stats_copy(struct quic_stats *dst, const struct quic_stats *src)
 		d[i] = __atomic_load_n(&s[i], __ATOMIC_RELAXED);
 }
 
-static void
-b64(const uint8_t *in, size_t len, char *out, size_t cap)
-{
-	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t o = 0;
-	for (size_t i = 0; i < len && o + 5 <= cap; i += 3) {
-		uint32_t v = (uint32_t)in[i] << 16;
-		if (i + 1 < len)
-			v |= (uint32_t)in[i + 1] << 8;
-		if (i + 2 < len)
-			v |= in[i + 2];
-		out[o++] = tab[(v >> 18) & 63];
-		out[o++] = tab[(v >> 12) & 63];
-		out[o++] = i + 1 < len ? tab[(v >> 6) & 63] : '=';
-		out[o++] = i + 2 < len ? tab[v & 63] : '=';
-	}
-	out[o] = '\0';
-}
-
 static int
 pubkey_pin(gnutls_pubkey_t pk, char pin[QUIC_PIN_LEN])
 {
@@ -136,8 +118,7 @@ pubkey_pin(gnutls_pubkey_t pk, char pin[QUIC_PIN_LEN])
 	gnutls_free(der.data);
 	if (ret < 0)
 		return -EIO;
-	b64(dig, sizeof(dig), pin, QUIC_PIN_LEN);
-	return 0;
+	return base64_encode(dig, sizeof(dig), pin, QUIC_PIN_LEN) == QUIC_PIN_LEN - 1 ? 0 : -EIO;
 }
 
 static int
@@ -1766,6 +1747,7 @@ struct creq {
 	int fail_status;
 	uint64_t fail_code;
 	ngtcp2_tstamp deadline;  /* 0: none */
+	atomic_int *cancel;      /* set from another thread: cancel at the next loop turn */
 	struct creq *prev, *next;
 };
 
@@ -2340,15 +2322,20 @@ cl_deadlines(struct quic_client *cl, ngtcp2_tstamp ts)
 {
 	for (struct creq *r = cl->waiting; r != NULL;) {
 		struct creq *next = r->next;
-		if (r->deadline != 0 && ts >= r->deadline)
+		if (r->cancel != NULL && atomic_load(r->cancel) != 0)
+			creq_finish(cl, r, -ECANCELED, 0);
+		else if (r->deadline != 0 && ts >= r->deadline)
 			creq_finish(cl, r, -ETIMEDOUT, 0);
 		r = next;
 	}
 	for (struct creq *r = cl->active; r != NULL; r = r->next) {
-		if (r->deadline != 0 && ts >= r->deadline && !r->finished) {
+		if (r->finished)
+			continue;
+		bool cancel = r->cancel != NULL && atomic_load(r->cancel) != 0;
+		if (cancel || (r->deadline != 0 && ts >= r->deadline)) {
 			r->finished = true;
 			r->reset_needed = true;
-			r->fail_status = -ETIMEDOUT;
+			r->fail_status = cancel ? -ECANCELED : -ETIMEDOUT;
 			r->fail_code = DOQ_REQUEST_CANCELLED;
 		}
 	}
@@ -2534,7 +2521,7 @@ creq_new(struct quic_client *cl, quic_msg_fn on_msg, quic_done_fn on_done, void 
 
 static int
 cl_request(struct quic_client *cl, const uint8_t *query, size_t len, quic_msg_fn on_msg,
-           quic_done_fn on_done, void *ctx, unsigned timeout_ms)
+           quic_done_fn on_done, void *ctx, unsigned timeout_ms, atomic_int *cancel)
 {
 	if (cl == NULL || on_done == NULL || len < DOQ_DNS_HDR)
 		return -EINVAL;
@@ -2553,6 +2540,7 @@ cl_request(struct quic_client *cl, const uint8_t *query, size_t len, quic_msg_fn
 	r->q.fin_wanted = true;
 	if (timeout_ms != 0)
 		r->deadline = now_ns() + (uint64_t)timeout_ms * NGTCP2_MILLISECONDS;
+	r->cancel = cancel;
 	return cl_submit(cl, r);
 }
 
@@ -2560,29 +2548,31 @@ int
 quic_client_request(struct quic_client *cl, const uint8_t *query, size_t len,
                     quic_msg_fn on_msg, quic_done_fn on_done, void *ctx)
 {
-	return cl_request(cl, query, len, on_msg, on_done, ctx, 0);
+	return cl_request(cl, query, len, on_msg, on_done, ctx, 0, NULL);
 }
 
-/* Sync wrapper: messages are copied to the caller's thread. */
+/* Pull-style requests: messages are copied to the caller's thread. */
 struct smsg {
 	struct smsg *next;
 	size_t len;
 	uint8_t data[];
 };
 
-struct sync_ctx {
+struct quic_stream {
+	struct quic_client *cl;
 	pthread_mutex_t m;
 	pthread_cond_t cv;
 	struct smsg *head, *tail;
 	bool done;
 	int status;
-	atomic_int cancel;       /* set by the caller: the next message cancels */
+	uint64_t app;
+	atomic_int cancel;
 };
 
 static int
-sync_on_msg(void *ctx, const uint8_t *msg, size_t len)
+stream_on_msg(void *ctx, const uint8_t *msg, size_t len)
 {
-	struct sync_ctx *s = ctx;
+	struct quic_stream *s = ctx;
 	if (atomic_load(&s->cancel) != 0)
 		return 1;
 	struct smsg *m = malloc(sizeof(*m) + len);
@@ -2603,55 +2593,141 @@ sync_on_msg(void *ctx, const uint8_t *msg, size_t len)
 }
 
 static void
-sync_on_done(void *ctx, int status, uint64_t app)
+stream_on_done(void *ctx, int status, uint64_t app)
 {
-	(void)app;
-	struct sync_ctx *s = ctx;
+	struct quic_stream *s = ctx;
 	pthread_mutex_lock(&s->m);
 	s->done = true;
 	s->status = status;
+	s->app = app;
 	pthread_cond_signal(&s->cv);
 	pthread_mutex_unlock(&s->m);
+}
+
+int
+quic_stream_open(struct quic_client *cl, const uint8_t *query, size_t len, unsigned timeout_ms,
+                 struct quic_stream **out)
+{
+	struct quic_stream *s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return -ENOMEM;
+	s->cl = cl;
+	pthread_mutex_init(&s->m, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	int ret = cl_request(cl, query, len, stream_on_msg, stream_on_done, s, timeout_ms,
+	                     &s->cancel);
+	if (ret != 0) {
+		pthread_cond_destroy(&s->cv);
+		pthread_mutex_destroy(&s->m);
+		free(s);
+		return ret;
+	}
+	*out = s;
+	return 0;
+}
+
+ssize_t
+quic_stream_recv(struct quic_stream *s, uint8_t *buf, size_t cap, unsigned wait_ms)
+{
+	struct timespec dl;
+	clock_gettime(CLOCK_MONOTONIC, &dl);
+	dl.tv_sec += wait_ms / 1000;
+	dl.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+	if (dl.tv_nsec >= 1000000000L) {
+		dl.tv_sec++;
+		dl.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&s->m);
+	while (s->head == NULL && !s->done) {
+		if (wait_ms == 0) {
+			pthread_cond_wait(&s->cv, &s->m);
+		} else if (pthread_cond_timedwait(&s->cv, &s->m, &dl) == ETIMEDOUT &&
+		           s->head == NULL && !s->done) {
+			pthread_mutex_unlock(&s->m);
+			return -ETIMEDOUT;
+		}
+	}
+	ssize_t ret;
+	if (s->head != NULL) {
+		struct smsg *m = s->head;
+		s->head = m->next;
+		if (s->head == NULL)
+			s->tail = NULL;
+		if (m->len > cap) {
+			ret = -EMSGSIZE;
+		} else {
+			memcpy(buf, m->data, m->len);
+			ret = (ssize_t)m->len;
+		}
+		free(m);
+	} else {
+		ret = s->status;
+	}
+	pthread_mutex_unlock(&s->m);
+	return ret;
+}
+
+uint64_t
+quic_stream_app_error(struct quic_stream *s)
+{
+	pthread_mutex_lock(&s->m);
+	uint64_t app = s->done ? s->app : 0;
+	pthread_mutex_unlock(&s->m);
+	return app;
+}
+
+void
+quic_stream_close(struct quic_stream *s)
+{
+	if (s == NULL)
+		return;
+	atomic_store(&s->cancel, 1);
+	wake_fd(s->cl->efd);
+	pthread_mutex_lock(&s->m);
+	while (!s->done)
+		pthread_cond_wait(&s->cv, &s->m);
+	pthread_mutex_unlock(&s->m);
+	while (s->head != NULL) {
+		struct smsg *m = s->head;
+		s->head = m->next;
+		free(m);
+	}
+	pthread_cond_destroy(&s->cv);
+	pthread_mutex_destroy(&s->m);
+	free(s);
 }
 
 int
 quic_client_request_sync(struct quic_client *cl, const uint8_t *query, size_t len,
                          quic_msg_fn on_msg, void *ctx, unsigned timeout_ms)
 {
-	struct sync_ctx s;
-	memset(&s, 0, sizeof(s));
-	pthread_mutex_init(&s.m, NULL);
-	pthread_cond_init(&s.cv, NULL);
-	int ret = cl_request(cl, query, len, sync_on_msg, sync_on_done, &s, timeout_ms);
+	struct quic_stream *s;
+	int ret = quic_stream_open(cl, query, len, timeout_ms, &s);
 	if (ret != 0)
-		goto out;
-	/* the client thread enforces the deadline; `s` lives until on_done */
-	int user_ret = 0;
-	pthread_mutex_lock(&s.m);
-	for (;;) {
-		while (s.head != NULL) {
-			struct smsg *m = s.head;
-			s.head = m->next;
-			if (s.head == NULL)
-				s.tail = NULL;
-			pthread_mutex_unlock(&s.m);
-			if (user_ret == 0 && on_msg != NULL) {
-				user_ret = on_msg(ctx, m->data, m->len);
-				if (user_ret != 0)
-					atomic_store(&s.cancel, 1);
-			}
-			free(m);
-			pthread_mutex_lock(&s.m);
-		}
-		if (s.done)
-			break;
-		pthread_cond_wait(&s.cv, &s.m);
+		return ret;
+	uint8_t *buf = malloc(DOQ_MSG_MAX);
+	if (buf == NULL) {
+		quic_stream_close(s);
+		return -ENOMEM;
 	}
-	pthread_mutex_unlock(&s.m);
-	ret = user_ret != 0 ? user_ret : s.status;
-out:
-	pthread_cond_destroy(&s.cv);
-	pthread_mutex_destroy(&s.m);
+	for (;;) {
+		ssize_t n = quic_stream_recv(s, buf, DOQ_MSG_MAX, 0);
+		if (n <= 0) {
+			ret = (int)n;
+			break;
+		}
+		if (on_msg != NULL) {
+			ret = on_msg(ctx, buf, (size_t)n);
+			if (ret != 0)
+				break;
+		}
+	}
+	free(buf);
+	quic_stream_close(s);
 	return ret;
 }
 

@@ -37,6 +37,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include "net/doq.h"
 
@@ -182,6 +183,30 @@ int quic_client_request(struct quic_client *cl, const uint8_t *query, size_t len
  */
 int quic_client_request_sync(struct quic_client *cl, const uint8_t *query, size_t len,
                              quic_msg_fn on_msg, void *ctx, unsigned timeout_ms);
+
+/*
+ * Pull-style request, for transfer code that reads message by message on
+ * its own thread (secondary/xfrin's transport interface maps onto it:
+ * send -> quic_stream_open, recv -> quic_stream_recv, close ->
+ * quic_stream_close).  Answer messages are copied and queued for the
+ * caller.  `timeout_ms` bounds the whole request (0: none).
+ * Returns 0 and sets *out, or -EINVAL, -EMSGSIZE, -ENOMEM.
+ */
+struct quic_stream;
+int quic_stream_open(struct quic_client *cl, const uint8_t *query, size_t len, unsigned timeout_ms,
+                     struct quic_stream **out);
+/*
+ * Copies the next answer message into `buf`: returns its length; 0 once the
+ * server's FIN ended the answer (every message read); -EMSGSIZE if `cap` is
+ * too small (the message is dropped); -ETIMEDOUT if nothing arrived within
+ * `wait_ms` (0: wait for ever; the request goes on); or the request's
+ * failure status as for quic_done_fn.
+ */
+ssize_t quic_stream_recv(struct quic_stream *s, uint8_t *buf, size_t cap, unsigned wait_ms);
+/* The DoQ error code the server reset or closed with, once the request failed; else 0. */
+uint64_t quic_stream_app_error(struct quic_stream *s);
+/* Cancels the request if unfinished (DOQ_REQUEST_CANCELLED), waits for it to let go, frees. */
+void quic_stream_close(struct quic_stream *s);
 
 /* Connection statistics of this client (conns_accepted counts connects). */
 void quic_client_stats(const struct quic_client *cl, struct quic_stats *st);

@@ -373,6 +373,50 @@ test_quic_parallel_streams(void **state)
 	free(p);
 }
 
+
+static void
+test_quic_stream_pull_and_cancel(void **state)
+{
+	(void)state;
+	struct quic_server *srv = server(NULL);
+	struct quic_client *cl = client(srv, quic_server_pin(srv), false, NULL);
+	uint8_t q[128], buf[65535];
+	size_t ql = make_query(q, 5, 3000, 0);
+	struct quic_stream *s = NULL;
+	assert_int_equal(quic_stream_open(cl, q, ql, 10000, &s), 0);
+	for (unsigned i = 0; i < 5; i++) {
+		ssize_t n = quic_stream_recv(s, buf, sizeof(buf), 5000);
+		assert_int_equal(n, 3000);
+		assert_int_equal(buf[100], pat(i, 100));
+	}
+	assert_int_equal(quic_stream_recv(s, buf, sizeof(buf), 5000), 0);       /* FIN */
+	quic_stream_close(s);
+	/* too small a buffer */
+	assert_int_equal(quic_stream_open(cl, q, ql, 10000, &s), 0);
+	assert_int_equal(quic_stream_recv(s, buf, 100, 5000), -EMSGSIZE);
+	quic_stream_close(s);
+	/* close in the middle of a 10 MB answer: cancelled, the connection stays */
+	ql = make_query(q, 200, 50000, 0);
+	assert_int_equal(quic_stream_open(cl, q, ql, 10000, &s), 0);
+	assert_int_equal(quic_stream_recv(s, buf, sizeof(buf), 5000), 50000);
+	quic_stream_close(s);
+	struct got g;
+	assert_int_equal(get(cl, 3, 500, 0, &g), 0);
+	assert_int_equal(g.n, 3);
+	struct quic_stats st;
+	quic_server_stats(srv, &st);
+	assert_int_equal(st.conns_accepted, 1);
+	/* the server resets the stream with a DoQ error */
+	ql = make_query(q, 1, 100, 0);
+	q[13] = 'x';    /* unparsable: the test handler aborts with DOQ_UNSPECIFIED_ERROR */
+	assert_int_equal(quic_stream_open(cl, q, ql, 10000, &s), 0);
+	assert_int_equal(quic_stream_recv(s, buf, sizeof(buf), 5000), -EPROTO);
+	assert_int_equal(quic_stream_app_error(s), DOQ_UNSPECIFIED_ERROR);
+	quic_stream_close(s);
+	quic_client_free(cl);
+	quic_server_free(srv);
+}
+
 static void
 test_quic_pin_checks(void **state)
 {
@@ -580,6 +624,7 @@ main(void)
 		cmocka_unit_test(test_quic_one_and_hundred_messages),
 		cmocka_unit_test(test_quic_ten_megabytes),
 		cmocka_unit_test(test_quic_parallel_streams),
+		cmocka_unit_test(test_quic_stream_pull_and_cancel),
 		cmocka_unit_test(test_quic_pin_checks),
 		cmocka_unit_test(test_quic_wrong_alpn),
 		cmocka_unit_test(test_quic_message_id),
