@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -286,8 +287,17 @@ do_accept(struct xfr_tcp *s)
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
 		int fd = accept4(s->lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0)
-			return;   /* EAGAIN, or EMFILE and friends: try again on the next event */
+		if (fd < 0) {
+			/* Out of descriptors: make room by closing the longest idle
+			 * connection, else the listening socket would stay readable
+			 * and spin the loop. */
+			if (errno == EMFILE || errno == ENFILE) {
+				struct conn *v = evictable(s, NULL);
+				if (v != NULL)
+					conn_close(s, v);
+			}
+			return;
+		}
 		const struct sockaddr *sa = (const struct sockaddr *)&ss;
 		uint64_t now = now_ms();
 		bool ok = true;
@@ -404,6 +414,12 @@ xfr_tcp_new(const struct sockaddr *addr, socklen_t alen, const struct xfr_tcp_co
 	if (s->conf.write_timeout_ms == 0)
 		s->conf.write_timeout_ms = 20000;
 
+	/* Room for max_conns sockets besides the daemon's other descriptors. */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	s->lfd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (s->lfd < 0)
 		goto fail;
