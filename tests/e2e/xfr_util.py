@@ -84,6 +84,10 @@ class Primary:
 
     def _up(self):
         if self.proc.poll() is not None:
+            if "not built yet" in self.log():
+                import pytest
+                self.logf.close()
+                pytest.skip("anycst-primary is not built yet")
             raise AssertionError("primary exited: " + self.log())
         try:
             self.api("GET", "/zones")
