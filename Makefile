@@ -8,8 +8,13 @@
 #   tests/fuzz/fuzz_X.c    -> $(BUILD)/fuzz/fuzz_X    (clang libFuzzer) and a gcc replayer
 # BUILD and BIN may be overridden so that several builds share one tree.
 
+ifeq ($(SAN),1)
+BUILD    ?= build-san
+BIN      ?= bin-san
+else
 BUILD    ?= build
 BIN      ?= bin
+endif
 CC       ?= cc
 FUZZ_CC  ?= clang
 FUZZ_TIME ?= 60
@@ -121,7 +126,7 @@ replay: $(FUZZERS:%=$(BUILD)/replay/%)
 
 e2e: all
 	@if ls tests/e2e/test_*.py >/dev/null 2>&1; then \
-		ANYCST_BIN=$(abspath $(BIN)) $(PYTHON) -m pytest -q -x tests/e2e; \
+		ANYCST_BIN=$(abspath $(BIN)) $(PYTHON) -m pytest -q tests/e2e; \
 	else echo "e2e: no tests"; fi
 
 test: deps
@@ -131,7 +136,7 @@ test: deps
 
 check:
 	$(MAKE) test
-	$(MAKE) test SAN=1 BUILD=build-san BIN=bin-san
+	$(MAKE) test SAN=1
 	cppcheck --quiet --error-exitcode=1 --enable=warning -I. util dns net primary api secondary
 
 # libFuzzer: everything rebuilt with clang in $(BUILD)/fuzz.

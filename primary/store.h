@@ -1,0 +1,328 @@
+/*
+ * The primary's store: every zone, record, journal entry, TSIG key and API
+ * key lives in one SQLite database (WAL, foreign_keys=ON, busy_timeout).
+ *
+ * Invariants:
+ * - ONE writer connection, used under the store's write mutex: concurrent
+ *   writers queue, never fail with SQLITE_BUSY.  Each write request is one
+ *   BEGIN IMMEDIATE transaction covering the records, the new SOA serial,
+ *   the journal row and the catalog zone; on any error it rolls back, so
+ *   nothing is half-applied.
+ * - Exactly one serial bump per committed change; a request that changes
+ *   nothing changes nothing (no bump, no journal row, no hook call).
+ * - Journal rows hold (serial_from, serial_to, removed, added) where removed
+ *   starts with the old SOA and added with the new SOA, as canonical wire RRs
+ *   (see store_blob_next), so an IXFR answer is a concatenation of blobs.
+ *   Every row's serial_from equals the previous row's serial_to.
+ * - Readers use snapshots: a read transaction on a pooled reader connection,
+ *   seeing one committed version while writes go on.
+ * - Names handed in may be in any letter case; the store keeps them
+ *   lower-cased.  Wire names are uncompressed (dns/name.h).
+ *
+ * Thread safety: every function may be called from any thread; a snapshot
+ * must be used by one thread at a time.
+ */
+#ifndef PRIMARY_STORE_H
+#define PRIMARY_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dns/name.h"
+#include "dns/rr.h"
+#include "dns/serial.h"
+
+struct store;
+struct store_snap;
+
+#define STORE_ACCOUNT_MAX 128
+#define STORE_KIND_MAX 16
+#define STORE_JOURNAL_KEEP_DEFAULT 1000
+
+struct store_opts {
+	const char *path;          /* database file, created when missing */
+	const char *catalog;       /* catalog zone name (text), e.g. "catalog.anycst.invalid." */
+	unsigned journal_keep;     /* journal entries kept per zone (0: default 1000) */
+};
+
+/*
+ * Opens (creating when missing) the database and applies the embedded
+ * schema migrations in one transaction, then makes sure the catalog zone
+ * exists.  A database whose user_version is newer than this binary is
+ * refused before anything is written.  On error writes a message into
+ * `err` and returns ERR_SCHEMA_NEWER, -EIO (SQLite error), -EINVAL (bad
+ * catalog name) or -ENOMEM.
+ */
+int store_open(const struct store_opts *o, struct store **out, char *err, size_t errcap);
+
+/* Closes every connection.  No other call may run at the same time. NULL ok. */
+void store_close(struct store *st);
+
+/* Catalog zone name (wire, lower-case); valid until store_close. */
+const uint8_t *store_catalog_name(const struct store *st);
+
+/*
+ * Called after every commit that changed a zone's serial (outside the write
+ * transaction and outside the write mutex), with the zone's wire name, its
+ * old and new serial.  Also called for the catalog zone when a zone is
+ * created or deleted, and with old == new == 0 for a deleted zone
+ * (`deleted` true).  Must not block for long: queue work.
+ */
+typedef void (*store_commit_fn)(void *ctx, const uint8_t *zone, uint32_t old_serial,
+                                uint32_t new_serial, bool deleted);
+void store_set_commit_hook(struct store *st, store_commit_fn fn, void *ctx);
+
+/*
+ * NOTIFY on demand (PUT /zones/{id}/notify).  The hook returns 0 or a
+ * negative code.  store_notify() returns -ENOSYS when no hook is set.
+ */
+typedef int (*store_notify_fn)(void *ctx, const uint8_t *zone, uint32_t serial);
+void store_set_notify_hook(struct store *st, store_notify_fn fn, void *ctx);
+int store_notify(struct store *st, const uint8_t *zone, uint32_t serial);
+
+/* ---- reading: snapshots ------------------------------------------------ */
+
+struct store_zone {
+	int64_t id;
+	uint8_t name[DNS_NAME_MAX];        /* wire, lower-case */
+	char text[DNS_NAME_TEXT_MAX];      /* presentation, trailing dot */
+	char kind[STORE_KIND_MAX];         /* "Native", "Master", "Slave" */
+	char account[STORE_ACCOUNT_MAX];
+	enum dns_serial_policy policy;
+	uint32_t serial;
+	uint32_t notified_serial;
+	bool is_catalog;
+};
+
+/*
+ * Opens a snapshot: a read transaction on a reader connection of its own,
+ * usable from any (one) thread.  Returns 0, -EIO or -ENOMEM.
+ */
+int store_snap_open(struct store *st, struct store_snap **out);
+/* Ends the read transaction and gives the connection back. NULL ok. */
+void store_snap_close(struct store_snap *sn);
+
+/* Finds a zone by wire name (any case).  0 or -ENOENT, -EIO. */
+int store_snap_zone(struct store_snap *sn, const uint8_t *name, struct store_zone *out);
+/* Same by presentation text (trailing dot optional).  0, -ENOENT, -EINVAL. */
+int store_snap_zone_text(struct store_snap *sn, const char *name, struct store_zone *out);
+
+/*
+ * Lists zones in name order (catalog zone included), starting after
+ * presentation name `after` (NULL: from the start), at most `limit` (0: all),
+ * only those of `account` when not NULL.  `fn` returning non-zero stops and
+ * is returned.  Returns 0, that value, or -EIO.
+ */
+typedef int (*store_zone_fn)(void *ctx, const struct store_zone *z);
+int store_snap_zones(struct store_snap *sn, const char *account, const char *after,
+                     size_t limit, store_zone_fn fn, void *ctx);
+
+/*
+ * Iterates the enabled records of zone `z` in this snapshot's version, the
+ * SOA first, then the rest in canonical order (owner, type).  The rr's
+ * pointers die when `fn` returns.  Same return rules as store_snap_zones.
+ * This is the content of an AXFR (the SOA is not repeated at the end).
+ */
+typedef int (*store_rr_fn)(void *ctx, const struct dns_rr *rr);
+int store_snap_records(struct store_snap *sn, const struct store_zone *z, store_rr_fn fn,
+                       void *ctx);
+
+/* One stored record including disabled ones, for the API. */
+struct store_row {
+	const uint8_t *owner;   /* wire, lower-case */
+	uint16_t type;
+	uint32_t ttl;
+	const uint8_t *rdata;
+	uint16_t rdlen;
+	bool disabled;
+};
+typedef int (*store_row_fn)(void *ctx, const struct store_row *r);
+/*
+ * Every record (disabled too) in canonical order, optionally only those at
+ * `owner` (wire, NULL: all) and of `type` (0: all).
+ */
+int store_snap_rows(struct store_snap *sn, const struct store_zone *z, const uint8_t *owner,
+                    uint16_t type, store_row_fn fn, void *ctx);
+
+struct store_comment {
+	const char *content;
+	const char *account;
+	int64_t modified_at;
+};
+typedef int (*store_comment_fn)(void *ctx, const uint8_t *owner, uint16_t type,
+                                const struct store_comment *c);
+int store_snap_comments(struct store_snap *sn, const struct store_zone *z, store_comment_fn fn,
+                        void *ctx);
+
+/* One journal entry; blobs are valid during the callback only. */
+struct store_journal_entry {
+	uint32_t serial_from, serial_to;
+	const uint8_t *removed;   /* old SOA, then the removed RRs */
+	size_t removed_len;
+	const uint8_t *added;     /* new SOA, then the added RRs */
+	size_t added_len;
+	int64_t created_at;       /* Unix seconds */
+};
+typedef int (*store_journal_fn)(void *ctx, const struct store_journal_entry *e);
+
+/*
+ * Calls `fn` for each journal entry of `z` from serial `since` up to the
+ * snapshot's current serial, oldest first.  `since` equal to the current
+ * serial gives no calls and returns 0.  Returns -ERANGE when the journal
+ * does not reach back to `since` (trimmed by retention, or a serial never
+ * held) so the caller falls back to a full transfer; or fn's value, -EIO.
+ */
+int store_snap_journal(struct store_snap *sn, const struct store_zone *z, uint32_t since,
+                       store_journal_fn fn, void *ctx);
+
+/* Number of journal entries kept for `z`, and the oldest serial_from (0 when none). */
+int store_snap_journal_range(struct store_snap *sn, const struct store_zone *z, size_t *count,
+                             uint32_t *oldest);
+
+/*
+ * Reads the next RR of a journal blob at *pos into `rr` (pointers into the
+ * blob).  Returns 1 when one was read, 0 at the end, ERR_FORMERR if bad.
+ */
+int store_blob_next(const uint8_t *blob, size_t len, size_t *pos, struct dns_rr *rr);
+
+/* ---- TSIG keys --------------------------------------------------------- */
+
+#define STORE_TSIG_ALG_MAX 32
+#define STORE_TSIG_SECRET_MAX 256
+
+struct store_tsig_key {
+	char name[DNS_NAME_TEXT_MAX];            /* presentation, trailing dot */
+	char algorithm[STORE_TSIG_ALG_MAX];      /* "hmac-sha256", "hmac-sha512" */
+	char secret[STORE_TSIG_SECRET_MAX];      /* base64 */
+};
+typedef int (*store_tsig_fn)(void *ctx, const struct store_tsig_key *k);
+
+/* Key by name (trailing dot optional, any case).  0, -ENOENT, -EIO. */
+int store_snap_tsig_key(struct store_snap *sn, const char *name, struct store_tsig_key *out);
+int store_snap_tsig_keys(struct store_snap *sn, store_tsig_fn fn, void *ctx);
+/* The keys in a zone's master_tsig_key_ids (allowed to transfer it). */
+int store_snap_zone_tsig_keys(struct store_snap *sn, const struct store_zone *z,
+                              store_tsig_fn fn, void *ctx);
+
+/* Creates or replaces a key (name normalised to lower case + trailing dot).
+ * `replace` false: -EEXIST when present.  0, -EEXIST, -EINVAL, -EIO. */
+int store_tsig_put(struct store *st, const struct store_tsig_key *k, bool replace);
+/* 0, -ENOENT, -EIO.  Removes it from every zone's master_tsig_key_ids. */
+int store_tsig_delete(struct store *st, const char *name);
+
+/* ---- writing ------------------------------------------------------------ */
+
+enum store_op_kind { STORE_OP_REPLACE, STORE_OP_DELETE, STORE_OP_EXTEND, STORE_OP_PRUNE };
+
+struct store_rec {
+	const uint8_t *rdata;   /* wire, uncompressed; canonicalised by the store */
+	uint16_t rdlen;
+	bool disabled;
+};
+
+/* One rrset change of a PATCH (PowerDNS changetype). */
+struct store_op {
+	enum store_op_kind kind;
+	const uint8_t *owner;    /* wire, inside the zone (checked) */
+	uint16_t type;
+	uint32_t ttl;            /* REPLACE/EXTEND; 0..2^31-1 */
+	const struct store_rec *recs;
+	size_t nrecs;
+	const struct store_comment *comments;  /* REPLACE: replaces comments when has_comments */
+	size_t ncomments;
+	bool has_comments;
+	char label[48];          /* how errors name it, e.g. "rrsets[2]" */
+};
+
+struct store_result {
+	uint32_t old_serial, new_serial;
+	bool changed;            /* false: nothing was written */
+};
+
+/*
+ * Applies `ops` in array order to zone `zone` (wire) in one transaction:
+ * checks (owners inside the zone, exactly one SOA at the apex and only
+ * there, apex NS never emptied, CNAME alone and not at the apex, no
+ * duplicate records within an op, TTL range), new serial by the zone's
+ * policy, journal entry, retention, commit.  `account` non-NULL restricts
+ * to that account's zones (others are -ENOENT).  `if_match` non-NULL: the
+ * zone's serial must equal it, else -ESTALE.  The catalog zone is -EPERM.
+ * On a rule violation writes "label...: reason" into `err`, returns -EINVAL.
+ * Returns 0, -ENOENT, -ESTALE, -EPERM, -EINVAL, -EIO.
+ */
+int store_zone_patch(struct store *st, const uint8_t *zone, const char *account,
+                     const uint32_t *if_match, const struct store_op *ops, size_t nops,
+                     struct store_result *res, char *err, size_t errcap);
+
+struct store_zone_new {
+	const uint8_t *name;          /* wire */
+	const char *kind;             /* "Native", "Master", "Slave" */
+	const char *account;          /* "" for none */
+	enum dns_serial_policy policy;
+	const char *const *tsig_keys; /* master_tsig_key_ids */
+	size_t ntsig_keys;
+};
+
+/*
+ * Creates a zone with the records of `ops` (REPLACE ops), adding an SOA with
+ * defaults when none is given (serial from the policy), and its member
+ * entry in the catalog zone, in one transaction.  Returns 0, -EEXIST,
+ * -EINVAL (err filled), -EIO.
+ */
+int store_zone_create(struct store *st, const struct store_zone_new *z, const struct store_op *ops,
+                      size_t nops, struct store_result *res, char *err, size_t errcap);
+
+/*
+ * Deletes zone `zone` with its records and journal and removes it from the
+ * catalog, in one transaction.  0, -ENOENT, -EPERM (catalog zone), -EIO.
+ */
+int store_zone_delete(struct store *st, const uint8_t *zone, const char *account);
+
+/* Settings of PUT /zones/{id}; NULL/has_* false means "leave as is". */
+struct store_zone_settings {
+	const char *kind;
+	const char *account;
+	bool has_policy;
+	enum dns_serial_policy policy;
+	bool has_tsig_keys;
+	const char *const *tsig_keys;
+	size_t ntsig_keys;
+};
+/* 0, -ENOENT, -ESTALE (if_match), -EPERM, -EINVAL (unknown TSIG key, err), -EIO. */
+int store_zone_update(struct store *st, const uint8_t *zone, const char *account,
+                      const uint32_t *if_match, const struct store_zone_settings *s, char *err,
+                      size_t errcap);
+
+/* ---- API keys ------------------------------------------------------------ */
+
+struct store_apikey {
+	int64_t id;
+	char account[STORE_ACCOUNT_MAX];
+	char description[128];
+	int64_t created_at;
+};
+typedef int (*store_apikey_fn)(void *ctx, const struct store_apikey *k);
+
+/* Stores SHA-256(key) bound to `account`.  Returns the new id (> 0) or -EIO, -EEXIST. */
+int64_t store_apikey_add(struct store *st, const char *key, const char *account,
+                         const char *description);
+/* 0 or -ENOENT. */
+int store_apikey_delete(struct store *st, int64_t id);
+int store_apikey_list(struct store *st, store_apikey_fn fn, void *ctx);
+/*
+ * Looks up SHA-256(key).  0 with `account` filled (STORE_ACCOUNT_MAX), or
+ * -ENOENT.  Lookup is by hash, so timing does not depend on key prefixes.
+ */
+int store_apikey_find(struct store *st, const char *key, char *account);
+
+/* ---- statistics ----------------------------------------------------------- */
+
+struct store_stats {
+	uint64_t zones, records, journal_entries;
+	int64_t last_commit;    /* Unix seconds, 0 when none since start */
+	uint64_t commits;       /* since start */
+};
+int store_stats(struct store *st, struct store_stats *out);
+
+#endif
