@@ -396,8 +396,8 @@ static void
 test_zonetext_err_junk_after_rdata(void **state)
 {
 	(void)state;
-	expect_error("$TTL 1\nwww A 192.0.2.1 192.0.2.2\n", ERR_RDATA, 2, 17, "");
-	expect_error("$TTL 1\nm MX 10 mail.example.com. extra\n", ERR_RDATA, 2, 27, "");
+	expect_error("$TTL 1\nwww A 192.0.2.1 192.0.2.2\n", ERR_RDATA, 2, 17, "extra field");
+	expect_error("$TTL 1\nm MX 10 mail.example.com. extra\n", ERR_RDATA, 2, 27, "extra field");
 }
 
 static void
