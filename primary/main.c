@@ -18,6 +18,7 @@
 
 #include "api/api.h"
 #include "primary/store.h"
+#include "primary/xfr_service.h"
 #include "util/log.h"
 #include "util/opts.h"
 
@@ -141,6 +142,15 @@ main(int argc, char **argv)
 	int ret = store_open(&so, &st, err, sizeof(err));
 	if (ret != 0)
 		fatal("%s", err);
+	struct opt *nt = opts_get(primary_opts, "notify");
+	struct xfr_service_opts xo = {.xfr = opts_str(primary_opts, "xfr"), .notify = nt->values,
+	                              .nnotify = nt->nvalues};
+	struct xfr_service *xfr = NULL;
+	ret = xfr_service_start(&xo, st, &xfr, err, sizeof(err));
+	if (ret != 0) {
+		store_close(st);
+		fatal("%s", err);
+	}
 	char *key = load_key(keypath);
 	struct api_opts ao = {
 		.listen = opts_str(primary_opts, "api"),
@@ -153,6 +163,7 @@ main(int argc, char **argv)
 	struct api *api = NULL;
 	ret = api_start(&ao, st, &api, err, sizeof(err));
 	if (ret != 0) {
+		xfr_service_stop(xfr);
 		store_close(st);
 		fatal("%s", err);
 	}
@@ -168,6 +179,7 @@ main(int argc, char **argv)
 		break;
 	}
 	api_stop(api);
+	xfr_service_stop(xfr);
 	store_close(st);
 	free(key);
 	log_notice(NULL, "stopped");
