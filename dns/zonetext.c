@@ -310,8 +310,8 @@ record(struct zt_ctx *c, struct dns_tok *t)
 	if (dns_rrtype_is_meta(type))
 		return fail(c, ERR_TYPE, t->line, t->col, "RR type %.*s cannot appear in zone data",
 		            tlen(t), t->s);
+	/* the type's mnemonic, spelled canonically, is only needed for errors */
 	char tname[DNS_RRTYPE_TEXT_MAX];
-	dns_rrtype_to_text(type, tname, sizeof(tname));
 
 	/* rdata tokens up to the end of the logical line */
 	size_t n = 0;
@@ -326,14 +326,17 @@ record(struct zt_ctx *c, struct dns_tok *t)
 			            "more than %d rdata fields", DNS_ZT_MAX_FIELDS - 1);
 	}
 	const struct dns_tok *eol = &c->tok[n];
-	if (n == 0)
+	if (n == 0) {
+		dns_rrtype_to_text(type, tname, sizeof(tname));
 		return fail(c, ERR_RDATA, eol->line, eol->col, "missing rdata for %s record", tname);
+	}
 	struct dns_rdata_err re;
 	re.tok = 0;
 	re.what[0] = '\0';
 	int rdlen = dns_rdata_from_tokens(type, c->tok, n, c->origin, c->rdata,
 	                                  sizeof(c->rdata), &re);
 	if (rdlen < 0) {
+		dns_rrtype_to_text(type, tname, sizeof(tname));
 		const struct dns_tok *at = re.tok < n ? &c->tok[re.tok] : eol;
 		return fail(c, rdlen, at->line, at->col, "%s: %s", tname,
 		            re.what[0] ? re.what : err_str(rdlen));
@@ -439,16 +442,38 @@ dns_zt_print_rr(const struct dns_rr *rr, char *buf, size_t cap)
 	if (r < 0)
 		return -ENOSPC;
 	size_t n = (size_t)r;
-	char tname[DNS_RRTYPE_TEXT_MAX], cname[16];
-	dns_rrtype_to_text(rr->type, tname, sizeof(tname));
-	if (rr->rclass == DNS_C_IN)
-		memcpy(cname, "IN", 3);
-	else
-		snprintf(cname, sizeof(cname), "CLASS%u", rr->rclass);
-	r = snprintf(buf + n, cap - n, " %u %s %s ", rr->ttl, cname, tname);
-	if (r < 0 || (size_t)r >= cap - n)
+	/* " TTL IN TYPE " without printf: this is the hot path of a zone dump */
+	char mid[64];
+	size_t m = 0;
+	mid[m++] = ' ';
+	char digits[10];
+	size_t nd = 0;
+	uint32_t ttl = rr->ttl;
+	do {
+		digits[nd++] = (char)('0' + ttl % 10);
+		ttl /= 10;
+	} while (ttl != 0);
+	while (nd > 0)
+		mid[m++] = digits[--nd];
+	if (rr->rclass == DNS_C_IN) {
+		memcpy(mid + m, " IN ", 4);
+		m += 4;
+	} else {
+		m += (size_t)snprintf(mid + m, sizeof(mid) - m, " CLASS%u ", rr->rclass);
+	}
+	const char *tn = dns_rrtype_name(rr->type);
+	if (tn != NULL) {
+		size_t tl = strlen(tn);
+		memcpy(mid + m, tn, tl);
+		m += tl;
+	} else {
+		m += (size_t)snprintf(mid + m, sizeof(mid) - m, "TYPE%u", rr->type);
+	}
+	mid[m++] = ' ';
+	if (n + m >= cap)
 		return -ENOSPC;
-	n += (size_t)r;
+	memcpy(buf + n, mid, m);
+	n += m;
 	r = dns_rdata_to_text(rr->type, rr->rdata, rr->rdlen, buf + n, cap - n);
 	if (r == ERR_RDATA)
 		r = dns_rdata_to_generic(rr->rdata, rr->rdlen, buf + n, cap - n);
