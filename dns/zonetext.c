@@ -32,6 +32,7 @@
 #include "util/err.h"
 
 #define ZT_TTL_MAX 2147483647u  /* RFC 2181 §8 */
+#define ZT_TOK_INLINE 256       /* rdata fields without any allocation */
 
 struct zt_ctx {
 	struct dns_lex lx;
@@ -45,7 +46,9 @@ struct zt_ctx {
 	bool default_known;
 	uint32_t last_ttl;      /* last explicit TTL (RFC 1035 semantics) */
 	bool last_known;
-	struct dns_tok tok[DNS_ZT_MAX_FIELDS];
+	struct dns_tok *tok;    /* rdata fields: tok_inline, or a heap array when */
+	size_t tok_cap;         /* one record needs more (grown by doubling)     */
+	struct dns_tok tok_inline[ZT_TOK_INLINE];
 	uint8_t rdata[DNS_RDATA_MAX];
 };
 
@@ -257,6 +260,26 @@ tok_is_upper2(const struct dns_tok *t, char a, char b)
 	       (t->s[1] & ~0x20) == b;
 }
 
+/* Doubles the rdata field array; it stays grown for the rest of the parse. */
+static int
+grow_tokens(struct zt_ctx *c)
+{
+	size_t cap = c->tok_cap * 2;
+	struct dns_tok *t;
+	if (c->tok == c->tok_inline) {
+		t = malloc(cap * sizeof(*t));
+		if (t != NULL)
+			memcpy(t, c->tok_inline, sizeof(c->tok_inline));
+	} else {
+		t = realloc(c->tok, cap * sizeof(*t));
+	}
+	if (t == NULL)
+		return -ENOMEM;
+	c->tok = t;
+	c->tok_cap = cap;
+	return 0;
+}
+
 /* One record line; `t` is its first token. */
 static int
 record(struct zt_ctx *c, struct dns_tok *t)
@@ -321,9 +344,14 @@ record(struct zt_ctx *c, struct dns_tok *t)
 			return r;
 		if (at_eol(&c->tok[n]))
 			break;
-		if (++n == DNS_ZT_MAX_FIELDS)
+		if (++n < c->tok_cap)
+			continue;
+		if (c->tok_cap >= DNS_ZT_MAX_FIELDS)
 			return fail(c, ERR_SYNTAX, c->tok[n - 1].line, c->tok[n - 1].col,
 			            "more than %d rdata fields", DNS_ZT_MAX_FIELDS - 1);
+		r = grow_tokens(c);
+		if (r != 0)
+			return fail(c, r, c->tok[n - 1].line, c->tok[n - 1].col, "out of memory");
 	}
 	const struct dns_tok *eol = &c->tok[n];
 	if (n == 0) {
@@ -399,6 +427,8 @@ dns_zt_parse(const char *text, size_t len, const uint8_t *origin, uint32_t defau
 	if (origin == NULL)
 		origin = dns_root_name;
 	memcpy(c->origin, origin, dns_name_len(origin));
+	c->tok = c->tok_inline;
+	c->tok_cap = ZT_TOK_INLINE;
 	c->have_owner = false;
 	c->default_known = default_ttl != DNS_ZT_NO_TTL;
 	c->default_ttl = c->default_known ? default_ttl : 0;
@@ -422,6 +452,8 @@ dns_zt_parse(const char *text, size_t len, const uint8_t *origin, uint32_t defau
 		if (r != 0)
 			break;
 	}
+	if (c->tok != c->tok_inline)
+		free(c->tok);
 	free(c);
 	return r;
 }
