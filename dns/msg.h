@@ -190,7 +190,7 @@ int dns_msg_iter_next(struct dns_msg_iter *it, struct dns_rr *rr, uint8_t *owner
 #define DNS_MSGW_ENTRIES 4096     /* suffixes remembered per message */
 
 /*
- * Message writer.  About 64 KiB: keep one per worker or transfer, not per
+ * Message writer.  About 72 KiB: keep one per worker or transfer, not per
  * call frame in deep stacks.  Fields are read-only for callers except
  * through the functions below; w->len is the current message length.
  */
@@ -201,6 +201,7 @@ struct dns_msgw {
 	size_t reserve;          /* bytes held back from questions and RRs */
 	unsigned section;        /* last section written to */
 	uint16_t rcode;          /* 12-bit rcode; upper bits go into OPT */
+	size_t qd_end;           /* end of the question section */
 	uint16_t nent;
 	uint16_t used[DNS_MSGW_ENTRIES];   /* slots in use, cleared on reset */
 	struct { uint32_t hash; uint16_t off; } slot[DNS_MSGW_SLOTS];
@@ -208,9 +209,16 @@ struct dns_msgw {
 
 /*
  * Starts an empty message (id 0, no flags, no records) in `buf` of `cap`
- * bytes (at most 65535 are used).  Returns 0 or -EMSGSIZE when cap < 12.
+ * bytes (at most 65535 are used).  Clears the whole compression table
+ * (a 64 KiB memset).  Returns 0 or -EMSGSIZE when cap < 12.
  */
 int dns_msgw_init(struct dns_msgw *w, uint8_t *buf, size_t cap);
+
+/*
+ * Same for a writer that went through dns_msgw_init() once already: clears
+ * only the table entries the previous message used (cheap; per query).
+ */
+int dns_msgw_reset(struct dns_msgw *w, uint8_t *buf, size_t cap);
 
 /* Sets header fields of the message being written. */
 void dns_msgw_set_id(struct dns_msgw *w, uint16_t id);
@@ -265,7 +273,8 @@ int dns_msgw_raw(struct dns_msgw *w, unsigned section, const uint8_t *p, size_t 
  * Forgets RRs so the buffer can be reused for the next message of a
  * transfer: keeps the header (id, flags) and the question section, drops
  * answer/authority/additional and the compression entries pointing past the
- * question.  Used for AXFR message after message.
+ * question.  Used for AXFR message after message (or start each with
+ * dns_msgw_reset_response).
  */
 void dns_msgw_truncate_to_question(struct dns_msgw *w);
 
@@ -280,6 +289,9 @@ void dns_msgw_set_tc(struct dns_msgw *w);
  */
 int dns_msgw_init_response(struct dns_msgw *w, uint8_t *buf, size_t cap,
                            const struct dns_msg *q, uint16_t flags, unsigned rcode);
+/* Same on a writer initialised before (see dns_msgw_reset). */
+int dns_msgw_reset_response(struct dns_msgw *w, uint8_t *buf, size_t cap,
+                            const struct dns_msg *q, uint16_t flags, unsigned rcode);
 
 /*
  * Writes a complete query: header (`id`, `flags` such as DNS_F_RD or an

@@ -17,9 +17,14 @@ enum {
 	DNS_T_CDS = 59, DNS_T_CDNSKEY = 60, DNS_T_OPENPGPKEY = 61, DNS_T_ZONEMD = 63,
 	DNS_T_SVCB = 64, DNS_T_HTTPS = 65, DNS_T_SPF = 99, DNS_T_TSIG = 250,
 	DNS_T_IXFR = 251, DNS_T_AXFR = 252, DNS_T_ANY = 255, DNS_T_CAA = 257,
+	/* RFC 1035 mailbox types and others whose rdata holds names (RFC 3597 §4) */
+	DNS_T_MD = 3, DNS_T_MF = 4, DNS_T_MB = 7, DNS_T_MG = 8, DNS_T_MR = 9,
+	DNS_T_NULL = 10, DNS_T_MINFO = 14, DNS_T_RP = 17, DNS_T_AFSDB = 18, DNS_T_RT = 21,
+	DNS_T_SIG = 24, DNS_T_PX = 26, DNS_T_NXT = 30, DNS_T_KX = 36, DNS_T_CSYNC = 62,
+	DNS_T_URI = 256, DNS_T_MAILB = 253, DNS_T_MAILA = 254,
 };
 
-enum { DNS_C_IN = 1, DNS_C_CH = 3, DNS_C_NONE = 254, DNS_C_ANY = 255 };
+enum { DNS_C_IN = 1, DNS_C_CH = 3, DNS_C_HS = 4, DNS_C_NONE = 254, DNS_C_ANY = 255 };
 
 /* Longest mnemonic text incl. NUL ("TYPE65535", "CLASS65535"). */
 #define DNS_RRTYPE_TEXT_MAX 16
@@ -35,5 +40,7 @@ int dns_rrtype_is_meta(uint16_t type);
 
 /* IN, CH, HS, NONE, ANY or CLASSnnn.  Returns 0 or ERR_TYPE. */
 int dns_rrclass_from_text(const char *s, size_t len, uint16_t *rclass);
+/* Writes IN, CH, HS, NONE, ANY or CLASSnnn; returns the length. buf >= DNS_RRTYPE_TEXT_MAX. */
+int dns_rrclass_to_text(uint16_t rclass, char *buf, size_t cap);
 
 #endif

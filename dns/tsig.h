@@ -92,6 +92,7 @@ struct dns_tsig_ctx {
 	unsigned unsigned_run;           /* unsigned messages since the last signed one */
 	bool have_request;               /* mac holds the request MAC */
 	bool last_signed;
+	bool failed;                     /* client: a verification failed */
 	/* Server side after dns_tsig_verify_request(): */
 	uint16_t error;                  /* TSIG error to answer (0, BADSIG, BADKEY, BADTIME) */
 	uint64_t req_time;               /* Time Signed of the request */
@@ -118,6 +119,14 @@ void dns_tsig_ctx_clear(struct dns_tsig_ctx *c);
  */
 ssize_t dns_tsig_sign(struct dns_tsig_ctx *c, uint8_t *buf, size_t len, size_t cap,
                       uint64_t now);
+
+/*
+ * Server: accounts for response message `buf` (`len` bytes) sent without a
+ * TSIG, so the next signed message covers it (§5.3.1).  Only after the first
+ * response was signed, and at most 99 in a row.  Returns 0, -EINVAL (not
+ * allowed now) or -ERANGE (the next message must be signed).
+ */
+int dns_tsig_sign_skip(struct dns_tsig_ctx *c, const uint8_t *buf, size_t len);
 
 /*
  * Server: verifies the TSIG of request `m` against `keys[0..nkeys)` (found
