@@ -213,7 +213,8 @@ type_compresses(uint16_t t)
 static bool
 type_has_targets(uint16_t t)
 {
-	return t == DNS_T_NS || t == DNS_T_MX || t == DNS_T_SRV;
+	return t == DNS_T_NS || t == DNS_T_MX || t == DNS_T_SRV || t == DNS_T_SVCB ||
+	       t == DNS_T_HTTPS;
 }
 
 static void
@@ -279,7 +280,7 @@ put_rrset(struct ctx *c, const struct znode *n, const struct zrrset *rs, size_t 
 				goto undo;
 			if (k == 0 && name_off != NULL && i == 0)
 				*name_off = (size_t)w;
-			if (k == 0 && targets)
+			if (k == 0 && targets && nm[0] != 0)
 				add_target(c, nm, (size_t)w);
 			at = offs[k] + dns_name_len(nm);
 		}
@@ -495,16 +496,12 @@ undo:
 	return -1;
 }
 
-/* RFC 8482: over UDP one rrset (the first by type), over TCP all of them. */
+/* RFC 8482 §4.2: one rrset (the first by type, as knotd does), with its additionals. */
 static void
 answer_any(struct ctx *c, const struct znode *n, size_t sname_off, const uint8_t *sname)
 {
-	for (unsigned i = 0; i < n->nrr; i++) {
-		if (!put_required(c, n, &n->rr[i], sname_off, sname, 0, UINT32_MAX, NULL))
-			return;
-		if (!c->o->is_tcp)
-			return;
-	}
+	if (put_required(c, n, &n->rr[0], sname_off, sname, 0, UINT32_MAX, NULL))
+		put_additional(c);
 }
 
 static void
@@ -550,7 +547,8 @@ solve(struct ctx *c, const uint8_t *qname)
 				return;
 			}
 			ssize_t w = put_synth_cname(c, sname_off, sname, rs->ttl, t);
-			if (w < 0 || !dns_name_is_sub(t, c->z->apex))
+			/* A CNAME query is answered by the synthesized CNAME itself. */
+			if (w < 0 || c->qtype == DNS_T_CNAME || !dns_name_is_sub(t, c->z->apex))
 				return;
 			sname = t;
 			sname_off = (size_t)w;
@@ -614,9 +612,11 @@ solve_chaos(struct ctx *c, const uint8_t *qname)
 		c->rcode = RC_REFUSED;
 		return;
 	}
-	c->aa = true;
-	if (c->qtype != DNS_T_TXT && c->qtype != DNS_T_ANY)
+	/* knotd answers only TXT here, without AA; other types are REFUSED. */
+	if (c->qtype != DNS_T_TXT) {
+		c->rcode = RC_REFUSED;
 		return;
+	}
 	size_t tl = strlen(text);
 	if (tl > 255)
 		tl = 255;
@@ -667,25 +667,29 @@ answer_build(struct zdb *db, const uint8_t *q, size_t qlen, uint8_t *out, size_t
 	bool edns = false, nsid = false, do_bit = false;
 	uint16_t req_size = 512;
 
-	if (qd == 1) {
+	if (qd >= 1) {
+		/* As knotd: a packet whose question cannot be read is dropped. */
 		qnl = dns_name_check(q + 12, qlen - 12);
-		if (qnl > 0 && qlen >= 12 + (size_t)qnl + 4) {
-			qend = 12 + (size_t)qnl + 4;
-			c.qtype = rd_u16(q + 12 + qnl);
-		} else {
-			qnl = -1;
+		if (qnl < 0 || qlen < 12 + (size_t)qnl + 4)
+			return 0;
+		qend = 12 + (size_t)qnl + 4;
+		c.qtype = rd_u16(q + 12 + qnl);
+		size_t pos = qend;
+		for (unsigned i = 1; i < qd; i++) {
+			int l = dns_name_check(q + pos, qlen - pos);
+			if (l < 0 || qlen < pos + (size_t)l + 4)
+				return 0;
+			pos += (size_t)l + 4;
 		}
 	}
 	st->qtype = c.qtype;
 	if (opcode != ANSWER_OP_QUERY) {
 		c.rcode = RC_NOTIMP;
-		if (qnl < 0)
-			qend = 12;
 		goto respond;
 	}
-	if (qnl < 0 || an != 0 || ns != 0) {
+	if (qd != 1 || an != 0 || ns != 0) {
 		c.rcode = RC_FORMERR;
-		if (qnl < 0)
+		if (qd != 1)
 			qend = 12;
 		goto respond;
 	}
@@ -737,11 +741,12 @@ answer_build(struct zdb *db, const uint8_t *q, size_t qlen, uint8_t *out, size_t
 	{
 		uint16_t qclass = rd_u16(q + 12 + qnl + 2);
 		const uint8_t *qname = q + 12;
-		if (c.qtype == DNS_T_AXFR || c.qtype == DNS_T_IXFR) {
-			c.rcode = RC_REFUSED;
-		} else if (c.qtype == DNS_T_OPT || (c.qtype >= 128 && c.qtype < 255 &&
-		                                     c.qtype != DNS_T_AXFR && c.qtype != DNS_T_IXFR)) {
-			c.rcode = RC_NOTIMP;
+		if (c.qtype == DNS_T_AXFR && !o->is_tcp) {
+			c.rcode = RC_NOTIMP;        /* RFC 5936 §4.2: AXFR is TCP only */
+		} else if (c.qtype == DNS_T_AXFR || c.qtype == DNS_T_IXFR) {
+			c.rcode = RC_REFUSED;       /* a secondary serves no transfers */
+		} else if (c.qtype == 0) {
+			c.rcode = RC_NOTIMP;        /* reserved type, as knotd */
 		} else if (qclass == DNS_C_CH) {
 			size_t lim = o->is_tcp ? 65535 : (edns ? req_size : 512);
 			p.limit = lim < cap ? lim : cap;
@@ -749,7 +754,7 @@ answer_build(struct zdb *db, const uint8_t *q, size_t qlen, uint8_t *out, size_t
 			p.len = qend;
 			p.names[p.nnames++] = 12;
 			solve_chaos(&c, qname);
-		} else if (qclass != DNS_C_IN) {
+		} else if (qclass != DNS_C_IN && qclass != DNS_C_ANY) {
 			c.rcode = RC_REFUSED;
 		} else {
 			uint8_t key[DNS_LOOKUP_MAX];

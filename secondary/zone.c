@@ -85,6 +85,13 @@ zone_rdata_names(uint16_t type, const uint8_t *rd, size_t rdlen, uint16_t offs[2
 		at = 6;
 		comp = false;
 		break;
+	case DNS_T_SVCB: case DNS_T_HTTPS:
+		/* Target name, then SvcParams (not looked at here). */
+		if (rdlen < 3 || dns_name_check(rd + 2, rdlen - 2) < 0)
+			return -1;
+		offs[0] = 2;
+		compress[0] = false;
+		return 1;
 	case DNS_T_SOA: case 14:                          /* MINFO */
 		at = 0;
 		count = 2;
