@@ -87,7 +87,7 @@ load_zone(const char *spec)
 	fclose(f);
 	struct load_ctx l = {.b = zone_builder_new(apex)};
 	struct dns_zt_err ze;
-	int ret = dns_zt_parse(text, (size_t)sb.st_size, apex, 3600, load_rr, &l, &ze);
+	int ret = dns_zt_parse(text, (size_t)sb.st_size, apex, DNS_ZT_NO_TTL, load_rr, &l, &ze);
 	free(text);
 	if (ret != 0) {
 		if (l.err[0])
