@@ -1,0 +1,82 @@
+/*
+ * Per-message dispatch shared by the UDP and TCP threads, and the counter
+ * registry behind /metrics.
+ */
+#include "secondary/serve.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "secondary/notify.h"
+
+atomic_bool serve_stopping;
+
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct serve_stats *reg[SERVE_MAX_THREADS];
+static size_t reg_n;
+
+struct serve_stats *
+serve_stats_new(void)
+{
+	struct serve_stats *s = aligned_alloc(64, sizeof(*s));
+	if (s == NULL)
+		return NULL;
+	memset(s, 0, sizeof(*s));
+	pthread_mutex_lock(&reg_lock);
+	if (reg_n == SERVE_MAX_THREADS) {
+		pthread_mutex_unlock(&reg_lock);
+		free(s);
+		return NULL;
+	}
+	reg[reg_n++] = s;
+	pthread_mutex_unlock(&reg_lock);
+	return s;
+}
+
+void
+serve_stats_sum(struct serve_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&reg_lock);
+	for (size_t i = 0; i < reg_n; i++) {
+		/* Every field is a uint64_t: add them as an array. */
+		const volatile uint64_t *src = (const volatile uint64_t *)reg[i];
+		uint64_t *dst = (uint64_t *)out;
+		for (size_t k = 0; k < offsetof(struct serve_stats, tcp_idle_closed) / 8 + 1; k++)
+			dst[k] += src[k];
+	}
+	pthread_mutex_unlock(&reg_lock);
+}
+
+size_t
+serve_message(struct serve_ctx *c, const uint8_t *q, size_t qlen, const struct sockaddr *from,
+              bool tcp, uint8_t *out, size_t cap)
+{
+	struct serve_stats *s = c->stats;
+	int op = answer_peek_opcode(q, qlen);
+	if (op == ANSWER_OP_NOTIFY && c->notify != NULL) {
+		size_t n = notify_handle(c->notify, q, qlen, from, out, cap);
+		if (n > 0)
+			s->rcode[out[3] & 0x0f]++;
+		else
+			s->dropped++;
+		return n;
+	}
+	struct answer_opts o = c->aopts;
+	o.is_tcp = tcp;
+	struct answer_stats st = {0};
+	ssize_t n = answer_build(c->db, q, qlen, out, cap, &o, &st);
+	if (n <= 0) {
+		s->dropped++;
+		return 0;
+	}
+	s->queries++;
+	if (tcp)
+		s->tcp++;
+	else
+		s->udp++;
+	s->rcode[st.rcode < SERVE_RCODES ? st.rcode : SERVE_RCODES - 1]++;
+	s->qtype[st.qtype < SERVE_QTYPE_OTHER ? st.qtype : SERVE_QTYPE_OTHER]++;
+	return (size_t)n;
+}

@@ -1,0 +1,66 @@
+/*
+ * What the UDP and TCP service threads share: one function that turns a
+ * received message into the message to send back (queries go to
+ * answer_build, NOTIFY to secondary/notify.c), and per-thread counters that
+ * only their own thread writes and /metrics sums (no shared writes on the
+ * query path; a torn read of a 64-bit counter cannot happen on the 64-bit
+ * targets we build for, and /metrics tolerates a value a few queries old).
+ */
+#ifndef SECONDARY_SERVE_H
+#define SECONDARY_SERVE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "secondary/answer.h"
+
+struct zdb;
+struct notify_cfg;
+
+/* qtype counters: one slot per type up to SERVE_QTYPE_OTHER, then "other". */
+#define SERVE_QTYPE_OTHER 260
+#define SERVE_RCODES 24
+
+struct serve_stats {
+	uint64_t queries;
+	uint64_t udp, tcp;
+	uint64_t rcode[SERVE_RCODES];         /* rcode of the answer (BADVERS 16...) */
+	uint64_t qtype[SERVE_QTYPE_OTHER + 1];
+	uint64_t dropped;                      /* no answer sent (responses, short packets) */
+	uint64_t notify_accepted, notify_refused;
+	uint64_t tcp_accepted, tcp_refused_limit, tcp_idle_closed;
+} __attribute__((aligned(64)));
+
+/* Registry of every thread's counters, summed by serve_stats_sum(). */
+#define SERVE_MAX_THREADS 256
+
+/* Returns a zeroed counter block for one thread (never freed), or NULL. */
+struct serve_stats *serve_stats_new(void);
+/* Adds every registered thread's counters into `out` (zeroed first). */
+void serve_stats_sum(struct serve_stats *out);
+
+/* Context of one serving thread. */
+struct serve_ctx {
+	struct zdb *db;
+	struct answer_opts aopts;      /* is_tcp set per call */
+	struct notify_cfg *notify;     /* NULL: NOTIFY answered NOTIMP */
+	struct serve_stats *stats;     /* this thread's own */
+};
+
+/*
+ * Handles one received message `q` (`qlen` bytes) from `from` and writes the
+ * response into `out` (`cap` bytes).  Returns its length, or 0 when nothing
+ * is to be sent.  Never allocates on the query path; NOTIFY takes a slower
+ * path (TSIG, a log line, waking the refresh thread).
+ */
+size_t serve_message(struct serve_ctx *c, const uint8_t *q, size_t qlen,
+                     const struct sockaddr *from, bool tcp, uint8_t *out, size_t cap);
+
+/* Set once at shutdown; serving threads poll it between batches. */
+extern atomic_bool serve_stopping;
+
+#endif

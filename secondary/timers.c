@@ -1,0 +1,772 @@
+/*
+ * Zone registry, SOA timers and the transfer threads.
+ *
+ * One mutex guards the registry; it is never held during network or disk
+ * I/O.  A transfer thread takes the first due zone that is not busy, marks
+ * it busy, and runs the refresh without the lock: only the busy owner
+ * touches a zone's version (zdb_get/zdb_publish/zdb_remove for it), so the
+ * writer-side guarantee of zdb_get holds for the whole refresh.  A NOTIFY
+ * that arrives during a refresh makes the zone due again right after it.
+ * Removal of a busy zone is deferred to the end of its refresh.
+ *
+ * The transfer threads are registered RCU threads kept offline: they only
+ * use the zdb writer side, which zdb.h allows offline, and an offline
+ * thread never holds up a grace period.
+ */
+#include "secondary/timers.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+#include <urcu-qsbr.h>
+
+#include "dns/serial.h"
+#include "net/addr.h"
+#include "net/tcp.h"
+#include "secondary/catalog.h"
+#include "secondary/persist.h"
+#include "secondary/zdb.h"
+#include "secondary/zone.h"
+#include "util/err.h"
+#include "util/log.h"
+
+#define MIN_INTERVAL_S 1
+#define MAX_INTERVAL_S (7 * 86400)
+#define UNLOADED_RETRY_MAX_S 60
+
+struct tzone {
+	uint8_t apex[DNS_NAME_MAX];
+	char name[DNS_NAME_TEXT_MAX];
+	bool is_catalog;
+	bool removed;          /* stop following once not busy */
+	bool busy;             /* a transfer thread owns the refresh */
+	bool again;            /* NOTIFY during the refresh: due again after it */
+	bool force_axfr;       /* the last IXFR could not be applied */
+	bool loaded;
+	bool expired;
+	uint32_t serial, refresh, retry, expire;
+	int64_t next_ms;       /* refresh due (monotonic ms) */
+	int64_t expire_ms;     /* expires (monotonic ms), 0: no timer */
+	uint64_t last_ok_wall; /* wall clock of the last successful refresh, 0: never */
+	unsigned fail_streak;
+	uint64_t axfr_ok, ixfr_ok, uptodate, failures, rejected, last_xfr_ms;
+};
+
+struct timers {
+	struct timers_cfg cfg;
+	char primary_txt[ADDR_TEXT_MAX];   /* "127.0.0.1@5300" */
+	char primary_ip[ADDR_TEXT_MAX];    /* "127.0.0.1" */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct tzone **z;
+	size_t n, cap;
+	bool stopping;
+	pthread_t *threads;
+	unsigned nthreads;
+	int cancel_fd;
+};
+
+static uint64_t
+wall_now(void)
+{
+	return (uint64_t)time(NULL);
+}
+
+static uint32_t
+clamp_s(uint32_t v)
+{
+	if (v < MIN_INTERVAL_S)
+		return MIN_INTERVAL_S;
+	if (v > MAX_INTERVAL_S)
+		return MAX_INTERVAL_S;
+	return v;
+}
+
+/* Caller holds the lock. */
+static struct tzone *
+find_locked(struct timers *t, const uint8_t *apex, size_t *idx)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		if (dns_name_equal(t->z[i]->apex, apex)) {
+			if (idx != NULL)
+				*idx = i;
+			return t->z[i];
+		}
+	}
+	return NULL;
+}
+
+static void
+take_soa_timers(struct tzone *z, const struct zone *v)
+{
+	struct zone_soa soa;
+	zone_soa(v, &soa);
+	z->serial = soa.serial;
+	z->refresh = clamp_s(soa.refresh);
+	z->retry = clamp_s(soa.retry);
+	z->expire = clamp_s(soa.expire);
+}
+
+/* ---- persistence glue ---- */
+
+static int
+persist_rr_cb(void *ctx, const struct dns_rr *rr)
+{
+	return persist_add(ctx, rr);
+}
+
+static void
+save_version(struct timers *t, struct tzone *z, const struct zone *v)
+{
+	if (t->cfg.state_dir == NULL)
+		return;
+	struct persist_out *o = malloc(sizeof(*o));
+	if (o == NULL) {
+		log_error(z->name, "zone not persisted (out of memory)");
+		return;
+	}
+	int r = persist_begin(o, t->cfg.state_dir, z->apex, zone_serial(v));
+	if (r == 0) {
+		r = zone_walk(v, persist_rr_cb, o);
+		if (r == 0)
+			r = persist_commit(o);
+		else
+			persist_abort(o);
+	}
+	if (r != 0)
+		log_error(z->name, "zone not persisted in %s (%s)", t->cfg.state_dir, err_str(r));
+	free(o);
+}
+
+static void
+save_timers(struct timers *t, struct tzone *z)
+{
+	if (t->cfg.state_dir == NULL)
+		return;
+	int r = persist_save_timers(t->cfg.state_dir, z->apex, z->last_ok_wall,
+	                            z->last_ok_wall + z->expire);
+	if (r != 0)
+		log_error(z->name, "refresh time not persisted (%s)", err_str(r));
+}
+
+struct load_ctx {
+	struct zone_builder *b;
+	char err[256];
+};
+
+static int
+load_rr_cb(void *ctx, const struct dns_rr *rr)
+{
+	struct load_ctx *l = ctx;
+	return zone_builder_add(l->b, rr, l->err, sizeof(l->err));
+}
+
+/* Loads and publishes the persisted version of z (not yet in the registry). */
+static void
+load_persisted(struct timers *t, struct tzone *z)
+{
+	if (t->cfg.state_dir == NULL)
+		return;
+	struct load_ctx l = {.b = zone_builder_new(z->apex)};
+	if (l.b == NULL)
+		return;
+	uint32_t serial = 0;
+	char why[512];
+	int r = persist_load(t->cfg.state_dir, z->apex, &serial, load_rr_cb, &l, why, sizeof(why));
+	if (r != 0) {
+		zone_builder_free(l.b);
+		if (r == -ENOENT)
+			return;
+		if (r == ERR_FORMERR)
+			log_error(z->name, "state rejected, %s, zone will be transferred in full", why);
+		else
+			log_error(z->name, "state not loaded (%s), zone will be transferred in full",
+			          l.err[0] ? l.err : err_str(r));
+		return;
+	}
+	struct zone *v = NULL;
+	r = zone_builder_finish(l.b, &v, l.err, sizeof(l.err));
+	if (r != 0) {
+		log_error(z->name, "state rejected, %s, zone will be transferred in full", l.err);
+		return;
+	}
+	take_soa_timers(z, v);
+	size_t nrec = zone_records(v);
+	if (zdb_publish(t->cfg.db, v) != 0) {
+		zone_free(v);
+		return;
+	}
+	z->loaded = true;
+	uint64_t last = 0, exp_at = 0;
+	uint64_t now = wall_now();
+	int64_t mono = tcp_now_ms();
+	if (persist_load_timers(t->cfg.state_dir, z->apex, &last, &exp_at) == 0 && last <= now) {
+		z->last_ok_wall = last;
+		exp_at = last + z->expire;   /* the SOA's EXPIRE of this very version */
+	} else {
+		exp_at = now + z->expire;    /* unknown: count from now */
+	}
+	if (exp_at <= now) {
+		z->expired = true;
+		z->expire_ms = mono;
+		zdb_set_expired(t->cfg.db, z->apex, true);
+		log_warning(z->name, "zone loaded from state, serial %u, %zu records, expired", z->serial,
+		            nrec);
+	} else {
+		z->expire_ms = mono + (int64_t)(exp_at - now) * 1000;
+		log_info(z->name, "zone loaded from state, serial %u, %zu records", z->serial, nrec);
+	}
+}
+
+/* ---- catalog ---- */
+
+static void
+sync_catalog(struct timers *t, struct tzone *cz)
+{
+	const struct zone *v = zdb_get(t->cfg.db, cz->apex);
+	if (v == NULL)
+		return;
+	struct catalog_members m = {0};
+	char why[256];
+	int r = catalog_members(v, cz->apex, &m, why, sizeof(why));
+	if (r != 0) {
+		log_error(cz->name, "%s", r == ERR_XFR ? why : err_str(r));
+		catalog_members_clear(&m);
+		return;
+	}
+	/* Removals first: members gone from this version. */
+	for (;;) {
+		uint8_t gone[DNS_NAME_MAX];
+		bool found = false;
+		pthread_mutex_lock(&t->lock);
+		for (size_t i = 0; i < t->n; i++) {
+			struct tzone *z = t->z[i];
+			if (!z->is_catalog && !z->removed && !catalog_members_has(&m, z->apex)) {
+				memcpy(gone, z->apex, dns_name_len(z->apex));
+				found = true;
+				break;
+			}
+		}
+		pthread_mutex_unlock(&t->lock);
+		if (!found)
+			break;
+		char name[DNS_NAME_TEXT_MAX];
+		dns_name_to_text(gone, name, sizeof(name));
+		log_info(name, "zone removed, no longer in catalog %s", cz->name);
+		timers_remove_zone(t, gone);
+	}
+	for (size_t i = 0; i < m.n; i++) {
+		pthread_mutex_lock(&t->lock);
+		struct tzone *z = find_locked(t, m.v[i].name, NULL);
+		bool have = z != NULL && !z->removed;
+		pthread_mutex_unlock(&t->lock);
+		if (have)
+			continue;
+		char name[DNS_NAME_TEXT_MAX];
+		dns_name_to_text(m.v[i].name, name, sizeof(name));
+		log_info(name, "zone added, member of catalog %s", cz->name);
+		int ar = timers_add_zone(t, m.v[i].name, false);
+		if (ar != 0 && ar != -EEXIST)
+			log_error(name, "zone not added (%s)", err_str(ar));
+	}
+	catalog_members_clear(&m);
+}
+
+/* ---- refresh ---- */
+
+struct start_ctx {
+	struct timers *t;
+	struct tzone *z;
+};
+
+static void
+on_xfr_start(void *ctx, bool ixfr)
+{
+	struct start_ctx *s = ctx;
+	log_info(s->z->name, "zone transfer, incoming %s over %s from %s", ixfr ? "IXFR" : "AXFR",
+	         s->t->cfg.transport->name, s->t->primary_ip);
+}
+
+static bool
+is_rejection(int code)
+{
+	return code == ERR_SERIAL_BACKWARDS || code == ERR_XFR || code == ERR_FORMERR ||
+	       code == ERR_TSIG_BADSIG || code == ERR_TSIG_BADKEY || code == ERR_TSIG_BADTIME ||
+	       code == ERR_TSIG_FORMERR;
+}
+
+/* Applies a checked transfer: builds the new version.  0 or an error with `err`. */
+static int
+build_version(struct tzone *z, const struct zone *base, const struct xfr_result *r,
+              struct zone **out, char *err, size_t errcap)
+{
+	if (r->kind == XFR_AXFR) {
+		struct zone_builder *b = zone_builder_new(z->apex);
+		if (b == NULL)
+			return -ENOMEM;
+		for (const struct xfr_rr *x = r->full.head; x != NULL; x = x->next) {
+			int e = zone_builder_add(b, &x->rr, err, errcap);
+			if (e != 0) {
+				zone_builder_free(b);
+				return e;
+			}
+		}
+		return zone_builder_finish(b, out, err, errcap);
+	}
+	if (base == NULL) {
+		snprintf(err, errcap, "differences without a version to apply them to");
+		return ERR_XFR;
+	}
+	struct zone_update *u = zone_update_begin(base);
+	if (u == NULL)
+		return -ENOMEM;
+	int e = 0;
+	for (const struct xfr_diff *d = r->diffs; d != NULL && e == 0; d = d->next) {
+		e = zone_update_remove(u, &d->soa_from->rr, err, errcap);
+		for (const struct xfr_rr *x = d->del.head; x != NULL && e == 0; x = x->next)
+			e = zone_update_remove(u, &x->rr, err, errcap);
+		if (e == 0)
+			e = zone_update_add(u, &d->soa_to->rr, err, errcap);
+		for (const struct xfr_rr *x = d->add.head; x != NULL && e == 0; x = x->next)
+			e = zone_update_add(u, &x->rr, err, errcap);
+	}
+	if (e != 0) {
+		zone_update_abort(u);
+		return e;
+	}
+	return zone_update_commit(u, out, err, errcap);
+}
+
+/* Seconds until the next attempt after a failure: SOA RETRY, or a back-off
+ * (2, 4, ... 60 s) while the zone has never been loaded. */
+static uint32_t
+retry_interval(const struct tzone *z)
+{
+	if (z->loaded)
+		return z->retry;
+	uint32_t rs = 2u << (z->fail_streak < 5 ? z->fail_streak : 5);
+	return rs > UNLOADED_RETRY_MAX_S ? UNLOADED_RETRY_MAX_S : rs;
+}
+
+struct outcome {
+	bool ok;
+	bool published;
+	bool uptodate;
+	bool rejected;
+	bool want_axfr;         /* an IXFR did not apply: take the whole zone next */
+	uint64_t xfr_ms;
+};
+
+static void
+refresh_zone(struct timers *t, struct tzone *z, struct outcome *oc)
+{
+	const struct zone *base = zdb_get(t->cfg.db, z->apex);
+	struct start_ctx sc = {.t = t, .z = z};
+	struct xfr_params p = {
+		.zone = z->apex,
+		.primary = (const struct sockaddr *)&t->cfg.primary,
+		.primary_len = addr_len((const struct sockaddr *)&t->cfg.primary),
+		.transport = t->cfg.transport,
+		.tsig = t->cfg.tsig,
+		.have_serial = base != NULL,
+		.serial = base != NULL ? zone_serial(base) : 0,
+		.force_axfr = z->force_axfr,
+		.timeout_ms = t->cfg.xfr_timeout_ms,
+		.on_start = on_xfr_start,
+		.cb_ctx = &sc,
+	};
+	struct xfr_result r;
+	xfr_result_init(&r);
+	char why[512];
+	int64_t t0 = tcp_now_ms();
+	int ret = xfrin_run(&p, &r, why, sizeof(why));
+	oc->xfr_ms = (uint64_t)(tcp_now_ms() - t0);
+	const char *kind = r.asked_ixfr ? "IXFR" : "AXFR";
+	if (ret != 0) {
+		if (ret == -ECANCELED)
+			goto out;
+		if (is_rejection(ret)) {
+			log_error(z->name, "%s rejected, %s", kind, why);
+			oc->rejected = true;
+			/* A broken difference sequence may come out right as a whole zone. */
+			oc->want_axfr = ret != ERR_SERIAL_BACKWARDS && r.asked_ixfr;
+		} else {
+			log_warning(z->name, "refresh, remote %s %s, failed (%s), retry in %u s",
+			            t->primary_txt, t->cfg.transport->name, why, retry_interval(z));
+		}
+		goto out;
+	}
+	if (r.kind == XFR_UPTODATE) {
+		oc->ok = oc->uptodate = true;
+		log_info(z->name, "refresh, remote %s %s, zone is up-to-date, serial %u",
+		         t->primary_txt, t->cfg.transport->name, r.serial_to);
+		goto out;
+	}
+	struct zone *nv = NULL;
+	char err[512] = "";
+	int e = build_version(z, base, &r, &nv, err, sizeof(err));
+	if (e != 0) {
+		log_error(z->name, "%s rejected, %s", kind, err[0] ? err : err_str(e));
+		oc->rejected = true;
+		oc->want_axfr = r.kind == XFR_IXFR;
+		goto out;
+	}
+	size_t nrec = zone_records(nv);
+	uint32_t ns = zone_serial(nv);
+	if (zdb_publish(t->cfg.db, nv) != 0) {
+		zone_free(nv);
+		goto out;
+	}
+	oc->ok = oc->published = true;
+	if (base != NULL)
+		log_info(z->name,
+		         "zone transfer, completed successfully, serial %u -> %u, %s%s, "
+		         "%zu messages, %zu bytes, %zu records, %llu ms",
+		         p.serial, ns, r.kind == XFR_IXFR ? "IXFR" : "AXFR",
+		         r.kind == XFR_AXFR && r.asked_ixfr ? " (full zone)" : "", r.messages, r.bytes,
+		         nrec, (unsigned long long)oc->xfr_ms);
+	else
+		log_info(z->name,
+		         "zone transfer, completed successfully, serial %u, AXFR, %zu messages, "
+		         "%zu bytes, %zu records, %llu ms",
+		         ns, r.messages, r.bytes, nrec, (unsigned long long)oc->xfr_ms);
+	if (r.kind == XFR_IXFR)
+		z->ixfr_ok++;
+	else
+		z->axfr_ok++;
+	/* Only this thread replaces or removes this zone's version: it stays valid. */
+	const struct zone *cur = zdb_get(t->cfg.db, z->apex);
+	if (cur != NULL) {
+		take_soa_timers(z, cur);
+		save_version(t, z, cur);
+	}
+out:
+	xfr_result_clear(&r);
+}
+
+/* Updates timers after a refresh; caller holds the lock. */
+static void
+after_refresh(struct timers *t, struct tzone *z, const struct outcome *oc)
+{
+	int64_t now = tcp_now_ms();
+	z->last_xfr_ms = oc->xfr_ms;
+	if (oc->ok) {
+		z->fail_streak = 0;
+		z->loaded = true;
+		z->force_axfr = false;
+		z->last_ok_wall = wall_now();
+		z->next_ms = now + (int64_t)z->refresh * 1000;
+		z->expire_ms = now + (int64_t)z->expire * 1000;
+		if (oc->uptodate)
+			z->uptodate++;
+		if (z->expired) {
+			z->expired = false;
+			zdb_set_expired(t->cfg.db, z->apex, false);
+			log_info(z->name, "zone is no longer expired");
+		}
+		return;
+	}
+	z->failures++;
+	if (oc->rejected)
+		z->rejected++;
+	if (oc->want_axfr && !z->force_axfr) {
+		z->force_axfr = true;
+		z->next_ms = now;   /* at once, in full */
+		return;
+	}
+	uint32_t rs = retry_interval(z);
+	z->fail_streak++;
+	z->next_ms = now + (int64_t)rs * 1000;
+}
+
+static void
+drop_zone(struct timers *t, struct tzone *z)
+{
+	zdb_remove(t->cfg.db, z->apex);
+	if (t->cfg.state_dir != NULL)
+		persist_remove(t->cfg.state_dir, z->apex);
+	free(z);
+}
+
+/* Marks expired zones; returns the earliest future event.  Caller holds the lock. */
+static int64_t
+scan_locked(struct timers *t, int64_t now, struct tzone **due)
+{
+	int64_t next = now + 60000;
+	*due = NULL;
+	for (size_t i = 0; i < t->n; i++) {
+		struct tzone *z = t->z[i];
+		if (z->removed)
+			continue;
+		if (z->loaded && !z->expired && z->expire_ms != 0) {
+			if (now >= z->expire_ms) {
+				z->expired = true;
+				zdb_set_expired(t->cfg.db, z->apex, true);
+				log_warning(z->name, "zone expired, no successful refresh for %u s, "
+				            "answering SERVFAIL", z->expire);
+			} else if (z->expire_ms < next) {
+				next = z->expire_ms;
+			}
+		}
+		if (z->busy)
+			continue;
+		if (z->next_ms <= now) {
+			/* The catalog first, then the zone waiting longest. */
+			if (*due == NULL || (z->is_catalog && !(*due)->is_catalog) ||
+			    (z->is_catalog == (*due)->is_catalog && z->next_ms < (*due)->next_ms))
+				*due = z;
+		} else if (z->next_ms < next) {
+			next = z->next_ms;
+		}
+	}
+	return next;
+}
+
+static void *
+xfr_thread(void *arg)
+{
+	struct timers *t = arg;
+	rcu_register_thread();
+	rcu_thread_offline();
+	pthread_mutex_lock(&t->lock);
+	while (!t->stopping) {
+		int64_t now = tcp_now_ms();
+		struct tzone *z;
+		int64_t next = scan_locked(t, now, &z);
+		if (z == NULL) {
+			struct timespec ts;
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			int64_t wait = next - now;
+			if (wait < 1)
+				wait = 1;
+			ts.tv_sec += wait / 1000;
+			ts.tv_nsec += (wait % 1000) * 1000000;
+			if (ts.tv_nsec >= 1000000000) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000;
+			}
+			pthread_cond_timedwait(&t->cond, &t->lock, &ts);
+			continue;
+		}
+		z->busy = true;
+		z->again = false;
+		pthread_mutex_unlock(&t->lock);
+
+		struct outcome oc = {0};
+		refresh_zone(t, z, &oc);
+		if (oc.published && z->is_catalog)
+			sync_catalog(t, z);
+
+		pthread_mutex_lock(&t->lock);
+		z->busy = false;
+		after_refresh(t, z, &oc);
+		if (oc.ok) {
+			pthread_mutex_unlock(&t->lock);
+			save_timers(t, z);
+			pthread_mutex_lock(&t->lock);
+		}
+		if (z->again)
+			z->next_ms = tcp_now_ms();
+		if (z->removed) {
+			size_t idx;
+			if (find_locked(t, z->apex, &idx) == z) {
+				t->z[idx] = t->z[--t->n];
+				pthread_mutex_unlock(&t->lock);
+				drop_zone(t, z);
+				pthread_mutex_lock(&t->lock);
+			}
+		}
+		pthread_cond_broadcast(&t->cond);
+	}
+	pthread_mutex_unlock(&t->lock);
+	rcu_unregister_thread();
+	return NULL;
+}
+
+/* ---- public ---- */
+
+struct timers *
+timers_new(const struct timers_cfg *cfg)
+{
+	struct timers *t = calloc(1, sizeof(*t));
+	if (t == NULL)
+		return NULL;
+	t->cfg = *cfg;
+	if (t->cfg.xfr_threads == 0)
+		t->cfg.xfr_threads = 4;
+	if (t->cfg.xfr_timeout_ms == 0)
+		t->cfg.xfr_timeout_ms = 30000;
+	addr_fmt((const struct sockaddr *)&t->cfg.primary, t->primary_txt, sizeof(t->primary_txt));
+	addr_fmt_ip((const struct sockaddr *)&t->cfg.primary, t->primary_ip, sizeof(t->primary_ip));
+	pthread_mutex_init(&t->lock, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&t->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	t->cancel_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (t->cancel_fd >= 0)
+		tcp_set_cancel_fd(t->cancel_fd);
+	return t;
+}
+
+int
+timers_add_zone(struct timers *t, const uint8_t *apex, bool is_catalog)
+{
+	pthread_mutex_lock(&t->lock);
+	struct tzone *old = find_locked(t, apex, NULL);
+	pthread_mutex_unlock(&t->lock);
+	if (old != NULL)
+		return -EEXIST;
+	struct tzone *z = calloc(1, sizeof(*z));
+	if (z == NULL)
+		return -ENOMEM;
+	memcpy(z->apex, apex, dns_name_len(apex));
+	dns_name_lower(z->apex);
+	dns_name_to_text(z->apex, z->name, sizeof(z->name));
+	z->is_catalog = is_catalog;
+	int r = zdb_add(t->cfg.db, z->apex);
+	if (r != 0) {
+		free(z);
+		return r;
+	}
+	load_persisted(t, z);
+	z->next_ms = tcp_now_ms();   /* refresh at once, after serving what we had */
+	pthread_mutex_lock(&t->lock);
+	if (t->n == t->cap) {
+		size_t nc = t->cap ? t->cap * 2 : 16;
+		struct tzone **nz = realloc(t->z, nc * sizeof(*nz));
+		if (nz == NULL) {
+			pthread_mutex_unlock(&t->lock);
+			zdb_remove(t->cfg.db, z->apex);
+			free(z);
+			return -ENOMEM;
+		}
+		t->z = nz;
+		t->cap = nc;
+	}
+	t->z[t->n++] = z;
+	pthread_cond_broadcast(&t->cond);
+	pthread_mutex_unlock(&t->lock);
+	if (is_catalog && z->loaded)
+		sync_catalog(t, z);
+	return 0;
+}
+
+int
+timers_remove_zone(struct timers *t, const uint8_t *apex)
+{
+	pthread_mutex_lock(&t->lock);
+	size_t idx;
+	struct tzone *z = find_locked(t, apex, &idx);
+	if (z == NULL || z->removed) {
+		pthread_mutex_unlock(&t->lock);
+		return -ENOENT;
+	}
+	z->removed = true;
+	if (z->busy) {
+		pthread_mutex_unlock(&t->lock);
+		return 0;   /* its transfer thread drops it when done */
+	}
+	t->z[idx] = t->z[--t->n];
+	pthread_mutex_unlock(&t->lock);
+	drop_zone(t, z);
+	return 0;
+}
+
+int
+timers_notify(void *ctx, const uint8_t *apex, bool has_serial, uint32_t serial)
+{
+	struct timers *t = ctx;
+	pthread_mutex_lock(&t->lock);
+	struct tzone *z = find_locked(t, apex, NULL);
+	if (z == NULL || z->removed) {
+		pthread_mutex_unlock(&t->lock);
+		return -ENOENT;
+	}
+	/* A NOTIFY for the serial we have changes nothing (RFC 1996 §4.7). */
+	if (!(has_serial && z->loaded && !z->busy && serial == z->serial && !z->expired)) {
+		if (z->busy)
+			z->again = true;
+		else
+			z->next_ms = tcp_now_ms();
+		pthread_cond_broadcast(&t->cond);
+	}
+	pthread_mutex_unlock(&t->lock);
+	return 0;
+}
+
+int
+timers_start(struct timers *t)
+{
+	t->threads = calloc(t->cfg.xfr_threads, sizeof(*t->threads));
+	if (t->threads == NULL)
+		return -ENOMEM;
+	for (unsigned i = 0; i < t->cfg.xfr_threads; i++) {
+		if (pthread_create(&t->threads[i], NULL, xfr_thread, t) != 0)
+			return -EAGAIN;
+		t->nthreads++;
+	}
+	return 0;
+}
+
+void
+timers_free(struct timers *t)
+{
+	if (t == NULL)
+		return;
+	pthread_mutex_lock(&t->lock);
+	t->stopping = true;
+	pthread_cond_broadcast(&t->cond);
+	pthread_mutex_unlock(&t->lock);
+	if (t->cancel_fd >= 0) {
+		uint64_t one = 1;
+		ssize_t w = write(t->cancel_fd, &one, sizeof(one));
+		(void)w;
+	}
+	for (unsigned i = 0; i < t->nthreads; i++)
+		pthread_join(t->threads[i], NULL);
+	tcp_set_cancel_fd(-1);
+	if (t->cancel_fd >= 0)
+		close(t->cancel_fd);
+	for (size_t i = 0; i < t->n; i++)
+		free(t->z[i]);
+	free(t->z);
+	free(t->threads);
+	pthread_cond_destroy(&t->cond);
+	pthread_mutex_destroy(&t->lock);
+	free(t);
+}
+
+void
+timers_walk(struct timers *t, timers_info_fn fn, void *ctx)
+{
+	uint64_t now = wall_now();
+	pthread_mutex_lock(&t->lock);
+	for (size_t i = 0; i < t->n; i++) {
+		const struct tzone *z = t->z[i];
+		if (z->removed)
+			continue;
+		struct timers_zone_info zi = {
+			.is_catalog = z->is_catalog,
+			.loaded = z->loaded,
+			.expired = z->expired,
+			.serial = z->serial,
+			.since_refresh = z->last_ok_wall ? (int64_t)(now - z->last_ok_wall) : -1,
+			.axfr_ok = z->axfr_ok,
+			.ixfr_ok = z->ixfr_ok,
+			.uptodate = z->uptodate,
+			.failures = z->failures,
+			.rejected = z->rejected,
+			.last_xfr_ms = z->last_xfr_ms,
+		};
+		memcpy(zi.name, z->name, sizeof(zi.name));
+		fn(ctx, &zi);
+	}
+	pthread_mutex_unlock(&t->lock);
+}

@@ -1,0 +1,93 @@
+/*
+ * The zones a secondary follows and their SOA timers (RFC 1035 §4.3.5,
+ * RFC 1996): refresh after REFRESH seconds, after a failure retry after
+ * RETRY, and after EXPIRE seconds without a successful refresh mark the zone
+ * expired (it answers SERVFAIL until the next success).  NOTIFY makes a
+ * refresh due at once.  Refreshes run on a few transfer threads of their
+ * own, never on serving threads; one zone is refreshed by one thread at a
+ * time, and its new version is published through the zdb, persisted, and
+ * (for the catalog zone) turned into member additions and removals.
+ *
+ * At start, each zone's persisted version is loaded and served before the
+ * primary is contacted; the expire timer continues from the persisted time
+ * of the last successful refresh.
+ *
+ * Logs (stable wording, tests grep them):
+ *   info: [z.] zone transfer, incoming IXFR over TCP from 127.0.0.1
+ *   info: [z.] zone transfer, completed successfully, serial 5 -> 7, ...
+ *   error: [z.] IXFR rejected, serial 7 -> 5 moves backwards (RFC 1982)
+ *   warning: [z.] refresh, remote 127.0.0.1@5300 TCP, failed (connection refused), retry in 60 s
+ */
+#ifndef SECONDARY_TIMERS_H
+#define SECONDARY_TIMERS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "dns/name.h"
+#include "dns/tsig.h"
+#include "secondary/xfrin.h"
+
+struct zdb;
+struct timers;
+
+struct timers_cfg {
+	struct zdb *db;
+	struct sockaddr_storage primary;
+	const struct xfr_transport *transport;
+	const struct dns_tsig_key *tsig;       /* NULL: unsigned transfers */
+	const char *state_dir;                 /* NULL: no persistence */
+	unsigned xfr_threads;                  /* default 4 */
+	int xfr_timeout_ms;                    /* default 30000 */
+};
+
+/* Copies cfg (the pointers it holds must outlive the timers).  NULL on ENOMEM. */
+struct timers *timers_new(const struct timers_cfg *cfg);
+
+/*
+ * Follows zone `apex` (wire): adds it to the zdb, loads and publishes its
+ * persisted version when there is one (a corrupt file is logged and
+ * ignored: the zone is then transferred in full), and makes its refresh due.
+ * With `is_catalog` its versions are read as a catalog whose members are
+ * followed too.  Returns 0, -EEXIST, -ENOMEM.
+ */
+int timers_add_zone(struct timers *t, const uint8_t *apex, bool is_catalog);
+
+/*
+ * Stops following zone `apex`: removed from the zdb and the state directory
+ * (after a transfer in progress, if any).  Returns 0 or -ENOENT.
+ */
+int timers_remove_zone(struct timers *t, const uint8_t *apex);
+
+/*
+ * Makes the refresh of `apex` due now (NOTIFY).  Matches notify_zone_fn
+ * with ctx = the timers.  Returns 0 or -ENOENT.  Never blocks for long.
+ */
+int timers_notify(void *t, const uint8_t *apex, bool has_serial, uint32_t serial);
+
+/* Starts the scheduler and transfer threads.  0 or -errno. */
+int timers_start(struct timers *t);
+
+/* Stops every thread (transfers in progress are cut) and frees.  NULL: no-op. */
+void timers_free(struct timers *t);
+
+/* A zone's state for /metrics and /healthz. */
+struct timers_zone_info {
+	char name[DNS_NAME_TEXT_MAX];
+	bool is_catalog;
+	bool loaded;                  /* a version is published */
+	bool expired;
+	uint32_t serial;
+	int64_t since_refresh;        /* seconds since the last successful refresh, -1: never */
+	uint64_t axfr_ok, ixfr_ok, uptodate, failures, rejected;
+	uint64_t last_xfr_ms;         /* duration of the last transfer */
+};
+
+typedef void (*timers_info_fn)(void *ctx, const struct timers_zone_info *zi);
+
+/* Calls `fn` for every followed zone, under the registry lock (keep it short). */
+void timers_walk(struct timers *t, timers_info_fn fn, void *ctx);
+
+#endif
