@@ -371,7 +371,11 @@ parse_time(const char *s, size_t len, uint32_t *out)
 		}
 	}
 	static const unsigned mdays[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-	if (v[0] < 1970 || v[1] < 1 || v[1] > 12 || v[2] < 1 || v[3] > 23 || v[4] > 59 ||
+	/*
+	 * Years before 1970 are allowed: BIND prints such times for values
+	 * far behind the current 136-year window, and they must read back.
+	 */
+	if (v[1] < 1 || v[1] > 12 || v[2] < 1 || v[3] > 23 || v[4] > 59 ||
 	    v[5] > 60)
 		return -ERANGE;
 	unsigned md = mdays[v[1] - 1] + (v[1] == 2 && is_leap(v[0]));
@@ -969,6 +973,9 @@ parse_blob_field(struct rd_pctx *c, const struct field *f, bool b64)
 	if (r < 0)
 		return rd_fail(c, c->n - 1, "bad %s in %s %s (incomplete)", b64 ? "base64" : "hex",
 		               rd_tname(c->type, tn, sizeof(tn)), f->name);
+	if (r == 0)
+		return rd_fail(c, c->n - 1, "empty %s %s", rd_tname(c->type, tn, sizeof(tn)),
+		               f->name);
 	c->w.pos += (size_t)r;
 	return 0;
 }
