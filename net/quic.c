@@ -505,6 +505,14 @@ struct quic_reply {
 	struct quic_reply *flush_next;
 };
 
+struct job {
+	struct job *next;
+	struct quic_peer peer;
+	struct quic_reply *r;
+	size_t len;
+	uint8_t q[];
+};
+
 struct quic_server {
 	struct quic_server_cfg cfg;
 	int fd, efd, tfd, epfd;
@@ -521,7 +529,14 @@ struct quic_server {
 	uint64_t next_id;
 	struct cid_ent *cids[CID_BUCKETS];
 	pthread_mutex_t lock;            /* guards quic_reply state and the flush list */
+	pthread_cond_t backlog_cv;       /* broadcast when backlogs shrink or streams go */
 	struct quic_reply *flush;
+	/* handler workers (cfg.workers > 0): jobs under `lock` */
+	pthread_t *workers;
+	unsigned nworkers;
+	pthread_cond_t job_cv;
+	struct job *jobs, *jobs_tail;
+	bool workers_stop;
 	struct quic_stats st;
 	ngtcp2_tstamp log_hs, log_limit, log_proto;
 	uint8_t buf[PKT_BUF];
@@ -684,6 +699,55 @@ quic_reply_backlog(const struct quic_reply *r)
 	return __atomic_load_n(&r->backlog, __ATOMIC_RELAXED);
 }
 
+int
+quic_reply_wait(struct quic_reply *r, size_t max_backlog, unsigned timeout_ms)
+{
+	struct quic_server *srv = r->srv;
+	struct timespec dl;
+	clock_gettime(CLOCK_MONOTONIC, &dl);
+	dl.tv_sec += timeout_ms / 1000;
+	dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (dl.tv_nsec >= 1000000000L) {
+		dl.tv_sec++;
+		dl.tv_nsec -= 1000000000L;
+	}
+	int ret = 0;
+	pthread_mutex_lock(&srv->lock);
+	while (r->st != NULL && __atomic_load_n(&r->backlog, __ATOMIC_RELAXED) > max_backlog) {
+		if (pthread_cond_timedwait(&srv->backlog_cv, &srv->lock, &dl) == ETIMEDOUT) {
+			ret = -ETIMEDOUT;
+			break;
+		}
+	}
+	if (r->st == NULL)
+		ret = -ECONNRESET;
+	pthread_mutex_unlock(&srv->lock);
+	return ret;
+}
+
+static void *
+worker_thread(void *arg)
+{
+	struct quic_server *srv = arg;
+	pthread_mutex_lock(&srv->lock);
+	for (;;) {
+		while (srv->jobs == NULL && !srv->workers_stop)
+			pthread_cond_wait(&srv->job_cv, &srv->lock);
+		if (srv->jobs == NULL)
+			break;
+		struct job *j = srv->jobs;
+		srv->jobs = j->next;
+		if (srv->jobs == NULL)
+			srv->jobs_tail = NULL;
+		pthread_mutex_unlock(&srv->lock);
+		srv->cfg.handler(srv->cfg.handler_ctx, &j->peer, j->q, j->len, j->r);
+		free(j);
+		pthread_mutex_lock(&srv->lock);
+	}
+	pthread_mutex_unlock(&srv->lock);
+	return NULL;
+}
+
 static struct sstream *
 sstream_new(struct sconn *c, int64_t id)
 {
@@ -723,6 +787,7 @@ sstream_free(struct quic_server *srv, struct sstream *s)
 		pthread_mutex_lock(&srv->lock);
 		s->reply->st = NULL;
 		reply_maybe_free(s->reply);
+		pthread_cond_broadcast(&srv->backlog_cv);
 		pthread_mutex_unlock(&srv->lock);
 	}
 	doq_rx_clear(&s->rx);
@@ -845,7 +910,28 @@ srv_on_query(void *ctx, const uint8_t *msg, size_t len)
 	peer.addrlen = c->remotelen;
 	peer.conn_id = c->id;
 	peer.stream_id = d->s->id;
-	srv->cfg.handler(srv->cfg.handler_ctx, &peer, msg, len, r);
+	if (srv->nworkers == 0) {
+		srv->cfg.handler(srv->cfg.handler_ctx, &peer, msg, len, r);
+		return 0;
+	}
+	struct job *j = malloc(sizeof(*j) + len);
+	if (j == NULL) {
+		quic_reply_abort(r, DOQ_INTERNAL_ERROR);
+		return 0;
+	}
+	j->next = NULL;
+	j->peer = peer;
+	j->r = r;
+	j->len = len;
+	memcpy(j->q, msg, len);
+	pthread_mutex_lock(&srv->lock);
+	if (srv->jobs_tail != NULL)
+		srv->jobs_tail->next = j;
+	else
+		srv->jobs = j;
+	srv->jobs_tail = j;
+	pthread_cond_signal(&srv->job_cv);
+	pthread_mutex_unlock(&srv->lock);
 	return 0;
 }
 
@@ -1247,6 +1333,7 @@ sconn_write(struct sconn *c)
 			__atomic_store_n(&s->reply->backlog, (size_t)(s->q.queued - s->q.sent),
 			                 __ATOMIC_RELAXED);
 	}
+	pthread_cond_broadcast(&srv->backlog_cv);
 	pthread_mutex_unlock(&srv->lock);
 	return 0;
 }
@@ -1604,12 +1691,29 @@ quic_server_free(struct quic_server *srv)
 		wake_fd(srv->efd);
 		pthread_join(srv->thread, NULL);
 	}
+	/* streams go first, so workers blocked in quic_reply_wait() see -ECONNRESET */
 	while (srv->conns != NULL) {
 		ngtcp2_connection_close_error cc;
 		ngtcp2_connection_close_error_default(&cc);
 		ngtcp2_connection_close_error_set_application_error(&cc, DOQ_NO_ERROR, NULL, 0);
 		sconn_close_now(srv->conns, &cc);
 	}
+	if (srv->nworkers > 0) {
+		pthread_mutex_lock(&srv->lock);
+		srv->workers_stop = true;
+		pthread_cond_broadcast(&srv->job_cv);
+		pthread_mutex_unlock(&srv->lock);
+		for (unsigned i = 0; i < srv->nworkers; i++)
+			pthread_join(srv->workers[i], NULL);
+		/* queued jobs never started: their replies are orphans now */
+		while (srv->jobs != NULL) {
+			struct job *j = srv->jobs;
+			srv->jobs = j->next;
+			quic_reply_abort(j->r, DOQ_INTERNAL_ERROR);
+			free(j);
+		}
+	}
+	free(srv->workers);
 	srv_flush_replies(srv);
 	for (unsigned i = 0; i < CID_BUCKETS; i++) {
 		while (srv->cids[i] != NULL) {
@@ -1624,6 +1728,8 @@ quic_server_free(struct quic_server *srv)
 	close_fd(&srv->epfd);
 	if (srv->cred != NULL)
 		gnutls_certificate_free_credentials(srv->cred);
+	pthread_cond_destroy(&srv->backlog_cv);
+	pthread_cond_destroy(&srv->job_cv);
 	pthread_mutex_destroy(&srv->lock);
 	free(srv);
 }
@@ -1638,6 +1744,12 @@ quic_server_new(const struct quic_server_cfg *cfg, struct quic_server **out)
 		return -ENOMEM;
 	srv->fd = srv->efd = srv->tfd = srv->epfd = -1;
 	pthread_mutex_init(&srv->lock, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&srv->backlog_cv, &ca);
+	pthread_condattr_destroy(&ca);
+	pthread_cond_init(&srv->job_cv, NULL);
 	srv->cfg = *cfg;
 	struct quic_server_cfg *c = &srv->cfg;
 	if (c->max_conns == 0)
@@ -1698,6 +1810,18 @@ quic_server_new(const struct quic_server_cfg *cfg, struct quic_server **out)
 	if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, srv->fd, &e) != 0) {
 		ret = -errno;
 		goto fail;
+	}
+	if (c->workers > 0) {
+		srv->workers = calloc(c->workers, sizeof(*srv->workers));
+		if (srv->workers == NULL) {
+			ret = -ENOMEM;
+			goto fail;
+		}
+		for (; srv->nworkers < c->workers; srv->nworkers++) {
+			ret = -pthread_create(&srv->workers[srv->nworkers], NULL, worker_thread, srv);
+			if (ret != 0)
+				goto fail;
+		}
 	}
 	ret = -pthread_create(&srv->thread, NULL, srv_thread, srv);
 	if (ret != 0)

@@ -83,8 +83,8 @@ struct quic_peer {
 };
 
 /*
- * Called on the QUIC thread for each complete query.  `query` is valid
- * during the call only.  The handler must eventually call quic_reply_end()
+ * Called for each complete query, on the QUIC thread (cfg.workers 0) or on
+ * a worker thread (cfg.workers > 0).  `query` is valid during the call only.  The handler must eventually call quic_reply_end()
  * or quic_reply_abort() on `r`, from this or any other thread; until then
  * `r` stays valid even if the peer goes away (sends then fail with
  * -ECONNRESET).  It must not block for long on the QUIC thread.
@@ -105,6 +105,9 @@ struct quic_server_cfg {
 	unsigned retry_threshold;       /* pending handshakes before Retry is required; 0: 64 */
 	bool retry_always;              /* validate every new client address with Retry */
 	bool doq_strict;                /* non-zero query id -> DOQ_PROTOCOL_ERROR */
+	unsigned workers;               /* >0: call the handler on this many worker threads,
+	                                 * where it may block (quic_reply_wait); 0: on the
+	                                 * QUIC thread, where it must not */
 };
 
 /*
@@ -133,6 +136,20 @@ void quic_reply_end(struct quic_reply *r);
 void quic_reply_abort(struct quic_reply *r, enum doq_error code);
 /* Bytes queued but not yet handed to QUIC; a producer may wait while large. */
 size_t quic_reply_backlog(const struct quic_reply *r);
+/*
+ * Blocks until the backlog is at most `max_backlog` bytes (flow control for
+ * a producer off the QUIC thread; never call it on the QUIC thread).
+ * Returns 0, -ECONNRESET (stream gone: stop producing, still end/abort),
+ * or -ETIMEDOUT after `timeout_ms`.
+ *
+ * Typical worker handler for a transfer (cfg.workers > 0):
+ *     t = xfrout_begin(...);
+ *     while ((n = xfrout_next(t, buf, cap)) > 0)
+ *             if (quic_reply_wait(r, 4 << 20, 30000) != 0 ||
+ *                 quic_reply_send(r, buf, n) != 0) break;
+ *     n == 0 ? quic_reply_end(r) : quic_reply_abort(r, DOQ_INTERNAL_ERROR);
+ */
+int quic_reply_wait(struct quic_reply *r, size_t max_backlog, unsigned timeout_ms);
 
 /* ------------------------------------------------------------------ client */
 

@@ -102,16 +102,37 @@ job_thread(void *arg)
 	return NULL;
 }
 
+static size_t max_backlog_seen;
+
 static void
 handler(void *ctx, const struct quic_peer *peer, const uint8_t *q, size_t len,
         struct quic_reply *r)
 {
-	(void)ctx;
 	(void)peer;
 	unsigned n, size;
 	bool threaded;
 	if (parse_query(q, len, &n, &size, &threaded) != 0) {
 		quic_reply_abort(r, DOQ_UNSPECIFIED_ERROR);
+		return;
+	}
+	if (ctx != NULL) {
+		/* worker mode: block on flow control like a transfer producer */
+		uint8_t *m = malloc(size);
+		int ret = 0;
+		for (unsigned i = 0; i < n && ret == 0; i++) {
+			fill_msg(m, i, size);
+			ret = quic_reply_wait(r, 1 << 20, 10000);
+			size_t b = quic_reply_backlog(r);
+			if (b > max_backlog_seen)
+				max_backlog_seen = b;
+			if (ret == 0)
+				ret = quic_reply_send(r, m, size);
+		}
+		free(m);
+		if (ret == 0)
+			quic_reply_end(r);
+		else
+			quic_reply_abort(r, DOQ_INTERNAL_ERROR);
 		return;
 	}
 	if (threaded) {
@@ -169,7 +190,8 @@ server(const struct quic_server_cfg *extra)
 		cfg = *extra;
 	else
 		memset(&cfg, 0, sizeof(cfg));
-	cfg.listen = "127.0.0.1:0";
+	if (cfg.listen == NULL)
+		cfg.listen = "127.0.0.1:0";
 	cfg.key_file = keyfile;
 	cfg.handler = handler;
 	struct quic_server *srv = NULL;
@@ -418,6 +440,43 @@ test_quic_stream_pull_and_cancel(void **state)
 }
 
 static void
+test_quic_workers_backpressure(void **state)
+{
+	(void)state;
+	static int worker_mode = 1;
+	struct quic_server_cfg cfg;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.workers = 2;
+	cfg.handler_ctx = &worker_mode;
+	cfg.listen = "[::1]:0";                 /* and over IPv6 */
+	struct quic_server *srv = server(&cfg);
+	char remote[64];
+	snprintf(remote, sizeof(remote), "[::1]:%u", quic_server_port(srv));
+	struct quic_client_cfg cc;
+	memset(&cc, 0, sizeof(cc));
+	cc.remote = remote;
+	cc.pin = quic_server_pin(srv);
+	struct quic_client *cl = NULL;
+	assert_int_equal(quic_client_new(&cc, &cl), 0);
+	max_backlog_seen = 0;
+	struct got g;
+	assert_int_equal(get(cl, 200, 50000, 0, &g), 0);
+	assert_int_equal(g.n, 200);
+	assert_int_equal(g.bad, 0);
+	assert_true(max_backlog_seen <= (1 << 20) + 50002);
+	/* a server going away under a blocked producer releases it */
+	uint8_t q[128];
+	size_t ql = make_query(q, 400, 60000, 0);
+	struct quic_stream *s = NULL;
+	assert_int_equal(quic_stream_open(cl, q, ql, 10000, &s), 0);
+	uint8_t buf[65535];
+	assert_int_equal(quic_stream_recv(s, buf, sizeof(buf), 5000), 60000);
+	quic_server_free(srv);
+	quic_stream_close(s);
+	quic_client_free(cl);
+}
+
+static void
 test_quic_pin_checks(void **state)
 {
 	(void)state;
@@ -625,6 +684,7 @@ main(void)
 		cmocka_unit_test(test_quic_ten_megabytes),
 		cmocka_unit_test(test_quic_parallel_streams),
 		cmocka_unit_test(test_quic_stream_pull_and_cancel),
+		cmocka_unit_test(test_quic_workers_backpressure),
 		cmocka_unit_test(test_quic_pin_checks),
 		cmocka_unit_test(test_quic_wrong_alpn),
 		cmocka_unit_test(test_quic_message_id),
