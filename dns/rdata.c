@@ -520,6 +520,8 @@ field_len(uint8_t k, const uint8_t *p, size_t left)
 		return left == 16 && rd_loc_check(p, left) == 0 ? 16 : -1;
 	case F_B64:
 	case F_HEX:
+		/* keys, signatures, digests: BIND refuses them empty, and so do we */
+		return left > 0 ? (ssize_t)left : -1;
 	case F_CAAVAL:
 	case F_SVCPARAMS:
 		return (ssize_t)left;
@@ -830,8 +832,6 @@ dns_rdata_to_text(uint16_t type, const uint8_t *rd, size_t rdlen, char *buf, siz
 			put_bitmap(&b, rd + pos, l, f != d->f);
 		} else if (f->kind == F_SVCPARAMS) {
 			rd_svcb_text(rd + pos, l, &b);
-		} else if ((f->kind == F_B64 || f->kind == F_HEX) && l == 0) {
-			/* nothing: an empty key or digest prints as nothing at all */
 		} else {
 			if (f != d->f)
 				rd_putc(&b, ' ');

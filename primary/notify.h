@@ -1,0 +1,66 @@
+/*
+ * NOTIFY sender (RFC 1996) of the primary.  One thread with one UDP socket
+ * bound to the --xfr address and port (so secondaries see NOTIFY come from
+ * where they transfer).  notify_zone() only queues; the thread sends to
+ * every target, TSIG-signed when the zone has a transfer key, and retries
+ * with back-off (NOTIFY_TRIES sends, doubling from NOTIFY_RETRY_MS) until
+ * the target answers.  Bursts are coalesced per (zone, target): a commit
+ * while a NOTIFY for that pair is in flight, or less than
+ * NOTIFY_COALESCE_MS after the last one, is folded into one later NOTIFY
+ * carrying the newest serial.
+ */
+#ifndef PRIMARY_NOTIFY_H
+#define PRIMARY_NOTIFY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "dns/tsig.h"
+#include "primary/xfrout.h"
+
+#define NOTIFY_TRIES 5
+#define NOTIFY_RETRY_MS 250
+#define NOTIFY_COALESCE_MS 20
+
+struct propagation;
+
+/* Zone data the sender needs; functions are called from the notify thread. */
+struct notify_source {
+	void *ctx;
+	/* The zone's current SOA RR into `soa`, its serial into *serial.
+	 * 0, -ENOENT (zone gone: nothing is sent), other negative codes. */
+	int (*soa)(void *ctx, const uint8_t *zone, struct xfrout_buf *soa, uint32_t *serial);
+	/* The key to sign NOTIFYs of `zone` with (its first transfer key).
+	 * 0, -ENOENT (send unsigned). */
+	int (*key)(void *ctx, const uint8_t *zone, struct dns_tsig_key *k);
+};
+
+struct notify;
+
+/*
+ * Binds the UDP socket to `from` (the --xfr address).  `prop` may be NULL.
+ * Returns NULL and sets *err on failure.
+ */
+struct notify *notify_new(const struct sockaddr *from, socklen_t fromlen,
+                          const struct notify_source *src, struct propagation *prop, int *err);
+
+/* Adds a target that gets every zone's NOTIFY (--notify).  0, -ENOSPC. */
+int notify_add_target(struct notify *n, const struct sockaddr *to, socklen_t tolen);
+
+/* Starts the thread.  0 or negative errno. */
+int notify_start(struct notify *n);
+/* Stops the thread and frees.  NULL is a no-op. */
+void notify_free(struct notify *n);
+
+/*
+ * Queues a NOTIFY of `zone` (wire) to every target.  `now` true sends at
+ * once without the coalescing delay (PUT /zones/{id}/notify).  Thread-safe,
+ * never blocks on the network.  0 or -ENOMEM.
+ */
+int notify_zone(struct notify *n, const uint8_t *zone, bool now);
+
+/* NOTIFYs sent (including retries) since start, for tests and metrics. */
+uint64_t notify_sent(struct notify *n);
+
+#endif

@@ -1,0 +1,331 @@
+/*
+ * Propagation tracking (see propagation.h).  A list of zones, each with a
+ * ring of its last PROP_COMMITS commits (serial, time) and a list of
+ * targets.  Sizes are small (targets per zone = secondaries), so lists and
+ * linear scans under one mutex are enough; nothing here is on a query path.
+ */
+#include "primary/propagation.h"
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "dns/serial.h"
+
+#define PROP_COMMITS 256
+#define PROP_TEXT 80
+
+struct ptarget {
+	struct ptarget *next;
+	char ip[PROP_TEXT];
+	bool has_serial;
+	uint32_t serial;
+	enum propagation_how how;
+	char transport[8];
+	char key[PROP_TEXT * 2];
+	int64_t at_ms;               /* when it asked or received `serial` */
+	int64_t seen_ms;             /* last contact of any kind */
+	bool notified;
+	char notify_remote[PROP_TEXT];
+	uint32_t notify_serial;
+	bool notify_answered;
+	unsigned notify_tries;
+	int64_t notify_ms;
+};
+
+struct pzone {
+	struct pzone *next;
+	char name[1040];
+	struct { uint32_t serial; int64_t ms; } commits[PROP_COMMITS];
+	unsigned ncommits, head;     /* ring: head is the next slot */
+	struct ptarget *targets;
+};
+
+struct propagation {
+	pthread_mutex_t lock;
+	struct pzone *zones;
+};
+
+int64_t
+propagation_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct propagation *
+propagation_new(void)
+{
+	struct propagation *p = calloc(1, sizeof(*p));
+	if (p == NULL)
+		return NULL;
+	pthread_mutex_init(&p->lock, NULL);
+	return p;
+}
+
+static void
+zone_free(struct pzone *z)
+{
+	struct ptarget *t, *n;
+	for (t = z->targets; t != NULL; t = n) {
+		n = t->next;
+		free(t);
+	}
+	free(z);
+}
+
+void
+propagation_free(struct propagation *p)
+{
+	if (p == NULL)
+		return;
+	struct pzone *z, *n;
+	for (z = p->zones; z != NULL; z = n) {
+		n = z->next;
+		zone_free(z);
+	}
+	pthread_mutex_destroy(&p->lock);
+	free(p);
+}
+
+static struct pzone *
+zone_get(struct propagation *p, const char *name, bool create)
+{
+	for (struct pzone *z = p->zones; z != NULL; z = z->next)
+		if (strcasecmp(z->name, name) == 0)
+			return z;
+	if (!create || strlen(name) >= sizeof(((struct pzone *)0)->name))
+		return NULL;
+	struct pzone *z = calloc(1, sizeof(*z));
+	if (z == NULL)
+		return NULL;
+	memcpy(z->name, name, strlen(name) + 1);
+	z->next = p->zones;
+	p->zones = z;
+	return z;
+}
+
+static struct ptarget *
+target_get(struct pzone *z, const char *ip)
+{
+	for (struct ptarget *t = z->targets; t != NULL; t = t->next)
+		if (strcmp(t->ip, ip) == 0)
+			return t;
+	if (strlen(ip) >= PROP_TEXT)
+		return NULL;
+	struct ptarget *t = calloc(1, sizeof(*t));
+	if (t == NULL)
+		return NULL;
+	memcpy(t->ip, ip, strlen(ip) + 1);
+	/* Keep insertion order for stable output. */
+	struct ptarget **pp = &z->targets;
+	while (*pp != NULL)
+		pp = &(*pp)->next;
+	*pp = t;
+	return t;
+}
+
+static void
+copy_text(char *dst, size_t cap, const char *src)
+{
+	size_t n = src != NULL ? strlen(src) : 0;
+	if (n >= cap)
+		n = cap - 1;
+	if (n > 0)
+		memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+void
+propagation_commit(struct propagation *p, const char *zone, uint32_t serial, int64_t when_ms)
+{
+	pthread_mutex_lock(&p->lock);
+	struct pzone *z = zone_get(p, zone, true);
+	if (z != NULL) {
+		z->commits[z->head].serial = serial;
+		z->commits[z->head].ms = when_ms;
+		z->head = (z->head + 1) % PROP_COMMITS;
+		if (z->ncommits < PROP_COMMITS)
+			z->ncommits++;
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
+void
+propagation_drop_zone(struct propagation *p, const char *zone)
+{
+	pthread_mutex_lock(&p->lock);
+	for (struct pzone **pp = &p->zones; *pp != NULL; pp = &(*pp)->next) {
+		if (strcasecmp((*pp)->name, zone) == 0) {
+			struct pzone *z = *pp;
+			*pp = z->next;
+			zone_free(z);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
+void
+propagation_seen(struct propagation *p, const char *zone, const char *ip, const char *transport,
+                 const char *key, enum propagation_how how, uint32_t serial, int64_t when_ms)
+{
+	pthread_mutex_lock(&p->lock);
+	struct pzone *z = zone_get(p, zone, true);
+	struct ptarget *t = z != NULL ? target_get(z, ip) : NULL;
+	if (t != NULL) {
+		t->seen_ms = when_ms;
+		copy_text(t->transport, sizeof(t->transport), transport);
+		if (key != NULL)
+			copy_text(t->key, sizeof(t->key), key);
+		/* A SOA query tells us nothing about what the target holds; an IXFR
+		 * request from an older serial than what it got before means it
+		 * lost data (restart), so the newest word wins either way. */
+		if (how != PROP_SOA_ASKED) {
+			if (!t->has_serial || t->serial != serial || how != PROP_IXFR_ASKED) {
+				t->at_ms = when_ms;
+				t->how = how;
+			}
+			t->serial = serial;
+			t->has_serial = true;
+		}
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
+void
+propagation_notified(struct propagation *p, const char *zone, const char *target,
+                     uint32_t serial, bool answered, unsigned tries, int64_t when_ms)
+{
+	char ip[PROP_TEXT];
+	copy_text(ip, sizeof(ip), target);
+	/* "ip@port" -> "ip": targets are known by address. */
+	char *at = strrchr(ip, '@');
+	if (at != NULL)
+		*at = '\0';
+	pthread_mutex_lock(&p->lock);
+	struct pzone *z = zone_get(p, zone, true);
+	struct ptarget *t = z != NULL ? target_get(z, ip) : NULL;
+	if (t != NULL) {
+		t->notified = true;
+		copy_text(t->notify_remote, sizeof(t->notify_remote), target);
+		t->notify_serial = serial;
+		t->notify_answered = answered;
+		t->notify_tries = tries;
+		t->notify_ms = when_ms;
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
+static json_t *
+iso_time(int64_t ms)
+{
+	if (ms <= 0)
+		return json_null();
+	time_t s = (time_t)(ms / 1000);
+	struct tm tm;
+	gmtime_r(&s, &tm);
+	char buf[40];
+	size_t n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, sizeof(buf) - n, ".%03dZ", (int)(ms % 1000));
+	return json_string(buf);
+}
+
+/* Commit time of `serial`, or 0 when it is not in the ring. */
+static int64_t
+commit_ms(const struct pzone *z, uint32_t serial)
+{
+	for (unsigned i = 0; i < z->ncommits; i++) {
+		unsigned k = (z->head + PROP_COMMITS - 1 - i) % PROP_COMMITS;
+		if (z->commits[k].serial == serial)
+			return z->commits[k].ms;
+	}
+	return 0;
+}
+
+/* Commit time of the first serial after `serial` (when the target fell behind). */
+static int64_t
+first_commit_after(const struct pzone *z, uint32_t serial)
+{
+	int64_t best = 0;
+	for (unsigned i = 0; i < z->ncommits; i++) {
+		unsigned k = (z->head + PROP_COMMITS - 1 - i) % PROP_COMMITS;
+		if (dns_serial_gt(z->commits[k].serial, serial))
+			best = z->commits[k].ms;   /* walking newest to oldest: ends at the oldest */
+	}
+	return best;
+}
+
+static const char *
+how_name(enum propagation_how how)
+{
+	switch (how) {
+	case PROP_IXFR_ASKED: return "IXFR request";
+	case PROP_IXFR_DONE: return "IXFR";
+	case PROP_FULL_DONE: return "full zone";
+	case PROP_SOA_ASKED: return "SOA query";
+	}
+	return "unknown";
+}
+
+char *
+propagation_json(struct propagation *p, const char *zone, uint32_t serial, int64_t now_ms)
+{
+	json_t *root = json_object();
+	json_t *arr = json_array();
+	if (root == NULL || arr == NULL) {
+		json_decref(root);
+		json_decref(arr);
+		return NULL;
+	}
+	json_object_set_new(root, "zone", json_string(zone));
+	json_object_set_new(root, "serial", json_integer(serial));
+	pthread_mutex_lock(&p->lock);
+	struct pzone *z = zone_get(p, zone, false);
+	json_object_set_new(root, "committed_at", z != NULL ? iso_time(commit_ms(z, serial))
+	                                                    : json_null());
+	for (struct ptarget *t = z != NULL ? z->targets : NULL; t != NULL; t = t->next) {
+		json_t *o = json_object();
+		if (o == NULL)
+			break;
+		json_object_set_new(o, "target", json_string(t->ip));
+		bool up = t->has_serial && t->serial == serial;
+		json_object_set_new(o, "serial", t->has_serial ? json_integer(t->serial) : json_null());
+		json_object_set_new(o, "up_to_date", json_boolean(up));
+		json_object_set_new(o, "how", t->has_serial ? json_string(how_name(t->how))
+		                                           : json_null());
+		json_object_set_new(o, "transport", t->transport[0] != '\0'
+		                    ? json_string(t->transport) : json_null());
+		json_object_set_new(o, "key", t->key[0] != '\0' ? json_string(t->key) : json_null());
+		json_object_set_new(o, "last_transfer", t->has_serial ? iso_time(t->at_ms)
+		                                                     : json_null());
+		json_object_set_new(o, "last_seen", iso_time(t->seen_ms));
+		int64_t c = t->has_serial ? commit_ms(z, t->serial) : 0;
+		json_object_set_new(o, "lag_ms", c > 0 && t->at_ms >= c ? json_integer(t->at_ms - c)
+		                                                        : json_null());
+		int64_t since = t->has_serial && !up ? first_commit_after(z, t->serial) : 0;
+		json_object_set_new(o, "behind_ms", since > 0 ? json_integer(now_ms - since)
+		                                              : json_null());
+		if (t->notified) {
+			json_t *n = json_object();
+			json_object_set_new(n, "remote", json_string(t->notify_remote));
+			json_object_set_new(n, "serial", json_integer(t->notify_serial));
+			json_object_set_new(n, "answered", json_boolean(t->notify_answered));
+			json_object_set_new(n, "tries", json_integer(t->notify_tries));
+			json_object_set_new(n, "at", iso_time(t->notify_ms));
+			json_object_set_new(o, "notify", n);
+		} else {
+			json_object_set_new(o, "notify", json_null());
+		}
+		json_array_append_new(arr, o);
+	}
+	pthread_mutex_unlock(&p->lock);
+	json_object_set_new(root, "targets", arr);
+	char *s = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(root);
+	return s;
+}

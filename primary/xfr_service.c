@@ -1,0 +1,149 @@
+/*
+ * Wiring of the transfer side (see xfr_service.h).  The commit hook runs on
+ * the API's threads right after a commit: it only records the commit time
+ * and queues a NOTIFY, never touching the network.
+ */
+#include "primary/xfr_service.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dns/name.h"
+#include "net/addr.h"
+#include "primary/notify.h"
+#include "primary/propagation.h"
+#include "primary/store.h"
+#include "primary/xfr_tcp.h"
+#include "primary/xfrout.h"
+#include "primary/xfrout_store.h"
+#include "util/log.h"
+
+struct xfr_service {
+	struct store *st;
+	struct propagation *prop;
+	struct xfrout *xo;
+	struct xfr_tcp *tcp;
+	struct notify *notify;
+};
+
+static void
+on_commit(void *ctx, const uint8_t *zone, uint32_t old_serial, uint32_t new_serial, bool deleted)
+{
+	struct xfr_service *s = ctx;
+	char text[DNS_NAME_TEXT_MAX];
+	(void)old_serial;
+	if (dns_name_to_text(zone, text, sizeof(text)) < 0)
+		return;
+	if (deleted) {
+		propagation_drop_zone(s->prop, text);
+		return;
+	}
+	propagation_commit(s->prop, text, new_serial, propagation_now_ms());
+	if (s->notify != NULL && notify_zone(s->notify, zone, false) != 0)
+		log_warning(text, "notify, cannot queue, out of memory");
+}
+
+static int
+on_notify(void *ctx, const uint8_t *zone, uint32_t serial)
+{
+	struct xfr_service *s = ctx;
+	(void)serial;
+	if (s->notify == NULL)
+		return -ENOSYS;
+	return notify_zone(s->notify, zone, true);
+}
+
+int
+xfr_service_start(const struct xfr_service_opts *o, struct store *st, struct xfr_service **out,
+                  char *err, size_t errcap)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	int ret;
+	if (addr_parse(o->xfr, 5300, &ss, &sl) != 0) {
+		snprintf(err, errcap, "--xfr: bad address '%s'", o->xfr);
+		return -EINVAL;
+	}
+	struct xfr_service *s = calloc(1, sizeof(*s));
+	if (s == NULL) {
+		snprintf(err, errcap, "out of memory");
+		return -ENOMEM;
+	}
+	s->st = st;
+	s->prop = propagation_new();
+	struct xfrout_conf xc = {.prop = s->prop};
+	xfrout_store_source(st, &xc.src);
+	s->xo = s->prop != NULL ? xfrout_new(&xc) : NULL;
+	if (s->xo == NULL) {
+		snprintf(err, errcap, "out of memory");
+		ret = -ENOMEM;
+		goto fail;
+	}
+	s->tcp = xfr_tcp_new((const struct sockaddr *)&ss, sl, NULL, s->xo, &ret);
+	if (s->tcp == NULL) {
+		snprintf(err, errcap, "--xfr %s: cannot listen on TCP, %s", o->xfr, strerror(-ret));
+		goto fail;
+	}
+	struct notify_source ns;
+	notify_store_source(st, &ns);
+	s->notify = notify_new((const struct sockaddr *)&ss, sl, &ns, s->prop, &ret);
+	if (s->notify == NULL) {
+		snprintf(err, errcap, "--xfr %s: cannot bind the NOTIFY socket (UDP), %s", o->xfr,
+		         strerror(-ret));
+		goto fail;
+	}
+	for (size_t i = 0; i < o->nnotify; i++) {
+		struct sockaddr_storage ts;
+		socklen_t tl;
+		if (addr_parse(o->notify[i], 53, &ts, &tl) != 0) {
+			snprintf(err, errcap, "--notify: bad address '%s'", o->notify[i]);
+			ret = -EINVAL;
+			goto fail;
+		}
+		if (notify_add_target(s->notify, (const struct sockaddr *)&ts, tl) != 0) {
+			snprintf(err, errcap, "--notify: too many targets");
+			ret = -EINVAL;
+			goto fail;
+		}
+	}
+	ret = xfr_tcp_start(s->tcp);
+	if (ret == 0)
+		ret = notify_start(s->notify);
+	if (ret != 0) {
+		snprintf(err, errcap, "cannot start the transfer threads, %s", strerror(-ret));
+		goto fail;
+	}
+	store_set_commit_hook(st, on_commit, s);
+	store_set_notify_hook(st, on_notify, s);
+	log_notice(NULL, "zone transfers listening on %s (TCP), NOTIFY from there (UDP), %zu "
+	           "static NOTIFY targets", o->xfr, o->nnotify);
+	*out = s;
+	return 0;
+fail:
+	xfr_service_stop(s);
+	return ret;
+}
+
+void
+xfr_service_stop(struct xfr_service *s)
+{
+	if (s == NULL)
+		return;
+	if (s->st != NULL) {
+		store_set_commit_hook(s->st, NULL, NULL);
+		store_set_notify_hook(s->st, NULL, NULL);
+	}
+	notify_free(s->notify);
+	xfr_tcp_free(s->tcp);
+	xfrout_free(s->xo);
+	propagation_free(s->prop);
+	free(s);
+}
+
+struct propagation *
+xfr_service_propagation(struct xfr_service *s)
+{
+	return s->prop;
+}

@@ -1,0 +1,38 @@
+/*
+ * The primary's transfer side wired together, so main.c needs two calls:
+ * the TCP transfer server on --xfr, the NOTIFY sender on the same address
+ * (UDP), propagation tracking, and the store's commit and notify hooks
+ * (every commit queues a NOTIFY of that zone; catalog changes notify the
+ * catalog zone; PUT /zones/{id}/notify sends at once).
+ */
+#ifndef PRIMARY_XFR_SERVICE_H
+#define PRIMARY_XFR_SERVICE_H
+
+#include <stddef.h>
+
+struct store;
+struct propagation;
+struct xfr_service;
+
+struct xfr_service_opts {
+	const char *xfr;                 /* --xfr ADDR:PORT */
+	const char *const *notify;       /* --notify ADDR:PORT values */
+	size_t nnotify;
+};
+
+/*
+ * Starts everything and installs the store hooks.  `st` is borrowed and
+ * must outlive the service.  On error writes a message naming the fault
+ * into `err` and returns -EINVAL (bad address), -EADDRINUSE or another
+ * negative errno.
+ */
+int xfr_service_start(const struct xfr_service_opts *o, struct store *st,
+                      struct xfr_service **out, char *err, size_t errcap);
+
+/* Stops the threads and frees (call before store_close).  NULL ok. */
+void xfr_service_stop(struct xfr_service *s);
+
+/* Propagation table (for GET /zones/{id}/propagation); lives as long as s. */
+struct propagation *xfr_service_propagation(struct xfr_service *s);
+
+#endif

@@ -1,0 +1,485 @@
+/*
+ * Transfer server over TCP (RFC 7766), see xfr_tcp.h.  Invariants: a
+ * connection is either reading one request (length prefix, then body) or
+ * writing one answer (txn != NULL), never both, so pipelined requests wait
+ * in the kernel's buffer; epoll interest follows that state.  Connections
+ * live on a list ordered by last activity (oldest first), which makes
+ * eviction at a limit and the timeout sweep cheap.
+ */
+#include "primary/xfr_tcp.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "net/addr.h"
+#include "primary/xfrout.h"
+#include "util/log.h"
+
+/* Messages written per connection per wake-up, so one fast transfer
+ * cannot starve the others. */
+#define BURST 16
+
+struct conn {
+	int fd;
+	struct sockaddr_storage peer;
+	struct conn *prev, *next;     /* activity list, oldest first */
+	uint64_t last_active;         /* ms, any progress */
+	uint64_t req_start;           /* ms of the first byte of a request, 0 if none */
+	uint8_t lenbuf[2];
+	size_t lenhave;
+	uint8_t *rx;                  /* request body (rxlen bytes) once the prefix is read */
+	size_t rxlen, rxhave;
+	struct xfrout_txn *txn;
+	uint8_t *tx;                  /* 2 + XFROUT_MSG_MAX while answering */
+	size_t txlen, txoff;
+	uint32_t events;
+};
+
+struct xfr_tcp {
+	struct xfr_tcp_conf conf;
+	struct xfrout *x;
+	int lfd, efd, stopfd;
+	pthread_t thread;
+	bool started;
+	struct conn *head, *tail;
+	unsigned nconns;              /* written by the thread, read by others */
+	uint64_t last_refuse_log;
+};
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void
+list_unlink(struct xfr_tcp *s, struct conn *c)
+{
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		s->head = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	else
+		s->tail = c->prev;
+	c->prev = c->next = NULL;
+}
+
+static void
+list_append(struct xfr_tcp *s, struct conn *c)
+{
+	c->prev = s->tail;
+	c->next = NULL;
+	if (s->tail != NULL)
+		s->tail->next = c;
+	else
+		s->head = c;
+	s->tail = c;
+}
+
+/* Marks progress: moves c to the young end of the list. */
+static void
+touch(struct xfr_tcp *s, struct conn *c, uint64_t now)
+{
+	c->last_active = now;
+	list_unlink(s, c);
+	list_append(s, c);
+}
+
+static void
+conn_close(struct xfr_tcp *s, struct conn *c)
+{
+	epoll_ctl(s->efd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	xfrout_end(c->txn);
+	list_unlink(s, c);
+	free(c->rx);
+	free(c->tx);
+	free(c);
+	__atomic_store_n(&s->nconns, s->nconns - 1, __ATOMIC_RELAXED);
+}
+
+static int
+set_events(struct xfr_tcp *s, struct conn *c, uint32_t ev)
+{
+	if (c->events == ev)
+		return 0;
+	struct epoll_event e = {.events = ev, .data.ptr = c};
+	if (epoll_ctl(s->efd, EPOLL_CTL_MOD, c->fd, &e) != 0)
+		return -errno;
+	c->events = ev;
+	return 0;
+}
+
+/*
+ * Writes what it can of the answer: the pending message, then further
+ * ones from xfrout.  Returns 0 to keep the connection, <0 to close it.
+ */
+static int
+conn_write(struct xfr_tcp *s, struct conn *c, uint64_t now)
+{
+	for (int burst = 0; burst < BURST;) {
+		if (c->txoff == c->txlen) {
+			ssize_t n = xfrout_next(c->txn, c->tx + 2, XFROUT_MSG_MAX);
+			if (n < 0)
+				return (int)n;
+			if (n == 0) {
+				xfrout_end(c->txn);
+				c->txn = NULL;
+				free(c->tx);
+				c->tx = NULL;
+				c->txlen = c->txoff = 0;
+				return set_events(s, c, EPOLLIN);
+			}
+			c->tx[0] = (uint8_t)(n >> 8);
+			c->tx[1] = (uint8_t)n;
+			c->txlen = (size_t)n + 2;
+			c->txoff = 0;
+			burst++;
+		}
+		ssize_t w = send(c->fd, c->tx + c->txoff, c->txlen - c->txoff, MSG_NOSIGNAL);
+		if (w < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+				return set_events(s, c, EPOLLOUT);
+			return -errno;
+		}
+		c->txoff += (size_t)w;
+		touch(s, c, now);
+	}
+	/* Burst used up: come back when epoll says the socket is writable. */
+	return set_events(s, c, EPOLLOUT);
+}
+
+static int
+conn_request(struct xfr_tcp *s, struct conn *c, uint64_t now)
+{
+	struct xfrout_txn *t = NULL;
+	int ret = xfrout_begin(s->x, c->rx, c->rxlen, (const struct sockaddr *)&c->peer,
+	                       "TCP", &t);
+	free(c->rx);
+	c->rx = NULL;
+	c->rxlen = c->rxhave = 0;
+	c->lenhave = 0;
+	c->req_start = 0;
+	if (ret != 0)
+		return ret;
+	c->tx = malloc(2 + XFROUT_MSG_MAX);
+	if (c->tx == NULL) {
+		xfrout_end(t);
+		return -ENOMEM;
+	}
+	c->txn = t;
+	c->txlen = c->txoff = 0;
+	return conn_write(s, c, now);
+}
+
+/* Reads toward one complete request; exactly as many bytes as it needs. */
+static int
+conn_read(struct xfr_tcp *s, struct conn *c, uint64_t now)
+{
+	for (;;) {
+		uint8_t *dst;
+		size_t want;
+		if (c->lenhave < 2) {
+			dst = c->lenbuf + c->lenhave;
+			want = 2 - c->lenhave;
+		} else {
+			dst = c->rx + c->rxhave;
+			want = c->rxlen - c->rxhave;
+		}
+		ssize_t n = recv(c->fd, dst, want, 0);
+		if (n == 0)
+			return -ECONNRESET;
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+				return 0;
+			return -errno;
+		}
+		if (c->req_start == 0)
+			c->req_start = now;
+		touch(s, c, now);
+		if (c->lenhave < 2) {
+			c->lenhave += (size_t)n;
+			if (c->lenhave < 2)
+				continue;
+			c->rxlen = ((size_t)c->lenbuf[0] << 8) | c->lenbuf[1];
+			/* Shorter than a DNS header: nothing we could even refuse. */
+			if (c->rxlen < 12)
+				return -EPROTO;
+			c->rx = malloc(c->rxlen);
+			if (c->rx == NULL)
+				return -ENOMEM;
+			c->rxhave = 0;
+			continue;
+		}
+		c->rxhave += (size_t)n;
+		if (c->rxhave == c->rxlen)
+			return conn_request(s, c, now);
+	}
+}
+
+static void
+conn_event(struct xfr_tcp *s, struct conn *c, uint32_t ev)
+{
+	uint64_t now = now_ms();
+	int ret = 0;
+	if (ev & (EPOLLERR | EPOLLHUP)) {
+		ret = -ECONNRESET;
+	} else if (c->txn != NULL) {
+		if (ev & EPOLLOUT)
+			ret = conn_write(s, c, now);
+	} else if (ev & EPOLLIN) {
+		ret = conn_read(s, c, now);
+	}
+	if (ret != 0) {
+		char a[ADDR_TEXT_MAX];
+		if (ret != -ECONNRESET && ret != -EPIPE)
+			log_debug(NULL, "xfr TCP, closing %s, %s",
+			          addr_fmt((const struct sockaddr *)&c->peer, a, sizeof(a)),
+			          strerror(-ret > 0 && -ret < 4096 ? -ret : EPROTO));
+		conn_close(s, c);
+	}
+}
+
+/* The least recently active connection without an answer in flight,
+ * optionally only from `ip`'s address. */
+static struct conn *
+evictable(struct xfr_tcp *s, const struct sockaddr *ip)
+{
+	for (struct conn *c = s->head; c != NULL; c = c->next) {
+		if (c->txn != NULL)
+			continue;
+		if (ip == NULL || addr_equal_ip((const struct sockaddr *)&c->peer, ip))
+			return c;
+	}
+	return NULL;
+}
+
+static unsigned
+count_client(struct xfr_tcp *s, const struct sockaddr *ip)
+{
+	unsigned n = 0;
+	for (struct conn *c = s->head; c != NULL; c = c->next)
+		if (addr_equal_ip((const struct sockaddr *)&c->peer, ip))
+			n++;
+	return n;
+}
+
+static void
+do_accept(struct xfr_tcp *s)
+{
+	for (int i = 0; i < 64; i++) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		int fd = accept4(s->lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			/* Out of descriptors: make room by closing the longest idle
+			 * connection, else the listening socket would stay readable
+			 * and spin the loop. */
+			if (errno == EMFILE || errno == ENFILE) {
+				struct conn *v = evictable(s, NULL);
+				if (v != NULL)
+					conn_close(s, v);
+			}
+			return;
+		}
+		const struct sockaddr *sa = (const struct sockaddr *)&ss;
+		uint64_t now = now_ms();
+		bool ok = true;
+		if (count_client(s, sa) >= s->conf.max_per_client) {
+			struct conn *v = evictable(s, sa);
+			if (v != NULL)
+				conn_close(s, v);
+			else
+				ok = false;
+		}
+		if (ok && s->nconns >= s->conf.max_conns) {
+			struct conn *v = evictable(s, NULL);
+			if (v != NULL)
+				conn_close(s, v);
+			else
+				ok = false;
+		}
+		struct conn *c = ok ? calloc(1, sizeof(*c)) : NULL;
+		if (c == NULL) {
+			if (now - s->last_refuse_log >= 60000) {
+				char a[ADDR_TEXT_MAX];
+				log_warning(NULL, "xfr TCP, connection from %s refused, limit of %u reached",
+				            addr_fmt(sa, a, sizeof(a)), s->conf.max_conns);
+				s->last_refuse_log = now;
+			}
+			close(fd);
+			continue;
+		}
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		c->fd = fd;
+		memcpy(&c->peer, &ss, sizeof(ss));
+		c->last_active = now;
+		c->events = EPOLLIN;
+		struct epoll_event e = {.events = EPOLLIN, .data.ptr = c};
+		if (epoll_ctl(s->efd, EPOLL_CTL_ADD, fd, &e) != 0) {
+			close(fd);
+			free(c);
+			continue;
+		}
+		list_append(s, c);
+		__atomic_store_n(&s->nconns, s->nconns + 1, __ATOMIC_RELAXED);
+	}
+}
+
+static void
+sweep(struct xfr_tcp *s, uint64_t now)
+{
+	struct conn *next;
+	for (struct conn *c = s->head; c != NULL; c = next) {
+		next = c->next;
+		bool expired;
+		if (c->txn != NULL)
+			expired = now - c->last_active >= s->conf.write_timeout_ms;
+		else if (c->req_start != 0)
+			expired = now - c->req_start >= s->conf.request_timeout_ms;
+		else
+			expired = now - c->last_active >= s->conf.idle_timeout_ms;
+		if (expired) {
+			char a[ADDR_TEXT_MAX];
+			log_debug(NULL, "xfr TCP, closing %s, timed out",
+			          addr_fmt((const struct sockaddr *)&c->peer, a, sizeof(a)));
+			conn_close(s, c);
+		}
+	}
+}
+
+static void *
+run(void *arg)
+{
+	struct xfr_tcp *s = arg;
+	struct epoll_event evs[64];
+	uint64_t last_sweep = now_ms();
+	for (;;) {
+		int n = epoll_wait(s->efd, evs, 64, 200);
+		for (int i = 0; i < n; i++) {
+			void *p = evs[i].data.ptr;
+			if (p == &s->stopfd)
+				return NULL;
+			if (p == &s->lfd)
+				do_accept(s);
+			else
+				conn_event(s, p, evs[i].events);
+		}
+		uint64_t now = now_ms();
+		if (now - last_sweep >= 200) {
+			sweep(s, now);
+			last_sweep = now;
+		}
+	}
+}
+
+struct xfr_tcp *
+xfr_tcp_new(const struct sockaddr *addr, socklen_t alen, const struct xfr_tcp_conf *conf,
+            struct xfrout *x, int *err)
+{
+	struct xfr_tcp *s = calloc(1, sizeof(*s));
+	if (s == NULL) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	s->x = x;
+	s->lfd = s->efd = s->stopfd = -1;
+	if (conf != NULL)
+		s->conf = *conf;
+	if (s->conf.max_conns == 0)
+		s->conf.max_conns = 1024;
+	if (s->conf.max_per_client == 0)
+		s->conf.max_per_client = 512;
+	if (s->conf.idle_timeout_ms == 0)
+		s->conf.idle_timeout_ms = 10000;
+	if (s->conf.request_timeout_ms == 0)
+		s->conf.request_timeout_ms = 5000;
+	if (s->conf.write_timeout_ms == 0)
+		s->conf.write_timeout_ms = 20000;
+
+	/* Room for max_conns sockets besides the daemon's other descriptors. */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	s->lfd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s->lfd < 0)
+		goto fail;
+	int one = 1;
+	setsockopt(s->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (addr->sa_family == AF_INET6)
+		setsockopt(s->lfd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(s->lfd, addr, alen) != 0 || listen(s->lfd, 1024) != 0)
+		goto fail;
+	s->efd = epoll_create1(EPOLL_CLOEXEC);
+	s->stopfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (s->efd < 0 || s->stopfd < 0)
+		goto fail;
+	struct epoll_event e = {.events = EPOLLIN, .data.ptr = &s->lfd};
+	if (epoll_ctl(s->efd, EPOLL_CTL_ADD, s->lfd, &e) != 0)
+		goto fail;
+	e.data.ptr = &s->stopfd;
+	if (epoll_ctl(s->efd, EPOLL_CTL_ADD, s->stopfd, &e) != 0)
+		goto fail;
+	return s;
+fail:
+	*err = -errno;
+	xfr_tcp_free(s);
+	return NULL;
+}
+
+int
+xfr_tcp_start(struct xfr_tcp *s)
+{
+	int ret = pthread_create(&s->thread, NULL, run, s);
+	if (ret != 0)
+		return -ret;
+	s->started = true;
+	return 0;
+}
+
+unsigned
+xfr_tcp_conns(struct xfr_tcp *s)
+{
+	return __atomic_load_n(&s->nconns, __ATOMIC_RELAXED);
+}
+
+void
+xfr_tcp_free(struct xfr_tcp *s)
+{
+	if (s == NULL)
+		return;
+	if (s->started) {
+		uint64_t one = 1;
+		ssize_t w = write(s->stopfd, &one, sizeof(one));
+		(void)w;
+		pthread_join(s->thread, NULL);
+	}
+	while (s->head != NULL)
+		conn_close(s, s->head);
+	if (s->lfd >= 0)
+		close(s->lfd);
+	if (s->efd >= 0)
+		close(s->efd);
+	if (s->stopfd >= 0)
+		close(s->stopfd);
+	free(s);
+}

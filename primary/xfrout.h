@@ -1,0 +1,144 @@
+/*
+ * Outgoing zone transfers: the answers of the transfer port (RFC 5936 AXFR,
+ * RFC 1995 IXFR, SOA queries), TSIG (RFC 8945) on every message, the ACL,
+ * and Knot-style logs.  Transport-neutral: a transport hands one request in
+ * and pulls the answer out one message at a time (pull model, so a TCP or
+ * QUIC stream with bounded buffers asks for the next message only when it
+ * has room); xfrout_serve() is the push form ("send this message" + "end").
+ *
+ * One transfer reads one consistent version of the zone: the data source
+ * (struct xfrout_source) copies the records or journal entries it needs
+ * into the transfer's buffers inside one read transaction, so API writes
+ * that commit meanwhile are not seen.
+ *
+ * Threads: one struct xfrout may be used from several threads at once as
+ * long as the source's functions are thread-safe; one txn belongs to one
+ * thread at a time.
+ */
+#ifndef PRIMARY_XFROUT_H
+#define PRIMARY_XFROUT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "dns/tsig.h"
+
+struct propagation;
+
+/* Largest DNS message over a stream transport. */
+#define XFROUT_MSG_MAX 65535
+
+/*
+ * Growable byte buffer (malloc'd) the source fills with concatenated RRs in
+ * uncompressed wire form: owner, type, class, TTL, rdlength, rdata.
+ */
+struct xfrout_buf {
+	uint8_t *data;
+	size_t len, cap;
+	size_t nrrs;
+};
+
+/* Appends one RR; 0 or -ENOMEM. */
+int xfrout_buf_rr(struct xfrout_buf *b, const struct dns_rr *rr);
+/* Appends raw bytes holding `nrrs` RRs; 0 or -ENOMEM. */
+int xfrout_buf_raw(struct xfrout_buf *b, const void *p, size_t len, size_t nrrs);
+void xfrout_buf_clear(struct xfrout_buf *b);
+
+/*
+ * What one transfer needs from one snapshot of the store.  The source fills
+ * it; xfrout owns and frees the buffers.
+ */
+struct xfrout_data {
+	uint32_t serial;          /* current serial */
+	struct xfrout_buf soa;    /* the SOA RR */
+	struct xfrout_buf rrs;    /* the other records (AXFR), if asked for */
+	/* IXFR: journal blobs from the client's serial on, concatenated in
+	 * order (old SOA, removed..., new SOA, added...)*, if asked for. */
+	struct xfrout_buf diff;
+	unsigned ndiffs;
+	bool journal_gap;         /* journal does not reach back to the serial */
+	bool diff_larger;         /* the journal holds more RRs than the zone */
+};
+
+enum {
+	XFROUT_LOAD_SOA = 0,      /* SOA and serial only */
+	XFROUT_LOAD_ZONE = 1,     /* + every record */
+	XFROUT_LOAD_DIFF = 2,     /* + journal from *from; the zone too when the
+	                           * journal has a gap or its RR count exceeds the
+	                           * zone's (then journal_gap or diff is dropped) */
+};
+
+/*
+ * Where zones, journals and keys come from.  Functions may be called from
+ * several threads at once.
+ */
+struct xfrout_source {
+	void *ctx;
+	/*
+	 * Reads `zone` (wire name) from one snapshot into `d` as `what` asks
+	 * (XFROUT_LOAD_*; `from` is the client's serial for XFROUT_LOAD_DIFF).
+	 * Returns 0, -ENOENT (no such zone), -ENOMEM or -EIO.
+	 */
+	int (*load)(void *ctx, const uint8_t *zone, int what, uint32_t from,
+	            struct xfrout_data *d);
+	/*
+	 * Finds TSIG key `name` (wire).  0, -ENOENT (unknown key or algorithm
+	 * we cannot use), -EIO.
+	 */
+	int (*key)(void *ctx, const uint8_t *name, struct dns_tsig_key *k);
+	/*
+	 * Whether key `name` (wire) may transfer `zone`: its master_tsig_key_ids,
+	 * and for the catalog zone any key allowed for any member.
+	 * 1 yes, 0 no, <0 error.
+	 */
+	int (*allowed)(void *ctx, const uint8_t *zone, const uint8_t *key);
+};
+
+struct xfrout_conf {
+	struct xfrout_source src;
+	struct propagation *prop;   /* NULL: no tracking */
+	uint16_t fudge;             /* TSIG time fudge, seconds (300) */
+	/* Test hook: clock for TSIG (NULL: time()). */
+	uint64_t (*now)(void);
+};
+
+struct xfrout;
+struct xfrout_txn;
+
+/* NULL on -ENOMEM.  `conf` is copied. */
+struct xfrout *xfrout_new(const struct xfrout_conf *conf);
+void xfrout_free(struct xfrout *x);
+
+/*
+ * Starts answering the request `q` (`qlen` bytes, no length prefix) from
+ * `peer` over `transport` ("TCP", "QUIC").  On success *out is a txn that
+ * yields at least one message.  Returns -EINVAL when nothing can be
+ * answered at all (shorter than a header, or a response): the transport
+ * should close the stream.  -ENOMEM.
+ */
+int xfrout_begin(struct xfrout *x, const uint8_t *q, size_t qlen, const struct sockaddr *peer,
+                 const char *transport, struct xfrout_txn **out);
+
+/*
+ * Writes the next message of the answer into `buf` (`cap` >= XFROUT_MSG_MAX
+ * is always enough).  Returns its length, 0 when the answer is complete,
+ * or a negative code (the transfer must be aborted: close the stream).
+ */
+ssize_t xfrout_next(struct xfrout_txn *t, uint8_t *buf, size_t cap);
+
+/*
+ * Ends the txn (also early, after an aborted stream) and frees it; logs
+ * the transfer's outcome.  NULL is a no-op.
+ */
+void xfrout_end(struct xfrout_txn *t);
+
+/* Push form: calls `send` for every message, then ends.  Returns 0 or the
+ * first negative code from begin/next/send. */
+typedef int (*xfrout_send_fn)(void *ctx, const uint8_t *msg, size_t len);
+int xfrout_serve(struct xfrout *x, const uint8_t *q, size_t qlen, const struct sockaddr *peer,
+                 const char *transport, xfrout_send_fn send, void *ctx);
+
+#endif

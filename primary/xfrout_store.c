@@ -1,0 +1,239 @@
+/*
+ * Store-backed xfrout source (see xfrout_store.h).  IXFR policy lives here
+ * because it needs the snapshot: the journal from the client's serial when
+ * it reaches back, else the whole zone; and the whole zone when it has
+ * fewer RRs than the journal entries would send (counted with an early
+ * stop, so a small diff of a big zone never reads the big zone).
+ */
+#include "primary/xfrout_store.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "dns/name.h"
+#include "dns/serial.h"
+#include "dns/tsig.h"
+#include "primary/acl.h"
+#include "primary/store.h"
+
+struct rec_load {
+	struct xfrout_data *d;
+	bool soa_only;
+	size_t limit;            /* stop after this many non-SOA RRs (0: no limit) */
+	bool stopped;
+	int err;
+};
+
+static int
+rec_cb(void *ctx, const struct dns_rr *rr)
+{
+	struct rec_load *rl = ctx;
+	struct xfrout_data *d = rl->d;
+	if (d->soa.nrrs == 0) {
+		rl->err = xfrout_buf_rr(&d->soa, rr);
+		return rl->err != 0 || rl->soa_only ? 1 : 0;
+	}
+	if (rl->limit != 0 && d->rrs.nrrs >= rl->limit) {
+		rl->stopped = true;
+		return 1;
+	}
+	rl->err = xfrout_buf_rr(&d->rrs, rr);
+	return rl->err != 0 ? 1 : 0;
+}
+
+static int
+load_records(struct store_snap *sn, const struct store_zone *z, struct rec_load *rl)
+{
+	int ret = store_snap_records(sn, z, rec_cb, rl);
+	if (rl->err != 0)
+		return rl->err;
+	if (ret < 0)
+		return ret;
+	if (rl->d->soa.nrrs == 0)
+		return -EIO;   /* every zone has its SOA */
+	return 0;
+}
+
+static int
+journal_cb(void *ctx, const struct store_journal_entry *e)
+{
+	struct xfrout_data *d = ctx;
+	size_t pos = 0, n = 0;
+	struct dns_rr rr;
+	int ret;
+	while ((ret = store_blob_next(e->removed, e->removed_len, &pos, &rr)) == 1)
+		n++;
+	if (ret < 0)
+		return ret;
+	if (xfrout_buf_raw(&d->diff, e->removed, e->removed_len, n) != 0)
+		return -ENOMEM;
+	pos = 0;
+	n = 0;
+	while ((ret = store_blob_next(e->added, e->added_len, &pos, &rr)) == 1)
+		n++;
+	if (ret < 0)
+		return ret;
+	if (xfrout_buf_raw(&d->diff, e->added, e->added_len, n) != 0)
+		return -ENOMEM;
+	d->ndiffs++;
+	return 0;
+}
+
+static int
+src_load(void *ctx, const uint8_t *zone, int what, uint32_t from, struct xfrout_data *d)
+{
+	struct store *st = ctx;
+	struct store_snap *sn = NULL;
+	struct store_zone z;
+	int ret = store_snap_open(st, &sn);
+	if (ret != 0)
+		return ret;
+	ret = store_snap_zone(sn, zone, &z);
+	if (ret != 0)
+		goto out;
+	d->serial = z.serial;
+	struct rec_load rl = {.d = d};
+	int cmp = dns_serial_cmp(from, z.serial);
+	if (what == XFROUT_LOAD_SOA || (what == XFROUT_LOAD_DIFF && cmp >= 0 && cmp != 2)) {
+		rl.soa_only = true;
+		ret = load_records(sn, &z, &rl);
+		goto out;
+	}
+	if (what == XFROUT_LOAD_ZONE) {
+		ret = load_records(sn, &z, &rl);
+		goto out;
+	}
+	ret = store_snap_journal(sn, &z, from, journal_cb, d);
+	if (ret == -ERANGE || (ret == 0 && d->ndiffs == 0)) {
+		d->journal_gap = true;
+		xfrout_buf_clear(&d->diff);
+		d->ndiffs = 0;
+		ret = load_records(sn, &z, &rl);
+		goto out;
+	}
+	if (ret != 0)
+		goto out;
+	/* The zone as AXFR sends it has nrrs + 2 RRs (SOA first and last). */
+	size_t diff_rrs = d->diff.nrrs + 2;
+	rl.limit = diff_rrs > 2 ? diff_rrs - 2 : 1;
+	ret = load_records(sn, &z, &rl);
+	if (ret != 0)
+		goto out;
+	if (!rl.stopped && d->rrs.nrrs + 2 < diff_rrs) {
+		d->diff_larger = true;
+		xfrout_buf_clear(&d->diff);
+		d->ndiffs = 0;
+	} else {
+		xfrout_buf_clear(&d->rrs);
+	}
+out:
+	store_snap_close(sn);
+	return ret;
+}
+
+static int
+src_key(void *ctx, const uint8_t *name, struct dns_tsig_key *k)
+{
+	struct store *st = ctx;
+	struct store_snap *sn = NULL;
+	struct store_tsig_key sk;
+	char text[DNS_NAME_TEXT_MAX];
+	if (dns_name_to_text(name, text, sizeof(text)) < 0)
+		return -ENOENT;
+	int ret = store_snap_open(st, &sn);
+	if (ret != 0)
+		return ret;
+	ret = store_snap_tsig_key(sn, text, &sk);
+	store_snap_close(sn);
+	if (ret != 0)
+		return ret;
+	char spec[sizeof(sk.name) + sizeof(sk.algorithm) + sizeof(sk.secret) + 4];
+	snprintf(spec, sizeof(spec), "%s:%s:%s", sk.name, sk.algorithm, sk.secret);
+	if (dns_tsig_key_parse(k, spec, NULL, 0) != 0)
+		return -ENOENT;
+	return 0;
+}
+
+static int
+src_allowed(void *ctx, const uint8_t *zone, const uint8_t *key)
+{
+	struct store *st = ctx;
+	struct store_snap *sn = NULL;
+	struct store_zone z;
+	char text[DNS_NAME_TEXT_MAX];
+	if (dns_name_to_text(key, text, sizeof(text)) < 0)
+		return 0;
+	int ret = store_snap_open(st, &sn);
+	if (ret != 0)
+		return ret;
+	ret = store_snap_zone(sn, zone, &z);
+	if (ret == 0)
+		ret = acl_xfr_allowed(sn, &z, text);
+	store_snap_close(sn);
+	return ret;
+}
+
+void
+xfrout_store_source(struct store *st, struct xfrout_source *src)
+{
+	src->ctx = st;
+	src->load = src_load;
+	src->key = src_key;
+	src->allowed = src_allowed;
+}
+
+static int
+nsrc_soa(void *ctx, const uint8_t *zone, struct xfrout_buf *soa, uint32_t *serial)
+{
+	struct xfrout_data d = {0};
+	int ret = src_load(ctx, zone, XFROUT_LOAD_SOA, 0, &d);
+	if (ret == 0) {
+		*soa = d.soa;
+		*serial = d.serial;
+		memset(&d.soa, 0, sizeof(d.soa));
+	}
+	xfrout_buf_clear(&d.soa);
+	return ret;
+}
+
+static int
+first_key(void *ctx, const struct store_tsig_key *k)
+{
+	struct store_tsig_key *out = ctx;
+	*out = *k;
+	return 1;
+}
+
+static int
+nsrc_key(void *ctx, const uint8_t *zone, struct dns_tsig_key *k)
+{
+	struct store *st = ctx;
+	struct store_snap *sn = NULL;
+	struct store_zone z;
+	struct store_tsig_key sk;
+	sk.name[0] = '\0';
+	int ret = store_snap_open(st, &sn);
+	if (ret != 0)
+		return ret;
+	ret = store_snap_zone(sn, zone, &z);
+	if (ret == 0) {
+		ret = store_snap_zone_tsig_keys(sn, &z, first_key, &sk);
+		if (ret >= 0)
+			ret = sk.name[0] != '\0' ? 0 : -ENOENT;
+	}
+	store_snap_close(sn);
+	if (ret != 0)
+		return ret;
+	char spec[sizeof(sk.name) + sizeof(sk.algorithm) + sizeof(sk.secret) + 4];
+	snprintf(spec, sizeof(spec), "%s:%s:%s", sk.name, sk.algorithm, sk.secret);
+	return dns_tsig_key_parse(k, spec, NULL, 0) == 0 ? 0 : -ENOENT;
+}
+
+void
+notify_store_source(struct store *st, struct notify_source *src)
+{
+	src->ctx = st;
+	src->soa = nsrc_soa;
+	src->key = nsrc_key;
+}

@@ -1,0 +1,21 @@
+/*
+ * The store as the data source of outgoing transfers and NOTIFY: each load
+ * runs in one store snapshot (one read transaction), so a transfer sees one
+ * version.
+ */
+#ifndef PRIMARY_XFROUT_STORE_H
+#define PRIMARY_XFROUT_STORE_H
+
+#include "primary/notify.h"
+#include "primary/xfrout.h"
+
+struct store;
+
+/* Fills `src` with functions reading `st` (borrowed, must outlive it). */
+void xfrout_store_source(struct store *st, struct xfrout_source *src);
+
+/* Same for the NOTIFY sender: SOA from the store, the zone's first
+ * master_tsig_key_ids key to sign with. */
+void notify_store_source(struct store *st, struct notify_source *src);
+
+#endif

@@ -1,0 +1,106 @@
+"""dig against the transfer port (issue 4): AXFR and IXFR=serial with the
+zone's key work; without the key, with a wrong secret, or with a key the zone
+does not allow, the transfer is refused and the primary's log says who and
+why; plain queries other than SOA are refused."""
+import re
+import subprocess
+
+import pytest
+
+from xfr_util import Primary, TmpDir, wait_until
+
+ZONE = "example.com."
+
+
+@pytest.fixture
+def primary():
+    with TmpDir() as d:
+        p = Primary(d)
+        try:
+            p.secret = p.add_key("xfr-key.")
+            p.other = p.add_key("other-key.", alg="hmac-sha512")
+            p.create_zone(ZONE, keys=["xfr-key."],
+                          records=[{"name": "www." + ZONE, "type": "A", "ttl": 300,
+                                    "records": [{"content": "192.0.2.80", "disabled": False}]}])
+            yield p
+        finally:
+            p.stop()
+
+
+def dig(p, *args):
+    r = subprocess.run(["dig", "@127.0.0.1", "-p", str(p.xfr_port), "+tcp", "+time=5",
+                        "+tries=1"] + list(args), capture_output=True, text=True, timeout=30)
+    return r.stdout + r.stderr
+
+
+def records(out):
+    return [l for l in out.splitlines() if l and not l.startswith(";")]
+
+
+def test_dig_axfr_with_key(primary):
+    out = dig(primary, "-y", "hmac-sha256:xfr-key:" + primary.secret, ZONE, "AXFR")
+    recs = records(out)
+    assert recs[0].split()[3] == "SOA" and recs[-1].split()[3] == "SOA", out
+    assert any("192.0.2.80" in l for l in recs), out
+    assert "tsig" not in out.lower() or "TSIG" in out  # dig prints the TSIG record
+    assert re.search(r"zone transfer, outgoing AXFR to 127\.0\.0\.1@\d+, serial \d+",
+                     primary.log())
+
+
+def test_dig_ixfr_with_key(primary):
+    old = primary.serial(ZONE)
+    primary.api("PATCH", "/zones/" + ZONE, {"rrsets": [
+        {"name": "new." + ZONE, "type": "TXT", "ttl": 60, "changetype": "REPLACE",
+         "records": [{"content": '"hello"', "disabled": False}]}]})
+    new = primary.serial(ZONE)
+    out = dig(primary, "-y", "hmac-sha256:xfr-key:" + primary.secret, ZONE, "IXFR=%d" % old)
+    recs = records(out)
+    soas = [l for l in recs if l.split()[3] == "SOA"]
+    # new SOA, old SOA, new SOA, added..., new SOA
+    assert [int(l.split()[6]) for l in soas] == [new, old, new, new], out
+    assert any('"hello"' in l for l in recs), out
+    assert re.search(r"outgoing IXFR to 127\.0\.0\.1@\d+, serial %d -> %d, \d+ messages"
+                     % (old, new), primary.log())
+    # Up to date: the SOA alone.
+    out = dig(primary, "-y", "hmac-sha256:xfr-key:" + primary.secret, ZONE, "IXFR=%d" % new)
+    assert len(records(out)) == 1, out
+
+
+def test_dig_axfr_without_key_refused(primary):
+    out = dig(primary, ZONE, "AXFR")
+    assert "REFUSED" in out or "Transfer failed" in out, out
+    assert not any("192.0.2.80" in l for l in records(out))
+    wait_until(lambda: re.search(r"warning: \[example\.com\.\] zone transfer, refused AXFR from "
+                                 r"127\.0\.0\.1@\d+, no TSIG key", primary.log()), 2,
+               what="refusal log line")
+
+
+def test_dig_axfr_wrong_secret_notauth(primary):
+    wrong = "AAAA" + primary.secret[4:]
+    out = dig(primary, "-y", "hmac-sha256:xfr-key:" + wrong, ZONE, "AXFR")
+    assert not any("192.0.2.80" in l for l in records(out)), out
+    assert "NOTAUTH" in out or "tsig" in out.lower() or "Transfer failed" in out, out
+    wait_until(lambda: re.search(r"refused AXFR from 127\.0\.0\.1@\d+, TSIG key 'xfr-key\.', "
+                                 r"signature does not verify \(BADSIG\)", primary.log()), 2,
+               what="BADSIG log line")
+
+
+def test_dig_unknown_key_and_key_not_allowed(primary):
+    out = dig(primary, "-y", "hmac-sha256:nobody:" + primary.secret, ZONE, "AXFR")
+    assert not any("192.0.2.80" in l for l in records(out)), out
+    out = dig(primary, "-y", "hmac-sha512:other-key:" + primary.other, ZONE, "AXFR")
+    assert not any("192.0.2.80" in l for l in records(out)), out
+    assert "REFUSED" in out or "Transfer failed" in out, out
+    log = primary.log()
+    assert re.search(r"TSIG key 'nobody\.' unknown \(BADKEY\)", log)
+    assert re.search(r"refused AXFR from 127\.0\.0\.1@\d+, TSIG key 'other-key\.' not allowed",
+                     log)
+
+
+def test_plain_queries_refused_soa_answered(primary):
+    out = dig(primary, "www." + ZONE, "A")
+    assert "status: REFUSED" in out, out
+    out = dig(primary, ZONE, "SOA")
+    assert "status: NOERROR" in out and "ANSWER: 1" in out, out
+    out = dig(primary, "nonexistent.test.", "SOA")
+    assert "status: REFUSED" in out, out
