@@ -15,6 +15,7 @@
 #include "dns/name.h"
 #include "dns/tsig.h"
 #include "net/addr.h"
+#include "net/quic.h"
 #include "secondary/answer.h"
 #include "secondary/http.h"
 #include "secondary/notify.h"
@@ -104,25 +105,38 @@ main(int argc, char **argv)
 	log_set_level(lvl);
 
 	const char *transport_s = opts_str(secondary_opts, "transport");
-	const struct xfr_transport *transport = NULL;
-	uint16_t primary_port = 8853;
-	if (strcmp(transport_s, "tcp") == 0) {
-		transport = &xfr_transport_tcp;
-		primary_port = 5300;
-	} else if (strcmp(transport_s, "quic") == 0) {
-		fatal("--transport quic: zone transfers over QUIC are not available in this build "
-		      "yet; use --transport tcp --primary ADDR:PORT (the primary's --xfr)");
-	} else {
+	bool quic = false;
+	if (strcmp(transport_s, "quic") == 0)
+		quic = true;
+	else if (strcmp(transport_s, "tcp") != 0)
 		fatal("--transport: '%s' is not quic or tcp", transport_s);
-	}
-	if (opts_get(secondary_opts, "pin")->set || opts_flag(secondary_opts, "insecure"))
-		log_notice(NULL, "--pin and --insecure apply to QUIC only; transfers use TCP");
-
+	const char *primary_s = opts_get(secondary_opts, "primary")->set
+	                                ? opts_str(secondary_opts, "primary")
+	                                : quic ? "127.0.0.1:8853" : "127.0.0.1:5300";
 	struct sockaddr_storage primary;
-	parse_addr("primary",
-	           opts_get(secondary_opts, "primary")->set ? opts_str(secondary_opts, "primary")
-	                                                    : "127.0.0.1",
-	           primary_port, &primary);
+	parse_addr("primary", primary_s, quic ? 8853 : 5300, &primary);
+
+	static struct xfr_transport quic_transport;
+	const struct xfr_transport *transport = &xfr_transport_tcp;
+	struct quic_client *qc = NULL;
+	if (quic) {
+		struct quic_client_cfg qcfg = {
+			.remote = primary_s,
+			.pin = opts_get(secondary_opts, "pin")->set ? opts_str(secondary_opts, "pin")
+			                                            : NULL,
+			.insecure = opts_flag(secondary_opts, "insecure"),
+		};
+		if (qcfg.pin == NULL && !qcfg.insecure)
+			fatal("--transport quic needs --pin BASE64 (the primary's quic_spki_pin) "
+			      "or --insecure");
+		int qr = quic_client_new(&qcfg, &qc);
+		if (qr != 0)
+			fatal("--primary %s: QUIC client not started (%s)", primary_s, err_str(qr));
+		xfr_transport_quic_init(&quic_transport, qc);
+		transport = &quic_transport;
+	} else if (opts_get(secondary_opts, "pin")->set || opts_flag(secondary_opts, "insecure")) {
+		log_notice(NULL, "--pin and --insecure apply to QUIC only; transfers use TCP");
+	}
 
 	static struct dns_tsig_key tsig;
 	bool have_tsig = false;
@@ -261,6 +275,7 @@ main(int argc, char **argv)
 
 	http_stop(http);
 	timers_free(tm);
+	quic_client_free(qc);
 	serve_tcp_stop(tcp);
 	serve_udp_stop(udp);
 	rcu_thread_online();

@@ -185,7 +185,8 @@ f_close(struct xfr_conn *c)
 	c->fd = -1;
 }
 
-static const struct xfr_transport fake = {"FAKE", f_open, f_send, f_recv, f_close};
+static const struct xfr_transport fake = {.name = "FAKE", .open = f_open, .send = f_send,
+                                         .recv = f_recv, .close = f_close};
 
 static uint8_t zone[DNS_NAME_MAX];
 static struct sockaddr_storage dummy;
