@@ -696,6 +696,26 @@ test_rdata_svcb(void **state)
 }
 
 static void
+test_rdata_quoting_rules(void **state)
+{
+	(void)state;
+	/* as BIND: only character-strings may be quoted; URI's target must be */
+	bad(DNS_T_MX, "\"10\" mail", 0, "quoted MX preference '10'");
+	bad(DNS_T_A, "\"1.2.3.4\"", 0, "quoted A address '1.2.3.4'");
+	bad(DNS_T_NS, "\"quoted.example.\"", 0, "quoted NS nameserver 'quoted.example.'");
+	bad(DNS_T_DNSKEY, "256 3 8 \"AwEAAQ==\"", 3, "quoted DNSKEY public key 'AwEAAQ=='");
+	bad(DNS_T_URI, "1 1 abc", 2, "unquoted URI target 'abc'");
+	RT(DNS_T_URI, "1 1 \"abc\"", NULL);
+	RT(DNS_T_CAA, "0 issue ca.example.net", "0 issue \"ca.example.net\"");
+	RT(DNS_T_HINFO, "a \"b\"", "\"a\" \"b\"");
+	/* LOC hemispheres are upper case */
+	bad(DNS_T_LOC, "10 n 0 e 0", 1, "bad LOC latitude 'n'");
+	/* NSEC3 with SHA-1 carries a 20-octet hash */
+	bad(DNS_T_NSEC3, "1 0 0 - 00", 4, "NSEC3 next hashed owner of 1 octets, SHA-1 gives 20");
+	RT(DNS_T_NSEC3, "2 0 0 - 00", NULL);
+}
+
+static void
 test_rdata_output_space(void **state)
 {
 	(void)state;
@@ -739,6 +759,7 @@ main(void)
 		cmocka_unit_test(test_rdata_nsec_nsec3),
 		cmocka_unit_test(test_rdata_tlsa_sshfp_openpgp_zonemd),
 		cmocka_unit_test(test_rdata_svcb),
+		cmocka_unit_test(test_rdata_quoting_rules),
 		cmocka_unit_test(test_rdata_output_space),
 	};
 	return cmocka_run_group_tests_name("rdata", tests, setup, NULL);
