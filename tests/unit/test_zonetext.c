@@ -247,6 +247,42 @@ test_zonetext_empty_and_comments_only(void **state)
 	assert_int_equal(g.n, 1);
 }
 
+static int
+count_rdlen(void *ctx, const struct dns_rr *rr)
+{
+	size_t *total = ctx;
+	*total += rr->rdlen;
+	return 0;
+}
+
+/* More rdata fields than the inline array holds: grown, then capped. */
+static void
+test_zonetext_many_fields(void **state)
+{
+	(void)state;
+	struct dns_zt_err e;
+	size_t cap = 8 + 70000 * 3 + 2, n = 0;
+	char *z = malloc(cap);
+	assert_non_null(z);
+	n += (size_t)snprintf(z + n, cap - n, "x 1 TXT");
+	for (int i = 0; i < 1000; i++)
+		n += (size_t)snprintf(z + n, cap - n, " \"\"");
+	z[n++] = '\n';
+	size_t total = 0;
+	assert_int_equal(dns_zt_parse(z, n, example, DNS_ZT_NO_TTL, count_rdlen, &total, &e), 0);
+	assert_int_equal(total, 1000);   /* 1000 empty character-strings */
+	n = (size_t)snprintf(z, cap, "x 1 TXT");
+	for (int i = 0; i < 70000; i++)
+		n += (size_t)snprintf(z + n, cap - n, " \"\"");
+	total = 0;
+	assert_int_equal(dns_zt_parse(z, n, example, DNS_ZT_NO_TTL, count_rdlen, &total, &e),
+	                 ERR_SYNTAX);
+	assert_int_equal(e.line, 1);
+	assert_int_equal(e.col, 9 + 3 * (DNS_ZT_MAX_FIELDS - 1));
+	assert_non_null(strstr(e.what, "rdata fields"));
+	free(z);
+}
+
 /* ---- errors: one test per kind, each checking line, column and reason ---- */
 
 static void
@@ -420,6 +456,7 @@ main(void)
 		cmocka_unit_test(test_zonetext_print_parses_back),
 		cmocka_unit_test(test_zonetext_callback_stops_parse),
 		cmocka_unit_test(test_zonetext_empty_and_comments_only),
+		cmocka_unit_test(test_zonetext_many_fields),
 		cmocka_unit_test(test_zonetext_err_bad_ipv4),
 		cmocka_unit_test(test_zonetext_err_unterminated_quote),
 		cmocka_unit_test(test_zonetext_err_unknown_type),
