@@ -226,6 +226,7 @@ class Knot:
             "acl:",
             "  - id: from_primary",
             "    address: 127.0.0.1",
+            "    key: %s" % kn,
             "    action: notify",
             "  - id: xfr_out",
             "    address: 127.0.0.1",
