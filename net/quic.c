@@ -44,6 +44,7 @@
 #include <unistd.h>
 
 #include "net/addr.h"
+#include "util/base.h"
 #include "util/log.h"
 
 #define SCID_LEN 16
@@ -106,25 +107,6 @@ stats_copy(struct quic_stats *dst, const struct quic_stats *src)
 		d[i] = __atomic_load_n(&s[i], __ATOMIC_RELAXED);
 }
 
-static void
-b64(const uint8_t *in, size_t len, char *out, size_t cap)
-{
-	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t o = 0;
-	for (size_t i = 0; i < len && o + 5 <= cap; i += 3) {
-		uint32_t v = (uint32_t)in[i] << 16;
-		if (i + 1 < len)
-			v |= (uint32_t)in[i + 1] << 8;
-		if (i + 2 < len)
-			v |= in[i + 2];
-		out[o++] = tab[(v >> 18) & 63];
-		out[o++] = tab[(v >> 12) & 63];
-		out[o++] = i + 1 < len ? tab[(v >> 6) & 63] : '=';
-		out[o++] = i + 2 < len ? tab[v & 63] : '=';
-	}
-	out[o] = '\0';
-}
-
 static int
 pubkey_pin(gnutls_pubkey_t pk, char pin[QUIC_PIN_LEN])
 {
@@ -136,8 +118,7 @@ pubkey_pin(gnutls_pubkey_t pk, char pin[QUIC_PIN_LEN])
 	gnutls_free(der.data);
 	if (ret < 0)
 		return -EIO;
-	b64(dig, sizeof(dig), pin, QUIC_PIN_LEN);
-	return 0;
+	return base64_encode(dig, sizeof(dig), pin, QUIC_PIN_LEN) == QUIC_PIN_LEN - 1 ? 0 : -EIO;
 }
 
 static int
@@ -524,6 +505,14 @@ struct quic_reply {
 	struct quic_reply *flush_next;
 };
 
+struct job {
+	struct job *next;
+	struct quic_peer peer;
+	struct quic_reply *r;
+	size_t len;
+	uint8_t q[];
+};
+
 struct quic_server {
 	struct quic_server_cfg cfg;
 	int fd, efd, tfd, epfd;
@@ -540,7 +529,14 @@ struct quic_server {
 	uint64_t next_id;
 	struct cid_ent *cids[CID_BUCKETS];
 	pthread_mutex_t lock;            /* guards quic_reply state and the flush list */
+	pthread_cond_t backlog_cv;       /* broadcast when backlogs shrink or streams go */
 	struct quic_reply *flush;
+	/* handler workers (cfg.workers > 0): jobs under `lock` */
+	pthread_t *workers;
+	unsigned nworkers;
+	pthread_cond_t job_cv;
+	struct job *jobs, *jobs_tail;
+	bool workers_stop;
 	struct quic_stats st;
 	ngtcp2_tstamp log_hs, log_limit, log_proto;
 	uint8_t buf[PKT_BUF];
@@ -703,6 +699,55 @@ quic_reply_backlog(const struct quic_reply *r)
 	return __atomic_load_n(&r->backlog, __ATOMIC_RELAXED);
 }
 
+int
+quic_reply_wait(struct quic_reply *r, size_t max_backlog, unsigned timeout_ms)
+{
+	struct quic_server *srv = r->srv;
+	struct timespec dl;
+	clock_gettime(CLOCK_MONOTONIC, &dl);
+	dl.tv_sec += timeout_ms / 1000;
+	dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (dl.tv_nsec >= 1000000000L) {
+		dl.tv_sec++;
+		dl.tv_nsec -= 1000000000L;
+	}
+	int ret = 0;
+	pthread_mutex_lock(&srv->lock);
+	while (r->st != NULL && __atomic_load_n(&r->backlog, __ATOMIC_RELAXED) > max_backlog) {
+		if (pthread_cond_timedwait(&srv->backlog_cv, &srv->lock, &dl) == ETIMEDOUT) {
+			ret = -ETIMEDOUT;
+			break;
+		}
+	}
+	if (r->st == NULL)
+		ret = -ECONNRESET;
+	pthread_mutex_unlock(&srv->lock);
+	return ret;
+}
+
+static void *
+worker_thread(void *arg)
+{
+	struct quic_server *srv = arg;
+	pthread_mutex_lock(&srv->lock);
+	for (;;) {
+		while (srv->jobs == NULL && !srv->workers_stop)
+			pthread_cond_wait(&srv->job_cv, &srv->lock);
+		if (srv->jobs == NULL)
+			break;
+		struct job *j = srv->jobs;
+		srv->jobs = j->next;
+		if (srv->jobs == NULL)
+			srv->jobs_tail = NULL;
+		pthread_mutex_unlock(&srv->lock);
+		srv->cfg.handler(srv->cfg.handler_ctx, &j->peer, j->q, j->len, j->r);
+		free(j);
+		pthread_mutex_lock(&srv->lock);
+	}
+	pthread_mutex_unlock(&srv->lock);
+	return NULL;
+}
+
 static struct sstream *
 sstream_new(struct sconn *c, int64_t id)
 {
@@ -742,6 +787,7 @@ sstream_free(struct quic_server *srv, struct sstream *s)
 		pthread_mutex_lock(&srv->lock);
 		s->reply->st = NULL;
 		reply_maybe_free(s->reply);
+		pthread_cond_broadcast(&srv->backlog_cv);
 		pthread_mutex_unlock(&srv->lock);
 	}
 	doq_rx_clear(&s->rx);
@@ -864,7 +910,28 @@ srv_on_query(void *ctx, const uint8_t *msg, size_t len)
 	peer.addrlen = c->remotelen;
 	peer.conn_id = c->id;
 	peer.stream_id = d->s->id;
-	srv->cfg.handler(srv->cfg.handler_ctx, &peer, msg, len, r);
+	if (srv->nworkers == 0) {
+		srv->cfg.handler(srv->cfg.handler_ctx, &peer, msg, len, r);
+		return 0;
+	}
+	struct job *j = malloc(sizeof(*j) + len);
+	if (j == NULL) {
+		quic_reply_abort(r, DOQ_INTERNAL_ERROR);
+		return 0;
+	}
+	j->next = NULL;
+	j->peer = peer;
+	j->r = r;
+	j->len = len;
+	memcpy(j->q, msg, len);
+	pthread_mutex_lock(&srv->lock);
+	if (srv->jobs_tail != NULL)
+		srv->jobs_tail->next = j;
+	else
+		srv->jobs = j;
+	srv->jobs_tail = j;
+	pthread_cond_signal(&srv->job_cv);
+	pthread_mutex_unlock(&srv->lock);
 	return 0;
 }
 
@@ -1266,6 +1333,7 @@ sconn_write(struct sconn *c)
 			__atomic_store_n(&s->reply->backlog, (size_t)(s->q.queued - s->q.sent),
 			                 __ATOMIC_RELAXED);
 	}
+	pthread_cond_broadcast(&srv->backlog_cv);
 	pthread_mutex_unlock(&srv->lock);
 	return 0;
 }
@@ -1623,12 +1691,29 @@ quic_server_free(struct quic_server *srv)
 		wake_fd(srv->efd);
 		pthread_join(srv->thread, NULL);
 	}
+	/* streams go first, so workers blocked in quic_reply_wait() see -ECONNRESET */
 	while (srv->conns != NULL) {
 		ngtcp2_connection_close_error cc;
 		ngtcp2_connection_close_error_default(&cc);
 		ngtcp2_connection_close_error_set_application_error(&cc, DOQ_NO_ERROR, NULL, 0);
 		sconn_close_now(srv->conns, &cc);
 	}
+	if (srv->nworkers > 0) {
+		pthread_mutex_lock(&srv->lock);
+		srv->workers_stop = true;
+		pthread_cond_broadcast(&srv->job_cv);
+		pthread_mutex_unlock(&srv->lock);
+		for (unsigned i = 0; i < srv->nworkers; i++)
+			pthread_join(srv->workers[i], NULL);
+		/* queued jobs never started: their replies are orphans now */
+		while (srv->jobs != NULL) {
+			struct job *j = srv->jobs;
+			srv->jobs = j->next;
+			quic_reply_abort(j->r, DOQ_INTERNAL_ERROR);
+			free(j);
+		}
+	}
+	free(srv->workers);
 	srv_flush_replies(srv);
 	for (unsigned i = 0; i < CID_BUCKETS; i++) {
 		while (srv->cids[i] != NULL) {
@@ -1643,6 +1728,8 @@ quic_server_free(struct quic_server *srv)
 	close_fd(&srv->epfd);
 	if (srv->cred != NULL)
 		gnutls_certificate_free_credentials(srv->cred);
+	pthread_cond_destroy(&srv->backlog_cv);
+	pthread_cond_destroy(&srv->job_cv);
 	pthread_mutex_destroy(&srv->lock);
 	free(srv);
 }
@@ -1657,6 +1744,12 @@ quic_server_new(const struct quic_server_cfg *cfg, struct quic_server **out)
 		return -ENOMEM;
 	srv->fd = srv->efd = srv->tfd = srv->epfd = -1;
 	pthread_mutex_init(&srv->lock, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&srv->backlog_cv, &ca);
+	pthread_condattr_destroy(&ca);
+	pthread_cond_init(&srv->job_cv, NULL);
 	srv->cfg = *cfg;
 	struct quic_server_cfg *c = &srv->cfg;
 	if (c->max_conns == 0)
@@ -1718,6 +1811,18 @@ quic_server_new(const struct quic_server_cfg *cfg, struct quic_server **out)
 		ret = -errno;
 		goto fail;
 	}
+	if (c->workers > 0) {
+		srv->workers = calloc(c->workers, sizeof(*srv->workers));
+		if (srv->workers == NULL) {
+			ret = -ENOMEM;
+			goto fail;
+		}
+		for (; srv->nworkers < c->workers; srv->nworkers++) {
+			ret = -pthread_create(&srv->workers[srv->nworkers], NULL, worker_thread, srv);
+			if (ret != 0)
+				goto fail;
+		}
+	}
 	ret = -pthread_create(&srv->thread, NULL, srv_thread, srv);
 	if (ret != 0)
 		goto fail;
@@ -1766,6 +1871,7 @@ struct creq {
 	int fail_status;
 	uint64_t fail_code;
 	ngtcp2_tstamp deadline;  /* 0: none */
+	atomic_int *cancel;      /* set from another thread: cancel at the next loop turn */
 	struct creq *prev, *next;
 };
 
@@ -2340,15 +2446,20 @@ cl_deadlines(struct quic_client *cl, ngtcp2_tstamp ts)
 {
 	for (struct creq *r = cl->waiting; r != NULL;) {
 		struct creq *next = r->next;
-		if (r->deadline != 0 && ts >= r->deadline)
+		if (r->cancel != NULL && atomic_load(r->cancel) != 0)
+			creq_finish(cl, r, -ECANCELED, 0);
+		else if (r->deadline != 0 && ts >= r->deadline)
 			creq_finish(cl, r, -ETIMEDOUT, 0);
 		r = next;
 	}
 	for (struct creq *r = cl->active; r != NULL; r = r->next) {
-		if (r->deadline != 0 && ts >= r->deadline && !r->finished) {
+		if (r->finished)
+			continue;
+		bool cancel = r->cancel != NULL && atomic_load(r->cancel) != 0;
+		if (cancel || (r->deadline != 0 && ts >= r->deadline)) {
 			r->finished = true;
 			r->reset_needed = true;
-			r->fail_status = -ETIMEDOUT;
+			r->fail_status = cancel ? -ECANCELED : -ETIMEDOUT;
 			r->fail_code = DOQ_REQUEST_CANCELLED;
 		}
 	}
@@ -2534,7 +2645,7 @@ creq_new(struct quic_client *cl, quic_msg_fn on_msg, quic_done_fn on_done, void 
 
 static int
 cl_request(struct quic_client *cl, const uint8_t *query, size_t len, quic_msg_fn on_msg,
-           quic_done_fn on_done, void *ctx, unsigned timeout_ms)
+           quic_done_fn on_done, void *ctx, unsigned timeout_ms, atomic_int *cancel)
 {
 	if (cl == NULL || on_done == NULL || len < DOQ_DNS_HDR)
 		return -EINVAL;
@@ -2553,6 +2664,7 @@ cl_request(struct quic_client *cl, const uint8_t *query, size_t len, quic_msg_fn
 	r->q.fin_wanted = true;
 	if (timeout_ms != 0)
 		r->deadline = now_ns() + (uint64_t)timeout_ms * NGTCP2_MILLISECONDS;
+	r->cancel = cancel;
 	return cl_submit(cl, r);
 }
 
@@ -2560,29 +2672,31 @@ int
 quic_client_request(struct quic_client *cl, const uint8_t *query, size_t len,
                     quic_msg_fn on_msg, quic_done_fn on_done, void *ctx)
 {
-	return cl_request(cl, query, len, on_msg, on_done, ctx, 0);
+	return cl_request(cl, query, len, on_msg, on_done, ctx, 0, NULL);
 }
 
-/* Sync wrapper: messages are copied to the caller's thread. */
+/* Pull-style requests: messages are copied to the caller's thread. */
 struct smsg {
 	struct smsg *next;
 	size_t len;
 	uint8_t data[];
 };
 
-struct sync_ctx {
+struct quic_stream {
+	struct quic_client *cl;
 	pthread_mutex_t m;
 	pthread_cond_t cv;
 	struct smsg *head, *tail;
 	bool done;
 	int status;
-	atomic_int cancel;       /* set by the caller: the next message cancels */
+	uint64_t app;
+	atomic_int cancel;
 };
 
 static int
-sync_on_msg(void *ctx, const uint8_t *msg, size_t len)
+stream_on_msg(void *ctx, const uint8_t *msg, size_t len)
 {
-	struct sync_ctx *s = ctx;
+	struct quic_stream *s = ctx;
 	if (atomic_load(&s->cancel) != 0)
 		return 1;
 	struct smsg *m = malloc(sizeof(*m) + len);
@@ -2603,55 +2717,141 @@ sync_on_msg(void *ctx, const uint8_t *msg, size_t len)
 }
 
 static void
-sync_on_done(void *ctx, int status, uint64_t app)
+stream_on_done(void *ctx, int status, uint64_t app)
 {
-	(void)app;
-	struct sync_ctx *s = ctx;
+	struct quic_stream *s = ctx;
 	pthread_mutex_lock(&s->m);
 	s->done = true;
 	s->status = status;
+	s->app = app;
 	pthread_cond_signal(&s->cv);
 	pthread_mutex_unlock(&s->m);
+}
+
+int
+quic_stream_open(struct quic_client *cl, const uint8_t *query, size_t len, unsigned timeout_ms,
+                 struct quic_stream **out)
+{
+	struct quic_stream *s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return -ENOMEM;
+	s->cl = cl;
+	pthread_mutex_init(&s->m, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	int ret = cl_request(cl, query, len, stream_on_msg, stream_on_done, s, timeout_ms,
+	                     &s->cancel);
+	if (ret != 0) {
+		pthread_cond_destroy(&s->cv);
+		pthread_mutex_destroy(&s->m);
+		free(s);
+		return ret;
+	}
+	*out = s;
+	return 0;
+}
+
+ssize_t
+quic_stream_recv(struct quic_stream *s, uint8_t *buf, size_t cap, unsigned wait_ms)
+{
+	struct timespec dl;
+	clock_gettime(CLOCK_MONOTONIC, &dl);
+	dl.tv_sec += wait_ms / 1000;
+	dl.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+	if (dl.tv_nsec >= 1000000000L) {
+		dl.tv_sec++;
+		dl.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&s->m);
+	while (s->head == NULL && !s->done) {
+		if (wait_ms == 0) {
+			pthread_cond_wait(&s->cv, &s->m);
+		} else if (pthread_cond_timedwait(&s->cv, &s->m, &dl) == ETIMEDOUT &&
+		           s->head == NULL && !s->done) {
+			pthread_mutex_unlock(&s->m);
+			return -ETIMEDOUT;
+		}
+	}
+	ssize_t ret;
+	if (s->head != NULL) {
+		struct smsg *m = s->head;
+		s->head = m->next;
+		if (s->head == NULL)
+			s->tail = NULL;
+		if (m->len > cap) {
+			ret = -EMSGSIZE;
+		} else {
+			memcpy(buf, m->data, m->len);
+			ret = (ssize_t)m->len;
+		}
+		free(m);
+	} else {
+		ret = s->status;
+	}
+	pthread_mutex_unlock(&s->m);
+	return ret;
+}
+
+uint64_t
+quic_stream_app_error(struct quic_stream *s)
+{
+	pthread_mutex_lock(&s->m);
+	uint64_t app = s->done ? s->app : 0;
+	pthread_mutex_unlock(&s->m);
+	return app;
+}
+
+void
+quic_stream_close(struct quic_stream *s)
+{
+	if (s == NULL)
+		return;
+	atomic_store(&s->cancel, 1);
+	wake_fd(s->cl->efd);
+	pthread_mutex_lock(&s->m);
+	while (!s->done)
+		pthread_cond_wait(&s->cv, &s->m);
+	pthread_mutex_unlock(&s->m);
+	while (s->head != NULL) {
+		struct smsg *m = s->head;
+		s->head = m->next;
+		free(m);
+	}
+	pthread_cond_destroy(&s->cv);
+	pthread_mutex_destroy(&s->m);
+	free(s);
 }
 
 int
 quic_client_request_sync(struct quic_client *cl, const uint8_t *query, size_t len,
                          quic_msg_fn on_msg, void *ctx, unsigned timeout_ms)
 {
-	struct sync_ctx s;
-	memset(&s, 0, sizeof(s));
-	pthread_mutex_init(&s.m, NULL);
-	pthread_cond_init(&s.cv, NULL);
-	int ret = cl_request(cl, query, len, sync_on_msg, sync_on_done, &s, timeout_ms);
+	struct quic_stream *s;
+	int ret = quic_stream_open(cl, query, len, timeout_ms, &s);
 	if (ret != 0)
-		goto out;
-	/* the client thread enforces the deadline; `s` lives until on_done */
-	int user_ret = 0;
-	pthread_mutex_lock(&s.m);
-	for (;;) {
-		while (s.head != NULL) {
-			struct smsg *m = s.head;
-			s.head = m->next;
-			if (s.head == NULL)
-				s.tail = NULL;
-			pthread_mutex_unlock(&s.m);
-			if (user_ret == 0 && on_msg != NULL) {
-				user_ret = on_msg(ctx, m->data, m->len);
-				if (user_ret != 0)
-					atomic_store(&s.cancel, 1);
-			}
-			free(m);
-			pthread_mutex_lock(&s.m);
-		}
-		if (s.done)
-			break;
-		pthread_cond_wait(&s.cv, &s.m);
+		return ret;
+	uint8_t *buf = malloc(DOQ_MSG_MAX);
+	if (buf == NULL) {
+		quic_stream_close(s);
+		return -ENOMEM;
 	}
-	pthread_mutex_unlock(&s.m);
-	ret = user_ret != 0 ? user_ret : s.status;
-out:
-	pthread_cond_destroy(&s.cv);
-	pthread_mutex_destroy(&s.m);
+	for (;;) {
+		ssize_t n = quic_stream_recv(s, buf, DOQ_MSG_MAX, 0);
+		if (n <= 0) {
+			ret = (int)n;
+			break;
+		}
+		if (on_msg != NULL) {
+			ret = on_msg(ctx, buf, (size_t)n);
+			if (ret != 0)
+				break;
+		}
+	}
+	free(buf);
+	quic_stream_close(s);
 	return ret;
 }
 

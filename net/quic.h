@@ -37,6 +37,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include "net/doq.h"
 
@@ -82,8 +83,8 @@ struct quic_peer {
 };
 
 /*
- * Called on the QUIC thread for each complete query.  `query` is valid
- * during the call only.  The handler must eventually call quic_reply_end()
+ * Called for each complete query, on the QUIC thread (cfg.workers 0) or on
+ * a worker thread (cfg.workers > 0).  `query` is valid during the call only.  The handler must eventually call quic_reply_end()
  * or quic_reply_abort() on `r`, from this or any other thread; until then
  * `r` stays valid even if the peer goes away (sends then fail with
  * -ECONNRESET).  It must not block for long on the QUIC thread.
@@ -104,6 +105,9 @@ struct quic_server_cfg {
 	unsigned retry_threshold;       /* pending handshakes before Retry is required; 0: 64 */
 	bool retry_always;              /* validate every new client address with Retry */
 	bool doq_strict;                /* non-zero query id -> DOQ_PROTOCOL_ERROR */
+	unsigned workers;               /* >0: call the handler on this many worker threads,
+	                                 * where it may block (quic_reply_wait); 0: on the
+	                                 * QUIC thread, where it must not */
 };
 
 /*
@@ -132,6 +136,20 @@ void quic_reply_end(struct quic_reply *r);
 void quic_reply_abort(struct quic_reply *r, enum doq_error code);
 /* Bytes queued but not yet handed to QUIC; a producer may wait while large. */
 size_t quic_reply_backlog(const struct quic_reply *r);
+/*
+ * Blocks until the backlog is at most `max_backlog` bytes (flow control for
+ * a producer off the QUIC thread; never call it on the QUIC thread).
+ * Returns 0, -ECONNRESET (stream gone: stop producing, still end/abort),
+ * or -ETIMEDOUT after `timeout_ms`.
+ *
+ * Typical worker handler for a transfer (cfg.workers > 0):
+ *     t = xfrout_begin(...);
+ *     while ((n = xfrout_next(t, buf, cap)) > 0)
+ *             if (quic_reply_wait(r, 4 << 20, 30000) != 0 ||
+ *                 quic_reply_send(r, buf, n) != 0) break;
+ *     n == 0 ? quic_reply_end(r) : quic_reply_abort(r, DOQ_INTERNAL_ERROR);
+ */
+int quic_reply_wait(struct quic_reply *r, size_t max_backlog, unsigned timeout_ms);
 
 /* ------------------------------------------------------------------ client */
 
@@ -182,6 +200,30 @@ int quic_client_request(struct quic_client *cl, const uint8_t *query, size_t len
  */
 int quic_client_request_sync(struct quic_client *cl, const uint8_t *query, size_t len,
                              quic_msg_fn on_msg, void *ctx, unsigned timeout_ms);
+
+/*
+ * Pull-style request, for transfer code that reads message by message on
+ * its own thread (secondary/xfrin's transport interface maps onto it:
+ * send -> quic_stream_open, recv -> quic_stream_recv, close ->
+ * quic_stream_close).  Answer messages are copied and queued for the
+ * caller.  `timeout_ms` bounds the whole request (0: none).
+ * Returns 0 and sets *out, or -EINVAL, -EMSGSIZE, -ENOMEM.
+ */
+struct quic_stream;
+int quic_stream_open(struct quic_client *cl, const uint8_t *query, size_t len, unsigned timeout_ms,
+                     struct quic_stream **out);
+/*
+ * Copies the next answer message into `buf`: returns its length; 0 once the
+ * server's FIN ended the answer (every message read); -EMSGSIZE if `cap` is
+ * too small (the message is dropped); -ETIMEDOUT if nothing arrived within
+ * `wait_ms` (0: wait for ever; the request goes on); or the request's
+ * failure status as for quic_done_fn.
+ */
+ssize_t quic_stream_recv(struct quic_stream *s, uint8_t *buf, size_t cap, unsigned wait_ms);
+/* The DoQ error code the server reset or closed with, once the request failed; else 0. */
+uint64_t quic_stream_app_error(struct quic_stream *s);
+/* Cancels the request if unfinished (DOQ_REQUEST_CANCELLED), waits for it to let go, frees. */
+void quic_stream_close(struct quic_stream *s);
 
 /* Connection statistics of this client (conns_accepted counts connects). */
 void quic_client_stats(const struct quic_client *cl, struct quic_stats *st);

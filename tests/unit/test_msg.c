@@ -388,6 +388,34 @@ test_msg_compression_exact(void **state)
 	assert_int_equal(dns_msgw_question(&W, N("a."), 1, 1), -EINVAL);
 }
 
+/* Suffixes match with their case; a whole name equal to the qname in any case is compressed. */
+static void
+test_msg_compression_keeps_case(void **state)
+{
+	(void)state;
+	uint8_t buf[512];
+	uint8_t o1[DNS_NAME_MAX], rd1[64];
+	struct dns_rr rr;
+	assert_int_equal(dns_msgw_init(&W, buf, sizeof(buf)), 0);
+	assert_int_equal(dns_msgw_question(&W, N("wWw.ExAmple.com."), DNS_T_CNAME, DNS_C_IN), 0);
+	mkrr(&rr, o1, "www.example.com.", DNS_T_CNAME, "web.EXAMPLE.com.", rd1, sizeof(rd1));
+	assert_int_equal(dns_msgw_rr(&W, DNS_SEC_AN, &rr), 0);
+	/* owner -> qname; rdata: "web" "EXAMPLE" then a pointer to "com" (offset 24) */
+	assert_memory_equal(buf + 33, "\xc0\x0c\0\5\0\1\0\0\x0e\x10\0\x0e\3web\7EXAMPLE\xc0\x18", 26);
+	mkrr(&rr, o1, "mail.EXAMPLE.com.", DNS_T_A, "192.0.2.1", rd1, sizeof(rd1));
+	assert_int_equal(dns_msgw_rr(&W, DNS_SEC_AN, &rr), 0);
+	assert_memory_equal(buf + 59, "\4mail\xc0\x31", 7);   /* "EXAMPLE.com" at 49 */
+	struct dns_msg m;
+	struct dns_msg_iter it;
+	assert_int_equal(dns_msg_parse(&m, buf, W.len), 0);
+	dns_msg_iter_init(&it, &m, DNS_SEC_AN);
+	assert_int_equal(dns_msg_iter_next(&it, &rr, owner, rdbuf, sizeof(rdbuf)), 1);
+	assert_memory_equal(rr.owner, "\3wWw\7ExAmple\3com", 17);
+	assert_memory_equal(rr.rdata, "\3web\7EXAMPLE\3com", 17);
+	assert_int_equal(dns_msg_iter_next(&it, &rr, owner, rdbuf, sizeof(rdbuf)), 1);
+	assert_memory_equal(rr.owner, "\4mail\7EXAMPLE\3com", 18);
+}
+
 static const struct {
 	const char *owner;
 	uint16_t type;
@@ -651,6 +679,7 @@ main(void)
 		cmocka_unit_test(test_msg_opt_rules),
 		cmocka_unit_test(test_msg_tsig_rules),
 		cmocka_unit_test(test_msg_compression_exact),
+		cmocka_unit_test(test_msg_compression_keeps_case),
 		cmocka_unit_test(test_msg_build_parse_roundtrip),
 		cmocka_unit_test(test_msg_truncation_keeps_message_valid),
 		cmocka_unit_test(test_msg_large_message_pointer_limit),

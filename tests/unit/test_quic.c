@@ -102,16 +102,37 @@ job_thread(void *arg)
 	return NULL;
 }
 
+static size_t max_backlog_seen;
+
 static void
 handler(void *ctx, const struct quic_peer *peer, const uint8_t *q, size_t len,
         struct quic_reply *r)
 {
-	(void)ctx;
 	(void)peer;
 	unsigned n, size;
 	bool threaded;
 	if (parse_query(q, len, &n, &size, &threaded) != 0) {
 		quic_reply_abort(r, DOQ_UNSPECIFIED_ERROR);
+		return;
+	}
+	if (ctx != NULL) {
+		/* worker mode: block on flow control like a transfer producer */
+		uint8_t *m = malloc(size);
+		int ret = 0;
+		for (unsigned i = 0; i < n && ret == 0; i++) {
+			fill_msg(m, i, size);
+			ret = quic_reply_wait(r, 1 << 20, 10000);
+			size_t b = quic_reply_backlog(r);
+			if (b > max_backlog_seen)
+				max_backlog_seen = b;
+			if (ret == 0)
+				ret = quic_reply_send(r, m, size);
+		}
+		free(m);
+		if (ret == 0)
+			quic_reply_end(r);
+		else
+			quic_reply_abort(r, DOQ_INTERNAL_ERROR);
 		return;
 	}
 	if (threaded) {
@@ -169,7 +190,8 @@ server(const struct quic_server_cfg *extra)
 		cfg = *extra;
 	else
 		memset(&cfg, 0, sizeof(cfg));
-	cfg.listen = "127.0.0.1:0";
+	if (cfg.listen == NULL)
+		cfg.listen = "127.0.0.1:0";
 	cfg.key_file = keyfile;
 	cfg.handler = handler;
 	struct quic_server *srv = NULL;
@@ -371,6 +393,87 @@ test_quic_parallel_streams(void **state)
 	quic_client_free(cl);
 	quic_server_free(srv);
 	free(p);
+}
+
+
+static void
+test_quic_stream_pull_and_cancel(void **state)
+{
+	(void)state;
+	struct quic_server *srv = server(NULL);
+	struct quic_client *cl = client(srv, quic_server_pin(srv), false, NULL);
+	uint8_t q[128], buf[65535];
+	size_t ql = make_query(q, 5, 3000, 0);
+	struct quic_stream *s = NULL;
+	assert_int_equal(quic_stream_open(cl, q, ql, 10000, &s), 0);
+	for (unsigned i = 0; i < 5; i++) {
+		ssize_t n = quic_stream_recv(s, buf, sizeof(buf), 5000);
+		assert_int_equal(n, 3000);
+		assert_int_equal(buf[100], pat(i, 100));
+	}
+	assert_int_equal(quic_stream_recv(s, buf, sizeof(buf), 5000), 0);       /* FIN */
+	quic_stream_close(s);
+	/* too small a buffer */
+	assert_int_equal(quic_stream_open(cl, q, ql, 10000, &s), 0);
+	assert_int_equal(quic_stream_recv(s, buf, 100, 5000), -EMSGSIZE);
+	quic_stream_close(s);
+	/* close in the middle of a 10 MB answer: cancelled, the connection stays */
+	ql = make_query(q, 200, 50000, 0);
+	assert_int_equal(quic_stream_open(cl, q, ql, 10000, &s), 0);
+	assert_int_equal(quic_stream_recv(s, buf, sizeof(buf), 5000), 50000);
+	quic_stream_close(s);
+	struct got g;
+	assert_int_equal(get(cl, 3, 500, 0, &g), 0);
+	assert_int_equal(g.n, 3);
+	struct quic_stats st;
+	quic_server_stats(srv, &st);
+	assert_int_equal(st.conns_accepted, 1);
+	/* the server resets the stream with a DoQ error */
+	ql = make_query(q, 1, 100, 0);
+	q[13] = 'x';    /* unparsable: the test handler aborts with DOQ_UNSPECIFIED_ERROR */
+	assert_int_equal(quic_stream_open(cl, q, ql, 10000, &s), 0);
+	assert_int_equal(quic_stream_recv(s, buf, sizeof(buf), 5000), -EPROTO);
+	assert_int_equal(quic_stream_app_error(s), DOQ_UNSPECIFIED_ERROR);
+	quic_stream_close(s);
+	quic_client_free(cl);
+	quic_server_free(srv);
+}
+
+static void
+test_quic_workers_backpressure(void **state)
+{
+	(void)state;
+	static int worker_mode = 1;
+	struct quic_server_cfg cfg;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.workers = 2;
+	cfg.handler_ctx = &worker_mode;
+	cfg.listen = "[::1]:0";                 /* and over IPv6 */
+	struct quic_server *srv = server(&cfg);
+	char remote[64];
+	snprintf(remote, sizeof(remote), "[::1]:%u", quic_server_port(srv));
+	struct quic_client_cfg cc;
+	memset(&cc, 0, sizeof(cc));
+	cc.remote = remote;
+	cc.pin = quic_server_pin(srv);
+	struct quic_client *cl = NULL;
+	assert_int_equal(quic_client_new(&cc, &cl), 0);
+	max_backlog_seen = 0;
+	struct got g;
+	assert_int_equal(get(cl, 200, 50000, 0, &g), 0);
+	assert_int_equal(g.n, 200);
+	assert_int_equal(g.bad, 0);
+	assert_true(max_backlog_seen <= (1 << 20) + 50002);
+	/* a server going away under a blocked producer releases it */
+	uint8_t q[128];
+	size_t ql = make_query(q, 400, 60000, 0);
+	struct quic_stream *s = NULL;
+	assert_int_equal(quic_stream_open(cl, q, ql, 10000, &s), 0);
+	uint8_t buf[65535];
+	assert_int_equal(quic_stream_recv(s, buf, sizeof(buf), 5000), 60000);
+	quic_server_free(srv);
+	quic_stream_close(s);
+	quic_client_free(cl);
 }
 
 static void
@@ -580,6 +683,8 @@ main(void)
 		cmocka_unit_test(test_quic_one_and_hundred_messages),
 		cmocka_unit_test(test_quic_ten_megabytes),
 		cmocka_unit_test(test_quic_parallel_streams),
+		cmocka_unit_test(test_quic_stream_pull_and_cancel),
+		cmocka_unit_test(test_quic_workers_backpressure),
 		cmocka_unit_test(test_quic_pin_checks),
 		cmocka_unit_test(test_quic_wrong_alpn),
 		cmocka_unit_test(test_quic_message_id),

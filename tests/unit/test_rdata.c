@@ -394,6 +394,351 @@ test_rdata_canonicalize(void **state)
 	assert_memory_equal(rdbuf, "\3ABC", 4);
 }
 
+static void
+test_rdata_loc(void **state)
+{
+	(void)state;
+	/* RFC 1876 §4 example, defaults for the precisions */
+	RTW(DNS_T_LOC, "42 21 54 N 71 06 18 W -24m 30m",
+	    "\x00\x33\x16\x13\x89\x17\x2d\xd0\x70\xbe\x15\xf0\x00\x98\x8d\x20",
+	    "42 21 54.000 N 71 6 18.000 W -24.00m 30m 10000m 10m");
+	RT(DNS_T_LOC, "52 22 23.000 N 4 53 32.000 E -2.00m 0.00m 10000m 10m", NULL);
+	RT(DNS_T_LOC, "42 21 43.952 N 71 5 6.344 W -24m 1m 200m",
+	   "42 21 43.952 N 71 5 6.344 W -24.00m 1m 200m 10m");
+	RT(DNS_T_LOC, "42 N 71 W 10 1 2 3", "42 0 0.000 N 71 0 0.000 W 10.00m 1m 2m 3m");
+	RT(DNS_T_LOC, "0 0 0.001 S 0 0 0 E 0 1000000 100 1",
+	   "0 0 0.001 S 0 0 0.000 E 0.00m 1000000m 100m 1m");
+	RT(DNS_T_LOC, "0 0 0 S 0 0 0 W 0 0.5 0.05 1234",
+	   "0 0 0.000 N 0 0 0.000 E 0.00m 0.50m 0.05m 1000m");
+	RT(DNS_T_LOC, "90 S 180 W 42849672.95m 90000000m",
+	   "90 0 0.000 S 180 0 0.000 W 42849672.95m 90000000m 10000m 10m");
+	RT(DNS_T_LOC, "89 59 59.999 N 179 59 59.999 E -100000.00m",
+	   "89 59 59.999 N 179 59 59.999 E -100000.00m 1m 10000m 10m");
+	bad(DNS_T_LOC, "91 N 0 E 0", 0, "LOC latitude '91' out of range");
+	bad(DNS_T_LOC, "90 1 N 0 E 0", 0, "LOC latitude '90' out of range");
+	bad(DNS_T_LOC, "10 60 N 0 E 0", 0, "LOC latitude '10' out of range");
+	bad(DNS_T_LOC, "10 X 0 E 0", 1, "bad LOC latitude 'X'");
+	bad(DNS_T_LOC, "10 1 1 1 N 0 E 0", 3, "bad LOC latitude '1'");
+	bad(DNS_T_LOC, "10 N 0 E", 4, "missing LOC field 'altitude'");
+	bad(DNS_T_LOC, "10 N 0 E 1.234m", 4, "bad LOC altitude '1.234m'");
+	bad(DNS_T_LOC, "10 N 0 E -100000.01", 4, "LOC altitude '-100000.01' out of range");
+	bad(DNS_T_LOC, "10 N 0 E 0 1 2 3 4", 8, "unexpected extra field '4'");
+	bad(DNS_T_LOC, "10 N 0 E 0 90000001", 5, "LOC size '90000001' out of range");
+	bad(DNS_T_LOC, "10 N", 2, "missing LOC longitude hemisphere");
+	/* wire checks: version, precision digits, latitude range */
+	uint8_t w[16];
+	memcpy(w, "\x00\x33\x16\x13\x89\x17\x2d\xd0\x70\xbe\x15\xf0\x00\x98\x8d\x20", 16);
+	assert_int_equal(dns_rdata_check(DNS_T_LOC, w, 16), 0);
+	w[0] = 1;
+	assert_int_equal(dns_rdata_check(DNS_T_LOC, w, 16), ERR_RDATA);
+	w[0] = 0;
+	w[1] = 0xa0;
+	assert_int_equal(dns_rdata_check(DNS_T_LOC, w, 16), ERR_RDATA);
+	w[1] = 0x33;
+	w[4] = 0xff;
+	assert_int_equal(dns_rdata_check(DNS_T_LOC, w, 16), ERR_RDATA);
+	assert_int_equal(dns_rdata_check(DNS_T_LOC, w, 15), ERR_RDATA);
+}
+
+/* RFC 4034 Appendix B key tag. */
+static unsigned
+key_tag(const uint8_t *rd, size_t n)
+{
+	unsigned long ac = 0;
+	for (size_t i = 0; i < n; i++)
+		ac += (i & 1) ? rd[i] : (unsigned long)rd[i] << 8;
+	ac += (ac >> 16) & 0xffff;
+	return ac & 0xffff;
+}
+
+static void
+test_rdata_dnskey_ds(void **state)
+{
+	(void)state;
+	/* RFC 4034 §5.4: the DS digest is SHA-1(owner | DNSKEY rdata), key tag 60485 */
+	static const char key[] = "256 3 5 AQOeiiR0GOMYkDshWoSKz9Xz fwJr1AYtsmx3TGkJaNXVbfi/ "
+	                          "2pHm822aJ5iI9BMzNXxeYCmZ DRD99WYwYqUSdjMmmAphXdvx "
+	                          "egXd/M5+X7OrzKBaMbCVdFLU Uh6DhweJBjEVv5f2wwjM9Xzc "
+	                          "nOf+EPbtG9DMBmADjFDc2w/r ljwvFw==";
+	uint8_t kb[DNS_RDATA_MAX];
+	int n = rt_wire(DNS_T_DNSKEY, key, NULL, 0,
+	                "256 3 5 AQOeiiR0GOMYkDshWoSKz9XzfwJr1AYtsmx3TGkJaNXVbfi/2pHm822a "
+	                "J5iI9BMzNXxeYCmZDRD99WYwYqUSdjMmmAphXdvxegXd/M5+X7OrzKBa "
+	                "MbCVdFLUUh6DhweJBjEVv5f2wwjM9XzcnOf+EPbtG9DMBmADjFDc2w/r ljwvFw==",
+	                kb);
+	assert_int_equal(key_tag(kb, (size_t)n), 60485);
+	uint8_t buf[512];
+	memcpy(buf, "\5dskey\7example\3com\0", 19);
+	memcpy(buf + 19, kb, (size_t)n);
+	uint8_t sha1[20];
+	assert_int_equal(gnutls_hash_fast(GNUTLS_DIG_SHA1, buf, 19 + (size_t)n, sha1), 0);
+	int d = RT(DNS_T_DS, "60485 5 1 2BB183AF5F22588179A53B0A9 8631FAD1A292118",
+	       "60485 5 1 2BB183AF5F22588179A53B0A98631FAD1A292118");
+	assert_int_equal(d, 24);
+	assert_memory_equal(rdbuf, "\xec\x45\x05\x01", 4);
+	assert_memory_equal(rdbuf + 4, sha1, 20);
+	/* mnemonics, hex chunked at 56 digits, CDS/CDNSKEY delete forms (RFC 8078 §4) */
+	RT(DNS_T_DNSKEY, "257 3 ECDSAP256SHA256 AwEAAQ==", "257 3 13 AwEAAQ==");
+	RT(DNS_T_DS, "60485 8 2 D4B7D520E7BB5F0F67674A0CCEB1E3E0614B93C4F9E99B8383F6A1E4469DA50A",
+	   "60485 8 2 D4B7D520E7BB5F0F67674A0CCEB1E3E0614B93C4F9E99B8383F6A1E4 469DA50A");
+	RT(DNS_T_DS, "1 RSASHA256 2 0000000000000000000000000000000000000000000000000000000000000000",
+	   "1 8 2 00000000000000000000000000000000000000000000000000000000 00000000");
+	RT(DNS_T_CDS, "0 0 0 00", NULL);
+	RT(DNS_T_CDNSKEY, "0 3 0 AA==", NULL);
+	bad(DNS_T_DNSKEY, "256 3 8 AwEAAa==", 3, "bad base64 in DNSKEY public key 'AwEAAa=='");
+	bad(DNS_T_DNSKEY, "256 3 8 AwE!", 3, "bad base64 in DNSKEY public key 'AwE!'");
+	bad(DNS_T_DNSKEY, "256 3 8 AwE AA", 4, "bad base64 in DNSKEY public key (incomplete)");
+	bad(DNS_T_DNSKEY, "256 3 8", 3, "missing DNSKEY field 'public key'");
+	bad(DNS_T_DNSKEY, "256 3 FOO AA==", 2, "bad DNSKEY algorithm 'FOO'");
+	bad(DNS_T_DS, "1 8 1 00", 3, "DS digest length 1 does not fit digest type 1");
+	bad(DNS_T_DS, "1 8 2 0g", 3, "bad hex in DS digest '0g'");
+	bad(DNS_T_DS, "1 8 9 0", 3, "bad hex in DS digest (incomplete)");
+}
+
+static void
+test_rdata_rrsig(void **state)
+{
+	(void)state;
+	/* RFC 4034 §3.3 example */
+	int n = RT(DNS_T_RRSIG, "A 5 3 86400 20030322173103 ( 20030220173103 2642 example.com. "
+	           "oJB1W6WNGv+ldvQ3WDG0MQkg5IEhjRip8WTrPYGv07h108dUKGMeDPKijVCHX3DDKdfb+v6o"
+	           "B9wfuh3DTJXUAfI/M0zmO/zz8bW0Rznl8O3tGNazPwQKkRN20XPXV6nwwfoXmJQbsLNrLfkG"
+	           "J5D6fwFm8nN+6pBzeDQfsS3Ap3o= )",
+	           "A 5 3 86400 20030322173103 20030220173103 2642 example.com. "
+	           "oJB1W6WNGv+ldvQ3WDG0MQkg5IEhjRip8WTrPYGv07h108dUKGMeDPKi "
+	           "jVCHX3DDKdfb+v6oB9wfuh3DTJXUAfI/M0zmO/zz8bW0Rznl8O3tGNaz "
+	           "PwQKkRN20XPXV6nwwfoXmJQbsLNrLfkGJ5D6fwFm8nN+6pBzeDQfsS3A p3o=");
+	assert_int_equal(n, 18 + 13 + 128);
+	assert_memory_equal(rdbuf, "\x00\x01\x05\x03\x00\x01\x51\x80\x3e\x7c\x9d\xd7\x3e\x55\x10\xd7"
+	                    "\x0a\x52", 18);
+	/* integer times (RFC 4034 §3.2) print as YYYYMMDDHHmmSS */
+	RT(DNS_T_RRSIG, "NS 13 2 3600 1700000000 1600000000 1 example.com. AAAA",
+	   "NS 13 2 3600 20231114221320 20200913122640 1 example.com. AAAA");
+	RT(DNS_T_RRSIG, "TYPE65534 8 0 0 20240229000000 20240228235960 65535 . AA==",
+	   "TYPE65534 8 0 0 20240229000000 20240229000000 65535 . AA==");
+	/* the signer keeps its case (RFC 6840 §5.1) */
+	n = RT(DNS_T_RRSIG, "A 8 2 60 20300101000000 20200101000000 1 Example.COM. AA==", NULL);
+	dns_rdata_canonicalize(DNS_T_RRSIG, rdbuf, (size_t)n);
+	assert_memory_equal(rdbuf + 18, "\7Example\3COM", 12);
+	bad(DNS_T_RRSIG, "A 8 2 60 20031322173103 20200101000000 1 . AA==", 4,
+	    "bad RRSIG expiration '20031322173103'");
+	bad(DNS_T_RRSIG, "A 8 2 60 20230229000000 20200101000000 1 . AA==", 4,
+	    "bad RRSIG expiration '20230229000000'");
+	bad(DNS_T_RRSIG, "A 8 2 60 2023022900000 20200101000000 1 . AA==", 4,
+	    "bad RRSIG expiration '2023022900000'");
+	bad(DNS_T_RRSIG, "A 8 2 60 4294967296 20200101000000 1 . AA==", 4,
+	    "bad RRSIG expiration '4294967296'");
+	bad(DNS_T_RRSIG, "FOO 8 2 60 1 1 1 . AA==", 0,
+	    "unknown type in RRSIG type covered 'FOO'");
+	bad(DNS_T_RRSIG, "A 8 2 1h 1 1 1 . AA==", 3, "bad RRSIG original TTL '1h'");
+}
+
+static void
+test_rdata_nsec_nsec3(void **state)
+{
+	(void)state;
+	/* RFC 4034 §4.3 */
+	static const char nsec[] = "\4host\7example\3com\0"
+	                           "\x00\x06\x40\x01\x00\x00\x00\x03"
+	                           "\x04\x1b\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x20";
+	RTW(DNS_T_NSEC, "host.example.com. ( A MX RRSIG NSEC TYPE1234 )", nsec,
+	    "host.example.com. A MX RRSIG NSEC TYPE1234");
+	RT(DNS_T_NSEC, "a NSEC RRSIG CAA NS", "a.example.com. NS RRSIG NSEC CAA");
+	RT(DNS_T_NSEC, "a.example.com.", NULL);
+	bad(DNS_T_NSEC, "a A FOO", 2, "unknown type 'FOO' in NSEC type bitmap");
+	/* bitmap on the wire: windows in order, 1..32 octets, no trailing zero */
+	assert_int_equal(dns_rdata_check(DNS_T_NSEC, (const uint8_t *)"\0\0\1\x40", 4), 0);
+	assert_int_equal(dns_rdata_check(DNS_T_NSEC, (const uint8_t *)"\0\0\2\x40\0", 5), ERR_RDATA);
+	assert_int_equal(dns_rdata_check(DNS_T_NSEC, (const uint8_t *)"\0\0\0", 3), ERR_RDATA);
+	assert_int_equal(dns_rdata_check(DNS_T_NSEC, (const uint8_t *)"\0\1\1\1\0\1\1", 7),
+	                 ERR_RDATA);
+	assert_int_equal(dns_rdata_check(DNS_T_NSEC, (const uint8_t *)"\0\0\3\1", 4), ERR_RDATA);
+
+	/* RFC 5155 Appendix A */
+	static const char n3[] = "\x01\x01\x00\x0c\x04\xaa\xbb\xcc\xdd\x14"
+	                         "\x17\x4e\xb2\x40\x9f\xe2\x8b\xcb\x48\x87\xa1\x83\x6f\x95\x7f\x0a"
+	                         "\x84\x25\xe2\x7b"
+	                         "\x00\x07\x22\x01\x00\x00\x00\x02\x90";
+	RTW(DNS_T_NSEC3, "1 1 12 aabbccdd ( 2t7b4g4vsa5smi47k61mv5bv1a22bojr MX DNSKEY NS SOA "
+	    "NSEC3PARAM RRSIG )", n3,
+	    "1 1 12 AABBCCDD 2T7B4G4VSA5SMI47K61MV5BV1A22BOJR NS SOA MX RRSIG DNSKEY NSEC3PARAM");
+	RT(DNS_T_NSEC3, "1 0 0 - 2T7B4G4VSA5SMI47K61MV5BV1A22BOJR", NULL);
+	RTW(DNS_T_NSEC3PARAM, "1 0 12 aabbccdd", "\1\0\0\x0c\4\xaa\xbb\xcc\xdd", "1 0 12 AABBCCDD");
+	RTW(DNS_T_NSEC3PARAM, "1 0 0 -", "\1\0\0\0\0", NULL);
+	bad(DNS_T_NSEC3PARAM, "1 0 0 xyz", 3, "bad hex in NSEC3PARAM salt 'xyz'");
+	bad(DNS_T_NSEC3PARAM, "1 0 0", 3, "missing NSEC3PARAM field 'salt'");
+	bad(DNS_T_NSEC3, "1 0 0 - W", 4, "bad base32hex in NSEC3 next hashed owner 'W'");
+	bad(DNS_T_NSEC3, "1 0 0 - 2T7B4G4VSA5SMI47K61MV5BV1A22BOJ", 4,
+	    "bad base32hex in NSEC3 next hashed owner '2T7B4G4VSA5SMI47K61MV5BV1A22BOJ'");
+	bad(DNS_T_NSEC3, "1 0 70000 - 2T7B4G4VSA5SMI47K61MV5BV1A22BOJR", 2,
+	    "NSEC3 iterations '70000' out of range");
+}
+
+static void
+test_rdata_tlsa_sshfp_openpgp_zonemd(void **state)
+{
+	(void)state;
+	/* RFC 6698 §2.3 */
+	RT(DNS_T_TLSA, "0 0 1 d2abde240d7cd3ee6b4b28c54df034b9 7983a1d16e8a410e4561cb106618e971",
+	   "0 0 1 D2ABDE240D7CD3EE6B4B28C54DF034B97983A1D16E8A410E4561CB10 6618E971");
+	RTW(DNS_T_TLSA, "3 1 1 0C72AC70", "\3\1\1\x0c\x72\xac\x70", NULL);
+	RT(DNS_T_SMIMEA, "0 0 0 abcdef", "0 0 0 ABCDEF");
+	bad(DNS_T_TLSA, "3 1 1", 3, "missing TLSA field 'certificate data'");
+	/* RFC 4255 §3.3 */
+	RTW(DNS_T_SSHFP, "2 1 123456789abcdef67890123456789abcdef67890",
+	    "\2\1\x12\x34\x56\x78\x9a\xbc\xde\xf6\x78\x90\x12\x34\x56\x78\x9a\xbc\xde\xf6\x78\x90",
+	    "2 1 123456789ABCDEF67890123456789ABCDEF67890");
+	RT(DNS_T_SSHFP, "4 2 123456789abcdef67890123456789abcdef67890123456789abcdef678901234",
+	   "4 2 123456789ABCDEF67890123456789ABCDEF67890123456789ABCDEF6 78901234");
+	bad(DNS_T_SSHFP, "2 1 1234", 2,
+	    "SSHFP fingerprint length 2 does not fit fingerprint type 1");
+	RT(DNS_T_OPENPGPKEY, "AQPSKmynfzW4kyBv015MUG2DeIQ3Cbl+BBZH4b/0PY1kxkmvHjcZc8nokfzj",
+	   "AQPSKmynfzW4kyBv015MUG2DeIQ3Cbl+BBZH4b/0PY1kxkmvHjcZc8no kfzj");
+	/* RFC 8976 §A.1 */
+	int n = RT(DNS_T_ZONEMD, "2018031900 1 1 ( c68090d90a7aed716bc459f9340e3d7c 1370d4d24b7e2fc3"
+	           "a1ddc0b9a87153b9 a9713b3c9ae5cc27777f98b8e730044c )",
+	           "2018031900 1 1 C68090D90A7AED716BC459F9340E3D7C1370D4D24B7E2FC3A1DDC0B9 "
+	           "A87153B9A9713B3C9AE5CC27777F98B8E730044C");
+	assert_int_equal(n, 54);
+	bad(DNS_T_ZONEMD, "1 1 1 00112233445566778899aabb", 3,
+	    "ZONEMD digest length 12 does not fit hash algorithm 1");
+	bad(DNS_T_ZONEMD, "1 1 9 0011", 3, "ZONEMD digest length 2 does not fit hash algorithm 9");
+	RT(DNS_T_URI, "10 1 \"https://example.com/\"", NULL);
+	RT(DNS_T_CSYNC, "66 3 A NS AAAA", NULL);
+}
+
+static void
+test_rdata_svcb(void **state)
+{
+	(void)state;
+	/* RFC 9460 Appendix D test vectors */
+	RTW(DNS_T_HTTPS, "0 foo.example.com.", "\0\0\3foo\7example\3com\0", NULL);
+	RTW(DNS_T_SVCB, "1 .", "\0\1\0", NULL);
+	RTW(DNS_T_SVCB, "16 foo.example.com. port=53",
+	    "\0\x10\3foo\7example\3com\0\0\3\0\2\0\x35", NULL);
+	RTW(DNS_T_SVCB, "1 foo.example.com. key667=hello",
+	    "\0\1\3foo\7example\3com\0\x02\x9b\0\5hello", "1 foo.example.com. key667=\"hello\"");
+	RTW(DNS_T_SVCB, "1 foo.example.com. key667=\"hello\\210qoo\"",
+	    "\0\1\3foo\7example\3com\0\x02\x9b\0\x09hello\xd2qoo", NULL);
+	RTW(DNS_T_SVCB, "1 foo.example.com. ( ipv6hint=\"2001:db8::1,2001:db8::53:1\" )",
+	    "\0\1\3foo\7example\3com\0\0\6\0\x20"
+	    "\x20\x01\x0d\xb8\0\0\0\0\0\0\0\0\0\0\0\x01"
+	    "\x20\x01\x0d\xb8\0\0\0\0\0\0\0\0\0\x53\0\x01",
+	    "1 foo.example.com. ipv6hint=2001:db8::1,2001:db8::53:1");
+	RTW(DNS_T_SVCB, "1 example.com. ( ipv6hint=\"2001:db8:122:344::192.0.2.33\" )",
+	    "\0\1\7example\3com\0\0\6\0\x10"
+	    "\x20\x01\x0d\xb8\x01\x22\x03\x44\0\0\0\0\xc0\0\2\x21",
+	    "1 example.com. ipv6hint=2001:db8:122:344::c000:221");
+	RTW(DNS_T_SVCB, "16 foo.example.org. ( alpn=h2,h3-19 mandatory=ipv4hint,alpn "
+	    "ipv4hint=192.0.2.1 )",
+	    "\0\x10\3foo\7example\3org\0"
+	    "\0\0\0\4\0\1\0\4"
+	    "\0\1\0\x09\2h2\5h3-19"
+	    "\0\4\0\4\xc0\0\2\1",
+	    "16 foo.example.org. mandatory=alpn,ipv4hint alpn=\"h2,h3-19\" ipv4hint=192.0.2.1");
+	RTW(DNS_T_SVCB, "16 foo.example.org. alpn=\"f\\\\\\\\oo\\\\,bar,h2\"",
+	    "\0\x10\3foo\7example\3org\0\0\1\0\x0c\x08" "f\\oo,bar\2h2", NULL);
+	RTW(DNS_T_SVCB, "16 foo.example.org. alpn=f\\\\\\092oo\\092,bar,h2",
+	    "\0\x10\3foo\7example\3org\0\0\1\0\x0c\x08" "f\\oo,bar\2h2",
+	    "16 foo.example.org. alpn=\"f\\\\\\\\oo\\\\,bar,h2\"");
+	/* BIND 9.18 output: sorted keys, key7 for dohpath, bare keys for empty values */
+	RT(DNS_T_HTTPS, "1 . alpn=h3 dohpath=/dns-query{?dns}", "1 . alpn=\"h3\" key7=\"/dns-query{?dns}\"");
+	RT(DNS_T_SVCB, "1 . mandatory=ipv4hint,alpn alpn=h2 ipv4hint=1.2.3.4 key65535 key9=\"\" port=0",
+	   "1 . mandatory=alpn,ipv4hint alpn=\"h2\" port=0 ipv4hint=1.2.3.4 key9 key65535");
+	RT(DNS_T_SVCB, "1 . ech=AEP+DQA= no-default-alpn alpn=\"a b,c\"",
+	   "1 . alpn=\"a\\032b,c\" no-default-alpn ech=AEP+DQA=");
+	RT(DNS_T_SVCB, "1 . key65444=\"a b\\\"c\\\\d,e;f@g(h)i\"", NULL);
+	RT(DNS_T_SVCB, "1 . key3=\"\\000\\080\"", "1 . port=80");
+	RT(DNS_T_SVCB, "4 . ech=\"\"", "4 . ech");
+	/* RFC 9460 Appendix D.3 failure cases, and more */
+	bad(DNS_T_SVCB, "1 foo.example.com. key123=abc key123=def", 3,
+	    "duplicate SVCB key 'key123'");
+	bad(DNS_T_SVCB, "1 foo.example.com. mandatory=key123", 2,
+	    "SVCB mandatory key 'key123' is missing");
+	bad(DNS_T_SVCB, "1 foo.example.com. mandatory=mandatory", 2, "SVCB mandatory lists itself");
+	bad(DNS_T_SVCB, "1 foo.example.com. no-default-alpn=abc", 2,
+	    "bad SVCB value for key 'no-default-alpn'");
+	bad(DNS_T_SVCB, "1 foo.example.com. mandatory=key123,key123 key123=abc", 2,
+	    "duplicate key 'key123' in SVCB mandatory");
+	bad(DNS_T_SVCB, "1 . foo=bar", 2, "unknown SVCB key 'foo'");
+	bad(DNS_T_SVCB, "1 . key65536=1", 2, "unknown SVCB key 'key65536'");
+	bad(DNS_T_SVCB, "1 . key01=1", 2, "unknown SVCB key 'key01'");
+	bad(DNS_T_HTTPS, "0 foo.example.com. alpn=h2", 2,
+	    "HTTPS AliasMode (priority 0) must not have params");
+	bad(DNS_T_SVCB, "1 . port=65536", 2, "bad SVCB value for key 'port'");
+	bad(DNS_T_SVCB, "1 . port", 2, "SVCB key 'port' needs a value");
+	bad(DNS_T_SVCB, "1 . alpn=h2,,h3", 2, "bad SVCB value for key 'alpn'");
+	bad(DNS_T_SVCB, "1 . ipv4hint=1.2.3", 2, "bad IPv4 address '1.2.3' in SVCB ipv4hint");
+	bad(DNS_T_SVCB, "1 . ipv6hint=1.2.3.4", 2, "bad IPv6 address '1.2.3.4' in SVCB ipv6hint");
+	bad(DNS_T_SVCB, "1 . ech=A", 2, "bad base64 in SVCB ech");
+	bad(DNS_T_SVCB, "1 . dohpath=/q", 2, "bad SVCB value for key 'dohpath'");
+	bad(DNS_T_SVCB, "1 . \"alpn\"", 2, "unexpected quoted string 'alpn' in SVCB params");
+	bad(DNS_T_SVCB, "1", 1, "missing SVCB field 'target'");
+	/* wire: keys must increase, values must fit their key */
+	assert_int_equal(dns_rdata_check(DNS_T_SVCB, (const uint8_t *)"\0\1\0\0\3\0\2\0\x35\0\3\0\2\0\x35",
+	                                 16), ERR_RDATA);
+	assert_int_equal(dns_rdata_check(DNS_T_SVCB, (const uint8_t *)"\0\1\0\0\3\0\1\0", 8),
+	                 ERR_RDATA);
+	assert_int_equal(dns_rdata_check(DNS_T_SVCB, (const uint8_t *)"\0\1\0\0\1\0\1\0", 8),
+	                 ERR_RDATA);
+	assert_int_equal(dns_rdata_check(DNS_T_SVCB, (const uint8_t *)"\0\1\0\0\3\0\2\0", 8),
+	                 ERR_RDATA);
+	assert_int_equal(dns_rdata_check(DNS_T_SVCB, (const uint8_t *)"\0\1\0\0\3\0\2\0\x35", 9), 0);
+	/* the target is listed but never compressed nor lowercased */
+	uint16_t offs[2];
+	bool comp[2];
+	int n = RT(DNS_T_SVCB, "1 Foo.example. port=1", NULL);
+	assert_int_equal(dns_rdata_names(DNS_T_SVCB, rdbuf, (size_t)n, offs, comp, 2), 1);
+	assert_int_equal(offs[0], 2);
+	assert_false(comp[0]);
+	dns_rdata_canonicalize(DNS_T_SVCB, rdbuf, (size_t)n);
+	assert_memory_equal(rdbuf + 2, "\3Foo", 4);
+}
+
+static void
+test_rdata_quoting_rules(void **state)
+{
+	(void)state;
+	/* as BIND: only character-strings may be quoted; URI's target must be */
+	bad(DNS_T_MX, "\"10\" mail", 0, "quoted MX preference '10'");
+	bad(DNS_T_A, "\"1.2.3.4\"", 0, "quoted A address '1.2.3.4'");
+	bad(DNS_T_NS, "\"quoted.example.\"", 0, "quoted NS nameserver 'quoted.example.'");
+	bad(DNS_T_DNSKEY, "256 3 8 \"AwEAAQ==\"", 3, "quoted DNSKEY public key 'AwEAAQ=='");
+	bad(DNS_T_URI, "1 1 abc", 2, "unquoted URI target 'abc'");
+	RT(DNS_T_URI, "1 1 \"abc\"", NULL);
+	RT(DNS_T_CAA, "0 issue ca.example.net", "0 issue \"ca.example.net\"");
+	RT(DNS_T_HINFO, "a \"b\"", "\"a\" \"b\"");
+	/* LOC hemispheres are upper case */
+	bad(DNS_T_LOC, "10 n 0 e 0", 1, "bad LOC latitude 'n'");
+	/* NSEC3 with SHA-1 carries a 20-octet hash */
+	bad(DNS_T_NSEC3, "1 0 0 - 00", 4, "NSEC3 next hashed owner of 1 octets, SHA-1 gives 20");
+	RT(DNS_T_NSEC3, "2 0 0 - 00", NULL);
+}
+
+static void
+test_rdata_output_space(void **state)
+{
+	(void)state;
+	char txt[64];
+	int n = RT(DNS_T_TXT, "\"hello\"", NULL);
+	for (size_t cap = 0; cap < 8; cap++)
+		assert_int_equal(dns_rdata_to_text(DNS_T_TXT, rdbuf, (size_t)n, txt, cap), -ENOSPC);
+	assert_int_equal(dns_rdata_to_text(DNS_T_TXT, rdbuf, (size_t)n, txt, 8), 7);
+	/* input larger than the output buffer */
+	char err[128];
+	uint8_t small[3];
+	assert_int_equal(dns_rdata_from_str(DNS_T_A, "1.2.3.4", 7, origin, small, sizeof(small), err,
+	                                    sizeof(err)), ERR_RDATA);
+	assert_string_equal(err, "A rdata too long");
+	assert_int_equal(dns_rdata_from_str(DNS_T_TXT, "\"abc\"", 5, origin, small, sizeof(small),
+	                                    err, sizeof(err)), ERR_RDATA);
+	assert_int_equal(dns_rdata_from_str(DNS_T_TXT, "\"ab\"", 4, origin, small, sizeof(small),
+	                                    err, sizeof(err)), 3);
+	assert_int_equal(dns_rdata_from_str(DNS_T_TXT, "\"abc", 4, origin, small, sizeof(small),
+	                                    err, sizeof(err)), ERR_RDATA);
+	assert_string_equal(err, "quoted string is never closed at column 1");
+}
+
 int
 main(void)
 {
@@ -408,6 +753,14 @@ main(void)
 		cmocka_unit_test(test_rdata_names_and_compression),
 		cmocka_unit_test(test_rdata_unpack_decompresses),
 		cmocka_unit_test(test_rdata_canonicalize),
+		cmocka_unit_test(test_rdata_loc),
+		cmocka_unit_test(test_rdata_dnskey_ds),
+		cmocka_unit_test(test_rdata_rrsig),
+		cmocka_unit_test(test_rdata_nsec_nsec3),
+		cmocka_unit_test(test_rdata_tlsa_sshfp_openpgp_zonemd),
+		cmocka_unit_test(test_rdata_svcb),
+		cmocka_unit_test(test_rdata_quoting_rules),
+		cmocka_unit_test(test_rdata_output_space),
 	};
 	return cmocka_run_group_tests_name("rdata", tests, setup, NULL);
 }

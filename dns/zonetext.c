@@ -1,0 +1,520 @@
+/*
+ * RFC 1035 §5 zone text parser and canonical printer.
+ *
+ * The parser walks the tokens of dns/lex.c one logical line at a time:
+ * directives ($ORIGIN, $TTL; $INCLUDE and $GENERATE refused), then records
+ * `[owner] [TTL] [class] type rdata` with TTL and class in either order.
+ * Every record is built in fixed buffers of one context (allocated once per
+ * parse, never per record) and handed to the caller's callback.
+ *
+ * TTL rules follow BIND 9.18's master file loader, which named-checkzone
+ * uses: $TTL sets the default; with no $TTL, a record without a TTL takes
+ * the last explicit one (RFC 1035), except that an SOA seen while no TTL is
+ * known at all takes its MINIMUM field and makes it the default (BIND's
+ * "no TTL specified; using SOA MINTTL instead"), and any other record in
+ * that state is an error ("no TTL specified").
+ *
+ * Every error names the line and column of the offending token, or of the
+ * place where a missing field was expected.
+ */
+#include "dns/zonetext.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dns/lex.h"
+#include "dns/name.h"
+#include "dns/rdata.h"
+#include "dns/rrtype.h"
+#include "util/err.h"
+
+#define ZT_TTL_MAX 2147483647u  /* RFC 2181 §8 */
+#define ZT_TOK_INLINE 256       /* rdata fields without any allocation */
+
+struct zt_ctx {
+	struct dns_lex lx;
+	struct dns_zt_err *err;
+	dns_zt_rr_fn fn;
+	void *fnctx;
+	uint8_t origin[DNS_NAME_MAX];
+	uint8_t owner[DNS_NAME_MAX];
+	bool have_owner;
+	uint32_t default_ttl;   /* $TTL, or SOA MINIMUM (BIND) */
+	bool default_known;
+	uint32_t last_ttl;      /* last explicit TTL (RFC 1035 semantics) */
+	bool last_known;
+	struct dns_tok *tok;    /* rdata fields: tok_inline, or a heap array when */
+	size_t tok_cap;         /* one record needs more (grown by doubling)     */
+	struct dns_tok tok_inline[ZT_TOK_INLINE];
+	uint8_t rdata[DNS_RDATA_MAX];
+};
+
+static int
+fail(struct zt_ctx *c, int code, unsigned line, unsigned col, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+static int
+fail(struct zt_ctx *c, int code, unsigned line, unsigned col, const char *fmt, ...)
+{
+	if (c->err != NULL) {
+		va_list ap;
+		c->err->line = line;
+		c->err->col = col;
+		va_start(ap, fmt);
+		vsnprintf(c->err->what, sizeof(c->err->what), fmt, ap);
+		va_end(ap);
+	}
+	return code;
+}
+
+/* Shortens a token for quoting in an error message. */
+static int
+tlen(const struct dns_tok *t)
+{
+	return t->len > 64 ? 64 : (int)t->len;
+}
+
+int
+dns_zt_parse_ttl(const char *s, size_t len, uint32_t *ttl)
+{
+	uint64_t total = 0, n = 0;
+	bool digits = false, unit_seen = false;
+	if (len == 0)
+		return ERR_SYNTAX;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		if (ch >= '0' && ch <= '9') {
+			n = n * 10 + (uint64_t)(ch - '0');
+			if (n > 0xffffffffull)
+				return -ERANGE;
+			digits = true;
+			continue;
+		}
+		uint64_t mul;
+		switch (ch | 0x20) {
+		case 'w': mul = 604800; break;
+		case 'd': mul = 86400; break;
+		case 'h': mul = 3600; break;
+		case 'm': mul = 60; break;
+		case 's': mul = 1; break;
+		default: return ERR_SYNTAX;
+		}
+		if (!digits)
+			return ERR_SYNTAX;
+		total += n * mul;
+		if (total > 0xffffffffull)
+			return -ERANGE;
+		n = 0;
+		digits = false;
+		unit_seen = true;
+	}
+	if (digits) {
+		/* BIND: a bare number only on its own ("1h30" is no TTL) */
+		if (unit_seen)
+			return ERR_SYNTAX;
+		total = n;
+	}
+	if (total > ZT_TTL_MAX)
+		return -ERANGE;
+	*ttl = (uint32_t)total;
+	return 0;
+}
+
+/*
+ * Parses a name token, and on failure finds the column of the fault inside
+ * it: the bad escape, the over-long or empty label, or the token itself when
+ * the whole name (with the origin appended) exceeds 255 octets.
+ */
+static int
+parse_name(struct zt_ctx *c, const struct dns_tok *t, const char *role, uint8_t *out)
+{
+	if (t->kind == DNS_TOK_QSTRING)
+		return fail(c, ERR_SYNTAX, t->line, t->col, "%s cannot be a quoted string", role);
+	int r = dns_name_from_text(t->s, t->len, c->origin, out);
+	if (r > 0)
+		return r;
+	size_t lstart = 0, llen = 0;
+	for (size_t i = 0; i < t->len; i++) {
+		char ch = t->s[i];
+		if (ch == '.') {
+			if (llen == 0 && !(t->len == 1))
+				return fail(c, ERR_NAME_LABEL, t->line, t->col + (unsigned)i,
+				            "empty label in %s '%.*s'", role, tlen(t), t->s);
+			lstart = i + 1;
+			llen = 0;
+			continue;
+		}
+		if (ch == '\\') {
+			bool ok = i + 1 < t->len;
+			size_t skip = 1;
+			if (ok && t->s[i + 1] >= '0' && t->s[i + 1] <= '9') {
+				ok = i + 3 < t->len && t->s[i + 2] >= '0' && t->s[i + 2] <= '9' &&
+				     t->s[i + 3] >= '0' && t->s[i + 3] <= '9' &&
+				     (t->s[i + 1] - '0') * 100 + (t->s[i + 2] - '0') * 10 +
+				     (t->s[i + 3] - '0') <= 255;
+				skip = 3;
+			}
+			if (!ok)
+				return fail(c, ERR_NAME_ESCAPE, t->line, t->col + (unsigned)i,
+				            "bad escape in %s '%.*s'", role, tlen(t), t->s);
+			i += skip;
+		}
+		if (++llen > DNS_LABEL_MAX)
+			return fail(c, ERR_NAME_LABEL, t->line, t->col + (unsigned)lstart,
+			            "label longer than 63 octets in %s '%.*s%s'", role, tlen(t),
+			            t->s, t->len > 64 ? "..." : "");
+	}
+	if (r == ERR_NAME_LONG)
+		return fail(c, r, t->line, t->col, "%s '%.*s%s' is longer than 255 octets", role,
+		            tlen(t), t->s, t->len > 64 ? "..." : "");
+	return fail(c, r, t->line, t->col, "bad %s '%.*s': %s", role, tlen(t), t->s, err_str(r));
+}
+
+static int
+next(struct zt_ctx *c, struct dns_tok *t)
+{
+	int r = dns_lex_next(&c->lx, t);
+	if (r != 0)
+		return fail(c, r, c->lx.err_line, c->lx.err_col, "%s", c->lx.err_what);
+	return 0;
+}
+
+static bool
+at_eol(const struct dns_tok *t)
+{
+	return t->kind == DNS_TOK_EOL || t->kind == DNS_TOK_EOF;
+}
+
+/* Reads the rest of the line, which must be empty. */
+static int
+expect_eol(struct zt_ctx *c, const char *after)
+{
+	struct dns_tok t;
+	int r = next(c, &t);
+	if (r != 0)
+		return r;
+	if (!at_eol(&t))
+		return fail(c, ERR_SYNTAX, t.line, t.col, "junk '%.*s' after %s", tlen(&t), t.s,
+		            after);
+	return 0;
+}
+
+static int
+ttl_token(struct zt_ctx *c, const struct dns_tok *t, uint32_t *ttl)
+{
+	int r = dns_zt_parse_ttl(t->s, t->len, ttl);
+	if (r == -ERANGE)
+		return fail(c, ERR_SYNTAX, t->line, t->col,
+		            "TTL '%.*s' exceeds 2147483647 (RFC 2181 §8)", tlen(t), t->s);
+	if (r != 0)
+		return fail(c, ERR_SYNTAX, t->line, t->col, "bad TTL '%.*s'", tlen(t), t->s);
+	return 0;
+}
+
+static int
+directive(struct zt_ctx *c, const struct dns_tok *d)
+{
+	struct dns_tok t;
+	int r;
+	if (dns_tok_is(d, "$ORIGIN")) {
+		r = next(c, &t);
+		if (r != 0)
+			return r;
+		if (at_eol(&t))
+			return fail(c, ERR_SYNTAX, t.line, t.col, "$ORIGIN needs a domain name");
+		uint8_t o[DNS_NAME_MAX];
+		r = parse_name(c, &t, "$ORIGIN", o);
+		if (r < 0)
+			return r;
+		memcpy(c->origin, o, (size_t)r);
+		return expect_eol(c, "$ORIGIN name");
+	}
+	if (dns_tok_is(d, "$TTL")) {
+		r = next(c, &t);
+		if (r != 0)
+			return r;
+		if (at_eol(&t))
+			return fail(c, ERR_SYNTAX, t.line, t.col, "$TTL needs a TTL value");
+		uint32_t ttl;
+		r = ttl_token(c, &t, &ttl);
+		if (r != 0)
+			return r;
+		c->default_ttl = ttl;
+		c->default_known = true;
+		return expect_eol(c, "$TTL value");
+	}
+	if (dns_tok_is(d, "$INCLUDE"))
+		return fail(c, ERR_SYNTAX, d->line, d->col, "$INCLUDE is not allowed");
+	if (dns_tok_is(d, "$GENERATE"))
+		return fail(c, ERR_SYNTAX, d->line, d->col, "$GENERATE is not supported");
+	return fail(c, ERR_SYNTAX, d->line, d->col, "unknown directive '%.*s'", tlen(d), d->s);
+}
+
+static bool
+tok_is_upper2(const struct dns_tok *t, char a, char b)
+{
+	return t->kind == DNS_TOK_WORD && t->len == 2 && (t->s[0] & ~0x20) == a &&
+	       (t->s[1] & ~0x20) == b;
+}
+
+/* Doubles the rdata field array; it stays grown for the rest of the parse. */
+static int
+grow_tokens(struct zt_ctx *c)
+{
+	size_t cap = c->tok_cap * 2;
+	struct dns_tok *t;
+	if (c->tok == c->tok_inline) {
+		t = malloc(cap * sizeof(*t));
+		if (t != NULL)
+			memcpy(t, c->tok_inline, sizeof(c->tok_inline));
+	} else {
+		t = realloc(c->tok, cap * sizeof(*t));
+	}
+	if (t == NULL)
+		return -ENOMEM;
+	c->tok = t;
+	c->tok_cap = cap;
+	return 0;
+}
+
+/* One record line; `t` is its first token. */
+static int
+record(struct zt_ctx *c, struct dns_tok *t)
+{
+	int r;
+	unsigned line = t->line, col = t->col;
+	if (t->col == 1) {
+		r = parse_name(c, t, "owner name", c->owner);
+		if (r < 0)
+			return r;
+		c->have_owner = true;
+		r = next(c, t);
+		if (r != 0)
+			return r;
+	} else if (!c->have_owner) {
+		return fail(c, ERR_SYNTAX, t->line, t->col,
+		            "no owner name: the first record must start in column 1");
+	}
+
+	/* [TTL] [class] or [class] [TTL], then the type */
+	bool have_ttl = false, have_class = false;
+	uint32_t ttl = 0;
+	uint16_t type;
+	for (;;) {
+		if (at_eol(t))
+			return fail(c, ERR_SYNTAX, t->line, t->col, "missing RR type");
+		if (t->kind != DNS_TOK_WORD)
+			return fail(c, ERR_SYNTAX, t->line, t->col, "expected an RR type, not \"%.*s\"",
+			            tlen(t), t->s);
+		if (!have_class && tok_is_upper2(t, 'I', 'N')) {
+			have_class = true;
+		} else if (!have_ttl && t->s[0] >= '0' && t->s[0] <= '9') {
+			r = ttl_token(c, t, &ttl);
+			if (r != 0)
+				return r;
+			have_ttl = true;
+		} else if (dns_rrtype_from_text(t->s, t->len, &type) == 0) {
+			break;
+		} else {
+			uint16_t cl;
+			if (dns_rrclass_from_text(t->s, t->len, &cl) == 0)
+				return fail(c, ERR_SYNTAX, t->line, t->col,
+				            "class %.*s is not supported (only IN)", tlen(t), t->s);
+			return fail(c, ERR_TYPE, t->line, t->col, "unknown RR type '%.*s'", tlen(t),
+			            t->s);
+		}
+		r = next(c, t);
+		if (r != 0)
+			return r;
+	}
+	if (dns_rrtype_is_meta(type))
+		return fail(c, ERR_TYPE, t->line, t->col, "RR type %.*s cannot appear in zone data",
+		            tlen(t), t->s);
+	/* the type's mnemonic, spelled canonically, is only needed for errors */
+	char tname[DNS_RRTYPE_TEXT_MAX];
+
+	/* rdata tokens up to the end of the logical line */
+	size_t n = 0;
+	for (;;) {
+		r = next(c, &c->tok[n]);
+		if (r != 0)
+			return r;
+		if (at_eol(&c->tok[n]))
+			break;
+		if (++n < c->tok_cap)
+			continue;
+		if (c->tok_cap >= DNS_ZT_MAX_FIELDS)
+			return fail(c, ERR_SYNTAX, c->tok[n - 1].line, c->tok[n - 1].col,
+			            "more than %d rdata fields", DNS_ZT_MAX_FIELDS - 1);
+		r = grow_tokens(c);
+		if (r != 0)
+			return fail(c, r, c->tok[n - 1].line, c->tok[n - 1].col, "out of memory");
+	}
+	const struct dns_tok *eol = &c->tok[n];
+	if (n == 0) {
+		dns_rrtype_to_text(type, tname, sizeof(tname));
+		return fail(c, ERR_RDATA, eol->line, eol->col, "missing rdata for %s record", tname);
+	}
+	struct dns_rdata_err re;
+	re.tok = 0;
+	re.what[0] = '\0';
+	int rdlen = dns_rdata_from_tokens(type, c->tok, n, c->origin, c->rdata,
+	                                  sizeof(c->rdata), &re);
+	if (rdlen < 0) {
+		dns_rrtype_to_text(type, tname, sizeof(tname));
+		const struct dns_tok *at = re.tok < n ? &c->tok[re.tok] : eol;
+		return fail(c, rdlen, at->line, at->col, "%s: %s", tname,
+		            re.what[0] ? re.what : err_str(rdlen));
+	}
+
+	/* TTL, as BIND 9.18's loader decides it (see the top of this file) */
+	if (have_ttl) {
+		c->last_ttl = ttl;
+		c->last_known = true;
+	} else if (c->default_known) {
+		ttl = c->default_ttl;
+	} else if (c->last_known) {
+		ttl = c->last_ttl;
+	} else if (type == DNS_T_SOA && rdlen >= 20) {
+		const uint8_t *m = c->rdata + rdlen - 4;
+		ttl = (uint32_t)m[0] << 24 | (uint32_t)m[1] << 16 | (uint32_t)m[2] << 8 | m[3];
+		if (ttl > ZT_TTL_MAX)
+			ttl = 0;   /* BIND's limit_ttl() */
+		c->default_ttl = ttl;
+		c->default_known = true;
+	} else {
+		return fail(c, ERR_SYNTAX, line, col,
+		            "no TTL specified and no $TTL or SOA before this record");
+	}
+
+	struct dns_rr rr = {
+		.owner = c->owner,
+		.type = type,
+		.rclass = DNS_C_IN,
+		.ttl = ttl,
+		.rdlen = (uint16_t)rdlen,
+		.rdata = c->rdata,
+	};
+	r = c->fn(c->fnctx, &rr);
+	if (r != 0 && c->err != NULL) {
+		c->err->line = line;
+		c->err->col = col;
+		snprintf(c->err->what, sizeof(c->err->what), "record rejected by the caller (%d)",
+		         r);
+	}
+	return r;
+}
+
+int
+dns_zt_parse(const char *text, size_t len, const uint8_t *origin, uint32_t default_ttl,
+             dns_zt_rr_fn fn, void *ctx, struct dns_zt_err *err)
+{
+	struct zt_ctx *c = malloc(sizeof(*c));
+	if (c == NULL)
+		return -ENOMEM;
+	if (err != NULL) {
+		err->line = 0;
+		err->col = 0;
+		err->what[0] = '\0';
+	}
+	dns_lex_init(&c->lx, text, len);
+	c->err = err;
+	c->fn = fn;
+	c->fnctx = ctx;
+	if (origin == NULL)
+		origin = dns_root_name;
+	memcpy(c->origin, origin, dns_name_len(origin));
+	c->tok = c->tok_inline;
+	c->tok_cap = ZT_TOK_INLINE;
+	c->have_owner = false;
+	c->default_known = default_ttl != DNS_ZT_NO_TTL;
+	c->default_ttl = c->default_known ? default_ttl : 0;
+	c->last_known = false;
+	c->last_ttl = 0;
+
+	int r = 0;
+	for (;;) {
+		struct dns_tok t;
+		r = next(c, &t);
+		if (r != 0)
+			break;
+		if (t.kind == DNS_TOK_EOF)
+			break;
+		if (t.kind == DNS_TOK_EOL)
+			continue;
+		if (t.col == 1 && t.kind == DNS_TOK_WORD && t.s[0] == '$')
+			r = directive(c, &t);
+		else
+			r = record(c, &t);
+		if (r != 0)
+			break;
+	}
+	if (c->tok != c->tok_inline)
+		free(c->tok);
+	free(c);
+	return r;
+}
+
+int
+dns_zt_err_text(const struct dns_zt_err *err, char *buf, size_t cap)
+{
+	int n = snprintf(buf, cap, "line %u col %u: %s", err->line, err->col, err->what);
+	if (n < 0 || (size_t)n >= cap)
+		return -ENOSPC;
+	return n;
+}
+
+int
+dns_zt_print_rr(const struct dns_rr *rr, char *buf, size_t cap)
+{
+	int r = dns_name_to_text(rr->owner, buf, cap);
+	if (r < 0)
+		return -ENOSPC;
+	size_t n = (size_t)r;
+	/* " TTL IN TYPE " without printf: this is the hot path of a zone dump */
+	char mid[64];
+	size_t m = 0;
+	mid[m++] = ' ';
+	char digits[10];
+	size_t nd = 0;
+	uint32_t ttl = rr->ttl;
+	do {
+		digits[nd++] = (char)('0' + ttl % 10);
+		ttl /= 10;
+	} while (ttl != 0);
+	while (nd > 0)
+		mid[m++] = digits[--nd];
+	if (rr->rclass == DNS_C_IN) {
+		memcpy(mid + m, " IN ", 4);
+		m += 4;
+	} else {
+		m += (size_t)snprintf(mid + m, sizeof(mid) - m, " CLASS%u ", rr->rclass);
+	}
+	const char *tn = dns_rrtype_name(rr->type);
+	if (tn != NULL) {
+		size_t tl = strlen(tn);
+		memcpy(mid + m, tn, tl);
+		m += tl;
+	} else {
+		m += (size_t)snprintf(mid + m, sizeof(mid) - m, "TYPE%u", rr->type);
+	}
+	mid[m++] = ' ';
+	if (n + m >= cap)
+		return -ENOSPC;
+	memcpy(buf + n, mid, m);
+	n += m;
+	r = dns_rdata_to_text(rr->type, rr->rdata, rr->rdlen, buf + n, cap - n);
+	if (r == ERR_RDATA)
+		r = dns_rdata_to_generic(rr->rdata, rr->rdlen, buf + n, cap - n);
+	if (r < 0)
+		return -ENOSPC;
+	n += (size_t)r;
+	if (n + 2 > cap)
+		return -ENOSPC;
+	buf[n++] = '\n';
+	buf[n] = '\0';
+	return (int)n;
+}
