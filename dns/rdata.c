@@ -65,6 +65,7 @@ struct rdesc {
 	struct field f[10];
 };
 
+/* Sorted by type (find_desc is a binary search). */
 static const struct rdesc descs[] = {
 	{ DNS_T_A, { { F_A, "address" } } },
 	{ DNS_T_NS, { { F_NAME_C, "nameserver" } } },
@@ -85,6 +86,10 @@ static const struct rdesc descs[] = {
 	{ DNS_T_RP, { { F_NAME_L, "mailbox" }, { F_NAME_L, "text name" } } },
 	{ DNS_T_AFSDB, { { F_U16, "subtype" }, { F_NAME_L, "hostname" } } },
 	{ DNS_T_RT, { { F_U16, "preference" }, { F_NAME_L, "host" } } },
+	{ DNS_T_SIG, { { F_TYPE, "type covered" }, { F_ALG, "algorithm" }, { F_U8, "labels" },
+	               { F_U32, "original TTL" }, { F_TIME, "expiration" },
+	               { F_TIME, "inception" }, { F_U16, "key tag" }, { F_NAME_L, "signer" },
+	               { F_B64, "signature" } } },
 	{ DNS_T_PX, { { F_U16, "preference" }, { F_NAME_L, "map822" }, { F_NAME_L, "mapx400" } } },
 	{ DNS_T_AAAA, { { F_AAAA, "address" } } },
 	{ DNS_T_LOC, { { F_LOC, "location" } } },
@@ -129,12 +134,20 @@ static const struct rdesc descs[] = {
 	{ DNS_T_CAA, { { F_U8, "flags" }, { F_CAATAG, "tag" }, { F_CAAVAL, "value" } } },
 };
 
+/* descs[] is sorted by type: a binary search finds the row. */
 static const struct rdesc *
 find_desc(uint16_t type)
 {
-	for (size_t i = 0; i < sizeof(descs) / sizeof(descs[0]); i++)
-		if (descs[i].type == type)
-			return &descs[i];
+	size_t lo = 0, hi = sizeof(descs) / sizeof(descs[0]);
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (descs[mid].type == type)
+			return &descs[mid];
+		if (descs[mid].type < type)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
 	return NULL;
 }
 
