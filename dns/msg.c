@@ -3,7 +3,9 @@
  * with strict bounds and keeps offsets; building writes into the caller's
  * buffer and compresses names through a hash table of every name suffix
  * written so far (key: hash of the lowercased labels of the suffix; value:
- * its offset), so a name shares its longest suffix already present.  The
+ * its offset), so a name shares its longest suffix already present.
+ * Suffixes match with their letter case, so transferred data keeps its
+ * spelling; only a whole name equal to the qname matches in any case.  The
  * invariant of the writer: w->buf[0..w->len) is always a complete message
  * whose header counts match its records.
  */
@@ -26,7 +28,8 @@
 static int
 unpack_name(const uint8_t *pkt, size_t len, size_t *pos, uint8_t *out)
 {
-	size_t p = *pos, limit = *pos;
+	size_t p = *pos;
+	size_t limit = p;   /* a pointer must go strictly below this */
 	while (p < len) {
 		uint8_t l = pkt[p];
 		if (l == 0 || (l & 0xc0) == 0x40 || (l & 0xc0) == 0x80)
@@ -306,10 +309,10 @@ put_count(struct dns_msgw *w, unsigned section, int delta)
 
 /*
  * True when the name at packet offset `off` (following our own pointers)
- * equals the uncompressed name `name` ignoring case.
+ * equals the uncompressed name `name`, letter case included unless `icase`.
  */
 static bool
-pkt_name_equal(const struct dns_msgw *w, size_t off, const uint8_t *name)
+pkt_name_equal(const struct dns_msgw *w, size_t off, const uint8_t *name, bool icase)
 {
 	unsigned hops = 0;
 	for (;;) {
@@ -328,23 +331,37 @@ pkt_name_equal(const struct dns_msgw *w, size_t off, const uint8_t *name)
 			return true;
 		if (off + 1 + l > w->len)
 			return false;
-		for (uint8_t i = 1; i <= l; i++) {
-			if (lower(w->buf[off + i]) != lower(name[i]))
-				return false;
+		if (icase) {
+			for (uint8_t i = 1; i <= l; i++) {
+				if (lower(w->buf[off + i]) != lower(name[i]))
+					return false;
+			}
+		} else if (memcmp(w->buf + off + 1, name + 1, l) != 0) {
+			return false;
 		}
 		off += (size_t)l + 1;
 		name += l + 1;
 	}
 }
 
+/*
+ * Offset of a written name equal to `suffix` (hash `h`), or 0.  Matching
+ * keeps letter case, so records keep the case they were given, with one
+ * exception as in Knot: a whole name equal to the qname in any case points
+ * to the qname (an answer owner takes the spelling of the question).
+ */
 static size_t
-lookup(const struct dns_msgw *w, uint32_t h, const uint8_t *suffix)
+lookup(const struct dns_msgw *w, uint32_t h, const uint8_t *suffix, bool whole)
 {
 	for (size_t i = h & (DNS_MSGW_SLOTS - 1);; i = (i + 1) & (DNS_MSGW_SLOTS - 1)) {
-		if (w->slot[i].off == 0)
+		size_t off = w->slot[i].off;
+		if (off == 0)
 			return 0;
-		if (w->slot[i].hash == h && pkt_name_equal(w, w->slot[i].off, suffix))
-			return w->slot[i].off;
+		if (w->slot[i].hash != h)
+			continue;
+		bool icase = whole && off == DNS_HDR_LEN && w->qd_end > DNS_HDR_LEN;
+		if (pkt_name_equal(w, off, suffix, icase))
+			return off;
 	}
 }
 
@@ -394,7 +411,7 @@ put_name(struct dns_msgw *w, const uint8_t *name, bool compress, size_t limit)
 	size_t target = 0;
 	if (compress) {
 		for (unsigned i = 0; i < n; i++) {
-			target = lookup(w, hash[i], lab[i]);
+			target = lookup(w, hash[i], lab[i], i == 0);
 			if (target != 0) {
 				match = i;
 				break;
@@ -410,7 +427,7 @@ put_name(struct dns_msgw *w, const uint8_t *name, bool compress, size_t limit)
 		 * Remember the suffix unless an equal one is known already (when
 		 * compressing, the search above proved it is not).
 		 */
-		if (compress || lookup(w, hash[i], lab[i]) == 0)
+		if (compress || lookup(w, hash[i], lab[i], false) == 0)
 			insert(w, hash[i], w->len);
 		w->len += ll;
 	}
@@ -575,8 +592,10 @@ dns_msgw_rr(struct dns_msgw *w, unsigned section, const struct dns_rr *rr)
 	}
 	if (limit - w->len < (size_t)rr->rdlen - done)
 		goto full;
-	memcpy(w->buf + w->len, rr->rdata + done, rr->rdlen - done);
-	w->len += rr->rdlen - done;
+	if (rr->rdlen > done) {
+		memcpy(w->buf + w->len, rr->rdata + done, rr->rdlen - done);
+		w->len += rr->rdlen - done;
+	}
 	wr_u16(w->buf + rdlen_at, (uint16_t)(w->len - rd_start));
 	w->section = section;
 	put_count(w, section, 1);

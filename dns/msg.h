@@ -25,7 +25,10 @@
  * -EMSGSIZE is returned and the message stays as it was before that RR, so
  * the caller can set TC and send it.  Names (owners, and the rdata names
  * dns_rdata_names() marks compressible) are compressed against every name
- * suffix written before at an offset below 0x4000 (case-insensitive match);
+ * suffix written before at an offset below 0x4000.  Suffixes match with
+ * their letter case (data keeps its spelling through a transfer), except
+ * that a whole name equal to the first qname in any case points to the
+ * qname, as Knot does (answer owners take the question's spelling);
  * uncompressible rdata names (RFC 3597 §4) are written in full but may still
  * serve as pointer targets.
  */

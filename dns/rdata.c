@@ -48,8 +48,10 @@ enum {
 	F_SALT,     /* u8 length + hex, '-' for none */
 	F_B32,      /* u8 length + base32hex */
 	F_ALG,      /* DNSSEC algorithm number or mnemonic, u8 */
+	F_DIGEST,   /* DS digest type number or mnemonic, u8 */
 	F_CAATAG,   /* u8 length + alphanumeric tag */
 	F_CAAVAL,   /* one string to the end, no length octet */
+	F_QSTR,     /* the same, but quoted in text (URI target) */
 	F_LOC,      /* the whole LOC rdata */
 	F_SVCPARAMS,/* SvcParams to the end */
 };
@@ -64,6 +66,7 @@ struct rdesc {
 	struct field f[10];
 };
 
+/* Sorted by type (find_desc is a binary search). */
 static const struct rdesc descs[] = {
 	{ DNS_T_A, { { F_A, "address" } } },
 	{ DNS_T_NS, { { F_NAME_C, "nameserver" } } },
@@ -84,6 +87,10 @@ static const struct rdesc descs[] = {
 	{ DNS_T_RP, { { F_NAME_L, "mailbox" }, { F_NAME_L, "text name" } } },
 	{ DNS_T_AFSDB, { { F_U16, "subtype" }, { F_NAME_L, "hostname" } } },
 	{ DNS_T_RT, { { F_U16, "preference" }, { F_NAME_L, "host" } } },
+	{ DNS_T_SIG, { { F_TYPE, "type covered" }, { F_ALG, "algorithm" }, { F_U8, "labels" },
+	               { F_U32, "original TTL" }, { F_TIME, "expiration" },
+	               { F_TIME, "inception" }, { F_U16, "key tag" }, { F_NAME_L, "signer" },
+	               { F_B64, "signature" } } },
 	{ DNS_T_PX, { { F_U16, "preference" }, { F_NAME_L, "map822" }, { F_NAME_L, "mapx400" } } },
 	{ DNS_T_AAAA, { { F_AAAA, "address" } } },
 	{ DNS_T_LOC, { { F_LOC, "location" } } },
@@ -93,7 +100,7 @@ static const struct rdesc descs[] = {
 	                 { F_STR, "services" }, { F_STR, "regexp" }, { F_NAME_L, "replacement" } } },
 	{ DNS_T_KX, { { F_U16, "preference" }, { F_NAME_LV, "exchanger" } } },
 	{ DNS_T_DNAME, { { F_NAME_LV, "target" } } },
-	{ DNS_T_DS, { { F_U16, "key tag" }, { F_ALG, "algorithm" }, { F_U8, "digest type" },
+	{ DNS_T_DS, { { F_U16, "key tag" }, { F_ALG, "algorithm" }, { F_DIGEST, "digest type" },
 	              { F_HEX, "digest" } } },
 	{ DNS_T_SSHFP, { { F_U8, "algorithm" }, { F_U8, "fingerprint type" },
 	                 { F_HEX, "fingerprint" } } },
@@ -113,7 +120,7 @@ static const struct rdesc descs[] = {
 	                { F_HEX, "certificate data" } } },
 	{ DNS_T_SMIMEA, { { F_U8, "usage" }, { F_U8, "selector" }, { F_U8, "matching type" },
 	                  { F_HEX, "certificate data" } } },
-	{ DNS_T_CDS, { { F_U16, "key tag" }, { F_ALG, "algorithm" }, { F_U8, "digest type" },
+	{ DNS_T_CDS, { { F_U16, "key tag" }, { F_ALG, "algorithm" }, { F_DIGEST, "digest type" },
 	               { F_HEX, "digest" } } },
 	{ DNS_T_CDNSKEY, { { F_U16, "flags" }, { F_U8, "protocol" }, { F_ALG, "algorithm" },
 	                   { F_B64, "public key" } } },
@@ -124,16 +131,24 @@ static const struct rdesc descs[] = {
 	{ DNS_T_SVCB, { { F_U16, "priority" }, { F_NAME, "target" }, { F_SVCPARAMS, "params" } } },
 	{ DNS_T_HTTPS, { { F_U16, "priority" }, { F_NAME, "target" }, { F_SVCPARAMS, "params" } } },
 	{ DNS_T_SPF, { { F_STRS, "text" } } },
-	{ DNS_T_URI, { { F_U16, "priority" }, { F_U16, "weight" }, { F_CAAVAL, "target" } } },
+	{ DNS_T_URI, { { F_U16, "priority" }, { F_U16, "weight" }, { F_QSTR, "target" } } },
 	{ DNS_T_CAA, { { F_U8, "flags" }, { F_CAATAG, "tag" }, { F_CAAVAL, "value" } } },
 };
 
+/* descs[] is sorted by type: a binary search finds the row. */
 static const struct rdesc *
 find_desc(uint16_t type)
 {
-	for (size_t i = 0; i < sizeof(descs) / sizeof(descs[0]); i++)
-		if (descs[i].type == type)
-			return &descs[i];
+	size_t lo = 0, hi = sizeof(descs) / sizeof(descs[0]);
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (descs[mid].type == type)
+			return &descs[mid];
+		if (descs[mid].type < type)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
 	return NULL;
 }
 
@@ -371,7 +386,11 @@ parse_time(const char *s, size_t len, uint32_t *out)
 		}
 	}
 	static const unsigned mdays[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-	if (v[0] < 1970 || v[1] < 1 || v[1] > 12 || v[2] < 1 || v[3] > 23 || v[4] > 59 ||
+	/*
+	 * Years before 1970 are allowed: BIND prints such times for values
+	 * far behind the current 136-year window, and they must read back.
+	 */
+	if (v[1] < 1 || v[1] > 12 || v[2] < 1 || v[3] > 23 || v[4] > 59 ||
 	    v[5] > 60)
 		return -ERANGE;
 	unsigned md = mdays[v[1] - 1] + (v[1] == 2 && is_leap(v[0]));
@@ -415,13 +434,31 @@ static const struct {
 	{ 254, "PRIVATEOID" },
 };
 
+/* DS digest types (RFC 4509, RFC 5933, RFC 6605), spelled as BIND reads them. */
+static const struct {
+	uint8_t num;
+	const char *name;
+} digests[] = {
+	{ 1, "SHA-1" }, { 1, "SHA1" }, { 2, "SHA-256" }, { 2, "SHA256" }, { 3, "GOST" },
+	{ 4, "SHA-384" }, { 4, "SHA384" },
+};
+
 static int
-parse_alg(const struct dns_tok *t, uint32_t *out)
+parse_alg(const struct dns_tok *t, bool digest, uint32_t *out)
 {
-	for (size_t i = 0; i < sizeof(algs) / sizeof(algs[0]); i++) {
-		if (dns_tok_is(t, algs[i].name)) {
-			*out = algs[i].num;
-			return 0;
+	if (digest) {
+		for (size_t i = 0; i < sizeof(digests) / sizeof(digests[0]); i++) {
+			if (dns_tok_is(t, digests[i].name)) {
+				*out = digests[i].num;
+				return 0;
+			}
+		}
+	} else {
+		for (size_t i = 0; i < sizeof(algs) / sizeof(algs[0]); i++) {
+			if (dns_tok_is(t, algs[i].name)) {
+				*out = algs[i].num;
+				return 0;
+			}
 		}
 	}
 	return parse_uint(t->s, t->len, 255, out);
@@ -471,6 +508,7 @@ field_len(uint8_t k, const uint8_t *p, size_t left)
 	switch (k) {
 	case F_U8:
 	case F_ALG:
+	case F_DIGEST:
 		return left >= 1 ? 1 : -1;
 	case F_U16:
 	case F_TYPE:
@@ -523,6 +561,7 @@ field_len(uint8_t k, const uint8_t *p, size_t left)
 		/* keys, signatures, digests: BIND refuses them empty, and so do we */
 		return left > 0 ? (ssize_t)left : -1;
 	case F_CAAVAL:
+	case F_QSTR:
 	case F_SVCPARAMS:
 		return (ssize_t)left;
 	default:
@@ -557,6 +596,11 @@ semantic_check(uint16_t type, const uint8_t *rd, size_t len)
 			return ERR_RDATA;
 		return 0;
 	}
+	case DNS_T_NSEC3:
+		/* SHA-1 (RFC 5155 §11) hashes are 20 octets; BIND refuses others */
+		if (rd[0] == 1 && rd[5 + rd[4]] != 20)
+			return ERR_RDATA;
+		return 0;
 	case DNS_T_SVCB:
 	case DNS_T_HTTPS: {
 		size_t tl = dns_name_len(rd + 2);
@@ -720,6 +764,7 @@ put_field(struct rd_tbuf *b, uint8_t k, const uint8_t *p, size_t l)
 	switch (k) {
 	case F_U8:
 	case F_ALG:
+	case F_DIGEST:
 		rd_printf(b, "%u", p[0]);
 		break;
 	case F_U16:
@@ -770,6 +815,7 @@ put_field(struct rd_tbuf *b, uint8_t k, const uint8_t *p, size_t l)
 		rd_puts(b, (const char *)p + 1, p[0]);
 		break;
 	case F_CAAVAL:
+	case F_QSTR:
 		put_qstring(b, p, l);
 		break;
 	case F_B64:
@@ -958,6 +1004,8 @@ parse_blob_field(struct rd_pctx *c, const struct field *f, bool b64)
 	hex_dec_init(&hd, dst, left);
 	for (; c->i < c->n; c->i++) {
 		const struct dns_tok *t = &c->t[c->i];
+		if (t->kind == DNS_TOK_QSTRING)
+			return fail_field(c, f, "quoted");
 		int r = b64 ? base64_dec_feed(&bd, t->s, t->len) : hex_dec_feed(&hd, t->s, t->len);
 		if (r == -EMSGSIZE)
 			return fail_space(c);
@@ -969,6 +1017,9 @@ parse_blob_field(struct rd_pctx *c, const struct field *f, bool b64)
 	if (r < 0)
 		return rd_fail(c, c->n - 1, "bad %s in %s %s (incomplete)", b64 ? "base64" : "hex",
 		               rd_tname(c->type, tn, sizeof(tn)), f->name);
+	if (r == 0)
+		return rd_fail(c, c->n - 1, "empty %s %s", rd_tname(c->type, tn, sizeof(tn)),
+		               f->name);
 	c->w.pos += (size_t)r;
 	return 0;
 }
@@ -1033,6 +1084,10 @@ parse_field(struct rd_pctx *c, const struct field *f)
 	const struct dns_tok *t = &c->t[c->i];
 	uint32_t v = 0;
 	int r;
+	/* as in BIND, only character-strings may be quoted (URI's target must be) */
+	if ((t->kind == DNS_TOK_QSTRING) != (f->kind == F_QSTR) && f->kind != F_STR &&
+	    f->kind != F_CAAVAL)
+		return fail_field(c, f, t->kind == DNS_TOK_QSTRING ? "quoted" : "unquoted");
 	switch (f->kind) {
 	case F_U8:
 	case F_U16:
@@ -1052,7 +1107,8 @@ parse_field(struct rd_pctx *c, const struct field *f)
 			wire_put_u32(&c->w, v);
 		break;
 	case F_ALG:
-		r = parse_alg(t, &v);
+	case F_DIGEST:
+		r = parse_alg(t, f->kind == F_DIGEST, &v);
 		if (r == -ERANGE)
 			return rd_fail(c, c->i, "%s %s '%.*s' out of range",
 			               rd_tname(c->type, tn, sizeof(tn)), f->name, RD_TOKFMT(t));
@@ -1137,6 +1193,7 @@ parse_field(struct rd_pctx *c, const struct field *f)
 		wire_write(&c->w, t->s, t->len);
 		break;
 	}
+	case F_QSTR:
 	case F_CAAVAL: {
 		size_t left = wire_left(&c->w);
 		r = dns_tok_unescape(t, c->w.base + c->w.pos, left);
@@ -1172,6 +1229,9 @@ semantic_fail(struct rd_pctx *c, size_t len)
 	case DNS_T_ZONEMD:
 		return rd_fail(c, c->n - 1, "ZONEMD digest length %zu does not fit hash algorithm %u",
 		               len - 6, rd[5]);
+	case DNS_T_NSEC3:
+		return rd_fail(c, 4, "NSEC3 next hashed owner of %u octets, SHA-1 gives 20",
+		               rd[5 + rd[4]]);
 	default:
 		return rd_fail(c, c->n > 0 ? c->n - 1 : 0, "bad %s rdata", tname);
 	}

@@ -14,6 +14,13 @@
 #include "dns/lex.h"
 
 #define DNS_RDATA_MAX 65535
+/*
+ * Text room that holds the presentation form of any rdata except an NSEC,
+ * NSEC3 or CSYNC type bitmap listing thousands of types; when
+ * dns_rdata_to_text returns -ENOSPC with this much room, the RFC 3597 form
+ * (dns_rdata_to_generic, at most 2.1 * rdlen + 16 octets) always fits.
+ */
+#define DNS_RDATA_TEXT_MAX (4 * DNS_RDATA_MAX + 1024)
 
 struct dns_rdata_err {
 	size_t tok;      /* index of the offending token (n when tokens ran out) */

@@ -30,8 +30,8 @@ parse_fixed(const struct dns_tok *t, unsigned fdig, bool allow_neg, bool unit, i
 		return -1;
 	if (unit && (t->s[len - 1] == 'm' || t->s[len - 1] == 'M'))
 		len--;
-	if (allow_neg && i < len && t->s[i] == '-') {
-		neg = true;
+	if (allow_neg && i < len && (t->s[i] == '-' || t->s[i] == '+')) {
+		neg = t->s[i] == '-';
 		i++;
 	}
 	int64_t ip = 0;
@@ -41,8 +41,6 @@ parse_fixed(const struct dns_tok *t, unsigned fdig, bool allow_neg, bool unit, i
 		if (ip > 100000000000LL)
 			return -1;
 	}
-	if (nd == 0)
-		return -1;
 	int64_t fp = 0;
 	unsigned fd = 0;
 	if (i < len && t->s[i] == '.') {
@@ -53,7 +51,8 @@ parse_fixed(const struct dns_tok *t, unsigned fdig, bool allow_neg, bool unit, i
 			fp = fp * 10 + (t->s[i] - '0');
 		}
 	}
-	if (i != len)
+	/* "54.", ".5" and "5" are numbers, "." is not (BIND reads the same) */
+	if (i != len || nd + fd == 0)
 		return -1;
 	for (; fd < fdig; fd++)
 		fp *= 10;
@@ -73,6 +72,13 @@ loc_prec(int64_t cm)
 }
 
 /* One coordinate: degrees, optional minutes and seconds, then a hemisphere letter. */
+/* The hemisphere letters are upper case only, as BIND reads them. */
+static bool
+tok_eq(const struct dns_tok *t, const char *s)
+{
+	return t->kind == DNS_TOK_WORD && t->len == 1 && t->s[0] == s[0];
+}
+
 static int
 parse_coord(struct rd_pctx *c, bool lat, uint32_t *out)
 {
@@ -84,7 +90,7 @@ parse_coord(struct rd_pctx *c, bool lat, uint32_t *out)
 	int k = 0;
 	while (c->i < c->n && k < 3) {
 		const struct dns_tok *t = &c->t[c->i];
-		if (dns_tok_is(t, pos) || dns_tok_is(t, neg))
+		if (tok_eq(t, pos) || tok_eq(t, neg))
 			break;
 		/* degrees and minutes are integers, seconds have up to 3 decimals */
 		if (parse_fixed(t, k == 2 ? 3 : 0, false, false, &part[k]) != 0)
@@ -95,14 +101,14 @@ parse_coord(struct rd_pctx *c, bool lat, uint32_t *out)
 	if (c->i >= c->n)
 		return rd_fail(c, c->n, "missing LOC %s hemisphere", what);
 	const struct dns_tok *h = &c->t[c->i];
-	if (k == 0 || !(dns_tok_is(h, pos) || dns_tok_is(h, neg)))
+	if (k == 0 || !(tok_eq(h, pos) || tok_eq(h, neg)))
 		return rd_fail(c, c->i, "bad LOC %s '%.*s'", what, RD_TOKFMT(h));
 	if (part[0] > maxdeg || part[1] > 59 || part[2] > 59999)
 		return rd_fail(c, first, "LOC %s '%.*s' out of range", what, RD_TOKFMT(&c->t[first]));
 	int64_t ms = ((part[0] * 60 + part[1]) * 60) * 1000 + part[2];
 	if (ms > (int64_t)maxdeg * 3600000)
 		return rd_fail(c, first, "LOC %s '%.*s' out of range", what, RD_TOKFMT(&c->t[first]));
-	*out = dns_tok_is(h, pos) ? LOC_EQUATOR + (uint32_t)ms : LOC_EQUATOR - (uint32_t)ms;
+	*out = tok_eq(h, pos) ? LOC_EQUATOR + (uint32_t)ms : LOC_EQUATOR - (uint32_t)ms;
 	c->i++;
 	return 0;
 }

@@ -21,6 +21,7 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,7 @@
 #include "util/err.h"
 
 #define ZT_TTL_MAX 2147483647u  /* RFC 2181 §8 */
+#define ZT_TOK_INLINE 256       /* rdata fields without any allocation */
 
 struct zt_ctx {
 	struct dns_lex lx;
@@ -45,7 +47,9 @@ struct zt_ctx {
 	bool default_known;
 	uint32_t last_ttl;      /* last explicit TTL (RFC 1035 semantics) */
 	bool last_known;
-	struct dns_tok tok[DNS_ZT_MAX_FIELDS];
+	struct dns_tok *tok;    /* rdata fields: tok_inline, or a heap array when */
+	size_t tok_cap;         /* one record needs more (grown by doubling)     */
+	struct dns_tok tok_inline[ZT_TOK_INLINE];
 	uint8_t rdata[DNS_RDATA_MAX];
 };
 
@@ -128,17 +132,19 @@ dns_zt_parse_ttl(const char *s, size_t len, uint32_t *ttl)
 static int
 parse_name(struct zt_ctx *c, const struct dns_tok *t, const char *role, uint8_t *out)
 {
-	if (t->kind == DNS_TOK_QSTRING)
-		return fail(c, ERR_SYNTAX, t->line, t->col, "%s cannot be a quoted string", role);
+	/* BIND takes a quoted name too; columns below count from the text */
+	unsigned col = t->col + (t->kind == DNS_TOK_QSTRING);
 	int r = dns_name_from_text(t->s, t->len, c->origin, out);
 	if (r > 0)
 		return r;
+	if (t->len == 0)
+		return fail(c, ERR_NAME_LABEL, t->line, t->col, "empty %s", role);
 	size_t lstart = 0, llen = 0;
 	for (size_t i = 0; i < t->len; i++) {
 		char ch = t->s[i];
 		if (ch == '.') {
 			if (llen == 0 && !(t->len == 1))
-				return fail(c, ERR_NAME_LABEL, t->line, t->col + (unsigned)i,
+				return fail(c, ERR_NAME_LABEL, t->line, col + (unsigned)i,
 				            "empty label in %s '%.*s'", role, tlen(t), t->s);
 			lstart = i + 1;
 			llen = 0;
@@ -155,12 +161,12 @@ parse_name(struct zt_ctx *c, const struct dns_tok *t, const char *role, uint8_t 
 				skip = 3;
 			}
 			if (!ok)
-				return fail(c, ERR_NAME_ESCAPE, t->line, t->col + (unsigned)i,
+				return fail(c, ERR_NAME_ESCAPE, t->line, col + (unsigned)i,
 				            "bad escape in %s '%.*s'", role, tlen(t), t->s);
 			i += skip;
 		}
 		if (++llen > DNS_LABEL_MAX)
-			return fail(c, ERR_NAME_LABEL, t->line, t->col + (unsigned)lstart,
+			return fail(c, ERR_NAME_LABEL, t->line, col + (unsigned)lstart,
 			            "label longer than 63 octets in %s '%.*s%s'", role, tlen(t),
 			            t->s, t->len > 64 ? "..." : "");
 	}
@@ -257,6 +263,42 @@ tok_is_upper2(const struct dns_tok *t, char a, char b)
 	       (t->s[1] & ~0x20) == b;
 }
 
+/* True when quoted text holds a newline without a backslash (BIND refuses it). */
+static bool
+raw_newline(const struct dns_tok *t)
+{
+	const char *p = memchr(t->s, '\n', t->len);
+	while (p != NULL) {
+		size_t bs = 0;   /* an odd run of backslashes escapes the newline */
+		while (p - bs > t->s && p[-1 - (ptrdiff_t)bs] == '\\')
+			bs++;
+		if (bs % 2 == 0)
+			return true;
+		p = memchr(p + 1, '\n', t->len - (size_t)(p + 1 - t->s));
+	}
+	return false;
+}
+
+/* Doubles the rdata field array; it stays grown for the rest of the parse. */
+static int
+grow_tokens(struct zt_ctx *c)
+{
+	size_t cap = c->tok_cap * 2;
+	struct dns_tok *t;
+	if (c->tok == c->tok_inline) {
+		t = malloc(cap * sizeof(*t));
+		if (t != NULL)
+			memcpy(t, c->tok_inline, sizeof(c->tok_inline));
+	} else {
+		t = realloc(c->tok, cap * sizeof(*t));
+	}
+	if (t == NULL)
+		return -ENOMEM;
+	c->tok = t;
+	c->tok_cap = cap;
+	return 0;
+}
+
 /* One record line; `t` is its first token. */
 static int
 record(struct zt_ctx *c, struct dns_tok *t)
@@ -297,11 +339,15 @@ record(struct zt_ctx *c, struct dns_tok *t)
 			break;
 		} else {
 			uint16_t cl;
-			if (dns_rrclass_from_text(t->s, t->len, &cl) == 0)
+			if (dns_rrclass_from_text(t->s, t->len, &cl) != 0)
+				return fail(c, ERR_TYPE, t->line, t->col, "unknown RR type '%.*s'",
+				            tlen(t), t->s);
+			if (cl != DNS_C_IN)
 				return fail(c, ERR_SYNTAX, t->line, t->col,
 				            "class %.*s is not supported (only IN)", tlen(t), t->s);
-			return fail(c, ERR_TYPE, t->line, t->col, "unknown RR type '%.*s'", tlen(t),
-			            t->s);
+			if (have_class)
+				return fail(c, ERR_SYNTAX, t->line, t->col, "class given twice");
+			have_class = true;   /* CLASS1 (RFC 3597 §5) */
 		}
 		r = next(c, t);
 		if (r != 0)
@@ -310,8 +356,8 @@ record(struct zt_ctx *c, struct dns_tok *t)
 	if (dns_rrtype_is_meta(type))
 		return fail(c, ERR_TYPE, t->line, t->col, "RR type %.*s cannot appear in zone data",
 		            tlen(t), t->s);
+	/* the type's mnemonic, spelled canonically, is only needed for errors */
 	char tname[DNS_RRTYPE_TEXT_MAX];
-	dns_rrtype_to_text(type, tname, sizeof(tname));
 
 	/* rdata tokens up to the end of the logical line */
 	size_t n = 0;
@@ -321,19 +367,30 @@ record(struct zt_ctx *c, struct dns_tok *t)
 			return r;
 		if (at_eol(&c->tok[n]))
 			break;
-		if (++n == DNS_ZT_MAX_FIELDS)
+		if (c->tok[n].kind == DNS_TOK_QSTRING && raw_newline(&c->tok[n]))
+			return fail(c, ERR_SYNTAX, c->tok[n].line, c->tok[n].col,
+			            "quoted string runs past the end of the line (escape the newline)");
+		if (++n < c->tok_cap)
+			continue;
+		if (c->tok_cap >= DNS_ZT_MAX_FIELDS)
 			return fail(c, ERR_SYNTAX, c->tok[n - 1].line, c->tok[n - 1].col,
 			            "more than %d rdata fields", DNS_ZT_MAX_FIELDS - 1);
+		r = grow_tokens(c);
+		if (r != 0)
+			return fail(c, r, c->tok[n - 1].line, c->tok[n - 1].col, "out of memory");
 	}
 	const struct dns_tok *eol = &c->tok[n];
-	if (n == 0)
+	if (n == 0) {
+		dns_rrtype_to_text(type, tname, sizeof(tname));
 		return fail(c, ERR_RDATA, eol->line, eol->col, "missing rdata for %s record", tname);
+	}
 	struct dns_rdata_err re;
 	re.tok = 0;
 	re.what[0] = '\0';
 	int rdlen = dns_rdata_from_tokens(type, c->tok, n, c->origin, c->rdata,
 	                                  sizeof(c->rdata), &re);
 	if (rdlen < 0) {
+		dns_rrtype_to_text(type, tname, sizeof(tname));
 		const struct dns_tok *at = re.tok < n ? &c->tok[re.tok] : eol;
 		return fail(c, rdlen, at->line, at->col, "%s: %s", tname,
 		            re.what[0] ? re.what : err_str(rdlen));
@@ -396,6 +453,8 @@ dns_zt_parse(const char *text, size_t len, const uint8_t *origin, uint32_t defau
 	if (origin == NULL)
 		origin = dns_root_name;
 	memcpy(c->origin, origin, dns_name_len(origin));
+	c->tok = c->tok_inline;
+	c->tok_cap = ZT_TOK_INLINE;
 	c->have_owner = false;
 	c->default_known = default_ttl != DNS_ZT_NO_TTL;
 	c->default_ttl = c->default_known ? default_ttl : 0;
@@ -419,6 +478,8 @@ dns_zt_parse(const char *text, size_t len, const uint8_t *origin, uint32_t defau
 		if (r != 0)
 			break;
 	}
+	if (c->tok != c->tok_inline)
+		free(c->tok);
 	free(c);
 	return r;
 }
@@ -439,16 +500,38 @@ dns_zt_print_rr(const struct dns_rr *rr, char *buf, size_t cap)
 	if (r < 0)
 		return -ENOSPC;
 	size_t n = (size_t)r;
-	char tname[DNS_RRTYPE_TEXT_MAX], cname[16];
-	dns_rrtype_to_text(rr->type, tname, sizeof(tname));
-	if (rr->rclass == DNS_C_IN)
-		memcpy(cname, "IN", 3);
-	else
-		snprintf(cname, sizeof(cname), "CLASS%u", rr->rclass);
-	r = snprintf(buf + n, cap - n, " %u %s %s ", rr->ttl, cname, tname);
-	if (r < 0 || (size_t)r >= cap - n)
+	/* " TTL IN TYPE " without printf: this is the hot path of a zone dump */
+	char mid[64];
+	size_t m = 0;
+	mid[m++] = ' ';
+	char digits[10];
+	size_t nd = 0;
+	uint32_t ttl = rr->ttl;
+	do {
+		digits[nd++] = (char)('0' + ttl % 10);
+		ttl /= 10;
+	} while (ttl != 0);
+	while (nd > 0)
+		mid[m++] = digits[--nd];
+	if (rr->rclass == DNS_C_IN) {
+		memcpy(mid + m, " IN ", 4);
+		m += 4;
+	} else {
+		m += (size_t)snprintf(mid + m, sizeof(mid) - m, " CLASS%u ", rr->rclass);
+	}
+	const char *tn = dns_rrtype_name(rr->type);
+	if (tn != NULL) {
+		size_t tl = strlen(tn);
+		memcpy(mid + m, tn, tl);
+		m += tl;
+	} else {
+		m += (size_t)snprintf(mid + m, sizeof(mid) - m, "TYPE%u", rr->type);
+	}
+	mid[m++] = ' ';
+	if (n + m >= cap)
 		return -ENOSPC;
-	n += (size_t)r;
+	memcpy(buf + n, mid, m);
+	n += m;
 	r = dns_rdata_to_text(rr->type, rr->rdata, rr->rdlen, buf + n, cap - n);
 	if (r == ERR_RDATA)
 		r = dns_rdata_to_generic(rr->rdata, rr->rdlen, buf + n, cap - n);

@@ -18,7 +18,7 @@
 /* Buffer size that holds any printed record (dns_zt_print_rr). */
 #define DNS_ZT_LINE_MAX (65535 * 4 + 2048)
 /* Most rdata fields (tokens) one record may have. */
-#define DNS_ZT_MAX_FIELDS 16384
+#define DNS_ZT_MAX_FIELDS 65536
 
 struct dns_zt_err {
 	unsigned line, col;
@@ -35,8 +35,9 @@ typedef int (*dns_zt_rr_fn)(void *ctx, const struct dns_rr *rr);
  * DNS_ZT_NO_TTL the rules of BIND 9.18 (named-checkzone) apply: a record
  * without a TTL takes $TTL, else the last explicit TTL, else (SOA only) the
  * SOA MINIMUM, which then becomes the default; any other record is an error.
- * TTLs above 2147483647 are errors.  One context (~600 KiB) is allocated per
- * call, nothing per record.  Each record goes to `fn`; a non-zero return
+ * TTLs above 2147483647 are errors.  One context (~80 KiB) is allocated per
+ * call, and grown only for a record of more than 256 rdata fields, never
+ * per record.  Each record goes to `fn`; a non-zero return
  * stops the parse.
  * Returns 0, the callback's non-zero value, -ENOMEM, or ERR_SYNTAX /
  * ERR_RDATA / ERR_TYPE / ERR_NAME_LABEL / ERR_NAME_LONG / ERR_NAME_ESCAPE

@@ -23,6 +23,15 @@ tcp_set_cancel_fd(int fd)
 	cancel_fd = fd;
 }
 
+bool
+tcp_cancel_requested(void)
+{
+	if (cancel_fd < 0)
+		return false;
+	struct pollfd p = {.fd = cancel_fd, .events = POLLIN};
+	return poll(&p, 1, 0) > 0 && (p.revents & POLLIN);
+}
+
 int64_t
 tcp_now_ms(void)
 {

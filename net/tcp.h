@@ -14,6 +14,7 @@
 #ifndef NET_TCP_H
 #define NET_TCP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -28,6 +29,9 @@
  * transfers in progress.  -1 (the default) disables it.
  */
 void tcp_set_cancel_fd(int fd);
+
+/* True once the cancel fd is readable (for transports that wait elsewhere). */
+bool tcp_cancel_requested(void);
 
 /* CLOCK_MONOTONIC in milliseconds. */
 int64_t tcp_now_ms(void);

@@ -1,6 +1,24 @@
-/* anycst-primary: wiring only.  Flags per DESIGN.md. */
+/*
+ * anycst-primary: wiring only.  Flags per DESIGN.md; opens the store,
+ * starts the API, waits for SIGTERM/SIGINT, then stops the API (running
+ * requests finish) and closes the store.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+
+#include "api/api.h"
+#include "primary/store.h"
+#include "primary/xfr_service.h"
 #include "util/log.h"
 #include "util/opts.h"
 
@@ -14,13 +32,84 @@ static struct opt primary_opts[] = {
 	{.name = "catalog", .arg = "NAME", .def = "catalog.anycst.invalid.", .help = "catalog zone"},
 	{.name = "notify", .arg = "ADDR:PORT", .help = "extra NOTIFY target", .repeatable = true},
 	{.name = "log-level", .arg = "LEVEL", .def = "info", .help = "debug|info|notice|warning|error"},
+	{.name = "journal-keep", .arg = "N", .def = "1000", .help = "journal entries kept per zone"},
+	{.name = "api-max-body", .arg = "BYTES", .def = "16777216", .help = "largest request body"},
+	{.name = "api-max-rrsets", .arg = "N", .def = "10000", .help = "rrsets per request"},
+	{.name = "api-max-records", .arg = "N", .def = "10000", .help = "records per rrset"},
 	{0},
 };
+
+static size_t
+num_opt(const char *name, size_t lo, size_t hi)
+{
+	const char *s = opts_str(primary_opts, name);
+	char *end = NULL;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (end == s || *end != '\0' || errno != 0 || v < lo || v > hi)
+		fatal("--%s: '%s' is not a number in %zu..%zu", name, s, lo, hi);
+	return (size_t)v;
+}
+
+/* Directory part of `path` ("." when none) into buf. */
+static void
+dir_of(const char *path, char *buf, size_t cap)
+{
+	const char *slash = strrchr(path, '/');
+	if (slash == NULL)
+		snprintf(buf, cap, ".");
+	else if (slash == path)
+		snprintf(buf, cap, "/");
+	else
+		snprintf(buf, cap, "%.*s", (int)(slash - path), path);
+}
+
+/* Reads the key file, creating it with a random key (mode 0600) when missing. */
+static char *
+load_key(const char *path)
+{
+	char buf[512];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) {
+		unsigned char raw[24];
+		gnutls_datum_t in = {.data = raw, .size = sizeof(raw)}, b = {0};
+		if (gnutls_rnd(GNUTLS_RND_KEY, raw, sizeof(raw)) != 0 || gnutls_base64_encode2(&in, &b) != 0)
+			fatal("cannot generate an API key");
+		size_t n = 0;
+		for (unsigned i = 0; i < b.size && n + 2 < sizeof(buf); i++) {
+			char c = (char)b.data[i];
+			if (c != '=')
+				buf[n++] = c == '+' ? '-' : c == '/' ? '_' : c;
+		}
+		gnutls_free(b.data);
+		buf[n++] = '\n';
+		int wfd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (wfd < 0 || write(wfd, buf, n) != (ssize_t)n || close(wfd) != 0)
+			fatal("--api-key-file: cannot create %s: %s", path, strerror(errno));
+		log_notice(NULL, "API key created in %s", path);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+	}
+	if (fd < 0)
+		fatal("--api-key-file: cannot read %s: %s", path, strerror(errno));
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		fatal("--api-key-file: %s is empty", path);
+	buf[n] = '\0';
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
+		buf[--n] = '\0';
+	if (n == 0)
+		fatal("--api-key-file: %s holds no key", path);
+	char *k = strdup(buf);
+	if (k == NULL)
+		fatal("out of memory");
+	return k;
+}
 
 int
 main(int argc, char **argv)
 {
-	char err[256];
+	char err[512];
 	if (opts_parse(primary_opts, argc, argv, "anycst-primary",
 	               "hidden primary: REST API, SQLite store, IXFR journal, zone transfers",
 	               err, sizeof(err)) != 0)
@@ -29,5 +118,71 @@ main(int argc, char **argv)
 	if (log_level_parse(opts_str(primary_opts, "log-level"), &lvl) != 0)
 		fatal("--log-level: unknown level '%s'", opts_str(primary_opts, "log-level"));
 	log_set_level(lvl);
-	fatal("the primary daemon is not built yet");
+
+	const char *db = opts_str(primary_opts, "db");
+	char dir[4096], keypath[4200];
+	dir_of(db, dir, sizeof(dir));
+	if (opts_get(primary_opts, "api-key-file")->set)
+		snprintf(keypath, sizeof(keypath), "%s", opts_str(primary_opts, "api-key-file"));
+	else
+		snprintf(keypath, sizeof(keypath), "%s/api.key", dir);
+
+	/* signals are taken by sigwait below; threads started later inherit the mask */
+	sigset_t sigs;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	struct store_opts so = {.path = db, .catalog = opts_str(primary_opts, "catalog"),
+	                        .journal_keep = (unsigned)num_opt("journal-keep", 1, 10000000)};
+	struct store *st = NULL;
+	int ret = store_open(&so, &st, err, sizeof(err));
+	if (ret != 0)
+		fatal("%s", err);
+	struct opt *nt = opts_get(primary_opts, "notify");
+	struct xfr_service_opts xo = {.xfr = opts_str(primary_opts, "xfr"), .notify = nt->values,
+	                              .nnotify = nt->nvalues};
+	struct xfr_service *xfr = NULL;
+	ret = xfr_service_start(&xo, st, &xfr, err, sizeof(err));
+	if (ret != 0) {
+		store_close(st);
+		fatal("%s", err);
+	}
+	api_propagation_attach(xfr_service_propagation(xfr));
+	char *key = load_key(keypath);
+	struct api_opts ao = {
+		.listen = opts_str(primary_opts, "api"),
+		.key = key,
+		.max_body = num_opt("api-max-body", 1024, (size_t)1 << 30),
+		.max_rrsets = num_opt("api-max-rrsets", 1, 10000000),
+		.max_records = num_opt("api-max-records", 1, 10000000),
+		.version = "0.1.0",
+	};
+	struct api *api = NULL;
+	ret = api_start(&ao, st, &api, err, sizeof(err));
+	if (ret != 0) {
+		xfr_service_stop(xfr);
+		store_close(st);
+		fatal("%s", err);
+	}
+	log_notice(NULL, "anycst-primary started, database %s, catalog %s", db,
+	           opts_str(primary_opts, "catalog"));
+	for (;;) {
+		int sig = 0;
+		if (sigwait(&sigs, &sig) != 0)
+			continue;
+		if (sig == SIGHUP)
+			continue;
+		log_notice(NULL, "%s received, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+		break;
+	}
+	api_stop(api);
+	xfr_service_stop(xfr);
+	store_close(st);
+	free(key);
+	log_notice(NULL, "stopped");
+	return 0;
 }

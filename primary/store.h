@@ -227,6 +227,7 @@ struct store_op {
 	const uint8_t *owner;    /* wire, inside the zone (checked) */
 	uint16_t type;
 	uint32_t ttl;            /* REPLACE/EXTEND; 0..2^31-1 */
+	bool has_ttl;            /* EXTEND without a TTL keeps the rrset's (or 3600) */
 	const struct store_rec *recs;
 	size_t nrecs;
 	const struct store_comment *comments;  /* REPLACE: replaces comments when has_comments */

@@ -47,12 +47,14 @@ struct answer_stats {
  * at least 512 always) from the zones of `db`.  The caller is an RCU reader
  * (online between its quiescent states).  `st` may be NULL.
  * Returns the response length, or 0 when no response must be sent: the
- * packet is a response (QR set), shorter than a header, or `cap` < 512.
- * Malformed queries get FORMERR (with the question when it could be read),
- * opcodes other than QUERY get NOTIMP (NOTIFY is the caller's job: see
- * answer_peek_opcode), EDNS versions above 0 get BADVERS, names outside
- * every zone and AXFR/IXFR queries get REFUSED, expired or unloaded zones
- * SERVFAIL.  Over UDP the response is at most max(512, min(requester's EDNS
+ * packet is a response (QR set), shorter than a header, its question cannot
+ * be read (counts beyond the data: knotd drops these too), or `cap` < 512.
+ * QDCOUNT != 1, answer or authority records in a query, a bad OPT get
+ * FORMERR; opcodes other than QUERY get NOTIMP (NOTIFY is the caller's job:
+ * see answer_peek_opcode); EDNS versions above 0 get BADVERS; AXFR over UDP
+ * and qtype 0 get NOTIMP; names outside every zone, classes other than IN,
+ * CH and ANY, and AXFR/IXFR over TCP get REFUSED (a secondary serves no
+ * transfers); expired or unloaded zones SERVFAIL.  Over UDP the response is at most max(512, min(requester's EDNS
  * size, our payload)) bytes; what does not fit is cut at an rrset boundary
  * with TC set (additional data is dropped without TC).
  */

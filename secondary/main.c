@@ -1,11 +1,41 @@
-/* anycst-secondary: wiring only.  Flags per DESIGN.md. */
+/*
+ * anycst-secondary: wiring only.  Flags per DESIGN.md; the order of start
+ * matters: persisted zones are loaded and served (UDP, TCP) before the
+ * transfer threads contact the primary.  SIGTERM/SIGINT stop everything in
+ * reverse order.
+ */
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <urcu-qsbr.h>
 
+#include "dns/name.h"
+#include "dns/tsig.h"
+#include "net/addr.h"
+#include "net/quic.h"
+#include "secondary/answer.h"
+#include "secondary/http.h"
+#include "secondary/notify.h"
+#include "secondary/serve.h"
+#include "secondary/serve_tcp.h"
+#include "secondary/serve_udp.h"
+#include "secondary/timers.h"
+#include "secondary/xfrin.h"
+#include "secondary/zdb.h"
+#include "util/err.h"
 #include "util/log.h"
 #include "util/opts.h"
 
+#ifndef ANYCST_VERSION
+#define ANYCST_VERSION "0.1.0"
+#endif
+
 static struct opt secondary_opts[] = {
-	{.name = "primary", .arg = "ADDR:PORT", .def = "127.0.0.1:8853", .help = "zone source"},
+	{.name = "primary", .arg = "ADDR:PORT", .def = "127.0.0.1:8853 (QUIC), 127.0.0.1:5300 (TCP)",
+	 .help = "zone source"},
 	{.name = "transport", .arg = "quic|tcp", .def = "quic", .help = "transfer transport"},
 	{.name = "pin", .arg = "BASE64", .help = "SPKI SHA-256 pin of the primary's QUIC key"},
 	{.name = "insecure", .help = "accept any QUIC key (logs a warning)"},
@@ -19,16 +49,242 @@ static struct opt secondary_opts[] = {
 	{.name = "workers", .arg = "N", .def = "number of CPUs", .help = "serving threads"},
 	{.name = "identity", .arg = "STRING", .def = "hostname", .help = "NSID / id.server"},
 	{.name = "log-level", .arg = "LEVEL", .def = "info", .help = "debug|info|notice|warning|error"},
+	{.name = "http", .arg = "ADDR:PORT", .def = "off", .help = "/healthz and /metrics"},
+	{.name = "xfr-threads", .arg = "N", .def = "4", .help = "concurrent zone transfers"},
+	{.name = "xfr-timeout", .arg = "SECONDS", .def = "30", .help = "limit for one refresh"},
+	{.name = "tcp-idle-timeout", .arg = "SECONDS", .def = "10", .help = "DNS over TCP idle limit"},
+	{.name = "tcp-max-clients", .arg = "N", .def = "512", .help = "TCP connections in total"},
+	{.name = "tcp-max-per-client", .arg = "N", .def = "32", .help = "TCP connections per address"},
 	{0},
 };
+
+static unsigned long
+num_opt(const char *name, unsigned long lo, unsigned long hi, unsigned long def)
+{
+	struct opt *o = opts_get(secondary_opts, name);
+	if (!o->set)
+		return def;
+	const char *s = opts_str(secondary_opts, name);
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
+		fatal("--%s: '%s' is not a number in %lu..%lu", name, s, lo, hi);
+	return v;
+}
+
+static void
+parse_addr(const char *flag, const char *s, uint16_t defport, struct sockaddr_storage *ss)
+{
+	socklen_t len;
+	if (addr_parse(s, defport, ss, &len) != 0)
+		fatal("--%s: '%s' is not ADDR:PORT (IPv6 as [::1]:53)", flag, s);
+}
+
+static void
+parse_zone(const char *flag, const char *s, uint8_t *out)
+{
+	if (dns_name_from_text(s, strlen(s), NULL, out) < 0)
+		fatal("--%s: '%s' is not a domain name", flag, s);
+	dns_name_lower(out);
+}
 
 int
 main(int argc, char **argv)
 {
-	char err[256];
+	char err[512];
 	if (opts_parse(secondary_opts, argc, argv, "anycst-secondary",
 	               "POP daemon: pulls zones from the primary, answers from memory", err,
 	               sizeof(err)) != 0)
 		fatal("%s", err);
-	fatal("the secondary daemon is not built yet");
+
+	enum log_level lvl;
+	if (log_level_parse(opts_str(secondary_opts, "log-level"), &lvl) != 0)
+		fatal("--log-level: '%s' is not debug|info|notice|warning|error",
+		      opts_str(secondary_opts, "log-level"));
+	log_set_level(lvl);
+
+	const char *transport_s = opts_str(secondary_opts, "transport");
+	bool quic = false;
+	if (strcmp(transport_s, "quic") == 0)
+		quic = true;
+	else if (strcmp(transport_s, "tcp") != 0)
+		fatal("--transport: '%s' is not quic or tcp", transport_s);
+	const char *primary_s = opts_get(secondary_opts, "primary")->set
+	                                ? opts_str(secondary_opts, "primary")
+	                                : quic ? "127.0.0.1:8853" : "127.0.0.1:5300";
+	struct sockaddr_storage primary;
+	parse_addr("primary", primary_s, quic ? 8853 : 5300, &primary);
+
+	static struct xfr_transport quic_transport;
+	const struct xfr_transport *transport = &xfr_transport_tcp;
+	struct quic_client *qc = NULL;
+	if (quic) {
+		struct quic_client_cfg qcfg = {
+			.remote = primary_s,
+			.pin = opts_get(secondary_opts, "pin")->set ? opts_str(secondary_opts, "pin")
+			                                            : NULL,
+			.insecure = opts_flag(secondary_opts, "insecure"),
+		};
+		if (qcfg.pin == NULL && !qcfg.insecure)
+			fatal("--transport quic needs --pin BASE64 (the primary's quic_spki_pin) "
+			      "or --insecure");
+		int qr = quic_client_new(&qcfg, &qc);
+		if (qr != 0)
+			fatal("--primary %s: QUIC client not started (%s)", primary_s, err_str(qr));
+		xfr_transport_quic_init(&quic_transport, qc);
+		transport = &quic_transport;
+	} else if (opts_get(secondary_opts, "pin")->set || opts_flag(secondary_opts, "insecure")) {
+		log_notice(NULL, "--pin and --insecure apply to QUIC only; transfers use TCP");
+	}
+
+	static struct dns_tsig_key tsig;
+	bool have_tsig = false;
+	if (opts_get(secondary_opts, "tsig")->set) {
+		if (dns_tsig_key_parse(&tsig, opts_str(secondary_opts, "tsig"), err, sizeof(err)) != 0)
+			fatal("--tsig: %s", err);
+		have_tsig = true;
+	}
+
+	struct opt *lo = opts_get(secondary_opts, "listen");
+	size_t nlisten = lo->nvalues > 0 ? lo->nvalues : 1;
+	struct sockaddr_storage *listen = calloc(nlisten, sizeof(*listen));
+	if (listen == NULL)
+		fatal("out of memory");
+	for (size_t i = 0; i < nlisten; i++)
+		parse_addr("listen", lo->nvalues > 0 ? lo->values[i] : "127.0.0.1:5353", 53,
+		           &listen[i]);
+
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned workers = (unsigned)num_opt("workers", 1, 256, ncpu > 0 ? (unsigned long)ncpu : 1);
+
+	static char identity[256];
+	if (opts_get(secondary_opts, "identity")->set) {
+		snprintf(identity, sizeof(identity), "%s", opts_str(secondary_opts, "identity"));
+	} else if (gethostname(identity, sizeof(identity) - 1) != 0) {
+		snprintf(identity, sizeof(identity), "anycst-secondary");
+	}
+
+	struct sockaddr_storage http_addr;
+	bool want_http = opts_get(secondary_opts, "http")->set;
+	if (want_http)
+		parse_addr("http", opts_str(secondary_opts, "http"), 0, &http_addr);
+
+	struct opt *zo = opts_get(secondary_opts, "zone");
+	uint8_t (*zones)[DNS_NAME_MAX] = calloc(zo->nvalues + 1, DNS_NAME_MAX);
+	if (zones == NULL)
+		fatal("out of memory");
+	for (size_t i = 0; i < zo->nvalues; i++)
+		parse_zone("zone", zo->values[i], zones[i]);
+	uint8_t catalog[DNS_NAME_MAX];
+	parse_zone("catalog", opts_str(secondary_opts, "catalog"), catalog);
+
+	/* Signals are taken by sigwait below; every thread inherits the mask. */
+	sigset_t sigs;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	rcu_register_thread();
+	rcu_thread_offline();
+
+	struct zdb *db = zdb_new();
+	if (db == NULL)
+		fatal("out of memory");
+	struct timers_cfg tc = {
+		.db = db,
+		.primary = primary,
+		.transport = transport,
+		.tsig = have_tsig ? &tsig : NULL,
+		.state_dir = opts_str(secondary_opts, "state-dir"),
+		.xfr_threads = (unsigned)num_opt("xfr-threads", 1, 64, 4),
+		.xfr_timeout_ms = (int)num_opt("xfr-timeout", 1, 3600, 30) * 1000,
+	};
+	struct timers *tm = timers_new(&tc);
+	if (tm == NULL)
+		fatal("out of memory");
+
+	/* Zones: persisted versions are published here, before any transfer. */
+	if (zo->nvalues > 0) {
+		for (size_t i = 0; i < zo->nvalues; i++) {
+			int r = timers_add_zone(tm, zones[i], false);
+			if (r != 0 && r != -EEXIST)
+				fatal("--zone %s: %s", zo->values[i], err_str(r));
+		}
+	} else {
+		int r = timers_add_zone(tm, catalog, true);
+		if (r != 0)
+			fatal("--catalog: %s", err_str(r));
+	}
+
+	static struct notify_cfg ncfg;
+	ncfg.primary = primary;
+	ncfg.tsig = have_tsig ? &tsig : NULL;
+	ncfg.on_notify = timers_notify;
+	ncfg.ctx = tm;
+	struct serve_ctx sc = {
+		.db = db,
+		.aopts = {.identity = identity, .version = "anycst " ANYCST_VERSION},
+		.notify = &ncfg,
+	};
+	struct serve_udp *udp = serve_udp_start(listen, nlisten, workers, &sc, err, sizeof(err));
+	if (udp == NULL)
+		fatal("%s", err);
+	struct serve_tcp_limits lim = {
+		.max_conns = (unsigned)num_opt("tcp-max-clients", 1, 65536, 512),
+		.max_per_client = (unsigned)num_opt("tcp-max-per-client", 1, 65536, 32),
+		.idle_ms = (unsigned)num_opt("tcp-idle-timeout", 1, 3600, 10) * 1000,
+	};
+	struct serve_tcp *tcp = serve_tcp_start(listen, nlisten, &sc, &lim, err, sizeof(err));
+	if (tcp == NULL)
+		fatal("%s", err);
+	for (size_t i = 0; i < nlisten; i++) {
+		char a[ADDR_TEXT_MAX];
+		log_notice(NULL, "DNS service listening on %s, UDP (%u workers) and TCP",
+		           addr_fmt((const struct sockaddr *)&listen[i], a, sizeof(a)), workers);
+	}
+
+	struct http *http = NULL;
+	if (want_http) {
+		struct http_cfg hc = {.addr = http_addr, .timers = tm, .identity = identity};
+		http = http_start(&hc, err, sizeof(err));
+		if (http == NULL)
+			fatal("%s", err);
+		char a[ADDR_TEXT_MAX];
+		log_notice(NULL, "HTTP /healthz and /metrics on %s",
+		           addr_fmt((const struct sockaddr *)&http_addr, a, sizeof(a)));
+	}
+
+	if (timers_start(tm) != 0)
+		fatal("cannot start the transfer threads");
+	{
+		char a[ADDR_TEXT_MAX];
+		log_notice(NULL, "following %s from %s over %s%s",
+		           zo->nvalues > 0 ? "static zones" : "catalog",
+		           addr_fmt((const struct sockaddr *)&primary, a, sizeof(a)), transport->name,
+		           have_tsig ? " with TSIG" : "");
+	}
+
+	int sig = 0;
+	while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP)
+		log_notice(NULL, "SIGHUP ignored (zones follow the primary and the catalog)");
+	log_notice(NULL, "shutting down (signal %d)", sig);
+
+	http_stop(http);
+	timers_free(tm);
+	quic_client_free(qc);
+	serve_tcp_stop(tcp);
+	serve_udp_stop(udp);
+	rcu_thread_online();
+	rcu_barrier();
+	zdb_free(db);
+	rcu_thread_offline();
+	rcu_unregister_thread();
+	free(listen);
+	free(zones);
+	log_notice(NULL, "stopped");
+	return 0;
 }

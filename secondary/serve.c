@@ -57,8 +57,10 @@ serve_message(struct serve_ctx *c, const uint8_t *q, size_t qlen, const struct s
 	int op = answer_peek_opcode(q, qlen);
 	if (op == ANSWER_OP_NOTIFY && c->notify != NULL) {
 		size_t n = notify_handle(c->notify, q, qlen, from, out, cap);
-		if (n > 0)
-			s->rcode[out[3] & 0x0f]++;
+		if (n > 0 && (out[3] & 0x0f) == 0)
+			s->notify_accepted++;
+		else if (n > 0)
+			s->notify_refused++;
 		else
 			s->dropped++;
 		return n;

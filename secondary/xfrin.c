@@ -25,6 +25,7 @@
 #include "dns/rrtype.h"
 #include "dns/serial.h"
 #include "dns/wire.h"
+#include "net/doq.h"
 #include "net/tcp.h"
 #include "util/err.h"
 
@@ -374,12 +375,19 @@ transaction(struct session *ss, uint16_t qtype, struct xstate *st, uint32_t *soa
 	const struct xfr_params *p = ss->p;
 	struct dns_tsig_ctx tctx;
 	bool signed_req = p->tsig != NULL;
-	uint16_t id = random_id();
+	uint16_t id = p->transport->zero_id ? 0 : random_id();
 	int ret = 0;
 	const char *qn = qtype == DNS_T_SOA ? "SOA query" : qtype == DNS_T_IXFR ? "IXFR" : "AXFR";
 	ssize_t qlen = build_query(ss, id, qtype);
 	if (qlen < 0)
 		return sfail(ss, (int)qlen, "cannot build the %s", qn);
+	if (p->transport->pad_block > 0) {
+		/* Padding goes in before TSIG, which must stay the last record. */
+		long padded = doq_pad(ss->buf, (size_t)qlen, TCP_MSG_MAX, p->transport->pad_block);
+		if (padded < 0)
+			return sfail(ss, (int)padded, "cannot pad the %s", qn);
+		qlen = (ssize_t)padded;
+	}
 	if (signed_req) {
 		dns_tsig_ctx_init(&tctx, p->tsig);
 		qlen = dns_tsig_sign(&tctx, ss->buf, (size_t)qlen, TCP_MSG_MAX, (uint64_t)time(NULL));

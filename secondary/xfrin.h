@@ -46,6 +46,9 @@ struct xfr_transport {
 	/* Receives the next answer message.  Length, or -ECONNRESET/-ETIMEDOUT/-errno. */
 	ssize_t (*recv)(struct xfr_conn *c, uint8_t *buf, size_t cap, int64_t deadline);
 	void (*close)(struct xfr_conn *c);
+	void *ctx;            /* transport-wide state (the QUIC client), seen by open() */
+	bool zero_id;         /* message id 0 (RFC 9250 §4.2.1) */
+	size_t pad_block;     /* EDNS(0) padding of requests to this block (RFC 9250 §5.4) */
 };
 
 struct xfr_conn {
@@ -56,6 +59,13 @@ struct xfr_conn {
 
 /* DNS over TCP with 2-byte framing (net/tcp.h). */
 extern const struct xfr_transport xfr_transport_tcp;
+
+/*
+ * XoQ (RFC 9250) through net/quic.h: one request per stream on the shared
+ * connection of `client` (a struct quic_client, which keeps the connection
+ * open between refreshes and checks the pin).  Fills `t` (name "QUIC").
+ */
+void xfr_transport_quic_init(struct xfr_transport *t, void *client);
 
 /* ---- one record list ---- */
 

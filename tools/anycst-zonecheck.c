@@ -34,6 +34,9 @@ struct check {
 	const uint8_t *origin;
 	bool print, wire;
 	unsigned long records, soas, outside;
+	uint8_t last[DNS_NAME_MAX];   /* previous owner and whether it is in the zone */
+	size_t last_len;
+	bool last_in;
 	char line[DNS_ZT_LINE_MAX];
 };
 
@@ -41,7 +44,15 @@ static int
 on_rr(void *ctx, const struct dns_rr *rr)
 {
 	struct check *ck = ctx;
-	if (!dns_name_is_sub(rr->owner, ck->origin)) {
+	/* records of one owner come in runs: check each owner once */
+	size_t ol = dns_name_len(rr->owner);
+	bool same = ol == ck->last_len && memcmp(rr->owner, ck->last, ol) == 0;
+	if (!same) {
+		ck->last_in = dns_name_is_sub(rr->owner, ck->origin);
+		memcpy(ck->last, rr->owner, ol);
+		ck->last_len = ol;
+	}
+	if (!ck->last_in) {
 		if (ck->outside++ == 0) {
 			char o[DNS_NAME_TEXT_MAX];
 			dns_name_to_text(rr->owner, o, sizeof(o));
@@ -62,7 +73,7 @@ on_rr(void *ctx, const struct dns_rr *rr)
 	}
 	ck->records++;
 	if (ck->wire) {
-		size_t n = 0, ol = dns_name_len(rr->owner);
+		size_t n = 0;
 		for (size_t i = 0; i < ol; i++)
 			n += (size_t)snprintf(ck->line + n, sizeof(ck->line) - n, "%02x", rr->owner[i]);
 		n += (size_t)snprintf(ck->line + n, sizeof(ck->line) - n, " %u %u ", rr->type,

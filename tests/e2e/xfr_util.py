@@ -61,6 +61,8 @@ def wait_until(pred, timeout, step=0.02, what="condition"):
 class Primary:
     """anycst-primary with its API, transfer port and NOTIFY targets."""
 
+    timeout = 10
+
     def __init__(self, tmp, notify=(), extra=()):
         self.dir = tmp
         self.api_port = free_port()
@@ -102,7 +104,7 @@ class Primary:
                                      headers={"X-API-Key": API_KEY,
                                               "Content-Type": "application/json"})
         try:
-            with urllib.request.urlopen(req, timeout=10) as r:
+            with urllib.request.urlopen(req, timeout=self.timeout) as r:
                 status, raw = r.status, r.read()
         except urllib.error.HTTPError as e:
             status, raw = e.code, e.read()
@@ -171,7 +173,8 @@ def zone_set(it):
 
 def axfr_set(port, zone, keyring=None, keyname=None, keyalg=None):
     msgs = dns.query.xfr("127.0.0.1", zone, port=port, keyring=keyring, keyname=keyname,
-                         keyalgorithm=keyalg or "hmac-sha256", lifetime=20)
+                         keyalgorithm=keyalg or "hmac-sha256", lifetime=20,
+                         relativize=False)
     recs = []
     for m in msgs:
         for rrset in m.answer:
@@ -226,6 +229,7 @@ class Knot:
             "acl:",
             "  - id: from_primary",
             "    address: 127.0.0.1",
+            "    key: %s" % kn,
             "    action: notify",
             "  - id: xfr_out",
             "    address: 127.0.0.1",

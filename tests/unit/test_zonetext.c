@@ -247,6 +247,42 @@ test_zonetext_empty_and_comments_only(void **state)
 	assert_int_equal(g.n, 1);
 }
 
+static int
+count_rdlen(void *ctx, const struct dns_rr *rr)
+{
+	size_t *total = ctx;
+	*total += rr->rdlen;
+	return 0;
+}
+
+/* More rdata fields than the inline array holds: grown, then capped. */
+static void
+test_zonetext_many_fields(void **state)
+{
+	(void)state;
+	struct dns_zt_err e;
+	size_t cap = 8 + 70000 * 3 + 2, n = 0;
+	char *z = malloc(cap);
+	assert_non_null(z);
+	n += (size_t)snprintf(z + n, cap - n, "x 1 TXT");
+	for (int i = 0; i < 1000; i++)
+		n += (size_t)snprintf(z + n, cap - n, " \"\"");
+	z[n++] = '\n';
+	size_t total = 0;
+	assert_int_equal(dns_zt_parse(z, n, example, DNS_ZT_NO_TTL, count_rdlen, &total, &e), 0);
+	assert_int_equal(total, 1000);   /* 1000 empty character-strings */
+	n = (size_t)snprintf(z, cap, "x 1 TXT");
+	for (int i = 0; i < 70000; i++)
+		n += (size_t)snprintf(z + n, cap - n, " \"\"");
+	total = 0;
+	assert_int_equal(dns_zt_parse(z, n, example, DNS_ZT_NO_TTL, count_rdlen, &total, &e),
+	                 ERR_SYNTAX);
+	assert_int_equal(e.line, 1);
+	assert_int_equal(e.col, 9 + 3 * (DNS_ZT_MAX_FIELDS - 1));
+	assert_non_null(strstr(e.what, "rdata fields"));
+	free(z);
+}
+
 /* ---- errors: one test per kind, each checking line, column and reason ---- */
 
 static void
@@ -400,6 +436,23 @@ test_zonetext_err_junk_after_rdata(void **state)
 	expect_error("$TTL 1\nm MX 10 mail.example.com. extra\n", ERR_RDATA, 2, 27, "extra field");
 }
 
+/* As BIND: CLASS1 is IN (RFC 3597 §5), a quoted owner is a name, an escaped
+ * newline may sit inside quotes but a bare one may not. */
+static void
+test_zonetext_bind_compatible_forms(void **state)
+{
+	(void)state;
+	struct dns_zt_err e;
+	assert_int_equal(parse("$TTL 1\n\"q\" CLASS1 A 192.0.2.1\nt TXT \"a\\\nb\"\n", &g, &e), 0);
+	assert_int_equal(g.n, 2);
+	assert_string_equal(g.text[0], "q.example.com. 1 IN A 192.0.2.1");
+	assert_memory_equal(g.rdata[1], "\3a\nb", 4);
+	expect_error("$TTL 1\nt TXT \"a\nb\"\n", ERR_SYNTAX, 2, 7, "end of the line");
+	expect_error("$TTL 1\nx IN CLASS1 A 192.0.2.1\n", ERR_SYNTAX, 2, 6, "class given twice");
+	expect_error("$TTL 1\n\"\" A 192.0.2.1\n", ERR_NAME_LABEL, 2, 1, "empty owner");
+	expect_error("$TTL 1\n\"a..b\" A 192.0.2.1\n", ERR_NAME_LABEL, 2, 4, "empty label");
+}
+
 static void
 test_zonetext_err_blank_owner_first(void **state)
 {
@@ -420,6 +473,7 @@ main(void)
 		cmocka_unit_test(test_zonetext_print_parses_back),
 		cmocka_unit_test(test_zonetext_callback_stops_parse),
 		cmocka_unit_test(test_zonetext_empty_and_comments_only),
+		cmocka_unit_test(test_zonetext_many_fields),
 		cmocka_unit_test(test_zonetext_err_bad_ipv4),
 		cmocka_unit_test(test_zonetext_err_unterminated_quote),
 		cmocka_unit_test(test_zonetext_err_unknown_type),
@@ -436,6 +490,7 @@ main(void)
 		cmocka_unit_test(test_zonetext_err_missing_rdata),
 		cmocka_unit_test(test_zonetext_err_junk_after_rdata),
 		cmocka_unit_test(test_zonetext_err_blank_owner_first),
+		cmocka_unit_test(test_zonetext_bind_compatible_forms),
 	};
 	return cmocka_run_group_tests_name("zonetext", tests, NULL, NULL);
 }

@@ -1,0 +1,1248 @@
+/*
+ * /zones: list, create, get, PATCH, PUT, DELETE, export, notify, journal,
+ * with PowerDNS API v1 shapes.  Every body is validated completely (types,
+ * names, record contents parsed by dns/rdata with absolute names, limits)
+ * before the store is asked to apply it; the store then checks the rules
+ * that depend on the zone's contents, in the same transaction.
+ */
+#include "api/internal.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "dns/rdata.h"
+#include "dns/rrtype.h"
+#include "dns/zonetext.h"
+#include "util/arena.h"
+#include "util/log.h"
+
+#define TEXT_CAP (DNS_RDATA_MAX * 4 + 2048)
+
+/* A label no client uses: appended to relative names to detect them. */
+static const uint8_t relative_probe[] = "\x17" "anycst-relative-name-00";
+
+struct ctx {
+	struct api_req *r;
+	struct api_resp *rs;
+	struct arena ar;
+	char *text;    /* TEXT_CAP bytes of scratch for rdata text */
+	uint8_t *rd, *probe;   /* DNS_RDATA_MAX bytes each: content parsing scratch */
+};
+
+static int
+ctx_init(struct ctx *c, struct api_req *r, struct api_resp *rs)
+{
+	c->r = r;
+	c->rs = rs;
+	arena_init(&c->ar, 64 * 1024);
+	c->text = malloc(TEXT_CAP);
+	c->rd = malloc(DNS_RDATA_MAX);
+	c->probe = malloc(DNS_RDATA_MAX);
+	if (c->text == NULL || c->rd == NULL || c->probe == NULL) {
+		free(c->text);
+		free(c->rd);
+		free(c->probe);
+		arena_clear(&c->ar);
+		api_error(rs, 500, "out of memory");
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static void
+ctx_clear(struct ctx *c)
+{
+	free(c->text);
+	free(c->rd);
+	free(c->probe);
+	arena_clear(&c->ar);
+}
+
+static void
+zone_url(const struct store_zone *z, char *id, size_t idcap, char *url, size_t urlcap)
+{
+	api_zone_id_encode(z->text, id, idcap);
+	snprintf(url, urlcap, API_PREFIX "/zones/%s", id);
+}
+
+static void
+set_etag(struct api_resp *rs, uint32_t serial)
+{
+	snprintf(rs->etag, sizeof(rs->etag), "\"%u\"", serial);
+}
+
+static int
+tsig_id_append(void *ctx, const struct store_tsig_key *k)
+{
+	json_array_append_new(ctx, json_string(k->name));
+	return 0;
+}
+
+static json_t *
+zone_json(struct store_snap *sn, const struct store_zone *z, bool full)
+{
+	char id[DNS_NAME_TEXT_MAX * 3], url[sizeof(id) + 64];
+	zone_url(z, id, sizeof(id), url, sizeof(url));
+	json_t *j = json_object();
+	json_object_set_new(j, "account", json_string(z->account));
+	json_object_set_new(j, "catalog", json_string(""));
+	json_object_set_new(j, "dnssec", json_false());
+	json_object_set_new(j, "edited_serial", json_integer(z->serial));
+	json_object_set_new(j, "id", json_string(id));
+	json_object_set_new(j, "kind", json_string(z->kind));
+	json_object_set_new(j, "last_check", json_integer(0));
+	json_object_set_new(j, "masters", json_array());
+	json_object_set_new(j, "name", json_string(z->text));
+	json_object_set_new(j, "notified_serial", json_integer(z->notified_serial));
+	json_object_set_new(j, "serial", json_integer(z->serial));
+	json_object_set_new(j, "url", json_string(url));
+	if (full) {
+		json_t *keys = json_array();
+		store_snap_zone_tsig_keys(sn, z, tsig_id_append, keys);
+		json_object_set_new(j, "master_tsig_key_ids", keys);
+		json_object_set_new(j, "slave_tsig_key_ids", json_array());
+		json_object_set_new(j, "api_rectify", json_false());
+		json_object_set_new(j, "nsec3narrow", json_false());
+		json_object_set_new(j, "nsec3param", json_string(""));
+		json_object_set_new(j, "soa_edit", json_string(""));
+		json_object_set_new(j, "soa_edit_api", json_string(dns_serial_policy_name(z->policy)));
+		json_object_set_new(j, "is_catalog", json_boolean(z->is_catalog));
+	}
+	return j;
+}
+
+/* ---- rrsets out --------------------------------------------------------------- */
+
+struct cmt {
+	uint8_t owner[DNS_NAME_MAX];
+	uint16_t type;
+	json_t *j;
+	struct cmt *next;
+};
+
+struct rrset_build {
+	struct ctx *c;
+	json_t *arr;
+	json_t *cur;           /* current rrset object */
+	json_t *records;
+	uint8_t owner[DNS_NAME_MAX];
+	uint16_t type;
+	struct cmt *comments;  /* in canonical order */
+	struct cmt *ctail;
+	int err;
+};
+
+static int
+collect_comment(void *ctx, const uint8_t *owner, uint16_t type, const struct store_comment *c)
+{
+	struct rrset_build *b = ctx;
+	struct cmt *m = arena_alloc(&b->c->ar, sizeof(*m));
+	if (m == NULL)
+		return -ENOMEM;
+	memcpy(m->owner, owner, dns_name_len(owner));
+	m->type = type;
+	m->j = json_pack("{s:s,s:s,s:I}", "content", c->content ? c->content : "", "account",
+	                 c->account ? c->account : "", "modified_at", (json_int_t)c->modified_at);
+	m->next = NULL;
+	if (b->ctail)
+		b->ctail->next = m;
+	else
+		b->comments = m;
+	b->ctail = m;
+	return 0;
+}
+
+static json_t *
+comments_for(struct rrset_build *b, const uint8_t *owner, uint16_t type)
+{
+	json_t *arr = json_array();
+	for (struct cmt *m = b->comments; m != NULL; m = m->next) {
+		if (m->j != NULL && m->type == type && dns_name_equal(m->owner, owner)) {
+			json_array_append_new(arr, m->j);
+			m->j = NULL;
+		}
+	}
+	return arr;
+}
+
+static int
+add_row(void *ctx, const struct store_row *row)
+{
+	struct rrset_build *b = ctx;
+	char *text = b->c->text;
+	if (b->cur == NULL || b->type != row->type || !dns_name_equal(b->owner, row->owner)) {
+		char name[DNS_NAME_TEXT_MAX], tname[DNS_RRTYPE_TEXT_MAX];
+		dns_name_to_text(row->owner, name, sizeof(name));
+		dns_rrtype_to_text(row->type, tname, sizeof(tname));
+		b->records = json_array();
+		b->cur = json_pack("{s:s,s:s,s:I,s:o,s:o}", "name", name, "type", tname, "ttl",
+		                   (json_int_t)row->ttl, "records", b->records, "comments",
+		                   comments_for(b, row->owner, row->type));
+		json_array_append_new(b->arr, b->cur);
+		memcpy(b->owner, row->owner, dns_name_len(row->owner));
+		b->type = row->type;
+	}
+	int n = dns_rdata_to_text(row->type, row->rdata, row->rdlen, text, TEXT_CAP);
+	if (n < 0)
+		n = dns_rdata_to_generic(row->rdata, row->rdlen, text, TEXT_CAP);
+	if (n < 0)
+		text[0] = '\0';
+	json_array_append_new(b->records, json_pack("{s:s,s:b}", "content", text, "disabled",
+	                                            row->disabled));
+	return 0;
+}
+
+static json_t *
+rrsets_json(struct ctx *c, struct store_snap *sn, const struct store_zone *z, const uint8_t *owner,
+            uint16_t type)
+{
+	struct rrset_build b = {.c = c, .arr = json_array()};
+	store_snap_comments(sn, z, collect_comment, &b);
+	store_snap_rows(sn, z, owner, type, add_row, &b);
+	for (struct cmt *m = b.comments; m != NULL; m = m->next)
+		json_decref(m->j);
+	return b.arr;
+}
+
+/* ---- finding the zone ------------------------------------------------------------ */
+
+/* Opens a snapshot and finds the zone of `id` visible to the request's key. */
+static int
+find_zone(struct api_req *r, struct api_resp *rs, const char *id, struct store_snap **sn,
+          struct store_zone *z)
+{
+	uint8_t wire[DNS_NAME_MAX];
+	if (api_zone_id_decode(id, wire) != 0) {
+		api_error(rs, 404, "Could not find domain '%s'", id);
+		return -ENOENT;
+	}
+	int ret = store_snap_open(r->api->st, sn);
+	if (ret != 0) {
+		api_store_error(rs, ret, "cannot read the database");
+		return ret;
+	}
+	ret = store_snap_zone(*sn, wire, z);
+	if (ret == 0 && r->account != NULL && strcmp(r->account, z->account) != 0)
+		ret = -ENOENT;
+	if (ret != 0) {
+		store_snap_close(*sn);
+		*sn = NULL;
+		if (ret == -ENOENT)
+			api_error(rs, 404, "Could not find domain '%s'", id);
+		else
+			api_store_error(rs, ret, NULL);
+	}
+	return ret;
+}
+
+/* ---- rrsets in ----------------------------------------------------------------------- */
+
+struct parsed {
+	struct store_op *ops;
+	size_t n;
+};
+
+static bool
+json_is_int_in(json_t *v, json_int_t lo, json_int_t hi)
+{
+	return json_is_integer(v) && json_integer_value(v) >= lo && json_integer_value(v) <= hi;
+}
+
+/*
+ * Parses record content for `type` into wire.  Returns the length or -1
+ * with the error in `err`.
+ */
+static int
+content_to_wire(struct ctx *c, uint16_t type, const char *content, size_t len, uint8_t *out,
+                char *err, size_t errcap)
+{
+	uint8_t *probe = c->probe;
+	char msg[160] = "";
+	int n = dns_rdata_from_str(type, content, len, dns_root_name, out, DNS_RDATA_MAX, msg,
+	                           sizeof(msg));
+	if (n < 0) {
+		snprintf(err, errcap, "%s", msg[0] ? msg : "cannot parse content");
+		return -1;
+	}
+	int n2 = dns_rdata_from_str(type, content, len, relative_probe, probe, DNS_RDATA_MAX, msg,
+	                            sizeof(msg));
+	if (n2 != n || memcmp(out, probe, (size_t)n) != 0) {
+		snprintf(err, errcap, "a name in '%.200s' is not absolute (must end with a dot)", content);
+		return -1;
+	}
+	return n;
+}
+
+static int
+parse_rrsets(struct ctx *c, json_t *arr, const uint8_t *zone, bool patch, struct parsed *p)
+{
+	struct api_resp *rs = c->rs;
+	struct api *a = c->r->api;
+	char err[512];
+	if (!json_is_array(arr)) {
+		api_error(rs, 422, "rrsets: must be an array");
+		return -EINVAL;
+	}
+	size_t n = json_array_size(arr);
+	if (n > a->o.max_rrsets) {
+		api_error(rs, 422, "rrsets: %zu rrsets, more than the limit of %zu per request", n,
+		          a->o.max_rrsets);
+		return -EINVAL;
+	}
+	p->n = n;
+	p->ops = n ? arena_alloc(&c->ar, n * sizeof(*p->ops)) : NULL;
+	if (n && p->ops == NULL) {
+		api_error(rs, 500, "out of memory");
+		return -ENOMEM;
+	}
+	char zone_text[DNS_NAME_TEXT_MAX];
+	dns_name_to_text(zone, zone_text, sizeof(zone_text));
+	for (size_t i = 0; i < n; i++) {
+		struct store_op *op = &p->ops[i];
+		memset(op, 0, sizeof(*op));
+		snprintf(op->label, sizeof(op->label), "rrsets[%zu]", i);
+		json_t *o = json_array_get(arr, i);
+		if (!json_is_object(o)) {
+			api_error(rs, 422, "%s: must be an object", op->label);
+			return -EINVAL;
+		}
+		json_t *jname = json_object_get(o, "name"), *jtype = json_object_get(o, "type");
+		json_t *jct = json_object_get(o, "changetype"), *jttl = json_object_get(o, "ttl");
+		json_t *jrecs = json_object_get(o, "records"), *jcom = json_object_get(o, "comments");
+		if (!json_is_string(jname)) {
+			api_error(rs, 422, "%s.name: missing or not a string", op->label);
+			return -EINVAL;
+		}
+		if (!json_is_string(jtype)) {
+			api_error(rs, 422, "%s.type: missing or not a string", op->label);
+			return -EINVAL;
+		}
+		const char *name = json_string_value(jname);
+		size_t nlen = json_string_length(jname);
+		uint8_t owner_buf[DNS_NAME_MAX];
+		int olen = nlen == 0 || name[nlen - 1] != '.' ? -1
+		           : dns_name_from_text(name, nlen, NULL, owner_buf);
+		uint8_t *owner = olen > 0 ? arena_memdup(&c->ar, owner_buf, (size_t)olen) : NULL;
+		if (owner == NULL) {
+			api_error(rs, 422, "%s.name: '%.300s' is not an absolute domain name", op->label, name);
+			return -EINVAL;
+		}
+		if (!dns_name_is_sub(owner, zone)) {
+			api_error(rs, 422, "%s: name '%.300s' is not inside zone '%s'", op->label, name,
+			          zone_text);
+			return -EINVAL;
+		}
+		op->owner = owner;
+		if (dns_rrtype_from_text(json_string_value(jtype), json_string_length(jtype), &op->type) !=
+		        0 ||
+		    dns_rrtype_is_meta(op->type)) {
+			api_error(rs, 422, "%s.type: unknown or unsupported record type '%.64s'", op->label,
+			          json_string_value(jtype));
+			return -EINVAL;
+		}
+		op->kind = STORE_OP_REPLACE;
+		if (patch) {
+			if (!json_is_string(jct)) {
+				api_error(rs, 422, "%s.changetype: missing or not a string", op->label);
+				return -EINVAL;
+			}
+			const char *ct = json_string_value(jct);
+			if (strcasecmp(ct, "REPLACE") == 0)
+				op->kind = STORE_OP_REPLACE;
+			else if (strcasecmp(ct, "DELETE") == 0)
+				op->kind = STORE_OP_DELETE;
+			else if (strcasecmp(ct, "EXTEND") == 0)
+				op->kind = STORE_OP_EXTEND;
+			else if (strcasecmp(ct, "PRUNE") == 0)
+				op->kind = STORE_OP_PRUNE;
+			else {
+				api_error(rs, 422, "%s.changetype: unknown changetype '%.64s'", op->label, ct);
+				return -EINVAL;
+			}
+		}
+		if (jttl != NULL && !json_is_null(jttl)) {
+			if (!json_is_integer(jttl)) {
+				api_error(rs, 422, "%s.ttl: not an integer", op->label);
+				return -EINVAL;
+			}
+			if (!json_is_int_in(jttl, 0, INT32_MAX)) {
+				api_error(rs, 422, "%s.ttl: TTL %" JSON_INTEGER_FORMAT
+				          " out of range 0..2147483647", op->label, json_integer_value(jttl));
+				return -EINVAL;
+			}
+			op->ttl = (uint32_t)json_integer_value(jttl);
+			op->has_ttl = true;
+		}
+		if (jrecs != NULL && !json_is_array(jrecs)) {
+			api_error(rs, 422, "%s.records: not an array", op->label);
+			return -EINVAL;
+		}
+		size_t nr = op->kind == STORE_OP_DELETE ? 0 : json_array_size(jrecs);
+		if (nr > a->o.max_records) {
+			api_error(rs, 422, "%s.records: %zu records, more than the limit of %zu per rrset",
+			          op->label, nr, a->o.max_records);
+			return -EINVAL;
+		}
+		if (op->kind == STORE_OP_REPLACE && nr > 0 && !op->has_ttl) {
+			api_error(rs, 422, "%s.ttl: missing", op->label);
+			return -EINVAL;
+		}
+		struct store_rec *recs = nr ? arena_alloc(&c->ar, nr * sizeof(*recs)) : NULL;
+		if (nr && recs == NULL) {
+			api_error(rs, 500, "out of memory");
+			return -ENOMEM;
+		}
+		for (size_t k = 0; k < nr; k++) {
+			json_t *ro = json_array_get(jrecs, k);
+			json_t *jc = json_object_get(ro, "content"), *jd = json_object_get(ro, "disabled");
+			if (!json_is_object(ro) || !json_is_string(jc)) {
+				api_error(rs, 422, "%s.records[%zu].content: missing or not a string", op->label,
+				          k);
+				return -EINVAL;
+			}
+			if (jd != NULL && !json_is_boolean(jd)) {
+				api_error(rs, 422, "%s.records[%zu].disabled: not a boolean", op->label, k);
+				return -EINVAL;
+			}
+			int rl = content_to_wire(c, op->type, json_string_value(jc), json_string_length(jc),
+			                         c->rd, err, sizeof(err));
+			if (rl < 0) {
+				api_error(rs, 422, "%s.records[%zu]: %s", op->label, k, err);
+				return -EINVAL;
+			}
+			uint8_t *rd = arena_memdup(&c->ar, c->rd, rl > 0 ? (size_t)rl : 1);
+			if (rd == NULL) {
+				api_error(rs, 500, "out of memory");
+				return -ENOMEM;
+			}
+			recs[k].rdata = rd;
+			recs[k].rdlen = (uint16_t)rl;
+			recs[k].disabled = jd != NULL && json_is_true(jd);
+		}
+		op->recs = recs;
+		op->nrecs = nr;
+		if (jcom != NULL && !json_is_null(jcom)) {
+			if (!json_is_array(jcom)) {
+				api_error(rs, 422, "%s.comments: not an array", op->label);
+				return -EINVAL;
+			}
+			size_t nc = json_array_size(jcom);
+			struct store_comment *cm = nc ? arena_alloc(&c->ar, nc * sizeof(*cm)) : NULL;
+			if (nc && cm == NULL) {
+				api_error(rs, 500, "out of memory");
+				return -ENOMEM;
+			}
+			for (size_t k = 0; k < nc; k++) {
+				json_t *co = json_array_get(jcom, k);
+				json_t *cc = json_object_get(co, "content"), *ca = json_object_get(co, "account");
+				json_t *cmod = json_object_get(co, "modified_at");
+				if (!json_is_object(co) || !json_is_string(cc) ||
+				    (ca != NULL && !json_is_string(ca)) ||
+				    (cmod != NULL && !json_is_integer(cmod))) {
+					api_error(rs, 422, "%s.comments[%zu]: needs string content, string account, "
+					          "integer modified_at", op->label, k);
+					return -EINVAL;
+				}
+				cm[k].content = json_string_value(cc);
+				cm[k].account = ca ? json_string_value(ca) : "";
+				cm[k].modified_at = cmod ? (int64_t)json_integer_value(cmod) : 0;
+			}
+			op->comments = cm;
+			op->ncomments = nc;
+			op->has_comments = true;
+		}
+		if (op->kind == STORE_OP_PRUNE && nr == 0) {
+			api_error(rs, 422, "%s.records: PRUNE needs the records to remove", op->label);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* ---- zone text import -------------------------------------------------------------- */
+
+struct zt_rec {
+	uint8_t *owner;
+	uint8_t *rd;
+	uint16_t type, rdlen;
+	uint32_t ttl;
+};
+
+struct zt_collect {
+	struct ctx *c;
+	const uint8_t *zone;
+	struct zt_rec *recs;
+	size_t n, cap;
+	char err[300];
+};
+
+static int
+zt_add(void *ctx, const struct dns_rr *rr)
+{
+	struct zt_collect *zc = ctx;
+	if (rr->rclass != DNS_C_IN) {
+		snprintf(zc->err, sizeof(zc->err), "only class IN is supported");
+		return -EINVAL;
+	}
+	if (!dns_name_is_sub(rr->owner, zc->zone)) {
+		char t[DNS_NAME_TEXT_MAX];
+		dns_name_to_text(rr->owner, t, sizeof(t));
+		snprintf(zc->err, sizeof(zc->err), "record '%.200s' is outside the zone", t);
+		return -EINVAL;
+	}
+	if (zc->n == zc->cap) {
+		size_t cap = zc->cap ? zc->cap * 2 : 256;
+		struct zt_rec *nr = realloc(zc->recs, cap * sizeof(*nr));
+		if (nr == NULL)
+			return -ENOMEM;
+		zc->recs = nr;
+		zc->cap = cap;
+	}
+	struct zt_rec *r = &zc->recs[zc->n];
+	r->owner = arena_memdup(&zc->c->ar, rr->owner, dns_name_len(rr->owner));
+	r->rd = arena_memdup(&zc->c->ar, rr->rdata, rr->rdlen ? rr->rdlen : 1);
+	if (r->owner == NULL || r->rd == NULL)
+		return -ENOMEM;
+	dns_name_lower(r->owner);
+	r->type = rr->type;
+	r->rdlen = rr->rdlen;
+	r->ttl = rr->ttl;
+	zc->n++;
+	return 0;
+}
+
+static int
+zt_cmp(const void *a, const void *b)
+{
+	const struct zt_rec *x = a, *y = b;
+	int c = dns_name_cmp(x->owner, y->owner);
+	if (c != 0)
+		return c;
+	if (x->type != y->type)
+		return x->type < y->type ? -1 : 1;
+	size_t m = x->rdlen < y->rdlen ? x->rdlen : y->rdlen;
+	c = memcmp(x->rd, y->rd, m);
+	if (c != 0)
+		return c;
+	return (int)x->rdlen - (int)y->rdlen;
+}
+
+/* Zone text into REPLACE ops (one per rrset, duplicates dropped as BIND does). */
+static int
+parse_zone_text(struct ctx *c, json_t *jz, const uint8_t *zone, struct parsed *p)
+{
+	struct zt_collect zc = {.c = c, .zone = zone};
+	struct dns_zt_err ze = {0};
+	int ret = dns_zt_parse(json_string_value(jz), json_string_length(jz), zone, 3600, zt_add, &zc,
+	                       &ze);
+	if (ret != 0) {
+		if (zc.err[0])
+			api_error(c->rs, 422, "zone: %s", zc.err);
+		else
+			api_error(c->rs, 422, "zone: line %u, column %u: %s", ze.line, ze.col, ze.what);
+		free(zc.recs);
+		return -EINVAL;
+	}
+	qsort(zc.recs, zc.n, sizeof(*zc.recs), zt_cmp);
+	p->ops = zc.n ? arena_alloc(&c->ar, zc.n * sizeof(*p->ops)) : NULL;
+	struct store_rec *recs = zc.n ? arena_alloc(&c->ar, zc.n * sizeof(*recs)) : NULL;
+	if (zc.n && (p->ops == NULL || recs == NULL)) {
+		free(zc.recs);
+		api_error(c->rs, 500, "out of memory");
+		return -ENOMEM;
+	}
+	p->n = 0;
+	size_t nrec = 0;
+	for (size_t i = 0; i < zc.n; i++) {
+		struct zt_rec *r = &zc.recs[i];
+		bool same_set = i > 0 && r->type == zc.recs[i - 1].type &&
+		                dns_name_equal(r->owner, zc.recs[i - 1].owner);
+		if (same_set && zt_cmp(r, &zc.recs[i - 1]) == 0)
+			continue;
+		if (!same_set) {
+			struct store_op *op = &p->ops[p->n++];
+			memset(op, 0, sizeof(*op));
+			op->kind = STORE_OP_REPLACE;
+			op->owner = r->owner;
+			op->type = r->type;
+			op->ttl = r->ttl;
+			op->has_ttl = true;
+			op->recs = &recs[nrec];
+			char t[DNS_NAME_TEXT_MAX], tt[DNS_RRTYPE_TEXT_MAX];
+			dns_name_to_text(r->owner, t, sizeof(t));
+			dns_rrtype_to_text(r->type, tt, sizeof(tt));
+			snprintf(op->label, sizeof(op->label), "zone: %.24s/%.12s", t, tt);
+		}
+		struct store_op *op = &p->ops[p->n - 1];
+		recs[nrec].rdata = r->rd;
+		recs[nrec].rdlen = r->rdlen;
+		recs[nrec].disabled = false;
+		nrec++;
+		op->nrecs++;
+	}
+	free(zc.recs);
+	return 0;
+}
+
+/* ---- handlers ----------------------------------------------------------------------- */
+
+struct list_ctx {
+	json_t *arr;
+	char last[DNS_NAME_TEXT_MAX];
+	size_t n;
+};
+
+static int
+list_one(void *ctx, const struct store_zone *z)
+{
+	struct list_ctx *l = ctx;
+	json_array_append_new(l->arr, zone_json(NULL, z, false));
+	snprintf(l->last, sizeof(l->last), "%s", z->text);
+	l->n++;
+	return 0;
+}
+
+static void
+zones_list(struct api_req *r, struct api_resp *rs)
+{
+	struct store_snap *sn;
+	int ret = store_snap_open(r->api->st, &sn);
+	if (ret != 0) {
+		api_store_error(rs, ret, NULL);
+		return;
+	}
+	struct list_ctx l = {.arr = json_array()};
+	const char *zone = api_arg(r, "zone");
+	if (zone != NULL) {
+		struct store_zone z;
+		uint8_t w[DNS_NAME_MAX];
+		if (api_zone_id_decode(zone, w) == 0 && store_snap_zone(sn, w, &z) == 0 &&
+		    (r->account == NULL || strcmp(r->account, z.account) == 0))
+			list_one(&l, &z);
+		store_snap_close(sn);
+		api_json(rs, 200, l.arr);
+		return;
+	}
+	const char *lim = api_arg(r, "limit"), *after = api_arg(r, "after");
+	size_t limit = 0;
+	if (lim != NULL) {
+		char *end;
+		errno = 0;
+		unsigned long v = strtoul(lim, &end, 10);
+		if (end == lim || *end != '\0' || errno != 0 || v == 0 || v > 100000) {
+			store_snap_close(sn);
+			json_decref(l.arr);
+			api_error(rs, 422, "limit: '%.32s' is not a number in 1..100000", lim);
+			return;
+		}
+		limit = v;
+	}
+	char after_norm[DNS_NAME_TEXT_MAX] = "";
+	if (after != NULL && after[0] != '\0') {
+		uint8_t w[DNS_NAME_MAX];
+		if (api_zone_id_decode(after, w) != 0) {
+			store_snap_close(sn);
+			json_decref(l.arr);
+			api_error(rs, 422, "after: '%.300s' is not a zone name", after);
+			return;
+		}
+		dns_name_lower(w);
+		dns_name_to_text(w, after_norm, sizeof(after_norm));
+	}
+	ret = store_snap_zones(sn, r->account, after_norm, limit, list_one, &l);
+	store_snap_close(sn);
+	if (ret != 0) {
+		json_decref(l.arr);
+		api_store_error(rs, ret, NULL);
+		return;
+	}
+	if (limit != 0 && l.n == limit) {
+		char id[DNS_NAME_TEXT_MAX * 3];
+		api_zone_id_encode(l.last, id, sizeof(id));
+		snprintf(rs->link, sizeof(rs->link), "<" API_PREFIX "/zones?limit=%zu&after=%s>; "
+		         "rel=\"next\"", limit, id);
+	}
+	api_json(rs, 200, l.arr);
+}
+
+static const char *
+norm_kind(const char *k)
+{
+	static const char *const kinds[][2] = {
+		{"native", "Native"}, {"master", "Master"}, {"primary", "Master"},
+		{"slave", "Slave"}, {"secondary", "Slave"}, {"producer", "Producer"},
+		{"consumer", "Consumer"},
+	};
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (strcasecmp(k, kinds[i][0]) == 0)
+			return kinds[i][1];
+	return NULL;
+}
+
+/* master_tsig_key_ids: array of strings into an arena array. */
+static int
+tsig_ids(struct ctx *c, json_t *j, const char ***out, size_t *n)
+{
+	if (!json_is_array(j)) {
+		api_error(c->rs, 422, "master_tsig_key_ids: not an array of strings");
+		return -EINVAL;
+	}
+	*n = json_array_size(j);
+	*out = *n ? arena_alloc(&c->ar, *n * sizeof(**out)) : NULL;
+	for (size_t i = 0; i < *n; i++) {
+		json_t *s = json_array_get(j, i);
+		if (!json_is_string(s)) {
+			api_error(c->rs, 422, "master_tsig_key_ids[%zu]: not a string", i);
+			return -EINVAL;
+		}
+		(*out)[i] = json_string_value(s);
+	}
+	return 0;
+}
+
+static void
+zone_get_full(struct ctx *c, const uint8_t *wire, unsigned status)
+{
+	struct store_snap *sn;
+	struct store_zone z;
+	if (store_snap_open(c->r->api->st, &sn) != 0) {
+		api_error(c->rs, 500, "cannot read the database");
+		return;
+	}
+	if (store_snap_zone(sn, wire, &z) != 0) {
+		store_snap_close(sn);
+		api_error(c->rs, 500, "zone vanished");
+		return;
+	}
+	json_t *j = zone_json(sn, &z, true);
+	json_object_set_new(j, "rrsets", rrsets_json(c, sn, &z, NULL, 0));
+	store_snap_close(sn);
+	set_etag(c->rs, z.serial);
+	api_json(c->rs, status, j);
+}
+
+static void
+zones_create(struct ctx *c)
+{
+	struct api_req *r = c->r;
+	struct api_resp *rs = c->rs;
+	json_t *body = api_body_object(r, rs);
+	if (body == NULL)
+		return;
+	json_t *jname = json_object_get(body, "name");
+	json_t *jkind = json_object_get(body, "kind");
+	json_t *jns = json_object_get(body, "nameservers");
+	json_t *jrr = json_object_get(body, "rrsets");
+	json_t *jzone = json_object_get(body, "zone");
+	json_t *jsoa = json_object_get(body, "soa_edit_api");
+	json_t *jacc = json_object_get(body, "account");
+	json_t *jkeys = json_object_get(body, "master_tsig_key_ids");
+	uint8_t zone[DNS_NAME_MAX];
+	struct store_zone_new zn = {.kind = "Native", .account = "", .policy = DNS_SERIAL_DEFAULT};
+	struct parsed p = {0}, pz = {0};
+	if (!json_is_string(jname) || json_string_length(jname) == 0) {
+		api_error(rs, 422, "name: missing or not a string");
+		goto out;
+	}
+	if (dns_name_from_text(json_string_value(jname), json_string_length(jname), NULL, zone) <= 0 ||
+	    zone[0] == 0) {
+		api_error(rs, 422, "name: '%.300s' is not a valid zone name", json_string_value(jname));
+		goto out;
+	}
+	dns_name_lower(zone);
+	zn.name = zone;
+	if (jkind != NULL) {
+		if (!json_is_string(jkind) || (zn.kind = norm_kind(json_string_value(jkind))) == NULL) {
+			api_error(rs, 422, "kind: must be one of Native, Master, Slave (Primary, Secondary)");
+			goto out;
+		}
+	}
+	if (jsoa != NULL && (!json_is_string(jsoa) ||
+	                     dns_serial_policy_parse(json_string_value(jsoa), &zn.policy) != 0)) {
+		api_error(rs, 422, "soa_edit_api: must be DEFAULT, INCREASE or EPOCH");
+		goto out;
+	}
+	if (jacc != NULL && !json_is_null(jacc)) {
+		if (!json_is_string(jacc) || json_string_length(jacc) >= STORE_ACCOUNT_MAX) {
+			api_error(rs, 422, "account: not a string (at most %d bytes)", STORE_ACCOUNT_MAX - 1);
+			goto out;
+		}
+		zn.account = json_string_value(jacc);
+	}
+	if (r->account != NULL) {
+		if (zn.account[0] != '\0' && strcmp(zn.account, r->account) != 0) {
+			api_error(rs, 422, "account: this key may only create zones of account '%s'",
+			          r->account);
+			goto out;
+		}
+		zn.account = r->account;
+	}
+	if (jkeys != NULL && tsig_ids(c, jkeys, (const char ***)&zn.tsig_keys, &zn.ntsig_keys) != 0)
+		goto out;
+	if (jrr != NULL && parse_rrsets(c, jrr, zone, false, &p) != 0)
+		goto out;
+	if (jzone != NULL) {
+		if (!json_is_string(jzone)) {
+			api_error(rs, 422, "zone: not a string");
+			goto out;
+		}
+		if (parse_zone_text(c, jzone, zone, &pz) != 0)
+			goto out;
+	}
+	size_t nns = 0;
+	if (jns != NULL) {
+		if (!json_is_array(jns)) {
+			api_error(rs, 422, "nameservers: not an array of names");
+			goto out;
+		}
+		nns = json_array_size(jns);
+	}
+	size_t total = p.n + pz.n + (nns ? 1 : 0);
+	struct store_op *ops = total ? arena_alloc(&c->ar, total * sizeof(*ops)) : NULL;
+	if (total && ops == NULL) {
+		api_error(rs, 500, "out of memory");
+		goto out;
+	}
+	size_t k = 0;
+	for (size_t i = 0; i < pz.n; i++)
+		ops[k++] = pz.ops[i];
+	for (size_t i = 0; i < p.n; i++)
+		ops[k++] = p.ops[i];
+	if (nns) {
+		struct store_rec *recs = arena_alloc(&c->ar, nns * sizeof(*recs));
+		if (recs == NULL) {
+			api_error(rs, 500, "out of memory");
+			goto out;
+		}
+		for (size_t i = 0; i < nns; i++) {
+			json_t *s = json_array_get(jns, i);
+			uint8_t *w = arena_alloc(&c->ar, DNS_NAME_MAX);
+			if (!json_is_string(s) || w == NULL || json_string_length(s) == 0 ||
+			    json_string_value(s)[json_string_length(s) - 1] != '.' ||
+			    dns_name_from_text(json_string_value(s), json_string_length(s), NULL, w) <= 0) {
+				api_error(rs, 422, "nameservers[%zu]: not an absolute name", i);
+				goto out;
+			}
+			recs[i].rdata = w;
+			recs[i].rdlen = (uint16_t)dns_name_len(w);
+			recs[i].disabled = false;
+		}
+		struct store_op *op = &ops[k++];
+		memset(op, 0, sizeof(*op));
+		op->kind = STORE_OP_REPLACE;
+		op->owner = zone;
+		op->type = DNS_T_NS;
+		op->ttl = 3600;
+		op->has_ttl = true;
+		op->recs = recs;
+		op->nrecs = nns;
+		snprintf(op->label, sizeof(op->label), "nameservers");
+	}
+	char err[512] = "";
+	struct store_result res;
+	int ret = store_zone_create(r->api->st, &zn, ops, total, &res, err, sizeof(err));
+	if (ret != 0) {
+		api_store_error(rs, ret, err);
+		goto out;
+	}
+	char text[DNS_NAME_TEXT_MAX], id[DNS_NAME_TEXT_MAX * 3];
+	dns_name_to_text(zone, text, sizeof(text));
+	api_zone_id_encode(text, id, sizeof(id));
+	snprintf(rs->location, sizeof(rs->location), API_PREFIX "/zones/%s", id);
+	zone_get_full(c, zone, 201);
+out:
+	json_decref(body);
+}
+
+static void
+zone_get(struct ctx *c, const char *id)
+{
+	struct store_snap *sn;
+	struct store_zone z;
+	if (find_zone(c->r, c->rs, id, &sn, &z) != 0)
+		return;
+	json_t *j = zone_json(sn, &z, true);
+	const char *rr = api_arg(c->r, "rrsets");
+	if (rr == NULL || strcmp(rr, "false") != 0) {
+		const char *fname = api_arg(c->r, "rrset_name"), *ftype = api_arg(c->r, "rrset_type");
+		uint8_t owner[DNS_NAME_MAX];
+		uint16_t type = 0;
+		bool ok = true;
+		if (fname != NULL && dns_name_from_text(fname, strlen(fname), NULL, owner) <= 0)
+			ok = false;
+		if (ftype != NULL && dns_rrtype_from_text(ftype, strlen(ftype), &type) != 0)
+			ok = false;
+		if (!ok) {
+			json_decref(j);
+			store_snap_close(sn);
+			api_error(c->rs, 422, "rrset_name/rrset_type: not a valid name or type");
+			return;
+		}
+		json_object_set_new(j, "rrsets",
+		                    rrsets_json(c, sn, &z, fname ? owner : NULL, type));
+	}
+	store_snap_close(sn);
+	set_etag(c->rs, z.serial);
+	api_json(c->rs, 200, j);
+}
+
+static void
+zone_patch(struct ctx *c, const char *id)
+{
+	struct store_snap *sn;
+	struct store_zone z;
+	if (find_zone(c->r, c->rs, id, &sn, &z) != 0)
+		return;
+	store_snap_close(sn);
+	json_t *body = api_body_object(c->r, c->rs);
+	if (body == NULL)
+		return;
+	uint32_t want;
+	bool bad;
+	bool has_match = api_if_match(c->r, &want, &bad);
+	struct parsed p = {0};
+	json_t *jrr = json_object_get(body, "rrsets");
+	if (bad) {
+		api_error(c->rs, 400, "If-Match: not an ETag of this API");
+	} else if (jrr == NULL) {
+		api_error(c->rs, 422, "rrsets: missing");
+	} else if (parse_rrsets(c, jrr, z.name, true, &p) == 0) {
+		char err[512] = "";
+		struct store_result res;
+		int ret = store_zone_patch(c->r->api->st, z.name, c->r->account,
+		                           has_match ? &want : NULL, p.ops, p.n, &res, err, sizeof(err));
+		if (ret != 0) {
+			api_store_error(c->rs, ret, err);
+		} else {
+			c->rs->status = 204;
+			c->rs->serials = true;
+			c->rs->old_serial = res.old_serial;
+			c->rs->new_serial = res.new_serial;
+			set_etag(c->rs, res.new_serial);
+		}
+	}
+	json_decref(body);
+}
+
+static void
+zone_put(struct ctx *c, const char *id)
+{
+	struct store_snap *sn;
+	struct store_zone z;
+	if (find_zone(c->r, c->rs, id, &sn, &z) != 0)
+		return;
+	store_snap_close(sn);
+	json_t *body = api_body_object(c->r, c->rs);
+	if (body == NULL)
+		return;
+	struct store_zone_settings s = {0};
+	json_t *jk = json_object_get(body, "kind"), *ja = json_object_get(body, "account");
+	json_t *js = json_object_get(body, "soa_edit_api"), *jt = json_object_get(body,
+	                                                                           "master_tsig_key_ids");
+	uint32_t want;
+	bool bad;
+	bool has_match = api_if_match(c->r, &want, &bad);
+	if (bad) {
+		api_error(c->rs, 400, "If-Match: not an ETag of this API");
+		goto out;
+	}
+	if (jk != NULL && (!json_is_string(jk) || (s.kind = norm_kind(json_string_value(jk))) == NULL)) {
+		api_error(c->rs, 422, "kind: must be one of Native, Master, Slave (Primary, Secondary)");
+		goto out;
+	}
+	if (ja != NULL && !json_is_null(ja)) {
+		if (!json_is_string(ja) || json_string_length(ja) >= STORE_ACCOUNT_MAX) {
+			api_error(c->rs, 422, "account: not a string");
+			goto out;
+		}
+		if (c->r->account != NULL && strcmp(json_string_value(ja), c->r->account) != 0) {
+			api_error(c->rs, 422, "account: this key cannot move zones to another account");
+			goto out;
+		}
+		s.account = json_string_value(ja);
+	}
+	if (js != NULL) {
+		if (!json_is_string(js) || dns_serial_policy_parse(json_string_value(js), &s.policy) != 0) {
+			api_error(c->rs, 422, "soa_edit_api: must be DEFAULT, INCREASE or EPOCH");
+			goto out;
+		}
+		s.has_policy = true;
+	}
+	if (jt != NULL) {
+		if (tsig_ids(c, jt, (const char ***)&s.tsig_keys, &s.ntsig_keys) != 0)
+			goto out;
+		s.has_tsig_keys = true;
+	}
+	if (json_object_get(body, "rrsets") != NULL) {
+		api_error(c->rs, 422, "rrsets: change records with PATCH, not PUT");
+		goto out;
+	}
+	char err[512] = "";
+	int ret = store_zone_update(c->r->api->st, z.name, c->r->account, has_match ? &want : NULL, &s,
+	                            err, sizeof(err));
+	if (ret != 0)
+		api_store_error(c->rs, ret, err);
+	else
+		c->rs->status = 204;
+out:
+	json_decref(body);
+}
+
+static void
+zone_delete(struct ctx *c, const char *id)
+{
+	struct store_snap *sn;
+	struct store_zone z;
+	if (find_zone(c->r, c->rs, id, &sn, &z) != 0)
+		return;
+	store_snap_close(sn);
+	int ret = store_zone_delete(c->r->api->st, z.name, c->r->account);
+	if (ret == -EPERM)
+		api_error(c->rs, 422, "the catalog zone '%s' is maintained by the server", z.text);
+	else if (ret != 0)
+		api_store_error(c->rs, ret, NULL);
+	else
+		c->rs->status = 204;
+}
+
+struct export_ctx {
+	char *buf;
+	size_t len, cap;
+	char *line;
+	int err;
+};
+
+static int
+export_rr(void *ctx, const struct dns_rr *rr)
+{
+	struct export_ctx *e = ctx;
+	int n = dns_zt_print_rr(rr, e->line, TEXT_CAP);
+	if (n < 0)
+		return e->err = n;
+	if (e->len + (size_t)n + 1 > e->cap) {
+		size_t cap = e->cap ? e->cap * 2 : 65536;
+		while (cap < e->len + (size_t)n + 1)
+			cap *= 2;
+		char *nb = realloc(e->buf, cap);
+		if (nb == NULL)
+			return e->err = -ENOMEM;
+		e->buf = nb;
+		e->cap = cap;
+	}
+	memcpy(e->buf + e->len, e->line, (size_t)n);
+	e->len += (size_t)n;
+	e->buf[e->len] = '\0';
+	return 0;
+}
+
+static void
+zone_export(struct ctx *c, const char *id)
+{
+	struct store_snap *sn;
+	struct store_zone z;
+	if (find_zone(c->r, c->rs, id, &sn, &z) != 0)
+		return;
+	struct export_ctx e = {.line = c->text};
+	int ret = store_snap_records(sn, &z, export_rr, &e);
+	store_snap_close(sn);
+	if (ret != 0) {
+		free(e.buf);
+		api_store_error(c->rs, ret, "cannot export");
+		return;
+	}
+	set_etag(c->rs, z.serial);
+	const char *accept = api_header(c->r, "Accept");
+	if (accept != NULL && strstr(accept, "application/json") != NULL) {
+		json_t *j = json_object();
+		json_object_set_new(j, "zone", json_stringn(e.buf ? e.buf : "", e.len));
+		free(e.buf);
+		api_json(c->rs, 200, j);
+		return;
+	}
+	c->rs->status = 200;
+	c->rs->ctype = "text/plain; charset=us-ascii";
+	c->rs->body = e.buf ? e.buf : strdup("");
+	c->rs->body_len = e.len;
+}
+
+static void
+zone_notify(struct ctx *c, const char *id)
+{
+	struct store_snap *sn;
+	struct store_zone z;
+	if (find_zone(c->r, c->rs, id, &sn, &z) != 0)
+		return;
+	store_snap_close(sn);
+	int ret = store_notify(c->r->api->st, z.name, z.serial);
+	if (ret == -ENOSYS)
+		log_info(z.text, "notify, queued by API request, serial %u (no NOTIFY sender yet)",
+		         z.serial);
+	else if (ret != 0)
+		log_warning(z.text, "notify, API request failed (%s)", strerror(-ret));
+	else
+		log_info(z.text, "notify, queued by API request, serial %u", z.serial);
+	api_json(c->rs, 200, json_pack("{s:s}", "result", "Notification queued"));
+}
+
+static json_t *
+blob_json(struct ctx *c, const uint8_t *blob, size_t len)
+{
+	json_t *arr = json_array();
+	size_t pos = 0;
+	struct dns_rr rr;
+	int ret;
+	while ((ret = store_blob_next(blob, len, &pos, &rr)) == 1) {
+		char name[DNS_NAME_TEXT_MAX], tname[DNS_RRTYPE_TEXT_MAX];
+		dns_name_to_text(rr.owner, name, sizeof(name));
+		dns_rrtype_to_text(rr.type, tname, sizeof(tname));
+		if (dns_rdata_to_text(rr.type, rr.rdata, rr.rdlen, c->text, TEXT_CAP) < 0 &&
+		    dns_rdata_to_generic(rr.rdata, rr.rdlen, c->text, TEXT_CAP) < 0)
+			c->text[0] = '\0';
+		json_array_append_new(arr, json_pack("{s:s,s:s,s:I,s:s}", "name", name, "type", tname,
+		                                     "ttl", (json_int_t)rr.ttl, "content", c->text));
+	}
+	return arr;
+}
+
+struct jr_ctx {
+	struct ctx *c;
+	json_t *arr;
+};
+
+static int
+journal_one(void *ctx, const struct store_journal_entry *e)
+{
+	struct jr_ctx *jc = ctx;
+	json_array_append_new(jc->arr,
+	                      json_pack("{s:I,s:I,s:I,s:o,s:o}", "serial_from", (json_int_t)e->serial_from,
+	                                "serial_to", (json_int_t)e->serial_to, "time",
+	                                (json_int_t)e->created_at, "removed",
+	                                blob_json(jc->c, e->removed, e->removed_len), "added",
+	                                blob_json(jc->c, e->added, e->added_len)));
+	return 0;
+}
+
+static void
+zone_journal(struct ctx *c, const char *id)
+{
+	struct store_snap *sn;
+	struct store_zone z;
+	if (find_zone(c->r, c->rs, id, &sn, &z) != 0)
+		return;
+	size_t count = 0;
+	uint32_t oldest = 0;
+	store_snap_journal_range(sn, &z, &count, &oldest);
+	const char *since = api_arg(c->r, "since");
+	uint32_t from = count ? oldest : z.serial;
+	if (since != NULL) {
+		char *end;
+		errno = 0;
+		unsigned long long v = strtoull(since, &end, 10);
+		if (end == since || *end != '\0' || errno != 0 || v > UINT32_MAX) {
+			store_snap_close(sn);
+			api_error(c->rs, 422, "since: '%.32s' is not a serial", since);
+			return;
+		}
+		from = (uint32_t)v;
+	}
+	struct jr_ctx jc = {.c = c, .arr = json_array()};
+	int ret = store_snap_journal(sn, &z, from, journal_one, &jc);
+	store_snap_close(sn);
+	if (ret == -ERANGE) {
+		json_decref(jc.arr);
+		if (count)
+			api_error(c->rs, 410, "journal of '%s' does not reach back to serial %u: the "
+			          "oldest change kept starts at serial %u (%zu kept)", z.text, from, oldest,
+			          count);
+		else
+			api_error(c->rs, 410, "journal of '%s' does not reach back to serial %u: no "
+			          "changes kept, current serial %u", z.text, from, z.serial);
+		return;
+	}
+	if (ret != 0) {
+		json_decref(jc.arr);
+		api_store_error(c->rs, ret, NULL);
+		return;
+	}
+	char zid[DNS_NAME_TEXT_MAX * 3];
+	api_zone_id_encode(z.text, zid, sizeof(zid));
+	set_etag(c->rs, z.serial);
+	api_json(c->rs, 200, json_pack("{s:s,s:s,s:I,s:I,s:o}", "id", zid, "name", z.text, "serial",
+	                               (json_int_t)z.serial, "since", (json_int_t)from, "entries",
+	                               jc.arr));
+}
+
+void
+api_zones_route(struct api_req *r, struct api_resp *rs, const char *rest)
+{
+	struct ctx c;
+	if (ctx_init(&c, r, rs) != 0)
+		return;
+	const char *m = r->method;
+	if (*rest == '\0') {
+		if (strcmp(m, "GET") == 0)
+			zones_list(r, rs);
+		else if (strcmp(m, "POST") == 0)
+			zones_create(&c);
+		else
+			api_error(rs, 405, "Method Not Allowed");
+		goto out;
+	}
+	/* rest is "/ID[/sub]" */
+	char id[DNS_NAME_TEXT_MAX * 3 + 1];
+	const char *s = rest + 1;
+	const char *slash = strchr(s, '/');
+	size_t idlen = slash ? (size_t)(slash - s) : strlen(s);
+	if (idlen == 0 || idlen >= sizeof(id)) {
+		api_error(rs, 404, "Not Found");
+		goto out;
+	}
+	memcpy(id, s, idlen);
+	id[idlen] = '\0';
+	const char *sub = slash ? slash + 1 : NULL;
+	if (sub == NULL) {
+		r->route = R_ZONE;
+		if (strcmp(m, "GET") == 0)
+			zone_get(&c, id);
+		else if (strcmp(m, "PATCH") == 0)
+			zone_patch(&c, id);
+		else if (strcmp(m, "PUT") == 0)
+			zone_put(&c, id);
+		else if (strcmp(m, "DELETE") == 0)
+			zone_delete(&c, id);
+		else
+			api_error(rs, 405, "Method Not Allowed");
+	} else if (strcmp(sub, "export") == 0) {
+		r->route = R_ZONE_EXPORT;
+		if (strcmp(m, "GET") == 0)
+			zone_export(&c, id);
+		else
+			api_error(rs, 405, "Method Not Allowed");
+	} else if (strcmp(sub, "notify") == 0) {
+		r->route = R_ZONE_NOTIFY;
+		if (strcmp(m, "PUT") == 0)
+			zone_notify(&c, id);
+		else
+			api_error(rs, 405, "Method Not Allowed");
+	} else if (strcmp(sub, "propagation") == 0) {
+		r->route = R_ZONE_PROPAGATION;
+		if (strcmp(m, "GET") == 0)
+			api_zone_propagation(r, rs, id);
+		else
+			api_error(rs, 405, "Method Not Allowed");
+	} else if (strcmp(sub, "journal") == 0) {
+		r->route = R_ZONE_JOURNAL;
+		if (strcmp(m, "GET") == 0)
+			zone_journal(&c, id);
+		else
+			api_error(rs, 405, "Method Not Allowed");
+	} else {
+		api_error(rs, 404, "Not Found");
+	}
+out:
+	ctx_clear(&c);
+}

@@ -1,0 +1,843 @@
+/*
+ * Authoritative answers.  One pass: parse the query (header, question, OPT),
+ * find the zone by longest match, resolve the name (closest encloser, cuts,
+ * DNAME, wildcard, CNAME chain), and copy wire-ready rrsets from the zone
+ * nodes into the response, patching owner pointers and compressing names
+ * only in the rdata of types RFC 3597 §4 allows.
+ *
+ * Invariants: nothing here allocates, locks or logs; every write into `out`
+ * is bounds-checked against the response limit minus the room kept for the
+ * OPT record; every name written into the packet at an offset below 0x4000
+ * is remembered (up to PKT_NAMES) for compression.  Names read from zone
+ * data were validated when the version was built (zone_rdata_names).
+ */
+#include "secondary/answer.h"
+
+#include <string.h>
+
+#include "dns/name.h"
+#include "dns/rrtype.h"
+#include "dns/wire.h"
+#include "secondary/zdb.h"
+#include "secondary/zone_impl.h"
+
+#define PKT_NAMES 64
+#define MAX_CHAIN 16
+#define MAX_TARGETS 32
+
+enum { RC_NOERROR = 0, RC_FORMERR = 1, RC_SERVFAIL = 2, RC_NXDOMAIN = 3, RC_NOTIMP = 4,
+       RC_REFUSED = 5, RC_YXDOMAIN = 6, RC_BADVERS = 16 };
+
+enum { EDNS_NSID = 3 };
+
+/* Flags in the second header word. */
+#define F_QR 0x8000u
+#define F_AA 0x0400u
+#define F_TC 0x0200u
+#define F_RD 0x0100u
+#define F_CD 0x0010u
+
+struct pkt {
+	uint8_t *buf;
+	size_t len;
+	size_t limit;       /* response size limit minus the OPT reserve */
+	uint16_t names[PKT_NAMES];
+	unsigned nnames;
+	uint16_t count[3];  /* answer, authority, additional */
+	bool tc;
+};
+
+/* A name written in rdata that may need additional records (NS, MX, SRV). */
+struct target {
+	const uint8_t *name;   /* uncompressed wire, in zone data */
+	uint16_t off;          /* where it sits in the packet */
+};
+
+struct ctx {
+	const struct zone *z;
+	struct pkt *p;
+	const struct answer_opts *o;
+	uint16_t qtype;
+	size_t qname_len;
+	unsigned qname_labels;
+	bool aa;
+	uint8_t rcode;
+	struct target tg[MAX_TARGETS];
+	unsigned ntg;
+};
+
+static inline uint8_t
+lower(uint8_t c)
+{
+	return (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c;
+}
+
+/* Offset of the label `skip` labels into the packet name at `off`. */
+static size_t
+pkt_skip_labels(const uint8_t *buf, size_t off, unsigned skip)
+{
+	for (;;) {
+		uint8_t l = buf[off];
+		if ((l & 0xc0) == 0xc0) {
+			off = ((size_t)(l & 0x3f) << 8) | buf[off + 1];
+			continue;
+		}
+		if (skip == 0 || l == 0)
+			return off;
+		off += (size_t)l + 1;
+		skip--;
+	}
+}
+
+static unsigned
+pkt_labels(const uint8_t *buf, size_t off)
+{
+	unsigned n = 0;
+	for (;;) {
+		uint8_t l = buf[off];
+		if ((l & 0xc0) == 0xc0) {
+			off = ((size_t)(l & 0x3f) << 8) | buf[off + 1];
+			continue;
+		}
+		if (l == 0)
+			return n;
+		n++;
+		off += (size_t)l + 1;
+	}
+}
+
+/* Case-insensitive equality of the packet name at `off` and wire name `name`. */
+static bool
+pkt_name_eq(const uint8_t *buf, size_t off, const uint8_t *name)
+{
+	for (;;) {
+		uint8_t l = buf[off];
+		if ((l & 0xc0) == 0xc0) {
+			off = ((size_t)(l & 0x3f) << 8) | buf[off + 1];
+			continue;
+		}
+		if (l != *name)
+			return false;
+		if (l == 0)
+			return true;
+		for (uint8_t i = 1; i <= l; i++) {
+			if (lower(buf[off + i]) != lower(name[i]))
+				return false;
+		}
+		off += (size_t)l + 1;
+		name += l + 1;
+	}
+}
+
+static void
+remember(struct pkt *p, size_t off)
+{
+	if (off < 0x4000 && p->nnames < PKT_NAMES)
+		p->names[p->nnames++] = (uint16_t)off;
+}
+
+/*
+ * Writes `name` compressed against the names already in the packet.
+ * Returns the offset other pointers may use for it, or -1 when it does not fit.
+ */
+static ssize_t
+put_name(struct pkt *p, const uint8_t *name, bool compress)
+{
+	const uint8_t *lab[DNS_NAME_MAX / 2 + 1];
+	unsigned k = 0;
+	for (const uint8_t *s = name; *s != 0; s += *s + 1)
+		lab[k++] = s;
+	size_t ptr = 0;
+	unsigned j = k;          /* labels written before the pointer */
+	if (compress) {
+		for (unsigned i = 0; i < k && ptr == 0; i++) {
+			unsigned want = k - i;
+			for (unsigned e = 0; e < p->nnames; e++) {
+				unsigned m = pkt_labels(p->buf, p->names[e]);
+				if (m < want)
+					continue;
+				size_t at = pkt_skip_labels(p->buf, p->names[e], m - want);
+				if (at < 0x4000 && pkt_name_eq(p->buf, at, lab[i])) {
+					ptr = at | 0xc000;
+					j = i;
+					break;
+				}
+			}
+		}
+	}
+	size_t bytes = ptr ? (size_t)(lab[j] - name) + 2 : dns_name_len(name);
+	if (p->len + bytes > p->limit)
+		return -1;
+	size_t start = p->len;
+	if (ptr) {
+		memcpy(p->buf + p->len, name, (size_t)(lab[j] - name));
+		p->len += (size_t)(lab[j] - name);
+		wr_u16(p->buf + p->len, (uint16_t)ptr);
+		p->len += 2;
+		if (j == 0)
+			return (ssize_t)(ptr & 0x3fff);
+	} else {
+		memcpy(p->buf + p->len, name, bytes);
+		p->len += bytes;
+	}
+	remember(p, start);
+	return (ssize_t)start;
+}
+
+/* The owner as a pointer to `off`, or written out when `off` cannot be pointed at. */
+static bool
+put_owner(struct pkt *p, size_t off, const uint8_t *name)
+{
+	if (off < 0x4000) {
+		if (p->len + 2 > p->limit)
+			return false;
+		wr_u16(p->buf + p->len, (uint16_t)(0xc000 | off));
+		p->len += 2;
+		return true;
+	}
+	return put_name(p, name, true) >= 0;
+}
+
+static bool
+type_compresses(uint16_t t)
+{
+	switch (t) {
+	case DNS_T_NS: case DNS_T_CNAME: case DNS_T_PTR: case DNS_T_MX: case DNS_T_SOA:
+	case 3: case 4: case 7: case 8: case 9: case 14:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static bool
+type_has_targets(uint16_t t)
+{
+	return t == DNS_T_NS || t == DNS_T_MX || t == DNS_T_SRV || t == DNS_T_SVCB ||
+	       t == DNS_T_HTTPS;
+}
+
+static void
+add_target(struct ctx *c, const uint8_t *name, size_t off)
+{
+	if (c->ntg < MAX_TARGETS && off < 0x4000) {
+		c->tg[c->ntg].name = name;
+		c->tg[c->ntg].off = (uint16_t)off;
+		c->ntg++;
+	}
+}
+
+/*
+ * Writes rrset `rs` of node `n` into section `sec` with its owner at packet
+ * offset `owner_off` (wire name `owner` for when it cannot be pointed at).
+ * `ttl` != UINT32_MAX overrides the TTL.  `name_off`, when not NULL, gets
+ * the packet offset of the first rdata name (CNAME targets).  All or
+ * nothing: returns false, with the packet unchanged, when it does not fit.
+ */
+static bool
+put_rrset(struct ctx *c, const struct znode *n, const struct zrrset *rs, size_t owner_off,
+          const uint8_t *owner, int sec, uint32_t ttl, size_t *name_off)
+{
+	struct pkt *p = c->p;
+	size_t save_len = p->len;
+	unsigned save_names = p->nnames, save_tg = c->ntg;
+	const uint8_t *d = zrrset_data(n, rs);
+	bool targets = sec != 2 && type_has_targets(rs->type);
+	if (!type_compresses(rs->type) && !targets && owner_off < 0x4000 &&
+	    owner_off == 12 && ttl == UINT32_MAX) {
+		/* Fast path: the stored bytes are the wire bytes. */
+		if (p->len + rs->len > p->limit)
+			return false;
+		memcpy(p->buf + p->len, d, rs->len);
+		p->len += rs->len;
+		p->count[sec] += rs->count;
+		return true;
+	}
+	for (unsigned i = 0; i < rs->count; i++) {
+		size_t rdlen = rd_u16(d + 10);
+		const uint8_t *rd = d + ZRR_HDR;
+		if (!put_owner(p, owner_off, owner) || p->len + 10 > p->limit)
+			goto undo;
+		memcpy(p->buf + p->len, d + 2, 8);
+		if (ttl != UINT32_MAX)
+			wr_u32(p->buf + p->len + 4, ttl);
+		size_t rdlen_at = p->len + 8;
+		p->len += 10;
+		size_t rd_start = p->len;
+		uint16_t offs[2];
+		bool comp[2];
+		int nn = zone_rdata_names(rs->type, rd, rdlen, offs, comp);
+		size_t at = 0;
+		for (int k = 0; k < nn; k++) {
+			size_t pre = offs[k] - at;
+			if (p->len + pre > p->limit)
+				goto undo;
+			memcpy(p->buf + p->len, rd + at, pre);
+			p->len += pre;
+			const uint8_t *nm = rd + offs[k];
+			ssize_t w = put_name(p, nm, comp[k]);
+			if (w < 0)
+				goto undo;
+			if (k == 0 && name_off != NULL && i == 0)
+				*name_off = (size_t)w;
+			if (k == 0 && targets && nm[0] != 0)
+				add_target(c, nm, (size_t)w);
+			at = offs[k] + dns_name_len(nm);
+		}
+		if (p->len + (rdlen - at) > p->limit)
+			goto undo;
+		memcpy(p->buf + p->len, rd + at, rdlen - at);
+		p->len += rdlen - at;
+		wr_u16(p->buf + rdlen_at, (uint16_t)(p->len - rd_start));
+		d += ZRR_HDR + rdlen;
+	}
+	p->count[sec] += rs->count;
+	return true;
+undo:
+	p->len = save_len;
+	p->nnames = save_names;
+	c->ntg = save_tg;
+	return false;
+}
+
+/* Answer/authority data that must fit: on failure sets TC. */
+static bool
+put_required(struct ctx *c, const struct znode *n, const struct zrrset *rs, size_t owner_off,
+             const uint8_t *owner, int sec, uint32_t ttl, size_t *name_off)
+{
+	if (c->p->tc)
+		return false;
+	if (!put_rrset(c, n, rs, owner_off, owner, sec, ttl, name_off)) {
+		c->p->tc = true;
+		return false;
+	}
+	return true;
+}
+
+/* Negative answer: the apex SOA in authority at min(SOA TTL, MINIMUM). */
+static void
+put_soa(struct ctx *c)
+{
+	const struct zone *z = c->z;
+	const struct zrrset *rs = znode_rrset(z->apex_node, DNS_T_SOA);
+	uint32_t ttl = z->soa.ttl < z->soa.minimum ? z->soa.ttl : z->soa.minimum;
+	size_t off = pkt_skip_labels(c->p->buf, 12, c->qname_labels - z->apex_labels);
+	put_required(c, z->apex_node, rs, off, z->apex, 1, ttl, NULL);
+}
+
+/* A and AAAA for the names collected from NS/MX/SRV rdata, as space allows. */
+static void
+put_additional(struct ctx *c)
+{
+	const struct znode *done[MAX_TARGETS];
+	unsigned ndone = 0;
+	for (unsigned i = 0; i < c->ntg && !c->p->tc; i++) {
+		uint8_t key[DNS_LOOKUP_MAX];
+		const uint8_t *nm = c->tg[i].name;
+		if (!dns_name_is_sub(nm, c->z->apex))
+			continue;
+		size_t kl = dns_name_to_lookup(nm, key);
+		const struct znode *n = zone_node(c->z, key, kl);
+		if (n == NULL || n->nrr == 0)
+			continue;
+		bool seen = false;
+		for (unsigned j = 0; j < ndone; j++)
+			seen = seen || done[j] == n;
+		if (seen)
+			continue;
+		done[ndone++] = n;
+		static const uint16_t types[2] = {DNS_T_A, DNS_T_AAAA};
+		for (int t = 0; t < 2; t++) {
+			const struct zrrset *rs = znode_rrset(n, types[t]);
+			if (rs != NULL && !put_rrset(c, n, rs, c->tg[i].off, nm, 2, UINT32_MAX, NULL))
+				return;
+		}
+	}
+}
+
+/* Lookup key of `name` with the key length of each ancestor: b[i] for i labels. */
+static unsigned
+name_key(const uint8_t *name, uint8_t *key, size_t *b)
+{
+	size_t len = dns_name_to_lookup(name, key);
+	unsigned n = 0;
+	b[n++] = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (key[i] == 1)
+			i++;
+		else if (key[i] == 0)
+			b[n++] = i + 1;
+	}
+	return n - 1;
+}
+
+enum res { R_EXACT, R_DELEG, R_DNAME, R_WILD, R_NX };
+
+struct lookup {
+	enum res kind;
+	const struct znode *node;   /* exact/wildcard data node, cut or DNAME node */
+	unsigned labels;            /* labels of the cut/DNAME/closest encloser */
+};
+
+static void
+resolve(const struct ctx *c, const uint8_t *sname, struct lookup *r)
+{
+	const struct zone *z = c->z;
+	uint8_t key[DNS_LOOKUP_MAX + 2];
+	size_t b[DNS_NAME_MAX / 2 + 2];
+	unsigned L = name_key(sname, key, b), A = z->apex_labels;
+	const struct znode *ce = z->apex_node;
+	unsigned ce_labels = A;
+	if (z->ncuts > 0) {
+		for (unsigned i = A; i <= L; i++) {
+			const struct znode *n = i == A ? z->apex_node : zone_node(z, key, b[i]);
+			if (n == NULL)
+				break;
+			ce = n;
+			ce_labels = i;
+			if ((n->flags & ZN_NS) && i > A && (i < L || c->qtype != DNS_T_DS)) {
+				r->kind = R_DELEG;
+				r->node = n;
+				r->labels = i;
+				return;
+			}
+			if ((n->flags & ZN_DNAME) && i < L) {
+				r->kind = R_DNAME;
+				r->node = n;
+				r->labels = i;
+				return;
+			}
+		}
+		if (ce_labels == L) {
+			r->kind = R_EXACT;
+			r->node = ce;
+			r->labels = L;
+			return;
+		}
+	} else {
+		const struct znode *n = zone_node(z, key, b[L]);
+		if (n != NULL) {
+			r->kind = R_EXACT;
+			r->node = n;
+			r->labels = L;
+			return;
+		}
+		size_t lcp = trie_lcp(&z->trie, key, b[L]);
+		for (unsigned i = L; i-- > A + 1;) {
+			if (b[i] > lcp)
+				continue;
+			n = zone_node(z, key, b[i]);
+			if (n != NULL) {
+				ce = n;
+				ce_labels = i;
+				break;
+			}
+		}
+	}
+	/* Wildcard at the closest encloser (RFC 4592 §3.3.1). */
+	size_t wl = b[ce_labels];
+	key[wl] = '*';
+	key[wl + 1] = 0;
+	const struct znode *w = zone_node(z, key, wl + 2);
+	r->labels = ce_labels;
+	if (w != NULL) {
+		r->kind = R_WILD;
+		r->node = w;
+	} else {
+		r->kind = R_NX;
+		r->node = ce;
+	}
+}
+
+/* Synthesizes the CNAME target of a DNAME (RFC 6672 §2.2); returns its length or -1. */
+static int
+dname_target(const uint8_t *sname, unsigned skip_labels, const uint8_t *target, uint8_t *out)
+{
+	size_t pre = 0;
+	const uint8_t *s = sname;
+	for (unsigned i = 0; i < skip_labels; i++)
+		s += *s + 1;
+	pre = (size_t)(s - sname);
+	size_t tl = dns_name_len(target);
+	if (pre + tl > DNS_NAME_MAX)
+		return -1;
+	memcpy(out, sname, pre);
+	memcpy(out + pre, target, tl);
+	return (int)(pre + tl);
+}
+
+/* Writes a synthesized CNAME `owner_off` -> `target`; returns the target's offset or -1. */
+static ssize_t
+put_synth_cname(struct ctx *c, size_t owner_off, const uint8_t *owner, uint32_t ttl,
+                const uint8_t *target)
+{
+	struct pkt *p = c->p;
+	size_t save = p->len;
+	unsigned save_names = p->nnames;
+	if (p->tc)
+		return -1;
+	if (!put_owner(p, owner_off, owner) || p->len + 10 > p->limit)
+		goto undo;
+	wr_u16(p->buf + p->len, DNS_T_CNAME);
+	wr_u16(p->buf + p->len + 2, DNS_C_IN);
+	wr_u32(p->buf + p->len + 4, ttl);
+	size_t rdl = p->len + 8;
+	p->len += 10;
+	ssize_t w = put_name(p, target, true);
+	if (w < 0)
+		goto undo;
+	wr_u16(p->buf + rdl, (uint16_t)(p->len - rdl - 2));
+	p->count[0]++;
+	return w;
+undo:
+	p->len = save;
+	p->nnames = save_names;
+	p->tc = true;
+	return -1;
+}
+
+/* RFC 8482 §4.2: one rrset (the first by type, as knotd does), with its additionals. */
+static void
+answer_any(struct ctx *c, const struct znode *n, size_t sname_off, const uint8_t *sname)
+{
+	if (put_required(c, n, &n->rr[0], sname_off, sname, 0, UINT32_MAX, NULL))
+		put_additional(c);
+}
+
+static void
+solve(struct ctx *c, const uint8_t *qname)
+{
+	const uint8_t *sname = qname;
+	uint8_t synth[2][DNS_NAME_MAX];
+	size_t sname_off = 12;
+	const struct znode *visited[MAX_CHAIN];
+	for (unsigned chain = 0; chain < MAX_CHAIN; chain++) {
+		struct lookup r;
+		resolve(c, sname, &r);
+		const struct znode *n = r.node;
+		unsigned sl = dns_name_labels(sname);
+		for (unsigned i = 0; i < chain; i++) {
+			if (visited[i] == n && (r.kind == R_EXACT || r.kind == R_WILD))
+				return;   /* CNAME loop: stop with what is written */
+		}
+		visited[chain] = n;
+		switch (r.kind) {
+		case R_DELEG: {
+			size_t off = pkt_skip_labels(c->p->buf, sname_off, sl - r.labels);
+			const uint8_t *owner = sname;
+			for (unsigned i = 0; i < sl - r.labels; i++)
+				owner += *owner + 1;
+			if (chain == 0)
+				c->aa = false;
+			if (put_required(c, n, znode_rrset(n, DNS_T_NS), off, owner, 1, UINT32_MAX, NULL))
+				put_additional(c);
+			return;
+		}
+		case R_DNAME: {
+			const struct zrrset *rs = znode_rrset(n, DNS_T_DNAME);
+			size_t off = pkt_skip_labels(c->p->buf, sname_off, sl - r.labels);
+			const uint8_t *owner = sname;
+			for (unsigned i = 0; i < sl - r.labels; i++)
+				owner += *owner + 1;
+			if (!put_required(c, n, rs, off, owner, 0, UINT32_MAX, NULL))
+				return;
+			uint8_t *t = synth[chain & 1];
+			if (dname_target(sname, sl - r.labels, zrrset_data(n, rs) + ZRR_HDR, t) < 0) {
+				c->rcode = RC_YXDOMAIN;
+				return;
+			}
+			ssize_t w = put_synth_cname(c, sname_off, sname, rs->ttl, t);
+			/* A CNAME query is answered by the synthesized CNAME itself. */
+			if (w < 0 || c->qtype == DNS_T_CNAME || !dns_name_is_sub(t, c->z->apex))
+				return;
+			sname = t;
+			sname_off = (size_t)w;
+			continue;
+		}
+		case R_NX:
+			c->rcode = RC_NXDOMAIN;
+			put_soa(c);
+			return;
+		case R_EXACT:
+		case R_WILD:
+			break;
+		}
+		if (c->qtype == DNS_T_ANY) {
+			if (n->nrr == 0)
+				put_soa(c);
+			else
+				answer_any(c, n, sname_off, sname);
+			return;
+		}
+		const struct zrrset *rs = znode_rrset(n, c->qtype);
+		if (rs != NULL) {
+			if (put_required(c, n, rs, sname_off, sname, 0, UINT32_MAX, NULL))
+				put_additional(c);
+			return;
+		}
+		const struct zrrset *cn = (n->flags & ZN_CNAME) ? znode_rrset(n, DNS_T_CNAME) : NULL;
+		if (cn == NULL) {
+			put_soa(c);
+			return;
+		}
+		size_t toff = 0;
+		if (!put_required(c, n, cn, sname_off, sname, 0, UINT32_MAX, &toff))
+			return;
+		const uint8_t *target = zrrset_data(n, cn) + ZRR_HDR;
+		if (!dns_name_is_sub(target, c->z->apex))
+			return;
+		sname = target;
+		sname_off = toff;
+	}
+}
+
+/* CH TXT id.server / hostname.bind / version.bind / version.server. */
+static void
+solve_chaos(struct ctx *c, const uint8_t *qname)
+{
+	static const uint8_t id_server[] = "\2id\6server";
+	static const uint8_t hostname_bind[] = "\10hostname\4bind";
+	static const uint8_t version_bind[] = "\7version\4bind";
+	static const uint8_t version_server[] = "\7version\6server";
+	const char *text = NULL;
+	if (dns_name_equal(qname, id_server) || dns_name_equal(qname, hostname_bind))
+		text = c->o->identity;
+	else if (dns_name_equal(qname, version_bind) || dns_name_equal(qname, version_server))
+		text = c->o->version;
+	else {
+		c->rcode = RC_REFUSED;
+		return;
+	}
+	if (text == NULL) {
+		c->rcode = RC_REFUSED;
+		return;
+	}
+	/* knotd answers only TXT here, without AA; other types are REFUSED. */
+	if (c->qtype != DNS_T_TXT) {
+		c->rcode = RC_REFUSED;
+		return;
+	}
+	size_t tl = strlen(text);
+	if (tl > 255)
+		tl = 255;
+	struct pkt *p = c->p;
+	if (p->len + 2 + 10 + 1 + tl > p->limit) {
+		p->tc = true;
+		return;
+	}
+	uint8_t *w = p->buf + p->len;
+	wr_u16(w, 0xc00c);
+	wr_u16(w + 2, DNS_T_TXT);
+	wr_u16(w + 4, DNS_C_CH);
+	wr_u32(w + 6, 0);
+	wr_u16(w + 10, (uint16_t)(tl + 1));
+	w[12] = (uint8_t)tl;
+	memcpy(w + 13, text, tl);
+	p->len += 13 + tl;
+	p->count[0]++;
+}
+
+int
+answer_peek_opcode(const uint8_t *q, size_t qlen)
+{
+	if (qlen < 12 || (q[2] & 0x80))
+		return -1;
+	return (q[2] >> 3) & 0xf;
+}
+
+ssize_t
+answer_build(struct zdb *db, const uint8_t *q, size_t qlen, uint8_t *out, size_t cap,
+             const struct answer_opts *o, struct answer_stats *st)
+{
+	struct answer_stats dummy;
+	if (st == NULL)
+		st = &dummy;
+	memset(st, 0, sizeof(*st));
+	if (qlen < 12 || cap < 512 || (q[2] & 0x80))
+		return 0;
+	struct wire w;
+	wire_init(&w, q, qlen);
+	uint16_t id = wire_u16(&w), flags = wire_u16(&w);
+	uint16_t qd = wire_u16(&w), an = wire_u16(&w), ns = wire_u16(&w), ar = wire_u16(&w);
+	unsigned opcode = (flags >> 11) & 0xf;
+	struct pkt p = {.buf = out, .len = 12, .limit = 512};
+	struct ctx c = {.p = &p, .o = o, .rcode = RC_NOERROR};
+	size_t qend = 12;
+	int qnl = -1;
+	bool edns = false, nsid = false, do_bit = false;
+	uint16_t req_size = 512;
+
+	if (qd >= 1) {
+		/* As knotd: a packet whose question cannot be read is dropped. */
+		qnl = dns_name_check(q + 12, qlen - 12);
+		if (qnl < 0 || qlen < 12 + (size_t)qnl + 4)
+			return 0;
+		qend = 12 + (size_t)qnl + 4;
+		c.qtype = rd_u16(q + 12 + qnl);
+		size_t pos = qend;
+		for (unsigned i = 1; i < qd; i++) {
+			int l = dns_name_check(q + pos, qlen - pos);
+			if (l < 0 || qlen < pos + (size_t)l + 4)
+				return 0;
+			pos += (size_t)l + 4;
+		}
+	}
+	st->qtype = c.qtype;
+	if (opcode != ANSWER_OP_QUERY) {
+		c.rcode = RC_NOTIMP;
+		goto respond;
+	}
+	if (qd != 1 || an != 0 || ns != 0) {
+		c.rcode = RC_FORMERR;
+		if (qd != 1)
+			qend = 12;
+		goto respond;
+	}
+	/* Additional section: at most one OPT (RFC 6891 §6.1.1). */
+	wire_seek(&w, qend);
+	for (unsigned i = 0; i < ar; i++) {
+		size_t pos = w.pos;
+		int nl = dns_name_check(q + pos, qlen - pos);
+		if (nl < 0) {
+			c.rcode = RC_FORMERR;
+			goto respond;
+		}
+		wire_skip(&w, (size_t)nl);
+		uint16_t type = wire_u16(&w), cls = wire_u16(&w);
+		uint32_t ttl = wire_u32(&w);
+		uint16_t rdlen = wire_u16(&w);
+		const uint8_t *rd = wire_ptr(&w);
+		wire_skip(&w, rdlen);
+		if (w.err) {
+			c.rcode = RC_FORMERR;
+			goto respond;
+		}
+		if (type != DNS_T_OPT)
+			continue;
+		if (edns || nl != 1) {
+			c.rcode = RC_FORMERR;
+			goto respond;
+		}
+		edns = true;
+		req_size = cls < 512 ? 512 : cls;
+		do_bit = (ttl & 0x8000) != 0;
+		if (((ttl >> 16) & 0xff) != 0) {
+			c.rcode = RC_BADVERS;
+			goto respond;
+		}
+		struct wire ow;
+		wire_init(&ow, rd, rdlen);
+		while (wire_left(&ow) > 0) {
+			uint16_t code = wire_u16(&ow), olen = wire_u16(&ow);
+			wire_skip(&ow, olen);
+			if (ow.err) {
+				c.rcode = RC_FORMERR;
+				goto respond;
+			}
+			if (code == EDNS_NSID)
+				nsid = true;
+		}
+	}
+	{
+		uint16_t qclass = rd_u16(q + 12 + qnl + 2);
+		const uint8_t *qname = q + 12;
+		if (c.qtype == DNS_T_AXFR && !o->is_tcp) {
+			c.rcode = RC_NOTIMP;        /* RFC 5936 §4.2: AXFR is TCP only */
+		} else if (c.qtype == DNS_T_AXFR || c.qtype == DNS_T_IXFR) {
+			c.rcode = RC_REFUSED;       /* a secondary serves no transfers */
+		} else if (c.qtype == 0) {
+			c.rcode = RC_NOTIMP;        /* reserved type, as knotd */
+		} else if (qclass == DNS_C_CH) {
+			size_t lim = o->is_tcp ? 65535 : (edns ? req_size : 512);
+			p.limit = lim < cap ? lim : cap;
+			memcpy(out + 12, q + 12, qend - 12);
+			p.len = qend;
+			p.names[p.nnames++] = 12;
+			solve_chaos(&c, qname);
+		} else if (qclass != DNS_C_IN && qclass != DNS_C_ANY) {
+			c.rcode = RC_REFUSED;
+		} else {
+			uint8_t key[DNS_LOOKUP_MAX];
+			size_t kl = dns_name_to_lookup(qname, key);
+			struct zdb_view v;
+			if (!zdb_find(db, key, kl, &v)) {
+				c.rcode = RC_REFUSED;
+			} else if (v.zone == NULL || v.expired) {
+				c.rcode = RC_SERVFAIL;
+			} else {
+				uint16_t ours = o->udp_payload ? o->udp_payload : ANSWER_UDP_PAYLOAD;
+				size_t lim = o->is_tcp ? 65535 : !edns ? 512 : req_size < ours ? req_size : ours;
+				if (lim < 512)
+					lim = 512;
+				if (lim > cap)
+					lim = cap;
+				size_t reserve = edns ? 11 + (nsid && o->identity ?
+				                              4 + (strlen(o->identity) > 255 ? 255 :
+				                                   strlen(o->identity)) : 0) : 0;
+				p.limit = lim - reserve;
+				memcpy(out + 12, q + 12, qend - 12);
+				p.len = qend;
+				p.names[p.nnames++] = 12;
+				c.z = v.zone;
+				c.aa = true;
+				c.qname_len = (size_t)qnl;
+				c.qname_labels = dns_name_labels(qname);
+				solve(&c, qname);
+			}
+		}
+	}
+respond:
+	if (p.len < qend) {
+		memcpy(out + 12, q + 12, qend - 12);
+		p.len = qend;
+	}
+	{
+		uint16_t f = (uint16_t)(F_QR | (flags & (0x7800 | F_RD | F_CD)));
+		if (c.aa && c.rcode != RC_REFUSED && c.rcode != RC_SERVFAIL && c.rcode != RC_FORMERR &&
+		    c.rcode != RC_NOTIMP && c.rcode != RC_BADVERS)
+			f |= F_AA;
+		if (p.tc)
+			f |= F_TC;
+		f |= c.rcode & 0xf;
+		wr_u16(out, id);
+		wr_u16(out + 2, f);
+		wr_u16(out + 4, qend > 12 ? 1 : 0);
+		wr_u16(out + 6, p.count[0]);
+		wr_u16(out + 8, p.count[1]);
+		wr_u16(out + 10, p.count[2]);
+		st->aa = (f & F_AA) != 0;
+		st->tc = p.tc;
+	}
+	if (edns && c.rcode != RC_FORMERR) {
+		size_t idl = 0;
+		if (nsid && o->identity != NULL) {
+			idl = strlen(o->identity);
+			if (idl > 255)
+				idl = 255;
+		}
+		size_t need = 11 + (idl ? 4 + idl : 0);
+		if (p.len + need <= cap) {
+			uint8_t *e = out + p.len;
+			uint16_t ours = o->udp_payload ? o->udp_payload : ANSWER_UDP_PAYLOAD;
+			e[0] = 0;
+			wr_u16(e + 1, DNS_T_OPT);
+			wr_u16(e + 3, ours);
+			e[5] = (uint8_t)(c.rcode >> 4);
+			e[6] = 0;
+			e[7] = do_bit ? 0x80 : 0;
+			e[8] = 0;
+			wr_u16(e + 9, (uint16_t)(idl ? 4 + idl : 0));
+			if (idl) {
+				wr_u16(e + 11, EDNS_NSID);
+				wr_u16(e + 13, (uint16_t)idl);
+				memcpy(e + 15, o->identity, idl);
+			}
+			p.len += need;
+			wr_u16(out + 10, (uint16_t)(p.count[2] + 1));
+			st->nsid = idl > 0;
+		}
+	}
+	st->edns = edns;
+	st->rcode = c.rcode;
+	return (ssize_t)p.len;
+}

@@ -1,0 +1,356 @@
+/*
+ * /healthz and /metrics on libmicrohttpd.  Each request sums the per-thread
+ * serving counters (secondary/serve.h) and walks the zone registry
+ * (secondary/timers.h); nothing on the query path is touched or locked.
+ */
+#include "secondary/http.h"
+
+#include <errno.h>
+#include <microhttpd.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dns/rrtype.h"
+#include "net/addr.h"
+#include "secondary/serve.h"
+#include "secondary/timers.h"
+
+struct http {
+	struct MHD_Daemon *d;
+	struct http_cfg cfg;
+};
+
+/* Growable text buffer; `failed` is sticky. */
+struct sbuf {
+	char *p;
+	size_t len, cap;
+	bool failed;
+};
+
+static void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+	if (b->failed)
+		return;
+	for (;;) {
+		va_list ap;
+		va_start(ap, fmt);
+		int n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			b->failed = true;
+			return;
+		}
+		if ((size_t)n < b->cap - b->len) {
+			b->len += (size_t)n;
+			return;
+		}
+		size_t nc = (b->cap + (size_t)n + 1) * 2;
+		char *np = realloc(b->p, nc);
+		if (np == NULL) {
+			b->failed = true;
+			return;
+		}
+		b->p = np;
+		b->cap = nc;
+	}
+}
+
+static void
+sb_init(struct sbuf *b)
+{
+	b->cap = 4096;
+	b->len = 0;
+	b->p = malloc(b->cap);
+	b->failed = b->p == NULL;
+	if (b->p != NULL)
+		b->p[0] = '\0';
+}
+
+/* Writes `s` escaped for a Prometheus label value. */
+static void
+sb_label(struct sbuf *b, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if (*s == '\\' || *s == '"')
+			sb_printf(b, "\\%c", *s);
+		else if (*s == '\n')
+			sb_printf(b, "\\n");
+		else
+			sb_printf(b, "%c", *s);
+	}
+}
+
+static const char *const rcode_names[SERVE_RCODES] = {
+	"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN", "YXRRSET",
+	"NXRRSET", "NOTAUTH", "NOTZONE", "RCODE11", "RCODE12", "RCODE13", "RCODE14", "RCODE15",
+	"BADVERS", "RCODE17", "RCODE18", "RCODE19", "RCODE20", "RCODE21", "RCODE22", "BADCOOKIE",
+};
+
+struct zone_walk_ctx {
+	struct sbuf *b;
+	int which;
+};
+
+static void
+zone_metric(void *ctx, const struct timers_zone_info *zi)
+{
+	struct zone_walk_ctx *w = ctx;
+	struct sbuf *b = w->b;
+	const char *names[] = {"anycst_secondary_zone_serial", "anycst_secondary_zone_loaded",
+	                       "anycst_secondary_zone_expired",
+	                       "anycst_secondary_zone_seconds_since_refresh",
+	                       "anycst_secondary_transfers_total",
+	                       "anycst_secondary_transfer_failures_total",
+	                       "anycst_secondary_refresh_uptodate_total"};
+	if (w->which == 4) {
+		sb_printf(b, "%s{zone=\"", names[4]);
+		sb_label(b, zi->name);
+		sb_printf(b, "\",type=\"axfr\"} %llu\n", (unsigned long long)zi->axfr_ok);
+		sb_printf(b, "%s{zone=\"", names[4]);
+		sb_label(b, zi->name);
+		sb_printf(b, "\",type=\"ixfr\"} %llu\n", (unsigned long long)zi->ixfr_ok);
+		return;
+	}
+	if (w->which == 5) {
+		sb_printf(b, "%s{zone=\"", names[5]);
+		sb_label(b, zi->name);
+		sb_printf(b, "\",reason=\"failed\"} %llu\n",
+		          (unsigned long long)(zi->failures - zi->rejected));
+		sb_printf(b, "%s{zone=\"", names[5]);
+		sb_label(b, zi->name);
+		sb_printf(b, "\",reason=\"rejected\"} %llu\n", (unsigned long long)zi->rejected);
+		return;
+	}
+	if (w->which == 3 && zi->since_refresh < 0)
+		return;
+	sb_printf(b, "%s{zone=\"", names[w->which]);
+	sb_label(b, zi->name);
+	sb_printf(b, "\"} ");
+	switch (w->which) {
+	case 0: sb_printf(b, "%u\n", zi->serial); break;
+	case 1: sb_printf(b, "%d\n", zi->loaded ? 1 : 0); break;
+	case 2: sb_printf(b, "%d\n", zi->expired ? 1 : 0); break;
+	case 3: sb_printf(b, "%lld\n", (long long)zi->since_refresh); break;
+	case 6: sb_printf(b, "%llu\n", (unsigned long long)zi->uptodate); break;
+	default: sb_printf(b, "0\n"); break;
+	}
+}
+
+char *
+http_metrics_text(struct timers *t, const char *identity)
+{
+	(void)identity;
+	struct sbuf b;
+	sb_init(&b);
+	struct serve_stats *s = malloc(sizeof(*s));
+	if (s == NULL) {
+		free(b.p);
+		return NULL;
+	}
+	serve_stats_sum(s);
+	sb_printf(&b, "# HELP anycst_secondary_queries_total DNS queries answered, by rcode.\n"
+	              "# TYPE anycst_secondary_queries_total counter\n");
+	for (unsigned i = 0; i < SERVE_RCODES; i++)
+		if (s->rcode[i] != 0 || i <= 5 || i == 9)
+			sb_printf(&b, "anycst_secondary_queries_total{rcode=\"%s\"} %llu\n",
+			          rcode_names[i], (unsigned long long)s->rcode[i]);
+	sb_printf(&b, "# HELP anycst_secondary_queries_by_type_total DNS queries, by QTYPE.\n"
+	              "# TYPE anycst_secondary_queries_by_type_total counter\n");
+	for (unsigned i = 0; i <= SERVE_QTYPE_OTHER; i++) {
+		if (s->qtype[i] == 0)
+			continue;
+		char tn[DNS_RRTYPE_TEXT_MAX];
+		if (i == SERVE_QTYPE_OTHER)
+			snprintf(tn, sizeof(tn), "other");
+		else
+			dns_rrtype_to_text((uint16_t)i, tn, sizeof(tn));
+		sb_printf(&b, "anycst_secondary_queries_by_type_total{qtype=\"%s\"} %llu\n", tn,
+		          (unsigned long long)s->qtype[i]);
+	}
+	sb_printf(&b,
+	          "# TYPE anycst_secondary_queries_transport_total counter\n"
+	          "anycst_secondary_queries_transport_total{transport=\"udp\"} %llu\n"
+	          "anycst_secondary_queries_transport_total{transport=\"tcp\"} %llu\n"
+	          "# TYPE anycst_secondary_dropped_total counter\n"
+	          "anycst_secondary_dropped_total %llu\n"
+	          "# TYPE anycst_secondary_notify_total counter\n"
+	          "anycst_secondary_notify_total{result=\"accepted\"} %llu\n"
+	          "anycst_secondary_notify_total{result=\"refused\"} %llu\n"
+	          "# TYPE anycst_secondary_tcp_connections_total counter\n"
+	          "anycst_secondary_tcp_connections_total{event=\"accepted\"} %llu\n"
+	          "anycst_secondary_tcp_connections_total{event=\"refused_limit\"} %llu\n"
+	          "anycst_secondary_tcp_connections_total{event=\"idle_closed\"} %llu\n",
+	          (unsigned long long)s->udp, (unsigned long long)s->tcp,
+	          (unsigned long long)s->dropped, (unsigned long long)s->notify_accepted,
+	          (unsigned long long)s->notify_refused, (unsigned long long)s->tcp_accepted,
+	          (unsigned long long)s->tcp_refused_limit, (unsigned long long)s->tcp_idle_closed);
+	free(s);
+	static const char *const help[] = {
+		"SOA serial of the version served.",
+		"1 when a version is loaded.",
+		"1 when the zone expired (answers SERVFAIL).",
+		"Seconds since the last successful refresh.",
+		"Transfers applied, by type.",
+		"Refreshes that failed (transport, primary) or were rejected (content, TSIG).",
+		"Refreshes that found the zone up to date.",
+	};
+	static const char *const mname[] = {
+		"anycst_secondary_zone_serial", "anycst_secondary_zone_loaded",
+		"anycst_secondary_zone_expired", "anycst_secondary_zone_seconds_since_refresh",
+		"anycst_secondary_transfers_total", "anycst_secondary_transfer_failures_total",
+		"anycst_secondary_refresh_uptodate_total",
+	};
+	static const char *const mtype[] = {"gauge", "gauge", "gauge", "gauge",
+	                                    "counter", "counter", "counter"};
+	for (int k = 0; k < 7; k++) {
+		sb_printf(&b, "# HELP %s %s\n# TYPE %s %s\n", mname[k], help[k], mname[k], mtype[k]);
+		struct zone_walk_ctx w = {.b = &b, .which = k};
+		timers_walk(t, zone_metric, &w);
+	}
+	if (b.failed) {
+		free(b.p);
+		return NULL;
+	}
+	return b.p;
+}
+
+struct health_ctx {
+	struct sbuf *b;
+	size_t zones, bad;
+};
+
+static void
+health_zone(void *ctx, const struct timers_zone_info *zi)
+{
+	struct health_ctx *h = ctx;
+	h->zones++;
+	if (!zi->loaded) {
+		h->bad++;
+		sb_printf(h->b, "zone %s not loaded\n", zi->name);
+	} else if (zi->expired) {
+		h->bad++;
+		sb_printf(h->b, "zone %s expired\n", zi->name);
+	}
+}
+
+int
+http_health(struct timers *t, char **body)
+{
+	struct sbuf b;
+	sb_init(&b);
+	struct health_ctx h = {.b = &b};
+	timers_walk(t, health_zone, &h);
+	int code = 200;
+	if (h.zones == 0) {
+		sb_printf(&b, "no zones\n");
+		code = 503;
+	} else if (h.bad > 0) {
+		code = 503;
+	} else {
+		sb_printf(&b, "ok, %zu zones\n", h.zones);
+	}
+	if (b.failed) {
+		free(b.p);
+		*body = NULL;
+		return 503;
+	}
+	*body = b.p;
+	return code;
+}
+
+static enum MHD_Result
+reply(struct MHD_Connection *conn, unsigned code, char *body, const char *ctype)
+{
+	const char *fallback = "out of memory\n";
+	struct MHD_Response *r;
+	if (body != NULL)
+		r = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
+	else
+		r = MHD_create_response_from_buffer(strlen(fallback), (void *)(uintptr_t)fallback,
+		                                    MHD_RESPMEM_PERSISTENT);
+	if (r == NULL) {
+		free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, "Content-Type", ctype);
+	enum MHD_Result ret = MHD_queue_response(conn, body != NULL ? code : 500, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static char *
+dupstr(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *p = malloc(n);
+	if (p != NULL)
+		memcpy(p, s, n);
+	return p;
+}
+
+static enum MHD_Result
+handler(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+        const char *version, const char *upload, size_t *upload_size, void **con_cls)
+{
+	struct http *h = cls;
+	(void)version;
+	(void)upload;
+	(void)con_cls;
+	if (*upload_size != 0) {
+		*upload_size = 0;   /* bodies are ignored */
+		return MHD_YES;
+	}
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+		return reply(conn, 405, dupstr("method not allowed\n"), "text/plain");
+	if (strcmp(url, "/healthz") == 0) {
+		char *body = NULL;
+		int code = http_health(h->cfg.timers, &body);
+		return reply(conn, (unsigned)code, body, "text/plain");
+	}
+	if (strcmp(url, "/metrics") == 0)
+		return reply(conn, 200, http_metrics_text(h->cfg.timers, h->cfg.identity),
+		             "text/plain; version=0.0.4");
+	return reply(conn, 404, dupstr("not found\n"), "text/plain");
+}
+
+struct http *
+http_start(const struct http_cfg *cfg, char *err, size_t errcap)
+{
+	struct http *h = calloc(1, sizeof(*h));
+	if (h == NULL) {
+		snprintf(err, errcap, "out of memory");
+		return NULL;
+	}
+	h->cfg = *cfg;
+	const struct sockaddr *sa = (const struct sockaddr *)&h->cfg.addr;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL;
+	if (sa->sa_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	h->d = MHD_start_daemon(flags, addr_port(sa), NULL, NULL, handler, h,
+	                        MHD_OPTION_SOCK_ADDR, sa,
+	                        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
+	                        MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
+	                        MHD_OPTION_END);
+	if (h->d == NULL) {
+		char a[ADDR_TEXT_MAX];
+		snprintf(err, errcap, "cannot start HTTP on %s", addr_fmt(sa, a, sizeof(a)));
+		free(h);
+		return NULL;
+	}
+	return h;
+}
+
+void
+http_stop(struct http *h)
+{
+	if (h == NULL)
+		return;
+	MHD_stop_daemon(h->d);
+	free(h);
+}

@@ -1,0 +1,106 @@
+/*
+ * Inside a zone version: the node layout that secondary/answer.c reads
+ * directly.  Only zone.c, zdb.c and answer.c include this file.
+ *
+ * A node is one allocation (trie_obj_alloc):
+ *   struct znode | struct zrrset rr[nrr] | struct trie_key (lookup key) | rrset bytes
+ * Each rrset's bytes are its records ready to copy into a response:
+ *   count x ( c0 0c | type | class IN | TTL | rdlength | rdata )
+ * where c0 0c (a pointer to the query name) is patched when the owner sits
+ * elsewhere in the packet.  Rrsets are sorted by type.  A node without
+ * rrsets is an empty non-terminal.
+ */
+#ifndef SECONDARY_ZONE_IMPL_H
+#define SECONDARY_ZONE_IMPL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dns/name.h"
+#include "secondary/trie.h"
+#include "secondary/zone.h"
+
+enum {
+	ZN_NS = 1,       /* has NS */
+	ZN_CNAME = 2,    /* has CNAME */
+	ZN_DNAME = 4,    /* has DNAME */
+	ZN_SOA = 8,      /* has SOA (the apex) */
+	ZN_WILD = 16,    /* first label is "*" */
+};
+
+/* Bytes before the rdata of one stored record: pointer, type, class, TTL, rdlength. */
+#define ZRR_HDR 12
+
+struct zrrset {
+	uint16_t type;
+	uint16_t count;
+	uint32_t ttl;
+	uint32_t off;    /* from the node start */
+	uint32_t len;
+};
+
+struct znode {
+	uint16_t nrr;
+	uint8_t flags;
+	uint8_t labels;  /* labels of the owner, not counting the root */
+	uint32_t size;
+	struct zrrset rr[];
+};
+
+struct zone {
+	struct trie trie;
+	const struct znode *apex_node;
+	struct zone_soa soa;
+	size_t nrecords;
+	size_t ncuts;            /* delegations below the apex plus DNAME nodes */
+	uint8_t apex[DNS_NAME_MAX];
+	uint8_t apex_len, apex_labels;
+	uint16_t apex_keylen;
+	uint8_t apex_key[DNS_LOOKUP_MAX];
+	/* Set when an update committed on top of this version. */
+	bool retired;
+	void **garbage;
+	size_t ngarbage;
+};
+
+static inline const struct trie_key *
+znode_key(const struct znode *n)
+{
+	return (const struct trie_key *)(const void *)((const uint8_t *)n + sizeof(*n) +
+	                                                (size_t)n->nrr * sizeof(struct zrrset));
+}
+
+static inline const uint8_t *
+zrrset_data(const struct znode *n, const struct zrrset *rs)
+{
+	return (const uint8_t *)n + rs->off;
+}
+
+static inline const struct zrrset *
+znode_rrset(const struct znode *n, uint16_t type)
+{
+	for (unsigned i = 0; i < n->nrr; i++) {
+		if (n->rr[i].type == type)
+			return &n->rr[i];
+	}
+	return NULL;
+}
+
+/* Node of the name with lookup key `key`, or NULL. */
+static inline const struct znode *
+zone_node(const struct zone *z, const uint8_t *key, size_t len)
+{
+	return trie_get(&z->trie, key, len);
+}
+
+/*
+ * Offsets of the domain names inside rdata of `type` that answers read or
+ * compress (RFC 1035 types, MX, SRV, DNAME...), with `compress[i]` true when
+ * RFC 3597 §4 allows compressing name i.  Returns the count (<= 2) or -1
+ * when the rdata is malformed for its type.
+ */
+int zone_rdata_names(uint16_t type, const uint8_t *rd, size_t rdlen, uint16_t offs[2],
+                     bool compress[2]);
+
+#endif

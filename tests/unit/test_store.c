@@ -1,0 +1,433 @@
+/* primary/store.c: migrations, changes, rules, serials, journal, catalog, snapshots. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "dns/rdata.h"
+#include "dns/rrtype.h"
+#include "primary/store.h"
+#include "util/err.h"
+
+struct fx {
+	char dir[64];
+	char path[128];
+	struct store *st;
+	uint8_t zone[DNS_NAME_MAX];
+};
+
+static int
+setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	snprintf(f->dir, sizeof(f->dir), "/tmp/anycst-store-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->path, sizeof(f->path), "%s/t.db", f->dir);
+	char err[256];
+	struct store_opts o = {.path = f->path, .catalog = "cat.test.", .journal_keep = 5};
+	assert_int_equal(store_open(&o, &f->st, err, sizeof(err)), 0);
+	assert_true(dns_name_from_text("example.com.", 12, NULL, f->zone) > 0);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *f = *state;
+	store_close(f->st);
+	char p[160];
+	const char *sfx[] = {"", "-wal", "-shm"};
+	for (int i = 0; i < 3; i++) {
+		snprintf(p, sizeof(p), "%s%s", f->path, sfx[i]);
+		unlink(p);
+	}
+	rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+/* One op from text: owner, type, records separated by '|'. */
+struct opbuf {
+	uint8_t owner[DNS_NAME_MAX];
+	uint8_t rd[8][512];
+	struct store_rec recs[8];
+	struct store_op op;
+};
+
+static struct store_op *
+mkop(struct opbuf *b, enum store_op_kind kind, const char *owner, const char *type, uint32_t ttl,
+     const char *records)
+{
+	memset(b, 0, sizeof(*b));
+	assert_true(dns_name_from_text(owner, strlen(owner), NULL, b->owner) > 0);
+	b->op.kind = kind;
+	b->op.owner = b->owner;
+	assert_int_equal(dns_rrtype_from_text(type, strlen(type), &b->op.type), 0);
+	b->op.ttl = ttl;
+	b->op.has_ttl = true;
+	snprintf(b->op.label, sizeof(b->op.label), "rrsets[0]");
+	size_t n = 0;
+	const char *p = records;
+	while (p != NULL && *p != '\0') {
+		const char *e = strchr(p, '|');
+		size_t len = e ? (size_t)(e - p) : strlen(p);
+		char msg[128];
+		int rl = dns_rdata_from_str(b->op.type, p, len, dns_root_name, b->rd[n], 512, msg,
+		                            sizeof(msg));
+		assert_true(rl >= 0);
+		b->recs[n].rdata = b->rd[n];
+		b->recs[n].rdlen = (uint16_t)rl;
+		n++;
+		p = e ? e + 1 : NULL;
+	}
+	b->op.recs = b->recs;
+	b->op.nrecs = n;
+	return &b->op;
+}
+
+static void
+create_zone(struct fx *f, enum dns_serial_policy pol)
+{
+	struct opbuf soa, ns, a;
+	struct store_op ops[3] = {
+		*mkop(&soa, STORE_OP_REPLACE, "example.com.", "SOA", 3600,
+		      "ns1.example.com. admin.example.com. 100 7200 3600 1209600 300"),
+		*mkop(&ns, STORE_OP_REPLACE, "example.com.", "NS", 3600, "ns1.example.com.|ns2.example.net."),
+		*mkop(&a, STORE_OP_REPLACE, "www.example.com.", "A", 300, "192.0.2.1"),
+	};
+	struct store_zone_new zn = {.name = f->zone, .kind = "Native", .account = "acme", .policy = pol};
+	struct store_result res;
+	char err[256] = "";
+	assert_int_equal(store_zone_create(f->st, &zn, ops, 3, &res, err, sizeof(err)), 0);
+	assert_int_equal(res.new_serial, 100);
+}
+
+static uint32_t
+serial_of(struct fx *f)
+{
+	struct store_snap *sn;
+	struct store_zone z;
+	assert_int_equal(store_snap_open(f->st, &sn), 0);
+	assert_int_equal(store_snap_zone(sn, f->zone, &z), 0);
+	store_snap_close(sn);
+	return z.serial;
+}
+
+static int
+patch1(struct fx *f, struct store_op *op, struct store_result *res, char *err)
+{
+	return store_zone_patch(f->st, f->zone, NULL, NULL, op, 1, res, err, 256);
+}
+
+static void
+test_store_patch_bumps_once_and_journals(void **state)
+{
+	struct fx *f = *state;
+	create_zone(f, DNS_SERIAL_INCREASE);
+	struct opbuf b;
+	struct store_result res;
+	char err[256] = "";
+	assert_int_equal(patch1(f, mkop(&b, STORE_OP_REPLACE, "www.example.com.", "A", 300,
+	                                "192.0.2.2|192.0.2.3"), &res, err), 0);
+	assert_true(res.changed);
+	assert_int_equal(res.old_serial, 100);
+	assert_int_equal(res.new_serial, 101);
+	/* same content again: nothing changes */
+	assert_int_equal(patch1(f, mkop(&b, STORE_OP_REPLACE, "www.example.com.", "A", 300,
+	                                "192.0.2.3|192.0.2.2"), &res, err), 0);
+	assert_false(res.changed);
+	assert_int_equal(serial_of(f), 101);
+	/* the journal entry: old SOA + removed A, new SOA + two added A */
+	struct store_snap *sn;
+	struct store_zone z;
+	assert_int_equal(store_snap_open(f->st, &sn), 0);
+	assert_int_equal(store_snap_zone(sn, f->zone, &z), 0);
+	size_t count;
+	uint32_t oldest;
+	assert_int_equal(store_snap_journal_range(sn, &z, &count, &oldest), 0);
+	assert_int_equal(count, 1);
+	assert_int_equal(oldest, 100);
+	store_snap_close(sn);
+}
+
+struct jcount {
+	size_t entries, removed, added;
+	uint32_t last_to;
+};
+
+static int
+count_entry(void *ctx, const struct store_journal_entry *e)
+{
+	struct jcount *c = ctx;
+	struct dns_rr rr;
+	size_t pos = 0;
+	int first = 1;
+	while (store_blob_next(e->removed, e->removed_len, &pos, &rr) == 1) {
+		if (first)
+			assert_int_equal(rr.type, DNS_T_SOA);
+		first = 0;
+		c->removed++;
+	}
+	pos = 0;
+	first = 1;
+	while (store_blob_next(e->added, e->added_len, &pos, &rr) == 1) {
+		if (first)
+			assert_int_equal(rr.type, DNS_T_SOA);
+		first = 0;
+		c->added++;
+	}
+	if (c->entries > 0)
+		assert_int_equal(e->serial_from, c->last_to);
+	c->last_to = e->serial_to;
+	c->entries++;
+	return 0;
+}
+
+static void
+test_store_journal_chain_and_retention(void **state)
+{
+	struct fx *f = *state;
+	create_zone(f, DNS_SERIAL_INCREASE);
+	struct opbuf b;
+	struct store_result res;
+	char err[256] = "", ip[32];
+	for (int i = 0; i < 8; i++) {
+		snprintf(ip, sizeof(ip), "198.51.100.%d", i + 1);
+		assert_int_equal(patch1(f, mkop(&b, STORE_OP_EXTEND, "www.example.com.", "A", 300, ip),
+		                        &res, err), 0);
+	}
+	assert_int_equal(serial_of(f), 108);
+	struct store_snap *sn;
+	struct store_zone z;
+	assert_int_equal(store_snap_open(f->st, &sn), 0);
+	assert_int_equal(store_snap_zone(sn, f->zone, &z), 0);
+	struct jcount c = {0};
+	/* retention 5: 103 -> 108 kept, 100 is gone */
+	assert_int_equal(store_snap_journal(sn, &z, 100, count_entry, &c), -ERANGE);
+	assert_int_equal(store_snap_journal(sn, &z, 103, count_entry, &c), 0);
+	assert_int_equal(c.entries, 5);
+	assert_int_equal(c.removed, 5);   /* only SOAs removed */
+	assert_int_equal(c.added, 10);    /* SOA + one A each */
+	assert_int_equal(c.last_to, 108);
+	c = (struct jcount){0};
+	assert_int_equal(store_snap_journal(sn, &z, 108, count_entry, &c), 0);
+	assert_int_equal(c.entries, 0);
+	store_snap_close(sn);
+}
+
+static void
+test_store_rules_roll_back(void **state)
+{
+	struct fx *f = *state;
+	create_zone(f, DNS_SERIAL_INCREASE);
+	struct opbuf b;
+	struct store_result res;
+	char err[256] = "";
+	/* CNAME beside A */
+	assert_int_equal(patch1(f, mkop(&b, STORE_OP_REPLACE, "www.example.com.", "CNAME", 300,
+	                                "other.example.com."), &res, err), -EINVAL);
+	assert_non_null(strstr(err, "CNAME"));
+	/* CNAME at the apex */
+	assert_int_equal(patch1(f, mkop(&b, STORE_OP_REPLACE, "example.com.", "CNAME", 300,
+	                                "other.example.com."), &res, err), -EINVAL);
+	assert_non_null(strstr(err, "apex"));
+	/* SOA delete, apex NS emptied, name outside the zone */
+	assert_int_equal(patch1(f, mkop(&b, STORE_OP_DELETE, "example.com.", "SOA", 0, ""), &res,
+	                        err), -EINVAL);
+	assert_int_equal(patch1(f, mkop(&b, STORE_OP_DELETE, "example.com.", "NS", 0, ""), &res, err),
+	                 -EINVAL);
+	assert_non_null(strstr(err, "NS"));
+	assert_int_equal(patch1(f, mkop(&b, STORE_OP_REPLACE, "www.example.org.", "A", 1, "192.0.2.9"),
+	                        &res, err), -EINVAL);
+	assert_non_null(strstr(err, "not inside"));
+	/* duplicate record */
+	assert_int_equal(patch1(f, mkop(&b, STORE_OP_REPLACE, "x.example.com.", "A", 1,
+	                                "192.0.2.9|192.0.2.9"), &res, err), -EINVAL);
+	assert_non_null(strstr(err, "duplicate"));
+	/* two ops: the first fine, the second bad: nothing of the first stays */
+	struct opbuf b2;
+	struct store_op ops[2] = {
+		*mkop(&b, STORE_OP_REPLACE, "ok.example.com.", "A", 1, "192.0.2.10"),
+		*mkop(&b2, STORE_OP_REPLACE, "example.com.", "CNAME", 1, "x.example.com."),
+	};
+	ops[0].owner = b.owner;
+	ops[0].recs = b.recs;
+	ops[1].owner = b2.owner;
+	ops[1].recs = b2.recs;
+	assert_int_equal(store_zone_patch(f->st, f->zone, NULL, NULL, ops, 2, &res, err, sizeof(err)),
+	                 -EINVAL);
+	assert_int_equal(serial_of(f), 100);
+	struct store_snap *sn;
+	struct store_zone z;
+	assert_int_equal(store_snap_open(f->st, &sn), 0);
+	assert_int_equal(store_snap_zone(sn, f->zone, &z), 0);
+	size_t count;
+	uint32_t oldest;
+	assert_int_equal(store_snap_journal_range(sn, &z, &count, &oldest), 0);
+	assert_int_equal(count, 0);
+	store_snap_close(sn);
+	/* If-Match that no longer matches */
+	uint32_t want = 99;
+	assert_int_equal(store_zone_patch(f->st, f->zone, NULL, &want, ops, 1, &res, err, sizeof(err)),
+	                 -ESTALE);
+	/* account isolation */
+	assert_int_equal(store_zone_patch(f->st, f->zone, "other", NULL, ops, 1, &res, err,
+	                                  sizeof(err)), -ENOENT);
+	assert_int_equal(store_zone_patch(f->st, f->zone, "acme", NULL, ops, 1, &res, err,
+	                                  sizeof(err)), 0);
+	assert_int_equal(serial_of(f), 101);
+}
+
+struct names {
+	int ptrs;
+	int version_ok;
+};
+
+static int
+cat_rr(void *ctx, const struct dns_rr *rr)
+{
+	struct names *n = ctx;
+	if (rr->type == DNS_T_PTR)
+		n->ptrs++;
+	if (rr->type == DNS_T_TXT && rr->rdlen == 2 && rr->rdata[0] == 1 && rr->rdata[1] == '2')
+		n->version_ok = 1;
+	return 0;
+}
+
+static void
+test_store_catalog_follows_zones(void **state)
+{
+	struct fx *f = *state;
+	create_zone(f, DNS_SERIAL_DEFAULT);
+	struct store_snap *sn;
+	struct store_zone cat;
+	struct names n = {0};
+	assert_int_equal(store_snap_open(f->st, &sn), 0);
+	assert_int_equal(store_snap_zone_text(sn, "CAT.test", &cat), 0);
+	assert_true(cat.is_catalog);
+	assert_int_equal(store_snap_records(sn, &cat, cat_rr, &n), 0);
+	store_snap_close(sn);
+	assert_int_equal(n.ptrs, 1);
+	assert_int_equal(n.version_ok, 1);
+	uint32_t s1 = cat.serial;
+	/* the catalog zone cannot be changed from outside */
+	struct opbuf b;
+	struct store_result res;
+	char err[256];
+	assert_int_equal(store_zone_patch(f->st, cat.name, NULL, NULL,
+	                                  mkop(&b, STORE_OP_REPLACE, "x.cat.test.", "A", 1, "192.0.2.1"),
+	                                  1, &res, err, sizeof(err)), -EPERM);
+	assert_int_equal(store_zone_delete(f->st, cat.name, NULL), -EPERM);
+	assert_int_equal(store_zone_delete(f->st, f->zone, NULL), 0);
+	assert_int_equal(store_zone_delete(f->st, f->zone, NULL), -ENOENT);
+	n = (struct names){0};
+	assert_int_equal(store_snap_open(f->st, &sn), 0);
+	assert_int_equal(store_snap_zone_text(sn, "cat.test.", &cat), 0);
+	assert_int_equal(store_snap_records(sn, &cat, cat_rr, &n), 0);
+	/* the catalog's own journal has the member's removal */
+	struct jcount c = {0};
+	assert_int_equal(store_snap_journal(sn, &cat, s1, count_entry, &c), 0);
+	assert_int_equal(c.entries, 1);
+	assert_int_equal(c.removed, 2);
+	store_snap_close(sn);
+	assert_int_equal(n.ptrs, 0);
+	assert_true(dns_serial_gt(cat.serial, s1));
+}
+
+static void
+test_store_snapshot_is_stable(void **state)
+{
+	struct fx *f = *state;
+	create_zone(f, DNS_SERIAL_INCREASE);
+	struct store_snap *sn;
+	struct store_zone z;
+	assert_int_equal(store_snap_open(f->st, &sn), 0);
+	assert_int_equal(store_snap_zone(sn, f->zone, &z), 0);
+	struct opbuf b;
+	struct store_result res;
+	char err[256];
+	assert_int_equal(patch1(f, mkop(&b, STORE_OP_REPLACE, "new.example.com.", "A", 1, "192.0.2.7"),
+	                        &res, err), 0);
+	/* the old snapshot still sees the old version */
+	struct store_zone z2;
+	assert_int_equal(store_snap_zone(sn, f->zone, &z2), 0);
+	assert_int_equal(z2.serial, 100);
+	store_snap_close(sn);
+	assert_int_equal(serial_of(f), 101);
+}
+
+static void
+test_store_refuses_newer_schema(void **state)
+{
+	struct fx *f = *state;
+	store_close(f->st);
+	f->st = NULL;
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 999", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	char err[256] = "";
+	struct store_opts o = {.path = f->path, .catalog = "cat.test."};
+	struct store *st = NULL;
+	assert_int_equal(store_open(&o, &st, err, sizeof(err)), ERR_SCHEMA_NEWER);
+	assert_non_null(strstr(err, "newer"));
+	assert_null(st);
+	/* untouched: still version 999 */
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	sqlite3_stmt *s;
+	sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(s, 0), 999);
+	sqlite3_finalize(s);
+	sqlite3_exec(db, "PRAGMA user_version = 1", NULL, NULL, NULL);
+	sqlite3_close(db);
+	assert_int_equal(store_open(&o, &f->st, err, sizeof(err)), 0);
+}
+
+static void
+test_store_tsig_and_apikeys(void **state)
+{
+	struct fx *f = *state;
+	struct store_tsig_key k = {.name = "Xfr-Key", .algorithm = "hmac-sha256",
+	                           .secret = "c2VjcmV0c2VjcmV0c2VjcmV0"};
+	assert_int_equal(store_tsig_put(f->st, &k, false), 0);
+	assert_int_equal(store_tsig_put(f->st, &k, false), -EEXIST);
+	struct store_snap *sn;
+	struct store_tsig_key out;
+	assert_int_equal(store_snap_open(f->st, &sn), 0);
+	assert_int_equal(store_snap_tsig_key(sn, "xfr-key.", &out), 0);
+	assert_string_equal(out.name, "xfr-key.");
+	store_snap_close(sn);
+	assert_int_equal(store_tsig_delete(f->st, "xfr-key"), 0);
+	assert_int_equal(store_tsig_delete(f->st, "xfr-key"), -ENOENT);
+	int64_t id = store_apikey_add(f->st, "sekrit", "acme", "panel");
+	assert_true(id > 0);
+	char acc[STORE_ACCOUNT_MAX];
+	assert_int_equal(store_apikey_find(f->st, "sekrit", acc), 0);
+	assert_string_equal(acc, "acme");
+	assert_int_equal(store_apikey_find(f->st, "sekrix", acc), -ENOENT);
+	assert_int_equal(store_apikey_delete(f->st, id), 0);
+	assert_int_equal(store_apikey_find(f->st, "sekrit", acc), -ENOENT);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_store_patch_bumps_once_and_journals, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_journal_chain_and_retention, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_rules_roll_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_catalog_follows_zones, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_snapshot_is_stable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_refuses_newer_schema, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_tsig_and_apikeys, setup, teardown),
+	};
+	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
+}
