@@ -33,4 +33,11 @@ int api_start(const struct api_opts *o, struct store *st, struct api **out, char
 /* Stops accepting, waits for the running requests, frees.  NULL ok. */
 void api_stop(struct api *a);
 
+/*
+ * Hands the transfer side's propagation table to GET /zones/{id}/propagation
+ * (api/propagation.c); borrowed, must outlive the api.  Call before api_start.
+ */
+struct propagation;
+void api_propagation_attach(struct propagation *p);
+
 #endif

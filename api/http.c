@@ -28,6 +28,7 @@ const char *const api_route_names[R_COUNT] = {
 	[R_ZONE_NOTIFY] = "zone_notify", [R_ZONE_JOURNAL] = "zone_journal",
 	[R_TSIGKEYS] = "tsigkeys", [R_TSIGKEY] = "tsigkey", [R_APIKEYS] = "apikeys",
 	[R_APIKEY] = "apikey", [R_SEARCH] = "search", [R_METRICS] = "metrics",
+	[R_ZONE_PROPAGATION] = "zone_propagation",
 };
 
 static const double lat_bounds[API_LAT_BUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,

@@ -1225,6 +1225,12 @@ api_zones_route(struct api_req *r, struct api_resp *rs, const char *rest)
 			zone_notify(&c, id);
 		else
 			api_error(rs, 405, "Method Not Allowed");
+	} else if (strcmp(sub, "propagation") == 0) {
+		r->route = R_ZONE_PROPAGATION;
+		if (strcmp(m, "GET") == 0)
+			api_zone_propagation(r, rs, id);
+		else
+			api_error(rs, 405, "Method Not Allowed");
 	} else if (strcmp(sub, "journal") == 0) {
 		r->route = R_ZONE_JOURNAL;
 		if (strcmp(m, "GET") == 0)

@@ -151,6 +151,7 @@ main(int argc, char **argv)
 		store_close(st);
 		fatal("%s", err);
 	}
+	api_propagation_attach(xfr_service_propagation(xfr));
 	char *key = load_key(keypath);
 	struct api_opts ao = {
 		.listen = opts_str(primary_opts, "api"),

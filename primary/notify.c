@@ -328,6 +328,31 @@ receive(struct notify *n, int64_t now)
 			int ret = dns_tsig_verify(&e->tsig, &m, (uint64_t)time(NULL));
 			if (ret == 0 && !m.has_tsig)
 				ret = ERR_TSIG_BADSIG;
+			if (ret == ERR_TSIG_BADKEY || ret == ERR_TSIG_BADTIME ||
+			    (ret == ERR_TSIG_BADSIG && m.has_tsig && m.tsig.error != 0)) {
+				/* The target refused our key, signature or clock: retrying
+				 * cannot help, so stop and say why. */
+				log_warning(e->zone_text, "notify, outgoing, remote %s, serial %u, refused "
+				            "by the remote, %s", t->text, e->serial, err_str(ret));
+				if (n->prop != NULL)
+					propagation_notified(n->prop, e->zone_text, t->text, e->serial, false,
+					                     e->tries, propagation_now_ms());
+				e->inflight = false;
+				continue;
+			}
+			if (ret != 0 && !m.has_tsig && dns_msg_rcode(&m) != DNS_RCODE_NOERROR) {
+				/* An unsigned error (e.g. NOTAUTH for a zone the target does not
+				 * serve yet): it cannot confirm anything, but retrying will not
+				 * change it either. */
+				log_warning(e->zone_text, "notify, outgoing, remote %s, serial %u, refused "
+				            "by the remote, rcode %u (unsigned)", t->text, e->serial,
+				            dns_msg_rcode(&m));
+				if (n->prop != NULL)
+					propagation_notified(n->prop, e->zone_text, t->text, e->serial, false,
+					                     e->tries, propagation_now_ms());
+				e->inflight = false;
+				continue;
+			}
 			if (ret != 0) {
 				log_warning(e->zone_text, "notify, outgoing, remote %s, serial %u, "
 				            "answer ignored, %s", t->text, e->serial, err_str(ret));

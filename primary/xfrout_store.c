@@ -205,6 +205,26 @@ first_key(void *ctx, const struct store_tsig_key *k)
 	return 1;
 }
 
+struct member_key {
+	struct store_snap *sn;
+	struct store_tsig_key *out;
+	int err;
+};
+
+static int
+member_first_key(void *ctx, const struct store_zone *z)
+{
+	struct member_key *mk = ctx;
+	if (z->is_catalog)
+		return 0;
+	int ret = store_snap_zone_tsig_keys(mk->sn, z, first_key, mk->out);
+	if (ret < 0) {
+		mk->err = ret;
+		return 1;
+	}
+	return mk->out->name[0] != '\0' ? 1 : 0;
+}
+
 static int
 nsrc_key(void *ctx, const uint8_t *zone, struct dns_tsig_key *k)
 {
@@ -217,7 +237,15 @@ nsrc_key(void *ctx, const uint8_t *zone, struct dns_tsig_key *k)
 	if (ret != 0)
 		return ret;
 	ret = store_snap_zone(sn, zone, &z);
-	if (ret == 0) {
+	if (ret == 0 && z.is_catalog) {
+		/* The catalog has no keys of its own: its consumers use a member's. */
+		struct member_key mk = {.sn = sn, .out = &sk};
+		ret = store_snap_zones(sn, NULL, NULL, 0, member_first_key, &mk);
+		if (ret >= 0)
+			ret = mk.err;
+		if (ret >= 0)
+			ret = sk.name[0] != '\0' ? 0 : -ENOENT;
+	} else if (ret == 0) {
 		ret = store_snap_zone_tsig_keys(sn, &z, first_key, &sk);
 		if (ret >= 0)
 			ret = sk.name[0] != '\0' ? 0 : -ENOENT;

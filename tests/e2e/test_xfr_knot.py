@@ -85,12 +85,13 @@ def test_knotd_secondary_axfr_then_ixfr_100_patches(tmp):
                        what="knotd at serial %d (patch %d)" % (serial, i))
             dt = time.monotonic() - t0
             if dt > 1.0:
-                slow.append((i, dt))
+                slow.append((i, dt, serial))
             wait_until(lambda: count_xfr(k, ZONE, "IXFR") > before, 2,
                        what="knotd logging an IXFR (patch %d)" % i)
             if i % 25 == 24:
                 assert_equal_zones(p, k, ZONE)
-        assert not slow, "changes slower than 1 s: %s" % slow
+        assert not slow, "changes slower than 1 s: %s\n%s\n%s" % (
+            slow, p.log()[-6000:], k.log()[-6000:])
         assert_equal_zones(p, k, ZONE)
         log = p.log()
         assert re.search(r"info: \[example\.com\.\] notify, outgoing, remote 127\.0\.0\.1@%d, "
@@ -125,7 +126,11 @@ def test_knotd_catalog_consumer_adds_and_drops(tmp):
             p.create_zone("z%d.test." % i, keys=[KEY])
         for i in range(3):
             z = "z%d.test." % i
-            wait_until(lambda: k.serial(z) == p.serial(z), 10, what="knotd serving " + z)
+            try:
+                wait_until(lambda: k.serial(z) == p.serial(z), 10, what="knotd serving " + z)
+            except AssertionError:
+                raise AssertionError("%s not served\n%s\n%s" % (z, p.log()[-5000:],
+                                                                  k.log()[-5000:]))
         assert_equal_zones(p, k, "z1.test.")
         p.api("DELETE", "/zones/z1.test.")
         wait_until(lambda: k.serial("z1.test.") is None, 10, what="knotd dropping z1.test.")

@@ -171,7 +171,8 @@ def zone_set(it):
 
 def axfr_set(port, zone, keyring=None, keyname=None, keyalg=None):
     msgs = dns.query.xfr("127.0.0.1", zone, port=port, keyring=keyring, keyname=keyname,
-                         keyalgorithm=keyalg or "hmac-sha256", lifetime=20)
+                         keyalgorithm=keyalg or "hmac-sha256", lifetime=20,
+                         relativize=False)
     recs = []
     for m in msgs:
         for rrset in m.answer:
@@ -226,6 +227,7 @@ class Knot:
             "acl:",
             "  - id: from_primary",
             "    address: 127.0.0.1",
+            "    key: %s" % kn,
             "    action: notify",
             "  - id: xfr_out",
             "    address: 127.0.0.1",
