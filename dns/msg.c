@@ -28,7 +28,8 @@
 static int
 unpack_name(const uint8_t *pkt, size_t len, size_t *pos, uint8_t *out)
 {
-	size_t p = *pos, limit = *pos;
+	size_t p = *pos;
+	size_t limit = p;   /* a pointer must go strictly below this */
 	while (p < len) {
 		uint8_t l = pkt[p];
 		if (l == 0 || (l & 0xc0) == 0x40 || (l & 0xc0) == 0x80)

@@ -48,6 +48,7 @@ enum {
 	F_SALT,     /* u8 length + hex, '-' for none */
 	F_B32,      /* u8 length + base32hex */
 	F_ALG,      /* DNSSEC algorithm number or mnemonic, u8 */
+	F_DIGEST,   /* DS digest type number or mnemonic, u8 */
 	F_CAATAG,   /* u8 length + alphanumeric tag */
 	F_CAAVAL,   /* one string to the end, no length octet */
 	F_QSTR,     /* the same, but quoted in text (URI target) */
@@ -99,7 +100,7 @@ static const struct rdesc descs[] = {
 	                 { F_STR, "services" }, { F_STR, "regexp" }, { F_NAME_L, "replacement" } } },
 	{ DNS_T_KX, { { F_U16, "preference" }, { F_NAME_LV, "exchanger" } } },
 	{ DNS_T_DNAME, { { F_NAME_LV, "target" } } },
-	{ DNS_T_DS, { { F_U16, "key tag" }, { F_ALG, "algorithm" }, { F_U8, "digest type" },
+	{ DNS_T_DS, { { F_U16, "key tag" }, { F_ALG, "algorithm" }, { F_DIGEST, "digest type" },
 	              { F_HEX, "digest" } } },
 	{ DNS_T_SSHFP, { { F_U8, "algorithm" }, { F_U8, "fingerprint type" },
 	                 { F_HEX, "fingerprint" } } },
@@ -119,7 +120,7 @@ static const struct rdesc descs[] = {
 	                { F_HEX, "certificate data" } } },
 	{ DNS_T_SMIMEA, { { F_U8, "usage" }, { F_U8, "selector" }, { F_U8, "matching type" },
 	                  { F_HEX, "certificate data" } } },
-	{ DNS_T_CDS, { { F_U16, "key tag" }, { F_ALG, "algorithm" }, { F_U8, "digest type" },
+	{ DNS_T_CDS, { { F_U16, "key tag" }, { F_ALG, "algorithm" }, { F_DIGEST, "digest type" },
 	               { F_HEX, "digest" } } },
 	{ DNS_T_CDNSKEY, { { F_U16, "flags" }, { F_U8, "protocol" }, { F_ALG, "algorithm" },
 	                   { F_B64, "public key" } } },
@@ -433,13 +434,31 @@ static const struct {
 	{ 254, "PRIVATEOID" },
 };
 
+/* DS digest types (RFC 4509, RFC 5933, RFC 6605), spelled as BIND reads them. */
+static const struct {
+	uint8_t num;
+	const char *name;
+} digests[] = {
+	{ 1, "SHA-1" }, { 1, "SHA1" }, { 2, "SHA-256" }, { 2, "SHA256" }, { 3, "GOST" },
+	{ 4, "SHA-384" }, { 4, "SHA384" },
+};
+
 static int
-parse_alg(const struct dns_tok *t, uint32_t *out)
+parse_alg(const struct dns_tok *t, bool digest, uint32_t *out)
 {
-	for (size_t i = 0; i < sizeof(algs) / sizeof(algs[0]); i++) {
-		if (dns_tok_is(t, algs[i].name)) {
-			*out = algs[i].num;
-			return 0;
+	if (digest) {
+		for (size_t i = 0; i < sizeof(digests) / sizeof(digests[0]); i++) {
+			if (dns_tok_is(t, digests[i].name)) {
+				*out = digests[i].num;
+				return 0;
+			}
+		}
+	} else {
+		for (size_t i = 0; i < sizeof(algs) / sizeof(algs[0]); i++) {
+			if (dns_tok_is(t, algs[i].name)) {
+				*out = algs[i].num;
+				return 0;
+			}
 		}
 	}
 	return parse_uint(t->s, t->len, 255, out);
@@ -489,6 +508,7 @@ field_len(uint8_t k, const uint8_t *p, size_t left)
 	switch (k) {
 	case F_U8:
 	case F_ALG:
+	case F_DIGEST:
 		return left >= 1 ? 1 : -1;
 	case F_U16:
 	case F_TYPE:
@@ -744,6 +764,7 @@ put_field(struct rd_tbuf *b, uint8_t k, const uint8_t *p, size_t l)
 	switch (k) {
 	case F_U8:
 	case F_ALG:
+	case F_DIGEST:
 		rd_printf(b, "%u", p[0]);
 		break;
 	case F_U16:
@@ -1086,7 +1107,8 @@ parse_field(struct rd_pctx *c, const struct field *f)
 			wire_put_u32(&c->w, v);
 		break;
 	case F_ALG:
-		r = parse_alg(t, &v);
+	case F_DIGEST:
+		r = parse_alg(t, f->kind == F_DIGEST, &v);
 		if (r == -ERANGE)
 			return rd_fail(c, c->i, "%s %s '%.*s' out of range",
 			               rd_tname(c->type, tn, sizeof(tn)), f->name, RD_TOKFMT(t));

@@ -19,6 +19,12 @@
  *       Answers UDP queries with a synthetic SOA, verifying the request's
  *       TSIG and signing the answer (NOTAUTH with the TSIG error otherwise;
  *       REFUSED without TSIG when a key is set).  Prints "listening PORT".
+ *
+ *   anycst-dig --serve -t [-s ADDR:PORT] [-y KEY] [--count N] [--messages M]
+ *              [--unsigned K]
+ *       The same over TCP, and AXFR queries get M messages (default 5) of
+ *       synthetic records between two SOAs; with --unsigned K only every
+ *       (K+1)-th message and the last carry a TSIG (RFC 8945 §5.3.1).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -49,6 +55,8 @@ struct opts {
 	bool serve;
 	long tamper;
 	long count;
+	long messages;
+	long unsigned_run;
 	bool have_key;
 	struct dns_tsig_key key;
 	const char *capture;
@@ -64,7 +72,8 @@ usage(void)
 {
 	fprintf(stderr, "usage: anycst-dig [-s ADDR:PORT] [-t] [-y NAME:ALG:SECRET] [--rebuild] "
 	                "[--print] [--tamper N] [--capture FILE] NAME TYPE\n"
-	                "       anycst-dig --serve [-s ADDR:PORT] [-y NAME:ALG:SECRET] [--count N]\n");
+	                "       anycst-dig --serve [-t] [-s ADDR:PORT] [-y NAME:ALG:SECRET] [--count N]\n"
+	                "                  [--messages M] [--unsigned K]\n");
 	exit(1);
 }
 
@@ -390,10 +399,136 @@ serve(struct opts *o)
 	return 0;
 }
 
+static int
+write_full(int fd, const uint8_t *p, size_t n)
+{
+	size_t done = 0;
+	while (done < n) {
+		ssize_t w = write(fd, p + done, n - done);
+		if (w <= 0)
+			return -1;
+		done += (size_t)w;
+	}
+	return 0;
+}
+
+/* Sends `len` octets of out+2 with the TCP length prefix. */
+static int
+send_framed(int fd, uint8_t *out, size_t len)
+{
+	wr_u16(out, (uint16_t)len);
+	return write_full(fd, out, len + 2);
+}
+
+/* One TCP connection: one request, then the answer (AXFR: several messages). */
+static void
+serve_conn(struct opts *o, int fd, long n)
+{
+	static uint8_t req[DNS_MSG_MAX], out[2 + DNS_MSG_MAX];
+	uint8_t l2[2];
+	if (read_full(fd, l2, 2) != 0 || read_full(fd, req, rd_u16(l2)) != 0)
+		return;
+	size_t qlen = rd_u16(l2);
+	struct dns_msg m;
+	struct dns_tsig_ctx tc;
+	dns_tsig_ctx_init(&tc, NULL);
+	int ret = dns_msg_parse(&m, req, qlen);
+	int tret = 1;
+	unsigned rcode = ret == 0 ? DNS_RCODE_NOERROR : DNS_RCODE_FORMERR;
+	if (ret == 0 && o->have_key) {
+		tret = dns_tsig_verify_request(&tc, &m, &o->key, 1, (uint64_t)time(NULL));
+		if (tret == 1)
+			rcode = DNS_RCODE_REFUSED;
+		else if (tret == ERR_TSIG_FORMERR)
+			rcode = DNS_RCODE_FORMERR;
+		else if (tret != 0)
+			rcode = DNS_RCODE_NOTAUTH;
+	}
+	fprintf(stderr, "request %ld: %s, tsig %s\n", n + 1, ret == 0 ? "parsed" : err_str(ret),
+	        tret == 1 ? "none" : err_str(tret));
+	bool sign = o->have_key && tret <= 0 && tret != ERR_TSIG_FORMERR;
+	long msgs = rcode == DNS_RCODE_NOERROR && m.qtype == DNS_T_AXFR ? o->messages : 1;
+	uint8_t soa_rd[256];
+	char err[96];
+	static const char soa_text[] = "ns.invalid. h.invalid. 1 3600 900 604800 300";
+	int sl = dns_rdata_from_str(DNS_T_SOA, soa_text, sizeof(soa_text) - 1, NULL, soa_rd,
+	                            sizeof(soa_rd), err, sizeof(err));
+	struct dns_rr soa = {m.qname, DNS_T_SOA, DNS_C_IN, 300, (uint16_t)sl, soa_rd};
+	for (long i = 0; i < msgs && ret == 0; i++) {
+		ret = dns_msgw_reset_response(&W, out + 2, DNS_MSG_MAX, &m,
+		                              rcode == DNS_RCODE_NOERROR ? DNS_F_AA : 0, rcode);
+		if (ret == 0 && sign)
+			ret = dns_msgw_reserve(&W, dns_tsig_reserve(&o->key) + 2 * DNS_NAME_MAX);
+		if (ret == 0 && rcode == DNS_RCODE_NOERROR && (i == 0 || m.qtype != DNS_T_AXFR))
+			ret = dns_msgw_rr(&W, DNS_SEC_AN, &soa);
+		for (int j = 0; ret == 0 && m.qtype == DNS_T_AXFR && rcode == 0 && j < 50; j++) {
+			char label[32];
+			uint8_t owner[DNS_NAME_MAX], a[4] = {10, (uint8_t)i, (uint8_t)j, 1};
+			int ll = snprintf(label, sizeof(label), "h%ld-%d", i, j);
+			if (dns_name_from_text(label, (size_t)ll, m.qname, owner) < 0)
+				break;
+			struct dns_rr rr = {owner, DNS_T_A, DNS_C_IN, 300, 4, a};
+			ret = dns_msgw_rr(&W, DNS_SEC_AN, &rr);
+		}
+		if (ret == 0 && m.qtype == DNS_T_AXFR && rcode == 0 && i == msgs - 1)
+			ret = dns_msgw_rr(&W, DNS_SEC_AN, &soa);
+		if (ret != 0)
+			break;
+		ssize_t len = (ssize_t)W.len;
+		bool last = i == msgs - 1;
+		if (sign && (i == 0 || last || o->unsigned_run == 0 ||
+		             i % (o->unsigned_run + 1) == 0)) {
+			len = dns_tsig_sign(&tc, out + 2, W.len, DNS_MSG_MAX, (uint64_t)time(NULL));
+		} else if (sign && dns_tsig_sign_skip(&tc, out + 2, W.len) != 0) {
+			len = -1;
+		}
+		if (len < 0 || send_framed(fd, out, (size_t)len) != 0)
+			break;
+	}
+	dns_tsig_ctx_clear(&tc);
+}
+
+static int
+serve_tcp(struct opts *o)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	if (addr_parse(o->server, 0, &ss, &sl) != 0) {
+		fprintf(stderr, "bad listen address %s\n", o->server);
+		return 1;
+	}
+	int one = 1;
+	int fd = socket(ss.ss_family, SOCK_STREAM, 0);
+	if (fd < 0)
+		return 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, sl) != 0 || listen(fd, 16) != 0) {
+		perror("bind");
+		return 1;
+	}
+	sl = sizeof(ss);
+	getsockname(fd, (struct sockaddr *)&ss, &sl);
+	printf("listening %u\n", addr_port((struct sockaddr *)&ss));
+	fflush(stdout);
+	if (dns_msgw_init(&W, rdbuf, DNS_HDR_LEN) != 0)
+		return 1;
+	for (long n = 0; o->count == 0 || n < o->count; n++) {
+		int c = accept(fd, NULL, NULL);
+		if (c < 0)
+			continue;
+		struct timeval tv = {5, 0};
+		setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		serve_conn(o, c, n);
+		close(c);
+	}
+	close(fd);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
-	struct opts o = {.server = "127.0.0.1:53"};
+	struct opts o = {.server = "127.0.0.1:53", .messages = 5};
 	const char *pos[2];
 	int npos = 0;
 	for (int i = 1; i < argc; i++) {
@@ -419,6 +554,10 @@ main(int argc, char **argv)
 			o.tamper = num(argv[++i]);
 		} else if (strcmp(a, "--capture") == 0 && i + 1 < argc) {
 			o.capture = argv[++i];
+		} else if (strcmp(a, "--messages") == 0 && i + 1 < argc) {
+			o.messages = num(argv[++i]);
+		} else if (strcmp(a, "--unsigned") == 0 && i + 1 < argc) {
+			o.unsigned_run = num(argv[++i]);
 		} else if (strcmp(a, "--count") == 0 && i + 1 < argc) {
 			o.count = num(argv[++i]);
 		} else if (a[0] == '-') {
@@ -430,7 +569,7 @@ main(int argc, char **argv)
 		}
 	}
 	if (o.serve)
-		return serve(&o);
+		return o.tcp ? serve_tcp(&o) : serve(&o);
 	if (npos != 2)
 		usage();
 	o.name = pos[0];

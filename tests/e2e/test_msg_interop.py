@@ -94,6 +94,7 @@ def knot():
         f.write("""server:
     rundir: {d}
     listen: 127.0.0.1@{port}
+    tcp-io-timeout: 10000
 log:
   - target: stderr
     any: info
@@ -318,3 +319,60 @@ def test_dnspython_verifies_our_signed_answer(responder, alg):
     q.use_tsig(wrong, keyname="k.test.")
     with pytest.raises(dns.tsig.PeerBadSignature):
         dns.query.udp(q, "127.0.0.1", port=port, timeout=3)
+
+
+@pytest.fixture
+def tcp_responder():
+    """anycst-dig --serve -t: answers AXFR with signed multi-message transfers."""
+    procs = []
+
+    def start(*extra):
+        p = subprocess.Popen([DIG, "--serve", "-t", "-s", "127.0.0.1:0", "-y", KEY] + list(extra),
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        procs.append(p)
+        m = re.match(r"listening (\d+)", p.stdout.readline())
+        assert m, "TCP responder did not start"
+        return int(m.group(1))
+
+    yield start
+    for p in procs:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+@pytest.mark.parametrize("unsigned", [0, 3, 99])
+def test_peers_verify_our_multi_message_axfr(tcp_responder, unsigned):
+    """Our signer per RFC 8945 §5.3.1: every message signed, or only every
+    (K+1)-th and the last (the rest enter the next MAC): dig, kdig and
+    dnspython each verify the whole transfer."""
+    nmsg = 12 if unsigned < 12 else 102
+    nrec = nmsg * 50 + 2
+    port = tcp_responder("--messages", str(nmsg), "--unsigned", str(unsigned))
+    out = subprocess.run(["dig", "-y", "hmac-sha256:xfr.key:" + SECRET, "@127.0.0.1", "-p",
+                          str(port), "example.com.", "AXFR"],
+                         capture_output=True, text=True, timeout=30).stdout
+    assert "XFR size: %d records (messages %d" % (nrec, nmsg) in out, out[-2000:]
+    assert not re.search(r"verify failure|Couldn't verify|could not be validated|expected a TSIG",
+                         out), out[-2000:]
+    p = subprocess.run(["kdig", "-y", "hmac-sha256:xfr.key:" + SECRET, "@127.0.0.1", "-p",
+                        str(port), "example.com.", "AXFR"],
+                       capture_output=True, text=True, timeout=30)
+    kout = p.stdout + p.stderr
+    assert "(%d messages, %d records)" % (nmsg, nrec) in kout, kout[-2000:]
+    assert "WARNING" not in kout, kout[-2000:]
+    keyring = dns.tsigkeyring.from_text({"xfr.key.": ("hmac-sha256", SECRET)})
+    n = 0
+    for r in dns.query.xfr("127.0.0.1", ZONE, port=port, keyring=keyring, keyname="xfr.key.",
+                           timeout=10):
+        n += sum(len(rrset) for rrset in r.answer)
+    assert n == nrec
+    # and our own verifier agrees
+    rc, msgs, out = run_dig(port, "-y", KEY, "example.com", "AXFR")
+    assert rc == 0 and len(msgs) == nmsg, out
+    signed = sum(1 for m in msgs if m["tsig"] == "ok")
+    assert signed == (nmsg if unsigned == 0 else len([i for i in range(nmsg)
+                      if i == 0 or i == nmsg - 1 or i % (unsigned + 1) == 0]))
