@@ -30,6 +30,7 @@ struct ctx {
 	struct api_resp *rs;
 	struct arena ar;
 	char *text;    /* TEXT_CAP bytes of scratch for rdata text */
+	uint8_t *rd, *probe;   /* DNS_RDATA_MAX bytes each: content parsing scratch */
 };
 
 static int
@@ -39,7 +40,13 @@ ctx_init(struct ctx *c, struct api_req *r, struct api_resp *rs)
 	c->rs = rs;
 	arena_init(&c->ar, 64 * 1024);
 	c->text = malloc(TEXT_CAP);
-	if (c->text == NULL) {
+	c->rd = malloc(DNS_RDATA_MAX);
+	c->probe = malloc(DNS_RDATA_MAX);
+	if (c->text == NULL || c->rd == NULL || c->probe == NULL) {
+		free(c->text);
+		free(c->rd);
+		free(c->probe);
+		arena_clear(&c->ar);
 		api_error(rs, 500, "out of memory");
 		return -ENOMEM;
 	}
@@ -50,6 +57,8 @@ static void
 ctx_clear(struct ctx *c)
 {
 	free(c->text);
+	free(c->rd);
+	free(c->probe);
 	arena_clear(&c->ar);
 }
 
@@ -251,11 +260,7 @@ static int
 content_to_wire(struct ctx *c, uint16_t type, const char *content, size_t len, uint8_t *out,
                 char *err, size_t errcap)
 {
-	uint8_t *probe = arena_alloc(&c->ar, DNS_RDATA_MAX);
-	if (probe == NULL) {
-		snprintf(err, errcap, "out of memory");
-		return -1;
-	}
+	uint8_t *probe = c->probe;
 	char msg[160] = "";
 	int n = dns_rdata_from_str(type, content, len, dns_root_name, out, DNS_RDATA_MAX, msg,
 	                           sizeof(msg));
@@ -318,13 +323,11 @@ parse_rrsets(struct ctx *c, json_t *arr, const uint8_t *zone, bool patch, struct
 		}
 		const char *name = json_string_value(jname);
 		size_t nlen = json_string_length(jname);
-		uint8_t *owner = arena_alloc(&c->ar, DNS_NAME_MAX);
+		uint8_t owner_buf[DNS_NAME_MAX];
+		int olen = nlen == 0 || name[nlen - 1] != '.' ? -1
+		           : dns_name_from_text(name, nlen, NULL, owner_buf);
+		uint8_t *owner = olen > 0 ? arena_memdup(&c->ar, owner_buf, (size_t)olen) : NULL;
 		if (owner == NULL) {
-			api_error(rs, 500, "out of memory");
-			return -ENOMEM;
-		}
-		if (nlen == 0 || name[nlen - 1] != '.' ||
-		    dns_name_from_text(name, nlen, NULL, owner) <= 0) {
 			api_error(rs, 422, "%s.name: '%.300s' is not an absolute domain name", op->label, name);
 			return -EINVAL;
 		}
@@ -405,16 +408,16 @@ parse_rrsets(struct ctx *c, json_t *arr, const uint8_t *zone, bool patch, struct
 				api_error(rs, 422, "%s.records[%zu].disabled: not a boolean", op->label, k);
 				return -EINVAL;
 			}
-			uint8_t *rd = arena_alloc(&c->ar, DNS_RDATA_MAX);
-			if (rd == NULL) {
-				api_error(rs, 500, "out of memory");
-				return -ENOMEM;
-			}
 			int rl = content_to_wire(c, op->type, json_string_value(jc), json_string_length(jc),
-			                         rd, err, sizeof(err));
+			                         c->rd, err, sizeof(err));
 			if (rl < 0) {
 				api_error(rs, 422, "%s.records[%zu]: %s", op->label, k, err);
 				return -EINVAL;
+			}
+			uint8_t *rd = arena_memdup(&c->ar, c->rd, rl > 0 ? (size_t)rl : 1);
+			if (rd == NULL) {
+				api_error(rs, 500, "out of memory");
+				return -ENOMEM;
 			}
 			recs[k].rdata = rd;
 			recs[k].rdlen = (uint16_t)rl;

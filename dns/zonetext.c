@@ -21,6 +21,7 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,17 +132,19 @@ dns_zt_parse_ttl(const char *s, size_t len, uint32_t *ttl)
 static int
 parse_name(struct zt_ctx *c, const struct dns_tok *t, const char *role, uint8_t *out)
 {
-	if (t->kind == DNS_TOK_QSTRING)
-		return fail(c, ERR_SYNTAX, t->line, t->col, "%s cannot be a quoted string", role);
+	/* BIND takes a quoted name too; columns below count from the text */
+	unsigned col = t->col + (t->kind == DNS_TOK_QSTRING);
 	int r = dns_name_from_text(t->s, t->len, c->origin, out);
 	if (r > 0)
 		return r;
+	if (t->len == 0)
+		return fail(c, ERR_NAME_LABEL, t->line, t->col, "empty %s", role);
 	size_t lstart = 0, llen = 0;
 	for (size_t i = 0; i < t->len; i++) {
 		char ch = t->s[i];
 		if (ch == '.') {
 			if (llen == 0 && !(t->len == 1))
-				return fail(c, ERR_NAME_LABEL, t->line, t->col + (unsigned)i,
+				return fail(c, ERR_NAME_LABEL, t->line, col + (unsigned)i,
 				            "empty label in %s '%.*s'", role, tlen(t), t->s);
 			lstart = i + 1;
 			llen = 0;
@@ -158,12 +161,12 @@ parse_name(struct zt_ctx *c, const struct dns_tok *t, const char *role, uint8_t 
 				skip = 3;
 			}
 			if (!ok)
-				return fail(c, ERR_NAME_ESCAPE, t->line, t->col + (unsigned)i,
+				return fail(c, ERR_NAME_ESCAPE, t->line, col + (unsigned)i,
 				            "bad escape in %s '%.*s'", role, tlen(t), t->s);
 			i += skip;
 		}
 		if (++llen > DNS_LABEL_MAX)
-			return fail(c, ERR_NAME_LABEL, t->line, t->col + (unsigned)lstart,
+			return fail(c, ERR_NAME_LABEL, t->line, col + (unsigned)lstart,
 			            "label longer than 63 octets in %s '%.*s%s'", role, tlen(t),
 			            t->s, t->len > 64 ? "..." : "");
 	}
@@ -260,6 +263,22 @@ tok_is_upper2(const struct dns_tok *t, char a, char b)
 	       (t->s[1] & ~0x20) == b;
 }
 
+/* True when quoted text holds a newline without a backslash (BIND refuses it). */
+static bool
+raw_newline(const struct dns_tok *t)
+{
+	const char *p = memchr(t->s, '\n', t->len);
+	while (p != NULL) {
+		size_t bs = 0;   /* an odd run of backslashes escapes the newline */
+		while (p - bs > t->s && p[-1 - (ptrdiff_t)bs] == '\\')
+			bs++;
+		if (bs % 2 == 0)
+			return true;
+		p = memchr(p + 1, '\n', t->len - (size_t)(p + 1 - t->s));
+	}
+	return false;
+}
+
 /* Doubles the rdata field array; it stays grown for the rest of the parse. */
 static int
 grow_tokens(struct zt_ctx *c)
@@ -320,11 +339,15 @@ record(struct zt_ctx *c, struct dns_tok *t)
 			break;
 		} else {
 			uint16_t cl;
-			if (dns_rrclass_from_text(t->s, t->len, &cl) == 0)
+			if (dns_rrclass_from_text(t->s, t->len, &cl) != 0)
+				return fail(c, ERR_TYPE, t->line, t->col, "unknown RR type '%.*s'",
+				            tlen(t), t->s);
+			if (cl != DNS_C_IN)
 				return fail(c, ERR_SYNTAX, t->line, t->col,
 				            "class %.*s is not supported (only IN)", tlen(t), t->s);
-			return fail(c, ERR_TYPE, t->line, t->col, "unknown RR type '%.*s'", tlen(t),
-			            t->s);
+			if (have_class)
+				return fail(c, ERR_SYNTAX, t->line, t->col, "class given twice");
+			have_class = true;   /* CLASS1 (RFC 3597 §5) */
 		}
 		r = next(c, t);
 		if (r != 0)
@@ -344,6 +367,9 @@ record(struct zt_ctx *c, struct dns_tok *t)
 			return r;
 		if (at_eol(&c->tok[n]))
 			break;
+		if (c->tok[n].kind == DNS_TOK_QSTRING && raw_newline(&c->tok[n]))
+			return fail(c, ERR_SYNTAX, c->tok[n].line, c->tok[n].col,
+			            "quoted string runs past the end of the line (escape the newline)");
 		if (++n < c->tok_cap)
 			continue;
 		if (c->tok_cap >= DNS_ZT_MAX_FIELDS)

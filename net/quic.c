@@ -1087,7 +1087,9 @@ settings_init(ngtcp2_settings *st, unsigned hs_ms)
 	st->max_window = MAX_CONN_WINDOW;
 	st->max_stream_window = MAX_STREAM_WINDOW;
 	st->handshake_timeout = (uint64_t)hs_ms * NGTCP2_MILLISECONDS;
-	st->cc_algo = NGTCP2_CC_ALGO_CUBIC;
+	/* BBR paces by measured bandwidth and RTT instead of backing off on every
+	 * loss, which keeps long transfers moving on randomly lossy paths. */
+	st->cc_algo = NGTCP2_CC_ALGO_BBR;
 }
 
 static const ngtcp2_callbacks srv_callbacks = {

@@ -178,3 +178,112 @@ def test_zone_without_soa_is_refused(tmp_path):
     r = run([ZONECHECK, "-o", "nosoa.", str(path)])
     assert r.returncode == 1
     assert "no SOA" in r.stderr
+
+
+# ---- differential test: random zone text, BIND and anycst must agree ----
+
+OWNERS = ["a", "@", "b.c", "*.w", "A", "x\\.y", "\\065b", "sub.example.com.", "", "\t",
+          "other.", "c\\032d", "e\\\\f", "1", "-x", "_srv._tcp", "a" * 63, "b" * 64, "n\\000",
+          "a..b", "\\300x", '"q"']
+TTLS = ["", "60", "1h", "1H30M", "2w", "0", "2147483647", "1h30", "3d", "07", "1x"]
+CLASSES = ["", "IN", "in", "CH", "CLASS1", "HS", "CLASS3"]
+RDATA = [
+    ("A", ["192.0.2.1", "0.0.0.0", "1.2.3", "01.2.3.4", "1.2.3.4.5", "::1"]),
+    ("AAAA", ["::", "2001:db8::1", "::ffff:1.2.3.4", "1::2::3", "2001:DB8:0:0:0:0:0:1"]),
+    ("NS", ["ns", "ns.example.com.", "@", "a..b"]),
+    ("MX", ["10 mail", "0 .", "65535 @", "65536 x", "-1 x", "10", "10 x y"]),
+    ("TXT", ['"a b"', "x", '"a" "b"', '""', '"\\065"', '"\\"', '"\\300"', '"a;b"',
+             '( "a"\n "b" )', "a\\ b", '"open', '"a\nb"', '"a\\\nb"']),
+    ("SRV", ["0 0 0 .", "1 2 3 t", "1 2 65536 t", "1 2 3"]),
+    ("CAA", ['0 issue "ca.example"', "128 tbs x", '256 issue "a"', '0 issue ""']),
+    ("SOA", ["ns h 1 2 3 4 5", "ns h 1 2 3 4", "ns h 1h 2 3 4 5", "ns h ( 1 2 3 4 5 )",
+             "ns h ( 1 2 3 4 5"]),
+    ("TYPE65280", ["\\# 0", "\\# 2 abcd", "\\# 2 abc", "abcd", "\\# 1 ab cd"]),
+    ("PTR", ["x", "x.y."]),
+    ("HINFO", ['"a" "b"', "a b", "a"]),
+    ("LOC", ["1 N 2 E 3m", "1 2 3.5 S 4 5 6 W -10m 1m 2m 3m", "91 N 0 E 0m"]),
+    ("SSHFP", ["1 1 abcdef", "1 1 ab cd", "1 1 abc"]),
+    ("DS", ["1 2 3 abcd", "1 2 3 ab cd", "65536 2 3 ab"]),
+    ("SVCB", ["0 .", "1 . alpn=h2", '1 . alpn="h2,h3" port=53', "1 . port=x", "1 . key7=a"]),
+    ("NSEC", ["a A NS", "a TYPE1000"]),
+    ("CNAME", ["c", "c.example.com."]), ("FOO", ["1"]), ("ANY", ["1"]),
+]
+# Most records are drawn from the valid choices (the first ones of each list):
+GOOD_OWNERS = [o for o in OWNERS if o not in ("b" * 64, "a..b", "\\300x")]
+GOOD_TTLS = [t for t in TTLS if t not in ("1h30", "1x")]
+GOOD_CLASSES = ["", "IN", "in", "CLASS1"]
+GOOD_RDATA = [(t, v[:2]) for t, v in RDATA if t not in ("FOO", "ANY")]
+# Left out on purpose: a TXT string over 255 octets, which named-checkzone refuses
+# and anycst splits into several strings, as Knot does (issue 2 asks for that).
+# Differences that are not the parser's: zone-level checks named-checkzone makes
+# (CNAME and other data, DNAME conflicts, DS at the apex, one TTL per rrset, NS at a wildcard,
+# glue), which the primary's validation owns.
+ZONE_LEVEL = ("TTL set to prior", "CNAME and other data", "DNAME", "at top of zone",
+              "has no address", "multiple RRs of singleton", "illegal", "(wildcard)")
+
+
+def owner_lower(line):
+    """BIND prints one spelling per owner node (the first it read); names compare
+    without case (RFC 4343), so the random test lowercases owners.  The static
+    zones above check the case of owners exactly."""
+    owner, rest = line.split(" ", 1)
+    return owner.lower() + " " + rest
+
+
+def random_zone(rng):
+    lines = ["$TTL 300", "@ SOA ns h 1 2 3 4 5", "@ NS ns", "ns A 192.0.2.1"]
+    for _ in range(rng.randint(1, 4)):
+        k = rng.random()
+        if k < 0.08:
+            lines.append("$ORIGIN " + rng.choice(["sub", "example.com.", "x.example.com.", "@"]))
+            continue
+        if k < 0.14:
+            lines.append("$TTL " + rng.choice(TTLS[1:]))
+            continue
+        good = rng.random() < 0.85
+        owner = rng.choice(GOOD_OWNERS if good else OWNERS)
+        ttl = rng.choice(GOOD_TTLS if good else TTLS)
+        cls = rng.choice(GOOD_CLASSES if good else CLASSES)
+        if rng.random() < 0.5:
+            ttl, cls = cls, ttl
+        rtype, values = rng.choice(GOOD_RDATA if good else RDATA)
+        if rng.random() < 0.2:
+            rtype = rtype.lower()
+        parts = [p for p in (ttl, cls, rtype, rng.choice(values)) if p]
+        line = owner + rng.choice([" ", "\t", "  "]) + " ".join(parts)
+        if rng.random() < 0.1:
+            line += " ; comment"
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+def test_random_zone_text_agrees_with_bind(tmp_path):
+    """300 random zone texts (fixed seed): named-checkzone and anycst-zonecheck
+    accept and refuse the same ones, and print the same records."""
+    import random
+    rng = random.Random(int(os.environ.get("ANYCST_ZT_SEED", "20261126")))
+    path = tmp_path / "example.com.zone"
+    compared = 0
+    for _ in range(300):
+        text = random_zone(rng)
+        path.write_bytes(text.encode())
+        b = run([NAMED_CHECKZONE, "-D", "-o", "-", "example.com", str(path)])
+        if any(w in b.stdout + b.stderr for w in ZONE_LEVEL) or text.lower().count(" soa ") > 1:
+            continue   # zone-level checks; a second SOA (refused by anycst-zonecheck)
+        o = run([ZONECHECK, "-p", "-o", "example.com", str(path)])
+        assert (b.returncode == 0) == (o.returncode == 0), \
+            "%s\nnamed-checkzone: %s\nanycst: %s" % (text, b.stdout + b.stderr, o.stderr)
+        if b.returncode == 0:
+            ours = [owner_lower(normalise(ln)) for ln in o.stdout.splitlines()]
+            keys = [ln.split(" ", 2)[0] + " " + ln.split(" ", 2)[2] for ln in ours]
+            rrsets = {}
+            for ln in ours:
+                f = ln.split(" ", 4)
+                rrsets.setdefault((f[0], f[3]), set()).add(f[1])
+            if len(set(keys)) < len(keys) or any(len(t) > 1 for t in rrsets.values()):
+                continue   # a record twice, or TTLs differing in an rrset: BIND makes one TTL
+            bind = sorted(owner_lower(normalise(ln)) for ln in b.stdout.splitlines()
+                          if ln.strip() and not ln.startswith(";"))
+            assert bind == sorted(ours), text
+        compared += 1
+    assert compared > 150

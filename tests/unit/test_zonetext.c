@@ -436,6 +436,23 @@ test_zonetext_err_junk_after_rdata(void **state)
 	expect_error("$TTL 1\nm MX 10 mail.example.com. extra\n", ERR_RDATA, 2, 27, "extra field");
 }
 
+/* As BIND: CLASS1 is IN (RFC 3597 §5), a quoted owner is a name, an escaped
+ * newline may sit inside quotes but a bare one may not. */
+static void
+test_zonetext_bind_compatible_forms(void **state)
+{
+	(void)state;
+	struct dns_zt_err e;
+	assert_int_equal(parse("$TTL 1\n\"q\" CLASS1 A 192.0.2.1\nt TXT \"a\\\nb\"\n", &g, &e), 0);
+	assert_int_equal(g.n, 2);
+	assert_string_equal(g.text[0], "q.example.com. 1 IN A 192.0.2.1");
+	assert_memory_equal(g.rdata[1], "\3a\nb", 4);
+	expect_error("$TTL 1\nt TXT \"a\nb\"\n", ERR_SYNTAX, 2, 7, "end of the line");
+	expect_error("$TTL 1\nx IN CLASS1 A 192.0.2.1\n", ERR_SYNTAX, 2, 6, "class given twice");
+	expect_error("$TTL 1\n\"\" A 192.0.2.1\n", ERR_NAME_LABEL, 2, 1, "empty owner");
+	expect_error("$TTL 1\n\"a..b\" A 192.0.2.1\n", ERR_NAME_LABEL, 2, 4, "empty label");
+}
+
 static void
 test_zonetext_err_blank_owner_first(void **state)
 {
@@ -473,6 +490,7 @@ main(void)
 		cmocka_unit_test(test_zonetext_err_missing_rdata),
 		cmocka_unit_test(test_zonetext_err_junk_after_rdata),
 		cmocka_unit_test(test_zonetext_err_blank_owner_first),
+		cmocka_unit_test(test_zonetext_bind_compatible_forms),
 	};
 	return cmocka_run_group_tests_name("zonetext", tests, NULL, NULL);
 }

@@ -1,0 +1,83 @@
+"""The whole anycst flow over TCP: anycst-primary (REST API, catalog, NOTIFY,
+XFR with TSIG) and anycst-secondary following its catalog.  Zones created,
+changed and deleted through the API show up at the secondary without a
+restart, by NOTIFY + IXFR, and what it serves equals the primary's export."""
+import time
+
+import dns.rcode
+import dns.rdatatype
+import pytest
+
+from sec_util import Secondary, free_port, wait_until
+from xfr_util import Primary, TmpDir, export_set
+
+KEY = "pop-key."
+
+
+@pytest.fixture
+def tmp():
+    with TmpDir() as d:
+        yield d
+
+
+def served_set(sec, export_text, zone):
+    """Our answers for every (name, type) of the export, as export_set's tuples."""
+    want = export_set(export_text, zone)
+    out = set()
+    for name, rdtype in sorted({(n, t) for n, _, t, _ in want}):
+        r = sec.query(name, rdtype, tcp=True)
+        assert r.rcode() == dns.rcode.NOERROR, (name, rdtype)
+        for rrset in r.answer:
+            if rrset.name.to_text().lower() == name and \
+                    dns.rdatatype.to_text(rrset.rdtype) == rdtype:
+                for rd in rrset:
+                    out.add((name, rrset.ttl, rdtype, rd.to_text().lower()))
+    return want, out
+
+
+def test_secondary_follows_anycst_primary(tmp):
+    sport = free_port()
+    p = Primary(tmp, notify=["127.0.0.1:%d" % sport])
+    sec = None
+    try:
+        secret = p.add_key(KEY)
+        p.create_zone("example.com.", keys=[KEY], records=[
+            {"name": "www.example.com.", "type": "A", "ttl": 300,
+             "records": [{"content": "192.0.2.10", "disabled": False}]}])
+        sec = Secondary(tmp, p.xfr_port, port=sport, tsig=False,
+                        extra=["--tsig", "%s:hmac-sha256:%s" % (KEY, secret)]).start()
+        wait_until(lambda: sec.serial("example.com.") == p.serial("example.com."), 10,
+                   what="zone from the catalog")
+        want, got = served_set(sec, p.export("example.com."), "example.com.")
+        assert got == want
+        log = sec.logtext()
+        assert "[catalog.anycst.invalid.] zone transfer, incoming AXFR over TCP" in log
+        assert "info: [example.com.] zone added, member of catalog catalog.anycst.invalid." in log
+
+        # A change through the API: NOTIFY, IXFR, served within a second.
+        t0 = time.monotonic()
+        p.api("PATCH", "/zones/example.com.", {"rrsets": [
+            {"name": "www.example.com.", "type": "A", "ttl": 300, "changetype": "REPLACE",
+             "records": [{"content": "192.0.2.11", "disabled": False},
+                         {"content": "192.0.2.12", "disabled": False}]}]})
+        target = p.serial("example.com.")
+        wait_until(lambda: sec.serial("example.com.") == target, 5, what="IXFR applied")
+        assert time.monotonic() - t0 < 2.0
+        assert "info: [example.com.] zone transfer, incoming IXFR over TCP from 127.0.0.1" \
+            in sec.logtext()
+        want, got = served_set(sec, p.export("example.com."), "example.com.")
+        assert got == want
+
+        # A new zone appears through the catalog, a deleted one goes away.
+        p.create_zone("example.net.", keys=[KEY])
+        wait_until(lambda: sec.serial("example.net.") == p.serial("example.net."), 10,
+                   what="new member")
+        p.api("DELETE", "/zones/example.com.")
+        wait_until(lambda: sec.query("www.example.com.").rcode() == dns.rcode.REFUSED, 10,
+                   what="member dropped")
+        status, body = sec.http("/healthz")
+        assert status == 200, body
+    finally:
+        if sec:
+            sec.stop()
+        p.stop()
