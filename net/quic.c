@@ -665,7 +665,8 @@ quic_reply_send(struct quic_reply *r, const uint8_t *msg, size_t len)
 void
 quic_reply_end(struct quic_reply *r)
 {
-	pthread_mutex_lock(&r->srv->lock);
+	struct quic_server *srv = r->srv;      /* `r` may be freed before the unlock */
+	pthread_mutex_lock(&srv->lock);
 	if (!r->user_done) {
 		r->user_done = true;
 		r->ended = true;
@@ -674,13 +675,14 @@ quic_reply_end(struct quic_reply *r)
 		else
 			reply_maybe_free(r);
 	}
-	pthread_mutex_unlock(&r->srv->lock);
+	pthread_mutex_unlock(&srv->lock);
 }
 
 void
 quic_reply_abort(struct quic_reply *r, enum doq_error code)
 {
-	pthread_mutex_lock(&r->srv->lock);
+	struct quic_server *srv = r->srv;      /* `r` may be freed before the unlock */
+	pthread_mutex_lock(&srv->lock);
 	if (!r->user_done) {
 		r->user_done = true;
 		r->aborted = true;
@@ -690,7 +692,7 @@ quic_reply_abort(struct quic_reply *r, enum doq_error code)
 		else
 			reply_maybe_free(r);
 	}
-	pthread_mutex_unlock(&r->srv->lock);
+	pthread_mutex_unlock(&srv->lock);
 }
 
 size_t
