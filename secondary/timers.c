@@ -620,6 +620,14 @@ timers_add_zone(struct timers *t, const uint8_t *apex, bool is_catalog)
 {
 	pthread_mutex_lock(&t->lock);
 	struct tzone *old = find_locked(t, apex, NULL);
+	if (old != NULL && old->removed) {
+		/* Removed during its refresh and wanted again: keep it after all. */
+		old->removed = false;
+		old->next_ms = tcp_now_ms();
+		pthread_cond_broadcast(&t->cond);
+		pthread_mutex_unlock(&t->lock);
+		return 0;
+	}
 	pthread_mutex_unlock(&t->lock);
 	if (old != NULL)
 		return -EEXIST;
