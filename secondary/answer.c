@@ -415,6 +415,7 @@ resolve(const struct ctx *c, const uint8_t *sname, struct lookup *r)
 			return;
 		}
 	} else {
+		/* Exact match, else the deepest existing ancestor (all exist as nodes). */
 		const struct znode *n = zone_node(z, key, b[L]);
 		if (n != NULL) {
 			r->kind = R_EXACT;
@@ -422,10 +423,7 @@ resolve(const struct ctx *c, const uint8_t *sname, struct lookup *r)
 			r->labels = L;
 			return;
 		}
-		size_t lcp = trie_lcp(&z->trie, key, b[L]);
 		for (unsigned i = L; i-- > A + 1;) {
-			if (b[i] > lcp)
-				continue;
 			n = zone_node(z, key, b[i]);
 			if (n != NULL) {
 				ce = n;
@@ -436,9 +434,12 @@ resolve(const struct ctx *c, const uint8_t *sname, struct lookup *r)
 	}
 	/* Wildcard at the closest encloser (RFC 4592 §3.3.1). */
 	size_t wl = b[ce_labels];
-	key[wl] = '*';
-	key[wl + 1] = 0;
-	const struct znode *w = zone_node(z, key, wl + 2);
+	const struct znode *w = NULL;
+	if (z->nwild > 0) {
+		key[wl] = '*';
+		key[wl + 1] = 0;
+		w = zone_node(z, key, wl + 2);
+	}
 	r->labels = ce_labels;
 	if (w != NULL) {
 		r->kind = R_WILD;
