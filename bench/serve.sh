@@ -141,6 +141,11 @@ blast() {   # port -> qps
 	awk '/Queries per second/ {printf "%d", $4}' "$TMP/blast.out"
 }
 
+tree() {   # pid: it and all its descendants (NSD serves from a grandchild)
+	echo "$1"
+	for c in $(pgrep -P "$1" 2>/dev/null); do tree "$c"; done
+}
+
 cpu_ticks() {   # pid...: utime+stime of the processes
 	t=0
 	for p in "$@"; do
@@ -169,7 +174,7 @@ run_one() {   # label startfn pids-var
 	port=$(free_port)
 	$2 "$TMP/bench.zone" "$port" || return 1
 	pid=$(eval echo \$$3)
-	pids="$pid $(pgrep -P "$pid" 2>/dev/null | tr '\n' ' ')"
+	pids=$(tree "$pid" | tr '\n' ' ')
 	c0=$(cpu_ticks $pids)
 	qps=$(blast "$port")
 	c1=$(cpu_ticks $pids)
@@ -201,7 +206,7 @@ start_knot "$TMP/big.zone" "$port" && { R_KNOT=$(rss_mb $KNOT); echo "  knotd: $
 if command -v nsd > /dev/null; then
 	port=$(free_port)
 	if start_nsd "$TMP/big.zone" "$port"; then
-		R_NSD=$(rss_mb $NSD $(pgrep -P $NSD | tr '\n' ' '))
+		R_NSD=$(rss_mb $(tree $NSD | tr '\n' ' '))
 		echo "  nsd:   $R_NSD MB (all its processes)"
 		stop $NSD
 	fi

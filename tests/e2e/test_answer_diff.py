@@ -39,7 +39,7 @@ VERSION = "anycst-test"
 
 TYPES = ["A", "AAAA", "NS", "SOA", "MX", "TXT", "CNAME", "DS", "ANY", "SRV", "PTR",
          "HINFO", "CAA", "DNAME", "NAPTR", "SSHFP", "TLSA", "SVCB", "HTTPS", "DNSKEY",
-         "TYPE65000", "SPF"]
+         "TYPE65000", "SPF", "LOC", "CDS", "CDNSKEY", "SMIMEA", "OPENPGPKEY"]
 # (edns payload or None, tcp)
 VARIANTS = [(None, False), (512, False), (1232, False), (4096, False), (1232, True),
             (None, True)]
