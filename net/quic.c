@@ -665,7 +665,8 @@ quic_reply_send(struct quic_reply *r, const uint8_t *msg, size_t len)
 void
 quic_reply_end(struct quic_reply *r)
 {
-	pthread_mutex_lock(&r->srv->lock);
+	struct quic_server *srv = r->srv;      /* `r` may be freed before the unlock */
+	pthread_mutex_lock(&srv->lock);
 	if (!r->user_done) {
 		r->user_done = true;
 		r->ended = true;
@@ -674,13 +675,14 @@ quic_reply_end(struct quic_reply *r)
 		else
 			reply_maybe_free(r);
 	}
-	pthread_mutex_unlock(&r->srv->lock);
+	pthread_mutex_unlock(&srv->lock);
 }
 
 void
 quic_reply_abort(struct quic_reply *r, enum doq_error code)
 {
-	pthread_mutex_lock(&r->srv->lock);
+	struct quic_server *srv = r->srv;      /* `r` may be freed before the unlock */
+	pthread_mutex_lock(&srv->lock);
 	if (!r->user_done) {
 		r->user_done = true;
 		r->aborted = true;
@@ -690,7 +692,7 @@ quic_reply_abort(struct quic_reply *r, enum doq_error code)
 		else
 			reply_maybe_free(r);
 	}
-	pthread_mutex_unlock(&r->srv->lock);
+	pthread_mutex_unlock(&srv->lock);
 }
 
 size_t
@@ -2542,7 +2544,7 @@ cl_thread(void *arg)
 		cl_open_streams(cl);
 		cl_write(cl);
 		if (cl->conn != NULL && cl->state == CL_READY && cl->active == NULL &&
-		    cl->waiting == NULL && cl->conn != NULL && ngtcp2_conn_is_in_closing_period(cl->conn))
+		    cl->waiting == NULL && ngtcp2_conn_is_in_closing_period(cl->conn))
 			cl_drop_conn(cl);
 		arm_timer(cl->tfd, cl_next_deadline(cl));
 	}
