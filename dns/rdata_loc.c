@@ -30,8 +30,8 @@ parse_fixed(const struct dns_tok *t, unsigned fdig, bool allow_neg, bool unit, i
 		return -1;
 	if (unit && (t->s[len - 1] == 'm' || t->s[len - 1] == 'M'))
 		len--;
-	if (allow_neg && i < len && t->s[i] == '-') {
-		neg = true;
+	if (allow_neg && i < len && (t->s[i] == '-' || t->s[i] == '+')) {
+		neg = t->s[i] == '-';
 		i++;
 	}
 	int64_t ip = 0;
@@ -41,8 +41,6 @@ parse_fixed(const struct dns_tok *t, unsigned fdig, bool allow_neg, bool unit, i
 		if (ip > 100000000000LL)
 			return -1;
 	}
-	if (nd == 0)
-		return -1;
 	int64_t fp = 0;
 	unsigned fd = 0;
 	if (i < len && t->s[i] == '.') {
@@ -53,7 +51,8 @@ parse_fixed(const struct dns_tok *t, unsigned fdig, bool allow_neg, bool unit, i
 			fp = fp * 10 + (t->s[i] - '0');
 		}
 	}
-	if (i != len)
+	/* "54.", ".5" and "5" are numbers, "." is not (BIND reads the same) */
+	if (i != len || nd + fd == 0)
 		return -1;
 	for (; fd < fdig; fd++)
 		fp *= 10;

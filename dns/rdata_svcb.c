@@ -421,9 +421,6 @@ rd_svcb_parse(struct rd_pctx *c, uint16_t prio)
 			case K_ALPN:
 				rr = alpn_encode(v, vl, vcap, &vl);
 				break;
-			case K_NODEFALPN:
-				rr = vl == 0 ? 0 : -EINVAL;
-				break;
 			case K_PORT: {
 				uint32_t port = 0;
 				rr = vl == 0 || vl > 5 ? -EINVAL : 0;
@@ -454,12 +451,13 @@ rd_svcb_parse(struct rd_pctx *c, uint16_t prio)
 			default:
 				break;
 			}
-		} else if (key == K_NODEFALPN && !has_val) {
-			vl = 0;
-		} else if (!has_val && named == 1 && key != K_ECH) {
+		} else if (!has_val && named == 1 && key != K_ECH && key != K_NODEFALPN) {
 			return rd_fail(c, tokidx, "%s key '%.*s' needs a value", tname,
 			               (int)(klen > 40 ? 40 : klen), t->s);
 		}
+		/* no-default-alpn takes no value, not even an empty one (as BIND) */
+		if (key == K_NODEFALPN && has_val)
+			rr = -EINVAL;
 		if (rr != 0 || !value_ok(key, v, vl))
 			return rd_fail(c, tokidx, "bad %s value for key '%.*s'", tname,
 			               (int)(klen > 40 ? 40 : klen), t->s);

@@ -23,6 +23,7 @@
 struct xfr_service {
 	struct store *st;
 	struct propagation *prop;
+	struct xfrout_source src;
 	struct xfrout *xo;
 	struct xfr_tcp *tcp;
 	struct notify *notify;
@@ -74,8 +75,10 @@ xfr_service_start(const struct xfr_service_opts *o, struct store *st, struct xfr
 	s->st = st;
 	s->prop = propagation_new();
 	struct xfrout_conf xc = {.prop = s->prop};
-	xfrout_store_source(st, &xc.src);
-	s->xo = s->prop != NULL ? xfrout_new(&xc) : NULL;
+	if (xfrout_store_source(st, &xc.src) == 0) {
+		s->src = xc.src;
+		s->xo = s->prop != NULL ? xfrout_new(&xc) : NULL;
+	}
 	if (s->xo == NULL) {
 		snprintf(err, errcap, "out of memory");
 		ret = -ENOMEM;
@@ -138,6 +141,7 @@ xfr_service_stop(struct xfr_service *s)
 	notify_free(s->notify);
 	xfr_tcp_free(s->tcp);
 	xfrout_free(s->xo);
+	xfrout_store_source_clear(&s->src);
 	propagation_free(s->prop);
 	free(s);
 }

@@ -83,6 +83,8 @@ struct xfrout_txn {
 static int
 buf_grow(struct xfrout_buf *b, size_t more)
 {
+	if (b->cap == 0 && b->data != NULL)
+		return -EINVAL;   /* borrowed: read-only */
 	if (b->cap - b->len >= more)
 		return 0;
 	size_t cap = b->cap != 0 ? b->cap : 4096;
@@ -135,7 +137,8 @@ xfrout_buf_rr(struct xfrout_buf *b, const struct dns_rr *rr)
 void
 xfrout_buf_clear(struct xfrout_buf *b)
 {
-	free(b->data);
+	if (b->cap != 0)
+		free(b->data);
 	memset(b, 0, sizeof(*b));
 }
 
@@ -403,6 +406,9 @@ plan(struct xfrout_txn *t)
 			load_fail(t, ret);
 			return;
 		}
+		log_debug(t->zone, "zone transfer, AXFR to %s, %zu records read in %lld ms",
+		          t->peer_text, t->d.rrs.nrrs + 1,
+		          (long long)(propagation_now_ms() - t->start_ms));
 		setup_segments(t, &t->d.rrs);
 		return;
 	}
@@ -504,6 +510,19 @@ finish_msg(struct xfrout_txn *t, uint8_t *buf, size_t cap)
 	return len;
 }
 
+/* Starts the next message of t's answer in buf, `size` bytes. */
+static int
+start_msg(struct xfrout_txn *t, uint8_t *buf, size_t size)
+{
+	unsigned rcode = t->nseg == 0 ? t->rcode : DNS_RCODE_NOERROR;
+	/* AA on data answers; errors carry only the rcode. */
+	int ret = dns_msgw_init_response(&t->w, buf, size, &t->m, t->nseg != 0 ? DNS_F_AA : 0,
+	                                 rcode);
+	if (ret == 0 && t->tsig_on && t->nseg != 0)
+		ret = dns_msgw_reserve(&t->w, dns_tsig_reserve(&t->key));
+	return ret;
+}
+
 ssize_t
 xfrout_next(struct xfrout_txn *t, uint8_t *buf, size_t cap)
 {
@@ -516,18 +535,18 @@ xfrout_next(struct xfrout_txn *t, uint8_t *buf, size_t cap)
 		t->nmsg++;
 		return unparsed_error(t, buf, cap);
 	}
-	unsigned rcode = t->nseg == 0 ? t->rcode : DNS_RCODE_NOERROR;
-	/* AA on data answers; errors carry only the rcode. */
-	int ret = dns_msgw_init_response(&t->w, buf, cap, &t->m,
-	                                 t->nseg != 0 ? DNS_F_AA : 0, rcode);
+	/* Messages are filled to `fill` bytes: compression pointers reach only
+	 * the first 16 KiB of a message, and clients parse small messages
+	 * faster (Knot sends about 16 KiB too).  An RR too big for that gets a
+	 * message of up to `cap` bytes of its own. */
+	size_t fill = t->x->conf.msg_size != 0 ? t->x->conf.msg_size : XFROUT_MSG_DEFAULT;
+	if (fill > cap)
+		fill = cap;
+	int ret = start_msg(t, buf, fill);
 	if (ret != 0)
 		return ret;
-	if (t->tsig_on && t->nseg != 0) {
-		ret = dns_msgw_reserve(&t->w, dns_tsig_reserve(&t->key));
-		if (ret != 0)
-			return ret;
-	}
 	unsigned added = 0;
+	bool alone = false;
 	while (t->cur < t->nseg) {
 		struct seg *s = &t->seg[t->cur];
 		if (t->pos >= s->len) {
@@ -547,12 +566,22 @@ xfrout_next(struct xfrout_txn *t, uint8_t *buf, size_t cap)
 		ret = dns_msgw_rr(&t->w, DNS_SEC_AN, &rr);
 		if (ret == -EMSGSIZE && added > 0)
 			break;
+		if (ret == -EMSGSIZE && fill < cap) {
+			/* A big RR alone in a bigger message. */
+			fill = cap;
+			alone = true;
+			ret = start_msg(t, buf, cap);
+			if (ret == 0)
+				ret = dns_msgw_rr(&t->w, DNS_SEC_AN, &rr);
+		}
 		if (ret != 0) {
 			t->failed = true;
 			return ret;
 		}
 		t->pos = pos;
 		added++;
+		if (alone)
+			break;   /* the big RR goes alone */
 	}
 	if (t->cur >= t->nseg)
 		t->done = true;
@@ -604,6 +633,8 @@ xfrout_end(struct xfrout_txn *t)
 	xfrout_buf_clear(&t->d.soa);
 	xfrout_buf_clear(&t->d.rrs);
 	xfrout_buf_clear(&t->d.diff);
+	if (t->d.release != NULL)
+		t->d.release(t->d.ref);
 	free(t->q);
 	free(t);
 }

@@ -30,10 +30,15 @@ struct propagation;
 
 /* Largest DNS message over a stream transport. */
 #define XFROUT_MSG_MAX 65535
+/* Size transfer messages are filled to by default (a larger RR still gets
+ * a message of its own, up to XFROUT_MSG_MAX). */
+#define XFROUT_MSG_DEFAULT 16384
 
 /*
  * Growable byte buffer (malloc'd) the source fills with concatenated RRs in
- * uncompressed wire form: owner, type, class, TTL, rdlength, rdata.
+ * uncompressed wire form: owner, type, class, TTL, rdlength, rdata.  A
+ * buffer with cap 0 and data set is borrowed (shared, read-only): clear
+ * leaves its memory alone.
  */
 struct xfrout_buf {
 	uint8_t *data;
@@ -61,6 +66,10 @@ struct xfrout_data {
 	unsigned ndiffs;
 	bool journal_gap;         /* journal does not reach back to the serial */
 	bool diff_larger;         /* the journal holds more RRs than the zone */
+	/* A source handing out shared data (rrs borrowed from its cache) sets
+	 * these; release(ref) is called once when the transfer ends. */
+	void (*release)(void *ref);
+	void *ref;
 };
 
 enum {
@@ -100,7 +109,7 @@ struct xfrout_source {
 struct xfrout_conf {
 	struct xfrout_source src;
 	struct propagation *prop;   /* NULL: no tracking */
-	uint16_t fudge;             /* TSIG time fudge, seconds (300) */
+	size_t msg_size;            /* fill messages up to this (0: XFROUT_MSG_DEFAULT) */
 	/* Test hook: clock for TSIG (NULL: time()). */
 	uint64_t (*now)(void);
 };

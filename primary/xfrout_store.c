@@ -8,6 +8,8 @@
 #include "primary/xfrout_store.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -80,10 +82,155 @@ journal_cb(void *ctx, const struct store_journal_entry *e)
 	return 0;
 }
 
+#define XSRC_CACHE_BYTES ((size_t)512 << 20)
+
+struct xsrc;
+
+struct zc {
+	struct zc *next;
+	struct xsrc *owner;
+	uint8_t zone[DNS_NAME_MAX];
+	int64_t id;               /* zone ids are never reused: a re-created zone
+	                           * with the same serial is another version */
+	uint32_t serial;
+	unsigned refs;            /* the cache's own + one per transfer */
+	struct xfrout_buf rrs;
+	uint64_t used;            /* LRU tick */
+};
+
+struct xsrc {
+	struct store *st;
+	pthread_mutex_t lock;
+	struct zc *head;
+	size_t bytes;
+	uint64_t tick;
+};
+
+static void
+zc_unref_locked(struct zc *e)
+{
+	if (--e->refs == 0) {
+		xfrout_buf_clear(&e->rrs);
+		free(e);
+	}
+}
+
+static void
+zc_release(void *ref)
+{
+	struct zc *e = ref;
+	struct xsrc *x = e->owner;
+	pthread_mutex_lock(&x->lock);
+	zc_unref_locked(e);
+	pthread_mutex_unlock(&x->lock);
+}
+
+/* Drops the cache's reference to `e` (unlinked by the caller). */
+static void
+zc_drop_locked(struct xsrc *x, struct zc *e)
+{
+	x->bytes -= e->rrs.cap;
+	zc_unref_locked(e);
+}
+
+static void
+borrow(struct xfrout_data *d, struct zc *e)
+{
+	d->rrs.data = e->rrs.data;
+	d->rrs.len = e->rrs.len;
+	d->rrs.nrrs = e->rrs.nrrs;
+	d->rrs.cap = 0;
+	d->release = zc_release;
+	d->ref = e;
+}
+
+/* A cached version of z, with a reference for the caller, or NULL. */
+static struct zc *
+zc_get(struct xsrc *x, const struct store_zone *z)
+{
+	pthread_mutex_lock(&x->lock);
+	struct zc *e;
+	for (e = x->head; e != NULL; e = e->next) {
+		if (e->id == z->id && e->serial == z->serial && dns_name_equal(e->zone, z->name)) {
+			e->refs++;
+			e->used = ++x->tick;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&x->lock);
+	return e;
+}
+
+/* Moves d->rrs into the cache as z's version and lends it back to d. */
+static void
+zc_put(struct xsrc *x, const struct store_zone *z, struct xfrout_data *d)
+{
+	if (d->rrs.cap > XSRC_CACHE_BYTES / 2)
+		return;   /* too big to keep: the transfer owns it */
+	struct zc *e = calloc(1, sizeof(*e));
+	if (e == NULL)
+		return;
+	e->owner = x;
+	memcpy(e->zone, z->name, dns_name_len(z->name));
+	e->serial = z->serial;
+	e->id = z->id;
+	e->refs = 2;
+	e->rrs = d->rrs;
+	borrow(d, e);
+	pthread_mutex_lock(&x->lock);
+	e->used = ++x->tick;
+	/* Older versions of this zone are of no use any more. */
+	for (struct zc **pp = &x->head; *pp != NULL;) {
+		struct zc *o = *pp;
+		if (dns_name_equal(o->zone, z->name)) {
+			*pp = o->next;
+			zc_drop_locked(x, o);
+		} else {
+			pp = &o->next;
+		}
+	}
+	e->next = x->head;
+	x->head = e;
+	x->bytes += e->rrs.cap;
+	while (x->bytes > XSRC_CACHE_BYTES) {
+		struct zc **lru = NULL;
+		for (struct zc **pp = &x->head; *pp != NULL; pp = &(*pp)->next)
+			if (*pp != e && (lru == NULL || (*pp)->used < (*lru)->used))
+				lru = pp;
+		if (lru == NULL)
+			break;
+		struct zc *o = *lru;
+		*lru = o->next;
+		zc_drop_locked(x, o);
+	}
+	pthread_mutex_unlock(&x->lock);
+}
+
+/* The whole zone into d: from the cache, or read and then cached. */
+static int
+load_full(struct xsrc *x, struct store_snap *sn, const struct store_zone *z,
+          struct xfrout_data *d)
+{
+	struct zc *e = zc_get(x, z);
+	struct rec_load rl = {.d = d, .soa_only = e != NULL};
+	int ret = load_records(sn, z, &rl);
+	if (ret != 0) {
+		if (e != NULL)
+			zc_release(e);
+		return ret;
+	}
+	if (e != NULL)
+		borrow(d, e);
+	else
+		zc_put(x, z, d);
+	return 0;
+}
+
 static int
 src_load(void *ctx, const uint8_t *zone, int what, uint32_t from, struct xfrout_data *d)
 {
-	struct store *st = ctx;
+	struct xsrc *x = ctx;
+	struct store *st = x->st;
 	struct store_snap *sn = NULL;
 	struct store_zone z;
 	int ret = store_snap_open(st, &sn);
@@ -101,7 +248,7 @@ src_load(void *ctx, const uint8_t *zone, int what, uint32_t from, struct xfrout_
 		goto out;
 	}
 	if (what == XFROUT_LOAD_ZONE) {
-		ret = load_records(sn, &z, &rl);
+		ret = load_full(x, sn, &z, d);
 		goto out;
 	}
 	ret = store_snap_journal(sn, &z, from, journal_cb, d);
@@ -109,7 +256,7 @@ src_load(void *ctx, const uint8_t *zone, int what, uint32_t from, struct xfrout_
 		d->journal_gap = true;
 		xfrout_buf_clear(&d->diff);
 		d->ndiffs = 0;
-		ret = load_records(sn, &z, &rl);
+		ret = load_full(x, sn, &z, d);
 		goto out;
 	}
 	if (ret != 0)
@@ -135,7 +282,7 @@ out:
 static int
 src_key(void *ctx, const uint8_t *name, struct dns_tsig_key *k)
 {
-	struct store *st = ctx;
+	struct store *st = ((struct xsrc *)ctx)->st;
 	struct store_snap *sn = NULL;
 	struct store_tsig_key sk;
 	char text[DNS_NAME_TEXT_MAX];
@@ -158,7 +305,7 @@ src_key(void *ctx, const uint8_t *name, struct dns_tsig_key *k)
 static int
 src_allowed(void *ctx, const uint8_t *zone, const uint8_t *key)
 {
-	struct store *st = ctx;
+	struct store *st = ((struct xsrc *)ctx)->st;
 	struct store_snap *sn = NULL;
 	struct store_zone z;
 	char text[DNS_NAME_TEXT_MAX];
@@ -174,20 +321,45 @@ src_allowed(void *ctx, const uint8_t *zone, const uint8_t *key)
 	return ret;
 }
 
-void
+int
 xfrout_store_source(struct store *st, struct xfrout_source *src)
 {
-	src->ctx = st;
+	struct xsrc *x = calloc(1, sizeof(*x));
+	if (x == NULL)
+		return -ENOMEM;
+	x->st = st;
+	pthread_mutex_init(&x->lock, NULL);
+	src->ctx = x;
 	src->load = src_load;
 	src->key = src_key;
 	src->allowed = src_allowed;
+	return 0;
+}
+
+void
+xfrout_store_source_clear(struct xfrout_source *src)
+{
+	struct xsrc *x = src->ctx;
+	if (x == NULL)
+		return;
+	pthread_mutex_lock(&x->lock);
+	while (x->head != NULL) {
+		struct zc *e = x->head;
+		x->head = e->next;
+		zc_drop_locked(x, e);
+	}
+	pthread_mutex_unlock(&x->lock);
+	pthread_mutex_destroy(&x->lock);
+	free(x);
+	src->ctx = NULL;
 }
 
 static int
 nsrc_soa(void *ctx, const uint8_t *zone, struct xfrout_buf *soa, uint32_t *serial)
 {
 	struct xfrout_data d = {0};
-	int ret = src_load(ctx, zone, XFROUT_LOAD_SOA, 0, &d);
+	struct xsrc x = {.st = ctx};   /* SOA reads never touch the cache */
+	int ret = src_load(&x, zone, XFROUT_LOAD_SOA, 0, &d);
 	if (ret == 0) {
 		*soa = d.soa;
 		*serial = d.serial;

@@ -11,8 +11,13 @@
 
 struct store;
 
-/* Fills `src` with functions reading `st` (borrowed, must outlive it). */
-void xfrout_store_source(struct store *st, struct xfrout_source *src);
+/*
+ * Fills `src` with functions reading `st` (borrowed, must outlive it),
+ * with a cache of the zone versions last transferred.  0 or -ENOMEM.
+ */
+int xfrout_store_source(struct store *st, struct xfrout_source *src);
+/* Frees the source's cache (after every transfer using it has ended). */
+void xfrout_store_source_clear(struct xfrout_source *src);
 
 /* Same for the NOTIFY sender: SOA from the store, the zone's first
  * master_tsig_key_ids key to sign with. */

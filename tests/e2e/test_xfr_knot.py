@@ -141,3 +141,37 @@ def test_knotd_catalog_consumer_adds_and_drops(tmp):
         if k is not None:
             k.stop()
         p.stop()
+
+
+def test_journal_gap_full_zone(tmp):
+    """With a journal of 3 entries, knotd stopped across 10 changes asks IXFR
+    from a serial the journal no longer holds and gets the whole zone."""
+    import signal
+    kport = free_port(also_udp=True)
+    p = Primary(tmp, notify=["127.0.0.1:%d" % kport], extra=["--journal-keep", "3"])
+    k = None
+    try:
+        secret = p.add_key(KEY)
+        p.create_zone(ZONE, keys=[KEY])
+        k = Knot(tmp, p.xfr_port, KEY, secret, zones=[ZONE], port=kport)
+        old = p.serial(ZONE)
+        wait_until(lambda: k.serial(ZONE) == old, 10, what="knotd's first AXFR")
+        k.proc.send_signal(signal.SIGSTOP)
+        try:
+            for i in range(10):
+                p.api("PATCH", "/zones/" + ZONE, {"rrsets": [
+                    {"name": "gap%d.%s" % (i, ZONE), "type": "A", "ttl": 60,
+                     "changetype": "REPLACE",
+                     "records": [{"content": "198.51.100.%d" % i, "disabled": False}]}]})
+        finally:
+            k.proc.send_signal(signal.SIGCONT)
+        new = p.serial(ZONE)
+        wait_until(lambda: k.serial(ZONE) == new, 10, what="knotd catching up")
+        assert_equal_zones(p, k, ZONE)
+        assert re.search(r"\[example\.com\.\] zone transfer, outgoing IXFR to 127\.0\.0\.1@\d+, "
+                         r"serial %d -> %d, full zone \(journal does not reach back\)"
+                         % (old, new), p.log()), p.log()[-3000:]
+    finally:
+        if k is not None:
+            k.stop()
+        p.stop()

@@ -61,6 +61,8 @@ def wait_until(pred, timeout, step=0.02, what="condition"):
 class Primary:
     """anycst-primary with its API, transfer port and NOTIFY targets."""
 
+    timeout = 10
+
     def __init__(self, tmp, notify=(), extra=()):
         self.dir = tmp
         self.api_port = free_port()
@@ -102,7 +104,7 @@ class Primary:
                                      headers={"X-API-Key": API_KEY,
                                               "Content-Type": "application/json"})
         try:
-            with urllib.request.urlopen(req, timeout=10) as r:
+            with urllib.request.urlopen(req, timeout=self.timeout) as r:
                 status, raw = r.status, r.read()
         except urllib.error.HTTPError as e:
             status, raw = e.code, e.read()

@@ -663,6 +663,48 @@ test_msg_notify(void **state)
 	assert_int_equal(n, 12 + 13 + 4);
 }
 
+static void
+test_msg_raw_reserve_and_options(void **state)
+{
+	(void)state;
+	uint8_t buf[128];
+	assert_int_equal(dns_msgw_init(&W, buf, sizeof(buf)), 0);
+	assert_int_equal(dns_msgw_question(&W, N("a.example."), DNS_T_A, DNS_C_IN), 0);
+	/* a raw, uncompressed RR copied into the answer: counts follow nrr */
+	static const uint8_t raw[] = "\1a\7example\0\0\1\0\1\0\0\0\x3c\0\4\xc0\0\2\1";
+	assert_int_equal(dns_msgw_raw(&W, DNS_SEC_AN, raw, sizeof(raw) - 1, 1), 0);
+	assert_int_equal(dns_msgw_raw(&W, 7, raw, sizeof(raw) - 1, 1), -EINVAL);
+	assert_int_equal(dns_msgw_raw(&W, DNS_SEC_AN, raw, sizeof(buf), 1), -EMSGSIZE);
+	/* a reserve larger than what is left fails and changes nothing */
+	assert_int_equal(dns_msgw_reserve(&W, sizeof(buf)), -EMSGSIZE);
+	assert_int_equal(dns_msgw_reserve(&W, sizeof(buf) - W.len), 0);
+	struct dns_rr rr = {N("b.example."), DNS_T_A, DNS_C_IN, 60, 4, (const uint8_t *)"\1\2\3\4"};
+	assert_int_equal(dns_msgw_rr(&W, DNS_SEC_AN, &rr), -EMSGSIZE);
+	assert_int_equal(dns_msgw_rr(&W, 4, &rr), -EINVAL);
+	/* OPT with two options; the second is found */
+	uint8_t opts[] = {0, 10, 0, 2, 0xaa, 0xbb, 0, 3, 0, 1, 0x42};
+	struct dns_edns e = {.udp_size = 1232, .version = 0, .opts = opts, .optlen = sizeof(opts)};
+	assert_int_equal(dns_msgw_opt(&W, &e), 0);
+	struct dns_msg m;
+	assert_int_equal(dns_msg_parse(&m, buf, W.len), 0);
+	assert_int_equal(m.count[DNS_SEC_AN], 1);
+	const uint8_t *d;
+	uint16_t dl;
+	assert_true(dns_msg_edns_option(&m, DNS_EDNS_OPT_NSID, &d, &dl));
+	assert_int_equal(dl, 1);
+	assert_int_equal(d[0], 0x42);
+	assert_true(dns_msg_edns_option(&m, DNS_EDNS_OPT_COOKIE, &d, &dl));
+	assert_int_equal(dl, 2);
+	assert_false(dns_msg_edns_option(&m, DNS_EDNS_OPT_PADDING, &d, &dl));
+	struct dns_msg_iter it;
+	struct dns_rr got;
+	dns_msg_iter_init(&it, &m, DNS_SEC_AR);
+	assert_int_equal(dns_msg_iter_next(&it, &got, owner, rdbuf, sizeof(rdbuf)), 1);
+	assert_int_equal(got.type, DNS_T_OPT);
+	assert_int_equal(got.rdlen, sizeof(opts));
+	assert_int_equal(dns_msg_iter_next(&it, &got, owner, rdbuf, sizeof(rdbuf)), 0);
+}
+
 int
 main(void)
 {
@@ -686,6 +728,7 @@ main(void)
 		cmocka_unit_test(test_msg_compressed_rdata_is_expanded),
 		cmocka_unit_test(test_msg_response_helpers),
 		cmocka_unit_test(test_msg_notify),
+		cmocka_unit_test(test_msg_raw_reserve_and_options),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -40,6 +40,7 @@ struct fake {
 	struct dns_tsig_key keys[2];
 	size_t nkeys;
 	const char *allowed;         /* key name text allowed for the zone */
+	bool big;                    /* add a 40,000-byte TXT RR */
 	int loads;
 };
 
@@ -115,9 +116,20 @@ fake_load(void *ctx, const uint8_t *zone, int what, uint32_t from, struct xfrout
 			}
 		}
 	}
-	if (full)
-		for (unsigned i = 0; i < F.nrecs; i++)
+	if (full) {
+		for (unsigned i = 0; i < F.nrecs; i++) {
 			a_rr(&d->rrs, F.zone, "www", i);
+			if (F.big && i == F.nrecs / 2) {
+				static uint8_t txt[40000];
+				for (size_t k = 0; k < sizeof(txt); k += 250) {
+					txt[k] = 249;
+					memset(txt + k + 1, 'x', 249);
+				}
+				struct dns_rr rr = {F.zone, DNS_T_TXT, DNS_C_IN, 300, sizeof(txt), txt};
+				assert_int_equal(xfrout_buf_rr(&d->rrs, &rr), 0);
+			}
+		}
+	}
 	return 0;
 }
 
@@ -351,6 +363,31 @@ test_xfrout_axfr_many_messages_signed(void **state)
 	for (size_t i = 0; i < a.n; i++)
 		total += a.lens[i];
 	assert_true(total < 50000u * 27u);
+	answer_free(&a);
+}
+
+static void
+test_xfrout_axfr_big_rr_own_message(void **state)
+{
+	(void)state;
+	F.nrecs = 3000;
+	F.big = true;
+	struct answer a = {0};
+	assert_int_equal(run(DNS_T_AXFR, -1, &F.keys[0], &a), 0);
+	flatten(&a);
+	assert_int_equal(L.n, F.nrecs + 3);
+	size_t bigmsgs = 0;
+	for (size_t i = 0; i < a.n; i++) {
+		if (a.lens[i] > 17000) {
+			bigmsgs++;
+			struct dns_msg m;
+			assert_int_equal(dns_msg_parse(&m, a.msgs[i], a.lens[i]), 0);
+			assert_int_equal(m.count[DNS_SEC_AN], 1);   /* alone in its message */
+		} else {
+			assert_true(a.lens[i] <= 16384);
+		}
+	}
+	assert_int_equal(bigmsgs, 1);
 	answer_free(&a);
 }
 
@@ -683,6 +720,7 @@ main(void)
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 		T(test_xfrout_axfr_soa_first_and_last),
 		T(test_xfrout_axfr_many_messages_signed),
+		T(test_xfrout_axfr_big_rr_own_message),
 		T(test_xfrout_axfr_sha512_key),
 		T(test_xfrout_ixfr_current_single_soa),
 		T(test_xfrout_ixfr_diff_sequence),
