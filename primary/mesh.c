@@ -791,8 +791,9 @@ load(struct mesh *m, char *err, size_t errcap)
 {
 	sqlite3_stmt *s = NULL;
 	const char *sql = "SELECT s.name, s.endpoint, s.public_key, s.mesh_ip, s.tsig_key, "
-	                  "s.dns_port, s.created_at, k.secret FROM secondaries s "
-	                  "LEFT JOIN tsig_keys k ON k.name = s.tsig_key ORDER BY s.rowid";
+	                  "coalesce(p.dns_port, 53), s.created_at, k.secret FROM secondaries s "
+	                  "LEFT JOIN tsig_keys k ON k.name = s.tsig_key "
+	                  "LEFT JOIN secondary_ports p ON p.name = s.name ORDER BY s.rowid";
 	if (sqlite3_prepare_v2(m->db, sql, -1, &s, NULL) != SQLITE_OK) {
 		set_err(err, errcap, "mesh: cannot read the POP registry: %s", sqlite3_errmsg(m->db));
 		return -EIO;
@@ -1017,7 +1018,7 @@ db_insert(struct mesh *m, const struct pop *p, char *err, size_t errcap)
 	}
 	rc = SQLITE_ERROR;
 	if (sqlite3_prepare_v2(m->db, "INSERT INTO secondaries (name, endpoint, public_key, mesh_ip, "
-	                       "tsig_key, created_at, dns_port) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	                       "tsig_key, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	                       -1, &s, NULL) == SQLITE_OK) {
 		sqlite3_bind_text(s, 1, p->name, -1, SQLITE_STATIC);
 		sqlite3_bind_text(s, 2, p->endpoint, -1, SQLITE_STATIC);
@@ -1025,10 +1026,20 @@ db_insert(struct mesh *m, const struct pop *p, char *err, size_t errcap)
 		sqlite3_bind_text(s, 4, p->ip_text, -1, SQLITE_STATIC);
 		sqlite3_bind_text(s, 5, p->tsig_name, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(s, 6, p->created_at);
-		sqlite3_bind_int(s, 7, p->dns_port);
 		rc = sqlite3_step(s);
 	}
 	sqlite3_finalize(s);
+	s = NULL;
+	if (rc == SQLITE_DONE) {
+		rc = SQLITE_ERROR;
+		if (sqlite3_prepare_v2(m->db, "INSERT INTO secondary_ports (name, dns_port) VALUES "
+		                       "(?1, ?2)", -1, &s, NULL) == SQLITE_OK) {
+			sqlite3_bind_text(s, 1, p->name, -1, SQLITE_STATIC);
+			sqlite3_bind_int(s, 2, p->dns_port);
+			rc = sqlite3_step(s);
+		}
+		sqlite3_finalize(s);
+	}
 	if (rc != SQLITE_DONE) {
 		db_exec(m->db, "ROLLBACK");
 		if ((rc & 0xff) == SQLITE_CONSTRAINT) {
@@ -1215,10 +1226,11 @@ mesh_pop_delete(struct mesh *m, const char *name, char *err, size_t errcap)
 	sqlite3_stmt *s = NULL;
 	if (db_exec(m->db, "BEGIN IMMEDIATE") != 0)
 		ret = -EIO;
-	const char *sqls[] = {"DELETE FROM secondaries WHERE name = ?1",
+	const char *sqls[] = {"DELETE FROM secondary_ports WHERE name = ?1",
+	                      "DELETE FROM secondaries WHERE name = ?1",
 	                      "DELETE FROM tsig_keys WHERE name = ?1"};
-	const char *args[] = {p->name, p->tsig_name};
-	for (size_t i = 0; i < 2 && ret == 0; i++) {
+	const char *args[] = {p->name, p->name, p->tsig_name};
+	for (size_t i = 0; i < 3 && ret == 0; i++) {
 		if (sqlite3_prepare_v2(m->db, sqls[i], -1, &s, NULL) != SQLITE_OK) {
 			ret = -EIO;
 			break;

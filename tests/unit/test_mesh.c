@@ -331,6 +331,7 @@ test_mesh_registry(void **state)
 	assert_int_equal(add(f->m, "full", "192.0.2.9:51820", CAROL_PUB, NULL, err), -ENOSPC);
 	assert_non_null(strstr(err, "pool"));
 	assert_int_equal(count_rows(f, "SELECT count(*) FROM secondaries"), 5);
+	assert_int_equal(count_rows(f, "SELECT count(*) FROM secondary_ports"), 5);
 
 	/* hooks: a POP key only from its own address, a POP address only with its key */
 	char why[256];
