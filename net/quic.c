@@ -2544,7 +2544,7 @@ cl_thread(void *arg)
 		cl_open_streams(cl);
 		cl_write(cl);
 		if (cl->conn != NULL && cl->state == CL_READY && cl->active == NULL &&
-		    cl->waiting == NULL && cl->conn != NULL && ngtcp2_conn_is_in_closing_period(cl->conn))
+		    cl->waiting == NULL && ngtcp2_conn_is_in_closing_period(cl->conn))
 			cl_drop_conn(cl);
 		arm_timer(cl->tfd, cl_next_deadline(cl));
 	}
