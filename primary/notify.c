@@ -187,17 +187,13 @@ take_requests(struct notify *n, int64_t now)
 			struct entry *e = entry_get(n, q->zone, i);
 			if (e == NULL)
 				break;
-			if (e->inflight) {
-				/* Folded into the NOTIFY sent after the answer (or the retry). */
-				e->pending = true;
-				if (q->now)
-					e->next_ms = now;
-				continue;
-			}
+			/* A newer serial goes out at the end of the coalescing window,
+			 * even while an older NOTIFY still waits for its answer or
+			 * retry: the newer one supersedes it. */
 			int64_t at = e->last_send_ms != 0 ? e->last_send_ms + NOTIFY_COALESCE_MS : now;
 			if (q->now || at < now)
 				at = now;
-			if (!e->pending || at < e->next_ms)
+			if (!(e->pending || e->inflight) || at < e->next_ms)
 				e->next_ms = at;
 			e->pending = true;
 		}
@@ -313,8 +309,13 @@ receive(struct notify *n, int64_t now)
 		struct dns_msg m;
 		if (dns_msg_parse(&m, buf, (size_t)len) != 0)
 			continue;
-		if (!(m.flags & DNS_F_QR) || dns_msg_opcode(&m) != DNS_OP_NOTIFY)
+		if (!(m.flags & DNS_F_QR) || dns_msg_opcode(&m) != DNS_OP_NOTIFY) {
+			char a[ADDR_TEXT_MAX];
+			log_debug(NULL, "notify socket, ignored a %s (opcode %u) from %s",
+			          (m.flags & DNS_F_QR) ? "response" : "query", dns_msg_opcode(&m),
+			          addr_fmt((const struct sockaddr *)&ss, a, sizeof(a)));
 			continue;
+		}
 		struct entry *e;
 		for (e = n->entries; e != NULL; e = e->next)
 			if (e->inflight && e->id == m.id &&
