@@ -344,7 +344,11 @@ send_resp(struct api *a, struct api_req *r, struct api_resp *rs)
 	if (rs->status == 0)
 		api_error(rs, 500, "no response");
 	struct MHD_Response *resp;
-	if (rs->body != NULL) {
+	if (rs->stream != NULL) {
+		resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, rs->stream,
+		                                         rs->stream_cls, rs->stream_free);
+		rs->stream = NULL;
+	} else if (rs->body != NULL) {
 		resp = MHD_create_response_from_buffer(rs->body_len, rs->body, MHD_RESPMEM_MUST_FREE);
 		rs->body = NULL;
 	} else {

@@ -65,6 +65,10 @@ struct api_resp {
 	uint32_t old_serial, new_serial;
 	char location[DNS_NAME_TEXT_MAX * 3 + 64];
 	char link[DNS_NAME_TEXT_MAX * 3 + 128];
+	/* streamed body (chunked) instead of `body`: */
+	MHD_ContentReaderCallback stream;
+	void *stream_cls;
+	MHD_ContentReaderFreeCallback stream_free;
 };
 
 /* Query argument or NULL. */

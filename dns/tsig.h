@@ -11,7 +11,9 @@
  *           then dns_tsig_sign() on every response message, including the
  *           error response when verification failed (unsigned for BADKEY and
  *           BADSIG, signed with the request MAC and the server time in
- *           Other Data for BADTIME, as §5.3.2 and §5.2.3 say).
+ *           Other Data for BADTIME, as §5.3.2 and §5.2.3 say), or
+ *           dns_tsig_sign_skip() for a message sent unsigned (§5.3.1: the
+ *           first and the last must be signed, and at least every 100th).
  * Verification accepts up to 99 unsigned messages between signed ones
  * (their bytes enter the next MAC) and requires the first and the last to be
  * signed.  MACs are compared in constant time.  Truncated MACs (§5.2.2.1)

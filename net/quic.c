@@ -665,7 +665,8 @@ quic_reply_send(struct quic_reply *r, const uint8_t *msg, size_t len)
 void
 quic_reply_end(struct quic_reply *r)
 {
-	pthread_mutex_lock(&r->srv->lock);
+	struct quic_server *srv = r->srv;      /* `r` may be freed before the unlock */
+	pthread_mutex_lock(&srv->lock);
 	if (!r->user_done) {
 		r->user_done = true;
 		r->ended = true;
@@ -674,13 +675,14 @@ quic_reply_end(struct quic_reply *r)
 		else
 			reply_maybe_free(r);
 	}
-	pthread_mutex_unlock(&r->srv->lock);
+	pthread_mutex_unlock(&srv->lock);
 }
 
 void
 quic_reply_abort(struct quic_reply *r, enum doq_error code)
 {
-	pthread_mutex_lock(&r->srv->lock);
+	struct quic_server *srv = r->srv;      /* `r` may be freed before the unlock */
+	pthread_mutex_lock(&srv->lock);
 	if (!r->user_done) {
 		r->user_done = true;
 		r->aborted = true;
@@ -690,7 +692,7 @@ quic_reply_abort(struct quic_reply *r, enum doq_error code)
 		else
 			reply_maybe_free(r);
 	}
-	pthread_mutex_unlock(&r->srv->lock);
+	pthread_mutex_unlock(&srv->lock);
 }
 
 size_t
@@ -1087,7 +1089,9 @@ settings_init(ngtcp2_settings *st, unsigned hs_ms)
 	st->max_window = MAX_CONN_WINDOW;
 	st->max_stream_window = MAX_STREAM_WINDOW;
 	st->handshake_timeout = (uint64_t)hs_ms * NGTCP2_MILLISECONDS;
-	st->cc_algo = NGTCP2_CC_ALGO_CUBIC;
+	/* BBR paces by measured bandwidth and RTT instead of backing off on every
+	 * loss, which keeps long transfers moving on randomly lossy paths. */
+	st->cc_algo = NGTCP2_CC_ALGO_BBR;
 }
 
 static const ngtcp2_callbacks srv_callbacks = {
@@ -1169,10 +1173,13 @@ sconn_fail(struct sconn *c, int liberr, const char *what)
 	}
 	if (!c->handshake_done) {
 		stat_add(&srv->st.handshake_failures, 1);
+		uint8_t alert = ngtcp2_conn_get_tls_alert(c->conn);
+		const char *an = alert != 0 ? gnutls_alert_get_name((gnutls_alert_description_t)alert)
+		                            : NULL;
 		if (log_ok(&srv->log_hs, now_ns()))
-			log_info(NULL, "QUIC, remote %s, handshake failed (%s)",
+			log_info(NULL, "QUIC, remote %s, handshake failed (%s%s)",
 			         addr_fmt((const struct sockaddr *)&c->remote, ab, sizeof(ab)),
-			         ngtcp2_strerror(liberr));
+			         an != NULL ? "TLS alert " : "", an != NULL ? an : ngtcp2_strerror(liberr));
 	} else if (log_ok(&srv->log_proto, now_ns())) {
 		log_info(NULL, "QUIC, remote %s, connection closed, %s (%s)",
 		         addr_fmt((const struct sockaddr *)&c->remote, ab, sizeof(ab)), what,
@@ -1397,8 +1404,15 @@ sconn_read(struct sconn *c, const uint8_t *pkt, size_t len)
 	if (rv != 0) {
 		if (rv == NGTCP2_ERR_DRAINING || rv == NGTCP2_ERR_DROP_CONN ||
 		    rv == NGTCP2_ERR_RETRY) {
-			if (!c->handshake_done)
-				stat_add(&c->srv->st.handshake_failures, 1);
+			struct quic_server *srv = c->srv;
+			if (!c->handshake_done) {
+				char ab[ADDR_TEXT_MAX];
+				stat_add(&srv->st.handshake_failures, 1);
+				if (log_ok(&srv->log_hs, now_ns()))
+					log_info(NULL, "QUIC, remote %s, handshake failed (closed by the "
+					         "client)", addr_fmt((const struct sockaddr *)&c->remote,
+					                             ab, sizeof(ab)));
+			}
 			sconn_free(c);
 			return -1;
 		}
@@ -1897,6 +1911,7 @@ struct quic_client {
 	ngtcp2_crypto_conn_ref ref;
 	bool pin_failed;
 	bool more;
+	bool keepalive;
 	struct creq *waiting, *active;   /* waiting: no stream yet */
 	char peer_pin[QUIC_PIN_LEN];
 	struct quic_stats st;
@@ -2248,6 +2263,10 @@ cl_connect(struct quic_client *cl)
 	}
 	gnutls_session_set_verify_function(cl->tls, cl_verify);
 	ngtcp2_conn_set_tls_native_handle(cl->conn, cl->tls);
+	/* PINGs keep an idle connection open for the next NOTIFY-triggered transfer */
+	if (cl->keepalive)
+		ngtcp2_conn_set_keep_alive_timeout(cl->conn, (uint64_t)cl->cfg.idle_timeout_ms *
+		                                                 NGTCP2_MILLISECONDS / 3);
 	return 0;
 }
 
@@ -2525,7 +2544,7 @@ cl_thread(void *arg)
 		cl_open_streams(cl);
 		cl_write(cl);
 		if (cl->conn != NULL && cl->state == CL_READY && cl->active == NULL &&
-		    cl->waiting == NULL && cl->conn != NULL && ngtcp2_conn_is_in_closing_period(cl->conn))
+		    cl->waiting == NULL && ngtcp2_conn_is_in_closing_period(cl->conn))
 			cl_drop_conn(cl);
 		arm_timer(cl->tfd, cl_next_deadline(cl));
 	}
@@ -2585,6 +2604,7 @@ quic_client_new(const struct quic_client_cfg *cfg, struct quic_client **out)
 		cl->cfg.idle_timeout_ms = 60000;
 	if (cl->cfg.handshake_timeout_ms == 0)
 		cl->cfg.handshake_timeout_ms = 5000;
+	cl->keepalive = !cfg->no_keepalive;
 	int ret = -EINVAL;
 	if (cfg->pin != NULL && cfg->pin[0] != '\0') {
 		if (strlen(cfg->pin) != QUIC_PIN_LEN - 1)

@@ -162,6 +162,8 @@ struct quic_client_cfg {
 	const char *alpn;               /* NULL: "doq" (tests use another to check refusal) */
 	unsigned idle_timeout_ms;       /* 0: 60000 */
 	unsigned handshake_timeout_ms;  /* 0: 5000 */
+	bool no_keepalive;              /* default: PING every idle_timeout/3 so the
+	                                 * connection stays up between transfers */
 };
 
 /*

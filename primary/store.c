@@ -156,6 +156,12 @@ struct store {
 	pthread_mutex_t stats_mu;
 	int64_t last_commit;
 	uint64_t commits;
+	/* WAL checkpoints run here, so that no API write pays for one */
+	pthread_t ckpt_thread;
+	bool ckpt_running;
+	pthread_mutex_t ckpt_mu;
+	pthread_cond_t ckpt_cv;
+	bool ckpt_stop;
 	/* filled during a write transaction, fired after it */
 	struct hook_call hooks[HOOKS_MAX];
 	size_t nhooks;
@@ -525,6 +531,41 @@ migrate(struct store *st, char *err, size_t errcap)
 
 static int catalog_ensure(struct store *st, char *err, size_t errcap);
 
+/*
+ * Checkpoints the WAL every 100 ms on a connection of its own (PASSIVE: never
+ * blocks the writer or readers).  The writer's automatic checkpoints are off,
+ * so an API request never waits for the database file's fsync.
+ */
+static void *
+ckpt_main(void *arg)
+{
+	struct store *st = arg;
+	struct conn c;
+	if (conn_open(&c, st->path, false) != 0)
+		return NULL;
+	pthread_mutex_lock(&st->ckpt_mu);
+	while (!st->ckpt_stop) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 100 * 1000 * 1000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&st->ckpt_cv, &st->ckpt_mu, &ts);
+		if (st->ckpt_stop)
+			break;
+		pthread_mutex_unlock(&st->ckpt_mu);
+		sqlite3_wal_checkpoint_v2(c.db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		pthread_mutex_lock(&st->ckpt_mu);
+	}
+	pthread_mutex_unlock(&st->ckpt_mu);
+	/* a last full checkpoint at shutdown keeps the WAL small */
+	sqlite3_wal_checkpoint_v2(c.db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+	conn_close(&c);
+	return NULL;
+}
+
 int
 store_open(const struct store_opts *o, struct store **out, char *err, size_t errcap)
 {
@@ -534,6 +575,8 @@ store_open(const struct store_opts *o, struct store **out, char *err, size_t err
 	pthread_mutex_init(&st->wmu, NULL);
 	pthread_mutex_init(&st->pool_mu, NULL);
 	pthread_mutex_init(&st->stats_mu, NULL);
+	pthread_mutex_init(&st->ckpt_mu, NULL);
+	pthread_cond_init(&st->ckpt_cv, NULL);
 	arena_init(&st->arena, 64 * 1024);
 	st->journal_keep = o->journal_keep ? o->journal_keep : STORE_JOURNAL_KEEP_DEFAULT;
 	st->path = strdup(o->path);
@@ -561,6 +604,12 @@ store_open(const struct store_opts *o, struct store **out, char *err, size_t err
 	ret = catalog_ensure(st, err, errcap);
 	if (ret != 0)
 		goto fail;
+	if (exec(&st->w, "PRAGMA wal_autocheckpoint = 0") != 0) {
+		ret = -EIO;
+		goto fail;
+	}
+	if (pthread_create(&st->ckpt_thread, NULL, ckpt_main, st) == 0)
+		st->ckpt_running = true;
 	*out = st;
 	return 0;
 fail:
@@ -573,6 +622,13 @@ store_close(struct store *st)
 {
 	if (st == NULL)
 		return;
+	if (st->ckpt_running) {
+		pthread_mutex_lock(&st->ckpt_mu);
+		st->ckpt_stop = true;
+		pthread_cond_signal(&st->ckpt_cv);
+		pthread_mutex_unlock(&st->ckpt_mu);
+		pthread_join(st->ckpt_thread, NULL);
+	}
 	while (st->pool != NULL) {
 		struct conn *c = st->pool;
 		st->pool = c->next;
@@ -585,6 +641,8 @@ store_close(struct store *st)
 	pthread_mutex_destroy(&st->wmu);
 	pthread_mutex_destroy(&st->pool_mu);
 	pthread_mutex_destroy(&st->stats_mu);
+	pthread_mutex_destroy(&st->ckpt_mu);
+	pthread_cond_destroy(&st->ckpt_cv);
 	free(st->path);
 	free(st);
 }
@@ -665,6 +723,11 @@ w_commit(struct store *st)
 	st->last_commit = now_s();
 	st->commits++;
 	pthread_mutex_unlock(&st->stats_mu);
+	for (size_t i = 0; i < n; i++)
+		if (!calls[i].deleted && calls[i].old_serial != 0 &&
+		    dns_name_equal(calls[i].zone, st->catalog))
+			log_info(st->catalog_text, "zone updated, serial %u -> %u", calls[i].old_serial,
+			         calls[i].new_serial);
 	for (size_t i = 0; i < n && fn != NULL; i++)
 		fn(ctx, calls[i].zone, calls[i].old_serial, calls[i].new_serial, calls[i].deleted);
 	return 0;
@@ -705,6 +768,8 @@ struct change {
 	const struct store_zone *z;
 	struct nkey apex;
 	struct touched *touched;
+	struct touched **tab;      /* open addressing over touched, by (okey, type) */
+	size_t tab_cap, ntouched;
 	bool creating;
 	char *err;
 	size_t errcap;
@@ -754,12 +819,58 @@ read_rrset(struct store *st, int64_t zid, const struct nkey *k, uint16_t type, s
 	return 0;
 }
 
+static uint64_t
+touch_hash(const struct nkey *k, uint16_t type)
+{
+	uint64_t h = 1469598103934665603ull ^ type;
+	for (size_t i = 0; i < k->klen; i++)
+		h = (h ^ k->key[i]) * 1099511628211ull;
+	return h;
+}
+
+static bool
+touch_same(const struct touched *t, const struct nkey *k, uint16_t type)
+{
+	return t->type == type && t->k.klen == k->klen && memcmp(t->k.key, k->key, k->klen) == 0;
+}
+
+static int
+touch_insert(struct change *ch, struct touched *t)
+{
+	if ((ch->ntouched + 1) * 2 > ch->tab_cap) {
+		size_t cap = ch->tab_cap ? ch->tab_cap * 2 : 64;
+		struct touched **tab = arena_alloc(&ch->st->arena, cap * sizeof(*tab));
+		if (tab == NULL)
+			return -ENOMEM;
+		memset(tab, 0, cap * sizeof(*tab));
+		for (struct touched *o = ch->touched; o != NULL; o = o->next) {
+			size_t i = (size_t)touch_hash(&o->k, o->type) & (cap - 1);
+			while (tab[i] != NULL)
+				i = (i + 1) & (cap - 1);
+			tab[i] = o;
+		}
+		ch->tab = tab;
+		ch->tab_cap = cap;
+	}
+	size_t i = (size_t)touch_hash(&t->k, t->type) & (ch->tab_cap - 1);
+	while (ch->tab[i] != NULL)
+		i = (i + 1) & (ch->tab_cap - 1);
+	ch->tab[i] = t;
+	t->next = ch->touched;
+	ch->touched = t;
+	ch->ntouched++;
+	return 0;
+}
+
 static int
 touch(struct change *ch, const struct nkey *k, uint16_t type, const char *label)
 {
-	for (struct touched *t = ch->touched; t != NULL; t = t->next)
-		if (t->type == type && t->k.klen == k->klen && memcmp(t->k.key, k->key, k->klen) == 0)
-			return 0;
+	if (ch->tab_cap > 0) {
+		size_t i = (size_t)touch_hash(k, type) & (ch->tab_cap - 1);
+		for (; ch->tab[i] != NULL; i = (i + 1) & (ch->tab_cap - 1))
+			if (touch_same(ch->tab[i], k, type))
+				return 0;
+	}
 	struct touched *t = arena_alloc(&ch->st->arena, sizeof(*t));
 	if (t == NULL)
 		return -ENOMEM;
@@ -767,12 +878,13 @@ touch(struct change *ch, const struct nkey *k, uint16_t type, const char *label)
 	t->k = *k;
 	t->type = type;
 	t->label = label;
-	int ret = read_rrset(ch->st, ch->z->id, k, type, &t->before, &t->nbefore);
-	if (ret != 0)
-		return ret;
-	t->next = ch->touched;
-	ch->touched = t;
-	return 0;
+	/* a zone being created has nothing yet: no need to read */
+	if (!ch->creating) {
+		int ret = read_rrset(ch->st, ch->z->id, k, type, &t->before, &t->nbefore);
+		if (ret != 0)
+			return ret;
+	}
+	return touch_insert(ch, t);
 }
 
 static int
@@ -1035,6 +1147,11 @@ finish_change(struct change *ch, bool journal, struct store_result *res)
 		ret = check_name(ch, t);
 		if (ret != 0)
 			goto out;
+	}
+	if (ch->creating) {
+		res->old_serial = res->new_serial = ch->z->serial;
+		res->changed = true;
+		goto out;
 	}
 	for (struct touched *t = ch->touched; t != NULL; t = t->next) {
 		struct row *after;
@@ -1313,9 +1430,6 @@ catalog_update(struct store *st, const struct store_zone *member, bool add)
 	ret = apply_ops(st, &cat, &op, 1, false, &res, err, sizeof(err));
 	if (ret != 0)
 		log_error(st->catalog_text, "catalog update failed: %s", err[0] ? err : err_str(ret));
-	else if (res.changed)
-		log_info(st->catalog_text, "zone updated, serial %u -> %u", res.old_serial,
-		         res.new_serial);
 	return ret;
 }
 

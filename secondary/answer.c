@@ -325,13 +325,19 @@ put_soa(struct ctx *c)
 	put_required(c, z->apex_node, rs, off, z->apex, 1, ttl, NULL);
 }
 
-/* A and AAAA for the names collected from NS/MX/SRV rdata, as space allows. */
+/*
+ * A and AAAA for the names collected from NS/MX/SRV/SVCB rdata, as space
+ * allows: an rrset that does not fit is skipped and the next one tried (as
+ * knotd does).  Skipping glue of the referral being given (addresses of
+ * names at or below `cut`, NULL outside referrals) sets TC, since without
+ * it the referral cannot be followed (RFC 9471).
+ */
 static void
-put_additional(struct ctx *c)
+put_additional(struct ctx *c, const uint8_t *cut)
 {
 	const struct znode *done[MAX_TARGETS];
 	unsigned ndone = 0;
-	for (unsigned i = 0; i < c->ntg && !c->p->tc; i++) {
+	for (unsigned i = 0; i < c->ntg; i++) {
 		uint8_t key[DNS_LOOKUP_MAX];
 		const uint8_t *nm = c->tg[i].name;
 		if (!dns_name_is_sub(nm, c->z->apex))
@@ -349,8 +355,9 @@ put_additional(struct ctx *c)
 		static const uint16_t types[2] = {DNS_T_A, DNS_T_AAAA};
 		for (int t = 0; t < 2; t++) {
 			const struct zrrset *rs = znode_rrset(n, types[t]);
-			if (rs != NULL && !put_rrset(c, n, rs, c->tg[i].off, nm, 2, UINT32_MAX, NULL))
-				return;
+			if (rs != NULL && !put_rrset(c, n, rs, c->tg[i].off, nm, 2, UINT32_MAX, NULL) &&
+			    cut != NULL && dns_name_is_sub(nm, cut))
+				c->p->tc = true;
 		}
 	}
 }
@@ -415,6 +422,7 @@ resolve(const struct ctx *c, const uint8_t *sname, struct lookup *r)
 			return;
 		}
 	} else {
+		/* Exact match, else the deepest existing ancestor (all exist as nodes). */
 		const struct znode *n = zone_node(z, key, b[L]);
 		if (n != NULL) {
 			r->kind = R_EXACT;
@@ -422,10 +430,7 @@ resolve(const struct ctx *c, const uint8_t *sname, struct lookup *r)
 			r->labels = L;
 			return;
 		}
-		size_t lcp = trie_lcp(&z->trie, key, b[L]);
 		for (unsigned i = L; i-- > A + 1;) {
-			if (b[i] > lcp)
-				continue;
 			n = zone_node(z, key, b[i]);
 			if (n != NULL) {
 				ce = n;
@@ -436,9 +441,12 @@ resolve(const struct ctx *c, const uint8_t *sname, struct lookup *r)
 	}
 	/* Wildcard at the closest encloser (RFC 4592 §3.3.1). */
 	size_t wl = b[ce_labels];
-	key[wl] = '*';
-	key[wl + 1] = 0;
-	const struct znode *w = zone_node(z, key, wl + 2);
+	const struct znode *w = NULL;
+	if (z->nwild > 0) {
+		key[wl] = '*';
+		key[wl + 1] = 0;
+		w = zone_node(z, key, wl + 2);
+	}
 	r->labels = ce_labels;
 	if (w != NULL) {
 		r->kind = R_WILD;
@@ -501,7 +509,7 @@ static void
 answer_any(struct ctx *c, const struct znode *n, size_t sname_off, const uint8_t *sname)
 {
 	if (put_required(c, n, &n->rr[0], sname_off, sname, 0, UINT32_MAX, NULL))
-		put_additional(c);
+		put_additional(c, NULL);
 }
 
 static void
@@ -530,7 +538,7 @@ solve(struct ctx *c, const uint8_t *qname)
 			if (chain == 0)
 				c->aa = false;
 			if (put_required(c, n, znode_rrset(n, DNS_T_NS), off, owner, 1, UINT32_MAX, NULL))
-				put_additional(c);
+				put_additional(c, owner);
 			return;
 		}
 		case R_DNAME: {
@@ -572,7 +580,7 @@ solve(struct ctx *c, const uint8_t *qname)
 		const struct zrrset *rs = znode_rrset(n, c->qtype);
 		if (rs != NULL) {
 			if (put_required(c, n, rs, sname_off, sname, 0, UINT32_MAX, NULL))
-				put_additional(c);
+				put_additional(c, NULL);
 			return;
 		}
 		const struct zrrset *cn = (n->flags & ZN_CNAME) ? znode_rrset(n, DNS_T_CNAME) : NULL;

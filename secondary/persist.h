@@ -35,7 +35,7 @@
 
 #include "dns/rr.h"
 
-#define PERSIST_VERSION 1
+#define PERSIST_VERSION 1u
 
 struct persist_out {
 	int fd;

@@ -409,6 +409,8 @@ refresh_zone(struct timers *t, struct tzone *z, struct outcome *oc)
 	}
 	struct zone *nv = NULL;
 	char err[512] = "";
+	struct timespec a0, a1;
+	clock_gettime(CLOCK_MONOTONIC, &a0);
 	int e = build_version(z, base, &r, &nv, err, sizeof(err));
 	if (e != 0) {
 		log_error(z->name, "%s rejected, %s", kind, err[0] ? err : err_str(e));
@@ -422,19 +424,23 @@ refresh_zone(struct timers *t, struct tzone *z, struct outcome *oc)
 		zone_free(nv);
 		goto out;
 	}
+	clock_gettime(CLOCK_MONOTONIC, &a1);
+	/* Build plus publish: what a change costs beyond the network. */
+	long long apply_us = (long long)(a1.tv_sec - a0.tv_sec) * 1000000 +
+	                     (a1.tv_nsec - a0.tv_nsec) / 1000;
 	oc->ok = oc->published = true;
 	if (base != NULL)
 		log_info(z->name,
 		         "zone transfer, completed successfully, serial %u -> %u, %s%s, "
-		         "%zu messages, %zu bytes, %zu records, %llu ms",
+		         "%zu messages, %zu bytes, %zu records, %llu ms, applied in %lld us",
 		         p.serial, ns, r.kind == XFR_IXFR ? "IXFR" : "AXFR",
 		         r.kind == XFR_AXFR && r.asked_ixfr ? " (full zone)" : "", r.messages, r.bytes,
-		         nrec, (unsigned long long)oc->xfr_ms);
+		         nrec, (unsigned long long)oc->xfr_ms, apply_us);
 	else
 		log_info(z->name,
 		         "zone transfer, completed successfully, serial %u, AXFR, %zu messages, "
-		         "%zu bytes, %zu records, %llu ms",
-		         ns, r.messages, r.bytes, nrec, (unsigned long long)oc->xfr_ms);
+		         "%zu bytes, %zu records, %llu ms, applied in %lld us",
+		         ns, r.messages, r.bytes, nrec, (unsigned long long)oc->xfr_ms, apply_us);
 	if (r.kind == XFR_IXFR)
 		z->ixfr_ok++;
 	else
@@ -443,7 +449,10 @@ refresh_zone(struct timers *t, struct tzone *z, struct outcome *oc)
 	const struct zone *cur = zdb_get(t->cfg.db, z->apex);
 	if (cur != NULL) {
 		take_soa_timers(z, cur);
+		int64_t p0 = tcp_now_ms();
 		save_version(t, z, cur);
+		log_debug(z->name, "zone persisted, serial %u, %lld ms", ns,
+		          (long long)(tcp_now_ms() - p0));
 	}
 out:
 	xfr_result_clear(&r);
@@ -620,6 +629,14 @@ timers_add_zone(struct timers *t, const uint8_t *apex, bool is_catalog)
 {
 	pthread_mutex_lock(&t->lock);
 	struct tzone *old = find_locked(t, apex, NULL);
+	if (old != NULL && old->removed) {
+		/* Removed during its refresh and wanted again: keep it after all. */
+		old->removed = false;
+		old->next_ms = tcp_now_ms();
+		pthread_cond_broadcast(&t->cond);
+		pthread_mutex_unlock(&t->lock);
+		return 0;
+	}
 	pthread_mutex_unlock(&t->lock);
 	if (old != NULL)
 		return -EEXIST;

@@ -52,10 +52,20 @@ br_twigs(const struct trie_node *n)
 	return (struct trie_node *)n->p;
 }
 
+/* Bit count without a libgcc call (the build does not assume -mpopcnt). */
+static inline unsigned
+pop32(uint32_t x)
+{
+	x = x - ((x >> 1) & 0x55555555u);
+	x = (x & 0x33333333u) + ((x >> 2) & 0x33333333u);
+	x = (x + (x >> 4)) & 0x0f0f0f0fu;
+	return (x * 0x01010101u) >> 24;
+}
+
 static inline unsigned
 br_count(const struct trie_node *n)
 {
-	return (unsigned)__builtin_popcountl((unsigned long)(n->w & BM_MASK));
+	return pop32((uint32_t)(n->w & BM_MASK));
 }
 
 static inline const struct trie_key *
@@ -78,7 +88,7 @@ nibble_bit(const uint8_t *key, size_t len, size_t i)
 static inline unsigned
 twig_pos(uintptr_t w, uintptr_t bit)
 {
-	return (unsigned)__builtin_popcountl((unsigned long)(w & BM_MASK & (bit - 1)));
+	return pop32((uint32_t)(w & BM_MASK & (bit - 1)));
 }
 
 void
@@ -116,6 +126,21 @@ best_leaf(const struct trie *t, const uint8_t *key, size_t len)
 		n = br_twigs(n) + pos;
 	}
 	return n;
+}
+
+void *
+trie_get_lcp(const struct trie *t, const uint8_t *key, size_t len, size_t *lcp)
+{
+	*lcp = 0;
+	if (t->count == 0)
+		return NULL;
+	const struct trie_node *n = best_leaf(t, key, len);
+	const struct trie_key *k = leaf_key(n);
+	size_t m = k->len < len ? k->len : len, i = 0;
+	while (i < m && k->b[i] == key[i])
+		i++;
+	*lcp = i;
+	return (i == len && k->len == len) ? n->p : NULL;
 }
 
 size_t

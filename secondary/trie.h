@@ -64,6 +64,12 @@ void *trie_get(const struct trie *t, const uint8_t *key, size_t len);
  */
 size_t trie_lcp(const struct trie *t, const uint8_t *key, size_t len);
 
+/*
+ * One walk for both: the value under `key` (NULL when absent), and in *lcp
+ * the longest common prefix with any key (len when found).
+ */
+void *trie_get_lcp(const struct trie *t, const uint8_t *key, size_t len, size_t *lcp);
+
 /* True when some key strictly extends `key` (has it as a proper prefix). */
 bool trie_has_below(const struct trie *t, const uint8_t *key, size_t len);
 

@@ -456,6 +456,8 @@ insert_with_parents(struct zone *z, struct trie_cow *c, struct znode *nd, char *
 	void *old;
 	const struct trie_key *k = znode_key(nd);
 	int ret = trie_insert(&z->trie, c, k, nd, &old);
+	if (ret == 0)
+		ret = zhash_put(&z->hash, c, znode_keyfn, nd);
 	if (ret != 0)
 		return ret;
 	size_t len = k->len;
@@ -471,6 +473,9 @@ insert_with_parents(struct zone *z, struct trie_cow *c, struct znode *nd, char *
 			trie_obj_retire(c, ent);
 			return ret;
 		}
+		ret = zhash_put(&z->hash, c, znode_keyfn, ent);
+		if (ret != 0)
+			return ret;
 	}
 	return 0;
 }
@@ -483,6 +488,9 @@ zone_builder_finish(struct zone_builder *b, struct zone **out, char *err, size_t
 	struct zitem *items = NULL;
 	size_t icap = 0;
 	*out = NULL;
+	ret = zhash_init(&z->hash, NULL, b->n);
+	if (ret != 0)
+		goto out;
 	qsort(b->recs, b->n, sizeof(*b->recs), cmp_brec);
 	for (size_t i = 0; i < b->n;) {
 		size_t j = i, ni = 0;
@@ -537,6 +545,7 @@ zone_builder_finish(struct zone_builder *b, struct zone **out, char *err, size_t
 		}
 		z->nrecords += ni;
 		z->ncuts += node_cuts(z, nd);
+		z->nwild += (nd->flags & ZN_WILD) != 0;
 		i = j;
 	}
 	ret = finish_apex(z, err, errcap);
@@ -630,6 +639,7 @@ swap_node(struct zone_update *u, const uint8_t *key, size_t keylen, const struct
 	if (old != NULL) {
 		z->nrecords -= node_records(old);
 		z->ncuts -= node_cuts(z, old);
+		z->nwild -= (old->flags & ZN_WILD) != 0;
 	}
 	if (nd != NULL) {
 		void *prev;
@@ -638,10 +648,16 @@ swap_node(struct zone_update *u, const uint8_t *key, size_t keylen, const struct
 			trie_obj_retire(&u->cow, nd);
 			return ret;
 		}
+		ret = zhash_put(&z->hash, &u->cow, znode_keyfn, nd);
+		if (ret != 0)
+			return ret;
 		z->nrecords += node_records(nd);
 		z->ncuts += node_cuts(z, nd);
+		z->nwild += (nd->flags & ZN_WILD) != 0;
 	} else if (old != NULL) {
 		trie_delete(&z->trie, &u->cow, key, keylen);
+		if (zhash_del(&z->hash, &u->cow, znode_keyfn, key, keylen) != 0)
+			return -ENOMEM;
 	}
 	if (old != NULL)
 		trie_obj_retire(&u->cow, (void *)(uintptr_t)old);
@@ -871,6 +887,7 @@ zone_free(struct zone *z)
 	} else {
 		trie_walk(&z->trie, free_node, NULL);
 		trie_clear(&z->trie);
+		zhash_clear(&z->hash);
 	}
 	free(z);
 }

@@ -19,6 +19,7 @@
 
 #include "dns/name.h"
 #include "secondary/trie.h"
+#include "secondary/zhash.h"
 #include "secondary/zone.h"
 
 enum {
@@ -49,11 +50,13 @@ struct znode {
 };
 
 struct zone {
-	struct trie trie;
+	struct trie trie;        /* ordered: walks, empty non-terminal checks */
+	struct zhash hash;       /* exact lookups on the query path */
 	const struct znode *apex_node;
 	struct zone_soa soa;
 	size_t nrecords;
 	size_t ncuts;            /* delegations below the apex plus DNAME nodes */
+	size_t nwild;            /* wildcard nodes ("*" first label) */
 	uint8_t apex[DNS_NAME_MAX];
 	uint8_t apex_len, apex_labels;
 	uint16_t apex_keylen;
@@ -87,11 +90,17 @@ znode_rrset(const struct znode *n, uint16_t type)
 	return NULL;
 }
 
+static inline const struct trie_key *
+znode_keyfn(const void *n)
+{
+	return znode_key(n);
+}
+
 /* Node of the name with lookup key `key`, or NULL. */
 static inline const struct znode *
 zone_node(const struct zone *z, const uint8_t *key, size_t len)
 {
-	return trie_get(&z->trie, key, len);
+	return zhash_get(&z->hash, znode_keyfn, key, len);
 }
 
 /*

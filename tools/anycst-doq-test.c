@@ -323,7 +323,26 @@ struct worker {
 	const struct args *a;
 	int ret;
 	struct check c;
+	double *lat;            /* per-request milliseconds, `repeat` entries */
+	unsigned nlat;
 };
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Prints " p50_ms=.. p99_ms=.." for `n` latencies (sorted in place). */
+static void
+print_latency(double *lat, unsigned n)
+{
+	if (n < 2)
+		return;
+	qsort(lat, n, sizeof(*lat), cmp_double);
+	printf(" p50_ms=%.3f p99_ms=%.3f", lat[n / 2], lat[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1]);
+}
 
 static void *
 get_worker(void *arg)
@@ -336,7 +355,10 @@ get_worker(void *arg)
 		memset(&c, 0, sizeof(c));
 		c.size = w->a->s;
 		c.id = (uint16_t)w->a->id;
+		double t0 = now_ms();
 		w->ret = quic_client_request_sync(w->cl, q, ql, check_msg, &c, w->a->timeout);
+		if (w->lat != NULL)
+			w->lat[w->nlat++] = now_ms() - t0;
 		if (w->ret == 0 && (c.bad != 0 || c.n != w->a->n)) {
 			w->ret = -EBADMSG;
 			if (c.why[0] == '\0')
@@ -383,6 +405,7 @@ cmd_get(const struct args *a)
 	for (unsigned i = 0; i < a->parallel; i++) {
 		w[i].cl = cl;
 		w[i].a = a;
+		w[i].lat = a->repeat > 1 ? calloc(a->repeat, sizeof(double)) : NULL;
 		pthread_create(&t[i], NULL, get_worker, &w[i]);
 	}
 	int ret = 0;
@@ -400,15 +423,20 @@ cmd_get(const struct args *a)
 	double ms = now_ms() - t0;
 	struct quic_stats st;
 	quic_client_stats(cl, &st);
-	if (ret == 0)
-		printf("ok messages=%llu bytes=%llu ms=%.1f connections=%llu lost=%llu\n",
+	if (ret == 0) {
+		printf("ok messages=%llu bytes=%llu ms=%.1f connections=%llu lost=%llu",
 		       (unsigned long long)msgs, (unsigned long long)bytes, ms,
 		       (unsigned long long)st.conns_accepted, (unsigned long long)st.pkts_lost);
-	else
+		if (w[0].lat != NULL)       /* the first request also paid the handshake */
+			print_latency(w[0].lat + 1, w[0].nlat - 1);
+		printf("\n");
+	} else
 		printf("error: %s%s%s\n", ret == -EBADMSG ? "bad answer" : strerror(-ret),
 		       why ? ": " : "", why ? why : "");
 	fflush(stdout);
 	quic_client_free(cl);
+	for (unsigned i = 0; i < a->parallel; i++)
+		free(w[i].lat);
 	free(w);
 	free(t);
 	return ret == 0 ? 0 : 1;
@@ -573,7 +601,10 @@ cmd_tcp_get(const struct args *a)
 	c.size = a->s;
 	c.id = (uint16_t)a->id;
 	int ret = 0;
+	double *lat = calloc(a->repeat, sizeof(double));
+	unsigned nlat = 0;
 	for (unsigned r = 0; r < a->repeat && ret == 0; r++) {
+		double r0 = now_ms();
 		if (write_all(fd, q, ql + 2) != 0) {
 			ret = -1;
 			break;
@@ -587,15 +618,21 @@ cmd_tcp_get(const struct args *a)
 			c.n = i;
 			check_msg(&c, m, ((size_t)h[0] << 8) | h[1]);
 		}
+		if (lat != NULL)
+			lat[nlat++] = now_ms() - r0;
 	}
 	double ms = now_ms() - t0;
 	close(fd);
 	free(m);
-	if (ret == 0 && c.bad == 0)
-		printf("ok messages=%u bytes=%llu ms=%.1f\n", a->n * a->repeat,
+	if (ret == 0 && c.bad == 0) {
+		printf("ok messages=%u bytes=%llu ms=%.1f", a->n * a->repeat,
 		       (unsigned long long)c.bytes, ms);
-	else
+		if (lat != NULL && a->repeat > 1)
+			print_latency(lat + 1, nlat - 1);
+		printf("\n");
+	} else
 		printf("error: %s\n", c.why[0] ? c.why : "connection lost");
+	free(lat);
 	return ret == 0 && c.bad == 0 ? 0 : 1;
 }
 

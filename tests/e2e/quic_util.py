@@ -100,6 +100,9 @@ class NetnsPair:
             ["ip", "-n", self.b, "link", "set", vb, "up"],
             ["ip", "-n", self.a, "link", "set", "lo", "up"],
             ["ip", "-n", self.b, "link", "set", "lo", "up"],
+            # wire-sized packets at the nftables hook (no 64 KB GSO aggregates)
+            ["ip", "-n", self.a, "link", "set", va, "gso_max_segs", "1"],
+            ["ip", "-n", self.b, "link", "set", vb, "gso_max_segs", "1"],
         ]
         try:
             for c in sh:

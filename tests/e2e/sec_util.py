@@ -228,6 +228,10 @@ class Secondary:
         stop_pid(self.proc, sig)
         rc = self.proc.returncode if self.proc else None
         self.proc = None
+        # Under `make SAN=1` the daemon reports memory errors and leaks in its log.
+        text = self.logtext()
+        for bad in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+            assert bad not in text, text[text.index(bad) - 200:][:3000]
         return rc
 
     def logtext(self):

@@ -118,3 +118,36 @@ def test_doq_connection_limit_per_address():
         assert ok, line
     finally:
         srv.stop()
+
+
+def test_doq_garbled_packets():
+    """Random datagrams, Initial-looking garbage and truncated headers: dropped,
+    no crash, no state left, and good clients are served."""
+    import os
+    import socket
+    import struct
+    srv = qu.Server()
+    try:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        rnd = os.urandom
+        for i in range(3000):
+            kind = i % 4
+            if kind == 0:
+                pkt = rnd(1 + i % 1400)
+            elif kind == 1:     # long header, QUIC v1 Initial, random rest, padded
+                pkt = bytes([0xc0 | (i & 3)]) + struct.pack(">I", 1) + bytes([8]) + rnd(8) + \
+                      bytes([8]) + rnd(8) + rnd(1180)
+            elif kind == 2:     # unknown version: version negotiation
+                pkt = bytes([0xc0]) + struct.pack(">I", 0x1a2a3a4a) + bytes([8]) + rnd(8) + \
+                      bytes([8]) + rnd(8) + rnd(1180)
+            else:               # truncated long header
+                pkt = bytes([0xc0]) + struct.pack(">I", 1) + bytes([20])
+            s.sendto(pkt, ("127.0.0.1", srv.port))
+        s.close()
+        ok, _, line = qu.get(remote(srv), "--pin", srv.pin, "-n", "5", "-s", "1000")
+        assert ok, line
+        assert srv.alive()
+    finally:
+        stats = srv.stop()
+    assert stats["conns_open"] == 0
+    assert stats["handshakes"] == 1

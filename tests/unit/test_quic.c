@@ -477,6 +477,38 @@ test_quic_workers_backpressure(void **state)
 }
 
 static void
+test_quic_keepalive(void **state)
+{
+	(void)state;
+	struct quic_server_cfg scfg;
+	memset(&scfg, 0, sizeof(scfg));
+	scfg.idle_timeout_ms = 400;
+	struct quic_server *srv = server(&scfg);
+	char remote[64];
+	snprintf(remote, sizeof(remote), "127.0.0.1:%u", quic_server_port(srv));
+	for (int ka = 1; ka >= 0; ka--) {
+		struct quic_client_cfg cfg;
+		memset(&cfg, 0, sizeof(cfg));
+		cfg.remote = remote;
+		cfg.pin = quic_server_pin(srv);
+		cfg.idle_timeout_ms = 400;
+		cfg.no_keepalive = !ka;
+		struct quic_client *cl = NULL;
+		assert_int_equal(quic_client_new(&cfg, &cl), 0);
+		struct got g;
+		assert_int_equal(get(cl, 1, 100, 0, &g), 0);
+		usleep(1500000);        /* idle well past the idle timeout */
+		assert_int_equal(get(cl, 1, 100, 0, &g), 0);
+		struct quic_stats st;
+		quic_client_stats(cl, &st);
+		/* with keep-alive the same connection carried both; without, a new one */
+		assert_int_equal(st.conns_accepted, ka ? 1 : 2);
+		quic_client_free(cl);
+	}
+	quic_server_free(srv);
+}
+
+static void
 test_quic_pin_checks(void **state)
 {
 	(void)state;
@@ -685,6 +717,7 @@ main(void)
 		cmocka_unit_test(test_quic_parallel_streams),
 		cmocka_unit_test(test_quic_stream_pull_and_cancel),
 		cmocka_unit_test(test_quic_workers_backpressure),
+		cmocka_unit_test(test_quic_keepalive),
 		cmocka_unit_test(test_quic_pin_checks),
 		cmocka_unit_test(test_quic_wrong_alpn),
 		cmocka_unit_test(test_quic_message_id),

@@ -25,6 +25,37 @@
 
 static uint8_t origin[DNS_NAME_MAX];
 
+/*
+ * Allocation counter: this executable's malloc family shadows libc's, so
+ * every allocation in the process passes here (not under ASan, which must
+ * own the heap).
+ */
+#if !defined(__SANITIZE_ADDRESS__)
+#define COUNT_ALLOCS 1
+extern void *__libc_malloc(size_t n);
+extern void *__libc_calloc(size_t n, size_t m);
+extern void *__libc_realloc(void *p, size_t n);
+static unsigned long nallocs;
+void *
+malloc(size_t n)
+{
+	nallocs++;
+	return __libc_malloc(n);
+}
+void *
+calloc(size_t n, size_t m)
+{
+	nallocs++;
+	return __libc_calloc(n, m);
+}
+void *
+realloc(void *p, size_t n)
+{
+	nallocs++;
+	return __libc_realloc(p, n);
+}
+#endif
+
 static int
 setup(void **state)
 {
@@ -216,7 +247,9 @@ test_rdata_srv_naptr_hinfo_caa(void **state)
 	RTW(DNS_T_SRV, "10 60 5060 sip.example.com.",
 	    "\0\x0a\0\x3c\x13\xc4\3sip\7example\3com\0", NULL);
 	bad(DNS_T_SRV, "10 60 65536 sip.example.com.", 2, "SRV port '65536' out of range");
-	RT(DNS_T_NAPTR, "100 10 \"U\" \"E2U+sip\" \"!^.*$!sip:info@example.com!\" .", NULL);
+	/* RFC 6116 §3.2 example */
+	RTW(DNS_T_NAPTR, "100 10 \"U\" \"E2U+sip\" \"!^.*$!sip:info@example.com!\" .",
+	    "\0\x64\0\x0a\1U\7E2U+sip\x1b!^.*$!sip:info@example.com!\0", NULL);
 	RT(DNS_T_NAPTR, "100 10 \"\" \"\" \"\" _sip._udp", "100 10 \"\" \"\" \"\" _sip._udp.example.com.");
 	RT(DNS_T_NAPTR, "1 1 \"a b\\\"\" \"\" \"\" .", NULL);
 	RT(DNS_T_HINFO, "\"PC\" \"Linux os\"", NULL);
@@ -697,6 +730,40 @@ test_rdata_svcb(void **state)
 }
 
 static void
+test_rdata_more_types(void **state)
+{
+	(void)state;
+	/* RFC 7043 §3.2, §4.2 */
+	RTW(DNS_T_EUI48, "00-00-5e-00-53-2a", "\x00\x00\x5e\x00\x53\x2a", NULL);
+	RT(DNS_T_EUI48, "00-00-5E-00-53-2A", "00-00-5e-00-53-2a");
+	RTW(DNS_T_EUI64, "00-00-5e-ef-10-00-00-2a", "\x00\x00\x5e\xef\x10\x00\x00\x2a", NULL);
+	bad(DNS_T_EUI48, "00:00:5e:00:53:2a", 0, "bad EUI48 address '00:00:5e:00:53:2a'");
+	bad(DNS_T_EUI48, "00-00-5e-00-53", 0, "bad EUI48 address '00-00-5e-00-53'");
+	bad(DNS_T_EUI64, "0-00-5e-ef-10-00-00-2a", 0, "bad EUI64 address '0-00-5e-ef-10-00-00-2a'");
+	/* RFC 6742 §2.1-2.4 */
+	RTW(DNS_T_NID, "10 0014:4fff:ff20:ee64", "\0\x0a\x00\x14\x4f\xff\xff\x20\xee\x64",
+	    "10 14:4fff:ff20:ee64");
+	RT(DNS_T_L64, "10 2001:0DB8:1140:1000", "10 2001:db8:1140:1000");
+	RTW(DNS_T_L32, "10 10.1.2.0", "\0\x0a\x0a\x01\x02\x00", NULL);
+	RT(DNS_T_LP, "10 l64-subnet1.example.com.", NULL);
+	bad(DNS_T_NID, "10 14::ff20:ee64", 1, "bad NID node id '14::ff20:ee64'");
+	bad(DNS_T_NID, "10 00014:4fff:ff20:ee64", 1, "bad NID node id '00014:4fff:ff20:ee64'");
+	bad(DNS_T_L64, "10 1:2:3", 1, "bad L64 locator '1:2:3'");
+	/* RFC 4701 §3.6 */
+	RT(DNS_T_DHCID, "AAIBY2/AuCccgoJbsaxcQc9TUapptP69lOjxfNuVAA2kjEA=", NULL);
+	RT(DNS_T_TA, "1 8 2 0000000000000000000000000000000000000000000000000000000000000000",
+	   "1 8 2 00000000000000000000000000000000000000000000000000000000 00000000");
+	RT(DNS_T_DLV, "1 8 1 0000000000000000000000000000000000000000", NULL);
+	bad(DNS_T_TA, "1 8 1 00", 3, "TA digest length 1 does not fit digest type 1");
+	RT(DNS_T_KEY, "256 3 RSASHA256 AwEAAQ==", "256 3 8 AwEAAQ==");
+	RT(DNS_T_AVC, "\"app-name:WOLFGANG|app-class:OAM\"", NULL);
+	RT(DNS_T_NINFO, "\"hello\" world", "\"hello\" \"world\"");
+	RTW(DNS_T_X25, "311061700956", "\x0c" "311061700956", "\"311061700956\"");
+	bad(DNS_T_X25, "\"311\"", 0, "X25 PSDN address '311' is not 4 or more decimal digits");
+	bad(DNS_T_X25, "31a1", 0, "X25 PSDN address '31a1' is not 4 or more decimal digits");
+}
+
+static void
 test_rdata_quoting_rules(void **state)
 {
 	(void)state;
@@ -792,6 +859,48 @@ test_rdata_mutated_wire_roundtrip(void **state)
 }
 
 static void
+test_rdata_no_allocation(void **state)
+{
+	(void)state;
+#ifdef COUNT_ALLOCS
+	static const struct { uint16_t type; const char *text; } recs[] = {
+		{ DNS_T_A, "192.0.2.1" }, { DNS_T_AAAA, "2001:db8::1" }, { DNS_T_MX, "10 mail" },
+		{ DNS_T_SOA, "ns1 host 1 1h 2 3 4" }, { DNS_T_TXT, "\"a b\" c" },
+		{ DNS_T_LOC, "42 21 54 N 71 06 18 W -24m 30m" },
+		{ DNS_T_DS, "60485 5 1 2BB183AF5F22588179A53B0A98631FAD1A292118" },
+		{ DNS_T_RRSIG, "A 8 2 60 20300101000000 20200101000000 1 a. AAECAwQ=" },
+		{ DNS_T_NSEC, "a. A NS SOA TYPE1234" }, { DNS_T_NSEC3, "1 0 0 - 2T7B4G4VSA5SMI47K61MV5BV1A22BOJR A" },
+		{ DNS_T_SVCB, "1 . mandatory=alpn alpn=h2,h3 ech=AAEC ipv4hint=1.2.3.4 ipv6hint=::1" },
+		{ DNS_T_CAA, "0 issue \"x\"" }, { 65534, "\\# 2 0102" },
+	};
+	uint8_t rd[512], out[512];
+	char txt[1024], err[128];
+	uint16_t offs[4];
+	bool comp[4];
+	unsigned long before = nallocs;
+	for (int it = 0; it < 1000; it++) {
+		for (size_t i = 0; i < sizeof(recs) / sizeof(recs[0]); i++) {
+			int n = dns_rdata_from_str(recs[i].type, recs[i].text, strlen(recs[i].text), origin,
+			                           rd, sizeof(rd), err, sizeof(err));
+			int t = dns_rdata_to_text(recs[i].type, rd, (size_t)n, txt, sizeof(txt));
+			int c = dns_rdata_check(recs[i].type, rd, (size_t)n);
+			int u = dns_rdata_unpack(recs[i].type, rd, (size_t)n, 0, (size_t)n, out, sizeof(out));
+			dns_rdata_names(recs[i].type, rd, (size_t)n, offs, comp, 4);
+			dns_rdata_canonicalize(recs[i].type, rd, (size_t)n);
+			if (n <= 0 || t <= 0 || c != 0 || u != n)
+				fail_msg("record %zu failed", i);
+		}
+		/* and the error paths */
+		if (dns_rdata_from_str(DNS_T_A, "1.2.3", 5, origin, rd, sizeof(rd), err, sizeof(err)) >= 0)
+			fail_msg("1.2.3 parsed");
+	}
+	assert_int_equal(nallocs - before, 0);
+#else
+	skip();
+#endif
+}
+
+static void
 test_rdata_output_space(void **state)
 {
 	(void)state;
@@ -835,8 +944,10 @@ main(void)
 		cmocka_unit_test(test_rdata_nsec_nsec3),
 		cmocka_unit_test(test_rdata_tlsa_sshfp_openpgp_zonemd),
 		cmocka_unit_test(test_rdata_svcb),
+		cmocka_unit_test(test_rdata_more_types),
 		cmocka_unit_test(test_rdata_quoting_rules),
 		cmocka_unit_test(test_rdata_mutated_wire_roundtrip),
+		cmocka_unit_test(test_rdata_no_allocation),
 		cmocka_unit_test(test_rdata_output_space),
 	};
 	return cmocka_run_group_tests_name("rdata", tests, setup, NULL);

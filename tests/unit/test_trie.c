@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "secondary/trie.h"
+#include "secondary/zhash.h"
 
 struct val {
 	int id;
@@ -244,6 +245,68 @@ test_trie_cow_abort_frees_fresh(void **state)
 	trie_destroy(&t1);
 }
 
+static const struct trie_key *
+val_key(const void *v)
+{
+	return &((const struct val *)v)->k;
+}
+
+/* zhash: random puts and deletes (backward shift) in small chunks, with COW. */
+static void
+test_zhash_random_with_cow(void **state)
+{
+	(void)state;
+	enum { N = 5000 };
+	static struct val *ref[N];
+	memset(ref, 0, sizeof(ref));
+	struct zhash h;
+	assert_int_equal(zhash_init(&h, NULL, 1), 0);   /* one chunk: long probe runs, growth */
+	srand(11);
+	for (int round = 0; round < 30000; round++) {
+		int n = rand() % N;
+		char k[16];
+		size_t len;
+		key_of(n, k, &len);
+		if (rand() % 3 != 0) {
+			struct val *v = mkval(NULL, k, len, n);
+			assert_int_equal(zhash_put(&h, NULL, val_key, v), 0);
+			trie_obj_release(ref[n]);
+			ref[n] = v;
+		} else {
+			assert_int_equal(zhash_del(&h, NULL, val_key, (const uint8_t *)k, len), 0);
+			trie_obj_release(ref[n]);
+			ref[n] = NULL;
+		}
+		if (round % 1000 == 0) {
+			for (int i = 0; i < N; i++) {
+				key_of(i, k, &len);
+				assert_ptr_equal(zhash_get(&h, val_key, (const uint8_t *)k, len), ref[i]);
+			}
+		}
+	}
+	/* A copy-on-write change leaves the snapshot as it was. */
+	struct zhash h2 = h;
+	struct trie_cow c;
+	trie_cow_begin(&c);
+	struct val *nv = mkval(&c, "x", 1, -1);
+	assert_int_equal(zhash_put(&h2, &c, val_key, nv), 0);
+	int victim = 0;
+	while (ref[victim] == NULL)
+		victim++;
+	char vk[16];
+	size_t vl;
+	key_of(victim, vk, &vl);
+	assert_int_equal(zhash_del(&h2, &c, val_key, (const uint8_t *)vk, vl), 0);
+	assert_null(zhash_get(&h, val_key, (const uint8_t *)"x", 1));
+	assert_ptr_equal(zhash_get(&h, val_key, (const uint8_t *)vk, vl), ref[victim]);
+	assert_ptr_equal(zhash_get(&h2, val_key, (const uint8_t *)"x", 1), nv);
+	assert_null(zhash_get(&h2, val_key, (const uint8_t *)vk, vl));
+	trie_cow_abort(&c);   /* frees nv and the copied chunk/array */
+	for (int i = 0; i < N; i++)
+		trie_obj_release(ref[i]);
+	zhash_clear(&h);
+}
+
 int
 main(void)
 {
@@ -252,6 +315,7 @@ main(void)
 		cmocka_unit_test(test_trie_random_against_reference),
 		cmocka_unit_test(test_trie_cow_keeps_old_version),
 		cmocka_unit_test(test_trie_cow_abort_frees_fresh),
+		cmocka_unit_test(test_zhash_random_with_cow),
 	};
 	return cmocka_run_group_tests_name("trie", tests, NULL, NULL);
 }

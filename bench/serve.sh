@@ -1,0 +1,220 @@
+#!/bin/sh
+# Serving benchmark (issue 5): UDP queries per second of our answer path
+# (bin/anycst-answer-server: answer_build over the zone database, one thread)
+# beside Debian's knotd 3.2 and NSD 4.6 on the same zone and the same query
+# mix; every server on core 0, the load generator (bench/dnsblast.c, from
+# /work/shared/bench-tools: sendmmsg/recvmmsg, see BENCH.md) on core 1.
+# Then RSS with a 1,000,000-record zone loaded, and the time to apply and
+# publish a one-record IXFR on a 1,000,000-record zone (bench/ixfr_apply.c).
+#
+#   sh bench/serve.sh            NAMES=100000 SECS=5 RSS_NAMES=1000000
+# Quote the ratios (the machine is shared and noisy: ±10% between runs).
+set -u
+cd "$(dirname "$0")/.."
+NAMES=${NAMES:-100000}
+SECS=${SECS:-5}
+RSS_NAMES=${RSS_NAMES:-1000000}
+CC=${CC:-cc}
+TMP=$(mktemp -d /tmp/anycst-bench-serve.XXXXXX)
+PIDS=""
+cleanup() {
+	for p in $PIDS; do kill "$p" 2>/dev/null; done
+	sleep 0.5
+	for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
+	rm -rf "$TMP"
+}
+trap cleanup EXIT INT TERM
+
+[ -x bin/anycst-answer-server ] || { echo "build first: make all"; exit 1; }
+$CC -O2 -o "$TMP/dnsblast" bench/dnsblast.c || exit 1
+$CC -O2 -g -std=c11 -D_GNU_SOURCE -I. $(pkg-config --cflags liburcu-qsbr) \
+	-o "$TMP/ixfr_apply" bench/ixfr_apply.c build/libsecondary.a build/libanycst.a \
+	$(pkg-config --libs liburcu-qsbr) -lpthread || exit 1
+
+# zone NAME COUNT FILE: one A per name plus a few apex records.
+mkzone() {
+	awk -v n="$2" -v z="$1" 'BEGIN {
+		printf "$ORIGIN %s.\n$TTL 3600\n@ SOA ns1 hostmaster 1 3600 600 86400 300\n", z
+		printf "@ NS ns1\n@ NS ns2\nns1 A 192.0.2.1\nns2 A 192.0.2.2\n@ MX 10 mail\nmail A 192.0.2.25\n"
+		for (i = 0; i < n; i++)
+			printf "h%d A 10.%d.%d.%d\n", i, int(i / 65536) % 256, int(i / 256) % 256, i % 256
+	}' > "$3"
+}
+
+free_port() {
+	/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+wait_soa() {   # port
+	i=0
+	while [ $i -lt 600 ]; do
+		if dig +short +time=1 +tries=1 @127.0.0.1 -p "$1" bench.test SOA 2>/dev/null | grep -q hostmaster; then
+			return 0
+		fi
+		sleep 0.1
+		i=$((i + 1))
+	done
+	echo "server on port $1 did not come up"
+	return 1
+}
+
+rss_mb() {   # pid...: sum of VmRSS
+	t=0
+	for p in "$@"; do
+		r=$(awk '/VmRSS/ {print $2}' /proc/$p/status 2>/dev/null)
+		t=$((t + ${r:-0}))
+	done
+	echo $((t / 1024))
+}
+
+start_ours() {   # zonefile port
+	taskset -c 0 bin/anycst-answer-server --listen 127.0.0.1:$2 \
+		--zone "bench.test.:$1" > "$TMP/ours.out" 2>&1 &
+	OURS=$!
+	PIDS="$PIDS $OURS"
+	wait_soa "$2"
+}
+
+start_knot() {   # zonefile port
+	mkdir -p "$TMP/knot/db"
+	cat > "$TMP/knot/knot.conf" <<EOF
+server:
+    rundir: $TMP/knot
+    listen: 127.0.0.1@$2
+    udp-workers: 1
+    tcp-workers: 1
+    background-workers: 1
+database:
+    storage: $TMP/knot/db
+log:
+  - target: stderr
+    any: error
+zone:
+  - domain: bench.test
+    file: $1
+    journal-content: none
+    zonefile-sync: -1
+EOF
+	taskset -c 0 knotd -c "$TMP/knot/knot.conf" > /dev/null 2>&1 &
+	KNOT=$!
+	PIDS="$PIDS $KNOT"
+	wait_soa "$2"
+}
+
+start_nsd() {   # zonefile port
+	mkdir -p "$TMP/nsd"
+	cat > "$TMP/nsd/nsd.conf" <<EOF
+server:
+    ip-address: 127.0.0.1@$2
+    server-count: 1
+    username: ""
+    chroot: ""
+    zonesdir: "$TMP/nsd"
+    pidfile: "$TMP/nsd/nsd.pid"
+    database: ""
+    zonelistfile: "$TMP/nsd/zone.list"
+    xfrdfile: "$TMP/nsd/xfrd.state"
+    xfrdir: "$TMP/nsd"
+    rrl-ratelimit: 0
+    verbosity: 0
+    tcp-count: 10
+remote-control:
+    control-enable: no
+zone:
+    name: bench.test
+    zonefile: "$1"
+EOF
+	taskset -c 0 nsd -d -c "$TMP/nsd/nsd.conf" > "$TMP/nsd/log" 2>&1 &
+	NSD=$!
+	PIDS="$PIDS $NSD"
+	wait_soa "$2"
+}
+
+stop() {   # pid
+	kill "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+}
+
+blast() {   # port -> qps
+	taskset -c 1 "$TMP/dnsblast" -s 127.0.0.1 -p "$1" -d "$TMP/queries" -l "$SECS" -q 200 \
+		> "$TMP/blast.out" 2>&1
+	awk '/Queries per second/ {printf "%d", $4}' "$TMP/blast.out"
+}
+
+tree() {   # pid: it and all its descendants (NSD serves from a grandchild)
+	echo "$1"
+	for c in $(pgrep -P "$1" 2>/dev/null); do tree "$c"; done
+}
+
+cpu_ticks() {   # pid...: utime+stime of the processes
+	t=0
+	for p in "$@"; do
+		v=$(awk '{print $14 + $15}' /proc/$p/stat 2>/dev/null)
+		t=$((t + ${v:-0}))
+	done
+	echo $t
+}
+
+echo "zone: $NAMES names; query mix: 80% existing A, 10% NXDOMAIN, 5% NODATA, 5% MX at the apex"
+mkzone bench.test "$NAMES" "$TMP/bench.zone"
+awk -v n="$NAMES" 'BEGIN {
+	srand(7)
+	for (i = 0; i < 200000; i++) {
+		r = rand()
+		if (r < 0.80) printf "h%d.bench.test A\n", int(rand() * n)
+		else if (r < 0.90) printf "nx%d.bench.test A\n", int(rand() * n)
+		else if (r < 0.95) printf "h%d.bench.test AAAA\n", int(rand() * n)
+		else printf "bench.test MX\n"
+	}
+}' > "$TMP/queries"
+
+HZ=$(getconf CLK_TCK)
+run_one() {   # label startfn pids-var
+	label=$1
+	port=$(free_port)
+	$2 "$TMP/bench.zone" "$port" || return 1
+	pid=$(eval echo \$$3)
+	pids=$(tree "$pid" | tr '\n' ' ')
+	c0=$(cpu_ticks $pids)
+	qps=$(blast "$port")
+	c1=$(cpu_ticks $pids)
+	us=$(awk -v c=$((c1 - c0)) -v hz="$HZ" -v q="$qps" -v s="$SECS" \
+		'BEGIN { if (q > 0) printf "%.2f", c / hz * 1e6 / (q * s); else print "?" }')
+	lost=$(awk '/Queries lost/ {print $3, $4}' "$TMP/blast.out")
+	echo "  $label: $qps qps, $us us CPU/query, lost $lost"
+	stop "$pid"
+	eval "QPS_$label=$qps"
+}
+
+echo "UDP queries per second (server on core 0, dnsblast on core 1, $SECS s each):"
+run_one ours start_ours OURS
+run_one knotd start_knot KNOT
+if command -v nsd > /dev/null; then
+	run_one nsd start_nsd NSD
+fi
+awk -v o="${QPS_ours:-0}" -v k="${QPS_knotd:-0}" -v n="${QPS_nsd:-0}" 'BEGIN {
+	if (k > 0) printf "  ratio ours/knotd: %.2f\n", o / k
+	if (n > 0) printf "  ratio ours/nsd:   %.2f\n", o / n
+}'
+
+echo "RSS with a $RSS_NAMES-record zone loaded from a zone file:"
+mkzone bench.test "$((RSS_NAMES - 7))" "$TMP/big.zone"
+port=$(free_port)
+start_ours "$TMP/big.zone" "$port" && { R_OURS=$(rss_mb $OURS); echo "  ours:  $R_OURS MB"; stop $OURS; }
+port=$(free_port)
+start_knot "$TMP/big.zone" "$port" && { R_KNOT=$(rss_mb $KNOT); echo "  knotd: $R_KNOT MB"; stop $KNOT; }
+if command -v nsd > /dev/null; then
+	port=$(free_port)
+	if start_nsd "$TMP/big.zone" "$port"; then
+		R_NSD=$(rss_mb $(tree $NSD | tr '\n' ' '))
+		echo "  nsd:   $R_NSD MB (all its processes)"
+		stop $NSD
+	fi
+fi
+awk -v o="${R_OURS:-0}" -v k="${R_KNOT:-0}" -v n="${R_NSD:-0}" 'BEGIN {
+	if (k > 0) printf "  ratio ours/knotd: %.2f\n", o / k
+	if (n > 0) printf "  ratio ours/nsd:   %.2f\n", o / n
+}'
+
+echo "IXFR apply + publish (in memory, bench/ixfr_apply.c):"
+"$TMP/ixfr_apply" "$RSS_NAMES" 1000 | sed 's/^/  /'

@@ -1,0 +1,250 @@
+/*
+ * Chunked open-addressing index with copy-on-write (see zhash.h).
+ * Invariants: every chunk's load stays below 3/4 of its capacity (a power of
+ * two), so probing always ends at an empty slot; an entry sits in the chunk
+ * chosen by the low bits of its hash, at or after its home slot with no
+ * empty slot in between.
+ */
+#include "secondary/zhash.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <string.h>
+
+struct zh_chunk {
+	uint32_t cap;
+	uint32_t count;
+	uint64_t slot[];
+};
+
+#define PTR_MASK ((UINT64_C(1) << 48) - 1)
+
+static inline uint64_t
+hash_key(const uint8_t *k, size_t len)
+{
+	/* FNV-1a, then a final mix so that every output bit depends on the key. */
+	uint64_t h = UINT64_C(0xcbf29ce484222325);
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ k[i]) * UINT64_C(0x100000001b3);
+	h ^= h >> 33;
+	h *= UINT64_C(0xff51afd7ed558ccd);
+	h ^= h >> 33;
+	return h;
+}
+
+static inline uint64_t
+mkslot(uint64_t h, const void *val)
+{
+	return (h & ~PTR_MASK) | ((uint64_t)(uintptr_t)val & PTR_MASK);
+}
+
+static inline void *
+slot_val(uint64_t s)
+{
+	return (void *)(uintptr_t)(s & PTR_MASK);
+}
+
+static struct zh_chunk *
+chunk_new(struct trie_cow *c, uint32_t cap)
+{
+	struct zh_chunk *ch = trie_obj_alloc(c, sizeof(*ch) + (size_t)cap * sizeof(uint64_t));
+	if (ch == NULL)
+		return NULL;
+	ch->cap = cap;
+	ch->count = 0;
+	memset(ch->slot, 0, (size_t)cap * sizeof(uint64_t));
+	return ch;
+}
+
+int
+zhash_init(struct zhash *h, struct trie_cow *c, size_t expect)
+{
+	uint32_t n = 1;
+	while ((size_t)n * 256 < expect && n < (1u << 22))
+		n <<= 1;
+	h->chunks = trie_obj_alloc(c, (size_t)n * sizeof(*h->chunks));
+	if (h->chunks == NULL)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < n; i++) {
+		h->chunks[i] = chunk_new(c, 512);
+		if (h->chunks[i] == NULL) {
+			for (uint32_t j = 0; j < i; j++)
+				trie_obj_retire(c, h->chunks[j]);
+			trie_obj_retire(c, h->chunks);
+			return -ENOMEM;
+		}
+	}
+	h->nchunks = n;
+	return 0;
+}
+
+void *
+zhash_get(const struct zhash *h, zhash_key_fn keyfn, const uint8_t *key, size_t len)
+{
+	if (h->nchunks == 0)
+		return NULL;
+	uint64_t hv = hash_key(key, len);
+	const struct zh_chunk *ch = h->chunks[hv & (h->nchunks - 1)];
+	uint32_t mask = ch->cap - 1, i = (uint32_t)(hv >> 20) & mask;
+	uint64_t tag = hv & ~PTR_MASK;
+	for (;;) {
+		uint64_t s = ch->slot[i];
+		if (s == 0)
+			return NULL;
+		if ((s & ~PTR_MASK) == tag) {
+			void *v = slot_val(s);
+			const struct trie_key *k = keyfn(v);
+			if (k->len == len && memcmp(k->b, key, len) == 0)
+				return v;
+		}
+		i = (i + 1) & mask;
+	}
+}
+
+/* Makes the chunk array writable in this transaction.  0 or -ENOMEM. */
+static int
+cow_array(struct zhash *h, struct trie_cow *c)
+{
+	if (trie_obj_fresh(c, h->chunks))
+		return 0;
+	struct zh_chunk **na = trie_obj_alloc(c, (size_t)h->nchunks * sizeof(*na));
+	if (na == NULL)
+		return -ENOMEM;
+	memcpy(na, h->chunks, (size_t)h->nchunks * sizeof(*na));
+	trie_obj_retire(c, h->chunks);
+	h->chunks = na;
+	return 0;
+}
+
+/* Makes chunk `idx` writable in this transaction (copying array and chunk). */
+static struct zh_chunk *
+cow_chunk(struct zhash *h, struct trie_cow *c, uint32_t idx)
+{
+	if (cow_array(h, c) != 0)
+		return NULL;
+	struct zh_chunk *old = h->chunks[idx];
+	if (trie_obj_fresh(c, old))
+		return old;
+	size_t sz = sizeof(*old) + (size_t)old->cap * sizeof(uint64_t);
+	struct zh_chunk *nc = trie_obj_alloc(c, sz);
+	if (nc == NULL)
+		return NULL;
+	memcpy(nc, old, sz);
+	trie_obj_retire(c, old);
+	h->chunks[idx] = nc;
+	return nc;
+}
+
+static void
+chunk_insert(struct zh_chunk *ch, uint64_t hv, void *val)
+{
+	uint32_t mask = ch->cap - 1, i = (uint32_t)(hv >> 20) & mask;
+	while (ch->slot[i] != 0)
+		i = (i + 1) & mask;
+	ch->slot[i] = mkslot(hv, val);
+	ch->count++;
+}
+
+int
+zhash_put(struct zhash *h, struct trie_cow *c, zhash_key_fn keyfn, void *val)
+{
+	const struct trie_key *k = keyfn(val);
+	uint64_t hv = hash_key(k->b, k->len);
+	uint32_t idx = (uint32_t)(hv & (h->nchunks - 1));
+	struct zh_chunk *ch = h->chunks[idx];
+	uint32_t cap = ch->cap;
+	if ((ch->count + 1) * 4 > cap * 3)
+		cap *= 2;
+	if (cap != ch->cap) {
+		/* Grow: a fresh bigger chunk filled from the old one's values. */
+		struct zh_chunk *old = ch;
+		struct zh_chunk *nc = chunk_new(c, cap);
+		if (nc == NULL)
+			return -ENOMEM;
+		for (uint32_t i = 0; i < old->cap; i++) {
+			uint64_t s = old->slot[i];
+			if (s == 0)
+				continue;
+			const struct trie_key *ok = keyfn(slot_val(s));
+			chunk_insert(nc, hash_key(ok->b, ok->len), slot_val(s));
+		}
+		if (cow_array(h, c) != 0) {
+			trie_obj_retire(c, nc);
+			return -ENOMEM;
+		}
+		trie_obj_retire(c, old);
+		h->chunks[idx] = nc;
+		ch = nc;
+	} else {
+		ch = cow_chunk(h, c, idx);
+		if (ch == NULL)
+			return -ENOMEM;
+	}
+	uint32_t mask = ch->cap - 1, i = (uint32_t)(hv >> 20) & mask;
+	uint64_t tag = hv & ~PTR_MASK;
+	for (;;) {
+		uint64_t s = ch->slot[i];
+		if (s == 0)
+			break;
+		if ((s & ~PTR_MASK) == tag) {
+			const struct trie_key *ok = keyfn(slot_val(s));
+			if (ok->len == k->len && memcmp(ok->b, k->b, k->len) == 0) {
+				ch->slot[i] = mkslot(hv, val);
+				return 0;
+			}
+		}
+		i = (i + 1) & mask;
+	}
+	ch->slot[i] = mkslot(hv, val);
+	ch->count++;
+	return 0;
+}
+
+int
+zhash_del(struct zhash *h, struct trie_cow *c, zhash_key_fn keyfn, const uint8_t *key,
+          size_t len)
+{
+	if (zhash_get(h, keyfn, key, len) == NULL)
+		return 0;
+	uint64_t hv = hash_key(key, len);
+	uint32_t idx = (uint32_t)(hv & (h->nchunks - 1));
+	struct zh_chunk *ch = cow_chunk(h, c, idx);
+	if (ch == NULL)
+		return -ENOMEM;
+	uint32_t mask = ch->cap - 1, i = (uint32_t)(hv >> 20) & mask;
+	for (;;) {
+		const struct trie_key *k = keyfn(slot_val(ch->slot[i]));
+		if (k->len == len && memcmp(k->b, key, len) == 0)
+			break;
+		i = (i + 1) & mask;
+	}
+	/* Backward-shift deletion keeps every probe sequence unbroken. */
+	uint32_t j = i;
+	for (;;) {
+		j = (j + 1) & mask;
+		uint64_t s = ch->slot[j];
+		if (s == 0)
+			break;
+		const struct trie_key *k = keyfn(slot_val(s));
+		uint32_t home = (uint32_t)(hash_key(k->b, k->len) >> 20) & mask;
+		/* Move s into the hole at i unless its home lies in (i, j]. */
+		bool stay = (i <= j) ? (home > i && home <= j) : (home > i || home <= j);
+		if (!stay) {
+			ch->slot[i] = s;
+			i = j;
+		}
+	}
+	ch->slot[i] = 0;
+	ch->count--;
+	return 0;
+}
+
+void
+zhash_clear(struct zhash *h)
+{
+	for (uint32_t i = 0; i < h->nchunks; i++)
+		trie_obj_release(h->chunks[i]);
+	trie_obj_release(h->chunks);
+	h->chunks = NULL;
+	h->nchunks = 0;
+}
