@@ -606,6 +606,95 @@ list_one(void *ctx, const struct store_zone *z)
 	return 0;
 }
 
+/* Streamed zone list: '[' then batches of compact zone objects, then ']'. */
+struct zstream {
+	struct store_snap *sn;
+	char account[STORE_ACCOUNT_MAX];
+	bool has_account;
+	char after[DNS_NAME_TEXT_MAX];
+	char *buf;
+	size_t len, off, cap;
+	bool started, done, ended;
+	size_t count;
+};
+
+#define ZSTREAM_BATCH 512
+
+static void
+zs_put(struct zstream *zs, const char *p, size_t n)
+{
+	if (zs->len + n > zs->cap) {
+		size_t cap = zs->cap ? zs->cap * 2 : 65536;
+		while (cap < zs->len + n)
+			cap *= 2;
+		char *nb = realloc(zs->buf, cap);
+		if (nb == NULL)
+			return;
+		zs->buf = nb;
+		zs->cap = cap;
+	}
+	memcpy(zs->buf + zs->len, p, n);
+	zs->len += n;
+}
+
+static int
+zs_one(void *ctx, const struct store_zone *z)
+{
+	struct zstream *zs = ctx;
+	json_t *j = zone_json(NULL, z, false);
+	char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(j);
+	if (s == NULL)
+		return -ENOMEM;
+	if (zs->count++ > 0)
+		zs_put(zs, ",", 1);
+	zs_put(zs, s, strlen(s));
+	free(s);
+	snprintf(zs->after, sizeof(zs->after), "%s", z->text);
+	return 0;
+}
+
+static ssize_t
+zstream_read(void *cls, uint64_t pos, char *out, size_t max)
+{
+	(void)pos;
+	struct zstream *zs = cls;
+	while (zs->off == zs->len) {
+		if (zs->ended)
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		zs->off = zs->len = 0;
+		if (!zs->started) {
+			zs->started = true;
+			zs_put(zs, "[", 1);
+		}
+		if (zs->done) {
+			zs_put(zs, "]", 1);
+			zs->ended = true;
+			continue;
+		}
+		size_t before = zs->count;
+		int ret = store_snap_zones(zs->sn, zs->has_account ? zs->account : NULL, zs->after,
+		                           ZSTREAM_BATCH, zs_one, zs);
+		if (ret != 0)
+			return MHD_CONTENT_READER_END_WITH_ERROR;
+		if (zs->count - before < ZSTREAM_BATCH)
+			zs->done = true;
+	}
+	size_t n = zs->len - zs->off < max ? zs->len - zs->off : max;
+	memcpy(out, zs->buf + zs->off, n);
+	zs->off += n;
+	return (ssize_t)n;
+}
+
+static void
+zstream_free(void *cls)
+{
+	struct zstream *zs = cls;
+	store_snap_close(zs->sn);
+	free(zs->buf);
+	free(zs);
+}
+
 static void
 zones_list(struct api_req *r, struct api_resp *rs)
 {
@@ -653,6 +742,29 @@ zones_list(struct api_req *r, struct api_resp *rs)
 		dns_name_lower(w);
 		dns_name_to_text(w, after_norm, sizeof(after_norm));
 	}
+	if (limit == 0) {
+		/* the whole list: streamed from the snapshot in batches, so the first
+		 * byte leaves at once even with 100,000+ zones */
+		json_decref(l.arr);
+		struct zstream *zs = calloc(1, sizeof(*zs));
+		if (zs == NULL) {
+			store_snap_close(sn);
+			api_error(rs, 500, "out of memory");
+			return;
+		}
+		zs->sn = sn;
+		if (r->account != NULL) {
+			snprintf(zs->account, sizeof(zs->account), "%s", r->account);
+			zs->has_account = true;
+		}
+		snprintf(zs->after, sizeof(zs->after), "%s", after_norm);
+		rs->status = 200;
+		rs->ctype = "application/json";
+		rs->stream = zstream_read;
+		rs->stream_cls = zs;
+		rs->stream_free = zstream_free;
+		return;
+	}
 	ret = store_snap_zones(sn, r->account, after_norm, limit, list_one, &l);
 	store_snap_close(sn);
 	if (ret != 0) {
@@ -660,7 +772,7 @@ zones_list(struct api_req *r, struct api_resp *rs)
 		api_store_error(rs, ret, NULL);
 		return;
 	}
-	if (limit != 0 && l.n == limit) {
+	if (l.n == limit) {
 		char id[DNS_NAME_TEXT_MAX * 3];
 		api_zone_id_encode(l.last, id, sizeof(id));
 		snprintf(rs->link, sizeof(rs->link), "<" API_PREFIX "/zones?limit=%zu&after=%s>; "

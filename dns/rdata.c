@@ -54,6 +54,9 @@ enum {
 	F_QSTR,     /* the same, but quoted in text (URI target) */
 	F_LOC,      /* the whole LOC rdata */
 	F_SVCPARAMS,/* SvcParams to the end */
+	F_ILNP64,   /* 64-bit ILNP locator/node id, "xxxx:xxxx:xxxx:xxxx" (RFC 6742) */
+	F_EUI48,    /* "xx-xx-xx-xx-xx-xx" (RFC 7043) */
+	F_EUI64,    /* "xx-xx-xx-xx-xx-xx-xx-xx" */
 };
 
 struct field {
@@ -86,11 +89,14 @@ static const struct rdesc descs[] = {
 	{ DNS_T_TXT, { { F_STRS, "text" } } },
 	{ DNS_T_RP, { { F_NAME_L, "mailbox" }, { F_NAME_L, "text name" } } },
 	{ DNS_T_AFSDB, { { F_U16, "subtype" }, { F_NAME_L, "hostname" } } },
+	{ DNS_T_X25, { { F_STR, "PSDN address" } } },
 	{ DNS_T_RT, { { F_U16, "preference" }, { F_NAME_L, "host" } } },
 	{ DNS_T_SIG, { { F_TYPE, "type covered" }, { F_ALG, "algorithm" }, { F_U8, "labels" },
 	               { F_U32, "original TTL" }, { F_TIME, "expiration" },
 	               { F_TIME, "inception" }, { F_U16, "key tag" }, { F_NAME_L, "signer" },
 	               { F_B64, "signature" } } },
+	{ DNS_T_KEY, { { F_U16, "flags" }, { F_U8, "protocol" }, { F_ALG, "algorithm" },
+	               { F_B64, "public key" } } },
 	{ DNS_T_PX, { { F_U16, "preference" }, { F_NAME_L, "map822" }, { F_NAME_L, "mapx400" } } },
 	{ DNS_T_AAAA, { { F_AAAA, "address" } } },
 	{ DNS_T_LOC, { { F_LOC, "location" } } },
@@ -111,6 +117,7 @@ static const struct rdesc descs[] = {
 	{ DNS_T_NSEC, { { F_NAME, "next name" }, { F_BITMAP, "type bitmap" } } },
 	{ DNS_T_DNSKEY, { { F_U16, "flags" }, { F_U8, "protocol" }, { F_ALG, "algorithm" },
 	                  { F_B64, "public key" } } },
+	{ DNS_T_DHCID, { { F_B64, "digest" } } },
 	{ DNS_T_NSEC3, { { F_U8, "hash algorithm" }, { F_U8, "flags" }, { F_U16, "iterations" },
 	                 { F_SALT, "salt" }, { F_B32, "next hashed owner" },
 	                 { F_BITMAP, "type bitmap" } } },
@@ -120,6 +127,7 @@ static const struct rdesc descs[] = {
 	                { F_HEX, "certificate data" } } },
 	{ DNS_T_SMIMEA, { { F_U8, "usage" }, { F_U8, "selector" }, { F_U8, "matching type" },
 	                  { F_HEX, "certificate data" } } },
+	{ DNS_T_NINFO, { { F_STRS, "text" } } },
 	{ DNS_T_CDS, { { F_U16, "key tag" }, { F_ALG, "algorithm" }, { F_DIGEST, "digest type" },
 	               { F_HEX, "digest" } } },
 	{ DNS_T_CDNSKEY, { { F_U16, "flags" }, { F_U8, "protocol" }, { F_ALG, "algorithm" },
@@ -131,8 +139,19 @@ static const struct rdesc descs[] = {
 	{ DNS_T_SVCB, { { F_U16, "priority" }, { F_NAME, "target" }, { F_SVCPARAMS, "params" } } },
 	{ DNS_T_HTTPS, { { F_U16, "priority" }, { F_NAME, "target" }, { F_SVCPARAMS, "params" } } },
 	{ DNS_T_SPF, { { F_STRS, "text" } } },
+	{ DNS_T_NID, { { F_U16, "preference" }, { F_ILNP64, "node id" } } },
+	{ DNS_T_L32, { { F_U16, "preference" }, { F_A, "locator" } } },
+	{ DNS_T_L64, { { F_U16, "preference" }, { F_ILNP64, "locator" } } },
+	{ DNS_T_LP, { { F_U16, "preference" }, { F_NAME, "fqdn" } } },
+	{ DNS_T_EUI48, { { F_EUI48, "address" } } },
+	{ DNS_T_EUI64, { { F_EUI64, "address" } } },
 	{ DNS_T_URI, { { F_U16, "priority" }, { F_U16, "weight" }, { F_QSTR, "target" } } },
 	{ DNS_T_CAA, { { F_U8, "flags" }, { F_CAATAG, "tag" }, { F_CAAVAL, "value" } } },
+	{ DNS_T_AVC, { { F_STRS, "text" } } },
+	{ DNS_T_TA, { { F_U16, "key tag" }, { F_ALG, "algorithm" }, { F_DIGEST, "digest type" },
+	              { F_HEX, "digest" } } },
+	{ DNS_T_DLV, { { F_U16, "key tag" }, { F_ALG, "algorithm" }, { F_DIGEST, "digest type" },
+	               { F_HEX, "digest" } } },
 };
 
 /* descs[] is sorted by type: a binary search finds the row. */
@@ -520,6 +539,11 @@ field_len(uint8_t k, const uint8_t *p, size_t left)
 		return left >= 4 ? 4 : -1;
 	case F_AAAA:
 		return left >= 16 ? 16 : -1;
+	case F_EUI48:
+		return left >= 6 ? 6 : -1;
+	case F_ILNP64:
+	case F_EUI64:
+		return left >= 8 ? 8 : -1;
 	case F_NAME_C:
 	case F_NAME_L:
 	case F_NAME_LV:
@@ -574,8 +598,18 @@ static int
 semantic_check(uint16_t type, const uint8_t *rd, size_t len)
 {
 	switch (type) {
+	case DNS_T_X25:
+		/* RFC 1183 §3.1: a PSDN address is at least 4 decimal digits (BIND's rule) */
+		if (rd[0] < 4)
+			return ERR_RDATA;
+		for (size_t i = 1; i <= rd[0]; i++)
+			if (rd[i] < '0' || rd[i] > '9')
+				return ERR_RDATA;
+		return 0;
 	case DNS_T_DS:
-	case DNS_T_CDS: {
+	case DNS_T_CDS:
+	case DNS_T_TA:
+	case DNS_T_DLV: {
 		size_t dl = len - 4;
 		switch (rd[3]) {
 		case 1: return dl == 20 ? 0 : ERR_RDATA;
@@ -841,6 +875,14 @@ put_field(struct rd_tbuf *b, uint8_t k, const uint8_t *p, size_t l)
 	}
 	case F_LOC:
 		rd_loc_text(p, b);
+		break;
+	case F_ILNP64:
+		rd_printf(b, "%x:%x:%x:%x", rd_u16(p), rd_u16(p + 2), rd_u16(p + 4), rd_u16(p + 6));
+		break;
+	case F_EUI48:
+	case F_EUI64:
+		for (size_t i = 0; i < (k == F_EUI48 ? 6u : 8u); i++)
+			rd_printf(b, i > 0 ? "-%02x" : "%02x", p[i]);
 		break;
 	default:
 		break;
@@ -1161,6 +1203,44 @@ parse_field(struct rd_pctx *c, const struct field *f)
 	}
 	case F_STR:
 		return parse_str_field(c, f);
+	case F_ILNP64:
+	case F_EUI48:
+	case F_EUI64: {
+		/* groups of hex digits: 4 x 1-4 split by ':', or 6/8 x exactly 2 by '-' */
+		bool ilnp = f->kind == F_ILNP64;
+		size_t groups = ilnp ? 4 : f->kind == F_EUI48 ? 6 : 8;
+		size_t g = 0, nd = 0;
+		uint32_t acc = 0;
+		uint8_t tmp[8];
+		bool ok = true;
+		for (size_t i = 0; ok && i <= t->len; i++) {
+			char ch = i < t->len ? t->s[i] : '\0';
+			int hv = (ch >= '0' && ch <= '9')   ? ch - '0'
+			         : (ch >= 'a' && ch <= 'f') ? ch - 'a' + 10
+			         : (ch >= 'A' && ch <= 'F') ? ch - 'A' + 10
+			                                    : -1;
+			if (hv >= 0) {
+				acc = acc * 16 + (uint32_t)hv;
+				ok = ++nd <= (ilnp ? 4u : 2u);
+				continue;
+			}
+			ok = (i == t->len || ch == (ilnp ? ':' : '-')) && g < groups &&
+			     (ilnp ? nd >= 1 : nd == 2);
+			if (!ok)
+				break;
+			if (ilnp)
+				wr_u16(tmp + 2 * g, (uint16_t)acc);
+			else
+				tmp[g] = (uint8_t)acc;
+			g++;
+			nd = 0;
+			acc = 0;
+		}
+		if (!ok || g != groups)
+			return fail_field(c, f, "bad");
+		wire_write(&c->w, tmp, ilnp ? 8 : groups);
+		break;
+	}
 	case F_SALT: {
 		if (t->len == 1 && t->s[0] == '-') {
 			wire_put_u8(&c->w, 0);
@@ -1220,6 +1300,8 @@ semantic_fail(struct rd_pctx *c, size_t len)
 	switch (c->type) {
 	case DNS_T_DS:
 	case DNS_T_CDS:
+	case DNS_T_TA:
+	case DNS_T_DLV:
 		return rd_fail(c, c->n - 1, "%s digest length %zu does not fit digest type %u",
 		               tname, len - 4, rd[3]);
 	case DNS_T_SSHFP:
@@ -1229,6 +1311,9 @@ semantic_fail(struct rd_pctx *c, size_t len)
 	case DNS_T_ZONEMD:
 		return rd_fail(c, c->n - 1, "ZONEMD digest length %zu does not fit hash algorithm %u",
 		               len - 6, rd[5]);
+	case DNS_T_X25:
+		return rd_fail(c, 0, "X25 PSDN address '%.*s' is not 4 or more decimal digits",
+		               RD_TOKFMT(&c->t[0]));
 	case DNS_T_NSEC3:
 		return rd_fail(c, 4, "NSEC3 next hashed owner of %u octets, SHA-1 gives 20",
 		               rd[5 + rd[4]]);

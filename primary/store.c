@@ -723,6 +723,11 @@ w_commit(struct store *st)
 	st->last_commit = now_s();
 	st->commits++;
 	pthread_mutex_unlock(&st->stats_mu);
+	for (size_t i = 0; i < n; i++)
+		if (!calls[i].deleted && calls[i].old_serial != 0 &&
+		    dns_name_equal(calls[i].zone, st->catalog))
+			log_info(st->catalog_text, "zone updated, serial %u -> %u", calls[i].old_serial,
+			         calls[i].new_serial);
 	for (size_t i = 0; i < n && fn != NULL; i++)
 		fn(ctx, calls[i].zone, calls[i].old_serial, calls[i].new_serial, calls[i].deleted);
 	return 0;
@@ -1425,9 +1430,6 @@ catalog_update(struct store *st, const struct store_zone *member, bool add)
 	ret = apply_ops(st, &cat, &op, 1, false, &res, err, sizeof(err));
 	if (ret != 0)
 		log_error(st->catalog_text, "catalog update failed: %s", err[0] ? err : err_str(ret));
-	else if (res.changed)
-		log_info(st->catalog_text, "zone updated, serial %u -> %u", res.old_serial,
-		         res.new_serial);
 	return ret;
 }
 

@@ -151,9 +151,13 @@ main(int argc, char **argv)
 	struct sockaddr_storage *listen = calloc(nlisten, sizeof(*listen));
 	if (listen == NULL)
 		fatal("out of memory");
-	for (size_t i = 0; i < nlisten; i++)
-		parse_addr("listen", lo->nvalues > 0 ? lo->values[i] : "127.0.0.1:5353", 53,
-		           &listen[i]);
+	for (size_t i = 0; i < nlisten; i++) {
+		const char *ls = lo->nvalues > 0 ? lo->values[i] : "127.0.0.1:5353";
+		parse_addr("listen", ls, 53, &listen[i]);
+		/* Every worker binds its own socket: port 0 would give each another port. */
+		if (addr_port((const struct sockaddr *)&listen[i]) == 0)
+			fatal("--listen %s: port 0 is not allowed (each worker binds the port)", ls);
+	}
 
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	unsigned workers = (unsigned)num_opt("workers", 1, 256, ncpu > 0 ? (unsigned long)ncpu : 1);

@@ -36,6 +36,13 @@ struct worker {
 	struct mmsghdr rmsg[SERVE_UDP_BATCH], smsg[SERVE_UDP_BATCH];
 	struct iovec riov[SERVE_UDP_BATCH], siov[SERVE_UDP_BATCH];
 	struct sockaddr_storage from[SERVE_UDP_BATCH];
+	/* Destination address of each query on wildcard sockets (IP_PKTINFO), so
+	 * the answer leaves from the address the client asked (anycast). */
+	union {
+		struct cmsghdr align;
+		uint8_t buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+	} ctrl[SERVE_UDP_BATCH];
+	uint64_t wildcard;            /* bit i: fds[i] is bound to a wildcard address */
 };
 
 struct serve_udp {
@@ -43,6 +50,14 @@ struct serve_udp {
 	unsigned nworkers;
 	int stopfd;
 };
+
+static bool
+is_wildcard(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)ss)->sin_addr.s_addr == htonl(INADDR_ANY);
+	return IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)ss)->sin6_addr);
+}
 
 static int
 udp_socket(const struct sockaddr_storage *ss, char *err, size_t errcap)
@@ -58,6 +73,11 @@ udp_socket(const struct sockaddr_storage *ss, char *err, size_t errcap)
 	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
 	if (sa->sa_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	/* On a wildcard address, learn each query's destination to answer from it. */
+	if (is_wildcard(ss) && sa->sa_family == AF_INET)
+		setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
+	else if (is_wildcard(ss))
+		setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one));
 	int rcv = 4 << 20;
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
 	if (bind(fd, sa, addr_len(sa)) != 0) {
@@ -69,8 +89,28 @@ udp_socket(const struct sockaddr_storage *ss, char *err, size_t errcap)
 	return fd;
 }
 
+/* Keeps only the packet-info control message, pointed at the query's destination. */
+static size_t
+reply_control(struct msghdr *mh)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c != NULL; c = CMSG_NXTHDR(mh, c)) {
+		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+			struct in_pktinfo *pi = (struct in_pktinfo *)CMSG_DATA(c);
+			pi->ipi_spec_dst = pi->ipi_addr;
+			pi->ipi_ifindex = 0;
+			memmove(mh->msg_control, c, CMSG_SPACE(sizeof(*pi)));
+			return CMSG_SPACE(sizeof(*pi));
+		}
+		if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+			memmove(mh->msg_control, c, CMSG_SPACE(sizeof(struct in6_pktinfo)));
+			return CMSG_SPACE(sizeof(struct in6_pktinfo));
+		}
+	}
+	return 0;
+}
+
 static void
-serve_fd(struct worker *w, int fd)
+serve_fd(struct worker *w, int fd, bool wildcard)
 {
 	for (int round = 0; round < 8; round++) {
 		for (unsigned i = 0; i < SERVE_UDP_BATCH; i++) {
@@ -81,6 +121,10 @@ serve_fd(struct worker *w, int fd)
 			w->rmsg[i].msg_hdr.msg_iovlen = 1;
 			w->rmsg[i].msg_hdr.msg_name = &w->from[i];
 			w->rmsg[i].msg_hdr.msg_namelen = sizeof(w->from[i]);
+			if (wildcard) {
+				w->rmsg[i].msg_hdr.msg_control = w->ctrl[i].buf;
+				w->rmsg[i].msg_hdr.msg_controllen = sizeof(w->ctrl[i].buf);
+			}
 		}
 		int n = recvmmsg(fd, w->rmsg, SERVE_UDP_BATCH, MSG_DONTWAIT, NULL);
 		if (n <= 0)
@@ -89,7 +133,7 @@ serve_fd(struct worker *w, int fd)
 		for (int i = 0; i < n; i++) {
 			size_t len = w->rmsg[i].msg_len;
 			if (w->rmsg[i].msg_hdr.msg_flags & MSG_TRUNC) {
-				w->ctx.stats->dropped++;
+				SERVE_INC(w->ctx.stats->dropped);
 				continue;
 			}
 			size_t r = serve_message(&w->ctx, w->rx[i], len,
@@ -104,6 +148,14 @@ serve_fd(struct worker *w, int fd)
 			w->smsg[out].msg_hdr.msg_iovlen = 1;
 			w->smsg[out].msg_hdr.msg_name = &w->from[i];
 			w->smsg[out].msg_hdr.msg_namelen = w->rmsg[i].msg_hdr.msg_namelen;
+			if (wildcard) {
+				/* rx slot i's control buffer is read only here, so reuse it */
+				size_t cl = reply_control(&w->rmsg[i].msg_hdr);
+				if (cl > 0) {
+					w->smsg[out].msg_hdr.msg_control = w->ctrl[i].buf;
+					w->smsg[out].msg_hdr.msg_controllen = cl;
+				}
+			}
 			out++;
 		}
 		unsigned sent = 0;
@@ -136,7 +188,11 @@ worker_main(void *arg)
 			int fd = ev[i].data.fd;
 			if (fd == w->stopfd)
 				continue;
-			serve_fd(w, fd);
+			bool wild = false;
+			for (size_t k = 0; k < w->nfds && k < 64; k++)
+				if (w->fds[k] == fd)
+					wild = (w->wildcard >> k) & 1;
+			serve_fd(w, fd, wild);
 		}
 		rcu_quiescent_state();
 	}
@@ -191,6 +247,8 @@ serve_udp_start(const struct sockaddr_storage *addrs, size_t naddrs, unsigned wo
 			int fd = udp_socket(&addrs[a], err, errcap);
 			if (fd < 0)
 				goto fail;
+			if (is_wildcard(&addrs[a]) && w->nfds < 64)
+				w->wildcard |= 1ULL << w->nfds;
 			w->fds[w->nfds++] = fd;
 			ev.data.fd = fd;
 			epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev);

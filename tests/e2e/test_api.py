@@ -491,3 +491,42 @@ def test_refuses_newer_schema(primary):
     with pytest.raises(RuntimeError) as e:
         primary.start()
     assert "newer than this binary" in str(e.value)
+
+
+def test_config_file_and_ipv6(primary_factory, tmp_path):
+    cfg = tmp_path / "primary.conf"
+    cfg.write_text("# limits from a config file\napi-max-rrsets 1\njournal-keep 2\n")
+    p = primary_factory(extra=["--config", str(cfg)])
+    p.create_zone(Z)
+    st, _, body = p.call("PATCH", "/zones/" + Z, {"rrsets": [rr("a%d.%s" % (i, Z), "A", 1,
+                                                                "192.0.2.1") for i in range(2)]})
+    assert st == 422 and "limit of 1" in json.loads(body)["error"]
+    # the API on IPv6 loopback
+    import socket
+    s = socket.socket(socket.AF_INET6)
+    s.bind(("::1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    p.stop()
+    p.extra += ["--api", "[::1]:%d" % port]
+    p.proc = None
+    import subprocess
+    import http.client
+    logf = open(p.log_path, "a")
+    proc = subprocess.Popen(p.args(), stdout=logf, stderr=subprocess.STDOUT)
+    try:
+        def up():
+            try:
+                c = http.client.HTTPConnection("::1", port, timeout=2)
+                c.request("GET", "/api/v1/servers/localhost/zones", headers={"X-API-Key": p.key})
+                r = c.getresponse()
+                return r.status == 200 and Z in r.read().decode()
+            except OSError:
+                return False
+        from conftest import wait_until
+        wait_until(up, 10, what="API on [::1]")
+        assert "notice: API listening on [::1]:%d" % port in p.log()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        logf.close()

@@ -124,3 +124,28 @@ def test_secondary_ipv6_and_identity(served):
     assert r.answer and r.answer[0][0].to_text() == '"pop-test"'
     # AXFR is not served by a secondary's DNS port.
     assert served.query(ZONE, "AXFR", tcp=True).rcode() == dns.rcode.REFUSED
+
+
+def test_secondary_wildcard_listen_answers_from_the_asked_address():
+    """On 0.0.0.0 / [::] the answer leaves from the address the query went to
+    (IP_PKTINFO), as an anycast service address needs; dnspython checks the
+    source of the reply."""
+    tmp = tempfile.mkdtemp(prefix="anycst-sec-wild-")
+    knot = Knot(tmp, {ZONE: knot_zone(serial=4)}).start()
+    port = free_port()
+    sec = Secondary(tmp, knot.port, zones=[ZONE], port=port,
+                    extra=["--listen", "0.0.0.0:%d" % port, "--listen", "[::]:%d" % port])
+    # Only the wildcard listeners: drop the 127.0.0.1 one Secondary adds.
+    i = sec.args.index("127.0.0.1:%d" % port)
+    del sec.args[i - 1:i + 1]
+    try:
+        sec.start()
+        wait_until(lambda: sec.serial(ZONE) == 4, 10, what="serial 4")
+        for dst in ("127.0.0.1", "127.0.0.2", "127.1.2.3", "::1"):
+            q = dns.message.make_query("www." + ZONE, "A")
+            r = dns.query.udp(q, dst, port=port, timeout=2)
+            assert r.answer[0][0].to_text() == "192.0.2.1"
+    finally:
+        sec.stop()
+        knot.stop()
+        shutil.rmtree(tmp, ignore_errors=True)

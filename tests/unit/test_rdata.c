@@ -730,6 +730,40 @@ test_rdata_svcb(void **state)
 }
 
 static void
+test_rdata_more_types(void **state)
+{
+	(void)state;
+	/* RFC 7043 §3.2, §4.2 */
+	RTW(DNS_T_EUI48, "00-00-5e-00-53-2a", "\x00\x00\x5e\x00\x53\x2a", NULL);
+	RT(DNS_T_EUI48, "00-00-5E-00-53-2A", "00-00-5e-00-53-2a");
+	RTW(DNS_T_EUI64, "00-00-5e-ef-10-00-00-2a", "\x00\x00\x5e\xef\x10\x00\x00\x2a", NULL);
+	bad(DNS_T_EUI48, "00:00:5e:00:53:2a", 0, "bad EUI48 address '00:00:5e:00:53:2a'");
+	bad(DNS_T_EUI48, "00-00-5e-00-53", 0, "bad EUI48 address '00-00-5e-00-53'");
+	bad(DNS_T_EUI64, "0-00-5e-ef-10-00-00-2a", 0, "bad EUI64 address '0-00-5e-ef-10-00-00-2a'");
+	/* RFC 6742 §2.1-2.4 */
+	RTW(DNS_T_NID, "10 0014:4fff:ff20:ee64", "\0\x0a\x00\x14\x4f\xff\xff\x20\xee\x64",
+	    "10 14:4fff:ff20:ee64");
+	RT(DNS_T_L64, "10 2001:0DB8:1140:1000", "10 2001:db8:1140:1000");
+	RTW(DNS_T_L32, "10 10.1.2.0", "\0\x0a\x0a\x01\x02\x00", NULL);
+	RT(DNS_T_LP, "10 l64-subnet1.example.com.", NULL);
+	bad(DNS_T_NID, "10 14::ff20:ee64", 1, "bad NID node id '14::ff20:ee64'");
+	bad(DNS_T_NID, "10 00014:4fff:ff20:ee64", 1, "bad NID node id '00014:4fff:ff20:ee64'");
+	bad(DNS_T_L64, "10 1:2:3", 1, "bad L64 locator '1:2:3'");
+	/* RFC 4701 §3.6 */
+	RT(DNS_T_DHCID, "AAIBY2/AuCccgoJbsaxcQc9TUapptP69lOjxfNuVAA2kjEA=", NULL);
+	RT(DNS_T_TA, "1 8 2 0000000000000000000000000000000000000000000000000000000000000000",
+	   "1 8 2 00000000000000000000000000000000000000000000000000000000 00000000");
+	RT(DNS_T_DLV, "1 8 1 0000000000000000000000000000000000000000", NULL);
+	bad(DNS_T_TA, "1 8 1 00", 3, "TA digest length 1 does not fit digest type 1");
+	RT(DNS_T_KEY, "256 3 RSASHA256 AwEAAQ==", "256 3 8 AwEAAQ==");
+	RT(DNS_T_AVC, "\"app-name:WOLFGANG|app-class:OAM\"", NULL);
+	RT(DNS_T_NINFO, "\"hello\" world", "\"hello\" \"world\"");
+	RTW(DNS_T_X25, "311061700956", "\x0c" "311061700956", "\"311061700956\"");
+	bad(DNS_T_X25, "\"311\"", 0, "X25 PSDN address '311' is not 4 or more decimal digits");
+	bad(DNS_T_X25, "31a1", 0, "X25 PSDN address '31a1' is not 4 or more decimal digits");
+}
+
+static void
 test_rdata_quoting_rules(void **state)
 {
 	(void)state;
@@ -910,6 +944,7 @@ main(void)
 		cmocka_unit_test(test_rdata_nsec_nsec3),
 		cmocka_unit_test(test_rdata_tlsa_sshfp_openpgp_zonemd),
 		cmocka_unit_test(test_rdata_svcb),
+		cmocka_unit_test(test_rdata_more_types),
 		cmocka_unit_test(test_rdata_quoting_rules),
 		cmocka_unit_test(test_rdata_mutated_wire_roundtrip),
 		cmocka_unit_test(test_rdata_no_allocation),

@@ -28,6 +28,12 @@ test_rrtype_mnemonics(void **state)
 		{ "CDS", 59 }, { "CDNSKEY", 60 }, { "OPENPGPKEY", 61 }, { "ZONEMD", 63 },
 		{ "SVCB", 64 }, { "HTTPS", 65 }, { "SPF", 99 }, { "TSIG", 250 }, { "IXFR", 251 },
 		{ "AXFR", 252 }, { "ANY", 255 }, { "CAA", 257 },
+		{ "MD", 3 }, { "MF", 4 }, { "MB", 7 }, { "MG", 8 }, { "MR", 9 }, { "NULL", 10 },
+		{ "MINFO", 14 }, { "RP", 17 }, { "AFSDB", 18 }, { "X25", 19 }, { "RT", 21 },
+		{ "SIG", 24 }, { "KEY", 25 }, { "PX", 26 }, { "NXT", 30 }, { "KX", 36 },
+		{ "DHCID", 49 }, { "NINFO", 56 }, { "CSYNC", 62 }, { "NID", 104 }, { "L32", 105 },
+		{ "L64", 106 }, { "LP", 107 }, { "EUI48", 108 }, { "EUI64", 109 }, { "MAILB", 253 },
+		{ "MAILA", 254 }, { "URI", 256 }, { "AVC", 258 }, { "TA", 32768 }, { "DLV", 32769 },
 	};
 	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
 		uint16_t t = 0;
@@ -37,6 +43,15 @@ test_rrtype_mnemonics(void **state)
 		assert_int_equal(dns_rrtype_to_text(t, buf, sizeof(buf)), (int)strlen(v[i].n));
 		assert_string_equal(buf, v[i].n);
 		assert_string_equal(dns_rrtype_name(t), v[i].n);
+	}
+	/* every code has at most one name, and the name maps back to the code */
+	for (unsigned c = 0; c < 65536; c++) {
+		const char *n = dns_rrtype_name((uint16_t)c);
+		uint16_t back;
+		if (n != NULL) {
+			assert_int_equal(ty(n, &back), 0);
+			assert_int_equal(back, c);
+		}
 	}
 	uint16_t t;
 	assert_int_equal(ty("nsec3param", &t), 0);
