@@ -245,6 +245,10 @@ make_cert(gnutls_x509_privkey_t key, gnutls_x509_crt_t *out)
 	serial[0] &= 0x7f;
 	time_t t = time(NULL);
 	static const char cn[] = "anycst";
+	/* EdDSA signs the message itself: GnuTLS wants SHA-512 named for Ed25519 */
+	int pk = gnutls_x509_privkey_get_pk_algorithm(key);
+	gnutls_digest_algorithm_t dig = pk == GNUTLS_PK_EDDSA_ED25519 ? GNUTLS_DIG_SHA512
+	                                                             : GNUTLS_DIG_SHA256;
 	if (gnutls_x509_crt_set_version(crt, 3) < 0 ||
 	    gnutls_x509_crt_set_serial(crt, serial, sizeof(serial)) < 0 ||
 	    gnutls_x509_crt_set_activation_time(crt, t - 86400) < 0 ||
@@ -253,7 +257,7 @@ make_cert(gnutls_x509_privkey_t key, gnutls_x509_crt_t *out)
 	                                  sizeof(cn) - 1) < 0 ||
 	    gnutls_x509_crt_set_key(crt, key) < 0 ||
 	    gnutls_x509_crt_set_key_usage(crt, GNUTLS_KEY_DIGITAL_SIGNATURE) < 0 ||
-	    gnutls_x509_crt_sign2(crt, crt, key, GNUTLS_DIG_SHA256, 0) < 0) {
+	    gnutls_x509_crt_sign2(crt, crt, key, dig, 0) < 0) {
 		gnutls_x509_crt_deinit(crt);
 		return -EIO;
 	}
