@@ -397,7 +397,9 @@ refresh_zone(struct timers *t, struct tzone *z, struct outcome *oc)
 	if (ret != 0) {
 		if (ret == -ECANCELED)
 			goto out;
-		if (is_rejection(ret)) {
+		/* Content rejected (a transfer, or a serial going back) vs. a refresh that
+		 * failed before any transfer (transport, TSIG key, primary's rcode). */
+		if (is_rejection(ret) && (r.soa_checked || ret == ERR_SERIAL_BACKWARDS)) {
 			log_error(z->name, "%s rejected, %s", kind, why);
 			oc->rejected = true;
 			/* A broken difference sequence may come out right as a whole zone. */
