@@ -395,8 +395,9 @@ record(struct zt_ctx *c, struct dns_tok *t)
 	if (rdlen < 0) {
 		dns_rrtype_to_text(type, tname, sizeof(tname));
 		const struct dns_tok *at = re.tok < n ? &c->tok[re.tok] : eol;
-		return fail(c, rdlen, at->line, at->col, "%s: %s", tname,
-		            re.what[0] ? re.what : err_str(rdlen));
+		if (re.what[0] != '\0')   /* rdata's messages name the field and the text */
+			return fail(c, rdlen, at->line, at->col, "%s", re.what);
+		return fail(c, rdlen, at->line, at->col, "bad %s rdata: %s", tname, err_str(rdlen));
 	}
 
 	/* TTL, as BIND 9.18's loader decides it (see the top of this file) */
