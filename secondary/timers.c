@@ -441,14 +441,17 @@ refresh_zone(struct timers *t, struct tzone *z, struct outcome *oc)
 		         "zone transfer, completed successfully, serial %u, AXFR, %zu messages, "
 		         "%zu bytes, %zu records, %llu ms, applied in %lld us",
 		         ns, r.messages, r.bytes, nrec, (unsigned long long)oc->xfr_ms, apply_us);
+	/* Only this thread replaces or removes this zone's version: it stays valid. */
+	const struct zone *cur = zdb_get(t->cfg.db, z->apex);
+	pthread_mutex_lock(&t->lock);   /* /metrics and NOTIFY read these */
 	if (r.kind == XFR_IXFR)
 		z->ixfr_ok++;
 	else
 		z->axfr_ok++;
-	/* Only this thread replaces or removes this zone's version: it stays valid. */
-	const struct zone *cur = zdb_get(t->cfg.db, z->apex);
-	if (cur != NULL) {
+	if (cur != NULL)
 		take_soa_timers(z, cur);
+	pthread_mutex_unlock(&t->lock);
+	if (cur != NULL) {
 		int64_t p0 = tcp_now_ms();
 		save_version(t, z, cur);
 		log_debug(z->name, "zone persisted, serial %u, %lld ms", ns,
@@ -572,13 +575,14 @@ xfr_thread(void *arg)
 			sync_catalog(t, z);
 
 		pthread_mutex_lock(&t->lock);
-		z->busy = false;
 		after_refresh(t, z, &oc);
 		if (oc.ok) {
+			/* Still busy: nobody else touches or frees z meanwhile. */
 			pthread_mutex_unlock(&t->lock);
 			save_timers(t, z);
 			pthread_mutex_lock(&t->lock);
 		}
+		z->busy = false;
 		if (z->again)
 			z->next_ms = tcp_now_ms();
 		if (z->removed) {
@@ -654,6 +658,7 @@ timers_add_zone(struct timers *t, const uint8_t *apex, bool is_catalog)
 	}
 	load_persisted(t, z);
 	z->next_ms = tcp_now_ms();   /* refresh at once, after serving what we had */
+	bool loaded = z->loaded;     /* z is shared once it is in the registry */
 	pthread_mutex_lock(&t->lock);
 	if (t->n == t->cap) {
 		size_t nc = t->cap ? t->cap * 2 : 16;
@@ -670,7 +675,9 @@ timers_add_zone(struct timers *t, const uint8_t *apex, bool is_catalog)
 	t->z[t->n++] = z;
 	pthread_cond_broadcast(&t->cond);
 	pthread_mutex_unlock(&t->lock);
-	if (is_catalog && z->loaded)
+	/* Members of the persisted catalog are served before any transfer.  Only at
+	 * start (before timers_start) may the catalog be added, so z is still ours. */
+	if (is_catalog && loaded)
 		sync_catalog(t, z);
 	return 0;
 }
