@@ -20,7 +20,7 @@
 enum api_route {
 	R_OTHER, R_DISCOVERY, R_SERVERS, R_SERVER, R_CONFIG, R_STATISTICS, R_ZONES, R_ZONE,
 	R_ZONE_EXPORT, R_ZONE_NOTIFY, R_ZONE_JOURNAL, R_TSIGKEYS, R_TSIGKEY, R_APIKEYS, R_APIKEY,
-	R_SEARCH, R_METRICS, R_ZONE_PROPAGATION, R_COUNT
+	R_SEARCH, R_METRICS, R_ZONE_PROPAGATION, R_SECONDARIES, R_SECONDARY, R_MESH_CONF, R_COUNT
 };
 
 #define API_STATUS_SLOTS 16
@@ -106,6 +106,9 @@ void api_apikeys(struct api_req *r, struct api_resp *rs, const char *id);
 void api_metrics(struct api_req *r, struct api_resp *rs);
 /* propagation.c (transfer side): GET /zones/{id}/propagation */
 void api_zone_propagation(struct api_req *r, struct api_resp *rs, const char *id);
+/* secondaries.c (mesh): /secondaries[/{name}] and /mesh/wireguard.conf */
+void api_secondaries(struct api_req *r, struct api_resp *rs, const char *name);
+void api_mesh_conf(struct api_req *r, struct api_resp *rs);
 
 /* Metrics helpers (http.c). */
 unsigned api_slot_status(unsigned slot);

@@ -29,6 +29,7 @@
 #include "dns/tsig.h"
 #include "dns/wire.h"
 #include "net/addr.h"
+#include "primary/mesh.h"
 #include "primary/propagation.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -398,6 +399,12 @@ plan(struct xfrout_txn *t)
 		char why[DNS_NAME_TEXT_MAX + 64];
 		snprintf(why, sizeof(why), "TSIG key '%s' not allowed for this zone", t->keyname);
 		refuse(t, DNS_RCODE_REFUSED, why);
+		return;
+	}
+	/* Mesh: a POP's key only from that POP's mesh address (mesh.h). */
+	char mwhy[DNS_NAME_TEXT_MAX * 2 + 96];
+	if (!mesh_xfr_check(t->ip_text, t->keyname, mwhy, sizeof(mwhy))) {
+		refuse(t, DNS_RCODE_REFUSED, mwhy);
 		return;
 	}
 	if (t->kind == K_AXFR) {
