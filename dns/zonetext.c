@@ -40,6 +40,9 @@ struct zt_ctx {
 	struct dns_zt_err *err;
 	dns_zt_rr_fn fn;
 	void *fnctx;
+	dns_zt_warn_fn warn;
+	void *warnctx;
+	bool warned_1035;
 	uint8_t origin[DNS_NAME_MAX];
 	uint8_t owner[DNS_NAME_MAX];
 	bool have_owner;
@@ -392,8 +395,9 @@ record(struct zt_ctx *c, struct dns_tok *t)
 	if (rdlen < 0) {
 		dns_rrtype_to_text(type, tname, sizeof(tname));
 		const struct dns_tok *at = re.tok < n ? &c->tok[re.tok] : eol;
-		return fail(c, rdlen, at->line, at->col, "%s: %s", tname,
-		            re.what[0] ? re.what : err_str(rdlen));
+		if (re.what[0] != '\0')   /* rdata's messages name the field and the text */
+			return fail(c, rdlen, at->line, at->col, "%s", re.what);
+		return fail(c, rdlen, at->line, at->col, "bad %s rdata: %s", tname, err_str(rdlen));
 	}
 
 	/* TTL, as BIND 9.18's loader decides it (see the top of this file) */
@@ -404,6 +408,9 @@ record(struct zt_ctx *c, struct dns_tok *t)
 		ttl = c->default_ttl;
 	} else if (c->last_known) {
 		ttl = c->last_ttl;
+		if (!c->warned_1035 && c->warn != NULL)
+			c->warn(c->warnctx, line, col, "using RFC1035 TTL semantics");
+		c->warned_1035 = true;
 	} else if (type == DNS_T_SOA && rdlen >= 20) {
 		const uint8_t *m = c->rdata + rdlen - 4;
 		ttl = (uint32_t)m[0] << 24 | (uint32_t)m[1] << 16 | (uint32_t)m[2] << 8 | m[3];
@@ -411,6 +418,9 @@ record(struct zt_ctx *c, struct dns_tok *t)
 			ttl = 0;   /* BIND's limit_ttl() */
 		c->default_ttl = ttl;
 		c->default_known = true;
+		if (c->warn != NULL)
+			c->warn(c->warnctx, line, col,
+			        "no TTL specified; using SOA MINTTL instead");
 	} else {
 		return fail(c, ERR_SYNTAX, line, col,
 		            "no TTL specified and no $TTL or SOA before this record");
@@ -438,6 +448,14 @@ int
 dns_zt_parse(const char *text, size_t len, const uint8_t *origin, uint32_t default_ttl,
              dns_zt_rr_fn fn, void *ctx, struct dns_zt_err *err)
 {
+	return dns_zt_parse_opts(text, len, origin, default_ttl, fn, ctx, NULL, err);
+}
+
+int
+dns_zt_parse_opts(const char *text, size_t len, const uint8_t *origin, uint32_t default_ttl,
+                  dns_zt_rr_fn fn, void *ctx, const struct dns_zt_opts *opts,
+                  struct dns_zt_err *err)
+{
 	struct zt_ctx *c = malloc(sizeof(*c));
 	if (c == NULL)
 		return -ENOMEM;
@@ -450,6 +468,9 @@ dns_zt_parse(const char *text, size_t len, const uint8_t *origin, uint32_t defau
 	c->err = err;
 	c->fn = fn;
 	c->fnctx = ctx;
+	c->warn = opts != NULL ? opts->warn : NULL;
+	c->warnctx = opts != NULL ? opts->warn_ctx : NULL;
+	c->warned_1035 = false;
 	if (origin == NULL)
 		origin = dns_root_name;
 	memcpy(c->origin, origin, dns_name_len(origin));

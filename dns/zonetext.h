@@ -46,6 +46,23 @@ typedef int (*dns_zt_rr_fn)(void *ctx, const struct dns_rr *rr);
 int dns_zt_parse(const char *text, size_t len, const uint8_t *origin, uint32_t default_ttl,
                  dns_zt_rr_fn fn, void *ctx, struct dns_zt_err *err);
 
+/* Called for each warning (BIND's wording); `what` dies when it returns. */
+typedef void (*dns_zt_warn_fn)(void *ctx, unsigned line, unsigned col, const char *what);
+
+struct dns_zt_opts {
+	dns_zt_warn_fn warn;   /* NULL: warnings are dropped */
+	void *warn_ctx;
+};
+
+/*
+ * dns_zt_parse with options (NULL: none).  Warnings, as named-checkzone
+ * gives them: "no TTL specified; using SOA MINTTL instead" and (once)
+ * "using RFC1035 TTL semantics".
+ */
+int dns_zt_parse_opts(const char *text, size_t len, const uint8_t *origin, uint32_t default_ttl,
+                      dns_zt_rr_fn fn, void *ctx, const struct dns_zt_opts *opts,
+                      struct dns_zt_err *err);
+
 /*
  * Parses a TTL: a plain number, or number+unit groups (1w2d3h4m5s, any
  * case, as BIND: "1h30" is not a TTL).

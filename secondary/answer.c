@@ -325,13 +325,19 @@ put_soa(struct ctx *c)
 	put_required(c, z->apex_node, rs, off, z->apex, 1, ttl, NULL);
 }
 
-/* A and AAAA for the names collected from NS/MX/SRV rdata, as space allows. */
+/*
+ * A and AAAA for the names collected from NS/MX/SRV/SVCB rdata, as space
+ * allows: an rrset that does not fit is skipped and the next one tried (as
+ * knotd does).  Skipping glue of the referral being given (addresses of
+ * names at or below `cut`, NULL outside referrals) sets TC, since without
+ * it the referral cannot be followed (RFC 9471).
+ */
 static void
-put_additional(struct ctx *c)
+put_additional(struct ctx *c, const uint8_t *cut)
 {
 	const struct znode *done[MAX_TARGETS];
 	unsigned ndone = 0;
-	for (unsigned i = 0; i < c->ntg && !c->p->tc; i++) {
+	for (unsigned i = 0; i < c->ntg; i++) {
 		uint8_t key[DNS_LOOKUP_MAX];
 		const uint8_t *nm = c->tg[i].name;
 		if (!dns_name_is_sub(nm, c->z->apex))
@@ -349,8 +355,9 @@ put_additional(struct ctx *c)
 		static const uint16_t types[2] = {DNS_T_A, DNS_T_AAAA};
 		for (int t = 0; t < 2; t++) {
 			const struct zrrset *rs = znode_rrset(n, types[t]);
-			if (rs != NULL && !put_rrset(c, n, rs, c->tg[i].off, nm, 2, UINT32_MAX, NULL))
-				return;
+			if (rs != NULL && !put_rrset(c, n, rs, c->tg[i].off, nm, 2, UINT32_MAX, NULL) &&
+			    cut != NULL && dns_name_is_sub(nm, cut))
+				c->p->tc = true;
 		}
 	}
 }
@@ -502,7 +509,7 @@ static void
 answer_any(struct ctx *c, const struct znode *n, size_t sname_off, const uint8_t *sname)
 {
 	if (put_required(c, n, &n->rr[0], sname_off, sname, 0, UINT32_MAX, NULL))
-		put_additional(c);
+		put_additional(c, NULL);
 }
 
 static void
@@ -511,7 +518,7 @@ solve(struct ctx *c, const uint8_t *qname)
 	const uint8_t *sname = qname;
 	uint8_t synth[2][DNS_NAME_MAX];
 	size_t sname_off = 12;
-	const struct znode *visited[MAX_CHAIN];
+	const struct znode *visited[MAX_CHAIN] = {0};
 	for (unsigned chain = 0; chain < MAX_CHAIN; chain++) {
 		struct lookup r;
 		resolve(c, sname, &r);
@@ -531,7 +538,7 @@ solve(struct ctx *c, const uint8_t *qname)
 			if (chain == 0)
 				c->aa = false;
 			if (put_required(c, n, znode_rrset(n, DNS_T_NS), off, owner, 1, UINT32_MAX, NULL))
-				put_additional(c);
+				put_additional(c, owner);
 			return;
 		}
 		case R_DNAME: {
@@ -573,7 +580,7 @@ solve(struct ctx *c, const uint8_t *qname)
 		const struct zrrset *rs = znode_rrset(n, c->qtype);
 		if (rs != NULL) {
 			if (put_required(c, n, rs, sname_off, sname, 0, UINT32_MAX, NULL))
-				put_additional(c);
+				put_additional(c, NULL);
 			return;
 		}
 		const struct zrrset *cn = (n->flags & ZN_CNAME) ? znode_rrset(n, DNS_T_CNAME) : NULL;
@@ -749,8 +756,9 @@ answer_build(struct zdb *db, const uint8_t *q, size_t qlen, uint8_t *out, size_t
 		} else if (c.qtype == 0) {
 			c.rcode = RC_NOTIMP;        /* reserved type, as knotd */
 		} else if (qclass == DNS_C_CH) {
-			size_t lim = o->is_tcp ? 65535 : (edns ? req_size : 512);
-			p.limit = lim < cap ? lim : cap;
+			uint16_t ours = o->udp_payload ? o->udp_payload : ANSWER_UDP_PAYLOAD;
+			size_t lim = o->is_tcp ? 65535 : !edns ? 512 : req_size < ours ? req_size : ours;
+			p.limit = (lim < cap ? lim : cap) - (edns ? 11 + 4 + 255 : 0);
 			memcpy(out + 12, q + 12, qend - 12);
 			p.len = qend;
 			p.names[p.nnames++] = 12;

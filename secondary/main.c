@@ -196,10 +196,14 @@ main(int argc, char **argv)
 	rcu_thread_offline();
 
 	struct zdb *db = zdb_new();
-	if (db == NULL)
+	/* The catalog is read by the transfer threads only: it is not answered to
+	 * queries (it lists every zone of the platform). */
+	struct zdb *catdb = zdb_new();
+	if (db == NULL || catdb == NULL)
 		fatal("out of memory");
 	struct timers_cfg tc = {
 		.db = db,
+		.catalog_db = catdb,
 		.primary = primary,
 		.transport = transport,
 		.tsig = have_tsig ? &tsig : NULL,
@@ -285,6 +289,7 @@ main(int argc, char **argv)
 	rcu_thread_online();
 	rcu_barrier();
 	zdb_free(db);
+	zdb_free(catdb);
 	rcu_thread_offline();
 	rcu_unregister_thread();
 	free(listen);

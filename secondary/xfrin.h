@@ -99,6 +99,7 @@ struct xfr_result {
 	uint32_t serial_from;     /* ours (when we had one) */
 	uint32_t serial_to;       /* remote's */
 	bool remote_older;        /* remote SOA serial is lower than ours */
+	bool soa_checked;         /* the SOA query succeeded (a failure after it is the transfer's) */
 	struct xfr_rrlist full;   /* XFR_AXFR: every record incl. one SOA, in order received */
 	struct xfr_diff *diffs;   /* XFR_IXFR */
 	size_t ndiffs;

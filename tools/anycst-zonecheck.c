@@ -95,6 +95,13 @@ on_rr(void *ctx, const struct dns_rr *rr)
 }
 
 static void
+on_warn(void *ctx, unsigned line, unsigned col, const char *what)
+{
+	const struct check *ck = ctx;
+	fprintf(stderr, "%s:%u:%u: warning: %s\n", ck->file, line, col, what);
+}
+
+static void
 usage(void)
 {
 	fprintf(stderr, "usage: anycst-zonecheck [-o ORIGIN] [-p | -q | -x] FILE\n"
@@ -188,7 +195,8 @@ main(int argc, char **argv)
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	struct dns_zt_err err;
-	r = dns_zt_parse(text, len, origin, DNS_ZT_NO_TTL, on_rr, ck, &err);
+	struct dns_zt_opts opts = {.warn = on_warn, .warn_ctx = ck};
+	r = dns_zt_parse_opts(text, len, origin, DNS_ZT_NO_TTL, on_rr, ck, &opts, &err);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	int rc = 0;
 	if (r < 0) {

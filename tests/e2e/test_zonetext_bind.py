@@ -287,3 +287,12 @@ def test_random_zone_text_agrees_with_bind(tmp_path):
             assert bind == sorted(ours), text
         compared += 1
     assert compared > 150
+
+
+def test_ttl_warnings_as_named_checkzone():
+    zone = os.path.join(ROOT, "tests", "data", "zones", "2.0.192.in-addr.arpa.zone")
+    b = run([NAMED_CHECKZONE, "2.0.192.in-addr.arpa", zone])
+    o = run([ZONECHECK, zone])
+    assert b.returncode == 0 and o.returncode == 0
+    assert zone + ":4: no TTL specified; using SOA MINTTL instead" in b.stdout + b.stderr
+    assert zone + ":4:1: warning: no TTL specified; using SOA MINTTL instead" in o.stderr

@@ -141,6 +141,53 @@ test_zonetext_ttl_rfc1035_last_explicit(void **state)
 	assert_int_equal(g.ttl[3], 600);
 }
 
+struct warns {
+	unsigned n, line[4], col[4];
+	char what[4][96];
+};
+
+static void
+record_warning(void *ctx, unsigned line, unsigned col, const char *what)
+{
+	struct warns *w = ctx;
+	assert_true(w->n < 4);
+	w->line[w->n] = line;
+	w->col[w->n] = col;
+	snprintf(w->what[w->n], sizeof(w->what[0]), "%s", what);
+	w->n++;
+}
+
+/* The warnings of named-checkzone, where it gives them. */
+static void
+test_zonetext_bind_warnings(void **state)
+{
+	(void)state;
+	struct dns_zt_err e;
+	struct warns w = {0};
+	struct dns_zt_opts o = {.warn = record_warning, .warn_ctx = &w};
+	const char *z = "; no $TTL\n@ SOA ns1 host 1 2 3 4 300\n  NS ns1\n";
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(dns_zt_parse_opts(z, strlen(z), example, DNS_ZT_NO_TTL, collect, &g, &o,
+	                                   &e), 0);
+	assert_int_equal(w.n, 1);
+	assert_int_equal(w.line[0], 2);
+	assert_int_equal(w.col[0], 1);
+	assert_string_equal(w.what[0], "no TTL specified; using SOA MINTTL instead");
+	memset(&w, 0, sizeof(w));
+	z = "@ 60 SOA ns1 host 1 2 3 4 300\n  NS ns1\n  NS ns2\n";
+	assert_int_equal(dns_zt_parse_opts(z, strlen(z), example, DNS_ZT_NO_TTL, collect, &g, &o,
+	                                   &e), 0);
+	assert_int_equal(w.n, 1);   /* once, like BIND */
+	assert_int_equal(w.line[0], 2);
+	assert_int_equal(w.col[0], 3);
+	assert_string_equal(w.what[0], "using RFC1035 TTL semantics");
+	memset(&w, 0, sizeof(w));
+	z = "$TTL 5\n@ SOA ns1 host 1 2 3 4 300\n  NS ns1\n";
+	assert_int_equal(dns_zt_parse_opts(z, strlen(z), example, DNS_ZT_NO_TTL, collect, &g, &o,
+	                                   &e), 0);
+	assert_int_equal(w.n, 0);
+}
+
 static void
 test_zonetext_no_ttl_before_soa(void **state)
 {
@@ -469,6 +516,7 @@ main(void)
 		cmocka_unit_test(test_zonetext_ttl_from_soa_minimum),
 		cmocka_unit_test(test_zonetext_ttl_rfc1035_last_explicit),
 		cmocka_unit_test(test_zonetext_no_ttl_before_soa),
+		cmocka_unit_test(test_zonetext_bind_warnings),
 		cmocka_unit_test(test_zonetext_parse_ttl_units),
 		cmocka_unit_test(test_zonetext_print_parses_back),
 		cmocka_unit_test(test_zonetext_callback_stops_parse),
