@@ -154,7 +154,8 @@ int zone_walk(const struct zone *z, zone_rr_fn fn, void *ctx);
 /*
  * Frees a version: everything if it is the latest, or only what its
  * successor does not share if it is retired.  NULL is a no-op.  No reader
- * may hold `z` any more.
+ * may hold `z` any more, nor its retired predecessor (they share nodes): a
+ * version that could not be published goes to zdb_retire() instead.
  */
 void zone_free(struct zone *z);
 
