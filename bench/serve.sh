@@ -149,7 +149,8 @@ tree() {   # pid: it and all its descendants (NSD serves from a grandchild)
 cpu_ticks() {   # pid...: utime+stime of the processes
 	t=0
 	for p in "$@"; do
-		v=$(awk '{print $14 + $15}' /proc/$p/stat 2>/dev/null)
+		# utime + stime; the name field may hold spaces ("nsd: server 1"), so cut it off.
+		v=$(sed 's/.*) //' /proc/$p/stat 2>/dev/null | awk '{print $12 + $13}')
 		t=$((t + ${v:-0}))
 	done
 	echo $t
