@@ -77,6 +77,10 @@ api_error(struct api_resp *rs, unsigned status, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* messages quote client input, possibly cut mid-character: keep them ASCII */
+	for (char *p = msg; *p != '\0'; p++)
+		if ((unsigned char)*p >= 0x80 || (unsigned char)*p < 0x20)
+			*p = '?';
 	api_json(rs, status, json_pack("{s:s}", "error", msg));
 }
 

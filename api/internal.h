@@ -95,6 +95,13 @@ void api_zone_id_encode(const char *name, char *out, size_t cap);
 /* Parses If-Match into *serial; returns false when absent or "*". Sets *bad on garbage. */
 bool api_if_match(struct api_req *r, uint32_t *serial, bool *bad);
 
+/*
+ * Validates a PATCH body for `zone` (wire) exactly as PATCH does, without
+ * touching the store (for the fuzz target and tests).  Returns 0 with *nops
+ * rrsets parsed, or a negative code with the error response in `rs`.
+ */
+int api_patch_check(struct api_req *r, struct api_resp *rs, const uint8_t *zone, size_t *nops);
+
 /* Handlers, by file. */
 void api_zones_route(struct api_req *r, struct api_resp *rs, const char *rest);
 void api_servers(struct api_req *r, struct api_resp *rs);

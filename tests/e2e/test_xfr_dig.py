@@ -46,8 +46,8 @@ def test_dig_axfr_with_key(primary):
     assert any("192.0.2.80" in l for l in recs), out
     assert re.search(r"^xfr-key\.\s+0\s+ANY\s+TSIG\s+hmac-sha256\. \d+ 300 32 \S+ \d+ NOERROR",
                      out, re.M), out
-    assert re.search(r"zone transfer, outgoing AXFR to 127\.0\.0\.1@\d+, serial \d+",
-                     primary.log())
+    assert re.search(r"info: \[example\.com\.\] zone transfer, outgoing AXFR to "
+                     r"127\.0\.0\.1@\d+, serial \d+, \d+ messages, \d+ ms", primary.log())
 
 
 def test_dig_ixfr_with_key(primary):
@@ -62,7 +62,8 @@ def test_dig_ixfr_with_key(primary):
     # new SOA, old SOA, new SOA, added..., new SOA
     assert [int(l.split()[6]) for l in soas] == [new, old, new, new], out
     assert any('"hello"' in l for l in recs), out
-    assert re.search(r"outgoing IXFR to 127\.0\.0\.1@\d+, serial %d -> %d, \d+ messages"
+    assert re.search(r"info: \[example\.com\.\] zone transfer, outgoing IXFR to "
+                     r"127\.0\.0\.1@\d+, serial %d -> %d, \d+ messages, \d+ ms"
                      % (old, new), primary.log())
     # Up to date: the SOA alone.
     out = dig(primary, "-y", "hmac-sha256:xfr-key:" + primary.secret, ZONE, "IXFR=%d" % new)
