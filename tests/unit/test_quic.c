@@ -249,6 +249,26 @@ teardown(void **state)
 /* ---------------------------------------------------------------- tests */
 
 static void
+test_quic_stats_prometheus(void **state)
+{
+	(void)state;
+	struct quic_stats st;
+	memset(&st, 0, sizeof(st));
+	st.conns_accepted = 7;
+	st.conns_open = 2;
+	st.pkts_lost = 123456789012ULL;
+	char buf[4096];
+	int n = quic_stats_prometheus(&st, "anycst", buf, sizeof(buf));
+	assert_true(n > 0);
+	assert_int_equal((size_t)n, strlen(buf));
+	assert_non_null(strstr(buf, "\nanycst_quic_conns_accepted_total 7\n"));
+	assert_non_null(strstr(buf, "# TYPE anycst_quic_conns_open gauge\nanycst_quic_conns_open 2\n"));
+	assert_non_null(strstr(buf, "anycst_quic_packets_lost_total 123456789012\n"));
+	assert_non_null(strstr(buf, "anycst_quic_handshake_failures_total 0\n"));
+	assert_int_equal(quic_stats_prometheus(&st, "anycst", buf, 100), -ENOSPC);
+}
+
+static void
 test_quic_key_and_pin(void **state)
 {
 	(void)state;
@@ -711,6 +731,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_quic_stats_prometheus),
 		cmocka_unit_test(test_quic_key_and_pin),
 		cmocka_unit_test(test_quic_one_and_hundred_messages),
 		cmocka_unit_test(test_quic_ten_megabytes),
