@@ -115,7 +115,8 @@ class Primary:
         return raw.decode(errors="replace")
 
     def log(self):
-        self.logf.flush()
+        if not self.logf.closed:
+            self.logf.flush()
         with open(self.log_path, errors="replace") as f:
             return f.read()
 
