@@ -40,4 +40,11 @@ void api_stop(struct api *a);
 struct propagation;
 void api_propagation_attach(struct propagation *p);
 
+/*
+ * Hands the POP registry (primary/mesh.c) to /secondaries and
+ * /mesh/wireguard.conf (api/secondaries.c); borrowed, must outlive the api.
+ */
+struct mesh;
+void api_mesh_attach(struct mesh *m);
+
 #endif

@@ -29,6 +29,7 @@ const char *const api_route_names[R_COUNT] = {
 	[R_TSIGKEYS] = "tsigkeys", [R_TSIGKEY] = "tsigkey", [R_APIKEYS] = "apikeys",
 	[R_APIKEY] = "apikey", [R_SEARCH] = "search", [R_METRICS] = "metrics",
 	[R_ZONE_PROPAGATION] = "zone_propagation",
+	[R_SECONDARIES] = "secondaries", [R_SECONDARY] = "secondary", [R_MESH_CONF] = "mesh_conf",
 };
 
 static const double lat_bounds[API_LAT_BUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
@@ -76,6 +77,10 @@ api_error(struct api_resp *rs, unsigned status, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* messages quote client input, possibly cut mid-character: keep them ASCII */
+	for (char *p = msg; *p != '\0'; p++)
+		if ((unsigned char)*p >= 0x80 || (unsigned char)*p < 0x20)
+			*p = '?';
 	api_json(rs, status, json_pack("{s:s}", "error", msg));
 }
 
@@ -293,6 +298,12 @@ dispatch(struct api_req *r, struct api_resp *rs)
 	} else if (strcmp(rest, "/apikeys") == 0 || strncmp(rest, "/apikeys/", 9) == 0) {
 		r->route = rest[8] ? R_APIKEY : R_APIKEYS;
 		api_apikeys(r, rs, rest[8] ? rest + 9 : NULL);
+	} else if (strcmp(rest, "/secondaries") == 0 || strncmp(rest, "/secondaries/", 13) == 0) {
+		r->route = rest[12] ? R_SECONDARY : R_SECONDARIES;
+		api_secondaries(r, rs, rest[12] ? rest + 13 : NULL);
+	} else if (strcmp(rest, "/mesh/wireguard.conf") == 0) {
+		r->route = R_MESH_CONF;
+		api_mesh_conf(r, rs);
 	} else {
 		api_error(rs, 404, "Not Found");
 	}

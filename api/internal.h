@@ -20,7 +20,7 @@
 enum api_route {
 	R_OTHER, R_DISCOVERY, R_SERVERS, R_SERVER, R_CONFIG, R_STATISTICS, R_ZONES, R_ZONE,
 	R_ZONE_EXPORT, R_ZONE_NOTIFY, R_ZONE_JOURNAL, R_TSIGKEYS, R_TSIGKEY, R_APIKEYS, R_APIKEY,
-	R_SEARCH, R_METRICS, R_ZONE_PROPAGATION, R_COUNT
+	R_SEARCH, R_METRICS, R_ZONE_PROPAGATION, R_SECONDARIES, R_SECONDARY, R_MESH_CONF, R_COUNT
 };
 
 #define API_STATUS_SLOTS 16
@@ -95,6 +95,13 @@ void api_zone_id_encode(const char *name, char *out, size_t cap);
 /* Parses If-Match into *serial; returns false when absent or "*". Sets *bad on garbage. */
 bool api_if_match(struct api_req *r, uint32_t *serial, bool *bad);
 
+/*
+ * Validates a PATCH body for `zone` (wire) exactly as PATCH does, without
+ * touching the store (for the fuzz target and tests).  Returns 0 with *nops
+ * rrsets parsed, or a negative code with the error response in `rs`.
+ */
+int api_patch_check(struct api_req *r, struct api_resp *rs, const uint8_t *zone, size_t *nops);
+
 /* Handlers, by file. */
 void api_zones_route(struct api_req *r, struct api_resp *rs, const char *rest);
 void api_servers(struct api_req *r, struct api_resp *rs);
@@ -106,6 +113,9 @@ void api_apikeys(struct api_req *r, struct api_resp *rs, const char *id);
 void api_metrics(struct api_req *r, struct api_resp *rs);
 /* propagation.c (transfer side): GET /zones/{id}/propagation */
 void api_zone_propagation(struct api_req *r, struct api_resp *rs, const char *id);
+/* secondaries.c (mesh): /secondaries[/{name}] and /mesh/wireguard.conf */
+void api_secondaries(struct api_req *r, struct api_resp *rs, const char *name);
+void api_mesh_conf(struct api_req *r, struct api_resp *rs);
 
 /* Metrics helpers (http.c). */
 unsigned api_slot_status(unsigned slot);

@@ -1288,6 +1288,30 @@ zone_journal(struct ctx *c, const char *id)
 	                               jc.arr));
 }
 
+int
+api_patch_check(struct api_req *r, struct api_resp *rs, const uint8_t *zone, size_t *nops)
+{
+	struct ctx c;
+	*nops = 0;
+	if (ctx_init(&c, r, rs) != 0)
+		return -ENOMEM;
+	int ret = -EINVAL;
+	json_t *body = api_body_object(r, rs);
+	if (body != NULL) {
+		struct parsed p = {0};
+		json_t *jrr = json_object_get(body, "rrsets");
+		if (jrr == NULL) {
+			api_error(rs, 422, "rrsets: missing");
+		} else {
+			ret = parse_rrsets(&c, jrr, zone, true, &p);
+			*nops = p.n;
+		}
+		json_decref(body);
+	}
+	ctx_clear(&c);
+	return ret;
+}
+
 void
 api_zones_route(struct api_req *r, struct api_resp *rs, const char *rest)
 {

@@ -3,7 +3,10 @@
 The zone is loaded into the primary through the API (PATCHes of 2,000 rrsets)
 and exported; knotd serves that very export as its primary zone, so both send
 the same records.  Servers are pinned to CPU 0 and dig to CPU 1 (BENCH.md).
-Times are dig's own "Query time" for the whole transfer, median of XFR_RUNS.
+Times are dig's own "Query time" for the whole transfer, median of XFR_RUNS;
+every run is printed too.  The primary's first AXFR of a version reads it from
+SQLite (cold); later ones of the same version come from its version cache, as
+when many secondaries fetch a change: both figures matter.
 """
 import os
 import re
@@ -45,6 +48,7 @@ def dig(port, secret, *args):
 
 def median_runs(fn):
     vals = [fn() for _ in range(RUNS)]
+    print("   runs (s): %s" % " ".join("%.3f" % v[0] for v in vals))
     return statistics.median(v[0] for v in vals), vals[-1]
 
 

@@ -230,12 +230,26 @@ rd_printf(struct rd_tbuf *b, const char *fmt, ...)
 }
 
 void
+rd_putu(struct rd_tbuf *b, uint32_t v)
+{
+	char tmp[10];
+	size_t n = 0;
+	do {
+		tmp[sizeof(tmp) - 1 - n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	rd_puts(b, tmp + sizeof(tmp) - n, n);
+}
+
+void
 rd_put_escaped(struct rd_tbuf *b, const uint8_t *s, size_t len)
 {
 	for (size_t i = 0; i < len; i++) {
 		uint8_t ch = s[i];
 		if (ch < 0x20 || ch >= 0x7f) {
-			rd_printf(b, "\\%03u", ch);
+			char e[4] = { '\\', (char)('0' + ch / 100), (char)('0' + ch / 10 % 10),
+			              (char)('0' + ch % 10) };
+			rd_puts(b, e, 4);
 		} else {
 			if (ch == '"' || ch == '\\')
 				rd_putc(b, '\\');
@@ -799,14 +813,14 @@ put_field(struct rd_tbuf *b, uint8_t k, const uint8_t *p, size_t l)
 	case F_U8:
 	case F_ALG:
 	case F_DIGEST:
-		rd_printf(b, "%u", p[0]);
+		rd_putu(b, p[0]);
 		break;
 	case F_U16:
-		rd_printf(b, "%u", rd_u16(p));
+		rd_putu(b, rd_u16(p));
 		break;
 	case F_U32:
 	case F_PERIOD:
-		rd_printf(b, "%u", rd_u32(p));
+		rd_putu(b, rd_u32(p));
 		break;
 	case F_TIME:
 		put_time(b, rd_u32(p));

@@ -43,6 +43,8 @@ const char *rd_tname(uint16_t type, char *buf, size_t cap);
 void rd_putc(struct rd_tbuf *b, char c);
 void rd_puts(struct rd_tbuf *b, const char *s, size_t len);
 void rd_printf(struct rd_tbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Decimal without printf (the printer's hot path). */
+void rd_putu(struct rd_tbuf *b, uint32_t v);
 /* Writes octets as a BIND character-string body: \" \\ and \DDD for non-printables. */
 void rd_put_escaped(struct rd_tbuf *b, const uint8_t *s, size_t len);
 

@@ -27,12 +27,14 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <ngtcp2/ngtcp2.h>
 #include <ngtcp2/ngtcp2_crypto.h>
 #include <ngtcp2/ngtcp2_crypto_gnutls.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -244,6 +246,10 @@ make_cert(gnutls_x509_privkey_t key, gnutls_x509_crt_t *out)
 	serial[0] &= 0x7f;
 	time_t t = time(NULL);
 	static const char cn[] = "anycst";
+	/* EdDSA signs the message itself: GnuTLS wants SHA-512 named for Ed25519 */
+	int pk = gnutls_x509_privkey_get_pk_algorithm(key);
+	gnutls_digest_algorithm_t dig = pk == GNUTLS_PK_EDDSA_ED25519 ? GNUTLS_DIG_SHA512
+	                                                             : GNUTLS_DIG_SHA256;
 	if (gnutls_x509_crt_set_version(crt, 3) < 0 ||
 	    gnutls_x509_crt_set_serial(crt, serial, sizeof(serial)) < 0 ||
 	    gnutls_x509_crt_set_activation_time(crt, t - 86400) < 0 ||
@@ -252,7 +258,7 @@ make_cert(gnutls_x509_privkey_t key, gnutls_x509_crt_t *out)
 	                                  sizeof(cn) - 1) < 0 ||
 	    gnutls_x509_crt_set_key(crt, key) < 0 ||
 	    gnutls_x509_crt_set_key_usage(crt, GNUTLS_KEY_DIGITAL_SIGNATURE) < 0 ||
-	    gnutls_x509_crt_sign2(crt, crt, key, GNUTLS_DIG_SHA256, 0) < 0) {
+	    gnutls_x509_crt_sign2(crt, crt, key, dig, 0) < 0) {
 		gnutls_x509_crt_deinit(crt);
 		return -EIO;
 	}
@@ -453,6 +459,56 @@ log_ok(ngtcp2_tstamp *last, ngtcp2_tstamp now)
 	return true;
 }
 
+int
+quic_stats_prometheus(const struct quic_stats *st, const char *prefix, char *buf, size_t cap)
+{
+	static const struct {
+		const char *name, *help;
+		size_t off;
+		bool gauge;
+	} f[] = {
+		{ "conns_accepted", "QUIC connections accepted",
+		  offsetof(struct quic_stats, conns_accepted), false },
+		{ "conns_open", "QUIC connections open now", offsetof(struct quic_stats, conns_open),
+		  true },
+		{ "conns_refused", "QUIC connections refused by limits",
+		  offsetof(struct quic_stats, conns_refused), false },
+		{ "handshakes", "QUIC handshakes completed",
+		  offsetof(struct quic_stats, handshakes_done), false },
+		{ "handshake_failures", "QUIC handshakes failed (TLS, ALPN, pin, timeout)",
+		  offsetof(struct quic_stats, handshake_failures), false },
+		{ "retries", "QUIC Retry packets sent", offsetof(struct quic_stats, retries_sent),
+		  false },
+		{ "streams", "DoQ request streams", offsetof(struct quic_stats, streams), false },
+		{ "stream_errors", "DoQ streams or connections closed with an error",
+		  offsetof(struct quic_stats, stream_errors), false },
+		{ "bytes_received", "QUIC UDP payload bytes received",
+		  offsetof(struct quic_stats, bytes_rx), false },
+		{ "bytes_sent", "QUIC UDP payload bytes sent", offsetof(struct quic_stats, bytes_tx),
+		  false },
+		{ "packets_received", "QUIC packets received", offsetof(struct quic_stats, pkts_rx),
+		  false },
+		{ "packets_sent", "QUIC packets sent", offsetof(struct quic_stats, pkts_tx), false },
+		{ "packets_lost", "QUIC packets with stream data declared lost and retransmitted",
+		  offsetof(struct quic_stats, pkts_lost), false },
+	};
+	size_t len = 0;
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		uint64_t v;
+		memcpy(&v, (const uint8_t *)st + f[i].off, sizeof(v));
+		const char *sfx = f[i].gauge ? "" : "_total";
+		int n = snprintf(buf + len, cap - len,
+		                 "# HELP %s_quic_%s%s %s\n# TYPE %s_quic_%s%s %s\n%s_quic_%s%s %llu\n",
+		                 prefix, f[i].name, sfx, f[i].help, prefix, f[i].name, sfx,
+		                 f[i].gauge ? "gauge" : "counter", prefix, f[i].name, sfx,
+		                 (unsigned long long)v);
+		if (n < 0 || (size_t)n >= cap - len)
+			return -ENOSPC;
+		len += (size_t)n;
+	}
+	return (int)len;
+}
+
 /* ------------------------------------------------------------------ server */
 
 struct sconn;
@@ -466,8 +522,10 @@ struct sstream {
 	bool blocked;
 	bool reset_pending;
 	uint64_t reset_code;
+	size_t lost_seen;        /* ngtcp2's loss count already added to the stats */
 	struct sstream *prev, *next;
 };
+
 
 struct sconn {
 	struct quic_server *srv;
@@ -484,7 +542,6 @@ struct sconn {
 	bool close_pending;      /* close with an application error after this event */
 	uint64_t close_code;
 	const char *close_why;
-	uint64_t lost;           /* packets lost, summed over closed streams */
 	struct sconn *prev, *next;
 };
 
@@ -539,8 +596,20 @@ struct quic_server {
 	bool workers_stop;
 	struct quic_stats st;
 	ngtcp2_tstamp log_hs, log_limit, log_proto;
+	bool no_gso;                     /* the kernel refused UDP_SEGMENT once */
 	uint8_t buf[PKT_BUF];
 };
+
+/* Adds the packets of `s` newly declared lost to the stats (live metric). */
+static void
+sstream_count_loss(struct quic_server *srv, ngtcp2_conn *conn, struct sstream *s)
+{
+	size_t n = ngtcp2_conn_get_stream_loss_count(conn, s->id);
+	if (n > s->lost_seen) {
+		stat_add(&srv->st.pkts_lost, n - s->lost_seen);
+		s->lost_seen = n;
+	}
+}
 
 static unsigned
 cid_hash(const uint8_t *d, size_t len)
@@ -804,11 +873,10 @@ sconn_free(struct sconn *c)
 	while (c->streams != NULL) {
 		struct sstream *s = c->streams;
 		if (c->conn != NULL)
-			c->lost += ngtcp2_conn_get_stream_loss_count(c->conn, s->id);
+			sstream_count_loss(srv, c->conn, s);
 		sstream_unlink(c, s);
 		sstream_free(srv, s);
 	}
-	stat_add(&srv->st.pkts_lost, c->lost);
 	cid_del_conn(srv, c);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
@@ -980,7 +1048,7 @@ srv_stream_close(ngtcp2_conn *conn, uint32_t flags, int64_t stream_id, uint64_t 
 	struct sstream *s = stream_user_data;
 	if (s == NULL)
 		return 0;
-	c->lost += ngtcp2_conn_get_stream_loss_count(conn, stream_id);
+	sstream_count_loss(c->srv, conn, s);
 	sstream_unlink(c, s);
 	sstream_free(c->srv, s);
 	if (!ngtcp2_conn_is_local_stream(conn, stream_id))
@@ -1139,6 +1207,58 @@ srv_send(struct quic_server *srv, const struct sockaddr_storage *to, socklen_t t
 	}
 }
 
+/*
+ * Sends `len` bytes holding packets of `seg` bytes (the last may be
+ * shorter) with one UDP GSO sendmsg; falls back to one datagram each.
+ */
+static void
+srv_send_batch(struct quic_server *srv, const struct sockaddr_storage *to, socklen_t tolen,
+               const uint8_t *p, size_t len, size_t seg)
+{
+	if (len <= seg || srv->no_gso) {
+		for (size_t off = 0; off < len; off += seg)
+			srv_send(srv, to, tolen, p + off, len - off < seg ? len - off : seg);
+		return;
+	}
+	union {
+		char buf[CMSG_SPACE(sizeof(uint16_t))];
+		struct cmsghdr align;
+	} cm;
+	memset(&cm, 0, sizeof(cm));
+	struct iovec iov = { (void *)(uintptr_t)p, len };
+	struct msghdr mh;
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_name = (void *)(uintptr_t)to;
+	mh.msg_namelen = tolen;
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cm.buf;
+	mh.msg_controllen = sizeof(cm.buf);
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_UDP;
+	c->cmsg_type = UDP_SEGMENT;
+	c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+	uint16_t s16 = (uint16_t)seg;
+	memcpy(CMSG_DATA(c), &s16, sizeof(s16));
+	for (int tries = 0; tries < 2; tries++) {
+		if (sendmsg(srv->fd, &mh, 0) >= 0) {
+			stat_add(&srv->st.pkts_tx, (len + seg - 1) / seg);
+			stat_add(&srv->st.bytes_tx, len);
+			return;
+		}
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+			struct pollfd pfd = { .fd = srv->fd, .events = POLLOUT };
+			(void)poll(&pfd, 1, 20);
+			continue;
+		}
+		if (errno == EIO || errno == EINVAL || errno == ENOPROTOOPT || errno == EOPNOTSUPP) {
+			srv->no_gso = true;     /* no GSO here (device or kernel): datagrams */
+			srv_send_batch(srv, to, tolen, p, len, seg);
+		}
+		return;
+	}
+}
+
 /* Sends CONNECTION_CLOSE (best effort) and frees the connection. */
 static void
 sconn_close_now(struct sconn *c, const ngtcp2_connection_close_error *cc)
@@ -1252,6 +1372,7 @@ sconn_write(struct sconn *c)
 	if (maxlen > sizeof(srv->buf))
 		maxlen = sizeof(srv->buf);
 	for (struct sstream *s = c->streams; s != NULL; s = s->next) {
+		sstream_count_loss(srv, c->conn, s);
 		s->blocked = false;
 		if (s->reset_pending) {
 			s->reset_pending = false;
@@ -1266,7 +1387,13 @@ sconn_write(struct sconn *c)
 	unsigned npkts = 0;
 	ngtcp2_pkt_info pi;
 	memset(&pi, 0, sizeof(pi));
+	/* Packets of one size are gathered in srv->buf and sent with one GSO call. */
+	size_t off = 0, seg = 0;
 	for (;;) {
+		if (off + maxlen > sizeof(srv->buf)) {
+			srv_send_batch(srv, &c->remote, c->remotelen, srv->buf, off, seg);
+			off = 0;
+		}
 		struct sstream *s = c->streams;
 		while (s != NULL && (s->blocked || !sendq_pending(&s->q)))
 			s = s->next;
@@ -1282,7 +1409,7 @@ sconn_write(struct sconn *c)
 				fl |= NGTCP2_WRITE_STREAM_FLAG_FIN;
 		}
 		ngtcp2_ssize ndatalen = -1;
-		ngtcp2_ssize n = ngtcp2_conn_writev_stream(c->conn, NULL, &pi, srv->buf, maxlen,
+		ngtcp2_ssize n = ngtcp2_conn_writev_stream(c->conn, NULL, &pi, srv->buf + off, maxlen,
 		                                           &ndatalen, fl, sid, v, nv, ts);
 		if (n < 0) {
 			if (n == NGTCP2_ERR_STREAM_DATA_BLOCKED) {
@@ -1310,6 +1437,8 @@ sconn_write(struct sconn *c)
 				}
 				continue;
 			}
+			if (off > 0)
+				srv_send_batch(srv, &c->remote, c->remotelen, srv->buf, off, seg);
 			sconn_fail(c, (int)n, "write failed");
 			return -1;
 		}
@@ -1326,12 +1455,31 @@ sconn_write(struct sconn *c)
 		}
 		if (n == 0)
 			break;
-		srv_send(srv, &c->remote, c->remotelen, srv->buf, (size_t)n);
+		size_t pn = (size_t)n;
+		if (off == 0) {
+			seg = pn;
+			off = pn;
+		} else if (pn > seg) {
+			/* larger than the batch's segments: send those, start anew */
+			srv_send_batch(srv, &c->remote, c->remotelen, srv->buf, off, seg);
+			memmove(srv->buf, srv->buf + off, pn);
+			seg = pn;
+			off = pn;
+		} else {
+			off += pn;
+		}
+		if (pn < seg || srv->no_gso) {
+			/* a short packet ends a GSO batch */
+			srv_send_batch(srv, &c->remote, c->remotelen, srv->buf, off, seg);
+			off = 0;
+		}
 		if (++npkts >= MAX_PKTS_PER_WRITE) {
 			c->more = true;
 			break;
 		}
 	}
+	if (off > 0)
+		srv_send_batch(srv, &c->remote, c->remotelen, srv->buf, off, seg);
 	ngtcp2_conn_update_pkt_tx_time(c->conn, ts);
 	/* bytes handed to QUIC leave the producers' backlog */
 	pthread_mutex_lock(&srv->lock);
@@ -1916,6 +2064,7 @@ struct quic_client {
 	char peer_pin[QUIC_PIN_LEN];
 	struct quic_stats st;
 	uint8_t buf[PKT_BUF];
+	uint8_t rbuf[32][1500];          /* recvmmsg batch */
 };
 
 static void
@@ -2370,54 +2519,76 @@ cl_write(struct quic_client *cl)
 	ngtcp2_conn_update_pkt_tx_time(cl->conn, ts);
 }
 
+/* Handles one datagram; returns false when the connection ended. */
+static bool
+cl_packet(struct quic_client *cl, const uint8_t *pkt, size_t n, struct sockaddr_storage *from,
+          socklen_t fl)
+{
+	stat_add(&cl->st.pkts_rx, 1);
+	stat_add(&cl->st.bytes_rx, n);
+	ngtcp2_path path;
+	memset(&path, 0, sizeof(path));
+	path.local.addr = (ngtcp2_sockaddr *)&cl->local;
+	path.local.addrlen = cl->locallen;
+	path.remote.addr = (ngtcp2_sockaddr *)from;
+	path.remote.addrlen = fl;
+	ngtcp2_pkt_info pi;
+	memset(&pi, 0, sizeof(pi));
+	int rv = ngtcp2_conn_read_pkt(cl->conn, &path, &pi, pkt, n, now_ns());
+	if (rv == 0)
+		return true;
+	if (rv == NGTCP2_ERR_DRAINING) {
+		ngtcp2_connection_close_error cc;
+		ngtcp2_conn_get_connection_close_error(cl->conn, &cc);
+		char ab[ADDR_TEXT_MAX];
+		addr_fmt((const struct sockaddr *)&cl->remote, ab, sizeof(ab));
+		bool app = cc.type == NGTCP2_CONNECTION_CLOSE_ERROR_CODE_TYPE_APPLICATION;
+		if (cc.error_code != 0)
+			log_warning(NULL, "QUIC, remote %s, connection closed by the server, %s 0x%llx",
+			            ab, app ? doq_error_str(cc.error_code) : "transport error",
+			            (unsigned long long)cc.error_code);
+		int status = cl->state == CL_READY ? (app && cc.error_code ? -EPROTO : -ECONNRESET)
+		                                   : -ECONNREFUSED;
+		cl_conn_lost(cl, status, app ? cc.error_code : 0);
+		return false;
+	}
+	if (!ngtcp2_err_is_fatal(rv) && rv != NGTCP2_ERR_CRYPTO &&
+	    rv != NGTCP2_ERR_CALLBACK_FAILURE)
+		return true;
+	cl_fail(cl, rv);
+	return false;
+}
+
 static void
 cl_read(struct quic_client *cl)
 {
-	for (int i = 0; i < 256 && cl->conn != NULL; i++) {
-		struct sockaddr_storage from;
-		socklen_t fl = sizeof(from);
-		ssize_t n = recvfrom(cl->fd, cl->buf, sizeof(cl->buf), MSG_DONTWAIT,
-		                     (struct sockaddr *)&from, &fl);
+	enum { BATCH = 32 };
+	struct mmsghdr mm[BATCH];
+	struct iovec iov[BATCH];
+	struct sockaddr_storage from[BATCH];
+	for (int round = 0; round < 8 && cl->conn != NULL; round++) {
+		for (int i = 0; i < BATCH; i++) {
+			iov[i].iov_base = cl->rbuf[i];
+			iov[i].iov_len = sizeof(cl->rbuf[i]);
+			memset(&mm[i].msg_hdr, 0, sizeof(mm[i].msg_hdr));
+			mm[i].msg_hdr.msg_iov = &iov[i];
+			mm[i].msg_hdr.msg_iovlen = 1;
+			mm[i].msg_hdr.msg_name = &from[i];
+			mm[i].msg_hdr.msg_namelen = sizeof(from[i]);
+		}
+		int n = recvmmsg(cl->fd, mm, BATCH, MSG_DONTWAIT, NULL);
 		if (n < 0) {
-			if (errno == ECONNREFUSED && cl->state != CL_READY) {
+			if (errno == ECONNREFUSED && cl->state != CL_READY)
 				cl_conn_lost(cl, -ECONNREFUSED, 0);
+			return;
+		}
+		for (int i = 0; i < n; i++) {
+			if (!cl_packet(cl, cl->rbuf[i], mm[i].msg_len, &from[i],
+			               mm[i].msg_hdr.msg_namelen))
 				return;
-			}
-			return;
 		}
-		stat_add(&cl->st.pkts_rx, 1);
-		stat_add(&cl->st.bytes_rx, (uint64_t)n);
-		ngtcp2_path path;
-		memset(&path, 0, sizeof(path));
-		path.local.addr = (ngtcp2_sockaddr *)&cl->local;
-		path.local.addrlen = cl->locallen;
-		path.remote.addr = (ngtcp2_sockaddr *)&from;
-		path.remote.addrlen = fl;
-		ngtcp2_pkt_info pi;
-		memset(&pi, 0, sizeof(pi));
-		int rv = ngtcp2_conn_read_pkt(cl->conn, &path, &pi, cl->buf, (size_t)n, now_ns());
-		if (rv == 0)
-			continue;
-		if (rv == NGTCP2_ERR_DRAINING) {
-			ngtcp2_connection_close_error cc;
-			ngtcp2_conn_get_connection_close_error(cl->conn, &cc);
-			char ab[ADDR_TEXT_MAX];
-			addr_fmt((const struct sockaddr *)&cl->remote, ab, sizeof(ab));
-			bool app = cc.type == NGTCP2_CONNECTION_CLOSE_ERROR_CODE_TYPE_APPLICATION;
-			if (cc.error_code != 0)
-				log_warning(NULL, "QUIC, remote %s, connection closed by the server, %s 0x%llx",
-				            ab, app ? doq_error_str(cc.error_code) : "transport error",
-				            (unsigned long long)cc.error_code);
-			int status = cl->state == CL_READY ? (app && cc.error_code ? -EPROTO : -ECONNRESET)
-			                                   : -ECONNREFUSED;
-			cl_conn_lost(cl, status, app ? cc.error_code : 0);
+		if (n < BATCH)
 			return;
-		}
-		if (!ngtcp2_err_is_fatal(rv) && rv != NGTCP2_ERR_CRYPTO &&
-		    rv != NGTCP2_ERR_CALLBACK_FAILURE)
-			continue;
-		cl_fail(cl, rv);
-		return;
 	}
 }
 

@@ -17,6 +17,7 @@
 #include <gnutls/gnutls.h>
 
 #include "api/api.h"
+#include "primary/mesh.h"
 #include "primary/store.h"
 #include "primary/xfr_service.h"
 #include "util/log.h"
@@ -36,6 +37,10 @@ static struct opt primary_opts[] = {
 	{.name = "api-max-body", .arg = "BYTES", .def = "16777216", .help = "largest request body"},
 	{.name = "api-max-rrsets", .arg = "N", .def = "10000", .help = "rrsets per request"},
 	{.name = "api-max-records", .arg = "N", .def = "10000", .help = "records per rrset"},
+	{.name = "mesh-net", .arg = "CIDR", .def = "10.53.0.0/24", .help = "WireGuard mesh (primary: first host)"},
+	{.name = "wg-endpoint", .arg = "HOST:PORT", .help = "primary's public WireGuard endpoint"},
+	{.name = "wg-private-key", .arg = "FILE", .help = "primary's WireGuard private key"},
+	{.name = "wg-interface", .arg = "NAME", .help = "apply POP peers to this interface (wg set)"},
 	{0},
 };
 
@@ -152,6 +157,25 @@ main(int argc, char **argv)
 		fatal("%s", err);
 	}
 	api_propagation_attach(xfr_service_propagation(xfr));
+	struct opt *wge = opts_get(primary_opts, "wg-endpoint");
+	struct opt *wgk = opts_get(primary_opts, "wg-private-key");
+	struct opt *wgi = opts_get(primary_opts, "wg-interface");
+	struct mesh_opts mo = {
+		.db = db, .net = opts_str(primary_opts, "mesh-net"), .xfr = opts_str(primary_opts, "xfr"),
+		.quic = opts_str(primary_opts, "quic"), .catalog = opts_str(primary_opts, "catalog"),
+		.wg_endpoint = wge->set ? wge->values[wge->nvalues - 1] : NULL,
+		.wg_private_key = wgk->set ? wgk->values[wgk->nvalues - 1] : NULL,
+		.wg_interface = wgi->set ? wgi->values[wgi->nvalues - 1] : NULL,
+	};
+	struct mesh *mesh = NULL;
+	ret = mesh_open(&mo, st, xfr_service_propagation(xfr), &mesh, err, sizeof(err));
+	if (ret != 0) {
+		xfr_service_stop(xfr);
+		store_close(st);
+		fatal("%s", err);
+	}
+	mesh_attach(mesh);
+	api_mesh_attach(mesh);
 	char *key = load_key(keypath);
 	struct api_opts ao = {
 		.listen = opts_str(primary_opts, "api"),
@@ -180,7 +204,10 @@ main(int argc, char **argv)
 		break;
 	}
 	api_stop(api);
+	mesh_stop(mesh);          /* POP NOTIFY senders use the propagation table */
 	xfr_service_stop(xfr);
+	mesh_attach(NULL);
+	mesh_close(mesh);
 	store_close(st);
 	free(key);
 	log_notice(NULL, "stopped");

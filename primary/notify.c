@@ -29,6 +29,10 @@
 #include "util/log.h"
 
 #define NOTIFY_MAX_TARGETS 64
+/* After an answered NOTIFY, a target that has not come for the serial
+ * within this long gets one more NOTIFY (some secondaries, knotd among
+ * them, now and then defer a refresh asked for while they were busy). */
+#define NOTIFY_NUDGE_MS 300
 
 struct req {
 	struct req *next;
@@ -40,6 +44,7 @@ struct target {
 	struct sockaddr_storage addr;
 	socklen_t len;
 	char text[ADDR_TEXT_MAX];
+	char ip[ADDR_TEXT_MAX];
 };
 
 struct entry {
@@ -54,6 +59,8 @@ struct entry {
 	uint32_t serial;          /* serial of the NOTIFY in flight */
 	int64_t next_ms;          /* pending: send time; inflight: retry time */
 	int64_t last_send_ms;
+	bool nudge;               /* check at next_ms that the target came */
+	bool nudged;              /* this serial was nudged once already */
 	bool has_key;
 	struct dns_tsig_key key;
 	struct dns_tsig_ctx tsig;
@@ -121,6 +128,7 @@ notify_add_target(struct notify *n, const struct sockaddr *to, socklen_t tolen)
 	memcpy(&t->addr, to, tolen);
 	t->len = tolen;
 	addr_fmt(to, t->text, sizeof(t->text));
+	addr_fmt_ip(to, t->ip, sizeof(t->ip));
 	return 0;
 }
 
@@ -187,17 +195,13 @@ take_requests(struct notify *n, int64_t now)
 			struct entry *e = entry_get(n, q->zone, i);
 			if (e == NULL)
 				break;
-			if (e->inflight) {
-				/* Folded into the NOTIFY sent after the answer (or the retry). */
-				e->pending = true;
-				if (q->now)
-					e->next_ms = now;
-				continue;
-			}
+			/* A newer serial goes out at the end of the coalescing window,
+			 * even while an older NOTIFY still waits for its answer or
+			 * retry: the newer one supersedes it. */
 			int64_t at = e->last_send_ms != 0 ? e->last_send_ms + NOTIFY_COALESCE_MS : now;
 			if (q->now || at < now)
 				at = now;
-			if (!e->pending || at < e->next_ms)
+			if (!(e->pending || e->inflight) || at < e->next_ms)
 				e->next_ms = at;
 			e->pending = true;
 		}
@@ -255,6 +259,9 @@ send_notify(struct notify *n, struct entry *e, int64_t now)
 	bool fresh = !e->inflight || e->serial != serial;
 	if (fresh)
 		e->tries = 0;
+	if (e->serial != serial)
+		e->nudged = false;
+	e->nudge = false;
 	e->tries++;
 	e->serial = serial;
 	e->id = id;
@@ -278,6 +285,16 @@ timers(struct notify *n, int64_t now)
 	struct entry **pp = &n->entries;
 	while (*pp != NULL) {
 		struct entry *e = *pp;
+		if (e->next_ms <= now && e->nudge && !e->inflight && !e->pending) {
+			struct target *t = &n->targets[e->target];
+			e->nudge = false;
+			if (n->prop != NULL && !propagation_has(n->prop, e->zone_text, t->ip, e->serial)) {
+				log_debug(e->zone_text, "notify, outgoing, remote %s, serial %u, not fetched "
+				          "yet, notifying again", t->text, e->serial);
+				e->nudged = true;
+				e->pending = true;
+			}
+		}
 		if (e->next_ms <= now) {
 			if (e->inflight && e->tries >= NOTIFY_TRIES) {
 				struct target *t = &n->targets[e->target];
@@ -291,7 +308,7 @@ timers(struct notify *n, int64_t now)
 			if (e->inflight || e->pending)
 				send_notify(n, e, now);
 		}
-		if (!e->inflight && !e->pending) {
+		if (!e->inflight && !e->pending && !e->nudge) {
 			*pp = e->next;
 			entry_free(e);
 			continue;
@@ -313,8 +330,13 @@ receive(struct notify *n, int64_t now)
 		struct dns_msg m;
 		if (dns_msg_parse(&m, buf, (size_t)len) != 0)
 			continue;
-		if (!(m.flags & DNS_F_QR) || dns_msg_opcode(&m) != DNS_OP_NOTIFY)
+		if (!(m.flags & DNS_F_QR) || dns_msg_opcode(&m) != DNS_OP_NOTIFY) {
+			char a[ADDR_TEXT_MAX];
+			log_debug(NULL, "notify socket, ignored a %s (opcode %u) from %s",
+			          (m.flags & DNS_F_QR) ? "response" : "query", dns_msg_opcode(&m),
+			          addr_fmt((const struct sockaddr *)&ss, a, sizeof(a)));
 			continue;
+		}
 		struct entry *e;
 		for (e = n->entries; e != NULL; e = e->next)
 			if (e->inflight && e->id == m.id &&
@@ -373,6 +395,9 @@ receive(struct notify *n, int64_t now)
 		if (e->pending) {
 			int64_t at = e->last_send_ms + NOTIFY_COALESCE_MS;
 			e->next_ms = at > now ? at : now;
+		} else if (rcode == DNS_RCODE_NOERROR && !e->nudged && n->prop != NULL) {
+			e->nudge = true;
+			e->next_ms = now + NOTIFY_NUDGE_MS;
 		}
 	}
 }

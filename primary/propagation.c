@@ -221,6 +221,22 @@ propagation_notified(struct propagation *p, const char *zone, const char *target
 	pthread_mutex_unlock(&p->lock);
 }
 
+bool
+propagation_has(struct propagation *p, const char *zone, const char *ip, uint32_t serial)
+{
+	bool has = false;
+	pthread_mutex_lock(&p->lock);
+	struct pzone *z = zone_get(p, zone, false);
+	for (struct ptarget *t = z != NULL ? z->targets : NULL; t != NULL; t = t->next) {
+		if (strcmp(t->ip, ip) == 0) {
+			has = t->has_serial && (t->serial == serial || dns_serial_gt(t->serial, serial));
+			break;
+		}
+	}
+	pthread_mutex_unlock(&p->lock);
+	return has;
+}
+
 static json_t *
 iso_time(int64_t ms)
 {

@@ -51,6 +51,12 @@ void propagation_notified(struct propagation *p, const char *zone, const char *t
                           uint32_t serial, bool answered, unsigned tries, int64_t when_ms);
 
 /*
+ * Whether target `ip` is known to hold `serial` of `zone` or newer (asked
+ * IXFR from it, or received it).  Thread-safe.
+ */
+bool propagation_has(struct propagation *p, const char *zone, const char *ip, uint32_t serial);
+
+/*
  * JSON text (malloc'd, caller frees) for `GET /zones/{id}/propagation`:
  *   {"zone": "example.com.", "serial": CUR, "committed_at": ISO,
  *    "targets": [{"target": "127.0.0.1", "serial": N, "up_to_date": bool,

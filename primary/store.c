@@ -233,7 +233,7 @@ step_done(struct conn *c, sqlite3_stmt *s)
 	int rc = sqlite3_step(s);
 	int ret = 0;
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-		if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+		if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
 			ret = -EEXIST;
 		} else {
 			log_error(NULL, "store: %s", sqlite3_errmsg(c->db));
@@ -1330,7 +1330,7 @@ zone_insert(struct store *st, const uint8_t *name, const char *kind, const char 
 	sqlite3_bind_int64(s, 8, now_s());
 	int rc = sqlite3_step(s);
 	sqlite3_finalize(s);
-	if ((rc & 0xff) == SQLITE_CONSTRAINT)
+	if (rc == SQLITE_CONSTRAINT_UNIQUE)
 		return -EEXIST;
 	if (rc != SQLITE_DONE)
 		return -EIO;

@@ -12,6 +12,7 @@
 
 #include "dns/name.h"
 #include "net/addr.h"
+#include "primary/mesh.h"
 #include "primary/notify.h"
 #include "primary/propagation.h"
 #include "primary/store.h"
@@ -44,6 +45,7 @@ on_commit(void *ctx, const uint8_t *zone, uint32_t old_serial, uint32_t new_seri
 	propagation_commit(s->prop, text, new_serial, propagation_now_ms());
 	if (s->notify != NULL && notify_zone(s->notify, zone, false) != 0)
 		log_warning(text, "notify, cannot queue, out of memory");
+	mesh_zone_changed(zone, false);   /* registered POPs */
 }
 
 static int
@@ -53,6 +55,7 @@ on_notify(void *ctx, const uint8_t *zone, uint32_t serial)
 	(void)serial;
 	if (s->notify == NULL)
 		return -ENOSYS;
+	mesh_zone_changed(zone, true);   /* registered POPs */
 	return notify_zone(s->notify, zone, true);
 }
 
@@ -150,4 +153,10 @@ struct propagation *
 xfr_service_propagation(struct xfr_service *s)
 {
 	return s->prop;
+}
+
+struct xfrout *
+xfr_service_xfrout(struct xfr_service *s)
+{
+	return s->xo;
 }

@@ -45,7 +45,14 @@ struct conn {
 	uint8_t *tx;                  /* 2 + XFROUT_MSG_MAX while answering */
 	size_t txlen, txoff;
 	uint32_t events;
+	bool loading;                 /* a worker runs xfrout_begin for it */
+	bool dead;                    /* closed by the peer while loading */
+	struct conn *jnext;           /* worker queues */
+	int jret;
+	struct xfrout_txn *jtxn;
 };
+
+#define WORKERS 2
 
 struct xfr_tcp {
 	struct xfr_tcp_conf conf;
@@ -56,6 +63,15 @@ struct xfr_tcp {
 	struct conn *head, *tail;
 	unsigned nconns;              /* written by the thread, read by others */
 	uint64_t last_refuse_log;
+	/* Requests are started (zone read from the store) by worker threads so
+	 * a big zone never stalls the loop: jobs in, finished jobs out. */
+	pthread_mutex_t jlock;
+	pthread_cond_t jcond;
+	struct conn *jobs, *done;
+	bool jstop;
+	int donefd;
+	pthread_t workers[WORKERS];
+	unsigned nworkers;
 };
 
 static uint64_t
@@ -104,7 +120,16 @@ touch(struct xfr_tcp *s, struct conn *c, uint64_t now)
 static void
 conn_close(struct xfr_tcp *s, struct conn *c)
 {
-	epoll_ctl(s->efd, EPOLL_CTL_DEL, c->fd, NULL);
+	if (c->loading) {
+		/* A worker still reads its request: finish when it is done. */
+		if (!c->dead) {
+			epoll_ctl(s->efd, EPOLL_CTL_DEL, c->fd, NULL);
+			c->dead = true;
+		}
+		return;
+	}
+	if (!c->dead)
+		epoll_ctl(s->efd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	xfrout_end(c->txn);
 	list_unlink(s, c);
@@ -165,27 +190,94 @@ conn_write(struct xfr_tcp *s, struct conn *c, uint64_t now)
 	return set_events(s, c, EPOLLOUT);
 }
 
+/* A complete request: hand it to a worker; the loop waits for it. */
 static int
 conn_request(struct xfr_tcp *s, struct conn *c, uint64_t now)
 {
-	struct xfrout_txn *t = NULL;
-	int ret = xfrout_begin(s->x, c->rx, c->rxlen, (const struct sockaddr *)&c->peer,
-	                       "TCP", &t);
-	free(c->rx);
-	c->rx = NULL;
-	c->rxlen = c->rxhave = 0;
+	(void)now;
 	c->lenhave = 0;
 	c->req_start = 0;
+	c->loading = true;
+	int ret = set_events(s, c, 0);
 	if (ret != 0)
 		return ret;
-	c->tx = malloc(2 + XFROUT_MSG_MAX);
-	if (c->tx == NULL) {
-		xfrout_end(t);
-		return -ENOMEM;
+	pthread_mutex_lock(&s->jlock);
+	c->jnext = NULL;
+	struct conn **pp = &s->jobs;
+	while (*pp != NULL)
+		pp = &(*pp)->jnext;
+	*pp = c;
+	pthread_cond_signal(&s->jcond);
+	pthread_mutex_unlock(&s->jlock);
+	return 0;
+}
+
+static void *
+worker(void *arg)
+{
+	struct xfr_tcp *s = arg;
+	pthread_mutex_lock(&s->jlock);
+	for (;;) {
+		while (s->jobs == NULL && !s->jstop)
+			pthread_cond_wait(&s->jcond, &s->jlock);
+		if (s->jstop)
+			break;
+		struct conn *c = s->jobs;
+		s->jobs = c->jnext;
+		pthread_mutex_unlock(&s->jlock);
+		/* Only this thread touches c's request and jtxn until it is done. */
+		c->jtxn = NULL;
+		c->jret = xfrout_begin(s->x, c->rx, c->rxlen, (const struct sockaddr *)&c->peer,
+		                       "TCP", &c->jtxn);
+		pthread_mutex_lock(&s->jlock);
+		c->jnext = s->done;
+		s->done = c;
+		uint64_t one = 1;
+		ssize_t w = write(s->donefd, &one, sizeof(one));
+		(void)w;
 	}
-	c->txn = t;
-	c->txlen = c->txoff = 0;
-	return conn_write(s, c, now);
+	pthread_mutex_unlock(&s->jlock);
+	return NULL;
+}
+
+/* Back in the loop: start writing the answers of finished jobs. */
+static void
+take_done(struct xfr_tcp *s)
+{
+	uint64_t v;
+	ssize_t r = read(s->donefd, &v, sizeof(v));
+	(void)r;
+	pthread_mutex_lock(&s->jlock);
+	struct conn *c = s->done;
+	s->done = NULL;
+	pthread_mutex_unlock(&s->jlock);
+	uint64_t now = now_ms();
+	while (c != NULL) {
+		struct conn *next = c->jnext;
+		c->loading = false;
+		free(c->rx);
+		c->rx = NULL;
+		c->rxlen = c->rxhave = 0;
+		int ret = c->jret;
+		if (ret == 0 && c->dead) {
+			xfrout_end(c->jtxn);
+			ret = -ECONNRESET;
+		} else if (ret == 0) {
+			c->txn = c->jtxn;
+			c->tx = malloc(2 + XFROUT_MSG_MAX);
+			if (c->tx == NULL) {
+				ret = -ENOMEM;
+			} else {
+				c->txlen = c->txoff = 0;
+				touch(s, c, now);
+				ret = conn_write(s, c, now);
+			}
+		}
+		c->jtxn = NULL;
+		if (ret != 0)
+			conn_close(s, c);
+		c = next;
+	}
 }
 
 /* Reads toward one complete request; exactly as many bytes as it needs. */
@@ -238,7 +330,9 @@ conn_event(struct xfr_tcp *s, struct conn *c, uint32_t ev)
 {
 	uint64_t now = now_ms();
 	int ret = 0;
-	if (ev & (EPOLLERR | EPOLLHUP)) {
+	if (c->loading || c->dead)
+		ret = (ev & (EPOLLERR | EPOLLHUP)) ? -ECONNRESET : 0;
+	else if (ev & (EPOLLERR | EPOLLHUP)) {
 		ret = -ECONNRESET;
 	} else if (c->txn != NULL) {
 		if (ev & EPOLLOUT)
@@ -262,7 +356,7 @@ static struct conn *
 evictable(struct xfr_tcp *s, const struct sockaddr *ip)
 {
 	for (struct conn *c = s->head; c != NULL; c = c->next) {
-		if (c->txn != NULL)
+		if (c->txn != NULL || c->loading)
 			continue;
 		if (ip == NULL || addr_equal_ip((const struct sockaddr *)&c->peer, ip))
 			return c;
@@ -350,6 +444,8 @@ sweep(struct xfr_tcp *s, uint64_t now)
 	for (struct conn *c = s->head; c != NULL; c = next) {
 		next = c->next;
 		bool expired;
+		if (c->loading)
+			continue;   /* the store is working for it */
 		if (c->txn != NULL)
 			expired = now - c->last_active >= s->conf.write_timeout_ms;
 		else if (c->req_start != 0)
@@ -379,6 +475,8 @@ run(void *arg)
 				return NULL;
 			if (p == &s->lfd)
 				do_accept(s);
+			else if (p == &s->donefd)
+				take_done(s);
 			else
 				conn_event(s, p, evs[i].events);
 		}
@@ -400,7 +498,9 @@ xfr_tcp_new(const struct sockaddr *addr, socklen_t alen, const struct xfr_tcp_co
 		return NULL;
 	}
 	s->x = x;
-	s->lfd = s->efd = s->stopfd = -1;
+	s->lfd = s->efd = s->stopfd = s->donefd = -1;
+	pthread_mutex_init(&s->jlock, NULL);
+	pthread_cond_init(&s->jcond, NULL);
 	if (conf != NULL)
 		s->conf = *conf;
 	if (s->conf.max_conns == 0)
@@ -431,13 +531,17 @@ xfr_tcp_new(const struct sockaddr *addr, socklen_t alen, const struct xfr_tcp_co
 		goto fail;
 	s->efd = epoll_create1(EPOLL_CLOEXEC);
 	s->stopfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (s->efd < 0 || s->stopfd < 0)
+	s->donefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (s->efd < 0 || s->stopfd < 0 || s->donefd < 0)
 		goto fail;
 	struct epoll_event e = {.events = EPOLLIN, .data.ptr = &s->lfd};
 	if (epoll_ctl(s->efd, EPOLL_CTL_ADD, s->lfd, &e) != 0)
 		goto fail;
 	e.data.ptr = &s->stopfd;
 	if (epoll_ctl(s->efd, EPOLL_CTL_ADD, s->stopfd, &e) != 0)
+		goto fail;
+	e.data.ptr = &s->donefd;
+	if (epoll_ctl(s->efd, EPOLL_CTL_ADD, s->donefd, &e) != 0)
 		goto fail;
 	return s;
 fail:
@@ -449,6 +553,12 @@ fail:
 int
 xfr_tcp_start(struct xfr_tcp *s)
 {
+	for (unsigned i = 0; i < WORKERS; i++) {
+		int ret = pthread_create(&s->workers[i], NULL, worker, s);
+		if (ret != 0)
+			return -ret;
+		s->nworkers++;
+	}
 	int ret = pthread_create(&s->thread, NULL, run, s);
 	if (ret != 0)
 		return -ret;
@@ -473,6 +583,24 @@ xfr_tcp_free(struct xfr_tcp *s)
 		(void)w;
 		pthread_join(s->thread, NULL);
 	}
+	pthread_mutex_lock(&s->jlock);
+	s->jstop = true;
+	pthread_cond_broadcast(&s->jcond);
+	pthread_mutex_unlock(&s->jlock);
+	for (unsigned i = 0; i < s->nworkers; i++)
+		pthread_join(s->workers[i], NULL);
+	/* Jobs never started, and jobs done but not taken, end here. */
+	for (struct conn *c = s->jobs; c != NULL; c = c->jnext) {
+		c->jret = -ECANCELED;
+		c->loading = false;
+		c->dead = true;
+	}
+	for (struct conn *c = s->done; c != NULL; c = c->jnext) {
+		xfrout_end(c->jtxn);
+		c->jtxn = NULL;
+		c->loading = false;
+		c->dead = true;
+	}
 	while (s->head != NULL)
 		conn_close(s, s->head);
 	if (s->lfd >= 0)
@@ -481,5 +609,9 @@ xfr_tcp_free(struct xfr_tcp *s)
 		close(s->efd);
 	if (s->stopfd >= 0)
 		close(s->stopfd);
+	if (s->donefd >= 0)
+		close(s->donefd);
+	pthread_mutex_destroy(&s->jlock);
+	pthread_cond_destroy(&s->jcond);
 	free(s);
 }

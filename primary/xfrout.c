@@ -29,6 +29,7 @@
 #include "dns/tsig.h"
 #include "dns/wire.h"
 #include "net/addr.h"
+#include "primary/mesh.h"
 #include "primary/propagation.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -400,6 +401,12 @@ plan(struct xfrout_txn *t)
 		refuse(t, DNS_RCODE_REFUSED, why);
 		return;
 	}
+	/* Mesh: a POP's key only from that POP's mesh address (mesh.h). */
+	char mwhy[DNS_NAME_TEXT_MAX * 2 + 96];
+	if (!mesh_xfr_check(t->ip_text, t->keyname, mwhy, sizeof(mwhy))) {
+		refuse(t, DNS_RCODE_REFUSED, mwhy);
+		return;
+	}
 	if (t->kind == K_AXFR) {
 		ret = src->load(src->ctx, m->qname, XFROUT_LOAD_ZONE, 0, &t->d);
 		if (ret != 0) {
@@ -601,21 +608,23 @@ log_done(struct xfrout_txn *t)
 		            t->d.serial, t->nmsg, (long long)ms);
 		return;
 	}
+	/* Knot's words: "zone transfer, outgoing IXFR to ADDR, serial 5 -> 7,
+	 * 3 messages, 2 ms", details after that. */
 	if (t->kind == K_AXFR) {
 		log_info(t->zone, "zone transfer, outgoing AXFR to %s, serial %u, %u messages, "
-		         "%zu bytes, %lld ms", t->peer_text, t->d.serial, t->nmsg, t->bytes,
-		         (long long)ms);
+		         "%lld ms, %zu bytes", t->peer_text, t->d.serial, t->nmsg, (long long)ms,
+		         t->bytes);
 	} else if (t->uptodate) {
 		log_info(t->zone, "zone transfer, outgoing IXFR to %s, serial %u, up to date",
 		         t->peer_text, t->from);
 	} else if (t->full) {
-		log_info(t->zone, "zone transfer, outgoing IXFR to %s, serial %u -> %u, full zone "
-		         "(%s), %u messages, %zu bytes, %lld ms", t->peer_text, t->from, t->d.serial,
-		         t->why_full, t->nmsg, t->bytes, (long long)ms);
+		log_info(t->zone, "zone transfer, outgoing IXFR to %s, serial %u -> %u, %u messages, "
+		         "%lld ms, %zu bytes, full zone (%s)", t->peer_text, t->from, t->d.serial,
+		         t->nmsg, (long long)ms, t->bytes, t->why_full);
 	} else {
 		log_info(t->zone, "zone transfer, outgoing IXFR to %s, serial %u -> %u, %u messages, "
-		         "%zu bytes, %lld ms", t->peer_text, t->from, t->d.serial, t->nmsg, t->bytes,
-		         (long long)ms);
+		         "%lld ms, %zu bytes", t->peer_text, t->from, t->d.serial, t->nmsg,
+		         (long long)ms, t->bytes);
 	}
 	if (x->conf.prop != NULL && !t->uptodate)
 		propagation_seen(x->conf.prop, t->zone, t->ip_text, t->transport, t->keyname,

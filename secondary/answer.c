@@ -518,7 +518,7 @@ solve(struct ctx *c, const uint8_t *qname)
 	const uint8_t *sname = qname;
 	uint8_t synth[2][DNS_NAME_MAX];
 	size_t sname_off = 12;
-	const struct znode *visited[MAX_CHAIN];
+	const struct znode *visited[MAX_CHAIN] = {0};
 	for (unsigned chain = 0; chain < MAX_CHAIN; chain++) {
 		struct lookup r;
 		resolve(c, sname, &r);
@@ -756,8 +756,9 @@ answer_build(struct zdb *db, const uint8_t *q, size_t qlen, uint8_t *out, size_t
 		} else if (c.qtype == 0) {
 			c.rcode = RC_NOTIMP;        /* reserved type, as knotd */
 		} else if (qclass == DNS_C_CH) {
-			size_t lim = o->is_tcp ? 65535 : (edns ? req_size : 512);
-			p.limit = lim < cap ? lim : cap;
+			uint16_t ours = o->udp_payload ? o->udp_payload : ANSWER_UDP_PAYLOAD;
+			size_t lim = o->is_tcp ? 65535 : !edns ? 512 : req_size < ours ? req_size : ours;
+			p.limit = (lim < cap ? lim : cap) - (edns ? 11 + 4 + 255 : 0);
 			memcpy(out + 12, q + 12, qend - 12);
 			p.len = qend;
 			p.names[p.nnames++] = 12;

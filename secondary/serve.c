@@ -41,10 +41,10 @@ serve_stats_sum(struct serve_stats *out)
 	pthread_mutex_lock(&reg_lock);
 	for (size_t i = 0; i < reg_n; i++) {
 		/* Every field is a uint64_t: add them as an array. */
-		const volatile uint64_t *src = (const volatile uint64_t *)reg[i];
+		uint64_t *src = (uint64_t *)reg[i];
 		uint64_t *dst = (uint64_t *)out;
 		for (size_t k = 0; k < offsetof(struct serve_stats, tcp_idle_closed) / 8 + 1; k++)
-			dst[k] += src[k];
+			dst[k] += __atomic_load_n(&src[k], __ATOMIC_RELAXED);
 	}
 	pthread_mutex_unlock(&reg_lock);
 }
@@ -58,11 +58,11 @@ serve_message(struct serve_ctx *c, const uint8_t *q, size_t qlen, const struct s
 	if (op == ANSWER_OP_NOTIFY && c->notify != NULL) {
 		size_t n = notify_handle(c->notify, q, qlen, from, out, cap);
 		if (n > 0 && (out[3] & 0x0f) == 0)
-			s->notify_accepted++;
+			SERVE_INC(s->notify_accepted);
 		else if (n > 0)
-			s->notify_refused++;
+			SERVE_INC(s->notify_refused);
 		else
-			s->dropped++;
+			SERVE_INC(s->dropped);
 		return n;
 	}
 	struct answer_opts o = c->aopts;
@@ -70,15 +70,15 @@ serve_message(struct serve_ctx *c, const uint8_t *q, size_t qlen, const struct s
 	struct answer_stats st = {0};
 	ssize_t n = answer_build(c->db, q, qlen, out, cap, &o, &st);
 	if (n <= 0) {
-		s->dropped++;
+		SERVE_INC(s->dropped);
 		return 0;
 	}
-	s->queries++;
+	SERVE_INC(s->queries);
 	if (tcp)
-		s->tcp++;
+		SERVE_INC(s->tcp);
 	else
-		s->udp++;
-	s->rcode[st.rcode < SERVE_RCODES ? st.rcode : SERVE_RCODES - 1]++;
-	s->qtype[st.qtype < SERVE_QTYPE_OTHER ? st.qtype : SERVE_QTYPE_OTHER]++;
+		SERVE_INC(s->udp);
+	SERVE_INC(s->rcode[st.rcode < SERVE_RCODES ? st.rcode : SERVE_RCODES - 1]);
+	SERVE_INC(s->qtype[st.qtype < SERVE_QTYPE_OTHER ? st.qtype : SERVE_QTYPE_OTHER]);
 	return (size_t)n;
 }

@@ -91,7 +91,7 @@ accept_all(struct serve_tcp *t, int lfd)
 			return;
 		if (t->nconns >= t->lim.max_conns ||
 		    count_peer(t, (const struct sockaddr *)&ss) >= t->lim.max_per_client) {
-			t->ctx.stats->tcp_refused_limit++;
+			SERVE_INC(t->ctx.stats->tcp_refused_limit);
 			close(fd);
 			continue;
 		}
@@ -115,7 +115,7 @@ accept_all(struct serve_tcp *t, int lfd)
 			continue;
 		}
 		t->conns[t->nconns++] = c;
-		t->ctx.stats->tcp_accepted++;
+		SERVE_INC(t->ctx.stats->tcp_accepted);
 	}
 }
 
@@ -191,7 +191,7 @@ sweep_idle(struct serve_tcp *t)
 	int64_t now = tcp_now_ms();
 	for (size_t i = 0; i < t->nconns;) {
 		if (now - t->conns[i]->last_ms > (int64_t)t->lim.idle_ms) {
-			t->ctx.stats->tcp_idle_closed++;
+			SERVE_INC(t->ctx.stats->tcp_idle_closed);
 			conn_close(t, i);
 			continue;
 		}

@@ -133,7 +133,7 @@ serve_fd(struct worker *w, int fd, bool wildcard)
 		for (int i = 0; i < n; i++) {
 			size_t len = w->rmsg[i].msg_len;
 			if (w->rmsg[i].msg_hdr.msg_flags & MSG_TRUNC) {
-				w->ctx.stats->dropped++;
+				SERVE_INC(w->ctx.stats->dropped);
 				continue;
 			}
 			size_t r = serve_message(&w->ctx, w->rx[i], len,

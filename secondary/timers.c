@@ -112,6 +112,13 @@ take_soa_timers(struct tzone *z, const struct zone *v)
 	z->expire = clamp_s(soa.expire);
 }
 
+/* The catalog lives in a database no serving thread reads: it is not answered. */
+static struct zdb *
+db_of(const struct timers *t, const struct tzone *z)
+{
+	return z->is_catalog && t->cfg.catalog_db != NULL ? t->cfg.catalog_db : t->cfg.db;
+}
+
 /* ---- persistence glue ---- */
 
 static int
@@ -197,7 +204,7 @@ load_persisted(struct timers *t, struct tzone *z)
 	}
 	take_soa_timers(z, v);
 	size_t nrec = zone_records(v);
-	if (zdb_publish(t->cfg.db, v) != 0) {
+	if (zdb_publish(db_of(t, z), v) != 0) {
 		zone_free(v);
 		return;
 	}
@@ -214,7 +221,7 @@ load_persisted(struct timers *t, struct tzone *z)
 	if (exp_at <= now) {
 		z->expired = true;
 		z->expire_ms = mono;
-		zdb_set_expired(t->cfg.db, z->apex, true);
+		zdb_set_expired(db_of(t, z), z->apex, true);
 		log_warning(z->name, "zone loaded from state, serial %u, %zu records, expired", z->serial,
 		            nrec);
 	} else {
@@ -228,7 +235,7 @@ load_persisted(struct timers *t, struct tzone *z)
 static void
 sync_catalog(struct timers *t, struct tzone *cz)
 {
-	const struct zone *v = zdb_get(t->cfg.db, cz->apex);
+	const struct zone *v = zdb_get(db_of(t, cz), cz->apex);
 	if (v == NULL)
 		return;
 	struct catalog_members m = {0};
@@ -365,7 +372,7 @@ struct outcome {
 static void
 refresh_zone(struct timers *t, struct tzone *z, struct outcome *oc)
 {
-	const struct zone *base = zdb_get(t->cfg.db, z->apex);
+	const struct zone *base = zdb_get(db_of(t, z), z->apex);
 	struct start_ctx sc = {.t = t, .z = z};
 	struct xfr_params p = {
 		.zone = z->apex,
@@ -377,6 +384,7 @@ refresh_zone(struct timers *t, struct tzone *z, struct outcome *oc)
 		.serial = base != NULL ? zone_serial(base) : 0,
 		.force_axfr = z->force_axfr,
 		.timeout_ms = t->cfg.xfr_timeout_ms,
+		.max_bytes = t->cfg.xfr_max_bytes,
 		.on_start = on_xfr_start,
 		.cb_ctx = &sc,
 	};
@@ -390,7 +398,9 @@ refresh_zone(struct timers *t, struct tzone *z, struct outcome *oc)
 	if (ret != 0) {
 		if (ret == -ECANCELED)
 			goto out;
-		if (is_rejection(ret)) {
+		/* Content rejected (a transfer, or a serial going back) vs. a refresh that
+		 * failed before any transfer (transport, TSIG key, primary's rcode). */
+		if (is_rejection(ret) && (r.soa_checked || ret == ERR_SERIAL_BACKWARDS)) {
 			log_error(z->name, "%s rejected, %s", kind, why);
 			oc->rejected = true;
 			/* A broken difference sequence may come out right as a whole zone. */
@@ -420,7 +430,7 @@ refresh_zone(struct timers *t, struct tzone *z, struct outcome *oc)
 	}
 	size_t nrec = zone_records(nv);
 	uint32_t ns = zone_serial(nv);
-	if (zdb_publish(t->cfg.db, nv) != 0) {
+	if (zdb_publish(db_of(t, z), nv) != 0) {
 		zone_free(nv);
 		goto out;
 	}
@@ -441,14 +451,17 @@ refresh_zone(struct timers *t, struct tzone *z, struct outcome *oc)
 		         "zone transfer, completed successfully, serial %u, AXFR, %zu messages, "
 		         "%zu bytes, %zu records, %llu ms, applied in %lld us",
 		         ns, r.messages, r.bytes, nrec, (unsigned long long)oc->xfr_ms, apply_us);
+	/* Only this thread replaces or removes this zone's version: it stays valid. */
+	const struct zone *cur = zdb_get(db_of(t, z), z->apex);
+	pthread_mutex_lock(&t->lock);   /* /metrics and NOTIFY read these */
 	if (r.kind == XFR_IXFR)
 		z->ixfr_ok++;
 	else
 		z->axfr_ok++;
-	/* Only this thread replaces or removes this zone's version: it stays valid. */
-	const struct zone *cur = zdb_get(t->cfg.db, z->apex);
-	if (cur != NULL) {
+	if (cur != NULL)
 		take_soa_timers(z, cur);
+	pthread_mutex_unlock(&t->lock);
+	if (cur != NULL) {
 		int64_t p0 = tcp_now_ms();
 		save_version(t, z, cur);
 		log_debug(z->name, "zone persisted, serial %u, %lld ms", ns,
@@ -475,7 +488,7 @@ after_refresh(struct timers *t, struct tzone *z, const struct outcome *oc)
 			z->uptodate++;
 		if (z->expired) {
 			z->expired = false;
-			zdb_set_expired(t->cfg.db, z->apex, false);
+			zdb_set_expired(db_of(t, z), z->apex, false);
 			log_info(z->name, "zone is no longer expired");
 		}
 		return;
@@ -496,7 +509,7 @@ after_refresh(struct timers *t, struct tzone *z, const struct outcome *oc)
 static void
 drop_zone(struct timers *t, struct tzone *z)
 {
-	zdb_remove(t->cfg.db, z->apex);
+	zdb_remove(db_of(t, z), z->apex);
 	if (t->cfg.state_dir != NULL)
 		persist_remove(t->cfg.state_dir, z->apex);
 	free(z);
@@ -515,7 +528,7 @@ scan_locked(struct timers *t, int64_t now, struct tzone **due)
 		if (z->loaded && !z->expired && z->expire_ms != 0) {
 			if (now >= z->expire_ms) {
 				z->expired = true;
-				zdb_set_expired(t->cfg.db, z->apex, true);
+				zdb_set_expired(db_of(t, z), z->apex, true);
 				log_warning(z->name, "zone expired, no successful refresh for %u s, "
 				            "answering SERVFAIL", z->expire);
 			} else if (z->expire_ms < next) {
@@ -572,13 +585,14 @@ xfr_thread(void *arg)
 			sync_catalog(t, z);
 
 		pthread_mutex_lock(&t->lock);
-		z->busy = false;
 		after_refresh(t, z, &oc);
 		if (oc.ok) {
+			/* Still busy: nobody else touches or frees z meanwhile. */
 			pthread_mutex_unlock(&t->lock);
 			save_timers(t, z);
 			pthread_mutex_lock(&t->lock);
 		}
+		z->busy = false;
 		if (z->again)
 			z->next_ms = tcp_now_ms();
 		if (z->removed) {
@@ -647,20 +661,21 @@ timers_add_zone(struct timers *t, const uint8_t *apex, bool is_catalog)
 	dns_name_lower(z->apex);
 	dns_name_to_text(z->apex, z->name, sizeof(z->name));
 	z->is_catalog = is_catalog;
-	int r = zdb_add(t->cfg.db, z->apex);
+	int r = zdb_add(db_of(t, z), z->apex);
 	if (r != 0) {
 		free(z);
 		return r;
 	}
 	load_persisted(t, z);
 	z->next_ms = tcp_now_ms();   /* refresh at once, after serving what we had */
+	bool loaded = z->loaded;     /* z is shared once it is in the registry */
 	pthread_mutex_lock(&t->lock);
 	if (t->n == t->cap) {
 		size_t nc = t->cap ? t->cap * 2 : 16;
 		struct tzone **nz = realloc(t->z, nc * sizeof(*nz));
 		if (nz == NULL) {
 			pthread_mutex_unlock(&t->lock);
-			zdb_remove(t->cfg.db, z->apex);
+			zdb_remove(db_of(t, z), z->apex);
 			free(z);
 			return -ENOMEM;
 		}
@@ -670,7 +685,9 @@ timers_add_zone(struct timers *t, const uint8_t *apex, bool is_catalog)
 	t->z[t->n++] = z;
 	pthread_cond_broadcast(&t->cond);
 	pthread_mutex_unlock(&t->lock);
-	if (is_catalog && z->loaded)
+	/* Members of the persisted catalog are served before any transfer.  Only at
+	 * start (before timers_start) may the catalog be added, so z is still ours. */
+	if (is_catalog && loaded)
 		sync_catalog(t, z);
 	return 0;
 }

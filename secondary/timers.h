@@ -6,7 +6,9 @@
  * refresh due at once.  Refreshes run on a few transfer threads of their
  * own, never on serving threads; one zone is refreshed by one thread at a
  * time, and its new version is published through the zdb, persisted, and
- * (for the catalog zone) turned into member additions and removals.
+ * (for the catalog zone) turned into member additions and removals.  The
+ * catalog zone is kept in its own zdb (cfg.catalog_db), which no serving
+ * thread reads, so it is followed but never answered.
  *
  * At start, each zone's persisted version is loaded and served before the
  * primary is contacted; the expire timer continues from the persisted time
@@ -34,13 +36,15 @@ struct zdb;
 struct timers;
 
 struct timers_cfg {
-	struct zdb *db;
+	struct zdb *db;                        /* zones served */
+	struct zdb *catalog_db;                /* the catalog zone (not served); NULL: db */
 	struct sockaddr_storage primary;
 	const struct xfr_transport *transport;
 	const struct dns_tsig_key *tsig;       /* NULL: unsigned transfers */
 	const char *state_dir;                 /* NULL: no persistence */
 	unsigned xfr_threads;                  /* default 4 */
-	int xfr_timeout_ms;                    /* default 30000 */
+	int xfr_timeout_ms;                    /* silence allowed in a refresh; default 30000 */
+	size_t xfr_max_bytes;                  /* largest transfer; 0: unlimited */
 };
 
 /* Copies cfg (the pointers it holds must outlive the timers).  NULL on ENOMEM. */

@@ -411,6 +411,10 @@ transaction(struct session *ss, uint16_t qtype, struct xstate *st, uint32_t *soa
 				            n == -ETIMEDOUT ? "timed out" : strerror((int)-n));
 			goto out;
 		}
+		/* Progress: a large transfer may take long, as long as messages keep coming. */
+		int64_t idle = tcp_now_ms() + (p->timeout_ms > 0 ? p->timeout_ms : 30000);
+		if (idle > ss->deadline)
+			ss->deadline = idle;
 		if (nmsg != NULL)
 			(*nmsg)++;
 		if (nbytes != NULL) {
@@ -434,8 +438,19 @@ transaction(struct session *ss, uint16_t qtype, struct xstate *st, uint32_t *soa
 		}
 		if (signed_req) {
 			int v = dns_tsig_verify(&tctx, &msg, (uint64_t)time(NULL));
+			if (v != 0 && msg.has_tsig && msg.tsig.error != 0) {
+				/* The primary did not accept our key: say so plainly. */
+				unsigned te = msg.tsig.error;
+				ret = sfail(ss, v, "primary answered the %s with TSIG %s", qn,
+				            te == DNS_RCODE_BADKEY ? "BADKEY, key name or algorithm unknown"
+				            : te == DNS_RCODE_BADTIME ? "BADTIME, clocks differ"
+				            : te == DNS_RCODE_BADSIG ? "BADSIG, wrong secret"
+				                                     : "error");
+				goto out;
+			}
 			if (v != 0) {
-				ret = sfail(ss, v, "TSIG on message %zu does not verify (%s)", m, err_str(v));
+				ret = sfail(ss, v, "TSIG on %s answer message %zu does not verify (%s)", qn, m,
+				            err_str(v));
 				goto out;
 			}
 		}
@@ -556,6 +571,8 @@ xfrin_run(const struct xfr_params *p, struct xfr_result *r, char *why, size_t wh
 	}
 	uint32_t remote = 0;
 	ret = transaction(&ss, DNS_T_SOA, NULL, &remote, NULL, NULL);
+	if (ret == 0)
+		r->soa_checked = true;
 	if (ret != 0)
 		goto out;
 	r->serial_to = remote;

@@ -222,6 +222,21 @@ zdb_publish(struct zdb *db, struct zone *z)
 	return 0;
 }
 
+void
+zdb_retire(struct zone *z)
+{
+	if (z == NULL)
+		return;
+	struct retire *r = calloc(1, sizeof(*r));
+	if (r == NULL) {
+		synchronize_rcu();
+		zone_free(z);
+		return;
+	}
+	r->zone = z;
+	retire_later(r);
+}
+
 int
 zdb_set_expired(struct zdb *db, const uint8_t *apex, bool expired)
 {

@@ -67,6 +67,15 @@ int zdb_remove(struct zdb *db, const uint8_t *apex);
 int zdb_publish(struct zdb *db, struct zone *z);
 
 /*
+ * Frees `z` with zone_free() after an RCU grace period (takes it).  For a
+ * version that was committed but could not be published (zdb_publish
+ * returned -ENOENT because the zone was removed meanwhile): its retired base
+ * may still be read by workers, and the two share nodes, so it must not be
+ * freed at once.  Never waits.
+ */
+void zdb_retire(struct zone *z);
+
+/*
  * Marks zone `apex` expired (SERVFAIL for every query in it) or not.
  * Returns 0 or -ENOENT.
  */

@@ -530,3 +530,12 @@ def test_config_file_and_ipv6(primary_factory, tmp_path):
         proc.terminate()
         proc.wait(10)
         logf.close()
+
+
+def test_propagation_endpoint(primary):
+    primary.create_zone(Z, soa_edit_api="INCREASE")
+    primary.patch(Z, [rr("a." + Z, "A", 60, "192.0.2.1")])
+    p = primary.json("GET", "/zones/%s/propagation" % Z, expect=200)
+    assert p["zone"] == Z and p["serial"] == 2 and p["targets"] == []
+    st, _, _ = primary.call("GET", "/zones/nope.test./propagation")
+    assert st == 404

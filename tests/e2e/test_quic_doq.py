@@ -151,3 +151,55 @@ def test_doq_garbled_packets():
         stats = srv.stop()
     assert stats["conns_open"] == 0
     assert stats["handshakes"] == 1
+
+
+def test_doq_pin_matches_openssl():
+    """The pin is base64(SHA-256(SubjectPublicKeyInfo)) (Knot's cert-key form):
+    checked against openssl for our generated key (mode 0600) and for
+    ECDSA P-256 and Ed25519 keys made by openssl."""
+    import base64
+    import hashlib
+    import os
+    import shutil
+    import stat
+    import subprocess
+    import tempfile
+    import pytest
+    if shutil.which("openssl") is None:
+        pytest.skip("no openssl")
+
+    def ossl_pin(path):
+        der = subprocess.run(["openssl", "pkey", "-in", path, "-pubout", "-outform", "DER"],
+                             stdout=subprocess.PIPE, check=True).stdout
+        return base64.b64encode(hashlib.sha256(der).digest()).decode()
+
+    srv = qu.Server()
+    try:
+        key = os.path.join(srv.dir, "tls.key")
+        assert stat.S_IMODE(os.stat(key).st_mode) == 0o600
+        assert srv.pin == ossl_pin(key)
+    finally:
+        srv.stop()
+    d = tempfile.mkdtemp(prefix="anycst-quic-key-")
+    try:
+        for gen in (["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"],
+                    ["-algorithm", "ED25519"]):
+            key = os.path.join(d, "k.pem")
+            subprocess.run(["openssl", "genpkey"] + gen + ["-out", key], check=True,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            cmd = [qu.TOOL, "server", "--listen", "127.0.0.1:0", "--key", key]
+            p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            try:
+                line = p.stdout.readline()
+                assert line.startswith("ready "), (gen, line)
+                port = int(line.split()[1].split("=")[1])
+                pin = line.split()[2].split("=", 1)[1]
+                assert pin == ossl_pin(key), gen
+                ok, _, out = qu.get("127.0.0.1:%d" % port, "--pin", pin)
+                assert ok, out
+            finally:
+                p.terminate()
+                p.wait(timeout=10)
+            os.unlink(key)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)

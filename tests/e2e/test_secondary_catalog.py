@@ -43,6 +43,8 @@ def test_secondary_catalog_members_follow():
         wait_until(lambda: sec.serial("one.test.") == 11 and sec.serial("two.test.") == 22, 10,
                    what="members served")
         assert sec.query("www.three.test.").rcode() == dns.rcode.REFUSED
+        # The catalog itself is followed but not answered: it lists every zone.
+        assert sec.query("version." + CAT, "TXT").rcode() == dns.rcode.REFUSED
         log = sec.logtext()
         assert "info: [one.test.] zone added, member of catalog cat.test." in log
         assert "[group.m1.zones.cat.test.]" not in log

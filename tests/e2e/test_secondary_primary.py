@@ -81,3 +81,39 @@ def test_secondary_follows_anycst_primary(tmp):
         if sec:
             sec.stop()
         p.stop()
+
+
+def test_secondary_follows_anycst_primary_over_quic(tmp):
+    """The same flow over XoQ (RFC 9250) with the primary's pinned key."""
+    sport = free_port()
+    p = Primary(tmp, notify=["127.0.0.1:%d" % sport])
+    sec = None
+    try:
+        server = p.api("GET", "")
+        pin = server.get("quic_spki_pin") if isinstance(server, dict) else None
+        if not pin:
+            pytest.skip("anycst-primary does not serve XoQ yet (no quic_spki_pin)")
+        secret = p.add_key(KEY)
+        p.create_zone("example.com.", keys=[KEY])
+        sec = Secondary(tmp, p.quic_port, port=sport, tsig=False, name="secq",
+                        extra=["--tsig", "%s:hmac-sha256:%s" % (KEY, secret),
+                               "--pin", pin])
+        i = sec.args.index("--transport")
+        sec.args[i + 1] = "quic"
+        sec.start()
+        wait_until(lambda: sec.serial("example.com.") == p.serial("example.com."), 10,
+                   what="zone over QUIC")
+        assert "zone transfer, incoming AXFR over QUIC from 127.0.0.1" in sec.logtext()
+        p.api("PATCH", "/zones/example.com.", {"rrsets": [
+            {"name": "www.example.com.", "type": "A", "ttl": 300, "changetype": "REPLACE",
+             "records": [{"content": "192.0.2.21", "disabled": False}]}]})
+        target = p.serial("example.com.")
+        wait_until(lambda: sec.serial("example.com.") == target, 5, what="IXFR over QUIC")
+        assert "info: [example.com.] zone transfer, incoming IXFR over QUIC from 127.0.0.1" \
+            in sec.logtext()
+        want, got = served_set(sec, p.export("example.com."), "example.com.")
+        assert got == want
+    finally:
+        if sec:
+            sec.stop()
+        p.stop()

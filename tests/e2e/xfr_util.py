@@ -115,7 +115,8 @@ class Primary:
         return raw.decode(errors="replace")
 
     def log(self):
-        self.logf.flush()
+        if not self.logf.closed:
+            self.logf.flush()
         with open(self.log_path, errors="replace") as f:
             return f.read()
 
@@ -284,7 +285,9 @@ class Knot:
             return ""
 
     def serial(self, zone):
-        return soa_serial(self.port, zone)
+        # Short timeout: a poll lost in knotd's UDP path must not look like
+        # a slow transfer (polls repeat anyway).
+        return soa_serial(self.port, zone, timeout=0.1)
 
     def stop(self):
         if self.proc.poll() is None:

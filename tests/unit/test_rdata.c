@@ -400,6 +400,36 @@ test_rdata_unpack_decompresses(void **state)
 	/* unknown types are copied verbatim */
 	assert_int_equal(dns_rdata_unpack(65534, pkt, 48, rdpos, 9, out, sizeof(out)), 9);
 	assert_memory_equal(out, pkt + rdpos, 9);
+	/* SOA: mname points at the owner, rname at mname inside the same rdata */
+	uint8_t soa[80] = { 0 };
+	memcpy(soa + 12, "\7example\3com\0", 13);
+	size_t sp = 25;
+	static const uint8_t soa_rd[] = { 3, 'n', 's', '1', 0xc0, 0x0c, 4, 'h', 'o', 's', 't', 0xc0,
+	                                  25, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 4,
+	                                  0, 0, 0, 5 };
+	memcpy(soa + sp, soa_rd, sizeof(soa_rd));
+	n = dns_rdata_unpack(DNS_T_SOA, soa, sp + sizeof(soa_rd), sp, sizeof(soa_rd), out,
+	                     sizeof(out));
+	assert_int_equal(n, 17 + 22 + 20);
+	assert_memory_equal(out, "\3ns1\7example\3com\0\4host\3ns1\7example\3com\0", 39);
+	char txt[256];
+	assert_true(dns_rdata_to_text(DNS_T_SOA, out, (size_t)n, txt, sizeof(txt)) > 0);
+	assert_string_equal(txt, "ns1.example.com. host.ns1.example.com. 1 2 3 4 5");
+	/* NAPTR and RP names are accepted compressed (RFC 3597 §4) */
+	static const uint8_t naptr_rd[] = { 0, 1, 0, 2, 1, 'U', 0, 0, 3, 's', 'i', 'p', 0xc0, 0x0c };
+	memcpy(soa + sp, naptr_rd, sizeof(naptr_rd));
+	n = dns_rdata_unpack(DNS_T_NAPTR, soa, sp + sizeof(naptr_rd), sp, sizeof(naptr_rd), out,
+	                     sizeof(out));
+	assert_int_equal(n, 8 + 17);
+	assert_memory_equal(out + 8, "\3sip\7example\3com\0", 17);
+	static const uint8_t rp_rd[] = { 0xc0, 0x0c, 1, 't', 0xc0, 0x0c };
+	memcpy(soa + sp, rp_rd, sizeof(rp_rd));
+	n = dns_rdata_unpack(DNS_T_RP, soa, sp + sizeof(rp_rd), sp, sizeof(rp_rd), out, sizeof(out));
+	assert_int_equal(n, 13 + 15);
+	/* names in RRSIG (signer) and SVCB (target) must not be compressed */
+	static const uint8_t svcb_rd[] = { 0, 1, 0xc0, 0x0c };
+	memcpy(soa + sp, svcb_rd, sizeof(svcb_rd));
+	assert_true(dns_rdata_unpack(DNS_T_SVCB, soa, sp + 4, sp, 4, out, sizeof(out)) < 0);
 	/* output space */
 	memcpy(pkt + rdpos, "\0\x0a\4mail\xc0\x0c", 9);
 	assert_int_equal(dns_rdata_unpack(DNS_T_MX, pkt, 34, rdpos, 9, out, 10), -ENOSPC);

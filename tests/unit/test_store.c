@@ -417,6 +417,54 @@ test_store_tsig_and_apikeys(void **state)
 	assert_int_equal(store_apikey_find(f->st, "sekrit", acc), -ENOENT);
 }
 
+struct rows {
+	int n;
+};
+
+static int
+count_row(void *ctx, const struct store_row *r)
+{
+	(void)r;
+	((struct rows *)ctx)->n++;
+	return 0;
+}
+
+/* An SQLite error injected at the journal step rolls the whole change back. */
+static void
+test_store_injected_error_rolls_back(void **state)
+{
+	struct fx *f = *state;
+	create_zone(f, DNS_SERIAL_INCREASE);
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	assert_int_equal(sqlite3_exec(db, "CREATE TRIGGER inject BEFORE INSERT ON journal BEGIN "
+	                                  "SELECT RAISE(ABORT, 'injected'); END", NULL, NULL, NULL),
+	                 SQLITE_OK);
+	struct opbuf b;
+	struct store_result res;
+	char err[256] = "";
+	assert_int_equal(patch1(f, mkop(&b, STORE_OP_REPLACE, "inj.example.com.", "A", 60,
+	                                "192.0.2.44"), &res, err), -EIO);
+	assert_int_equal(serial_of(f), 100);
+	struct store_snap *sn;
+	struct store_zone z;
+	struct rows r = {0};
+	uint8_t owner[DNS_NAME_MAX];
+	assert_true(dns_name_from_text("inj.example.com.", 16, NULL, owner) > 0);
+	assert_int_equal(store_snap_open(f->st, &sn), 0);
+	assert_int_equal(store_snap_zone(sn, f->zone, &z), 0);
+	assert_int_equal(store_snap_rows(sn, &z, owner, 0, count_row, &r), 0);
+	store_snap_close(sn);
+	assert_int_equal(r.n, 0);
+	/* the writer is usable again once the fault is gone */
+	assert_int_equal(sqlite3_exec(db, "DROP TRIGGER inject", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(patch1(f, mkop(&b, STORE_OP_REPLACE, "inj.example.com.", "A", 60,
+	                                "192.0.2.44"), &res, err), 0);
+	assert_int_equal(serial_of(f), 101);
+}
+
 int
 main(void)
 {
@@ -428,6 +476,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_store_snapshot_is_stable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_refuses_newer_schema, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_tsig_and_apikeys, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_injected_error_rolls_back, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }

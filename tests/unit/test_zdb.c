@@ -81,6 +81,16 @@ test_zdb_longest_match(void **state)
 	assert_int_equal(zdb_remove(db, wire("sub.example.test.", w)), -ENOENT);
 	assert_true(find(db, "a.sub.example.test.", &v));
 	assert_true(dns_name_equal(v.apex, wire("example.test.", w)));
+	/* A version committed on a zone removed meanwhile: not published, retired later. */
+	const struct zone *base = zdb_get(db, wire("example.test.", w));
+	struct trr t;
+	char err[160];
+	trr_parse(&t, "www.example.test. 60 A 192.0.2.1");
+	struct zone *nz;
+	assert_int_equal(zone_apply_diff(base, NULL, 0, &t.rr, 1, &nz, err, sizeof(err)), 0);
+	assert_int_equal(zdb_remove(db, wire("example.test.", w)), 0);
+	assert_int_equal(zdb_publish(db, nz), -ENOENT);
+	zdb_retire(nz);
 	/* A root zone matches everything. */
 	assert_int_equal(zdb_add(db, wire(".", w)), 0);
 	assert_true(find(db, "example.org.", &v));

@@ -1,0 +1,1491 @@
+/*
+ * The WireGuard mesh registry (see mesh.h).
+ *
+ * Memory holds the registry (an array of POPs under `mu`); the database
+ * holds the same rows in `secondaries` plus each POP's key in `tsig_keys`,
+ * written through a connection of our own (WAL lets it sit beside the
+ * store's writer; busy_timeout queues the two) so a registration is one
+ * transaction covering the POP and its key.  The transfer side asks the
+ * attached registry through three hooks that never block on the network.
+ * `wg` runs without a shell (posix_spawnp) with an argument vector.
+ */
+#include "primary/mesh.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <spawn.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+
+#include "dns/name.h"
+#include "dns/tsig.h"
+#include "net/addr.h"
+#include "primary/acl.h"
+#include "primary/notify.h"
+#include "primary/propagation.h"
+#include "primary/store.h"
+#include "primary/xfrout_store.h"
+#include "util/log.h"
+
+extern char **environ;
+
+#define MESH_TSIG_PREFIX "pop-"
+#define MESH_TSIG_NAME_MAX (MESH_NAME_MAX + 8)
+#define MESH_SECRET_MAX 64
+#define MESH_STATE_ZONES_MAX 1000
+
+/* ---- pure helpers --------------------------------------------------------------- */
+
+static void
+set_err(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void
+set_err(char *err, size_t cap, const char *fmt, ...)
+{
+	if (err == NULL || cap == 0)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, cap, fmt, ap);
+	va_end(ap);
+}
+
+int
+mesh_net_parse(const char *s, struct mesh_net *n, char *err, size_t errcap)
+{
+	char buf[32];
+	const char *slash = strchr(s, '/');
+	size_t alen = slash != NULL ? (size_t)(slash - s) : 0;
+	if (slash == NULL || alen == 0 || alen >= sizeof(buf)) {
+		set_err(err, errcap, "mesh network '%.64s' is not ADDRESS/PREFIX", s);
+		return -EINVAL;
+	}
+	memcpy(buf, s, alen);
+	buf[alen] = '\0';
+	struct in_addr a;
+	if (inet_pton(AF_INET, buf, &a) != 1) {
+		set_err(err, errcap, "mesh network '%.64s': '%s' is not an IPv4 address", s, buf);
+		return -EINVAL;
+	}
+	char *end = NULL;
+	errno = 0;
+	unsigned long p = strtoul(slash + 1, &end, 10);
+	if (end == slash + 1 || *end != '\0' || errno != 0 || p < 8 || p > 30) {
+		set_err(err, errcap, "mesh network '%.64s': prefix must be 8..30", s);
+		return -EINVAL;
+	}
+	uint32_t ip = ntohl(a.s_addr);
+	uint32_t mask = p == 0 ? 0 : ~(uint32_t)0 << (32 - p);
+	if ((ip & ~mask) != 0) {
+		set_err(err, errcap, "mesh network '%.64s' has host bits set", s);
+		return -EINVAL;
+	}
+	n->net = ip;
+	n->prefix = (unsigned)p;
+	return 0;
+}
+
+static uint32_t
+net_mask(const struct mesh_net *n)
+{
+	return ~(uint32_t)0 << (32 - n->prefix);
+}
+
+uint32_t
+mesh_net_primary(const struct mesh_net *n)
+{
+	return n->net + 1;
+}
+
+bool
+mesh_net_pop_addr(const struct mesh_net *n, uint32_t ip)
+{
+	uint32_t mask = net_mask(n);
+	if ((ip & mask) != n->net)
+		return false;
+	uint32_t host = ip & ~mask;
+	return host >= 2 && host < ~mask;   /* not network, primary or broadcast */
+}
+
+int
+mesh_net_alloc(const struct mesh_net *n, const uint32_t *used, size_t nused, uint32_t *out)
+{
+	uint32_t last = n->net | ~net_mask(n);   /* broadcast */
+	for (uint32_t ip = n->net + 2; ip < last; ip++) {
+		bool taken = false;
+		for (size_t i = 0; i < nused && !taken; i++)
+			taken = used[i] == ip;
+		if (!taken) {
+			*out = ip;
+			return 0;
+		}
+	}
+	return -ENOSPC;
+}
+
+void
+mesh_ip_text(uint32_t ip, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "%u.%u.%u.%u", ip >> 24, (ip >> 16) & 0xff, (ip >> 8) & 0xff, ip & 0xff);
+}
+
+static int
+b64_value(char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+int
+mesh_key_parse(const char *b64, uint8_t raw[32], char *err, size_t errcap)
+{
+	size_t len = strnlen(b64, 128);
+	if (len != 44 || b64[43] != '=') {
+		set_err(err, errcap, "public_key: not a WireGuard key (base64 of 32 bytes: 44 "
+		        "characters ending in '='), got %zu characters", len);
+		return -EINVAL;
+	}
+	uint8_t out[33];
+	size_t o = 0;
+	uint32_t acc = 0;
+	int bits = 0;
+	for (size_t i = 0; i < 43; i++) {
+		int v = b64_value(b64[i]);
+		if (v < 0) {
+			set_err(err, errcap, "public_key: character %zu is not base64", i + 1);
+			return -EINVAL;
+		}
+		acc = (acc << 6) | (uint32_t)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			out[o++] = (uint8_t)(acc >> bits);
+		}
+	}
+	/* 43 characters carry 258 bits: the last 2 must be zero (canonical form). */
+	if (o != 32 || (acc & ((1u << bits) - 1)) != 0) {
+		set_err(err, errcap, "public_key: not a canonical base64 encoding of 32 bytes");
+		return -EINVAL;
+	}
+	if (raw != NULL)
+		memcpy(raw, out, 32);
+	return 0;
+}
+
+int
+mesh_endpoint_parse(const char *s, char *host, size_t hostcap, uint16_t *port, char *err,
+                    size_t errcap)
+{
+	size_t len = strnlen(s, MESH_ENDPOINT_MAX + 1);
+	const char *colon;
+	const char *h;
+	size_t hlen;
+	if (len == 0 || len > MESH_ENDPOINT_MAX) {
+		set_err(err, errcap, "endpoint: empty or too long, expected HOST:PORT");
+		return -EINVAL;
+	}
+	if (s[0] == '[') {
+		const char *rb = strchr(s, ']');
+		if (rb == NULL || rb[1] != ':') {
+			set_err(err, errcap, "endpoint '%.80s': expected [IPV6]:PORT", s);
+			return -EINVAL;
+		}
+		h = s + 1;
+		hlen = (size_t)(rb - h);
+		colon = rb + 1;
+		char buf[64];
+		struct in6_addr a6;
+		if (hlen == 0 || hlen >= sizeof(buf)) {
+			set_err(err, errcap, "endpoint '%.80s': bad IPv6 address", s);
+			return -EINVAL;
+		}
+		memcpy(buf, h, hlen);
+		buf[hlen] = '\0';
+		if (inet_pton(AF_INET6, buf, &a6) != 1) {
+			set_err(err, errcap, "endpoint '%.80s': '%s' is not an IPv6 address", s, buf);
+			return -EINVAL;
+		}
+	} else {
+		colon = strrchr(s, ':');
+		if (colon == NULL || colon == s) {
+			set_err(err, errcap, "endpoint '%.80s' is not HOST:PORT", s);
+			return -EINVAL;
+		}
+		h = s;
+		hlen = (size_t)(colon - s);
+		if (memchr(h, ':', hlen) != NULL) {
+			set_err(err, errcap, "endpoint '%.80s': an IPv6 address needs brackets, "
+			        "[ADDRESS]:PORT", s);
+			return -EINVAL;
+		}
+		for (size_t i = 0; i < hlen; i++) {
+			char c = h[i];
+			bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			          (c >= '0' && c <= '9') || c == '-' || c == '.';
+			if (!ok) {
+				set_err(err, errcap, "endpoint '%.80s': bad character in host", s);
+				return -EINVAL;
+			}
+		}
+		if (h[0] == '.' || h[0] == '-' || hlen > 253) {
+			set_err(err, errcap, "endpoint '%.80s': bad host name", s);
+			return -EINVAL;
+		}
+	}
+	const char *ps = colon + 1;
+	char *end = NULL;
+	if (*ps < '0' || *ps > '9') {
+		set_err(err, errcap, "endpoint '%.80s': missing port", s);
+		return -EINVAL;
+	}
+	errno = 0;
+	unsigned long p = strtoul(ps, &end, 10);
+	if (*end != '\0' || errno != 0 || p == 0 || p > 65535) {
+		set_err(err, errcap, "endpoint '%.80s': port must be 1..65535", s);
+		return -EINVAL;
+	}
+	if (hlen + 1 > hostcap) {
+		set_err(err, errcap, "endpoint '%.80s': host too long", s);
+		return -EINVAL;
+	}
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	*port = (uint16_t)p;
+	return 0;
+}
+
+int
+mesh_name_check(const char *name, char *err, size_t errcap)
+{
+	size_t len = strnlen(name, MESH_NAME_MAX);
+	if (len == 0 || len >= MESH_NAME_MAX) {
+		set_err(err, errcap, "name: must be 1..%d characters", MESH_NAME_MAX - 1);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < len; i++) {
+		char c = name[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) {
+			set_err(err, errcap, "name '%.63s': only a-z, 0-9 and '-' are allowed", name);
+			return -EINVAL;
+		}
+	}
+	if (name[0] == '-' || name[len - 1] == '-') {
+		set_err(err, errcap, "name '%.63s': must not start or end with '-'", name);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* A growing text buffer; on allocation failure `bad` sticks and text is NULL. */
+struct sbuf {
+	char *s;
+	size_t len, cap;
+	bool bad;
+};
+
+static void sb_add(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+sb_add(struct sbuf *b, const char *fmt, ...)
+{
+	if (b->bad)
+		return;
+	for (;;) {
+		va_list ap;
+		va_start(ap, fmt);
+		int n = vsnprintf(b->s != NULL ? b->s + b->len : NULL, b->s != NULL ? b->cap - b->len : 0,
+		                  fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			b->bad = true;
+			return;
+		}
+		if (b->s != NULL && b->len + (size_t)n < b->cap) {
+			b->len += (size_t)n;
+			return;
+		}
+		size_t ncap = (b->cap ? b->cap * 2 : 512) + (size_t)n;
+		char *p = realloc(b->s, ncap);
+		if (p == NULL) {
+			b->bad = true;
+			return;
+		}
+		b->s = p;
+		b->cap = ncap;
+	}
+}
+
+static char *
+sb_take(struct sbuf *b)
+{
+	if (b->bad || b->s == NULL) {
+		free(b->s);
+		return NULL;
+	}
+	return b->s;
+}
+
+static unsigned
+endpoint_port(const char *ep, unsigned dflt)
+{
+	char host[MESH_HOST_MAX];
+	uint16_t port;
+	if (ep == NULL || mesh_endpoint_parse(ep, host, sizeof(host), &port, NULL, 0) != 0)
+		return dflt;
+	return port;
+}
+
+char *
+mesh_render_pop_conf(const struct mesh_primary_info *pr, const struct mesh_pop_info *pop)
+{
+	struct sbuf b = {0};
+	char ip[16], pip[16];
+	mesh_ip_text(pop->mesh_ip, ip, sizeof(ip));
+	mesh_ip_text(mesh_net_primary(pr->net), pip, sizeof(pip));
+	sb_add(&b, "# anycst mesh: POP %s\n", pop->name);
+	sb_add(&b, "[Interface]\n");
+	sb_add(&b, "Address = %s/%u\n", ip, pr->net->prefix);
+	sb_add(&b, "PrivateKey = <PRIVATE KEY OF %s: the private key of public key %s>\n",
+	       pop->name, pop->public_key);
+	sb_add(&b, "ListenPort = %u\n", endpoint_port(pop->endpoint, MESH_DEFAULT_WG_PORT));
+	sb_add(&b, "\n[Peer]\n");
+	sb_add(&b, "# anycst primary\n");
+	if (pr->public_key != NULL)
+		sb_add(&b, "PublicKey = %s\n", pr->public_key);
+	else
+		sb_add(&b, "PublicKey = <PUBLIC KEY OF THE PRIMARY: start anycst-primary with "
+		       "--wg-private-key>\n");
+	sb_add(&b, "AllowedIPs = %s/32\n", pip);
+	if (pr->endpoint != NULL)
+		sb_add(&b, "Endpoint = %s\n", pr->endpoint);
+	sb_add(&b, "PersistentKeepalive = %d\n", MESH_KEEPALIVE);
+	return sb_take(&b);
+}
+
+char *
+mesh_render_primary_conf(const struct mesh_primary_info *pr, const struct mesh_pop_info *pops,
+                         size_t npops)
+{
+	struct sbuf b = {0};
+	char pip[16];
+	mesh_ip_text(mesh_net_primary(pr->net), pip, sizeof(pip));
+	sb_add(&b, "# anycst mesh: the primary, %zu POPs\n", npops);
+	sb_add(&b, "[Interface]\n");
+	sb_add(&b, "Address = %s/%u\n", pip, pr->net->prefix);
+	if (pr->private_key != NULL)
+		sb_add(&b, "PrivateKey = %s\n", pr->private_key);
+	else
+		sb_add(&b, "PrivateKey = <PRIVATE KEY OF THE PRIMARY: start anycst-primary with "
+		       "--wg-private-key>\n");
+	sb_add(&b, "ListenPort = %u\n", pr->listen_port);
+	for (size_t i = 0; i < npops; i++) {
+		char ip[16];
+		mesh_ip_text(pops[i].mesh_ip, ip, sizeof(ip));
+		sb_add(&b, "\n[Peer]\n# POP %s\n", pops[i].name);
+		sb_add(&b, "PublicKey = %s\n", pops[i].public_key);
+		sb_add(&b, "AllowedIPs = %s/32\n", ip);
+		sb_add(&b, "Endpoint = %s\n", pops[i].endpoint);
+		sb_add(&b, "PersistentKeepalive = %d\n", MESH_KEEPALIVE);
+	}
+	return sb_take(&b);
+}
+
+char *
+mesh_render_command(const struct mesh_primary_info *pr, const struct mesh_pop_info *pop)
+{
+	struct sbuf b = {0};
+	char ip[16], pip[16];
+	mesh_ip_text(pop->mesh_ip, ip, sizeof(ip));
+	mesh_ip_text(mesh_net_primary(pr->net), pip, sizeof(pip));
+	if (pr->quic_pin != NULL)
+		sb_add(&b, "anycst-secondary --primary %s:%u --transport quic --pin %s", pip,
+		       pr->quic_port, pr->quic_pin);
+	else
+		sb_add(&b, "anycst-secondary --primary %s:%u --transport tcp", pip, pr->xfr_port);
+	sb_add(&b, " --tsig %s:hmac-sha256:%s", pop->tsig_name, pop->tsig_secret);
+	sb_add(&b, " --listen %s:%u", ip, pop->dns_port);
+	sb_add(&b, " --catalog %s", pr->catalog != NULL ? pr->catalog : "catalog.anycst.invalid.");
+	sb_add(&b, " --identity %s", pop->name);
+	return sb_take(&b);
+}
+
+/* ---- the registry ---------------------------------------------------------------- */
+
+struct pop_nsrc {
+	struct notify_source base;    /* the store's: SOA reads */
+	struct dns_tsig_key key;      /* the POP's own key */
+};
+
+struct pop {
+	char name[MESH_NAME_MAX];
+	char endpoint[MESH_ENDPOINT_MAX];
+	char public_key[MESH_KEY_TEXT];
+	uint32_t ip;
+	char ip_text[16];
+	uint16_t dns_port;
+	char tsig_name[MESH_TSIG_NAME_MAX];
+	char tsig_secret[MESH_SECRET_MAX];
+	int64_t created_at;
+	int64_t last_seen_ms;
+	uint64_t transfers, refused;
+	struct notify *notify;
+	struct pop_nsrc *nsrc;
+};
+
+struct mesh {
+	struct mesh_opts o;
+	struct store *st;
+	struct propagation *prop;
+	struct mesh_net net;
+	sqlite3 *db;
+	pthread_mutex_t wmu;         /* registrations and retirements, one at a time; db, wg */
+	pthread_mutex_t mu;          /* pops, npops, counters: held briefly, never across I/O */
+	struct pop **pops;
+	size_t npops, cap;
+	bool has_key;
+	char public_key[MESH_KEY_TEXT];
+	char private_key[MESH_KEY_TEXT];
+	struct sockaddr_storage from;   /* NOTIFYs leave from the --xfr address */
+	socklen_t fromlen;
+	uint16_t xfr_port, quic_port, listen_port;
+	struct notify_source base;
+};
+
+static struct mesh *attached;
+
+void
+mesh_attach(struct mesh *m)
+{
+	__atomic_store_n(&attached, m, __ATOMIC_RELEASE);
+}
+
+struct mesh *
+mesh_attached(void)
+{
+	return __atomic_load_n(&attached, __ATOMIC_ACQUIRE);
+}
+
+static void
+primary_info(const struct mesh *m, struct mesh_primary_info *pi)
+{
+	memset(pi, 0, sizeof(*pi));
+	pi->net = &m->net;
+	pi->public_key = m->has_key ? m->public_key : NULL;
+	pi->private_key = m->has_key ? m->private_key : NULL;
+	pi->endpoint = m->o.wg_endpoint;
+	pi->listen_port = m->listen_port;
+	pi->xfr_port = m->xfr_port;
+	pi->quic_port = m->quic_port;
+	pi->quic_pin = m->o.quic_pin;
+	pi->catalog = m->o.catalog;
+}
+
+static void
+pop_info(const struct pop *p, struct mesh_pop_info *pi)
+{
+	pi->name = p->name;
+	pi->endpoint = p->endpoint;
+	pi->public_key = p->public_key;
+	pi->mesh_ip = p->ip;
+	pi->dns_port = p->dns_port;
+	pi->tsig_name = p->tsig_name;
+	pi->tsig_secret = p->tsig_secret;
+}
+
+/*
+ * Runs `wg` with `args` (NULL-terminated, without argv[0]), feeding `in`
+ * on stdin when not NULL and reading up to cap-1 bytes of stdout into
+ * `out` when not NULL.  0, or -EIO when it cannot run or exits non-zero.
+ */
+static int
+run_wg(const struct mesh *m, const char *const *args, const char *in, char *out, size_t cap)
+{
+	const char *argv[16];
+	size_t n = 0;
+	argv[n++] = m->o.wg_command != NULL ? m->o.wg_command : "wg";
+	for (size_t i = 0; args[i] != NULL && n < 15; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	int pin[2] = {-1, -1}, pout[2] = {-1, -1};
+	int ret = -EIO;
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	if (pipe2(pin, O_CLOEXEC) != 0 || pipe2(pout, O_CLOEXEC) != 0)
+		goto out;
+	posix_spawn_file_actions_adddup2(&fa, pin[0], 0);
+	posix_spawn_file_actions_adddup2(&fa, pout[1], 1);
+	pid_t pid;
+	if (posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)argv, environ) != 0)
+		goto out;
+	close(pin[0]);
+	close(pout[1]);
+	pin[0] = pout[1] = -1;
+	if (in != NULL) {
+		size_t len = strlen(in);
+		ssize_t w = write(pin[1], in, len);
+		(void)w;
+	}
+	close(pin[1]);
+	pin[1] = -1;
+	size_t got = 0;
+	char sink[256];
+	for (;;) {
+		char *dst = out != NULL && got + 1 < cap ? out + got : sink;
+		size_t room = out != NULL && got + 1 < cap ? cap - 1 - got : sizeof(sink);
+		ssize_t r = read(pout[0], dst, room);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		if (dst != sink)
+			got += (size_t)r;
+	}
+	if (out != NULL)
+		out[got] = '\0';
+	int status = 0;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	ret = WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
+out:
+	posix_spawn_file_actions_destroy(&fa);
+	for (int i = 0; i < 2; i++) {
+		if (pin[i] >= 0)
+			close(pin[i]);
+		if (pout[i] >= 0)
+			close(pout[i]);
+	}
+	return ret;
+}
+
+static void
+wg_peer_add(const struct mesh *m, const struct pop *p)
+{
+	if (m->o.wg_interface == NULL)
+		return;
+	char allowed[24], ka[8];
+	snprintf(allowed, sizeof(allowed), "%s/32", p->ip_text);
+	snprintf(ka, sizeof(ka), "%d", MESH_KEEPALIVE);
+	const char *args[] = {"set", m->o.wg_interface, "peer", p->public_key, "allowed-ips", allowed,
+	                      "endpoint", p->endpoint, "persistent-keepalive", ka, NULL};
+	if (run_wg(m, args, NULL, NULL, 0) != 0)
+		log_error(NULL, "mesh, POP %s, cannot add the peer to interface %s (wg set failed)",
+		          p->name, m->o.wg_interface);
+	else
+		log_info(NULL, "mesh, POP %s, peer %s added to %s", p->name, p->ip_text,
+		         m->o.wg_interface);
+}
+
+static void
+wg_peer_remove(const struct mesh *m, const char *name, const char *public_key)
+{
+	if (m->o.wg_interface == NULL)
+		return;
+	const char *args[] = {"set", m->o.wg_interface, "peer", public_key, "remove", NULL};
+	if (run_wg(m, args, NULL, NULL, 0) != 0)
+		log_error(NULL, "mesh, POP %s, cannot remove the peer from interface %s", name,
+		          m->o.wg_interface);
+	else
+		log_info(NULL, "mesh, POP %s, peer removed from %s", name, m->o.wg_interface);
+}
+
+/* Applies the key, listen port and every registered peer; removes unknown peers. */
+static int
+wg_sync(struct mesh *m, char *err, size_t errcap)
+{
+	if (m->o.wg_interface == NULL)
+		return 0;
+	char port[8];
+	snprintf(port, sizeof(port), "%u", m->listen_port);
+	if (m->o.wg_private_key != NULL) {
+		const char *args[] = {"set", m->o.wg_interface, "private-key", m->o.wg_private_key,
+		                      "listen-port", port, NULL};
+		if (run_wg(m, args, NULL, NULL, 0) != 0) {
+			set_err(err, errcap, "--wg-interface %s: wg set private-key failed (does the "
+			        "interface exist?)", m->o.wg_interface);
+			return -EIO;
+		}
+	}
+	char peers[16384];
+	const char *show[] = {"show", m->o.wg_interface, "peers", NULL};
+	if (run_wg(m, show, NULL, peers, sizeof(peers)) != 0) {
+		set_err(err, errcap, "--wg-interface %s: wg show failed (does the interface exist?)",
+		        m->o.wg_interface);
+		return -EIO;
+	}
+	for (char *line = peers, *nl; *line != '\0'; line = nl) {
+		nl = line + strcspn(line, "\n");
+		if (*nl == '\n')
+			*nl++ = '\0';
+		if (*line == '\0')
+			continue;
+		bool known = false;
+		for (size_t i = 0; i < m->npops && !known; i++)
+			known = strcmp(m->pops[i]->public_key, line) == 0;
+		if (!known)
+			wg_peer_remove(m, "(unregistered)", line);
+	}
+	for (size_t i = 0; i < m->npops; i++)
+		wg_peer_add(m, m->pops[i]);
+	return 0;
+}
+
+static int
+read_private_key(struct mesh *m, char *err, size_t errcap)
+{
+	const char *path = m->o.wg_private_key;
+	if (path == NULL)
+		return 0;
+	char buf[128];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		set_err(err, errcap, "--wg-private-key: cannot read %s: %s", path, strerror(errno));
+		return -EIO;
+	}
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n < 0)
+		n = 0;
+	buf[n] = '\0';
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
+		buf[--n] = '\0';
+	char why[160];
+	if (mesh_key_parse(buf, NULL, why, sizeof(why)) != 0) {
+		set_err(err, errcap, "--wg-private-key: %s holds no WireGuard key", path);
+		return -EINVAL;
+	}
+	memcpy(m->private_key, buf, MESH_KEY_TEXT - 1);
+	m->private_key[MESH_KEY_TEXT - 1] = '\0';
+	char pub[128];
+	const char *args[] = {"pubkey", NULL};
+	char in[64];
+	snprintf(in, sizeof(in), "%s\n", m->private_key);
+	if (run_wg(m, args, in, pub, sizeof(pub)) != 0) {
+		set_err(err, errcap, "--wg-private-key: cannot derive the public key (is wireguard-tools' "
+		        "wg installed?)");
+		return -EIO;
+	}
+	size_t pl = strcspn(pub, "\r\n");
+	pub[pl] = '\0';
+	if (mesh_key_parse(pub, NULL, why, sizeof(why)) != 0) {
+		set_err(err, errcap, "--wg-private-key: wg pubkey gave no key");
+		return -EIO;
+	}
+	memcpy(m->public_key, pub, MESH_KEY_TEXT);
+	m->has_key = true;
+	return 0;
+}
+
+static int
+nsrc_soa(void *ctx, const uint8_t *zone, struct xfrout_buf *soa, uint32_t *serial)
+{
+	struct pop_nsrc *ns = ctx;
+	return ns->base.soa(ns->base.ctx, zone, soa, serial);
+}
+
+static int
+nsrc_key(void *ctx, const uint8_t *zone, struct dns_tsig_key *k)
+{
+	struct pop_nsrc *ns = ctx;
+	(void)zone;
+	*k = ns->key;
+	return 0;
+}
+
+static void
+pop_free(struct pop *p)
+{
+	if (p == NULL)
+		return;
+	notify_free(p->notify);
+	free(p->nsrc);
+	free(p);
+}
+
+/* Starts the POP's NOTIFY sender.  0 or a negative errno. */
+static int
+pop_start(struct mesh *m, struct pop *p)
+{
+	char spec[MESH_TSIG_NAME_MAX + MESH_SECRET_MAX + 16];
+	p->nsrc = calloc(1, sizeof(*p->nsrc));
+	if (p->nsrc == NULL)
+		return -ENOMEM;
+	p->nsrc->base = m->base;
+	snprintf(spec, sizeof(spec), "%s:hmac-sha256:%s", p->tsig_name, p->tsig_secret);
+	if (dns_tsig_key_parse(&p->nsrc->key, spec, NULL, 0) != 0)
+		return -EINVAL;
+	struct notify_source src = {.ctx = p->nsrc, .soa = nsrc_soa, .key = nsrc_key};
+	struct sockaddr_storage from = m->from;
+	if (from.ss_family == AF_INET)
+		((struct sockaddr_in *)&from)->sin_port = 0;
+	else
+		((struct sockaddr_in6 *)&from)->sin6_port = 0;
+	int ret = 0;
+	p->notify = notify_new((const struct sockaddr *)&from, m->fromlen, &src, m->prop, &ret);
+	if (p->notify == NULL)
+		return ret != 0 ? ret : -ENOMEM;
+	struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(p->dns_port),
+	                         .sin_addr.s_addr = htonl(p->ip)};
+	ret = notify_add_target(p->notify, (const struct sockaddr *)&to, sizeof(to));
+	if (ret == 0)
+		ret = notify_start(p->notify);
+	return ret;
+}
+
+static int
+registry_push(struct mesh *m, struct pop *p)
+{
+	if (m->npops == m->cap) {
+		size_t ncap = m->cap ? m->cap * 2 : 16;
+		struct pop **np = realloc(m->pops, ncap * sizeof(*np));
+		if (np == NULL)
+			return -ENOMEM;
+		m->pops = np;
+		m->cap = ncap;
+	}
+	m->pops[m->npops++] = p;
+	return 0;
+}
+
+static int
+db_exec(sqlite3 *db, const char *sql)
+{
+	char *msg = NULL;
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		log_error(NULL, "mesh: %s: %s", sql, msg != NULL ? msg : sqlite3_errmsg(db));
+		sqlite3_free(msg);
+		return -EIO;
+	}
+	return 0;
+}
+
+static void
+copy_col(char *dst, size_t cap, const unsigned char *src)
+{
+	snprintf(dst, cap, "%s", src != NULL ? (const char *)src : "");
+}
+
+static int
+load(struct mesh *m, char *err, size_t errcap)
+{
+	sqlite3_stmt *s = NULL;
+	const char *sql = "SELECT s.name, s.endpoint, s.public_key, s.mesh_ip, s.tsig_key, "
+	                  "coalesce(p.dns_port, 53), s.created_at, k.secret FROM secondaries s "
+	                  "LEFT JOIN tsig_keys k ON k.name = s.tsig_key "
+	                  "LEFT JOIN secondary_ports p ON p.name = s.name ORDER BY s.rowid";
+	if (sqlite3_prepare_v2(m->db, sql, -1, &s, NULL) != SQLITE_OK) {
+		set_err(err, errcap, "mesh: cannot read the POP registry: %s", sqlite3_errmsg(m->db));
+		return -EIO;
+	}
+	int rc, ret = 0;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct pop *p = calloc(1, sizeof(*p));
+		if (p == NULL) {
+			ret = -ENOMEM;
+			break;
+		}
+		copy_col(p->name, sizeof(p->name), sqlite3_column_text(s, 0));
+		copy_col(p->endpoint, sizeof(p->endpoint), sqlite3_column_text(s, 1));
+		copy_col(p->public_key, sizeof(p->public_key), sqlite3_column_text(s, 2));
+		copy_col(p->ip_text, sizeof(p->ip_text), sqlite3_column_text(s, 3));
+		copy_col(p->tsig_name, sizeof(p->tsig_name), sqlite3_column_text(s, 4));
+		p->dns_port = (uint16_t)sqlite3_column_int(s, 5);
+		p->created_at = sqlite3_column_int64(s, 6);
+		copy_col(p->tsig_secret, sizeof(p->tsig_secret), sqlite3_column_text(s, 7));
+		struct in_addr a;
+		if (inet_pton(AF_INET, p->ip_text, &a) != 1 || p->tsig_secret[0] == '\0') {
+			log_warning(NULL, "mesh, POP %s has no mesh address or TSIG key in the database, "
+			            "skipped (delete and register it again)", p->name);
+			free(p);
+			continue;
+		}
+		p->ip = ntohl(a.s_addr);
+		ret = registry_push(m, p);
+		if (ret == 0)
+			ret = pop_start(m, p);
+		if (ret != 0) {
+			if (m->npops > 0 && m->pops[m->npops - 1] == p)
+				m->npops--;
+			pop_free(p);
+			break;
+		}
+	}
+	sqlite3_finalize(s);
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = -EIO;
+	if (ret != 0)
+		set_err(err, errcap, "mesh: cannot load the POP registry (%s)", strerror(-ret));
+	return ret;
+}
+
+int
+mesh_open(const struct mesh_opts *o, struct store *st, struct propagation *prop,
+          struct mesh **out, char *err, size_t errcap)
+{
+	struct mesh *m = calloc(1, sizeof(*m));
+	if (m == NULL) {
+		set_err(err, errcap, "out of memory");
+		return -ENOMEM;
+	}
+	int ret;
+	m->o = *o;
+	m->st = st;
+	m->prop = prop;
+	pthread_mutex_init(&m->mu, NULL);
+	pthread_mutex_init(&m->wmu, NULL);
+	notify_store_source(st, &m->base);
+	ret = mesh_net_parse(o->net != NULL ? o->net : MESH_DEFAULT_NET, &m->net, err, errcap);
+	if (ret != 0)
+		goto fail;
+	ret = -EINVAL;
+	if (addr_parse(o->xfr, 5300, &m->from, &m->fromlen) != 0) {
+		set_err(err, errcap, "--xfr: bad address '%s'", o->xfr);
+		goto fail;
+	}
+	m->xfr_port = addr_port((const struct sockaddr *)&m->from);
+	struct sockaddr_storage qs;
+	socklen_t ql;
+	m->quic_port = 8853;
+	if (o->quic != NULL && addr_parse(o->quic, 8853, &qs, &ql) == 0)
+		m->quic_port = addr_port((const struct sockaddr *)&qs);
+	m->listen_port = MESH_DEFAULT_WG_PORT;
+	if (o->wg_endpoint != NULL) {
+		char host[MESH_HOST_MAX];
+		uint16_t port;
+		char why[200];
+		if (mesh_endpoint_parse(o->wg_endpoint, host, sizeof(host), &port, why,
+		                        sizeof(why)) != 0) {
+			set_err(err, errcap, "--wg-endpoint: %s", why);
+			goto fail;
+		}
+		m->listen_port = port;
+	}
+	ret = read_private_key(m, err, errcap);
+	if (ret != 0)
+		goto fail;
+	if (sqlite3_open_v2(o->db, &m->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, NULL) !=
+	    SQLITE_OK) {
+		set_err(err, errcap, "mesh: cannot open %s", o->db);
+		ret = -EIO;
+		goto fail;
+	}
+	sqlite3_busy_timeout(m->db, 10000);
+	sqlite3_extended_result_codes(m->db, 1);
+	if (db_exec(m->db, "PRAGMA foreign_keys = ON") != 0) {
+		set_err(err, errcap, "mesh: cannot set up %s", o->db);
+		ret = -EIO;
+		goto fail;
+	}
+	ret = load(m, err, errcap);
+	if (ret != 0)
+		goto fail;
+	ret = wg_sync(m, err, errcap);
+	if (ret != 0)
+		goto fail;
+	char pip[16], nip[16];
+	mesh_ip_text(mesh_net_primary(&m->net), pip, sizeof(pip));
+	mesh_ip_text(m->net.net, nip, sizeof(nip));
+	log_notice(NULL, "mesh %s/%u, primary %s, %zu POPs registered%s%s", nip, m->net.prefix, pip,
+	           m->npops, o->wg_interface != NULL ? ", interface " : "",
+	           o->wg_interface != NULL ? o->wg_interface : "");
+	*out = m;
+	return 0;
+fail:
+	mesh_close(m);
+	return ret;
+}
+
+void
+mesh_stop(struct mesh *m)
+{
+	if (m == NULL)
+		return;
+	pthread_mutex_lock(&m->mu);
+	for (size_t i = 0; i < m->npops; i++) {
+		notify_free(m->pops[i]->notify);
+		m->pops[i]->notify = NULL;
+	}
+	pthread_mutex_unlock(&m->mu);
+}
+
+void
+mesh_close(struct mesh *m)
+{
+	if (m == NULL)
+		return;
+	for (size_t i = 0; i < m->npops; i++)
+		pop_free(m->pops[i]);
+	free(m->pops);
+	sqlite3_close(m->db);
+	pthread_mutex_destroy(&m->mu);
+	pthread_mutex_destroy(&m->wmu);
+	explicit_bzero(m->private_key, sizeof(m->private_key));
+	free(m);
+}
+
+static struct pop *
+find_name(struct mesh *m, const char *name)
+{
+	for (size_t i = 0; i < m->npops; i++)
+		if (strcmp(m->pops[i]->name, name) == 0)
+			return m->pops[i];
+	return NULL;
+}
+
+static struct pop *
+find_key(struct mesh *m, const char *key)
+{
+	if (key == NULL || key[0] == '\0')
+		return NULL;
+	for (size_t i = 0; i < m->npops; i++)
+		if (acl_key_equal(m->pops[i]->tsig_name, key))
+			return m->pops[i];
+	return NULL;
+}
+
+static struct pop *
+find_ip(struct mesh *m, const char *ip)
+{
+	for (size_t i = 0; i < m->npops; i++)
+		if (strcmp(m->pops[i]->ip_text, ip) == 0)
+			return m->pops[i];
+	return NULL;
+}
+
+static int
+random_secret(char *out, size_t cap)
+{
+	uint8_t raw[32];
+	gnutls_datum_t in = {.data = raw, .size = sizeof(raw)}, b = {0};
+	if (gnutls_rnd(GNUTLS_RND_KEY, raw, sizeof(raw)) != 0 || gnutls_base64_encode2(&in, &b) != 0)
+		return -EIO;
+	int ret = b.size < cap ? 0 : -ENOSPC;
+	if (ret == 0) {
+		memcpy(out, b.data, b.size);
+		out[b.size] = '\0';
+	}
+	gnutls_free(b.data);
+	explicit_bzero(raw, sizeof(raw));
+	return ret;
+}
+
+/* One transaction: the POP's TSIG key, then its row.  0, -EEXIST (err says which), -EIO. */
+static int
+db_insert(struct mesh *m, const struct pop *p, char *err, size_t errcap)
+{
+	if (db_exec(m->db, "BEGIN IMMEDIATE") != 0) {
+		set_err(err, errcap, "cannot write the database");
+		return -EIO;
+	}
+	sqlite3_stmt *s = NULL;
+	int rc = SQLITE_ERROR;
+	if (sqlite3_prepare_v2(m->db, "INSERT INTO tsig_keys (name, algorithm, secret) VALUES "
+	                       "(?1, 'hmac-sha256', ?2)", -1, &s, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(s, 1, p->tsig_name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, p->tsig_secret, -1, SQLITE_STATIC);
+		rc = sqlite3_step(s);
+	}
+	sqlite3_finalize(s);
+	s = NULL;
+	if (rc != SQLITE_DONE) {
+		db_exec(m->db, "ROLLBACK");
+		if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+			set_err(err, errcap, "TSIG key '%s' already exists (delete it or pick another "
+			        "POP name)", p->tsig_name);
+			return -EEXIST;
+		}
+		set_err(err, errcap, "cannot write the TSIG key: %s", sqlite3_errmsg(m->db));
+		return -EIO;
+	}
+	rc = SQLITE_ERROR;
+	if (sqlite3_prepare_v2(m->db, "INSERT INTO secondaries (name, endpoint, public_key, mesh_ip, "
+	                       "tsig_key, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	                       -1, &s, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(s, 1, p->name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, p->endpoint, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 3, p->public_key, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 4, p->ip_text, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 5, p->tsig_name, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 6, p->created_at);
+		rc = sqlite3_step(s);
+	}
+	sqlite3_finalize(s);
+	s = NULL;
+	if (rc == SQLITE_DONE) {
+		rc = SQLITE_ERROR;
+		if (sqlite3_prepare_v2(m->db, "INSERT INTO secondary_ports (name, dns_port) VALUES "
+		                       "(?1, ?2)", -1, &s, NULL) == SQLITE_OK) {
+			sqlite3_bind_text(s, 1, p->name, -1, SQLITE_STATIC);
+			sqlite3_bind_int(s, 2, p->dns_port);
+			rc = sqlite3_step(s);
+		}
+		sqlite3_finalize(s);
+	}
+	if (rc != SQLITE_DONE) {
+		db_exec(m->db, "ROLLBACK");
+		if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+			set_err(err, errcap, "POP '%s' (or its key or address) is already registered",
+			        p->name);
+			return -EEXIST;
+		}
+		set_err(err, errcap, "cannot write the POP: %s", sqlite3_errmsg(m->db));
+		return -EIO;
+	}
+	if (db_exec(m->db, "COMMIT") != 0) {
+		db_exec(m->db, "ROLLBACK");
+		set_err(err, errcap, "cannot commit the POP");
+		return -EIO;
+	}
+	return 0;
+}
+
+static json_t *
+pop_json_base(const struct mesh *m, const struct pop *p)
+{
+	(void)m;
+	return json_pack("{s:s,s:s,s:s,s:s,s:i,s:s,s:s,s:I}", "name", p->name, "mesh_ip", p->ip_text,
+	                 "endpoint", p->endpoint, "public_key", p->public_key, "dns_port",
+	                 (int)p->dns_port, "tsig_key", p->tsig_name, "tsig_algorithm", "hmac-sha256",
+	                 "created_at", (json_int_t)p->created_at);
+}
+
+int
+mesh_pop_add(struct mesh *m, const struct mesh_register *r, json_t **out, char *err,
+             size_t errcap)
+{
+	char host[MESH_HOST_MAX];
+	uint16_t port;
+	if (r->name == NULL || mesh_name_check(r->name, err, errcap) != 0) {
+		if (r->name == NULL)
+			set_err(err, errcap, "name: missing");
+		return -EINVAL;
+	}
+	if (r->endpoint == NULL) {
+		set_err(err, errcap, "endpoint: missing (the POP's public HOST:PORT)");
+		return -EINVAL;
+	}
+	if (mesh_endpoint_parse(r->endpoint, host, sizeof(host), &port, err, errcap) != 0)
+		return -EINVAL;
+	if (r->public_key == NULL) {
+		set_err(err, errcap, "public_key: missing (the POP's WireGuard public key)");
+		return -EINVAL;
+	}
+	if (mesh_key_parse(r->public_key, NULL, err, errcap) != 0)
+		return -EINVAL;
+	if (r->dns_port < 0 || r->dns_port > 65535) {
+		set_err(err, errcap, "dns_port: must be 1..65535");
+		return -EINVAL;
+	}
+	if (m->has_key && strcmp(r->public_key, m->public_key) == 0) {
+		set_err(err, errcap, "public_key: that is the primary's own key");
+		return -EEXIST;
+	}
+	struct pop *p = calloc(1, sizeof(*p));
+	if (p == NULL) {
+		set_err(err, errcap, "out of memory");
+		return -ENOMEM;
+	}
+	snprintf(p->name, sizeof(p->name), "%s", r->name);
+	snprintf(p->endpoint, sizeof(p->endpoint), "%s", r->endpoint);
+	snprintf(p->public_key, sizeof(p->public_key), "%s", r->public_key);
+	snprintf(p->tsig_name, sizeof(p->tsig_name), MESH_TSIG_PREFIX "%s.", r->name);
+	p->dns_port = (uint16_t)(r->dns_port != 0 ? r->dns_port : 53);
+	p->created_at = (int64_t)time(NULL);
+	int ret = random_secret(p->tsig_secret, sizeof(p->tsig_secret));
+	if (ret != 0) {
+		set_err(err, errcap, "cannot generate a TSIG secret");
+		free(p);
+		return -EIO;
+	}
+	pthread_mutex_lock(&m->wmu);   /* the array changes only under wmu (and mu) */
+	pthread_mutex_lock(&m->mu);
+	bool mu_held = true;
+	char netbuf[16];
+	mesh_ip_text(m->net.net, netbuf, sizeof(netbuf));
+	uint32_t *used = NULL;
+	if (find_name(m, p->name) != NULL) {
+		set_err(err, errcap, "name: POP '%s' is already registered", p->name);
+		ret = -EEXIST;
+		goto fail;
+	}
+	for (size_t i = 0; i < m->npops; i++) {
+		if (strcmp(m->pops[i]->public_key, p->public_key) == 0) {
+			set_err(err, errcap, "public_key: already registered by POP '%s'", m->pops[i]->name);
+			ret = -EEXIST;
+			goto fail;
+		}
+	}
+	used = calloc(m->npops + 1, sizeof(*used));
+	if (used == NULL) {
+		set_err(err, errcap, "out of memory");
+		ret = -ENOMEM;
+		goto fail;
+	}
+	for (size_t i = 0; i < m->npops; i++)
+		used[i] = m->pops[i]->ip;
+	ret = mesh_net_alloc(&m->net, used, m->npops, &p->ip);
+	if (ret != 0) {
+		set_err(err, errcap, "mesh address pool %s/%u is full (%zu POPs registered)", netbuf,
+		        m->net.prefix, m->npops);
+		goto fail;
+	}
+	mesh_ip_text(p->ip, p->ip_text, sizeof(p->ip_text));
+	ret = registry_push(m, p);
+	if (ret != 0) {
+		set_err(err, errcap, "out of memory");
+		goto fail;
+	}
+	m->npops--;   /* room reserved; pushed for real after the commit */
+	pthread_mutex_unlock(&m->mu);
+	mu_held = false;
+	ret = db_insert(m, p, err, errcap);
+	if (ret != 0)
+		goto fail;
+	ret = pop_start(m, p);
+	if (ret != 0) {
+		log_error(NULL, "mesh, POP %s registered but its NOTIFY sender did not start (%s); it "
+		          "will be notified after a restart", p->name, strerror(-ret));
+		notify_free(p->notify);
+		p->notify = NULL;
+	}
+	pthread_mutex_lock(&m->mu);
+	m->pops[m->npops++] = p;
+	pthread_mutex_unlock(&m->mu);
+	wg_peer_add(m, p);
+	struct mesh_primary_info pi;
+	struct mesh_pop_info po;
+	primary_info(m, &pi);
+	pop_info(p, &po);
+	json_t *j = pop_json_base(m, p);
+	char *conf = mesh_render_pop_conf(&pi, &po);
+	char *cmd = mesh_render_command(&pi, &po);
+	if (j != NULL && conf != NULL && cmd != NULL) {
+		json_object_set_new(j, "wireguard_config", json_string(conf));
+		json_object_set_new(j, "command", json_string(cmd));
+		json_object_set_new(j, "tsig_secret", json_string(p->tsig_secret));
+		json_object_set_new(j, "transport", json_string(pi.quic_pin != NULL ? "quic" : "tcp"));
+		char pip[16];
+		mesh_ip_text(mesh_net_primary(&m->net), pip, sizeof(pip));
+		json_object_set_new(j, "primary_mesh_ip", json_string(pip));
+		if (pi.public_key != NULL)
+			json_object_set_new(j, "primary_public_key", json_string(pi.public_key));
+	}
+	free(conf);
+	free(cmd);
+	pthread_mutex_unlock(&m->wmu);
+	free(used);
+	log_info(NULL, "mesh, POP %s registered, mesh address %s, endpoint %s, TSIG key %s",
+	         p->name, p->ip_text, p->endpoint, p->tsig_name);
+	if (j == NULL) {
+		set_err(err, errcap, "out of memory (the POP is registered)");
+		return -ENOMEM;
+	}
+	*out = j;
+	return 0;
+fail:
+	if (mu_held)
+		pthread_mutex_unlock(&m->mu);
+	pthread_mutex_unlock(&m->wmu);
+	free(used);
+	explicit_bzero(p->tsig_secret, sizeof(p->tsig_secret));
+	free(p);
+	return ret;
+}
+
+int
+mesh_pop_delete(struct mesh *m, const char *name, char *err, size_t errcap)
+{
+	pthread_mutex_lock(&m->wmu);
+	pthread_mutex_lock(&m->mu);
+	struct pop *p = NULL;
+	for (size_t i = 0; i < m->npops; i++) {
+		if (strcmp(m->pops[i]->name, name) == 0) {
+			p = m->pops[i];
+			memmove(&m->pops[i], &m->pops[i + 1], (m->npops - i - 1) * sizeof(*m->pops));
+			m->npops--;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&m->mu);
+	if (p == NULL) {
+		pthread_mutex_unlock(&m->wmu);
+		set_err(err, errcap, "POP '%.63s' is not registered", name);
+		return -ENOENT;
+	}
+	/* Forgotten in memory first: from here its key transfers nothing and it gets no NOTIFY. */
+	int ret = 0;
+	sqlite3_stmt *s = NULL;
+	if (db_exec(m->db, "BEGIN IMMEDIATE") != 0)
+		ret = -EIO;
+	const char *sqls[] = {"DELETE FROM secondary_ports WHERE name = ?1",
+	                      "DELETE FROM secondaries WHERE name = ?1",
+	                      "DELETE FROM tsig_keys WHERE name = ?1"};
+	const char *args[] = {p->name, p->name, p->tsig_name};
+	for (size_t i = 0; i < 3 && ret == 0; i++) {
+		if (sqlite3_prepare_v2(m->db, sqls[i], -1, &s, NULL) != SQLITE_OK) {
+			ret = -EIO;
+			break;
+		}
+		sqlite3_bind_text(s, 1, args[i], -1, SQLITE_STATIC);
+		if (sqlite3_step(s) != SQLITE_DONE)
+			ret = -EIO;
+		sqlite3_finalize(s);
+		s = NULL;
+	}
+	if (ret == 0 && db_exec(m->db, "COMMIT") != 0)
+		ret = -EIO;
+	if (ret != 0) {
+		db_exec(m->db, "ROLLBACK");
+		set_err(err, errcap, "POP '%s' retired in memory but the database write failed: %s",
+		        p->name, sqlite3_errmsg(m->db));
+	}
+	wg_peer_remove(m, p->name, p->public_key);
+	pthread_mutex_unlock(&m->wmu);
+	log_info(NULL, "mesh, POP %s retired, mesh address %s, TSIG key %s revoked", p->name,
+	         p->ip_text, p->tsig_name);
+	pop_free(p);
+	return ret;
+}
+
+/* ---- state for GET ---------------------------------------------------------------- */
+
+struct zone_list {
+	char (*names)[DNS_NAME_TEXT_MAX];
+	uint32_t *serials;
+	size_t n, cap;
+	bool truncated;
+};
+
+static int
+collect_zone(void *ctx, const struct store_zone *z)
+{
+	struct zone_list *zl = ctx;
+	if (zl->n == zl->cap) {
+		zl->truncated = true;
+		return 1;
+	}
+	snprintf(zl->names[zl->n], DNS_NAME_TEXT_MAX, "%s", z->text);
+	zl->serials[zl->n] = z->serial;
+	zl->n++;
+	return 0;
+}
+
+/* The POP's JSON with its counters; zones are filled in by mesh_pop_json. */
+static json_t *
+pop_state(struct mesh *m, const struct pop *p, int64_t now_ms)
+{
+	json_t *j = pop_json_base(m, p);
+	if (j == NULL)
+		return NULL;
+	json_object_set_new(j, "transfers", json_integer((json_int_t)p->transfers));
+	json_object_set_new(j, "refused", json_integer((json_int_t)p->refused));
+	if (p->last_seen_ms != 0) {
+		json_object_set_new(j, "last_seen_ms_ago", json_integer(now_ms - p->last_seen_ms));
+		char iso[32];
+		time_t t = (time_t)(p->last_seen_ms / 1000);
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		strftime(iso, sizeof(iso), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		json_object_set_new(j, "last_seen", json_string(iso));
+	} else {
+		json_object_set_new(j, "last_seen", json_null());
+	}
+	json_object_set_new(j, "zones", json_object());
+	json_object_set_new(j, "zones_current", json_integer(0));
+	return j;
+}
+
+int
+mesh_pop_json(struct mesh *m, const char *name, json_t **out)
+{
+	struct zone_list zl = {0};
+	struct pop *copies = NULL;
+	json_t **objs = NULL;
+	size_t n = 0;
+	int ret = -ENOMEM;
+	zl.cap = MESH_STATE_ZONES_MAX;
+	zl.names = calloc(zl.cap, sizeof(*zl.names));
+	zl.serials = calloc(zl.cap, sizeof(*zl.serials));
+	if (zl.names == NULL || zl.serials == NULL)
+		goto out;
+	/* Copies taken under the lock; the slow part (zones, JSON) runs without it. */
+	pthread_mutex_lock(&m->mu);
+	copies = calloc(m->npops + 1, sizeof(*copies));
+	if (copies != NULL) {
+		for (size_t i = 0; i < m->npops; i++)
+			if (name == NULL || strcmp(m->pops[i]->name, name) == 0)
+				copies[n++] = *m->pops[i];
+	}
+	pthread_mutex_unlock(&m->mu);
+	if (copies == NULL)
+		goto out;
+	if (name != NULL && n == 0) {
+		ret = -ENOENT;
+		goto out;
+	}
+	objs = calloc(n + 1, sizeof(*objs));
+	if (objs == NULL)
+		goto out;
+	int64_t now = propagation_now_ms();
+	for (size_t i = 0; i < n; i++) {
+		objs[i] = pop_state(m, &copies[i], now);
+		if (objs[i] == NULL)
+			goto out;
+	}
+	struct store_snap *sn = NULL;
+	if (store_snap_open(m->st, &sn) == 0) {
+		store_snap_zones(sn, NULL, NULL, 0, collect_zone, &zl);
+		store_snap_close(sn);
+	}
+	for (size_t z = 0; m->prop != NULL && n > 0 && z < zl.n; z++) {
+		char *s = propagation_json(m->prop, zl.names[z], zl.serials[z], now);
+		json_t *pj = s != NULL ? json_loads(s, 0, NULL) : NULL;
+		free(s);
+		size_t k;
+		json_t *t;
+		json_array_foreach(json_object_get(pj, "targets"), k, t) {
+			const char *ip = json_string_value(json_object_get(t, "target"));
+			json_t *serial = json_object_get(t, "serial");
+			if (ip == NULL || !json_is_integer(serial))
+				continue;
+			for (size_t i = 0; i < n; i++) {
+				if (strcmp(ip, copies[i].ip_text) != 0)
+					continue;
+				bool up = json_is_true(json_object_get(t, "up_to_date"));
+				json_object_set_new(json_object_get(objs[i], "zones"), zl.names[z],
+				                    json_pack("{s:I,s:b}", "serial",
+				                              json_integer_value(serial), "up_to_date", up));
+				if (up) {
+					json_t *c = json_object_get(objs[i], "zones_current");
+					json_integer_set(c, json_integer_value(c) + 1);
+				}
+			}
+		}
+		json_decref(pj);
+	}
+	for (size_t i = 0; i < n; i++) {
+		json_object_set_new(objs[i], "zones_total", json_integer((json_int_t)zl.n));
+		if (zl.truncated)
+			json_object_set_new(objs[i], "zones_truncated", json_true());
+	}
+	if (name != NULL) {
+		*out = objs[0];
+		objs[0] = NULL;
+	} else {
+		json_t *arr = json_array();
+		if (arr == NULL)
+			goto out;
+		for (size_t i = 0; i < n; i++) {
+			json_array_append_new(arr, objs[i]);
+			objs[i] = NULL;
+		}
+		*out = arr;
+	}
+	ret = 0;
+out:
+	for (size_t i = 0; objs != NULL && i < n; i++)
+		json_decref(objs[i]);
+	free(objs);
+	if (copies != NULL)
+		explicit_bzero(copies, (n + 1) * sizeof(*copies));
+	free(copies);
+	free(zl.names);
+	free(zl.serials);
+	return ret;
+}
+
+char *
+mesh_primary_conf(struct mesh *m)
+{
+	pthread_mutex_lock(&m->mu);
+	struct mesh_primary_info pi;
+	primary_info(m, &pi);
+	struct mesh_pop_info *pis = calloc(m->npops + 1, sizeof(*pis));
+	char *s = NULL;
+	if (pis != NULL) {
+		for (size_t i = 0; i < m->npops; i++)
+			pop_info(m->pops[i], &pis[i]);
+		s = mesh_render_primary_conf(&pi, pis, m->npops);
+	}
+	pthread_mutex_unlock(&m->mu);
+	free(pis);
+	return s;
+}
+
+/* ---- hooks ------------------------------------------------------------------------ */
+
+bool
+mesh_key_is_pop(const char *key)
+{
+	struct mesh *m = mesh_attached();
+	if (m == NULL || key == NULL)
+		return false;
+	pthread_mutex_lock(&m->mu);
+	bool yes = find_key(m, key) != NULL;
+	pthread_mutex_unlock(&m->mu);
+	return yes;
+}
+
+bool
+mesh_xfr_check(const char *ip, const char *key, char *why, size_t whycap)
+{
+	struct mesh *m = mesh_attached();
+	if (m == NULL)
+		return true;
+	bool ok = true;
+	pthread_mutex_lock(&m->mu);
+	struct pop *kp = find_key(m, key);
+	struct pop *ipp = find_ip(m, ip);
+	if (kp != NULL && kp != ipp) {
+		set_err(why, whycap, "TSIG key '%s' belongs to POP '%s' (%s), not to %s", kp->tsig_name,
+		        kp->name, kp->ip_text, ip);
+		kp->refused++;
+		ok = false;
+	} else if (ipp != NULL && kp != ipp) {
+		set_err(why, whycap, "POP '%s' must sign with its own key '%s'", ipp->name,
+		        ipp->tsig_name);
+		ipp->refused++;
+		ok = false;
+	} else if (ipp != NULL) {
+		ipp->transfers++;
+		ipp->last_seen_ms = propagation_now_ms();
+	}
+	pthread_mutex_unlock(&m->mu);
+	return ok;
+}
+
+void
+mesh_zone_changed(const uint8_t *zone, bool now)
+{
+	struct mesh *m = mesh_attached();
+	if (m == NULL)
+		return;
+	pthread_mutex_lock(&m->mu);
+	for (size_t i = 0; i < m->npops; i++)
+		if (m->pops[i]->notify != NULL && notify_zone(m->pops[i]->notify, zone, now) != 0)
+			log_warning(NULL, "mesh, POP %s, cannot queue a NOTIFY, out of memory",
+			            m->pops[i]->name);
+	pthread_mutex_unlock(&m->mu);
+}

@@ -1,0 +1,232 @@
+/*
+ * The WireGuard mesh registry of the primary: POPs (points of presence)
+ * registered through the API, each with a mesh address allocated from
+ * --mesh-net (the primary is the first host, 10.53.0.1 by default), its
+ * WireGuard public key, its public endpoint and a TSIG key of its own
+ * ("pop-<name>.", hmac-sha256) that may transfer every zone and the catalog.
+ *
+ * Invariants:
+ * - the registry in memory equals the `secondaries` table: a POP is added
+ *   to memory only after its row and its TSIG key are committed in one
+ *   transaction, and removed from memory before its row and key are
+ *   deleted (so a retired POP is refused at once even if the write fails);
+ * - a POP's key transfers only from that POP's mesh address
+ *   (mesh_xfr_check), and NOTIFYs go to every registered POP's mesh
+ *   address signed with that POP's key (one NOTIFY sender per POP, bound
+ *   to the --xfr address, so secondaries see them come from the primary);
+ * - the primary's WireGuard private key is only read from --wg-private-key,
+ *   never written to the database;
+ * - with --wg-interface every change is applied to the interface at once
+ *   with `wg set` (wireguard-tools), so registering and retiring need no
+ *   restart.
+ *
+ * The pure helpers (parsing, allocation, rendering) have no state and are
+ * unit-tested on their own.
+ */
+#ifndef PRIMARY_MESH_H
+#define PRIMARY_MESH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#define MESH_NAME_MAX 64          /* POP name, [a-z0-9-], with the NUL */
+#define MESH_KEY_TEXT 45          /* base64 of 32 bytes (44) + NUL */
+#define MESH_HOST_MAX 256
+#define MESH_ENDPOINT_MAX (MESH_HOST_MAX + 10)
+#define MESH_DEFAULT_NET "10.53.0.0/24"
+#define MESH_DEFAULT_WG_PORT 51820
+#define MESH_KEEPALIVE 25
+
+struct store;
+
+/* ---- pure helpers --------------------------------------------------------------- */
+
+/* An IPv4 mesh network: addr (host order, network part only) / prefix. */
+struct mesh_net {
+	uint32_t net;
+	unsigned prefix;
+};
+
+/*
+ * Parses "10.53.0.0/24" (IPv4, prefix 8..30; host bits must be zero).
+ * 0 or -EINVAL (message in err).
+ */
+int mesh_net_parse(const char *s, struct mesh_net *n, char *err, size_t errcap);
+/* The primary's mesh address: the first host of the network. */
+uint32_t mesh_net_primary(const struct mesh_net *n);
+/* Whether `ip` (host order) is a host address of `n` other than the primary's. */
+bool mesh_net_pop_addr(const struct mesh_net *n, uint32_t ip);
+/*
+ * The lowest POP address of `n` not in `used[0..nused)`: from the second
+ * host up to the last before broadcast.  0 or -ENOSPC (pool full).
+ */
+int mesh_net_alloc(const struct mesh_net *n, const uint32_t *used, size_t nused, uint32_t *out);
+/* Dotted text of `ip` (host order) into buf (16 bytes suffice). */
+void mesh_ip_text(uint32_t ip, char *buf, size_t cap);
+
+/*
+ * A WireGuard key: base64 (standard alphabet, padded, 44 characters) of
+ * exactly 32 bytes.  Writes the bytes into `raw` when not NULL.
+ * 0 or -EINVAL (message in err).
+ */
+int mesh_key_parse(const char *b64, uint8_t raw[32], char *err, size_t errcap);
+
+/*
+ * "host:port": an IPv4 address, a bracketed IPv6 address ("[2001:db8::1]:51820")
+ * or a host name (letters, digits, '-', '.'), then a port 1..65535.
+ * `host` gets the host without brackets.  0 or -EINVAL (message in err).
+ */
+int mesh_endpoint_parse(const char *s, char *host, size_t hostcap, uint16_t *port, char *err,
+                        size_t errcap);
+
+/* A POP name: 1..63 of [a-z0-9-], not starting or ending with '-'.  0 or -EINVAL. */
+int mesh_name_check(const char *name, char *err, size_t errcap);
+
+/* What the renderers need to know about one POP. */
+struct mesh_pop_info {
+	const char *name;
+	const char *endpoint;     /* "host:port" as registered */
+	const char *public_key;
+	uint32_t mesh_ip;
+	uint16_t dns_port;
+	const char *tsig_name;    /* "pop-<name>." */
+	const char *tsig_secret;  /* base64 */
+};
+
+/* The primary's side, for the renderers. */
+struct mesh_primary_info {
+	const struct mesh_net *net;
+	const char *public_key;   /* NULL: unknown (no --wg-private-key) */
+	const char *private_key;  /* NULL: placeholder */
+	const char *endpoint;     /* --wg-endpoint, NULL: none */
+	uint16_t listen_port;
+	uint16_t xfr_port;        /* port of --xfr */
+	uint16_t quic_port;       /* port of --quic */
+	const char *quic_pin;     /* NULL: QUIC not served, the command uses TCP */
+	const char *catalog;      /* NULL: the default */
+};
+
+/*
+ * The POP's wg-quick config (malloc'd text): [Interface] with its Address,
+ * a PrivateKey placeholder and the ListenPort of its endpoint; the primary
+ * as its only [Peer] (AllowedIPs = primary/32, Endpoint, PersistentKeepalive).
+ * NULL on -ENOMEM.
+ */
+char *mesh_render_pop_conf(const struct mesh_primary_info *pr, const struct mesh_pop_info *pop);
+
+/*
+ * The primary's wg-quick config (malloc'd): its [Interface] and one [Peer]
+ * per POP.  NULL on -ENOMEM.
+ */
+char *mesh_render_primary_conf(const struct mesh_primary_info *pr,
+                               const struct mesh_pop_info *pops, size_t npops);
+
+/*
+ * The exact anycst-secondary command line for `pop` (malloc'd): transfers
+ * from the primary's mesh address, QUIC with --pin when the primary serves
+ * QUIC, else TCP; the POP's own --tsig; --listen on its mesh address.
+ * NULL on -ENOMEM.
+ */
+char *mesh_render_command(const struct mesh_primary_info *pr, const struct mesh_pop_info *pop);
+
+/* ---- the registry ---------------------------------------------------------------- */
+
+struct mesh_opts {
+	const char *db;                /* SQLite database (the store's) */
+	const char *net;               /* --mesh-net, NULL: MESH_DEFAULT_NET */
+	const char *xfr;               /* --xfr ADDR:PORT (NOTIFYs leave from its address) */
+	const char *quic;              /* --quic ADDR:PORT */
+	const char *quic_pin;          /* NULL: QUIC not served */
+	const char *catalog;           /* --catalog */
+	const char *wg_endpoint;       /* --wg-endpoint HOST:PORT, NULL: none */
+	const char *wg_private_key;    /* --wg-private-key FILE, NULL: none */
+	const char *wg_interface;      /* --wg-interface NAME, NULL: do not touch interfaces */
+	const char *wg_command;        /* NULL: "wg" */
+};
+
+struct mesh;
+struct propagation;
+
+/*
+ * Loads the registry from the database, reads the WireGuard private key
+ * and derives its public key (`wg pubkey`), starts one NOTIFY sender per
+ * POP and, with wg_interface, applies the key and every peer to it.
+ * `st` and `prop` (may be NULL) are borrowed and must outlive the mesh.
+ * 0, or -EINVAL / -EIO / -ENOMEM with a message naming the fault in err.
+ */
+int mesh_open(const struct mesh_opts *o, struct store *st, struct propagation *prop,
+              struct mesh **out, char *err, size_t errcap);
+/*
+ * Stops the POP NOTIFY senders (call before the propagation table goes);
+ * the hooks keep answering.  NULL ok.
+ */
+void mesh_stop(struct mesh *m);
+/* Stops the NOTIFY senders and frees.  Call mesh_attach(NULL) first.  NULL ok. */
+void mesh_close(struct mesh *m);
+
+/*
+ * Makes `m` the registry the transfer side asks (mesh_key_is_pop,
+ * mesh_xfr_check, mesh_zone_changed); NULL detaches.
+ */
+void mesh_attach(struct mesh *m);
+struct mesh *mesh_attached(void);
+
+/* A registration request. */
+struct mesh_register {
+	const char *name;
+	const char *endpoint;
+	const char *public_key;
+	int dns_port;                  /* 0: 53 */
+};
+
+/*
+ * Registers a POP.  On success *out is its JSON (name, mesh_ip, endpoint,
+ * public_key, dns_port, tsig_key, tsig_algorithm, tsig_secret,
+ * wireguard_config, command; a new reference).  Nothing is allocated or
+ * written on failure.  Returns 0, -EINVAL (bad field), -EEXIST (name,
+ * key or TSIG key name taken), -ENOSPC (pool full), -EIO, -ENOMEM;
+ * err names the fault.
+ */
+int mesh_pop_add(struct mesh *m, const struct mesh_register *r, json_t **out, char *err,
+                 size_t errcap);
+
+/*
+ * Retires POP `name`: forgotten at once (its key no longer transfers, no
+ * more NOTIFY), its row and TSIG key deleted, its peer removed from the
+ * interface.  0, -ENOENT, -EIO.
+ */
+int mesh_pop_delete(struct mesh *m, const char *name, char *err, size_t errcap);
+
+/*
+ * JSON of one POP (name != NULL; -ENOENT when unknown) or an array of all,
+ * with state: last_seen, transfers, refused, and per zone the serial the
+ * propagation table has for its mesh address.  0, -ENOENT, -ENOMEM.
+ */
+int mesh_pop_json(struct mesh *m, const char *name, json_t **out);
+
+/* The primary's wg-quick config (malloc'd).  NULL on -ENOMEM. */
+char *mesh_primary_conf(struct mesh *m);
+
+/* ---- hooks called by the transfer side (no-ops when nothing is attached) ----------- */
+
+/* Whether `key` (TSIG key name, any case, trailing dot optional) is a POP's key. */
+bool mesh_key_is_pop(const char *key);
+
+/*
+ * Whether a transfer request from `ip` (text, no port) signed with `key`
+ * (NULL or "" when unsigned) may go on: a POP's key only from that POP's
+ * mesh address, and from a POP's mesh address only with that POP's key.
+ * Returns true, or false with the reason in `why`.  Counts it for GET.
+ */
+bool mesh_xfr_check(const char *ip, const char *key, char *why, size_t whycap);
+
+/*
+ * Zone `zone` (wire) changed (or PUT /notify when `now`): queues a NOTIFY
+ * of it to every POP.  Never blocks on the network.
+ */
+void mesh_zone_changed(const uint8_t *zone, bool now);
+
+#endif

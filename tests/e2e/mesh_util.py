@@ -1,0 +1,330 @@
+"""A real WireGuard mesh in network namespaces, for test_mesh.py and
+bench/mesh.sh (root only).
+
+Underlay ("the internet"): a bridge in a hub namespace, one veth pair per
+node (primary, POPs, an outsider), addresses in 192.0.2.0/24 that exist only
+inside these namespaces.  Overlay: wireguard-go in each node namespace.
+wireguard-go's control socket (/var/run/wireguard/NAME.sock) is shared by all
+namespaces, so every interface name carries this process's id.
+
+Sockets are opened inside a namespace with setns(2) on the calling thread
+(`with mesh.ns(name):`), so the test talks to the primary's API and to each
+POP directly, without spawning a process per query.  Every process is
+started here and stopped by its own PID; close() removes the namespaces
+(their veths and tunnels go with them) and the temporary directory.
+"""
+import contextlib
+import ctypes
+import http.client
+import json
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+import dns.exception
+import dns.message
+import dns.query
+import dns.rcode
+import dns.rdatatype
+
+BIN = os.environ.get("ANYCST_BIN", os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                "..", "..", "bin"))
+PFX = "/api/v1/servers/localhost"
+CLONE_NEWNET = 0x40000000
+_libc = ctypes.CDLL("libc.so.6", use_errno=True)
+
+
+def why_not():
+    """None when a mesh can be built here, else the reason to skip."""
+    if os.geteuid() != 0:
+        return "needs root (network namespaces)"
+    for tool in ("wireguard-go", "wg", "ip"):
+        if shutil.which(tool) is None:
+            return "%s is not installed" % tool
+    return None
+
+
+def run(*args, check=True, **kw):
+    return subprocess.run(list(args), check=check, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True, **kw)
+
+
+def wait_until(pred, timeout, step=0.01, what="condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out after %.1f s waiting for %s" % (timeout, what))
+        time.sleep(step)
+
+
+class Mesh:
+    UNDERLAY = "192.0.2.%d"
+    WG_PORT = 51820
+
+    def __init__(self, npops=3):
+        self.id = os.getpid() % 100000
+        self.tag = "aw%d" % self.id                     # interface names stay under 15 chars
+        self.dir = tempfile.mkdtemp(prefix="anycst-mesh-")
+        self.procs = []                                  # (name, Popen)
+        self.namespaces = []
+        self.hub = "anycst%d-hub" % self.id
+        self.nodes = {}                                  # name -> {"ns", "ip", "link", "wg"}
+        self.api_conn = None
+        self.api_key = None
+        self.last_headers = {}
+        self.primary = None
+        self.npops = npops
+        self._self_ns = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+
+    # ---- namespaces ----------------------------------------------------------------
+    @contextlib.contextmanager
+    def ns(self, node):
+        """Sockets made inside this block live in node's namespace."""
+        name = self.nodes[node]["ns"] if node in self.nodes else node
+        fd = os.open("/var/run/netns/" + name, os.O_RDONLY)
+        try:
+            if _libc.setns(fd, CLONE_NEWNET) != 0:
+                raise OSError(ctypes.get_errno(), "setns " + name)
+            yield
+        finally:
+            _libc.setns(self._self_ns, CLONE_NEWNET)
+            os.close(fd)
+
+    def exec_args(self, node, args):
+        return ["ip", "netns", "exec", self.nodes[node]["ns"]] + list(args)
+
+    def nsrun(self, node, *args, check=True):
+        return run(*self.exec_args(node, args), check=check)
+
+    def _add_ns(self, name):
+        run("ip", "netns", "add", name)
+        self.namespaces.append(name)
+        run("ip", "-n", name, "link", "set", "lo", "up")
+
+    def add_node(self, node, host):
+        ns = "anycst%d-%s" % (self.id, node)
+        self._add_ns(ns)
+        idx = len(self.nodes)
+        link = "%sh%d" % (self.tag, idx)
+        run("ip", "link", "add", "u0", "netns", ns, "type", "veth", "peer", "name", link,
+            "netns", self.hub)
+        run("ip", "-n", self.hub, "link", "set", link, "master", "br0", "up")
+        ip = self.UNDERLAY % host
+        run("ip", "-n", ns, "addr", "add", ip + "/24", "dev", "u0")
+        run("ip", "-n", ns, "link", "set", "u0", "up")
+        self.nodes[node] = {"ns": ns, "ip": ip, "link": link, "wg": "%sw%d" % (self.tag, idx)}
+        return self.nodes[node]
+
+    def link(self, node, up):
+        """Cuts (or restores) node's underlay cable."""
+        run("ip", "-n", self.hub, "link", "set", self.nodes[node]["link"], "up" if up else "down")
+
+    def start(self, name, args, cwd=None, node=None):
+        logf = open(os.path.join(self.dir, name + ".log"), "a")
+        full = self.exec_args(node, args) if node else list(args)
+        p = subprocess.Popen(full, stdout=logf, stderr=subprocess.STDOUT,
+                             stdin=subprocess.DEVNULL, cwd=cwd or self.dir)
+        logf.close()
+        self.procs.append((name, p))
+        return p
+
+    def log(self, name):
+        with open(os.path.join(self.dir, name + ".log"), errors="replace") as f:
+            return f.read()
+
+    def stop(self, proc, sig=signal.SIGTERM):
+        if proc.poll() is None:
+            proc.send_signal(sig)
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+
+    # ---- WireGuard -----------------------------------------------------------------
+    def wg_up(self, node):
+        n = self.nodes[node]
+        env = dict(os.environ, WG_PROCESS_FOREGROUND="1")
+        logf = open(os.path.join(self.dir, "wg-%s.log" % node), "a")
+        p = subprocess.Popen(self.exec_args(node, ["wireguard-go", "-f", n["wg"]]), stdout=logf,
+                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+        logf.close()
+        self.procs.append(("wg-" + node, p))
+        sock = "/var/run/wireguard/%s.sock" % n["wg"]
+        wait_until(lambda: os.path.exists(sock) or p.poll() is not None, 10,
+                   what="wireguard-go " + n["wg"])
+        assert p.poll() is None, "wireguard-go exited: " + open(
+            os.path.join(self.dir, "wg-%s.log" % node)).read()
+        return n["wg"]
+
+    def wg_apply(self, node, conf, private_key):
+        """Applies a wg-quick config as returned by the API: the private key
+        goes in for the placeholder, Address (wg-quick only) becomes `ip addr`."""
+        n = self.nodes[node]
+        lines, address = [], None
+        for line in conf.splitlines():
+            key = line.split("=", 1)[0].strip()
+            if key == "Address":
+                address = line.split("=", 1)[1].strip()
+                continue
+            if key == "PrivateKey":
+                line = "PrivateKey = " + private_key
+            lines.append(line)
+        path = os.path.join(self.dir, "wg-%s.conf" % node)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        self.nsrun(node, "wg", "setconf", n["wg"], path)
+        self.nsrun(node, "ip", "addr", "add", address, "dev", n["wg"])
+        self.nsrun(node, "ip", "link", "set", n["wg"], "up")
+        return address.split("/")[0]
+
+    @staticmethod
+    def genkey():
+        priv = run("wg", "genkey").stdout.strip()
+        pub = run("wg", "pubkey", input=priv + "\n").stdout.strip()
+        return priv, pub
+
+    # ---- the whole picture -----------------------------------------------------------
+    def build(self, extra_primary=()):
+        self._add_ns(self.hub)
+        run("ip", "-n", self.hub, "link", "add", "br0", "type", "bridge")
+        run("ip", "-n", self.hub, "link", "set", "br0", "up")
+        self.add_node("primary", 1)
+        for i in range(self.npops):
+            self.add_node("pop%d" % i, 11 + i)
+        self.add_node("outside", 99)
+        # the primary: its interface, then the daemon applies its key and peers itself
+        wg = self.wg_up("primary")
+        self.nsrun("primary", "ip", "addr", "add", "10.53.0.1/24", "dev", wg)
+        self.nsrun("primary", "ip", "link", "set", wg, "up")
+        priv, self.primary_pub = self.genkey()
+        keyfile = os.path.join(self.dir, "primary-wg.key")
+        fd = os.open(keyfile, os.O_WRONLY | os.O_CREAT, 0o600)
+        os.write(fd, (priv + "\n").encode())
+        os.close(fd)
+        self.api_key = "mesh-" + os.urandom(12).hex()
+        with open(os.path.join(self.dir, "api.key"), "w") as f:
+            f.write(self.api_key + "\n")
+        self.primary = self.start("primary", [
+            os.path.join(BIN, "anycst-primary"), "--db", os.path.join(self.dir, "anycst.db"),
+            "--api", "127.0.0.1:8081", "--api-key-file", os.path.join(self.dir, "api.key"),
+            "--xfr", "10.53.0.1:5300", "--quic", "10.53.0.1:8853",
+            "--tls-key", os.path.join(self.dir, "tls.key"),
+            "--wg-interface", wg, "--wg-private-key", keyfile,
+            "--wg-endpoint", "%s:%d" % (self.nodes["primary"]["ip"], self.WG_PORT)]
+            + list(extra_primary), node="primary")
+        wait_until(lambda: self._api_up(), 10, step=0.02, what="the primary's API")
+
+    def _api_up(self):
+        if self.primary.poll() is not None:
+            raise AssertionError("anycst-primary exited:\n" + self.log("primary"))
+        try:
+            return self.api("GET", "/api", prefix=False)[0] == 200
+        except OSError:
+            self.api_conn = None
+            return False
+
+    def api(self, method, path, body=None, prefix=True):
+        """HTTP to the primary's API on its own loopback (inside its namespace)."""
+        if self.api_conn is None:
+            with self.ns("primary"):
+                c = http.client.HTTPConnection("127.0.0.1", 8081, timeout=30)
+                c.connect()
+            self.api_conn = c
+        h = {"X-API-Key": self.api_key}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            h["Content-Type"] = "application/json"
+        try:
+            self.api_conn.request(method, (PFX + path) if prefix else path, body=data, headers=h)
+            r = self.api_conn.getresponse()
+            payload = r.read()
+            self.last_headers = {k.lower(): v for k, v in r.getheaders()}
+        except (http.client.HTTPException, OSError):
+            self.api_conn.close()
+            self.api_conn = None
+            raise
+        return r.status, payload
+
+    def curl(self, method, path, body=None):
+        """The same through curl, as an operator does: (status, parsed JSON or text)."""
+        args = ["curl", "-sS", "-X", method, "-H", "X-API-Key: " + self.api_key,
+                "-w", "\n%{http_code}", "http://127.0.0.1:8081" + PFX + path]
+        if body is not None:
+            args += ["-H", "Content-Type: application/json", "-d", json.dumps(body)]
+        out = self.nsrun("primary", *args).stdout
+        text, status = out.rsplit("\n", 1)
+        try:
+            return int(status), json.loads(text) if text else None
+        except ValueError:
+            return int(status), text
+
+    def register_pops(self):
+        """Registers every POP with curl and brings up its side with what the API returned."""
+        self.pops = {}
+        for i in range(self.npops):
+            node = "pop%d" % i
+            priv, pub = self.genkey()
+            st, reg = self.curl("POST", "/secondaries", {
+                "name": node, "public_key": pub,
+                "endpoint": "%s:%d" % (self.nodes[node]["ip"], self.WG_PORT)})
+            assert st == 201, (st, reg)
+            self.wg_up(node)
+            mesh_ip = self.wg_apply(node, reg["wireguard_config"], priv)
+            assert mesh_ip == reg["mesh_ip"]
+            reg["private_key"] = priv
+            self.pops[node] = reg
+        for node, reg in self.pops.items():
+            self.start_pop(node)
+
+    def start_pop(self, node):
+        reg = self.pops[node]
+        argv = shlex.split(reg["command"])
+        assert argv[0] == "anycst-secondary"
+        argv[0] = os.path.join(BIN, "anycst-secondary")
+        wd = os.path.join(self.dir, node)
+        os.makedirs(wd, exist_ok=True)
+        reg["proc"] = self.start(node, argv, cwd=wd, node=node)
+
+    def serial(self, node, zone, timeout=0.3):
+        """SOA serial that POP `node` answers for `zone` (asked inside its namespace), or None."""
+        reg = self.pops[node]
+        q = dns.message.make_query(zone, "SOA")
+        try:
+            with self.ns(node):
+                r = dns.query.udp(q, reg["mesh_ip"], port=reg["dns_port"], timeout=timeout)
+        except (dns.exception.Timeout, OSError):
+            return None
+        if r.rcode() != dns.rcode.NOERROR:
+            return None
+        for rrset in r.answer:
+            if rrset.rdtype == dns.rdatatype.SOA:
+                return rrset[0].serial
+        return None
+
+    def close(self):
+        if self.api_conn is not None:
+            self.api_conn.close()
+        for name, p in reversed(self.procs):
+            try:
+                self.stop(p)
+            except Exception:   # noqa: BLE001 - keep cleaning up
+                pass
+        for ns in reversed(self.namespaces):
+            run("ip", "netns", "del", ns, check=False)
+        for node in self.nodes.values():
+            try:
+                os.unlink("/var/run/wireguard/%s.sock" % node["wg"])
+            except OSError:
+                pass
+        os.close(self._self_ns)
+        shutil.rmtree(self.dir, ignore_errors=True)

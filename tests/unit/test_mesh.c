@@ -1,0 +1,441 @@
+/*
+ * Unit tests of primary/mesh.c: WireGuard key, endpoint, name and network
+ * parsing, address allocation, config and command rendering, and the
+ * registry on a real store (registration, refusals that allocate nothing,
+ * retirement, the transfer hooks, reload from the database, and the `wg`
+ * calls made for an interface, recorded by a stand-in script).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "primary/mesh.h"
+#include "primary/store.h"
+
+/* RFC 7748 §6.1: Alice's X25519 private and public keys, in base64. */
+#define ALICE_PRIV "dwdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25LCo="
+#define ALICE_PUB "hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo="
+#define BOB_PUB "3p7bfXt9wbTTW2HC7OQ1Nz+DQ8hbeGdNrfx+FG+IK08="
+#define CAROL_PUB "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+
+static void
+test_mesh_key_parse(void **state)
+{
+	(void)state;
+	uint8_t raw[32];
+	char err[256];
+	assert_int_equal(mesh_key_parse(ALICE_PUB, raw, err, sizeof(err)), 0);
+	assert_int_equal(raw[0], 0x85);
+	assert_int_equal(raw[31], 0x6a);
+	assert_int_equal(mesh_key_parse(CAROL_PUB, raw, err, sizeof(err)), 0);
+	for (int i = 0; i < 32; i++)
+		assert_int_equal(raw[i], i);
+	/* too short, too long, no padding, bad character, 33 bytes, non-canonical tail */
+	assert_int_equal(mesh_key_parse("abc", raw, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "public_key"));
+	assert_int_equal(mesh_key_parse(ALICE_PUB "A", raw, err, sizeof(err)), -EINVAL);
+	assert_int_equal(mesh_key_parse("hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmoA", raw, err,
+	                                sizeof(err)), -EINVAL);
+	assert_int_equal(mesh_key_parse("hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066Spjqq*Tmo=", raw, err,
+	                                sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "character 40"));
+	assert_int_equal(mesh_key_parse("hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmp=", raw, err,
+	                                sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "canonical"));
+	assert_int_equal(mesh_key_parse("", raw, err, sizeof(err)), -EINVAL);
+}
+
+static void
+test_mesh_endpoint_parse(void **state)
+{
+	(void)state;
+	char host[MESH_HOST_MAX], err[256];
+	uint16_t port = 0;
+	assert_int_equal(mesh_endpoint_parse("192.0.2.1:51820", host, sizeof(host), &port, err,
+	                                     sizeof(err)), 0);
+	assert_string_equal(host, "192.0.2.1");
+	assert_int_equal(port, 51820);
+	assert_int_equal(mesh_endpoint_parse("[2001:db8::1]:443", host, sizeof(host), &port, err,
+	                                     sizeof(err)), 0);
+	assert_string_equal(host, "2001:db8::1");
+	assert_int_equal(port, 443);
+	assert_int_equal(mesh_endpoint_parse("pop1.example.net:1", host, sizeof(host), &port, err,
+	                                     sizeof(err)), 0);
+	assert_string_equal(host, "pop1.example.net");
+	const char *bad[] = {"192.0.2.1", "192.0.2.1:", "192.0.2.1:0", "192.0.2.1:65536",
+	                     "2001:db8::1:53", "[2001:db8::1]", "[2001:db8::zz]:53", "[]:53", ":53",
+	                     "pop 1:53", "host:53x", "host:-1", "", "-host:53"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		assert_int_equal(mesh_endpoint_parse(bad[i], host, sizeof(host), &port, err,
+		                                     sizeof(err)), -EINVAL);
+		assert_non_null(strstr(err, "endpoint"));
+	}
+}
+
+static void
+test_mesh_name_check(void **state)
+{
+	(void)state;
+	char err[256];
+	assert_int_equal(mesh_name_check("tokyo-1", err, sizeof(err)), 0);
+	assert_int_equal(mesh_name_check("Tokyo", err, sizeof(err)), -EINVAL);
+	assert_int_equal(mesh_name_check("-a", err, sizeof(err)), -EINVAL);
+	assert_int_equal(mesh_name_check("a-", err, sizeof(err)), -EINVAL);
+	assert_int_equal(mesh_name_check("a.b", err, sizeof(err)), -EINVAL);
+	assert_int_equal(mesh_name_check("", err, sizeof(err)), -EINVAL);
+	char longname[80];
+	memset(longname, 'a', sizeof(longname) - 1);
+	longname[79] = '\0';
+	assert_int_equal(mesh_name_check(longname, err, sizeof(err)), -EINVAL);
+	longname[63] = '\0';
+	assert_int_equal(mesh_name_check(longname, err, sizeof(err)), 0);
+}
+
+static void
+test_mesh_net_alloc(void **state)
+{
+	(void)state;
+	struct mesh_net n;
+	char err[256], ip[16];
+	assert_int_equal(mesh_net_parse("10.53.0.0/24", &n, err, sizeof(err)), 0);
+	mesh_ip_text(mesh_net_primary(&n), ip, sizeof(ip));
+	assert_string_equal(ip, "10.53.0.1");
+	assert_true(mesh_net_pop_addr(&n, 0x0a350002));
+	assert_false(mesh_net_pop_addr(&n, 0x0a350001));   /* the primary */
+	assert_false(mesh_net_pop_addr(&n, 0x0a3500ff));   /* broadcast */
+	assert_false(mesh_net_pop_addr(&n, 0x0a350100));   /* outside */
+	uint32_t used[3] = {0x0a350002, 0x0a350004, 0}, got = 0;
+	assert_int_equal(mesh_net_alloc(&n, used, 2, &got), 0);
+	assert_int_equal(got, 0x0a350003);
+	assert_int_equal(mesh_net_alloc(&n, NULL, 0, &got), 0);
+	assert_int_equal(got, 0x0a350002);
+	/* a /30 has exactly one POP address */
+	assert_int_equal(mesh_net_parse("192.168.7.4/30", &n, err, sizeof(err)), 0);
+	assert_int_equal(mesh_net_alloc(&n, NULL, 0, &got), 0);
+	assert_int_equal(got, 0xc0a80706);
+	used[0] = got;
+	assert_int_equal(mesh_net_alloc(&n, used, 1, &got), -ENOSPC);
+	assert_int_equal(mesh_net_parse("10.53.0.1/24", &n, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "host bits"));
+	assert_int_equal(mesh_net_parse("10.53.0.0/31", &n, err, sizeof(err)), -EINVAL);
+	assert_int_equal(mesh_net_parse("10.53.0.0", &n, err, sizeof(err)), -EINVAL);
+	assert_int_equal(mesh_net_parse("fd00::/64", &n, err, sizeof(err)), -EINVAL);
+}
+
+static void
+test_mesh_render(void **state)
+{
+	(void)state;
+	struct mesh_net n;
+	assert_int_equal(mesh_net_parse("10.53.0.0/24", &n, NULL, 0), 0);
+	struct mesh_primary_info pr = {.net = &n, .public_key = ALICE_PUB, .private_key = ALICE_PRIV,
+	                               .endpoint = "198.51.100.1:51820", .listen_port = 51820,
+	                               .xfr_port = 5300, .quic_port = 8853,
+	                               .catalog = "catalog.anycst.invalid."};
+	struct mesh_pop_info pop = {.name = "tokyo", .endpoint = "192.0.2.7:51999",
+	                            .public_key = BOB_PUB, .mesh_ip = 0x0a350007, .dns_port = 53,
+	                            .tsig_name = "pop-tokyo.", .tsig_secret = "c2VjcmV0"};
+	char *c = mesh_render_pop_conf(&pr, &pop);
+	assert_non_null(c);
+	assert_non_null(strstr(c, "[Interface]\nAddress = 10.53.0.7/24\nPrivateKey = <"));
+	assert_non_null(strstr(c, "ListenPort = 51999\n"));
+	assert_non_null(strstr(c, "[Peer]\n"));
+	assert_non_null(strstr(c, "PublicKey = " ALICE_PUB "\n"));
+	assert_non_null(strstr(c, "AllowedIPs = 10.53.0.1/32\n"));
+	assert_non_null(strstr(c, "Endpoint = 198.51.100.1:51820\n"));
+	assert_non_null(strstr(c, "PersistentKeepalive = 25\n"));
+	assert_null(strstr(c, ALICE_PRIV));   /* never the primary's private key */
+	free(c);
+	c = mesh_render_command(&pr, &pop);
+	assert_string_equal(c, "anycst-secondary --primary 10.53.0.1:5300 --transport tcp "
+	                    "--tsig pop-tokyo.:hmac-sha256:c2VjcmV0 --listen 10.53.0.7:53 "
+	                    "--catalog catalog.anycst.invalid. --identity tokyo");
+	free(c);
+	pr.quic_pin = "PINPIN=";
+	c = mesh_render_command(&pr, &pop);
+	assert_non_null(strstr(c, "--primary 10.53.0.1:8853 --transport quic --pin PINPIN= "));
+	free(c);
+	c = mesh_render_primary_conf(&pr, &pop, 1);
+	assert_non_null(strstr(c, "Address = 10.53.0.1/24\nPrivateKey = " ALICE_PRIV "\n"));
+	assert_non_null(strstr(c, "PublicKey = " BOB_PUB "\nAllowedIPs = 10.53.0.7/32\n"
+	                       "Endpoint = 192.0.2.7:51999\n"));
+	free(c);
+}
+
+/* ---- the registry on a real store ----------------------------------------------- */
+
+struct fx {
+	char dir[64];
+	char db[128];
+	char wg[128];
+	char wglog[128];
+	char keyfile[128];
+	struct store *st;
+	struct mesh *m;
+};
+
+static int
+setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	snprintf(f->dir, sizeof(f->dir), "/tmp/anycst-mesh-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->db, sizeof(f->db), "%s/db", f->dir);
+	snprintf(f->wg, sizeof(f->wg), "%s/wg", f->dir);
+	snprintf(f->wglog, sizeof(f->wglog), "%s/wg.log", f->dir);
+	snprintf(f->keyfile, sizeof(f->keyfile), "%s/wg.key", f->dir);
+	/* Stands in for wireguard-tools: logs each call; `pubkey` knows Alice's key. */
+	FILE *w = fopen(f->wg, "w");
+	fprintf(w, "#!/bin/sh\necho \"$*\" >> %s\n"
+	        "if [ \"$1\" = pubkey ]; then read k; [ \"$k\" = %s ] && echo %s && exit 0; exit 1; fi\n"
+	        "if [ \"$1\" = show ]; then echo %s; fi\nexit 0\n",
+	        f->wglog, ALICE_PRIV, ALICE_PUB, CAROL_PUB);
+	fclose(w);
+	chmod(f->wg, 0700);
+	w = fopen(f->keyfile, "w");
+	fprintf(w, "%s\n", ALICE_PRIV);
+	fclose(w);
+	char err[256];
+	struct store_opts so = {.path = f->db, .catalog = "catalog.test."};
+	assert_int_equal(store_open(&so, &f->st, err, sizeof(err)), 0);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *f = *state;
+	mesh_attach(NULL);
+	mesh_close(f->m);
+	store_close(f->st);
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}
+
+static struct mesh *
+open_mesh(struct fx *f, const char *net, bool iface)
+{
+	struct mesh_opts o = {.db = f->db, .net = net, .xfr = "127.0.0.1:5300",
+	                      .catalog = "catalog.test.", .wg_endpoint = "198.51.100.1:51820",
+	                      .wg_private_key = iface ? f->keyfile : NULL,
+	                      .wg_interface = iface ? "anyw0" : NULL, .wg_command = f->wg};
+	char err[256] = "";
+	struct mesh *m = NULL;
+	int ret = mesh_open(&o, f->st, NULL, &m, err, sizeof(err));
+	if (ret != 0)
+		fail_msg("mesh_open: %s", err);
+	return m;
+}
+
+static int
+count_rows(struct fx *f, const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *s;
+	assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	int n = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	return n;
+}
+
+static char *
+slurp(const char *path)
+{
+	static char buf[8192];
+	FILE *fp = fopen(path, "r");
+	size_t n = fp ? fread(buf, 1, sizeof(buf) - 1, fp) : 0;
+	if (fp)
+		fclose(fp);
+	buf[n] = '\0';
+	return buf;
+}
+
+static int
+add(struct mesh *m, const char *name, const char *ep, const char *key, json_t **out, char *err)
+{
+	struct mesh_register r = {.name = name, .endpoint = ep, .public_key = key};
+	json_t *j = NULL;
+	int ret = mesh_pop_add(m, &r, &j, err, 256);
+	if (out != NULL)
+		*out = j;
+	else
+		json_decref(j);
+	return ret;
+}
+
+static void
+test_mesh_registry(void **state)
+{
+	struct fx *f = *state;
+	char err[256];
+	f->m = open_mesh(f, "10.53.0.0/29", true);   /* POP addresses .2 .. .6 */
+	mesh_attach(f->m);
+	json_t *j = NULL;
+	assert_int_equal(add(f->m, "tokyo", "192.0.2.7:51820", BOB_PUB, &j, err), 0);
+	assert_string_equal(json_string_value(json_object_get(j, "mesh_ip")), "10.53.0.2");
+	assert_string_equal(json_string_value(json_object_get(j, "tsig_key")), "pop-tokyo.");
+	const char *conf = json_string_value(json_object_get(j, "wireguard_config"));
+	assert_non_null(strstr(conf, "PublicKey = " ALICE_PUB "\n"));
+	const char *cmd = json_string_value(json_object_get(j, "command"));
+	assert_non_null(strstr(cmd, "--tsig pop-tokyo.:hmac-sha256:"));
+	assert_non_null(strstr(cmd, json_string_value(json_object_get(j, "tsig_secret"))));
+	json_decref(j);
+	assert_int_equal(count_rows(f, "SELECT count(*) FROM tsig_keys WHERE name = 'pop-tokyo.' "
+	                            "AND algorithm = 'hmac-sha256'"), 1);
+	/* the interface got the key, its port and the peer */
+	char *log = slurp(f->wglog);
+	assert_non_null(strstr(log, "set anyw0 private-key "));
+	assert_non_null(strstr(log, "listen-port 51820"));
+	assert_non_null(strstr(log, "set anyw0 peer " CAROL_PUB " remove"));   /* unregistered */
+	assert_non_null(strstr(log, "set anyw0 peer " BOB_PUB " allowed-ips 10.53.0.2/32 endpoint "
+	                       "192.0.2.7:51820 persistent-keepalive 25"));
+
+	/* refusals allocate nothing */
+	assert_int_equal(add(f->m, "tokyo", "192.0.2.8:51820", CAROL_PUB, NULL, err), -EEXIST);
+	assert_non_null(strstr(err, "name"));
+	assert_int_equal(add(f->m, "osaka", "192.0.2.8:51820", BOB_PUB, NULL, err), -EEXIST);
+	assert_non_null(strstr(err, "public_key"));
+	assert_int_equal(add(f->m, "osaka", "192.0.2.8:51820", ALICE_PUB, NULL, err), -EEXIST);
+	assert_int_equal(add(f->m, "osaka", "192.0.2.8", CAROL_PUB, NULL, err), -EINVAL);
+	assert_int_equal(add(f->m, "osaka", "192.0.2.8:1", "bad", NULL, err), -EINVAL);
+	assert_int_equal(add(f->m, "Osaka", "192.0.2.8:1", CAROL_PUB, NULL, err), -EINVAL);
+	assert_int_equal(count_rows(f, "SELECT count(*) FROM secondaries"), 1);
+	assert_int_equal(count_rows(f, "SELECT count(*) FROM tsig_keys"), 1);
+
+	/* fill the pool: .3 .. .6, then full */
+	char name[16], key[64];
+	for (int i = 0; i < 4; i++) {
+		snprintf(name, sizeof(name), "p%d", i);
+		snprintf(key, sizeof(key), "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh%c=", "AEIM"[i]);
+		assert_int_equal(add(f->m, name, "192.0.2.9:51820", key, NULL, err), 0);
+	}
+	assert_int_equal(add(f->m, "full", "192.0.2.9:51820", CAROL_PUB, NULL, err), -ENOSPC);
+	assert_non_null(strstr(err, "pool"));
+	assert_int_equal(count_rows(f, "SELECT count(*) FROM secondaries"), 5);
+	assert_int_equal(count_rows(f, "SELECT count(*) FROM secondary_ports"), 5);
+
+	/* hooks: a POP key only from its own address, a POP address only with its key */
+	char why[256];
+	assert_true(mesh_key_is_pop("POP-TOKYO"));
+	assert_true(mesh_xfr_check("10.53.0.2", "pop-tokyo.", why, sizeof(why)));
+	assert_false(mesh_xfr_check("10.53.0.3", "pop-tokyo.", why, sizeof(why)));
+	assert_non_null(strstr(why, "belongs to POP 'tokyo'"));
+	assert_false(mesh_xfr_check("10.53.0.2", "pop-p0.", why, sizeof(why)));
+	assert_false(mesh_xfr_check("10.53.0.2", "other-key.", why, sizeof(why)));
+	assert_non_null(strstr(why, "own key"));
+	assert_true(mesh_xfr_check("127.0.0.1", "other-key.", why, sizeof(why)));
+	assert_false(mesh_xfr_check("127.0.0.1", "pop-p1", why, sizeof(why)));
+
+	json_t *all = NULL;
+	assert_int_equal(mesh_pop_json(f->m, NULL, &all), 0);
+	assert_int_equal(json_array_size(all), 5);
+	json_t *t0 = json_array_get(all, 0);
+	assert_int_equal(json_integer_value(json_object_get(t0, "transfers")), 1);
+	assert_int_equal(json_integer_value(json_object_get(t0, "refused")), 2);
+	assert_false(json_is_null(json_object_get(t0, "last_seen")));
+	json_decref(all);
+
+	/* retire: gone from memory, database and interface; its address is free again */
+	assert_int_equal(mesh_pop_delete(f->m, "tokyo", err, sizeof(err)), 0);
+	assert_false(mesh_key_is_pop("pop-tokyo."));
+	assert_false(mesh_xfr_check("10.53.0.2", "pop-tokyo.", why, sizeof(why)) &&
+	             mesh_key_is_pop("pop-tokyo."));
+	assert_int_equal(count_rows(f, "SELECT count(*) FROM tsig_keys WHERE name = 'pop-tokyo.'"), 0);
+	assert_non_null(strstr(slurp(f->wglog), "set anyw0 peer " BOB_PUB " remove"));
+	assert_int_equal(mesh_pop_delete(f->m, "tokyo", err, sizeof(err)), -ENOENT);
+	assert_int_equal(mesh_pop_json(f->m, "tokyo", &all), -ENOENT);
+	assert_int_equal(add(f->m, "osaka", "[2001:db8::8]:51820", CAROL_PUB, &j, err), 0);
+	assert_string_equal(json_string_value(json_object_get(j, "mesh_ip")), "10.53.0.2");
+	json_decref(j);
+
+	/* a restart loads the same registry */
+	char *pc = mesh_primary_conf(f->m);
+	mesh_attach(NULL);
+	mesh_close(f->m);
+	f->m = open_mesh(f, "10.53.0.0/29", false);
+	char *pc2 = mesh_primary_conf(f->m);
+	assert_non_null(strstr(pc2, "# POP osaka\nPublicKey = " CAROL_PUB "\nAllowedIPs = "
+	                       "10.53.0.2/32\nEndpoint = [2001:db8::8]:51820\n"));
+	/* same peers, but without the private key this time */
+	assert_non_null(strstr(pc, "PrivateKey = " ALICE_PRIV));
+	assert_null(strstr(pc2, ALICE_PRIV));
+	assert_string_equal(strstr(pc, "[Peer]"), strstr(pc2, "[Peer]"));
+	free(pc);
+	free(pc2);
+	assert_int_equal(count_rows(f, "SELECT count(*) FROM secondaries s JOIN tsig_keys k ON "
+	                            "k.name = s.tsig_key"), 5);
+}
+
+static void
+test_mesh_open_errors(void **state)
+{
+	struct fx *f = *state;
+	char err[256];
+	struct mesh *m = NULL;
+	struct mesh_opts o = {.db = f->db, .net = "10.53.0.0/33", .xfr = "127.0.0.1:5300"};
+	assert_int_equal(mesh_open(&o, f->st, NULL, &m, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "prefix"));
+	o.net = NULL;
+	o.wg_endpoint = "nowhere";
+	assert_int_equal(mesh_open(&o, f->st, NULL, &m, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "--wg-endpoint"));
+	o.wg_endpoint = NULL;
+	o.wg_private_key = "/nonexistent/key";
+	assert_int_equal(mesh_open(&o, f->st, NULL, &m, err, sizeof(err)), -EIO);
+	assert_non_null(strstr(err, "--wg-private-key"));
+	assert_null(m);
+	/* the private key never reaches the database */
+	o.wg_private_key = f->keyfile;
+	o.wg_command = f->wg;
+	assert_int_equal(mesh_open(&o, f->st, NULL, &m, err, sizeof(err)), 0);
+	mesh_close(m);
+	char q[200];
+	snprintf(q, sizeof(q), "SELECT count(*) FROM settings WHERE value LIKE '%%%s%%'", ALICE_PRIV);
+	assert_int_equal(count_rows(f, q), 0);
+	/* with the real wireguard-tools, the public key is RFC 7748's */
+	if (access("/usr/bin/wg", X_OK) != 0)
+		return;
+	o.wg_command = NULL;
+	assert_int_equal(mesh_open(&o, f->st, NULL, &m, err, sizeof(err)), 0);
+	json_t *j = NULL;
+	assert_int_equal(add(m, "x", "192.0.2.1:1", BOB_PUB, &j, err), 0);
+	assert_non_null(strstr(json_string_value(json_object_get(j, "wireguard_config")),
+	                       "PublicKey = " ALICE_PUB "\n"));
+	assert_string_equal(json_string_value(json_object_get(j, "primary_public_key")), ALICE_PUB);
+	json_decref(j);
+	mesh_close(m);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_mesh_key_parse),
+		cmocka_unit_test(test_mesh_endpoint_parse),
+		cmocka_unit_test(test_mesh_name_check),
+		cmocka_unit_test(test_mesh_net_alloc),
+		cmocka_unit_test(test_mesh_render),
+		cmocka_unit_test_setup_teardown(test_mesh_registry, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mesh_open_errors, setup, teardown),
+	};
+	return cmocka_run_group_tests_name("mesh", tests, NULL, NULL);
+}
