@@ -34,6 +34,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -456,6 +457,56 @@ log_ok(ngtcp2_tstamp *last, ngtcp2_tstamp now)
 		return false;
 	*last = now;
 	return true;
+}
+
+int
+quic_stats_prometheus(const struct quic_stats *st, const char *prefix, char *buf, size_t cap)
+{
+	static const struct {
+		const char *name, *help;
+		size_t off;
+		bool gauge;
+	} f[] = {
+		{ "conns_accepted", "QUIC connections accepted",
+		  offsetof(struct quic_stats, conns_accepted), false },
+		{ "conns_open", "QUIC connections open now", offsetof(struct quic_stats, conns_open),
+		  true },
+		{ "conns_refused", "QUIC connections refused by limits",
+		  offsetof(struct quic_stats, conns_refused), false },
+		{ "handshakes", "QUIC handshakes completed",
+		  offsetof(struct quic_stats, handshakes_done), false },
+		{ "handshake_failures", "QUIC handshakes failed (TLS, ALPN, pin, timeout)",
+		  offsetof(struct quic_stats, handshake_failures), false },
+		{ "retries", "QUIC Retry packets sent", offsetof(struct quic_stats, retries_sent),
+		  false },
+		{ "streams", "DoQ request streams", offsetof(struct quic_stats, streams), false },
+		{ "stream_errors", "DoQ streams or connections closed with an error",
+		  offsetof(struct quic_stats, stream_errors), false },
+		{ "bytes_received", "QUIC UDP payload bytes received",
+		  offsetof(struct quic_stats, bytes_rx), false },
+		{ "bytes_sent", "QUIC UDP payload bytes sent", offsetof(struct quic_stats, bytes_tx),
+		  false },
+		{ "packets_received", "QUIC packets received", offsetof(struct quic_stats, pkts_rx),
+		  false },
+		{ "packets_sent", "QUIC packets sent", offsetof(struct quic_stats, pkts_tx), false },
+		{ "packets_lost", "QUIC packets with stream data declared lost and retransmitted",
+		  offsetof(struct quic_stats, pkts_lost), false },
+	};
+	size_t len = 0;
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		uint64_t v;
+		memcpy(&v, (const uint8_t *)st + f[i].off, sizeof(v));
+		const char *sfx = f[i].gauge ? "" : "_total";
+		int n = snprintf(buf + len, cap - len,
+		                 "# HELP %s_quic_%s%s %s\n# TYPE %s_quic_%s%s %s\n%s_quic_%s%s %llu\n",
+		                 prefix, f[i].name, sfx, f[i].help, prefix, f[i].name, sfx,
+		                 f[i].gauge ? "gauge" : "counter", prefix, f[i].name, sfx,
+		                 (unsigned long long)v);
+		if (n < 0 || (size_t)n >= cap - len)
+			return -ENOSPC;
+		len += (size_t)n;
+	}
+	return (int)len;
 }
 
 /* ------------------------------------------------------------------ server */
@@ -2013,6 +2064,7 @@ struct quic_client {
 	char peer_pin[QUIC_PIN_LEN];
 	struct quic_stats st;
 	uint8_t buf[PKT_BUF];
+	uint8_t rbuf[32][1500];          /* recvmmsg batch */
 };
 
 static void
@@ -2467,54 +2519,76 @@ cl_write(struct quic_client *cl)
 	ngtcp2_conn_update_pkt_tx_time(cl->conn, ts);
 }
 
+/* Handles one datagram; returns false when the connection ended. */
+static bool
+cl_packet(struct quic_client *cl, const uint8_t *pkt, size_t n, struct sockaddr_storage *from,
+          socklen_t fl)
+{
+	stat_add(&cl->st.pkts_rx, 1);
+	stat_add(&cl->st.bytes_rx, n);
+	ngtcp2_path path;
+	memset(&path, 0, sizeof(path));
+	path.local.addr = (ngtcp2_sockaddr *)&cl->local;
+	path.local.addrlen = cl->locallen;
+	path.remote.addr = (ngtcp2_sockaddr *)from;
+	path.remote.addrlen = fl;
+	ngtcp2_pkt_info pi;
+	memset(&pi, 0, sizeof(pi));
+	int rv = ngtcp2_conn_read_pkt(cl->conn, &path, &pi, pkt, n, now_ns());
+	if (rv == 0)
+		return true;
+	if (rv == NGTCP2_ERR_DRAINING) {
+		ngtcp2_connection_close_error cc;
+		ngtcp2_conn_get_connection_close_error(cl->conn, &cc);
+		char ab[ADDR_TEXT_MAX];
+		addr_fmt((const struct sockaddr *)&cl->remote, ab, sizeof(ab));
+		bool app = cc.type == NGTCP2_CONNECTION_CLOSE_ERROR_CODE_TYPE_APPLICATION;
+		if (cc.error_code != 0)
+			log_warning(NULL, "QUIC, remote %s, connection closed by the server, %s 0x%llx",
+			            ab, app ? doq_error_str(cc.error_code) : "transport error",
+			            (unsigned long long)cc.error_code);
+		int status = cl->state == CL_READY ? (app && cc.error_code ? -EPROTO : -ECONNRESET)
+		                                   : -ECONNREFUSED;
+		cl_conn_lost(cl, status, app ? cc.error_code : 0);
+		return false;
+	}
+	if (!ngtcp2_err_is_fatal(rv) && rv != NGTCP2_ERR_CRYPTO &&
+	    rv != NGTCP2_ERR_CALLBACK_FAILURE)
+		return true;
+	cl_fail(cl, rv);
+	return false;
+}
+
 static void
 cl_read(struct quic_client *cl)
 {
-	for (int i = 0; i < 256 && cl->conn != NULL; i++) {
-		struct sockaddr_storage from;
-		socklen_t fl = sizeof(from);
-		ssize_t n = recvfrom(cl->fd, cl->buf, sizeof(cl->buf), MSG_DONTWAIT,
-		                     (struct sockaddr *)&from, &fl);
+	enum { BATCH = 32 };
+	struct mmsghdr mm[BATCH];
+	struct iovec iov[BATCH];
+	struct sockaddr_storage from[BATCH];
+	for (int round = 0; round < 8 && cl->conn != NULL; round++) {
+		for (int i = 0; i < BATCH; i++) {
+			iov[i].iov_base = cl->rbuf[i];
+			iov[i].iov_len = sizeof(cl->rbuf[i]);
+			memset(&mm[i].msg_hdr, 0, sizeof(mm[i].msg_hdr));
+			mm[i].msg_hdr.msg_iov = &iov[i];
+			mm[i].msg_hdr.msg_iovlen = 1;
+			mm[i].msg_hdr.msg_name = &from[i];
+			mm[i].msg_hdr.msg_namelen = sizeof(from[i]);
+		}
+		int n = recvmmsg(cl->fd, mm, BATCH, MSG_DONTWAIT, NULL);
 		if (n < 0) {
-			if (errno == ECONNREFUSED && cl->state != CL_READY) {
+			if (errno == ECONNREFUSED && cl->state != CL_READY)
 				cl_conn_lost(cl, -ECONNREFUSED, 0);
+			return;
+		}
+		for (int i = 0; i < n; i++) {
+			if (!cl_packet(cl, cl->rbuf[i], mm[i].msg_len, &from[i],
+			               mm[i].msg_hdr.msg_namelen))
 				return;
-			}
-			return;
 		}
-		stat_add(&cl->st.pkts_rx, 1);
-		stat_add(&cl->st.bytes_rx, (uint64_t)n);
-		ngtcp2_path path;
-		memset(&path, 0, sizeof(path));
-		path.local.addr = (ngtcp2_sockaddr *)&cl->local;
-		path.local.addrlen = cl->locallen;
-		path.remote.addr = (ngtcp2_sockaddr *)&from;
-		path.remote.addrlen = fl;
-		ngtcp2_pkt_info pi;
-		memset(&pi, 0, sizeof(pi));
-		int rv = ngtcp2_conn_read_pkt(cl->conn, &path, &pi, cl->buf, (size_t)n, now_ns());
-		if (rv == 0)
-			continue;
-		if (rv == NGTCP2_ERR_DRAINING) {
-			ngtcp2_connection_close_error cc;
-			ngtcp2_conn_get_connection_close_error(cl->conn, &cc);
-			char ab[ADDR_TEXT_MAX];
-			addr_fmt((const struct sockaddr *)&cl->remote, ab, sizeof(ab));
-			bool app = cc.type == NGTCP2_CONNECTION_CLOSE_ERROR_CODE_TYPE_APPLICATION;
-			if (cc.error_code != 0)
-				log_warning(NULL, "QUIC, remote %s, connection closed by the server, %s 0x%llx",
-				            ab, app ? doq_error_str(cc.error_code) : "transport error",
-				            (unsigned long long)cc.error_code);
-			int status = cl->state == CL_READY ? (app && cc.error_code ? -EPROTO : -ECONNRESET)
-			                                   : -ECONNREFUSED;
-			cl_conn_lost(cl, status, app ? cc.error_code : 0);
+		if (n < BATCH)
 			return;
-		}
-		if (!ngtcp2_err_is_fatal(rv) && rv != NGTCP2_ERR_CRYPTO &&
-		    rv != NGTCP2_ERR_CALLBACK_FAILURE)
-			continue;
-		cl_fail(cl, rv);
-		return;
 	}
 }
 

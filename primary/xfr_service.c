@@ -154,3 +154,9 @@ xfr_service_propagation(struct xfr_service *s)
 {
 	return s->prop;
 }
+
+struct xfrout *
+xfr_service_xfrout(struct xfr_service *s)
+{
+	return s->xo;
+}

@@ -35,4 +35,12 @@ void xfr_service_stop(struct xfr_service *s);
 /* Propagation table (for GET /zones/{id}/propagation); lives as long as s. */
 struct propagation *xfr_service_propagation(struct xfr_service *s);
 
+/*
+ * The transfer answer generator, for other transports (the QUIC server:
+ * xfrout_begin(x, query, len, peer, "QUIC", &t) then xfrout_next() per
+ * message, xfrout_end()); thread-safe, lives as long as s.
+ */
+struct xfrout;
+struct xfrout *xfr_service_xfrout(struct xfr_service *s);
+
 #endif

@@ -51,7 +51,9 @@ static struct opt secondary_opts[] = {
 	{.name = "log-level", .arg = "LEVEL", .def = "info", .help = "debug|info|notice|warning|error"},
 	{.name = "http", .arg = "ADDR:PORT", .def = "off", .help = "/healthz and /metrics"},
 	{.name = "xfr-threads", .arg = "N", .def = "4", .help = "concurrent zone transfers"},
-	{.name = "xfr-timeout", .arg = "SECONDS", .def = "30", .help = "limit for one refresh"},
+	{.name = "xfr-timeout", .arg = "SECONDS", .def = "30",
+	 .help = "silence allowed from the primary during a refresh"},
+	{.name = "xfr-max-size", .arg = "MIB", .def = "1024", .help = "largest zone transfer"},
 	{.name = "tcp-idle-timeout", .arg = "SECONDS", .def = "10", .help = "DNS over TCP idle limit"},
 	{.name = "tcp-max-clients", .arg = "N", .def = "512", .help = "TCP connections in total"},
 	{.name = "tcp-max-per-client", .arg = "N", .def = "32", .help = "TCP connections per address"},
@@ -210,6 +212,7 @@ main(int argc, char **argv)
 		.state_dir = opts_str(secondary_opts, "state-dir"),
 		.xfr_threads = (unsigned)num_opt("xfr-threads", 1, 64, 4),
 		.xfr_timeout_ms = (int)num_opt("xfr-timeout", 1, 3600, 30) * 1000,
+		.xfr_max_bytes = (size_t)num_opt("xfr-max-size", 1, 1 << 20, 1024) << 20,
 	};
 	struct timers *tm = timers_new(&tc);
 	if (tm == NULL)

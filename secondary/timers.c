@@ -384,6 +384,7 @@ refresh_zone(struct timers *t, struct tzone *z, struct outcome *oc)
 		.serial = base != NULL ? zone_serial(base) : 0,
 		.force_axfr = z->force_axfr,
 		.timeout_ms = t->cfg.xfr_timeout_ms,
+		.max_bytes = t->cfg.xfr_max_bytes,
 		.on_start = on_xfr_start,
 		.cb_ctx = &sc,
 	};

@@ -43,7 +43,8 @@ struct timers_cfg {
 	const struct dns_tsig_key *tsig;       /* NULL: unsigned transfers */
 	const char *state_dir;                 /* NULL: no persistence */
 	unsigned xfr_threads;                  /* default 4 */
-	int xfr_timeout_ms;                    /* default 30000 */
+	int xfr_timeout_ms;                    /* silence allowed in a refresh; default 30000 */
+	size_t xfr_max_bytes;                  /* largest transfer; 0: unlimited */
 };
 
 /* Copies cfg (the pointers it holds must outlive the timers).  NULL on ENOMEM. */

@@ -411,6 +411,10 @@ transaction(struct session *ss, uint16_t qtype, struct xstate *st, uint32_t *soa
 				            n == -ETIMEDOUT ? "timed out" : strerror((int)-n));
 			goto out;
 		}
+		/* Progress: a large transfer may take long, as long as messages keep coming. */
+		int64_t idle = tcp_now_ms() + (p->timeout_ms > 0 ? p->timeout_ms : 30000);
+		if (idle > ss->deadline)
+			ss->deadline = idle;
 		if (nmsg != NULL)
 			(*nmsg)++;
 		if (nbytes != NULL) {

@@ -117,7 +117,8 @@ struct xfr_params {
 	bool have_serial;                     /* we hold a version */
 	uint32_t serial;                      /* its serial */
 	bool force_axfr;                      /* skip IXFR (after a rejected IXFR) */
-	int timeout_ms;                       /* whole transfer; default 30000 when 0 */
+	int timeout_ms;                       /* silence allowed: connect, and between
+	                                       * messages; default 30000 when 0 */
 	size_t max_bytes;                     /* 0: unlimited */
 	/* Called just before the IXFR or AXFR request is sent (for the log line). */
 	void (*on_start)(void *ctx, bool ixfr);

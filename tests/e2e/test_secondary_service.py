@@ -149,3 +149,45 @@ def test_secondary_wildcard_listen_answers_from_the_asked_address():
         sec.stop()
         knot.stop()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_secondary_tcp_total_connection_limit():
+    """--tcp-max-clients bounds the connections from all addresses together."""
+    tmp = tempfile.mkdtemp(prefix="anycst-sec-tcpmax-")
+    knot = Knot(tmp, {ZONE: knot_zone(serial=2)}).start()
+    sec = Secondary(tmp, knot.port, zones=[ZONE],
+                    extra=["--tcp-max-clients", "3", "--tcp-max-per-client", "10"])
+    try:
+        sec.start()
+        wait_until(lambda: sec.serial(ZONE) == 2, 10, what="serial 2")
+        held = []
+        for src in ("127.0.0.2", "127.0.0.3", "127.0.0.4"):
+            s = socket.socket()
+            s.bind((src, 0))
+            s.settimeout(5)
+            s.connect(("127.0.0.1", sec.port))
+            held.append(s)
+        time.sleep(0.2)
+        s = socket.socket()
+        s.bind(("127.0.0.5", 0))
+        s.settimeout(5)
+        s.connect(("127.0.0.1", sec.port))
+        s.sendall(frame(dns.message.make_query("www." + ZONE, "A")))
+        try:
+            assert s.recv(10) == b""
+        except ConnectionResetError:
+            pass
+        s.close()
+        # Once one is released, a new client gets in.
+        held.pop().close()
+        time.sleep(0.2)
+        q = dns.message.make_query("www." + ZONE, "A")
+        assert dns.query.tcp(q, "127.0.0.1", port=sec.port, timeout=3).rcode() == 0
+        status, body = sec.http("/metrics")
+        assert 'anycst_secondary_tcp_connections_total{event="refused_limit"} 1' in body
+        for h in held:
+            h.close()
+    finally:
+        sec.stop()
+        knot.stop()
+        shutil.rmtree(tmp, ignore_errors=True)

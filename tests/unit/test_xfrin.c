@@ -555,6 +555,29 @@ test_xfrin_tsig_every_message(void **state)
 	script_free(s);
 }
 
+static void
+test_xfrin_size_limit(void **state)
+{
+	(void)state;
+	struct script *s = script_new(5);
+	msg_add(&s->xfr[0], soa(5));
+	msg_add(&s->xfr[0], arec("www.example.com.", 1));
+	msg_add(&s->xfr[1], arec("mail.example.com.", 2));
+	msg_add(&s->xfr[1], soa(5));
+	s->nxfr = 2;
+	struct xfr_params p = {.zone = zone, .primary = (struct sockaddr *)&dummy,
+	                       .primary_len = sizeof(dummy), .transport = &fake,
+	                       .timeout_ms = 1000, .max_bytes = 100};
+	struct xfr_result r;
+	char why[256];
+	xfr_result_init(&r);
+	assert_int_equal(xfrin_run(&p, &r, why, sizeof(why)), -EFBIG);
+	assert_non_null(strstr(why, "larger than 100 bytes"));
+	assert_int_equal(r.full.count, 0);
+	xfr_result_clear(&r);
+	script_free(s);
+}
+
 int
 main(void)
 {
@@ -569,6 +592,7 @@ main(void)
 		cmocka_unit_test(test_xfrin_single_newer_soa_falls_back_to_axfr),
 		cmocka_unit_test(test_xfrin_bad_content_rejected),
 		cmocka_unit_test(test_xfrin_tsig_every_message),
+		cmocka_unit_test(test_xfrin_size_limit),
 	};
 	return cmocka_run_group_tests_name("xfrin", tests, NULL, NULL);
 }
