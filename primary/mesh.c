@@ -461,7 +461,8 @@ struct mesh {
 	struct propagation *prop;
 	struct mesh_net net;
 	sqlite3 *db;
-	pthread_mutex_t mu;          /* pops, npops, counters; the db connection */
+	pthread_mutex_t wmu;         /* registrations and retirements, one at a time; db, wg */
+	pthread_mutex_t mu;          /* pops, npops, counters: held briefly, never across I/O */
 	struct pop **pops;
 	size_t npops, cap;
 	bool has_key;
@@ -853,6 +854,7 @@ mesh_open(const struct mesh_opts *o, struct store *st, struct propagation *prop,
 	m->st = st;
 	m->prop = prop;
 	pthread_mutex_init(&m->mu, NULL);
+	pthread_mutex_init(&m->wmu, NULL);
 	notify_store_source(st, &m->base);
 	ret = mesh_net_parse(o->net != NULL ? o->net : MESH_DEFAULT_NET, &m->net, err, errcap);
 	if (ret != 0)
@@ -938,6 +940,7 @@ mesh_close(struct mesh *m)
 	free(m->pops);
 	sqlite3_close(m->db);
 	pthread_mutex_destroy(&m->mu);
+	pthread_mutex_destroy(&m->wmu);
 	explicit_bzero(m->private_key, sizeof(m->private_key));
 	free(m);
 }
@@ -1116,7 +1119,9 @@ mesh_pop_add(struct mesh *m, const struct mesh_register *r, json_t **out, char *
 		free(p);
 		return -EIO;
 	}
+	pthread_mutex_lock(&m->wmu);   /* the array changes only under wmu (and mu) */
 	pthread_mutex_lock(&m->mu);
+	bool mu_held = true;
 	char netbuf[16];
 	mesh_ip_text(m->net.net, netbuf, sizeof(netbuf));
 	uint32_t *used = NULL;
@@ -1153,6 +1158,8 @@ mesh_pop_add(struct mesh *m, const struct mesh_register *r, json_t **out, char *
 		goto fail;
 	}
 	m->npops--;   /* room reserved; pushed for real after the commit */
+	pthread_mutex_unlock(&m->mu);
+	mu_held = false;
 	ret = db_insert(m, p, err, errcap);
 	if (ret != 0)
 		goto fail;
@@ -1163,7 +1170,9 @@ mesh_pop_add(struct mesh *m, const struct mesh_register *r, json_t **out, char *
 		notify_free(p->notify);
 		p->notify = NULL;
 	}
+	pthread_mutex_lock(&m->mu);
 	m->pops[m->npops++] = p;
+	pthread_mutex_unlock(&m->mu);
 	wg_peer_add(m, p);
 	struct mesh_primary_info pi;
 	struct mesh_pop_info po;
@@ -1185,7 +1194,7 @@ mesh_pop_add(struct mesh *m, const struct mesh_register *r, json_t **out, char *
 	}
 	free(conf);
 	free(cmd);
-	pthread_mutex_unlock(&m->mu);
+	pthread_mutex_unlock(&m->wmu);
 	free(used);
 	log_info(NULL, "mesh, POP %s registered, mesh address %s, endpoint %s, TSIG key %s",
 	         p->name, p->ip_text, p->endpoint, p->tsig_name);
@@ -1196,7 +1205,9 @@ mesh_pop_add(struct mesh *m, const struct mesh_register *r, json_t **out, char *
 	*out = j;
 	return 0;
 fail:
-	pthread_mutex_unlock(&m->mu);
+	if (mu_held)
+		pthread_mutex_unlock(&m->mu);
+	pthread_mutex_unlock(&m->wmu);
 	free(used);
 	explicit_bzero(p->tsig_secret, sizeof(p->tsig_secret));
 	free(p);
@@ -1206,6 +1217,7 @@ fail:
 int
 mesh_pop_delete(struct mesh *m, const char *name, char *err, size_t errcap)
 {
+	pthread_mutex_lock(&m->wmu);
 	pthread_mutex_lock(&m->mu);
 	struct pop *p = NULL;
 	for (size_t i = 0; i < m->npops; i++) {
@@ -1216,8 +1228,9 @@ mesh_pop_delete(struct mesh *m, const char *name, char *err, size_t errcap)
 			break;
 		}
 	}
+	pthread_mutex_unlock(&m->mu);
 	if (p == NULL) {
-		pthread_mutex_unlock(&m->mu);
+		pthread_mutex_unlock(&m->wmu);
 		set_err(err, errcap, "POP '%.63s' is not registered", name);
 		return -ENOENT;
 	}
@@ -1248,8 +1261,8 @@ mesh_pop_delete(struct mesh *m, const char *name, char *err, size_t errcap)
 		set_err(err, errcap, "POP '%s' retired in memory but the database write failed: %s",
 		        p->name, sqlite3_errmsg(m->db));
 	}
-	pthread_mutex_unlock(&m->mu);
 	wg_peer_remove(m, p->name, p->public_key);
+	pthread_mutex_unlock(&m->wmu);
 	log_info(NULL, "mesh, POP %s retired, mesh address %s, TSIG key %s revoked", p->name,
 	         p->ip_text, p->tsig_name);
 	pop_free(p);
@@ -1279,8 +1292,9 @@ collect_zone(void *ctx, const struct store_zone *z)
 	return 0;
 }
 
+/* The POP's JSON with its counters; zones are filled in by mesh_pop_json. */
 static json_t *
-pop_state(struct mesh *m, const struct pop *p, const struct zone_list *zl, int64_t now_ms)
+pop_state(struct mesh *m, const struct pop *p, int64_t now_ms)
 {
 	json_t *j = pop_json_base(m, p);
 	if (j == NULL)
@@ -1298,37 +1312,8 @@ pop_state(struct mesh *m, const struct pop *p, const struct zone_list *zl, int64
 	} else {
 		json_object_set_new(j, "last_seen", json_null());
 	}
-	json_t *zones = json_object();
-	size_t current = 0;
-	for (size_t i = 0; zl != NULL && m->prop != NULL && i < zl->n; i++) {
-		char *s = propagation_json(m->prop, zl->names[i], zl->serials[i], now_ms);
-		json_t *pj = s != NULL ? json_loads(s, 0, NULL) : NULL;
-		free(s);
-		json_t *targets = json_object_get(pj, "targets");
-		size_t k;
-		json_t *t;
-		json_array_foreach(targets, k, t) {
-			const char *ip = json_string_value(json_object_get(t, "target"));
-			if (ip == NULL || strcmp(ip, p->ip_text) != 0)
-				continue;
-			json_t *serial = json_object_get(t, "serial");
-			if (json_is_integer(serial)) {
-				bool up = json_is_true(json_object_get(t, "up_to_date"));
-				json_object_set_new(zones, zl->names[i],
-				                    json_pack("{s:I,s:b}", "serial", json_integer_value(serial),
-				                              "up_to_date", up));
-				current += up;
-			}
-		}
-		json_decref(pj);
-	}
-	json_object_set_new(j, "zones", zones);
-	json_object_set_new(j, "zones_current", json_integer((json_int_t)current));
-	if (zl != NULL) {
-		json_object_set_new(j, "zones_total", json_integer((json_int_t)zl->n));
-		if (zl->truncated)
-			json_object_set_new(j, "zones_truncated", json_true());
-	}
+	json_object_set_new(j, "zones", json_object());
+	json_object_set_new(j, "zones_current", json_integer(0));
 	return j;
 }
 
@@ -1336,40 +1321,98 @@ int
 mesh_pop_json(struct mesh *m, const char *name, json_t **out)
 {
 	struct zone_list zl = {0};
+	struct pop *copies = NULL;
+	json_t **objs = NULL;
+	size_t n = 0;
+	int ret = -ENOMEM;
 	zl.cap = MESH_STATE_ZONES_MAX;
 	zl.names = calloc(zl.cap, sizeof(*zl.names));
 	zl.serials = calloc(zl.cap, sizeof(*zl.serials));
-	if (zl.names == NULL || zl.serials == NULL) {
-		free(zl.names);
-		free(zl.serials);
-		return -ENOMEM;
+	if (zl.names == NULL || zl.serials == NULL)
+		goto out;
+	/* Copies taken under the lock; the slow part (zones, JSON) runs without it. */
+	pthread_mutex_lock(&m->mu);
+	copies = calloc(m->npops + 1, sizeof(*copies));
+	if (copies != NULL) {
+		for (size_t i = 0; i < m->npops; i++)
+			if (name == NULL || strcmp(m->pops[i]->name, name) == 0)
+				copies[n++] = *m->pops[i];
+	}
+	pthread_mutex_unlock(&m->mu);
+	if (copies == NULL)
+		goto out;
+	if (name != NULL && n == 0) {
+		ret = -ENOENT;
+		goto out;
+	}
+	objs = calloc(n + 1, sizeof(*objs));
+	if (objs == NULL)
+		goto out;
+	int64_t now = propagation_now_ms();
+	for (size_t i = 0; i < n; i++) {
+		objs[i] = pop_state(m, &copies[i], now);
+		if (objs[i] == NULL)
+			goto out;
 	}
 	struct store_snap *sn = NULL;
 	if (store_snap_open(m->st, &sn) == 0) {
 		store_snap_zones(sn, NULL, NULL, 0, collect_zone, &zl);
 		store_snap_close(sn);
 	}
-	int64_t now = propagation_now_ms();
-	int ret = 0;
-	json_t *res = NULL;
-	pthread_mutex_lock(&m->mu);
-	if (name != NULL) {
-		struct pop *p = find_name(m, name);
-		if (p == NULL)
-			ret = -ENOENT;
-		else
-			res = pop_state(m, p, &zl, now);
-	} else {
-		res = json_array();
-		for (size_t i = 0; res != NULL && i < m->npops; i++)
-			json_array_append_new(res, pop_state(m, m->pops[i], &zl, now));
+	for (size_t z = 0; m->prop != NULL && n > 0 && z < zl.n; z++) {
+		char *s = propagation_json(m->prop, zl.names[z], zl.serials[z], now);
+		json_t *pj = s != NULL ? json_loads(s, 0, NULL) : NULL;
+		free(s);
+		size_t k;
+		json_t *t;
+		json_array_foreach(json_object_get(pj, "targets"), k, t) {
+			const char *ip = json_string_value(json_object_get(t, "target"));
+			json_t *serial = json_object_get(t, "serial");
+			if (ip == NULL || !json_is_integer(serial))
+				continue;
+			for (size_t i = 0; i < n; i++) {
+				if (strcmp(ip, copies[i].ip_text) != 0)
+					continue;
+				bool up = json_is_true(json_object_get(t, "up_to_date"));
+				json_object_set_new(json_object_get(objs[i], "zones"), zl.names[z],
+				                    json_pack("{s:I,s:b}", "serial",
+				                              json_integer_value(serial), "up_to_date", up));
+				if (up) {
+					json_t *c = json_object_get(objs[i], "zones_current");
+					json_integer_set(c, json_integer_value(c) + 1);
+				}
+			}
+		}
+		json_decref(pj);
 	}
-	pthread_mutex_unlock(&m->mu);
+	for (size_t i = 0; i < n; i++) {
+		json_object_set_new(objs[i], "zones_total", json_integer((json_int_t)zl.n));
+		if (zl.truncated)
+			json_object_set_new(objs[i], "zones_truncated", json_true());
+	}
+	if (name != NULL) {
+		*out = objs[0];
+		objs[0] = NULL;
+	} else {
+		json_t *arr = json_array();
+		if (arr == NULL)
+			goto out;
+		for (size_t i = 0; i < n; i++) {
+			json_array_append_new(arr, objs[i]);
+			objs[i] = NULL;
+		}
+		*out = arr;
+	}
+	ret = 0;
+out:
+	for (size_t i = 0; objs != NULL && i < n; i++)
+		json_decref(objs[i]);
+	free(objs);
+	if (copies != NULL)
+		explicit_bzero(copies, (n + 1) * sizeof(*copies));
+	free(copies);
 	free(zl.names);
 	free(zl.serials);
-	if (ret == 0 && res == NULL)
-		ret = -ENOMEM;
-	*out = res;
 	return ret;
 }
 

@@ -78,6 +78,7 @@ class Mesh:
         self.nodes = {}                                  # name -> {"ns", "ip", "link", "wg"}
         self.api_conn = None
         self.api_key = None
+        self.last_headers = {}
         self.primary = None
         self.npops = npops
         self._self_ns = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
@@ -247,6 +248,7 @@ class Mesh:
             self.api_conn.request(method, (PFX + path) if prefix else path, body=data, headers=h)
             r = self.api_conn.getresponse()
             payload = r.read()
+            self.last_headers = {k.lower(): v for k, v in r.getheaders()}
         except (http.client.HTTPException, OSError):
             self.api_conn.close()
             self.api_conn = None
