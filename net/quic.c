@@ -34,6 +34,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -456,6 +457,56 @@ log_ok(ngtcp2_tstamp *last, ngtcp2_tstamp now)
 		return false;
 	*last = now;
 	return true;
+}
+
+int
+quic_stats_prometheus(const struct quic_stats *st, const char *prefix, char *buf, size_t cap)
+{
+	static const struct {
+		const char *name, *help;
+		size_t off;
+		bool gauge;
+	} f[] = {
+		{ "conns_accepted", "QUIC connections accepted",
+		  offsetof(struct quic_stats, conns_accepted), false },
+		{ "conns_open", "QUIC connections open now", offsetof(struct quic_stats, conns_open),
+		  true },
+		{ "conns_refused", "QUIC connections refused by limits",
+		  offsetof(struct quic_stats, conns_refused), false },
+		{ "handshakes", "QUIC handshakes completed",
+		  offsetof(struct quic_stats, handshakes_done), false },
+		{ "handshake_failures", "QUIC handshakes failed (TLS, ALPN, pin, timeout)",
+		  offsetof(struct quic_stats, handshake_failures), false },
+		{ "retries", "QUIC Retry packets sent", offsetof(struct quic_stats, retries_sent),
+		  false },
+		{ "streams", "DoQ request streams", offsetof(struct quic_stats, streams), false },
+		{ "stream_errors", "DoQ streams or connections closed with an error",
+		  offsetof(struct quic_stats, stream_errors), false },
+		{ "bytes_received", "QUIC UDP payload bytes received",
+		  offsetof(struct quic_stats, bytes_rx), false },
+		{ "bytes_sent", "QUIC UDP payload bytes sent", offsetof(struct quic_stats, bytes_tx),
+		  false },
+		{ "packets_received", "QUIC packets received", offsetof(struct quic_stats, pkts_rx),
+		  false },
+		{ "packets_sent", "QUIC packets sent", offsetof(struct quic_stats, pkts_tx), false },
+		{ "packets_lost", "QUIC packets with stream data declared lost and retransmitted",
+		  offsetof(struct quic_stats, pkts_lost), false },
+	};
+	size_t len = 0;
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		uint64_t v;
+		memcpy(&v, (const uint8_t *)st + f[i].off, sizeof(v));
+		const char *sfx = f[i].gauge ? "" : "_total";
+		int n = snprintf(buf + len, cap - len,
+		                 "# HELP %s_quic_%s%s %s\n# TYPE %s_quic_%s%s %s\n%s_quic_%s%s %llu\n",
+		                 prefix, f[i].name, sfx, f[i].help, prefix, f[i].name, sfx,
+		                 f[i].gauge ? "gauge" : "counter", prefix, f[i].name, sfx,
+		                 (unsigned long long)v);
+		if (n < 0 || (size_t)n >= cap - len)
+			return -ENOSPC;
+		len += (size_t)n;
+	}
+	return (int)len;
 }
 
 /* ------------------------------------------------------------------ server */

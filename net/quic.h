@@ -69,6 +69,13 @@ struct quic_stats {
 	uint64_t pkts_lost;          /* packets with STREAM data declared lost (retransmitted) */
 };
 
+/*
+ * Writes `st` in Prometheus text format, one counter or gauge per line,
+ * named `<prefix>_quic_<field>` (e.g. anycst_quic_conns_accepted_total),
+ * with HELP and TYPE lines.  Returns the length, or -ENOSPC.
+ */
+int quic_stats_prometheus(const struct quic_stats *st, const char *prefix, char *buf, size_t cap);
+
 /* ------------------------------------------------------------------ server */
 
 struct quic_server;

@@ -3,7 +3,8 @@
  *
  * A version is a qp-trie (secondary/trie.h) keyed by the lookup form of each
  * owner name (dns/name.h: labels reversed, lowercased), so key order is the
- * canonical DNS order.  Every name between the apex and an owner exists as a
+ * canonical DNS order, plus an exact-match hash index over the same nodes
+ * (secondary/zhash.h) for the query path.  Every name between the apex and an owner exists as a
  * node (empty non-terminals are explicit nodes without rrsets), so the
  * closest encloser of any name is its deepest existing ancestor.  A node is
  * one allocation holding its key, its owner name and its rrsets as
@@ -146,8 +147,9 @@ size_t zone_records(const struct zone *z);
 
 /*
  * Calls `fn` for every record in canonical order of owner names (RFC 4034
- * §6.1), rrsets of one owner by type, the SOA first.  Owner names are given
- * in the case they were added with.  Returns 0 or fn's non-zero value.
+ * §6.1), rrsets of one owner by type, the SOA first.  Owner names come
+ * lowercased (they are rebuilt from the lookup key; rdata is as added).
+ * Returns 0 or fn's non-zero value.
  */
 int zone_walk(const struct zone *z, zone_rr_fn fn, void *ctx);
 

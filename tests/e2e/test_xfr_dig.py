@@ -3,6 +3,7 @@ zone's key work; without the key, with a wrong secret, or with a key the zone
 does not allow, the transfer is refused and the primary's log says who and
 why; plain queries other than SOA are refused."""
 import re
+import socket
 import subprocess
 
 import pytest
@@ -108,3 +109,45 @@ def test_plain_queries_refused_soa_answered(primary):
     assert "status: NOERROR" in out and "ANSWER: 1" in out, out
     out = dig(primary, "nonexistent.test.", "SOA")
     assert "status: REFUSED" in out, out
+
+
+def test_sha512_key_and_catalog_acl(primary):
+    # The zone allows a second key, hmac-sha512.
+    primary.api("PUT", "/zones/" + ZONE, {"master_tsig_key_ids": ["xfr-key.", "other-key."]})
+    out = dig(primary, "-y", "hmac-sha512:other-key:" + primary.other, ZONE, "AXFR")
+    assert any("192.0.2.80" in l for l in records(out)), out
+    # The catalog: any key allowed for a member may transfer it ...
+    cat = "catalog.anycst.invalid."
+    out = dig(primary, "-y", "hmac-sha256:xfr-key:" + primary.secret, cat, "AXFR")
+    recs = records(out)
+    assert any("PTR" in l and l.split()[4] == ZONE for l in recs), out
+    # ... a key allowed for none may not.
+    lone = primary.add_key("lone-key.")
+    out = dig(primary, "-y", "hmac-sha256:lone-key:" + lone, cat, "AXFR")
+    assert not any("PTR" in l for l in records(out)), out
+    assert re.search(r"refused AXFR from 127\.0\.0\.1@\d+, TSIG key 'lone-key\.' not allowed",
+                     primary.log())
+
+
+def test_ipv6_listener():
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6")
+    try:
+        s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        s.bind(("::1", 0))
+        port = s.getsockname()[1]
+        s.close()
+    except OSError:
+        pytest.skip("no ::1")
+    with TmpDir() as d:
+        p = Primary(d, extra=["--xfr", "[::1]:%d" % port])
+        try:
+            secret = p.add_key("xfr-key.")
+            p.create_zone(ZONE, keys=["xfr-key."])
+            r = subprocess.run(["dig", "@::1", "-p", str(port), "-y",
+                                "hmac-sha256:xfr-key:" + secret, ZONE, "AXFR"],
+                               capture_output=True, text=True, timeout=30).stdout
+            assert "XFR size" in r, r
+            assert re.search(r"outgoing AXFR to ::1@\d+", p.log())
+        finally:
+            p.stop()
