@@ -102,7 +102,8 @@ zone_json(struct store_snap *sn, const struct store_zone *z, bool full)
 	json_object_set_new(j, "url", json_string(url));
 	if (full) {
 		json_t *keys = json_array();
-		store_snap_zone_tsig_keys(sn, z, tsig_id_append, keys);
+		if (sn != NULL)
+			store_snap_zone_tsig_keys(sn, z, tsig_id_append, keys);
 		json_object_set_new(j, "master_tsig_key_ids", keys);
 		json_object_set_new(j, "slave_tsig_key_ids", json_array());
 		json_object_set_new(j, "api_rectify", json_false());

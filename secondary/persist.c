@@ -131,12 +131,34 @@ put_bytes(struct persist_out *o, const uint8_t *p, size_t n)
 	return 0;
 }
 
+/* mkdir -p: creates `dir` and its missing parents. */
+static int
+make_dirs(const char *dir)
+{
+	char buf[4096];
+	size_t n = strlen(dir);
+	if (n == 0 || n >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, dir, n + 1);
+	for (size_t i = 1; i <= n; i++) {
+		if (buf[i] != '/' && buf[i] != '\0')
+			continue;
+		char c = buf[i];
+		buf[i] = '\0';
+		if (mkdir(buf, 0750) != 0 && errno != EEXIST)
+			return -errno;
+		buf[i] = c;
+	}
+	return 0;
+}
+
 int
 persist_begin(struct persist_out *o, const char *dir, const uint8_t *origin, uint32_t serial)
 {
 	o->fd = -1;
-	if (mkdir(dir, 0750) != 0 && errno != EEXIST)
-		return -errno;
+	int mr = make_dirs(dir);
+	if (mr != 0)
+		return mr;
 	int r = persist_path(dir, origin, ".zone", o->path, sizeof(o->path));
 	if (r != 0)
 		return r;
@@ -389,8 +411,9 @@ persist_save_timers(const char *dir, const uint8_t *origin, uint64_t last_refres
 	int r = persist_path(dir, origin, ".timers", path, sizeof(path));
 	if (r != 0)
 		return r;
-	if (mkdir(dir, 0750) != 0 && errno != EEXIST)
-		return -errno;
+	r = make_dirs(dir);
+	if (r != 0)
+		return r;
 	int w = snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
 	if (w < 0 || (size_t)w >= sizeof(tmp))
 		return -ENAMETOOLONG;

@@ -296,6 +296,13 @@ def test_body_over_limit(primary_factory):
 def test_keys_and_accounts(primary):
     st, _, body = primary.call("GET", "/zones", key=False)
     assert st == 401 and "error" in json.loads(body)
+    primary.create_zone(Z)
+    before = state(primary, Z)
+    for key in (False, "wrong-key", primary.key + "x", primary.key[:-1]):
+        st, _, body = primary.call("PATCH", "/zones/" + Z,
+                                   {"rrsets": [rr("k." + Z, "A", 1, "192.0.2.1")]}, key=key)
+        assert st == 401 and "X-API-Key" in json.loads(body)["error"]
+    assert state(primary, Z) == before
     st, _, _ = primary.call("GET", "/zones", key="wrong-key")
     assert st == 401
     st, _, _ = primary.call("GET", "/zones", headers={"x-api-KEY": primary.key}, key=False)
@@ -341,8 +348,11 @@ def test_keys_and_accounts(primary):
 
 def test_conflict_and_not_found(primary):
     primary.create_zone(Z)
-    st, _, body = primary.call("POST", "/zones", {"name": "EXAMPLE.com", "kind": "Native"})
+    before = state(primary, Z)
+    st, _, body = primary.call("POST", "/zones", {"name": "EXAMPLE.com", "kind": "Native",
+                                                  "nameservers": ["other.example.net."]})
     assert st == 409 and "exists" in json.loads(body)["error"]
+    assert state(primary, Z) == before
     st, _, _ = primary.call("PATCH", "/zones/nope.test.", {"rrsets": []})
     assert st == 404
     st, _, body = primary.call("POST", "/zones", {"name": "k.test.", "kind": "Bogus"})

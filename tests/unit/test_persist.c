@@ -302,6 +302,29 @@ test_persist_timers_roundtrip_and_corrupt(void **state)
 	assert_int_equal(access(path, F_OK), -1);
 }
 
+static void
+test_persist_creates_missing_dirs(void **state)
+{
+	(void)state;
+	char nested[512];
+	snprintf(nested, sizeof(nested), "%s/a/b", dir);
+	uint8_t origin[DNS_NAME_MAX];
+	name("example.com.", origin);
+	struct persist_out *o = malloc(sizeof(*o));
+	assert_int_equal(persist_begin(o, nested, origin, 3), 0);
+	assert_int_equal(persist_commit(o), 0);
+	free(o);
+	assert_int_equal(persist_save_timers(nested, origin, 1, 2), 0);
+	uint32_t serial = 0;
+	size_t seen = 0;
+	assert_int_equal(persist_load(nested, origin, &serial, count_cb, &seen, NULL, 0), 0);
+	assert_int_equal(serial, 3);
+	assert_int_equal(persist_remove(nested, origin), 0);
+	assert_int_equal(rmdir(nested), 0);   /* empty again: both files gone */
+	snprintf(nested, sizeof(nested), "%s/a", dir);
+	assert_int_equal(rmdir(nested), 0);
+}
+
 int
 main(void)
 {
@@ -311,6 +334,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_persist_corrupt_rejected_whole, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_persist_other_zone_rejected, setup, teardown),
 		cmocka_unit_test(test_persist_path_escapes),
+		cmocka_unit_test_setup_teardown(test_persist_creates_missing_dirs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_persist_timers_roundtrip_and_corrupt, setup,
 		                                teardown),
 	};

@@ -416,6 +416,52 @@ test_quic_parallel_streams(void **state)
 }
 
 
+static unsigned k_done, k_ok;
+static pthread_mutex_t k_m = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t k_cv = PTHREAD_COND_INITIALIZER;
+
+static void
+k_on_done(void *ctx, int status, uint64_t app)
+{
+	(void)app;
+	struct got *g = ctx;
+	pthread_mutex_lock(&k_m);
+	k_done++;
+	if (status == 0 && g->n == 2 && g->bad == 0)
+		k_ok++;
+	pthread_cond_signal(&k_cv);
+	pthread_mutex_unlock(&k_m);
+}
+
+static void
+test_quic_thousand_transfers_one_connection(void **state)
+{
+	(void)state;
+	/* a catalog of 1,000 zones: every transfer on one connection */
+	struct quic_server *srv = server(NULL);
+	struct quic_client *cl = client(srv, quic_server_pin(srv), false, NULL);
+	struct got *g = calloc(1000, sizeof(*g));
+	k_done = k_ok = 0;
+	for (unsigned i = 0; i < 1000; i++) {
+		uint8_t q[128];
+		size_t ql = make_query(q, 2, 200 + i, 0);
+		g[i].size = 200 + i;
+		assert_int_equal(quic_client_request(cl, q, ql, on_msg, k_on_done, &g[i]), 0);
+	}
+	pthread_mutex_lock(&k_m);
+	while (k_done < 1000)
+		pthread_cond_wait(&k_cv, &k_m);
+	pthread_mutex_unlock(&k_m);
+	assert_int_equal(k_ok, 1000);
+	struct quic_stats st;
+	quic_server_stats(srv, &st);
+	assert_int_equal(st.conns_accepted, 1);
+	assert_int_equal(st.streams, 1000);
+	quic_client_free(cl);
+	quic_server_free(srv);
+	free(g);
+}
+
 static void
 test_quic_stream_pull_and_cancel(void **state)
 {
@@ -650,6 +696,27 @@ test_quic_framing_errors(void **state)
 }
 
 static void
+test_quic_retry_always(void **state)
+{
+	(void)state;
+	struct quic_server_cfg cfg;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.retry_always = true;        /* every new address is validated with Retry */
+	struct quic_server *srv = server(&cfg);
+	struct quic_client *cl = client(srv, quic_server_pin(srv), false, NULL);
+	struct got g;
+	assert_int_equal(get(cl, 4, 1000, 0, &g), 0);
+	assert_int_equal(g.n, 4);
+	struct quic_stats st;
+	quic_server_stats(srv, &st);
+	assert_int_equal(st.retries_sent, 1);
+	assert_int_equal(st.conns_accepted, 1);
+	assert_int_equal(st.handshakes_done, 1);
+	quic_client_free(cl);
+	quic_server_free(srv);
+}
+
+static void
 test_quic_half_open_flood(void **state)
 {
 	(void)state;
@@ -736,6 +803,7 @@ main(void)
 		cmocka_unit_test(test_quic_one_and_hundred_messages),
 		cmocka_unit_test(test_quic_ten_megabytes),
 		cmocka_unit_test(test_quic_parallel_streams),
+		cmocka_unit_test(test_quic_thousand_transfers_one_connection),
 		cmocka_unit_test(test_quic_stream_pull_and_cancel),
 		cmocka_unit_test(test_quic_workers_backpressure),
 		cmocka_unit_test(test_quic_keepalive),
@@ -743,6 +811,7 @@ main(void)
 		cmocka_unit_test(test_quic_wrong_alpn),
 		cmocka_unit_test(test_quic_message_id),
 		cmocka_unit_test(test_quic_framing_errors),
+		cmocka_unit_test(test_quic_retry_always),
 		cmocka_unit_test(test_quic_half_open_flood),
 		cmocka_unit_test(test_quic_connection_limit),
 		cmocka_unit_test(test_quic_no_server),
