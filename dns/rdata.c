@@ -57,6 +57,8 @@ enum {
 	F_ILNP64,   /* 64-bit ILNP locator/node id, "xxxx:xxxx:xxxx:xxxx" (RFC 6742) */
 	F_EUI48,    /* "xx-xx-xx-xx-xx-xx" (RFC 7043) */
 	F_EUI64,    /* "xx-xx-xx-xx-xx-xx-xx-xx" */
+	F_SCHEME,   /* DSYNC scheme, u8, 1 is NOTIFY */
+	F_KEYDATA,  /* KEY's base64 key: absent when the flags say "no key" */
 };
 
 struct field {
@@ -91,15 +93,18 @@ static const struct rdesc descs[] = {
 	{ DNS_T_AFSDB, { { F_U16, "subtype" }, { F_NAME_L, "hostname" } } },
 	{ DNS_T_X25, { { F_STR, "PSDN address" } } },
 	{ DNS_T_RT, { { F_U16, "preference" }, { F_NAME_L, "host" } } },
+	{ DNS_T_NSAP_PTR, { { F_NAME, "owner" } } },
 	{ DNS_T_SIG, { { F_TYPE, "type covered" }, { F_ALG, "algorithm" }, { F_U8, "labels" },
 	               { F_U32, "original TTL" }, { F_TIME, "expiration" },
 	               { F_TIME, "inception" }, { F_U16, "key tag" }, { F_NAME_L, "signer" },
 	               { F_B64, "signature" } } },
 	{ DNS_T_KEY, { { F_U16, "flags" }, { F_U8, "protocol" }, { F_ALG, "algorithm" },
-	               { F_B64, "public key" } } },
+	               { F_KEYDATA, "public key" } } },
 	{ DNS_T_PX, { { F_U16, "preference" }, { F_NAME_L, "map822" }, { F_NAME_L, "mapx400" } } },
 	{ DNS_T_AAAA, { { F_AAAA, "address" } } },
 	{ DNS_T_LOC, { { F_LOC, "location" } } },
+	{ DNS_T_EID, { { F_HEX, "endpoint id" } } },
+	{ DNS_T_NIMLOC, { { F_HEX, "locator" } } },
 	{ DNS_T_SRV, { { F_U16, "priority" }, { F_U16, "weight" }, { F_U16, "port" },
 	               { F_NAME_L, "target" } } },
 	{ DNS_T_NAPTR, { { F_U16, "order" }, { F_U16, "preference" }, { F_STR, "flags" },
@@ -128,6 +133,7 @@ static const struct rdesc descs[] = {
 	{ DNS_T_SMIMEA, { { F_U8, "usage" }, { F_U8, "selector" }, { F_U8, "matching type" },
 	                  { F_HEX, "certificate data" } } },
 	{ DNS_T_NINFO, { { F_STRS, "text" } } },
+	{ DNS_T_TALINK, { { F_NAME, "previous name" }, { F_NAME, "next name" } } },
 	{ DNS_T_CDS, { { F_U16, "key tag" }, { F_ALG, "algorithm" }, { F_DIGEST, "digest type" },
 	               { F_HEX, "digest" } } },
 	{ DNS_T_CDNSKEY, { { F_U16, "flags" }, { F_U8, "protocol" }, { F_ALG, "algorithm" },
@@ -138,6 +144,10 @@ static const struct rdesc descs[] = {
 	                  { F_HEX, "digest" } } },
 	{ DNS_T_SVCB, { { F_U16, "priority" }, { F_NAME, "target" }, { F_SVCPARAMS, "params" } } },
 	{ DNS_T_HTTPS, { { F_U16, "priority" }, { F_NAME, "target" }, { F_SVCPARAMS, "params" } } },
+	{ DNS_T_DSYNC, { { F_TYPE, "type" }, { F_SCHEME, "scheme" }, { F_U16, "port" },
+	                 { F_NAME, "target" } } },
+	{ DNS_T_HHIT, { { F_B64, "HHIT" } } },
+	{ DNS_T_BRID, { { F_B64, "BRID" } } },
 	{ DNS_T_SPF, { { F_STRS, "text" } } },
 	{ DNS_T_NID, { { F_U16, "preference" }, { F_ILNP64, "node id" } } },
 	{ DNS_T_L32, { { F_U16, "preference" }, { F_A, "locator" } } },
@@ -148,6 +158,8 @@ static const struct rdesc descs[] = {
 	{ DNS_T_URI, { { F_U16, "priority" }, { F_U16, "weight" }, { F_QSTR, "target" } } },
 	{ DNS_T_CAA, { { F_U8, "flags" }, { F_CAATAG, "tag" }, { F_CAAVAL, "value" } } },
 	{ DNS_T_AVC, { { F_STRS, "text" } } },
+	{ DNS_T_RESINFO, { { F_STRS, "text" } } },
+	{ DNS_T_WALLET, { { F_STRS, "text" } } },
 	{ DNS_T_TA, { { F_U16, "key tag" }, { F_ALG, "algorithm" }, { F_DIGEST, "digest type" },
 	              { F_HEX, "digest" } } },
 	{ DNS_T_DLV, { { F_U16, "key tag" }, { F_ALG, "algorithm" }, { F_DIGEST, "digest type" },
@@ -542,6 +554,7 @@ field_len(uint8_t k, const uint8_t *p, size_t left)
 	case F_U8:
 	case F_ALG:
 	case F_DIGEST:
+	case F_SCHEME:
 		return left >= 1 ? 1 : -1;
 	case F_U16:
 	case F_TYPE:
@@ -601,6 +614,7 @@ field_len(uint8_t k, const uint8_t *p, size_t left)
 	case F_CAAVAL:
 	case F_QSTR:
 	case F_SVCPARAMS:
+	case F_KEYDATA:
 		return (ssize_t)left;
 	default:
 		return -1;
@@ -612,6 +626,11 @@ static int
 semantic_check(uint16_t type, const uint8_t *rd, size_t len)
 {
 	switch (type) {
+	case DNS_T_KEY:
+		/* RFC 2535 §3.1.2: flags with both high bits set mean "no key" */
+		if (((rd[0] & 0xc0) == 0xc0) != (len == 4))
+			return ERR_RDATA;
+		return 0;
 	case DNS_T_X25:
 		/* RFC 1183 §3.1: a PSDN address is at least 4 decimal digits (BIND's rule) */
 		if (rd[0] < 4)
@@ -815,6 +834,12 @@ put_field(struct rd_tbuf *b, uint8_t k, const uint8_t *p, size_t l)
 	case F_DIGEST:
 		rd_putu(b, p[0]);
 		break;
+	case F_SCHEME:
+		if (p[0] == 1)
+			rd_puts(b, "NOTIFY", 6);
+		else
+			rd_putu(b, p[0]);
+		break;
 	case F_U16:
 		rd_putu(b, rd_u16(p));
 		break;
@@ -867,6 +892,7 @@ put_field(struct rd_tbuf *b, uint8_t k, const uint8_t *p, size_t l)
 		put_qstring(b, p, l);
 		break;
 	case F_B64:
+	case F_KEYDATA:
 		put_b64(b, p, l);
 		break;
 	case F_HEX:
@@ -934,6 +960,8 @@ dns_rdata_to_text(uint16_t type, const uint8_t *rd, size_t rdlen, char *buf, siz
 			put_bitmap(&b, rd + pos, l, f != d->f);
 		} else if (f->kind == F_SVCPARAMS) {
 			rd_svcb_text(rd + pos, l, &b);
+		} else if (f->kind == F_KEYDATA && l == 0) {
+			/* KEY without a key: nothing, not even the separator */
 		} else {
 			if (f != d->f)
 				rd_putc(&b, ' ');
@@ -1122,6 +1150,10 @@ parse_field(struct rd_pctx *c, const struct field *f)
 	switch (f->kind) {
 	case F_STRS:
 		return parse_strs_field(c, f);
+	case F_KEYDATA:
+		if (c->i >= c->n)
+			return 0;   /* semantic_check decides whether the flags allow that */
+		return parse_blob_field(c, f, true);
 	case F_B64:
 	case F_HEX:
 		return parse_blob_field(c, f, f->kind == F_B64);
@@ -1161,6 +1193,17 @@ parse_field(struct rd_pctx *c, const struct field *f)
 			wire_put_u16(&c->w, (uint16_t)v);
 		else
 			wire_put_u32(&c->w, v);
+		break;
+	case F_SCHEME:
+		if (dns_tok_is(t, "NOTIFY")) {
+			wire_put_u8(&c->w, 1);
+			break;
+		}
+		/* otherwise a number */
+		r = parse_uint(t->s, t->len, 255, &v);
+		if (r != 0)
+			return fail_field(c, f, "bad");
+		wire_put_u8(&c->w, (uint8_t)v);
 		break;
 	case F_ALG:
 	case F_DIGEST:
@@ -1325,6 +1368,10 @@ semantic_fail(struct rd_pctx *c, size_t len)
 	case DNS_T_ZONEMD:
 		return rd_fail(c, c->n - 1, "ZONEMD digest length %zu does not fit hash algorithm %u",
 		               len - 6, rd[5]);
+	case DNS_T_KEY:
+		if ((rd[0] & 0xc0) == 0xc0)
+			return rd_fail(c, c->n - 1, "KEY flags say no key, yet a key follows");
+		return rd_fail(c, c->n, "missing KEY field 'public key'");
 	case DNS_T_X25:
 		return rd_fail(c, 0, "X25 PSDN address '%.*s' is not 4 or more decimal digits",
 		               RD_TOKFMT(&c->t[0]));

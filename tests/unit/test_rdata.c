@@ -212,7 +212,8 @@ test_rdata_txt(void **state)
 {
 	(void)state;
 	RTW(DNS_T_TXT, "\"hello world\" foo", "\x0bhello world\3foo", "\"hello world\" \"foo\"");
-	RT(DNS_T_TXT, "\"a\\\"b\\\\c\" \"\\001\\255\xc3\xa9\"", "\"a\\\"b\\\\c\" \"\\001\\255\\195\\169\"");
+	RT(DNS_T_TXT, "\"a\\\"b\\\\c\" \"\\001\\255\xc3\xa9\"",
+	   "\"a\\\"b\\\\c\" \"\\001\\255\\195\\169\"");
 	RTW(DNS_T_TXT, "\"\"", "\0", NULL);
 	RT(DNS_T_TXT, "\"a b;c@d(e)f$\"", NULL);
 	RT(DNS_T_TXT, "\"\\009\\127~\"", NULL);
@@ -706,7 +707,8 @@ test_rdata_svcb(void **state)
 	    "\0\x10\3foo\7example\3org\0\0\1\0\x0c\x08" "f\\oo,bar\2h2",
 	    "16 foo.example.org. alpn=\"f\\\\\\\\oo\\\\,bar,h2\"");
 	/* BIND 9.18 output: sorted keys, key7 for dohpath, bare keys for empty values */
-	RT(DNS_T_HTTPS, "1 . alpn=h3 dohpath=/dns-query{?dns}", "1 . alpn=\"h3\" key7=\"/dns-query{?dns}\"");
+	RT(DNS_T_HTTPS, "1 . alpn=h3 dohpath=/dns-query{?dns}",
+	   "1 . alpn=\"h3\" key7=\"/dns-query{?dns}\"");
 	RT(DNS_T_SVCB, "1 . mandatory=ipv4hint,alpn alpn=h2 ipv4hint=1.2.3.4 key65535 key9=\"\" port=0",
 	   "1 . mandatory=alpn,ipv4hint alpn=\"h2\" port=0 ipv4hint=1.2.3.4 key9 key65535");
 	RT(DNS_T_SVCB, "1 . ech=AEP+DQA= no-default-alpn alpn=\"a b,c\"",
@@ -790,6 +792,22 @@ test_rdata_more_types(void **state)
 	RT(DNS_T_NINFO, "\"hello\" world", "\"hello\" \"world\"");
 	RTW(DNS_T_X25, "311061700956", "\x0c" "311061700956", "\"311061700956\"");
 	bad(DNS_T_X25, "\"311\"", 0, "X25 PSDN address '311' is not 4 or more decimal digits");
+	/* KEY: flags with both high bits set carry no key (RFC 2535 §3.1.2) */
+	RTW(DNS_T_KEY, "49152 3 8", "\xc0\0\3\x08", NULL);
+	bad(DNS_T_KEY, "49152 3 8 AA==", 3, "KEY flags say no key, yet a key follows");
+	bad(DNS_T_KEY, "256 3 8", 3, "missing KEY field 'public key'");
+	assert_int_equal(dns_rdata_check(DNS_T_KEY, (const uint8_t *)"\1\0\3\x08", 4), ERR_RDATA);
+	/* DSYNC (RFC 9859), TALINK, NSAP-PTR, EID, HHIT, RESINFO, WALLET as BIND prints them */
+	RTW(DNS_T_DSYNC, "CDS 1 5359 ds-scanner.example.",
+	    "\0\x3b\1\x14\xef\x0a" "ds-scanner\7example\0", "CDS NOTIFY 5359 ds-scanner.example.");
+	RT(DNS_T_DSYNC, "CSYNC notify 5359 .", "CSYNC NOTIFY 5359 .");
+	RT(DNS_T_DSYNC, "CDS 2 1 .", NULL);
+	RT(DNS_T_TALINK, "a.example. b.example.", NULL);
+	RT(DNS_T_NSAP_PTR, "foo.example.", NULL);
+	RT(DNS_T_EID, "0102ab", "0102AB");
+	RT(DNS_T_HHIT, "AAAA", NULL);
+	RT(DNS_T_RESINFO, "qnamemin exterr=15,16,17", "\"qnamemin\" \"exterr=15,16,17\"");
+	RT(DNS_T_WALLET, "\"BTC\" \"bc1qa\"", NULL);
 	bad(DNS_T_X25, "31a1", 0, "X25 PSDN address '31a1' is not 4 or more decimal digits");
 }
 
@@ -899,7 +917,8 @@ test_rdata_no_allocation(void **state)
 		{ DNS_T_LOC, "42 21 54 N 71 06 18 W -24m 30m" },
 		{ DNS_T_DS, "60485 5 1 2BB183AF5F22588179A53B0A98631FAD1A292118" },
 		{ DNS_T_RRSIG, "A 8 2 60 20300101000000 20200101000000 1 a. AAECAwQ=" },
-		{ DNS_T_NSEC, "a. A NS SOA TYPE1234" }, { DNS_T_NSEC3, "1 0 0 - 2T7B4G4VSA5SMI47K61MV5BV1A22BOJR A" },
+		{ DNS_T_NSEC, "a. A NS SOA TYPE1234" },
+		{ DNS_T_NSEC3, "1 0 0 - 2T7B4G4VSA5SMI47K61MV5BV1A22BOJR A" },
 		{ DNS_T_SVCB, "1 . mandatory=alpn alpn=h2,h3 ech=AAEC ipv4hint=1.2.3.4 ipv6hint=::1" },
 		{ DNS_T_CAA, "0 issue \"x\"" }, { 65534, "\\# 2 0102" },
 	};
