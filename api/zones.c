@@ -1262,6 +1262,12 @@ zone_journal(struct ctx *c, const char *id)
 		}
 		from = (uint32_t)v;
 	}
+	if (dns_serial_gt(from, z.serial)) {
+		store_snap_close(sn);
+		api_error(c->rs, 422, "since: serial %u is ahead of the serial %u of '%s'", from,
+		          z.serial, z.text);
+		return;
+	}
 	struct jr_ctx jc = {.c = c, .arr = json_array()};
 	int ret = store_snap_journal(sn, &z, from, journal_one, &jc);
 	store_snap_close(sn);

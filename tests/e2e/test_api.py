@@ -469,6 +469,8 @@ def test_journal_endpoint_and_retention(primary_factory):
     assert st == 410 and "does not reach back to serial 1" in json.loads(body)["error"]
     st, _, body = p.journal(Z, since=6)
     assert st == 200 and json.loads(body)["entries"] == []
+    st, _, body = p.journal(Z, since=7)
+    assert st == 422 and "ahead" in json.loads(body)["error"]
 
 
 def test_metrics_and_logs(primary):
