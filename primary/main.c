@@ -157,6 +157,15 @@ main(int argc, char **argv)
 		fatal("%s", err);
 	}
 	api_propagation_attach(xfr_service_propagation(xfr));
+	char *key = load_key(keypath);
+	struct api_opts ao = {
+		.listen = opts_str(primary_opts, "api"),
+		.key = key,
+		.max_body = num_opt("api-max-body", 1024, (size_t)1 << 30),
+		.max_rrsets = num_opt("api-max-rrsets", 1, 10000000),
+		.max_records = num_opt("api-max-records", 1, 10000000),
+		.version = "0.1.0",
+	};
 	struct opt *wge = opts_get(primary_opts, "wg-endpoint");
 	struct opt *wgk = opts_get(primary_opts, "wg-private-key");
 	struct opt *wgi = opts_get(primary_opts, "wg-interface");
@@ -166,6 +175,8 @@ main(int argc, char **argv)
 		.wg_endpoint = wge->set ? wge->values[wge->nvalues - 1] : NULL,
 		.wg_private_key = wgk->set ? wgk->values[wgk->nvalues - 1] : NULL,
 		.wg_interface = wgi->set ? wgi->values[wgi->nvalues - 1] : NULL,
+		/* set once QUIC is served: POP command lines then use QUIC with --pin */
+		.quic_pin = ao.quic_spki_pin,
 	};
 	struct mesh *mesh = NULL;
 	ret = mesh_open(&mo, st, xfr_service_propagation(xfr), &mesh, err, sizeof(err));
@@ -176,15 +187,6 @@ main(int argc, char **argv)
 	}
 	mesh_attach(mesh);
 	api_mesh_attach(mesh);
-	char *key = load_key(keypath);
-	struct api_opts ao = {
-		.listen = opts_str(primary_opts, "api"),
-		.key = key,
-		.max_body = num_opt("api-max-body", 1024, (size_t)1 << 30),
-		.max_rrsets = num_opt("api-max-rrsets", 1, 10000000),
-		.max_records = num_opt("api-max-records", 1, 10000000),
-		.version = "0.1.0",
-	};
 	struct api *api = NULL;
 	ret = api_start(&ao, st, &api, err, sizeof(err));
 	if (ret != 0) {
