@@ -126,6 +126,8 @@ main(int argc, char **argv)
 		fatal("--log-level: unknown level '%s'", opts_str(primary_opts, "log-level"));
 	log_set_level(lvl);
 
+	/* the database and key files hold TSIG secrets and API key hashes */
+	umask(077);
 	const char *db = opts_str(primary_opts, "db");
 	char dir[4096], keypath[4200];
 	dir_of(db, dir, sizeof(dir));
