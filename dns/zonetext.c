@@ -437,7 +437,7 @@ record(struct zt_ctx *c, struct dns_tok *t)
 		.rdlen = (uint16_t)rdlen,
 		.rdata = c->rdata,
 	};
-	r = c->fn(c->fnctx, &rr);
+	r = c->fn != NULL ? c->fn(c->fnctx, &rr) : 0;
 	if (r != 0 && c->err != NULL) {
 		c->err->line = line;
 		c->err->col = col;

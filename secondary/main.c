@@ -274,8 +274,6 @@ main(int argc, char **argv)
 		           addr_fmt((const struct sockaddr *)&http_addr, a, sizeof(a)));
 	}
 
-	if (timers_start(tm) != 0)
-		fatal("cannot start the transfer threads");
 	{
 		char a[ADDR_TEXT_MAX];
 		log_notice(NULL, "following %s from %s over %s%s",
@@ -283,6 +281,9 @@ main(int argc, char **argv)
 		           addr_fmt((const struct sockaddr *)&primary, a, sizeof(a)), transport->name,
 		           have_tsig ? " with TSIG" : "");
 	}
+
+	if (timers_start(tm) != 0)
+		fatal("cannot start the transfer threads");
 
 	int sig = 0;
 	while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP)

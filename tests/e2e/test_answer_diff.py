@@ -33,7 +33,8 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("ANYCST_BIN", os.path.join(ROOT, "bin"))
 DATA = os.path.join(ROOT, "tests", "data", "answer")
-ZONES = {"example.test.": "example.test.zone", "other.test.": "other.test.zone"}
+ZONES = {"example.test.": "example.test.zone", "other.test.": "other.test.zone",
+         "child.example.test.": "child.example.test.zone"}
 IDENTITY = "pop-diff-1"
 VERSION = "anycst-test"
 
@@ -195,7 +196,7 @@ def query_names():
     return names + extra
 
 
-KEY_NAMES = ("www.", "huge.", "bigrr.", "longtxt.", "manya.", "example.test.", "x.deleg.",
+KEY_NAMES = ("child.example.test.", "www.child.", "www.", "huge.", "bigrr.", "longtxt.", "manya.", "example.test.", "x.deleg.",
              "a.dn.", "anything.wild.", "bigdeleg.", "ns1.bigdeleg.", "alias.", "chain1.")
 
 
