@@ -191,8 +191,9 @@ def test_xoq_bad_clients_refused_server_keeps_serving(tmp):
                    what="wrong ALPN counted")
         m = xu.metrics(p)
         assert m["anycst_quic_stream_errors_total"] >= 3, m
-        wait_until(lambda: p.log().count("DOQ_PROTOCOL_ERROR") >= 3, 5,
-                   what="framing errors logged")
+        # logged (repeats from one remote are rate-limited to one line a minute)
+        wait_until(lambda: "connection closed with DOQ_PROTOCOL_ERROR" in p.log(), 5,
+                   what="framing error logged")
         assert p.alive()
     finally:
         p.stop()
