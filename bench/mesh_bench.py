@@ -34,6 +34,7 @@ import mesh_util  # noqa: E402
 N = int(os.environ.get("MESH_CHANGES", "200"))
 GAP = int(os.environ.get("MESH_GAP_MS", "20")) / 1000.0
 ZONE = "bench.example."
+FILL = 100   # records beside SOA and NS, so one change is an incremental IXFR
 KNOT_KEY = ("bench-key.", "YmVuY2gtYmVuY2gtYmVuY2gtYmVuY2gtYmVuY2gtMTI=")
 
 
@@ -65,7 +66,7 @@ class Poller:
                     self.socks[node].sendto(wire, self.targets[node])
                 except OSError:
                     pass
-            deadline = time.monotonic() + 0.002
+            deadline = time.monotonic() + 0.005
             waiting = set(pending)
             while waiting:
                 left = deadline - time.monotonic()
@@ -85,6 +86,10 @@ class Poller:
                     for rrset in msg.answer:
                         if rrset.rdtype == dns.rdatatype.SOA and rrset[0].serial == serial:
                             pending.discard(node)
+            if pending:
+                # 1 ms between rounds: a hotter loop steals the CPU (2 cores here) from
+                # wireguard-go and the daemons, and measures itself
+                time.sleep(0.001)
         return time.monotonic() - t0
 
     def close(self):
@@ -106,7 +111,10 @@ def bench_anycst(m):
         "soa_edit_api": "INCREASE",
         "rrsets": [{"name": ZONE, "type": "SOA", "ttl": 60, "changetype": "REPLACE",
                     "records": [{"content": "ns1.example.net. h.example.net. 1 3600 600 86400 60",
-                                 "disabled": False}]}]})
+                                 "disabled": False}]}] + [
+            {"name": "h%d.%s" % (i, ZONE), "type": "A", "ttl": 60, "changetype": "REPLACE",
+             "records": [{"content": "192.0.2.%d" % (i + 1), "disabled": False}]}
+            for i in range(FILL)]})
     assert st == 201, body
     targets = {n: (r["mesh_ip"], r["dns_port"]) for n, r in m.pops.items()}
     poll = Poller(m, targets)
@@ -173,6 +181,8 @@ def bench_knot(m):
     with open(os.path.join(d, "zone.txt"), "w") as f:
         f.write("$ORIGIN %s\n$TTL 60\n@ SOA ns1.example.net. h.example.net. 1 3600 600 86400 60\n"
                 "@ NS ns1.example.net.\n" % ZONE)
+        for i in range(FILL):
+            f.write("h%d A 192.0.2.%d\n" % (i, i + 1))
     m.start("knot-primary", ["knotd", "-c", knot_conf(d, "10.53.0.1@5300", "primary", ips)],
             node="primary")
     for i, ip in enumerate(ips):
@@ -232,6 +242,8 @@ def main():
           % (km, kp, klost))
     print("  ratio knotd/anycst: median %.1fx, p99 %.1fx (above 1: anycst is faster)"
           % (km / am if am else 0, kp / ap if ap else 0))
+    print("  note: knotd holds its NOTIFY about 1 s after an UPDATE; most of its figure is that "
+          "wait, not the transfer")
     return 0
 
 

@@ -12,7 +12,10 @@
  * the last explicit one (RFC 1035), except that an SOA seen while no TTL is
  * known at all takes its MINIMUM field and makes it the default (BIND's
  * "no TTL specified; using SOA MINTTL instead"), and any other record in
- * that state is an error ("no TTL specified").
+ * that state is an error ("no TTL specified").  Where this parser departs
+ * from BIND on purpose: a TTL over 2147483647 is an error (BIND warns and
+ * uses 0), and only class IN (or CLASS1) is accepted.  Like BIND it takes a
+ * quoted owner name and refuses a raw newline inside a quoted string.
  *
  * Every error names the line and column of the offending token, or of the
  * place where a missing field was expected.
@@ -434,7 +437,7 @@ record(struct zt_ctx *c, struct dns_tok *t)
 		.rdlen = (uint16_t)rdlen,
 		.rdata = c->rdata,
 	};
-	r = c->fn(c->fnctx, &rr);
+	r = c->fn != NULL ? c->fn(c->fnctx, &rr) : 0;
 	if (r != 0 && c->err != NULL) {
 		c->err->line = line;
 		c->err->col = col;

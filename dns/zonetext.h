@@ -37,8 +37,8 @@ typedef int (*dns_zt_rr_fn)(void *ctx, const struct dns_rr *rr);
  * SOA MINIMUM, which then becomes the default; any other record is an error.
  * TTLs above 2147483647 are errors.  One context (~80 KiB) is allocated per
  * call, and grown only for a record of more than 256 rdata fields, never
- * per record.  Each record goes to `fn`; a non-zero return
- * stops the parse.
+ * per record.  Each record goes to `fn` (NULL: only check the text); a
+ * non-zero return stops the parse.
  * Returns 0, the callback's non-zero value, -ENOMEM, or ERR_SYNTAX /
  * ERR_RDATA / ERR_TYPE / ERR_NAME_LABEL / ERR_NAME_LONG / ERR_NAME_ESCAPE
  * with `err` (may be NULL) naming line, column and reason.

@@ -16,6 +16,7 @@
 #include "primary/xfrout.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -219,11 +220,47 @@ set_error(struct xfrout_txn *t, unsigned rcode)
 	t->failed = true;
 }
 
+/*
+ * Refusal lines are rate-limited to one per (remote address, zone, kind,
+ * reason) per minute (STYLE §6), so a client hammering the port cannot
+ * flood the log; repeats go to debug.  A small hash table of last times,
+ * collisions only ever let a line through early.
+ */
+#define REFUSE_SLOTS 256
+static pthread_mutex_t refuse_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct { uint64_t hash; int64_t ms; } refuse_seen[REFUSE_SLOTS];
+
+static uint64_t
+fnv(uint64_t h, const char *s)
+{
+	for (; *s != '\0'; s++)
+		h = (h ^ (uint8_t)*s) * 1099511628211u;
+	return h;
+}
+
+static bool
+refuse_log_due(const struct xfrout_txn *t, const char *why)
+{
+	uint64_t h = fnv(fnv(fnv(fnv(14695981039346656037u, t->ip_text), t->zone), kind_name(t)),
+	                 why);
+	int64_t now = propagation_now_ms();
+	pthread_mutex_lock(&refuse_lock);
+	unsigned slot = (unsigned)(h % REFUSE_SLOTS);
+	bool due = refuse_seen[slot].hash != h || now - refuse_seen[slot].ms >= 60000;
+	if (due) {
+		refuse_seen[slot].hash = h;
+		refuse_seen[slot].ms = now;
+	}
+	pthread_mutex_unlock(&refuse_lock);
+	return due;
+}
+
 static void
 refuse(struct xfrout_txn *t, unsigned rcode, const char *why)
 {
-	log_warning(t->zone[0] != '\0' ? t->zone : NULL,
-	            "zone transfer, refused %s from %s, %s", kind_name(t), t->peer_text, why);
+	log_msg(refuse_log_due(t, why) ? LOG_WARNING : LOG_DEBUG,
+	        t->zone[0] != '\0' ? t->zone : NULL, "zone transfer, refused %s from %s, %s",
+	        kind_name(t), t->peer_text, why);
 	set_error(t, rcode);
 }
 

@@ -769,7 +769,21 @@ answer_build(struct zdb *db, const uint8_t *q, size_t qlen, uint8_t *out, size_t
 			uint8_t key[DNS_LOOKUP_MAX];
 			size_t kl = dns_name_to_lookup(qname, key);
 			struct zdb_view v;
-			if (!zdb_find(db, key, kl, &v)) {
+			bool found = zdb_find(db, key, kl, &v);
+			if (found && c.qtype == DNS_T_DS && dns_name_equal(qname, v.apex) && kl > 0) {
+				/* DS lives in the parent (RFC 4035 §3.1.4.1): ask a parent zone we serve. */
+				struct zdb_view pv;
+				size_t pl = 0;
+				for (size_t i = 0; i + 1 < kl; i++) {
+					if (key[i] == 1)
+						i++;
+					else if (key[i] == 0)
+						pl = i + 1;
+				}
+				if (zdb_find(db, key, pl, &pv))
+					v = pv;
+			}
+			if (!found) {
 				c.rcode = RC_REFUSED;
 			} else if (v.zone == NULL || v.expired) {
 				c.rcode = RC_SERVFAIL;

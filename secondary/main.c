@@ -128,13 +128,18 @@ main(int argc, char **argv)
 			                                            : NULL,
 			.insecure = opts_flag(secondary_opts, "insecure"),
 		};
-		if (qcfg.pin == NULL && !qcfg.insecure)
-			fatal("--transport quic needs --pin BASE64 (the primary's quic_spki_pin) "
-			      "or --insecure");
-		int qr = quic_client_new(&qcfg, &qc);
-		if (qr != 0)
-			fatal("--primary %s: QUIC client not started (%s)", primary_s, err_str(qr));
-		xfr_transport_quic_init(&quic_transport, qc);
+		if (qcfg.pin == NULL && !qcfg.insecure) {
+			/* DESIGN.md: without a pin a QUIC transfer is refused unless --insecure.
+			 * Keep serving what is persisted; every refresh says why it fails. */
+			quic_transport.name = "QUIC";
+			quic_transport.refused = "QUIC transfer refused: neither --pin nor --insecure given";
+			log_warning(NULL, "%s", quic_transport.refused);
+		} else {
+			int qr = quic_client_new(&qcfg, &qc);
+			if (qr != 0)
+				fatal("--primary %s: QUIC client not started (%s)", primary_s, err_str(qr));
+			xfr_transport_quic_init(&quic_transport, qc);
+		}
 		transport = &quic_transport;
 	} else if (opts_get(secondary_opts, "pin")->set || opts_flag(secondary_opts, "insecure")) {
 		log_notice(NULL, "--pin and --insecure apply to QUIC only; transfers use TCP");
@@ -269,8 +274,6 @@ main(int argc, char **argv)
 		           addr_fmt((const struct sockaddr *)&http_addr, a, sizeof(a)));
 	}
 
-	if (timers_start(tm) != 0)
-		fatal("cannot start the transfer threads");
 	{
 		char a[ADDR_TEXT_MAX];
 		log_notice(NULL, "following %s from %s over %s%s",
@@ -278,6 +281,9 @@ main(int argc, char **argv)
 		           addr_fmt((const struct sockaddr *)&primary, a, sizeof(a)), transport->name,
 		           have_tsig ? " with TSIG" : "");
 	}
+
+	if (timers_start(tm) != 0)
+		fatal("cannot start the transfer threads");
 
 	int sig = 0;
 	while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP)

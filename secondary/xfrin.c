@@ -562,6 +562,10 @@ xfrin_run(const struct xfr_params *p, struct xfr_result *r, char *why, size_t wh
 		ret = sfail(&ss, -ENOMEM, "out of memory");
 		goto out;
 	}
+	if (p->transport->refused != NULL) {
+		ret = sfail(&ss, -EPERM, "%s", p->transport->refused);
+		goto out;
+	}
 	ret = p->transport->open(&ss.conn, p->primary, p->primary_len, ss.deadline);
 	if (ret != 0) {
 		ret = sfail(&ss, ret, "%s", ret == -ETIMEDOUT ? "connection timed out" :

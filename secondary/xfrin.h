@@ -49,6 +49,7 @@ struct xfr_transport {
 	void *ctx;            /* transport-wide state (the QUIC client), seen by open() */
 	bool zero_id;         /* message id 0 (RFC 9250 §4.2.1) */
 	size_t pad_block;     /* EDNS(0) padding of requests to this block (RFC 9250 §5.4) */
+	const char *refused;  /* non-NULL: every refresh fails with this reason (no --pin) */
 };
 
 struct xfr_conn {

@@ -33,7 +33,8 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("ANYCST_BIN", os.path.join(ROOT, "bin"))
 DATA = os.path.join(ROOT, "tests", "data", "answer")
-ZONES = {"example.test.": "example.test.zone", "other.test.": "other.test.zone"}
+ZONES = {"example.test.": "example.test.zone", "other.test.": "other.test.zone",
+         "child.example.test.": "child.example.test.zone"}
 IDENTITY = "pop-diff-1"
 VERSION = "anycst-test"
 
@@ -195,17 +196,20 @@ def query_names():
     return names + extra
 
 
+KEY_NAMES = ("child.example.test.", "www.child.", "www.", "huge.", "bigrr.", "longtxt.", "manya.", "example.test.", "x.deleg.",
+             "a.dn.", "anything.wild.", "bigdeleg.", "ns1.bigdeleg.", "alias.", "chain1.")
+
+
 def build_queries():
+    """About 6,000 queries: every type and variant for the key names (truncation,
+    EDNS sizes, referrals, chains), 12 random types with one random variant for
+    every other name (NXDOMAIN, NODATA, wildcards, ENTs, mixed case...)."""
     rnd = random.Random(5)
     queries = []
     for name in query_names():
-        for t in TYPES:
-            # Two variants per (name, type), plus every variant for the key names.
-            vs = rnd.sample(VARIANTS, 2)
-            if name.startswith(("www.", "huge.", "bigrr.", "longtxt.", "manya.",
-                                "example.test.", "x.deleg.", "a.dn.", "anything.wild.")):
-                vs = VARIANTS
-            for v in vs:
+        key = name.lower().startswith(KEY_NAMES)
+        for t in (TYPES if key else rnd.sample(TYPES, 12)):
+            for v in (VARIANTS if key else [rnd.choice(VARIANTS)]):
                 qn = name
                 if rnd.random() < 0.2:
                     qn = "".join(c.upper() if rnd.random() < 0.5 else c for c in name)
@@ -273,14 +277,18 @@ def test_answers_match_knotd(servers):
     queries = build_queries()
     assert len(queries) >= 2000
     diffs = []
+    excused = 0
     for qname, qtype, qclass, variant in queries:
         a = summary(ask(servers["ours"], qname, qtype, qclass, variant))
         b = summary(ask(servers["knot"], qname, qtype, qclass, variant))
         if a == b:
             continue
         if allowed(qname, qtype, variant, a, b):
+            excused += 1
             continue
         diffs.append((qname, qtype, qclass, variant, a, b))
+    # The excuses cover a few corner cases (IXFR, truncated big referrals), never a bulk.
+    assert excused <= len(queries) // 50, "%d differences excused" % excused
     if diffs:
         lines = ["%d of %d queries differ" % (len(diffs), len(queries))]
         seen = set()
@@ -301,10 +309,10 @@ def test_answers_match_knotd(servers):
 
 
 def test_secondary_daemon_matches_knotd(servers):
-    """Every fourth query again, against bin/anycst-secondary fed by knotd (AXFR over TCP)."""
+    """Every second query again, against bin/anycst-secondary fed by knotd (AXFR over TCP)."""
     if servers["secondary"] is None:
         pytest.skip("bin/anycst-secondary not built")
-    queries = [q for i, q in enumerate(build_queries()) if i % 4 == 0
+    queries = [q for i, q in enumerate(build_queries()) if i % 2 == 0
                and not q[0].lower().startswith(("version.", "nope.bind"))]
     assert len(queries) >= 2000
     diffs = []

@@ -469,6 +469,8 @@ def test_journal_endpoint_and_retention(primary_factory):
     assert st == 410 and "does not reach back to serial 1" in json.loads(body)["error"]
     st, _, body = p.journal(Z, since=6)
     assert st == 200 and json.loads(body)["entries"] == []
+    st, _, body = p.journal(Z, since=7)
+    assert st == 422 and "ahead" in json.loads(body)["error"]
 
 
 def test_metrics_and_logs(primary):
@@ -548,4 +550,13 @@ def test_propagation_endpoint(primary):
     p = primary.json("GET", "/zones/%s/propagation" % Z, expect=200)
     assert p["zone"] == Z and p["serial"] == 2 and p["targets"] == []
     st, _, _ = primary.call("GET", "/zones/nope.test./propagation")
+    assert st == 404
+
+
+def test_powerdns_admin_side_endpoints(primary):
+    primary.create_zone(Z)
+    assert primary.json("GET", "/zones/%s/metadata" % Z, expect=200) == []
+    assert primary.json("GET", "/zones/%s/cryptokeys" % Z, expect=200) == []
+    assert primary.json("PUT", "/zones/%s/rectify" % Z, expect=200) == {"result": "Rectified"}
+    st, _, _ = primary.call("GET", "/zones/nope.test./metadata")
     assert st == 404

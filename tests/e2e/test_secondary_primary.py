@@ -62,7 +62,7 @@ def test_secondary_follows_anycst_primary(tmp):
                          {"content": "192.0.2.12", "disabled": False}]}]})
         target = p.serial("example.com.")
         wait_until(lambda: sec.serial("example.com.") == target, 5, what="IXFR applied")
-        assert time.monotonic() - t0 < 2.0
+        assert time.monotonic() - t0 < 3.0   # NOTIFY-driven, not the catalog's refresh timer
         assert "info: [example.com.] zone transfer, incoming IXFR over TCP from 127.0.0.1" \
             in sec.logtext()
         want, got = served_set(sec, p.export("example.com."), "example.com.")

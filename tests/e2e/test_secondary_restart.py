@@ -120,3 +120,27 @@ def test_secondary_corrupt_state_refused_then_axfr(tmp):
     finally:
         sec.stop()
         knot.stop()
+
+
+def test_secondary_quic_without_pin_keeps_serving_state(tmp):
+    """With the default transport (QUIC) and no --pin/--insecure, transfers are
+    refused (DESIGN.md) but the daemon runs and serves its persisted zones."""
+    knot = Knot(tmp, {ZONE: knot_zone(serial=12)}).start()
+    sport = free_port()
+    sec = Secondary(tmp, knot.port, zones=[ZONE], port=sport).start()
+    try:
+        wait_until(lambda: sec.serial(ZONE) == 12, 10, what="serial 12")
+    finally:
+        sec.stop()
+        knot.stop()
+    sec = Secondary(tmp, knot.port, zones=[ZONE], port=sport, name="sec")
+    i = sec.args.index("--transport")
+    del sec.args[i:i + 2]            # default: quic
+    sec.start()
+    try:
+        assert sec.serial(ZONE) == 12
+        want = ("warning: [example.com.] refresh, remote 127.0.0.1@%d QUIC, failed (QUIC "
+                "transfer refused: neither --pin nor --insecure given), retry in" % knot.port)
+        wait_until(lambda: want in sec.logtext(), 5, what="refusal logged")
+    finally:
+        assert sec.stop() == 0

@@ -214,7 +214,9 @@ GOOD_TTLS = [t for t in TTLS if t not in ("1h30", "1x")]
 GOOD_CLASSES = ["", "IN", "in", "CLASS1"]
 GOOD_RDATA = [(t, v[:2]) for t, v in RDATA if t not in ("FOO", "ANY")]
 # Left out on purpose: a TXT string over 255 octets, which named-checkzone refuses
-# and anycst splits into several strings, as Knot does (issue 2 asks for that).
+# and anycst splits into several strings, as Knot does (issue 2 asks for that);
+# a TTL over 2147483647, which named-checkzone warns about and sets to 0 while
+# anycst refuses it (issue 2 lists it as an error; RFC 2181 §8).
 # Differences that are not the parser's: zone-level checks named-checkzone makes
 # (CNAME and other data, DNAME conflicts, DS at the apex, one TTL per rrset, NS at a wildcard,
 # glue), which the primary's validation owns.

@@ -292,6 +292,14 @@ test_zonetext_empty_and_comments_only(void **state)
 	/* no newline at the end of the last record */
 	assert_int_equal(parse("$TTL 5\nx A 192.0.2.9", &g, &e), 0);
 	assert_int_equal(g.n, 1);
+	/* no callback: a check of the text only */
+	const char *z = "$TTL 5\nx A 192.0.2.9\ny A 1.2\n";
+	assert_int_equal(dns_zt_parse(z, 20, example, DNS_ZT_NO_TTL, NULL, NULL, &e), 0);
+	assert_int_equal(dns_zt_parse(z, strlen(z), example, DNS_ZT_NO_TTL, NULL, NULL, &e),
+	                 ERR_RDATA);
+	assert_int_equal(e.line, 3);
+	assert_int_equal(dns_zt_parse(z, strlen(z), example, DNS_ZT_NO_TTL, NULL, NULL, NULL),
+	                 ERR_RDATA);
 }
 
 static int

@@ -1,0 +1,164 @@
+/*
+ * secondary/notify.c: who may NOTIFY us (RFC 1996, RFC 8945), what we
+ * answer, and that an accepted NOTIFY reaches the refresh scheduler.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <cmocka.h>
+
+#include "dns/msg.h"
+#include "dns/rrtype.h"
+#include "dns/tsig.h"
+#include "secondary/notify.h"
+
+static uint8_t zone[DNS_NAME_MAX];
+static int calls;
+static bool last_has_serial;
+static uint32_t last_serial;
+
+static int
+on_notify(void *ctx, const uint8_t *apex, bool has_serial, uint32_t serial)
+{
+	(void)ctx;
+	if (!dns_name_equal(apex, zone))
+		return -ENOENT;
+	calls++;
+	last_has_serial = has_serial;
+	last_serial = serial;
+	return 0;
+}
+
+static struct sockaddr_storage
+ip4(const char *s, uint16_t port)
+{
+	struct sockaddr_storage ss = {0};
+	struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+	in->sin_family = AF_INET;
+	in->sin_port = htons(port);
+	inet_pton(AF_INET, s, &in->sin_addr);
+	return ss;
+}
+
+static size_t
+make_notify(uint8_t *buf, const char *name, uint16_t qtype, const struct dns_tsig_key *k,
+            bool with_soa)
+{
+	uint8_t n[DNS_NAME_MAX];
+	dns_name_from_text(name, strlen(name), NULL, n);
+	ssize_t len;
+	if (qtype == DNS_T_SOA) {
+		uint8_t rd[22] = {0, 0, 0, 0, 0, 42};   /* ". . 42 0 0 0 0" */
+		struct dns_rr soa = {.owner = n, .type = DNS_T_SOA, .rclass = DNS_C_IN, .ttl = 0,
+		                     .rdlen = sizeof(rd), .rdata = rd};
+		len = dns_msg_make_notify(buf, 4096, 0x1234, n, with_soa ? &soa : NULL);
+	} else {
+		len = dns_msg_make_query(buf, 4096, 0x1234, n, qtype, DNS_C_IN,
+		                         DNS_OP_NOTIFY << DNS_F_OPCODE_SHIFT, NULL);
+	}
+	assert_true(len > 0);
+	if (k != NULL) {
+		struct dns_tsig_ctx c;
+		dns_tsig_ctx_init(&c, k);
+		len = dns_tsig_sign(&c, buf, (size_t)len, 4096, (uint64_t)time(NULL));
+		dns_tsig_ctx_clear(&c);
+		assert_true(len > 0);
+	}
+	return (size_t)len;
+}
+
+static unsigned
+answer(struct notify_cfg *cfg, const uint8_t *q, size_t qlen, const char *from,
+       struct dns_msg *m, uint8_t *out)
+{
+	struct sockaddr_storage src = ip4(from, 40000);
+	size_t n = notify_handle(cfg, q, qlen, (struct sockaddr *)&src, out, 4096);
+	assert_true(n >= DNS_HDR_LEN);
+	assert_int_equal(dns_msg_parse(m, out, n), 0);
+	assert_int_equal(m->id, 0x1234);
+	assert_true(m->flags & DNS_F_QR);
+	assert_int_equal(dns_msg_opcode(m), DNS_OP_NOTIFY);
+	return dns_msg_rcode(m);
+}
+
+static void
+test_notify_acl_and_answers(void **state)
+{
+	(void)state;
+	dns_name_from_text("example.com.", 12, NULL, zone);
+	struct dns_tsig_key key, other;
+	char err[128];
+	assert_int_equal(dns_tsig_key_parse(&key, "k:hmac-sha256:c2VjcmV0LXNlY3JldC1zZWNyZXQ=",
+	                                    err, sizeof(err)), 0);
+	assert_int_equal(dns_tsig_key_parse(&other, "k:hmac-sha256:b3RoZXItb3RoZXItb3RoZXI=",
+	                                    err, sizeof(err)), 0);
+	struct notify_cfg cfg = {.primary = ip4("10.53.0.1", 5300), .tsig = &key,
+	                         .on_notify = on_notify};
+	uint8_t q[4096], out[4096];
+	struct dns_msg m;
+	size_t ql;
+
+	/* From the primary (any port), signed: NOERROR, AA, question echoed, signed back. */
+	ql = make_notify(q, "example.com.", DNS_T_SOA, &key, true);
+	assert_int_equal(answer(&cfg, q, ql, "10.53.0.1", &m, out), DNS_RCODE_NOERROR);
+	assert_true(m.flags & DNS_F_AA);
+	assert_true(dns_name_equal(m.qname, zone));
+	assert_int_equal(m.qtype, DNS_T_SOA);
+	assert_true(m.has_tsig);
+	assert_int_equal(calls, 1);
+	assert_true(last_has_serial);
+	assert_int_equal(last_serial, 42);
+
+	/* From elsewhere: REFUSED, nothing scheduled. */
+	assert_int_equal(answer(&cfg, q, ql, "10.53.0.9", &m, out), DNS_RCODE_REFUSED);
+	assert_int_equal(calls, 1);
+	/* Unsigned while a key is set: REFUSED. */
+	ql = make_notify(q, "example.com.", DNS_T_SOA, NULL, false);
+	assert_int_equal(answer(&cfg, q, ql, "10.53.0.1", &m, out), DNS_RCODE_REFUSED);
+	/* Signed with the wrong secret: NOTAUTH with a TSIG error record. */
+	ql = make_notify(q, "example.com.", DNS_T_SOA, &other, false);
+	assert_int_equal(answer(&cfg, q, ql, "10.53.0.1", &m, out), DNS_RCODE_NOTAUTH);
+	assert_true(m.has_tsig);
+	assert_int_equal(m.tsig.error, DNS_RCODE_BADSIG);
+	/* A zone we do not follow: NOTAUTH. */
+	ql = make_notify(q, "example.org.", DNS_T_SOA, &key, false);
+	assert_int_equal(answer(&cfg, q, ql, "10.53.0.1", &m, out), DNS_RCODE_NOTAUTH);
+	/* Not a SOA question: FORMERR. */
+	ql = make_notify(q, "example.com.", DNS_T_A, &key, false);
+	assert_int_equal(answer(&cfg, q, ql, "10.53.0.1", &m, out), DNS_RCODE_FORMERR);
+	assert_int_equal(calls, 1);
+
+	/* Without --tsig: the address alone decides; no SOA means no serial hint. */
+	cfg.tsig = NULL;
+	ql = make_notify(q, "example.com.", DNS_T_SOA, NULL, false);
+	assert_int_equal(answer(&cfg, q, ql, "10.53.0.1", &m, out), DNS_RCODE_NOERROR);
+	assert_false(m.has_tsig);
+	assert_int_equal(calls, 2);
+	assert_false(last_has_serial);
+
+	/* Garbage: a header-only FORMERR; a response or a runt: nothing. */
+	uint8_t junk[20] = {0x12, 0x34, 0x20, 0x00, 0xff, 0xff};
+	struct sockaddr_storage src = ip4("10.53.0.1", 1);
+	size_t n = notify_handle(&cfg, junk, sizeof(junk), (struct sockaddr *)&src, out, 4096);
+	assert_int_equal(n, DNS_HDR_LEN);
+	assert_int_equal(out[3] & 0x0f, DNS_RCODE_FORMERR);
+	junk[2] |= 0x80;
+	assert_int_equal(notify_handle(&cfg, junk, sizeof(junk), (struct sockaddr *)&src, out,
+	                               4096), 0);
+	assert_int_equal(notify_handle(&cfg, junk, 5, (struct sockaddr *)&src, out, 4096), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_notify_acl_and_answers),
+	};
+	return cmocka_run_group_tests_name("notify", tests, NULL, NULL);
+}
