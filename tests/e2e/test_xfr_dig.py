@@ -109,6 +109,14 @@ def test_plain_queries_refused_soa_answered(primary):
     assert "status: NOERROR" in out and "ANSWER: 1" in out, out
     out = dig(primary, "nonexistent.test.", "SOA")
     assert "status: REFUSED" in out, out
+    # UDP at the same address: refused too, and SOA sent on to TCP (TC).
+    udp = ["dig", "@127.0.0.1", "-p", str(primary.xfr_port), "+time=3", "+tries=1"]
+    out = subprocess.run(udp + ["www." + ZONE, "A"], capture_output=True, text=True,
+                         timeout=20).stdout
+    assert "status: REFUSED" in out, out
+    out = subprocess.run(udp + [ZONE, "SOA"], capture_output=True, text=True,
+                         timeout=20).stdout
+    assert "Truncated, retrying in TCP mode" in out and "ANSWER: 1" in out, out
 
 
 def test_sha512_key_and_catalog_acl(primary):
