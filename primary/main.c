@@ -126,9 +126,14 @@ main(int argc, char **argv)
 		fatal("--log-level: unknown level '%s'", opts_str(primary_opts, "log-level"));
 	log_set_level(lvl);
 
+	/* the database and key files hold TSIG secrets and API key hashes */
+	umask(077);
 	const char *db = opts_str(primary_opts, "db");
 	char dir[4096], keypath[4200];
 	dir_of(db, dir, sizeof(dir));
+	/* the database's directory also holds the generated API and TLS keys */
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		fatal("--db: cannot create directory %s: %s", dir, strerror(errno));
 	if (opts_get(primary_opts, "api-key-file")->set)
 		snprintf(keypath, sizeof(keypath), "%s", opts_str(primary_opts, "api-key-file"));
 	else
