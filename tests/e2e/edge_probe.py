@@ -9,7 +9,8 @@
   flood ADDR N SECS SRC24          N queries from spoofed sources in SRC24.0/24 (raw
                                    socket), spread over SECS: "sent N bytes B"
   sniff IFACE SECS SRC24           counts UDP from port 53 to SRC24.0/24 for SECS seen
-                                   on IFACE (packet socket): "pkts P bytes B tc T"
+                                   on IFACE (packet socket): "pkts P bytes B tc T",
+                                   T: truncated answers without records (slips)
 Bytes are IP datagram lengths.  Every mode ends by itself.
 """
 import os
@@ -138,7 +139,8 @@ def mode_flood(addr, n, secs, src24):
     s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
     s.setsockopt(socket.IPPROTO_IP, socket.IP_HDRINCL, 1)
     dst = socket.inet_aton(addr)
-    q = dns.message.make_query("big.example.com.", "TXT")
+    # EDNS 1232: the ~600-byte answer fits, so a passed answer is a full one
+    q = dns.message.make_query("big.example.com.", "TXT", use_edns=0, payload=1232)
     payload = q.to_wire()
     total = 0
     t0 = time.monotonic()
@@ -192,7 +194,8 @@ def mode_sniff(iface, secs, src24):
         pkts += 1
         total += struct.unpack("!H", data[2:4])[0]
         dnsh = data[ihl + 8:]
-        if len(dnsh) >= 4 and dnsh[2] & 0x02:
+        # a slipped answer: TC set and no answer records
+        if len(dnsh) >= 8 and dnsh[2] & 0x02 and dnsh[6:8] == b"\0\0":
             tc += 1
     print("pkts %d bytes %d tc %d" % (pkts, total, tc), flush=True)
 
