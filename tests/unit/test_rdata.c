@@ -721,6 +721,7 @@ test_rdata_svcb(void **state)
 	    "duplicate SVCB key 'key123'");
 	bad(DNS_T_SVCB, "1 foo.example.com. mandatory=key123", 2,
 	    "SVCB mandatory key 'key123' is missing");
+	bad(DNS_T_SVCB, "1 . mandatory=port alpn=h2", 2, "SVCB mandatory key 'port' is missing");
 	bad(DNS_T_SVCB, "1 foo.example.com. mandatory=mandatory", 2, "SVCB mandatory lists itself");
 	bad(DNS_T_SVCB, "1 foo.example.com. no-default-alpn=abc", 2,
 	    "bad SVCB value for key 'no-default-alpn'");
