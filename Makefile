@@ -139,13 +139,24 @@ check:
 	$(MAKE) test SAN=1
 	cppcheck --quiet --error-exitcode=1 --enable=warning -I. util dns net primary api secondary
 
-# libFuzzer: everything rebuilt with clang in $(BUILD)/fuzz.
-FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -std=c11 \
-              -D_GNU_SOURCE -I. -I$(BUILD)/gen $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-FUZZ_LIB_SRC := $(LIB_SRC) $(PRI_SRC) $(SEC_SRC) $(BUILD)/gen/schema.c
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRC)
+# libFuzzer: every source compiled once with clang into $(BUILD)/fuzz/lib.a,
+# then each target links against it.
+FUZZ_CFLAGS := -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -std=c11 \
+               -D_GNU_SOURCE -I. -I$(BUILD)/gen $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+FUZZ_OBJ := $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(LIB_SRC) $(PRI_SRC) $(SEC_SRC)) \
+            $(BUILD)/fuzz/obj/gen/schema.o
+$(BUILD)/fuzz/obj/gen/schema.o: $(BUILD)/gen/schema.c
 	@mkdir -p $(dir $@)
-	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_LIB_SRC) $(LDLIBS)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+$(BUILD)/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  FUZZCC  $<")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+$(BUILD)/fuzz/lib.a: $(FUZZ_OBJ)
+	$(Q)rm -f $@ && ar rcs $@ $^
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(BUILD)/fuzz/lib.a
+	@mkdir -p $(dir $@)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(BUILD)/fuzz/lib.a $(LDLIBS)
 fuzz: $(FUZZERS:%=$(BUILD)/fuzz/%)
 	@fail=0; for f in $(FUZZERS); do \
 		c=tests/fuzz/corpus/$${f#fuzz_}; mkdir -p $(BUILD)/fuzz/work-$$f; \

@@ -47,4 +47,13 @@ void api_propagation_attach(struct propagation *p);
 struct mesh;
 void api_mesh_attach(struct mesh *m);
 
+/*
+ * Extra lines for GET /metrics from another module (the QUIC listener's
+ * counters): `fn` writes Prometheus text into `buf` (`cap` bytes) and
+ * returns its length or a negative code.  `ctx` is borrowed and must
+ * outlive the api.  Call before api_start; NULL detaches.
+ */
+typedef int (*api_metrics_fn)(void *ctx, char *buf, size_t cap);
+void api_metrics_attach(api_metrics_fn fn, void *ctx);
+
 #endif

@@ -564,6 +564,16 @@ mprintf(struct mbuf *b, const char *fmt, ...)
 	}
 }
 
+static api_metrics_fn extra_metrics;
+static void *extra_metrics_ctx;
+
+void
+api_metrics_attach(api_metrics_fn fn, void *ctx)
+{
+	extra_metrics = fn;
+	extra_metrics_ctx = ctx;
+}
+
 void
 api_metrics(struct api_req *r, struct api_resp *rs)
 {
@@ -613,6 +623,12 @@ api_metrics(struct api_req *r, struct api_resp *rs)
 	mprintf(&b, "# HELP anycst_last_commit_timestamp_seconds Time of the last commit.\n"
 	            "# TYPE anycst_last_commit_timestamp_seconds gauge\n"
 	            "anycst_last_commit_timestamp_seconds %" PRId64 "\n", s.last_commit);
+	if (extra_metrics != NULL) {
+		char extra[8192];
+		int en = extra_metrics(extra_metrics_ctx, extra, sizeof(extra));
+		if (en > 0)
+			mprintf(&b, "%.*s", en, extra);
+	}
 	rs->status = 200;
 	rs->ctype = "text/plain; version=0.0.4";
 	rs->body = b.p ? b.p : strdup("");

@@ -1377,6 +1377,20 @@ api_zones_route(struct api_req *r, struct api_resp *rs, const char *rest)
 			api_zone_propagation(r, rs, id);
 		else
 			api_error(rs, 405, "Method Not Allowed");
+	} else if (strcmp(sub, "metadata") == 0 || strcmp(sub, "cryptokeys") == 0 ||
+	           strcmp(sub, "rectify") == 0) {
+		/* PowerDNS-Admin and friends ask for these: no DNSSEC or metadata here */
+		struct store_snap *sn;
+		struct store_zone z;
+		if (find_zone(r, rs, id, &sn, &z) == 0) {
+			store_snap_close(sn);
+			if (strcmp(sub, "rectify") == 0 && strcmp(m, "PUT") == 0)
+				api_json(rs, 200, json_pack("{s:s}", "result", "Rectified"));
+			else if (strcmp(sub, "rectify") != 0 && strcmp(m, "GET") == 0)
+				api_json(rs, 200, json_array());
+			else
+				api_error(rs, 422, "%s: not supported (no DNSSEC keys or metadata)", sub);
+		}
 	} else if (strcmp(sub, "journal") == 0) {
 		r->route = R_ZONE_JOURNAL;
 		if (strcmp(m, "GET") == 0)

@@ -242,6 +242,8 @@ def main():
           % (km, kp, klost))
     print("  ratio knotd/anycst: median %.1fx, p99 %.1fx (above 1: anycst is faster)"
           % (km / am if am else 0, kp / ap if ap else 0))
+    print("  note: knotd holds its NOTIFY about 1 s after an UPDATE; most of its figure is that "
+          "wait, not the transfer")
     return 0
 
 

@@ -59,6 +59,15 @@ enum {
 	F_EUI64,    /* "xx-xx-xx-xx-xx-xx-xx-xx" */
 	F_SCHEME,   /* DSYNC scheme, u8, 1 is NOTIFY */
 	F_KEYDATA,  /* KEY's base64 key: absent when the flags say "no key" */
+	F_STR_OPT,  /* an optional last <character-string> (ISDN subaddress) */
+	F_NSAP,     /* "0x" and hex digits, dots allowed (RFC 1706) */
+	F_CERTTYPE, /* CERT type, u16, mnemonic when known (RFC 4398) */
+	F_ALGM,     /* DNSSEC algorithm printed as its mnemonic (CERT) */
+	F_DOADATA,  /* base64, or "-" when empty (DOA) */
+	F_IPSECKEY, /* the whole rdata: dns/rdata_misc.c */
+	F_AMTRELAY, /* the whole rdata: dns/rdata_misc.c */
+	F_APL,      /* the whole rdata: dns/rdata_misc.c */
+	F_HIP,      /* the whole rdata: dns/rdata_misc.c */
 };
 
 struct field {
@@ -92,7 +101,9 @@ static const struct rdesc descs[] = {
 	{ DNS_T_RP, { { F_NAME_L, "mailbox" }, { F_NAME_L, "text name" } } },
 	{ DNS_T_AFSDB, { { F_U16, "subtype" }, { F_NAME_L, "hostname" } } },
 	{ DNS_T_X25, { { F_STR, "PSDN address" } } },
+	{ DNS_T_ISDN, { { F_STR, "ISDN address" }, { F_STR_OPT, "subaddress" } } },
 	{ DNS_T_RT, { { F_U16, "preference" }, { F_NAME_L, "host" } } },
+	{ DNS_T_NSAP, { { F_NSAP, "NSAP" } } },
 	{ DNS_T_NSAP_PTR, { { F_NAME, "owner" } } },
 	{ DNS_T_SIG, { { F_TYPE, "type covered" }, { F_ALG, "algorithm" }, { F_U8, "labels" },
 	               { F_U32, "original TTL" }, { F_TIME, "expiration" },
@@ -101,6 +112,7 @@ static const struct rdesc descs[] = {
 	{ DNS_T_KEY, { { F_U16, "flags" }, { F_U8, "protocol" }, { F_ALG, "algorithm" },
 	               { F_KEYDATA, "public key" } } },
 	{ DNS_T_PX, { { F_U16, "preference" }, { F_NAME_L, "map822" }, { F_NAME_L, "mapx400" } } },
+	{ DNS_T_GPOS, { { F_STR, "longitude" }, { F_STR, "latitude" }, { F_STR, "altitude" } } },
 	{ DNS_T_AAAA, { { F_AAAA, "address" } } },
 	{ DNS_T_LOC, { { F_LOC, "location" } } },
 	{ DNS_T_EID, { { F_HEX, "endpoint id" } } },
@@ -110,11 +122,15 @@ static const struct rdesc descs[] = {
 	{ DNS_T_NAPTR, { { F_U16, "order" }, { F_U16, "preference" }, { F_STR, "flags" },
 	                 { F_STR, "services" }, { F_STR, "regexp" }, { F_NAME_L, "replacement" } } },
 	{ DNS_T_KX, { { F_U16, "preference" }, { F_NAME_LV, "exchanger" } } },
+	{ DNS_T_CERT, { { F_CERTTYPE, "type" }, { F_U16, "key tag" }, { F_ALGM, "algorithm" },
+	                { F_B64, "certificate" } } },
 	{ DNS_T_DNAME, { { F_NAME_LV, "target" } } },
+	{ DNS_T_APL, { { F_APL, "items" } } },
 	{ DNS_T_DS, { { F_U16, "key tag" }, { F_ALG, "algorithm" }, { F_DIGEST, "digest type" },
 	              { F_HEX, "digest" } } },
 	{ DNS_T_SSHFP, { { F_U8, "algorithm" }, { F_U8, "fingerprint type" },
 	                 { F_HEX, "fingerprint" } } },
+	{ DNS_T_IPSECKEY, { { F_IPSECKEY, "gateway" } } },
 	{ DNS_T_RRSIG, { { F_TYPE, "type covered" }, { F_ALG, "algorithm" }, { F_U8, "labels" },
 	                 { F_U32, "original TTL" }, { F_TIME, "expiration" },
 	                 { F_TIME, "inception" }, { F_U16, "key tag" }, { F_NAME, "signer" },
@@ -132,6 +148,7 @@ static const struct rdesc descs[] = {
 	                { F_HEX, "certificate data" } } },
 	{ DNS_T_SMIMEA, { { F_U8, "usage" }, { F_U8, "selector" }, { F_U8, "matching type" },
 	                  { F_HEX, "certificate data" } } },
+	{ DNS_T_HIP, { { F_HIP, "HIT" } } },
 	{ DNS_T_NINFO, { { F_STRS, "text" } } },
 	{ DNS_T_TALINK, { { F_NAME, "previous name" }, { F_NAME, "next name" } } },
 	{ DNS_T_CDS, { { F_U16, "key tag" }, { F_ALG, "algorithm" }, { F_DIGEST, "digest type" },
@@ -158,6 +175,9 @@ static const struct rdesc descs[] = {
 	{ DNS_T_URI, { { F_U16, "priority" }, { F_U16, "weight" }, { F_QSTR, "target" } } },
 	{ DNS_T_CAA, { { F_U8, "flags" }, { F_CAATAG, "tag" }, { F_CAAVAL, "value" } } },
 	{ DNS_T_AVC, { { F_STRS, "text" } } },
+	{ DNS_T_DOA, { { F_U32, "enterprise" }, { F_U32, "type" }, { F_U8, "location" },
+	               { F_STR, "media type" }, { F_DOADATA, "data" } } },
+	{ DNS_T_AMTRELAY, { { F_AMTRELAY, "relay" } } },
 	{ DNS_T_RESINFO, { { F_STRS, "text" } } },
 	{ DNS_T_WALLET, { { F_STRS, "text" } } },
 	{ DNS_T_TA, { { F_U16, "key tag" }, { F_ALG, "algorithm" }, { F_DIGEST, "digest type" },
@@ -181,6 +201,12 @@ find_desc(uint16_t type)
 			hi = mid;
 	}
 	return NULL;
+}
+
+bool
+dns_rdata_known(uint16_t type)
+{
+	return find_desc(type) != NULL;
 }
 
 /* ---- shared helpers ---------------------------------------------------- */
@@ -479,6 +505,24 @@ static const struct {
 	{ 254, "PRIVATEOID" },
 };
 
+static const char *
+alg_name(uint8_t num)
+{
+	for (size_t i = 0; i < sizeof(algs) / sizeof(algs[0]); i++)
+		if (algs[i].num == num)
+			return algs[i].name;
+	return NULL;
+}
+
+/* CERT types (RFC 4398 §2.1). */
+static const struct {
+	uint16_t num;
+	const char *name;
+} cert_types[] = {
+	{ 1, "PKIX" }, { 2, "SPKI" }, { 3, "PGP" }, { 4, "IPKIX" }, { 5, "ISPKI" }, { 6, "IPGP" },
+	{ 7, "ACPKIX" }, { 8, "IACPKIX" }, { 253, "URI" }, { 254, "OID" },
+};
+
 /* DS digest types (RFC 4509, RFC 5933, RFC 6605), spelled as BIND reads them. */
 static const struct {
 	uint8_t num;
@@ -555,10 +599,28 @@ field_len(uint8_t k, const uint8_t *p, size_t left)
 	case F_ALG:
 	case F_DIGEST:
 	case F_SCHEME:
+	case F_ALGM:
 		return left >= 1 ? 1 : -1;
 	case F_U16:
 	case F_TYPE:
+	case F_CERTTYPE:
 		return left >= 2 ? 2 : -1;
+	case F_STR_OPT:
+		if (left == 0)
+			return 0;
+		return left - 1 < p[0] ? -1 : 1 + (ssize_t)p[0];
+	case F_NSAP:
+		return left > 0 ? (ssize_t)left : -1;
+	case F_DOADATA:
+		return (ssize_t)left;
+	case F_IPSECKEY:
+		return rd_ipseckey_check(p, left) == 0 ? (ssize_t)left : -1;
+	case F_AMTRELAY:
+		return rd_amtrelay_check(p, left) == 0 ? (ssize_t)left : -1;
+	case F_APL:
+		return rd_apl_check(p, left) == 0 ? (ssize_t)left : -1;
+	case F_HIP:
+		return rd_hip_check(p, left) == 0 ? (ssize_t)left : -1;
 	case F_U32:
 	case F_PERIOD:
 	case F_TIME:
@@ -834,6 +896,47 @@ put_field(struct rd_tbuf *b, uint8_t k, const uint8_t *p, size_t l)
 	case F_DIGEST:
 		rd_putu(b, p[0]);
 		break;
+	case F_ALGM: {
+		const char *n = alg_name(p[0]);
+		if (n != NULL)
+			rd_puts(b, n, strlen(n));
+		else
+			rd_putu(b, p[0]);
+		break;
+	}
+	case F_CERTTYPE: {
+		uint16_t v = rd_u16(p);
+		const char *n = NULL;
+		for (size_t i = 0; i < sizeof(cert_types) / sizeof(cert_types[0]); i++)
+			if (cert_types[i].num == v)
+				n = cert_types[i].name;
+		if (n != NULL)
+			rd_puts(b, n, strlen(n));
+		else
+			rd_putu(b, v);
+		break;
+	}
+	case F_NSAP: {
+		char tmp[3];
+		rd_puts(b, "0x", 2);
+		for (size_t i = 0; i < l; i++) {
+			hex_encode(p + i, 1, false, tmp, sizeof(tmp));
+			rd_puts(b, tmp, 2);
+		}
+		break;
+	}
+	case F_DOADATA:
+		if (l == 0) {
+			rd_putc(b, '-');
+		} else {
+			char tmp[90];
+			for (size_t i = 0; i < l; i += 63) {
+				size_t part = l - i < 63 ? l - i : 63;
+				int m = base64_encode(p + i, part, tmp, sizeof(tmp));
+				rd_puts(b, tmp, (size_t)m);
+			}
+		}
+		break;
 	case F_SCHEME:
 		if (p[0] == 1)
 			rd_puts(b, "NOTIFY", 6);
@@ -872,6 +975,7 @@ put_field(struct rd_tbuf *b, uint8_t k, const uint8_t *p, size_t l)
 		break;
 	}
 	case F_STR:
+	case F_STR_OPT:
 		put_qstring(b, p + 1, p[0]);
 		break;
 	case F_STRS: {
@@ -960,8 +1064,16 @@ dns_rdata_to_text(uint16_t type, const uint8_t *rd, size_t rdlen, char *buf, siz
 			put_bitmap(&b, rd + pos, l, f != d->f);
 		} else if (f->kind == F_SVCPARAMS) {
 			rd_svcb_text(rd + pos, l, &b);
-		} else if (f->kind == F_KEYDATA && l == 0) {
-			/* KEY without a key: nothing, not even the separator */
+		} else if ((f->kind == F_KEYDATA || f->kind == F_STR_OPT) && l == 0) {
+			/* an absent optional field: nothing, not even the separator */
+		} else if (f->kind == F_IPSECKEY) {
+			rd_ipseckey_text(rd + pos, l, &b);
+		} else if (f->kind == F_AMTRELAY) {
+			rd_amtrelay_text(rd + pos, l, &b);
+		} else if (f->kind == F_APL) {
+			rd_apl_text(rd + pos, l, &b);
+		} else if (f->kind == F_HIP) {
+			rd_hip_text(rd + pos, l, &b);
 		} else {
 			if (f != d->f)
 				rd_putc(&b, ' ');
@@ -1161,6 +1273,20 @@ parse_field(struct rd_pctx *c, const struct field *f)
 		return parse_bitmap_field(c);
 	case F_LOC:
 		return rd_loc_parse(c);
+	case F_IPSECKEY:
+		return rd_ipseckey_parse(c);
+	case F_AMTRELAY:
+		return rd_amtrelay_parse(c);
+	case F_APL:
+		return rd_apl_parse(c);
+	case F_HIP:
+		return rd_hip_parse(c);
+	case F_STR_OPT:
+		if (c->i >= c->n)
+			return 0;
+		if (c->t[c->i].kind == DNS_TOK_WORD || c->t[c->i].kind == DNS_TOK_QSTRING)
+			return parse_str_field(c, f);
+		break;
 	case F_SVCPARAMS:
 		return rd_svcb_parse(c, rd_u16(c->w.base));
 	default:
@@ -1194,6 +1320,59 @@ parse_field(struct rd_pctx *c, const struct field *f)
 		else
 			wire_put_u32(&c->w, v);
 		break;
+	case F_ALGM:
+		r = parse_alg(t, false, &v);
+		if (r != 0)
+			return fail_field(c, f, r == -ERANGE ? "out of range:" : "bad");
+		wire_put_u8(&c->w, (uint8_t)v);
+		break;
+	case F_CERTTYPE: {
+		bool found = false;
+		for (size_t i = 0; i < sizeof(cert_types) / sizeof(cert_types[0]); i++) {
+			if (dns_tok_is(t, cert_types[i].name)) {
+				wire_put_u16(&c->w, cert_types[i].num);
+				found = true;
+			}
+		}
+		if (found)
+			break;
+		r = parse_uint(t->s, t->len, 0xffff, &v);
+		if (r != 0)
+			return fail_field(c, f, "bad");
+		wire_put_u16(&c->w, (uint16_t)v);
+		break;
+	}
+	case F_NSAP: {
+		/* "0x" then hex digits; dots may separate them anywhere */
+		struct hex_dec hd;
+		bool ok = t->len > 2 && t->s[0] == '0' && (t->s[1] == 'x' || t->s[1] == 'X');
+		hex_dec_init(&hd, c->w.base + c->w.pos, wire_left(&c->w));
+		for (size_t i = 2; ok && i < t->len; i++)
+			ok = t->s[i] == '.' || hex_dec_feed(&hd, t->s + i, 1) == 0;
+		r = ok ? hex_dec_finish(&hd) : -EINVAL;
+		if (r <= 0)
+			return fail_field(c, f, "bad");
+		c->w.pos += (size_t)r;
+		break;
+	}
+	case F_DOADATA: {
+		if (t->len == 1 && t->s[0] == '-') {
+			c->i++;
+			return 0;
+		}
+		struct base64_dec bd;
+		base64_dec_init(&bd, c->w.base + c->w.pos, wire_left(&c->w));
+		for (; c->i < c->n; c->i++) {
+			t = &c->t[c->i];
+			if (t->kind != DNS_TOK_WORD || base64_dec_feed(&bd, t->s, t->len) != 0)
+				return fail_field(c, f, "bad base64 in");
+		}
+		r = base64_dec_finish(&bd);
+		if (r < 0)
+			return rd_fail(c, c->n - 1, "bad base64 in DOA data (incomplete)");
+		c->w.pos += (size_t)r;
+		return 0;
+	}
 	case F_SCHEME:
 		if (dns_tok_is(t, "NOTIFY")) {
 			wire_put_u8(&c->w, 1);

@@ -4,10 +4,13 @@
  * always uncompressed.  Names in presentation output are absolute.
  * No allocation (tests/unit/test_rdata.c proves it).
  *
- * Types with a text form: A NS MD MF CNAME SOA MB MG MR PTR HINFO MINFO MX
- * TXT RP AFSDB RT SIG PX AAAA LOC SRV NAPTR KX DNAME DS SSHFP RRSIG NSEC
- * DNSKEY NSEC3 NSEC3PARAM TLSA SMIMEA CDS CDNSKEY OPENPGPKEY CSYNC ZONEMD
- * SVCB HTTPS SPF URI CAA.  Every other type takes and prints "\# len hex".
+ * Types with a text form (dns_rdata_known): A NS MD MF CNAME SOA MB MG MR
+ * PTR HINFO MINFO MX TXT RP AFSDB X25 ISDN RT NSAP NSAP-PTR SIG KEY PX GPOS
+ * AAAA LOC EID NIMLOC SRV NAPTR KX CERT DNAME APL DS SSHFP IPSECKEY RRSIG
+ * NSEC DNSKEY DHCID NSEC3 NSEC3PARAM TLSA SMIMEA HIP NINFO TALINK CDS
+ * CDNSKEY OPENPGPKEY CSYNC ZONEMD SVCB HTTPS DSYNC HHIT BRID SPF NID L32
+ * L64 LP EUI48 EUI64 URI CAA AVC DOA AMTRELAY RESINFO WALLET TA DLV.  Every
+ * other type takes and prints "\# len hex".
  *
  * Text input follows BIND 9.18: only character-strings may be quoted (URI's
  * target must be); TXT/SPF words may be unquoted and a string over 255
@@ -69,6 +72,9 @@ int dns_rdata_from_str(uint16_t type, const char *s, size_t len, const uint8_t *
  * the wire rdata is malformed for its type (then use RFC 3597 form).
  */
 int dns_rdata_to_text(uint16_t type, const uint8_t *rd, size_t rdlen, char *buf, size_t cap);
+
+/* True when `type` has a text form here (otherwise only "\# len hex"). */
+bool dns_rdata_known(uint16_t type);
 
 /* RFC 3597 "\# len hex" form; returns the text length or -ENOSPC. */
 int dns_rdata_to_generic(const uint8_t *rd, size_t rdlen, char *buf, size_t cap);

@@ -1990,7 +1990,7 @@ quic_server_new(const struct quic_server_cfg *cfg, struct quic_server **out)
 		goto fail;
 	srv->started = true;
 	char ab[ADDR_TEXT_MAX];
-	log_notice(NULL, "QUIC, listening on %s, key pin %s",
+	log_debug(NULL, "QUIC, listening on %s, key pin %s",
 	           addr_fmt((const struct sockaddr *)&srv->local, ab, sizeof(ab)), srv->pin);
 	*out = srv;
 	return 0;

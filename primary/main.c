@@ -19,6 +19,7 @@
 #include "api/api.h"
 #include "primary/mesh.h"
 #include "primary/store.h"
+#include "primary/xfr_quic.h"
 #include "primary/xfr_service.h"
 #include "util/log.h"
 #include "util/opts.h"
@@ -30,6 +31,7 @@ static struct opt primary_opts[] = {
 	{.name = "xfr", .arg = "ADDR:PORT", .def = "127.0.0.1:5300", .help = "AXFR/IXFR over TCP"},
 	{.name = "quic", .arg = "ADDR:PORT", .def = "127.0.0.1:8853", .help = "AXFR/IXFR over QUIC"},
 	{.name = "tls-key", .arg = "FILE", .def = "<db dir>/tls.key", .help = "QUIC TLS key"},
+	{.name = "doq-strict", .help = "refuse a non-zero DoQ message id (RFC 9250 4.2.1)"},
 	{.name = "catalog", .arg = "NAME", .def = "catalog.anycst.invalid.", .help = "catalog zone"},
 	{.name = "notify", .arg = "ADDR:PORT", .help = "extra NOTIFY target", .repeatable = true},
 	{.name = "log-level", .arg = "LEVEL", .def = "info", .help = "debug|info|notice|warning|error"},
@@ -124,9 +126,14 @@ main(int argc, char **argv)
 		fatal("--log-level: unknown level '%s'", opts_str(primary_opts, "log-level"));
 	log_set_level(lvl);
 
+	/* the database and key files hold TSIG secrets and API key hashes */
+	umask(077);
 	const char *db = opts_str(primary_opts, "db");
 	char dir[4096], keypath[4200];
 	dir_of(db, dir, sizeof(dir));
+	/* the database's directory also holds the generated API and TLS keys */
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		fatal("--db: cannot create directory %s: %s", dir, strerror(errno));
 	if (opts_get(primary_opts, "api-key-file")->set)
 		snprintf(keypath, sizeof(keypath), "%s", opts_str(primary_opts, "api-key-file"));
 	else
@@ -157,6 +164,21 @@ main(int argc, char **argv)
 		fatal("%s", err);
 	}
 	api_propagation_attach(xfr_service_propagation(xfr));
+	char tlskey[4200];
+	if (opts_get(primary_opts, "tls-key")->set)
+		snprintf(tlskey, sizeof(tlskey), "%s", opts_str(primary_opts, "tls-key"));
+	else
+		snprintf(tlskey, sizeof(tlskey), "%s/tls.key", dir);
+	struct xfr_quic_opts qo = {.listen = opts_str(primary_opts, "quic"), .key_file = tlskey,
+	                           .doq_strict = opts_flag(primary_opts, "doq-strict")};
+	struct xfr_quic *quic = NULL;
+	ret = xfr_quic_start(&qo, xfr_service_xfrout(xfr), &quic, err, sizeof(err));
+	if (ret != 0) {
+		xfr_service_stop(xfr);
+		store_close(st);
+		fatal("%s", err);
+	}
+	api_metrics_attach(xfr_quic_metrics, quic);
 	char *key = load_key(keypath);
 	struct api_opts ao = {
 		.listen = opts_str(primary_opts, "api"),
@@ -165,6 +187,7 @@ main(int argc, char **argv)
 		.max_rrsets = num_opt("api-max-rrsets", 1, 10000000),
 		.max_records = num_opt("api-max-records", 1, 10000000),
 		.version = "0.1.0",
+		.quic_spki_pin = xfr_quic_pin(quic),
 	};
 	struct opt *wge = opts_get(primary_opts, "wg-endpoint");
 	struct opt *wgk = opts_get(primary_opts, "wg-private-key");
@@ -181,6 +204,7 @@ main(int argc, char **argv)
 	struct mesh *mesh = NULL;
 	ret = mesh_open(&mo, st, xfr_service_propagation(xfr), &mesh, err, sizeof(err));
 	if (ret != 0) {
+		xfr_quic_stop(quic);
 		xfr_service_stop(xfr);
 		store_close(st);
 		fatal("%s", err);
@@ -190,6 +214,7 @@ main(int argc, char **argv)
 	struct api *api = NULL;
 	ret = api_start(&ao, st, &api, err, sizeof(err));
 	if (ret != 0) {
+		xfr_quic_stop(quic);
 		xfr_service_stop(xfr);
 		store_close(st);
 		fatal("%s", err);
@@ -207,6 +232,7 @@ main(int argc, char **argv)
 	}
 	api_stop(api);
 	mesh_stop(mesh);          /* POP NOTIFY senders use the propagation table */
+	xfr_quic_stop(quic);      /* its workers use xfrout, freed with the service */
 	xfr_service_stop(xfr);
 	mesh_attach(NULL);
 	mesh_close(mesh);

@@ -17,6 +17,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <spawn.h>
 #include <sqlite3.h>
 #include <stdarg.h>
@@ -532,13 +533,23 @@ run_wg(const struct mesh *m, const char *const *args, const char *in, char *out,
 	int pin[2] = {-1, -1}, pout[2] = {-1, -1};
 	int ret = -EIO;
 	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
 	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&attr);
+	/* The daemon blocks SIGTERM/SIGINT/SIGHUP for sigwait and ignores SIGPIPE:
+	 * the child starts with a clean mask and default handlers. */
+	sigset_t none, all;
+	sigemptyset(&none);
+	sigfillset(&all);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &all);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 	if (pipe2(pin, O_CLOEXEC) != 0 || pipe2(pout, O_CLOEXEC) != 0)
 		goto out;
 	posix_spawn_file_actions_adddup2(&fa, pin[0], 0);
 	posix_spawn_file_actions_adddup2(&fa, pout[1], 1);
 	pid_t pid;
-	if (posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)argv, environ) != 0)
+	if (posix_spawnp(&pid, argv[0], &fa, &attr, (char *const *)argv, environ) != 0)
 		goto out;
 	close(pin[0]);
 	close(pout[1]);
@@ -571,6 +582,7 @@ run_wg(const struct mesh *m, const char *const *args, const char *in, char *out,
 	ret = WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
 out:
 	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
 	for (int i = 0; i < 2; i++) {
 		if (pin[i] >= 0)
 			close(pin[i]);
@@ -1455,6 +1467,8 @@ mesh_xfr_check(const char *ip, const char *key, char *why, size_t whycap)
 	if (m == NULL)
 		return true;
 	bool ok = true;
+	if (strncasecmp(ip, "::ffff:", 7) == 0 && strchr(ip + 7, '.') != NULL)
+		ip += 7;   /* an IPv4 POP seen through a dual-stack socket */
 	pthread_mutex_lock(&m->mu);
 	struct pop *kp = find_key(m, key);
 	struct pop *ipp = find_ip(m, ip);

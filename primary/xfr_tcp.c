@@ -45,6 +45,7 @@ struct conn {
 	uint8_t *tx;                  /* 2 + XFROUT_MSG_MAX while answering */
 	size_t txlen, txoff;
 	uint32_t events;
+	bool closed;                  /* in the graveyard, freed after this batch */
 	bool loading;                 /* a worker runs xfrout_begin for it */
 	bool dead;                    /* closed by the peer while loading */
 	struct conn *jnext;           /* worker queues */
@@ -61,6 +62,7 @@ struct xfr_tcp {
 	pthread_t thread;
 	bool started;
 	struct conn *head, *tail;
+	struct conn *grave;           /* closed during this epoll batch */
 	unsigned nconns;              /* written by the thread, read by others */
 	uint64_t last_refuse_log;
 	/* Requests are started (zone read from the store) by worker threads so
@@ -128,15 +130,32 @@ conn_close(struct xfr_tcp *s, struct conn *c)
 		}
 		return;
 	}
+	if (c->closed)
+		return;
 	if (!c->dead)
 		epoll_ctl(s->efd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	xfrout_end(c->txn);
+	c->txn = NULL;
 	list_unlink(s, c);
-	free(c->rx);
-	free(c->tx);
-	free(c);
+	/* Later events of the same epoll batch may still name c: free it
+	 * after the batch (bury). */
+	c->closed = true;
+	c->jnext = s->grave;
+	s->grave = c;
 	__atomic_store_n(&s->nconns, s->nconns - 1, __ATOMIC_RELAXED);
+}
+
+static void
+bury(struct xfr_tcp *s)
+{
+	while (s->grave != NULL) {
+		struct conn *c = s->grave;
+		s->grave = c->jnext;
+		free(c->rx);
+		free(c->tx);
+		free(c);
+	}
 }
 
 static int
@@ -330,6 +349,8 @@ conn_event(struct xfr_tcp *s, struct conn *c, uint32_t ev)
 {
 	uint64_t now = now_ms();
 	int ret = 0;
+	if (c->closed)
+		return;
 	if (c->loading || c->dead)
 		ret = (ev & (EPOLLERR | EPOLLHUP)) ? -ECONNRESET : 0;
 	else if (ev & (EPOLLERR | EPOLLHUP)) {
@@ -485,6 +506,7 @@ run(void *arg)
 			sweep(s, now);
 			last_sweep = now;
 		}
+		bury(s);
 	}
 }
 
@@ -603,6 +625,7 @@ xfr_tcp_free(struct xfr_tcp *s)
 	}
 	while (s->head != NULL)
 		conn_close(s, s->head);
+	bury(s);
 	if (s->lfd >= 0)
 		close(s->lfd);
 	if (s->efd >= 0)

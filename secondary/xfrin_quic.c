@@ -95,4 +95,5 @@ xfr_transport_quic_init(struct xfr_transport *t, void *client)
 	t->ctx = client;
 	t->zero_id = true;
 	t->pad_block = 128;   /* RFC 8467 §4.1 block size for queries */
+	t->refused = NULL;    /* a client exists: transfers may run */
 }

@@ -551,3 +551,12 @@ def test_propagation_endpoint(primary):
     assert p["zone"] == Z and p["serial"] == 2 and p["targets"] == []
     st, _, _ = primary.call("GET", "/zones/nope.test./propagation")
     assert st == 404
+
+
+def test_powerdns_admin_side_endpoints(primary):
+    primary.create_zone(Z)
+    assert primary.json("GET", "/zones/%s/metadata" % Z, expect=200) == []
+    assert primary.json("GET", "/zones/%s/cryptokeys" % Z, expect=200) == []
+    assert primary.json("PUT", "/zones/%s/rectify" % Z, expect=200) == {"result": "Rectified"}
+    st, _, _ = primary.call("GET", "/zones/nope.test./metadata")
+    assert st == 404

@@ -60,3 +60,19 @@ def test_catalog_after_random_creates_deletes(primary_factory):
             state.add((r["name"], str(r["ttl"]), "IN", r["type"], r["content"]))
     assert prev == p.serial("cat.example.")
     assert state == {tuple(l.split(None, 4)) for l in text.splitlines()}
+
+
+def test_catalog_labels_stable_and_fresh_on_recreate(primary):
+    primary.create_zone("a.test.", soa_edit_api="INCREASE")
+    primary.create_zone("b.test.")
+    labels = dict((m, o) for o, m in catalog_members(primary)[0])
+    primary.patch("a.test.", [{"name": "x.a.test.", "type": "A", "ttl": 60,
+                               "changetype": "REPLACE",
+                               "records": [{"content": "192.0.2.1", "disabled": False}]}])
+    assert dict((m, o) for o, m in catalog_members(primary)[0]) == labels
+    st, _, _ = primary.call("DELETE", "/zones/a.test.")
+    assert st == 204
+    primary.create_zone("a.test.")
+    again = dict((m, o) for o, m in catalog_members(primary)[0])
+    assert again["b.test."] == labels["b.test."]
+    assert again["a.test."] != labels["a.test."]  # RFC 9432: a new zone, a new member

@@ -44,8 +44,11 @@ def test_register_list_conf_delete(primary):
     assert "PersistentKeepalive = 25\n" in conf
     cmd = r["command"].split()
     assert cmd[0] == "anycst-secondary"
-    assert cmd[cmd.index("--primary") + 1] == "10.53.0.1:%d" % primary.xfr_port
-    assert cmd[cmd.index("--transport") + 1] == "tcp"
+    # the primary serves XoQ, so the POP pulls over QUIC with the primary's pin
+    pin = primary.json("GET", "", expect=200)["quic_spki_pin"]
+    assert cmd[cmd.index("--primary") + 1] == "10.53.0.1:%d" % primary.quic_port
+    assert cmd[cmd.index("--transport") + 1] == "quic"
+    assert cmd[cmd.index("--pin") + 1] == pin
     assert cmd[cmd.index("--tsig") + 1] == "pop-tokyo.:hmac-sha256:" + r["tsig_secret"]
     assert cmd[cmd.index("--listen") + 1] == "10.53.0.2:5353"
     assert len(base64.b64decode(r["tsig_secret"])) == 32

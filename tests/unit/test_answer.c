@@ -367,6 +367,48 @@ test_answer_identity(void **state)
 	assert_int_equal(st.qtype, DNS_T_A);
 }
 
+/* Cuts and wildcards added and removed by IXFR change the answers (counters kept). */
+static void
+test_answer_after_updates(void **state)
+{
+	(void)state;
+	uint8_t apex[DNS_NAME_MAX];
+	char err[160];
+	dns_name_from_text("big.test.", 9, NULL, apex);
+	struct trr d[1], a[4];
+	trr_parse(&d[0], "big.test. 60 SOA ns.big.test. h.big.test. 1 2 3 4 5");
+	trr_parse(&a[0], "big.test. 60 SOA ns.big.test. h.big.test. 2 2 3 4 5");
+	trr_parse(&a[1], "sub.big.test. 60 NS ns.sub.big.test.");
+	trr_parse(&a[2], "ns.sub.big.test. 60 A 192.0.2.7");
+	trr_parse(&a[3], "*.w.big.test. 60 A 192.0.2.8");
+	struct dns_rr del[1] = {d[0].rr}, add[4] = {a[0].rr, a[1].rr, a[2].rr, a[3].rr};
+	struct zone *z;
+	/* big.test. has no cut and no wildcard: both fast paths are off only after this. */
+	ask("x.sub.big.test.", DNS_T_A, DNS_C_IN, -1, &udp_opts);
+	assert_int_equal(dns_msg_rcode(&R.m), DNS_RCODE_NXDOMAIN);
+	assert_int_equal(zone_apply_diff(zdb_get(db, apex), del, 1, add, 4, &z, err, sizeof(err)), 0);
+	assert_int_equal(zdb_publish(db, z), 0);
+	ask("x.sub.big.test.", DNS_T_A, DNS_C_IN, -1, &udp_opts);
+	assert_int_equal(dns_msg_rcode(&R.m), DNS_RCODE_NOERROR);
+	assert_false(R.m.flags & DNS_F_AA);
+	assert_int_equal(count_rr(DNS_SEC_NS, "sub.big.test.", DNS_T_NS, NULL), 1);
+	assert_int_equal(count_rr(DNS_SEC_AR, "ns.sub.big.test.", DNS_T_A, NULL), 1);
+	ask("q.w.big.test.", DNS_T_A, DNS_C_IN, -1, &udp_opts);
+	assert_int_equal(count_rr(DNS_SEC_AN, "q.w.big.test.", DNS_T_A, NULL), 1);
+	/* And back: the same records removed. */
+	struct dns_rr del2[4] = {a[0].rr, a[1].rr, a[2].rr, a[3].rr}, add2[1] = {d[0].rr};
+	trr_parse(&d[0], "big.test. 60 SOA ns.big.test. h.big.test. 3 2 3 4 5");
+	add2[0] = d[0].rr;
+	assert_int_equal(zone_apply_diff(zdb_get(db, apex), del2, 4, add2, 1, &z, err, sizeof(err)),
+	                 0);
+	assert_int_equal(zdb_publish(db, z), 0);
+	ask("x.sub.big.test.", DNS_T_A, DNS_C_IN, -1, &udp_opts);
+	assert_int_equal(dns_msg_rcode(&R.m), DNS_RCODE_NXDOMAIN);
+	ask("q.w.big.test.", DNS_T_A, DNS_C_IN, -1, &udp_opts);
+	assert_int_equal(dns_msg_rcode(&R.m), DNS_RCODE_NXDOMAIN);
+	rcu_quiescent_state();
+}
+
 /* 10,000 queries of every kind without one malloc, calloc or realloc. */
 static void
 test_answer_zero_alloc(void **state)
@@ -424,6 +466,7 @@ main(void)
 		cmocka_unit_test(test_answer_truncation),
 		cmocka_unit_test(test_answer_errors),
 		cmocka_unit_test(test_answer_identity),
+		cmocka_unit_test(test_answer_after_updates),
 		cmocka_unit_test(test_answer_zero_alloc),
 	};
 	return cmocka_run_group_tests_name("answer", tests, setup, teardown);

@@ -812,6 +812,57 @@ test_rdata_more_types(void **state)
 }
 
 static void
+test_rdata_gateway_apl_hip_cert(void **state)
+{
+	(void)state;
+	/* RFC 4025 §3 examples */
+	RTW(DNS_T_IPSECKEY, "10 1 2 192.0.2.38 AQNRU3mG7TVTO2BkR47usntb102uFJtugbo6BSGvgqt4AQ==",
+	    "\x0a\1\2\xc0\0\2\x26\x01\x03\x51\x53\x79\x86\xed\x35\x53\x3b\x60\x64"
+	    "\x47\x8e\xee\xb2\x7b\x5b\xd7\x4d\xae\x14\x9b\x6e\x81\xba\x3a\x05\x21"
+	    "\xaf\x82\xab\x78\x01", NULL);
+	RT(DNS_T_IPSECKEY, "10 0 2 . AQNRU3mG7TVTO2BkR47usntb102uFJtugbo6BSGvgqt4AQ==", NULL);
+	RT(DNS_T_IPSECKEY, "10 3 2 mygateway.example.com. AQNRU3mG7TVTO2BkR47usntb102uFJtugbo6BSGvgqt4AQ==",
+	   NULL);
+	RT(DNS_T_IPSECKEY, "10 2 2 2001:0DB8:0:8002::2000:1 AQNRU3mG7TVTO2BkR47usntb102uFJtugbo6BSGvgqt4AQ==",
+	   "10 2 2 2001:db8:0:8002::2000:1 AQNRU3mG7TVTO2BkR47usntb102uFJtugbo6BSGvgqt4AQ==");
+	bad(DNS_T_IPSECKEY, "10 0 2 x AA==", 3, "bad IPSECKEY gateway 'x'");
+	bad(DNS_T_IPSECKEY, "10 1 2 1.2.3", 3, "bad IPSECKEY gateway '1.2.3'");
+	RTW(DNS_T_IPSECKEY, "10 0 0 .", "\x0a\0\0", NULL);   /* no key: RFC 4025 §2.6 */
+	/* RFC 8777 §4.3 */
+	RTW(DNS_T_AMTRELAY, "10 0 1 203.0.113.15", "\x0a\x01\xcb\x00\x71\x0f", NULL);
+	RTW(DNS_T_AMTRELAY, "128 1 2 2001:db8::15",
+	    "\x80\x82\x20\x01\x0d\xb8\0\0\0\0\0\0\0\0\0\0\0\x15", NULL);
+	RT(DNS_T_AMTRELAY, "10 0 3 amtrelays.example.com.", NULL);
+	RT(DNS_T_AMTRELAY, "0 0 0 .", NULL);
+	bad(DNS_T_AMTRELAY, "10 2 1 1.2.3.4", 1, "AMTRELAY discovery optional '2' out of range");
+	/* RFC 3123 §5 (trailing zero octets of the address left out on the wire) */
+	RTW(DNS_T_APL, "1:192.168.32.0/21 !1:192.168.38.0/28",
+	    "\0\1\x15\x03\xc0\xa8\x20" "\0\1\x1c\x83\xc0\xa8\x26", NULL);
+	RT(DNS_T_APL, "1:224.0.0.0/4 2:FF00:0:0:0:0:0:0:0/8", "1:224.0.0.0/4 2:ff00::/8");
+	RT(DNS_T_APL, "1:0.0.0.0/0", NULL);
+	bad(DNS_T_APL, "1:192.168.32.0/33", 0, "bad APL item '1:192.168.32.0/33'");
+	bad(DNS_T_APL, "3:192.168.32.0/8", 0, "bad APL item '3:192.168.32.0/8'");
+	assert_int_equal(dns_rdata_check(DNS_T_APL, (const uint8_t *)"\0\1\x15\x02\xc0\0", 6),
+	                 ERR_RDATA);
+	/* RFC 8005 §6 */
+	RT(DNS_T_HIP, "2 200100107B1A74DF365639CC39F1D578 AwEAAQ== rvs1.example.com. rvs2",
+	   "2 200100107B1A74DF365639CC39F1D578 AwEAAQ== rvs1.example.com. rvs2.example.com.");
+	bad(DNS_T_HIP, "2 xyz AwEAAQ==", 1, "bad hex in HIP HIT 'xyz'");
+	/* RFC 4398 */
+	RT(DNS_T_CERT, "PGP 0 0 AAAA", NULL);
+	RT(DNS_T_CERT, "1 2 3 AAAA", "PKIX 2 DSA AAAA");
+	RT(DNS_T_CERT, "65535 65535 255 AAAA", NULL);
+	RT(DNS_T_ISDN, "\"150862028003217\" \"004\"", NULL);
+	RT(DNS_T_ISDN, "150862028003217", "\"150862028003217\"");
+	RT(DNS_T_NSAP, "0x47.0005.80.005a00.0000.0001.e133.ffffff000162.00",
+	   "0x47000580005a0000000001e133ffffff00016200");
+	bad(DNS_T_NSAP, "47.0005", 0, "bad NSAP NSAP '47.0005'");
+	RT(DNS_T_GPOS, "-32.6882 116.8652 10.0", "\"-32.6882\" \"116.8652\" \"10.0\"");
+	RT(DNS_T_DOA, "0 1 2 \"\" -", NULL);
+	RT(DNS_T_DOA, "1 2 3 \"text/plain\" AAAA", NULL);
+}
+
+static void
 test_rdata_quoting_rules(void **state)
 {
 	(void)state;
@@ -855,6 +906,11 @@ test_rdata_mutated_wire_roundtrip(void **state)
 		{ DNS_T_SVCB, "1 a. mandatory=alpn alpn=h2,h3 port=1 ipv4hint=1.2.3.4 key99=x" },
 		{ DNS_T_HTTPS, "1 . ech=AAEC ipv6hint=::1 no-default-alpn alpn=h2" },
 		{ DNS_T_URI, "1 2 \"u\"" }, { DNS_T_CSYNC, "1 2 A NS" }, { DNS_T_RP, "a. b." },
+		{ DNS_T_IPSECKEY, "10 3 2 gw. AQID" }, { DNS_T_AMTRELAY, "10 1 2 ::1" },
+		{ DNS_T_APL, "1:192.168.32.0/21 !2:2001:db8::/32" },
+		{ DNS_T_HIP, "2 2001 AwEAAQ== rvs." }, { DNS_T_CERT, "PGP 1 8 AQID" },
+		{ DNS_T_KEY, "49152 3 8" }, { DNS_T_DSYNC, "CDS 1 53 a." },
+		{ DNS_T_NSAP, "0x4700" }, { DNS_T_ISDN, "1234 5" }, { DNS_T_DOA, "1 2 3 \"t\" -" },
 	};
 	uint32_t x = 2463534242u;
 	uint8_t w[512], back[DNS_RDATA_MAX];
@@ -950,6 +1006,35 @@ test_rdata_no_allocation(void **state)
 }
 
 static void
+test_rdata_known_types(void **state)
+{
+	(void)state;
+	static const char *const known[] = {
+		"A", "NS", "MD", "MF", "CNAME", "SOA", "MB", "MG", "MR", "PTR", "HINFO", "MINFO",
+		"MX", "TXT", "RP", "AFSDB", "X25", "ISDN", "RT", "NSAP", "NSAP-PTR", "SIG", "KEY",
+		"PX", "GPOS", "AAAA", "LOC", "EID", "NIMLOC", "SRV", "NAPTR", "KX", "CERT", "DNAME",
+		"APL", "DS", "SSHFP", "IPSECKEY", "RRSIG", "NSEC", "DNSKEY", "DHCID", "NSEC3",
+		"NSEC3PARAM", "TLSA", "SMIMEA", "HIP", "NINFO", "TALINK", "CDS", "CDNSKEY",
+		"OPENPGPKEY", "CSYNC", "ZONEMD", "SVCB", "HTTPS", "DSYNC", "HHIT", "BRID", "SPF",
+		"NID", "L32", "L64", "LP", "EUI48", "EUI64", "URI", "CAA", "AVC", "DOA", "AMTRELAY",
+		"RESINFO", "WALLET", "TA", "DLV",
+	};
+	size_t nknown = 0;
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+		uint16_t t;
+		assert_int_equal(dns_rrtype_from_text(known[i], strlen(known[i]), &t), 0);
+		if (!dns_rdata_known(t))
+			fail_msg("%s has no text form", known[i]);
+	}
+	/* and nothing else: the lookup table holds exactly these */
+	for (unsigned c = 0; c < 65536; c++)
+		nknown += dns_rdata_known((uint16_t)c);
+	assert_int_equal(nknown, sizeof(known) / sizeof(known[0]));
+	assert_false(dns_rdata_known(65534));
+	assert_false(dns_rdata_known(DNS_T_OPT));
+}
+
+static void
 test_rdata_output_space(void **state)
 {
 	(void)state;
@@ -994,9 +1079,11 @@ main(void)
 		cmocka_unit_test(test_rdata_tlsa_sshfp_openpgp_zonemd),
 		cmocka_unit_test(test_rdata_svcb),
 		cmocka_unit_test(test_rdata_more_types),
+		cmocka_unit_test(test_rdata_gateway_apl_hip_cert),
 		cmocka_unit_test(test_rdata_quoting_rules),
 		cmocka_unit_test(test_rdata_mutated_wire_roundtrip),
 		cmocka_unit_test(test_rdata_no_allocation),
+		cmocka_unit_test(test_rdata_known_types),
 		cmocka_unit_test(test_rdata_output_space),
 	};
 	return cmocka_run_group_tests_name("rdata", tests, setup, NULL);

@@ -417,6 +417,35 @@ test_store_tsig_and_apikeys(void **state)
 	assert_int_equal(store_apikey_find(f->st, "sekrit", acc), -ENOENT);
 }
 
+/* Journal blobs from outside (a damaged database) are read with bounds checks. */
+static void
+test_store_blob_bounds(void **state)
+{
+	(void)state;
+	/* www.x. A 60 192.0.2.1, then the same cut at every length */
+	static const uint8_t rr[] = {3, 'w', 'w', 'w', 1, 'x', 0, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4,
+	                             192, 0, 2, 1};
+	struct dns_rr out;
+	size_t pos = 0;
+	assert_int_equal(store_blob_next(rr, sizeof(rr), &pos, &out), 1);
+	assert_int_equal(out.type, DNS_T_A);
+	assert_int_equal(out.ttl, 60);
+	assert_int_equal(out.rdlen, 4);
+	assert_int_equal(pos, sizeof(rr));
+	assert_int_equal(store_blob_next(rr, sizeof(rr), &pos, &out), 0);
+	for (size_t cut = 1; cut < sizeof(rr); cut++) {
+		pos = 0;
+		assert_int_equal(store_blob_next(rr, cut, &pos, &out), ERR_FORMERR);
+	}
+	/* a label running past the end, and a compression pointer, are refused */
+	static const uint8_t bad1[] = {9, 'a', 0};
+	static const uint8_t bad2[] = {0xc0, 0, 0, 1, 0, 1, 0, 0, 0, 1, 0, 0};
+	pos = 0;
+	assert_int_equal(store_blob_next(bad1, sizeof(bad1), &pos, &out), ERR_FORMERR);
+	pos = 0;
+	assert_int_equal(store_blob_next(bad2, sizeof(bad2), &pos, &out), ERR_FORMERR);
+}
+
 struct rows {
 	int n;
 };
@@ -477,6 +506,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_store_refuses_newer_schema, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_tsig_and_apikeys, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_injected_error_rolls_back, setup, teardown),
+		cmocka_unit_test(test_store_blob_bounds),
 	};
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }
