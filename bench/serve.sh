@@ -8,13 +8,13 @@
 # Then RSS with a 1,000,000-record zone loaded, and the time to apply and
 # publish a one-record IXFR on a 1,000,000-record zone (bench/ixfr_apply.c).
 #
-#   sh bench/serve.sh            NAMES=100000 SECS=5 ROUNDS=2 RSS_NAMES=1000000
+#   sh bench/serve.sh            NAMES=100000 SECS=5 ROUNDS=3 RSS_NAMES=1000000
 # Quote the ratios (the machine is shared and noisy: ±10% between runs).
 set -u
 cd "$(dirname "$0")/.."
 NAMES=${NAMES:-100000}
 SECS=${SECS:-5}
-ROUNDS=${ROUNDS:-2}
+ROUNDS=${ROUNDS:-3}
 RSS_NAMES=${RSS_NAMES:-1000000}
 CC=${CC:-cc}
 TMP=$(mktemp -d /tmp/anycst-bench-serve.XXXXXX)
@@ -207,44 +207,57 @@ awk -v n="$NAMES" 'BEGIN {
 }' > "$TMP/queries"
 
 HZ=$(getconf CLK_TCK)
-run_one() {   # label startfn pid-var: best of $ROUNDS runs (the machine is noisy)
-	label=$1
+# All servers run at once, idle but for the one under load; the rounds go
+# round-robin over them so that a change in the machine's load hits all alike.
+LABELS=""
+start_all() {   # label startfn pid-var
 	port=$(free_port)
 	$2 "$TMP/bench.zone" "$port" || return 1
 	pid=$(eval echo \$$3)
-	pids=$(tree "$pid" | tr '\n' ' ')
-	best=0
-	bestus=999
-	r=0
-	while [ $r -lt "$ROUNDS" ]; do
+	eval "PORT_$1=$port PID_$1=$pid BEST_$1=0 US_$1=999"
+	eval "TREE_$1=\"$(tree "$pid" | tr '\n' ' ')\""
+	LABELS="$LABELS $1"
+}
+
+echo "UDP queries per second (servers on core 0, dnsblast on core 1, $SECS s a run," \
+	"best of $ROUNDS rounds):"
+start_all ours start_ours OURS
+if [ -x bin/anycst-secondary ]; then
+	start_all secondary start_secondary SEC
+fi
+start_all knotd start_knot KNOT
+if command -v nsd > /dev/null; then
+	start_all nsd start_nsd NSD
+fi
+r=0
+while [ $r -lt "$ROUNDS" ]; do
+	for l in $LABELS; do
+		port=$(eval echo \$PORT_$l)
+		pids=$(eval echo \$TREE_$l)
 		c0=$(cpu_ticks $pids)
 		qps=$(blast "$port")
 		c1=$(cpu_ticks $pids)
 		us=$(awk -v c=$((c1 - c0)) -v hz="$HZ" -v q="$qps" -v s="$SECS" \
 			'BEGIN { if (q > 0) printf "%.2f", c / hz * 1e6 / (q * s); else print "999" }')
-		[ "${qps:-0}" -gt "$best" ] && best=$qps
-		bestus=$(awk -v a="$us" -v b="$bestus" 'BEGIN { print (a < b) ? a : b }')
-		lost=$(awk '/Queries lost/ {print $3, $4}' "$TMP/blast.out")
-		r=$((r + 1))
+		best=$(eval echo \$BEST_$l)
+		[ "${qps:-0}" -gt "$best" ] && eval "BEST_$l=$qps"
+		eval "US_$l=$(awk -v a="$us" -v b="$(eval echo \$US_$l)" 'BEGIN { print (a < b) ? a : b }')"
+		eval "LOST_$l=\"$(awk '/Queries lost/ {print $3, $4}' "$TMP/blast.out")\""
 	done
-	echo "  $label: $best qps, $bestus us CPU/query (best of $ROUNDS), lost $lost in the last run"
-	stop "$pid"
-	eval "QPS_$label=$best"
-}
-
-echo "UDP queries per second (server on core 0, dnsblast on core 1, $SECS s each):"
-run_one ours start_ours OURS
-if [ -x bin/anycst-secondary ]; then
-	run_one secondary start_secondary SEC
-fi
-run_one knotd start_knot KNOT
-if command -v nsd > /dev/null; then
-	run_one nsd start_nsd NSD
-fi
-awk -v o="${QPS_ours:-0}" -v s="${QPS_secondary:-0}" -v k="${QPS_knotd:-0}" \
-	-v n="${QPS_nsd:-0}" 'BEGIN {
-	if (k > 0) printf "  ratio ours/knotd: %.2f, secondary/knotd: %.2f\n", o / k, s / k
-	if (n > 0) printf "  ratio ours/nsd:   %.2f, secondary/nsd:   %.2f\n", o / n, s / n
+	r=$((r + 1))
+done
+for l in $LABELS; do
+	echo "  $l: $(eval echo \$BEST_$l) qps, $(eval echo \$US_$l) us CPU/query," \
+		"lost $(eval echo \$LOST_$l) in its last run"
+	stop "$(eval echo \$PID_$l)"
+done
+awk -v o="${BEST_ours:-0}" -v s="${BEST_secondary:-0}" -v k="${BEST_knotd:-0}" \
+	-v n="${BEST_nsd:-0}" -v uo="${US_ours:-0}" -v us="${US_secondary:-0}" \
+	-v uk="${US_knotd:-0}" -v un="${US_nsd:-0}" 'BEGIN {
+	if (k > 0) printf "  qps ratio ours/knotd: %.2f, secondary/knotd: %.2f\n", o / k, s / k
+	if (n > 0) printf "  qps ratio ours/nsd:   %.2f, secondary/nsd:   %.2f\n", o / n, s / n
+	if (uo > 0) printf "  CPU per query, knotd/ours: %.2f, nsd/ours: %.2f, knotd/secondary: %.2f\n",
+		uk / uo, un / uo, (us > 0 ? uk / us : 0)
 }'
 
 echo "RSS with a $RSS_NAMES-record zone loaded from a zone file:"

@@ -29,10 +29,6 @@
 #include "util/log.h"
 
 #define NOTIFY_MAX_TARGETS 64
-/* After an answered NOTIFY, a target that has not come for the serial
- * within this long gets one more NOTIFY (some secondaries, knotd among
- * them, now and then defer a refresh asked for while they were busy). */
-#define NOTIFY_NUDGE_MS 300
 
 struct req {
 	struct req *next;
@@ -317,6 +313,29 @@ timers(struct notify *n, int64_t now)
 	}
 }
 
+/*
+ * A plain query on UDP at the transfer address: SOA, AXFR and IXFR get an
+ * empty truncated answer (TC: ask again over TCP, where xfrout answers with
+ * TSIG and the ACL); anything else is REFUSED, as on TCP.  Signed queries
+ * are left unanswered here (an unsigned answer would fail their check).
+ * Answers are never larger than the query, so this reflects nothing.
+ */
+static void
+udp_query(struct notify *n, const struct dns_msg *m, const struct sockaddr_storage *ss,
+          socklen_t sl)
+{
+	uint8_t out[512];
+	static __thread struct dns_msgw w;
+	bool xfr = m->qtype == DNS_T_SOA || m->qtype == DNS_T_AXFR || m->qtype == DNS_T_IXFR;
+	if (dns_msgw_init_response(&w, out, sizeof(out), m, 0,
+	                           xfr ? DNS_RCODE_NOERROR : DNS_RCODE_REFUSED) != 0)
+		return;
+	if (xfr)
+		dns_msgw_set_tc(&w);
+	if (w.len <= m->len)
+		sendto(n->fd, out, w.len, 0, (const struct sockaddr *)ss, sl);
+}
+
 static void
 receive(struct notify *n, int64_t now)
 {
@@ -330,6 +349,11 @@ receive(struct notify *n, int64_t now)
 		struct dns_msg m;
 		if (dns_msg_parse(&m, buf, (size_t)len) != 0)
 			continue;
+		if (!(m.flags & DNS_F_QR) && dns_msg_opcode(&m) == DNS_OP_QUERY && !m.has_tsig &&
+		    m.count[0] == 1) {
+			udp_query(n, &m, &ss, sl);
+			continue;
+		}
 		if (!(m.flags & DNS_F_QR) || dns_msg_opcode(&m) != DNS_OP_NOTIFY) {
 			char a[ADDR_TEXT_MAX];
 			log_debug(NULL, "notify socket, ignored a %s (opcode %u) from %s",

@@ -7,7 +7,10 @@
  * the target answers.  Bursts are coalesced per (zone, target): a commit
  * while a NOTIFY for that pair is in flight, or less than
  * NOTIFY_COALESCE_MS after the last one, is folded into one later NOTIFY
- * carrying the newest serial.
+ * carrying the newest serial.  An answered NOTIFY that brings no transfer
+ * of its serial within NOTIFY_NUDGE_MS is sent once more.  Plain queries
+ * arriving on this UDP socket are answered REFUSED, or TC for SOA, AXFR and
+ * IXFR (the TCP port answers those).
  */
 #ifndef PRIMARY_NOTIFY_H
 #define PRIMARY_NOTIFY_H
@@ -22,6 +25,10 @@
 #define NOTIFY_TRIES 5
 #define NOTIFY_RETRY_MS 250
 #define NOTIFY_COALESCE_MS 20
+/* After an answered NOTIFY, a target that has not come for the serial
+ * within this long gets one more NOTIFY (some secondaries, knotd among
+ * them, now and then defer a refresh asked for while they were busy). */
+#define NOTIFY_NUDGE_MS 300
 
 struct propagation;
 

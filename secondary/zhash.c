@@ -18,6 +18,25 @@ struct zh_chunk {
 };
 
 #define PTR_MASK ((UINT64_C(1) << 48) - 1)
+#define LEAF 64u
+
+static inline uint32_t
+leaf_len(const struct zhash *h)
+{
+	return h->nchunks < LEAF ? h->nchunks : LEAF;
+}
+
+static inline uint32_t
+ndirs(const struct zhash *h)
+{
+	return (h->nchunks + LEAF - 1) / LEAF;
+}
+
+static inline struct zh_chunk *
+chunk_at(const struct zhash *h, uint32_t idx)
+{
+	return h->dirs[idx / LEAF][idx % LEAF];
+}
 
 static inline uint64_t
 hash_key(const uint8_t *k, size_t len)
@@ -62,20 +81,33 @@ zhash_init(struct zhash *h, struct trie_cow *c, size_t expect)
 	uint32_t n = 1;
 	while ((size_t)n * 256 < expect && n < (1u << 22))
 		n <<= 1;
-	h->chunks = trie_obj_alloc(c, (size_t)n * sizeof(*h->chunks));
-	if (h->chunks == NULL)
-		return -ENOMEM;
-	for (uint32_t i = 0; i < n; i++) {
-		h->chunks[i] = chunk_new(c, 512);
-		if (h->chunks[i] == NULL) {
-			for (uint32_t j = 0; j < i; j++)
-				trie_obj_retire(c, h->chunks[j]);
-			trie_obj_retire(c, h->chunks);
-			return -ENOMEM;
+	h->nchunks = n;
+	h->dirs = trie_obj_alloc(c, (size_t)ndirs(h) * sizeof(*h->dirs));
+	if (h->dirs == NULL)
+		goto fail;
+	memset(h->dirs, 0, (size_t)ndirs(h) * sizeof(*h->dirs));
+	for (uint32_t d = 0; d < ndirs(h); d++) {
+		h->dirs[d] = trie_obj_alloc(c, (size_t)leaf_len(h) * sizeof(**h->dirs));
+		if (h->dirs[d] == NULL)
+			goto fail;
+		memset(h->dirs[d], 0, (size_t)leaf_len(h) * sizeof(**h->dirs));
+		for (uint32_t i = 0; i < leaf_len(h); i++) {
+			h->dirs[d][i] = chunk_new(c, 512);
+			if (h->dirs[d][i] == NULL)
+				goto fail;
 		}
 	}
-	h->nchunks = n;
 	return 0;
+fail:
+	for (uint32_t d = 0; h->dirs != NULL && d < ndirs(h); d++) {
+		for (uint32_t i = 0; h->dirs[d] != NULL && i < leaf_len(h); i++)
+			trie_obj_retire(c, h->dirs[d][i]);
+		trie_obj_retire(c, h->dirs[d]);
+	}
+	trie_obj_retire(c, h->dirs);
+	h->dirs = NULL;
+	h->nchunks = 0;
+	return -ENOMEM;
 }
 
 void *
@@ -84,7 +116,7 @@ zhash_get(const struct zhash *h, zhash_key_fn keyfn, const uint8_t *key, size_t 
 	if (h->nchunks == 0)
 		return NULL;
 	uint64_t hv = hash_key(key, len);
-	const struct zh_chunk *ch = h->chunks[hv & (h->nchunks - 1)];
+	const struct zh_chunk *ch = chunk_at(h, (uint32_t)(hv & (h->nchunks - 1)));
 	uint32_t mask = ch->cap - 1, i = (uint32_t)(hv >> 20) & mask;
 	uint64_t tag = hv & ~PTR_MASK;
 	for (;;) {
@@ -101,28 +133,42 @@ zhash_get(const struct zhash *h, zhash_key_fn keyfn, const uint8_t *key, size_t 
 	}
 }
 
-/* Makes the chunk array writable in this transaction.  0 or -ENOMEM. */
-static int
-cow_array(struct zhash *h, struct trie_cow *c)
+/*
+ * Makes the directory path to chunk `idx` writable in this transaction and
+ * returns the slot holding the chunk pointer, or NULL (-ENOMEM).
+ */
+static struct zh_chunk **
+cow_slot(struct zhash *h, struct trie_cow *c, uint32_t idx)
 {
-	if (trie_obj_fresh(c, h->chunks))
-		return 0;
-	struct zh_chunk **na = trie_obj_alloc(c, (size_t)h->nchunks * sizeof(*na));
-	if (na == NULL)
-		return -ENOMEM;
-	memcpy(na, h->chunks, (size_t)h->nchunks * sizeof(*na));
-	trie_obj_retire(c, h->chunks);
-	h->chunks = na;
-	return 0;
+	if (!trie_obj_fresh(c, h->dirs)) {
+		struct zh_chunk ***nd = trie_obj_alloc(c, (size_t)ndirs(h) * sizeof(*nd));
+		if (nd == NULL)
+			return NULL;
+		memcpy(nd, h->dirs, (size_t)ndirs(h) * sizeof(*nd));
+		trie_obj_retire(c, h->dirs);
+		h->dirs = nd;
+	}
+	struct zh_chunk **leaf = h->dirs[idx / LEAF];
+	if (!trie_obj_fresh(c, leaf)) {
+		struct zh_chunk **nl = trie_obj_alloc(c, (size_t)leaf_len(h) * sizeof(*nl));
+		if (nl == NULL)
+			return NULL;
+		memcpy(nl, leaf, (size_t)leaf_len(h) * sizeof(*nl));
+		trie_obj_retire(c, leaf);
+		h->dirs[idx / LEAF] = nl;
+		leaf = nl;
+	}
+	return &leaf[idx % LEAF];
 }
 
-/* Makes chunk `idx` writable in this transaction (copying array and chunk). */
+/* Makes chunk `idx` writable in this transaction (copying its path and itself). */
 static struct zh_chunk *
 cow_chunk(struct zhash *h, struct trie_cow *c, uint32_t idx)
 {
-	if (cow_array(h, c) != 0)
+	struct zh_chunk **slot = cow_slot(h, c, idx);
+	if (slot == NULL)
 		return NULL;
-	struct zh_chunk *old = h->chunks[idx];
+	struct zh_chunk *old = *slot;
 	if (trie_obj_fresh(c, old))
 		return old;
 	size_t sz = sizeof(*old) + (size_t)old->cap * sizeof(uint64_t);
@@ -131,7 +177,7 @@ cow_chunk(struct zhash *h, struct trie_cow *c, uint32_t idx)
 		return NULL;
 	memcpy(nc, old, sz);
 	trie_obj_retire(c, old);
-	h->chunks[idx] = nc;
+	*slot = nc;
 	return nc;
 }
 
@@ -151,7 +197,7 @@ zhash_put(struct zhash *h, struct trie_cow *c, zhash_key_fn keyfn, void *val)
 	const struct trie_key *k = keyfn(val);
 	uint64_t hv = hash_key(k->b, k->len);
 	uint32_t idx = (uint32_t)(hv & (h->nchunks - 1));
-	struct zh_chunk *ch = h->chunks[idx];
+	struct zh_chunk *ch = chunk_at(h, idx);
 	uint32_t cap = ch->cap;
 	if ((ch->count + 1) * 4 > cap * 3)
 		cap *= 2;
@@ -168,12 +214,13 @@ zhash_put(struct zhash *h, struct trie_cow *c, zhash_key_fn keyfn, void *val)
 			const struct trie_key *ok = keyfn(slot_val(s));
 			chunk_insert(nc, hash_key(ok->b, ok->len), slot_val(s));
 		}
-		if (cow_array(h, c) != 0) {
+		struct zh_chunk **slot = cow_slot(h, c, idx);
+		if (slot == NULL) {
 			trie_obj_retire(c, nc);
 			return -ENOMEM;
 		}
 		trie_obj_retire(c, old);
-		h->chunks[idx] = nc;
+		*slot = nc;
 		ch = nc;
 	} else {
 		ch = cow_chunk(h, c, idx);
@@ -242,9 +289,12 @@ zhash_del(struct zhash *h, struct trie_cow *c, zhash_key_fn keyfn, const uint8_t
 void
 zhash_clear(struct zhash *h)
 {
-	for (uint32_t i = 0; i < h->nchunks; i++)
-		trie_obj_release(h->chunks[i]);
-	trie_obj_release(h->chunks);
-	h->chunks = NULL;
+	for (uint32_t d = 0; h->dirs != NULL && d < ndirs(h); d++) {
+		for (uint32_t i = 0; i < leaf_len(h); i++)
+			trie_obj_release(h->dirs[d][i]);
+		trie_obj_release(h->dirs[d]);
+	}
+	trie_obj_release(h->dirs);
+	h->dirs = NULL;
 	h->nchunks = 0;
 }

@@ -2,12 +2,13 @@
  * Exact-match index of a zone version: lookup key -> node, in a few cache
  * misses instead of a trie walk (the qp-trie stays the ordered structure).
  *
- * A fixed array of chunks, each an open-addressing table (linear probing,
- * backward-shift deletion) that grows on its own.  A slot holds the value
+ * A fixed set of chunks (reached through a two-level directory of 64-entry
+ * arrays), each an open-addressing table (linear probing, backward-shift
+ * deletion) that grows on its own.  A slot holds the value
  * pointer with 16 bits of the key's hash in its top bits, so most misses
  * never touch a value.  Copy-on-write with the same `struct trie_cow` as the
- * trie: a change copies the chunk array (8 bytes per chunk) and the one
- * chunk it touches, never the whole index.
+ * trie: a change copies the top directory, one 64-entry array and the one
+ * chunk it touches (about 5 KiB for a 1,000,000-name zone), never the index.
  *
  * Values are the caller's; `keyfn` returns the key stored in a value.
  */
@@ -23,7 +24,7 @@ struct zh_chunk;
 
 struct zhash {
 	uint32_t nchunks;            /* power of two; 0: empty index */
-	struct zh_chunk **chunks;    /* trie_obj_alloc'd */
+	struct zh_chunk ***dirs;     /* dirs[i >> 6][i & 63] is chunk i; all trie_obj_alloc'd */
 };
 
 typedef const struct trie_key *(*zhash_key_fn)(const void *val);

@@ -8,6 +8,7 @@ is reachable on its underlay address; a POP signing with another POP's key
 is refused; a POP cut off keeps serving and catches up by IXFR; after DELETE
 the retired POP's transfers are refused while the others go on.
 """
+import os
 import re
 import socket
 import time
@@ -193,4 +194,12 @@ def test_mesh_end_to_end(mesh):
     assert "[beta.example.] notify, outgoing, remote 10.53.0.4@53, serial %d" % serial not in log
     assert "[beta.example.] notify, outgoing, remote 10.53.0.3@53, serial %d" % serial in log
     assert [x["name"] for x in m.curl("GET", "/secondaries")[1]] == ["pop0", "pop1"]
+    # the primary's private key is served to the admin, never written to the database
+    st, conf = m.api("GET", "/mesh/wireguard.conf")
+    assert st == 200 and ("PrivateKey = " + m.primary_priv).encode() in conf
+    for suffix in ("", "-wal"):
+        path = os.path.join(m.dir, "anycst.db" + suffix)
+        if os.path.exists(path):
+            with open(path, "rb") as f:
+                assert m.primary_priv.encode() not in f.read()
     assert time.monotonic() - t0 < 90

@@ -109,6 +109,14 @@ def test_plain_queries_refused_soa_answered(primary):
     assert "status: NOERROR" in out and "ANSWER: 1" in out, out
     out = dig(primary, "nonexistent.test.", "SOA")
     assert "status: REFUSED" in out, out
+    # UDP at the same address: refused too, and SOA sent on to TCP (TC).
+    udp = ["dig", "@127.0.0.1", "-p", str(primary.xfr_port), "+time=3", "+tries=1"]
+    out = subprocess.run(udp + ["www." + ZONE, "A"], capture_output=True, text=True,
+                         timeout=20).stdout
+    assert "status: REFUSED" in out, out
+    out = subprocess.run(udp + [ZONE, "SOA"], capture_output=True, text=True,
+                         timeout=20).stdout
+    assert "Truncated, retrying in TCP mode" in out and "ANSWER: 1" in out, out
 
 
 def test_sha512_key_and_catalog_acl(primary):
@@ -151,3 +159,54 @@ def test_ipv6_listener():
             assert re.search(r"outgoing AXFR to ::1@\d+", p.log())
         finally:
             p.stop()
+
+
+def test_axfr_consistent_during_writes(primary):
+    """Each AXFR shows one version: while PATCHes keep changing two TXT
+    records together (always equal), every transfer has them equal and its
+    SOA serial first and last the same."""
+    import threading
+    import dns.query
+    for b in range(0, 20000, 2000):
+        primary.api("PATCH", "/zones/" + ZONE, {"rrsets": [
+            {"name": "h%d.%s" % (i, ZONE), "type": "A", "ttl": 60, "changetype": "REPLACE",
+             "records": [{"content": "10.0.%d.%d" % (i >> 8 & 255, i & 255),
+                          "disabled": False}]} for i in range(b, b + 2000)]})
+    stop = threading.Event()
+    errors = []
+
+    def writer():
+        n = 0
+        while not stop.is_set():
+            n += 1
+            try:
+                primary.api("PATCH", "/zones/" + ZONE, {"rrsets": [
+                    {"name": x + "." + ZONE, "type": "TXT", "ttl": 60, "changetype": "REPLACE",
+                     "records": [{"content": '"%d"' % n, "disabled": False}]}
+                    for x in ("pair-a", "pair-b")]})
+            except AssertionError as e:
+                errors.append(e)
+                return
+    t = threading.Thread(target=writer)
+    t.start()
+    kr = __import__("xfr_util").keyring("xfr-key.", primary.secret)
+    serials = set()
+    try:
+        for _ in range(8):
+            recs = []
+            for m in dns.query.xfr("127.0.0.1", ZONE, port=primary.xfr_port, keyring=kr,
+                                   keyname="xfr-key.", lifetime=30, relativize=False):
+                for rrset in m.answer:
+                    for rd in rrset:
+                        recs.append((rrset.name.to_text(), rd))
+            assert recs[0][1].rdtype == 6 and recs[-1][1].rdtype == 6
+            assert recs[0][1].serial == recs[-1][1].serial
+            serials.add(recs[0][1].serial)
+            txt = {n: rd.to_text() for n, rd in recs if rd.rdtype == 16}
+            assert txt.get("pair-a." + ZONE) == txt.get("pair-b." + ZONE), txt
+            assert len(recs) > 20000
+    finally:
+        stop.set()
+        t.join()
+    assert not errors, errors
+    assert len(serials) > 1   # the zone did change between transfers

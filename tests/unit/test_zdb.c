@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <pthread.h>
+#include <sched.h>
 #include <cmocka.h>
 #include <urcu-qsbr.h>
 
@@ -107,7 +108,8 @@ struct shared {
 	struct zdb *db;
 	uint8_t apex[DNS_NAME_MAX];
 	atomic_bool done;
-	unsigned long checks, mixed;
+	atomic_ulong checks;
+	unsigned long mixed;
 };
 
 static uint32_t
@@ -138,7 +140,7 @@ reader(void *arg)
 		uint32_t a = txt_value(z, "v.inv.test."), b = txt_value(z, "w.inv.test.");
 		if (a != b || a != zone_serial(z))
 			s->mixed++;
-		s->checks++;
+		atomic_fetch_add(&s->checks, 1);
 		rcu_quiescent_state();
 	}
 	rcu_unregister_thread();
@@ -161,7 +163,14 @@ test_zdb_publish_under_readers(void **state)
 	assert_int_equal(zdb_publish(s.db, z), 0);
 	pthread_t th;
 	assert_int_equal(pthread_create(&th, NULL, reader, &s), 0);
+	unsigned long seen = 0;
 	for (unsigned k = 1; k <= 1000; k++) {
+		/* Every 50 versions, let the reader check some: the two must interleave. */
+		if (k % 50 == 1) {
+			while (atomic_load(&s.checks) == seen)
+				sched_yield();
+			seen = atomic_load(&s.checks);
+		}
 		static struct trr del[3], add[3];
 		char l[160];
 		snprintf(l, sizeof(l), "inv.test. 60 SOA ns.inv.test. h.inv.test. %u 2 3 4 5", k - 1);
@@ -187,7 +196,7 @@ test_zdb_publish_under_readers(void **state)
 	atomic_store(&s.done, true);
 	pthread_join(th, NULL);
 	assert_int_equal(zone_serial(zdb_get(s.db, s.apex)), 1000);
-	assert_true(s.checks > 0);
+	assert_true(atomic_load(&s.checks) >= 20);
 	assert_int_equal(s.mixed, 0);
 	rcu_thread_offline();
 	rcu_barrier();

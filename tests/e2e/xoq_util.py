@@ -1,0 +1,228 @@
+"""Helpers for the XoQ e2e tests with the real daemons: an anycst-primary
+(xfr_util.Primary) serving zones over QUIC, anycst-secondary pulling them with
+the primary's pin, big zones made through the API's zone-text import, fast
+comparison of what a secondary serves with the primary's export, and the
+primary's /metrics.
+
+Every process is started by the tests and stopped by its own PID; every file
+lives in a temporary directory the caller removes.
+"""
+import os
+import random
+import re
+import select
+import socket
+import struct
+import subprocess
+import time
+import urllib.request
+
+import dns.message
+import dns.query
+import dns.rcode
+import dns.rdatatype
+
+from sec_util import Secondary, wait_until
+from xfr_util import API_KEY, BIN
+
+XOQ = os.path.join(BIN, "anycst-xoq")
+KEY = "pop-key."
+
+
+def pin_of(p):
+    """The primary's quic_spki_pin from GET /api/v1/servers/localhost."""
+    server = p.api("GET", "")
+    assert isinstance(server, dict) and server.get("quic_spki_pin"), server
+    return server["quic_spki_pin"]
+
+
+def metrics(p):
+    """The primary's /metrics as {name: value} (samples without labels)."""
+    req = urllib.request.Request("http://127.0.0.1:%d/metrics" % p.api_port,
+                                 headers={"X-API-Key": API_KEY})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        text = r.read().decode()
+    out = {}
+    for line in text.splitlines():
+        m = re.match(r"^([a-z_]+) (\S+)$", line)
+        if m:
+            out[m.group(1)] = float(m.group(2))
+    return out
+
+
+def big_zone_text(name, n, serial=1):
+    """A zone of exactly `n` records: SOA, NS, the NS's A, then A records."""
+    lines = ["%s 3600 IN SOA ns1.%s hostmaster.%s %d 3600 600 86400 300" % (name, name, name,
+                                                                          serial),
+             "%s 3600 IN NS ns1.%s" % (name, name),
+             "ns1.%s 3600 IN A 192.0.2.1" % name]
+    for i in range(n - 3):
+        lines.append("r%d.%s 300 IN A 10.%d.%d.%d" % (i, name, i >> 16, (i >> 8) & 255, i & 255))
+    return "\n".join(lines) + "\n"
+
+
+def create_zone_text(p, name, text, keys=(KEY,)):
+    p.api("POST", "/zones", {"name": name, "kind": "Native", "zone": text,
+                             "master_tsig_key_ids": list(keys), "soa_edit_api": "INCREASE"})
+
+
+def small_zone(p, name, keys=(KEY,)):
+    """A zone of 10 records through rrsets."""
+    rr = [{"name": "www." + name, "type": "A", "ttl": 300,
+           "records": [{"content": "192.0.2.10", "disabled": False},
+                       {"content": "192.0.2.11", "disabled": False}]},
+          {"name": "www." + name, "type": "AAAA", "ttl": 300,
+           "records": [{"content": "2001:db8::10", "disabled": False}]},
+          {"name": name, "type": "MX", "ttl": 300,
+           "records": [{"content": "10 mail." + name, "disabled": False}]},
+          {"name": "mail." + name, "type": "A", "ttl": 300,
+           "records": [{"content": "192.0.2.20", "disabled": False}]},
+          {"name": "txt." + name, "type": "TXT", "ttl": 300,
+           "records": [{"content": '"hello world"', "disabled": False}]},
+          {"name": "alias." + name, "type": "CNAME", "ttl": 300,
+           "records": [{"content": "www." + name, "disabled": False}]}]
+    # + SOA, NS, ns1 A from create_zone = 10 records
+    p.create_zone(name, keys=list(keys), records=rr)
+
+
+def quic_secondary(tmp, p, secret, pin=None, insecure=False, port=None, name="secq",
+                   zones=None, extra=()):
+    """anycst-secondary with the default transport (QUIC) on the primary's --quic port."""
+    args = ["--tsig", "%s:hmac-sha256:%s" % (KEY, secret)]
+    if pin:
+        args += ["--pin", pin]
+    if insecure:
+        args += ["--insecure"]
+    sec = Secondary(tmp, p.quic_port, zones=zones, tsig=False, port=port, name=name,
+                    extra=args + list(extra))
+    i = sec.args.index("--transport")
+    del sec.args[i:i + 2]             # the default transport: QUIC
+    return sec
+
+
+def parse_export(text):
+    """{(name, type): set((ttl, rdata text))} from the primary's export."""
+    out = {}
+    for line in text.splitlines():
+        f = line.split(None, 4)
+        if len(f) < 5 or line.startswith(";"):
+            continue
+        out.setdefault((f[0].lower(), f[3].upper()), set()).add((int(f[1]), f[4].strip()))
+    return out
+
+
+def _query_wire(qid, name, rdtype):
+    wire = b"".join(bytes([len(l)]) + l.encode() for l in name.rstrip(".").split(".")) + b"\0"
+    return struct.pack("!HHHHHH", qid, 0, 1, 0, 0, 0) + wire + struct.pack("!HH", rdtype, 1)
+
+
+def _skip_name(m, o):
+    while True:
+        l = m[o]
+        if l >= 0xC0:
+            return o + 2
+        o += 1 + l
+        if l == 0:
+            return o
+
+
+def served_a(port, names, host="127.0.0.1", window=128, timeout=60):
+    """{name: set((ttl, 'a.b.c.d'))} for type A at each name, by pipelined UDP
+    queries (a minimal parser: answers must be A records owned by the name)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    s.connect((host, port))
+    todo = list(enumerate(names))
+    pending = {}
+    out = {}
+    deadline = time.monotonic() + timeout
+    nxt = 0
+    last_send = time.monotonic()
+    try:
+        while nxt < len(todo) or pending:
+            while nxt < len(todo) and len(pending) < window:
+                i, name = todo[nxt]
+                qid = i & 0xFFFF
+                q = _query_wire(qid, name, 1)
+                pending[qid] = (name, q)
+                s.send(q)
+                nxt += 1
+                last_send = time.monotonic()
+            r, _, _ = select.select([s], [], [], 0.3)
+            if not r:
+                assert time.monotonic() < deadline, "no answers for %d names" % len(pending)
+                if time.monotonic() - last_send > 0.3:
+                    for _, q in list(pending.values()):     # lost on a full socket buffer
+                        s.send(q)
+                    last_send = time.monotonic()
+                continue
+            m = s.recv(65535)
+            qid, flags, qd, an = struct.unpack("!HHHH", m[:8])
+            if qid not in pending:
+                continue
+            name, q = pending[qid]
+            if m[12:len(q)] != q[12:]:
+                continue
+            del pending[qid]
+            assert flags & 0xF == 0, (name, "rcode %d" % (flags & 0xF))
+            o = len(q)
+            got = set()
+            for _ in range(an):
+                o = _skip_name(m, o)
+                t, _c, ttl, rdlen = struct.unpack("!HHIH", m[o:o + 10])
+                o += 10
+                if t == 1:
+                    got.add((ttl, socket.inet_ntoa(m[o:o + rdlen])))
+                o += rdlen
+            out[name] = got
+    finally:
+        s.close()
+    return out
+
+
+def assert_serves_export(sec, export_text):
+    """Everything in the export is what `sec` answers, type by type: A records by
+    pipelined UDP, other types through dnspython over TCP."""
+    want = parse_export(export_text)
+    a_names = sorted(n for (n, t) in want if t == "A")
+    got_a = served_a(sec.port, a_names)
+    for n in a_names:
+        assert got_a[n] == want[(n, "A")], (n, got_a[n], want[(n, "A")])
+    for (name, rdtype), recs in sorted(want.items()):
+        if rdtype == "A":
+            continue
+        r = sec.query(name, rdtype, tcp=True)
+        assert r.rcode() == dns.rcode.NOERROR, (name, rdtype)
+        got = set()
+        for rrset in r.answer:
+            if rrset.name.to_text().lower() == name and \
+                    dns.rdatatype.to_text(rrset.rdtype) == rdtype:
+                for rd in rrset:
+                    got.add((rrset.ttl, rd.to_text()))
+        assert {(t, x.lower()) for t, x in got} == {(t, x.lower()) for t, x in recs}, \
+            (name, rdtype, got, recs)
+    return len(a_names)
+
+
+def xoq(*args, timeout=120, ns=None):
+    """Runs tools/anycst-xoq; returns (ok, dict of key=value, the line)."""
+    cmd = [XOQ] + [str(a) for a in args]
+    if ns is not None:
+        cmd = ["ip", "netns", "exec", ns] + cmd
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                       timeout=timeout)
+    line = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else r.stderr.strip()
+    vals = dict(kv.split("=", 1) for kv in line.split()[1:] if "=" in kv)
+    return r.returncode == 0 and line.startswith("ok "), vals, line
+
+
+def wait_serials(sec, want, timeout, what="zones"):
+    """Waits until `sec` serves every zone of {zone: serial}."""
+    def done():
+        return all(sec.serial(z) == s for z, s in want.items())
+    wait_until(done, timeout, step=0.1, what=what)
+
+
+def random_pin():
+    import base64
+    return base64.b64encode(bytes(random.getrandbits(8) for _ in range(32))).decode()
