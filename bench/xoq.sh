@@ -171,7 +171,12 @@ median_secondary() {
 		SPID=
 		ms=$(sed -n 's/.*completed successfully, serial [0-9]*, AXFR, .* \([0-9][0-9]*\) ms,.*/\1/p' \
 			"$TMP/sec.log" | head -1)
-		[ -n "$ms" ] || { echo "fail"; return; }
+		if [ -z "$ms" ]; then
+			echo "xoq: anycst-secondary over $1 did not finish; its log:" >&2
+			tail -5 "$TMP/sec.log" >&2
+			echo "fail"
+			return
+		fi
 		echo "$ms" >>"$TMP/sms"
 		r=$((r + 1))
 	done
