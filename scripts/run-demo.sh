@@ -17,6 +17,10 @@ for port in 8081 5300 5353; do
 		exit 1
 	fi
 done
+if [ -n "$(ss -Hlun "sport = :8853" 2>/dev/null)" ]; then
+	echo "make run: UDP port 8853 (QUIC) is in use (another 'make run'?); stop it first" >&2
+	exit 1
+fi
 
 pids=""
 cleanup() {
@@ -65,7 +69,11 @@ if ! api "http://$API/api/v1/servers/localhost/zones/example.com." >/dev/null 2>
 	  ]}' >/dev/null
 fi
 
-"$top/bin/anycst-secondary" --primary "$XFR" --transport tcp --listen "$DNS" \
+# The secondary pulls over QUIC (its default transport), pinned to the key the
+# primary serves as quic_spki_pin (also printed in its log at start).
+PIN=$(api "http://$API/api/v1/servers/localhost" |
+	/usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["quic_spki_pin"])')
+"$top/bin/anycst-secondary" --primary "$QUIC" --pin "$PIN" --listen "$DNS" \
 	--tsig "demo.:hmac-sha256:$SECRET" --state-dir "$dir/secondary-state" \
 	>"$dir/secondary.log" 2>&1 &
 pids="$pids $!"
@@ -84,7 +92,8 @@ done
 cat <<MSG
 
 anycst is running: primary API on http://$API, transfers on $XFR (TCP) and $QUIC (QUIC),
-a secondary answering DNS on $DNS.  Logs: run/primary.log, run/secondary.log.
+a secondary answering DNS on $DNS that pulls over QUIC, pinned to $PIN.
+Logs: run/primary.log, run/secondary.log ("incoming IXFR over QUIC" after each change).
 
 Try, in another terminal:
 
