@@ -1467,6 +1467,8 @@ mesh_xfr_check(const char *ip, const char *key, char *why, size_t whycap)
 	if (m == NULL)
 		return true;
 	bool ok = true;
+	if (strncasecmp(ip, "::ffff:", 7) == 0 && strchr(ip + 7, '.') != NULL)
+		ip += 7;   /* an IPv4 POP seen through a dual-stack socket */
 	pthread_mutex_lock(&m->mu);
 	struct pop *kp = find_key(m, key);
 	struct pop *ipp = find_ip(m, ip);

@@ -29,10 +29,6 @@
 #include "util/log.h"
 
 #define NOTIFY_MAX_TARGETS 64
-/* After an answered NOTIFY, a target that has not come for the serial
- * within this long gets one more NOTIFY (some secondaries, knotd among
- * them, now and then defer a refresh asked for while they were busy). */
-#define NOTIFY_NUDGE_MS 300
 
 struct req {
 	struct req *next;

@@ -25,6 +25,10 @@
 #define NOTIFY_TRIES 5
 #define NOTIFY_RETRY_MS 250
 #define NOTIFY_COALESCE_MS 20
+/* After an answered NOTIFY, a target that has not come for the serial
+ * within this long gets one more NOTIFY (some secondaries, knotd among
+ * them, now and then defer a refresh asked for while they were busy). */
+#define NOTIFY_NUDGE_MS 300
 
 struct propagation;
 

@@ -15,6 +15,7 @@
 
 #include "dns/rrtype.h"
 #include "net/addr.h"
+#include "secondary/announce.h"
 #include "secondary/serve.h"
 #include "secondary/timers.h"
 
@@ -213,6 +214,12 @@ http_metrics_text(struct timers *t, const char *identity)
 		struct zone_walk_ctx w = {.b = &b, .which = k};
 		timers_walk(t, zone_metric, &w);
 	}
+	char *edge = announce_metrics_text();   /* POP label, announce state, RRL */
+	if (edge == NULL)
+		b.failed = true;
+	else
+		sb_printf(&b, "%s", edge);
+	free(edge);
 	if (b.failed) {
 		free(b.p);
 		return NULL;
@@ -246,11 +253,15 @@ http_health(struct timers *t, char **body)
 	sb_init(&b);
 	struct health_ctx h = {.b = &b};
 	timers_walk(t, health_zone, &h);
+	char edge[1024];
+	unsigned edge_faults = announce_healthz(edge, sizeof(edge));   /* BIRD, interface, lag */
+	if (edge_faults > 0)
+		sb_printf(&b, "%s", edge);
 	int code = 200;
 	if (h.zones == 0) {
 		sb_printf(&b, "no zones\n");
 		code = 503;
-	} else if (h.bad > 0) {
+	} else if (h.bad > 0 || edge_faults > 0) {
 		code = 503;
 	} else {
 		sb_printf(&b, "ok, %zu zones\n", h.zones);

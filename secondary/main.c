@@ -16,9 +16,12 @@
 #include "dns/tsig.h"
 #include "net/addr.h"
 #include "net/quic.h"
+#include "secondary/announce.h"
 #include "secondary/answer.h"
+#include "secondary/health.h"
 #include "secondary/http.h"
 #include "secondary/notify.h"
+#include "secondary/rrl.h"
 #include "secondary/serve.h"
 #include "secondary/serve_tcp.h"
 #include "secondary/serve_udp.h"
@@ -57,6 +60,22 @@ static struct opt secondary_opts[] = {
 	{.name = "tcp-idle-timeout", .arg = "SECONDS", .def = "10", .help = "DNS over TCP idle limit"},
 	{.name = "tcp-max-clients", .arg = "N", .def = "512", .help = "TCP connections in total"},
 	{.name = "tcp-max-per-client", .arg = "N", .def = "32", .help = "TCP connections per address"},
+	{.name = "anycast-iface", .arg = "NAME", .def = "none",
+	 .help = "interface holding the anycast address: up while healthy (BIRD announces it)"},
+	{.name = "bird-socket", .arg = "PATH", .def = "/run/bird/bird.ctl with --anycast-iface",
+	 .help = "BIRD control socket to check (\"off\": none)"},
+	{.name = "announce-holddown", .arg = "SECONDS", .def = "5",
+	 .help = "stay withdrawn this long after a withdrawal or start"},
+	{.name = "max-lag", .arg = "SECONDS", .def = "300",
+	 .help = "unhealthy when a zone stays behind the primary's serial longer (0: off)"},
+	{.name = "max-lag-serials", .arg = "N", .def = "0",
+	 .help = "unhealthy when a zone is more serials behind the primary (0: off)"},
+	{.name = "rrl-rate", .arg = "N", .def = "0 (off)",
+	 .help = "UDP responses per second per /24 or /56 client prefix"},
+	{.name = "rrl-slip", .arg = "N", .def = "2",
+	 .help = "every Nth rate-limited answer sent truncated (TC=1); 0: drop all"},
+	{.name = "rrl-whitelist", .arg = "PREFIX", .help = "never rate-limit this prefix",
+	 .repeatable = true},
 	{0},
 };
 
@@ -176,6 +195,44 @@ main(int argc, char **argv)
 		snprintf(identity, sizeof(identity), "anycst-secondary");
 	}
 
+	if (opts_get(secondary_opts, "identity")->set)
+		log_set_prefix(identity);   /* the POP name starts every log line */
+
+	/* Before the serving threads: announce_new forks the withdraw watchdog. */
+	const char *bird_sock = NULL;
+	if (opts_get(secondary_opts, "bird-socket")->set)
+		bird_sock = opts_str(secondary_opts, "bird-socket");
+	else if (opts_get(secondary_opts, "anycast-iface")->set)
+		bird_sock = "/run/bird/bird.ctl";
+	if (bird_sock != NULL && strcmp(bird_sock, "off") == 0)
+		bird_sock = NULL;
+	struct announce_cfg acfg = {
+		.iface = opts_get(secondary_opts, "anycast-iface")->set
+		                 ? opts_str(secondary_opts, "anycast-iface") : NULL,
+		.bird_socket = bird_sock,
+		.holddown_s = (unsigned)num_opt("announce-holddown", 0, 86400, 5),
+		.identity = identity,
+	};
+	struct announce *ann = announce_new(&acfg);
+	if (ann == NULL)
+		fatal("out of memory");
+	struct rrl_cfg rcfg = {
+		.rate = (uint32_t)num_opt("rrl-rate", 0, 10000000, 0),
+		.slip = (uint32_t)num_opt("rrl-slip", 0, 100, 2),
+	};
+	struct rrl *rrl = NULL;
+	if (rcfg.rate > 0) {
+		rrl = rrl_new(&rcfg);
+		if (rrl == NULL)
+			fatal("out of memory");
+		struct opt *wo = opts_get(secondary_opts, "rrl-whitelist");
+		for (size_t i = 0; i < wo->nvalues; i++)
+			if (rrl_whitelist_add(rrl, wo->values[i], err, sizeof(err)) != 0)
+				fatal("--rrl-whitelist: %s", err);
+		log_notice(NULL, "RRL on, %u responses/s per prefix, slip %u, %zu whitelisted",
+		           rcfg.rate, rcfg.slip, wo->nvalues);
+	}
+
 	struct sockaddr_storage http_addr;
 	bool want_http = opts_get(secondary_opts, "http")->set;
 	if (want_http)
@@ -239,12 +296,21 @@ main(int argc, char **argv)
 	static struct notify_cfg ncfg;
 	ncfg.primary = primary;
 	ncfg.tsig = have_tsig ? &tsig : NULL;
-	ncfg.on_notify = timers_notify;
-	ncfg.ctx = tm;
+	struct health_cfg hcfg = {
+		.timers = tm,
+		.max_lag_s = (unsigned)num_opt("max-lag", 0, 86400 * 365, 300),
+		.max_lag_serials = (uint32_t)num_opt("max-lag-serials", 0, 0x7fffffff, 0),
+	};
+	struct health *health = health_new(&hcfg);
+	if (health == NULL)
+		fatal("out of memory");
+	ncfg.on_notify = health_on_notify;   /* notes the primary's serial, then timers_notify */
+	ncfg.ctx = health;
 	struct serve_ctx sc = {
 		.db = db,
 		.aopts = {.identity = identity, .version = "anycst " ANYCST_VERSION},
 		.notify = &ncfg,
+		.rrl = rrl,
 	};
 	struct serve_udp *udp = serve_udp_start(listen, nlisten, workers, &sc, err, sizeof(err));
 	if (udp == NULL)
@@ -262,6 +328,10 @@ main(int argc, char **argv)
 		log_notice(NULL, "DNS service listening on %s, UDP (%u workers) and TCP",
 		           addr_fmt((const struct sockaddr *)&listen[i], a, sizeof(a)), workers);
 	}
+
+	health_set_listening(health, true);
+	if (announce_start(ann, health) != 0)
+		fatal("cannot start the announce thread");
 
 	struct http *http = NULL;
 	if (want_http) {
@@ -290,6 +360,7 @@ main(int argc, char **argv)
 		log_notice(NULL, "SIGHUP ignored (zones follow the primary and the catalog)");
 	log_notice(NULL, "shutting down (signal %d)", sig);
 
+	announce_free(ann);   /* withdraw first, then stop answering */
 	http_stop(http);
 	timers_free(tm);
 	quic_client_free(qc);
@@ -301,6 +372,8 @@ main(int argc, char **argv)
 	zdb_free(catdb);
 	rcu_thread_offline();
 	rcu_unregister_thread();
+	health_free(health);
+	rrl_free(rrl);
 	free(listen);
 	free(zones);
 	log_notice(NULL, "stopped");

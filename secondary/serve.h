@@ -20,6 +20,7 @@
 
 struct zdb;
 struct notify_cfg;
+struct rrl;
 
 /* qtype counters: one slot per type up to SERVE_QTYPE_OTHER, then "other". */
 #define SERVE_QTYPE_OTHER 260
@@ -57,6 +58,7 @@ struct serve_ctx {
 	struct answer_opts aopts;      /* is_tcp set per call */
 	struct notify_cfg *notify;     /* NULL: NOTIFY answered NOTIMP */
 	struct serve_stats *stats;     /* this thread's own */
+	struct rrl *rrl;               /* UDP response rate limiting; NULL: off (secondary/rrl.h) */
 };
 
 /*

@@ -8,6 +8,7 @@
 #include "secondary/xfrin.h"
 
 #include <errno.h>
+#include <string.h>
 
 #include "net/quic.h"
 #include "net/tcp.h"
@@ -85,6 +86,7 @@ q_close(struct xfr_conn *c)
 void
 xfr_transport_quic_init(struct xfr_transport *t, void *client)
 {
+	memset(t, 0, sizeof(*t));
 	t->name = "QUIC";
 	t->open = q_open;
 	t->send = q_send;

@@ -206,6 +206,7 @@ class Mesh:
         self.nsrun("primary", "ip", "addr", "add", "10.53.0.1/24", "dev", wg)
         self.nsrun("primary", "ip", "link", "set", wg, "up")
         priv, self.primary_pub = self.genkey()
+        self.primary_priv = priv
         keyfile = os.path.join(self.dir, "primary-wg.key")
         fd = os.open(keyfile, os.O_WRONLY | os.O_CREAT, 0o600)
         os.write(fd, (priv + "\n").encode())

@@ -342,6 +342,8 @@ test_mesh_registry(void **state)
 	assert_false(mesh_xfr_check("10.53.0.2", "pop-p0.", why, sizeof(why)));
 	assert_false(mesh_xfr_check("10.53.0.2", "other-key.", why, sizeof(why)));
 	assert_non_null(strstr(why, "own key"));
+	assert_true(mesh_xfr_check("::ffff:10.53.0.2", "pop-tokyo.", why, sizeof(why)));
+	assert_false(mesh_xfr_check("::ffff:10.53.0.4", "pop-tokyo.", why, sizeof(why)));
 	assert_true(mesh_xfr_check("127.0.0.1", "other-key.", why, sizeof(why)));
 	assert_false(mesh_xfr_check("127.0.0.1", "pop-p1", why, sizeof(why)));
 
@@ -349,8 +351,8 @@ test_mesh_registry(void **state)
 	assert_int_equal(mesh_pop_json(f->m, NULL, &all), 0);
 	assert_int_equal(json_array_size(all), 5);
 	json_t *t0 = json_array_get(all, 0);
-	assert_int_equal(json_integer_value(json_object_get(t0, "transfers")), 1);
-	assert_int_equal(json_integer_value(json_object_get(t0, "refused")), 2);
+	assert_int_equal(json_integer_value(json_object_get(t0, "transfers")), 2);
+	assert_int_equal(json_integer_value(json_object_get(t0, "refused")), 3);
 	assert_false(json_is_null(json_object_get(t0, "last_seen")));
 	json_decref(all);
 

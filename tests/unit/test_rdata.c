@@ -253,6 +253,18 @@ test_rdata_srv_naptr_hinfo_caa(void **state)
 	    "\0\x64\0\x0a\1U\7E2U+sip\x1b!^.*$!sip:info@example.com!\0", NULL);
 	RT(DNS_T_NAPTR, "100 10 \"\" \"\" \"\" _sip._udp", "100 10 \"\" \"\" \"\" _sip._udp.example.com.");
 	RT(DNS_T_NAPTR, "1 1 \"a b\\\"\" \"\" \"\" .", NULL);
+	/* NAPTR regexp rules (RFC 3403 §4.1) as BIND applies them */
+	RT(DNS_T_NAPTR, "100 10 \"u\" \"E2U+sip\" \"!^(\\\\+441632960)(.*)$!sip:\\\\2@example.com!\" .",
+	   NULL);
+	RT(DNS_T_NAPTR, "1 1 \"\" \"\" \"!^[[:digit:]]+$!x!i\" .", NULL);
+	bad(DNS_T_NAPTR, "1 1 \"\" \"\" \"!^(.*)$!sip:\\\\2@x!\" .", 4,
+	    "bad NAPTR regexp '!^(.*)$!sip:\\\\2@x!'");
+	bad(DNS_T_NAPTR, "1 1 \"\" \"\" \"1^.*$1x1\" .", 4, "bad NAPTR regexp '1^.*$1x1'");
+	bad(DNS_T_NAPTR, "1 1 \"\" \"\" \"!^.*$!x!j\" .", 4, "bad NAPTR regexp '!^.*$!x!j'");
+	bad(DNS_T_NAPTR, "1 1 \"\" \"\" \"!^.*$!x\" .", 4, "bad NAPTR regexp '!^.*$!x'");
+	bad(DNS_T_NAPTR, "1 1 \"\" \"\" \"!a**!x!\" .", 4, "bad NAPTR regexp '!a**!x!'");
+	bad(DNS_T_NAPTR, "1 1 \"\" \"\" \"![[:digit:]!x!\" .", 4,
+	    "bad NAPTR regexp '![[:digit:]!x!'");
 	RT(DNS_T_HINFO, "\"PC\" \"Linux os\"", NULL);
 	RT(DNS_T_HINFO, "PC \"\\\\\"", "\"PC\" \"\\\\\"");
 	bad(DNS_T_HINFO, "PC", 1, "missing HINFO field 'os'");
@@ -721,6 +733,7 @@ test_rdata_svcb(void **state)
 	    "duplicate SVCB key 'key123'");
 	bad(DNS_T_SVCB, "1 foo.example.com. mandatory=key123", 2,
 	    "SVCB mandatory key 'key123' is missing");
+	bad(DNS_T_SVCB, "1 . mandatory=port alpn=h2", 2, "SVCB mandatory key 'port' is missing");
 	bad(DNS_T_SVCB, "1 foo.example.com. mandatory=mandatory", 2, "SVCB mandatory lists itself");
 	bad(DNS_T_SVCB, "1 foo.example.com. no-default-alpn=abc", 2,
 	    "bad SVCB value for key 'no-default-alpn'");
@@ -821,9 +834,10 @@ test_rdata_gateway_apl_hip_cert(void **state)
 	    "\x47\x8e\xee\xb2\x7b\x5b\xd7\x4d\xae\x14\x9b\x6e\x81\xba\x3a\x05\x21"
 	    "\xaf\x82\xab\x78\x01", NULL);
 	RT(DNS_T_IPSECKEY, "10 0 2 . AQNRU3mG7TVTO2BkR47usntb102uFJtugbo6BSGvgqt4AQ==", NULL);
-	RT(DNS_T_IPSECKEY, "10 3 2 mygateway.example.com. AQNRU3mG7TVTO2BkR47usntb102uFJtugbo6BSGvgqt4AQ==",
-	   NULL);
-	RT(DNS_T_IPSECKEY, "10 2 2 2001:0DB8:0:8002::2000:1 AQNRU3mG7TVTO2BkR47usntb102uFJtugbo6BSGvgqt4AQ==",
+	RT(DNS_T_IPSECKEY,
+	   "10 3 2 mygateway.example.com. AQNRU3mG7TVTO2BkR47usntb102uFJtugbo6BSGvgqt4AQ==", NULL);
+	RT(DNS_T_IPSECKEY,
+	   "10 2 2 2001:0DB8:0:8002::2000:1 AQNRU3mG7TVTO2BkR47usntb102uFJtugbo6BSGvgqt4AQ==",
 	   "10 2 2 2001:db8:0:8002::2000:1 AQNRU3mG7TVTO2BkR47usntb102uFJtugbo6BSGvgqt4AQ==");
 	bad(DNS_T_IPSECKEY, "10 0 2 x AA==", 3, "bad IPSECKEY gateway 'x'");
 	bad(DNS_T_IPSECKEY, "10 1 2 1.2.3", 3, "bad IPSECKEY gateway '1.2.3'");
@@ -894,7 +908,7 @@ test_rdata_mutated_wire_roundtrip(void **state)
 	static const struct { uint16_t type; const char *text; } seeds[] = {
 		{ DNS_T_A, "1.2.3.4" }, { DNS_T_AAAA, "2001:db8::1" }, { DNS_T_NS, "a.b." },
 		{ DNS_T_SOA, "a. b. 1 2 3 4 5" }, { DNS_T_MX, "1 a." }, { DNS_T_TXT, "a \"b c\" \"\"" },
-		{ DNS_T_HINFO, "a b" }, { DNS_T_SRV, "1 2 3 a." }, { DNS_T_NAPTR, "1 2 a b c d." },
+		{ DNS_T_HINFO, "a b" }, { DNS_T_SRV, "1 2 3 a." }, { DNS_T_NAPTR, "1 2 a b !x!y! d." },
 		{ DNS_T_LOC, "42 21 54 N 71 06 18 W -24m 30m" }, { DNS_T_DNAME, "x.y." },
 		{ DNS_T_DS, "1 8 2 00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff" },
 		{ DNS_T_SSHFP, "1 1 00112233445566778899aabbccddeeff00112233" },

@@ -1,0 +1,250 @@
+/*
+ * POP health (see health.h).  The table of primary serials is small (one
+ * entry per zone that received a NOTIFY ahead of what we serve) and is
+ * searched linearly; it is touched by NOTIFY and by the announce thread a
+ * few times a second, never by queries.
+ */
+#include "secondary/health.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "dns/name.h"
+#include "dns/serial.h"
+
+struct primary_serial {
+	char zone[DNS_NAME_TEXT_MAX];
+	uint32_t serial;
+	int64_t behind_since_ms;      /* 0: not behind */
+};
+
+struct health {
+	struct health_cfg cfg;
+	pthread_mutex_t lock;
+	bool listening;
+	struct primary_serial *ps;
+	size_t nps, cps;
+};
+
+int64_t
+health_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct health *
+health_new(const struct health_cfg *cfg)
+{
+	struct health *h = calloc(1, sizeof(*h));
+	if (h == NULL)
+		return NULL;
+	h->cfg = *cfg;
+	pthread_mutex_init(&h->lock, NULL);
+	return h;
+}
+
+void
+health_free(struct health *h)
+{
+	if (h == NULL)
+		return;
+	pthread_mutex_destroy(&h->lock);
+	free(h->ps);
+	free(h);
+}
+
+void
+health_set_listening(struct health *h, bool on)
+{
+	pthread_mutex_lock(&h->lock);
+	h->listening = on;
+	pthread_mutex_unlock(&h->lock);
+}
+
+static struct primary_serial *
+find_ps(struct health *h, const char *zone)
+{
+	for (size_t i = 0; i < h->nps; i++)
+		if (strcasecmp(h->ps[i].zone, zone) == 0)
+			return &h->ps[i];
+	return NULL;
+}
+
+int
+health_note_primary(struct health *h, const char *zone, uint32_t serial, int64_t now_ms)
+{
+	(void)now_ms;
+	int ret = 0;
+	pthread_mutex_lock(&h->lock);
+	struct primary_serial *p = find_ps(h, zone);
+	if (p == NULL) {
+		if (h->nps == h->cps) {
+			size_t nc = h->cps ? h->cps * 2 : 16;
+			struct primary_serial *np = realloc(h->ps, nc * sizeof(*np));
+			if (np == NULL) {
+				ret = -ENOMEM;
+				goto out;
+			}
+			h->ps = np;
+			h->cps = nc;
+		}
+		p = &h->ps[h->nps++];
+		memset(p, 0, sizeof(*p));
+		snprintf(p->zone, sizeof(p->zone), "%s", zone);
+		p->serial = serial;
+	} else if (dns_serial_gt(serial, p->serial)) {
+		p->serial = serial;
+	}
+out:
+	pthread_mutex_unlock(&h->lock);
+	return ret;
+}
+
+int
+health_on_notify(void *ctx, const uint8_t *apex, bool has_serial, uint32_t serial)
+{
+	struct health *h = ctx;
+	if (has_serial) {
+		char name[DNS_NAME_TEXT_MAX];
+		if (dns_name_to_text(apex, name, sizeof(name)) >= 0)
+			health_note_primary(h, name, serial, health_now_ms());
+	}
+	if (h->cfg.timers == NULL)
+		return -ENOENT;
+	return timers_notify(h->cfg.timers, apex, has_serial, serial);
+}
+
+static void addf(char *buf, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Appends to a fixed buffer; when full, the buffer ends with "...\n". */
+static void
+addf(char *buf, size_t cap, const char *fmt, ...)
+{
+	size_t len = strnlen(buf, cap);
+	if (len + 1 >= cap)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(buf + len, cap - len, fmt, ap);
+	va_end(ap);
+	if (n >= 0 && (size_t)n >= cap - len && cap >= 5)
+		memcpy(buf + cap - 5, "...\n", 5);
+}
+
+static void
+fault(struct health_result *out, bool lag, const char *line)
+{
+	out->faults++;
+	out->healthy = false;
+	addf(out->why, sizeof(out->why), "%s\n", line);
+	if (lag)
+		addf(out->lag, sizeof(out->lag), "%s\n", line);
+}
+
+void
+health_eval(struct health *h, const struct timers_zone_info *zi, size_t n, int64_t now_ms,
+            struct health_result *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->healthy = true;
+	pthread_mutex_lock(&h->lock);
+	if (!h->listening) {
+		out->faults++;
+		out->healthy = false;
+		addf(out->why, sizeof(out->why), "DNS service not listening\n");
+		addf(out->lag, sizeof(out->lag), "DNS service not listening\n");
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct timers_zone_info *z = &zi[i];
+		out->zones++;
+		char line[DNS_NAME_TEXT_MAX + 128];
+		if (!z->loaded || z->expired) {
+			snprintf(line, sizeof(line), "zone %s %s", z->name,
+			         z->loaded ? "expired" : "not loaded");
+			fault(out, false, line);
+			continue;
+		}
+		struct primary_serial *p = find_ps(h, z->name);
+		if (p == NULL)
+			continue;
+		if (!dns_serial_gt(p->serial, z->serial)) {
+			/* caught up (a refresh brought the primary's serial or newer) */
+			p->serial = z->serial;
+			p->behind_since_ms = 0;
+			continue;
+		}
+		if (p->behind_since_ms == 0)
+			p->behind_since_ms = now_ms > 0 ? now_ms : 1;
+		long long behind_s = (now_ms - p->behind_since_ms) / 1000;
+		uint32_t dist = p->serial - z->serial;   /* RFC 1982: forward distance */
+		if (h->cfg.max_lag_serials != 0 && dist > h->cfg.max_lag_serials) {
+			snprintf(line, sizeof(line),
+			         "zone %s lags the primary: serial %u, primary %u (%u serials)",
+			         z->name, z->serial, p->serial, dist);
+			fault(out, true, line);
+		} else if (h->cfg.max_lag_s != 0 &&
+		           now_ms - p->behind_since_ms > (int64_t)h->cfg.max_lag_s * 1000) {
+			snprintf(line, sizeof(line),
+			         "zone %s lags the primary: serial %u, primary %u, for %lld s",
+			         z->name, z->serial, p->serial, behind_s);
+			fault(out, true, line);
+		}
+	}
+	pthread_mutex_unlock(&h->lock);
+	if (n == 0) {
+		out->faults++;
+		out->healthy = false;
+		addf(out->why, sizeof(out->why), "no zones\n");
+	}
+}
+
+struct collect {
+	struct timers_zone_info *zi;
+	size_t n, cap;
+	bool failed;
+};
+
+static void
+collect_zone(void *ctx, const struct timers_zone_info *zi)
+{
+	struct collect *c = ctx;
+	if (c->failed)
+		return;
+	if (c->n == c->cap) {
+		size_t nc = c->cap ? c->cap * 2 : 64;
+		struct timers_zone_info *np = realloc(c->zi, nc * sizeof(*np));
+		if (np == NULL) {
+			c->failed = true;
+			return;
+		}
+		c->zi = np;
+		c->cap = nc;
+	}
+	c->zi[c->n++] = *zi;
+}
+
+int
+health_check(struct health *h, int64_t now_ms, struct health_result *out)
+{
+	struct collect c = {0};
+	if (h->cfg.timers != NULL)
+		timers_walk(h->cfg.timers, collect_zone, &c);
+	if (c.failed) {
+		free(c.zi);
+		memset(out, 0, sizeof(*out));
+		out->faults = 1;
+		snprintf(out->why, sizeof(out->why), "out of memory checking the zones\n");
+		return -ENOMEM;
+	}
+	health_eval(h, c.zi, c.n, now_ms, out);
+	free(c.zi);
+	return 0;
+}
