@@ -68,6 +68,7 @@ enum {
 	F_AMTRELAY, /* the whole rdata: dns/rdata_misc.c */
 	F_APL,      /* the whole rdata: dns/rdata_misc.c */
 	F_HIP,      /* the whole rdata: dns/rdata_misc.c */
+	F_WKS,      /* the whole rdata: dns/rdata_misc.c */
 };
 
 struct field {
@@ -93,6 +94,7 @@ static const struct rdesc descs[] = {
 	{ DNS_T_MB, { { F_NAME_C, "mailbox" } } },
 	{ DNS_T_MG, { { F_NAME_C, "mailbox" } } },
 	{ DNS_T_MR, { { F_NAME_C, "mailbox" } } },
+	{ DNS_T_WKS, { { F_WKS, "address" } } },
 	{ DNS_T_PTR, { { F_NAME_C, "target" } } },
 	{ DNS_T_HINFO, { { F_STR, "cpu" }, { F_STR, "os" } } },
 	{ DNS_T_MINFO, { { F_NAME_C, "rmailbx" }, { F_NAME_C, "emailbx" } } },
@@ -621,6 +623,8 @@ field_len(uint8_t k, const uint8_t *p, size_t left)
 		return rd_apl_check(p, left) == 0 ? (ssize_t)left : -1;
 	case F_HIP:
 		return rd_hip_check(p, left) == 0 ? (ssize_t)left : -1;
+	case F_WKS:
+		return rd_wks_check(p, left) == 0 ? (ssize_t)left : -1;
 	case F_U32:
 	case F_PERIOD:
 	case F_TIME:
@@ -1198,6 +1202,8 @@ dns_rdata_to_text(uint16_t type, const uint8_t *rd, size_t rdlen, char *buf, siz
 			rd_apl_text(rd + pos, l, &b);
 		} else if (f->kind == F_HIP) {
 			rd_hip_text(rd + pos, l, &b);
+		} else if (f->kind == F_WKS) {
+			rd_wks_text(rd + pos, l, &b);
 		} else {
 			if (f != d->f)
 				rd_putc(&b, ' ');
@@ -1405,6 +1411,8 @@ parse_field(struct rd_pctx *c, const struct field *f)
 		return rd_apl_parse(c);
 	case F_HIP:
 		return rd_hip_parse(c);
+	case F_WKS:
+		return rd_wks_parse(c);
 	case F_STR_OPT:
 		if (c->i >= c->n)
 			return 0;
@@ -1753,7 +1761,8 @@ dns_rdata_from_tokens(uint16_t type, const struct dns_tok *t, size_t n, const ui
 	return (int)c.w.pos;
 }
 
-#define FROM_STR_MAXTOK 1024
+/* Fields one content string may hold: 128 KiB of tokens on the stack. */
+#define FROM_STR_MAXTOK 4096
 
 int
 dns_rdata_from_str(uint16_t type, const char *s, size_t len, const uint8_t *origin, uint8_t *out,

@@ -8,6 +8,7 @@ is reachable on its underlay address; a POP signing with another POP's key
 is refused; a POP cut off keeps serving and catches up by IXFR; after DELETE
 the retired POP's transfers are refused while the others go on.
 """
+import json
 import os
 import re
 import socket
@@ -49,10 +50,17 @@ def patch_txt(m, zone, value):
 
 
 def primary_serial(m, zone):
-    import json
     st, body = m.api("GET", "/zones/%s?rrsets=false" % zone)
     assert st == 200, body
     return json.loads(body)["serial"]
+
+
+def xoq(m, node, remote, zone, keyname, secret, pin):
+    """AXFR over QUIC with anycst-xoq from inside `node`: (exit code, output)."""
+    argv = [os.path.join(mesh_util.BIN, "anycst-xoq"), "--remote", remote, "--pin", pin,
+            "-y", "%s:hmac-sha256:%s" % (keyname, secret), "--timeout", "3000", zone, "AXFR"]
+    r = m.nsrun(node, *argv, check=False)
+    return r.returncode, r.stdout + r.stderr
 
 
 def wait_serial(m, nodes, zone, serial, timeout=5):
@@ -124,8 +132,15 @@ def test_mesh_end_to_end(mesh):
         z = ZONES[i % 2]
         serial = patch_txt(m, z, "change %d" % i)
         wait_serial(m, pops, z, serial)
+    cmd = m.pops["pop0"]["command"].split()
+    quic = cmd[cmd.index("--transport") + 1] == "quic"
+    pin = cmd[cmd.index("--pin") + 1] if quic else None
+    served_pin = json.loads(m.api("GET", "")[1]).get("quic_spki_pin")
+    assert pin == served_pin   # QUIC with the pin whenever the primary serves it
     for p in pops:
         assert txt_at(m, p, ZONES[0]) == ['"change 4"']
+        if quic:   # the primary serves XoQ: the POPs pull over QUIC across the mesh
+            assert "incoming IXFR over QUIC from 10.53.0.1" in m.log(p)
         assert re.search(r"\[alpha\.example\.\] zone transfer, completed successfully, "
                          r"serial \d+ -> \d+, IXFR,", m.log(p)), m.log(p)
     listing = {x["name"]: x for x in m.curl("GET", "/secondaries")[1]}
@@ -162,6 +177,14 @@ def test_mesh_end_to_end(mesh):
         m.log("primary")
     r1 = m.pops["pop1"]
     assert xfr_rcode(m, "pop1", ZONES[0], r1["tsig_key"], r1["tsig_secret"]) == dns.rcode.NOERROR
+    if quic:   # the same over QUIC
+        rc, out = xoq(m, "pop1", "10.53.0.1:8853", ZONES[0], r0["tsig_key"], r0["tsig_secret"], pin)
+        assert rc != 0 and "REFUSED" in out, out
+        rc, out = xoq(m, "pop1", "10.53.0.1:8853", ZONES[0], r1["tsig_key"], r1["tsig_secret"], pin)
+        assert rc == 0 and out.startswith("ok "), out
+        rc, out = xoq(m, "outside", under + ":8853", ZONES[0], r0["tsig_key"], r0["tsig_secret"],
+                      pin)
+        assert rc != 0, out
 
     # --- a POP cut off keeps serving and catches up by IXFR ----------------------------
     before = m.serial("pop2", ZONES[0])
