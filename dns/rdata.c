@@ -68,6 +68,7 @@ enum {
 	F_AMTRELAY, /* the whole rdata: dns/rdata_misc.c */
 	F_APL,      /* the whole rdata: dns/rdata_misc.c */
 	F_HIP,      /* the whole rdata: dns/rdata_misc.c */
+	F_WKS,      /* the whole rdata: dns/rdata_misc.c */
 };
 
 struct field {
@@ -93,6 +94,7 @@ static const struct rdesc descs[] = {
 	{ DNS_T_MB, { { F_NAME_C, "mailbox" } } },
 	{ DNS_T_MG, { { F_NAME_C, "mailbox" } } },
 	{ DNS_T_MR, { { F_NAME_C, "mailbox" } } },
+	{ DNS_T_WKS, { { F_WKS, "address" } } },
 	{ DNS_T_PTR, { { F_NAME_C, "target" } } },
 	{ DNS_T_HINFO, { { F_STR, "cpu" }, { F_STR, "os" } } },
 	{ DNS_T_MINFO, { { F_NAME_C, "rmailbx" }, { F_NAME_C, "emailbx" } } },
@@ -621,6 +623,8 @@ field_len(uint8_t k, const uint8_t *p, size_t left)
 		return rd_apl_check(p, left) == 0 ? (ssize_t)left : -1;
 	case F_HIP:
 		return rd_hip_check(p, left) == 0 ? (ssize_t)left : -1;
+	case F_WKS:
+		return rd_wks_check(p, left) == 0 ? (ssize_t)left : -1;
 	case F_U32:
 	case F_PERIOD:
 	case F_TIME:
@@ -683,11 +687,135 @@ field_len(uint8_t k, const uint8_t *p, size_t left)
 	}
 }
 
+/*
+ * Counts the subexpressions of a POSIX ERE, or returns -1 when brackets or
+ * parentheses do not balance or an escape is cut short.  A structural check
+ * only, enough for NAPTR back-references.
+ */
+static int
+ere_subexpressions(const uint8_t *re, size_t len)
+{
+	int nsub = 0, depth = 0;
+	bool branch_start = true;   /* at the start of the ERE, a group or an alternative */
+	bool repeated = false;      /* the previous item was a repetition */
+	if (len == 0)
+		return -1;
+	for (size_t i = 0; i < len; i++) {
+		uint8_t ch = re[i];
+		bool starts = false, repeat = false;
+		if (ch == '\\') {
+			if (++i >= len)
+				return -1;
+		} else if (ch == '[') {
+			size_t j = i + 1;
+			if (j < len && re[j] == '^')
+				j++;
+			if (j < len && re[j] == ']')
+				j++;   /* a leading ']' is literal */
+			while (j < len && re[j] != ']') {
+				/* [:class:], [.coll.] and [=equiv=] end at their own pair */
+				if (re[j] == '[' && j + 1 < len &&
+				    (re[j + 1] == ':' || re[j + 1] == '.' || re[j + 1] == '=')) {
+					uint8_t kind = re[j + 1];
+					j += 2;
+					while (j + 1 < len && !(re[j] == kind && re[j + 1] == ']'))
+						j++;
+					if (j + 1 >= len)
+						return -1;
+					j++;
+				}
+				j++;
+			}
+			if (j >= len)
+				return -1;
+			i = j;
+		} else if (ch == '(') {
+			depth++;
+			nsub++;
+			starts = true;
+		} else if (ch == ')' && depth > 0) {
+			depth--;   /* an unmatched ')' is an ordinary character */
+		} else if (ch == '|') {
+			if (branch_start || i + 1 >= len || re[i + 1] == '|' || re[i + 1] == ')')
+				return -1;   /* empty alternative */
+			starts = true;
+		} else if (ch == '*' || ch == '+' || ch == '?' || ch == '{') {
+			if (branch_start || repeated)
+				return -1;   /* nothing to repeat, or a repetition repeated */
+			repeat = true;
+			if (ch == '{') {
+				size_t j = i + 1, nd = 0;
+				while (j < len && ((re[j] >= '0' && re[j] <= '9') || re[j] == ','))
+					j++, nd++;
+				if (j >= len || re[j] != '}' || nd == 0)
+					return -1;
+				i = j;
+			}
+		} else if (ch == '^') {
+			starts = branch_start;
+		}
+		branch_start = starts;
+		repeated = repeat;
+	}
+	return depth == 0 ? nsub : -1;
+}
+
+/*
+ * NAPTR regexp (RFC 3403 §4.1): empty, or delim ERE delim replacement delim
+ * flags, where the delimiter is no digit, backslash or flag, the only flag
+ * is 'i', and back-references \1-\9 name existing subexpressions.  The
+ * rules BIND 9.18 applies on both text and wire.
+ */
+static bool
+naptr_regexp_ok(const uint8_t *s, size_t len)
+{
+	if (len == 0)
+		return true;
+	uint8_t delim = s[0];
+	if ((delim >= '0' && delim <= '9') || delim == '\\' || delim == 'i' || delim == 0)
+		return false;
+	int part = 0, nsub = 0;   /* 0 regexp, 1 replacement, 2 flags */
+	size_t re_start = 1;
+	for (size_t i = 1; i < len; i++) {
+		uint8_t ch = s[i];
+		if (ch == 0)
+			return false;
+		if (ch == delim) {
+			if (part == 2)
+				return false;
+			if (part == 0) {
+				nsub = ere_subexpressions(s + re_start, i - re_start);
+				if (nsub < 0)
+					return false;
+			}
+			part++;
+			continue;
+		}
+		if (part == 2) {
+			if (ch != 'i')
+				return false;
+			continue;
+		}
+		if (ch == '\\') {
+			if (++i >= len || s[i] == 0)
+				return false;
+			if (part == 1 && s[i] >= '0' && s[i] <= '9' && (s[i] == '0' || s[i] - '0' > nsub))
+				return false;
+		}
+	}
+	return part == 2;
+}
+
 /* Type-specific rules beyond the field layout. */
 static int
 semantic_check(uint16_t type, const uint8_t *rd, size_t len)
 {
 	switch (type) {
+	case DNS_T_NAPTR: {
+		size_t pos = 4 + 1 + rd[4];
+		pos += 1 + (size_t)rd[pos];
+		return naptr_regexp_ok(rd + pos + 1, rd[pos]) ? 0 : ERR_RDATA;
+	}
 	case DNS_T_KEY:
 		/* RFC 2535 §3.1.2: flags with both high bits set mean "no key" */
 		if (((rd[0] & 0xc0) == 0xc0) != (len == 4))
@@ -1074,6 +1202,8 @@ dns_rdata_to_text(uint16_t type, const uint8_t *rd, size_t rdlen, char *buf, siz
 			rd_apl_text(rd + pos, l, &b);
 		} else if (f->kind == F_HIP) {
 			rd_hip_text(rd + pos, l, &b);
+		} else if (f->kind == F_WKS) {
+			rd_wks_text(rd + pos, l, &b);
 		} else {
 			if (f != d->f)
 				rd_putc(&b, ' ');
@@ -1281,6 +1411,8 @@ parse_field(struct rd_pctx *c, const struct field *f)
 		return rd_apl_parse(c);
 	case F_HIP:
 		return rd_hip_parse(c);
+	case F_WKS:
+		return rd_wks_parse(c);
 	case F_STR_OPT:
 		if (c->i >= c->n)
 			return 0;
@@ -1534,6 +1666,8 @@ semantic_fail(struct rd_pctx *c, size_t len)
 	const uint8_t *rd = c->w.base;
 	const char *tname = rd_tname(c->type, tn, sizeof(tn));
 	switch (c->type) {
+	case DNS_T_NAPTR:
+		return rd_fail(c, 4, "bad NAPTR regexp '%.*s'", RD_TOKFMT(&c->t[4]));
 	case DNS_T_DS:
 	case DNS_T_CDS:
 	case DNS_T_TA:
@@ -1627,7 +1761,8 @@ dns_rdata_from_tokens(uint16_t type, const struct dns_tok *t, size_t n, const ui
 	return (int)c.w.pos;
 }
 
-#define FROM_STR_MAXTOK 1024
+/* Fields one content string may hold: 128 KiB of tokens on the stack. */
+#define FROM_STR_MAXTOK 4096
 
 int
 dns_rdata_from_str(uint16_t type, const char *s, size_t len, const uint8_t *origin, uint8_t *out,

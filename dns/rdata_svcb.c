@@ -363,6 +363,7 @@ rd_svcb_parse(struct rd_pctx *c, uint16_t prio)
 	uint8_t *base = c->w.base;
 	size_t start = c->w.pos;    /* params begin here */
 	size_t cap = c->w.len;
+	size_t mand_tok = c->n;     /* where "mandatory" was written, for messages */
 	if (prio == 0 && c->i < c->n)
 		return rd_fail(c, c->i, "%s AliasMode (priority 0) must not have params", tname);
 	for (; c->i < c->n; c->i++) {
@@ -389,6 +390,8 @@ rd_svcb_parse(struct rd_pctx *c, uint16_t prio)
 				val = c->t[++c->i];
 			}
 		}
+		if (key == K_MANDATORY)
+			mand_tok = tokidx;
 		size_t end = c->w.pos;
 		if (cap - end < 4)
 			return rd_fail(c, tokidx, "%s rdata too long", tname);
@@ -493,7 +496,7 @@ rd_svcb_parse(struct rd_pctx *c, uint16_t prio)
 					snprintf(kn, sizeof(kn), "%s", key_names[want]);
 				else
 					snprintf(kn, sizeof(kn), "key%u", want);
-				return rd_fail(c, c->n - 1, "%s mandatory key '%s' is missing", tname,
+				return rd_fail(c, mand_tok, "%s mandatory key '%s' is missing", tname,
 				               kn);
 			}
 		}

@@ -38,6 +38,7 @@ on_commit(void *ctx, const uint8_t *zone, uint32_t old_serial, uint32_t new_seri
 	(void)old_serial;
 	if (dns_name_to_text(zone, text, sizeof(text)) < 0)
 		return;
+	xfrout_store_forget(&s->src, zone);   /* its cached version is stale now */
 	if (deleted) {
 		propagation_drop_zone(s->prop, text);
 		return;

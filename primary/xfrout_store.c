@@ -337,6 +337,25 @@ xfrout_store_source(struct store *st, struct xfrout_source *src)
 }
 
 void
+xfrout_store_forget(struct xfrout_source *src, const uint8_t *zone)
+{
+	struct xsrc *x = src->ctx;
+	if (x == NULL)
+		return;
+	pthread_mutex_lock(&x->lock);
+	for (struct zc **pp = &x->head; *pp != NULL;) {
+		struct zc *o = *pp;
+		if (dns_name_equal(o->zone, zone)) {
+			*pp = o->next;
+			zc_drop_locked(x, o);   /* transfers still sending it keep their reference */
+		} else {
+			pp = &o->next;
+		}
+	}
+	pthread_mutex_unlock(&x->lock);
+}
+
+void
 xfrout_store_source_clear(struct xfrout_source *src)
 {
 	struct xsrc *x = src->ctx;

@@ -16,6 +16,11 @@ struct store;
  * with a cache of the zone versions last transferred.  0 or -ENOMEM.
  */
 int xfrout_store_source(struct store *st, struct xfrout_source *src);
+/*
+ * Drops the cached versions of `zone` (after a commit or a delete they are
+ * no longer current; transfers sending one keep it until they end).
+ */
+void xfrout_store_forget(struct xfrout_source *src, const uint8_t *zone);
 /* Frees the source's cache (after every transfer using it has ended). */
 void xfrout_store_source_clear(struct xfrout_source *src);
 

@@ -431,7 +431,8 @@ refresh_zone(struct timers *t, struct tzone *z, struct outcome *oc)
 	size_t nrec = zone_records(nv);
 	uint32_t ns = zone_serial(nv);
 	if (zdb_publish(db_of(t, z), nv) != 0) {
-		zone_free(nv);
+		/* nv shares nodes with its base, which workers may still read */
+		zdb_retire(nv);
 		goto out;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &a1);

@@ -1,7 +1,7 @@
 /*
  * Transfers in: SOA check, then IXFR (RFC 1995) from the serial we hold or
- * AXFR (RFC 5936), over a small transport interface (TCP now; QUIC plugs in
- * through the same three calls).  Everything received is checked before the
+ * AXFR (RFC 5936), over a small transport interface (TCP, and XoQ through
+ * the same three calls in xfrin_quic.c).  Everything received is checked before the
  * caller may publish it:
  *   - every message: our id, QR, opcode QUERY, rcode NOERROR, the question
  *     echoed, TSIG on every message (RFC 8945 §5.3.1) when a key is set;

@@ -85,6 +85,7 @@ def test_xoq_axfr_then_ixfr_10_and_100k_records(tmp):
         if sec:
             sec.stop()
         p.stop()
+    xu.assert_clean(p)
 
 
 def test_xoq_catalog_of_1000_zones_one_connection(tmp):
@@ -115,6 +116,7 @@ def test_xoq_catalog_of_1000_zones_one_connection(tmp):
         if sec:
             sec.stop()
         p.stop()
+    xu.assert_clean(p)
 
 
 def test_xoq_wrong_pin_refused_good_clients_served(tmp):
@@ -156,6 +158,7 @@ def test_xoq_wrong_pin_refused_good_clients_served(tmp):
             if s:
                 s.stop()
         p.stop()
+    xu.assert_clean(p)
 
 
 def test_xoq_bad_clients_refused_server_keeps_serving(tmp):
@@ -197,6 +200,7 @@ def test_xoq_bad_clients_refused_server_keeps_serving(tmp):
         assert p.alive()
     finally:
         p.stop()
+    xu.assert_clean(p)
 
 
 def test_xoq_message_id_echo_and_doq_strict(tmp):
@@ -218,6 +222,7 @@ def test_xoq_message_id_echo_and_doq_strict(tmp):
         assert ok and vals["id"] == "65535" and vals["records"] == "1", line   # up to date
     finally:
         p.stop()
+    xu.assert_clean(p)
     with TmpDir() as tmp2:
         p = Primary(tmp2, extra=["--doq-strict"])
         try:
@@ -239,3 +244,4 @@ def test_xoq_message_id_echo_and_doq_strict(tmp):
             assert ok, line                                       # and it goes on serving
         finally:
             p.stop()
+        xu.assert_clean(p)

@@ -93,7 +93,10 @@ def test_xoq_100k_axfr_under_loss(prepared, pair, loss):
             pair.set_loss(0)
             stop_pid(prim)
             plog.close()
-        assert "outgoing AXFR to %s@" % pair.addr_b in open(plog.name).read()
+        ptext = open(plog.name).read()
+        assert "outgoing AXFR to %s@" % pair.addr_b in ptext
+        for bad in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+            assert bad not in ptext and bad not in open(slog_path).read()
         # what the secondary persisted, served on loopback (no primary reachable)
         local = Secondary(tmp, free_port(), zones=[ZONE], tsig=False, name="reader",
                           extra=["--state-dir", os.path.join(tmp, "state")])

@@ -29,6 +29,13 @@ XOQ = os.path.join(BIN, "anycst-xoq")
 KEY = "pop-key."
 
 
+def assert_clean(p):
+    """After p.stop(): under `make SAN=1` the primary reports memory errors in its log."""
+    text = p.log()
+    for bad in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+        assert bad not in text, text[text.index(bad) - 200:][:3000]
+
+
 def pin_of(p):
     """The primary's quic_spki_pin from GET /api/v1/servers/localhost."""
     server = p.api("GET", "")

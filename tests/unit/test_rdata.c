@@ -253,6 +253,18 @@ test_rdata_srv_naptr_hinfo_caa(void **state)
 	    "\0\x64\0\x0a\1U\7E2U+sip\x1b!^.*$!sip:info@example.com!\0", NULL);
 	RT(DNS_T_NAPTR, "100 10 \"\" \"\" \"\" _sip._udp", "100 10 \"\" \"\" \"\" _sip._udp.example.com.");
 	RT(DNS_T_NAPTR, "1 1 \"a b\\\"\" \"\" \"\" .", NULL);
+	/* NAPTR regexp rules (RFC 3403 §4.1) as BIND applies them */
+	RT(DNS_T_NAPTR, "100 10 \"u\" \"E2U+sip\" \"!^(\\\\+441632960)(.*)$!sip:\\\\2@example.com!\" .",
+	   NULL);
+	RT(DNS_T_NAPTR, "1 1 \"\" \"\" \"!^[[:digit:]]+$!x!i\" .", NULL);
+	bad(DNS_T_NAPTR, "1 1 \"\" \"\" \"!^(.*)$!sip:\\\\2@x!\" .", 4,
+	    "bad NAPTR regexp '!^(.*)$!sip:\\\\2@x!'");
+	bad(DNS_T_NAPTR, "1 1 \"\" \"\" \"1^.*$1x1\" .", 4, "bad NAPTR regexp '1^.*$1x1'");
+	bad(DNS_T_NAPTR, "1 1 \"\" \"\" \"!^.*$!x!j\" .", 4, "bad NAPTR regexp '!^.*$!x!j'");
+	bad(DNS_T_NAPTR, "1 1 \"\" \"\" \"!^.*$!x\" .", 4, "bad NAPTR regexp '!^.*$!x'");
+	bad(DNS_T_NAPTR, "1 1 \"\" \"\" \"!a**!x!\" .", 4, "bad NAPTR regexp '!a**!x!'");
+	bad(DNS_T_NAPTR, "1 1 \"\" \"\" \"![[:digit:]!x!\" .", 4,
+	    "bad NAPTR regexp '![[:digit:]!x!'");
 	RT(DNS_T_HINFO, "\"PC\" \"Linux os\"", NULL);
 	RT(DNS_T_HINFO, "PC \"\\\\\"", "\"PC\" \"\\\\\"");
 	bad(DNS_T_HINFO, "PC", 1, "missing HINFO field 'os'");
@@ -721,6 +733,7 @@ test_rdata_svcb(void **state)
 	    "duplicate SVCB key 'key123'");
 	bad(DNS_T_SVCB, "1 foo.example.com. mandatory=key123", 2,
 	    "SVCB mandatory key 'key123' is missing");
+	bad(DNS_T_SVCB, "1 . mandatory=port alpn=h2", 2, "SVCB mandatory key 'port' is missing");
 	bad(DNS_T_SVCB, "1 foo.example.com. mandatory=mandatory", 2, "SVCB mandatory lists itself");
 	bad(DNS_T_SVCB, "1 foo.example.com. no-default-alpn=abc", 2,
 	    "bad SVCB value for key 'no-default-alpn'");
@@ -821,9 +834,10 @@ test_rdata_gateway_apl_hip_cert(void **state)
 	    "\x47\x8e\xee\xb2\x7b\x5b\xd7\x4d\xae\x14\x9b\x6e\x81\xba\x3a\x05\x21"
 	    "\xaf\x82\xab\x78\x01", NULL);
 	RT(DNS_T_IPSECKEY, "10 0 2 . AQNRU3mG7TVTO2BkR47usntb102uFJtugbo6BSGvgqt4AQ==", NULL);
-	RT(DNS_T_IPSECKEY, "10 3 2 mygateway.example.com. AQNRU3mG7TVTO2BkR47usntb102uFJtugbo6BSGvgqt4AQ==",
-	   NULL);
-	RT(DNS_T_IPSECKEY, "10 2 2 2001:0DB8:0:8002::2000:1 AQNRU3mG7TVTO2BkR47usntb102uFJtugbo6BSGvgqt4AQ==",
+	RT(DNS_T_IPSECKEY,
+	   "10 3 2 mygateway.example.com. AQNRU3mG7TVTO2BkR47usntb102uFJtugbo6BSGvgqt4AQ==", NULL);
+	RT(DNS_T_IPSECKEY,
+	   "10 2 2 2001:0DB8:0:8002::2000:1 AQNRU3mG7TVTO2BkR47usntb102uFJtugbo6BSGvgqt4AQ==",
 	   "10 2 2 2001:db8:0:8002::2000:1 AQNRU3mG7TVTO2BkR47usntb102uFJtugbo6BSGvgqt4AQ==");
 	bad(DNS_T_IPSECKEY, "10 0 2 x AA==", 3, "bad IPSECKEY gateway 'x'");
 	bad(DNS_T_IPSECKEY, "10 1 2 1.2.3", 3, "bad IPSECKEY gateway '1.2.3'");
@@ -857,6 +871,14 @@ test_rdata_gateway_apl_hip_cert(void **state)
 	RT(DNS_T_NSAP, "0x47.0005.80.005a00.0000.0001.e133.ffffff000162.00",
 	   "0x47000580005a0000000001e133ffffff00016200");
 	bad(DNS_T_NSAP, "47.0005", 0, "bad NSAP NSAP '47.0005'");
+	/* RFC 1035 §3.4.2: services as a port bitmap, printed as numbers */
+	RTW(DNS_T_WKS, "192.0.2.1 tcp smtp http", "\xc0\0\2\1\6\0\0\0\x40\0\0\0\0\0\0\x80",
+	    "192.0.2.1 6 25 80");
+	RT(DNS_T_WKS, "192.0.2.1 17 53 65535", NULL);
+	RTW(DNS_T_WKS, "192.0.2.1 6", "\xc0\0\2\1\6", NULL);
+	bad(DNS_T_WKS, "192.0.2.1 300 1", 1, "bad WKS protocol '300'");
+	bad(DNS_T_WKS, "192.0.2.1 tcp foo", 2, "bad WKS service 'foo'");
+	bad(DNS_T_WKS, "192.0.2.1 tcp 65536", 2, "bad WKS service '65536'");
 	RT(DNS_T_GPOS, "-32.6882 116.8652 10.0", "\"-32.6882\" \"116.8652\" \"10.0\"");
 	RT(DNS_T_DOA, "0 1 2 \"\" -", NULL);
 	RT(DNS_T_DOA, "1 2 3 \"text/plain\" AAAA", NULL);
@@ -894,7 +916,7 @@ test_rdata_mutated_wire_roundtrip(void **state)
 	static const struct { uint16_t type; const char *text; } seeds[] = {
 		{ DNS_T_A, "1.2.3.4" }, { DNS_T_AAAA, "2001:db8::1" }, { DNS_T_NS, "a.b." },
 		{ DNS_T_SOA, "a. b. 1 2 3 4 5" }, { DNS_T_MX, "1 a." }, { DNS_T_TXT, "a \"b c\" \"\"" },
-		{ DNS_T_HINFO, "a b" }, { DNS_T_SRV, "1 2 3 a." }, { DNS_T_NAPTR, "1 2 a b c d." },
+		{ DNS_T_HINFO, "a b" }, { DNS_T_SRV, "1 2 3 a." }, { DNS_T_NAPTR, "1 2 a b !x!y! d." },
 		{ DNS_T_LOC, "42 21 54 N 71 06 18 W -24m 30m" }, { DNS_T_DNAME, "x.y." },
 		{ DNS_T_DS, "1 8 2 00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff" },
 		{ DNS_T_SSHFP, "1 1 00112233445566778899aabbccddeeff00112233" },
@@ -910,7 +932,8 @@ test_rdata_mutated_wire_roundtrip(void **state)
 		{ DNS_T_APL, "1:192.168.32.0/21 !2:2001:db8::/32" },
 		{ DNS_T_HIP, "2 2001 AwEAAQ== rvs." }, { DNS_T_CERT, "PGP 1 8 AQID" },
 		{ DNS_T_KEY, "49152 3 8" }, { DNS_T_DSYNC, "CDS 1 53 a." },
-		{ DNS_T_NSAP, "0x4700" }, { DNS_T_ISDN, "1234 5" }, { DNS_T_DOA, "1 2 3 \"t\" -" },
+		{ DNS_T_NSAP, "0x4700" }, { DNS_T_WKS, "1.2.3.4 6 25 80" }, { DNS_T_ISDN, "1234 5" },
+		{ DNS_T_DOA, "1 2 3 \"t\" -" },
 	};
 	uint32_t x = 2463534242u;
 	uint8_t w[512], back[DNS_RDATA_MAX];
@@ -952,6 +975,9 @@ test_rdata_mutated_wire_roundtrip(void **state)
 			}
 			/* LOC's zero with a non-zero exponent has no text form of its own */
 			if (type == DNS_T_LOC && r == (int)n && memcmp(back, w, n) != 0)
+				continue;
+			/* nor have trailing zero octets of a WKS bitmap */
+			if (type == DNS_T_WKS && r >= 5 && r < (int)n && w[n - 1] == 0)
 				continue;
 			if (r != (int)n || memcmp(back, w, n) != 0)
 				print_error("type %u: '%s' -> %d (%s)\n", type, txt, r, r < 0 ? err : "");
@@ -1010,7 +1036,8 @@ test_rdata_known_types(void **state)
 {
 	(void)state;
 	static const char *const known[] = {
-		"A", "NS", "MD", "MF", "CNAME", "SOA", "MB", "MG", "MR", "PTR", "HINFO", "MINFO",
+		"A", "NS", "MD", "MF", "CNAME", "SOA", "MB", "MG", "MR", "WKS", "PTR", "HINFO",
+		"MINFO",
 		"MX", "TXT", "RP", "AFSDB", "X25", "ISDN", "RT", "NSAP", "NSAP-PTR", "SIG", "KEY",
 		"PX", "GPOS", "AAAA", "LOC", "EID", "NIMLOC", "SRV", "NAPTR", "KX", "CERT", "DNAME",
 		"APL", "DS", "SSHFP", "IPSECKEY", "RRSIG", "NSEC", "DNSKEY", "DHCID", "NSEC3",
