@@ -5,6 +5,8 @@
 #     limited), so the difference is the cost of the bucket check; one worker
 #     pinned to core 0, bench/dnsblast on core 1, the two daemons measured in
 #     turn, ROUNDS rounds of SECS seconds each; medians and their ratio.
+#     Also the server's CPU per answered query (survives noise better than
+#     QPS) and bench/rrl_check.c: the hook's own cost in ns per call.
 #  2. Failover: POP A's secondary killed under a steady query stream in the
 #     BIRD lab of tests/e2e/edge_util.py: time to withdraw, time to the first
 #     answer from POP B, lost queries; median over RUNS runs (root and bird).
@@ -29,6 +31,8 @@ trap cleanup EXIT INT TERM
 
 [ -x bin/anycst-secondary ] || { echo "build first: make all"; exit 1; }
 $CC -O2 -o "$TMP/dnsblast" bench/dnsblast.c || exit 1
+$CC -O2 -std=c11 -D_GNU_SOURCE -I. -o "$TMP/rrl_check" bench/rrl_check.c build/libsecondary.a \
+	build/libanycst.a -lpthread || exit 1
 
 free_port() {
 	/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
@@ -96,20 +100,32 @@ start_sec() {   # name port extra...
 		--zone bench.test. --listen 127.0.0.1:$p --state-dir "$TMP/$n" --workers 1 \
 		--log-level warning "$@" > "$TMP/$n.log" 2>&1 &
 	PIDS="$PIDS $!"
+	LAST=$!
 }
 POFF=$(free_port)
 start_sec off "$POFF"
+SOFF=$LAST
 PON=$(free_port)
 while [ "$PON" = "$POFF" ]; do PON=$(free_port); done
 start_sec on "$PON" --rrl-rate 10000000 --rrl-slip 2
+SON=$LAST
 wait_soa "$POFF" || exit 1
 wait_soa "$PON" || exit 1
 kill "$PRIM" 2>/dev/null
 
-blast() {   # port -> qps
+cpu_ticks() {   # pid: utime+stime in clock ticks
+	sed 's/.*) //' /proc/$1/stat 2>/dev/null | awk '{print $12 + $13}'
+}
+
+blast() {   # port pid -> "qps cpu_ns_per_query" (server CPU per answered query)
+	c0=$(cpu_ticks "$2")
 	taskset -c 1 "$TMP/dnsblast" -s 127.0.0.1 -p "$1" -d "$TMP/queries" -l "$SECS" -q 200 \
 		> "$TMP/blast.out" 2>&1
-	awk '/Queries per second/ {printf "%d", $4}' "$TMP/blast.out"
+	c1=$(cpu_ticks "$2")
+	hz=$(getconf CLK_TCK)
+	awk -v c="$((c1 - c0))" -v hz="$hz" '/Queries completed/ {n = $3}
+		/Queries per second/ {q = $4}
+		END {printf "%d %d", q, (n > 0 ? c * 1e9 / hz / n : 0)}' "$TMP/blast.out"
 }
 
 median() {   # numbers on stdin
@@ -119,16 +135,24 @@ median() {   # numbers on stdin
 echo "RRL cost: $NAMES names, 90% existing A, 10% NXDOMAIN; $ROUNDS rounds of $SECS s, alternating"
 : > "$TMP/off.qps"
 : > "$TMP/on.qps"
+: > "$TMP/off.cpu"
+: > "$TMP/on.cpu"
 r=1
 while [ $r -le "$ROUNDS" ]; do
-	a=$(blast "$POFF"); b=$(blast "$PON")
+	set -- $(blast "$POFF" "$SOFF"); a=$1; ac=$2
+	set -- $(blast "$PON" "$SON"); b=$1; bc=$2
 	echo "$a" >> "$TMP/off.qps"; echo "$b" >> "$TMP/on.qps"
-	echo "  round $r: RRL off ${a} QPS, RRL on ${b} QPS"
+	echo "$ac" >> "$TMP/off.cpu"; echo "$bc" >> "$TMP/on.cpu"
+	echo "  round $r: RRL off ${a} QPS (${ac} ns CPU/query), RRL on ${b} QPS (${bc} ns CPU/query)"
 	r=$((r + 1))
 done
 off=$(median < "$TMP/off.qps")
 on=$(median < "$TMP/on.qps")
-echo "median: RRL off $off QPS, RRL on $on QPS, on/off = $(awk -v a="$on" -v b="$off" 'BEGIN {printf "%.3f", a / b}') (cost $(awk -v a="$on" -v b="$off" 'BEGIN {printf "%.1f", (1 - a / b) * 100}')%, aim < 5%)"
+offc=$(median < "$TMP/off.cpu")
+onc=$(median < "$TMP/on.cpu")
+echo "median QPS: RRL off $off, RRL on $on, on/off = $(awk -v a="$on" -v b="$off" 'BEGIN {printf "%.3f", a / b}') (cost $(awk -v a="$on" -v b="$off" 'BEGIN {printf "%.1f", (1 - a / b) * 100}')%, aim < 5%)"
+echo "median server CPU per query: RRL off $offc ns, RRL on $onc ns (cost $(awk -v a="$onc" -v b="$offc" 'BEGIN {printf "%.1f", (a / b - 1) * 100}')%; steadier than QPS on a shared machine)"
+taskset -c 0 "$TMP/rrl_check"
 
 echo
 echo "Failover through BIRD (median over $RUNS runs):"
