@@ -35,7 +35,7 @@ enum {
 	F_NAME_C,   /* compressible, lowercased, decompressed (RFC 1035 types) */
 	F_NAME_L,   /* lowercased, decompressed on receipt only (RFC 3597 §4) */
 	F_NAME_LV,  /* lowercased (RFC 4034 §6.2), never compressed (DNAME, KX) */
-	F_NAME,     /* case kept, never compressed (RRSIG, NSEC: RFC 6840 §5.1; SVCB) */
+	F_NAME,     /* case kept, never compressed (NSEC: RFC 6840 §5.1; SVCB) */
 	F_A,
 	F_AAAA,
 	F_STR,      /* one <character-string> */
@@ -135,7 +135,7 @@ static const struct rdesc descs[] = {
 	{ DNS_T_IPSECKEY, { { F_IPSECKEY, "gateway" } } },
 	{ DNS_T_RRSIG, { { F_TYPE, "type covered" }, { F_ALG, "algorithm" }, { F_U8, "labels" },
 	                 { F_U32, "original TTL" }, { F_TIME, "expiration" },
-	                 { F_TIME, "inception" }, { F_U16, "key tag" }, { F_NAME, "signer" },
+	                 { F_TIME, "inception" }, { F_U16, "key tag" }, { F_NAME_LV, "signer" },
 	                 { F_B64, "signature" } } },
 	{ DNS_T_NSEC, { { F_NAME, "next name" }, { F_BITMAP, "type bitmap" } } },
 	{ DNS_T_DNSKEY, { { F_U16, "flags" }, { F_U8, "protocol" }, { F_ALG, "algorithm" },
@@ -928,7 +928,7 @@ dns_rdata_canonicalize(uint16_t type, uint8_t *rd, size_t rdlen)
 		ssize_t l = field_len(f->kind, rd + pos, rdlen - pos);
 		if (l < 0)
 			return;
-		/* RFC 4034 §6.2 list minus NSEC and RRSIG (RFC 6840 §5.1) */
+		/* RFC 4034 §6.2 list minus NSEC (RFC 6840 §5.1; RRSIG stays in it) */
 		if (f->kind == F_NAME_C || f->kind == F_NAME_L || f->kind == F_NAME_LV)
 			dns_name_lower(rd + pos);
 		pos += (size_t)l;

@@ -593,10 +593,11 @@ test_rdata_rrsig(void **state)
 	   "NS 13 2 3600 20231114221320 20200913122640 1 example.com. AAAA");
 	RT(DNS_T_RRSIG, "TYPE65534 8 0 0 20240229000000 20240228235960 65535 . AA==",
 	   "TYPE65534 8 0 0 20240229000000 20240229000000 65535 . AA==");
-	/* the signer keeps its case (RFC 6840 §5.1) */
+	/* the signer is lowercased in canonical form; NSEC's next name is not
+	 * (RFC 6840 §5.1) */
 	n = RT(DNS_T_RRSIG, "A 8 2 60 20300101000000 20200101000000 1 Example.COM. AA==", NULL);
 	dns_rdata_canonicalize(DNS_T_RRSIG, rdbuf, (size_t)n);
-	assert_memory_equal(rdbuf + 18, "\7Example\3COM", 12);
+	assert_memory_equal(rdbuf + 18, "\7example\3com", 12);
 	bad(DNS_T_RRSIG, "A 8 2 60 20031322173103 20200101000000 1 . AA==", 4,
 	    "bad RRSIG expiration '20031322173103'");
 	bad(DNS_T_RRSIG, "A 8 2 60 20230229000000 20200101000000 1 . AA==", 4,
