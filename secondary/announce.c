@@ -123,7 +123,7 @@ announce_bird_probe(const char *path, int timeout_ms)
 		goto out;
 	}
 	/* BIRD greets every client with "0001 BIRD 2.x.y ready." */
-	char buf[128];
+	char buf[128] = "";
 	size_t got = 0;
 	struct pollfd p = {.fd = fd, .events = POLLIN};
 	int64_t deadline = health_now_ms() + timeout_ms;
