@@ -3,9 +3,11 @@
 # namespace, the clients in another, joined by veth, nftables dropping a
 # random share of packets in each direction (0, 1, 5, 20 %).
 #   1. A 100,000-record AXFR (signed with TSIG, every message checked by
-#      bin/anycst-xoq), QUIC beside TCP, median of RUNS runs each, and the
-#      QUIC/TCP ratio; then the same transfer pulled by anycst-secondary
-#      itself (the "completed successfully ... N ms" of its log).
+#      bin/anycst-xoq on a connection that has just asked for the SOA, as a
+#      secondary does), QUIC beside TCP, median of RUNS runs each, and the
+#      QUIC/TCP ratio; then the same transfer pulled by a fresh
+#      anycst-secondary (handshake included: the "completed successfully ...
+#      N ms" of its log), median of SEC_RUNS runs.
 #   2. IXFR latency for a one-record change over an established connection
 #      (REQS requests on one QUIC connection, then one TCP connection):
 #      median and p99.
@@ -13,11 +15,11 @@
 set -u
 cd "$(dirname "$0")/.."
 BIN=${BIN:-bin}
-RUNS=${RUNS:-3}
+RUNS=${RUNS:-5}
 REQS=${REQS:-200}
 RECORDS=${RECORDS:-100000}
 LOSSES=${LOSSES:-"0 1 5 20"}
-SEC_RUNS=${SEC_RUNS:-$RUNS}
+SEC_RUNS=${SEC_RUNS:-3}
 
 if [ "$(id -u)" != 0 ] || ! command -v nft >/dev/null || ! command -v ip >/dev/null; then
 	echo "xoq: skipped (needs root, ip netns and nftables)"
@@ -188,13 +190,14 @@ ratio() {
 }
 
 echo "AXFR of $RECORDS records (TSIG), anycst-primary in one namespace, the client in another,"
-echo "random loss each way; median of $RUNS runs (ms; each run opens its connection)"
+echo "random loss each way; median of $RUNS runs (ms).  anycst-xoq: the AXFR on a connection"
+echo "that has just asked for the SOA; secondary: a fresh anycst-secondary's own AXFR time"
 printf '%-6s %10s %10s %9s   %14s %14s %9s\n' loss "QUIC" "TCP" "QUIC/TCP" \
 	"secondary QUIC" "secondary TCP" "QUIC/TCP"
 for loss in $LOSSES; do
 	set_loss "$loss"
-	q=$(median_xoq --remote "$ADDR_A:8853" --pin "$PIN" -y "$KEY" big.test. AXFR)
-	t=$(median_xoq --tcp --remote "$ADDR_A:5300" -y "$KEY" big.test. AXFR)
+	q=$(median_xoq --warm --remote "$ADDR_A:8853" --pin "$PIN" -y "$KEY" big.test. AXFR)
+	t=$(median_xoq --warm --tcp --remote "$ADDR_A:5300" -y "$KEY" big.test. AXFR)
 	sq=$(median_secondary quic)
 	st=$(median_secondary tcp)
 	printf '%-6s %10s %10s %9s   %14s %14s %9s\n' "$loss%" "$q" "$t" "$(ratio "$q" "$t")" \
