@@ -35,7 +35,7 @@ enum {
 	F_NAME_C,   /* compressible, lowercased, decompressed (RFC 1035 types) */
 	F_NAME_L,   /* lowercased, decompressed on receipt only (RFC 3597 §4) */
 	F_NAME_LV,  /* lowercased (RFC 4034 §6.2), never compressed (DNAME, KX) */
-	F_NAME,     /* case kept, never compressed (RRSIG, NSEC: RFC 6840 §5.1; SVCB) */
+	F_NAME,     /* case kept, never compressed (NSEC: RFC 6840 §5.1; SVCB) */
 	F_A,
 	F_AAAA,
 	F_STR,      /* one <character-string> */
@@ -68,6 +68,7 @@ enum {
 	F_AMTRELAY, /* the whole rdata: dns/rdata_misc.c */
 	F_APL,      /* the whole rdata: dns/rdata_misc.c */
 	F_HIP,      /* the whole rdata: dns/rdata_misc.c */
+	F_WKS,      /* the whole rdata: dns/rdata_misc.c */
 };
 
 struct field {
@@ -93,6 +94,7 @@ static const struct rdesc descs[] = {
 	{ DNS_T_MB, { { F_NAME_C, "mailbox" } } },
 	{ DNS_T_MG, { { F_NAME_C, "mailbox" } } },
 	{ DNS_T_MR, { { F_NAME_C, "mailbox" } } },
+	{ DNS_T_WKS, { { F_WKS, "address" } } },
 	{ DNS_T_PTR, { { F_NAME_C, "target" } } },
 	{ DNS_T_HINFO, { { F_STR, "cpu" }, { F_STR, "os" } } },
 	{ DNS_T_MINFO, { { F_NAME_C, "rmailbx" }, { F_NAME_C, "emailbx" } } },
@@ -133,7 +135,7 @@ static const struct rdesc descs[] = {
 	{ DNS_T_IPSECKEY, { { F_IPSECKEY, "gateway" } } },
 	{ DNS_T_RRSIG, { { F_TYPE, "type covered" }, { F_ALG, "algorithm" }, { F_U8, "labels" },
 	                 { F_U32, "original TTL" }, { F_TIME, "expiration" },
-	                 { F_TIME, "inception" }, { F_U16, "key tag" }, { F_NAME, "signer" },
+	                 { F_TIME, "inception" }, { F_U16, "key tag" }, { F_NAME_LV, "signer" },
 	                 { F_B64, "signature" } } },
 	{ DNS_T_NSEC, { { F_NAME, "next name" }, { F_BITMAP, "type bitmap" } } },
 	{ DNS_T_DNSKEY, { { F_U16, "flags" }, { F_U8, "protocol" }, { F_ALG, "algorithm" },
@@ -621,6 +623,8 @@ field_len(uint8_t k, const uint8_t *p, size_t left)
 		return rd_apl_check(p, left) == 0 ? (ssize_t)left : -1;
 	case F_HIP:
 		return rd_hip_check(p, left) == 0 ? (ssize_t)left : -1;
+	case F_WKS:
+		return rd_wks_check(p, left) == 0 ? (ssize_t)left : -1;
 	case F_U32:
 	case F_PERIOD:
 	case F_TIME:
@@ -924,7 +928,7 @@ dns_rdata_canonicalize(uint16_t type, uint8_t *rd, size_t rdlen)
 		ssize_t l = field_len(f->kind, rd + pos, rdlen - pos);
 		if (l < 0)
 			return;
-		/* RFC 4034 §6.2 list minus NSEC and RRSIG (RFC 6840 §5.1) */
+		/* RFC 4034 §6.2 list minus NSEC (RFC 6840 §5.1; RRSIG stays in it) */
 		if (f->kind == F_NAME_C || f->kind == F_NAME_L || f->kind == F_NAME_LV)
 			dns_name_lower(rd + pos);
 		pos += (size_t)l;
@@ -1198,6 +1202,8 @@ dns_rdata_to_text(uint16_t type, const uint8_t *rd, size_t rdlen, char *buf, siz
 			rd_apl_text(rd + pos, l, &b);
 		} else if (f->kind == F_HIP) {
 			rd_hip_text(rd + pos, l, &b);
+		} else if (f->kind == F_WKS) {
+			rd_wks_text(rd + pos, l, &b);
 		} else {
 			if (f != d->f)
 				rd_putc(&b, ' ');
@@ -1405,6 +1411,8 @@ parse_field(struct rd_pctx *c, const struct field *f)
 		return rd_apl_parse(c);
 	case F_HIP:
 		return rd_hip_parse(c);
+	case F_WKS:
+		return rd_wks_parse(c);
 	case F_STR_OPT:
 		if (c->i >= c->n)
 			return 0;
@@ -1753,7 +1761,8 @@ dns_rdata_from_tokens(uint16_t type, const struct dns_tok *t, size_t n, const ui
 	return (int)c.w.pos;
 }
 
-#define FROM_STR_MAXTOK 1024
+/* Fields one content string may hold: 128 KiB of tokens on the stack. */
+#define FROM_STR_MAXTOK 4096
 
 int
 dns_rdata_from_str(uint16_t type, const char *s, size_t len, const uint8_t *origin, uint8_t *out,

@@ -5,7 +5,7 @@
  * No allocation (tests/unit/test_rdata.c proves it).
  *
  * Types with a text form (dns_rdata_known): A NS MD MF CNAME SOA MB MG MR
- * PTR HINFO MINFO MX TXT RP AFSDB X25 ISDN RT NSAP NSAP-PTR SIG KEY PX GPOS
+ * WKS PTR HINFO MINFO MX TXT RP AFSDB X25 ISDN RT NSAP NSAP-PTR SIG KEY PX GPOS
  * AAAA LOC EID NIMLOC SRV NAPTR KX CERT DNAME APL DS SSHFP IPSECKEY RRSIG
  * NSEC DNSKEY DHCID NSEC3 NSEC3PARAM TLSA SMIMEA HIP NINFO TALINK CDS
  * CDNSKEY OPENPGPKEY CSYNC ZONEMD SVCB HTTPS DSYNC HHIT BRID SPF NID L32
@@ -61,6 +61,7 @@ int dns_rdata_from_tokens(uint16_t type, const struct dns_tok *t, size_t n,
 /*
  * Same for one string such as an API record "content" ("10 mail.example.com.").
  * On error writes a message into `err` (errcap bytes) and returns ERR_RDATA.
+ * At most 4096 fields (an NSEC or WKS listing more is refused here).
  */
 int dns_rdata_from_str(uint16_t type, const char *s, size_t len, const uint8_t *origin,
                        uint8_t *out, size_t cap, char *err, size_t errcap);
@@ -86,7 +87,8 @@ int dns_rdata_to_generic(const uint8_t *rd, size_t rdlen, char *buf, size_t cap)
  * accepts prints with dns_rdata_to_text and parses back to the same octets,
  * except SVCB/HTTPS AliasMode records carrying params (RFC 9460 §2.4.2 lets
  * receivers ignore them, so wire data with them is accepted; text refuses
- * them) and LOC sizes encoded as 0 with a non-zero exponent.
+ * them), LOC sizes encoded as 0 with a non-zero exponent and WKS bitmaps
+ * with trailing zero octets (these read back in their shortest form).
  */
 int dns_rdata_check(uint16_t type, const uint8_t *rd, size_t rdlen);
 

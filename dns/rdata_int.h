@@ -58,7 +58,7 @@ int rd_svcb_parse(struct rd_pctx *c, uint16_t prio);
 int rd_svcb_check(const uint8_t *p, size_t len, uint16_t prio);
 void rd_svcb_text(const uint8_t *p, size_t len, struct rd_tbuf *b);
 
-/* IPSECKEY, AMTRELAY and APL, in dns/rdata_misc.c: the whole rdata each. */
+/* IPSECKEY, AMTRELAY, APL, HIP and WKS, in dns/rdata_misc.c: the whole rdata each. */
 int rd_ipseckey_parse(struct rd_pctx *c);
 int rd_ipseckey_check(const uint8_t *rd, size_t len);
 void rd_ipseckey_text(const uint8_t *rd, size_t len, struct rd_tbuf *b);
@@ -71,5 +71,8 @@ void rd_apl_text(const uint8_t *rd, size_t len, struct rd_tbuf *b);
 int rd_hip_parse(struct rd_pctx *c);
 int rd_hip_check(const uint8_t *rd, size_t len);
 void rd_hip_text(const uint8_t *rd, size_t len, struct rd_tbuf *b);
+int rd_wks_parse(struct rd_pctx *c);
+int rd_wks_check(const uint8_t *rd, size_t len);
+void rd_wks_text(const uint8_t *rd, size_t len, struct rd_tbuf *b);
 
 #endif

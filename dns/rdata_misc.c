@@ -417,3 +417,119 @@ rd_hip_text(const uint8_t *rd, size_t len, struct rd_tbuf *b)
 		pos += dns_name_len(rd + pos);
 	}
 }
+
+/*
+ * WKS (RFC 1035 §3.4.2): "address protocol service...".  Protocols and
+ * services are numbers or the usual names; BIND prints numbers.  The port
+ * bitmap ends with the octet of the highest port.
+ */
+static const struct {
+	uint16_t port;
+	const char *name;
+} services[] = {
+	{ 7, "echo" }, { 9, "discard" }, { 13, "daytime" }, { 20, "ftp-data" }, { 21, "ftp" },
+	{ 22, "ssh" }, { 23, "telnet" }, { 25, "smtp" }, { 37, "time" }, { 43, "whois" },
+	{ 53, "domain" }, { 69, "tftp" }, { 70, "gopher" }, { 79, "finger" }, { 80, "http" },
+	{ 80, "www" }, { 88, "kerberos" }, { 110, "pop3" }, { 111, "sunrpc" }, { 113, "auth" },
+	{ 119, "nntp" }, { 123, "ntp" }, { 143, "imap" }, { 161, "snmp" }, { 179, "bgp" },
+	{ 389, "ldap" }, { 443, "https" }, { 587, "submission" }, { 636, "ldaps" },
+	{ 993, "imaps" }, { 995, "pop3s" },
+};
+
+static bool
+tok_uint(const struct dns_tok *t, uint32_t max, uint32_t *out)
+{
+	uint32_t v = 0;
+	if (t->kind != DNS_TOK_WORD || t->len == 0 || t->len > 5)
+		return false;
+	for (size_t i = 0; i < t->len; i++) {
+		if (t->s[i] < '0' || t->s[i] > '9')
+			return false;
+		v = v * 10 + (uint32_t)(t->s[i] - '0');
+	}
+	*out = v;
+	return v <= max;
+}
+
+int
+rd_wks_parse(struct rd_pctx *c)
+{
+	if (c->i >= c->n)
+		return rd_fail(c, c->n, "missing WKS field 'address'");
+	const struct dns_tok *t = &c->t[c->i];
+	char tmp[32];
+	uint8_t a[4];
+	if (t->kind != DNS_TOK_WORD || t->len >= sizeof(tmp))
+		return rd_fail(c, c->i, "bad IPv4 address '%.*s'", RD_TOKFMT(t));
+	memcpy(tmp, t->s, t->len);
+	tmp[t->len] = '\0';
+	if (inet_pton(AF_INET, tmp, a) != 1)
+		return rd_fail(c, c->i, "bad IPv4 address '%.*s'", RD_TOKFMT(t));
+	c->i++;
+	if (c->i >= c->n)
+		return rd_fail(c, c->n, "missing WKS field 'protocol'");
+	t = &c->t[c->i];
+	uint32_t proto;
+	if (dns_tok_is(t, "tcp"))
+		proto = 6;
+	else if (dns_tok_is(t, "udp"))
+		proto = 17;
+	else if (!tok_uint(t, 255, &proto))
+		return rd_fail(c, c->i, "bad WKS protocol '%.*s'", RD_TOKFMT(t));
+	c->i++;
+	wire_write(&c->w, a, 4);
+	wire_put_u8(&c->w, (uint8_t)proto);
+	size_t start = c->w.pos, used = 0;
+	for (; c->i < c->n; c->i++) {
+		t = &c->t[c->i];
+		uint32_t port = 0;
+		bool found = false;
+		for (size_t k = 0; k < sizeof(services) / sizeof(services[0]) && !found; k++) {
+			if (dns_tok_is(t, services[k].name)) {
+				port = services[k].port;
+				found = true;
+			}
+		}
+		if (!found && !tok_uint(t, 65535, &port))
+			return rd_fail(c, c->i, "bad WKS service '%.*s'", RD_TOKFMT(t));
+		size_t oct = port / 8;
+		if (oct >= used) {
+			/* grow the bitmap with zero octets up to this port's */
+			if (wire_left(&c->w) < oct + 1 - used)
+				return rd_fail(c, c->i, "WKS rdata too long");
+			memset(c->w.base + start + used, 0, oct + 1 - used);
+			c->w.pos = start + oct + 1;
+			used = oct + 1;
+		}
+		c->w.base[start + oct] |= (uint8_t)(0x80 >> (port % 8));
+	}
+	return 0;
+}
+
+int
+rd_wks_check(const uint8_t *rd, size_t len)
+{
+	(void)rd;   /* any address, protocol and bitmap are well formed */
+	return len >= 5 && len <= 5 + 8192 ? 0 : ERR_RDATA;
+}
+
+void
+rd_wks_text(const uint8_t *rd, size_t len, struct rd_tbuf *b)
+{
+	char tmp[INET_ADDRSTRLEN];
+	if (inet_ntop(AF_INET, rd, tmp, sizeof(tmp)) == NULL) {
+		b->over = true;
+		return;
+	}
+	rd_puts(b, tmp, strlen(tmp));
+	rd_putc(b, ' ');
+	rd_putu(b, rd[4]);
+	for (size_t i = 5; i < len; i++) {
+		for (unsigned bit = 0; bit < 8; bit++) {
+			if (rd[i] & (0x80 >> bit)) {
+				rd_putc(b, ' ');
+				rd_putu(b, (uint32_t)((i - 5) * 8 + bit));
+			}
+		}
+	}
+}

@@ -264,9 +264,12 @@ send_notify(struct notify *n, struct entry *e, int64_t now)
 	e->pending = false;
 	e->inflight = true;
 	e->last_send_ms = now;
-	e->next_ms = now + ((int64_t)NOTIFY_RETRY_MS << (e->tries - 1));
 	if (sendto(n->fd, buf, (size_t)len, 0, (const struct sockaddr *)&t->addr, t->len) < 0)
 		log_debug(e->zone_text, "notify, outgoing, remote %s, send failed", t->text);
+	/* The back-off counts from the send itself, not from `now` (read
+	 * before the SOA lookup, the signing and the other entries' sends):
+	 * a send delayed by a slow lookup must not bring the next one closer. */
+	e->next_ms = mono_ms() + ((int64_t)NOTIFY_RETRY_MS << (e->tries - 1));
 	__atomic_add_fetch(&n->sent, 1, __ATOMIC_RELAXED);
 	if (e->tries == 1)
 		log_info(e->zone_text, "notify, outgoing, remote %s, serial %u", t->text, serial);

@@ -1,8 +1,12 @@
 /*
- * Propagation tracking (see propagation.h).  A list of zones, each with a
- * ring of its last PROP_COMMITS commits (serial, time) and a list of
- * targets.  Sizes are small (targets per zone = secondaries), so lists and
- * linear scans under one mutex are enough; nothing here is on a query path.
+ * Propagation tracking (see propagation.h).  Zones are kept in a hash
+ * table keyed by the lowercased name (chained, doubled when the load passes
+ * one), so a commit costs O(1) whatever the number of zones: every API
+ * commit and every transfer lands here.  Each zone has a ring of its last
+ * PROP_COMMITS commits (serial, time), grown on demand so that 100,000
+ * quiet zones stay small, and a list of targets; targets per zone are few
+ * (the secondaries), so that list is scanned linearly.  One mutex guards it
+ * all; nothing here is on a query path.
  */
 #include "primary/propagation.h"
 
@@ -36,17 +40,27 @@ struct ptarget {
 	int64_t notify_ms;
 };
 
+#define PROP_NAME_MAX 1040     /* longest zone name text accepted */
+#define PROP_BUCKETS_MIN 64
+
+struct pcommit {
+	uint32_t serial;
+	int64_t ms;
+};
+
 struct pzone {
-	struct pzone *next;
-	char name[1040];
-	struct { uint32_t serial; int64_t ms; } commits[PROP_COMMITS];
-	unsigned ncommits, head;     /* ring: head is the next slot */
+	struct pzone *next;          /* hash chain */
+	uint64_t hash;
+	struct pcommit *commits;     /* ring of `cap` slots, cap <= PROP_COMMITS */
+	unsigned cap, ncommits, head;   /* head is the next slot */
 	struct ptarget *targets;
+	char name[];                 /* as first given; compared case-insensitively */
 };
 
 struct propagation {
 	pthread_mutex_t lock;
-	struct pzone *zones;
+	struct pzone **buckets;      /* nbuckets, a power of two */
+	size_t nbuckets, nzones;
 };
 
 int64_t
@@ -63,6 +77,12 @@ propagation_new(void)
 	struct propagation *p = calloc(1, sizeof(*p));
 	if (p == NULL)
 		return NULL;
+	p->nbuckets = PROP_BUCKETS_MIN;
+	p->buckets = calloc(p->nbuckets, sizeof(*p->buckets));
+	if (p->buckets == NULL) {
+		free(p);
+		return NULL;
+	}
 	pthread_mutex_init(&p->lock, NULL);
 	return p;
 }
@@ -75,6 +95,7 @@ zone_free(struct pzone *z)
 		n = t->next;
 		free(t);
 	}
+	free(z->commits);
 	free(z);
 }
 
@@ -83,29 +104,79 @@ propagation_free(struct propagation *p)
 {
 	if (p == NULL)
 		return;
-	struct pzone *z, *n;
-	for (z = p->zones; z != NULL; z = n) {
-		n = z->next;
-		zone_free(z);
+	for (size_t b = 0; b < p->nbuckets; b++) {
+		struct pzone *z, *n;
+		for (z = p->buckets[b]; z != NULL; z = n) {
+			n = z->next;
+			zone_free(z);
+		}
 	}
+	free(p->buckets);
 	pthread_mutex_destroy(&p->lock);
 	free(p);
+}
+
+/* FNV-1a over the ASCII-lowercased name, so EXAMPLE.com. and example.com. meet. */
+static uint64_t
+name_hash(const char *name)
+{
+	uint64_t h = 14695981039346656037ULL;
+	for (const unsigned char *c = (const unsigned char *)name; *c != '\0'; c++) {
+		unsigned char l = *c >= 'A' && *c <= 'Z' ? (unsigned char)(*c + 32) : *c;
+		h = (h ^ l) * 1099511628211ULL;
+	}
+	return h;
+}
+
+/* Doubles the table; on -ENOMEM the old one stays (only longer chains). */
+static void
+grow(struct propagation *p)
+{
+	size_t nb = p->nbuckets * 2;
+	struct pzone **b = calloc(nb, sizeof(*b));
+	if (b == NULL)
+		return;
+	for (size_t i = 0; i < p->nbuckets; i++) {
+		struct pzone *z, *n;
+		for (z = p->buckets[i]; z != NULL; z = n) {
+			n = z->next;
+			z->next = b[z->hash & (nb - 1)];
+			b[z->hash & (nb - 1)] = z;
+		}
+	}
+	free(p->buckets);
+	p->buckets = b;
+	p->nbuckets = nb;
+}
+
+/* The zone's slot in its chain (where *result is the zone, or NULL when absent). */
+static struct pzone **
+zone_slot(struct propagation *p, const char *name, uint64_t h)
+{
+	struct pzone **pp = &p->buckets[h & (p->nbuckets - 1)];
+	while (*pp != NULL && ((*pp)->hash != h || strcasecmp((*pp)->name, name) != 0))
+		pp = &(*pp)->next;
+	return pp;
 }
 
 static struct pzone *
 zone_get(struct propagation *p, const char *name, bool create)
 {
-	for (struct pzone *z = p->zones; z != NULL; z = z->next)
-		if (strcasecmp(z->name, name) == 0)
-			return z;
-	if (!create || strlen(name) >= sizeof(((struct pzone *)0)->name))
+	uint64_t h = name_hash(name);
+	struct pzone **pp = zone_slot(p, name, h);
+	if (*pp != NULL || !create)
+		return *pp;
+	size_t len = strlen(name);
+	if (len >= PROP_NAME_MAX)
 		return NULL;
-	struct pzone *z = calloc(1, sizeof(*z));
+	struct pzone *z = calloc(1, sizeof(*z) + len + 1);
 	if (z == NULL)
 		return NULL;
-	memcpy(z->name, name, strlen(name) + 1);
-	z->next = p->zones;
-	p->zones = z;
+	memcpy(z->name, name, len + 1);
+	z->hash = h;
+	*pp = z;
+	if (++p->nzones > p->nbuckets)
+		grow(p);
 	return z;
 }
 
@@ -145,11 +216,21 @@ propagation_commit(struct propagation *p, const char *zone, uint32_t serial, int
 {
 	pthread_mutex_lock(&p->lock);
 	struct pzone *z = zone_get(p, zone, true);
-	if (z != NULL) {
+	if (z != NULL && z->ncommits == z->cap && z->cap < PROP_COMMITS) {
+		/* Full but may grow: the ring is in order from slot 0 (head == 0). */
+		unsigned cap = z->cap == 0 ? 4 : z->cap * 2;
+		struct pcommit *c = realloc(z->commits, cap * sizeof(*c));
+		if (c != NULL) {
+			z->commits = c;
+			z->head = z->ncommits;
+			z->cap = cap;
+		}
+	}
+	if (z != NULL && z->cap > 0) {
 		z->commits[z->head].serial = serial;
 		z->commits[z->head].ms = when_ms;
-		z->head = (z->head + 1) % PROP_COMMITS;
-		if (z->ncommits < PROP_COMMITS)
+		z->head = (z->head + 1) % z->cap;
+		if (z->ncommits < z->cap)
 			z->ncommits++;
 	}
 	pthread_mutex_unlock(&p->lock);
@@ -159,13 +240,12 @@ void
 propagation_drop_zone(struct propagation *p, const char *zone)
 {
 	pthread_mutex_lock(&p->lock);
-	for (struct pzone **pp = &p->zones; *pp != NULL; pp = &(*pp)->next) {
-		if (strcasecmp((*pp)->name, zone) == 0) {
-			struct pzone *z = *pp;
-			*pp = z->next;
-			zone_free(z);
-			break;
-		}
+	struct pzone **pp = zone_slot(p, zone, name_hash(zone));
+	if (*pp != NULL) {
+		struct pzone *z = *pp;
+		*pp = z->next;
+		zone_free(z);
+		p->nzones--;
 	}
 	pthread_mutex_unlock(&p->lock);
 }
@@ -256,7 +336,7 @@ static int64_t
 commit_ms(const struct pzone *z, uint32_t serial)
 {
 	for (unsigned i = 0; i < z->ncommits; i++) {
-		unsigned k = (z->head + PROP_COMMITS - 1 - i) % PROP_COMMITS;
+		unsigned k = (z->head + z->cap - 1 - i) % z->cap;
 		if (z->commits[k].serial == serial)
 			return z->commits[k].ms;
 	}
@@ -269,7 +349,7 @@ first_commit_after(const struct pzone *z, uint32_t serial)
 {
 	int64_t best = 0;
 	for (unsigned i = 0; i < z->ncommits; i++) {
-		unsigned k = (z->head + PROP_COMMITS - 1 - i) % PROP_COMMITS;
+		unsigned k = (z->head + z->cap - 1 - i) % z->cap;
 		if (dns_serial_gt(z->commits[k].serial, serial))
 			best = z->commits[k].ms;   /* walking newest to oldest: ends at the oldest */
 	}

@@ -927,6 +927,59 @@ rrset_ttl(struct change *ch, const struct nkey *k, uint16_t type, uint32_t def)
 	return rows[0].ttl;
 }
 
+/* Sorting the records of one op: rdata bytes (shorter first), then index. */
+struct rec_ix {
+	const uint8_t *rd;
+	size_t len, i;
+};
+
+static int
+rec_ix_cmp(const void *a, const void *b)
+{
+	const struct rec_ix *x = a, *y = b;
+	if (x->len != y->len)
+		return x->len < y->len ? -1 : 1;
+	int c = memcmp(x->rd, y->rd, x->len);
+	if (c != 0)
+		return c;
+	return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/*
+ * Among records[0..n) of `op` (canonical rdata in `rds`), the lowest index
+ * *dup whose rdata equals an earlier record's, and the first such earlier
+ * record *of (what a pairwise scan in order would report); *dup = n when
+ * all differ.  0 or -ENOMEM.
+ */
+static int
+first_duplicate(struct store *st, const struct store_op *op, uint8_t *const *rds, size_t n,
+                size_t *dup, size_t *of)
+{
+	*dup = *of = n;
+	if (n < 2)
+		return 0;
+	struct rec_ix *v = arena_alloc(&st->arena, n * sizeof(*v));
+	if (v == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		v[i].rd = rds[i];
+		v[i].len = op->recs[i].rdlen;
+		v[i].i = i;
+	}
+	qsort(v, n, sizeof(*v), rec_ix_cmp);
+	/* In a run of equal rdata the indexes ascend: its second is the first
+	 * duplicate of the run, its first what it duplicates. */
+	for (size_t k = 1; k < n; k++) {
+		if (v[k].len == v[k - 1].len && memcmp(v[k].rd, v[k - 1].rd, v[k].len) == 0 &&
+		    v[k].i < *dup && (k < 2 || v[k - 1].len != v[k - 2].len ||
+		                      memcmp(v[k - 1].rd, v[k - 2].rd, v[k].len) != 0)) {
+			*dup = v[k].i;
+			*of = v[k - 1].i;
+		}
+	}
+	return 0;
+}
+
 static int
 apply_op(struct change *ch, const struct store_op *op)
 {
@@ -966,12 +1019,14 @@ apply_op(struct change *ch, const struct store_op *op)
 		return -EINVAL;
 	}
 	/* canonical rdata, and no duplicates inside the op */
+	int ret;
 	uint8_t **rds = NULL;
 	if (op->nrecs > 0) {
 		rds = arena_alloc(&ch->st->arena, op->nrecs * sizeof(*rds));
 		if (rds == NULL)
 			return -ENOMEM;
 	}
+	size_t soa_disabled = op->nrecs;
 	for (size_t i = 0; i < op->nrecs; i++) {
 		const struct store_rec *r = &op->recs[i];
 		rds[i] = arena_memdup(&ch->st->arena, r->rdata, r->rdlen ? r->rdlen : 1);
@@ -979,18 +1034,26 @@ apply_op(struct change *ch, const struct store_op *op)
 			return -ENOMEM;
 		dns_rdata_canonicalize(op->type, rds[i], r->rdlen);
 		if (op->type == DNS_T_SOA && r->disabled) {
-			set_err(err, errcap, "%s.records[%zu]: the SOA cannot be disabled", op->label, i);
-			return -EINVAL;
-		}
-		for (size_t j = 0; j < i; j++) {
-			if (op->recs[j].rdlen == r->rdlen && memcmp(rds[j], rds[i], r->rdlen) == 0) {
-				set_err(err, errcap, "%s.records[%zu]: duplicate record (same as records[%zu])",
-				        op->label, i, j);
-				return -EINVAL;
-			}
+			soa_disabled = i;
+			break;
 		}
 	}
-	int ret = touch(ch, &k, op->type, op->label);
+	/* The first record equal to an earlier one, found by sorting: O(n log n). */
+	size_t dup, dup_of;
+	ret = first_duplicate(ch->st, op, rds, soa_disabled, &dup, &dup_of);
+	if (ret != 0)
+		return ret;
+	if (dup < soa_disabled) {
+		set_err(err, errcap, "%s.records[%zu]: duplicate record (same as records[%zu])",
+		        op->label, dup, dup_of);
+		return -EINVAL;
+	}
+	if (soa_disabled < op->nrecs) {
+		set_err(err, errcap, "%s.records[%zu]: the SOA cannot be disabled", op->label,
+		        soa_disabled);
+		return -EINVAL;
+	}
+	ret = touch(ch, &k, op->type, op->label);
 	if (ret != 0)
 		return ret;
 	switch (op->kind) {
@@ -1118,15 +1181,54 @@ check_name(struct change *ch, struct touched *t)
 	return 0;
 }
 
-static bool
-row_in(const struct row *r, const struct row *set, size_t n, bool enabled_only, bool cmp_ttl)
+/* Total order on rows: rdata (shorter first), TTL, then disabled. */
+static int
+row_cmp(const struct row *a, const struct row *b)
 {
-	for (size_t i = 0; i < n; i++) {
-		if (enabled_only && set[i].disabled)
-			continue;
-		if (set[i].rdlen == r->rdlen && memcmp(set[i].rd, r->rd, r->rdlen) == 0 &&
-		    (!cmp_ttl || set[i].ttl == r->ttl) && (enabled_only || set[i].disabled == r->disabled))
+	if (a->rdlen != b->rdlen)
+		return a->rdlen < b->rdlen ? -1 : 1;
+	int c = memcmp(a->rd, b->rd, a->rdlen);
+	if (c != 0)
+		return c;
+	if (a->ttl != b->ttl)
+		return a->ttl < b->ttl ? -1 : 1;
+	return (int)a->disabled - (int)b->disabled;
+}
+
+static int
+row_ptr_cmp(const void *a, const void *b)
+{
+	return row_cmp(*(const struct row *const *)a, *(const struct row *const *)b);
+}
+
+/* Pointers to rows[0..n) in row_cmp order (arena), so lookups are O(log n). */
+static const struct row **
+rows_sorted(struct store *st, const struct row *rows, size_t n)
+{
+	const struct row **v = arena_alloc(&st->arena, (n ? n : 1) * sizeof(*v));
+	if (v == NULL)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		v[i] = &rows[i];
+	qsort(v, n, sizeof(*v), row_ptr_cmp);
+	return v;
+}
+
+/* Whether `set` (n rows sorted by rows_sorted) holds a row equal to `r`:
+ * same rdata, TTL and disabled flag. */
+static bool
+row_in(const struct row *r, const struct row *const *set, size_t n)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = row_cmp(set[mid], r);
+		if (c == 0)
 			return true;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
 	return false;
 }
@@ -1161,23 +1263,36 @@ finish_change(struct change *ch, bool journal, struct store_result *res)
 			goto out;
 		if (t->type == DNS_T_SOA) {
 			soa_t = t;
-			if (nafter != t->nbefore || (nafter == 1 && !row_in(&after[0], t->before, 1, false, true)))
+			if (nafter != t->nbefore || (nafter == 1 && row_cmp(&after[0], &t->before[0]) != 0))
 				changed = true;
 			continue;
 		}
+		/* Each side sorted once, the other probed in its own order (the
+		 * journal keeps the rows' order): O(n log n) for n records. */
+		const struct row **sb = rows_sorted(st, t->before, t->nbefore);
+		const struct row **sa = rows_sorted(st, after, nafter);
+		if (sb == NULL || sa == NULL) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		/* A row missing from the other side is a change; an enabled one is
+		 * also a visible removal or addition (its exact match would be an
+		 * enabled row with the same rdata and TTL). */
 		for (size_t i = 0; i < t->nbefore; i++) {
-			if (!row_in(&t->before[i], after, nafter, false, true))
-				changed = true;
-			if (!t->before[i].disabled && !row_in(&t->before[i], after, nafter, true, true)) {
+			if (row_in(&t->before[i], sa, nafter))
+				continue;
+			changed = true;
+			if (!t->before[i].disabled) {
 				buf_rr(&rem, t->k.name, t->type, t->before[i].ttl, t->before[i].rd,
 				       t->before[i].rdlen);
 				visible = true;
 			}
 		}
 		for (size_t i = 0; i < nafter; i++) {
-			if (!row_in(&after[i], t->before, t->nbefore, false, true))
-				changed = true;
-			if (!after[i].disabled && !row_in(&after[i], t->before, t->nbefore, true, true)) {
+			if (row_in(&after[i], sb, t->nbefore))
+				continue;
+			changed = true;
+			if (!after[i].disabled) {
 				buf_rr(&add, t->k.name, t->type, after[i].ttl, after[i].rd, after[i].rdlen);
 				visible = true;
 			}

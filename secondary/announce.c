@@ -48,7 +48,7 @@ struct announce {
 	bool announced;
 	bool healthy;
 	int64_t withdrawn_ms;
-	int64_t bird_probe_ms;
+	int64_t bird_probe_ms;        /* tick thread only */
 	uint64_t announces, withdrawals;
 	struct fault_log iface_fault, bird_fault;
 	char lag[512];
@@ -123,7 +123,7 @@ announce_bird_probe(const char *path, int timeout_ms)
 		goto out;
 	}
 	/* BIRD greets every client with "0001 BIRD 2.x.y ready." */
-	char buf[128];
+	char buf[128] = "";
 	size_t got = 0;
 	struct pollfd p = {.fd = fd, .events = POLLIN};
 	int64_t deadline = health_now_ms() + timeout_ms;
@@ -187,22 +187,23 @@ first_line(const char *s, char *out, size_t cap)
 	out[n] = '\0';
 }
 
-/* One tick of the state machine.  Called with a->lock held. */
+/*
+ * One tick of the state machine, with the health verdict `res` and, when
+ * `probed`, the result `bird` of a BIRD probe (both taken without the lock:
+ * a slow BIRD must not hold up /healthz).  Called with a->lock held.
+ */
 static void
-tick(struct announce *a, int64_t now)
+tick(struct announce *a, int64_t now, const struct health_result *rp, bool probed, int bird)
 {
-	struct health_result res;
-	health_check(a->health, now, &res);
+	const struct health_result res = *rp;
 	a->healthy = res.healthy;
 	snprintf(a->lag, sizeof(a->lag), "%s", res.lag);
 
-	if (a->cfg.bird_socket != NULL && now - a->bird_probe_ms >= BIRD_PROBE_EVERY_MS) {
-		a->bird_probe_ms = now;
-		int r = announce_bird_probe(a->cfg.bird_socket, BIRD_PROBE_TIMEOUT_MS);
+	if (probed) {
 		char t[256];
 		snprintf(t, sizeof(t), "BIRD control socket %s, %s", a->cfg.bird_socket,
-		         strerror(-r));
-		fault_report(&a->bird_fault, r == 0 ? NULL : t, now);
+		         strerror(-bird));
+		fault_report(&a->bird_fault, bird == 0 ? NULL : t, now);
 	}
 	if (a->cfg.iface == NULL)
 		return;
@@ -259,9 +260,19 @@ static void *
 tick_main(void *arg)
 {
 	struct announce *a = arg;
+	struct health_result res;
 	while (!atomic_load(&a->stop)) {
+		int64_t now = health_now_ms();
+		bool probed = false;
+		int bird = 0;
+		if (a->cfg.bird_socket != NULL && now - a->bird_probe_ms >= BIRD_PROBE_EVERY_MS) {
+			a->bird_probe_ms = now;   /* only this thread touches it */
+			bird = announce_bird_probe(a->cfg.bird_socket, BIRD_PROBE_TIMEOUT_MS);
+			probed = true;
+		}
+		health_check(a->health, now, &res);
 		pthread_mutex_lock(&a->lock);
-		tick(a, health_now_ms());
+		tick(a, now, &res, probed, bird);
 		pthread_mutex_unlock(&a->lock);
 		struct timespec ts = {.tv_sec = 0, .tv_nsec = ANNOUNCE_TICK_MS * 1000000L};
 		nanosleep(&ts, NULL);
@@ -317,7 +328,12 @@ announce_new(const struct announce_cfg *cfg)
 	}
 	pid_t pid = fork();
 	if (pid == 0) {
+		/* Keep stdio (logs) and the pipe only: no socket of the daemon's
+		 * stays open in the watchdog. */
 		close(p[1]);
+		if (p[0] > 3)
+			close_range(3, (unsigned)p[0] - 1, 0);
+		close_range((unsigned)p[0] + 1, ~0u, 0);
 		watchdog_main(p[0], cfg->iface);
 	}
 	close(p[0]);

@@ -108,6 +108,18 @@ out:
 	return ret;
 }
 
+void
+health_set_timers(struct health *h, struct timers *t)
+{
+	h->cfg.timers = t;
+}
+
+void
+health_primary_serial_cb(void *ctx, const char *zone, uint32_t serial)
+{
+	health_note_primary(ctx, zone, serial, health_now_ms());
+}
+
 int
 health_on_notify(void *ctx, const uint8_t *apex, bool has_serial, uint32_t serial)
 {

@@ -43,6 +43,15 @@ struct health_result {
 struct health *health_new(const struct health_cfg *cfg);
 void health_free(struct health *h);
 
+/* Sets the timers whose zones health_check judges (before serving starts). */
+void health_set_timers(struct health *h, struct timers *t);
+
+/*
+ * For timers_cfg.on_primary_serial (ctx = the health): the primary's serial
+ * seen by a refresh's SOA check, noted as by health_note_primary.
+ */
+void health_primary_serial_cb(void *h, const char *zone, uint32_t serial);
+
 /* Main says the service sockets are (or are no longer) bound. */
 void health_set_listening(struct health *h, bool on);
 

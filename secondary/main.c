@@ -276,6 +276,15 @@ main(int argc, char **argv)
 		.xfr_timeout_ms = (int)num_opt("xfr-timeout", 1, 3600, 30) * 1000,
 		.xfr_max_bytes = (size_t)num_opt("xfr-max-size", 1, 1 << 20, 1024) << 20,
 	};
+	struct health_cfg hcfg = {
+		.max_lag_s = (unsigned)num_opt("max-lag", 0, 86400 * 365, 300),
+		.max_lag_serials = (uint32_t)num_opt("max-lag-serials", 0, 0x7fffffff, 0),
+	};
+	struct health *health = health_new(&hcfg);
+	if (health == NULL)
+		fatal("out of memory");
+	tc.on_primary_serial = health_primary_serial_cb;   /* lag known from refreshes too */
+	tc.primary_serial_ctx = health;
 	struct timers *tm = timers_new(&tc);
 	if (tm == NULL)
 		fatal("out of memory");
@@ -296,14 +305,7 @@ main(int argc, char **argv)
 	static struct notify_cfg ncfg;
 	ncfg.primary = primary;
 	ncfg.tsig = have_tsig ? &tsig : NULL;
-	struct health_cfg hcfg = {
-		.timers = tm,
-		.max_lag_s = (unsigned)num_opt("max-lag", 0, 86400 * 365, 300),
-		.max_lag_serials = (uint32_t)num_opt("max-lag-serials", 0, 0x7fffffff, 0),
-	};
-	struct health *health = health_new(&hcfg);
-	if (health == NULL)
-		fatal("out of memory");
+	health_set_timers(health, tm);
 	ncfg.on_notify = health_on_notify;   /* notes the primary's serial, then timers_notify */
 	ncfg.ctx = health;
 	struct serve_ctx sc = {

@@ -394,6 +394,8 @@ refresh_zone(struct timers *t, struct tzone *z, struct outcome *oc)
 	int64_t t0 = tcp_now_ms();
 	int ret = xfrin_run(&p, &r, why, sizeof(why));
 	oc->xfr_ms = (uint64_t)(tcp_now_ms() - t0);
+	if (r.soa_checked && t->cfg.on_primary_serial != NULL)
+		t->cfg.on_primary_serial(t->cfg.primary_serial_ctx, z->name, r.serial_to);
 	const char *kind = r.asked_ixfr ? "IXFR" : "AXFR";
 	if (ret != 0) {
 		if (ret == -ECANCELED)

@@ -45,6 +45,11 @@ struct timers_cfg {
 	unsigned xfr_threads;                  /* default 4 */
 	int xfr_timeout_ms;                    /* silence allowed in a refresh; default 30000 */
 	size_t xfr_max_bytes;                  /* largest transfer; 0: unlimited */
+	/* Optional: told the primary's SOA serial after every SOA check of a
+	 * refresh (zone in presentation form), even when the transfer then fails;
+	 * called on a transfer thread without the registry lock (health.c). */
+	void (*on_primary_serial)(void *ctx, const char *zone, uint32_t serial);
+	void *primary_serial_ctx;
 };
 
 /* Copies cfg (the pointers it holds must outlive the timers).  NULL on ENOMEM. */

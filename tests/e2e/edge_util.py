@@ -152,7 +152,18 @@ class Lab:
         for n in self.ns.values():
             subprocess.run(["ip", "netns", "del", n], stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE)
+        # Under `make SAN=1` the daemons report memory errors in their logs.
+        bad = []
+        for name in sorted(os.listdir(self.dir)) if os.path.isdir(self.dir) else ():
+            if name.startswith("sec") and name.endswith(".log"):
+                text = self.log(name)
+                for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                               "runtime error:"):
+                    if marker in text:
+                        bad.append("%s: %s" % (name, text[text.index(marker):][:2000]))
         shutil.rmtree(self.dir, ignore_errors=True)
+        if bad:
+            raise AssertionError("\n".join(bad))
 
 
 def knot_conf(lab, listen, acl_net, text=None):

@@ -141,3 +141,51 @@ def test_edge_faults_real_bird_dies():
         assert count(lab.log("sec.log"), "error: announce, BIRD control socket") == 1
     finally:
         lab.close()
+
+
+def test_edge_faults_lag_from_refresh(tmp):
+    """The primary moves ahead but our transfers fail (--xfr-max-size 1 MiB):
+    the serial learnt by the refresh's SOA check makes the POP unhealthy after
+    --max-lag seconds, while the old version keeps being served."""
+    import dns.flags
+    import dns.message
+    import dns.opcode
+    import dns.tsig
+    from sec_util import KEY_NAME, KEYRING
+
+    knot = Knot(tmp, {ZONE: knot_zone(serial=1)}).start()
+    sec = Secondary(tmp, knot.port, zones=[ZONE],
+                    extra=["--identity", "pop-l", "--max-lag", "2", "--xfr-max-size", "1"])
+    sec.start()
+    try:
+        wait_until(lambda: sec.serial(ZONE) == 1, 10, what="serial 1 served")
+        assert sec.http("/healthz")[0] == 200
+        big = " ".join('"%s"' % ("z" * 250) for _ in range(4))
+
+        for i in range(24):   # ~1.2 MB in 24 updates: serial 1 -> 25
+            def fill(u, i=i):
+                for k in range(60):
+                    u.add("big%d-%d" % (i, k), 300, "TXT", big)
+            knot.update(ZONE, fill)
+        wait_until(lambda: knot.serial(ZONE) == 25, 10, what="primary at serial 25")
+        # A NOTIFY without a serial: the lag can only be learnt by the refresh.
+        m = dns.message.make_query(ZONE, "SOA")
+        m.set_opcode(dns.opcode.NOTIFY)
+        m.flags |= dns.flags.AA
+        m.use_tsig(KEYRING, keyname=KEY_NAME, algorithm=dns.tsig.HMAC_SHA256)
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.settimeout(2)
+        s.sendto(m.to_wire(), ("127.0.0.1", sec.port))
+        s.recvfrom(65535)
+        s.close()
+        wait_until(lambda: "transfer larger than" in sec.logtext(), 10, what="transfer refused")
+        code, body = sec.http("/healthz")
+        assert code == 200, body          # behind for less than --max-lag
+        wait_until(lambda: sec.http("/healthz")[0] == 503, 6, what="lag fault")
+        body = sec.http("/healthz")[1]
+        assert "zone example.com. lags the primary: serial 1, primary 25, for " in body, body
+        assert 'anycst_secondary_healthy{pop="pop-l"} 0' in sec.http("/metrics")[1]
+        assert sec.serial(ZONE) == 1       # still serving the old version
+        sec.stop()
+    finally:
+        knot.stop()

@@ -225,4 +225,10 @@ def test_mesh_end_to_end(mesh):
         if os.path.exists(path):
             with open(path, "rb") as f:
                 assert m.primary_priv.encode() not in f.read()
+    # a clean shutdown, and nothing for the sanitizers to say (ANYCST_BIN=bin-san)
+    for name in ["primary"] + pops:
+        proc = m.primary if name == "primary" else m.pops[name]["proc"]
+        m.stop(proc)
+        assert proc.returncode == 0, (name, proc.returncode, m.log(name)[-2000:])
+        assert "Sanitizer" not in m.log(name), m.log(name)[-4000:]
     assert time.monotonic() - t0 < 90

@@ -4,7 +4,10 @@ answered (bounded), bursts coalesced per (zone, target), PUT .../notify sends
 at once.  The target here is a small UDP listener that records and
 optionally answers."""
 import concurrent.futures
+import os
+import re
 import socket
+import struct
 import threading
 import time
 
@@ -18,16 +21,31 @@ from xfr_util import Primary, TmpDir, keyring, wait_until
 
 ZONE = "example.com."
 
+# Linux's SO_TIMESTAMPNS (= SCM_TIMESTAMPNS): the kernel stamps each datagram
+# as it arrives, so a receiver thread starved by a busy machine still records
+# when the primary sent it (loopback delivery happens inside sendto).
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+
+
+def notify_constants():
+    """NOTIFY_TRIES and NOTIFY_RETRY_MS as primary/notify.h defines them."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "primary",
+                        "notify.h")
+    text = open(path).read()
+    get = lambda name: int(re.search(r"#define %s (\d+)" % name, text).group(1))
+    return get("NOTIFY_TRIES"), get("NOTIFY_RETRY_MS") / 1000.0
+
 
 class Target:
     def __init__(self, answer=True, ring=None):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
         self.sock.settimeout(0.1)
         self.answer = answer
         self.ring = ring
-        self.got = []           # (time, source, zone, serial, signed)
+        self.got = []           # (kernel arrival time, source, zone, serial, signed)
         self.stop = False
         self.t = threading.Thread(target=self.run, daemon=True)
         self.t.start()
@@ -35,17 +53,21 @@ class Target:
     def run(self):
         while not self.stop:
             try:
-                data, src = self.sock.recvfrom(65535)
+                data, anc, _, src = self.sock.recvmsg(65535, socket.CMSG_SPACE(16))
             except socket.timeout:
                 continue
+            at = time.time()
+            for level, kind, raw in anc:
+                if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(raw) >= 16:
+                    sec, nsec = struct.unpack("@qq", raw[:16])
+                    at = sec + nsec / 1e9
             try:
                 m = dns.message.from_wire(data, keyring=self.ring)
             except Exception as e:      # unverifiable: record as unsigned garbage
-                self.got.append((time.monotonic(), src, None, None, repr(e)))
+                self.got.append((at, src, None, None, repr(e)))
                 continue
             serial = m.answer[0][0].serial if m.answer else None
-            self.got.append((time.monotonic(), src, m.question[0].name.to_text(), serial,
-                             m.had_tsig))
+            self.got.append((at, src, m.question[0].name.to_text(), serial, m.had_tsig))
             if self.answer and m.opcode() == dns.opcode.NOTIFY:
                 r = dns.message.make_response(m)
                 self.sock.sendto(r.to_wire(), src)
@@ -111,15 +133,23 @@ def test_notify_retried_with_backoff_then_given_up(tmp):
     t = Target(answer=False)
     p = Primary(tmp, notify=["127.0.0.1:%d" % t.port])
     try:
+        tries, first = notify_constants()
         p.create_zone(ZONE)                      # no key: unsigned NOTIFY
-        wait_until(lambda: len(t.for_zone()) >= 5, 15, what="5 NOTIFY tries")
-        time.sleep(5)                            # well past the last back-off step
+        wait_until(lambda: len(t.for_zone()) >= tries, 15, what="%d NOTIFY tries" % tries)
+        # The give-up comes one more (doubled) step after the last try.
+        wait_until(lambda: "no answer after %d tries" % tries in p.log(),
+                   first * 2 ** (tries - 1) + 5, what="give-up")
+        time.sleep(0.5)
         got = t.for_zone()
-        assert len(got) == 5, got
+        assert len(got) == tries, got
+        # Kernel arrival times: each wait is at least its back-off step (the
+        # primary counts it from the send; 2 ms for its whole-millisecond
+        # clock), and late by less than another step even on a busy machine.
         gaps = [b[0] - a[0] for a, b in zip(got, got[1:])]
-        assert all(b > a * 1.5 for a, b in zip(gaps, gaps[1:])), gaps   # growing
+        steps = [first * 2 ** i for i in range(tries - 1)]
+        assert all(g >= s - 0.002 for g, s in zip(gaps, steps)), (gaps, steps)
+        assert all(g < 2 * s + 0.5 for g, s in zip(gaps, steps)), (gaps, steps)
         assert all(g[4] is False for g in got)
-        assert "no answer after 5 tries" in p.log()
     finally:
         p.stop()
         t.close()
