@@ -19,6 +19,7 @@
 #include <gnutls/crypto.h>
 
 #include "net/addr.h"
+#include "util/base.h"
 #include "util/log.h"
 
 const char *const api_route_names[R_COUNT] = {
@@ -123,18 +124,6 @@ api_body_object(struct api_req *r, struct api_resp *rs)
 	return j;
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int
 api_zone_id_decode(const char *id, uint8_t *wire)
 {
@@ -143,10 +132,11 @@ api_zone_id_decode(const char *id, uint8_t *wire)
 	for (const char *p = id; *p != '\0'; p++) {
 		char c = *p;
 		if (c == '=') {
-			int h = hexval(p[1]), l = h < 0 ? -1 : hexval(p[2]);
-			if (h < 0 || l < 0)
+			/* PowerDNS escapes '/' and '=' in zone ids as =XX */
+			uint8_t v;
+			if (p[1] == '\0' || p[2] == '\0' || hex_decode(p + 1, 2, &v, 1) != 1)
 				return -EINVAL;
-			c = (char)(h * 16 + l);
+			c = (char)v;
 			p += 2;
 		}
 		if (n + 1 >= sizeof(buf))

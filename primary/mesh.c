@@ -40,6 +40,7 @@
 #include "primary/propagation.h"
 #include "primary/store.h"
 #include "primary/xfrout_store.h"
+#include "util/base.h"
 #include "util/log.h"
 
 extern char **environ;
@@ -144,22 +145,6 @@ mesh_ip_text(uint32_t ip, char *buf, size_t cap)
 	snprintf(buf, cap, "%u.%u.%u.%u", ip >> 24, (ip >> 16) & 0xff, (ip >> 8) & 0xff, ip & 0xff);
 }
 
-static int
-b64_value(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
 int
 mesh_key_parse(const char *b64, uint8_t raw[32], char *err, size_t errcap)
 {
@@ -169,25 +154,16 @@ mesh_key_parse(const char *b64, uint8_t raw[32], char *err, size_t errcap)
 		        "characters ending in '='), got %zu characters", len);
 		return -EINVAL;
 	}
+	/* the decoder is strict: non-zero trailing bits (a non-canonical
+	 * encoding) are refused too */
 	uint8_t out[33];
-	size_t o = 0;
-	uint32_t acc = 0;
-	int bits = 0;
-	for (size_t i = 0; i < 43; i++) {
-		int v = b64_value(b64[i]);
-		if (v < 0) {
-			set_err(err, errcap, "public_key: character %zu is not base64", i + 1);
-			return -EINVAL;
-		}
-		acc = (acc << 6) | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[o++] = (uint8_t)(acc >> bits);
-		}
+	int n = base64_decode(b64, len, out, sizeof(out));
+	size_t bad = strspn(b64, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/");
+	if (bad < 43) {
+		set_err(err, errcap, "public_key: character %zu is not base64", bad + 1);
+		return -EINVAL;
 	}
-	/* 43 characters carry 258 bits: the last 2 must be zero (canonical form). */
-	if (o != 32 || (acc & ((1u << bits) - 1)) != 0) {
+	if (n != 32) {
 		set_err(err, errcap, "public_key: not a canonical base64 encoding of 32 bytes");
 		return -EINVAL;
 	}
