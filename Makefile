@@ -81,7 +81,7 @@ $(BUILD)/libanycst.a: $(LIB_OBJ)
 $(BUILD)/libprimary.a: $(PRI_OBJ)
 	$(Q)rm -f $@ && ar rcs $@ $^
 $(BUILD)/libsecondary.a: $(SEC_OBJ)
-	$(Q)rm -f $@ && ar rcs $@ $^ $(if $(SEC_OBJ),,)
+	$(Q)rm -f $@ && ar rcs $@ $^
 
 $(BIN)/anycst-primary: $(BUILD)/primary/main.o $(BUILD)/libprimary.a $(BUILD)/libanycst.a
 	@mkdir -p $(BIN)
