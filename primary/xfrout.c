@@ -639,29 +639,31 @@ log_done(struct xfrout_txn *t)
 	struct xfrout *x = t->x;
 	if (t->failed || (t->kind != K_AXFR && t->kind != K_IXFR))
 		return;
+	/* The transport, as the secondary says "incoming IXFR over QUIC from". */
+	const char *via = t->transport != NULL ? t->transport : "TCP";
 	if (!t->done) {
-		log_warning(t->zone, "zone transfer, outgoing %s to %s, serial %u, failed after "
-		            "%u messages, %lld ms (connection closed)", kind_name(t), t->peer_text,
-		            t->d.serial, t->nmsg, (long long)ms);
+		log_warning(t->zone, "zone transfer, outgoing %s over %s to %s, serial %u, failed "
+		            "after %u messages, %lld ms (connection closed)", kind_name(t), via,
+		            t->peer_text, t->d.serial, t->nmsg, (long long)ms);
 		return;
 	}
 	/* Knot's words: "zone transfer, outgoing IXFR to ADDR, serial 5 -> 7,
-	 * 3 messages, 2 ms", details after that. */
+	 * 3 messages, 2 ms" with "over QUIC|TCP" before "to", details after that. */
 	if (t->kind == K_AXFR) {
-		log_info(t->zone, "zone transfer, outgoing AXFR to %s, serial %u, %u messages, "
-		         "%lld ms, %zu bytes", t->peer_text, t->d.serial, t->nmsg, (long long)ms,
-		         t->bytes);
-	} else if (t->uptodate) {
-		log_info(t->zone, "zone transfer, outgoing IXFR to %s, serial %u, up to date",
-		         t->peer_text, t->from);
-	} else if (t->full) {
-		log_info(t->zone, "zone transfer, outgoing IXFR to %s, serial %u -> %u, %u messages, "
-		         "%lld ms, %zu bytes, full zone (%s)", t->peer_text, t->from, t->d.serial,
-		         t->nmsg, (long long)ms, t->bytes, t->why_full);
-	} else {
-		log_info(t->zone, "zone transfer, outgoing IXFR to %s, serial %u -> %u, %u messages, "
-		         "%lld ms, %zu bytes", t->peer_text, t->from, t->d.serial, t->nmsg,
+		log_info(t->zone, "zone transfer, outgoing AXFR over %s to %s, serial %u, "
+		         "%u messages, %lld ms, %zu bytes", via, t->peer_text, t->d.serial, t->nmsg,
 		         (long long)ms, t->bytes);
+	} else if (t->uptodate) {
+		log_info(t->zone, "zone transfer, outgoing IXFR over %s to %s, serial %u, up to date",
+		         via, t->peer_text, t->from);
+	} else if (t->full) {
+		log_info(t->zone, "zone transfer, outgoing IXFR over %s to %s, serial %u -> %u, "
+		         "%u messages, %lld ms, %zu bytes, full zone (%s)", via, t->peer_text,
+		         t->from, t->d.serial, t->nmsg, (long long)ms, t->bytes, t->why_full);
+	} else {
+		log_info(t->zone, "zone transfer, outgoing IXFR over %s to %s, serial %u -> %u, "
+		         "%u messages, %lld ms, %zu bytes", via, t->peer_text, t->from, t->d.serial,
+		         t->nmsg, (long long)ms, t->bytes);
 	}
 	if (x->conf.prop != NULL && !t->uptodate)
 		propagation_seen(x->conf.prop, t->zone, t->ip_text, t->transport, t->keyname,

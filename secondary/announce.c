@@ -445,7 +445,7 @@ announce_metrics_text(void)
 	struct announce *a = atomic_load(&g_announce);
 	struct rrl_stats rs;
 	rrl_stats_sum(&rs);
-	char pop[256] = "";
+	char pop[2 * 255 + 4] = "";   /* --identity (<= 255 bytes), escaped */
 	bool healthy = false, announced = false, iface = false;
 	uint64_t ann = 0, wd = 0;
 	if (a != NULL) {
@@ -458,7 +458,7 @@ announce_metrics_text(void)
 		wd = a->withdrawals;
 		pthread_mutex_unlock(&a->lock);
 	}
-	size_t cap = 8192;
+	size_t cap = 16384;
 	char *b = malloc(cap);
 	if (b == NULL)
 		return NULL;

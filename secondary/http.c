@@ -9,6 +9,7 @@
 #include <microhttpd.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,6 +88,38 @@ sb_label(struct sbuf *b, const char *s)
 	}
 }
 
+/*
+ * Starts a sample: `name{pop="POP",zone="ZONE",EXTRA} ` with the parts that
+ * are not NULL (`pop` and `zone` raw, escaped here; `extra` already in label
+ * syntax), or `name ` when there are none.  The caller writes the value.
+ */
+static void
+sb_sample(struct sbuf *b, const char *pop, const char *name, const char *zone,
+          const char *extra)
+{
+	sb_printf(b, "%s", name);
+	if (pop == NULL && zone == NULL && extra == NULL) {
+		sb_printf(b, " ");
+		return;
+	}
+	const char *sep = "{";
+	if (pop != NULL) {
+		sb_printf(b, "%spop=\"", sep);
+		sb_label(b, pop);
+		sb_printf(b, "\"");
+		sep = ",";
+	}
+	if (zone != NULL) {
+		sb_printf(b, "%szone=\"", sep);
+		sb_label(b, zone);
+		sb_printf(b, "\"");
+		sep = ",";
+	}
+	if (extra != NULL)
+		sb_printf(b, "%s%s", sep, extra);
+	sb_printf(b, "} ");
+}
+
 static const char *const rcode_names[SERVE_RCODES] = {
 	"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN", "YXRRSET",
 	"NXRRSET", "NOTAUTH", "NOTZONE", "RCODE11", "RCODE12", "RCODE13", "RCODE14", "RCODE15",
@@ -95,6 +128,7 @@ static const char *const rcode_names[SERVE_RCODES] = {
 
 struct zone_walk_ctx {
 	struct sbuf *b;
+	const char *pop;   /* --identity, NULL: no pop label */
 	int which;
 };
 
@@ -109,30 +143,24 @@ zone_metric(void *ctx, const struct timers_zone_info *zi)
 	                       "anycst_secondary_transfers_total",
 	                       "anycst_secondary_transfer_failures_total",
 	                       "anycst_secondary_refresh_uptodate_total"};
+	const char *pop = w->pop;
 	if (w->which == 4) {
-		sb_printf(b, "%s{zone=\"", names[4]);
-		sb_label(b, zi->name);
-		sb_printf(b, "\",type=\"axfr\"} %llu\n", (unsigned long long)zi->axfr_ok);
-		sb_printf(b, "%s{zone=\"", names[4]);
-		sb_label(b, zi->name);
-		sb_printf(b, "\",type=\"ixfr\"} %llu\n", (unsigned long long)zi->ixfr_ok);
+		sb_sample(b, pop, names[4], zi->name, "type=\"axfr\"");
+		sb_printf(b, "%llu\n", (unsigned long long)zi->axfr_ok);
+		sb_sample(b, pop, names[4], zi->name, "type=\"ixfr\"");
+		sb_printf(b, "%llu\n", (unsigned long long)zi->ixfr_ok);
 		return;
 	}
 	if (w->which == 5) {
-		sb_printf(b, "%s{zone=\"", names[5]);
-		sb_label(b, zi->name);
-		sb_printf(b, "\",reason=\"failed\"} %llu\n",
-		          (unsigned long long)(zi->failures - zi->rejected));
-		sb_printf(b, "%s{zone=\"", names[5]);
-		sb_label(b, zi->name);
-		sb_printf(b, "\",reason=\"rejected\"} %llu\n", (unsigned long long)zi->rejected);
+		sb_sample(b, pop, names[5], zi->name, "reason=\"failed\"");
+		sb_printf(b, "%llu\n", (unsigned long long)(zi->failures - zi->rejected));
+		sb_sample(b, pop, names[5], zi->name, "reason=\"rejected\"");
+		sb_printf(b, "%llu\n", (unsigned long long)zi->rejected);
 		return;
 	}
 	if (w->which == 3 && zi->since_refresh < 0)
 		return;
-	sb_printf(b, "%s{zone=\"", names[w->which]);
-	sb_label(b, zi->name);
-	sb_printf(b, "\"} ");
+	sb_sample(b, pop, names[w->which], zi->name, NULL);
 	switch (w->which) {
 	case 0: sb_printf(b, "%u\n", zi->serial); break;
 	case 1: sb_printf(b, "%d\n", zi->loaded ? 1 : 0); break;
@@ -146,7 +174,6 @@ zone_metric(void *ctx, const struct timers_zone_info *zi)
 char *
 http_metrics_text(struct timers *t, const char *identity)
 {
-	(void)identity;
 	struct sbuf b;
 	sb_init(&b);
 	struct serve_stats *s = malloc(sizeof(*s));
@@ -155,12 +182,17 @@ http_metrics_text(struct timers *t, const char *identity)
 		return NULL;
 	}
 	serve_stats_sum(s);
+	const char *pop = identity;
+	char lbl[64];
 	sb_printf(&b, "# HELP anycst_secondary_queries_total DNS queries answered, by rcode.\n"
 	              "# TYPE anycst_secondary_queries_total counter\n");
-	for (unsigned i = 0; i < SERVE_RCODES; i++)
-		if (s->rcode[i] != 0 || i <= 5 || i == 9)
-			sb_printf(&b, "anycst_secondary_queries_total{rcode=\"%s\"} %llu\n",
-			          rcode_names[i], (unsigned long long)s->rcode[i]);
+	for (unsigned i = 0; i < SERVE_RCODES; i++) {
+		if (s->rcode[i] == 0 && i > 5 && i != 9)
+			continue;
+		snprintf(lbl, sizeof(lbl), "rcode=\"%s\"", rcode_names[i]);
+		sb_sample(&b, pop, "anycst_secondary_queries_total", NULL, lbl);
+		sb_printf(&b, "%llu\n", (unsigned long long)s->rcode[i]);
+	}
 	sb_printf(&b, "# HELP anycst_secondary_queries_by_type_total DNS queries, by QTYPE.\n"
 	              "# TYPE anycst_secondary_queries_by_type_total counter\n");
 	for (unsigned i = 0; i <= SERVE_QTYPE_OTHER; i++) {
@@ -171,26 +203,31 @@ http_metrics_text(struct timers *t, const char *identity)
 			snprintf(tn, sizeof(tn), "other");
 		else
 			dns_rrtype_to_text((uint16_t)i, tn, sizeof(tn));
-		sb_printf(&b, "anycst_secondary_queries_by_type_total{qtype=\"%s\"} %llu\n", tn,
-		          (unsigned long long)s->qtype[i]);
+		snprintf(lbl, sizeof(lbl), "qtype=\"%s\"", tn);
+		sb_sample(&b, pop, "anycst_secondary_queries_by_type_total", NULL, lbl);
+		sb_printf(&b, "%llu\n", (unsigned long long)s->qtype[i]);
 	}
-	sb_printf(&b,
-	          "# TYPE anycst_secondary_queries_transport_total counter\n"
-	          "anycst_secondary_queries_transport_total{transport=\"udp\"} %llu\n"
-	          "anycst_secondary_queries_transport_total{transport=\"tcp\"} %llu\n"
-	          "# TYPE anycst_secondary_dropped_total counter\n"
-	          "anycst_secondary_dropped_total %llu\n"
-	          "# TYPE anycst_secondary_notify_total counter\n"
-	          "anycst_secondary_notify_total{result=\"accepted\"} %llu\n"
-	          "anycst_secondary_notify_total{result=\"refused\"} %llu\n"
-	          "# TYPE anycst_secondary_tcp_connections_total counter\n"
-	          "anycst_secondary_tcp_connections_total{event=\"accepted\"} %llu\n"
-	          "anycst_secondary_tcp_connections_total{event=\"refused_limit\"} %llu\n"
-	          "anycst_secondary_tcp_connections_total{event=\"idle_closed\"} %llu\n",
-	          (unsigned long long)s->udp, (unsigned long long)s->tcp,
-	          (unsigned long long)s->dropped, (unsigned long long)s->notify_accepted,
-	          (unsigned long long)s->notify_refused, (unsigned long long)s->tcp_accepted,
-	          (unsigned long long)s->tcp_refused_limit, (unsigned long long)s->tcp_idle_closed);
+	const struct {
+		const char *name, *label;   /* label NULL: the metric has only `pop` */
+		uint64_t v;
+	} flat[] = {
+		{"anycst_secondary_queries_transport_total", "transport=\"udp\"", s->udp},
+		{"anycst_secondary_queries_transport_total", "transport=\"tcp\"", s->tcp},
+		{"anycst_secondary_dropped_total", NULL, s->dropped},
+		{"anycst_secondary_notify_total", "result=\"accepted\"", s->notify_accepted},
+		{"anycst_secondary_notify_total", "result=\"refused\"", s->notify_refused},
+		{"anycst_secondary_tcp_connections_total", "event=\"accepted\"", s->tcp_accepted},
+		{"anycst_secondary_tcp_connections_total", "event=\"refused_limit\"",
+		 s->tcp_refused_limit},
+		{"anycst_secondary_tcp_connections_total", "event=\"idle_closed\"",
+		 s->tcp_idle_closed},
+	};
+	for (size_t i = 0; i < sizeof(flat) / sizeof(flat[0]); i++) {
+		if (i == 0 || strcmp(flat[i].name, flat[i - 1].name) != 0)
+			sb_printf(&b, "# TYPE %s counter\n", flat[i].name);
+		sb_sample(&b, pop, flat[i].name, NULL, flat[i].label);
+		sb_printf(&b, "%llu\n", (unsigned long long)flat[i].v);
+	}
 	free(s);
 	static const char *const help[] = {
 		"SOA serial of the version served.",
@@ -211,7 +248,7 @@ http_metrics_text(struct timers *t, const char *identity)
 	                                    "counter", "counter", "counter"};
 	for (int k = 0; k < 7; k++) {
 		sb_printf(&b, "# HELP %s %s\n# TYPE %s %s\n", mname[k], help[k], mname[k], mtype[k]);
-		struct zone_walk_ctx w = {.b = &b, .which = k};
+		struct zone_walk_ctx w = {.b = &b, .pop = identity, .which = k};
 		timers_walk(t, zone_metric, &w);
 	}
 	char *edge = announce_metrics_text();   /* POP label, announce state, RRL */

@@ -67,7 +67,7 @@ def test_secondary_catalog_members_follow():
         status, body = sec.http("/healthz")
         assert status == 200, body
         status, body = sec.http("/metrics")
-        assert 'anycst_secondary_zone_serial{zone="three.test."} 33' in body
+        assert 'anycst_secondary_zone_serial{pop="pop-test",zone="three.test."} 33' in body
         assert 'zone="one.test."' not in body
 
         # Restart with the primary down: catalog and members from the state directory.

@@ -68,7 +68,7 @@ def test_secondary_fuzz_udp_million():
         status, body = sec.http("/metrics")
         assert status == 200
         formerr = [l for l in body.splitlines()
-                   if l.startswith('anycst_secondary_queries_total{rcode="FORMERR"}')]
+                   if l.startswith('anycst_secondary_queries_total{pop="pop-test",rcode="FORMERR"}')]
         assert formerr and int(formerr[0].split()[-1]) > 1000   # the flood was parsed
         # Refusals are rate-limited: a handful of lines, not thousands.
         assert sec.logtext().count("refused") < 50

@@ -80,9 +80,9 @@ def test_secondary_knot_axfr_then_ixfr(pair):
     assert status == 200, body
     status, body = sec.http("/metrics")
     assert status == 200
-    assert 'anycst_secondary_zone_serial{zone="example.com."} %d' % knot.serial(ZONE) in body
-    assert 'anycst_secondary_transfers_total{zone="example.com.",type="ixfr"}' in body
-    assert 'anycst_secondary_queries_total{rcode="NOERROR"}' in body
+    assert 'anycst_secondary_zone_serial{pop="pop-test",zone="example.com."} %d' % knot.serial(ZONE) in body
+    assert 'anycst_secondary_transfers_total{pop="pop-test",zone="example.com.",type="ixfr"}' in body
+    assert 'anycst_secondary_queries_total{pop="pop-test",rcode="NOERROR"}' in body
 
 
 def notify_msg(zone=ZONE, serial=None):
@@ -143,7 +143,7 @@ def test_secondary_knot_notify_acl(pair):
     assert sec.serial(ZONE) == 1
     status, body = sec.http("/metrics")
     refused = [l for l in body.splitlines()
-               if l.startswith('anycst_secondary_notify_total{result="refused"}')]
+               if l.startswith('anycst_secondary_notify_total{pop="pop-test",result="refused"}')]
     assert refused and int(refused[0].split()[-1]) >= 4
 
 

@@ -63,8 +63,8 @@ def test_secondary_restart_serves_persisted_then_expires(tmp):
         status, body = sec.http("/healthz")
         assert status == 503 and "example.com. expired" in body
         status, body = sec.http("/metrics")
-        assert 'anycst_secondary_zone_expired{zone="example.com."} 1' in body
-        assert 'anycst_secondary_queries_total{rcode="SERVFAIL"}' in body
+        assert 'anycst_secondary_zone_expired{pop="pop-test",zone="example.com."} 1' in body
+        assert 'anycst_secondary_queries_total{pop="pop-test",rcode="SERVFAIL"}' in body
         # The primary comes back: the next retry refreshes and the zone serves again.
         knot.start()
         wait_until(lambda: sec.serial(ZONE) == 41, 10, what="served again")

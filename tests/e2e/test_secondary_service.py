@@ -184,7 +184,7 @@ def test_secondary_tcp_total_connection_limit():
         q = dns.message.make_query("www." + ZONE, "A")
         assert dns.query.tcp(q, "127.0.0.1", port=sec.port, timeout=3).rcode() == 0
         status, body = sec.http("/metrics")
-        assert 'anycst_secondary_tcp_connections_total{event="refused_limit"} 1' in body
+        assert 'anycst_secondary_tcp_connections_total{pop="pop-test",event="refused_limit"} 1' in body
         for h in held:
             h.close()
     finally:

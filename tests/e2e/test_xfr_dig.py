@@ -47,7 +47,7 @@ def test_dig_axfr_with_key(primary):
     assert any("192.0.2.80" in l for l in recs), out
     assert re.search(r"^xfr-key\.\s+0\s+ANY\s+TSIG\s+hmac-sha256\. \d+ 300 32 \S+ \d+ NOERROR",
                      out, re.M), out
-    assert re.search(r"info: \[example\.com\.\] zone transfer, outgoing AXFR to "
+    assert re.search(r"info: \[example\.com\.\] zone transfer, outgoing AXFR over TCP to "
                      r"127\.0\.0\.1@\d+, serial \d+, \d+ messages, \d+ ms", primary.log())
 
 
@@ -63,7 +63,7 @@ def test_dig_ixfr_with_key(primary):
     # new SOA, old SOA, new SOA, added..., new SOA
     assert [int(l.split()[6]) for l in soas] == [new, old, new, new], out
     assert any('"hello"' in l for l in recs), out
-    assert re.search(r"info: \[example\.com\.\] zone transfer, outgoing IXFR to "
+    assert re.search(r"info: \[example\.com\.\] zone transfer, outgoing IXFR over TCP to "
                      r"127\.0\.0\.1@\d+, serial %d -> %d, \d+ messages, \d+ ms"
                      % (old, new), primary.log())
     # Up to date: the SOA alone.
@@ -156,7 +156,7 @@ def test_ipv6_listener():
                                 "hmac-sha256:xfr-key:" + secret, ZONE, "AXFR"],
                                capture_output=True, text=True, timeout=30).stdout
             assert "XFR size" in r, r
-            assert re.search(r"outgoing AXFR to ::1@\d+", p.log())
+            assert re.search(r"outgoing AXFR over TCP to ::1@\d+", p.log())
         finally:
             p.stop()
 

@@ -121,7 +121,7 @@ def test_knotd_secondary_axfr_then_ixfr_100_patches(tmp):
         log = p.log()
         assert re.search(r"info: \[example\.com\.\] notify, outgoing, remote 127\.0\.0\.1@%d, "
                          r"serial \d+" % kport, log)
-        assert re.search(r"info: \[example\.com\.\] zone transfer, outgoing IXFR to "
+        assert re.search(r"info: \[example\.com\.\] zone transfer, outgoing IXFR over TCP to "
                          r"127\.0\.0\.1@\d+, serial \d+ -> \d+, \d+ messages, \d+ ms", log)
         # Propagation: knotd's address holds the current serial.
         prop = p.api("GET", "/zones/%s/propagation" % ZONE)
@@ -193,7 +193,7 @@ def test_journal_gap_full_zone(tmp):
         new = p.serial(ZONE)
         wait_until(lambda: k.serial(ZONE) == new, 10, what="knotd catching up")
         assert_equal_zones(p, k, ZONE)
-        assert re.search(r"\[example\.com\.\] zone transfer, outgoing IXFR to 127\.0\.0\.1@\d+, "
+        assert re.search(r"\[example\.com\.\] zone transfer, outgoing IXFR over TCP to 127\.0\.0\.1@\d+, "
                          r"serial %d -> %d, \d+ messages, \d+ ms, \d+ bytes, full zone "
                          r"\(journal does not reach back\)" % (old, new), p.log()), p.log()[-3000:]
     finally:

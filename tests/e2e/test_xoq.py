@@ -66,7 +66,7 @@ def test_xoq_axfr_then_ixfr_10_and_100k_records(tmp):
             assert "info: [%s] zone transfer, incoming IXFR over QUIC from 127.0.0.1" % z in log
             assert log.count("info: [%s] zone transfer, completed successfully" % z) >= 2
         # logged when the primary's worker ends the transfer, maybe after the POP applied it
-        wait_until(lambda: re.search(r"info: \[big\.test\.\] zone transfer, outgoing IXFR to "
+        wait_until(lambda: re.search(r"info: \[big\.test\.\] zone transfer, outgoing IXFR over QUIC to "
                                      r"127\.0\.0\.1@\d+, serial \d+ -> \d+, 1 messages",
                                      p.log()), 5, what="outgoing IXFR logged")
         xu.assert_serves_export(sec, p.export("example.com."))

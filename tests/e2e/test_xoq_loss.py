@@ -94,7 +94,7 @@ def test_xoq_100k_axfr_under_loss(prepared, pair, loss):
             stop_pid(prim)
             plog.close()
         ptext = open(plog.name).read()
-        assert "outgoing AXFR to %s@" % pair.addr_b in ptext
+        assert "outgoing AXFR over QUIC to %s@" % pair.addr_b in ptext
         for bad in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
             assert bad not in ptext and bad not in open(slog_path).read()
         # what the secondary persisted, served on loopback (no primary reachable)
