@@ -302,18 +302,32 @@ send_pkt(int fd, const struct sockaddr *to, socklen_t tolen, const uint8_t *p, s
 	return -EAGAIN;
 }
 
-static void
-arm_timer(int tfd, ngtcp2_tstamp at)
+/*
+ * Arms the loop's timerfd for `at` unless it already fires at or before
+ * that (`*armed`, UINT64_MAX when nothing is armed; the caller resets it
+ * when the timer fires).  ngtcp2's expiry moves on nearly every packet (its
+ * pacing time among others) and timerfd_settime reprograms a kernel hrtimer
+ * each time: it was the largest cost of a short request.  A timer that fires
+ * early only costs one loop round that finds nothing expired.  Returns true
+ * when `at` has already passed: the caller then polls without blocking
+ * instead of taking a round trip through the timerfd.
+ */
+static bool
+arm_timer(int tfd, ngtcp2_tstamp *armed, ngtcp2_tstamp at)
 {
+	if (at <= now_ns())
+		return true;
+	if (at >= *armed)
+		return false;
+	*armed = at;
 	struct itimerspec its;
 	memset(&its, 0, sizeof(its));
 	if (at != UINT64_MAX) {
-		if (at == 0)
-			at = 1;
 		its.it_value.tv_sec = (time_t)(at / NGTCP2_SECONDS);
 		its.it_value.tv_nsec = (long)(at % NGTCP2_SECONDS);
 	}
 	(void)timerfd_settime(tfd, TFD_TIMER_ABSTIME, &its, NULL);
+	return false;
 }
 
 static void
@@ -573,6 +587,7 @@ struct job {
 struct quic_server {
 	struct quic_server_cfg cfg;
 	int fd, efd, tfd, epfd;
+	ngtcp2_tstamp tarmed;             /* when tfd fires; UINT64_MAX: not armed */
 	pthread_t thread;
 	bool started;
 	atomic_bool stop;
@@ -697,8 +712,10 @@ reply_schedule(struct quic_reply *r)
 	wake_fd(r->srv->efd);
 }
 
-int
-quic_reply_send(struct quic_reply *r, const uint8_t *msg, size_t len)
+/* Queues one message, and with `last` also the FIN, under one lock: the QUIC
+ * thread then sends the answer's end in the same packet as its last bytes. */
+static int
+reply_push(struct quic_reply *r, const uint8_t *msg, size_t len, bool last)
 {
 	if (len > DOQ_MSG_MAX)
 		return -EMSGSIZE;
@@ -709,7 +726,8 @@ quic_reply_send(struct quic_reply *r, const uint8_t *msg, size_t len)
 		return -ENOMEM;
 	(void)doq_prefix(c->data, len);
 	memcpy(c->data + 2, msg, len);
-	pthread_mutex_lock(&r->srv->lock);
+	struct quic_server *srv = r->srv;      /* `r` may be freed once ended and unlocked */
+	pthread_mutex_lock(&srv->lock);
 	doq_set_msg_id(c->data + 2, len, r->qid);
 	int ret = 0;
 	if (r->user_done) {
@@ -723,12 +741,28 @@ quic_reply_send(struct quic_reply *r, const uint8_t *msg, size_t len)
 			r->ph = c;
 		r->pt = c;
 		__atomic_add_fetch(&r->backlog, c->len, __ATOMIC_RELAXED);
+		if (last) {
+			r->user_done = true;
+			r->ended = true;
+		}
 		reply_schedule(r);
 		c = NULL;
 	}
-	pthread_mutex_unlock(&r->srv->lock);
+	pthread_mutex_unlock(&srv->lock);
 	free(c);
 	return ret;
+}
+
+int
+quic_reply_send(struct quic_reply *r, const uint8_t *msg, size_t len)
+{
+	return reply_push(r, msg, len, false);
+}
+
+int
+quic_reply_send_last(struct quic_reply *r, const uint8_t *msg, size_t len)
+{
+	return reply_push(r, msg, len, true);
 }
 
 void
@@ -1782,7 +1816,8 @@ srv_any_more(struct quic_server *srv)
 	return false;
 }
 
-static void
+/* Arms the timer for the earliest expiry; true when one has passed already. */
+static bool
 srv_arm(struct quic_server *srv)
 {
 	ngtcp2_tstamp min = UINT64_MAX;
@@ -1791,7 +1826,7 @@ srv_arm(struct quic_server *srv)
 		if (e < min)
 			min = e;
 	}
-	arm_timer(srv->tfd, min);
+	return arm_timer(srv->tfd, &srv->tarmed, min);
 }
 
 static void *
@@ -1799,20 +1834,22 @@ srv_thread(void *arg)
 {
 	struct quic_server *srv = arg;
 	struct epoll_event ev[4];
+	bool due = false;
 	while (!atomic_load(&srv->stop)) {
-		int timeout = srv_any_more(srv) ? 0 : 1000;
+		int timeout = due || srv_any_more(srv) ? 0 : 1000;
 		int n = epoll_wait(srv->epfd, ev, 4, timeout);
 		for (int i = 0; i < n; i++) {
 			if (ev[i].data.fd == srv->efd)
 				drain_fd(srv->efd);
-			else if (ev[i].data.fd == srv->tfd)
+			else if (ev[i].data.fd == srv->tfd) {
 				drain_fd(srv->tfd);
-			else if (ev[i].data.fd == srv->fd)
+				srv->tarmed = UINT64_MAX;
+			} else if (ev[i].data.fd == srv->fd)
 				srv_read_socket(srv);
 		}
 		srv_flush_replies(srv);
 		srv_timers_and_writes(srv);
-		srv_arm(srv);
+		due = srv_arm(srv);
 	}
 	return NULL;
 }
@@ -1905,6 +1942,7 @@ quic_server_new(const struct quic_server_cfg *cfg, struct quic_server **out)
 	if (srv == NULL)
 		return -ENOMEM;
 	srv->fd = srv->efd = srv->tfd = srv->epfd = -1;
+	srv->tarmed = UINT64_MAX;
 	pthread_mutex_init(&srv->lock, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
@@ -2046,6 +2084,7 @@ struct quic_client {
 	struct sockaddr_storage remote, local;
 	socklen_t remotelen, locallen;
 	int fd, efd, tfd, epfd;
+	ngtcp2_tstamp tarmed;             /* when tfd fires; UINT64_MAX: not armed */
 	pthread_t thread;
 	bool started;
 	atomic_bool stop;
@@ -2700,14 +2739,16 @@ cl_thread(void *arg)
 {
 	struct quic_client *cl = arg;
 	struct epoll_event ev[4];
+	bool due = false;
 	while (!atomic_load(&cl->stop)) {
-		int n = epoll_wait(cl->epfd, ev, 4, cl->more ? 0 : 1000);
+		int n = epoll_wait(cl->epfd, ev, 4, due || cl->more ? 0 : 1000);
 		for (int i = 0; i < n; i++) {
 			if (ev[i].data.fd == cl->efd)
 				drain_fd(cl->efd);
-			else if (ev[i].data.fd == cl->tfd)
+			else if (ev[i].data.fd == cl->tfd) {
 				drain_fd(cl->tfd);
-			else if (ev[i].data.fd == cl->fd)
+				cl->tarmed = UINT64_MAX;
+			} else if (ev[i].data.fd == cl->fd)
 				cl_read(cl);
 		}
 		cl_take_submissions(cl);
@@ -2717,7 +2758,7 @@ cl_thread(void *arg)
 		if (cl->conn != NULL && cl->state == CL_READY && cl->active == NULL &&
 		    cl->waiting == NULL && ngtcp2_conn_is_in_closing_period(cl->conn))
 			cl_drop_conn(cl);
-		arm_timer(cl->tfd, cl_next_deadline(cl));
+		due = arm_timer(cl->tfd, &cl->tarmed, cl_next_deadline(cl));
 	}
 	/* shutting down: polite close, then cancel what is left */
 	if (cl->conn != NULL && cl->state == CL_READY) {
@@ -2766,6 +2807,7 @@ quic_client_new(const struct quic_client_cfg *cfg, struct quic_client **out)
 	if (cl == NULL)
 		return -ENOMEM;
 	cl->fd = cl->efd = cl->tfd = cl->epfd = -1;
+	cl->tarmed = UINT64_MAX;
 	pthread_mutex_init(&cl->lock, NULL);
 	cl->cfg = *cfg;
 	cl->cfg.pin = NULL;

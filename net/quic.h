@@ -137,6 +137,14 @@ void quic_server_stats(const struct quic_server *srv, struct quic_stats *st);
  * when the stream is gone (the caller still calls quic_reply_end()).
  */
 int quic_reply_send(struct quic_reply *r, const uint8_t *msg, size_t len);
+/*
+ * quic_reply_send() and quic_reply_end() in one step: the FIN leaves in the
+ * same packet as the message (no second wake-up and packet for the FIN, one
+ * round of the QUIC thread less on a short answer's latency).  On 0 the
+ * answer is ended and `r` is invalid; on an error nothing changed and the
+ * caller still calls quic_reply_end() or quic_reply_abort().
+ */
+int quic_reply_send_last(struct quic_reply *r, const uint8_t *msg, size_t len);
 /* Ends the answer: FIN after the last message.  `r` is invalid afterwards. */
 void quic_reply_end(struct quic_reply *r);
 /* Resets the stream with a DoQ error code.  `r` is invalid afterwards. */

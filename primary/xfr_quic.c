@@ -9,6 +9,7 @@
 #include "primary/xfr_quic.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,19 +44,36 @@ on_request(void *ctx, const struct quic_peer *peer, const uint8_t *query, size_t
 		quic_reply_abort(r, ret == -EINVAL ? DOQ_PROTOCOL_ERROR : DOQ_INTERNAL_ERROR);
 		return;
 	}
-	uint8_t *buf = malloc(XFROUT_MSG_MAX);
-	ssize_t n = buf != NULL ? 1 : -ENOMEM;
-	while (n > 0) {
-		n = xfrout_next(t, buf, XFROUT_MSG_MAX);
+	/* One message of lookahead: the last one goes out with the FIN in one
+	 * packet (quic_reply_send_last), so a short answer costs the QUIC thread
+	 * one wake-up and the client one packet. */
+	uint8_t *buf[2] = { malloc(XFROUT_MSG_MAX), malloc(XFROUT_MSG_MAX) };
+	bool ended = false;
+	ssize_t n = buf[0] != NULL && buf[1] != NULL ? 1 : -ENOMEM;
+	ssize_t cur = n > 0 ? xfrout_next(t, buf[0], XFROUT_MSG_MAX) : n;
+	n = cur;
+	unsigned i = 0;
+	while (cur > 0) {
+		ssize_t nxt = xfrout_next(t, buf[i ^ 1], XFROUT_MSG_MAX);
+		int w = quic_reply_wait(r, XFR_QUIC_BACKLOG, XFR_QUIC_STALL_MS);
+		if (w == 0 && nxt == 0) {
+			w = quic_reply_send_last(r, buf[i], (size_t)cur);
+			ended = w == 0;
+		} else if (w == 0) {
+			w = quic_reply_send(r, buf[i], (size_t)cur);
+		}
+		n = w != 0 ? w : nxt;
 		if (n <= 0)
 			break;
-		int w = quic_reply_wait(r, XFR_QUIC_BACKLOG, XFR_QUIC_STALL_MS);
-		if (w == 0)
-			w = quic_reply_send(r, buf, (size_t)n);
-		if (w != 0)
-			n = w;
+		cur = nxt;
+		i ^= 1;
 	}
-	free(buf);
+	free(buf[0]);
+	free(buf[1]);
+	if (ended) {
+		xfrout_end(t);
+		return;
+	}
 	if (n == 0) {
 		quic_reply_end(r);
 	} else {
