@@ -4,7 +4,13 @@
  * keeps one entry per (zone, target) with work to do: `pending` (a newer
  * serial should be announced), `inflight` (a NOTIFY awaits its answer,
  * identified by id and target address) and the time of its next action.
- * An entry with neither is freed, so the list holds only active pairs.
+ * An entry with neither is freed, so only active pairs are kept.  Entries
+ * are found through a hash table keyed by (lowercased zone, target), the
+ * answers to them through an index by message id, and the next due one is
+ * the top of a min-heap on next_ms: the thread's work per event does not
+ * grow with the number of zones waiting (a target that does not answer
+ * while many zones are created).  An entry that goes idle outside the
+ * timers is made due at once, and the timers free it.
  */
 #include "primary/notify.h"
 
@@ -44,7 +50,11 @@ struct target {
 };
 
 struct entry {
-	struct entry *next;
+	struct entry *hnext;      /* (zone, target) hash chain */
+	struct entry *idnext;     /* message id chain, once sent */
+	uint64_t hash;
+	size_t heap_idx;          /* position in the due-time heap */
+	bool in_ids;
 	uint8_t zone[DNS_NAME_MAX];
 	char zone_text[DNS_NAME_TEXT_MAX];
 	unsigned target;
@@ -73,9 +83,17 @@ struct notify {
 	bool stop;
 	struct target targets[NOTIFY_MAX_TARGETS];
 	unsigned ntargets;
-	struct entry *entries;
+	struct entry **buckets;   /* (zone, target) hash, nbuckets a power of 2 */
+	size_t nbuckets, nentries;
+	struct entry **ids;       /* NOTIFY_ID_BUCKETS chains by message id */
+	struct entry **heap;      /* every entry, min-heap on next_ms */
+	size_t heap_cap;
 	uint64_t sent;
+	uint64_t ops;             /* entries visited by lookups (notify_ops) */
 };
+
+#define NOTIFY_BUCKETS_MIN 64
+#define NOTIFY_ID_BUCKETS 65536
 
 static int64_t
 mono_ms(void)
@@ -98,6 +116,15 @@ notify_new(const struct sockaddr *from, socklen_t fromlen, const struct notify_s
 	n->prop = prop;
 	n->qtail = &n->queue;
 	pthread_mutex_init(&n->lock, NULL);
+	n->fd = n->evfd = -1;
+	n->nbuckets = NOTIFY_BUCKETS_MIN;
+	n->buckets = calloc(n->nbuckets, sizeof(*n->buckets));
+	n->ids = calloc(NOTIFY_ID_BUCKETS, sizeof(*n->ids));
+	if (n->buckets == NULL || n->ids == NULL) {
+		notify_free(n);
+		*err = -ENOMEM;
+		return NULL;
+	}
 	n->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	n->fd = socket(from->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (n->fd < 0 || n->evfd < 0)
@@ -152,21 +179,152 @@ notify_sent(struct notify *n)
 	return __atomic_load_n(&n->sent, __ATOMIC_RELAXED);
 }
 
+uint64_t
+notify_ops(struct notify *n)
+{
+	return __atomic_load_n(&n->ops, __ATOMIC_RELAXED);
+}
+
+static void
+count_op(struct notify *n)
+{
+	__atomic_add_fetch(&n->ops, 1, __ATOMIC_RELAXED);
+}
+
+/* FNV-1a over the ASCII-lowercased wire name, then the target. */
+static uint64_t
+entry_hash(const uint8_t *zone, unsigned target)
+{
+	uint64_t h = 14695981039346656037ULL;
+	size_t len = dns_name_len(zone);
+	for (size_t i = 0; i < len; i++) {
+		uint8_t c = zone[i];
+		if (c >= 'A' && c <= 'Z')
+			c = (uint8_t)(c + 32);
+		h = (h ^ c) * 1099511628211ULL;
+	}
+	return (h ^ target) * 1099511628211ULL;
+}
+
+/* --- min-heap on next_ms; every entry is in it until freed --- */
+
+static void
+heap_swap(struct notify *n, size_t a, size_t b)
+{
+	struct entry *t = n->heap[a];
+	n->heap[a] = n->heap[b];
+	n->heap[b] = t;
+	n->heap[a]->heap_idx = a;
+	n->heap[b]->heap_idx = b;
+}
+
+static void
+heap_fix(struct notify *n, size_t i)
+{
+	while (i > 0 && n->heap[(i - 1) / 2]->next_ms > n->heap[i]->next_ms) {
+		heap_swap(n, i, (i - 1) / 2);
+		i = (i - 1) / 2;
+	}
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+		if (l < n->nentries && n->heap[l]->next_ms < n->heap[m]->next_ms)
+			m = l;
+		if (r < n->nentries && n->heap[r]->next_ms < n->heap[m]->next_ms)
+			m = r;
+		if (m == i)
+			return;
+		heap_swap(n, i, m);
+		i = m;
+	}
+}
+
+/* Every change of next_ms goes through here, so the heap stays ordered. */
+static void
+set_next(struct notify *n, struct entry *e, int64_t ms)
+{
+	e->next_ms = ms;
+	heap_fix(n, e->heap_idx);
+}
+
+/* --- the index by message id (entries that were sent at least once) --- */
+
+static void
+ids_remove(struct notify *n, struct entry *e)
+{
+	if (!e->in_ids)
+		return;
+	for (struct entry **pp = &n->ids[e->id]; *pp != NULL; pp = &(*pp)->idnext) {
+		if (*pp == e) {
+			*pp = e->idnext;
+			break;
+		}
+	}
+	e->idnext = NULL;
+	e->in_ids = false;
+}
+
+static void
+ids_add(struct notify *n, struct entry *e)
+{
+	e->idnext = n->ids[e->id];
+	n->ids[e->id] = e;
+	e->in_ids = true;
+}
+
+/* Doubles the hash table; on -ENOMEM the old one stays (only longer chains). */
+static void
+grow(struct notify *n)
+{
+	size_t nb = n->nbuckets * 2;
+	struct entry **b = calloc(nb, sizeof(*b));
+	if (b == NULL)
+		return;
+	for (size_t i = 0; i < n->nbuckets; i++) {
+		struct entry *e, *next;
+		for (e = n->buckets[i]; e != NULL; e = next) {
+			next = e->hnext;
+			e->hnext = b[e->hash & (nb - 1)];
+			b[e->hash & (nb - 1)] = e;
+		}
+	}
+	free(n->buckets);
+	n->buckets = b;
+	n->nbuckets = nb;
+}
+
 static struct entry *
 entry_get(struct notify *n, const uint8_t *zone, unsigned target)
 {
-	for (struct entry *e = n->entries; e != NULL; e = e->next)
-		if (e->target == target && dns_name_equal(e->zone, zone))
+	uint64_t h = entry_hash(zone, target);
+	for (struct entry *e = n->buckets[h & (n->nbuckets - 1)]; e != NULL; e = e->hnext) {
+		count_op(n);
+		if (e->hash == h && e->target == target && dns_name_equal(e->zone, zone))
 			return e;
+	}
+	if (n->nentries == n->heap_cap) {
+		size_t cap = n->heap_cap != 0 ? n->heap_cap * 2 : 64;
+		struct entry **heap = realloc(n->heap, cap * sizeof(*heap));
+		if (heap == NULL)
+			return NULL;
+		n->heap = heap;
+		n->heap_cap = cap;
+	}
 	struct entry *e = calloc(1, sizeof(*e));
 	if (e == NULL)
 		return NULL;
 	memcpy(e->zone, zone, dns_name_len(zone));
 	dns_name_to_text(zone, e->zone_text, sizeof(e->zone_text));
 	e->target = target;
+	e->hash = h;
 	dns_tsig_ctx_init(&e->tsig, NULL);
-	e->next = n->entries;
-	n->entries = e;
+	e->hnext = n->buckets[h & (n->nbuckets - 1)];
+	n->buckets[h & (n->nbuckets - 1)] = e;
+	/* next_ms 0 sorts first until the caller sets it. */
+	e->heap_idx = n->nentries;
+	n->heap[n->nentries++] = e;
+	heap_fix(n, e->heap_idx);
+	if (n->nentries > n->nbuckets)
+		grow(n);
 	return e;
 }
 
@@ -175,6 +333,33 @@ entry_free(struct entry *e)
 {
 	dns_tsig_ctx_clear(&e->tsig);
 	free(e);
+}
+
+/* Unlinks `e` from the hash, the id index and the heap, and frees it. */
+static void
+entry_remove(struct notify *n, struct entry *e)
+{
+	for (struct entry **pp = &n->buckets[e->hash & (n->nbuckets - 1)]; *pp != NULL;
+	     pp = &(*pp)->hnext) {
+		if (*pp == e) {
+			*pp = e->hnext;
+			break;
+		}
+	}
+	ids_remove(n, e);
+	size_t i = e->heap_idx, last = --n->nentries;
+	if (i != last) {
+		n->heap[i] = n->heap[last];
+		n->heap[i]->heap_idx = i;
+		heap_fix(n, i);
+	}
+	entry_free(e);
+}
+
+static bool
+entry_idle(const struct entry *e)
+{
+	return !e->inflight && !e->pending && !e->nudge;
 }
 
 static void
@@ -198,7 +383,7 @@ take_requests(struct notify *n, int64_t now)
 			if (q->now || at < now)
 				at = now;
 			if (!(e->pending || e->inflight) || at < e->next_ms)
-				e->next_ms = at;
+				set_next(n, e, at);
 			e->pending = true;
 		}
 		free(q);
@@ -260,7 +445,9 @@ send_notify(struct notify *n, struct entry *e, int64_t now)
 	e->nudge = false;
 	e->tries++;
 	e->serial = serial;
+	ids_remove(n, e);
 	e->id = id;
+	ids_add(n, e);
 	e->pending = false;
 	e->inflight = true;
 	e->last_send_ms = now;
@@ -269,7 +456,7 @@ send_notify(struct notify *n, struct entry *e, int64_t now)
 	/* The back-off counts from the send itself, not from `now` (read
 	 * before the SOA lookup, the signing and the other entries' sends):
 	 * a send delayed by a slow lookup must not bring the next one closer. */
-	e->next_ms = mono_ms() + ((int64_t)NOTIFY_RETRY_MS << (e->tries - 1));
+	set_next(n, e, mono_ms() + ((int64_t)NOTIFY_RETRY_MS << (e->tries - 1)));
 	__atomic_add_fetch(&n->sent, 1, __ATOMIC_RELAXED);
 	if (e->tries == 1)
 		log_info(e->zone_text, "notify, outgoing, remote %s, serial %u", t->text, serial);
@@ -278,13 +465,14 @@ send_notify(struct notify *n, struct entry *e, int64_t now)
 		          serial, e->tries - 1);
 }
 
+/* Runs the entries due by `now`, earliest first; frees those left idle. */
 static void
 timers(struct notify *n, int64_t now)
 {
-	struct entry **pp = &n->entries;
-	while (*pp != NULL) {
-		struct entry *e = *pp;
-		if (e->next_ms <= now && e->nudge && !e->inflight && !e->pending) {
+	while (n->nentries > 0 && n->heap[0]->next_ms <= now) {
+		struct entry *e = n->heap[0];
+		count_op(n);
+		if (e->nudge && !e->inflight && !e->pending) {
 			struct target *t = &n->targets[e->target];
 			e->nudge = false;
 			if (n->prop != NULL && !propagation_has(n->prop, e->zone_text, t->ip, e->serial)) {
@@ -294,25 +482,24 @@ timers(struct notify *n, int64_t now)
 				e->pending = true;
 			}
 		}
-		if (e->next_ms <= now) {
-			if (e->inflight && e->tries >= NOTIFY_TRIES) {
-				struct target *t = &n->targets[e->target];
-				log_warning(e->zone_text, "notify, outgoing, remote %s, serial %u, "
-				            "no answer after %u tries", t->text, e->serial, e->tries);
-				if (n->prop != NULL)
-					propagation_notified(n->prop, e->zone_text, t->text, e->serial, false,
-					                     e->tries, propagation_now_ms());
-				e->inflight = false;
-			}
-			if (e->inflight || e->pending)
-				send_notify(n, e, now);
+		if (e->inflight && e->tries >= NOTIFY_TRIES) {
+			struct target *t = &n->targets[e->target];
+			log_warning(e->zone_text, "notify, outgoing, remote %s, serial %u, "
+			            "no answer after %u tries", t->text, e->serial, e->tries);
+			if (n->prop != NULL)
+				propagation_notified(n->prop, e->zone_text, t->text, e->serial, false,
+				                     e->tries, propagation_now_ms());
+			e->inflight = false;
 		}
-		if (!e->inflight && !e->pending && !e->nudge) {
-			*pp = e->next;
-			entry_free(e);
+		if (e->inflight || e->pending)
+			send_notify(n, e, now);
+		if (entry_idle(e)) {
+			entry_remove(n, e);
 			continue;
 		}
-		pp = &e->next;
+		/* A sent entry is due after its back-off, in the future; never spin. */
+		if (e->next_ms <= now)
+			set_next(n, e, now + 1);
 	}
 }
 
@@ -337,6 +524,66 @@ udp_query(struct notify *n, const struct dns_msg *m, const struct sockaddr_stora
 		dns_msgw_set_tc(&w);
 	if (w.len <= m->len)
 		sendto(n->fd, out, w.len, 0, (const struct sockaddr *)ss, sl);
+}
+
+/* The answer `m` to e's NOTIFY in flight. */
+static void
+answered(struct notify *n, struct entry *e, struct dns_msg *m, int64_t now)
+{
+	struct target *t = &n->targets[e->target];
+	if (e->has_key) {
+		int ret = dns_tsig_verify(&e->tsig, m, (uint64_t)time(NULL));
+		if (ret == 0 && !m->has_tsig)
+			ret = ERR_TSIG_BADSIG;
+		if (ret == ERR_TSIG_BADKEY || ret == ERR_TSIG_BADTIME ||
+		    (ret == ERR_TSIG_BADSIG && m->has_tsig && m->tsig.error != 0)) {
+			/* The target refused our key, signature or clock: retrying
+			 * cannot help, so stop and say why. */
+			log_warning(e->zone_text, "notify, outgoing, remote %s, serial %u, refused "
+			            "by the remote, %s", t->text, e->serial, err_str(ret));
+			if (n->prop != NULL)
+				propagation_notified(n->prop, e->zone_text, t->text, e->serial, false,
+				                     e->tries, propagation_now_ms());
+			e->inflight = false;
+			return;
+		}
+		if (ret != 0 && !m->has_tsig && dns_msg_rcode(m) != DNS_RCODE_NOERROR) {
+			/* An unsigned error (e.g. NOTAUTH for a zone the target does not
+			 * serve yet): it cannot confirm anything, but retrying will not
+			 * change it either. */
+			log_warning(e->zone_text, "notify, outgoing, remote %s, serial %u, refused "
+			            "by the remote, rcode %u (unsigned)", t->text, e->serial,
+			            dns_msg_rcode(m));
+			if (n->prop != NULL)
+				propagation_notified(n->prop, e->zone_text, t->text, e->serial, false,
+				                     e->tries, propagation_now_ms());
+			e->inflight = false;
+			return;
+		}
+		if (ret != 0) {
+			log_warning(e->zone_text, "notify, outgoing, remote %s, serial %u, "
+			            "answer ignored, %s", t->text, e->serial, err_str(ret));
+			return;
+		}
+	}
+	unsigned rcode = dns_msg_rcode(m);
+	if (rcode != DNS_RCODE_NOERROR)
+		log_warning(e->zone_text, "notify, outgoing, remote %s, serial %u, answered "
+		            "with rcode %u", t->text, e->serial, rcode);
+	else
+		log_debug(e->zone_text, "notify, outgoing, remote %s, serial %u, answered",
+		          t->text, e->serial);
+	if (n->prop != NULL)
+		propagation_notified(n->prop, e->zone_text, t->text, e->serial,
+		                     rcode == DNS_RCODE_NOERROR, e->tries, propagation_now_ms());
+	e->inflight = false;
+	if (e->pending) {
+		int64_t at = e->last_send_ms + NOTIFY_COALESCE_MS;
+		set_next(n, e, at > now ? at : now);
+	} else if (rcode == DNS_RCODE_NOERROR && !e->nudged && n->prop != NULL) {
+		e->nudge = true;
+		set_next(n, e, now + NOTIFY_NUDGE_MS);
+	}
 }
 
 static void
@@ -364,68 +611,22 @@ receive(struct notify *n, int64_t now)
 			          addr_fmt((const struct sockaddr *)&ss, a, sizeof(a)));
 			continue;
 		}
+		if (m.qname_len == 0)
+			continue;
 		struct entry *e;
-		for (e = n->entries; e != NULL; e = e->next)
+		for (e = n->ids[m.id]; e != NULL; e = e->idnext) {
+			count_op(n);
 			if (e->inflight && e->id == m.id &&
 			    addr_equal((const struct sockaddr *)&ss,
-			               (const struct sockaddr *)&n->targets[e->target].addr))
+			               (const struct sockaddr *)&n->targets[e->target].addr) &&
+			    dns_name_equal(m.qname, e->zone))
 				break;
-		if (e == NULL || m.qname_len == 0 || !dns_name_equal(m.qname, e->zone))
+		}
+		if (e == NULL)
 			continue;
-		struct target *t = &n->targets[e->target];
-		if (e->has_key) {
-			int ret = dns_tsig_verify(&e->tsig, &m, (uint64_t)time(NULL));
-			if (ret == 0 && !m.has_tsig)
-				ret = ERR_TSIG_BADSIG;
-			if (ret == ERR_TSIG_BADKEY || ret == ERR_TSIG_BADTIME ||
-			    (ret == ERR_TSIG_BADSIG && m.has_tsig && m.tsig.error != 0)) {
-				/* The target refused our key, signature or clock: retrying
-				 * cannot help, so stop and say why. */
-				log_warning(e->zone_text, "notify, outgoing, remote %s, serial %u, refused "
-				            "by the remote, %s", t->text, e->serial, err_str(ret));
-				if (n->prop != NULL)
-					propagation_notified(n->prop, e->zone_text, t->text, e->serial, false,
-					                     e->tries, propagation_now_ms());
-				e->inflight = false;
-				continue;
-			}
-			if (ret != 0 && !m.has_tsig && dns_msg_rcode(&m) != DNS_RCODE_NOERROR) {
-				/* An unsigned error (e.g. NOTAUTH for a zone the target does not
-				 * serve yet): it cannot confirm anything, but retrying will not
-				 * change it either. */
-				log_warning(e->zone_text, "notify, outgoing, remote %s, serial %u, refused "
-				            "by the remote, rcode %u (unsigned)", t->text, e->serial,
-				            dns_msg_rcode(&m));
-				if (n->prop != NULL)
-					propagation_notified(n->prop, e->zone_text, t->text, e->serial, false,
-					                     e->tries, propagation_now_ms());
-				e->inflight = false;
-				continue;
-			}
-			if (ret != 0) {
-				log_warning(e->zone_text, "notify, outgoing, remote %s, serial %u, "
-				            "answer ignored, %s", t->text, e->serial, err_str(ret));
-				continue;
-			}
-		}
-		unsigned rcode = dns_msg_rcode(&m);
-		if (rcode != DNS_RCODE_NOERROR)
-			log_warning(e->zone_text, "notify, outgoing, remote %s, serial %u, answered "
-			            "with rcode %u", t->text, e->serial, rcode);
-		else
-			log_debug(e->zone_text, "notify, outgoing, remote %s, serial %u, answered",
-			          t->text, e->serial);
-		if (n->prop != NULL)
-			propagation_notified(n->prop, e->zone_text, t->text, e->serial,
-			                     rcode == DNS_RCODE_NOERROR, e->tries, propagation_now_ms());
-		e->inflight = false;
-		if (e->pending) {
-			int64_t at = e->last_send_ms + NOTIFY_COALESCE_MS;
-			e->next_ms = at > now ? at : now;
-		} else if (rcode == DNS_RCODE_NOERROR && !e->nudged && n->prop != NULL) {
-			e->nudge = true;
-			e->next_ms = now + NOTIFY_NUDGE_MS;
-		}
+		answered(n, e, &m, now);
+		if (entry_idle(e))
+			set_next(n, e, now);   /* the timers free it (it may be reused first) */
 	}
 }
 
@@ -436,8 +637,8 @@ run(void *arg)
 	for (;;) {
 		int64_t now = mono_ms();
 		int timeout = 1000;
-		for (struct entry *e = n->entries; e != NULL; e = e->next) {
-			int64_t d = e->next_ms - now;
+		if (n->nentries > 0) {
+			int64_t d = n->heap[0]->next_ms - now;
 			if (d < 0)
 				d = 0;
 			if (d < timeout)
@@ -487,11 +688,11 @@ notify_free(struct notify *n)
 		(void)w;
 		pthread_join(n->thread, NULL);
 	}
-	while (n->entries != NULL) {
-		struct entry *e = n->entries;
-		n->entries = e->next;
-		entry_free(e);
-	}
+	for (size_t i = 0; i < n->nentries; i++)
+		entry_free(n->heap[i]);
+	free(n->heap);
+	free(n->buckets);
+	free(n->ids);
 	while (n->queue != NULL) {
 		struct req *r = n->queue;
 		n->queue = r->next;

@@ -70,4 +70,9 @@ int notify_zone(struct notify *n, const uint8_t *zone, bool now);
 /* NOTIFYs sent (including retries) since start, for tests and metrics. */
 uint64_t notify_sent(struct notify *n);
 
+/* Entries the thread has visited to find or run work since start: grows
+ * with the work done, not with the number of (zone, target) pairs waiting.
+ * For tests. */
+uint64_t notify_ops(struct notify *n);
+
 #endif

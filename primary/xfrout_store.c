@@ -83,28 +83,53 @@ journal_cb(void *ctx, const struct store_journal_entry *e)
 }
 
 #define XSRC_CACHE_BYTES ((size_t)512 << 20)
+#define XSRC_BUCKETS_MIN 64
 
 struct xsrc;
 
+/*
+ * One cached zone version.  The cache holds at most one version per zone
+ * name, found through a hash table keyed by the lowercased wire name, and
+ * every entry sits on a recency list (most recently used first) so that
+ * lookup, invalidation and eviction cost O(1) whatever the number of zones.
+ */
 struct zc {
-	struct zc *next;
+	struct zc *hnext;         /* hash chain */
+	struct zc *prev, *next;   /* recency list */
 	struct xsrc *owner;
+	uint64_t hash;
 	uint8_t zone[DNS_NAME_MAX];
 	int64_t id;               /* zone ids are never reused: a re-created zone
 	                           * with the same serial is another version */
 	uint32_t serial;
 	unsigned refs;            /* the cache's own + one per transfer */
 	struct xfrout_buf rrs;
-	uint64_t used;            /* LRU tick */
 };
 
 struct xsrc {
 	struct store *st;
 	pthread_mutex_t lock;
-	struct zc *head;
-	size_t bytes;
-	uint64_t tick;
+	struct zc **buckets;      /* NULL until the first entry */
+	size_t nbuckets, n;
+	struct zc *mru, *lru;     /* recency list ends */
+	size_t bytes, limit;
+	uint64_t ops;             /* entries visited by lookups (see xfrout_store_stats) */
 };
+
+/* FNV-1a over the ASCII-lowercased wire name, so EXAMPLE.com. and example.com. meet. */
+static uint64_t
+zc_hash(const uint8_t *name)
+{
+	uint64_t h = 14695981039346656037ULL;
+	size_t len = dns_name_len(name);
+	for (size_t i = 0; i < len; i++) {
+		uint8_t c = name[i];
+		if (c >= 'A' && c <= 'Z')
+			c = (uint8_t)(c + 32);
+		h = (h ^ c) * 1099511628211ULL;
+	}
+	return h;
+}
 
 static void
 zc_unref_locked(struct zc *e)
@@ -125,12 +150,88 @@ zc_release(void *ref)
 	pthread_mutex_unlock(&x->lock);
 }
 
-/* Drops the cache's reference to `e` (unlinked by the caller). */
-static void
-zc_drop_locked(struct xsrc *x, struct zc *e)
+/* The chain slot holding the entry for `name` (*result NULL when absent). */
+static struct zc **
+zc_slot(struct xsrc *x, const uint8_t *name, uint64_t h)
 {
+	struct zc **pp = &x->buckets[h & (x->nbuckets - 1)];
+	while (*pp != NULL) {
+		x->ops++;
+		if ((*pp)->hash == h && dns_name_equal((*pp)->zone, name))
+			break;
+		pp = &(*pp)->hnext;
+	}
+	return pp;
+}
+
+static void
+list_unlink(struct xsrc *x, struct zc *e)
+{
+	if (e->prev != NULL)
+		e->prev->next = e->next;
+	else
+		x->mru = e->next;
+	if (e->next != NULL)
+		e->next->prev = e->prev;
+	else
+		x->lru = e->prev;
+	e->prev = e->next = NULL;
+}
+
+static void
+list_push_front(struct xsrc *x, struct zc *e)
+{
+	e->prev = NULL;
+	e->next = x->mru;
+	if (x->mru != NULL)
+		x->mru->prev = e;
+	else
+		x->lru = e;
+	x->mru = e;
+}
+
+/* Unlinks `e`, found at chain slot `pp`, and drops the cache's reference. */
+static void
+zc_drop_locked(struct xsrc *x, struct zc **pp, struct zc *e)
+{
+	*pp = e->hnext;
+	e->hnext = NULL;
+	list_unlink(x, e);
+	x->n--;
 	x->bytes -= e->rrs.cap;
-	zc_unref_locked(e);
+	zc_unref_locked(e);   /* transfers still sending it keep their reference */
+}
+
+/* Drops the cached version of `name`, if any. */
+static void
+zc_forget_locked(struct xsrc *x, const uint8_t *name)
+{
+	if (x->buckets == NULL)
+		return;
+	struct zc **pp = zc_slot(x, name, zc_hash(name));
+	if (*pp != NULL)
+		zc_drop_locked(x, pp, *pp);
+}
+
+/* Doubles the table; on -ENOMEM the old one stays (only longer chains). */
+static void
+zc_grow(struct xsrc *x)
+{
+	size_t nb = x->nbuckets * 2;
+	struct zc **b = calloc(nb, sizeof(*b));
+	if (b == NULL)
+		return;
+	for (size_t i = 0; i < x->nbuckets; i++) {
+		struct zc *e, *n;
+		for (e = x->buckets[i]; e != NULL; e = n) {
+			n = e->hnext;
+			e->hnext = b[e->hash & (nb - 1)];
+			b[e->hash & (nb - 1)] = e;
+		}
+	}
+	free(x->buckets);
+	x->buckets = b;
+	x->nbuckets = nb;
 }
 
 static void
@@ -148,14 +249,17 @@ borrow(struct xfrout_data *d, struct zc *e)
 static struct zc *
 zc_get(struct xsrc *x, const struct store_zone *z)
 {
+	struct zc *e = NULL;
 	pthread_mutex_lock(&x->lock);
-	struct zc *e;
-	for (e = x->head; e != NULL; e = e->next) {
-		if (e->id == z->id && e->serial == z->serial && dns_name_equal(e->zone, z->name)) {
-			e->refs++;
-			e->used = ++x->tick;
-			break;
-		}
+	if (x->buckets != NULL) {
+		e = *zc_slot(x, z->name, zc_hash(z->name));
+		if (e != NULL && (e->id != z->id || e->serial != z->serial))
+			e = NULL;
+	}
+	if (e != NULL) {
+		e->refs++;
+		list_unlink(x, e);
+		list_push_front(x, e);
 	}
 	pthread_mutex_unlock(&x->lock);
 	return e;
@@ -165,43 +269,42 @@ zc_get(struct xsrc *x, const struct store_zone *z)
 static void
 zc_put(struct xsrc *x, const struct store_zone *z, struct xfrout_data *d)
 {
-	if (d->rrs.cap > XSRC_CACHE_BYTES / 2)
+	if (d->rrs.cap > x->limit / 2)
 		return;   /* too big to keep: the transfer owns it */
 	struct zc *e = calloc(1, sizeof(*e));
 	if (e == NULL)
 		return;
+	pthread_mutex_lock(&x->lock);
+	if (x->buckets == NULL) {
+		x->buckets = calloc(XSRC_BUCKETS_MIN, sizeof(*x->buckets));
+		if (x->buckets == NULL) {
+			pthread_mutex_unlock(&x->lock);
+			free(e);
+			return;   /* d keeps owning its records */
+		}
+		x->nbuckets = XSRC_BUCKETS_MIN;
+	}
 	e->owner = x;
 	memcpy(e->zone, z->name, dns_name_len(z->name));
+	e->hash = zc_hash(z->name);
 	e->serial = z->serial;
 	e->id = z->id;
 	e->refs = 2;
 	e->rrs = d->rrs;
 	borrow(d, e);
-	pthread_mutex_lock(&x->lock);
-	e->used = ++x->tick;
-	/* Older versions of this zone are of no use any more. */
-	for (struct zc **pp = &x->head; *pp != NULL;) {
-		struct zc *o = *pp;
-		if (dns_name_equal(o->zone, z->name)) {
-			*pp = o->next;
-			zc_drop_locked(x, o);
-		} else {
-			pp = &o->next;
-		}
-	}
-	e->next = x->head;
-	x->head = e;
+	/* An older version of this zone is of no use any more. */
+	struct zc **pp = zc_slot(x, z->name, e->hash);
+	if (*pp != NULL)
+		zc_drop_locked(x, pp, *pp);
+	e->hnext = x->buckets[e->hash & (x->nbuckets - 1)];
+	x->buckets[e->hash & (x->nbuckets - 1)] = e;
+	list_push_front(x, e);
 	x->bytes += e->rrs.cap;
-	while (x->bytes > XSRC_CACHE_BYTES) {
-		struct zc **lru = NULL;
-		for (struct zc **pp = &x->head; *pp != NULL; pp = &(*pp)->next)
-			if (*pp != e && (lru == NULL || (*pp)->used < (*lru)->used))
-				lru = pp;
-		if (lru == NULL)
-			break;
-		struct zc *o = *lru;
-		*lru = o->next;
-		zc_drop_locked(x, o);
+	if (++x->n > x->nbuckets)
+		zc_grow(x);
+	while (x->bytes > x->limit && x->lru != e) {
+		struct zc *o = x->lru;
+		zc_drop_locked(x, zc_slot(x, o->zone, o->hash), o);
 	}
 	pthread_mutex_unlock(&x->lock);
 }
@@ -328,6 +431,7 @@ xfrout_store_source(struct store *st, struct xfrout_source *src)
 	if (x == NULL)
 		return -ENOMEM;
 	x->st = st;
+	x->limit = XSRC_CACHE_BYTES;
 	pthread_mutex_init(&x->lock, NULL);
 	src->ctx = x;
 	src->load = src_load;
@@ -343,15 +447,37 @@ xfrout_store_forget(struct xfrout_source *src, const uint8_t *zone)
 	if (x == NULL)
 		return;
 	pthread_mutex_lock(&x->lock);
-	for (struct zc **pp = &x->head; *pp != NULL;) {
-		struct zc *o = *pp;
-		if (dns_name_equal(o->zone, zone)) {
-			*pp = o->next;
-			zc_drop_locked(x, o);   /* transfers still sending it keep their reference */
-		} else {
-			pp = &o->next;
-		}
+	zc_forget_locked(x, zone);
+	pthread_mutex_unlock(&x->lock);
+}
+
+void
+xfrout_store_set_cache_limit(struct xfrout_source *src, size_t bytes)
+{
+	struct xsrc *x = src->ctx;
+	if (x == NULL)
+		return;
+	pthread_mutex_lock(&x->lock);
+	x->limit = bytes;
+	while (x->bytes > x->limit && x->lru != NULL) {
+		struct zc *o = x->lru;
+		zc_drop_locked(x, zc_slot(x, o->zone, o->hash), o);
 	}
+	pthread_mutex_unlock(&x->lock);
+}
+
+void
+xfrout_store_stats(struct xfrout_source *src, struct xfrout_store_stats *out)
+{
+	struct xsrc *x = src->ctx;
+	memset(out, 0, sizeof(*out));
+	if (x == NULL)
+		return;
+	pthread_mutex_lock(&x->lock);
+	out->zones = x->n;
+	out->bytes = x->bytes;
+	out->limit = x->limit;
+	out->ops = x->ops;
 	pthread_mutex_unlock(&x->lock);
 }
 
@@ -362,13 +488,13 @@ xfrout_store_source_clear(struct xfrout_source *src)
 	if (x == NULL)
 		return;
 	pthread_mutex_lock(&x->lock);
-	while (x->head != NULL) {
-		struct zc *e = x->head;
-		x->head = e->next;
-		zc_drop_locked(x, e);
+	while (x->mru != NULL) {
+		struct zc *o = x->mru;
+		zc_drop_locked(x, zc_slot(x, o->zone, o->hash), o);
 	}
 	pthread_mutex_unlock(&x->lock);
 	pthread_mutex_destroy(&x->lock);
+	free(x->buckets);
 	free(x);
 	src->ctx = NULL;
 }

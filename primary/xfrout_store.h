@@ -21,6 +21,23 @@ int xfrout_store_source(struct store *st, struct xfrout_source *src);
  * no longer current; transfers sending one keep it until they end).
  */
 void xfrout_store_forget(struct xfrout_source *src, const uint8_t *zone);
+/*
+ * Caps the cache at `bytes` (default 512 MiB) and evicts the least recently
+ * used versions until it fits.  A version larger than half the cap is never
+ * cached.
+ */
+void xfrout_store_set_cache_limit(struct xfrout_source *src, size_t bytes);
+
+struct xfrout_store_stats {
+	size_t zones;       /* cached versions (at most one per zone) */
+	size_t bytes;       /* their buffer sizes */
+	size_t limit;
+	uint64_t ops;       /* cache entries visited by lookups so far: stays O(1) per
+	                     * lookup, invalidation and eviction, whatever the zone count */
+};
+
+/* The cache's figures now. */
+void xfrout_store_stats(struct xfrout_source *src, struct xfrout_store_stats *out);
 /* Frees the source's cache (after every transfer using it has ended). */
 void xfrout_store_source_clear(struct xfrout_source *src);
 
