@@ -554,6 +554,7 @@ struct sconn {
 	bool want_write;
 	bool more;               /* stopped writing at the per-call packet cap */
 	bool close_pending;      /* close with an application error after this event */
+	unsigned stream_credit;  /* closed peer streams not yet given back (MAX_STREAMS) */
 	uint64_t close_code;
 	const char *close_why;
 	struct sconn *prev, *next;
@@ -1085,8 +1086,16 @@ srv_stream_close(ngtcp2_conn *conn, uint32_t flags, int64_t stream_id, uint64_t 
 	sstream_count_loss(c->srv, conn, s);
 	sstream_unlink(c, s);
 	sstream_free(c->srv, s);
-	if (!ngtcp2_conn_is_local_stream(conn, stream_id))
-		ngtcp2_conn_extend_max_streams_bidi(conn, 1);
+	/* Stream credit goes back in batches of 1/16 of the limit: a MAX_STREAMS
+	 * frame per closed stream cost a packet (and a wake-up on both sides) for
+	 * every short request on a kept-open connection. */
+	if (!ngtcp2_conn_is_local_stream(conn, stream_id)) {
+		unsigned batch = c->srv->cfg.max_streams / 16;
+		if (++c->stream_credit >= (batch > 0 ? batch : 1)) {
+			ngtcp2_conn_extend_max_streams_bidi(conn, c->stream_credit);
+			c->stream_credit = 0;
+		}
+	}
 	return 0;
 }
 
