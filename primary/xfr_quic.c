@@ -88,7 +88,9 @@ on_request(void *ctx, const struct quic_peer *peer, const uint8_t *query, size_t
 			            (long long)peer->stream_id, XFR_QUIC_STALL_MS / 1000);
 		}
 	}
-	/* After a failed send the txn is not done, so end() logs it as failed. */
+	/* xfrout_next may already have said "complete" for the message that
+	 * failed to go out: make end() log the failure. */
+	xfrout_undelivered(t);
 	xfrout_end(t);
 }
 

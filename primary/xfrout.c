@@ -672,6 +672,13 @@ log_done(struct xfrout_txn *t)
 }
 
 void
+xfrout_undelivered(struct xfrout_txn *t)
+{
+	if (t != NULL)
+		t->done = false;
+}
+
+void
 xfrout_end(struct xfrout_txn *t)
 {
 	if (t == NULL)

@@ -144,6 +144,13 @@ ssize_t xfrout_next(struct xfrout_txn *t, uint8_t *buf, size_t cap);
  */
 void xfrout_end(struct xfrout_txn *t);
 
+/*
+ * Tells the txn that the transport could not deliver what xfrout_next
+ * produced (e.g. the last message failed to send after xfrout_next already
+ * returned 0), so xfrout_end logs and counts a failure, not a success.
+ */
+void xfrout_undelivered(struct xfrout_txn *t);
+
 /* Push form: calls `send` for every message, then ends.  Returns 0 or the
  * first negative code from begin/next/send. */
 typedef int (*xfrout_send_fn)(void *ctx, const uint8_t *msg, size_t len);
