@@ -1602,6 +1602,41 @@ fail:
 	return ret;
 }
 
+/*
+ * Inserts a zone's master_tsig_key_ids inside the caller's write
+ * transaction.  Returns 0, -EINVAL (bad or unknown key name, with `err`
+ * naming the entry) or -EIO.
+ */
+static int
+zone_tsig_keys_insert(struct store *st, int64_t zone_id, const char *const *keys, size_t n,
+                      char *err, size_t errcap)
+{
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_stmt *s = NULL;
+		char kn[DNS_NAME_TEXT_MAX];
+		uint8_t kw[DNS_NAME_MAX];
+		const char *id = keys[i];
+		if (dns_name_from_text(id, strlen(id), NULL, kw) <= 0 ||
+		    name_text(kw, kn, sizeof(kn)) < 0) {
+			set_err(err, errcap, "master_tsig_key_ids[%zu]: bad key name '%s'", i, id);
+			return -EINVAL;
+		}
+		if (sqlite3_prepare_v2(st->w.db,
+		                       "INSERT OR IGNORE INTO zone_tsig_keys (zone_id, key_name) "
+		                       "VALUES (?1, ?2)", -1, &s, NULL) != SQLITE_OK)
+			return -EIO;
+		sqlite3_bind_int64(s, 1, zone_id);
+		sqlite3_bind_text(s, 2, kn, -1, SQLITE_STATIC);
+		int rc = sqlite3_step(s);
+		sqlite3_finalize(s);
+		if (rc != SQLITE_DONE) {
+			set_err(err, errcap, "master_tsig_key_ids[%zu]: TSIG key '%s' does not exist", i, id);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 int
 store_zone_create(struct store *st, const struct store_zone_new *zn, const struct store_op *ops,
                   size_t nops, struct store_result *res, char *err, size_t errcap)
@@ -1631,33 +1666,9 @@ store_zone_create(struct store *st, const struct store_zone_new *zn, const struc
 	}
 	if (ret != 0)
 		goto fail;
-	for (size_t i = 0; i < zn->ntsig_keys; i++) {
-		sqlite3_stmt *s = NULL;
-		char kn[DNS_NAME_TEXT_MAX];
-		uint8_t kw[DNS_NAME_MAX];
-		const char *id = zn->tsig_keys[i];
-		if (dns_name_from_text(id, strlen(id), NULL, kw) <= 0 ||
-		    name_text(kw, kn, sizeof(kn)) < 0) {
-			set_err(err, errcap, "master_tsig_key_ids[%zu]: bad key name '%s'", i, id);
-			ret = -EINVAL;
-			goto fail;
-		}
-		if (sqlite3_prepare_v2(st->w.db,
-		                       "INSERT OR IGNORE INTO zone_tsig_keys (zone_id, key_name) "
-		                       "VALUES (?1, ?2)", -1, &s, NULL) != SQLITE_OK) {
-			ret = -EIO;
-			goto fail;
-		}
-		sqlite3_bind_int64(s, 1, z.id);
-		sqlite3_bind_text(s, 2, kn, -1, SQLITE_STATIC);
-		int rc = sqlite3_step(s);
-		sqlite3_finalize(s);
-		if (rc != SQLITE_DONE) {
-			set_err(err, errcap, "master_tsig_key_ids[%zu]: TSIG key '%s' does not exist", i, id);
-			ret = -EINVAL;
-			goto fail;
-		}
-	}
+	ret = zone_tsig_keys_insert(st, z.id, zn->tsig_keys, zn->ntsig_keys, err, errcap);
+	if (ret != 0)
+		goto fail;
 	ret = apply_ops(st, &z, ops, nops, true, res, err, errcap);
 	if (ret != 0)
 		goto fail;
@@ -1837,33 +1848,9 @@ store_zone_update(struct store *st, const uint8_t *zone, const char *account,
 			ret = -EIO;
 			goto fail;
 		}
-		for (size_t i = 0; i < zs->ntsig_keys; i++) {
-			char kn[DNS_NAME_TEXT_MAX];
-			uint8_t kw[DNS_NAME_MAX];
-			const char *id = zs->tsig_keys[i];
-			if (dns_name_from_text(id, strlen(id), NULL, kw) <= 0 ||
-			    name_text(kw, kn, sizeof(kn)) < 0) {
-				set_err(err, errcap, "master_tsig_key_ids[%zu]: bad key name '%s'", i, id);
-				ret = -EINVAL;
-				goto fail;
-			}
-			if (sqlite3_prepare_v2(st->w.db,
-			                       "INSERT OR IGNORE INTO zone_tsig_keys (zone_id, key_name) "
-			                       "VALUES (?1, ?2)", -1, &s, NULL) != SQLITE_OK) {
-				ret = -EIO;
-				goto fail;
-			}
-			sqlite3_bind_int64(s, 1, z.id);
-			sqlite3_bind_text(s, 2, kn, -1, SQLITE_STATIC);
-			rc = sqlite3_step(s);
-			sqlite3_finalize(s);
-			if (rc != SQLITE_DONE) {
-				set_err(err, errcap, "master_tsig_key_ids[%zu]: TSIG key '%s' does not exist", i,
-				        id);
-				ret = -EINVAL;
-				goto fail;
-			}
-		}
+		ret = zone_tsig_keys_insert(st, z.id, zs->tsig_keys, zs->ntsig_keys, err, errcap);
+		if (ret != 0)
+			goto fail;
 	}
 	return w_commit(st);
 fail:
