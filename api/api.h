@@ -22,6 +22,10 @@ struct api_opts {
 	size_t max_records;        /* records per rrset; 0: 10000 */
 	const char *version;       /* "N.N.N" */
 	const char *quic_spki_pin; /* served in the server object, NULL: none */
+	unsigned max_conns;        /* connections in total; 0: 512 */
+	unsigned max_conn_per_ip;  /* connections per client address; 0: 32 */
+	unsigned header_timeout;   /* s from connect (or the previous request) to the last header; 0: 10 */
+	unsigned body_timeout;     /* s from the last header to the end of the body; 0: 60 */
 };
 
 /*

@@ -38,6 +38,13 @@ struct api {
 	uint64_t lat_bucket[API_LAT_BUCKETS + 1];
 	double lat_sum;
 	uint64_t lat_count;
+	/* request deadlines (api/http.c): every open connection, swept by `sweeper` */
+	pthread_mutex_t cmu;
+	pthread_cond_t ccv;
+	struct api_conn *conns;
+	bool sweeping;
+	pthread_t sweeper;
+	uint64_t deadline_closed;
 };
 
 struct api_req {
@@ -48,6 +55,7 @@ struct api_req {
 	char *body;
 	size_t body_len, body_cap;
 	bool too_big;
+	bool queued;           /* a response is queued already (413 on Content-Length) */
 	bool admin;
 	const char *account;   /* NULL for the admin key, else the key's account */
 	char account_buf[STORE_ACCOUNT_MAX];
