@@ -58,6 +58,7 @@ static struct opt secondary_opts[] = {
 	 .help = "silence allowed from the primary during a refresh"},
 	{.name = "xfr-max-size", .arg = "MIB", .def = "1024", .help = "largest zone transfer"},
 	{.name = "tcp-idle-timeout", .arg = "SECONDS", .def = "10", .help = "DNS over TCP idle limit"},
+	{.name = "tcp-msg-timeout", .arg = "SECONDS", .def = "5", .help = "DNS over TCP: one message, first byte to last"},
 	{.name = "tcp-max-clients", .arg = "N", .def = "512", .help = "TCP connections in total"},
 	{.name = "tcp-max-per-client", .arg = "N", .def = "32", .help = "TCP connections per address"},
 	{.name = "anycast-iface", .arg = "NAME", .def = "none",
@@ -321,6 +322,7 @@ main(int argc, char **argv)
 		.max_conns = (unsigned)num_opt("tcp-max-clients", 1, 65536, 512),
 		.max_per_client = (unsigned)num_opt("tcp-max-per-client", 1, 65536, 32),
 		.idle_ms = (unsigned)num_opt("tcp-idle-timeout", 1, 3600, 10) * 1000,
+		.msg_ms = (unsigned)num_opt("tcp-msg-timeout", 1, 3600, 5) * 1000,
 	};
 	struct serve_tcp *tcp = serve_tcp_start(listen, nlisten, &sc, &lim, err, sizeof(err));
 	if (tcp == NULL)

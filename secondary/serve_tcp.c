@@ -3,8 +3,12 @@
  * eventfd and every connection.  Each connection holds one framing buffer
  * (net/tcp.h) and one output buffer; a query is answered only when the
  * previous answer has been written out, which bounds memory per connection
- * and keeps answers in query order.  Idle connections are swept once per
- * second.  The thread is an RCU reader like the UDP workers.
+ * and keeps answers in query order.  Two timers, swept once per second:
+ * between messages (and while an answer waits for the client to read it)
+ * the idle timeout runs from the last answer; once the first byte of a
+ * message is in, the whole message must arrive within msg_ms (RFC 7766
+ * §6.2.3), so a client trickling one byte a second cannot keep a slot.
+ * The thread is an RCU reader like the UDP workers.
  */
 #include "secondary/serve_tcp.h"
 
@@ -17,6 +21,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <urcu-qsbr.h>
 
@@ -27,7 +32,8 @@
 struct conn {
 	int fd;
 	struct sockaddr_storage peer;
-	int64_t last_ms;
+	int64_t last_ms;              /* accept or last answer: the idle timer */
+	int64_t msg_ms;               /* first byte of the message being read */
 	size_t out_len, out_off;      /* pending answer bytes in out */
 	bool want_out;                /* registered for EPOLLOUT */
 	struct tcp_frame in;
@@ -103,6 +109,7 @@ accept_all(struct serve_tcp *t, int lfd)
 		c->fd = fd;
 		c->peer = ss;
 		c->last_ms = tcp_now_ms();
+		c->msg_ms = 0;
 		c->out_len = c->out_off = 0;
 		c->want_out = false;
 		tcp_frame_init(&c->in);
@@ -175,12 +182,15 @@ conn_work(struct serve_tcp *t, struct conn *c)
 				return -1;
 			continue;
 		}
+		bool first = tcp_frame_pending(&c->in) == 0;
 		ssize_t r = tcp_frame_read(&c->in, c->fd);
 		if (r == -EAGAIN)
 			return 0;
 		if (r <= 0)
 			return -1;
-		c->last_ms = tcp_now_ms();
+		/* bytes do not restart the idle timer: the message deadline runs */
+		if (first)
+			c->msg_ms = tcp_now_ms();
 	}
 	return 0;
 }
@@ -190,7 +200,13 @@ sweep_idle(struct serve_tcp *t)
 {
 	int64_t now = tcp_now_ms();
 	for (size_t i = 0; i < t->nconns;) {
-		if (now - t->conns[i]->last_ms > (int64_t)t->lim.idle_ms) {
+		const struct conn *c = t->conns[i];
+		bool late;
+		if (c->out_len == 0 && tcp_frame_pending(&c->in) > 0)
+			late = now - c->msg_ms > (int64_t)t->lim.msg_ms;
+		else
+			late = now - c->last_ms > (int64_t)t->lim.idle_ms;
+		if (late) {
 			SERVE_INC(t->ctx.stats->tcp_idle_closed);
 			conn_close(t, i);
 			continue;
@@ -265,6 +281,13 @@ serve_tcp_start(const struct sockaddr_storage *addrs, size_t naddrs,
 	t->lim.max_conns = lim != NULL && lim->max_conns ? lim->max_conns : 512;
 	t->lim.max_per_client = lim != NULL && lim->max_per_client ? lim->max_per_client : 32;
 	t->lim.idle_ms = lim != NULL && lim->idle_ms ? lim->idle_ms : 10000;
+	t->lim.msg_ms = lim != NULL && lim->msg_ms ? lim->msg_ms : 5000;
+	/* room for max_conns sockets besides the daemon's other descriptors */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	t->conns = calloc(t->lim.max_conns, sizeof(*t->conns));
 	t->lfds = calloc(naddrs, sizeof(int));
 	t->epfd = epoll_create1(EPOLL_CLOEXEC);

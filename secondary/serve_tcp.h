@@ -1,7 +1,8 @@
 /*
  * TCP service (RFC 7766) on its own thread, so a slow or idle client never
  * stalls the UDP workers: several queries per connection, answered in order
- * (pipelining), 2-byte framing, an idle timeout, and limits on connections
+ * (pipelining), 2-byte framing, an idle timeout between messages, a
+ * deadline for each message once its first byte is in, and limits on connections
  * per client address and in total.  A connection whose answer cannot be
  * written stops being read until the answer drains (back-pressure).
  */
@@ -17,6 +18,7 @@ struct serve_tcp_limits {
 	unsigned max_conns;        /* total; default 512 */
 	unsigned max_per_client;   /* per client address; default 32 */
 	unsigned idle_ms;          /* idle timeout; default 10000 (RFC 7766 §6.2.3) */
+	unsigned msg_ms;           /* a message, first byte to last; default 5000 (RFC 7766 §6.2.3) */
 };
 
 struct serve_tcp;
