@@ -114,6 +114,56 @@ api_store_error(struct api_resp *rs, int code, const char *detail)
 	}
 }
 
+/*
+ * Every list in a request is bounded like the rrsets (issue 12.5): "rrsets"
+ * by max_rrsets, any other array (records, comments, nameservers, masters,
+ * master_tsig_key_ids, ...) by max_records.  `path` names `j` (`plen` bytes
+ * used of `cap`).  Writes a 422 naming the first list over its limit and
+ * returns false.
+ */
+static bool
+lists_bounded(const struct api *a, json_t *j, char *path, size_t plen, size_t cap,
+              struct api_resp *rs)
+{
+	if (json_is_array(j)) {
+		bool rrsets = strcmp(path, "rrsets") == 0;
+		size_t lim = rrsets ? a->o.max_rrsets : a->o.max_records;
+		size_t n = json_array_size(j);
+		if (n > lim) {
+			api_error(rs, 422, "%s: %zu entries, more than the limit of %zu per list (%s)", path,
+			          n, lim, rrsets ? "--api-max-rrsets" : "--api-max-records");
+			return false;
+		}
+		for (size_t i = 0; i < n; i++) {
+			json_t *e = json_array_get(j, i);
+			if (!json_is_array(e) && !json_is_object(e))
+				continue;
+			int w = snprintf(path + plen, cap - plen, "[%zu]", i);
+			size_t np = w > 0 && (size_t)w < cap - plen ? plen + (size_t)w : plen;
+			bool ok = lists_bounded(a, e, path, np, cap, rs);
+			path[plen] = '\0';
+			if (!ok)
+				return false;
+		}
+		return true;
+	}
+	if (!json_is_object(j))
+		return true;
+	const char *k;
+	json_t *v;
+	json_object_foreach(j, k, v) {
+		if (!json_is_array(v) && !json_is_object(v))
+			continue;
+		int w = snprintf(path + plen, cap - plen, "%s%.64s", plen ? "." : "", k);
+		size_t np = w > 0 && (size_t)w < cap - plen ? plen + (size_t)w : cap - 1;
+		bool ok = lists_bounded(a, v, path, np, cap, rs);
+		path[plen] = '\0';
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
 json_t *
 api_body_object(struct api_req *r, struct api_resp *rs)
 {
@@ -131,6 +181,11 @@ api_body_object(struct api_req *r, struct api_resp *rs)
 	if (!json_is_object(j)) {
 		json_decref(j);
 		api_error(rs, 400, "request body is not a JSON object");
+		return NULL;
+	}
+	char path[256] = "";
+	if (!lists_bounded(r->api, j, path, 0, sizeof(path), rs)) {
+		json_decref(j);
 		return NULL;
 	}
 	return j;
