@@ -611,6 +611,12 @@ api_metrics(struct api_req *r, struct api_resp *rs)
 	mprintf(&b, "anycst_api_request_duration_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n", cum);
 	mprintf(&b, "anycst_api_request_duration_seconds_sum %.6f\n", sum);
 	mprintf(&b, "anycst_api_request_duration_seconds_count %" PRIu64 "\n", n);
+	pthread_mutex_lock(&a->cmu);
+	uint64_t swept = a->deadline_closed;
+	pthread_mutex_unlock(&a->cmu);
+	mprintf(&b, "# HELP anycst_api_deadline_closed_total API connections closed past their "
+	            "header or body deadline.\n# TYPE anycst_api_deadline_closed_total counter\n"
+	            "anycst_api_deadline_closed_total %" PRIu64 "\n", swept);
 	mprintf(&b, "# HELP anycst_zones Zones in the store (catalog included).\n"
 	            "# TYPE anycst_zones gauge\nanycst_zones %" PRIu64 "\n", s.zones);
 	mprintf(&b, "# HELP anycst_records Records in the store.\n"

@@ -197,6 +197,8 @@ def test_body_deadline_closes_a_trickling_body(primary_factory):
     finally:
         s.close()
     assert "past their header or body deadline" in p.log()
+    st, _, body = p.call("GET", "/metrics", prefix=False)
+    assert st == 200 and "anycst_api_deadline_closed_total 1\n" in body.decode(), body[-500:]
 
 
 def test_announced_body_over_the_limit_gets_a_prompt_413(primary):
