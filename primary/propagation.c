@@ -224,12 +224,19 @@ zone_get(struct propagation *p, const char *name, bool create)
 	return z;
 }
 
-/* The POP at address `ip`, or NULL.  Under the lock. */
+/* An IPv4 peer seen through a dual-stack socket ("::ffff:10.53.0.2") as plain IPv4. */
+static const char *
+plain_ip(const char *ip)
+{
+	if (strncasecmp(ip, "::ffff:", 7) == 0 && strchr(ip + 7, '.') != NULL)
+		return ip + 7;
+	return ip;
+}
+
+/* The POP at address `ip` (plain_ip), or NULL.  Under the lock. */
 static const struct ppop *
 pop_by_ip(const struct propagation *p, const char *ip)
 {
-	if (strncasecmp(ip, "::ffff:", 7) == 0 && strchr(ip + 7, '.') != NULL)
-		ip += 7;   /* an IPv4 POP seen through a dual-stack socket */
 	for (size_t i = 0; i < p->npops; i++)
 		if (strcmp(p->pops[i].ip, ip) == 0)
 			return &p->pops[i];
@@ -345,6 +352,7 @@ void
 propagation_seen(struct propagation *p, const char *zone, const char *ip, const char *transport,
                  const char *key, enum propagation_how how, uint32_t serial, int64_t when_ms)
 {
+	ip = plain_ip(ip);
 	pthread_mutex_lock(&p->lock);
 	struct pzone *z = zone_get(p, zone, true);
 	struct ptarget *t = z != NULL ? target_get(p, z, ip, true) : NULL;
@@ -382,7 +390,7 @@ propagation_notified(struct propagation *p, const char *zone, const char *target
 		*at = '\0';
 	pthread_mutex_lock(&p->lock);
 	struct pzone *z = zone_get(p, zone, true);
-	struct ptarget *t = z != NULL ? target_get(p, z, ip, true) : NULL;
+	struct ptarget *t = z != NULL ? target_get(p, z, plain_ip(ip), true) : NULL;
 	if (t != NULL) {
 		t->notified = true;
 		copy_text(t->notify_remote, sizeof(t->notify_remote), target);
@@ -400,7 +408,7 @@ propagation_has(struct propagation *p, const char *zone, const char *ip, uint32_
 	bool has = false;
 	pthread_mutex_lock(&p->lock);
 	struct pzone *z = zone_get(p, zone, false);
-	struct ptarget *t = z != NULL ? target_get(p, z, ip, false) : NULL;
+	struct ptarget *t = z != NULL ? target_get(p, z, plain_ip(ip), false) : NULL;
 	if (t != NULL)
 		has = t->has_serial && (t->serial == serial || dns_serial_gt(t->serial, serial));
 	pthread_mutex_unlock(&p->lock);
