@@ -190,16 +190,30 @@ def wait_serial(m, zone, serial, timeout):
                          what="the POP serving %s serial %s" % (zone, serial))
 
 
-def test_change_before_crash_reaches_pop_after_restart(pair):
+def use_tcp(reg):
+    """The POP's command line, transferring over TCP instead of QUIC."""
+    argv = reg["command"].split()
+    i = argv.index("--pin")
+    del argv[i:i + 2]
+    argv[argv.index("--transport") + 1] = "tcp"
+    argv[argv.index("--primary") + 1] = PRIMARY_IP + ":5300"
+    reg["command"] = " ".join(argv)
+
+
+@pytest.mark.parametrize("transport", ["QUIC", "TCP"])
+def test_change_before_crash_reaches_pop_after_restart(pair, transport):
     m = pair
     s1 = create_zone(m)
-    m.register("tokyo")
+    reg = m.register("tokyo")
+    if transport == "TCP":
+        use_tcp(reg)
     m.start_pop("pop0")
     wait_serial(m, ZONE, s1, 20)
     # /propagation names the POP by its registry name
     mesh_util.wait_until(lambda: pop_target(m, ZONE, "tokyo")["serial"] == s1, 5,
                          what="/propagation showing tokyo at %d" % s1)
     assert pop_target(m, ZONE, "tokyo")["up_to_date"] is True
+    assert pop_target(m, ZONE, "tokyo")["transport"] == transport
     # ... durably: the flusher writes it within about a second
     mesh_util.wait_until(lambda: ("tokyo", ZONE, s1, POP_IP) in m.db_rows(), 5,
                          what="tokyo's serial in the database")
@@ -222,6 +236,7 @@ def test_change_before_crash_reaches_pop_after_restart(pair):
     assert t["serial"] in (s1, s2), t
     wait_serial(m, ZONE, s2, 10)
     took = time.monotonic() - restarted
+    print("the POP served the change %.3f s after the restart" % took)
     assert took <= 2.0, "the POP served the change %.2f s after the restart" % took
     assert re.search(r"\[%s\] notify, outgoing, remote %s@%d, serial %d"
                      % (re.escape(ZONE), re.escape(POP_IP), DNS_PORT, s2), m.log("primary"))
@@ -245,10 +260,15 @@ def test_change_before_crash_reaches_pop_after_restart(pair):
 
 def test_deleted_pop_is_gone_and_stays_gone(pair):
     m = pair
-    s1 = create_zone(m)
+    s0 = create_zone(m)
     reg = m.register("osaka")
     m.start_pop("pop0")
-    wait_serial(m, ZONE, s1, 20)
+    wait_serial(m, ZONE, s0, 20)
+    # while registered, a change reaches it by NOTIFY (so the checks below can see one)
+    s1 = patch_txt(m, ZONE, "while registered")
+    wait_serial(m, ZONE, s1, 5)
+    mesh_util.wait_until(lambda: re.search(r"\[%s\] notify, incoming" % re.escape(ZONE),
+                                           m.log("pop0")), 5, what="the POP logging a NOTIFY")
     mesh_util.wait_until(lambda: [t for t in targets(m, ZONE) if t.get("target") == "osaka"],
                          5, what="/propagation showing osaka")
     mesh_util.wait_until(lambda: [r for r in m.db_rows() if r[0] == "osaka"], 5,
@@ -266,12 +286,15 @@ def test_deleted_pop_is_gone_and_stays_gone(pair):
     gone()
     notifies = r"notify, outgoing, remote %s@" % re.escape(POP_IP)
     sent_before = len(re.findall(notifies, m.log("primary")))
+    incoming = r"notify, incoming"
+    got_before = len(re.findall(incoming, m.log("pop0")))
     s2 = patch_txt(m, ZONE, "after the retirement")
     assert s2 != s1
     rc = xfr_rcode(m, ZONE, reg["tsig_key"], reg["tsig_secret"])
     assert rc in (dns.rcode.NOTAUTH, dns.rcode.REFUSED, "BADKEY", "unknown key"), rc
     time.sleep(1.5)   # past any NOTIFY that would have gone out, and a flush
     assert len(re.findall(notifies, m.log("primary"))) == sent_before, m.log("primary")
+    assert len(re.findall(incoming, m.log("pop0"))) == got_before, m.log("pop0")
     assert m.serial("pop0", ZONE) == s1   # nothing told it, nothing served it
     gone()
 
@@ -284,5 +307,6 @@ def test_deleted_pop_is_gone_and_stays_gone(pair):
     assert rc in (dns.rcode.NOTAUTH, dns.rcode.REFUSED, "BADKEY", "unknown key"), rc
     time.sleep(1.5)
     assert len(re.findall(notifies, m.log("primary"))) == sent_before, m.log("primary")
+    assert len(re.findall(incoming, m.log("pop0"))) == got_before, m.log("pop0")
     assert m.serial("pop0", ZONE) == s1, s3
     gone()
