@@ -554,6 +554,30 @@ propagation_pop_add(struct propagation *p, const char *name, const char *ip)
 		pop = &p->pops[p->npops++];
 	copy_text(pop->name, sizeof(pop->name), name);
 	copy_text(pop->ip, sizeof(pop->ip), ip);
+	/* What was seen from its address before it was known as a POP (a transfer
+	 * before the registry was loaded) becomes the POP's: one entry per POP. */
+	for (size_t b = 0; b < p->nbuckets; b++) {
+		for (struct pzone *z = p->buckets[b]; z != NULL; z = z->next) {
+			struct ptarget *mine = target_find(z, name, ip, false);
+			for (struct ptarget **tp = &z->targets; *tp != NULL;) {
+				struct ptarget *t = *tp;
+				if (t->pop[0] != '\0' || strcmp(t->ip, ip) != 0) {
+					tp = &t->next;
+					continue;
+				}
+				if (mine == NULL) {
+					copy_text(t->pop, sizeof(t->pop), name);
+					if (t->has_serial)
+						mark_dirty(p, z, t);
+					mine = t;
+					tp = &t->next;
+					continue;
+				}
+				*tp = t->next;
+				free(t);
+			}
+		}
+	}
 out:
 	pthread_mutex_unlock(&p->lock);
 	return ret;

@@ -293,6 +293,14 @@ test_propagation_pop_named_by_registry(void **state)
 	assert_null(target(j, "tokyo"));
 	assert_null(target(j, "10.53.0.2"));
 	json_decref(j);
+	/* seen before it was known as a POP (registry not loaded yet): becomes the POP's */
+	propagation_seen(p, "example.com.", "10.53.0.5", "TCP", NULL, PROP_IXFR_ASKED, 8, 3000);
+	assert_int_equal(propagation_pop_add(p, "late", "10.53.0.5"), 0);
+	j = get(p, "example.com.", 8, 4000);
+	assert_null(target(j, "10.53.0.5"));
+	assert_non_null(target(j, "late"));
+	assert_true(json_is_true(json_object_get(target(j, "late"), "up_to_date")));
+	json_decref(j);
 	propagation_free(p);
 }
 
