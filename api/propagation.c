@@ -1,7 +1,9 @@
 /*
- * GET /zones/{id}/propagation (anycst extension): per target (secondary),
- * the serial it holds as far as the primary knows (from its IXFR requests
- * and completed transfers), when, over which transport, the lag between the
+ * GET /zones/{id}/propagation (anycst extension): per target (a registered
+ * POP by its registry name, its address beside it; another secondary by its
+ * address), the serial it holds as far as the primary knows (from its IXFR
+ * requests and completed transfers; a POP's is kept in the database, so it
+ * survives restarts), when, over which transport, the lag between the
  * commit of that serial and the target having it, and the last NOTIFY.
  * The table lives in the transfer service (primary/propagation.c); main
  * hands it over with api_propagation_attach() before the API starts.

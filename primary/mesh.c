@@ -811,6 +811,8 @@ load(struct mesh *m, char *err, size_t errcap)
 		}
 		p->ip = ntohl(a.s_addr);
 		ret = registry_push(m, p);
+		if (ret == 0 && m->prop != NULL)
+			ret = propagation_pop_add(m->prop, p->name, p->ip_text);
 		if (ret == 0)
 			ret = pop_start(m, p);
 		if (ret != 0) {
@@ -826,6 +828,54 @@ load(struct mesh *m, char *err, size_t errcap)
 	if (ret != 0)
 		set_err(err, errcap, "mesh: cannot load the POP registry (%s)", strerror(-ret));
 	return ret;
+}
+
+struct behind_ctx {
+	struct mesh *m;
+	size_t queued;
+};
+
+/* NOTIFYs zone `z` to each POP whose acknowledged serial is not the zone's. */
+static int
+notify_behind_zone(void *ctx, const struct store_zone *z)
+{
+	struct behind_ctx *b = ctx;
+	struct mesh *m = b->m;
+	pthread_mutex_lock(&m->mu);
+	for (size_t i = 0; i < m->npops; i++) {
+		struct pop *p = m->pops[i];
+		uint32_t acked;
+		if (p->notify == NULL)
+			continue;
+		if (propagation_pop_serial(m->prop, p->name, z->text, &acked) && acked == z->serial)
+			continue;
+		if (notify_zone(p->notify, z->name, false) == 0)
+			b->queued++;
+	}
+	pthread_mutex_unlock(&m->mu);
+	return 0;
+}
+
+/*
+ * At start: a change committed but not yet NOTIFYed when the last run
+ * ended (a crash) reaches the POPs now, not at their next refresh.
+ */
+static void
+notify_behind(struct mesh *m)
+{
+	if (m->prop == NULL || m->npops == 0)
+		return;
+	struct behind_ctx b = {.m = m};
+	struct store_snap *sn = NULL;
+	if (store_snap_open(m->st, &sn) != 0) {
+		log_error(NULL, "mesh, cannot read the zones to NOTIFY the POPs that are behind");
+		return;
+	}
+	store_snap_zones(sn, NULL, NULL, 0, notify_behind_zone, &b);
+	store_snap_close(sn);
+	if (b.queued > 0)
+		log_notice(NULL, "mesh, %zu NOTIFYs queued at start for POPs behind the database",
+		           b.queued);
 }
 
 int
@@ -892,6 +942,7 @@ mesh_open(const struct mesh_opts *o, struct store *st, struct propagation *prop,
 	ret = wg_sync(m, err, errcap);
 	if (ret != 0)
 		goto fail;
+	notify_behind(m);
 	char pip[16], nip[16];
 	mesh_ip_text(mesh_net_primary(&m->net), pip, sizeof(pip));
 	mesh_ip_text(m->net.net, nip, sizeof(nip));
@@ -1151,6 +1202,9 @@ mesh_pop_add(struct mesh *m, const struct mesh_register *r, json_t **out, char *
 	ret = db_insert(m, p, err, errcap);
 	if (ret != 0)
 		goto fail;
+	/* what comes from its address is the POP's from now on (propagation) */
+	if (m->prop != NULL && propagation_pop_add(m->prop, p->name, p->ip_text) != 0)
+		log_error(NULL, "mesh, POP %s, cannot track its propagation, out of memory", p->name);
 	ret = pop_start(m, p);
 	if (ret != 0) {
 		log_error(NULL, "mesh, POP %s registered but its NOTIFY sender did not start (%s); it "
@@ -1228,10 +1282,11 @@ mesh_pop_delete(struct mesh *m, const char *name, char *err, size_t errcap)
 	if (db_exec(m->db, "BEGIN IMMEDIATE") != 0)
 		ret = -EIO;
 	const char *sqls[] = {"DELETE FROM secondary_ports WHERE name = ?1",
+	                      "DELETE FROM pop_serials WHERE pop = ?1",
 	                      "DELETE FROM secondaries WHERE name = ?1",
 	                      "DELETE FROM tsig_keys WHERE name = ?1"};
-	const char *args[] = {p->name, p->name, p->tsig_name};
-	for (size_t i = 0; i < 3 && ret == 0; i++) {
+	const char *args[] = {p->name, p->name, p->name, p->tsig_name};
+	for (size_t i = 0; i < 4 && ret == 0; i++) {
 		if (sqlite3_prepare_v2(m->db, sqls[i], -1, &s, NULL) != SQLITE_OK) {
 			ret = -EIO;
 			break;
@@ -1253,7 +1308,12 @@ mesh_pop_delete(struct mesh *m, const char *name, char *err, size_t errcap)
 	pthread_mutex_unlock(&m->wmu);
 	log_info(NULL, "mesh, POP %s retired, mesh address %s, TSIG key %s revoked", p->name,
 	         p->ip_text, p->tsig_name);
+	char gone[MESH_NAME_MAX];
+	snprintf(gone, sizeof(gone), "%s", p->name);
 	pop_free(p);
+	/* After its NOTIFY sender is joined, so no late answer brings it back. */
+	if (m->prop != NULL)
+		propagation_pop_drop(m->prop, gone);
 	return ret;
 }
 
@@ -1354,12 +1414,12 @@ mesh_pop_json(struct mesh *m, const char *name, json_t **out)
 		size_t k;
 		json_t *t;
 		json_array_foreach(json_object_get(pj, "targets"), k, t) {
-			const char *ip = json_string_value(json_object_get(t, "target"));
+			const char *pop = json_string_value(json_object_get(t, "pop"));
 			json_t *serial = json_object_get(t, "serial");
-			if (ip == NULL || !json_is_integer(serial))
+			if (pop == NULL || !json_is_integer(serial))
 				continue;
 			for (size_t i = 0; i < n; i++) {
-				if (strcmp(ip, copies[i].ip_text) != 0)
+				if (strcmp(pop, copies[i].name) != 0)
 					continue;
 				bool up = json_is_true(json_object_get(t, "up_to_date"));
 				json_object_set_new(json_object_get(objs[i], "zones"), zl.names[z],

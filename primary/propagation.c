@@ -10,6 +10,7 @@
  */
 #include "primary/propagation.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -18,13 +19,17 @@
 #include <time.h>
 
 #include "dns/serial.h"
+#include "primary/store.h"
+#include "util/log.h"
 
 #define PROP_COMMITS 256
 #define PROP_TEXT 80
 
 struct ptarget {
 	struct ptarget *next;
-	char ip[PROP_TEXT];
+	char pop[PROP_TEXT];         /* registry name of a POP, "" for other targets */
+	char ip[PROP_TEXT];          /* address last seen ("" when only known from the store) */
+	bool dirty;                  /* a POP's serial changed since the last flush */
 	bool has_serial;
 	uint32_t serial;
 	enum propagation_how how;
@@ -57,10 +62,33 @@ struct pzone {
 	char name[];                 /* as first given; compared case-insensitively */
 };
 
+/* A registered POP: targets at its address are known by its name. */
+struct ppop {
+	char name[PROP_TEXT];
+	char ip[PROP_TEXT];
+};
+
+/* A (zone, POP) whose acknowledged serial is to be written to the store. */
+struct pdirty {
+	struct pdirty *next;
+	char pop[PROP_TEXT];
+	char zone[];
+};
+
 struct propagation {
 	pthread_mutex_t lock;
 	struct pzone **buckets;      /* nbuckets, a power of two */
 	size_t nbuckets, nzones;
+	struct ppop *pops;
+	size_t npops, popcap;
+	struct pdirty *dirty, **dirty_tail;
+	size_t ndirty;
+	/* persistence (propagation_persist_start): the flusher thread */
+	struct store *st;
+	pthread_t flusher;
+	bool flushing, stop;
+	pthread_cond_t cv;           /* wakes the flusher (stop), with `lock` */
+	pthread_mutex_t flush_mu;    /* one flush at a time */
 };
 
 int64_t
@@ -84,6 +112,13 @@ propagation_new(void)
 		return NULL;
 	}
 	pthread_mutex_init(&p->lock, NULL);
+	pthread_mutex_init(&p->flush_mu, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&p->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	p->dirty_tail = &p->dirty;
 	return p;
 }
 
@@ -104,6 +139,15 @@ propagation_free(struct propagation *p)
 {
 	if (p == NULL)
 		return;
+	propagation_persist_stop(p);
+	while (p->dirty != NULL) {
+		struct pdirty *d = p->dirty;
+		p->dirty = d->next;
+		free(d);
+	}
+	free(p->pops);
+	pthread_cond_destroy(&p->cv);
+	pthread_mutex_destroy(&p->flush_mu);
 	for (size_t b = 0; b < p->nbuckets; b++) {
 		struct pzone *z, *n;
 		for (z = p->buckets[b]; z != NULL; z = n) {
@@ -180,24 +224,78 @@ zone_get(struct propagation *p, const char *name, bool create)
 	return z;
 }
 
-static struct ptarget *
-target_get(struct pzone *z, const char *ip)
+/* An IPv4 peer seen through a dual-stack socket ("::ffff:10.53.0.2") as plain IPv4. */
+static const char *
+plain_ip(const char *ip)
 {
-	for (struct ptarget *t = z->targets; t != NULL; t = t->next)
-		if (strcmp(t->ip, ip) == 0)
+	if (strncasecmp(ip, "::ffff:", 7) == 0 && strchr(ip + 7, '.') != NULL)
+		return ip + 7;
+	return ip;
+}
+
+/* The POP at address `ip` (plain_ip), or NULL.  Under the lock. */
+static const struct ppop *
+pop_by_ip(const struct propagation *p, const char *ip)
+{
+	for (size_t i = 0; i < p->npops; i++)
+		if (strcmp(p->pops[i].ip, ip) == 0)
+			return &p->pops[i];
+	return NULL;
+}
+
+static void copy_text(char *dst, size_t cap, const char *src);
+
+/*
+ * The target of zone `z` for POP `pop` (when not NULL) or else for address
+ * `ip`, created when missing (create) and the names fit.
+ */
+static struct ptarget *
+target_find(struct pzone *z, const char *pop, const char *ip, bool create)
+{
+	for (struct ptarget *t = z->targets; t != NULL; t = t->next) {
+		if (pop != NULL ? strcmp(t->pop, pop) == 0
+		                : t->pop[0] == '\0' && strcmp(t->ip, ip) == 0)
 			return t;
-	if (strlen(ip) >= PROP_TEXT)
+	}
+	if (!create || strlen(ip) >= PROP_TEXT || (pop != NULL && strlen(pop) >= PROP_TEXT))
 		return NULL;
 	struct ptarget *t = calloc(1, sizeof(*t));
 	if (t == NULL)
 		return NULL;
-	memcpy(t->ip, ip, strlen(ip) + 1);
+	copy_text(t->ip, sizeof(t->ip), ip);
+	copy_text(t->pop, sizeof(t->pop), pop);
 	/* Keep insertion order for stable output. */
 	struct ptarget **pp = &z->targets;
 	while (*pp != NULL)
 		pp = &(*pp)->next;
 	*pp = t;
 	return t;
+}
+
+/* The target at address `ip` (a POP's when it is a POP's address). */
+static struct ptarget *
+target_get(struct propagation *p, struct pzone *z, const char *ip, bool create)
+{
+	const struct ppop *pop = pop_by_ip(p, ip);
+	return target_find(z, pop != NULL ? pop->name : NULL, ip, create);
+}
+
+/* Queues a POP target's serial for the next flush (once until it is flushed). */
+static void
+mark_dirty(struct propagation *p, const struct pzone *z, struct ptarget *t)
+{
+	if (t->pop[0] == '\0' || t->dirty || p->st == NULL)
+		return;
+	size_t len = strlen(z->name);
+	struct pdirty *d = calloc(1, sizeof(*d) + len + 1);
+	if (d == NULL)
+		return;   /* written at the next change of this pair */
+	memcpy(d->zone, z->name, len + 1);
+	copy_text(d->pop, sizeof(d->pop), t->pop);
+	*p->dirty_tail = d;
+	p->dirty_tail = &d->next;
+	p->ndirty++;
+	t->dirty = true;
 }
 
 static void
@@ -254,10 +352,12 @@ void
 propagation_seen(struct propagation *p, const char *zone, const char *ip, const char *transport,
                  const char *key, enum propagation_how how, uint32_t serial, int64_t when_ms)
 {
+	ip = plain_ip(ip);
 	pthread_mutex_lock(&p->lock);
 	struct pzone *z = zone_get(p, zone, true);
-	struct ptarget *t = z != NULL ? target_get(z, ip) : NULL;
+	struct ptarget *t = z != NULL ? target_get(p, z, ip, true) : NULL;
 	if (t != NULL) {
+		copy_text(t->ip, sizeof(t->ip), ip);
 		t->seen_ms = when_ms;
 		copy_text(t->transport, sizeof(t->transport), transport);
 		if (key != NULL)
@@ -269,6 +369,7 @@ propagation_seen(struct propagation *p, const char *zone, const char *ip, const 
 			if (!t->has_serial || t->serial != serial || how != PROP_IXFR_ASKED) {
 				t->at_ms = when_ms;
 				t->how = how;
+				mark_dirty(p, z, t);
 			}
 			t->serial = serial;
 			t->has_serial = true;
@@ -289,7 +390,7 @@ propagation_notified(struct propagation *p, const char *zone, const char *target
 		*at = '\0';
 	pthread_mutex_lock(&p->lock);
 	struct pzone *z = zone_get(p, zone, true);
-	struct ptarget *t = z != NULL ? target_get(z, ip) : NULL;
+	struct ptarget *t = z != NULL ? target_get(p, z, plain_ip(ip), true) : NULL;
 	if (t != NULL) {
 		t->notified = true;
 		copy_text(t->notify_remote, sizeof(t->notify_remote), target);
@@ -307,12 +408,9 @@ propagation_has(struct propagation *p, const char *zone, const char *ip, uint32_
 	bool has = false;
 	pthread_mutex_lock(&p->lock);
 	struct pzone *z = zone_get(p, zone, false);
-	for (struct ptarget *t = z != NULL ? z->targets : NULL; t != NULL; t = t->next) {
-		if (strcmp(t->ip, ip) == 0) {
-			has = t->has_serial && (t->serial == serial || dns_serial_gt(t->serial, serial));
-			break;
-		}
-	}
+	struct ptarget *t = z != NULL ? target_get(p, z, plain_ip(ip), false) : NULL;
+	if (t != NULL)
+		has = t->has_serial && (t->serial == serial || dns_serial_gt(t->serial, serial));
 	pthread_mutex_unlock(&p->lock);
 	return has;
 }
@@ -388,7 +486,10 @@ propagation_json(struct propagation *p, const char *zone, uint32_t serial, int64
 		json_t *o = json_object();
 		if (o == NULL)
 			break;
-		json_object_set_new(o, "target", json_string(t->ip));
+		json_object_set_new(o, "target", json_string(t->pop[0] != '\0' ? t->pop : t->ip));
+		json_object_set_new(o, "pop", t->pop[0] != '\0' ? json_string(t->pop) : json_null());
+		json_object_set_new(o, "address", t->ip[0] != '\0' ? json_string(t->ip)
+		                                                   : json_null());
 		bool up = t->has_serial && t->serial == serial;
 		json_object_set_new(o, "serial", t->has_serial ? json_integer(t->serial) : json_null());
 		json_object_set_new(o, "up_to_date", json_boolean(up));
@@ -424,4 +525,265 @@ propagation_json(struct propagation *p, const char *zone, uint32_t serial, int64
 	char *s = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(root);
 	return s;
+}
+
+/* ---- POPs and persistence ------------------------------------------------------------ */
+
+int
+propagation_pop_add(struct propagation *p, const char *name, const char *ip)
+{
+	if (strlen(name) >= PROP_TEXT || strlen(ip) >= PROP_TEXT)
+		return -EINVAL;
+	int ret = 0;
+	pthread_mutex_lock(&p->lock);
+	struct ppop *pop = NULL;
+	for (size_t i = 0; i < p->npops && pop == NULL; i++)
+		if (strcmp(p->pops[i].name, name) == 0)
+			pop = &p->pops[i];
+	if (pop == NULL && p->npops == p->popcap) {
+		size_t cap = p->popcap != 0 ? p->popcap * 2 : 8;
+		struct ppop *np = realloc(p->pops, cap * sizeof(*np));
+		if (np == NULL) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		p->pops = np;
+		p->popcap = cap;
+	}
+	if (pop == NULL)
+		pop = &p->pops[p->npops++];
+	copy_text(pop->name, sizeof(pop->name), name);
+	copy_text(pop->ip, sizeof(pop->ip), ip);
+	/* What was seen from its address before it was known as a POP (a transfer
+	 * before the registry was loaded) becomes the POP's: one entry per POP. */
+	for (size_t b = 0; b < p->nbuckets; b++) {
+		for (struct pzone *z = p->buckets[b]; z != NULL; z = z->next) {
+			struct ptarget *mine = target_find(z, name, ip, false);
+			for (struct ptarget **tp = &z->targets; *tp != NULL;) {
+				struct ptarget *t = *tp;
+				if (t->pop[0] != '\0' || strcmp(t->ip, ip) != 0) {
+					tp = &t->next;
+					continue;
+				}
+				if (mine == NULL) {
+					copy_text(t->pop, sizeof(t->pop), name);
+					if (t->has_serial)
+						mark_dirty(p, z, t);
+					mine = t;
+					tp = &t->next;
+					continue;
+				}
+				*tp = t->next;
+				free(t);
+			}
+		}
+	}
+out:
+	pthread_mutex_unlock(&p->lock);
+	return ret;
+}
+
+void
+propagation_pop_drop(struct propagation *p, const char *name)
+{
+	pthread_mutex_lock(&p->lock);
+	for (size_t i = 0; i < p->npops; i++) {
+		if (strcmp(p->pops[i].name, name) == 0) {
+			p->pops[i] = p->pops[--p->npops];
+			break;
+		}
+	}
+	/* Every zone's target of this POP: a retired POP is no longer shown. */
+	for (size_t b = 0; b < p->nbuckets; b++) {
+		for (struct pzone *z = p->buckets[b]; z != NULL; z = z->next) {
+			for (struct ptarget **tp = &z->targets; *tp != NULL;) {
+				struct ptarget *t = *tp;
+				if (strcmp(t->pop, name) != 0) {
+					tp = &t->next;
+					continue;
+				}
+				*tp = t->next;
+				free(t);
+			}
+		}
+	}
+	/* Its queued writes go too (the flusher finds no target for them anyway). */
+	for (struct pdirty **dp = &p->dirty; *dp != NULL;) {
+		struct pdirty *d = *dp;
+		if (strcmp(d->pop, name) != 0) {
+			dp = &d->next;
+			continue;
+		}
+		*dp = d->next;
+		free(d);
+		p->ndirty--;
+	}
+	p->dirty_tail = &p->dirty;
+	while (*p->dirty_tail != NULL)
+		p->dirty_tail = &(*p->dirty_tail)->next;
+	pthread_mutex_unlock(&p->lock);
+}
+
+bool
+propagation_pop_serial(struct propagation *p, const char *pop, const char *zone,
+                       uint32_t *serial)
+{
+	bool has = false;
+	pthread_mutex_lock(&p->lock);
+	struct pzone *z = zone_get(p, zone, false);
+	struct ptarget *t = z != NULL ? target_find(z, pop, "", false) : NULL;
+	if (t != NULL && t->has_serial) {
+		has = true;
+		*serial = t->serial;
+	}
+	pthread_mutex_unlock(&p->lock);
+	return has;
+}
+
+/* A stored acknowledgement back into memory (at start, before any traffic). */
+static int
+load_ack(void *ctx, const struct store_pop_ack *a)
+{
+	struct propagation *p = ctx;
+	struct pzone *z = zone_get(p, a->zone, true);
+	struct ptarget *t = z != NULL ? target_find(z, a->pop, a->address != NULL ? a->address : "",
+	                                            true) : NULL;
+	if (t == NULL)
+		return -ENOMEM;
+	t->has_serial = true;
+	t->serial = a->serial;
+	t->how = a->how >= PROP_IXFR_ASKED && a->how <= PROP_SOA_ASKED ? (enum propagation_how)a->how
+	                                                               : PROP_IXFR_ASKED;
+	copy_text(t->transport, sizeof(t->transport), a->transport);
+	t->at_ms = a->at_ms;
+	t->seen_ms = a->at_ms;
+	return 0;
+}
+
+/*
+ * Writes the queued (zone, POP) serials: their current values are copied
+ * under the lock, then written through the store without it, so transfers
+ * and commits never wait for the disk here.
+ */
+static int
+flush(struct propagation *p)
+{
+	pthread_mutex_lock(&p->flush_mu);
+	pthread_mutex_lock(&p->lock);
+	struct pdirty *list = p->dirty;
+	size_t n = p->ndirty;
+	p->dirty = NULL;
+	p->dirty_tail = &p->dirty;
+	p->ndirty = 0;
+	struct store_pop_ack *acks = n > 0 ? calloc(n, sizeof(*acks)) : NULL;
+	/* text copies: the targets may change or go once the lock is released */
+	struct ackcopy {
+		char transport[8];
+		char ip[PROP_TEXT];
+	} *copies = n > 0 ? calloc(n, sizeof(*copies)) : NULL;
+	size_t k = 0;
+	if (n > 0 && (acks == NULL || copies == NULL)) {
+		/* out of memory: keep the queue for the next round */
+		p->dirty = list;
+		p->ndirty = n;
+		while (*p->dirty_tail != NULL)
+			p->dirty_tail = &(*p->dirty_tail)->next;
+		list = NULL;
+	}
+	for (struct pdirty *d = list; d != NULL; d = d->next) {
+		struct pzone *z = zone_get(p, d->zone, false);
+		struct ptarget *t = z != NULL ? target_find(z, d->pop, "", false) : NULL;
+		if (t == NULL || !t->dirty || !t->has_serial)
+			continue;
+		t->dirty = false;
+		memcpy(copies[k].transport, t->transport, sizeof(copies[k].transport));
+		memcpy(copies[k].ip, t->ip, sizeof(copies[k].ip));
+		acks[k] = (struct store_pop_ack){.pop = d->pop, .zone = d->zone, .serial = t->serial,
+		                                 .how = (int)t->how, .transport = copies[k].transport,
+		                                 .address = copies[k].ip, .at_ms = t->at_ms};
+		k++;
+	}
+	struct store *st = p->st;
+	pthread_mutex_unlock(&p->lock);
+	int ret = 0;
+	if (k > 0 && st != NULL) {
+		ret = store_pop_acks_put(st, acks, k);
+		if (ret != 0)
+			log_warning(NULL, "propagation, cannot write %zu POP serials to the database, %s",
+			            k, strerror(-ret));
+	}
+	while (list != NULL) {
+		struct pdirty *d = list;
+		list = d->next;
+		free(d);
+	}
+	free(acks);
+	free(copies);
+	pthread_mutex_unlock(&p->flush_mu);
+	return ret;
+}
+
+int
+propagation_flush(struct propagation *p)
+{
+	return flush(p);
+}
+
+static void *
+flusher(void *arg)
+{
+	struct propagation *p = arg;
+	pthread_mutex_lock(&p->lock);
+	while (!p->stop) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += PROP_FLUSH_MS / 1000;
+		ts.tv_nsec += (long)(PROP_FLUSH_MS % 1000) * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&p->cv, &p->lock, &ts);
+		if (p->stop || p->ndirty == 0)
+			continue;
+		pthread_mutex_unlock(&p->lock);
+		flush(p);
+		pthread_mutex_lock(&p->lock);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+int
+propagation_persist_start(struct propagation *p, struct store *st)
+{
+	int ret = store_pop_acks_list(st, load_ack, p);
+	if (ret != 0)
+		return ret;
+	pthread_mutex_lock(&p->lock);
+	p->st = st;
+	p->stop = false;
+	pthread_mutex_unlock(&p->lock);
+	ret = pthread_create(&p->flusher, NULL, flusher, p);
+	if (ret != 0)
+		return -ret;
+	p->flushing = true;
+	return 0;
+}
+
+void
+propagation_persist_stop(struct propagation *p)
+{
+	if (p == NULL || !p->flushing)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->stop = true;
+	pthread_cond_signal(&p->cv);
+	pthread_mutex_unlock(&p->lock);
+	pthread_join(p->flusher, NULL);
+	p->flushing = false;
+	flush(p);   /* what came in since the last round */
+	pthread_mutex_lock(&p->lock);
+	p->st = NULL;
+	pthread_mutex_unlock(&p->lock);
 }

@@ -2397,3 +2397,79 @@ store_stats(struct store *st, struct store_stats *out)
 	pthread_mutex_unlock(&st->stats_mu);
 	return ret;
 }
+
+/* ---- POP acknowledgements ----------------------------------------------------------- */
+
+int
+store_pop_acks_put(struct store *st, const struct store_pop_ack *acks, size_t n)
+{
+	static const char sql[] =
+		"INSERT OR REPLACE INTO pop_serials (pop, zone_id, serial, how, transport, address, "
+		"at_ms) SELECT ?1, z.id, ?3, ?4, ?5, ?6, ?7 FROM zones z WHERE z.name = lower(?2) "
+		"AND EXISTS (SELECT 1 FROM secondaries WHERE name = ?1)";
+	int ret = 0;
+	for (size_t done = 0; done < n && ret == 0;) {
+		size_t end = n - done > STORE_ACKS_BATCH ? done + STORE_ACKS_BATCH : n;
+		sqlite3_stmt *s = NULL;
+		pthread_mutex_lock(&st->wmu);
+		ret = exec(&st->w, "BEGIN IMMEDIATE");
+		if (ret == 0 && sqlite3_prepare_v2(st->w.db, sql, -1, &s, NULL) != SQLITE_OK) {
+			log_error(NULL, "store: cannot prepare the POP serial write: %s",
+			          sqlite3_errmsg(st->w.db));
+			ret = -EIO;
+		}
+		for (; ret == 0 && done < end; done++) {
+			const struct store_pop_ack *a = &acks[done];
+			sqlite3_bind_text(s, 1, a->pop, -1, SQLITE_STATIC);
+			sqlite3_bind_text(s, 2, a->zone, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(s, 3, a->serial);
+			sqlite3_bind_int(s, 4, a->how);
+			sqlite3_bind_text(s, 5, a->transport != NULL ? a->transport : "", -1,
+			                  SQLITE_STATIC);
+			sqlite3_bind_text(s, 6, a->address != NULL ? a->address : "", -1, SQLITE_STATIC);
+			sqlite3_bind_int64(s, 7, a->at_ms);
+			ret = step_done(&st->w, s);
+		}
+		sqlite3_finalize(s);
+		if (ret == 0)
+			ret = exec(&st->w, "COMMIT");
+		if (ret != 0)
+			exec(&st->w, "ROLLBACK");
+		pthread_mutex_unlock(&st->wmu);
+	}
+	return ret;
+}
+
+int
+store_pop_acks_list(struct store *st, store_pop_ack_fn fn, void *ctx)
+{
+	struct conn *c = pool_get(st);
+	if (c == NULL)
+		return -EIO;
+	sqlite3_stmt *s = NULL;
+	int ret = 0, rc = SQLITE_DONE;
+	if (sqlite3_prepare_v2(c->db, "SELECT p.pop, z.name, p.serial, p.how, p.transport, "
+	                       "p.address, p.at_ms FROM pop_serials p JOIN zones z ON "
+	                       "z.id = p.zone_id ORDER BY z.name, p.pop", -1, &s, NULL) != SQLITE_OK) {
+		pool_put(st, c);
+		return -EIO;
+	}
+	while (ret == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct store_pop_ack a = {
+			.pop = (const char *)sqlite3_column_text(s, 0),
+			.zone = (const char *)sqlite3_column_text(s, 1),
+			.serial = (uint32_t)sqlite3_column_int64(s, 2),
+			.how = sqlite3_column_int(s, 3),
+			.transport = (const char *)sqlite3_column_text(s, 4),
+			.address = (const char *)sqlite3_column_text(s, 5),
+			.at_ms = sqlite3_column_int64(s, 6),
+		};
+		if (a.pop != NULL && a.zone != NULL)
+			ret = fn(ctx, &a);
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = -EIO;
+	sqlite3_finalize(s);
+	pool_put(st, c);
+	return ret;
+}

@@ -326,4 +326,35 @@ struct store_stats {
 };
 int store_stats(struct store *st, struct store_stats *out);
 
+/* ---- POP acknowledgements (propagation) ------------------------------------ */
+
+/* The last serial POP `pop` acknowledged for `zone` (see schema/0003). */
+struct store_pop_ack {
+	const char *pop;          /* registry name (secondaries.name) */
+	const char *zone;         /* presentation, trailing dot, any case */
+	uint32_t serial;
+	int how;                  /* enum propagation_how, kept as is */
+	const char *transport;    /* "TCP", "QUIC" or "" */
+	const char *address;      /* the POP's address as seen, "" when unknown */
+	int64_t at_ms;            /* when, ms since the epoch */
+};
+
+/*
+ * Writes `n` acknowledgements (replacing each (pop, zone)'s previous one)
+ * on the writer connection, in transactions of at most STORE_ACKS_BATCH
+ * rows, releasing the write mutex between them so that a zone change waits
+ * for one batch at most.  Rows of a POP no longer registered or of a zone
+ * no longer present are skipped (a retired POP is never written back).
+ * Not a zone change: no hook, no serial, no commit counted.  0 or -EIO.
+ */
+#define STORE_ACKS_BATCH 256
+int store_pop_acks_put(struct store *st, const struct store_pop_ack *acks, size_t n);
+
+/*
+ * Calls `fn` for every stored acknowledgement (pointers valid during the
+ * call).  fn returning non-zero stops and is returned; else 0 or -EIO.
+ */
+typedef int (*store_pop_ack_fn)(void *ctx, const struct store_pop_ack *a);
+int store_pop_acks_list(struct store *st, store_pop_ack_fn fn, void *ctx);
+
 #endif

@@ -78,6 +78,15 @@ xfr_service_start(const struct xfr_service_opts *o, struct store *st, struct xfr
 	}
 	s->st = st;
 	s->prop = propagation_new();
+	/* POPs' acknowledged serials from the last run, before any transfer is served */
+	if (s->prop != NULL) {
+		ret = propagation_persist_start(s->prop, st);
+		if (ret != 0) {
+			snprintf(err, errcap, "cannot read the POP serials from the database, %s",
+			         strerror(-ret));
+			goto fail;
+		}
+	}
 	struct xfrout_conf xc = {.prop = s->prop};
 	if (xfrout_store_source(st, &xc.src) == 0) {
 		s->src = xc.src;

@@ -14,9 +14,12 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <sqlite3.h>
+#include <unistd.h>
 
 #include "primary/acl.h"
 #include "primary/propagation.h"
+#include "primary/store.h"
 
 static json_t *
 target(json_t *root, const char *ip)
@@ -255,6 +258,159 @@ test_acl_key_equal_names(void **state)
 	assert_true(acl_key_equal(".", ""));
 }
 
+static void
+test_propagation_pop_named_by_registry(void **state)
+{
+	(void)state;
+	struct propagation *p = propagation_new();
+	assert_int_equal(propagation_pop_add(p, "tokyo", "10.53.0.2"), 0);
+	/* its address, also through a dual-stack socket, is the POP's */
+	propagation_seen(p, "example.com.", "::ffff:10.53.0.2", "QUIC", "pop-tokyo.",
+	                 PROP_IXFR_ASKED, 7, 1000);
+	propagation_notified(p, "example.com.", "10.53.0.2@5353", 8, true, 1, 1100);
+	propagation_seen(p, "example.com.", "127.0.0.1", "TCP", NULL, PROP_FULL_DONE, 8, 1200);
+	json_t *j = get(p, "example.com.", 8, 2000);
+	assert_int_equal(json_array_size(json_object_get(j, "targets")), 2);
+	json_t *t = target(j, "tokyo");
+	assert_non_null(t);
+	assert_string_equal(json_string_value(json_object_get(t, "pop")), "tokyo");
+	assert_string_equal(json_string_value(json_object_get(t, "address")), "10.53.0.2");
+	assert_int_equal(json_integer_value(json_object_get(t, "serial")), 7);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(t, "notify"),
+	                                                    "serial")), 8);
+	json_t *o = target(j, "127.0.0.1");
+	assert_non_null(o);
+	assert_true(json_is_null(json_object_get(o, "pop")));
+	json_decref(j);
+	uint32_t serial = 0;
+	assert_true(propagation_pop_serial(p, "tokyo", "EXAMPLE.com.", &serial));
+	assert_int_equal(serial, 7);
+	assert_true(propagation_has(p, "example.com.", "10.53.0.2", 7));
+	/* retired: gone from every zone; its address is an ordinary target again */
+	propagation_pop_drop(p, "tokyo");
+	assert_false(propagation_pop_serial(p, "tokyo", "example.com.", &serial));
+	j = get(p, "example.com.", 8, 2000);
+	assert_null(target(j, "tokyo"));
+	assert_null(target(j, "10.53.0.2"));
+	json_decref(j);
+	/* seen before it was known as a POP (registry not loaded yet): becomes the POP's */
+	propagation_seen(p, "example.com.", "10.53.0.5", "TCP", NULL, PROP_IXFR_ASKED, 8, 3000);
+	assert_int_equal(propagation_pop_add(p, "late", "10.53.0.5"), 0);
+	j = get(p, "example.com.", 8, 4000);
+	assert_null(target(j, "10.53.0.5"));
+	assert_non_null(target(j, "late"));
+	assert_true(json_is_true(json_object_get(target(j, "late"), "up_to_date")));
+	json_decref(j);
+	propagation_free(p);
+}
+
+static void
+sql(const char *path, const char *q)
+{
+	sqlite3 *db = NULL;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	char *msg = NULL;
+	int rc = sqlite3_exec(db, q, NULL, NULL, &msg);
+	if (rc != SQLITE_OK)
+		fail_msg("%s: %s", q, msg);
+	sqlite3_close(db);
+}
+
+struct acks {
+	char rows[8][160];
+	size_t n;
+};
+
+static int
+collect(void *ctx, const struct store_pop_ack *a)
+{
+	struct acks *k = ctx;
+	if (k->n < 8)
+		snprintf(k->rows[k->n++], sizeof(k->rows[0]), "%s %s %u %s %s", a->pop, a->zone,
+		         a->serial, a->transport, a->address);
+	return 0;
+}
+
+static void
+test_propagation_pop_serials_survive_restart(void **state)
+{
+	(void)state;
+	char dir[64], path[128], err[256];
+	snprintf(dir, sizeof(dir), "/tmp/anycst-prop-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/t.db", dir);
+	struct store_opts so = {.path = path, .catalog = "cat.test."};
+	struct store *st = NULL;
+	assert_int_equal(store_open(&so, &st, err, sizeof(err)), 0);
+	uint8_t zw[DNS_NAME_MAX];
+	assert_true(dns_name_from_text("example.com.", 12, NULL, zw) > 0);
+	struct store_zone_new zn = {.name = zw, .kind = "Native", .account = ""};
+	struct store_result res;
+	assert_int_equal(store_zone_create(st, &zn, NULL, 0, &res, err, sizeof(err)), 0);
+	sql(path, "INSERT INTO secondaries (name, endpoint, public_key, mesh_ip, created_at) "
+	          "VALUES ('tokyo', '192.0.2.1:1', 'k1', '10.53.0.2', 0), "
+	          "('osaka', '192.0.2.2:1', 'k2', '10.53.0.3', 0)");
+
+	struct propagation *p = propagation_new();
+	assert_int_equal(propagation_persist_start(p, st), 0);
+	propagation_pop_add(p, "tokyo", "10.53.0.2");
+	propagation_pop_add(p, "osaka", "10.53.0.3");
+	propagation_pop_add(p, "ghost", "10.53.0.9");     /* not in the registry table */
+	propagation_seen(p, "EXAMPLE.com.", "10.53.0.2", "QUIC", NULL, PROP_IXFR_ASKED, 41, 1000);
+	propagation_seen(p, "example.com.", "10.53.0.2", "QUIC", NULL, PROP_IXFR_DONE, 42, 1100);
+	propagation_seen(p, "example.com.", "10.53.0.3", "TCP", NULL, PROP_FULL_DONE, 42, 1200);
+	propagation_seen(p, "example.com.", "10.53.0.9", "TCP", NULL, PROP_FULL_DONE, 42, 1200);
+	propagation_seen(p, "nozone.test.", "10.53.0.2", "TCP", NULL, PROP_FULL_DONE, 3, 1200);
+	propagation_seen(p, "example.com.", "127.0.0.1", "TCP", NULL, PROP_FULL_DONE, 42, 1300);
+	assert_int_equal(propagation_flush(p), 0);
+	struct acks k = {0};
+	assert_int_equal(store_pop_acks_list(st, collect, &k), 0);
+	/* POPs only, registered ones only, existing zones only, the newest serial, one row each */
+	assert_int_equal(k.n, 2);
+	assert_string_equal(k.rows[0], "osaka example.com. 42 TCP 10.53.0.3");
+	assert_string_equal(k.rows[1], "tokyo example.com. 42 QUIC 10.53.0.2");
+	propagation_free(p);
+
+	/* next run: known at once, by name, before the registry is even loaded */
+	p = propagation_new();
+	assert_int_equal(propagation_persist_start(p, st), 0);
+	uint32_t serial = 0;
+	assert_true(propagation_pop_serial(p, "tokyo", "example.com.", &serial));
+	assert_int_equal(serial, 42);
+	json_t *j = get(p, "example.com.", 42, 2000);
+	json_t *t = target(j, "tokyo");
+	assert_non_null(t);
+	assert_true(json_is_true(json_object_get(t, "up_to_date")));
+	assert_string_equal(json_string_value(json_object_get(t, "address")), "10.53.0.2");
+	assert_null(target(j, "127.0.0.1"));
+	json_decref(j);
+	/* a retired POP: its rows go with it (the registry's DELETE), and a late
+	 * write for it is not stored */
+	propagation_pop_add(p, "osaka", "10.53.0.3");
+	propagation_seen(p, "example.com.", "10.53.0.3", "TCP", NULL, PROP_FULL_DONE, 43, 3000);
+	sql(path, "PRAGMA foreign_keys = ON; DELETE FROM secondaries WHERE name = 'osaka'");
+	assert_int_equal(propagation_flush(p), 0);
+	k.n = 0;
+	assert_int_equal(store_pop_acks_list(st, collect, &k), 0);
+	assert_int_equal(k.n, 1);
+	assert_string_equal(k.rows[0], "tokyo example.com. 42 QUIC 10.53.0.2");
+	/* the zone's rows go with the zone */
+	assert_int_equal(store_zone_delete(st, zw, NULL), 0);
+	k.n = 0;
+	assert_int_equal(store_pop_acks_list(st, collect, &k), 0);
+	assert_int_equal(k.n, 0);
+	propagation_free(p);
+	store_close(st);
+	const char *sfx[] = {"", "-wal", "-shm"};
+	for (int i = 0; i < 3; i++) {
+		char f[160];
+		snprintf(f, sizeof(f), "%s%s", path, sfx[i]);
+		unlink(f);
+	}
+	rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -263,6 +419,8 @@ main(void)
 		cmocka_unit_test(test_propagation_soa_query_is_contact_only),
 		cmocka_unit_test(test_propagation_notify_and_drop),
 		cmocka_unit_test(test_propagation_serial_wraps),
+		cmocka_unit_test(test_propagation_pop_named_by_registry),
+		cmocka_unit_test(test_propagation_pop_serials_survive_restart),
 		cmocka_unit_test(test_propagation_many_zones),
 		cmocka_unit_test(test_propagation_commit_cost_flat),
 		cmocka_unit_test(test_acl_key_equal_names),
