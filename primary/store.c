@@ -530,6 +530,7 @@ migrate(struct store *st, char *err, size_t errcap)
 }
 
 static int catalog_ensure(struct store *st, char *err, size_t errcap);
+static int lkey_backfill(struct store *st, char *err, size_t errcap);
 
 /*
  * Checkpoints the WAL every 100 ms on a connection of its own (PASSIVE: never
@@ -599,6 +600,9 @@ store_open(const struct store_opts *o, struct store **out, char *err, size_t err
 		goto fail;
 	}
 	ret = migrate(st, err, errcap);
+	if (ret != 0)
+		goto fail;
+	ret = lkey_backfill(st, err, errcap);
 	if (ret != 0)
 		goto fail;
 	ret = catalog_ensure(st, err, errcap);
@@ -1428,13 +1432,16 @@ zone_insert(struct store *st, const uint8_t *name, const char *kind, const char 
 	char text[DNS_NAME_TEXT_MAX];
 	if (dns_name_to_text(low, text, sizeof(text)) < 0)
 		return -EINVAL;
+	uint8_t key[DNS_LOOKUP_MAX];
+	size_t klen = dns_name_to_lookup(low, key);
 	sqlite3_stmt *s = NULL;
 	if (sqlite3_prepare_v2(st->w.db,
 	                       "INSERT INTO zones (name, wire, kind, account, soa_edit_api, serial, "
-	                       "is_catalog, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
-	                       "?7, ?8, ?8)",
+	                       "is_catalog, created_at, updated_at, lkey) VALUES (?1, ?2, ?3, ?4, ?5, "
+	                       "?6, ?7, ?8, ?8, ?9)",
 	                       -1, &s, NULL) != SQLITE_OK)
 		return -EIO;
+	sqlite3_bind_blob(s, 9, key, (int)klen, SQLITE_STATIC);
 	sqlite3_bind_text(s, 1, text, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(s, 2, low, (int)nl, SQLITE_STATIC);
 	sqlite3_bind_text(s, 3, kind, -1, SQLITE_STATIC);
@@ -1548,6 +1555,108 @@ catalog_update(struct store *st, const struct store_zone *member, bool add)
 	return ret;
 }
 
+/*
+ * Finds a zone of an account other than `account` that is an ancestor or a
+ * descendant of `name` (wire), inside the write transaction.  Ancestors are
+ * point lookups on the unique name index (at most 127 of them), descendants
+ * one range of zones_lkey (every descendant's lookup key starts with the
+ * name's key), so the cost does not grow with the number of zones.
+ * Returns 1 with `other` filled, 0 when there is none, or -EIO.
+ */
+static int
+zone_clash(struct store *st, const uint8_t *name, const char *account, struct store_zone *other)
+{
+	if (name[0] == 0)
+		return 0;
+	for (const uint8_t *p = name + name[0] + 1;; p += p[0] + 1) {
+		int ret = zone_get(&st->w, p, other);
+		if (ret == 0 && strcmp(other->account, account) != 0)
+			return 1;
+		if (ret != 0 && ret != -ENOENT)
+			return -EIO;
+		if (p[0] == 0)
+			break;
+	}
+	struct nkey k;
+	nkey_set(&k, name);
+	if (k.klen == 0)
+		return 0;
+	uint8_t hi[DNS_LOOKUP_MAX];
+	memcpy(hi, k.key, k.klen);
+	hi[k.klen - 1] = 1;   /* just above every key that has k.key as its prefix */
+	sqlite3_stmt *s = NULL;
+	if (sqlite3_prepare_v2(st->w.db,
+	                       "SELECT name FROM zones WHERE lkey > ?1 AND lkey < ?2 "
+	                       "AND account != ?3 LIMIT 1",
+	                       -1, &s, NULL) != SQLITE_OK)
+		return -EIO;
+	sqlite3_bind_blob(s, 1, k.key, (int)k.klen, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 2, hi, (int)k.klen, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, account, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(s);
+	int ret = 0;
+	if (rc == SQLITE_ROW) {
+		uint8_t w[DNS_NAME_MAX];
+		const char *t = (const char *)sqlite3_column_text(s, 0);
+		if (t == NULL || dns_name_from_text(t, strlen(t), NULL, w) <= 0)
+			ret = -EIO;
+		else
+			ret = zone_get(&st->w, w, other) == 0 ? 1 : -EIO;
+	} else if (rc != SQLITE_DONE) {
+		ret = -EIO;
+	}
+	sqlite3_finalize(s);
+	return ret;
+}
+
+/* Fills zones.lkey (schema 0004) where a migration left it empty.  0 or -EIO. */
+static int
+lkey_backfill(struct store *st, char *err, size_t errcap)
+{
+	sqlite3_stmt *s = NULL, *u = NULL;
+	int ret = -EIO;
+	if (exec(&st->w, "BEGIN IMMEDIATE") != 0)
+		goto out;
+	if (sqlite3_prepare_v2(st->w.db, "SELECT id, wire FROM zones WHERE lkey IS NULL", -1, &s,
+	                       NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(st->w.db, "UPDATE zones SET lkey = ?2 WHERE id = ?1", -1, &u,
+	                       NULL) != SQLITE_OK)
+		goto rollback;
+	int rc;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const uint8_t *w = sqlite3_column_blob(s, 1);
+		int wl = sqlite3_column_bytes(s, 1);
+		if (w == NULL || dns_name_check(w, (size_t)wl) <= 0)
+			continue;
+		uint8_t key[DNS_LOOKUP_MAX];
+		size_t kl = dns_name_to_lookup(w, key);
+		sqlite3_bind_int64(u, 1, sqlite3_column_int64(s, 0));
+		sqlite3_bind_blob(u, 2, key, (int)kl, SQLITE_TRANSIENT);
+		if (sqlite3_step(u) != SQLITE_DONE)
+			goto rollback;
+		sqlite3_reset(u);
+	}
+	if (rc != SQLITE_DONE)
+		goto rollback;
+	sqlite3_finalize(s);
+	sqlite3_finalize(u);
+	s = u = NULL;
+	if (exec(&st->w, "COMMIT") == 0)
+		ret = 0;
+	else
+		exec(&st->w, "ROLLBACK");
+	goto out;
+rollback:
+	exec(&st->w, "ROLLBACK");
+out:
+	sqlite3_finalize(s);
+	sqlite3_finalize(u);
+	if (ret != 0)
+		set_err(err, errcap, "%s: cannot fill zone lookup keys: %s", st->path,
+		        sqlite3_errmsg(st->w.db));
+	return ret;
+}
+
 /* ---- public write calls ---------------------------------------------------------- */
 
 static int
@@ -1654,8 +1763,27 @@ store_zone_create(struct store *st, const struct store_zone_new *zn, const struc
 	int ret = w_begin(st);
 	if (ret != 0)
 		return ret;
-	struct store_zone z;
-	ret = zone_insert(st, zn->name, zn->kind ? zn->kind : "Native", zn->account ? zn->account : "",
+	struct store_zone z, other;
+	const char *account = zn->account ? zn->account : "";
+	ret = zone_clash(st, zn->name, account, &other);
+	if (ret < 0)
+		goto fail;
+	if (ret == 1 && !zn->cross_account) {
+		char text[DNS_NAME_TEXT_MAX];
+		name_text(zn->name, text, sizeof(text));
+		set_err(err, errcap, "Conflict: zone name '%s' is not available", text);
+		ret = -EEXIST;
+		goto fail;
+	}
+	if (ret == 1) {
+		char text[DNS_NAME_TEXT_MAX];
+		name_text(zn->name, text, sizeof(text));
+		log_notice(text, "zone of account '%s' created by the admin key %s zone '%s' of "
+		           "account '%s'", account,
+		           dns_name_is_sub(zn->name, other.name) ? "under" : "above", other.text,
+		           other.account);
+	}
+	ret = zone_insert(st, zn->name, zn->kind ? zn->kind : "Native", account,
 	                  zn->policy, serial, false, &z);
 	if (ret == -EEXIST) {
 		set_err(err, errcap, "zone '%s' already exists", z.text[0] ? z.text : "?");
@@ -1801,8 +1929,10 @@ store_zone_update(struct store *st, const uint8_t *zone, const char *account,
 	ret = zone_for_write(st, zone, account, &z);
 	if (ret != 0)
 		goto fail;
-	if (z.is_catalog) {
-		set_err(err, errcap, "the catalog zone '%s' is maintained by the server", z.text);
+	/* the catalog's only setting is which keys besides the POPs' may transfer it */
+	if (z.is_catalog && (zs->kind != NULL || zs->account != NULL || zs->has_policy)) {
+		set_err(err, errcap, "the catalog zone '%s' is maintained by the server; only its "
+		        "master_tsig_key_ids may be set", z.text);
 		ret = -EPERM;
 		goto fail;
 	}
@@ -1811,6 +1941,24 @@ store_zone_update(struct store *st, const uint8_t *zone, const char *account,
 		        z.serial, *if_match);
 		ret = -ESTALE;
 		goto fail;
+	}
+	if (zs->account != NULL && strcmp(zs->account, z.account) != 0) {
+		/* a move between accounts is the admin's (the API refuses it to account keys) */
+		struct store_zone other;
+		ret = zone_clash(st, z.name, zs->account, &other);
+		if (ret < 0)
+			goto fail;
+		if (ret == 1 && account != NULL) {
+			set_err(err, errcap, "Conflict: zone name '%s' is not available", z.text);
+			ret = -EEXIST;
+			goto fail;
+		}
+		if (ret == 1)
+			log_notice(z.text, "zone moved by the admin key from account '%s' to '%s', %s "
+			           "zone '%s' of account '%s'", z.account, zs->account,
+			           dns_name_is_sub(z.name, other.name) ? "under" : "above", other.text,
+			           other.account);
+		ret = 0;
 	}
 	sqlite3_stmt *s = NULL;
 	if (sqlite3_prepare_v2(st->w.db,
