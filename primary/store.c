@@ -1421,6 +1421,23 @@ apply_ops(struct store *st, const struct store_zone *z, const struct store_op *o
 
 /* ---- catalog zone (RFC 9432) -------------------------------------------------- */
 
+/* Writes zone `id`'s lookup key (schema 0004) for name `low` (wire, lower-case).  0 or -EIO. */
+static int
+lkey_insert(struct store *st, int64_t id, const uint8_t *low)
+{
+	uint8_t key[DNS_LOOKUP_MAX];
+	size_t klen = dns_name_to_lookup(low, key);
+	sqlite3_stmt *s = NULL;
+	if (sqlite3_prepare_v2(st->w.db, "INSERT INTO zone_lkeys (zone_id, lkey) VALUES (?1, ?2)", -1,
+	                       &s, NULL) != SQLITE_OK)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_blob(s, 2, key, (int)klen, SQLITE_STATIC);
+	int rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
 static int
 zone_insert(struct store *st, const uint8_t *name, const char *kind, const char *account,
             enum dns_serial_policy policy, uint32_t serial, bool is_catalog, struct store_zone *z)
@@ -1432,16 +1449,13 @@ zone_insert(struct store *st, const uint8_t *name, const char *kind, const char 
 	char text[DNS_NAME_TEXT_MAX];
 	if (dns_name_to_text(low, text, sizeof(text)) < 0)
 		return -EINVAL;
-	uint8_t key[DNS_LOOKUP_MAX];
-	size_t klen = dns_name_to_lookup(low, key);
 	sqlite3_stmt *s = NULL;
 	if (sqlite3_prepare_v2(st->w.db,
 	                       "INSERT INTO zones (name, wire, kind, account, soa_edit_api, serial, "
-	                       "is_catalog, created_at, updated_at, lkey) VALUES (?1, ?2, ?3, ?4, ?5, "
-	                       "?6, ?7, ?8, ?8, ?9)",
+	                       "is_catalog, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+	                       "?7, ?8, ?8)",
 	                       -1, &s, NULL) != SQLITE_OK)
 		return -EIO;
-	sqlite3_bind_blob(s, 9, key, (int)klen, SQLITE_STATIC);
 	sqlite3_bind_text(s, 1, text, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(s, 2, low, (int)nl, SQLITE_STATIC);
 	sqlite3_bind_text(s, 3, kind, -1, SQLITE_STATIC);
@@ -1456,6 +1470,9 @@ zone_insert(struct store *st, const uint8_t *name, const char *kind, const char 
 		return -EEXIST;
 	if (rc != SQLITE_DONE)
 		return -EIO;
+	int ret = lkey_insert(st, sqlite3_last_insert_rowid(st->w.db), low);
+	if (ret != 0)
+		return ret;
 	return zone_get(&st->w, low, z);
 }
 
@@ -1586,8 +1603,8 @@ zone_clash(struct store *st, const uint8_t *name, const char *account, struct st
 	hi[k.klen - 1] = 1;   /* just above every key that has k.key as its prefix */
 	sqlite3_stmt *s = NULL;
 	if (sqlite3_prepare_v2(st->w.db,
-	                       "SELECT name FROM zones WHERE lkey > ?1 AND lkey < ?2 "
-	                       "AND account != ?3 LIMIT 1",
+	                       "SELECT z.name FROM zone_lkeys k JOIN zones z ON z.id = k.zone_id "
+	                       "WHERE k.lkey > ?1 AND k.lkey < ?2 AND z.account != ?3 LIMIT 1",
 	                       -1, &s, NULL) != SQLITE_OK)
 		return -EIO;
 	sqlite3_bind_blob(s, 1, k.key, (int)k.klen, SQLITE_STATIC);
@@ -1609,48 +1626,41 @@ zone_clash(struct store *st, const uint8_t *name, const char *account, struct st
 	return ret;
 }
 
-/* Fills zones.lkey (schema 0004) where a migration left it empty.  0 or -EIO. */
+/* Fills the lookup keys (schema 0004) of zones that have none.  0 or -EIO (err). */
 static int
 lkey_backfill(struct store *st, char *err, size_t errcap)
 {
-	sqlite3_stmt *s = NULL, *u = NULL;
+	sqlite3_stmt *s = NULL;
 	int ret = -EIO;
 	if (exec(&st->w, "BEGIN IMMEDIATE") != 0)
 		goto out;
-	if (sqlite3_prepare_v2(st->w.db, "SELECT id, wire FROM zones WHERE lkey IS NULL", -1, &s,
-	                       NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(st->w.db, "UPDATE zones SET lkey = ?2 WHERE id = ?1", -1, &u,
-	                       NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(st->w.db, "SELECT id, wire FROM zones WHERE id NOT IN "
+	                       "(SELECT zone_id FROM zone_lkeys)", -1, &s, NULL) != SQLITE_OK)
 		goto rollback;
 	int rc;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		const uint8_t *w = sqlite3_column_blob(s, 1);
 		int wl = sqlite3_column_bytes(s, 1);
-		if (w == NULL || dns_name_check(w, (size_t)wl) <= 0)
+		uint8_t low[DNS_NAME_MAX];
+		if (w == NULL || wl <= 0 || wl > DNS_NAME_MAX || dns_name_check(w, (size_t)wl) <= 0)
 			continue;
-		uint8_t key[DNS_LOOKUP_MAX];
-		size_t kl = dns_name_to_lookup(w, key);
-		sqlite3_bind_int64(u, 1, sqlite3_column_int64(s, 0));
-		sqlite3_bind_blob(u, 2, key, (int)kl, SQLITE_TRANSIENT);
-		if (sqlite3_step(u) != SQLITE_DONE)
+		memcpy(low, w, (size_t)wl);
+		dns_name_lower(low);
+		if (lkey_insert(st, sqlite3_column_int64(s, 0), low) != 0)
 			goto rollback;
-		sqlite3_reset(u);
 	}
 	if (rc != SQLITE_DONE)
 		goto rollback;
 	sqlite3_finalize(s);
-	sqlite3_finalize(u);
-	s = u = NULL;
-	if (exec(&st->w, "COMMIT") == 0)
+	s = NULL;
+	if (exec(&st->w, "COMMIT") == 0) {
 		ret = 0;
-	else
-		exec(&st->w, "ROLLBACK");
-	goto out;
+		goto out;
+	}
 rollback:
 	exec(&st->w, "ROLLBACK");
 out:
 	sqlite3_finalize(s);
-	sqlite3_finalize(u);
 	if (ret != 0)
 		set_err(err, errcap, "%s: cannot fill zone lookup keys: %s", st->path,
 		        sqlite3_errmsg(st->w.db));
@@ -2543,5 +2553,38 @@ store_stats(struct store *st, struct store_stats *out)
 	out->last_commit = st->last_commit;
 	out->commits = st->commits;
 	pthread_mutex_unlock(&st->stats_mu);
+	return ret;
+}
+
+int
+store_stats_account(struct store *st, const char *account, struct store_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	struct conn *c = pool_get(st);
+	if (c == NULL)
+		return -EIO;
+	/* zones_account, records_rr and journal_zone keep each count to the account's rows */
+	static const char *const sql[3] = {
+		"SELECT count(*) FROM zones WHERE account = ?1 AND is_catalog = 0",
+		"SELECT count(*) FROM zones z JOIN records r ON r.zone_id = z.id "
+		"WHERE z.account = ?1 AND z.is_catalog = 0",
+		"SELECT count(*) FROM zones z JOIN journal j ON j.zone_id = z.id "
+		"WHERE z.account = ?1 AND z.is_catalog = 0"};
+	uint64_t *dst[3] = {&out->zones, &out->records, &out->journal_entries};
+	int ret = 0;
+	for (int i = 0; i < 3 && ret == 0; i++) {
+		sqlite3_stmt *s = NULL;
+		if (sqlite3_prepare_v2(c->db, sql[i], -1, &s, NULL) != SQLITE_OK) {
+			ret = -EIO;
+			break;
+		}
+		sqlite3_bind_text(s, 1, account, -1, SQLITE_STATIC);
+		if (sqlite3_step(s) == SQLITE_ROW)
+			*dst[i] = (uint64_t)sqlite3_column_int64(s, 0);
+		else
+			ret = -EIO;
+		sqlite3_finalize(s);
+	}
+	pool_put(st, c);
 	return ret;
 }
