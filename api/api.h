@@ -22,6 +22,7 @@ struct api_opts {
 	size_t max_records;        /* records per rrset; 0: 10000 */
 	const char *version;       /* "N.N.N" */
 	const char *quic_spki_pin; /* served in the server object, NULL: none */
+	const char *metrics_listen; /* GET /metrics without a key here, NULL: none (--metrics) */
 };
 
 /*
