@@ -156,6 +156,10 @@ def test_wrong_account_gets_404_403_and_changes_nothing(two):
     # and alpha's data is still served as it was
     assert "192.0.2.1" in p.export("alpha.example.")
     assert "192.0.2.66" not in p.export("alpha.example.")
+    # the fingerprint does see a change made with the right key
+    st, _, _ = p.call("PATCH", "/zones/alpha.example.",
+                      {"rrsets": [rr("t.alpha.example.", "TXT", '"y"')]}, key=p.ka)
+    assert st == 204 and fingerprint(p) != before
 
 
 def test_takeover_child_and_parent_refused_both_directions(two):
@@ -233,9 +237,8 @@ def test_takeover_check_uses_indexes_and_survives_upgrade(two):
     db.close()
 
 
-def test_metrics_need_admin_key_or_metrics_listener(primary_factory):
-    mport = free_port()
-    p = primary_factory(extra=["--metrics", "127.0.0.1:%d" % mport])
+def test_metrics_need_admin_key(primary):
+    p = primary
     ka = apikey(p, ALPHA)
     st, _, body = p.call("GET", "/metrics", key=False)
     assert st == 401 and "anycst_zones" not in body.decode(), body
@@ -255,6 +258,13 @@ def test_metrics_need_admin_key_or_metrics_listener(primary_factory):
     assert st == 401
     st, _, _ = p.call("GET", "/zones", key=False, headers={"Authorization": "Bearer " + p.key})
     assert st == 200
+
+
+def test_metrics_listener_without_key(primary_factory):
+    mport = free_port()
+    p = primary_factory(extra=["--metrics", "127.0.0.1:%d" % mport])
+    st, _, _ = p.call("GET", "/metrics", key=False)
+    assert st == 401
     # the --metrics listener: /metrics without a key, nothing else
     with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % mport, timeout=10) as r:
         text = r.read().decode()
