@@ -27,7 +27,9 @@ import urllib.request
 
 import dns.message
 import dns.query
+import dns.exception
 import dns.rcode
+import dns.rrset
 import dns.tsigkeyring
 import pytest
 
@@ -326,6 +328,17 @@ def test_catalog_only_to_pop_and_allowed_keys(two):
     assert rc != dns.rcode.NOERROR and not any("beta.example" in a for a in ans), (rc, ans)
     ok, out = axfr_quic(p, cat, "alpha-xfr.", p.asecret)
     assert not ok and "beta.example" not in out, out
+    q = dns.message.make_query(cat, "IXFR")
+    q.authority.append(dns.rrset.from_text(cat, 0, "IN", "SOA", ". . 1 0 0 0 0"))
+    q.use_tsig(dns.tsigkeyring.from_text({"alpha-xfr.": p.asecret}), keyname="alpha-xfr.",
+               algorithm="hmac-sha256")
+    try:
+        r = dns.query.tcp(q, "127.0.0.1", port=p.xfr_port, timeout=10)
+        assert r.rcode() != dns.rcode.NOERROR and not r.answer, r
+    except dns.exception.DNSException:
+        pass
+    assert re.search(r"refused IXFR from 127\.0\.0\.1@\d+, TSIG key 'alpha-xfr\.' not allowed",
+                     p.log()), p.log()
     assert re.search(r"refused AXFR from 127\.0\.0\.1@\d+, TSIG key 'alpha-xfr\.' not allowed",
                      p.log())
     # an account key cannot allow it; the admin can, with the catalog's master_tsig_key_ids
