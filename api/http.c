@@ -207,7 +207,7 @@ authenticate(struct api_req *r)
 {
 	const char *key = api_header(r, "X-API-Key");
 	if (key == NULL || key[0] == '\0') {
-		/* Prometheus's `authorization` (and other clients) send the key as a bearer token */
+		/* Prometheus's `authorization` (and others) send the key as a bearer token */
 		const char *a = api_header(r, "Authorization");
 		if (a == NULL || strncasecmp(a, "Bearer ", 7) != 0)
 			return false;

@@ -19,7 +19,8 @@ send_plain(struct MHD_Connection *conn, struct api_resp *rs)
 {
 	struct MHD_Response *resp;
 	if (rs->body != NULL)
-		resp = MHD_create_response_from_buffer(rs->body_len, rs->body, MHD_RESPMEM_MUST_FREE);
+		resp = MHD_create_response_from_buffer(rs->body_len, rs->body,
+		                                       MHD_RESPMEM_MUST_FREE);
 	else
 		resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
 	rs->body = NULL;
@@ -91,7 +92,8 @@ api_metrics_listen(struct api *a, const char *listen, char *err, size_t errcap)
 	}
 	char buf[ADDR_TEXT_MAX];
 	addr_fmt_ip((struct sockaddr *)&ss, buf, sizeof(buf));
-	log_notice(NULL, "metrics listening on %s%s%s:%u (no key)", ss.ss_family == AF_INET6 ? "[" : "",
-	           buf, ss.ss_family == AF_INET6 ? "]" : "", addr_port((struct sockaddr *)&ss));
+	bool v6 = ss.ss_family == AF_INET6;
+	log_notice(NULL, "metrics listening on %s%s%s:%u (no key)", v6 ? "[" : "", buf,
+	           v6 ? "]" : "", addr_port((struct sockaddr *)&ss));
 	return 0;
 }

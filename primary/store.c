@@ -1428,8 +1428,8 @@ lkey_insert(struct store *st, int64_t id, const uint8_t *low)
 	uint8_t key[DNS_LOOKUP_MAX];
 	size_t klen = dns_name_to_lookup(low, key);
 	sqlite3_stmt *s = NULL;
-	if (sqlite3_prepare_v2(st->w.db, "INSERT INTO zone_lkeys (zone_id, lkey) VALUES (?1, ?2)", -1,
-	                       &s, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(st->w.db, "INSERT INTO zone_lkeys (zone_id, lkey) VALUES (?1, ?2)",
+	                       -1, &s, NULL) != SQLITE_OK)
 		return -EIO;
 	sqlite3_bind_int64(s, 1, id);
 	sqlite3_bind_blob(s, 2, key, (int)klen, SQLITE_STATIC);
@@ -1963,11 +1963,12 @@ store_zone_update(struct store *st, const uint8_t *zone, const char *account,
 			ret = -EEXIST;
 			goto fail;
 		}
-		if (ret == 1)
-			log_notice(z.text, "zone moved by the admin key from account '%s' to '%s', %s "
-			           "zone '%s' of account '%s'", z.account, zs->account,
-			           dns_name_is_sub(z.name, other.name) ? "under" : "above", other.text,
-			           other.account);
+		if (ret == 1) {
+			const char *where = dns_name_is_sub(z.name, other.name) ? "under" : "above";
+			log_notice(z.text, "zone moved by the admin key from account '%s' to '%s', "
+			           "%s zone '%s' of account '%s'", z.account, zs->account, where,
+			           other.text, other.account);
+		}
 		ret = 0;
 	}
 	sqlite3_stmt *s = NULL;

@@ -335,5 +335,10 @@ struct store_stats {
 	uint64_t commits;       /* since start */
 };
 int store_stats(struct store *st, struct store_stats *out);
+/*
+ * The counts of store_stats over the zones of `account` only (the catalog
+ * excluded); last_commit and commits, server-wide, are left 0.  0 or -EIO.
+ */
+int store_stats_account(struct store *st, const char *account, struct store_stats *out);
 
 #endif
