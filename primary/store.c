@@ -1785,14 +1785,7 @@ store_zone_create(struct store *st, const struct store_zone_new *zn, const struc
 		ret = -EEXIST;
 		goto fail;
 	}
-	if (ret == 1) {
-		char text[DNS_NAME_TEXT_MAX];
-		name_text(zn->name, text, sizeof(text));
-		log_notice(text, "zone of account '%s' created by the admin key %s zone '%s' of "
-		           "account '%s'", account,
-		           dns_name_is_sub(zn->name, other.name) ? "under" : "above", other.text,
-		           other.account);
-	}
+	bool crossed = ret == 1;   /* logged once committed */
 	ret = zone_insert(st, zn->name, zn->kind ? zn->kind : "Native", account,
 	                  zn->policy, serial, false, &z);
 	if (ret == -EEXIST) {
@@ -1879,6 +1872,11 @@ store_zone_create(struct store *st, const struct store_zone_new *zn, const struc
 		goto fail;
 	hook_add(st, z.name, 0, serial, false);
 	ret = w_commit(st);
+	if (ret == 0 && crossed)
+		log_notice(z.text, "zone of account '%s' created by the admin key %s zone '%s' of "
+		           "account '%s'", account,
+		           dns_name_is_sub(z.name, other.name) ? "under" : "above", other.text,
+		           other.account);
 	if (ret == 0)
 		log_info(z.text, "zone created, serial %u", serial);
 	return ret;
@@ -1952,9 +1950,10 @@ store_zone_update(struct store *st, const uint8_t *zone, const char *account,
 		ret = -ESTALE;
 		goto fail;
 	}
+	struct store_zone other;
+	bool crossed = false;   /* logged once committed */
 	if (zs->account != NULL && strcmp(zs->account, z.account) != 0) {
 		/* a move between accounts is the admin's (the API refuses it to account keys) */
-		struct store_zone other;
 		ret = zone_clash(st, z.name, zs->account, &other);
 		if (ret < 0)
 			goto fail;
@@ -1963,12 +1962,7 @@ store_zone_update(struct store *st, const uint8_t *zone, const char *account,
 			ret = -EEXIST;
 			goto fail;
 		}
-		if (ret == 1) {
-			const char *where = dns_name_is_sub(z.name, other.name) ? "under" : "above";
-			log_notice(z.text, "zone moved by the admin key from account '%s' to '%s', "
-			           "%s zone '%s' of account '%s'", z.account, zs->account, where,
-			           other.text, other.account);
-		}
+		crossed = ret == 1;
 		ret = 0;
 	}
 	sqlite3_stmt *s = NULL;
@@ -2011,7 +2005,13 @@ store_zone_update(struct store *st, const uint8_t *zone, const char *account,
 		if (ret != 0)
 			goto fail;
 	}
-	return w_commit(st);
+	ret = w_commit(st);
+	if (ret == 0 && crossed)
+		log_notice(z.text, "zone moved by the admin key from account '%s' to '%s', %s zone '%s' "
+		           "of account '%s'", z.account, zs->account,
+		           dns_name_is_sub(z.name, other.name) ? "under" : "above", other.text,
+		           other.account);
+	return ret;
 fail:
 	w_rollback(st);
 	return ret;
