@@ -26,6 +26,7 @@ struct api_opts {
 	unsigned max_conn_per_ip;  /* connections per client address; 0: 32 */
 	unsigned header_timeout;   /* s from connect (or the previous request) to the last header; 0: 10 */
 	unsigned body_timeout;     /* s from the last header to the end of the body; 0: 60 */
+	const char *metrics_listen; /* GET /metrics without a key here, NULL: none (--metrics) */
 };
 
 /*

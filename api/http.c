@@ -273,8 +273,17 @@ static bool
 authenticate(struct api_req *r)
 {
 	const char *key = api_header(r, "X-API-Key");
-	if (key == NULL || key[0] == '\0')
-		return false;
+	if (key == NULL || key[0] == '\0') {
+		/* Prometheus's `authorization` (and others) send the key as a bearer token */
+		const char *a = api_header(r, "Authorization");
+		if (a == NULL || strncasecmp(a, "Bearer ", 7) != 0)
+			return false;
+		key = a + 7;
+		while (*key == ' ')
+			key++;
+		if (*key == '\0')
+			return false;
+	}
 	uint8_t h[32];
 	if (gnutls_hash_fast(GNUTLS_DIG_SHA256, key, strlen(key), h) != 0)
 		return false;
@@ -310,13 +319,19 @@ dispatch(struct api_req *r, struct api_resp *rs)
 	size_t plen = strlen(p);
 	while (plen > 1 && p[plen - 1] == '/')
 		r->path[--plen] = '\0';
-	if (strcmp(p, "/metrics") == 0) {
-		r->route = R_METRICS;
-		api_metrics(r, rs);
+	if (!authenticate(r)) {
+		if (strcmp(p, "/metrics") == 0)
+			r->route = R_METRICS;
+		api_error(rs, 401, "Unauthorized: missing or wrong X-API-Key");
 		return;
 	}
-	if (!authenticate(r)) {
-		api_error(rs, 401, "Unauthorized: missing or wrong X-API-Key");
+	if (strcmp(p, "/metrics") == 0) {
+		/* server-wide numbers: the admin key only (or the --metrics listener) */
+		r->route = R_METRICS;
+		if (!r->admin)
+			api_error(rs, 403, "/metrics needs the admin API key");
+		else
+			api_metrics(r, rs);
 		return;
 	}
 	if (strcmp(p, "/api") == 0 || strcmp(p, "/api/v1") == 0) {
@@ -744,6 +759,13 @@ api_start(const struct api_opts *o, struct store *st, struct api **out, char *er
 		ret = -EADDRINUSE;
 		goto fail;
 	}
+	if (o->metrics_listen != NULL) {
+		ret = api_metrics_listen(a, o->metrics_listen, err, errcap);
+		if (ret != 0) {
+			api_stop(a);
+			return ret;
+		}
+	}
 	char buf[ADDR_TEXT_MAX];
 	addr_fmt_ip((struct sockaddr *)&ss, buf, sizeof(buf));
 	log_notice(NULL, "API listening on %s%s%s:%u", ss.ss_family == AF_INET6 ? "[" : "", buf,
@@ -766,6 +788,8 @@ api_stop(struct api *a)
 	if (a == NULL)
 		return;
 	sweeper_stop(a);
+	if (a->metrics_mhd != NULL)
+		MHD_stop_daemon(a->metrics_mhd);
 	MHD_stop_daemon(a->mhd);
 	pthread_cond_destroy(&a->ccv);
 	pthread_mutex_destroy(&a->cmu);

@@ -28,6 +28,7 @@ enum api_route {
 
 struct api {
 	struct MHD_Daemon *mhd;
+	struct MHD_Daemon *metrics_mhd;   /* --metrics listener, NULL when none */
 	struct store *st;
 	struct api_opts o;
 	char *key;
@@ -119,6 +120,8 @@ void api_search(struct api_req *r, struct api_resp *rs);
 void api_tsigkeys(struct api_req *r, struct api_resp *rs, const char *id);
 void api_apikeys(struct api_req *r, struct api_resp *rs, const char *id);
 void api_metrics(struct api_req *r, struct api_resp *rs);
+/* metrics_listen.c: starts the keyless /metrics listener of o.metrics_listen. 0 or <0, err. */
+int api_metrics_listen(struct api *a, const char *listen, char *err, size_t errcap);
 /* propagation.c (transfer side): GET /zones/{id}/propagation */
 void api_zone_propagation(struct api_req *r, struct api_resp *rs, const char *id);
 /* secondaries.c (mesh): /secondaries[/{name}] and /mesh/wireguard.conf */

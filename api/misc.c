@@ -88,7 +88,9 @@ void
 api_statistics(struct api_req *r, struct api_resp *rs)
 {
 	struct store_stats s;
-	if (store_stats(r->api->st, &s) != 0) {
+	int ret = r->account != NULL ? store_stats_account(r->api->st, r->account, &s)
+	                             : store_stats(r->api->st, &s);
+	if (ret != 0) {
 		api_error(rs, 500, "cannot read statistics");
 		return;
 	}
@@ -97,6 +99,11 @@ api_statistics(struct api_req *r, struct api_resp *rs)
 	stat_item(arr, "zones", s.zones);
 	stat_item(arr, "records", s.records);
 	stat_item(arr, "journal-entries", s.journal_entries);
+	if (r->account != NULL) {
+		/* an account key sees its own zones only, nothing server-wide (issue 12) */
+		api_json(rs, 200, arr);
+		return;
+	}
 	stat_item(arr, "commits", s.commits);
 	uint64_t total = 0;
 	pthread_mutex_lock(&r->api->mmu);

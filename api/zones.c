@@ -971,13 +971,23 @@ zones_create(struct ctx *c)
 	}
 	char err[512] = "";
 	struct store_result res;
+	char text[DNS_NAME_TEXT_MAX], id[DNS_NAME_TEXT_MAX * 3];
+	dns_name_to_text(zone, text, sizeof(text));
+	zn.cross_account = r->account == NULL;
 	int ret = store_zone_create(r->api->st, &zn, ops, total, &res, err, sizeof(err));
+	if (ret == -EEXIST && r->account != NULL) {
+		/*
+		 * One text for an existing zone of this account or of another, for the
+		 * catalog and for a parent or child of another account's zone: an
+		 * account learns nothing about the others' zones (issue 12).
+		 */
+		api_error(rs, 409, "Conflict: zone name '%s' is not available", text);
+		goto out;
+	}
 	if (ret != 0) {
 		api_store_error(rs, ret, err);
 		goto out;
 	}
-	char text[DNS_NAME_TEXT_MAX], id[DNS_NAME_TEXT_MAX * 3];
-	dns_name_to_text(zone, text, sizeof(text));
 	api_zone_id_encode(text, id, sizeof(id));
 	snprintf(rs->location, sizeof(rs->location), API_PREFIX "/zones/%s", id);
 	zone_get_full(c, zone, 201);

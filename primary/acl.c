@@ -38,44 +38,20 @@ match_key(void *ctx, const struct store_tsig_key *k)
 	return 0;
 }
 
-struct member_scan {
-	struct store_snap *sn;
-	struct key_match km;
-	int err;
-};
-
-static int
-scan_member(void *ctx, const struct store_zone *z)
-{
-	struct member_scan *ms = ctx;
-	if (z->is_catalog)
-		return 0;
-	int ret = store_snap_zone_tsig_keys(ms->sn, z, match_key, &ms->km);
-	if (ret < 0) {
-		ms->err = ret;
-		return 1;
-	}
-	return ms->km.found ? 1 : 0;
-}
-
 int
 acl_xfr_allowed(struct store_snap *sn, const struct store_zone *z, const char *key)
 {
 	/* A registered POP's own key transfers every zone and the catalog (mesh.h). */
 	if (mesh_key_is_pop(key))
 		return 1;
-	if (!z->is_catalog) {
-		struct key_match km = {.key = key};
-		int ret = store_snap_zone_tsig_keys(sn, z, match_key, &km);
-		if (ret < 0)
-			return ret;
-		return km.found ? 1 : 0;
-	}
-	struct member_scan ms = {.sn = sn, .km = {.key = key}};
-	int ret = store_snap_zones(sn, NULL, NULL, 0, scan_member, &ms);
-	if (ms.err < 0)
-		return ms.err;
+	/*
+	 * The catalog lists every account's zones: besides the POPs' keys only
+	 * the keys the admin put in the catalog's own master_tsig_key_ids (a
+	 * zone's key is not enough, issue 12).
+	 */
+	struct key_match km = {.key = key};
+	int ret = store_snap_zone_tsig_keys(sn, z, match_key, &km);
 	if (ret < 0)
 		return ret;
-	return ms.km.found ? 1 : 0;
+	return km.found ? 1 : 0;
 }

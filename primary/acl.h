@@ -1,10 +1,11 @@
 /*
  * Transfer ACL of the primary: which TSIG key may transfer which zone.
  * A zone may be transferred with a key in its master_tsig_key_ids
- * (PowerDNS's field); the catalog zone with any key that may transfer any
- * of its members (a secondary that follows the catalog needs it to learn
- * its zones).  Key names compare case-insensitively, trailing dot optional.
- * Registered POPs' own keys join once the mesh registry exists.
+ * (PowerDNS's field), and by every registered POP's own key (mesh.h).  The
+ * catalog zone lists every account's zones, so it goes only to the POPs'
+ * keys and to the keys the admin put in the catalog's master_tsig_key_ids
+ * (PUT /zones/<catalog>); a key allowed for a member zone is not enough.
+ * Key names compare case-insensitively, trailing dot optional.
  */
 #ifndef PRIMARY_ACL_H
 #define PRIMARY_ACL_H

@@ -27,6 +27,7 @@
 static struct opt primary_opts[] = {
 	{.name = "db", .arg = "PATH", .def = "./anycst.db", .help = "SQLite database"},
 	{.name = "api", .arg = "ADDR:PORT", .def = "127.0.0.1:8081", .help = "REST API listener"},
+	{.name = "metrics", .arg = "ADDR:PORT", .help = "GET /metrics without a key (Prometheus)"},
 	{.name = "api-key-file", .arg = "FILE", .def = "<db dir>/api.key", .help = "X-API-Key secret"},
 	{.name = "xfr", .arg = "ADDR:PORT", .def = "127.0.0.1:5300", .help = "AXFR/IXFR over TCP"},
 	{.name = "quic", .arg = "ADDR:PORT", .def = "127.0.0.1:8853", .help = "AXFR/IXFR over QUIC"},
@@ -194,6 +195,8 @@ main(int argc, char **argv)
 		.body_timeout = (unsigned)num_opt("api-body-timeout", 1, 3600),
 		.version = "0.1.0",
 		.quic_spki_pin = xfr_quic_pin(quic),
+		.metrics_listen = opts_get(primary_opts, "metrics")->set ?
+		                  opts_str(primary_opts, "metrics") : NULL,
 	};
 	struct opt *wge = opts_get(primary_opts, "wg-endpoint");
 	struct opt *wgk = opts_get(primary_opts, "wg-private-key");

@@ -530,6 +530,7 @@ migrate(struct store *st, char *err, size_t errcap)
 }
 
 static int catalog_ensure(struct store *st, char *err, size_t errcap);
+static int lkey_backfill(struct store *st, char *err, size_t errcap);
 
 /*
  * Checkpoints the WAL every 100 ms on a connection of its own (PASSIVE: never
@@ -599,6 +600,9 @@ store_open(const struct store_opts *o, struct store **out, char *err, size_t err
 		goto fail;
 	}
 	ret = migrate(st, err, errcap);
+	if (ret != 0)
+		goto fail;
+	ret = lkey_backfill(st, err, errcap);
 	if (ret != 0)
 		goto fail;
 	ret = catalog_ensure(st, err, errcap);
@@ -1417,6 +1421,23 @@ apply_ops(struct store *st, const struct store_zone *z, const struct store_op *o
 
 /* ---- catalog zone (RFC 9432) -------------------------------------------------- */
 
+/* Writes zone `id`'s lookup key (schema 0004) for name `low` (wire, lower-case).  0 or -EIO. */
+static int
+lkey_insert(struct store *st, int64_t id, const uint8_t *low)
+{
+	uint8_t key[DNS_LOOKUP_MAX];
+	size_t klen = dns_name_to_lookup(low, key);
+	sqlite3_stmt *s = NULL;
+	if (sqlite3_prepare_v2(st->w.db, "INSERT INTO zone_lkeys (zone_id, lkey) VALUES (?1, ?2)",
+	                       -1, &s, NULL) != SQLITE_OK)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_blob(s, 2, key, (int)klen, SQLITE_STATIC);
+	int rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
 static int
 zone_insert(struct store *st, const uint8_t *name, const char *kind, const char *account,
             enum dns_serial_policy policy, uint32_t serial, bool is_catalog, struct store_zone *z)
@@ -1449,6 +1470,9 @@ zone_insert(struct store *st, const uint8_t *name, const char *kind, const char 
 		return -EEXIST;
 	if (rc != SQLITE_DONE)
 		return -EIO;
+	int ret = lkey_insert(st, sqlite3_last_insert_rowid(st->w.db), low);
+	if (ret != 0)
+		return ret;
 	return zone_get(&st->w, low, z);
 }
 
@@ -1545,6 +1569,101 @@ catalog_update(struct store *st, const struct store_zone *member, bool add)
 	ret = apply_ops(st, &cat, &op, 1, false, &res, err, sizeof(err));
 	if (ret != 0)
 		log_error(st->catalog_text, "catalog update failed: %s", err[0] ? err : err_str(ret));
+	return ret;
+}
+
+/*
+ * Finds a zone of an account other than `account` that is an ancestor or a
+ * descendant of `name` (wire), inside the write transaction.  Ancestors are
+ * point lookups on the unique name index (at most 127 of them), descendants
+ * one range of zones_lkey (every descendant's lookup key starts with the
+ * name's key), so the cost does not grow with the number of zones.
+ * Returns 1 with `other` filled, 0 when there is none, or -EIO.
+ */
+static int
+zone_clash(struct store *st, const uint8_t *name, const char *account, struct store_zone *other)
+{
+	if (name[0] == 0)
+		return 0;
+	for (const uint8_t *p = name + name[0] + 1;; p += p[0] + 1) {
+		int ret = zone_get(&st->w, p, other);
+		if (ret == 0 && strcmp(other->account, account) != 0)
+			return 1;
+		if (ret != 0 && ret != -ENOENT)
+			return -EIO;
+		if (p[0] == 0)
+			break;
+	}
+	struct nkey k;
+	nkey_set(&k, name);
+	if (k.klen == 0)
+		return 0;
+	uint8_t hi[DNS_LOOKUP_MAX];
+	memcpy(hi, k.key, k.klen);
+	hi[k.klen - 1] = 1;   /* just above every key that has k.key as its prefix */
+	sqlite3_stmt *s = NULL;
+	if (sqlite3_prepare_v2(st->w.db,
+	                       "SELECT z.name FROM zone_lkeys k JOIN zones z ON z.id = k.zone_id "
+	                       "WHERE k.lkey > ?1 AND k.lkey < ?2 AND z.account != ?3 LIMIT 1",
+	                       -1, &s, NULL) != SQLITE_OK)
+		return -EIO;
+	sqlite3_bind_blob(s, 1, k.key, (int)k.klen, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 2, hi, (int)k.klen, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, account, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(s);
+	int ret = 0;
+	if (rc == SQLITE_ROW) {
+		uint8_t w[DNS_NAME_MAX];
+		const char *t = (const char *)sqlite3_column_text(s, 0);
+		if (t == NULL || dns_name_from_text(t, strlen(t), NULL, w) <= 0)
+			ret = -EIO;
+		else
+			ret = zone_get(&st->w, w, other) == 0 ? 1 : -EIO;
+	} else if (rc != SQLITE_DONE) {
+		ret = -EIO;
+	}
+	sqlite3_finalize(s);
+	return ret;
+}
+
+/* Fills the lookup keys (schema 0004) of zones that have none.  0 or -EIO (err). */
+static int
+lkey_backfill(struct store *st, char *err, size_t errcap)
+{
+	sqlite3_stmt *s = NULL;
+	int ret = -EIO;
+	if (exec(&st->w, "BEGIN IMMEDIATE") != 0)
+		goto out;
+	if (sqlite3_prepare_v2(st->w.db, "SELECT id, wire FROM zones WHERE id NOT IN "
+	                       "(SELECT zone_id FROM zone_lkeys)", -1, &s, NULL) != SQLITE_OK)
+		goto rollback;
+	int rc;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const uint8_t *w = sqlite3_column_blob(s, 1);
+		int wl = sqlite3_column_bytes(s, 1);
+		uint8_t low[DNS_NAME_MAX];
+		if (w == NULL || wl <= 0 || wl > DNS_NAME_MAX || dns_name_check(w, (size_t)wl) <= 0)
+			continue;
+		memcpy(low, w, (size_t)wl);
+		dns_name_lower(low);
+		if (lkey_insert(st, sqlite3_column_int64(s, 0), low) != 0)
+			goto rollback;
+	}
+	if (rc != SQLITE_DONE)
+		goto rollback;
+	sqlite3_finalize(s);
+	s = NULL;
+	if (exec(&st->w, "COMMIT") == 0) {
+		ret = 0;
+		goto out;
+	}
+rollback:
+	exec(&st->w, "ROLLBACK");
+out:
+	sqlite3_finalize(s);
+	if (ret != 0)
+		set_err(err, errcap, "%s: cannot fill zone lookup keys: %s", st->path,
+		        sqlite3_errmsg(st->w.db));
 	return ret;
 }
 
@@ -1654,8 +1773,20 @@ store_zone_create(struct store *st, const struct store_zone_new *zn, const struc
 	int ret = w_begin(st);
 	if (ret != 0)
 		return ret;
-	struct store_zone z;
-	ret = zone_insert(st, zn->name, zn->kind ? zn->kind : "Native", zn->account ? zn->account : "",
+	struct store_zone z, other;
+	const char *account = zn->account ? zn->account : "";
+	ret = zone_clash(st, zn->name, account, &other);
+	if (ret < 0)
+		goto fail;
+	if (ret == 1 && !zn->cross_account) {
+		char text[DNS_NAME_TEXT_MAX];
+		name_text(zn->name, text, sizeof(text));
+		set_err(err, errcap, "Conflict: zone name '%s' is not available", text);
+		ret = -EEXIST;
+		goto fail;
+	}
+	bool crossed = ret == 1;   /* logged once committed */
+	ret = zone_insert(st, zn->name, zn->kind ? zn->kind : "Native", account,
 	                  zn->policy, serial, false, &z);
 	if (ret == -EEXIST) {
 		set_err(err, errcap, "zone '%s' already exists", z.text[0] ? z.text : "?");
@@ -1741,6 +1872,11 @@ store_zone_create(struct store *st, const struct store_zone_new *zn, const struc
 		goto fail;
 	hook_add(st, z.name, 0, serial, false);
 	ret = w_commit(st);
+	if (ret == 0 && crossed)
+		log_notice(z.text, "zone of account '%s' created by the admin key %s zone '%s' of "
+		           "account '%s'", account,
+		           dns_name_is_sub(z.name, other.name) ? "under" : "above", other.text,
+		           other.account);
 	if (ret == 0)
 		log_info(z.text, "zone created, serial %u", serial);
 	return ret;
@@ -1801,8 +1937,10 @@ store_zone_update(struct store *st, const uint8_t *zone, const char *account,
 	ret = zone_for_write(st, zone, account, &z);
 	if (ret != 0)
 		goto fail;
-	if (z.is_catalog) {
-		set_err(err, errcap, "the catalog zone '%s' is maintained by the server", z.text);
+	/* the catalog's only setting is which keys besides the POPs' may transfer it */
+	if (z.is_catalog && (zs->kind != NULL || zs->account != NULL || zs->has_policy)) {
+		set_err(err, errcap, "the catalog zone '%s' is maintained by the server; only its "
+		        "master_tsig_key_ids may be set", z.text);
 		ret = -EPERM;
 		goto fail;
 	}
@@ -1811,6 +1949,21 @@ store_zone_update(struct store *st, const uint8_t *zone, const char *account,
 		        z.serial, *if_match);
 		ret = -ESTALE;
 		goto fail;
+	}
+	struct store_zone other;
+	bool crossed = false;   /* logged once committed */
+	if (zs->account != NULL && strcmp(zs->account, z.account) != 0) {
+		/* a move between accounts is the admin's (the API refuses it to account keys) */
+		ret = zone_clash(st, z.name, zs->account, &other);
+		if (ret < 0)
+			goto fail;
+		if (ret == 1 && account != NULL) {
+			set_err(err, errcap, "Conflict: zone name '%s' is not available", z.text);
+			ret = -EEXIST;
+			goto fail;
+		}
+		crossed = ret == 1;
+		ret = 0;
 	}
 	sqlite3_stmt *s = NULL;
 	if (sqlite3_prepare_v2(st->w.db,
@@ -1852,7 +2005,13 @@ store_zone_update(struct store *st, const uint8_t *zone, const char *account,
 		if (ret != 0)
 			goto fail;
 	}
-	return w_commit(st);
+	ret = w_commit(st);
+	if (ret == 0 && crossed)
+		log_notice(z.text, "zone moved by the admin key from account '%s' to '%s', %s zone '%s' "
+		           "of account '%s'", z.account, zs->account,
+		           dns_name_is_sub(z.name, other.name) ? "under" : "above", other.text,
+		           other.account);
+	return ret;
 fail:
 	w_rollback(st);
 	return ret;
@@ -2470,6 +2629,39 @@ store_pop_acks_list(struct store *st, store_pop_ack_fn fn, void *ctx)
 	if (ret == 0 && rc != SQLITE_DONE)
 		ret = -EIO;
 	sqlite3_finalize(s);
+	pool_put(st, c);
+	return ret;
+}
+
+int
+store_stats_account(struct store *st, const char *account, struct store_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	struct conn *c = pool_get(st);
+	if (c == NULL)
+		return -EIO;
+	/* zones_account, records_rr and journal_zone keep each count to the account's rows */
+	static const char *const sql[3] = {
+		"SELECT count(*) FROM zones WHERE account = ?1 AND is_catalog = 0",
+		"SELECT count(*) FROM zones z JOIN records r ON r.zone_id = z.id "
+		"WHERE z.account = ?1 AND z.is_catalog = 0",
+		"SELECT count(*) FROM zones z JOIN journal j ON j.zone_id = z.id "
+		"WHERE z.account = ?1 AND z.is_catalog = 0"};
+	uint64_t *dst[3] = {&out->zones, &out->records, &out->journal_entries};
+	int ret = 0;
+	for (int i = 0; i < 3 && ret == 0; i++) {
+		sqlite3_stmt *s = NULL;
+		if (sqlite3_prepare_v2(c->db, sql[i], -1, &s, NULL) != SQLITE_OK) {
+			ret = -EIO;
+			break;
+		}
+		sqlite3_bind_text(s, 1, account, -1, SQLITE_STATIC);
+		if (sqlite3_step(s) == SQLITE_ROW)
+			*dst[i] = (uint64_t)sqlite3_column_int64(s, 0);
+		else
+			ret = -EIO;
+		sqlite3_finalize(s);
+	}
 	pool_put(st, c);
 	return ret;
 }

@@ -263,12 +263,17 @@ struct store_zone_new {
 	enum dns_serial_policy policy;
 	const char *const *tsig_keys; /* master_tsig_key_ids */
 	size_t ntsig_keys;
+	bool cross_account;           /* admin: may be a parent or child of another account's
+	                                 zone (logged); else that is -EEXIST */
 };
 
 /*
  * Creates a zone with the records of `ops` (REPLACE ops), adding an SOA with
  * defaults when none is given (serial from the policy), and its member
- * entry in the catalog zone, in one transaction.  Returns 0, -EEXIST,
+ * entry in the catalog zone, in one transaction.  A zone of another
+ * account (zones.account differs) that is a parent or a child of the new one
+ * makes it -EEXIST unless `cross_account` (then it is logged), with a text
+ * that names neither that zone nor its account.  Returns 0, -EEXIST,
  * -EINVAL (err filled), -EIO.
  */
 int store_zone_create(struct store *st, const struct store_zone_new *z, const struct store_op *ops,
@@ -290,7 +295,12 @@ struct store_zone_settings {
 	const char *const *tsig_keys;
 	size_t ntsig_keys;
 };
-/* 0, -ENOENT, -ESTALE (if_match), -EPERM, -EINVAL (unknown TSIG key, err), -EIO. */
+/*
+ * 0, -ENOENT, -ESTALE (if_match), -EPERM (catalog: only tsig keys may be set),
+ * -EEXIST (an account key moving the zone next to another account's), -EINVAL
+ * (unknown TSIG key, err), -EIO.  A move by the admin next to another
+ * account's zone (parent or child) is logged.
+ */
 int store_zone_update(struct store *st, const uint8_t *zone, const char *account,
                       const uint32_t *if_match, const struct store_zone_settings *s, char *err,
                       size_t errcap);
@@ -325,6 +335,11 @@ struct store_stats {
 	uint64_t commits;       /* since start */
 };
 int store_stats(struct store *st, struct store_stats *out);
+/*
+ * The counts of store_stats over the zones of `account` only (the catalog
+ * excluded); last_commit and commits, server-wide, are left 0.  0 or -EIO.
+ */
+int store_stats_account(struct store *st, const char *account, struct store_stats *out);
 
 /* ---- POP acknowledgements (propagation) ------------------------------------ */
 

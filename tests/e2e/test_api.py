@@ -477,7 +477,7 @@ def test_metrics_and_logs(primary):
     primary.create_zone(Z, soa_edit_api="INCREASE")
     primary.patch(Z, [rr("a." + Z, "A", 60, "192.0.2.1")])
     primary.call("GET", "/zones/nope.")
-    st, h, body = primary.call("GET", "/metrics", key=False)
+    st, h, body = primary.call("GET", "/metrics")   # the admin key (issue 12)
     text = body.decode()
     assert st == 200 and h["content-type"].startswith("text/plain")
     assert 'anycst_api_requests_total{endpoint="zone",status="204"} 1' in text

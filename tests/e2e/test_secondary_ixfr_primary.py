@@ -28,6 +28,7 @@ def test_secondary_thousand_ixfr_from_anycst_primary():
         client = None
         try:
             secret = p.add_key(KEY)
+            p.allow_catalog(KEY)
             p.create_zone(ZONE, keys=[KEY], records=[
                 rrset("pair." + ZONE, "TXT", ['"a=0"', '"b=0"']),
                 rrset("alias." + ZONE, "CNAME", ["t0." + ZONE]),

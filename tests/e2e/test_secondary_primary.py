@@ -41,6 +41,7 @@ def test_secondary_follows_anycst_primary(tmp):
     sec = None
     try:
         secret = p.add_key(KEY)
+        p.allow_catalog(KEY)
         p.create_zone("example.com.", keys=[KEY], records=[
             {"name": "www.example.com.", "type": "A", "ttl": 300,
              "records": [{"content": "192.0.2.10", "disabled": False}]}])
@@ -94,6 +95,7 @@ def test_secondary_follows_anycst_primary_over_quic(tmp):
         if not pin:
             pytest.skip("anycst-primary does not serve XoQ yet (no quic_spki_pin)")
         secret = p.add_key(KEY)
+        p.allow_catalog(KEY)
         p.create_zone("example.com.", keys=[KEY])
         sec = Secondary(tmp, p.quic_port, port=sport, tsig=False, name="secq",
                         extra=["--tsig", "%s:hmac-sha256:%s" % (KEY, secret),

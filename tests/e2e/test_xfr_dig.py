@@ -124,17 +124,18 @@ def test_sha512_key_and_catalog_acl(primary):
     primary.api("PUT", "/zones/" + ZONE, {"master_tsig_key_ids": ["xfr-key.", "other-key."]})
     out = dig(primary, "-y", "hmac-sha512:other-key:" + primary.other, ZONE, "AXFR")
     assert any("192.0.2.80" in l for l in records(out)), out
-    # The catalog: any key allowed for a member may transfer it ...
+    # The catalog lists every account's zones: a member's key is not enough ...
     cat = "catalog.anycst.invalid."
     out = dig(primary, "-y", "hmac-sha256:xfr-key:" + primary.secret, cat, "AXFR")
+    assert not any("PTR" in l for l in records(out)), out
+    assert re.search(r"refused AXFR from 127\.0\.0\.1@\d+, TSIG key 'xfr-key\.' not allowed",
+                     primary.log())
+    # ... a key the admin allowed for the catalog may (issue 12).
+    lone = primary.add_key("lone-key.")
+    primary.allow_catalog("lone-key.")
+    out = dig(primary, "-y", "hmac-sha256:lone-key:" + lone, cat, "AXFR")
     recs = records(out)
     assert any("PTR" in l and l.split()[4] == ZONE for l in recs), out
-    # ... a key allowed for none may not.
-    lone = primary.add_key("lone-key.")
-    out = dig(primary, "-y", "hmac-sha256:lone-key:" + lone, cat, "AXFR")
-    assert not any("PTR" in l for l in records(out)), out
-    assert re.search(r"refused AXFR from 127\.0\.0\.1@\d+, TSIG key 'lone-key\.' not allowed",
-                     primary.log())
 
 
 def test_ipv6_listener():

@@ -143,6 +143,7 @@ def test_knotd_catalog_consumer_adds_and_drops(tmp):
     try:
         cat = "catalog.anycst.invalid."
         secret = p.add_key(KEY)
+        p.allow_catalog(KEY)
         p.create_zone("first.test.", keys=[KEY])
         k = Knot(tmp, p.xfr_port, KEY, secret, catalog=cat, port=kport)
         wait_until(lambda: k.serial("first.test.") == p.serial("first.test."), 10,

@@ -139,6 +139,10 @@ class Primary:
         self.api("POST", "/tsigkeys", {"name": name, "algorithm": alg, "key": secret})
         return secret
 
+    def allow_catalog(self, *keys, catalog="catalog.anycst.invalid."):
+        """The admin allows `keys` (besides the POPs' own) to transfer the catalog."""
+        self.api("PUT", "/zones/" + catalog, {"master_tsig_key_ids": list(keys)})
+
     def create_zone(self, name, keys=(), records=()):
         rrsets = [{"name": name, "type": "NS", "ttl": 3600,
                    "records": [{"content": "ns1.%s" % name, "disabled": False}]},

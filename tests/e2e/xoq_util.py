@@ -100,6 +100,8 @@ def quic_secondary(tmp, p, secret, pin=None, insecure=False, port=None, name="se
         args += ["--pin", pin]
     if insecure:
         args += ["--insecure"]
+    if not zones:
+        p.allow_catalog(KEY)          # it follows the catalog: the admin allows its key
     sec = Secondary(tmp, p.quic_port, zones=zones, tsig=False, port=port, name=name,
                     extra=args + list(extra))
     i = sec.args.index("--transport")

@@ -1,6 +1,8 @@
 /* primary/store.c: migrations, changes, rules, serials, journal, catalog, snapshots. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -364,6 +366,51 @@ test_store_snapshot_is_stable(void **state)
 	assert_int_equal(serial_of(f), 101);
 }
 
+/* Creates `name` for `account` with no records; returns store_zone_create's code. */
+static int
+create_bare(struct fx *f, const char *name, const char *account, bool cross, char *err)
+{
+	uint8_t w[DNS_NAME_MAX];
+	assert_true(dns_name_from_text(name, strlen(name), NULL, w) > 0);
+	struct store_zone_new zn = {.name = w, .kind = "Native", .account = account,
+	                            .policy = DNS_SERIAL_DEFAULT, .cross_account = cross};
+	struct store_result res;
+	err[0] = '\0';
+	return store_zone_create(f->st, &zn, NULL, 0, &res, err, 256);
+}
+
+static void
+test_store_cross_account_parent_child(void **state)
+{
+	struct fx *f = *state;
+	char err[256];
+	assert_int_equal(create_bare(f, "acme.example.", "a", false, err), 0);
+	/* another account: child, grandchild, parent, grandparent, or an escaped sibling */
+	assert_int_equal(create_bare(f, "www.acme.example.", "b", false, err), -EEXIST);
+	assert_null(strstr(err, "'a'"));
+	assert_non_null(strstr(err, "not available"));
+	assert_int_equal(create_bare(f, "x.www.acme.example.", "b", false, err), -EEXIST);
+	assert_int_equal(create_bare(f, "example.", "b", false, err), -EEXIST);
+	assert_int_equal(create_bare(f, "ACME.example.", "b", false, err), -EEXIST);
+	/* not related: a label that merely starts or ends like it, a sibling */
+	assert_int_equal(create_bare(f, "acme\\000.example.", "b", false, err), 0);
+	assert_int_equal(create_bare(f, "acme.example\\001.", "b", false, err), 0);
+	assert_int_equal(create_bare(f, "xacme.example.", "b", false, err), 0);
+	assert_int_equal(create_bare(f, "other.example.", "b", false, err), 0);
+	/* the same account nests freely; the admin may cross (and it is logged) */
+	assert_int_equal(create_bare(f, "www.acme.example.", "a", false, err), 0);
+	assert_int_equal(create_bare(f, "admin.acme.example.", "", true, err), 0);
+	/* after a delete the name is free again, and its child check too */
+	uint8_t w[DNS_NAME_MAX];
+	assert_true(dns_name_from_text("other.example.", 14, NULL, w) > 0);
+	assert_int_equal(store_zone_delete(f->st, w, NULL), 0);
+	assert_int_equal(create_bare(f, "sub.other.example.", "a", false, err), 0);
+	assert_int_equal(create_bare(f, "other.example.", "b", false, err), -EEXIST);
+	assert_int_equal(create_bare(f, "other.example.", "a", false, err), 0);
+	/* under the catalog (no account) */
+	assert_int_equal(create_bare(f, "x.cat.test.", "a", false, err), -EEXIST);
+}
+
 static void
 test_store_refuses_newer_schema(void **state)
 {
@@ -685,6 +732,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_store_rules_roll_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_catalog_follows_zones, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_snapshot_is_stable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_cross_account_parent_child, setup,
+		                                teardown),
 		cmocka_unit_test_setup_teardown(test_store_refuses_newer_schema, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_tsig_and_apikeys, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_injected_error_rolls_back, setup, teardown),
