@@ -234,27 +234,35 @@ class Mesh:
             return False
 
     def api(self, method, path, body=None, prefix=True):
-        """HTTP to the primary's API on its own loopback (inside its namespace)."""
-        if self.api_conn is None:
-            with self.ns("primary"):
-                c = http.client.HTTPConnection("127.0.0.1", 8081, timeout=30)
-                c.connect()
-            self.api_conn = c
+        """HTTP to the primary's API on its own loopback (inside its namespace).  A
+        kept-alive connection the primary closed while idle (its header deadline) is
+        opened again once: the request never reached it."""
         h = {"X-API-Key": self.api_key}
         data = None
         if body is not None:
             data = json.dumps(body).encode()
             h["Content-Type"] = "application/json"
-        try:
-            self.api_conn.request(method, (PFX + path) if prefix else path, body=data, headers=h)
-            r = self.api_conn.getresponse()
-            payload = r.read()
-            self.last_headers = {k.lower(): v for k, v in r.getheaders()}
-        except (http.client.HTTPException, OSError):
-            self.api_conn.close()
-            self.api_conn = None
-            raise
-        return r.status, payload
+        for attempt in range(2):
+            fresh = self.api_conn is None
+            if fresh:
+                with self.ns("primary"):
+                    c = http.client.HTTPConnection("127.0.0.1", 8081, timeout=30)
+                    c.connect()
+                self.api_conn = c
+            try:
+                self.api_conn.request(method, (PFX + path) if prefix else path, body=data,
+                                      headers=h)
+                r = self.api_conn.getresponse()
+                payload = r.read()
+                self.last_headers = {k.lower(): v for k, v in r.getheaders()}
+            except (http.client.HTTPException, OSError):
+                self.api_conn.close()
+                self.api_conn = None
+                if fresh or attempt == 1:
+                    raise
+                continue
+            return r.status, payload
+        raise AssertionError("unreachable")
 
     def curl(self, method, path, body=None):
         """The same through curl, as an operator does: (status, parsed JSON or text)."""
