@@ -67,9 +67,9 @@ int announce_start(struct announce *a, struct health *h);
 void announce_free(struct announce *a);
 
 /*
- * For /healthz: appends one line per current fault (interface, BIRD, lag,
- * listening) to `buf` (NUL-terminated, `cap` bytes) and returns their count;
- * 0 when there is no announce object.  Thread-safe.
+ * For /healthz: appends one line per current fault (interface, BIRD) to
+ * `buf` (NUL-terminated, `cap` bytes) and returns their count; 0 when there
+ * is no announce object.  Thread-safe.
  */
 unsigned announce_healthz(char *buf, size_t cap);
 
