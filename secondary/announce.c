@@ -434,7 +434,7 @@ label(char *out, size_t cap, const char *s)
 }
 
 char *
-announce_metrics_text(void)
+announce_metrics_text(int healthy_now)
 {
 	struct announce *a = atomic_load(&g_announce);
 	struct rrl_stats rs;
@@ -445,7 +445,7 @@ announce_metrics_text(void)
 	if (a != NULL) {
 		pthread_mutex_lock(&a->lock);
 		label(pop, sizeof(pop), a->cfg.identity);
-		healthy = a->healthy;
+		healthy = healthy_now >= 0 ? healthy_now != 0 : a->healthy;
 		announced = a->announced;
 		iface = a->cfg.iface != NULL;
 		ann = a->announces;

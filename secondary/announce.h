@@ -76,8 +76,9 @@ unsigned announce_healthz(char *buf, size_t cap);
 /*
  * For /metrics: a malloc'd block of Prometheus text (POP info, announce
  * state, health, RRL counters), or NULL on ENOMEM.  Thread-safe.
+ * `healthy_now` (0 or 1) is the health verdict to report, -1: the last tick's.
  */
-char *announce_metrics_text(void);
+char *announce_metrics_text(int healthy_now);
 
 /* Interface helpers (exported for the tests): 1 up, 0 down, or -errno. */
 int announce_iface_get(const char *iface);

@@ -270,11 +270,13 @@ http_metrics_text(struct timers *t, struct health *hl, const char *identity)
 		struct zone_walk_ctx w = {.b = &b, .pop = identity, .which = k};
 		timers_walk(t, zone_metric, &w);
 	}
+	int healthy_now = -1;
 	struct health_result *hr = malloc(sizeof(*hr));
 	if (hr == NULL || hl == NULL || health_check(hl, health_now_ms(), hr) != 0) {
 		if (hr != NULL && hl != NULL)
 			b.failed = true;
 	} else {
+		healthy_now = hr->healthy ? 1 : 0;
 		const struct {
 			const char *name, *help;
 			unsigned v;
@@ -297,7 +299,7 @@ http_metrics_text(struct timers *t, struct health *hl, const char *identity)
 		}
 	}
 	free(hr);
-	char *edge = announce_metrics_text();   /* POP label, announce state, RRL */
+	char *edge = announce_metrics_text(healthy_now);   /* POP label, announce state, RRL */
 	if (edge == NULL)
 		b.failed = true;
 	else

@@ -1,5 +1,5 @@
 """A delaying UDP relay on loopback: a wide-area link for tests on a kernel
-without netem.
+without netem; and Poller / create_five, shared by the health tests.
 
     relay = DelayRelay(("127.0.0.1", primary_quic_port), delay=0.05).start()
     ... point the secondary at 127.0.0.1:relay.port ...
@@ -90,3 +90,55 @@ class DelayRelay:
             t.join(2)
         for s in list(self.up.values()) + [self.down]:
             s.close()
+
+
+class Poller:
+    """Calls fetch() every `period` s on a thread; keeps (time, status, body)."""
+
+    def __init__(self, fetch, period=0.05):
+        self.fetch = fetch
+        self.period = period
+        self.samples = []
+        self.stopping = False
+        self.t = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self.stopping:
+            t = time.monotonic()
+            try:
+                st, body = self.fetch()
+            except Exception as e:   # noqa: BLE001 - a failed poll is a sample too
+                st, body = None, repr(e)
+            self.samples.append((t, st, body))
+            time.sleep(max(0.0, self.period - (time.monotonic() - t)))
+
+    def __enter__(self):
+        self.t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stopping = True
+        self.t.join(5)
+
+    def bad(self):
+        return [s for s in self.samples if s[1] != 200]
+
+
+def create_five(create, answered, gap=1.0, bound=1.0):
+    """Creates zone0..4 one per `gap` s; returns each zone's time to its first answer."""
+    took = []
+    t_next = time.monotonic()
+    for i in range(5):
+        name = "new%d.example." % i
+        time.sleep(max(0.0, t_next - time.monotonic()))
+        t0 = time.monotonic()
+        t_next = t0 + gap
+        create(name)
+        dt = None
+        while time.monotonic() - t0 < bound + 2.0:
+            if answered(name):
+                dt = time.monotonic() - t0
+                break
+            time.sleep(0.01)
+        took.append((name, dt))
+    return took

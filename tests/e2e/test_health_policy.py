@@ -9,7 +9,6 @@
   key): the POP stays healthy, answers SERVFAIL for it, and names it in
   /healthz and in /metrics (anycst_secondary_zone_unloadable).
 """
-import threading
 import time
 
 import dns.message
@@ -17,7 +16,7 @@ import dns.query
 import dns.rcode
 import pytest
 
-from relay_util import DelayRelay
+from relay_util import DelayRelay, Poller, create_five
 from sec_util import Secondary, free_port, wait_until
 from xfr_util import Primary, TmpDir
 
@@ -30,38 +29,6 @@ DELAY = 0.05            # each way: 100 ms round trip
 def tmp():
     with TmpDir() as d:
         yield d
-
-
-class Poller:
-    """Calls fetch() every `period` s on a thread; keeps (time, status, body)."""
-
-    def __init__(self, fetch, period=0.05):
-        self.fetch = fetch
-        self.period = period
-        self.samples = []
-        self.stopping = False
-        self.t = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self):
-        while not self.stopping:
-            t = time.monotonic()
-            try:
-                st, body = self.fetch()
-            except Exception as e:   # noqa: BLE001 - a failed poll is a sample too
-                st, body = None, repr(e)
-            self.samples.append((t, st, body))
-            time.sleep(max(0.0, self.period - (time.monotonic() - t)))
-
-    def __enter__(self):
-        self.t.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stopping = True
-        self.t.join(5)
-
-    def bad(self):
-        return [s for s in self.samples if s[1] != 200]
 
 
 def healthz(sec):
@@ -79,26 +46,6 @@ def soa_rcode(addr, port, zone, timeout=0.2):
     except Exception:   # noqa: BLE001 - no answer yet
         return None
     return r.rcode()
-
-
-def create_five(create, answered, gap=1.0, bound=1.0):
-    """Creates zone0..4 one per `gap` s; returns each zone's time to its first answer."""
-    took = []
-    t_next = time.monotonic()
-    for i in range(5):
-        name = "new%d.example." % i
-        time.sleep(max(0.0, t_next - time.monotonic()))
-        t0 = time.monotonic()
-        t_next = t0 + gap
-        create(name)
-        dt = None
-        while time.monotonic() - t0 < bound + 2.0:
-            if answered(name):
-                dt = time.monotonic() - t0
-                break
-            time.sleep(0.01)
-        took.append((name, dt))
-    return took
 
 
 def quic_secondary(tmp, p, secret, relay_port, sport, extra=()):
