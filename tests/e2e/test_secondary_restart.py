@@ -139,7 +139,7 @@ def test_secondary_quic_without_pin_refuses_to_start(tmp):
     i = sec.args.index("--transport")
     del sec.args[i:i + 2]            # default: quic
     r = subprocess.run(sec.args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                       timeout=10)
+                       timeout=30)
     assert r.returncode != 0
     assert "--pin: missing" in r.stdout and "--insecure" in r.stdout, r.stdout
     assert "--primary" not in r.stdout, r.stdout

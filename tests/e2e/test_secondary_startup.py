@@ -33,7 +33,7 @@ def run_secondary(tmp, *args):
            "--listen", "127.0.0.1:%d" % free_port(),
            "--state-dir", os.path.join(tmp, "state")] + list(args)
     return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          timeout=10)
+                          timeout=30)
 
 
 GOOD_PIN = base64.b64encode(b"\x01" * 32).decode()
