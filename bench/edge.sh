@@ -10,6 +10,8 @@
 #  2. Failover: POP A's secondary killed under a steady query stream in the
 #     BIRD lab of tests/e2e/edge_util.py: time to withdraw, time to the first
 #     answer from POP B, lost queries; median over RUNS runs (root and bird).
+#     Then POP A made unhealthy instead (its zone expires, the daemon runs on):
+#     time from the fault to the withdrawal, lost queries (issue 13).
 #
 #   sh bench/edge.sh           NAMES=100000 SECS=5 ROUNDS=10 RUNS=10
 set -u
@@ -155,5 +157,5 @@ echo "median server CPU per query: RRL off $offc ns, RRL on $onc ns (cost $(awk 
 taskset -c 0 "$TMP/rrl_check"
 
 echo
-echo "Failover through BIRD (median over $RUNS runs):"
+echo "Failover through BIRD, POP A killed and then made unhealthy (median over $RUNS runs):"
 /usr/bin/python3 bench/edge_failover.py "$RUNS" 5

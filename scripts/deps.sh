@@ -10,7 +10,8 @@ libcmocka-dev liburcu-dev clang libclang-rt-14-dev
 knot knot-dnsutils knot-dnssecutils bind9-dnsutils bind9-utils
 python3 python3-dnspython python3-pytest
 wireguard-go wireguard-tools nftables iproute2 bird2
-nsd pdns-server pdns-backend-sqlite3 dnsperf"
+nsd pdns-server pdns-backend-sqlite3 dnsperf
+prometheus"
 
 missing=""
 for p in $PKGS; do

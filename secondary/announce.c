@@ -51,7 +51,6 @@ struct announce {
 	int64_t bird_probe_ms;        /* tick thread only */
 	uint64_t announces, withdrawals;
 	struct fault_log iface_fault, bird_fault;
-	char lag[512];
 };
 
 static _Atomic(struct announce *) g_announce;
@@ -197,7 +196,6 @@ tick(struct announce *a, int64_t now, const struct health_result *rp, bool probe
 {
 	const struct health_result res = *rp;
 	a->healthy = res.healthy;
-	snprintf(a->lag, sizeof(a->lag), "%s", res.lag);
 
 	if (probed) {
 		char t[256];
@@ -412,10 +410,6 @@ announce_healthz(char *buf, size_t cap)
 		add(buf, cap, line);
 		n++;
 	}
-	if (a->lag[0] != '\0') {
-		add(buf, cap, a->lag);
-		n++;
-	}
 	pthread_mutex_unlock(&a->lock);
 	return n;
 }
@@ -440,7 +434,7 @@ label(char *out, size_t cap, const char *s)
 }
 
 char *
-announce_metrics_text(void)
+announce_metrics_text(int healthy_now)
 {
 	struct announce *a = atomic_load(&g_announce);
 	struct rrl_stats rs;
@@ -451,7 +445,7 @@ announce_metrics_text(void)
 	if (a != NULL) {
 		pthread_mutex_lock(&a->lock);
 		label(pop, sizeof(pop), a->cfg.identity);
-		healthy = a->healthy;
+		healthy = healthy_now >= 0 ? healthy_now != 0 : a->healthy;
 		announced = a->announced;
 		iface = a->cfg.iface != NULL;
 		ann = a->announces;
@@ -466,12 +460,13 @@ announce_metrics_text(void)
 	    "# HELP anycst_secondary_info The POP this secondary serves (--identity).\n"
 	    "# TYPE anycst_secondary_info gauge\n"
 	    "anycst_secondary_info{pop=\"%s\"} 1\n"
-	    "# HELP anycst_secondary_healthy 1 when every zone is loaded, unexpired and current.\n"
+	    "# HELP anycst_secondary_healthy 1 when the POP can serve the catalog (health policy).\n"
 	    "# TYPE anycst_secondary_healthy gauge\n"
 	    "anycst_secondary_healthy{pop=\"%s\"} %d\n"
 	    "# HELP anycst_secondary_announced 1 while the anycast interface is up (BGP route).\n"
 	    "# TYPE anycst_secondary_announced gauge\n"
 	    "anycst_secondary_announced{pop=\"%s\"} %d\n"
+	    "# HELP anycst_secondary_announce_changes_total Announcements and withdrawals.\n"
 	    "# TYPE anycst_secondary_announce_changes_total counter\n"
 	    "anycst_secondary_announce_changes_total{pop=\"%s\",event=\"announce\"} %llu\n"
 	    "anycst_secondary_announce_changes_total{pop=\"%s\",event=\"withdraw\"} %llu\n"
@@ -481,6 +476,7 @@ announce_metrics_text(void)
 	    "anycst_secondary_rrl_responses_total{pop=\"%s\",action=\"slipped\"} %llu\n"
 	    "anycst_secondary_rrl_responses_total{pop=\"%s\",action=\"dropped\"} %llu\n"
 	    "anycst_secondary_rrl_responses_total{pop=\"%s\",action=\"whitelisted\"} %llu\n"
+	    "# HELP anycst_secondary_rrl_limited_total Responses over the RRL rate.\n"
 	    "# TYPE anycst_secondary_rrl_limited_total counter\n"
 	    "anycst_secondary_rrl_limited_total{pop=\"%s\"} %llu\n",
 	    pop, pop, healthy ? 1 : 0, pop, iface && announced ? 1 : 0,

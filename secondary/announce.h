@@ -67,17 +67,18 @@ int announce_start(struct announce *a, struct health *h);
 void announce_free(struct announce *a);
 
 /*
- * For /healthz: appends one line per current fault (interface, BIRD, lag,
- * listening) to `buf` (NUL-terminated, `cap` bytes) and returns their count;
- * 0 when there is no announce object.  Thread-safe.
+ * For /healthz: appends one line per current fault (interface, BIRD) to
+ * `buf` (NUL-terminated, `cap` bytes) and returns their count; 0 when there
+ * is no announce object.  Thread-safe.
  */
 unsigned announce_healthz(char *buf, size_t cap);
 
 /*
  * For /metrics: a malloc'd block of Prometheus text (POP info, announce
  * state, health, RRL counters), or NULL on ENOMEM.  Thread-safe.
+ * `healthy_now` (0 or 1) is the health verdict to report, -1: the last tick's.
  */
-char *announce_metrics_text(void);
+char *announce_metrics_text(int healthy_now);
 
 /* Interface helpers (exported for the tests): 1 up, 0 down, or -errno. */
 int announce_iface_get(const char *iface);

@@ -161,12 +161,95 @@ fault(struct health_result *out, bool lag, const char *line)
 		addf(out->lag, sizeof(out->lag), "%s\n", line);
 }
 
+/*
+ * Whether zone `z` (loaded) lags the primary beyond the limits; if so, the
+ * reason in `line`.  Forgets the lag of a zone that caught up.  h->lock held.
+ */
+static bool
+lagging(struct health *h, const struct timers_zone_info *z, int64_t now_ms, char *line,
+        size_t cap)
+{
+	struct primary_serial *p = find_ps(h, z->name);
+	if (p == NULL)
+		return false;
+	if (!dns_serial_gt(p->serial, z->serial)) {
+		/* caught up (a refresh brought the primary's serial or newer) */
+		p->serial = z->serial;
+		p->behind_since_ms = 0;
+		return false;
+	}
+	if (p->behind_since_ms == 0)
+		p->behind_since_ms = now_ms > 0 ? now_ms : 1;
+	long long behind_s = (now_ms - p->behind_since_ms) / 1000;
+	uint32_t dist = p->serial - z->serial;   /* RFC 1982: forward distance */
+	if (h->cfg.max_lag_serials != 0 && dist > h->cfg.max_lag_serials) {
+		snprintf(line, cap, "zone %s lags the primary: serial %u, primary %u (%u serials)",
+		         z->name, z->serial, p->serial, dist);
+		return true;
+	}
+	if (h->cfg.max_lag_s != 0 &&
+	    now_ms - p->behind_since_ms > (int64_t)h->cfg.max_lag_s * 1000) {
+		snprintf(line, cap, "zone %s lags the primary: serial %u, primary %u, for %lld s",
+		         z->name, z->serial, p->serial, behind_s);
+		return true;
+	}
+	return false;
+}
+
+int
+health_parse_max_bad(const char *s, struct health_cfg *cfg)
+{
+	size_t len = strlen(s);
+	if (len == 0 || len > 16)
+		return -EINVAL;
+	bool pct = s[len - 1] == '%';
+	size_t digits = pct ? len - 1 : len;
+	uint64_t whole = 0, frac = 0;
+	unsigned nfrac = 0;
+	bool dot = false, any = false;
+	for (size_t i = 0; i < digits; i++) {
+		if (s[i] == '.' && pct && !dot) {
+			dot = true;
+			continue;
+		}
+		if (s[i] < '0' || s[i] > '9')
+			return -EINVAL;
+		any = true;
+		if (dot) {
+			if (++nfrac > 4)
+				return -EINVAL;
+			frac = frac * 10 + (uint64_t)(s[i] - '0');
+		} else {
+			whole = whole * 10 + (uint64_t)(s[i] - '0');
+			if (whole > 1000000)
+				return -EINVAL;
+		}
+	}
+	if (!any)
+		return -EINVAL;
+	if (!pct) {
+		cfg->max_bad = (unsigned)whole;
+		cfg->max_bad_ppm = 0;
+		return 0;
+	}
+	for (; nfrac < 4; nfrac++)
+		frac *= 10;
+	uint64_t ppm = whole * 10000 + frac;   /* 1% = 10000 ppm */
+	if (ppm > 1000000)
+		return -EINVAL;
+	cfg->max_bad = 0;
+	cfg->max_bad_ppm = (unsigned)ppm;
+	return 0;
+}
+
 void
 health_eval(struct health *h, const struct timers_zone_info *zi, size_t n, int64_t now_ms,
             struct health_result *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->healthy = true;
+	char badl[sizeof(out->why)] = "", lagl[sizeof(out->lag)] = "";
+	unsigned served = 0;
 	pthread_mutex_lock(&h->lock);
 	if (!h->listening) {
 		out->faults++;
@@ -178,39 +261,64 @@ health_eval(struct health *h, const struct timers_zone_info *zi, size_t n, int64
 		const struct timers_zone_info *z = &zi[i];
 		out->zones++;
 		char line[DNS_NAME_TEXT_MAX + 128];
-		if (!z->loaded || z->expired) {
-			snprintf(line, sizeof(line), "zone %s %s", z->name,
-			         z->loaded ? "expired" : "not loaded");
-			fault(out, false, line);
+		if (z->is_catalog) {
+			/* The catalog is the list of what to serve: it must be fresh. */
+			bool lag = false;
+			if (!z->loaded || z->expired)
+				snprintf(line, sizeof(line), "catalog %s %s", z->name,
+				         z->loaded ? "expired" : "not loaded");
+			else if (!(lag = lagging(h, z, now_ms, line, sizeof(line))))
+				continue;
+			fault(out, lag, line);
 			continue;
 		}
-		struct primary_serial *p = find_ps(h, z->name);
-		if (p == NULL)
+		out->members++;
+		bool settled = z->initial || now_ms - z->added_ms >= (int64_t)h->cfg.grace_s * 1000;
+		bool lag = false;
+		if (!z->loaded || z->expired)
+			out->unloadable++;
+		if (z->expired) {
+			snprintf(line, sizeof(line), "zone %s expired", z->name);
+		} else if (!z->loaded && !settled) {
+			out->pending++;
+			addf(out->detail, sizeof(out->detail),
+			     "zone %s not loaded, new (%lld s in the catalog, grace %u s)\n", z->name,
+			     (long long)((now_ms - z->added_ms) / 1000), h->cfg.grace_s);
 			continue;
-		if (!dns_serial_gt(p->serial, z->serial)) {
-			/* caught up (a refresh brought the primary's serial or newer) */
-			p->serial = z->serial;
-			p->behind_since_ms = 0;
+		} else if (!z->loaded) {
+			snprintf(line, sizeof(line), "zone %s not loaded", z->name);
+		} else if (!(lag = lagging(h, z, now_ms, line, sizeof(line)))) {
+			served++;
+			if (settled)
+				out->settled++;
 			continue;
 		}
-		if (p->behind_since_ms == 0)
-			p->behind_since_ms = now_ms > 0 ? now_ms : 1;
-		long long behind_s = (now_ms - p->behind_since_ms) / 1000;
-		uint32_t dist = p->serial - z->serial;   /* RFC 1982: forward distance */
-		if (h->cfg.max_lag_serials != 0 && dist > h->cfg.max_lag_serials) {
-			snprintf(line, sizeof(line),
-			         "zone %s lags the primary: serial %u, primary %u (%u serials)",
-			         z->name, z->serial, p->serial, dist);
-			fault(out, true, line);
-		} else if (h->cfg.max_lag_s != 0 &&
-		           now_ms - p->behind_since_ms > (int64_t)h->cfg.max_lag_s * 1000) {
-			snprintf(line, sizeof(line),
-			         "zone %s lags the primary: serial %u, primary %u, for %lld s",
-			         z->name, z->serial, p->serial, behind_s);
-			fault(out, true, line);
-		}
+		out->settled++;
+		out->bad++;
+		addf(out->detail, sizeof(out->detail), "%s\n", line);
+		addf(badl, sizeof(badl), "%s\n", line);
+		if (lag)
+			addf(lagl, sizeof(lagl), "%s\n", line);
 	}
 	pthread_mutex_unlock(&h->lock);
+	if (h->cfg.max_bad_ppm != 0) {
+		uint64_t a = (uint64_t)out->settled * h->cfg.max_bad_ppm / 1000000;
+		out->allowed = a < 1 ? 1 : (unsigned)a;
+	} else {
+		out->allowed = h->cfg.max_bad;
+	}
+	if (out->bad > out->allowed || (out->bad > 0 && served == 0)) {
+		out->healthy = false;
+		out->faults += out->bad;
+		if (out->bad > out->allowed && out->bad > 1)
+			addf(out->why, sizeof(out->why),
+			     "%u of %u zones missing, expired or lagging (at most %u allowed)\n",
+			     out->bad, out->settled, out->allowed);
+		else if (out->bad > 1)
+			addf(out->why, sizeof(out->why), "none of %u zones servable\n", out->members);
+		addf(out->why, sizeof(out->why), "%s", badl);
+		addf(out->lag, sizeof(out->lag), "%s", lagl);
+	}
 	if (n == 0) {
 		out->faults++;
 		out->healthy = false;

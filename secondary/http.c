@@ -17,6 +17,7 @@
 #include "dns/rrtype.h"
 #include "net/addr.h"
 #include "secondary/announce.h"
+#include "secondary/health.h"
 #include "secondary/serve.h"
 #include "secondary/timers.h"
 
@@ -142,7 +143,8 @@ zone_metric(void *ctx, const struct timers_zone_info *zi)
 	                       "anycst_secondary_zone_seconds_since_refresh",
 	                       "anycst_secondary_transfers_total",
 	                       "anycst_secondary_transfer_failures_total",
-	                       "anycst_secondary_refresh_uptodate_total"};
+	                       "anycst_secondary_refresh_uptodate_total",
+	                       "anycst_secondary_zone_unloadable"};
 	const char *pop = w->pop;
 	if (w->which == 4) {
 		sb_sample(b, pop, names[4], zi->name, "type=\"axfr\"");
@@ -158,7 +160,7 @@ zone_metric(void *ctx, const struct timers_zone_info *zi)
 		sb_printf(b, "%llu\n", (unsigned long long)zi->rejected);
 		return;
 	}
-	if (w->which == 3 && zi->since_refresh < 0)
+	if ((w->which == 3 && zi->since_refresh < 0) || (w->which == 7 && zi->is_catalog))
 		return;
 	sb_sample(b, pop, names[w->which], zi->name, NULL);
 	switch (w->which) {
@@ -167,12 +169,13 @@ zone_metric(void *ctx, const struct timers_zone_info *zi)
 	case 2: sb_printf(b, "%d\n", zi->expired ? 1 : 0); break;
 	case 3: sb_printf(b, "%lld\n", (long long)zi->since_refresh); break;
 	case 6: sb_printf(b, "%llu\n", (unsigned long long)zi->uptodate); break;
+	case 7: sb_printf(b, "%d\n", !zi->loaded || zi->expired ? 1 : 0); break;
 	default: sb_printf(b, "0\n"); break;
 	}
 }
 
 char *
-http_metrics_text(struct timers *t, const char *identity)
+http_metrics_text(struct timers *t, struct health *hl, const char *identity)
 {
 	struct sbuf b;
 	sb_init(&b);
@@ -222,9 +225,24 @@ http_metrics_text(struct timers *t, const char *identity)
 		{"anycst_secondary_tcp_connections_total", "event=\"idle_closed\"",
 		 s->tcp_idle_closed},
 	};
+	static const struct {
+		const char *name, *help;
+	} flat_help[] = {
+		{"anycst_secondary_queries_transport_total", "DNS queries, by transport."},
+		{"anycst_secondary_dropped_total", "Datagrams dropped unanswered (malformed)."},
+		{"anycst_secondary_notify_total", "NOTIFY messages, accepted or refused."},
+		{"anycst_secondary_tcp_connections_total",
+		 "DNS over TCP connections accepted, refused at the limit, closed idle."},
+	};
 	for (size_t i = 0; i < sizeof(flat) / sizeof(flat[0]); i++) {
-		if (i == 0 || strcmp(flat[i].name, flat[i - 1].name) != 0)
-			sb_printf(&b, "# TYPE %s counter\n", flat[i].name);
+		if (i == 0 || strcmp(flat[i].name, flat[i - 1].name) != 0) {
+			const char *hs = "";
+			for (size_t k = 0; k < sizeof(flat_help) / sizeof(flat_help[0]); k++)
+				if (strcmp(flat_help[k].name, flat[i].name) == 0)
+					hs = flat_help[k].help;
+			sb_printf(&b, "# HELP %s %s\n# TYPE %s counter\n", flat[i].name, hs,
+			          flat[i].name);
+		}
 		sb_sample(&b, pop, flat[i].name, NULL, flat[i].label);
 		sb_printf(&b, "%llu\n", (unsigned long long)flat[i].v);
 	}
@@ -237,21 +255,51 @@ http_metrics_text(struct timers *t, const char *identity)
 		"Transfers applied, by type.",
 		"Refreshes that failed (transport, primary) or were rejected (content, TSIG).",
 		"Refreshes that found the zone up to date.",
+		"1 when the zone is answered SERVFAIL here (not loaded or expired).",
 	};
 	static const char *const mname[] = {
 		"anycst_secondary_zone_serial", "anycst_secondary_zone_loaded",
 		"anycst_secondary_zone_expired", "anycst_secondary_zone_seconds_since_refresh",
 		"anycst_secondary_transfers_total", "anycst_secondary_transfer_failures_total",
-		"anycst_secondary_refresh_uptodate_total",
+		"anycst_secondary_refresh_uptodate_total", "anycst_secondary_zone_unloadable",
 	};
 	static const char *const mtype[] = {"gauge", "gauge", "gauge", "gauge",
-	                                    "counter", "counter", "counter"};
-	for (int k = 0; k < 7; k++) {
+	                                    "counter", "counter", "counter", "gauge"};
+	for (int k = 0; k < 8; k++) {
 		sb_printf(&b, "# HELP %s %s\n# TYPE %s %s\n", mname[k], help[k], mname[k], mtype[k]);
 		struct zone_walk_ctx w = {.b = &b, .pop = identity, .which = k};
 		timers_walk(t, zone_metric, &w);
 	}
-	char *edge = announce_metrics_text();   /* POP label, announce state, RRL */
+	int healthy_now = -1;
+	struct health_result *hr = malloc(sizeof(*hr));
+	if (hr == NULL || hl == NULL || health_check(hl, health_now_ms(), hr) != 0) {
+		if (hr != NULL && hl != NULL)
+			b.failed = true;
+	} else {
+		healthy_now = hr->healthy ? 1 : 0;
+		const struct {
+			const char *name, *help;
+			unsigned v;
+		} zs[] = {
+			{"anycst_secondary_zones_unloadable",
+			 "Member zones answered SERVFAIL here (not loaded or expired).", hr->unloadable},
+			{"anycst_secondary_zones_pending",
+			 "New member zones not loaded yet, within --health-grace.", hr->pending},
+			{"anycst_secondary_zones_bad",
+			 "Member zones past their grace missing, expired or lagging.", hr->bad},
+			{"anycst_secondary_zones_bad_allowed",
+			 "Bad member zones tolerated before the POP is withdrawn (--health-max-bad).",
+			 hr->allowed},
+		};
+		for (size_t i = 0; i < sizeof(zs) / sizeof(zs[0]); i++) {
+			sb_printf(&b, "# HELP %s %s\n# TYPE %s gauge\n", zs[i].name, zs[i].help,
+			          zs[i].name);
+			sb_sample(&b, pop, zs[i].name, NULL, NULL);
+			sb_printf(&b, "%u\n", zs[i].v);
+		}
+	}
+	free(hr);
+	char *edge = announce_metrics_text(healthy_now);   /* POP label, announce state, RRL */
 	if (edge == NULL)
 		b.failed = true;
 	else
@@ -264,45 +312,34 @@ http_metrics_text(struct timers *t, const char *identity)
 	return b.p;
 }
 
-struct health_ctx {
-	struct sbuf *b;
-	size_t zones, bad;
-};
-
-static void
-health_zone(void *ctx, const struct timers_zone_info *zi)
-{
-	struct health_ctx *h = ctx;
-	h->zones++;
-	if (!zi->loaded) {
-		h->bad++;
-		sb_printf(h->b, "zone %s not loaded\n", zi->name);
-	} else if (zi->expired) {
-		h->bad++;
-		sb_printf(h->b, "zone %s expired\n", zi->name);
-	}
-}
-
 int
-http_health(struct timers *t, char **body)
+http_health(struct health *hl, char **body)
 {
 	struct sbuf b;
 	sb_init(&b);
-	struct health_ctx h = {.b = &b};
-	timers_walk(t, health_zone, &h);
-	char edge[1024];
-	unsigned edge_faults = announce_healthz(edge, sizeof(edge));   /* BIRD, interface, lag */
-	if (edge_faults > 0)
-		sb_printf(&b, "%s", edge);
-	int code = 200;
-	if (h.zones == 0) {
-		sb_printf(&b, "no zones\n");
-		code = 503;
-	} else if (h.bad > 0 || edge_faults > 0) {
-		code = 503;
-	} else {
-		sb_printf(&b, "ok, %zu zones\n", h.zones);
+	struct health_result *r = malloc(sizeof(*r));
+	if (r == NULL) {
+		free(b.p);
+		*body = NULL;
+		return 503;
 	}
+	health_check(hl, health_now_ms(), r);
+	char edge[1024];
+	unsigned edge_faults = announce_healthz(edge, sizeof(edge));   /* BIRD, interface */
+	int code = 200;
+	if (!r->healthy || edge_faults > 0) {
+		code = 503;
+		sb_printf(&b, "%s%s", r->why, edge_faults > 0 ? edge : "");
+	} else {
+		sb_printf(&b, "ok, %u zones", r->zones);
+		if (r->unloadable > 0)
+			sb_printf(&b, ", %u answered SERVFAIL (%u bad, at most %u allowed)",
+			          r->unloadable, r->bad, r->allowed);
+		else if (r->bad > 0)
+			sb_printf(&b, ", %u bad (at most %u allowed)", r->bad, r->allowed);
+		sb_printf(&b, "\n%s", r->detail);
+	}
+	free(r);
 	if (b.failed) {
 		free(b.p);
 		*body = NULL;
@@ -358,11 +395,11 @@ handler(void *cls, struct MHD_Connection *conn, const char *url, const char *met
 		return reply(conn, 405, dupstr("method not allowed\n"), "text/plain");
 	if (strcmp(url, "/healthz") == 0) {
 		char *body = NULL;
-		int code = http_health(h->cfg.timers, &body);
+		int code = http_health(h->cfg.health, &body);
 		return reply(conn, (unsigned)code, body, "text/plain");
 	}
 	if (strcmp(url, "/metrics") == 0)
-		return reply(conn, 200, http_metrics_text(h->cfg.timers, h->cfg.identity),
+		return reply(conn, 200, http_metrics_text(h->cfg.timers, h->cfg.health, h->cfg.identity),
 		             "text/plain; version=0.0.4");
 	return reply(conn, 404, dupstr("not found\n"), "text/plain");
 }

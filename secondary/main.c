@@ -28,6 +28,7 @@
 #include "secondary/timers.h"
 #include "secondary/xfrin.h"
 #include "secondary/zdb.h"
+#include "util/base.h"
 #include "util/err.h"
 #include "util/log.h"
 #include "util/opts.h"
@@ -68,9 +69,13 @@ static struct opt secondary_opts[] = {
 	{.name = "announce-holddown", .arg = "SECONDS", .def = "5",
 	 .help = "stay withdrawn this long after a withdrawal or start"},
 	{.name = "max-lag", .arg = "SECONDS", .def = "300",
-	 .help = "unhealthy when a zone stays behind the primary's serial longer (0: off)"},
+	 .help = "a zone behind the primary's serial longer counts as bad (0: off)"},
 	{.name = "max-lag-serials", .arg = "N", .def = "0",
-	 .help = "unhealthy when a zone is more serials behind the primary (0: off)"},
+	 .help = "a zone more serials behind the primary counts as bad (0: off)"},
+	{.name = "health-grace", .arg = "SECONDS", .def = "60",
+	 .help = "a new catalog member missing this long counts as bad"},
+	{.name = "health-max-bad", .arg = "N|P%", .def = HEALTH_MAX_BAD_DEFAULT,
+	 .help = "bad zones (missing, expired, lagging) tolerated; P% of them at least one"},
 	{.name = "rrl-rate", .arg = "N", .def = "0 (off)",
 	 .help = "UDP responses per second per /24 or /56 client prefix"},
 	{.name = "rrl-slip", .arg = "N", .def = "2",
@@ -111,6 +116,17 @@ parse_zone(const char *flag, const char *s, uint8_t *out)
 	dns_name_lower(out);
 }
 
+/* A --pin is the base64 of a SHA-256 digest: 0 or -EINVAL. */
+static int
+check_pin(const char *pin)
+{
+	uint8_t dig[48];
+	size_t len = strlen(pin);
+	if (len != QUIC_PIN_LEN - 1)
+		return -EINVAL;
+	return base64_decode(pin, len, dig, sizeof(dig)) == 32 ? 0 : -EINVAL;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -148,18 +164,19 @@ main(int argc, char **argv)
 			                                            : NULL,
 			.insecure = opts_flag(secondary_opts, "insecure"),
 		};
-		if (qcfg.pin == NULL && !qcfg.insecure) {
-			/* DESIGN.md: without a pin a QUIC transfer is refused unless --insecure.
-			 * Keep serving what is persisted; every refresh says why it fails. */
-			quic_transport.name = "QUIC";
-			quic_transport.refused = "QUIC transfer refused: neither --pin nor --insecure given";
-			log_warning(NULL, "%s", quic_transport.refused);
-		} else {
-			int qr = quic_client_new(&qcfg, &qc);
-			if (qr != 0)
-				fatal("--primary %s: QUIC client not started (%s)", primary_s, err_str(qr));
-			xfr_transport_quic_init(&quic_transport, qc);
-		}
+		/* DESIGN.md: without a pin a QUIC transfer is refused unless --insecure;
+		 * a daemon that could never transfer must not start. */
+		if (qcfg.pin == NULL && !qcfg.insecure)
+			fatal("--pin: missing: QUIC transfers (--transport quic, the default) need "
+			      "the primary's key pin (--pin BASE64, printed by anycst-primary at "
+			      "start and served as quic_spki_pin), or --insecure");
+		if (qcfg.pin != NULL && check_pin(qcfg.pin) != 0)
+			fatal("--pin: '%s' is not a SPKI SHA-256 pin (%d base64 characters, "
+			      "32 bytes)", qcfg.pin, QUIC_PIN_LEN - 1);
+		int qr = quic_client_new(&qcfg, &qc);
+		if (qr != 0)
+			fatal("--primary %s: QUIC client not started (%s)", primary_s, err_str(qr));
+		xfr_transport_quic_init(&quic_transport, qc);
 		transport = &quic_transport;
 	} else if (opts_get(secondary_opts, "pin")->set || opts_flag(secondary_opts, "insecure")) {
 		log_notice(NULL, "--pin and --insecure apply to QUIC only; transfers use TCP");
@@ -280,7 +297,16 @@ main(int argc, char **argv)
 	struct health_cfg hcfg = {
 		.max_lag_s = (unsigned)num_opt("max-lag", 0, 86400 * 365, 300),
 		.max_lag_serials = (uint32_t)num_opt("max-lag-serials", 0, 0x7fffffff, 0),
+		.grace_s = (unsigned)num_opt("health-grace", 0, 86400 * 365, HEALTH_GRACE_S),
 	};
+	{
+		struct opt *mb = opts_get(secondary_opts, "health-max-bad");
+		const char *s = mb->set ? opts_str(secondary_opts, "health-max-bad")
+		                        : HEALTH_MAX_BAD_DEFAULT;
+		if (health_parse_max_bad(s, &hcfg) != 0)
+			fatal("--health-max-bad: '%s' is not a number of zones or a percentage "
+			      "(for example 3 or 1%% or 0.5%%)", s);
+	}
 	struct health *health = health_new(&hcfg);
 	if (health == NULL)
 		fatal("out of memory");
@@ -339,7 +365,8 @@ main(int argc, char **argv)
 
 	struct http *http = NULL;
 	if (want_http) {
-		struct http_cfg hc = {.addr = http_addr, .timers = tm, .identity = identity};
+		struct http_cfg hc = {.addr = http_addr, .timers = tm, .health = health,
+		                      .identity = identity};
 		http = http_start(&hc, err, sizeof(err));
 		if (http == NULL)
 			fatal("%s", err);

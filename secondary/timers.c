@@ -49,7 +49,9 @@ struct tzone {
 	bool force_axfr;       /* the last IXFR could not be applied */
 	bool loaded;
 	bool expired;
+	bool initial;          /* configured, or in the first catalog version seen */
 	uint32_t serial, refresh, retry, expire;
+	int64_t added_ms;      /* followed since (monotonic ms) */
 	int64_t next_ms;       /* refresh due (monotonic ms) */
 	int64_t expire_ms;     /* expires (monotonic ms), 0: no timer */
 	uint64_t last_ok_wall; /* wall clock of the last successful refresh, 0: never */
@@ -66,6 +68,7 @@ struct timers {
 	struct tzone **z;
 	size_t n, cap;
 	bool stopping;
+	bool catalog_synced;               /* a catalog version was turned into members */
 	pthread_t *threads;
 	unsigned nthreads;
 	int cancel_fd;
@@ -232,6 +235,8 @@ load_persisted(struct timers *t, struct tzone *z)
 
 /* ---- catalog ---- */
 
+static int add_zone(struct timers *t, const uint8_t *apex, bool is_catalog, bool initial);
+
 static void
 sync_catalog(struct timers *t, struct tzone *cz)
 {
@@ -267,6 +272,11 @@ sync_catalog(struct timers *t, struct tzone *cz)
 		log_info(name, "zone removed, no longer in catalog %s", cz->name);
 		timers_remove_zone(t, gone);
 	}
+	/* Members of the first version seen are the POP's initial zones (no grace). */
+	pthread_mutex_lock(&t->lock);
+	bool initial = !t->catalog_synced;
+	t->catalog_synced = true;
+	pthread_mutex_unlock(&t->lock);
 	for (size_t i = 0; i < m.n; i++) {
 		pthread_mutex_lock(&t->lock);
 		struct tzone *z = find_locked(t, m.v[i].name, NULL);
@@ -277,7 +287,7 @@ sync_catalog(struct timers *t, struct tzone *cz)
 		char name[DNS_NAME_TEXT_MAX];
 		dns_name_to_text(m.v[i].name, name, sizeof(name));
 		log_info(name, "zone added, member of catalog %s", cz->name);
-		int ar = timers_add_zone(t, m.v[i].name, false);
+		int ar = add_zone(t, m.v[i].name, false, initial);
 		if (ar != 0 && ar != -EEXIST)
 			log_error(name, "zone not added (%s)", err_str(ar));
 	}
@@ -641,15 +651,17 @@ timers_new(const struct timers_cfg *cfg)
 	return t;
 }
 
-int
-timers_add_zone(struct timers *t, const uint8_t *apex, bool is_catalog)
+static int
+add_zone(struct timers *t, const uint8_t *apex, bool is_catalog, bool initial)
 {
 	pthread_mutex_lock(&t->lock);
 	struct tzone *old = find_locked(t, apex, NULL);
 	if (old != NULL && old->removed) {
 		/* Removed during its refresh and wanted again: keep it after all. */
 		old->removed = false;
+		old->initial = initial;
 		old->next_ms = tcp_now_ms();
+		old->added_ms = old->next_ms;
 		pthread_cond_broadcast(&t->cond);
 		pthread_mutex_unlock(&t->lock);
 		return 0;
@@ -664,6 +676,8 @@ timers_add_zone(struct timers *t, const uint8_t *apex, bool is_catalog)
 	dns_name_lower(z->apex);
 	dns_name_to_text(z->apex, z->name, sizeof(z->name));
 	z->is_catalog = is_catalog;
+	z->initial = initial;
+	z->added_ms = tcp_now_ms();
 	int r = zdb_add(db_of(t, z), z->apex);
 	if (r != 0) {
 		free(z);
@@ -693,6 +707,12 @@ timers_add_zone(struct timers *t, const uint8_t *apex, bool is_catalog)
 	if (is_catalog && loaded)
 		sync_catalog(t, z);
 	return 0;
+}
+
+int
+timers_add_zone(struct timers *t, const uint8_t *apex, bool is_catalog)
+{
+	return add_zone(t, apex, is_catalog, true);
 }
 
 int
@@ -793,6 +813,8 @@ timers_walk(struct timers *t, timers_info_fn fn, void *ctx)
 			.is_catalog = z->is_catalog,
 			.loaded = z->loaded,
 			.expired = z->expired,
+			.initial = z->initial,
+			.added_ms = z->added_ms,
 			.serial = z->serial,
 			.since_refresh = z->last_ok_wall ? (int64_t)(now - z->last_ok_wall) : -1,
 			.axfr_ok = z->axfr_ok,

@@ -60,7 +60,9 @@ struct timers *timers_new(const struct timers_cfg *cfg);
  * persisted version when there is one (a corrupt file is logged and
  * ignored: the zone is then transferred in full), and makes its refresh due.
  * With `is_catalog` its versions are read as a catalog whose members are
- * followed too.  Returns 0, -EEXIST, -ENOMEM.
+ * followed too.  The zone counts as initial (timers_zone_info.initial), as
+ * do the members of the first catalog version; later members are new.
+ * Returns 0, -EEXIST, -ENOMEM.
  */
 int timers_add_zone(struct timers *t, const uint8_t *apex, bool is_catalog);
 
@@ -88,6 +90,8 @@ struct timers_zone_info {
 	bool is_catalog;
 	bool loaded;                  /* a version is published */
 	bool expired;
+	bool initial;                 /* configured, or listed by the first catalog version seen */
+	int64_t added_ms;             /* followed since (monotonic ms, health_now_ms's clock) */
 	uint32_t serial;
 	int64_t since_refresh;        /* seconds since the last successful refresh, -1: never */
 	uint64_t axfr_ok, ixfr_ok, uptodate, failures, rejected;

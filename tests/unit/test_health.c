@@ -86,8 +86,182 @@ test_health_unloaded_and_expired(void **state)
 	health_eval(h, z, 3, 1000, &r);
 	assert_false(r.healthy);
 	assert_int_equal(r.faults, 2);
-	assert_string_equal(r.why, "zone a.example. not loaded\nzone b.example. expired\n");
+	assert_string_equal(r.why, "2 of 3 zones missing, expired or lagging (at most 0 allowed)\n"
+	                           "zone a.example. not loaded\nzone b.example. expired\n");
 	assert_string_equal(r.lag, "");
+	assert_int_equal(r.unloadable, 2);
+	health_free(h);
+}
+
+static struct health *
+mk_policy(unsigned grace_s, const char *max_bad)
+{
+	struct health_cfg c = {.timers = NULL, .max_lag_s = 5, .grace_s = grace_s};
+	assert_int_equal(health_parse_max_bad(max_bad, &c), 0);
+	struct health *h = health_new(&c);
+	assert_non_null(h);
+	health_set_listening(h, true);
+	return h;
+}
+
+static void
+test_health_parse_max_bad(void **state)
+{
+	(void)state;
+	struct health_cfg c = {0};
+	assert_int_equal(health_parse_max_bad("1%", &c), 0);
+	assert_int_equal(c.max_bad_ppm, 10000);
+	assert_int_equal(health_parse_max_bad("0.5%", &c), 0);
+	assert_int_equal(c.max_bad_ppm, 5000);
+	assert_int_equal(health_parse_max_bad("100%", &c), 0);
+	assert_int_equal(c.max_bad_ppm, 1000000);
+	assert_int_equal(health_parse_max_bad("7", &c), 0);
+	assert_int_equal(c.max_bad, 7);
+	assert_int_equal(c.max_bad_ppm, 0);
+	assert_int_equal(health_parse_max_bad("0", &c), 0);
+	assert_int_equal(c.max_bad, 0);
+	const char *bad[] = {"", "%", "x", "1.5", "-1", "101%", "1%%", "1.00001%", " 1", "1 ",
+	                     "99999999999", "0x10", ".%", "1..0%"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(health_parse_max_bad(bad[i], &c), -EINVAL);
+}
+
+/* A catalog with `n` members loaded since t=0; the catalog first. */
+static size_t
+catalog_zones(struct timers_zone_info *z, size_t n)
+{
+	z[0] = zinfo("cat.invalid.", true, false, 1);
+	z[0].is_catalog = true;
+	for (size_t i = 1; i <= n; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "z%zu.example.", i);
+		z[i] = zinfo(name, true, false, 1);
+		z[i].initial = true;
+	}
+	return n + 1;
+}
+
+static void
+test_health_new_zone_grace(void **state)
+{
+	(void)state;
+	struct health *h = mk_policy(60, "0");   /* strict: any settled bad zone withdraws */
+	struct timers_zone_info z[8];
+	size_t n = catalog_zones(z, 3);
+	/* Five new members, not loaded yet, added at t=100 s. */
+	for (int i = 0; i < 4; i++) {
+		z[n] = zinfo("new.example.", false, false, 0);
+		z[n].name[3] = (char)('a' + i);
+		z[n++].added_ms = 100000;
+	}
+	struct health_result r;
+	health_eval(h, z, n, 100000, &r);
+	assert_true(r.healthy);
+	assert_int_equal(r.pending, 4);
+	assert_int_equal(r.unloadable, 4);
+	assert_int_equal(r.bad, 0);
+	assert_non_null(strstr(r.detail, "zone newaexample. not loaded, new (0 s in the catalog, "
+	                                 "grace 60 s)\n"));
+	health_eval(h, z, n, 160000, &r);   /* a full grace: settled, missing */
+	assert_false(r.healthy);
+	health_eval(h, z, n, 159999, &r);
+	assert_true(r.healthy);
+	health_eval(h, z, n, 160001, &r);
+	assert_false(r.healthy);
+	assert_int_equal(r.bad, 4);
+	assert_non_null(strstr(r.why, "4 of 7 zones missing, expired or lagging (at most 0 allowed)"));
+	/* An initial member (first catalog version) has no grace. */
+	struct timers_zone_info y[3];
+	n = catalog_zones(y, 2);
+	y[2].loaded = false;
+	y[2].added_ms = 100000;
+	health_eval(h, y, n, 100000, &r);
+	assert_false(r.healthy);
+	assert_string_equal(r.why, "zone z2.example. not loaded\n");
+	health_free(h);
+}
+
+static void
+test_health_max_bad_budget(void **state)
+{
+	(void)state;
+	struct health *h = mk_policy(60, "1%");
+	static struct timers_zone_info z[302];
+	size_t n = catalog_zones(z, 300);
+	struct health_result r;
+	health_eval(h, z, n, 1000000, &r);
+	assert_true(r.healthy);
+	assert_int_equal(r.allowed, 3);     /* 1% of 300 */
+	/* Three broken zones (never loaded, expired, lagging): still announced. */
+	z[1].loaded = false;
+	z[2].expired = true;
+	assert_int_equal(health_note_primary(h, "z3.example.", 9, 1000000), 0);
+	health_eval(h, z, n, 1000000, &r);
+	assert_true(r.healthy);
+	health_eval(h, z, n, 1006001, &r);  /* z3 behind for more than 5 s */
+	assert_true(r.healthy);
+	assert_int_equal(r.bad, 3);
+	assert_int_equal(r.unloadable, 2);
+	assert_string_equal(r.detail, "zone z1.example. not loaded\nzone z2.example. expired\n"
+	    "zone z3.example. lags the primary: serial 1, primary 9, for 6 s\n");
+	assert_string_equal(r.why, "");
+	/* A fourth withdraws. */
+	z[4].expired = true;
+	health_eval(h, z, n, 1006001, &r);
+	assert_false(r.healthy);
+	assert_non_null(strstr(r.why, "4 of 300 zones missing, expired or lagging (at most 3 allowed)\n"
+	                              "zone z1.example. not loaded\n"));
+	assert_non_null(strstr(r.lag, "zone z3.example. lags"));
+	health_free(h);
+
+	/* Few zones: 1% rounds down, but at least one zone is tolerated. */
+	h = mk_policy(60, "1%");
+	n = catalog_zones(z, 4);
+	z[3].loaded = false;
+	health_eval(h, z, n, 1000000, &r);
+	assert_true(r.healthy);
+	assert_int_equal(r.allowed, 1);
+	assert_non_null(strstr(r.detail, "zone z3.example. not loaded\n"));
+	z[2].expired = true;
+	health_eval(h, z, n, 1000000, &r);
+	assert_false(r.healthy);
+	health_free(h);
+}
+
+static void
+test_health_catalog_and_nothing_servable(void **state)
+{
+	(void)state;
+	struct health *h = mk_policy(60, "5");
+	struct timers_zone_info z[4];
+	size_t n = catalog_zones(z, 3);
+	struct health_result r;
+	/* The catalog itself expired: withdraw whatever the members. */
+	z[0].expired = true;
+	health_eval(h, z, n, 1000, &r);
+	assert_false(r.healthy);
+	assert_string_equal(r.why, "catalog cat.invalid. expired\n");
+	z[0].expired = false;
+	z[0].loaded = false;
+	health_eval(h, z, n, 1000, &r);
+	assert_string_equal(r.why, "catalog cat.invalid. not loaded\n");
+	z[0].loaded = true;
+	/* A catalog with no members yet is fine. */
+	health_eval(h, z, 1, 1000, &r);
+	assert_true(r.healthy);
+	/* Within the budget, but no zone servable at all: withdraw. */
+	z[1].loaded = z[2].loaded = false;
+	z[3].expired = true;
+	health_eval(h, z, n, 1000, &r);
+	assert_false(r.healthy);
+	assert_string_equal(r.why, "none of 3 zones servable\nzone z1.example. not loaded\n"
+	                           "zone z2.example. not loaded\nzone z3.example. expired\n");
+	/* A single configured zone (--zone) that expired withdraws (nothing to serve). */
+	struct timers_zone_info one = zinfo("example.com.", true, true, 3);
+	one.initial = true;
+	health_eval(h, &one, 1, 1000, &r);
+	assert_false(r.healthy);
+	assert_string_equal(r.why, "zone example.com. expired\n");
 	health_free(h);
 }
 
@@ -253,6 +427,10 @@ main(void)
 		cmocka_unit_test(test_health_all_good),
 		cmocka_unit_test(test_health_not_listening_no_zones),
 		cmocka_unit_test(test_health_unloaded_and_expired),
+		cmocka_unit_test(test_health_parse_max_bad),
+		cmocka_unit_test(test_health_new_zone_grace),
+		cmocka_unit_test(test_health_max_bad_budget),
+		cmocka_unit_test(test_health_catalog_and_nothing_servable),
 		cmocka_unit_test(test_health_lag_seconds),
 		cmocka_unit_test(test_health_lag_serials_rfc1982),
 		cmocka_unit_test(test_health_on_notify_without_timers),

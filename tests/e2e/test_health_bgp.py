@@ -1,0 +1,167 @@
+"""New zones never withdraw a POP, with real BGP (issue 13.1).
+
+A router namespace runs anycst-primary, a delaying UDP relay (50 ms each way)
+in front of its --quic port, and BIRD peering with one POP namespace (BIRD +
+anycst-secondary following the catalog over QUIC through the relay, its
+anycast /32 on a veth `any0`).  Five zones are created one per second through
+the API: the router's route to the anycast address, polled every 50 ms, never
+goes away, /healthz never leaves 200, BIRD never sees a withdrawal, and each
+new zone is answered on the anycast address within 1 s of its creation.
+
+The test process reaches into the namespaces with setns(2) on worker threads
+(sockets belong to the namespace they are created in).
+"""
+import base64
+import ctypes
+import json
+import os
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+import dns.message
+import dns.query
+import dns.rcode
+import pytest
+
+import edge_util as eu
+from relay_util import DelayRelay, Poller, create_five
+
+pytestmark = pytest.mark.skipif(bool(eu.can_run() or eu.bird_missing()),
+                                reason=str(eu.can_run() or eu.bird_missing()))
+
+CLONE_NEWNET = 0x40000000
+KEY = "pop-a."
+API_KEY = "health-bgp-test-key"
+API = "http://127.0.0.1:8081/api/v1/servers/localhost"
+
+
+def ns_executor(ns, workers=3):
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+
+    def enter():
+        fd = os.open("/var/run/netns/" + ns, os.O_RDONLY)
+        try:
+            if libc.setns(fd, CLONE_NEWNET) != 0:
+                raise OSError(ctypes.get_errno(), "setns " + ns)
+        finally:
+            os.close(fd)
+    return ThreadPoolExecutor(max_workers=workers, initializer=enter)
+
+
+def api(method, path, body=None):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(API + path, data=data, method=method,
+                                 headers={"X-API-Key": API_KEY,
+                                          "Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        raw = r.read()
+    return json.loads(raw) if raw.strip().startswith(b"{") else None
+
+
+def zone_body(name):
+    return {"name": name, "kind": "Native", "master_tsig_key_ids": [KEY],
+            "rrsets": [{"name": name, "type": "NS", "ttl": 3600,
+                        "records": [{"content": "ns1." + name, "disabled": False}]},
+                       {"name": "ns1." + name, "type": "A", "ttl": 3600,
+                        "records": [{"content": "192.0.2.1", "disabled": False}]}]}
+
+
+def healthz():
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:8053/healthz", timeout=2) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def soa_ok(addr, zone):
+    q = dns.message.make_query(zone, "SOA")
+    try:
+        r = dns.query.udp(q, addr, port=53, timeout=0.2)
+    except Exception:   # noqa: BLE001 - no answer yet
+        return False
+    return r.rcode() == dns.rcode.NOERROR
+
+
+def test_health_bgp_new_zones_never_withdraw():
+    lab = eu.Lab(["r", "a"])
+    ex_r = ex_a = relay = None
+    try:
+        lab.link("r", "ra0", "10.0.1.1/24", "a", "ar0", "10.0.1.2/24")
+        eu.sh("ip", "-n", lab.ns["a"], "route", "add", "default", "via", "10.0.1.1")
+        lab.anycast_iface("a")
+        ex_r, ex_a = ns_executor(lab.ns["r"]), ns_executor(lab.ns["a"])
+        keyfile = os.path.join(lab.dir, "api.key")
+        with open(keyfile, "w") as f:
+            f.write(API_KEY + "\n")
+        lab.spawn("r", [os.path.join(eu.BIN, "anycst-primary"),
+                        "--db", os.path.join(lab.dir, "anycst.db"),
+                        "--api", "127.0.0.1:8081", "--api-key-file", keyfile,
+                        "--xfr", "10.0.1.1:5300", "--quic", "10.0.1.1:8853",
+                        "--tls-key", os.path.join(lab.dir, "tls.key"),
+                        "--notify", "10.0.1.2:53"], "primary.log")
+
+        def up():
+            try:
+                return ex_r.submit(api, "GET", "").result()
+            except OSError:
+                return None
+        server = eu.wait_until(up, 10, what="primary API")
+        secret = base64.b64encode(os.urandom(32)).decode()
+        ex_r.submit(api, "POST", "/tsigkeys", {"name": KEY, "algorithm": "hmac-sha256",
+                                               "key": secret}).result()
+        ex_r.submit(api, "POST", "/zones", zone_body("base.example.")).result()
+        relay = ex_r.submit(lambda: DelayRelay(("10.0.1.1", 8853), 0.05,
+                                               host="10.0.1.1").start()).result()
+
+        rc = eu.bird_router_conf(lab, [("10.0.1.1", "10.0.1.2", 65101)])
+        eu.start_bird(lab, "r", rc, "router")
+        ca = eu.bird_pop_conf(lab, "a", "10.0.1.2", "10.0.1.1", 65101, 65000)
+        _, sock_a = eu.start_bird(lab, "a", ca, "a")
+        lab.spawn("a", [os.path.join(eu.BIN, "anycst-secondary"), "--transport", "quic",
+                        "--primary", "10.0.1.1:%d" % relay.port,
+                        "--pin", server["quic_spki_pin"],
+                        "--tsig", "%s:hmac-sha256:%s" % (KEY, secret),
+                        "--listen", "0.0.0.0:53", "--http", "127.0.0.1:8053",
+                        "--state-dir", os.path.join(lab.dir, "state-a"),
+                        "--identity", "pop-a", "--workers", "1",
+                        "--anycast-iface", "any0", "--bird-socket", sock_a,
+                        "--announce-holddown", "1"], "sec-a.log")
+
+        def route_via():
+            out = eu.sh("ip", "-n", lab.ns["r"], "-4", "route", "show", eu.ANYCAST + "/32",
+                        check=False)
+            t = out.split()
+            return t[t.index("via") + 1] if "via" in t else None
+        eu.wait_until(lambda: route_via() == "10.0.1.2", 40, what="POP A announced")
+        eu.wait_until(lambda: ex_r.submit(soa_ok, eu.ANYCAST, "base.example.").result(), 10,
+                      what="base zone on the anycast address")
+
+        with Poller(lambda: ex_a.submit(healthz).result()) as hpoll, \
+                Poller(lambda: (200 if route_via() == "10.0.1.2" else 0, "")) as rpoll:
+            took = create_five(
+                lambda n: ex_r.submit(api, "POST", "/zones", zone_body(n)).result(),
+                lambda n: ex_r.submit(soa_ok, eu.ANYCAST, n).result())
+            time.sleep(1.0)
+        print("\nfirst answer on the anycast address after creation: %s; %d /healthz and "
+              "%d route polls" % (", ".join("%s %.3f s" % (n, d if d is not None else -1)
+                                            for n, d in took),
+                                  len(hpoll.samples), len(rpoll.samples)))
+        log = lab.log("sec-a.log")
+        assert relay.forwarded > 0
+        assert len(hpoll.samples) > 60 and len(rpoll.samples) > 30
+        assert not hpoll.bad(), hpoll.bad()[:5]
+        assert not rpoll.bad(), "route withdrawn: %s\n%s" % (rpoll.bad()[:3], log[-3000:])
+        assert "POP withdrawn" not in log, log[-3000:]
+        for name, dt in took:
+            assert dt is not None and dt <= 1.0, (name, dt, log[-3000:])
+        assert "over QUIC from 10.0.1.1" in log
+    finally:
+        if relay is not None:
+            relay.stop()
+        for ex in (ex_r, ex_a):
+            if ex is not None:
+                ex.shutdown(wait=True)
+        lab.close()
