@@ -554,19 +554,18 @@ nsrc_key(void *ctx, const uint8_t *zone, struct dns_tsig_key *k)
 	if (ret != 0)
 		return ret;
 	ret = store_snap_zone(sn, zone, &z);
-	if (ret == 0 && z.is_catalog) {
-		/* The catalog has no keys of its own: its consumers use a member's. */
+	if (ret == 0)
+		ret = store_snap_zone_tsig_keys(sn, &z, first_key, &sk);
+	if (ret >= 0 && z.is_catalog && sk.name[0] == '\0') {
+		/* A catalog without keys of its own (those the admin allowed to
+		 * follow it): its consumers use a member's. */
 		struct member_key mk = {.sn = sn, .out = &sk};
 		ret = store_snap_zones(sn, NULL, NULL, 0, member_first_key, &mk);
 		if (ret >= 0)
 			ret = mk.err;
-		if (ret >= 0)
-			ret = sk.name[0] != '\0' ? 0 : -ENOENT;
-	} else if (ret == 0) {
-		ret = store_snap_zone_tsig_keys(sn, &z, first_key, &sk);
-		if (ret >= 0)
-			ret = sk.name[0] != '\0' ? 0 : -ENOENT;
 	}
+	if (ret >= 0)
+		ret = sk.name[0] != '\0' ? 0 : -ENOENT;
 	store_snap_close(sn);
 	if (ret != 0)
 		return ret;

@@ -112,6 +112,8 @@ def test_health_bgp_new_zones_never_withdraw():
         secret = base64.b64encode(os.urandom(32)).decode()
         ex_r.submit(api, "POST", "/tsigkeys", {"name": KEY, "algorithm": "hmac-sha256",
                                                "key": secret}).result()
+        ex_r.submit(api, "PUT", "/zones/catalog.anycst.invalid.",
+                    {"master_tsig_key_ids": [KEY]}).result()
         ex_r.submit(api, "POST", "/zones", zone_body("base.example.")).result()
         relay = ex_r.submit(lambda: DelayRelay(("10.0.1.1", 8853), 0.05,
                                                host="10.0.1.1").start()).result()

@@ -65,6 +65,7 @@ def test_health_new_zones_over_wan_stay_healthy(tmp):
     sec = None
     try:
         secret = p.add_key(KEY)
+        p.allow_catalog(KEY)
         p.create_zone("base.example.", keys=[KEY])
         sec = quic_secondary(tmp, p, secret, relay.port, sport).start()
         wait_until(lambda: sec.serial("base.example.") == p.serial("base.example."), 20,
@@ -99,6 +100,7 @@ def test_health_zone_never_transferable_is_reported_not_withdrawn(tmp):
     sec = None
     try:
         secret = p.add_key(KEY)
+        p.allow_catalog(KEY)
         p.add_key(OTHER)
         for z in ("good1.example.", "good2.example."):
             p.create_zone(z, keys=[KEY])
@@ -109,22 +111,23 @@ def test_health_zone_never_transferable_is_reported_not_withdrawn(tmp):
                    what="good zones")
         wait_until(lambda: sec.http("/healthz")[0] == 200, 10, what="healthy")
         # The primary refuses this zone to the POP's key, for good.  (Named to sort
-        # last: the primary signs the catalog's NOTIFY with its first member's key.)
+        # first among the members: the catalog's NOTIFY is signed with the catalog's
+        # own key, not with its first member's, which this POP does not hold.)
         t0 = time.monotonic()
         with Poller(lambda: sec.http("/healthz"), period=0.05) as poll:
-            p.create_zone("zbroken.example.", keys=[OTHER])
-            wait_until(lambda: "[zbroken.example.] refresh" in sec.logtext(), 10,
+            p.create_zone("abroken.example.", keys=[OTHER])
+            wait_until(lambda: "[abroken.example.] refresh" in sec.logtext(), 10,
                        what="refresh of the broken zone tried")
             time.sleep(max(0.0, t0 + 3.0 - time.monotonic()))
         assert len(poll.samples) > 30
         assert not poll.bad(), poll.bad()[:5]
-        assert sec.query("zbroken.example.", "SOA").rcode() == dns.rcode.SERVFAIL
+        assert sec.query("abroken.example.", "SOA").rcode() == dns.rcode.SERVFAIL
         assert sec.query("good1.example.", "SOA").rcode() == dns.rcode.NOERROR
         status, body = sec.http("/healthz")
         assert status == 200, body
-        assert "zone zbroken.example. not loaded, new (" in body, body
+        assert "zone abroken.example. not loaded, new (" in body, body
         status, m = sec.http("/metrics")
-        assert 'anycst_secondary_zone_unloadable{pop="pop-test",zone="zbroken.example."} 1' in m
+        assert 'anycst_secondary_zone_unloadable{pop="pop-test",zone="abroken.example."} 1' in m
         assert 'anycst_secondary_zone_unloadable{pop="pop-test",zone="good1.example."} 0' in m
         assert 'anycst_secondary_zones_unloadable{pop="pop-test"} 1' in m
 
@@ -138,19 +141,19 @@ def test_health_zone_never_transferable_is_reported_not_withdrawn(tmp):
         with Poller(lambda: sec.http("/healthz"), period=0.05) as poll:
             time.sleep(1.5)
         assert not poll.bad(), poll.bad()[:5]
-        assert sec.query("zbroken.example.", "SOA").rcode() == dns.rcode.SERVFAIL
+        assert sec.query("abroken.example.", "SOA").rcode() == dns.rcode.SERVFAIL
         status, body = sec.http("/healthz")
         assert body.startswith("ok, 4 zones, 1 answered SERVFAIL (1 bad, at most 1 allowed)\n"), \
             body
-        assert "zone zbroken.example. not loaded\n" in body, body
+        assert "zone abroken.example. not loaded\n" in body, body
         status, m = sec.http("/metrics")
-        assert 'anycst_secondary_zone_unloadable{pop="pop-test",zone="zbroken.example."} 1' in m
+        assert 'anycst_secondary_zone_unloadable{pop="pop-test",zone="abroken.example."} 1' in m
         assert 'anycst_secondary_zones_bad{pop="pop-test"} 1' in m
         assert 'anycst_secondary_healthy{pop="pop-test"} 1' in m
 
         # Two such zones exceed the budget: withdrawn, both named.
-        p.create_zone("zbroken2.example.", keys=[OTHER])
-        wait_until(lambda: "[zbroken2.example.] refresh" in sec.logtext(), 10,
+        p.create_zone("abroken2.example.", keys=[OTHER])
+        wait_until(lambda: "[abroken2.example.] refresh" in sec.logtext(), 10,
                    what="second broken zone seen")
         assert sec.http("/healthz")[0] == 200      # new: within --health-grace
         assert sec.stop() == 0
@@ -158,7 +161,7 @@ def test_health_zone_never_transferable_is_reported_not_withdrawn(tmp):
         wait_until(lambda: healthz(sec)[0] == 503, 10, what="over the budget")
         body = sec.http("/healthz")[1]
         assert "2 of 4 zones missing, expired or lagging (at most 1 allowed)\n" in body, body
-        assert "zone zbroken2.example. not loaded\n" in body, body
+        assert "zone abroken2.example. not loaded\n" in body, body
     finally:
         if sec:
             sec.stop()

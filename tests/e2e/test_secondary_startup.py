@@ -87,6 +87,7 @@ def test_metrics_pass_promtool(tmp):
     sec = None
     try:
         secret = p.add_key(KEY)
+        p.allow_catalog(KEY)
         p.create_zone("example.com.", keys=[KEY])
         sec = Secondary(tmp, p.xfr_port, port=sport, tsig=False,
                         extra=["--tsig", "%s:hmac-sha256:%s" % (KEY, secret),
