@@ -29,6 +29,7 @@
 #include "secondary/xfrin.h"
 #include "secondary/zdb.h"
 #include "util/err.h"
+#include "util/keyfile.h"
 #include "util/log.h"
 #include "util/opts.h"
 
@@ -42,7 +43,9 @@ static struct opt secondary_opts[] = {
 	{.name = "transport", .arg = "quic|tcp", .def = "quic", .help = "transfer transport"},
 	{.name = "pin", .arg = "BASE64", .help = "SPKI SHA-256 pin of the primary's QUIC key"},
 	{.name = "insecure", .help = "accept any QUIC key (logs a warning)"},
-	{.name = "tsig", .arg = "NAME:ALG:SECRET", .help = "TSIG key for transfers and NOTIFY"},
+	{.name = "tsig-file", .arg = "FILE",
+	 .help = "TSIG key for transfers and NOTIFY: a line NAME:ALG:BASE64SECRET, mode 0600"},
+	{.name = "tsig", .arg = "NAME:ALG:SECRET", .help = "refused: use --tsig-file"},
 	{.name = "listen", .arg = "ADDR:PORT", .def = "127.0.0.1:5353", .help = "DNS service",
 	 .repeatable = true},
 	{.name = "state-dir", .arg = "DIR", .def = "./secondary-state", .help = "persisted zones"},
@@ -110,6 +113,50 @@ parse_zone(const char *flag, const char *s, uint8_t *out)
 	dns_name_lower(out);
 }
 
+/*
+ * Reads the TSIG key from `path`: one line NAME:ALG:BASE64SECRET (the
+ * format /secondaries hands out as tsig_file_content); blank lines and lines
+ * starting with '#' are skipped.  The file must be private to its owner.
+ * 0, or -errno with the reason in `err` (never the secret).
+ */
+static int
+tsig_file_load(struct dns_tsig_key *k, const char *path, char *err, size_t errcap)
+{
+	char buf[1024], why[200];
+	ssize_t n = keyfile_read("--tsig-file", path, buf, sizeof(buf), err, errcap);
+	if (n < 0)
+		return (int)n;
+	int ret = -EINVAL;
+	const char *key = NULL;
+	unsigned lines = 0;
+	for (char *line = buf, *next; line != NULL; line = next) {
+		next = strchr(line, '\n');
+		if (next != NULL)
+			*next++ = '\0';
+		line += strspn(line, " \t");
+		size_t l = strlen(line);
+		while (l > 0 && (line[l - 1] == '\r' || line[l - 1] == ' ' || line[l - 1] == '\t'))
+			line[--l] = '\0';
+		if (l == 0 || line[0] == '#')
+			continue;
+		lines++;
+		key = line;
+	}
+	if (lines != 1) {
+		snprintf(err, errcap, "--tsig-file %s: holds %s; expected one line "
+		         "NAME:ALG:BASE64SECRET", path, lines == 0 ? "no key" : "more than one line");
+		goto out;
+	}
+	if (dns_tsig_key_parse(k, key, why, sizeof(why)) != 0) {
+		snprintf(err, errcap, "--tsig-file %s: %s", path, why);
+		goto out;
+	}
+	ret = 0;
+out:
+	explicit_bzero(buf, sizeof(buf));
+	return ret;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -164,11 +211,16 @@ main(int argc, char **argv)
 		log_notice(NULL, "--pin and --insecure apply to QUIC only; transfers use TCP");
 	}
 
+	/* A secret on the command line is visible to every user (ps, /proc/PID/cmdline). */
+	if (opts_get(secondary_opts, "tsig")->set)
+		fatal("--tsig: a TSIG secret is not taken from the command line or the config file "
+		      "(every user sees it in ps); write NAME:ALG:BASE64SECRET into a file only its "
+		      "owner can read (chmod 600) and give --tsig-file FILE");
 	static struct dns_tsig_key tsig;
 	bool have_tsig = false;
-	if (opts_get(secondary_opts, "tsig")->set) {
-		if (dns_tsig_key_parse(&tsig, opts_str(secondary_opts, "tsig"), err, sizeof(err)) != 0)
-			fatal("--tsig: %s", err);
+	if (opts_get(secondary_opts, "tsig-file")->set) {
+		if (tsig_file_load(&tsig, opts_str(secondary_opts, "tsig-file"), err, sizeof(err)) != 0)
+			fatal("%s", err);
 		have_tsig = true;
 	}
 
