@@ -114,45 +114,20 @@ parse_zone(const char *flag, const char *s, uint8_t *out)
 }
 
 /*
- * Reads the TSIG key from `path`: one line NAME:ALG:BASE64SECRET (the
- * format /secondaries hands out as tsig_file_content); blank lines and lines
- * starting with '#' are skipped.  The file must be private to its owner.
- * 0, or -errno with the reason in `err` (never the secret).
+ * Reads the TSIG key from `path` (dns_tsig_key_parse_text's format; the file
+ * must be private to its owner).  0, or -errno with the reason in `err`,
+ * never the secret.
  */
 static int
 tsig_file_load(struct dns_tsig_key *k, const char *path, char *err, size_t errcap)
 {
-	char buf[1024], why[200];
+	char buf[DNS_TSIG_TEXT_MAX + 1], why[200];
 	ssize_t n = keyfile_read("--tsig-file", path, buf, sizeof(buf), err, errcap);
 	if (n < 0)
 		return (int)n;
-	int ret = -EINVAL;
-	const char *key = NULL;
-	unsigned lines = 0;
-	for (char *line = buf, *next; line != NULL; line = next) {
-		next = strchr(line, '\n');
-		if (next != NULL)
-			*next++ = '\0';
-		line += strspn(line, " \t");
-		size_t l = strlen(line);
-		while (l > 0 && (line[l - 1] == '\r' || line[l - 1] == ' ' || line[l - 1] == '\t'))
-			line[--l] = '\0';
-		if (l == 0 || line[0] == '#')
-			continue;
-		lines++;
-		key = line;
-	}
-	if (lines != 1) {
-		snprintf(err, errcap, "--tsig-file %s: holds %s; expected one line "
-		         "NAME:ALG:BASE64SECRET", path, lines == 0 ? "no key" : "more than one line");
-		goto out;
-	}
-	if (dns_tsig_key_parse(k, key, why, sizeof(why)) != 0) {
+	int ret = dns_tsig_key_parse_text(k, buf, (size_t)n, why, sizeof(why));
+	if (ret != 0)
 		snprintf(err, errcap, "--tsig-file %s: %s", path, why);
-		goto out;
-	}
-	ret = 0;
-out:
 	explicit_bzero(buf, sizeof(buf));
 	return ret;
 }
