@@ -440,10 +440,11 @@ api_tsigkeys(struct api_req *r, struct api_resp *rs, const char *id)
 		}
 		if (tsig_from_body(body, &k, false, rs) == 0) {
 			ret = store_tsig_put(r->api->st, &k, true);
+			/* the secret only when this request set it: GET /tsigkeys/{id} shows it */
 			if (ret != 0)
 				api_store_error(rs, ret, NULL);
 			else
-				api_json(rs, 200, tsig_json(&k, true));
+				api_json(rs, 200, tsig_json(&k, json_object_get(body, "key") != NULL));
 		}
 		json_decref(body);
 	} else {

@@ -74,7 +74,8 @@ class Anycst:
 
     def __init__(self, d):
         self.port = free_port()
-        with open(os.path.join(d, "api.key"), "w") as f:
+        fd = os.open(os.path.join(d, "api.key"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:   # 0600, or the primary refuses it
             f.write(KEY + "\n")
         self.log = open(os.path.join(d, "anycst.log"), "w")
         self.proc = subprocess.Popen(

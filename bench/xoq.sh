@@ -53,7 +53,7 @@ free_port() {
 }
 
 # ---- the zone, made once through the API on loopback ----------------------------------
-echo "xoq-bench-key" >"$TMP/api.key"
+(umask 077 && echo "xoq-bench-key" >"$TMP/api.key")
 APIPORT=$(free_port)
 "$BIN/anycst-primary" --db "$TMP/anycst.db" --api "127.0.0.1:$APIPORT" \
 	--api-key-file "$TMP/api.key" --xfr "127.0.0.1:$(free_port)" --quic "127.0.0.1:$(free_port)" \
@@ -93,7 +93,8 @@ PIN=$(curl -fs -H "X-API-Key: xoq-bench-key" "$API" |
 kill "$PPID_"
 wait "$PPID_" 2>/dev/null
 PPID_=
-KEY="bench.:hmac-sha256:$SECRET"
+KEY="bench.:hmac-sha256:$SECRET"      # anycst-xoq -y (a test client, like dig -y)
+(umask 077 && echo "$KEY" >"$TMP/tsig.key")   # the secondary: never on its command line
 
 # ---- two namespaces ---------------------------------------------------------------------
 ip netns add "$A" && ip netns add "$B" &&
@@ -165,7 +166,7 @@ median_secondary() {
 		rm -rf "$TMP/state"
 		: >"$TMP/sec.log"
 		# shellcheck disable=SC2086 # $targs is split on purpose (no spaces inside a word)
-		ip netns exec "$B" "$BIN/anycst-secondary" $targs --tsig "$KEY" --zone big.test. \
+		ip netns exec "$B" "$BIN/anycst-secondary" $targs --tsig-file "$TMP/tsig.key" --zone big.test. \
 			--listen "$ADDR_B:5353" --state-dir "$TMP/state" --workers 1 >"$TMP/sec.log" 2>&1 &
 		SPID=$!
 		i=0

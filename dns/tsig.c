@@ -169,6 +169,47 @@ dns_tsig_key_parse(struct dns_tsig_key *k, const char *s, char *err, size_t errc
 	return ret;
 }
 
+int
+dns_tsig_key_parse_text(struct dns_tsig_key *k, const char *text, size_t len, char *err,
+                        size_t errcap)
+{
+	char buf[DNS_TSIG_TEXT_MAX + 1];
+	memset(k, 0, sizeof(*k));
+	if (len > DNS_TSIG_TEXT_MAX) {
+		fail(err, errcap, "key file longer than 4096 bytes");
+		return -EMSGSIZE;
+	}
+	if (memchr(text, '\0', len) != NULL)
+		return fail(err, errcap, "key file holds a NUL byte");
+	memcpy(buf, text, len);
+	buf[len] = '\0';
+	const char *key = NULL;
+	unsigned lines = 0;
+	for (char *line = buf, *next; line != NULL; line = next) {
+		next = strchr(line, '\n');
+		if (next != NULL)
+			*next++ = '\0';
+		line += strspn(line, " \t");
+		size_t l = strlen(line);
+		while (l > 0 && (line[l - 1] == '\r' || line[l - 1] == ' ' || line[l - 1] == '\t'))
+			line[--l] = '\0';
+		if (l == 0 || line[0] == '#')
+			continue;
+		lines++;
+		key = line;
+	}
+	int ret;
+	if (lines == 0)
+		ret = fail(err, errcap, "holds no key; expected one line NAME:ALG:BASE64SECRET");
+	else if (lines > 1)
+		ret = fail(err, errcap, "holds more than one line; expected one line "
+		           "NAME:ALG:BASE64SECRET");
+	else
+		ret = dns_tsig_key_parse(k, key, err, errcap);
+	gnutls_memset(buf, 0, sizeof(buf));
+	return ret;
+}
+
 size_t
 dns_tsig_reserve(const struct dns_tsig_key *k)
 {

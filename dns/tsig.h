@@ -62,6 +62,20 @@ struct dns_tsig_key {
  */
 int dns_tsig_key_parse(struct dns_tsig_key *k, const char *s, char *err, size_t errcap);
 
+/* Longest key file text dns_tsig_key_parse_text() takes. */
+#define DNS_TSIG_TEXT_MAX 4096
+
+/*
+ * Parses the text of a TSIG key file (--tsig-file): exactly one line
+ * NAME:ALG:BASE64SECRET as dns_tsig_key_parse() takes it; blank lines and
+ * lines starting with '#' are skipped, surrounding blanks and CR ignored.
+ * `text` is `len` bytes, not necessarily NUL-terminated.  Returns 0, or
+ * -EINVAL / -EMSGSIZE (longer than DNS_TSIG_TEXT_MAX) with a reason in `err`
+ * that never quotes the secret.
+ */
+int dns_tsig_key_parse_text(struct dns_tsig_key *k, const char *text, size_t len, char *err,
+                            size_t errcap);
+
 /*
  * Fills `k` from a presentation name, an algorithm name and the raw secret.
  * Returns 0 or -EINVAL (bad name, unknown algorithm, secret empty or longer

@@ -21,6 +21,7 @@
 #include "primary/store.h"
 #include "primary/xfr_quic.h"
 #include "primary/xfr_service.h"
+#include "util/keyfile.h"
 #include "util/log.h"
 #include "util/opts.h"
 
@@ -75,11 +76,14 @@ dir_of(const char *path, char *buf, size_t cap)
 		snprintf(buf, cap, "%.*s", (int)(slash - path), path);
 }
 
-/* Reads the key file, creating it with a random key (mode 0600) when missing. */
+/*
+ * Reads the key file, creating it with a random key (mode 0600) when missing.
+ * An existing file that group or others may read is refused (like ssh).
+ */
 static char *
 load_key(const char *path)
 {
-	char buf[512];
+	char buf[512], err[512];
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 && errno == ENOENT) {
 		unsigned char raw[24];
@@ -93,25 +97,25 @@ load_key(const char *path)
 				buf[n++] = c == '+' ? '-' : c == '/' ? '_' : c;
 		}
 		gnutls_free(b.data);
+		explicit_bzero(raw, sizeof(raw));
 		buf[n++] = '\n';
 		int wfd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (wfd < 0 || write(wfd, buf, n) != (ssize_t)n || close(wfd) != 0)
+		/* 0600 whatever the umask */
+		if (wfd < 0 || fchmod(wfd, 0600) != 0 || write(wfd, buf, n) != (ssize_t)n ||
+		    close(wfd) != 0)
 			fatal("--api-key-file: cannot create %s: %s", path, strerror(errno));
+		explicit_bzero(buf, sizeof(buf));
 		log_notice(NULL, "API key created in %s", path);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
+	} else if (fd >= 0) {
+		close(fd);
 	}
-	if (fd < 0)
-		fatal("--api-key-file: cannot read %s: %s", path, strerror(errno));
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		fatal("--api-key-file: %s is empty", path);
-	buf[n] = '\0';
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
-		buf[--n] = '\0';
+	ssize_t n = keyfile_read("--api-key-file", path, buf, sizeof(buf), err, sizeof(err));
+	if (n < 0)
+		fatal("%s", err);
 	if (n == 0)
 		fatal("--api-key-file: %s holds no key", path);
 	char *k = strdup(buf);
+	explicit_bzero(buf, sizeof(buf));
 	if (k == NULL)
 		fatal("out of memory");
 	return k;
@@ -142,6 +146,14 @@ main(int argc, char **argv)
 		snprintf(keypath, sizeof(keypath), "%s", opts_str(primary_opts, "api-key-file"));
 	else
 		snprintf(keypath, sizeof(keypath), "%s/api.key", dir);
+
+	/* one primary per database: a second one would write behind the first's back */
+	char lockpath[4200];
+	snprintf(lockpath, sizeof(lockpath), "%s.lock", db);
+	if (keyfile_lock(lockpath, err, sizeof(err)) != 0)
+		fatal("--db %s: %s; refusing to start a second anycst-primary on the same database",
+		      db, err);
+	char *key = load_key(keypath);
 
 	/* signals are taken by sigwait below; threads started later inherit the mask */
 	sigset_t sigs;
@@ -183,7 +195,6 @@ main(int argc, char **argv)
 		fatal("%s", err);
 	}
 	api_metrics_attach(xfr_quic_metrics, quic);
-	char *key = load_key(keypath);
 	struct api_opts ao = {
 		.listen = opts_str(primary_opts, "api"),
 		.key = key,

@@ -41,6 +41,7 @@
 #include "primary/store.h"
 #include "primary/xfrout_store.h"
 #include "util/base.h"
+#include "util/keyfile.h"
 #include "util/log.h"
 
 extern char **environ;
@@ -372,8 +373,8 @@ mesh_render_primary_conf(const struct mesh_primary_info *pr, const struct mesh_p
 	sb_add(&b, "# anycst mesh: the primary, %zu POPs\n", npops);
 	sb_add(&b, "[Interface]\n");
 	sb_add(&b, "Address = %s/%u\n", pip, pr->net->prefix);
-	if (pr->private_key != NULL)
-		sb_add(&b, "PrivateKey = %s\n", pr->private_key);
+	if (pr->private_key_file != NULL)
+		sb_add(&b, "PrivateKey = <contents of %s>\n", pr->private_key_file);
 	else
 		sb_add(&b, "PrivateKey = <PRIVATE KEY OF THE PRIMARY: start anycst-primary with "
 		       "--wg-private-key>\n");
@@ -402,10 +403,19 @@ mesh_render_command(const struct mesh_primary_info *pr, const struct mesh_pop_in
 		       pr->quic_port, pr->quic_pin);
 	else
 		sb_add(&b, "anycst-secondary --primary %s:%u --transport tcp", pip, pr->xfr_port);
-	sb_add(&b, " --tsig %s:hmac-sha256:%s", pop->tsig_name, pop->tsig_secret);
+	sb_add(&b, " --tsig-file " MESH_TSIG_FILE_DIR "/%.*s.tsig", (int)strcspn(pop->tsig_name, "."),
+	       pop->tsig_name);
 	sb_add(&b, " --listen %s:%u", ip, pop->dns_port);
 	sb_add(&b, " --catalog %s", pr->catalog != NULL ? pr->catalog : "catalog.anycst.invalid.");
 	sb_add(&b, " --identity %s", pop->name);
+	return sb_take(&b);
+}
+
+char *
+mesh_render_tsig_file(const struct mesh_pop_info *pop)
+{
+	struct sbuf b = {0};
+	sb_add(&b, "%s:hmac-sha256:%s\n", pop->tsig_name, pop->tsig_secret);
 	return sb_take(&b);
 }
 
@@ -444,7 +454,6 @@ struct mesh {
 	size_t npops, cap;
 	bool has_key;
 	char public_key[MESH_KEY_TEXT];
-	char private_key[MESH_KEY_TEXT];
 	struct sockaddr_storage from;   /* NOTIFYs leave from the --xfr address */
 	socklen_t fromlen;
 	uint16_t xfr_port, quic_port, listen_port;
@@ -471,7 +480,7 @@ primary_info(const struct mesh *m, struct mesh_primary_info *pi)
 	memset(pi, 0, sizeof(*pi));
 	pi->net = &m->net;
 	pi->public_key = m->has_key ? m->public_key : NULL;
-	pi->private_key = m->has_key ? m->private_key : NULL;
+	pi->private_key_file = m->has_key ? m->o.wg_private_key : NULL;
 	pi->endpoint = m->o.wg_endpoint;
 	pi->listen_port = m->listen_port;
 	pi->xfr_port = m->xfr_port;
@@ -646,31 +655,25 @@ read_private_key(struct mesh *m, char *err, size_t errcap)
 	const char *path = m->o.wg_private_key;
 	if (path == NULL)
 		return 0;
+	/* read to derive the public key, then forgotten: `wg set` reads the file itself */
 	char buf[128];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		set_err(err, errcap, "--wg-private-key: cannot read %s: %s", path, strerror(errno));
-		return -EIO;
-	}
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
+	ssize_t n = keyfile_read("--wg-private-key", path, buf, sizeof(buf), err, errcap);
 	if (n < 0)
-		n = 0;
-	buf[n] = '\0';
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
-		buf[--n] = '\0';
+		return n == -EPERM ? -EPERM : -EIO;
 	char why[160];
 	if (mesh_key_parse(buf, NULL, why, sizeof(why)) != 0) {
+		explicit_bzero(buf, sizeof(buf));
 		set_err(err, errcap, "--wg-private-key: %s holds no WireGuard key", path);
 		return -EINVAL;
 	}
-	memcpy(m->private_key, buf, MESH_KEY_TEXT - 1);
-	m->private_key[MESH_KEY_TEXT - 1] = '\0';
 	char pub[128];
 	const char *args[] = {"pubkey", NULL};
-	char in[64];
-	snprintf(in, sizeof(in), "%s\n", m->private_key);
-	if (run_wg(m, args, in, pub, sizeof(pub)) != 0) {
+	char in[sizeof(buf) + 2];
+	snprintf(in, sizeof(in), "%s\n", buf);
+	explicit_bzero(buf, sizeof(buf));
+	int wr = run_wg(m, args, in, pub, sizeof(pub));
+	explicit_bzero(in, sizeof(in));
+	if (wr != 0) {
 		set_err(err, errcap, "--wg-private-key: cannot derive the public key (is wireguard-tools' "
 		        "wg installed?)");
 		return -EIO;
@@ -980,7 +983,6 @@ mesh_close(struct mesh *m)
 	sqlite3_close(m->db);
 	pthread_mutex_destroy(&m->mu);
 	pthread_mutex_destroy(&m->wmu);
-	explicit_bzero(m->private_key, sizeof(m->private_key));
 	free(m);
 }
 
@@ -1223,10 +1225,15 @@ mesh_pop_add(struct mesh *m, const struct mesh_register *r, json_t **out, char *
 	json_t *j = pop_json_base(m, p);
 	char *conf = mesh_render_pop_conf(&pi, &po);
 	char *cmd = mesh_render_command(&pi, &po);
-	if (j != NULL && conf != NULL && cmd != NULL) {
+	char *tfile = mesh_render_tsig_file(&po);
+	if (j != NULL && conf != NULL && cmd != NULL && tfile != NULL) {
 		json_object_set_new(j, "wireguard_config", json_string(conf));
 		json_object_set_new(j, "command", json_string(cmd));
 		json_object_set_new(j, "tsig_secret", json_string(p->tsig_secret));
+		char path[MESH_NAME_MAX + 64];
+		snprintf(path, sizeof(path), MESH_TSIG_FILE_DIR "/" MESH_TSIG_PREFIX "%s.tsig", p->name);
+		json_object_set_new(j, "tsig_file", json_string(path));
+		json_object_set_new(j, "tsig_file_content", json_string(tfile));
 		json_object_set_new(j, "transport", json_string(pi.quic_pin != NULL ? "quic" : "tcp"));
 		char pip[16];
 		mesh_ip_text(mesh_net_primary(&m->net), pip, sizeof(pip));
@@ -1236,6 +1243,9 @@ mesh_pop_add(struct mesh *m, const struct mesh_register *r, json_t **out, char *
 	}
 	free(conf);
 	free(cmd);
+	if (tfile != NULL)
+		explicit_bzero(tfile, strlen(tfile));
+	free(tfile);
 	pthread_mutex_unlock(&m->wmu);
 	free(used);
 	log_info(NULL, "mesh, POP %s registered, mesh address %s, endpoint %s, TSIG key %s",

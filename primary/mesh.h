@@ -100,7 +100,7 @@ struct mesh_pop_info {
 struct mesh_primary_info {
 	const struct mesh_net *net;
 	const char *public_key;   /* NULL: unknown (no --wg-private-key) */
-	const char *private_key;  /* NULL: placeholder */
+	const char *private_key_file; /* --wg-private-key, named in the placeholder; NULL: none */
 	const char *endpoint;     /* --wg-endpoint, NULL: none */
 	uint16_t listen_port;
 	uint16_t xfr_port;        /* port of --xfr */
@@ -119,7 +119,8 @@ char *mesh_render_pop_conf(const struct mesh_primary_info *pr, const struct mesh
 
 /*
  * The primary's wg-quick config (malloc'd): its [Interface] and one [Peer]
- * per POP.  NULL on -ENOMEM.
+ * per POP.  The private key never leaves the primary: PrivateKey is the
+ * placeholder "<contents of FILE>" naming --wg-private-key.  NULL on -ENOMEM.
  */
 char *mesh_render_primary_conf(const struct mesh_primary_info *pr,
                                const struct mesh_pop_info *pops, size_t npops);
@@ -127,10 +128,16 @@ char *mesh_render_primary_conf(const struct mesh_primary_info *pr,
 /*
  * The exact anycst-secondary command line for `pop` (malloc'd): transfers
  * from the primary's mesh address, QUIC with --pin when the primary serves
- * QUIC, else TCP; the POP's own --tsig; --listen on its mesh address.
- * NULL on -ENOMEM.
+ * QUIC, else TCP; --tsig-file MESH_TSIG_FILE_DIR/pop-<name>.tsig (the secret
+ * is never on a command line: mesh_render_tsig_file() is that file's text);
+ * --listen on its mesh address.  NULL on -ENOMEM.
  */
 char *mesh_render_command(const struct mesh_primary_info *pr, const struct mesh_pop_info *pop);
+
+/* Where the command line expects the POP's TSIG file, and that file's text
+ * ("NAME:hmac-sha256:SECRET\n", the --tsig-file format; malloc'd, NULL on -ENOMEM). */
+#define MESH_TSIG_FILE_DIR "/etc/anycst"
+char *mesh_render_tsig_file(const struct mesh_pop_info *pop);
 
 /* ---- the registry ---------------------------------------------------------------- */
 

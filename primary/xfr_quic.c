@@ -18,6 +18,7 @@
 #include "net/addr.h"
 #include "net/quic.h"
 #include "primary/xfrout.h"
+#include "util/keyfile.h"
 #include "util/log.h"
 
 /* Answer bytes queued on one stream before the producer waits for the peer. */
@@ -126,9 +127,13 @@ xfr_quic_start(const struct xfr_quic_opts *o, struct xfrout *x, struct xfr_quic 
 		snprintf(err, errcap, "--tls-key: no file given");
 		return -EINVAL;
 	}
+	/* An existing key that group or others may read is refused, like ssh does. */
+	int ret = keyfile_check("--tls-key", o->key_file, err, errcap);
+	if (ret != 0 && ret != -ENOENT)
+		return ret;
 	/* Load or create the key first, so its faults are told apart from the socket's. */
 	char pin[QUIC_PIN_LEN];
-	int ret = quic_spki_pin(o->key_file, pin);
+	ret = quic_spki_pin(o->key_file, pin);
 	if (ret != 0) {
 		snprintf(err, errcap, "--tls-key %s: cannot load or create the QUIC key, %s",
 		         o->key_file, ret == -EINVAL ? "not a PEM private key" : strerror(-ret));

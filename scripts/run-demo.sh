@@ -73,8 +73,10 @@ fi
 # primary serves as quic_spki_pin (also printed in its log at start).
 PIN=$(api "http://$API/api/v1/servers/localhost" |
 	/usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["quic_spki_pin"])')
+# The TSIG secret goes into a file only we can read, never on the command line.
+(umask 077 && echo "demo.:hmac-sha256:$SECRET" >"$dir/demo.tsig")
 "$top/bin/anycst-secondary" --primary "$QUIC" --pin "$PIN" --listen "$DNS" \
-	--tsig "demo.:hmac-sha256:$SECRET" --state-dir "$dir/secondary-state" \
+	--tsig-file "$dir/demo.tsig" --state-dir "$dir/secondary-state" \
 	>"$dir/secondary.log" 2>&1 &
 pids="$pids $!"
 

@@ -30,6 +30,7 @@
 #include "secondary/zdb.h"
 #include "util/base.h"
 #include "util/err.h"
+#include "util/keyfile.h"
 #include "util/log.h"
 #include "util/opts.h"
 
@@ -43,7 +44,9 @@ static struct opt secondary_opts[] = {
 	{.name = "transport", .arg = "quic|tcp", .def = "quic", .help = "transfer transport"},
 	{.name = "pin", .arg = "BASE64", .help = "SPKI SHA-256 pin of the primary's QUIC key"},
 	{.name = "insecure", .help = "accept any QUIC key (logs a warning)"},
-	{.name = "tsig", .arg = "NAME:ALG:SECRET", .help = "TSIG key for transfers and NOTIFY"},
+	{.name = "tsig-file", .arg = "FILE",
+	 .help = "TSIG key for transfers and NOTIFY: a line NAME:ALG:BASE64SECRET, mode 0600"},
+	{.name = "tsig", .arg = "NAME:ALG:SECRET", .help = "refused: use --tsig-file"},
 	{.name = "listen", .arg = "ADDR:PORT", .def = "127.0.0.1:5353", .help = "DNS service",
 	 .repeatable = true},
 	{.name = "state-dir", .arg = "DIR", .def = "./secondary-state", .help = "persisted zones"},
@@ -127,6 +130,25 @@ check_pin(const char *pin)
 	return base64_decode(pin, len, dig, sizeof(dig)) == 32 ? 0 : -EINVAL;
 }
 
+/*
+ * Reads the TSIG key from `path` (dns_tsig_key_parse_text's format; the file
+ * must be private to its owner).  0, or -errno with the reason in `err`,
+ * never the secret.
+ */
+static int
+tsig_file_load(struct dns_tsig_key *k, const char *path, char *err, size_t errcap)
+{
+	char buf[DNS_TSIG_TEXT_MAX + 1], why[200];
+	ssize_t n = keyfile_read("--tsig-file", path, buf, sizeof(buf), err, errcap);
+	if (n < 0)
+		return (int)n;
+	int ret = dns_tsig_key_parse_text(k, buf, (size_t)n, why, sizeof(why));
+	if (ret != 0)
+		snprintf(err, errcap, "--tsig-file %s: %s", path, why);
+	explicit_bzero(buf, sizeof(buf));
+	return ret;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -182,11 +204,16 @@ main(int argc, char **argv)
 		log_notice(NULL, "--pin and --insecure apply to QUIC only; transfers use TCP");
 	}
 
+	/* A secret on the command line is visible to every user (ps, /proc/PID/cmdline). */
+	if (opts_get(secondary_opts, "tsig")->set)
+		fatal("--tsig: a TSIG secret is not taken from the command line or the config file "
+		      "(every user sees it in ps); write NAME:ALG:BASE64SECRET into a file only its "
+		      "owner can read (chmod 600) and give --tsig-file FILE");
 	static struct dns_tsig_key tsig;
 	bool have_tsig = false;
-	if (opts_get(secondary_opts, "tsig")->set) {
-		if (dns_tsig_key_parse(&tsig, opts_str(secondary_opts, "tsig"), err, sizeof(err)) != 0)
-			fatal("--tsig: %s", err);
+	if (opts_get(secondary_opts, "tsig-file")->set) {
+		if (tsig_file_load(&tsig, opts_str(secondary_opts, "tsig-file"), err, sizeof(err)) != 0)
+			fatal("%s", err);
 		have_tsig = true;
 	}
 

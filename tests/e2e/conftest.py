@@ -54,7 +54,9 @@ class Primary:
         self.dir = tmpdir
         self.key = "admin-" + secrets.token_hex(12)
         self.key_file = os.path.join(tmpdir, "api.key")
-        with open(self.key_file, "w") as f:
+        # 0600: the primary refuses a key file that group or others may read
+        fd = os.open(self.key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
             f.write(self.key + "\n")
         self.db_path = os.path.join(tmpdir, "anycst.db")
         self.log_path = os.path.join(tmpdir, "primary.log")

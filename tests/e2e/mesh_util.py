@@ -212,7 +212,9 @@ class Mesh:
         os.write(fd, (priv + "\n").encode())
         os.close(fd)
         self.api_key = "mesh-" + os.urandom(12).hex()
-        with open(os.path.join(self.dir, "api.key"), "w") as f:
+        fd = os.open(os.path.join(self.dir, "api.key"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
+                     0o600)
+        with os.fdopen(fd, "w") as f:   # 0600, or the primary refuses it
             f.write(self.api_key + "\n")
         self.primary = self.start("primary", [
             os.path.join(BIN, "anycst-primary"), "--db", os.path.join(self.dir, "anycst.db"),
@@ -302,6 +304,14 @@ class Mesh:
         argv[0] = os.path.join(BIN, "anycst-secondary")
         wd = os.path.join(self.dir, node)
         os.makedirs(wd, exist_ok=True)
+        # the TSIG key goes into the file the command names (here: in the POP's directory)
+        i = argv.index("--tsig-file")
+        assert argv[i + 1] == reg["tsig_file"], (argv, reg["tsig_file"])
+        path = os.path.join(wd, os.path.basename(reg["tsig_file"]))
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(reg["tsig_file_content"])
+        argv[i + 1] = path
         reg["proc"] = self.start(node, argv, cwd=wd, node=node)
 
     def serial(self, node, zone, timeout=0.3):

@@ -31,6 +31,22 @@ KEYRING = dns.tsigkeyring.from_text({KEY_NAME: ("hmac-sha256", KEY_SECRET)})
 TSIG_FLAG = "%s:hmac-sha256:%s" % (KEY_NAME, KEY_SECRET)
 
 
+def write_secret(path, text):
+    """Writes a secret file only its owner may read (the daemons refuse anything else)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.chmod(path, 0o600)
+    return path
+
+
+def tsig_file_args(tmpdir, name, secret, alg="hmac-sha256"):
+    """["--tsig-file", FILE] for anycst-secondary: the key never goes on a command line."""
+    path = os.path.join(tmpdir, "tsig-%s-%s.key" % (name.rstrip("."), os.urandom(3).hex()))
+    write_secret(path, "%s:%s:%s\n" % (name, alg, secret))
+    return ["--tsig-file", path]
+
+
 def free_port():
     """A port free for both TCP and UDP on 127.0.0.1."""
     for _ in range(200):
@@ -200,7 +216,7 @@ class Secondary:
         if self.http_port:
             self.args += ["--http", "127.0.0.1:%d" % self.http_port]
         if tsig:
-            self.args += ["--tsig", TSIG_FLAG]
+            self.args += tsig_file_args(tmpdir, KEY_NAME, KEY_SECRET)
         for z in zones or ():
             self.args += ["--zone", z]
         if catalog:

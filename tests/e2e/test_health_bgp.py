@@ -26,6 +26,7 @@ import dns.rcode
 import pytest
 
 import edge_util as eu
+import sec_util
 from relay_util import DelayRelay, Poller, create_five
 
 pytestmark = pytest.mark.skipif(bool(eu.can_run() or eu.bird_missing()),
@@ -93,9 +94,7 @@ def test_health_bgp_new_zones_never_withdraw():
         eu.sh("ip", "-n", lab.ns["a"], "route", "add", "default", "via", "10.0.1.1")
         lab.anycast_iface("a")
         ex_r, ex_a = ns_executor(lab.ns["r"]), ns_executor(lab.ns["a"])
-        keyfile = os.path.join(lab.dir, "api.key")
-        with open(keyfile, "w") as f:
-            f.write(API_KEY + "\n")
+        keyfile = sec_util.write_secret(os.path.join(lab.dir, "api.key"), API_KEY + "\n")
         lab.spawn("r", [os.path.join(eu.BIN, "anycst-primary"),
                         "--db", os.path.join(lab.dir, "anycst.db"),
                         "--api", "127.0.0.1:8081", "--api-key-file", keyfile,
@@ -125,7 +124,9 @@ def test_health_bgp_new_zones_never_withdraw():
         lab.spawn("a", [os.path.join(eu.BIN, "anycst-secondary"), "--transport", "quic",
                         "--primary", "10.0.1.1:%d" % relay.port,
                         "--pin", server["quic_spki_pin"],
-                        "--tsig", "%s:hmac-sha256:%s" % (KEY, secret),
+                        "--tsig-file", sec_util.write_secret(
+                            os.path.join(lab.dir, "pop-a.tsig"),
+                            "%s:hmac-sha256:%s\n" % (KEY, secret)),
                         "--listen", "0.0.0.0:53", "--http", "127.0.0.1:8053",
                         "--state-dir", os.path.join(lab.dir, "state-a"),
                         "--identity", "pop-a", "--workers", "1",

@@ -17,7 +17,7 @@ import dns.rcode
 import pytest
 
 from relay_util import DelayRelay, Poller, create_five
-from sec_util import Secondary, free_port, wait_until
+from sec_util import Secondary, free_port, tsig_file_args, wait_until
 from xfr_util import Primary, TmpDir
 
 KEY = "pop-key."
@@ -51,7 +51,7 @@ def soa_rcode(addr, port, zone, timeout=0.2):
 def quic_secondary(tmp, p, secret, relay_port, sport, extra=()):
     pin = p.api("GET", "")["quic_spki_pin"]
     sec = Secondary(tmp, relay_port, port=sport, tsig=False, name="secw",
-                    extra=["--tsig", "%s:hmac-sha256:%s" % (KEY, secret), "--pin", pin]
+                    extra=tsig_file_args(tmp, KEY, secret) + ["--pin", pin]
                     + list(extra))
     i = sec.args.index("--transport")
     sec.args[i + 1] = "quic"
@@ -105,7 +105,7 @@ def test_health_zone_never_transferable_is_reported_not_withdrawn(tmp):
         for z in ("good1.example.", "good2.example."):
             p.create_zone(z, keys=[KEY])
         sec = Secondary(tmp, p.xfr_port, port=sport, tsig=False,
-                        extra=["--tsig", "%s:hmac-sha256:%s" % (KEY, secret)])
+                        extra=tsig_file_args(tmp, KEY, secret))
         sec.start()
         wait_until(lambda: sec.serial("good2.example.") == p.serial("good2.example."), 10,
                    what="good zones")

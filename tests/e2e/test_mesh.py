@@ -217,9 +217,11 @@ def test_mesh_end_to_end(mesh):
     assert "[beta.example.] notify, outgoing, remote 10.53.0.4@53, serial %d" % serial not in log
     assert "[beta.example.] notify, outgoing, remote 10.53.0.3@53, serial %d" % serial in log
     assert [x["name"] for x in m.curl("GET", "/secondaries")[1]] == ["pop0", "pop1"]
-    # the primary's private key is served to the admin, never written to the database
+    # the primary's private key never leaves it: not served, never written to the database
     st, conf = m.api("GET", "/mesh/wireguard.conf")
-    assert st == 200 and ("PrivateKey = " + m.primary_priv).encode() in conf
+    assert st == 200 and m.primary_priv.encode() not in conf
+    assert b"PrivateKey = <contents of " + os.path.join(m.dir, "primary-wg.key").encode() + b">" \
+        in conf
     for suffix in ("", "-wal"):
         path = os.path.join(m.dir, "anycst.db" + suffix)
         if os.path.exists(path):

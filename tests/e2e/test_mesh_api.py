@@ -49,7 +49,10 @@ def test_register_list_conf_delete(primary):
     assert cmd[cmd.index("--primary") + 1] == "10.53.0.1:%d" % primary.quic_port
     assert cmd[cmd.index("--transport") + 1] == "quic"
     assert cmd[cmd.index("--pin") + 1] == pin
-    assert cmd[cmd.index("--tsig") + 1] == "pop-tokyo.:hmac-sha256:" + r["tsig_secret"]
+    # the secret goes into a file, never on the command line (ps shows it to every user)
+    assert "--tsig" not in cmd and r["tsig_secret"] not in r["command"]
+    assert cmd[cmd.index("--tsig-file") + 1] == r["tsig_file"] == "/etc/anycst/pop-tokyo.tsig"
+    assert r["tsig_file_content"] == "pop-tokyo.:hmac-sha256:" + r["tsig_secret"] + "\n"
     assert cmd[cmd.index("--listen") + 1] == "10.53.0.2:5353"
     assert len(base64.b64decode(r["tsig_secret"])) == 32
 

@@ -31,6 +31,7 @@ import dns.tsigkeyring
 import pytest
 
 import mesh_util
+import sec_util
 
 ZONE = "durable.example."
 PRIMARY_IP = "10.53.0.1"
@@ -68,8 +69,7 @@ class Pair(mesh_util.Mesh):
                           dev)
             mesh_util.run("ip", "-n", ns, "link", "set", dev, "up")
         self.api_key = "prop-" + os.urandom(12).hex()
-        with open(os.path.join(self.dir, "api.key"), "w") as f:
-            f.write(self.api_key + "\n")
+        sec_util.write_secret(os.path.join(self.dir, "api.key"), self.api_key + "\n")
         self.extra_primary = list(extra_primary)
         self.start_primary()
 

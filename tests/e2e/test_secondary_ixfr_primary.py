@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from sec_util import Secondary, free_port, wait_until
+from sec_util import Secondary, free_port, tsig_file_args, wait_until
 from test_secondary_ixfr_stress import Client, addr
 from xfr_util import Primary, TmpDir
 
@@ -34,8 +34,8 @@ def test_secondary_thousand_ixfr_from_anycst_primary():
                 rrset("alias." + ZONE, "CNAME", ["t0." + ZONE]),
                 rrset("t0." + ZONE, "A", [addr(0)])])
             sec = Secondary(tmp, p.xfr_port, port=sport, tsig=False,
-                            extra=["--tsig", "%s:hmac-sha256:%s" % (KEY, secret),
-                                   "--log-level", "info"]).start()
+                            extra=tsig_file_args(tmp, KEY, secret) +
+                            ["--log-level", "info"]).start()
             wait_until(lambda: sec.serial(ZONE) == p.serial(ZONE), 10, what="first version")
             client = Client(sport)
             client.start()

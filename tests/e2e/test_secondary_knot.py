@@ -15,7 +15,7 @@ import dns.tsig
 import dns.tsigkeyring
 import pytest
 
-from sec_util import (KEY_NAME, KEYRING, Knot, Secondary, free_port, knot_zone,
+from sec_util import (KEY_NAME, KEYRING, Knot, Secondary, free_port, knot_zone, tsig_file_args,
                       wait_until)
 
 ZONE = "example.com."
@@ -153,7 +153,7 @@ def test_secondary_knot_refused_by_wrong_key():
     try:
         knot = Knot(tmp, {ZONE: knot_zone(serial=1)}).start()
         sec = Secondary(tmp, knot.port, zones=[ZONE], tsig=False,
-                        extra=["--tsig", KEY_NAME + ":hmac-sha256:d3Jvbmctc2VjcmV0LXdyb25n"]
+                        extra=tsig_file_args(tmp, KEY_NAME, "d3Jvbmctc2VjcmV0LXdyb25n")
                         ).start()
         try:
             want = ("warning: [example.com.] refresh, remote 127.0.0.1@%d TCP, failed "

@@ -8,7 +8,7 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
-from sec_util import Secondary, free_port, wait_until
+from sec_util import Secondary, free_port, tsig_file_args, wait_until
 from xfr_util import Primary, TmpDir, export_set
 
 KEY = "pop-key."
@@ -46,7 +46,7 @@ def test_secondary_follows_anycst_primary(tmp):
             {"name": "www.example.com.", "type": "A", "ttl": 300,
              "records": [{"content": "192.0.2.10", "disabled": False}]}])
         sec = Secondary(tmp, p.xfr_port, port=sport, tsig=False,
-                        extra=["--tsig", "%s:hmac-sha256:%s" % (KEY, secret)]).start()
+                        extra=tsig_file_args(tmp, KEY, secret)).start()
         wait_until(lambda: sec.serial("example.com.") == p.serial("example.com."), 10,
                    what="zone from the catalog")
         want, got = served_set(sec, p.export("example.com."), "example.com.")
@@ -98,8 +98,7 @@ def test_secondary_follows_anycst_primary_over_quic(tmp):
         p.allow_catalog(KEY)
         p.create_zone("example.com.", keys=[KEY])
         sec = Secondary(tmp, p.quic_port, port=sport, tsig=False, name="secq",
-                        extra=["--tsig", "%s:hmac-sha256:%s" % (KEY, secret),
-                               "--pin", pin])
+                        extra=tsig_file_args(tmp, KEY, secret) + ["--pin", pin])
         i = sec.args.index("--transport")
         sec.args[i + 1] = "quic"
         sec.start()

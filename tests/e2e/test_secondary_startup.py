@@ -15,7 +15,7 @@ import urllib.request
 import pytest
 
 from conftest import BIN
-from sec_util import Secondary, free_port, wait_until
+from sec_util import Secondary, free_port, tsig_file_args, wait_until
 from xfr_util import API_KEY, Primary, TmpDir
 
 KEY = "pop-key."
@@ -90,8 +90,7 @@ def test_metrics_pass_promtool(tmp):
         p.allow_catalog(KEY)
         p.create_zone("example.com.", keys=[KEY])
         sec = Secondary(tmp, p.xfr_port, port=sport, tsig=False,
-                        extra=["--tsig", "%s:hmac-sha256:%s" % (KEY, secret),
-                               "--rrl-rate", "100"]).start()
+                        extra=tsig_file_args(tmp, KEY, secret) + ["--rrl-rate", "100"]).start()
         wait_until(lambda: sec.serial("example.com.") == p.serial("example.com."), 10,
                    what="zone transferred")
         sec.query("www.example.com.")

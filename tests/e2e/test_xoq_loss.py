@@ -14,7 +14,7 @@ import pytest
 
 import quic_util as qu
 import xoq_util as xu
-from sec_util import Secondary, free_port, stop_pid, wait_until
+from sec_util import Secondary, free_port, stop_pid, tsig_file_args, wait_until
 from xfr_util import BIN, Primary, TmpDir
 
 pytestmark = pytest.mark.skipif(not qu.netns_possible(),
@@ -53,7 +53,7 @@ def test_xoq_100k_axfr_under_loss(prepared, pair, loss):
     with TmpDir() as tmp:
         # the primary, in namespace a, on a copy of the prepared database
         for f in ("anycst.db", "tls.key", "api.key"):
-            subprocess.run(["cp", os.path.join(src, f), os.path.join(tmp, f)], check=True)
+            subprocess.run(["cp", "-p", os.path.join(src, f), os.path.join(tmp, f)], check=True)
         plog = open(os.path.join(tmp, "primary.log"), "w")
         prim = subprocess.Popen(
             ["ip", "netns", "exec", pair.a, os.path.join(BIN, "anycst-primary"),
@@ -72,7 +72,7 @@ def test_xoq_100k_axfr_under_loss(prepared, pair, loss):
             sec = subprocess.Popen(
                 ["ip", "netns", "exec", pair.b, os.path.join(BIN, "anycst-secondary"),
                  "--primary", "%s:8853" % pair.addr_a, "--pin", pin,
-                 "--tsig", "%s:hmac-sha256:%s" % (xu.KEY, secret), "--zone", ZONE,
+                 *tsig_file_args(tmp, xu.KEY, secret), "--zone", ZONE,
                  "--listen", "%s:5353" % pair.addr_b, "--state-dir", os.path.join(tmp, "state"),
                  "--workers", "1"], stdout=slog, stderr=subprocess.STDOUT)
             done = "info: [%s] zone transfer, completed successfully" % ZONE

@@ -69,7 +69,8 @@ class Primary:
         self.xfr_port = free_port(also_udp=True)
         self.quic_port = free_port(socket.SOCK_DGRAM)
         keyfile = os.path.join(tmp, "api.key")
-        with open(keyfile, "w") as f:
+        fd = os.open(keyfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:   # 0600, or the primary refuses it
             f.write(API_KEY + "\n")
         self.log_path = os.path.join(tmp, "primary.log")
         self.logf = open(self.log_path, "w")

@@ -22,7 +22,7 @@ import dns.query
 import dns.rcode
 import dns.rdatatype
 
-from sec_util import Secondary, wait_until
+from sec_util import Secondary, tsig_file_args, wait_until
 from xfr_util import API_KEY, BIN
 
 XOQ = os.path.join(BIN, "anycst-xoq")
@@ -95,7 +95,7 @@ def small_zone(p, name, keys=(KEY,)):
 def quic_secondary(tmp, p, secret, pin=None, insecure=False, port=None, name="secq",
                    zones=None, extra=()):
     """anycst-secondary with the default transport (QUIC) on the primary's --quic port."""
-    args = ["--tsig", "%s:hmac-sha256:%s" % (KEY, secret)]
+    args = tsig_file_args(tmp, KEY, secret)
     if pin:
         args += ["--pin", pin]
     if insecure:

@@ -140,7 +140,8 @@ test_mesh_render(void **state)
 	(void)state;
 	struct mesh_net n;
 	assert_int_equal(mesh_net_parse("10.53.0.0/24", &n, NULL, 0), 0);
-	struct mesh_primary_info pr = {.net = &n, .public_key = ALICE_PUB, .private_key = ALICE_PRIV,
+	struct mesh_primary_info pr = {.net = &n, .public_key = ALICE_PUB,
+	                               .private_key_file = "/etc/anycst/wg.key",
 	                               .endpoint = "198.51.100.1:51820", .listen_port = 51820,
 	                               .xfr_port = 5300, .quic_port = 8853,
 	                               .catalog = "catalog.anycst.invalid."};
@@ -160,15 +161,22 @@ test_mesh_render(void **state)
 	free(c);
 	c = mesh_render_command(&pr, &pop);
 	assert_string_equal(c, "anycst-secondary --primary 10.53.0.1:5300 --transport tcp "
-	                    "--tsig pop-tokyo.:hmac-sha256:c2VjcmV0 --listen 10.53.0.7:53 "
+	                    "--tsig-file /etc/anycst/pop-tokyo.tsig --listen 10.53.0.7:53 "
 	                    "--catalog catalog.anycst.invalid. --identity tokyo");
+	assert_null(strstr(c, "c2VjcmV0"));   /* never a secret on a command line */
+	free(c);
+	c = mesh_render_tsig_file(&pop);
+	assert_string_equal(c, "pop-tokyo.:hmac-sha256:c2VjcmV0\n");
 	free(c);
 	pr.quic_pin = "PINPIN=";
 	c = mesh_render_command(&pr, &pop);
 	assert_non_null(strstr(c, "--primary 10.53.0.1:8853 --transport quic --pin PINPIN= "));
 	free(c);
 	c = mesh_render_primary_conf(&pr, &pop, 1);
-	assert_non_null(strstr(c, "Address = 10.53.0.1/24\nPrivateKey = " ALICE_PRIV "\n"));
+	/* the primary's private key never leaves it: a placeholder naming the file */
+	assert_non_null(strstr(c, "Address = 10.53.0.1/24\nPrivateKey = <contents of "
+	                       "/etc/anycst/wg.key>\n"));
+	assert_null(strstr(c, ALICE_PRIV));
 	assert_non_null(strstr(c, "PublicKey = " BOB_PUB "\nAllowedIPs = 10.53.0.7/32\n"
 	                       "Endpoint = 192.0.2.7:51999\n"));
 	free(c);
@@ -207,6 +215,7 @@ setup(void **state)
 	w = fopen(f->keyfile, "w");
 	fprintf(w, "%s\n", ALICE_PRIV);
 	fclose(w);
+	chmod(f->keyfile, 0600);
 	char err[256];
 	struct store_opts so = {.path = f->db, .catalog = "catalog.test."};
 	assert_int_equal(store_open(&so, &f->st, err, sizeof(err)), 0);
@@ -296,8 +305,15 @@ test_mesh_registry(void **state)
 	const char *conf = json_string_value(json_object_get(j, "wireguard_config"));
 	assert_non_null(strstr(conf, "PublicKey = " ALICE_PUB "\n"));
 	const char *cmd = json_string_value(json_object_get(j, "command"));
-	assert_non_null(strstr(cmd, "--tsig pop-tokyo.:hmac-sha256:"));
-	assert_non_null(strstr(cmd, json_string_value(json_object_get(j, "tsig_secret"))));
+	const char *secret = json_string_value(json_object_get(j, "tsig_secret"));
+	assert_non_null(strstr(cmd, "--tsig-file /etc/anycst/pop-tokyo.tsig "));
+	assert_null(strstr(cmd, secret));   /* the secret goes in a file, not in `ps` */
+	assert_string_equal(json_string_value(json_object_get(j, "tsig_file")),
+	                    "/etc/anycst/pop-tokyo.tsig");
+	const char *tf = json_string_value(json_object_get(j, "tsig_file_content"));
+	assert_non_null(tf);
+	assert_int_equal(strncmp(tf, "pop-tokyo.:hmac-sha256:", 23), 0);
+	assert_non_null(strstr(tf, secret));
 	json_decref(j);
 	assert_int_equal(count_rows(f, "SELECT count(*) FROM tsig_keys WHERE name = 'pop-tokyo.' "
 	                            "AND algorithm = 'hmac-sha256'"), 1);
@@ -377,8 +393,9 @@ test_mesh_registry(void **state)
 	char *pc2 = mesh_primary_conf(f->m);
 	assert_non_null(strstr(pc2, "# POP osaka\nPublicKey = " CAROL_PUB "\nAllowedIPs = "
 	                       "10.53.0.2/32\nEndpoint = [2001:db8::8]:51820\n"));
-	/* same peers, but without the private key this time */
-	assert_non_null(strstr(pc, "PrivateKey = " ALICE_PRIV));
+	/* same peers, but without the key file this time; never the private key itself */
+	assert_non_null(strstr(pc, "PrivateKey = <contents of "));
+	assert_null(strstr(pc, ALICE_PRIV));
 	assert_null(strstr(pc2, ALICE_PRIV));
 	assert_string_equal(strstr(pc, "[Peer]"), strstr(pc2, "[Peer]"));
 	free(pc);
@@ -405,9 +422,16 @@ test_mesh_open_errors(void **state)
 	assert_int_equal(mesh_open(&o, f->st, NULL, &m, err, sizeof(err)), -EIO);
 	assert_non_null(strstr(err, "--wg-private-key"));
 	assert_null(m);
-	/* the private key never reaches the database */
+	/* a key file that others may read is refused, like ssh does */
 	o.wg_private_key = f->keyfile;
 	o.wg_command = f->wg;
+	chmod(f->keyfile, 0640);
+	assert_int_equal(mesh_open(&o, f->st, NULL, &m, err, sizeof(err)), -EPERM);
+	assert_non_null(strstr(err, "permissions 0640"));
+	assert_non_null(strstr(err, "too open"));
+	assert_null(m);
+	chmod(f->keyfile, 0600);
+	/* the private key never reaches the database */
 	assert_int_equal(mesh_open(&o, f->st, NULL, &m, err, sizeof(err)), 0);
 	mesh_close(m);
 	char q[200];

@@ -450,6 +450,42 @@ test_tsig_sign_space(void **state)
 	dns_tsig_ctx_clear(&none);
 }
 
+/* --tsig-file text: one key line, comments and blanks skipped, the secret never quoted. */
+static void
+test_tsig_key_parse_text(void **state)
+{
+	(void)state;
+	struct dns_tsig_key k, ref;
+	char err[200];
+	const char *sec = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTEyMzQ=";
+	assert_int_equal(dns_tsig_key_parse(&ref, "pop-tokyo.:hmac-sha256:"
+	                                    "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTEyMzQ=", NULL, 0), 0);
+	const char *ok = "# POP tokyo\r\n\n  pop-tokyo.:hmac-sha256:"
+	                 "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTEyMzQ= \r\n";
+	assert_int_equal(dns_tsig_key_parse_text(&k, ok, strlen(ok), err, sizeof(err)), 0);
+	assert_memory_equal(&k, &ref, sizeof(k));
+	/* not NUL-terminated: only `len` bytes are read */
+	char nonul[80];
+	int n = snprintf(nonul, sizeof(nonul), "pop-tokyo.:hmac-sha256:%s", sec);
+	nonul[n] = 'X';
+	assert_int_equal(dns_tsig_key_parse_text(&k, nonul, (size_t)n, err, sizeof(err)), 0);
+	const char *none = "# nothing\n\n";
+	assert_int_equal(dns_tsig_key_parse_text(&k, none, strlen(none), err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "no key"));
+	const char *two = "a.:hmac-sha256:c2VjcmV0\nb.:hmac-sha256:c2VjcmV0\n";
+	assert_int_equal(dns_tsig_key_parse_text(&k, two, strlen(two), err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "more than one"));
+	const char *bad = "k.:hmac-sha999:c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTEyMzQ=\n";
+	assert_int_equal(dns_tsig_key_parse_text(&k, bad, strlen(bad), err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "algorithm"));
+	assert_null(strstr(err, "c2Vj"));
+	const char nul[] = "k.:hmac-sha256:c2Vj\0cmV0\n";
+	assert_int_equal(dns_tsig_key_parse_text(&k, nul, sizeof(nul) - 1, err, sizeof(err)), -EINVAL);
+	static char big[DNS_TSIG_TEXT_MAX + 2];
+	memset(big, '#', sizeof(big));
+	assert_int_equal(dns_tsig_key_parse_text(&k, big, sizeof(big), err, sizeof(err)), -EMSGSIZE);
+}
+
 int
 main(void)
 {
@@ -462,6 +498,7 @@ main(void)
 		cmocka_unit_test(test_tsig_multi_message),
 		cmocka_unit_test(test_tsig_verifier_skips_unsigned_from_peer),
 		cmocka_unit_test(test_tsig_sign_space),
+		cmocka_unit_test(test_tsig_key_parse_text),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }
