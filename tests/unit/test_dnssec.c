@@ -391,6 +391,45 @@ test_dnssec_generate_round_trip(void **state)
 	dns_dnssec_ctx_free(cx);
 }
 
+/* PKCS#8 PEM made elsewhere: a P-256 key from `openssl genpkey` (public key
+ * from `openssl pkey -pubout`), and RFC 8080's Ed25519 seed wrapped as RFC
+ * 8410 PKCS#8 (then the RFC's DNSKEY must come out). */
+static void
+test_dnssec_pem_import(void **state)
+{
+	(void)state;
+	static const char p256[] =
+		"-----BEGIN PRIVATE KEY-----\n"
+		"MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgIMeh9OMGSPO754vE\n"
+		"mi3E/+fzfRUjOMyhNwQH79jBaRqhRANCAARAbL0kfLQg70hFQuaMtrpceFWpbUF5\n"
+		"hDFDvWjGCB0Jfzxu3LsmaIwA5bLyILgsxC1JM6gaGeaFpq00Z+MIzznN\n"
+		"-----END PRIVATE KEY-----\n";
+	static const char ed[] =
+		"-----BEGIN PRIVATE KEY-----\n"
+		"MC4CAQAwBQYDK2VwBCIEIDgyMjYwMzg0NjI4MDgwMTIyNjQ1MTkwMjA0MTQyMjYy\n"
+		"-----END PRIVATE KEY-----\n";
+	uint8_t pub[64], dk[DNS_DNSSEC_DNSKEY_MAX];
+	b64("QGy9JHy0IO9IRULmjLa6XHhVqW1BeYQxQ71oxggdCX88bty7JmiMAOWy8iC4LMQtSTOoGhnmhaatNGfjCM85zQ==",
+	    pub, sizeof(pub));
+	struct dns_dnssec_key *k;
+	size_t kl;
+	assert_int_equal(dns_dnssec_key_from_pem(p256, strlen(p256), 256, &k), 0);
+	const uint8_t *kd = dns_dnssec_key_dnskey(k, &kl);
+	assert_int_equal(kl, 68);
+	assert_memory_equal(kd, "\x01\x00\x03\x0d", 4);
+	assert_memory_equal(kd + 4, pub, 64);
+	dns_dnssec_key_free(k);
+	size_t dl = rdata(DNS_T_DNSKEY, ED_DNSKEY, dk, sizeof(dk));
+	assert_int_equal(dns_dnssec_key_from_pem(ed, strlen(ed), 257, &k), 0);
+	kd = dns_dnssec_key_dnskey(k, &kl);
+	assert_int_equal(kl, dl);
+	assert_memory_equal(kd, dk, dl);
+	char pem[512];
+	assert_true(dns_dnssec_key_to_pem(k, pem, sizeof(pem)) > 0);
+	assert_string_equal(pem, ed);
+	dns_dnssec_key_free(k);
+}
+
 /* RFC 5155 Appendix A: salt aabbccdd, 12 iterations. */
 static void
 test_dnssec_nsec3_hash_rfc5155(void **state)
@@ -528,6 +567,7 @@ main(void)
 		cmocka_unit_test(test_dnssec_canonical_form),
 		cmocka_unit_test(test_dnssec_wildcard),
 		cmocka_unit_test(test_dnssec_generate_round_trip),
+		cmocka_unit_test(test_dnssec_pem_import),
 		cmocka_unit_test(test_dnssec_nsec3_hash_rfc5155),
 		cmocka_unit_test(test_dnssec_bitmap),
 	};
