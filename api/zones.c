@@ -278,6 +278,41 @@ content_to_wire(struct ctx *c, uint16_t type, const char *content, size_t len, u
 	return n;
 }
 
+/*
+ * DNSSEC (issue 15): until the primary signs, a zone asking for signing is
+ * refused rather than silently left unsigned, and the records only a signer
+ * makes (or a multi-signer import, later) are not taken from users.
+ */
+static bool
+dnssec_type_refused(uint16_t t)
+{
+	return t == DNS_T_RRSIG || t == DNS_T_NSEC || t == DNS_T_NSEC3 || t == DNS_T_NSEC3PARAM ||
+	       t == DNS_T_DNSKEY || t == DNS_T_CDS || t == DNS_T_CDNSKEY;
+}
+
+/* 422 for "dnssec": true, a "nsec3param", "presigned": true or "nsec3narrow": true. */
+static int
+dnssec_fields_check(struct api_resp *rs, json_t *body)
+{
+	static const char *const flags[] = {"dnssec", "presigned", "nsec3narrow"};
+	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+		json_t *v = json_object_get(body, flags[i]);
+		if (v == NULL || json_is_null(v) || json_is_false(v))
+			continue;
+		if (!json_is_boolean(v))
+			api_error(rs, 422, "%s: not a boolean", flags[i]);
+		else
+			api_error(rs, 422, "%s: DNSSEC signing is not available yet", flags[i]);
+		return -EINVAL;
+	}
+	json_t *n3 = json_object_get(body, "nsec3param");
+	if (n3 != NULL && !json_is_null(n3) && !(json_is_string(n3) && json_string_length(n3) == 0)) {
+		api_error(rs, 422, "nsec3param: DNSSEC signing is not available yet");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int
 parse_rrsets(struct ctx *c, json_t *arr, const uint8_t *zone, bool patch, struct parsed *p)
 {
@@ -343,6 +378,12 @@ parse_rrsets(struct ctx *c, json_t *arr, const uint8_t *zone, bool patch, struct
 		    dns_rrtype_is_meta(op->type)) {
 			api_error(rs, 422, "%s.type: unknown or unsupported record type '%.64s'", op->label,
 			          json_string_value(jtype));
+			return -EINVAL;
+		}
+		if (dnssec_type_refused(op->type)) {
+			api_error(rs, 422, "%s: %.300s %.16s: DNSSEC records are made by the signer, not "
+			          "accepted in rrsets (DNSSEC signing is not available yet)", op->label, name,
+			          dns_rrtype_name(op->type));
 			return -EINVAL;
 		}
 		op->kind = STORE_OP_REPLACE;
@@ -493,6 +534,14 @@ zt_add(void *ctx, const struct dns_rr *rr)
 		char t[DNS_NAME_TEXT_MAX];
 		dns_name_to_text(rr->owner, t, sizeof(t));
 		snprintf(zc->err, sizeof(zc->err), "record '%.200s' is outside the zone", t);
+		return -EINVAL;
+	}
+	if (dnssec_type_refused(rr->type)) {
+		char t[DNS_NAME_TEXT_MAX];
+		dns_name_to_text(rr->owner, t, sizeof(t));
+		snprintf(zc->err, sizeof(zc->err), "record '%.150s %.12s': DNSSEC records are made by "
+		         "the signer, not imported (DNSSEC signing is not available yet)", t,
+		         dns_rrtype_name(rr->type));
 		return -EINVAL;
 	}
 	if (zc->n == zc->cap) {
@@ -882,6 +931,8 @@ zones_create(struct ctx *c)
 	}
 	dns_name_lower(zone);
 	zn.name = zone;
+	if (dnssec_fields_check(rs, body) != 0)
+		goto out;
 	if (jkind != NULL) {
 		if (!json_is_string(jkind) || (zn.kind = norm_kind(json_string_value(jkind))) == NULL) {
 			api_error(rs, 422, "kind: must be one of Native, Master, Slave (Primary, Secondary)");
@@ -1087,6 +1138,8 @@ zone_put(struct ctx *c, const char *id)
 		api_error(c->rs, 400, "If-Match: not an ETag of this API");
 		goto out;
 	}
+	if (dnssec_fields_check(c->rs, body) != 0)
+		goto out;
 	if (jk != NULL && (!json_is_string(jk) || (s.kind = norm_kind(json_string_value(jk))) == NULL)) {
 		api_error(c->rs, 422, "kind: must be one of Native, Master, Slave (Primary, Secondary)");
 		goto out;
