@@ -212,12 +212,24 @@ load_persisted(struct timers *t, struct tzone *z)
 	uint64_t last = 0, exp_at = 0;
 	uint64_t now = wall_now();
 	int64_t mono = tcp_now_ms();
-	if (persist_load_timers(t->cfg.state_dir, z->apex, &last, &exp_at) == 0 && last <= now) {
-		z->last_ok_wall = last;
-		exp_at = last + z->expire;   /* the SOA's EXPIRE of this very version */
-	} else {
-		exp_at = now + z->expire;    /* unknown: count from now */
+	int tr = persist_load_timers(t->cfg.state_dir, z->apex, &last, &exp_at);
+	if (tr == 0 && last > now)
+		tr = -ERANGE;
+	if (tr != 0) {
+		/* Never "refreshed now": an expired zone would come back to life.  The
+		 * zone file's mtime follows every refresh (persist_save_timers). */
+		uint64_t mt = 0;
+		if (persist_zone_mtime(t->cfg.state_dir, z->apex, &mt) != 0 || mt > now)
+			mt = now;
+		last = mt;
+		log_warning(z->name, "refresh time not known (timers file %s), counted from the "
+		            "state file's time, %llu s ago",
+		            tr == -ENOENT ? "missing" : tr == ERR_FORMERR ? "corrupt"
+		            : tr == -ERANGE ? "in the future" : err_str(tr),
+		            (unsigned long long)(now - mt));
 	}
+	z->last_ok_wall = last;
+	exp_at = last + z->expire;   /* the SOA's EXPIRE of this very version */
 	if (exp_at <= now) {
 		z->expired = true;
 		z->expire_ms = mono;
