@@ -732,6 +732,10 @@ int
 timers_notify(void *ctx, const uint8_t *apex, bool has_serial, uint32_t serial)
 {
 	struct timers *t = ctx;
+	/* The primary is up: a transfer connection that went silent is stale
+	 * (e.g. the primary restarted), and the refresh must not wait on it. */
+	if (t->cfg.transport != NULL && t->cfg.transport->server_alive != NULL)
+		t->cfg.transport->server_alive(t->cfg.transport);
 	pthread_mutex_lock(&t->lock);
 	struct tzone *z = find_locked(t, apex, NULL);
 	if (z == NULL || z->removed) {

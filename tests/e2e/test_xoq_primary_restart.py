@@ -1,0 +1,90 @@
+"""Issue 13.2: a QUIC POP must not keep a dead connection.  The primary is
+killed (SIGKILL) and restarted with the same key: the POP's old connection
+is gone on the server side, and the first change made after the restart is
+served by the POP within 2 s of the restarted primary answering its API
+(stateless reset from the restarted primary, requests sent again at once
+on a new connection, NOTIFY drops a silent connection)."""
+import subprocess
+import time
+
+import dns.rcode
+import pytest
+
+from sec_util import Secondary, free_port, wait_until
+from xfr_util import Primary, TmpDir
+
+KEY = "pop-key."
+ZONE = "example.com."
+
+
+@pytest.fixture
+def tmp():
+    with TmpDir() as d:
+        yield d
+
+
+def a_records(sec, name):
+    try:
+        r = sec.query(name, timeout=0.5)
+    except Exception:   # timeout while the POP is busy: not yet
+        return set()
+    if r.rcode() != dns.rcode.NOERROR:
+        return set()
+    return {rd.to_text() for rrset in r.answer for rd in rrset}
+
+
+def kill_and_restart(p, downtime):
+    """SIGKILL, then the same command line again (same key, ports, database)."""
+    args = p.proc.args
+    p.proc.kill()
+    p.proc.wait()
+    time.sleep(downtime)
+    p.proc = subprocess.Popen(args, stdout=p.logf, stderr=subprocess.STDOUT)
+    wait_until(p._up, 10, step=0.01, what="restarted primary API")
+    return time.monotonic()
+
+
+def quic_pop(tmp, p, sport, extra=()):
+    secret = p.add_key(KEY)
+    p.create_zone(ZONE, keys=[KEY])
+    pin = p.api("GET", "")["quic_spki_pin"]
+    sec = Secondary(tmp, p.quic_port, port=sport, tsig=False, name="secq",
+                    extra=["--tsig", "%s:hmac-sha256:%s" % (KEY, secret), "--pin", pin] +
+                    list(extra))
+    sec.args[sec.args.index("--transport") + 1] = "quic"
+    sec.start()
+    wait_until(lambda: sec.serial(ZONE) == p.serial(ZONE), 10, what="zone over QUIC")
+    return sec
+
+
+def change(p, addr):
+    p.api("PATCH", "/zones/" + ZONE, {"rrsets": [
+        {"name": "www." + ZONE, "type": "A", "ttl": 300, "changetype": "REPLACE",
+         "records": [{"content": addr, "disabled": False}]}]})
+
+
+@pytest.mark.parametrize("downtime", [0, 4])
+def test_quic_pop_gets_first_change_after_primary_restart(tmp, downtime):
+    sport = free_port()
+    p = Primary(tmp, notify=["127.0.0.1:%d" % sport])
+    sec = None
+    try:
+        sec = quic_pop(tmp, p, sport)
+        # the connection is up and used: one change over it first
+        change(p, "192.0.2.50")
+        wait_until(lambda: a_records(sec, "www." + ZONE) == {"192.0.2.50"}, 5,
+                   what="IXFR over QUIC")
+        t0 = kill_and_restart(p, downtime)
+        change(p, "192.0.2.51")
+        wait_until(lambda: a_records(sec, "www." + ZONE) == {"192.0.2.51"}, 40, step=0.02,
+                   what="first change after the restart")
+        took = time.monotonic() - t0
+        assert took < 2.0, "served %.2f s after the restart\n%s" % (took, sec.logtext()[-3000:])
+        # and the next change too, on the new connection
+        change(p, "192.0.2.52")
+        wait_until(lambda: a_records(sec, "www." + ZONE) == {"192.0.2.52"}, 5,
+                   what="second change after the restart")
+    finally:
+        if sec:
+            sec.stop()
+        p.stop()
