@@ -2182,9 +2182,10 @@ struct quic_client {
 	bool more;
 	bool keepalive;
 	ngtcp2_duration keepalive_ns;    /* PING interval on an idle connection */
-	ngtcp2_tstamp last_rx;           /* last packet of the current connection processed */
+	ngtcp2_tstamp last_rx;           /* last packet addressed to this connection read */
 	ngtcp2_tstamp conn_start;
-	atomic_bool kick;                /* quic_client_server_alive() was called */
+	ngtcp2_tstamp watch_until;       /* check for a dead connection until then */
+	atomic_bool kick;                /* quic_client_server_alive() or a timeout */
 	struct creq *waiting, *active;   /* waiting: no stream yet */
 	char peer_pin[QUIC_PIN_LEN];
 	struct quic_stats st;
@@ -2731,6 +2732,28 @@ cl_write(struct quic_client *cl)
 	ngtcp2_conn_update_pkt_tx_time(cl->conn, ts);
 }
 
+/*
+ * Whether a datagram read without error was addressed to this connection:
+ * a short-header packet carries one of our connection ids.  (ngtcp2 drops
+ * packets it cannot decrypt without an error, e.g. another server's
+ * stateless reset, which must not count as a sign of life.)
+ */
+static bool
+cl_pkt_is_ours(struct quic_client *cl, const uint8_t *pkt, size_t n)
+{
+	if (n == 0 || (pkt[0] & 0x80) != 0)
+		return true;    /* long header: the handshake, checked by ngtcp2 */
+	ngtcp2_cid ids[8];
+	if (ngtcp2_conn_get_num_scid(cl->conn) > 8)
+		return true;
+	size_t k = ngtcp2_conn_get_scid(cl->conn, ids);
+	for (size_t i = 0; i < k; i++) {
+		if (n >= 1 + ids[i].datalen && memcmp(pkt + 1, ids[i].data, ids[i].datalen) == 0)
+			return true;
+	}
+	return false;
+}
+
 /* Handles one datagram; returns false when the connection ended. */
 static bool
 cl_packet(struct quic_client *cl, const uint8_t *pkt, size_t n, struct sockaddr_storage *from,
@@ -2749,7 +2772,8 @@ cl_packet(struct quic_client *cl, const uint8_t *pkt, size_t n, struct sockaddr_
 	ngtcp2_tstamp ts = now_ns();
 	int rv = ngtcp2_conn_read_pkt(cl->conn, &path, &pi, pkt, n, ts);
 	if (rv == 0) {
-		cl->last_rx = ts;
+		if (cl_pkt_is_ours(cl, pkt, n))
+			cl->last_rx = ts;
 		return true;
 	}
 	if (rv == NGTCP2_ERR_DRAINING) {
@@ -2915,9 +2939,15 @@ cl_check_stale(struct quic_client *cl)
 	if (cl->conn == NULL)
 		return;
 	ngtcp2_tstamp ts = now_ns();
-	ngtcp2_duration limit = cl->keepalive_ns + NGTCP2_SECONDS;
-	if (ts - cl->last_rx <= limit)
+	ngtcp2_duration silent = ts - cl->last_rx;
+	ngtcp2_conn_stat cs;
+	ngtcp2_conn_get_conn_stat(cl->conn, &cs);
+	/* Silent past a keep-alive round, or two probe timeouts in a row unanswered. */
+	bool stale = silent > cl->keepalive_ns + NGTCP2_SECONDS ||
+	             (cs.pto_count >= 2 && silent > 500 * NGTCP2_MILLISECONDS);
+	if (!stale)
 		return;
+	cl->watch_until = 0;
 	char ab[ADDR_TEXT_MAX];
 	addr_fmt((const struct sockaddr *)&cl->remote, ab, sizeof(ab));
 	if (cl->state != CL_READY) {
@@ -2955,7 +2985,11 @@ cl_thread(void *arg)
 			} else if (ev[i].data.fd == cl->fd)
 				cl_read(cl);
 		}
+		/* after a kick, watch a while: a request sent on a dead connection
+		 * shows it by unanswered probes within a second or so */
 		if (atomic_exchange(&cl->kick, false))
+			cl->watch_until = now_ns() + 5 * NGTCP2_SECONDS;
+		if (cl->watch_until != 0 && now_ns() < cl->watch_until)
 			cl_check_stale(cl);
 		cl_take_submissions(cl);
 		cl_timers(cl);

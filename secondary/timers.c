@@ -308,7 +308,7 @@ on_xfr_start(void *ctx, bool ixfr)
 {
 	struct start_ctx *s = ctx;
 	log_info(s->z->name, "zone transfer, incoming %s over %s from %s", ixfr ? "IXFR" : "AXFR",
-	         s->t->cfg.transport->name, s->t->primary_ip);
+	         xfr_transport_name(s->t->cfg.transport), s->t->primary_ip);
 }
 
 static bool
@@ -421,14 +421,15 @@ refresh_zone(struct timers *t, struct tzone *z, struct outcome *oc)
 			oc->want_axfr = ret != ERR_SERIAL_BACKWARDS && r.asked_ixfr;
 		} else {
 			log_warning(z->name, "refresh, remote %s %s, failed (%s), retry in %u s",
-			            t->primary_txt, t->cfg.transport->name, why, retry_interval(z));
+			            t->primary_txt, xfr_transport_name(t->cfg.transport), why,
+			            retry_interval(z));
 		}
 		goto out;
 	}
 	if (r.kind == XFR_UPTODATE) {
 		oc->ok = oc->uptodate = true;
 		log_info(z->name, "refresh, remote %s %s, zone is up-to-date, serial %u",
-		         t->primary_txt, t->cfg.transport->name, r.serial_to);
+		         t->primary_txt, xfr_transport_name(t->cfg.transport), r.serial_to);
 		goto out;
 	}
 	struct zone *nv = NULL;

@@ -94,6 +94,8 @@ void xfr_transport_quic_fallback(struct xfr_transport *t, struct xfr_quic_fallba
                                  const struct sockaddr *tcp, socklen_t tcplen);
 /* Whether the fallback is in force now (transfers go over TCP). */
 bool xfr_quic_fallback_active(struct xfr_quic_fallback *fb);
+/* The transport's name for logs: its name, or "TCP (QUIC fallback)" while that is in force. */
+const char *xfr_transport_name(const struct xfr_transport *t);
 
 /* ---- one record list ---- */
 

@@ -48,6 +48,12 @@ xfr_quic_fallback_active(struct xfr_quic_fallback *fb)
 	return false;
 }
 
+const char *
+xfr_transport_name(const struct xfr_transport *t)
+{
+	return xfr_quic_fallback_active(t->fallback) ? "TCP (QUIC fallback)" : t->name;
+}
+
 /* One more refresh whose QUIC connection failed; returns true when TCP is due now. */
 static bool
 note_failure(struct xfr_quic_fallback *fb)

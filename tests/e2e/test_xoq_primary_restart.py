@@ -88,3 +88,44 @@ def test_quic_pop_gets_first_change_after_primary_restart(tmp, downtime):
         if sec:
             sec.stop()
         p.stop()
+
+
+def test_quic_pop_falls_back_to_tcp(tmp):
+    """QUIC failing refresh after refresh (here: nothing listens on the QUIC
+    port): after 3 failures in a row the POP transfers over TCP from
+    --primary-tcp, says so in its log, and follows changes."""
+    sport = free_port()
+    p = Primary(tmp, notify=["127.0.0.1:%d" % sport])
+    sec = None
+    try:
+        secret = p.add_key(KEY)
+        p.create_zone(ZONE, keys=[KEY])
+        pin = p.api("GET", "")["quic_spki_pin"]
+        dead = free_port()   # a UDP port where nothing answers QUIC
+        sec = Secondary(tmp, dead, port=sport, tsig=False, name="secfb",
+                        extra=["--tsig", "%s:hmac-sha256:%s" % (KEY, secret), "--pin", pin,
+                               "--primary-tcp", "127.0.0.1:%d" % p.xfr_port])
+        sec.args[sec.args.index("--transport") + 1] = "quic"
+        sec.start()
+        wait_until(lambda: sec.serial(ZONE) == p.serial(ZONE), 30, step=0.1,
+                   what="zone over the TCP fallback")
+        log = sec.logtext()
+        assert ("warning: transfers failed over QUIC 3 times in a row, falling back to TCP "
+                "127.0.0.1@%d for 60 s" % p.xfr_port) in log, log
+        assert "zone transfer, incoming AXFR over TCP (QUIC fallback) from 127.0.0.1" in log
+        change(p, "192.0.2.60")
+        wait_until(lambda: a_records(sec, "www." + ZONE) == {"192.0.2.60"}, 5,
+                   what="change over the TCP fallback")
+    finally:
+        if sec:
+            sec.stop()
+        p.stop()
+
+
+def test_quic_pop_tcp_fallback_needs_tsig(tmp):
+    sec = Secondary(tmp, free_port(), tsig=False, name="secnt",
+                    extra=["--insecure", "--primary-tcp", "127.0.0.1:5300"])
+    sec.args[sec.args.index("--transport") + 1] = "quic"
+    proc = subprocess.run(sec.args, capture_output=True, text=True, timeout=10)
+    assert proc.returncode != 0
+    assert "--primary-tcp: a TCP fallback needs --tsig" in proc.stderr + proc.stdout
