@@ -2927,11 +2927,12 @@ cl_timers(struct quic_client *cl)
 }
 
 /*
- * After a NOTIFY (the server is up) or a request timeout: a connection that
- * has not heard from the server for longer than the keep-alive interval
- * (plus a second) is dead or left over from before a restart.  Drop it so
- * that requests go out at once on a new one instead of waiting for the
- * idle timeout.  A handshake that got no answer is restarted the same way.
+ * For a few seconds after a NOTIFY (the server is up) or a request timeout:
+ * a connection that has not heard from the server for longer than the
+ * keep-alive interval plus a second, or whose last two probe timeouts went
+ * unanswered, is dead or left over from before a restart.  Drop it so that
+ * requests go out at once on a new one instead of waiting for the idle
+ * timeout.  A handshake that got no answer is restarted the same way.
  */
 static void
 cl_check_stale(struct quic_client *cl)

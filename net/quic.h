@@ -16,6 +16,10 @@
  * connections.  Answers are queued per stream and written as the peer's
  * stream and connection windows open.
  *
+ * The server's static secret (tokens, stateless resets) derives from its key:
+ * after a restart with the same key, a packet of a connection it lost is
+ * answered with a stateless reset the client recognises (RFC 9000 §10.3).
+ *
  * Client (the secondary): struct quic_client keeps one connection to one
  * server, opened on first use and reopened after it closes; it runs its own
  * thread.  Requests from any thread each get a bidirectional stream; many
