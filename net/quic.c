@@ -60,6 +60,7 @@
 #define REGULAR_TOKEN_TTL (3600 * NGTCP2_SECONDS)
 #define SOCK_BUF (8 << 20)
 #define CID_BUCKETS 4096
+#define RESETS_PER_S 64      /* stateless resets sent per second, at most */
 
 static const char tls_prio[] = "NORMAL:-VERS-ALL:+VERS-TLS1.3:-GROUP-ALL:+GROUP-X25519:"
                                "+GROUP-SECP256R1:+GROUP-SECP384R1:%DISABLE_TLS13_COMPAT_MODE";
@@ -231,6 +232,26 @@ quic_spki_pin(const char *key_file, char pin[QUIC_PIN_LEN])
 		return ret;
 	ret = privkey_pin(key, pin);
 	gnutls_x509_privkey_deinit(key);
+	return ret;
+}
+
+/*
+ * The server's static secret (address validation tokens, stateless reset
+ * tokens): HMAC-SHA256 of the private key, so that a restarted server with
+ * the same key computes the same reset token for a connection it lost and
+ * the client learns at once that the connection is gone (RFC 9000 §10.3).
+ */
+static int
+key_secret(gnutls_x509_privkey_t key, uint8_t secret[32])
+{
+	static const char label[] = "anycst QUIC static secret v1";
+	gnutls_datum_t d = { NULL, 0 };
+	if (gnutls_x509_privkey_export2(key, GNUTLS_X509_FMT_DER, &d) < 0)
+		return -EIO;
+	int ret = gnutls_hmac_fast(GNUTLS_MAC_SHA256, label, sizeof(label) - 1, d.data, d.size,
+	                           secret) < 0 ? -EIO : 0;
+	gnutls_memset(d.data, 0, d.size);
+	gnutls_free(d.data);
 	return ret;
 }
 
@@ -505,6 +526,8 @@ quic_stats_prometheus(const struct quic_stats *st, const char *prefix, char *buf
 		{ "packets_sent", "QUIC packets sent", offsetof(struct quic_stats, pkts_tx), false },
 		{ "packets_lost", "QUIC packets with stream data declared lost and retransmitted",
 		  offsetof(struct quic_stats, pkts_lost), false },
+		{ "stateless_resets", "QUIC stateless resets sent (server) or received (client)",
+		  offsetof(struct quic_stats, stateless_resets), false },
 	};
 	size_t len = 0;
 	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
@@ -596,7 +619,9 @@ struct quic_server {
 	socklen_t locallen;
 	char pin[QUIC_PIN_LEN];
 	gnutls_certificate_credentials_t cred;
-	uint8_t secret[32];
+	uint8_t secret[32];              /* from the key: stable across restarts */
+	ngtcp2_tstamp reset_window;      /* start of the current second of resets */
+	unsigned resets_in_window;
 	struct sconn *conns;
 	unsigned nconns, pending_hs;
 	uint64_t next_id;
@@ -1569,6 +1594,49 @@ srv_send_retry(struct quic_server *srv, const ngtcp2_pkt_hd *hd,
 	}
 }
 
+/*
+ * Answers a short-header packet of a connection we do not know (we lost it,
+ * e.g. in a restart) with a stateless reset, so that the client drops it at
+ * once instead of waiting for its idle timeout.  The reset is shorter than
+ * the packet that caused it (no reset loops) and rate-limited (RFC 9000
+ * §10.3); the token comes from the key-derived secret and the packet's DCID.
+ */
+static void
+srv_send_reset(struct quic_server *srv, const uint8_t *dcid, size_t dcidlen, size_t pktlen,
+               const struct sockaddr_storage *ra, socklen_t rlen)
+{
+	enum { RAND_MAX_LEN = 40 };
+	size_t min = 1 + NGTCP2_MIN_STATELESS_RESET_RANDLEN + NGTCP2_STATELESS_RESET_TOKENLEN;
+	if (pktlen <= min || dcidlen == 0 || dcidlen > NGTCP2_MAX_CIDLEN)
+		return;
+	ngtcp2_tstamp ts = now_ns();
+	if (ts - srv->reset_window >= NGTCP2_SECONDS) {
+		srv->reset_window = ts;
+		srv->resets_in_window = 0;
+	}
+	if (srv->resets_in_window >= RESETS_PER_S)
+		return;
+	srv->resets_in_window++;
+	ngtcp2_cid cid;
+	ngtcp2_cid_init(&cid, dcid, dcidlen);
+	uint8_t token[NGTCP2_STATELESS_RESET_TOKENLEN];
+	if (ngtcp2_crypto_generate_stateless_reset_token(token, srv->secret, sizeof(srv->secret),
+	                                                 &cid) != 0)
+		return;
+	size_t randlen = pktlen - 1 - min + NGTCP2_MIN_STATELESS_RESET_RANDLEN;
+	if (randlen > RAND_MAX_LEN)
+		randlen = RAND_MAX_LEN;
+	uint8_t rnd[RAND_MAX_LEN];
+	if (gnutls_rnd(GNUTLS_RND_NONCE, rnd, randlen) != 0)
+		return;
+	uint8_t out[1 + RAND_MAX_LEN + NGTCP2_STATELESS_RESET_TOKENLEN];
+	ngtcp2_ssize n = ngtcp2_pkt_write_stateless_reset(out, sizeof(out), token, rnd, randlen);
+	if (n > 0) {
+		srv_send(srv, ra, rlen, out, (size_t)n);
+		stat_add(&srv->st.stateless_resets, 1);
+	}
+}
+
 static void
 srv_send_vn(struct quic_server *srv, const ngtcp2_version_cid *vc,
             const struct sockaddr_storage *ra, socklen_t rlen)
@@ -1754,8 +1822,11 @@ srv_on_packet(struct quic_server *srv, const uint8_t *pkt, size_t len,
 		(void)sconn_read(c, pkt, len);
 		return;
 	}
-	if (vc.version == 0)
-		return;         /* short header for an unknown connection */
+	if (vc.version == 0) {
+		/* short header for an unknown connection */
+		srv_send_reset(srv, vc.dcid, vc.dcidlen, len, ra, rlen);
+		return;
+	}
 	srv_new_conn(srv, pkt, len, ra, rlen);
 }
 
@@ -1982,6 +2053,8 @@ quic_server_new(const struct quic_server_cfg *cfg, struct quic_server **out)
 	if (ret == 0)
 		ret = privkey_pin(key, srv->pin);
 	if (ret == 0)
+		ret = key_secret(key, srv->secret);
+	if (ret == 0)
 		ret = make_cert(key, &crt);
 	if (ret == 0 && gnutls_certificate_allocate_credentials(&srv->cred) < 0)
 		ret = -ENOMEM;
@@ -1993,10 +2066,6 @@ quic_server_new(const struct quic_server_cfg *cfg, struct quic_server **out)
 		gnutls_x509_privkey_deinit(key);
 	if (ret != 0)
 		goto fail;
-	if (gnutls_rnd(GNUTLS_RND_KEY, srv->secret, sizeof(srv->secret)) != 0) {
-		ret = -EIO;
-		goto fail;
-	}
 	srv->fd = udp_socket(srv->local.ss_family);
 	if (srv->fd < 0) {
 		ret = srv->fd;
@@ -2075,6 +2144,10 @@ struct creq {
 	void *ctx;
 	int64_t sid;             /* -1 until a stream is open */
 	bool raw;                /* test mode: answer content ignored, no framing rules */
+	bool got_data;           /* some answer arrived: never sent again */
+	bool resent;             /* already sent again once on a new connection */
+	uint8_t *query;          /* the framed query, kept to send it again */
+	size_t qlen;
 	bool finished;           /* answer complete (FIN) or failed; see fail_* */
 	bool reset_needed;       /* failed on our side: reset the stream outside callbacks */
 	int fail_status;
@@ -2108,6 +2181,11 @@ struct quic_client {
 	bool pin_failed;
 	bool more;
 	bool keepalive;
+	ngtcp2_duration keepalive_ns;    /* PING interval on an idle connection */
+	ngtcp2_tstamp last_rx;           /* last packet addressed to this connection read */
+	ngtcp2_tstamp conn_start;
+	ngtcp2_tstamp watch_until;       /* check for a dead connection until then */
+	atomic_bool kick;                /* quic_client_server_alive() or a timeout */
 	struct creq *waiting, *active;   /* waiting: no stream yet */
 	char peer_pin[QUIC_PIN_LEN];
 	struct quic_stats st;
@@ -2150,7 +2228,56 @@ creq_finish(struct quic_client *cl, struct creq *r, int status, uint64_t app)
 	r->on_done(r->ctx, status, app);
 	doq_rx_clear(&r->rx);
 	sendq_clear(&r->q);
+	free(r->query);
 	free(r);
+}
+
+/* Appends `r` to the waiting list (streams open in order). */
+static void
+waiting_append(struct quic_client *cl, struct creq *r)
+{
+	r->next = r->prev = NULL;
+	if (cl->waiting == NULL) {
+		cl->waiting = r;
+		return;
+	}
+	struct creq *t = cl->waiting;
+	while (t->next != NULL)
+		t = t->next;
+	t->next = r;
+	r->prev = t;
+}
+
+/*
+ * Takes an active request off its lost connection and queues it for the
+ * next one: the query again from its first byte.  Only for requests that
+ * got no answer yet and were not sent again before (DNS queries are
+ * idempotent; a partly answered transfer is the caller's to retry).
+ * Returns false when `r` does not qualify.
+ */
+static bool
+creq_requeue(struct quic_client *cl, struct creq *r, ngtcp2_tstamp ts)
+{
+	if (r->got_data || r->resent || r->finished || r->raw || r->query == NULL ||
+	    (r->cancel != NULL && atomic_load(r->cancel) != 0) ||
+	    (r->deadline != 0 && ts >= r->deadline))
+		return false;
+	struct chunk *c = chunk_new(r->qlen);
+	if (c == NULL)
+		return false;
+	memcpy(c->data, r->query, r->qlen);
+	list_del(&cl->active, r);
+	if (cl->conn != NULL)
+		(void)ngtcp2_conn_set_stream_user_data(cl->conn, r->sid, NULL);
+	sendq_clear(&r->q);
+	sendq_push(&r->q, c);
+	r->q.fin_wanted = true;
+	doq_rx_clear(&r->rx);
+	doq_rx_init(&r->rx, DOQ_RX_RESPONSE);
+	r->sid = -1;
+	r->resent = true;
+	waiting_append(cl, r);
+	return true;
 }
 
 static ngtcp2_conn *
@@ -2213,6 +2340,21 @@ cl_handshake_completed(ngtcp2_conn *conn, void *user_data)
 }
 
 static int
+cl_recv_stateless_reset(ngtcp2_conn *conn, const ngtcp2_pkt_stateless_reset *sr,
+                        void *user_data)
+{
+	(void)conn;
+	(void)sr;
+	struct quic_client *cl = user_data;
+	char ab[ADDR_TEXT_MAX];
+	stat_add(&cl->st.stateless_resets, 1);
+	log_notice(NULL, "QUIC, remote %s, connection reset by the server (stateless reset: "
+	           "it restarted or lost the connection)",
+	           addr_fmt((const struct sockaddr *)&cl->remote, ab, sizeof(ab)));
+	return 0;
+}
+
+static int
 cl_on_msg(void *ctx, const uint8_t *msg, size_t len)
 {
 	struct creq *r = ctx;
@@ -2234,6 +2376,7 @@ cl_recv_stream_data(ngtcp2_conn *conn, uint32_t flags, int64_t stream_id, uint64
 	ngtcp2_conn_extend_max_offset(conn, datalen);
 	if (r == NULL || r->finished)
 		return 0;
+	r->got_data = true;
 	bool fin = (flags & NGTCP2_STREAM_DATA_FLAG_FIN) != 0;
 	int ret = r->raw ? 0 : doq_rx_feed(&r->rx, data, datalen, fin, cl_on_msg, r);
 	if (ret != 0) {
@@ -2332,6 +2475,7 @@ static const ngtcp2_callbacks cl_callbacks = {
 	.delete_crypto_cipher_ctx = ngtcp2_crypto_delete_crypto_cipher_ctx_cb,
 	.get_path_challenge_data = ngtcp2_crypto_get_path_challenge_data_cb,
 	.version_negotiation = ngtcp2_crypto_version_negotiation_cb,
+	.recv_stateless_reset = cl_recv_stateless_reset,
 };
 
 static void
@@ -2354,13 +2498,34 @@ cl_drop_conn(struct quic_client *cl)
 	cl->more = false;
 }
 
-/* Ends the connection: requests on streams fail; waiting ones fail too if it never came up. */
+/*
+ * Ends the connection: requests on streams fail; waiting ones fail too if it
+ * never came up.  When an established connection is lost without an error
+ * from the server (stateless reset, idle timeout, silence), requests that
+ * got no answer yet go out again at once on a new connection.
+ */
 static void
 cl_conn_lost(struct quic_client *cl, int status, uint64_t app)
 {
 	bool was_ready = cl->state == CL_READY;
 	if (!was_ready)
 		stat_add(&cl->st.handshake_failures, 1);
+	unsigned again = 0;
+	if (was_ready && status == -ECONNRESET && app == 0) {
+		ngtcp2_tstamp ts = now_ns();
+		for (struct creq *r = cl->active; r != NULL;) {
+			struct creq *next = r->next;
+			if (creq_requeue(cl, r, ts))
+				again++;
+			r = next;
+		}
+	}
+	if (again > 0) {
+		char ab[ADDR_TEXT_MAX];
+		log_info(NULL, "QUIC, remote %s, connection lost, %u request%s sent again on a new "
+		         "connection", addr_fmt((const struct sockaddr *)&cl->remote, ab, sizeof(ab)),
+		         again, again == 1 ? "" : "s");
+	}
 	while (cl->active != NULL)
 		creq_finish(cl, cl->active, status, app);
 	if (!was_ready) {
@@ -2462,8 +2627,8 @@ cl_connect(struct quic_client *cl)
 	ngtcp2_conn_set_tls_native_handle(cl->conn, cl->tls);
 	/* PINGs keep an idle connection open for the next NOTIFY-triggered transfer */
 	if (cl->keepalive)
-		ngtcp2_conn_set_keep_alive_timeout(cl->conn, (uint64_t)cl->cfg.idle_timeout_ms *
-		                                                 NGTCP2_MILLISECONDS / 3);
+		ngtcp2_conn_set_keep_alive_timeout(cl->conn, cl->keepalive_ns);
+	cl->conn_start = cl->last_rx = now_ns();
 	return 0;
 }
 
@@ -2567,6 +2732,28 @@ cl_write(struct quic_client *cl)
 	ngtcp2_conn_update_pkt_tx_time(cl->conn, ts);
 }
 
+/*
+ * Whether a datagram read without error was addressed to this connection:
+ * a short-header packet carries one of our connection ids.  (ngtcp2 drops
+ * packets it cannot decrypt without an error, e.g. another server's
+ * stateless reset, which must not count as a sign of life.)
+ */
+static bool
+cl_pkt_is_ours(struct quic_client *cl, const uint8_t *pkt, size_t n)
+{
+	if (n == 0 || (pkt[0] & 0x80) != 0)
+		return true;    /* long header: the handshake, checked by ngtcp2 */
+	ngtcp2_cid ids[8];
+	if (ngtcp2_conn_get_num_scid(cl->conn) > 8)
+		return true;
+	size_t k = ngtcp2_conn_get_scid(cl->conn, ids);
+	for (size_t i = 0; i < k; i++) {
+		if (n >= 1 + ids[i].datalen && memcmp(pkt + 1, ids[i].data, ids[i].datalen) == 0)
+			return true;
+	}
+	return false;
+}
+
 /* Handles one datagram; returns false when the connection ended. */
 static bool
 cl_packet(struct quic_client *cl, const uint8_t *pkt, size_t n, struct sockaddr_storage *from,
@@ -2582,9 +2769,13 @@ cl_packet(struct quic_client *cl, const uint8_t *pkt, size_t n, struct sockaddr_
 	path.remote.addrlen = fl;
 	ngtcp2_pkt_info pi;
 	memset(&pi, 0, sizeof(pi));
-	int rv = ngtcp2_conn_read_pkt(cl->conn, &path, &pi, pkt, n, now_ns());
-	if (rv == 0)
+	ngtcp2_tstamp ts = now_ns();
+	int rv = ngtcp2_conn_read_pkt(cl->conn, &path, &pi, pkt, n, ts);
+	if (rv == 0) {
+		if (cl_pkt_is_ours(cl, pkt, n))
+			cl->last_rx = ts;
 		return true;
+	}
 	if (rv == NGTCP2_ERR_DRAINING) {
 		ngtcp2_connection_close_error cc;
 		ngtcp2_conn_get_connection_close_error(cl->conn, &cc);
@@ -2657,17 +2848,7 @@ cl_take_submissions(struct quic_client *cl)
 	}
 	while (rev != NULL) {
 		struct creq *n = rev->next;
-		/* append at the tail of waiting, so streams open in order */
-		rev->next = rev->prev = NULL;
-		if (cl->waiting == NULL) {
-			cl->waiting = rev;
-		} else {
-			struct creq *t = cl->waiting;
-			while (t->next != NULL)
-				t = t->next;
-			t->next = rev;
-			rev->prev = t;
-		}
+		waiting_append(cl, rev);
 		rev = n;
 	}
 	if (cl->waiting != NULL && cl->state == CL_IDLE) {
@@ -2695,6 +2876,8 @@ cl_deadlines(struct quic_client *cl, ngtcp2_tstamp ts)
 			continue;
 		bool cancel = r->cancel != NULL && atomic_load(r->cancel) != 0;
 		if (cancel || (r->deadline != 0 && ts >= r->deadline)) {
+			if (!cancel)
+				atomic_store(&cl->kick, true);   /* a timeout: is the connection dead? */
 			r->finished = true;
 			r->reset_needed = true;
 			r->fail_status = cancel ? -ECANCELED : -ETIMEDOUT;
@@ -2743,6 +2926,49 @@ cl_timers(struct quic_client *cl)
 	cl_fail(cl, rv);
 }
 
+/*
+ * For a few seconds after a NOTIFY (the server is up) or a request timeout:
+ * a connection that has not heard from the server for longer than the
+ * keep-alive interval plus a second, or whose last two probe timeouts went
+ * unanswered, is dead or left over from before a restart.  Drop it so that
+ * requests go out at once on a new one instead of waiting for the idle
+ * timeout.  A handshake that got no answer is restarted the same way.
+ */
+static void
+cl_check_stale(struct quic_client *cl)
+{
+	if (cl->conn == NULL)
+		return;
+	ngtcp2_tstamp ts = now_ns();
+	ngtcp2_duration silent = ts - cl->last_rx;
+	ngtcp2_conn_stat cs;
+	ngtcp2_conn_get_conn_stat(cl->conn, &cs);
+	/* Silent past a keep-alive round, or two probe timeouts in a row unanswered. */
+	bool stale = silent > cl->keepalive_ns + NGTCP2_SECONDS ||
+	             (cs.pto_count >= 2 && silent > 500 * NGTCP2_MILLISECONDS);
+	if (!stale)
+		return;
+	cl->watch_until = 0;
+	char ab[ADDR_TEXT_MAX];
+	addr_fmt((const struct sockaddr *)&cl->remote, ab, sizeof(ab));
+	if (cl->state != CL_READY) {
+		if (ts - cl->conn_start <= NGTCP2_SECONDS)
+			return;
+		log_info(NULL, "QUIC, remote %s, handshake unanswered for %llu ms, starting over", ab,
+		         (unsigned long long)((ts - cl->conn_start) / NGTCP2_MILLISECONDS));
+		stat_add(&cl->st.handshake_failures, 1);
+		cl_drop_conn(cl);   /* waiting requests stay: cl_take_submissions reconnects */
+		return;
+	}
+	log_notice(NULL, "QUIC, remote %s, nothing heard from the server for %llu ms, "
+	           "reconnecting", ab,
+	           (unsigned long long)((ts - cl->last_rx) / NGTCP2_MILLISECONDS));
+	ngtcp2_connection_close_error cc;
+	ngtcp2_connection_close_error_default(&cc);
+	ngtcp2_connection_close_error_set_application_error(&cc, DOQ_NO_ERROR, NULL, 0);
+	cl_close(cl, &cc, -ECONNRESET);
+}
+
 static void *
 cl_thread(void *arg)
 {
@@ -2760,6 +2986,12 @@ cl_thread(void *arg)
 			} else if (ev[i].data.fd == cl->fd)
 				cl_read(cl);
 		}
+		/* after a kick, watch a while: a request sent on a dead connection
+		 * shows it by unanswered probes within a second or so */
+		if (atomic_exchange(&cl->kick, false))
+			cl->watch_until = now_ns() + 5 * NGTCP2_SECONDS;
+		if (cl->watch_until != 0 && now_ns() < cl->watch_until)
+			cl_check_stale(cl);
 		cl_take_submissions(cl);
 		cl_timers(cl);
 		cl_open_streams(cl);
@@ -2823,10 +3055,11 @@ quic_client_new(const struct quic_client_cfg *cfg, struct quic_client **out)
 	cl->cfg.remote = NULL;
 	cl->cfg.alpn = NULL;
 	if (cl->cfg.idle_timeout_ms == 0)
-		cl->cfg.idle_timeout_ms = 60000;
+		cl->cfg.idle_timeout_ms = 10000;
 	if (cl->cfg.handshake_timeout_ms == 0)
 		cl->cfg.handshake_timeout_ms = 5000;
 	cl->keepalive = !cfg->no_keepalive;
+	cl->keepalive_ns = (ngtcp2_duration)cl->cfg.idle_timeout_ms * NGTCP2_MILLISECONDS / 4;
 	int ret = -EINVAL;
 	if (cfg->pin != NULL && cfg->pin[0] != '\0') {
 		if (strlen(cfg->pin) != QUIC_PIN_LEN - 1)
@@ -2902,6 +3135,14 @@ cl_request(struct quic_client *cl, const uint8_t *query, size_t len, quic_msg_fn
 	}
 	(void)doq_prefix(c->data, len);
 	memcpy(c->data + 2, query, len);
+	r->query = malloc(2 + len);
+	if (r->query == NULL) {
+		free(r);
+		free(c);
+		return -ENOMEM;
+	}
+	memcpy(r->query, c->data, 2 + len);
+	r->qlen = 2 + len;
 	sendq_push(&r->q, c);
 	r->q.fin_wanted = true;
 	if (timeout_ms != 0)
@@ -3101,6 +3342,15 @@ void
 quic_client_stats(const struct quic_client *cl, struct quic_stats *st)
 {
 	stats_copy(st, &cl->st);
+}
+
+void
+quic_client_server_alive(struct quic_client *cl)
+{
+	if (cl == NULL)
+		return;
+	atomic_store(&cl->kick, true);
+	wake_fd(cl->efd);
 }
 
 void

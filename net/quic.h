@@ -16,6 +16,10 @@
  * connections.  Answers are queued per stream and written as the peer's
  * stream and connection windows open.
  *
+ * The server's static secret (tokens, stateless resets) derives from its key:
+ * after a restart with the same key, a packet of a connection it lost is
+ * answered with a stateless reset the client recognises (RFC 9000 §10.3).
+ *
  * Client (the secondary): struct quic_client keeps one connection to one
  * server, opened on first use and reopened after it closes; it runs its own
  * thread.  Requests from any thread each get a bidirectional stream; many
@@ -67,6 +71,7 @@ struct quic_stats {
 	uint64_t pkts_rx;
 	uint64_t pkts_tx;
 	uint64_t pkts_lost;          /* packets with STREAM data declared lost (retransmitted) */
+	uint64_t stateless_resets;   /* sent (server, for unknown connections) or received */
 };
 
 /*
@@ -175,9 +180,9 @@ struct quic_client_cfg {
 	const char *pin;                /* base64 SPKI SHA-256; NULL needs `insecure` */
 	bool insecure;                  /* accept any key, with a warning in the log */
 	const char *alpn;               /* NULL: "doq" (tests use another to check refusal) */
-	unsigned idle_timeout_ms;       /* 0: 60000 */
+	unsigned idle_timeout_ms;       /* 0: 10000: a dead path is noticed this soon */
 	unsigned handshake_timeout_ms;  /* 0: 5000 */
-	bool no_keepalive;              /* default: PING every idle_timeout/3 so the
+	bool no_keepalive;              /* default: PING every idle_timeout/4 so the
 	                                 * connection stays up between transfers */
 };
 
@@ -241,6 +246,17 @@ ssize_t quic_stream_recv(struct quic_stream *s, uint8_t *buf, size_t cap, unsign
 uint64_t quic_stream_app_error(struct quic_stream *s);
 /* Cancels the request if unfinished (DOQ_REQUEST_CANCELLED), waits for it to let go, frees. */
 void quic_stream_close(struct quic_stream *s);
+
+/*
+ * Tells the client that the server is up (it sent a NOTIFY).  A connection
+ * that has heard nothing from the server for longer than the keep-alive
+ * interval is then dropped, and requests go out at once on a new one.  The
+ * same check runs after any request timeout.  Connection losses without an
+ * error from the server (stateless reset from a restarted server, idle
+ * timeout) send requests that got no answer yet once more on a new
+ * connection.  Thread-safe; NULL is a no-op.
+ */
+void quic_client_server_alive(struct quic_client *cl);
 
 /* Connection statistics of this client (conns_accepted counts connects). */
 void quic_client_stats(const struct quic_client *cl, struct quic_stats *st);

@@ -42,6 +42,8 @@ static struct opt secondary_opts[] = {
 	{.name = "primary", .arg = "ADDR:PORT", .def = "127.0.0.1:8853 (QUIC), 127.0.0.1:5300 (TCP)",
 	 .help = "zone source"},
 	{.name = "transport", .arg = "quic|tcp", .def = "quic", .help = "transfer transport"},
+	{.name = "primary-tcp", .arg = "ADDR:PORT|off", .def = "--primary's address, port 5300",
+	 .help = "TCP transfers when QUIC keeps failing (with --tsig-file only)"},
 	{.name = "pin", .arg = "BASE64", .help = "SPKI SHA-256 pin of the primary's QUIC key"},
 	{.name = "insecure", .help = "accept any QUIC key (logs a warning)"},
 	{.name = "tsig-file", .arg = "FILE",
@@ -215,6 +217,34 @@ main(int argc, char **argv)
 		if (tsig_file_load(&tsig, opts_str(secondary_opts, "tsig-file"), err, sizeof(err)) != 0)
 			fatal("%s", err);
 		have_tsig = true;
+	}
+
+	/* QUIC failing refresh after refresh: TCP for a while.  Only with TSIG, which
+	 * then authenticates the transfers in place of the pinned key. */
+	static struct xfr_quic_fallback fallback;
+	bool ptcp_set = opts_get(secondary_opts, "primary-tcp")->set;
+	const char *ptcp = ptcp_set ? opts_str(secondary_opts, "primary-tcp") : "";
+	if (qc != NULL && strcmp(ptcp, "off") != 0) {
+		struct sockaddr_storage tcp;
+		if (ptcp_set) {
+			parse_addr("primary-tcp", ptcp, 5300, &tcp);
+		} else {
+			char ip[ADDR_TEXT_MAX];
+			addr_fmt_ip((const struct sockaddr *)&primary, ip, sizeof(ip));
+			if (primary.ss_family == AF_INET6)
+				snprintf(err, sizeof(err), "[%s]:5300", ip);
+			else
+				snprintf(err, sizeof(err), "%s:5300", ip);
+			parse_addr("primary-tcp", err, 5300, &tcp);
+		}
+		if (have_tsig)
+			xfr_transport_quic_fallback(&quic_transport, &fallback,
+			                            (const struct sockaddr *)&tcp,
+			                            addr_len((const struct sockaddr *)&tcp));
+		else if (ptcp_set)
+			fatal("--primary-tcp: a TCP fallback needs --tsig-file (QUIC's pin would not apply)");
+	} else if (ptcp_set && strcmp(ptcp, "off") != 0) {
+		log_notice(NULL, "--primary-tcp applies to QUIC only");
 	}
 
 	struct opt *lo = opts_get(secondary_opts, "listen");

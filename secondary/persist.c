@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dns/name.h"
@@ -437,7 +438,31 @@ persist_save_timers(const char *dir, const uint8_t *origin, uint64_t last_refres
 		unlink(tmp);
 		return r;
 	}
-	return fsync_dir(dir);
+	r = fsync_dir(dir);
+	/* The zone file's mtime follows the last refresh: if the timers file is
+	 * lost, the zone's age is still known (persist_zone_mtime). */
+	if (r == 0 && persist_path(dir, origin, ".zone", path, sizeof(path)) == 0) {
+		struct timespec ts[2] = {
+			{.tv_nsec = UTIME_OMIT},
+			{.tv_sec = (time_t)last_refresh},
+		};
+		(void)utimensat(AT_FDCWD, path, ts, 0);
+	}
+	return r;
+}
+
+int
+persist_zone_mtime(const char *dir, const uint8_t *origin, uint64_t *mtime)
+{
+	char path[4096];
+	int r = persist_path(dir, origin, ".zone", path, sizeof(path));
+	if (r != 0)
+		return r;
+	struct stat st;
+	if (stat(path, &st) != 0)
+		return -errno;
+	*mtime = st.st_mtime > 0 ? (uint64_t)st.st_mtime : 0;
+	return 0;
 }
 
 int

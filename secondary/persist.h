@@ -23,7 +23,9 @@
  * Beside it, "<zone>.timers" keeps the wall-clock time of the last
  * successful refresh (40 bytes: magic "ANYCSTT\0", u32 version, u32 0,
  * u64 last refresh, u64 expire-at, u64 FNV-1a of the previous 32 bytes),
- * so that the SOA expire timer keeps running across restarts.
+ * so that the SOA expire timer keeps running across restarts.  Saving it
+ * also sets the zone file's mtime to the last refresh: a lost or corrupt
+ * timers file falls back to that time, never to "refreshed now".
  */
 #ifndef SECONDARY_PERSIST_H
 #define SECONDARY_PERSIST_H
@@ -92,6 +94,13 @@ int persist_save_timers(const char *dir, const uint8_t *origin, uint64_t last_re
 /* Reads them back.  0, -ENOENT, ERR_FORMERR (corrupt) or -errno. */
 int persist_load_timers(const char *dir, const uint8_t *origin, uint64_t *last_refresh,
                         uint64_t *expire_at);
+
+/*
+ * The zone file's modification time (wall clock, seconds).  Saving the
+ * timers sets it to the last refresh, so it is the fallback when the timers
+ * file is lost or corrupt.  0, -ENOENT or -errno.
+ */
+int persist_zone_mtime(const char *dir, const uint8_t *origin, uint64_t *mtime);
 
 /*
  * File name of the zone in `dir` with `suffix` (".zone", ".timers") into

@@ -215,12 +215,24 @@ load_persisted(struct timers *t, struct tzone *z)
 	uint64_t last = 0, exp_at = 0;
 	uint64_t now = wall_now();
 	int64_t mono = tcp_now_ms();
-	if (persist_load_timers(t->cfg.state_dir, z->apex, &last, &exp_at) == 0 && last <= now) {
-		z->last_ok_wall = last;
-		exp_at = last + z->expire;   /* the SOA's EXPIRE of this very version */
-	} else {
-		exp_at = now + z->expire;    /* unknown: count from now */
+	int tr = persist_load_timers(t->cfg.state_dir, z->apex, &last, &exp_at);
+	if (tr == 0 && last > now)
+		tr = -ERANGE;
+	if (tr != 0) {
+		/* Never "refreshed now": an expired zone would come back to life.  The
+		 * zone file's mtime follows every refresh (persist_save_timers). */
+		uint64_t mt = 0;
+		if (persist_zone_mtime(t->cfg.state_dir, z->apex, &mt) != 0 || mt > now)
+			mt = now;
+		last = mt;
+		log_warning(z->name, "refresh time not known (timers file %s), counted from the "
+		            "state file's time, %llu s ago",
+		            tr == -ENOENT ? "missing" : tr == ERR_FORMERR ? "corrupt"
+		            : tr == -ERANGE ? "in the future" : err_str(tr),
+		            (unsigned long long)(now - mt));
 	}
+	z->last_ok_wall = last;
+	exp_at = last + z->expire;   /* the SOA's EXPIRE of this very version */
 	if (exp_at <= now) {
 		z->expired = true;
 		z->expire_ms = mono;
@@ -306,7 +318,7 @@ on_xfr_start(void *ctx, bool ixfr)
 {
 	struct start_ctx *s = ctx;
 	log_info(s->z->name, "zone transfer, incoming %s over %s from %s", ixfr ? "IXFR" : "AXFR",
-	         s->t->cfg.transport->name, s->t->primary_ip);
+	         xfr_transport_name(s->t->cfg.transport), s->t->primary_ip);
 }
 
 static bool
@@ -419,14 +431,15 @@ refresh_zone(struct timers *t, struct tzone *z, struct outcome *oc)
 			oc->want_axfr = ret != ERR_SERIAL_BACKWARDS && r.asked_ixfr;
 		} else {
 			log_warning(z->name, "refresh, remote %s %s, failed (%s), retry in %u s",
-			            t->primary_txt, t->cfg.transport->name, why, retry_interval(z));
+			            t->primary_txt, xfr_transport_name(t->cfg.transport), why,
+			            retry_interval(z));
 		}
 		goto out;
 	}
 	if (r.kind == XFR_UPTODATE) {
 		oc->ok = oc->uptodate = true;
 		log_info(z->name, "refresh, remote %s %s, zone is up-to-date, serial %u",
-		         t->primary_txt, t->cfg.transport->name, r.serial_to);
+		         t->primary_txt, xfr_transport_name(t->cfg.transport), r.serial_to);
 		goto out;
 	}
 	struct zone *nv = NULL;
@@ -740,6 +753,10 @@ int
 timers_notify(void *ctx, const uint8_t *apex, bool has_serial, uint32_t serial)
 {
 	struct timers *t = ctx;
+	/* The primary is up: a transfer connection that went silent is stale
+	 * (e.g. the primary restarted), and the refresh must not wait on it. */
+	if (t->cfg.transport != NULL && t->cfg.transport->server_alive != NULL)
+		t->cfg.transport->server_alive(t->cfg.transport);
 	pthread_mutex_lock(&t->lock);
 	struct tzone *z = find_locked(t, apex, NULL);
 	if (z == NULL || z->removed) {

@@ -21,6 +21,7 @@
 #ifndef SECONDARY_XFRIN_H
 #define SECONDARY_XFRIN_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -50,6 +51,27 @@ struct xfr_transport {
 	bool zero_id;         /* message id 0 (RFC 9250 §4.2.1) */
 	size_t pad_block;     /* EDNS(0) padding of requests to this block (RFC 9250 §5.4) */
 	const char *refused;  /* non-NULL: every refresh fails with this reason (no --pin) */
+	/* The primary is up (it sent a NOTIFY): drop a connection that went silent.  May be NULL. */
+	void (*server_alive)(const struct xfr_transport *t);
+	struct xfr_quic_fallback *fallback;   /* XoQ only: TCP when QUIC keeps failing */
+};
+
+/*
+ * TCP fallback of the XoQ transport (caller's storage, zeroed before
+ * xfr_transport_quic_fallback()): after XFR_QUIC_FALLBACK_FAILS refreshes in a
+ * row whose QUIC connection failed before any answer (handshake refused or
+ * timed out, connection lost), transfers use TCP to `tcp` for
+ * XFR_QUIC_FALLBACK_S seconds (logged), then QUIC again.  The request that
+ * hit the limit goes out over TCP at once.
+ */
+#define XFR_QUIC_FALLBACK_FAILS 3
+#define XFR_QUIC_FALLBACK_S 60
+struct xfr_quic_fallback {
+	struct sockaddr_storage tcp;  /* the primary's TCP transfer address */
+	socklen_t tcplen;
+	char tcp_txt[64];
+	atomic_uint fails;            /* QUIC refreshes failed before any answer, in a row */
+	_Atomic int64_t tcp_until;    /* tcp_now_ms(): TCP until then, 0: QUIC */
 };
 
 struct xfr_conn {
@@ -67,6 +89,13 @@ extern const struct xfr_transport xfr_transport_tcp;
  * open between refreshes and checks the pin).  Fills `t` (name "QUIC").
  */
 void xfr_transport_quic_init(struct xfr_transport *t, void *client);
+/* Enables the TCP fallback of `t` to `tcp` (the primary's TCP transfer address). */
+void xfr_transport_quic_fallback(struct xfr_transport *t, struct xfr_quic_fallback *fb,
+                                 const struct sockaddr *tcp, socklen_t tcplen);
+/* Whether the fallback is in force now (transfers go over TCP). */
+bool xfr_quic_fallback_active(struct xfr_quic_fallback *fb);
+/* The transport's name for logs: its name, or "TCP (QUIC fallback)" while that is in force. */
+const char *xfr_transport_name(const struct xfr_transport *t);
 
 /* ---- one record list ---- */
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <dirent.h>
 #include <cmocka.h>
@@ -302,6 +303,26 @@ test_persist_timers_roundtrip_and_corrupt(void **state)
 	assert_int_equal(access(path, F_OK), -1);
 }
 
+/* Saving the timers sets the zone file's mtime: the fallback when they are lost. */
+static void
+test_persist_timers_set_zone_mtime(void **state)
+{
+	(void)state;
+	uint8_t origin[DNS_NAME_MAX];
+	name("example.com.", origin);
+	uint64_t mt = 0;
+	assert_int_equal(persist_zone_mtime(dir, origin, &mt), -ENOENT);
+	struct rec r[4];
+	size_t n = make_zone(r, 2);
+	save(origin, r, n, 7);
+	assert_int_equal(persist_zone_mtime(dir, origin, &mt), 0);
+	assert_true(mt + 60 > (uint64_t)time(NULL));
+	assert_int_equal(persist_save_timers(dir, origin, 1700000000, 1700000010), 0);
+	assert_int_equal(persist_zone_mtime(dir, origin, &mt), 0);
+	assert_true(mt == 1700000000);
+	assert_int_equal(persist_remove(dir, origin), 0);
+}
+
 static void
 test_persist_creates_missing_dirs(void **state)
 {
@@ -337,6 +358,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_persist_creates_missing_dirs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_persist_timers_roundtrip_and_corrupt, setup,
 		                                teardown),
+		cmocka_unit_test_setup_teardown(test_persist_timers_set_zone_mtime, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("persist", tests, NULL, NULL);
 }

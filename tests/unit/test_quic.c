@@ -15,7 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <cmocka.h>
 
@@ -574,6 +577,144 @@ test_quic_keepalive(void **state)
 	quic_server_free(srv);
 }
 
+/* A server in a child process, so that it can die by SIGKILL (no CONNECTION_CLOSE). */
+static pid_t
+server_child(const char *key, uint16_t *port)
+{
+	int pfd[2];
+	assert_int_equal(pipe(pfd), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);   /* never outlives the test */
+		close(pfd[0]);
+		char listen[32];
+		snprintf(listen, sizeof(listen), "127.0.0.1:%u", *port);
+		struct quic_server_cfg cfg;
+		memset(&cfg, 0, sizeof(cfg));
+		cfg.listen = listen;
+		cfg.key_file = key;
+		cfg.handler = handler;
+		struct quic_server *srv = NULL;
+		if (quic_server_new(&cfg, &srv) != 0)
+			_exit(1);
+		uint16_t p = quic_server_port(srv);
+		if (write(pfd[1], &p, sizeof(p)) != (ssize_t)sizeof(p))
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(pfd[1]);
+	uint16_t p = 0;
+	assert_int_equal(read(pfd[0], &p, sizeof(p)), (ssize_t)sizeof(p));
+	close(pfd[0]);
+	*port = p;
+	return pid;
+}
+
+static void
+kill_child(pid_t pid)
+{
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
+static double
+mono_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * Issue 13.2: the server is killed and restarted with the same key.  Its
+ * stateless reset (token from the key-derived secret) ends the client's old
+ * connection at the next packet, and the request goes out again at once on
+ * a new connection, instead of waiting for the idle timeout.
+ */
+static void
+test_quic_restarted_server_resets(void **state)
+{
+	(void)state;
+	uint16_t port = 0;
+	pid_t pid = server_child(keyfile, &port);
+	char pin[QUIC_PIN_LEN];
+	assert_int_equal(quic_spki_pin(keyfile, pin), 0);
+	char remote[64];
+	snprintf(remote, sizeof(remote), "127.0.0.1:%u", port);
+	struct quic_client_cfg cfg;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.remote = remote;
+	cfg.pin = pin;
+	struct quic_client *cl = NULL;
+	assert_int_equal(quic_client_new(&cfg, &cl), 0);
+	struct got g;
+	assert_int_equal(get(cl, 1, 100, 0, &g), 0);
+	kill_child(pid);
+	pid = server_child(keyfile, &port);
+	double t0 = mono_s();
+	assert_int_equal(get(cl, 2, 100, 0, &g), 0);
+	assert_int_equal(g.n, 2);
+	assert_true(mono_s() - t0 < 1.5);
+	struct quic_stats st;
+	quic_client_stats(cl, &st);
+	assert_int_equal(st.stateless_resets, 1);
+	assert_int_equal(st.conns_accepted, 2);
+	quic_client_free(cl);
+	kill_child(pid);
+}
+
+/*
+ * A restarted server that cannot reset the connection (another key): after
+ * quic_client_server_alive() (a NOTIFY came) a connection silent for longer
+ * than the keep-alive interval is dropped and the request goes out at once
+ * on a new one.
+ */
+static void
+test_quic_server_alive_drops_silent_connection(void **state)
+{
+	(void)state;
+	uint16_t port = 0;
+	pid_t pid = server_child(keyfile, &port);
+	char remote[64];
+	snprintf(remote, sizeof(remote), "127.0.0.1:%u", port);
+	struct quic_client_cfg cfg;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.remote = remote;
+	cfg.insecure = true;
+	struct quic_client *cl = NULL;
+	assert_int_equal(quic_client_new(&cfg, &cl), 0);
+	struct got g;
+	assert_int_equal(get(cl, 1, 100, 0, &g), 0);
+	kill_child(pid);
+	char key2[160];
+	snprintf(key2, sizeof(key2), "%s/other.key", keydir);
+	pid = server_child(key2, &port);
+	usleep(4000000);   /* past keep-alive (2.5 s) + 1 s, before the idle timeout (10 s) */
+	quic_client_server_alive(cl);
+	double t0 = mono_s();
+	assert_int_equal(get(cl, 3, 100, 0, &g), 0);
+	assert_int_equal(g.n, 3);
+	assert_true(mono_s() - t0 < 1.5);
+	/* At once after the restart (no keep-alive lost yet): the request itself
+	 * goes unanswered, and two probe timeouts later the connection is dropped. */
+	kill_child(pid);
+	pid = server_child(keyfile, &port);
+	quic_client_server_alive(cl);
+	t0 = mono_s();
+	assert_int_equal(get(cl, 4, 100, 0, &g), 0);
+	assert_int_equal(g.n, 4);
+	assert_true(mono_s() - t0 < 2.5);
+	struct quic_stats st;
+	quic_client_stats(cl, &st);
+	assert_int_equal(st.stateless_resets, 0);
+	assert_int_equal(st.conns_accepted, 3);
+	quic_client_free(cl);
+	kill_child(pid);
+	unlink(key2);
+}
+
 static void
 test_quic_pin_checks(void **state)
 {
@@ -807,6 +948,8 @@ main(void)
 		cmocka_unit_test(test_quic_stream_pull_and_cancel),
 		cmocka_unit_test(test_quic_workers_backpressure),
 		cmocka_unit_test(test_quic_keepalive),
+		cmocka_unit_test(test_quic_restarted_server_resets),
+		cmocka_unit_test(test_quic_server_alive_drops_silent_connection),
 		cmocka_unit_test(test_quic_pin_checks),
 		cmocka_unit_test(test_quic_wrong_alpn),
 		cmocka_unit_test(test_quic_message_id),
