@@ -64,7 +64,8 @@ struct serve_ctx {
 /*
  * Handles one received message `q` (`qlen` bytes) from `from` and writes the
  * response into `out` (`cap` bytes).  Returns its length, or 0 when nothing
- * is to be sent.  Never allocates on the query path; NOTIFY takes a slower
+ * is to be sent.  UDP answers to queries pass the rate limiter `c->rrl`
+ * (truncated or dropped when limited).  Never allocates on the query path; NOTIFY takes a slower
  * path (TSIG, a log line, waking the refresh thread).
  */
 size_t serve_message(struct serve_ctx *c, const uint8_t *q, size_t qlen,

@@ -18,7 +18,6 @@
 #include <urcu-qsbr.h>
 
 #include "net/addr.h"
-#include "secondary/rrl.h"
 #include "util/log.h"
 
 #define UDP_BUF 4096   /* queries larger than this are not real UDP queries */
@@ -140,9 +139,6 @@ serve_fd(struct worker *w, int fd, bool wildcard)
 			size_t r = serve_message(&w->ctx, w->rx[i], len,
 			                         (const struct sockaddr *)&w->from[i], false, w->tx[out],
 			                         UDP_OUT);
-			if (r != 0 && w->ctx.rrl != NULL)
-				r = rrl_apply(w->ctx.rrl, (const struct sockaddr *)&w->from[i], w->tx[out],
-				              r);
 			if (r == 0)
 				continue;
 			w->siov[out].iov_base = w->tx[out];
