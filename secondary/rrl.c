@@ -25,12 +25,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <time.h>
 
 #define COUNT_MAX 0xffffffull
 #define TAG_MASK 0x7fffffull
 #define SHARED (1ull << 63)
+#define HUGE_PAGE ((size_t)2 << 20)
 #define WAYS 8                  /* bucket words per 64-byte cache line */
 #define RRL_MAX_THREADS 256
 
@@ -73,12 +75,18 @@ rrl_new(const struct rrl_cfg *cfg)
 	size_t p = 64;
 	while (p < n && p < ((size_t)1 << 26))
 		p <<= 1;
-	r->table = aligned_alloc(64, p * sizeof(uint64_t));
+	/* Huge-page aligned and advised: a random bucket per response must not
+	 * also cost a TLB miss (the table is 2 MiB by default). */
+	size_t bytes = p * sizeof(uint64_t);
+	size_t align = bytes >= HUGE_PAGE ? HUGE_PAGE : 64;
+	r->table = aligned_alloc(align, bytes);
 	if (r->table == NULL) {
 		free(r);
 		return NULL;
 	}
-	memset(r->table, 0, p * sizeof(uint64_t));
+	if (align == HUGE_PAGE)
+		madvise(r->table, bytes, MADV_HUGEPAGE);
+	memset(r->table, 0, bytes);
 	r->mask = p - 1;
 	r->rate = cfg->rate > COUNT_MAX - 1 ? COUNT_MAX - 1 : cfg->rate;
 	r->slip = cfg->slip;
@@ -279,19 +287,19 @@ find_slot(struct rrl *r, uint64_t h, uint64_t tag, uint64_t sec)
 	return free_slot != NULL ? free_slot : &line[first];
 }
 
-enum rrl_action
-rrl_check(struct rrl *r, const struct sockaddr *client, const struct rrl_query *q,
-          uint64_t now_ms, struct rrl_stats *st)
+bool
+rrl_key(struct rrl *r, const struct sockaddr *client, const struct rrl_query *q, uint64_t *key,
+        struct rrl_stats *st)
 {
 	int fam;
 	const uint8_t *a = client_bytes(client, &fam);
 	if (a == NULL)
-		return RRL_PASS;
+		return false;
 	for (size_t i = 0; i < r->nwl; i++) {
 		if (r->wl[i].family == fam && prefix_match(a, r->wl[i].addr, r->wl[i].bits)) {
 			if (st != NULL)
 				STAT_INC(st, whitelisted);
-			return RRL_PASS;
+			return false;
 		}
 	}
 	/* The type matters only where the answer depends on it. */
@@ -313,6 +321,16 @@ rrl_check(struct rrl *r, const struct sockaddr *client, const struct rrl_query *
 	}
 	h ^= h >> 29;
 	h = mix64(q->name != NULL ? hash_name(h, q->name) : h);
+	/* The decision comes later: let the bucket's cache line load meanwhile. */
+	__builtin_prefetch(&r->table[h & r->mask & ~(uint64_t)(WAYS - 1)], 1, 3);
+	*key = h;
+	return true;
+}
+
+enum rrl_action
+rrl_decide(struct rrl *r, uint64_t key, uint64_t now_ms, struct rrl_stats *st)
+{
+	uint64_t h = key;
 	uint64_t tag = (h >> 40) & TAG_MASK;
 	uint64_t sec = (now_ms / 1000) & 0xffff;
 	uint64_t *slot = find_slot(r, h, tag, sec);
@@ -355,6 +373,16 @@ rrl_check(struct rrl *r, const struct sockaddr *client, const struct rrl_query *
 	if (st != NULL)
 		STAT_INC(st, dropped);
 	return RRL_DROP;
+}
+
+enum rrl_action
+rrl_check(struct rrl *r, const struct sockaddr *client, const struct rrl_query *q,
+          uint64_t now_ms, struct rrl_stats *st)
+{
+	uint64_t key;
+	if (!rrl_key(r, client, q, &key, st))
+		return RRL_PASS;
+	return rrl_decide(r, key, now_ms, st);
 }
 
 size_t
@@ -414,14 +442,25 @@ thread_stats(void)
 	return s;
 }
 
-size_t
-rrl_apply(struct rrl *r, const struct sockaddr *client, const struct rrl_query *q, uint8_t *msg,
-          size_t len)
+bool
+rrl_prepare(struct rrl *r, const struct sockaddr *client, const struct rrl_query *q,
+            uint64_t *key)
+{
+	return rrl_key(r, client, q, key, thread_stats());
+}
+
+uint64_t
+rrl_now_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	uint64_t now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-	switch (rrl_check(r, client, q, now, thread_stats())) {
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+size_t
+rrl_finish(struct rrl *r, uint64_t key, uint64_t now_ms, uint8_t *msg, size_t len)
+{
+	switch (rrl_decide(r, key, now_ms, thread_stats())) {
 	case RRL_PASS:
 		return len;
 	case RRL_SLIP:
@@ -430,6 +469,16 @@ rrl_apply(struct rrl *r, const struct sockaddr *client, const struct rrl_query *
 	default:
 		return 0;
 	}
+}
+
+size_t
+rrl_apply(struct rrl *r, const struct sockaddr *client, const struct rrl_query *q, uint8_t *msg,
+          size_t len)
+{
+	uint64_t key;
+	if (!rrl_prepare(r, client, q, &key))
+		return len;
+	return rrl_finish(r, key, rrl_now_ms(), msg, len);
 }
 
 void

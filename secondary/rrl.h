@@ -99,6 +99,17 @@ enum rrl_action rrl_check(struct rrl *r, const struct sockaddr *client, const st
                           uint64_t now_ms, struct rrl_stats *st);
 
 /*
+ * rrl_check in two halves, so a batch can compute every response's key
+ * first (which prefetches its bucket) and decide afterwards, while the
+ * buckets' cache lines arrive.  rrl_key returns false when the response is
+ * not judged (a whitelisted client, counted, or an unknown address family),
+ * else sets `*key`.  `key` is only meaningful to the same `r`.
+ */
+bool rrl_key(struct rrl *r, const struct sockaddr *client, const struct rrl_query *q,
+             uint64_t *key, struct rrl_stats *st);
+enum rrl_action rrl_decide(struct rrl *r, uint64_t key, uint64_t now_ms, struct rrl_stats *st);
+
+/*
  * Cuts response `msg` (`len` bytes) down to its header and question with
  * TC=1 and no other records.  Returns the new length, or 0 when `msg` is
  * malformed (then send nothing).
@@ -113,6 +124,17 @@ size_t rrl_truncate(uint8_t *msg, size_t len);
  */
 size_t rrl_apply(struct rrl *r, const struct sockaddr *client, const struct rrl_query *q,
                  uint8_t *msg, size_t len);
+
+/*
+ * rrl_apply in two halves for a batch of responses (see rrl_key), with the
+ * same per-thread counters: rrl_prepare returns false when the response is
+ * not judged (send it as built); rrl_finish returns the length to send.
+ * `now_ms` from rrl_now_ms(), once per batch.
+ */
+bool rrl_prepare(struct rrl *r, const struct sockaddr *client, const struct rrl_query *q,
+                 uint64_t *key);
+size_t rrl_finish(struct rrl *r, uint64_t key, uint64_t now_ms, uint8_t *msg, size_t len);
+uint64_t rrl_now_ms(void);
 
 /* Sums every thread's counters into `out`. */
 void rrl_stats_sum(struct rrl_stats *out);

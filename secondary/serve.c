@@ -62,6 +62,7 @@ serve_message(struct serve_ctx *c, const uint8_t *q, size_t qlen, const struct s
               bool tcp, uint8_t *out, size_t cap)
 {
 	struct serve_stats *s = c->stats;
+	c->rrl_pending = false;
 	int op = answer_peek_opcode(q, qlen);
 	if (op == ANSWER_OP_NOTIFY && c->notify != NULL) {
 		size_t n = notify_handle(c->notify, q, qlen, from, out, cap);
@@ -95,7 +96,7 @@ serve_message(struct serve_ctx *c, const uint8_t *q, size_t qlen, const struct s
 			.qtype = st.qtype,
 			.cls = st.cls,
 		};
-		return rrl_apply(c->rrl, from, &rq, out, (size_t)n);
+		c->rrl_pending = rrl_prepare(c->rrl, from, &rq, &c->rrl_key);
 	}
 	return (size_t)n;
 }

@@ -18,6 +18,7 @@
 #include <urcu-qsbr.h>
 
 #include "net/addr.h"
+#include "secondary/rrl.h"
 #include "util/log.h"
 
 #define UDP_BUF 4096   /* queries larger than this are not real UDP queries */
@@ -43,6 +44,8 @@ struct worker {
 		uint8_t buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
 	} ctrl[SERVE_UDP_BATCH];
 	uint64_t wildcard;            /* bit i: fds[i] is bound to a wildcard address */
+	uint64_t rrl_key[SERVE_UDP_BATCH];   /* answer i's RRL bucket, when rrl_judge[i] */
+	bool rrl_judge[SERVE_UDP_BATCH];
 };
 
 struct serve_udp {
@@ -109,6 +112,34 @@ reply_control(struct msghdr *mh)
 	return 0;
 }
 
+/*
+ * Rate limiting of a batch's `out` answers, after all were built so the
+ * buckets' cache lines (prefetched by rrl_prepare) have arrived: each answer
+ * is sent as built, truncated, or dropped (the rest move up).  Returns how
+ * many are left to send.
+ */
+static unsigned
+rrl_batch(struct worker *w, unsigned out)
+{
+	uint64_t now = rrl_now_ms();
+	unsigned keep = 0;
+	for (unsigned k = 0; k < out; k++) {
+		size_t len = w->siov[k].iov_len;
+		if (w->rrl_judge[k])
+			len = rrl_finish(w->ctx.rrl, w->rrl_key[k], now, w->tx[k], len);
+		if (len == 0)
+			continue;
+		if (keep != k) {
+			w->smsg[keep] = w->smsg[k];
+			w->siov[keep] = w->siov[k];
+			w->smsg[keep].msg_hdr.msg_iov = &w->siov[keep];
+		}
+		w->siov[keep].iov_len = len;
+		keep++;
+	}
+	return keep;
+}
+
 static void
 serve_fd(struct worker *w, int fd, bool wildcard)
 {
@@ -156,8 +187,12 @@ serve_fd(struct worker *w, int fd, bool wildcard)
 					w->smsg[out].msg_hdr.msg_controllen = cl;
 				}
 			}
+			w->rrl_judge[out] = w->ctx.rrl_pending;
+			w->rrl_key[out] = w->ctx.rrl_key;
 			out++;
 		}
+		if (w->ctx.rrl != NULL)
+			out = rrl_batch(w, out);
 		unsigned sent = 0;
 		while (sent < out) {
 			int s = sendmmsg(fd, w->smsg + sent, out - sent, MSG_DONTWAIT);
