@@ -63,7 +63,8 @@ main(int argc, char **argv)
 		for (unsigned long i = 0; i < calls; i += 64) {
 			for (unsigned k = 0; k < 64; k++) {
 				unsigned long j = i + k;
-				sin.sin_addr.s_addr = htonl(0x0a000000u | (uint32_t)((j % prefixes) << 8) | 7);
+				uint32_t a = 0x0a000000u | (uint32_t)((j % prefixes) << 8) | 7;
+				sin.sin_addr.s_addr = htonl(a);
 				name[2 + (j & 3)] = (uint8_t)('0' + (j >> 2) % 10);
 				rrl_prepare(r, (struct sockaddr *)&sin, &q, &keys[k]);
 			}

@@ -236,8 +236,8 @@ main(int argc, char **argv)
 			if (rrl_whitelist_add(rrl, wo->values[i], err, sizeof(err)) != 0)
 				fatal("--rrl-whitelist: %s", err);
 		log_notice(NULL, "RRL on, %u responses/s per prefix, slip %u, %zu whitelisted, "
-		           "prefixes /%u and /%u", rcfg.rate, rcfg.slip, wo->nvalues, rcfg.v4_prefix,
-		           rcfg.v6_prefix);
+		           "prefixes /%u and /%u", rcfg.rate, rcfg.slip, wo->nvalues,
+		           rcfg.v4_prefix, rcfg.v6_prefix);
 	}
 
 	struct sockaddr_storage http_addr;

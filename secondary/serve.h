@@ -70,8 +70,9 @@ struct serve_ctx {
  * Handles one received message `q` (`qlen` bytes) from `from` and writes the
  * response into `out` (`cap` bytes).  Returns its length, or 0 when nothing
  * is to be sent.  A UDP answer to a query with `c->rrl` set leaves
- * c->rrl_pending true when the caller must still judge it (rrl_finish).  Never allocates on the query path; NOTIFY takes a slower
- * path (TSIG, a log line, waking the refresh thread).
+ * c->rrl_pending true when the caller must still judge it (rrl_finish).
+ * Never allocates on the query path; NOTIFY takes a slower path (TSIG, a log
+ * line, waking the refresh thread).
  */
 size_t serve_message(struct serve_ctx *c, const uint8_t *q, size_t qlen,
                      const struct sockaddr *from, bool tcp, uint8_t *out, size_t cap);

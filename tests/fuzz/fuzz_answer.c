@@ -119,8 +119,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		if (st.cls < ANSWER_CLS_ANSWER || st.cls > ANSWER_CLS_ERROR)
 			abort();
-		if (st.cls_name != 0 && (st.cls_name < 12 || st.cls_name >= n ||
-		                         dns_name_check(out + st.cls_name, (size_t)n - st.cls_name) < 0))
+		size_t at = st.cls_name;
+		if (at != 0 && (at < 12 || at >= (size_t)n ||
+		                dns_name_check(out + at, (size_t)n - at) < 0))
 			abort();
 		struct rrl_query q = {.name = st.cls_name ? out + st.cls_name : NULL,
 		                      .qtype = st.qtype, .cls = st.cls};

@@ -518,8 +518,8 @@ test_answer_zero_alloc(void **state)
 	for (int i = 0; i < 10000; i++) {
 		int k = i % N;
 		from.sin_addr.s_addr = htonl(0x7f000100u | (uint32_t)(i & 0xff));
-		size_t len = serve_message(&ctx, qs[k], ql[k], (const struct sockaddr *)&from, false,
-		                           out, 4096);
+		const struct sockaddr *sa = (const struct sockaddr *)&from;
+		size_t len = serve_message(&ctx, qs[k], ql[k], sa, false, out, 4096);
 		assert_true(len > 0);
 		assert_true(ctx.rrl_pending);
 		sent += rrl_finish(r, ctx.rrl_key, rrl_now_ms(), out, len) > 0;

@@ -1,4 +1,7 @@
-/* secondary/rrl.c: buckets per prefix and response, slip, whitelist, truncation, lock-free counting. */
+/*
+ * secondary/rrl.c: buckets per prefix and response, slip, whitelist,
+ * truncation, lock-free counting.
+ */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
