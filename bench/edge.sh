@@ -6,7 +6,8 @@
 #     pinned to core 0, bench/dnsblast on core 1, the two daemons measured in
 #     turn, ROUNDS rounds of SECS seconds each; medians and their ratio.
 #     Also the server's CPU per answered query (survives noise better than
-#     QPS) and bench/rrl_check.c: the hook's own cost in ns per call.
+#     QPS), the share of the server's CPU samples in rrl_* (perf, steadier
+#     still) and bench/rrl_check.c: the hook's own cost in ns per call.
 #  2. Failover: POP A's secondary killed under a steady query stream in the
 #     BIRD lab of tests/e2e/edge_util.py: time to withdraw, time to the first
 #     answer from POP B, lost queries; median over RUNS runs (root and bird).
@@ -154,6 +155,19 @@ offc=$(median < "$TMP/off.cpu")
 onc=$(median < "$TMP/on.cpu")
 echo "median QPS: RRL off $off, RRL on $on, on/off = $(awk -v a="$on" -v b="$off" 'BEGIN {printf "%.3f", a / b}') (cost $(awk -v a="$on" -v b="$off" 'BEGIN {printf "%.1f", (1 - a / b) * 100}')%, aim < 5%)"
 echo "median server CPU per query: RRL off $offc ns, RRL on $onc ns (cost $(awk -v a="$onc" -v b="$offc" 'BEGIN {printf "%.1f", (a / b - 1) * 100}')%; steadier than QPS on a shared machine)"
+# The share of the server's CPU samples spent in the RRL functions: a ratio
+# taken within one run, so it holds on a loaded machine where QPS does not.
+if command -v perf > /dev/null; then
+	taskset -c 1 "$TMP/dnsblast" -s 127.0.0.1 -p "$PON" -d "$TMP/queries" -l $((SECS + 2)) \
+		-q 200 > /dev/null 2>&1 &
+	BL=$!
+	sleep 1
+	perf record -q -o "$TMP/perf.data" -p "$SON" -- sleep "$SECS" > /dev/null 2>&1
+	wait $BL
+	perf report -i "$TMP/perf.data" --stdio --sort symbol 2>/dev/null | awk '
+		/\[\.\] rrl_/ {sub("%", "", $1); s += $1}
+		END {printf "RRL functions (rrl_*): %.1f%% of the server'"'"'s CPU samples (perf, RRL on; aim < 5%%)\n", s}'
+fi
 taskset -c 0 "$TMP/rrl_check"
 
 echo

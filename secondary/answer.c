@@ -62,6 +62,8 @@ struct ctx {
 	unsigned qname_labels;
 	bool aa;
 	uint8_t rcode;
+	uint8_t cls;                /* enum answer_class, from the first resolution step */
+	unsigned cls_labels;        /* labels of the class's name (a suffix of the qname) */
 	struct target tg[MAX_TARGETS];
 	unsigned ntg;
 };
@@ -512,6 +514,36 @@ answer_any(struct ctx *c, const struct znode *n, size_t sname_off, const uint8_t
 		put_additional(c, NULL);
 }
 
+/* The RRL class of the first resolution step `r` of a qname of `sl` labels. */
+static void
+classify(struct ctx *c, const struct lookup *r, unsigned sl)
+{
+	const struct znode *n = r->node;
+	c->cls_labels = sl;
+	switch (r->kind) {
+	case R_DELEG:
+		c->cls = ANSWER_CLS_REFERRAL;
+		c->cls_labels = r->labels;
+		return;
+	case R_NX:
+		c->cls = ANSWER_CLS_NXDOMAIN;
+		c->cls_labels = c->z->apex_labels;
+		return;
+	case R_WILD:
+		c->cls = ANSWER_CLS_WILDCARD;
+		c->cls_labels = r->labels;
+		return;
+	case R_DNAME:
+		c->cls = ANSWER_CLS_ANSWER;
+		return;
+	case R_EXACT:
+		break;
+	}
+	bool data = c->qtype == DNS_T_ANY ? n->nrr > 0 :
+	            znode_rrset(n, c->qtype) != NULL || (n->flags & ZN_CNAME);
+	c->cls = data ? ANSWER_CLS_ANSWER : ANSWER_CLS_NODATA;
+}
+
 static void
 solve(struct ctx *c, const uint8_t *qname)
 {
@@ -529,6 +561,8 @@ solve(struct ctx *c, const uint8_t *qname)
 				return;   /* CNAME loop: stop with what is written */
 		}
 		visited[chain] = n;
+		if (chain == 0)
+			classify(c, &r, sl);
 		switch (r.kind) {
 		case R_DELEG: {
 			size_t off = pkt_skip_labels(c->p->buf, sname_off, sl - r.labels);
@@ -862,5 +896,19 @@ respond:
 	}
 	st->edns = edns;
 	st->rcode = c.rcode;
+	/* RRL class: errors are keyed by the zone (or the root), CH answers by the qname. */
+	if (c.rcode != RC_NOERROR && c.rcode != RC_NXDOMAIN) {
+		c.cls = ANSWER_CLS_ERROR;
+		c.cls_labels = c.z != NULL ? c.z->apex_labels : 0;
+	} else if (c.cls == 0) {
+		c.cls = ANSWER_CLS_ANSWER;
+		c.cls_labels = qend > 12 ? dns_name_labels(out + 12) : 0;
+	}
+	st->cls = c.cls;
+	if (qend > 12) {
+		unsigned ql = dns_name_labels(out + 12);
+		unsigned keep = c.cls_labels < ql ? c.cls_labels : ql;
+		st->cls_name = (uint16_t)pkt_skip_labels(out, 12, ql - keep);
+	}
 	return (ssize_t)p.len;
 }

@@ -35,11 +35,28 @@ struct answer_opts {
 	uint16_t udp_payload;    /* our EDNS UDP size; 0 means ANSWER_UDP_PAYLOAD */
 };
 
-/* What happened to one query, for per-worker counters. */
+/*
+ * Kind of response, for response rate limiting (secondary/rrl.h keys its
+ * buckets by it; the values equal enum rrl_class).  Decided by the first
+ * step of the resolution: a CNAME chain keeps the class of its start.
+ */
+enum answer_class {
+	ANSWER_CLS_ANSWER = 1,   /* data for the qname (or a CNAME/DNAME), CH answers */
+	ANSWER_CLS_NODATA,       /* the name exists, the type does not */
+	ANSWER_CLS_NXDOMAIN,     /* name: the zone's apex */
+	ANSWER_CLS_REFERRAL,     /* name: the delegation point */
+	ANSWER_CLS_WILDCARD,     /* name: the wildcard's closest encloser */
+	ANSWER_CLS_ERROR,        /* any other rcode; name: the zone's apex, else the root */
+};
+
+/* What happened to one query, for per-worker counters and RRL. */
 struct answer_stats {
 	uint16_t qtype;          /* 0 when the question could not be read */
 	uint8_t rcode;           /* final rcode incl. extended bits (BADVERS = 16) */
 	bool aa, tc, edns, nsid; /* flags of the response; edns: OPT in the query */
+	uint8_t cls;             /* enum answer_class; 0 when nothing is sent */
+	uint16_t cls_name;       /* offset in the response of the class's name: a suffix of the
+	                            question's (uncompressed) name; 0: no question (the root) */
 };
 
 /*

@@ -82,7 +82,11 @@ static struct opt secondary_opts[] = {
 	{.name = "health-max-bad", .arg = "N|P%", .def = HEALTH_MAX_BAD_DEFAULT,
 	 .help = "bad zones (missing, expired, lagging) tolerated; P% of them at least one"},
 	{.name = "rrl-rate", .arg = "N", .def = "0 (off)",
-	 .help = "UDP responses per second per /24 or /56 client prefix"},
+	 .help = "UDP responses per second per client prefix and response (name, type, class)"},
+	{.name = "rrl-ipv4-prefix", .arg = "BITS", .def = "24",
+	 .help = "IPv4 clients sharing RRL buckets (1..32)"},
+	{.name = "rrl-ipv6-prefix", .arg = "BITS", .def = "56",
+	 .help = "IPv6 clients sharing RRL buckets (1..128)"},
 	{.name = "rrl-slip", .arg = "N", .def = "2",
 	 .help = "every Nth rate-limited answer sent truncated (TC=1); 0: drop all"},
 	{.name = "rrl-whitelist", .arg = "PREFIX", .help = "never rate-limit this prefix",
@@ -294,6 +298,8 @@ main(int argc, char **argv)
 	struct rrl_cfg rcfg = {
 		.rate = (uint32_t)num_opt("rrl-rate", 0, 10000000, 0),
 		.slip = (uint32_t)num_opt("rrl-slip", 0, 100, 2),
+		.v4_prefix = (unsigned)num_opt("rrl-ipv4-prefix", 1, 32, RRL_DEFAULT_V4_PREFIX),
+		.v6_prefix = (unsigned)num_opt("rrl-ipv6-prefix", 1, 128, RRL_DEFAULT_V6_PREFIX),
 	};
 	struct rrl *rrl = NULL;
 	if (rcfg.rate > 0) {
@@ -304,8 +310,9 @@ main(int argc, char **argv)
 		for (size_t i = 0; i < wo->nvalues; i++)
 			if (rrl_whitelist_add(rrl, wo->values[i], err, sizeof(err)) != 0)
 				fatal("--rrl-whitelist: %s", err);
-		log_notice(NULL, "RRL on, %u responses/s per prefix, slip %u, %zu whitelisted",
-		           rcfg.rate, rcfg.slip, wo->nvalues);
+		log_notice(NULL, "RRL on, %u responses/s per prefix, slip %u, %zu whitelisted, "
+		           "prefixes /%u and /%u", rcfg.rate, rcfg.slip, wo->nvalues,
+		           rcfg.v4_prefix, rcfg.v6_prefix);
 	}
 
 	struct sockaddr_storage http_addr;

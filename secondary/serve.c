@@ -9,6 +9,14 @@
 #include <string.h>
 
 #include "secondary/notify.h"
+#include "secondary/rrl.h"
+
+_Static_assert((int)ANSWER_CLS_ANSWER == (int)RRL_CLS_ANSWER &&
+               (int)ANSWER_CLS_NODATA == (int)RRL_CLS_NODATA &&
+               (int)ANSWER_CLS_NXDOMAIN == (int)RRL_CLS_NXDOMAIN &&
+               (int)ANSWER_CLS_REFERRAL == (int)RRL_CLS_REFERRAL &&
+               (int)ANSWER_CLS_WILDCARD == (int)RRL_CLS_WILDCARD &&
+               (int)ANSWER_CLS_ERROR == (int)RRL_CLS_ERROR, "answer classes are RRL classes");
 
 atomic_bool serve_stopping;
 
@@ -54,6 +62,7 @@ serve_message(struct serve_ctx *c, const uint8_t *q, size_t qlen, const struct s
               bool tcp, uint8_t *out, size_t cap)
 {
 	struct serve_stats *s = c->stats;
+	c->rrl_pending = false;
 	int op = answer_peek_opcode(q, qlen);
 	if (op == ANSWER_OP_NOTIFY && c->notify != NULL) {
 		size_t n = notify_handle(c->notify, q, qlen, from, out, cap);
@@ -80,5 +89,14 @@ serve_message(struct serve_ctx *c, const uint8_t *q, size_t qlen, const struct s
 		SERVE_INC(s->udp);
 	SERVE_INC(s->rcode[st.rcode < SERVE_RCODES ? st.rcode : SERVE_RCODES - 1]);
 	SERVE_INC(s->qtype[st.qtype < SERVE_QTYPE_OTHER ? st.qtype : SERVE_QTYPE_OTHER]);
+	if (!tcp && c->rrl != NULL) {
+		/* UDP only: over TCP the source address is proven, and TC sends clients there. */
+		struct rrl_query rq = {
+			.name = st.cls_name != 0 ? out + st.cls_name : NULL,
+			.qtype = st.qtype,
+			.cls = st.cls,
+		};
+		c->rrl_pending = rrl_prepare(c->rrl, from, &rq, &c->rrl_key);
+	}
 	return (size_t)n;
 }

@@ -59,13 +59,20 @@ struct serve_ctx {
 	struct notify_cfg *notify;     /* NULL: NOTIFY answered NOTIMP */
 	struct serve_stats *stats;     /* this thread's own */
 	struct rrl *rrl;               /* UDP response rate limiting; NULL: off (secondary/rrl.h) */
+	/* Set by each serve_message call: whether its UDP answer awaits the rate
+	 * limiter's verdict, rrl_finish(rrl, rrl_key, ...), which the caller gives
+	 * once per batch (the bucket's cache line is prefetched meanwhile). */
+	bool rrl_pending;
+	uint64_t rrl_key;
 };
 
 /*
  * Handles one received message `q` (`qlen` bytes) from `from` and writes the
  * response into `out` (`cap` bytes).  Returns its length, or 0 when nothing
- * is to be sent.  Never allocates on the query path; NOTIFY takes a slower
- * path (TSIG, a log line, waking the refresh thread).
+ * is to be sent.  A UDP answer to a query with `c->rrl` set leaves
+ * c->rrl_pending true when the caller must still judge it (rrl_finish).
+ * Never allocates on the query path; NOTIFY takes a slower path (TSIG, a log
+ * line, waking the refresh thread).
  */
 size_t serve_message(struct serve_ctx *c, const uint8_t *q, size_t qlen,
                      const struct sockaddr *from, bool tcp, uint8_t *out, size_t cap);

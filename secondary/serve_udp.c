@@ -44,6 +44,8 @@ struct worker {
 		uint8_t buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
 	} ctrl[SERVE_UDP_BATCH];
 	uint64_t wildcard;            /* bit i: fds[i] is bound to a wildcard address */
+	uint64_t rrl_key[SERVE_UDP_BATCH];   /* answer i's RRL bucket, when rrl_judge[i] */
+	bool rrl_judge[SERVE_UDP_BATCH];
 };
 
 struct serve_udp {
@@ -110,6 +112,34 @@ reply_control(struct msghdr *mh)
 	return 0;
 }
 
+/*
+ * Rate limiting of a batch's `out` answers, after all were built so the
+ * buckets' cache lines (prefetched by rrl_prepare) have arrived: each answer
+ * is sent as built, truncated, or dropped (the rest move up).  Returns how
+ * many are left to send.
+ */
+static unsigned
+rrl_batch(struct worker *w, unsigned out)
+{
+	uint64_t now = rrl_now_ms();
+	unsigned keep = 0;
+	for (unsigned k = 0; k < out; k++) {
+		size_t len = w->siov[k].iov_len;
+		if (w->rrl_judge[k])
+			len = rrl_finish(w->ctx.rrl, w->rrl_key[k], now, w->tx[k], len);
+		if (len == 0)
+			continue;
+		if (keep != k) {
+			w->smsg[keep] = w->smsg[k];
+			w->siov[keep] = w->siov[k];
+			w->smsg[keep].msg_hdr.msg_iov = &w->siov[keep];
+		}
+		w->siov[keep].iov_len = len;
+		keep++;
+	}
+	return keep;
+}
+
 static void
 serve_fd(struct worker *w, int fd, bool wildcard)
 {
@@ -140,9 +170,6 @@ serve_fd(struct worker *w, int fd, bool wildcard)
 			size_t r = serve_message(&w->ctx, w->rx[i], len,
 			                         (const struct sockaddr *)&w->from[i], false, w->tx[out],
 			                         UDP_OUT);
-			if (r != 0 && w->ctx.rrl != NULL)
-				r = rrl_apply(w->ctx.rrl, (const struct sockaddr *)&w->from[i], w->tx[out],
-				              r);
 			if (r == 0)
 				continue;
 			w->siov[out].iov_base = w->tx[out];
@@ -160,8 +187,12 @@ serve_fd(struct worker *w, int fd, bool wildcard)
 					w->smsg[out].msg_hdr.msg_controllen = cl;
 				}
 			}
+			w->rrl_judge[out] = w->ctx.rrl_pending;
+			w->rrl_key[out] = w->ctx.rrl_key;
 			out++;
 		}
+		if (w->ctx.rrl != NULL)
+			out = rrl_batch(w, out);
 		unsigned sent = 0;
 		while (sent < out) {
 			int s = sendmmsg(fd, w->smsg + sent, out - sent, MSG_DONTWAIT);

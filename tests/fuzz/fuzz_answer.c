@@ -2,12 +2,14 @@
  * libFuzzer target for the query path: any bytes go to answer_build() over a
  * zone with every answer path (wildcard, CNAME loop, DNAME, delegation, big
  * rrset), over UDP and TCP; every response must parse with dns/msg.c, fit
- * the limit, and echo the query id.
+ * the limit, and echo the query id; its RRL class must be set and name a
+ * valid name inside the response, which the rate limiter then judges.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <urcu-qsbr.h>
 
 #include "dns/msg.h"
@@ -15,6 +17,7 @@
 #include "dns/rdata.h"
 #include "dns/rrtype.h"
 #include "secondary/answer.h"
+#include "secondary/rrl.h"
 #include "secondary/zdb.h"
 #include "secondary/zone.h"
 
@@ -105,8 +108,28 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	struct answer_opts udp = {.identity = "fuzz", .version = "v"};
 	struct answer_opts tcp = {.is_tcp = true, .identity = "fuzz"};
-	ssize_t n = answer_build(db, data, size, out, 1232, &udp, NULL);
+	struct answer_stats st;
+	ssize_t n = answer_build(db, data, size, out, 1232, &udp, &st);
 	check(data, size, out, n, 1232);
+	if (n > 0) {
+		static struct rrl *rrl;
+		if (rrl == NULL) {
+			struct rrl_cfg rc = {.rate = 2, .slip = 2, .buckets = 64};
+			rrl = rrl_new(&rc);
+		}
+		if (st.cls < ANSWER_CLS_ANSWER || st.cls > ANSWER_CLS_ERROR)
+			abort();
+		size_t at = st.cls_name;
+		if (at != 0 && (at < 12 || at >= (size_t)n ||
+		                dns_name_check(out + at, (size_t)n - at) < 0))
+			abort();
+		struct rrl_query q = {.name = st.cls_name ? out + st.cls_name : NULL,
+		                      .qtype = st.qtype, .cls = st.cls};
+		struct sockaddr_in6 from = {.sin6_family = AF_INET6};
+		memcpy(&from.sin6_addr, data, size < 16 ? size : 16);
+		if (rrl != NULL)
+			rrl_apply(rrl, (const struct sockaddr *)&from, &q, out, (size_t)n);
+	}
 	n = answer_build(db, data, size, out, sizeof(out), &tcp, NULL);
 	check(data, size, out, n, sizeof(out));
 	rcu_quiescent_state();

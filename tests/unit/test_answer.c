@@ -9,12 +9,16 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <cmocka.h>
 #include <urcu-qsbr.h>
 
 #include "dns/msg.h"
 #include "dns/wire.h"
 #include "secondary/answer.h"
+#include "secondary/rrl.h"
+#include "secondary/serve.h"
 #include "secondary/zdb.h"
 #include "secondary/zone.h"
 #include "tests/unit/zone_helper.h"
@@ -409,6 +413,51 @@ test_answer_after_updates(void **state)
 	rcu_quiescent_state();
 }
 
+/* The response class and its name, for RRL (issue 12.6). */
+static void
+test_answer_rrl_class(void **state)
+{
+	(void)state;
+	static const struct { const char *name; uint16_t type, cls; uint8_t want; const char *key; }
+	cases[] = {
+		{"www.example.test.", DNS_T_A, DNS_C_IN, ANSWER_CLS_ANSWER, "www.example.test."},
+		{"WwW.Example.test.", DNS_T_AAAA, DNS_C_IN, ANSWER_CLS_ANSWER, "WwW.Example.test."},
+		{"alias.example.test.", DNS_T_A, DNS_C_IN, ANSWER_CLS_ANSWER, "alias.example.test."},
+		{"example.test.", DNS_T_ANY, DNS_C_IN, ANSWER_CLS_ANSWER, "example.test."},
+		{"x.dn.example.test.", DNS_T_A, DNS_C_IN, ANSWER_CLS_ANSWER, "x.dn.example.test."},
+		{"www.example.test.", DNS_T_MX, DNS_C_IN, ANSWER_CLS_NODATA, "www.example.test."},
+		{"ent.example.test.", DNS_T_A, DNS_C_IN, ANSWER_CLS_NODATA, "ent.example.test."},
+		{"nope.example.test.", DNS_T_A, DNS_C_IN, ANSWER_CLS_NXDOMAIN, "example.test."},
+		{"r4nd0m.x.Example.TEST.", DNS_T_TXT, DNS_C_IN, ANSWER_CLS_NXDOMAIN, "Example.TEST."},
+		{"q.wild.example.test.", DNS_T_TXT, DNS_C_IN, ANSWER_CLS_WILDCARD, "wild.example.test."},
+		{"a.b.wild.example.test.", DNS_T_A, DNS_C_IN, ANSWER_CLS_WILDCARD, "wild.example.test."},
+		{"a.deleg.example.test.", DNS_T_A, DNS_C_IN, ANSWER_CLS_REFERRAL, "deleg.example.test."},
+		{"www.example.org.", DNS_T_A, DNS_C_IN, ANSWER_CLS_ERROR, "."},
+		{"www.unloaded.test.", DNS_T_A, DNS_C_IN, ANSWER_CLS_ERROR, "."},
+		{"www.example.test.", DNS_T_AXFR, DNS_C_IN, ANSWER_CLS_ERROR, "."},
+		{"id.server.", DNS_T_TXT, DNS_C_CH, ANSWER_CLS_ANSWER, "id.server."},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint8_t q[600], out[1232];
+		size_t ql = mkq(q, cases[i].name, cases[i].type, cases[i].cls, 1232, false);
+		struct answer_stats st;
+		ssize_t n = answer_build(db, q, ql, out, sizeof(out), &udp_opts, &st);
+		assert_true(n > 0);
+		assert_int_equal(st.cls, cases[i].want);
+		assert_true(st.cls_name >= 12 && st.cls_name < n);
+		uint8_t want[DNS_NAME_MAX];
+		assert_true(dns_name_from_text(cases[i].key, strlen(cases[i].key), NULL, want) > 0);
+		/* The name keeps the query's letter case: RRL lowercases it when hashing. */
+		assert_memory_equal(out + st.cls_name, want, dns_name_len(want));
+	}
+	/* No question: the root. */
+	uint8_t h[12] = {0xab, 0xcd, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0}, out[600];
+	struct answer_stats st;
+	assert_true(answer_build(db, h, sizeof(h), out, sizeof(out), &udp_opts, &st) > 0);
+	assert_int_equal(st.cls, ANSWER_CLS_ERROR);
+	assert_int_equal(st.cls_name, 0);
+}
+
 /* 10,000 queries of every kind without one malloc, calloc or realloc. */
 static void
 test_answer_zero_alloc(void **state)
@@ -454,6 +503,34 @@ test_answer_zero_alloc(void **state)
 	unsigned long seen = allocs;
 	assert_int_equal(answered, 10000);
 	assert_int_equal(seen, 0);
+
+	/* The same over UDP with RRL judging every answer (serve_message, as a worker). */
+	struct rrl_cfg rc = {.rate = 100, .slip = 2};
+	struct rrl *r = rrl_new(&rc);
+	assert_non_null(r);
+	struct serve_ctx ctx = {.db = db, .aopts = udp_opts, .stats = serve_stats_new(), .rrl = r};
+	assert_non_null(ctx.stats);
+	struct sockaddr_in from = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000105)};
+	/* The first call registers the thread's RRL counters (once per thread). */
+	serve_message(&ctx, qs[0], ql[0], (const struct sockaddr *)&from, false, out, 4096);
+	allocs = 0;
+	unsigned long sent = 0;
+	for (int i = 0; i < 10000; i++) {
+		int k = i % N;
+		from.sin_addr.s_addr = htonl(0x7f000100u | (uint32_t)(i & 0xff));
+		const struct sockaddr *sa = (const struct sockaddr *)&from;
+		size_t len = serve_message(&ctx, qs[k], ql[k], sa, false, out, 4096);
+		assert_true(len > 0);
+		assert_true(ctx.rrl_pending);
+		sent += rrl_finish(r, ctx.rrl_key, rrl_now_ms(), out, len) > 0;
+		if ((i & 63) == 0)
+			rcu_quiescent_state();
+	}
+	seen = allocs;
+	assert_int_equal(seen, 0);
+	/* 100 per second for each of the N responses; the rest mostly dropped or slipped. */
+	assert_true(sent >= 100 * N && sent < 10000);
+	rrl_free(r);
 }
 
 int
@@ -467,6 +544,7 @@ main(void)
 		cmocka_unit_test(test_answer_errors),
 		cmocka_unit_test(test_answer_identity),
 		cmocka_unit_test(test_answer_after_updates),
+		cmocka_unit_test(test_answer_rrl_class),
 		cmocka_unit_test(test_answer_zero_alloc),
 	};
 	return cmocka_run_group_tests_name("answer", tests, setup, teardown);
