@@ -412,10 +412,15 @@ parse_rrsets(struct ctx *c, json_t *arr, const uint8_t *zone, bool patch, struct
 			int rl = content_to_wire(c, op->type, json_string_value(jc), json_string_length(jc),
 			                         c->rd, err, sizeof(err));
 			if (rl < 0) {
-				api_error(rs, 422, "%s.records[%zu]: %s", op->label, k, err);
+				/* names the record: where, owner and type (e.g. empty
+				 * RDATA on a type that needs some) */
+				char tname[DNS_RRTYPE_TEXT_MAX];
+				dns_rrtype_to_text(op->type, tname, sizeof(tname));
+				api_error(rs, 422, "%s.records[%zu]: %.300s %s: %s", op->label, k, name, tname,
+				          err);
 				return -EINVAL;
 			}
-			uint8_t *rd = arena_memdup(&c->ar, c->rd, rl > 0 ? (size_t)rl : 1);
+			uint8_t *rd = arena_memdup(&c->ar, c->rd, (size_t)rl);
 			if (rd == NULL) {
 				api_error(rs, 500, "out of memory");
 				return -ENOMEM;
@@ -505,7 +510,7 @@ zt_add(void *ctx, const struct dns_rr *rr)
 	}
 	struct zt_rec *r = &zc->recs[zc->n];
 	r->owner = arena_memdup(&zc->c->ar, rr->owner, dns_name_len(rr->owner));
-	r->rd = arena_memdup(&zc->c->ar, rr->rdata, rr->rdlen ? rr->rdlen : 1);
+	r->rd = arena_memdup(&zc->c->ar, rr->rdata, rr->rdlen);
 	if (r->owner == NULL || r->rd == NULL)
 		return -ENOMEM;
 	dns_name_lower(r->owner);
@@ -546,6 +551,12 @@ parse_zone_text(struct ctx *c, json_t *jz, const uint8_t *zone, struct parsed *p
 		else
 			api_error(c->rs, 422, "zone: line %u, column %u: %s", ze.line, ze.col, ze.what);
 		free(zc.recs);
+		return -EINVAL;
+	}
+	if (zc.n == 0) {
+		/* nothing to sort or store: not even an SOA */
+		api_error(c->rs, 422, "zone: the zone text has no records (it needs at least the SOA "
+		          "and NS records)");
 		return -EINVAL;
 	}
 	qsort(zc.recs, zc.n, sizeof(*zc.recs), zt_cmp);

@@ -409,7 +409,7 @@ struct buf {
 static void
 buf_put(struct buf *b, const void *p, size_t n)
 {
-	if (b->oom)
+	if (b->oom || n == 0)
 		return;
 	if (b->len + n > b->cap) {
 		size_t cap = b->cap ? b->cap * 2 : 1024;
@@ -804,7 +804,8 @@ read_rrset(struct store *st, int64_t zid, const struct nkey *k, uint16_t type, s
 		struct row *r = &rows[cnt++];
 		r->ttl = (uint32_t)sqlite3_column_int64(s, 2);
 		r->rdlen = (uint16_t)sqlite3_column_bytes(s, 3);
-		r->rd = arena_memdup(&st->arena, sqlite3_column_blob(s, 3), r->rdlen ? r->rdlen : 1);
+		/* an empty blob reads back as NULL: arena_memdup takes (NULL, 0) */
+		r->rd = arena_memdup(&st->arena, sqlite3_column_blob(s, 3), r->rdlen);
 		r->disabled = sqlite3_column_int(s, 4) != 0;
 		if (r->rd == NULL) {
 			q_done(s);
@@ -1029,7 +1030,7 @@ apply_op(struct change *ch, const struct store_op *op)
 	size_t soa_disabled = op->nrecs;
 	for (size_t i = 0; i < op->nrecs; i++) {
 		const struct store_rec *r = &op->recs[i];
-		rds[i] = arena_memdup(&ch->st->arena, r->rdata, r->rdlen ? r->rdlen : 1);
+		rds[i] = arena_memdup(&ch->st->arena, r->rdata, r->rdlen);
 		if (rds[i] == NULL)
 			return -ENOMEM;
 		dns_rdata_canonicalize(op->type, rds[i], r->rdlen);

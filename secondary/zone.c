@@ -259,7 +259,8 @@ node_build(struct trie_cow *c, const uint8_t *key, size_t keylen, const struct z
 		wr_u16(w + 4, DNS_C_IN);
 		wr_u32(w + 6, rs->ttl);
 		wr_u16(w + 10, it->rdlen);
-		memcpy(w + ZRR_HDR, it->rdata, it->rdlen);
+		if (it->rdlen > 0)
+			memcpy(w + ZRR_HDR, it->rdata, it->rdlen);
 		off += ZRR_HDR + it->rdlen;
 		rs->len += ZRR_HDR + it->rdlen;
 		rs->count++;
