@@ -1014,6 +1014,31 @@ zone_get(struct ctx *c, const char *id)
 	api_json(c->rs, 200, j);
 }
 
+/* PATCH's body (parsed) applied to `zone`: 204 with the serials, or the error. */
+static void
+patch_body(struct ctx *c, const uint8_t *zone, json_t *body, const uint32_t *if_match)
+{
+	struct parsed p = {0};
+	json_t *jrr = json_object_get(body, "rrsets");
+	if (jrr == NULL) {
+		api_error(c->rs, 422, "rrsets: missing");
+	} else if (parse_rrsets(c, jrr, zone, true, &p) == 0) {
+		char err[512] = "";
+		struct store_result res;
+		int ret = store_zone_patch(c->r->api->st, zone, c->r->account, if_match, p.ops, p.n,
+		                           &res, err, sizeof(err));
+		if (ret != 0) {
+			api_store_error(c->rs, ret, err);
+		} else {
+			c->rs->status = 204;
+			c->rs->serials = true;
+			c->rs->old_serial = res.old_serial;
+			c->rs->new_serial = res.new_serial;
+			set_etag(c->rs, res.new_serial);
+		}
+	}
+}
+
 static void
 zone_patch(struct ctx *c, const char *id)
 {
@@ -1028,27 +1053,10 @@ zone_patch(struct ctx *c, const char *id)
 	uint32_t want;
 	bool bad;
 	bool has_match = api_if_match(c->r, &want, &bad);
-	struct parsed p = {0};
-	json_t *jrr = json_object_get(body, "rrsets");
-	if (bad) {
+	if (bad)
 		api_error(c->rs, 400, "If-Match: not an ETag of this API");
-	} else if (jrr == NULL) {
-		api_error(c->rs, 422, "rrsets: missing");
-	} else if (parse_rrsets(c, jrr, z.name, true, &p) == 0) {
-		char err[512] = "";
-		struct store_result res;
-		int ret = store_zone_patch(c->r->api->st, z.name, c->r->account,
-		                           has_match ? &want : NULL, p.ops, p.n, &res, err, sizeof(err));
-		if (ret != 0) {
-			api_store_error(c->rs, ret, err);
-		} else {
-			c->rs->status = 204;
-			c->rs->serials = true;
-			c->rs->old_serial = res.old_serial;
-			c->rs->new_serial = res.new_serial;
-			set_etag(c->rs, res.new_serial);
-		}
-	}
+	else
+		patch_body(c, z.name, body, has_match ? &want : NULL);
 	json_decref(body);
 }
 
@@ -1328,6 +1336,19 @@ api_patch_check(struct api_req *r, struct api_resp *rs, const uint8_t *zone, siz
 	}
 	ctx_clear(&c);
 	return ret;
+}
+
+void
+api_patch_apply(struct api_req *r, struct api_resp *rs, const uint8_t *zone)
+{
+	struct ctx c;
+	if (ctx_init(&c, r, rs) != 0)
+		return;
+	json_t *body = api_body_object(r, rs);
+	if (body != NULL)
+		patch_body(&c, zone, body, NULL);
+	json_decref(body);
+	ctx_clear(&c);
 }
 
 void

@@ -492,7 +492,8 @@ zone_builder_finish(struct zone_builder *b, struct zone **out, char *err, size_t
 	ret = zhash_init(&z->hash, NULL, b->n);
 	if (ret != 0)
 		goto out;
-	qsort(b->recs, b->n, sizeof(*b->recs), cmp_brec);
+	if (b->n > 1)   /* b->recs is NULL when empty */
+		qsort(b->recs, b->n, sizeof(*b->recs), cmp_brec);
 	for (size_t i = 0; i < b->n;) {
 		size_t j = i, ni = 0;
 		while (j < b->n && b->recs[j].keylen == b->recs[i].keylen &&
