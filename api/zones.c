@@ -6,6 +6,7 @@
  * that depend on the zone's contents, in the same transaction.
  */
 #include "api/internal.h"
+#include "api/idn.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -275,6 +276,11 @@ content_to_wire(struct ctx *c, uint16_t type, const char *content, size_t len, u
 		snprintf(err, errcap, "a name in '%.200s' is not absolute (must end with a dot)", content);
 		return -1;
 	}
+	/* raw UTF-8 in a name of the content: refused with its A-label (12.8) */
+	for (size_t i = 0; i < len; i++) {
+		if ((uint8_t)content[i] >= 0x80)
+			return api_idn_check_rdata(type, out, (size_t)n, err, errcap) == 0 ? n : -1;
+	}
 	return n;
 }
 
@@ -324,6 +330,10 @@ parse_rrsets(struct ctx *c, json_t *arr, const uint8_t *zone, bool patch, struct
 		}
 		const char *name = json_string_value(jname);
 		size_t nlen = json_string_length(jname);
+		if (api_idn_check_text("name", name, nlen, err, sizeof(err)) != 0) {
+			api_error(rs, 422, "%s.name: %s", op->label, err);
+			return -EINVAL;
+		}
 		uint8_t owner_buf[DNS_NAME_MAX];
 		int olen = nlen == 0 || name[nlen - 1] != '.' ? -1
 		           : dns_name_from_text(name, nlen, NULL, owner_buf);
@@ -483,7 +493,8 @@ struct zt_collect {
 	const uint8_t *zone;
 	struct zt_rec *recs;
 	size_t n, cap;
-	char err[300];
+	bool utf8;       /* the text holds raw octets >= 0x80: check names (12.8) */
+	char err[600];
 };
 
 static int
@@ -500,6 +511,10 @@ zt_add(void *ctx, const struct dns_rr *rr)
 		snprintf(zc->err, sizeof(zc->err), "record '%.200s' is outside the zone", t);
 		return -EINVAL;
 	}
+	if (zc->utf8 && (api_idn_check_wire("name", rr->owner, zc->err, sizeof(zc->err)) != 0 ||
+	                 api_idn_check_rdata(rr->type, rr->rdata, rr->rdlen, zc->err,
+	                                     sizeof(zc->err)) != 0))
+		return -EINVAL;
 	if (zc->n == zc->cap) {
 		size_t cap = zc->cap ? zc->cap * 2 : 256;
 		struct zt_rec *nr = realloc(zc->recs, cap * sizeof(*nr));
@@ -543,6 +558,9 @@ parse_zone_text(struct ctx *c, json_t *jz, const uint8_t *zone, struct parsed *p
 {
 	struct zt_collect zc = {.c = c, .zone = zone};
 	struct dns_zt_err ze = {0};
+	const char *zt = json_string_value(jz);
+	for (size_t i = 0; i < json_string_length(jz) && !zc.utf8; i++)
+		zc.utf8 = (uint8_t)zt[i] >= 0x80;
 	int ret = dns_zt_parse(json_string_value(jz), json_string_length(jz), zone, 3600, zt_add, &zc,
 	                       &ze);
 	if (ret != 0) {
@@ -872,6 +890,12 @@ zones_create(struct ctx *c)
 		api_error(rs, 422, "name: missing or not a string");
 		goto out;
 	}
+	char nerr[768];
+	if (api_idn_check_text("zone name", json_string_value(jname), json_string_length(jname), nerr,
+	                       sizeof(nerr)) != 0) {
+		api_error(rs, 422, "name: %s", nerr);
+		goto out;
+	}
 	if (dns_name_from_text(json_string_value(jname), json_string_length(jname), NULL, zone) <= 0 ||
 	    zone[0] == 0) {
 		api_error(rs, 422, "name: '%.300s' is not a valid zone name", json_string_value(jname));
@@ -944,6 +968,12 @@ zones_create(struct ctx *c)
 		}
 		for (size_t i = 0; i < nns; i++) {
 			json_t *s = json_array_get(jns, i);
+			if (json_is_string(s) && api_idn_check_text("name", json_string_value(s),
+			                                            json_string_length(s), nerr,
+			                                            sizeof(nerr)) != 0) {
+				api_error(rs, 422, "nameservers[%zu]: %s", i, nerr);
+				goto out;
+			}
 			uint8_t *w = arena_alloc(&c->ar, DNS_NAME_MAX);
 			if (!json_is_string(s) || w == NULL || json_string_length(s) == 0 ||
 			    json_string_value(s)[json_string_length(s) - 1] != '.' ||
