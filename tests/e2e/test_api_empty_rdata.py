@@ -31,6 +31,17 @@ NAMES = [("unk." + ZONE, 65534), ("null." + ZONE, dns.rdatatype.NULL),
          ("apl." + ZONE, dns.rdatatype.APL)]
 
 
+SAN_REPORTS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+
+
+def stop_checked(p):
+    """Stops the primary; under `make test SAN=1` its log must hold no report."""
+    p.stop()
+    text = p.log()
+    for bad in SAN_REPORTS:
+        assert bad not in text, text[text.index(bad) - 200:][:3000]
+
+
 @pytest.fixture
 def tmp():
     with TmpDir() as d:
@@ -138,7 +149,7 @@ def test_patch_empty_rdata_stored_transferred_served(tmp):
     finally:
         if sec:
             sec.stop()
-        p.stop()
+        stop_checked(p)
 
 
 def test_post_zone_with_empty_rdata_then_patch(tmp):
@@ -170,7 +181,7 @@ def test_post_zone_with_empty_rdata_then_patch(tmp):
             dict(rr, name=rr["name"].replace(ZONE, "example.org.")) for rr in EMPTY]})
         assert p.alive(), p.log()[-3000:]
     finally:
-        p.stop()
+        stop_checked(p)
 
 
 @pytest.mark.parametrize("rtype,content", [
@@ -195,7 +206,7 @@ def test_empty_rdata_refused_where_type_needs_data(tmp, rtype, content):
         assert "bad.example.net." in r["error"], r
         p.api("GET", "/zones/example.net.", ok=(404,))
     finally:
-        p.stop()
+        stop_checked(p)
 
 
 @pytest.mark.parametrize("text", ["", "; nothing here\n", "$ORIGIN example.net.\n$TTL 300\n"])
@@ -208,4 +219,4 @@ def test_zone_text_without_records_refused(tmp, text):
         p.api("GET", "/zones/example.net.", ok=(404,))
         assert p.alive()
     finally:
-        p.stop()
+        stop_checked(p)

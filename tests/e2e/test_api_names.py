@@ -6,6 +6,17 @@ under the catalog zone's name is refused."""
 import pytest
 
 ZONE = "example.com."
+SAN_REPORTS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+
+
+@pytest.fixture(autouse=True)
+def no_sanitizer_report(primary):
+    """Under `make test SAN=1` the primary reports memory errors in its log."""
+    yield
+    primary.stop()
+    text = primary.log()
+    for bad in SAN_REPORTS:
+        assert bad not in text, text[text.index(bad) - 200:][:3000]
 
 
 def err(st_body, status=422):
