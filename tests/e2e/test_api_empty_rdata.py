@@ -112,7 +112,13 @@ def test_patch_empty_rdata_stored_transferred_served(tmp):
         assert ["null." + ZONE, "300", "IN", "NULL", "\\#", "0"] in exp, exp
         assert ["apl." + ZONE, "300", "IN", "APL"] in exp, exp
 
-        # Journalled and transferred: IXFR from the old serial, then AXFR.
+        # Journalled: the entry lists the three records as added.
+        j = p.api("GET", "/zones/%s/journal?since=%d" % (ZONE, old))
+        added = {(r["name"], r["type"], r["content"]) for e in j["entries"] for r in e["added"]}
+        assert ("unk." + ZONE, "TYPE65534", "\\# 0") in added, j
+        assert ("null." + ZONE, "NULL", "\\# 0") in added, j
+        assert ("apl." + ZONE, "APL", "") in added, j
+        # Transferred: IXFR from the old serial, then AXFR.
         out = dig(p, secret, ZONE, "IXFR=%d" % old)
         assert_empty_in(dig_records(out), out)
         out = dig(p, secret, ZONE, "AXFR")
