@@ -7,6 +7,7 @@ IXFR, dig with the zone's TSIG key) and served by a secondary; every later
 PATCH of those rrsets works.  Types that need RDATA are refused with 422
 naming the record; zone text with no records is a 422.
 """
+import signal
 import subprocess
 
 import dns.rcode
@@ -129,6 +130,15 @@ def test_patch_empty_rdata_stored_transferred_served(tmp):
         # Served by the secondary (IXFR after NOTIFY).
         wait_until(lambda: sec.serial(ZONE) == new, 10, what="IXFR at the secondary")
         assert_served_empty(sec)
+        # Persisted in its state dir: served again after a restart with the primary down.
+        p.proc.send_signal(signal.SIGSTOP)
+        try:
+            sec.stop()
+            sec.start()
+            wait_until(lambda: sec.serial(ZONE) == new, 10, what="zone from the state dir")
+            assert_served_empty(sec)
+        finally:
+            p.proc.send_signal(signal.SIGCONT)
 
         # Later PATCHes of these rrsets read the stored empty rdata back.
         again = [dict(rr, ttl=600) for rr in EMPTY]
