@@ -531,6 +531,10 @@ migrate(struct store *st, char *err, size_t errcap)
 
 static int catalog_ensure(struct store *st, char *err, size_t errcap);
 
+/* WAL frames (pages) past which the checkpointer truncates the WAL. */
+#define CKPT_TRUNCATE_FRAMES 1024
+#define CKPT_BUSY_MS 50
+
 /*
  * Checkpoints the WAL every 100 ms on a connection of its own (PASSIVE: never
  * blocks the writer or readers).  The writer's automatic checkpoints are off,
@@ -543,6 +547,12 @@ ckpt_main(void *arg)
 	struct conn c;
 	if (conn_open(&c, st->path, false) != 0)
 		return NULL;
+	/* A connection learns that the database is in WAL mode only when it
+	 * first reads it; until then every checkpoint is a no-op (pnLog -1)
+	 * and the WAL grows without bound. */
+	if (exec(&c, "PRAGMA journal_mode") != 0)
+		log_warning(NULL, "store: the WAL checkpointer cannot read the database");
+	sqlite3_busy_timeout(c.db, CKPT_BUSY_MS);
 	pthread_mutex_lock(&st->ckpt_mu);
 	while (!st->ckpt_stop) {
 		struct timespec ts;
@@ -556,11 +566,18 @@ ckpt_main(void *arg)
 		if (st->ckpt_stop)
 			break;
 		pthread_mutex_unlock(&st->ckpt_mu);
-		sqlite3_wal_checkpoint_v2(c.db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		int nlog = 0, nckpt = 0;
+		sqlite3_wal_checkpoint_v2(c.db, NULL, SQLITE_CHECKPOINT_PASSIVE, &nlog, &nckpt);
+		/* Copied back, yet under a steady stream of writes SQLite may never
+		 * start the WAL over: past CKPT_TRUNCATE_FRAMES truncate it (waits at
+		 * most CKPT_BUSY_MS for the writer and readers, else tries later). */
+		if (nlog >= CKPT_TRUNCATE_FRAMES && nckpt == nlog)
+			sqlite3_wal_checkpoint_v2(c.db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
 		pthread_mutex_lock(&st->ckpt_mu);
 	}
 	pthread_mutex_unlock(&st->ckpt_mu);
 	/* a last full checkpoint at shutdown keeps the WAL small */
+	sqlite3_busy_timeout(c.db, 10000);
 	sqlite3_wal_checkpoint_v2(c.db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
 	conn_close(&c);
 	return NULL;

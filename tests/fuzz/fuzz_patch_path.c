@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
@@ -70,8 +71,9 @@ static void
 setup(void)
 {
 	log_set_level(LOG_ERROR);
-	const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
-	snprintf(dir, sizeof(dir), "%s/fuzz-patch-XXXXXX", base);
+	/* on disk, not /dev/shm: a store that fails to checkpoint must not eat RAM */
+	const char *base = getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp";
+	snprintf(dir, sizeof(dir), "%.40s/fuzz-patch-XXXXXX", base);
 	if (mkdtemp(dir) == NULL)
 		abort();
 	snprintf(db, sizeof(db), "%s/anycst.db", dir);
@@ -237,9 +239,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct api_resp rs = {0};
 	api_patch_apply(&r, &rs, zone);
 	xfrout_store_forget(&src, zone);
-	if (verbose)
-		fprintf(stderr, "status %u %u -> %u %.300s\n", rs.status, rs.old_serial, rs.new_serial,
-		        rs.body ? rs.body : "");
+	if (verbose) {
+		char wal[128];
+		struct stat sb;
+		snprintf(wal, sizeof(wal), "%s-wal", db);
+		fprintf(stderr, "status %u %u -> %u %.300s (WAL %lld bytes)\n", rs.status,
+		        rs.old_serial, rs.new_serial, rs.body ? rs.body : "",
+		        stat(wal, &sb) == 0 ? (long long)sb.st_size : -1LL);
+	}
 	if (rs.status == 204) {
 		transfer(&rs.old_serial);   /* the old serial: the SOA alone when unchanged */
 		transfer(NULL);
