@@ -27,3 +27,7 @@ def test_wal_bounded_under_patches(primary):
     # Idle: the WAL is emptied.
     wait_until(lambda: os.path.getsize(wal) < 8 << 20, 10, what="WAL truncated when idle")
     assert len(primary.json("GET", "/zones/" + ZONE, expect=200)["rrsets"]) >= 1200
+    primary.stop()
+    text = primary.log()
+    for bad in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+        assert bad not in text, text[text.index(bad) - 200:][:3000]
