@@ -236,3 +236,33 @@ def test_zone_text_without_records_refused(tmp, text):
         assert p.alive()
     finally:
         stop_checked(p)
+
+
+def test_knotd_secondary_takes_empty_rdata(tmp):
+    """knotd 3.2, a real peer, transfers empty records by AXFR and IXFR and
+    serves them (its AXFR out equals our export).  knotd accepts zero-length
+    RDATA only for APL and types it does not know (libknot allow_zero_rdata),
+    so an empty NULL, legal by RFC 1035 3.3.10, is left out here: knotd
+    refuses a transfer holding one as malformed."""
+    from xfr_util import Knot, axfr_set, export_set
+    from xfr_util import free_port as xfree_port
+    kport = xfree_port(also_udp=True)
+    p = Primary(tmp, notify=["127.0.0.1:%d" % kport])
+    k = None
+    try:
+        secret = p.add_key(KEY)
+        p.create_zone(ZONE, keys=[KEY], records=[dict(EMPTY[0])])
+        k = Knot(tmp, p.xfr_port, KEY, secret, zones=[ZONE], port=kport)
+        serial = p.serial(ZONE)
+        wait_until(lambda: k.serial(ZONE) == serial, 10, what="knotd's AXFR")
+        p.api("PATCH", "/zones/" + ZONE, {"rrsets": [EMPTY[2]]})
+        serial = p.serial(ZONE)
+        wait_until(lambda: k.serial(ZONE) == serial, 10, what="knotd's IXFR")
+        ours = export_set(p.export(ZONE), ZONE)
+        theirs = axfr_set(k.port, ZONE)
+        assert ours == theirs, (sorted(ours - theirs), sorted(theirs - ours))
+        assert {t for _, _, t, _ in theirs} >= {"TYPE65534", "APL"}, theirs
+    finally:
+        if k:
+            k.stop()
+        stop_checked(p)
