@@ -21,7 +21,7 @@ FUZZ_TIME ?= 60
 PYTHON   := /usr/bin/python3
 PREFIX   ?= /usr/local
 
-PKGS     := sqlite3 libmicrohttpd jansson libngtcp2 libngtcp2_crypto_gnutls gnutls liburcu-qsbr
+PKGS     := sqlite3 libmicrohttpd jansson libidn2 libngtcp2 libngtcp2_crypto_gnutls gnutls liburcu-qsbr
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wpointer-arith -Wvla -Wformat=2 -Wimplicit-fallthrough -Wundef \

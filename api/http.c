@@ -19,6 +19,7 @@
  * A body announced larger than max_body is refused (413) before it is read.
  */
 #include "api/internal.h"
+#include "api/idn.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -90,10 +91,8 @@ api_error(struct api_resp *rs, unsigned status, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	/* messages quote client input, possibly cut mid-character: keep them ASCII */
-	for (char *p = msg; *p != '\0'; p++)
-		if ((unsigned char)*p >= 0x80 || (unsigned char)*p < 0x20)
-			*p = '?';
+	/* messages quote client input, possibly cut mid-character: keep them valid UTF-8 */
+	api_idn_sanitize(msg);
 	api_json(rs, status, json_pack("{s:s}", "error", msg));
 }
 

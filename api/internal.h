@@ -110,6 +110,12 @@ bool api_if_match(struct api_req *r, uint32_t *serial, bool *bad);
  * rrsets parsed, or a negative code with the error response in `rs`.
  */
 int api_patch_check(struct api_req *r, struct api_resp *rs, const uint8_t *zone, size_t *nops);
+/*
+ * PATCH /zones/{id} of `zone` (wire) as the handler does it once the zone
+ * is found, without If-Match: parses r->body and applies it to r->api->st
+ * (204 with the serials in rs, or the error).  For the fuzz target.
+ */
+void api_patch_apply(struct api_req *r, struct api_resp *rs, const uint8_t *zone);
 
 /* Handlers, by file. */
 void api_zones_route(struct api_req *r, struct api_resp *rs, const char *rest);

@@ -6,6 +6,7 @@
  * that depend on the zone's contents, in the same transaction.
  */
 #include "api/internal.h"
+#include "api/idn.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -275,6 +276,11 @@ content_to_wire(struct ctx *c, uint16_t type, const char *content, size_t len, u
 		snprintf(err, errcap, "a name in '%.200s' is not absolute (must end with a dot)", content);
 		return -1;
 	}
+	/* raw UTF-8 in a name of the content: refused with its A-label (12.8) */
+	for (size_t i = 0; i < len; i++) {
+		if ((uint8_t)content[i] >= 0x80)
+			return api_idn_check_rdata(type, out, (size_t)n, err, errcap) == 0 ? n : -1;
+	}
 	return n;
 }
 
@@ -359,6 +365,10 @@ parse_rrsets(struct ctx *c, json_t *arr, const uint8_t *zone, bool patch, struct
 		}
 		const char *name = json_string_value(jname);
 		size_t nlen = json_string_length(jname);
+		if (api_idn_check_text("name", name, nlen, err, sizeof(err)) != 0) {
+			api_error(rs, 422, "%s.name: %s", op->label, err);
+			return -EINVAL;
+		}
 		uint8_t owner_buf[DNS_NAME_MAX];
 		int olen = nlen == 0 || name[nlen - 1] != '.' ? -1
 		           : dns_name_from_text(name, nlen, NULL, owner_buf);
@@ -453,10 +463,15 @@ parse_rrsets(struct ctx *c, json_t *arr, const uint8_t *zone, bool patch, struct
 			int rl = content_to_wire(c, op->type, json_string_value(jc), json_string_length(jc),
 			                         c->rd, err, sizeof(err));
 			if (rl < 0) {
-				api_error(rs, 422, "%s.records[%zu]: %s", op->label, k, err);
+				/* names the record: where, owner and type (e.g. empty
+				 * RDATA on a type that needs some) */
+				char tname[DNS_RRTYPE_TEXT_MAX];
+				dns_rrtype_to_text(op->type, tname, sizeof(tname));
+				api_error(rs, 422, "%s.records[%zu]: %.300s %s: %s", op->label, k, name, tname,
+				          err);
 				return -EINVAL;
 			}
-			uint8_t *rd = arena_memdup(&c->ar, c->rd, rl > 0 ? (size_t)rl : 1);
+			uint8_t *rd = arena_memdup(&c->ar, c->rd, (size_t)rl);
 			if (rd == NULL) {
 				api_error(rs, 500, "out of memory");
 				return -ENOMEM;
@@ -519,7 +534,8 @@ struct zt_collect {
 	const uint8_t *zone;
 	struct zt_rec *recs;
 	size_t n, cap;
-	char err[300];
+	bool utf8;       /* the text holds raw octets >= 0x80: check names (12.8) */
+	char err[600];
 };
 
 static int
@@ -544,6 +560,10 @@ zt_add(void *ctx, const struct dns_rr *rr)
 		         dns_rrtype_name(rr->type));
 		return -EINVAL;
 	}
+	if (zc->utf8 && (api_idn_check_wire("name", rr->owner, zc->err, sizeof(zc->err)) != 0 ||
+	                 api_idn_check_rdata(rr->type, rr->rdata, rr->rdlen, zc->err,
+	                                     sizeof(zc->err)) != 0))
+		return -EINVAL;
 	if (zc->n == zc->cap) {
 		size_t cap = zc->cap ? zc->cap * 2 : 256;
 		struct zt_rec *nr = realloc(zc->recs, cap * sizeof(*nr));
@@ -554,7 +574,7 @@ zt_add(void *ctx, const struct dns_rr *rr)
 	}
 	struct zt_rec *r = &zc->recs[zc->n];
 	r->owner = arena_memdup(&zc->c->ar, rr->owner, dns_name_len(rr->owner));
-	r->rd = arena_memdup(&zc->c->ar, rr->rdata, rr->rdlen ? rr->rdlen : 1);
+	r->rd = arena_memdup(&zc->c->ar, rr->rdata, rr->rdlen);
 	if (r->owner == NULL || r->rd == NULL)
 		return -ENOMEM;
 	dns_name_lower(r->owner);
@@ -587,6 +607,9 @@ parse_zone_text(struct ctx *c, json_t *jz, const uint8_t *zone, struct parsed *p
 {
 	struct zt_collect zc = {.c = c, .zone = zone};
 	struct dns_zt_err ze = {0};
+	const char *zt = json_string_value(jz);
+	for (size_t i = 0; i < json_string_length(jz) && !zc.utf8; i++)
+		zc.utf8 = (uint8_t)zt[i] >= 0x80;
 	int ret = dns_zt_parse(json_string_value(jz), json_string_length(jz), zone, 3600, zt_add, &zc,
 	                       &ze);
 	if (ret != 0) {
@@ -595,6 +618,12 @@ parse_zone_text(struct ctx *c, json_t *jz, const uint8_t *zone, struct parsed *p
 		else
 			api_error(c->rs, 422, "zone: line %u, column %u: %s", ze.line, ze.col, ze.what);
 		free(zc.recs);
+		return -EINVAL;
+	}
+	if (zc.n == 0) {
+		/* nothing to sort or store: not even an SOA */
+		api_error(c->rs, 422, "zone: the zone text has no records (it needs at least the SOA "
+		          "and NS records)");
 		return -EINVAL;
 	}
 	qsort(zc.recs, zc.n, sizeof(*zc.recs), zt_cmp);
@@ -924,6 +953,12 @@ zones_create(struct ctx *c)
 		api_error(rs, 422, "name: missing or not a string");
 		goto out;
 	}
+	char nerr[768];
+	if (api_idn_check_text("zone name", json_string_value(jname), json_string_length(jname), nerr,
+	                       sizeof(nerr)) != 0) {
+		api_error(rs, 422, "name: %s", nerr);
+		goto out;
+	}
 	if (dns_name_from_text(json_string_value(jname), json_string_length(jname), NULL, zone) <= 0 ||
 	    zone[0] == 0) {
 		api_error(rs, 422, "name: '%.300s' is not a valid zone name", json_string_value(jname));
@@ -998,6 +1033,12 @@ zones_create(struct ctx *c)
 		}
 		for (size_t i = 0; i < nns; i++) {
 			json_t *s = json_array_get(jns, i);
+			if (json_is_string(s) && api_idn_check_text("name", json_string_value(s),
+			                                            json_string_length(s), nerr,
+			                                            sizeof(nerr)) != 0) {
+				api_error(rs, 422, "nameservers[%zu]: %s", i, nerr);
+				goto out;
+			}
 			uint8_t *w = arena_alloc(&c->ar, DNS_NAME_MAX);
 			if (!json_is_string(s) || w == NULL || json_string_length(s) == 0 ||
 			    json_string_value(s)[json_string_length(s) - 1] != '.' ||
@@ -1078,6 +1119,31 @@ zone_get(struct ctx *c, const char *id)
 	api_json(c->rs, 200, j);
 }
 
+/* PATCH's body (parsed) applied to `zone`: 204 with the serials, or the error. */
+static void
+patch_body(struct ctx *c, const uint8_t *zone, json_t *body, const uint32_t *if_match)
+{
+	struct parsed p = {0};
+	json_t *jrr = json_object_get(body, "rrsets");
+	if (jrr == NULL) {
+		api_error(c->rs, 422, "rrsets: missing");
+	} else if (parse_rrsets(c, jrr, zone, true, &p) == 0) {
+		char err[512] = "";
+		struct store_result res;
+		int ret = store_zone_patch(c->r->api->st, zone, c->r->account, if_match, p.ops, p.n,
+		                           &res, err, sizeof(err));
+		if (ret != 0) {
+			api_store_error(c->rs, ret, err);
+		} else {
+			c->rs->status = 204;
+			c->rs->serials = true;
+			c->rs->old_serial = res.old_serial;
+			c->rs->new_serial = res.new_serial;
+			set_etag(c->rs, res.new_serial);
+		}
+	}
+}
+
 static void
 zone_patch(struct ctx *c, const char *id)
 {
@@ -1092,27 +1158,10 @@ zone_patch(struct ctx *c, const char *id)
 	uint32_t want;
 	bool bad;
 	bool has_match = api_if_match(c->r, &want, &bad);
-	struct parsed p = {0};
-	json_t *jrr = json_object_get(body, "rrsets");
-	if (bad) {
+	if (bad)
 		api_error(c->rs, 400, "If-Match: not an ETag of this API");
-	} else if (jrr == NULL) {
-		api_error(c->rs, 422, "rrsets: missing");
-	} else if (parse_rrsets(c, jrr, z.name, true, &p) == 0) {
-		char err[512] = "";
-		struct store_result res;
-		int ret = store_zone_patch(c->r->api->st, z.name, c->r->account,
-		                           has_match ? &want : NULL, p.ops, p.n, &res, err, sizeof(err));
-		if (ret != 0) {
-			api_store_error(c->rs, ret, err);
-		} else {
-			c->rs->status = 204;
-			c->rs->serials = true;
-			c->rs->old_serial = res.old_serial;
-			c->rs->new_serial = res.new_serial;
-			set_etag(c->rs, res.new_serial);
-		}
-	}
+	else
+		patch_body(c, z.name, body, has_match ? &want : NULL);
 	json_decref(body);
 }
 
@@ -1394,6 +1443,19 @@ api_patch_check(struct api_req *r, struct api_resp *rs, const uint8_t *zone, siz
 	}
 	ctx_clear(&c);
 	return ret;
+}
+
+void
+api_patch_apply(struct api_req *r, struct api_resp *rs, const uint8_t *zone)
+{
+	struct ctx c;
+	if (ctx_init(&c, r, rs) != 0)
+		return;
+	json_t *body = api_body_object(r, rs);
+	if (body != NULL)
+		patch_body(&c, zone, body, NULL);
+	json_decref(body);
+	ctx_clear(&c);
 }
 
 void

@@ -386,15 +386,16 @@ record(struct zt_ctx *c, struct dns_tok *t)
 			return fail(c, r, c->tok[n - 1].line, c->tok[n - 1].col, "out of memory");
 	}
 	const struct dns_tok *eol = &c->tok[n];
-	if (n == 0) {
-		dns_rrtype_to_text(type, tname, sizeof(tname));
-		return fail(c, ERR_RDATA, eol->line, eol->col, "missing rdata for %s record", tname);
-	}
 	struct dns_rdata_err re;
 	re.tok = 0;
 	re.what[0] = '\0';
 	int rdlen = dns_rdata_from_tokens(type, c->tok, n, c->origin, c->rdata,
 	                                  sizeof(c->rdata), &re);
+	if (n == 0 && rdlen < 0) {
+		/* no rdata at all is fine only where the type allows it (APL, RFC 3123) */
+		dns_rrtype_to_text(type, tname, sizeof(tname));
+		return fail(c, ERR_RDATA, eol->line, eol->col, "missing rdata for %s record", tname);
+	}
 	if (rdlen < 0) {
 		dns_rrtype_to_text(type, tname, sizeof(tname));
 		const struct dns_tok *at = re.tok < n ? &c->tok[re.tok] : eol;

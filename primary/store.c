@@ -409,7 +409,7 @@ struct buf {
 static void
 buf_put(struct buf *b, const void *p, size_t n)
 {
-	if (b->oom)
+	if (b->oom || n == 0)
 		return;
 	if (b->len + n > b->cap) {
 		size_t cap = b->cap ? b->cap * 2 : 1024;
@@ -532,6 +532,10 @@ migrate(struct store *st, char *err, size_t errcap)
 static int catalog_ensure(struct store *st, char *err, size_t errcap);
 static int lkey_backfill(struct store *st, char *err, size_t errcap);
 
+/* WAL frames (pages) past which the checkpointer truncates the WAL. */
+#define CKPT_TRUNCATE_FRAMES 1024
+#define CKPT_BUSY_MS 50
+
 /*
  * Checkpoints the WAL every 100 ms on a connection of its own (PASSIVE: never
  * blocks the writer or readers).  The writer's automatic checkpoints are off,
@@ -544,6 +548,12 @@ ckpt_main(void *arg)
 	struct conn c;
 	if (conn_open(&c, st->path, false) != 0)
 		return NULL;
+	/* A connection learns that the database is in WAL mode only when it
+	 * first reads it; until then every checkpoint is a no-op (pnLog -1)
+	 * and the WAL grows without bound. */
+	if (exec(&c, "PRAGMA journal_mode") != 0)
+		log_warning(NULL, "store: the WAL checkpointer cannot read the database");
+	sqlite3_busy_timeout(c.db, CKPT_BUSY_MS);
 	pthread_mutex_lock(&st->ckpt_mu);
 	while (!st->ckpt_stop) {
 		struct timespec ts;
@@ -557,11 +567,18 @@ ckpt_main(void *arg)
 		if (st->ckpt_stop)
 			break;
 		pthread_mutex_unlock(&st->ckpt_mu);
-		sqlite3_wal_checkpoint_v2(c.db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		int nlog = 0, nckpt = 0;
+		sqlite3_wal_checkpoint_v2(c.db, NULL, SQLITE_CHECKPOINT_PASSIVE, &nlog, &nckpt);
+		/* Copied back, yet under a steady stream of writes SQLite may never
+		 * start the WAL over: past CKPT_TRUNCATE_FRAMES truncate it (waits at
+		 * most CKPT_BUSY_MS for the writer and readers, else tries later). */
+		if (nlog >= CKPT_TRUNCATE_FRAMES && nckpt == nlog)
+			sqlite3_wal_checkpoint_v2(c.db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
 		pthread_mutex_lock(&st->ckpt_mu);
 	}
 	pthread_mutex_unlock(&st->ckpt_mu);
 	/* a last full checkpoint at shutdown keeps the WAL small */
+	sqlite3_busy_timeout(c.db, 10000);
 	sqlite3_wal_checkpoint_v2(c.db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
 	conn_close(&c);
 	return NULL;
@@ -808,7 +825,8 @@ read_rrset(struct store *st, int64_t zid, const struct nkey *k, uint16_t type, s
 		struct row *r = &rows[cnt++];
 		r->ttl = (uint32_t)sqlite3_column_int64(s, 2);
 		r->rdlen = (uint16_t)sqlite3_column_bytes(s, 3);
-		r->rd = arena_memdup(&st->arena, sqlite3_column_blob(s, 3), r->rdlen ? r->rdlen : 1);
+		/* an empty blob reads back as NULL: arena_memdup takes (NULL, 0) */
+		r->rd = arena_memdup(&st->arena, sqlite3_column_blob(s, 3), r->rdlen);
 		r->disabled = sqlite3_column_int(s, 4) != 0;
 		if (r->rd == NULL) {
 			q_done(s);
@@ -1033,7 +1051,7 @@ apply_op(struct change *ch, const struct store_op *op)
 	size_t soa_disabled = op->nrecs;
 	for (size_t i = 0; i < op->nrecs; i++) {
 		const struct store_rec *r = &op->recs[i];
-		rds[i] = arena_memdup(&ch->st->arena, r->rdata, r->rdlen ? r->rdlen : 1);
+		rds[i] = arena_memdup(&ch->st->arena, r->rdata, r->rdlen);
 		if (rds[i] == NULL)
 			return -ENOMEM;
 		dns_rdata_canonicalize(op->type, rds[i], r->rdlen);
@@ -1768,6 +1786,14 @@ store_zone_create(struct store *st, const struct store_zone_new *zn, const struc
 	if (dns_name_equal(zn->name, st->catalog)) {
 		set_err(err, errcap, "zone '%s' is the catalog zone", st->catalog_text);
 		return -EEXIST;
+	}
+	if (dns_name_is_sub(zn->name, st->catalog)) {
+		/* its names would overlap the catalog's member and property records */
+		char text[DNS_NAME_TEXT_MAX];
+		name_text(zn->name, text, sizeof(text));
+		set_err(err, errcap, "zone '%s' is under the catalog zone '%s': names at or under the "
+		        "catalog zone are reserved", text, st->catalog_text);
+		return -EINVAL;
 	}
 	uint32_t serial = dns_serial_initial(zn->policy, time(NULL));
 	int ret = w_begin(st);

@@ -259,7 +259,8 @@ node_build(struct trie_cow *c, const uint8_t *key, size_t keylen, const struct z
 		wr_u16(w + 4, DNS_C_IN);
 		wr_u32(w + 6, rs->ttl);
 		wr_u16(w + 10, it->rdlen);
-		memcpy(w + ZRR_HDR, it->rdata, it->rdlen);
+		if (it->rdlen > 0)
+			memcpy(w + ZRR_HDR, it->rdata, it->rdlen);
 		off += ZRR_HDR + it->rdlen;
 		rs->len += ZRR_HDR + it->rdlen;
 		rs->count++;
@@ -491,7 +492,8 @@ zone_builder_finish(struct zone_builder *b, struct zone **out, char *err, size_t
 	ret = zhash_init(&z->hash, NULL, b->n);
 	if (ret != 0)
 		goto out;
-	qsort(b->recs, b->n, sizeof(*b->recs), cmp_brec);
+	if (b->n > 1)   /* b->recs is NULL when empty */
+		qsort(b->recs, b->n, sizeof(*b->recs), cmp_brec);
 	for (size_t i = 0; i < b->n;) {
 		size_t j = i, ni = 0;
 		while (j < b->n && b->recs[j].keylen == b->recs[i].keylen &&

@@ -24,6 +24,11 @@ void arena_clear(struct arena *a);
 void arena_reset(struct arena *a);
 /* Returns NULL only when memory is exhausted. */
 void *arena_alloc(struct arena *a, size_t n);
+/*
+ * Copy of p[0..n).  n may be 0 (empty RDATA, an empty SQLite blob read back
+ * as NULL): then p may be NULL and the result is still a distinct non-NULL
+ * pointer.  NULL only when memory is exhausted.
+ */
 void *arena_memdup(struct arena *a, const void *p, size_t n);
 /* NUL-terminated copy of the first n bytes of s. */
 char *arena_strndup(struct arena *a, const char *s, size_t n);
