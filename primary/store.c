@@ -1791,6 +1791,11 @@ store_zone_create(struct store *st, const struct store_zone_new *zn, const struc
 		/* its names would overlap the catalog's member and property records */
 		char text[DNS_NAME_TEXT_MAX];
 		name_text(zn->name, text, sizeof(text));
+		if (!zn->cross_account) {
+			/* an account key sees the one neutral text of every clash */
+			set_err(err, errcap, "Conflict: zone name '%s' is not available", text);
+			return -EEXIST;
+		}
 		set_err(err, errcap, "zone '%s' is under the catalog zone '%s': names at or under the "
 		        "catalog zone are reserved", text, st->catalog_text);
 		return -EINVAL;

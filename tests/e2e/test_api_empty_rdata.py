@@ -14,7 +14,7 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
-from sec_util import Secondary, free_port, wait_until
+from sec_util import Secondary, free_port, tsig_file_args, wait_until
 from xfr_util import Primary, TmpDir
 
 ZONE = "example.com."
@@ -93,9 +93,10 @@ def test_patch_empty_rdata_stored_transferred_served(tmp):
     sec = None
     try:
         secret = p.add_key(KEY)
+        p.allow_catalog(KEY)
         p.create_zone(ZONE, keys=[KEY])
         sec = Secondary(tmp, p.xfr_port, port=sport, tsig=False,
-                        extra=["--tsig", "%s:hmac-sha256:%s" % (KEY, secret)]).start()
+                        extra=tsig_file_args(tmp, KEY, secret)).start()
         wait_until(lambda: sec.serial(ZONE) == p.serial(ZONE), 10, what="zone at the secondary")
         old = p.serial(ZONE)
 
