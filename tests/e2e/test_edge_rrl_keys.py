@@ -111,7 +111,8 @@ def test_rrl_prefix_flags(sec, tmp_path):
         s2.stop()
     for bad in (["--rrl-ipv4-prefix", "33"], ["--rrl-ipv6-prefix", "0"]):
         p = subprocess.run([os.path.join(su.BIN, "anycst-secondary"), "--primary",
-                            "127.0.0.1:1", "--zone", "example.com", "--listen",
+                            "127.0.0.1:1", "--transport", "tcp", "--zone", "example.com",
+                            "--listen",
                             "127.0.0.1:%d" % su.free_port(), "--state-dir", str(tmp_path),
                             "--rrl-rate", "5"] + bad, capture_output=True, text=True, timeout=10)
         assert p.returncode != 0
