@@ -126,12 +126,244 @@ api_dnssec_fields_check(struct api_resp *rs, json_t *body)
 	return 0;
 }
 
+/* rrsets[i].name: absolute, inside `zone`, into op->owner (in c->ar). */
+static int
+rrset_owner(struct api_ctx *c, struct store_op *op, json_t *jname, const uint8_t *zone)
+{
+	struct api_resp *rs = c->rs;
+	char err[512];
+	const char *name = json_string_value(jname);
+	size_t nlen = json_string_length(jname);
+	if (api_idn_check_text("name", name, nlen, err, sizeof(err)) != 0) {
+		api_error(rs, 422, "%s.name: %s", op->label, err);
+		return -EINVAL;
+	}
+	uint8_t owner_buf[DNS_NAME_MAX];
+	int olen = nlen == 0 || name[nlen - 1] != '.' ? -1
+	           : dns_name_from_text(name, nlen, NULL, owner_buf);
+	uint8_t *owner = olen > 0 ? arena_memdup(&c->ar, owner_buf, (size_t)olen) : NULL;
+	if (owner == NULL) {
+		api_error(rs, 422, "%s.name: '%.300s' is not an absolute domain name", op->label, name);
+		return -EINVAL;
+	}
+	if (!dns_name_is_sub(owner, zone)) {
+		char zone_text[DNS_NAME_TEXT_MAX];
+		dns_name_to_text(zone, zone_text, sizeof(zone_text));
+		api_error(rs, 422, "%s: name '%.300s' is not inside zone '%s'", op->label, name,
+		          zone_text);
+		return -EINVAL;
+	}
+	op->owner = owner;
+	return 0;
+}
+
+/* rrsets[i].changetype of a PATCH into op->kind. */
+static int
+rrset_changetype(struct api_resp *rs, struct store_op *op, json_t *jct)
+{
+	if (!json_is_string(jct)) {
+		api_error(rs, 422, "%s.changetype: missing or not a string", op->label);
+		return -EINVAL;
+	}
+	const char *ct = json_string_value(jct);
+	if (strcasecmp(ct, "REPLACE") == 0)
+		op->kind = STORE_OP_REPLACE;
+	else if (strcasecmp(ct, "DELETE") == 0)
+		op->kind = STORE_OP_DELETE;
+	else if (strcasecmp(ct, "EXTEND") == 0)
+		op->kind = STORE_OP_EXTEND;
+	else if (strcasecmp(ct, "PRUNE") == 0)
+		op->kind = STORE_OP_PRUNE;
+	else {
+		api_error(rs, 422, "%s.changetype: unknown changetype '%.64s'", op->label, ct);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* rrsets[i].ttl (optional) into op->ttl. */
+static int
+rrset_ttl(struct api_resp *rs, struct store_op *op, json_t *jttl)
+{
+	if (jttl == NULL || json_is_null(jttl))
+		return 0;
+	if (!json_is_integer(jttl)) {
+		api_error(rs, 422, "%s.ttl: not an integer", op->label);
+		return -EINVAL;
+	}
+	if (!json_is_int_in(jttl, 0, INT32_MAX)) {
+		api_error(rs, 422, "%s.ttl: TTL %" JSON_INTEGER_FORMAT " out of range 0..2147483647",
+		          op->label, json_integer_value(jttl));
+		return -EINVAL;
+	}
+	op->ttl = (uint32_t)json_integer_value(jttl);
+	op->has_ttl = true;
+	return 0;
+}
+
+/* rrsets[i].records[k] into recs[k]; `name` is the owner as the client wrote it. */
+static int
+rrset_record(struct api_ctx *c, struct store_op *op, json_t *ro, size_t k, const char *name,
+             struct store_rec *rec)
+{
+	struct api_resp *rs = c->rs;
+	char err[512];
+	json_t *jc = json_object_get(ro, "content"), *jd = json_object_get(ro, "disabled");
+	if (!json_is_object(ro) || !json_is_string(jc)) {
+		api_error(rs, 422, "%s.records[%zu].content: missing or not a string", op->label, k);
+		return -EINVAL;
+	}
+	if (jd != NULL && !json_is_boolean(jd)) {
+		api_error(rs, 422, "%s.records[%zu].disabled: not a boolean", op->label, k);
+		return -EINVAL;
+	}
+	int rl = content_to_wire(c, op->type, json_string_value(jc), json_string_length(jc), c->rd,
+	                         err, sizeof(err));
+	if (rl < 0) {
+		/* names the record: where, owner and type (e.g. empty
+		 * RDATA on a type that needs some) */
+		char tname[DNS_RRTYPE_TEXT_MAX];
+		dns_rrtype_to_text(op->type, tname, sizeof(tname));
+		api_error(rs, 422, "%s.records[%zu]: %.300s %s: %s", op->label, k, name, tname, err);
+		return -EINVAL;
+	}
+	uint8_t *rd = arena_memdup(&c->ar, c->rd, (size_t)rl);
+	if (rd == NULL) {
+		api_error(rs, 500, "out of memory");
+		return -ENOMEM;
+	}
+	rec->rdata = rd;
+	rec->rdlen = (uint16_t)rl;
+	rec->disabled = jd != NULL && json_is_true(jd);
+	return 0;
+}
+
+/* rrsets[i].records into op->recs (none for a DELETE), within max_records. */
+static int
+rrset_records(struct api_ctx *c, struct store_op *op, json_t *jrecs, const char *name)
+{
+	struct api_resp *rs = c->rs;
+	const struct api *a = c->r->api;
+	if (jrecs != NULL && !json_is_array(jrecs)) {
+		api_error(rs, 422, "%s.records: not an array", op->label);
+		return -EINVAL;
+	}
+	size_t nr = op->kind == STORE_OP_DELETE ? 0 : json_array_size(jrecs);
+	if (nr > a->o.max_records) {
+		api_error(rs, 422, "%s.records: %zu records, more than the limit of %zu per rrset",
+		          op->label, nr, a->o.max_records);
+		return -EINVAL;
+	}
+	if (op->kind == STORE_OP_REPLACE && nr > 0 && !op->has_ttl) {
+		api_error(rs, 422, "%s.ttl: missing", op->label);
+		return -EINVAL;
+	}
+	struct store_rec *recs = nr ? arena_alloc(&c->ar, nr * sizeof(*recs)) : NULL;
+	if (nr && recs == NULL) {
+		api_error(rs, 500, "out of memory");
+		return -ENOMEM;
+	}
+	for (size_t k = 0; k < nr; k++) {
+		int ret = rrset_record(c, op, json_array_get(jrecs, k), k, name, &recs[k]);
+		if (ret != 0)
+			return ret;
+	}
+	op->recs = recs;
+	op->nrecs = nr;
+	return 0;
+}
+
+/* rrsets[i].comments (optional) into op->comments. */
+static int
+rrset_comments(struct api_ctx *c, struct store_op *op, json_t *jcom)
+{
+	struct api_resp *rs = c->rs;
+	if (jcom == NULL || json_is_null(jcom))
+		return 0;
+	if (!json_is_array(jcom)) {
+		api_error(rs, 422, "%s.comments: not an array", op->label);
+		return -EINVAL;
+	}
+	size_t nc = json_array_size(jcom);
+	struct store_comment *cm = nc ? arena_alloc(&c->ar, nc * sizeof(*cm)) : NULL;
+	if (nc && cm == NULL) {
+		api_error(rs, 500, "out of memory");
+		return -ENOMEM;
+	}
+	for (size_t k = 0; k < nc; k++) {
+		json_t *co = json_array_get(jcom, k);
+		json_t *cc = json_object_get(co, "content"), *ca = json_object_get(co, "account");
+		json_t *cmod = json_object_get(co, "modified_at");
+		if (!json_is_object(co) || !json_is_string(cc) || (ca != NULL && !json_is_string(ca)) ||
+		    (cmod != NULL && !json_is_integer(cmod))) {
+			api_error(rs, 422, "%s.comments[%zu]: needs string content, string account, "
+			          "integer modified_at", op->label, k);
+			return -EINVAL;
+		}
+		cm[k].content = json_string_value(cc);
+		cm[k].account = ca ? json_string_value(ca) : "";
+		cm[k].modified_at = cmod ? (int64_t)json_integer_value(cmod) : 0;
+	}
+	op->comments = cm;
+	op->ncomments = nc;
+	op->has_comments = true;
+	return 0;
+}
+
+/* rrsets[i] into `op`, checked in the order of its fields' importance. */
+static int
+rrset_parse(struct api_ctx *c, json_t *o, const uint8_t *zone, bool patch, struct store_op *op)
+{
+	struct api_resp *rs = c->rs;
+	int ret;
+	if (!json_is_object(o)) {
+		api_error(rs, 422, "%s: must be an object", op->label);
+		return -EINVAL;
+	}
+	json_t *jname = json_object_get(o, "name"), *jtype = json_object_get(o, "type");
+	if (!json_is_string(jname)) {
+		api_error(rs, 422, "%s.name: missing or not a string", op->label);
+		return -EINVAL;
+	}
+	if (!json_is_string(jtype)) {
+		api_error(rs, 422, "%s.type: missing or not a string", op->label);
+		return -EINVAL;
+	}
+	const char *name = json_string_value(jname);
+	if ((ret = rrset_owner(c, op, jname, zone)) != 0)
+		return ret;
+	if (dns_rrtype_from_text(json_string_value(jtype), json_string_length(jtype), &op->type) != 0 ||
+	    dns_rrtype_is_meta(op->type)) {
+		api_error(rs, 422, "%s.type: unknown or unsupported record type '%.64s'", op->label,
+		          json_string_value(jtype));
+		return -EINVAL;
+	}
+	if (api_dnssec_type_refused(op->type)) {
+		api_error(rs, 422, "%s: %.300s %.16s: DNSSEC records are made by the signer, not "
+		          "accepted in rrsets (DNSSEC signing is not available yet)", op->label, name,
+		          dns_rrtype_name(op->type));
+		return -EINVAL;
+	}
+	op->kind = STORE_OP_REPLACE;
+	if (patch && (ret = rrset_changetype(rs, op, json_object_get(o, "changetype"))) != 0)
+		return ret;
+	if ((ret = rrset_ttl(rs, op, json_object_get(o, "ttl"))) != 0 ||
+	    (ret = rrset_records(c, op, json_object_get(o, "records"), name)) != 0 ||
+	    (ret = rrset_comments(c, op, json_object_get(o, "comments"))) != 0)
+		return ret;
+	if (op->kind == STORE_OP_PRUNE && op->nrecs == 0) {
+		api_error(rs, 422, "%s.records: PRUNE needs the records to remove", op->label);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int
-api_rrsets_parse(struct api_ctx *c, json_t *arr, const uint8_t *zone, bool patch, struct api_parsed *p)
+api_rrsets_parse(struct api_ctx *c, json_t *arr, const uint8_t *zone, bool patch,
+                 struct api_parsed *p)
 {
 	struct api_resp *rs = c->rs;
 	struct api *a = c->r->api;
-	char err[512];
 	if (!json_is_array(arr)) {
 		api_error(rs, 422, "rrsets: must be an array");
 		return -EINVAL;
@@ -148,181 +380,13 @@ api_rrsets_parse(struct api_ctx *c, json_t *arr, const uint8_t *zone, bool patch
 		api_error(rs, 500, "out of memory");
 		return -ENOMEM;
 	}
-	char zone_text[DNS_NAME_TEXT_MAX];
-	dns_name_to_text(zone, zone_text, sizeof(zone_text));
 	for (size_t i = 0; i < n; i++) {
 		struct store_op *op = &p->ops[i];
 		memset(op, 0, sizeof(*op));
 		snprintf(op->label, sizeof(op->label), "rrsets[%zu]", i);
-		json_t *o = json_array_get(arr, i);
-		if (!json_is_object(o)) {
-			api_error(rs, 422, "%s: must be an object", op->label);
-			return -EINVAL;
-		}
-		json_t *jname = json_object_get(o, "name"), *jtype = json_object_get(o, "type");
-		json_t *jct = json_object_get(o, "changetype"), *jttl = json_object_get(o, "ttl");
-		json_t *jrecs = json_object_get(o, "records"), *jcom = json_object_get(o, "comments");
-		if (!json_is_string(jname)) {
-			api_error(rs, 422, "%s.name: missing or not a string", op->label);
-			return -EINVAL;
-		}
-		if (!json_is_string(jtype)) {
-			api_error(rs, 422, "%s.type: missing or not a string", op->label);
-			return -EINVAL;
-		}
-		const char *name = json_string_value(jname);
-		size_t nlen = json_string_length(jname);
-		if (api_idn_check_text("name", name, nlen, err, sizeof(err)) != 0) {
-			api_error(rs, 422, "%s.name: %s", op->label, err);
-			return -EINVAL;
-		}
-		uint8_t owner_buf[DNS_NAME_MAX];
-		int olen = nlen == 0 || name[nlen - 1] != '.' ? -1
-		           : dns_name_from_text(name, nlen, NULL, owner_buf);
-		uint8_t *owner = olen > 0 ? arena_memdup(&c->ar, owner_buf, (size_t)olen) : NULL;
-		if (owner == NULL) {
-			api_error(rs, 422, "%s.name: '%.300s' is not an absolute domain name", op->label, name);
-			return -EINVAL;
-		}
-		if (!dns_name_is_sub(owner, zone)) {
-			api_error(rs, 422, "%s: name '%.300s' is not inside zone '%s'", op->label, name,
-			          zone_text);
-			return -EINVAL;
-		}
-		op->owner = owner;
-		if (dns_rrtype_from_text(json_string_value(jtype), json_string_length(jtype), &op->type) !=
-		        0 ||
-		    dns_rrtype_is_meta(op->type)) {
-			api_error(rs, 422, "%s.type: unknown or unsupported record type '%.64s'", op->label,
-			          json_string_value(jtype));
-			return -EINVAL;
-		}
-		if (api_dnssec_type_refused(op->type)) {
-			api_error(rs, 422, "%s: %.300s %.16s: DNSSEC records are made by the signer, not "
-			          "accepted in rrsets (DNSSEC signing is not available yet)", op->label, name,
-			          dns_rrtype_name(op->type));
-			return -EINVAL;
-		}
-		op->kind = STORE_OP_REPLACE;
-		if (patch) {
-			if (!json_is_string(jct)) {
-				api_error(rs, 422, "%s.changetype: missing or not a string", op->label);
-				return -EINVAL;
-			}
-			const char *ct = json_string_value(jct);
-			if (strcasecmp(ct, "REPLACE") == 0)
-				op->kind = STORE_OP_REPLACE;
-			else if (strcasecmp(ct, "DELETE") == 0)
-				op->kind = STORE_OP_DELETE;
-			else if (strcasecmp(ct, "EXTEND") == 0)
-				op->kind = STORE_OP_EXTEND;
-			else if (strcasecmp(ct, "PRUNE") == 0)
-				op->kind = STORE_OP_PRUNE;
-			else {
-				api_error(rs, 422, "%s.changetype: unknown changetype '%.64s'", op->label, ct);
-				return -EINVAL;
-			}
-		}
-		if (jttl != NULL && !json_is_null(jttl)) {
-			if (!json_is_integer(jttl)) {
-				api_error(rs, 422, "%s.ttl: not an integer", op->label);
-				return -EINVAL;
-			}
-			if (!json_is_int_in(jttl, 0, INT32_MAX)) {
-				api_error(rs, 422, "%s.ttl: TTL %" JSON_INTEGER_FORMAT
-				          " out of range 0..2147483647", op->label, json_integer_value(jttl));
-				return -EINVAL;
-			}
-			op->ttl = (uint32_t)json_integer_value(jttl);
-			op->has_ttl = true;
-		}
-		if (jrecs != NULL && !json_is_array(jrecs)) {
-			api_error(rs, 422, "%s.records: not an array", op->label);
-			return -EINVAL;
-		}
-		size_t nr = op->kind == STORE_OP_DELETE ? 0 : json_array_size(jrecs);
-		if (nr > a->o.max_records) {
-			api_error(rs, 422, "%s.records: %zu records, more than the limit of %zu per rrset",
-			          op->label, nr, a->o.max_records);
-			return -EINVAL;
-		}
-		if (op->kind == STORE_OP_REPLACE && nr > 0 && !op->has_ttl) {
-			api_error(rs, 422, "%s.ttl: missing", op->label);
-			return -EINVAL;
-		}
-		struct store_rec *recs = nr ? arena_alloc(&c->ar, nr * sizeof(*recs)) : NULL;
-		if (nr && recs == NULL) {
-			api_error(rs, 500, "out of memory");
-			return -ENOMEM;
-		}
-		for (size_t k = 0; k < nr; k++) {
-			json_t *ro = json_array_get(jrecs, k);
-			json_t *jc = json_object_get(ro, "content"), *jd = json_object_get(ro, "disabled");
-			if (!json_is_object(ro) || !json_is_string(jc)) {
-				api_error(rs, 422, "%s.records[%zu].content: missing or not a string", op->label,
-				          k);
-				return -EINVAL;
-			}
-			if (jd != NULL && !json_is_boolean(jd)) {
-				api_error(rs, 422, "%s.records[%zu].disabled: not a boolean", op->label, k);
-				return -EINVAL;
-			}
-			int rl = content_to_wire(c, op->type, json_string_value(jc), json_string_length(jc),
-			                         c->rd, err, sizeof(err));
-			if (rl < 0) {
-				/* names the record: where, owner and type (e.g. empty
-				 * RDATA on a type that needs some) */
-				char tname[DNS_RRTYPE_TEXT_MAX];
-				dns_rrtype_to_text(op->type, tname, sizeof(tname));
-				api_error(rs, 422, "%s.records[%zu]: %.300s %s: %s", op->label, k, name, tname,
-				          err);
-				return -EINVAL;
-			}
-			uint8_t *rd = arena_memdup(&c->ar, c->rd, (size_t)rl);
-			if (rd == NULL) {
-				api_error(rs, 500, "out of memory");
-				return -ENOMEM;
-			}
-			recs[k].rdata = rd;
-			recs[k].rdlen = (uint16_t)rl;
-			recs[k].disabled = jd != NULL && json_is_true(jd);
-		}
-		op->recs = recs;
-		op->nrecs = nr;
-		if (jcom != NULL && !json_is_null(jcom)) {
-			if (!json_is_array(jcom)) {
-				api_error(rs, 422, "%s.comments: not an array", op->label);
-				return -EINVAL;
-			}
-			size_t nc = json_array_size(jcom);
-			struct store_comment *cm = nc ? arena_alloc(&c->ar, nc * sizeof(*cm)) : NULL;
-			if (nc && cm == NULL) {
-				api_error(rs, 500, "out of memory");
-				return -ENOMEM;
-			}
-			for (size_t k = 0; k < nc; k++) {
-				json_t *co = json_array_get(jcom, k);
-				json_t *cc = json_object_get(co, "content"), *ca = json_object_get(co, "account");
-				json_t *cmod = json_object_get(co, "modified_at");
-				if (!json_is_object(co) || !json_is_string(cc) ||
-				    (ca != NULL && !json_is_string(ca)) ||
-				    (cmod != NULL && !json_is_integer(cmod))) {
-					api_error(rs, 422, "%s.comments[%zu]: needs string content, string account, "
-					          "integer modified_at", op->label, k);
-					return -EINVAL;
-				}
-				cm[k].content = json_string_value(cc);
-				cm[k].account = ca ? json_string_value(ca) : "";
-				cm[k].modified_at = cmod ? (int64_t)json_integer_value(cmod) : 0;
-			}
-			op->comments = cm;
-			op->ncomments = nc;
-			op->has_comments = true;
-		}
-		if (op->kind == STORE_OP_PRUNE && nr == 0) {
-			api_error(rs, 422, "%s.records: PRUNE needs the records to remove", op->label);
-			return -EINVAL;
-		}
+		int ret = rrset_parse(c, json_array_get(arr, i), zone, patch, op);
+		if (ret != 0)
+			return ret;
 	}
 	return 0;
 }

@@ -444,6 +444,109 @@ zone_get_full(struct api_ctx *c, const uint8_t *wire, unsigned status)
 	api_json(c->rs, status, j);
 }
 
+/* POST /zones: the zone's own fields (name, kind, soa_edit_api, account, TSIG keys) into zn. */
+static int
+zone_new_fields(struct api_ctx *c, json_t *body, uint8_t *zone, struct store_zone_new *zn)
+{
+	struct api_req *r = c->r;
+	struct api_resp *rs = c->rs;
+	json_t *jname = json_object_get(body, "name");
+	json_t *jkind = json_object_get(body, "kind");
+	json_t *jsoa = json_object_get(body, "soa_edit_api");
+	json_t *jacc = json_object_get(body, "account");
+	json_t *jkeys = json_object_get(body, "master_tsig_key_ids");
+	if (!json_is_string(jname) || json_string_length(jname) == 0) {
+		api_error(rs, 422, "name: missing or not a string");
+		return -EINVAL;
+	}
+	char nerr[768];
+	if (api_idn_check_text("zone name", json_string_value(jname), json_string_length(jname), nerr,
+	                       sizeof(nerr)) != 0) {
+		api_error(rs, 422, "name: %s", nerr);
+		return -EINVAL;
+	}
+	if (dns_name_from_text(json_string_value(jname), json_string_length(jname), NULL, zone) <= 0 ||
+	    zone[0] == 0) {
+		api_error(rs, 422, "name: '%.300s' is not a valid zone name", json_string_value(jname));
+		return -EINVAL;
+	}
+	dns_name_lower(zone);
+	zn->name = zone;
+	if (api_dnssec_fields_check(rs, body) != 0)
+		return -EINVAL;
+	if (jkind != NULL) {
+		if (!json_is_string(jkind) || (zn->kind = norm_kind(json_string_value(jkind))) == NULL) {
+			api_error(rs, 422, "kind: must be one of Native, Master, Slave (Primary, Secondary)");
+			return -EINVAL;
+		}
+	}
+	if (jsoa != NULL && (!json_is_string(jsoa) ||
+	                     dns_serial_policy_parse(json_string_value(jsoa), &zn->policy) != 0)) {
+		api_error(rs, 422, "soa_edit_api: must be DEFAULT, INCREASE or EPOCH");
+		return -EINVAL;
+	}
+	if (jacc != NULL && !json_is_null(jacc)) {
+		if (!json_is_string(jacc) || json_string_length(jacc) >= STORE_ACCOUNT_MAX) {
+			api_error(rs, 422, "account: not a string (at most %d bytes)", STORE_ACCOUNT_MAX - 1);
+			return -EINVAL;
+		}
+		zn->account = json_string_value(jacc);
+	}
+	if (r->account != NULL) {
+		if (zn->account[0] != '\0' && strcmp(zn->account, r->account) != 0) {
+			api_error(rs, 422, "account: this key may only create zones of account '%s'",
+			          r->account);
+			return -EINVAL;
+		}
+		zn->account = r->account;
+	}
+	if (jkeys != NULL && tsig_ids(c, jkeys, (const char ***)&zn->tsig_keys, &zn->ntsig_keys) != 0)
+		return -EINVAL;
+	return 0;
+}
+
+/* POST /zones "nameservers" (nns names) into the REPLACE of the apex NS in `op`. */
+static int
+zone_new_ns(struct api_ctx *c, json_t *jns, size_t nns, const uint8_t *zone, struct store_op *op)
+{
+	struct api_resp *rs = c->rs;
+	char nerr[768];
+	struct store_rec *recs = arena_alloc(&c->ar, nns * sizeof(*recs));
+	if (recs == NULL) {
+		api_error(rs, 500, "out of memory");
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < nns; i++) {
+		json_t *s = json_array_get(jns, i);
+		if (json_is_string(s) && api_idn_check_text("name", json_string_value(s),
+		                                            json_string_length(s), nerr,
+		                                            sizeof(nerr)) != 0) {
+			api_error(rs, 422, "nameservers[%zu]: %s", i, nerr);
+			return -EINVAL;
+		}
+		uint8_t *w = arena_alloc(&c->ar, DNS_NAME_MAX);
+		if (!json_is_string(s) || w == NULL || json_string_length(s) == 0 ||
+		    json_string_value(s)[json_string_length(s) - 1] != '.' ||
+		    dns_name_from_text(json_string_value(s), json_string_length(s), NULL, w) <= 0) {
+			api_error(rs, 422, "nameservers[%zu]: not an absolute name", i);
+			return -EINVAL;
+		}
+		recs[i].rdata = w;
+		recs[i].rdlen = (uint16_t)dns_name_len(w);
+		recs[i].disabled = false;
+	}
+	memset(op, 0, sizeof(*op));
+	op->kind = STORE_OP_REPLACE;
+	op->owner = zone;
+	op->type = DNS_T_NS;
+	op->ttl = 3600;
+	op->has_ttl = true;
+	op->recs = recs;
+	op->nrecs = nns;
+	snprintf(op->label, sizeof(op->label), "nameservers");
+	return 0;
+}
+
 static void
 zones_create(struct api_ctx *c)
 {
@@ -452,63 +555,13 @@ zones_create(struct api_ctx *c)
 	json_t *body = api_body_object(r, rs);
 	if (body == NULL)
 		return;
-	json_t *jname = json_object_get(body, "name");
-	json_t *jkind = json_object_get(body, "kind");
 	json_t *jns = json_object_get(body, "nameservers");
 	json_t *jrr = json_object_get(body, "rrsets");
 	json_t *jzone = json_object_get(body, "zone");
-	json_t *jsoa = json_object_get(body, "soa_edit_api");
-	json_t *jacc = json_object_get(body, "account");
-	json_t *jkeys = json_object_get(body, "master_tsig_key_ids");
 	uint8_t zone[DNS_NAME_MAX];
 	struct store_zone_new zn = {.kind = "Native", .account = "", .policy = DNS_SERIAL_DEFAULT};
 	struct api_parsed p = {0}, pz = {0};
-	if (!json_is_string(jname) || json_string_length(jname) == 0) {
-		api_error(rs, 422, "name: missing or not a string");
-		goto out;
-	}
-	char nerr[768];
-	if (api_idn_check_text("zone name", json_string_value(jname), json_string_length(jname), nerr,
-	                       sizeof(nerr)) != 0) {
-		api_error(rs, 422, "name: %s", nerr);
-		goto out;
-	}
-	if (dns_name_from_text(json_string_value(jname), json_string_length(jname), NULL, zone) <= 0 ||
-	    zone[0] == 0) {
-		api_error(rs, 422, "name: '%.300s' is not a valid zone name", json_string_value(jname));
-		goto out;
-	}
-	dns_name_lower(zone);
-	zn.name = zone;
-	if (api_dnssec_fields_check(rs, body) != 0)
-		goto out;
-	if (jkind != NULL) {
-		if (!json_is_string(jkind) || (zn.kind = norm_kind(json_string_value(jkind))) == NULL) {
-			api_error(rs, 422, "kind: must be one of Native, Master, Slave (Primary, Secondary)");
-			goto out;
-		}
-	}
-	if (jsoa != NULL && (!json_is_string(jsoa) ||
-	                     dns_serial_policy_parse(json_string_value(jsoa), &zn.policy) != 0)) {
-		api_error(rs, 422, "soa_edit_api: must be DEFAULT, INCREASE or EPOCH");
-		goto out;
-	}
-	if (jacc != NULL && !json_is_null(jacc)) {
-		if (!json_is_string(jacc) || json_string_length(jacc) >= STORE_ACCOUNT_MAX) {
-			api_error(rs, 422, "account: not a string (at most %d bytes)", STORE_ACCOUNT_MAX - 1);
-			goto out;
-		}
-		zn.account = json_string_value(jacc);
-	}
-	if (r->account != NULL) {
-		if (zn.account[0] != '\0' && strcmp(zn.account, r->account) != 0) {
-			api_error(rs, 422, "account: this key may only create zones of account '%s'",
-			          r->account);
-			goto out;
-		}
-		zn.account = r->account;
-	}
-	if (jkeys != NULL && tsig_ids(c, jkeys, (const char ***)&zn.tsig_keys, &zn.ntsig_keys) != 0)
+	if (zone_new_fields(c, body, zone, &zn) != 0)
 		goto out;
 	if (jrr != NULL && api_rrsets_parse(c, jrr, zone, false, &p) != 0)
 		goto out;
@@ -539,42 +592,8 @@ zones_create(struct api_ctx *c)
 		ops[k++] = pz.ops[i];
 	for (size_t i = 0; i < p.n; i++)
 		ops[k++] = p.ops[i];
-	if (nns) {
-		struct store_rec *recs = arena_alloc(&c->ar, nns * sizeof(*recs));
-		if (recs == NULL) {
-			api_error(rs, 500, "out of memory");
-			goto out;
-		}
-		for (size_t i = 0; i < nns; i++) {
-			json_t *s = json_array_get(jns, i);
-			if (json_is_string(s) && api_idn_check_text("name", json_string_value(s),
-			                                            json_string_length(s), nerr,
-			                                            sizeof(nerr)) != 0) {
-				api_error(rs, 422, "nameservers[%zu]: %s", i, nerr);
-				goto out;
-			}
-			uint8_t *w = arena_alloc(&c->ar, DNS_NAME_MAX);
-			if (!json_is_string(s) || w == NULL || json_string_length(s) == 0 ||
-			    json_string_value(s)[json_string_length(s) - 1] != '.' ||
-			    dns_name_from_text(json_string_value(s), json_string_length(s), NULL, w) <= 0) {
-				api_error(rs, 422, "nameservers[%zu]: not an absolute name", i);
-				goto out;
-			}
-			recs[i].rdata = w;
-			recs[i].rdlen = (uint16_t)dns_name_len(w);
-			recs[i].disabled = false;
-		}
-		struct store_op *op = &ops[k++];
-		memset(op, 0, sizeof(*op));
-		op->kind = STORE_OP_REPLACE;
-		op->owner = zone;
-		op->type = DNS_T_NS;
-		op->ttl = 3600;
-		op->has_ttl = true;
-		op->recs = recs;
-		op->nrecs = nns;
-		snprintf(op->label, sizeof(op->label), "nameservers");
-	}
+	if (nns && zone_new_ns(c, jns, nns, zone, &ops[k++]) != 0)
+		goto out;
 	char err[512] = "";
 	struct store_result res;
 	char text[DNS_NAME_TEXT_MAX], id[DNS_NAME_TEXT_MAX * 3];
