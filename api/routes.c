@@ -20,7 +20,8 @@
 #define API_ID_MAX (DNS_NAME_TEXT_MAX * 3 + 1)
 
 enum api_scope {
-	SCOPE_PUBLIC,    /* no key needed */
+	SCOPE_PUBLIC,    /* no key needed (none today): r->account is then NULL, so such a
+	                  * handler must not read zones or keys */
 	SCOPE_ACCOUNT,   /* any valid key; an account key sees its own zones */
 	SCOPE_ADMIN,     /* the admin key only */
 };

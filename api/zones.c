@@ -1,9 +1,10 @@
 /*
  * /zones: list, create, get, PATCH, PUT, DELETE, export, notify, journal,
- * with PowerDNS API v1 shapes.  Every body is validated completely (types,
- * names, record contents parsed by dns/rdata with absolute names, limits)
- * before the store is asked to apply it; the store then checks the rules
- * that depend on the zone's contents, in the same transaction.
+ * with PowerDNS API v1 shapes.  Bodies are validated completely by
+ * rrsets.c and zonetext.c before the store is asked to apply them; the
+ * store then checks the rules that depend on the zone's contents, in the
+ * same transaction.  The route table (routes.c) calls the api_zone*
+ * handlers at the end of this file.
  */
 #include "api/internal.h"
 #include "api/idn.h"
