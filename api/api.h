@@ -13,6 +13,15 @@
 #include "primary/store.h"
 
 struct api;
+struct propagation;
+struct mesh;
+
+/*
+ * Extra lines for GET /metrics from another module (the QUIC listener's
+ * counters): `fn` writes Prometheus text into `buf` (`cap` bytes) and
+ * returns its length or a negative code.
+ */
+typedef int (*api_metrics_fn)(void *ctx, char *buf, size_t cap);
 
 struct api_opts {
 	const char *listen;        /* "127.0.0.1:8081", "[::1]:8081" */
@@ -27,6 +36,17 @@ struct api_opts {
 	unsigned header_timeout;   /* s from connect (or the previous request) to the last header; 0: 10 */
 	unsigned body_timeout;     /* s from the last header to the end of the body; 0: 60 */
 	const char *metrics_listen; /* GET /metrics without a key here, NULL: none (--metrics) */
+	/*
+	 * The other modules the API shows, borrowed (they must outlive the
+	 * api), each NULL when not running: the transfer side's propagation
+	 * table (GET /zones/{id}/propagation), the POP registry of primary/mesh.c
+	 * (/secondaries, /mesh/wireguard.conf), and extra /metrics lines with
+	 * their context.
+	 */
+	struct propagation *propagation;
+	struct mesh *mesh;
+	api_metrics_fn metrics_fn;
+	void *metrics_ctx;
 };
 
 /*
@@ -37,28 +57,5 @@ int api_start(const struct api_opts *o, struct store *st, struct api **out, char
               size_t errcap);
 /* Stops accepting, waits for the running requests, frees.  NULL ok. */
 void api_stop(struct api *a);
-
-/*
- * Hands the transfer side's propagation table to GET /zones/{id}/propagation
- * (api/propagation.c); borrowed, must outlive the api.  Call before api_start.
- */
-struct propagation;
-void api_propagation_attach(struct propagation *p);
-
-/*
- * Hands the POP registry (primary/mesh.c) to /secondaries and
- * /mesh/wireguard.conf (api/secondaries.c); borrowed, must outlive the api.
- */
-struct mesh;
-void api_mesh_attach(struct mesh *m);
-
-/*
- * Extra lines for GET /metrics from another module (the QUIC listener's
- * counters): `fn` writes Prometheus text into `buf` (`cap` bytes) and
- * returns its length or a negative code.  `ctx` is borrowed and must
- * outlive the api.  Call before api_start; NULL detaches.
- */
-typedef int (*api_metrics_fn)(void *ctx, char *buf, size_t cap);
-void api_metrics_attach(api_metrics_fn fn, void *ctx);
 
 #endif

@@ -14,6 +14,7 @@
 
 #include "api/api.h"
 #include "primary/store.h"
+#include "util/arena.h"
 
 #define API_PREFIX "/api/v1/servers/localhost"
 
@@ -80,6 +81,8 @@ struct api_resp {
 	MHD_ContentReaderFreeCallback stream_free;
 };
 
+/* ---- common.c: the lowest layer, calls nothing else in api/ ---------------- */
+
 /* Query argument or NULL. */
 const char *api_arg(struct api_req *r, const char *name);
 /* Request header (any letter case) or NULL. */
@@ -92,6 +95,8 @@ void api_error(struct api_resp *rs, unsigned status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* Maps a store error code to a status and message. */
 void api_store_error(struct api_resp *rs, int code, const char *detail);
+/* ETag of a zone at `serial`. */
+void api_set_etag(struct api_resp *rs, uint32_t serial);
 
 /* Parses the body as a JSON object; on failure sets a 400/422 and returns NULL. */
 json_t *api_body_object(struct api_req *r, struct api_resp *rs);
@@ -103,6 +108,44 @@ void api_zone_id_encode(const char *name, char *out, size_t cap);
 
 /* Parses If-Match into *serial; returns false when absent or "*". Sets *bad on garbage. */
 bool api_if_match(struct api_req *r, uint32_t *serial, bool *bad);
+
+/* Sets r->admin and r->account from the request's key; false: no valid key. */
+bool api_authenticate(struct api_req *r);
+
+/* ---- rrsets.c and zonetext.c: bodies into store ops ------------------------- */
+
+#define API_TEXT_CAP (DNS_RDATA_MAX * 4 + 2048)
+
+/* Scratch of one /zones request. */
+struct api_ctx {
+	struct api_req *r;
+	struct api_resp *rs;
+	struct arena ar;
+	char *text;    /* API_TEXT_CAP bytes of scratch for rdata text */
+	uint8_t *rd, *probe;   /* DNS_RDATA_MAX bytes each: content parsing scratch */
+};
+
+/* Ops parsed from a body, in c->ar. */
+struct api_parsed {
+	struct store_op *ops;
+	size_t n;
+};
+
+/* 0, or -ENOMEM with a 500 in rs. */
+int api_ctx_init(struct api_ctx *c, struct api_req *r, struct api_resp *rs);
+void api_ctx_clear(struct api_ctx *c);
+/* An "rrsets" array into ops (PATCH: with changetypes). 0 or <0 with the error set. */
+int api_rrsets_parse(struct api_ctx *c, json_t *arr, const uint8_t *zone, bool patch,
+                     struct api_parsed *p);
+/* PATCH's body (parsed) applied to `zone`: 204 with the serials, or the error. */
+void api_rrsets_patch(struct api_ctx *c, const uint8_t *zone, json_t *body,
+                      const uint32_t *if_match);
+/* Records only a signer makes (refused from users until the primary signs). */
+bool api_dnssec_type_refused(uint16_t t);
+/* 422 for "dnssec": true, a "nsec3param", "presigned": true or "nsec3narrow": true. */
+int api_dnssec_fields_check(struct api_resp *rs, json_t *body);
+/* Zone text into REPLACE ops (zonetext.c). 0 or <0 with the error set. */
+int api_zonetext_parse(struct api_ctx *c, json_t *jz, const uint8_t *zone, struct api_parsed *p);
 
 /*
  * Validates a PATCH body for `zone` (wire) exactly as PATCH does, without
@@ -117,28 +160,37 @@ int api_patch_check(struct api_req *r, struct api_resp *rs, const uint8_t *zone,
  */
 void api_patch_apply(struct api_req *r, struct api_resp *rs, const uint8_t *zone);
 
-/* Handlers, by file. */
-void api_zones_route(struct api_req *r, struct api_resp *rs, const char *rest);
-void api_servers(struct api_req *r, struct api_resp *rs);
-void api_config(struct api_req *r, struct api_resp *rs);
-void api_statistics(struct api_req *r, struct api_resp *rs);
-void api_search(struct api_req *r, struct api_resp *rs);
-void api_tsigkeys(struct api_req *r, struct api_resp *rs, const char *id);
-void api_apikeys(struct api_req *r, struct api_resp *rs, const char *id);
-void api_metrics(struct api_req *r, struct api_resp *rs);
+/* ---- handlers, by file; the route table (routes.c) calls them ---------------- */
+
+/*
+ * `id` is the path's variable part (a zone id, a key id, a POP name) or
+ * NULL.  The table has checked the path, the method (except where a handler
+ * orders its checks itself) and the scope.
+ */
+typedef void api_handler(struct api_req *r, struct api_resp *rs, const char *id);
+
+/* zones.c */
+api_handler api_zones_list, api_zones_create, api_zone_get, api_zone_patch, api_zone_put,
+	api_zone_delete, api_zone_export, api_zone_notify, api_zone_journal, api_zone_metadata,
+	api_zone_cryptokeys, api_zone_rectify;
+/* servers.c */
+api_handler api_discovery, api_servers, api_config, api_statistics, api_search;
+/* tsigkeys.c, apikeys.c (admin scope) */
+api_handler api_tsigkeys_list, api_tsigkeys_create, api_tsigkey, api_apikeys_list,
+	api_apikeys_create, api_apikey_delete;
+/* metrics.c */
+api_handler api_metrics;
+/* propagation.c (transfer side): GET /zones/{id}/propagation */
+api_handler api_zone_propagation;
+/* secondaries.c (mesh, admin scope): /secondaries[/{name}] and /mesh/wireguard.conf */
+api_handler api_secondaries_list, api_secondaries_add, api_secondary, api_mesh_conf;
+
+/* routes.c: finds the route of r->path (trailing slashes dropped), checks the key and scope, calls it. */
+void api_dispatch(struct api_req *r, struct api_resp *rs);
+
+/* metrics.c: counts one finished request (route, status, latency since r->start). */
+void api_account(struct api *a, struct api_req *r, unsigned status);
 /* metrics_listen.c: starts the keyless /metrics listener of o.metrics_listen. 0 or <0, err. */
 int api_metrics_listen(struct api *a, const char *listen, char *err, size_t errcap);
-/* propagation.c (transfer side): GET /zones/{id}/propagation */
-void api_zone_propagation(struct api_req *r, struct api_resp *rs, const char *id);
-/* secondaries.c (mesh): /secondaries[/{name}] and /mesh/wireguard.conf */
-void api_secondaries(struct api_req *r, struct api_resp *rs, const char *name);
-void api_mesh_conf(struct api_req *r, struct api_resp *rs);
-
-/* Metrics helpers (http.c). */
-unsigned api_slot_status(unsigned slot);
-const double *api_lat_bounds(void);
-
-/* Route names for metrics labels. */
-extern const char *const api_route_names[R_COUNT];
 
 #endif

@@ -40,9 +40,8 @@ on_metrics_request(void *cls, struct MHD_Connection *conn, const char *url, cons
 {
 	(void)version;
 	(void)upload;
-	static int seen;
 	if (*con_cls == NULL) {
-		*con_cls = &seen;   /* first call: headers only */
+		*con_cls = conn;   /* first call: headers only; any non-NULL marks it seen */
 		return MHD_YES;
 	}
 	if (*upload_size > 0) {
@@ -60,7 +59,7 @@ on_metrics_request(void *cls, struct MHD_Connection *conn, const char *url, cons
 	else if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
 		api_error(&rs, 405, "method %s not allowed here", method);
 	else
-		api_metrics(&r, &rs);
+		api_metrics(&r, &rs, NULL);
 	enum MHD_Result ret = send_plain(conn, &rs);
 	free(rs.body);
 	return ret;

@@ -6,7 +6,7 @@
  * survives restarts), when, over which transport, the lag between the
  * commit of that serial and the target having it, and the last NOTIFY.
  * The table lives in the transfer service (primary/propagation.c); main
- * hands it over with api_propagation_attach() before the API starts.
+ * hands it over in api_opts.propagation.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -14,14 +14,6 @@
 
 #include "api/internal.h"
 #include "primary/propagation.h"
-
-static struct propagation *attached;
-
-void
-api_propagation_attach(struct propagation *p)
-{
-	__atomic_store_n(&attached, p, __ATOMIC_RELEASE);
-}
 
 void
 api_zone_propagation(struct api_req *r, struct api_resp *rs, const char *id)
@@ -50,7 +42,7 @@ api_zone_propagation(struct api_req *r, struct api_resp *rs, const char *id)
 		api_store_error(rs, ret, NULL);
 		return;
 	}
-	struct propagation *p = __atomic_load_n(&attached, __ATOMIC_ACQUIRE);
+	struct propagation *p = r->api->o.propagation;
 	if (p == NULL) {
 		api_error(rs, 503, "propagation tracking is not running");
 		return;

@@ -5,8 +5,9 @@
  *   POST   /secondaries            register: name, endpoint, public_key[, dns_port]; 201
  *   DELETE /secondaries/{name}     retire; 204
  *   GET    /mesh/wireguard.conf    the primary's own wg-quick config (text/plain)
- * The registry lives in primary/mesh.c; main hands it over with
- * api_mesh_attach() before the API starts.  Every refusal names its field.
+ * The registry lives in primary/mesh.c; main hands it over in
+ * api_opts.mesh.  The route table checks the admin scope and the methods.
+ * Every refusal names its field.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -15,22 +16,10 @@
 #include "api/internal.h"
 #include "primary/mesh.h"
 
-static struct mesh *registry;
-
-void
-api_mesh_attach(struct mesh *m)
-{
-	__atomic_store_n(&registry, m, __ATOMIC_RELEASE);
-}
-
 static struct mesh *
 get_mesh(struct api_req *r, struct api_resp *rs)
 {
-	if (!r->admin) {
-		api_error(rs, 403, "the POP registry needs the admin API key");
-		return NULL;
-	}
-	struct mesh *m = __atomic_load_n(&registry, __ATOMIC_ACQUIRE);
+	struct mesh *m = r->api->o.mesh;
 	if (m == NULL)
 		api_error(rs, 503, "the mesh registry is not running");
 	return m;
@@ -89,13 +78,37 @@ out:
 }
 
 void
-api_secondaries(struct api_req *r, struct api_resp *rs, const char *name)
+api_secondaries_list(struct api_req *r, struct api_resp *rs, const char *id)
+{
+	(void)id;
+	struct mesh *m = get_mesh(r, rs);
+	json_t *j = NULL;
+	if (m == NULL)
+		return;
+	if (mesh_pop_json(m, NULL, &j) != 0)
+		api_error(rs, 500, "out of memory");
+	else
+		api_json(rs, 200, j);
+}
+
+void
+api_secondaries_add(struct api_req *r, struct api_resp *rs, const char *id)
+{
+	(void)id;
+	struct mesh *m = get_mesh(r, rs);
+	if (m != NULL)
+		add(r, rs, m);
+}
+
+/* /secondaries/{name}, any method: a name with a '/' is a 404 before the method is looked at. */
+void
+api_secondary(struct api_req *r, struct api_resp *rs, const char *name)
 {
 	struct mesh *m = get_mesh(r, rs);
 	if (m == NULL)
 		return;
 	const char *meth = r->method;
-	if (name != NULL && (name[0] == '\0' || strchr(name, '/') != NULL)) {
+	if (name[0] == '\0' || strchr(name, '/') != NULL) {
 		api_error(rs, 404, "Not Found");
 		return;
 	}
@@ -110,11 +123,7 @@ api_secondaries(struct api_req *r, struct api_resp *rs, const char *name)
 			api_json(rs, 200, j);
 		return;
 	}
-	if (name == NULL && strcmp(meth, "POST") == 0) {
-		add(r, rs, m);
-		return;
-	}
-	if (name != NULL && strcmp(meth, "DELETE") == 0) {
+	if (strcmp(meth, "DELETE") == 0) {
 		char err[256];
 		int ret = mesh_pop_delete(m, name, err, sizeof(err));
 		if (ret == -ENOENT)
@@ -129,15 +138,12 @@ api_secondaries(struct api_req *r, struct api_resp *rs, const char *name)
 }
 
 void
-api_mesh_conf(struct api_req *r, struct api_resp *rs)
+api_mesh_conf(struct api_req *r, struct api_resp *rs, const char *id)
 {
+	(void)id;
 	struct mesh *m = get_mesh(r, rs);
 	if (m == NULL)
 		return;
-	if (strcmp(r->method, "GET") != 0) {
-		api_error(rs, 405, "method %s not allowed here", r->method);
-		return;
-	}
 	char *s = mesh_primary_conf(m);
 	if (s == NULL) {
 		api_error(rs, 500, "out of memory");

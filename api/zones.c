@@ -1,9 +1,10 @@
 /*
  * /zones: list, create, get, PATCH, PUT, DELETE, export, notify, journal,
- * with PowerDNS API v1 shapes.  Every body is validated completely (types,
- * names, record contents parsed by dns/rdata with absolute names, limits)
- * before the store is asked to apply it; the store then checks the rules
- * that depend on the zone's contents, in the same transaction.
+ * with PowerDNS API v1 shapes.  Bodies are validated completely by
+ * rrsets.c and zonetext.c before the store is asked to apply them; the
+ * store then checks the rules that depend on the zone's contents, in the
+ * same transaction.  The route table (routes.c) calls the api_zone*
+ * handlers at the end of this file.
  */
 #include "api/internal.h"
 #include "api/idn.h"
@@ -21,47 +22,6 @@
 #include "util/arena.h"
 #include "util/log.h"
 
-#define TEXT_CAP (DNS_RDATA_MAX * 4 + 2048)
-
-/* A label no client uses: appended to relative names to detect them. */
-static const uint8_t relative_probe[] = "\x17" "anycst-relative-name-00";
-
-struct ctx {
-	struct api_req *r;
-	struct api_resp *rs;
-	struct arena ar;
-	char *text;    /* TEXT_CAP bytes of scratch for rdata text */
-	uint8_t *rd, *probe;   /* DNS_RDATA_MAX bytes each: content parsing scratch */
-};
-
-static int
-ctx_init(struct ctx *c, struct api_req *r, struct api_resp *rs)
-{
-	c->r = r;
-	c->rs = rs;
-	arena_init(&c->ar, 64 * 1024);
-	c->text = malloc(TEXT_CAP);
-	c->rd = malloc(DNS_RDATA_MAX);
-	c->probe = malloc(DNS_RDATA_MAX);
-	if (c->text == NULL || c->rd == NULL || c->probe == NULL) {
-		free(c->text);
-		free(c->rd);
-		free(c->probe);
-		arena_clear(&c->ar);
-		api_error(rs, 500, "out of memory");
-		return -ENOMEM;
-	}
-	return 0;
-}
-
-static void
-ctx_clear(struct ctx *c)
-{
-	free(c->text);
-	free(c->rd);
-	free(c->probe);
-	arena_clear(&c->ar);
-}
 
 static void
 zone_url(const struct store_zone *z, char *id, size_t idcap, char *url, size_t urlcap)
@@ -70,11 +30,6 @@ zone_url(const struct store_zone *z, char *id, size_t idcap, char *url, size_t u
 	snprintf(url, urlcap, API_PREFIX "/zones/%s", id);
 }
 
-static void
-set_etag(struct api_resp *rs, uint32_t serial)
-{
-	snprintf(rs->etag, sizeof(rs->etag), "\"%u\"", serial);
-}
 
 static int
 tsig_id_append(void *ctx, const struct store_tsig_key *k)
@@ -127,7 +82,7 @@ struct cmt {
 };
 
 struct rrset_build {
-	struct ctx *c;
+	struct api_ctx *c;
 	json_t *arr;
 	json_t *cur;           /* current rrset object */
 	json_t *records;
@@ -188,9 +143,9 @@ add_row(void *ctx, const struct store_row *row)
 		memcpy(b->owner, row->owner, dns_name_len(row->owner));
 		b->type = row->type;
 	}
-	int n = dns_rdata_to_text(row->type, row->rdata, row->rdlen, text, TEXT_CAP);
+	int n = dns_rdata_to_text(row->type, row->rdata, row->rdlen, text, API_TEXT_CAP);
 	if (n < 0)
-		n = dns_rdata_to_generic(row->rdata, row->rdlen, text, TEXT_CAP);
+		n = dns_rdata_to_generic(row->rdata, row->rdlen, text, API_TEXT_CAP);
 	if (n < 0)
 		text[0] = '\0';
 	json_array_append_new(b->records, json_pack("{s:s,s:b}", "content", text, "disabled",
@@ -199,7 +154,7 @@ add_row(void *ctx, const struct store_row *row)
 }
 
 static json_t *
-rrsets_json(struct ctx *c, struct store_snap *sn, const struct store_zone *z, const uint8_t *owner,
+rrsets_json(struct api_ctx *c, struct store_snap *sn, const struct store_zone *z, const uint8_t *owner,
             uint16_t type)
 {
 	struct rrset_build b = {.c = c, .arr = json_array()};
@@ -239,442 +194,6 @@ find_zone(struct api_req *r, struct api_resp *rs, const char *id, struct store_s
 			api_store_error(rs, ret, NULL);
 	}
 	return ret;
-}
-
-/* ---- rrsets in ----------------------------------------------------------------------- */
-
-struct parsed {
-	struct store_op *ops;
-	size_t n;
-};
-
-static bool
-json_is_int_in(json_t *v, json_int_t lo, json_int_t hi)
-{
-	return json_is_integer(v) && json_integer_value(v) >= lo && json_integer_value(v) <= hi;
-}
-
-/*
- * Parses record content for `type` into wire.  Returns the length or -1
- * with the error in `err`.
- */
-static int
-content_to_wire(struct ctx *c, uint16_t type, const char *content, size_t len, uint8_t *out,
-                char *err, size_t errcap)
-{
-	uint8_t *probe = c->probe;
-	char msg[160] = "";
-	int n = dns_rdata_from_str(type, content, len, dns_root_name, out, DNS_RDATA_MAX, msg,
-	                           sizeof(msg));
-	if (n < 0) {
-		snprintf(err, errcap, "%s", msg[0] ? msg : "cannot parse content");
-		return -1;
-	}
-	int n2 = dns_rdata_from_str(type, content, len, relative_probe, probe, DNS_RDATA_MAX, msg,
-	                            sizeof(msg));
-	if (n2 != n || memcmp(out, probe, (size_t)n) != 0) {
-		snprintf(err, errcap, "a name in '%.200s' is not absolute (must end with a dot)", content);
-		return -1;
-	}
-	/* raw UTF-8 in a name of the content: refused with its A-label (12.8) */
-	for (size_t i = 0; i < len; i++) {
-		if ((uint8_t)content[i] >= 0x80)
-			return api_idn_check_rdata(type, out, (size_t)n, err, errcap) == 0 ? n : -1;
-	}
-	return n;
-}
-
-/*
- * DNSSEC (issue 15): until the primary signs, a zone asking for signing is
- * refused rather than silently left unsigned, and the records only a signer
- * makes (or a multi-signer import, later) are not taken from users.
- */
-static bool
-dnssec_type_refused(uint16_t t)
-{
-	return t == DNS_T_RRSIG || t == DNS_T_NSEC || t == DNS_T_NSEC3 || t == DNS_T_NSEC3PARAM ||
-	       t == DNS_T_DNSKEY || t == DNS_T_CDS || t == DNS_T_CDNSKEY;
-}
-
-/* 422 for "dnssec": true, a "nsec3param", "presigned": true or "nsec3narrow": true. */
-static int
-dnssec_fields_check(struct api_resp *rs, json_t *body)
-{
-	static const char *const flags[] = {"dnssec", "presigned", "nsec3narrow"};
-	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
-		json_t *v = json_object_get(body, flags[i]);
-		if (v == NULL || json_is_null(v) || json_is_false(v))
-			continue;
-		if (!json_is_boolean(v))
-			api_error(rs, 422, "%s: not a boolean", flags[i]);
-		else
-			api_error(rs, 422, "%s: DNSSEC signing is not available yet", flags[i]);
-		return -EINVAL;
-	}
-	json_t *n3 = json_object_get(body, "nsec3param");
-	if (n3 != NULL && !json_is_null(n3) && !(json_is_string(n3) && json_string_length(n3) == 0)) {
-		api_error(rs, 422, "nsec3param: DNSSEC signing is not available yet");
-		return -EINVAL;
-	}
-	return 0;
-}
-
-static int
-parse_rrsets(struct ctx *c, json_t *arr, const uint8_t *zone, bool patch, struct parsed *p)
-{
-	struct api_resp *rs = c->rs;
-	struct api *a = c->r->api;
-	char err[512];
-	if (!json_is_array(arr)) {
-		api_error(rs, 422, "rrsets: must be an array");
-		return -EINVAL;
-	}
-	size_t n = json_array_size(arr);
-	if (n > a->o.max_rrsets) {
-		api_error(rs, 422, "rrsets: %zu rrsets, more than the limit of %zu per request", n,
-		          a->o.max_rrsets);
-		return -EINVAL;
-	}
-	p->n = n;
-	p->ops = n ? arena_alloc(&c->ar, n * sizeof(*p->ops)) : NULL;
-	if (n && p->ops == NULL) {
-		api_error(rs, 500, "out of memory");
-		return -ENOMEM;
-	}
-	char zone_text[DNS_NAME_TEXT_MAX];
-	dns_name_to_text(zone, zone_text, sizeof(zone_text));
-	for (size_t i = 0; i < n; i++) {
-		struct store_op *op = &p->ops[i];
-		memset(op, 0, sizeof(*op));
-		snprintf(op->label, sizeof(op->label), "rrsets[%zu]", i);
-		json_t *o = json_array_get(arr, i);
-		if (!json_is_object(o)) {
-			api_error(rs, 422, "%s: must be an object", op->label);
-			return -EINVAL;
-		}
-		json_t *jname = json_object_get(o, "name"), *jtype = json_object_get(o, "type");
-		json_t *jct = json_object_get(o, "changetype"), *jttl = json_object_get(o, "ttl");
-		json_t *jrecs = json_object_get(o, "records"), *jcom = json_object_get(o, "comments");
-		if (!json_is_string(jname)) {
-			api_error(rs, 422, "%s.name: missing or not a string", op->label);
-			return -EINVAL;
-		}
-		if (!json_is_string(jtype)) {
-			api_error(rs, 422, "%s.type: missing or not a string", op->label);
-			return -EINVAL;
-		}
-		const char *name = json_string_value(jname);
-		size_t nlen = json_string_length(jname);
-		if (api_idn_check_text("name", name, nlen, err, sizeof(err)) != 0) {
-			api_error(rs, 422, "%s.name: %s", op->label, err);
-			return -EINVAL;
-		}
-		uint8_t owner_buf[DNS_NAME_MAX];
-		int olen = nlen == 0 || name[nlen - 1] != '.' ? -1
-		           : dns_name_from_text(name, nlen, NULL, owner_buf);
-		uint8_t *owner = olen > 0 ? arena_memdup(&c->ar, owner_buf, (size_t)olen) : NULL;
-		if (owner == NULL) {
-			api_error(rs, 422, "%s.name: '%.300s' is not an absolute domain name", op->label, name);
-			return -EINVAL;
-		}
-		if (!dns_name_is_sub(owner, zone)) {
-			api_error(rs, 422, "%s: name '%.300s' is not inside zone '%s'", op->label, name,
-			          zone_text);
-			return -EINVAL;
-		}
-		op->owner = owner;
-		if (dns_rrtype_from_text(json_string_value(jtype), json_string_length(jtype), &op->type) !=
-		        0 ||
-		    dns_rrtype_is_meta(op->type)) {
-			api_error(rs, 422, "%s.type: unknown or unsupported record type '%.64s'", op->label,
-			          json_string_value(jtype));
-			return -EINVAL;
-		}
-		if (dnssec_type_refused(op->type)) {
-			api_error(rs, 422, "%s: %.300s %.16s: DNSSEC records are made by the signer, not "
-			          "accepted in rrsets (DNSSEC signing is not available yet)", op->label, name,
-			          dns_rrtype_name(op->type));
-			return -EINVAL;
-		}
-		op->kind = STORE_OP_REPLACE;
-		if (patch) {
-			if (!json_is_string(jct)) {
-				api_error(rs, 422, "%s.changetype: missing or not a string", op->label);
-				return -EINVAL;
-			}
-			const char *ct = json_string_value(jct);
-			if (strcasecmp(ct, "REPLACE") == 0)
-				op->kind = STORE_OP_REPLACE;
-			else if (strcasecmp(ct, "DELETE") == 0)
-				op->kind = STORE_OP_DELETE;
-			else if (strcasecmp(ct, "EXTEND") == 0)
-				op->kind = STORE_OP_EXTEND;
-			else if (strcasecmp(ct, "PRUNE") == 0)
-				op->kind = STORE_OP_PRUNE;
-			else {
-				api_error(rs, 422, "%s.changetype: unknown changetype '%.64s'", op->label, ct);
-				return -EINVAL;
-			}
-		}
-		if (jttl != NULL && !json_is_null(jttl)) {
-			if (!json_is_integer(jttl)) {
-				api_error(rs, 422, "%s.ttl: not an integer", op->label);
-				return -EINVAL;
-			}
-			if (!json_is_int_in(jttl, 0, INT32_MAX)) {
-				api_error(rs, 422, "%s.ttl: TTL %" JSON_INTEGER_FORMAT
-				          " out of range 0..2147483647", op->label, json_integer_value(jttl));
-				return -EINVAL;
-			}
-			op->ttl = (uint32_t)json_integer_value(jttl);
-			op->has_ttl = true;
-		}
-		if (jrecs != NULL && !json_is_array(jrecs)) {
-			api_error(rs, 422, "%s.records: not an array", op->label);
-			return -EINVAL;
-		}
-		size_t nr = op->kind == STORE_OP_DELETE ? 0 : json_array_size(jrecs);
-		if (nr > a->o.max_records) {
-			api_error(rs, 422, "%s.records: %zu records, more than the limit of %zu per rrset",
-			          op->label, nr, a->o.max_records);
-			return -EINVAL;
-		}
-		if (op->kind == STORE_OP_REPLACE && nr > 0 && !op->has_ttl) {
-			api_error(rs, 422, "%s.ttl: missing", op->label);
-			return -EINVAL;
-		}
-		struct store_rec *recs = nr ? arena_alloc(&c->ar, nr * sizeof(*recs)) : NULL;
-		if (nr && recs == NULL) {
-			api_error(rs, 500, "out of memory");
-			return -ENOMEM;
-		}
-		for (size_t k = 0; k < nr; k++) {
-			json_t *ro = json_array_get(jrecs, k);
-			json_t *jc = json_object_get(ro, "content"), *jd = json_object_get(ro, "disabled");
-			if (!json_is_object(ro) || !json_is_string(jc)) {
-				api_error(rs, 422, "%s.records[%zu].content: missing or not a string", op->label,
-				          k);
-				return -EINVAL;
-			}
-			if (jd != NULL && !json_is_boolean(jd)) {
-				api_error(rs, 422, "%s.records[%zu].disabled: not a boolean", op->label, k);
-				return -EINVAL;
-			}
-			int rl = content_to_wire(c, op->type, json_string_value(jc), json_string_length(jc),
-			                         c->rd, err, sizeof(err));
-			if (rl < 0) {
-				/* names the record: where, owner and type (e.g. empty
-				 * RDATA on a type that needs some) */
-				char tname[DNS_RRTYPE_TEXT_MAX];
-				dns_rrtype_to_text(op->type, tname, sizeof(tname));
-				api_error(rs, 422, "%s.records[%zu]: %.300s %s: %s", op->label, k, name, tname,
-				          err);
-				return -EINVAL;
-			}
-			uint8_t *rd = arena_memdup(&c->ar, c->rd, (size_t)rl);
-			if (rd == NULL) {
-				api_error(rs, 500, "out of memory");
-				return -ENOMEM;
-			}
-			recs[k].rdata = rd;
-			recs[k].rdlen = (uint16_t)rl;
-			recs[k].disabled = jd != NULL && json_is_true(jd);
-		}
-		op->recs = recs;
-		op->nrecs = nr;
-		if (jcom != NULL && !json_is_null(jcom)) {
-			if (!json_is_array(jcom)) {
-				api_error(rs, 422, "%s.comments: not an array", op->label);
-				return -EINVAL;
-			}
-			size_t nc = json_array_size(jcom);
-			struct store_comment *cm = nc ? arena_alloc(&c->ar, nc * sizeof(*cm)) : NULL;
-			if (nc && cm == NULL) {
-				api_error(rs, 500, "out of memory");
-				return -ENOMEM;
-			}
-			for (size_t k = 0; k < nc; k++) {
-				json_t *co = json_array_get(jcom, k);
-				json_t *cc = json_object_get(co, "content"), *ca = json_object_get(co, "account");
-				json_t *cmod = json_object_get(co, "modified_at");
-				if (!json_is_object(co) || !json_is_string(cc) ||
-				    (ca != NULL && !json_is_string(ca)) ||
-				    (cmod != NULL && !json_is_integer(cmod))) {
-					api_error(rs, 422, "%s.comments[%zu]: needs string content, string account, "
-					          "integer modified_at", op->label, k);
-					return -EINVAL;
-				}
-				cm[k].content = json_string_value(cc);
-				cm[k].account = ca ? json_string_value(ca) : "";
-				cm[k].modified_at = cmod ? (int64_t)json_integer_value(cmod) : 0;
-			}
-			op->comments = cm;
-			op->ncomments = nc;
-			op->has_comments = true;
-		}
-		if (op->kind == STORE_OP_PRUNE && nr == 0) {
-			api_error(rs, 422, "%s.records: PRUNE needs the records to remove", op->label);
-			return -EINVAL;
-		}
-	}
-	return 0;
-}
-
-/* ---- zone text import -------------------------------------------------------------- */
-
-struct zt_rec {
-	uint8_t *owner;
-	uint8_t *rd;
-	uint16_t type, rdlen;
-	uint32_t ttl;
-};
-
-struct zt_collect {
-	struct ctx *c;
-	const uint8_t *zone;
-	struct zt_rec *recs;
-	size_t n, cap;
-	bool utf8;       /* the text holds raw octets >= 0x80: check names (12.8) */
-	char err[600];
-};
-
-static int
-zt_add(void *ctx, const struct dns_rr *rr)
-{
-	struct zt_collect *zc = ctx;
-	if (rr->rclass != DNS_C_IN) {
-		snprintf(zc->err, sizeof(zc->err), "only class IN is supported");
-		return -EINVAL;
-	}
-	if (!dns_name_is_sub(rr->owner, zc->zone)) {
-		char t[DNS_NAME_TEXT_MAX];
-		dns_name_to_text(rr->owner, t, sizeof(t));
-		snprintf(zc->err, sizeof(zc->err), "record '%.200s' is outside the zone", t);
-		return -EINVAL;
-	}
-	if (dnssec_type_refused(rr->type)) {
-		char t[DNS_NAME_TEXT_MAX];
-		dns_name_to_text(rr->owner, t, sizeof(t));
-		snprintf(zc->err, sizeof(zc->err), "record '%.150s %.12s': DNSSEC records are made by "
-		         "the signer, not imported (DNSSEC signing is not available yet)", t,
-		         dns_rrtype_name(rr->type));
-		return -EINVAL;
-	}
-	if (zc->utf8 && (api_idn_check_wire("name", rr->owner, zc->err, sizeof(zc->err)) != 0 ||
-	                 api_idn_check_rdata(rr->type, rr->rdata, rr->rdlen, zc->err,
-	                                     sizeof(zc->err)) != 0))
-		return -EINVAL;
-	if (zc->n == zc->cap) {
-		size_t cap = zc->cap ? zc->cap * 2 : 256;
-		struct zt_rec *nr = realloc(zc->recs, cap * sizeof(*nr));
-		if (nr == NULL)
-			return -ENOMEM;
-		zc->recs = nr;
-		zc->cap = cap;
-	}
-	struct zt_rec *r = &zc->recs[zc->n];
-	r->owner = arena_memdup(&zc->c->ar, rr->owner, dns_name_len(rr->owner));
-	r->rd = arena_memdup(&zc->c->ar, rr->rdata, rr->rdlen);
-	if (r->owner == NULL || r->rd == NULL)
-		return -ENOMEM;
-	dns_name_lower(r->owner);
-	r->type = rr->type;
-	r->rdlen = rr->rdlen;
-	r->ttl = rr->ttl;
-	zc->n++;
-	return 0;
-}
-
-static int
-zt_cmp(const void *a, const void *b)
-{
-	const struct zt_rec *x = a, *y = b;
-	int c = dns_name_cmp(x->owner, y->owner);
-	if (c != 0)
-		return c;
-	if (x->type != y->type)
-		return x->type < y->type ? -1 : 1;
-	size_t m = x->rdlen < y->rdlen ? x->rdlen : y->rdlen;
-	c = memcmp(x->rd, y->rd, m);
-	if (c != 0)
-		return c;
-	return (int)x->rdlen - (int)y->rdlen;
-}
-
-/* Zone text into REPLACE ops (one per rrset, duplicates dropped as BIND does). */
-static int
-parse_zone_text(struct ctx *c, json_t *jz, const uint8_t *zone, struct parsed *p)
-{
-	struct zt_collect zc = {.c = c, .zone = zone};
-	struct dns_zt_err ze = {0};
-	const char *zt = json_string_value(jz);
-	for (size_t i = 0; i < json_string_length(jz) && !zc.utf8; i++)
-		zc.utf8 = (uint8_t)zt[i] >= 0x80;
-	int ret = dns_zt_parse(json_string_value(jz), json_string_length(jz), zone, 3600, zt_add, &zc,
-	                       &ze);
-	if (ret != 0) {
-		if (zc.err[0])
-			api_error(c->rs, 422, "zone: %s", zc.err);
-		else
-			api_error(c->rs, 422, "zone: line %u, column %u: %s", ze.line, ze.col, ze.what);
-		free(zc.recs);
-		return -EINVAL;
-	}
-	if (zc.n == 0) {
-		/* nothing to sort or store: not even an SOA */
-		api_error(c->rs, 422, "zone: the zone text has no records (it needs at least the SOA "
-		          "and NS records)");
-		return -EINVAL;
-	}
-	qsort(zc.recs, zc.n, sizeof(*zc.recs), zt_cmp);
-	p->ops = zc.n ? arena_alloc(&c->ar, zc.n * sizeof(*p->ops)) : NULL;
-	struct store_rec *recs = zc.n ? arena_alloc(&c->ar, zc.n * sizeof(*recs)) : NULL;
-	if (zc.n && (p->ops == NULL || recs == NULL)) {
-		free(zc.recs);
-		api_error(c->rs, 500, "out of memory");
-		return -ENOMEM;
-	}
-	p->n = 0;
-	size_t nrec = 0;
-	for (size_t i = 0; i < zc.n; i++) {
-		struct zt_rec *r = &zc.recs[i];
-		bool same_set = i > 0 && r->type == zc.recs[i - 1].type &&
-		                dns_name_equal(r->owner, zc.recs[i - 1].owner);
-		if (same_set && zt_cmp(r, &zc.recs[i - 1]) == 0)
-			continue;
-		if (!same_set) {
-			struct store_op *op = &p->ops[p->n++];
-			memset(op, 0, sizeof(*op));
-			op->kind = STORE_OP_REPLACE;
-			op->owner = r->owner;
-			op->type = r->type;
-			op->ttl = r->ttl;
-			op->has_ttl = true;
-			op->recs = &recs[nrec];
-			char t[DNS_NAME_TEXT_MAX], tt[DNS_RRTYPE_TEXT_MAX];
-			dns_name_to_text(r->owner, t, sizeof(t));
-			dns_rrtype_to_text(r->type, tt, sizeof(tt));
-			snprintf(op->label, sizeof(op->label), "zone: %.24s/%.12s", t, tt);
-		}
-		struct store_op *op = &p->ops[p->n - 1];
-		recs[nrec].rdata = r->rd;
-		recs[nrec].rdlen = r->rdlen;
-		recs[nrec].disabled = false;
-		nrec++;
-		op->nrecs++;
-	}
-	free(zc.recs);
-	/* A zone text's rrsets are bounded like a request's records per rrset; their
-	 * number only by --api-max-body, so that a whole zone of any size imports. */
-	struct api *a = c->r->api;
-	for (size_t i = 0; i < p->n; i++) {
-		if (p->ops[i].nrecs > a->o.max_records) {
-			api_error(c->rs, 422, "%s: %zu records, more than the limit of %zu per rrset",
-			          p->ops[i].label, p->ops[i].nrecs, a->o.max_records);
-			return -EINVAL;
-		}
-	}
-	return 0;
 }
 
 /* ---- handlers ----------------------------------------------------------------------- */
@@ -886,7 +405,7 @@ norm_kind(const char *k)
 
 /* master_tsig_key_ids: array of strings into an arena array. */
 static int
-tsig_ids(struct ctx *c, json_t *j, const char ***out, size_t *n)
+tsig_ids(struct api_ctx *c, json_t *j, const char ***out, size_t *n)
 {
 	if (!json_is_array(j)) {
 		api_error(c->rs, 422, "master_tsig_key_ids: not an array of strings");
@@ -906,7 +425,7 @@ tsig_ids(struct ctx *c, json_t *j, const char ***out, size_t *n)
 }
 
 static void
-zone_get_full(struct ctx *c, const uint8_t *wire, unsigned status)
+zone_get_full(struct api_ctx *c, const uint8_t *wire, unsigned status)
 {
 	struct store_snap *sn;
 	struct store_zone z;
@@ -922,84 +441,137 @@ zone_get_full(struct ctx *c, const uint8_t *wire, unsigned status)
 	json_t *j = zone_json(sn, &z, true);
 	json_object_set_new(j, "rrsets", rrsets_json(c, sn, &z, NULL, 0));
 	store_snap_close(sn);
-	set_etag(c->rs, z.serial);
+	api_set_etag(c->rs, z.serial);
 	api_json(c->rs, status, j);
 }
 
+/* POST /zones: the zone's own fields (name, kind, soa_edit_api, account, TSIG keys) into zn. */
+static int
+zone_new_fields(struct api_ctx *c, json_t *body, uint8_t *zone, struct store_zone_new *zn)
+{
+	struct api_req *r = c->r;
+	struct api_resp *rs = c->rs;
+	json_t *jname = json_object_get(body, "name");
+	json_t *jkind = json_object_get(body, "kind");
+	json_t *jsoa = json_object_get(body, "soa_edit_api");
+	json_t *jacc = json_object_get(body, "account");
+	json_t *jkeys = json_object_get(body, "master_tsig_key_ids");
+	if (!json_is_string(jname) || json_string_length(jname) == 0) {
+		api_error(rs, 422, "name: missing or not a string");
+		return -EINVAL;
+	}
+	char nerr[768];
+	if (api_idn_check_text("zone name", json_string_value(jname), json_string_length(jname), nerr,
+	                       sizeof(nerr)) != 0) {
+		api_error(rs, 422, "name: %s", nerr);
+		return -EINVAL;
+	}
+	if (dns_name_from_text(json_string_value(jname), json_string_length(jname), NULL, zone) <= 0 ||
+	    zone[0] == 0) {
+		api_error(rs, 422, "name: '%.300s' is not a valid zone name", json_string_value(jname));
+		return -EINVAL;
+	}
+	dns_name_lower(zone);
+	zn->name = zone;
+	if (api_dnssec_fields_check(rs, body) != 0)
+		return -EINVAL;
+	if (jkind != NULL) {
+		if (!json_is_string(jkind) || (zn->kind = norm_kind(json_string_value(jkind))) == NULL) {
+			api_error(rs, 422, "kind: must be one of Native, Master, Slave (Primary, Secondary)");
+			return -EINVAL;
+		}
+	}
+	if (jsoa != NULL && (!json_is_string(jsoa) ||
+	                     dns_serial_policy_parse(json_string_value(jsoa), &zn->policy) != 0)) {
+		api_error(rs, 422, "soa_edit_api: must be DEFAULT, INCREASE or EPOCH");
+		return -EINVAL;
+	}
+	if (jacc != NULL && !json_is_null(jacc)) {
+		if (!json_is_string(jacc) || json_string_length(jacc) >= STORE_ACCOUNT_MAX) {
+			api_error(rs, 422, "account: not a string (at most %d bytes)", STORE_ACCOUNT_MAX - 1);
+			return -EINVAL;
+		}
+		zn->account = json_string_value(jacc);
+	}
+	if (r->account != NULL) {
+		if (zn->account[0] != '\0' && strcmp(zn->account, r->account) != 0) {
+			api_error(rs, 422, "account: this key may only create zones of account '%s'",
+			          r->account);
+			return -EINVAL;
+		}
+		zn->account = r->account;
+	}
+	if (jkeys != NULL && tsig_ids(c, jkeys, (const char ***)&zn->tsig_keys, &zn->ntsig_keys) != 0)
+		return -EINVAL;
+	return 0;
+}
+
+/* POST /zones "nameservers" (nns names) into the REPLACE of the apex NS in `op`. */
+static int
+zone_new_ns(struct api_ctx *c, json_t *jns, size_t nns, const uint8_t *zone, struct store_op *op)
+{
+	struct api_resp *rs = c->rs;
+	char nerr[768];
+	struct store_rec *recs = arena_alloc(&c->ar, nns * sizeof(*recs));
+	if (recs == NULL) {
+		api_error(rs, 500, "out of memory");
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < nns; i++) {
+		json_t *s = json_array_get(jns, i);
+		if (json_is_string(s) && api_idn_check_text("name", json_string_value(s),
+		                                            json_string_length(s), nerr,
+		                                            sizeof(nerr)) != 0) {
+			api_error(rs, 422, "nameservers[%zu]: %s", i, nerr);
+			return -EINVAL;
+		}
+		uint8_t *w = arena_alloc(&c->ar, DNS_NAME_MAX);
+		if (!json_is_string(s) || w == NULL || json_string_length(s) == 0 ||
+		    json_string_value(s)[json_string_length(s) - 1] != '.' ||
+		    dns_name_from_text(json_string_value(s), json_string_length(s), NULL, w) <= 0) {
+			api_error(rs, 422, "nameservers[%zu]: not an absolute name", i);
+			return -EINVAL;
+		}
+		recs[i].rdata = w;
+		recs[i].rdlen = (uint16_t)dns_name_len(w);
+		recs[i].disabled = false;
+	}
+	memset(op, 0, sizeof(*op));
+	op->kind = STORE_OP_REPLACE;
+	op->owner = zone;
+	op->type = DNS_T_NS;
+	op->ttl = 3600;
+	op->has_ttl = true;
+	op->recs = recs;
+	op->nrecs = nns;
+	snprintf(op->label, sizeof(op->label), "nameservers");
+	return 0;
+}
+
 static void
-zones_create(struct ctx *c)
+zones_create(struct api_ctx *c)
 {
 	struct api_req *r = c->r;
 	struct api_resp *rs = c->rs;
 	json_t *body = api_body_object(r, rs);
 	if (body == NULL)
 		return;
-	json_t *jname = json_object_get(body, "name");
-	json_t *jkind = json_object_get(body, "kind");
 	json_t *jns = json_object_get(body, "nameservers");
 	json_t *jrr = json_object_get(body, "rrsets");
 	json_t *jzone = json_object_get(body, "zone");
-	json_t *jsoa = json_object_get(body, "soa_edit_api");
-	json_t *jacc = json_object_get(body, "account");
-	json_t *jkeys = json_object_get(body, "master_tsig_key_ids");
 	uint8_t zone[DNS_NAME_MAX];
 	struct store_zone_new zn = {.kind = "Native", .account = "", .policy = DNS_SERIAL_DEFAULT};
-	struct parsed p = {0}, pz = {0};
-	if (!json_is_string(jname) || json_string_length(jname) == 0) {
-		api_error(rs, 422, "name: missing or not a string");
+	struct api_parsed p = {0}, pz = {0};
+	if (zone_new_fields(c, body, zone, &zn) != 0)
 		goto out;
-	}
-	char nerr[768];
-	if (api_idn_check_text("zone name", json_string_value(jname), json_string_length(jname), nerr,
-	                       sizeof(nerr)) != 0) {
-		api_error(rs, 422, "name: %s", nerr);
-		goto out;
-	}
-	if (dns_name_from_text(json_string_value(jname), json_string_length(jname), NULL, zone) <= 0 ||
-	    zone[0] == 0) {
-		api_error(rs, 422, "name: '%.300s' is not a valid zone name", json_string_value(jname));
-		goto out;
-	}
-	dns_name_lower(zone);
-	zn.name = zone;
-	if (dnssec_fields_check(rs, body) != 0)
-		goto out;
-	if (jkind != NULL) {
-		if (!json_is_string(jkind) || (zn.kind = norm_kind(json_string_value(jkind))) == NULL) {
-			api_error(rs, 422, "kind: must be one of Native, Master, Slave (Primary, Secondary)");
-			goto out;
-		}
-	}
-	if (jsoa != NULL && (!json_is_string(jsoa) ||
-	                     dns_serial_policy_parse(json_string_value(jsoa), &zn.policy) != 0)) {
-		api_error(rs, 422, "soa_edit_api: must be DEFAULT, INCREASE or EPOCH");
-		goto out;
-	}
-	if (jacc != NULL && !json_is_null(jacc)) {
-		if (!json_is_string(jacc) || json_string_length(jacc) >= STORE_ACCOUNT_MAX) {
-			api_error(rs, 422, "account: not a string (at most %d bytes)", STORE_ACCOUNT_MAX - 1);
-			goto out;
-		}
-		zn.account = json_string_value(jacc);
-	}
-	if (r->account != NULL) {
-		if (zn.account[0] != '\0' && strcmp(zn.account, r->account) != 0) {
-			api_error(rs, 422, "account: this key may only create zones of account '%s'",
-			          r->account);
-			goto out;
-		}
-		zn.account = r->account;
-	}
-	if (jkeys != NULL && tsig_ids(c, jkeys, (const char ***)&zn.tsig_keys, &zn.ntsig_keys) != 0)
-		goto out;
-	if (jrr != NULL && parse_rrsets(c, jrr, zone, false, &p) != 0)
+	if (jrr != NULL && api_rrsets_parse(c, jrr, zone, false, &p) != 0)
 		goto out;
 	if (jzone != NULL) {
 		if (!json_is_string(jzone)) {
 			api_error(rs, 422, "zone: not a string");
 			goto out;
 		}
-		if (parse_zone_text(c, jzone, zone, &pz) != 0)
+		if (api_zonetext_parse(c, jzone, zone, &pz) != 0)
 			goto out;
 	}
 	size_t nns = 0;
@@ -1021,42 +593,8 @@ zones_create(struct ctx *c)
 		ops[k++] = pz.ops[i];
 	for (size_t i = 0; i < p.n; i++)
 		ops[k++] = p.ops[i];
-	if (nns) {
-		struct store_rec *recs = arena_alloc(&c->ar, nns * sizeof(*recs));
-		if (recs == NULL) {
-			api_error(rs, 500, "out of memory");
-			goto out;
-		}
-		for (size_t i = 0; i < nns; i++) {
-			json_t *s = json_array_get(jns, i);
-			if (json_is_string(s) && api_idn_check_text("name", json_string_value(s),
-			                                            json_string_length(s), nerr,
-			                                            sizeof(nerr)) != 0) {
-				api_error(rs, 422, "nameservers[%zu]: %s", i, nerr);
-				goto out;
-			}
-			uint8_t *w = arena_alloc(&c->ar, DNS_NAME_MAX);
-			if (!json_is_string(s) || w == NULL || json_string_length(s) == 0 ||
-			    json_string_value(s)[json_string_length(s) - 1] != '.' ||
-			    dns_name_from_text(json_string_value(s), json_string_length(s), NULL, w) <= 0) {
-				api_error(rs, 422, "nameservers[%zu]: not an absolute name", i);
-				goto out;
-			}
-			recs[i].rdata = w;
-			recs[i].rdlen = (uint16_t)dns_name_len(w);
-			recs[i].disabled = false;
-		}
-		struct store_op *op = &ops[k++];
-		memset(op, 0, sizeof(*op));
-		op->kind = STORE_OP_REPLACE;
-		op->owner = zone;
-		op->type = DNS_T_NS;
-		op->ttl = 3600;
-		op->has_ttl = true;
-		op->recs = recs;
-		op->nrecs = nns;
-		snprintf(op->label, sizeof(op->label), "nameservers");
-	}
+	if (nns && zone_new_ns(c, jns, nns, zone, &ops[k++]) != 0)
+		goto out;
 	char err[512] = "";
 	struct store_result res;
 	char text[DNS_NAME_TEXT_MAX], id[DNS_NAME_TEXT_MAX * 3];
@@ -1084,7 +622,7 @@ out:
 }
 
 static void
-zone_get(struct ctx *c, const char *id)
+zone_get(struct api_ctx *c, const char *id)
 {
 	struct store_snap *sn;
 	struct store_zone z;
@@ -1111,37 +649,12 @@ zone_get(struct ctx *c, const char *id)
 		                    rrsets_json(c, sn, &z, fname ? owner : NULL, type));
 	}
 	store_snap_close(sn);
-	set_etag(c->rs, z.serial);
+	api_set_etag(c->rs, z.serial);
 	api_json(c->rs, 200, j);
 }
 
-/* PATCH's body (parsed) applied to `zone`: 204 with the serials, or the error. */
 static void
-patch_body(struct ctx *c, const uint8_t *zone, json_t *body, const uint32_t *if_match)
-{
-	struct parsed p = {0};
-	json_t *jrr = json_object_get(body, "rrsets");
-	if (jrr == NULL) {
-		api_error(c->rs, 422, "rrsets: missing");
-	} else if (parse_rrsets(c, jrr, zone, true, &p) == 0) {
-		char err[512] = "";
-		struct store_result res;
-		int ret = store_zone_patch(c->r->api->st, zone, c->r->account, if_match, p.ops, p.n,
-		                           &res, err, sizeof(err));
-		if (ret != 0) {
-			api_store_error(c->rs, ret, err);
-		} else {
-			c->rs->status = 204;
-			c->rs->serials = true;
-			c->rs->old_serial = res.old_serial;
-			c->rs->new_serial = res.new_serial;
-			set_etag(c->rs, res.new_serial);
-		}
-	}
-}
-
-static void
-zone_patch(struct ctx *c, const char *id)
+zone_patch(struct api_ctx *c, const char *id)
 {
 	struct store_snap *sn;
 	struct store_zone z;
@@ -1157,12 +670,12 @@ zone_patch(struct ctx *c, const char *id)
 	if (bad)
 		api_error(c->rs, 400, "If-Match: not an ETag of this API");
 	else
-		patch_body(c, z.name, body, has_match ? &want : NULL);
+		api_rrsets_patch(c, z.name, body, has_match ? &want : NULL);
 	json_decref(body);
 }
 
 static void
-zone_put(struct ctx *c, const char *id)
+zone_put(struct api_ctx *c, const char *id)
 {
 	struct store_snap *sn;
 	struct store_zone z;
@@ -1183,7 +696,7 @@ zone_put(struct ctx *c, const char *id)
 		api_error(c->rs, 400, "If-Match: not an ETag of this API");
 		goto out;
 	}
-	if (dnssec_fields_check(c->rs, body) != 0)
+	if (api_dnssec_fields_check(c->rs, body) != 0)
 		goto out;
 	if (jk != NULL && (!json_is_string(jk) || (s.kind = norm_kind(json_string_value(jk))) == NULL)) {
 		api_error(c->rs, 422, "kind: must be one of Native, Master, Slave (Primary, Secondary)");
@@ -1228,7 +741,7 @@ out:
 }
 
 static void
-zone_delete(struct ctx *c, const char *id)
+zone_delete(struct api_ctx *c, const char *id)
 {
 	struct store_snap *sn;
 	struct store_zone z;
@@ -1255,7 +768,7 @@ static int
 export_rr(void *ctx, const struct dns_rr *rr)
 {
 	struct export_ctx *e = ctx;
-	int n = dns_zt_print_rr(rr, e->line, TEXT_CAP);
+	int n = dns_zt_print_rr(rr, e->line, API_TEXT_CAP);
 	if (n < 0)
 		return e->err = n;
 	if (e->len + (size_t)n + 1 > e->cap) {
@@ -1275,7 +788,7 @@ export_rr(void *ctx, const struct dns_rr *rr)
 }
 
 static void
-zone_export(struct ctx *c, const char *id)
+zone_export(struct api_ctx *c, const char *id)
 {
 	struct store_snap *sn;
 	struct store_zone z;
@@ -1289,7 +802,7 @@ zone_export(struct ctx *c, const char *id)
 		api_store_error(c->rs, ret, "cannot export");
 		return;
 	}
-	set_etag(c->rs, z.serial);
+	api_set_etag(c->rs, z.serial);
 	const char *accept = api_header(c->r, "Accept");
 	if (accept != NULL && strstr(accept, "application/json") != NULL) {
 		json_t *j = json_object();
@@ -1305,7 +818,7 @@ zone_export(struct ctx *c, const char *id)
 }
 
 static void
-zone_notify(struct ctx *c, const char *id)
+zone_notify(struct api_ctx *c, const char *id)
 {
 	struct store_snap *sn;
 	struct store_zone z;
@@ -1324,7 +837,7 @@ zone_notify(struct ctx *c, const char *id)
 }
 
 static json_t *
-blob_json(struct ctx *c, const uint8_t *blob, size_t len)
+blob_json(struct api_ctx *c, const uint8_t *blob, size_t len)
 {
 	json_t *arr = json_array();
 	size_t pos = 0;
@@ -1334,8 +847,8 @@ blob_json(struct ctx *c, const uint8_t *blob, size_t len)
 		char name[DNS_NAME_TEXT_MAX], tname[DNS_RRTYPE_TEXT_MAX];
 		dns_name_to_text(rr.owner, name, sizeof(name));
 		dns_rrtype_to_text(rr.type, tname, sizeof(tname));
-		if (dns_rdata_to_text(rr.type, rr.rdata, rr.rdlen, c->text, TEXT_CAP) < 0 &&
-		    dns_rdata_to_generic(rr.rdata, rr.rdlen, c->text, TEXT_CAP) < 0)
+		if (dns_rdata_to_text(rr.type, rr.rdata, rr.rdlen, c->text, API_TEXT_CAP) < 0 &&
+		    dns_rdata_to_generic(rr.rdata, rr.rdlen, c->text, API_TEXT_CAP) < 0)
 			c->text[0] = '\0';
 		json_array_append_new(arr, json_pack("{s:s,s:s,s:I,s:s}", "name", name, "type", tname,
 		                                     "ttl", (json_int_t)rr.ttl, "content", c->text));
@@ -1344,7 +857,7 @@ blob_json(struct ctx *c, const uint8_t *blob, size_t len)
 }
 
 struct jr_ctx {
-	struct ctx *c;
+	struct api_ctx *c;
 	json_t *arr;
 };
 
@@ -1362,7 +875,7 @@ journal_one(void *ctx, const struct store_journal_entry *e)
 }
 
 static void
-zone_journal(struct ctx *c, const char *id)
+zone_journal(struct api_ctx *c, const char *id)
 {
 	struct store_snap *sn;
 	struct store_zone z;
@@ -1411,130 +924,124 @@ zone_journal(struct ctx *c, const char *id)
 	}
 	char zid[DNS_NAME_TEXT_MAX * 3];
 	api_zone_id_encode(z.text, zid, sizeof(zid));
-	set_etag(c->rs, z.serial);
+	api_set_etag(c->rs, z.serial);
 	api_json(c->rs, 200, json_pack("{s:s,s:s,s:I,s:I,s:o}", "id", zid, "name", z.text, "serial",
 	                               (json_int_t)z.serial, "since", (json_int_t)from, "entries",
 	                               jc.arr));
 }
 
-int
-api_patch_check(struct api_req *r, struct api_resp *rs, const uint8_t *zone, size_t *nops)
-{
-	struct ctx c;
-	*nops = 0;
-	if (ctx_init(&c, r, rs) != 0)
-		return -ENOMEM;
-	int ret = -EINVAL;
-	json_t *body = api_body_object(r, rs);
-	if (body != NULL) {
-		struct parsed p = {0};
-		json_t *jrr = json_object_get(body, "rrsets");
-		if (jrr == NULL) {
-			api_error(rs, 422, "rrsets: missing");
-		} else {
-			ret = parse_rrsets(&c, jrr, zone, true, &p);
-			*nops = p.n;
-		}
-		json_decref(body);
-	}
-	ctx_clear(&c);
-	return ret;
-}
+/* ---- the handlers of the route table ------------------------------------------------ */
 
-void
-api_patch_apply(struct api_req *r, struct api_resp *rs, const uint8_t *zone)
+/*
+ * PowerDNS-Admin and friends ask for /metadata, /cryptokeys and /rectify:
+ * no DNSSEC or metadata here.  Any method: the zone is looked up first.
+ */
+static void
+zone_unsigned(struct api_req *r, struct api_resp *rs, const char *id, const char *sub)
 {
-	struct ctx c;
-	if (ctx_init(&c, r, rs) != 0)
+	struct store_snap *sn;
+	struct store_zone z;
+	if (find_zone(r, rs, id, &sn, &z) != 0)
 		return;
-	json_t *body = api_body_object(r, rs);
-	if (body != NULL)
-		patch_body(&c, zone, body, NULL);
-	json_decref(body);
-	ctx_clear(&c);
-}
-
-void
-api_zones_route(struct api_req *r, struct api_resp *rs, const char *rest)
-{
-	struct ctx c;
-	if (ctx_init(&c, r, rs) != 0)
-		return;
+	store_snap_close(sn);
 	const char *m = r->method;
-	if (*rest == '\0') {
-		if (strcmp(m, "GET") == 0)
-			zones_list(r, rs);
-		else if (strcmp(m, "POST") == 0)
-			zones_create(&c);
-		else
-			api_error(rs, 405, "Method Not Allowed");
-		goto out;
-	}
-	/* rest is "/ID[/sub]" */
-	char id[DNS_NAME_TEXT_MAX * 3 + 1];
-	const char *s = rest + 1;
-	const char *slash = strchr(s, '/');
-	size_t idlen = slash ? (size_t)(slash - s) : strlen(s);
-	if (idlen == 0 || idlen >= sizeof(id)) {
-		api_error(rs, 404, "Not Found");
-		goto out;
-	}
-	memcpy(id, s, idlen);
-	id[idlen] = '\0';
-	const char *sub = slash ? slash + 1 : NULL;
-	if (sub == NULL) {
-		r->route = R_ZONE;
-		if (strcmp(m, "GET") == 0)
-			zone_get(&c, id);
-		else if (strcmp(m, "PATCH") == 0)
-			zone_patch(&c, id);
-		else if (strcmp(m, "PUT") == 0)
-			zone_put(&c, id);
-		else if (strcmp(m, "DELETE") == 0)
-			zone_delete(&c, id);
-		else
-			api_error(rs, 405, "Method Not Allowed");
-	} else if (strcmp(sub, "export") == 0) {
-		r->route = R_ZONE_EXPORT;
-		if (strcmp(m, "GET") == 0)
-			zone_export(&c, id);
-		else
-			api_error(rs, 405, "Method Not Allowed");
-	} else if (strcmp(sub, "notify") == 0) {
-		r->route = R_ZONE_NOTIFY;
-		if (strcmp(m, "PUT") == 0)
-			zone_notify(&c, id);
-		else
-			api_error(rs, 405, "Method Not Allowed");
-	} else if (strcmp(sub, "propagation") == 0) {
-		r->route = R_ZONE_PROPAGATION;
-		if (strcmp(m, "GET") == 0)
-			api_zone_propagation(r, rs, id);
-		else
-			api_error(rs, 405, "Method Not Allowed");
-	} else if (strcmp(sub, "metadata") == 0 || strcmp(sub, "cryptokeys") == 0 ||
-	           strcmp(sub, "rectify") == 0) {
-		/* PowerDNS-Admin and friends ask for these: no DNSSEC or metadata here */
-		struct store_snap *sn;
-		struct store_zone z;
-		if (find_zone(r, rs, id, &sn, &z) == 0) {
-			store_snap_close(sn);
-			if (strcmp(sub, "rectify") == 0 && strcmp(m, "PUT") == 0)
-				api_json(rs, 200, json_pack("{s:s}", "result", "Rectified"));
-			else if (strcmp(sub, "rectify") != 0 && strcmp(m, "GET") == 0)
-				api_json(rs, 200, json_array());
-			else
-				api_error(rs, 422, "%s: not supported (no DNSSEC keys or metadata)", sub);
-		}
-	} else if (strcmp(sub, "journal") == 0) {
-		r->route = R_ZONE_JOURNAL;
-		if (strcmp(m, "GET") == 0)
-			zone_journal(&c, id);
-		else
-			api_error(rs, 405, "Method Not Allowed");
-	} else {
-		api_error(rs, 404, "Not Found");
-	}
-out:
-	ctx_clear(&c);
+	if (strcmp(sub, "rectify") == 0 && strcmp(m, "PUT") == 0)
+		api_json(rs, 200, json_pack("{s:s}", "result", "Rectified"));
+	else if (strcmp(sub, "rectify") != 0 && strcmp(m, "GET") == 0)
+		api_json(rs, 200, json_array());
+	else
+		api_error(rs, 422, "%s: not supported (no DNSSEC keys or metadata)", sub);
+}
+
+void
+api_zone_metadata(struct api_req *r, struct api_resp *rs, const char *id)
+{
+	zone_unsigned(r, rs, id, "metadata");
+}
+
+void
+api_zone_cryptokeys(struct api_req *r, struct api_resp *rs, const char *id)
+{
+	zone_unsigned(r, rs, id, "cryptokeys");
+}
+
+void
+api_zone_rectify(struct api_req *r, struct api_resp *rs, const char *id)
+{
+	zone_unsigned(r, rs, id, "rectify");
+}
+
+void
+api_zones_list(struct api_req *r, struct api_resp *rs, const char *id)
+{
+	(void)id;
+	zones_list(r, rs);
+}
+
+typedef void zone_fn(struct api_ctx *c, const char *id);
+
+/* Runs `fn` with the request's scratch (a 500 when it cannot be had). */
+static void
+with_ctx(struct api_req *r, struct api_resp *rs, const char *id, zone_fn *fn)
+{
+	struct api_ctx c;
+	if (api_ctx_init(&c, r, rs) != 0)
+		return;
+	fn(&c, id);
+	api_ctx_clear(&c);
+}
+
+static void
+create(struct api_ctx *c, const char *id)
+{
+	(void)id;
+	zones_create(c);
+}
+
+void
+api_zones_create(struct api_req *r, struct api_resp *rs, const char *id)
+{
+	with_ctx(r, rs, id, create);
+}
+
+void
+api_zone_get(struct api_req *r, struct api_resp *rs, const char *id)
+{
+	with_ctx(r, rs, id, zone_get);
+}
+
+void
+api_zone_patch(struct api_req *r, struct api_resp *rs, const char *id)
+{
+	with_ctx(r, rs, id, zone_patch);
+}
+
+void
+api_zone_put(struct api_req *r, struct api_resp *rs, const char *id)
+{
+	with_ctx(r, rs, id, zone_put);
+}
+
+void
+api_zone_delete(struct api_req *r, struct api_resp *rs, const char *id)
+{
+	with_ctx(r, rs, id, zone_delete);
+}
+
+void
+api_zone_export(struct api_req *r, struct api_resp *rs, const char *id)
+{
+	with_ctx(r, rs, id, zone_export);
+}
+
+void
+api_zone_notify(struct api_req *r, struct api_resp *rs, const char *id)
+{
+	with_ctx(r, rs, id, zone_notify);
+}
+
+void
+api_zone_journal(struct api_req *r, struct api_resp *rs, const char *id)
+{
+	with_ctx(r, rs, id, zone_journal);
 }

@@ -179,7 +179,6 @@ main(int argc, char **argv)
 		store_close(st);
 		fatal("%s", err);
 	}
-	api_propagation_attach(xfr_service_propagation(xfr));
 	char tlskey[4200];
 	if (opts_get(primary_opts, "tls-key")->set)
 		snprintf(tlskey, sizeof(tlskey), "%s", opts_str(primary_opts, "tls-key"));
@@ -194,7 +193,6 @@ main(int argc, char **argv)
 		store_close(st);
 		fatal("%s", err);
 	}
-	api_metrics_attach(xfr_quic_metrics, quic);
 	struct api_opts ao = {
 		.listen = opts_str(primary_opts, "api"),
 		.key = key,
@@ -208,6 +206,9 @@ main(int argc, char **argv)
 		.quic_spki_pin = xfr_quic_pin(quic),
 		.metrics_listen = opts_get(primary_opts, "metrics")->set ?
 		                  opts_str(primary_opts, "metrics") : NULL,
+		.propagation = xfr_service_propagation(xfr),
+		.metrics_fn = xfr_quic_metrics,
+		.metrics_ctx = quic,
 	};
 	struct opt *wge = opts_get(primary_opts, "wg-endpoint");
 	struct opt *wgk = opts_get(primary_opts, "wg-private-key");
@@ -230,7 +231,7 @@ main(int argc, char **argv)
 		fatal("%s", err);
 	}
 	mesh_attach(mesh);
-	api_mesh_attach(mesh);
+	ao.mesh = mesh;
 	struct api *api = NULL;
 	ret = api_start(&ao, st, &api, err, sizeof(err));
 	if (ret != 0) {

@@ -47,7 +47,7 @@ uint16_t xfr_quic_port(const struct xfr_quic *q);
  * Writes the QUIC counters (connections, streams, bytes, lost and
  * retransmitted packets, handshake failures) in Prometheus text format,
  * named anycst_quic_*, into `buf`.  `ctx` is a struct xfr_quic *; the
- * signature fits api_metrics_attach().  Returns the length or -ENOSPC.
+ * signature fits api_opts.metrics_fn.  Returns the length or -ENOSPC.
  */
 int xfr_quic_metrics(void *ctx, char *buf, size_t cap);
 
