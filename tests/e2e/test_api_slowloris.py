@@ -197,6 +197,10 @@ def test_body_deadline_closes_a_trickling_body(primary_factory):
         assert closed and 2 <= dt <= 7, (closed, dt)
     finally:
         s.close()
+    # the line is written just after the close: wait for it
+    deadline = time.monotonic() + 5
+    while "past their header or body deadline" not in p.log() and time.monotonic() < deadline:
+        time.sleep(0.02)
     assert "past their header or body deadline" in p.log()
     st, _, body = p.call("GET", "/metrics", prefix=False)
     assert st == 200 and "anycst_api_deadline_closed_total 1\n" in body.decode(), body[-500:]
