@@ -7,21 +7,24 @@
  *
  * Invariants: nothing here allocates, locks or logs; every write into `out`
  * is bounds-checked against the response limit minus the room kept for the
- * OPT record; every name written into the packet at an offset below 0x4000
- * is remembered (up to PKT_NAMES) for compression.  Names read from zone
+ * OPT record; names are compressed by dns/compress.h, the table of the
+ * suffixes written so far being thread-local (cleared entry by entry at the
+ * start of the next query, never allocated).  Names read from zone
  * data were validated when the version was built (zone_rdata_names).
  */
 #include "secondary/answer.h"
 
 #include <string.h>
 
+#include "dns/compress.h"
 #include "dns/name.h"
 #include "dns/rrtype.h"
 #include "dns/wire.h"
 #include "secondary/zdb.h"
 #include "secondary/zone_impl.h"
 
-#define PKT_NAMES 64
+#define PKT_SLOTS 1024     /* compression table: a power of two */
+#define PKT_SUFFIXES 512   /* name suffixes remembered per response */
 #define MAX_CHAIN 16
 #define MAX_TARGETS 32
 
@@ -41,8 +44,7 @@ struct pkt {
 	uint8_t *buf;
 	size_t len;
 	size_t limit;       /* response size limit minus the OPT reserve */
-	uint16_t names[PKT_NAMES];
-	unsigned nnames;
+	struct dns_compress *cz;
 	uint16_t count[3];  /* answer, authority, additional */
 	bool tc;
 };
@@ -68,12 +70,6 @@ struct ctx {
 	unsigned ntg;
 };
 
-static inline uint8_t
-lower(uint8_t c)
-{
-	return (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c;
-}
-
 /* Offset of the label `skip` labels into the packet name at `off`. */
 static size_t
 pkt_skip_labels(const uint8_t *buf, size_t off, unsigned skip)
@@ -91,53 +87,6 @@ pkt_skip_labels(const uint8_t *buf, size_t off, unsigned skip)
 	}
 }
 
-static unsigned
-pkt_labels(const uint8_t *buf, size_t off)
-{
-	unsigned n = 0;
-	for (;;) {
-		uint8_t l = buf[off];
-		if ((l & 0xc0) == 0xc0) {
-			off = ((size_t)(l & 0x3f) << 8) | buf[off + 1];
-			continue;
-		}
-		if (l == 0)
-			return n;
-		n++;
-		off += (size_t)l + 1;
-	}
-}
-
-/* Case-insensitive equality of the packet name at `off` and wire name `name`. */
-static bool
-pkt_name_eq(const uint8_t *buf, size_t off, const uint8_t *name)
-{
-	for (;;) {
-		uint8_t l = buf[off];
-		if ((l & 0xc0) == 0xc0) {
-			off = ((size_t)(l & 0x3f) << 8) | buf[off + 1];
-			continue;
-		}
-		if (l != *name)
-			return false;
-		if (l == 0)
-			return true;
-		for (uint8_t i = 1; i <= l; i++) {
-			if (lower(buf[off + i]) != lower(name[i]))
-				return false;
-		}
-		off += (size_t)l + 1;
-		name += l + 1;
-	}
-}
-
-static void
-remember(struct pkt *p, size_t off)
-{
-	if (off < 0x4000 && p->nnames < PKT_NAMES)
-		p->names[p->nnames++] = (uint16_t)off;
-}
-
 /*
  * Writes `name` compressed against the names already in the packet.
  * Returns the offset other pointers may use for it, or -1 when it does not fit.
@@ -145,45 +94,8 @@ remember(struct pkt *p, size_t off)
 static ssize_t
 put_name(struct pkt *p, const uint8_t *name, bool compress)
 {
-	const uint8_t *lab[DNS_NAME_MAX / 2 + 1];
-	unsigned k = 0;
-	for (const uint8_t *s = name; *s != 0; s += *s + 1)
-		lab[k++] = s;
-	size_t ptr = 0;
-	unsigned j = k;          /* labels written before the pointer */
-	if (compress) {
-		for (unsigned i = 0; i < k && ptr == 0; i++) {
-			unsigned want = k - i;
-			for (unsigned e = 0; e < p->nnames; e++) {
-				unsigned m = pkt_labels(p->buf, p->names[e]);
-				if (m < want)
-					continue;
-				size_t at = pkt_skip_labels(p->buf, p->names[e], m - want);
-				if (at < 0x4000 && pkt_name_eq(p->buf, at, lab[i])) {
-					ptr = at | 0xc000;
-					j = i;
-					break;
-				}
-			}
-		}
-	}
-	size_t bytes = ptr ? (size_t)(lab[j] - name) + 2 : dns_name_len(name);
-	if (p->len + bytes > p->limit)
-		return -1;
-	size_t start = p->len;
-	if (ptr) {
-		memcpy(p->buf + p->len, name, (size_t)(lab[j] - name));
-		p->len += (size_t)(lab[j] - name);
-		wr_u16(p->buf + p->len, (uint16_t)ptr);
-		p->len += 2;
-		if (j == 0)
-			return (ssize_t)(ptr & 0x3fff);
-	} else {
-		memcpy(p->buf + p->len, name, bytes);
-		p->len += bytes;
-	}
-	remember(p, start);
-	return (ssize_t)start;
+	ssize_t r = dns_compress_put(p->cz, p->buf, &p->len, p->limit, name, compress);
+	return r < 0 ? -1 : r;
 }
 
 /* The owner as a pointer to `off`, or written out when `off` cannot be pointed at. */
@@ -242,7 +154,7 @@ put_rrset(struct ctx *c, const struct znode *n, const struct zrrset *rs, size_t 
 {
 	struct pkt *p = c->p;
 	size_t save_len = p->len;
-	unsigned save_names = p->nnames, save_tg = c->ntg;
+	unsigned save_names = dns_compress_mark(p->cz), save_tg = c->ntg;
 	const uint8_t *d = zrrset_data(n, rs);
 	bool targets = sec != 2 && type_has_targets(rs->type);
 	if (!type_compresses(rs->type) && !targets && owner_off < 0x4000 &&
@@ -297,7 +209,7 @@ put_rrset(struct ctx *c, const struct znode *n, const struct zrrset *rs, size_t 
 	return true;
 undo:
 	p->len = save_len;
-	p->nnames = save_names;
+	dns_compress_forget(p->cz, save_names);
 	c->ntg = save_tg;
 	return false;
 }
@@ -483,7 +395,7 @@ put_synth_cname(struct ctx *c, size_t owner_off, const uint8_t *owner, uint32_t 
 {
 	struct pkt *p = c->p;
 	size_t save = p->len;
-	unsigned save_names = p->nnames;
+	unsigned save_names = dns_compress_mark(p->cz);
 	if (p->tc)
 		return -1;
 	if (!put_owner(p, owner_off, owner) || p->len + 10 > p->limit)
@@ -501,7 +413,7 @@ put_synth_cname(struct ctx *c, size_t owner_off, const uint8_t *owner, uint32_t 
 	return w;
 undo:
 	p->len = save;
-	p->nnames = save_names;
+	dns_compress_forget(p->cz, save_names);
 	p->tc = true;
 	return -1;
 }
@@ -821,7 +733,7 @@ start_response(struct pkt *p, const uint8_t *q, const struct query *qq, size_t l
 	p->limit = limit;
 	memcpy(p->buf + 12, q + 12, qq->qend - 12);
 	p->len = qq->qend;
-	p->names[p->nnames++] = 12;
+	dns_compress_add(p->cz, p->buf, p->len, 12);
 }
 
 /*
@@ -989,7 +901,14 @@ answer_build(struct zdb *db, const uint8_t *q, size_t qlen, uint8_t *out, size_t
 	memset(st, 0, sizeof(*st));
 	if (qlen < 12 || cap < 512 || (q[2] & 0x80))
 		return 0;
-	struct pkt p = {.buf = out, .len = 12, .limit = 512};
+	static _Thread_local struct dns_cslot slot[PKT_SLOTS];
+	static _Thread_local uint16_t used[PKT_SUFFIXES];
+	static _Thread_local struct dns_compress cz;
+	if (cz.slot == NULL)
+		dns_compress_init(&cz, slot, PKT_SLOTS, used, PKT_SUFFIXES, true);
+	else
+		dns_compress_forget(&cz, 0);
+	struct pkt p = {.buf = out, .len = 12, .limit = 512, .cz = &cz};
 	struct ctx c = {.p = &p, .o = o, .rcode = RC_NOERROR};
 	struct query qq = {0};
 	if (!read_question(q, qlen, &qq, &c))
