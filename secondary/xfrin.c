@@ -23,6 +23,7 @@
 #include "dns/msg.h"
 #include "dns/rdata.h"
 #include "dns/rrtype.h"
+#include "dns/soa.h"
 #include "dns/serial.h"
 #include "dns/wire.h"
 #include "net/doq.h"
@@ -83,30 +84,6 @@ xfr_result_clear(struct xfr_result *r)
 {
 	arena_clear(&r->arena);
 	memset(r, 0, sizeof(*r));
-}
-
-int
-xfr_soa_fields(const uint8_t *rdata, size_t rdlen, uint32_t *serial, uint32_t *refresh,
-               uint32_t *retry, uint32_t *expire, uint32_t *minimum)
-{
-	int a = dns_name_check(rdata, rdlen);
-	if (a < 0)
-		return ERR_RDATA;
-	int b = dns_name_check(rdata + a, rdlen - (size_t)a);
-	if (b < 0 || rdlen - (size_t)a - (size_t)b != 20)
-		return ERR_RDATA;
-	const uint8_t *p = rdata + a + b;
-	if (serial != NULL)
-		*serial = rd_u32(p);
-	if (refresh != NULL)
-		*refresh = rd_u32(p + 4);
-	if (retry != NULL)
-		*retry = rd_u32(p + 8);
-	if (expire != NULL)
-		*expire = rd_u32(p + 12);
-	if (minimum != NULL)
-		*minimum = rd_u32(p + 16);
-	return 0;
 }
 
 /* ---- the record state machine ---- */
@@ -178,9 +155,9 @@ list_add(struct xfr_rrlist *l, struct xfr_rr *x)
 static uint32_t
 soa_serial(const struct dns_rr *rr)
 {
-	uint32_t s = 0;
-	xfr_soa_fields(rr->rdata, rr->rdlen, &s, NULL, NULL, NULL, NULL);
-	return s;
+	struct dns_soa soa = {0};
+	dns_soa_parse(rr->rdata, rr->rdlen, &soa);
+	return soa.serial;
 }
 
 static int
@@ -220,7 +197,8 @@ feed(struct xstate *s, const struct dns_rr *rr)
 	if (is_soa) {
 		if (!dns_name_equal(rr->owner, zone))
 			return fail(s, ERR_XFR, "SOA record %zu is not at the zone apex", s->nrr);
-		if (xfr_soa_fields(rr->rdata, rr->rdlen, NULL, NULL, NULL, NULL, NULL) != 0)
+		struct dns_soa soa;
+		if (dns_soa_parse(rr->rdata, rr->rdlen, &soa) != 0)
 			return fail(s, ERR_XFR, "SOA record %zu is malformed", s->nrr);
 	} else if (dns_rrtype_is_meta(rr->type)) {
 		return fail(s, ERR_XFR, "record %zu has meta type %u", s->nrr, rr->type);
@@ -476,9 +454,10 @@ transaction(struct session *ss, uint16_t qtype, struct xstate *st, uint32_t *soa
 		while ((got = dns_msg_iter_next(&it, &rr, ss->owner, ss->rdbuf, DNS_RDATA_MAX)) == 1) {
 			in_msg++;
 			if (st == NULL) {
+				struct dns_soa soa;
 				if (rr.type == DNS_T_SOA && dns_name_equal(rr.owner, p->zone) &&
-				    xfr_soa_fields(rr.rdata, rr.rdlen, soa_serial, NULL, NULL, NULL,
-				                   NULL) == 0) {
+				    dns_soa_parse(rr.rdata, rr.rdlen, &soa) == 0) {
+					*soa_serial = soa.serial;
 					ret = 1;   /* found */
 				}
 				continue;
