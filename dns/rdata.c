@@ -1015,22 +1015,23 @@ put_bitmap(struct rd_tbuf *b, const uint8_t *p, size_t len, bool lead_space)
 	}
 }
 
-static void
-put_field(struct rd_tbuf *b, uint8_t k, const uint8_t *p, size_t l)
+/* Numbers and mnemonics; false for the other kinds. */
+static bool
+put_field_num(struct rd_tbuf *b, uint8_t k, const uint8_t *p, size_t l)
 {
 	switch (k) {
 	case F_U8:
 	case F_ALG:
 	case F_DIGEST:
 		rd_putu(b, p[0]);
-		break;
+		return true;
 	case F_ALGM: {
 		const char *n = alg_name(p[0]);
 		if (n != NULL)
 			rd_puts(b, n, strlen(n));
 		else
 			rd_putu(b, p[0]);
-		break;
+		return true;
 	}
 	case F_CERTTYPE: {
 		uint16_t v = rd_u16(p);
@@ -1042,7 +1043,7 @@ put_field(struct rd_tbuf *b, uint8_t k, const uint8_t *p, size_t l)
 			rd_puts(b, n, strlen(n));
 		else
 			rd_putu(b, v);
-		break;
+		return true;
 	}
 	case F_NSAP: {
 		char tmp[3];
@@ -1051,7 +1052,7 @@ put_field(struct rd_tbuf *b, uint8_t k, const uint8_t *p, size_t l)
 			hex_encode(p + i, 1, false, tmp, sizeof(tmp));
 			rd_puts(b, tmp, 2);
 		}
-		break;
+		return true;
 	}
 	case F_DOADATA:
 		if (l == 0) {
@@ -1064,29 +1065,40 @@ put_field(struct rd_tbuf *b, uint8_t k, const uint8_t *p, size_t l)
 				rd_puts(b, tmp, (size_t)m);
 			}
 		}
-		break;
+		return true;
 	case F_SCHEME:
 		if (p[0] == 1)
 			rd_puts(b, "NOTIFY", 6);
 		else
 			rd_putu(b, p[0]);
-		break;
+		return true;
 	case F_U16:
 		rd_putu(b, rd_u16(p));
-		break;
+		return true;
 	case F_U32:
 	case F_PERIOD:
 		rd_putu(b, rd_u32(p));
-		break;
+		return true;
 	case F_TIME:
 		put_time(b, rd_u32(p));
-		break;
+		return true;
 	case F_TYPE: {
 		char tn[DNS_RRTYPE_TEXT_MAX];
 		int r = dns_rrtype_to_text(rd_u16(p), tn, sizeof(tn));
 		rd_puts(b, tn, (size_t)r);
-		break;
+		return true;
 	}
+	default:
+		return false;
+	}
+}
+
+static void
+put_field(struct rd_tbuf *b, uint8_t k, const uint8_t *p, size_t l)
+{
+	if (put_field_num(b, k, p, l))
+		return;
+	switch (k) {
 	case F_NAME_C:
 	case F_NAME_L:
 	case F_NAME_LV:
