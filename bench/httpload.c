@@ -21,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../util/clock.h"
+
 #define MAX_LAT (4u << 20)
 
 struct worker {
@@ -37,9 +39,7 @@ static double duration;
 static double
 now(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return clock_mono_s();
 }
 
 static int

@@ -16,13 +16,12 @@
 #include "dns/rrtype.h"
 #include "secondary/zdb.h"
 #include "secondary/zone.h"
+#include "util/clock.h"
 
 static double
 now_us(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+	return (double)clock_mono_ns() / 1e3;
 }
 
 /* CPU time of this thread: a preempted change is not charged for the wait. */

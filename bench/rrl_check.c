@@ -16,13 +16,12 @@
 #include <time.h>
 
 #include "secondary/rrl.h"
+#include "util/clock.h"
 
 static double
 now_s(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return clock_mono_s();
 }
 
 int

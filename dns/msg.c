@@ -274,26 +274,6 @@ dns_msg_iter_next(struct dns_msg_iter *it, struct dns_rr *rr, uint8_t *owner,
 
 /* ---- building ---- */
 
-static inline uint8_t
-lower(uint8_t c)
-{
-	return (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c;
-}
-
-/* Hash of label `l` (length byte first) followed by a suffix hashed as `h`. */
-static uint32_t
-label_hash(const uint8_t *l, uint32_t h)
-{
-	/* FNV-1a over the lowercased label, seeded with the suffix hash. */
-	h ^= 0x9e3779b9u;
-	h *= 16777619u;
-	for (uint8_t i = 0; i <= l[0]; i++) {
-		h ^= i == 0 ? l[0] : lower(l[i]);
-		h *= 16777619u;
-	}
-	return h ? h : 1;
-}
-
 static size_t
 limit_of(const struct dns_msgw *w)
 {
@@ -308,88 +288,6 @@ put_count(struct dns_msgw *w, unsigned section, int delta)
 }
 
 /*
- * True when the name at packet offset `off` (following our own pointers)
- * equals the uncompressed name `name`, letter case included unless `icase`.
- */
-static bool
-pkt_name_equal(const struct dns_msgw *w, size_t off, const uint8_t *name, bool icase)
-{
-	unsigned hops = 0;
-	for (;;) {
-		if (off >= w->len)
-			return false;
-		uint8_t l = w->buf[off];
-		if ((l & 0xc0) == 0xc0) {
-			if (off + 1 >= w->len || ++hops > 127)
-				return false;
-			off = ((size_t)(l & 0x3f) << 8) | w->buf[off + 1];
-			continue;
-		}
-		if (l != name[0])
-			return false;
-		if (l == 0)
-			return true;
-		if (off + 1 + l > w->len)
-			return false;
-		if (icase) {
-			for (uint8_t i = 1; i <= l; i++) {
-				if (lower(w->buf[off + i]) != lower(name[i]))
-					return false;
-			}
-		} else if (memcmp(w->buf + off + 1, name + 1, l) != 0) {
-			return false;
-		}
-		off += (size_t)l + 1;
-		name += l + 1;
-	}
-}
-
-/*
- * Offset of a written name equal to `suffix` (hash `h`), or 0.  Matching
- * keeps letter case, so records keep the case they were given, with one
- * exception as in Knot: a whole name equal to the qname in any case points
- * to the qname (an answer owner takes the spelling of the question).
- */
-static size_t
-lookup(const struct dns_msgw *w, uint32_t h, const uint8_t *suffix, bool whole)
-{
-	for (size_t i = h & (DNS_MSGW_SLOTS - 1);; i = (i + 1) & (DNS_MSGW_SLOTS - 1)) {
-		size_t off = w->slot[i].off;
-		if (off == 0)
-			return 0;
-		if (w->slot[i].hash != h)
-			continue;
-		bool icase = whole && off == DNS_HDR_LEN && w->qd_end > DNS_HDR_LEN;
-		if (pkt_name_equal(w, off, suffix, icase))
-			return off;
-	}
-}
-
-static void
-insert(struct dns_msgw *w, uint32_t h, size_t off)
-{
-	if (off >= 0x4000 || w->nent >= DNS_MSGW_ENTRIES)
-		return;
-	size_t i = h & (DNS_MSGW_SLOTS - 1);
-	while (w->slot[i].off != 0)
-		i = (i + 1) & (DNS_MSGW_SLOTS - 1);
-	w->slot[i].hash = h;
-	w->slot[i].off = (uint16_t)off;
-	w->used[w->nent++] = (uint16_t)i;
-}
-
-/* Drops entries inserted after the first `n` (LIFO, so probing stays intact). */
-static void
-forget_after(struct dns_msgw *w, uint16_t n)
-{
-	while (w->nent > n) {
-		uint16_t i = w->used[--w->nent];
-		w->slot[i].off = 0;
-		w->slot[i].hash = 0;
-	}
-}
-
-/*
  * Writes `name` at w->len (not beyond `limit`), compressed when `compress`,
  * and remembers its suffixes.  Returns 0 or -EMSGSIZE (w->len then
  * undefined: the caller restores it).
@@ -397,51 +295,7 @@ forget_after(struct dns_msgw *w, uint16_t n)
 static int
 put_name(struct dns_msgw *w, const uint8_t *name, bool compress, size_t limit)
 {
-	const uint8_t *lab[128];
-	uint32_t hash[128];
-	unsigned n = 0;
-	for (const uint8_t *p = name; *p != 0 && n < 128; p += *p + 1)
-		lab[n++] = p;
-	uint32_t h = 0;
-	for (unsigned i = n; i-- > 0;) {
-		h = label_hash(lab[i], h);
-		hash[i] = h;
-	}
-	unsigned match = n;      /* first label index covered by a pointer */
-	size_t target = 0;
-	if (compress) {
-		for (unsigned i = 0; i < n; i++) {
-			target = lookup(w, hash[i], lab[i], i == 0);
-			if (target != 0) {
-				match = i;
-				break;
-			}
-		}
-	}
-	for (unsigned i = 0; i < match; i++) {
-		size_t ll = (size_t)lab[i][0] + 1;
-		if (limit - w->len < ll)
-			return -EMSGSIZE;
-		memcpy(w->buf + w->len, lab[i], ll);
-		/*
-		 * Remember the suffix unless an equal one is known already (when
-		 * compressing, the search above proved it is not).
-		 */
-		if (compress || lookup(w, hash[i], lab[i], false) == 0)
-			insert(w, hash[i], w->len);
-		w->len += ll;
-	}
-	if (match < n) {
-		if (limit - w->len < 2)
-			return -EMSGSIZE;
-		wr_u16(w->buf + w->len, (uint16_t)(0xc000 | target));
-		w->len += 2;
-	} else {
-		if (limit - w->len < 1)
-			return -EMSGSIZE;
-		w->buf[w->len++] = 0;
-	}
-	return 0;
+	return dns_compress_put(&w->cz, w->buf, &w->len, limit, name, compress) < 0 ? -EMSGSIZE : 0;
 }
 
 static int
@@ -449,13 +303,11 @@ start(struct dns_msgw *w, uint8_t *buf, size_t cap, bool clear_all)
 {
 	if (cap < DNS_HDR_LEN)
 		return -EMSGSIZE;
-	if (clear_all) {
-		/* Every slot must be empty before the first use. */
-		memset(w->slot, 0, sizeof(w->slot));
-		w->nent = 0;
-	} else {
-		forget_after(w, 0);
-	}
+	if (clear_all)   /* every slot must be empty before the first use */
+		dns_compress_init(&w->cz, w->slot, DNS_MSGW_SLOTS, w->used, DNS_MSGW_ENTRIES, false);
+	else
+		dns_compress_forget(&w->cz, 0);
+	w->cz.qname = false;
 	w->buf = buf;
 	w->cap = cap > DNS_MSG_MAX ? DNS_MSG_MAX : cap;
 	w->len = DNS_HDR_LEN;
@@ -526,17 +378,18 @@ dns_msgw_question(struct dns_msgw *w, const uint8_t *qname, uint16_t qtype, uint
 	if (w->section != DNS_SEC_QD)
 		return -EINVAL;
 	size_t start = w->len;
-	uint16_t nent = w->nent;
+	unsigned nent = dns_compress_mark(&w->cz);
 	size_t limit = limit_of(w);
 	if (put_name(w, qname, true, limit) != 0 || limit - w->len < 4) {
 		w->len = start;
-		forget_after(w, nent);
+		dns_compress_forget(&w->cz, nent);
 		return -EMSGSIZE;
 	}
 	wr_u16(w->buf + w->len, qtype);
 	wr_u16(w->buf + w->len + 2, qclass);
 	w->len += 4;
 	w->qd_end = w->len;
+	w->cz.qname = true;
 	put_count(w, DNS_SEC_QD, 1);
 	return 0;
 }
@@ -558,7 +411,7 @@ dns_msgw_rr(struct dns_msgw *w, unsigned section, const struct dns_rr *rr)
 	if (ret != 0)
 		return ret;
 	size_t start = w->len;
-	uint16_t nent = w->nent;
+	unsigned nent = dns_compress_mark(&w->cz);
 	size_t limit = limit_of(w);
 	uint16_t offs[16];
 	bool comp[16];
@@ -602,7 +455,7 @@ dns_msgw_rr(struct dns_msgw *w, unsigned section, const struct dns_rr *rr)
 	return 0;
 full:
 	w->len = start;
-	forget_after(w, nent);
+	dns_compress_forget(&w->cz, nent);
 	return -EMSGSIZE;
 }
 
@@ -651,10 +504,7 @@ void
 dns_msgw_truncate_to_question(struct dns_msgw *w)
 {
 	/* Entries were added in offset order, so the ones past the question are the last. */
-	uint16_t keep = w->nent;
-	while (keep > 0 && w->slot[w->used[keep - 1]].off >= w->qd_end)
-		keep--;
-	forget_after(w, keep);
+	dns_compress_forget_from(&w->cz, w->qd_end);
 	w->len = w->qd_end;
 	w->section = DNS_SEC_QD;
 	for (unsigned s = DNS_SEC_AN; s <= DNS_SEC_AR; s++)

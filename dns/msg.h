@@ -40,6 +40,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "dns/compress.h"
 #include "dns/name.h"
 #include "dns/rr.h"
 
@@ -205,9 +206,9 @@ struct dns_msgw {
 	unsigned section;        /* last section written to */
 	uint16_t rcode;          /* 12-bit rcode; upper bits go into OPT */
 	size_t qd_end;           /* end of the question section */
-	uint16_t nent;
+	struct dns_compress cz;            /* over used and slot */
 	uint16_t used[DNS_MSGW_ENTRIES];   /* slots in use, cleared on reset */
-	struct { uint32_t hash; uint16_t off; } slot[DNS_MSGW_SLOTS];
+	struct dns_cslot slot[DNS_MSGW_SLOTS];
 };
 
 /*

@@ -1015,22 +1015,23 @@ put_bitmap(struct rd_tbuf *b, const uint8_t *p, size_t len, bool lead_space)
 	}
 }
 
-static void
-put_field(struct rd_tbuf *b, uint8_t k, const uint8_t *p, size_t l)
+/* Numbers and mnemonics; false for the other kinds. */
+static bool
+put_field_num(struct rd_tbuf *b, uint8_t k, const uint8_t *p, size_t l)
 {
 	switch (k) {
 	case F_U8:
 	case F_ALG:
 	case F_DIGEST:
 		rd_putu(b, p[0]);
-		break;
+		return true;
 	case F_ALGM: {
 		const char *n = alg_name(p[0]);
 		if (n != NULL)
 			rd_puts(b, n, strlen(n));
 		else
 			rd_putu(b, p[0]);
-		break;
+		return true;
 	}
 	case F_CERTTYPE: {
 		uint16_t v = rd_u16(p);
@@ -1042,7 +1043,7 @@ put_field(struct rd_tbuf *b, uint8_t k, const uint8_t *p, size_t l)
 			rd_puts(b, n, strlen(n));
 		else
 			rd_putu(b, v);
-		break;
+		return true;
 	}
 	case F_NSAP: {
 		char tmp[3];
@@ -1051,7 +1052,7 @@ put_field(struct rd_tbuf *b, uint8_t k, const uint8_t *p, size_t l)
 			hex_encode(p + i, 1, false, tmp, sizeof(tmp));
 			rd_puts(b, tmp, 2);
 		}
-		break;
+		return true;
 	}
 	case F_DOADATA:
 		if (l == 0) {
@@ -1064,29 +1065,40 @@ put_field(struct rd_tbuf *b, uint8_t k, const uint8_t *p, size_t l)
 				rd_puts(b, tmp, (size_t)m);
 			}
 		}
-		break;
+		return true;
 	case F_SCHEME:
 		if (p[0] == 1)
 			rd_puts(b, "NOTIFY", 6);
 		else
 			rd_putu(b, p[0]);
-		break;
+		return true;
 	case F_U16:
 		rd_putu(b, rd_u16(p));
-		break;
+		return true;
 	case F_U32:
 	case F_PERIOD:
 		rd_putu(b, rd_u32(p));
-		break;
+		return true;
 	case F_TIME:
 		put_time(b, rd_u32(p));
-		break;
+		return true;
 	case F_TYPE: {
 		char tn[DNS_RRTYPE_TEXT_MAX];
 		int r = dns_rrtype_to_text(rd_u16(p), tn, sizeof(tn));
 		rd_puts(b, tn, (size_t)r);
-		break;
+		return true;
 	}
+	default:
+		return false;
+	}
+}
+
+static void
+put_field(struct rd_tbuf *b, uint8_t k, const uint8_t *p, size_t l)
+{
+	if (put_field_num(b, k, p, l))
+		return;
+	switch (k) {
 	case F_NAME_C:
 	case F_NAME_L:
 	case F_NAME_LV:
@@ -1385,10 +1397,296 @@ parse_bitmap_field(struct rd_pctx *c)
 	return c->w.err ? fail_space(c) : 0;
 }
 
+/* "FIELD 'x' out of range" naming the type. */
 static int
-parse_field(struct rd_pctx *c, const struct field *f)
+fail_range(struct rd_pctx *c, const struct field *f, const struct dns_tok *t)
 {
 	char tn[DNS_RRTYPE_TEXT_MAX];
+	return rd_fail(c, c->i, "%s %s '%.*s' out of range", rd_tname(c->type, tn, sizeof(tn)),
+	               f->name, RD_TOKFMT(t));
+}
+
+static int
+field_uint(struct rd_pctx *c, const struct field *f, const struct dns_tok *t)
+{
+	uint32_t v = 0;
+	int r = parse_uint(t->s, t->len,
+	                   f->kind == F_U8 ? 0xff : f->kind == F_U16 ? 0xffff : 0xffffffffu, &v);
+	if (r == -ERANGE)
+		return fail_range(c, f, t);
+	if (r < 0)
+		return fail_field(c, f, "bad");
+	if (f->kind == F_U8)
+		wire_put_u8(&c->w, (uint8_t)v);
+	else if (f->kind == F_U16)
+		wire_put_u16(&c->w, (uint16_t)v);
+	else
+		wire_put_u32(&c->w, v);
+	return 0;
+}
+
+static int
+field_certtype(struct rd_pctx *c, const struct field *f, const struct dns_tok *t)
+{
+	bool found = false;
+	for (size_t i = 0; i < sizeof(cert_types) / sizeof(cert_types[0]); i++) {
+		if (dns_tok_is(t, cert_types[i].name)) {
+			wire_put_u16(&c->w, cert_types[i].num);
+			found = true;
+		}
+	}
+	if (found)
+		return 0;
+	uint32_t v = 0;
+	if (parse_uint(t->s, t->len, 0xffff, &v) != 0)
+		return fail_field(c, f, "bad");
+	wire_put_u16(&c->w, (uint16_t)v);
+	return 0;
+}
+
+/* "0x" then hex digits; dots may separate them anywhere. */
+static int
+field_nsap(struct rd_pctx *c, const struct field *f, const struct dns_tok *t)
+{
+	struct hex_dec hd;
+	bool ok = t->len > 2 && t->s[0] == '0' && (t->s[1] == 'x' || t->s[1] == 'X');
+	hex_dec_init(&hd, c->w.base + c->w.pos, wire_left(&c->w));
+	for (size_t i = 2; ok && i < t->len; i++)
+		ok = t->s[i] == '.' || hex_dec_feed(&hd, t->s + i, 1) == 0;
+	int r = ok ? hex_dec_finish(&hd) : -EINVAL;
+	if (r <= 0)
+		return fail_field(c, f, "bad");
+	c->w.pos += (size_t)r;
+	return 0;
+}
+
+/* DOA data: "-" or base64 over the rest of the tokens (consumes them). */
+static int
+field_doadata(struct rd_pctx *c, const struct field *f, const struct dns_tok *t)
+{
+	if (t->len == 1 && t->s[0] == '-') {
+		c->i++;
+		return 0;
+	}
+	struct base64_dec bd;
+	base64_dec_init(&bd, c->w.base + c->w.pos, wire_left(&c->w));
+	for (; c->i < c->n; c->i++) {
+		t = &c->t[c->i];
+		if (t->kind != DNS_TOK_WORD || base64_dec_feed(&bd, t->s, t->len) != 0)
+			return fail_field(c, f, "bad base64 in");
+	}
+	int r = base64_dec_finish(&bd);
+	if (r < 0)
+		return rd_fail(c, c->n - 1, "bad base64 in DOA data (incomplete)");
+	c->w.pos += (size_t)r;
+	return 0;
+}
+
+/* Algorithm-like 8-bit fields: SCHEME (NOTIFY or a number), ALGM, ALG, DIGEST. */
+static int
+field_u8_mnemonic(struct rd_pctx *c, const struct field *f, const struct dns_tok *t)
+{
+	uint32_t v = 0;
+	int r;
+	if (f->kind == F_SCHEME) {
+		if (dns_tok_is(t, "NOTIFY")) {
+			wire_put_u8(&c->w, 1);
+			return 0;
+		}
+		r = parse_uint(t->s, t->len, 255, &v);   /* otherwise a number */
+		if (r != 0)
+			return fail_field(c, f, "bad");
+	} else if (f->kind == F_ALGM) {
+		r = parse_alg(t, false, &v);
+		if (r != 0)
+			return fail_field(c, f, r == -ERANGE ? "out of range:" : "bad");
+	} else {
+		r = parse_alg(t, f->kind == F_DIGEST, &v);
+		if (r == -ERANGE)
+			return fail_range(c, f, t);
+		if (r < 0)
+			return fail_field(c, f, "bad");
+	}
+	wire_put_u8(&c->w, (uint8_t)v);
+	return 0;
+}
+
+/* PERIOD (TTL-like, units allowed), TIME (YYYYMMDDHHmmSS or seconds), TYPE. */
+static int
+field_time_type(struct rd_pctx *c, const struct field *f, const struct dns_tok *t)
+{
+	uint32_t v = 0;
+	int r;
+	if (f->kind == F_TYPE) {
+		uint16_t ty;
+		if (dns_rrtype_from_text(t->s, t->len, &ty) != 0)
+			return fail_field(c, f, "unknown type in");
+		wire_put_u16(&c->w, ty);
+		return 0;
+	}
+	if (f->kind == F_PERIOD) {
+		r = parse_period(t->s, t->len, &v);
+		if (r == -ERANGE)
+			return fail_range(c, f, t);
+	} else {
+		r = parse_time(t->s, t->len, &v);
+	}
+	if (r < 0)
+		return fail_field(c, f, "bad");
+	wire_put_u32(&c->w, v);
+	return 0;
+}
+
+static int
+field_addr(struct rd_pctx *c, const struct field *f, const struct dns_tok *t)
+{
+	char tmp[64];
+	uint8_t a[16];
+	bool ok = t->len < sizeof(tmp);
+	if (ok) {
+		memcpy(tmp, t->s, t->len);
+		tmp[t->len] = '\0';
+		ok = inet_pton(f->kind == F_A ? AF_INET : AF_INET6, tmp, a) == 1;
+	}
+	if (!ok)
+		return rd_fail(c, c->i, "bad %s address '%.*s'", f->kind == F_A ? "IPv4" : "IPv6",
+		               RD_TOKFMT(t));
+	wire_write(&c->w, a, f->kind == F_A ? 4 : 16);
+	return 0;
+}
+
+/* Groups of hex digits: ILNP64 4 x 1-4 split by ':', EUI48/64 6/8 x exactly 2 by '-'. */
+static int
+field_hexgroups(struct rd_pctx *c, const struct field *f, const struct dns_tok *t)
+{
+	bool ilnp = f->kind == F_ILNP64;
+	size_t groups = ilnp ? 4 : f->kind == F_EUI48 ? 6 : 8;
+	size_t g = 0, nd = 0;
+	uint32_t acc = 0;
+	uint8_t tmp[8];
+	bool ok = true;
+	for (size_t i = 0; ok && i <= t->len; i++) {
+		char ch = i < t->len ? t->s[i] : '\0';
+		int hv = (ch >= '0' && ch <= '9')   ? ch - '0'
+		         : (ch >= 'a' && ch <= 'f') ? ch - 'a' + 10
+		         : (ch >= 'A' && ch <= 'F') ? ch - 'A' + 10
+		                                    : -1;
+		if (hv >= 0) {
+			acc = acc * 16 + (uint32_t)hv;
+			ok = ++nd <= (ilnp ? 4u : 2u);
+			continue;
+		}
+		ok = (i == t->len || ch == (ilnp ? ':' : '-')) && g < groups &&
+		     (ilnp ? nd >= 1 : nd == 2);
+		if (!ok)
+			break;
+		if (ilnp)
+			wr_u16(tmp + 2 * g, (uint16_t)acc);
+		else
+			tmp[g] = (uint8_t)acc;
+		g++;
+		nd = 0;
+		acc = 0;
+	}
+	if (!ok || g != groups)
+		return fail_field(c, f, "bad");
+	wire_write(&c->w, tmp, ilnp ? 8 : groups);
+	return 0;
+}
+
+/* NSEC3 salt ("-" or hex) and next hashed owner (base32hex), each length-prefixed. */
+static int
+field_salt_hash(struct rd_pctx *c, const struct field *f, const struct dns_tok *t)
+{
+	uint8_t h[255];
+	int r;
+	if (f->kind == F_SALT) {
+		if (t->len == 1 && t->s[0] == '-') {
+			wire_put_u8(&c->w, 0);
+			return 0;
+		}
+		r = t->len > 510 ? -EMSGSIZE : hex_decode(t->s, t->len, h, sizeof(h));
+		if (r <= 0)
+			return fail_field(c, f, "bad hex in");
+	} else {
+		r = t->len > 408 ? -EMSGSIZE : base32hex_decode(t->s, t->len, h, sizeof(h));
+		if (r <= 0)
+			return fail_field(c, f, "bad base32hex in");
+	}
+	wire_put_u8(&c->w, (uint8_t)r);
+	wire_write(&c->w, h, (size_t)r);
+	return 0;
+}
+
+/* CAA tag (letters and digits, length-prefixed), or a quoted string / CAA value as is. */
+static int
+field_caa(struct rd_pctx *c, const struct field *f, const struct dns_tok *t)
+{
+	if (f->kind == F_CAATAG) {
+		bool ok = t->kind == DNS_TOK_WORD && t->len >= 1 && t->len <= 255;
+		for (size_t i = 0; ok && i < t->len; i++)
+			ok = is_alnum((uint8_t)t->s[i]);
+		if (!ok)
+			return fail_field(c, f, "bad");
+		wire_put_u8(&c->w, (uint8_t)t->len);
+		wire_write(&c->w, t->s, t->len);
+		return 0;
+	}
+	int r = dns_tok_unescape(t, c->w.base + c->w.pos, wire_left(&c->w));
+	if (r == ERR_SYNTAX)
+		return fail_field(c, f, "bad escape in");
+	if (r < 0)
+		return fail_space(c);
+	c->w.pos += (size_t)r;
+	return 0;
+}
+
+/* A field of one token `t`; the caller advances past it. */
+static int
+token_field(struct rd_pctx *c, const struct field *f, const struct dns_tok *t)
+{
+	switch (f->kind) {
+	case F_U8:
+	case F_U16:
+	case F_U32:
+		return field_uint(c, f, t);
+	case F_CERTTYPE:
+		return field_certtype(c, f, t);
+	case F_NSAP:
+		return field_nsap(c, f, t);
+	case F_SCHEME:
+	case F_ALGM:
+	case F_ALG:
+	case F_DIGEST:
+		return field_u8_mnemonic(c, f, t);
+	case F_PERIOD:
+	case F_TIME:
+	case F_TYPE:
+		return field_time_type(c, f, t);
+	case F_A:
+	case F_AAAA:
+		return field_addr(c, f, t);
+	case F_ILNP64:
+	case F_EUI48:
+	case F_EUI64:
+		return field_hexgroups(c, f, t);
+	case F_SALT:
+	case F_B32:
+		return field_salt_hash(c, f, t);
+	case F_CAATAG:
+	case F_QSTR:
+	case F_CAAVAL:
+		return field_caa(c, f, t);
+	default:
+		return rd_fail(c, c->i, "internal: unhandled field kind");
+	}
+}
+
+/* Fields that read their own tokens (or none); NOT_MULTI for the others. */
+#define NOT_MULTI 1
+static int
+multi_field(struct rd_pctx *c, const struct field *f)
+{
 	switch (f->kind) {
 	case F_STRS:
 		return parse_strs_field(c, f);
@@ -1418,243 +1716,46 @@ parse_field(struct rd_pctx *c, const struct field *f)
 			return 0;
 		if (c->t[c->i].kind == DNS_TOK_WORD || c->t[c->i].kind == DNS_TOK_QSTRING)
 			return parse_str_field(c, f);
-		break;
+		return NOT_MULTI;
 	case F_SVCPARAMS:
 		return rd_svcb_parse(c, rd_u16(c->w.base));
 	default:
-		break;
+		return NOT_MULTI;
 	}
-	if (c->i >= c->n)
+}
+
+static int
+parse_field(struct rd_pctx *c, const struct field *f)
+{
+	int r = multi_field(c, f);
+	if (r != NOT_MULTI)
+		return r;
+	if (c->i >= c->n) {
+		char tn[DNS_RRTYPE_TEXT_MAX];
 		return rd_fail(c, c->n, "missing %s field '%s'", rd_tname(c->type, tn, sizeof(tn)),
 		               f->name);
+	}
 	const struct dns_tok *t = &c->t[c->i];
-	uint32_t v = 0;
-	int r;
 	/* as in BIND, only character-strings may be quoted (URI's target must be) */
 	if ((t->kind == DNS_TOK_QSTRING) != (f->kind == F_QSTR) && f->kind != F_STR &&
 	    f->kind != F_CAAVAL)
 		return fail_field(c, f, t->kind == DNS_TOK_QSTRING ? "quoted" : "unquoted");
 	switch (f->kind) {
-	case F_U8:
-	case F_U16:
-	case F_U32:
-		r = parse_uint(t->s, t->len,
-		               f->kind == F_U8 ? 0xff : f->kind == F_U16 ? 0xffff : 0xffffffffu, &v);
-		if (r == -ERANGE)
-			return rd_fail(c, c->i, "%s %s '%.*s' out of range",
-			               rd_tname(c->type, tn, sizeof(tn)), f->name, RD_TOKFMT(t));
-		if (r < 0)
-			return fail_field(c, f, "bad");
-		if (f->kind == F_U8)
-			wire_put_u8(&c->w, (uint8_t)v);
-		else if (f->kind == F_U16)
-			wire_put_u16(&c->w, (uint16_t)v);
-		else
-			wire_put_u32(&c->w, v);
-		break;
-	case F_ALGM:
-		r = parse_alg(t, false, &v);
-		if (r != 0)
-			return fail_field(c, f, r == -ERANGE ? "out of range:" : "bad");
-		wire_put_u8(&c->w, (uint8_t)v);
-		break;
-	case F_CERTTYPE: {
-		bool found = false;
-		for (size_t i = 0; i < sizeof(cert_types) / sizeof(cert_types[0]); i++) {
-			if (dns_tok_is(t, cert_types[i].name)) {
-				wire_put_u16(&c->w, cert_types[i].num);
-				found = true;
-			}
-		}
-		if (found)
-			break;
-		r = parse_uint(t->s, t->len, 0xffff, &v);
-		if (r != 0)
-			return fail_field(c, f, "bad");
-		wire_put_u16(&c->w, (uint16_t)v);
-		break;
-	}
-	case F_NSAP: {
-		/* "0x" then hex digits; dots may separate them anywhere */
-		struct hex_dec hd;
-		bool ok = t->len > 2 && t->s[0] == '0' && (t->s[1] == 'x' || t->s[1] == 'X');
-		hex_dec_init(&hd, c->w.base + c->w.pos, wire_left(&c->w));
-		for (size_t i = 2; ok && i < t->len; i++)
-			ok = t->s[i] == '.' || hex_dec_feed(&hd, t->s + i, 1) == 0;
-		r = ok ? hex_dec_finish(&hd) : -EINVAL;
-		if (r <= 0)
-			return fail_field(c, f, "bad");
-		c->w.pos += (size_t)r;
-		break;
-	}
-	case F_DOADATA: {
-		if (t->len == 1 && t->s[0] == '-') {
-			c->i++;
-			return 0;
-		}
-		struct base64_dec bd;
-		base64_dec_init(&bd, c->w.base + c->w.pos, wire_left(&c->w));
-		for (; c->i < c->n; c->i++) {
-			t = &c->t[c->i];
-			if (t->kind != DNS_TOK_WORD || base64_dec_feed(&bd, t->s, t->len) != 0)
-				return fail_field(c, f, "bad base64 in");
-		}
-		r = base64_dec_finish(&bd);
-		if (r < 0)
-			return rd_fail(c, c->n - 1, "bad base64 in DOA data (incomplete)");
-		c->w.pos += (size_t)r;
-		return 0;
-	}
-	case F_SCHEME:
-		if (dns_tok_is(t, "NOTIFY")) {
-			wire_put_u8(&c->w, 1);
-			break;
-		}
-		/* otherwise a number */
-		r = parse_uint(t->s, t->len, 255, &v);
-		if (r != 0)
-			return fail_field(c, f, "bad");
-		wire_put_u8(&c->w, (uint8_t)v);
-		break;
-	case F_ALG:
-	case F_DIGEST:
-		r = parse_alg(t, f->kind == F_DIGEST, &v);
-		if (r == -ERANGE)
-			return rd_fail(c, c->i, "%s %s '%.*s' out of range",
-			               rd_tname(c->type, tn, sizeof(tn)), f->name, RD_TOKFMT(t));
-		if (r < 0)
-			return fail_field(c, f, "bad");
-		wire_put_u8(&c->w, (uint8_t)v);
-		break;
-	case F_PERIOD:
-		r = parse_period(t->s, t->len, &v);
-		if (r == -ERANGE)
-			return rd_fail(c, c->i, "%s %s '%.*s' out of range",
-			               rd_tname(c->type, tn, sizeof(tn)), f->name, RD_TOKFMT(t));
-		if (r < 0)
-			return fail_field(c, f, "bad");
-		wire_put_u32(&c->w, v);
-		break;
-	case F_TIME:
-		r = parse_time(t->s, t->len, &v);
-		if (r < 0)
-			return fail_field(c, f, "bad");
-		wire_put_u32(&c->w, v);
-		break;
-	case F_TYPE: {
-		uint16_t ty;
-		if (dns_rrtype_from_text(t->s, t->len, &ty) != 0)
-			return fail_field(c, f, "unknown type in");
-		wire_put_u16(&c->w, ty);
-		break;
-	}
+	case F_DOADATA:
+		return field_doadata(c, f, t);
 	case F_NAME_C:
 	case F_NAME_L:
 	case F_NAME_LV:
 	case F_NAME:
 		return parse_name_field(c, f);
-	case F_A:
-	case F_AAAA: {
-		char tmp[64];
-		uint8_t a[16];
-		bool ok = t->len < sizeof(tmp);
-		if (ok) {
-			memcpy(tmp, t->s, t->len);
-			tmp[t->len] = '\0';
-			ok = inet_pton(f->kind == F_A ? AF_INET : AF_INET6, tmp, a) == 1;
-		}
-		if (!ok)
-			return rd_fail(c, c->i, "bad %s address '%.*s'",
-			               f->kind == F_A ? "IPv4" : "IPv6", RD_TOKFMT(t));
-		wire_write(&c->w, a, f->kind == F_A ? 4 : 16);
-		break;
-	}
 	case F_STR:
 		return parse_str_field(c, f);
-	case F_ILNP64:
-	case F_EUI48:
-	case F_EUI64: {
-		/* groups of hex digits: 4 x 1-4 split by ':', or 6/8 x exactly 2 by '-' */
-		bool ilnp = f->kind == F_ILNP64;
-		size_t groups = ilnp ? 4 : f->kind == F_EUI48 ? 6 : 8;
-		size_t g = 0, nd = 0;
-		uint32_t acc = 0;
-		uint8_t tmp[8];
-		bool ok = true;
-		for (size_t i = 0; ok && i <= t->len; i++) {
-			char ch = i < t->len ? t->s[i] : '\0';
-			int hv = (ch >= '0' && ch <= '9')   ? ch - '0'
-			         : (ch >= 'a' && ch <= 'f') ? ch - 'a' + 10
-			         : (ch >= 'A' && ch <= 'F') ? ch - 'A' + 10
-			                                    : -1;
-			if (hv >= 0) {
-				acc = acc * 16 + (uint32_t)hv;
-				ok = ++nd <= (ilnp ? 4u : 2u);
-				continue;
-			}
-			ok = (i == t->len || ch == (ilnp ? ':' : '-')) && g < groups &&
-			     (ilnp ? nd >= 1 : nd == 2);
-			if (!ok)
-				break;
-			if (ilnp)
-				wr_u16(tmp + 2 * g, (uint16_t)acc);
-			else
-				tmp[g] = (uint8_t)acc;
-			g++;
-			nd = 0;
-			acc = 0;
-		}
-		if (!ok || g != groups)
-			return fail_field(c, f, "bad");
-		wire_write(&c->w, tmp, ilnp ? 8 : groups);
-		break;
-	}
-	case F_SALT: {
-		if (t->len == 1 && t->s[0] == '-') {
-			wire_put_u8(&c->w, 0);
-			break;
-		}
-		uint8_t salt[255];
-		r = t->len > 510 ? -EMSGSIZE : hex_decode(t->s, t->len, salt, sizeof(salt));
-		if (r <= 0)
-			return fail_field(c, f, "bad hex in");
-		wire_put_u8(&c->w, (uint8_t)r);
-		wire_write(&c->w, salt, (size_t)r);
-		break;
-	}
-	case F_B32: {
-		uint8_t h[255];
-		r = t->len > 408 ? -EMSGSIZE : base32hex_decode(t->s, t->len, h, sizeof(h));
-		if (r <= 0)
-			return fail_field(c, f, "bad base32hex in");
-		wire_put_u8(&c->w, (uint8_t)r);
-		wire_write(&c->w, h, (size_t)r);
-		break;
-	}
-	case F_CAATAG: {
-		bool ok = t->kind == DNS_TOK_WORD && t->len >= 1 && t->len <= 255;
-		for (size_t i = 0; ok && i < t->len; i++)
-			ok = is_alnum((uint8_t)t->s[i]);
-		if (!ok)
-			return fail_field(c, f, "bad");
-		wire_put_u8(&c->w, (uint8_t)t->len);
-		wire_write(&c->w, t->s, t->len);
-		break;
-	}
-	case F_QSTR:
-	case F_CAAVAL: {
-		size_t left = wire_left(&c->w);
-		r = dns_tok_unescape(t, c->w.base + c->w.pos, left);
-		if (r == ERR_SYNTAX)
-			return fail_field(c, f, "bad escape in");
-		if (r < 0)
-			return fail_space(c);
-		c->w.pos += (size_t)r;
-		break;
-	}
 	default:
-		return rd_fail(c, c->i, "internal: unhandled field kind");
+		break;
 	}
+	r = token_field(c, f, t);
+	if (r != 0)
+		return r;
 	c->i++;
 	return c->w.err ? fail_space(c) : 0;
 }

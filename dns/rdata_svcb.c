@@ -355,6 +355,109 @@ parse_list(struct rd_pctx *c, uint16_t key, const uint8_t *txt, size_t len, uint
 	return 0;
 }
 
+/*
+ * The presentation value of a named key (`vl` unescaped bytes at `v`, room
+ * for `vcap`) turned into its wire form in place.  Returns 0, -EINVAL (a bad
+ * value: the caller says so), or ERR_RDATA with the message already set.
+ */
+static int
+named_value(struct rd_pctx *c, uint16_t key, uint8_t *v, size_t vcap, size_t *vlp,
+            size_t tokidx, const char *tname)
+{
+	size_t vl = *vlp;
+	int rr = 0;
+	switch (key) {
+	case K_MANDATORY:
+	case K_IPV4HINT:
+	case K_IPV6HINT: {
+		/* decoded text moves to the far end; the list is built at v */
+		if (vl > vcap / 2)
+			return rd_fail(c, tokidx, "%s rdata too long", tname);
+		uint8_t *txt = v + vcap - vl;
+		memmove(txt, v, vl);
+		rr = parse_list(c, key, txt, vl, v, vcap - vl, &vl);
+		break;
+	}
+	case K_ALPN:
+		rr = alpn_encode(v, vl, vcap, &vl);
+		break;
+	case K_PORT: {
+		uint32_t port = 0;
+		rr = vl == 0 || vl > 5 ? -EINVAL : 0;
+		for (size_t i = 0; rr == 0 && i < vl; i++) {
+			if (v[i] < '0' || v[i] > '9')
+				rr = -EINVAL;
+			port = port * 10 + (uint32_t)(v[i] - '0');
+		}
+		if (rr == 0 && port > 65535)
+			rr = -EINVAL;
+		if (rr == 0) {
+			wr_u16(v, (uint16_t)port);
+			vl = 2;
+		}
+		break;
+	}
+	case K_ECH: {
+		if (vl > vcap / 2)
+			return rd_fail(c, tokidx, "%s rdata too long", tname);
+		char *txt = (char *)v + vcap - vl;
+		memmove(txt, v, vl);
+		int n = base64_decode(txt, vl, v, vcap - vl);
+		if (n < 0)
+			return rd_fail(c, tokidx, "bad base64 in %s ech", tname);
+		vl = (size_t)n;
+		break;
+	}
+	default:
+		break;
+	}
+	*vlp = vl;
+	return rr;
+}
+
+/* Moves the param just written at `end` (`plen` bytes) into key order; false: a duplicate. */
+static bool
+insert_param(uint8_t *base, size_t start, size_t end, size_t plen, uint16_t key)
+{
+	size_t ip = start;
+	while (ip < end && rd_u16(base + ip) < key)
+		ip += 4 + (size_t)rd_u16(base + ip + 2);
+	if (ip < end && rd_u16(base + ip) == key)
+		return false;
+	if (ip < end) {
+		reverse(base + ip, end - ip);
+		reverse(base + end, plen);
+		reverse(base + ip, end - ip + plen);
+	}
+	return true;
+}
+
+/* The only rule not checked per param: mandatory keys must be present. */
+static int
+check_mandatory(struct rd_pctx *c, size_t start, size_t mand_tok, const char *tname)
+{
+	const uint8_t *base = c->w.base;
+	size_t plen = c->w.pos - start;
+	if (plen < 4 || rd_u16(base + start) != K_MANDATORY)
+		return 0;
+	const uint8_t *m = base + start + 4;
+	for (size_t i = 0; i < rd_u16(base + start + 2); i += 2) {
+		uint16_t want = rd_u16(m + i);
+		bool found = false;
+		for (size_t q = start; q < c->w.pos; q += 4 + (size_t)rd_u16(base + q + 2))
+			found = found || rd_u16(base + q) == want;
+		if (!found) {
+			char kn[16];
+			if (want < NKEYS)
+				snprintf(kn, sizeof(kn), "%s", key_names[want]);
+			else
+				snprintf(kn, sizeof(kn), "key%u", want);
+			return rd_fail(c, mand_tok, "%s mandatory key '%s' is missing", tname, kn);
+		}
+	}
+	return 0;
+}
+
 int
 rd_svcb_parse(struct rd_pctx *c, uint16_t prio)
 {
@@ -406,54 +509,9 @@ rd_svcb_parse(struct rd_pctx *c, uint16_t prio)
 		size_t vl = (size_t)r;
 		int rr = 0;
 		if (named == 1 && eq != NULL) {
-			/* named key: parse its presentation value */
-			switch (key) {
-			case K_MANDATORY:
-			case K_IPV4HINT:
-			case K_IPV6HINT: {
-				/* decoded text moves to the far end; the list is built at v */
-				if (vl > vcap / 2)
-					return rd_fail(c, tokidx, "%s rdata too long", tname);
-				uint8_t *txt = v + vcap - vl;
-				memmove(txt, v, vl);
-				rr = parse_list(c, key, txt, vl, v, vcap - vl, &vl);
-				if (rr == ERR_RDATA)
-					return rr;
-				break;
-			}
-			case K_ALPN:
-				rr = alpn_encode(v, vl, vcap, &vl);
-				break;
-			case K_PORT: {
-				uint32_t port = 0;
-				rr = vl == 0 || vl > 5 ? -EINVAL : 0;
-				for (size_t i = 0; rr == 0 && i < vl; i++) {
-					if (v[i] < '0' || v[i] > '9')
-						rr = -EINVAL;
-					port = port * 10 + (uint32_t)(v[i] - '0');
-				}
-				if (rr == 0 && port > 65535)
-					rr = -EINVAL;
-				if (rr == 0) {
-					wr_u16(v, (uint16_t)port);
-					vl = 2;
-				}
-				break;
-			}
-			case K_ECH: {
-				if (vl > vcap / 2)
-					return rd_fail(c, tokidx, "%s rdata too long", tname);
-				char *txt = (char *)v + vcap - vl;
-				memmove(txt, v, vl);
-				int n = base64_decode(txt, vl, v, vcap - vl);
-				if (n < 0)
-					return rd_fail(c, tokidx, "bad base64 in %s ech", tname);
-				vl = (size_t)n;
-				break;
-			}
-			default:
-				break;
-			}
+			rr = named_value(c, key, v, vcap, &vl, tokidx, tname);
+			if (rr == ERR_RDATA)
+				return rr;
 		} else if (!has_val && named == 1 && key != K_ECH && key != K_NODEFALPN) {
 			return rd_fail(c, tokidx, "%s key '%.*s' needs a value", tname,
 			               (int)(klen > 40 ? 40 : klen), t->s);
@@ -468,39 +526,15 @@ rd_svcb_parse(struct rd_pctx *c, uint16_t prio)
 		wr_u16(base + end + 2, (uint16_t)vl);
 		size_t plen = 4 + vl;
 		/* find where this key goes, rejecting duplicates */
-		size_t ip = start;
-		while (ip < end && rd_u16(base + ip) < key)
-			ip += 4 + (size_t)rd_u16(base + ip + 2);
-		if (ip < end && rd_u16(base + ip) == key)
+		if (!insert_param(base, start, end, plen, key))
 			return rd_fail(c, tokidx, "duplicate %s key '%.*s'", tname,
 			               (int)(klen > 40 ? 40 : klen), t->s);
-		if (ip < end) {
-			reverse(base + ip, end - ip);
-			reverse(base + end, plen);
-			reverse(base + ip, end - ip + plen);
-		}
 		c->w.pos = end + plen;
 	}
-	/* the only rule not checked per param: mandatory keys must be present */
+	int mr = check_mandatory(c, start, mand_tok, tname);
+	if (mr != 0)
+		return mr;
 	size_t plen = c->w.pos - start;
-	if (plen >= 4 && rd_u16(base + start) == K_MANDATORY) {
-		const uint8_t *m = base + start + 4;
-		for (size_t i = 0; i < rd_u16(base + start + 2); i += 2) {
-			uint16_t want = rd_u16(m + i);
-			bool found = false;
-			for (size_t q = start; q < c->w.pos; q += 4 + (size_t)rd_u16(base + q + 2))
-				found = found || rd_u16(base + q) == want;
-			if (!found) {
-				char kn[16];
-				if (want < NKEYS)
-					snprintf(kn, sizeof(kn), "%s", key_names[want]);
-				else
-					snprintf(kn, sizeof(kn), "key%u", want);
-				return rd_fail(c, mand_tok, "%s mandatory key '%s' is missing", tname,
-				               kn);
-			}
-		}
-	}
 	if (rd_svcb_check(base + start, plen, prio) != 0)
 		return rd_fail(c, c->n - 1, "bad %s params", tname);
 	return 0;

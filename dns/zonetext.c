@@ -31,6 +31,7 @@
 
 #include "dns/lex.h"
 #include "dns/name.h"
+#include "dns/soa.h"
 #include "dns/rdata.h"
 #include "dns/rrtype.h"
 #include "util/err.h"
@@ -305,29 +306,28 @@ grow_tokens(struct zt_ctx *c)
 	return 0;
 }
 
-/* One record line; `t` is its first token. */
+/* The owner (column 1) or the previous one; `t` moves to the next token. */
 static int
-record(struct zt_ctx *c, struct dns_tok *t)
+record_owner(struct zt_ctx *c, struct dns_tok *t)
 {
-	int r;
-	unsigned line = t->line, col = t->col;
 	if (t->col == 1) {
-		r = parse_name(c, t, "owner name", c->owner);
+		int r = parse_name(c, t, "owner name", c->owner);
 		if (r < 0)
 			return r;
 		c->have_owner = true;
-		r = next(c, t);
-		if (r != 0)
-			return r;
-	} else if (!c->have_owner) {
+		return next(c, t);
+	}
+	if (!c->have_owner)
 		return fail(c, ERR_SYNTAX, t->line, t->col,
 		            "no owner name: the first record must start in column 1");
-	}
+	return 0;
+}
 
-	/* [TTL] [class] or [class] [TTL], then the type */
-	bool have_ttl = false, have_class = false;
-	uint32_t ttl = 0;
-	uint16_t type;
+/* [TTL] [class] or [class] [TTL], then the type, at which `t` stays. */
+static int
+record_head(struct zt_ctx *c, struct dns_tok *t, bool *have_ttl, uint32_t *ttl, uint16_t *type)
+{
+	bool have_class = false;
 	for (;;) {
 		if (at_eol(t))
 			return fail(c, ERR_SYNTAX, t->line, t->col, "missing RR type");
@@ -336,12 +336,12 @@ record(struct zt_ctx *c, struct dns_tok *t)
 			            tlen(t), t->s);
 		if (!have_class && tok_is_upper2(t, 'I', 'N')) {
 			have_class = true;
-		} else if (!have_ttl && t->s[0] >= '0' && t->s[0] <= '9') {
-			r = ttl_token(c, t, &ttl);
+		} else if (!*have_ttl && t->s[0] >= '0' && t->s[0] <= '9') {
+			int r = ttl_token(c, t, ttl);
 			if (r != 0)
 				return r;
-			have_ttl = true;
-		} else if (dns_rrtype_from_text(t->s, t->len, &type) == 0) {
+			*have_ttl = true;
+		} else if (dns_rrtype_from_text(t->s, t->len, type) == 0) {
 			break;
 		} else {
 			uint16_t cl;
@@ -355,20 +355,23 @@ record(struct zt_ctx *c, struct dns_tok *t)
 				return fail(c, ERR_SYNTAX, t->line, t->col, "class given twice");
 			have_class = true;   /* CLASS1 (RFC 3597 §5) */
 		}
-		r = next(c, t);
+		int r = next(c, t);
 		if (r != 0)
 			return r;
 	}
-	if (dns_rrtype_is_meta(type))
+	if (dns_rrtype_is_meta(*type))
 		return fail(c, ERR_TYPE, t->line, t->col, "RR type %.*s cannot appear in zone data",
 		            tlen(t), t->s);
-	/* the type's mnemonic, spelled canonically, is only needed for errors */
-	char tname[DNS_RRTYPE_TEXT_MAX];
+	return 0;
+}
 
-	/* rdata tokens up to the end of the logical line */
+/* The rdata tokens up to the end of the logical line into c->tok; their count or an error. */
+static int
+record_tokens(struct zt_ctx *c, size_t *count)
+{
 	size_t n = 0;
 	for (;;) {
-		r = next(c, &c->tok[n]);
+		int r = next(c, &c->tok[n]);
 		if (r != 0)
 			return r;
 		if (at_eol(&c->tok[n]))
@@ -385,6 +388,20 @@ record(struct zt_ctx *c, struct dns_tok *t)
 		if (r != 0)
 			return fail(c, r, c->tok[n - 1].line, c->tok[n - 1].col, "out of memory");
 	}
+	*count = n;
+	return 0;
+}
+
+/* The rdata of a `type` record into c->rdata: its length or an error. */
+static int
+record_rdata(struct zt_ctx *c, uint16_t type)
+{
+	/* the type's mnemonic, spelled canonically, is only needed for errors */
+	char tname[DNS_RRTYPE_TEXT_MAX];
+	size_t n = 0;
+	int r = record_tokens(c, &n);
+	if (r != 0)
+		return r;
 	const struct dns_tok *eol = &c->tok[n];
 	struct dns_rdata_err re;
 	re.tok = 0;
@@ -403,24 +420,30 @@ record(struct zt_ctx *c, struct dns_tok *t)
 			return fail(c, rdlen, at->line, at->col, "%s", re.what);
 		return fail(c, rdlen, at->line, at->col, "bad %s rdata: %s", tname, err_str(rdlen));
 	}
+	return rdlen;
+}
 
-	/* TTL, as BIND 9.18's loader decides it (see the top of this file) */
+/* TTL, as BIND 9.18's loader decides it (see the top of this file). */
+static int
+record_ttl(struct zt_ctx *c, bool have_ttl, uint32_t *ttl, uint16_t type, int rdlen,
+           unsigned line, unsigned col)
+{
+	struct dns_soa soa;
 	if (have_ttl) {
-		c->last_ttl = ttl;
+		c->last_ttl = *ttl;
 		c->last_known = true;
 	} else if (c->default_known) {
-		ttl = c->default_ttl;
+		*ttl = c->default_ttl;
 	} else if (c->last_known) {
-		ttl = c->last_ttl;
+		*ttl = c->last_ttl;
 		if (!c->warned_1035 && c->warn != NULL)
 			c->warn(c->warnctx, line, col, "using RFC1035 TTL semantics");
 		c->warned_1035 = true;
-	} else if (type == DNS_T_SOA && rdlen >= 20) {
-		const uint8_t *m = c->rdata + rdlen - 4;
-		ttl = (uint32_t)m[0] << 24 | (uint32_t)m[1] << 16 | (uint32_t)m[2] << 8 | m[3];
-		if (ttl > ZT_TTL_MAX)
-			ttl = 0;   /* BIND's limit_ttl() */
-		c->default_ttl = ttl;
+	} else if (type == DNS_T_SOA && dns_soa_parse(c->rdata, (size_t)rdlen, &soa) == 0) {
+		*ttl = soa.minimum;
+		if (*ttl > ZT_TTL_MAX)
+			*ttl = 0;   /* BIND's limit_ttl() */
+		c->default_ttl = *ttl;
 		c->default_known = true;
 		if (c->warn != NULL)
 			c->warn(c->warnctx, line, col,
@@ -429,7 +452,29 @@ record(struct zt_ctx *c, struct dns_tok *t)
 		return fail(c, ERR_SYNTAX, line, col,
 		            "no TTL specified and no $TTL or SOA before this record");
 	}
+	return 0;
+}
 
+/* One record line; `t` is its first token. */
+static int
+record(struct zt_ctx *c, struct dns_tok *t)
+{
+	unsigned line = t->line, col = t->col;
+	int r = record_owner(c, t);
+	if (r != 0)
+		return r;
+	bool have_ttl = false;
+	uint32_t ttl = 0;
+	uint16_t type = 0;
+	r = record_head(c, t, &have_ttl, &ttl, &type);
+	if (r != 0)
+		return r;
+	int rdlen = record_rdata(c, type);
+	if (rdlen < 0)
+		return rdlen;
+	r = record_ttl(c, have_ttl, &ttl, type, rdlen, line, col);
+	if (r != 0)
+		return r;
 	struct dns_rr rr = {
 		.owner = c->owner,
 		.type = type,

@@ -7,21 +7,24 @@
  *
  * Invariants: nothing here allocates, locks or logs; every write into `out`
  * is bounds-checked against the response limit minus the room kept for the
- * OPT record; every name written into the packet at an offset below 0x4000
- * is remembered (up to PKT_NAMES) for compression.  Names read from zone
+ * OPT record; names are compressed by dns/compress.h, the table of the
+ * suffixes written so far being thread-local (cleared entry by entry at the
+ * start of the next query, never allocated).  Names read from zone
  * data were validated when the version was built (zone_rdata_names).
  */
 #include "secondary/answer.h"
 
 #include <string.h>
 
+#include "dns/compress.h"
 #include "dns/name.h"
 #include "dns/rrtype.h"
 #include "dns/wire.h"
 #include "secondary/zdb.h"
 #include "secondary/zone_impl.h"
 
-#define PKT_NAMES 64
+#define PKT_SLOTS 1024     /* compression table: a power of two */
+#define PKT_SUFFIXES 512   /* name suffixes remembered per response */
 #define MAX_CHAIN 16
 #define MAX_TARGETS 32
 
@@ -41,8 +44,7 @@ struct pkt {
 	uint8_t *buf;
 	size_t len;
 	size_t limit;       /* response size limit minus the OPT reserve */
-	uint16_t names[PKT_NAMES];
-	unsigned nnames;
+	struct dns_compress *cz;
 	uint16_t count[3];  /* answer, authority, additional */
 	bool tc;
 };
@@ -68,12 +70,6 @@ struct ctx {
 	unsigned ntg;
 };
 
-static inline uint8_t
-lower(uint8_t c)
-{
-	return (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c;
-}
-
 /* Offset of the label `skip` labels into the packet name at `off`. */
 static size_t
 pkt_skip_labels(const uint8_t *buf, size_t off, unsigned skip)
@@ -91,53 +87,6 @@ pkt_skip_labels(const uint8_t *buf, size_t off, unsigned skip)
 	}
 }
 
-static unsigned
-pkt_labels(const uint8_t *buf, size_t off)
-{
-	unsigned n = 0;
-	for (;;) {
-		uint8_t l = buf[off];
-		if ((l & 0xc0) == 0xc0) {
-			off = ((size_t)(l & 0x3f) << 8) | buf[off + 1];
-			continue;
-		}
-		if (l == 0)
-			return n;
-		n++;
-		off += (size_t)l + 1;
-	}
-}
-
-/* Case-insensitive equality of the packet name at `off` and wire name `name`. */
-static bool
-pkt_name_eq(const uint8_t *buf, size_t off, const uint8_t *name)
-{
-	for (;;) {
-		uint8_t l = buf[off];
-		if ((l & 0xc0) == 0xc0) {
-			off = ((size_t)(l & 0x3f) << 8) | buf[off + 1];
-			continue;
-		}
-		if (l != *name)
-			return false;
-		if (l == 0)
-			return true;
-		for (uint8_t i = 1; i <= l; i++) {
-			if (lower(buf[off + i]) != lower(name[i]))
-				return false;
-		}
-		off += (size_t)l + 1;
-		name += l + 1;
-	}
-}
-
-static void
-remember(struct pkt *p, size_t off)
-{
-	if (off < 0x4000 && p->nnames < PKT_NAMES)
-		p->names[p->nnames++] = (uint16_t)off;
-}
-
 /*
  * Writes `name` compressed against the names already in the packet.
  * Returns the offset other pointers may use for it, or -1 when it does not fit.
@@ -145,45 +94,8 @@ remember(struct pkt *p, size_t off)
 static ssize_t
 put_name(struct pkt *p, const uint8_t *name, bool compress)
 {
-	const uint8_t *lab[DNS_NAME_MAX / 2 + 1];
-	unsigned k = 0;
-	for (const uint8_t *s = name; *s != 0; s += *s + 1)
-		lab[k++] = s;
-	size_t ptr = 0;
-	unsigned j = k;          /* labels written before the pointer */
-	if (compress) {
-		for (unsigned i = 0; i < k && ptr == 0; i++) {
-			unsigned want = k - i;
-			for (unsigned e = 0; e < p->nnames; e++) {
-				unsigned m = pkt_labels(p->buf, p->names[e]);
-				if (m < want)
-					continue;
-				size_t at = pkt_skip_labels(p->buf, p->names[e], m - want);
-				if (at < 0x4000 && pkt_name_eq(p->buf, at, lab[i])) {
-					ptr = at | 0xc000;
-					j = i;
-					break;
-				}
-			}
-		}
-	}
-	size_t bytes = ptr ? (size_t)(lab[j] - name) + 2 : dns_name_len(name);
-	if (p->len + bytes > p->limit)
-		return -1;
-	size_t start = p->len;
-	if (ptr) {
-		memcpy(p->buf + p->len, name, (size_t)(lab[j] - name));
-		p->len += (size_t)(lab[j] - name);
-		wr_u16(p->buf + p->len, (uint16_t)ptr);
-		p->len += 2;
-		if (j == 0)
-			return (ssize_t)(ptr & 0x3fff);
-	} else {
-		memcpy(p->buf + p->len, name, bytes);
-		p->len += bytes;
-	}
-	remember(p, start);
-	return (ssize_t)start;
+	ssize_t r = dns_compress_put(p->cz, p->buf, &p->len, p->limit, name, compress);
+	return r < 0 ? -1 : r;
 }
 
 /* The owner as a pointer to `off`, or written out when `off` cannot be pointed at. */
@@ -242,7 +154,7 @@ put_rrset(struct ctx *c, const struct znode *n, const struct zrrset *rs, size_t 
 {
 	struct pkt *p = c->p;
 	size_t save_len = p->len;
-	unsigned save_names = p->nnames, save_tg = c->ntg;
+	unsigned save_names = dns_compress_mark(p->cz), save_tg = c->ntg;
 	const uint8_t *d = zrrset_data(n, rs);
 	bool targets = sec != 2 && type_has_targets(rs->type);
 	if (!type_compresses(rs->type) && !targets && owner_off < 0x4000 &&
@@ -297,7 +209,7 @@ put_rrset(struct ctx *c, const struct znode *n, const struct zrrset *rs, size_t 
 	return true;
 undo:
 	p->len = save_len;
-	p->nnames = save_names;
+	dns_compress_forget(p->cz, save_names);
 	c->ntg = save_tg;
 	return false;
 }
@@ -483,7 +395,7 @@ put_synth_cname(struct ctx *c, size_t owner_off, const uint8_t *owner, uint32_t 
 {
 	struct pkt *p = c->p;
 	size_t save = p->len;
-	unsigned save_names = p->nnames;
+	unsigned save_names = dns_compress_mark(p->cz);
 	if (p->tc)
 		return -1;
 	if (!put_owner(p, owner_off, owner) || p->len + 10 > p->limit)
@@ -501,7 +413,7 @@ put_synth_cname(struct ctx *c, size_t owner_off, const uint8_t *owner, uint32_t 
 	return w;
 undo:
 	p->len = save;
-	p->nnames = save_names;
+	dns_compress_forget(p->cz, save_names);
 	p->tc = true;
 	return -1;
 }
@@ -687,6 +599,298 @@ answer_peek_opcode(const uint8_t *q, size_t qlen)
 	return (q[2] >> 3) & 0xf;
 }
 
+/* What answer_build read from the query. */
+struct query {
+	uint16_t id, flags;
+	uint16_t qd, an, ns, ar;
+	size_t qend;          /* end of the question (12: none echoed) */
+	int qnl;              /* qname length, -1 without a question */
+	uint16_t qclass;
+	bool edns, nsid, do_bit;
+	uint16_t req_size;    /* requester's EDNS size, at least 512 */
+	size_t idl;           /* NSID bytes we send (0: none) */
+};
+
+/* Reads the header and every question; false: drop the packet (as knotd). */
+static bool
+read_question(const uint8_t *q, size_t qlen, struct query *qq, struct ctx *c)
+{
+	qq->id = rd_u16(q);
+	qq->flags = rd_u16(q + 2);
+	qq->qd = rd_u16(q + 4);
+	qq->an = rd_u16(q + 6);
+	qq->ns = rd_u16(q + 8);
+	qq->ar = rd_u16(q + 10);
+	qq->qend = 12;
+	qq->qnl = -1;
+	qq->req_size = 512;
+	if (qq->qd == 0)
+		return true;
+	qq->qnl = dns_name_check(q + 12, qlen - 12);
+	if (qq->qnl < 0 || qlen < 12 + (size_t)qq->qnl + 4)
+		return false;
+	qq->qend = 12 + (size_t)qq->qnl + 4;
+	c->qtype = rd_u16(q + 12 + qq->qnl);
+	qq->qclass = rd_u16(q + 12 + qq->qnl + 2);
+	size_t pos = qq->qend;
+	for (unsigned i = 1; i < qq->qd; i++) {
+		int l = dns_name_check(q + pos, qlen - pos);
+		if (l < 0 || qlen < pos + (size_t)l + 4)
+			return false;
+		pos += (size_t)l + 4;
+	}
+	return true;
+}
+
+/* The options of an OPT's rdata: NSID asked for?  Returns an rcode. */
+static uint8_t
+read_opt_options(const uint8_t *rd, uint16_t rdlen, struct query *qq)
+{
+	struct wire ow;
+	wire_init(&ow, rd, rdlen);
+	while (wire_left(&ow) > 0) {
+		uint16_t code = wire_u16(&ow), olen = wire_u16(&ow);
+		wire_skip(&ow, olen);
+		if (ow.err)
+			return RC_FORMERR;
+		if (code == EDNS_NSID)
+			qq->nsid = true;
+	}
+	return RC_NOERROR;
+}
+
+/* The additional section: at most one OPT (RFC 6891 §6.1.1).  Returns an rcode. */
+static uint8_t
+read_additional(const uint8_t *q, size_t qlen, struct query *qq)
+{
+	struct wire w;
+	wire_init(&w, q, qlen);
+	wire_seek(&w, qq->qend);
+	for (unsigned i = 0; i < qq->ar; i++) {
+		int nl = dns_name_check(q + w.pos, qlen - w.pos);
+		if (nl < 0)
+			return RC_FORMERR;
+		wire_skip(&w, (size_t)nl);
+		uint16_t type = wire_u16(&w), cls = wire_u16(&w);
+		uint32_t ttl = wire_u32(&w);
+		uint16_t rdlen = wire_u16(&w);
+		const uint8_t *rd = wire_ptr(&w);
+		wire_skip(&w, rdlen);
+		if (w.err)
+			return RC_FORMERR;
+		if (type != DNS_T_OPT)
+			continue;
+		if (qq->edns || nl != 1)
+			return RC_FORMERR;
+		qq->edns = true;
+		qq->req_size = cls < 512 ? 512 : cls;
+		qq->do_bit = (ttl & 0x8000) != 0;
+		if (((ttl >> 16) & 0xff) != 0)
+			return RC_BADVERS;
+		uint8_t rc = read_opt_options(rd, rdlen, qq);
+		if (rc != RC_NOERROR)
+			return rc;
+	}
+	return RC_NOERROR;
+}
+
+static uint16_t
+our_payload(const struct answer_opts *o)
+{
+	return o->udp_payload ? o->udp_payload : ANSWER_UDP_PAYLOAD;
+}
+
+/*
+ * The one response size limit: TCP 65535; UDP max(512, min(requester's EDNS
+ * size, ours)), 512 without EDNS; never beyond `cap`.
+ */
+static size_t
+payload_limit(const struct answer_opts *o, const struct query *qq, size_t cap)
+{
+	size_t lim;
+	if (o->is_tcp)
+		lim = 65535;
+	else if (!qq->edns)
+		lim = 512;
+	else
+		lim = qq->req_size < our_payload(o) ? qq->req_size : our_payload(o);
+	if (lim < 512)
+		lim = 512;
+	return lim < cap ? lim : cap;
+}
+
+/* Bytes of the OPT record the response will end with (0 without EDNS). */
+static size_t
+opt_size(const struct query *qq)
+{
+	return qq->edns ? 11 + (qq->idl ? 4 + qq->idl : 0) : 0;
+}
+
+/* Echoes the question and sets the limit for the answer's records. */
+static void
+start_response(struct pkt *p, const uint8_t *q, const struct query *qq, size_t limit)
+{
+	p->limit = limit;
+	memcpy(p->buf + 12, q + 12, qq->qend - 12);
+	p->len = qq->qend;
+	dns_compress_add(p->cz, p->buf, p->len, 12);
+}
+
+/*
+ * The zone for `qname` (key `key` of `kl` bytes); DS at a zone's apex is
+ * asked of a parent zone we serve (RFC 4035 §3.1.4.1).
+ */
+static bool
+find_zone(struct zdb *db, const uint8_t *qname, uint16_t qtype, const uint8_t *key, size_t kl,
+          struct zdb_view *v)
+{
+	if (!zdb_find(db, key, kl, v))
+		return false;
+	if (qtype == DNS_T_DS && dns_name_equal(qname, v->apex) && kl > 0) {
+		struct zdb_view pv;
+		size_t pl = 0;
+		for (size_t i = 0; i + 1 < kl; i++) {
+			if (key[i] == 1)
+				i++;
+			else if (key[i] == 0)
+				pl = i + 1;
+		}
+		if (zdb_find(db, key, pl, &pv))
+			*v = pv;
+	}
+	return true;
+}
+
+/* IN (or ANY) class: the zone's answer, REFUSED outside our zones. */
+static void
+answer_in(struct ctx *c, struct zdb *db, const uint8_t *q, const struct query *qq, size_t limit)
+{
+	const uint8_t *qname = q + 12;
+	uint8_t key[DNS_LOOKUP_MAX];
+	size_t kl = dns_name_to_lookup(qname, key);
+	struct zdb_view v;
+	if (!find_zone(db, qname, c->qtype, key, kl, &v)) {
+		c->rcode = RC_REFUSED;
+		return;
+	}
+	if (v.zone == NULL || v.expired) {
+		c->rcode = RC_SERVFAIL;
+		return;
+	}
+	start_response(c->p, q, qq, limit);
+	c->z = v.zone;
+	c->aa = true;
+	c->qname_len = (size_t)qq->qnl;
+	c->qname_labels = dns_name_labels(qname);
+	solve(c, qname);
+}
+
+/* A query whose header, question and OPT were read: its answer or an error rcode. */
+static void
+answer_query(struct ctx *c, struct zdb *db, const uint8_t *q, const struct query *qq,
+             size_t cap)
+{
+	const struct answer_opts *o = c->o;
+	size_t limit = payload_limit(o, qq, cap) - opt_size(qq);
+	if (c->qtype == DNS_T_AXFR && !o->is_tcp) {
+		c->rcode = RC_NOTIMP;        /* RFC 5936 §4.2: AXFR is TCP only */
+	} else if (c->qtype == DNS_T_AXFR || c->qtype == DNS_T_IXFR) {
+		c->rcode = RC_REFUSED;       /* a secondary serves no transfers */
+	} else if (c->qtype == 0) {
+		c->rcode = RC_NOTIMP;        /* reserved type, as knotd */
+	} else if (qq->qclass == DNS_C_CH) {
+		start_response(c->p, q, qq, limit);
+		solve_chaos(c, q + 12);
+	} else if (qq->qclass != DNS_C_IN && qq->qclass != DNS_C_ANY) {
+		c->rcode = RC_REFUSED;
+	} else {
+		answer_in(c, db, q, qq, limit);
+	}
+}
+
+/* The header of the response; fills the flags of `st`. */
+static void
+put_header(const struct ctx *c, const struct query *qq, struct answer_stats *st)
+{
+	const struct pkt *p = c->p;
+	uint16_t f = (uint16_t)(F_QR | (qq->flags & (0x7800 | F_RD | F_CD)));
+	if (c->aa && c->rcode != RC_REFUSED && c->rcode != RC_SERVFAIL && c->rcode != RC_FORMERR &&
+	    c->rcode != RC_NOTIMP && c->rcode != RC_BADVERS)
+		f |= F_AA;
+	if (p->tc)
+		f |= F_TC;
+	f |= c->rcode & 0xf;
+	wr_u16(p->buf, qq->id);
+	wr_u16(p->buf + 2, f);
+	wr_u16(p->buf + 4, qq->qend > 12 ? 1 : 0);
+	wr_u16(p->buf + 6, p->count[0]);
+	wr_u16(p->buf + 8, p->count[1]);
+	wr_u16(p->buf + 10, p->count[2]);
+	st->aa = (f & F_AA) != 0;
+	st->tc = p->tc;
+}
+
+/* Our OPT (with NSID when asked and we have an identity), when it fits in `cap`. */
+static void
+put_opt(const struct ctx *c, struct pkt *p, const struct query *qq, size_t cap,
+        struct answer_stats *st)
+{
+	size_t need = opt_size(qq);
+	if (p->len + need > cap)
+		return;
+	uint8_t *e = p->buf + p->len;
+	e[0] = 0;
+	wr_u16(e + 1, DNS_T_OPT);
+	wr_u16(e + 3, our_payload(c->o));
+	e[5] = (uint8_t)(c->rcode >> 4);
+	e[6] = 0;
+	e[7] = qq->do_bit ? 0x80 : 0;
+	e[8] = 0;
+	wr_u16(e + 9, (uint16_t)(qq->idl ? 4 + qq->idl : 0));
+	if (qq->idl) {
+		wr_u16(e + 11, EDNS_NSID);
+		wr_u16(e + 13, (uint16_t)qq->idl);
+		memcpy(e + 15, c->o->identity, qq->idl);
+	}
+	p->len += need;
+	wr_u16(p->buf + 10, (uint16_t)(p->count[2] + 1));
+	st->nsid = qq->idl > 0;
+}
+
+/* RRL class: errors are keyed by the zone (or the root), CH answers by the qname. */
+static void
+set_class(struct ctx *c, const struct query *qq, struct answer_stats *st)
+{
+	const uint8_t *out = c->p->buf;
+	if (c->rcode != RC_NOERROR && c->rcode != RC_NXDOMAIN) {
+		c->cls = ANSWER_CLS_ERROR;
+		c->cls_labels = c->z != NULL ? c->z->apex_labels : 0;
+	} else if (c->cls == 0) {
+		c->cls = ANSWER_CLS_ANSWER;
+		c->cls_labels = qq->qend > 12 ? dns_name_labels(out + 12) : 0;
+	}
+	st->cls = c->cls;
+	if (qq->qend > 12) {
+		unsigned ql = dns_name_labels(out + 12);
+		unsigned keep = c->cls_labels < ql ? c->cls_labels : ql;
+		st->cls_name = (uint16_t)pkt_skip_labels(out, 12, ql - keep);
+	}
+}
+
+/* The rcode of a query that cannot be answered from its form alone, else NOERROR. */
+static uint8_t
+check_query(const uint8_t *q, size_t qlen, struct query *qq)
+{
+	if (((qq->flags >> 11) & 0xf) != ANSWER_OP_QUERY)
+		return RC_NOTIMP;
+	if (qq->qd != 1 || qq->an != 0 || qq->ns != 0) {
+		if (qq->qd != 1)
+			qq->qend = 12;
+		return RC_FORMERR;
+	}
+	return read_additional(q, qlen, qq);
+}
+
 ssize_t
 answer_build(struct zdb *db, const uint8_t *q, size_t qlen, uint8_t *out, size_t cap,
              const struct answer_opts *o, struct answer_stats *st)
@@ -697,218 +901,35 @@ answer_build(struct zdb *db, const uint8_t *q, size_t qlen, uint8_t *out, size_t
 	memset(st, 0, sizeof(*st));
 	if (qlen < 12 || cap < 512 || (q[2] & 0x80))
 		return 0;
-	struct wire w;
-	wire_init(&w, q, qlen);
-	uint16_t id = wire_u16(&w), flags = wire_u16(&w);
-	uint16_t qd = wire_u16(&w), an = wire_u16(&w), ns = wire_u16(&w), ar = wire_u16(&w);
-	unsigned opcode = (flags >> 11) & 0xf;
-	struct pkt p = {.buf = out, .len = 12, .limit = 512};
+	static _Thread_local struct dns_cslot slot[PKT_SLOTS];
+	static _Thread_local uint16_t used[PKT_SUFFIXES];
+	static _Thread_local struct dns_compress cz;
+	if (cz.slot == NULL)
+		dns_compress_init(&cz, slot, PKT_SLOTS, used, PKT_SUFFIXES, true);
+	else
+		dns_compress_forget(&cz, 0);
+	struct pkt p = {.buf = out, .len = 12, .limit = 512, .cz = &cz};
 	struct ctx c = {.p = &p, .o = o, .rcode = RC_NOERROR};
-	size_t qend = 12;
-	int qnl = -1;
-	bool edns = false, nsid = false, do_bit = false;
-	uint16_t req_size = 512;
-
-	if (qd >= 1) {
-		/* As knotd: a packet whose question cannot be read is dropped. */
-		qnl = dns_name_check(q + 12, qlen - 12);
-		if (qnl < 0 || qlen < 12 + (size_t)qnl + 4)
-			return 0;
-		qend = 12 + (size_t)qnl + 4;
-		c.qtype = rd_u16(q + 12 + qnl);
-		size_t pos = qend;
-		for (unsigned i = 1; i < qd; i++) {
-			int l = dns_name_check(q + pos, qlen - pos);
-			if (l < 0 || qlen < pos + (size_t)l + 4)
-				return 0;
-			pos += (size_t)l + 4;
-		}
-	}
+	struct query qq = {0};
+	if (!read_question(q, qlen, &qq, &c))
+		return 0;
 	st->qtype = c.qtype;
-	if (opcode != ANSWER_OP_QUERY) {
-		c.rcode = RC_NOTIMP;
-		goto respond;
+	c.rcode = check_query(q, qlen, &qq);
+	if (qq.edns && qq.nsid && o->identity != NULL) {
+		size_t idl = strlen(o->identity);
+		qq.idl = idl > 255 ? 255 : idl;
 	}
-	if (qd != 1 || an != 0 || ns != 0) {
-		c.rcode = RC_FORMERR;
-		if (qd != 1)
-			qend = 12;
-		goto respond;
+	if (c.rcode == RC_NOERROR)
+		answer_query(&c, db, q, &qq, cap);
+	if (p.len < qq.qend) {
+		memcpy(out + 12, q + 12, qq.qend - 12);
+		p.len = qq.qend;
 	}
-	/* Additional section: at most one OPT (RFC 6891 §6.1.1). */
-	wire_seek(&w, qend);
-	for (unsigned i = 0; i < ar; i++) {
-		size_t pos = w.pos;
-		int nl = dns_name_check(q + pos, qlen - pos);
-		if (nl < 0) {
-			c.rcode = RC_FORMERR;
-			goto respond;
-		}
-		wire_skip(&w, (size_t)nl);
-		uint16_t type = wire_u16(&w), cls = wire_u16(&w);
-		uint32_t ttl = wire_u32(&w);
-		uint16_t rdlen = wire_u16(&w);
-		const uint8_t *rd = wire_ptr(&w);
-		wire_skip(&w, rdlen);
-		if (w.err) {
-			c.rcode = RC_FORMERR;
-			goto respond;
-		}
-		if (type != DNS_T_OPT)
-			continue;
-		if (edns || nl != 1) {
-			c.rcode = RC_FORMERR;
-			goto respond;
-		}
-		edns = true;
-		req_size = cls < 512 ? 512 : cls;
-		do_bit = (ttl & 0x8000) != 0;
-		if (((ttl >> 16) & 0xff) != 0) {
-			c.rcode = RC_BADVERS;
-			goto respond;
-		}
-		struct wire ow;
-		wire_init(&ow, rd, rdlen);
-		while (wire_left(&ow) > 0) {
-			uint16_t code = wire_u16(&ow), olen = wire_u16(&ow);
-			wire_skip(&ow, olen);
-			if (ow.err) {
-				c.rcode = RC_FORMERR;
-				goto respond;
-			}
-			if (code == EDNS_NSID)
-				nsid = true;
-		}
-	}
-	{
-		uint16_t qclass = rd_u16(q + 12 + qnl + 2);
-		const uint8_t *qname = q + 12;
-		if (c.qtype == DNS_T_AXFR && !o->is_tcp) {
-			c.rcode = RC_NOTIMP;        /* RFC 5936 §4.2: AXFR is TCP only */
-		} else if (c.qtype == DNS_T_AXFR || c.qtype == DNS_T_IXFR) {
-			c.rcode = RC_REFUSED;       /* a secondary serves no transfers */
-		} else if (c.qtype == 0) {
-			c.rcode = RC_NOTIMP;        /* reserved type, as knotd */
-		} else if (qclass == DNS_C_CH) {
-			uint16_t ours = o->udp_payload ? o->udp_payload : ANSWER_UDP_PAYLOAD;
-			size_t lim = o->is_tcp ? 65535 : !edns ? 512 : req_size < ours ? req_size : ours;
-			p.limit = (lim < cap ? lim : cap) - (edns ? 11 + 4 + 255 : 0);
-			memcpy(out + 12, q + 12, qend - 12);
-			p.len = qend;
-			p.names[p.nnames++] = 12;
-			solve_chaos(&c, qname);
-		} else if (qclass != DNS_C_IN && qclass != DNS_C_ANY) {
-			c.rcode = RC_REFUSED;
-		} else {
-			uint8_t key[DNS_LOOKUP_MAX];
-			size_t kl = dns_name_to_lookup(qname, key);
-			struct zdb_view v;
-			bool found = zdb_find(db, key, kl, &v);
-			if (found && c.qtype == DNS_T_DS && dns_name_equal(qname, v.apex) && kl > 0) {
-				/* DS lives in the parent (RFC 4035 §3.1.4.1): ask a parent zone we serve. */
-				struct zdb_view pv;
-				size_t pl = 0;
-				for (size_t i = 0; i + 1 < kl; i++) {
-					if (key[i] == 1)
-						i++;
-					else if (key[i] == 0)
-						pl = i + 1;
-				}
-				if (zdb_find(db, key, pl, &pv))
-					v = pv;
-			}
-			if (!found) {
-				c.rcode = RC_REFUSED;
-			} else if (v.zone == NULL || v.expired) {
-				c.rcode = RC_SERVFAIL;
-			} else {
-				uint16_t ours = o->udp_payload ? o->udp_payload : ANSWER_UDP_PAYLOAD;
-				size_t lim = o->is_tcp ? 65535 : !edns ? 512 : req_size < ours ? req_size : ours;
-				if (lim < 512)
-					lim = 512;
-				if (lim > cap)
-					lim = cap;
-				size_t reserve = edns ? 11 + (nsid && o->identity ?
-				                              4 + (strlen(o->identity) > 255 ? 255 :
-				                                   strlen(o->identity)) : 0) : 0;
-				p.limit = lim - reserve;
-				memcpy(out + 12, q + 12, qend - 12);
-				p.len = qend;
-				p.names[p.nnames++] = 12;
-				c.z = v.zone;
-				c.aa = true;
-				c.qname_len = (size_t)qnl;
-				c.qname_labels = dns_name_labels(qname);
-				solve(&c, qname);
-			}
-		}
-	}
-respond:
-	if (p.len < qend) {
-		memcpy(out + 12, q + 12, qend - 12);
-		p.len = qend;
-	}
-	{
-		uint16_t f = (uint16_t)(F_QR | (flags & (0x7800 | F_RD | F_CD)));
-		if (c.aa && c.rcode != RC_REFUSED && c.rcode != RC_SERVFAIL && c.rcode != RC_FORMERR &&
-		    c.rcode != RC_NOTIMP && c.rcode != RC_BADVERS)
-			f |= F_AA;
-		if (p.tc)
-			f |= F_TC;
-		f |= c.rcode & 0xf;
-		wr_u16(out, id);
-		wr_u16(out + 2, f);
-		wr_u16(out + 4, qend > 12 ? 1 : 0);
-		wr_u16(out + 6, p.count[0]);
-		wr_u16(out + 8, p.count[1]);
-		wr_u16(out + 10, p.count[2]);
-		st->aa = (f & F_AA) != 0;
-		st->tc = p.tc;
-	}
-	if (edns && c.rcode != RC_FORMERR) {
-		size_t idl = 0;
-		if (nsid && o->identity != NULL) {
-			idl = strlen(o->identity);
-			if (idl > 255)
-				idl = 255;
-		}
-		size_t need = 11 + (idl ? 4 + idl : 0);
-		if (p.len + need <= cap) {
-			uint8_t *e = out + p.len;
-			uint16_t ours = o->udp_payload ? o->udp_payload : ANSWER_UDP_PAYLOAD;
-			e[0] = 0;
-			wr_u16(e + 1, DNS_T_OPT);
-			wr_u16(e + 3, ours);
-			e[5] = (uint8_t)(c.rcode >> 4);
-			e[6] = 0;
-			e[7] = do_bit ? 0x80 : 0;
-			e[8] = 0;
-			wr_u16(e + 9, (uint16_t)(idl ? 4 + idl : 0));
-			if (idl) {
-				wr_u16(e + 11, EDNS_NSID);
-				wr_u16(e + 13, (uint16_t)idl);
-				memcpy(e + 15, o->identity, idl);
-			}
-			p.len += need;
-			wr_u16(out + 10, (uint16_t)(p.count[2] + 1));
-			st->nsid = idl > 0;
-		}
-	}
-	st->edns = edns;
+	put_header(&c, &qq, st);
+	if (qq.edns && c.rcode != RC_FORMERR)
+		put_opt(&c, &p, &qq, cap, st);
+	st->edns = qq.edns;
 	st->rcode = c.rcode;
-	/* RRL class: errors are keyed by the zone (or the root), CH answers by the qname. */
-	if (c.rcode != RC_NOERROR && c.rcode != RC_NXDOMAIN) {
-		c.cls = ANSWER_CLS_ERROR;
-		c.cls_labels = c.z != NULL ? c.z->apex_labels : 0;
-	} else if (c.cls == 0) {
-		c.cls = ANSWER_CLS_ANSWER;
-		c.cls_labels = qend > 12 ? dns_name_labels(out + 12) : 0;
-	}
-	st->cls = c.cls;
-	if (qend > 12) {
-		unsigned ql = dns_name_labels(out + 12);
-		unsigned keep = c.cls_labels < ql ? c.cls_labels : ql;
-		st->cls_name = (uint16_t)pkt_skip_labels(out, 12, ql - keep);
-	}
+	set_class(&c, &qq, st);
 	return (ssize_t)p.len;
 }

@@ -17,6 +17,7 @@
 
 #include "dns/name.h"
 #include "dns/serial.h"
+#include "util/clock.h"
 
 struct primary_serial {
 	char zone[DNS_NAME_TEXT_MAX];
@@ -35,9 +36,7 @@ struct health {
 int64_t
 health_now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return clock_mono_ms();
 }
 
 struct health *

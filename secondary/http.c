@@ -20,72 +20,24 @@
 #include "secondary/health.h"
 #include "secondary/serve.h"
 #include "secondary/timers.h"
+#include "util/strbuf.h"
 
 struct http {
 	struct MHD_Daemon *d;
 	struct http_cfg cfg;
 };
 
-/* Growable text buffer; `failed` is sticky. */
-struct sbuf {
-	char *p;
-	size_t len, cap;
-	bool failed;
-};
-
-static void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-sb_printf(struct sbuf *b, const char *fmt, ...)
-{
-	if (b->failed)
-		return;
-	for (;;) {
-		va_list ap;
-		va_start(ap, fmt);
-		int n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			b->failed = true;
-			return;
-		}
-		if ((size_t)n < b->cap - b->len) {
-			b->len += (size_t)n;
-			return;
-		}
-		size_t nc = (b->cap + (size_t)n + 1) * 2;
-		char *np = realloc(b->p, nc);
-		if (np == NULL) {
-			b->failed = true;
-			return;
-		}
-		b->p = np;
-		b->cap = nc;
-	}
-}
-
-static void
-sb_init(struct sbuf *b)
-{
-	b->cap = 4096;
-	b->len = 0;
-	b->p = malloc(b->cap);
-	b->failed = b->p == NULL;
-	if (b->p != NULL)
-		b->p[0] = '\0';
-}
-
 /* Writes `s` escaped for a Prometheus label value. */
 static void
-sb_label(struct sbuf *b, const char *s)
+sb_label(struct strbuf *b, const char *s)
 {
 	for (; *s != '\0'; s++) {
 		if (*s == '\\' || *s == '"')
-			sb_printf(b, "\\%c", *s);
+			strbuf_printf(b, "\\%c", *s);
 		else if (*s == '\n')
-			sb_printf(b, "\\n");
+			strbuf_printf(b, "\\n");
 		else
-			sb_printf(b, "%c", *s);
+			strbuf_printf(b, "%c", *s);
 	}
 }
 
@@ -95,30 +47,30 @@ sb_label(struct sbuf *b, const char *s)
  * syntax), or `name ` when there are none.  The caller writes the value.
  */
 static void
-sb_sample(struct sbuf *b, const char *pop, const char *name, const char *zone,
+sb_sample(struct strbuf *b, const char *pop, const char *name, const char *zone,
           const char *extra)
 {
-	sb_printf(b, "%s", name);
+	strbuf_printf(b, "%s", name);
 	if (pop == NULL && zone == NULL && extra == NULL) {
-		sb_printf(b, " ");
+		strbuf_printf(b, " ");
 		return;
 	}
 	const char *sep = "{";
 	if (pop != NULL) {
-		sb_printf(b, "%spop=\"", sep);
+		strbuf_printf(b, "%spop=\"", sep);
 		sb_label(b, pop);
-		sb_printf(b, "\"");
+		strbuf_printf(b, "\"");
 		sep = ",";
 	}
 	if (zone != NULL) {
-		sb_printf(b, "%szone=\"", sep);
+		strbuf_printf(b, "%szone=\"", sep);
 		sb_label(b, zone);
-		sb_printf(b, "\"");
+		strbuf_printf(b, "\"");
 		sep = ",";
 	}
 	if (extra != NULL)
-		sb_printf(b, "%s%s", sep, extra);
-	sb_printf(b, "} ");
+		strbuf_printf(b, "%s%s", sep, extra);
+	strbuf_printf(b, "} ");
 }
 
 static const char *const rcode_names[SERVE_RCODES] = {
@@ -128,7 +80,7 @@ static const char *const rcode_names[SERVE_RCODES] = {
 };
 
 struct zone_walk_ctx {
-	struct sbuf *b;
+	struct strbuf *b;
 	const char *pop;   /* --identity, NULL: no pop label */
 	int which;
 };
@@ -137,7 +89,7 @@ static void
 zone_metric(void *ctx, const struct timers_zone_info *zi)
 {
 	struct zone_walk_ctx *w = ctx;
-	struct sbuf *b = w->b;
+	struct strbuf *b = w->b;
 	const char *names[] = {"anycst_secondary_zone_serial", "anycst_secondary_zone_loaded",
 	                       "anycst_secondary_zone_expired",
 	                       "anycst_secondary_zone_seconds_since_refresh",
@@ -148,56 +100,48 @@ zone_metric(void *ctx, const struct timers_zone_info *zi)
 	const char *pop = w->pop;
 	if (w->which == 4) {
 		sb_sample(b, pop, names[4], zi->name, "type=\"axfr\"");
-		sb_printf(b, "%llu\n", (unsigned long long)zi->axfr_ok);
+		strbuf_printf(b, "%llu\n", (unsigned long long)zi->axfr_ok);
 		sb_sample(b, pop, names[4], zi->name, "type=\"ixfr\"");
-		sb_printf(b, "%llu\n", (unsigned long long)zi->ixfr_ok);
+		strbuf_printf(b, "%llu\n", (unsigned long long)zi->ixfr_ok);
 		return;
 	}
 	if (w->which == 5) {
 		sb_sample(b, pop, names[5], zi->name, "reason=\"failed\"");
-		sb_printf(b, "%llu\n", (unsigned long long)(zi->failures - zi->rejected));
+		strbuf_printf(b, "%llu\n", (unsigned long long)(zi->failures - zi->rejected));
 		sb_sample(b, pop, names[5], zi->name, "reason=\"rejected\"");
-		sb_printf(b, "%llu\n", (unsigned long long)zi->rejected);
+		strbuf_printf(b, "%llu\n", (unsigned long long)zi->rejected);
 		return;
 	}
 	if ((w->which == 3 && zi->since_refresh < 0) || (w->which == 7 && zi->is_catalog))
 		return;
 	sb_sample(b, pop, names[w->which], zi->name, NULL);
 	switch (w->which) {
-	case 0: sb_printf(b, "%u\n", zi->serial); break;
-	case 1: sb_printf(b, "%d\n", zi->loaded ? 1 : 0); break;
-	case 2: sb_printf(b, "%d\n", zi->expired ? 1 : 0); break;
-	case 3: sb_printf(b, "%lld\n", (long long)zi->since_refresh); break;
-	case 6: sb_printf(b, "%llu\n", (unsigned long long)zi->uptodate); break;
-	case 7: sb_printf(b, "%d\n", !zi->loaded || zi->expired ? 1 : 0); break;
-	default: sb_printf(b, "0\n"); break;
+	case 0: strbuf_printf(b, "%u\n", zi->serial); break;
+	case 1: strbuf_printf(b, "%d\n", zi->loaded ? 1 : 0); break;
+	case 2: strbuf_printf(b, "%d\n", zi->expired ? 1 : 0); break;
+	case 3: strbuf_printf(b, "%lld\n", (long long)zi->since_refresh); break;
+	case 6: strbuf_printf(b, "%llu\n", (unsigned long long)zi->uptodate); break;
+	case 7: strbuf_printf(b, "%d\n", !zi->loaded || zi->expired ? 1 : 0); break;
+	default: strbuf_printf(b, "0\n"); break;
 	}
 }
 
-char *
-http_metrics_text(struct timers *t, struct health *hl, const char *identity)
+/* Queries by rcode and by QTYPE. */
+static void
+metrics_queries(struct strbuf *b, const struct serve_stats *s, const char *pop)
 {
-	struct sbuf b;
-	sb_init(&b);
-	struct serve_stats *s = malloc(sizeof(*s));
-	if (s == NULL) {
-		free(b.p);
-		return NULL;
-	}
-	serve_stats_sum(s);
-	const char *pop = identity;
 	char lbl[64];
-	sb_printf(&b, "# HELP anycst_secondary_queries_total DNS queries answered, by rcode.\n"
-	              "# TYPE anycst_secondary_queries_total counter\n");
+	strbuf_printf(b, "# HELP anycst_secondary_queries_total DNS queries answered, by rcode.\n"
+	                 "# TYPE anycst_secondary_queries_total counter\n");
 	for (unsigned i = 0; i < SERVE_RCODES; i++) {
 		if (s->rcode[i] == 0 && i > 5 && i != 9)
 			continue;
 		snprintf(lbl, sizeof(lbl), "rcode=\"%s\"", rcode_names[i]);
-		sb_sample(&b, pop, "anycst_secondary_queries_total", NULL, lbl);
-		sb_printf(&b, "%llu\n", (unsigned long long)s->rcode[i]);
+		sb_sample(b, pop, "anycst_secondary_queries_total", NULL, lbl);
+		strbuf_printf(b, "%llu\n", (unsigned long long)s->rcode[i]);
 	}
-	sb_printf(&b, "# HELP anycst_secondary_queries_by_type_total DNS queries, by QTYPE.\n"
-	              "# TYPE anycst_secondary_queries_by_type_total counter\n");
+	strbuf_printf(b, "# HELP anycst_secondary_queries_by_type_total DNS queries, by QTYPE.\n"
+	                 "# TYPE anycst_secondary_queries_by_type_total counter\n");
 	for (unsigned i = 0; i <= SERVE_QTYPE_OTHER; i++) {
 		if (s->qtype[i] == 0)
 			continue;
@@ -207,9 +151,15 @@ http_metrics_text(struct timers *t, struct health *hl, const char *identity)
 		else
 			dns_rrtype_to_text((uint16_t)i, tn, sizeof(tn));
 		snprintf(lbl, sizeof(lbl), "qtype=\"%s\"", tn);
-		sb_sample(&b, pop, "anycst_secondary_queries_by_type_total", NULL, lbl);
-		sb_printf(&b, "%llu\n", (unsigned long long)s->qtype[i]);
+		sb_sample(b, pop, "anycst_secondary_queries_by_type_total", NULL, lbl);
+		strbuf_printf(b, "%llu\n", (unsigned long long)s->qtype[i]);
 	}
+}
+
+/* Transport, drop, NOTIFY and TCP connection counters. */
+static void
+metrics_flat(struct strbuf *b, const struct serve_stats *s, const char *pop)
+{
 	const struct {
 		const char *name, *label;   /* label NULL: the metric has only `pop` */
 		uint64_t v;
@@ -240,13 +190,18 @@ http_metrics_text(struct timers *t, struct health *hl, const char *identity)
 			for (size_t k = 0; k < sizeof(flat_help) / sizeof(flat_help[0]); k++)
 				if (strcmp(flat_help[k].name, flat[i].name) == 0)
 					hs = flat_help[k].help;
-			sb_printf(&b, "# HELP %s %s\n# TYPE %s counter\n", flat[i].name, hs,
-			          flat[i].name);
+			strbuf_printf(b, "# HELP %s %s\n# TYPE %s counter\n", flat[i].name, hs,
+			              flat[i].name);
 		}
-		sb_sample(&b, pop, flat[i].name, NULL, flat[i].label);
-		sb_printf(&b, "%llu\n", (unsigned long long)flat[i].v);
+		sb_sample(b, pop, flat[i].name, NULL, flat[i].label);
+		strbuf_printf(b, "%llu\n", (unsigned long long)flat[i].v);
 	}
-	free(s);
+}
+
+/* Per-zone gauges and counters from the zone registry. */
+static void
+metrics_zones(struct strbuf *b, struct timers *t, const char *identity)
+{
 	static const char *const help[] = {
 		"SOA serial of the version served.",
 		"1 when a version is loaded.",
@@ -266,60 +221,80 @@ http_metrics_text(struct timers *t, struct health *hl, const char *identity)
 	static const char *const mtype[] = {"gauge", "gauge", "gauge", "gauge",
 	                                    "counter", "counter", "counter", "gauge"};
 	for (int k = 0; k < 8; k++) {
-		sb_printf(&b, "# HELP %s %s\n# TYPE %s %s\n", mname[k], help[k], mname[k], mtype[k]);
-		struct zone_walk_ctx w = {.b = &b, .pop = identity, .which = k};
+		strbuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", mname[k], help[k], mname[k],
+		              mtype[k]);
+		struct zone_walk_ctx w = {.b = b, .pop = identity, .which = k};
 		timers_walk(t, zone_metric, &w);
 	}
+}
+
+/* The health verdict's zone counts; returns 1/0 (healthy or not), -1 when unknown. */
+static int
+metrics_health(struct strbuf *b, struct health *hl, const char *pop)
+{
 	int healthy_now = -1;
 	struct health_result *hr = malloc(sizeof(*hr));
 	if (hr == NULL || hl == NULL || health_check(hl, health_now_ms(), hr) != 0) {
-		if (hr != NULL && hl != NULL)
-			b.failed = true;
-	} else {
-		healthy_now = hr->healthy ? 1 : 0;
-		const struct {
-			const char *name, *help;
-			unsigned v;
-		} zs[] = {
-			{"anycst_secondary_zones_unloadable",
-			 "Member zones answered SERVFAIL here (not loaded or expired).", hr->unloadable},
-			{"anycst_secondary_zones_pending",
-			 "New member zones not loaded yet, within --health-grace.", hr->pending},
-			{"anycst_secondary_zones_bad",
-			 "Member zones past their grace missing, expired or lagging.", hr->bad},
-			{"anycst_secondary_zones_bad_allowed",
-			 "Bad member zones tolerated before the POP is withdrawn (--health-max-bad).",
-			 hr->allowed},
-		};
-		for (size_t i = 0; i < sizeof(zs) / sizeof(zs[0]); i++) {
-			sb_printf(&b, "# HELP %s %s\n# TYPE %s gauge\n", zs[i].name, zs[i].help,
-			          zs[i].name);
-			sb_sample(&b, pop, zs[i].name, NULL, NULL);
-			sb_printf(&b, "%u\n", zs[i].v);
-		}
+		if (hr != NULL && hl != NULL && b->err == 0)
+			b->err = -ENOMEM;
+		free(hr);
+		return -1;
+	}
+	healthy_now = hr->healthy ? 1 : 0;
+	const struct {
+		const char *name, *help;
+		unsigned v;
+	} zs[] = {
+		{"anycst_secondary_zones_unloadable",
+		 "Member zones answered SERVFAIL here (not loaded or expired).", hr->unloadable},
+		{"anycst_secondary_zones_pending",
+		 "New member zones not loaded yet, within --health-grace.", hr->pending},
+		{"anycst_secondary_zones_bad",
+		 "Member zones past their grace missing, expired or lagging.", hr->bad},
+		{"anycst_secondary_zones_bad_allowed",
+		 "Bad member zones tolerated before the POP is withdrawn (--health-max-bad).",
+		 hr->allowed},
+	};
+	for (size_t i = 0; i < sizeof(zs) / sizeof(zs[0]); i++) {
+		strbuf_printf(b, "# HELP %s %s\n# TYPE %s gauge\n", zs[i].name, zs[i].help,
+		              zs[i].name);
+		sb_sample(b, pop, zs[i].name, NULL, NULL);
+		strbuf_printf(b, "%u\n", zs[i].v);
 	}
 	free(hr);
-	char *edge = announce_metrics_text(healthy_now);   /* POP label, announce state, RRL */
-	if (edge == NULL)
-		b.failed = true;
-	else
-		sb_printf(&b, "%s", edge);
-	free(edge);
-	if (b.failed) {
-		free(b.p);
+	return healthy_now;
+}
+
+char *
+http_metrics_text(struct timers *t, struct health *hl, const char *identity)
+{
+	struct strbuf b;
+	strbuf_init(&b);
+	struct serve_stats *s = malloc(sizeof(*s));
+	if (s == NULL)
 		return NULL;
-	}
-	return b.p;
+	serve_stats_sum(s);
+	metrics_queries(&b, s, identity);
+	metrics_flat(&b, s, identity);
+	free(s);
+	metrics_zones(&b, t, identity);
+	int healthy_now = metrics_health(&b, hl, identity);
+	char *edge = announce_metrics_text(healthy_now);   /* POP label, announce state, RRL */
+	if (edge == NULL && b.err == 0)
+		b.err = -ENOMEM;
+	else if (edge != NULL)
+		strbuf_printf(&b, "%s", edge);
+	free(edge);
+	return strbuf_take(&b);
 }
 
 int
 http_health(struct health *hl, char **body)
 {
-	struct sbuf b;
-	sb_init(&b);
+	struct strbuf b;
+	strbuf_init(&b);
 	struct health_result *r = malloc(sizeof(*r));
 	if (r == NULL) {
-		free(b.p);
 		*body = NULL;
 		return 503;
 	}
@@ -329,24 +304,19 @@ http_health(struct health *hl, char **body)
 	int code = 200;
 	if (!r->healthy || edge_faults > 0) {
 		code = 503;
-		sb_printf(&b, "%s%s", r->why, edge_faults > 0 ? edge : "");
+		strbuf_printf(&b, "%s%s", r->why, edge_faults > 0 ? edge : "");
 	} else {
-		sb_printf(&b, "ok, %u zones", r->zones);
+		strbuf_printf(&b, "ok, %u zones", r->zones);
 		if (r->unloadable > 0)
-			sb_printf(&b, ", %u answered SERVFAIL (%u bad, at most %u allowed)",
+			strbuf_printf(&b, ", %u answered SERVFAIL (%u bad, at most %u allowed)",
 			          r->unloadable, r->bad, r->allowed);
 		else if (r->bad > 0)
-			sb_printf(&b, ", %u bad (at most %u allowed)", r->bad, r->allowed);
-		sb_printf(&b, "\n%s", r->detail);
+			strbuf_printf(&b, ", %u bad (at most %u allowed)", r->bad, r->allowed);
+		strbuf_printf(&b, "\n%s", r->detail);
 	}
 	free(r);
-	if (b.failed) {
-		free(b.p);
-		*body = NULL;
-		return 503;
-	}
-	*body = b.p;
-	return code;
+	*body = strbuf_take(&b);
+	return *body != NULL ? code : 503;
 }
 
 static enum MHD_Result

@@ -155,129 +155,169 @@ tsig_file_load(struct dns_tsig_key *k, const char *path, char *err, size_t errca
 	return ret;
 }
 
-int
-main(int argc, char **argv)
-{
+/* Everything main() builds, in the order it is built. */
+struct secondary {
 	char err[512];
-	if (opts_parse(secondary_opts, argc, argv, "anycst-secondary",
-	               "POP daemon: pulls zones from the primary, answers from memory", err,
-	               sizeof(err)) != 0)
-		fatal("%s", err);
+	bool quic;
+	const char *primary_s;
+	struct sockaddr_storage primary;
+	struct xfr_transport quic_transport;
+	const struct xfr_transport *transport;
+	struct quic_client *qc;
+	struct dns_tsig_key tsig;
+	bool have_tsig;
+	struct xfr_quic_fallback fallback;
+	struct sockaddr_storage *listen;
+	size_t nlisten;
+	unsigned workers;
+	char identity[256];
+	struct announce *ann;
+	struct rrl *rrl;
+	bool want_http;
+	struct sockaddr_storage http_addr;
+	struct opt *zo;
+	uint8_t (*zones)[DNS_NAME_MAX];
+	uint8_t catalog[DNS_NAME_MAX];
+	sigset_t sigs;
+	struct zdb *db, *catdb;
+	struct health *health;
+	struct timers *tm;
+	struct notify_cfg ncfg;
+	struct serve_ctx sc;
+	struct serve_udp *udp;
+	struct serve_tcp *tcp;
+	struct http *http;
+};
 
+static void
+setup_log(void)
+{
 	enum log_level lvl;
 	if (log_level_parse(opts_str(secondary_opts, "log-level"), &lvl) != 0)
 		fatal("--log-level: '%s' is not debug|info|notice|warning|error",
 		      opts_str(secondary_opts, "log-level"));
 	log_set_level(lvl);
+}
 
+/* --transport, --primary, --pin, --insecure: the transfer transport. */
+static void
+setup_transport(struct secondary *s)
+{
 	const char *transport_s = opts_str(secondary_opts, "transport");
-	bool quic = false;
 	if (strcmp(transport_s, "quic") == 0)
-		quic = true;
+		s->quic = true;
 	else if (strcmp(transport_s, "tcp") != 0)
 		fatal("--transport: '%s' is not quic or tcp", transport_s);
-	const char *primary_s = opts_get(secondary_opts, "primary")->set
-	                                ? opts_str(secondary_opts, "primary")
-	                                : quic ? "127.0.0.1:8853" : "127.0.0.1:5300";
-	struct sockaddr_storage primary;
-	parse_addr("primary", primary_s, quic ? 8853 : 5300, &primary);
-
-	static struct xfr_transport quic_transport;
-	const struct xfr_transport *transport = &xfr_transport_tcp;
-	struct quic_client *qc = NULL;
-	if (quic) {
-		struct quic_client_cfg qcfg = {
-			.remote = primary_s,
-			.pin = opts_get(secondary_opts, "pin")->set ? opts_str(secondary_opts, "pin")
-			                                            : NULL,
-			.insecure = opts_flag(secondary_opts, "insecure"),
-		};
-		/* DESIGN.md: without a pin a QUIC transfer is refused unless --insecure;
-		 * a daemon that could never transfer must not start. */
-		if (qcfg.pin == NULL && !qcfg.insecure)
-			fatal("--pin: missing: QUIC transfers (--transport quic, the default) need "
-			      "the primary's key pin (--pin BASE64, printed by anycst-primary at "
-			      "start and served as quic_spki_pin), or --insecure");
-		if (qcfg.pin != NULL && check_pin(qcfg.pin) != 0)
-			fatal("--pin: '%s' is not a SPKI SHA-256 pin (%d base64 characters, "
-			      "32 bytes)", qcfg.pin, QUIC_PIN_LEN - 1);
-		int qr = quic_client_new(&qcfg, &qc);
-		if (qr != 0)
-			fatal("--primary %s: QUIC client not started (%s)", primary_s, err_str(qr));
-		xfr_transport_quic_init(&quic_transport, qc);
-		transport = &quic_transport;
-	} else if (opts_get(secondary_opts, "pin")->set || opts_flag(secondary_opts, "insecure")) {
-		log_notice(NULL, "--pin and --insecure apply to QUIC only; transfers use TCP");
+	s->primary_s = opts_get(secondary_opts, "primary")->set
+	                       ? opts_str(secondary_opts, "primary")
+	                       : s->quic ? "127.0.0.1:8853" : "127.0.0.1:5300";
+	parse_addr("primary", s->primary_s, s->quic ? 8853 : 5300, &s->primary);
+	s->transport = &xfr_transport_tcp;
+	if (!s->quic) {
+		if (opts_get(secondary_opts, "pin")->set || opts_flag(secondary_opts, "insecure"))
+			log_notice(NULL, "--pin and --insecure apply to QUIC only; transfers use TCP");
+		return;
 	}
+	struct quic_client_cfg qcfg = {
+		.remote = s->primary_s,
+		.pin = opts_get(secondary_opts, "pin")->set ? opts_str(secondary_opts, "pin") : NULL,
+		.insecure = opts_flag(secondary_opts, "insecure"),
+	};
+	/* DESIGN.md: without a pin a QUIC transfer is refused unless --insecure;
+	 * a daemon that could never transfer must not start. */
+	if (qcfg.pin == NULL && !qcfg.insecure)
+		fatal("--pin: missing: QUIC transfers (--transport quic, the default) need "
+		      "the primary's key pin (--pin BASE64, printed by anycst-primary at "
+		      "start and served as quic_spki_pin), or --insecure");
+	if (qcfg.pin != NULL && check_pin(qcfg.pin) != 0)
+		fatal("--pin: '%s' is not a SPKI SHA-256 pin (%d base64 characters, "
+		      "32 bytes)", qcfg.pin, QUIC_PIN_LEN - 1);
+	int qr = quic_client_new(&qcfg, &s->qc);
+	if (qr != 0)
+		fatal("--primary %s: QUIC client not started (%s)", s->primary_s, err_str(qr));
+	xfr_transport_quic_init(&s->quic_transport, s->qc);
+	s->transport = &s->quic_transport;
+}
 
-	/* A secret on the command line is visible to every user (ps, /proc/PID/cmdline). */
+/* --tsig-file (never --tsig: a secret on the command line is visible to every user). */
+static void
+setup_tsig(struct secondary *s)
+{
 	if (opts_get(secondary_opts, "tsig")->set)
 		fatal("--tsig: a TSIG secret is not taken from the command line or the config file "
 		      "(every user sees it in ps); write NAME:ALG:BASE64SECRET into a file only its "
 		      "owner can read (chmod 600) and give --tsig-file FILE");
-	static struct dns_tsig_key tsig;
-	bool have_tsig = false;
 	if (opts_get(secondary_opts, "tsig-file")->set) {
-		if (tsig_file_load(&tsig, opts_str(secondary_opts, "tsig-file"), err, sizeof(err)) != 0)
-			fatal("%s", err);
-		have_tsig = true;
+		if (tsig_file_load(&s->tsig, opts_str(secondary_opts, "tsig-file"), s->err,
+		                   sizeof(s->err)) != 0)
+			fatal("%s", s->err);
+		s->have_tsig = true;
 	}
+}
 
-	/* QUIC failing refresh after refresh: TCP for a while.  Only with TSIG, which
-	 * then authenticates the transfers in place of the pinned key. */
-	static struct xfr_quic_fallback fallback;
+/* QUIC failing refresh after refresh: TCP for a while.  Only with TSIG, which
+ * then authenticates the transfers in place of the pinned key. */
+static void
+setup_fallback(struct secondary *s)
+{
 	bool ptcp_set = opts_get(secondary_opts, "primary-tcp")->set;
 	const char *ptcp = ptcp_set ? opts_str(secondary_opts, "primary-tcp") : "";
-	if (qc != NULL && strcmp(ptcp, "off") != 0) {
-		struct sockaddr_storage tcp;
-		if (ptcp_set) {
-			parse_addr("primary-tcp", ptcp, 5300, &tcp);
-		} else {
-			char ip[ADDR_TEXT_MAX];
-			addr_fmt_ip((const struct sockaddr *)&primary, ip, sizeof(ip));
-			if (primary.ss_family == AF_INET6)
-				snprintf(err, sizeof(err), "[%s]:5300", ip);
-			else
-				snprintf(err, sizeof(err), "%s:5300", ip);
-			parse_addr("primary-tcp", err, 5300, &tcp);
-		}
-		if (have_tsig)
-			xfr_transport_quic_fallback(&quic_transport, &fallback,
-			                            (const struct sockaddr *)&tcp,
-			                            addr_len((const struct sockaddr *)&tcp));
-		else if (ptcp_set)
-			fatal("--primary-tcp: a TCP fallback needs --tsig-file (QUIC's pin would not apply)");
-	} else if (ptcp_set && strcmp(ptcp, "off") != 0) {
-		log_notice(NULL, "--primary-tcp applies to QUIC only");
+	if (s->qc == NULL || strcmp(ptcp, "off") == 0) {
+		if (ptcp_set && strcmp(ptcp, "off") != 0)
+			log_notice(NULL, "--primary-tcp applies to QUIC only");
+		return;
 	}
+	struct sockaddr_storage tcp;
+	if (ptcp_set) {
+		parse_addr("primary-tcp", ptcp, 5300, &tcp);
+	} else {
+		char ip[ADDR_TEXT_MAX];
+		addr_fmt_ip((const struct sockaddr *)&s->primary, ip, sizeof(ip));
+		if (s->primary.ss_family == AF_INET6)
+			snprintf(s->err, sizeof(s->err), "[%s]:5300", ip);
+		else
+			snprintf(s->err, sizeof(s->err), "%s:5300", ip);
+		parse_addr("primary-tcp", s->err, 5300, &tcp);
+	}
+	if (s->have_tsig)
+		xfr_transport_quic_fallback(&s->quic_transport, &s->fallback,
+		                            (const struct sockaddr *)&tcp,
+		                            addr_len((const struct sockaddr *)&tcp));
+	else if (ptcp_set)
+		fatal("--primary-tcp: a TCP fallback needs --tsig-file (QUIC's pin would not apply)");
+}
 
+/* --listen, --workers, --identity. */
+static void
+setup_service(struct secondary *s)
+{
 	struct opt *lo = opts_get(secondary_opts, "listen");
-	size_t nlisten = lo->nvalues > 0 ? lo->nvalues : 1;
-	struct sockaddr_storage *listen = calloc(nlisten, sizeof(*listen));
-	if (listen == NULL)
+	s->nlisten = lo->nvalues > 0 ? lo->nvalues : 1;
+	s->listen = calloc(s->nlisten, sizeof(*s->listen));
+	if (s->listen == NULL)
 		fatal("out of memory");
-	for (size_t i = 0; i < nlisten; i++) {
+	for (size_t i = 0; i < s->nlisten; i++) {
 		const char *ls = lo->nvalues > 0 ? lo->values[i] : "127.0.0.1:5353";
-		parse_addr("listen", ls, 53, &listen[i]);
+		parse_addr("listen", ls, 53, &s->listen[i]);
 		/* Every worker binds its own socket: port 0 would give each another port. */
-		if (addr_port((const struct sockaddr *)&listen[i]) == 0)
+		if (addr_port((const struct sockaddr *)&s->listen[i]) == 0)
 			fatal("--listen %s: port 0 is not allowed (each worker binds the port)", ls);
 	}
-
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	unsigned workers = (unsigned)num_opt("workers", 1, 256, ncpu > 0 ? (unsigned long)ncpu : 1);
-
-	static char identity[256];
+	s->workers = (unsigned)num_opt("workers", 1, 256, ncpu > 0 ? (unsigned long)ncpu : 1);
 	if (opts_get(secondary_opts, "identity")->set) {
-		snprintf(identity, sizeof(identity), "%s", opts_str(secondary_opts, "identity"));
-	} else if (gethostname(identity, sizeof(identity) - 1) != 0) {
-		snprintf(identity, sizeof(identity), "anycst-secondary");
+		snprintf(s->identity, sizeof(s->identity), "%s",
+		         opts_str(secondary_opts, "identity"));
+		log_set_prefix(s->identity);   /* the POP name starts every log line */
+	} else if (gethostname(s->identity, sizeof(s->identity) - 1) != 0) {
+		snprintf(s->identity, sizeof(s->identity), "anycst-secondary");
 	}
+}
 
-	if (opts_get(secondary_opts, "identity")->set)
-		log_set_prefix(identity);   /* the POP name starts every log line */
-
-	/* Before the serving threads: announce_new forks the withdraw watchdog. */
+/* Before the serving threads: announce_new forks the withdraw watchdog. */
+static void
+setup_announce(struct secondary *s)
+{
 	const char *bird_sock = NULL;
 	if (opts_get(secondary_opts, "bird-socket")->set)
 		bird_sock = opts_str(secondary_opts, "bird-socket");
@@ -290,187 +330,240 @@ main(int argc, char **argv)
 		                 ? opts_str(secondary_opts, "anycast-iface") : NULL,
 		.bird_socket = bird_sock,
 		.holddown_s = (unsigned)num_opt("announce-holddown", 0, 86400, 5),
-		.identity = identity,
+		.identity = s->identity,
 	};
-	struct announce *ann = announce_new(&acfg);
-	if (ann == NULL)
+	s->ann = announce_new(&acfg);
+	if (s->ann == NULL)
 		fatal("out of memory");
+}
+
+static void
+setup_rrl(struct secondary *s)
+{
 	struct rrl_cfg rcfg = {
 		.rate = (uint32_t)num_opt("rrl-rate", 0, 10000000, 0),
 		.slip = (uint32_t)num_opt("rrl-slip", 0, 100, 2),
 		.v4_prefix = (unsigned)num_opt("rrl-ipv4-prefix", 1, 32, RRL_DEFAULT_V4_PREFIX),
 		.v6_prefix = (unsigned)num_opt("rrl-ipv6-prefix", 1, 128, RRL_DEFAULT_V6_PREFIX),
 	};
-	struct rrl *rrl = NULL;
-	if (rcfg.rate > 0) {
-		rrl = rrl_new(&rcfg);
-		if (rrl == NULL)
-			fatal("out of memory");
-		struct opt *wo = opts_get(secondary_opts, "rrl-whitelist");
-		for (size_t i = 0; i < wo->nvalues; i++)
-			if (rrl_whitelist_add(rrl, wo->values[i], err, sizeof(err)) != 0)
-				fatal("--rrl-whitelist: %s", err);
-		log_notice(NULL, "RRL on, %u responses/s per prefix, slip %u, %zu whitelisted, "
-		           "prefixes /%u and /%u", rcfg.rate, rcfg.slip, wo->nvalues,
-		           rcfg.v4_prefix, rcfg.v6_prefix);
-	}
-
-	struct sockaddr_storage http_addr;
-	bool want_http = opts_get(secondary_opts, "http")->set;
-	if (want_http)
-		parse_addr("http", opts_str(secondary_opts, "http"), 0, &http_addr);
-
-	struct opt *zo = opts_get(secondary_opts, "zone");
-	uint8_t (*zones)[DNS_NAME_MAX] = calloc(zo->nvalues + 1, DNS_NAME_MAX);
-	if (zones == NULL)
+	if (rcfg.rate == 0)
+		return;
+	s->rrl = rrl_new(&rcfg);
+	if (s->rrl == NULL)
 		fatal("out of memory");
-	for (size_t i = 0; i < zo->nvalues; i++)
-		parse_zone("zone", zo->values[i], zones[i]);
-	uint8_t catalog[DNS_NAME_MAX];
-	parse_zone("catalog", opts_str(secondary_opts, "catalog"), catalog);
+	struct opt *wo = opts_get(secondary_opts, "rrl-whitelist");
+	for (size_t i = 0; i < wo->nvalues; i++)
+		if (rrl_whitelist_add(s->rrl, wo->values[i], s->err, sizeof(s->err)) != 0)
+			fatal("--rrl-whitelist: %s", s->err);
+	log_notice(NULL, "RRL on, %u responses/s per prefix, slip %u, %zu whitelisted, "
+	           "prefixes /%u and /%u", rcfg.rate, rcfg.slip, wo->nvalues,
+	           rcfg.v4_prefix, rcfg.v6_prefix);
+}
 
-	/* Signals are taken by sigwait below; every thread inherits the mask. */
-	sigset_t sigs;
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+/* --http, --zone, --catalog. */
+static void
+parse_http_and_zones(struct secondary *s)
+{
+	s->want_http = opts_get(secondary_opts, "http")->set;
+	if (s->want_http)
+		parse_addr("http", opts_str(secondary_opts, "http"), 0, &s->http_addr);
+	s->zo = opts_get(secondary_opts, "zone");
+	s->zones = calloc(s->zo->nvalues + 1, DNS_NAME_MAX);
+	if (s->zones == NULL)
+		fatal("out of memory");
+	for (size_t i = 0; i < s->zo->nvalues; i++)
+		parse_zone("zone", s->zo->values[i], s->zones[i]);
+	parse_zone("catalog", opts_str(secondary_opts, "catalog"), s->catalog);
+}
+
+/* Signals are taken by sigwait in run(); every thread inherits the mask. */
+static void
+block_signals(struct secondary *s)
+{
+	sigemptyset(&s->sigs);
+	sigaddset(&s->sigs, SIGTERM);
+	sigaddset(&s->sigs, SIGINT);
+	sigaddset(&s->sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &s->sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
+}
 
-	rcu_register_thread();
-	rcu_thread_offline();
-
-	struct zdb *db = zdb_new();
-	/* The catalog is read by the transfer threads only: it is not answered to
-	 * queries (it lists every zone of the platform). */
-	struct zdb *catdb = zdb_new();
-	if (db == NULL || catdb == NULL)
-		fatal("out of memory");
-	struct timers_cfg tc = {
-		.db = db,
-		.catalog_db = catdb,
-		.primary = primary,
-		.transport = transport,
-		.tsig = have_tsig ? &tsig : NULL,
-		.state_dir = opts_str(secondary_opts, "state-dir"),
-		.xfr_threads = (unsigned)num_opt("xfr-threads", 1, 64, 4),
-		.xfr_timeout_ms = (int)num_opt("xfr-timeout", 1, 3600, 30) * 1000,
-		.xfr_max_bytes = (size_t)num_opt("xfr-max-size", 1, 1 << 20, 1024) << 20,
-	};
+static struct health *
+new_health(void)
+{
 	struct health_cfg hcfg = {
 		.max_lag_s = (unsigned)num_opt("max-lag", 0, 86400 * 365, 300),
 		.max_lag_serials = (uint32_t)num_opt("max-lag-serials", 0, 0x7fffffff, 0),
 		.grace_s = (unsigned)num_opt("health-grace", 0, 86400 * 365, HEALTH_GRACE_S),
 	};
-	{
-		struct opt *mb = opts_get(secondary_opts, "health-max-bad");
-		const char *s = mb->set ? opts_str(secondary_opts, "health-max-bad")
-		                        : HEALTH_MAX_BAD_DEFAULT;
-		if (health_parse_max_bad(s, &hcfg) != 0)
-			fatal("--health-max-bad: '%s' is not a number of zones or a percentage "
-			      "(for example 3 or 1%% or 0.5%%)", s);
-	}
-	struct health *health = health_new(&hcfg);
-	if (health == NULL)
+	struct opt *mb = opts_get(secondary_opts, "health-max-bad");
+	const char *s = mb->set ? opts_str(secondary_opts, "health-max-bad")
+	                        : HEALTH_MAX_BAD_DEFAULT;
+	if (health_parse_max_bad(s, &hcfg) != 0)
+		fatal("--health-max-bad: '%s' is not a number of zones or a percentage "
+		      "(for example 3 or 1%% or 0.5%%)", s);
+	struct health *h = health_new(&hcfg);
+	if (h == NULL)
 		fatal("out of memory");
-	tc.on_primary_serial = health_primary_serial_cb;   /* lag known from refreshes too */
-	tc.primary_serial_ctx = health;
-	struct timers *tm = timers_new(&tc);
-	if (tm == NULL)
-		fatal("out of memory");
+	return h;
+}
 
-	/* Zones: persisted versions are published here, before any transfer. */
-	if (zo->nvalues > 0) {
-		for (size_t i = 0; i < zo->nvalues; i++) {
-			int r = timers_add_zone(tm, zones[i], false);
+/* Zone databases, health, timers; persisted versions are published here, before any transfer. */
+static void
+setup_zones(struct secondary *s)
+{
+	s->db = zdb_new();
+	/* The catalog is read by the transfer threads only: it is not answered to
+	 * queries (it lists every zone of the platform). */
+	s->catdb = zdb_new();
+	if (s->db == NULL || s->catdb == NULL)
+		fatal("out of memory");
+	struct timers_cfg tc = {
+		.db = s->db,
+		.catalog_db = s->catdb,
+		.primary = s->primary,
+		.transport = s->transport,
+		.tsig = s->have_tsig ? &s->tsig : NULL,
+		.state_dir = opts_str(secondary_opts, "state-dir"),
+		.xfr_threads = (unsigned)num_opt("xfr-threads", 1, 64, 4),
+		.xfr_timeout_ms = (int)num_opt("xfr-timeout", 1, 3600, 30) * 1000,
+		.xfr_max_bytes = (size_t)num_opt("xfr-max-size", 1, 1 << 20, 1024) << 20,
+	};
+	s->health = new_health();
+	tc.on_primary_serial = health_primary_serial_cb;   /* lag known from refreshes too */
+	tc.primary_serial_ctx = s->health;
+	s->tm = timers_new(&tc);
+	if (s->tm == NULL)
+		fatal("out of memory");
+	if (s->zo->nvalues > 0) {
+		for (size_t i = 0; i < s->zo->nvalues; i++) {
+			int r = timers_add_zone(s->tm, s->zones[i], false);
 			if (r != 0 && r != -EEXIST)
-				fatal("--zone %s: %s", zo->values[i], err_str(r));
+				fatal("--zone %s: %s", s->zo->values[i], err_str(r));
 		}
 	} else {
-		int r = timers_add_zone(tm, catalog, true);
+		int r = timers_add_zone(s->tm, s->catalog, true);
 		if (r != 0)
 			fatal("--catalog: %s", err_str(r));
 	}
+}
 
-	static struct notify_cfg ncfg;
-	ncfg.primary = primary;
-	ncfg.tsig = have_tsig ? &tsig : NULL;
-	health_set_timers(health, tm);
-	ncfg.on_notify = health_on_notify;   /* notes the primary's serial, then timers_notify */
-	ncfg.ctx = health;
-	struct serve_ctx sc = {
-		.db = db,
-		.aopts = {.identity = identity, .version = "anycst " ANYCST_VERSION},
-		.notify = &ncfg,
-		.rrl = rrl,
+/* UDP and TCP service, NOTIFY handling. */
+static void
+start_dns(struct secondary *s)
+{
+	s->ncfg.primary = s->primary;
+	s->ncfg.tsig = s->have_tsig ? &s->tsig : NULL;
+	health_set_timers(s->health, s->tm);
+	s->ncfg.on_notify = health_on_notify;   /* notes the primary's serial, then timers_notify */
+	s->ncfg.ctx = s->health;
+	s->sc = (struct serve_ctx){
+		.db = s->db,
+		.aopts = {.identity = s->identity, .version = "anycst " ANYCST_VERSION},
+		.notify = &s->ncfg,
+		.rrl = s->rrl,
 	};
-	struct serve_udp *udp = serve_udp_start(listen, nlisten, workers, &sc, err, sizeof(err));
-	if (udp == NULL)
-		fatal("%s", err);
+	s->udp = serve_udp_start(s->listen, s->nlisten, s->workers, &s->sc, s->err, sizeof(s->err));
+	if (s->udp == NULL)
+		fatal("%s", s->err);
 	struct serve_tcp_limits lim = {
 		.max_conns = (unsigned)num_opt("tcp-max-clients", 1, 65536, 512),
 		.max_per_client = (unsigned)num_opt("tcp-max-per-client", 1, 65536, 32),
 		.idle_ms = (unsigned)num_opt("tcp-idle-timeout", 1, 3600, 10) * 1000,
 		.msg_ms = (unsigned)num_opt("tcp-msg-timeout", 1, 3600, 5) * 1000,
 	};
-	struct serve_tcp *tcp = serve_tcp_start(listen, nlisten, &sc, &lim, err, sizeof(err));
-	if (tcp == NULL)
-		fatal("%s", err);
-	for (size_t i = 0; i < nlisten; i++) {
+	s->tcp = serve_tcp_start(s->listen, s->nlisten, &s->sc, &lim, s->err, sizeof(s->err));
+	if (s->tcp == NULL)
+		fatal("%s", s->err);
+	for (size_t i = 0; i < s->nlisten; i++) {
 		char a[ADDR_TEXT_MAX];
 		log_notice(NULL, "DNS service listening on %s, UDP (%u workers) and TCP",
-		           addr_fmt((const struct sockaddr *)&listen[i], a, sizeof(a)), workers);
+		           addr_fmt((const struct sockaddr *)&s->listen[i], a, sizeof(a)),
+		           s->workers);
 	}
+}
 
-	health_set_listening(health, true);
-	if (announce_start(ann, health) != 0)
+static void
+start_http(struct secondary *s)
+{
+	if (!s->want_http)
+		return;
+	struct http_cfg hc = {.addr = s->http_addr, .timers = s->tm, .health = s->health,
+	                      .identity = s->identity};
+	s->http = http_start(&hc, s->err, sizeof(s->err));
+	if (s->http == NULL)
+		fatal("%s", s->err);
+	char a[ADDR_TEXT_MAX];
+	log_notice(NULL, "HTTP /healthz and /metrics on %s",
+	           addr_fmt((const struct sockaddr *)&s->http_addr, a, sizeof(a)));
+}
+
+/* Announce, HTTP, transfers; then waits for SIGTERM or SIGINT. */
+static void
+run(struct secondary *s)
+{
+	health_set_listening(s->health, true);
+	if (announce_start(s->ann, s->health) != 0)
 		fatal("cannot start the announce thread");
-
-	struct http *http = NULL;
-	if (want_http) {
-		struct http_cfg hc = {.addr = http_addr, .timers = tm, .health = health,
-		                      .identity = identity};
-		http = http_start(&hc, err, sizeof(err));
-		if (http == NULL)
-			fatal("%s", err);
-		char a[ADDR_TEXT_MAX];
-		log_notice(NULL, "HTTP /healthz and /metrics on %s",
-		           addr_fmt((const struct sockaddr *)&http_addr, a, sizeof(a)));
-	}
-
-	{
-		char a[ADDR_TEXT_MAX];
-		log_notice(NULL, "following %s from %s over %s%s",
-		           zo->nvalues > 0 ? "static zones" : "catalog",
-		           addr_fmt((const struct sockaddr *)&primary, a, sizeof(a)), transport->name,
-		           have_tsig ? " with TSIG" : "");
-	}
-
-	if (timers_start(tm) != 0)
+	start_http(s);
+	char a[ADDR_TEXT_MAX];
+	log_notice(NULL, "following %s from %s over %s%s",
+	           s->zo->nvalues > 0 ? "static zones" : "catalog",
+	           addr_fmt((const struct sockaddr *)&s->primary, a, sizeof(a)), s->transport->name,
+	           s->have_tsig ? " with TSIG" : "");
+	if (timers_start(s->tm) != 0)
 		fatal("cannot start the transfer threads");
-
 	int sig = 0;
-	while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP)
+	while (sigwait(&s->sigs, &sig) == 0 && sig == SIGHUP)
 		log_notice(NULL, "SIGHUP ignored (zones follow the primary and the catalog)");
 	log_notice(NULL, "shutting down (signal %d)", sig);
+}
 
-	announce_free(ann);   /* withdraw first, then stop answering */
-	http_stop(http);
-	timers_free(tm);
-	quic_client_free(qc);
-	serve_tcp_stop(tcp);
-	serve_udp_stop(udp);
+/* Reverse order: withdraw first, then stop answering. */
+static void
+shutdown_all(struct secondary *s)
+{
+	announce_free(s->ann);
+	http_stop(s->http);
+	timers_free(s->tm);
+	quic_client_free(s->qc);
+	serve_tcp_stop(s->tcp);
+	serve_udp_stop(s->udp);
 	rcu_thread_online();
 	rcu_barrier();
-	zdb_free(db);
-	zdb_free(catdb);
+	zdb_free(s->db);
+	zdb_free(s->catdb);
 	rcu_thread_offline();
 	rcu_unregister_thread();
-	health_free(health);
-	rrl_free(rrl);
-	free(listen);
-	free(zones);
+	health_free(s->health);
+	rrl_free(s->rrl);
+	free(s->listen);
+	free(s->zones);
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct secondary s;
+	if (opts_parse(secondary_opts, argc, argv, "anycst-secondary",
+	               "POP daemon: pulls zones from the primary, answers from memory", s.err,
+	               sizeof(s.err)) != 0)
+		fatal("%s", s.err);
+	setup_log();
+	setup_transport(&s);
+	setup_tsig(&s);
+	setup_fallback(&s);
+	setup_service(&s);
+	setup_announce(&s);
+	setup_rrl(&s);
+	parse_http_and_zones(&s);
+	block_signals(&s);
+	rcu_register_thread();
+	rcu_thread_offline();
+	setup_zones(&s);
+	start_dns(&s);
+	run(&s);
+	shutdown_all(&s);
 	log_notice(NULL, "stopped");
 	return 0;
 }

@@ -12,6 +12,7 @@
 
 #include "dns/msg.h"
 #include "dns/rrtype.h"
+#include "dns/soa.h"
 #include "net/addr.h"
 #include "secondary/xfrin.h"
 #include "util/err.h"
@@ -156,11 +157,14 @@ notify_handle(struct notify_cfg *c, const uint8_t *q, size_t qlen, const struct 
 	struct dns_rr rr;
 	uint8_t owner[DNS_NAME_MAX];
 	uint8_t rd[1024];
+	struct dns_soa soa;
 	dns_msg_iter_init(&it, &m, DNS_SEC_AN);
 	if (dns_msg_iter_next(&it, &rr, owner, rd, sizeof(rd)) == 1 && rr.type == DNS_T_SOA &&
 	    dns_name_equal(rr.owner, m.qname) &&
-	    xfr_soa_fields(rr.rdata, rr.rdlen, &serial, NULL, NULL, NULL, NULL) == 0)
+	    dns_soa_parse(rr.rdata, rr.rdlen, &soa) == 0) {
+		serial = soa.serial;
 		has_serial = true;
+	}
 	if (c->on_notify(c->ctx, m.qname, has_serial, serial) != 0) {
 		log_refused(from, m.qname, "not a zone we serve");
 		ret = refuse(&m, DNS_RCODE_NOTAUTH, out, cap, signed_ok ? &tctx : NULL);

@@ -20,23 +20,21 @@
 #include "dns/name.h"
 #include "dns/wire.h"
 #include "util/err.h"
+#include "util/hash.h"
 
 #define HDR_LEN 40
 #define TIMERS_LEN 40
 static const char zone_magic[8] = "ANYCSTZ";
 static const char timers_magic[8] = "ANYCSTT";
 
+/* FNV-1a 64 continued from `h` (FNV_INIT to start). */
 static uint64_t
 fnv1a(uint64_t h, const uint8_t *p, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		h ^= p[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
+	return hash_fnv1a(p, n, h ^ HASH_FNV_OFFSET);
 }
 
-#define FNV_INIT 0xcbf29ce484222325ULL
+#define FNV_INIT HASH_FNV_OFFSET
 
 static void
 wr_u64(uint8_t *p, uint64_t v)

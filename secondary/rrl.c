@@ -29,6 +29,8 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "util/clock.h"
+
 #define COUNT_MAX 0xffffffull
 #define TAG_MASK 0x7fffffull
 #define SHARED (1ull << 63)
@@ -105,9 +107,7 @@ rrl_new(const struct rrl_cfg *cfg)
 	r->v4_mask = m4;
 	/* A secret seed keeps an attacker from aiming prefixes at one bucket. */
 	if (getrandom(&r->seed, sizeof(r->seed), GRND_NONBLOCK) != (ssize_t)sizeof(r->seed)) {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		r->seed = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull ^ (uint64_t)ts.tv_sec;
+		r->seed = (uint64_t)clock_mono_ns() * 0x9e3779b97f4a7c15ull ^ (uint64_t)clock_real_ms();
 	}
 	return r;
 }
@@ -449,6 +449,7 @@ rrl_prepare(struct rrl *r, const struct sockaddr *client, const struct rrl_query
 	return rrl_key(r, client, q, key, thread_stats());
 }
 
+/* CLOCK_MONOTONIC_COARSE on purpose (ms resolution is enough, no TSC read): once per answer. */
 uint64_t
 rrl_now_ms(void)
 {

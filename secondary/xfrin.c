@@ -23,6 +23,7 @@
 #include "dns/msg.h"
 #include "dns/rdata.h"
 #include "dns/rrtype.h"
+#include "dns/soa.h"
 #include "dns/serial.h"
 #include "dns/wire.h"
 #include "net/doq.h"
@@ -83,30 +84,6 @@ xfr_result_clear(struct xfr_result *r)
 {
 	arena_clear(&r->arena);
 	memset(r, 0, sizeof(*r));
-}
-
-int
-xfr_soa_fields(const uint8_t *rdata, size_t rdlen, uint32_t *serial, uint32_t *refresh,
-               uint32_t *retry, uint32_t *expire, uint32_t *minimum)
-{
-	int a = dns_name_check(rdata, rdlen);
-	if (a < 0)
-		return ERR_RDATA;
-	int b = dns_name_check(rdata + a, rdlen - (size_t)a);
-	if (b < 0 || rdlen - (size_t)a - (size_t)b != 20)
-		return ERR_RDATA;
-	const uint8_t *p = rdata + a + b;
-	if (serial != NULL)
-		*serial = rd_u32(p);
-	if (refresh != NULL)
-		*refresh = rd_u32(p + 4);
-	if (retry != NULL)
-		*retry = rd_u32(p + 8);
-	if (expire != NULL)
-		*expire = rd_u32(p + 12);
-	if (minimum != NULL)
-		*minimum = rd_u32(p + 16);
-	return 0;
 }
 
 /* ---- the record state machine ---- */
@@ -178,9 +155,9 @@ list_add(struct xfr_rrlist *l, struct xfr_rr *x)
 static uint32_t
 soa_serial(const struct dns_rr *rr)
 {
-	uint32_t s = 0;
-	xfr_soa_fields(rr->rdata, rr->rdlen, &s, NULL, NULL, NULL, NULL);
-	return s;
+	struct dns_soa soa = {0};
+	dns_soa_parse(rr->rdata, rr->rdlen, &soa);
+	return soa.serial;
 }
 
 static int
@@ -220,7 +197,8 @@ feed(struct xstate *s, const struct dns_rr *rr)
 	if (is_soa) {
 		if (!dns_name_equal(rr->owner, zone))
 			return fail(s, ERR_XFR, "SOA record %zu is not at the zone apex", s->nrr);
-		if (xfr_soa_fields(rr->rdata, rr->rdlen, NULL, NULL, NULL, NULL, NULL) != 0)
+		struct dns_soa soa;
+		if (dns_soa_parse(rr->rdata, rr->rdlen, &soa) != 0)
 			return fail(s, ERR_XFR, "SOA record %zu is malformed", s->nrr);
 	} else if (dns_rrtype_is_meta(rr->type)) {
 		return fail(s, ERR_XFR, "record %zu has meta type %u", s->nrr, rr->type);
@@ -363,6 +341,106 @@ rcode_name(unsigned rc)
 	return rc < sizeof(n) / sizeof(n[0]) ? n[rc] : "error";
 }
 
+/* One request, padded and signed as the transport and key want, sent.  0 or an sfail. */
+static int
+send_request(struct session *ss, uint16_t qtype, uint16_t id, const char *qn,
+             struct dns_tsig_ctx *tctx)
+{
+	const struct xfr_params *p = ss->p;
+	ssize_t qlen = build_query(ss, id, qtype);
+	if (qlen < 0)
+		return sfail(ss, (int)qlen, "cannot build the %s", qn);
+	if (p->transport->pad_block > 0) {
+		/* Padding goes in before TSIG, which must stay the last record. */
+		long padded = doq_pad(ss->buf, (size_t)qlen, TCP_MSG_MAX, p->transport->pad_block);
+		if (padded < 0)
+			return sfail(ss, (int)padded, "cannot pad the %s", qn);
+		qlen = (ssize_t)padded;
+	}
+	if (tctx != NULL) {
+		qlen = dns_tsig_sign(tctx, ss->buf, (size_t)qlen, TCP_MSG_MAX, (uint64_t)time(NULL));
+		if (qlen < 0)
+			return sfail(ss, (int)qlen, "cannot sign the %s (%s)", qn, err_str((int)qlen));
+	}
+	int ret = p->transport->send(&ss->conn, ss->buf, (size_t)qlen, ss->deadline);
+	if (ret != 0)
+		return sfail(ss, ret, "%s not sent (%s)", qn, strerror(-ret));
+	return 0;
+}
+
+/* Answer message `m` (`n` bytes in ss->buf) parsed into `msg` and checked: id, TSIG, rcode, question. */
+static int
+check_answer(struct session *ss, struct dns_msg *msg, ssize_t n, uint16_t id, uint16_t qtype,
+             size_t m, const char *qn, struct dns_tsig_ctx *tctx)
+{
+	const struct xfr_params *p = ss->p;
+	int pr = dns_msg_parse(msg, ss->buf, (size_t)n);
+	if (pr != 0)
+		return sfail(ss, ERR_FORMERR, "%s answer message %zu is malformed (%s)", qn, m,
+		             err_str(pr));
+	if (msg->id != id || !(msg->flags & DNS_F_QR) || dns_msg_opcode(msg) != DNS_OP_QUERY)
+		return sfail(ss, ERR_FORMERR, "%s answer message %zu has a wrong id or opcode", qn, m);
+	if (tctx != NULL) {
+		int v = dns_tsig_verify(tctx, msg, (uint64_t)time(NULL));
+		if (v != 0 && msg->has_tsig && msg->tsig.error != 0) {
+			/* The primary did not accept our key: say so plainly. */
+			unsigned te = msg->tsig.error;
+			return sfail(ss, v, "primary answered the %s with TSIG %s", qn,
+			             te == DNS_RCODE_BADKEY ? "BADKEY, key name or algorithm unknown"
+			             : te == DNS_RCODE_BADTIME ? "BADTIME, clocks differ"
+			             : te == DNS_RCODE_BADSIG ? "BADSIG, wrong secret"
+			                                      : "error");
+		}
+		if (v != 0)
+			return sfail(ss, v, "TSIG on %s answer message %zu does not verify (%s)", qn, m,
+			             err_str(v));
+	}
+	unsigned rc = dns_msg_rcode(msg);
+	if (rc != DNS_RCODE_NOERROR)
+		return sfail(ss, rc == DNS_RCODE_NOTAUTH ? ERR_NOTAUTH : ERR_REFUSED,
+		             "primary answered the %s with %s", qn, rcode_name(rc));
+	/* The question is echoed in the first message and may be omitted after. */
+	if (msg->count[DNS_SEC_QD] > 1 ||
+	    (msg->count[DNS_SEC_QD] == 1 &&
+	     (!dns_name_equal(msg->qname, p->zone) || msg->qtype != qtype)) ||
+	    (m == 1 && msg->count[DNS_SEC_QD] != 1))
+		return sfail(ss, ERR_FORMERR, "%s answer message %zu has a wrong question", qn, m);
+	return 0;
+}
+
+/*
+ * The answer records of `msg`: fed to `st`, or (st NULL) searched for the
+ * zone's SOA, whose serial goes to *soa_serial (returns 1 when found).
+ */
+static int
+read_answer(struct session *ss, const struct dns_msg *msg, struct xstate *st,
+            uint32_t *soa_serial, size_t m, const char *qn, size_t *in_msg)
+{
+	struct dns_msg_iter it;
+	dns_msg_iter_init(&it, msg, DNS_SEC_AN);
+	struct dns_rr rr;
+	int got, ret = 0;
+	while ((got = dns_msg_iter_next(&it, &rr, ss->owner, ss->rdbuf, DNS_RDATA_MAX)) == 1) {
+		(*in_msg)++;
+		if (st == NULL) {
+			struct dns_soa soa;
+			if (rr.type == DNS_T_SOA && dns_name_equal(rr.owner, ss->p->zone) &&
+			    dns_soa_parse(rr.rdata, rr.rdlen, &soa) == 0) {
+				*soa_serial = soa.serial;
+				ret = 1;   /* found */
+			}
+			continue;
+		}
+		ret = feed(st, &rr);
+		if (ret != 0)
+			return ret;
+	}
+	if (got < 0)
+		return sfail(ss, ERR_FORMERR, "%s answer message %zu: bad record (%s)", qn, m,
+		             err_str(got));
+	return ret;
+}
+
 /*
  * Sends one request (signed when a key is set) and feeds every answer
  * message to `st` until it is done; with st NULL (SOA query) reads one
@@ -374,34 +452,13 @@ transaction(struct session *ss, uint16_t qtype, struct xstate *st, uint32_t *soa
 {
 	const struct xfr_params *p = ss->p;
 	struct dns_tsig_ctx tctx;
-	bool signed_req = p->tsig != NULL;
+	struct dns_tsig_ctx *tc = p->tsig != NULL ? &tctx : NULL;
 	uint16_t id = p->transport->zero_id ? 0 : random_id();
-	int ret = 0;
 	const char *qn = qtype == DNS_T_SOA ? "SOA query" : qtype == DNS_T_IXFR ? "IXFR" : "AXFR";
-	ssize_t qlen = build_query(ss, id, qtype);
-	if (qlen < 0)
-		return sfail(ss, (int)qlen, "cannot build the %s", qn);
-	if (p->transport->pad_block > 0) {
-		/* Padding goes in before TSIG, which must stay the last record. */
-		long padded = doq_pad(ss->buf, (size_t)qlen, TCP_MSG_MAX, p->transport->pad_block);
-		if (padded < 0)
-			return sfail(ss, (int)padded, "cannot pad the %s", qn);
-		qlen = (ssize_t)padded;
-	}
-	if (signed_req) {
-		dns_tsig_ctx_init(&tctx, p->tsig);
-		qlen = dns_tsig_sign(&tctx, ss->buf, (size_t)qlen, TCP_MSG_MAX, (uint64_t)time(NULL));
-		if (qlen < 0) {
-			ret = sfail(ss, (int)qlen, "cannot sign the %s (%s)", qn, err_str((int)qlen));
-			goto out;
-		}
-	}
-	ret = p->transport->send(&ss->conn, ss->buf, (size_t)qlen, ss->deadline);
-	if (ret != 0) {
-		ret = sfail(ss, ret, "%s not sent (%s)", qn, strerror(-ret));
-		goto out;
-	}
-	for (size_t m = 1;; m++) {
+	if (tc != NULL)
+		dns_tsig_ctx_init(tc, p->tsig);
+	int ret = send_request(ss, qtype, id, qn, tc);
+	for (size_t m = 1; ret == 0; m++) {
 		ssize_t n = p->transport->recv(&ss->conn, ss->buf, TCP_MSG_MAX, ss->deadline);
 		if (n < 0) {
 			if (n == -ECONNRESET)
@@ -425,81 +482,20 @@ transaction(struct session *ss, uint16_t qtype, struct xstate *st, uint32_t *soa
 			}
 		}
 		struct dns_msg msg;
-		int pr = dns_msg_parse(&msg, ss->buf, (size_t)n);
-		if (pr != 0) {
-			ret = sfail(ss, ERR_FORMERR, "%s answer message %zu is malformed (%s)", qn, m,
-			            err_str(pr));
+		ret = check_answer(ss, &msg, n, id, qtype, m, qn, tc);
+		if (ret != 0)
 			goto out;
-		}
-		if (msg.id != id || !(msg.flags & DNS_F_QR) || dns_msg_opcode(&msg) != DNS_OP_QUERY) {
-			ret = sfail(ss, ERR_FORMERR, "%s answer message %zu has a wrong id or opcode", qn,
-			            m);
-			goto out;
-		}
-		if (signed_req) {
-			int v = dns_tsig_verify(&tctx, &msg, (uint64_t)time(NULL));
-			if (v != 0 && msg.has_tsig && msg.tsig.error != 0) {
-				/* The primary did not accept our key: say so plainly. */
-				unsigned te = msg.tsig.error;
-				ret = sfail(ss, v, "primary answered the %s with TSIG %s", qn,
-				            te == DNS_RCODE_BADKEY ? "BADKEY, key name or algorithm unknown"
-				            : te == DNS_RCODE_BADTIME ? "BADTIME, clocks differ"
-				            : te == DNS_RCODE_BADSIG ? "BADSIG, wrong secret"
-				                                     : "error");
-				goto out;
-			}
-			if (v != 0) {
-				ret = sfail(ss, v, "TSIG on %s answer message %zu does not verify (%s)", qn, m,
-				            err_str(v));
-				goto out;
-			}
-		}
-		unsigned rc = dns_msg_rcode(&msg);
-		if (rc != DNS_RCODE_NOERROR) {
-			ret = sfail(ss, rc == DNS_RCODE_NOTAUTH ? ERR_NOTAUTH : ERR_REFUSED,
-			            "primary answered the %s with %s", qn, rcode_name(rc));
-			goto out;
-		}
-		/* The question is echoed in the first message and may be omitted after. */
-		if (msg.count[DNS_SEC_QD] > 1 ||
-		    (msg.count[DNS_SEC_QD] == 1 &&
-		     (!dns_name_equal(msg.qname, p->zone) || msg.qtype != qtype)) ||
-		    (m == 1 && msg.count[DNS_SEC_QD] != 1)) {
-			ret = sfail(ss, ERR_FORMERR, "%s answer message %zu has a wrong question", qn, m);
-			goto out;
-		}
-		struct dns_msg_iter it;
-		dns_msg_iter_init(&it, &msg, DNS_SEC_AN);
-		struct dns_rr rr;
-		int got;
 		size_t in_msg = 0;
-		while ((got = dns_msg_iter_next(&it, &rr, ss->owner, ss->rdbuf, DNS_RDATA_MAX)) == 1) {
-			in_msg++;
-			if (st == NULL) {
-				if (rr.type == DNS_T_SOA && dns_name_equal(rr.owner, p->zone) &&
-				    xfr_soa_fields(rr.rdata, rr.rdlen, soa_serial, NULL, NULL, NULL,
-				                   NULL) == 0) {
-					ret = 1;   /* found */
-				}
-				continue;
-			}
-			ret = feed(st, &rr);
-			if (ret != 0)
-				goto out;
-		}
-		if (got < 0) {
-			ret = sfail(ss, ERR_FORMERR, "%s answer message %zu: bad record (%s)", qn, m,
-			            err_str(got));
-			goto out;
-		}
+		ret = read_answer(ss, &msg, st, soa_serial, m, qn, &in_msg);
 		if (st == NULL) {
-			if (ret != 1) {
+			if (ret == 0)
 				ret = sfail(ss, ERR_XFR, "SOA answer holds no SOA of the zone");
-				goto out;
-			}
-			ret = 0;
-			break;
+			if (ret == 1)
+				ret = 0;
+			goto done;
 		}
+		if (ret != 0)
+			goto out;
 		if (st->ph == PH_DONE)
 			break;
 		/* RFC 1995 §4: an IXFR answer of one SOA only (up to date, or "use AXFR"). */
@@ -512,14 +508,15 @@ transaction(struct session *ss, uint16_t qtype, struct xstate *st, uint32_t *soa
 			goto out;
 		}
 	}
-	if (signed_req) {
-		int v = dns_tsig_verify_done(&tctx);
+done:
+	if (ret == 0 && tc != NULL) {
+		int v = dns_tsig_verify_done(tc);
 		if (v != 0)
 			ret = sfail(ss, v, "last %s message is not signed (RFC 8945 §5.3.1)", qn);
 	}
 out:
-	if (signed_req)
-		dns_tsig_ctx_clear(&tctx);
+	if (tc != NULL)
+		dns_tsig_ctx_clear(tc);
 	return ret;
 }
 

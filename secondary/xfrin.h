@@ -176,11 +176,4 @@ void xfr_result_clear(struct xfr_result *r);
  */
 int xfrin_run(const struct xfr_params *p, struct xfr_result *r, char *why, size_t whycap);
 
-/*
- * Reads the serial of SOA rdata (`rdlen` bytes).  Returns 0 or ERR_RDATA.
- * Also used by the zone logic for timers: refresh, retry, expire, minimum.
- */
-int xfr_soa_fields(const uint8_t *rdata, size_t rdlen, uint32_t *serial, uint32_t *refresh,
-                   uint32_t *retry, uint32_t *expire, uint32_t *minimum);
-
 #endif

@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "util/hash.h"
+
 struct zh_chunk {
 	uint32_t cap;
 	uint32_t count;
@@ -42,9 +44,7 @@ static inline uint64_t
 hash_key(const uint8_t *k, size_t len)
 {
 	/* FNV-1a, then a final mix so that every output bit depends on the key. */
-	uint64_t h = UINT64_C(0xcbf29ce484222325);
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ k[i]) * UINT64_C(0x100000001b3);
+	uint64_t h = hash_fnv1a(k, len, 0);
 	h ^= h >> 33;
 	h *= UINT64_C(0xff51afd7ed558ccd);
 	h ^= h >> 33;

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "dns/rrtype.h"
+#include "dns/soa.h"
 #include "dns/wire.h"
 #include "secondary/zone_impl.h"
 #include "util/arena.h"
@@ -317,18 +318,16 @@ zone_alloc(const uint8_t *apex)
 	return z;
 }
 
-static void
+static int
 parse_soa(const struct zrrset *rs, const uint8_t *data, struct zone_soa *soa)
 {
-	const uint8_t *rd = data + ZRR_HDR;
-	size_t rdlen = rd_u16(data + 10);
-	soa->ttl = rs->ttl;
-	const uint8_t *f = rd + rdlen - 20;
-	soa->serial = rd_u32(f);
-	soa->refresh = rd_u32(f + 4);
-	soa->retry = rd_u32(f + 8);
-	soa->expire = rd_u32(f + 12);
-	soa->minimum = rd_u32(f + 16);
+	struct dns_soa s;
+	int ret = dns_soa_parse(data + ZRR_HDR, rd_u16(data + 10), &s);
+	if (ret != 0)
+		return ret;
+	*soa = (struct zone_soa){.ttl = rs->ttl, .serial = s.serial, .refresh = s.refresh,
+	                         .retry = s.retry, .expire = s.expire, .minimum = s.minimum};
+	return 0;
 }
 
 /* Checks the apex SOA and caches it; 0 or ERR_XFR. */
@@ -342,7 +341,8 @@ finish_apex(struct zone *z, char *err, size_t errcap)
 	if (rs->count != 1)
 		return fail(err, errcap, ERR_XFR, "%u SOA records at the apex, need one",
 		            (unsigned)rs->count);
-	parse_soa(rs, zrrset_data(z->apex_node, rs), &z->soa);
+	if (parse_soa(rs, zrrset_data(z->apex_node, rs), &z->soa) != 0)
+		return fail(err, errcap, ERR_XFR, "the apex SOA's rdata is malformed");
 	return 0;
 }
 

@@ -34,6 +34,7 @@
 #include "net/addr.h"
 #include "net/doq.h"
 #include "net/quic.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 static volatile sig_atomic_t stop_flag;
@@ -101,9 +102,7 @@ parse_query(const uint8_t *q, size_t len, unsigned *n, unsigned *size)
 static double
 now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+	return (double)clock_mono_ns() / 1e6;
 }
 
 /* -------------------------------------------------------------- arguments */

@@ -35,6 +35,7 @@
 #include "dns/name.h"
 #include "dns/rdata.h"
 #include "dns/rrtype.h"
+#include "dns/soa.h"
 #include "dns/zonetext.h"
 #include "util/err.h"
 
@@ -213,12 +214,9 @@ nsec_ttl(const struct zone *zn)
 {
 	for (size_t i = 0; i < zn->z.n; i++) {
 		const struct rec *r = &zn->z.v[i];
-		if (r->type == DNS_T_SOA && r->rdlen >= 20) {
-			const uint8_t *m = r->rd + r->rdlen - 4;
-			uint32_t min = (uint32_t)m[0] << 24 | (uint32_t)m[1] << 16 |
-			               (uint32_t)m[2] << 8 | m[3];
-			return min < r->ttl ? min : r->ttl;   /* RFC 9077 */
-		}
+		struct dns_soa soa;
+		if (r->type == DNS_T_SOA && dns_soa_parse(r->rd, r->rdlen, &soa) == 0)
+			return soa.minimum < r->ttl ? soa.minimum : r->ttl;   /* RFC 9077 */
 	}
 	return 3600;
 }

@@ -24,6 +24,7 @@
 #include "dns/name.h"
 #include "dns/rrtype.h"
 #include "net/addr.h"
+#include "util/clock.h"
 
 #define BATCH 64
 #define MAXPKT 1500
@@ -177,8 +178,7 @@ main(int argc, char **argv)
 	struct iovec iov[BATCH];
 	unsigned long sent = 0, answers = 0;
 	uint8_t rbuf[65536];
-	struct timespec t0, now;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	double t0 = clock_mono_s();
 	while (sent < count) {
 		unsigned n = count - sent < BATCH ? (unsigned)(count - sent) : BATCH;
 		for (unsigned i = 0; i < n; i++) {
@@ -199,8 +199,7 @@ main(int argc, char **argv)
 		while (recv(fd, rbuf, sizeof(rbuf), MSG_DONTWAIT) >= 0)
 			answers++;
 		if (rate > 0) {
-			clock_gettime(CLOCK_MONOTONIC, &now);
-			double el = (double)(now.tv_sec - t0.tv_sec) + (now.tv_nsec - t0.tv_nsec) / 1e9;
+			double el = clock_mono_s() - t0;
 			double want = (double)sent / (double)rate;
 			if (want > el) {
 				struct timespec d = {.tv_sec = (time_t)(want - el),
@@ -212,9 +211,8 @@ main(int argc, char **argv)
 	usleep(200000);
 	while (recv(fd, rbuf, sizeof(rbuf), MSG_DONTWAIT) >= 0)
 		answers++;
-	clock_gettime(CLOCK_MONOTONIC, &now);
 	printf("sent %lu packets from %zu seeds in %.2f s, %lu answers\n", sent, nseeds,
-	       (double)(now.tv_sec - t0.tv_sec) + (now.tv_nsec - t0.tv_nsec) / 1e9, answers);
+	       clock_mono_s() - t0, answers);
 	close(fd);
 	return 0;
 }

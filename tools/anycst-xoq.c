@@ -39,6 +39,7 @@
 #include "net/addr.h"
 #include "net/doq.h"
 #include "net/quic.h"
+#include "util/clock.h"
 #include "util/err.h"
 #include "util/log.h"
 
@@ -70,9 +71,7 @@ static uint8_t rdbuf[DNS_RDATA_MAX];
 static int64_t
 now_us(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	return clock_mono_ns() / 1000;
 }
 
 static const char *

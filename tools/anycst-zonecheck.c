@@ -27,6 +27,7 @@
 #include "dns/name.h"
 #include "dns/rrtype.h"
 #include "dns/zonetext.h"
+#include "util/clock.h"
 #include "util/err.h"
 
 struct check {
@@ -192,12 +193,11 @@ main(int argc, char **argv)
 	if (print || wire)
 		setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
 
-	struct timespec t0, t1;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	double t0 = clock_mono_s();
 	struct dns_zt_err err;
 	struct dns_zt_opts opts = {.warn = on_warn, .warn_ctx = ck};
 	r = dns_zt_parse_opts(text, len, origin, DNS_ZT_NO_TTL, on_rr, ck, &opts, &err);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double t1 = clock_mono_s();
 	int rc = 0;
 	if (r < 0) {
 		fprintf(stderr, "%s:%u:%u: error: %s\n", file, err.line, err.col, err.what);
@@ -211,7 +211,7 @@ main(int argc, char **argv)
 	}
 	fflush(stdout);
 	if (quiet && rc == 0) {
-		double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+		double s = t1 - t0;
 		printf("%lu records in %.3f s, %.0f records/s\n", ck->records, s,
 		       s > 0 ? (double)ck->records / s : 0.0);
 	}

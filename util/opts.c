@@ -15,6 +15,30 @@
 #define ANYCST_VERSION "0.1.0"
 #endif
 
+/*
+ * Values read from config files, kept for the life of the process (options
+ * point at them even after a command-line value replaced them), on a list
+ * so that they stay reachable.
+ */
+struct kept {
+	struct kept *next;
+	char s[];
+};
+static struct kept *kept_values;
+
+static char *
+keep(const char *v)
+{
+	size_t n = strlen(v);
+	struct kept *k = malloc(sizeof(*k) + n + 1);
+	if (k == NULL)
+		return NULL;
+	memcpy(k->s, v, n + 1);
+	k->next = kept_values;
+	kept_values = k;
+	return k->s;
+}
+
 struct opt *
 opts_get(struct opt *opts, const char *name)
 {
@@ -137,15 +161,13 @@ load_file(struct opt *opts, const char *path, char *err, size_t errcap)
 			ret = -EINVAL;
 			break;
 		}
-		char *v = strdup(o->arg != NULL ? p : "");
-		if (v == NULL) {
+		if (o->arg == NULL && *p != '\0' && strcmp(p, "yes") != 0 && strcmp(p, "true") != 0 &&
+		    strcmp(p, "1") != 0 && strcmp(p, "on") != 0)
+			continue;   /* "flag no" / "flag false" leaves it unset */
+		char *v = NULL;   /* a boolean flag keeps no value */
+		if (o->arg != NULL && (v = keep(p)) == NULL) {
 			ret = -ENOMEM;
 			break;
-		}
-		if (o->arg == NULL && *p != '\0' && strcmp(p, "yes") != 0 && strcmp(p, "true") != 0 &&
-		    strcmp(p, "1") != 0 && strcmp(p, "on") != 0) {
-			free(v);
-			continue;   /* "flag no" / "flag false" leaves it unset */
 		}
 		ret = set_value(o, v, err, errcap);
 		if (ret != 0)

@@ -371,6 +371,37 @@ test_answer_identity(void **state)
 	assert_int_equal(st.qtype, DNS_T_A);
 }
 
+/*
+ * CH TXT is sized like every other answer: max(512, min(EDNS size, ours))
+ * less the OPT it will carry, not less room for an NSID nobody asked for.
+ * A 250-byte identity fits in 512 bytes asked with EDNS below 512 or none.
+ */
+static void
+test_answer_chaos_payload_floor(void **state)
+{
+	(void)state;
+	static char ident[251];
+	memset(ident, 'x', 250);
+	ident[250] = 0;
+	struct answer_opts o = {.identity = ident, .version = "v"};
+	static const int sizes[] = {-1, 0, 100, 511, 512};
+	for (unsigned i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		ask("id.server.", DNS_T_TXT, DNS_C_CH, sizes[i], &o);
+		assert_false(R.m.flags & DNS_F_TC);
+		assert_int_equal(dns_msg_rcode(&R.m), DNS_RCODE_NOERROR);
+		assert_int_equal(R.m.count[1], 1);
+		assert_true(R.len <= 512);
+		assert_non_null(memmem(R.pkt, R.len, ident, 250));
+		assert_int_equal(R.m.has_opt, sizes[i] >= 0);
+	}
+	/* Our own payload below 512 is floored too, as for IN answers. */
+	o.udp_payload = 300;
+	ask("id.server.", DNS_T_TXT, DNS_C_CH, 4096, &o);
+	assert_false(R.m.flags & DNS_F_TC);
+	assert_int_equal(R.m.count[1], 1);
+	assert_true(R.m.has_opt);
+}
+
 /* Cuts and wildcards added and removed by IXFR change the answers (counters kept). */
 static void
 test_answer_after_updates(void **state)
@@ -543,6 +574,7 @@ main(void)
 		cmocka_unit_test(test_answer_truncation),
 		cmocka_unit_test(test_answer_errors),
 		cmocka_unit_test(test_answer_identity),
+		cmocka_unit_test(test_answer_chaos_payload_floor),
 		cmocka_unit_test(test_answer_after_updates),
 		cmocka_unit_test(test_answer_rrl_class),
 		cmocka_unit_test(test_answer_zero_alloc),
