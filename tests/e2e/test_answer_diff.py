@@ -30,8 +30,9 @@ import dns.rdatatype
 import dns.zone
 import pytest
 
+from anycst_e2e import BIN, free_port
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BIN = os.environ.get("ANYCST_BIN", os.path.join(ROOT, "bin"))
 DATA = os.path.join(ROOT, "tests", "data", "answer")
 ZONES = {"example.test.": "example.test.zone", "other.test.": "other.test.zone",
          "child.example.test.": "child.example.test.zone"}
@@ -59,23 +60,6 @@ ALLOWED = [
      "uncompressed (4 bytes more), we point at the question; compression is the sender's "
      "choice (RFC 1035 §4.1.4), so our message holds one more optional additional rrset"),
 ]
-
-
-def free_port():
-    for _ in range(50):
-        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        u.bind(("127.0.0.1", 0))
-        port = u.getsockname()[1]
-        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            t.bind(("127.0.0.1", port))
-            return port
-        except OSError:
-            continue
-        finally:
-            t.close()
-            u.close()
-    raise RuntimeError("no free port")
 
 
 def wait_answer(port, deadline=10.0):

@@ -33,7 +33,7 @@ import dns.rrset
 import dns.tsigkeyring
 import pytest
 
-from conftest import BIN, free_port
+from anycst_e2e import BIN, free_port
 
 XOQ = os.path.join(BIN, "anycst-xoq")
 ALPHA = "acct-alpha-" + secrets.token_hex(4)

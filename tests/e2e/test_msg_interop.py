@@ -16,7 +16,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -28,30 +27,12 @@ import dns.tsig
 import dns.tsigkeyring
 import pytest
 
-BIN = os.environ.get("ANYCST_BIN",
-                     os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bin"))
+from anycst_e2e import BIN, free_port
+
 DIG = os.path.join(BIN, "anycst-dig")
 SECRET = base64.b64encode(b"interop-secret-for-anycst-tsig!!").decode()
 KEY = "xfr.key:hmac-sha256:" + SECRET
 ZONE = "example.com."
-
-
-def free_port():
-    """A port free for both UDP and TCP on 127.0.0.1."""
-    for _ in range(50):
-        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        t.bind(("127.0.0.1", 0))
-        port = t.getsockname()[1]
-        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            u.bind(("127.0.0.1", port))
-            return port
-        except OSError:
-            continue
-        finally:
-            u.close()
-            t.close()
-    raise RuntimeError("no free port")
 
 
 def zone_text():

@@ -27,8 +27,7 @@ import dns.tsig
 import dns.tsigkeyring
 import pytest
 
-from conftest import BIN, Primary
-from sec_util import Secondary, free_port, tsig_file_args, wait_until, write_secret
+from anycst_e2e import BIN, Primary, Secondary, free_port, tsig_file_args, wait_until, write_secret
 
 PUB = base64.b64encode(bytes([7]) * 31 + b"\0").decode()
 PUB2 = base64.b64encode(bytes([9]) * 31 + b"\0").decode()

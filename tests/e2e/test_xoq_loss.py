@@ -12,10 +12,10 @@ import time
 
 import pytest
 
-import quic_util as qu
-import xoq_util as xu
-from sec_util import Secondary, free_port, stop_pid, tsig_file_args, wait_until
-from xfr_util import BIN, Primary, TmpDir
+from anycst_e2e import quic as qu
+from anycst_e2e import (BIN, Primary, Secondary, TmpDir, free_port, stop_pid, tsig_file_args,
+                         wait_until)
+from anycst_e2e import xoq as xu
 
 pytestmark = pytest.mark.skipif(not qu.netns_possible(),
                                 reason="needs root, ip netns and nftables")
