@@ -85,6 +85,9 @@ class Knot:
     Knot.secondary(tmp, primary_port, key_name, secret, zones, catalog): a
     started TSIG secondary of our primary (and a transfer source for
     comparison: it allows AXFR out to 127.0.0.1 without a key).
+
+    Knot.with_conf(tmpdir, make_conf, zones): a started knotd on the
+    configuration make_conf(dir, port) returns, serving `zones`.
     """
 
     def __init__(self, tmpdir, zones, notify_to=None, port=None, name="knot"):
@@ -111,6 +114,14 @@ class Knot:
         k.serial_timeout = 0.1  # a poll lost in knotd's UDP path must not look like a slow transfer
         k._write(k._secondary_conf(primary_port, key_name, secret, zones, catalog, alg))
         return k.start()
+
+    @classmethod
+    def with_conf(cls, tmpdir, make_conf, zones=(), port=None, name="knot", timeout=10):
+        """`zones`: names to wait for (a {name: text} dict also writes NAME.zone files)."""
+        k = cls(tmpdir, zones if isinstance(zones, dict) else {}, port=port, name=name)
+        k.zones = list(zones)
+        k._write([make_conf(k.dir, k.port)])
+        return k.start(timeout)
 
     def _head(self):
         return ["server:",
@@ -205,7 +216,7 @@ class Knot:
         with open(self.conf, "w") as f:
             f.write("\n".join(lines) + "\n")
 
-    def start(self):
+    def start(self, timeout=10):
         # the primary role logs to stderr (knotd.log), the secondary to knotd.log itself
         out = self.log_path if self.role == "primary" else os.path.join(self.dir, "knotd.out")
         with open(out, "a") as f:
@@ -213,11 +224,15 @@ class Knot:
                                          stderr=subprocess.STDOUT)
         if self.role == "primary":
             for zname in self.zones:
-                wait_until(lambda: self.serial(zname) is not None, 10,
-                           what="knotd loads " + zname)
+                wait_until(lambda: self._loaded(zname), timeout, what="knotd loads " + zname)
         else:
-            wait_until(self._up, 10, what="knotd")
+            wait_until(self._up, timeout, what="knotd")
         return self
+
+    def _loaded(self, zone):
+        if self.proc.poll() is not None:
+            raise AssertionError("knotd exited: " + self.log())
+        return self.serial(zone) is not None
 
     def _up(self):
         if self.proc.poll() is not None:
