@@ -79,12 +79,9 @@ def test_health_bgp_new_zones_never_withdraw():
         lab.anycast_iface("a")
         ex_r, ex_a = ns_executor(lab.ns["r"]), ns_executor(lab.ns["a"])
         keyfile, _ = e2e.write_api_key(lab.dir, API_KEY)
-        lab.spawn("r", [os.path.join(eu.BIN, "anycst-primary"),
-                        "--db", os.path.join(lab.dir, "anycst.db"),
-                        "--api", "127.0.0.1:8081", "--api-key-file", keyfile,
-                        "--xfr", "10.0.1.1:5300", "--quic", "10.0.1.1:8853",
-                        "--tls-key", os.path.join(lab.dir, "tls.key"),
-                        "--notify", "10.0.1.2:53"], "primary.log")
+        lab.spawn("r", e2e.primary_argv(lab.dir, "127.0.0.1:8081", "10.0.1.1:5300",
+                                        "10.0.1.1:8853", key_file=keyfile,
+                                        extra=["--notify", "10.0.1.2:53"]), "primary.log")
 
         def up():
             try:

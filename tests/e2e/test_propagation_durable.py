@@ -31,7 +31,7 @@ import dns.tsigkeyring
 import pytest
 
 from anycst_e2e import mesh as mesh_util
-from anycst_e2e import write_api_key
+from anycst_e2e import primary_argv, write_api_key
 
 ZONE = "durable.example."
 PRIMARY_IP = "10.53.0.1"
@@ -74,13 +74,9 @@ class Pair(mesh_util.Mesh):
 
     def start_primary(self):
         self.close_api()
-        self.primary = self.start("primary", [
-            os.path.join(mesh_util.BIN, "anycst-primary"),
-            "--db", os.path.join(self.dir, "anycst.db"),
-            "--api", "127.0.0.1:8081", "--api-key-file", os.path.join(self.dir, "api.key"),
-            "--xfr", PRIMARY_IP + ":5300", "--quic", PRIMARY_IP + ":8853",
-            "--tls-key", os.path.join(self.dir, "tls.key")] + self.extra_primary,
-            node="primary")
+        self.primary = self.start("primary", primary_argv(
+            self.dir, "127.0.0.1:8081", PRIMARY_IP + ":5300", PRIMARY_IP + ":8853",
+            extra=self.extra_primary), node="primary")
         started = time.monotonic()
         mesh_util.wait_until(lambda: self._api_up(), 10, step=0.01, what="the primary's API")
         return started

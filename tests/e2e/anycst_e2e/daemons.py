@@ -33,6 +33,15 @@ def assert_san_clean(text):
         assert bad not in text, text[text.index(bad) - 200:][:3000]
 
 
+def primary_argv(directory, api, xfr, quic, key_file=None, db=None, tls_key=None, extra=()):
+    """anycst-primary's command line with its files in `directory` (api.key,
+    anycst.db, tls.key unless given) and its API, XFR and QUIC addresses."""
+    return [os.path.join(BIN, "anycst-primary"), "--db", db or os.path.join(directory, "anycst.db"),
+            "--api", api, "--api-key-file", key_file or os.path.join(directory, "api.key"),
+            "--xfr", xfr, "--quic", quic,
+            "--tls-key", tls_key or os.path.join(directory, "tls.key")] + list(extra)
+
+
 class Primary:
     """One anycst-primary process in `tmpdir` (api.key, anycst.db, tls.key,
     primary.log) on free loopback ports, and a client for its API:
@@ -64,11 +73,9 @@ class Primary:
         self.start()
 
     def args(self):
-        a = [os.path.join(BIN, "anycst-primary"), "--db", self.db_path,
-             "--api", "127.0.0.1:%d" % self.api_port, "--api-key-file", self.key_file,
-             "--xfr", self.xfr_addr, "--quic", self.quic_addr,
-             "--tls-key", os.path.join(self.dir, "tls.key"),
-             "--catalog", self.catalog]
+        a = primary_argv(self.dir, "127.0.0.1:%d" % self.api_port, self.xfr_addr,
+                         self.quic_addr, key_file=self.key_file, db=self.db_path,
+                         extra=["--catalog", self.catalog])
         for n in self.notify:
             a += ["--notify", n]
         return a + self.extra

@@ -30,6 +30,7 @@ import dns.rcode
 import dns.rdatatype
 
 from .core import BIN, PFX, ApiClient, stop_pid, wait_until, write_api_key, write_secret
+from .daemons import primary_argv
 
 CLONE_NEWNET = 0x40000000
 _libc = ctypes.CDLL("libc.so.6", use_errno=True)
@@ -185,14 +186,11 @@ class Mesh:
         self.primary_priv = priv
         keyfile = write_secret(os.path.join(self.dir, "primary-wg.key"), priv + "\n")
         _, self.api_key = write_api_key(self.dir, prefix="mesh-")
-        self.primary = self.start("primary", [
-            os.path.join(BIN, "anycst-primary"), "--db", os.path.join(self.dir, "anycst.db"),
-            "--api", "127.0.0.1:8081", "--api-key-file", os.path.join(self.dir, "api.key"),
-            "--xfr", "10.53.0.1:5300", "--quic", "10.53.0.1:8853",
-            "--tls-key", os.path.join(self.dir, "tls.key"),
-            "--wg-interface", wg, "--wg-private-key", keyfile,
-            "--wg-endpoint", "%s:%d" % (self.nodes["primary"]["ip"], self.WG_PORT)]
-            + list(extra_primary), node="primary")
+        self.primary = self.start("primary", primary_argv(
+            self.dir, "127.0.0.1:8081", "10.53.0.1:5300", "10.53.0.1:8853",
+            extra=["--wg-interface", wg, "--wg-private-key", keyfile,
+                   "--wg-endpoint", "%s:%d" % (self.nodes["primary"]["ip"], self.WG_PORT)]
+            + list(extra_primary)), node="primary")
         wait_until(lambda: self._api_up(), 10, step=0.02, what="the primary's API")
 
     def _api_up(self):
