@@ -12,7 +12,6 @@ The test process reaches into the namespaces with setns(2) on worker threads
 (sockets belong to the namespace they are created in).
 """
 import base64
-import ctypes
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -29,7 +28,6 @@ from anycst_e2e.relays import DelayRelay, Poller, create_five
 pytestmark = pytest.mark.skipif(bool(eu.can_run() or eu.bird_missing()),
                                 reason=str(eu.can_run() or eu.bird_missing()))
 
-CLONE_NEWNET = 0x40000000
 KEY = "pop-a."
 API_KEY = "health-bgp-test-key"
 # the primary's API inside namespace r (used from the ex_r threads, which live there)
@@ -37,16 +35,8 @@ API = e2e.ApiClient("127.0.0.1", 8081, API_KEY, timeout=10)
 
 
 def ns_executor(ns, workers=3):
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-
-    def enter():
-        fd = os.open("/var/run/netns/" + ns, os.O_RDONLY)
-        try:
-            if libc.setns(fd, CLONE_NEWNET) != 0:
-                raise OSError(ctypes.get_errno(), "setns " + ns)
-        finally:
-            os.close(fd)
-    return ThreadPoolExecutor(max_workers=workers, initializer=enter)
+    """Threads that live in namespace `ns`."""
+    return ThreadPoolExecutor(max_workers=workers, initializer=e2e.setns, initargs=(ns,))
 
 
 def zone_body(name):

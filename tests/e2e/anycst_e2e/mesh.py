@@ -14,7 +14,6 @@ started here and stopped by its own PID; close() removes the namespaces
 (their veths and tunnels go with them) and the temporary directory.
 """
 import contextlib
-import ctypes
 import json
 import os
 import shlex
@@ -29,11 +28,9 @@ import dns.query
 import dns.rcode
 import dns.rdatatype
 
-from .core import BIN, PFX, ApiClient, stop_pid, wait_until, write_api_key, write_secret
+from .core import BIN, PFX, ApiClient, setns, stop_pid, wait_until, write_api_key, write_secret
 from .daemons import primary_argv
 
-CLONE_NEWNET = 0x40000000
-_libc = ctypes.CDLL("libc.so.6", use_errno=True)
 
 
 def why_not():
@@ -74,14 +71,11 @@ class Mesh:
     def ns(self, node):
         """Sockets made inside this block live in node's namespace."""
         name = self.nodes[node]["ns"] if node in self.nodes else node
-        fd = os.open("/var/run/netns/" + name, os.O_RDONLY)
         try:
-            if _libc.setns(fd, CLONE_NEWNET) != 0:
-                raise OSError(ctypes.get_errno(), "setns " + name)
+            setns(name)
             yield
         finally:
-            _libc.setns(self._self_ns, CLONE_NEWNET)
-            os.close(fd)
+            setns(self._self_ns)
 
     def exec_args(self, node, args):
         return ["ip", "netns", "exec", self.nodes[node]["ns"]] + list(args)
