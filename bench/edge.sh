@@ -9,7 +9,7 @@
 #     QPS), the share of the server's CPU samples in rrl_* (perf, steadier
 #     still) and bench/rrl_check.c: the hook's own cost in ns per call.
 #  2. Failover: POP A's secondary killed under a steady query stream in the
-#     BIRD lab of tests/e2e/edge_util.py: time to withdraw, time to the first
+#     BIRD lab of tests/e2e/anycst_e2e/edge.py: time to withdraw, time to the first
 #     answer from POP B, lost queries; median over RUNS runs (root and bird).
 #     Then POP A made unhealthy instead (its zone expires, the daemon runs on):
 #     time from the fault to the withdrawal, lost queries (issue 13).

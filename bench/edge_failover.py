@@ -1,4 +1,4 @@
-"""Failover benchmark (issue 8): in the namespace lab of tests/e2e/edge_util.py
+"""Failover benchmark (issue 8): in the namespace lab of tests/e2e/anycst_e2e/edge.py
 (BIRD router, POP A preferred, POP B, client), RUNS times: the client sends a
 CH TXT id.server query every INTERVAL ms, POP A's secondary is SIGKILLed, and
 we measure the time until the router's route moves to POP B, the time until
@@ -20,7 +20,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "e2e"))
-import edge_util as eu  # noqa: E402
+from anycst_e2e import edge as eu  # noqa: E402
 
 
 def unhealthy_once(al, interval_ms, run_s=9.0, block_after=0.5):

@@ -1,6 +1,6 @@
 """Propagation across a real WireGuard mesh (bench/mesh.sh; root only).
 
-The mesh of tests/e2e/mesh_util.py: a primary and three POPs in network
+The mesh of tests/e2e/anycst_e2e/mesh.py: a primary and three POPs in network
 namespaces, wireguard-go everywhere.  For each of MESH_CHANGES changes
 (default 200), spaced MESH_GAP_MS apart (default 20): the clock starts when
 the change is acknowledged (the API's 204 for anycst, the UPDATE's NOERROR
@@ -32,7 +32,7 @@ import dns.tsig  # noqa: E402
 import dns.tsigkeyring  # noqa: E402
 import dns.update  # noqa: E402
 
-import mesh_util  # noqa: E402
+from anycst_e2e import mesh as mesh_util  # noqa: E402
 
 N = int(os.environ.get("MESH_CHANGES", "200"))
 GAP = int(os.environ.get("MESH_GAP_MS", "20")) / 1000.0

@@ -1,6 +1,6 @@
 #!/bin/sh
 # RRL on real traffic shapes (issue 12.6), beside Knot's mod-rrl: the same
-# rate and slip, the same queries (tests/e2e/rrl_load.py) from loopback
+# rate and slip, the same queries (tests/e2e/anycst_e2e/rrl_load.py) from loopback
 # sources 127.0.1.x (one /24) and 127.0.2.x (another):
 #   distinct  200 names of example.com from one /24 at 5x the rate
 #   flood     one name from that /24 at 10x the rate ...
@@ -97,8 +97,8 @@ wait_soa "$kp" || exit 1
 wait_soa "$sp" || exit 1
 sleep 1.1   # fresh RRL seconds after the SOA polls
 
-/usr/bin/python3 tests/e2e/rrl_load.py "$sp" "$RATE" "$SECS" > "$TMP/ours.json" || exit 1
-/usr/bin/python3 tests/e2e/rrl_load.py "$kp" "$RATE" "$SECS" > "$TMP/knot.json" || exit 1
+/usr/bin/python3 tests/e2e/anycst_e2e/rrl_load.py "$sp" "$RATE" "$SECS" > "$TMP/ours.json" || exit 1
+/usr/bin/python3 tests/e2e/anycst_e2e/rrl_load.py "$kp" "$RATE" "$SECS" > "$TMP/knot.json" || exit 1
 
 /usr/bin/python3 - "$TMP/ours.json" "$TMP/knot.json" "$RATE" "$SECS" <<'EOP'
 import json, sys

@@ -19,7 +19,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "e2e"))
 os.environ.setdefault("ANYCST_BIN", os.path.join(os.path.dirname(__file__), "..", "bin"))
-import xfr_util as u  # noqa: E402
+import anycst_e2e as u  # noqa: E402
 
 N = int(os.environ.get("XFR_RECORDS", "1000000"))
 RUNS = int(os.environ.get("XFR_RUNS", "3"))
@@ -60,7 +60,7 @@ def main():
                                   "--api-max-records", "10000000", "--log-level", os.environ.get("XFR_LOG", "notice")])
         p.timeout = 600
         secret = p.add_key(KEY)
-        p.create_zone(ZONE, keys=[KEY])
+        p.add_zone(ZONE, keys=[KEY])
         t0 = time.monotonic()
         step = 2000
         for b in range(0, N, step):

@@ -30,8 +30,9 @@ import dns.rdatatype
 import dns.zone
 import pytest
 
+from anycst_e2e import BIN, Knot, free_port
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BIN = os.environ.get("ANYCST_BIN", os.path.join(ROOT, "bin"))
 DATA = os.path.join(ROOT, "tests", "data", "answer")
 ZONES = {"example.test.": "example.test.zone", "other.test.": "other.test.zone",
          "child.example.test.": "child.example.test.zone"}
@@ -61,23 +62,6 @@ ALLOWED = [
 ]
 
 
-def free_port():
-    for _ in range(50):
-        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        u.bind(("127.0.0.1", 0))
-        port = u.getsockname()[1]
-        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            t.bind(("127.0.0.1", port))
-            return port
-        except OSError:
-            continue
-        finally:
-            t.close()
-            u.close()
-    raise RuntimeError("no free port")
-
-
 def wait_answer(port, deadline=10.0):
     q = dns.message.make_query("example.test.", "SOA")
     end = time.time() + deadline
@@ -101,25 +85,25 @@ def servers():
         pytest.skip("bin/anycst-answer-server not built")
     tmp = tempfile.mkdtemp(prefix="anycst-diff-")
     procs = []
+    knot = None
+
+    def knot_conf(kdir, kport):
+        os.makedirs(os.path.join(kdir, "db"), exist_ok=True)
+        c = "server:\n    rundir: %s\n    listen: 127.0.0.1@%d\n" % (kdir, kport)
+        c += ('    identity: "%s"\n    version: "%s"\n    nsid: "%s"\n'
+              % (IDENTITY, VERSION, IDENTITY))
+        c += "    udp-workers: 1\n    tcp-workers: 1\n    background-workers: 1\n"
+        c += "database:\n    storage: %s/db\n" % kdir
+        c += "log:\n  - target: stderr\n    any: error\n"
+        c += "acl:\n  - id: xfr\n    address: 127.0.0.1\n    action: transfer\n"
+        c += "zone:\n"
+        for z, fn in ZONES.items():
+            c += ("  - domain: %s\n    file: %s\n    journal-content: none\n"
+                  "    zonefile-sync: -1\n    acl: xfr\n" % (z, os.path.join(DATA, fn)))
+        return c
     try:
-        kport = free_port()
-        os.mkdir(os.path.join(tmp, "db"))
-        conf = os.path.join(tmp, "knot.conf")
-        with open(conf, "w") as f:
-            f.write("server:\n    rundir: %s\n    listen: 127.0.0.1@%d\n" % (tmp, kport))
-            f.write('    identity: "%s"\n    version: "%s"\n    nsid: "%s"\n'
-                    % (IDENTITY, VERSION, IDENTITY))
-            f.write("    udp-workers: 1\n    tcp-workers: 1\n    background-workers: 1\n")
-            f.write("database:\n    storage: %s/db\n" % tmp)
-            f.write("log:\n  - target: stderr\n    any: error\n")
-            f.write("acl:\n  - id: xfr\n    address: 127.0.0.1\n    action: transfer\n")
-            f.write("zone:\n")
-            for z, fn in ZONES.items():
-                f.write("  - domain: %s\n    file: %s\n    journal-content: none\n"
-                        "    zonefile-sync: -1\n    acl: xfr\n" % (z, os.path.join(DATA, fn)))
-        knot = subprocess.Popen(["knotd", "-c", conf], stdout=subprocess.DEVNULL,
-                                stderr=open(os.path.join(tmp, "knot.log"), "w"))
-        procs.append(knot)
+        knot = Knot.with_conf(tmp, knot_conf, zones=list(ZONES))
+        kport = knot.port
         args = [tool, "--listen", "127.0.0.1:0", "--identity", IDENTITY,
                 "--version-text", VERSION]
         for z, fn in ZONES.items():
@@ -148,6 +132,8 @@ def servers():
             wait_answer(sport)
         yield {"knot": kport, "ours": oport, "secondary": sport}
     finally:
+        if knot is not None:
+            knot.stop()
         for p in procs:
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)

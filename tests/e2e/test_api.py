@@ -535,7 +535,7 @@ def test_config_file_and_ipv6(primary_factory, tmp_path):
                 return r.status == 200 and Z in r.read().decode()
             except OSError:
                 return False
-        from conftest import wait_until
+        from anycst_e2e import wait_until
         wait_until(up, 10, what="API on [::1]")
         assert "notice: API listening on [::1]:%d" % port in p.log()
     finally:

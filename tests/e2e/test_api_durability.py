@@ -8,26 +8,25 @@ import sqlite3
 import threading
 import time
 
+from anycst_e2e import ApiClient
+
 Z = "dur.test."
 
 
 def client(port, key, cid, acked, stop):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    api = ApiClient("127.0.0.1", port, key, timeout=10)   # this thread's connection
     i = 0
     while not stop.is_set():
         val = '"c%d-%d"' % (cid, i)
-        body = json.dumps({"rrsets": [{"name": "c%d.%s" % (cid, Z), "type": "TXT", "ttl": 60,
-                                       "changetype": "EXTEND",
-                                       "records": [{"content": val, "disabled": False}]}]})
+        body = {"rrsets": [{"name": "c%d.%s" % (cid, Z), "type": "TXT", "ttl": 60,
+                            "changetype": "EXTEND",
+                            "records": [{"content": val, "disabled": False}]}]}
         try:
-            conn.request("PATCH", "/api/v1/servers/localhost/zones/" + Z, body=body,
-                         headers={"X-API-Key": key, "Content-Type": "application/json"})
-            r = conn.getresponse()
-            r.read()
-            if r.status == 204:
+            st, _, _ = api.call("PATCH", "/zones/" + Z, body)
+            if st == 204:
                 acked.append(("c%d.%s" % (cid, Z), val))
             else:
-                assert r.status == 204, r.status
+                assert st == 204, st
         except (OSError, http.client.HTTPException):
             return
         i += 1

@@ -20,8 +20,8 @@ import dns.rdatatype
 import dns.zone
 import pytest
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-BIN = os.environ.get("ANYCST_BIN", os.path.join(ROOT, "bin"))
+from anycst_e2e import BIN
+
 SIGNTEST = os.path.join(BIN, "anycst-signtest")
 ORIGIN = "sign.test."
 

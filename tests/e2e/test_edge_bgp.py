@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-import edge_util as eu
+from anycst_e2e import edge as eu
 
 HOLDDOWN = 2
 

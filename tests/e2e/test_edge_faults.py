@@ -12,8 +12,8 @@ import time
 
 import pytest
 
-import edge_util as eu
-from sec_util import Knot, Secondary, knot_zone, wait_until
+from anycst_e2e import edge as eu
+from anycst_e2e import Knot, Secondary, knot_zone, wait_until
 
 ZONE = "example.com."
 
@@ -133,7 +133,7 @@ def test_edge_faults_real_bird_dies():
         assert healthz().endswith(" 200")
         routes = eu.sh("birdc", "-s", sock, "show", "route", ns=lab.ns["p"])
         assert "192.0.2.53/32" in routes, routes
-        eu.stop(bird)
+        eu.stop_pid(bird)
         eu.wait_until(lambda: healthz().endswith(" 503"), 5, what="503 after BIRD died")
         assert "announce: BIRD control socket" in healthz()
         assert eu.probe(lab, "p", "id", "127.0.0.1") == ["pop-p"]
@@ -151,7 +151,7 @@ def test_edge_faults_lag_from_refresh(tmp):
     import dns.message
     import dns.opcode
     import dns.tsig
-    from sec_util import KEY_NAME, KEYRING
+    from anycst_e2e import KEY_NAME, KEYRING
 
     knot = Knot(tmp, {ZONE: knot_zone(serial=1)}).start()
     sec = Secondary(tmp, knot.port, zones=[ZONE],

@@ -15,7 +15,7 @@ import urllib.request
 
 import pytest
 
-import edge_util as eu
+from anycst_e2e import edge as eu
 
 RATE = 400
 SLIP = 2

@@ -20,8 +20,8 @@ import tempfile
 
 import pytest
 
-import rrl_load
-import sec_util as su
+from anycst_e2e import rrl_load
+import anycst_e2e as su
 
 RATE = 50
 SECS = 3.0

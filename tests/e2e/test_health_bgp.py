@@ -12,12 +12,8 @@ The test process reaches into the namespaces with setns(2) on worker threads
 (sockets belong to the namespace they are created in).
 """
 import base64
-import ctypes
-import json
 import os
 import time
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import dns.message
@@ -25,40 +21,22 @@ import dns.query
 import dns.rcode
 import pytest
 
-import edge_util as eu
-import sec_util
-from relay_util import DelayRelay, Poller, create_five
+from anycst_e2e import edge as eu
+import anycst_e2e as e2e
+from anycst_e2e.relays import DelayRelay, Poller, create_five
 
 pytestmark = pytest.mark.skipif(bool(eu.can_run() or eu.bird_missing()),
                                 reason=str(eu.can_run() or eu.bird_missing()))
 
-CLONE_NEWNET = 0x40000000
 KEY = "pop-a."
 API_KEY = "health-bgp-test-key"
-API = "http://127.0.0.1:8081/api/v1/servers/localhost"
+# the primary's API inside namespace r (used from the ex_r threads, which live there)
+API = e2e.ApiClient("127.0.0.1", 8081, API_KEY, timeout=10)
 
 
 def ns_executor(ns, workers=3):
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-
-    def enter():
-        fd = os.open("/var/run/netns/" + ns, os.O_RDONLY)
-        try:
-            if libc.setns(fd, CLONE_NEWNET) != 0:
-                raise OSError(ctypes.get_errno(), "setns " + ns)
-        finally:
-            os.close(fd)
-    return ThreadPoolExecutor(max_workers=workers, initializer=enter)
-
-
-def api(method, path, body=None):
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(API + path, data=data, method=method,
-                                 headers={"X-API-Key": API_KEY,
-                                          "Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=10) as r:
-        raw = r.read()
-    return json.loads(raw) if raw.strip().startswith(b"{") else None
+    """Threads that live in namespace `ns`."""
+    return ThreadPoolExecutor(max_workers=workers, initializer=e2e.setns, initargs=(ns,))
 
 
 def zone_body(name):
@@ -70,11 +48,7 @@ def zone_body(name):
 
 
 def healthz():
-    try:
-        with urllib.request.urlopen("http://127.0.0.1:8053/healthz", timeout=2) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
+    return e2e.http_get("http://127.0.0.1:8053/healthz", timeout=2)
 
 
 def soa_ok(addr, zone):
@@ -94,26 +68,23 @@ def test_health_bgp_new_zones_never_withdraw():
         eu.sh("ip", "-n", lab.ns["a"], "route", "add", "default", "via", "10.0.1.1")
         lab.anycast_iface("a")
         ex_r, ex_a = ns_executor(lab.ns["r"]), ns_executor(lab.ns["a"])
-        keyfile = sec_util.write_secret(os.path.join(lab.dir, "api.key"), API_KEY + "\n")
-        lab.spawn("r", [os.path.join(eu.BIN, "anycst-primary"),
-                        "--db", os.path.join(lab.dir, "anycst.db"),
-                        "--api", "127.0.0.1:8081", "--api-key-file", keyfile,
-                        "--xfr", "10.0.1.1:5300", "--quic", "10.0.1.1:8853",
-                        "--tls-key", os.path.join(lab.dir, "tls.key"),
-                        "--notify", "10.0.1.2:53"], "primary.log")
+        keyfile, _ = e2e.write_api_key(lab.dir, API_KEY)
+        lab.spawn("r", e2e.primary_argv(lab.dir, "127.0.0.1:8081", "10.0.1.1:5300",
+                                        "10.0.1.1:8853", key_file=keyfile,
+                                        extra=["--notify", "10.0.1.2:53"]), "primary.log")
 
         def up():
             try:
-                return ex_r.submit(api, "GET", "").result()
-            except OSError:
+                return ex_r.submit(API.api, "GET", "").result()
+            except (OSError, AssertionError):   # not listening, or not ready
                 return None
         server = eu.wait_until(up, 10, what="primary API")
         secret = base64.b64encode(os.urandom(32)).decode()
-        ex_r.submit(api, "POST", "/tsigkeys", {"name": KEY, "algorithm": "hmac-sha256",
+        ex_r.submit(API.api, "POST", "/tsigkeys", {"name": KEY, "algorithm": "hmac-sha256",
                                                "key": secret}).result()
-        ex_r.submit(api, "PUT", "/zones/catalog.anycst.invalid.",
+        ex_r.submit(API.api, "PUT", "/zones/catalog.anycst.invalid.",
                     {"master_tsig_key_ids": [KEY]}).result()
-        ex_r.submit(api, "POST", "/zones", zone_body("base.example.")).result()
+        ex_r.submit(API.api, "POST", "/zones", zone_body("base.example.")).result()
         relay = ex_r.submit(lambda: DelayRelay(("10.0.1.1", 8853), 0.05,
                                                host="10.0.1.1").start()).result()
 
@@ -124,7 +95,7 @@ def test_health_bgp_new_zones_never_withdraw():
         lab.spawn("a", [os.path.join(eu.BIN, "anycst-secondary"), "--transport", "quic",
                         "--primary", "10.0.1.1:%d" % relay.port,
                         "--pin", server["quic_spki_pin"],
-                        "--tsig-file", sec_util.write_secret(
+                        "--tsig-file", e2e.write_secret(
                             os.path.join(lab.dir, "pop-a.tsig"),
                             "%s:hmac-sha256:%s\n" % (KEY, secret)),
                         "--listen", "0.0.0.0:53", "--http", "127.0.0.1:8053",
@@ -145,7 +116,7 @@ def test_health_bgp_new_zones_never_withdraw():
         with Poller(lambda: ex_a.submit(healthz).result()) as hpoll, \
                 Poller(lambda: (200 if route_via() == "10.0.1.2" else 0, "")) as rpoll:
             took = create_five(
-                lambda n: ex_r.submit(api, "POST", "/zones", zone_body(n)).result(),
+                lambda n: ex_r.submit(API.api, "POST", "/zones", zone_body(n)).result(),
                 lambda n: ex_r.submit(soa_ok, eu.ANYCAST, n).result())
             time.sleep(1.0)
         print("\nfirst answer on the anycast address after creation: %s; %d /healthz and "

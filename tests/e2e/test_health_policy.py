@@ -16,9 +16,8 @@ import dns.query
 import dns.rcode
 import pytest
 
-from relay_util import DelayRelay, Poller, create_five
-from sec_util import Secondary, free_port, tsig_file_args, wait_until
-from xfr_util import Primary, TmpDir
+from anycst_e2e.relays import DelayRelay, Poller, create_five
+from anycst_e2e import Primary, Secondary, TmpDir, free_port, tsig_file_args, wait_until
 
 KEY = "pop-key."
 OTHER = "other-key."
@@ -66,14 +65,14 @@ def test_health_new_zones_over_wan_stay_healthy(tmp):
     try:
         secret = p.add_key(KEY)
         p.allow_catalog(KEY)
-        p.create_zone("base.example.", keys=[KEY])
+        p.add_zone("base.example.", keys=[KEY])
         sec = quic_secondary(tmp, p, secret, relay.port, sport).start()
         wait_until(lambda: sec.serial("base.example.") == p.serial("base.example."), 20,
                    what="first zone over the slow link")
         wait_until(lambda: sec.http("/healthz")[0] == 200, 10, what="healthy")
         # The relay really delays: a SOA query of the POP's refresh takes >= 100 ms.
         with Poller(lambda: sec.http("/healthz")) as poll:
-            took = create_five(lambda n: p.create_zone(n, keys=[KEY]),
+            took = create_five(lambda n: p.add_zone(n, keys=[KEY]),
                                lambda n: soa_rcode("127.0.0.1", sec.port, n) ==
                                dns.rcode.NOERROR)
             time.sleep(1.0)
@@ -103,7 +102,7 @@ def test_health_zone_never_transferable_is_reported_not_withdrawn(tmp):
         p.allow_catalog(KEY)
         p.add_key(OTHER)
         for z in ("good1.example.", "good2.example."):
-            p.create_zone(z, keys=[KEY])
+            p.add_zone(z, keys=[KEY])
         sec = Secondary(tmp, p.xfr_port, port=sport, tsig=False,
                         extra=tsig_file_args(tmp, KEY, secret))
         sec.start()
@@ -115,7 +114,7 @@ def test_health_zone_never_transferable_is_reported_not_withdrawn(tmp):
         # own key, not with its first member's, which this POP does not hold.)
         t0 = time.monotonic()
         with Poller(lambda: sec.http("/healthz"), period=0.05) as poll:
-            p.create_zone("abroken.example.", keys=[OTHER])
+            p.add_zone("abroken.example.", keys=[OTHER])
             wait_until(lambda: "[abroken.example.] refresh" in sec.logtext(), 10,
                        what="refresh of the broken zone tried")
             time.sleep(max(0.0, t0 + 3.0 - time.monotonic()))
@@ -152,7 +151,7 @@ def test_health_zone_never_transferable_is_reported_not_withdrawn(tmp):
         assert 'anycst_secondary_healthy{pop="pop-test"} 1' in m
 
         # Two such zones exceed the budget: withdrawn, both named.
-        p.create_zone("abroken2.example.", keys=[OTHER])
+        p.add_zone("abroken2.example.", keys=[OTHER])
         wait_until(lambda: "[abroken2.example.] refresh" in sec.logtext(), 10,
                    what="second broken zone seen")
         assert sec.http("/healthz")[0] == 200      # new: within --health-grace

@@ -22,8 +22,6 @@ import secrets
 import socket
 import sqlite3
 import subprocess
-import urllib.error
-import urllib.request
 
 import dns.message
 import dns.query
@@ -33,7 +31,7 @@ import dns.rrset
 import dns.tsigkeyring
 import pytest
 
-from conftest import BIN, free_port
+from anycst_e2e import BIN, ApiClient, free_port
 
 XOQ = os.path.join(BIN, "anycst-xoq")
 ALPHA = "acct-alpha-" + secrets.token_hex(4)
@@ -268,14 +266,14 @@ def test_metrics_listener_without_key(primary_factory):
     st, _, _ = p.call("GET", "/metrics", key=False)
     assert st == 401
     # the --metrics listener: /metrics without a key, nothing else
-    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % mport, timeout=10) as r:
-        text = r.read().decode()
-        assert r.status == 200 and r.headers["Content-Type"].startswith("text/plain")
+    metrics = ApiClient("127.0.0.1", mport, None, timeout=10)
+    st, hdrs, body = metrics.call("GET", "/metrics", key=False)
+    text = body.decode()
+    assert st == 200 and hdrs["content-type"].startswith("text/plain")
     assert re.search(r"^anycst_zones 1$", text, re.M), text
     for path in ("/api/v1/servers/localhost/zones", "/api/v1/servers/localhost/tsigkeys", "/"):
-        with pytest.raises(urllib.error.HTTPError) as e:
-            urllib.request.urlopen("http://127.0.0.1:%d%s" % (mport, path), timeout=10)
-        assert e.value.code == 404
+        st, _, _ = metrics.call("GET", path, key=False, prefix=False)
+        assert st == 404, (path, st)
     assert re.search(r"notice: metrics listening on 127\.0\.0\.1:%d" % mport, p.log())
 
 

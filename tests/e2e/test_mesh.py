@@ -22,7 +22,7 @@ import dns.tsig
 import dns.tsigkeyring
 import pytest
 
-import mesh_util
+from anycst_e2e import mesh as mesh_util
 
 ZONES = ["alpha.example.", "beta.example."]
 

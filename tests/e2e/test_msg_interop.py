@@ -14,12 +14,8 @@ kdig and dnspython act as clients and verify our signatures.
 import base64
 import os
 import re
-import shutil
 import signal
-import socket
 import subprocess
-import tempfile
-import time
 
 import dns.message
 import dns.query
@@ -28,30 +24,12 @@ import dns.tsig
 import dns.tsigkeyring
 import pytest
 
-BIN = os.environ.get("ANYCST_BIN",
-                     os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bin"))
+from anycst_e2e import BIN, Knot, TmpDir
+
 DIG = os.path.join(BIN, "anycst-dig")
 SECRET = base64.b64encode(b"interop-secret-for-anycst-tsig!!").decode()
 KEY = "xfr.key:hmac-sha256:" + SECRET
 ZONE = "example.com."
-
-
-def free_port():
-    """A port free for both UDP and TCP on 127.0.0.1."""
-    for _ in range(50):
-        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        t.bind(("127.0.0.1", 0))
-        port = t.getsockname()[1]
-        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            u.bind(("127.0.0.1", port))
-            return port
-        except OSError:
-            continue
-        finally:
-            u.close()
-            t.close()
-    raise RuntimeError("no free port")
 
 
 def zone_text():
@@ -86,12 +64,7 @@ def zone_text():
 
 @pytest.fixture(scope="module")
 def knot():
-    d = tempfile.mkdtemp(prefix="anycst-msg-")
-    port = free_port()
-    with open(os.path.join(d, "example.com.zone"), "w") as f:
-        f.write(zone_text())
-    with open(os.path.join(d, "knot.conf"), "w") as f:
-        f.write("""server:
+    conf = """server:
     rundir: {d}
     listen: 127.0.0.1@{port}
     tcp-io-timeout: 10000
@@ -115,34 +88,14 @@ zone:
   - domain: example.com
     file: example.com.zone
     acl: xfr
-""".format(d=d, port=port, secret=SECRET))
-    log = open(os.path.join(d, "knotd.log"), "w")
-    proc = subprocess.Popen(["knotd", "-c", os.path.join(d, "knot.conf")],
-                            stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                q = dns.message.make_query(ZONE, "SOA")
-                r = dns.query.udp(q, "127.0.0.1", port=port, timeout=0.5)
-                if r.answer:
-                    break
-            except Exception:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError("knotd did not start: " +
-                                     open(os.path.join(d, "knotd.log")).read())
-            time.sleep(0.1)
-        yield {"port": port, "dir": d}
-    finally:
-        proc.send_signal(signal.SIGTERM)
+"""
+    with TmpDir(prefix="anycst-msg-") as d:
+        k = Knot.with_conf(d, lambda kdir, port: conf.format(d=kdir, port=port, secret=SECRET),
+                           zones={ZONE: zone_text()}, timeout=15)
         try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
-        shutil.rmtree(d, ignore_errors=True)
+            yield {"port": k.port, "dir": k.dir}
+        finally:
+            k.stop()
 
 
 MSG_RE = re.compile(r"msg (\d+): (\d+) octets, rcode (\w+), an (\d+), tsig ([^,(]+?)"

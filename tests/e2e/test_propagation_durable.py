@@ -30,8 +30,8 @@ import dns.tsig
 import dns.tsigkeyring
 import pytest
 
-import mesh_util
-import sec_util
+from anycst_e2e import mesh as mesh_util
+from anycst_e2e import primary_argv, write_api_key
 
 ZONE = "durable.example."
 PRIMARY_IP = "10.53.0.1"
@@ -68,22 +68,15 @@ class Pair(mesh_util.Mesh):
             mesh_util.run("ip", "-n", ns, "addr", "add", self.nodes[node]["ip"] + "/24", "dev",
                           dev)
             mesh_util.run("ip", "-n", ns, "link", "set", dev, "up")
-        self.api_key = "prop-" + os.urandom(12).hex()
-        sec_util.write_secret(os.path.join(self.dir, "api.key"), self.api_key + "\n")
+        _, self.api_key = write_api_key(self.dir, prefix="prop-")
         self.extra_primary = list(extra_primary)
         self.start_primary()
 
     def start_primary(self):
-        if self.api_conn is not None:
-            self.api_conn.close()
-            self.api_conn = None
-        self.primary = self.start("primary", [
-            os.path.join(mesh_util.BIN, "anycst-primary"),
-            "--db", os.path.join(self.dir, "anycst.db"),
-            "--api", "127.0.0.1:8081", "--api-key-file", os.path.join(self.dir, "api.key"),
-            "--xfr", PRIMARY_IP + ":5300", "--quic", PRIMARY_IP + ":8853",
-            "--tls-key", os.path.join(self.dir, "tls.key")] + self.extra_primary,
-            node="primary")
+        self.close_api()
+        self.primary = self.start("primary", primary_argv(
+            self.dir, "127.0.0.1:8081", PRIMARY_IP + ":5300", PRIMARY_IP + ":8853",
+            extra=self.extra_primary), node="primary")
         started = time.monotonic()
         mesh_util.wait_until(lambda: self._api_up(), 10, step=0.01, what="the primary's API")
         return started
@@ -91,9 +84,7 @@ class Pair(mesh_util.Mesh):
     def kill_primary(self):
         self.primary.send_signal(signal.SIGKILL)
         self.primary.wait(10)
-        if self.api_conn is not None:
-            self.api_conn.close()
-            self.api_conn = None
+        self.close_api()
 
     def register(self, name):
         st, reg = self.curl("POST", "/secondaries", {

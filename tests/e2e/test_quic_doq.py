@@ -6,7 +6,7 @@ RFC 9250 itself (bookworm's kdig +quic is UDP and knotd does QUIC only with
 XDP)."""
 import time
 
-import quic_util as qu
+from anycst_e2e import quic as qu
 
 
 def remote(srv):

@@ -4,7 +4,7 @@ A 10 MB multi-message answer (200 messages of 50,000 bytes, every byte
 checked by the client) must complete and be equal."""
 import pytest
 
-import quic_util as qu
+from anycst_e2e import quic as qu
 
 pytestmark = pytest.mark.skipif(not qu.netns_possible(),
                                 reason="needs root, ip netns and nftables")

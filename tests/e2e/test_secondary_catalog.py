@@ -8,7 +8,7 @@ import tempfile
 
 import dns.rcode
 
-from sec_util import Knot, Secondary, free_port, soa_text, wait_until
+from anycst_e2e import Knot, Secondary, free_port, soa_text, wait_until
 
 CAT = "cat.test."
 

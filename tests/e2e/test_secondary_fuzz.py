@@ -15,7 +15,7 @@ import dns.message
 import dns.query
 import dns.rcode
 
-from sec_util import BIN, Knot, Secondary, free_port, knot_zone, wait_until
+from anycst_e2e import BIN, Knot, Secondary, free_port, knot_zone, wait_until
 
 ZONE = "example.com."
 

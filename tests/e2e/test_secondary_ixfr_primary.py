@@ -6,9 +6,8 @@ import time
 
 import pytest
 
-from sec_util import Secondary, free_port, tsig_file_args, wait_until
+from anycst_e2e import Primary, Secondary, TmpDir, free_port, tsig_file_args, wait_until
 from test_secondary_ixfr_stress import Client, addr
-from xfr_util import Primary, TmpDir
 
 ZONE = "example.com."
 KEY = "stress-key."
@@ -29,7 +28,7 @@ def test_secondary_thousand_ixfr_from_anycst_primary():
         try:
             secret = p.add_key(KEY)
             p.allow_catalog(KEY)
-            p.create_zone(ZONE, keys=[KEY], records=[
+            p.add_zone(ZONE, keys=[KEY], records=[
                 rrset("pair." + ZONE, "TXT", ['"a=0"', '"b=0"']),
                 rrset("alias." + ZONE, "CNAME", ["t0." + ZONE]),
                 rrset("t0." + ZONE, "A", [addr(0)])])

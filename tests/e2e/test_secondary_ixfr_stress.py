@@ -20,7 +20,7 @@ import dns.query
 import dns.rcode
 import dns.rdatatype
 
-from sec_util import Knot, Secondary, free_port, knot_zone, wait_until
+from anycst_e2e import Knot, Secondary, free_port, knot_zone, wait_until
 
 ZONE = "example.com."
 N_UPDATES = 1000

@@ -15,7 +15,7 @@ import dns.tsig
 import dns.tsigkeyring
 import pytest
 
-from sec_util import (KEY_NAME, KEYRING, Knot, Secondary, free_port, knot_zone, tsig_file_args,
+from anycst_e2e import (KEY_NAME, KEYRING, Knot, Secondary, free_port, knot_zone, tsig_file_args,
                       wait_until)
 
 ZONE = "example.com."

@@ -8,7 +8,7 @@ import tempfile
 
 import pytest
 
-from sec_util import Knot, Secondary, knot_zone, wait_until
+from anycst_e2e import Knot, Secondary, knot_zone, wait_until
 
 ZONE = "example.com."
 

@@ -8,8 +8,7 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
-from sec_util import Secondary, free_port, tsig_file_args, wait_until
-from xfr_util import Primary, TmpDir, export_set
+from anycst_e2e import Primary, Secondary, TmpDir, export_set, free_port, tsig_file_args, wait_until
 
 KEY = "pop-key."
 
@@ -42,7 +41,7 @@ def test_secondary_follows_anycst_primary(tmp):
     try:
         secret = p.add_key(KEY)
         p.allow_catalog(KEY)
-        p.create_zone("example.com.", keys=[KEY], records=[
+        p.add_zone("example.com.", keys=[KEY], records=[
             {"name": "www.example.com.", "type": "A", "ttl": 300,
              "records": [{"content": "192.0.2.10", "disabled": False}]}])
         sec = Secondary(tmp, p.xfr_port, port=sport, tsig=False,
@@ -70,7 +69,7 @@ def test_secondary_follows_anycst_primary(tmp):
         assert got == want
 
         # A new zone appears through the catalog, a deleted one goes away.
-        p.create_zone("example.net.", keys=[KEY])
+        p.add_zone("example.net.", keys=[KEY])
         wait_until(lambda: sec.serial("example.net.") == p.serial("example.net."), 10,
                    what="new member")
         p.api("DELETE", "/zones/example.com.")
@@ -96,7 +95,7 @@ def test_secondary_follows_anycst_primary_over_quic(tmp):
             pytest.skip("anycst-primary does not serve XoQ yet (no quic_spki_pin)")
         secret = p.add_key(KEY)
         p.allow_catalog(KEY)
-        p.create_zone("example.com.", keys=[KEY])
+        p.add_zone("example.com.", keys=[KEY])
         sec = Secondary(tmp, p.quic_port, port=sport, tsig=False, name="secq",
                         extra=tsig_file_args(tmp, KEY, secret) + ["--pin", pin])
         i = sec.args.index("--transport")

@@ -15,7 +15,7 @@ import dns.opcode
 import dns.rdatatype
 import dns.rrset
 
-from sec_util import Secondary, free_port, wait_until
+from anycst_e2e import Secondary, free_port, wait_until
 
 ZONE = "example.com."
 

@@ -14,7 +14,7 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
-from sec_util import Knot, Secondary, free_port, knot_zone, wait_until
+from anycst_e2e import Knot, Secondary, free_port, knot_zone, wait_until
 
 ZONE = "example.com."
 

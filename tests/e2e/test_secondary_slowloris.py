@@ -23,7 +23,7 @@ import dns.message
 import dns.query
 import pytest
 
-from sec_util import Secondary, free_port
+from anycst_e2e import Secondary, free_port
 
 
 @pytest.fixture

@@ -10,13 +10,11 @@ import base64
 import os
 import shutil
 import subprocess
-import urllib.request
 
 import pytest
 
-from conftest import BIN
-from sec_util import Secondary, free_port, tsig_file_args, wait_until
-from xfr_util import API_KEY, Primary, TmpDir
+from anycst_e2e import (BIN, Primary, Secondary, TmpDir, free_port, tsig_file_args,
+                         wait_until)
 
 KEY = "pop-key."
 PROMTOOL = shutil.which("promtool")
@@ -88,7 +86,7 @@ def test_metrics_pass_promtool(tmp):
     try:
         secret = p.add_key(KEY)
         p.allow_catalog(KEY)
-        p.create_zone("example.com.", keys=[KEY])
+        p.add_zone("example.com.", keys=[KEY])
         sec = Secondary(tmp, p.xfr_port, port=sport, tsig=False,
                         extra=tsig_file_args(tmp, KEY, secret) + ["--rrl-rate", "100"]).start()
         wait_until(lambda: sec.serial("example.com.") == p.serial("example.com."), 10,
@@ -106,10 +104,7 @@ def test_metrics_pass_promtool(tmp):
                 assert "# HELP %s " % name in body, name
                 assert "# TYPE %s " % name in body, name
         # The primary's /metrics (behind the API key where that is required).
-        req = urllib.request.Request("http://127.0.0.1:%d/metrics" % p.api_port,
-                                     headers={"X-API-Key": API_KEY})
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            pbody = resp.read().decode()
+        pbody = p.metrics_text()
         r = promtool(pbody, tmp, "primary.prom")
         assert r.returncode == 0, r.stdout + "\n" + pbody
     finally:

@@ -10,7 +10,7 @@ import time
 import dns.rcode
 import pytest
 
-from sec_util import Knot, Secondary, free_port, knot_zone, wait_until
+from anycst_e2e import Knot, Secondary, free_port, knot_zone, wait_until
 
 ZONE = "example.com."
 

@@ -27,8 +27,8 @@ import dns.tsig
 import dns.tsigkeyring
 import pytest
 
-from conftest import BIN, Primary
-from sec_util import Secondary, free_port, tsig_file_args, wait_until, write_secret
+from anycst_e2e import (BIN, Primary, Secondary, free_port, primary_argv, tsig_file_args,
+                         wait_until, write_secret)
 
 PUB = base64.b64encode(bytes([7]) * 31 + b"\0").decode()
 PUB2 = base64.b64encode(bytes([9]) * 31 + b"\0").decode()
@@ -351,11 +351,9 @@ def test_tsig_not_on_command_line(tmp_path):
 
 
 def primary_args(d, api_key_file=None, tls_key=None, db=None):
-    return [os.path.join(BIN, "anycst-primary"), "--db", db or os.path.join(d, "anycst.db"),
-            "--api", "127.0.0.1:%d" % free_port(),
-            "--api-key-file", api_key_file or os.path.join(d, "api.key"),
-            "--xfr", "127.0.0.1:%d" % free_port(), "--quic", "127.0.0.1:%d" % free_port(),
-            "--tls-key", tls_key or os.path.join(d, "tls.key")]
+    return primary_argv(d, "127.0.0.1:%d" % free_port(), "127.0.0.1:%d" % free_port(),
+                        "127.0.0.1:%d" % free_port(), key_file=api_key_file, db=db,
+                        tls_key=tls_key)
 
 
 def test_key_file_modes(tmp_path):

@@ -12,7 +12,7 @@ import dns.query
 import dns.rdatatype
 import pytest
 
-from xfr_util import Primary, TmpDir, wait_until
+from anycst_e2e import Primary, TmpDir, wait_until
 
 ZONE = "example.com."
 
@@ -23,7 +23,7 @@ def primary():
         p = Primary(d)
         try:
             p.secret = p.add_key("xfr-key.")
-            p.create_zone(ZONE, keys=["xfr-key."])
+            p.add_zone(ZONE, keys=["xfr-key."])
             yield p
         finally:
             p.stop()

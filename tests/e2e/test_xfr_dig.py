@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from xfr_util import Primary, TmpDir, wait_until
+from anycst_e2e import Primary, TmpDir, keyring, wait_until
 
 ZONE = "example.com."
 
@@ -20,7 +20,7 @@ def primary():
         try:
             p.secret = p.add_key("xfr-key.")
             p.other = p.add_key("other-key.", alg="hmac-sha512")
-            p.create_zone(ZONE, keys=["xfr-key."],
+            p.add_zone(ZONE, keys=["xfr-key."],
                           records=[{"name": "www." + ZONE, "type": "A", "ttl": 300,
                                     "records": [{"content": "192.0.2.80", "disabled": False}]}])
             yield p
@@ -152,7 +152,7 @@ def test_ipv6_listener():
         p = Primary(d, extra=["--xfr", "[::1]:%d" % port])
         try:
             secret = p.add_key("xfr-key.")
-            p.create_zone(ZONE, keys=["xfr-key."])
+            p.add_zone(ZONE, keys=["xfr-key."])
             r = subprocess.run(["dig", "@::1", "-p", str(port), "-y",
                                 "hmac-sha256:xfr-key:" + secret, ZONE, "AXFR"],
                                capture_output=True, text=True, timeout=30).stdout
@@ -190,7 +190,7 @@ def test_axfr_consistent_during_writes(primary):
                 return
     t = threading.Thread(target=writer)
     t.start()
-    kr = __import__("xfr_util").keyring("xfr-key.", primary.secret)
+    kr = keyring("xfr-key.", primary.secret)
     serials = set()
     try:
         for _ in range(8):

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from xfr_util import (Knot, Primary, TmpDir, axfr_set, export_set, free_port, wait_until)
+from anycst_e2e import (Knot, Primary, TmpDir, axfr_set, export_set, free_port, wait_until)
 
 ZONE = "example.com."
 KEY = "xfr-key."
@@ -66,8 +66,8 @@ def test_knotd_secondary_axfr_then_ixfr_100_patches(tmp):
     k = None
     try:
         secret = p.add_key(KEY)
-        p.create_zone(ZONE, keys=[KEY])
-        k = Knot(tmp, p.xfr_port, KEY, secret, zones=[ZONE], port=kport)
+        p.add_zone(ZONE, keys=[KEY])
+        k = Knot.secondary(tmp, p.xfr_port, KEY, secret, zones=[ZONE], port=kport)
         serial = p.serial(ZONE)
         wait_until(lambda: k.serial(ZONE) == serial, 10, what="knotd's first AXFR")
         assert count_xfr(k, ZONE, "AXFR") >= 1
@@ -144,12 +144,12 @@ def test_knotd_catalog_consumer_adds_and_drops(tmp):
         cat = "catalog.anycst.invalid."
         secret = p.add_key(KEY)
         p.allow_catalog(KEY)
-        p.create_zone("first.test.", keys=[KEY])
-        k = Knot(tmp, p.xfr_port, KEY, secret, catalog=cat, port=kport)
+        p.add_zone("first.test.", keys=[KEY])
+        k = Knot.secondary(tmp, p.xfr_port, KEY, secret, catalog=cat, port=kport)
         wait_until(lambda: k.serial("first.test.") == p.serial("first.test."), 10,
                    what="knotd serving the first member")
         for i in range(3):
-            p.create_zone("z%d.test." % i, keys=[KEY])
+            p.add_zone("z%d.test." % i, keys=[KEY])
         for i in range(3):
             z = "z%d.test." % i
             try:
@@ -178,8 +178,8 @@ def test_journal_gap_full_zone(tmp):
     k = None
     try:
         secret = p.add_key(KEY)
-        p.create_zone(ZONE, keys=[KEY])
-        k = Knot(tmp, p.xfr_port, KEY, secret, zones=[ZONE], port=kport)
+        p.add_zone(ZONE, keys=[KEY])
+        k = Knot.secondary(tmp, p.xfr_port, KEY, secret, zones=[ZONE], port=kport)
         old = p.serial(ZONE)
         wait_until(lambda: k.serial(ZONE) == old, 10, what="knotd's first AXFR")
         k.proc.send_signal(signal.SIGSTOP)

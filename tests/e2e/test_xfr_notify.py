@@ -17,7 +17,7 @@ import dns.rcode
 import dns.tsig
 import pytest
 
-from xfr_util import Primary, TmpDir, keyring, wait_until
+from anycst_e2e import Primary, TmpDir, keyring, wait_until
 
 ZONE = "example.com."
 
@@ -99,7 +99,7 @@ def test_notify_signed_from_xfr_port_and_coalesced(tmp):
     try:
         secret = p.add_key("xfr-key.")
         t.ring = keyring("xfr-key.", secret)
-        p.create_zone(ZONE, keys=["xfr-key."])
+        p.add_zone(ZONE, keys=["xfr-key."])
         first = p.serial(ZONE)
         wait_until(lambda: any(g[3] == first for g in t.for_zone()), 5, what="first NOTIFY")
         g = t.for_zone()[-1]
@@ -134,7 +134,7 @@ def test_notify_retried_with_backoff_then_given_up(tmp):
     p = Primary(tmp, notify=["127.0.0.1:%d" % t.port])
     try:
         tries, first = notify_constants()
-        p.create_zone(ZONE)                      # no key: unsigned NOTIFY
+        p.add_zone(ZONE)                      # no key: unsigned NOTIFY
         wait_until(lambda: len(t.for_zone()) >= tries, 15, what="%d NOTIFY tries" % tries)
         # The give-up comes one more (doubled) step after the last try.
         wait_until(lambda: "no answer after %d tries" % tries in p.log(),
@@ -159,7 +159,7 @@ def test_put_notify_sends_at_once(tmp):
     t = Target()
     p = Primary(tmp, notify=["127.0.0.1:%d" % t.port])
     try:
-        p.create_zone(ZONE)
+        p.add_zone(ZONE)
         wait_until(lambda: len(t.for_zone()) >= 1, 5, what="NOTIFY after create")
         time.sleep(0.1)
         n = len(t.for_zone())

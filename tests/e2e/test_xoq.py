@@ -14,9 +14,8 @@ import time
 
 import pytest
 
-import xoq_util as xu
-from sec_util import free_port, wait_until
-from xfr_util import Primary, TmpDir
+from anycst_e2e import xoq as xu
+from anycst_e2e import Primary, TmpDir, free_port, wait_until
 
 DOQ_TEST = os.path.join(xu.BIN, "anycst-doq-test")
 

@@ -12,10 +12,10 @@ import time
 
 import pytest
 
-import quic_util as qu
-import xoq_util as xu
-from sec_util import Secondary, free_port, stop_pid, tsig_file_args, wait_until
-from xfr_util import BIN, Primary, TmpDir
+from anycst_e2e import quic as qu
+from anycst_e2e import (BIN, Primary, Secondary, TmpDir, free_port, primary_argv, stop_pid,
+                         tsig_file_args, wait_until)
+from anycst_e2e import xoq as xu
 
 pytestmark = pytest.mark.skipif(not qu.netns_possible(),
                                 reason="needs root, ip netns and nftables")
@@ -56,11 +56,9 @@ def test_xoq_100k_axfr_under_loss(prepared, pair, loss):
             subprocess.run(["cp", "-p", os.path.join(src, f), os.path.join(tmp, f)], check=True)
         plog = open(os.path.join(tmp, "primary.log"), "w")
         prim = subprocess.Popen(
-            ["ip", "netns", "exec", pair.a, os.path.join(BIN, "anycst-primary"),
-             "--db", os.path.join(tmp, "anycst.db"), "--api", "127.0.0.1:%d" % free_port(),
-             "--api-key-file", os.path.join(tmp, "api.key"),
-             "--xfr", "%s:5300" % pair.addr_a, "--quic", "%s:8853" % pair.addr_a,
-             "--tls-key", os.path.join(tmp, "tls.key")], stdout=plog, stderr=subprocess.STDOUT)
+            ["ip", "netns", "exec", pair.a] +
+            primary_argv(tmp, "127.0.0.1:%d" % free_port(), "%s:5300" % pair.addr_a,
+                         "%s:8853" % pair.addr_a), stdout=plog, stderr=subprocess.STDOUT)
         sec = None
         slog_path = os.path.join(tmp, "sec.log")
         try:

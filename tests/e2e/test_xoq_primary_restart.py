@@ -10,8 +10,7 @@ import time
 import dns.rcode
 import pytest
 
-from sec_util import Secondary, free_port, tsig_file_args, wait_until
-from xfr_util import Primary, TmpDir
+from anycst_e2e import Primary, Secondary, TmpDir, free_port, tsig_file_args, wait_until
 
 KEY = "pop-key."
 ZONE = "example.com."
@@ -35,19 +34,16 @@ def a_records(sec, name):
 
 def kill_and_restart(p, downtime):
     """SIGKILL, then the same command line again (same key, ports, database)."""
-    args = p.proc.args
-    p.proc.kill()
-    p.proc.wait()
+    p.kill()
     time.sleep(downtime)
-    p.proc = subprocess.Popen(args, stdout=p.logf, stderr=subprocess.STDOUT)
-    wait_until(p._up, 10, step=0.01, what="restarted primary API")
+    p.start()
     return time.monotonic()
 
 
 def quic_pop(tmp, p, sport, extra=()):
     secret = p.add_key(KEY)
     p.allow_catalog(KEY)
-    p.create_zone(ZONE, keys=[KEY])
+    p.add_zone(ZONE, keys=[KEY])
     pin = p.api("GET", "")["quic_spki_pin"]
     sec = Secondary(tmp, p.quic_port, port=sport, tsig=False, name="secq",
                     extra=tsig_file_args(tmp, KEY, secret) + ["--pin", pin] +
@@ -101,7 +97,7 @@ def test_quic_pop_falls_back_to_tcp(tmp):
     try:
         secret = p.add_key(KEY)
         p.allow_catalog(KEY)
-        p.create_zone(ZONE, keys=[KEY])
+        p.add_zone(ZONE, keys=[KEY])
         pin = p.api("GET", "")["quic_spki_pin"]
         dead = free_port()   # a UDP port where nothing answers QUIC
         sec = Secondary(tmp, dead, port=sport, tsig=False, name="secfb",

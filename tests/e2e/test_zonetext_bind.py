@@ -23,8 +23,9 @@ import tempfile
 import dns.zone
 import pytest
 
+from anycst_e2e import BIN
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-BIN = os.environ.get("ANYCST_BIN", os.path.join(ROOT, "bin"))
 ZONECHECK = os.path.join(BIN, "anycst-zonecheck")
 ZONES = sorted(glob.glob(os.path.join(ROOT, "tests", "data", "zones", "*.zone")))
 NAMED_CHECKZONE = shutil.which("named-checkzone") or "/usr/bin/named-checkzone"

@@ -22,8 +22,9 @@ import sys
 import tempfile
 import time
 
+from .core import BIN, stop_pid, wait_until
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-BIN = os.environ.get("ANYCST_BIN", os.path.join(HERE, "..", "..", "bin"))
 PROBE = os.path.join(HERE, "edge_probe.py")
 PY = "/usr/bin/python3"
 ANYCAST = "192.0.2.53"
@@ -68,28 +69,6 @@ def sh(*cmd, ns=None, check=True, timeout=30):
     if check and r.returncode != 0:
         raise RuntimeError("%s: %s" % (" ".join(cmd), r.stderr.strip()))
     return r.stdout
-
-
-def wait_until(pred, timeout, step=0.05, what="condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for %s" % what)
-        time.sleep(step)
-
-
-def stop(proc, sig=signal.SIGTERM, timeout=10):
-    if proc is None or proc.poll() is not None:
-        return
-    proc.send_signal(sig)
-    try:
-        proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(5)
 
 
 class Lab:
@@ -148,7 +127,7 @@ class Lab:
 
     def close(self):
         for p in reversed(self.procs):
-            stop(p)
+            stop_pid(p)
         for n in self.ns.values():
             subprocess.run(["ip", "netns", "del", n], stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE)
@@ -302,7 +281,7 @@ class AnycastLab:
                 sh("nft", rule, ns=ns)
 
     def kill_pop(self, n, sig=signal.SIGKILL):
-        stop(self.sec[n], sig)
+        stop_pid(self.sec[n], sig)
 
     def route_via(self):
         """Next hop of the router's route to the anycast address, or None."""

@@ -1,5 +1,5 @@
 """Helpers for the XoQ e2e tests with the real daemons: an anycst-primary
-(xfr_util.Primary) serving zones over QUIC, anycst-secondary pulling them with
+(daemons.Primary) serving zones over QUIC, anycst-secondary pulling them with
 the primary's pin, big zones made through the API's zone-text import, fast
 comparison of what a secondary serves with the primary's export, and the
 primary's /metrics.
@@ -15,15 +15,14 @@ import socket
 import struct
 import subprocess
 import time
-import urllib.request
 
 import dns.message
 import dns.query
 import dns.rcode
 import dns.rdatatype
 
-from sec_util import Secondary, tsig_file_args, wait_until
-from xfr_util import API_KEY, BIN
+from .core import BIN, tsig_file_args, wait_until
+from .daemons import Secondary, assert_san_clean
 
 XOQ = os.path.join(BIN, "anycst-xoq")
 KEY = "pop-key."
@@ -31,9 +30,7 @@ KEY = "pop-key."
 
 def assert_clean(p):
     """After p.stop(): under `make SAN=1` the primary reports memory errors in its log."""
-    text = p.log()
-    for bad in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
-        assert bad not in text, text[text.index(bad) - 200:][:3000]
+    assert_san_clean(p.log())
 
 
 def pin_of(p):
@@ -45,10 +42,7 @@ def pin_of(p):
 
 def metrics(p):
     """The primary's /metrics as {name: value} (samples without labels)."""
-    req = urllib.request.Request("http://127.0.0.1:%d/metrics" % p.api_port,
-                                 headers={"X-API-Key": API_KEY})
-    with urllib.request.urlopen(req, timeout=10) as r:
-        text = r.read().decode()
+    text = p.metrics_text()
     out = {}
     for line in text.splitlines():
         m = re.match(r"^([a-z_]+) (\S+)$", line)
@@ -89,7 +83,7 @@ def small_zone(p, name, keys=(KEY,)):
           {"name": "alias." + name, "type": "CNAME", "ttl": 300,
            "records": [{"content": "www." + name, "disabled": False}]}]
     # + SOA, NS, ns1 A from create_zone = 10 records
-    p.create_zone(name, keys=list(keys), records=rr)
+    p.add_zone(name, keys=list(keys), records=rr)
 
 
 def quic_secondary(tmp, p, secret, pin=None, insecure=False, port=None, name="secq",

@@ -5,7 +5,7 @@ what came back: full answers, truncated answers (TC=1, the slip), nothing.
 
 Used by tests/e2e/test_edge_rrl_keys.py and bench/rrl.sh:
 
-  /usr/bin/python3 tests/e2e/rrl_load.py PORT RATE [SECONDS=3]
+  /usr/bin/python3 tests/e2e/anycst_e2e/rrl_load.py PORT RATE [SECONDS=3]
 
 runs both scenarios of scenarios() against 127.0.0.1@PORT and prints one
 JSON object {group: {"sent", "full", "tc", "lost"}}.

@@ -13,7 +13,8 @@ import subprocess
 import tempfile
 import time
 
-BIN = os.environ.get("ANYCST_BIN", os.path.join(os.path.dirname(__file__), "..", "..", "bin"))
+from .core import BIN
+
 TOOL = os.path.join(BIN, "anycst-doq-test")
 
 

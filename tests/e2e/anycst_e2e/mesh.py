@@ -14,8 +14,6 @@ started here and stopped by its own PID; close() removes the namespaces
 (their veths and tunnels go with them) and the temporary directory.
 """
 import contextlib
-import ctypes
-import http.client
 import json
 import os
 import shlex
@@ -23,7 +21,6 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 
 import dns.exception
 import dns.message
@@ -31,11 +28,9 @@ import dns.query
 import dns.rcode
 import dns.rdatatype
 
-BIN = os.environ.get("ANYCST_BIN", os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                                "..", "..", "bin"))
-PFX = "/api/v1/servers/localhost"
-CLONE_NEWNET = 0x40000000
-_libc = ctypes.CDLL("libc.so.6", use_errno=True)
+from .core import BIN, PFX, ApiClient, setns, stop_pid, wait_until, write_api_key, write_secret
+from .daemons import primary_argv
+
 
 
 def why_not():
@@ -53,17 +48,6 @@ def run(*args, check=True, **kw):
                           stderr=subprocess.PIPE, text=True, **kw)
 
 
-def wait_until(pred, timeout, step=0.01, what="condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out after %.1f s waiting for %s" % (timeout, what))
-        time.sleep(step)
-
-
 class Mesh:
     UNDERLAY = "192.0.2.%d"
     WG_PORT = 51820
@@ -76,9 +60,8 @@ class Mesh:
         self.namespaces = []
         self.hub = "anycst%d-hub" % self.id
         self.nodes = {}                                  # name -> {"ns", "ip", "link", "wg"}
-        self.api_conn = None
+        self.client = None
         self.api_key = None
-        self.last_headers = {}
         self.primary = None
         self.npops = npops
         self._self_ns = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
@@ -88,14 +71,11 @@ class Mesh:
     def ns(self, node):
         """Sockets made inside this block live in node's namespace."""
         name = self.nodes[node]["ns"] if node in self.nodes else node
-        fd = os.open("/var/run/netns/" + name, os.O_RDONLY)
         try:
-            if _libc.setns(fd, CLONE_NEWNET) != 0:
-                raise OSError(ctypes.get_errno(), "setns " + name)
+            setns(name)
             yield
         finally:
-            _libc.setns(self._self_ns, CLONE_NEWNET)
-            os.close(fd)
+            setns(self._self_ns)
 
     def exec_args(self, node, args):
         return ["ip", "netns", "exec", self.nodes[node]["ns"]] + list(args)
@@ -140,13 +120,7 @@ class Mesh:
             return f.read()
 
     def stop(self, proc, sig=signal.SIGTERM):
-        if proc.poll() is None:
-            proc.send_signal(sig)
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+        stop_pid(proc, sig)
 
     # ---- WireGuard -----------------------------------------------------------------
     def wg_up(self, node):
@@ -177,10 +151,7 @@ class Mesh:
             if key == "PrivateKey":
                 line = "PrivateKey = " + private_key
             lines.append(line)
-        path = os.path.join(self.dir, "wg-%s.conf" % node)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write("\n".join(lines) + "\n")
+        path = write_secret(os.path.join(self.dir, "wg-%s.conf" % node), "\n".join(lines) + "\n")
         self.nsrun(node, "wg", "setconf", n["wg"], path)
         self.nsrun(node, "ip", "addr", "add", address, "dev", n["wg"])
         self.nsrun(node, "ip", "link", "set", n["wg"], "up")
@@ -207,23 +178,13 @@ class Mesh:
         self.nsrun("primary", "ip", "link", "set", wg, "up")
         priv, self.primary_pub = self.genkey()
         self.primary_priv = priv
-        keyfile = os.path.join(self.dir, "primary-wg.key")
-        fd = os.open(keyfile, os.O_WRONLY | os.O_CREAT, 0o600)
-        os.write(fd, (priv + "\n").encode())
-        os.close(fd)
-        self.api_key = "mesh-" + os.urandom(12).hex()
-        fd = os.open(os.path.join(self.dir, "api.key"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
-                     0o600)
-        with os.fdopen(fd, "w") as f:   # 0600, or the primary refuses it
-            f.write(self.api_key + "\n")
-        self.primary = self.start("primary", [
-            os.path.join(BIN, "anycst-primary"), "--db", os.path.join(self.dir, "anycst.db"),
-            "--api", "127.0.0.1:8081", "--api-key-file", os.path.join(self.dir, "api.key"),
-            "--xfr", "10.53.0.1:5300", "--quic", "10.53.0.1:8853",
-            "--tls-key", os.path.join(self.dir, "tls.key"),
-            "--wg-interface", wg, "--wg-private-key", keyfile,
-            "--wg-endpoint", "%s:%d" % (self.nodes["primary"]["ip"], self.WG_PORT)]
-            + list(extra_primary), node="primary")
+        keyfile = write_secret(os.path.join(self.dir, "primary-wg.key"), priv + "\n")
+        _, self.api_key = write_api_key(self.dir, prefix="mesh-")
+        self.primary = self.start("primary", primary_argv(
+            self.dir, "127.0.0.1:8081", "10.53.0.1:5300", "10.53.0.1:8853",
+            extra=["--wg-interface", wg, "--wg-private-key", keyfile,
+                   "--wg-endpoint", "%s:%d" % (self.nodes["primary"]["ip"], self.WG_PORT)]
+            + list(extra_primary)), node="primary")
         wait_until(lambda: self._api_up(), 10, step=0.02, what="the primary's API")
 
     def _api_up(self):
@@ -232,39 +193,26 @@ class Mesh:
         try:
             return self.api("GET", "/api", prefix=False)[0] == 200
         except OSError:
-            self.api_conn = None
+            self.close_api()
             return False
 
+    def close_api(self):
+        if self.client is not None:
+            self.client.close()
+
     def api(self, method, path, body=None, prefix=True):
-        """HTTP to the primary's API on its own loopback (inside its namespace).  A
-        kept-alive connection the primary closed while idle (its header deadline) is
-        opened again once: the request never reached it."""
-        h = {"X-API-Key": self.api_key}
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode()
-            h["Content-Type"] = "application/json"
-        for attempt in range(2):
-            fresh = self.api_conn is None
-            if fresh:
-                with self.ns("primary"):
-                    c = http.client.HTTPConnection("127.0.0.1", 8081, timeout=30)
-                    c.connect()
-                self.api_conn = c
-            try:
-                self.api_conn.request(method, (PFX + path) if prefix else path, body=data,
-                                      headers=h)
-                r = self.api_conn.getresponse()
-                payload = r.read()
-                self.last_headers = {k.lower(): v for k, v in r.getheaders()}
-            except (http.client.HTTPException, OSError):
-                self.api_conn.close()
-                self.api_conn = None
-                if fresh or attempt == 1:
-                    raise
-                continue
-            return r.status, payload
-        raise AssertionError("unreachable")
+        """HTTP to the primary's API on its own loopback (inside its namespace):
+        (status, body bytes)."""
+        if self.client is None or self.client.key != self.api_key:
+            self.client = ApiClient("127.0.0.1", 8081, self.api_key,
+                                    enter=lambda: self.ns("primary"))
+        st, _, payload = self.client.call(method, (PFX + path) if prefix else path, body,
+                                          prefix=False)
+        return st, payload
+
+    @property
+    def last_headers(self):
+        return self.client.last_headers if self.client else {}
 
     def curl(self, method, path, body=None):
         """The same through curl, as an operator does: (status, parsed JSON or text)."""
@@ -307,10 +255,8 @@ class Mesh:
         # the TSIG key goes into the file the command names (here: in the POP's directory)
         i = argv.index("--tsig-file")
         assert argv[i + 1] == reg["tsig_file"], (argv, reg["tsig_file"])
-        path = os.path.join(wd, os.path.basename(reg["tsig_file"]))
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(reg["tsig_file_content"])
+        path = write_secret(os.path.join(wd, os.path.basename(reg["tsig_file"])),
+                            reg["tsig_file_content"])
         argv[i + 1] = path
         reg["proc"] = self.start(node, argv, cwd=wd, node=node)
 
@@ -331,8 +277,7 @@ class Mesh:
         return None
 
     def close(self):
-        if self.api_conn is not None:
-            self.api_conn.close()
+        self.close_api()
         for name, p in reversed(self.procs):
             try:
                 self.stop(p)
