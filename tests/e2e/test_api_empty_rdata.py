@@ -14,8 +14,8 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
-from sec_util import Secondary, free_port, tsig_file_args, wait_until
-from xfr_util import Primary, TmpDir
+from anycst_e2e import (Knot, Primary, Secondary, TmpDir, axfr_set, export_set, free_port,
+                         tsig_file_args, wait_until)
 
 ZONE = "example.com."
 KEY = "pop-key."
@@ -94,7 +94,7 @@ def test_patch_empty_rdata_stored_transferred_served(tmp):
     try:
         secret = p.add_key(KEY)
         p.allow_catalog(KEY)
-        p.create_zone(ZONE, keys=[KEY])
+        p.add_zone(ZONE, keys=[KEY])
         sec = Secondary(tmp, p.xfr_port, port=sport, tsig=False,
                         extra=tsig_file_args(tmp, KEY, secret)).start()
         wait_until(lambda: sec.serial(ZONE) == p.serial(ZONE), 10, what="zone at the secondary")
@@ -173,7 +173,7 @@ def test_post_zone_with_empty_rdata_then_patch(tmp):
     p = Primary(tmp)
     try:
         secret = p.add_key(KEY)
-        p.create_zone(ZONE, keys=[KEY], records=[dict(rr) for rr in EMPTY])
+        p.add_zone(ZONE, keys=[KEY], records=[dict(rr) for rr in EMPTY])
         exp = p.export(ZONE)
         assert "TYPE65534" in exp and "NULL" in exp and "APL" in exp, exp
         for rr in EMPTY:
@@ -207,7 +207,7 @@ def test_post_zone_with_empty_rdata_then_patch(tmp):
 def test_empty_rdata_refused_where_type_needs_data(tmp, rtype, content):
     p = Primary(tmp)
     try:
-        p.create_zone(ZONE)
+        p.add_zone(ZONE)
         before = p.export(ZONE)
         r = p.api("PATCH", "/zones/" + ZONE, {"rrsets": [
             {"name": "bad." + ZONE, "type": rtype, "ttl": 300, "changetype": "REPLACE",
@@ -245,15 +245,13 @@ def test_knotd_secondary_takes_empty_rdata(tmp):
     RDATA only for APL and types it does not know (libknot allow_zero_rdata),
     so an empty NULL, legal by RFC 1035 3.3.10, is left out here: knotd
     refuses a transfer holding one as malformed."""
-    from xfr_util import Knot, axfr_set, export_set
-    from xfr_util import free_port as xfree_port
-    kport = xfree_port(also_udp=True)
+    kport = free_port()
     p = Primary(tmp, notify=["127.0.0.1:%d" % kport])
     k = None
     try:
         secret = p.add_key(KEY)
-        p.create_zone(ZONE, keys=[KEY], records=[dict(EMPTY[0])])
-        k = Knot(tmp, p.xfr_port, KEY, secret, zones=[ZONE], port=kport)
+        p.add_zone(ZONE, keys=[KEY], records=[dict(EMPTY[0])])
+        k = Knot.secondary(tmp, p.xfr_port, KEY, secret, zones=[ZONE], port=kport)
         serial = p.serial(ZONE)
         wait_until(lambda: k.serial(ZONE) == serial, 10, what="knotd's AXFR")
         p.api("PATCH", "/zones/" + ZONE, {"rrsets": [EMPTY[2]]})

@@ -6,7 +6,7 @@ Now the database file takes the changes and the WAL is truncated past about
 4 MB."""
 import os
 
-from conftest import wait_until
+from anycst_e2e import wait_until
 
 ZONE = "example.com."
 
