@@ -19,7 +19,6 @@
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
-#include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -447,8 +446,7 @@ struct mesh {
 	struct store *st;
 	struct propagation *prop;
 	struct mesh_net net;
-	sqlite3 *db;
-	pthread_mutex_t wmu;         /* registrations and retirements, one at a time; db, wg */
+	pthread_mutex_t wmu;         /* registrations and retirements, one at a time; wg */
 	pthread_mutex_t mu;          /* pops, npops, counters: held briefly, never across I/O */
 	struct pop **pops;
 	size_t npops, cap;
@@ -760,74 +758,53 @@ registry_push(struct mesh *m, struct pop *p)
 	return 0;
 }
 
-static int
-db_exec(sqlite3 *db, const char *sql)
-{
-	char *msg = NULL;
-	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		log_error(NULL, "mesh: %s: %s", sql, msg != NULL ? msg : sqlite3_errmsg(db));
-		sqlite3_free(msg);
-		return -EIO;
-	}
-	return 0;
-}
-
 static void
-copy_col(char *dst, size_t cap, const unsigned char *src)
+copy_col(char *dst, size_t cap, const char *src)
 {
-	snprintf(dst, cap, "%s", src != NULL ? (const char *)src : "");
+	snprintf(dst, cap, "%s", src != NULL ? src : "");
 }
 
+static int
+load_pop(void *ctx, const struct store_pop *sp)
+{
+	struct mesh *m = ctx;
+	struct pop *p = calloc(1, sizeof(*p));
+	if (p == NULL)
+		return -ENOMEM;
+	copy_col(p->name, sizeof(p->name), sp->name);
+	copy_col(p->endpoint, sizeof(p->endpoint), sp->endpoint);
+	copy_col(p->public_key, sizeof(p->public_key), sp->public_key);
+	copy_col(p->ip_text, sizeof(p->ip_text), sp->mesh_ip);
+	copy_col(p->tsig_name, sizeof(p->tsig_name), sp->tsig_name);
+	p->dns_port = sp->dns_port;
+	p->created_at = sp->created_at;
+	copy_col(p->tsig_secret, sizeof(p->tsig_secret), sp->tsig_secret);
+	struct in_addr a;
+	if (inet_pton(AF_INET, p->ip_text, &a) != 1 || p->tsig_secret[0] == '\0') {
+		log_warning(NULL, "mesh, POP %s has no mesh address or TSIG key in the database, "
+		            "skipped (delete and register it again)", p->name);
+		free(p);
+		return 0;
+	}
+	p->ip = ntohl(a.s_addr);
+	int ret = registry_push(m, p);
+	if (ret == 0 && m->prop != NULL)
+		ret = propagation_pop_add(m->prop, p->name, p->ip_text);
+	if (ret == 0)
+		ret = pop_start(m, p);
+	if (ret != 0) {
+		if (m->npops > 0 && m->pops[m->npops - 1] == p)
+			m->npops--;
+		pop_free(p);
+	}
+	return ret;
+}
+
+/* The POP registry from the store. */
 static int
 load(struct mesh *m, char *err, size_t errcap)
 {
-	sqlite3_stmt *s = NULL;
-	const char *sql = "SELECT s.name, s.endpoint, s.public_key, s.mesh_ip, s.tsig_key, "
-	                  "coalesce(p.dns_port, 53), s.created_at, k.secret FROM secondaries s "
-	                  "LEFT JOIN tsig_keys k ON k.name = s.tsig_key "
-	                  "LEFT JOIN secondary_ports p ON p.name = s.name ORDER BY s.rowid";
-	if (sqlite3_prepare_v2(m->db, sql, -1, &s, NULL) != SQLITE_OK) {
-		set_err(err, errcap, "mesh: cannot read the POP registry: %s", sqlite3_errmsg(m->db));
-		return -EIO;
-	}
-	int rc, ret = 0;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		struct pop *p = calloc(1, sizeof(*p));
-		if (p == NULL) {
-			ret = -ENOMEM;
-			break;
-		}
-		copy_col(p->name, sizeof(p->name), sqlite3_column_text(s, 0));
-		copy_col(p->endpoint, sizeof(p->endpoint), sqlite3_column_text(s, 1));
-		copy_col(p->public_key, sizeof(p->public_key), sqlite3_column_text(s, 2));
-		copy_col(p->ip_text, sizeof(p->ip_text), sqlite3_column_text(s, 3));
-		copy_col(p->tsig_name, sizeof(p->tsig_name), sqlite3_column_text(s, 4));
-		p->dns_port = (uint16_t)sqlite3_column_int(s, 5);
-		p->created_at = sqlite3_column_int64(s, 6);
-		copy_col(p->tsig_secret, sizeof(p->tsig_secret), sqlite3_column_text(s, 7));
-		struct in_addr a;
-		if (inet_pton(AF_INET, p->ip_text, &a) != 1 || p->tsig_secret[0] == '\0') {
-			log_warning(NULL, "mesh, POP %s has no mesh address or TSIG key in the database, "
-			            "skipped (delete and register it again)", p->name);
-			free(p);
-			continue;
-		}
-		p->ip = ntohl(a.s_addr);
-		ret = registry_push(m, p);
-		if (ret == 0 && m->prop != NULL)
-			ret = propagation_pop_add(m->prop, p->name, p->ip_text);
-		if (ret == 0)
-			ret = pop_start(m, p);
-		if (ret != 0) {
-			if (m->npops > 0 && m->pops[m->npops - 1] == p)
-				m->npops--;
-			pop_free(p);
-			break;
-		}
-	}
-	sqlite3_finalize(s);
-	if (ret == 0 && rc != SQLITE_DONE)
-		ret = -EIO;
+	int ret = store_pop_list(m->st, load_pop, m);
 	if (ret != 0)
 		set_err(err, errcap, "mesh: cannot load the POP registry (%s)", strerror(-ret));
 	return ret;
@@ -926,19 +903,6 @@ mesh_open(const struct mesh_opts *o, struct store *st, struct propagation *prop,
 	ret = read_private_key(m, err, errcap);
 	if (ret != 0)
 		goto fail;
-	if (sqlite3_open_v2(o->db, &m->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, NULL) !=
-	    SQLITE_OK) {
-		set_err(err, errcap, "mesh: cannot open %s", o->db);
-		ret = -EIO;
-		goto fail;
-	}
-	sqlite3_busy_timeout(m->db, 10000);
-	sqlite3_extended_result_codes(m->db, 1);
-	if (db_exec(m->db, "PRAGMA foreign_keys = ON") != 0) {
-		set_err(err, errcap, "mesh: cannot set up %s", o->db);
-		ret = -EIO;
-		goto fail;
-	}
 	ret = load(m, err, errcap);
 	if (ret != 0)
 		goto fail;
@@ -980,7 +944,6 @@ mesh_close(struct mesh *m)
 	for (size_t i = 0; i < m->npops; i++)
 		pop_free(m->pops[i]);
 	free(m->pops);
-	sqlite3_close(m->db);
 	pthread_mutex_destroy(&m->mu);
 	pthread_mutex_destroy(&m->wmu);
 	free(m);
@@ -1032,74 +995,15 @@ random_secret(char *out, size_t cap)
 	return ret;
 }
 
-/* One transaction: the POP's TSIG key, then its row.  0, -EEXIST (err says which), -EIO. */
+/* One transaction in the store: the POP's TSIG key, then its row.  0, -EEXIST, -EIO (err). */
 static int
 db_insert(struct mesh *m, const struct pop *p, char *err, size_t errcap)
 {
-	if (db_exec(m->db, "BEGIN IMMEDIATE") != 0) {
-		set_err(err, errcap, "cannot write the database");
-		return -EIO;
-	}
-	sqlite3_stmt *s = NULL;
-	int rc = SQLITE_ERROR;
-	if (sqlite3_prepare_v2(m->db, "INSERT INTO tsig_keys (name, algorithm, secret) VALUES "
-	                       "(?1, 'hmac-sha256', ?2)", -1, &s, NULL) == SQLITE_OK) {
-		sqlite3_bind_text(s, 1, p->tsig_name, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 2, p->tsig_secret, -1, SQLITE_STATIC);
-		rc = sqlite3_step(s);
-	}
-	sqlite3_finalize(s);
-	s = NULL;
-	if (rc != SQLITE_DONE) {
-		db_exec(m->db, "ROLLBACK");
-		if ((rc & 0xff) == SQLITE_CONSTRAINT) {
-			set_err(err, errcap, "TSIG key '%s' already exists (delete it or pick another "
-			        "POP name)", p->tsig_name);
-			return -EEXIST;
-		}
-		set_err(err, errcap, "cannot write the TSIG key: %s", sqlite3_errmsg(m->db));
-		return -EIO;
-	}
-	rc = SQLITE_ERROR;
-	if (sqlite3_prepare_v2(m->db, "INSERT INTO secondaries (name, endpoint, public_key, mesh_ip, "
-	                       "tsig_key, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-	                       -1, &s, NULL) == SQLITE_OK) {
-		sqlite3_bind_text(s, 1, p->name, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 2, p->endpoint, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 3, p->public_key, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 4, p->ip_text, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 5, p->tsig_name, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 6, p->created_at);
-		rc = sqlite3_step(s);
-	}
-	sqlite3_finalize(s);
-	s = NULL;
-	if (rc == SQLITE_DONE) {
-		rc = SQLITE_ERROR;
-		if (sqlite3_prepare_v2(m->db, "INSERT INTO secondary_ports (name, dns_port) VALUES "
-		                       "(?1, ?2)", -1, &s, NULL) == SQLITE_OK) {
-			sqlite3_bind_text(s, 1, p->name, -1, SQLITE_STATIC);
-			sqlite3_bind_int(s, 2, p->dns_port);
-			rc = sqlite3_step(s);
-		}
-		sqlite3_finalize(s);
-	}
-	if (rc != SQLITE_DONE) {
-		db_exec(m->db, "ROLLBACK");
-		if ((rc & 0xff) == SQLITE_CONSTRAINT) {
-			set_err(err, errcap, "POP '%s' (or its key or address) is already registered",
-			        p->name);
-			return -EEXIST;
-		}
-		set_err(err, errcap, "cannot write the POP: %s", sqlite3_errmsg(m->db));
-		return -EIO;
-	}
-	if (db_exec(m->db, "COMMIT") != 0) {
-		db_exec(m->db, "ROLLBACK");
-		set_err(err, errcap, "cannot commit the POP");
-		return -EIO;
-	}
-	return 0;
+	struct store_pop sp = {.name = p->name, .endpoint = p->endpoint,
+	                       .public_key = p->public_key, .mesh_ip = p->ip_text,
+	                       .tsig_name = p->tsig_name, .tsig_secret = p->tsig_secret,
+	                       .dns_port = p->dns_port, .created_at = p->created_at};
+	return store_pop_add(m->st, &sp, err, errcap);
 }
 
 static json_t *
@@ -1287,33 +1191,11 @@ mesh_pop_delete(struct mesh *m, const char *name, char *err, size_t errcap)
 		return -ENOENT;
 	}
 	/* Forgotten in memory first: from here its key transfers nothing and it gets no NOTIFY. */
-	int ret = 0;
-	sqlite3_stmt *s = NULL;
-	if (db_exec(m->db, "BEGIN IMMEDIATE") != 0)
-		ret = -EIO;
-	const char *sqls[] = {"DELETE FROM secondary_ports WHERE name = ?1",
-	                      "DELETE FROM pop_serials WHERE pop = ?1",
-	                      "DELETE FROM secondaries WHERE name = ?1",
-	                      "DELETE FROM tsig_keys WHERE name = ?1"};
-	const char *args[] = {p->name, p->name, p->name, p->tsig_name};
-	for (size_t i = 0; i < 4 && ret == 0; i++) {
-		if (sqlite3_prepare_v2(m->db, sqls[i], -1, &s, NULL) != SQLITE_OK) {
-			ret = -EIO;
-			break;
-		}
-		sqlite3_bind_text(s, 1, args[i], -1, SQLITE_STATIC);
-		if (sqlite3_step(s) != SQLITE_DONE)
-			ret = -EIO;
-		sqlite3_finalize(s);
-		s = NULL;
-	}
-	if (ret == 0 && db_exec(m->db, "COMMIT") != 0)
-		ret = -EIO;
-	if (ret != 0) {
-		db_exec(m->db, "ROLLBACK");
+	char why[256] = "";
+	int ret = store_pop_delete(m->st, p->name, p->tsig_name, why, sizeof(why));
+	if (ret != 0)
 		set_err(err, errcap, "POP '%s' retired in memory but the database write failed: %s",
-		        p->name, sqlite3_errmsg(m->db));
-	}
+		        p->name, why);
 	wg_peer_remove(m, p->name, p->public_key);
 	pthread_mutex_unlock(&m->wmu);
 	log_info(NULL, "mesh, POP %s retired, mesh address %s, TSIG key %s revoked", p->name,
