@@ -1,11 +1,10 @@
 /*
  * The WireGuard mesh registry (see mesh.h).
  *
- * Memory holds the registry (an array of POPs under `mu`); the database
- * holds the same rows in `secondaries` plus each POP's key in `tsig_keys`,
- * written through a connection of our own (WAL lets it sit beside the
- * store's writer; busy_timeout queues the two) so a registration is one
- * transaction covering the POP and its key.  The transfer side asks the
+ * Memory holds the registry (an array of POPs under `mu`); the store holds
+ * the same rows with each POP's TSIG key, written through its API
+ * (store_pop_add / store_pop_delete), one transaction covering the POP and
+ * its key.  Parsing and rendering (no state) are in mesh_conf.c.  The transfer side asks the
  * attached registry through three hooks that never block on the network.
  * `wg` runs without a shell (posix_spawnp) with an argument vector.
  */
@@ -19,7 +18,6 @@
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
-#include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,358 +65,6 @@ set_err(char *err, size_t cap, const char *fmt, ...)
 	va_end(ap);
 }
 
-int
-mesh_net_parse(const char *s, struct mesh_net *n, char *err, size_t errcap)
-{
-	char buf[32];
-	const char *slash = strchr(s, '/');
-	size_t alen = slash != NULL ? (size_t)(slash - s) : 0;
-	if (slash == NULL || alen == 0 || alen >= sizeof(buf)) {
-		set_err(err, errcap, "mesh network '%.64s' is not ADDRESS/PREFIX", s);
-		return -EINVAL;
-	}
-	memcpy(buf, s, alen);
-	buf[alen] = '\0';
-	struct in_addr a;
-	if (inet_pton(AF_INET, buf, &a) != 1) {
-		set_err(err, errcap, "mesh network '%.64s': '%s' is not an IPv4 address", s, buf);
-		return -EINVAL;
-	}
-	char *end = NULL;
-	errno = 0;
-	unsigned long p = strtoul(slash + 1, &end, 10);
-	if (end == slash + 1 || *end != '\0' || errno != 0 || p < 8 || p > 30) {
-		set_err(err, errcap, "mesh network '%.64s': prefix must be 8..30", s);
-		return -EINVAL;
-	}
-	uint32_t ip = ntohl(a.s_addr);
-	uint32_t mask = p == 0 ? 0 : ~(uint32_t)0 << (32 - p);
-	if ((ip & ~mask) != 0) {
-		set_err(err, errcap, "mesh network '%.64s' has host bits set", s);
-		return -EINVAL;
-	}
-	n->net = ip;
-	n->prefix = (unsigned)p;
-	return 0;
-}
-
-static uint32_t
-net_mask(const struct mesh_net *n)
-{
-	return ~(uint32_t)0 << (32 - n->prefix);
-}
-
-uint32_t
-mesh_net_primary(const struct mesh_net *n)
-{
-	return n->net + 1;
-}
-
-bool
-mesh_net_pop_addr(const struct mesh_net *n, uint32_t ip)
-{
-	uint32_t mask = net_mask(n);
-	if ((ip & mask) != n->net)
-		return false;
-	uint32_t host = ip & ~mask;
-	return host >= 2 && host < ~mask;   /* not network, primary or broadcast */
-}
-
-int
-mesh_net_alloc(const struct mesh_net *n, const uint32_t *used, size_t nused, uint32_t *out)
-{
-	uint32_t last = n->net | ~net_mask(n);   /* broadcast */
-	for (uint32_t ip = n->net + 2; ip < last; ip++) {
-		bool taken = false;
-		for (size_t i = 0; i < nused && !taken; i++)
-			taken = used[i] == ip;
-		if (!taken) {
-			*out = ip;
-			return 0;
-		}
-	}
-	return -ENOSPC;
-}
-
-void
-mesh_ip_text(uint32_t ip, char *buf, size_t cap)
-{
-	snprintf(buf, cap, "%u.%u.%u.%u", ip >> 24, (ip >> 16) & 0xff, (ip >> 8) & 0xff, ip & 0xff);
-}
-
-int
-mesh_key_parse(const char *b64, uint8_t raw[32], char *err, size_t errcap)
-{
-	size_t len = strnlen(b64, 128);
-	if (len != 44 || b64[43] != '=') {
-		set_err(err, errcap, "public_key: not a WireGuard key (base64 of 32 bytes: 44 "
-		        "characters ending in '='), got %zu characters", len);
-		return -EINVAL;
-	}
-	/* the decoder is strict: non-zero trailing bits (a non-canonical
-	 * encoding) are refused too */
-	uint8_t out[33];
-	int n = base64_decode(b64, len, out, sizeof(out));
-	size_t bad = strspn(b64, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/");
-	if (bad < 43) {
-		set_err(err, errcap, "public_key: character %zu is not base64", bad + 1);
-		return -EINVAL;
-	}
-	if (n != 32) {
-		set_err(err, errcap, "public_key: not a canonical base64 encoding of 32 bytes");
-		return -EINVAL;
-	}
-	if (raw != NULL)
-		memcpy(raw, out, 32);
-	return 0;
-}
-
-int
-mesh_endpoint_parse(const char *s, char *host, size_t hostcap, uint16_t *port, char *err,
-                    size_t errcap)
-{
-	size_t len = strnlen(s, MESH_ENDPOINT_MAX + 1);
-	const char *colon;
-	const char *h;
-	size_t hlen;
-	if (len == 0 || len > MESH_ENDPOINT_MAX) {
-		set_err(err, errcap, "endpoint: empty or too long, expected HOST:PORT");
-		return -EINVAL;
-	}
-	if (s[0] == '[') {
-		const char *rb = strchr(s, ']');
-		if (rb == NULL || rb[1] != ':') {
-			set_err(err, errcap, "endpoint '%.80s': expected [IPV6]:PORT", s);
-			return -EINVAL;
-		}
-		h = s + 1;
-		hlen = (size_t)(rb - h);
-		colon = rb + 1;
-		char buf[64];
-		struct in6_addr a6;
-		if (hlen == 0 || hlen >= sizeof(buf)) {
-			set_err(err, errcap, "endpoint '%.80s': bad IPv6 address", s);
-			return -EINVAL;
-		}
-		memcpy(buf, h, hlen);
-		buf[hlen] = '\0';
-		if (inet_pton(AF_INET6, buf, &a6) != 1) {
-			set_err(err, errcap, "endpoint '%.80s': '%s' is not an IPv6 address", s, buf);
-			return -EINVAL;
-		}
-	} else {
-		colon = strrchr(s, ':');
-		if (colon == NULL || colon == s) {
-			set_err(err, errcap, "endpoint '%.80s' is not HOST:PORT", s);
-			return -EINVAL;
-		}
-		h = s;
-		hlen = (size_t)(colon - s);
-		if (memchr(h, ':', hlen) != NULL) {
-			set_err(err, errcap, "endpoint '%.80s': an IPv6 address needs brackets, "
-			        "[ADDRESS]:PORT", s);
-			return -EINVAL;
-		}
-		for (size_t i = 0; i < hlen; i++) {
-			char c = h[i];
-			bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			          (c >= '0' && c <= '9') || c == '-' || c == '.';
-			if (!ok) {
-				set_err(err, errcap, "endpoint '%.80s': bad character in host", s);
-				return -EINVAL;
-			}
-		}
-		if (h[0] == '.' || h[0] == '-' || hlen > 253) {
-			set_err(err, errcap, "endpoint '%.80s': bad host name", s);
-			return -EINVAL;
-		}
-	}
-	const char *ps = colon + 1;
-	char *end = NULL;
-	if (*ps < '0' || *ps > '9') {
-		set_err(err, errcap, "endpoint '%.80s': missing port", s);
-		return -EINVAL;
-	}
-	errno = 0;
-	unsigned long p = strtoul(ps, &end, 10);
-	if (*end != '\0' || errno != 0 || p == 0 || p > 65535) {
-		set_err(err, errcap, "endpoint '%.80s': port must be 1..65535", s);
-		return -EINVAL;
-	}
-	if (hlen + 1 > hostcap) {
-		set_err(err, errcap, "endpoint '%.80s': host too long", s);
-		return -EINVAL;
-	}
-	memcpy(host, h, hlen);
-	host[hlen] = '\0';
-	*port = (uint16_t)p;
-	return 0;
-}
-
-int
-mesh_name_check(const char *name, char *err, size_t errcap)
-{
-	size_t len = strnlen(name, MESH_NAME_MAX);
-	if (len == 0 || len >= MESH_NAME_MAX) {
-		set_err(err, errcap, "name: must be 1..%d characters", MESH_NAME_MAX - 1);
-		return -EINVAL;
-	}
-	for (size_t i = 0; i < len; i++) {
-		char c = name[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) {
-			set_err(err, errcap, "name '%.63s': only a-z, 0-9 and '-' are allowed", name);
-			return -EINVAL;
-		}
-	}
-	if (name[0] == '-' || name[len - 1] == '-') {
-		set_err(err, errcap, "name '%.63s': must not start or end with '-'", name);
-		return -EINVAL;
-	}
-	return 0;
-}
-
-/* A growing text buffer; on allocation failure `bad` sticks and text is NULL. */
-struct sbuf {
-	char *s;
-	size_t len, cap;
-	bool bad;
-};
-
-static void sb_add(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-sb_add(struct sbuf *b, const char *fmt, ...)
-{
-	if (b->bad)
-		return;
-	for (;;) {
-		va_list ap;
-		va_start(ap, fmt);
-		int n = vsnprintf(b->s != NULL ? b->s + b->len : NULL, b->s != NULL ? b->cap - b->len : 0,
-		                  fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			b->bad = true;
-			return;
-		}
-		if (b->s != NULL && b->len + (size_t)n < b->cap) {
-			b->len += (size_t)n;
-			return;
-		}
-		size_t ncap = (b->cap ? b->cap * 2 : 512) + (size_t)n;
-		char *p = realloc(b->s, ncap);
-		if (p == NULL) {
-			b->bad = true;
-			return;
-		}
-		b->s = p;
-		b->cap = ncap;
-	}
-}
-
-static char *
-sb_take(struct sbuf *b)
-{
-	if (b->bad || b->s == NULL) {
-		free(b->s);
-		return NULL;
-	}
-	return b->s;
-}
-
-static unsigned
-endpoint_port(const char *ep, unsigned dflt)
-{
-	char host[MESH_HOST_MAX];
-	uint16_t port;
-	if (ep == NULL || mesh_endpoint_parse(ep, host, sizeof(host), &port, NULL, 0) != 0)
-		return dflt;
-	return port;
-}
-
-char *
-mesh_render_pop_conf(const struct mesh_primary_info *pr, const struct mesh_pop_info *pop)
-{
-	struct sbuf b = {0};
-	char ip[16], pip[16];
-	mesh_ip_text(pop->mesh_ip, ip, sizeof(ip));
-	mesh_ip_text(mesh_net_primary(pr->net), pip, sizeof(pip));
-	sb_add(&b, "# anycst mesh: POP %s\n", pop->name);
-	sb_add(&b, "[Interface]\n");
-	sb_add(&b, "Address = %s/%u\n", ip, pr->net->prefix);
-	sb_add(&b, "PrivateKey = <PRIVATE KEY OF %s: the private key of public key %s>\n",
-	       pop->name, pop->public_key);
-	sb_add(&b, "ListenPort = %u\n", endpoint_port(pop->endpoint, MESH_DEFAULT_WG_PORT));
-	sb_add(&b, "\n[Peer]\n");
-	sb_add(&b, "# anycst primary\n");
-	if (pr->public_key != NULL)
-		sb_add(&b, "PublicKey = %s\n", pr->public_key);
-	else
-		sb_add(&b, "PublicKey = <PUBLIC KEY OF THE PRIMARY: start anycst-primary with "
-		       "--wg-private-key>\n");
-	sb_add(&b, "AllowedIPs = %s/32\n", pip);
-	if (pr->endpoint != NULL)
-		sb_add(&b, "Endpoint = %s\n", pr->endpoint);
-	sb_add(&b, "PersistentKeepalive = %d\n", MESH_KEEPALIVE);
-	return sb_take(&b);
-}
-
-char *
-mesh_render_primary_conf(const struct mesh_primary_info *pr, const struct mesh_pop_info *pops,
-                         size_t npops)
-{
-	struct sbuf b = {0};
-	char pip[16];
-	mesh_ip_text(mesh_net_primary(pr->net), pip, sizeof(pip));
-	sb_add(&b, "# anycst mesh: the primary, %zu POPs\n", npops);
-	sb_add(&b, "[Interface]\n");
-	sb_add(&b, "Address = %s/%u\n", pip, pr->net->prefix);
-	if (pr->private_key_file != NULL)
-		sb_add(&b, "PrivateKey = <contents of %s>\n", pr->private_key_file);
-	else
-		sb_add(&b, "PrivateKey = <PRIVATE KEY OF THE PRIMARY: start anycst-primary with "
-		       "--wg-private-key>\n");
-	sb_add(&b, "ListenPort = %u\n", pr->listen_port);
-	for (size_t i = 0; i < npops; i++) {
-		char ip[16];
-		mesh_ip_text(pops[i].mesh_ip, ip, sizeof(ip));
-		sb_add(&b, "\n[Peer]\n# POP %s\n", pops[i].name);
-		sb_add(&b, "PublicKey = %s\n", pops[i].public_key);
-		sb_add(&b, "AllowedIPs = %s/32\n", ip);
-		sb_add(&b, "Endpoint = %s\n", pops[i].endpoint);
-		sb_add(&b, "PersistentKeepalive = %d\n", MESH_KEEPALIVE);
-	}
-	return sb_take(&b);
-}
-
-char *
-mesh_render_command(const struct mesh_primary_info *pr, const struct mesh_pop_info *pop)
-{
-	struct sbuf b = {0};
-	char ip[16], pip[16];
-	mesh_ip_text(pop->mesh_ip, ip, sizeof(ip));
-	mesh_ip_text(mesh_net_primary(pr->net), pip, sizeof(pip));
-	if (pr->quic_pin != NULL)
-		sb_add(&b, "anycst-secondary --primary %s:%u --transport quic --pin %s", pip,
-		       pr->quic_port, pr->quic_pin);
-	else
-		sb_add(&b, "anycst-secondary --primary %s:%u --transport tcp", pip, pr->xfr_port);
-	sb_add(&b, " --tsig-file " MESH_TSIG_FILE_DIR "/%.*s.tsig", (int)strcspn(pop->tsig_name, "."),
-	       pop->tsig_name);
-	sb_add(&b, " --listen %s:%u", ip, pop->dns_port);
-	sb_add(&b, " --catalog %s", pr->catalog != NULL ? pr->catalog : "catalog.anycst.invalid.");
-	sb_add(&b, " --identity %s", pop->name);
-	return sb_take(&b);
-}
-
-char *
-mesh_render_tsig_file(const struct mesh_pop_info *pop)
-{
-	struct sbuf b = {0};
-	sb_add(&b, "%s:hmac-sha256:%s\n", pop->tsig_name, pop->tsig_secret);
-	return sb_take(&b);
-}
-
 /* ---- the registry ---------------------------------------------------------------- */
 
 struct pop_nsrc {
@@ -447,8 +93,7 @@ struct mesh {
 	struct store *st;
 	struct propagation *prop;
 	struct mesh_net net;
-	sqlite3 *db;
-	pthread_mutex_t wmu;         /* registrations and retirements, one at a time; db, wg */
+	pthread_mutex_t wmu;         /* registrations and retirements, one at a time; wg */
 	pthread_mutex_t mu;          /* pops, npops, counters: held briefly, never across I/O */
 	struct pop **pops;
 	size_t npops, cap;
@@ -760,74 +405,53 @@ registry_push(struct mesh *m, struct pop *p)
 	return 0;
 }
 
-static int
-db_exec(sqlite3 *db, const char *sql)
-{
-	char *msg = NULL;
-	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		log_error(NULL, "mesh: %s: %s", sql, msg != NULL ? msg : sqlite3_errmsg(db));
-		sqlite3_free(msg);
-		return -EIO;
-	}
-	return 0;
-}
-
 static void
-copy_col(char *dst, size_t cap, const unsigned char *src)
+copy_col(char *dst, size_t cap, const char *src)
 {
-	snprintf(dst, cap, "%s", src != NULL ? (const char *)src : "");
+	snprintf(dst, cap, "%s", src != NULL ? src : "");
 }
 
+static int
+load_pop(void *ctx, const struct store_pop *sp)
+{
+	struct mesh *m = ctx;
+	struct pop *p = calloc(1, sizeof(*p));
+	if (p == NULL)
+		return -ENOMEM;
+	copy_col(p->name, sizeof(p->name), sp->name);
+	copy_col(p->endpoint, sizeof(p->endpoint), sp->endpoint);
+	copy_col(p->public_key, sizeof(p->public_key), sp->public_key);
+	copy_col(p->ip_text, sizeof(p->ip_text), sp->mesh_ip);
+	copy_col(p->tsig_name, sizeof(p->tsig_name), sp->tsig_name);
+	p->dns_port = sp->dns_port;
+	p->created_at = sp->created_at;
+	copy_col(p->tsig_secret, sizeof(p->tsig_secret), sp->tsig_secret);
+	struct in_addr a;
+	if (inet_pton(AF_INET, p->ip_text, &a) != 1 || p->tsig_secret[0] == '\0') {
+		log_warning(NULL, "mesh, POP %s has no mesh address or TSIG key in the database, "
+		            "skipped (delete and register it again)", p->name);
+		free(p);
+		return 0;
+	}
+	p->ip = ntohl(a.s_addr);
+	int ret = registry_push(m, p);
+	if (ret == 0 && m->prop != NULL)
+		ret = propagation_pop_add(m->prop, p->name, p->ip_text);
+	if (ret == 0)
+		ret = pop_start(m, p);
+	if (ret != 0) {
+		if (m->npops > 0 && m->pops[m->npops - 1] == p)
+			m->npops--;
+		pop_free(p);
+	}
+	return ret;
+}
+
+/* The POP registry from the store. */
 static int
 load(struct mesh *m, char *err, size_t errcap)
 {
-	sqlite3_stmt *s = NULL;
-	const char *sql = "SELECT s.name, s.endpoint, s.public_key, s.mesh_ip, s.tsig_key, "
-	                  "coalesce(p.dns_port, 53), s.created_at, k.secret FROM secondaries s "
-	                  "LEFT JOIN tsig_keys k ON k.name = s.tsig_key "
-	                  "LEFT JOIN secondary_ports p ON p.name = s.name ORDER BY s.rowid";
-	if (sqlite3_prepare_v2(m->db, sql, -1, &s, NULL) != SQLITE_OK) {
-		set_err(err, errcap, "mesh: cannot read the POP registry: %s", sqlite3_errmsg(m->db));
-		return -EIO;
-	}
-	int rc, ret = 0;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		struct pop *p = calloc(1, sizeof(*p));
-		if (p == NULL) {
-			ret = -ENOMEM;
-			break;
-		}
-		copy_col(p->name, sizeof(p->name), sqlite3_column_text(s, 0));
-		copy_col(p->endpoint, sizeof(p->endpoint), sqlite3_column_text(s, 1));
-		copy_col(p->public_key, sizeof(p->public_key), sqlite3_column_text(s, 2));
-		copy_col(p->ip_text, sizeof(p->ip_text), sqlite3_column_text(s, 3));
-		copy_col(p->tsig_name, sizeof(p->tsig_name), sqlite3_column_text(s, 4));
-		p->dns_port = (uint16_t)sqlite3_column_int(s, 5);
-		p->created_at = sqlite3_column_int64(s, 6);
-		copy_col(p->tsig_secret, sizeof(p->tsig_secret), sqlite3_column_text(s, 7));
-		struct in_addr a;
-		if (inet_pton(AF_INET, p->ip_text, &a) != 1 || p->tsig_secret[0] == '\0') {
-			log_warning(NULL, "mesh, POP %s has no mesh address or TSIG key in the database, "
-			            "skipped (delete and register it again)", p->name);
-			free(p);
-			continue;
-		}
-		p->ip = ntohl(a.s_addr);
-		ret = registry_push(m, p);
-		if (ret == 0 && m->prop != NULL)
-			ret = propagation_pop_add(m->prop, p->name, p->ip_text);
-		if (ret == 0)
-			ret = pop_start(m, p);
-		if (ret != 0) {
-			if (m->npops > 0 && m->pops[m->npops - 1] == p)
-				m->npops--;
-			pop_free(p);
-			break;
-		}
-	}
-	sqlite3_finalize(s);
-	if (ret == 0 && rc != SQLITE_DONE)
-		ret = -EIO;
+	int ret = store_pop_list(m->st, load_pop, m);
 	if (ret != 0)
 		set_err(err, errcap, "mesh: cannot load the POP registry (%s)", strerror(-ret));
 	return ret;
@@ -926,19 +550,6 @@ mesh_open(const struct mesh_opts *o, struct store *st, struct propagation *prop,
 	ret = read_private_key(m, err, errcap);
 	if (ret != 0)
 		goto fail;
-	if (sqlite3_open_v2(o->db, &m->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, NULL) !=
-	    SQLITE_OK) {
-		set_err(err, errcap, "mesh: cannot open %s", o->db);
-		ret = -EIO;
-		goto fail;
-	}
-	sqlite3_busy_timeout(m->db, 10000);
-	sqlite3_extended_result_codes(m->db, 1);
-	if (db_exec(m->db, "PRAGMA foreign_keys = ON") != 0) {
-		set_err(err, errcap, "mesh: cannot set up %s", o->db);
-		ret = -EIO;
-		goto fail;
-	}
 	ret = load(m, err, errcap);
 	if (ret != 0)
 		goto fail;
@@ -980,7 +591,6 @@ mesh_close(struct mesh *m)
 	for (size_t i = 0; i < m->npops; i++)
 		pop_free(m->pops[i]);
 	free(m->pops);
-	sqlite3_close(m->db);
 	pthread_mutex_destroy(&m->mu);
 	pthread_mutex_destroy(&m->wmu);
 	free(m);
@@ -1032,74 +642,15 @@ random_secret(char *out, size_t cap)
 	return ret;
 }
 
-/* One transaction: the POP's TSIG key, then its row.  0, -EEXIST (err says which), -EIO. */
+/* One transaction in the store: the POP's TSIG key, then its row.  0, -EEXIST, -EIO (err). */
 static int
 db_insert(struct mesh *m, const struct pop *p, char *err, size_t errcap)
 {
-	if (db_exec(m->db, "BEGIN IMMEDIATE") != 0) {
-		set_err(err, errcap, "cannot write the database");
-		return -EIO;
-	}
-	sqlite3_stmt *s = NULL;
-	int rc = SQLITE_ERROR;
-	if (sqlite3_prepare_v2(m->db, "INSERT INTO tsig_keys (name, algorithm, secret) VALUES "
-	                       "(?1, 'hmac-sha256', ?2)", -1, &s, NULL) == SQLITE_OK) {
-		sqlite3_bind_text(s, 1, p->tsig_name, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 2, p->tsig_secret, -1, SQLITE_STATIC);
-		rc = sqlite3_step(s);
-	}
-	sqlite3_finalize(s);
-	s = NULL;
-	if (rc != SQLITE_DONE) {
-		db_exec(m->db, "ROLLBACK");
-		if ((rc & 0xff) == SQLITE_CONSTRAINT) {
-			set_err(err, errcap, "TSIG key '%s' already exists (delete it or pick another "
-			        "POP name)", p->tsig_name);
-			return -EEXIST;
-		}
-		set_err(err, errcap, "cannot write the TSIG key: %s", sqlite3_errmsg(m->db));
-		return -EIO;
-	}
-	rc = SQLITE_ERROR;
-	if (sqlite3_prepare_v2(m->db, "INSERT INTO secondaries (name, endpoint, public_key, mesh_ip, "
-	                       "tsig_key, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-	                       -1, &s, NULL) == SQLITE_OK) {
-		sqlite3_bind_text(s, 1, p->name, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 2, p->endpoint, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 3, p->public_key, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 4, p->ip_text, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 5, p->tsig_name, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 6, p->created_at);
-		rc = sqlite3_step(s);
-	}
-	sqlite3_finalize(s);
-	s = NULL;
-	if (rc == SQLITE_DONE) {
-		rc = SQLITE_ERROR;
-		if (sqlite3_prepare_v2(m->db, "INSERT INTO secondary_ports (name, dns_port) VALUES "
-		                       "(?1, ?2)", -1, &s, NULL) == SQLITE_OK) {
-			sqlite3_bind_text(s, 1, p->name, -1, SQLITE_STATIC);
-			sqlite3_bind_int(s, 2, p->dns_port);
-			rc = sqlite3_step(s);
-		}
-		sqlite3_finalize(s);
-	}
-	if (rc != SQLITE_DONE) {
-		db_exec(m->db, "ROLLBACK");
-		if ((rc & 0xff) == SQLITE_CONSTRAINT) {
-			set_err(err, errcap, "POP '%s' (or its key or address) is already registered",
-			        p->name);
-			return -EEXIST;
-		}
-		set_err(err, errcap, "cannot write the POP: %s", sqlite3_errmsg(m->db));
-		return -EIO;
-	}
-	if (db_exec(m->db, "COMMIT") != 0) {
-		db_exec(m->db, "ROLLBACK");
-		set_err(err, errcap, "cannot commit the POP");
-		return -EIO;
-	}
-	return 0;
+	struct store_pop sp = {.name = p->name, .endpoint = p->endpoint,
+	                       .public_key = p->public_key, .mesh_ip = p->ip_text,
+	                       .tsig_name = p->tsig_name, .tsig_secret = p->tsig_secret,
+	                       .dns_port = p->dns_port, .created_at = p->created_at};
+	return store_pop_add(m->st, &sp, err, errcap);
 }
 
 static json_t *
@@ -1112,9 +663,9 @@ pop_json_base(const struct mesh *m, const struct pop *p)
 	                 "created_at", (json_int_t)p->created_at);
 }
 
-int
-mesh_pop_add(struct mesh *m, const struct mesh_register *r, json_t **out, char *err,
-             size_t errcap)
+/* The request's fields, before anything is allocated.  0, -EINVAL or -EEXIST (err). */
+static int
+register_check(const struct mesh *m, const struct mesh_register *r, char *err, size_t errcap)
 {
 	char host[MESH_HOST_MAX];
 	uint16_t port;
@@ -1143,6 +694,51 @@ mesh_pop_add(struct mesh *m, const struct mesh_register *r, json_t **out, char *
 		set_err(err, errcap, "public_key: that is the primary's own key");
 		return -EEXIST;
 	}
+	return 0;
+}
+
+/* The answer to a registration: the POP's row plus its configuration texts. */
+static json_t *
+pop_reply(const struct mesh *m, const struct pop *p)
+{
+	struct mesh_primary_info pi;
+	struct mesh_pop_info po;
+	primary_info(m, &pi);
+	pop_info(p, &po);
+	json_t *j = pop_json_base(m, p);
+	char *conf = mesh_render_pop_conf(&pi, &po);
+	char *cmd = mesh_render_command(&pi, &po);
+	char *tfile = mesh_render_tsig_file(&po);
+	if (j != NULL && conf != NULL && cmd != NULL && tfile != NULL) {
+		json_object_set_new(j, "wireguard_config", json_string(conf));
+		json_object_set_new(j, "command", json_string(cmd));
+		json_object_set_new(j, "tsig_secret", json_string(p->tsig_secret));
+		char path[MESH_NAME_MAX + 64];
+		snprintf(path, sizeof(path), MESH_TSIG_FILE_DIR "/" MESH_TSIG_PREFIX "%s.tsig", p->name);
+		json_object_set_new(j, "tsig_file", json_string(path));
+		json_object_set_new(j, "tsig_file_content", json_string(tfile));
+		json_object_set_new(j, "transport", json_string(pi.quic_pin != NULL ? "quic" : "tcp"));
+		char pip[16];
+		mesh_ip_text(mesh_net_primary(&m->net), pip, sizeof(pip));
+		json_object_set_new(j, "primary_mesh_ip", json_string(pip));
+		if (pi.public_key != NULL)
+			json_object_set_new(j, "primary_public_key", json_string(pi.public_key));
+	}
+	free(conf);
+	free(cmd);
+	if (tfile != NULL)
+		explicit_bzero(tfile, strlen(tfile));
+	free(tfile);
+	return j;
+}
+
+int
+mesh_pop_add(struct mesh *m, const struct mesh_register *r, json_t **out, char *err,
+             size_t errcap)
+{
+	int rc = register_check(m, r, err, errcap);
+	if (rc != 0)
+		return rc;
 	struct pop *p = calloc(1, sizeof(*p));
 	if (p == NULL) {
 		set_err(err, errcap, "out of memory");
@@ -1218,34 +814,7 @@ mesh_pop_add(struct mesh *m, const struct mesh_register *r, json_t **out, char *
 	m->pops[m->npops++] = p;
 	pthread_mutex_unlock(&m->mu);
 	wg_peer_add(m, p);
-	struct mesh_primary_info pi;
-	struct mesh_pop_info po;
-	primary_info(m, &pi);
-	pop_info(p, &po);
-	json_t *j = pop_json_base(m, p);
-	char *conf = mesh_render_pop_conf(&pi, &po);
-	char *cmd = mesh_render_command(&pi, &po);
-	char *tfile = mesh_render_tsig_file(&po);
-	if (j != NULL && conf != NULL && cmd != NULL && tfile != NULL) {
-		json_object_set_new(j, "wireguard_config", json_string(conf));
-		json_object_set_new(j, "command", json_string(cmd));
-		json_object_set_new(j, "tsig_secret", json_string(p->tsig_secret));
-		char path[MESH_NAME_MAX + 64];
-		snprintf(path, sizeof(path), MESH_TSIG_FILE_DIR "/" MESH_TSIG_PREFIX "%s.tsig", p->name);
-		json_object_set_new(j, "tsig_file", json_string(path));
-		json_object_set_new(j, "tsig_file_content", json_string(tfile));
-		json_object_set_new(j, "transport", json_string(pi.quic_pin != NULL ? "quic" : "tcp"));
-		char pip[16];
-		mesh_ip_text(mesh_net_primary(&m->net), pip, sizeof(pip));
-		json_object_set_new(j, "primary_mesh_ip", json_string(pip));
-		if (pi.public_key != NULL)
-			json_object_set_new(j, "primary_public_key", json_string(pi.public_key));
-	}
-	free(conf);
-	free(cmd);
-	if (tfile != NULL)
-		explicit_bzero(tfile, strlen(tfile));
-	free(tfile);
+	json_t *j = pop_reply(m, p);
 	pthread_mutex_unlock(&m->wmu);
 	free(used);
 	log_info(NULL, "mesh, POP %s registered, mesh address %s, endpoint %s, TSIG key %s",
@@ -1287,33 +856,11 @@ mesh_pop_delete(struct mesh *m, const char *name, char *err, size_t errcap)
 		return -ENOENT;
 	}
 	/* Forgotten in memory first: from here its key transfers nothing and it gets no NOTIFY. */
-	int ret = 0;
-	sqlite3_stmt *s = NULL;
-	if (db_exec(m->db, "BEGIN IMMEDIATE") != 0)
-		ret = -EIO;
-	const char *sqls[] = {"DELETE FROM secondary_ports WHERE name = ?1",
-	                      "DELETE FROM pop_serials WHERE pop = ?1",
-	                      "DELETE FROM secondaries WHERE name = ?1",
-	                      "DELETE FROM tsig_keys WHERE name = ?1"};
-	const char *args[] = {p->name, p->name, p->name, p->tsig_name};
-	for (size_t i = 0; i < 4 && ret == 0; i++) {
-		if (sqlite3_prepare_v2(m->db, sqls[i], -1, &s, NULL) != SQLITE_OK) {
-			ret = -EIO;
-			break;
-		}
-		sqlite3_bind_text(s, 1, args[i], -1, SQLITE_STATIC);
-		if (sqlite3_step(s) != SQLITE_DONE)
-			ret = -EIO;
-		sqlite3_finalize(s);
-		s = NULL;
-	}
-	if (ret == 0 && db_exec(m->db, "COMMIT") != 0)
-		ret = -EIO;
-	if (ret != 0) {
-		db_exec(m->db, "ROLLBACK");
+	char why[256] = "";
+	int ret = store_pop_delete(m->st, p->name, p->tsig_name, why, sizeof(why));
+	if (ret != 0)
 		set_err(err, errcap, "POP '%s' retired in memory but the database write failed: %s",
-		        p->name, sqlite3_errmsg(m->db));
-	}
+		        p->name, why);
 	wg_peer_remove(m, p->name, p->public_key);
 	pthread_mutex_unlock(&m->wmu);
 	log_info(NULL, "mesh, POP %s retired, mesh address %s, TSIG key %s revoked", p->name,

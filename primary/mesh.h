@@ -142,7 +142,7 @@ char *mesh_render_tsig_file(const struct mesh_pop_info *pop);
 /* ---- the registry ---------------------------------------------------------------- */
 
 struct mesh_opts {
-	const char *db;                /* SQLite database (the store's) */
+	const char *db;                /* unused: POPs are rows written through the store */
 	const char *net;               /* --mesh-net, NULL: MESH_DEFAULT_NET */
 	const char *xfr;               /* --xfr ADDR:PORT (NOTIFYs leave from its address) */
 	const char *quic;              /* --quic ADDR:PORT */
@@ -158,7 +158,7 @@ struct mesh;
 struct propagation;
 
 /*
- * Loads the registry from the database, reads the WireGuard private key
+ * Loads the registry from the store (store_pop_list), reads the WireGuard private key
  * and derives its public key (`wg pubkey`), starts one NOTIFY sender per
  * POP and, with wg_interface, applies the key and every peer to it.
  * `st` and `prop` (may be NULL) are borrowed and must outlive the mesh.

@@ -9,7 +9,7 @@
  *   the journal row and the catalog zone; on any error it rolls back, so
  *   nothing is half-applied.
  * - Exactly one serial bump per committed change; a request that changes
- *   nothing changes nothing (no bump, no journal row, no hook call).
+ *   nothing changes nothing (no bump, no journal row, no listener call).
  * - Journal rows hold (serial_from, serial_to, removed, added) where removed
  *   starts with the old SOA and added with the new SOA, as canonical wire RRs
  *   (see store_blob_next), so an IXFR answer is a concatenation of blobs.
@@ -63,22 +63,42 @@ void store_close(struct store *st);
 const uint8_t *store_catalog_name(const struct store *st);
 
 /*
- * Called after every commit that changed a zone's serial (outside the write
- * transaction and outside the write mutex), with the zone's wire name, its
- * old and new serial.  Also called for the catalog zone when a zone is
- * created or deleted, and with old == new == 0 for a deleted zone
- * (`deleted` true).  Must not block for long: queue work.
+ * The one commit listener.  A committed change reaches exactly one module
+ * (the transfer service), which fans it out; no hook table.
  */
-typedef void (*store_commit_fn)(void *ctx, const uint8_t *zone, uint32_t old_serial,
-                                uint32_t new_serial, bool deleted);
-void store_set_commit_hook(struct store *st, store_commit_fn fn, void *ctx);
+enum store_change {
+	STORE_ZONE_CREATED,    /* old_serial 0 */
+	STORE_ZONE_CHANGED,
+	STORE_ZONE_DELETED,    /* old_serial == new_serial == 0 */
+	STORE_CATALOG_CHANGED, /* the catalog zone's serial moved (a member added or removed) */
+};
+
+struct store_commit {
+	const uint8_t *zone;       /* wire, lower-case; valid during the call */
+	uint32_t old_serial, new_serial;
+	enum store_change kind;
+};
+
+struct store_listener {
+	/*
+	 * Called after every commit that changed a zone's serial (outside the
+	 * write transaction and outside the write mutex), once per zone: a
+	 * create or delete also reports the catalog zone.  Must not block for
+	 * long: queue work.
+	 */
+	void (*on_commit)(void *ctx, const struct store_commit *c);
+	/* NOTIFY on demand (PUT /zones/{id}/notify): 0 or a negative code. */
+	int (*on_notify)(void *ctx, const uint8_t *zone, uint32_t serial);
+	void *ctx;
+};
 
 /*
- * NOTIFY on demand (PUT /zones/{id}/notify).  The hook returns 0 or a
- * negative code.  store_notify() returns -ENOSYS when no hook is set.
+ * Sets the listener (copied).  0, or -EBUSY when one is set already (a
+ * second listener is refused, never dropped silently).  NULL removes it.
  */
-typedef int (*store_notify_fn)(void *ctx, const uint8_t *zone, uint32_t serial);
-void store_set_notify_hook(struct store *st, store_notify_fn fn, void *ctx);
+int store_set_listener(struct store *st, const struct store_listener *l);
+
+/* Hands a NOTIFY request to the listener; -ENOSYS when there is none. */
 int store_notify(struct store *st, const uint8_t *zone, uint32_t serial);
 
 /* ---- reading: snapshots ------------------------------------------------ */
@@ -360,7 +380,7 @@ struct store_pop_ack {
  * rows, releasing the write mutex between them so that a zone change waits
  * for one batch at most.  Rows of a POP no longer registered or of a zone
  * no longer present are skipped (a retired POP is never written back).
- * Not a zone change: no hook, no serial, no commit counted.  0 or -EIO.
+ * Not a zone change: no listener call, no serial, no commit counted.  0 or -EIO.
  */
 #define STORE_ACKS_BATCH 256
 int store_pop_acks_put(struct store *st, const struct store_pop_ack *acks, size_t n);
@@ -371,5 +391,33 @@ int store_pop_acks_put(struct store *st, const struct store_pop_ack *acks, size_
  */
 typedef int (*store_pop_ack_fn)(void *ctx, const struct store_pop_ack *a);
 int store_pop_acks_list(struct store *st, store_pop_ack_fn fn, void *ctx);
+
+/* ---- POP registry (secondaries and their TSIG keys) ------------------------ */
+
+struct store_pop {
+	const char *name;          /* registry name */
+	const char *endpoint;      /* WireGuard endpoint */
+	const char *public_key;    /* WireGuard public key */
+	const char *mesh_ip;       /* the POP's mesh address, dotted quad */
+	const char *tsig_name;     /* its TSIG key (hmac-sha256) */
+	const char *tsig_secret;   /* base64; NULL in a list when the key is missing */
+	uint16_t dns_port;
+	int64_t created_at;        /* Unix seconds */
+};
+
+/*
+ * Writes POP `p` with its TSIG key in one transaction.  0, -EEXIST (the key
+ * or the POP exists; `err` says which), -EIO (err).
+ */
+int store_pop_add(struct store *st, const struct store_pop *p, char *err, size_t errcap);
+/*
+ * Deletes POP `name`, its acknowledgements and its TSIG key `tsig_name` in
+ * one transaction.  0 or -EIO (err).
+ */
+int store_pop_delete(struct store *st, const char *name, const char *tsig_name, char *err,
+                     size_t errcap);
+/* Every registered POP in registration order (strings valid during the call). */
+typedef int (*store_pop_fn)(void *ctx, const struct store_pop *p);
+int store_pop_list(struct store *st, store_pop_fn fn, void *ctx);
 
 #endif

@@ -1,7 +1,10 @@
 /*
- * Wiring of the transfer side (see xfr_service.h).  The commit hook runs on
- * the API's threads right after a commit: it only records the commit time
- * and queues a NOTIFY, never touching the network.
+ * Wiring of the transfer side (see xfr_service.h).  The service is the
+ * store's one commit listener: on_commit runs on the API's threads right
+ * after a commit and fans the event out by direct calls, in this order: the
+ * xfrout cache forgets the zone's version, propagation records the commit
+ * (or drops a deleted zone), the NOTIFY sender and the registered POPs
+ * (mesh) queue a NOTIFY.  It never touches the network itself.
  */
 #include "primary/xfr_service.h"
 
@@ -28,22 +31,24 @@ struct xfr_service {
 	struct xfrout *xo;
 	struct xfr_tcp *tcp;
 	struct notify *notify;
+	bool listening;        /* the store's listener is ours */
 };
 
 static void
-on_commit(void *ctx, const uint8_t *zone, uint32_t old_serial, uint32_t new_serial, bool deleted)
+on_commit(void *ctx, const struct store_commit *c)
 {
 	struct xfr_service *s = ctx;
+	const uint8_t *zone = c->zone;
 	char text[DNS_NAME_TEXT_MAX];
-	(void)old_serial;
 	if (dns_name_to_text(zone, text, sizeof(text)) < 0)
 		return;
 	xfrout_store_forget(&s->src, zone);   /* its cached version is stale now */
-	if (deleted) {
+	if (c->kind == STORE_ZONE_DELETED) {
 		propagation_drop_zone(s->prop, text);
 		return;
 	}
-	propagation_commit(s->prop, text, new_serial, propagation_now_ms());
+	/* created, changed, or the catalog zone changed: the same path */
+	propagation_commit(s->prop, text, c->new_serial, propagation_now_ms());
 	if (s->notify != NULL && notify_zone(s->notify, zone, false) != 0)
 		log_warning(text, "notify, cannot queue, out of memory");
 	mesh_zone_changed(zone, false);   /* registered POPs */
@@ -131,8 +136,13 @@ xfr_service_start(const struct xfr_service_opts *o, struct store *st, struct xfr
 		snprintf(err, errcap, "cannot start the transfer threads, %s", strerror(-ret));
 		goto fail;
 	}
-	store_set_commit_hook(st, on_commit, s);
-	store_set_notify_hook(st, on_notify, s);
+	struct store_listener l = {.on_commit = on_commit, .on_notify = on_notify, .ctx = s};
+	ret = store_set_listener(st, &l);
+	if (ret != 0) {
+		snprintf(err, errcap, "the store has a commit listener already");
+		goto fail;
+	}
+	s->listening = true;
 	log_notice(NULL, "zone transfers listening on %s (TCP), NOTIFY from there (UDP), %zu "
 	           "static NOTIFY targets", o->xfr, o->nnotify);
 	*out = s;
@@ -147,10 +157,8 @@ xfr_service_stop(struct xfr_service *s)
 {
 	if (s == NULL)
 		return;
-	if (s->st != NULL) {
-		store_set_commit_hook(s->st, NULL, NULL);
-		store_set_notify_hook(s->st, NULL, NULL);
-	}
+	if (s->listening)
+		store_set_listener(s->st, NULL);
 	notify_free(s->notify);
 	xfr_tcp_free(s->tcp);
 	xfrout_free(s->xo);

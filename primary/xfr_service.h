@@ -1,7 +1,7 @@
 /*
  * The primary's transfer side wired together, so main.c needs two calls:
  * the TCP transfer server on --xfr, the NOTIFY sender on the same address
- * (UDP), propagation tracking, and the store's commit and notify hooks
+ * (UDP), propagation tracking, and the store's one commit listener
  * (every commit queues a NOTIFY of that zone; catalog changes notify the
  * catalog zone; PUT /zones/{id}/notify sends at once).
  */
@@ -21,7 +21,7 @@ struct xfr_service_opts {
 };
 
 /*
- * Starts everything and installs the store hooks.  `st` is borrowed and
+ * Starts everything and becomes the store's commit listener.  `st` is borrowed and
  * must outlive the service.  On error writes a message naming the fault
  * into `err` and returns -EINVAL (bad address), -EADDRINUSE or another
  * negative errno.

@@ -1,4 +1,5 @@
-/* primary/store.c: migrations, changes, rules, serials, journal, catalog, snapshots. */
+/* primary/store*.c: migrations, changes, rules, serials, journal, catalog, snapshots,
+ * the commit listener, the POP registry. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -723,6 +724,125 @@ test_store_big_rrset_is_not_quadratic(void **state)
 	assert_true(big < small * 64 + 0.05);
 }
 
+/* The commit listener: one only, and every kind of change reaches it. */
+struct events {
+	size_t n;
+	struct {
+		uint8_t zone[DNS_NAME_MAX];
+		uint32_t old_serial, new_serial;
+		enum store_change kind;
+	} e[8];
+};
+
+static void
+on_commit(void *ctx, const struct store_commit *c)
+{
+	struct events *ev = ctx;
+	if (ev->n >= 8)
+		return;
+	memcpy(ev->e[ev->n].zone, c->zone, dns_name_len(c->zone));
+	ev->e[ev->n].old_serial = c->old_serial;
+	ev->e[ev->n].new_serial = c->new_serial;
+	ev->e[ev->n].kind = c->kind;
+	ev->n++;
+}
+
+static void
+test_store_one_listener(void **state)
+{
+	struct fx *f = *state;
+	struct events ev = {0}, other = {0};
+	struct store_listener l = {.on_commit = on_commit, .ctx = &ev};
+	struct store_listener l2 = {.on_commit = on_commit, .ctx = &other};
+	assert_int_equal(store_notify(f->st, f->zone, 1), -ENOSYS);
+	assert_int_equal(store_set_listener(f->st, &l), 0);
+	assert_int_equal(store_set_listener(f->st, &l2), -EBUSY);
+	create_zone(f, DNS_SERIAL_INCREASE);
+	/* the catalog's member record, then the zone itself */
+	assert_int_equal(ev.n, 2);
+	assert_true(dns_name_equal(ev.e[0].zone, store_catalog_name(f->st)));
+	assert_int_equal(ev.e[0].kind, STORE_CATALOG_CHANGED);
+	assert_true(dns_name_equal(ev.e[1].zone, f->zone));
+	assert_int_equal(ev.e[1].kind, STORE_ZONE_CREATED);
+	assert_int_equal(ev.e[1].old_serial, 0);
+	assert_int_equal(ev.e[1].new_serial, 100);
+	struct opbuf b;
+	struct store_result res;
+	char err[256] = "";
+	assert_int_equal(patch1(f, mkop(&b, STORE_OP_REPLACE, "l.example.com.", "A", 60,
+	                                "192.0.2.7"), &res, err), 0);
+	assert_int_equal(ev.n, 3);
+	assert_int_equal(ev.e[2].kind, STORE_ZONE_CHANGED);
+	assert_int_equal(ev.e[2].old_serial, 100);
+	assert_int_equal(ev.e[2].new_serial, 101);
+	/* nothing changed: no event */
+	assert_int_equal(patch1(f, mkop(&b, STORE_OP_REPLACE, "l.example.com.", "A", 60,
+	                                "192.0.2.7"), &res, err), 0);
+	assert_int_equal(ev.n, 3);
+	assert_int_equal(store_zone_delete(f->st, f->zone, NULL), 0);
+	assert_int_equal(ev.n, 5);
+	assert_int_equal(ev.e[3].kind, STORE_CATALOG_CHANGED);
+	assert_int_equal(ev.e[4].kind, STORE_ZONE_DELETED);
+	assert_int_equal(ev.e[4].old_serial, 0);
+	assert_int_equal(ev.e[4].new_serial, 0);
+	assert_int_equal(other.n, 0);
+	/* removed, then another may listen */
+	assert_int_equal(store_set_listener(f->st, NULL), 0);
+	assert_int_equal(store_set_listener(f->st, &l2), 0);
+	create_zone(f, DNS_SERIAL_INCREASE);
+	assert_int_equal(other.n, 2);
+	assert_int_equal(ev.n, 5);
+}
+
+static int
+count_pop(void *ctx, const struct store_pop *p)
+{
+	size_t *n = ctx;
+	assert_string_equal(p->tsig_name, "pop-a.");
+	assert_string_equal(p->tsig_secret, "c2VjcmV0");
+	assert_int_equal(p->dns_port, 5353);
+	(*n)++;
+	return 0;
+}
+
+/* POPs and their TSIG keys are rows of the store, one transaction each. */
+static void
+test_store_pop_registry(void **state)
+{
+	struct fx *f = *state;
+	char err[256] = "";
+	struct store_pop p = {.name = "a", .endpoint = "192.0.2.1:51820", .public_key = "k",
+	                      .mesh_ip = "10.53.0.2", .tsig_name = "pop-a.",
+	                      .tsig_secret = "c2VjcmV0", .dns_port = 5353, .created_at = 1};
+	assert_int_equal(store_pop_add(f->st, &p, err, sizeof(err)), 0);
+	size_t n = 0;
+	assert_int_equal(store_pop_list(f->st, count_pop, &n), 0);
+	assert_int_equal(n, 1);
+	struct store_snap *sn;
+	struct store_tsig_key k;
+	assert_int_equal(store_snap_open(f->st, &sn), 0);
+	assert_int_equal(store_snap_tsig_key(sn, "pop-a.", &k), 0);
+	store_snap_close(sn);
+	/* the same key again: refused whole, naming the key */
+	assert_int_equal(store_pop_add(f->st, &p, err, sizeof(err)), -EEXIST);
+	assert_non_null(strstr(err, "TSIG key 'pop-a.' already exists"));
+	/* a second POP of the same name but another key: nothing half-written */
+	struct store_pop q = p;
+	q.tsig_name = "pop-b.";
+	assert_int_equal(store_pop_add(f->st, &q, err, sizeof(err)), -EEXIST);
+	assert_non_null(strstr(err, "POP 'a'"));
+	assert_int_equal(store_snap_open(f->st, &sn), 0);
+	assert_int_equal(store_snap_tsig_key(sn, "pop-b.", &k), -ENOENT);
+	store_snap_close(sn);
+	assert_int_equal(store_pop_delete(f->st, "a", "pop-a.", err, sizeof(err)), 0);
+	n = 0;
+	assert_int_equal(store_pop_list(f->st, count_pop, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(store_snap_open(f->st, &sn), 0);
+	assert_int_equal(store_snap_tsig_key(sn, "pop-a.", &k), -ENOENT);
+	store_snap_close(sn);
+}
+
 int
 main(void)
 {
@@ -740,6 +860,8 @@ main(void)
 		cmocka_unit_test(test_store_blob_bounds),
 		cmocka_unit_test_setup_teardown(test_store_duplicate_names_first_pair, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_big_rrset_is_not_quadratic, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_one_listener, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_pop_registry, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }

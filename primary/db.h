@@ -1,0 +1,148 @@
+/*
+ * The store's one database layer: connections, transactions and named
+ * prepared statements.  Everything above it (primary/store*.c) names a
+ * query by its id and binds and reads columns by position; the SQL text and
+ * the engine's calls live in the backend (db_sqlite.c), so another engine
+ * is a new backend file implementing this header, not a fork of the logic.
+ *
+ * A connection is used by one thread at a time.  A statement is reset by
+ * db_done() (or db_run()) before its id is used again on that connection.
+ * Column and parameter indexes: parameters from 1, columns from 0.
+ */
+#ifndef PRIMARY_DB_H
+#define PRIMARY_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct db;
+struct db_stmt;
+
+enum db_qid {
+	/* zones */
+	DBQ_ZONE_BY_NAME,
+	DBQ_ZONES_LIST,
+	DBQ_ZONES_LIST_ACC,
+	DBQ_ZONE_INSERT,
+	DBQ_ZONE_DELETE,
+	DBQ_ZONE_UPDATE,
+	DBQ_ZONE_SERIAL,
+	DBQ_LKEY_INSERT,
+	DBQ_LKEY_MISSING,
+	DBQ_ZONE_DESCENDANT,
+	/* records and comments */
+	DBQ_ROWS_ALL,
+	DBQ_ROWS_OWNER,
+	DBQ_ROWS_RRSET,
+	DBQ_AXFR_REST,
+	DBQ_SOA,
+	DBQ_REC_INSERT,
+	DBQ_REC_UPSERT,
+	DBQ_RRSET_DELETE,
+	DBQ_REC_DELETE,
+	DBQ_RRSET_TTL,
+	DBQ_OWNER_TYPES,
+	DBQ_COMMENTS_DEL,
+	DBQ_COMMENT_INSERT,
+	DBQ_COMMENTS_ALL,
+	/* journal */
+	DBQ_JOURNAL_INSERT,
+	DBQ_JOURNAL_TRIM,
+	DBQ_JOURNAL_START,
+	DBQ_JOURNAL_FROM,
+	DBQ_JOURNAL_RANGE,
+	/* TSIG keys */
+	DBQ_TSIG_GET,
+	DBQ_TSIG_ALL,
+	DBQ_TSIG_INSERT,
+	DBQ_TSIG_UPSERT,
+	DBQ_TSIG_DELETE,
+	DBQ_ZONE_TSIG,
+	DBQ_ZONE_TSIG_INSERT,
+	DBQ_ZONE_TSIG_CLEAR,
+	/* API keys */
+	DBQ_APIKEY_INSERT,
+	DBQ_APIKEY_DELETE,
+	DBQ_APIKEY_ALL,
+	DBQ_APIKEY_FIND,
+	/* statistics */
+	DBQ_COUNT_ZONES,
+	DBQ_COUNT_RECORDS,
+	DBQ_COUNT_JOURNAL,
+	DBQ_COUNT_ACC_ZONES,
+	DBQ_COUNT_ACC_RECORDS,
+	DBQ_COUNT_ACC_JOURNAL,
+	/* POPs (secondaries) and their acknowledgements */
+	DBQ_POP_ACK_PUT,
+	DBQ_POP_ACKS_ALL,
+	DBQ_POPS_ALL,
+	DBQ_POP_INSERT,
+	DBQ_POP_PORT_INSERT,
+	DBQ_POP_PORT_DELETE,
+	DBQ_POP_ACKS_DELETE,
+	DBQ_POP_DELETE,
+	DBQ_COUNT
+};
+
+/* db_step() results besides negative errors. */
+#define DB_DONE 0
+#define DB_ROW 1
+
+/*
+ * Opens a connection to `path` (created when `create`).  A reader
+ * (`readonly`) may never write.  0 or -EIO (`*out` may then be set; close it).
+ */
+int db_open(const char *path, bool create, bool readonly, struct db **out);
+void db_close(struct db *db);   /* NULL ok */
+const char *db_errmsg(struct db *db);
+
+/*
+ * Brings the schema up to this binary's version in one transaction and sets
+ * the connection up as the writer.  On error fills `err` and returns
+ * ERR_SCHEMA_NEWER or -EIO.
+ */
+int db_migrate(struct db *db, const char *path, char *err, size_t errcap);
+/* The writer leaves checkpoints to db_ckpt (no automatic ones).  0 or -EIO. */
+int db_writer_ready(struct db *db);
+
+int db_begin(struct db *db);        /* a write transaction (waits for other writers) */
+int db_begin_read(struct db *db);   /* a read snapshot, taken now */
+int db_commit(struct db *db);
+int db_rollback(struct db *db);
+
+/* The statement `id` on `db`, prepared once per connection; NULL (logged) on error. */
+struct db_stmt *db_q(struct db *db, enum db_qid id);
+void db_bind_i64(struct db_stmt *s, int i, int64_t v);
+void db_bind_text(struct db_stmt *s, int i, const char *v);   /* must live until db_done */
+void db_bind_blob(struct db_stmt *s, int i, const void *p, size_t n);
+/*
+ * DB_ROW, DB_DONE, or -EEXIST (a unique key), -ENOENT (a foreign key), -EIO
+ * (anything else, a trigger's abort too; logged).
+ */
+int db_step(struct db_stmt *s);
+/* Steps a statement that returns no rows and resets it: 0 or as db_step. */
+int db_run(struct db_stmt *s);
+/* Resets the statement and clears its bindings.  NULL ok. */
+void db_done(struct db_stmt *s);
+
+int64_t db_col_i64(struct db_stmt *s, int i);
+int db_col_int(struct db_stmt *s, int i);
+bool db_col_null(struct db_stmt *s, int i);
+const void *db_col_blob(struct db_stmt *s, int i);   /* NULL for an empty blob */
+size_t db_col_bytes(struct db_stmt *s, int i);
+const char *db_col_text(struct db_stmt *s, int i);   /* NULL for NULL */
+
+int64_t db_last_id(struct db *db);   /* row id of the last insert */
+int64_t db_changes(struct db *db);   /* rows changed by the last statement */
+
+/*
+ * The background checkpointer: keeps the write-ahead log short on a
+ * connection of its own so that no writer pays for it.  NULL when it could
+ * not start (then nothing checkpoints but the engine's defaults).
+ */
+struct db_ckpt;
+struct db_ckpt *db_ckpt_start(const char *path);
+void db_ckpt_stop(struct db_ckpt *c);   /* NULL ok */
+
+#endif

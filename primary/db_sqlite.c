@@ -1,0 +1,483 @@
+/*
+ * SQLite backend of the database layer (see db.h): every SQL text and every
+ * sqlite3_* call of the store is here.  Connections use WAL, foreign_keys=ON
+ * and a busy timeout; statements are prepared once per connection.
+ */
+#include "primary/db.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "util/err.h"
+#include "util/log.h"
+
+extern const char *const schema_migrations[];
+extern const size_t schema_count;
+
+#define ZONE_COLS "id, name, wire, kind, account, soa_edit_api, serial, notified_serial, is_catalog"
+
+static const char *const qsql[DBQ_COUNT] = {
+	[DBQ_ZONE_BY_NAME] = "SELECT " ZONE_COLS " FROM zones WHERE name = ?1",
+	[DBQ_ZONES_LIST] = "SELECT " ZONE_COLS " FROM zones WHERE name > ?1 ORDER BY name LIMIT ?2",
+	[DBQ_ZONES_LIST_ACC] = "SELECT " ZONE_COLS " FROM zones WHERE account = ?3 AND name > ?1 "
+	                       "ORDER BY name LIMIT ?2",
+	[DBQ_ZONE_INSERT] = "INSERT INTO zones (name, wire, kind, account, soa_edit_api, serial, "
+	                    "is_catalog, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+	                    "?7, ?8, ?8)",
+	[DBQ_ZONE_DELETE] = "DELETE FROM zones WHERE id = ?1",
+	[DBQ_ZONE_UPDATE] = "UPDATE zones SET kind = coalesce(?2, kind), account = coalesce(?3, "
+	                    "account), soa_edit_api = coalesce(?4, soa_edit_api), updated_at = ?5 "
+	                    "WHERE id = ?1",
+	[DBQ_ZONE_SERIAL] = "UPDATE zones SET serial = ?2, updated_at = ?3 WHERE id = ?1",
+	[DBQ_LKEY_INSERT] = "INSERT INTO zone_lkeys (zone_id, lkey) VALUES (?1, ?2)",
+	[DBQ_LKEY_MISSING] = "SELECT id, wire FROM zones WHERE id NOT IN "
+	                     "(SELECT zone_id FROM zone_lkeys)",
+	[DBQ_ZONE_DESCENDANT] = "SELECT z.name FROM zone_lkeys k JOIN zones z ON z.id = k.zone_id "
+	                        "WHERE k.lkey > ?1 AND k.lkey < ?2 AND z.account != ?3 LIMIT 1",
+	[DBQ_ROWS_ALL] = "SELECT owner, type, ttl, rdata, disabled FROM records WHERE zone_id = ?1 "
+	                 "ORDER BY okey, type, rdata",
+	[DBQ_ROWS_OWNER] = "SELECT owner, type, ttl, rdata, disabled FROM records WHERE zone_id = ?1 "
+	                   "AND okey = ?2 ORDER BY type, rdata",
+	[DBQ_ROWS_RRSET] = "SELECT owner, type, ttl, rdata, disabled FROM records WHERE zone_id = ?1 "
+	                   "AND okey = ?2 AND type = ?3 ORDER BY rdata",
+	[DBQ_AXFR_REST] = "SELECT owner, type, ttl, rdata FROM records WHERE zone_id = ?1 "
+	                  "AND disabled = 0 AND NOT (type = 6 AND okey = ?2) "
+	                  "ORDER BY okey, type, rdata",
+	[DBQ_SOA] = "SELECT owner, ttl, rdata FROM records WHERE zone_id = ?1 AND okey = ?2 "
+	            "AND type = 6 AND disabled = 0",
+	[DBQ_REC_INSERT] = "INSERT INTO records (zone_id, okey, owner, type, ttl, rdata, disabled) "
+	                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[DBQ_REC_UPSERT] = "INSERT INTO records (zone_id, okey, owner, type, ttl, rdata, disabled) "
+	                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (zone_id, okey, type, "
+	                   "rdata) DO UPDATE SET disabled = excluded.disabled",
+	[DBQ_RRSET_DELETE] = "DELETE FROM records WHERE zone_id = ?1 AND okey = ?2 AND type = ?3",
+	[DBQ_REC_DELETE] = "DELETE FROM records WHERE zone_id = ?1 AND okey = ?2 AND type = ?3 "
+	                   "AND rdata = ?4",
+	[DBQ_RRSET_TTL] = "UPDATE records SET ttl = ?4 WHERE zone_id = ?1 AND okey = ?2 AND type = ?3",
+	[DBQ_OWNER_TYPES] = "SELECT type, count(*) FROM records WHERE zone_id = ?1 AND okey = ?2 "
+	                    "AND disabled = 0 GROUP BY type",
+	[DBQ_COMMENTS_DEL] = "DELETE FROM comments WHERE zone_id = ?1 AND okey = ?2 AND type = ?3",
+	[DBQ_COMMENT_INSERT] = "INSERT INTO comments (zone_id, okey, type, content, account, "
+	                       "modified_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[DBQ_COMMENTS_ALL] = "SELECT okey, type, content, account, modified_at FROM comments "
+	                     "WHERE zone_id = ?1 ORDER BY okey, type, id",
+	[DBQ_JOURNAL_INSERT] = "INSERT INTO journal (zone_id, serial_from, serial_to, removed, added, "
+	                       "created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[DBQ_JOURNAL_TRIM] = "DELETE FROM journal WHERE zone_id = ?1 AND seq < (SELECT seq FROM "
+	                     "journal WHERE zone_id = ?1 ORDER BY seq DESC LIMIT 1 OFFSET ?2)",
+	[DBQ_JOURNAL_START] = "SELECT max(seq) FROM journal WHERE zone_id = ?1 AND serial_from = ?2",
+	[DBQ_JOURNAL_FROM] = "SELECT serial_from, serial_to, removed, added, created_at FROM journal "
+	                     "WHERE zone_id = ?1 AND seq >= ?2 ORDER BY seq",
+	[DBQ_JOURNAL_RANGE] = "SELECT count(*), (SELECT serial_from FROM journal WHERE zone_id = ?1 "
+	                      "ORDER BY seq LIMIT 1) FROM journal WHERE zone_id = ?1",
+	[DBQ_TSIG_GET] = "SELECT name, algorithm, secret FROM tsig_keys WHERE name = ?1",
+	[DBQ_TSIG_ALL] = "SELECT name, algorithm, secret FROM tsig_keys ORDER BY name",
+	[DBQ_TSIG_INSERT] = "INSERT INTO tsig_keys (name, algorithm, secret) VALUES (?1, ?2, ?3)",
+	[DBQ_TSIG_UPSERT] = "INSERT INTO tsig_keys (name, algorithm, secret) VALUES (?1, ?2, ?3) "
+	                    "ON CONFLICT (name) DO UPDATE SET algorithm = excluded.algorithm, "
+	                    "secret = excluded.secret",
+	[DBQ_TSIG_DELETE] = "DELETE FROM tsig_keys WHERE name = ?1",
+	[DBQ_ZONE_TSIG] = "SELECT k.name, k.algorithm, k.secret FROM zone_tsig_keys z JOIN tsig_keys "
+	                  "k ON k.name = z.key_name WHERE z.zone_id = ?1 ORDER BY k.name",
+	[DBQ_ZONE_TSIG_INSERT] = "INSERT OR IGNORE INTO zone_tsig_keys (zone_id, key_name) "
+	                         "VALUES (?1, ?2)",
+	[DBQ_ZONE_TSIG_CLEAR] = "DELETE FROM zone_tsig_keys WHERE zone_id = ?1",
+	[DBQ_APIKEY_INSERT] = "INSERT INTO api_keys (hash, account, description, created_at) "
+	                      "VALUES (?1, ?2, ?3, ?4)",
+	[DBQ_APIKEY_DELETE] = "DELETE FROM api_keys WHERE id = ?1",
+	[DBQ_APIKEY_ALL] = "SELECT id, account, description, created_at FROM api_keys ORDER BY id",
+	[DBQ_APIKEY_FIND] = "SELECT account FROM api_keys WHERE hash = ?1",
+	[DBQ_COUNT_ZONES] = "SELECT count(*) FROM zones",
+	[DBQ_COUNT_RECORDS] = "SELECT count(*) FROM records",
+	[DBQ_COUNT_JOURNAL] = "SELECT count(*) FROM journal",
+	/* zones_account, records_rr and journal_zone keep each count to the account's rows */
+	[DBQ_COUNT_ACC_ZONES] = "SELECT count(*) FROM zones WHERE account = ?1 AND is_catalog = 0",
+	[DBQ_COUNT_ACC_RECORDS] = "SELECT count(*) FROM zones z JOIN records r ON r.zone_id = z.id "
+	                          "WHERE z.account = ?1 AND z.is_catalog = 0",
+	[DBQ_COUNT_ACC_JOURNAL] = "SELECT count(*) FROM zones z JOIN journal j ON j.zone_id = z.id "
+	                          "WHERE z.account = ?1 AND z.is_catalog = 0",
+	[DBQ_POP_ACK_PUT] = "INSERT OR REPLACE INTO pop_serials (pop, zone_id, serial, how, "
+	                    "transport, address, at_ms) SELECT ?1, z.id, ?3, ?4, ?5, ?6, ?7 FROM "
+	                    "zones z WHERE z.name = lower(?2) AND EXISTS (SELECT 1 FROM "
+	                    "secondaries WHERE name = ?1)",
+	[DBQ_POP_ACKS_ALL] = "SELECT p.pop, z.name, p.serial, p.how, p.transport, p.address, "
+	                     "p.at_ms FROM pop_serials p JOIN zones z ON z.id = p.zone_id "
+	                     "ORDER BY z.name, p.pop",
+	[DBQ_POPS_ALL] = "SELECT s.name, s.endpoint, s.public_key, s.mesh_ip, s.tsig_key, "
+	                 "coalesce(p.dns_port, 53), s.created_at, k.secret FROM secondaries s "
+	                 "LEFT JOIN tsig_keys k ON k.name = s.tsig_key "
+	                 "LEFT JOIN secondary_ports p ON p.name = s.name ORDER BY s.rowid",
+	[DBQ_POP_INSERT] = "INSERT INTO secondaries (name, endpoint, public_key, mesh_ip, tsig_key, "
+	                   "created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[DBQ_POP_PORT_INSERT] = "INSERT INTO secondary_ports (name, dns_port) VALUES (?1, ?2)",
+	[DBQ_POP_PORT_DELETE] = "DELETE FROM secondary_ports WHERE name = ?1",
+	[DBQ_POP_ACKS_DELETE] = "DELETE FROM pop_serials WHERE pop = ?1",
+	[DBQ_POP_DELETE] = "DELETE FROM secondaries WHERE name = ?1",
+};
+
+struct db {
+	sqlite3 *h;
+	sqlite3_stmt *q[DBQ_COUNT];
+};
+
+#define S(x) ((sqlite3_stmt *)(x))
+
+static int
+exec(struct db *db, const char *sql)
+{
+	char *msg = NULL;
+	if (sqlite3_exec(db->h, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		log_error(NULL, "store: %s: %s", sql, msg ? msg : sqlite3_errmsg(db->h));
+		sqlite3_free(msg);
+		return -EIO;
+	}
+	return 0;
+}
+
+int
+db_open(const char *path, bool create, bool readonly, struct db **out)
+{
+	struct db *db = calloc(1, sizeof(*db));
+	*out = db;
+	if (db == NULL)
+		return -ENOMEM;
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
+	if (sqlite3_open_v2(path, &db->h, flags, NULL) != SQLITE_OK)
+		return -EIO;
+	sqlite3_busy_timeout(db->h, 10000);
+	sqlite3_extended_result_codes(db->h, 1);
+	if (readonly && exec(db, "PRAGMA query_only = 1") != 0)
+		return -EIO;
+	return 0;
+}
+
+void
+db_close(struct db *db)
+{
+	if (db == NULL)
+		return;
+	for (size_t i = 0; i < DBQ_COUNT; i++)
+		sqlite3_finalize(db->q[i]);
+	sqlite3_close(db->h);
+	free(db);
+}
+
+const char *
+db_errmsg(struct db *db)
+{
+	return db != NULL && db->h != NULL ? sqlite3_errmsg(db->h) : "out of memory";
+}
+
+int
+db_migrate(struct db *db, const char *path, char *err, size_t errcap)
+{
+	sqlite3_stmt *s = NULL;
+	if (sqlite3_prepare_v2(db->h, "PRAGMA user_version", -1, &s, NULL) != SQLITE_OK) {
+		snprintf(err, errcap, "%s: %s", path, sqlite3_errmsg(db->h));
+		return -EIO;
+	}
+	int64_t ver = 0;
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		ver = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	if (rc != SQLITE_ROW) {
+		snprintf(err, errcap, "%s: not a database: %s", path, sqlite3_errmsg(db->h));
+		return -EIO;
+	}
+	if (ver > (int64_t)schema_count) {
+		snprintf(err, errcap,
+		         "%s: database schema version %" PRId64 " is newer than this binary's %zu; "
+		         "refusing to touch it",
+		         path, ver, schema_count);
+		return ERR_SCHEMA_NEWER;
+	}
+	if (exec(db, "PRAGMA journal_mode = WAL") != 0 || exec(db, "PRAGMA synchronous = NORMAL") != 0 ||
+	    exec(db, "PRAGMA foreign_keys = ON") != 0) {
+		snprintf(err, errcap, "%s: cannot set pragmas: %s", path, sqlite3_errmsg(db->h));
+		return -EIO;
+	}
+	if (ver == (int64_t)schema_count)
+		return 0;
+	if (exec(db, "BEGIN IMMEDIATE") != 0) {
+		snprintf(err, errcap, "%s: %s", path, sqlite3_errmsg(db->h));
+		return -EIO;
+	}
+	for (size_t i = (size_t)ver; i < schema_count; i++) {
+		char *msg = NULL;
+		if (sqlite3_exec(db->h, schema_migrations[i], NULL, NULL, &msg) != SQLITE_OK) {
+			snprintf(err, errcap, "%s: migration %zu failed: %s", path, i + 1, msg ? msg : "?");
+			sqlite3_free(msg);
+			exec(db, "ROLLBACK");
+			return -EIO;
+		}
+	}
+	char sql[64];
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %zu", schema_count);
+	if (exec(db, sql) != 0 || exec(db, "COMMIT") != 0) {
+		snprintf(err, errcap, "%s: cannot commit migrations", path);
+		exec(db, "ROLLBACK");
+		return -EIO;
+	}
+	log_info(NULL, "store: %s migrated to schema version %zu", path, schema_count);
+	return 0;
+}
+
+int
+db_writer_ready(struct db *db)
+{
+	return exec(db, "PRAGMA wal_autocheckpoint = 0");
+}
+
+int
+db_begin(struct db *db)
+{
+	return exec(db, "BEGIN IMMEDIATE");
+}
+
+int
+db_begin_read(struct db *db)
+{
+	if (exec(db, "BEGIN") != 0)
+		return -EIO;
+	/* BEGIN is deferred: read once so the snapshot is taken now */
+	struct db_stmt *s = db_q(db, DBQ_ZONE_BY_NAME);
+	if (s != NULL) {
+		db_bind_text(s, 1, "");
+		db_step(s);
+		db_done(s);
+	}
+	return 0;
+}
+
+int
+db_commit(struct db *db)
+{
+	return exec(db, "COMMIT");
+}
+
+int
+db_rollback(struct db *db)
+{
+	return exec(db, "ROLLBACK");
+}
+
+struct db_stmt *
+db_q(struct db *db, enum db_qid id)
+{
+	if (db->q[id] == NULL) {
+		if (sqlite3_prepare_v3(db->h, qsql[id], -1, SQLITE_PREPARE_PERSISTENT, &db->q[id],
+		                       NULL) != SQLITE_OK) {
+			log_error(NULL, "store: cannot prepare query %d: %s", (int)id,
+			          sqlite3_errmsg(db->h));
+			return NULL;
+		}
+	}
+	return (struct db_stmt *)db->q[id];
+}
+
+void
+db_bind_i64(struct db_stmt *s, int i, int64_t v)
+{
+	sqlite3_bind_int64(S(s), i, v);
+}
+
+void
+db_bind_text(struct db_stmt *s, int i, const char *v)
+{
+	sqlite3_bind_text(S(s), i, v, -1, SQLITE_STATIC);
+}
+
+void
+db_bind_blob(struct db_stmt *s, int i, const void *p, size_t n)
+{
+	/* an empty blob, not NULL */
+	sqlite3_bind_blob(S(s), i, n ? p : (const void *)"", (int)n, SQLITE_STATIC);
+}
+
+int
+db_step(struct db_stmt *s)
+{
+	int rc = sqlite3_step(S(s));
+	if (rc == SQLITE_ROW)
+		return DB_ROW;
+	if (rc == SQLITE_DONE)
+		return DB_DONE;
+	if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+		return -EEXIST;
+	if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
+		return -ENOENT;
+	log_error(NULL, "store: %s", sqlite3_errmsg(sqlite3_db_handle(S(s))));
+	return -EIO;
+}
+
+int
+db_run(struct db_stmt *s)
+{
+	int rc = db_step(s);
+	db_done(s);
+	return rc < 0 ? rc : 0;
+}
+
+void
+db_done(struct db_stmt *s)
+{
+	if (s != NULL) {
+		sqlite3_reset(S(s));
+		sqlite3_clear_bindings(S(s));
+	}
+}
+
+int64_t
+db_col_i64(struct db_stmt *s, int i)
+{
+	return sqlite3_column_int64(S(s), i);
+}
+
+int
+db_col_int(struct db_stmt *s, int i)
+{
+	return sqlite3_column_int(S(s), i);
+}
+
+bool
+db_col_null(struct db_stmt *s, int i)
+{
+	return sqlite3_column_type(S(s), i) == SQLITE_NULL;
+}
+
+const void *
+db_col_blob(struct db_stmt *s, int i)
+{
+	return sqlite3_column_blob(S(s), i);
+}
+
+size_t
+db_col_bytes(struct db_stmt *s, int i)
+{
+	int n = sqlite3_column_bytes(S(s), i);
+	return n > 0 ? (size_t)n : 0;
+}
+
+const char *
+db_col_text(struct db_stmt *s, int i)
+{
+	return (const char *)sqlite3_column_text(S(s), i);
+}
+
+int64_t
+db_last_id(struct db *db)
+{
+	return sqlite3_last_insert_rowid(db->h);
+}
+
+int64_t
+db_changes(struct db *db)
+{
+	return sqlite3_changes(db->h);
+}
+
+/* ---- the checkpointer ------------------------------------------------------------ */
+
+/* WAL frames (pages) past which the checkpointer truncates the WAL. */
+#define CKPT_TRUNCATE_FRAMES 1024
+#define CKPT_BUSY_MS 50
+
+struct db_ckpt {
+	char *path;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool stop;
+};
+
+/*
+ * Checkpoints the WAL every 100 ms on a connection of its own (PASSIVE: never
+ * blocks the writer or readers).  The writer's automatic checkpoints are off,
+ * so an API request never waits for the database file's fsync.
+ */
+static void *
+ckpt_main(void *arg)
+{
+	struct db_ckpt *ck = arg;
+	struct db *db = NULL;
+	if (db_open(ck->path, false, false, &db) != 0) {
+		db_close(db);
+		return NULL;
+	}
+	/* A connection learns that the database is in WAL mode only when it
+	 * first reads it; until then every checkpoint is a no-op (pnLog -1)
+	 * and the WAL grows without bound. */
+	if (exec(db, "PRAGMA journal_mode") != 0)
+		log_warning(NULL, "store: the WAL checkpointer cannot read the database");
+	sqlite3_busy_timeout(db->h, CKPT_BUSY_MS);
+	pthread_mutex_lock(&ck->mu);
+	while (!ck->stop) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 100 * 1000 * 1000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&ck->cv, &ck->mu, &ts);
+		if (ck->stop)
+			break;
+		pthread_mutex_unlock(&ck->mu);
+		int nlog = 0, nckpt = 0;
+		sqlite3_wal_checkpoint_v2(db->h, NULL, SQLITE_CHECKPOINT_PASSIVE, &nlog, &nckpt);
+		/* Copied back, yet under a steady stream of writes SQLite may never
+		 * start the WAL over: past CKPT_TRUNCATE_FRAMES truncate it (waits at
+		 * most CKPT_BUSY_MS for the writer and readers, else tries later). */
+		if (nlog >= CKPT_TRUNCATE_FRAMES && nckpt == nlog)
+			sqlite3_wal_checkpoint_v2(db->h, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+		pthread_mutex_lock(&ck->mu);
+	}
+	pthread_mutex_unlock(&ck->mu);
+	/* a last full checkpoint at shutdown keeps the WAL small */
+	sqlite3_busy_timeout(db->h, 10000);
+	sqlite3_wal_checkpoint_v2(db->h, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+	db_close(db);
+	return NULL;
+}
+
+struct db_ckpt *
+db_ckpt_start(const char *path)
+{
+	struct db_ckpt *ck = calloc(1, sizeof(*ck));
+	if (ck == NULL)
+		return NULL;
+	ck->path = strdup(path);
+	pthread_mutex_init(&ck->mu, NULL);
+	pthread_cond_init(&ck->cv, NULL);
+	if (ck->path == NULL || pthread_create(&ck->thread, NULL, ckpt_main, ck) != 0) {
+		pthread_mutex_destroy(&ck->mu);
+		pthread_cond_destroy(&ck->cv);
+		free(ck->path);
+		free(ck);
+		return NULL;
+	}
+	return ck;
+}
+
+void
+db_ckpt_stop(struct db_ckpt *ck)
+{
+	if (ck == NULL)
+		return;
+	pthread_mutex_lock(&ck->mu);
+	ck->stop = true;
+	pthread_cond_signal(&ck->cv);
+	pthread_mutex_unlock(&ck->mu);
+	pthread_join(ck->thread, NULL);
+	pthread_mutex_destroy(&ck->mu);
+	pthread_cond_destroy(&ck->cv);
+	free(ck->path);
+	free(ck);
+}

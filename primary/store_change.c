@@ -1,0 +1,705 @@
+/*
+ * One change to a zone inside the write transaction (see store_int.h):
+ * validate each op, apply it, remember each touched rrset's rows as they
+ * were before the first touch, check the zone rules at every touched name,
+ * diff before/after into the journal blobs, and bump the serial once by the
+ * zone's policy.  Database access goes through db.h only.
+ */
+#include "primary/store_int.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "dns/rdata.h"
+#include "dns/rrtype.h"
+#include "util/err.h"
+#include "util/log.h"
+
+int
+soa_serial_off(const uint8_t *rd, size_t len)
+{
+	int a = dns_name_check(rd, len);
+	if (a <= 0)
+		return ERR_RDATA;
+	int b = dns_name_check(rd + a, len - (size_t)a);
+	if (b <= 0 || (size_t)(a + b) + 20 != len)
+		return ERR_RDATA;
+	return a + b;
+}
+
+
+struct touched {
+	struct nkey k;
+	uint16_t type;
+	struct row *before;
+	size_t nbefore;
+	const char *label;
+	struct touched *next;
+};
+
+/* The change being applied to one zone inside a write transaction. */
+struct change {
+	struct store *st;
+	const struct store_zone *z;
+	struct nkey apex;
+	struct touched *touched;
+	struct touched **tab;      /* open addressing over touched, by (okey, type) */
+	size_t tab_cap, ntouched;
+	bool creating;
+	char *err;
+	size_t errcap;
+};
+
+int
+read_rrset(struct store *st, int64_t zid, const struct nkey *k, uint16_t type, struct row **out,
+           size_t *n)
+{
+	struct db_stmt *s = db_q(st->w, DBQ_ROWS_RRSET);
+	if (s == NULL)
+		return -EIO;
+	db_bind_i64(s, 1, zid);
+	db_bind_blob(s, 2, k->key, k->klen);
+	db_bind_i64(s, 3, type);
+	size_t cap = 0, cnt = 0;
+	struct row *rows = NULL;
+	int rc;
+	while ((rc = db_step(s)) == DB_ROW) {
+		if (cnt == cap) {
+			size_t ncap = cap ? cap * 2 : 8;
+			struct row *nr = arena_alloc(&st->arena, ncap * sizeof(*nr));
+			if (nr == NULL) {
+				db_done(s);
+				return -ENOMEM;
+			}
+			if (cnt)
+				memcpy(nr, rows, cnt * sizeof(*nr));
+			rows = nr;
+			cap = ncap;
+		}
+		struct row *r = &rows[cnt++];
+		r->ttl = (uint32_t)db_col_i64(s, 2);
+		r->rdlen = (uint16_t)db_col_bytes(s, 3);
+		/* an empty blob reads back as NULL: arena_memdup takes (NULL, 0) */
+		r->rd = arena_memdup(&st->arena, db_col_blob(s, 3), r->rdlen);
+		r->disabled = db_col_int(s, 4) != 0;
+		if (r->rd == NULL) {
+			db_done(s);
+			return -ENOMEM;
+		}
+	}
+	db_done(s);
+	if (rc != DB_DONE)
+		return -EIO;
+	*out = rows;
+	*n = cnt;
+	return 0;
+}
+
+static uint64_t
+touch_hash(const struct nkey *k, uint16_t type)
+{
+	uint64_t h = 1469598103934665603ull ^ type;
+	for (size_t i = 0; i < k->klen; i++)
+		h = (h ^ k->key[i]) * 1099511628211ull;
+	return h;
+}
+
+static bool
+touch_same(const struct touched *t, const struct nkey *k, uint16_t type)
+{
+	return t->type == type && t->k.klen == k->klen && memcmp(t->k.key, k->key, k->klen) == 0;
+}
+
+static int
+touch_insert(struct change *ch, struct touched *t)
+{
+	if ((ch->ntouched + 1) * 2 > ch->tab_cap) {
+		size_t cap = ch->tab_cap ? ch->tab_cap * 2 : 64;
+		struct touched **tab = arena_alloc(&ch->st->arena, cap * sizeof(*tab));
+		if (tab == NULL)
+			return -ENOMEM;
+		memset(tab, 0, cap * sizeof(*tab));
+		for (struct touched *o = ch->touched; o != NULL; o = o->next) {
+			size_t i = (size_t)touch_hash(&o->k, o->type) & (cap - 1);
+			while (tab[i] != NULL)
+				i = (i + 1) & (cap - 1);
+			tab[i] = o;
+		}
+		ch->tab = tab;
+		ch->tab_cap = cap;
+	}
+	size_t i = (size_t)touch_hash(&t->k, t->type) & (ch->tab_cap - 1);
+	while (ch->tab[i] != NULL)
+		i = (i + 1) & (ch->tab_cap - 1);
+	ch->tab[i] = t;
+	t->next = ch->touched;
+	ch->touched = t;
+	ch->ntouched++;
+	return 0;
+}
+
+static int
+touch(struct change *ch, const struct nkey *k, uint16_t type, const char *label)
+{
+	if (ch->tab_cap > 0) {
+		size_t i = (size_t)touch_hash(k, type) & (ch->tab_cap - 1);
+		for (; ch->tab[i] != NULL; i = (i + 1) & (ch->tab_cap - 1))
+			if (touch_same(ch->tab[i], k, type))
+				return 0;
+	}
+	struct touched *t = arena_alloc(&ch->st->arena, sizeof(*t));
+	if (t == NULL)
+		return -ENOMEM;
+	memset(t, 0, sizeof(*t));
+	t->k = *k;
+	t->type = type;
+	t->label = label;
+	/* a zone being created has nothing yet: no need to read */
+	if (!ch->creating) {
+		int ret = read_rrset(ch->st, ch->z->id, k, type, &t->before, &t->nbefore);
+		if (ret != 0)
+			return ret;
+	}
+	return touch_insert(ch, t);
+}
+
+int
+rec_write(struct store *st, int64_t zid, enum db_qid id, const struct nkey *k, uint16_t type,
+          uint32_t ttl, const uint8_t *rd, size_t rdlen, bool disabled)
+{
+	struct db_stmt *s = db_q(st->w, id);
+	if (s == NULL)
+		return -EIO;
+	db_bind_i64(s, 1, zid);
+	db_bind_blob(s, 2, k->key, k->klen);
+	db_bind_blob(s, 3, k->name, k->nlen);
+	db_bind_i64(s, 4, type);
+	db_bind_i64(s, 5, ttl);
+	db_bind_blob(s, 6, rd, rdlen);
+	db_bind_i64(s, 7, disabled ? 1 : 0);
+	return db_run(s);
+}
+
+int
+rrset_delete(struct store *st, int64_t zid, const struct nkey *k, uint16_t type, bool comments)
+{
+	struct db_stmt *s = db_q(st->w, comments ? DBQ_COMMENTS_DEL : DBQ_RRSET_DELETE);
+	if (s == NULL)
+		return -EIO;
+	db_bind_i64(s, 1, zid);
+	db_bind_blob(s, 2, k->key, k->klen);
+	db_bind_i64(s, 3, type);
+	return db_run(s);
+}
+
+int
+zone_serial_set(struct store *st, int64_t zid, uint32_t serial)
+{
+	struct db_stmt *s = db_q(st->w, DBQ_ZONE_SERIAL);
+	if (s == NULL)
+		return -EIO;
+	db_bind_i64(s, 1, zid);
+	db_bind_i64(s, 2, serial);
+	db_bind_i64(s, 3, now_s());
+	return db_run(s);
+}
+
+/* Current TTL of an rrset (first row), or `def` when empty. */
+static uint32_t
+rrset_ttl(struct change *ch, const struct nkey *k, uint16_t type, uint32_t def)
+{
+	struct row *rows;
+	size_t n;
+	if (read_rrset(ch->st, ch->z->id, k, type, &rows, &n) != 0 || n == 0)
+		return def;
+	return rows[0].ttl;
+}
+
+/* Sorting the records of one op: rdata bytes (shorter first), then index. */
+struct rec_ix {
+	const uint8_t *rd;
+	size_t len, i;
+};
+
+static int
+rec_ix_cmp(const void *a, const void *b)
+{
+	const struct rec_ix *x = a, *y = b;
+	if (x->len != y->len)
+		return x->len < y->len ? -1 : 1;
+	int c = memcmp(x->rd, y->rd, x->len);
+	if (c != 0)
+		return c;
+	return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/*
+ * Among records[0..n) of `op` (canonical rdata in `rds`), the lowest index
+ * *dup whose rdata equals an earlier record's, and the first such earlier
+ * record *of (what a pairwise scan in order would report); *dup = n when
+ * all differ.  0 or -ENOMEM.
+ */
+static int
+first_duplicate(struct store *st, const struct store_op *op, uint8_t *const *rds, size_t n,
+                size_t *dup, size_t *of)
+{
+	*dup = *of = n;
+	if (n < 2)
+		return 0;
+	struct rec_ix *v = arena_alloc(&st->arena, n * sizeof(*v));
+	if (v == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		v[i].rd = rds[i];
+		v[i].len = op->recs[i].rdlen;
+		v[i].i = i;
+	}
+	qsort(v, n, sizeof(*v), rec_ix_cmp);
+	/* In a run of equal rdata the indexes ascend: its second is the first
+	 * duplicate of the run, its first what it duplicates. */
+	for (size_t k = 1; k < n; k++) {
+		if (v[k].len == v[k - 1].len && memcmp(v[k].rd, v[k - 1].rd, v[k].len) == 0 &&
+		    v[k].i < *dup && (k < 2 || v[k - 1].len != v[k - 2].len ||
+		                      memcmp(v[k - 1].rd, v[k - 2].rd, v[k].len) != 0)) {
+			*dup = v[k].i;
+			*of = v[k - 1].i;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Checks op `op` (name inside the zone, type, SOA rules, TTL range, no
+ * duplicate or disabled-SOA record) and gives its owner's key and its
+ * records' canonical rdata (arena).  0, -EINVAL (err) or -ENOMEM.
+ */
+static int
+op_check(struct change *ch, const struct store_op *op, struct nkey *kp, uint8_t ***rdsp)
+{
+	struct nkey k;
+	char *err = ch->err;
+	size_t errcap = ch->errcap;
+	if (dns_name_check(op->owner, DNS_NAME_MAX) <= 0) {
+		set_err(err, errcap, "%s: bad name", op->label);
+		return -EINVAL;
+	}
+	nkey_set(&k, op->owner);
+	char owner_text[DNS_NAME_TEXT_MAX];
+	dns_name_to_text(k.name, owner_text, sizeof(owner_text));
+	if (!dns_name_is_sub(k.name, ch->apex.name)) {
+		set_err(err, errcap, "%s: name '%s' is not inside zone '%s'", op->label, owner_text,
+		        ch->z->text);
+		return -EINVAL;
+	}
+	if (op->type == 0 || dns_rrtype_is_meta(op->type)) {
+		set_err(err, errcap, "%s: type %u cannot be stored in a zone", op->label, op->type);
+		return -EINVAL;
+	}
+	bool apex = dns_name_equal(k.name, ch->apex.name);
+	if (op->type == DNS_T_SOA && !apex) {
+		set_err(err, errcap, "%s: SOA record '%s' is not at the zone apex", op->label,
+		        owner_text);
+		return -EINVAL;
+	}
+	if (op->type == DNS_T_SOA && op->kind == STORE_OP_DELETE) {
+		set_err(err, errcap, "%s: deleting the SOA of '%s' is not allowed", op->label,
+		        ch->z->text);
+		return -EINVAL;
+	}
+	if ((op->kind == STORE_OP_REPLACE || op->kind == STORE_OP_EXTEND) && op->has_ttl &&
+	    op->ttl > INT32_MAX) {
+		set_err(err, errcap, "%s: TTL %u out of range 0..2147483647", op->label, op->ttl);
+		return -EINVAL;
+	}
+	/* canonical rdata, and no duplicates inside the op */
+	int ret;
+	uint8_t **rds = NULL;
+	if (op->nrecs > 0) {
+		rds = arena_alloc(&ch->st->arena, op->nrecs * sizeof(*rds));
+		if (rds == NULL)
+			return -ENOMEM;
+	}
+	size_t soa_disabled = op->nrecs;
+	for (size_t i = 0; i < op->nrecs; i++) {
+		const struct store_rec *r = &op->recs[i];
+		rds[i] = arena_memdup(&ch->st->arena, r->rdata, r->rdlen);
+		if (rds[i] == NULL)
+			return -ENOMEM;
+		dns_rdata_canonicalize(op->type, rds[i], r->rdlen);
+		if (op->type == DNS_T_SOA && r->disabled) {
+			soa_disabled = i;
+			break;
+		}
+	}
+	/* The first record equal to an earlier one, found by sorting: O(n log n). */
+	size_t dup, dup_of;
+	ret = first_duplicate(ch->st, op, rds, soa_disabled, &dup, &dup_of);
+	if (ret != 0)
+		return ret;
+	if (dup < soa_disabled) {
+		set_err(err, errcap, "%s.records[%zu]: duplicate record (same as records[%zu])",
+		        op->label, dup, dup_of);
+		return -EINVAL;
+	}
+	if (soa_disabled < op->nrecs) {
+		set_err(err, errcap, "%s.records[%zu]: the SOA cannot be disabled", op->label,
+		        soa_disabled);
+		return -EINVAL;
+	}
+	*kp = k;
+	*rdsp = rds;
+	return 0;
+}
+
+static int
+apply_op(struct change *ch, const struct store_op *op)
+{
+	struct nkey k;
+	uint8_t **rds = NULL;
+	char *err = ch->err;
+	size_t errcap = ch->errcap;
+	int ret = op_check(ch, op, &k, &rds);
+	if (ret != 0)
+		return ret;
+	ret = touch(ch, &k, op->type, op->label);
+	if (ret != 0)
+		return ret;
+	switch (op->kind) {
+	case STORE_OP_DELETE:
+		ret = rrset_delete(ch->st, ch->z->id, &k, op->type, false);
+		if (ret == 0)
+			ret = rrset_delete(ch->st, ch->z->id, &k, op->type, true);
+		break;
+	case STORE_OP_REPLACE:
+		ret = rrset_delete(ch->st, ch->z->id, &k, op->type, false);
+		for (size_t i = 0; i < op->nrecs && ret == 0; i++)
+			ret = rec_write(ch->st, ch->z->id, DBQ_REC_INSERT, &k, op->type,
+			                op->has_ttl ? op->ttl : 3600, rds[i], op->recs[i].rdlen,
+			                op->recs[i].disabled);
+		if (ret == 0 && op->has_comments) {
+			ret = rrset_delete(ch->st, ch->z->id, &k, op->type, true);
+			for (size_t i = 0; i < op->ncomments && ret == 0; i++) {
+				const struct store_comment *c = &op->comments[i];
+				struct db_stmt *s = db_q(ch->st->w, DBQ_COMMENT_INSERT);
+				if (s == NULL)
+					return -EIO;
+				db_bind_i64(s, 1, ch->z->id);
+				db_bind_blob(s, 2, k.key, k.klen);
+				db_bind_i64(s, 3, op->type);
+				db_bind_text(s, 4, c->content ? c->content : "");
+				db_bind_text(s, 5, c->account ? c->account : "");
+				db_bind_i64(s, 6, c->modified_at ? c->modified_at : now_s());
+				ret = db_run(s);
+			}
+		}
+		break;
+	case STORE_OP_EXTEND: {
+		uint32_t ttl = op->has_ttl ? op->ttl : rrset_ttl(ch, &k, op->type, 3600);
+		for (size_t i = 0; i < op->nrecs && ret == 0; i++)
+			ret = rec_write(ch->st, ch->z->id, DBQ_REC_UPSERT, &k, op->type, ttl, rds[i],
+			                op->recs[i].rdlen, op->recs[i].disabled);
+		if (ret == 0 && op->nrecs > 0) {
+			struct db_stmt *s = db_q(ch->st->w, DBQ_RRSET_TTL);
+			if (s == NULL)
+				return -EIO;
+			db_bind_i64(s, 1, ch->z->id);
+			db_bind_blob(s, 2, k.key, k.klen);
+			db_bind_i64(s, 3, op->type);
+			db_bind_i64(s, 4, ttl);
+			ret = db_run(s);
+		}
+		break;
+	}
+	case STORE_OP_PRUNE:
+		for (size_t i = 0; i < op->nrecs && ret == 0; i++) {
+			struct db_stmt *s = db_q(ch->st->w, DBQ_REC_DELETE);
+			if (s == NULL)
+				return -EIO;
+			db_bind_i64(s, 1, ch->z->id);
+			db_bind_blob(s, 2, k.key, k.klen);
+			db_bind_i64(s, 3, op->type);
+			db_bind_blob(s, 4, rds[i], op->recs[i].rdlen);
+			ret = db_run(s);
+		}
+		break;
+	default:
+		set_err(err, errcap, "%s: unknown changetype", op->label);
+		return -EINVAL;
+	}
+	if (ret == -EEXIST) {
+		set_err(err, errcap, "%s: duplicate record", op->label);
+		return -EINVAL;
+	}
+	return ret;
+}
+
+/* Checks the zone rules at one touched name. */
+static int
+check_name(struct change *ch, struct touched *t)
+{
+	struct db_stmt *s = db_q(ch->st->w, DBQ_OWNER_TYPES);
+	if (s == NULL)
+		return -EIO;
+	db_bind_i64(s, 1, ch->z->id);
+	db_bind_blob(s, 2, t->k.key, t->k.klen);
+	int64_t cname = 0, other = 0, soa = 0, ns = 0;
+	int rc;
+	while ((rc = db_step(s)) == DB_ROW) {
+		int type = db_col_int(s, 0);
+		int64_t n = db_col_i64(s, 1);
+		if (type == DNS_T_CNAME)
+			cname = n;
+		else if (type != DNS_T_RRSIG && type != DNS_T_NSEC)
+			other += n;
+		if (type == DNS_T_SOA)
+			soa = n;
+		if (type == DNS_T_NS)
+			ns = n;
+	}
+	db_done(s);
+	if (rc != DB_DONE)
+		return -EIO;
+	char owner[DNS_NAME_TEXT_MAX];
+	dns_name_to_text(t->k.name, owner, sizeof(owner));
+	bool apex = dns_name_equal(t->k.name, ch->apex.name);
+	if (cname > 0 && apex) {
+		set_err(ch->err, ch->errcap, "%s: CNAME not allowed at the zone apex '%s'", t->label,
+		        owner);
+		return -EINVAL;
+	}
+	if (cname > 1) {
+		set_err(ch->err, ch->errcap, "%s: more than one CNAME record at '%s'", t->label, owner);
+		return -EINVAL;
+	}
+	if (cname > 0 && other > 0) {
+		set_err(ch->err, ch->errcap, "%s: CNAME at '%s' conflicts with other records there",
+		        t->label, owner);
+		return -EINVAL;
+	}
+	if (apex && t->type == DNS_T_SOA && soa != 1) {
+		set_err(ch->err, ch->errcap, "%s: zone '%s' must have exactly one SOA record, not %" PRId64,
+		        t->label, ch->z->text, soa);
+		return -EINVAL;
+	}
+	if (apex && t->type == DNS_T_NS && ns == 0 && t->nbefore > 0) {
+		set_err(ch->err, ch->errcap, "%s: the NS records at the apex of '%s' cannot all be removed",
+		        t->label, ch->z->text);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Total order on rows: rdata (shorter first), TTL, then disabled. */
+static int
+row_cmp(const struct row *a, const struct row *b)
+{
+	if (a->rdlen != b->rdlen)
+		return a->rdlen < b->rdlen ? -1 : 1;
+	int c = memcmp(a->rd, b->rd, a->rdlen);
+	if (c != 0)
+		return c;
+	if (a->ttl != b->ttl)
+		return a->ttl < b->ttl ? -1 : 1;
+	return (int)a->disabled - (int)b->disabled;
+}
+
+static int
+row_ptr_cmp(const void *a, const void *b)
+{
+	return row_cmp(*(const struct row *const *)a, *(const struct row *const *)b);
+}
+
+/* Pointers to rows[0..n) in row_cmp order (arena), so lookups are O(log n). */
+static const struct row **
+rows_sorted(struct store *st, const struct row *rows, size_t n)
+{
+	const struct row **v = arena_alloc(&st->arena, (n ? n : 1) * sizeof(*v));
+	if (v == NULL)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		v[i] = &rows[i];
+	qsort(v, n, sizeof(*v), row_ptr_cmp);
+	return v;
+}
+
+/* Whether `set` (n rows sorted by rows_sorted) holds a row equal to `r`:
+ * same rdata, TTL and disabled flag. */
+static bool
+row_in(const struct row *r, const struct row *const *set, size_t n)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = row_cmp(set[mid], r);
+		if (c == 0)
+			return true;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+/*
+ * Diffs every touched rrset but the SOA, before against after: enabled rows
+ * that went away into `rem`, new enabled ones into `add` (canonical wire
+ * RRs).  `*changed` tells whether any row differs (a disabled one too);
+ * `*soa_t` is the touched SOA rrset, if any.
+ */
+static int
+diff_touched(struct change *ch, struct buf *rem, struct buf *add, bool *changed,
+             const struct touched **soa_t)
+{
+	struct store *st = ch->st;
+	for (struct touched *t = ch->touched; t != NULL; t = t->next) {
+		struct row *after;
+		size_t nafter;
+		int ret = read_rrset(st, ch->z->id, &t->k, t->type, &after, &nafter);
+		if (ret != 0)
+			return ret;
+		if (t->type == DNS_T_SOA) {
+			*soa_t = t;
+			if (nafter != t->nbefore || (nafter == 1 && row_cmp(&after[0], &t->before[0]) != 0))
+				*changed = true;
+			continue;
+		}
+		/* Each side sorted once, the other probed in its own order (the
+		 * journal keeps the rows' order): O(n log n) for n records. */
+		const struct row **sb = rows_sorted(st, t->before, t->nbefore);
+		const struct row **sa = rows_sorted(st, after, nafter);
+		if (sb == NULL || sa == NULL)
+			return -ENOMEM;
+		/* A row missing from the other side is a change; an enabled one is
+		 * also a visible removal or addition (its exact match would be an
+		 * enabled row with the same rdata and TTL). */
+		for (size_t i = 0; i < t->nbefore; i++) {
+			if (row_in(&t->before[i], sa, nafter))
+				continue;
+			*changed = true;
+			if (!t->before[i].disabled)
+				buf_rr(rem, t->k.name, t->type, t->before[i].ttl, t->before[i].rd,
+				       t->before[i].rdlen);
+		}
+		for (size_t i = 0; i < nafter; i++) {
+			if (row_in(&after[i], sb, t->nbefore))
+				continue;
+			*changed = true;
+			if (!after[i].disabled)
+				buf_rr(add, t->k.name, t->type, after[i].ttl, after[i].rd, after[i].rdlen);
+		}
+	}
+	return 0;
+}
+
+/*
+ * The serial policy: the new serial follows the zone's policy from the old
+ * SOA's (a client that set a higher serial itself keeps it).  Rewrites the
+ * SOA with it and the zone row's serial.  `*old_soa`/`*new_soa` give the
+ * SOA rows before and after (arena), for the journal.
+ */
+static int
+bump_serial(struct change *ch, const struct touched *soa_t, const struct row **old_soa,
+            struct row *new_soa, uint32_t *old_serial, uint32_t *new_serial)
+{
+	struct store *st = ch->st;
+	struct row *cur;
+	size_t ncur;
+	int ret = read_rrset(st, ch->z->id, &ch->apex, DNS_T_SOA, &cur, &ncur);
+	if (ret != 0)
+		return ret;
+	if (ncur != 1) {
+		set_err(ch->err, ch->errcap, "zone '%s' must have exactly one SOA record", ch->z->text);
+		return -EINVAL;
+	}
+	/* the SOA: old one from before (the zone row's serial), new one as now stored */
+	*old_soa = cur;
+	if (soa_t != NULL && soa_t->nbefore == 1)
+		*old_soa = &soa_t->before[0];
+	int off_old = soa_serial_off((*old_soa)->rd, (*old_soa)->rdlen);
+	int off_new = soa_serial_off(cur->rd, cur->rdlen);
+	if (off_old < 0 || off_new < 0) {
+		set_err(ch->err, ch->errcap, "zone '%s' has a malformed SOA record", ch->z->text);
+		return -EINVAL;
+	}
+	*old_serial = get32((*old_soa)->rd + off_old);
+	uint32_t next = dns_serial_next(ch->z->policy, *old_serial, time(NULL));
+	uint32_t given = get32(cur->rd + off_new);
+	if (given != *old_serial && dns_serial_gt(given, next))
+		next = given;    /* a client that set a higher serial itself keeps it */
+	*new_soa = *cur;
+	new_soa->rd = arena_memdup(&st->arena, cur->rd, cur->rdlen);
+	if (new_soa->rd == NULL)
+		return -ENOMEM;
+	put32(new_soa->rd + off_new, next);
+	ret = rrset_delete(st, ch->z->id, &ch->apex, DNS_T_SOA, false);
+	if (ret == 0)
+		ret = rec_write(st, ch->z->id, DBQ_REC_INSERT, &ch->apex, DNS_T_SOA, cur->ttl,
+		                new_soa->rd, cur->rdlen, false);
+	if (ret == 0)
+		ret = zone_serial_set(st, ch->z->id, next);
+	*new_serial = next;
+	return ret;
+}
+
+/*
+ * Checks the zone rules at every touched name, diffs every touched rrset,
+ * and when anything changed bumps the serial and writes the journal row.
+ */
+static int
+finish_change(struct change *ch, struct store_result *res)
+{
+	struct store *st = ch->st;
+	struct buf rem = {0}, add = {0};
+	bool changed = false;
+	int ret = 0;
+	const struct touched *soa_t = NULL;
+	for (struct touched *t = ch->touched; t != NULL; t = t->next) {
+		ret = check_name(ch, t);
+		if (ret != 0)
+			return ret;
+	}
+	res->old_serial = res->new_serial = ch->z->serial;
+	if (ch->creating) {
+		res->changed = true;
+		return 0;
+	}
+	ret = diff_touched(ch, &rem, &add, &changed, &soa_t);
+	res->changed = changed;
+	if (ret != 0 || !changed)
+		goto out;
+	const struct row *old_soa;
+	struct row new_soa;
+	uint32_t from, to;
+	ret = bump_serial(ch, soa_t, &old_soa, &new_soa, &from, &to);
+	if (ret != 0)
+		goto out;
+	res->old_serial = from;
+	res->new_serial = to;
+	ret = journal_write(st, ch->z->id, ch->apex.name, from, to, old_soa, &new_soa, &rem, &add);
+	if (ret != 0)
+		goto out;
+	pending_add(st, ch->apex.name, from, to,
+	            ch->z->is_catalog ? STORE_CATALOG_CHANGED : STORE_ZONE_CHANGED);
+out:
+	free(rem.p);
+	free(add.p);
+	return ret;
+}
+
+int
+apply_ops(struct store *st, const struct store_zone *z, const struct store_op *ops, size_t nops,
+          bool creating, struct store_result *res, char *err, size_t errcap)
+{
+	struct change ch = {.st = st, .z = z, .creating = creating, .err = err, .errcap = errcap};
+	nkey_set(&ch.apex, z->name);
+	for (size_t i = 0; i < nops; i++) {
+		int ret = apply_op(&ch, &ops[i]);
+		if (ret != 0)
+			return ret;
+	}
+	return finish_change(&ch, res);
+}
