@@ -458,18 +458,38 @@ cl_open_streams(struct quic_client *cl)
 	}
 }
 
+static bool
+cl_tx_next(void *ctx, struct quic_txs *out)
+{
+	struct quic_client *cl = ctx;
+	struct creq *r = cl->active;
+	while (r != NULL && (r->blocked || !quic_sendq_pending(&r->q)))
+		r = r->next;
+	if (r == NULL)
+		return false;
+	out->id = r->sid;
+	out->q = &r->q;
+	out->owner = r;
+	return true;
+}
+
+/* Requests are small: a blocked one waits for the next round. */
+static void
+cl_tx_blocked(void *ctx, void *owner)
+{
+	(void)ctx;
+	((struct creq *)owner)->blocked = true;
+}
+
 static void
 cl_write(struct quic_client *cl)
 {
 	if (cl->conn == NULL)
 		return;
-	ngtcp2_tstamp ts = quic_now();
-	size_t maxlen = ngtcp2_conn_get_path_max_tx_udp_payload_size(cl->conn);
-	if (maxlen > sizeof(cl->buf))
-		maxlen = sizeof(cl->buf);
 	/* requests failed by a framing error, a cancel or a deadline: reset their streams */
 	for (struct creq *r = cl->active; r != NULL;) {
 		struct creq *next = r->next;
+		r->blocked = false;
 		if (r->reset_needed) {
 			int64_t sid = r->sid;
 			uint64_t code = r->fail_code;
@@ -478,68 +498,15 @@ cl_write(struct quic_client *cl)
 		}
 		r = next;
 	}
-	cl->more = false;
-	unsigned npkts = 0;
-	ngtcp2_pkt_info pi;
-	memset(&pi, 0, sizeof(pi));
-	struct creq *blocked_until = NULL;
-	for (;;) {
-		struct creq *r = cl->active;
-		while (r != NULL && (r == blocked_until || !quic_sendq_pending(&r->q)))
-			r = r->next;
-		ngtcp2_vec v[16];
-		size_t nv = 0;
-		bool all = true;
-		uint32_t fl = NGTCP2_WRITE_STREAM_FLAG_MORE;
-		int64_t sid = -1;
-		if (r != NULL) {
-			sid = r->sid;
-			nv = quic_sendq_vecs(&r->q, v, 16, &all);
-			if (all && r->q.fin_wanted)
-				fl |= NGTCP2_WRITE_STREAM_FLAG_FIN;
-		}
-		ngtcp2_ssize ndatalen = -1;
-		ngtcp2_ssize n = ngtcp2_conn_writev_stream(cl->conn, NULL, &pi, cl->buf, maxlen,
-		                                           &ndatalen, fl, sid, v, nv, ts);
-		if (n < 0) {
-			if (n == NGTCP2_ERR_STREAM_DATA_BLOCKED || n == NGTCP2_ERR_STREAM_SHUT_WR ||
-			    n == NGTCP2_ERR_STREAM_NOT_FOUND) {
-				/* requests are small: a blocked one waits for the next round */
-				r->q.fin_sent = n != NGTCP2_ERR_STREAM_DATA_BLOCKED;
-				if (r->q.fin_sent)
-					r->q.sent = r->q.queued;
-				blocked_until = r;
-				continue;
-			}
-			if (n == NGTCP2_ERR_WRITE_MORE) {
-				if (r != NULL && ndatalen >= 0) {
-					quic_sendq_advance(&r->q, (size_t)ndatalen);
-					if ((fl & NGTCP2_WRITE_STREAM_FLAG_FIN) && r->q.sent == r->q.queued)
-						r->q.fin_sent = true;
-				}
-				continue;
-			}
-			cl_fail(cl, (int)n);
-			return;
-		}
-		if (r != NULL && ndatalen >= 0) {
-			quic_sendq_advance(&r->q, (size_t)ndatalen);
-			if ((fl & NGTCP2_WRITE_STREAM_FLAG_FIN) && r->q.sent == r->q.queued)
-				r->q.fin_sent = true;
-		}
-		if (n == 0)
-			break;
-		if (quic_send_pkt(cl->fd, (const struct sockaddr *)&cl->remote, cl->remotelen, cl->buf,
-		             (size_t)n) == 0) {
-			quic_stat_add(&cl->st.pkts_tx, 1);
-			quic_stat_add(&cl->st.bytes_tx, (uint64_t)n);
-		}
-		if (++npkts >= MAX_PKTS_PER_WRITE) {
-			cl->more = true;
-			break;
-		}
-	}
-	ngtcp2_conn_update_pkt_tx_time(cl->conn, ts);
+	const struct quic_tx tx = {
+		.conn = cl->conn, .fd = cl->fd, .to = &cl->remote, .tolen = cl->remotelen,
+		.buf = cl->buf, .cap = sizeof(cl->buf), .no_gso = &cl->no_gso, .st = &cl->st,
+		.next = cl_tx_next, .blocked = cl_tx_blocked, .wrote = NULL, .ctx = cl,
+	};
+	int ret = quic_tx_write(&tx);
+	cl->more = ret == 1;
+	if (ret < 0)
+		cl_fail(cl, ret);
 }
 
 /*

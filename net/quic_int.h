@@ -93,6 +93,36 @@ struct sendq {
 	bool fin_wanted, fin_sent;
 };
 
+/* ---- the write loop (quic_io.c) */
+
+/* A stream the write loop may send from. */
+struct quic_txs {
+	int64_t id;
+	struct sendq *q;
+	void *owner;             /* the server's or client's stream */
+};
+
+/* One connection's output: where packets go and which streams have data. */
+struct quic_tx {
+	ngtcp2_conn *conn;
+	int fd;
+	const struct sockaddr_storage *to;
+	socklen_t tolen;
+	uint8_t *buf;            /* packets are built and batched here */
+	size_t cap;
+	bool *no_gso;            /* set once the kernel refuses UDP_SEGMENT */
+	struct quic_stats *st;   /* pkts_tx, bytes_tx */
+	/* The next stream with unsent data and not blocked: fills *out, or false. */
+	bool (*next)(void *ctx, struct quic_txs *out);
+	/* ngtcp2 takes no more of this stream's data in this round. */
+	void (*blocked)(void *ctx, void *owner);
+	/* Some of this stream's data went into a packet (may be NULL). */
+	void (*wrote)(void *ctx, void *owner);
+	void *ctx;
+};
+
+int quic_tx_write(const struct quic_tx *tx);
+
 /* ---- server state (quic_sconn.c, quic_reply.c, quic_server.c) */
 
 struct sconn;
@@ -202,6 +232,7 @@ struct creq {
 	int64_t sid;             /* -1 until a stream is open */
 	bool raw;                /* test mode: answer content ignored, no framing rules */
 	bool got_data;           /* some answer arrived: never sent again */
+	bool blocked;            /* flow control: skipped for the rest of this write round */
 	bool resent;             /* already sent again once on a new connection */
 	uint8_t *query;          /* the framed query, kept to send it again */
 	size_t qlen;
@@ -247,6 +278,7 @@ struct quic_client {
 	char peer_pin[QUIC_PIN_LEN];
 	struct quic_stats st;
 	uint8_t buf[PKT_BUF];
+	bool no_gso;                     /* the kernel refused UDP_SEGMENT once */
 	uint8_t rbuf[32][1500];          /* recvmmsg batch */
 };
 

@@ -332,3 +332,176 @@ quic_close_fd(int *fd)
 		close(*fd);
 	*fd = -1;
 }
+
+static void
+send_one(const struct quic_tx *tx, const uint8_t *p, size_t len)
+{
+	if (quic_send_pkt(tx->fd, (const struct sockaddr *)tx->to, tx->tolen, p, len) == 0) {
+		quic_stat_add(&tx->st->pkts_tx, 1);
+		quic_stat_add(&tx->st->bytes_tx, len);
+	}
+}
+
+/*
+ * Sends `len` bytes holding packets of `seg` bytes (the last may be
+ * shorter) with one UDP GSO sendmsg; falls back to one datagram each.
+ */
+static void
+send_batch(const struct quic_tx *tx, const uint8_t *p, size_t len, size_t seg)
+{
+	if (len <= seg || *tx->no_gso) {
+		for (size_t off = 0; off < len; off += seg)
+			send_one(tx, p + off, len - off < seg ? len - off : seg);
+		return;
+	}
+	union {
+		char buf[CMSG_SPACE(sizeof(uint16_t))];
+		struct cmsghdr align;
+	} cm;
+	memset(&cm, 0, sizeof(cm));
+	struct iovec iov = { (void *)(uintptr_t)p, len };
+	struct msghdr mh;
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_name = (void *)(uintptr_t)tx->to;
+	mh.msg_namelen = tx->tolen;
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cm.buf;
+	mh.msg_controllen = sizeof(cm.buf);
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_UDP;
+	c->cmsg_type = UDP_SEGMENT;
+	c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+	uint16_t s16 = (uint16_t)seg;
+	memcpy(CMSG_DATA(c), &s16, sizeof(s16));
+	for (int tries = 0; tries < 2; tries++) {
+		if (sendmsg(tx->fd, &mh, 0) >= 0) {
+			quic_stat_add(&tx->st->pkts_tx, (len + seg - 1) / seg);
+			quic_stat_add(&tx->st->bytes_tx, len);
+			return;
+		}
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+			struct pollfd pfd = { .fd = tx->fd, .events = POLLOUT };
+			(void)poll(&pfd, 1, 20);
+			continue;
+		}
+		if (errno == EIO || errno == EINVAL || errno == ENOPROTOOPT || errno == EOPNOTSUPP) {
+			*tx->no_gso = true;     /* no GSO here (device or kernel): datagrams */
+			send_batch(tx, p, len, seg);
+		}
+		return;
+	}
+}
+
+/* Packets gathered in tx->buf: one GSO batch of packets of `seg` bytes. */
+struct batch {
+	size_t off, seg;
+};
+
+/* Adds the packet of `pn` bytes just written at buf + off to the batch. */
+static void
+batch_add(const struct quic_tx *tx, struct batch *b, size_t pn)
+{
+	if (b->off == 0) {
+		b->seg = pn;
+		b->off = pn;
+	} else if (pn > b->seg) {
+		/* larger than the batch's segments: send those, start anew */
+		send_batch(tx, tx->buf, b->off, b->seg);
+		memmove(tx->buf, tx->buf + b->off, pn);
+		b->seg = pn;
+		b->off = pn;
+	} else {
+		b->off += pn;
+	}
+	if (pn < b->seg || *tx->no_gso) {
+		/* a short packet ends a GSO batch */
+		send_batch(tx, tx->buf, b->off, b->seg);
+		b->off = 0;
+	}
+}
+
+/* Takes the `ndatalen` bytes ngtcp2 accepted from stream `s` (with FIN if flagged). */
+static void
+tx_accepted(const struct quic_tx *tx, const struct quic_txs *s, uint32_t fl, ngtcp2_ssize ndatalen)
+{
+	if (s->q == NULL || ndatalen < 0)
+		return;
+	quic_sendq_advance(s->q, (size_t)ndatalen);
+	if ((fl & NGTCP2_WRITE_STREAM_FLAG_FIN) && s->q->sent == s->q->queued)
+		s->q->fin_sent = true;
+	if (tx->wrote != NULL)
+		tx->wrote(tx->ctx, s->owner);
+}
+
+/*
+ * The one write loop of server and client connections: streams with data
+ * (picked by tx->next) share packets until ngtcp2 has nothing more or the
+ * per-call cap; packets of one size leave with one GSO call.  Returns 0,
+ * 1 when stopped at the cap (call again), or ngtcp2's fatal error (< 0).
+ */
+int
+quic_tx_write(const struct quic_tx *tx)
+{
+	ngtcp2_tstamp ts = quic_now();
+	size_t maxlen = ngtcp2_conn_get_path_max_tx_udp_payload_size(tx->conn);
+	if (maxlen > tx->cap)
+		maxlen = tx->cap;
+	unsigned npkts = 0;
+	int ret = 0;
+	ngtcp2_pkt_info pi;
+	memset(&pi, 0, sizeof(pi));
+	struct batch b = { 0, 0 };
+	for (;;) {
+		if (b.off + maxlen > tx->cap) {
+			send_batch(tx, tx->buf, b.off, b.seg);
+			b.off = 0;
+		}
+		struct quic_txs s = { -1, NULL, NULL };
+		ngtcp2_vec v[16];
+		size_t nv = 0;
+		bool all = true;
+		uint32_t fl = NGTCP2_WRITE_STREAM_FLAG_MORE;
+		if (tx->next(tx->ctx, &s)) {
+			nv = quic_sendq_vecs(s.q, v, 16, &all);
+			if (all && s.q->fin_wanted)
+				fl |= NGTCP2_WRITE_STREAM_FLAG_FIN;
+		}
+		ngtcp2_ssize ndatalen = -1;
+		ngtcp2_ssize n = ngtcp2_conn_writev_stream(tx->conn, NULL, &pi, tx->buf + b.off, maxlen,
+		                                           &ndatalen, fl, s.id, v, nv, ts);
+		if (n == NGTCP2_ERR_STREAM_DATA_BLOCKED) {
+			tx->blocked(tx->ctx, s.owner);
+			continue;
+		}
+		if (n == NGTCP2_ERR_STREAM_SHUT_WR || n == NGTCP2_ERR_STREAM_NOT_FOUND) {
+			/* nothing more can leave on this stream */
+			s.q->sent = s.q->queued;
+			s.q->cur = NULL;
+			s.q->fin_sent = true;
+			tx->blocked(tx->ctx, s.owner);
+			continue;
+		}
+		if (n == NGTCP2_ERR_WRITE_MORE) {
+			tx_accepted(tx, &s, fl, ndatalen);
+			continue;
+		}
+		if (n < 0) {
+			ret = (int)n;
+			break;
+		}
+		tx_accepted(tx, &s, fl, ndatalen);
+		if (n == 0)
+			break;
+		batch_add(tx, &b, (size_t)n);
+		if (++npkts >= MAX_PKTS_PER_WRITE) {
+			ret = 1;
+			break;
+		}
+	}
+	if (b.off > 0)
+		send_batch(tx, tx->buf, b.off, b.seg);
+	if (ret >= 0)
+		ngtcp2_conn_update_pkt_tx_time(tx->conn, ts);
+	return ret;
+}

@@ -421,58 +421,6 @@ quic_srv_send(struct quic_server *srv, const struct sockaddr_storage *to, sockle
 	}
 }
 
-/*
- * Sends `len` bytes holding packets of `seg` bytes (the last may be
- * shorter) with one UDP GSO sendmsg; falls back to one datagram each.
- */
-static void
-srv_send_batch(struct quic_server *srv, const struct sockaddr_storage *to, socklen_t tolen,
-               const uint8_t *p, size_t len, size_t seg)
-{
-	if (len <= seg || srv->no_gso) {
-		for (size_t off = 0; off < len; off += seg)
-			quic_srv_send(srv, to, tolen, p + off, len - off < seg ? len - off : seg);
-		return;
-	}
-	union {
-		char buf[CMSG_SPACE(sizeof(uint16_t))];
-		struct cmsghdr align;
-	} cm;
-	memset(&cm, 0, sizeof(cm));
-	struct iovec iov = { (void *)(uintptr_t)p, len };
-	struct msghdr mh;
-	memset(&mh, 0, sizeof(mh));
-	mh.msg_name = (void *)(uintptr_t)to;
-	mh.msg_namelen = tolen;
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	mh.msg_control = cm.buf;
-	mh.msg_controllen = sizeof(cm.buf);
-	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-	c->cmsg_level = SOL_UDP;
-	c->cmsg_type = UDP_SEGMENT;
-	c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
-	uint16_t s16 = (uint16_t)seg;
-	memcpy(CMSG_DATA(c), &s16, sizeof(s16));
-	for (int tries = 0; tries < 2; tries++) {
-		if (sendmsg(srv->fd, &mh, 0) >= 0) {
-			quic_stat_add(&srv->st.pkts_tx, (len + seg - 1) / seg);
-			quic_stat_add(&srv->st.bytes_tx, len);
-			return;
-		}
-		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
-			struct pollfd pfd = { .fd = srv->fd, .events = POLLOUT };
-			(void)poll(&pfd, 1, 20);
-			continue;
-		}
-		if (errno == EIO || errno == EINVAL || errno == ENOPROTOOPT || errno == EOPNOTSUPP) {
-			srv->no_gso = true;     /* no GSO here (device or kernel): datagrams */
-			srv_send_batch(srv, to, tolen, p, len, seg);
-		}
-		return;
-	}
-}
-
 /* Sends CONNECTION_CLOSE (best effort) and frees the connection. */
 void
 quic_sconn_close_now(struct sconn *c, const ngtcp2_connection_close_error *cc)
@@ -576,15 +524,47 @@ quic_srv_flush_replies(struct quic_server *srv)
 	pthread_mutex_unlock(&srv->lock);
 }
 
+static bool
+sconn_tx_next(void *ctx, struct quic_txs *out)
+{
+	struct sconn *c = ctx;
+	struct sstream *s = c->streams;
+	while (s != NULL && (s->blocked || !quic_sendq_pending(&s->q)))
+		s = s->next;
+	if (s == NULL)
+		return false;
+	out->id = s->id;
+	out->q = &s->q;
+	out->owner = s;
+	return true;
+}
+
+static void
+sconn_tx_blocked(void *ctx, void *owner)
+{
+	(void)ctx;
+	((struct sstream *)owner)->blocked = true;
+}
+
+/* Data of `owner` left: move it to the tail, streams share packets round-robin. */
+static void
+sconn_tx_wrote(void *ctx, void *owner)
+{
+	struct sconn *c = ctx;
+	struct sstream *s = owner;
+	if (s->next != NULL) {
+		sstream_unlink(c, s);
+		s->prev = c->streams_tail;
+		c->streams_tail->next = s;
+		c->streams_tail = s;
+	}
+}
+
 /* Writes packets until ngtcp2 has nothing more or the per-call cap; 0 or -1 (conn freed). */
 int
 quic_sconn_write(struct sconn *c)
 {
 	struct quic_server *srv = c->srv;
-	ngtcp2_tstamp ts = quic_now();
-	size_t maxlen = ngtcp2_conn_get_path_max_tx_udp_payload_size(c->conn);
-	if (maxlen > sizeof(srv->buf))
-		maxlen = sizeof(srv->buf);
 	for (struct sstream *s = c->streams; s != NULL; s = s->next) {
 		sstream_count_loss(srv, c->conn, s);
 		s->blocked = false;
@@ -596,105 +576,18 @@ quic_sconn_write(struct sconn *c)
 			(void)ngtcp2_conn_shutdown_stream(c->conn, s->id, s->reset_code);
 		}
 	}
-	c->more = false;
 	c->want_write = false;
-	unsigned npkts = 0;
-	ngtcp2_pkt_info pi;
-	memset(&pi, 0, sizeof(pi));
-	/* Packets of one size are gathered in srv->buf and sent with one GSO call. */
-	size_t off = 0, seg = 0;
-	for (;;) {
-		if (off + maxlen > sizeof(srv->buf)) {
-			srv_send_batch(srv, &c->remote, c->remotelen, srv->buf, off, seg);
-			off = 0;
-		}
-		struct sstream *s = c->streams;
-		while (s != NULL && (s->blocked || !quic_sendq_pending(&s->q)))
-			s = s->next;
-		ngtcp2_vec v[16];
-		size_t nv = 0;
-		bool all = true;
-		uint32_t fl = NGTCP2_WRITE_STREAM_FLAG_MORE;
-		int64_t sid = -1;
-		if (s != NULL) {
-			sid = s->id;
-			nv = quic_sendq_vecs(&s->q, v, 16, &all);
-			if (all && s->q.fin_wanted)
-				fl |= NGTCP2_WRITE_STREAM_FLAG_FIN;
-		}
-		ngtcp2_ssize ndatalen = -1;
-		ngtcp2_ssize n = ngtcp2_conn_writev_stream(c->conn, NULL, &pi, srv->buf + off, maxlen,
-		                                           &ndatalen, fl, sid, v, nv, ts);
-		if (n < 0) {
-			if (n == NGTCP2_ERR_STREAM_DATA_BLOCKED) {
-				s->blocked = true;
-				continue;
-			}
-			if (n == NGTCP2_ERR_STREAM_SHUT_WR || n == NGTCP2_ERR_STREAM_NOT_FOUND) {
-				s->q.sent = s->q.queued;
-				s->q.cur = NULL;
-				s->q.fin_sent = true;
-				continue;
-			}
-			if (n == NGTCP2_ERR_WRITE_MORE) {
-				if (s != NULL && ndatalen >= 0) {
-					quic_sendq_advance(&s->q, (size_t)ndatalen);
-					if ((fl & NGTCP2_WRITE_STREAM_FLAG_FIN) && s->q.sent == s->q.queued)
-						s->q.fin_sent = true;
-					/* move it to the tail: streams share packets round-robin */
-					if (s->next != NULL) {
-						sstream_unlink(c, s);
-						s->prev = c->streams_tail;
-						c->streams_tail->next = s;
-						c->streams_tail = s;
-					}
-				}
-				continue;
-			}
-			if (off > 0)
-				srv_send_batch(srv, &c->remote, c->remotelen, srv->buf, off, seg);
-			quic_sconn_fail(c, (int)n, "write failed");
-			return -1;
-		}
-		if (s != NULL && ndatalen >= 0) {
-			quic_sendq_advance(&s->q, (size_t)ndatalen);
-			if ((fl & NGTCP2_WRITE_STREAM_FLAG_FIN) && s->q.sent == s->q.queued)
-				s->q.fin_sent = true;
-			if (s->next != NULL) {
-				sstream_unlink(c, s);
-				s->prev = c->streams_tail;
-				c->streams_tail->next = s;
-				c->streams_tail = s;
-			}
-		}
-		if (n == 0)
-			break;
-		size_t pn = (size_t)n;
-		if (off == 0) {
-			seg = pn;
-			off = pn;
-		} else if (pn > seg) {
-			/* larger than the batch's segments: send those, start anew */
-			srv_send_batch(srv, &c->remote, c->remotelen, srv->buf, off, seg);
-			memmove(srv->buf, srv->buf + off, pn);
-			seg = pn;
-			off = pn;
-		} else {
-			off += pn;
-		}
-		if (pn < seg || srv->no_gso) {
-			/* a short packet ends a GSO batch */
-			srv_send_batch(srv, &c->remote, c->remotelen, srv->buf, off, seg);
-			off = 0;
-		}
-		if (++npkts >= MAX_PKTS_PER_WRITE) {
-			c->more = true;
-			break;
-		}
+	const struct quic_tx tx = {
+		.conn = c->conn, .fd = srv->fd, .to = &c->remote, .tolen = c->remotelen,
+		.buf = srv->buf, .cap = sizeof(srv->buf), .no_gso = &srv->no_gso, .st = &srv->st,
+		.next = sconn_tx_next, .blocked = sconn_tx_blocked, .wrote = sconn_tx_wrote, .ctx = c,
+	};
+	int ret = quic_tx_write(&tx);
+	if (ret < 0) {
+		quic_sconn_fail(c, ret, "write failed");
+		return -1;
 	}
-	if (off > 0)
-		srv_send_batch(srv, &c->remote, c->remotelen, srv->buf, off, seg);
-	ngtcp2_conn_update_pkt_tx_time(c->conn, ts);
+	c->more = ret == 1;
 	/* bytes handed to QUIC leave the producers' backlog */
 	pthread_mutex_lock(&srv->lock);
 	for (struct sstream *s = c->streams; s != NULL; s = s->next) {
