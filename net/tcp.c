@@ -15,29 +15,13 @@
 #include <time.h>
 #include <unistd.h>
 
-static int cancel_fd = -1;
-
-void
-tcp_set_cancel_fd(int fd)
-{
-	cancel_fd = fd;
-}
-
 bool
-tcp_cancel_requested(void)
+tcp_cancel_requested(int cancel_fd)
 {
 	if (cancel_fd < 0)
 		return false;
 	struct pollfd p = {.fd = cancel_fd, .events = POLLIN};
 	return poll(&p, 1, 0) > 0 && (p.revents & POLLIN);
-}
-
-int64_t
-tcp_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 int
@@ -60,7 +44,7 @@ tcp_listen(const struct sockaddr *sa, socklen_t len, int backlog)
 
 /* Waits for `events` on fd until the deadline: 0, -ETIMEDOUT or -errno. */
 static int
-wait_fd(int fd, short events, int64_t deadline)
+wait_fd(int fd, short events, int64_t deadline, int cancel_fd)
 {
 	for (;;) {
 		int64_t left = deadline - tcp_now_ms();
@@ -79,7 +63,7 @@ wait_fd(int fd, short events, int64_t deadline)
 }
 
 int
-tcp_connect(const struct sockaddr *sa, socklen_t len, int64_t deadline)
+tcp_connect(const struct sockaddr *sa, socklen_t len, int64_t deadline, int cancel_fd)
 {
 	int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -92,7 +76,7 @@ tcp_connect(const struct sockaddr *sa, socklen_t len, int64_t deadline)
 			ret = -errno;
 			goto out;
 		}
-		ret = wait_fd(fd, POLLOUT, deadline);
+		ret = wait_fd(fd, POLLOUT, deadline, cancel_fd);
 		if (ret != 0)
 			goto out;
 		int soerr = 0;
@@ -111,7 +95,7 @@ out:
 }
 
 int
-tcp_send_msg(int fd, const uint8_t *msg, size_t len, int64_t deadline)
+tcp_send_msg(int fd, const uint8_t *msg, size_t len, int64_t deadline, int cancel_fd)
 {
 	if (len > TCP_MSG_MAX)
 		return -EMSGSIZE;
@@ -138,7 +122,7 @@ tcp_send_msg(int fd, const uint8_t *msg, size_t len, int64_t deadline)
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			int r = wait_fd(fd, POLLOUT, deadline);
+			int r = wait_fd(fd, POLLOUT, deadline, cancel_fd);
 			if (r != 0)
 				return r;
 			continue;
@@ -150,7 +134,7 @@ tcp_send_msg(int fd, const uint8_t *msg, size_t len, int64_t deadline)
 
 /* Reads exactly n bytes before the deadline. */
 static int
-read_full(int fd, uint8_t *p, size_t n, int64_t deadline)
+read_full(int fd, uint8_t *p, size_t n, int64_t deadline, int cancel_fd)
 {
 	size_t got = 0;
 	while (got < n) {
@@ -165,7 +149,7 @@ read_full(int fd, uint8_t *p, size_t n, int64_t deadline)
 			continue;
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			return -errno;
-		int w = wait_fd(fd, POLLIN, deadline);
+		int w = wait_fd(fd, POLLIN, deadline, cancel_fd);
 		if (w != 0)
 			return w;
 	}
@@ -173,16 +157,16 @@ read_full(int fd, uint8_t *p, size_t n, int64_t deadline)
 }
 
 ssize_t
-tcp_recv_msg(int fd, uint8_t *buf, size_t cap, int64_t deadline)
+tcp_recv_msg(int fd, uint8_t *buf, size_t cap, int64_t deadline, int cancel_fd)
 {
 	uint8_t pfx[2];
-	int r = read_full(fd, pfx, 2, deadline);
+	int r = read_full(fd, pfx, 2, deadline, cancel_fd);
 	if (r != 0)
 		return r;
 	size_t len = ((size_t)pfx[0] << 8) | pfx[1];
 	if (len > cap)
 		return -EMSGSIZE;
-	r = read_full(fd, buf, len, deadline);
+	r = read_full(fd, buf, len, deadline, cancel_fd);
 	if (r != 0)
 		return r;
 	return (ssize_t)len;

@@ -20,21 +20,26 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include "util/clock.h"
+
 /* Largest DNS message over TCP. */
 #define TCP_MSG_MAX 65535
 
 /*
- * Process-wide cancel: once `fd` (an eventfd or pipe) is readable, every
- * blocking helper below returns -ECANCELED.  Used at shutdown to cut
- * transfers in progress.  -1 (the default) disables it.
+ * Cancel: the blocking client helpers take `cancel_fd` (an eventfd or pipe
+ * of the caller, -1 for none); once it is readable they return -ECANCELED.
+ * The secondary uses it at shutdown to cut transfers in progress.
  */
-void tcp_set_cancel_fd(int fd);
 
-/* True once the cancel fd is readable (for transports that wait elsewhere). */
-bool tcp_cancel_requested(void);
+/* True once `cancel_fd` is readable (for transports that wait elsewhere); false for -1. */
+bool tcp_cancel_requested(int cancel_fd);
 
-/* CLOCK_MONOTONIC in milliseconds. */
-int64_t tcp_now_ms(void);
+/* CLOCK_MONOTONIC in milliseconds (clock_mono_ms, util/clock.h). */
+static inline int64_t
+tcp_now_ms(void)
+{
+	return clock_mono_ms();
+}
 
 /*
  * Opens a non-blocking listening socket on `sa` (SO_REUSEADDR, IPV6_V6ONLY
@@ -46,23 +51,23 @@ int tcp_listen(const struct sockaddr *sa, socklen_t len, int backlog);
  * Connects to `sa` before `deadline`.  The socket is left non-blocking with
  * TCP_NODELAY.  Returns the fd, or -ETIMEDOUT, -ECONNREFUSED, -ECANCELED, other -errno.
  */
-int tcp_connect(const struct sockaddr *sa, socklen_t len, int64_t deadline);
+int tcp_connect(const struct sockaddr *sa, socklen_t len, int64_t deadline, int cancel_fd);
 
 /*
  * Writes `len` bytes of `msg` with its 2-byte length prefix before
  * `deadline`.  Returns 0, -EMSGSIZE (len > TCP_MSG_MAX), -ETIMEDOUT,
- * -EPIPE/-ECONNRESET or another -errno.
+ * -EPIPE/-ECONNRESET, -ECANCELED or another -errno.
  */
-int tcp_send_msg(int fd, const uint8_t *msg, size_t len, int64_t deadline);
+int tcp_send_msg(int fd, const uint8_t *msg, size_t len, int64_t deadline, int cancel_fd);
 
 /*
  * Reads one framed message into `buf` (`cap` bytes) before `deadline`.
  * Returns its length (0 is possible: an empty frame), -ECONNRESET when the
  * peer closed (cleanly or not) before a whole message, -EMSGSIZE when the
  * message is larger than `cap` (the stream is then out of step: close it),
- * -ETIMEDOUT, or another -errno.
+ * -ETIMEDOUT, -ECANCELED, or another -errno.
  */
-ssize_t tcp_recv_msg(int fd, uint8_t *buf, size_t cap, int64_t deadline);
+ssize_t tcp_recv_msg(int fd, uint8_t *buf, size_t cap, int64_t deadline, int cancel_fd);
 
 /* Incremental receive side of one server connection. */
 struct tcp_frame {
