@@ -44,6 +44,7 @@
 #include "net/addr.h"
 #include "util/base.h"
 #include "util/clock.h"
+#include "util/hash.h"
 #include "util/log.h"
 
 #define SCID_LEN 16
@@ -64,6 +65,15 @@ static inline ngtcp2_tstamp
 quic_now(void)
 {
 	return (ngtcp2_tstamp)clock_mono_ns();
+}
+
+/* `ms` from now as an absolute time for pthread_cond_timedwait (CLOCK_MONOTONIC condvars). */
+static inline struct timespec
+quic_cond_deadline(unsigned ms)
+{
+	int64_t ns = clock_mono_ns() + (int64_t)ms * 1000000;
+	struct timespec ts = { (time_t)(ns / 1000000000), (long)(ns % 1000000000) };
+	return ts;
 }
 
 /* Called for each answer message; `msg` valid during the call.  Non-zero cancels. */

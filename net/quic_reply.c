@@ -120,14 +120,7 @@ int
 quic_reply_wait(struct quic_reply *r, size_t max_backlog, unsigned timeout_ms)
 {
 	struct quic_server *srv = r->srv;
-	struct timespec dl;
-	clock_gettime(CLOCK_MONOTONIC, &dl);
-	dl.tv_sec += timeout_ms / 1000;
-	dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (dl.tv_nsec >= 1000000000L) {
-		dl.tv_sec++;
-		dl.tv_nsec -= 1000000000L;
-	}
+	struct timespec dl = quic_cond_deadline(timeout_ms);
 	int ret = 0;
 	pthread_mutex_lock(&srv->lock);
 	while (r->st != NULL && __atomic_load_n(&r->backlog, __ATOMIC_RELAXED) > max_backlog) {

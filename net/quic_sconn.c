@@ -17,10 +17,7 @@ sstream_count_loss(struct quic_server *srv, ngtcp2_conn *conn, struct sstream *s
 static unsigned
 cid_hash(const uint8_t *d, size_t len)
 {
-	uint32_t h = 2166136261u;
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ d[i]) * 16777619u;
-	return h % CID_BUCKETS;
+	return (unsigned)(hash_fnv1a(d, len, 0) % CID_BUCKETS);
 }
 
 struct sconn *

@@ -85,14 +85,7 @@ quic_stream_open(struct quic_client *cl, const uint8_t *query, size_t len, unsig
 ssize_t
 quic_stream_recv(struct quic_stream *s, uint8_t *buf, size_t cap, unsigned wait_ms)
 {
-	struct timespec dl;
-	clock_gettime(CLOCK_MONOTONIC, &dl);
-	dl.tv_sec += wait_ms / 1000;
-	dl.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-	if (dl.tv_nsec >= 1000000000L) {
-		dl.tv_sec++;
-		dl.tv_nsec -= 1000000000L;
-	}
+	struct timespec dl = quic_cond_deadline(wait_ms);
 	pthread_mutex_lock(&s->m);
 	while (s->head == NULL && !s->done) {
 		if (wait_ms == 0) {
