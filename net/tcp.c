@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -175,26 +176,62 @@ tcp_recv_msg(int fd, uint8_t *buf, size_t cap, int64_t deadline, int cancel_fd)
 void
 tcp_frame_init(struct tcp_frame *f)
 {
+	f->body = NULL;
+	f->cap = 0;
 	f->have = 0;
+}
+
+void
+tcp_frame_clear(struct tcp_frame *f)
+{
+	free(f->body);
+	tcp_frame_init(f);
+}
+
+ssize_t
+tcp_frame_len(const struct tcp_frame *f)
+{
+	if (f->have < 2)
+		return -1;
+	return (ssize_t)(((size_t)f->pfx[0] << 8) | f->pfx[1]);
 }
 
 /* Total bytes of the current frame once its prefix is known, else 2. */
 static size_t
 frame_want(const struct tcp_frame *f)
 {
+	ssize_t len = tcp_frame_len(f);
+	return 2 + (len < 0 ? 0 : (size_t)len);
+}
+
+/* Where the next byte of the frame goes; grows the body for a known length. */
+static uint8_t *
+frame_dst(struct tcp_frame *f, size_t want)
+{
 	if (f->have < 2)
-		return 2;
-	return 2 + (((size_t)f->buf[0] << 8) | f->buf[1]);
+		return f->pfx + f->have;
+	if (f->cap < want - 2) {
+		uint8_t *b = realloc(f->body, want - 2);
+		if (b == NULL)
+			return NULL;
+		f->body = b;
+		f->cap = want - 2;
+	}
+	return f->body + (f->have - 2);
 }
 
 ssize_t
 tcp_frame_read(struct tcp_frame *f, int fd)
 {
 	size_t want = frame_want(f);
-	if (f->have >= want)
+	if (f->have >= 2 && f->have >= want)
 		return -EAGAIN;   /* a whole message waits for tcp_frame_next() */
+	uint8_t *dst = frame_dst(f, want);
+	if (dst == NULL)
+		return -ENOMEM;
+	size_t room = want - f->have;
 	for (;;) {
-		ssize_t r = read(fd, f->buf + f->have, want - f->have);
+		ssize_t r = read(fd, dst, room);
 		if (r > 0) {
 			f->have += (size_t)r;
 			return r;
@@ -214,7 +251,7 @@ tcp_frame_ready(const struct tcp_frame *f, const uint8_t **msg, size_t *len)
 {
 	if (f->have < 2 || f->have < frame_want(f))
 		return 0;
-	*msg = f->buf + 2;
+	*msg = f->body != NULL ? f->body : f->pfx;   /* an empty first message has no body */
 	*len = f->have - 2;
 	return 1;
 }

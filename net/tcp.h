@@ -69,19 +69,28 @@ int tcp_send_msg(int fd, const uint8_t *msg, size_t len, int64_t deadline, int c
  */
 ssize_t tcp_recv_msg(int fd, uint8_t *buf, size_t cap, int64_t deadline, int cancel_fd);
 
-/* Incremental receive side of one server connection. */
+/*
+ * Incremental receive side of one server connection (the secondary's query
+ * server and the primary's transfer server).  The body buffer is allocated
+ * when a length prefix needs it and kept for the next messages (grown,
+ * never shrunk), so a connection costs the size of its largest query.
+ */
 struct tcp_frame {
-	uint8_t buf[2 + TCP_MSG_MAX];
-	size_t have;     /* bytes of the current frame (prefix included) in buf */
+	uint8_t pfx[2];
+	uint8_t *body;   /* the current message, `cap` bytes allocated */
+	size_t cap;
+	size_t have;     /* bytes of the current frame (prefix included) read */
 };
 
 void tcp_frame_init(struct tcp_frame *f);
+/* Frees the body buffer; the frame may be initialised again. */
+void tcp_frame_clear(struct tcp_frame *f);
 
 /*
  * Reads what the non-blocking socket `fd` has (at most up to the end of the
  * current frame, so no byte of the next query is consumed early).  Returns
- * >0 bytes read, 0 when the peer closed, -EAGAIN when nothing is waiting, or
- * another -errno.
+ * >0 bytes read, 0 when the peer closed, -EAGAIN when nothing is waiting,
+ * -ENOMEM, or another -errno.
  */
 ssize_t tcp_frame_read(struct tcp_frame *f, int fd);
 
@@ -96,5 +105,8 @@ void tcp_frame_next(struct tcp_frame *f);
 
 /* Bytes buffered for the current, incomplete frame (0: between messages). */
 size_t tcp_frame_pending(const struct tcp_frame *f);
+
+/* The current message's announced length once its prefix is read, else -1. */
+ssize_t tcp_frame_len(const struct tcp_frame *f);
 
 #endif

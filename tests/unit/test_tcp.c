@@ -58,10 +58,26 @@ test_tcp_frame_pipelined_and_split(void **state)
 	assert_true(tcp_frame_ready(f, &m, &len));
 	assert_int_equal(len, 0);
 	tcp_frame_next(f);
+	/* A larger message after small ones: the body grows; the length is known early. */
+	static uint8_t big[2 + 40000];
+	big[0] = 40000 >> 8;
+	big[1] = 40000 & 0xff;
+	memset(big + 2, 'y', 40000);
+	assert_int_equal(tcp_frame_len(f), -1);
+	assert_int_equal(write(sv[1], big, 2), 2);
+	assert_int_equal(tcp_frame_read(f, sv[0]), 2);
+	assert_int_equal(tcp_frame_len(f), 40000);
+	assert_int_equal(write(sv[1], big + 2, 40000), 40000);
+	while (!tcp_frame_ready(f, &m, &len))
+		assert_true(tcp_frame_read(f, sv[0]) > 0);
+	assert_int_equal(len, 40000);
+	assert_memory_equal(m, big + 2, 40000);
+	tcp_frame_next(f);
 	/* The peer hangs up. */
 	close(sv[1]);
 	assert_int_equal(tcp_frame_read(f, sv[0]), 0);
 	close(sv[0]);
+	tcp_frame_clear(f);
 	free(f);
 }
 
