@@ -1,6 +1,7 @@
 /*
  * DNS zone transfers over QUIC (XoQ, RFC 9250) on ngtcp2 0.12 + GnuTLS.
- * This module is the only one that includes <ngtcp2/...>.
+ * The files net/quic_*.c are the only ones that include <ngtcp2/...>; their
+ * shared internals and layering are in net/quic_int.h.
  *
  * Server (the primary, on --quic): one thread owns a non-blocking UDP socket
  * and an epoll loop with a timerfd for ngtcp2's timers (loss detection,
@@ -22,8 +23,9 @@
  *
  * Client (the secondary): struct quic_client keeps one connection to one
  * server, opened on first use and reopened after it closes; it runs its own
- * thread.  Requests from any thread each get a bidirectional stream; many
- * may run at once on the connection.
+ * thread.  Requests from any thread each get a bidirectional stream
+ * (quic_stream_open/recv/close, the one request API); many may run at once
+ * on the connection.
  *
  * Message ids: the client sends what the caller gives (RFC 9250 says 0; the
  * caller sets it).  The server passes the query as received and puts the

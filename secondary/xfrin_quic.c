@@ -5,7 +5,7 @@
  * request (the SOA query, then the IXFR or AXFR) gets its own stream, as
  * RFC 9250 §4.2 wants; the server's FIN ends the answer.
  *
- * Dead connections: the client (net/quic.c) notices a dead path by its
+ * Dead connections: the client (net/quic_client.c) notices a dead path by its
  * keep-alive PINGs and idle timeout, honours stateless resets from a
  * restarted primary and sends unanswered requests again on a new
  * connection; a NOTIFY (server_alive) drops a connection that went silent.

@@ -1,5 +1,5 @@
 /*
- * net/quic.c over loopback: a test server whose handler answers a query
+ * net/quic (quic_*.c) over loopback: a test server whose handler answers a query
  * for "nN-sS.test." with N messages of S bytes (deterministic content), and
  * the client: 1 and 100 messages, a 10 MB answer, parallel streams on one
  * connection, off-thread replies, pins, ALPN, message ids and strict mode,
