@@ -1,5 +1,7 @@
 /*
- * The XoQ client: one connection to one server, request streams, its loop thread (see net/quic.h, net/quic_int.h).
+ * The XoQ client: one connection to one server, request streams, its
+ * loop thread.
+ * See net/quic.h (API) and net/quic_int.h (layers).
  */
 #include "net/quic_int.h"
 
@@ -208,19 +210,6 @@ cl_recv_stream_data(ngtcp2_conn *conn, uint32_t flags, int64_t stream_id, uint64
 }
 
 static int
-cl_acked(ngtcp2_conn *conn, int64_t stream_id, uint64_t offset, uint64_t datalen,
-         void *user_data, void *stream_user_data)
-{
-	(void)conn;
-	(void)stream_id;
-	(void)user_data;
-	struct creq *r = stream_user_data;
-	if (r != NULL)
-		quic_sendq_ack(&r->q, offset + datalen);
-	return 0;
-}
-
-static int
 cl_stream_close(ngtcp2_conn *conn, uint32_t flags, int64_t stream_id, uint64_t app_error_code,
                 void *user_data, void *stream_user_data)
 {
@@ -274,7 +263,7 @@ static const ngtcp2_callbacks cl_callbacks = {
 	.decrypt = ngtcp2_crypto_decrypt_cb,
 	.hp_mask = ngtcp2_crypto_hp_mask_cb,
 	.recv_stream_data = cl_recv_stream_data,
-	.acked_stream_data_offset = cl_acked,
+	.acked_stream_data_offset = quic_acked,
 	.stream_close = cl_stream_close,
 	.recv_retry = ngtcp2_crypto_recv_retry_cb,
 	.rand = quic_rand_cb,

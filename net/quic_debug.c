@@ -1,5 +1,7 @@
 /*
- * Test hooks of the QUIC client (half-open handshakes, raw stream data) (see net/quic.h, net/quic_int.h).
+ * Test hooks of the QUIC client (half-open handshakes, raw stream
+ * data).
+ * See net/quic.h (API) and net/quic_int.h (layers).
  */
 #include "net/quic_int.h"
 

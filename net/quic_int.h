@@ -133,16 +133,23 @@ struct quic_tx {
 
 int quic_tx_write(const struct quic_tx *tx);
 
+/*
+ * ngtcp2's acked_stream_data_offset callback of server and client: frees
+ * the acknowledged chunks.  The stream's user data starts with its sendq.
+ */
+int quic_acked(ngtcp2_conn *conn, int64_t stream_id, uint64_t offset, uint64_t datalen,
+               void *user_data, void *stream_user_data);
+
 /* ---- server state (quic_sconn.c, quic_reply.c, quic_server.c) */
 
 struct sconn;
 
 struct sstream {
+	struct sendq q;          /* first: ngtcp2's stream data is the send queue (quic_acked) */
 	int64_t id;
 	struct sconn *c;
 	struct doq_rx rx;
 	struct quic_reply *reply;
-	struct sendq q;
 	bool blocked;
 	bool reset_pending;
 	uint64_t reset_code;
@@ -233,8 +240,8 @@ extern const ngtcp2_callbacks quic_srv_callbacks;
 /* ---- client state (quic_client.c, quic_stream.c, quic_debug.c) */
 
 struct creq {
+	struct sendq q;          /* first: ngtcp2's stream data is the send queue (quic_acked) */
 	struct quic_client *cl;
-	struct sendq q;
 	struct doq_rx rx;
 	quic_msg_fn on_msg;
 	quic_done_fn on_done;
@@ -292,14 +299,18 @@ struct quic_client {
 	uint8_t rbuf[32][1500];          /* recvmmsg batch */
 };
 
-/* tls */
+/* ---- functions shared between the files, by file */
+
+/* quic_tls.c */
 int quic_pubkey_pin(gnutls_pubkey_t pk, char pin[QUIC_PIN_LEN]);
 int quic_key_load_or_create(const char *path, gnutls_x509_privkey_t *out);
 int quic_privkey_pin(gnutls_x509_privkey_t key, char pin[QUIC_PIN_LEN]);
 int quic_key_secret(gnutls_x509_privkey_t key, uint8_t secret[32]);
 int quic_make_cert(gnutls_x509_privkey_t key, gnutls_x509_crt_t *out);
-int quic_tls_session_new(gnutls_session_t *out, bool server, gnutls_certificate_credentials_t cred, const char *alpn, ngtcp2_crypto_conn_ref *ref);
-/* io */
+int quic_tls_session_new(gnutls_session_t *out, bool server,
+                         gnutls_certificate_credentials_t cred, const char *alpn,
+                         ngtcp2_crypto_conn_ref *ref);
+/* quic_io.c */
 void quic_rand_cb(uint8_t *dest, size_t destlen, const ngtcp2_rand_ctx *rctx);
 int quic_random_cid(ngtcp2_cid *cid, size_t len);
 void quic_stat_add(uint64_t *p, uint64_t v);
@@ -319,30 +330,35 @@ void quic_sendq_advance(struct sendq *q, size_t n);
 void quic_sendq_ack(struct sendq *q, uint64_t upto);
 void quic_sendq_clear(struct sendq *q);
 bool quic_log_ok(ngtcp2_tstamp *last, ngtcp2_tstamp now);
-void quic_transport_params(ngtcp2_transport_params *p, bool server, unsigned idle_ms, unsigned streams);
+void quic_transport_params(ngtcp2_transport_params *p, bool server, unsigned idle_ms,
+                           unsigned streams);
 void quic_settings_init(ngtcp2_settings *st, unsigned hs_ms);
 int quic_loop_fds(int *efd, int *tfd, int *epfd);
 void quic_close_fd(int *fd);
-/* sconn */
+/* quic_sconn.c */
 struct sconn *quic_cid_find(struct quic_server *srv, const uint8_t *d, size_t len);
 int quic_cid_add(struct quic_server *srv, const ngtcp2_cid *cid, struct sconn *c);
 void quic_sconn_free(struct sconn *c);
 ngtcp2_conn *quic_get_conn_ref(ngtcp2_crypto_conn_ref *ref);
-ngtcp2_path quic_srv_path(struct quic_server *srv, const struct sockaddr_storage *remote, socklen_t rlen);
-void quic_srv_send(struct quic_server *srv, const struct sockaddr_storage *to, socklen_t tolen, const uint8_t *p, size_t len);
+ngtcp2_path quic_srv_path(struct quic_server *srv, const struct sockaddr_storage *remote,
+                          socklen_t rlen);
+void quic_srv_send(struct quic_server *srv, const struct sockaddr_storage *to, socklen_t tolen,
+                   const uint8_t *p, size_t len);
 void quic_sconn_close_now(struct sconn *c, const ngtcp2_connection_close_error *cc);
 void quic_sconn_fail(struct sconn *c, int liberr, const char *what);
 void quic_srv_flush_replies(struct quic_server *srv);
 int quic_sconn_write(struct sconn *c);
 int quic_sconn_read(struct sconn *c, const uint8_t *pkt, size_t len);
-/* reply */
+/* quic_reply.c */
 void quic_reply_maybe_free(struct quic_reply *r);
 void *quic_worker_thread(void *arg);
-/* client */
+/* quic_client.c */
 void quic_cl_drop_conn(struct quic_client *cl);
 int quic_cl_connect(struct quic_client *cl);
 int quic_cl_submit(struct quic_client *cl, struct creq *r);
-struct creq *quic_creq_new(struct quic_client *cl, quic_msg_fn on_msg, quic_done_fn on_done, void *ctx);
-int quic_cl_request(struct quic_client *cl, const uint8_t *query, size_t len, quic_msg_fn on_msg, quic_done_fn on_done, void *ctx, unsigned timeout_ms, atomic_int *cancel);
+struct creq *quic_creq_new(struct quic_client *cl, quic_msg_fn on_msg, quic_done_fn on_done,
+                           void *ctx);
+int quic_cl_request(struct quic_client *cl, const uint8_t *query, size_t len, quic_msg_fn on_msg,
+                    quic_done_fn on_done, void *ctx, unsigned timeout_ms, atomic_int *cancel);
 
 #endif

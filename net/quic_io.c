@@ -1,5 +1,7 @@
 /*
- * Clock, sockets, timers, stream send queues, the shared write loop and metrics (see net/quic.h, net/quic_int.h).
+ * Clock, sockets, timers, stream send queues, the shared write loop
+ * and metrics.
+ * See net/quic.h (API) and net/quic_int.h (layers).
  */
 #include "net/quic_int.h"
 
@@ -504,4 +506,17 @@ quic_tx_write(const struct quic_tx *tx)
 	if (ret >= 0)
 		ngtcp2_conn_update_pkt_tx_time(tx->conn, ts);
 	return ret;
+}
+
+int
+quic_acked(ngtcp2_conn *conn, int64_t stream_id, uint64_t offset, uint64_t datalen,
+           void *user_data, void *stream_user_data)
+{
+	(void)conn;
+	(void)stream_id;
+	(void)user_data;
+	struct sendq *q = stream_user_data;
+	if (q != NULL)
+		quic_sendq_ack(q, offset + datalen);
+	return 0;
 }

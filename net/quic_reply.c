@@ -1,5 +1,7 @@
 /*
- * The server's answer hand-off (thread-safe quic_reply_*) and handler workers (see net/quic.h, net/quic_int.h).
+ * The server's answer hand-off (thread-safe quic_reply_*) and handler
+ * workers.
+ * See net/quic.h (API) and net/quic_int.h (layers).
  */
 #include "net/quic_int.h"
 

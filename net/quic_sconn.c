@@ -1,5 +1,7 @@
 /*
- * One server connection: ngtcp2 callbacks, reading, writing and closing (see net/quic.h, net/quic_int.h).
+ * One server connection: ngtcp2 callbacks, reading, writing and
+ * closing.
+ * See net/quic.h (API) and net/quic_int.h (layers).
  */
 #include "net/quic_int.h"
 
@@ -283,19 +285,6 @@ srv_recv_stream_data(ngtcp2_conn *conn, uint32_t flags, int64_t stream_id, uint6
 }
 
 static int
-srv_acked(ngtcp2_conn *conn, int64_t stream_id, uint64_t offset, uint64_t datalen,
-          void *user_data, void *stream_user_data)
-{
-	(void)conn;
-	(void)stream_id;
-	(void)user_data;
-	struct sstream *s = stream_user_data;
-	if (s != NULL)
-		quic_sendq_ack(&s->q, offset + datalen);
-	return 0;
-}
-
-static int
 srv_stream_close(ngtcp2_conn *conn, uint32_t flags, int64_t stream_id, uint64_t app_error_code,
                  void *user_data, void *stream_user_data)
 {
@@ -381,7 +370,7 @@ const ngtcp2_callbacks quic_srv_callbacks = {
 	.decrypt = ngtcp2_crypto_decrypt_cb,
 	.hp_mask = ngtcp2_crypto_hp_mask_cb,
 	.recv_stream_data = srv_recv_stream_data,
-	.acked_stream_data_offset = srv_acked,
+	.acked_stream_data_offset = quic_acked,
 	.stream_open = srv_stream_open,
 	.stream_close = srv_stream_close,
 	.rand = quic_rand_cb,

@@ -1,5 +1,7 @@
 /*
- * The XoQ server: socket loop, new connections, Retry, stateless resets, lifecycle (see net/quic.h, net/quic_int.h).
+ * The XoQ server: socket loop, new connections, Retry, stateless
+ * resets, lifecycle.
+ * See net/quic.h (API) and net/quic_int.h (layers).
  */
 #include "net/quic_int.h"
 

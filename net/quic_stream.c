@@ -1,5 +1,6 @@
 /*
- * The client API: pull-style request streams (quic_stream_*) (see net/quic.h, net/quic_int.h).
+ * The client API: pull-style request streams (quic_stream_*).
+ * See net/quic.h (API) and net/quic_int.h (layers).
  */
 #include "net/quic_int.h"
 

@@ -1,5 +1,6 @@
 /*
- * Keys, SPKI pins, the key-derived static secret and TLS sessions (see net/quic.h, net/quic_int.h).
+ * Keys, SPKI pins, the key-derived static secret and TLS sessions.
+ * See net/quic.h (API) and net/quic_int.h (layers).
  */
 #include "net/quic_int.h"
 
