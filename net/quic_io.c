@@ -338,9 +338,13 @@ quic_close_fd(int *fd)
 static void
 send_one(const struct quic_tx *tx, const uint8_t *p, size_t len)
 {
-	if (quic_send_pkt(tx->fd, (const struct sockaddr *)tx->to, tx->tolen, p, len) == 0) {
-		quic_stat_add(&tx->st->pkts_tx, 1);
-		quic_stat_add(&tx->st->bytes_tx, len);
+	/* Counted before the send: on loopback the peer may read the packet
+	 * (and a test the counters) before sendto returns here. */
+	quic_stat_add(&tx->st->pkts_tx, 1);
+	quic_stat_add(&tx->st->bytes_tx, len);
+	if (quic_send_pkt(tx->fd, (const struct sockaddr *)tx->to, tx->tolen, p, len) != 0) {
+		quic_stat_sub(&tx->st->pkts_tx, 1);
+		quic_stat_sub(&tx->st->bytes_tx, len);
 	}
 }
 
@@ -376,22 +380,25 @@ send_batch(const struct quic_tx *tx, const uint8_t *p, size_t len, size_t seg)
 	c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
 	uint16_t s16 = (uint16_t)seg;
 	memcpy(CMSG_DATA(c), &s16, sizeof(s16));
+	/* counted before the send, as in send_one(), taken back if it fails */
+	quic_stat_add(&tx->st->pkts_tx, (len + seg - 1) / seg);
+	quic_stat_add(&tx->st->bytes_tx, len);
 	for (int tries = 0; tries < 2; tries++) {
-		if (sendmsg(tx->fd, &mh, 0) >= 0) {
-			quic_stat_add(&tx->st->pkts_tx, (len + seg - 1) / seg);
-			quic_stat_add(&tx->st->bytes_tx, len);
+		if (sendmsg(tx->fd, &mh, 0) >= 0)
 			return;
-		}
 		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
 			struct pollfd pfd = { .fd = tx->fd, .events = POLLOUT };
 			(void)poll(&pfd, 1, 20);
 			continue;
 		}
-		if (errno == EIO || errno == EINVAL || errno == ENOPROTOOPT || errno == EOPNOTSUPP) {
-			*tx->no_gso = true;     /* no GSO here (device or kernel): datagrams */
-			send_batch(tx, p, len, seg);
-		}
-		return;
+		break;
+	}
+	int err = errno;
+	quic_stat_sub(&tx->st->pkts_tx, (len + seg - 1) / seg);
+	quic_stat_sub(&tx->st->bytes_tx, len);
+	if (err == EIO || err == EINVAL || err == ENOPROTOOPT || err == EOPNOTSUPP) {
+		*tx->no_gso = true;     /* no GSO here (device or kernel): datagrams */
+		send_batch(tx, p, len, seg);
 	}
 }
 

@@ -399,7 +399,7 @@ quic_srv_path(struct quic_server *srv, const struct sockaddr_storage *remote, so
 
 void
 quic_srv_send(struct quic_server *srv, const struct sockaddr_storage *to, socklen_t tolen,
-         const uint8_t *p, size_t len)
+              const uint8_t *p, size_t len)
 {
 	if (quic_send_pkt(srv->fd, (const struct sockaddr *)to, tolen, p, len) == 0) {
 		quic_stat_add(&srv->st.pkts_tx, 1);
