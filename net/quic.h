@@ -1,6 +1,7 @@
 /*
  * DNS zone transfers over QUIC (XoQ, RFC 9250) on ngtcp2 0.12 + GnuTLS.
- * This module is the only one that includes <ngtcp2/...>.
+ * The files net/quic_*.c are the only ones that include <ngtcp2/...>; their
+ * shared internals and layering are in net/quic_int.h.
  *
  * Server (the primary, on --quic): one thread owns a non-blocking UDP socket
  * and an epoll loop with a timerfd for ngtcp2's timers (loss detection,
@@ -22,8 +23,9 @@
  *
  * Client (the secondary): struct quic_client keeps one connection to one
  * server, opened on first use and reopened after it closes; it runs its own
- * thread.  Requests from any thread each get a bidirectional stream; many
- * may run at once on the connection.
+ * thread.  Requests from any thread each get a bidirectional stream
+ * (quic_stream_open/recv/close, the one request API); many may run at once
+ * on the connection.
  *
  * Message ids: the client sends what the caller gives (RFC 9250 says 0; the
  * caller sets it).  The server passes the query as received and puts the
@@ -194,41 +196,14 @@ int quic_client_new(const struct quic_client_cfg *cfg, struct quic_client **out)
 /* Cancels outstanding requests (their done callback sees -ECANCELED), frees. */
 void quic_client_free(struct quic_client *cl);
 
-/* Called for each answer message; `msg` valid during the call.  Non-zero cancels. */
-typedef int (*quic_msg_fn)(void *ctx, const uint8_t *msg, size_t len);
 /*
- * Called once when the request ends: 0 after the server's FIN (every
- * message delivered), -ETIMEDOUT, -ECONNREFUSED (handshake failed: wrong
- * pin, wrong ALPN, no server), -ECONNRESET (connection lost), -EPROTO
- * (DoQ framing violation or the server reset the stream with `*app_error`
- * set), -ECANCELED.
- */
-typedef void (*quic_done_fn)(void *ctx, int status, uint64_t app_error);
-
-/*
- * Sends `query` (copied, <= 65535 bytes, sent as given) on a new stream with
- * FIN.  `on_msg` and `on_done` run ON THE CLIENT'S QUIC THREAD.  Returns 0
- * (on_done will be called exactly once) or a negative errno (it will not).
- */
-int quic_client_request(struct quic_client *cl, const uint8_t *query, size_t len,
-                        quic_msg_fn on_msg, quic_done_fn on_done, void *ctx);
-
-/*
- * Blocking wrapper: sends `query` and calls `on_msg` ON THE CALLING THREAD
- * for each answer message, in order, until the server's FIN or
- * `timeout_ms` (whole request; 0: no limit).  Returns 0 or a status as for
- * quic_done_fn (a non-zero `on_msg` return cancels the stream and is
- * returned).
- */
-int quic_client_request_sync(struct quic_client *cl, const uint8_t *query, size_t len,
-                             quic_msg_fn on_msg, void *ctx, unsigned timeout_ms);
-
-/*
- * Pull-style request, for transfer code that reads message by message on
- * its own thread (secondary/xfrin's transport interface maps onto it:
- * send -> quic_stream_open, recv -> quic_stream_recv, close ->
- * quic_stream_close).  Answer messages are copied and queued for the
- * caller.  `timeout_ms` bounds the whole request (0: none).
+ * The one request API: each request is a stream the caller reads message by
+ * message on its own thread (secondary/xfrin's transport interface maps onto
+ * it: send -> quic_stream_open, recv -> quic_stream_recv, close ->
+ * quic_stream_close); many may be open at once on the client's connection.
+ * The query (copied, <= 65535 bytes) is sent as given on a new stream with
+ * FIN; answer messages are copied and queued for the caller.  `timeout_ms`
+ * bounds the whole request (0: none).
  * Returns 0 and sets *out, or -EINVAL, -EMSGSIZE, -ENOMEM.
  */
 struct quic_stream;
@@ -239,7 +214,10 @@ int quic_stream_open(struct quic_client *cl, const uint8_t *query, size_t len, u
  * server's FIN ended the answer (every message read); -EMSGSIZE if `cap` is
  * too small (the message is dropped); -ETIMEDOUT if nothing arrived within
  * `wait_ms` (0: wait for ever; the request goes on); or the request's
- * failure status as for quic_done_fn.
+ * failure status: -ETIMEDOUT, -ECONNREFUSED (handshake failed: wrong pin,
+ * wrong ALPN, no server), -ECONNRESET (connection lost), -EPROTO (DoQ
+ * framing violation, or the server reset the stream: see
+ * quic_stream_app_error), -ECANCELED (client freed).
  */
 ssize_t quic_stream_recv(struct quic_stream *s, uint8_t *buf, size_t cap, unsigned wait_ms);
 /* The DoQ error code the server reset or closed with, once the request failed; else 0. */

@@ -10,34 +10,19 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
-static int cancel_fd = -1;
-
-void
-tcp_set_cancel_fd(int fd)
-{
-	cancel_fd = fd;
-}
-
 bool
-tcp_cancel_requested(void)
+tcp_cancel_requested(int cancel_fd)
 {
 	if (cancel_fd < 0)
 		return false;
 	struct pollfd p = {.fd = cancel_fd, .events = POLLIN};
 	return poll(&p, 1, 0) > 0 && (p.revents & POLLIN);
-}
-
-int64_t
-tcp_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 int
@@ -60,7 +45,7 @@ tcp_listen(const struct sockaddr *sa, socklen_t len, int backlog)
 
 /* Waits for `events` on fd until the deadline: 0, -ETIMEDOUT or -errno. */
 static int
-wait_fd(int fd, short events, int64_t deadline)
+wait_fd(int fd, short events, int64_t deadline, int cancel_fd)
 {
 	for (;;) {
 		int64_t left = deadline - tcp_now_ms();
@@ -79,7 +64,7 @@ wait_fd(int fd, short events, int64_t deadline)
 }
 
 int
-tcp_connect(const struct sockaddr *sa, socklen_t len, int64_t deadline)
+tcp_connect(const struct sockaddr *sa, socklen_t len, int64_t deadline, int cancel_fd)
 {
 	int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -92,7 +77,7 @@ tcp_connect(const struct sockaddr *sa, socklen_t len, int64_t deadline)
 			ret = -errno;
 			goto out;
 		}
-		ret = wait_fd(fd, POLLOUT, deadline);
+		ret = wait_fd(fd, POLLOUT, deadline, cancel_fd);
 		if (ret != 0)
 			goto out;
 		int soerr = 0;
@@ -111,7 +96,7 @@ out:
 }
 
 int
-tcp_send_msg(int fd, const uint8_t *msg, size_t len, int64_t deadline)
+tcp_send_msg(int fd, const uint8_t *msg, size_t len, int64_t deadline, int cancel_fd)
 {
 	if (len > TCP_MSG_MAX)
 		return -EMSGSIZE;
@@ -138,7 +123,7 @@ tcp_send_msg(int fd, const uint8_t *msg, size_t len, int64_t deadline)
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			int r = wait_fd(fd, POLLOUT, deadline);
+			int r = wait_fd(fd, POLLOUT, deadline, cancel_fd);
 			if (r != 0)
 				return r;
 			continue;
@@ -150,7 +135,7 @@ tcp_send_msg(int fd, const uint8_t *msg, size_t len, int64_t deadline)
 
 /* Reads exactly n bytes before the deadline. */
 static int
-read_full(int fd, uint8_t *p, size_t n, int64_t deadline)
+read_full(int fd, uint8_t *p, size_t n, int64_t deadline, int cancel_fd)
 {
 	size_t got = 0;
 	while (got < n) {
@@ -165,7 +150,7 @@ read_full(int fd, uint8_t *p, size_t n, int64_t deadline)
 			continue;
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			return -errno;
-		int w = wait_fd(fd, POLLIN, deadline);
+		int w = wait_fd(fd, POLLIN, deadline, cancel_fd);
 		if (w != 0)
 			return w;
 	}
@@ -173,16 +158,16 @@ read_full(int fd, uint8_t *p, size_t n, int64_t deadline)
 }
 
 ssize_t
-tcp_recv_msg(int fd, uint8_t *buf, size_t cap, int64_t deadline)
+tcp_recv_msg(int fd, uint8_t *buf, size_t cap, int64_t deadline, int cancel_fd)
 {
 	uint8_t pfx[2];
-	int r = read_full(fd, pfx, 2, deadline);
+	int r = read_full(fd, pfx, 2, deadline, cancel_fd);
 	if (r != 0)
 		return r;
 	size_t len = ((size_t)pfx[0] << 8) | pfx[1];
 	if (len > cap)
 		return -EMSGSIZE;
-	r = read_full(fd, buf, len, deadline);
+	r = read_full(fd, buf, len, deadline, cancel_fd);
 	if (r != 0)
 		return r;
 	return (ssize_t)len;
@@ -191,26 +176,62 @@ tcp_recv_msg(int fd, uint8_t *buf, size_t cap, int64_t deadline)
 void
 tcp_frame_init(struct tcp_frame *f)
 {
+	f->body = NULL;
+	f->cap = 0;
 	f->have = 0;
+}
+
+void
+tcp_frame_clear(struct tcp_frame *f)
+{
+	free(f->body);
+	tcp_frame_init(f);
+}
+
+ssize_t
+tcp_frame_len(const struct tcp_frame *f)
+{
+	if (f->have < 2)
+		return -1;
+	return (ssize_t)(((size_t)f->pfx[0] << 8) | f->pfx[1]);
 }
 
 /* Total bytes of the current frame once its prefix is known, else 2. */
 static size_t
 frame_want(const struct tcp_frame *f)
 {
+	ssize_t len = tcp_frame_len(f);
+	return 2 + (len < 0 ? 0 : (size_t)len);
+}
+
+/* Where the next byte of the frame goes; grows the body for a known length. */
+static uint8_t *
+frame_dst(struct tcp_frame *f, size_t want)
+{
 	if (f->have < 2)
-		return 2;
-	return 2 + (((size_t)f->buf[0] << 8) | f->buf[1]);
+		return f->pfx + f->have;
+	if (f->cap < want - 2) {
+		uint8_t *b = realloc(f->body, want - 2);
+		if (b == NULL)
+			return NULL;
+		f->body = b;
+		f->cap = want - 2;
+	}
+	return f->body + (f->have - 2);
 }
 
 ssize_t
 tcp_frame_read(struct tcp_frame *f, int fd)
 {
 	size_t want = frame_want(f);
-	if (f->have >= want)
+	if (f->have >= 2 && f->have >= want)
 		return -EAGAIN;   /* a whole message waits for tcp_frame_next() */
+	uint8_t *dst = frame_dst(f, want);
+	if (dst == NULL)
+		return -ENOMEM;
+	size_t room = want - f->have;
 	for (;;) {
-		ssize_t r = read(fd, f->buf + f->have, want - f->have);
+		ssize_t r = read(fd, dst, room);
 		if (r > 0) {
 			f->have += (size_t)r;
 			return r;
@@ -230,7 +251,7 @@ tcp_frame_ready(const struct tcp_frame *f, const uint8_t **msg, size_t *len)
 {
 	if (f->have < 2 || f->have < frame_want(f))
 		return 0;
-	*msg = f->buf + 2;
+	*msg = f->body != NULL ? f->body : f->pfx;   /* an empty first message has no body */
 	*len = f->have - 2;
 	return 1;
 }

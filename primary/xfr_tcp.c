@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "net/addr.h"
+#include "net/tcp.h"
 #include "primary/xfrout.h"
 #include "util/log.h"
 
@@ -37,10 +38,9 @@ struct conn {
 	struct conn *prev, *next;     /* activity list, oldest first */
 	uint64_t last_active;         /* ms, any progress */
 	uint64_t req_start;           /* ms of the first byte of a request, 0 if none */
-	uint8_t lenbuf[2];
-	size_t lenhave;
-	uint8_t *rx;                  /* request body (rxlen bytes) once the prefix is read */
-	size_t rxlen, rxhave;
+	struct tcp_frame in;          /* the request being read (net/tcp.h) */
+	const uint8_t *rx;            /* the complete request, in `in`, while loading */
+	size_t rxlen;
 	struct xfrout_txn *txn;
 	uint8_t *tx;                  /* 2 + XFROUT_MSG_MAX while answering */
 	size_t txlen, txoff;
@@ -152,7 +152,7 @@ bury(struct xfr_tcp *s)
 	while (s->grave != NULL) {
 		struct conn *c = s->grave;
 		s->grave = c->jnext;
-		free(c->rx);
+		tcp_frame_clear(&c->in);
 		free(c->tx);
 		free(c);
 	}
@@ -214,7 +214,8 @@ static int
 conn_request(struct xfr_tcp *s, struct conn *c, uint64_t now)
 {
 	(void)now;
-	c->lenhave = 0;
+	if (!tcp_frame_ready(&c->in, &c->rx, &c->rxlen))
+		return -EINVAL;
 	c->req_start = 0;
 	c->loading = true;
 	int ret = set_events(s, c, 0);
@@ -274,9 +275,9 @@ take_done(struct xfr_tcp *s)
 	while (c != NULL) {
 		struct conn *next = c->jnext;
 		c->loading = false;
-		free(c->rx);
+		tcp_frame_next(&c->in);
 		c->rx = NULL;
-		c->rxlen = c->rxhave = 0;
+		c->rxlen = 0;
 		int ret = c->jret;
 		if (ret == 0 && c->dead) {
 			xfrout_end(c->jtxn);
@@ -304,42 +305,21 @@ static int
 conn_read(struct xfr_tcp *s, struct conn *c, uint64_t now)
 {
 	for (;;) {
-		uint8_t *dst;
-		size_t want;
-		if (c->lenhave < 2) {
-			dst = c->lenbuf + c->lenhave;
-			want = 2 - c->lenhave;
-		} else {
-			dst = c->rx + c->rxhave;
-			want = c->rxlen - c->rxhave;
-		}
-		ssize_t n = recv(c->fd, dst, want, 0);
+		ssize_t n = tcp_frame_read(&c->in, c->fd);
 		if (n == 0)
 			return -ECONNRESET;
-		if (n < 0) {
-			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-				return 0;
-			return -errno;
-		}
+		if (n == -EAGAIN)
+			return 0;
+		if (n < 0)
+			return (int)n;
 		if (c->req_start == 0)
 			c->req_start = now;
 		touch(s, c, now);
-		if (c->lenhave < 2) {
-			c->lenhave += (size_t)n;
-			if (c->lenhave < 2)
-				continue;
-			c->rxlen = ((size_t)c->lenbuf[0] << 8) | c->lenbuf[1];
-			/* Shorter than a DNS header: nothing we could even refuse. */
-			if (c->rxlen < 12)
-				return -EPROTO;
-			c->rx = malloc(c->rxlen);
-			if (c->rx == NULL)
-				return -ENOMEM;
-			c->rxhave = 0;
-			continue;
-		}
-		c->rxhave += (size_t)n;
-		if (c->rxhave == c->rxlen)
+		/* Shorter than a DNS header: nothing we could even refuse. */
+		ssize_t len = tcp_frame_len(&c->in);
+		if (len >= 0 && len < 12)
+			return -EPROTO;
+		if (tcp_frame_ready(&c->in, &(const uint8_t *){ NULL }, &(size_t){ 0 }))
 			return conn_request(s, c, now);
 	}
 }
@@ -444,6 +424,7 @@ do_accept(struct xfr_tcp *s)
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		c->fd = fd;
+		tcp_frame_init(&c->in);
 		memcpy(&c->peer, &ss, sizeof(ss));
 		c->last_active = now;
 		c->events = EPOLLIN;

@@ -62,6 +62,7 @@ conn_close(struct serve_tcp *t, size_t idx)
 	struct conn *c = t->conns[idx];
 	epoll_ctl(t->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
+	tcp_frame_clear(&c->in);
 	free(c);
 	t->conns[idx] = t->conns[--t->nconns];
 	t->conns[t->nconns] = NULL;

@@ -408,6 +408,7 @@ refresh_zone(struct timers *t, struct tzone *z, struct outcome *oc)
 		.force_axfr = z->force_axfr,
 		.timeout_ms = t->cfg.xfr_timeout_ms,
 		.max_bytes = t->cfg.xfr_max_bytes,
+		.cancel_fd = t->cancel_fd > 0 ? t->cancel_fd : 0,
 		.on_start = on_xfr_start,
 		.cb_ctx = &sc,
 	};
@@ -656,9 +657,7 @@ timers_new(const struct timers_cfg *cfg)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&t->cond, &ca);
 	pthread_condattr_destroy(&ca);
-	t->cancel_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (t->cancel_fd >= 0)
-		tcp_set_cancel_fd(t->cancel_fd);
+	t->cancel_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);   /* passed to every transfer */
 	return t;
 }
 
@@ -803,7 +802,6 @@ timers_free(struct timers *t)
 	}
 	for (unsigned i = 0; i < t->nthreads; i++)
 		pthread_join(t->threads[i], NULL);
-	tcp_set_cancel_fd(-1);
 	if (t->cancel_fd >= 0)
 		close(t->cancel_fd);
 	for (size_t i = 0; i < t->n; i++)

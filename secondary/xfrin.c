@@ -35,7 +35,7 @@
 static int
 tcp_open(struct xfr_conn *c, const struct sockaddr *sa, socklen_t len, int64_t deadline)
 {
-	int fd = tcp_connect(sa, len, deadline);
+	int fd = tcp_connect(sa, len, deadline, c->cancel_fd);
 	if (fd < 0)
 		return fd;
 	c->fd = fd;
@@ -45,13 +45,13 @@ tcp_open(struct xfr_conn *c, const struct sockaddr *sa, socklen_t len, int64_t d
 static int
 tcp_send(struct xfr_conn *c, const uint8_t *msg, size_t len, int64_t deadline)
 {
-	return tcp_send_msg(c->fd, msg, len, deadline);
+	return tcp_send_msg(c->fd, msg, len, deadline, c->cancel_fd);
 }
 
 static ssize_t
 tcp_recv(struct xfr_conn *c, uint8_t *buf, size_t cap, int64_t deadline)
 {
-	return tcp_recv_msg(c->fd, buf, cap, deadline);
+	return tcp_recv_msg(c->fd, buf, cap, deadline, c->cancel_fd);
 }
 
 static void
@@ -545,8 +545,9 @@ run_xfr(struct session *ss, struct xfr_result *r, uint16_t qtype)
 int
 xfrin_run(const struct xfr_params *p, struct xfr_result *r, char *why, size_t whycap)
 {
-	struct session ss = {.p = p, .conn = {.t = p->transport, .fd = -1}, .why = why,
-	                     .whycap = whycap};
+	struct session ss = {.p = p, .why = why, .whycap = whycap,
+	                     .conn = {.t = p->transport, .fd = -1,
+	                              .cancel_fd = p->cancel_fd > 0 ? p->cancel_fd : -1}};
 	int timeout = p->timeout_ms > 0 ? p->timeout_ms : 30000;
 	ss.deadline = tcp_now_ms() + timeout;
 	if (why != NULL && whycap > 0)

@@ -77,6 +77,7 @@ struct xfr_quic_fallback {
 struct xfr_conn {
 	const struct xfr_transport *t;
 	int fd;
+	int cancel_fd;        /* readable: cut the transfer (-ECANCELED); -1: none */
 	void *priv;           /* transport state (QUIC) */
 };
 
@@ -150,6 +151,8 @@ struct xfr_params {
 	int timeout_ms;                       /* silence allowed: connect, and between
 	                                       * messages; default 30000 when 0 */
 	size_t max_bytes;                     /* 0: unlimited */
+	int cancel_fd;                        /* > 0: once readable (shutdown), the transfer
+	                                       * ends with -ECANCELED; 0: none */
 	/* Called just before the IXFR or AXFR request is sent (for the log line). */
 	void (*on_start)(void *ctx, bool ixfr);
 	void *cb_ctx;

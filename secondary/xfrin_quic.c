@@ -5,7 +5,7 @@
  * request (the SOA query, then the IXFR or AXFR) gets its own stream, as
  * RFC 9250 §4.2 wants; the server's FIN ends the answer.
  *
- * Dead connections: the client (net/quic.c) notices a dead path by its
+ * Dead connections: the client (net/quic_client.c) notices a dead path by its
  * keep-alive PINGs and idle timeout, honours stateless resets from a
  * restarted primary and sends unanswered requests again on a new
  * connection; a NOTIFY (server_alive) drops a connection that went silent.
@@ -154,12 +154,12 @@ q_recv(struct xfr_conn *c, uint8_t *buf, size_t cap, int64_t deadline)
 		return xfr_transport_tcp.recv(c, buf, cap, deadline);
 	if (q->stream == NULL)
 		return -EINVAL;
-	/* Short waits, so that a shutdown (tcp_cancel_requested) cuts the transfer. */
+	/* Short waits, so that a shutdown (c->cancel_fd) cuts the transfer. */
 	for (;;) {
 		int64_t left = deadline - tcp_now_ms();
 		if (left <= 0)
 			return q_failed(c, q, -ETIMEDOUT, buf, cap, deadline);
-		if (tcp_cancel_requested())
+		if (tcp_cancel_requested(c->cancel_fd))
 			return -ECANCELED;
 		ssize_t n = quic_stream_recv(q->stream, buf, cap, left > 250 ? 250 : (unsigned)left);
 		if (n == -ETIMEDOUT)

@@ -1,5 +1,5 @@
 /*
- * net/quic.c over loopback: a test server whose handler answers a query
+ * net/quic (quic_*.c) over loopback: a test server whose handler answers a query
  * for "nN-sS.test." with N messages of S bytes (deterministic content), and
  * the client: 1 and 100 messages, a 10 MB answer, parallel streams on one
  * connection, off-thread replies, pins, ALPN, message ids and strict mode,
@@ -219,6 +219,38 @@ client(struct quic_server *srv, const char *pin, bool insecure, const char *alpn
 	return cl;
 }
 
+/* Reads every answer message of `s` through `fn`, closes it: 0 after the FIN, or the status. */
+static int
+drain(struct quic_stream *s, int (*fn)(void *, const uint8_t *, size_t), void *ctx)
+{
+	static uint8_t buf[65535];
+	int ret;
+	for (;;) {
+		ssize_t n = quic_stream_recv(s, buf, sizeof(buf), 0);
+		if (n <= 0) {
+			ret = (int)n;
+			break;
+		}
+		ret = fn(ctx, buf, (size_t)n);
+		if (ret != 0)
+			break;
+	}
+	quic_stream_close(s);
+	return ret;
+}
+
+/* One request, read to its end. */
+static int
+request(struct quic_client *cl, const uint8_t *q, size_t ql,
+        int (*fn)(void *, const uint8_t *, size_t), void *ctx)
+{
+	struct quic_stream *s;
+	int ret = quic_stream_open(cl, q, ql, 20000, &s);
+	if (ret != 0)
+		return ret;
+	return drain(s, fn, ctx);
+}
+
 static int
 get(struct quic_client *cl, unsigned n, unsigned size, uint16_t id, struct got *g)
 {
@@ -227,7 +259,7 @@ get(struct quic_client *cl, unsigned n, unsigned size, uint16_t id, struct got *
 	memset(g, 0, sizeof(*g));
 	g->want_id = id;
 	g->size = size;
-	return quic_client_request_sync(cl, q, ql, on_msg, g, 20000);
+	return request(cl, q, ql, on_msg, g);
 }
 
 static int
@@ -329,7 +361,7 @@ test_quic_one_and_hundred_messages(void **state)
 	ql++;
 	memset(&g, 0, sizeof(g));
 	g.size = 700;
-	assert_int_equal(quic_client_request_sync(cl, q, ql, on_msg, &g, 20000), 0);
+	assert_int_equal(request(cl, q, ql, on_msg, &g), 0);
 	assert_int_equal(g.n, 60);
 	assert_int_equal(g.bad, 0);
 	struct quic_stats st;
@@ -357,8 +389,6 @@ test_quic_ten_megabytes(void **state)
 }
 
 struct par {
-	pthread_mutex_t m;
-	pthread_cond_t cv;
 	unsigned done, ok;
 	struct got g[64];
 };
@@ -367,22 +397,6 @@ static int
 par_msg(void *ctx, const uint8_t *m, size_t len)
 {
 	return on_msg(ctx, m, len);
-}
-
-static struct par *par_state;
-
-static void
-par_done(void *ctx, int status, uint64_t app)
-{
-	(void)app;
-	struct got *g = ctx;
-	struct par *p = par_state;
-	pthread_mutex_lock(&p->m);
-	p->done++;
-	if (status == 0 && g->bad == 0 && g->n == 20)
-		p->ok++;
-	pthread_cond_signal(&p->cv);
-	pthread_mutex_unlock(&p->m);
 }
 
 static void
@@ -395,19 +409,21 @@ test_quic_parallel_streams(void **state)
 	struct quic_server *srv = server(&cfg);
 	struct quic_client *cl = client(srv, quic_server_pin(srv), false, NULL);
 	struct par *p = calloc(1, sizeof(*p));
-	pthread_mutex_init(&p->m, NULL);
-	pthread_cond_init(&p->cv, NULL);
-	par_state = p;
+	struct quic_stream *s[64];
+	/* all 64 requests in flight at once, then each answer read */
 	for (unsigned i = 0; i < 64; i++) {
 		uint8_t q[128];
 		size_t ql = make_query(q, 20, 2000 + i, 0);
 		p->g[i].size = 2000 + i;
-		assert_int_equal(quic_client_request(cl, q, ql, par_msg, par_done, &p->g[i]), 0);
+		assert_int_equal(quic_stream_open(cl, q, ql, 0, &s[i]), 0);
 	}
-	pthread_mutex_lock(&p->m);
-	while (p->done < 64)
-		pthread_cond_wait(&p->cv, &p->m);
-	pthread_mutex_unlock(&p->m);
+	for (unsigned i = 0; i < 64; i++) {
+		int status = drain(s[i], par_msg, &p->g[i]);
+		p->done++;
+		if (status == 0 && p->g[i].bad == 0 && p->g[i].n == 20)
+			p->ok++;
+	}
+	assert_int_equal(p->done, 64);
 	assert_int_equal(p->ok, 64);
 	struct quic_stats st;
 	quic_server_stats(srv, &st);
@@ -419,23 +435,6 @@ test_quic_parallel_streams(void **state)
 }
 
 
-static unsigned k_done, k_ok;
-static pthread_mutex_t k_m = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t k_cv = PTHREAD_COND_INITIALIZER;
-
-static void
-k_on_done(void *ctx, int status, uint64_t app)
-{
-	(void)app;
-	struct got *g = ctx;
-	pthread_mutex_lock(&k_m);
-	k_done++;
-	if (status == 0 && g->n == 2 && g->bad == 0)
-		k_ok++;
-	pthread_cond_signal(&k_cv);
-	pthread_mutex_unlock(&k_m);
-}
-
 static void
 test_quic_thousand_transfers_one_connection(void **state)
 {
@@ -444,17 +443,23 @@ test_quic_thousand_transfers_one_connection(void **state)
 	struct quic_server *srv = server(NULL);
 	struct quic_client *cl = client(srv, quic_server_pin(srv), false, NULL);
 	struct got *g = calloc(1000, sizeof(*g));
-	k_done = k_ok = 0;
+	struct quic_stream **s = calloc(1000, sizeof(*s));
+	unsigned k_done = 0, k_ok = 0;
+	/* all 1,000 requests in flight at once, then each answer read */
 	for (unsigned i = 0; i < 1000; i++) {
 		uint8_t q[128];
 		size_t ql = make_query(q, 2, 200 + i, 0);
 		g[i].size = 200 + i;
-		assert_int_equal(quic_client_request(cl, q, ql, on_msg, k_on_done, &g[i]), 0);
+		assert_int_equal(quic_stream_open(cl, q, ql, 0, &s[i]), 0);
 	}
-	pthread_mutex_lock(&k_m);
-	while (k_done < 1000)
-		pthread_cond_wait(&k_cv, &k_m);
-	pthread_mutex_unlock(&k_m);
+	for (unsigned i = 0; i < 1000; i++) {
+		int status = drain(s[i], on_msg, &g[i]);
+		k_done++;
+		if (status == 0 && g[i].n == 2 && g[i].bad == 0)
+			k_ok++;
+	}
+	free(s);
+	assert_int_equal(k_done, 1000);
 	assert_int_equal(k_ok, 1000);
 	struct quic_stats st;
 	quic_server_stats(srv, &st);
