@@ -123,6 +123,28 @@ zone_rdata_names(uint16_t type, const uint8_t *rd, size_t rdlen, uint16_t offs[2
 	return count;
 }
 
+/*
+ * True when records (ta, rda) and (tb, rdb) belong to one rrset: same type,
+ * and for RRSIG the same covered type (RFC 4035 §2.2 groups signatures by
+ * the rrset they cover, each group with its own TTL).
+ */
+static bool
+same_rrset(uint16_t ta, const uint8_t *rda, uint16_t tb, const uint8_t *rdb)
+{
+	return ta == tb && (ta != DNS_T_RRSIG || rd_u16(rda) == rd_u16(rdb));
+}
+
+/* Orders (type, covered type for RRSIG): <0, 0, >0. */
+static int
+cmp_rrset(uint16_t ta, const uint8_t *rda, uint16_t tb, const uint8_t *rdb)
+{
+	if (ta != tb)
+		return ta < tb ? -1 : 1;
+	if (ta != DNS_T_RRSIG || rd_u16(rda) == rd_u16(rdb))
+		return 0;
+	return rd_u16(rda) < rd_u16(rdb) ? -1 : 1;
+}
+
 static bool
 type_is_meta(uint16_t type)
 {
@@ -145,6 +167,8 @@ check_rr(const struct zone *z, const struct dns_rr *rr, uint8_t *key, size_t *ke
 		            rr_label(rr, lb, sizeof(lb)));
 	if (rr->rdlen > 65535 - ZRR_HDR)
 		return fail(err, errcap, ERR_XFR, "%s: rdata too long", rr_label(rr, lb, sizeof(lb)));
+	if (rr->type == DNS_T_RRSIG && rr->rdlen < 19)
+		return fail(err, errcap, ERR_XFR, "%s: malformed rdata", rr_label(rr, lb, sizeof(lb)));
 	uint16_t offs[2];
 	bool comp[2];
 	if (zone_rdata_names(rr->type, rr->rdata, rr->rdlen, offs, comp) < 0)
@@ -202,7 +226,8 @@ node_build(struct trie_cow *c, const uint8_t *key, size_t keylen, const struct z
 {
 	size_t nrr = 0, data = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (i == 0 || items[i].type != items[i - 1].type)
+		if (i == 0 || !same_rrset(items[i].type, items[i].rdata, items[i - 1].type,
+		                          items[i - 1].rdata))
 			nrr++;
 		data += ZRR_HDR + items[i].rdlen;
 	}
@@ -233,7 +258,7 @@ node_build(struct trie_cow *c, const uint8_t *key, size_t keylen, const struct z
 	bool cname = false, other = false;
 	for (size_t i = 0; i < n; i++) {
 		const struct zitem *it = &items[i];
-		if (i == 0 || it->type != items[i - 1].type) {
+		if (i == 0 || !same_rrset(it->type, it->rdata, items[i - 1].type, items[i - 1].rdata)) {
 			struct zrrset *rs = &nd->rr[r++];
 			rs->type = it->type;
 			rs->count = 0;
@@ -516,12 +541,14 @@ zone_builder_finish(struct zone_builder *b, struct zone **out, char *err, size_t
 			if (k > i && r->type == b->recs[k - 1].type &&
 			    cmp_rdata(r->rdata, r->rdlen, b->recs[k - 1].rdata, b->recs[k - 1].rdlen) == 0)
 				continue;   /* duplicate record */
-			if (ni == 0 || items[ni - 1].type != r->type) {
+			if (ni == 0 || !same_rrset(items[ni - 1].type, items[ni - 1].rdata, r->type,
+			                           r->rdata)) {
 				/* New rrset: its TTL is the one of its earliest record. */
 				first = ni;
 				ttl = r->ttl;
 				tseq = r->seq;
-				for (size_t m = k; m < j && b->recs[m].type == r->type; m++) {
+				for (size_t m = k; m < j && same_rrset(b->recs[m].type, b->recs[m].rdata,
+				                                       r->type, r->rdata); m++) {
 					if (b->recs[m].seq < tseq) {
 						tseq = b->recs[m].seq;
 						ttl = b->recs[m].ttl;
@@ -683,7 +710,7 @@ change(struct zone_update *u, const struct dns_rr *rr, bool add, char *err, size
 	size_t pos = n, match = n;
 	for (size_t i = 0; i < n; i++) {
 		const struct zitem *it = &u->items[i];
-		if (it->type > rr->type && pos == n)
+		if (cmp_rrset(it->type, it->rdata, rr->type, rr->rdata) > 0 && pos == n)
 			pos = i;
 		if (it->type == rr->type && it->rdlen == rr->rdlen &&
 		    (rr->rdlen == 0 || memcmp(it->rdata, rr->rdata, rr->rdlen) == 0))
@@ -703,7 +730,7 @@ change(struct zone_update *u, const struct dns_rr *rr, bool add, char *err, size
 			n++;
 		}
 		for (size_t i = 0; i < n; i++) {
-			if (u->items[i].type == rr->type)
+			if (same_rrset(u->items[i].type, u->items[i].rdata, rr->type, rr->rdata))
 				u->items[i].ttl = rr->ttl;
 		}
 	}

@@ -7,7 +7,8 @@
  * Each rrset's bytes are its records ready to copy into a response:
  *   count x ( c0 0c | type | class IN | TTL | rdlength | rdata )
  * where c0 0c (a pointer to the query name) is patched when the owner sits
- * elsewhere in the packet.  Rrsets are sorted by type.  A node without
+ * elsewhere in the packet.  Rrsets are sorted by type; RRSIGs are one rrset
+ * per covered type (sorted by it), each with its own TTL.  A node without
  * rrsets is an empty non-terminal.
  */
 #ifndef SECONDARY_ZONE_IMPL_H
@@ -18,6 +19,7 @@
 #include <stdint.h>
 
 #include "dns/name.h"
+#include "dns/wire.h"
 #include "secondary/trie.h"
 #include "secondary/zhash.h"
 #include "secondary/zone.h"
@@ -86,6 +88,19 @@ znode_rrset(const struct znode *n, uint16_t type)
 	for (unsigned i = 0; i < n->nrr; i++) {
 		if (n->rr[i].type == type)
 			return &n->rr[i];
+	}
+	return NULL;
+}
+
+/* The RRSIG rrset of `n` covering `covered` (grouped by covered type), or NULL. */
+static inline const struct zrrset *
+znode_sig(const struct znode *n, uint16_t covered)
+{
+	for (unsigned i = 0; i < n->nrr; i++) {
+		const struct zrrset *rs = &n->rr[i];
+		if (rs->type == 46 &&
+		    rd_u16(zrrset_data(n, rs) + ZRR_HDR) == covered)
+			return rs;
 	}
 	return NULL;
 }
