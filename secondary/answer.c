@@ -27,6 +27,7 @@
 #define PKT_SUFFIXES 512   /* name suffixes remembered per response */
 #define MAX_CHAIN 16
 #define MAX_TARGETS 32
+#define MAX_PROOFS 8
 
 enum { RC_NOERROR = 0, RC_FORMERR = 1, RC_SERVFAIL = 2, RC_NXDOMAIN = 3, RC_NOTIMP = 4,
        RC_REFUSED = 5, RC_YXDOMAIN = 6, RC_BADVERS = 16 };
@@ -68,6 +69,11 @@ struct ctx {
 	unsigned cls_labels;        /* labels of the class's name (a suffix of the qname) */
 	struct target tg[MAX_TARGETS];
 	unsigned ntg;
+	bool dnssec;                /* DO=1 and the zone is signed (its apex has an RRSIG) */
+	bool nsec;                  /* ... and denies with NSEC */
+	const struct znode *pf[MAX_PROOFS];   /* NSEC nodes for the authority section */
+	unsigned npf;
+	bool pf_done;               /* the proofs are written */
 };
 
 /* Offset of the label `skip` labels into the packet name at `off`. */
@@ -214,18 +220,117 @@ undo:
 	return false;
 }
 
-/* Answer/authority data that must fit: on failure sets TC. */
+/* An undo point of the response. */
+struct mark {
+	size_t len;
+	unsigned names, ntg;
+	uint16_t count[3];
+};
+
+static void
+mark_save(const struct ctx *c, struct mark *m)
+{
+	m->len = c->p->len;
+	m->names = dns_compress_mark(c->p->cz);
+	m->ntg = c->ntg;
+	memcpy(m->count, c->p->count, sizeof(m->count));
+}
+
+static void
+mark_restore(struct ctx *c, const struct mark *m)
+{
+	c->p->len = m->len;
+	dns_compress_forget(c->p->cz, m->names);
+	c->ntg = m->ntg;
+	memcpy(c->p->count, m->count, sizeof(m->count));
+}
+
+/*
+ * Rrset `rs` and, with DNSSEC, the RRSIGs covering it (same owner, section
+ * and TTL override), all or nothing.
+ */
+static bool
+put_signed(struct ctx *c, const struct znode *n, const struct zrrset *rs, size_t owner_off,
+           const uint8_t *owner, int sec, uint32_t ttl, size_t *name_off)
+{
+	struct mark m;
+	mark_save(c, &m);
+	if (!put_rrset(c, n, rs, owner_off, owner, sec, ttl, name_off))
+		return false;
+	const struct zrrset *sig = c->dnssec ? znode_sig(n, rs->type) : NULL;
+	if (sig != NULL && !put_rrset(c, n, sig, owner_off, owner, sec, ttl, NULL)) {
+		mark_restore(c, &m);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Answer/authority data that must fit, signatures and proofs included
+ * (RFC 4035 §3.1.1): on failure sets TC.
+ */
 static bool
 put_required(struct ctx *c, const struct znode *n, const struct zrrset *rs, size_t owner_off,
              const uint8_t *owner, int sec, uint32_t ttl, size_t *name_off)
 {
 	if (c->p->tc)
 		return false;
-	if (!put_rrset(c, n, rs, owner_off, owner, sec, ttl, name_off)) {
+	if (!put_signed(c, n, rs, owner_off, owner, sec, ttl, name_off)) {
 		c->p->tc = true;
 		return false;
 	}
 	return true;
+}
+
+/* Lists the NSEC of node `n` for the authority section (once). */
+static void
+add_proof(struct ctx *c, const struct znode *n)
+{
+	if (n == NULL)
+		return;
+	for (unsigned i = 0; i < c->npf; i++) {
+		if (c->pf[i] == n)
+			return;
+	}
+	if (c->npf < MAX_PROOFS)
+		c->pf[c->npf++] = n;
+	else
+		c->p->tc = true;   /* cannot happen: at most two proofs per chain step */
+}
+
+/*
+ * The node whose NSEC covers lookup key `key` (RFC 4034 §4.1.1: owner <= key
+ * in canonical order, < when !or_equal), skipping empty non-terminals and
+ * glue, which have no NSEC.  The apex has one in an NSEC zone, so this ends.
+ */
+static const struct znode *
+nsec_covering(const struct ctx *c, const uint8_t *key, size_t kl, bool or_equal)
+{
+	const struct znode *n = trie_get_prev(&c->z->trie, key, kl, or_equal);
+	while (n != NULL && znode_rrset(n, DNS_T_NSEC) == NULL) {
+		const struct trie_key *k = znode_key(n);
+		n = trie_get_prev(&c->z->trie, k->b, k->len, false);
+	}
+	return n;
+}
+
+/* Writes the listed NSEC records with their RRSIGs into the authority section. */
+static void
+put_proofs(struct ctx *c)
+{
+	if (c->pf_done)
+		return;
+	c->pf_done = true;
+	for (unsigned i = 0; i < c->npf; i++) {
+		const struct znode *n = c->pf[i];
+		const struct zrrset *rs = znode_rrset(n, DNS_T_NSEC);
+		uint8_t owner[DNS_NAME_MAX];
+		const struct trie_key *k = znode_key(n);
+		if (rs == NULL || dns_name_from_lookup(k->b, k->len, owner) < 0)
+			continue;
+		if (!put_required(c, n, rs, SIZE_MAX, owner, 1, UINT32_MAX, NULL))
+			return;
+	}
 }
 
 /* Negative answer: the apex SOA in authority at min(SOA TTL, MINIMUM). */
@@ -249,6 +354,7 @@ put_soa(struct ctx *c)
 static void
 put_additional(struct ctx *c, const uint8_t *cut)
 {
+	put_proofs(c);
 	const struct znode *done[MAX_TARGETS];
 	unsigned ndone = 0;
 	for (unsigned i = 0; i < c->ntg; i++) {
@@ -269,7 +375,7 @@ put_additional(struct ctx *c, const uint8_t *cut)
 		static const uint16_t types[2] = {DNS_T_A, DNS_T_AAAA};
 		for (int t = 0; t < 2; t++) {
 			const struct zrrset *rs = znode_rrset(n, types[t]);
-			if (rs != NULL && !put_rrset(c, n, rs, c->tg[i].off, nm, 2, UINT32_MAX, NULL) &&
+			if (rs != NULL && !put_signed(c, n, rs, c->tg[i].off, nm, 2, UINT32_MAX, NULL) &&
 			    cut != NULL && dns_name_is_sub(nm, cut))
 				c->p->tc = true;
 		}
@@ -418,6 +524,56 @@ undo:
 	return -1;
 }
 
+/*
+ * NSEC denial (RFC 4035 §3.1.3).  `sname` does not exist: the NSEC covering
+ * it, and with `ce_labels` (not 0) the one covering the wildcard at its
+ * closest encloser (NXDOMAIN).  The NSEC of wildcard node `w` (NODATA from
+ * a wildcard) when not NULL.
+ */
+static void
+deny_name(struct ctx *c, const uint8_t *sname, unsigned ce_labels, const struct znode *w)
+{
+	if (!c->nsec)
+		return;
+	uint8_t key[DNS_LOOKUP_MAX + 2];
+	size_t b[DNS_NAME_MAX / 2 + 2];
+	unsigned L = name_key(sname, key, b);
+	add_proof(c, nsec_covering(c, key, b[L], true));
+	if (ce_labels > 0) {
+		size_t wl = b[ce_labels];
+		key[wl] = '*';
+		key[wl + 1] = 0;
+		add_proof(c, nsec_covering(c, key, wl + 2, true));
+	}
+	if (w != NULL && znode_rrset(w, DNS_T_NSEC) != NULL)
+		add_proof(c, w);
+}
+
+/* NODATA at existing node `n` (RFC 4035 §3.1.3.1): its NSEC, or for an empty non-terminal the covering one. */
+static void
+deny_type(struct ctx *c, const struct znode *n)
+{
+	if (!c->nsec)
+		return;
+	if (znode_rrset(n, DNS_T_NSEC) != NULL) {
+		add_proof(c, n);
+	} else {
+		const struct trie_key *k = znode_key(n);
+		add_proof(c, nsec_covering(c, k->b, k->len, false));
+	}
+}
+
+/* Every RRSIG rrset of `n` (one per covered type), for a query of type RRSIG. */
+static void
+answer_rrsig(struct ctx *c, const struct znode *n, size_t sname_off, const uint8_t *sname)
+{
+	for (unsigned i = 0; i < n->nrr; i++) {
+		if (n->rr[i].type == DNS_T_RRSIG &&
+		    !put_required(c, n, &n->rr[i], sname_off, sname, 0, UINT32_MAX, NULL))
+			return;
+	}
+}
+
 /* RFC 8482 §4.2: one rrset (the first by type, as knotd does), with its additionals. */
 static void
 answer_any(struct ctx *c, const struct znode *n, size_t sname_off, const uint8_t *sname)
@@ -483,8 +639,15 @@ solve(struct ctx *c, const uint8_t *qname)
 				owner += *owner + 1;
 			if (chain == 0)
 				c->aa = false;
-			if (put_required(c, n, znode_rrset(n, DNS_T_NS), off, owner, 1, UINT32_MAX, NULL))
-				put_additional(c, owner);
+			if (!put_required(c, n, znode_rrset(n, DNS_T_NS), off, owner, 1, UINT32_MAX, NULL))
+				return;
+			/* RFC 4035 §3.1.4: the DS with its RRSIG, or the proof there is none. */
+			const struct zrrset *ds = c->dnssec ? znode_rrset(n, DNS_T_DS) : NULL;
+			if (ds != NULL && !put_required(c, n, ds, off, owner, 1, UINT32_MAX, NULL))
+				return;
+			if (ds == NULL)
+				deny_type(c, n);
+			put_additional(c, owner);
 			return;
 		}
 		case R_DNAME: {
@@ -511,27 +674,36 @@ solve(struct ctx *c, const uint8_t *qname)
 		case R_NX:
 			c->rcode = RC_NXDOMAIN;
 			put_soa(c);
+			deny_name(c, sname, r.labels, NULL);
 			return;
 		case R_EXACT:
 		case R_WILD:
 			break;
 		}
+		/* A wildcard answer proves the qname itself does not exist (RFC 4035 §3.1.3.3). */
+		if (r.kind == R_WILD)
+			deny_name(c, sname, 0, NULL);
 		if (c->qtype == DNS_T_ANY) {
-			if (n->nrr == 0)
+			if (n->nrr == 0) {
 				put_soa(c);
-			else
+				deny_type(c, n);
+			} else {
 				answer_any(c, n, sname_off, sname);
+			}
 			return;
 		}
 		const struct zrrset *rs = znode_rrset(n, c->qtype);
 		if (rs != NULL) {
-			if (put_required(c, n, rs, sname_off, sname, 0, UINT32_MAX, NULL))
+			if (c->qtype == DNS_T_RRSIG)
+				answer_rrsig(c, n, sname_off, sname);
+			else if (put_required(c, n, rs, sname_off, sname, 0, UINT32_MAX, NULL))
 				put_additional(c, NULL);
 			return;
 		}
 		const struct zrrset *cn = (n->flags & ZN_CNAME) ? znode_rrset(n, DNS_T_CNAME) : NULL;
 		if (cn == NULL) {
 			put_soa(c);
+			deny_type(c, n);
 			return;
 		}
 		size_t toff = 0;
@@ -782,7 +954,10 @@ answer_in(struct ctx *c, struct zdb *db, const uint8_t *q, const struct query *q
 	c->aa = true;
 	c->qname_len = (size_t)qq->qnl;
 	c->qname_labels = dns_name_labels(qname);
+	c->dnssec = qq->do_bit && znode_sig(c->z->apex_node, DNS_T_SOA) != NULL;
+	c->nsec = c->dnssec && znode_rrset(c->z->apex_node, DNS_T_NSEC) != NULL;
 	solve(c, qname);
+	put_proofs(c);
 }
 
 /* A query whose header, question and OPT were read: its answer or an error rcode. */

@@ -1,0 +1,152 @@
+"""anycst-secondary serves signed zones (issue 15, secondary half).
+
+A zone signed by bin/anycst-signtest (NSEC or NSEC3, algorithm 13) is served
+by Debian's knotd as the primary and transferred over TCP to
+anycst-secondary.  BIND's `delv`, with the zone's KSK as its only trust
+anchor and the secondary as its server, must fully validate every name, and
+validate the denial for a missing name, a missing type, a name under the
+wildcard and an empty non-terminal.  Referrals are checked with
+`kdig +dnssec +norec`: DS with its RRSIG for a signed delegation, the NSEC
+(or NSEC3) proof of no DS for an unsigned one."""
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+
+import pytest
+
+from sec_util import Knot, Secondary, free_port, wait_until
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BIN = os.environ.get("ANYCST_BIN", os.path.join(ROOT, "bin"))
+SIGNTEST = os.path.join(BIN, "anycst-signtest")
+ORIGIN = "sign.test."
+
+ZONE = """$ORIGIN sign.test.
+$TTL 300
+@        3600 IN SOA ns1.sign.test. hostmaster.sign.test. 2024010101 7200 3600 1209600 300
+@        3600 IN NS ns1.sign.test.
+@        3600 IN NS ns2.sign.test.
+@        IN MX 10 mail.sign.test.
+ns1      IN A 192.0.2.1
+ns2      IN AAAA 2001:db8::2
+www      IN A 192.0.2.10
+www      IN A 192.0.2.11
+mail     IN A 192.0.2.25
+*.wild   IN TXT "wildcard"
+*.wild   IN A 192.0.2.99
+a.b.c.ent IN A 192.0.2.30
+child    IN NS ns1.child.sign.test.
+child    IN NS ns.elsewhere.example.
+child    IN DS 12345 13 2 B4C8C1FE2E7477127B27115656AD6256F424625BF5C1E2770CE6D6E37DF61D17
+ns1.child IN A 192.0.2.53
+insecure IN NS ns.elsewhere.example.
+alias    IN CNAME www
+txt      IN TXT "Hello" "World"
+"""
+
+POSITIVE = [("sign.test.", "SOA"), ("sign.test.", "NS"), ("sign.test.", "MX"),
+            ("sign.test.", "DNSKEY"), ("www.sign.test.", "A"), ("mail.sign.test.", "A"),
+            ("ns2.sign.test.", "AAAA"), ("txt.sign.test.", "TXT"),
+            ("alias.sign.test.", "A"), ("a.b.c.ent.sign.test.", "A"),
+            ("x.wild.sign.test.", "A"), ("y.z.wild.sign.test.", "TXT")]
+
+NEGATIVE = [("missing.sign.test.", "A"),          # NXDOMAIN
+            ("zzz.sign.test.", "A"),              # NXDOMAIN after the last name
+            ("www.sign.test.", "TXT"),            # NODATA
+            ("sign.test.", "AAAA"),               # NODATA at the apex
+            ("x.wild.sign.test.", "MX"),          # NODATA from the wildcard
+            ("c.ent.sign.test.", "A"),            # empty non-terminal
+            ("b.c.ent.sign.test.", "TXT")]        # empty non-terminal
+
+
+def run(args, timeout=60):
+    return subprocess.run(args, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(params=["nsec", "nsec3"])
+def served(request):
+    tmp = tempfile.mkdtemp(prefix="anycst-dnssec-serve-")
+    src = os.path.join(tmp, "in.zone")
+    with open(src, "w") as f:
+        f.write(ZONE)
+    out = os.path.join(tmp, "signed.zone")
+    args = [SIGNTEST, "-a", "13", "-o", ORIGIN, "-i", src, "-w", out]
+    if request.param == "nsec3":
+        args.append("-3")
+    r = run(args)
+    assert r.returncode == 0, r.stderr
+    with open(out) as f:
+        signed = f.read()
+    ksk = None
+    for line in signed.splitlines():
+        p = line.split()
+        if len(p) > 6 and p[3] == "DNSKEY" and p[4] == "257":
+            ksk = (p[4], p[5], p[6], "".join(p[7:]))
+    assert ksk is not None
+    anchor = os.path.join(tmp, "anchor.conf")
+    with open(anchor, "w") as f:
+        f.write('trust-anchors {\n  "%s" static-key %s %s %s "%s";\n};\n' % ((ORIGIN,) + ksk))
+    sport = free_port()
+    knot = Knot(tmp, {ORIGIN: "$ORIGIN sign.test.\n" + signed},
+                notify_to="127.0.0.1@%d" % sport).start()
+    sec = Secondary(tmp, knot.port, zones=[ORIGIN], port=sport).start()
+    try:
+        wait_until(lambda: sec.serial(ORIGIN) == 2024010101, 15, what="signed zone served")
+        yield request.param, sec, anchor
+    finally:
+        sec.stop()
+        knot.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def delv(sec, anchor, name, rdtype, tcp=False):
+    args = ["delv", "@127.0.0.1", "-p", str(sec.port), "-a", anchor, "+root=" + ORIGIN,
+            "+nocookie" if False else "+novtrace", name, rdtype]
+    if tcp:
+        args.insert(1, "+tcp")
+    r = run(args)
+    return r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("tcp", [False, True])
+def test_delv_validates_answers_and_denials(served, tcp):
+    kind, sec, anchor = served
+    bad = []
+    for name, rdtype in POSITIVE:
+        out = delv(sec, anchor, name, rdtype, tcp)
+        if "; fully validated" not in out:
+            bad.append((name, rdtype, out))
+    for name, rdtype in NEGATIVE:
+        out = delv(sec, anchor, name, rdtype, tcp)
+        if "; negative response, fully validated" not in out:
+            bad.append((name, rdtype, out))
+    assert not bad, "\n\n".join("%s %s:\n%s" % b for b in bad)
+
+
+def kdig(sec, name, rdtype):
+    r = run(["kdig", "@127.0.0.1", "-p", str(sec.port), "+dnssec", "+norec", "+tcp",
+             "+noall", "+authority", name, rdtype])
+    assert r.returncode == 0, r.stderr
+    return [l.split() for l in r.stdout.splitlines() if l and not l.startswith(";")]
+
+
+def test_referrals_carry_ds_or_its_denial(served):
+    kind, sec, anchor = served
+    auth = kdig(sec, "host.child.sign.test.", "A")
+    types = sorted(set((rr[0].lower(), rr[3]) for rr in auth))
+    assert ("child.sign.test.", "NS") in types
+    assert ("child.sign.test.", "DS") in types
+    assert any(rr[0].lower() == "child.sign.test." and rr[3] == "RRSIG" and rr[4] == "DS"
+               for rr in auth), auth
+    auth = kdig(sec, "host.insecure.sign.test.", "A")
+    assert any(rr[0].lower() == "insecure.sign.test." and rr[3] == "NS" for rr in auth), auth
+    assert not any(rr[3] == "DS" for rr in auth), auth
+    want = "NSEC3" if kind == "nsec3" else "NSEC"
+    proof = [rr for rr in auth if rr[3] == want]
+    sigs = [rr for rr in auth if rr[3] == "RRSIG" and rr[4] == want]
+    assert proof and sigs, auth
+    if kind == "nsec":
+        assert proof[0][0].lower() == "insecure.sign.test."
+        assert "DS" not in proof[0][5:] and "NS" in proof[0][5:]
