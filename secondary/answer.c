@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "dns/compress.h"
+#include "dns/dnssec.h"
 #include "dns/name.h"
 #include "dns/rrtype.h"
 #include "dns/wire.h"
@@ -27,7 +28,7 @@
 #define PKT_SUFFIXES 512   /* name suffixes remembered per response */
 #define MAX_CHAIN 16
 #define MAX_TARGETS 32
-#define MAX_PROOFS 8
+#define MAX_PROOFS 16
 
 enum { RC_NOERROR = 0, RC_FORMERR = 1, RC_SERVFAIL = 2, RC_NXDOMAIN = 3, RC_NOTIMP = 4,
        RC_REFUSED = 5, RC_YXDOMAIN = 6, RC_BADVERS = 16 };
@@ -71,6 +72,10 @@ struct ctx {
 	unsigned ntg;
 	bool dnssec;                /* DO=1 and the zone is signed (its apex has an RRSIG) */
 	bool nsec;                  /* ... and denies with NSEC */
+	bool nsec3;                 /* ... or with NSEC3, these parameters: */
+	uint8_t saltlen;
+	uint16_t iterations;
+	const uint8_t *salt;        /* in the apex NSEC3PARAM */
 	const struct znode *pf[MAX_PROOFS];   /* NSEC nodes for the authority section */
 	unsigned npf;
 	bool pf_done;               /* the proofs are written */
@@ -324,6 +329,8 @@ put_proofs(struct ctx *c)
 	for (unsigned i = 0; i < c->npf; i++) {
 		const struct znode *n = c->pf[i];
 		const struct zrrset *rs = znode_rrset(n, DNS_T_NSEC);
+		if (rs == NULL)
+			rs = znode_rrset(n, DNS_T_NSEC3);
 		uint8_t owner[DNS_NAME_MAX];
 		const struct trie_key *k = znode_key(n);
 		if (rs == NULL || dns_name_from_lookup(k->b, k->len, owner) < 0)
@@ -524,42 +531,134 @@ undo:
 	return -1;
 }
 
+/* The suffix of `name` (of `labels` labels) with `keep` labels. */
+static const uint8_t *
+name_suffix(const uint8_t *name, unsigned labels, unsigned keep)
+{
+	for (unsigned i = keep; i < labels; i++)
+		name += *name + 1;
+	return name;
+}
+
+/* Lookup key of the NSEC3 owner hashing `name`; 0 when it cannot be made. */
+static size_t
+n3_key(const struct ctx *c, const uint8_t *name, uint8_t *key)
+{
+	uint8_t owner[DNS_NAME_MAX];
+	if (dns_dnssec_nsec3_owner(name, c->z->apex, c->salt, c->saltlen, c->iterations,
+	                           owner) < 0)
+		return 0;
+	return dns_name_to_lookup(owner, key);
+}
+
+/* The NSEC3 matching `name` (RFC 5155 §7.2.1). */
+static void
+n3_match(struct ctx *c, const uint8_t *name)
+{
+	uint8_t key[DNS_LOOKUP_MAX + 1];
+	size_t kl = n3_key(c, name, key);
+	if (kl > 0)
+		add_proof(c, trie_get(&c->z->n3, key, kl));
+}
+
+/* The NSEC3 covering the hash of `name`: the previous owner, or the last (the chain wraps). */
+static void
+n3_cover(struct ctx *c, const uint8_t *name)
+{
+	uint8_t key[DNS_LOOKUP_MAX + 1];
+	size_t kl = n3_key(c, name, key);
+	if (kl == 0)
+		return;
+	const struct znode *n = trie_get_prev(&c->z->n3, key, kl, false);
+	if (n == NULL) {
+		key[c->z->apex_keylen] = 0xff;
+		n = trie_get_prev(&c->z->n3, key, c->z->apex_keylen + 1u, true);
+	}
+	add_proof(c, n);
+}
+
+/* `*.` + the suffix of `sname` with `labels` labels, into `out`. */
+static const uint8_t *
+wild_name(const uint8_t *sname, unsigned sl, unsigned labels, uint8_t *out)
+{
+	const uint8_t *ce = name_suffix(sname, sl, labels);
+	out[0] = 1;
+	out[1] = '*';
+	memcpy(out + 2, ce, dns_name_len(ce));
+	return out;
+}
+
 /*
- * NSEC denial (RFC 4035 §3.1.3).  `sname` does not exist: the NSEC covering
- * it, and with `ce_labels` (not 0) the one covering the wildcard at its
- * closest encloser (NXDOMAIN).  The NSEC of wildcard node `w` (NODATA from
- * a wildcard) when not NULL.
+ * NXDOMAIN: `sname` does not exist and its closest encloser has `ce_labels`
+ * labels.  NSEC (RFC 4035 §3.1.3.2): the NSEC covering it and the one
+ * covering the wildcard at the closest encloser.  NSEC3 (RFC 5155 §7.2.2):
+ * the closest encloser proof (matching the closest encloser, covering the
+ * next closer name) and the NSEC3 covering the wildcard.
  */
 static void
-deny_name(struct ctx *c, const uint8_t *sname, unsigned ce_labels, const struct znode *w)
+deny_name(struct ctx *c, const uint8_t *sname, unsigned ce_labels)
 {
-	if (!c->nsec)
-		return;
 	uint8_t key[DNS_LOOKUP_MAX + 2];
 	size_t b[DNS_NAME_MAX / 2 + 2];
-	unsigned L = name_key(sname, key, b);
-	add_proof(c, nsec_covering(c, key, b[L], true));
-	if (ce_labels > 0) {
+	uint8_t wild[DNS_NAME_MAX + 2];
+	if (c->nsec) {
+		unsigned L = name_key(sname, key, b);
+		add_proof(c, nsec_covering(c, key, b[L], true));
 		size_t wl = b[ce_labels];
 		key[wl] = '*';
 		key[wl + 1] = 0;
 		add_proof(c, nsec_covering(c, key, wl + 2, true));
+	} else if (c->nsec3) {
+		unsigned sl = dns_name_labels(sname);
+		n3_match(c, name_suffix(sname, sl, ce_labels));
+		n3_cover(c, name_suffix(sname, sl, ce_labels + 1));
+		n3_cover(c, wild_name(sname, sl, ce_labels, wild));
 	}
-	if (w != NULL && znode_rrset(w, DNS_T_NSEC) != NULL)
-		add_proof(c, w);
 }
 
-/* NODATA at existing node `n` (RFC 4035 §3.1.3.1): its NSEC, or for an empty non-terminal the covering one. */
+/*
+ * An answer expanded from the wildcard at the closest encloser (of
+ * `ce_labels` labels) proves `sname` itself does not exist: the NSEC
+ * covering it (RFC 4035 §3.1.3.3), the NSEC3 covering the next closer name
+ * (RFC 5155 §7.2.6).
+ */
 static void
-deny_type(struct ctx *c, const struct znode *n)
+deny_exact(struct ctx *c, const uint8_t *sname, unsigned ce_labels)
 {
-	if (!c->nsec)
-		return;
-	if (znode_rrset(n, DNS_T_NSEC) != NULL) {
-		add_proof(c, n);
-	} else {
-		const struct trie_key *k = znode_key(n);
-		add_proof(c, nsec_covering(c, k->b, k->len, false));
+	uint8_t key[DNS_LOOKUP_MAX + 2];
+	size_t b[DNS_NAME_MAX / 2 + 2];
+	if (c->nsec) {
+		unsigned L = name_key(sname, key, b);
+		add_proof(c, nsec_covering(c, key, b[L], true));
+	} else if (c->nsec3) {
+		n3_cover(c, name_suffix(sname, dns_name_labels(sname), ce_labels + 1));
+	}
+}
+
+/*
+ * NODATA at existing node `n` (RFC 4035 §3.1.3.1, RFC 5155 §7.2.3/§7.2.4):
+ * its NSEC or NSEC3; for an empty non-terminal the NSEC covering it.  From
+ * a wildcard (`wild_sname` not NULL, closest encloser of `ce_labels`), the
+ * NSEC3 proof also matches the closest encloser (RFC 5155 §7.2.5); the
+ * covering part comes from deny_exact.  Also the proof of no DS at a
+ * delegation (RFC 4035 §3.1.4, RFC 5155 §7.2.7).
+ */
+static void
+deny_type(struct ctx *c, const struct znode *n, const uint8_t *wild_sname, unsigned ce_labels)
+{
+	const struct trie_key *k = znode_key(n);
+	if (c->nsec) {
+		if (znode_rrset(n, DNS_T_NSEC) != NULL)
+			add_proof(c, n);
+		else
+			add_proof(c, nsec_covering(c, k->b, k->len, false));
+	} else if (c->nsec3) {
+		uint8_t name[DNS_NAME_MAX];
+		if (dns_name_from_lookup(k->b, k->len, name) < 0)
+			return;
+		n3_match(c, name);
+		if (wild_sname != NULL)
+			n3_match(c, name_suffix(wild_sname, dns_name_labels(wild_sname), ce_labels));
 	}
 }
 
@@ -645,8 +744,8 @@ solve(struct ctx *c, const uint8_t *qname)
 			const struct zrrset *ds = c->dnssec ? znode_rrset(n, DNS_T_DS) : NULL;
 			if (ds != NULL && !put_required(c, n, ds, off, owner, 1, UINT32_MAX, NULL))
 				return;
-			if (ds == NULL)
-				deny_type(c, n);
+			if (ds == NULL && c->dnssec)
+				deny_type(c, n, NULL, 0);
 			put_additional(c, owner);
 			return;
 		}
@@ -674,19 +773,22 @@ solve(struct ctx *c, const uint8_t *qname)
 		case R_NX:
 			c->rcode = RC_NXDOMAIN;
 			put_soa(c);
-			deny_name(c, sname, r.labels, NULL);
+			if (c->dnssec)
+				deny_name(c, sname, r.labels);
 			return;
 		case R_EXACT:
 		case R_WILD:
 			break;
 		}
 		/* A wildcard answer proves the qname itself does not exist (RFC 4035 §3.1.3.3). */
-		if (r.kind == R_WILD)
-			deny_name(c, sname, 0, NULL);
+		const uint8_t *wild = r.kind == R_WILD ? sname : NULL;
+		if (wild != NULL && c->dnssec)
+			deny_exact(c, sname, r.labels);
 		if (c->qtype == DNS_T_ANY) {
 			if (n->nrr == 0) {
 				put_soa(c);
-				deny_type(c, n);
+				if (c->dnssec)
+					deny_type(c, n, wild, r.labels);
 			} else {
 				answer_any(c, n, sname_off, sname);
 			}
@@ -703,7 +805,8 @@ solve(struct ctx *c, const uint8_t *qname)
 		const struct zrrset *cn = (n->flags & ZN_CNAME) ? znode_rrset(n, DNS_T_CNAME) : NULL;
 		if (cn == NULL) {
 			put_soa(c);
-			deny_type(c, n);
+			if (c->dnssec)
+				deny_type(c, n, wild, r.labels);
 			return;
 		}
 		size_t toff = 0;
@@ -956,6 +1059,19 @@ answer_in(struct ctx *c, struct zdb *db, const uint8_t *q, const struct query *q
 	c->qname_labels = dns_name_labels(qname);
 	c->dnssec = qq->do_bit && znode_sig(c->z->apex_node, DNS_T_SOA) != NULL;
 	c->nsec = c->dnssec && znode_rrset(c->z->apex_node, DNS_T_NSEC) != NULL;
+	const struct zrrset *n3p = c->dnssec && !c->nsec ?
+	                           znode_rrset(c->z->apex_node, DNS_T_NSEC3PARAM) : NULL;
+	if (n3p != NULL) {
+		/* hash algorithm, flags, iterations, salt length, salt */
+		const uint8_t *rd = zrrset_data(c->z->apex_node, n3p) + ZRR_HDR;
+		uint16_t rdlen = rd_u16(rd - 2);
+		if (rdlen >= 5 && rd[0] == 1 && rdlen >= 5u + rd[4]) {
+			c->nsec3 = true;
+			c->iterations = rd_u16(rd + 2);
+			c->saltlen = rd[4];
+			c->salt = rd + 5;
+		}
+	}
 	solve(c, qname);
 	put_proofs(c);
 }

@@ -335,6 +335,7 @@ zone_alloc(const uint8_t *apex)
 	if (z == NULL)
 		return NULL;
 	trie_init(&z->trie);
+	trie_init(&z->n3);
 	size_t l = dns_name_len(apex);
 	memcpy(z->apex, apex, l);
 	z->apex_len = (uint8_t)l;
@@ -566,6 +567,17 @@ zone_builder_finish(struct zone_builder *b, struct zone **out, char *err, size_t
 		                              err, errcap);
 		if (nd == NULL)
 			goto out;
+		if (znode_rrset(nd, DNS_T_NSEC3) != NULL) {
+			void *old;
+			ret = trie_insert(&z->n3, NULL, znode_key(nd), nd, &old);
+			if (ret != 0) {
+				trie_obj_release(nd);
+				goto out;
+			}
+			z->nrecords += ni;
+			i = j;
+			continue;
+		}
 		ret = insert_with_parents(z, NULL, nd, err, errcap);
 		if (ret != 0) {
 			if (trie_get(&z->trie, znode_key(nd)->b, znode_key(nd)->len) != nd)
@@ -693,6 +705,38 @@ swap_node(struct zone_update *u, const uint8_t *key, size_t keylen, const struct
 	return u->cow.enomem ? -ENOMEM : 0;
 }
 
+/* NSEC3 records and their RRSIGs: kept in the NSEC3 trie. */
+static bool
+rr_is_nsec3(const struct dns_rr *rr)
+{
+	return rr->type == DNS_T_NSEC3 ||
+	       (rr->type == DNS_T_RRSIG && rr->rdlen >= 2 && rd_u16(rr->rdata) == DNS_T_NSEC3);
+}
+
+/* Replaces node `old` (may be NULL) of the NSEC3 trie by `nd` (may be NULL: delete). */
+static int
+swap_n3(struct zone_update *u, const uint8_t *key, size_t keylen, const struct znode *old,
+        struct znode *nd)
+{
+	struct zone *z = u->nz;
+	if (old != NULL)
+		z->nrecords -= node_records(old);
+	if (nd != NULL) {
+		void *prev;
+		int ret = trie_insert(&z->n3, &u->cow, znode_key(nd), nd, &prev);
+		if (ret != 0) {
+			trie_obj_retire(&u->cow, nd);
+			return ret;
+		}
+		z->nrecords += node_records(nd);
+	} else if (old != NULL) {
+		trie_delete(&z->n3, &u->cow, key, keylen);
+	}
+	if (old != NULL)
+		trie_obj_retire(&u->cow, (void *)(uintptr_t)old);
+	return u->cow.enomem ? -ENOMEM : 0;
+}
+
 static int
 change(struct zone_update *u, const struct dns_rr *rr, bool add, char *err, size_t errcap)
 {
@@ -703,7 +747,8 @@ change(struct zone_update *u, const struct dns_rr *rr, bool add, char *err, size
 	int ret = check_rr(z, rr, key, &keylen, err, errcap);
 	if (ret != 0)
 		return ret;
-	const struct znode *old = zone_node(z, key, keylen);
+	bool n3 = rr_is_nsec3(rr);
+	const struct znode *old = n3 ? trie_get(&z->n3, key, keylen) : zone_node(z, key, keylen);
 	ret = load_items(u, old, &n);
 	if (ret != 0)
 		return ret;
@@ -735,6 +780,14 @@ change(struct zone_update *u, const struct dns_rr *rr, bool add, char *err, size
 		}
 	}
 	struct znode *nd = NULL;
+	if (n3) {
+		if (n > 0) {
+			nd = node_build(&u->cow, key, keylen, u->items, n, &ret, err, errcap);
+			if (nd == NULL)
+				return ret;
+		}
+		return swap_n3(u, key, keylen, old, nd);
+	}
 	bool keep = n > 0 || keylen == z->apex_keylen ||
 	            (old != NULL && trie_has_below(&z->trie, key, keylen));
 	if (keep) {
@@ -893,7 +946,8 @@ int
 zone_walk(const struct zone *z, zone_rr_fn fn, void *ctx)
 {
 	struct walk_ctx w = {fn, ctx};
-	return trie_walk(&z->trie, walk_node, &w);
+	int ret = trie_walk(&z->trie, walk_node, &w);
+	return ret != 0 ? ret : trie_walk(&z->n3, walk_node, &w);
 }
 
 static int
@@ -916,6 +970,8 @@ zone_free(struct zone *z)
 	} else {
 		trie_walk(&z->trie, free_node, NULL);
 		trie_clear(&z->trie);
+		trie_walk(&z->n3, free_node, NULL);
+		trie_clear(&z->n3);
 		zhash_clear(&z->hash);
 	}
 	free(z);

@@ -147,7 +147,8 @@ size_t zone_records(const struct zone *z);
 
 /*
  * Calls `fn` for every record in canonical order of owner names (RFC 4034
- * §6.1), rrsets of one owner by type, the SOA first.  Owner names come
+ * §6.1), rrsets of one owner by type, the SOA first.  NSEC3 owners (kept
+ * apart from the names of the zone) come last, in hash order.  Owner names come
  * lowercased (they are rebuilt from the lookup key; rdata is as added).
  * Returns 0 or fn's non-zero value.
  */

@@ -7,7 +7,9 @@
  * Each rrset's bytes are its records ready to copy into a response:
  *   count x ( c0 0c | type | class IN | TTL | rdlength | rdata )
  * where c0 0c (a pointer to the query name) is patched when the owner sits
- * elsewhere in the packet.  Rrsets are sorted by type; RRSIGs are one rrset
+ * elsewhere in the packet.  A name holding NSEC3 records lives in the zone's
+ * separate NSEC3 trie (no hash entry, no empty non-terminals above it), so
+ * lookups never see it.  Rrsets are sorted by type; RRSIGs are one rrset
  * per covered type (sorted by it), each with its own TTL.  A node without
  * rrsets is an empty non-terminal.
  */
@@ -54,6 +56,7 @@ struct znode {
 struct zone {
 	struct trie trie;        /* ordered: walks, empty non-terminal checks */
 	struct zhash hash;       /* exact lookups on the query path */
+	struct trie n3;          /* NSEC3 owners (RFC 5155 §7.2.9): not names of the zone */
 	const struct znode *apex_node;
 	struct zone_soa soa;
 	size_t nrecords;

@@ -94,6 +94,7 @@ def served(request):
     sec = Secondary(tmp, knot.port, zones=[ORIGIN], port=sport).start()
     try:
         wait_until(lambda: sec.serial(ORIGIN) == 2024010101, 15, what="signed zone served")
+        sec.signed = signed
         yield request.param, sec, anchor
     finally:
         sec.stop()
@@ -150,3 +151,42 @@ def test_referrals_carry_ds_or_its_denial(served):
     if kind == "nsec":
         assert proof[0][0].lower() == "insecure.sign.test."
         assert "DS" not in proof[0][5:] and "NS" in proof[0][5:]
+
+
+def test_nsec3_owners_are_not_names(served):
+    """RFC 5155 §7.2.9: a query for an NSEC3 owner is answered NXDOMAIN (with its proof)."""
+    kind, sec, anchor = served
+    if kind != "nsec3":
+        pytest.skip("NSEC3 only")
+    owner = next(l.split()[0] for l in sec.signed.splitlines()
+                 if len(l.split()) > 3 and l.split()[3] == "NSEC3")
+    r = run(["kdig", "@127.0.0.1", "-p", str(sec.port), "+dnssec", "+norec", "+tcp", owner,
+             "NSEC3"])
+    assert "status: NXDOMAIN" in r.stdout, r.stdout
+    out = delv(sec, anchor, owner, "A")
+    assert "; negative response, fully validated" in out, out
+
+
+def test_rrsigs_keep_their_own_ttls(served):
+    """Signatures at one name are grouped by covered type, each with its TTL:
+    the apex has RRSIG(SOA) at 3600 and RRSIG(MX) at 300."""
+    kind, sec, anchor = served
+    r = run(["kdig", "@127.0.0.1", "-p", str(sec.port), "+dnssec", "+norec", "+tcp",
+             "+noall", "+answer", ORIGIN, "MX"])
+    sigs = [l.split() for l in r.stdout.splitlines() if len(l.split()) > 4 and l.split()[3] == "RRSIG"]
+    assert sigs and all(s[4] == "MX" and s[1] == "300" for s in sigs), r.stdout
+    r = run(["kdig", "@127.0.0.1", "-p", str(sec.port), "+dnssec", "+norec", "+tcp",
+             "+noall", "+answer", ORIGIN, "SOA"])
+    sigs = [l.split() for l in r.stdout.splitlines() if len(l.split()) > 4 and l.split()[3] == "RRSIG"]
+    assert sigs and all(s[4] == "SOA" and s[1] == "3600" for s in sigs), r.stdout
+
+
+def test_truncated_when_signatures_do_not_fit(served):
+    """RFC 4035 §3.1.1: an answer whose RRSIGs or proofs do not fit sets TC (never drops them)."""
+    kind, sec, anchor = served
+    # 512 bytes without EDNS never carries DO; with EDNS 512 and DO, an NXDOMAIN
+    # proof (SOA + 2-3 NSEC(3) with signatures) does not fit.
+    r = run(["kdig", "@127.0.0.1", "-p", str(sec.port), "+dnssec", "+norec", "+notcp",
+             "+bufsize=512", "+ignore", "nothere.sign.test.", "A"])
+    flags = re.search(r";; Flags: ([^;]*);", r.stdout)
+    assert flags and "tc" in flags.group(1).split(), r.stdout
