@@ -184,9 +184,15 @@ def test_rrsigs_keep_their_own_ttls(served):
 def test_truncated_when_signatures_do_not_fit(served):
     """RFC 4035 §3.1.1: an answer whose RRSIGs or proofs do not fit sets TC (never drops them)."""
     kind, sec, anchor = served
-    # 512 bytes without EDNS never carries DO; with EDNS 512 and DO, an NXDOMAIN
-    # proof (SOA + 2-3 NSEC(3) with signatures) does not fit.
+    # With EDNS 512 and DO, an NXDOMAIN proof (SOA + 2-3 NSEC(3) with
+    # signatures, ~500 bytes) for a long name (its question ~200 bytes) does not fit.
+    qname = ".".join(["n" * 60] * 3) + ".sign.test."
     r = run(["kdig", "@127.0.0.1", "-p", str(sec.port), "+dnssec", "+norec", "+notcp",
-             "+bufsize=512", "+ignore", "nothere.sign.test.", "A"])
+             "+bufsize=512", "+ignore", qname, "A"])
     flags = re.search(r";; Flags: ([^;]*);", r.stdout)
     assert flags and "tc" in flags.group(1).split(), r.stdout
+    # Over TCP the whole proof comes, without TC.
+    r = run(["kdig", "@127.0.0.1", "-p", str(sec.port), "+dnssec", "+norec", "+tcp", qname, "A"])
+    flags = re.search(r";; Flags: ([^;]*);", r.stdout)
+    assert flags and "tc" not in flags.group(1).split(), r.stdout
+    assert "status: NXDOMAIN" in r.stdout
