@@ -372,6 +372,56 @@ finish_apex(struct zone *z, char *err, size_t errcap)
 	return 0;
 }
 
+/* ---- earliest signature expiration ---- */
+
+/* Notes one RRSIG's rdata: the zone's earliest expiration. */
+static void
+sig_note(struct zone *z, const uint8_t *rd)
+{
+	uint32_t e = rd_u32(rd + 8);
+	if (z->nsigs == 0 || (int32_t)(e - z->sig_expire) < 0)
+		z->sig_expire = e;
+	z->nsigs++;
+}
+
+static int
+sig_scan_node(void *ctx, void *val)
+{
+	struct zone *z = ctx;
+	const struct znode *n = val;
+	for (unsigned i = 0; i < n->nrr; i++) {
+		const struct zrrset *rs = &n->rr[i];
+		if (rs->type != DNS_T_RRSIG)
+			continue;
+		const uint8_t *p = zrrset_data(n, rs);
+		for (unsigned j = 0; j < rs->count; j++) {
+			sig_note(z, p + ZRR_HDR);
+			p += ZRR_HDR + rd_u16(p + 10);
+		}
+	}
+	return 0;
+}
+
+/*
+ * Recomputes the earliest expiration after an update removed the earliest
+ * signature: one walk over the version (only then; adds keep it in O(1)).
+ */
+static void
+sig_rescan(struct zone *z)
+{
+	z->nsigs = 0;
+	trie_walk(&z->trie, sig_scan_node, z);
+	trie_walk(&z->n3, sig_scan_node, z);
+	z->sig_dirty = false;
+}
+
+bool
+zone_sig_expire(const struct zone *z, uint32_t *expire)
+{
+	*expire = z->sig_expire;
+	return z->nsigs > 0;
+}
+
 /* ---- builder ---- */
 
 struct brec {
@@ -542,6 +592,8 @@ zone_builder_finish(struct zone_builder *b, struct zone **out, char *err, size_t
 			if (k > i && r->type == b->recs[k - 1].type &&
 			    cmp_rdata(r->rdata, r->rdlen, b->recs[k - 1].rdata, b->recs[k - 1].rdlen) == 0)
 				continue;   /* duplicate record */
+			if (r->type == DNS_T_RRSIG)
+				sig_note(z, r->rdata);
 			if (ni == 0 || !same_rrset(items[ni - 1].type, items[ni - 1].rdata, r->type,
 			                           r->rdata)) {
 				/* New rrset: its TTL is the one of its earliest record. */
@@ -765,10 +817,17 @@ change(struct zone_update *u, const struct dns_rr *rr, bool add, char *err, size
 		if (match == n)
 			return fail(err, errcap, ERR_XFR, "remove of absent record %s",
 			            rr_label(rr, lb, sizeof(lb)));
+		if (rr->type == DNS_T_RRSIG) {
+			z->nsigs--;
+			if (rd_u32(rr->rdata + 8) == z->sig_expire)
+				z->sig_dirty = true;
+		}
 		memmove(&u->items[match], &u->items[match + 1], (n - match - 1) * sizeof(struct zitem));
 		n--;
 	} else {
 		if (match == n) {
+			if (rr->type == DNS_T_RRSIG)
+				sig_note(z, rr->rdata);
 			memmove(&u->items[pos + 1], &u->items[pos], (n - pos) * sizeof(struct zitem));
 			u->items[pos] = (struct zitem){.type = rr->type, .rdlen = rr->rdlen,
 			                               .ttl = rr->ttl, .rdata = rr->rdata};
@@ -851,6 +910,8 @@ zone_update_commit(struct zone_update *u, struct zone **out, char *err, size_t e
 		zone_update_abort(u);
 		return ret;
 	}
+	if (u->nz->sig_dirty)
+		sig_rescan(u->nz);
 	struct zone *base = u->base;
 	trie_cow_commit(&u->cow, &base->garbage, &base->ngarbage);
 	base->retired = true;

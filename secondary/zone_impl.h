@@ -62,6 +62,9 @@ struct zone {
 	size_t nrecords;
 	size_t ncuts;            /* delegations below the apex plus DNAME nodes */
 	size_t nwild;            /* wildcard nodes ("*" first label) */
+	size_t nsigs;            /* RRSIG records */
+	uint32_t sig_expire;     /* earliest RRSIG expiration (RFC 4034 §3.1.5), when nsigs */
+	bool sig_dirty;          /* an update removed the earliest: recompute at commit */
 	uint8_t apex[DNS_NAME_MAX];
 	uint8_t apex_len, apex_labels;
 	uint16_t apex_keylen;

@@ -95,6 +95,8 @@ def served(request):
     try:
         wait_until(lambda: sec.serial(ORIGIN) == 2024010101, 15, what="signed zone served")
         sec.signed = signed
+        sec.knot = knot
+        sec.tmp = tmp
         yield request.param, sec, anchor
     finally:
         sec.stop()
@@ -196,3 +198,32 @@ def test_truncated_when_signatures_do_not_fit(served):
     flags = re.search(r";; Flags: ([^;]*);", r.stdout)
     assert flags and "tc" not in flags.group(1).split(), r.stdout
     assert "status: NXDOMAIN" in r.stdout
+
+
+def test_rrsig_expiry_metrics_and_health_margin(served):
+    """/metrics exports the earliest RRSIG expiry; a margin beyond it withdraws the POP."""
+    kind, sec, anchor = served
+    exps = [int(l.split()[8]) for l in sec.signed.splitlines()
+            if len(l.split()) > 8 and l.split()[3] == "RRSIG"]
+    earliest = min(exps)   # YYYYMMDDHHMMSS
+    import calendar
+    import time
+    want = calendar.timegm(time.strptime(str(earliest), "%Y%m%d%H%M%S"))
+    status, text = sec.http("/metrics")
+    assert status == 200
+    m = re.search(r'anycst_secondary_zone_rrsig_expire_timestamp_seconds\{[^}]*zone="sign.test."[^}]*\} (\d+)',
+                  text)
+    assert m and int(m.group(1)) == want, text[-3000:]
+    left = re.search(r'anycst_secondary_zone_rrsig_expire_in_seconds\{[^}]*\} (-?\d+)', text)
+    assert left and abs(int(left.group(1)) - (want - int(time.time()))) < 30
+    status, text = sec.http("/healthz")
+    assert status == 200, text
+    # The signer's signatures last 14 days: a 20-day margin makes them too short-lived.
+    sec2 = Secondary(sec.tmp, sec.knot.port, zones=[ORIGIN], name="sec2",
+                     extra=["--rrsig-margin", str(20 * 86400)]).start()
+    try:
+        wait_until(lambda: sec2.serial(ORIGIN) == 2024010101, 15, what="second POP loads")
+        status, text = sec2.http("/healthz")
+        assert status != 200 and "zone sign.test. signatures expire in" in text, (status, text)
+    finally:
+        sec2.stop()
