@@ -364,6 +364,13 @@ put_additional(struct ctx *c, const uint8_t *cut)
 	put_proofs(c);
 	const struct znode *done[MAX_TARGETS];
 	unsigned ndone = 0;
+	/* Written rrsets whose signatures follow them all, as space allows (as knotd orders them). */
+	struct {
+		const struct znode *n;
+		uint16_t type, off;
+		const uint8_t *name;
+	} sigs[2 * MAX_TARGETS];
+	unsigned nsigs = 0;
 	for (unsigned i = 0; i < c->ntg; i++) {
 		uint8_t key[DNS_LOOKUP_MAX];
 		const uint8_t *nm = c->tg[i].name;
@@ -382,10 +389,27 @@ put_additional(struct ctx *c, const uint8_t *cut)
 		static const uint16_t types[2] = {DNS_T_A, DNS_T_AAAA};
 		for (int t = 0; t < 2; t++) {
 			const struct zrrset *rs = znode_rrset(n, types[t]);
-			if (rs != NULL && !put_signed(c, n, rs, c->tg[i].off, nm, 2, UINT32_MAX, NULL) &&
-			    cut != NULL && dns_name_is_sub(nm, cut))
-				c->p->tc = true;
+			if (rs == NULL)
+				continue;
+			if (!put_rrset(c, n, rs, c->tg[i].off, nm, 2, UINT32_MAX, NULL)) {
+				if (cut != NULL && dns_name_is_sub(nm, cut))
+					c->p->tc = true;
+				continue;
+			}
+			if (c->dnssec && nsigs < 2 * MAX_TARGETS) {
+				sigs[nsigs].n = n;
+				sigs[nsigs].type = types[t];
+				sigs[nsigs].off = c->tg[i].off;
+				sigs[nsigs].name = nm;
+				nsigs++;
+			}
 		}
+	}
+	/* Their signatures when they fit: optional here, no TC (RFC 4035 §3.1.1). */
+	for (unsigned i = 0; i < nsigs; i++) {
+		const struct zrrset *sig = znode_sig(sigs[i].n, sigs[i].type);
+		if (sig != NULL)
+			put_rrset(c, sigs[i].n, sig, sigs[i].off, sigs[i].name, 2, UINT32_MAX, NULL);
 	}
 }
 
@@ -673,11 +697,21 @@ answer_rrsig(struct ctx *c, const struct znode *n, size_t sname_off, const uint8
 	}
 }
 
-/* RFC 8482 §4.2: one rrset (the first by type, as knotd does), with its additionals. */
+/*
+ * RFC 8482 §4.2: one rrset (the first by type other than RRSIG and NSEC, as
+ * knotd does), with its signatures and additionals.
+ */
 static void
 answer_any(struct ctx *c, const struct znode *n, size_t sname_off, const uint8_t *sname)
 {
-	if (put_required(c, n, &n->rr[0], sname_off, sname, 0, UINT32_MAX, NULL))
+	const struct zrrset *rs = &n->rr[0];
+	for (unsigned i = 0; i < n->nrr; i++) {
+		if (n->rr[i].type != DNS_T_RRSIG && n->rr[i].type != DNS_T_NSEC) {
+			rs = &n->rr[i];
+			break;
+		}
+	}
+	if (put_required(c, n, rs, sname_off, sname, 0, UINT32_MAX, NULL))
 		put_additional(c, NULL);
 }
 
@@ -802,7 +836,9 @@ solve(struct ctx *c, const uint8_t *qname)
 				put_additional(c, NULL);
 			return;
 		}
-		const struct zrrset *cn = (n->flags & ZN_CNAME) ? znode_rrset(n, DNS_T_CNAME) : NULL;
+		/* NSEC is never chased through a CNAME (it would describe another name). */
+		const struct zrrset *cn = (n->flags & ZN_CNAME) && c->qtype != DNS_T_NSEC ?
+		                          znode_rrset(n, DNS_T_CNAME) : NULL;
 		if (cn == NULL) {
 			put_soa(c);
 			if (c->dnssec)
