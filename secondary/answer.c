@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "dns/compress.h"
+#include "dns/dnssec.h"
 #include "dns/name.h"
 #include "dns/rrtype.h"
 #include "dns/wire.h"
@@ -27,6 +28,7 @@
 #define PKT_SUFFIXES 512   /* name suffixes remembered per response */
 #define MAX_CHAIN 16
 #define MAX_TARGETS 32
+#define MAX_PROOFS 16
 
 enum { RC_NOERROR = 0, RC_FORMERR = 1, RC_SERVFAIL = 2, RC_NXDOMAIN = 3, RC_NOTIMP = 4,
        RC_REFUSED = 5, RC_YXDOMAIN = 6, RC_BADVERS = 16 };
@@ -68,6 +70,15 @@ struct ctx {
 	unsigned cls_labels;        /* labels of the class's name (a suffix of the qname) */
 	struct target tg[MAX_TARGETS];
 	unsigned ntg;
+	bool dnssec;                /* DO=1 and the zone is signed (its apex has an RRSIG) */
+	bool nsec;                  /* ... and denies with NSEC */
+	bool nsec3;                 /* ... or with NSEC3, these parameters: */
+	uint8_t saltlen;
+	uint16_t iterations;
+	const uint8_t *salt;        /* in the apex NSEC3PARAM */
+	const struct znode *pf[MAX_PROOFS];   /* NSEC nodes for the authority section */
+	unsigned npf;
+	bool pf_done;               /* the proofs are written */
 };
 
 /* Offset of the label `skip` labels into the packet name at `off`. */
@@ -214,18 +225,119 @@ undo:
 	return false;
 }
 
-/* Answer/authority data that must fit: on failure sets TC. */
+/* An undo point of the response. */
+struct mark {
+	size_t len;
+	unsigned names, ntg;
+	uint16_t count[3];
+};
+
+static void
+mark_save(const struct ctx *c, struct mark *m)
+{
+	m->len = c->p->len;
+	m->names = dns_compress_mark(c->p->cz);
+	m->ntg = c->ntg;
+	memcpy(m->count, c->p->count, sizeof(m->count));
+}
+
+static void
+mark_restore(struct ctx *c, const struct mark *m)
+{
+	c->p->len = m->len;
+	dns_compress_forget(c->p->cz, m->names);
+	c->ntg = m->ntg;
+	memcpy(c->p->count, m->count, sizeof(m->count));
+}
+
+/*
+ * Rrset `rs` and, with DNSSEC, the RRSIGs covering it (same owner, section
+ * and TTL override), all or nothing.
+ */
+static bool
+put_signed(struct ctx *c, const struct znode *n, const struct zrrset *rs, size_t owner_off,
+           const uint8_t *owner, int sec, uint32_t ttl, size_t *name_off)
+{
+	struct mark m;
+	mark_save(c, &m);
+	if (!put_rrset(c, n, rs, owner_off, owner, sec, ttl, name_off))
+		return false;
+	const struct zrrset *sig = c->dnssec ? znode_sig(n, rs->type) : NULL;
+	if (sig != NULL && !put_rrset(c, n, sig, owner_off, owner, sec, ttl, NULL)) {
+		mark_restore(c, &m);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Answer/authority data that must fit, signatures and proofs included
+ * (RFC 4035 §3.1.1): on failure sets TC.
+ */
 static bool
 put_required(struct ctx *c, const struct znode *n, const struct zrrset *rs, size_t owner_off,
              const uint8_t *owner, int sec, uint32_t ttl, size_t *name_off)
 {
 	if (c->p->tc)
 		return false;
-	if (!put_rrset(c, n, rs, owner_off, owner, sec, ttl, name_off)) {
+	if (!put_signed(c, n, rs, owner_off, owner, sec, ttl, name_off)) {
 		c->p->tc = true;
 		return false;
 	}
 	return true;
+}
+
+/* Lists the NSEC of node `n` for the authority section (once). */
+static void
+add_proof(struct ctx *c, const struct znode *n)
+{
+	if (n == NULL)
+		return;
+	for (unsigned i = 0; i < c->npf; i++) {
+		if (c->pf[i] == n)
+			return;
+	}
+	if (c->npf < MAX_PROOFS)
+		c->pf[c->npf++] = n;
+	else
+		c->p->tc = true;   /* cannot happen: at most two proofs per chain step */
+}
+
+/*
+ * The node whose NSEC covers lookup key `key` (RFC 4034 §4.1.1: owner <= key
+ * in canonical order, < when !or_equal), skipping empty non-terminals and
+ * glue, which have no NSEC.  The apex has one in an NSEC zone, so this ends.
+ */
+static const struct znode *
+nsec_covering(const struct ctx *c, const uint8_t *key, size_t kl, bool or_equal)
+{
+	const struct znode *n = trie_get_prev(&c->z->trie, key, kl, or_equal);
+	while (n != NULL && znode_rrset(n, DNS_T_NSEC) == NULL) {
+		const struct trie_key *k = znode_key(n);
+		n = trie_get_prev(&c->z->trie, k->b, k->len, false);
+	}
+	return n;
+}
+
+/* Writes the listed NSEC records with their RRSIGs into the authority section. */
+static void
+put_proofs(struct ctx *c)
+{
+	if (c->pf_done)
+		return;
+	c->pf_done = true;
+	for (unsigned i = 0; i < c->npf; i++) {
+		const struct znode *n = c->pf[i];
+		const struct zrrset *rs = znode_rrset(n, DNS_T_NSEC);
+		if (rs == NULL)
+			rs = znode_rrset(n, DNS_T_NSEC3);
+		uint8_t owner[DNS_NAME_MAX];
+		const struct trie_key *k = znode_key(n);
+		if (rs == NULL || dns_name_from_lookup(k->b, k->len, owner) < 0)
+			continue;
+		if (!put_required(c, n, rs, SIZE_MAX, owner, 1, UINT32_MAX, NULL))
+			return;
+	}
 }
 
 /* Negative answer: the apex SOA in authority at min(SOA TTL, MINIMUM). */
@@ -249,8 +361,16 @@ put_soa(struct ctx *c)
 static void
 put_additional(struct ctx *c, const uint8_t *cut)
 {
+	put_proofs(c);
 	const struct znode *done[MAX_TARGETS];
 	unsigned ndone = 0;
+	/* Written rrsets whose signatures follow them all, as space allows (as knotd orders them). */
+	struct {
+		const struct znode *n;
+		uint16_t type, off;
+		const uint8_t *name;
+	} sigs[2 * MAX_TARGETS];
+	unsigned nsigs = 0;
 	for (unsigned i = 0; i < c->ntg; i++) {
 		uint8_t key[DNS_LOOKUP_MAX];
 		const uint8_t *nm = c->tg[i].name;
@@ -269,10 +389,27 @@ put_additional(struct ctx *c, const uint8_t *cut)
 		static const uint16_t types[2] = {DNS_T_A, DNS_T_AAAA};
 		for (int t = 0; t < 2; t++) {
 			const struct zrrset *rs = znode_rrset(n, types[t]);
-			if (rs != NULL && !put_rrset(c, n, rs, c->tg[i].off, nm, 2, UINT32_MAX, NULL) &&
-			    cut != NULL && dns_name_is_sub(nm, cut))
-				c->p->tc = true;
+			if (rs == NULL)
+				continue;
+			if (!put_rrset(c, n, rs, c->tg[i].off, nm, 2, UINT32_MAX, NULL)) {
+				if (cut != NULL && dns_name_is_sub(nm, cut))
+					c->p->tc = true;
+				continue;
+			}
+			if (c->dnssec && nsigs < 2 * MAX_TARGETS) {
+				sigs[nsigs].n = n;
+				sigs[nsigs].type = types[t];
+				sigs[nsigs].off = c->tg[i].off;
+				sigs[nsigs].name = nm;
+				nsigs++;
+			}
 		}
+	}
+	/* Their signatures when they fit: optional here, no TC (RFC 4035 §3.1.1). */
+	for (unsigned i = 0; i < nsigs; i++) {
+		const struct zrrset *sig = znode_sig(sigs[i].n, sigs[i].type);
+		if (sig != NULL)
+			put_rrset(c, sigs[i].n, sig, sigs[i].off, sigs[i].name, 2, UINT32_MAX, NULL);
 	}
 }
 
@@ -418,11 +555,163 @@ undo:
 	return -1;
 }
 
-/* RFC 8482 §4.2: one rrset (the first by type, as knotd does), with its additionals. */
+/* The suffix of `name` (of `labels` labels) with `keep` labels. */
+static const uint8_t *
+name_suffix(const uint8_t *name, unsigned labels, unsigned keep)
+{
+	for (unsigned i = keep; i < labels; i++)
+		name += *name + 1;
+	return name;
+}
+
+/* Lookup key of the NSEC3 owner hashing `name`; 0 when it cannot be made. */
+static size_t
+n3_key(const struct ctx *c, const uint8_t *name, uint8_t *key)
+{
+	uint8_t owner[DNS_NAME_MAX];
+	if (dns_dnssec_nsec3_owner(name, c->z->apex, c->salt, c->saltlen, c->iterations,
+	                           owner) < 0)
+		return 0;
+	return dns_name_to_lookup(owner, key);
+}
+
+/* The NSEC3 matching `name` (RFC 5155 §7.2.1). */
+static void
+n3_match(struct ctx *c, const uint8_t *name)
+{
+	uint8_t key[DNS_LOOKUP_MAX + 1];
+	size_t kl = n3_key(c, name, key);
+	if (kl > 0)
+		add_proof(c, trie_get(&c->z->n3, key, kl));
+}
+
+/* The NSEC3 covering the hash of `name`: the previous owner, or the last (the chain wraps). */
+static void
+n3_cover(struct ctx *c, const uint8_t *name)
+{
+	uint8_t key[DNS_LOOKUP_MAX + 1];
+	size_t kl = n3_key(c, name, key);
+	if (kl == 0)
+		return;
+	const struct znode *n = trie_get_prev(&c->z->n3, key, kl, false);
+	if (n == NULL) {
+		key[c->z->apex_keylen] = 0xff;
+		n = trie_get_prev(&c->z->n3, key, c->z->apex_keylen + 1u, true);
+	}
+	add_proof(c, n);
+}
+
+/* `*.` + the suffix of `sname` with `labels` labels, into `out`. */
+static const uint8_t *
+wild_name(const uint8_t *sname, unsigned sl, unsigned labels, uint8_t *out)
+{
+	const uint8_t *ce = name_suffix(sname, sl, labels);
+	out[0] = 1;
+	out[1] = '*';
+	memcpy(out + 2, ce, dns_name_len(ce));
+	return out;
+}
+
+/*
+ * NXDOMAIN: `sname` does not exist and its closest encloser has `ce_labels`
+ * labels.  NSEC (RFC 4035 §3.1.3.2): the NSEC covering it and the one
+ * covering the wildcard at the closest encloser.  NSEC3 (RFC 5155 §7.2.2):
+ * the closest encloser proof (matching the closest encloser, covering the
+ * next closer name) and the NSEC3 covering the wildcard.
+ */
+static void
+deny_name(struct ctx *c, const uint8_t *sname, unsigned ce_labels)
+{
+	uint8_t key[DNS_LOOKUP_MAX + 2];
+	size_t b[DNS_NAME_MAX / 2 + 2];
+	uint8_t wild[DNS_NAME_MAX + 2];
+	if (c->nsec) {
+		unsigned L = name_key(sname, key, b);
+		add_proof(c, nsec_covering(c, key, b[L], true));
+		size_t wl = b[ce_labels];
+		key[wl] = '*';
+		key[wl + 1] = 0;
+		add_proof(c, nsec_covering(c, key, wl + 2, true));
+	} else if (c->nsec3) {
+		unsigned sl = dns_name_labels(sname);
+		n3_match(c, name_suffix(sname, sl, ce_labels));
+		n3_cover(c, name_suffix(sname, sl, ce_labels + 1));
+		n3_cover(c, wild_name(sname, sl, ce_labels, wild));
+	}
+}
+
+/*
+ * An answer expanded from the wildcard at the closest encloser (of
+ * `ce_labels` labels) proves `sname` itself does not exist: the NSEC
+ * covering it (RFC 4035 §3.1.3.3), the NSEC3 covering the next closer name
+ * (RFC 5155 §7.2.6).
+ */
+static void
+deny_exact(struct ctx *c, const uint8_t *sname, unsigned ce_labels)
+{
+	uint8_t key[DNS_LOOKUP_MAX + 2];
+	size_t b[DNS_NAME_MAX / 2 + 2];
+	if (c->nsec) {
+		unsigned L = name_key(sname, key, b);
+		add_proof(c, nsec_covering(c, key, b[L], true));
+	} else if (c->nsec3) {
+		n3_cover(c, name_suffix(sname, dns_name_labels(sname), ce_labels + 1));
+	}
+}
+
+/*
+ * NODATA at existing node `n` (RFC 4035 §3.1.3.1, RFC 5155 §7.2.3/§7.2.4):
+ * its NSEC or NSEC3; for an empty non-terminal the NSEC covering it.  From
+ * a wildcard (`wild_sname` not NULL, closest encloser of `ce_labels`), the
+ * NSEC3 proof also matches the closest encloser (RFC 5155 §7.2.5); the
+ * covering part comes from deny_exact.  Also the proof of no DS at a
+ * delegation (RFC 4035 §3.1.4, RFC 5155 §7.2.7).
+ */
+static void
+deny_type(struct ctx *c, const struct znode *n, const uint8_t *wild_sname, unsigned ce_labels)
+{
+	const struct trie_key *k = znode_key(n);
+	if (c->nsec) {
+		if (znode_rrset(n, DNS_T_NSEC) != NULL)
+			add_proof(c, n);
+		else
+			add_proof(c, nsec_covering(c, k->b, k->len, false));
+	} else if (c->nsec3) {
+		uint8_t name[DNS_NAME_MAX];
+		if (dns_name_from_lookup(k->b, k->len, name) < 0)
+			return;
+		n3_match(c, name);
+		if (wild_sname != NULL)
+			n3_match(c, name_suffix(wild_sname, dns_name_labels(wild_sname), ce_labels));
+	}
+}
+
+/* Every RRSIG rrset of `n` (one per covered type), for a query of type RRSIG. */
+static void
+answer_rrsig(struct ctx *c, const struct znode *n, size_t sname_off, const uint8_t *sname)
+{
+	for (unsigned i = 0; i < n->nrr; i++) {
+		if (n->rr[i].type == DNS_T_RRSIG &&
+		    !put_required(c, n, &n->rr[i], sname_off, sname, 0, UINT32_MAX, NULL))
+			return;
+	}
+}
+
+/*
+ * RFC 8482 §4.2: one rrset (the first by type other than RRSIG and NSEC, as
+ * knotd does), with its signatures and additionals.
+ */
 static void
 answer_any(struct ctx *c, const struct znode *n, size_t sname_off, const uint8_t *sname)
 {
-	if (put_required(c, n, &n->rr[0], sname_off, sname, 0, UINT32_MAX, NULL))
+	const struct zrrset *rs = &n->rr[0];
+	for (unsigned i = 0; i < n->nrr; i++) {
+		if (n->rr[i].type != DNS_T_RRSIG && n->rr[i].type != DNS_T_NSEC) {
+			rs = &n->rr[i];
+			break;
+		}
+	}
+	if (put_required(c, n, rs, sname_off, sname, 0, UINT32_MAX, NULL))
 		put_additional(c, NULL);
 }
 
@@ -483,8 +772,15 @@ solve(struct ctx *c, const uint8_t *qname)
 				owner += *owner + 1;
 			if (chain == 0)
 				c->aa = false;
-			if (put_required(c, n, znode_rrset(n, DNS_T_NS), off, owner, 1, UINT32_MAX, NULL))
-				put_additional(c, owner);
+			if (!put_required(c, n, znode_rrset(n, DNS_T_NS), off, owner, 1, UINT32_MAX, NULL))
+				return;
+			/* RFC 4035 §3.1.4: the DS with its RRSIG, or the proof there is none. */
+			const struct zrrset *ds = c->dnssec ? znode_rrset(n, DNS_T_DS) : NULL;
+			if (ds != NULL && !put_required(c, n, ds, off, owner, 1, UINT32_MAX, NULL))
+				return;
+			if (ds == NULL && c->dnssec)
+				deny_type(c, n, NULL, 0);
+			put_additional(c, owner);
 			return;
 		}
 		case R_DNAME: {
@@ -511,27 +807,42 @@ solve(struct ctx *c, const uint8_t *qname)
 		case R_NX:
 			c->rcode = RC_NXDOMAIN;
 			put_soa(c);
+			if (c->dnssec)
+				deny_name(c, sname, r.labels);
 			return;
 		case R_EXACT:
 		case R_WILD:
 			break;
 		}
+		/* A wildcard answer proves the qname itself does not exist (RFC 4035 §3.1.3.3). */
+		const uint8_t *wild = r.kind == R_WILD ? sname : NULL;
+		if (wild != NULL && c->dnssec)
+			deny_exact(c, sname, r.labels);
 		if (c->qtype == DNS_T_ANY) {
-			if (n->nrr == 0)
+			if (n->nrr == 0) {
 				put_soa(c);
-			else
+				if (c->dnssec)
+					deny_type(c, n, wild, r.labels);
+			} else {
 				answer_any(c, n, sname_off, sname);
+			}
 			return;
 		}
 		const struct zrrset *rs = znode_rrset(n, c->qtype);
 		if (rs != NULL) {
-			if (put_required(c, n, rs, sname_off, sname, 0, UINT32_MAX, NULL))
+			if (c->qtype == DNS_T_RRSIG)
+				answer_rrsig(c, n, sname_off, sname);
+			else if (put_required(c, n, rs, sname_off, sname, 0, UINT32_MAX, NULL))
 				put_additional(c, NULL);
 			return;
 		}
-		const struct zrrset *cn = (n->flags & ZN_CNAME) ? znode_rrset(n, DNS_T_CNAME) : NULL;
+		/* NSEC is never chased through a CNAME (it would describe another name). */
+		const struct zrrset *cn = (n->flags & ZN_CNAME) && c->qtype != DNS_T_NSEC ?
+		                          znode_rrset(n, DNS_T_CNAME) : NULL;
 		if (cn == NULL) {
 			put_soa(c);
+			if (c->dnssec)
+				deny_type(c, n, wild, r.labels);
 			return;
 		}
 		size_t toff = 0;
@@ -782,7 +1093,23 @@ answer_in(struct ctx *c, struct zdb *db, const uint8_t *q, const struct query *q
 	c->aa = true;
 	c->qname_len = (size_t)qq->qnl;
 	c->qname_labels = dns_name_labels(qname);
+	c->dnssec = qq->do_bit && znode_sig(c->z->apex_node, DNS_T_SOA) != NULL;
+	c->nsec = c->dnssec && znode_rrset(c->z->apex_node, DNS_T_NSEC) != NULL;
+	const struct zrrset *n3p = c->dnssec && !c->nsec ?
+	                           znode_rrset(c->z->apex_node, DNS_T_NSEC3PARAM) : NULL;
+	if (n3p != NULL) {
+		/* hash algorithm, flags, iterations, salt length, salt */
+		const uint8_t *rd = zrrset_data(c->z->apex_node, n3p) + ZRR_HDR;
+		uint16_t rdlen = rd_u16(rd - 2);
+		if (rdlen >= 5 && rd[0] == 1 && rdlen >= 5u + rd[4]) {
+			c->nsec3 = true;
+			c->iterations = rd_u16(rd + 2);
+			c->saltlen = rd[4];
+			c->salt = rd + 5;
+		}
+	}
 	solve(c, qname);
+	put_proofs(c);
 }
 
 /* A query whose header, question and OPT were read: its answer or an error rcode. */

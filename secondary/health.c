@@ -195,6 +195,22 @@ lagging(struct health *h, const struct timers_zone_info *z, int64_t now_ms, char
 	return false;
 }
 
+/* Whether signed zone `z` has signatures expiring within the margin; if so, why in `line`. */
+static bool
+sigs_expiring(const struct health *h, const struct timers_zone_info *z, char *line, size_t cap)
+{
+	if (h->cfg.rrsig_margin_s == 0 || !z->is_signed ||
+	    z->sig_left_s >= (int64_t)h->cfg.rrsig_margin_s)
+		return false;
+	if (z->sig_left_s < 0)
+		snprintf(line, cap, "zone %s signatures expired %lld s ago", z->name,
+		         (long long)-z->sig_left_s);
+	else
+		snprintf(line, cap, "zone %s signatures expire in %lld s (margin %u s)", z->name,
+		         (long long)z->sig_left_s, h->cfg.rrsig_margin_s);
+	return true;
+}
+
 int
 health_parse_max_bad(const char *s, struct health_cfg *cfg)
 {
@@ -286,6 +302,8 @@ health_eval(struct health *h, const struct timers_zone_info *zi, size_t n, int64
 			continue;
 		} else if (!z->loaded) {
 			snprintf(line, sizeof(line), "zone %s not loaded", z->name);
+		} else if (sigs_expiring(h, z, line, sizeof(line))) {
+			/* bad, like an expired zone: its answers would not validate */
 		} else if (!(lag = lagging(h, z, now_ms, line, sizeof(line)))) {
 			served++;
 			if (settled)

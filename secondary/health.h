@@ -13,6 +13,10 @@
  *     one zone); 0 is strict: any bad zone withdraws;
  *   - some member is servable whenever a member is bad (a POP that can serve
  *     none of its zones is withdrawn whatever the budget);
+ *   - signatures: a signed zone whose earliest RRSIG expires within
+ *     `rrsig_margin_s` seconds (or has expired) is bad: validators would
+ *     soon get bogus answers from this POP (its primary stopped re-signing,
+ *     or its refreshes stopped);
  *   - lag: a zone behind the primary's serial for more than `max_lag_s`
  *     seconds, or by more than `max_lag_serials` serials, is bad.  The
  *     primary's serial is learnt from NOTIFY (health_on_notify wraps the
@@ -40,10 +44,12 @@ struct health_cfg {
 	unsigned grace_s;             /* a new member is not judged for this long */
 	unsigned max_bad;             /* bad members allowed (absolute) ... */
 	unsigned max_bad_ppm;         /* ... or, when not 0, parts per million of the settled */
+	unsigned rrsig_margin_s;      /* signatures expiring within this are bad; 0: off */
 };
 
 /* Defaults of the flags (main, README). */
 #define HEALTH_GRACE_S 60
+#define HEALTH_RRSIG_MARGIN_S 86400
 #define HEALTH_MAX_BAD_DEFAULT "1%"
 
 /*

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "dns/rrtype.h"
 #include "net/addr.h"
@@ -96,7 +97,9 @@ zone_metric(void *ctx, const struct timers_zone_info *zi)
 	                       "anycst_secondary_transfers_total",
 	                       "anycst_secondary_transfer_failures_total",
 	                       "anycst_secondary_refresh_uptodate_total",
-	                       "anycst_secondary_zone_unloadable"};
+	                       "anycst_secondary_zone_unloadable",
+	                       "anycst_secondary_zone_rrsig_expire_timestamp_seconds",
+	                       "anycst_secondary_zone_rrsig_expire_in_seconds"};
 	const char *pop = w->pop;
 	if (w->which == 4) {
 		sb_sample(b, pop, names[4], zi->name, "type=\"axfr\"");
@@ -112,7 +115,8 @@ zone_metric(void *ctx, const struct timers_zone_info *zi)
 		strbuf_printf(b, "%llu\n", (unsigned long long)zi->rejected);
 		return;
 	}
-	if ((w->which == 3 && zi->since_refresh < 0) || (w->which == 7 && zi->is_catalog))
+	if ((w->which == 3 && zi->since_refresh < 0) || (w->which == 7 && zi->is_catalog) ||
+	    (w->which >= 8 && !zi->is_signed))
 		return;
 	sb_sample(b, pop, names[w->which], zi->name, NULL);
 	switch (w->which) {
@@ -122,6 +126,8 @@ zone_metric(void *ctx, const struct timers_zone_info *zi)
 	case 3: strbuf_printf(b, "%lld\n", (long long)zi->since_refresh); break;
 	case 6: strbuf_printf(b, "%llu\n", (unsigned long long)zi->uptodate); break;
 	case 7: strbuf_printf(b, "%d\n", !zi->loaded || zi->expired ? 1 : 0); break;
+	case 8: strbuf_printf(b, "%lld\n", (long long)time(NULL) + (long long)zi->sig_left_s); break;
+	case 9: strbuf_printf(b, "%lld\n", (long long)zi->sig_left_s); break;
 	default: strbuf_printf(b, "0\n"); break;
 	}
 }
@@ -211,16 +217,21 @@ metrics_zones(struct strbuf *b, struct timers *t, const char *identity)
 		"Refreshes that failed (transport, primary) or were rejected (content, TSIG).",
 		"Refreshes that found the zone up to date.",
 		"1 when the zone is answered SERVFAIL here (not loaded or expired).",
+		"Earliest RRSIG expiration of the version served (Unix time; signed zones only).",
+		"Seconds until the earliest RRSIG expires (negative: expired; signed zones only).",
 	};
 	static const char *const mname[] = {
 		"anycst_secondary_zone_serial", "anycst_secondary_zone_loaded",
 		"anycst_secondary_zone_expired", "anycst_secondary_zone_seconds_since_refresh",
 		"anycst_secondary_transfers_total", "anycst_secondary_transfer_failures_total",
 		"anycst_secondary_refresh_uptodate_total", "anycst_secondary_zone_unloadable",
+		"anycst_secondary_zone_rrsig_expire_timestamp_seconds",
+		"anycst_secondary_zone_rrsig_expire_in_seconds",
 	};
 	static const char *const mtype[] = {"gauge", "gauge", "gauge", "gauge",
-	                                    "counter", "counter", "counter", "gauge"};
-	for (int k = 0; k < 8; k++) {
+	                                    "counter", "counter", "counter", "gauge", "gauge",
+	                                    "gauge"};
+	for (int k = 0; k < 10; k++) {
 		strbuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", mname[k], help[k], mname[k],
 		              mtype[k]);
 		struct zone_walk_ctx w = {.b = b, .pop = identity, .which = k};

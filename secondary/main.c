@@ -79,6 +79,8 @@ static struct opt secondary_opts[] = {
 	 .help = "a zone more serials behind the primary counts as bad (0: off)"},
 	{.name = "health-grace", .arg = "SECONDS", .def = "60",
 	 .help = "a new catalog member missing this long counts as bad"},
+	{.name = "rrsig-margin", .arg = "SECONDS", .def = "86400",
+	 .help = "a signed zone whose signatures expire within this counts as bad (0: off)"},
 	{.name = "health-max-bad", .arg = "N|P%", .def = HEALTH_MAX_BAD_DEFAULT,
 	 .help = "bad zones (missing, expired, lagging) tolerated; P% of them at least one"},
 	{.name = "rrl-rate", .arg = "N", .def = "0 (off)",
@@ -395,6 +397,8 @@ new_health(void)
 		.max_lag_s = (unsigned)num_opt("max-lag", 0, 86400 * 365, 300),
 		.max_lag_serials = (uint32_t)num_opt("max-lag-serials", 0, 0x7fffffff, 0),
 		.grace_s = (unsigned)num_opt("health-grace", 0, 86400 * 365, HEALTH_GRACE_S),
+		.rrsig_margin_s = (unsigned)num_opt("rrsig-margin", 0, 86400 * 365,
+		                                    HEALTH_RRSIG_MARGIN_S),
 	};
 	struct opt *mb = opts_get(secondary_opts, "health-max-bad");
 	const char *s = mb->set ? opts_str(secondary_opts, "health-max-bad")

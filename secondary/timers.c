@@ -52,6 +52,8 @@ struct tzone {
 	bool expired;
 	bool initial;          /* configured, or in the first catalog version seen */
 	uint32_t serial, refresh, retry, expire;
+	bool is_signed;
+	uint32_t sig_expire;   /* earliest RRSIG expiration of the published version */
 	int64_t added_ms;      /* followed since (monotonic ms) */
 	int64_t next_ms;       /* refresh due (monotonic ms) */
 	int64_t expire_ms;     /* expires (monotonic ms), 0: no timer */
@@ -114,6 +116,7 @@ take_soa_timers(struct tzone *z, const struct zone *v)
 	z->refresh = clamp_s(soa.refresh);
 	z->retry = clamp_s(soa.retry);
 	z->expire = clamp_s(soa.expire);
+	z->is_signed = zone_sig_expire(v, &z->sig_expire);
 }
 
 /* The catalog lives in a database no serving thread reads: it is not answered. */
@@ -829,6 +832,10 @@ timers_walk(struct timers *t, timers_info_fn fn, void *ctx)
 			.initial = z->initial,
 			.added_ms = z->added_ms,
 			.serial = z->serial,
+			.is_signed = z->is_signed,
+			.sig_expire = z->sig_expire,
+			/* RFC 4034 §3.1.5: serial arithmetic against the present time */
+			.sig_left_s = z->is_signed ? (int64_t)(int32_t)(z->sig_expire - (uint32_t)now) : 0,
 			.since_refresh = z->last_ok_wall ? (int64_t)(now - z->last_ok_wall) : -1,
 			.axfr_ok = z->axfr_ok,
 			.ixfr_ok = z->ixfr_ok,

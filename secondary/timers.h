@@ -93,6 +93,9 @@ struct timers_zone_info {
 	bool initial;                 /* configured, or listed by the first catalog version seen */
 	int64_t added_ms;             /* followed since (monotonic ms, health_now_ms's clock) */
 	uint32_t serial;
+	bool is_signed;               /* the version holds RRSIGs ... */
+	uint32_t sig_expire;          /* ... the earliest expiring at this time (epoch mod 2^32) */
+	int64_t sig_left_s;           /* seconds until then (negative: expired) */
 	int64_t since_refresh;        /* seconds since the last successful refresh, -1: never */
 	uint64_t axfr_ok, ixfr_ok, uptodate, failures, rejected;
 	uint64_t last_xfr_ms;         /* duration of the last transfer */

@@ -143,6 +143,59 @@ trie_get_lcp(const struct trie *t, const uint8_t *key, size_t len, size_t *lcp)
 	return (i == len && k->len == len) ? n->p : NULL;
 }
 
+/* The last leaf below `n` in key order. */
+static const struct trie_node *
+last_leaf(const struct trie_node *n)
+{
+	while (is_branch(n))
+		n = br_twigs(n) + br_count(n) - 1;
+	return n;
+}
+
+void *
+trie_get_prev(const struct trie *t, const uint8_t *key, size_t len, bool or_equal)
+{
+	if (t->count == 0)
+		return NULL;
+	const struct trie_key *k = leaf_key(best_leaf(t, key, len));
+	size_t m = k->len < len ? k->len : len, i = 0;
+	while (i < m && k->b[i] == key[i])
+		i++;
+	if (i == len && k->len == len && or_equal)
+		return best_leaf(t, key, len)->p;
+	/* First nibble where `key` leaves every stored key (2*len: it ends there). */
+	size_t d = 2 * i;
+	if (i < m && (k->b[i] >> 4) == (key[i] >> 4))
+		d++;
+	bool exact = i == len && k->len == len;
+	/* Walk down along `key` above d, remembering the deepest left sibling. */
+	const struct trie_node *n = &t->root, *left = NULL;
+	while (is_branch(n) && (exact || br_index(n) < d)) {
+		uintptr_t bit = nibble_bit(key, len, br_index(n));
+		unsigned pos = twig_pos(n->w, bit);
+		if (pos > 0)
+			left = br_twigs(n) + pos - 1;
+		n = br_twigs(n) + pos;
+	}
+	if (exact) {
+		/* n is the leaf of `key` itself: everything before it. */
+		return left ? last_leaf(left)->p : NULL;
+	}
+	uintptr_t kb = nibble_bit(key, len, d);
+	if (is_branch(n) && br_index(n) == d) {
+		/* `key`'s nibble is missing here: the twig just before where it would be. */
+		unsigned pos = twig_pos(n->w, kb);
+		if (pos > 0)
+			return last_leaf(br_twigs(n) + pos - 1)->p;
+	} else {
+		/* The whole subtree agrees with `key` before d and differs at d. */
+		uintptr_t sb = nibble_bit(k->b, k->len, d);
+		if (sb < kb)
+			return last_leaf(n)->p;
+	}
+	return left ? last_leaf(left)->p : NULL;
+}
+
 size_t
 trie_lcp(const struct trie *t, const uint8_t *key, size_t len)
 {

@@ -70,6 +70,12 @@ size_t trie_lcp(const struct trie *t, const uint8_t *key, size_t len);
  */
 void *trie_get_lcp(const struct trie *t, const uint8_t *key, size_t len, size_t *lcp);
 
+/*
+ * The value of the greatest key <= `key` (< `key` when !or_equal) in key
+ * order, or NULL when there is none.  Two walks from the root, no allocation.
+ */
+void *trie_get_prev(const struct trie *t, const uint8_t *key, size_t len, bool or_equal);
+
 /* True when some key strictly extends `key` (has it as a proper prefix). */
 bool trie_has_below(const struct trie *t, const uint8_t *key, size_t len);
 

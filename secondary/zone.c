@@ -123,6 +123,28 @@ zone_rdata_names(uint16_t type, const uint8_t *rd, size_t rdlen, uint16_t offs[2
 	return count;
 }
 
+/*
+ * True when records (ta, rda) and (tb, rdb) belong to one rrset: same type,
+ * and for RRSIG the same covered type (RFC 4035 §2.2 groups signatures by
+ * the rrset they cover, each group with its own TTL).
+ */
+static bool
+same_rrset(uint16_t ta, const uint8_t *rda, uint16_t tb, const uint8_t *rdb)
+{
+	return ta == tb && (ta != DNS_T_RRSIG || rd_u16(rda) == rd_u16(rdb));
+}
+
+/* Orders (type, covered type for RRSIG): <0, 0, >0. */
+static int
+cmp_rrset(uint16_t ta, const uint8_t *rda, uint16_t tb, const uint8_t *rdb)
+{
+	if (ta != tb)
+		return ta < tb ? -1 : 1;
+	if (ta != DNS_T_RRSIG || rd_u16(rda) == rd_u16(rdb))
+		return 0;
+	return rd_u16(rda) < rd_u16(rdb) ? -1 : 1;
+}
+
 static bool
 type_is_meta(uint16_t type)
 {
@@ -145,6 +167,8 @@ check_rr(const struct zone *z, const struct dns_rr *rr, uint8_t *key, size_t *ke
 		            rr_label(rr, lb, sizeof(lb)));
 	if (rr->rdlen > 65535 - ZRR_HDR)
 		return fail(err, errcap, ERR_XFR, "%s: rdata too long", rr_label(rr, lb, sizeof(lb)));
+	if (rr->type == DNS_T_RRSIG && rr->rdlen < 19)
+		return fail(err, errcap, ERR_XFR, "%s: malformed rdata", rr_label(rr, lb, sizeof(lb)));
 	uint16_t offs[2];
 	bool comp[2];
 	if (zone_rdata_names(rr->type, rr->rdata, rr->rdlen, offs, comp) < 0)
@@ -202,7 +226,8 @@ node_build(struct trie_cow *c, const uint8_t *key, size_t keylen, const struct z
 {
 	size_t nrr = 0, data = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (i == 0 || items[i].type != items[i - 1].type)
+		if (i == 0 || !same_rrset(items[i].type, items[i].rdata, items[i - 1].type,
+		                          items[i - 1].rdata))
 			nrr++;
 		data += ZRR_HDR + items[i].rdlen;
 	}
@@ -233,7 +258,7 @@ node_build(struct trie_cow *c, const uint8_t *key, size_t keylen, const struct z
 	bool cname = false, other = false;
 	for (size_t i = 0; i < n; i++) {
 		const struct zitem *it = &items[i];
-		if (i == 0 || it->type != items[i - 1].type) {
+		if (i == 0 || !same_rrset(it->type, it->rdata, items[i - 1].type, items[i - 1].rdata)) {
 			struct zrrset *rs = &nd->rr[r++];
 			rs->type = it->type;
 			rs->count = 0;
@@ -310,6 +335,7 @@ zone_alloc(const uint8_t *apex)
 	if (z == NULL)
 		return NULL;
 	trie_init(&z->trie);
+	trie_init(&z->n3);
 	size_t l = dns_name_len(apex);
 	memcpy(z->apex, apex, l);
 	z->apex_len = (uint8_t)l;
@@ -344,6 +370,56 @@ finish_apex(struct zone *z, char *err, size_t errcap)
 	if (parse_soa(rs, zrrset_data(z->apex_node, rs), &z->soa) != 0)
 		return fail(err, errcap, ERR_XFR, "the apex SOA's rdata is malformed");
 	return 0;
+}
+
+/* ---- earliest signature expiration ---- */
+
+/* Notes one RRSIG's rdata: the zone's earliest expiration. */
+static void
+sig_note(struct zone *z, const uint8_t *rd)
+{
+	uint32_t e = rd_u32(rd + 8);
+	if (z->nsigs == 0 || (int32_t)(e - z->sig_expire) < 0)
+		z->sig_expire = e;
+	z->nsigs++;
+}
+
+static int
+sig_scan_node(void *ctx, void *val)
+{
+	struct zone *z = ctx;
+	const struct znode *n = val;
+	for (unsigned i = 0; i < n->nrr; i++) {
+		const struct zrrset *rs = &n->rr[i];
+		if (rs->type != DNS_T_RRSIG)
+			continue;
+		const uint8_t *p = zrrset_data(n, rs);
+		for (unsigned j = 0; j < rs->count; j++) {
+			sig_note(z, p + ZRR_HDR);
+			p += ZRR_HDR + rd_u16(p + 10);
+		}
+	}
+	return 0;
+}
+
+/*
+ * Recomputes the earliest expiration after an update removed the earliest
+ * signature: one walk over the version (only then; adds keep it in O(1)).
+ */
+static void
+sig_rescan(struct zone *z)
+{
+	z->nsigs = 0;
+	trie_walk(&z->trie, sig_scan_node, z);
+	trie_walk(&z->n3, sig_scan_node, z);
+	z->sig_dirty = false;
+}
+
+bool
+zone_sig_expire(const struct zone *z, uint32_t *expire)
+{
+	*expire = z->sig_expire;
+	return z->nsigs > 0;
 }
 
 /* ---- builder ---- */
@@ -516,12 +592,16 @@ zone_builder_finish(struct zone_builder *b, struct zone **out, char *err, size_t
 			if (k > i && r->type == b->recs[k - 1].type &&
 			    cmp_rdata(r->rdata, r->rdlen, b->recs[k - 1].rdata, b->recs[k - 1].rdlen) == 0)
 				continue;   /* duplicate record */
-			if (ni == 0 || items[ni - 1].type != r->type) {
+			if (r->type == DNS_T_RRSIG)
+				sig_note(z, r->rdata);
+			if (ni == 0 || !same_rrset(items[ni - 1].type, items[ni - 1].rdata, r->type,
+			                           r->rdata)) {
 				/* New rrset: its TTL is the one of its earliest record. */
 				first = ni;
 				ttl = r->ttl;
 				tseq = r->seq;
-				for (size_t m = k; m < j && b->recs[m].type == r->type; m++) {
+				for (size_t m = k; m < j && same_rrset(b->recs[m].type, b->recs[m].rdata,
+				                                       r->type, r->rdata); m++) {
 					if (b->recs[m].seq < tseq) {
 						tseq = b->recs[m].seq;
 						ttl = b->recs[m].ttl;
@@ -539,6 +619,17 @@ zone_builder_finish(struct zone_builder *b, struct zone **out, char *err, size_t
 		                              err, errcap);
 		if (nd == NULL)
 			goto out;
+		if (znode_rrset(nd, DNS_T_NSEC3) != NULL) {
+			void *old;
+			ret = trie_insert(&z->n3, NULL, znode_key(nd), nd, &old);
+			if (ret != 0) {
+				trie_obj_release(nd);
+				goto out;
+			}
+			z->nrecords += ni;
+			i = j;
+			continue;
+		}
 		ret = insert_with_parents(z, NULL, nd, err, errcap);
 		if (ret != 0) {
 			if (trie_get(&z->trie, znode_key(nd)->b, znode_key(nd)->len) != nd)
@@ -666,6 +757,38 @@ swap_node(struct zone_update *u, const uint8_t *key, size_t keylen, const struct
 	return u->cow.enomem ? -ENOMEM : 0;
 }
 
+/* NSEC3 records and their RRSIGs: kept in the NSEC3 trie. */
+static bool
+rr_is_nsec3(const struct dns_rr *rr)
+{
+	return rr->type == DNS_T_NSEC3 ||
+	       (rr->type == DNS_T_RRSIG && rr->rdlen >= 2 && rd_u16(rr->rdata) == DNS_T_NSEC3);
+}
+
+/* Replaces node `old` (may be NULL) of the NSEC3 trie by `nd` (may be NULL: delete). */
+static int
+swap_n3(struct zone_update *u, const uint8_t *key, size_t keylen, const struct znode *old,
+        struct znode *nd)
+{
+	struct zone *z = u->nz;
+	if (old != NULL)
+		z->nrecords -= node_records(old);
+	if (nd != NULL) {
+		void *prev;
+		int ret = trie_insert(&z->n3, &u->cow, znode_key(nd), nd, &prev);
+		if (ret != 0) {
+			trie_obj_retire(&u->cow, nd);
+			return ret;
+		}
+		z->nrecords += node_records(nd);
+	} else if (old != NULL) {
+		trie_delete(&z->n3, &u->cow, key, keylen);
+	}
+	if (old != NULL)
+		trie_obj_retire(&u->cow, (void *)(uintptr_t)old);
+	return u->cow.enomem ? -ENOMEM : 0;
+}
+
 static int
 change(struct zone_update *u, const struct dns_rr *rr, bool add, char *err, size_t errcap)
 {
@@ -676,14 +799,15 @@ change(struct zone_update *u, const struct dns_rr *rr, bool add, char *err, size
 	int ret = check_rr(z, rr, key, &keylen, err, errcap);
 	if (ret != 0)
 		return ret;
-	const struct znode *old = zone_node(z, key, keylen);
+	bool n3 = rr_is_nsec3(rr);
+	const struct znode *old = n3 ? trie_get(&z->n3, key, keylen) : zone_node(z, key, keylen);
 	ret = load_items(u, old, &n);
 	if (ret != 0)
 		return ret;
 	size_t pos = n, match = n;
 	for (size_t i = 0; i < n; i++) {
 		const struct zitem *it = &u->items[i];
-		if (it->type > rr->type && pos == n)
+		if (cmp_rrset(it->type, it->rdata, rr->type, rr->rdata) > 0 && pos == n)
 			pos = i;
 		if (it->type == rr->type && it->rdlen == rr->rdlen &&
 		    (rr->rdlen == 0 || memcmp(it->rdata, rr->rdata, rr->rdlen) == 0))
@@ -693,21 +817,36 @@ change(struct zone_update *u, const struct dns_rr *rr, bool add, char *err, size
 		if (match == n)
 			return fail(err, errcap, ERR_XFR, "remove of absent record %s",
 			            rr_label(rr, lb, sizeof(lb)));
+		if (rr->type == DNS_T_RRSIG) {
+			z->nsigs--;
+			if (rd_u32(rr->rdata + 8) == z->sig_expire)
+				z->sig_dirty = true;
+		}
 		memmove(&u->items[match], &u->items[match + 1], (n - match - 1) * sizeof(struct zitem));
 		n--;
 	} else {
 		if (match == n) {
+			if (rr->type == DNS_T_RRSIG)
+				sig_note(z, rr->rdata);
 			memmove(&u->items[pos + 1], &u->items[pos], (n - pos) * sizeof(struct zitem));
 			u->items[pos] = (struct zitem){.type = rr->type, .rdlen = rr->rdlen,
 			                               .ttl = rr->ttl, .rdata = rr->rdata};
 			n++;
 		}
 		for (size_t i = 0; i < n; i++) {
-			if (u->items[i].type == rr->type)
+			if (same_rrset(u->items[i].type, u->items[i].rdata, rr->type, rr->rdata))
 				u->items[i].ttl = rr->ttl;
 		}
 	}
 	struct znode *nd = NULL;
+	if (n3) {
+		if (n > 0) {
+			nd = node_build(&u->cow, key, keylen, u->items, n, &ret, err, errcap);
+			if (nd == NULL)
+				return ret;
+		}
+		return swap_n3(u, key, keylen, old, nd);
+	}
 	bool keep = n > 0 || keylen == z->apex_keylen ||
 	            (old != NULL && trie_has_below(&z->trie, key, keylen));
 	if (keep) {
@@ -771,6 +910,8 @@ zone_update_commit(struct zone_update *u, struct zone **out, char *err, size_t e
 		zone_update_abort(u);
 		return ret;
 	}
+	if (u->nz->sig_dirty)
+		sig_rescan(u->nz);
 	struct zone *base = u->base;
 	trie_cow_commit(&u->cow, &base->garbage, &base->ngarbage);
 	base->retired = true;
@@ -866,7 +1007,8 @@ int
 zone_walk(const struct zone *z, zone_rr_fn fn, void *ctx)
 {
 	struct walk_ctx w = {fn, ctx};
-	return trie_walk(&z->trie, walk_node, &w);
+	int ret = trie_walk(&z->trie, walk_node, &w);
+	return ret != 0 ? ret : trie_walk(&z->n3, walk_node, &w);
 }
 
 static int
@@ -889,6 +1031,8 @@ zone_free(struct zone *z)
 	} else {
 		trie_walk(&z->trie, free_node, NULL);
 		trie_clear(&z->trie);
+		trie_walk(&z->n3, free_node, NULL);
+		trie_clear(&z->n3);
 		zhash_clear(&z->hash);
 	}
 	free(z);

@@ -142,12 +142,20 @@ void zone_soa(const struct zone *z, struct zone_soa *soa);
 /* Shortcut for zone_soa(z).serial. */
 uint32_t zone_serial(const struct zone *z);
 
+/*
+ * The earliest signature expiration of the version (RRSIG Signature
+ * Expiration, seconds since the epoch modulo 2^32, compared in serial
+ * arithmetic, RFC 4034 §3.1.5) into *expire.  False when it has no RRSIG.
+ */
+bool zone_sig_expire(const struct zone *z, uint32_t *expire);
+
 /* Number of records (not rrsets, not nodes) in the version. */
 size_t zone_records(const struct zone *z);
 
 /*
  * Calls `fn` for every record in canonical order of owner names (RFC 4034
- * §6.1), rrsets of one owner by type, the SOA first.  Owner names come
+ * §6.1), rrsets of one owner by type, the SOA first.  NSEC3 owners (kept
+ * apart from the names of the zone) come last, in hash order.  Owner names come
  * lowercased (they are rebuilt from the lookup key; rdata is as added).
  * Returns 0 or fn's non-zero value.
  */

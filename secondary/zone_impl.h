@@ -7,7 +7,10 @@
  * Each rrset's bytes are its records ready to copy into a response:
  *   count x ( c0 0c | type | class IN | TTL | rdlength | rdata )
  * where c0 0c (a pointer to the query name) is patched when the owner sits
- * elsewhere in the packet.  Rrsets are sorted by type.  A node without
+ * elsewhere in the packet.  A name holding NSEC3 records lives in the zone's
+ * separate NSEC3 trie (no hash entry, no empty non-terminals above it), so
+ * lookups never see it.  Rrsets are sorted by type; RRSIGs are one rrset
+ * per covered type (sorted by it), each with its own TTL.  A node without
  * rrsets is an empty non-terminal.
  */
 #ifndef SECONDARY_ZONE_IMPL_H
@@ -18,6 +21,7 @@
 #include <stdint.h>
 
 #include "dns/name.h"
+#include "dns/wire.h"
 #include "secondary/trie.h"
 #include "secondary/zhash.h"
 #include "secondary/zone.h"
@@ -52,11 +56,15 @@ struct znode {
 struct zone {
 	struct trie trie;        /* ordered: walks, empty non-terminal checks */
 	struct zhash hash;       /* exact lookups on the query path */
+	struct trie n3;          /* NSEC3 owners (RFC 5155 §7.2.9): not names of the zone */
 	const struct znode *apex_node;
 	struct zone_soa soa;
 	size_t nrecords;
 	size_t ncuts;            /* delegations below the apex plus DNAME nodes */
 	size_t nwild;            /* wildcard nodes ("*" first label) */
+	size_t nsigs;            /* RRSIG records */
+	uint32_t sig_expire;     /* earliest RRSIG expiration (RFC 4034 §3.1.5), when nsigs */
+	bool sig_dirty;          /* an update removed the earliest: recompute at commit */
 	uint8_t apex[DNS_NAME_MAX];
 	uint8_t apex_len, apex_labels;
 	uint16_t apex_keylen;
@@ -86,6 +94,19 @@ znode_rrset(const struct znode *n, uint16_t type)
 	for (unsigned i = 0; i < n->nrr; i++) {
 		if (n->rr[i].type == type)
 			return &n->rr[i];
+	}
+	return NULL;
+}
+
+/* The RRSIG rrset of `n` covering `covered` (grouped by covered type), or NULL. */
+static inline const struct zrrset *
+znode_sig(const struct znode *n, uint16_t covered)
+{
+	for (unsigned i = 0; i < n->nrr; i++) {
+		const struct zrrset *rs = &n->rr[i];
+		if (rs->type == 46 &&
+		    rd_u16(zrrset_data(n, rs) + ZRR_HDR) == covered)
+			return rs;
 	}
 	return NULL;
 }

@@ -42,6 +42,16 @@ static const char *const zone_lines[][3] = {
 	{"ns.sub.f.test.", "A", "192.0.2.3"},
 	{"_s._tcp.f.test.", "SRV", "0 0 53 www.f.test."},
 	{"x.y.z.f.test.", "TXT", "\"deep\""},
+	/* Signed (placeholder signatures): DO=1 queries take the RRSIG and NSEC paths. */
+	{"f.test.", "NSEC", "www.f.test. NS SOA MX RRSIG NSEC"},
+	{"f.test.", "RRSIG", "SOA 13 2 60 20300101000000 20200101000000 1 f.test. AAAA"},
+	{"f.test.", "RRSIG", "NSEC 13 2 60 20300101000000 20200101000000 1 f.test. AAAA"},
+	{"www.f.test.", "NSEC", "*.w.f.test. A RRSIG NSEC"},
+	{"www.f.test.", "RRSIG", "A 13 3 60 20300101000000 20200101000000 1 f.test. AAAA"},
+	{"*.w.f.test.", "NSEC", "f.test. CNAME RRSIG NSEC"},
+	{"*.w.f.test.", "RRSIG", "CNAME 13 3 60 20300101000000 20200101000000 1 f.test. AAAA"},
+	{"sub.f.test.", "NSEC", "x.y.z.f.test. NS RRSIG NSEC"},
+	{"sub.f.test.", "DS", "1 13 2 B4C8C1FE2E7477127B27115656AD6256F424625BF5C1E2770CE6D6E37DF61D17"},
 };
 
 static struct zdb *db;

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 #include <urcu-qsbr.h>
 
+#include "dns/dnssec.h"
 #include "dns/msg.h"
 #include "dns/wire.h"
 #include "secondary/answer.h"
@@ -75,7 +76,95 @@ static const char *const zone_text[] = {
 	"x.target.example.test. 3600 A 192.0.2.111",
 };
 
+/*
+ * A signed zone (signatures are not checked when answering, so they are
+ * placeholders).  Canonical order and NSEC chain: sig. a. (b ENT) c.b. d.
+ * (ns.d glue) e. ns. (w ENT) *.w.
+ */
+#define SIG(t, ttl, owner, labels) owner " " #ttl " RRSIG " t " 13 " #labels " " #ttl \
+	" 20300101000000 20200101000000 4711 sig.test. " SIG64
+/* 64 octets, the size of an ECDSA P-256 signature. */
+#define SIG64 "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWYwMTIzNDU2Nzg5YWJjZGVmMDEyMzQ1Njc4OWFiY2RlZg=="
+static const char *const sig_text[] = {
+	"sig.test. 3600 SOA ns.sig.test. h.sig.test. 1 7200 900 1209600 300",
+	"sig.test. 3600 NS ns.sig.test.",
+	"sig.test. 300 MX 10 ns.sig.test.",
+	"sig.test. 300 NSEC a.sig.test. NS SOA MX RRSIG NSEC",
+	SIG("SOA", 3600, "sig.test.", 2), SIG("NS", 3600, "sig.test.", 2),
+	SIG("MX", 300, "sig.test.", 2), SIG("NSEC", 300, "sig.test.", 2),
+	"a.sig.test. 300 A 192.0.2.1",
+	"a.sig.test. 300 NSEC c.b.sig.test. A RRSIG NSEC",
+	SIG("A", 300, "a.sig.test.", 3), SIG("NSEC", 300, "a.sig.test.", 3),
+	"c.b.sig.test. 300 A 192.0.2.3",
+	"c.b.sig.test. 300 NSEC d.sig.test. A RRSIG NSEC",
+	SIG("A", 300, "c.b.sig.test.", 4), SIG("NSEC", 300, "c.b.sig.test.", 4),
+	"d.sig.test. 3600 NS ns.d.sig.test.",
+	"d.sig.test. 300 NSEC e.sig.test. NS RRSIG NSEC",
+	SIG("NSEC", 300, "d.sig.test.", 3),
+	"ns.d.sig.test. 3600 A 192.0.2.4",
+	"e.sig.test. 3600 NS ns.sig.test.",
+	"e.sig.test. 3600 DS 12345 13 2 B4C8C1FE2E7477127B27115656AD6256F424625BF5C1E2770CE6D6E37DF61D17",
+	"e.sig.test. 300 NSEC ns.sig.test. NS DS RRSIG NSEC",
+	SIG("DS", 3600, "e.sig.test.", 3), SIG("NSEC", 300, "e.sig.test.", 3),
+	"ns.sig.test. 600 A 192.0.2.5",
+	"ns.sig.test. 300 NSEC *.w.sig.test. A RRSIG NSEC",
+	SIG("A", 600, "ns.sig.test.", 3), SIG("NSEC", 300, "ns.sig.test.", 3),
+	"*.w.sig.test. 60 TXT \"w\"",
+	"*.w.sig.test. 300 NSEC sig.test. TXT RRSIG NSEC",
+	SIG("TXT", 60, "*.w.sig.test.", 3), SIG("NSEC", 300, "*.w.sig.test.", 3),
+};
+
 static struct zdb *db;
+static bool q_do;   /* mkq sets DO in its OPT */
+
+/*
+ * An NSEC3 zone n3.test. (0 iterations, empty salt): the apex, a. and the
+ * wildcard *.w. (w an empty non-terminal), each name hashed into its NSEC3
+ * owner at setup; n3_owner[0] is the apex's.
+ */
+static char n3_owner[4][DNS_NAME_TEXT_MAX];
+
+static void
+add_line(struct zone_builder *b, const char *line)
+{
+	struct trr t;
+	char err[160];
+	trr_parse(&t, line);
+	assert_int_equal(zone_builder_add(b, &t.rr, err, sizeof(err)), 0);
+}
+
+static struct zone *
+build_n3(void)
+{
+	static const char *const names[4] = {"n3.test.", "a.n3.test.", "w.n3.test.",
+	                                     "*.w.n3.test."};
+	uint8_t apex[DNS_NAME_MAX];
+	dns_name_from_text("n3.test.", 8, NULL, apex);
+	struct zone_builder *b = zone_builder_new(apex);
+	add_line(b, "n3.test. 3600 SOA ns.n3.test. h.n3.test. 1 7200 900 1209600 300");
+	add_line(b, "n3.test. 0 NSEC3PARAM 1 0 0 -");
+	add_line(b, SIG("SOA", 3600, "n3.test.", 2));
+	add_line(b, "a.n3.test. 300 A 192.0.2.1");
+	add_line(b, SIG("A", 300, "a.n3.test.", 3));
+	add_line(b, "*.w.n3.test. 300 A 192.0.2.9");
+	add_line(b, SIG("A", 300, "*.w.n3.test.", 3));
+	for (int i = 0; i < 4; i++) {
+		uint8_t nm[DNS_NAME_MAX], owner[DNS_NAME_MAX];
+		char line[8192];
+		dns_name_from_text(names[i], strlen(names[i]), NULL, nm);
+		assert_true(dns_dnssec_nsec3_owner(nm, apex, NULL, 0, 0, owner) > 0);
+		assert_true(dns_name_to_text(owner, n3_owner[i], sizeof(n3_owner[i])) > 0);
+		snprintf(line, sizeof(line), "%s 300 NSEC3 1 0 0 - %.32s A RRSIG", n3_owner[i],
+		         "00000000000000000000000000000000");
+		add_line(b, line);
+		snprintf(line, sizeof(line), SIG("NSEC3", 300, "%s", 3), n3_owner[i]);
+		add_line(b, line);
+	}
+	struct zone *z;
+	char err[160];
+	assert_int_equal(zone_builder_finish(b, &z, err, sizeof(err)), 0);
+	return z;
+}
 static struct answer_opts udp_opts = {.identity = "pop-7", .version = "anycst-1"};
 static struct answer_opts tcp_opts = {.is_tcp = true, .identity = "pop-7"};
 
@@ -108,6 +197,14 @@ setup(void **state)
 	assert_int_equal(zdb_publish(db, z), 0);
 	assert_int_equal(zdb_add(db, apex), 0);
 	assert_int_equal(zdb_publish(db, z2), 0);
+	struct zone *z3 = tzone_build("sig.test.", sig_text, sizeof(sig_text) / sizeof(sig_text[0]),
+	                              err, sizeof(err));
+	assert_non_null(z3);
+	assert_int_equal(zdb_add(db, zone_apex(z3)), 0);
+	assert_int_equal(zdb_publish(db, z3), 0);
+	struct zone *z4 = build_n3();
+	assert_int_equal(zdb_add(db, zone_apex(z4)), 0);
+	assert_int_equal(zdb_publish(db, z4), 0);
 	uint8_t unloaded[DNS_NAME_MAX];
 	dns_name_from_text("unloaded.test.", 14, NULL, unloaded);
 	assert_int_equal(zdb_add(db, unloaded), 0);
@@ -149,6 +246,8 @@ mkq(uint8_t *buf, const char *name, uint16_t type, uint16_t cls, int edns, bool 
 		wr_u16(buf + p + 1, DNS_T_OPT);
 		wr_u16(buf + p + 3, (uint16_t)edns);
 		memset(buf + p + 5, 0, 4);
+		if (q_do)
+			buf[p + 7] = 0x80;
 		wr_u16(buf + p + 9, nsid ? 4 : 0);
 		p += 11;
 		if (nsid) {
@@ -201,6 +300,199 @@ count_rr(unsigned sec, const char *owner, uint16_t type, uint32_t *ttl)
 		}
 	}
 	return n;
+}
+
+/* RRSIGs of `owner` in section `sec` covering `covered`; *ttl gets the last one's TTL. */
+static int
+count_sig(unsigned sec, const char *owner, uint16_t covered, uint32_t *ttl)
+{
+	uint8_t on[DNS_NAME_MAX], rrowner[DNS_NAME_MAX];
+	static uint8_t rd[DNS_RDATA_MAX];
+	dns_name_from_text(owner, strlen(owner), NULL, on);
+	struct dns_msg_iter it;
+	dns_msg_iter_init(&it, &R.m, sec);
+	struct dns_rr rr;
+	int n = 0;
+	while (dns_msg_iter_next(&it, &rr, rrowner, rd, sizeof(rd)) == 1) {
+		if (rr.type == DNS_T_RRSIG && dns_name_equal(rr.owner, on) &&
+		    rd_u16(rr.rdata) == covered) {
+			n++;
+			if (ttl != NULL)
+				*ttl = rr.ttl;
+		}
+	}
+	return n;
+}
+
+/* Asks with DO=1 (EDNS 4096 unless `edns` says otherwise). */
+static void
+ask_do(const char *name, uint16_t type, int edns, const struct answer_opts *o)
+{
+	q_do = true;
+	ask(name, type, DNS_C_IN, edns, o);
+	q_do = false;
+}
+
+/* RRSIGs come with answers only when DO=1, one rrset per covered type with its own TTL. */
+static void
+test_answer_dnssec_signatures(void **state)
+{
+	(void)state;
+	uint32_t ttl = 0;
+	ask("a.sig.test.", DNS_T_A, DNS_C_IN, 4096, &udp_opts);
+	assert_int_equal(R.m.count[1], 1);
+	assert_int_equal(count_sig(DNS_SEC_AN, "a.sig.test.", DNS_T_A, NULL), 0);
+	ask_do("a.sig.test.", DNS_T_A, 4096, &udp_opts);
+	assert_int_equal(R.m.count[1], 2);
+	assert_int_equal(count_sig(DNS_SEC_AN, "a.sig.test.", DNS_T_A, NULL), 1);
+	assert_true(R.m.edns.flags & DNS_EDNS_DO);
+	/* The apex's signatures: SOA at 3600, MX at 300 (the first TTL no longer wins). */
+	ask_do("sig.test.", DNS_T_MX, 4096, &udp_opts);
+	assert_int_equal(count_sig(DNS_SEC_AN, "sig.test.", DNS_T_MX, &ttl), 1);
+	assert_int_equal(ttl, 300);
+	assert_int_equal(count_sig(DNS_SEC_AN, "sig.test.", DNS_T_SOA, NULL), 0);
+	/* Additional data is signed too: ns.sig.test. A with its RRSIG at 600. */
+	assert_int_equal(count_rr(DNS_SEC_AR, "ns.sig.test.", DNS_T_A, NULL), 1);
+	assert_int_equal(count_sig(DNS_SEC_AR, "ns.sig.test.", DNS_T_A, &ttl), 1);
+	assert_int_equal(ttl, 600);
+	ask_do("sig.test.", DNS_T_SOA, 4096, &udp_opts);
+	assert_int_equal(count_sig(DNS_SEC_AN, "sig.test.", DNS_T_SOA, &ttl), 1);
+	assert_int_equal(ttl, 3600);
+	/* A query for RRSIG gets every group, each with its TTL, without DO too. */
+	ask("sig.test.", DNS_T_RRSIG, DNS_C_IN, -1, &udp_opts);
+	assert_int_equal(count_rr(DNS_SEC_AN, "sig.test.", DNS_T_RRSIG, NULL), 4);
+	assert_int_equal(count_sig(DNS_SEC_AN, "sig.test.", DNS_T_NS, &ttl), 1);
+	assert_int_equal(ttl, 3600);
+	assert_int_equal(count_sig(DNS_SEC_AN, "sig.test.", DNS_T_NSEC, &ttl), 1);
+	assert_int_equal(ttl, 300);
+	/* An unsigned zone gains nothing from DO. */
+	ask_do("www.example.test.", DNS_T_A, 4096, &udp_opts);
+	assert_int_equal(R.m.count[1], 1);
+	assert_int_equal(R.m.count[2], 0);
+}
+
+/* NSEC proofs (RFC 4035 §3.1.3): NXDOMAIN, NODATA, empty non-terminal, wildcard, referrals. */
+static void
+test_answer_dnssec_nsec_proofs(void **state)
+{
+	(void)state;
+	uint32_t ttl = 0;
+	/* NXDOMAIN: zz. sorts after *.w., so *.w.'s NSEC (wrapping to the apex) covers
+	 * it; the apex's NSEC covers *.sig.test. */
+	ask_do("zz.sig.test.", DNS_T_A, 4096, &udp_opts);
+	assert_int_equal(dns_msg_rcode(&R.m), DNS_RCODE_NXDOMAIN);
+	assert_int_equal(count_rr(DNS_SEC_NS, "sig.test.", DNS_T_SOA, &ttl), 1);
+	assert_int_equal(count_sig(DNS_SEC_NS, "sig.test.", DNS_T_SOA, &ttl), 1);
+	assert_int_equal(ttl, 300);   /* with the SOA's negative TTL */
+	assert_int_equal(count_rr(DNS_SEC_NS, "*.w.sig.test.", DNS_T_NSEC, NULL), 1);
+	assert_int_equal(count_sig(DNS_SEC_NS, "*.w.sig.test.", DNS_T_NSEC, NULL), 1);
+	assert_int_equal(count_rr(DNS_SEC_NS, "sig.test.", DNS_T_NSEC, NULL), 1);
+	assert_int_equal(count_sig(DNS_SEC_NS, "sig.test.", DNS_T_NSEC, NULL), 1);
+	assert_int_equal(R.m.count[2], 6);
+	/* NXDOMAIN between a. and b.: a.'s NSEC covers it, the apex's *.sig.test. */
+	ask_do("a0.sig.test.", DNS_T_A, 4096, &udp_opts);
+	assert_int_equal(dns_msg_rcode(&R.m), DNS_RCODE_NXDOMAIN);
+	assert_int_equal(count_rr(DNS_SEC_NS, "a.sig.test.", DNS_T_NSEC, NULL), 1);
+	assert_int_equal(count_rr(DNS_SEC_NS, "sig.test.", DNS_T_NSEC, NULL), 1);
+	assert_int_equal(R.m.count[2], 6);
+	/* NODATA: the name's own NSEC. */
+	ask_do("a.sig.test.", DNS_T_TXT, 4096, &udp_opts);
+	assert_int_equal(dns_msg_rcode(&R.m), DNS_RCODE_NOERROR);
+	assert_int_equal(R.m.count[1], 0);
+	assert_int_equal(count_rr(DNS_SEC_NS, "a.sig.test.", DNS_T_NSEC, NULL), 1);
+	assert_int_equal(R.m.count[2], 4);
+	/* Empty non-terminal b.: the NSEC covering it (a. -> c.b.). */
+	ask_do("b.sig.test.", DNS_T_A, 4096, &udp_opts);
+	assert_int_equal(dns_msg_rcode(&R.m), DNS_RCODE_NOERROR);
+	assert_int_equal(count_rr(DNS_SEC_NS, "a.sig.test.", DNS_T_NSEC, NULL), 1);
+	assert_int_equal(R.m.count[2], 4);
+	/* Wildcard answer: signed TXT with the qname as owner, NSEC covering the qname. */
+	ask_do("x.w.sig.test.", DNS_T_TXT, 4096, &udp_opts);
+	assert_int_equal(count_rr(DNS_SEC_AN, "x.w.sig.test.", DNS_T_TXT, NULL), 1);
+	assert_int_equal(count_sig(DNS_SEC_AN, "x.w.sig.test.", DNS_T_TXT, NULL), 1);
+	assert_int_equal(count_rr(DNS_SEC_NS, "*.w.sig.test.", DNS_T_NSEC, NULL), 1);
+	assert_int_equal(R.m.count[2], 2);
+	/* Wildcard NODATA: the same NSEC (covering the qname and the wildcard's own). */
+	ask_do("x.w.sig.test.", DNS_T_A, 4096, &udp_opts);
+	assert_int_equal(R.m.count[1], 0);
+	assert_int_equal(count_rr(DNS_SEC_NS, "*.w.sig.test.", DNS_T_NSEC, NULL), 1);
+	assert_int_equal(count_rr(DNS_SEC_NS, "sig.test.", DNS_T_SOA, NULL), 1);
+	/* Referrals: the DS with its RRSIG, or the NSEC proving there is none. */
+	ask_do("host.e.sig.test.", DNS_T_A, 4096, &udp_opts);
+	assert_false(R.m.flags & DNS_F_AA);
+	assert_int_equal(count_rr(DNS_SEC_NS, "e.sig.test.", DNS_T_NS, NULL), 1);
+	assert_int_equal(count_rr(DNS_SEC_NS, "e.sig.test.", DNS_T_DS, NULL), 1);
+	assert_int_equal(count_sig(DNS_SEC_NS, "e.sig.test.", DNS_T_DS, NULL), 1);
+	assert_int_equal(count_sig(DNS_SEC_NS, "e.sig.test.", DNS_T_NS, NULL), 0);
+	ask_do("host.d.sig.test.", DNS_T_A, 4096, &udp_opts);
+	assert_int_equal(count_rr(DNS_SEC_NS, "d.sig.test.", DNS_T_NS, NULL), 1);
+	assert_int_equal(count_rr(DNS_SEC_NS, "d.sig.test.", DNS_T_NSEC, NULL), 1);
+	assert_int_equal(count_sig(DNS_SEC_NS, "d.sig.test.", DNS_T_NSEC, NULL), 1);
+	assert_int_equal(count_rr(DNS_SEC_AR, "ns.d.sig.test.", DNS_T_A, NULL), 1);
+	/* DS asked at the cut: NODATA with the cut's NSEC. */
+	ask_do("d.sig.test.", DNS_T_DS, 4096, &udp_opts);
+	assert_true(R.m.flags & DNS_F_AA);
+	assert_int_equal(count_rr(DNS_SEC_NS, "d.sig.test.", DNS_T_NSEC, NULL), 1);
+	/* Without DO: no proof at all. */
+	ask("zz.sig.test.", DNS_T_A, DNS_C_IN, 4096, &udp_opts);
+	assert_int_equal(R.m.count[2], 1);
+}
+
+/* NSEC3 (RFC 5155 §7.2): closest encloser proofs; NSEC3 owners are not names. */
+static void
+test_answer_dnssec_nsec3_proofs(void **state)
+{
+	(void)state;
+	/* NXDOMAIN: apex matched (closest encloser), next closer and wildcard covered. */
+	ask_do("nope.n3.test.", DNS_T_A, 4096, &udp_opts);
+	assert_int_equal(dns_msg_rcode(&R.m), DNS_RCODE_NXDOMAIN);
+	assert_int_equal(count_rr(DNS_SEC_NS, n3_owner[0], DNS_T_NSEC3, NULL), 1);
+	assert_int_equal(count_sig(DNS_SEC_NS, n3_owner[0], DNS_T_NSEC3, NULL), 1);
+	int total = 0;
+	for (int i = 0; i < 4; i++)
+		total += count_rr(DNS_SEC_NS, n3_owner[i], DNS_T_NSEC3, NULL);
+	assert_true(total >= 2 && total <= 3);
+	/* NODATA: the matching NSEC3; empty non-terminal w.: its own NSEC3. */
+	ask_do("a.n3.test.", DNS_T_TXT, 4096, &udp_opts);
+	assert_int_equal(dns_msg_rcode(&R.m), DNS_RCODE_NOERROR);
+	assert_int_equal(count_rr(DNS_SEC_NS, n3_owner[1], DNS_T_NSEC3, NULL), 1);
+	ask_do("w.n3.test.", DNS_T_TXT, 4096, &udp_opts);
+	assert_int_equal(dns_msg_rcode(&R.m), DNS_RCODE_NOERROR);
+	assert_int_equal(count_rr(DNS_SEC_NS, n3_owner[2], DNS_T_NSEC3, NULL), 1);
+	/* Wildcard NODATA: closest encloser w. and the wildcard matched. */
+	ask_do("x.w.n3.test.", DNS_T_TXT, 4096, &udp_opts);
+	assert_int_equal(count_rr(DNS_SEC_NS, n3_owner[2], DNS_T_NSEC3, NULL), 1);
+	assert_int_equal(count_rr(DNS_SEC_NS, n3_owner[3], DNS_T_NSEC3, NULL), 1);
+	/* Wildcard answer: signed, with an NSEC3 covering the next closer name. */
+	ask_do("x.w.n3.test.", DNS_T_A, 4096, &udp_opts);
+	assert_int_equal(count_sig(DNS_SEC_AN, "x.w.n3.test.", DNS_T_A, NULL), 1);
+	assert_int_equal(R.m.count[2], 2);
+	/* RFC 5155 §7.2.9: an NSEC3 owner is no name of the zone. */
+	ask(n3_owner[1], DNS_T_NSEC3, DNS_C_IN, -1, &udp_opts);
+	assert_int_equal(dns_msg_rcode(&R.m), DNS_RCODE_NXDOMAIN);
+	ask(n3_owner[1], DNS_T_A, DNS_C_IN, -1, &udp_opts);
+	assert_int_equal(dns_msg_rcode(&R.m), DNS_RCODE_NXDOMAIN);
+}
+
+/* Signatures and proofs are required data (RFC 4035 §3.1.1): TC when they do not fit. */
+static void
+test_answer_dnssec_truncation(void **state)
+{
+	(void)state;
+	/* 512 bytes: the NXDOMAIN proof of a long name does not fit; TC, nothing half-signed. */
+	const char *qn = "nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn."
+	                 "nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn."
+	                 "nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn.sig.test.";
+	ask_do(qn, DNS_T_A, 512, &udp_opts);
+	assert_true(R.m.flags & DNS_F_TC);
+	assert_true(R.len <= 512);
+	/* Every record written has its signature next to it (no rrset without its RRSIG). */
+	assert_true(R.m.count[2] % 2 == 0);
+	ask_do(qn, DNS_T_A, -1, &tcp_opts);
+	assert_false(R.m.flags & DNS_F_TC);
+	ask_do(qn, DNS_T_A, 4096, &tcp_opts);
+	assert_false(R.m.flags & DNS_F_TC);
+	assert_int_equal(R.m.count[2], 6);
 }
 
 static void
@@ -509,12 +801,21 @@ test_answer_zero_alloc(void **state)
 		{"id.server.", DNS_T_TXT, DNS_C_CH, 1232},
 		{"www.example.org.", DNS_T_A, DNS_C_IN, -1},
 		{"www.unloaded.test.", DNS_T_A, DNS_C_IN, -1},
+		{"zz.sig.test.", DNS_T_A, DNS_C_IN, 4096},
+		{"x.w.sig.test.", DNS_T_TXT, DNS_C_IN, 4096},
+		{"b.sig.test.", DNS_T_A, DNS_C_IN, 4096},
+		{"host.d.sig.test.", DNS_T_A, DNS_C_IN, 4096},
+		{"nope.n3.test.", DNS_T_A, DNS_C_IN, 4096},
+		{"x.w.n3.test.", DNS_T_TXT, DNS_C_IN, 4096},
 	};
 	enum { N = sizeof(mix) / sizeof(mix[0]) };
 	static uint8_t qs[N][600];
 	size_t ql[N];
-	for (int i = 0; i < N; i++)
+	for (int i = 0; i < N; i++) {
+		q_do = mix[i].edns >= 4096;   /* the signed zones' queries carry DO */
 		ql[i] = mkq(qs[i], mix[i].name, mix[i].type, mix[i].cls, mix[i].edns, i % 2);
+	}
+	q_do = false;
 	static uint8_t out[65535];
 	/* The counter sees this file's calls too (the wrap is link-wide). */
 	allocs = 0;
@@ -569,6 +870,10 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_answer_positive_and_additional),
+		cmocka_unit_test(test_answer_dnssec_signatures),
+		cmocka_unit_test(test_answer_dnssec_nsec_proofs),
+		cmocka_unit_test(test_answer_dnssec_nsec3_proofs),
+		cmocka_unit_test(test_answer_dnssec_truncation),
 		cmocka_unit_test(test_answer_negative),
 		cmocka_unit_test(test_answer_wildcard_referral_dname),
 		cmocka_unit_test(test_answer_truncation),

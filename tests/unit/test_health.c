@@ -54,6 +54,45 @@ test_health_all_good(void **state)
 	health_free(h);
 }
 
+/* A signed zone whose signatures expire within --rrsig-margin is bad (issue 15). */
+static void
+test_health_rrsig_margin(void **state)
+{
+	(void)state;
+	struct health_cfg c = {.rrsig_margin_s = 3600};
+	struct health *h = health_new(&c);
+	assert_non_null(h);
+	health_set_listening(h, true);
+	struct timers_zone_info z = zinfo("signed.example.", true, false, 1);
+	z.is_signed = true;
+	z.sig_left_s = 7200;
+	struct health_result r;
+	health_eval(h, &z, 1, 1000, &r);
+	assert_true(r.healthy);
+	z.sig_left_s = 3599;   /* the only zone: none servable, withdraw */
+	health_eval(h, &z, 1, 1000, &r);
+	assert_false(r.healthy);
+	assert_int_equal(r.bad, 1);
+	assert_non_null(strstr(r.why, "zone signed.example. signatures expire in 3599 s (margin 3600 s)"));
+	z.sig_left_s = -5;
+	health_eval(h, &z, 1, 1000, &r);
+	assert_false(r.healthy);
+	assert_non_null(strstr(r.why, "zone signed.example. signatures expired 5 s ago"));
+	/* Unsigned zones have no signatures to expire. */
+	z.is_signed = false;
+	health_eval(h, &z, 1, 1000, &r);
+	assert_true(r.healthy);
+	health_free(h);
+	/* 0 turns the check off. */
+	c.rrsig_margin_s = 0;
+	h = health_new(&c);
+	health_set_listening(h, true);
+	z.is_signed = true;
+	health_eval(h, &z, 1, 1000, &r);
+	assert_true(r.healthy);
+	health_free(h);
+}
+
 static void
 test_health_not_listening_no_zones(void **state)
 {
@@ -425,6 +464,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_health_all_good),
+		cmocka_unit_test(test_health_rrsig_margin),
 		cmocka_unit_test(test_health_not_listening_no_zones),
 		cmocka_unit_test(test_health_unloaded_and_expired),
 		cmocka_unit_test(test_health_parse_max_bad),

@@ -160,6 +160,72 @@ test_trie_random_against_reference(void **state)
 	trie_destroy(&t);
 }
 
+/* trie_get_prev: the greatest key <= (or <) a probe, against a brute-force reference. */
+static void
+test_trie_get_prev_against_reference(void **state)
+{
+	(void)state;
+	enum { N = 400 };
+	static bool present[N];
+	memset(present, 0, sizeof(present));
+	struct trie t;
+	trie_init(&t);
+	srand(11);
+	assert_null(trie_get_prev(&t, (const uint8_t *)"5", 1, true));
+	for (int i = 0; i < N / 3; i++) {
+		int n = rand() % N;
+		char k[16];
+		size_t len;
+		key_of(n, k, &len);
+		void *old;
+		struct val *v = mkval(NULL, k, len, n);
+		assert_int_equal(trie_insert(&t, NULL, &v->k, v, &old), 0);
+		trie_obj_release(old);
+		present[n] = true;
+	}
+	/* Probes: every number key (present or not) plus keys between them. */
+	for (int q = 0; q < N * 3; q++) {
+		char k[16];
+		size_t len;
+		if (q < N) {
+			key_of(q, k, &len);
+		} else {
+			key_of(rand() % N, k, &len);
+			k[len++] = (char)(rand() % 256);
+		}
+		for (int eq = 0; eq < 2; eq++) {
+			int best = -1;
+			char bk[16];
+			size_t bl = 0;
+			for (int i = 0; i < N; i++) {
+				if (!present[i])
+					continue;
+				char a[16];
+				size_t al;
+				key_of(i, a, &al);
+				int c = memcmp(a, k, al < len ? al : len);
+				bool le = c < 0 || (c == 0 && al <= len);
+				if (c == 0 && al == len && !eq)
+					le = false;
+				if (!le)
+					continue;
+				int d = best < 0 ? 1 : memcmp(a, bk, al < bl ? al : bl);
+				if (best < 0 || d > 0 || (d == 0 && al > bl)) {
+					best = i;
+					memcpy(bk, a, al);
+					bl = al;
+				}
+			}
+			struct val *v = trie_get_prev(&t, (const uint8_t *)k, len, eq);
+			if (best < 0)
+				assert_null(v);
+			else
+				assert_int_equal(v ? v->id : -1, best);
+		}
+	}
+	trie_destroy(&t);
+}
+
 /* A copy-on-write change leaves the old trie intact and shares the rest. */
 static void
 test_trie_cow_keeps_old_version(void **state)
@@ -313,6 +379,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_trie_prefix_keys_sort_first),
 		cmocka_unit_test(test_trie_random_against_reference),
+		cmocka_unit_test(test_trie_get_prev_against_reference),
 		cmocka_unit_test(test_trie_cow_keeps_old_version),
 		cmocka_unit_test(test_trie_cow_abort_frees_fresh),
 		cmocka_unit_test(test_zhash_random_with_cow),

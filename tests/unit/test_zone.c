@@ -164,6 +164,72 @@ test_zone_update_cow(void **state)
 	zone_free(z2);
 }
 
+/*
+ * Signatures (issue 15): one RRSIG rrset per covered type with its own TTL,
+ * NSEC3 owners outside the names of the zone, the earliest expiration kept
+ * across IXFR (recomputed when the earliest signature goes).
+ */
+static void
+test_zone_signed_versions(void **state)
+{
+	(void)state;
+	static const char *const lines[] = {
+		"s.test. 3600 SOA ns.s.test. h.s.test. 1 7200 900 1209600 300",
+		"s.test. 300 MX 10 ns.s.test.",
+		"s.test. 3600 RRSIG SOA 13 2 3600 20300102000000 20200101000000 1 s.test. AAAA",
+		"s.test. 300 RRSIG MX 13 2 300 20300101000000 20200101000000 1 s.test. AAAA",
+		"abc.s.test. 300 NSEC3 1 0 0 - 00000000000000000000000000000000 A",
+		"abc.s.test. 300 RRSIG NSEC3 13 3 300 20300103000000 20200101000000 1 s.test. AAAA",
+	};
+	char err[160] = "";
+	struct zone *z1 = tzone_build("s.test.", lines, 6, err, sizeof(err));
+	assert_non_null(z1);
+	uint8_t w[DNS_NAME_MAX], k[DNS_LOOKUP_MAX];
+	dns_name_from_text("s.test.", 7, NULL, w);
+	const struct znode *apex = zone_node(z1, k, dns_name_to_lookup(w, k));
+	assert_non_null(apex);
+	assert_int_equal(znode_sig(apex, DNS_T_SOA)->ttl, 3600);
+	assert_int_equal(znode_sig(apex, DNS_T_MX)->ttl, 300);
+	assert_int_equal(znode_sig(apex, DNS_T_MX)->count, 1);
+	/* The NSEC3 owner is not a name of the zone. */
+	assert_false(has_node(z1, "abc.s.test."));
+	assert_int_equal(zone_records(z1), 6);
+	struct lines l = {.n = 0};
+	zone_walk(z1, collect, &l);
+	assert_int_equal(l.n, 6);
+	assert_non_null(strstr(l.buf[4], "abc.s.test. 300 RRSIG NSEC3"));
+	assert_non_null(strstr(l.buf[5], "abc.s.test. 300 NSEC3 "));
+	uint32_t e;
+	assert_true(zone_sig_expire(z1, &e));
+	assert_int_equal(e, 1893456000u);   /* 2030-01-01 */
+	/* IXFR: the MX signature (the earliest) is replaced by a later one; NSEC3 changes. */
+	struct trr d[3], a[3];
+	trr_parse(&d[0], lines[0]);
+	trr_parse(&d[1], lines[3]);
+	trr_parse(&d[2], lines[4]);
+	trr_parse(&a[0], "s.test. 3600 SOA ns.s.test. h.s.test. 2 7200 900 1209600 300");
+	trr_parse(&a[1], "s.test. 600 RRSIG MX 13 2 300 20300105000000 20200101000000 1 s.test. AAAA");
+	trr_parse(&a[2], "abc.s.test. 300 NSEC3 1 0 0 - 00000000000000000000000000000000 A MX");
+	struct dns_rr dr[3] = {d[0].rr, d[1].rr, d[2].rr}, ar[3] = {a[0].rr, a[1].rr, a[2].rr};
+	struct zone *z2;
+	assert_int_equal(zone_apply_diff(z1, dr, 3, ar, 3, &z2, err, sizeof(err)), 0);
+	apex = zone_node(z2, k, dns_name_to_lookup(w, k));
+	assert_int_equal(znode_sig(apex, DNS_T_SOA)->ttl, 3600);   /* untouched by the MX's TTL */
+	assert_int_equal(znode_sig(apex, DNS_T_MX)->ttl, 600);
+	assert_false(has_node(z2, "abc.s.test."));
+	assert_int_equal(zone_records(z2), 6);
+	assert_true(zone_sig_expire(z2, &e));
+	assert_int_equal(e, 1893542400u);   /* 2030-01-02, the SOA's now */
+	assert_true(zone_sig_expire(z1, &e));
+	assert_int_equal(e, 1893456000u);   /* the old version unchanged */
+	zone_free(z1);
+	zone_free(z2);
+	/* An unsigned zone has no expiration. */
+	struct zone *z3 = tzone_build("example.com.", base_zone, 8, err, sizeof(err));
+	assert_false(zone_sig_expire(z3, &e));
+	zone_free(z3);
+}
+
 static void
 test_zone_update_rejects_absent_removal(void **state)
 {
@@ -233,6 +299,7 @@ main(void)
 		cmocka_unit_test(test_zone_build_walk_canonical),
 		cmocka_unit_test(test_zone_build_rejects),
 		cmocka_unit_test(test_zone_update_cow),
+		cmocka_unit_test(test_zone_signed_versions),
 		cmocka_unit_test(test_zone_update_rejects_absent_removal),
 		cmocka_unit_test(test_zone_update_small_on_big_zone),
 	};
