@@ -23,7 +23,7 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
-from sec_util import Knot, Secondary, free_port, wait_until
+from anycst_e2e import Knot, Secondary, free_port, wait_until
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BIN = os.environ.get("ANYCST_BIN", os.path.join(ROOT, "bin"))

@@ -16,7 +16,7 @@ import tempfile
 
 import pytest
 
-from sec_util import Knot, Secondary, free_port, wait_until
+from anycst_e2e import Knot, Secondary, free_port, wait_until
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BIN = os.environ.get("ANYCST_BIN", os.path.join(ROOT, "bin"))
