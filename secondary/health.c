@@ -303,7 +303,14 @@ health_eval(struct health *h, const struct timers_zone_info *zi, size_t n, int64
 		} else if (!z->loaded) {
 			snprintf(line, sizeof(line), "zone %s not loaded", z->name);
 		} else if (sigs_expiring(h, z, line, sizeof(line))) {
-			/* bad, like an expired zone: its answers would not validate */
+			/* Its answers would soon not validate: withdraw rather than serve
+			 * bogus data (DESIGN: expiring signatures withdraw), whatever the
+			 * --health-max-bad budget. */
+			served++;
+			out->settled++;
+			fault(out, false, line);
+			addf(out->detail, sizeof(out->detail), "%s\n", line);
+			continue;
 		} else if (!(lag = lagging(h, z, now_ms, line, sizeof(line)))) {
 			served++;
 			if (settled)
