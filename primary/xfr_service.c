@@ -3,8 +3,11 @@
  * store's one commit listener: on_commit runs on the API's threads right
  * after a commit and fans the event out by direct calls, in this order: the
  * xfrout cache forgets the zone's version, propagation records the commit
- * (or drops a deleted zone), the NOTIFY sender and the registered POPs
- * (mesh) queue a NOTIFY.  It never touches the network itself.
+ * (or drops a deleted zone), the one NOTIFY sender queues a NOTIFY to every
+ * target (--notify targets and registered POPs).  It never touches the
+ * network itself.  The POP registry (mesh) is asked by xfrout and the ACL
+ * through the service's pop_gate, pointed at the mesh by
+ * xfr_service_set_mesh.
  */
 #include "primary/xfr_service.h"
 
@@ -17,6 +20,7 @@
 #include "net/addr.h"
 #include "primary/mesh.h"
 #include "primary/notify.h"
+#include "primary/pop_gate.h"
 #include "primary/propagation.h"
 #include "primary/store.h"
 #include "primary/xfr_tcp.h"
@@ -31,8 +35,21 @@ struct xfr_service {
 	struct xfrout *xo;
 	struct xfr_tcp *tcp;
 	struct notify *notify;
+	struct pop_gate gate;  /* the POP registry's checks; ctx is the mesh */
 	bool listening;        /* the store's listener is ours */
 };
+
+static bool
+gate_key_is_pop(void *ctx, const char *key)
+{
+	return mesh_key_is_pop(ctx, key);
+}
+
+static bool
+gate_xfr_check(void *ctx, const char *ip, const char *key, char *why, size_t whycap)
+{
+	return mesh_xfr_check(ctx, ip, key, why, whycap);
+}
 
 static void
 on_commit(void *ctx, const struct store_commit *c)
@@ -51,7 +68,6 @@ on_commit(void *ctx, const struct store_commit *c)
 	propagation_commit(s->prop, text, c->new_serial, propagation_now_ms());
 	if (s->notify != NULL && notify_zone(s->notify, zone, false) != 0)
 		log_warning(text, "notify, cannot queue, out of memory");
-	mesh_zone_changed(zone, false);   /* registered POPs */
 }
 
 static int
@@ -61,7 +77,6 @@ on_notify(void *ctx, const uint8_t *zone, uint32_t serial)
 	(void)serial;
 	if (s->notify == NULL)
 		return -ENOSYS;
-	mesh_zone_changed(zone, true);   /* registered POPs */
 	return notify_zone(s->notify, zone, true);
 }
 
@@ -82,6 +97,8 @@ xfr_service_start(const struct xfr_service_opts *o, struct store *st, struct xfr
 		return -ENOMEM;
 	}
 	s->st = st;
+	s->gate.key_is_pop = gate_key_is_pop;
+	s->gate.xfr_check = gate_xfr_check;
 	s->prop = propagation_new();
 	/* POPs' acknowledged serials from the last run, before any transfer is served */
 	if (s->prop != NULL) {
@@ -92,8 +109,9 @@ xfr_service_start(const struct xfr_service_opts *o, struct store *st, struct xfr
 			goto fail;
 		}
 	}
-	struct xfrout_conf xc = {.prop = s->prop};
+	struct xfrout_conf xc = {.prop = s->prop, .gate = &s->gate};
 	if (xfrout_store_source(st, &xc.src) == 0) {
+		xfrout_store_set_gate(&xc.src, &s->gate);
 		s->src = xc.src;
 		s->xo = s->prop != NULL ? xfrout_new(&xc) : NULL;
 	}
@@ -177,4 +195,16 @@ struct xfrout *
 xfr_service_xfrout(struct xfr_service *s)
 {
 	return s->xo;
+}
+
+struct notify *
+xfr_service_notify(struct xfr_service *s)
+{
+	return s->notify;
+}
+
+void
+xfr_service_set_mesh(struct xfr_service *s, struct mesh *m)
+{
+	__atomic_store_n(&s->gate.ctx, (void *)m, __ATOMIC_RELEASE);
 }
