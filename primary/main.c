@@ -95,6 +95,31 @@ load_key(const char *path)
 	return k;
 }
 
+/* The API's configuration from the options, on top of primary `p`. */
+static struct api_opts
+api_conf(struct opt *primary_opts, const char *key, struct primary *p)
+{
+	struct api_opts ao = {
+		.listen = opts_str(primary_opts, "api"),
+		.key = key,
+		.max_body = num_opt(primary_opts, "api-max-body", 1024, (size_t)1 << 30),
+		.max_rrsets = num_opt(primary_opts, "api-max-rrsets", 1, 10000000),
+		.max_records = num_opt(primary_opts, "api-max-records", 1, 10000000),
+		.max_conn_per_ip = (unsigned)num_opt(primary_opts, "api-max-conn-per-ip", 1, 512),
+		.header_timeout = (unsigned)num_opt(primary_opts, "api-header-timeout", 1, 3600),
+		.body_timeout = (unsigned)num_opt(primary_opts, "api-body-timeout", 1, 3600),
+		.version = "0.1.0",
+		.quic_spki_pin = xfr_quic_pin(p->quic),
+		.metrics_listen = opts_get(primary_opts, "metrics")->set ?
+		                  opts_str(primary_opts, "metrics") : NULL,
+		.propagation = xfr_service_propagation(p->xfr),
+		.mesh = p->mesh,
+		.metrics_fn = xfr_quic_metrics,
+		.metrics_ctx = p->quic,
+	};
+	return ao;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -193,24 +218,7 @@ main(int argc, char **argv)
 	int ret = primary_open(&pc, &p, err, sizeof(err));
 	if (ret != 0)
 		fatal("%s", err);
-	struct api_opts ao = {
-		.listen = opts_str(primary_opts, "api"),
-		.key = key,
-		.max_body = num_opt(primary_opts, "api-max-body", 1024, (size_t)1 << 30),
-		.max_rrsets = num_opt(primary_opts, "api-max-rrsets", 1, 10000000),
-		.max_records = num_opt(primary_opts, "api-max-records", 1, 10000000),
-		.max_conn_per_ip = (unsigned)num_opt(primary_opts, "api-max-conn-per-ip", 1, 512),
-		.header_timeout = (unsigned)num_opt(primary_opts, "api-header-timeout", 1, 3600),
-		.body_timeout = (unsigned)num_opt(primary_opts, "api-body-timeout", 1, 3600),
-		.version = "0.1.0",
-		.quic_spki_pin = xfr_quic_pin(p->quic),
-		.metrics_listen = opts_get(primary_opts, "metrics")->set ?
-		                  opts_str(primary_opts, "metrics") : NULL,
-		.propagation = xfr_service_propagation(p->xfr),
-		.mesh = p->mesh,
-		.metrics_fn = xfr_quic_metrics,
-		.metrics_ctx = p->quic,
-	};
+	struct api_opts ao = api_conf(primary_opts, key, p);
 	ret = api_start(&ao, p->store, &p->api, err, sizeof(err));
 	if (ret != 0) {
 		primary_close(p);
