@@ -106,11 +106,6 @@ struct notify {
 #define NOTIFY_BUCKETS_MIN 64
 #define NOTIFY_ID_BUCKETS 65536
 
-static int64_t
-mono_ms(void)
-{
-	return clock_mono_ms();
-}
 
 struct notify *
 notify_new(const struct sockaddr *from, socklen_t fromlen, const struct notify_source *src,
@@ -163,7 +158,7 @@ static int
 submit(struct notify *n, struct req *r)
 {
 	if (r->sync && !n->started) {
-		run_request(n, r, mono_ms());
+		run_request(n, r, clock_mono_ms());
 		int ret = r->result;
 		free(r);
 		return ret;
@@ -604,7 +599,7 @@ send_notify(struct notify *n, struct entry *e, int64_t now)
 	/* The back-off counts from the send itself, not from `now` (read
 	 * before the SOA lookup, the signing and the other entries' sends):
 	 * a send delayed by a slow lookup must not bring the next one closer. */
-	set_next(n, e, mono_ms() + ((int64_t)NOTIFY_RETRY_MS << (e->tries - 1)));
+	set_next(n, e, clock_mono_ms() + ((int64_t)NOTIFY_RETRY_MS << (e->tries - 1)));
 	__atomic_add_fetch(&n->sent, 1, __ATOMIC_RELAXED);
 	if (e->tries == 1)
 		log_info(e->zone_text, "notify, outgoing, remote %s, serial %u", t->text, serial);
@@ -783,7 +778,7 @@ run(void *arg)
 {
 	struct notify *n = arg;
 	for (;;) {
-		int64_t now = mono_ms();
+		int64_t now = clock_mono_ms();
 		int timeout = 1000;
 		if (n->nentries > 0) {
 			int64_t d = n->heap[0]->next_ms - now;
@@ -794,7 +789,7 @@ run(void *arg)
 		}
 		struct pollfd pf[2] = {{.fd = n->fd, .events = POLLIN}, {.fd = n->evfd, .events = POLLIN}};
 		poll(pf, 2, timeout);
-		now = mono_ms();
+		now = clock_mono_ms();
 		if (pf[1].revents & POLLIN) {
 			uint64_t v;
 			ssize_t r = read(n->evfd, &v, sizeof(v));

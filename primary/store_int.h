@@ -116,8 +116,6 @@ uint32_t get32(const uint8_t *p);
 void put32(uint8_t *p, uint32_t v);
 
 /* ---- store_change.c ---- */
-/* The SOA serial's offset in SOA rdata, or ERR_RDATA. */
-int soa_serial_off(const uint8_t *rd, size_t len);
 int read_rrset(struct store *st, int64_t zid, const struct nkey *k, uint16_t type,
                struct row **out, size_t *n);
 int rec_write(struct store *st, int64_t zid, enum db_qid id, const struct nkey *k, uint16_t type,

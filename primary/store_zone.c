@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "dns/rrtype.h"
+#include "dns/soa.h"
 #include "util/err.h"
 #include "util/log.h"
 
@@ -235,17 +236,17 @@ create_soa(struct store *st, const struct store_zone *zp, uint32_t *serialp, cha
 		if (ret != 0)
 			return ret;
 	} else {
-		int off = soa_serial_off(soa[0].rd, soa[0].rdlen);
-		if (off < 0) {
+		struct dns_soa so;
+		if (dns_soa_parse(soa[0].rd, soa[0].rdlen, &so) != 0) {
 			set_err(err, errcap, "malformed SOA record");
 			ret = -EINVAL;
 			return ret;
 		}
-		uint32_t given = get32(soa[0].rd + off);
+		uint32_t given = so.serial;
 		if (given != 0) {
 			serial = given;
 		} else {
-			put32(soa[0].rd + off, serial);
+			put32(soa[0].rd + so.serial_off, serial);
 			ret = rrset_delete(st, z.id, &apex, DNS_T_SOA, false);
 			if (ret == 0)
 				ret = rec_write(st, z.id, DBQ_REC_INSERT, &apex, DNS_T_SOA, soa[0].ttl,

@@ -19,6 +19,7 @@
 #include "primary/acl.h"
 #include "primary/pop_gate.h"
 #include "primary/store.h"
+#include "util/hash.h"
 
 struct rec_load {
 	struct xfrout_data *d;
@@ -122,15 +123,7 @@ struct xsrc {
 static uint64_t
 zc_hash(const uint8_t *name)
 {
-	uint64_t h = 14695981039346656037ULL;
-	size_t len = dns_name_len(name);
-	for (size_t i = 0; i < len; i++) {
-		uint8_t c = name[i];
-		if (c >= 'A' && c <= 'Z')
-			c = (uint8_t)(c + 32);
-		h = (h ^ c) * 1099511628211ULL;
-	}
-	return h;
+	return hash_fnv1a_lower(name, dns_name_len(name), 0);
 }
 
 static void
