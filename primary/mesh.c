@@ -420,52 +420,14 @@ load(struct mesh *m, char *err, size_t errcap)
 	return ret;
 }
 
-struct behind_ctx {
-	struct mesh *m;
-	size_t queued;
-};
-
-/* NOTIFYs zone `z` to each POP whose acknowledged serial is not the zone's. */
-static int
-notify_behind_zone(void *ctx, const struct store_zone *z)
+/* Calls fn for every registered POP with its NOTIFY target, under the registry lock. */
+void
+mesh_pop_each(struct mesh *m, void (*fn)(void *ctx, const char *name, int notify_id), void *ctx)
 {
-	struct behind_ctx *b = ctx;
-	struct mesh *m = b->m;
 	pthread_mutex_lock(&m->mu);
-	for (size_t i = 0; i < m->npops; i++) {
-		struct pop *p = m->pops[i];
-		uint32_t acked;
-		if (p->notify_id < 0)
-			continue;
-		if (propagation_pop_serial(m->prop, p->name, z->text, &acked) && acked == z->serial)
-			continue;
-		if (notify_zone_to(m->notify, z->name, p->notify_id, false) == 0)
-			b->queued++;
-	}
+	for (size_t i = 0; i < m->npops; i++)
+		fn(ctx, m->pops[i]->name, m->pops[i]->notify_id);
 	pthread_mutex_unlock(&m->mu);
-	return 0;
-}
-
-/*
- * At start: a change committed but not yet NOTIFYed when the last run
- * ended (a crash) reaches the POPs now, not at their next refresh.
- */
-static void
-notify_behind(struct mesh *m)
-{
-	if (m->prop == NULL || m->npops == 0)
-		return;
-	struct behind_ctx b = {.m = m};
-	struct store_snap *sn = NULL;
-	if (store_snap_open(m->st, &sn) != 0) {
-		log_error(NULL, "mesh, cannot read the zones to NOTIFY the POPs that are behind");
-		return;
-	}
-	store_snap_zones(sn, NULL, NULL, 0, notify_behind_zone, &b);
-	store_snap_close(sn);
-	if (b.queued > 0)
-		log_notice(NULL, "mesh, %zu NOTIFYs queued at start for POPs behind the database",
-		           b.queued);
 }
 
 int
@@ -521,7 +483,6 @@ mesh_open(const struct mesh_opts *o, struct store *st, struct propagation *prop,
 	ret = wg_sync(m, err, errcap);
 	if (ret != 0)
 		goto fail;
-	notify_behind(m);
 	char pip[16], nip[16];
 	mesh_ip_text(mesh_net_primary(&m->net), pip, sizeof(pip));
 	mesh_ip_text(m->net.net, nip, sizeof(nip));

@@ -209,6 +209,14 @@ int mesh_pop_delete(struct mesh *m, const char *name, char *err, size_t errcap);
  */
 int mesh_pop_json(struct mesh *m, const char *name, json_t **out);
 
+/*
+ * Calls fn(ctx, name, notify_id) for every registered POP (notify_id: its
+ * target on the NOTIFY sender, -1 none), holding the registry lock: fn must
+ * not call back into the mesh.
+ */
+void mesh_pop_each(struct mesh *m, void (*fn)(void *ctx, const char *name, int notify_id),
+                   void *ctx);
+
 /* The primary's wg-quick config (malloc'd).  NULL on -ENOMEM. */
 char *mesh_primary_conf(struct mesh *m);
 

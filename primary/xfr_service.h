@@ -48,8 +48,10 @@ struct notify;
 struct notify *xfr_service_notify(struct xfr_service *s);
 
 /*
- * Points the transfer ACL and xfrout at the POP registry (NULL: none).  The
- * mesh must outlive the service or be detached first.
+ * Points the transfer ACL and xfrout at the POP registry (NULL: none), and
+ * then NOTIFYs each POP of every zone whose serial it has not acknowledged
+ * (pop_serials, durable): a change made before a crash still reaches the
+ * POPs.  The mesh must outlive the service or be detached first.
  */
 struct mesh;
 void xfr_service_set_mesh(struct xfr_service *s, struct mesh *m);
