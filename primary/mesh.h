@@ -12,8 +12,9 @@
  *   deleted (so a retired POP is refused at once even if the write fails);
  * - a POP's key transfers only from that POP's mesh address
  *   (mesh_xfr_check), and NOTIFYs go to every registered POP's mesh
- *   address signed with that POP's key (one NOTIFY sender per POP, bound
- *   to the --xfr address, so secondaries see them come from the primary);
+ *   address signed with that POP's key (each POP is a target of the
+ *   transfer service's one NOTIFY sender, bound to the --xfr address, so
+ *   secondaries see them come from the primary);
  * - the primary's WireGuard private key is only read from --wg-private-key,
  *   never written to the database;
  * - with --wg-interface every change is applied to the interface at once
