@@ -163,6 +163,7 @@ submit(struct notify *n, struct req *r)
 		free(r);
 		return ret;
 	}
+	bool sync = r->sync;   /* an async r is the thread's once queued */
 	pthread_mutex_lock(&n->lock);
 	*n->qtail = r;
 	n->qtail = &r->next;
@@ -170,7 +171,7 @@ submit(struct notify *n, struct req *r)
 	uint64_t one = 1;
 	ssize_t w = write(n->evfd, &one, sizeof(one));
 	(void)w;
-	if (!r->sync)
+	if (!sync)
 		return 0;
 	pthread_mutex_lock(&n->lock);
 	while (!r->done)
