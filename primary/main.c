@@ -1,7 +1,9 @@
 /*
- * anycst-primary: wiring only.  Flags per DESIGN.md; opens the store,
- * starts the API, waits for SIGTERM/SIGINT, then stops the API (running
- * requests finish) and closes the store.
+ * anycst-primary: wiring only.  Flags per DESIGN.md become a struct
+ * primary_conf; primary_open (primary.c) opens the store and starts the
+ * transfer side and the mesh, then the API starts on top (the only api/
+ * include in primary/); SIGTERM/SIGINT stop the API (running requests
+ * finish), then primary_close.
  */
 #include <errno.h>
 #include <fcntl.h>
