@@ -34,6 +34,7 @@
 #include "net/addr.h"
 #include "util/base.h"
 #include "util/log.h"
+#include "util/clock.h"
 
 /* ---- MHD glue ------------------------------------------------------------------ */
 static enum MHD_Result
@@ -89,9 +90,7 @@ struct api_conn {
 static int64_t
 now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return clock_mono_ms();
 }
 
 /* Sets the deadline of `conn` to now + `ms` (`ms` < 0: none). */
@@ -232,7 +231,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 		r->conn = conn;
 		r->method = method;
 		r->path = strdup(url);
-		clock_gettime(CLOCK_MONOTONIC, &r->start);
+		r->start = clock_mono_s();
 		if (r->path == NULL) {
 			free(r);
 			return MHD_NO;

@@ -61,7 +61,7 @@ struct api_req {
 	bool admin;
 	const char *account;   /* NULL for the admin key, else the key's account */
 	char account_buf[STORE_ACCOUNT_MAX];
-	struct timespec start;
+	double start;                 /* clock_mono_s() at arrival */
 	enum api_route route;
 };
 

@@ -16,6 +16,8 @@
 #include <gnutls/gnutls.h>
 
 #include "dns/rdata.h"
+#include "util/clock.h"
+#include "util/strbuf.h"
 
 static const char *const route_names[R_COUNT] = {
 	[R_OTHER] = "other", [R_DISCOVERY] = "discovery", [R_SERVERS] = "servers",
@@ -36,9 +38,7 @@ static const double lat_bounds[API_LAT_BUCKETS] = {0.0005, 0.001, 0.0025, 0.005,
 void
 api_account(struct api *a, struct api_req *r, unsigned status)
 {
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	double dt = (double)(now.tv_sec - r->start.tv_sec) + (double)(now.tv_nsec - r->start.tv_nsec) / 1e9;
+	double dt = clock_mono_s() - r->start;
 	unsigned slot = 0;   /* 0: any other status; 1..: the codes below */
 	static const unsigned codes[] = {200, 201, 204, 400, 401, 403, 404, 409, 410, 412, 413, 422, 500};
 	for (unsigned i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
@@ -67,38 +67,6 @@ slot_status(unsigned slot)
 
 
 
-struct mbuf {
-	char *p;
-	size_t len, cap;
-};
-
-static void
-mprintf(struct mbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void
-mprintf(struct mbuf *b, const char *fmt, ...)
-{
-	for (;;) {
-		va_list ap;
-		va_start(ap, fmt);
-		int n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
-		va_end(ap);
-		if (n < 0)
-			return;
-		if (b->p != NULL && b->len + (size_t)n < b->cap) {
-			b->len += (size_t)n;
-			return;
-		}
-		size_t cap = b->cap ? b->cap * 2 : 8192;
-		while (cap < b->len + (size_t)n + 1)
-			cap *= 2;
-		char *np = realloc(b->p, cap);
-		if (np == NULL)
-			return;
-		b->p = np;
-		b->cap = cap;
-	}
-}
-
 void
 api_metrics(struct api_req *r, struct api_resp *rs, const char *id)
 {
@@ -106,7 +74,8 @@ api_metrics(struct api_req *r, struct api_resp *rs, const char *id)
 	struct api *a = r->api;
 	struct store_stats s;
 	store_stats(a->st, &s);
-	struct mbuf b = {0};
+	struct strbuf b;
+	strbuf_init(&b);
 	uint64_t counts[R_COUNT][API_STATUS_SLOTS];
 	uint64_t buckets[API_LAT_BUCKETS + 1];
 	double sum;
@@ -117,52 +86,54 @@ api_metrics(struct api_req *r, struct api_resp *rs, const char *id)
 	sum = a->lat_sum;
 	n = a->lat_count;
 	pthread_mutex_unlock(&a->mmu);
-	mprintf(&b, "# HELP anycst_api_requests_total API requests by endpoint and status.\n"
+	strbuf_printf(&b, "# HELP anycst_api_requests_total API requests by endpoint and status.\n"
 	            "# TYPE anycst_api_requests_total counter\n");
 	for (int i = 0; i < R_COUNT; i++)
 		for (unsigned j = 0; j < API_STATUS_SLOTS; j++)
 			if (counts[i][j])
-				mprintf(&b, "anycst_api_requests_total{endpoint=\"%s\",status=\"%u\"} %" PRIu64 "\n",
+				strbuf_printf(&b, "anycst_api_requests_total{endpoint=\"%s\",status=\"%u\"} %" PRIu64 "\n",
 				        route_names[i], slot_status(j), counts[i][j]);
-	mprintf(&b, "# HELP anycst_api_request_duration_seconds API request latency.\n"
+	strbuf_printf(&b, "# HELP anycst_api_request_duration_seconds API request latency.\n"
 	            "# TYPE anycst_api_request_duration_seconds histogram\n");
 	const double *bounds = lat_bounds;
 	uint64_t cum = 0;
 	for (unsigned i = 0; i < API_LAT_BUCKETS; i++) {
 		cum += buckets[i];
-		mprintf(&b, "anycst_api_request_duration_seconds_bucket{le=\"%g\"} %" PRIu64 "\n",
+		strbuf_printf(&b, "anycst_api_request_duration_seconds_bucket{le=\"%g\"} %" PRIu64 "\n",
 		        bounds[i], cum);
 	}
 	cum += buckets[API_LAT_BUCKETS];
-	mprintf(&b, "anycst_api_request_duration_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n", cum);
-	mprintf(&b, "anycst_api_request_duration_seconds_sum %.6f\n", sum);
-	mprintf(&b, "anycst_api_request_duration_seconds_count %" PRIu64 "\n", n);
+	strbuf_printf(&b, "anycst_api_request_duration_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n", cum);
+	strbuf_printf(&b, "anycst_api_request_duration_seconds_sum %.6f\n", sum);
+	strbuf_printf(&b, "anycst_api_request_duration_seconds_count %" PRIu64 "\n", n);
 	pthread_mutex_lock(&a->cmu);
 	uint64_t swept = a->deadline_closed;
 	pthread_mutex_unlock(&a->cmu);
-	mprintf(&b, "# HELP anycst_api_deadline_closed_total API connections closed past their "
+	strbuf_printf(&b, "# HELP anycst_api_deadline_closed_total API connections closed past their "
 	            "header or body deadline.\n# TYPE anycst_api_deadline_closed_total counter\n"
 	            "anycst_api_deadline_closed_total %" PRIu64 "\n", swept);
-	mprintf(&b, "# HELP anycst_zones Zones in the store (catalog included).\n"
+	strbuf_printf(&b, "# HELP anycst_zones Zones in the store (catalog included).\n"
 	            "# TYPE anycst_zones gauge\nanycst_zones %" PRIu64 "\n", s.zones);
-	mprintf(&b, "# HELP anycst_records Records in the store.\n"
+	strbuf_printf(&b, "# HELP anycst_records Records in the store.\n"
 	            "# TYPE anycst_records gauge\nanycst_records %" PRIu64 "\n", s.records);
-	mprintf(&b, "# HELP anycst_journal_entries IXFR journal entries kept.\n"
+	strbuf_printf(&b, "# HELP anycst_journal_entries IXFR journal entries kept.\n"
 	            "# TYPE anycst_journal_entries gauge\nanycst_journal_entries %" PRIu64 "\n",
 	        s.journal_entries);
-	mprintf(&b, "# HELP anycst_commits_total Committed changes since start.\n"
+	strbuf_printf(&b, "# HELP anycst_commits_total Committed changes since start.\n"
 	            "# TYPE anycst_commits_total counter\nanycst_commits_total %" PRIu64 "\n", s.commits);
-	mprintf(&b, "# HELP anycst_last_commit_timestamp_seconds Time of the last commit.\n"
+	strbuf_printf(&b, "# HELP anycst_last_commit_timestamp_seconds Time of the last commit.\n"
 	            "# TYPE anycst_last_commit_timestamp_seconds gauge\n"
 	            "anycst_last_commit_timestamp_seconds %" PRId64 "\n", s.last_commit);
 	if (a->o.metrics_fn != NULL) {
 		char extra[8192];
 		int en = a->o.metrics_fn(a->o.metrics_ctx, extra, sizeof(extra));
 		if (en > 0)
-			mprintf(&b, "%.*s", en, extra);
+			strbuf_printf(&b, "%.*s", en, extra);
 	}
 	rs->status = 200;
 	rs->ctype = "text/plain; version=0.0.4";
-	rs->body = b.p ? b.p : strdup("");
-	rs->body_len = b.len;
+	size_t len = b.len;
+	char *body = strbuf_take(&b);
+	rs->body = body != NULL ? body : strdup("");
+	rs->body_len = body != NULL ? len : 0;
 }

@@ -8,7 +8,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "primary/mesh.h"
 #include "primary/store.h"
 
 bool
@@ -39,10 +38,11 @@ match_key(void *ctx, const struct store_tsig_key *k)
 }
 
 int
-acl_xfr_allowed(struct store_snap *sn, const struct store_zone *z, const char *key)
+acl_xfr_allowed(struct store_snap *sn, const struct store_zone *z, const char *key,
+                bool is_pop)
 {
 	/* A registered POP's own key transfers every zone and the catalog (mesh.h). */
-	if (mesh_key_is_pop(key))
+	if (is_pop)
 		return 1;
 	/*
 	 * The catalog lists every account's zones: besides the POPs' keys only

@@ -17,9 +17,12 @@ struct store_zone;
 
 /*
  * Whether key `key` (presentation name) may transfer zone `z`, read in
- * snapshot `sn`.  Returns 1 (yes), 0 (no) or a negative store error.
+ * snapshot `sn`; `is_pop`: the key is a registered POP's (pop_gate.h),
+ * which transfers every zone and the catalog.  Returns 1 (yes), 0 (no) or
+ * a negative store error.
  */
-int acl_xfr_allowed(struct store_snap *sn, const struct store_zone *z, const char *key);
+int acl_xfr_allowed(struct store_snap *sn, const struct store_zone *z, const char *key,
+                    bool is_pop);
 
 /* Key names equal, ignoring case and one trailing dot. */
 bool acl_key_equal(const char *a, const char *b);

@@ -1,7 +1,9 @@
 /*
- * anycst-primary: wiring only.  Flags per DESIGN.md; opens the store,
- * starts the API, waits for SIGTERM/SIGINT, then stops the API (running
- * requests finish) and closes the store.
+ * anycst-primary: wiring only.  Flags per DESIGN.md become a struct
+ * primary_conf; primary_open (primary.c) opens the store and starts the
+ * transfer side and the mesh, then the API starts on top (the only api/
+ * include in primary/); SIGTERM/SIGINT stop the API (running requests
+ * finish), then primary_close.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,42 +19,16 @@
 #include <gnutls/gnutls.h>
 
 #include "api/api.h"
-#include "primary/mesh.h"
-#include "primary/store.h"
+#include "primary/primary.h"
 #include "primary/xfr_quic.h"
 #include "primary/xfr_service.h"
 #include "util/keyfile.h"
 #include "util/log.h"
 #include "util/opts.h"
 
-static struct opt primary_opts[] = {
-	{.name = "db", .arg = "PATH", .def = "./anycst.db", .help = "SQLite database"},
-	{.name = "api", .arg = "ADDR:PORT", .def = "127.0.0.1:8081", .help = "REST API listener"},
-	{.name = "metrics", .arg = "ADDR:PORT", .help = "GET /metrics without a key (Prometheus)"},
-	{.name = "api-key-file", .arg = "FILE", .def = "<db dir>/api.key", .help = "X-API-Key secret"},
-	{.name = "xfr", .arg = "ADDR:PORT", .def = "127.0.0.1:5300", .help = "AXFR/IXFR over TCP"},
-	{.name = "quic", .arg = "ADDR:PORT", .def = "127.0.0.1:8853", .help = "AXFR/IXFR over QUIC"},
-	{.name = "tls-key", .arg = "FILE", .def = "<db dir>/tls.key", .help = "QUIC TLS key"},
-	{.name = "doq-strict", .help = "refuse a non-zero DoQ message id (RFC 9250 4.2.1)"},
-	{.name = "catalog", .arg = "NAME", .def = "catalog.anycst.invalid.", .help = "catalog zone"},
-	{.name = "notify", .arg = "ADDR:PORT", .help = "extra NOTIFY target", .repeatable = true},
-	{.name = "log-level", .arg = "LEVEL", .def = "info", .help = "debug|info|notice|warning|error"},
-	{.name = "journal-keep", .arg = "N", .def = "1000", .help = "journal entries kept per zone"},
-	{.name = "api-max-body", .arg = "BYTES", .def = "16777216", .help = "largest request body"},
-	{.name = "api-max-rrsets", .arg = "N", .def = "10000", .help = "rrsets per request"},
-	{.name = "api-max-records", .arg = "N", .def = "10000", .help = "records per rrset"},
-	{.name = "api-max-conn-per-ip", .arg = "N", .def = "32", .help = "API connections per client address"},
-	{.name = "api-header-timeout", .arg = "SECONDS", .def = "10", .help = "deadline for a request's headers"},
-	{.name = "api-body-timeout", .arg = "SECONDS", .def = "60", .help = "deadline for a request's body"},
-	{.name = "mesh-net", .arg = "CIDR", .def = "10.53.0.0/24", .help = "WireGuard mesh (primary: first host)"},
-	{.name = "wg-endpoint", .arg = "HOST:PORT", .help = "primary's public WireGuard endpoint"},
-	{.name = "wg-private-key", .arg = "FILE", .help = "primary's WireGuard private key"},
-	{.name = "wg-interface", .arg = "NAME", .help = "apply POP peers to this interface (wg set)"},
-	{0},
-};
 
 static size_t
-num_opt(const char *name, size_t lo, size_t hi)
+num_opt(struct opt *primary_opts, const char *name, size_t lo, size_t hi)
 {
 	const char *s = opts_str(primary_opts, name);
 	char *end = NULL;
@@ -121,9 +97,60 @@ load_key(const char *path)
 	return k;
 }
 
+/* The API's configuration from the options, on top of primary `p`. */
+static struct api_opts
+api_conf(struct opt *primary_opts, const char *key, struct primary *p)
+{
+	struct api_opts ao = {
+		.listen = opts_str(primary_opts, "api"),
+		.key = key,
+		.max_body = num_opt(primary_opts, "api-max-body", 1024, (size_t)1 << 30),
+		.max_rrsets = num_opt(primary_opts, "api-max-rrsets", 1, 10000000),
+		.max_records = num_opt(primary_opts, "api-max-records", 1, 10000000),
+		.max_conn_per_ip = (unsigned)num_opt(primary_opts, "api-max-conn-per-ip", 1, 512),
+		.header_timeout = (unsigned)num_opt(primary_opts, "api-header-timeout", 1, 3600),
+		.body_timeout = (unsigned)num_opt(primary_opts, "api-body-timeout", 1, 3600),
+		.version = "0.1.0",
+		.quic_spki_pin = xfr_quic_pin(p->quic),
+		.metrics_listen = opts_get(primary_opts, "metrics")->set ?
+		                  opts_str(primary_opts, "metrics") : NULL,
+		.propagation = xfr_service_propagation(p->xfr),
+		.mesh = p->mesh,
+		.metrics_fn = xfr_quic_metrics,
+		.metrics_ctx = p->quic,
+	};
+	return ao;
+}
+
 int
 main(int argc, char **argv)
 {
+	/* the options live on main's stack: no writable global in primary/ */
+	struct opt primary_opts[] = {
+		{.name = "db", .arg = "PATH", .def = "./anycst.db", .help = "SQLite database"},
+		{.name = "api", .arg = "ADDR:PORT", .def = "127.0.0.1:8081", .help = "REST API listener"},
+		{.name = "metrics", .arg = "ADDR:PORT", .help = "GET /metrics without a key (Prometheus)"},
+		{.name = "api-key-file", .arg = "FILE", .def = "<db dir>/api.key", .help = "X-API-Key secret"},
+		{.name = "xfr", .arg = "ADDR:PORT", .def = "127.0.0.1:5300", .help = "AXFR/IXFR over TCP"},
+		{.name = "quic", .arg = "ADDR:PORT", .def = "127.0.0.1:8853", .help = "AXFR/IXFR over QUIC"},
+		{.name = "tls-key", .arg = "FILE", .def = "<db dir>/tls.key", .help = "QUIC TLS key"},
+		{.name = "doq-strict", .help = "refuse a non-zero DoQ message id (RFC 9250 4.2.1)"},
+		{.name = "catalog", .arg = "NAME", .def = "catalog.anycst.invalid.", .help = "catalog zone"},
+		{.name = "notify", .arg = "ADDR:PORT", .help = "extra NOTIFY target", .repeatable = true},
+		{.name = "log-level", .arg = "LEVEL", .def = "info", .help = "debug|info|notice|warning|error"},
+		{.name = "journal-keep", .arg = "N", .def = "1000", .help = "journal entries kept per zone"},
+		{.name = "api-max-body", .arg = "BYTES", .def = "16777216", .help = "largest request body"},
+		{.name = "api-max-rrsets", .arg = "N", .def = "10000", .help = "rrsets per request"},
+		{.name = "api-max-records", .arg = "N", .def = "10000", .help = "records per rrset"},
+		{.name = "api-max-conn-per-ip", .arg = "N", .def = "32", .help = "API connections per client address"},
+		{.name = "api-header-timeout", .arg = "SECONDS", .def = "10", .help = "deadline for a request's headers"},
+		{.name = "api-body-timeout", .arg = "SECONDS", .def = "60", .help = "deadline for a request's body"},
+		{.name = "mesh-net", .arg = "CIDR", .def = "10.53.0.0/24", .help = "WireGuard mesh (primary: first host)"},
+		{.name = "wg-endpoint", .arg = "HOST:PORT", .help = "primary's public WireGuard endpoint"},
+		{.name = "wg-private-key", .arg = "FILE", .help = "primary's WireGuard private key"},
+		{.name = "wg-interface", .arg = "NAME", .help = "apply POP peers to this interface (wg set)"},
+		{0},
+	};
 	char err[512];
 	if (opts_parse(primary_opts, argc, argv, "anycst-primary",
 	               "hidden primary: REST API, SQLite store, IXFR journal, zone transfers",
@@ -164,80 +191,39 @@ main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	struct store_opts so = {.path = db, .catalog = opts_str(primary_opts, "catalog"),
-	                        .journal_keep = (unsigned)num_opt("journal-keep", 1, 10000000)};
-	struct store *st = NULL;
-	int ret = store_open(&so, &st, err, sizeof(err));
-	if (ret != 0)
-		fatal("%s", err);
 	struct opt *nt = opts_get(primary_opts, "notify");
-	struct xfr_service_opts xo = {.xfr = opts_str(primary_opts, "xfr"), .notify = nt->values,
-	                              .nnotify = nt->nvalues};
-	struct xfr_service *xfr = NULL;
-	ret = xfr_service_start(&xo, st, &xfr, err, sizeof(err));
-	if (ret != 0) {
-		store_close(st);
-		fatal("%s", err);
-	}
+	struct opt *wge = opts_get(primary_opts, "wg-endpoint");
+	struct opt *wgk = opts_get(primary_opts, "wg-private-key");
+	struct opt *wgi = opts_get(primary_opts, "wg-interface");
 	char tlskey[4200];
 	if (opts_get(primary_opts, "tls-key")->set)
 		snprintf(tlskey, sizeof(tlskey), "%s", opts_str(primary_opts, "tls-key"));
 	else
 		snprintf(tlskey, sizeof(tlskey), "%s/tls.key", dir);
-	struct xfr_quic_opts qo = {.listen = opts_str(primary_opts, "quic"), .key_file = tlskey,
-	                           .doq_strict = opts_flag(primary_opts, "doq-strict")};
-	struct xfr_quic *quic = NULL;
-	ret = xfr_quic_start(&qo, xfr_service_xfrout(xfr), &quic, err, sizeof(err));
-	if (ret != 0) {
-		xfr_service_stop(xfr);
-		store_close(st);
-		fatal("%s", err);
-	}
-	struct api_opts ao = {
-		.listen = opts_str(primary_opts, "api"),
-		.key = key,
-		.max_body = num_opt("api-max-body", 1024, (size_t)1 << 30),
-		.max_rrsets = num_opt("api-max-rrsets", 1, 10000000),
-		.max_records = num_opt("api-max-records", 1, 10000000),
-		.max_conn_per_ip = (unsigned)num_opt("api-max-conn-per-ip", 1, 512),
-		.header_timeout = (unsigned)num_opt("api-header-timeout", 1, 3600),
-		.body_timeout = (unsigned)num_opt("api-body-timeout", 1, 3600),
-		.version = "0.1.0",
-		.quic_spki_pin = xfr_quic_pin(quic),
-		.metrics_listen = opts_get(primary_opts, "metrics")->set ?
-		                  opts_str(primary_opts, "metrics") : NULL,
-		.propagation = xfr_service_propagation(xfr),
-		.metrics_fn = xfr_quic_metrics,
-		.metrics_ctx = quic,
+	struct primary_conf pc = {
+		.store = {.path = db, .catalog = opts_str(primary_opts, "catalog"),
+		          .journal_keep = (unsigned)num_opt(primary_opts, "journal-keep", 1, 10000000)},
+		.xfr = opts_str(primary_opts, "xfr"),
+		.notify = nt->values,
+		.nnotify = nt->nvalues,
+		.quic = opts_str(primary_opts, "quic"),
+		.tls_key = tlskey,
+		.doq_strict = opts_flag(primary_opts, "doq-strict"),
+		.mesh = {
+			.db = db, .net = opts_str(primary_opts, "mesh-net"),
+			.wg_endpoint = wge->set ? wge->values[wge->nvalues - 1] : NULL,
+			.wg_private_key = wgk->set ? wgk->values[wgk->nvalues - 1] : NULL,
+			.wg_interface = wgi->set ? wgi->values[wgi->nvalues - 1] : NULL,
+		},
 	};
-	struct opt *wge = opts_get(primary_opts, "wg-endpoint");
-	struct opt *wgk = opts_get(primary_opts, "wg-private-key");
-	struct opt *wgi = opts_get(primary_opts, "wg-interface");
-	struct mesh_opts mo = {
-		.db = db, .net = opts_str(primary_opts, "mesh-net"), .xfr = opts_str(primary_opts, "xfr"),
-		.quic = opts_str(primary_opts, "quic"), .catalog = opts_str(primary_opts, "catalog"),
-		.wg_endpoint = wge->set ? wge->values[wge->nvalues - 1] : NULL,
-		.wg_private_key = wgk->set ? wgk->values[wgk->nvalues - 1] : NULL,
-		.wg_interface = wgi->set ? wgi->values[wgi->nvalues - 1] : NULL,
-		/* set once QUIC is served: POP command lines then use QUIC with --pin */
-		.quic_pin = ao.quic_spki_pin,
-	};
-	struct mesh *mesh = NULL;
-	ret = mesh_open(&mo, st, xfr_service_propagation(xfr), &mesh, err, sizeof(err));
-	if (ret != 0) {
-		xfr_quic_stop(quic);
-		xfr_service_stop(xfr);
-		store_close(st);
+	struct primary *p = NULL;
+	int ret = primary_open(&pc, &p, err, sizeof(err));
+	if (ret != 0)
 		fatal("%s", err);
-	}
-	mesh_attach(mesh);
-	ao.mesh = mesh;
-	struct api *api = NULL;
-	ret = api_start(&ao, st, &api, err, sizeof(err));
+	struct api_opts ao = api_conf(primary_opts, key, p);
+	ret = api_start(&ao, p->store, &p->api, err, sizeof(err));
 	if (ret != 0) {
-		xfr_quic_stop(quic);
-		xfr_service_stop(xfr);
-		store_close(st);
+		primary_close(p);
 		fatal("%s", err);
 	}
 	log_notice(NULL, "anycst-primary started, database %s, catalog %s", db,
@@ -251,13 +237,8 @@ main(int argc, char **argv)
 		log_notice(NULL, "%s received, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 		break;
 	}
-	api_stop(api);
-	mesh_stop(mesh);          /* POP NOTIFY senders use the propagation table */
-	xfr_quic_stop(quic);      /* its workers use xfrout, freed with the service */
-	xfr_service_stop(xfr);
-	mesh_attach(NULL);
-	mesh_close(mesh);
-	store_close(st);
+	api_stop(p->api);
+	primary_close(p);
 	free(key);
 	log_notice(NULL, "stopped");
 	return 0;

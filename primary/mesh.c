@@ -5,7 +5,8 @@
  * the same rows with each POP's TSIG key, written through its API
  * (store_pop_add / store_pop_delete), one transaction covering the POP and
  * its key.  Parsing and rendering (no state) are in mesh_conf.c.  The transfer side asks the
- * attached registry through three hooks that never block on the network.
+ * registry through its pop_gate (two checks that never block on the network);
+ * each POP is a target of the transfer service's one NOTIFY sender.
  * `wg` runs without a shell (posix_spawnp) with an argument vector.
  */
 #include "primary/mesh.h"
@@ -67,11 +68,6 @@ set_err(char *err, size_t cap, const char *fmt, ...)
 
 /* ---- the registry ---------------------------------------------------------------- */
 
-struct pop_nsrc {
-	struct notify_source base;    /* the store's: SOA reads */
-	struct dns_tsig_key key;      /* the POP's own key */
-};
-
 struct pop {
 	char name[MESH_NAME_MAX];
 	char endpoint[MESH_ENDPOINT_MAX];
@@ -84,14 +80,14 @@ struct pop {
 	int64_t created_at;
 	int64_t last_seen_ms;
 	uint64_t transfers, refused;
-	struct notify *notify;
-	struct pop_nsrc *nsrc;
+	int notify_id;                /* its target on the NOTIFY sender, -1: none */
 };
 
 struct mesh {
 	struct mesh_opts o;
 	struct store *st;
 	struct propagation *prop;
+	struct notify *notify;       /* the one NOTIFY sender (the transfer service's), or NULL */
 	struct mesh_net net;
 	pthread_mutex_t wmu;         /* registrations and retirements, one at a time; wg */
 	pthread_mutex_t mu;          /* pops, npops, counters: held briefly, never across I/O */
@@ -99,25 +95,8 @@ struct mesh {
 	size_t npops, cap;
 	bool has_key;
 	char public_key[MESH_KEY_TEXT];
-	struct sockaddr_storage from;   /* NOTIFYs leave from the --xfr address */
-	socklen_t fromlen;
 	uint16_t xfr_port, quic_port, listen_port;
-	struct notify_source base;
 };
-
-static struct mesh *attached;
-
-void
-mesh_attach(struct mesh *m)
-{
-	__atomic_store_n(&attached, m, __ATOMIC_RELEASE);
-}
-
-struct mesh *
-mesh_attached(void)
-{
-	return __atomic_load_n(&attached, __ATOMIC_ACQUIRE);
-}
 
 static void
 primary_info(const struct mesh *m, struct mesh_primary_info *pi)
@@ -334,60 +313,43 @@ read_private_key(struct mesh *m, char *err, size_t errcap)
 	return 0;
 }
 
-static int
-nsrc_soa(void *ctx, const uint8_t *zone, struct xfrout_buf *soa, uint32_t *serial)
-{
-	struct pop_nsrc *ns = ctx;
-	return ns->base.soa(ns->base.ctx, zone, soa, serial);
-}
-
-static int
-nsrc_key(void *ctx, const uint8_t *zone, struct dns_tsig_key *k)
-{
-	struct pop_nsrc *ns = ctx;
-	(void)zone;
-	*k = ns->key;
-	return 0;
-}
-
+/* Takes the POP off the NOTIFY sender (no later answer counts) and frees it. */
 static void
-pop_free(struct pop *p)
+pop_free(struct mesh *m, struct pop *p)
 {
 	if (p == NULL)
 		return;
-	notify_free(p->notify);
-	free(p->nsrc);
+	if (p->notify_id >= 0 && m->notify != NULL)
+		notify_target_remove(m->notify, p->notify_id);
+	explicit_bzero(p->tsig_secret, sizeof(p->tsig_secret));
 	free(p);
 }
 
-/* Starts the POP's NOTIFY sender.  0 or a negative errno. */
+/*
+ * Makes the POP a target of the one NOTIFY sender, its NOTIFYs signed with
+ * its own key.  0 or a negative errno.
+ */
 static int
 pop_start(struct mesh *m, struct pop *p)
 {
 	char spec[MESH_TSIG_NAME_MAX + MESH_SECRET_MAX + 16];
-	p->nsrc = calloc(1, sizeof(*p->nsrc));
-	if (p->nsrc == NULL)
-		return -ENOMEM;
-	p->nsrc->base = m->base;
+	struct dns_tsig_key key;
+	p->notify_id = -1;
+	if (m->notify == NULL)
+		return 0;
 	snprintf(spec, sizeof(spec), "%s:hmac-sha256:%s", p->tsig_name, p->tsig_secret);
-	if (dns_tsig_key_parse(&p->nsrc->key, spec, NULL, 0) != 0)
-		return -EINVAL;
-	struct notify_source src = {.ctx = p->nsrc, .soa = nsrc_soa, .key = nsrc_key};
-	struct sockaddr_storage from = m->from;
-	if (from.ss_family == AF_INET)
-		((struct sockaddr_in *)&from)->sin_port = 0;
-	else
-		((struct sockaddr_in6 *)&from)->sin6_port = 0;
-	int ret = 0;
-	p->notify = notify_new((const struct sockaddr *)&from, m->fromlen, &src, m->prop, &ret);
-	if (p->notify == NULL)
-		return ret != 0 ? ret : -ENOMEM;
+	int ret = dns_tsig_key_parse(&key, spec, NULL, 0) != 0 ? -EINVAL : 0;
+	explicit_bzero(spec, sizeof(spec));
+	if (ret != 0)
+		return ret;
 	struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(p->dns_port),
 	                         .sin_addr.s_addr = htonl(p->ip)};
-	ret = notify_add_target(p->notify, (const struct sockaddr *)&to, sizeof(to));
-	if (ret == 0)
-		ret = notify_start(p->notify);
-	return ret;
+	ret = notify_target_add(m->notify, (const struct sockaddr *)&to, sizeof(to), &key);
+	explicit_bzero(&key, sizeof(key));
+	if (ret < 0)
+		return ret;
+	p->notify_id = ret;
+	return 0;
 }
 
 static int
@@ -418,6 +380,7 @@ load_pop(void *ctx, const struct store_pop *sp)
 	struct pop *p = calloc(1, sizeof(*p));
 	if (p == NULL)
 		return -ENOMEM;
+	p->notify_id = -1;
 	copy_col(p->name, sizeof(p->name), sp->name);
 	copy_col(p->endpoint, sizeof(p->endpoint), sp->endpoint);
 	copy_col(p->public_key, sizeof(p->public_key), sp->public_key);
@@ -442,7 +405,7 @@ load_pop(void *ctx, const struct store_pop *sp)
 	if (ret != 0) {
 		if (m->npops > 0 && m->pops[m->npops - 1] == p)
 			m->npops--;
-		pop_free(p);
+		pop_free(m, p);
 	}
 	return ret;
 }
@@ -457,57 +420,19 @@ load(struct mesh *m, char *err, size_t errcap)
 	return ret;
 }
 
-struct behind_ctx {
-	struct mesh *m;
-	size_t queued;
-};
-
-/* NOTIFYs zone `z` to each POP whose acknowledged serial is not the zone's. */
-static int
-notify_behind_zone(void *ctx, const struct store_zone *z)
+/* Calls fn for every registered POP with its NOTIFY target, under the registry lock. */
+void
+mesh_pop_each(struct mesh *m, void (*fn)(void *ctx, const char *name, int notify_id), void *ctx)
 {
-	struct behind_ctx *b = ctx;
-	struct mesh *m = b->m;
 	pthread_mutex_lock(&m->mu);
-	for (size_t i = 0; i < m->npops; i++) {
-		struct pop *p = m->pops[i];
-		uint32_t acked;
-		if (p->notify == NULL)
-			continue;
-		if (propagation_pop_serial(m->prop, p->name, z->text, &acked) && acked == z->serial)
-			continue;
-		if (notify_zone(p->notify, z->name, false) == 0)
-			b->queued++;
-	}
+	for (size_t i = 0; i < m->npops; i++)
+		fn(ctx, m->pops[i]->name, m->pops[i]->notify_id);
 	pthread_mutex_unlock(&m->mu);
-	return 0;
-}
-
-/*
- * At start: a change committed but not yet NOTIFYed when the last run
- * ended (a crash) reaches the POPs now, not at their next refresh.
- */
-static void
-notify_behind(struct mesh *m)
-{
-	if (m->prop == NULL || m->npops == 0)
-		return;
-	struct behind_ctx b = {.m = m};
-	struct store_snap *sn = NULL;
-	if (store_snap_open(m->st, &sn) != 0) {
-		log_error(NULL, "mesh, cannot read the zones to NOTIFY the POPs that are behind");
-		return;
-	}
-	store_snap_zones(sn, NULL, NULL, 0, notify_behind_zone, &b);
-	store_snap_close(sn);
-	if (b.queued > 0)
-		log_notice(NULL, "mesh, %zu NOTIFYs queued at start for POPs behind the database",
-		           b.queued);
 }
 
 int
 mesh_open(const struct mesh_opts *o, struct store *st, struct propagation *prop,
-          struct mesh **out, char *err, size_t errcap)
+          struct notify *notify, struct mesh **out, char *err, size_t errcap)
 {
 	struct mesh *m = calloc(1, sizeof(*m));
 	if (m == NULL) {
@@ -518,18 +443,20 @@ mesh_open(const struct mesh_opts *o, struct store *st, struct propagation *prop,
 	m->o = *o;
 	m->st = st;
 	m->prop = prop;
+	m->notify = notify;
 	pthread_mutex_init(&m->mu, NULL);
 	pthread_mutex_init(&m->wmu, NULL);
-	notify_store_source(st, &m->base);
 	ret = mesh_net_parse(o->net != NULL ? o->net : MESH_DEFAULT_NET, &m->net, err, errcap);
 	if (ret != 0)
 		goto fail;
 	ret = -EINVAL;
-	if (addr_parse(o->xfr, 5300, &m->from, &m->fromlen) != 0) {
+	struct sockaddr_storage xs;
+	socklen_t xl;
+	if (addr_parse(o->xfr, 5300, &xs, &xl) != 0) {
 		set_err(err, errcap, "--xfr: bad address '%s'", o->xfr);
 		goto fail;
 	}
-	m->xfr_port = addr_port((const struct sockaddr *)&m->from);
+	m->xfr_port = addr_port((const struct sockaddr *)&xs);
 	struct sockaddr_storage qs;
 	socklen_t ql;
 	m->quic_port = 8853;
@@ -556,7 +483,6 @@ mesh_open(const struct mesh_opts *o, struct store *st, struct propagation *prop,
 	ret = wg_sync(m, err, errcap);
 	if (ret != 0)
 		goto fail;
-	notify_behind(m);
 	char pip[16], nip[16];
 	mesh_ip_text(mesh_net_primary(&m->net), pip, sizeof(pip));
 	mesh_ip_text(m->net.net, nip, sizeof(nip));
@@ -577,8 +503,10 @@ mesh_stop(struct mesh *m)
 		return;
 	pthread_mutex_lock(&m->mu);
 	for (size_t i = 0; i < m->npops; i++) {
-		notify_free(m->pops[i]->notify);
-		m->pops[i]->notify = NULL;
+		struct pop *p = m->pops[i];
+		if (p->notify_id >= 0 && m->notify != NULL)
+			notify_target_remove(m->notify, p->notify_id);
+		p->notify_id = -1;
 	}
 	pthread_mutex_unlock(&m->mu);
 }
@@ -589,7 +517,7 @@ mesh_close(struct mesh *m)
 	if (m == NULL)
 		return;
 	for (size_t i = 0; i < m->npops; i++)
-		pop_free(m->pops[i]);
+		pop_free(m, m->pops[i]);
 	free(m->pops);
 	pthread_mutex_destroy(&m->mu);
 	pthread_mutex_destroy(&m->wmu);
@@ -805,10 +733,9 @@ mesh_pop_add(struct mesh *m, const struct mesh_register *r, json_t **out, char *
 		log_error(NULL, "mesh, POP %s, cannot track its propagation, out of memory", p->name);
 	ret = pop_start(m, p);
 	if (ret != 0) {
-		log_error(NULL, "mesh, POP %s registered but its NOTIFY sender did not start (%s); it "
-		          "will be notified after a restart", p->name, strerror(-ret));
-		notify_free(p->notify);
-		p->notify = NULL;
+		log_error(NULL, "mesh, POP %s registered but the NOTIFY sender did not take it (%s); "
+		          "it will be notified after a restart", p->name, strerror(-ret));
+		p->notify_id = -1;
 	}
 	pthread_mutex_lock(&m->mu);
 	m->pops[m->npops++] = p;
@@ -867,8 +794,8 @@ mesh_pop_delete(struct mesh *m, const char *name, char *err, size_t errcap)
 	         p->ip_text, p->tsig_name);
 	char gone[MESH_NAME_MAX];
 	snprintf(gone, sizeof(gone), "%s", p->name);
-	pop_free(p);
-	/* After its NOTIFY sender is joined, so no late answer brings it back. */
+	pop_free(m, p);
+	/* After it left the NOTIFY sender, so no late answer brings it back. */
 	if (m->prop != NULL)
 		propagation_pop_drop(m->prop, gone);
 	return ret;
@@ -1042,9 +969,8 @@ mesh_primary_conf(struct mesh *m)
 /* ---- hooks ------------------------------------------------------------------------ */
 
 bool
-mesh_key_is_pop(const char *key)
+mesh_key_is_pop(struct mesh *m, const char *key)
 {
-	struct mesh *m = mesh_attached();
 	if (m == NULL || key == NULL)
 		return false;
 	pthread_mutex_lock(&m->mu);
@@ -1054,9 +980,8 @@ mesh_key_is_pop(const char *key)
 }
 
 bool
-mesh_xfr_check(const char *ip, const char *key, char *why, size_t whycap)
+mesh_xfr_check(struct mesh *m, const char *ip, const char *key, char *why, size_t whycap)
 {
-	struct mesh *m = mesh_attached();
 	if (m == NULL)
 		return true;
 	bool ok = true;
@@ -1081,18 +1006,4 @@ mesh_xfr_check(const char *ip, const char *key, char *why, size_t whycap)
 	}
 	pthread_mutex_unlock(&m->mu);
 	return ok;
-}
-
-void
-mesh_zone_changed(const uint8_t *zone, bool now)
-{
-	struct mesh *m = mesh_attached();
-	if (m == NULL)
-		return;
-	pthread_mutex_lock(&m->mu);
-	for (size_t i = 0; i < m->npops; i++)
-		if (m->pops[i]->notify != NULL && notify_zone(m->pops[i]->notify, zone, now) != 0)
-			log_warning(NULL, "mesh, POP %s, cannot queue a NOTIFY, out of memory",
-			            m->pops[i]->name);
-	pthread_mutex_unlock(&m->mu);
 }

@@ -12,8 +12,9 @@
  *   deleted (so a retired POP is refused at once even if the write fails);
  * - a POP's key transfers only from that POP's mesh address
  *   (mesh_xfr_check), and NOTIFYs go to every registered POP's mesh
- *   address signed with that POP's key (one NOTIFY sender per POP, bound
- *   to the --xfr address, so secondaries see them come from the primary);
+ *   address signed with that POP's key (each POP is a target of the
+ *   transfer service's one NOTIFY sender, bound to the --xfr address, so
+ *   secondaries see them come from the primary);
  * - the primary's WireGuard private key is only read from --wg-private-key,
  *   never written to the database;
  * - with --wg-interface every change is applied to the interface at once
@@ -155,31 +156,26 @@ struct mesh_opts {
 };
 
 struct mesh;
+struct notify;
 struct propagation;
 
 /*
  * Loads the registry from the store (store_pop_list), reads the WireGuard private key
- * and derives its public key (`wg pubkey`), starts one NOTIFY sender per
- * POP and, with wg_interface, applies the key and every peer to it.
- * `st` and `prop` (may be NULL) are borrowed and must outlive the mesh.
+ * and derives its public key (`wg pubkey`), makes each POP a target of the
+ * NOTIFY sender `notify` (signed with the POP's key; NULL: no NOTIFY) and,
+ * with wg_interface, applies the key and every peer to it.  `st`, `prop`
+ * and `notify` (may be NULL) are borrowed and must outlive the mesh.
  * 0, or -EINVAL / -EIO / -ENOMEM with a message naming the fault in err.
  */
 int mesh_open(const struct mesh_opts *o, struct store *st, struct propagation *prop,
-              struct mesh **out, char *err, size_t errcap);
+              struct notify *notify, struct mesh **out, char *err, size_t errcap);
 /*
- * Stops the POP NOTIFY senders (call before the propagation table goes);
- * the hooks keep answering.  NULL ok.
+ * Takes the POPs off the NOTIFY sender (call before it and the propagation
+ * table go); the checks keep answering.  NULL ok.
  */
 void mesh_stop(struct mesh *m);
-/* Stops the NOTIFY senders and frees.  Call mesh_attach(NULL) first.  NULL ok. */
+/* Frees.  Nothing may ask the mesh any more (the transfer service is stopped).  NULL ok. */
 void mesh_close(struct mesh *m);
-
-/*
- * Makes `m` the registry the transfer side asks (mesh_key_is_pop,
- * mesh_xfr_check, mesh_zone_changed); NULL detaches.
- */
-void mesh_attach(struct mesh *m);
-struct mesh *mesh_attached(void);
 
 /* A registration request. */
 struct mesh_register {
@@ -214,13 +210,21 @@ int mesh_pop_delete(struct mesh *m, const char *name, char *err, size_t errcap);
  */
 int mesh_pop_json(struct mesh *m, const char *name, json_t **out);
 
+/*
+ * Calls fn(ctx, name, notify_id) for every registered POP (notify_id: its
+ * target on the NOTIFY sender, -1 none), holding the registry lock: fn must
+ * not call back into the mesh.
+ */
+void mesh_pop_each(struct mesh *m, void (*fn)(void *ctx, const char *name, int notify_id),
+                   void *ctx);
+
 /* The primary's wg-quick config (malloc'd).  NULL on -ENOMEM. */
 char *mesh_primary_conf(struct mesh *m);
 
-/* ---- hooks called by the transfer side (no-ops when nothing is attached) ----------- */
+/* ---- checks the transfer side asks through its pop_gate (pop_gate.h) --------------- */
 
 /* Whether `key` (TSIG key name, any case, trailing dot optional) is a POP's key. */
-bool mesh_key_is_pop(const char *key);
+bool mesh_key_is_pop(struct mesh *m, const char *key);
 
 /*
  * Whether a transfer request from `ip` (text, no port) signed with `key`
@@ -228,12 +232,7 @@ bool mesh_key_is_pop(const char *key);
  * mesh address, and from a POP's mesh address only with that POP's key.
  * Returns true, or false with the reason in `why`.  Counts it for GET.
  */
-bool mesh_xfr_check(const char *ip, const char *key, char *why, size_t whycap);
-
-/*
- * Zone `zone` (wire) changed (or PUT /notify when `now`): queues a NOTIFY
- * of it to every POP.  Never blocks on the network.
- */
-void mesh_zone_changed(const uint8_t *zone, bool now);
+bool mesh_xfr_check(struct mesh *m, const char *ip, const char *key, char *why,
+                    size_t whycap);
 
 #endif

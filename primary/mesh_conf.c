@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "util/base.h"
+#include "util/strbuf.h"
 
 /* ---- pure helpers --------------------------------------------------------------- */
 
@@ -242,55 +243,6 @@ mesh_name_check(const char *name, char *err, size_t errcap)
 	return 0;
 }
 
-/* A growing text buffer; on allocation failure `bad` sticks and text is NULL. */
-struct sbuf {
-	char *s;
-	size_t len, cap;
-	bool bad;
-};
-
-static void sb_add(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-sb_add(struct sbuf *b, const char *fmt, ...)
-{
-	if (b->bad)
-		return;
-	for (;;) {
-		va_list ap;
-		va_start(ap, fmt);
-		int n = vsnprintf(b->s != NULL ? b->s + b->len : NULL, b->s != NULL ? b->cap - b->len : 0,
-		                  fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			b->bad = true;
-			return;
-		}
-		if (b->s != NULL && b->len + (size_t)n < b->cap) {
-			b->len += (size_t)n;
-			return;
-		}
-		size_t ncap = (b->cap ? b->cap * 2 : 512) + (size_t)n;
-		char *p = realloc(b->s, ncap);
-		if (p == NULL) {
-			b->bad = true;
-			return;
-		}
-		b->s = p;
-		b->cap = ncap;
-	}
-}
-
-static char *
-sb_take(struct sbuf *b)
-{
-	if (b->bad || b->s == NULL) {
-		free(b->s);
-		return NULL;
-	}
-	return b->s;
-}
-
 static unsigned
 endpoint_port(const char *ep, unsigned dflt)
 {
@@ -304,83 +256,87 @@ endpoint_port(const char *ep, unsigned dflt)
 char *
 mesh_render_pop_conf(const struct mesh_primary_info *pr, const struct mesh_pop_info *pop)
 {
-	struct sbuf b = {0};
+	struct strbuf b;
+	strbuf_init(&b);
 	char ip[16], pip[16];
 	mesh_ip_text(pop->mesh_ip, ip, sizeof(ip));
 	mesh_ip_text(mesh_net_primary(pr->net), pip, sizeof(pip));
-	sb_add(&b, "# anycst mesh: POP %s\n", pop->name);
-	sb_add(&b, "[Interface]\n");
-	sb_add(&b, "Address = %s/%u\n", ip, pr->net->prefix);
-	sb_add(&b, "PrivateKey = <PRIVATE KEY OF %s: the private key of public key %s>\n",
+	strbuf_printf(&b, "# anycst mesh: POP %s\n", pop->name);
+	strbuf_printf(&b, "[Interface]\n");
+	strbuf_printf(&b, "Address = %s/%u\n", ip, pr->net->prefix);
+	strbuf_printf(&b, "PrivateKey = <PRIVATE KEY OF %s: the private key of public key %s>\n",
 	       pop->name, pop->public_key);
-	sb_add(&b, "ListenPort = %u\n", endpoint_port(pop->endpoint, MESH_DEFAULT_WG_PORT));
-	sb_add(&b, "\n[Peer]\n");
-	sb_add(&b, "# anycst primary\n");
+	strbuf_printf(&b, "ListenPort = %u\n", endpoint_port(pop->endpoint, MESH_DEFAULT_WG_PORT));
+	strbuf_printf(&b, "\n[Peer]\n");
+	strbuf_printf(&b, "# anycst primary\n");
 	if (pr->public_key != NULL)
-		sb_add(&b, "PublicKey = %s\n", pr->public_key);
+		strbuf_printf(&b, "PublicKey = %s\n", pr->public_key);
 	else
-		sb_add(&b, "PublicKey = <PUBLIC KEY OF THE PRIMARY: start anycst-primary with "
+		strbuf_printf(&b, "PublicKey = <PUBLIC KEY OF THE PRIMARY: start anycst-primary with "
 		       "--wg-private-key>\n");
-	sb_add(&b, "AllowedIPs = %s/32\n", pip);
+	strbuf_printf(&b, "AllowedIPs = %s/32\n", pip);
 	if (pr->endpoint != NULL)
-		sb_add(&b, "Endpoint = %s\n", pr->endpoint);
-	sb_add(&b, "PersistentKeepalive = %d\n", MESH_KEEPALIVE);
-	return sb_take(&b);
+		strbuf_printf(&b, "Endpoint = %s\n", pr->endpoint);
+	strbuf_printf(&b, "PersistentKeepalive = %d\n", MESH_KEEPALIVE);
+	return strbuf_take(&b);
 }
 
 char *
 mesh_render_primary_conf(const struct mesh_primary_info *pr, const struct mesh_pop_info *pops,
                          size_t npops)
 {
-	struct sbuf b = {0};
+	struct strbuf b;
+	strbuf_init(&b);
 	char pip[16];
 	mesh_ip_text(mesh_net_primary(pr->net), pip, sizeof(pip));
-	sb_add(&b, "# anycst mesh: the primary, %zu POPs\n", npops);
-	sb_add(&b, "[Interface]\n");
-	sb_add(&b, "Address = %s/%u\n", pip, pr->net->prefix);
+	strbuf_printf(&b, "# anycst mesh: the primary, %zu POPs\n", npops);
+	strbuf_printf(&b, "[Interface]\n");
+	strbuf_printf(&b, "Address = %s/%u\n", pip, pr->net->prefix);
 	if (pr->private_key_file != NULL)
-		sb_add(&b, "PrivateKey = <contents of %s>\n", pr->private_key_file);
+		strbuf_printf(&b, "PrivateKey = <contents of %s>\n", pr->private_key_file);
 	else
-		sb_add(&b, "PrivateKey = <PRIVATE KEY OF THE PRIMARY: start anycst-primary with "
+		strbuf_printf(&b, "PrivateKey = <PRIVATE KEY OF THE PRIMARY: start anycst-primary with "
 		       "--wg-private-key>\n");
-	sb_add(&b, "ListenPort = %u\n", pr->listen_port);
+	strbuf_printf(&b, "ListenPort = %u\n", pr->listen_port);
 	for (size_t i = 0; i < npops; i++) {
 		char ip[16];
 		mesh_ip_text(pops[i].mesh_ip, ip, sizeof(ip));
-		sb_add(&b, "\n[Peer]\n# POP %s\n", pops[i].name);
-		sb_add(&b, "PublicKey = %s\n", pops[i].public_key);
-		sb_add(&b, "AllowedIPs = %s/32\n", ip);
-		sb_add(&b, "Endpoint = %s\n", pops[i].endpoint);
-		sb_add(&b, "PersistentKeepalive = %d\n", MESH_KEEPALIVE);
+		strbuf_printf(&b, "\n[Peer]\n# POP %s\n", pops[i].name);
+		strbuf_printf(&b, "PublicKey = %s\n", pops[i].public_key);
+		strbuf_printf(&b, "AllowedIPs = %s/32\n", ip);
+		strbuf_printf(&b, "Endpoint = %s\n", pops[i].endpoint);
+		strbuf_printf(&b, "PersistentKeepalive = %d\n", MESH_KEEPALIVE);
 	}
-	return sb_take(&b);
+	return strbuf_take(&b);
 }
 
 char *
 mesh_render_command(const struct mesh_primary_info *pr, const struct mesh_pop_info *pop)
 {
-	struct sbuf b = {0};
+	struct strbuf b;
+	strbuf_init(&b);
 	char ip[16], pip[16];
 	mesh_ip_text(pop->mesh_ip, ip, sizeof(ip));
 	mesh_ip_text(mesh_net_primary(pr->net), pip, sizeof(pip));
 	if (pr->quic_pin != NULL)
-		sb_add(&b, "anycst-secondary --primary %s:%u --transport quic --pin %s", pip,
+		strbuf_printf(&b, "anycst-secondary --primary %s:%u --transport quic --pin %s", pip,
 		       pr->quic_port, pr->quic_pin);
 	else
-		sb_add(&b, "anycst-secondary --primary %s:%u --transport tcp", pip, pr->xfr_port);
-	sb_add(&b, " --tsig-file " MESH_TSIG_FILE_DIR "/%.*s.tsig", (int)strcspn(pop->tsig_name, "."),
+		strbuf_printf(&b, "anycst-secondary --primary %s:%u --transport tcp", pip, pr->xfr_port);
+	strbuf_printf(&b, " --tsig-file " MESH_TSIG_FILE_DIR "/%.*s.tsig", (int)strcspn(pop->tsig_name, "."),
 	       pop->tsig_name);
-	sb_add(&b, " --listen %s:%u", ip, pop->dns_port);
-	sb_add(&b, " --catalog %s", pr->catalog != NULL ? pr->catalog : "catalog.anycst.invalid.");
-	sb_add(&b, " --identity %s", pop->name);
-	return sb_take(&b);
+	strbuf_printf(&b, " --listen %s:%u", ip, pop->dns_port);
+	strbuf_printf(&b, " --catalog %s", pr->catalog != NULL ? pr->catalog : "catalog.anycst.invalid.");
+	strbuf_printf(&b, " --identity %s", pop->name);
+	return strbuf_take(&b);
 }
 
 char *
 mesh_render_tsig_file(const struct mesh_pop_info *pop)
 {
-	struct sbuf b = {0};
-	sb_add(&b, "%s:hmac-sha256:%s\n", pop->tsig_name, pop->tsig_secret);
-	return sb_take(&b);
+	struct strbuf b;
+	strbuf_init(&b);
+	strbuf_printf(&b, "%s:hmac-sha256:%s\n", pop->tsig_name, pop->tsig_secret);
+	return strbuf_take(&b);
 }
 

@@ -31,15 +31,23 @@
 #include "dns/wire.h"
 #include "net/addr.h"
 #include "primary/propagation.h"
+#include "util/clock.h"
 #include "util/err.h"
+#include "util/hash.h"
 #include "util/log.h"
 
-#define NOTIFY_MAX_TARGETS 64
+enum req_kind { REQ_ZONE, REQ_ADD, REQ_REMOVE };
 
+/* Target changes go through the queue too: only the thread touches targets. */
 struct req {
 	struct req *next;
+	enum req_kind kind;
 	uint8_t zone[DNS_NAME_MAX];
 	bool now;
+	int target;               /* REQ_ZONE: one target, -1 all; REQ_REMOVE: which */
+	struct target *add;       /* REQ_ADD */
+	bool sync, done;          /* the caller waits on `done` (n->cond) */
+	int result;
 };
 
 struct target {
@@ -47,6 +55,8 @@ struct target {
 	socklen_t len;
 	char text[ADDR_TEXT_MAX];
 	char ip[ADDR_TEXT_MAX];
+	bool own_key;             /* sign with `key`, not the zone's (a POP's) */
+	struct dns_tsig_key key;
 };
 
 struct entry {
@@ -79,10 +89,11 @@ struct notify {
 	pthread_t thread;
 	bool started;
 	pthread_mutex_t lock;
+	pthread_cond_t cond;      /* sync requests done */
 	struct req *queue, **qtail;
 	bool stop;
-	struct target targets[NOTIFY_MAX_TARGETS];
-	unsigned ntargets;
+	struct target *targets[NOTIFY_MAX_TARGETS];   /* NULL: free slot */
+	unsigned ntargets;        /* slots in use are below this */
 	struct entry **buckets;   /* (zone, target) hash, nbuckets a power of 2 */
 	size_t nbuckets, nentries;
 	struct entry **ids;       /* NOTIFY_ID_BUCKETS chains by message id */
@@ -95,13 +106,6 @@ struct notify {
 #define NOTIFY_BUCKETS_MIN 64
 #define NOTIFY_ID_BUCKETS 65536
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 struct notify *
 notify_new(const struct sockaddr *from, socklen_t fromlen, const struct notify_source *src,
@@ -116,6 +120,7 @@ notify_new(const struct sockaddr *from, socklen_t fromlen, const struct notify_s
 	n->prop = prop;
 	n->qtail = &n->queue;
 	pthread_mutex_init(&n->lock, NULL);
+	pthread_cond_init(&n->cond, NULL);
 	n->fd = n->evfd = -1;
 	n->nbuckets = NOTIFY_BUCKETS_MIN;
 	n->buckets = calloc(n->nbuckets, sizeof(*n->buckets));
@@ -142,27 +147,23 @@ fail:
 	return NULL;
 }
 
-int
-notify_add_target(struct notify *n, const struct sockaddr *to, socklen_t tolen)
-{
-	if (n->ntargets >= NOTIFY_MAX_TARGETS || tolen > sizeof(struct sockaddr_storage))
-		return -ENOSPC;
-	struct target *t = &n->targets[n->ntargets++];
-	memcpy(&t->addr, to, tolen);
-	t->len = tolen;
-	addr_fmt(to, t->text, sizeof(t->text));
-	addr_fmt_ip(to, t->ip, sizeof(t->ip));
-	return 0;
-}
+static void run_request(struct notify *n, struct req *r, int64_t now);
 
-int
-notify_zone(struct notify *n, const uint8_t *zone, bool now)
+/*
+ * Hands `r` to the thread.  A sync request is run here when the thread is
+ * not running (before notify_start: the caller is the only user), else
+ * waited for; its result is returned and it is freed.
+ */
+static int
+submit(struct notify *n, struct req *r)
 {
-	struct req *r = calloc(1, sizeof(*r));
-	if (r == NULL)
-		return -ENOMEM;
-	memcpy(r->zone, zone, dns_name_len(zone));
-	r->now = now;
+	if (r->sync && !n->started) {
+		run_request(n, r, clock_mono_ms());
+		int ret = r->result;
+		free(r);
+		return ret;
+	}
+	bool sync = r->sync;   /* an async r is the thread's once queued */
 	pthread_mutex_lock(&n->lock);
 	*n->qtail = r;
 	n->qtail = &r->next;
@@ -170,7 +171,82 @@ notify_zone(struct notify *n, const uint8_t *zone, bool now)
 	uint64_t one = 1;
 	ssize_t w = write(n->evfd, &one, sizeof(one));
 	(void)w;
-	return 0;
+	if (!sync)
+		return 0;
+	pthread_mutex_lock(&n->lock);
+	while (!r->done)
+		pthread_cond_wait(&n->cond, &n->lock);
+	pthread_mutex_unlock(&n->lock);
+	int ret = r->result;
+	free(r);
+	return ret;
+}
+
+int
+notify_target_add(struct notify *n, const struct sockaddr *to, socklen_t tolen,
+                  const struct dns_tsig_key *key)
+{
+	if (tolen > sizeof(struct sockaddr_storage))
+		return -EINVAL;
+	struct req *r = calloc(1, sizeof(*r));
+	struct target *t = calloc(1, sizeof(*t));
+	if (r == NULL || t == NULL) {
+		free(r);
+		free(t);
+		return -ENOMEM;
+	}
+	memcpy(&t->addr, to, tolen);
+	t->len = tolen;
+	addr_fmt(to, t->text, sizeof(t->text));
+	addr_fmt_ip(to, t->ip, sizeof(t->ip));
+	if (key != NULL) {
+		t->own_key = true;
+		t->key = *key;
+	}
+	r->kind = REQ_ADD;
+	r->add = t;
+	r->sync = true;
+	return submit(n, r);
+}
+
+int
+notify_add_target(struct notify *n, const struct sockaddr *to, socklen_t tolen)
+{
+	int ret = notify_target_add(n, to, tolen, NULL);
+	return ret < 0 ? ret : 0;
+}
+
+void
+notify_target_remove(struct notify *n, int target)
+{
+	struct req *r = calloc(1, sizeof(*r));
+	if (r == NULL) {
+		log_error(NULL, "notify, cannot remove a target, out of memory");
+		return;
+	}
+	r->kind = REQ_REMOVE;
+	r->target = target;
+	r->sync = true;
+	submit(n, r);
+}
+
+int
+notify_zone_to(struct notify *n, const uint8_t *zone, int target, bool now)
+{
+	struct req *r = calloc(1, sizeof(*r));
+	if (r == NULL)
+		return -ENOMEM;
+	r->kind = REQ_ZONE;
+	memcpy(r->zone, zone, dns_name_len(zone));
+	r->now = now;
+	r->target = target;
+	return submit(n, r);
+}
+
+int
+notify_zone(struct notify *n, const uint8_t *zone, bool now)
+{
+	return notify_zone_to(n, zone, -1, now);
 }
 
 uint64_t
@@ -195,15 +271,8 @@ count_op(struct notify *n)
 static uint64_t
 entry_hash(const uint8_t *zone, unsigned target)
 {
-	uint64_t h = 14695981039346656037ULL;
-	size_t len = dns_name_len(zone);
-	for (size_t i = 0; i < len; i++) {
-		uint8_t c = zone[i];
-		if (c >= 'A' && c <= 'Z')
-			c = (uint8_t)(c + 32);
-		h = (h ^ c) * 1099511628211ULL;
-	}
-	return (h ^ target) * 1099511628211ULL;
+	uint64_t h = hash_fnv1a_lower(zone, dns_name_len(zone), 0);
+	return (h ^ target) * HASH_FNV_PRIME;
 }
 
 /* --- min-heap on next_ms; every entry is in it until freed --- */
@@ -362,6 +431,82 @@ entry_idle(const struct entry *e)
 	return !e->inflight && !e->pending && !e->nudge;
 }
 
+/* Queues a NOTIFY of the request's zone to target `i`; false on -ENOMEM. */
+static bool
+queue_zone(struct notify *n, const struct req *q, unsigned i, int64_t now)
+{
+	struct entry *e = entry_get(n, q->zone, i);
+	if (e == NULL)
+		return false;
+	/* A newer serial goes out at the end of the coalescing window, even
+	 * while an older NOTIFY still waits for its answer or retry: the newer
+	 * one supersedes it. */
+	int64_t at = e->last_send_ms != 0 ? e->last_send_ms + NOTIFY_COALESCE_MS : now;
+	if (q->now || at < now)
+		at = now;
+	if (!(e->pending || e->inflight) || at < e->next_ms)
+		set_next(n, e, at);
+	e->pending = true;
+	return true;
+}
+
+/* A new target in the first free slot: its index, or -ENOSPC. */
+static int
+target_add(struct notify *n, struct target *t)
+{
+	for (unsigned i = 0; i < NOTIFY_MAX_TARGETS; i++) {
+		if (n->targets[i] != NULL)
+			continue;
+		n->targets[i] = t;
+		if (i >= n->ntargets)
+			n->ntargets = i + 1;
+		return (int)i;
+	}
+	free(t);
+	return -ENOSPC;
+}
+
+/* Forgets target `i` and every NOTIFY to it: no answer from it counts later. */
+static void
+target_remove(struct notify *n, int i)
+{
+	if (i < 0 || (unsigned)i >= n->ntargets || n->targets[i] == NULL)
+		return;
+	size_t k = 0;
+	while (k < n->nentries) {
+		if (n->heap[k]->target == (unsigned)i)
+			entry_remove(n, n->heap[k]);   /* moves another entry to k */
+		else
+			k++;
+	}
+	explicit_bzero(n->targets[i], sizeof(*n->targets[i]));
+	free(n->targets[i]);
+	n->targets[i] = NULL;
+}
+
+static void
+run_request(struct notify *n, struct req *r, int64_t now)
+{
+	switch (r->kind) {
+	case REQ_ADD:
+		r->result = target_add(n, r->add);
+		break;
+	case REQ_REMOVE:
+		target_remove(n, r->target);
+		break;
+	case REQ_ZONE:
+		if (r->target >= 0) {
+			if ((unsigned)r->target < n->ntargets && n->targets[r->target] != NULL)
+				queue_zone(n, r, (unsigned)r->target, now);
+			break;
+		}
+		for (unsigned i = 0; i < n->ntargets; i++)
+			if (n->targets[i] != NULL && !queue_zone(n, r, i, now))
+				break;
+		break;
+	}
+}
+
 static void
 take_requests(struct notify *n, int64_t now)
 {
@@ -372,21 +517,15 @@ take_requests(struct notify *n, int64_t now)
 	pthread_mutex_unlock(&n->lock);
 	while (q != NULL) {
 		struct req *next = q->next;
-		for (unsigned i = 0; i < n->ntargets; i++) {
-			struct entry *e = entry_get(n, q->zone, i);
-			if (e == NULL)
-				break;
-			/* A newer serial goes out at the end of the coalescing window,
-			 * even while an older NOTIFY still waits for its answer or
-			 * retry: the newer one supersedes it. */
-			int64_t at = e->last_send_ms != 0 ? e->last_send_ms + NOTIFY_COALESCE_MS : now;
-			if (q->now || at < now)
-				at = now;
-			if (!(e->pending || e->inflight) || at < e->next_ms)
-				set_next(n, e, at);
-			e->pending = true;
+		run_request(n, q, now);
+		if (q->sync) {
+			pthread_mutex_lock(&n->lock);
+			q->done = true;   /* the caller frees it */
+			pthread_cond_broadcast(&n->cond);
+			pthread_mutex_unlock(&n->lock);
+		} else {
+			free(q);
 		}
-		free(q);
 		q = next;
 	}
 }
@@ -395,7 +534,7 @@ take_requests(struct notify *n, int64_t now)
 static void
 send_notify(struct notify *n, struct entry *e, int64_t now)
 {
-	struct target *t = &n->targets[e->target];
+	struct target *t = n->targets[e->target];
 	struct xfrout_buf soa = {0};
 	uint32_t serial = 0;
 	int ret = n->src.soa(n->src.ctx, e->zone, &soa, &serial);
@@ -426,7 +565,12 @@ send_notify(struct notify *n, struct entry *e, int64_t now)
 		return;
 	}
 	dns_tsig_ctx_clear(&e->tsig);
-	e->has_key = n->src.key(n->src.ctx, e->zone, &e->key) == 0;
+	if (t->own_key) {
+		e->key = t->key;
+		e->has_key = true;
+	} else {
+		e->has_key = n->src.key(n->src.ctx, e->zone, &e->key) == 0;
+	}
 	dns_tsig_ctx_init(&e->tsig, e->has_key ? &e->key : NULL);
 	if (e->has_key) {
 		len = dns_tsig_sign(&e->tsig, buf, (size_t)len, sizeof(buf), (uint64_t)time(NULL));
@@ -456,7 +600,7 @@ send_notify(struct notify *n, struct entry *e, int64_t now)
 	/* The back-off counts from the send itself, not from `now` (read
 	 * before the SOA lookup, the signing and the other entries' sends):
 	 * a send delayed by a slow lookup must not bring the next one closer. */
-	set_next(n, e, mono_ms() + ((int64_t)NOTIFY_RETRY_MS << (e->tries - 1)));
+	set_next(n, e, clock_mono_ms() + ((int64_t)NOTIFY_RETRY_MS << (e->tries - 1)));
 	__atomic_add_fetch(&n->sent, 1, __ATOMIC_RELAXED);
 	if (e->tries == 1)
 		log_info(e->zone_text, "notify, outgoing, remote %s, serial %u", t->text, serial);
@@ -473,7 +617,7 @@ timers(struct notify *n, int64_t now)
 		struct entry *e = n->heap[0];
 		count_op(n);
 		if (e->nudge && !e->inflight && !e->pending) {
-			struct target *t = &n->targets[e->target];
+			struct target *t = n->targets[e->target];
 			e->nudge = false;
 			if (n->prop != NULL && !propagation_has(n->prop, e->zone_text, t->ip, e->serial)) {
 				log_debug(e->zone_text, "notify, outgoing, remote %s, serial %u, not fetched "
@@ -483,7 +627,7 @@ timers(struct notify *n, int64_t now)
 			}
 		}
 		if (e->inflight && e->tries >= NOTIFY_TRIES) {
-			struct target *t = &n->targets[e->target];
+			struct target *t = n->targets[e->target];
 			log_warning(e->zone_text, "notify, outgoing, remote %s, serial %u, "
 			            "no answer after %u tries", t->text, e->serial, e->tries);
 			if (n->prop != NULL)
@@ -530,7 +674,7 @@ udp_query(struct notify *n, const struct dns_msg *m, const struct sockaddr_stora
 static void
 answered(struct notify *n, struct entry *e, struct dns_msg *m, int64_t now)
 {
-	struct target *t = &n->targets[e->target];
+	struct target *t = n->targets[e->target];
 	if (e->has_key) {
 		int ret = dns_tsig_verify(&e->tsig, m, (uint64_t)time(NULL));
 		if (ret == 0 && !m->has_tsig)
@@ -618,7 +762,7 @@ receive(struct notify *n, int64_t now)
 			count_op(n);
 			if (e->inflight && e->id == m.id &&
 			    addr_equal((const struct sockaddr *)&ss,
-			               (const struct sockaddr *)&n->targets[e->target].addr) &&
+			               (const struct sockaddr *)&n->targets[e->target]->addr) &&
 			    dns_name_equal(m.qname, e->zone))
 				break;
 		}
@@ -635,7 +779,7 @@ run(void *arg)
 {
 	struct notify *n = arg;
 	for (;;) {
-		int64_t now = mono_ms();
+		int64_t now = clock_mono_ms();
 		int timeout = 1000;
 		if (n->nentries > 0) {
 			int64_t d = n->heap[0]->next_ms - now;
@@ -646,7 +790,7 @@ run(void *arg)
 		}
 		struct pollfd pf[2] = {{.fd = n->fd, .events = POLLIN}, {.fd = n->evfd, .events = POLLIN}};
 		poll(pf, 2, timeout);
-		now = mono_ms();
+		now = clock_mono_ms();
 		if (pf[1].revents & POLLIN) {
 			uint64_t v;
 			ssize_t r = read(n->evfd, &v, sizeof(v));
@@ -655,8 +799,10 @@ run(void *arg)
 		pthread_mutex_lock(&n->lock);
 		bool stop = n->stop;
 		pthread_mutex_unlock(&n->lock);
-		if (stop)
+		if (stop) {
+			take_requests(n, now);   /* no caller left waiting */
 			return NULL;
+		}
 		if (pf[0].revents & POLLIN)
 			receive(n, now);
 		take_requests(n, now);
@@ -690,12 +836,19 @@ notify_free(struct notify *n)
 	}
 	for (size_t i = 0; i < n->nentries; i++)
 		entry_free(n->heap[i]);
+	for (unsigned i = 0; i < n->ntargets; i++) {
+		if (n->targets[i] != NULL)
+			explicit_bzero(n->targets[i], sizeof(*n->targets[i]));
+		free(n->targets[i]);
+	}
 	free(n->heap);
 	free(n->buckets);
 	free(n->ids);
 	while (n->queue != NULL) {
+		/* only async ones are left: sync callers wait for the thread */
 		struct req *r = n->queue;
 		n->queue = r->next;
+		free(r->add);
 		free(r);
 	}
 	if (n->fd >= 0)
@@ -703,5 +856,6 @@ notify_free(struct notify *n)
 	if (n->evfd >= 0)
 		close(n->evfd);
 	pthread_mutex_destroy(&n->lock);
+	pthread_cond_destroy(&n->cond);
 	free(n);
 }

@@ -1,8 +1,10 @@
 /*
- * NOTIFY sender (RFC 1996) of the primary.  One thread with one UDP socket
- * bound to the --xfr address and port (so secondaries see NOTIFY come from
- * where they transfer).  notify_zone() only queues; the thread sends to
- * every target, TSIG-signed when the zone has a transfer key, and retries
+ * NOTIFY sender (RFC 1996) of the primary, the only one: one thread with one
+ * UDP socket bound to the --xfr address and port (so secondaries see NOTIFY
+ * come from where they transfer) and one timer heap for every target, the
+ * --notify ones and the registered POPs alike.  notify_zone() only queues;
+ * the thread sends to every target, TSIG-signed with the target's own key
+ * (a POP's) or else the zone's transfer key when it has one, and retries
  * with back-off (NOTIFY_TRIES sends, doubling from NOTIFY_RETRY_MS) until
  * the target answers.  Bursts are coalesced per (zone, target): a commit
  * while a NOTIFY for that pair is in flight, or less than
@@ -52,8 +54,24 @@ struct notify;
 struct notify *notify_new(const struct sockaddr *from, socklen_t fromlen,
                           const struct notify_source *src, struct propagation *prop, int *err);
 
-/* Adds a target that gets every zone's NOTIFY (--notify).  0, -ENOSPC. */
+#define NOTIFY_MAX_TARGETS 1024
+
+/*
+ * Adds a target that gets every zone's NOTIFY: a --notify target or a
+ * registered POP.  `key` NULL: signed with the zone's key (notify_source
+ * key); else always with `key` (a POP's own).  Thread-safe; returns once
+ * the target is in (the thread has taken it).  Its id (>= 0), or -ENOSPC,
+ * -ENOMEM, -EINVAL.
+ */
+int notify_target_add(struct notify *n, const struct sockaddr *to, socklen_t tolen,
+                      const struct dns_tsig_key *key);
+/* notify_target_add with the zone's key; 0 or a negative errno. */
 int notify_add_target(struct notify *n, const struct sockaddr *to, socklen_t tolen);
+/*
+ * Removes target `id` and whatever was queued or in flight to it; returns
+ * once done, so no later answer from it is counted.  Thread-safe.
+ */
+void notify_target_remove(struct notify *n, int id);
 
 /* Starts the thread.  0 or negative errno. */
 int notify_start(struct notify *n);
@@ -66,6 +84,8 @@ void notify_free(struct notify *n);
  * never blocks on the network.  0 or -ENOMEM.
  */
 int notify_zone(struct notify *n, const uint8_t *zone, bool now);
+/* notify_zone to target `id` only (-1: every target).  0 or -ENOMEM. */
+int notify_zone_to(struct notify *n, const uint8_t *zone, int id, bool now);
 
 /* NOTIFYs sent (including retries) since start, for tests and metrics. */
 uint64_t notify_sent(struct notify *n);

@@ -21,6 +21,8 @@
 #include "dns/serial.h"
 #include "primary/store.h"
 #include "util/log.h"
+#include "util/clock.h"
+#include "util/hash.h"
 
 #define PROP_COMMITS 256
 #define PROP_TEXT 80
@@ -94,9 +96,7 @@ struct propagation {
 int64_t
 propagation_now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return clock_real_ms();
 }
 
 struct propagation *
@@ -164,12 +164,7 @@ propagation_free(struct propagation *p)
 static uint64_t
 name_hash(const char *name)
 {
-	uint64_t h = 14695981039346656037ULL;
-	for (const unsigned char *c = (const unsigned char *)name; *c != '\0'; c++) {
-		unsigned char l = *c >= 'A' && *c <= 'Z' ? (unsigned char)(*c + 32) : *c;
-		h = (h ^ l) * 1099511628211ULL;
-	}
-	return h;
+	return hash_fnv1a_lower(name, strlen(name), 0);
 }
 
 /* Doubles the table; on -ENOMEM the old one stays (only longer chains). */

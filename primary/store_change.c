@@ -15,20 +15,11 @@
 
 #include "dns/rdata.h"
 #include "dns/rrtype.h"
+#include "dns/soa.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "util/hash.h"
 
-int
-soa_serial_off(const uint8_t *rd, size_t len)
-{
-	int a = dns_name_check(rd, len);
-	if (a <= 0)
-		return ERR_RDATA;
-	int b = dns_name_check(rd + a, len - (size_t)a);
-	if (b <= 0 || (size_t)(a + b) + 20 != len)
-		return ERR_RDATA;
-	return a + b;
-}
 
 
 struct touched {
@@ -101,10 +92,7 @@ read_rrset(struct store *st, int64_t zid, const struct nkey *k, uint16_t type, s
 static uint64_t
 touch_hash(const struct nkey *k, uint16_t type)
 {
-	uint64_t h = 1469598103934665603ull ^ type;
-	for (size_t i = 0; i < k->klen; i++)
-		h = (h ^ k->key[i]) * 1099511628211ull;
-	return h;
+	return hash_fnv1a(k->key, k->klen, type);
 }
 
 static bool
@@ -619,22 +607,22 @@ bump_serial(struct change *ch, const struct touched *soa_t, const struct row **o
 	*old_soa = cur;
 	if (soa_t != NULL && soa_t->nbefore == 1)
 		*old_soa = &soa_t->before[0];
-	int off_old = soa_serial_off((*old_soa)->rd, (*old_soa)->rdlen);
-	int off_new = soa_serial_off(cur->rd, cur->rdlen);
-	if (off_old < 0 || off_new < 0) {
+	struct dns_soa so_old, so_new;
+	if (dns_soa_parse((*old_soa)->rd, (*old_soa)->rdlen, &so_old) != 0 ||
+	    dns_soa_parse(cur->rd, cur->rdlen, &so_new) != 0) {
 		set_err(ch->err, ch->errcap, "zone '%s' has a malformed SOA record", ch->z->text);
 		return -EINVAL;
 	}
-	*old_serial = get32((*old_soa)->rd + off_old);
+	*old_serial = so_old.serial;
 	uint32_t next = dns_serial_next(ch->z->policy, *old_serial, time(NULL));
-	uint32_t given = get32(cur->rd + off_new);
+	uint32_t given = so_new.serial;
 	if (given != *old_serial && dns_serial_gt(given, next))
 		next = given;    /* a client that set a higher serial itself keeps it */
 	*new_soa = *cur;
 	new_soa->rd = arena_memdup(&st->arena, cur->rd, cur->rdlen);
 	if (new_soa->rd == NULL)
 		return -ENOMEM;
-	put32(new_soa->rd + off_new, next);
+	put32(new_soa->rd + so_new.serial_off, next);
 	ret = rrset_delete(st, ch->z->id, &ch->apex, DNS_T_SOA, false);
 	if (ret == 0)
 		ret = rec_write(st, ch->z->id, DBQ_REC_INSERT, &ch->apex, DNS_T_SOA, cur->ttl,
@@ -702,4 +690,53 @@ apply_ops(struct store *st, const struct store_zone *z, const struct store_op *o
 			return ret;
 	}
 	return finish_change(&ch, res);
+}
+
+/* ---- zone rows (creation goes through here: store_zone, store_catalog) ---- */
+
+/* Writes zone `id`'s lookup key (schema 0004) for name `low` (wire, lower-case).  0 or -EIO. */
+int
+lkey_insert(struct store *st, int64_t id, const uint8_t *low)
+{
+	uint8_t key[DNS_LOOKUP_MAX];
+	size_t klen = dns_name_to_lookup(low, key);
+	struct db_stmt *s = db_q(st->w, DBQ_LKEY_INSERT);
+	if (s == NULL)
+		return -EIO;
+	db_bind_i64(s, 1, id);
+	db_bind_blob(s, 2, key, klen);
+	return db_run(s) == 0 ? 0 : -EIO;
+}
+
+int
+zone_insert(struct store *st, const uint8_t *name, const char *kind, const char *account,
+            enum dns_serial_policy policy, uint32_t serial, bool is_catalog, struct store_zone *z)
+{
+	uint8_t low[DNS_NAME_MAX];
+	size_t nl = dns_name_len(name);
+	memcpy(low, name, nl);
+	dns_name_lower(low);
+	char text[DNS_NAME_TEXT_MAX];
+	if (dns_name_to_text(low, text, sizeof(text)) < 0)
+		return -EINVAL;
+	struct db_stmt *s = db_q(st->w, DBQ_ZONE_INSERT);
+	if (s == NULL)
+		return -EIO;
+	db_bind_text(s, 1, text);
+	db_bind_blob(s, 2, low, nl);
+	db_bind_text(s, 3, kind);
+	db_bind_text(s, 4, account);
+	db_bind_text(s, 5, dns_serial_policy_name(policy));
+	db_bind_i64(s, 6, serial);
+	db_bind_i64(s, 7, is_catalog ? 1 : 0);
+	db_bind_i64(s, 8, now_s());
+	int ret = db_run(s);
+	if (ret == -EEXIST)
+		return -EEXIST;
+	if (ret != 0)
+		return -EIO;
+	ret = lkey_insert(st, db_last_id(st->w), low);
+	if (ret != 0)
+		return ret;
+	return zone_get(st->w, low, z);
 }

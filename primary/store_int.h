@@ -2,17 +2,21 @@
  * Private parts of the store shared by primary/store*.c (see store.h for the
  * contracts, db.h for the database layer):
  *
- *   store.c          open/close, reader pool, writer lock, the commit
- *                    listener, snapshots and the reads on them, statistics
+ *   store_txn.c      the bottom: reader pool, writer lock and write
+ *                    transactions, the commit listener, shared helpers
+ *   store.c          the top: open/close, snapshots and the reads on them,
+ *                    statistics
  *   store_change.c   one change to a zone: validate the ops, apply them,
- *                    check the zone rules, diff, serial policy
+ *                    check the zone rules, diff, serial policy; zone rows
  *   store_zone.c     zone create / delete / settings, name clashes
  *   store_journal.c  journal blobs: encode, write, read
  *   store_catalog.c  the catalog zone and its member records
  *   store_keys.c     TSIG keys and API keys
  *   store_pops.c     the POP registry (rows and keys) and pop_serials
  *
- * None of these holds SQL or engine calls: queries are db.h ids.
+ * None of these holds SQL or engine calls: queries are db.h ids.  Calls go
+ * one way (no circle): store.c -> store_zone -> store_catalog ->
+ * store_change -> store_journal -> store_txn -> db.h.
  */
 #ifndef PRIMARY_STORE_INT_H
 #define PRIMARY_STORE_INT_H
@@ -92,7 +96,7 @@ struct buf {
 	bool oom;
 };
 
-/* ---- store.c ---- */
+/* ---- store_txn.c ---- */
 struct conn *pool_get(struct store *st);
 void pool_put(struct store *st, struct conn *c);
 int w_begin(struct store *st);
@@ -112,8 +116,6 @@ uint32_t get32(const uint8_t *p);
 void put32(uint8_t *p, uint32_t v);
 
 /* ---- store_change.c ---- */
-/* The SOA serial's offset in SOA rdata, or ERR_RDATA. */
-int soa_serial_off(const uint8_t *rd, size_t len);
 int read_rrset(struct store *st, int64_t zid, const struct nkey *k, uint16_t type,
                struct row **out, size_t *n);
 int rec_write(struct store *st, int64_t zid, enum db_qid id, const struct nkey *k, uint16_t type,
@@ -131,6 +133,8 @@ int apply_ops(struct store *st, const struct store_zone *z, const struct store_o
               size_t nops, bool creating, struct store_result *res, char *err, size_t errcap);
 
 /* ---- store_zone.c ---- */
+/* The zone's lookup key row (zones_lkey), in the write transaction.  0 or -EIO. */
+int lkey_insert(struct store *st, int64_t id, const uint8_t *low);
 int zone_insert(struct store *st, const uint8_t *name, const char *kind, const char *account,
                 enum dns_serial_policy policy, uint32_t serial, bool is_catalog,
                 struct store_zone *z);

@@ -12,56 +12,9 @@
 #include <time.h>
 
 #include "dns/rrtype.h"
+#include "dns/soa.h"
 #include "util/err.h"
 #include "util/log.h"
-
-/* Writes zone `id`'s lookup key (schema 0004) for name `low` (wire, lower-case).  0 or -EIO. */
-static int
-lkey_insert(struct store *st, int64_t id, const uint8_t *low)
-{
-	uint8_t key[DNS_LOOKUP_MAX];
-	size_t klen = dns_name_to_lookup(low, key);
-	struct db_stmt *s = db_q(st->w, DBQ_LKEY_INSERT);
-	if (s == NULL)
-		return -EIO;
-	db_bind_i64(s, 1, id);
-	db_bind_blob(s, 2, key, klen);
-	return db_run(s) == 0 ? 0 : -EIO;
-}
-
-int
-zone_insert(struct store *st, const uint8_t *name, const char *kind, const char *account,
-            enum dns_serial_policy policy, uint32_t serial, bool is_catalog, struct store_zone *z)
-{
-	uint8_t low[DNS_NAME_MAX];
-	size_t nl = dns_name_len(name);
-	memcpy(low, name, nl);
-	dns_name_lower(low);
-	char text[DNS_NAME_TEXT_MAX];
-	if (dns_name_to_text(low, text, sizeof(text)) < 0)
-		return -EINVAL;
-	struct db_stmt *s = db_q(st->w, DBQ_ZONE_INSERT);
-	if (s == NULL)
-		return -EIO;
-	db_bind_text(s, 1, text);
-	db_bind_blob(s, 2, low, nl);
-	db_bind_text(s, 3, kind);
-	db_bind_text(s, 4, account);
-	db_bind_text(s, 5, dns_serial_policy_name(policy));
-	db_bind_i64(s, 6, serial);
-	db_bind_i64(s, 7, is_catalog ? 1 : 0);
-	db_bind_i64(s, 8, now_s());
-	int ret = db_run(s);
-	if (ret == -EEXIST)
-		return -EEXIST;
-	if (ret != 0)
-		return -EIO;
-	ret = lkey_insert(st, db_last_id(st->w), low);
-	if (ret != 0)
-		return ret;
-	return zone_get(st->w, low, z);
-}
-
 
 /*
  * Finds a zone of an account other than `account` that is an ancestor or a
@@ -283,17 +236,17 @@ create_soa(struct store *st, const struct store_zone *zp, uint32_t *serialp, cha
 		if (ret != 0)
 			return ret;
 	} else {
-		int off = soa_serial_off(soa[0].rd, soa[0].rdlen);
-		if (off < 0) {
+		struct dns_soa so;
+		if (dns_soa_parse(soa[0].rd, soa[0].rdlen, &so) != 0) {
 			set_err(err, errcap, "malformed SOA record");
 			ret = -EINVAL;
 			return ret;
 		}
-		uint32_t given = get32(soa[0].rd + off);
+		uint32_t given = so.serial;
 		if (given != 0) {
 			serial = given;
 		} else {
-			put32(soa[0].rd + off, serial);
+			put32(soa[0].rd + so.serial_off, serial);
 			ret = rrset_delete(st, z.id, &apex, DNS_T_SOA, false);
 			if (ret == 0)
 				ret = rec_write(st, z.id, DBQ_REC_INSERT, &apex, DNS_T_SOA, soa[0].ttl,

@@ -3,8 +3,11 @@
  * store's one commit listener: on_commit runs on the API's threads right
  * after a commit and fans the event out by direct calls, in this order: the
  * xfrout cache forgets the zone's version, propagation records the commit
- * (or drops a deleted zone), the NOTIFY sender and the registered POPs
- * (mesh) queue a NOTIFY.  It never touches the network itself.
+ * (or drops a deleted zone), the one NOTIFY sender queues a NOTIFY to every
+ * target (--notify targets and registered POPs).  It never touches the
+ * network itself.  The POP registry (mesh) is asked by xfrout and the ACL
+ * through the service's pop_gate, pointed at the mesh by
+ * xfr_service_set_mesh.
  */
 #include "primary/xfr_service.h"
 
@@ -17,6 +20,7 @@
 #include "net/addr.h"
 #include "primary/mesh.h"
 #include "primary/notify.h"
+#include "primary/pop_gate.h"
 #include "primary/propagation.h"
 #include "primary/store.h"
 #include "primary/xfr_tcp.h"
@@ -31,29 +35,54 @@ struct xfr_service {
 	struct xfrout *xo;
 	struct xfr_tcp *tcp;
 	struct notify *notify;
+	struct pop_gate gate;  /* the POP registry's checks; ctx is the mesh */
 	bool listening;        /* the store's listener is ours */
 };
 
-static void
-on_commit(void *ctx, const struct store_commit *c)
+static bool
+gate_key_is_pop(void *ctx, const char *key)
 {
-	struct xfr_service *s = ctx;
-	const uint8_t *zone = c->zone;
+	return mesh_key_is_pop(ctx, key);
+}
+
+static bool
+gate_xfr_check(void *ctx, const char *ip, const char *key, char *why, size_t whycap)
+{
+	return mesh_xfr_check(ctx, ip, key, why, whycap);
+}
+
+/*
+ * The one event of a change: zone `zone` (wire) now has serial `serial`
+ * (deleted: the zone is gone).  Everything the transfer side does about a
+ * change starts here, in this order: the xfrout cache forgets the zone's
+ * version, propagation records the commit (it then tracks the POPs'
+ * acknowledgements, durably in the store's pop_serials), and the one
+ * NOTIFY sender queues a NOTIFY to every target.
+ */
+static void
+zone_changed(struct xfr_service *s, const uint8_t *zone, uint32_t serial, bool deleted)
+{
 	char text[DNS_NAME_TEXT_MAX];
 	if (dns_name_to_text(zone, text, sizeof(text)) < 0)
 		return;
 	xfrout_store_forget(&s->src, zone);   /* its cached version is stale now */
-	if (c->kind == STORE_ZONE_DELETED) {
+	if (deleted) {
 		propagation_drop_zone(s->prop, text);
 		return;
 	}
-	/* created, changed, or the catalog zone changed: the same path */
-	propagation_commit(s->prop, text, c->new_serial, propagation_now_ms());
+	propagation_commit(s->prop, text, serial, propagation_now_ms());
 	if (s->notify != NULL && notify_zone(s->notify, zone, false) != 0)
 		log_warning(text, "notify, cannot queue, out of memory");
-	mesh_zone_changed(zone, false);   /* registered POPs */
 }
 
+/* The store's commit listener: created, changed, or the catalog changed take one path. */
+static void
+on_commit(void *ctx, const struct store_commit *c)
+{
+	zone_changed(ctx, c->zone, c->new_serial, c->kind == STORE_ZONE_DELETED);
+}
+
+/* PUT /zones/{id}/notify: no change, a NOTIFY at once to every target. */
 static int
 on_notify(void *ctx, const uint8_t *zone, uint32_t serial)
 {
@@ -61,7 +90,6 @@ on_notify(void *ctx, const uint8_t *zone, uint32_t serial)
 	(void)serial;
 	if (s->notify == NULL)
 		return -ENOSYS;
-	mesh_zone_changed(zone, true);   /* registered POPs */
 	return notify_zone(s->notify, zone, true);
 }
 
@@ -82,6 +110,8 @@ xfr_service_start(const struct xfr_service_opts *o, struct store *st, struct xfr
 		return -ENOMEM;
 	}
 	s->st = st;
+	s->gate.key_is_pop = gate_key_is_pop;
+	s->gate.xfr_check = gate_xfr_check;
 	s->prop = propagation_new();
 	/* POPs' acknowledged serials from the last run, before any transfer is served */
 	if (s->prop != NULL) {
@@ -92,8 +122,9 @@ xfr_service_start(const struct xfr_service_opts *o, struct store *st, struct xfr
 			goto fail;
 		}
 	}
-	struct xfrout_conf xc = {.prop = s->prop};
+	struct xfrout_conf xc = {.prop = s->prop, .gate = &s->gate};
 	if (xfrout_store_source(st, &xc.src) == 0) {
+		xfrout_store_set_gate(&xc.src, &s->gate);
 		s->src = xc.src;
 		s->xo = s->prop != NULL ? xfrout_new(&xc) : NULL;
 	}
@@ -177,4 +208,70 @@ struct xfrout *
 xfr_service_xfrout(struct xfr_service *s)
 {
 	return s->xo;
+}
+
+struct notify *
+xfr_service_notify(struct xfr_service *s)
+{
+	return s->notify;
+}
+
+struct behind_ctx {
+	struct xfr_service *s;
+	const struct store_zone *z;
+	size_t queued;
+};
+
+static void
+behind_pop(void *ctx, const char *name, int notify_id)
+{
+	struct behind_ctx *b = ctx;
+	uint32_t acked;
+	if (notify_id < 0)
+		return;
+	if (propagation_pop_serial(b->s->prop, name, b->z->text, &acked) && acked == b->z->serial)
+		return;
+	if (notify_zone_to(b->s->notify, b->z->name, notify_id, false) == 0)
+		b->queued++;
+}
+
+static int
+behind_zone(void *ctx, const struct store_zone *z)
+{
+	struct behind_ctx *b = ctx;
+	b->z = z;
+	mesh_pop_each(__atomic_load_n(&b->s->gate.ctx, __ATOMIC_ACQUIRE), behind_pop, b);
+	return 0;
+}
+
+/*
+ * At start: a change committed but not acknowledged by a POP when the last
+ * run ended (a crash before its NOTIFY, or before its transfer) reaches
+ * that POP now, not at its next refresh.  The acknowledgements are the
+ * durable pop_serials propagation loaded from the store.
+ */
+static void
+notify_pops_behind(struct xfr_service *s)
+{
+	struct behind_ctx b = {.s = s};
+	struct store_snap *sn = NULL;
+	if (s->notify == NULL)
+		return;
+	if (store_snap_open(s->st, &sn) != 0) {
+		log_error(NULL, "notify, cannot read the zones to NOTIFY the POPs that are behind");
+		return;
+	}
+	store_snap_zones(sn, NULL, NULL, 0, behind_zone, &b);
+	store_snap_close(sn);
+	if (b.queued > 0)
+		log_notice(NULL, "mesh, %zu NOTIFYs queued at start for POPs behind the database",
+		           b.queued);
+}
+
+void
+xfr_service_set_mesh(struct xfr_service *s, struct mesh *m)
+{
+	__atomic_store_n(&s->gate.ctx, (void *)m, __ATOMIC_RELEASE);
+	if (m != NULL)
+		notify_pops_behind(s);
 }

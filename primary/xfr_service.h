@@ -43,4 +43,17 @@ struct propagation *xfr_service_propagation(struct xfr_service *s);
 struct xfrout;
 struct xfrout *xfr_service_xfrout(struct xfr_service *s);
 
+/* The one NOTIFY sender: the mesh adds its POPs to it as targets. */
+struct notify;
+struct notify *xfr_service_notify(struct xfr_service *s);
+
+/*
+ * Points the transfer ACL and xfrout at the POP registry (NULL: none), and
+ * then NOTIFYs each POP of every zone whose serial it has not acknowledged
+ * (pop_serials, durable): a change made before a crash still reaches the
+ * POPs.  The mesh must outlive the service or be detached first.
+ */
+struct mesh;
+void xfr_service_set_mesh(struct xfr_service *s, struct mesh *m);
+
 #endif

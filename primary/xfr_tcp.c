@@ -27,6 +27,7 @@
 #include "net/tcp.h"
 #include "primary/xfrout.h"
 #include "util/log.h"
+#include "util/clock.h"
 
 /* Messages written per connection per wake-up, so one fast transfer
  * cannot starve the others. */
@@ -79,9 +80,7 @@ struct xfr_tcp {
 static uint64_t
 now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	return (uint64_t)clock_mono_ms();
 }
 
 static void

@@ -30,13 +30,19 @@
 #include "dns/tsig.h"
 #include "dns/wire.h"
 #include "net/addr.h"
-#include "primary/mesh.h"
+#include "primary/pop_gate.h"
 #include "primary/propagation.h"
 #include "util/err.h"
+#include "util/hash.h"
 #include "util/log.h"
+
+#define REFUSE_SLOTS 256
 
 struct xfrout {
 	struct xfrout_conf conf;
+	/* refusal log rate limit (refuse_log_due) */
+	pthread_mutex_t refuse_lock;
+	struct { uint64_t hash; int64_t ms; } refuse_seen[REFUSE_SLOTS];
 };
 
 enum txn_kind { K_ERROR, K_SOA, K_AXFR, K_IXFR };
@@ -177,12 +183,16 @@ xfrout_new(const struct xfrout_conf *conf)
 	if (x == NULL)
 		return NULL;
 	x->conf = *conf;
+	pthread_mutex_init(&x->refuse_lock, NULL);
 	return x;
 }
 
 void
 xfrout_free(struct xfrout *x)
 {
+	if (x == NULL)
+		return;
+	pthread_mutex_destroy(&x->refuse_lock);
 	free(x);
 }
 
@@ -226,32 +236,30 @@ set_error(struct xfrout_txn *t, unsigned rcode)
  * flood the log; repeats go to debug.  A small hash table of last times,
  * collisions only ever let a line through early.
  */
-#define REFUSE_SLOTS 256
-static pthread_mutex_t refuse_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct { uint64_t hash; int64_t ms; } refuse_seen[REFUSE_SLOTS];
-
+/* FNV-1a continued over `s` (util/hash.h's constants), to chain fields. */
 static uint64_t
 fnv(uint64_t h, const char *s)
 {
 	for (; *s != '\0'; s++)
-		h = (h ^ (uint8_t)*s) * 1099511628211u;
+		h = (h ^ (uint8_t)*s) * HASH_FNV_PRIME;
 	return h;
 }
 
 static bool
 refuse_log_due(const struct xfrout_txn *t, const char *why)
 {
-	uint64_t h = fnv(fnv(fnv(fnv(14695981039346656037u, t->ip_text), t->zone), kind_name(t)),
+	uint64_t h = fnv(fnv(fnv(fnv(HASH_FNV_OFFSET, t->ip_text), t->zone), kind_name(t)),
 	                 why);
 	int64_t now = propagation_now_ms();
-	pthread_mutex_lock(&refuse_lock);
+	struct xfrout *x = t->x;
+	pthread_mutex_lock(&x->refuse_lock);
 	unsigned slot = (unsigned)(h % REFUSE_SLOTS);
-	bool due = refuse_seen[slot].hash != h || now - refuse_seen[slot].ms >= 60000;
+	bool due = x->refuse_seen[slot].hash != h || now - x->refuse_seen[slot].ms >= 60000;
 	if (due) {
-		refuse_seen[slot].hash = h;
-		refuse_seen[slot].ms = now;
+		x->refuse_seen[slot].hash = h;
+		x->refuse_seen[slot].ms = now;
 	}
-	pthread_mutex_unlock(&refuse_lock);
+	pthread_mutex_unlock(&x->refuse_lock);
 	return due;
 }
 
@@ -440,7 +448,7 @@ plan(struct xfrout_txn *t)
 	}
 	/* Mesh: a POP's key only from that POP's mesh address (mesh.h). */
 	char mwhy[DNS_NAME_TEXT_MAX * 2 + 96];
-	if (!mesh_xfr_check(t->ip_text, t->keyname, mwhy, sizeof(mwhy))) {
+	if (!pop_gate_xfr_check(t->x->conf.gate, t->ip_text, t->keyname, mwhy, sizeof(mwhy))) {
 		refuse(t, DNS_RCODE_REFUSED, mwhy);
 		return;
 	}

@@ -106,9 +106,12 @@ struct xfrout_source {
 	int (*allowed)(void *ctx, const uint8_t *zone, const uint8_t *key);
 };
 
+struct pop_gate;
+
 struct xfrout_conf {
 	struct xfrout_source src;
 	struct propagation *prop;   /* NULL: no tracking */
+	const struct pop_gate *gate;   /* the POP registry's checks (pop_gate.h); NULL: none */
 	size_t msg_size;            /* fill messages up to this (0: XFROUT_MSG_DEFAULT) */
 	/* Test hook: clock for TSIG (NULL: time()). */
 	uint64_t (*now)(void);

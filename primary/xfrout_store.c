@@ -17,7 +17,9 @@
 #include "dns/serial.h"
 #include "dns/tsig.h"
 #include "primary/acl.h"
+#include "primary/pop_gate.h"
 #include "primary/store.h"
+#include "util/hash.h"
 
 struct rec_load {
 	struct xfrout_data *d;
@@ -108,6 +110,7 @@ struct zc {
 
 struct xsrc {
 	struct store *st;
+	const struct pop_gate *gate;   /* NULL: no POP registry */
 	pthread_mutex_t lock;
 	struct zc **buckets;      /* NULL until the first entry */
 	size_t nbuckets, n;
@@ -120,15 +123,7 @@ struct xsrc {
 static uint64_t
 zc_hash(const uint8_t *name)
 {
-	uint64_t h = 14695981039346656037ULL;
-	size_t len = dns_name_len(name);
-	for (size_t i = 0; i < len; i++) {
-		uint8_t c = name[i];
-		if (c >= 'A' && c <= 'Z')
-			c = (uint8_t)(c + 32);
-		h = (h ^ c) * 1099511628211ULL;
-	}
-	return h;
+	return hash_fnv1a_lower(name, dns_name_len(name), 0);
 }
 
 static void
@@ -408,18 +403,19 @@ src_key(void *ctx, const uint8_t *name, struct dns_tsig_key *k)
 static int
 src_allowed(void *ctx, const uint8_t *zone, const uint8_t *key)
 {
-	struct store *st = ((struct xsrc *)ctx)->st;
+	struct xsrc *x = ctx;
 	struct store_snap *sn = NULL;
 	struct store_zone z;
 	char text[DNS_NAME_TEXT_MAX];
 	if (dns_name_to_text(key, text, sizeof(text)) < 0)
 		return 0;
-	int ret = store_snap_open(st, &sn);
+	bool is_pop = pop_gate_key_is_pop(x->gate, text);
+	int ret = store_snap_open(x->st, &sn);
 	if (ret != 0)
 		return ret;
 	ret = store_snap_zone(sn, zone, &z);
 	if (ret == 0)
-		ret = acl_xfr_allowed(sn, &z, text);
+		ret = acl_xfr_allowed(sn, &z, text, is_pop);
 	store_snap_close(sn);
 	return ret;
 }
@@ -438,6 +434,14 @@ xfrout_store_source(struct store *st, struct xfrout_source *src)
 	src->key = src_key;
 	src->allowed = src_allowed;
 	return 0;
+}
+
+void
+xfrout_store_set_gate(struct xfrout_source *src, const struct pop_gate *gate)
+{
+	struct xsrc *x = src->ctx;
+	if (x != NULL)
+		x->gate = gate;
 }
 
 void

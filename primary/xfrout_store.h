@@ -21,6 +21,9 @@ int xfrout_store_source(struct store *st, struct xfrout_source *src);
  * no longer current; transfers sending one keep it until they end).
  */
 void xfrout_store_forget(struct xfrout_source *src, const uint8_t *zone);
+/* Points the transfer ACL at the POP registry's checks (pop_gate.h); NULL: none. */
+struct pop_gate;
+void xfrout_store_set_gate(struct xfrout_source *src, const struct pop_gate *gate);
 /*
  * Caps the cache at `bytes` (default 512 MiB) and evicts the least recently
  * used versions until it fits.  A version larger than half the cap is never

@@ -227,7 +227,6 @@ static int
 teardown(void **state)
 {
 	struct fx *f = *state;
-	mesh_attach(NULL);
 	mesh_close(f->m);
 	store_close(f->st);
 	char cmd[256];
@@ -246,7 +245,7 @@ open_mesh(struct fx *f, const char *net, bool iface)
 	                      .wg_interface = iface ? "anyw0" : NULL, .wg_command = f->wg};
 	char err[256] = "";
 	struct mesh *m = NULL;
-	int ret = mesh_open(&o, f->st, NULL, &m, err, sizeof(err));
+	int ret = mesh_open(&o, f->st, NULL, NULL, &m, err, sizeof(err));
 	if (ret != 0)
 		fail_msg("mesh_open: %s", err);
 	return m;
@@ -297,7 +296,6 @@ test_mesh_registry(void **state)
 	struct fx *f = *state;
 	char err[256];
 	f->m = open_mesh(f, "10.53.0.0/29", true);   /* POP addresses .2 .. .6 */
-	mesh_attach(f->m);
 	json_t *j = NULL;
 	assert_int_equal(add(f->m, "tokyo", "192.0.2.7:51820", BOB_PUB, &j, err), 0);
 	assert_string_equal(json_string_value(json_object_get(j, "mesh_ip")), "10.53.0.2");
@@ -351,17 +349,17 @@ test_mesh_registry(void **state)
 
 	/* hooks: a POP key only from its own address, a POP address only with its key */
 	char why[256];
-	assert_true(mesh_key_is_pop("POP-TOKYO"));
-	assert_true(mesh_xfr_check("10.53.0.2", "pop-tokyo.", why, sizeof(why)));
-	assert_false(mesh_xfr_check("10.53.0.3", "pop-tokyo.", why, sizeof(why)));
+	assert_true(mesh_key_is_pop(f->m, "POP-TOKYO"));
+	assert_true(mesh_xfr_check(f->m, "10.53.0.2", "pop-tokyo.", why, sizeof(why)));
+	assert_false(mesh_xfr_check(f->m, "10.53.0.3", "pop-tokyo.", why, sizeof(why)));
 	assert_non_null(strstr(why, "belongs to POP 'tokyo'"));
-	assert_false(mesh_xfr_check("10.53.0.2", "pop-p0.", why, sizeof(why)));
-	assert_false(mesh_xfr_check("10.53.0.2", "other-key.", why, sizeof(why)));
+	assert_false(mesh_xfr_check(f->m, "10.53.0.2", "pop-p0.", why, sizeof(why)));
+	assert_false(mesh_xfr_check(f->m, "10.53.0.2", "other-key.", why, sizeof(why)));
 	assert_non_null(strstr(why, "own key"));
-	assert_true(mesh_xfr_check("::ffff:10.53.0.2", "pop-tokyo.", why, sizeof(why)));
-	assert_false(mesh_xfr_check("::ffff:10.53.0.4", "pop-tokyo.", why, sizeof(why)));
-	assert_true(mesh_xfr_check("127.0.0.1", "other-key.", why, sizeof(why)));
-	assert_false(mesh_xfr_check("127.0.0.1", "pop-p1", why, sizeof(why)));
+	assert_true(mesh_xfr_check(f->m, "::ffff:10.53.0.2", "pop-tokyo.", why, sizeof(why)));
+	assert_false(mesh_xfr_check(f->m, "::ffff:10.53.0.4", "pop-tokyo.", why, sizeof(why)));
+	assert_true(mesh_xfr_check(f->m, "127.0.0.1", "other-key.", why, sizeof(why)));
+	assert_false(mesh_xfr_check(f->m, "127.0.0.1", "pop-p1", why, sizeof(why)));
 
 	json_t *all = NULL;
 	assert_int_equal(mesh_pop_json(f->m, NULL, &all), 0);
@@ -374,9 +372,9 @@ test_mesh_registry(void **state)
 
 	/* retire: gone from memory, database and interface; its address is free again */
 	assert_int_equal(mesh_pop_delete(f->m, "tokyo", err, sizeof(err)), 0);
-	assert_false(mesh_key_is_pop("pop-tokyo."));
-	assert_false(mesh_xfr_check("10.53.0.2", "pop-tokyo.", why, sizeof(why)) &&
-	             mesh_key_is_pop("pop-tokyo."));
+	assert_false(mesh_key_is_pop(f->m, "pop-tokyo."));
+	assert_false(mesh_xfr_check(f->m, "10.53.0.2", "pop-tokyo.", why, sizeof(why)) &&
+	             mesh_key_is_pop(f->m, "pop-tokyo."));
 	assert_int_equal(count_rows(f, "SELECT count(*) FROM tsig_keys WHERE name = 'pop-tokyo.'"), 0);
 	assert_non_null(strstr(slurp(f->wglog), "set anyw0 peer " BOB_PUB " remove"));
 	assert_int_equal(mesh_pop_delete(f->m, "tokyo", err, sizeof(err)), -ENOENT);
@@ -387,7 +385,6 @@ test_mesh_registry(void **state)
 
 	/* a restart loads the same registry */
 	char *pc = mesh_primary_conf(f->m);
-	mesh_attach(NULL);
 	mesh_close(f->m);
 	f->m = open_mesh(f, "10.53.0.0/29", false);
 	char *pc2 = mesh_primary_conf(f->m);
@@ -411,28 +408,28 @@ test_mesh_open_errors(void **state)
 	char err[256];
 	struct mesh *m = NULL;
 	struct mesh_opts o = {.db = f->db, .net = "10.53.0.0/33", .xfr = "127.0.0.1:5300"};
-	assert_int_equal(mesh_open(&o, f->st, NULL, &m, err, sizeof(err)), -EINVAL);
+	assert_int_equal(mesh_open(&o, f->st, NULL, NULL, &m, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "prefix"));
 	o.net = NULL;
 	o.wg_endpoint = "nowhere";
-	assert_int_equal(mesh_open(&o, f->st, NULL, &m, err, sizeof(err)), -EINVAL);
+	assert_int_equal(mesh_open(&o, f->st, NULL, NULL, &m, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "--wg-endpoint"));
 	o.wg_endpoint = NULL;
 	o.wg_private_key = "/nonexistent/key";
-	assert_int_equal(mesh_open(&o, f->st, NULL, &m, err, sizeof(err)), -EIO);
+	assert_int_equal(mesh_open(&o, f->st, NULL, NULL, &m, err, sizeof(err)), -EIO);
 	assert_non_null(strstr(err, "--wg-private-key"));
 	assert_null(m);
 	/* a key file that others may read is refused, like ssh does */
 	o.wg_private_key = f->keyfile;
 	o.wg_command = f->wg;
 	chmod(f->keyfile, 0640);
-	assert_int_equal(mesh_open(&o, f->st, NULL, &m, err, sizeof(err)), -EPERM);
+	assert_int_equal(mesh_open(&o, f->st, NULL, NULL, &m, err, sizeof(err)), -EPERM);
 	assert_non_null(strstr(err, "permissions 0640"));
 	assert_non_null(strstr(err, "too open"));
 	assert_null(m);
 	chmod(f->keyfile, 0600);
 	/* the private key never reaches the database */
-	assert_int_equal(mesh_open(&o, f->st, NULL, &m, err, sizeof(err)), 0);
+	assert_int_equal(mesh_open(&o, f->st, NULL, NULL, &m, err, sizeof(err)), 0);
 	mesh_close(m);
 	char q[200];
 	snprintf(q, sizeof(q), "SELECT count(*) FROM settings WHERE value LIKE '%%%s%%'", ALICE_PRIV);
@@ -441,7 +438,7 @@ test_mesh_open_errors(void **state)
 	if (access("/usr/bin/wg", X_OK) != 0)
 		return;
 	o.wg_command = NULL;
-	assert_int_equal(mesh_open(&o, f->st, NULL, &m, err, sizeof(err)), 0);
+	assert_int_equal(mesh_open(&o, f->st, NULL, NULL, &m, err, sizeof(err)), 0);
 	json_t *j = NULL;
 	assert_int_equal(add(m, "x", "192.0.2.1:1", BOB_PUB, &j, err), 0);
 	assert_non_null(strstr(json_string_value(json_object_get(j, "wireguard_config")),

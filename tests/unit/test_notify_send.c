@@ -344,6 +344,66 @@ test_notify_burst_cost_linear(void **state)
 	any_zone = false;
 }
 
+/* One NOTIFY within `ms` on fd: 1 signed with key `key` (text), 0 unsigned, -1 none. */
+static int
+recv_signed(int fd, int ms, const char *key)
+{
+	struct pollfd pf = {.fd = fd, .events = POLLIN};
+	if (poll(&pf, 1, ms) != 1)
+		return -1;
+	uint8_t buf[1024];
+	ssize_t len = recv(fd, buf, sizeof(buf), 0);
+	assert_true(len > 12);
+	struct dns_msg m;
+	assert_int_equal(dns_msg_parse(&m, buf, (size_t)len), 0);
+	assert_int_equal(dns_msg_opcode(&m), DNS_OP_NOTIFY);
+	assert_true(dns_name_equal(m.qname, zone));
+	if (!m.has_tsig)
+		return 0;
+	char text[DNS_NAME_TEXT_MAX];
+	assert_true(dns_name_to_text(m.tsig.key, text, sizeof(text)) > 0);
+	assert_string_equal(text, key);
+	return 1;
+}
+
+/*
+ * One sender, two targets (issue 14.3): a --notify target signed with the
+ * zone's key (here none: unsigned) and a POP added while the thread runs,
+ * signed with its own key.  A removed target hears nothing more, not even
+ * the retries of what was in flight to it; the other goes on.
+ */
+static void
+test_notify_targets_own_keys_and_removal(void **state)
+{
+	(void)state;
+	any_zone = false;
+	stall_call = 0;
+	assert_true(dns_name_from_text("example.com.", 12, NULL, zone) > 0);
+	int fd_a = -1;
+	struct notify *n = sender(&fd_a);
+	assert_int_equal(notify_start(n), 0);
+	struct sockaddr_in to_b;
+	int fd_b = receiver(&to_b);
+	struct dns_tsig_key key;
+	assert_int_equal(dns_tsig_key_parse(&key, "pop-b.:hmac-sha256:c2VjcmV0LXNlY3JldA==",
+	                                    NULL, 0), 0);
+	int id_b = notify_target_add(n, (struct sockaddr *)&to_b, sizeof(to_b), &key);
+	assert_true(id_b > 0);   /* slot 0 is the first target's */
+
+	assert_int_equal(notify_zone(n, zone, false), 0);
+	assert_int_equal(recv_signed(fd_a, 2000, NULL), 0);
+	assert_int_equal(recv_signed(fd_b, 2000, "pop-b."), 1);
+	notify_target_remove(n, id_b);
+	/* unanswered: the first target gets its retry, the removed one nothing */
+	assert_int_equal(recv_signed(fd_a, 2000, NULL), 0);
+	assert_int_equal(recv_signed(fd_b, NOTIFY_RETRY_MS * 3, "pop-b."), -1);
+	assert_int_equal(notify_zone_to(n, zone, id_b, true), 0);
+	assert_int_equal(recv_signed(fd_b, NOTIFY_RETRY_MS, "pop-b."), -1);
+	notify_free(n);
+	close(fd_a);
+	close(fd_b);
+}
+
 int
 main(void)
 {
@@ -352,6 +412,7 @@ main(void)
 		cmocka_unit_test(test_notify_backoff_counts_from_the_send),
 		cmocka_unit_test(test_notify_coalesce_and_answers),
 		cmocka_unit_test(test_notify_burst_cost_linear),
+		cmocka_unit_test(test_notify_targets_own_keys_and_removal),
 	};
 	return cmocka_run_group_tests_name("notify_send", tests, NULL, NULL);
 }

@@ -1,0 +1,256 @@
+/*
+ * The store's lowest layer (store_int.h): the reader pool, the helpers every
+ * store file uses, the one commit listener and the write transactions whose
+ * commit hands the events to it.  Calls nothing above it (store_change,
+ * store_zone, store_catalog, store.c call down to here), so the store's
+ * files form no circle.
+ */
+#include "primary/store_int.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "dns/rrtype.h"
+#include "util/err.h"
+#include "util/log.h"
+
+/* ---- connections ----------------------------------------------------------- */
+
+struct conn *
+pool_get(struct store *st)
+{
+	pthread_mutex_lock(&st->pool_mu);
+	struct conn *c = st->pool;
+	if (c != NULL)
+		st->pool = c->next;
+	pthread_mutex_unlock(&st->pool_mu);
+	if (c != NULL)
+		return c;
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return NULL;
+	if (db_open(st->path, false, true, &c->db) != 0) {
+		db_close(c->db);
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void
+pool_put(struct store *st, struct conn *c)
+{
+	pthread_mutex_lock(&st->pool_mu);
+	c->next = st->pool;
+	st->pool = c;
+	pthread_mutex_unlock(&st->pool_mu);
+}
+
+/* ---- helpers ------------------------------------------------------------------ */
+
+int64_t
+now_s(void)
+{
+	return (int64_t)time(NULL);
+}
+
+void
+set_err(char *err, size_t cap, const char *fmt, ...)
+{
+	if (err == NULL || cap == 0)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, cap, fmt, ap);
+	va_end(ap);
+}
+
+void
+copy_text(char *dst, size_t cap, const char *src)
+{
+	snprintf(dst, cap, "%s", src ? src : "");
+}
+
+void
+nkey_set(struct nkey *k, const uint8_t *name)
+{
+	k->nlen = dns_name_len(name);
+	memcpy(k->name, name, k->nlen);
+	dns_name_lower(k->name);
+	k->klen = dns_name_to_lookup(k->name, k->key);
+}
+
+int
+name_text(const uint8_t *name, char *buf, size_t cap)
+{
+	uint8_t low[DNS_NAME_MAX];
+	memcpy(low, name, dns_name_len(name));
+	dns_name_lower(low);
+	return dns_name_to_text(low, buf, cap);
+}
+
+int
+zone_from_row(struct db_stmt *s, struct store_zone *z)
+{
+	memset(z, 0, sizeof(*z));
+	z->id = db_col_i64(s, 0);
+	copy_text(z->text, sizeof(z->text), db_col_text(s, 1));
+	size_t wl = db_col_bytes(s, 2);
+	const void *w = db_col_blob(s, 2);
+	if (w == NULL || wl == 0 || wl > DNS_NAME_MAX || dns_name_check(w, wl) != (int)wl)
+		return -EIO;
+	memcpy(z->name, w, wl);
+	copy_text(z->kind, sizeof(z->kind), db_col_text(s, 3));
+	copy_text(z->account, sizeof(z->account), db_col_text(s, 4));
+	if (dns_serial_policy_parse(db_col_text(s, 5), &z->policy) != 0)
+		z->policy = DNS_SERIAL_DEFAULT;
+	z->serial = (uint32_t)db_col_i64(s, 6);
+	z->notified_serial = (uint32_t)db_col_i64(s, 7);
+	z->is_catalog = db_col_int(s, 8) != 0;
+	return 0;
+}
+
+int
+zone_get(struct db *db, const uint8_t *name, struct store_zone *z)
+{
+	char text[DNS_NAME_TEXT_MAX];
+	if (name_text(name, text, sizeof(text)) < 0)
+		return -EINVAL;
+	struct db_stmt *s = db_q(db, DBQ_ZONE_BY_NAME);
+	if (s == NULL)
+		return -EIO;
+	db_bind_text(s, 1, text);
+	int rc = db_step(s);
+	int ret;
+	if (rc == DB_ROW)
+		ret = zone_from_row(s, z);
+	else if (rc == DB_DONE)
+		ret = -ENOENT;
+	else
+		ret = -EIO;
+	db_done(s);
+	return ret;
+}
+
+uint32_t
+get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+void
+put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+
+/* ---- opening -------------------------------------------------------------------- */
+
+/* ---- the commit listener ---------------------------------------------------------- */
+
+int
+store_set_listener(struct store *st, const struct store_listener *l)
+{
+	int ret = 0;
+	pthread_mutex_lock(&st->wmu);
+	if (l == NULL) {
+		memset(&st->listener, 0, sizeof(st->listener));
+		st->has_listener = false;
+	} else if (st->has_listener) {
+		ret = -EBUSY;
+	} else {
+		st->listener = *l;
+		st->has_listener = true;
+	}
+	pthread_mutex_unlock(&st->wmu);
+	if (ret != 0)
+		log_error(NULL, "store: a second commit listener refused");
+	return ret;
+}
+
+int
+store_notify(struct store *st, const uint8_t *zone, uint32_t serial)
+{
+	pthread_mutex_lock(&st->wmu);
+	struct store_listener l = st->listener;
+	pthread_mutex_unlock(&st->wmu);
+	if (l.on_notify == NULL)
+		return -ENOSYS;
+	return l.on_notify(l.ctx, zone, serial);
+}
+
+void
+pending_add(struct store *st, const uint8_t *zone, uint32_t from, uint32_t to,
+            enum store_change kind)
+{
+	if (st->npending >= PENDING_MAX) {
+		/* cannot happen: a transaction changes one zone and the catalog */
+		log_error(NULL, "store: more than %d commit events in one transaction", PENDING_MAX);
+		return;
+	}
+	struct pending *h = &st->pending[st->npending++];
+	memcpy(h->zone, zone, dns_name_len(zone));
+	h->old_serial = from;
+	h->new_serial = to;
+	h->kind = kind;
+}
+
+/* ---- write transactions --------------------------------------------------------- */
+
+int
+w_begin(struct store *st)
+{
+	pthread_mutex_lock(&st->wmu);
+	st->npending = 0;
+	arena_reset(&st->arena);
+	int ret = db_begin(st->w);
+	if (ret != 0)
+		pthread_mutex_unlock(&st->wmu);
+	return ret;
+}
+
+void
+w_rollback(struct store *st)
+{
+	db_rollback(st->w);
+	st->npending = 0;
+	pthread_mutex_unlock(&st->wmu);
+}
+
+int
+w_commit(struct store *st)
+{
+	if (db_commit(st->w) != 0) {
+		w_rollback(st);
+		return -EIO;
+	}
+	struct pending calls[PENDING_MAX];
+	size_t n = st->npending;
+	memcpy(calls, st->pending, n * sizeof(calls[0]));
+	st->npending = 0;
+	struct store_listener l = st->listener;
+	pthread_mutex_unlock(&st->wmu);
+	pthread_mutex_lock(&st->stats_mu);
+	st->last_commit = now_s();
+	st->commits++;
+	pthread_mutex_unlock(&st->stats_mu);
+	for (size_t i = 0; i < n; i++) {
+		if (calls[i].kind == STORE_CATALOG_CHANGED)
+			log_info(st->catalog_text, "zone updated, serial %u -> %u", calls[i].old_serial,
+			         calls[i].new_serial);
+		if (l.on_commit == NULL)
+			continue;
+		struct store_commit c = {.zone = calls[i].zone, .old_serial = calls[i].old_serial,
+		                         .new_serial = calls[i].new_serial, .kind = calls[i].kind};
+		l.on_commit(l.ctx, &c);
+	}
+	return 0;
+}
