@@ -55,6 +55,10 @@ if ! api "http://$API/api/v1/servers/localhost/tsigkeys/demo." >/dev/null 2>&1; 
 	api -X POST -d '{"name": "demo", "algorithm": "hmac-sha256"}' \
 		"http://$API/api/v1/servers/localhost/tsigkeys" >/dev/null
 fi
+# The catalog lists every zone: only POP keys and the keys the admin allows on
+# it may transfer it.  The demo secondary follows it with the demo key.
+api -X PUT -d '{"master_tsig_key_ids": ["demo."]}' \
+	"http://$API/api/v1/servers/localhost/zones/catalog.anycst.invalid." >/dev/null
 SECRET=$(api "http://$API/api/v1/servers/localhost/tsigkeys/demo." |
 	/usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')
 if ! api "http://$API/api/v1/servers/localhost/zones/example.com." >/dev/null 2>&1; then
