@@ -244,10 +244,15 @@ rrset_records(struct api_ctx *c, struct store_op *op, json_t *jrecs, const char 
 {
 	struct api_resp *rs = c->rs;
 	const struct api *a = c->r->api;
+	/* null is absent (go-powerdns sends "records": null on DELETE) */
+	if (jrecs != NULL && json_is_null(jrecs))
+		jrecs = NULL;
 	if (jrecs != NULL && !json_is_array(jrecs)) {
 		api_error(rs, 422, "%s.records: not an array", op->label);
 		return -EINVAL;
 	}
+	/* PowerDNS: a REPLACE without records (comments only, say) keeps them */
+	op->keep_records = op->kind == STORE_OP_REPLACE && jrecs == NULL;
 	size_t nr = op->kind == STORE_OP_DELETE ? 0 : json_array_size(jrecs);
 	if (nr > a->o.max_records) {
 		api_error(rs, 422, "%s.records: %zu records, more than the limit of %zu per rrset",

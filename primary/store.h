@@ -250,6 +250,7 @@ struct store_op {
 	bool has_ttl;            /* EXTEND without a TTL keeps the rrset's (or 3600) */
 	const struct store_rec *recs;
 	size_t nrecs;
+	bool keep_records;       /* REPLACE without "records": records stay (TTL too unless has_ttl) */
 	const struct store_comment *comments;  /* REPLACE: replaces comments when has_comments */
 	size_t ncomments;
 	bool has_comments;

@@ -362,7 +362,21 @@ apply_op(struct change *ch, const struct store_op *op)
 			ret = rrset_delete(ch->st, ch->z->id, &k, op->type, true);
 		break;
 	case STORE_OP_REPLACE:
-		ret = rrset_delete(ch->st, ch->z->id, &k, op->type, false);
+		if (op->keep_records) {
+			/* PowerDNS: "records" absent leaves them; a TTL given still applies */
+			if (op->has_ttl) {
+				struct db_stmt *s = db_q(ch->st->w, DBQ_RRSET_TTL);
+				if (s == NULL)
+					return -EIO;
+				db_bind_i64(s, 1, ch->z->id);
+				db_bind_blob(s, 2, k.key, k.klen);
+				db_bind_i64(s, 3, op->type);
+				db_bind_i64(s, 4, op->ttl);
+				ret = db_run(s);
+			}
+		} else {
+			ret = rrset_delete(ch->st, ch->z->id, &k, op->type, false);
+		}
 		for (size_t i = 0; i < op->nrecs && ret == 0; i++)
 			ret = rec_write(ch->st, ch->z->id, DBQ_REC_INSERT, &k, op->type,
 			                op->has_ttl ? op->ttl : 3600, rds[i], op->recs[i].rdlen,
