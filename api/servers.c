@@ -30,11 +30,19 @@ api_discovery(struct api_req *r, struct api_resp *rs, const char *id)
 		                            "api_features", ""));
 }
 
+/*
+ * The PowerDNS Authoritative release whose API v1 we implement: clients
+ * (octoDNS, Terraform's provider) choose their behaviour by this number, so it
+ * is PowerDNS's, and ours is served beside it as "anycst_version".
+ */
+#define API_PDNS_VERSION "4.9.0"
+
 static json_t *
 server_json(struct api *a)
 {
-	json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "type", "Server", "id", "localhost",
-	                      "daemon_type", "authoritative", "version", a->o.version, "url",
+	json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "type", "Server", "id",
+	                      "localhost", "daemon_type", "authoritative", "version",
+	                      API_PDNS_VERSION, "anycst_version", a->o.version, "url",
 	                      API_PREFIX, "config_url", API_PREFIX "/config{/config_setting}",
 	                      "zones_url", API_PREFIX "/zones{/zone}");
 	if (a->o.quic_spki_pin != NULL)

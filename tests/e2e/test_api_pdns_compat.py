@@ -3,7 +3,10 @@
 - REPLACE with "comments" and no "records" (PowerDNS-Admin, octoDNS comments)
   keeps the records and sets the comments; a TTL given with it applies.
 - "records": null on DELETE (go-powerdns: Terraform, external-dns) deletes.
+- The server object reports the PowerDNS API level in "version" (octoDNS picks
+  its behaviour by it) and our own version in "anycst_version".
 """
+import re
 ZONE = "compat.example."
 
 
@@ -58,3 +61,12 @@ def test_delete_with_records_null(primary):
         "name": "www." + ZONE, "type": "A", "changetype": "DELETE", "records": None}]})
     assert st == 204, body
     assert rrset(p, "www." + ZONE, "A") == []
+
+
+def test_server_reports_the_powerdns_api_level(primary):
+    p = primary
+    s = p.json("GET", "", expect=200)
+    assert s["version"] == "4.9.0", s
+    assert re.fullmatch(r"\d+\.\d+\.\d+", s["anycst_version"]) and s["anycst_version"] != "4.9.0", s
+    for srv in p.json("GET", "/api/v1/servers", expect=200):
+        assert srv["version"] == "4.9.0", srv
