@@ -13,19 +13,13 @@
 """
 import http.client
 import json
-import resource
 import select
 import socket
-import threading
 import time
 
+from anycst_e2e.slowloris import Trickler, raise_nofile
+
 PFX = "/api/v1/servers/localhost"
-
-
-def raise_nofile(want=4096):
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < want:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (min(want, hard), hard))
 
 
 def read_until_closed(s, timeout):
@@ -44,63 +38,6 @@ def read_until_closed(s, timeout):
             return True, data, time.monotonic() - t0
         data += d
     return False, data, time.monotonic() - t0
-
-
-class Trickler(threading.Thread):
-    """`n` connections from `src` to `port`, each sending one byte of an endless
-    request every `step` s; a connection the server closes is opened again."""
-
-    def __init__(self, port, n, payload, src="127.0.0.2", step=0.5):
-        super().__init__(daemon=True)
-        self.port, self.n, self.payload, self.src, self.step = port, n, payload, src, step
-        self.stop = threading.Event()
-        self.opened = 0
-        self.peak_alive = 0
-
-    def _open(self):
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.bind((self.src, 0))
-        s.setblocking(False)
-        try:
-            s.connect(("127.0.0.1", self.port))
-        except BlockingIOError:
-            pass
-        except OSError:
-            s.close()
-            return None
-        self.opened += 1
-        return [s, 0]
-
-    def run(self):
-        conns = []
-        try:
-            while not self.stop.is_set():
-                while len(conns) < self.n and not self.stop.is_set():
-                    c = self._open()
-                    if c is None:
-                        break
-                    conns.append(c)
-                alive = []
-                for c in conns:
-                    s, off = c
-                    try:
-                        s.send(self.payload[off % len(self.payload):][:1])
-                        c[1] = off + 1
-                        # drain anything the server says (a close shows up as b"")
-                        r, _, _ = select.select([s], [], [], 0)
-                        if r and not s.recv(4096):
-                            raise ConnectionResetError
-                        alive.append(c)
-                    except (BlockingIOError, InterruptedError):
-                        alive.append(c)   # still connecting
-                    except OSError:
-                        s.close()
-                self.peak_alive = max(self.peak_alive, len(alive))
-                conns = alive
-                self.stop.wait(self.step)
-        finally:
-            for s, _ in conns:
-                s.close()
 
 
 def timed_get(port, path, key, timeout=5):

@@ -9,14 +9,11 @@
 The secondary serves no zone here (its primary is a closed port): the answers
 used are id.server. CH TXT, which it always gives.
 """
-import os
-import resource
 import select
 import shutil
 import socket
 import struct
 import tempfile
-import threading
 import time
 
 import dns.message
@@ -24,6 +21,7 @@ import dns.query
 import pytest
 
 from anycst_e2e import Secondary, free_port
+from anycst_e2e.slowloris import Trickler, raise_nofile
 
 
 @pytest.fixture
@@ -31,12 +29,6 @@ def tmp():
     d = tempfile.mkdtemp(prefix="anycst-slowtcp-")
     yield d
     shutil.rmtree(d, ignore_errors=True)
-
-
-def raise_nofile(want=4096):
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < want:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (min(want, hard), hard))
 
 
 def framed_query():
@@ -87,65 +79,10 @@ def test_trickling_client_closed_at_message_deadline(tmp):
         sec.stop()
 
 
-class Trickler(threading.Thread):
-    """`n` connections from `src`, each sending one byte of a query every `step` s."""
-
-    def __init__(self, port, n, src="127.0.0.2", step=0.5):
-        super().__init__(daemon=True)
-        self.port, self.n, self.src, self.step = port, n, src, step
-        self.stop = threading.Event()
-        self.opened = 0
-        self.msg = framed_query()
-
-    def _open(self):
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.bind((self.src, 0))
-        s.setblocking(False)
-        try:
-            s.connect(("127.0.0.1", self.port))
-        except BlockingIOError:
-            pass
-        except OSError:
-            s.close()
-            return None
-        self.opened += 1
-        return [s, 0]
-
-    def run(self):
-        conns = []
-        try:
-            while not self.stop.is_set():
-                while len(conns) < self.n and not self.stop.is_set():
-                    c = self._open()
-                    if c is None:
-                        break
-                    conns.append(c)
-                alive = []
-                for c in conns:
-                    s, off = c
-                    try:
-                        # never the last byte: the query stays incomplete
-                        s.send(self.msg[off % (len(self.msg) - 1):][:1])
-                        c[1] = off + 1
-                        r, _, _ = select.select([s], [], [], 0)
-                        if r and not s.recv(4096):
-                            raise ConnectionResetError
-                        alive.append(c)
-                    except (BlockingIOError, InterruptedError):
-                        alive.append(c)
-                    except OSError:
-                        s.close()
-                conns = alive
-                self.stop.wait(self.step)
-        finally:
-            for s, _ in conns:
-                s.close()
-
-
 def test_slowloris_from_one_address_does_not_starve_others(tmp):
     raise_nofile()
     sec = Secondary(tmp, free_port(), tsig=False, http=False).start()
-    t = Trickler(sec.port, 600)
+    t = Trickler(sec.port, 600, framed_query(), hold_last=True)
     t.start()
     try:
         deadline = time.monotonic() + 20

@@ -12,6 +12,7 @@ its daemons, peers, ports, waits and labs from here.
     quic      anycst-doq-test server/client, NetnsPair with packet loss
     xoq       XoQ helpers: QUIC secondaries, big zones, metrics, served_a
     relays    DelayRelay (UDP delay), Poller
+    slowloris raise_nofile, Trickler (slow clients for the resource-limit tests)
     rrl_load, edge_probe   traffic generators (also run as scripts)
 
 Every process is started by PID and stopped by its PID; namespaces and temp
