@@ -30,7 +30,7 @@ import dns.rdatatype
 import dns.zone
 import pytest
 
-from anycst_e2e import BIN, Knot, free_port
+from anycst_e2e import BIN, Knot, free_port, section_set
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DATA = os.path.join(ROOT, "tests", "data", "answer")
@@ -228,15 +228,6 @@ def ask(port, qname, qtype, qclass, variant):
     if tcp:
         return dns.query.tcp(q, "127.0.0.1", port=port, timeout=3)
     return dns.query.udp(q, "127.0.0.1", port=port, timeout=3, ignore_trailing=True)
-
-
-def section_set(sec):
-    out = set()
-    for rrset in sec:
-        for rd in rrset:
-            out.add((rrset.name.to_text().lower(), rrset.rdclass, rrset.rdtype, rrset.ttl,
-                     rd.to_text().lower()))
-    return out
 
 
 def summary(r):

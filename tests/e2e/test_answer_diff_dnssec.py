@@ -23,7 +23,7 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
-from anycst_e2e import Knot, Secondary, free_port, wait_until
+from anycst_e2e import Knot, Secondary, free_port, section_set, wait_until
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BIN = os.environ.get("ANYCST_BIN", os.path.join(ROOT, "bin"))
@@ -126,15 +126,6 @@ def ask(port, qname, qtype, variant):
     if tcp:
         return dns.query.tcp(q, "127.0.0.1", port=port, timeout=3)
     return dns.query.udp(q, "127.0.0.1", port=port, timeout=3, ignore_trailing=True)
-
-
-def section_set(sec):
-    out = set()
-    for rrset in sec:
-        for rd in rrset:
-            out.add((rrset.name.to_text().lower(), rrset.rdclass, rrset.rdtype, rrset.ttl,
-                     rd.to_text().lower()))
-    return out
 
 
 def summary(r):

@@ -44,6 +44,17 @@ def zone_set(it):
     return out
 
 
+def section_set(sec):
+    """A message section as a set of (owner, class, type, TTL, rdata text), names
+    lowercased, for comparing answers of two servers regardless of order and case."""
+    out = set()
+    for rrset in sec:
+        for rd in rrset:
+            out.add((rrset.name.to_text().lower(), rrset.rdclass, rrset.rdtype, rrset.ttl,
+                     rd.to_text().lower()))
+    return out
+
+
 def export_set(text, origin):
     z = dns.zone.from_text(text, origin=origin, relativize=False, check_origin=False)
     return zone_set(z.iterate_rdatas())
