@@ -274,19 +274,6 @@ store_zone_create(struct store *st, const struct store_zone_new *zn, const struc
 		set_err(err, errcap, "zone '%s' is the catalog zone", st->catalog_text);
 		return -EEXIST;
 	}
-	if (dns_name_is_sub(zn->name, st->catalog)) {
-		/* its names would overlap the catalog's member and property records */
-		char text[DNS_NAME_TEXT_MAX];
-		name_text(zn->name, text, sizeof(text));
-		if (!zn->cross_account) {
-			/* an account key sees the one neutral text of every clash */
-			set_err(err, errcap, "Conflict: zone name '%s' is not available", text);
-			return -EEXIST;
-		}
-		set_err(err, errcap, "zone '%s' is under the catalog zone '%s': names at or under the "
-		        "catalog zone are reserved", text, st->catalog_text);
-		return -EINVAL;
-	}
 	uint32_t serial = dns_serial_initial(zn->policy, time(NULL));
 	int ret = w_begin(st);
 	if (ret != 0)
@@ -301,6 +288,17 @@ store_zone_create(struct store *st, const struct store_zone_new *zn, const struc
 		name_text(zn->name, text, sizeof(text));
 		set_err(err, errcap, "Conflict: zone name '%s' is not available", text);
 		ret = -EEXIST;
+		goto fail;
+	}
+	if (dns_name_is_sub(zn->name, st->catalog)) {
+		/* Its names would overlap the catalog's member and property records.
+		 * (An account key never gets here: the catalog, an admin zone, is a
+		 * parent that clashes above, with the one neutral text.) */
+		char text[DNS_NAME_TEXT_MAX];
+		name_text(zn->name, text, sizeof(text));
+		set_err(err, errcap, "zone '%s' is under the catalog zone '%s': names at or under the "
+		        "catalog zone are reserved", text, st->catalog_text);
+		ret = -EINVAL;
 		goto fail;
 	}
 	bool crossed = ret == 1;   /* logged once committed */
