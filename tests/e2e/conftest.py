@@ -15,6 +15,23 @@ import tempfile
 import pytest
 
 from anycst_e2e import Primary
+from anycst_e2e.core import STARTED, log_tails
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    item.anycst_started = len(STARTED)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failing test's report carries the log tails of the daemons it started
+    (those whose logs are still there)."""
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.failed:
+        tails = log_tails(since=getattr(item, "anycst_started", len(STARTED)))
+        if tails:
+            rep.sections.append(("anycst daemon logs", tails))
 
 
 @pytest.fixture

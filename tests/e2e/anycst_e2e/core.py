@@ -37,6 +37,26 @@ def free_port(kind=socket.SOCK_STREAM, also_udp=True):
     raise RuntimeError("no free port")
 
 
+# Every daemon started, in order, as (program, log path): a timed-out wait and
+# a failing test's report (conftest.py) show the tails of their logs, so a
+# failure in CI says what the daemons saw.
+STARTED = []
+
+
+def log_tails(since=None, last=4, size=3000):
+    """The tails of the logs of the daemons started since index `since` (or the
+    `last` ones), those whose files still exist."""
+    out = []
+    for what, path in (STARTED[since:] if since is not None else STARTED[-last:]):
+        try:
+            with open(path, errors="replace") as f:
+                text = f.read()
+        except OSError:
+            continue
+        out.append("\n--- %s %s (last %d bytes) ---\n%s" % (what, path, size, text[-size:]))
+    return "".join(out)
+
+
 def wait_until(pred, timeout, step=0.02, what="condition"):
     """Polls `pred` until it returns a true value (returned) or `timeout` s pass."""
     deadline = time.monotonic() + timeout
@@ -45,7 +65,8 @@ def wait_until(pred, timeout, step=0.02, what="condition"):
         if v:
             return v
         if time.monotonic() > deadline:
-            raise AssertionError("timed out after %.1f s waiting for %s" % (timeout, what))
+            raise AssertionError("timed out after %.1f s waiting for %s%s"
+                                 % (timeout, what, log_tails()))
         time.sleep(step)
 
 

@@ -15,8 +15,8 @@ import dns.rcode
 import dns.rdatatype
 import dns.tsigkeyring
 
-from .core import BIN, ApiClient, free_port, http_get, stop_pid, tsig_file_args, wait_until, \
-    write_api_key
+from .core import BIN, STARTED, ApiClient, free_port, http_get, stop_pid, tsig_file_args, \
+    wait_until, write_api_key
 
 # The TSIG key the secondary tests share with knotd (peers.Knot).
 KEY_NAME = "xfr-key"
@@ -86,6 +86,7 @@ class Primary:
         self.proc = subprocess.Popen(self.args(), stdout=logf, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)
         logf.close()
+        STARTED.append(("anycst-primary", self.log_path))
         deadline = time.monotonic() + timeout
         while True:
             if self.proc.poll() is not None:
@@ -242,6 +243,7 @@ class Secondary:
     def start(self):
         self.log = open(self.log_path, "a")
         self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=subprocess.STDOUT)
+        STARTED.append(("anycst-secondary", self.log_path))
         wait_until(lambda: self._listening(), 10, what="secondary listening")
         return self
 
