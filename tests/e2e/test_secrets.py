@@ -195,7 +195,7 @@ def test_no_secret_leaks():
                            name="secbad", extra=tsig_file_args(tmp, "gen-a.", wrong)).start()
         procs.append(secbad)
         for z, s in ((za, seca), (zq, secq)):
-            wait_until(lambda: s.serial(z) == p.serial(z), 20, what="first transfer of " + z)
+            wait_until(lambda: s.serial(z) == p.serial(z), 60, what="first transfer of " + z)
         for n in range(3):
             for z, s in ((za, seca), (zq, secq)):
                 st, _ = rec.call("PATCH", "/zones/" + z, {"rrsets": [{
