@@ -142,7 +142,10 @@ int64_t db_changes(struct db *db);   /* rows changed by the last statement */
  * not start (then nothing checkpoints but the engine's defaults).
  */
 struct db_ckpt;
-struct db_ckpt *db_ckpt_start(const char *path);
+/* `wal_max`: bytes of WAL past which the checkpointer waits for readers and
+ * writers (up to CKPT_FORCE_MS) to truncate it, so long-lived or overlapping
+ * read snapshots cannot starve it. */
+struct db_ckpt *db_ckpt_start(const char *path, int64_t wal_max);
 void db_ckpt_stop(struct db_ckpt *c);   /* NULL ok */
 
 #endif
