@@ -462,6 +462,19 @@ ckpt_passive(struct db *db)
 		sqlite3_wal_checkpoint_v2(db->h, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
 }
 
+void
+db_wal_bound(struct db *db, int64_t wal_max)
+{
+	const char *wal = sqlite3_filename_wal(sqlite3_db_filename(db->h, "main"));
+	struct stat sb;
+	if (wal == NULL || stat(wal, &sb) != 0 || (int64_t)sb.st_size <= wal_max / 4 * 3)
+		return;
+	if (sqlite3_wal_checkpoint_v2(db->h, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) !=
+	    SQLITE_OK)
+		log_warning(NULL, "store: WAL of %lld bytes over its bound, not truncated: %s",
+		            (long long)sb.st_size, sqlite3_errmsg(db->h));
+}
+
 /*
  * Checkpoints the WAL on a connection of its own (ckpt_force, ckpt_passive).
  * The writer's automatic checkpoints are off, so an API request never waits
