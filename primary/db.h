@@ -142,7 +142,15 @@ int64_t db_changes(struct db *db);   /* rows changed by the last statement */
  * not start (then nothing checkpoints but the engine's defaults).
  */
 struct db_ckpt;
-struct db_ckpt *db_ckpt_start(const char *path);
+/* `wal_max`: bytes of WAL past which the checkpointer waits for readers and
+ * writers (up to CKPT_FORCE_MS) to truncate it, so long-lived or overlapping
+ * read snapshots cannot starve it. */
+struct db_ckpt *db_ckpt_start(const char *path, int64_t wal_max);
+/* The writer's backstop, called after a commit with the writer lock held:
+ * past 3/4 of `wal_max` bytes of WAL (the checkpointer fell behind, e.g. it
+ * could not get the write lock between busy writers) checkpoints and
+ * truncates the WAL on this connection, waiting for the readers. */
+void db_wal_bound(struct db *db, int64_t wal_max);
 void db_ckpt_stop(struct db_ckpt *c);   /* NULL ok */
 
 #endif

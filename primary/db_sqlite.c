@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "util/err.h"
@@ -388,19 +389,96 @@ db_changes(struct db *db)
 /* WAL frames (pages) past which the checkpointer truncates the WAL. */
 #define CKPT_TRUNCATE_FRAMES 1024
 #define CKPT_BUSY_MS 50
+/* How long a truncation over the bound waits for readers and the writer. */
+#define CKPT_FORCE_MS 5000
+/* The WAL's size is looked at every tick, a PASSIVE checkpoint every 5th. */
+#define CKPT_TICK_MS 20
+#define CKPT_PASSIVE_TICKS 5
 
 struct db_ckpt {
 	char *path;
+	char *wal_path;       /* path + "-wal" */
+	int64_t wal_max;      /* bytes */
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	bool stop;
 };
 
+/* Waits for the stop flag or one tick; true when asked to stop. */
+static bool
+ckpt_wait(struct db_ckpt *ck)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += CKPT_TICK_MS * 1000 * 1000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&ck->mu);
+	if (!ck->stop)
+		pthread_cond_timedwait(&ck->cv, &ck->mu, &ts);
+	bool stop = ck->stop;
+	pthread_mutex_unlock(&ck->mu);
+	return stop;
+}
+
 /*
- * Checkpoints the WAL every 100 ms on a connection of its own (PASSIVE: never
- * blocks the writer or readers).  The writer's automatic checkpoints are off,
- * so an API request never waits for the database file's fsync.
+ * Overlapping read snapshots keep some frames needed all the time, so the
+ * WAL is never all copied back and would grow without end (80 KiB a zone
+ * during a mass creation).  Past half of wal_max (the rest is room for what
+ * is written until the next tick) the truncation waits for the readers of
+ * the moment to finish (new ones read the database file) and holds the
+ * writers meanwhile, at most CKPT_FORCE_MS.  True when it ran.
+ */
+static bool
+ckpt_force(struct db_ckpt *ck, struct db *db)
+{
+	struct stat sb;
+	if (stat(ck->wal_path, &sb) != 0 || (int64_t)sb.st_size <= ck->wal_max / 2)
+		return false;
+	sqlite3_busy_timeout(db->h, CKPT_FORCE_MS);
+	int rc = sqlite3_wal_checkpoint_v2(db->h, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+	sqlite3_busy_timeout(db->h, CKPT_BUSY_MS);
+	if (rc != SQLITE_OK)
+		log_warning(NULL, "store: WAL of %lld bytes over its bound, not truncated: %s",
+		            (long long)sb.st_size, sqlite3_errmsg(db->h));
+	return true;
+}
+
+/*
+ * PASSIVE copies back what no reader still needs, never blocking anyone;
+ * under a steady stream of writes SQLite may never start the WAL over, so
+ * past CKPT_TRUNCATE_FRAMES, all copied, it truncates (waiting at most
+ * CKPT_BUSY_MS).
+ */
+static void
+ckpt_passive(struct db *db)
+{
+	int nlog = 0, nckpt = 0;
+	sqlite3_wal_checkpoint_v2(db->h, NULL, SQLITE_CHECKPOINT_PASSIVE, &nlog, &nckpt);
+	if (nlog >= CKPT_TRUNCATE_FRAMES && nckpt == nlog)
+		sqlite3_wal_checkpoint_v2(db->h, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+}
+
+void
+db_wal_bound(struct db *db, int64_t wal_max)
+{
+	const char *wal = sqlite3_filename_wal(sqlite3_db_filename(db->h, "main"));
+	struct stat sb;
+	if (wal == NULL || stat(wal, &sb) != 0 || (int64_t)sb.st_size <= wal_max / 4 * 3)
+		return;
+	if (sqlite3_wal_checkpoint_v2(db->h, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) !=
+	    SQLITE_OK)
+		log_warning(NULL, "store: WAL of %lld bytes over its bound, not truncated: %s",
+		            (long long)sb.st_size, sqlite3_errmsg(db->h));
+}
+
+/*
+ * Checkpoints the WAL on a connection of its own (ckpt_force, ckpt_passive).
+ * The writer's automatic checkpoints are off, so an API request never waits
+ * for the database file's fsync, except past the WAL bound.
  */
 static void *
 ckpt_main(void *arg)
@@ -417,29 +495,10 @@ ckpt_main(void *arg)
 	if (exec(db, "PRAGMA journal_mode") != 0)
 		log_warning(NULL, "store: the WAL checkpointer cannot read the database");
 	sqlite3_busy_timeout(db->h, CKPT_BUSY_MS);
-	pthread_mutex_lock(&ck->mu);
-	while (!ck->stop) {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 100 * 1000 * 1000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
-		pthread_cond_timedwait(&ck->cv, &ck->mu, &ts);
-		if (ck->stop)
-			break;
-		pthread_mutex_unlock(&ck->mu);
-		int nlog = 0, nckpt = 0;
-		sqlite3_wal_checkpoint_v2(db->h, NULL, SQLITE_CHECKPOINT_PASSIVE, &nlog, &nckpt);
-		/* Copied back, yet under a steady stream of writes SQLite may never
-		 * start the WAL over: past CKPT_TRUNCATE_FRAMES truncate it (waits at
-		 * most CKPT_BUSY_MS for the writer and readers, else tries later). */
-		if (nlog >= CKPT_TRUNCATE_FRAMES && nckpt == nlog)
-			sqlite3_wal_checkpoint_v2(db->h, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
-		pthread_mutex_lock(&ck->mu);
+	for (unsigned tick = 1; !ckpt_wait(ck); tick++) {
+		if (!ckpt_force(ck, db) && tick % CKPT_PASSIVE_TICKS == 0)
+			ckpt_passive(db);
 	}
-	pthread_mutex_unlock(&ck->mu);
 	/* a last full checkpoint at shutdown keeps the WAL small */
 	sqlite3_busy_timeout(db->h, 10000);
 	sqlite3_wal_checkpoint_v2(db->h, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
@@ -448,17 +507,24 @@ ckpt_main(void *arg)
 }
 
 struct db_ckpt *
-db_ckpt_start(const char *path)
+db_ckpt_start(const char *path, int64_t wal_max)
 {
 	struct db_ckpt *ck = calloc(1, sizeof(*ck));
 	if (ck == NULL)
 		return NULL;
+	ck->wal_max = wal_max;
 	ck->path = strdup(path);
+	size_t n = strlen(path) + sizeof("-wal");
+	ck->wal_path = malloc(n);
+	if (ck->wal_path != NULL)
+		snprintf(ck->wal_path, n, "%s-wal", path);
 	pthread_mutex_init(&ck->mu, NULL);
 	pthread_cond_init(&ck->cv, NULL);
-	if (ck->path == NULL || pthread_create(&ck->thread, NULL, ckpt_main, ck) != 0) {
+	if (ck->path == NULL || ck->wal_path == NULL ||
+	    pthread_create(&ck->thread, NULL, ckpt_main, ck) != 0) {
 		pthread_mutex_destroy(&ck->mu);
 		pthread_cond_destroy(&ck->cv);
+		free(ck->wal_path);
 		free(ck->path);
 		free(ck);
 		return NULL;
@@ -478,6 +544,7 @@ db_ckpt_stop(struct db_ckpt *ck)
 	pthread_join(ck->thread, NULL);
 	pthread_mutex_destroy(&ck->mu);
 	pthread_cond_destroy(&ck->cv);
+	free(ck->wal_path);
 	free(ck->path);
 	free(ck);
 }

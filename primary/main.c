@@ -139,6 +139,7 @@ main(int argc, char **argv)
 		{.name = "notify", .arg = "ADDR:PORT", .help = "extra NOTIFY target", .repeatable = true},
 		{.name = "log-level", .arg = "LEVEL", .def = "info", .help = "debug|info|notice|warning|error"},
 		{.name = "journal-keep", .arg = "N", .def = "1000", .help = "journal entries kept per zone"},
+		{.name = "wal-max", .arg = "MIB", .def = "64", .help = "SQLite WAL size the checkpointer enforces"},
 		{.name = "api-max-body", .arg = "BYTES", .def = "16777216", .help = "largest request body"},
 		{.name = "api-max-rrsets", .arg = "N", .def = "10000", .help = "rrsets per request"},
 		{.name = "api-max-records", .arg = "N", .def = "10000", .help = "records per rrset"},
@@ -202,7 +203,8 @@ main(int argc, char **argv)
 		snprintf(tlskey, sizeof(tlskey), "%s/tls.key", dir);
 	struct primary_conf pc = {
 		.store = {.path = db, .catalog = opts_str(primary_opts, "catalog"),
-		          .journal_keep = (unsigned)num_opt(primary_opts, "journal-keep", 1, 10000000)},
+		          .journal_keep = (unsigned)num_opt(primary_opts, "journal-keep", 1, 10000000),
+		          .wal_max_mib = (unsigned)num_opt(primary_opts, "wal-max", 1, 65536)},
 		.xfr = opts_str(primary_opts, "xfr"),
 		.notify = nt->values,
 		.nnotify = nt->nvalues,

@@ -10,7 +10,11 @@
  * the top of a min-heap on next_ms: the thread's work per event does not
  * grow with the number of zones waiting (a target that does not answer
  * while many zones are created).  An entry that goes idle outside the
- * timers is made due at once, and the timers free it.
+ * timers is made due at once, and the timers free it.  A target has at most
+ * NOTIFY_WINDOW entries in flight; an entry due while the window is full is
+ * parked in the target's queue (out of the timers) until a slot frees.  An
+ * entry holds its zone's name and a few fields; the TSIG state (struct
+ * flight) exists only while its NOTIFY flies.
  */
 #include "primary/notify.h"
 
@@ -18,6 +22,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -50,7 +55,11 @@ struct req {
 	int result;
 };
 
+struct entry;
+
 struct target {
+	unsigned inflight;        /* entries of this target in flight */
+	struct entry *wait_head, *wait_tail;   /* parked: due, waiting for the window */
 	struct sockaddr_storage addr;
 	socklen_t len;
 	char text[ADDR_TEXT_MAX];
@@ -59,14 +68,21 @@ struct target {
 	struct dns_tsig_key key;
 };
 
+/* What a NOTIFY in flight needs to check its answer (only while it flies). */
+struct flight {
+	struct dns_tsig_key key;
+	struct dns_tsig_ctx tsig;
+};
+
+/* Small: a target that does not answer keeps one per zone changed. */
 struct entry {
 	struct entry *hnext;      /* (zone, target) hash chain */
 	struct entry *idnext;     /* message id chain, once sent */
+	struct entry *wprev, *wnext;   /* the target's parked queue */
 	uint64_t hash;
 	size_t heap_idx;          /* position in the due-time heap */
 	bool in_ids;
-	uint8_t zone[DNS_NAME_MAX];
-	char zone_text[DNS_NAME_TEXT_MAX];
+	bool parked;              /* due, in the target's queue until its window has room */
 	unsigned target;
 	bool pending;
 	bool inflight;
@@ -78,8 +94,8 @@ struct entry {
 	bool nudge;               /* check at next_ms that the target came */
 	bool nudged;              /* this serial was nudged once already */
 	bool has_key;
-	struct dns_tsig_key key;
-	struct dns_tsig_ctx tsig;
+	struct flight *fl;        /* while a NOTIFY flies (or its answer may come) */
+	uint8_t zone[];           /* wire name, its length */
 };
 
 struct notify {
@@ -378,14 +394,12 @@ entry_get(struct notify *n, const uint8_t *zone, unsigned target)
 		n->heap = heap;
 		n->heap_cap = cap;
 	}
-	struct entry *e = calloc(1, sizeof(*e));
+	struct entry *e = calloc(1, sizeof(*e) + dns_name_len(zone));
 	if (e == NULL)
 		return NULL;
 	memcpy(e->zone, zone, dns_name_len(zone));
-	dns_name_to_text(zone, e->zone_text, sizeof(e->zone_text));
 	e->target = target;
 	e->hash = h;
-	dns_tsig_ctx_init(&e->tsig, NULL);
 	e->hnext = n->buckets[h & (n->nbuckets - 1)];
 	n->buckets[h & (n->nbuckets - 1)] = e;
 	/* next_ms 0 sorts first until the caller sets it. */
@@ -398,10 +412,87 @@ entry_get(struct notify *n, const uint8_t *zone, unsigned target)
 }
 
 static void
+flight_free(struct entry *e)
+{
+	if (e->fl == NULL)
+		return;
+	dns_tsig_ctx_clear(&e->fl->tsig);
+	explicit_bzero(&e->fl->key, sizeof(e->fl->key));
+	free(e->fl);
+	e->fl = NULL;
+}
+
+static void
 entry_free(struct entry *e)
 {
-	dns_tsig_ctx_clear(&e->tsig);
+	flight_free(e);
 	free(e);
+}
+
+/* The zone's name in text, for logs and the propagation table. */
+static const char *
+ztext(const struct entry *e, char *buf, size_t cap)
+{
+	if (dns_name_to_text(e->zone, buf, cap) < 0)
+		snprintf(buf, cap, "?");
+	return buf;
+}
+
+/* --- the per-target window: at most NOTIFY_WINDOW NOTIFYs in flight --- */
+
+static void
+park(struct notify *n, struct entry *e)
+{
+	struct target *t = n->targets[e->target];
+	e->parked = true;
+	e->wnext = NULL;
+	e->wprev = t->wait_tail;
+	if (t->wait_tail != NULL)
+		t->wait_tail->wnext = e;
+	else
+		t->wait_head = e;
+	t->wait_tail = e;
+}
+
+static void
+unpark(struct notify *n, struct entry *e)
+{
+	if (!e->parked)
+		return;
+	struct target *t = n->targets[e->target];
+	if (e->wprev != NULL)
+		e->wprev->wnext = e->wnext;
+	else
+		t->wait_head = e->wnext;
+	if (e->wnext != NULL)
+		e->wnext->wprev = e->wprev;
+	else
+		t->wait_tail = e->wprev;
+	e->wprev = e->wnext = NULL;
+	e->parked = false;
+}
+
+/*
+ * Every change of `inflight` goes through here: the target's count, and a
+ * slot freed goes to the first entry parked for it (due at once).
+ */
+static void
+inflight_set(struct notify *n, struct entry *e, bool on)
+{
+	struct target *t = n->targets[e->target];
+	if (on == e->inflight)
+		return;
+	e->inflight = on;
+	if (on) {
+		t->inflight++;
+		return;
+	}
+	t->inflight--;
+	struct entry *w = t->wait_head;
+	if (w != NULL && t->inflight < NOTIFY_WINDOW) {
+		unpark(n, w);
+		set_next(n, w, clock_mono_ms());
+	}
 }
 
 /* Unlinks `e` from the hash, the id index and the heap, and frees it. */
@@ -416,6 +507,9 @@ entry_remove(struct notify *n, struct entry *e)
 		}
 	}
 	ids_remove(n, e);
+	unpark(n, e);
+	if (e->inflight)
+		n->targets[e->target]->inflight--;
 	size_t i = e->heap_idx, last = --n->nentries;
 	if (i != last) {
 		n->heap[i] = n->heap[last];
@@ -438,6 +532,10 @@ queue_zone(struct notify *n, const struct req *q, unsigned i, int64_t now)
 	struct entry *e = entry_get(n, q->zone, i);
 	if (e == NULL)
 		return false;
+	if (e->parked) {
+		e->pending = true;   /* sent once the window has room, with the newest serial */
+		return true;
+	}
 	/* A newer serial goes out at the end of the coalescing window, even
 	 * while an older NOTIFY still waits for its answer or retry: the newer
 	 * one supersedes it. */
@@ -537,12 +635,15 @@ send_notify(struct notify *n, struct entry *e, int64_t now)
 	struct target *t = n->targets[e->target];
 	struct xfrout_buf soa = {0};
 	uint32_t serial = 0;
+	char zt[DNS_NAME_TEXT_MAX];
+	ztext(e, zt, sizeof(zt));
 	int ret = n->src.soa(n->src.ctx, e->zone, &soa, &serial);
 	if (ret != 0) {
 		if (ret != -ENOENT)
-			log_warning(e->zone_text, "notify, outgoing, remote %s, cannot read SOA, %s",
+			log_warning(zt, "notify, outgoing, remote %s, cannot read SOA, %s",
 			            t->text, err_str(ret));
-		e->pending = e->inflight = false;
+		e->pending = false;
+		inflight_set(n, e, false);
 		xfrout_buf_clear(&soa);
 		return;
 	}
@@ -560,24 +661,29 @@ send_notify(struct notify *n, struct entry *e, int64_t now)
 	uint8_t buf[1024];
 	ssize_t len = dns_msg_make_notify(buf, sizeof(buf), id, e->zone, &rr);
 	xfrout_buf_clear(&soa);
-	if (len < 0) {
-		e->pending = e->inflight = false;
+	flight_free(e);
+	if (len >= 0)
+		e->fl = calloc(1, sizeof(*e->fl));
+	if (len < 0 || e->fl == NULL) {
+		e->pending = false;
+		inflight_set(n, e, false);
 		return;
 	}
-	dns_tsig_ctx_clear(&e->tsig);
 	if (t->own_key) {
-		e->key = t->key;
+		e->fl->key = t->key;
 		e->has_key = true;
 	} else {
-		e->has_key = n->src.key(n->src.ctx, e->zone, &e->key) == 0;
+		e->has_key = n->src.key(n->src.ctx, e->zone, &e->fl->key) == 0;
 	}
-	dns_tsig_ctx_init(&e->tsig, e->has_key ? &e->key : NULL);
+	dns_tsig_ctx_init(&e->fl->tsig, e->has_key ? &e->fl->key : NULL);
 	if (e->has_key) {
-		len = dns_tsig_sign(&e->tsig, buf, (size_t)len, sizeof(buf), (uint64_t)time(NULL));
+		len = dns_tsig_sign(&e->fl->tsig, buf, (size_t)len, sizeof(buf),
+		                    (uint64_t)time(NULL));
 		if (len < 0) {
-			log_warning(e->zone_text, "notify, outgoing, remote %s, TSIG signing failed, %s",
+			log_warning(zt, "notify, outgoing, remote %s, TSIG signing failed, %s",
 			            t->text, err_str((int)len));
-			e->pending = e->inflight = false;
+			e->pending = false;
+			inflight_set(n, e, false);
 			return;
 		}
 	}
@@ -593,19 +699,19 @@ send_notify(struct notify *n, struct entry *e, int64_t now)
 	e->id = id;
 	ids_add(n, e);
 	e->pending = false;
-	e->inflight = true;
+	inflight_set(n, e, true);
 	e->last_send_ms = now;
 	if (sendto(n->fd, buf, (size_t)len, 0, (const struct sockaddr *)&t->addr, t->len) < 0)
-		log_debug(e->zone_text, "notify, outgoing, remote %s, send failed", t->text);
+		log_debug(zt, "notify, outgoing, remote %s, send failed", t->text);
 	/* The back-off counts from the send itself, not from `now` (read
 	 * before the SOA lookup, the signing and the other entries' sends):
 	 * a send delayed by a slow lookup must not bring the next one closer. */
 	set_next(n, e, clock_mono_ms() + ((int64_t)NOTIFY_RETRY_MS << (e->tries - 1)));
 	__atomic_add_fetch(&n->sent, 1, __ATOMIC_RELAXED);
 	if (e->tries == 1)
-		log_info(e->zone_text, "notify, outgoing, remote %s, serial %u", t->text, serial);
+		log_info(zt, "notify, outgoing, remote %s, serial %u", t->text, serial);
 	else
-		log_debug(e->zone_text, "notify, outgoing, remote %s, serial %u, retry %u", t->text,
+		log_debug(zt, "notify, outgoing, remote %s, serial %u, retry %u", t->text,
 		          serial, e->tries - 1);
 }
 
@@ -615,25 +721,33 @@ timers(struct notify *n, int64_t now)
 {
 	while (n->nentries > 0 && n->heap[0]->next_ms <= now) {
 		struct entry *e = n->heap[0];
+		struct target *t = n->targets[e->target];
+		char zt[DNS_NAME_TEXT_MAX];
+		ztext(e, zt, sizeof(zt));
 		count_op(n);
 		if (e->nudge && !e->inflight && !e->pending) {
-			struct target *t = n->targets[e->target];
 			e->nudge = false;
-			if (n->prop != NULL && !propagation_has(n->prop, e->zone_text, t->ip, e->serial)) {
-				log_debug(e->zone_text, "notify, outgoing, remote %s, serial %u, not fetched "
+			if (n->prop != NULL && !propagation_has(n->prop, zt, t->ip, e->serial)) {
+				log_debug(zt, "notify, outgoing, remote %s, serial %u, not fetched "
 				          "yet, notifying again", t->text, e->serial);
 				e->nudged = true;
 				e->pending = true;
 			}
 		}
 		if (e->inflight && e->tries >= NOTIFY_TRIES) {
-			struct target *t = n->targets[e->target];
-			log_warning(e->zone_text, "notify, outgoing, remote %s, serial %u, "
+			log_warning(zt, "notify, outgoing, remote %s, serial %u, "
 			            "no answer after %u tries", t->text, e->serial, e->tries);
 			if (n->prop != NULL)
-				propagation_notified(n->prop, e->zone_text, t->text, e->serial, false,
+				propagation_notified(n->prop, zt, t->text, e->serial, false,
 				                     e->tries, propagation_now_ms());
-			e->inflight = false;
+			flight_free(e);
+			inflight_set(n, e, false);
+		}
+		if (!e->inflight && e->pending && t->inflight >= NOTIFY_WINDOW) {
+			/* the window is full: wait in the target's queue, in order */
+			park(n, e);
+			set_next(n, e, INT64_MAX);
+			continue;
 		}
 		if (e->inflight || e->pending)
 			send_notify(n, e, now);
@@ -675,52 +789,57 @@ static void
 answered(struct notify *n, struct entry *e, struct dns_msg *m, int64_t now)
 {
 	struct target *t = n->targets[e->target];
+	char zt[DNS_NAME_TEXT_MAX];
+	ztext(e, zt, sizeof(zt));
 	if (e->has_key) {
-		int ret = dns_tsig_verify(&e->tsig, m, (uint64_t)time(NULL));
+		int ret = dns_tsig_verify(&e->fl->tsig, m, (uint64_t)time(NULL));
 		if (ret == 0 && !m->has_tsig)
 			ret = ERR_TSIG_BADSIG;
 		if (ret == ERR_TSIG_BADKEY || ret == ERR_TSIG_BADTIME ||
 		    (ret == ERR_TSIG_BADSIG && m->has_tsig && m->tsig.error != 0)) {
 			/* The target refused our key, signature or clock: retrying
 			 * cannot help, so stop and say why. */
-			log_warning(e->zone_text, "notify, outgoing, remote %s, serial %u, refused "
+			log_warning(zt, "notify, outgoing, remote %s, serial %u, refused "
 			            "by the remote, %s", t->text, e->serial, err_str(ret));
 			if (n->prop != NULL)
-				propagation_notified(n->prop, e->zone_text, t->text, e->serial, false,
+				propagation_notified(n->prop, zt, t->text, e->serial, false,
 				                     e->tries, propagation_now_ms());
-			e->inflight = false;
+			flight_free(e);
+			inflight_set(n, e, false);
 			return;
 		}
 		if (ret != 0 && !m->has_tsig && dns_msg_rcode(m) != DNS_RCODE_NOERROR) {
 			/* An unsigned error (e.g. NOTAUTH for a zone the target does not
 			 * serve yet): it cannot confirm anything, but retrying will not
 			 * change it either. */
-			log_warning(e->zone_text, "notify, outgoing, remote %s, serial %u, refused "
+			log_warning(zt, "notify, outgoing, remote %s, serial %u, refused "
 			            "by the remote, rcode %u (unsigned)", t->text, e->serial,
 			            dns_msg_rcode(m));
 			if (n->prop != NULL)
-				propagation_notified(n->prop, e->zone_text, t->text, e->serial, false,
+				propagation_notified(n->prop, zt, t->text, e->serial, false,
 				                     e->tries, propagation_now_ms());
-			e->inflight = false;
+			flight_free(e);
+			inflight_set(n, e, false);
 			return;
 		}
 		if (ret != 0) {
-			log_warning(e->zone_text, "notify, outgoing, remote %s, serial %u, "
+			log_warning(zt, "notify, outgoing, remote %s, serial %u, "
 			            "answer ignored, %s", t->text, e->serial, err_str(ret));
 			return;
 		}
 	}
 	unsigned rcode = dns_msg_rcode(m);
 	if (rcode != DNS_RCODE_NOERROR)
-		log_warning(e->zone_text, "notify, outgoing, remote %s, serial %u, answered "
+		log_warning(zt, "notify, outgoing, remote %s, serial %u, answered "
 		            "with rcode %u", t->text, e->serial, rcode);
 	else
-		log_debug(e->zone_text, "notify, outgoing, remote %s, serial %u, answered",
+		log_debug(zt, "notify, outgoing, remote %s, serial %u, answered",
 		          t->text, e->serial);
 	if (n->prop != NULL)
-		propagation_notified(n->prop, e->zone_text, t->text, e->serial,
+		propagation_notified(n->prop, zt, t->text, e->serial,
 		                     rcode == DNS_RCODE_NOERROR, e->tries, propagation_now_ms());
-	e->inflight = false;
+	flight_free(e);
+	inflight_set(n, e, false);
 	if (e->pending) {
 		int64_t at = e->last_send_ms + NOTIFY_COALESCE_MS;
 		set_next(n, e, at > now ? at : now);

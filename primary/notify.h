@@ -9,7 +9,8 @@
  * the target answers.  Bursts are coalesced per (zone, target): a commit
  * while a NOTIFY for that pair is in flight, or less than
  * NOTIFY_COALESCE_MS after the last one, is folded into one later NOTIFY
- * carrying the newest serial.  An answered NOTIFY that brings no transfer
+ * carrying the newest serial.  At most NOTIFY_WINDOW NOTIFYs fly to one
+ * target at once; the others wait in its queue.  An answered NOTIFY that brings no transfer
  * of its serial within NOTIFY_NUDGE_MS is sent once more.  Plain queries
  * arriving on this UDP socket are answered REFUSED, or TC for SOA, AXFR and
  * IXFR (the TCP port answers those).
@@ -27,6 +28,10 @@
 #define NOTIFY_TRIES 5
 #define NOTIFY_RETRY_MS 250
 #define NOTIFY_COALESCE_MS 20
+/* NOTIFYs in flight to one target at a time; the zones after them wait in
+ * the target's queue, one entry per zone (a newer serial folds into it), so
+ * a target that does not answer costs some bytes per zone and no sends. */
+#define NOTIFY_WINDOW 64
 /* After an answered NOTIFY, a target that has not come for the serial
  * within this long gets one more NOTIFY (some secondaries, knotd among
  * them, now and then defer a refresh asked for while they were busy). */

@@ -70,7 +70,8 @@ store_open(const struct store_opts *o, struct store **out, char *err, size_t err
 		ret = -EIO;
 		goto fail;
 	}
-	st->ckpt = db_ckpt_start(st->path);
+	st->wal_max = (int64_t)(o->wal_max_mib ? o->wal_max_mib : 64) << 20;
+	st->ckpt = db_ckpt_start(st->path, st->wal_max);
 	*out = st;
 	return 0;
 fail:

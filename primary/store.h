@@ -44,6 +44,7 @@ struct store_opts {
 	const char *path;          /* database file, created when missing */
 	const char *catalog;       /* catalog zone name (text), e.g. "catalog.anycst.invalid." */
 	unsigned journal_keep;     /* journal entries kept per zone (0: default 1000) */
+	unsigned wal_max_mib;      /* WAL size the checkpointer enforces (0: default 64) */
 };
 
 /*

@@ -66,6 +66,7 @@ struct store {
 	pthread_mutex_t stats_mu;
 	int64_t last_commit;
 	uint64_t commits;
+	int64_t wal_max;              /* --wal-max in bytes: the writer's backstop (w_commit) */
 	struct db_ckpt *ckpt;         /* WAL checkpoints, so that no API write pays for one */
 	/* filled during a write transaction, sent after it */
 	struct pending pending[PENDING_MAX];

@@ -232,6 +232,7 @@ w_commit(struct store *st)
 		w_rollback(st);
 		return -EIO;
 	}
+	db_wal_bound(st->w, st->wal_max);
 	struct pending calls[PENDING_MAX];
 	size_t n = st->npending;
 	memcpy(calls, st->pending, n * sizeof(calls[0]));
