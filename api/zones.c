@@ -732,6 +732,10 @@ zone_put(struct api_ctx *c, const char *id)
 	struct api_dnssec ds;
 	if (api_dnssec_fields(c->r->api->st, c->rs, body, &ds) != 0)
 		goto out;
+	if (ds.has_nsec3param && ds.nsec3 && !(ds.has_dnssec ? ds.dnssec : z.dnssec)) {
+		api_error(c->rs, 422, "nsec3param: needs \"dnssec\": true");
+		goto out;
+	}
 	if (jk != NULL && (!json_is_string(jk) || (s.kind = norm_kind(json_string_value(jk))) == NULL)) {
 		api_error(c->rs, 422, "kind: must be one of Native, Master, Slave (Primary, Secondary)");
 		goto out;
