@@ -12,11 +12,15 @@
  *   store_journal.c  journal blobs: encode, write, read
  *   store_catalog.c  the catalog zone and its member records
  *   store_keys.c     TSIG keys and API keys
+ *   store_dnssec.c   DNSSEC keys (sealed), signing on/off, cryptokeys
+ *   store_sign.c     the signer of one change (chain, signatures)
  *   store_pops.c     the POP registry (rows and keys) and pop_serials
  *
  * None of these holds SQL or engine calls: queries are db.h ids.  Calls go
  * one way (no circle): store.c -> store_zone -> store_catalog ->
- * store_change -> store_journal -> store_txn -> db.h.
+ * store_change -> store_journal -> store_txn -> db.h.  DNSSEC: store_dnssec ->
+ * store_change (sign_zone_full) -> store_sign -> store_dnssec's key loading;
+ * store_sign writes through store_change's touch() so the diff sees it.
  */
 #ifndef PRIMARY_STORE_INT_H
 #define PRIMARY_STORE_INT_H
