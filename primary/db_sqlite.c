@@ -146,6 +146,8 @@ static const char *const qsql[DBQ_COUNT] = {
 	                     "AND okey > ?2 AND okey < ?3 ORDER BY okey",
 	[DBQ_HAS_DESC] = "SELECT 1 FROM records WHERE zone_id = ?1 AND okey > ?2 AND okey < ?3 "
 	                 "AND disabled = 0 AND type NOT IN (46, 47, 50) LIMIT 1",
+	[DBQ_SIGS_EXPIRING] = "SELECT owner, rdata FROM records WHERE zone_id = ?1 AND type = 46 "
+	                      "AND substr(rdata, 9, 4) < ?2 ORDER BY substr(rdata, 9, 4) LIMIT ?3",
 	[DBQ_SIGNED_ROWS] = "SELECT DISTINCT okey, owner, type FROM records WHERE zone_id = ?1 "
 	                    "AND type IN (46, 47, 48, 50, 51) ORDER BY okey, type",
 };

@@ -137,6 +137,10 @@ main(int argc, char **argv)
 		{.name = "doq-strict", .help = "refuse a non-zero DoQ message id (RFC 9250 4.2.1)"},
 		{.name = "dnssec-key-file", .arg = "FILE", .help = "secret sealing DNSSEC private keys (0600; "
 		 "created when missing); without it zones cannot be signed"},
+		{.name = "dnssec-validity", .arg = "SECONDS", .def = "1209600", .help = "RRSIG validity "
+		 "(refreshed at half, in small batches)"},
+		{.name = "dnssec-refresh-interval", .arg = "SECONDS", .def = "60", .help = "seconds "
+		 "between signature refresh passes"},
 		{.name = "catalog", .arg = "NAME", .def = "catalog.anycst.invalid.", .help = "catalog zone"},
 		{.name = "notify", .arg = "ADDR:PORT", .help = "extra NOTIFY target", .repeatable = true},
 		{.name = "log-level", .arg = "LEVEL", .def = "info", .help = "debug|info|notice|warning|error"},
@@ -209,7 +213,11 @@ main(int argc, char **argv)
 	struct primary_conf pc = {
 		.store = {.path = db, .catalog = opts_str(primary_opts, "catalog"),
 		          .journal_keep = (unsigned)num_opt(primary_opts, "journal-keep", 1, 10000000),
-		          .dnssec_secret = dnssec_secret},
+		          .dnssec_secret = dnssec_secret,
+		          .dnssec_validity = (uint32_t)num_opt(primary_opts, "dnssec-validity", 20,
+		                                               90 * 86400)},
+		.dnssec_refresh_interval = (unsigned)num_opt(primary_opts, "dnssec-refresh-interval", 1,
+		                                             86400),
 		.xfr = opts_str(primary_opts, "xfr"),
 		.notify = nt->values,
 		.nnotify = nt->nvalues,

@@ -47,6 +47,7 @@ struct store_opts {
 	/* --dnssec-key-file's content: SHA-256 of it seals DNSSEC private keys;
 	 * NULL: DNSSEC signing is off (dnssec:true refused) */
 	const char *dnssec_secret;
+	uint32_t dnssec_validity;  /* RRSIG validity in seconds (0: 14 days); refreshed at half */
 };
 
 /*
@@ -358,6 +359,15 @@ int store_zone_sign(struct store *st, const uint8_t *zone, const char *account, 
  */
 int store_zone_unsign(struct store *st, const uint8_t *zone, const char *account,
                       struct store_result *res, char *err, size_t errcap);
+
+/*
+ * Re-signs at most `max` rrsets of signed zone `zone` whose signatures
+ * expire within half the validity, soonest first, in one transaction (one
+ * serial, one small journal entry).  res->changed false: none was due.
+ * 0, -ENOENT, -EINVAL (err), -EIO.
+ */
+int store_zone_refresh(struct store *st, const uint8_t *zone, size_t max,
+                       struct store_result *res, char *err, size_t errcap);
 
 /* A zone's key as the cryptokeys API shows it. */
 struct store_cryptokey {

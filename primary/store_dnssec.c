@@ -410,3 +410,56 @@ store_cryptokey_set(struct store *st, const uint8_t *zone, const char *account, 
 		ret = sign_zone_full(st, &z, false, res, err, errcap);
 	return end_write(st, &z, ret, res, del ? "DNSSEC key deleted" : "DNSSEC key changed");
 }
+
+int
+store_zone_refresh(struct store *st, const uint8_t *zone, size_t max, struct store_result *res,
+                   char *err, size_t errcap)
+{
+	memset(res, 0, sizeof(*res));
+	struct store_zone z;
+	int ret = w_begin(st);
+	if (ret != 0)
+		return ret;
+	ret = zone_w(st, zone, NULL, &z);
+	if (ret != 0 || !z.dnssec) {
+		w_rollback(st);
+		return ret;
+	}
+	/* due: expiring within half the validity */
+	uint8_t due[4];
+	put32(due, (uint32_t)now_s() + st->sig_validity / 2);
+	struct db_stmt *s = db_q(st->w, DBQ_SIGS_EXPIRING);
+	if (s == NULL) {
+		w_rollback(st);
+		return -EIO;
+	}
+	db_bind_i64(s, 1, z.id);
+	db_bind_blob(s, 2, due, sizeof(due));
+	db_bind_i64(s, 3, (int64_t)max);
+	struct resign *list = NULL;
+	int rc;
+	while ((rc = db_step(s)) == DB_ROW) {
+		size_t nl = db_col_bytes(s, 0);
+		const uint8_t *rd = db_col_blob(s, 1);
+		uint8_t nm[DNS_NAME_MAX];
+		if (nl > sizeof(nm) || dns_name_check(db_col_blob(s, 0), nl) != (int)nl || rd == NULL ||
+		    db_col_bytes(s, 1) < 18)
+			continue;
+		struct resign *r = arena_alloc(&st->arena, sizeof(*r));
+		if (r == NULL) {
+			rc = -ENOMEM;
+			break;
+		}
+		memcpy(nm, db_col_blob(s, 0), nl);
+		nkey_set(&r->k, nm);
+		r->type = (uint16_t)(rd[0] << 8 | rd[1]);
+		r->next = list;
+		list = r;
+	}
+	db_done(s);
+	if (rc != DB_DONE)
+		ret = rc < 0 ? rc : -EIO;
+	if (ret == 0 && list != NULL)
+		ret = resign_rrsets(st, &z, list, res, err, errcap);
+	return end_write(st, &z, ret, res, "signatures refreshed");
+}

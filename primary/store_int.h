@@ -77,6 +77,7 @@ struct store {
 	size_t npending;
 	struct arena arena;           /* scratch of the current write */
 	uint8_t kek[32];              /* seals DNSSEC private keys (--dnssec-key-file) */
+	uint32_t sig_validity;        /* RRSIG validity, seconds */
 	bool has_kek;
 };
 
@@ -123,8 +124,16 @@ struct change {
 	size_t tab_cap, ntouched;
 	bool creating;
 	bool full;                 /* sign every rrset (DNSSEC switched on, keys changed) */
+	struct resign *resign;     /* rrsets to re-sign though unchanged (refresh) */
 	char *err;
 	size_t errcap;
+};
+
+/* An rrset whose signatures are re-signed though it did not change. */
+struct resign {
+	struct nkey k;
+	uint16_t type;
+	struct resign *next;
 };
 
 /* ---- store_txn.c ---- */
@@ -177,6 +186,9 @@ int apply_ops(struct store *st, const struct store_zone *z, const struct store_o
 int sign_zone_full(struct store *st, const struct store_zone *z, bool creating,
                    struct store_result *res, char *err, size_t errcap);
 
+/* Re-signs the rrsets of `list` in one serial and journal entry. */
+int resign_rrsets(struct store *st, const struct store_zone *z, struct resign *list,
+                  struct store_result *res, char *err, size_t errcap);
 /* Removes every DNSSEC record of `z` in one serial and journal entry. */
 int unsign_zone(struct store *st, const struct store_zone *z, struct store_result *res, char *err,
                 size_t errcap);

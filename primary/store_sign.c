@@ -33,7 +33,6 @@
 #include "util/hash.h"
 #include "util/log.h"
 
-#define SIG_VALIDITY (14 * 86400)
 #define SIG_BACKDATE 3600
 #define SN_TYPES 8
 #define DNSKEY_TTL 3600
@@ -337,8 +336,12 @@ sign_rrset(struct signer *sg, const struct nkey *k, uint16_t type, const uint16_
 		if (*nsigs == max)
 			return -ENOSPC;
 		uint8_t buf[DNS_DNSSEC_RRSIG_MAX];
+		/* per-rrset jitter (up to a 14th of the validity, a day at 14 days), so
+		 * that signatures made together are refreshed in small batches */
+		uint32_t span = sg->st->sig_validity / 14;
+		uint32_t jitter = span ? (uint32_t)(hash_fnv1a(k->key, k->klen, type) % span) : 0;
 		int len = dns_dnssec_sign(sg->cx, zk->key, sg->ch->apex.name, &rs, sg->inception,
-		                          sg->expiration, buf, sizeof(buf));
+		                          sg->expiration - jitter, buf, sizeof(buf));
 		if (len < 0)
 			return len == -ENOMEM ? -ENOMEM : -EIO;
 		struct row *r = &sigs[(*nsigs)++];
@@ -755,6 +758,9 @@ collect(struct signer *sg, struct touched *user)
 		key_hi(&ch->apex, hi);
 		ret = add_range(sg, (const uint8_t *)"", 0, hi, ch->apex.klen);
 	}
+	for (struct resign *r = ch->resign; r != NULL && ret == 0; r = r->next)
+		ret = r->type == sg->ctype ? cn_add(sg, &r->k, true, NULL) :
+		      sn_add(sg, &r->k, false, r->type);
 	for (struct touched *t = user; t != NULL && ret == 0; t = t->next) {
 		ret = sn_add(sg, &t->k, false, t->type);
 		if (ret == 0 && t->type == DNS_T_NS && !key_eq(&t->k, &ch->apex)) {
@@ -847,7 +853,7 @@ sign_setup(struct signer *sg)
 	sg->neg_ttl = so.minimum < soa[0].ttl ? so.minimum : soa[0].ttl;
 	uint32_t now = (uint32_t)time(NULL);
 	sg->inception = now - SIG_BACKDATE;
-	sg->expiration = now + SIG_VALIDITY;
+	sg->expiration = now + sg->st->sig_validity;
 	sg->cx = dns_dnssec_ctx_new();
 	return sg->cx == NULL ? -ENOMEM : 0;
 }

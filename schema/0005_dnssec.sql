@@ -37,3 +37,7 @@ CREATE INDEX IF NOT EXISTS dnssec_keys_zone ON dnssec_keys(zone_id, id);
 -- walk.  NSEC3 owners (base32hex of the hash, one label under the apex)
 -- sort in hash order.
 CREATE INDEX IF NOT EXISTS records_chain ON records(zone_id, type, okey) WHERE type IN (47, 50);
+-- Signatures by expiration (RRSIG rdata octets 9-12, big-endian): the
+-- refresh timer takes the soonest-expiring few of a zone without a scan.
+CREATE INDEX IF NOT EXISTS records_sig_exp ON records(zone_id, substr(rdata, 9, 4))
+	WHERE type = 46;
