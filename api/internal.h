@@ -142,8 +142,15 @@ void api_rrsets_patch(struct api_ctx *c, const uint8_t *zone, json_t *body,
                       const uint32_t *if_match);
 /* Records only a signer makes (refused from users until the primary signs). */
 bool api_dnssec_type_refused(uint16_t t);
-/* 422 for "dnssec": true, a "nsec3param", "presigned": true or "nsec3narrow": true. */
-int api_dnssec_fields_check(struct api_resp *rs, json_t *body);
+/* A zone's DNSSEC fields (rrsets.c: api_dnssec_fields). */
+struct api_dnssec {
+	bool has_dnssec, dnssec;
+	bool has_nsec3param, nsec3;
+};
+int api_dnssec_fields(struct store *st, struct api_resp *rs, json_t *body, struct api_dnssec *d);
+/* The zone of path id `id` (404 written when missing or another account's). */
+int api_find_zone(struct api_req *r, struct api_resp *rs, const char *id, struct store_snap **sn,
+                  struct store_zone *z);
 /* Zone text into REPLACE ops (zonetext.c). 0 or <0 with the error set. */
 int api_zonetext_parse(struct api_ctx *c, json_t *jz, const uint8_t *zone, struct api_parsed *p);
 

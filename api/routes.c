@@ -71,6 +71,7 @@ static const struct api_route_row routes[] = {
 	/* any method: the zone is looked up first, a wrong method is a 422 */
 	{NULL, Z "/metadata", api_zone_metadata, ACC, R_ZONES, NULL, false},
 	{NULL, Z "/cryptokeys", api_zone_cryptokeys, ACC, R_ZONES, NULL, false},
+	{NULL, Z "/cryptokeys/{*}", api_zone_cryptokeys, ACC, R_ZONES, NULL, false},
 	{NULL, Z "/rectify", api_zone_rectify, ACC, R_ZONES, NULL, false},
 
 	{"GET", P "/tsigkeys", api_tsigkeys_list, ADM, R_TSIGKEYS, tsig_denied, false},

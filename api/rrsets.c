@@ -103,26 +103,69 @@ api_dnssec_type_refused(uint16_t t)
 	       t == DNS_T_DNSKEY || t == DNS_T_CDS || t == DNS_T_CDNSKEY;
 }
 
-/* 422 for "dnssec": true, a "nsec3param", "presigned": true or "nsec3narrow": true. */
+/*
+ * The zone fields of DNSSEC (PowerDNS-shaped) into *d: "dnssec" (a boolean;
+ * true needs --dnssec-key-file), "nsec3param" ("" for NSEC, or exactly
+ * "1 0 0 -": SHA-1, no opt-out, 0 iterations, empty salt, RFC 9276),
+ * "nsec3narrow" (false only), "presigned" (false only).  0, or -EINVAL
+ * with a 422 written.
+ */
 int
-api_dnssec_fields_check(struct api_resp *rs, json_t *body)
+api_dnssec_fields(struct store *st, struct api_resp *rs, json_t *body, struct api_dnssec *d)
 {
+	memset(d, 0, sizeof(*d));
 	static const char *const flags[] = {"dnssec", "presigned", "nsec3narrow"};
 	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
 		json_t *v = json_object_get(body, flags[i]);
-		if (v == NULL || json_is_null(v) || json_is_false(v))
+		if (v == NULL || json_is_null(v))
 			continue;
-		if (!json_is_boolean(v))
+		if (!json_is_boolean(v)) {
 			api_error(rs, 422, "%s: not a boolean", flags[i]);
-		else
-			api_error(rs, 422, "%s: DNSSEC signing is not available yet", flags[i]);
+			return -EINVAL;
+		}
+		if (i == 0) {
+			d->has_dnssec = true;
+			d->dnssec = json_is_true(v);
+		} else if (json_is_true(v)) {
+			api_error(rs, 422, i == 1 ? "presigned: pre-signed zones are not supported; "
+			          "set \"dnssec\": true to have the server sign" :
+			          "nsec3narrow: only false is supported (narrow mode is not)");
+			return -EINVAL;
+		}
+	}
+	if (d->dnssec && !store_can_sign(st)) {
+		api_error(rs, 422, "dnssec: signing needs the primary started with --dnssec-key-file");
 		return -EINVAL;
 	}
 	json_t *n3 = json_object_get(body, "nsec3param");
-	if (n3 != NULL && !json_is_null(n3) && !(json_is_string(n3) && json_string_length(n3) == 0)) {
-		api_error(rs, 422, "nsec3param: DNSSEC signing is not available yet");
+	if (n3 == NULL || json_is_null(n3))
+		return 0;
+	if (!json_is_string(n3)) {
+		api_error(rs, 422, "nsec3param: not a string");
 		return -EINVAL;
 	}
+	/* tokens compared one by one, so spacing does not matter */
+	char buf[64];
+	const char *v = json_string_value(n3);
+	size_t n = 0;
+	const char *want[] = {"1", "0", "0", "-"};
+	bool ok = json_string_length(n3) < sizeof(buf);
+	if (ok) {
+		snprintf(buf, sizeof(buf), "%s", v);
+		char *save = NULL;
+		for (char *t = strtok_r(buf, " \t", &save); t != NULL && ok;
+		     t = strtok_r(NULL, " \t", &save))
+			ok = n < 4 && strcmp(t, want[n++]) == 0;
+	}
+	d->has_nsec3param = true;
+	if (ok && n == 0)
+		return 0;   /* "": NSEC */
+	if (!ok || n != 4) {
+		api_error(rs, 422, "nsec3param: '%.60s' is not supported; only \"1 0 0 -\" (SHA-1, "
+		          "no opt-out, 0 iterations, empty salt; RFC 9276) or \"\" (NSEC)", v);
+		return -EINVAL;
+	}
+	d->nsec3 = true;
 	return 0;
 }
 

@@ -46,7 +46,7 @@ zone_json(struct store_snap *sn, const struct store_zone *z, bool full)
 	json_t *j = json_object();
 	json_object_set_new(j, "account", json_string(z->account));
 	json_object_set_new(j, "catalog", json_string(""));
-	json_object_set_new(j, "dnssec", json_false());
+	json_object_set_new(j, "dnssec", json_boolean(z->dnssec));
 	json_object_set_new(j, "edited_serial", json_integer(z->serial));
 	json_object_set_new(j, "id", json_string(id));
 	json_object_set_new(j, "kind", json_string(z->kind));
@@ -64,7 +64,7 @@ zone_json(struct store_snap *sn, const struct store_zone *z, bool full)
 		json_object_set_new(j, "slave_tsig_key_ids", json_array());
 		json_object_set_new(j, "api_rectify", json_false());
 		json_object_set_new(j, "nsec3narrow", json_false());
-		json_object_set_new(j, "nsec3param", json_string(""));
+		json_object_set_new(j, "nsec3param", json_string(z->nsec3 ? "1 0 0 -" : ""));
 		json_object_set_new(j, "soa_edit", json_string(""));
 		json_object_set_new(j, "soa_edit_api", json_string(dns_serial_policy_name(z->policy)));
 		json_object_set_new(j, "is_catalog", json_boolean(z->is_catalog));
@@ -473,8 +473,15 @@ zone_new_fields(struct api_ctx *c, json_t *body, uint8_t *zone, struct store_zon
 	}
 	dns_name_lower(zone);
 	zn->name = zone;
-	if (api_dnssec_fields_check(rs, body) != 0)
+	struct api_dnssec ds;
+	if (api_dnssec_fields(c->r->api->st, rs, body, &ds) != 0)
 		return -EINVAL;
+	if (ds.has_nsec3param && ds.nsec3 && !ds.dnssec) {
+		api_error(rs, 422, "nsec3param: needs \"dnssec\": true");
+		return -EINVAL;
+	}
+	zn->dnssec = ds.dnssec;
+	zn->nsec3 = ds.nsec3;
 	if (jkind != NULL) {
 		if (!json_is_string(jkind) || (zn->kind = norm_kind(json_string_value(jkind))) == NULL) {
 			api_error(rs, 422, "kind: must be one of Native, Master, Slave (Primary, Secondary)");
@@ -674,6 +681,32 @@ zone_patch(struct api_ctx *c, const char *id)
 	json_decref(body);
 }
 
+/* PUT's "dnssec" and "nsec3param": sign, unsign, or nothing. */
+static int
+zone_put_dnssec(struct api_ctx *c, const struct store_zone *z, const struct api_dnssec *ds,
+                char *err, size_t errcap)
+{
+	struct store_result res;
+	struct store *st = c->r->api->st;
+	bool on = ds->has_dnssec ? ds->dnssec : z->dnssec;
+	bool nsec3 = ds->has_nsec3param ? ds->nsec3 : z->nsec3;
+	if (ds->has_nsec3param && ds->nsec3 && !on) {
+		snprintf(err, errcap, "%s", "nsec3param: needs \"dnssec\": true");
+		return -EINVAL;
+	}
+	int ret = 0;
+	if (on && (!z->dnssec || nsec3 != z->nsec3))
+		ret = store_zone_sign(st, z->name, c->r->account, nsec3, 0, &res, err, errcap);
+	else if (!on && z->dnssec)
+		ret = store_zone_unsign(st, z->name, c->r->account, &res, err, errcap);
+	if (ret == -ENOTSUP)
+		ret = -EINVAL;
+	if (ret == -EPERM && err[0] == '\0')
+		snprintf(err, errcap, "%s", "dnssec: signing needs the primary started with "
+		         "--dnssec-key-file");
+	return ret;
+}
+
 static void
 zone_put(struct api_ctx *c, const char *id)
 {
@@ -696,8 +729,13 @@ zone_put(struct api_ctx *c, const char *id)
 		api_error(c->rs, 400, "If-Match: not an ETag of this API");
 		goto out;
 	}
-	if (api_dnssec_fields_check(c->rs, body) != 0)
+	struct api_dnssec ds;
+	if (api_dnssec_fields(c->r->api->st, c->rs, body, &ds) != 0)
 		goto out;
+	if (ds.has_nsec3param && ds.nsec3 && !(ds.has_dnssec ? ds.dnssec : z.dnssec)) {
+		api_error(c->rs, 422, "nsec3param: needs \"dnssec\": true");
+		goto out;
+	}
 	if (jk != NULL && (!json_is_string(jk) || (s.kind = norm_kind(json_string_value(jk))) == NULL)) {
 		api_error(c->rs, 422, "kind: must be one of Native, Master, Slave (Primary, Secondary)");
 		goto out;
@@ -732,6 +770,8 @@ zone_put(struct api_ctx *c, const char *id)
 	char err[512] = "";
 	int ret = store_zone_update(c->r->api->st, z.name, c->r->account, has_match ? &want : NULL, &s,
 	                            err, sizeof(err));
+	if (ret == 0)
+		ret = zone_put_dnssec(c, &z, &ds, err, sizeof(err));
 	if (ret != 0)
 		api_store_error(c->rs, ret, err);
 	else
@@ -768,6 +808,8 @@ static int
 export_rr(void *ctx, const struct dns_rr *rr)
 {
 	struct export_ctx *e = ctx;
+	if (store_type_signer(rr->type))
+		return 0;   /* the signer's records are in transfers, not in the export */
 	int n = dns_zt_print_rr(rr, e->line, API_TEXT_CAP);
 	if (n < 0)
 		return e->err = n;
@@ -959,10 +1001,11 @@ api_zone_metadata(struct api_req *r, struct api_resp *rs, const char *id)
 	zone_unsigned(r, rs, id, "metadata");
 }
 
-void
-api_zone_cryptokeys(struct api_req *r, struct api_resp *rs, const char *id)
+int
+api_find_zone(struct api_req *r, struct api_resp *rs, const char *id, struct store_snap **sn,
+              struct store_zone *z)
 {
-	zone_unsigned(r, rs, id, "cryptokeys");
+	return find_zone(r, rs, id, sn, z);
 }
 
 void

@@ -21,7 +21,13 @@
 extern const char *const schema_migrations[];
 extern const size_t schema_count;
 
-#define ZONE_COLS "id, name, wire, kind, account, soa_edit_api, serial, notified_serial, is_catalog"
+#define ZONE_COLS "id, name, wire, kind, account, soa_edit_api, serial, notified_serial, " \
+                  "is_catalog, (SELECT nsec3 FROM zone_dnssec d WHERE d.zone_id = zones.id)"
+#define KEY_COLS "id, keytype, flags, algorithm, keytag, dnskey, private, published, active, " \
+                 "t_created, t_publish, t_active, t_retire, t_remove"
+/* the chain neighbours: ?2 is a lookup key; the partial index records_chain */
+#define CHAIN_Q(t, op, dir) "SELECT okey, owner, ttl, rdata FROM records WHERE zone_id = ?1 " \
+                            "AND type = " t " AND okey " op " ?2 ORDER BY okey " dir " LIMIT 1"
 
 static const char *const qsql[DBQ_COUNT] = {
 	[DBQ_ZONE_BY_NAME] = "SELECT " ZONE_COLS " FROM zones WHERE name = ?1",
@@ -120,6 +126,31 @@ static const char *const qsql[DBQ_COUNT] = {
 	[DBQ_POP_PORT_DELETE] = "DELETE FROM secondary_ports WHERE name = ?1",
 	[DBQ_POP_ACKS_DELETE] = "DELETE FROM pop_serials WHERE pop = ?1",
 	[DBQ_POP_DELETE] = "DELETE FROM secondaries WHERE name = ?1",
+	[DBQ_DNSSEC_SET] = "INSERT OR REPLACE INTO zone_dnssec (zone_id, nsec3, signed_at) "
+	                   "VALUES (?1, ?2, ?3)",
+	[DBQ_DNSSEC_CLEAR] = "DELETE FROM zone_dnssec WHERE zone_id = ?1",
+	[DBQ_KEY_INSERT] = "INSERT INTO dnssec_keys (zone_id, keytype, flags, algorithm, keytag, "
+	                   "dnskey, private, published, active, t_created, t_publish, t_active) "
+	                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, "
+	                   "CASE WHEN ?9 THEN ?10 END)",
+	[DBQ_KEYS_ZONE] = "SELECT " KEY_COLS " FROM dnssec_keys WHERE zone_id = ?1 ORDER BY id",
+	[DBQ_KEY_UPDATE] = "UPDATE dnssec_keys SET published = ?3, active = ?4, t_active = CASE "
+	                   "WHEN ?4 THEN coalesce(t_active, ?5) END, t_retire = CASE WHEN ?4 "
+	                   "THEN NULL ELSE coalesce(t_retire, ?5) END, t_remove = CASE WHEN ?3 "
+	                   "THEN NULL ELSE coalesce(t_remove, ?5) END WHERE zone_id = ?1 AND id = ?2",
+	[DBQ_KEY_DELETE] = "DELETE FROM dnssec_keys WHERE zone_id = ?1 AND id = ?2",
+	[DBQ_NSEC_PREV] = CHAIN_Q("47", "<", "DESC"),
+	[DBQ_NSEC_NEXT] = CHAIN_Q("47", ">", "ASC"),
+	[DBQ_NSEC3_PREV] = CHAIN_Q("50", "<", "DESC"),
+	[DBQ_NSEC3_NEXT] = CHAIN_Q("50", ">", "ASC"),
+	[DBQ_OWNERS_RANGE] = "SELECT DISTINCT okey, owner FROM records WHERE zone_id = ?1 "
+	                     "AND okey > ?2 AND okey < ?3 ORDER BY okey",
+	[DBQ_HAS_DESC] = "SELECT 1 FROM records WHERE zone_id = ?1 AND okey > ?2 AND okey < ?3 "
+	                 "AND disabled = 0 AND type NOT IN (46, 47, 50) LIMIT 1",
+	[DBQ_SIGS_EXPIRING] = "SELECT owner, rdata FROM records WHERE zone_id = ?1 AND type = 46 "
+	                      "AND substr(rdata, 9, 4) < ?2 ORDER BY substr(rdata, 9, 4) LIMIT ?3",
+	[DBQ_SIGNED_ROWS] = "SELECT DISTINCT okey, owner, type FROM records WHERE zone_id = ?1 "
+	                    "AND type IN (46, 47, 48, 50, 51) ORDER BY okey, type",
 };
 
 struct db {

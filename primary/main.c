@@ -57,7 +57,7 @@ dir_of(const char *path, char *buf, size_t cap)
  * An existing file that group or others may read is refused (like ssh).
  */
 static char *
-load_key(const char *path)
+load_key(const char *path, const char *flag)
 {
 	char buf[512], err[512];
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -79,17 +79,17 @@ load_key(const char *path)
 		/* 0600 whatever the umask */
 		if (wfd < 0 || fchmod(wfd, 0600) != 0 || write(wfd, buf, n) != (ssize_t)n ||
 		    close(wfd) != 0)
-			fatal("--api-key-file: cannot create %s: %s", path, strerror(errno));
+			fatal("%s: cannot create %s: %s", flag, path, strerror(errno));
 		explicit_bzero(buf, sizeof(buf));
-		log_notice(NULL, "API key created in %s", path);
+		log_notice(NULL, "%s: key created in %s", flag, path);
 	} else if (fd >= 0) {
 		close(fd);
 	}
-	ssize_t n = keyfile_read("--api-key-file", path, buf, sizeof(buf), err, sizeof(err));
+	ssize_t n = keyfile_read(flag, path, buf, sizeof(buf), err, sizeof(err));
 	if (n < 0)
 		fatal("%s", err);
 	if (n == 0)
-		fatal("--api-key-file: %s holds no key", path);
+		fatal("%s: %s holds no key", flag, path);
 	char *k = strdup(buf);
 	explicit_bzero(buf, sizeof(buf));
 	if (k == NULL)
@@ -135,6 +135,12 @@ main(int argc, char **argv)
 		{.name = "quic", .arg = "ADDR:PORT", .def = "127.0.0.1:8853", .help = "AXFR/IXFR over QUIC"},
 		{.name = "tls-key", .arg = "FILE", .def = "<db dir>/tls.key", .help = "QUIC TLS key"},
 		{.name = "doq-strict", .help = "refuse a non-zero DoQ message id (RFC 9250 4.2.1)"},
+		{.name = "dnssec-key-file", .arg = "FILE", .help = "secret sealing DNSSEC private keys (0600; "
+		 "created when missing); without it zones cannot be signed"},
+		{.name = "dnssec-validity", .arg = "SECONDS", .def = "1209600", .help = "RRSIG validity "
+		 "(refreshed at half, in small batches)"},
+		{.name = "dnssec-refresh-interval", .arg = "SECONDS", .def = "60", .help = "seconds "
+		 "between signature refresh passes"},
 		{.name = "catalog", .arg = "NAME", .def = "catalog.anycst.invalid.", .help = "catalog zone"},
 		{.name = "notify", .arg = "ADDR:PORT", .help = "extra NOTIFY target", .repeatable = true},
 		{.name = "log-level", .arg = "LEVEL", .def = "info", .help = "debug|info|notice|warning|error"},
@@ -181,7 +187,11 @@ main(int argc, char **argv)
 	if (keyfile_lock(lockpath, err, sizeof(err)) != 0)
 		fatal("--db %s: %s; refusing to start a second anycst-primary on the same database",
 		      db, err);
-	char *key = load_key(keypath);
+	char *key = load_key(keypath, "--api-key-file");
+	/* DNSSEC: the file's secret seals the zones' private keys (created when missing) */
+	struct opt *dk = opts_get(primary_opts, "dnssec-key-file");
+	char *dnssec_secret = dk->set ? load_key(dk->values[dk->nvalues - 1], "--dnssec-key-file") :
+	                      NULL;
 
 	/* signals are taken by sigwait below; threads started later inherit the mask */
 	sigset_t sigs;
@@ -204,7 +214,12 @@ main(int argc, char **argv)
 	struct primary_conf pc = {
 		.store = {.path = db, .catalog = opts_str(primary_opts, "catalog"),
 		          .journal_keep = (unsigned)num_opt(primary_opts, "journal-keep", 1, 10000000),
-		          .wal_max_mib = (unsigned)num_opt(primary_opts, "wal-max", 1, 65536)},
+		          .wal_max_mib = (unsigned)num_opt(primary_opts, "wal-max", 1, 65536),
+		          .dnssec_secret = dnssec_secret,
+		          .dnssec_validity = (uint32_t)num_opt(primary_opts, "dnssec-validity", 20,
+		                                               90 * 86400)},
+		.dnssec_refresh_interval = (unsigned)num_opt(primary_opts, "dnssec-refresh-interval", 1,
+		                                             86400),
 		.xfr = opts_str(primary_opts, "xfr"),
 		.notify = nt->values,
 		.nnotify = nt->nvalues,
@@ -242,6 +257,10 @@ main(int argc, char **argv)
 	api_stop(p->api);
 	primary_close(p);
 	free(key);
+	if (dnssec_secret != NULL) {
+		explicit_bzero(dnssec_secret, strlen(dnssec_secret));
+		free(dnssec_secret);
+	}
 	log_notice(NULL, "stopped");
 	return 0;
 }

@@ -46,6 +46,12 @@ primary_open(const struct primary_conf *c, struct primary **out, char *err, size
 	if (ret != 0)
 		goto fail;
 	xfr_service_set_mesh(p->xfr, p->mesh);
+	if (store_can_sign(p->store)) {
+		ret = resigner_start(p->store, c->dnssec_refresh_interval, 200, &p->resigner, err,
+		                     errcap);
+		if (ret != 0)
+			goto fail;
+	}
 	*out = p;
 	return 0;
 fail:
@@ -58,6 +64,7 @@ primary_close(struct primary *p)
 {
 	if (p == NULL)
 		return;
+	resigner_stop(p->resigner);    /* writes through the store and the listener */
 	mesh_stop(p->mesh);            /* its POPs leave the NOTIFY sender */
 	xfr_quic_stop(p->quic);        /* its workers use xfrout, freed with the service */
 	xfr_service_stop(p->xfr);      /* nothing asks the mesh after this */

@@ -14,6 +14,7 @@
 #include <stddef.h>
 
 #include "primary/mesh.h"
+#include "primary/resigner.h"
 #include "primary/store.h"
 
 struct primary_conf {
@@ -25,6 +26,7 @@ struct primary_conf {
 	const char *tls_key;            /* --tls-key FILE */
 	bool doq_strict;
 	struct mesh_opts mesh;          /* .xfr, .quic, .catalog, .quic_pin filled in here */
+	unsigned dnssec_refresh_interval; /* seconds between signature refresh passes (0: 60) */
 };
 
 struct primary {
@@ -32,6 +34,7 @@ struct primary {
 	struct xfr_service *xfr;
 	struct xfr_quic *quic;
 	struct mesh *mesh;
+	struct resigner *resigner;      /* NULL unless signing (--dnssec-key-file) */
 	struct api *api;                /* started and stopped by the caller (main.c) */
 };
 

@@ -18,6 +18,9 @@
 #include "primary/store_int.h"
 
 #include <errno.h>
+
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +42,11 @@ store_open(const struct store_opts *o, struct store **out, char *err, size_t err
 	pthread_mutex_init(&st->stats_mu, NULL);
 	arena_init(&st->arena, 64 * 1024);
 	st->journal_keep = o->journal_keep ? o->journal_keep : STORE_JOURNAL_KEEP_DEFAULT;
+	st->sig_validity = o->dnssec_validity ? o->dnssec_validity : 14 * 86400;
+	if (o->dnssec_secret != NULL) {
+		st->has_kek = gnutls_hash_fast(GNUTLS_DIG_SHA256, o->dnssec_secret,
+		                               strlen(o->dnssec_secret), st->kek) == 0;
+	}
 	st->path = strdup(o->path);
 	int ret = -ENOMEM;
 	if (st->path == NULL)
@@ -228,6 +236,13 @@ store_snap_records(struct store_snap *sn, const struct store_zone *z, store_rr_f
 	return ret;
 }
 
+bool
+store_type_signer(uint16_t t)
+{
+	return t == DNS_T_RRSIG || t == DNS_T_NSEC || t == DNS_T_NSEC3 || t == DNS_T_NSEC3PARAM ||
+	       t == DNS_T_DNSKEY;
+}
+
 int
 store_snap_rows(struct store_snap *sn, const struct store_zone *z, const uint8_t *owner,
                 uint16_t type, store_row_fn fn, void *ctx)
@@ -253,7 +268,7 @@ store_snap_rows(struct store_snap *sn, const struct store_zone *z, const uint8_t
 	while ((rc = db_step(s)) == DB_ROW) {
 		r.owner = db_col_blob(s, 0);
 		r.type = (uint16_t)db_col_int(s, 1);
-		if (owner == NULL && type != 0 && r.type != type)
+		if ((owner == NULL && type != 0 && r.type != type) || store_type_signer(r.type))
 			continue;
 		r.ttl = (uint32_t)db_col_i64(s, 2);
 		r.rdlen = (uint16_t)db_col_bytes(s, 3);

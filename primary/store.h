@@ -45,6 +45,10 @@ struct store_opts {
 	const char *catalog;       /* catalog zone name (text), e.g. "catalog.anycst.invalid." */
 	unsigned journal_keep;     /* journal entries kept per zone (0: default 1000) */
 	unsigned wal_max_mib;      /* WAL size the checkpointer enforces (0: default 64) */
+	/* --dnssec-key-file's content: SHA-256 of it seals DNSSEC private keys;
+	 * NULL: DNSSEC signing is off (dnssec:true refused) */
+	const char *dnssec_secret;
+	uint32_t dnssec_validity;  /* RRSIG validity in seconds (0: 14 days); refreshed at half */
 };
 
 /*
@@ -114,6 +118,8 @@ struct store_zone {
 	uint32_t serial;
 	uint32_t notified_serial;
 	bool is_catalog;
+	bool dnssec;                       /* signed (schema 0005 zone_dnssec) */
+	bool nsec3;                        /* NSEC3 1 0 0 - (else NSEC) */
 };
 
 /*
@@ -159,8 +165,10 @@ struct store_row {
 	bool disabled;
 };
 typedef int (*store_row_fn)(void *ctx, const struct store_row *r);
+/* The types only the signer writes (RRSIG, NSEC, NSEC3, NSEC3PARAM, DNSKEY). */
+bool store_type_signer(uint16_t type);
 /*
- * Every record (disabled too) in canonical order, optionally only those at
+ * Every record (disabled too) but the signer's (store_type_signer) in canonical order, optionally only those at
  * `owner` (wire, NULL: all) and of `type` (0: all).
  */
 int store_snap_rows(struct store_snap *sn, const struct store_zone *z, const uint8_t *owner,
@@ -287,6 +295,9 @@ struct store_zone_new {
 	size_t ntsig_keys;
 	bool cross_account;           /* admin: may be a parent or child of another account's
 	                                 zone (logged); else that is -EEXIST */
+	bool dnssec;                  /* sign it: a CSK of `dnssec_alg`, NSEC or NSEC3 */
+	bool nsec3;
+	uint8_t dnssec_alg;           /* 13 (0 means 13) or 15 */
 };
 
 /*
@@ -326,6 +337,69 @@ struct store_zone_settings {
 int store_zone_update(struct store *st, const uint8_t *zone, const char *account,
                       const uint32_t *if_match, const struct store_zone_settings *s, char *err,
                       size_t errcap);
+
+/* ---- DNSSEC (store_dnssec.c) --------------------------------------------- */
+
+/* True when --dnssec-key-file was given (signing possible). */
+bool store_can_sign(const struct store *st);
+
+/*
+ * Switches signing on for zone `zone` (a CSK of `alg` unless it has keys),
+ * with NSEC or NSEC3 (1 0 0 -), signing it whole in one transaction: one
+ * serial, one journal entry.  Already signed with the same denial: 0,
+ * nothing done; with the other one: -ENOTSUP (err).
+ * -EPERM without a key file, -ENOENT, -EINVAL (err), -EIO.
+ */
+int store_zone_sign(struct store *st, const uint8_t *zone, const char *account, bool nsec3,
+                    uint8_t alg, struct store_result *res, char *err, size_t errcap);
+
+/*
+ * Switches signing off: removes every RRSIG, NSEC, NSEC3, NSEC3PARAM and
+ * DNSKEY record and the keys, in one serial and one journal entry.
+ * Not signed: 0, nothing done.  -ENOENT, -EIO.
+ */
+int store_zone_unsign(struct store *st, const uint8_t *zone, const char *account,
+                      struct store_result *res, char *err, size_t errcap);
+
+/*
+ * Re-signs at most `max` rrsets of signed zone `zone` whose signatures
+ * expire within half the validity, soonest first, in one transaction (one
+ * serial, one small journal entry).  res->changed false: none was due.
+ * 0, -ENOENT, -EINVAL (err), -EIO.
+ */
+int store_zone_refresh(struct store *st, const uint8_t *zone, size_t max,
+                       struct store_result *res, char *err, size_t errcap);
+
+/* A zone's key as the cryptokeys API shows it. */
+struct store_cryptokey {
+	int64_t id;
+	char keytype[8];          /* "csk", "ksk", "zsk" */
+	uint16_t flags;
+	uint8_t alg;
+	uint16_t tag;
+	bool active, published;
+	const uint8_t *dnskey;    /* rdata, valid during the callback */
+	size_t dnskey_len;
+};
+typedef int (*store_cryptokey_fn)(void *ctx, const struct store_cryptokey *k);
+int store_snap_cryptokeys(struct store_snap *sn, const struct store_zone *z,
+                          store_cryptokey_fn fn, void *ctx);
+
+/*
+ * Adds a key to signed zone `zone` and re-signs it.  0 with *id, -ENOENT,
+ * -EPERM (no key file), -EINVAL (not signed, too many keys; err), -ENOTSUP, -EIO.
+ */
+int store_cryptokey_add(struct store *st, const uint8_t *zone, const char *account,
+                        const char *keytype, uint8_t alg, bool active, bool published,
+                        int64_t *id, struct store_result *res, char *err, size_t errcap);
+/*
+ * Sets a key's active and published flags (a key is deleted with `del`)
+ * and re-signs.  0, -ENOENT (zone or key), -EINVAL (err: the last active
+ * key), -EIO.
+ */
+int store_cryptokey_set(struct store *st, const uint8_t *zone, const char *account, int64_t id,
+                        bool del, bool active, bool published, struct store_result *res,
+                        char *err, size_t errcap);
 
 /* ---- API keys ------------------------------------------------------------ */
 

@@ -22,28 +22,6 @@
 
 
 
-struct touched {
-	struct nkey k;
-	uint16_t type;
-	struct row *before;
-	size_t nbefore;
-	const char *label;
-	struct touched *next;
-};
-
-/* The change being applied to one zone inside a write transaction. */
-struct change {
-	struct store *st;
-	const struct store_zone *z;
-	struct nkey apex;
-	struct touched *touched;
-	struct touched **tab;      /* open addressing over touched, by (okey, type) */
-	size_t tab_cap, ntouched;
-	bool creating;
-	char *err;
-	size_t errcap;
-};
-
 int
 read_rrset(struct store *st, int64_t zid, const struct nkey *k, uint16_t type, struct row **out,
            size_t *n)
@@ -129,7 +107,7 @@ touch_insert(struct change *ch, struct touched *t)
 	return 0;
 }
 
-static int
+int
 touch(struct change *ch, const struct nkey *k, uint16_t type, const char *label)
 {
 	if (ch->tab_cap > 0) {
@@ -553,11 +531,11 @@ row_in(const struct row *r, const struct row *const *set, size_t n)
  * `*soa_t` is the touched SOA rrset, if any.
  */
 static int
-diff_touched(struct change *ch, struct buf *rem, struct buf *add, bool *changed,
-             const struct touched **soa_t)
+diff_touched(struct change *ch, const struct touched *stop, struct buf *rem, struct buf *add,
+             bool *changed, const struct touched **soa_t)
 {
 	struct store *st = ch->st;
-	for (struct touched *t = ch->touched; t != NULL; t = t->next) {
+	for (struct touched *t = ch->touched; t != NULL && t != stop; t = t->next) {
 		struct row *after;
 		size_t nafter;
 		int ret = read_rrset(st, ch->z->id, &t->k, t->type, &after, &nafter);
@@ -656,7 +634,7 @@ finish_change(struct change *ch, struct store_result *res)
 {
 	struct store *st = ch->st;
 	struct buf rem = {0}, add = {0};
-	bool changed = false;
+	bool changed = ch->full || ch->resign != NULL;
 	int ret = 0;
 	const struct touched *soa_t = NULL;
 	for (struct touched *t = ch->touched; t != NULL; t = t->next) {
@@ -667,9 +645,9 @@ finish_change(struct change *ch, struct store_result *res)
 	res->old_serial = res->new_serial = ch->z->serial;
 	if (ch->creating) {
 		res->changed = true;
-		return 0;
+		return ch->full ? sign_change(ch) : 0;
 	}
-	ret = diff_touched(ch, &rem, &add, &changed, &soa_t);
+	ret = diff_touched(ch, NULL, &rem, &add, &changed, &soa_t);
 	res->changed = changed;
 	if (ret != 0 || !changed)
 		goto out;
@@ -679,6 +657,15 @@ finish_change(struct change *ch, struct store_result *res)
 	ret = bump_serial(ch, soa_t, &old_soa, &new_soa, &from, &to);
 	if (ret != 0)
 		goto out;
+	if (ch->z->dnssec) {
+		/* the signatures and chain records join the same journal entry */
+		struct touched *user = ch->touched;
+		ret = sign_change(ch);
+		if (ret == 0)
+			ret = diff_touched(ch, user, &rem, &add, &changed, &soa_t);
+		if (ret != 0)
+			goto out;
+	}
 	res->old_serial = from;
 	res->new_serial = to;
 	ret = journal_write(st, ch->z->id, ch->apex.name, from, to, old_soa, &new_soa, &rem, &add);
@@ -690,6 +677,61 @@ out:
 	free(rem.p);
 	free(add.p);
 	return ret;
+}
+
+int
+unsign_zone(struct store *st, const struct store_zone *z, struct store_result *res, char *err,
+            size_t errcap)
+{
+	struct store_zone plain = *z;
+	plain.dnssec = plain.nsec3 = false;
+	struct change ch = {.st = st, .z = &plain, .err = err, .errcap = errcap};
+	nkey_set(&ch.apex, z->name);
+	struct db_stmt *s = db_q(st->w, DBQ_SIGNED_ROWS);
+	if (s == NULL)
+		return -EIO;
+	db_bind_i64(s, 1, z->id);
+	int rc, ret = 0;
+	/* touched first (reads of their own), deleted after the scan */
+	while (ret == 0 && (rc = db_step(s)) == DB_ROW) {
+		size_t nl = db_col_bytes(s, 1);
+		uint8_t nm[DNS_NAME_MAX];
+		if (nl > sizeof(nm) || dns_name_check(db_col_blob(s, 1), nl) != (int)nl) {
+			ret = -EIO;
+			break;
+		}
+		memcpy(nm, db_col_blob(s, 1), nl);
+		struct nkey k;
+		nkey_set(&k, nm);
+		ret = touch(&ch, &k, (uint16_t)db_col_int(s, 2), "dnssec");
+	}
+	db_done(s);
+	if (ret == 0 && rc != DB_DONE)
+		ret = -EIO;
+	for (struct touched *t = ch.touched; t != NULL && ret == 0; t = t->next)
+		ret = rrset_delete(st, z->id, &t->k, t->type, false);
+	if (ret == 0)
+		ret = finish_change(&ch, res);
+	return ret;
+}
+
+int
+resign_rrsets(struct store *st, const struct store_zone *z, struct resign *list,
+              struct store_result *res, char *err, size_t errcap)
+{
+	struct change ch = {.st = st, .z = z, .resign = list, .err = err, .errcap = errcap};
+	nkey_set(&ch.apex, z->name);
+	return finish_change(&ch, res);
+}
+
+int
+sign_zone_full(struct store *st, const struct store_zone *z, bool creating,
+               struct store_result *res, char *err, size_t errcap)
+{
+	struct change ch = {.st = st, .z = z, .creating = creating, .full = true, .err = err,
+	                    .errcap = errcap};
+	nkey_set(&ch.apex, z->name);
+	return finish_change(&ch, res);
 }
 
 int

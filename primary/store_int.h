@@ -12,11 +12,15 @@
  *   store_journal.c  journal blobs: encode, write, read
  *   store_catalog.c  the catalog zone and its member records
  *   store_keys.c     TSIG keys and API keys
+ *   store_dnssec.c   DNSSEC keys (sealed), signing on/off, cryptokeys
+ *   store_sign.c     the signer of one change (chain, signatures)
  *   store_pops.c     the POP registry (rows and keys) and pop_serials
  *
  * None of these holds SQL or engine calls: queries are db.h ids.  Calls go
  * one way (no circle): store.c -> store_zone -> store_catalog ->
- * store_change -> store_journal -> store_txn -> db.h.
+ * store_change -> store_journal -> store_txn -> db.h.  DNSSEC: store_dnssec ->
+ * store_change (sign_zone_full) -> store_sign -> store_dnssec's key loading;
+ * store_sign writes through store_change's touch() so the diff sees it.
  */
 #ifndef PRIMARY_STORE_INT_H
 #define PRIMARY_STORE_INT_H
@@ -26,6 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dns/dnssec.h"
 #include "dns/name.h"
 #include "primary/db.h"
 #include "primary/store.h"
@@ -72,6 +77,9 @@ struct store {
 	struct pending pending[PENDING_MAX];
 	size_t npending;
 	struct arena arena;           /* scratch of the current write */
+	uint8_t kek[32];              /* seals DNSSEC private keys (--dnssec-key-file) */
+	uint32_t sig_validity;        /* RRSIG validity, seconds */
+	bool has_kek;
 };
 
 /* Lower-case wire copy of a name and its lookup key. */
@@ -95,6 +103,38 @@ struct buf {
 	uint8_t *p;
 	size_t len, cap;
 	bool oom;
+};
+
+/* A touched rrset: its rows before the change's first write to it. */
+struct touched {
+	struct nkey k;
+	uint16_t type;
+	struct row *before;
+	size_t nbefore;
+	const char *label;
+	struct touched *next;
+};
+
+/* The change being applied to one zone inside a write transaction. */
+struct change {
+	struct store *st;
+	const struct store_zone *z;
+	struct nkey apex;
+	struct touched *touched;   /* newest first */
+	struct touched **tab;      /* open addressing over touched, by (okey, type) */
+	size_t tab_cap, ntouched;
+	bool creating;
+	bool full;                 /* sign every rrset (DNSSEC switched on, keys changed) */
+	struct resign *resign;     /* rrsets to re-sign though unchanged (refresh) */
+	char *err;
+	size_t errcap;
+};
+
+/* An rrset whose signatures are re-signed though it did not change. */
+struct resign {
+	struct nkey k;
+	uint16_t type;
+	struct resign *next;
 };
 
 /* ---- store_txn.c ---- */
@@ -123,6 +163,11 @@ int rec_write(struct store *st, int64_t zid, enum db_qid id, const struct nkey *
               uint32_t ttl, const uint8_t *rd, size_t rdlen, bool disabled);
 int rrset_delete(struct store *st, int64_t zid, const struct nkey *k, uint16_t type,
                  bool comments);
+/*
+ * Remembers rrset (k, type)'s rows before its first write in this change
+ * (a no-op when already touched), so the diff sees it.  0, -ENOMEM, -EIO.
+ */
+int touch(struct change *ch, const struct nkey *k, uint16_t type, const char *label);
 /* Writes a zone's serial column.  0 or -EIO. */
 int zone_serial_set(struct store *st, int64_t zid, uint32_t serial);
 /*
@@ -132,6 +177,63 @@ int zone_serial_set(struct store *st, int64_t zid, uint32_t serial);
  */
 int apply_ops(struct store *st, const struct store_zone *z, const struct store_op *ops,
               size_t nops, bool creating, struct store_result *res, char *err, size_t errcap);
+
+/*
+ * Signs zone `z` whole (DNSSEC switched on, keys changed) in the write
+ * transaction: every rrset, the chain, DNSKEY; `creating`: a zone being
+ * created (no serial bump, no journal), else one serial and one journal
+ * entry.  0, -EINVAL (err), -ENOMEM, -EIO.
+ */
+int sign_zone_full(struct store *st, const struct store_zone *z, bool creating,
+                   struct store_result *res, char *err, size_t errcap);
+
+/* Re-signs the rrsets of `list` in one serial and journal entry. */
+int resign_rrsets(struct store *st, const struct store_zone *z, struct resign *list,
+                  struct store_result *res, char *err, size_t errcap);
+/* Removes every DNSSEC record of `z` in one serial and journal entry. */
+int unsign_zone(struct store *st, const struct store_zone *z, struct store_result *res, char *err,
+                size_t errcap);
+
+/* ---- store_sign.c ---- */
+/*
+ * Signs the change `ch` (its user rrsets already written, the serial
+ * bumped): re-signs the touched rrsets and the SOA, fixes the NSEC/NSEC3
+ * chain around the names added or removed, the DNSKEY rrset when
+ * `ch->full`.  Every write goes through touch(), so the caller's diff puts
+ * it in the journal.  0, -EINVAL (err: no usable key), -ENOMEM, -EIO.
+ */
+int sign_change(struct change *ch);
+
+/* ---- store_dnssec.c ---- */
+/* A zone's key as the signer uses it. */
+struct zkey {
+	int64_t id;
+	uint16_t flags;
+	uint8_t alg;
+	uint16_t tag;
+	bool active, published;
+	uint8_t dnskey[DNS_DNSSEC_DNSKEY_MAX];
+	size_t dnskey_len;
+	struct dns_dnssec_key *key;   /* NULL when it could not be opened */
+};
+#define ZKEYS_MAX 8
+/* AES-256-GCM seal of a raw private key (nonce || ciphertext || tag).  Length or <0. */
+int dnssec_seal(const uint8_t kek[32], const uint8_t *raw, size_t rawlen, const uint8_t *ad,
+                size_t adlen, uint8_t *out, size_t cap);
+/* Opens a seal; 0, -EKEYREJECTED (wrong key, tampered, wrong rdata) or -EIO. */
+int dnssec_unseal(const uint8_t kek[32], const uint8_t *in, size_t inlen, const uint8_t *ad,
+                  size_t adlen, uint8_t out[DNS_DNSSEC_RAW_MAX]);
+/* Loads zone `zid`'s keys, private parts decrypted.  The count, or -EIO, -EKEYREJECTED. */
+int zkeys_load(struct store *st, int64_t zid, struct zkey *keys, size_t max);
+void zkeys_free(struct zkey *keys, size_t n);
+/*
+ * Generates a key of `alg` for zone `zid` ("csk", "ksk" or "zsk") and
+ * stores it sealed.  0 with *id, -ENOTSUP, -EPERM (no --dnssec-key-file), -EIO.
+ */
+int zkey_create(struct store *st, int64_t zid, const char *keytype, uint8_t alg, bool active,
+                bool published, int64_t *id);
+/* Marks zone `zid` signed with NSEC or NSEC3.  0 or -EIO. */
+int zone_dnssec_mark(struct store *st, int64_t zid, bool nsec3);
 
 /* ---- store_zone.c ---- */
 /* The zone's lookup key row (zones_lkey), in the write transaction.  0 or -EIO. */

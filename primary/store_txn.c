@@ -111,6 +111,8 @@ zone_from_row(struct db_stmt *s, struct store_zone *z)
 	z->serial = (uint32_t)db_col_i64(s, 6);
 	z->notified_serial = (uint32_t)db_col_i64(s, 7);
 	z->is_catalog = db_col_int(s, 8) != 0;
+	z->dnssec = !db_col_null(s, 9);
+	z->nsec3 = z->dnssec && db_col_int(s, 9) != 0;
 	return 0;
 }
 

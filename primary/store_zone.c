@@ -323,6 +323,20 @@ store_zone_create(struct store *st, const struct store_zone_new *zn, const struc
 	if (ret != 0)
 		goto fail;
 	z.serial = serial;
+	if (zn->dnssec) {
+		ret = zkey_create(st, z.id, "csk", zn->dnssec_alg ? zn->dnssec_alg :
+		                  DNS_DNSSEC_ALG_ECDSAP256SHA256, true, true, NULL);
+		if (ret == -EPERM)
+			set_err(err, errcap, "DNSSEC signing needs the primary's --dnssec-key-file");
+		if (ret == 0)
+			ret = zone_dnssec_mark(st, z.id, zn->nsec3);
+		z.dnssec = true;
+		z.nsec3 = zn->nsec3;
+		if (ret == 0)
+			ret = sign_zone_full(st, &z, true, res, err, errcap);
+		if (ret != 0)
+			goto fail;
+	}
 	res->old_serial = 0;
 	res->new_serial = serial;
 	res->changed = true;

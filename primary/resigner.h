@@ -1,0 +1,24 @@
+/*
+ * The signature refresher of a signing primary (issue 15): a thread that
+ * every `interval` seconds, for each signed zone, re-signs at most `batch`
+ * rrsets whose signatures expire within half their validity
+ * (store_zone_refresh), one small transaction each: signatures made
+ * together expire spread by their per-rrset jitter, so each refresh is a
+ * small IXFR, never one giant one.
+ */
+#ifndef PRIMARY_RESIGNER_H
+#define PRIMARY_RESIGNER_H
+
+#include <stddef.h>
+
+#include "primary/store.h"
+
+struct resigner;
+
+/* Starts it.  0, or -ENOMEM/-EAGAIN with err filled. */
+int resigner_start(struct store *st, unsigned interval, size_t batch, struct resigner **out,
+                   char *err, size_t errcap);
+/* Stops the thread (waits for a refresh under way) and frees.  NULL ok. */
+void resigner_stop(struct resigner *r);
+
+#endif

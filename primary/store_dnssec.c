@@ -1,0 +1,465 @@
+/*
+ * DNSSEC keys of the store (schema 0005 dnssec_keys) and the public calls
+ * around them: cryptokeys (list, create, activate/publish, delete) and
+ * switching a zone's signing on.  Private keys are sealed with AES-256-GCM
+ * under the key-encryption key st->kek (SHA-256 of --dnssec-key-file's
+ * content): nonce (12) || ciphertext (32) || tag (16), with the DNSKEY
+ * rdata as associated data, so a sealed key moved onto another public key
+ * does not open.  Every key change re-signs the zone whole in the same
+ * transaction (sign_zone_full): rare, and the DNSKEY rrset changes anyway.
+ */
+#include "primary/store_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+
+#include "util/err.h"
+#include "util/log.h"
+
+#define SEAL_NONCE 12
+#define SEAL_TAG 16
+#define SEAL_LEN (SEAL_NONCE + DNS_DNSSEC_RAW_MAX + SEAL_TAG)
+
+int
+dnssec_seal(const uint8_t kek[32], const uint8_t *raw, size_t rawlen, const uint8_t *ad,
+            size_t adlen, uint8_t *out, size_t cap)
+{
+	if (rawlen != DNS_DNSSEC_RAW_MAX || cap < SEAL_LEN)
+		return -EINVAL;
+	gnutls_datum_t k = {.data = (unsigned char *)kek, .size = 32};
+	gnutls_aead_cipher_hd_t h;
+	if (gnutls_rnd(GNUTLS_RND_NONCE, out, SEAL_NONCE) != 0 ||
+	    gnutls_aead_cipher_init(&h, GNUTLS_CIPHER_AES_256_GCM, &k) != 0)
+		return -EIO;
+	size_t olen = cap - SEAL_NONCE;
+	int rc = gnutls_aead_cipher_encrypt(h, out, SEAL_NONCE, ad, adlen, SEAL_TAG, raw, rawlen,
+	                                    out + SEAL_NONCE, &olen);
+	gnutls_aead_cipher_deinit(h);
+	if (rc != 0 || olen != rawlen + SEAL_TAG)
+		return -EIO;
+	return SEAL_LEN;
+}
+
+int
+dnssec_unseal(const uint8_t kek[32], const uint8_t *in, size_t inlen, const uint8_t *ad,
+              size_t adlen, uint8_t out[DNS_DNSSEC_RAW_MAX])
+{
+	if (inlen != SEAL_LEN)
+		return -EKEYREJECTED;
+	gnutls_datum_t k = {.data = (unsigned char *)kek, .size = 32};
+	gnutls_aead_cipher_hd_t h;
+	if (gnutls_aead_cipher_init(&h, GNUTLS_CIPHER_AES_256_GCM, &k) != 0)
+		return -EIO;
+	size_t olen = DNS_DNSSEC_RAW_MAX;
+	int rc = gnutls_aead_cipher_decrypt(h, in, SEAL_NONCE, ad, adlen, SEAL_TAG, in + SEAL_NONCE,
+	                                    inlen - SEAL_NONCE, out, &olen);
+	gnutls_aead_cipher_deinit(h);
+	if (rc != 0 || olen != DNS_DNSSEC_RAW_MAX)
+		return -EKEYREJECTED;
+	return 0;
+}
+
+static int
+zkey_from_row(struct store *st, struct db_stmt *s, struct zkey *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->id = db_col_i64(s, 0);
+	k->flags = (uint16_t)db_col_int(s, 2);
+	k->alg = (uint8_t)db_col_int(s, 3);
+	k->tag = (uint16_t)db_col_int(s, 4);
+	k->dnskey_len = db_col_bytes(s, 5);
+	if (k->dnskey_len < 4 || k->dnskey_len > sizeof(k->dnskey))
+		return -EIO;
+	memcpy(k->dnskey, db_col_blob(s, 5), k->dnskey_len);
+	k->published = db_col_int(s, 7) != 0;
+	k->active = db_col_int(s, 8) != 0;
+	if (!st->has_kek)
+		return 0;
+	uint8_t raw[DNS_DNSSEC_RAW_MAX];
+	int ret = dnssec_unseal(st->kek, db_col_blob(s, 6), db_col_bytes(s, 6), k->dnskey,
+	                        k->dnskey_len, raw);
+	if (ret != 0)
+		return 0;   /* wrong key file: the key stays public-only, reported by the signer */
+	ret = dns_dnssec_key_from_raw(k->alg, k->flags, raw, sizeof(raw), k->dnskey + 4,
+	                              k->dnskey_len - 4, &k->key);
+	explicit_bzero(raw, sizeof(raw));
+	if (ret != 0)
+		k->key = NULL;
+	return 0;
+}
+
+int
+zkeys_load(struct store *st, int64_t zid, struct zkey *keys, size_t max)
+{
+	struct db_stmt *s = db_q(st->w, DBQ_KEYS_ZONE);
+	if (s == NULL)
+		return -EIO;
+	db_bind_i64(s, 1, zid);
+	size_t n = 0;
+	int rc, ret = 0;
+	while ((rc = db_step(s)) == DB_ROW && n < max) {
+		ret = zkey_from_row(st, s, &keys[n]);
+		if (ret != 0)
+			break;
+		n++;
+	}
+	db_done(s);
+	if (ret == 0 && rc < 0)
+		ret = -EIO;
+	if (ret != 0) {
+		zkeys_free(keys, n);
+		return ret;
+	}
+	return (int)n;
+}
+
+void
+zkeys_free(struct zkey *keys, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		dns_dnssec_key_free(keys[i].key);
+		keys[i].key = NULL;
+	}
+}
+
+int
+zkey_create(struct store *st, int64_t zid, const char *keytype, uint8_t alg, bool active,
+            bool published, int64_t *id)
+{
+	if (!st->has_kek)
+		return -EPERM;
+	uint16_t flags = strcmp(keytype, "zsk") == 0 ? DNS_DNSSEC_ZSK : DNS_DNSSEC_KSK;
+	struct dns_dnssec_key *k = NULL;
+	int ret = dns_dnssec_key_generate(alg, flags, &k);
+	if (ret != 0)
+		return ret;
+	uint8_t raw[DNS_DNSSEC_RAW_MAX], sealed[SEAL_LEN];
+	size_t dlen;
+	const uint8_t *dnskey = dns_dnssec_key_dnskey(k, &dlen);
+	ret = dns_dnssec_key_to_raw(k, raw, sizeof(raw));
+	if (ret == (int)sizeof(raw))
+		ret = dnssec_seal(st->kek, raw, sizeof(raw), dnskey, dlen, sealed, sizeof(sealed));
+	explicit_bzero(raw, sizeof(raw));
+	if (ret < 0)
+		goto out;
+	struct db_stmt *s = db_q(st->w, DBQ_KEY_INSERT);
+	if (s == NULL) {
+		ret = -EIO;
+		goto out;
+	}
+	db_bind_i64(s, 1, zid);
+	db_bind_text(s, 2, keytype);
+	db_bind_i64(s, 3, flags);
+	db_bind_i64(s, 4, alg);
+	db_bind_i64(s, 5, dns_dnssec_key_tag(k));
+	db_bind_blob(s, 6, dnskey, dlen);
+	db_bind_blob(s, 7, sealed, sizeof(sealed));
+	db_bind_i64(s, 8, published ? 1 : 0);
+	db_bind_i64(s, 9, active ? 1 : 0);
+	db_bind_i64(s, 10, now_s());
+	ret = db_run(s) == 0 ? 0 : -EIO;
+	if (ret == 0 && id != NULL)
+		*id = db_last_id(st->w);
+out:
+	dns_dnssec_key_free(k);
+	return ret;
+}
+
+int
+zone_dnssec_mark(struct store *st, int64_t zid, bool nsec3)
+{
+	struct db_stmt *s = db_q(st->w, DBQ_DNSSEC_SET);
+	if (s == NULL)
+		return -EIO;
+	db_bind_i64(s, 1, zid);
+	db_bind_i64(s, 2, nsec3 ? 1 : 0);
+	db_bind_i64(s, 3, now_s());
+	return db_run(s) == 0 ? 0 : -EIO;
+}
+
+/* ---- public calls ----------------------------------------------------------------------- */
+
+bool
+store_can_sign(const struct store *st)
+{
+	return st->has_kek;
+}
+
+static int
+zone_w(struct store *st, const uint8_t *zone, const char *account, struct store_zone *z)
+{
+	int ret = zone_get(st->w, zone, z);
+	if (ret == 0 && account != NULL && strcmp(account, z->account) != 0)
+		ret = -ENOENT;
+	if (ret == 0 && z->is_catalog)
+		ret = -EPERM;
+	return ret;
+}
+
+/* Commits, logging the new serial, or rolls back. */
+static int
+end_write(struct store *st, const struct store_zone *z, int ret, const struct store_result *res,
+          const char *what)
+{
+	if (ret != 0) {
+		w_rollback(st);
+		return ret;
+	}
+	ret = w_commit(st);
+	if (ret == 0 && res->changed)
+		log_info(z->text, "%s, serial %u -> %u", what, res->old_serial, res->new_serial);
+	return ret;
+}
+
+int
+store_zone_sign(struct store *st, const uint8_t *zone, const char *account, bool nsec3,
+                uint8_t alg, struct store_result *res, char *err, size_t errcap)
+{
+	memset(res, 0, sizeof(*res));
+	if (!st->has_kek)
+		return -EPERM;
+	struct store_zone z;
+	int ret = w_begin(st);
+	if (ret != 0)
+		return ret;
+	ret = zone_w(st, zone, account, &z);
+	if (ret == 0 && z.dnssec) {
+		if (z.nsec3 != nsec3) {
+			set_err(err, errcap, "zone '%s' is signed with %s; changing the denial of a signed "
+			        "zone is not supported yet (switch dnssec off first)", z.text,
+			        z.nsec3 ? "NSEC3" : "NSEC");
+			ret = -ENOTSUP;
+		}
+		w_rollback(st);
+		return ret;
+	}
+	struct zkey keys[ZKEYS_MAX];
+	int nk = ret == 0 ? zkeys_load(st, z.id, keys, ZKEYS_MAX) : 0;
+	if (nk < 0)
+		ret = nk;
+	else
+		zkeys_free(keys, (size_t)nk);
+	if (ret == 0 && nk == 0)
+		ret = zkey_create(st, z.id, "csk", alg ? alg : DNS_DNSSEC_ALG_ECDSAP256SHA256, true,
+		                  true, NULL);
+	if (ret == 0)
+		ret = zone_dnssec_mark(st, z.id, nsec3);
+	z.dnssec = true;
+	z.nsec3 = nsec3;
+	if (ret == 0)
+		ret = sign_zone_full(st, &z, false, res, err, errcap);
+	return end_write(st, &z, ret, res, "zone signed");
+}
+
+int
+store_zone_unsign(struct store *st, const uint8_t *zone, const char *account,
+                  struct store_result *res, char *err, size_t errcap)
+{
+	memset(res, 0, sizeof(*res));
+	struct store_zone z;
+	int ret = w_begin(st);
+	if (ret != 0)
+		return ret;
+	ret = zone_w(st, zone, account, &z);
+	if (ret == 0 && !z.dnssec) {
+		w_rollback(st);
+		return 0;
+	}
+	if (ret == 0)
+		ret = unsign_zone(st, &z, res, err, errcap);
+	struct db_stmt *s = ret == 0 ? db_q(st->w, DBQ_DNSSEC_CLEAR) : NULL;
+	if (ret == 0 && s == NULL)
+		ret = -EIO;
+	if (ret == 0) {
+		db_bind_i64(s, 1, z.id);
+		ret = db_run(s) == 0 ? 0 : -EIO;
+	}
+	struct zkey keys[ZKEYS_MAX];
+	int nk = ret == 0 ? zkeys_load(st, z.id, keys, ZKEYS_MAX) : 0;
+	if (nk < 0)
+		ret = nk;
+	for (int i = 0; ret == 0 && i < nk; i++) {
+		s = db_q(st->w, DBQ_KEY_DELETE);
+		if (s == NULL) {
+			ret = -EIO;
+			break;
+		}
+		db_bind_i64(s, 1, z.id);
+		db_bind_i64(s, 2, keys[i].id);
+		ret = db_run(s) == 0 ? 0 : -EIO;
+	}
+	if (nk > 0)
+		zkeys_free(keys, (size_t)nk);
+	return end_write(st, &z, ret, res, "zone unsigned");
+}
+
+int
+store_snap_cryptokeys(struct store_snap *sn, const struct store_zone *z, store_cryptokey_fn fn,
+                      void *ctx)
+{
+	struct db_stmt *s = db_q(sn->c->db, DBQ_KEYS_ZONE);
+	if (s == NULL)
+		return -EIO;
+	db_bind_i64(s, 1, z->id);
+	int rc, ret = 0;
+	while ((rc = db_step(s)) == DB_ROW) {
+		struct store_cryptokey k = {
+			.id = db_col_i64(s, 0),
+			.flags = (uint16_t)db_col_int(s, 2),
+			.alg = (uint8_t)db_col_int(s, 3),
+			.tag = (uint16_t)db_col_int(s, 4),
+			.dnskey = db_col_blob(s, 5),
+			.dnskey_len = db_col_bytes(s, 5),
+			.published = db_col_int(s, 7) != 0,
+			.active = db_col_int(s, 8) != 0,
+		};
+		copy_text(k.keytype, sizeof(k.keytype), db_col_text(s, 1));
+		ret = fn(ctx, &k);
+		if (ret != 0)
+			break;
+	}
+	if (ret == 0 && rc != DB_DONE)
+		ret = -EIO;
+	db_done(s);
+	return ret;
+}
+
+int
+store_cryptokey_add(struct store *st, const uint8_t *zone, const char *account,
+                    const char *keytype, uint8_t alg, bool active, bool published, int64_t *id,
+                    struct store_result *res, char *err, size_t errcap)
+{
+	memset(res, 0, sizeof(*res));
+	if (!st->has_kek)
+		return -EPERM;
+	struct store_zone z;
+	int ret = w_begin(st);
+	if (ret != 0)
+		return ret;
+	ret = zone_w(st, zone, account, &z);
+	if (ret == 0 && !z.dnssec) {
+		set_err(err, errcap, "zone '%s' is not signed: set \"dnssec\": true first", z.text);
+		ret = -EINVAL;
+	}
+	struct zkey keys[ZKEYS_MAX];
+	int nk = ret == 0 ? zkeys_load(st, z.id, keys, ZKEYS_MAX) : 0;
+	if (nk < 0)
+		ret = nk;
+	else
+		zkeys_free(keys, (size_t)nk);
+	if (ret == 0 && nk >= ZKEYS_MAX - 1) {
+		set_err(err, errcap, "zone '%s' has %d keys already, the most allowed", z.text, nk);
+		ret = -EINVAL;
+	}
+	if (ret == 0)
+		ret = zkey_create(st, z.id, keytype, alg, active, published, id);
+	if (ret == 0)
+		ret = sign_zone_full(st, &z, false, res, err, errcap);
+	return end_write(st, &z, ret, res, "DNSSEC key added");
+}
+
+int
+store_cryptokey_set(struct store *st, const uint8_t *zone, const char *account, int64_t id,
+                    bool del, bool active, bool published, struct store_result *res, char *err,
+                    size_t errcap)
+{
+	memset(res, 0, sizeof(*res));
+	struct store_zone z;
+	int ret = w_begin(st);
+	if (ret != 0)
+		return ret;
+	ret = zone_w(st, zone, account, &z);
+	struct zkey keys[ZKEYS_MAX];
+	int nk = ret == 0 ? zkeys_load(st, z.id, keys, ZKEYS_MAX) : 0;
+	if (nk < 0)
+		ret = nk;
+	bool found = false, other_active = false;
+	for (int i = 0; ret == 0 && i < nk; i++) {
+		if (keys[i].id == id)
+			found = true;
+		else
+			other_active |= keys[i].active;
+	}
+	if (nk > 0)
+		zkeys_free(keys, (size_t)nk);
+	if (ret == 0 && !found)
+		ret = -ENOENT;
+	if (ret == 0 && z.dnssec && (del || !active) && !other_active) {
+		set_err(err, errcap, "key %lld is the last active key of signed zone '%s'; add "
+		        "another or switch dnssec off", (long long)id, z.text);
+		ret = -EINVAL;
+	}
+	struct db_stmt *s = ret == 0 ? db_q(st->w, del ? DBQ_KEY_DELETE : DBQ_KEY_UPDATE) : NULL;
+	if (ret == 0 && s == NULL)
+		ret = -EIO;
+	if (ret == 0) {
+		db_bind_i64(s, 1, z.id);
+		db_bind_i64(s, 2, id);
+		if (!del) {
+			db_bind_i64(s, 3, published ? 1 : 0);
+			db_bind_i64(s, 4, active ? 1 : 0);
+			db_bind_i64(s, 5, now_s());
+		}
+		ret = db_run(s) == 0 ? 0 : -EIO;
+	}
+	if (ret == 0 && z.dnssec)
+		ret = sign_zone_full(st, &z, false, res, err, errcap);
+	return end_write(st, &z, ret, res, del ? "DNSSEC key deleted" : "DNSSEC key changed");
+}
+
+int
+store_zone_refresh(struct store *st, const uint8_t *zone, size_t max, struct store_result *res,
+                   char *err, size_t errcap)
+{
+	memset(res, 0, sizeof(*res));
+	struct store_zone z;
+	int ret = w_begin(st);
+	if (ret != 0)
+		return ret;
+	ret = zone_w(st, zone, NULL, &z);
+	if (ret != 0 || !z.dnssec) {
+		w_rollback(st);
+		return ret;
+	}
+	/* due: expiring within half the validity */
+	uint8_t due[4];
+	put32(due, (uint32_t)now_s() + st->sig_validity / 2);
+	struct db_stmt *s = db_q(st->w, DBQ_SIGS_EXPIRING);
+	if (s == NULL) {
+		w_rollback(st);
+		return -EIO;
+	}
+	db_bind_i64(s, 1, z.id);
+	db_bind_blob(s, 2, due, sizeof(due));
+	db_bind_i64(s, 3, (int64_t)max);
+	struct resign *list = NULL;
+	int rc;
+	while ((rc = db_step(s)) == DB_ROW) {
+		size_t nl = db_col_bytes(s, 0);
+		const uint8_t *rd = db_col_blob(s, 1);
+		uint8_t nm[DNS_NAME_MAX];
+		if (nl > sizeof(nm) || dns_name_check(db_col_blob(s, 0), nl) != (int)nl || rd == NULL ||
+		    db_col_bytes(s, 1) < 18)
+			continue;
+		struct resign *r = arena_alloc(&st->arena, sizeof(*r));
+		if (r == NULL) {
+			rc = -ENOMEM;
+			break;
+		}
+		memcpy(nm, db_col_blob(s, 0), nl);
+		nkey_set(&r->k, nm);
+		r->type = (uint16_t)(rd[0] << 8 | rd[1]);
+		r->next = list;
+		list = r;
+	}
+	db_done(s);
+	if (rc != DB_DONE)
+		ret = rc < 0 ? rc : -EIO;
+	if (ret == 0 && list != NULL)
+		ret = resign_rrsets(st, &z, list, res, err, errcap);
+	return end_write(st, &z, ret, res, "signatures refreshed");
+}

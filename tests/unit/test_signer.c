@@ -1,0 +1,442 @@
+/* primary/store_sign.c and store_dnssec.c: private keys sealed and opened,
+ * and the NSEC / NSEC3 chains and signatures kept right, change after change,
+ * by the incremental signer (checked against the chain computed from
+ * scratch after every random change). */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "dns/dnssec.h"
+#include "dns/rdata.h"
+#include "dns/rrtype.h"
+#include "primary/store_int.h"
+#include "util/err.h"
+
+/* ---- sealing -------------------------------------------------------------------------- */
+
+static void
+test_seal_roundtrip_and_refusals(void **state)
+{
+	(void)state;
+	uint8_t kek[32], other[32], raw[32], out[32], sealed[128];
+	for (int i = 0; i < 32; i++) {
+		kek[i] = (uint8_t)i;
+		other[i] = (uint8_t)(i + 1);
+		raw[i] = (uint8_t)(0xa0 ^ i);
+	}
+	const uint8_t ad[] = "dnskey-rdata";
+	int n = dnssec_seal(kek, raw, 32, ad, sizeof(ad), sealed, sizeof(sealed));
+	assert_int_equal(n, 60);
+	assert_int_equal(dnssec_unseal(kek, sealed, (size_t)n, ad, sizeof(ad), out), 0);
+	assert_memory_equal(out, raw, 32);
+	/* the raw key is not in the seal */
+	for (int i = 0; i + 8 <= n; i++)
+		assert_memory_not_equal(sealed + i, raw, 8);
+	/* another key file, another public key, a flipped bit, a cut seal: refused */
+	assert_int_equal(dnssec_unseal(other, sealed, (size_t)n, ad, sizeof(ad), out), -EKEYREJECTED);
+	assert_int_equal(dnssec_unseal(kek, sealed, (size_t)n, ad, sizeof(ad) - 1, out),
+	                 -EKEYREJECTED);
+	sealed[20] ^= 1;
+	assert_int_equal(dnssec_unseal(kek, sealed, (size_t)n, ad, sizeof(ad), out), -EKEYREJECTED);
+	sealed[20] ^= 1;
+	assert_int_equal(dnssec_unseal(kek, sealed, (size_t)n - 1, ad, sizeof(ad), out),
+	                 -EKEYREJECTED);
+	/* two seals of one key differ (fresh nonce) */
+	uint8_t again[128];
+	assert_int_equal(dnssec_seal(kek, raw, 32, ad, sizeof(ad), again, sizeof(again)), 60);
+	assert_memory_not_equal(again, sealed, 60);
+	/* wrong sizes */
+	assert_int_equal(dnssec_seal(kek, raw, 31, ad, sizeof(ad), again, sizeof(again)), -EINVAL);
+	assert_int_equal(dnssec_seal(kek, raw, 32, ad, sizeof(ad), again, 59), -EINVAL);
+}
+
+/* ---- the chain ------------------------------------------------------------------------ */
+
+struct fx {
+	char dir[64];
+	char path[128];
+	struct store *st;
+	uint8_t zone[DNS_NAME_MAX];
+};
+
+static struct fx *
+fx_open(bool nsec3, bool with_key)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	snprintf(f->dir, sizeof(f->dir), "/tmp/anycst-signer-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->path, sizeof(f->path), "%s/t.db", f->dir);
+	char err[256];
+	struct store_opts o = {.path = f->path, .catalog = "cat.test.",
+	                       .dnssec_secret = with_key ? "unit-test-secret" : NULL};
+	assert_int_equal(store_open(&o, &f->st, err, sizeof(err)), 0);
+	assert_true(dns_name_from_text("example.com.", 12, NULL, f->zone) > 0);
+	struct store_zone_new zn = {.name = f->zone, .kind = "Native", .account = "",
+	                            .dnssec = true, .nsec3 = nsec3};
+	struct store_result res;
+	int ret = store_zone_create(f->st, &zn, NULL, 0, &res, err, sizeof(err));
+	if (!with_key) {
+		assert_int_equal(ret, -EPERM);
+		assert_non_null(strstr(err, "--dnssec-key-file"));
+		return f;
+	}
+	assert_int_equal(ret, 0);
+	return f;
+}
+
+static void
+fx_close(struct fx *f)
+{
+	store_close(f->st);
+	char p[160];
+	const char *sfx[] = {"", "-wal", "-shm"};
+	for (int i = 0; i < 3; i++) {
+		snprintf(p, sizeof(p), "%s%s", f->path, sfx[i]);
+		unlink(p);
+	}
+	rmdir(f->dir);
+	free(f);
+}
+
+static int
+patch(struct fx *f, bool del, const char *owner, const char *type, const char *content)
+{
+	uint8_t o[DNS_NAME_MAX], rd[512];
+	assert_true(dns_name_from_text(owner, strlen(owner), NULL, o) > 0);
+	struct store_op op = {.kind = del ? STORE_OP_DELETE : STORE_OP_REPLACE, .owner = o,
+	                      .ttl = 300, .has_ttl = true};
+	assert_int_equal(dns_rrtype_from_text(type, strlen(type), &op.type), 0);
+	snprintf(op.label, sizeof(op.label), "rrsets[0]");
+	struct store_rec rec;
+	if (!del) {
+		char msg[128];
+		int rl = dns_rdata_from_str(op.type, content, strlen(content), dns_root_name, rd,
+		                            sizeof(rd), msg, sizeof(msg));
+		assert_true(rl >= 0);
+		rec.rdata = rd;
+		rec.rdlen = (uint16_t)rl;
+		rec.disabled = false;
+		op.recs = &rec;
+		op.nrecs = 1;
+	}
+	struct store_result res;
+	char err[256] = "";
+	int ret = store_zone_patch(f->st, f->zone, NULL, NULL, &op, 1, &res, err, sizeof(err));
+	if (ret != 0)
+		print_error("patch %s %s: %d %s\n", owner, type, ret, err);
+	return ret;
+}
+
+/* The zone as read back: every record, with its owner's lookup key. */
+#define MAXR 2048
+struct zrec {
+	uint8_t owner[DNS_NAME_MAX];
+	uint8_t key[DNS_LOOKUP_MAX];
+	size_t klen;
+	uint16_t type;
+	uint32_t ttl;
+	uint8_t rd[600];
+	uint16_t rdlen;
+};
+struct zset {
+	struct zrec r[MAXR];
+	size_t n;
+};
+
+static int
+zadd(void *ctx, const struct dns_rr *rr)
+{
+	struct zset *z = ctx;
+	assert_true(z->n < MAXR);
+	struct zrec *r = &z->r[z->n++];
+	memcpy(r->owner, rr->owner, dns_name_len(rr->owner));
+	dns_name_lower(r->owner);
+	r->klen = dns_name_to_lookup(r->owner, r->key);
+	r->type = rr->type;
+	r->ttl = rr->ttl;
+	assert_true(rr->rdlen <= sizeof(r->rd));
+	memcpy(r->rd, rr->rdata, rr->rdlen);
+	r->rdlen = rr->rdlen;
+	return 0;
+}
+
+static int
+key_cmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
+{
+	int c = memcmp(a, b, al < bl ? al : bl);
+	return c != 0 ? c : (al > bl) - (al < bl);
+}
+
+static bool
+types_at(const struct zset *z, const uint8_t *name, uint16_t *types, size_t *n)
+{
+	*n = 0;
+	for (size_t i = 0; i < z->n; i++) {
+		uint16_t t = z->r[i].type;
+		if (!dns_name_equal(z->r[i].owner, name) || t == DNS_T_RRSIG || t == DNS_T_NSEC ||
+		    t == DNS_T_NSEC3)
+			continue;
+		bool seen = false;
+		for (size_t j = 0; j < *n; j++)
+			seen |= types[j] == t;
+		if (!seen)
+			types[(*n)++] = t;
+	}
+	return *n > 0;
+}
+
+static bool
+occluded(const struct zset *z, const uint8_t *apex, const uint8_t *name)
+{
+	uint16_t t[64];
+	size_t n;
+	for (const uint8_t *a = dns_name_parent(name); dns_name_is_sub(a, apex) &&
+	     !dns_name_equal(a, apex); a = dns_name_parent(a)) {
+		types_at(z, a, t, &n);
+		for (size_t i = 0; i < n; i++)
+			if (t[i] == DNS_T_NS)
+				return true;
+	}
+	return false;
+}
+
+/* The chain members from scratch: names with data (NSEC3: and empty non-terminals). */
+struct member {
+	uint8_t name[DNS_NAME_MAX];
+	uint8_t key[DNS_LOOKUP_MAX];   /* NSEC: lookup key; NSEC3: hashed owner's */
+	size_t klen;
+	uint16_t types[64];
+	size_t ntypes;
+};
+
+static int
+member_cmp(const void *a, const void *b)
+{
+	const struct member *x = a, *y = b;
+	return key_cmp(x->key, x->klen, y->key, y->klen);
+}
+
+static size_t
+members(const struct zset *z, const uint8_t *apex, bool nsec3, struct member *m, size_t max)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < z->n; i++) {
+		/* every owner and (NSEC3) its ancestors below the apex */
+		for (const uint8_t *a = z->r[i].owner; dns_name_is_sub(a, apex);
+		     a = dns_name_parent(a)) {
+			if (a != z->r[i].owner && !nsec3)
+				break;
+			uint16_t t[64];
+			size_t nt;
+			bool data = types_at(z, a, t, &nt);
+			if ((!data && a == z->r[i].owner) || occluded(z, apex, a))
+				break;
+			bool dup = false;
+			for (size_t j = 0; j < n; j++)
+				dup |= dns_name_equal(m[j].name, a);
+			if (!dup) {
+				assert_true(n < max);
+				memcpy(m[n].name, a, dns_name_len(a));
+				memcpy(m[n].types, t, nt * sizeof(t[0]));
+				m[n].ntypes = nt;
+				if (nsec3) {
+					uint8_t h[DNS_NAME_MAX];
+					assert_true(dns_dnssec_nsec3_owner(a, apex, NULL, 0, 0, h) > 0);
+					m[n].klen = dns_name_to_lookup(h, m[n].key);
+				} else {
+					m[n].klen = dns_name_to_lookup(a, m[n].key);
+				}
+				n++;
+			}
+			if (dns_name_equal(a, apex))
+				break;
+		}
+	}
+	qsort(m, n, sizeof(*m), member_cmp);
+	return n;
+}
+
+/* Verifies every RRSIG of the zone and that each authoritative rrset has one. */
+static void
+check_sigs(const struct zset *z, const uint8_t *apex, struct dns_dnssec_key *k,
+           struct dns_dnssec_ctx *cx)
+{
+	uint32_t now = (uint32_t)time(NULL);
+	for (size_t i = 0; i < z->n; i++) {
+		const struct zrec *r = &z->r[i];
+		if (r->type == DNS_T_RRSIG)
+			continue;
+		bool occ = occluded(z, apex, r->owner) && r->type != DNS_T_NSEC3;
+		uint16_t t[64];
+		size_t nt;
+		types_at(z, r->owner, t, &nt);
+		bool cut = !dns_name_equal(r->owner, apex);
+		bool has_ns = false;
+		for (size_t j = 0; j < nt; j++)
+			has_ns |= t[j] == DNS_T_NS;
+		cut = cut && has_ns;
+		bool want = !occ && (!cut || r->type == DNS_T_DS || r->type == DNS_T_NSEC);
+		/* the rrset of r, and the RRSIGs over it */
+		const uint8_t *rd[64];
+		uint16_t rl[64];
+		size_t n = 0;
+		for (size_t j = 0; j < z->n; j++)
+			if (z->r[j].type == r->type && dns_name_equal(z->r[j].owner, r->owner)) {
+				rd[n] = z->r[j].rd;
+				rl[n++] = z->r[j].rdlen;
+			}
+		struct dns_dnssec_rrset rs = {.owner = r->owner, .type = r->type, .rclass = 1,
+		                              .ttl = r->ttl, .n = n, .rdata = rd, .rdlen = rl};
+		int sigs = 0;
+		for (size_t j = 0; j < z->n; j++) {
+			const struct zrec *s = &z->r[j];
+			if (s->type != DNS_T_RRSIG || !dns_name_equal(s->owner, r->owner) ||
+			    ((uint16_t)(s->rd[0] << 8 | s->rd[1])) != r->type)
+				continue;
+			assert_int_equal(dns_dnssec_verify(cx, k, apex, &rs, s->rd, s->rdlen, now), 0);
+			sigs++;
+		}
+		if (sigs != (want ? 1 : 0)) {
+			char t1[DNS_NAME_TEXT_MAX];
+			dns_name_to_text(r->owner, t1, sizeof(t1));
+			print_error("%s type %u: %d signatures, want %d\n", t1, r->type, sigs, want);
+			fail();
+		}
+	}
+}
+
+static void
+check_zone(struct fx *f, bool nsec3)
+{
+	struct zset *z = calloc(1, sizeof(*z));
+	struct store_snap *sn;
+	struct store_zone zone;
+	assert_int_equal(store_snap_open(f->st, &sn), 0);
+	assert_int_equal(store_snap_zone(sn, f->zone, &zone), 0);
+	assert_int_equal(store_snap_records(sn, &zone, zadd, z), 0);
+	store_snap_close(sn);
+	struct member *m = calloc(512, sizeof(*m));
+	size_t nm = members(z, f->zone, nsec3, m, 512);
+	/* the chain records, in canonical order */
+	uint16_t ct = nsec3 ? DNS_T_NSEC3 : DNS_T_NSEC;
+	size_t nc = 0;
+	struct dns_dnssec_key *k = NULL;
+	for (size_t i = 0; i < z->n; i++)
+		if (z->r[i].type == DNS_T_DNSKEY)
+			assert_int_equal(dns_dnssec_key_from_dnskey(z->r[i].rd, z->r[i].rdlen, &k), 0);
+	assert_non_null(k);
+	struct zrec **chain = calloc(MAXR, sizeof(*chain));
+	for (size_t i = 0; i < z->n; i++)
+		if (z->r[i].type == ct)
+			chain[nc++] = &z->r[i];
+	/* store_snap_records gives canonical order after the SOA */
+	assert_int_equal(nc, nm);
+	for (size_t i = 0; i < nc; i++) {
+		assert_int_equal(key_cmp(chain[i]->key, chain[i]->klen, m[i].key, m[i].klen), 0);
+		const uint8_t *rd = chain[i]->rd;
+		size_t len = chain[i]->rdlen, off;
+		const struct member *nx = &m[(i + 1) % nm];
+		if (nsec3) {
+			off = 5 + rd[4];
+			assert_int_equal(rd[off], 20);
+			uint8_t h[DNS_NAME_MAX], want[20];
+			assert_true(dns_dnssec_nsec3_owner(nx->name, f->zone, NULL, 0, 0, h) > 0);
+			assert_int_equal(dns_dnssec_nsec3_hash(nx->name, NULL, 0, 0, want), 0);
+			assert_memory_equal(rd + off + 1, want, 20);
+			off += 21;
+		} else {
+			off = dns_name_len(rd);
+			assert_true(dns_name_equal(rd, nx->name));
+		}
+		uint16_t got[64];
+		int ng = dns_dnssec_bitmap_decode(rd + off, len - off, got, 64);
+		assert_true(ng >= 0);
+		for (size_t j = 0; j < m[i].ntypes; j++)
+			assert_true(dns_dnssec_bitmap_has(rd + off, len - off, m[i].types[j]));
+		size_t extra = (size_t)ng - m[i].ntypes;   /* RRSIG, NSEC */
+		assert_true(extra <= 2);
+	}
+	struct dns_dnssec_ctx *cx = dns_dnssec_ctx_new();
+	check_sigs(z, f->zone, k, cx);
+	dns_dnssec_ctx_free(cx);
+	dns_dnssec_key_free(k);
+	free(chain);
+	free(m);
+	free(z);
+}
+
+static void
+random_changes(bool nsec3)
+{
+	struct fx *f = fx_open(nsec3, true);
+	static const char *const names[] = {
+		"www.example.com.", "a.example.com.", "b.a.example.com.", "c.b.a.example.com.",
+		"x.y.z.example.com.", "z.example.com.", "*.wild.example.com.", "mail.example.com.",
+		"deleg.example.com.", "ns.deleg.example.com.", "deep.ns.deleg.example.com.",
+		"zzz.example.com.", "0.example.com.", "m.n.example.com."};
+	size_t nn = sizeof(names) / sizeof(names[0]);
+	assert_int_equal(patch(f, false, "example.com.", "NS", "ns1.example.net."), 0);
+	check_zone(f, nsec3);
+	srand(nsec3 ? 7 : 3);
+	for (int step = 0; step < 60; step++) {
+		const char *nm = names[(size_t)rand() % nn];
+		int what = rand() % 5;
+		int ret;
+		if (strcmp(nm, "deleg.example.com.") == 0 && what < 2)
+			ret = patch(f, what == 1, nm, "NS", "ns.deleg.example.com.");
+		else if (strcmp(nm, "deleg.example.com.") == 0 && what == 2)
+			ret = patch(f, false, nm, "DS", "12345 13 2 b4c8c1fe2e7477127b27115656ad6256f4"
+			                                "24625bf5c1e2770ce6d6e37df61d17");
+		else if (what == 3)
+			ret = patch(f, true, nm, "A", NULL);
+		else if (what == 4)
+			ret = patch(f, false, nm, "TXT", "\"t\"");
+		else
+			ret = patch(f, false, nm, "A", "192.0.2.7");
+		assert_int_equal(ret, 0);
+		check_zone(f, nsec3);
+	}
+	fx_close(f);
+}
+
+static void
+test_nsec_chain_random_changes(void **state)
+{
+	(void)state;
+	random_changes(false);
+}
+
+static void
+test_nsec3_chain_random_changes(void **state)
+{
+	(void)state;
+	random_changes(true);
+}
+
+static void
+test_no_key_file_refused(void **state)
+{
+	(void)state;
+	fx_close(fx_open(false, false));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_seal_roundtrip_and_refusals),
+		cmocka_unit_test(test_nsec_chain_random_changes),
+		cmocka_unit_test(test_nsec3_chain_random_changes),
+		cmocka_unit_test(test_no_key_file_refused),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
