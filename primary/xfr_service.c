@@ -146,6 +146,7 @@ xfr_service_start(const struct xfr_service_opts *o, struct store *st, struct xfr
 		         strerror(-ret));
 		goto fail;
 	}
+	notify_set_xfrout(s->notify, s->xo);
 	for (size_t i = 0; i < o->nnotify; i++) {
 		struct sockaddr_storage ts;
 		socklen_t tl;
