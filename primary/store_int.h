@@ -132,6 +132,14 @@ int zone_serial_set(struct store *st, int64_t zid, uint32_t serial);
 int apply_ops(struct store *st, const struct store_zone *z, const struct store_op *ops,
               size_t nops, bool creating, struct store_result *res, char *err, size_t errcap);
 
+/*
+ * Checks DNS UPDATE prerequisites against `z` inside the write transaction:
+ * 0 when all hold, -ECANCELED with *failed the first that does not, -EIO,
+ * -ENOMEM.
+ */
+int prereqs_check(struct store *st, const struct store_zone *z, const struct store_prereq *pre,
+                  size_t n, size_t *failed);
+
 /* ---- store_zone.c ---- */
 /* The zone's lookup key row (zones_lkey), in the write transaction.  0 or -EIO. */
 int lkey_insert(struct store *st, int64_t id, const uint8_t *low);
