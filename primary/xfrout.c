@@ -80,6 +80,7 @@ struct xfrout_txn {
 	bool done;
 	bool full;                  /* IXFR answered with the whole zone */
 	bool uptodate;              /* IXFR answered with the SOA only */
+	bool nodata;                /* SOA asked below a zone's apex: its SOA in authority */
 	uint32_t from;              /* IXFR: client's serial */
 	const char *why_full;
 	unsigned nmsg;
@@ -449,12 +450,19 @@ plan(struct xfrout_txn *t)
 	int ret;
 	if (t->kind == K_SOA) {
 		ret = src->load(src->ctx, m->qname, XFROUT_LOAD_SOA, 0, &t->d);
+		/* A name below one of our zones: NOERROR without an answer, the
+		 * zone's SOA in authority (lego and certbot walk up to the apex). */
+		for (const uint8_t *up = m->qname; ret == -ENOENT && up[0] != 0;) {
+			up = dns_name_parent(up);
+			ret = src->load(src->ctx, up, XFROUT_LOAD_SOA, 0, &t->d);
+			t->nodata = ret == 0;
+		}
 		if (ret != 0) {
 			load_fail(t, ret);
 			return;
 		}
 		setup_segments(t, NULL);
-		if (x->conf.prop != NULL)
+		if (x->conf.prop != NULL && !t->nodata)
 			propagation_seen(x->conf.prop, t->zone, t->ip_text, t->transport,
 			                 t->keyname[0] != '\0' ? t->keyname : NULL, PROP_SOA_ASKED,
 			                 t->d.serial, propagation_now_ms());
@@ -645,7 +653,7 @@ xfrout_next(struct xfrout_txn *t, uint8_t *buf, size_t cap)
 			t->failed = true;
 			return ERR_XFR;
 		}
-		ret = dns_msgw_rr(&t->w, DNS_SEC_AN, &rr);
+		ret = dns_msgw_rr(&t->w, t->nodata ? DNS_SEC_NS : DNS_SEC_AN, &rr);
 		if (ret == -EMSGSIZE && added > 0)
 			break;
 		if (ret == -EMSGSIZE && fill < cap) {

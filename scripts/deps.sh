@@ -11,6 +11,7 @@ knot knot-dnsutils knot-dnssecutils bind9 bind9-dnsutils bind9-utils ldnsutils
 python3 python3-dnspython python3-pytest
 wireguard-go wireguard-tools nftables iproute2 bird2
 nsd pdns-server pdns-backend-sqlite3 dnsperf
+pebble certbot python3-certbot-dns-rfc2136 lego
 prometheus"
 
 missing=""

@@ -173,6 +173,16 @@ def test_scope_unsigned_and_soa(tmp_path):
             assert r.had_tsig
             assert r.get_rrset(r.answer, dns.name.from_text(ZONE), dns.rdataclass.IN,
                                dns.rdatatype.SOA)
+        # SOA of a name below the zone (lego's and certbot's walk up): NOERROR, no
+        # answer, the zone's SOA in authority; a name under no zone of ours: REFUSED
+        r = dns.query.tcp(dns.message.make_query("_acme-challenge.www." + ZONE, "SOA"),
+                          "127.0.0.1", port=p.xfr_port, timeout=5)
+        assert r.rcode() == dns.rcode.NOERROR and not r.answer
+        assert r.authority[0].name == dns.name.from_text(ZONE)
+        assert r.authority[0].rdtype == dns.rdatatype.SOA
+        r = dns.query.tcp(dns.message.make_query("nowhere.invalid.", "SOA"), "127.0.0.1",
+                          port=p.xfr_port, timeout=5)
+        assert r.rcode() == dns.rcode.REFUSED
         # unsigned SOA over UDP: still TC (no amplification)
         r = dns.query.udp(dns.message.make_query(ZONE, "SOA"), "127.0.0.1", port=p.xfr_port,
                           timeout=5, ignore_trailing=True)

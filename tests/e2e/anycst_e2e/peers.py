@@ -397,3 +397,59 @@ class Named:
         except Exception:
             return None
         return sorted(rd.to_text() for rrset in r.answer for rd in rrset)
+
+
+class Pebble:
+    """pebble (Let's Encrypt's test ACME server, Debian's) on free loopback ports in
+    tmpdir/pebble, with a self-signed certificate for 127.0.0.1 made by openssl
+    (`ca_file` for the clients), checking DNS-01 challenges against `dns_port`
+    on 127.0.0.1.  Started and stopped by PID; .directory is the ACME URL."""
+
+    def __init__(self, tmpdir, dns_port):
+        self.dir = os.path.join(tmpdir, "pebble")
+        os.makedirs(self.dir, exist_ok=True)
+        self.port = free_port(also_udp=False)
+        self.mgmt_port = free_port(also_udp=False)
+        self.ca_file = os.path.join(self.dir, "cert.pem")
+        key = os.path.join(self.dir, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj",
+                        "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+                        "-keyout", key, "-out", self.ca_file],
+                       check=True, capture_output=True, timeout=30)
+        conf = os.path.join(self.dir, "pebble.json")
+        with open(conf, "w") as f:
+            f.write(('{"pebble": {"listenAddress": "127.0.0.1:%d", "managementListenAddress": '
+                     '"127.0.0.1:%d", "certificate": "%s", "privateKey": "%s", "httpPort": %d, '
+                     '"tlsPort": %d, "ocspResponderURL": "", '
+                     '"externalAccountBindingRequired": false}}') %
+                    (self.port, self.mgmt_port, self.ca_file, key, free_port(), free_port()))
+        self.log_path = os.path.join(self.dir, "pebble.log")
+        env = dict(os.environ, PEBBLE_VA_NOSLEEP="1", PEBBLE_WFE_NONCEREJECT="0",
+                   PEBBLE_AUTHZREUSE="0")
+        logf = open(self.log_path, "a")
+        self.proc = subprocess.Popen(["pebble", "-config", conf, "-dnsserver",
+                                      "127.0.0.1:%d" % dns_port], stdout=logf,
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+        logf.close()
+        STARTED.append(("pebble", self.log_path))
+        self.directory = "https://127.0.0.1:%d/dir" % self.port
+        wait_until(self._up, 10, what="pebble")
+
+    def _up(self):
+        if self.proc.poll() is not None:
+            raise AssertionError("pebble exited: " + self.log())
+        try:
+            s = socket.create_connection(("127.0.0.1", self.port), timeout=0.2)
+            s.close()
+            return True
+        except OSError:
+            return False
+
+    def log(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def stop(self):
+        stop_pid(self.proc, timeout=5)
+        self.proc = None
