@@ -379,6 +379,32 @@ load_fail(struct xfrout_txn *t, int ret)
 	}
 }
 
+/* An SOA query: the zone's SOA, or for a name below one of our zones NOERROR
+ * without an answer and that zone's SOA in authority (lego and certbot walk
+ * up to the apex). */
+static void
+plan_soa(struct xfrout_txn *t)
+{
+	struct xfrout *x = t->x;
+	const struct xfrout_source *src = &x->conf.src;
+	const uint8_t *qname = t->m.qname;
+	int ret = src->load(src->ctx, qname, XFROUT_LOAD_SOA, 0, &t->d);
+	for (const uint8_t *up = qname; ret == -ENOENT && up[0] != 0;) {
+		up = dns_name_parent(up);
+		ret = src->load(src->ctx, up, XFROUT_LOAD_SOA, 0, &t->d);
+		t->nodata = ret == 0;
+	}
+	if (ret != 0) {
+		load_fail(t, ret);
+		return;
+	}
+	setup_segments(t, NULL);
+	if (x->conf.prop != NULL && !t->nodata)
+		propagation_seen(x->conf.prop, t->zone, t->ip_text, t->transport,
+		                 t->keyname[0] != '\0' ? t->keyname : NULL, PROP_SOA_ASKED,
+		                 t->d.serial, propagation_now_ms());
+}
+
 /* An UPDATE: signed by a known key, then handed to conf.update for its rcode. */
 static void
 plan_update(struct xfrout_txn *t)
@@ -449,23 +475,7 @@ plan(struct xfrout_txn *t)
 	}
 	int ret;
 	if (t->kind == K_SOA) {
-		ret = src->load(src->ctx, m->qname, XFROUT_LOAD_SOA, 0, &t->d);
-		/* A name below one of our zones: NOERROR without an answer, the
-		 * zone's SOA in authority (lego and certbot walk up to the apex). */
-		for (const uint8_t *up = m->qname; ret == -ENOENT && up[0] != 0;) {
-			up = dns_name_parent(up);
-			ret = src->load(src->ctx, up, XFROUT_LOAD_SOA, 0, &t->d);
-			t->nodata = ret == 0;
-		}
-		if (ret != 0) {
-			load_fail(t, ret);
-			return;
-		}
-		setup_segments(t, NULL);
-		if (x->conf.prop != NULL && !t->nodata)
-			propagation_seen(x->conf.prop, t->zone, t->ip_text, t->transport,
-			                 t->keyname[0] != '\0' ? t->keyname : NULL, PROP_SOA_ASKED,
-			                 t->d.serial, propagation_now_ms());
+		plan_soa(t);
 		return;
 	}
 	/* AXFR and IXFR: the ACL. */
