@@ -64,6 +64,12 @@ def test_nsupdate_with_prerequisites(tmp_path):
     try:
         z = p.json("GET", "/zones/" + ZONE, expect=200)
         assert z["update_tsig_key_ids"] == [UPD_KEY]
+        assert p.json("GET", "/zones/" + OTHER, expect=200)["update_tsig_key_ids"] == []
+        # an unknown key, or a list of something else: 422 naming the field
+        st, _, body = p.call("PUT", "/zones/" + OTHER, {"update_tsig_key_ids": ["nope."]})
+        assert st == 422 and b"update_tsig_key_ids[0]" in body, body
+        st, _, body = p.call("PUT", "/zones/" + OTHER, {"update_tsig_key_ids": "x"})
+        assert st == 422 and b"update_tsig_key_ids" in body, body
         start = p.serial(ZONE)
         name = "www." + ZONE
         # add, with "nxdomain" holding (the name is free)
