@@ -61,6 +61,10 @@ zone_json(struct store_snap *sn, const struct store_zone *z, bool full)
 		if (sn != NULL)
 			store_snap_zone_tsig_keys(sn, z, tsig_id_append, keys);
 		json_object_set_new(j, "master_tsig_key_ids", keys);
+		json_t *ukeys = json_array();
+		if (sn != NULL)
+			store_snap_zone_update_keys(sn, z, tsig_id_append, ukeys);
+		json_object_set_new(j, "update_tsig_key_ids", ukeys);
 		json_object_set_new(j, "slave_tsig_key_ids", json_array());
 		json_object_set_new(j, "api_rectify", json_false());
 		json_object_set_new(j, "nsec3narrow", json_false());
@@ -403,12 +407,12 @@ norm_kind(const char *k)
 	return NULL;
 }
 
-/* master_tsig_key_ids: array of strings into an arena array. */
+/* master_tsig_key_ids or update_tsig_key_ids (`field`): array of strings into an arena array. */
 static int
-tsig_ids(struct api_ctx *c, json_t *j, const char ***out, size_t *n)
+key_ids(struct api_ctx *c, const char *field, json_t *j, const char ***out, size_t *n)
 {
 	if (!json_is_array(j)) {
-		api_error(c->rs, 422, "master_tsig_key_ids: not an array of strings");
+		api_error(c->rs, 422, "%s: not an array of strings", field);
 		return -EINVAL;
 	}
 	*n = json_array_size(j);
@@ -416,12 +420,18 @@ tsig_ids(struct api_ctx *c, json_t *j, const char ***out, size_t *n)
 	for (size_t i = 0; i < *n; i++) {
 		json_t *s = json_array_get(j, i);
 		if (!json_is_string(s)) {
-			api_error(c->rs, 422, "master_tsig_key_ids[%zu]: not a string", i);
+			api_error(c->rs, 422, "%s[%zu]: not a string", field, i);
 			return -EINVAL;
 		}
 		(*out)[i] = json_string_value(s);
 	}
 	return 0;
+}
+
+static int
+tsig_ids(struct api_ctx *c, json_t *j, const char ***out, size_t *n)
+{
+	return key_ids(c, "master_tsig_key_ids", j, out, n);
 }
 
 static void
@@ -509,6 +519,10 @@ zone_new_fields(struct api_ctx *c, json_t *body, uint8_t *zone, struct store_zon
 		zn->account = r->account;
 	}
 	if (jkeys != NULL && tsig_ids(c, jkeys, (const char ***)&zn->tsig_keys, &zn->ntsig_keys) != 0)
+		return -EINVAL;
+	json_t *jukeys = json_object_get(body, "update_tsig_key_ids");
+	if (jukeys != NULL && key_ids(c, "update_tsig_key_ids", jukeys,
+	                              (const char ***)&zn->update_keys, &zn->nupdate_keys) != 0)
 		return -EINVAL;
 	return 0;
 }
@@ -762,6 +776,13 @@ zone_put(struct api_ctx *c, const char *id)
 		if (tsig_ids(c, jt, (const char ***)&s.tsig_keys, &s.ntsig_keys) != 0)
 			goto out;
 		s.has_tsig_keys = true;
+	}
+	json_t *ju = json_object_get(body, "update_tsig_key_ids");
+	if (ju != NULL) {
+		if (key_ids(c, "update_tsig_key_ids", ju, (const char ***)&s.update_keys,
+		            &s.nupdate_keys) != 0)
+			goto out;
+		s.has_update_keys = true;
 	}
 	if (json_object_get(body, "rrsets") != NULL) {
 		api_error(c->rs, 422, "rrsets: change records with PATCH, not PUT");

@@ -69,6 +69,7 @@ static const char *const qsql[DBQ_COUNT] = {
 	[DBQ_RRSET_TTL] = "UPDATE records SET ttl = ?4 WHERE zone_id = ?1 AND okey = ?2 AND type = ?3",
 	[DBQ_OWNER_TYPES] = "SELECT type, count(*) FROM records WHERE zone_id = ?1 AND okey = ?2 "
 	                    "AND disabled = 0 GROUP BY type",
+	[DBQ_OWNER_TYPES_ALL] = "SELECT DISTINCT type FROM records WHERE zone_id = ?1 AND okey = ?2",
 	[DBQ_COMMENTS_DEL] = "DELETE FROM comments WHERE zone_id = ?1 AND okey = ?2 AND type = ?3",
 	[DBQ_COMMENT_INSERT] = "INSERT INTO comments (zone_id, okey, type, content, account, "
 	                       "modified_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -95,6 +96,13 @@ static const char *const qsql[DBQ_COUNT] = {
 	[DBQ_ZONE_TSIG_INSERT] = "INSERT OR IGNORE INTO zone_tsig_keys (zone_id, key_name) "
 	                         "VALUES (?1, ?2)",
 	[DBQ_ZONE_TSIG_CLEAR] = "DELETE FROM zone_tsig_keys WHERE zone_id = ?1",
+	[DBQ_ZONE_UTSIG] = "SELECT k.name, k.algorithm, k.secret FROM zone_update_tsig_keys z JOIN "
+	                   "tsig_keys k ON k.name = z.key_name WHERE z.zone_id = ?1 ORDER BY k.name",
+	[DBQ_ZONE_UTSIG_INSERT] = "INSERT OR IGNORE INTO zone_update_tsig_keys (zone_id, key_name) "
+	                          "VALUES (?1, ?2)",
+	[DBQ_ZONE_UTSIG_CLEAR] = "DELETE FROM zone_update_tsig_keys WHERE zone_id = ?1",
+	[DBQ_ZONE_UTSIG_HAS] = "SELECT 1 FROM zone_update_tsig_keys WHERE zone_id = ?1 AND "
+	                       "key_name = ?2",
 	[DBQ_APIKEY_INSERT] = "INSERT INTO api_keys (hash, account, description, created_at) "
 	                      "VALUES (?1, ?2, ?3, ?4)",
 	[DBQ_APIKEY_DELETE] = "DELETE FROM api_keys WHERE id = ?1",

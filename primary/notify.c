@@ -101,6 +101,7 @@ struct entry {
 struct notify {
 	struct notify_source src;
 	struct propagation *prop;
+	struct xfrout *xo;        /* signed SOA queries and UPDATEs over UDP; NULL: none */
 	int fd, evfd;
 	pthread_t thread;
 	bool started;
@@ -161,6 +162,12 @@ fail:
 	*err = -errno;
 	notify_free(n);
 	return NULL;
+}
+
+void
+notify_set_xfrout(struct notify *n, struct xfrout *x)
+{
+	n->xo = x;
 }
 
 static void run_request(struct notify *n, struct req *r, int64_t now);
@@ -784,6 +791,26 @@ udp_query(struct notify *n, const struct dns_msg *m, const struct sockaddr_stora
 		sendto(n->fd, out, w.len, 0, (const struct sockaddr *)ss, sl);
 }
 
+/*
+ * A signed SOA query or an UPDATE on UDP, answered by xfrout (TSIG, the
+ * zone, the UPDATE itself) in one message.  A signed answer goes out only
+ * when the request's TSIG verified; anything else only when it is no larger
+ * than the request, so an unauthenticated sender cannot amplify.
+ */
+static void
+udp_xfrout(struct notify *n, const uint8_t *q, size_t qlen, const struct sockaddr_storage *ss,
+           socklen_t sl)
+{
+	struct xfrout_txn *t;
+	if (xfrout_begin(n->xo, q, qlen, (const struct sockaddr *)ss, "UDP", &t) != 0)
+		return;
+	uint8_t out[4096];
+	ssize_t len = xfrout_next(t, out, sizeof(out));
+	if (len > 0 && ((size_t)len <= qlen || xfrout_verified(t)))
+		sendto(n->fd, out, (size_t)len, 0, (const struct sockaddr *)ss, sl);
+	xfrout_end(t);
+}
+
 /* The answer `m` to e's NOTIFY in flight. */
 static void
 answered(struct notify *n, struct entry *e, struct dns_msg *m, int64_t now)
@@ -860,7 +887,15 @@ receive(struct notify *n, int64_t now)
 		if (len < 0)
 			return;
 		struct dns_msg m;
-		if (dns_msg_parse(&m, buf, (size_t)len) != 0)
+		int pret = dns_msg_parse(&m, buf, (size_t)len);
+		if (n->xo != NULL && len >= DNS_HDR_LEN && !(m.flags & DNS_F_QR) &&
+		    (dns_msg_opcode(&m) == DNS_OP_UPDATE ||
+		     (pret == 0 && dns_msg_opcode(&m) == DNS_OP_QUERY && m.has_tsig &&
+		      m.count[0] == 1 && m.qtype == DNS_T_SOA))) {
+			udp_xfrout(n, buf, (size_t)len, &ss, sl);
+			continue;
+		}
+		if (pret != 0)
 			continue;
 		if (!(m.flags & DNS_F_QR) && dns_msg_opcode(&m) == DNS_OP_QUERY && !m.has_tsig &&
 		    m.count[0] == 1) {

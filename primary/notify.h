@@ -13,7 +13,11 @@
  * target at once; the others wait in its queue.  An answered NOTIFY that brings no transfer
  * of its serial within NOTIFY_NUDGE_MS is sent once more.  Plain queries
  * arriving on this UDP socket are answered REFUSED, or TC for SOA, AXFR and
- * IXFR (the TCP port answers those).
+ * IXFR (the TCP port answers those).  With an xfrout set (notify_set_xfrout),
+ * a TSIG-signed SOA query and a DNS UPDATE are answered by it over UDP: a
+ * signed SOA answer only when the query's TSIG verified (a key holder's
+ * refresh, as named sends it), any other answer only when it is no larger
+ * than the request (nothing to amplify).
  */
 #ifndef PRIMARY_NOTIFY_H
 #define PRIMARY_NOTIFY_H
@@ -77,6 +81,10 @@ int notify_add_target(struct notify *n, const struct sockaddr *to, socklen_t tol
  * once done, so no later answer from it is counted.  Thread-safe.
  */
 void notify_target_remove(struct notify *n, int id);
+
+/* The answerer of signed SOA queries and UPDATEs arriving over UDP (NULL:
+ * leave them unanswered).  Call before notify_start; `x` must outlive n. */
+void notify_set_xfrout(struct notify *n, struct xfrout *x);
 
 /* Starts the thread.  0 or negative errno. */
 int notify_start(struct notify *n);

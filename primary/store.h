@@ -234,6 +234,13 @@ int store_snap_tsig_keys(struct store_snap *sn, store_tsig_fn fn, void *ctx);
 int store_snap_zone_tsig_keys(struct store_snap *sn, const struct store_zone *z,
                               store_tsig_fn fn, void *ctx);
 
+/* The keys in a zone's update_tsig_key_ids (allowed to change it by DNS UPDATE). */
+int store_snap_zone_update_keys(struct store_snap *sn, const struct store_zone *z,
+                                store_tsig_fn fn, void *ctx);
+/* Whether key `key` (presentation, any case) is in z's update_tsig_key_ids:
+ * 1 yes, 0 no, -EIO. */
+int store_snap_update_allowed(struct store_snap *sn, const struct store_zone *z, const char *key);
+
 /* Creates or replaces a key (name normalised to lower case + trailing dot).
  * `replace` false: -EEXIST when present.  0, -EEXIST, -EINVAL, -EIO. */
 int store_tsig_put(struct store *st, const struct store_tsig_key *k, bool replace);
@@ -242,7 +249,10 @@ int store_tsig_delete(struct store *st, const char *name);
 
 /* ---- writing ------------------------------------------------------------ */
 
-enum store_op_kind { STORE_OP_REPLACE, STORE_OP_DELETE, STORE_OP_EXTEND, STORE_OP_PRUNE };
+/* STORE_OP_DELETE_NAME (DNS UPDATE, RFC 2136 §2.5.3): every rrset at the
+ * owner, `type` ignored; at the apex the SOA and NS stay (§3.4.2.3). */
+enum store_op_kind { STORE_OP_REPLACE, STORE_OP_DELETE, STORE_OP_EXTEND, STORE_OP_PRUNE,
+                     STORE_OP_DELETE_NAME };
 
 struct store_rec {
 	const uint8_t *rdata;   /* wire, uncompressed; canonicalised by the store */
@@ -286,6 +296,36 @@ int store_zone_patch(struct store *st, const uint8_t *zone, const char *account,
                      const uint32_t *if_match, const struct store_op *ops, size_t nops,
                      struct store_result *res, char *err, size_t errcap);
 
+/* One DNS UPDATE prerequisite (RFC 2136 §2.4), on enabled records. */
+enum store_prereq_kind {
+	STORE_PRQ_YXRRSET,        /* rrset (owner, type) exists */
+	STORE_PRQ_YXRRSET_VALUE,  /* rrset (owner, type) holds exactly recs (as a set) */
+	STORE_PRQ_NXRRSET,        /* rrset (owner, type) does not exist */
+	STORE_PRQ_YXDOMAIN,       /* owner has records */
+	STORE_PRQ_NXDOMAIN,       /* owner has none */
+};
+
+struct store_prereq {
+	enum store_prereq_kind kind;
+	const uint8_t *owner;     /* wire, inside the zone */
+	uint16_t type;
+	const struct store_rec *recs;   /* YXRRSET_VALUE */
+	size_t nrecs;
+};
+
+/*
+ * store_zone_patch for DNS UPDATE: the prerequisites `pre` are checked in
+ * order inside the same write transaction, before the ops are applied, so
+ * nothing can change the zone between the check and the change.  The first
+ * that does not hold makes it -ECANCELED with *failed set to its index and
+ * nothing written.  Otherwise the ops take store_zone_patch's path (same
+ * checks, one serial bump, one journal entry, the commit listener).
+ */
+int store_zone_patch_if(struct store *st, const uint8_t *zone, const char *account,
+                        const struct store_prereq *pre, size_t npre, size_t *failed,
+                        const struct store_op *ops, size_t nops, struct store_result *res,
+                        char *err, size_t errcap);
+
 struct store_zone_new {
 	const uint8_t *name;          /* wire */
 	const char *kind;             /* "Native", "Master", "Slave" */
@@ -293,6 +333,8 @@ struct store_zone_new {
 	enum dns_serial_policy policy;
 	const char *const *tsig_keys; /* master_tsig_key_ids */
 	size_t ntsig_keys;
+	const char *const *update_keys;   /* update_tsig_key_ids (DNS UPDATE) */
+	size_t nupdate_keys;
 	bool cross_account;           /* admin: may be a parent or child of another account's
 	                                 zone (logged); else that is -EEXIST */
 	bool dnssec;                  /* sign it: a CSK of `dnssec_alg`, NSEC or NSEC3 */
@@ -327,9 +369,12 @@ struct store_zone_settings {
 	bool has_tsig_keys;
 	const char *const *tsig_keys;
 	size_t ntsig_keys;
+	bool has_update_keys;
+	const char *const *update_keys;   /* update_tsig_key_ids */
+	size_t nupdate_keys;
 };
 /*
- * 0, -ENOENT, -ESTALE (if_match), -EPERM (catalog: only tsig keys may be set),
+ * 0, -ENOENT, -ESTALE (if_match), -EPERM (catalog: only master_tsig_key_ids may be set),
  * -EEXIST (an account key moving the zone next to another account's), -EINVAL
  * (unknown TSIG key, err), -EIO.  A move by the admin next to another
  * account's zone (parent or child) is logged.

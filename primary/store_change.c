@@ -320,6 +320,57 @@ op_check(struct change *ch, const struct store_op *op, struct nkey *kp, uint8_t 
 	return 0;
 }
 
+static int apply_op(struct change *ch, const struct store_op *op);
+
+/*
+ * STORE_OP_DELETE_NAME: a STORE_OP_DELETE of every type at the owner (the
+ * SOA and NS stay at the apex), each through apply_op, so each rrset is
+ * touched, checked and diffed like any other delete.
+ */
+static int
+delete_name(struct change *ch, const struct store_op *op)
+{
+	if (dns_name_check(op->owner, DNS_NAME_MAX) <= 0 ||
+	    !dns_name_is_sub(op->owner, ch->apex.name)) {
+		set_err(ch->err, ch->errcap, "%s: name is not inside zone '%s'", op->label,
+		        ch->z->text);
+		return -EINVAL;
+	}
+	struct nkey k;
+	nkey_set(&k, op->owner);
+	bool apex = dns_name_equal(k.name, ch->apex.name);
+	struct db_stmt *s = db_q(ch->st->w, DBQ_OWNER_TYPES_ALL);
+	if (s == NULL)
+		return -EIO;
+	db_bind_i64(s, 1, ch->z->id);
+	db_bind_blob(s, 2, k.key, k.klen);
+	uint16_t types[256];
+	size_t n = 0;
+	int rc;
+	while ((rc = db_step(s)) == DB_ROW) {
+		uint16_t t = (uint16_t)db_col_int(s, 0);
+		if (!(apex && (t == DNS_T_SOA || t == DNS_T_NS)) && n < 256)
+			types[n++] = t;
+	}
+	db_done(s);
+	if (rc != DB_DONE)
+		return -EIO;
+	for (size_t i = 0; i < n; i++) {
+		/* in the arena: the touched rrset keeps pointing at its label */
+		struct store_op *d = arena_alloc(&ch->st->arena, sizeof(*d));
+		if (d == NULL)
+			return -ENOMEM;
+		*d = *op;
+		d->kind = STORE_OP_DELETE;
+		d->type = types[i];
+		d->nrecs = 0;
+		int ret = apply_op(ch, d);
+		if (ret != 0)
+			return ret;
+	}
+	return 0;
+}
+
 static int
 apply_op(struct change *ch, const struct store_op *op)
 {
@@ -327,6 +378,8 @@ apply_op(struct change *ch, const struct store_op *op)
 	uint8_t **rds = NULL;
 	char *err = ch->err;
 	size_t errcap = ch->errcap;
+	if (op->kind == STORE_OP_DELETE_NAME)
+		return delete_name(ch, op);
 	int ret = op_check(ch, op, &k, &rds);
 	if (ret != 0)
 		return ret;
@@ -746,6 +799,96 @@ apply_ops(struct store *st, const struct store_zone *z, const struct store_op *o
 			return ret;
 	}
 	return finish_change(&ch, res);
+}
+
+/* ---- DNS UPDATE prerequisites ---- */
+
+static int
+rd_cmp(const void *a, const void *b)
+{
+	const struct row *x = a, *y = b;
+	if (x->rdlen != y->rdlen)
+		return x->rdlen < y->rdlen ? -1 : 1;
+	return memcmp(x->rd, y->rd, x->rdlen);
+}
+
+/* Sorts rows by rdata and drops repeats and disabled rows; the new count. */
+static size_t
+rd_set(struct row *v, size_t n)
+{
+	size_t m = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!v[i].disabled)
+			v[m++] = v[i];
+	qsort(v, m, sizeof(*v), rd_cmp);
+	size_t u = 0;
+	for (size_t i = 0; i < m; i++)
+		if (u == 0 || rd_cmp(&v[u - 1], &v[i]) != 0)
+			v[u++] = v[i];
+	return u;
+}
+
+/* Whether one prerequisite holds: 1, 0, or a negative code. */
+static int
+prereq_holds(struct store *st, const struct store_zone *z, const struct store_prereq *p)
+{
+	struct nkey k;
+	nkey_set(&k, p->owner);
+	if (p->kind == STORE_PRQ_YXDOMAIN || p->kind == STORE_PRQ_NXDOMAIN) {
+		struct db_stmt *s = db_q(st->w, DBQ_OWNER_TYPES);
+		if (s == NULL)
+			return -EIO;
+		db_bind_i64(s, 1, z->id);
+		db_bind_blob(s, 2, k.key, k.klen);
+		int rc = db_step(s);
+		db_done(s);
+		if (rc != DB_ROW && rc != DB_DONE)
+			return -EIO;
+		return (rc == DB_ROW) == (p->kind == STORE_PRQ_YXDOMAIN);
+	}
+	struct row *rows;
+	size_t n;
+	int ret = read_rrset(st, z->id, &k, p->type, &rows, &n);
+	if (ret != 0)
+		return ret;
+	n = rd_set(rows, n);
+	if (p->kind == STORE_PRQ_YXRRSET)
+		return n > 0;
+	if (p->kind == STORE_PRQ_NXRRSET)
+		return n == 0;
+	struct row *want = arena_alloc(&st->arena, (p->nrecs ? p->nrecs : 1) * sizeof(*want));
+	if (want == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < p->nrecs; i++) {
+		want[i] = (struct row){.rdlen = p->recs[i].rdlen};
+		want[i].rd = arena_memdup(&st->arena, p->recs[i].rdata, p->recs[i].rdlen);
+		if (want[i].rd == NULL && p->recs[i].rdlen > 0)
+			return -ENOMEM;
+		dns_rdata_canonicalize(p->type, want[i].rd, want[i].rdlen);
+	}
+	size_t nw = rd_set(want, p->nrecs);
+	if (nw != n)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (rd_cmp(&want[i], &rows[i]) != 0)
+			return 0;
+	return 1;
+}
+
+int
+prereqs_check(struct store *st, const struct store_zone *z, const struct store_prereq *pre,
+              size_t n, size_t *failed)
+{
+	for (size_t i = 0; i < n; i++) {
+		int ret = prereq_holds(st, z, &pre[i]);
+		if (ret < 0)
+			return ret;
+		if (ret == 0) {
+			*failed = i;
+			return -ECANCELED;
+		}
+	}
+	return 0;
 }
 
 /* ---- zone rows (creation goes through here: store_zone, store_catalog) ---- */

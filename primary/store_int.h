@@ -235,6 +235,14 @@ int zkey_create(struct store *st, int64_t zid, const char *keytype, uint8_t alg,
 /* Marks zone `zid` signed with NSEC or NSEC3.  0 or -EIO. */
 int zone_dnssec_mark(struct store *st, int64_t zid, bool nsec3);
 
+/*
+ * Checks DNS UPDATE prerequisites against `z` inside the write transaction:
+ * 0 when all hold, -ECANCELED with *failed the first that does not, -EIO,
+ * -ENOMEM.
+ */
+int prereqs_check(struct store *st, const struct store_zone *z, const struct store_prereq *pre,
+                  size_t n, size_t *failed);
+
 /* ---- store_zone.c ---- */
 /* The zone's lookup key row (zones_lkey), in the write transaction.  0 or -EIO. */
 int lkey_insert(struct store *st, int64_t id, const uint8_t *low);

@@ -82,6 +82,33 @@ store_snap_zone_tsig_keys(struct store_snap *sn, const struct store_zone *z, sto
 }
 
 int
+store_snap_zone_update_keys(struct store_snap *sn, const struct store_zone *z, store_tsig_fn fn,
+                            void *ctx)
+{
+	struct db_stmt *s = db_q(sn->c->db, DBQ_ZONE_UTSIG);
+	if (s == NULL)
+		return -EIO;
+	db_bind_i64(s, 1, z->id);
+	return tsig_rows(s, fn, ctx);
+}
+
+int
+store_snap_update_allowed(struct store_snap *sn, const struct store_zone *z, const char *key)
+{
+	char n[DNS_NAME_TEXT_MAX];
+	if (tsig_norm(key, n, sizeof(n)) != 0)
+		return 0;
+	struct db_stmt *s = db_q(sn->c->db, DBQ_ZONE_UTSIG_HAS);
+	if (s == NULL)
+		return -EIO;
+	db_bind_i64(s, 1, z->id);
+	db_bind_text(s, 2, n);
+	int rc = db_step(s);
+	db_done(s);
+	return rc == DB_ROW ? 1 : rc == DB_DONE ? 0 : -EIO;
+}
+
+int
 store_tsig_put(struct store *st, const struct store_tsig_key *k, bool replace)
 {
 	char n[DNS_NAME_TEXT_MAX];

@@ -122,10 +122,12 @@ zone_for_write(struct store *st, const uint8_t *zone, const char *account, struc
 	return 0;
 }
 
-int
-store_zone_patch(struct store *st, const uint8_t *zone, const char *account,
-                 const uint32_t *if_match, const struct store_op *ops, size_t nops,
-                 struct store_result *res, char *err, size_t errcap)
+/* store_zone_patch with DNS UPDATE prerequisites (`pre`, may be none). */
+static int
+zone_patch(struct store *st, const uint8_t *zone, const char *account, const uint32_t *if_match,
+           const struct store_prereq *pre, size_t npre, size_t *failed,
+           const struct store_op *ops, size_t nops, struct store_result *res, char *err,
+           size_t errcap)
 {
 	struct store_zone z;
 	memset(res, 0, sizeof(*res));
@@ -146,6 +148,11 @@ store_zone_patch(struct store *st, const uint8_t *zone, const char *account,
 		ret = -ESTALE;
 		goto fail;
 	}
+	if (npre > 0) {
+		ret = prereqs_check(st, &z, pre, npre, failed);
+		if (ret != 0)
+			goto fail;
+	}
 	ret = apply_ops(st, &z, ops, nops, false, res, err, errcap);
 	if (ret != 0)
 		goto fail;
@@ -163,31 +170,49 @@ fail:
 	return ret;
 }
 
+int
+store_zone_patch(struct store *st, const uint8_t *zone, const char *account,
+                 const uint32_t *if_match, const struct store_op *ops, size_t nops,
+                 struct store_result *res, char *err, size_t errcap)
+{
+	return zone_patch(st, zone, account, if_match, NULL, 0, NULL, ops, nops, res, err, errcap);
+}
+
+int
+store_zone_patch_if(struct store *st, const uint8_t *zone, const char *account,
+                    const struct store_prereq *pre, size_t npre, size_t *failed,
+                    const struct store_op *ops, size_t nops, struct store_result *res, char *err,
+                    size_t errcap)
+{
+	return zone_patch(st, zone, account, NULL, pre, npre, failed, ops, nops, res, err, errcap);
+}
+
 /*
- * Inserts a zone's master_tsig_key_ids inside the caller's write
- * transaction.  Returns 0, -EINVAL (bad or unknown key name, with `err`
- * naming the entry) or -EIO.
+ * Inserts a zone's master_tsig_key_ids (`update`: update_tsig_key_ids)
+ * inside the caller's write transaction.  Returns 0, -EINVAL (bad or
+ * unknown key name, with `err` naming the entry) or -EIO.
  */
 static int
-zone_tsig_keys_insert(struct store *st, int64_t zone_id, const char *const *keys, size_t n,
-                      char *err, size_t errcap)
+zone_keys_insert(struct store *st, int64_t zone_id, bool update, const char *const *keys,
+                 size_t n, char *err, size_t errcap)
 {
+	const char *field = update ? "update_tsig_key_ids" : "master_tsig_key_ids";
 	for (size_t i = 0; i < n; i++) {
 		char kn[DNS_NAME_TEXT_MAX];
 		uint8_t kw[DNS_NAME_MAX];
 		const char *id = keys[i];
 		if (dns_name_from_text(id, strlen(id), NULL, kw) <= 0 ||
 		    name_text(kw, kn, sizeof(kn)) < 0) {
-			set_err(err, errcap, "master_tsig_key_ids[%zu]: bad key name '%s'", i, id);
+			set_err(err, errcap, "%s[%zu]: bad key name '%s'", field, i, id);
 			return -EINVAL;
 		}
-		struct db_stmt *s = db_q(st->w, DBQ_ZONE_TSIG_INSERT);
+		struct db_stmt *s = db_q(st->w, update ? DBQ_ZONE_UTSIG_INSERT : DBQ_ZONE_TSIG_INSERT);
 		if (s == NULL)
 			return -EIO;
 		db_bind_i64(s, 1, zone_id);
 		db_bind_text(s, 2, kn);
 		if (db_run(s) != 0) {
-			set_err(err, errcap, "master_tsig_key_ids[%zu]: TSIG key '%s' does not exist", i, id);
+			set_err(err, errcap, "%s[%zu]: TSIG key '%s' does not exist", field, i, id);
 			return -EINVAL;
 		}
 	}
@@ -313,7 +338,9 @@ store_zone_create(struct store *st, const struct store_zone_new *zn, const struc
 	}
 	if (ret != 0)
 		goto fail;
-	ret = zone_tsig_keys_insert(st, z.id, zn->tsig_keys, zn->ntsig_keys, err, errcap);
+	ret = zone_keys_insert(st, z.id, false, zn->tsig_keys, zn->ntsig_keys, err, errcap);
+	if (ret == 0)
+		ret = zone_keys_insert(st, z.id, true, zn->update_keys, zn->nupdate_keys, err, errcap);
 	if (ret != 0)
 		goto fail;
 	ret = apply_ops(st, &z, ops, nops, true, res, err, errcap);
@@ -408,7 +435,8 @@ store_zone_update(struct store *st, const uint8_t *zone, const char *account,
 	if (ret != 0)
 		goto fail;
 	/* the catalog's only setting is which keys besides the POPs' may transfer it */
-	if (z.is_catalog && (zs->kind != NULL || zs->account != NULL || zs->has_policy)) {
+	if (z.is_catalog && (zs->kind != NULL || zs->account != NULL || zs->has_policy ||
+	                     zs->has_update_keys)) {
 		set_err(err, errcap, "the catalog zone '%s' is maintained by the server; only its "
 		        "master_tsig_key_ids may be set", z.text);
 		ret = -EPERM;
@@ -452,8 +480,10 @@ store_zone_update(struct store *st, const uint8_t *zone, const char *account,
 		ret = -EIO;
 		goto fail;
 	}
-	if (zs->has_tsig_keys) {
-		s = db_q(st->w, DBQ_ZONE_TSIG_CLEAR);
+	for (int upd = 0; upd < 2; upd++) {
+		if (!(upd ? zs->has_update_keys : zs->has_tsig_keys))
+			continue;
+		s = db_q(st->w, upd ? DBQ_ZONE_UTSIG_CLEAR : DBQ_ZONE_TSIG_CLEAR);
 		if (s == NULL) {
 			ret = -EIO;
 			goto fail;
@@ -463,7 +493,9 @@ store_zone_update(struct store *st, const uint8_t *zone, const char *account,
 			ret = -EIO;
 			goto fail;
 		}
-		ret = zone_tsig_keys_insert(st, z.id, zs->tsig_keys, zs->ntsig_keys, err, errcap);
+		ret = upd ? zone_keys_insert(st, z.id, true, zs->update_keys, zs->nupdate_keys, err,
+		                             errcap)
+		          : zone_keys_insert(st, z.id, false, zs->tsig_keys, zs->ntsig_keys, err, errcap);
 		if (ret != 0)
 			goto fail;
 	}

@@ -23,6 +23,7 @@
 #include "primary/pop_gate.h"
 #include "primary/propagation.h"
 #include "primary/store.h"
+#include "primary/update.h"
 #include "primary/xfr_tcp.h"
 #include "primary/xfrout.h"
 #include "primary/xfrout_store.h"
@@ -123,6 +124,7 @@ xfr_service_start(const struct xfr_service_opts *o, struct store *st, struct xfr
 		}
 	}
 	struct xfrout_conf xc = {.prop = s->prop, .gate = &s->gate};
+	update_hook(st, &xc.update);
 	if (xfrout_store_source(st, &xc.src) == 0) {
 		xfrout_store_set_gate(&xc.src, &s->gate);
 		s->src = xc.src;
@@ -146,6 +148,7 @@ xfr_service_start(const struct xfr_service_opts *o, struct store *st, struct xfr
 		         strerror(-ret));
 		goto fail;
 	}
+	notify_set_xfrout(s->notify, s->xo);
 	for (size_t i = 0; i < o->nnotify; i++) {
 		struct sockaddr_storage ts;
 		socklen_t tl;

@@ -5,7 +5,9 @@
  * many RRs as fit into one message (question repeated, names compressed,
  * room kept for the TSIG), signs it and moves on.  Policy, in one place:
  *   - responses, short messages: dropped (-EINVAL: close the stream);
- *   - unparsable: FORMERR; opcode other than QUERY: NOTIMP;
+ *   - unparsable: FORMERR; opcode other than QUERY and UPDATE: NOTIMP;
+ *   - UPDATE (when conf.update is set): TSIG required (else REFUSED), then
+ *     conf.update gives the rcode; the answer echoes the zone section;
  *     QDCOUNT != 1: FORMERR; class other than IN: REFUSED;
  *   - TSIG failures: NOTAUTH with the TSIG error (RFC 8945 §5.2);
  *   - qtype other than SOA, AXFR, IXFR: REFUSED (the primary is hidden);
@@ -45,7 +47,7 @@ struct xfrout {
 	struct { uint64_t hash; int64_t ms; } refuse_seen[REFUSE_SLOTS];
 };
 
-enum txn_kind { K_ERROR, K_SOA, K_AXFR, K_IXFR };
+enum txn_kind { K_ERROR, K_SOA, K_AXFR, K_IXFR, K_UPDATE };
 
 struct seg {
 	const uint8_t *p;
@@ -65,6 +67,7 @@ struct xfrout_txn {
 	char zone[DNS_NAME_TEXT_MAX];
 	char keyname[DNS_NAME_TEXT_MAX];
 	bool tsig_on;               /* sign responses (verified request or TSIG error) */
+	bool verified;              /* the request's TSIG verified */
 	struct dns_tsig_key key;
 	struct dns_tsig_ctx tsig;
 
@@ -77,6 +80,7 @@ struct xfrout_txn {
 	bool done;
 	bool full;                  /* IXFR answered with the whole zone */
 	bool uptodate;              /* IXFR answered with the SOA only */
+	bool nodata;                /* SOA asked below a zone's apex: its SOA in authority */
 	uint32_t from;              /* IXFR: client's serial */
 	const char *why_full;
 	unsigned nmsg;
@@ -209,6 +213,7 @@ kind_name(const struct xfrout_txn *t)
 	case K_AXFR: return "AXFR";
 	case K_IXFR: return "IXFR";
 	case K_SOA: return "SOA";
+	case K_UPDATE: return "UPDATE";
 	default: break;
 	}
 	return "query";
@@ -293,6 +298,7 @@ check_tsig(struct xfrout_txn *t)
 	                              now_s(x));
 	if (ret == 0) {
 		t->tsig_on = true;
+		t->verified = true;
 		return 0;
 	}
 	if (ret == 1)
@@ -373,6 +379,52 @@ load_fail(struct xfrout_txn *t, int ret)
 	}
 }
 
+/* An SOA query: the zone's SOA, or for a name below one of our zones NOERROR
+ * without an answer and that zone's SOA in authority (lego and certbot walk
+ * up to the apex). */
+static void
+plan_soa(struct xfrout_txn *t)
+{
+	struct xfrout *x = t->x;
+	const struct xfrout_source *src = &x->conf.src;
+	const uint8_t *qname = t->m.qname;
+	int ret = src->load(src->ctx, qname, XFROUT_LOAD_SOA, 0, &t->d);
+	for (const uint8_t *up = qname; ret == -ENOENT && up[0] != 0;) {
+		up = dns_name_parent(up);
+		ret = src->load(src->ctx, up, XFROUT_LOAD_SOA, 0, &t->d);
+		t->nodata = ret == 0;
+	}
+	if (ret != 0) {
+		load_fail(t, ret);
+		return;
+	}
+	setup_segments(t, NULL);
+	if (x->conf.prop != NULL && !t->nodata)
+		propagation_seen(x->conf.prop, t->zone, t->ip_text, t->transport,
+		                 t->keyname[0] != '\0' ? t->keyname : NULL, PROP_SOA_ASKED,
+		                 t->d.serial, propagation_now_ms());
+}
+
+/* An UPDATE: signed by a known key, then handed to conf.update for its rcode. */
+static void
+plan_update(struct xfrout_txn *t)
+{
+	t->kind = K_UPDATE;
+	if (check_tsig(t) != 0)
+		return;
+	if (!t->verified) {
+		refuse(t, DNS_RCODE_REFUSED, "not TSIG-signed");
+		return;
+	}
+	if (t->m.qclass != DNS_C_IN || t->m.qtype != DNS_T_SOA) {
+		refuse(t, DNS_RCODE_FORMERR, "zone section not of type SOA, class IN");
+		return;
+	}
+	const struct xfrout_update *u = &t->x->conf.update;
+	t->rcode = u->run(u->ctx, &t->m, t->key.name, t->peer_text);
+	t->nseg = 0;
+}
+
 static void
 plan(struct xfrout_txn *t)
 {
@@ -385,7 +437,8 @@ plan(struct xfrout_txn *t)
 		t->done = true;   /* never answer a response */
 		return;
 	}
-	if (dns_msg_opcode(m) != DNS_OP_QUERY) {
+	bool update = dns_msg_opcode(m) == DNS_OP_UPDATE && x->conf.update.run != NULL;
+	if (dns_msg_opcode(m) != DNS_OP_QUERY && !update) {
 		set_error(t, DNS_RCODE_NOTIMP);
 		return;
 	}
@@ -397,6 +450,10 @@ plan(struct xfrout_txn *t)
 		return;
 	}
 	dns_name_to_text(m->qname, t->zone, sizeof(t->zone));
+	if (update) {
+		plan_update(t);
+		return;
+	}
 	if (m->qtype == DNS_T_AXFR)
 		t->kind = K_AXFR;
 	else if (m->qtype == DNS_T_IXFR)
@@ -418,16 +475,7 @@ plan(struct xfrout_txn *t)
 	}
 	int ret;
 	if (t->kind == K_SOA) {
-		ret = src->load(src->ctx, m->qname, XFROUT_LOAD_SOA, 0, &t->d);
-		if (ret != 0) {
-			load_fail(t, ret);
-			return;
-		}
-		setup_segments(t, NULL);
-		if (x->conf.prop != NULL)
-			propagation_seen(x->conf.prop, t->zone, t->ip_text, t->transport,
-			                 t->keyname[0] != '\0' ? t->keyname : NULL, PROP_SOA_ASKED,
-			                 t->d.serial, propagation_now_ms());
+		plan_soa(t);
 		return;
 	}
 	/* AXFR and IXFR: the ACL. */
@@ -615,7 +663,7 @@ xfrout_next(struct xfrout_txn *t, uint8_t *buf, size_t cap)
 			t->failed = true;
 			return ERR_XFR;
 		}
-		ret = dns_msgw_rr(&t->w, DNS_SEC_AN, &rr);
+		ret = dns_msgw_rr(&t->w, t->nodata ? DNS_SEC_NS : DNS_SEC_AN, &rr);
 		if (ret == -EMSGSIZE && added > 0)
 			break;
 		if (ret == -EMSGSIZE && fill < cap) {
@@ -677,6 +725,12 @@ log_done(struct xfrout_txn *t)
 		propagation_seen(x->conf.prop, t->zone, t->ip_text, t->transport, t->keyname,
 		                 t->kind == K_IXFR && !t->full ? PROP_IXFR_DONE : PROP_FULL_DONE,
 		                 t->d.serial, propagation_now_ms());
+}
+
+bool
+xfrout_verified(const struct xfrout_txn *t)
+{
+	return t->verified;
 }
 
 void

@@ -107,12 +107,26 @@ struct xfrout_source {
 };
 
 struct pop_gate;
+struct dns_msg;
+
+/*
+ * DNS UPDATE (RFC 2136) behind the transfer listeners: `m` is a parsed
+ * UPDATE request whose TSIG verified with key `key` (wire name); `peer` names
+ * the sender for logs.  Returns the rcode of the answer (xfrout writes it,
+ * with the zone section echoed, TSIG-signed).  Called from the transports'
+ * threads: must be thread-safe.
+ */
+struct xfrout_update {
+	void *ctx;
+	unsigned (*run)(void *ctx, const struct dns_msg *m, const uint8_t *key, const char *peer);
+};
 
 struct xfrout_conf {
 	struct xfrout_source src;
 	struct propagation *prop;   /* NULL: no tracking */
 	const struct pop_gate *gate;   /* the POP registry's checks (pop_gate.h); NULL: none */
 	size_t msg_size;            /* fill messages up to this (0: XFROUT_MSG_DEFAULT) */
+	struct xfrout_update update;   /* run NULL: UPDATE is NOTIMP */
 	/* Test hook: clock for TSIG (NULL: time()). */
 	uint64_t (*now)(void);
 };
@@ -146,6 +160,9 @@ ssize_t xfrout_next(struct xfrout_txn *t, uint8_t *buf, size_t cap);
  * the transfer's outcome.  NULL is a no-op.
  */
 void xfrout_end(struct xfrout_txn *t);
+
+/* Whether the request's TSIG verified (its answer is signed with that key). */
+bool xfrout_verified(const struct xfrout_txn *t);
 
 /*
  * Tells the txn that the transport could not deliver what xfrout_next

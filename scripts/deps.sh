@@ -7,10 +7,11 @@ PKGS="build-essential pkg-config xxd curl ca-certificates
 libsqlite3-dev sqlite3 libmicrohttpd-dev libjansson-dev libidn2-dev
 libngtcp2-dev libngtcp2-crypto-gnutls-dev libgnutls28-dev
 libcmocka-dev liburcu-dev clang libclang-rt-14-dev
-knot knot-dnsutils knot-dnssecutils bind9-dnsutils bind9-utils ldnsutils
+knot knot-dnsutils knot-dnssecutils bind9 bind9-dnsutils bind9-utils ldnsutils
 python3 python3-dnspython python3-pytest
 wireguard-go wireguard-tools nftables iproute2 bird2
 nsd pdns-server pdns-backend-sqlite3 dnsperf
+pebble certbot python3-certbot-dns-rfc2136 lego
 prometheus"
 
 missing=""

@@ -31,7 +31,7 @@
 #define MAX_PROOFS 16
 
 enum { RC_NOERROR = 0, RC_FORMERR = 1, RC_SERVFAIL = 2, RC_NXDOMAIN = 3, RC_NOTIMP = 4,
-       RC_REFUSED = 5, RC_YXDOMAIN = 6, RC_BADVERS = 16 };
+       RC_REFUSED = 5, RC_YXDOMAIN = 6, RC_NOTAUTH = 9, RC_BADVERS = 16 };
 
 enum { EDNS_NSID = 3 };
 
@@ -1208,7 +1208,10 @@ set_class(struct ctx *c, const struct query *qq, struct answer_stats *st)
 static uint8_t
 check_query(const uint8_t *q, size_t qlen, struct query *qq)
 {
-	if (((qq->flags >> 11) & 0xf) != ANSWER_OP_QUERY)
+	unsigned op = (qq->flags >> 11) & 0xf;
+	if (op == ANSWER_OP_UPDATE)
+		return RC_NOTAUTH;   /* DNS UPDATE: the primary takes it, not a POP (README) */
+	if (op != ANSWER_OP_QUERY)
 		return RC_NOTIMP;
 	if (qq->qd != 1 || qq->an != 0 || qq->ns != 0) {
 		if (qq->qd != 1)

@@ -634,6 +634,12 @@ test_answer_errors(void **state)
 	n = answer_build(db, q, ql, out, sizeof(out), &udp_opts, NULL);
 	assert_true(n > 0);
 	assert_int_equal(out[3] & 0xf, DNS_RCODE_NOTIMP);
+	/* DNS UPDATE goes to the primary: a POP answers NOTAUTH, zone section echoed. */
+	q[2] = (uint8_t)((q[2] & 0x87) | (5 << 3));
+	n = answer_build(db, q, ql, out, sizeof(out), &udp_opts, NULL);
+	assert_true(n > 0 && (size_t)n <= ql);
+	assert_int_equal(out[3] & 0xf, DNS_RCODE_NOTAUTH);
+	assert_int_equal(out[5], 1);
 }
 
 static void

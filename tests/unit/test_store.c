@@ -161,6 +161,60 @@ test_store_patch_bumps_once_and_journals(void **state)
 	store_snap_close(sn);
 }
 
+/* DNS UPDATE's prerequisites run in the change's transaction; DELETE_NAME
+ * keeps the apex SOA and NS. */
+static void
+test_store_patch_if_prereqs(void **state)
+{
+	struct fx *f = *state;
+	create_zone(f, DNS_SERIAL_INCREASE);
+	struct opbuf add, www, v1, v2, apex;
+	struct store_result res;
+	char err[256] = "";
+	size_t failed = 99;
+	mkop(&add, STORE_OP_EXTEND, "new.example.com.", "A", 60, "192.0.2.9");
+	mkop(&www, STORE_OP_REPLACE, "www.example.com.", "A", 0, "");
+	/* nxdomain on a used name fails at index 1; nothing written */
+	struct store_prereq pre[2] = {
+		{.kind = STORE_PRQ_NXDOMAIN, .owner = add.owner},
+		{.kind = STORE_PRQ_NXDOMAIN, .owner = www.owner},
+	};
+	assert_int_equal(store_zone_patch_if(f->st, f->zone, NULL, pre, 2, &failed, &add.op, 1,
+	                                     &res, err, sizeof(err)), -ECANCELED);
+	assert_int_equal(failed, 1);
+	assert_int_equal(serial_of(f), 100);
+	/* value-dependent: the exact set holds (order and repeats do not matter) */
+	mkop(&v1, STORE_OP_REPLACE, "www.example.com.", "A", 0, "192.0.2.1|192.0.2.1");
+	struct store_prereq ok[3] = {
+		{.kind = STORE_PRQ_NXDOMAIN, .owner = add.owner},
+		{.kind = STORE_PRQ_YXRRSET, .owner = www.owner, .type = DNS_T_A},
+		{.kind = STORE_PRQ_YXRRSET_VALUE, .owner = www.owner, .type = DNS_T_A,
+		 .recs = v1.op.recs, .nrecs = 2},
+	};
+	assert_int_equal(store_zone_patch_if(f->st, f->zone, NULL, ok, 3, &failed, &add.op, 1,
+	                                     &res, err, sizeof(err)), 0);
+	assert_int_equal(res.new_serial, 101);
+	/* a different set: fails */
+	mkop(&v2, STORE_OP_REPLACE, "www.example.com.", "A", 0, "192.0.2.1|192.0.2.2");
+	struct store_prereq bad = {.kind = STORE_PRQ_YXRRSET_VALUE, .owner = www.owner,
+	                           .type = DNS_T_A, .recs = v2.op.recs, .nrecs = 2};
+	assert_int_equal(store_zone_patch_if(f->st, f->zone, NULL, &bad, 1, &failed, &add.op, 1,
+	                                     &res, err, sizeof(err)), -ECANCELED);
+	/* delete the apex name: SOA and NS stay, the serial moves once */
+	mkop(&apex, STORE_OP_DELETE_NAME, "example.com.", "A", 0, "");
+	assert_int_equal(store_zone_patch_if(f->st, f->zone, NULL, NULL, 0, &failed, &apex.op, 1,
+	                                     &res, err, sizeof(err)), 0);
+	assert_false(res.changed);
+	mkop(&apex, STORE_OP_DELETE_NAME, "new.example.com.", "A", 0, "");
+	assert_int_equal(store_zone_patch_if(f->st, f->zone, NULL, NULL, 0, &failed, &apex.op, 1,
+	                                     &res, err, sizeof(err)), 0);
+	assert_true(res.changed);
+	assert_int_equal(res.new_serial, 102);
+	struct store_prereq gone = {.kind = STORE_PRQ_NXDOMAIN, .owner = add.owner};
+	assert_int_equal(store_zone_patch_if(f->st, f->zone, NULL, &gone, 1, &failed, NULL, 0,
+	                                     &res, err, sizeof(err)), 0);
+}
+
 struct jcount {
 	size_t entries, removed, added;
 	uint32_t last_to;
@@ -849,6 +903,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_store_patch_bumps_once_and_journals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_journal_chain_and_retention, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_patch_if_prereqs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_rules_roll_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_catalog_follows_zones, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_snapshot_is_stable, setup, teardown),

@@ -14,7 +14,7 @@ import dns.tsigkeyring
 import dns.update
 import dns.zone
 
-from .core import free_port, stop_pid, wait_until
+from .core import STARTED, free_port, stop_pid, wait_until
 from .daemons import KEY_NAME, KEY_SECRET, KEYRING
 
 
@@ -289,3 +289,167 @@ class Knot:
                 for rd in rrset:
                     s.add((rrset.ttl, rd.to_text()))
         return out
+
+
+class Named:
+    """named (BIND 9.18, Debian's bind9) on a free loopback port, in tmpdir/NAME,
+    started with -g (foreground, log to named.log) and stopped by its PID.
+
+    Named.secondary(tmp, primary_port, key_name, secret, zones): a TSIG
+    secondary of our primary with named's defaults (only the files, the
+    port and the primary are configured).
+    Named.primary(tmp, zones): the primary of `zones` ({name: zone text})
+    accepting DNS UPDATE signed with KEY_NAME (for the bench).
+    """
+
+    def __init__(self, tmpdir, name="named", port=None):
+        self.dir = os.path.join(tmpdir, name)
+        os.makedirs(self.dir, exist_ok=True)
+        self.port = port or free_port()
+        self.conf = os.path.join(self.dir, "named.conf")
+        self.log_path = os.path.join(self.dir, "named.log")
+        self.proc = None
+
+    def _options(self, key_name, secret, alg):
+        return ['key "%s" { algorithm %s; secret "%s"; };' % (key_name, alg, secret),
+                "options {",
+                '    directory "%s";' % self.dir,
+                '    pid-file "%s/named.pid";' % self.dir,
+                '    session-keyfile "%s/session.key";' % self.dir,
+                '    managed-keys-directory "%s";' % self.dir,
+                "    listen-on port %d { 127.0.0.1; };" % self.port,
+                "    listen-on-v6 { none; };",
+                "    recursion no;",
+                "};",
+                "controls { };"]
+
+    @classmethod
+    def secondary(cls, tmp, primary_port, key_name, secret, zones, alg="hmac-sha256",
+                  port=None):
+        n = cls(tmp, port=port)
+        lines = n._options(key_name, secret, alg)
+        for z in zones:
+            lines += ['zone "%s" {' % z, "    type secondary;",
+                      '    file "%s.db";' % z.rstrip("."),
+                      '    primaries port %d { 127.0.0.1 key "%s"; };' % (primary_port, key_name),
+                      "};"]
+        n._write(lines)
+        n.start()
+        return n
+
+    @classmethod
+    def primary(cls, tmp, zones, key_name=KEY_NAME, secret=KEY_SECRET):
+        n = cls(tmp)
+        lines = n._options(key_name, secret, "hmac-sha256")
+        for z, text in zones.items():
+            with open(os.path.join(n.dir, z.rstrip(".") + ".db"), "w") as f:
+                f.write(text)
+            lines += ['zone "%s" {' % z, "    type primary;",
+                      '    file "%s.db";' % z.rstrip("."),
+                      '    allow-update { key "%s"; };' % key_name, "};"]
+        n._write(lines)
+        n.start()
+        return n
+
+    def _write(self, lines):
+        with open(self.conf, "w") as f:
+            f.write("\n".join(lines) + "\n")
+
+    def start(self, timeout=10):
+        logf = open(self.log_path, "a")
+        self.proc = subprocess.Popen(["named", "-g", "-n", "1", "-c", self.conf],
+                                     stdout=logf, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL)
+        logf.close()
+        STARTED.append(("named", self.log_path))
+        wait_until(self._up, timeout, what="named")
+        return self
+
+    def _up(self):
+        if self.proc.poll() is not None:
+            raise AssertionError("named exited: " + self.log())
+        try:
+            s = socket.create_connection(("127.0.0.1", self.port), timeout=0.2)
+            s.close()
+            return True
+        except OSError:
+            return False
+
+    def log(self):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def stop(self):
+        stop_pid(self.proc, timeout=5)
+        self.proc = None
+
+    def serial(self, zone):
+        return soa_serial(self.port, zone, timeout=0.3)
+
+    def query(self, name, rdtype="A"):
+        """The answer's rdata texts for (name, rdtype), or None without an answer."""
+        q = dns.message.make_query(name, rdtype)
+        try:
+            r = dns.query.udp(q, "127.0.0.1", port=self.port, timeout=0.3)
+        except Exception:
+            return None
+        return sorted(rd.to_text() for rrset in r.answer for rd in rrset)
+
+
+class Pebble:
+    """pebble (Let's Encrypt's test ACME server, Debian's) on free loopback ports in
+    tmpdir/pebble, with a self-signed certificate for 127.0.0.1 made by openssl
+    (`ca_file` for the clients), checking DNS-01 challenges against `dns_port`
+    on 127.0.0.1.  Started and stopped by PID; .directory is the ACME URL."""
+
+    def __init__(self, tmpdir, dns_port):
+        self.dir = os.path.join(tmpdir, "pebble")
+        os.makedirs(self.dir, exist_ok=True)
+        self.port = free_port(also_udp=False)
+        self.mgmt_port = free_port(also_udp=False)
+        self.ca_file = os.path.join(self.dir, "cert.pem")
+        key = os.path.join(self.dir, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj",
+                        "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+                        "-keyout", key, "-out", self.ca_file],
+                       check=True, capture_output=True, timeout=30)
+        conf = os.path.join(self.dir, "pebble.json")
+        with open(conf, "w") as f:
+            f.write(('{"pebble": {"listenAddress": "127.0.0.1:%d", "managementListenAddress": '
+                     '"127.0.0.1:%d", "certificate": "%s", "privateKey": "%s", "httpPort": %d, '
+                     '"tlsPort": %d, "ocspResponderURL": "", '
+                     '"externalAccountBindingRequired": false}}') %
+                    (self.port, self.mgmt_port, self.ca_file, key, free_port(), free_port()))
+        self.log_path = os.path.join(self.dir, "pebble.log")
+        env = dict(os.environ, PEBBLE_VA_NOSLEEP="1", PEBBLE_WFE_NONCEREJECT="0",
+                   PEBBLE_AUTHZREUSE="0")
+        logf = open(self.log_path, "a")
+        self.proc = subprocess.Popen(["pebble", "-config", conf, "-dnsserver",
+                                      "127.0.0.1:%d" % dns_port], stdout=logf,
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+        logf.close()
+        STARTED.append(("pebble", self.log_path))
+        self.directory = "https://127.0.0.1:%d/dir" % self.port
+        wait_until(self._up, 10, what="pebble")
+
+    def _up(self):
+        if self.proc.poll() is not None:
+            raise AssertionError("pebble exited: " + self.log())
+        try:
+            s = socket.create_connection(("127.0.0.1", self.port), timeout=0.2)
+            s.close()
+            return True
+        except OSError:
+            return False
+
+    def log(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def stop(self):
+        stop_pid(self.proc, timeout=5)
+        self.proc = None

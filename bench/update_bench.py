@@ -1,0 +1,103 @@
+"""bench/update.sh: DNS UPDATE through TCP from several clients, anycst-primary
+beside knotd and named (see update.sh).  The servers are pinned to CPU 0 and the
+clients to CPU 1.  Every UPDATE must be answered NOERROR; the figures are
+wall-clock UPDATEs/s over all clients and the latency of each UPDATE (send to
+answer) at p50 and p99."""
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "e2e"))
+os.environ.setdefault("ANYCST_BIN", os.path.join(os.path.dirname(__file__), "..", "bin"))
+import anycst_e2e as u  # noqa: E402
+import dns.query  # noqa: E402
+import dns.rcode  # noqa: E402
+import dns.tsig  # noqa: E402
+import dns.update  # noqa: E402
+
+RECORDS = int(os.environ.get("UPDATE_RECORDS", "20000"))
+CLIENTS = int(os.environ.get("UPDATE_CLIENTS", "8"))
+EACH = int(os.environ.get("UPDATE_EACH", "250"))
+ZONE = "bench.test."
+
+
+def pin(pid, cpu):
+    subprocess.run(["taskset", "-a", "-p", "-c", cpu, str(pid)], capture_output=True)
+
+
+def zone_text():
+    lines = ["$ORIGIN %s" % ZONE, "$TTL 300",
+             "@ IN SOA ns1 hostmaster 1 3600 600 86400 300", "@ IN NS ns1", "ns1 IN A 192.0.2.1"]
+    lines += ["h%d IN A 198.51.%d.%d" % (i, (i >> 8) & 255, i & 255) for i in range(RECORDS)]
+    return "\n".join(lines) + "\n"
+
+
+def client(port, n, idx, lat, errors):
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    try:
+        for i in range(n):
+            m = dns.update.Update(ZONE, keyring=u.KEYRING, keyname=u.KEY_NAME,
+                                  keyalgorithm=dns.tsig.HMAC_SHA256)
+            m.add("u%d-%d-%d" % (port, idx, i), 60, "TXT", '"v%d"' % i)
+            t0 = time.perf_counter()
+            r = dns.query.tcp(m, "127.0.0.1", port=port, sock=s, timeout=10)
+            lat.append(time.perf_counter() - t0)
+            if r.rcode() != dns.rcode.NOERROR:
+                errors.append(dns.rcode.to_text(r.rcode()))
+    finally:
+        s.close()
+
+
+def run(name, port):
+    lat, errors, threads = [], [], []
+    t0 = time.perf_counter()
+    for c in range(CLIENTS):
+        t = threading.Thread(target=client, args=(port, EACH, c, lat, errors))
+        t.start()
+        threads.append(t)
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - t0
+    lat.sort()
+    n = len(lat)
+    print("%-14s %6d UPDATEs in %6.2f s: %7.0f UPDATEs/s, p50 %6.2f ms, p99 %6.2f ms%s" % (
+        name, n, wall, n / wall, 1000 * statistics.median(lat), 1000 * lat[int(n * 0.99) - 1],
+        ", %d errors (%s)" % (len(errors), errors[0]) if errors else ""))
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="anycst-update-bench-")
+    text = zone_text()
+    p = k = n = None
+    try:
+        p = u.Primary(tmp, extra=["--api-max-body", "100000000", "--log-level", "warning"])
+        p.api("POST", "/tsigkeys", {"name": u.KEY_NAME, "algorithm": "hmac-sha256",
+                                    "key": u.KEY_SECRET})
+        p.api("POST", "/zones", {"name": ZONE, "kind": "Native", "zone": text,
+                                 "soa_edit_api": "INCREASE",
+                                 "update_tsig_key_ids": [u.KEY_NAME]})
+        pin(p.proc.pid, "0")
+        k = u.Knot(tmp, {ZONE: text}).start()
+        pin(k.proc.pid, "0")
+        n = u.Named.primary(tmp, {ZONE: text})
+        pin(n.proc.pid, "0")
+        os.sched_setaffinity(0, {1})
+        print("DNS UPDATE, %d clients x %d UPDATEs over TCP, zone of %d records" %
+              (CLIENTS, EACH, RECORDS))
+        run("anycst", p.xfr_port)
+        run("knotd", k.port)
+        run("named", n.port)
+    finally:
+        for d in (n, k, p):
+            if d is not None:
+                d.stop()
+        subprocess.run(["rm", "-rf", tmp])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,256 @@
+/*
+ * DNS UPDATE behind xfrout (see update.h): scope, then the RFC 2136 message
+ * as store prerequisites and ops, then one store_zone_patch_if.
+ */
+#include "primary/update.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dns/msg.h"
+#include "dns/rrtype.h"
+#include "dns/update.h"
+#include "primary/store.h"
+#include "util/log.h"
+
+/* What one UPDATE becomes for the store; arrays sized by the message. */
+struct plan {
+	struct store_prereq *pre;
+	unsigned *pre_rcode;      /* the rcode when pre[i] fails */
+	size_t npre;
+	struct store_rec *recs;   /* one per prerequisite or update RR */
+	size_t nrecs;
+	struct store_op *ops;
+	size_t nops;
+};
+
+static void
+plan_free(struct plan *p)
+{
+	free(p->pre);
+	free(p->pre_rcode);
+	free(p->recs);
+	free(p->ops);
+}
+
+static struct store_rec *
+rec_of(struct plan *p, const struct dns_update_rr *r)
+{
+	struct store_rec *rec = &p->recs[p->nrecs++];
+	rec->rdata = r->rdata;
+	rec->rdlen = r->rdlen;
+	rec->disabled = false;
+	return rec;
+}
+
+/*
+ * The prerequisites: the value-independent ones in order, then one per
+ * (owner, type) of the value-dependent ones (RFC 2136 §3.2.5: their RRs form
+ * rrsets compared whole), whose records are laid out together.
+ */
+static void
+plan_prereqs(struct plan *p, const struct dns_update *u)
+{
+	static const unsigned fail_rcode[] = {
+		[DNS_PRQ_YXRRSET] = DNS_RCODE_NXRRSET, [DNS_PRQ_YXRRSET_VALUE] = DNS_RCODE_NXRRSET,
+		[DNS_PRQ_NXRRSET] = DNS_RCODE_YXRRSET, [DNS_PRQ_YXDOMAIN] = DNS_RCODE_NXDOMAIN,
+		[DNS_PRQ_NXDOMAIN] = DNS_RCODE_YXDOMAIN,
+	};
+	static const enum store_prereq_kind kinds[] = {
+		[DNS_PRQ_YXRRSET] = STORE_PRQ_YXRRSET, [DNS_PRQ_YXRRSET_VALUE] = STORE_PRQ_YXRRSET_VALUE,
+		[DNS_PRQ_NXRRSET] = STORE_PRQ_NXRRSET, [DNS_PRQ_YXDOMAIN] = STORE_PRQ_YXDOMAIN,
+		[DNS_PRQ_NXDOMAIN] = STORE_PRQ_NXDOMAIN,
+	};
+	for (size_t i = 0; i < u->npre; i++) {
+		const struct dns_update_rr *r = &u->pre[i];
+		if (r->kind == DNS_PRQ_YXRRSET_VALUE)
+			continue;
+		p->pre_rcode[p->npre] = fail_rcode[r->kind];
+		p->pre[p->npre++] = (struct store_prereq){.kind = kinds[r->kind], .owner = r->owner,
+		                                          .type = r->type};
+	}
+	bool *done = calloc(u->npre ? u->npre : 1, sizeof(*done));
+	for (size_t i = 0; i < u->npre && done != NULL; i++) {
+		const struct dns_update_rr *r = &u->pre[i];
+		if (r->kind != DNS_PRQ_YXRRSET_VALUE || done[i])
+			continue;
+		struct store_prereq *q = &p->pre[p->npre];
+		p->pre_rcode[p->npre++] = DNS_RCODE_NXRRSET;
+		*q = (struct store_prereq){.kind = STORE_PRQ_YXRRSET_VALUE, .owner = r->owner,
+		                           .type = r->type, .recs = &p->recs[p->nrecs]};
+		for (size_t j = i; j < u->npre; j++) {
+			const struct dns_update_rr *o = &u->pre[j];
+			if (o->kind == DNS_PRQ_YXRRSET_VALUE && !done[j] && o->type == r->type &&
+			    dns_name_equal(o->owner, r->owner)) {
+				done[j] = true;
+				rec_of(p, o);
+				q->nrecs++;
+			}
+		}
+	}
+	free(done);
+}
+
+/* The updates as store ops (RFC 2136 §3.4.2); those the RFC ignores are left out. */
+static void
+plan_updates(struct plan *p, const struct dns_update *u)
+{
+	for (size_t i = 0; i < u->nupd; i++) {
+		const struct dns_update_rr *r = &u->upd[i];
+		bool apex = dns_name_equal(r->owner, u->zone);
+		struct store_op *op = &p->ops[p->nops];
+		memset(op, 0, sizeof(*op));
+		op->owner = r->owner;
+		op->type = r->type;
+		snprintf(op->label, sizeof(op->label), "update %zu", i);
+		switch (r->kind) {
+		case DNS_UPD_ADD:
+			if (r->type == DNS_T_SOA && !apex)
+				continue;   /* §3.4.2.2: an SOA only replaces the zone's */
+			op->kind = r->type == DNS_T_SOA ? STORE_OP_REPLACE : STORE_OP_EXTEND;
+			op->ttl = r->ttl;
+			op->has_ttl = true;
+			op->recs = rec_of(p, r);
+			op->nrecs = 1;
+			break;
+		case DNS_UPD_DEL_RRSET:
+			if (r->type == DNS_T_SOA || (apex && r->type == DNS_T_NS))
+				continue;   /* §3.4.2.3 */
+			op->kind = STORE_OP_DELETE;
+			break;
+		case DNS_UPD_DEL_NAME:
+			op->kind = STORE_OP_DELETE_NAME;
+			break;
+		default:   /* DNS_UPD_DEL_RR */
+			if (r->type == DNS_T_SOA)
+				continue;   /* §3.4.2.4 */
+			op->kind = STORE_OP_PRUNE;
+			op->recs = rec_of(p, r);
+			op->nrecs = 1;
+			break;
+		}
+		p->nops++;
+	}
+}
+
+static int
+plan_make(struct plan *p, const struct dns_update *u)
+{
+	memset(p, 0, sizeof(*p));
+	size_t n = u->npre + u->nupd + 1;
+	p->pre = calloc(n, sizeof(*p->pre));
+	p->pre_rcode = calloc(n, sizeof(*p->pre_rcode));
+	p->recs = calloc(n, sizeof(*p->recs));
+	p->ops = calloc(n, sizeof(*p->ops));
+	if (p->pre == NULL || p->pre_rcode == NULL || p->recs == NULL || p->ops == NULL) {
+		plan_free(p);
+		return -ENOMEM;
+	}
+	plan_prereqs(p, u);
+	plan_updates(p, u);
+	return 0;
+}
+
+/* The zone and whether `key` may change it: 0, or the rcode to answer. */
+static unsigned
+scope(struct store *st, const struct dns_update *u, const char *key, struct store_zone *z,
+      const char **why)
+{
+	struct store_snap *sn;
+	if (store_snap_open(st, &sn) != 0) {
+		*why = "cannot read the database";
+		return DNS_RCODE_SERVFAIL;
+	}
+	unsigned rc = 0;
+	int ret = store_snap_zone(sn, u->zone, z);
+	if (ret == -ENOENT) {
+		*why = "zone not served";
+		rc = DNS_RCODE_NOTAUTH;
+	} else if (ret != 0) {
+		*why = "cannot read the database";
+		rc = DNS_RCODE_SERVFAIL;
+	} else if (z->is_catalog) {
+		*why = "the catalog zone is maintained by the server";
+		rc = DNS_RCODE_REFUSED;
+	} else {
+		ret = store_snap_update_allowed(sn, z, key);
+		if (ret < 0) {
+			*why = "cannot read the database";
+			rc = DNS_RCODE_SERVFAIL;
+		} else if (ret == 0) {
+			*why = "key not in the zone's update_tsig_key_ids";
+			rc = DNS_RCODE_NOTAUTH;
+		}
+	}
+	store_snap_close(sn);
+	return rc;
+}
+
+static unsigned
+run(void *ctx, const struct dns_msg *m, const uint8_t *keyw, const char *peer)
+{
+	struct store *st = ctx;
+	char zone[DNS_NAME_TEXT_MAX], key[DNS_NAME_TEXT_MAX], why[512];
+	dns_name_to_text(m->qname, zone, sizeof(zone));
+	dns_name_to_text(keyw, key, sizeof(key));
+	struct dns_update u;
+	unsigned rc = dns_update_parse(m, &u, why, sizeof(why));
+	if (rc != 0) {
+		log_warning(zone, "DNS UPDATE from %s, key '%s', refused (rcode %u), %s", peer, key, rc,
+		            why);
+		return rc;
+	}
+	struct store_zone z;
+	const char *swhy = NULL;
+	rc = scope(st, &u, key, &z, &swhy);
+	if (rc != 0) {
+		log_warning(zone, "DNS UPDATE from %s, key '%s', refused (rcode %u), %s", peer, key, rc,
+		            swhy);
+		dns_update_clear(&u);
+		return rc;
+	}
+	struct plan p;
+	if (plan_make(&p, &u) != 0) {
+		dns_update_clear(&u);
+		return DNS_RCODE_SERVFAIL;
+	}
+	struct store_result res;
+	size_t failed = 0;
+	char err[512] = "";
+	int ret = store_zone_patch_if(st, z.name, NULL, p.pre, p.npre, &failed, p.ops, p.nops, &res,
+	                              err, sizeof(err));
+	if (ret == 0 && res.changed) {
+		log_info(z.text, "DNS UPDATE from %s, key '%s', %zu prerequisites, %zu updates, "
+		         "serial %u -> %u", peer, key, u.npre, u.nupd, res.old_serial, res.new_serial);
+		rc = DNS_RCODE_NOERROR;
+	} else if (ret == 0) {
+		log_info(z.text, "DNS UPDATE from %s, key '%s', nothing changed", peer, key);
+		rc = DNS_RCODE_NOERROR;
+	} else if (ret == -ECANCELED) {
+		rc = p.pre_rcode[failed];
+		log_info(z.text, "DNS UPDATE from %s, key '%s', prerequisite not met (rcode %u)", peer,
+		         key, rc);
+	} else if (ret == -EINVAL) {
+		rc = DNS_RCODE_REFUSED;
+		log_warning(z.text, "DNS UPDATE from %s, key '%s', refused, %s", peer, key, err);
+	} else if (ret == -ENOENT) {
+		rc = DNS_RCODE_NOTAUTH;
+		log_warning(z.text, "DNS UPDATE from %s, key '%s', zone gone", peer, key);
+	} else {
+		rc = DNS_RCODE_SERVFAIL;
+		log_error(z.text, "DNS UPDATE from %s, key '%s', failed, %s", peer, key,
+		          err[0] ? err : "store error");
+	}
+	plan_free(&p);
+	dns_update_clear(&u);
+	return rc;
+}
+
+void
+update_hook(struct store *st, struct xfrout_update *out)
+{
+	out->ctx = st;
+	out->run = run;
+}
