@@ -184,7 +184,7 @@ search_row(void *ctx, const struct store_row *row)
 		return 1;
 	char name[DNS_NAME_TEXT_MAX], tname[DNS_RRTYPE_TEXT_MAX];
 	dns_name_to_text(row->owner, name, sizeof(name));
-	if (dns_rdata_to_text(row->type, row->rdata, row->rdlen, s->text, DNS_RDATA_MAX * 4 + 64) < 0)
+	if (dns_rdata_to_text_pdns(row->type, row->rdata, row->rdlen, s->text, DNS_RDATA_MAX * 4 + 64) < 0)
 		s->text[0] = '\0';
 	if (!glob_match(s->q, name) && !glob_match(s->q, s->text))
 		return 0;

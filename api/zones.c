@@ -143,7 +143,9 @@ add_row(void *ctx, const struct store_row *row)
 		memcpy(b->owner, row->owner, dns_name_len(row->owner));
 		b->type = row->type;
 	}
-	int n = dns_rdata_to_text(row->type, row->rdata, row->rdlen, text, API_TEXT_CAP);
+	int n = row->content != NULL ? snprintf(text, API_TEXT_CAP, "%s", row->content)
+	                             : dns_rdata_to_text_pdns(row->type, row->rdata, row->rdlen,
+	                                                      text, API_TEXT_CAP);
 	if (n < 0)
 		n = dns_rdata_to_generic(row->rdata, row->rdlen, text, API_TEXT_CAP);
 	if (n < 0)
@@ -535,6 +537,7 @@ zone_new_ns(struct api_ctx *c, json_t *jns, size_t nns, const uint8_t *zone, str
 		recs[i].rdata = w;
 		recs[i].rdlen = (uint16_t)dns_name_len(w);
 		recs[i].disabled = false;
+		recs[i].content = NULL;
 	}
 	memset(op, 0, sizeof(*op));
 	op->kind = STORE_OP_REPLACE;
@@ -847,7 +850,7 @@ blob_json(struct api_ctx *c, const uint8_t *blob, size_t len)
 		char name[DNS_NAME_TEXT_MAX], tname[DNS_RRTYPE_TEXT_MAX];
 		dns_name_to_text(rr.owner, name, sizeof(name));
 		dns_rrtype_to_text(rr.type, tname, sizeof(tname));
-		if (dns_rdata_to_text(rr.type, rr.rdata, rr.rdlen, c->text, API_TEXT_CAP) < 0 &&
+		if (dns_rdata_to_text_pdns(rr.type, rr.rdata, rr.rdlen, c->text, API_TEXT_CAP) < 0 &&
 		    dns_rdata_to_generic(rr.rdata, rr.rdlen, c->text, API_TEXT_CAP) < 0)
 			c->text[0] = '\0';
 		json_array_append_new(arr, json_pack("{s:s,s:s,s:I,s:s}", "name", name, "type", tname,

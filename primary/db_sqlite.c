@@ -20,6 +20,11 @@
 extern const char *const schema_migrations[];
 extern const size_t schema_count;
 
+/* a record's rdata as written and its TXT text as sent (schema 0006) */
+#define REC_COLS "r.owner, r.type, r.ttl, coalesce(t.rdata_case, r.rdata)"
+#define REC_FROM "FROM records r LEFT JOIN record_text t ON t.zone_id = r.zone_id AND " \
+	"t.okey = r.okey AND t.type = r.type AND t.rdata = r.rdata "
+
 #define ZONE_COLS "id, name, wire, kind, account, soa_edit_api, serial, notified_serial, is_catalog"
 
 static const char *const qsql[DBQ_COUNT] = {
@@ -40,22 +45,25 @@ static const char *const qsql[DBQ_COUNT] = {
 	                     "(SELECT zone_id FROM zone_lkeys)",
 	[DBQ_ZONE_DESCENDANT] = "SELECT z.name FROM zone_lkeys k JOIN zones z ON z.id = k.zone_id "
 	                        "WHERE k.lkey > ?1 AND k.lkey < ?2 AND z.account != ?3 LIMIT 1",
-	[DBQ_ROWS_ALL] = "SELECT owner, type, ttl, rdata, disabled FROM records WHERE zone_id = ?1 "
-	                 "ORDER BY okey, type, rdata",
-	[DBQ_ROWS_OWNER] = "SELECT owner, type, ttl, rdata, disabled FROM records WHERE zone_id = ?1 "
-	                   "AND okey = ?2 ORDER BY type, rdata",
-	[DBQ_ROWS_RRSET] = "SELECT owner, type, ttl, rdata, disabled FROM records WHERE zone_id = ?1 "
-	                   "AND okey = ?2 AND type = ?3 ORDER BY rdata",
-	[DBQ_AXFR_REST] = "SELECT owner, type, ttl, rdata FROM records WHERE zone_id = ?1 "
-	                  "AND disabled = 0 AND NOT (type = 6 AND okey = ?2) "
-	                  "ORDER BY okey, type, rdata",
-	[DBQ_SOA] = "SELECT owner, ttl, rdata FROM records WHERE zone_id = ?1 AND okey = ?2 "
-	            "AND type = 6 AND disabled = 0",
+	[DBQ_ROWS_ALL] = "SELECT " REC_COLS ", r.disabled, t.content " REC_FROM
+	                 "WHERE r.zone_id = ?1 ORDER BY r.okey, r.type, r.rdata",
+	[DBQ_ROWS_OWNER] = "SELECT " REC_COLS ", r.disabled, t.content " REC_FROM
+	                   "WHERE r.zone_id = ?1 AND r.okey = ?2 ORDER BY r.type, r.rdata",
+	[DBQ_ROWS_RRSET] = "SELECT " REC_COLS ", r.disabled, t.content " REC_FROM
+	                   "WHERE r.zone_id = ?1 AND r.okey = ?2 AND r.type = ?3 ORDER BY r.rdata",
+	[DBQ_AXFR_REST] = "SELECT " REC_COLS " " REC_FROM "WHERE r.zone_id = ?1 AND r.disabled = 0 "
+	                  "AND NOT (r.type = 6 AND r.okey = ?2) ORDER BY r.okey, r.type, r.rdata",
+	[DBQ_SOA] = "SELECT r.owner, r.ttl, coalesce(t.rdata_case, r.rdata) " REC_FROM
+	            "WHERE r.zone_id = ?1 AND r.okey = ?2 AND r.type = 6 AND r.disabled = 0",
 	[DBQ_REC_INSERT] = "INSERT INTO records (zone_id, okey, owner, type, ttl, rdata, disabled) "
 	                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[DBQ_REC_UPSERT] = "INSERT INTO records (zone_id, okey, owner, type, ttl, rdata, disabled) "
 	                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (zone_id, okey, type, "
 	                   "rdata) DO UPDATE SET disabled = excluded.disabled",
+	[DBQ_REC_TEXT_PUT] = "INSERT OR REPLACE INTO record_text (zone_id, okey, type, rdata, "
+	                     "rdata_case, content) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[DBQ_REC_TEXT_DEL] = "DELETE FROM record_text WHERE zone_id = ?1 AND okey = ?2 AND "
+	                     "type = ?3 AND rdata = ?4",
 	[DBQ_RRSET_DELETE] = "DELETE FROM records WHERE zone_id = ?1 AND okey = ?2 AND type = ?3",
 	[DBQ_REC_DELETE] = "DELETE FROM records WHERE zone_id = ?1 AND okey = ?2 AND type = ?3 "
 	                   "AND rdata = ?4",

@@ -153,9 +153,10 @@ struct store_row {
 	const uint8_t *owner;   /* wire, lower-case */
 	uint16_t type;
 	uint32_t ttl;
-	const uint8_t *rdata;
+	const uint8_t *rdata;   /* as written: names keep their case */
 	uint16_t rdlen;
 	bool disabled;
+	const char *content;    /* TXT/SPF text as a client sent it, or NULL */
 };
 typedef int (*store_row_fn)(void *ctx, const struct store_row *r);
 /*
@@ -236,9 +237,10 @@ int store_tsig_delete(struct store *st, const char *name);
 enum store_op_kind { STORE_OP_REPLACE, STORE_OP_DELETE, STORE_OP_EXTEND, STORE_OP_PRUNE };
 
 struct store_rec {
-	const uint8_t *rdata;   /* wire, uncompressed; canonicalised by the store */
+	const uint8_t *rdata;   /* wire, uncompressed, names with their case as written */
 	uint16_t rdlen;
 	bool disabled;
+	const char *content;    /* TXT/SPF: the text sent, kept to be returned as is; or NULL */
 };
 
 /* One rrset change of a PATCH (PowerDNS changetype). */

@@ -120,6 +120,9 @@ int read_rrset(struct store *st, int64_t zid, const struct nkey *k, uint16_t typ
                struct row **out, size_t *n);
 int rec_write(struct store *st, int64_t zid, enum db_qid id, const struct nkey *k, uint16_t type,
               uint32_t ttl, const uint8_t *rd, size_t rdlen, bool disabled);
+int rec_write_text(struct store *st, int64_t zid, enum db_qid id, const struct nkey *k,
+                   uint16_t type, uint32_t ttl, const uint8_t *rd, size_t rdlen, bool disabled,
+                   const char *content);
 int rrset_delete(struct store *st, int64_t zid, const struct nkey *k, uint16_t type,
                  bool comments);
 /* Writes a zone's serial column.  0 or -EIO. */
