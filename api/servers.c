@@ -103,6 +103,32 @@ stat_item(json_t *arr, const char *name, uint64_t v)
 	                                     "value", buf));
 }
 
+/*
+ * ?statistic=NAME: that item only, 422 "Unknown statistic name" as PowerDNS;
+ * ?includerings= is accepted (there are no rings).  Takes `arr`.
+ */
+static void
+stats_answer(struct api_req *r, struct api_resp *rs, json_t *arr)
+{
+	const char *only = api_arg(r, "statistic");
+	if (only == NULL) {
+		api_json(rs, 200, arr);
+		return;
+	}
+	for (size_t i = 0; i < json_array_size(arr); i++) {
+		json_t *it = json_array_get(arr, i);
+		if (strcmp(json_string_value(json_object_get(it, "name")), only) == 0) {
+			json_t *one = json_array();
+			json_array_append(one, it);
+			json_decref(arr);
+			api_json(rs, 200, one);
+			return;
+		}
+	}
+	json_decref(arr);
+	api_error(rs, 422, "Unknown statistic name");
+}
+
 void
 api_statistics(struct api_req *r, struct api_resp *rs, const char *id)
 {
@@ -121,7 +147,7 @@ api_statistics(struct api_req *r, struct api_resp *rs, const char *id)
 	stat_item(arr, "journal-entries", s.journal_entries);
 	if (r->account != NULL) {
 		/* an account key sees its own zones only, nothing server-wide (issue 12) */
-		api_json(rs, 200, arr);
+		stats_answer(r, rs, arr);
 		return;
 	}
 	stat_item(arr, "commits", s.commits);
@@ -130,7 +156,7 @@ api_statistics(struct api_req *r, struct api_resp *rs, const char *id)
 	total = r->api->lat_count;
 	pthread_mutex_unlock(&r->api->mmu);
 	stat_item(arr, "api-requests", total);
-	api_json(rs, 200, arr);
+	stats_answer(r, rs, arr);
 }
 
 /* ---- /search-data ------------------------------------------------------------- */

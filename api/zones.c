@@ -45,16 +45,14 @@ zone_json(struct store_snap *sn, const struct store_zone *z, bool full)
 	zone_url(z, id, sizeof(id), url, sizeof(url));
 	json_t *j = json_object();
 	json_object_set_new(j, "account", json_string(z->account));
-	json_object_set_new(j, "catalog", json_string(""));
 	json_object_set_new(j, "dnssec", json_false());
-	json_object_set_new(j, "edited_serial", json_integer(z->serial));
 	json_object_set_new(j, "id", json_string(id));
 	json_object_set_new(j, "kind", json_string(z->kind));
 	json_object_set_new(j, "last_check", json_integer(0));
-	json_object_set_new(j, "masters", json_array());
 	json_object_set_new(j, "name", json_string(z->text));
-	json_object_set_new(j, "notified_serial", json_integer(z->notified_serial));
 	json_object_set_new(j, "serial", json_integer(z->serial));
+	/* masters, catalog, edited_serial, notified_serial, soa_edit* (api/zone_pdns.c) */
+	api_zone_pdns_json(sn, z, j, full);
 	json_object_set_new(j, "url", json_string(url));
 	if (full) {
 		json_t *keys = json_array();
@@ -65,8 +63,6 @@ zone_json(struct store_snap *sn, const struct store_zone *z, bool full)
 		json_object_set_new(j, "api_rectify", json_false());
 		json_object_set_new(j, "nsec3narrow", json_false());
 		json_object_set_new(j, "nsec3param", json_string(""));
-		json_object_set_new(j, "soa_edit", json_string(""));
-		json_object_set_new(j, "soa_edit_api", json_string(dns_serial_policy_name(z->policy)));
 		json_object_set_new(j, "is_catalog", json_boolean(z->is_catalog));
 	}
 	return j;
@@ -170,8 +166,8 @@ rrsets_json(struct api_ctx *c, struct store_snap *sn, const struct store_zone *z
 /* ---- finding the zone ------------------------------------------------------------ */
 
 /* Opens a snapshot and finds the zone of `id` visible to the request's key. */
-static int
-find_zone(struct api_req *r, struct api_resp *rs, const char *id, struct store_snap **sn,
+int
+api_find_zone(struct api_req *r, struct api_resp *rs, const char *id, struct store_snap **sn,
           struct store_zone *z)
 {
 	uint8_t wire[DNS_NAME_MAX];
@@ -201,6 +197,7 @@ find_zone(struct api_req *r, struct api_resp *rs, const char *id, struct store_s
 /* ---- handlers ----------------------------------------------------------------------- */
 
 struct list_ctx {
+	struct store_snap *sn;
 	json_t *arr;
 	char last[DNS_NAME_TEXT_MAX];
 	size_t n;
@@ -210,7 +207,7 @@ static int
 list_one(void *ctx, const struct store_zone *z)
 {
 	struct list_ctx *l = ctx;
-	json_array_append_new(l->arr, zone_json(NULL, z, false));
+	json_array_append_new(l->arr, zone_json(l->sn, z, false));
 	snprintf(l->last, sizeof(l->last), "%s", z->text);
 	l->n++;
 	return 0;
@@ -251,7 +248,7 @@ static int
 zs_one(void *ctx, const struct store_zone *z)
 {
 	struct zstream *zs = ctx;
-	json_t *j = zone_json(NULL, z, false);
+	json_t *j = zone_json(zs->sn, z, false);
 	char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(j);
 	if (s == NULL)
@@ -314,7 +311,7 @@ zones_list(struct api_req *r, struct api_resp *rs)
 		api_store_error(rs, ret, NULL);
 		return;
 	}
-	struct list_ctx l = {.arr = json_array()};
+	struct list_ctx l = {.sn = sn, .arr = json_array()};
 	const char *zone = api_arg(r, "zone");
 	if (zone != NULL) {
 		struct store_zone z;
@@ -455,7 +452,6 @@ zone_new_fields(struct api_ctx *c, json_t *body, uint8_t *zone, struct store_zon
 	struct api_resp *rs = c->rs;
 	json_t *jname = json_object_get(body, "name");
 	json_t *jkind = json_object_get(body, "kind");
-	json_t *jsoa = json_object_get(body, "soa_edit_api");
 	json_t *jacc = json_object_get(body, "account");
 	json_t *jkeys = json_object_get(body, "master_tsig_key_ids");
 	if (!json_is_string(jname) || json_string_length(jname) == 0) {
@@ -483,11 +479,15 @@ zone_new_fields(struct api_ctx *c, json_t *body, uint8_t *zone, struct store_zon
 			return -EINVAL;
 		}
 	}
-	if (jsoa != NULL && (!json_is_string(jsoa) ||
-	                     dns_serial_policy_parse(json_string_value(jsoa), &zn->policy) != 0)) {
-		api_error(rs, 422, "soa_edit_api: must be DEFAULT, INCREASE or EPOCH");
+	struct api_zone_pdns_in *pin = arena_alloc(&c->ar, sizeof(*pin));
+	if (pin == NULL || api_zone_pdns_parse(c, body, NULL, pin) != 0) {
+		if (pin == NULL)
+			api_error(rs, 500, "out of memory");
 		return -EINVAL;
 	}
+	if (pin->has_policy)
+		zn->policy = pin->policy;
+	zn->pdns = &pin->set;
 	if (jacc != NULL && !json_is_null(jacc)) {
 		if (!json_is_string(jacc) || json_string_length(jacc) >= STORE_ACCOUNT_MAX) {
 			api_error(rs, 422, "account: not a string (at most %d bytes)", STORE_ACCOUNT_MAX - 1);
@@ -629,7 +629,7 @@ zone_get(struct api_ctx *c, const char *id)
 {
 	struct store_snap *sn;
 	struct store_zone z;
-	if (find_zone(c->r, c->rs, id, &sn, &z) != 0)
+	if (api_find_zone(c->r, c->rs, id, &sn, &z) != 0)
 		return;
 	json_t *j = zone_json(sn, &z, true);
 	const char *rr = api_arg(c->r, "rrsets");
@@ -661,7 +661,7 @@ zone_patch(struct api_ctx *c, const char *id)
 {
 	struct store_snap *sn;
 	struct store_zone z;
-	if (find_zone(c->r, c->rs, id, &sn, &z) != 0)
+	if (api_find_zone(c->r, c->rs, id, &sn, &z) != 0)
 		return;
 	store_snap_close(sn);
 	json_t *body = api_body_object(c->r, c->rs);
@@ -682,16 +682,22 @@ zone_put(struct api_ctx *c, const char *id)
 {
 	struct store_snap *sn;
 	struct store_zone z;
-	if (find_zone(c->r, c->rs, id, &sn, &z) != 0)
+	if (api_find_zone(c->r, c->rs, id, &sn, &z) != 0)
 		return;
+	struct store_zone_pdns cur;
+	int ret = store_snap_zone_pdns(sn, &z, &cur);
 	store_snap_close(sn);
+	if (ret != 0) {
+		api_store_error(c->rs, ret, NULL);
+		return;
+	}
 	json_t *body = api_body_object(c->r, c->rs);
 	if (body == NULL)
 		return;
 	struct store_zone_settings s = {0};
+	struct api_zone_pdns_in pin;
 	json_t *jk = json_object_get(body, "kind"), *ja = json_object_get(body, "account");
-	json_t *js = json_object_get(body, "soa_edit_api"), *jt = json_object_get(body,
-	                                                                           "master_tsig_key_ids");
+	json_t *jt = json_object_get(body, "master_tsig_key_ids");
 	uint32_t want;
 	bool bad;
 	bool has_match = api_if_match(c->r, &want, &bad);
@@ -716,13 +722,11 @@ zone_put(struct api_ctx *c, const char *id)
 		}
 		s.account = json_string_value(ja);
 	}
-	if (js != NULL) {
-		if (!json_is_string(js) || dns_serial_policy_parse(json_string_value(js), &s.policy) != 0) {
-			api_error(c->rs, 422, "soa_edit_api: must be DEFAULT, INCREASE or EPOCH");
-			goto out;
-		}
-		s.has_policy = true;
-	}
+	if (api_zone_pdns_parse(c, body, &cur, &pin) != 0)
+		goto out;
+	s.pdns = &pin.set;
+	s.has_policy = pin.has_policy;
+	s.policy = pin.policy;
 	if (jt != NULL) {
 		if (tsig_ids(c, jt, (const char ***)&s.tsig_keys, &s.ntsig_keys) != 0)
 			goto out;
@@ -733,7 +737,7 @@ zone_put(struct api_ctx *c, const char *id)
 		goto out;
 	}
 	char err[512] = "";
-	int ret = store_zone_update(c->r->api->st, z.name, c->r->account, has_match ? &want : NULL, &s,
+	ret = store_zone_update(c->r->api->st, z.name, c->r->account, has_match ? &want : NULL, &s,
 	                            err, sizeof(err));
 	if (ret != 0)
 		api_store_error(c->rs, ret, err);
@@ -748,7 +752,7 @@ zone_delete(struct api_ctx *c, const char *id)
 {
 	struct store_snap *sn;
 	struct store_zone z;
-	if (find_zone(c->r, c->rs, id, &sn, &z) != 0)
+	if (api_find_zone(c->r, c->rs, id, &sn, &z) != 0)
 		return;
 	store_snap_close(sn);
 	int ret = store_zone_delete(c->r->api->st, z.name, c->r->account);
@@ -795,7 +799,7 @@ zone_export(struct api_ctx *c, const char *id)
 {
 	struct store_snap *sn;
 	struct store_zone z;
-	if (find_zone(c->r, c->rs, id, &sn, &z) != 0)
+	if (api_find_zone(c->r, c->rs, id, &sn, &z) != 0)
 		return;
 	struct export_ctx e = {.line = c->text};
 	int ret = store_snap_records(sn, &z, export_rr, &e);
@@ -825,7 +829,7 @@ zone_notify(struct api_ctx *c, const char *id)
 {
 	struct store_snap *sn;
 	struct store_zone z;
-	if (find_zone(c->r, c->rs, id, &sn, &z) != 0)
+	if (api_find_zone(c->r, c->rs, id, &sn, &z) != 0)
 		return;
 	store_snap_close(sn);
 	int ret = store_notify(c->r->api->st, z.name, z.serial);
@@ -882,7 +886,7 @@ zone_journal(struct api_ctx *c, const char *id)
 {
 	struct store_snap *sn;
 	struct store_zone z;
-	if (find_zone(c->r, c->rs, id, &sn, &z) != 0)
+	if (api_find_zone(c->r, c->rs, id, &sn, &z) != 0)
 		return;
 	size_t count = 0;
 	uint32_t oldest = 0;
@@ -944,7 +948,7 @@ zone_unsigned(struct api_req *r, struct api_resp *rs, const char *id, const char
 {
 	struct store_snap *sn;
 	struct store_zone z;
-	if (find_zone(r, rs, id, &sn, &z) != 0)
+	if (api_find_zone(r, rs, id, &sn, &z) != 0)
 		return;
 	store_snap_close(sn);
 	const char *m = r->method;
@@ -954,12 +958,6 @@ zone_unsigned(struct api_req *r, struct api_resp *rs, const char *id, const char
 		api_json(rs, 200, json_array());
 	else
 		api_error(rs, 422, "%s: not supported (no DNSSEC keys or metadata)", sub);
-}
-
-void
-api_zone_metadata(struct api_req *r, struct api_resp *rs, const char *id)
-{
-	zone_unsigned(r, rs, id, "metadata");
 }
 
 void

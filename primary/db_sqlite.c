@@ -29,9 +29,11 @@ extern const size_t schema_count;
 
 static const char *const qsql[DBQ_COUNT] = {
 	[DBQ_ZONE_BY_NAME] = "SELECT " ZONE_COLS " FROM zones WHERE name = ?1",
-	[DBQ_ZONES_LIST] = "SELECT " ZONE_COLS " FROM zones WHERE name > ?1 ORDER BY name LIMIT ?2",
+	/* the catalog zone is the server's, not listed (reachable by name, issue 16.5) */
+	[DBQ_ZONES_LIST] = "SELECT " ZONE_COLS " FROM zones WHERE name > ?1 AND is_catalog = 0 "
+	                   "ORDER BY name LIMIT ?2",
 	[DBQ_ZONES_LIST_ACC] = "SELECT " ZONE_COLS " FROM zones WHERE account = ?3 AND name > ?1 "
-	                       "ORDER BY name LIMIT ?2",
+	                       "AND is_catalog = 0 ORDER BY name LIMIT ?2",
 	[DBQ_ZONE_INSERT] = "INSERT INTO zones (name, wire, kind, account, soa_edit_api, serial, "
 	                    "is_catalog, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
 	                    "?7, ?8, ?8)",
@@ -62,6 +64,19 @@ static const char *const qsql[DBQ_COUNT] = {
 	                   "rdata) DO UPDATE SET disabled = excluded.disabled",
 	[DBQ_REC_TEXT_PUT] = "INSERT OR REPLACE INTO record_text (zone_id, okey, type, rdata, "
 	                     "rdata_case, content) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[DBQ_ZONE_PDNS_GET] = "SELECT masters, catalog, soa_edit_api, soa_edit FROM zone_pdns "
+	                      "WHERE zone_id = ?1",
+	[DBQ_ZONE_PDNS_PUT] = "INSERT INTO zone_pdns (zone_id, masters, catalog, soa_edit_api, "
+	                      "soa_edit) VALUES (?1, coalesce(?2, ''), coalesce(?3, ''), ?4, "
+	                      "coalesce(?5, '')) ON CONFLICT (zone_id) DO UPDATE SET masters = "
+	                      "coalesce(?2, masters), catalog = coalesce(?3, catalog), "
+	                      "soa_edit_api = CASE WHEN ?6 THEN ?4 ELSE soa_edit_api END, "
+	                      "soa_edit = coalesce(?5, soa_edit)",
+	[DBQ_META_GET] = "SELECT kind, content FROM zone_metadata WHERE zone_id = ?1 AND "
+	                 "(?2 IS NULL OR kind = ?2) ORDER BY kind, ord",
+	[DBQ_META_DEL] = "DELETE FROM zone_metadata WHERE zone_id = ?1 AND kind = ?2",
+	[DBQ_META_PUT] = "INSERT INTO zone_metadata (zone_id, kind, ord, content) "
+	                 "VALUES (?1, ?2, ?3, ?4)",
 	[DBQ_REC_TEXT_DEL] = "DELETE FROM record_text WHERE zone_id = ?1 AND okey = ?2 AND "
 	                     "type = ?3 AND rdata = ?4",
 	[DBQ_RRSET_DELETE] = "DELETE FROM records WHERE zone_id = ?1 AND okey = ?2 AND type = ?3",

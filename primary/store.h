@@ -279,7 +279,36 @@ int store_zone_patch(struct store *st, const uint8_t *zone, const char *account,
                      const uint32_t *if_match, const struct store_op *ops, size_t nops,
                      struct store_result *res, char *err, size_t errcap);
 
+/*
+ * PowerDNS zone fields stored beside the zone (primary/store_pdns.c): NULL
+ * leaves a field as it is (a new zone: "").
+ */
+struct store_zone_pdns_set {
+	const char *masters;          /* comma-separated addresses, as given */
+	const char *catalog;
+	bool has_soa_edit_api;        /* soa_edit_api as written (NULL: the policy's name) */
+	const char *soa_edit_api;
+	const char *soa_edit;
+};
+
+struct store_zone_pdns {
+	char masters[1024];
+	char catalog[DNS_NAME_TEXT_MAX];
+	bool has_soa_edit_api;
+	char soa_edit_api[32];
+	char soa_edit[32];
+};
+/* The zone's PowerDNS fields ("" and false when never set).  0 or -EIO. */
+int store_snap_zone_pdns(struct store_snap *sn, const struct store_zone *z,
+                         struct store_zone_pdns *out);
+
+/* Each metadata value of `kind` (NULL: every kind), by kind then in the order set. */
+typedef int (*store_meta_fn)(void *ctx, const char *kind, const char *value);
+int store_snap_metadata(struct store_snap *sn, const struct store_zone *z, const char *kind,
+                        store_meta_fn fn, void *ctx);
+
 struct store_zone_new {
+	const struct store_zone_pdns_set *pdns;   /* NULL: defaults */
 	const uint8_t *name;          /* wire */
 	const char *kind;             /* "Native", "Master", "Slave" */
 	const char *account;          /* "" for none */
@@ -310,6 +339,10 @@ int store_zone_delete(struct store *st, const uint8_t *zone, const char *account
 
 /* Settings of PUT /zones/{id}; NULL/has_* false means "leave as is". */
 struct store_zone_settings {
+	const struct store_zone_pdns_set *pdns;   /* NULL: unchanged */
+	const char *meta_kind;        /* non-NULL: replaces this metadata kind's values */
+	const char *const *meta_vals;
+	size_t nmeta;
 	const char *kind;
 	const char *account;
 	bool has_policy;

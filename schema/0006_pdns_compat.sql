@@ -21,14 +21,17 @@ CREATE TABLE IF NOT EXISTS record_text (
 		ON DELETE CASCADE
 ) WITHOUT ROWID;
 
--- PowerDNS zone fields without a column of their own: masters (a Slave
--- zone's primaries, comma-separated), catalog (the PowerDNS 4.7 catalog the
--- zone belongs to; ours is --catalog, so only "" or its name), edited_serial.
+-- PowerDNS zone fields without a column of their own (primary/store_pdns.c):
+-- masters (comma-separated, as given), catalog (the PowerDNS 4.7 field: ""
+-- or our --catalog), soa_edit_api as the client wrote it ("", SOA-EDIT,
+-- SOA-EDIT-INCREASE: zones.soa_edit_api keeps the serial policy in effect)
+-- and soa_edit (PowerDNS's SOA-EDIT metadata).  No row: all defaults.
 CREATE TABLE IF NOT EXISTS zone_pdns (
 	zone_id INTEGER PRIMARY KEY REFERENCES zones(id) ON DELETE CASCADE,
 	masters TEXT NOT NULL DEFAULT '',
 	catalog TEXT NOT NULL DEFAULT '',
-	edited_serial INTEGER NOT NULL DEFAULT 0
+	soa_edit_api TEXT,
+	soa_edit TEXT NOT NULL DEFAULT ''
 );
 
 -- /zones/{id}/metadata: PowerDNS domain metadata, one row per value, in the
