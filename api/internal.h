@@ -213,5 +213,6 @@ void api_zone_pdns_json(struct store_snap *sn, const struct store_zone *z, json_
 
 /* ---- api/metadata.c: metadata, axfr-retrieve, autoprimaries, cache flush ---- */
 api_handler api_zone_metadata_kind, api_zone_axfr_retrieve, api_autoprimaries, api_cache_flush;
+api_handler api_docs;   /* api/servers.c: GET /api/docs */
 
 #endif

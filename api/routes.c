@@ -51,6 +51,7 @@ static const struct api_route_row routes[] = {
 	{NULL, "/metrics", api_metrics, ADM, R_METRICS, "/metrics needs the admin API key", false},
 	{NULL, "/api", api_discovery, ACC, R_DISCOVERY, NULL, false},
 	{NULL, "/api/v1", api_discovery, ACC, R_DISCOVERY, NULL, false},
+	{"GET", "/api/docs", api_docs, ACC, R_DISCOVERY, NULL, false},
 	{"GET", "/api/v1/servers", api_servers, ACC, R_SERVERS, NULL, false},
 	{"GET", P, api_servers, ACC, R_SERVER, NULL, false},
 	/* any method: anything but GET is a 422 (read-only), not a 405 */

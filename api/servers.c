@@ -284,3 +284,25 @@ api_search(struct api_req *r, struct api_resp *rs, const char *id)
 	}
 	api_json(rs, 200, s.arr);
 }
+
+/* ---- /api/docs ---------------------------------------------------------------- */
+
+extern const char api_openapi_json[];   /* docs/openapi.json, embedded by the Makefile */
+
+/* The OpenAPI document (issue 16.7): PowerDNS's paths we implement and ours. */
+void
+api_docs(struct api_req *r, struct api_resp *rs, const char *id)
+{
+	(void)id;
+	if (strcmp(r->method, "GET") != 0) {
+		api_error(rs, 405, "Method Not Allowed");
+		return;
+	}
+	json_error_t e;
+	json_t *j = json_loads(api_openapi_json, 0, &e);
+	if (j == NULL) {
+		api_error(rs, 500, "the OpenAPI document does not parse: %s", e.text);
+		return;
+	}
+	api_json(rs, 200, j);
+}
