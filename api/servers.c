@@ -45,6 +45,8 @@ server_json(struct api *a)
 	                      API_PDNS_VERSION, "anycst_version", a->o.version, "url",
 	                      API_PREFIX, "config_url", API_PREFIX "/config{/config_setting}",
 	                      "zones_url", API_PREFIX "/zones{/zone}");
+	json_object_set_new(j, "autoprimaries_url",
+	                    json_string(API_PREFIX "/autoprimaries{/autoprimary}"));
 	if (a->o.quic_spki_pin != NULL)
 		json_object_set_new(j, "quic_spki_pin", json_string(a->o.quic_spki_pin));
 	return j;
