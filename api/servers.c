@@ -224,6 +224,25 @@ search_row(void *ctx, const struct store_row *row)
 	return 0;
 }
 
+/* A comment whose rrset name or text matches, as PowerDNS lists it. */
+static int
+search_comment(void *ctx, const uint8_t *owner, uint16_t type, const struct store_comment *c)
+{
+	struct search *s = ctx;
+	if (json_array_size(s->arr) >= s->max)
+		return 1;
+	char name[DNS_NAME_TEXT_MAX], tname[DNS_RRTYPE_TEXT_MAX];
+	dns_name_to_text(owner, name, sizeof(name));
+	const char *text = c->content != NULL ? c->content : "";
+	if (!glob_match(s->q, name) && !glob_match(s->q, text))
+		return 0;
+	dns_rrtype_to_text(type, tname, sizeof(tname));
+	json_array_append_new(s->arr, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "object_type",
+	                                        "comment", "name", name, "zone", s->z->text,
+	                                        "zone_id", s->zid, "type", tname, "content", text));
+	return 0;
+}
+
 static int
 search_zone(void *ctx, const struct store_zone *z)
 {
@@ -238,6 +257,11 @@ search_zone(void *ctx, const struct store_zone *z)
 		                                        z->text, "zone_id", s->zid));
 	if (all || strcmp(s->otype, "record") == 0) {
 		int ret = store_snap_rows(s->sn, z, NULL, 0, search_row, s);
+		if (ret < 0)
+			return ret;
+	}
+	if (all || strcmp(s->otype, "comment") == 0) {
+		int ret = store_snap_comments(s->sn, z, search_comment, s);
 		if (ret < 0)
 			return ret;
 	}
