@@ -19,6 +19,7 @@
 #include <strings.h>
 
 #include "dns/name.h"
+#include "primary/acl.h"
 
 static const char *const stored_kinds[] = {
 	"ALLOW-AXFR-FROM", "API-RECTIFY", "TSIG-ALLOW-DNSUPDATE", "ALLOW-DNSUPDATE-FROM",
@@ -160,6 +161,13 @@ meta_apply(struct api_ctx *c, const struct store_zone *z, const struct store_zon
 		s.tsig_keys = vals;
 		s.ntsig_keys = n;
 	} else {
+		for (size_t i = 0; strcmp(kind, "ALLOW-AXFR-FROM") == 0 && i < n; i++) {
+			if (acl_prefix_match(vals[i], NULL) != 0) {
+				api_error(c->rs, 422, "metadata[%zu]: '%.64s' is not an address or prefix "
+				          "(AUTO-NS cannot apply: transfers go to the POPs)", i, vals[i]);
+				return -1;
+			}
+		}
 		s.meta_kind = kind;
 		s.meta_vals = vals;
 		s.nmeta = n;

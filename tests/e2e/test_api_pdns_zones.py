@@ -3,6 +3,7 @@ returned, kind Slave refused (this server transfers nothing in), soa_edit_api
 "" / SOA-EDIT / SOA-EDIT-INCREASE with soa_edit, the catalog field, the
 catalog zone left out of GET /zones but reachable by name, metadata stored
 and applied, axfr-retrieve, statistics, autoprimaries, ?api-key=, cache flush."""
+import subprocess
 import time
 
 Z = "fields.example."
@@ -127,3 +128,32 @@ def test_server_endpoints(primary):
     assert st == 200
     st, _, _ = p.call("GET", "/zones?api-key=wrong", key=False)
     assert st == 401
+
+
+def test_allow_axfr_from_narrows_transfers(primary):
+    """ALLOW-AXFR-FROM: with the zone's key, a transfer from outside its
+    prefixes is refused; inside one, or with no ALLOW-AXFR-FROM, it goes."""
+    p = primary
+    secret = p.add_key("from-key.")
+    p.add_zone(Z, keys=["from-key."])
+    m = "/zones/%s/metadata" % Z
+
+    def axfr_ok():
+        r = subprocess.run(["dig", "@127.0.0.1", "-p", str(p.xfr_port), "+tcp", "+time=5",
+                            "+tries=1", "-y", "hmac-sha256:from-key:" + secret, Z, "AXFR"],
+                           capture_output=True, text=True, timeout=30)
+        return " SOA " in r.stdout.replace("\t", " ") and "Transfer failed" not in r.stdout
+    assert axfr_ok()
+    p.json("PUT", m + "/ALLOW-AXFR-FROM", {"kind": "ALLOW-AXFR-FROM",
+                                           "metadata": ["192.0.2.0/24"]}, expect=200)
+    assert not axfr_ok()
+    assert "ALLOW-AXFR-FROM" in p.log()
+    p.json("PUT", m + "/ALLOW-AXFR-FROM", {"kind": "ALLOW-AXFR-FROM",
+                                           "metadata": ["192.0.2.0/24", "127.0.0.0/8"]},
+           expect=200)
+    assert axfr_ok()
+    st, _, body = p.call("PUT", m + "/ALLOW-AXFR-FROM", {"kind": "ALLOW-AXFR-FROM",
+                                                         "metadata": ["AUTO-NS"]})
+    assert st == 422 and b"AUTO-NS" in body, body
+    assert p.call("DELETE", m + "/ALLOW-AXFR-FROM")[0] == 200
+    assert axfr_ok()

@@ -74,7 +74,7 @@ CASES = [
                                                  "metadata": ["192.0.2.0/24"]}),
     ("metadata-get", "GET", ZP + "/metadata/ALLOW-AXFR-FROM", None),
     ("metadata-put", "PUT", ZP + "/metadata/ALLOW-AXFR-FROM", {"kind": "ALLOW-AXFR-FROM",
-                                                               "metadata": ["AUTO-NS"]}),
+                                                               "metadata": ["198.51.100.0/24"]}),
     ("metadata-delete", "DELETE", ZP + "/metadata/ALLOW-AXFR-FROM", None),
     ("cryptokeys-list", "GET", ZP + "/cryptokeys", None),
     ("search", "GET", "/search-data?q=www*&max=10", None),
