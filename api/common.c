@@ -253,12 +253,15 @@ api_authenticate(struct api_req *r)
 	if (key == NULL || key[0] == '\0') {
 		/* Prometheus's `authorization` (and others) send the key as a bearer token */
 		const char *a = api_header(r, "Authorization");
-		if (a == NULL || strncasecmp(a, "Bearer ", 7) != 0)
-			return false;
-		key = a + 7;
-		while (*key == ' ')
-			key++;
-		if (*key == '\0')
+		if (a != NULL && strncasecmp(a, "Bearer ", 7) == 0) {
+			key = a + 7;
+			while (*key == ' ')
+				key++;
+		} else {
+			/* PowerDNS also takes ?api-key= (issue 16.6) */
+			key = api_arg(r, "api-key");
+		}
+		if (key == NULL || *key == '\0')
 			return false;
 	}
 	uint8_t h[32];

@@ -84,6 +84,11 @@ struct api_resp {
 /* ---- common.c: the lowest layer, calls nothing else in api/ ---------------- */
 
 /* Query argument or NULL. */
+/* The zone of `id` visible to the request's key, in a new snapshot (api/zones.c);
+ * 0 or an error already answered (404 ...). */
+int api_find_zone(struct api_req *r, struct api_resp *rs, const char *id, struct store_snap **sn,
+                  struct store_zone *z);
+
 const char *api_arg(struct api_req *r, const char *name);
 /* Request header (any letter case) or NULL. */
 const char *api_header(struct api_req *r, const char *name);
@@ -148,9 +153,6 @@ struct api_dnssec {
 	bool has_nsec3param, nsec3;
 };
 int api_dnssec_fields(struct store *st, struct api_resp *rs, json_t *body, struct api_dnssec *d);
-/* The zone of path id `id` (404 written when missing or another account's). */
-int api_find_zone(struct api_req *r, struct api_resp *rs, const char *id, struct store_snap **sn,
-                  struct store_zone *z);
 /* Zone text into REPLACE ops (zonetext.c). 0 or <0 with the error set. */
 int api_zonetext_parse(struct api_ctx *c, json_t *jz, const uint8_t *zone, struct api_parsed *p);
 
@@ -199,5 +201,22 @@ void api_dispatch(struct api_req *r, struct api_resp *rs);
 void api_account(struct api *a, struct api_req *r, unsigned status);
 /* metrics_listen.c: starts the keyless /metrics listener of o.metrics_listen. 0 or <0, err. */
 int api_metrics_listen(struct api *a, const char *listen, char *err, size_t errcap);
+
+/* ---- PowerDNS zone fields (api/zone_pdns.c) ---- */
+struct api_zone_pdns_in {
+	struct store_zone_pdns_set set;
+	bool has_policy;                 /* soa_edit_api/soa_edit change the serial policy */
+	enum dns_serial_policy policy;
+};
+/* masters, catalog, soa_edit_api, soa_edit of a zone body (cur: the zone's current
+ * fields on PUT, NULL on POST); kind Slave/Consumer refused.  0, or -1 with a 422. */
+int api_zone_pdns_parse(struct api_ctx *c, json_t *body, const struct store_zone_pdns *cur,
+                        struct api_zone_pdns_in *in);
+/* Sets masters, catalog, edited_serial, notified_serial (and soa_edit* when full). */
+void api_zone_pdns_json(struct store_snap *sn, const struct store_zone *z, json_t *j, bool full);
+
+/* ---- api/metadata.c: metadata, axfr-retrieve, autoprimaries, cache flush ---- */
+api_handler api_zone_metadata_kind, api_zone_axfr_retrieve, api_autoprimaries, api_cache_flush;
+api_handler api_docs;   /* api/servers.c: GET /api/docs */
 
 #endif

@@ -43,6 +43,7 @@ struct api_route_row {
 
 static const char tsig_denied[] = "TSIG keys need the admin API key";
 static const char apikey_denied[] = "API keys can only be managed with the admin key";
+static const char autoprimary_denied[] = "autoprimaries need the admin API key";
 static const char mesh_denied[] = "the POP registry needs the admin API key";
 
 static const struct api_route_row routes[] = {
@@ -50,6 +51,7 @@ static const struct api_route_row routes[] = {
 	{NULL, "/metrics", api_metrics, ADM, R_METRICS, "/metrics needs the admin API key", false},
 	{NULL, "/api", api_discovery, ACC, R_DISCOVERY, NULL, false},
 	{NULL, "/api/v1", api_discovery, ACC, R_DISCOVERY, NULL, false},
+	{"GET", "/api/docs", api_docs, ACC, R_DISCOVERY, NULL, false},
 	{"GET", "/api/v1/servers", api_servers, ACC, R_SERVERS, NULL, false},
 	{"GET", P, api_servers, ACC, R_SERVER, NULL, false},
 	/* any method: anything but GET is a 422 (read-only), not a 405 */
@@ -57,6 +59,9 @@ static const struct api_route_row routes[] = {
 	{NULL, P "/config/{*}", api_config, ACC, R_CONFIG, NULL, false},
 	{NULL, P "/statistics", api_statistics, ACC, R_STATISTICS, NULL, false},
 	{NULL, P "/search-data", api_search, ACC, R_SEARCH, NULL, false},
+	{NULL, P "/autoprimaries", api_autoprimaries, ADM, R_CONFIG, autoprimary_denied, false},
+	{NULL, P "/autoprimaries/{*}", api_autoprimaries, ADM, R_CONFIG, autoprimary_denied, false},
+	{"PUT", P "/cache/flush", api_cache_flush, ACC, R_CONFIG, NULL, false},
 
 	{"GET", P "/zones", api_zones_list, ACC, R_ZONES, NULL, false},
 	{"POST", P "/zones", api_zones_create, ACC, R_ZONES, NULL, false},
@@ -70,6 +75,8 @@ static const struct api_route_row routes[] = {
 	{"GET", Z "/journal", api_zone_journal, ACC, R_ZONE_JOURNAL, NULL, false},
 	/* any method: the zone is looked up first, a wrong method is a 422 */
 	{NULL, Z "/metadata", api_zone_metadata, ACC, R_ZONES, NULL, false},
+	{NULL, Z "/metadata/{*}", api_zone_metadata_kind, ACC, R_ZONES, NULL, false},
+	{"PUT", Z "/axfr-retrieve", api_zone_axfr_retrieve, ACC, R_ZONES, NULL, false},
 	{NULL, Z "/cryptokeys", api_zone_cryptokeys, ACC, R_ZONES, NULL, false},
 	{NULL, Z "/cryptokeys/{*}", api_zone_cryptokeys, ACC, R_ZONES, NULL, false},
 	{NULL, Z "/rectify", api_zone_rectify, ACC, R_ZONES, NULL, false},

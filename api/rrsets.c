@@ -244,6 +244,32 @@ rrset_ttl(struct api_resp *rs, struct store_op *op, json_t *jttl)
 	return 0;
 }
 
+/*
+ * TXT/SPF content is returned as sent, as PowerDNS does ("a\;b" stays so,
+ * not "a;b"): kept beside the rdata when it differs from the printed form.
+ * Other types come back in PowerDNS's canonical form (dns_rdata_to_text_pdns).
+ */
+static int
+content_as_sent(struct api_ctx *c, uint16_t type, struct store_rec *rec, const char *text,
+                size_t len)
+{
+	rec->content = NULL;
+	if (type != DNS_T_TXT && type != DNS_T_SPF)
+		return 0;
+	int n = dns_rdata_to_text_pdns(type, rec->rdata, rec->rdlen, c->text, API_TEXT_CAP);
+	if (n >= 0 && (size_t)n == len && memcmp(c->text, text, len) == 0)
+		return 0;
+	char *kept = arena_alloc(&c->ar, len + 1);
+	if (kept == NULL) {
+		api_error(c->rs, 500, "out of memory");
+		return -ENOMEM;
+	}
+	memcpy(kept, text, len);
+	kept[len] = '\0';
+	rec->content = kept;
+	return 0;
+}
+
 /* rrsets[i].records[k] into recs[k]; `name` is the owner as the client wrote it. */
 static int
 rrset_record(struct api_ctx *c, struct store_op *op, json_t *ro, size_t k, const char *name,
@@ -278,7 +304,7 @@ rrset_record(struct api_ctx *c, struct store_op *op, json_t *ro, size_t k, const
 	rec->rdata = rd;
 	rec->rdlen = (uint16_t)rl;
 	rec->disabled = jd != NULL && json_is_true(jd);
-	return 0;
+	return content_as_sent(c, op->type, rec, json_string_value(jc), json_string_length(jc));
 }
 
 /* rrsets[i].records into op->recs (none for a DELETE), within max_records. */

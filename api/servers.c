@@ -45,6 +45,8 @@ server_json(struct api *a)
 	                      API_PDNS_VERSION, "anycst_version", a->o.version, "url",
 	                      API_PREFIX, "config_url", API_PREFIX "/config{/config_setting}",
 	                      "zones_url", API_PREFIX "/zones{/zone}");
+	json_object_set_new(j, "autoprimaries_url",
+	                    json_string(API_PREFIX "/autoprimaries{/autoprimary}"));
 	if (a->o.quic_spki_pin != NULL)
 		json_object_set_new(j, "quic_spki_pin", json_string(a->o.quic_spki_pin));
 	return j;
@@ -103,6 +105,32 @@ stat_item(json_t *arr, const char *name, uint64_t v)
 	                                     "value", buf));
 }
 
+/*
+ * ?statistic=NAME: that item only, 422 "Unknown statistic name" as PowerDNS;
+ * ?includerings= is accepted (there are no rings).  Takes `arr`.
+ */
+static void
+stats_answer(struct api_req *r, struct api_resp *rs, json_t *arr)
+{
+	const char *only = api_arg(r, "statistic");
+	if (only == NULL) {
+		api_json(rs, 200, arr);
+		return;
+	}
+	for (size_t i = 0; i < json_array_size(arr); i++) {
+		json_t *it = json_array_get(arr, i);
+		if (strcmp(json_string_value(json_object_get(it, "name")), only) == 0) {
+			json_t *one = json_array();
+			json_array_append(one, it);
+			json_decref(arr);
+			api_json(rs, 200, one);
+			return;
+		}
+	}
+	json_decref(arr);
+	api_error(rs, 422, "Unknown statistic name");
+}
+
 void
 api_statistics(struct api_req *r, struct api_resp *rs, const char *id)
 {
@@ -121,7 +149,7 @@ api_statistics(struct api_req *r, struct api_resp *rs, const char *id)
 	stat_item(arr, "journal-entries", s.journal_entries);
 	if (r->account != NULL) {
 		/* an account key sees its own zones only, nothing server-wide (issue 12) */
-		api_json(rs, 200, arr);
+		stats_answer(r, rs, arr);
 		return;
 	}
 	stat_item(arr, "commits", s.commits);
@@ -130,7 +158,7 @@ api_statistics(struct api_req *r, struct api_resp *rs, const char *id)
 	total = r->api->lat_count;
 	pthread_mutex_unlock(&r->api->mmu);
 	stat_item(arr, "api-requests", total);
-	api_json(rs, 200, arr);
+	stats_answer(r, rs, arr);
 }
 
 /* ---- /search-data ------------------------------------------------------------- */
@@ -184,7 +212,7 @@ search_row(void *ctx, const struct store_row *row)
 		return 1;
 	char name[DNS_NAME_TEXT_MAX], tname[DNS_RRTYPE_TEXT_MAX];
 	dns_name_to_text(row->owner, name, sizeof(name));
-	if (dns_rdata_to_text(row->type, row->rdata, row->rdlen, s->text, DNS_RDATA_MAX * 4 + 64) < 0)
+	if (dns_rdata_to_text_pdns(row->type, row->rdata, row->rdlen, s->text, DNS_RDATA_MAX * 4 + 64) < 0)
 		s->text[0] = '\0';
 	if (!glob_match(s->q, name) && !glob_match(s->q, s->text))
 		return 0;
@@ -193,6 +221,25 @@ search_row(void *ctx, const struct store_row *row)
 	                                        "record", "name", name, "zone", s->z->text, "zone_id",
 	                                        s->zid, "type", tname, "ttl", (json_int_t)row->ttl,
 	                                        "disabled", row->disabled, "content", s->text));
+	return 0;
+}
+
+/* A comment whose rrset name or text matches, as PowerDNS lists it. */
+static int
+search_comment(void *ctx, const uint8_t *owner, uint16_t type, const struct store_comment *c)
+{
+	struct search *s = ctx;
+	if (json_array_size(s->arr) >= s->max)
+		return 1;
+	char name[DNS_NAME_TEXT_MAX], tname[DNS_RRTYPE_TEXT_MAX];
+	dns_name_to_text(owner, name, sizeof(name));
+	const char *text = c->content != NULL ? c->content : "";
+	if (!glob_match(s->q, name) && !glob_match(s->q, text))
+		return 0;
+	dns_rrtype_to_text(type, tname, sizeof(tname));
+	json_array_append_new(s->arr, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "object_type",
+	                                        "comment", "name", name, "zone", s->z->text,
+	                                        "zone_id", s->zid, "type", tname, "content", text));
 	return 0;
 }
 
@@ -210,6 +257,11 @@ search_zone(void *ctx, const struct store_zone *z)
 		                                        z->text, "zone_id", s->zid));
 	if (all || strcmp(s->otype, "record") == 0) {
 		int ret = store_snap_rows(s->sn, z, NULL, 0, search_row, s);
+		if (ret < 0)
+			return ret;
+	}
+	if (all || strcmp(s->otype, "comment") == 0) {
+		int ret = store_snap_comments(s->sn, z, search_comment, s);
 		if (ret < 0)
 			return ret;
 	}
@@ -257,4 +309,26 @@ api_search(struct api_req *r, struct api_resp *rs, const char *id)
 		return;
 	}
 	api_json(rs, 200, s.arr);
+}
+
+/* ---- /api/docs ---------------------------------------------------------------- */
+
+extern const char api_openapi_json[];   /* docs/openapi.json, embedded by the Makefile */
+
+/* The OpenAPI document (issue 16.7): PowerDNS's paths we implement and ours. */
+void
+api_docs(struct api_req *r, struct api_resp *rs, const char *id)
+{
+	(void)id;
+	if (strcmp(r->method, "GET") != 0) {
+		api_error(rs, 405, "Method Not Allowed");
+		return;
+	}
+	json_error_t e;
+	json_t *j = json_loads(api_openapi_json, 0, &e);
+	if (j == NULL) {
+		api_error(rs, 500, "the OpenAPI document does not parse: %s", e.text);
+		return;
+	}
+	api_json(rs, 200, j);
 }

@@ -45,16 +45,14 @@ zone_json(struct store_snap *sn, const struct store_zone *z, bool full)
 	zone_url(z, id, sizeof(id), url, sizeof(url));
 	json_t *j = json_object();
 	json_object_set_new(j, "account", json_string(z->account));
-	json_object_set_new(j, "catalog", json_string(""));
 	json_object_set_new(j, "dnssec", json_boolean(z->dnssec));
-	json_object_set_new(j, "edited_serial", json_integer(z->serial));
 	json_object_set_new(j, "id", json_string(id));
 	json_object_set_new(j, "kind", json_string(z->kind));
 	json_object_set_new(j, "last_check", json_integer(0));
-	json_object_set_new(j, "masters", json_array());
 	json_object_set_new(j, "name", json_string(z->text));
-	json_object_set_new(j, "notified_serial", json_integer(z->notified_serial));
 	json_object_set_new(j, "serial", json_integer(z->serial));
+	/* masters, catalog, edited_serial, notified_serial, soa_edit* (api/zone_pdns.c) */
+	api_zone_pdns_json(sn, z, j, full);
 	json_object_set_new(j, "url", json_string(url));
 	if (full) {
 		json_t *keys = json_array();
@@ -69,8 +67,6 @@ zone_json(struct store_snap *sn, const struct store_zone *z, bool full)
 		json_object_set_new(j, "api_rectify", json_false());
 		json_object_set_new(j, "nsec3narrow", json_false());
 		json_object_set_new(j, "nsec3param", json_string(z->nsec3 ? "1 0 0 -" : ""));
-		json_object_set_new(j, "soa_edit", json_string(""));
-		json_object_set_new(j, "soa_edit_api", json_string(dns_serial_policy_name(z->policy)));
 		json_object_set_new(j, "is_catalog", json_boolean(z->is_catalog));
 	}
 	return j;
@@ -147,7 +143,9 @@ add_row(void *ctx, const struct store_row *row)
 		memcpy(b->owner, row->owner, dns_name_len(row->owner));
 		b->type = row->type;
 	}
-	int n = dns_rdata_to_text(row->type, row->rdata, row->rdlen, text, API_TEXT_CAP);
+	int n = row->content != NULL ? snprintf(text, API_TEXT_CAP, "%s", row->content)
+	                             : dns_rdata_to_text_pdns(row->type, row->rdata, row->rdlen,
+	                                                      text, API_TEXT_CAP);
 	if (n < 0)
 		n = dns_rdata_to_generic(row->rdata, row->rdlen, text, API_TEXT_CAP);
 	if (n < 0)
@@ -172,9 +170,9 @@ rrsets_json(struct api_ctx *c, struct store_snap *sn, const struct store_zone *z
 /* ---- finding the zone ------------------------------------------------------------ */
 
 /* Opens a snapshot and finds the zone of `id` visible to the request's key. */
-static int
-find_zone(struct api_req *r, struct api_resp *rs, const char *id, struct store_snap **sn,
-          struct store_zone *z)
+int
+api_find_zone(struct api_req *r, struct api_resp *rs, const char *id, struct store_snap **sn,
+              struct store_zone *z)
 {
 	uint8_t wire[DNS_NAME_MAX];
 	if (api_zone_id_decode(id, wire) != 0) {
@@ -203,6 +201,7 @@ find_zone(struct api_req *r, struct api_resp *rs, const char *id, struct store_s
 /* ---- handlers ----------------------------------------------------------------------- */
 
 struct list_ctx {
+	struct store_snap *sn;
 	json_t *arr;
 	char last[DNS_NAME_TEXT_MAX];
 	size_t n;
@@ -212,7 +211,7 @@ static int
 list_one(void *ctx, const struct store_zone *z)
 {
 	struct list_ctx *l = ctx;
-	json_array_append_new(l->arr, zone_json(NULL, z, false));
+	json_array_append_new(l->arr, zone_json(l->sn, z, false));
 	snprintf(l->last, sizeof(l->last), "%s", z->text);
 	l->n++;
 	return 0;
@@ -253,7 +252,7 @@ static int
 zs_one(void *ctx, const struct store_zone *z)
 {
 	struct zstream *zs = ctx;
-	json_t *j = zone_json(NULL, z, false);
+	json_t *j = zone_json(zs->sn, z, false);
 	char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(j);
 	if (s == NULL)
@@ -316,7 +315,7 @@ zones_list(struct api_req *r, struct api_resp *rs)
 		api_store_error(rs, ret, NULL);
 		return;
 	}
-	struct list_ctx l = {.arr = json_array()};
+	struct list_ctx l = {.sn = sn, .arr = json_array()};
 	const char *zone = api_arg(r, "zone");
 	if (zone != NULL) {
 		struct store_zone z;
@@ -463,7 +462,6 @@ zone_new_fields(struct api_ctx *c, json_t *body, uint8_t *zone, struct store_zon
 	struct api_resp *rs = c->rs;
 	json_t *jname = json_object_get(body, "name");
 	json_t *jkind = json_object_get(body, "kind");
-	json_t *jsoa = json_object_get(body, "soa_edit_api");
 	json_t *jacc = json_object_get(body, "account");
 	json_t *jkeys = json_object_get(body, "master_tsig_key_ids");
 	if (!json_is_string(jname) || json_string_length(jname) == 0) {
@@ -498,11 +496,15 @@ zone_new_fields(struct api_ctx *c, json_t *body, uint8_t *zone, struct store_zon
 			return -EINVAL;
 		}
 	}
-	if (jsoa != NULL && (!json_is_string(jsoa) ||
-	                     dns_serial_policy_parse(json_string_value(jsoa), &zn->policy) != 0)) {
-		api_error(rs, 422, "soa_edit_api: must be DEFAULT, INCREASE or EPOCH");
+	struct api_zone_pdns_in *pin = arena_alloc(&c->ar, sizeof(*pin));
+	if (pin == NULL || api_zone_pdns_parse(c, body, NULL, pin) != 0) {
+		if (pin == NULL)
+			api_error(rs, 500, "out of memory");
 		return -EINVAL;
 	}
+	if (pin->has_policy)
+		zn->policy = pin->policy;
+	zn->pdns = &pin->set;
 	if (jacc != NULL && !json_is_null(jacc)) {
 		if (!json_is_string(jacc) || json_string_length(jacc) >= STORE_ACCOUNT_MAX) {
 			api_error(rs, 422, "account: not a string (at most %d bytes)", STORE_ACCOUNT_MAX - 1);
@@ -556,6 +558,7 @@ zone_new_ns(struct api_ctx *c, json_t *jns, size_t nns, const uint8_t *zone, str
 		recs[i].rdata = w;
 		recs[i].rdlen = (uint16_t)dns_name_len(w);
 		recs[i].disabled = false;
+		recs[i].content = NULL;
 	}
 	memset(op, 0, sizeof(*op));
 	op->kind = STORE_OP_REPLACE;
@@ -647,7 +650,7 @@ zone_get(struct api_ctx *c, const char *id)
 {
 	struct store_snap *sn;
 	struct store_zone z;
-	if (find_zone(c->r, c->rs, id, &sn, &z) != 0)
+	if (api_find_zone(c->r, c->rs, id, &sn, &z) != 0)
 		return;
 	json_t *j = zone_json(sn, &z, true);
 	const char *rr = api_arg(c->r, "rrsets");
@@ -679,7 +682,7 @@ zone_patch(struct api_ctx *c, const char *id)
 {
 	struct store_snap *sn;
 	struct store_zone z;
-	if (find_zone(c->r, c->rs, id, &sn, &z) != 0)
+	if (api_find_zone(c->r, c->rs, id, &sn, &z) != 0)
 		return;
 	store_snap_close(sn);
 	json_t *body = api_body_object(c->r, c->rs);
@@ -726,16 +729,22 @@ zone_put(struct api_ctx *c, const char *id)
 {
 	struct store_snap *sn;
 	struct store_zone z;
-	if (find_zone(c->r, c->rs, id, &sn, &z) != 0)
+	if (api_find_zone(c->r, c->rs, id, &sn, &z) != 0)
 		return;
+	struct store_zone_pdns cur;
+	int ret = store_snap_zone_pdns(sn, &z, &cur);
 	store_snap_close(sn);
+	if (ret != 0) {
+		api_store_error(c->rs, ret, NULL);
+		return;
+	}
 	json_t *body = api_body_object(c->r, c->rs);
 	if (body == NULL)
 		return;
 	struct store_zone_settings s = {0};
+	struct api_zone_pdns_in pin;
 	json_t *jk = json_object_get(body, "kind"), *ja = json_object_get(body, "account");
-	json_t *js = json_object_get(body, "soa_edit_api"), *jt = json_object_get(body,
-	                                                                           "master_tsig_key_ids");
+	json_t *jt = json_object_get(body, "master_tsig_key_ids");
 	uint32_t want;
 	bool bad;
 	bool has_match = api_if_match(c->r, &want, &bad);
@@ -765,13 +774,11 @@ zone_put(struct api_ctx *c, const char *id)
 		}
 		s.account = json_string_value(ja);
 	}
-	if (js != NULL) {
-		if (!json_is_string(js) || dns_serial_policy_parse(json_string_value(js), &s.policy) != 0) {
-			api_error(c->rs, 422, "soa_edit_api: must be DEFAULT, INCREASE or EPOCH");
-			goto out;
-		}
-		s.has_policy = true;
-	}
+	if (api_zone_pdns_parse(c, body, &cur, &pin) != 0)
+		goto out;
+	s.pdns = &pin.set;
+	s.has_policy = pin.has_policy;
+	s.policy = pin.policy;
 	if (jt != NULL) {
 		if (tsig_ids(c, jt, (const char ***)&s.tsig_keys, &s.ntsig_keys) != 0)
 			goto out;
@@ -789,7 +796,7 @@ zone_put(struct api_ctx *c, const char *id)
 		goto out;
 	}
 	char err[512] = "";
-	int ret = store_zone_update(c->r->api->st, z.name, c->r->account, has_match ? &want : NULL, &s,
+	ret = store_zone_update(c->r->api->st, z.name, c->r->account, has_match ? &want : NULL, &s,
 	                            err, sizeof(err));
 	if (ret == 0)
 		ret = zone_put_dnssec(c, &z, &ds, err, sizeof(err));
@@ -806,7 +813,7 @@ zone_delete(struct api_ctx *c, const char *id)
 {
 	struct store_snap *sn;
 	struct store_zone z;
-	if (find_zone(c->r, c->rs, id, &sn, &z) != 0)
+	if (api_find_zone(c->r, c->rs, id, &sn, &z) != 0)
 		return;
 	store_snap_close(sn);
 	int ret = store_zone_delete(c->r->api->st, z.name, c->r->account);
@@ -855,7 +862,7 @@ zone_export(struct api_ctx *c, const char *id)
 {
 	struct store_snap *sn;
 	struct store_zone z;
-	if (find_zone(c->r, c->rs, id, &sn, &z) != 0)
+	if (api_find_zone(c->r, c->rs, id, &sn, &z) != 0)
 		return;
 	struct export_ctx e = {.line = c->text};
 	int ret = store_snap_records(sn, &z, export_rr, &e);
@@ -885,7 +892,7 @@ zone_notify(struct api_ctx *c, const char *id)
 {
 	struct store_snap *sn;
 	struct store_zone z;
-	if (find_zone(c->r, c->rs, id, &sn, &z) != 0)
+	if (api_find_zone(c->r, c->rs, id, &sn, &z) != 0)
 		return;
 	store_snap_close(sn);
 	int ret = store_notify(c->r->api->st, z.name, z.serial);
@@ -910,7 +917,7 @@ blob_json(struct api_ctx *c, const uint8_t *blob, size_t len)
 		char name[DNS_NAME_TEXT_MAX], tname[DNS_RRTYPE_TEXT_MAX];
 		dns_name_to_text(rr.owner, name, sizeof(name));
 		dns_rrtype_to_text(rr.type, tname, sizeof(tname));
-		if (dns_rdata_to_text(rr.type, rr.rdata, rr.rdlen, c->text, API_TEXT_CAP) < 0 &&
+		if (dns_rdata_to_text_pdns(rr.type, rr.rdata, rr.rdlen, c->text, API_TEXT_CAP) < 0 &&
 		    dns_rdata_to_generic(rr.rdata, rr.rdlen, c->text, API_TEXT_CAP) < 0)
 			c->text[0] = '\0';
 		json_array_append_new(arr, json_pack("{s:s,s:s,s:I,s:s}", "name", name, "type", tname,
@@ -942,7 +949,7 @@ zone_journal(struct api_ctx *c, const char *id)
 {
 	struct store_snap *sn;
 	struct store_zone z;
-	if (find_zone(c->r, c->rs, id, &sn, &z) != 0)
+	if (api_find_zone(c->r, c->rs, id, &sn, &z) != 0)
 		return;
 	size_t count = 0;
 	uint32_t oldest = 0;
@@ -1004,7 +1011,7 @@ zone_unsigned(struct api_req *r, struct api_resp *rs, const char *id, const char
 {
 	struct store_snap *sn;
 	struct store_zone z;
-	if (find_zone(r, rs, id, &sn, &z) != 0)
+	if (api_find_zone(r, rs, id, &sn, &z) != 0)
 		return;
 	store_snap_close(sn);
 	const char *m = r->method;
@@ -1014,19 +1021,6 @@ zone_unsigned(struct api_req *r, struct api_resp *rs, const char *id, const char
 		api_json(rs, 200, json_array());
 	else
 		api_error(rs, 422, "%s: not supported (no DNSSEC keys or metadata)", sub);
-}
-
-void
-api_zone_metadata(struct api_req *r, struct api_resp *rs, const char *id)
-{
-	zone_unsigned(r, rs, id, "metadata");
-}
-
-int
-api_find_zone(struct api_req *r, struct api_resp *rs, const char *id, struct store_snap **sn,
-              struct store_zone *z)
-{
-	return find_zone(r, rs, id, sn, z);
 }
 
 void

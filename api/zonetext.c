@@ -159,6 +159,7 @@ api_zonetext_parse(struct api_ctx *c, json_t *jz, const uint8_t *zone, struct ap
 		recs[nrec].rdata = r->rd;
 		recs[nrec].rdlen = r->rdlen;
 		recs[nrec].disabled = false;
+		recs[nrec].content = NULL;
 		nrec++;
 		op->nrecs++;
 	}

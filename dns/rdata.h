@@ -74,6 +74,13 @@ int dns_rdata_from_str(uint16_t type, const char *s, size_t len, const uint8_t *
  */
 int dns_rdata_to_text(uint16_t type, const uint8_t *rd, size_t rdlen, char *buf, size_t cap);
 
+/*
+ * The same as PowerDNS's API presents it (dns/rdata_pdns.c): hex lower case
+ * and base64 in one piece, CERT numeric, LOC sizes with two decimals, L64/NID
+ * as four 4-digit groups, SVCB alpn unquoted when it can be.  Same returns.
+ */
+int dns_rdata_to_text_pdns(uint16_t type, const uint8_t *rd, size_t rdlen, char *buf, size_t cap);
+
 /* True when `type` has a text form here (otherwise only "\# len hex"). */
 bool dns_rdata_known(uint16_t type);
 

@@ -4,7 +4,11 @@
  */
 #include "primary/acl.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -54,4 +58,93 @@ acl_xfr_allowed(struct store_snap *sn, const struct store_zone *z, const char *k
 	if (ret < 0)
 		return ret;
 	return km.found ? 1 : 0;
+}
+
+int
+acl_prefix_match(const char *spec, const struct sockaddr *peer)
+{
+	char ip[INET6_ADDRSTRLEN + 1];
+	const char *slash = strchr(spec, '/');
+	size_t n = slash ? (size_t)(slash - spec) : strlen(spec);
+	if (n == 0 || n >= sizeof(ip))
+		return -1;
+	memcpy(ip, spec, n);
+	ip[n] = '\0';
+	uint8_t want[16];
+	int fam, bits;
+	if (inet_pton(AF_INET, ip, want) == 1) {
+		fam = AF_INET;
+		bits = 32;
+	} else if (inet_pton(AF_INET6, ip, want) == 1) {
+		fam = AF_INET6;
+		bits = 128;
+	} else {
+		return -1;
+	}
+	if (slash != NULL) {
+		char *end;
+		long b = strtol(slash + 1, &end, 10);
+		if (slash[1] == '\0' || *end != '\0' || b < 0 || b > bits)
+			return -1;
+		bits = (int)b;
+	}
+	if (peer == NULL)
+		return 0;
+	const uint8_t *have;
+	uint8_t mapped[4];
+	if (peer->sa_family == AF_INET6) {
+		have = ((const struct sockaddr_in6 *)(const void *)peer)->sin6_addr.s6_addr;
+		static const uint8_t v4pfx[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+		if (fam == AF_INET && memcmp(have, v4pfx, 12) == 0) {
+			memcpy(mapped, have + 12, 4);
+			have = mapped;
+		} else if (fam != AF_INET6) {
+			return 0;
+		}
+	} else if (peer->sa_family == AF_INET && fam == AF_INET) {
+		have = (const uint8_t *)&((const struct sockaddr_in *)(const void *)peer)->sin_addr;
+	} else {
+		return 0;
+	}
+	int full = bits / 8, rest = bits % 8;
+	if (memcmp(have, want, (size_t)full) != 0)
+		return 0;
+	if (rest != 0) {
+		uint8_t mask = (uint8_t)(0xff << (8 - rest));
+		if ((have[full] & mask) != (want[full] & mask))
+			return 0;
+	}
+	return 1;
+}
+
+struct from_match {
+	const struct sockaddr *peer;
+	bool any;      /* the zone has ALLOW-AXFR-FROM values */
+	bool found;
+};
+
+static int
+match_from(void *ctx, const char *kind, const char *value)
+{
+	(void)kind;
+	struct from_match *fm = ctx;
+	fm->any = true;
+	if (acl_prefix_match(value, fm->peer) == 1) {
+		fm->found = true;
+		return 1;   /* stop */
+	}
+	return 0;
+}
+
+int
+acl_xfr_from_allowed(struct store_snap *sn, const struct store_zone *z,
+                     const struct sockaddr *peer, bool is_pop)
+{
+	if (is_pop)
+		return 1;
+	struct from_match fm = {.peer = peer};
+	int ret = store_snap_metadata(sn, z, "ALLOW-AXFR-FROM", match_from, &fm);
+	if (ret < 0)
+		return ret;
+	return !fm.any || fm.found ? 1 : 0;
 }

@@ -35,6 +35,13 @@ enum db_qid {
 	DBQ_ROWS_ALL,
 	DBQ_ROWS_OWNER,
 	DBQ_ROWS_RRSET,
+	DBQ_REC_TEXT_PUT,   /* schema 0006: a record as written */
+	DBQ_REC_TEXT_DEL,
+	DBQ_ZONE_PDNS_GET,  /* schema 0006: PowerDNS zone fields, metadata */
+	DBQ_ZONE_PDNS_PUT,
+	DBQ_META_GET,
+	DBQ_META_DEL,
+	DBQ_META_PUT,
 	DBQ_AXFR_REST,
 	DBQ_SOA,
 	DBQ_REC_INSERT,

@@ -21,6 +21,11 @@
 extern const char *const schema_migrations[];
 extern const size_t schema_count;
 
+/* a record's rdata as written and its TXT text as sent (schema 0006) */
+#define REC_COLS "r.owner, r.type, r.ttl, coalesce(t.rdata_case, r.rdata)"
+#define REC_FROM "FROM records r LEFT JOIN record_text t ON t.zone_id = r.zone_id AND " \
+	"t.okey = r.okey AND t.type = r.type AND t.rdata = r.rdata "
+
 #define ZONE_COLS "id, name, wire, kind, account, soa_edit_api, serial, notified_serial, " \
                   "is_catalog, (SELECT nsec3 FROM zone_dnssec d WHERE d.zone_id = zones.id)"
 #define KEY_COLS "id, keytype, flags, algorithm, keytag, dnskey, private, published, active, " \
@@ -31,9 +36,11 @@ extern const size_t schema_count;
 
 static const char *const qsql[DBQ_COUNT] = {
 	[DBQ_ZONE_BY_NAME] = "SELECT " ZONE_COLS " FROM zones WHERE name = ?1",
-	[DBQ_ZONES_LIST] = "SELECT " ZONE_COLS " FROM zones WHERE name > ?1 ORDER BY name LIMIT ?2",
+	/* the catalog zone is the server's, not listed (reachable by name, issue 16.5) */
+	[DBQ_ZONES_LIST] = "SELECT " ZONE_COLS " FROM zones WHERE name > ?1 AND is_catalog = 0 "
+	                   "ORDER BY name LIMIT ?2",
 	[DBQ_ZONES_LIST_ACC] = "SELECT " ZONE_COLS " FROM zones WHERE account = ?3 AND name > ?1 "
-	                       "ORDER BY name LIMIT ?2",
+	                       "AND is_catalog = 0 ORDER BY name LIMIT ?2",
 	[DBQ_ZONE_INSERT] = "INSERT INTO zones (name, wire, kind, account, soa_edit_api, serial, "
 	                    "is_catalog, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
 	                    "?7, ?8, ?8)",
@@ -47,22 +54,38 @@ static const char *const qsql[DBQ_COUNT] = {
 	                     "(SELECT zone_id FROM zone_lkeys)",
 	[DBQ_ZONE_DESCENDANT] = "SELECT z.name FROM zone_lkeys k JOIN zones z ON z.id = k.zone_id "
 	                        "WHERE k.lkey > ?1 AND k.lkey < ?2 AND z.account != ?3 LIMIT 1",
-	[DBQ_ROWS_ALL] = "SELECT owner, type, ttl, rdata, disabled FROM records WHERE zone_id = ?1 "
-	                 "ORDER BY okey, type, rdata",
-	[DBQ_ROWS_OWNER] = "SELECT owner, type, ttl, rdata, disabled FROM records WHERE zone_id = ?1 "
-	                   "AND okey = ?2 ORDER BY type, rdata",
-	[DBQ_ROWS_RRSET] = "SELECT owner, type, ttl, rdata, disabled FROM records WHERE zone_id = ?1 "
-	                   "AND okey = ?2 AND type = ?3 ORDER BY rdata",
-	[DBQ_AXFR_REST] = "SELECT owner, type, ttl, rdata FROM records WHERE zone_id = ?1 "
-	                  "AND disabled = 0 AND NOT (type = 6 AND okey = ?2) "
-	                  "ORDER BY okey, type, rdata",
-	[DBQ_SOA] = "SELECT owner, ttl, rdata FROM records WHERE zone_id = ?1 AND okey = ?2 "
-	            "AND type = 6 AND disabled = 0",
+	[DBQ_ROWS_ALL] = "SELECT " REC_COLS ", r.disabled, t.content " REC_FROM
+	                 "WHERE r.zone_id = ?1 ORDER BY r.okey, r.type, r.rdata",
+	[DBQ_ROWS_OWNER] = "SELECT " REC_COLS ", r.disabled, t.content " REC_FROM
+	                   "WHERE r.zone_id = ?1 AND r.okey = ?2 ORDER BY r.type, r.rdata",
+	[DBQ_ROWS_RRSET] = "SELECT " REC_COLS ", r.disabled, t.content " REC_FROM
+	                   "WHERE r.zone_id = ?1 AND r.okey = ?2 AND r.type = ?3 ORDER BY r.rdata",
+	[DBQ_AXFR_REST] = "SELECT " REC_COLS " " REC_FROM "WHERE r.zone_id = ?1 AND r.disabled = 0 "
+	                  "AND NOT (r.type = 6 AND r.okey = ?2) ORDER BY r.okey, r.type, r.rdata",
+	[DBQ_SOA] = "SELECT r.owner, r.ttl, coalesce(t.rdata_case, r.rdata) " REC_FROM
+	            "WHERE r.zone_id = ?1 AND r.okey = ?2 AND r.type = 6 AND r.disabled = 0",
 	[DBQ_REC_INSERT] = "INSERT INTO records (zone_id, okey, owner, type, ttl, rdata, disabled) "
 	                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[DBQ_REC_UPSERT] = "INSERT INTO records (zone_id, okey, owner, type, ttl, rdata, disabled) "
 	                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (zone_id, okey, type, "
 	                   "rdata) DO UPDATE SET disabled = excluded.disabled",
+	[DBQ_REC_TEXT_PUT] = "INSERT OR REPLACE INTO record_text (zone_id, okey, type, rdata, "
+	                     "rdata_case, content) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[DBQ_ZONE_PDNS_GET] = "SELECT masters, catalog, soa_edit_api, soa_edit FROM zone_pdns "
+	                      "WHERE zone_id = ?1",
+	[DBQ_ZONE_PDNS_PUT] = "INSERT INTO zone_pdns (zone_id, masters, catalog, soa_edit_api, "
+	                      "soa_edit) VALUES (?1, coalesce(?2, ''), coalesce(?3, ''), ?4, "
+	                      "coalesce(?5, '')) ON CONFLICT (zone_id) DO UPDATE SET masters = "
+	                      "coalesce(?2, masters), catalog = coalesce(?3, catalog), "
+	                      "soa_edit_api = CASE WHEN ?6 THEN ?4 ELSE soa_edit_api END, "
+	                      "soa_edit = coalesce(?5, soa_edit)",
+	[DBQ_META_GET] = "SELECT kind, content FROM zone_metadata WHERE zone_id = ?1 AND "
+	                 "(?2 IS NULL OR kind = ?2) ORDER BY kind, ord",
+	[DBQ_META_DEL] = "DELETE FROM zone_metadata WHERE zone_id = ?1 AND kind = ?2",
+	[DBQ_META_PUT] = "INSERT INTO zone_metadata (zone_id, kind, ord, content) "
+	                 "VALUES (?1, ?2, ?3, ?4)",
+	[DBQ_REC_TEXT_DEL] = "DELETE FROM record_text WHERE zone_id = ?1 AND okey = ?2 AND "
+	                     "type = ?3 AND rdata = ?4",
 	[DBQ_RRSET_DELETE] = "DELETE FROM records WHERE zone_id = ?1 AND okey = ?2 AND type = ?3",
 	[DBQ_REC_DELETE] = "DELETE FROM records WHERE zone_id = ?1 AND okey = ?2 AND type = ?3 "
 	                   "AND rdata = ?4",

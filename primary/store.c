@@ -276,6 +276,7 @@ store_snap_rows(struct store_snap *sn, const struct store_zone *z, const uint8_t
 		if (r.rdata == NULL)
 			r.rdata = (const uint8_t *)"";
 		r.disabled = db_col_int(s, 4) != 0;
+		r.content = db_col_text(s, 5);
 		ret = fn(ctx, &r);
 		if (ret != 0)
 			break;

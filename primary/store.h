@@ -160,9 +160,10 @@ struct store_row {
 	const uint8_t *owner;   /* wire, lower-case */
 	uint16_t type;
 	uint32_t ttl;
-	const uint8_t *rdata;
+	const uint8_t *rdata;   /* as written: names keep their case */
 	uint16_t rdlen;
 	bool disabled;
+	const char *content;    /* TXT/SPF text as a client sent it, or NULL */
 };
 typedef int (*store_row_fn)(void *ctx, const struct store_row *r);
 /* The types only the signer writes (RRSIG, NSEC, NSEC3, NSEC3PARAM, DNSKEY). */
@@ -255,9 +256,10 @@ enum store_op_kind { STORE_OP_REPLACE, STORE_OP_DELETE, STORE_OP_EXTEND, STORE_O
                      STORE_OP_DELETE_NAME };
 
 struct store_rec {
-	const uint8_t *rdata;   /* wire, uncompressed; canonicalised by the store */
+	const uint8_t *rdata;   /* wire, uncompressed, names with their case as written */
 	uint16_t rdlen;
 	bool disabled;
+	const char *content;    /* TXT/SPF: the text sent, kept to be returned as is; or NULL */
 };
 
 /* One rrset change of a PATCH (PowerDNS changetype). */
@@ -326,7 +328,36 @@ int store_zone_patch_if(struct store *st, const uint8_t *zone, const char *accou
                         const struct store_op *ops, size_t nops, struct store_result *res,
                         char *err, size_t errcap);
 
+/*
+ * PowerDNS zone fields stored beside the zone (primary/store_pdns.c): NULL
+ * leaves a field as it is (a new zone: "").
+ */
+struct store_zone_pdns_set {
+	const char *masters;          /* comma-separated addresses, as given */
+	const char *catalog;
+	bool has_soa_edit_api;        /* soa_edit_api as written (NULL: the policy's name) */
+	const char *soa_edit_api;
+	const char *soa_edit;
+};
+
+struct store_zone_pdns {
+	char masters[1024];
+	char catalog[DNS_NAME_TEXT_MAX];
+	bool has_soa_edit_api;
+	char soa_edit_api[32];
+	char soa_edit[32];
+};
+/* The zone's PowerDNS fields ("" and false when never set).  0 or -EIO. */
+int store_snap_zone_pdns(struct store_snap *sn, const struct store_zone *z,
+                         struct store_zone_pdns *out);
+
+/* Each metadata value of `kind` (NULL: every kind), by kind then in the order set. */
+typedef int (*store_meta_fn)(void *ctx, const char *kind, const char *value);
+int store_snap_metadata(struct store_snap *sn, const struct store_zone *z, const char *kind,
+                        store_meta_fn fn, void *ctx);
+
 struct store_zone_new {
+	const struct store_zone_pdns_set *pdns;   /* NULL: defaults */
 	const uint8_t *name;          /* wire */
 	const char *kind;             /* "Native", "Master", "Slave" */
 	const char *account;          /* "" for none */
@@ -362,6 +393,10 @@ int store_zone_delete(struct store *st, const uint8_t *zone, const char *account
 
 /* Settings of PUT /zones/{id}; NULL/has_* false means "leave as is". */
 struct store_zone_settings {
+	const struct store_zone_pdns_set *pdns;   /* NULL: unchanged */
+	const char *meta_kind;        /* non-NULL: replaces this metadata kind's values */
+	const char *const *meta_vals;
+	size_t nmeta;
 	const char *kind;
 	const char *account;
 	bool has_policy;

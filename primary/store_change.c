@@ -136,6 +136,27 @@ int
 rec_write(struct store *st, int64_t zid, enum db_qid id, const struct nkey *k, uint16_t type,
           uint32_t ttl, const uint8_t *rd, size_t rdlen, bool disabled)
 {
+	return rec_write_text(st, zid, id, k, type, ttl, rd, rdlen, disabled, NULL);
+}
+
+/*
+ * The record's rdata goes in canonical (the unique index and every record
+ * comparison use it); when the rdata as written differs (names with their
+ * case) or `content` (the text a client sent) is given, they go beside it
+ * in record_text, else any earlier such row of an upserted record goes.
+ */
+int
+rec_write_text(struct store *st, int64_t zid, enum db_qid id, const struct nkey *k,
+               uint16_t type, uint32_t ttl, const uint8_t *rd, size_t rdlen, bool disabled,
+               const char *content)
+{
+	uint8_t *canon = NULL;
+	if (rdlen > 0) {
+		canon = arena_memdup(&st->arena, rd, rdlen);
+		if (canon == NULL)
+			return -ENOMEM;
+		dns_rdata_canonicalize(type, canon, rdlen);
+	}
 	struct db_stmt *s = db_q(st->w, id);
 	if (s == NULL)
 		return -EIO;
@@ -144,8 +165,25 @@ rec_write(struct store *st, int64_t zid, enum db_qid id, const struct nkey *k, u
 	db_bind_blob(s, 3, k->name, k->nlen);
 	db_bind_i64(s, 4, type);
 	db_bind_i64(s, 5, ttl);
-	db_bind_blob(s, 6, rd, rdlen);
+	db_bind_blob(s, 6, canon, rdlen);
 	db_bind_i64(s, 7, disabled ? 1 : 0);
+	int ret = db_run(s);
+	bool as_written = rdlen > 0 && memcmp(canon, rd, rdlen) != 0;
+	if (ret != 0 || (!as_written && content == NULL && id == DBQ_REC_INSERT))
+		return ret;
+	s = db_q(st->w, as_written || content != NULL ? DBQ_REC_TEXT_PUT : DBQ_REC_TEXT_DEL);
+	if (s == NULL)
+		return -EIO;
+	db_bind_i64(s, 1, zid);
+	db_bind_blob(s, 2, k->key, k->klen);
+	db_bind_i64(s, 3, type);
+	db_bind_blob(s, 4, canon, rdlen);
+	if (as_written || content != NULL) {
+		if (as_written)
+			db_bind_blob(s, 5, rd, rdlen);
+		if (content != NULL)
+			db_bind_text(s, 6, content);
+	}
 	return db_run(s);
 }
 
@@ -409,9 +447,10 @@ apply_op(struct change *ch, const struct store_op *op)
 			ret = rrset_delete(ch->st, ch->z->id, &k, op->type, false);
 		}
 		for (size_t i = 0; i < op->nrecs && ret == 0; i++)
-			ret = rec_write(ch->st, ch->z->id, DBQ_REC_INSERT, &k, op->type,
-			                op->has_ttl ? op->ttl : 3600, rds[i], op->recs[i].rdlen,
-			                op->recs[i].disabled);
+			ret = rec_write_text(ch->st, ch->z->id, DBQ_REC_INSERT, &k, op->type,
+			                     op->has_ttl ? op->ttl : 3600, op->recs[i].rdata,
+			                     op->recs[i].rdlen, op->recs[i].disabled,
+			                     op->recs[i].content);
 		if (ret == 0 && op->has_comments) {
 			ret = rrset_delete(ch->st, ch->z->id, &k, op->type, true);
 			for (size_t i = 0; i < op->ncomments && ret == 0; i++) {
@@ -432,8 +471,9 @@ apply_op(struct change *ch, const struct store_op *op)
 	case STORE_OP_EXTEND: {
 		uint32_t ttl = op->has_ttl ? op->ttl : rrset_ttl(ch, &k, op->type, 3600);
 		for (size_t i = 0; i < op->nrecs && ret == 0; i++)
-			ret = rec_write(ch->st, ch->z->id, DBQ_REC_UPSERT, &k, op->type, ttl, rds[i],
-			                op->recs[i].rdlen, op->recs[i].disabled);
+			ret = rec_write_text(ch->st, ch->z->id, DBQ_REC_UPSERT, &k, op->type, ttl,
+			                     op->recs[i].rdata, op->recs[i].rdlen,
+			                     op->recs[i].disabled, op->recs[i].content);
 		if (ret == 0 && op->nrecs > 0) {
 			struct db_stmt *s = db_q(ch->st->w, DBQ_RRSET_TTL);
 			if (s == NULL)

@@ -161,6 +161,12 @@ int read_rrset(struct store *st, int64_t zid, const struct nkey *k, uint16_t typ
                struct row **out, size_t *n);
 int rec_write(struct store *st, int64_t zid, enum db_qid id, const struct nkey *k, uint16_t type,
               uint32_t ttl, const uint8_t *rd, size_t rdlen, bool disabled);
+/* store_pdns.c (schema 0006), inside the write transaction: 0 or -EIO. */
+int zone_pdns_write(struct store *st, int64_t zid, const struct store_zone_pdns_set *x);
+int meta_write(struct store *st, int64_t zid, const char *kind, const char *const *vals, size_t n);
+int rec_write_text(struct store *st, int64_t zid, enum db_qid id, const struct nkey *k,
+                   uint16_t type, uint32_t ttl, const uint8_t *rd, size_t rdlen, bool disabled,
+                   const char *content);
 int rrset_delete(struct store *st, int64_t zid, const struct nkey *k, uint16_t type,
                  bool comments);
 /*

@@ -341,6 +341,8 @@ store_zone_create(struct store *st, const struct store_zone_new *zn, const struc
 	ret = zone_keys_insert(st, z.id, false, zn->tsig_keys, zn->ntsig_keys, err, errcap);
 	if (ret == 0)
 		ret = zone_keys_insert(st, z.id, true, zn->update_keys, zn->nupdate_keys, err, errcap);
+	if (ret == 0)
+		ret = zone_pdns_write(st, z.id, zn->pdns);
 	if (ret != 0)
 		goto fail;
 	ret = apply_ops(st, &z, ops, nops, true, res, err, errcap);
@@ -499,6 +501,11 @@ store_zone_update(struct store *st, const uint8_t *zone, const char *account,
 		if (ret != 0)
 			goto fail;
 	}
+	ret = zone_pdns_write(st, z.id, zs->pdns);
+	if (ret == 0 && zs->meta_kind != NULL)
+		ret = meta_write(st, z.id, zs->meta_kind, zs->meta_vals, zs->nmeta);
+	if (ret != 0)
+		goto fail;
 	ret = w_commit(st);
 	if (ret == 0 && crossed)
 		log_notice(z.text, "zone moved by the admin key from account '%s' to '%s', %s zone '%s' "

@@ -494,6 +494,18 @@ plan(struct xfrout_txn *t)
 		refuse(t, DNS_RCODE_REFUSED, why);
 		return;
 	}
+	if (src->from_allowed != NULL) {
+		ret = src->from_allowed(src->ctx, m->qname, t->key.name,
+		                        (const struct sockaddr *)&t->peer);
+		if (ret < 0) {
+			load_fail(t, ret);
+			return;
+		}
+		if (ret == 0) {
+			refuse(t, DNS_RCODE_REFUSED, "address not in the zone's ALLOW-AXFR-FROM");
+			return;
+		}
+	}
 	/* Mesh: a POP's key only from that POP's mesh address (mesh.h). */
 	char mwhy[DNS_NAME_TEXT_MAX * 2 + 96];
 	if (!pop_gate_xfr_check(t->x->conf.gate, t->ip_text, t->keyname, mwhy, sizeof(mwhy))) {

@@ -104,6 +104,12 @@ struct xfrout_source {
 	 * 1 yes, 0 no, <0 error.
 	 */
 	int (*allowed)(void *ctx, const uint8_t *zone, const uint8_t *key);
+	/*
+	 * Optional (NULL: any address): whether `peer` may transfer `zone` with
+	 * key `key` (the zone's ALLOW-AXFR-FROM metadata).  1 yes, 0 no, <0 error.
+	 */
+	int (*from_allowed)(void *ctx, const uint8_t *zone, const uint8_t *key,
+	                    const struct sockaddr *peer);
 };
 
 struct pop_gate;

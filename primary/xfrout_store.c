@@ -420,6 +420,26 @@ src_allowed(void *ctx, const uint8_t *zone, const uint8_t *key)
 	return ret;
 }
 
+static int
+src_from_allowed(void *ctx, const uint8_t *zone, const uint8_t *key, const struct sockaddr *peer)
+{
+	struct xsrc *x = ctx;
+	struct store_snap *sn = NULL;
+	struct store_zone z;
+	char text[DNS_NAME_TEXT_MAX];
+	if (dns_name_to_text(key, text, sizeof(text)) < 0)
+		return 0;
+	bool is_pop = pop_gate_key_is_pop(x->gate, text);
+	int ret = store_snap_open(x->st, &sn);
+	if (ret != 0)
+		return ret;
+	ret = store_snap_zone(sn, zone, &z);
+	if (ret == 0)
+		ret = acl_xfr_from_allowed(sn, &z, peer, is_pop);
+	store_snap_close(sn);
+	return ret;
+}
+
 int
 xfrout_store_source(struct store *st, struct xfrout_source *src)
 {
@@ -433,6 +453,7 @@ xfrout_store_source(struct store *st, struct xfrout_source *src)
 	src->load = src_load;
 	src->key = src_key;
 	src->allowed = src_allowed;
+	src->from_allowed = src_from_allowed;
 	return 0;
 }
 

@@ -151,7 +151,7 @@ def test_patch_empty_rdata_stored_transferred_served(tmp):
         prune = [dict(EMPTY[0], changetype="PRUNE")]
         p.api("PATCH", "/zones/" + ZONE, {"rrsets": prune})
         assert contents(p, "unk." + ZONE, "TYPE65534")["records"] == \
-            [{"content": "\\# 2 ABCD", "disabled": False}]
+            [{"content": "\\# 2 abcd", "disabled": False}]
         p.api("PATCH", "/zones/" + ZONE, {"rrsets": [
             dict(rr, changetype="DELETE", records=[]) for rr in EMPTY[1:]]})
         assert p.alive(), p.log()[-3000:]

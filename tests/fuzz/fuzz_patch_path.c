@@ -111,8 +111,8 @@ fresh_zone(void)
 	dns_name_from_text("unk.example.com.", 16, NULL, unk);
 	dns_name_from_text("null.example.com.", 17, NULL, nul);
 	dns_name_from_text("apl.example.com.", 16, NULL, apl);
-	struct store_rec ns = {ns_rd, sizeof(ns_rd), false}, glue = {glue_rd, 4, false};
-	struct store_rec empty = {NULL, 0, false};
+	struct store_rec ns = {ns_rd, sizeof(ns_rd), false, NULL}, glue = {glue_rd, 4, false, NULL};
+	struct store_rec empty = {NULL, 0, false, NULL};
 	struct store_op ops[] = {
 		{.kind = STORE_OP_REPLACE, .owner = zone, .type = DNS_T_NS, .ttl = 3600,
 		 .has_ttl = true, .recs = &ns, .nrecs = 1, .label = "ns"},
