@@ -24,6 +24,9 @@ enum api_route {
 	R_SEARCH, R_METRICS, R_ZONE_PROPAGATION, R_SECONDARIES, R_SECONDARY, R_MESH_CONF, R_COUNT
 };
 
+/* A limit of api_opts that a reload may change (api_set_limits): read atomically. */
+#define API_LIM(a, f) __atomic_load_n(&(a)->o.f, __ATOMIC_RELAXED)
+
 #define API_STATUS_SLOTS 16
 #define API_LAT_BUCKETS 12
 
