@@ -178,6 +178,25 @@ reload(struct opt *cur, struct opt *fresh, int argc, char **argv, struct primary
 	return 0;
 }
 
+/* Until SIGTERM or SIGINT; SIGHUP reloads. */
+static void
+wait_signals(const sigset_t *sigs, struct opt *cur, struct opt *fresh, int argc, char **argv,
+             struct primary *p)
+{
+	for (;;) {
+		int sig = 0;
+		if (sigwait(sigs, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			log_notice(NULL, "SIGHUP received, reloading the configuration");
+			reload(cur, fresh, argc, argv, p);
+			continue;
+		}
+		log_notice(NULL, "%s received, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+		break;
+	}
+}
+
 /* The API's configuration from the options, on top of primary `p`. */
 static struct api_opts
 api_conf(struct opt *primary_opts, const char *key, struct primary *p)
@@ -312,18 +331,7 @@ main(int argc, char **argv)
 	}
 	log_notice(NULL, "anycst-primary started, database %s, catalog %s", db,
 	           opts_str(primary_opts, "catalog"));
-	for (;;) {
-		int sig = 0;
-		if (sigwait(&sigs, &sig) != 0)
-			continue;
-		if (sig == SIGHUP) {
-			log_notice(NULL, "SIGHUP received, reloading the configuration");
-			reload(primary_opts, fresh, argc, argv, p);
-			continue;
-		}
-		log_notice(NULL, "%s received, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-		break;
-	}
+	wait_signals(&sigs, primary_opts, fresh, argc, argv, p);
 	api_stop(p->api);
 	primary_close(p);
 	free(key);

@@ -109,7 +109,8 @@ usage(const struct opt *opts, const char *prog, const char *summary)
 			printf(" (repeatable)");
 		printf("\n");
 	}
-	printf("  %-28s %s\n", "--config FILE", "read options from FILE, one 'name value' a line");
+	printf("  %-28s %s\n", "--config FILE",
+	       "read options from FILE, one 'name = value' a line (SIGHUP reads it again)");
 	printf("  %-28s %s\n", "--help", "print this help");
 	printf("  %-28s %s\n", "--version", "print the version");
 }
@@ -141,11 +142,16 @@ load_file(struct opt *opts, const char *path, char *err, size_t errcap)
 		if (*p == '\0')
 			continue;
 		char *k = p;
-		while (*p != '\0' && *p != ' ' && *p != '\t')
+		while (*p != '\0' && *p != ' ' && *p != '\t' && *p != '=')
 			p++;
 		size_t klen = (size_t)(p - k);
 		while (*p == ' ' || *p == '\t')
 			p++;
+		if (*p == '=') {   /* "name = value" or "name value" */
+			p++;
+			while (*p == ' ' || *p == '\t')
+				p++;
+		}
 		if (klen > 2 && k[0] == '-' && k[1] == '-') {
 			k += 2;
 			klen -= 2;

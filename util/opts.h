@@ -1,7 +1,7 @@
 /*
  * Command-line flags and config files with one table.  Every long flag
  * `--name VALUE` may also appear in a config file (`--config FILE`) as a
- * line `name value`; '#' starts a comment.  Flags given on the command line
+ * line `name = value` (or `name value`); '#' starts a comment.  Flags given on the command line
  * win over the file; repeatable options from both are kept, file first.
  */
 #ifndef UTIL_OPTS_H
