@@ -11,7 +11,7 @@ knot knot-dnsutils knot-dnssecutils bind9-dnsutils bind9-utils ldnsutils
 python3 python3-dnspython python3-pytest
 wireguard-go wireguard-tools nftables iproute2 bird2
 nsd pdns-server pdns-backend-sqlite3 dnsperf
-prometheus"
+prometheus chromium chromium-driver python3-websocket"
 
 missing=""
 for p in $PKGS; do
