@@ -267,9 +267,10 @@ api_authenticate(struct api_req *r)
 	if (ct_equal(h, r->api->key_hash, sizeof(h))) {
 		r->admin = true;
 		r->account = NULL;
+		r->key_id = 0;
 		return true;
 	}
-	if (store_apikey_find(r->api->st, key, r->account_buf) == 0) {
+	if (store_apikey_find_id(r->api->st, key, r->account_buf, &r->key_id) == 0) {
 		r->admin = false;
 		r->account = r->account_buf;
 		return true;

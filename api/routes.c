@@ -84,6 +84,8 @@ static const struct api_route_row routes[] = {
 	/* any method: a name with a '/' is a 404 before the method is looked at */
 	{NULL, P "/secondaries/{*}", api_secondary, ADM, R_SECONDARY, mesh_denied, true},
 	{"GET", P "/mesh/wireguard.conf", api_mesh_conf, ADM, R_MESH_CONF, mesh_denied, true},
+	/* an account key sees its own rows */
+	{"GET", P "/audit", api_audit_list, ACC, R_AUDIT, NULL, true},
 };
 
 #undef P
@@ -184,4 +186,6 @@ api_dispatch(struct api_req *r, struct api_resp *rs)
 		return;
 	}
 	rt->fn(r, rs, var);
+	if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0)
+		api_audit_record(r, rs, strstr(rt->pattern, "/zones/{id}") != NULL ? var : NULL);
 }
