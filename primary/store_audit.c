@@ -33,7 +33,7 @@ store_audit_add(struct store *st, const struct store_audit *a)
 		w_rollback(st);
 		return -EIO;
 	}
-	return w_commit(st);
+	return w_commit_quiet(st);
 }
 
 static void
