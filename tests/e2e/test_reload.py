@@ -197,3 +197,38 @@ def test_secondary_sighup_rrl(tmp):
         if sec is not None:
             sec.stop()
         p.stop()
+
+
+def test_secondary_sighup_tsig_rotation(tmp):
+    """The key in --tsig-file is read again on SIGHUP: after the primary's
+    key changed, changes stop reaching the secondary until its file holds
+    the new secret and it got a SIGHUP; then they arrive without a restart."""
+    import base64
+    from anycst_e2e import free_port, write_secret
+    sport = free_port()
+    p = Primary(tmp, notify=["127.0.0.1:%d" % sport])
+    sec = None
+    try:
+        secret = p.add_key("rot-key.")
+        p.add_zone("example.com.", keys=["rot-key."])
+        args = tsig_file_args(tmp, "rot-key.", secret)
+        sec = Secondary(tmp, p.xfr_port, zones=["example.com."], tsig=False, port=sport,
+                        extra=args).start()
+        wait_until(lambda: sec.serial("example.com.") == p.serial("example.com."), 10,
+                   what="zone transferred")
+        new = base64.b64encode(os.urandom(32)).decode()
+        p.api("PUT", "/tsigkeys/rot-key.", {"name": "rot-key.", "algorithm": "hmac-sha256",
+                                           "key": new})
+        p.patch("example.com.", rrsets(1, "rot"))
+        time.sleep(1.5)
+        assert sec.serial("example.com.") < p.serial("example.com.")   # old key: refused
+        write_secret(args[1], "rot-key.:hmac-sha256:%s\n" % new)
+        assert reload(sec.proc, sec.log_path, log_size(sec.log_path)) == "ok"
+        p.patch("example.com.", rrsets(2, "rot2"))
+        wait_until(lambda: sec.serial("example.com.") == p.serial("example.com."), 10,
+                   what="change with the rotated key")
+        assert "TSIG key read again" in sec.logtext()
+    finally:
+        if sec is not None:
+            sec.stop()
+        p.stop()
