@@ -82,6 +82,10 @@ async function zones() {
     }
   }
   if (chosen) sel.value = chosen;
+  else {
+    const first = zs.find(z => !z.name.startsWith("catalog."));
+    if (first) sel.value = first.id;
+  }
   return zs;
 }
 
@@ -118,9 +122,10 @@ async function journal() {
   tb.replaceChildren();
   if (!id) return;
   const j = await get("/zones/" + encodeURIComponent(id) + "/journal");
-  for (const e of (j.entries || []).slice(-50)) {
-    row(tb, [e.serial_from ?? e.from, e.serial_to ?? e.to, e.created_at ?? e.time ?? "",
-             (e.removed || []).length, (e.added || []).length]);
+  const rrs = list => (list || []).filter(r => r.type !== "SOA")
+    .map(r => r.name + " " + r.ttl + " " + r.type + " " + r.content).join("; ");
+  for (const e of (j.entries || []).slice(-50).reverse()) {
+    row(tb, [e.serial_from, e.serial_to, ago(e.time), rrs(e.removed), rrs(e.added)]);
   }
 }
 

@@ -79,6 +79,7 @@ def test_ui_in_headless_chromium(tmp):
         bars = [int(x) for x in re.findall(r'class="bar" data-ms="(\d+)"', dom)]
         assert bars and min(bars) < 1000, (bars, dom[-3000:])
         assert "example.com. %d" % new in dom
+        assert "www.example.com. 60 A 192.0.2.99" in dom          # the zone's journal
         console = [ln for ln in err.splitlines() if "CONSOLE" in ln or "Uncaught" in ln]
         assert not console, console
     finally:
