@@ -51,7 +51,8 @@ TESTS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/tes
 FUZZERS  := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
-PRI_OBJ  := $(PRI_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/schema.o $(BUILD)/gen/openapi.o
+UI_FILES := $(sort $(wildcard ui/*))
+PRI_OBJ  := $(PRI_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/schema.o $(BUILD)/gen/openapi.o $(BUILD)/gen/ui.o
 SEC_OBJ  := $(SEC_SRC:%.c=$(BUILD)/%.o)
 ALL_LIBS := $(BUILD)/libsecondary.a $(BUILD)/libprimary.a $(BUILD)/libanycst.a
 
@@ -81,6 +82,13 @@ $(BUILD)/gen/openapi.c: docs/openapi.json scripts/embed-text.sh
 	$(Q)sh scripts/embed-text.sh api_openapi_json docs/openapi.json > $@.tmp && mv $@.tmp $@
 $(BUILD)/gen/openapi.o: $(BUILD)/gen/openapi.c
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-missing-prototypes -Wno-overlength-strings -c -o $@ $<
+
+# ui/*, the status page, embedded as C strings (api/ui.c serves them).
+$(BUILD)/gen/ui.c: $(UI_FILES) scripts/embed-ui.sh
+	@mkdir -p $(dir $@)
+	$(Q)sh scripts/embed-ui.sh $(UI_FILES) > $@.tmp && mv $@.tmp $@
+$(BUILD)/gen/ui.o: $(BUILD)/gen/ui.c
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-missing-prototypes -c -o $@ $<
 
 $(BUILD)/libanycst.a: $(LIB_OBJ)
 	$(Q)rm -f $@ && ar rcs $@ $^
@@ -150,11 +158,14 @@ check:
 FUZZ_CFLAGS := -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -std=c11 \
                -D_GNU_SOURCE -I. -I$(BUILD)/gen $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 FUZZ_OBJ := $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(LIB_SRC) $(PRI_SRC) $(SEC_SRC)) \
-            $(BUILD)/fuzz/obj/gen/schema.o $(BUILD)/fuzz/obj/gen/openapi.o
+            $(BUILD)/fuzz/obj/gen/schema.o $(BUILD)/fuzz/obj/gen/openapi.o $(BUILD)/fuzz/obj/gen/ui.o
 $(BUILD)/fuzz/obj/gen/schema.o: $(BUILD)/gen/schema.c
 	@mkdir -p $(dir $@)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 $(BUILD)/fuzz/obj/gen/openapi.o: $(BUILD)/gen/openapi.c
+	@mkdir -p $(dir $@)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+$(BUILD)/fuzz/obj/gen/ui.o: $(BUILD)/gen/ui.c
 	@mkdir -p $(dir $@)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 $(BUILD)/fuzz/obj/%.o: %.c

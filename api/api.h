@@ -55,6 +55,17 @@ struct api_opts {
  */
 int api_start(const struct api_opts *o, struct store *st, struct api **out, char *err,
               size_t errcap);
+/*
+ * A reload's new limits (SIGHUP): each field not 0 replaces the running
+ * value; requests already reading their body keep the limit they started
+ * with.  Connections stay open.  Thread-safe.
+ */
+struct api_limits {
+	size_t max_body, max_rrsets, max_records;
+	unsigned header_timeout, body_timeout;
+};
+void api_set_limits(struct api *a, const struct api_limits *l);
+
 /* Stops accepting, waits for the running requests, frees.  NULL ok. */
 void api_stop(struct api *a);
 

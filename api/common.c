@@ -97,7 +97,7 @@ lists_bounded(const struct api *a, json_t *j, char *path, size_t plen, size_t ca
 {
 	if (json_is_array(j)) {
 		bool rrsets = strcmp(path, "rrsets") == 0;
-		size_t lim = rrsets ? a->o.max_rrsets : a->o.max_records;
+		size_t lim = rrsets ? API_LIM(a, max_rrsets) : API_LIM(a, max_records);
 		size_t n = json_array_size(j);
 		if (n > lim) {
 			api_error(rs, 422, "%s: %zu entries, more than the limit of %zu per list (%s)", path,
@@ -270,9 +270,10 @@ api_authenticate(struct api_req *r)
 	if (ct_equal(h, r->api->key_hash, sizeof(h))) {
 		r->admin = true;
 		r->account = NULL;
+		r->key_id = 0;
 		return true;
 	}
-	if (store_apikey_find(r->api->st, key, r->account_buf) == 0) {
+	if (store_apikey_find_id(r->api->st, key, r->account_buf, &r->key_id) == 0) {
 		r->admin = false;
 		r->account = r->account_buf;
 		return true;

@@ -122,7 +122,7 @@ on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 			return;
 		}
 		c->fd = ci->connect_fd;
-		c->deadline_ms = now_ms() + (int64_t)a->o.header_timeout * 1000;
+		c->deadline_ms = now_ms() + (int64_t)API_LIM(a, header_timeout) * 1000;
 		pthread_mutex_lock(&a->cmu);
 		c->next = a->conns;
 		if (a->conns != NULL)
@@ -204,13 +204,13 @@ body_announced_too_big(struct api *a, struct api_req *r)
 	char *end = NULL;
 	errno = 0;
 	unsigned long long v = strtoull(cl, &end, 10);
-	if (end == cl || errno != 0 || v <= a->o.max_body)
+	if (end == cl || errno != 0 || v <= API_LIM(a, max_body))
 		return MHD_YES;   /* MHD refuses a malformed length itself */
 	r->too_big = true;
 	r->queued = true;
 	struct api_resp rs = {0};
 	api_error(&rs, 413, "request body of %llu bytes is larger than the limit of %zu bytes", v,
-	          a->o.max_body);
+	          API_LIM(a, max_body));
 	enum MHD_Result ret = send_resp(a, r, &rs);
 	free(rs.body);
 	return ret;
@@ -238,13 +238,13 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 		}
 		*con_cls = r;
 		/* headers are in: from now on the body has its own deadline */
-		conn_set_deadline(a, conn, (int64_t)a->o.body_timeout * 1000);
+		conn_set_deadline(a, conn, (int64_t)API_LIM(a, body_timeout) * 1000);
 		return body_announced_too_big(a, r);
 	}
 	if (*upload_size > 0) {
 		size_t n = *upload_size;
 		*upload_size = 0;
-		if (r->too_big || r->body_len + n > a->o.max_body) {
+		if (r->too_big || r->body_len + n > API_LIM(a, max_body)) {
 			r->too_big = true;
 			return MHD_YES;
 		}
@@ -270,7 +270,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 		return MHD_YES;   /* refused on its announced length already */
 	struct api_resp rs = {0};
 	if (r->too_big)
-		api_error(&rs, 413, "request body larger than the limit of %zu bytes", a->o.max_body);
+		api_error(&rs, 413, "request body larger than the limit of %zu bytes", API_LIM(a, max_body));
 	else
 		api_dispatch(r, &rs);
 	enum MHD_Result ret = send_resp(a, r, &rs);
@@ -285,7 +285,7 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	(void)toe;
 	struct api *a = cls;
 	/* a kept-alive connection now waits for the next request's headers */
-	conn_set_deadline(a, conn, (int64_t)a->o.header_timeout * 1000);
+	conn_set_deadline(a, conn, (int64_t)API_LIM(a, header_timeout) * 1000);
 	struct api_req *r = *con_cls;
 	if (r == NULL)
 		return;
@@ -305,6 +305,21 @@ sweeper_stop(struct api *a)
 	pthread_mutex_unlock(&a->cmu);
 	if (running)
 		pthread_join(a->sweeper, NULL);
+}
+
+void
+api_set_limits(struct api *a, const struct api_limits *l)
+{
+	if (l->max_body != 0)
+		__atomic_store_n(&a->o.max_body, l->max_body, __ATOMIC_RELAXED);
+	if (l->max_rrsets != 0)
+		__atomic_store_n(&a->o.max_rrsets, l->max_rrsets, __ATOMIC_RELAXED);
+	if (l->max_records != 0)
+		__atomic_store_n(&a->o.max_records, l->max_records, __ATOMIC_RELAXED);
+	if (l->header_timeout != 0)
+		__atomic_store_n(&a->o.header_timeout, l->header_timeout, __ATOMIC_RELAXED);
+	if (l->body_timeout != 0)
+		__atomic_store_n(&a->o.body_timeout, l->body_timeout, __ATOMIC_RELAXED);
 }
 
 int

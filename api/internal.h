@@ -21,8 +21,12 @@
 enum api_route {
 	R_OTHER, R_DISCOVERY, R_SERVERS, R_SERVER, R_CONFIG, R_STATISTICS, R_ZONES, R_ZONE,
 	R_ZONE_EXPORT, R_ZONE_NOTIFY, R_ZONE_JOURNAL, R_TSIGKEYS, R_TSIGKEY, R_APIKEYS, R_APIKEY,
-	R_SEARCH, R_METRICS, R_ZONE_PROPAGATION, R_SECONDARIES, R_SECONDARY, R_MESH_CONF, R_COUNT
+	R_SEARCH, R_METRICS, R_ZONE_PROPAGATION, R_SECONDARIES, R_SECONDARY, R_MESH_CONF, R_AUDIT,
+	R_UI, R_COUNT
 };
+
+/* A limit of api_opts that a reload may change (api_set_limits): read atomically. */
+#define API_LIM(a, f) __atomic_load_n(&(a)->o.f, __ATOMIC_RELAXED)
 
 #define API_STATUS_SLOTS 16
 #define API_LAT_BUCKETS 12
@@ -60,6 +64,7 @@ struct api_req {
 	bool queued;           /* a response is queued already (413 on Content-Length) */
 	bool admin;
 	const char *account;   /* NULL for the admin key, else the key's account */
+	int64_t key_id;        /* the API key's id; 0 for the admin key */
 	char account_buf[STORE_ACCOUNT_MAX];
 	double start;                 /* clock_mono_s() at arrival */
 	enum api_route route;
@@ -193,9 +198,15 @@ api_handler api_metrics;
 api_handler api_zone_propagation;
 /* secondaries.c (mesh, admin scope): /secondaries[/{name}] and /mesh/wireguard.conf */
 api_handler api_secondaries_list, api_secondaries_add, api_secondary, api_mesh_conf;
+api_handler api_audit_list, api_ui;
 
 /* routes.c: finds the route of r->path (trailing slashes dropped), checks the key and scope, calls it. */
 void api_dispatch(struct api_req *r, struct api_resp *rs);
+/*
+ * After a handler (api/audit.c): a 2xx answer to a change (not GET/HEAD)
+ * gets its audit row; `zone_id` is the zone route's {id}, else NULL.
+ */
+void api_audit_record(struct api_req *r, const struct api_resp *rs, const char *zone_id);
 
 /* metrics.c: counts one finished request (route, status, latency since r->start). */
 void api_account(struct api *a, struct api_req *r, unsigned status);

@@ -20,7 +20,7 @@
 #define API_ID_MAX (DNS_NAME_TEXT_MAX * 3 + 1)
 
 enum api_scope {
-	SCOPE_PUBLIC,    /* no key needed (none today): r->account is then NULL, so such a
+	SCOPE_PUBLIC,    /* no key needed (the /ui/ files): r->account is then NULL, so such a
 	                  * handler must not read zones or keys */
 	SCOPE_ACCOUNT,   /* any valid key; an account key sees its own zones */
 	SCOPE_ADMIN,     /* the admin key only */
@@ -92,6 +92,11 @@ static const struct api_route_row routes[] = {
 	/* any method: a name with a '/' is a 404 before the method is looked at */
 	{NULL, P "/secondaries/{*}", api_secondary, ADM, R_SECONDARY, mesh_denied, true},
 	{"GET", P "/mesh/wireguard.conf", api_mesh_conf, ADM, R_MESH_CONF, mesh_denied, true},
+	/* an account key sees its own rows */
+	{"GET", P "/audit", api_audit_list, ACC, R_AUDIT, NULL, true},
+	/* the status page's static files: no key (the page asks for it, the data needs it) */
+	{NULL, "/ui", api_ui, SCOPE_PUBLIC, R_UI, NULL, false},
+	{NULL, "/ui/{*}", api_ui, SCOPE_PUBLIC, R_UI, NULL, false},
 };
 
 #undef P
@@ -192,4 +197,6 @@ api_dispatch(struct api_req *r, struct api_resp *rs)
 		return;
 	}
 	rt->fn(r, rs, var);
+	if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0)
+		api_audit_record(r, rs, strstr(rt->pattern, "/zones/{id}") != NULL ? var : NULL);
 }

@@ -323,9 +323,9 @@ rrset_records(struct api_ctx *c, struct store_op *op, json_t *jrecs, const char 
 	/* PowerDNS: a REPLACE without records (comments only, say) keeps them */
 	op->keep_records = op->kind == STORE_OP_REPLACE && jrecs == NULL;
 	size_t nr = op->kind == STORE_OP_DELETE ? 0 : json_array_size(jrecs);
-	if (nr > a->o.max_records) {
+	if (nr > API_LIM(a, max_records)) {
 		api_error(rs, 422, "%s.records: %zu records, more than the limit of %zu per rrset",
-		          op->label, nr, a->o.max_records);
+		          op->label, nr, API_LIM(a, max_records));
 		return -EINVAL;
 	}
 	if (op->kind == STORE_OP_REPLACE && nr > 0 && !op->has_ttl) {
@@ -443,9 +443,9 @@ api_rrsets_parse(struct api_ctx *c, json_t *arr, const uint8_t *zone, bool patch
 		return -EINVAL;
 	}
 	size_t n = json_array_size(arr);
-	if (n > a->o.max_rrsets) {
+	if (n > API_LIM(a, max_rrsets)) {
 		api_error(rs, 422, "rrsets: %zu rrsets, more than the limit of %zu per request", n,
-		          a->o.max_rrsets);
+		          API_LIM(a, max_rrsets));
 		return -EINVAL;
 	}
 	p->n = n;

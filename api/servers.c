@@ -81,11 +81,11 @@ api_config(struct api_req *r, struct api_resp *rs, const char *id)
 	json_t *arr = json_array();
 	setting(arr, "api", "yes");
 	setting(arr, "api-listen", r->api->o.listen);
-	snprintf(buf, sizeof(buf), "%zu", r->api->o.max_body);
+	snprintf(buf, sizeof(buf), "%zu", API_LIM(r->api, max_body));
 	setting(arr, "api-max-body", buf);
-	snprintf(buf, sizeof(buf), "%zu", r->api->o.max_rrsets);
+	snprintf(buf, sizeof(buf), "%zu", API_LIM(r->api, max_rrsets));
 	setting(arr, "api-max-rrsets", buf);
-	snprintf(buf, sizeof(buf), "%zu", r->api->o.max_records);
+	snprintf(buf, sizeof(buf), "%zu", API_LIM(r->api, max_records));
 	setting(arr, "api-max-records", buf);
 	setting(arr, "catalog", (const char *)"");
 	char cat[DNS_NAME_TEXT_MAX];

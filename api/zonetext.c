@@ -168,9 +168,9 @@ api_zonetext_parse(struct api_ctx *c, json_t *jz, const uint8_t *zone, struct ap
 	 * number only by --api-max-body, so that a whole zone of any size imports. */
 	struct api *a = c->r->api;
 	for (size_t i = 0; i < p->n; i++) {
-		if (p->ops[i].nrecs > a->o.max_records) {
+		if (p->ops[i].nrecs > API_LIM(a, max_records)) {
 			api_error(c->rs, 422, "%s: %zu records, more than the limit of %zu per rrset",
-			          p->ops[i].label, p->ops[i].nrecs, a->o.max_records);
+			          p->ops[i].label, p->ops[i].nrecs, API_LIM(a, max_records));
 			return -EINVAL;
 		}
 	}

@@ -78,6 +78,9 @@ enum db_qid {
 	DBQ_APIKEY_DELETE,
 	DBQ_APIKEY_ALL,
 	DBQ_APIKEY_FIND,
+	/* audit log */
+	DBQ_AUDIT_INSERT,
+	DBQ_AUDIT_LIST,
 	/* statistics */
 	DBQ_COUNT_ZONES,
 	DBQ_COUNT_RECORDS,

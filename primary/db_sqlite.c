@@ -130,7 +130,13 @@ static const char *const qsql[DBQ_COUNT] = {
 	                      "VALUES (?1, ?2, ?3, ?4)",
 	[DBQ_APIKEY_DELETE] = "DELETE FROM api_keys WHERE id = ?1",
 	[DBQ_APIKEY_ALL] = "SELECT id, account, description, created_at FROM api_keys ORDER BY id",
-	[DBQ_APIKEY_FIND] = "SELECT account FROM api_keys WHERE hash = ?1",
+	[DBQ_APIKEY_FIND] = "SELECT account, id FROM api_keys WHERE hash = ?1",
+	[DBQ_AUDIT_INSERT] = "INSERT INTO audit (at_ms, key_id, account, zone, what, status, "
+	                     "old_serial, new_serial) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+	                     "CASE WHEN ?9 THEN ?7 END, CASE WHEN ?9 THEN ?8 END)",
+	[DBQ_AUDIT_LIST] = "SELECT id, at_ms, key_id, account, zone, what, status, old_serial, "
+	                   "new_serial FROM audit WHERE at_ms >= ?1 AND (?2 = 0 OR account = ?3) "
+	                   "AND (?4 = 0 OR zone = ?5) AND id > ?6 ORDER BY id LIMIT ?7",
 	[DBQ_COUNT_ZONES] = "SELECT count(*) FROM zones",
 	[DBQ_COUNT_RECORDS] = "SELECT count(*) FROM records",
 	[DBQ_COUNT_JOURNAL] = "SELECT count(*) FROM journal",

@@ -97,6 +97,106 @@ load_key(const char *path, const char *flag)
 	return k;
 }
 
+/*
+ * The options a reload (SIGHUP) applies; any other changed option is
+ * logged as needing a restart.
+ */
+static const char *const reloadable[] = {
+	"log-level", "log-format", "notify", "api-max-body", "api-max-rrsets", "api-max-records",
+	"api-header-timeout", "api-body-timeout", NULL,
+};
+
+/* What a reload applies, checked in full before anything is. */
+struct reload_conf {
+	enum log_level level;
+	enum log_format format;
+	struct api_limits lim;
+};
+
+static int
+reload_conf(struct opt *o, struct reload_conf *rc, char *err, size_t errcap)
+{
+	unsigned long long v[5];
+	if (log_level_parse(opts_str(o, "log-level"), &rc->level) != 0) {
+		snprintf(err, errcap, "--log-level: unknown level '%s'", opts_str(o, "log-level"));
+		return -EINVAL;
+	}
+	if (log_format_parse(opts_str(o, "log-format"), &rc->format) != 0) {
+		snprintf(err, errcap, "--log-format: '%s' is not text or json",
+		         opts_str(o, "log-format"));
+		return -EINVAL;
+	}
+	if (opts_num(o, "api-max-body", 1024, (size_t)1 << 30, 16u << 20, &v[0], err, errcap) ||
+	    opts_num(o, "api-max-rrsets", 1, 10000000, 10000, &v[1], err, errcap) ||
+	    opts_num(o, "api-max-records", 1, 10000000, 10000, &v[2], err, errcap) ||
+	    opts_num(o, "api-header-timeout", 1, 3600, 10, &v[3], err, errcap) ||
+	    opts_num(o, "api-body-timeout", 1, 3600, 60, &v[4], err, errcap))
+		return -EINVAL;
+	rc->lim = (struct api_limits){.max_body = v[0], .max_rrsets = v[1], .max_records = v[2],
+	                              .header_timeout = (unsigned)v[3],
+	                              .body_timeout = (unsigned)v[4]};
+	return 0;
+}
+
+/*
+ * SIGHUP: reads the command line and --config file again into a fresh table
+ * and, when all of it is good, applies the reloadable options; a bad file
+ * changes nothing (the reason is logged).  0 or -EINVAL.
+ */
+static int
+reload(struct opt *cur, struct opt *fresh, int argc, char **argv, struct primary *p)
+{
+	char err[512];
+	struct reload_conf rc;
+	if (opts_reparse(cur, fresh, argc, argv, err, sizeof(err)) != 0 ||
+	    reload_conf(fresh, &rc, err, sizeof(err)) != 0) {
+		log_error(NULL, "reload refused, the running configuration stays: %s", err);
+		return -EINVAL;
+	}
+	struct opt *nt = opts_get(fresh, "notify");
+	if (!opts_same(cur, fresh, "notify") &&
+	    xfr_service_set_notify(p->xfr, nt->values, nt->nvalues, err, sizeof(err)) != 0) {
+		log_error(NULL, "reload refused, the running configuration stays: %s", err);
+		return -EINVAL;
+	}
+	log_set_level(rc.level);
+	log_set_format(rc.format);
+	api_set_limits(p->api, &rc.lim);
+	for (struct opt *o = cur; o->name != NULL; o++) {
+		bool r = false;
+		for (size_t i = 0; reloadable[i] != NULL && !r; i++)
+			r = strcmp(reloadable[i], o->name) == 0;
+		if (!r && !opts_same(cur, fresh, o->name))
+			log_warning(NULL, "reload: --%s changed, takes effect after a restart", o->name);
+	}
+	size_t n = opts_count(cur);
+	for (size_t i = 0; i < n; i++)
+		cur[i] = fresh[i];
+	log_notice(NULL, "configuration reloaded: log-level %s, %zu NOTIFY targets, api-max-body %zu, "
+	           "api-max-rrsets %zu, api-max-records %zu", opts_str(cur, "log-level"),
+	           nt->nvalues, rc.lim.max_body, rc.lim.max_rrsets, rc.lim.max_records);
+	return 0;
+}
+
+/* Until SIGTERM or SIGINT; SIGHUP reloads. */
+static void
+wait_signals(const sigset_t *sigs, struct opt *cur, struct opt *fresh, int argc, char **argv,
+             struct primary *p)
+{
+	for (;;) {
+		int sig = 0;
+		if (sigwait(sigs, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			log_notice(NULL, "SIGHUP received, reloading the configuration");
+			reload(cur, fresh, argc, argv, p);
+			continue;
+		}
+		log_notice(NULL, "%s received, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+		break;
+	}
+}
+
 /* The API's configuration from the options, on top of primary `p`. */
 static struct api_opts
 api_conf(struct opt *primary_opts, const char *key, struct primary *p)
@@ -144,6 +244,7 @@ main(int argc, char **argv)
 		{.name = "catalog", .arg = "NAME", .def = "catalog.anycst.invalid.", .help = "catalog zone"},
 		{.name = "notify", .arg = "ADDR:PORT", .help = "extra NOTIFY target", .repeatable = true},
 		{.name = "log-level", .arg = "LEVEL", .def = "info", .help = "debug|info|notice|warning|error"},
+		{.name = "log-format", .arg = "text|json", .def = "text", .help = "log lines as text or JSON"},
 		{.name = "journal-keep", .arg = "N", .def = "1000", .help = "journal entries kept per zone"},
 		{.name = "wal-max", .arg = "MIB", .def = "64", .help = "SQLite WAL size the checkpointer enforces"},
 		{.name = "api-max-body", .arg = "BYTES", .def = "16777216", .help = "largest request body"},
@@ -158,15 +259,17 @@ main(int argc, char **argv)
 		{.name = "wg-interface", .arg = "NAME", .help = "apply POP peers to this interface (wg set)"},
 		{0},
 	};
+	struct opt fresh[sizeof(primary_opts) / sizeof(primary_opts[0])];
 	char err[512];
 	if (opts_parse(primary_opts, argc, argv, "anycst-primary",
 	               "hidden primary: REST API, SQLite store, IXFR journal, zone transfers",
 	               err, sizeof(err)) != 0)
 		fatal("%s", err);
-	enum log_level lvl;
-	if (log_level_parse(opts_str(primary_opts, "log-level"), &lvl) != 0)
-		fatal("--log-level: unknown level '%s'", opts_str(primary_opts, "log-level"));
-	log_set_level(lvl);
+	struct reload_conf rc;
+	if (reload_conf(primary_opts, &rc, err, sizeof(err)) != 0)
+		fatal("%s", err);
+	log_set_level(rc.level);
+	log_set_format(rc.format);
 
 	/* the database and key files hold TSIG secrets and API key hashes */
 	umask(077);
@@ -245,15 +348,7 @@ main(int argc, char **argv)
 	}
 	log_notice(NULL, "anycst-primary started, database %s, catalog %s", db,
 	           opts_str(primary_opts, "catalog"));
-	for (;;) {
-		int sig = 0;
-		if (sigwait(&sigs, &sig) != 0)
-			continue;
-		if (sig == SIGHUP)
-			continue;
-		log_notice(NULL, "%s received, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-		break;
-	}
+	wait_signals(&sigs, primary_opts, fresh, argc, argv, p);
 	api_stop(p->api);
 	primary_close(p);
 	free(key);

@@ -503,6 +503,39 @@ int store_apikey_list(struct store *st, store_apikey_fn fn, void *ctx);
  */
 int store_apikey_find(struct store *st, const char *key, char *account);
 
+/*
+ * store_apikey_find with the key's id into *id as well.
+ */
+int store_apikey_find_id(struct store *st, const char *key, char *account, int64_t *id);
+
+/* ---- audit log (schema 0007) ------------------------------------------------ */
+
+#define STORE_AUDIT_WHAT_MAX 512
+
+/* One API change: who (key id, 0 the admin key; its account), what, when. */
+struct store_audit {
+	int64_t id;                         /* filled by store_audit_list */
+	int64_t at_ms;                      /* Unix milliseconds */
+	int64_t key_id;
+	char account[STORE_ACCOUNT_MAX];    /* "" for the admin key */
+	char zone[DNS_NAME_TEXT_MAX];       /* "" when not about one zone */
+	char what[STORE_AUDIT_WHAT_MAX];    /* "PATCH /zones/example.com." */
+	unsigned status;                    /* the HTTP status answered */
+	bool serials;                       /* old_serial and new_serial are known */
+	uint32_t old_serial, new_serial;
+};
+typedef int (*store_audit_fn)(void *ctx, const struct store_audit *a);
+
+/* Appends one row (its own transaction).  0 or -EIO. */
+int store_audit_add(struct store *st, const struct store_audit *a);
+/*
+ * Rows with at_ms >= since_ms and id > after_id, oldest first, at most
+ * `limit`; only those of `account` and of `zone` when not NULL.  `fn`
+ * returning non-zero stops and is returned.  0 or -EIO.
+ */
+int store_audit_list(struct store *st, const char *account, const char *zone, int64_t since_ms,
+                     int64_t after_id, size_t limit, store_audit_fn fn, void *ctx);
+
 /* ---- statistics ----------------------------------------------------------- */
 
 struct store_stats {

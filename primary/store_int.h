@@ -143,6 +143,8 @@ void pool_put(struct store *st, struct conn *c);
 int w_begin(struct store *st);
 void w_rollback(struct store *st);
 int w_commit(struct store *st);
+/* Commits a write that is no zone change (the audit log): no listener, not in the stats. */
+int w_commit_quiet(struct store *st);
 /* Queues the commit event of `zone` (sent by w_commit). */
 void pending_add(struct store *st, const uint8_t *zone, uint32_t from, uint32_t to,
                  enum store_change kind);

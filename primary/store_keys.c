@@ -238,6 +238,13 @@ store_apikey_list(struct store *st, store_apikey_fn fn, void *ctx)
 int
 store_apikey_find(struct store *st, const char *key, char *account)
 {
+	int64_t id;
+	return store_apikey_find_id(st, key, account, &id);
+}
+
+int
+store_apikey_find_id(struct store *st, const char *key, char *account, int64_t *id)
+{
 	uint8_t h[32];
 	if (key_hash(key, h) != 0)
 		return -EIO;
@@ -250,6 +257,7 @@ store_apikey_find(struct store *st, const char *key, char *account)
 		db_bind_blob(s, 1, h, 32);
 		if (db_step(s) == DB_ROW) {
 			copy_text(account, STORE_ACCOUNT_MAX, db_col_text(s, 0));
+			*id = db_col_i64(s, 1);
 			ret = 0;
 		}
 		db_done(s);

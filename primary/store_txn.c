@@ -228,6 +228,17 @@ w_rollback(struct store *st)
 }
 
 int
+w_commit_quiet(struct store *st)
+{
+	if (db_commit(st->w) != 0) {
+		w_rollback(st);
+		return -EIO;
+	}
+	pthread_mutex_unlock(&st->wmu);
+	return 0;
+}
+
+int
 w_commit(struct store *st)
 {
 	if (db_commit(st->w) != 0) {

@@ -38,6 +38,10 @@ struct xfr_service {
 	struct notify *notify;
 	struct pop_gate gate;  /* the POP registry's checks; ctx is the mesh */
 	bool listening;        /* the store's listener is ours */
+	/* the --notify targets, as xfr_service_set_notify last set them (one caller at a time) */
+	struct sockaddr_storage stat_addr[XFR_SERVICE_NOTIFY_MAX];
+	int stat_id[XFR_SERVICE_NOTIFY_MAX];
+	size_t nstat;
 };
 
 static bool
@@ -149,20 +153,9 @@ xfr_service_start(const struct xfr_service_opts *o, struct store *st, struct xfr
 		goto fail;
 	}
 	notify_set_xfrout(s->notify, s->xo);
-	for (size_t i = 0; i < o->nnotify; i++) {
-		struct sockaddr_storage ts;
-		socklen_t tl;
-		if (addr_parse(o->notify[i], 53, &ts, &tl) != 0) {
-			snprintf(err, errcap, "--notify: bad address '%s'", o->notify[i]);
-			ret = -EINVAL;
-			goto fail;
-		}
-		if (notify_add_target(s->notify, (const struct sockaddr *)&ts, tl) != 0) {
-			snprintf(err, errcap, "--notify: too many targets");
-			ret = -EINVAL;
-			goto fail;
-		}
-	}
+	ret = xfr_service_set_notify(s, o->notify, o->nnotify, err, errcap);
+	if (ret != 0)
+		goto fail;
 	ret = xfr_tcp_start(s->tcp);
 	if (ret == 0)
 		ret = notify_start(s->notify);
@@ -217,6 +210,62 @@ struct notify *
 xfr_service_notify(struct xfr_service *s)
 {
 	return s->notify;
+}
+
+static bool
+same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	return memcmp(a, b, sizeof(*a)) == 0;
+}
+
+int
+xfr_service_set_notify(struct xfr_service *s, const char *const *targets, size_t n, char *err,
+                       size_t errcap)
+{
+	struct sockaddr_storage want[XFR_SERVICE_NOTIFY_MAX];
+	if (n > XFR_SERVICE_NOTIFY_MAX) {
+		snprintf(err, errcap, "--notify: more than %d targets", XFR_SERVICE_NOTIFY_MAX);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		socklen_t tl;
+		memset(&want[i], 0, sizeof(want[i]));
+		if (addr_parse(targets[i], 53, &want[i], &tl) != 0) {
+			snprintf(err, errcap, "--notify: bad address '%s'", targets[i]);
+			return -EINVAL;
+		}
+	}
+	/* targets no longer wanted go, those kept keep their queue */
+	size_t k = 0;
+	for (size_t j = 0; j < s->nstat; j++) {
+		bool keep = false;
+		for (size_t i = 0; i < n && !keep; i++)
+			keep = same_addr(&s->stat_addr[j], &want[i]);
+		if (!keep) {
+			notify_target_remove(s->notify, s->stat_id[j]);
+			continue;
+		}
+		s->stat_addr[k] = s->stat_addr[j];
+		s->stat_id[k++] = s->stat_id[j];
+	}
+	s->nstat = k;
+	for (size_t i = 0; i < n; i++) {
+		bool have = false;
+		for (size_t j = 0; j < s->nstat && !have; j++)
+			have = same_addr(&s->stat_addr[j], &want[i]);
+		if (have)
+			continue;
+		const struct sockaddr *sa = (const struct sockaddr *)&want[i];
+		int id = notify_target_add(s->notify, sa, addr_len(sa), NULL);
+		if (id < 0) {
+			snprintf(err, errcap, "--notify %s: cannot add the target, %s", targets[i],
+			         strerror(-id));
+			return id;
+		}
+		s->stat_addr[s->nstat] = want[i];
+		s->stat_id[s->nstat++] = id;
+	}
+	return 0;
 }
 
 struct behind_ctx {

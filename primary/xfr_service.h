@@ -48,6 +48,16 @@ struct notify;
 struct notify *xfr_service_notify(struct xfr_service *s);
 
 /*
+ * Makes `targets` (ADDR:PORT, port 53 by default) the --notify targets: new
+ * ones are added, gone ones removed, kept ones untouched (a reload).  All
+ * addresses are checked before anything changes: -EINVAL with the bad one
+ * named in err.  One caller at a time.
+ */
+#define XFR_SERVICE_NOTIFY_MAX 32
+int xfr_service_set_notify(struct xfr_service *s, const char *const *targets, size_t n,
+                           char *err, size_t errcap);
+
+/*
  * Points the transfer ACL and xfrout at the POP registry (NULL: none), and
  * then NOTIFYs each POP of every zone whose serial it has not acknowledged
  * (pop_serials, durable): a change made before a crash still reaches the

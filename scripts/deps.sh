@@ -12,7 +12,7 @@ python3 python3-dnspython python3-pytest
 wireguard-go wireguard-tools nftables iproute2 bird2
 nsd pdns-server pdns-backend-sqlite3 dnsperf
 pebble certbot python3-certbot-dns-rfc2136 lego
-prometheus"
+prometheus chromium chromium-driver python3-websocket"
 
 missing=""
 for p in $PKGS; do

@@ -58,6 +58,7 @@ static struct opt secondary_opts[] = {
 	{.name = "workers", .arg = "N", .def = "number of CPUs", .help = "serving threads"},
 	{.name = "identity", .arg = "STRING", .def = "hostname", .help = "NSID / id.server"},
 	{.name = "log-level", .arg = "LEVEL", .def = "info", .help = "debug|info|notice|warning|error"},
+	{.name = "log-format", .arg = "text|json", .def = "text", .help = "log lines as text or JSON"},
 	{.name = "http", .arg = "ADDR:PORT", .def = "off", .help = "/healthz and /metrics"},
 	{.name = "xfr-threads", .arg = "N", .def = "4", .help = "concurrent zone transfers"},
 	{.name = "xfr-timeout", .arg = "SECONDS", .def = "30",
@@ -189,16 +190,44 @@ struct secondary {
 	struct serve_udp *udp;
 	struct serve_tcp *tcp;
 	struct http *http;
+	/* reload (SIGHUP): the options read again, keys replaced (kept until exit) */
+	struct opt fresh[sizeof(secondary_opts) / sizeof(secondary_opts[0])];
+	struct old_key *old_keys;
+	int argc;
+	char **argv;
 };
 
+/* A TSIG key a reload replaced: a transfer in flight may still use it. */
+struct old_key {
+	struct old_key *next;
+	struct dns_tsig_key k;
+};
+
+static int
+parse_log(struct opt *o, enum log_level *lvl, enum log_format *fmt, char *err, size_t errcap)
+{
+	if (log_level_parse(opts_str(o, "log-level"), lvl) != 0) {
+		snprintf(err, errcap, "--log-level: '%s' is not debug|info|notice|warning|error",
+		         opts_str(o, "log-level"));
+		return -EINVAL;
+	}
+	if (log_format_parse(opts_str(o, "log-format"), fmt) != 0) {
+		snprintf(err, errcap, "--log-format: '%s' is not text or json",
+		         opts_str(o, "log-format"));
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static void
-setup_log(void)
+setup_log(struct secondary *s)
 {
 	enum log_level lvl;
-	if (log_level_parse(opts_str(secondary_opts, "log-level"), &lvl) != 0)
-		fatal("--log-level: '%s' is not debug|info|notice|warning|error",
-		      opts_str(secondary_opts, "log-level"));
+	enum log_format fmt;
+	if (parse_log(secondary_opts, &lvl, &fmt, s->err, sizeof(s->err)) != 0)
+		fatal("%s", s->err);
 	log_set_level(lvl);
+	log_set_format(fmt);
 }
 
 /* --transport, --primary, --pin, --insecure: the transfer transport. */
@@ -502,6 +531,111 @@ start_http(struct secondary *s)
 	           addr_fmt((const struct sockaddr *)&s->http_addr, a, sizeof(a)));
 }
 
+/* Options a reload applies; others changed are logged as needing a restart. */
+static const char *const reloadable[] = {
+	"log-level", "log-format", "rrl-rate", "rrl-slip", "tsig-file", "tcp-max-per-client",
+	"tcp-idle-timeout", "tcp-msg-timeout", NULL,
+};
+
+/* What a reload applies, all checked before any of it is. */
+struct reload_conf {
+	enum log_level lvl;
+	enum log_format fmt;
+	unsigned long long rate, slip, per_client, idle, msg;
+	struct old_key *key;    /* the TSIG key read again, NULL without TSIG */
+};
+
+/* The new TSIG key into rc->key (read again even when the path is unchanged: rotation). */
+static int
+reload_tsig(struct secondary *s, struct reload_conf *rc, char *err, size_t errcap)
+{
+	struct opt *f = opts_get(s->fresh, "tsig-file");
+	if (opts_get(s->fresh, "tsig")->set) {
+		snprintf(err, errcap, "--tsig: a TSIG secret is not taken from the config file; use "
+		         "--tsig-file");
+		return -EINVAL;
+	}
+	if (f->set != s->have_tsig) {
+		snprintf(err, errcap, "--tsig-file: turning TSIG %s needs a restart",
+		         f->set ? "on" : "off");
+		return -EINVAL;
+	}
+	if (!f->set)
+		return 0;
+	rc->key = calloc(1, sizeof(*rc->key));
+	if (rc->key == NULL) {
+		snprintf(err, errcap, "out of memory");
+		return -ENOMEM;
+	}
+	int ret = tsig_file_load(&rc->key->k, f->values[f->nvalues - 1], err, errcap);
+	if (ret != 0) {
+		free(rc->key);
+		rc->key = NULL;
+	}
+	return ret;
+}
+
+static int
+reload_conf(struct secondary *s, struct reload_conf *rc, char *err, size_t errcap)
+{
+	struct opt *o = s->fresh;
+	if (opts_reparse(secondary_opts, o, s->argc, s->argv, err, errcap) != 0 ||
+	    parse_log(o, &rc->lvl, &rc->fmt, err, errcap) != 0 ||
+	    opts_num(o, "rrl-rate", 0, 10000000, 0, &rc->rate, err, errcap) != 0 ||
+	    opts_num(o, "rrl-slip", 0, 100, 2, &rc->slip, err, errcap) != 0 ||
+	    opts_num(o, "tcp-max-per-client", 1, 65536, 32, &rc->per_client, err, errcap) != 0 ||
+	    opts_num(o, "tcp-idle-timeout", 1, 3600, 10, &rc->idle, err, errcap) != 0 ||
+	    opts_num(o, "tcp-msg-timeout", 1, 3600, 5, &rc->msg, err, errcap) != 0)
+		return -EINVAL;
+	return reload_tsig(s, rc, err, errcap);
+}
+
+/*
+ * SIGHUP: the command line and --config file read again; when all of it is
+ * good the reloadable options apply at once (connections stay open), else
+ * nothing changes and the reason is logged.
+ */
+static void
+reload(struct secondary *s)
+{
+	char err[512];
+	struct reload_conf rc = {0};
+	if (reload_conf(s, &rc, err, sizeof(err)) != 0) {
+		log_error(NULL, "reload refused, the running configuration stays: %s", err);
+		return;
+	}
+	log_set_level(rc.lvl);
+	log_set_format(rc.fmt);
+	if (s->rrl != NULL)
+		rrl_set_rate(s->rrl, (uint32_t)rc.rate, (uint32_t)rc.slip);
+	else if (rc.rate != 0)
+		log_warning(NULL, "reload: --rrl-rate: RRL was off at start; turning it on takes "
+		            "effect after a restart");
+	struct serve_tcp_limits lim = {.max_per_client = (unsigned)rc.per_client,
+	                               .idle_ms = (unsigned)rc.idle * 1000,
+	                               .msg_ms = (unsigned)rc.msg * 1000};
+	serve_tcp_set_limits(s->tcp, &lim);
+	if (rc.key != NULL) {
+		rc.key->next = s->old_keys;
+		s->old_keys = rc.key;
+		__atomic_store_n(&s->ncfg.tsig, &rc.key->k, __ATOMIC_RELEASE);
+		timers_set_tsig(s->tm, &rc.key->k);
+	}
+	for (struct opt *o = secondary_opts; o->name != NULL; o++) {
+		bool r = false;
+		for (size_t i = 0; reloadable[i] != NULL && !r; i++)
+			r = strcmp(reloadable[i], o->name) == 0;
+		if (!r && !opts_same(secondary_opts, s->fresh, o->name))
+			log_warning(NULL, "reload: --%s changed, takes effect after a restart", o->name);
+	}
+	size_t n = opts_count(secondary_opts);
+	for (size_t i = 0; i < n; i++)
+		secondary_opts[i] = s->fresh[i];
+	log_notice(NULL, "configuration reloaded: log-level %s, rrl-rate %llu, rrl-slip %llu, "
+	           "tcp-max-per-client %llu%s", opts_str(secondary_opts, "log-level"), rc.rate,
+	           rc.slip, rc.per_client, rc.key != NULL ? ", TSIG key read again" : "");
+}
+
 /* Announce, HTTP, transfers; then waits for SIGTERM or SIGINT. */
 static void
 run(struct secondary *s)
@@ -518,8 +652,10 @@ run(struct secondary *s)
 	if (timers_start(s->tm) != 0)
 		fatal("cannot start the transfer threads");
 	int sig = 0;
-	while (sigwait(&s->sigs, &sig) == 0 && sig == SIGHUP)
-		log_notice(NULL, "SIGHUP ignored (zones follow the primary and the catalog)");
+	while (sigwait(&s->sigs, &sig) == 0 && sig == SIGHUP) {
+		log_notice(NULL, "SIGHUP received, reloading the configuration");
+		reload(s);
+	}
 	log_notice(NULL, "shutting down (signal %d)", sig);
 }
 
@@ -541,6 +677,12 @@ shutdown_all(struct secondary *s)
 	rcu_unregister_thread();
 	health_free(s->health);
 	rrl_free(s->rrl);
+	while (s->old_keys != NULL) {
+		struct old_key *k = s->old_keys;
+		s->old_keys = k->next;
+		explicit_bzero(&k->k, sizeof(k->k));
+		free(k);
+	}
 	free(s->listen);
 	free(s->zones);
 }
@@ -553,7 +695,9 @@ main(int argc, char **argv)
 	               "POP daemon: pulls zones from the primary, answers from memory", s.err,
 	               sizeof(s.err)) != 0)
 		fatal("%s", s.err);
-	setup_log();
+	s.argc = argc;
+	s.argv = argv;
+	setup_log(&s);
 	setup_transport(&s);
 	setup_tsig(&s);
 	setup_fallback(&s);

@@ -130,9 +130,11 @@ notify_handle(struct notify_cfg *c, const uint8_t *q, size_t qlen, const struct 
 	struct dns_tsig_ctx tctx;
 	bool signed_ok = false;
 	size_t ret = 0;
-	if (c->tsig != NULL) {
+	/* a reload may point c->tsig at a new key: this message uses one */
+	const struct dns_tsig_key *key = __atomic_load_n(&c->tsig, __ATOMIC_ACQUIRE);
+	if (key != NULL) {
 		dns_tsig_ctx_init(&tctx, NULL);
-		int v = dns_tsig_verify_request(&tctx, &m, c->tsig, 1, (uint64_t)time(NULL));
+		int v = dns_tsig_verify_request(&tctx, &m, key, 1, (uint64_t)time(NULL));
 		if (v == 1) {
 			log_refused(from, m.qname, "not signed with TSIG");
 			ret = refuse(&m, DNS_RCODE_REFUSED, out, cap, NULL);
@@ -187,7 +189,7 @@ notify_handle(struct notify_cfg *c, const uint8_t *q, size_t qlen, const struct 
 		ret = s > 0 ? (size_t)s : 0;
 	}
 out:
-	if (c->tsig != NULL)
+	if (key != NULL)
 		dns_tsig_ctx_clear(&tctx);
 	return ret;
 }

@@ -113,6 +113,14 @@ rrl_new(const struct rrl_cfg *cfg)
 }
 
 void
+rrl_set_rate(struct rrl *r, uint32_t rate, uint32_t slip)
+{
+	__atomic_store_n(&r->rate, rate > COUNT_MAX - 1 ? (uint32_t)(COUNT_MAX - 1) : rate,
+	                 __ATOMIC_RELAXED);
+	__atomic_store_n(&r->slip, slip, __ATOMIC_RELAXED);
+}
+
+void
 rrl_free(struct rrl *r)
 {
 	if (r == NULL)
@@ -357,15 +365,17 @@ rrl_decide(struct rrl *r, uint64_t key, uint64_t now_ms, struct rrl_stats *st)
 		                                __ATOMIC_RELAXED))
 			break;
 	}
-	if (count <= r->rate) {
+	uint32_t rate = __atomic_load_n(&r->rate, __ATOMIC_RELAXED);
+	uint32_t slip = __atomic_load_n(&r->slip, __ATOMIC_RELAXED);
+	if (count <= rate || rate == 0) {
 		if (st != NULL)
 			STAT_INC(st, passed);
 		return RRL_PASS;
 	}
 	if (st != NULL)
 		STAT_INC(st, limited);
-	uint64_t nth = count - r->rate;   /* 1 for the first limited answer this second */
-	if (r->slip != 0 && nth % r->slip == 0) {
+	uint64_t nth = count - rate;   /* 1 for the first limited answer this second */
+	if (slip != 0 && nth % slip == 0) {
 		if (st != NULL)
 			STAT_INC(st, slipped);
 		return RRL_SLIP;

@@ -77,6 +77,12 @@ struct rrl_stats {
 } __attribute__((aligned(64)));
 
 /*
+ * A reload's rate and slip, taking effect with the next response (rate 0:
+ * every response passes; the table stays).  Thread-safe.
+ */
+void rrl_set_rate(struct rrl *r, uint32_t rate, uint32_t slip);
+
+/*
  * NULL on ENOMEM, when cfg->rate is 0 (RRL off: callers skip the hook) or a
  * prefix length is out of range (callers check the flags first).
  */

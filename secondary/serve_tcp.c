@@ -97,7 +97,8 @@ accept_all(struct serve_tcp *t, int lfd)
 		if (fd < 0)
 			return;
 		if (t->nconns >= t->lim.max_conns ||
-		    count_peer(t, (const struct sockaddr *)&ss) >= t->lim.max_per_client) {
+		    count_peer(t, (const struct sockaddr *)&ss) >=
+		            __atomic_load_n(&t->lim.max_per_client, __ATOMIC_RELAXED)) {
 			SERVE_INC(t->ctx.stats->tcp_refused_limit);
 			close(fd);
 			continue;
@@ -204,9 +205,10 @@ sweep_idle(struct serve_tcp *t)
 		const struct conn *c = t->conns[i];
 		bool late;
 		if (c->out_len == 0 && tcp_frame_pending(&c->in) > 0)
-			late = now - c->msg_ms > (int64_t)t->lim.msg_ms;
+			late = now - c->msg_ms > (int64_t)__atomic_load_n(&t->lim.msg_ms, __ATOMIC_RELAXED);
 		else
-			late = now - c->last_ms > (int64_t)t->lim.idle_ms;
+			late = now - c->last_ms >
+			       (int64_t)__atomic_load_n(&t->lim.idle_ms, __ATOMIC_RELAXED);
 		if (late) {
 			SERVE_INC(t->ctx.stats->tcp_idle_closed);
 			conn_close(t, i);
@@ -346,4 +348,15 @@ serve_tcp_stop(struct serve_tcp *t)
 	free(t->lfds);
 	free(t->conns);
 	free(t);
+}
+
+void
+serve_tcp_set_limits(struct serve_tcp *t, const struct serve_tcp_limits *lim)
+{
+	if (lim->max_per_client != 0)
+		__atomic_store_n(&t->lim.max_per_client, lim->max_per_client, __ATOMIC_RELAXED);
+	if (lim->idle_ms != 0)
+		__atomic_store_n(&t->lim.idle_ms, lim->idle_ms, __ATOMIC_RELAXED);
+	if (lim->msg_ms != 0)
+		__atomic_store_n(&t->lim.msg_ms, lim->msg_ms, __ATOMIC_RELAXED);
 }

@@ -31,6 +31,13 @@ struct serve_tcp *serve_tcp_start(const struct sockaddr_storage *addrs, size_t n
                                   const struct serve_ctx *tmpl,
                                   const struct serve_tcp_limits *lim, char *err, size_t errcap);
 
+/*
+ * A reload's limits: max_per_client, idle_ms and msg_ms (not 0) apply to
+ * the next connection and the next sweep; max_conns needs a restart.
+ * Open connections stay.  Thread-safe.
+ */
+void serve_tcp_set_limits(struct serve_tcp *t, const struct serve_tcp_limits *lim);
+
 /* Stops and joins the thread, closes every socket, frees.  NULL is a no-op. */
 void serve_tcp_stop(struct serve_tcp *t);
 

@@ -405,7 +405,7 @@ refresh_zone(struct timers *t, struct tzone *z, struct outcome *oc)
 		.primary = (const struct sockaddr *)&t->cfg.primary,
 		.primary_len = addr_len((const struct sockaddr *)&t->cfg.primary),
 		.transport = t->cfg.transport,
-		.tsig = t->cfg.tsig,
+		.tsig = __atomic_load_n(&t->cfg.tsig, __ATOMIC_ACQUIRE),
 		.have_serial = base != NULL,
 		.serial = base != NULL ? zone_serial(base) : 0,
 		.force_axfr = z->force_axfr,
@@ -848,4 +848,10 @@ timers_walk(struct timers *t, timers_info_fn fn, void *ctx)
 		fn(ctx, &zi);
 	}
 	pthread_mutex_unlock(&t->lock);
+}
+
+void
+timers_set_tsig(struct timers *t, const struct dns_tsig_key *k)
+{
+	__atomic_store_n(&t->cfg.tsig, k, __ATOMIC_RELEASE);
 }

@@ -56,6 +56,12 @@ struct timers_cfg {
 struct timers *timers_new(const struct timers_cfg *cfg);
 
 /*
+ * A reload's TSIG key for the next transfers (those running finish with
+ * theirs): `k` must stay valid until timers_free.  Thread-safe.
+ */
+void timers_set_tsig(struct timers *t, const struct dns_tsig_key *k);
+
+/*
  * Follows zone `apex` (wire): adds it to the zdb, loads and publishes its
  * persisted version when there is one (a corrupt file is logged and
  * ignored: the zone is then transferred in full), and makes its refresh due.

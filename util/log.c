@@ -10,10 +10,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
-static enum log_level cur_level = LOG_INFO;
+static int cur_level = LOG_INFO;      /* __atomic: a reload sets it */
+static int cur_format = LOG_TEXT;     /* __atomic */
 static char log_prefix[64];
+static char log_ident[64];            /* the prefix's text without brackets, for JSON */
 
 static const char *const level_names[] = {"debug", "info", "notice", "warning", "error"};
 
@@ -32,27 +35,102 @@ log_level_parse(const char *s, enum log_level *out)
 void
 log_set_level(enum log_level lvl)
 {
-	cur_level = lvl;
+	__atomic_store_n(&cur_level, (int)lvl, __ATOMIC_RELAXED);
 }
 
 enum log_level
 log_get_level(void)
 {
-	return cur_level;
+	return (enum log_level)__atomic_load_n(&cur_level, __ATOMIC_RELAXED);
+}
+
+int
+log_format_parse(const char *s, enum log_format *out)
+{
+	if (strcmp(s, "text") == 0)
+		*out = LOG_TEXT;
+	else if (strcmp(s, "json") == 0)
+		*out = LOG_JSON;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+void
+log_set_format(enum log_format f)
+{
+	__atomic_store_n(&cur_format, (int)f, __ATOMIC_RELAXED);
 }
 
 void
 log_set_prefix(const char *prefix)
 {
-	if (prefix == NULL || prefix[0] == '\0')
+	if (prefix == NULL || prefix[0] == '\0') {
 		log_prefix[0] = '\0';
-	else
+		log_ident[0] = '\0';
+	} else {
 		snprintf(log_prefix, sizeof(log_prefix), "[%s] ", prefix);
+		snprintf(log_ident, sizeof(log_ident), "%s", prefix);
+	}
+}
+
+/* `s` as a JSON string (quotes included) at out+n; the new length. */
+static size_t
+json_str(char *out, size_t n, size_t cap, const char *s)
+{
+	if (n + 2 >= cap)
+		return n;
+	out[n++] = '"';
+	for (const unsigned char *p = (const unsigned char *)s; *p != '\0' && n + 8 < cap; p++) {
+		if (*p == '"' || *p == '\\') {
+			out[n++] = '\\';
+			out[n++] = (char)*p;
+		} else if (*p < 0x20 || *p == 0x7f) {
+			n += (size_t)snprintf(out + n, cap - n, "\\u%04x", *p);
+		} else {
+			out[n++] = (char)*p;
+		}
+	}
+	out[n++] = '"';
+	return n;
+}
+
+static void
+log_json(enum log_level lvl, const char *zone, const char *fmt, va_list ap)
+{
+	char msg[2048], line[4600];
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	struct tm tm;
+	gmtime_r(&ts.tv_sec, &tm);
+	size_t n = (size_t)snprintf(line, sizeof(line),
+	                            "{\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\",\"level\":\"%s\"",
+	                            tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	                            tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, level_names[lvl]);
+	if (log_ident[0] != '\0') {
+		n += (size_t)snprintf(line + n, sizeof(line) - n, ",\"pop\":");
+		n = json_str(line, n, sizeof(line), log_ident);
+	}
+	if (zone != NULL) {
+		n += (size_t)snprintf(line + n, sizeof(line) - n, ",\"zone\":");
+		n = json_str(line, n, sizeof(line), zone);
+	}
+	n += (size_t)snprintf(line + n, sizeof(line) - n, ",\"msg\":");
+	n = json_str(line, n, sizeof(line) - 3, msg);
+	line[n++] = '}';
+	line[n++] = '\n';
+	ssize_t w = write(STDERR_FILENO, line, n);
+	(void)w;
 }
 
 static void
 log_vmsg(enum log_level lvl, const char *zone, const char *fmt, va_list ap)
 {
+	if (__atomic_load_n(&cur_format, __ATOMIC_RELAXED) == LOG_JSON) {
+		log_json(lvl, zone, fmt, ap);
+		return;
+	}
 	char line[2048];
 	int n = snprintf(line, sizeof(line), "%s%s: ", log_prefix, level_names[lvl]);
 	if (zone != NULL && n >= 0 && (size_t)n < sizeof(line))
@@ -71,7 +149,7 @@ log_vmsg(enum log_level lvl, const char *zone, const char *fmt, va_list ap)
 void
 log_msg(enum log_level lvl, const char *zone, const char *fmt, ...)
 {
-	if (lvl < cur_level)
+	if ((int)lvl < __atomic_load_n(&cur_level, __ATOMIC_RELAXED))
 		return;
 	va_list ap;
 	va_start(ap, fmt);

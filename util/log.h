@@ -13,6 +13,15 @@ enum log_level { LOG_DEBUG, LOG_INFO, LOG_NOTICE, LOG_WARNING, LOG_ERROR };
 int log_level_parse(const char *s, enum log_level *out);
 void log_set_level(enum log_level lvl);
 enum log_level log_get_level(void);
+/*
+ * Line format: LOG_TEXT (above) or LOG_JSON, one JSON object a line:
+ *   {"ts":"2026-12-06T18:00:00.123Z","level":"info","pop":"p1","zone":"example.com.","msg":"..."}
+ * ("pop" and "zone" only when set).  log_format_parse takes "text" or "json".
+ * Level and format may change at any time from any thread (a reload).
+ */
+enum log_format { LOG_TEXT, LOG_JSON };
+int log_format_parse(const char *s, enum log_format *out);
+void log_set_format(enum log_format f);
 /* Text printed before every line (e.g. the POP identity); NULL clears. Copied. */
 void log_set_prefix(const char *prefix);
 

@@ -109,7 +109,8 @@ usage(const struct opt *opts, const char *prog, const char *summary)
 			printf(" (repeatable)");
 		printf("\n");
 	}
-	printf("  %-28s %s\n", "--config FILE", "read options from FILE, one 'name value' a line");
+	printf("  %-28s %s\n", "--config FILE",
+	       "read options from FILE, one 'name = value' a line (SIGHUP reads it again)");
 	printf("  %-28s %s\n", "--help", "print this help");
 	printf("  %-28s %s\n", "--version", "print the version");
 }
@@ -141,11 +142,16 @@ load_file(struct opt *opts, const char *path, char *err, size_t errcap)
 		if (*p == '\0')
 			continue;
 		char *k = p;
-		while (*p != '\0' && *p != ' ' && *p != '\t')
+		while (*p != '\0' && *p != ' ' && *p != '\t' && *p != '=')
 			p++;
 		size_t klen = (size_t)(p - k);
 		while (*p == ' ' || *p == '\t')
 			p++;
+		if (*p == '=') {   /* "name = value" or "name value" */
+			p++;
+			while (*p == ' ' || *p == '\t')
+				p++;
+		}
 		if (klen > 2 && k[0] == '-' && k[1] == '-') {
 			k += 2;
 			klen -= 2;
@@ -245,5 +251,62 @@ opts_parse(struct opt *opts, int argc, char **argv, const char *prog, const char
 		if (ret != 0)
 			return ret;
 	}
+	return 0;
+}
+
+size_t
+opts_count(const struct opt *opts)
+{
+	size_t n = 0;
+	while (opts[n].name != NULL)
+		n++;
+	return n;
+}
+
+int
+opts_reparse(const struct opt *opts, struct opt *fresh, int argc, char **argv, char *err,
+             size_t errcap)
+{
+	size_t n = opts_count(opts);
+	for (size_t i = 0; i <= n; i++) {
+		fresh[i] = opts[i];
+		fresh[i].nvalues = 0;
+		fresh[i].set = false;
+	}
+	/* argv passed the first parse: no --help or --version in it */
+	return opts_parse(fresh, argc, argv, "", "", err, errcap);
+}
+
+bool
+opts_same(struct opt *a, struct opt *b, const char *name)
+{
+	struct opt *x = opts_get(a, name), *y = opts_get(b, name);
+	if (x->set != y->set || x->nvalues != y->nvalues)
+		return false;
+	for (size_t i = 0; i < x->nvalues; i++) {
+		if (strcmp(x->values[i], y->values[i]) != 0)
+			return false;
+	}
+	return true;
+}
+
+int
+opts_num(struct opt *opts, const char *name, unsigned long long lo, unsigned long long hi,
+         unsigned long long def, unsigned long long *out, char *err, size_t errcap)
+{
+	struct opt *o = opts_get(opts, name);
+	if (o->nvalues == 0) {
+		*out = def;
+		return 0;
+	}
+	const char *s = o->values[o->nvalues - 1];
+	char *end = NULL;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (end == s || *end != '\0' || errno != 0 || v < lo || v > hi || s[0] == '-') {
+		snprintf(err, errcap, "--%s: '%s' is not a number in %llu..%llu", name, s, lo, hi);
+		return -EINVAL;
+	}
+	*out = v;
 	return 0;
 }

@@ -1,7 +1,7 @@
 /*
  * Command-line flags and config files with one table.  Every long flag
  * `--name VALUE` may also appear in a config file (`--config FILE`) as a
- * line `name value`; '#' starts a comment.  Flags given on the command line
+ * line `name = value` (or `name value`); '#' starts a comment.  Flags given on the command line
  * win over the file; repeatable options from both are kept, file first.
  */
 #ifndef UTIL_OPTS_H
@@ -39,5 +39,23 @@ struct opt *opts_get(struct opt *opts, const char *name);
 /* Last value, or the default when unset. */
 const char *opts_str(struct opt *opts, const char *name);
 bool opts_flag(struct opt *opts, const char *name);
+
+/* Entries of `opts` before its terminating {0}. */
+size_t opts_count(const struct opt *opts);
+/*
+ * For a reload (SIGHUP): copies the table `opts` (opts_count + 1 entries)
+ * into `fresh` without values and parses argv and its --config file again
+ * into it.  0, or -EINVAL with the fault in err (the caller keeps `opts`).
+ */
+int opts_reparse(const struct opt *opts, struct opt *fresh, int argc, char **argv,
+                 char *err, size_t errcap);
+/* Whether option `name` has the same values (and set state) in both tables. */
+bool opts_same(struct opt *a, struct opt *b, const char *name);
+/*
+ * The number option `name` in lo..hi into *out, `def` when unset.  0, or
+ * -EINVAL with "--name: 'v' is not a number in lo..hi" in err.
+ */
+int opts_num(struct opt *opts, const char *name, unsigned long long lo, unsigned long long hi,
+             unsigned long long def, unsigned long long *out, char *err, size_t errcap);
 
 #endif

@@ -131,6 +131,48 @@ test_opts_config_file(void **state)
 	unlink(path);
 }
 
+/* "name = value" lines, and a reload into a fresh table that a bad file leaves alone. */
+static void
+test_opts_reparse(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/anycst-test-opts-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	FILE *f = fdopen(fd, "w");
+	fputs("workers = 8\nlisten=10.0.0.1:53\n", f);
+	fclose(f);
+	char err[256];
+	char *argv[] = {"prog", "--config", path, NULL};
+	reset();
+	assert_int_equal(opts_parse(table, 3, argv, "prog", "t", err, sizeof(err)), 0);
+	assert_string_equal(opts_str(table, "workers"), "8");
+	assert_string_equal(opts_str(table, "listen"), "10.0.0.1:53");
+	unsigned long long v = 0;
+	assert_int_equal(opts_num(table, "workers", 1, 16, 4, &v, err, sizeof(err)), 0);
+	assert_int_equal(v, 8);
+	assert_int_equal(opts_num(table, "workers", 1, 4, 4, &v, err, sizeof(err)), -22);
+	assert_string_equal(err, "--workers: '8' is not a number in 1..4");
+	struct opt fresh[4];
+	f = fopen(path, "w");
+	fputs("workers 9\n", f);
+	fclose(f);
+	assert_int_equal(opts_reparse(table, fresh, 3, argv, err, sizeof(err)), 0);
+	assert_string_equal(opts_str(fresh, "workers"), "9");
+	assert_int_equal(opts_get(fresh, "listen")->nvalues, 0);
+	assert_false(opts_same(table, fresh, "workers"));
+	assert_false(opts_same(table, fresh, "listen"));
+	assert_true(opts_same(table, fresh, "insecure"));
+	assert_string_equal(opts_str(table, "workers"), "8");   /* the old table is untouched */
+	f = fopen(path, "w");
+	fputs("workers 9\nnope 1\n", f);
+	fclose(f);
+	assert_int_equal(opts_reparse(table, fresh, 3, argv, err, sizeof(err)), -22);
+	assert_non_null(strstr(err, ":2: unknown option 'nope'"));
+	assert_string_equal(opts_str(table, "workers"), "8");
+	unlink(path);
+}
+
 int
 main(void)
 {
@@ -138,6 +180,7 @@ main(void)
 		cmocka_unit_test(test_opts_command_line),
 		cmocka_unit_test(test_opts_errors_name_the_flag),
 		cmocka_unit_test(test_opts_config_file),
+		cmocka_unit_test(test_opts_reparse),
 	};
 	return cmocka_run_group_tests_name("opts", tests, NULL, NULL);
 }
