@@ -164,9 +164,11 @@ zone_exists(struct ctl *c, const char *path)
 }
 
 static int
-create_zone(struct batch *b, const char *origin)
+create_zone(struct batch *b, const char *origin, json_t *keys)
 {
 	json_t *body = json_pack("{s:s,s:s,s:[O]}", "name", origin, "kind", "Native", "rrsets", b->soa);
+	if (json_array_size(keys) > 0)
+		json_object_set(body, "master_tsig_key_ids", keys);
 	int rc = ctl_call(b->c, "POST", "/zones", body, "zone import: create");
 	json_decref(body);
 	return rc;
@@ -174,6 +176,7 @@ create_zone(struct batch *b, const char *origin)
 
 struct import_args {
 	const char *zone, *file;
+	json_t *keys;             /* --allow-key: master_tsig_key_ids */
 	bool replace;
 	size_t batch;
 };
@@ -185,6 +188,8 @@ import_args(int argc, char **argv, struct import_args *a)
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--replace") == 0) {
 			a->replace = true;
+		} else if (strcmp(argv[i], "--allow-key") == 0 && i + 1 < argc) {
+			json_array_append_new(a->keys, json_string(argv[++i]));
 		} else if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc) {
 			char *end;
 			a->batch = strtoul(argv[++i], &end, 10);
@@ -203,7 +208,7 @@ import_args(int argc, char **argv, struct import_args *a)
 		}
 	}
 	if (pos != 2) {
-		ctl_err("zone import: expected ZONE FILE [--replace] [--batch N]");
+		ctl_err("zone import: expected ZONE FILE [--replace] [--batch N] [--allow-key KEY]...");
 		return CTL_EUSAGE;
 	}
 	return 0;
@@ -222,7 +227,7 @@ import_send(struct ctl *c, struct zfile *zf, struct batch *b, const struct impor
 	int rc;
 	if (ex == 1 && (rc = ctl_call(c, "DELETE", b->path, NULL, "zone import: delete")) != 0)
 		return rc;
-	if ((rc = create_zone(b, zf->origin_text)) != 0)
+	if ((rc = create_zone(b, zf->origin_text, a->keys)) != 0)
 		return rc;
 	b->rrsets = json_array();
 	b->sets = json_object();
@@ -246,13 +251,17 @@ import_send(struct ctl *c, struct zfile *zf, struct batch *b, const struct impor
 int
 ctl_cmd_import(struct ctl *c, int argc, char **argv)
 {
-	struct import_args a = {.batch = 5000};
+	struct import_args a = {.batch = 5000, .keys = json_array()};
 	int rc = import_args(argc, argv, &a);
-	if (rc != 0)
+	if (rc != 0) {
+		json_decref(a.keys);
 		return rc;
+	}
 	struct zfile zf;
-	if ((rc = zfile_open(&zf, a.file, NULL, 0, a.zone)) != 0)
+	if ((rc = zfile_open(&zf, a.file, NULL, 0, a.zone)) != 0) {
+		json_decref(a.keys);
 		return rc;
+	}
 	struct batch b = {.c = c, .max_rrsets = a.batch, .max_bytes = 8u << 20,
 	                  .tty = isatty(2) == 1, .quiet = c->quiet || c->json,
 	                  .t0 = clock_mono_ns()};
@@ -284,6 +293,7 @@ ctl_cmd_import(struct ctl *c, int argc, char **argv)
 		       zf.origin_text, n - b.dups, b.dups, b.requests + 1, secs);
 	}
 	json_decref(b.soa);
+	json_decref(a.keys);
 	return rc;
 }
 

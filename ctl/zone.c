@@ -113,10 +113,16 @@ zone_create(struct ctl *c, int argc, char **argv)
 			json_array_append_new(ns, json_string(argv[++i]));
 		} else if (i + 1 < argc && strcmp(argv[i], "--account") == 0) {
 			json_object_set_new(b, "account", json_string(argv[++i]));
+		} else if (i + 1 < argc && strcmp(argv[i], "--allow-key") == 0) {
+			json_t *ks = json_object_get(b, "master_tsig_key_ids");
+			if (ks == NULL)
+				json_object_set_new(b, "master_tsig_key_ids", ks = json_array());
+			json_array_append_new(ks, json_string(argv[++i]));
 		} else if (i + 1 < argc && strcmp(argv[i], "--soa-edit-api") == 0) {
 			json_object_set_new(b, "soa_edit_api", json_string(argv[++i]));
 		} else {
-			ctl_err("zone create: unexpected '%s' (--ns NAME, --account A, --soa-edit-api P)",
+			ctl_err("zone create: unexpected '%s' (--ns NAME, --account A, --allow-key KEY, "
+			        "--soa-edit-api P)",
 			        argv[i]);
 			rc = CTL_EUSAGE;
 		}
