@@ -277,8 +277,12 @@ ctl_cmd_import(struct ctl *c, int argc, char **argv)
 		rc = CTL_EFAIL;
 	}
 	b.total_records = n;
+	/* the requests' own answers are not printed: only the summary */
+	bool json = c->json;
+	c->json = false;
 	if (rc == 0)
 		rc = import_send(c, &zf, &b, &a);
+	c->json = json;
 	progress(&b, true);
 	zfile_close(&zf);
 	double secs = (double)(clock_mono_ns() - b.t0) / 1e9;
