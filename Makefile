@@ -225,10 +225,19 @@ install: all $(MAN_GEN) $(UNITS)
 	for f in $(wildcard dist/*.conf); do case $$f in */bird-pop.conf) ;; \
 		*) install -m 644 $$f $(DESTDIR)$(SYSCONFDIR)/anycst/ ;; esac; done
 
-# The Debian package (debian/): binary only, unsigned.
+# The Debian package (debian/): binary only, unsigned, built in a copy of the
+# tree under $(BUILD)/deb (dpkg-buildpackage writes to the parent directory),
+# checked with lintian; the .deb is copied here.
+DEB_TREE := $(BUILD)/deb/anycst-$(VERSION)
 deb:
-	dpkg-buildpackage -us -uc -b
-	@ls -1 ../anycst_*.deb
+	@sh scripts/deps.sh deb
+	rm -rf $(BUILD)/deb && mkdir -p $(DEB_TREE)
+	tar -cf - --exclude=./build --exclude='./build-*' --exclude=./bin --exclude='./bin-*' \
+		--exclude=./.git --exclude='./anycst_*' --exclude=./run . | tar -xf - -C $(DEB_TREE)
+	cd $(DEB_TREE) && dpkg-buildpackage -us -uc -b
+	lintian --fail-on error $(BUILD)/deb/anycst_*.changes
+	cp $(BUILD)/deb/anycst_*.deb .
+	@ls -1 anycst_*.deb
 
 fmt:
 	clang-format -i $(wildcard */*.c */*.h)

@@ -13,6 +13,11 @@ wireguard-go wireguard-tools nftables iproute2 bird2
 nsd pdns-server pdns-backend-sqlite3 dnsperf
 prometheus"
 
+# `make deb` (scripts/deps.sh deb) needs the packaging tools; `make test` does not.
+if [ "${1:-}" = deb ]; then
+	PKGS="build-essential debhelper lintian libcurl4-gnutls-dev"
+fi
+
 missing=""
 for p in $PKGS; do
 	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
