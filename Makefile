@@ -45,6 +45,7 @@ endif
 LIB_SRC  := $(wildcard util/*.c dns/*.c net/*.c)
 PRI_SRC  := $(filter-out primary/main.c,$(wildcard primary/*.c api/*.c))
 SEC_SRC  := $(filter-out secondary/main.c,$(wildcard secondary/*.c))
+CTL_SRC  := $(wildcard ctl/*.c)
 SCHEMA   := $(sort $(wildcard schema/*.sql))
 TOOLS    := $(patsubst tools/%.c,$(BIN)/%,$(wildcard tools/*.c))
 TESTS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
@@ -56,11 +57,11 @@ PRI_OBJ  := $(PRI_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/schema.o $(BUILD)/gen/opena
 SEC_OBJ  := $(SEC_SRC:%.c=$(BUILD)/%.o)
 ALL_LIBS := $(BUILD)/libsecondary.a $(BUILD)/libprimary.a $(BUILD)/libanycst.a
 
-.PHONY: all deps run test unit replay e2e check fuzz bench install clean help fmt
-all: $(BIN)/anycst-primary $(BIN)/anycst-secondary $(TOOLS)
+.PHONY: all deps run test unit replay e2e check fuzz bench install man deb clean help fmt
+all: $(BIN)/anycst-primary $(BIN)/anycst-secondary $(BIN)/anycstc $(TOOLS)
 
 help:
-	@echo "make deps | all | run | test [SAN=1] | check | fuzz [FUZZ_TIME=60] | bench | install | clean"
+	@echo "make deps | all | run | test [SAN=1] | check | fuzz [FUZZ_TIME=60] | bench | install [PREFIX= DESTDIR=] | deb | clean"
 
 deps:
 	@sh scripts/deps.sh
@@ -105,6 +106,13 @@ $(BIN)/anycst-secondary: $(BUILD)/secondary/main.o $(BUILD)/libsecondary.a $(BUI
 	@mkdir -p $(BIN)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# anycstc, the control tool: ctl/ over libanycst (the zone text parser) and libcurl.
+CTL_LIBS := $(shell pkg-config --libs libcurl 2>/dev/null)
+$(BIN)/anycstc: $(CTL_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libanycst.a
+	@mkdir -p $(BIN)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CTL_LIBS)
 
 # tools/NAME.c: small programs (zone checker, load generator) linked with everything.
 $(BIN)/%: $(BUILD)/tools/%.o $(ALL_LIBS)
@@ -191,9 +199,65 @@ bench: all
 run: deps all
 	@sh scripts/run-demo.sh
 
-install: all
-	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 755 $(BIN)/anycst-primary $(BIN)/anycst-secondary $(DESTDIR)$(PREFIX)/bin/
+# Installed files: daemons (sbin), anycstc, man pages (the daemons' option
+# lists rendered from their --help), systemd units (paths from PREFIX), sample
+# configs (dist/*.conf), the BIRD example and bash completion.  Test-only
+# programs are not installed.
+BINDIR    ?= $(PREFIX)/bin
+SBINDIR   ?= $(PREFIX)/sbin
+MANDIR    ?= $(PREFIX)/share/man
+DOCDIR    ?= $(PREFIX)/share/doc/anycst
+UNITDIR   ?= $(PREFIX)/lib/systemd/system
+COMPDIR   ?= $(PREFIX)/share/bash-completion/completions
+SYSCONFDIR ?= /etc
+VERSION   := 0.1.0
+MAN_GEN   := $(BUILD)/man/anycst-primary.8 $(BUILD)/man/anycst-secondary.8 \
+             $(BUILD)/man/anycst-primary.conf.5 $(BUILD)/man/anycst-secondary.conf.5
+UNITS     := $(BUILD)/dist/anycst-primary.service $(BUILD)/dist/anycst-secondary.service
+
+$(BUILD)/man/anycst-%.8: man/anycst-%.8.in $(BIN)/anycst-% scripts/man-options.sh
+	@mkdir -p $(dir $@)
+	$(Q)sh scripts/man-options.sh flags $(BIN)/anycst-$* > $@.opts
+	$(Q)sed -e 's/@VERSION@/$(VERSION)/' -e '/@OPTIONS@/{r $@.opts' -e 'd}' $< > $@ && rm -f $@.opts
+$(BUILD)/man/anycst-%.conf.5: man/anycst-%.conf.5.in $(BIN)/anycst-% scripts/man-options.sh
+	@mkdir -p $(dir $@)
+	$(Q)sh scripts/man-options.sh conf $(BIN)/anycst-$* > $@.opts
+	$(Q)sed -e 's/@VERSION@/$(VERSION)/' -e '/@OPTIONS@/{r $@.opts' -e 'd}' $< > $@ && rm -f $@.opts
+$(BUILD)/dist/%.service: dist/%.service.in
+	@mkdir -p $(dir $@)
+	$(Q)sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@BINDIR@|$(BINDIR)|g' $< > $@
+
+man: $(MAN_GEN)
+
+install: all $(MAN_GEN) $(UNITS)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(COMPDIR) $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(SYSCONFDIR)/anycst
+	install -m 755 $(BIN)/anycst-primary $(BIN)/anycst-secondary $(DESTDIR)$(SBINDIR)/
+	install -m 755 $(BIN)/anycstc $(DESTDIR)$(BINDIR)/
+	install -m 644 man/anycstc.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 man/anycstc.conf.5 $(filter %.5,$(MAN_GEN)) $(DESTDIR)$(MANDIR)/man5/
+	install -m 644 $(filter %.8,$(MAN_GEN)) $(DESTDIR)$(MANDIR)/man8/
+	install -m 644 $(UNITS) $(DESTDIR)$(UNITDIR)/
+	install -m 644 dist/anycstc.bash-completion $(DESTDIR)$(COMPDIR)/anycstc
+	install -m 644 dist/bird-pop.conf $(DESTDIR)$(DOCDIR)/examples/
+	install -m 644 README.md $(DESTDIR)$(DOCDIR)/
+	for f in $(wildcard dist/*.conf); do case $$f in */bird-pop.conf) ;; \
+		*) install -m 644 $$f $(DESTDIR)$(SYSCONFDIR)/anycst/ ;; esac; done
+
+# The Debian package (debian/): binary only, unsigned, built in a copy of the
+# tree under $(BUILD)/deb (dpkg-buildpackage writes to the parent directory),
+# checked with lintian; the .deb is copied here.
+DEB_TREE := $(BUILD)/deb/anycst-$(VERSION)
+deb:
+	@sh scripts/deps.sh deb
+	rm -rf $(BUILD)/deb && mkdir -p $(DEB_TREE)
+	tar -cf - --exclude=./build --exclude='./build-*' --exclude=./bin --exclude='./bin-*' \
+		--exclude=./.git --exclude='./anycst_*' --exclude=./run . | tar -xf - -C $(DEB_TREE)
+	cd $(DEB_TREE) && dpkg-buildpackage -us -uc -b
+	lintian --fail-on error $(BUILD)/deb/anycst_*.changes
+	cp $(BUILD)/deb/anycst_*.deb .
+	@ls -1 anycst_*.deb
 
 fmt:
 	clang-format -i $(wildcard */*.c */*.h)

@@ -4,7 +4,7 @@
 set -eu
 
 PKGS="build-essential pkg-config xxd curl ca-certificates
-libsqlite3-dev sqlite3 libmicrohttpd-dev libjansson-dev libidn2-dev
+libsqlite3-dev sqlite3 libcurl4-gnutls-dev libmicrohttpd-dev libjansson-dev libidn2-dev
 libngtcp2-dev libngtcp2-crypto-gnutls-dev libgnutls28-dev
 libcmocka-dev liburcu-dev clang libclang-rt-14-dev
 knot knot-dnsutils knot-dnssecutils bind9 bind9-dnsutils bind9-utils ldnsutils
@@ -13,6 +13,11 @@ wireguard-go wireguard-tools nftables iproute2 bird2
 nsd pdns-server pdns-backend-sqlite3 dnsperf
 pebble certbot python3-certbot-dns-rfc2136 lego
 prometheus chromium chromium-driver python3-websocket"
+
+# `make deb` (scripts/deps.sh deb) needs the packaging tools; `make test` does not.
+if [ "${1:-}" = deb ]; then
+	PKGS="build-essential debhelper lintian libcurl4-gnutls-dev"
+fi
 
 missing=""
 for p in $PKGS; do

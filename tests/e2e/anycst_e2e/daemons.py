@@ -33,10 +33,12 @@ def assert_san_clean(text):
         assert bad not in text, text[text.index(bad) - 200:][:3000]
 
 
-def primary_argv(directory, api, xfr, quic, key_file=None, db=None, tls_key=None, extra=()):
+def primary_argv(directory, api, xfr, quic, key_file=None, db=None, tls_key=None, extra=(),
+                 bin_dir=None):
     """anycst-primary's command line with its files in `directory` (api.key,
-    anycst.db, tls.key unless given) and its API, XFR and QUIC addresses."""
-    return [os.path.join(BIN, "anycst-primary"), "--db", db or os.path.join(directory, "anycst.db"),
+    anycst.db, tls.key unless given) and its API, XFR and QUIC addresses;
+    the binary from `bin_dir` (default BIN: e.g. an installed sbin/)."""
+    return [os.path.join(bin_dir or BIN, "anycst-primary"), "--db", db or os.path.join(directory, "anycst.db"),
             "--api", api, "--api-key-file", key_file or os.path.join(directory, "api.key"),
             "--xfr", xfr, "--quic", quic,
             "--tls-key", tls_key or os.path.join(directory, "tls.key")] + list(extra)
@@ -54,8 +56,9 @@ class Primary:
     """
 
     def __init__(self, tmpdir, extra=(), catalog="catalog.anycst.invalid.", notify=(),
-                 key=None):
+                 key=None, bin_dir=None):
         self.dir = tmpdir
+        self.bin_dir = bin_dir
         self.key_file, self.key = write_api_key(tmpdir, key)
         self.db_path = os.path.join(tmpdir, "anycst.db")
         self.log_path = os.path.join(tmpdir, "primary.log")
@@ -75,7 +78,7 @@ class Primary:
     def args(self):
         a = primary_argv(self.dir, "127.0.0.1:%d" % self.api_port, self.xfr_addr,
                          self.quic_addr, key_file=self.key_file, db=self.db_path,
-                         extra=["--catalog", self.catalog])
+                         extra=["--catalog", self.catalog], bin_dir=self.bin_dir)
         for n in self.notify:
             a += ["--notify", n]
         return a + self.extra
@@ -218,13 +221,13 @@ class Secondary:
     """One anycst-secondary process (TCP transport unless told otherwise)."""
 
     def __init__(self, tmpdir, primary_port, zones=None, catalog=None, tsig=True,
-                 extra=(), port=None, http=True, name="sec"):
+                 extra=(), port=None, http=True, name="sec", bin_dir=None):
         self.dir = tmpdir
         self.port = port or free_port()
         self.http_port = free_port() if http else None
         self.state_dir = os.path.join(tmpdir, name + "-state")
         self.log_path = os.path.join(tmpdir, name + ".log")
-        self.args = [os.path.join(BIN, "anycst-secondary"), "--transport", "tcp",
+        self.args = [os.path.join(bin_dir or BIN, "anycst-secondary"), "--transport", "tcp",
                      "--primary", "127.0.0.1:%d" % primary_port,
                      "--listen", "127.0.0.1:%d" % self.port,
                      "--state-dir", self.state_dir, "--workers", "2",
