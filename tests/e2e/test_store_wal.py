@@ -97,6 +97,6 @@ def test_wal_bounded_with_overlapping_readers(primary_factory):
         for t in helpers:
             t.join(10)
     assert peak[0] <= 16 << 20, "WAL peaked at %.1f MB over its 16 MiB bound" % (peak[0] / 1e6)
-    assert len(p.json("GET", "/zones", expect=200)) >= 2001
+    assert len(p.json("GET", "/zones", expect=200)) >= 2000   # the catalog is not listed
     p.stop()
     assert_san_clean(p.log())
