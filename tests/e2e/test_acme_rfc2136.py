@@ -3,7 +3,8 @@ and Debian's lego with --dns rfc2136, each get a certificate from pebble (Debian
 for a name in a zone of our primary.  The clients send TSIG-signed UPDATEs (and
 certbot signed SOA queries) to the primary's --xfr listener; pebble checks the
 challenge TXT record at an anycst-secondary, so the record went the whole way:
-UPDATE, store, NOTIFY, IXFR, served."""
+UPDATE, store, NOTIFY, IXFR, served.  lego with --dns pdns does the same through
+the primary's PowerDNS-compatible REST API (GET /api, GET and PATCH the zone)."""
 import os
 import shutil
 import subprocess
@@ -89,6 +90,36 @@ def test_lego_rfc2136(tmp_path):
         assert os.path.exists(os.path.join(tmp, "lego", "certificates",
                                            "lego.%s.crt" % ZONE.rstrip(".")))
         assert len(changes(p)) >= 2, p.log()[-3000:]
+    finally:
+        pebble.stop()
+        sec.stop()
+        p.stop()
+
+
+@pytest.mark.skipif(shutil.which("lego") is None, reason="lego not installed")
+def test_lego_pdns(tmp_path):
+    tmp = str(tmp_path)
+    p, sec, _, pebble = start_all(tmp)
+    try:
+        serial = p.serial(ZONE)
+        env = dict(os.environ, LEGO_CA_CERTIFICATES=pebble.ca_file,
+                   PDNS_API_URL=p.api_url, PDNS_API_KEY=p.key, PDNS_SERVER_NAME="localhost",
+                   PDNS_PROPAGATION_TIMEOUT="30", PDNS_POLLING_INTERVAL="1")
+        r = subprocess.run(
+            ["lego", "--accept-tos", "--email", "ops@acme.example", "--server", pebble.directory,
+             "--dns", "pdns", "--dns.resolvers", "127.0.0.1:%d" % sec.port, "--dns.disable-cp",
+             "--domains", "pdns." + ZONE.rstrip("."), "--path", os.path.join(tmp, "lego"),
+             "--key-type", "ec256", "run"],
+            capture_output=True, text=True, timeout=180, env=env)
+        assert r.returncode == 0, r.stdout + r.stderr + p.log()[-3000:]
+        assert os.path.exists(os.path.join(tmp, "lego", "certificates",
+                                           "pdns.%s.crt" % ZONE.rstrip(".")))
+        # the challenge TXT was added and removed through the API: two serial bumps,
+        # and the zone is left without it (the secondary follows)
+        assert p.serial(ZONE) >= serial + 2
+        rrsets = p.api("GET", "/zones/" + p.zone_id(ZONE))["rrsets"]
+        assert not [rr for rr in rrsets if rr["type"] == "TXT"], rrsets
+        wait_until(lambda: sec.serial(ZONE) == p.serial(ZONE), 10, what="secondary follows")
     finally:
         pebble.stop()
         sec.stop()
