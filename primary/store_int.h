@@ -79,6 +79,9 @@ struct store {
 	struct arena arena;           /* scratch of the current write */
 	uint8_t kek[32];              /* seals DNSSEC private keys (--dnssec-key-file) */
 	uint32_t sig_validity;        /* RRSIG validity, seconds */
+	uint32_t dnskey_ttl;          /* TTL of the DNSKEY rrset */
+	uint32_t roll_delay;          /* propagation delay added to rollover waits */
+	uint32_t zsk_lifetime;        /* automatic ZSK rollover after this (0: off) */
 	bool has_kek;
 };
 
@@ -125,6 +128,7 @@ struct change {
 	size_t tab_cap, ntouched;
 	bool creating;
 	bool full;                 /* sign every rrset (DNSSEC switched on, keys changed) */
+	bool keys;                 /* rewrite and re-sign the DNSKEY rrset only (rollover) */
 	struct resign *resign;     /* rrsets to re-sign though unchanged (refresh) */
 	char *err;
 	size_t errcap;
@@ -195,8 +199,11 @@ int apply_ops(struct store *st, const struct store_zone *z, const struct store_o
 int sign_zone_full(struct store *st, const struct store_zone *z, bool creating,
                    struct store_result *res, char *err, size_t errcap);
 
-/* Re-signs the rrsets of `list` in one serial and journal entry. */
-int resign_rrsets(struct store *st, const struct store_zone *z, struct resign *list,
+/*
+ * Re-signs the rrsets of `list` in one serial and journal entry; with
+ * `keys` also rewrites the DNSKEY rrset from the keys table (rollover).
+ */
+int resign_rrsets(struct store *st, const struct store_zone *z, struct resign *list, bool keys,
                   struct store_result *res, char *err, size_t errcap);
 /* Removes every DNSSEC record of `z` in one serial and journal entry. */
 int unsign_zone(struct store *st, const struct store_zone *z, struct store_result *res, char *err,
@@ -240,6 +247,11 @@ void zkeys_free(struct zkey *keys, size_t n);
  */
 int zkey_create(struct store *st, int64_t zid, const char *keytype, uint8_t alg, bool active,
                 bool published, int64_t *id);
+/* Zone `zone` for a write (not the catalog; `account`'s when not NULL).  0, -ENOENT, -EPERM. */
+int zone_w(struct store *st, const uint8_t *zone, const char *account, struct store_zone *z);
+/* Commits (logging `what` and the new serial when changed) or, ret != 0, rolls back. */
+int end_write(struct store *st, const struct store_zone *z, int ret,
+              const struct store_result *res, const char *what);
 /* Marks zone `zid` signed with NSEC or NSEC3.  0 or -EIO. */
 int zone_dnssec_mark(struct store *st, int64_t zid, bool nsec3);
 
