@@ -184,3 +184,57 @@ def p_axfr(p, secret):
             for rd in rrset:
                 out.append((rrset.name.to_text().lower(), dns.rdatatype.to_text(rd.rdtype), rd))
     return out[:-1]
+
+
+def test_replay_check_catches_a_key_used_when_published():
+    """The journal check can fail: a ZSK published and used in one serial."""
+    import base64
+    k1 = "256 3 13 " + base64.b64encode(bytes(range(64))).decode()
+    k2 = "256 3 13 " + base64.b64encode(bytes(range(1, 65))).decode()
+    soa = "ns1.%s hostmaster.%s %d 3600 600 86400 3"
+
+    def sig(key):
+        return ("SOA 13 2 3 20300101000000 20200101000000 %d %s %s"
+                % (key_tag(key), Z, base64.b64encode(bytes(64)).decode()))
+
+    def rec(name, typ, content):
+        return {"name": name, "type": typ, "content": content}
+    start = {jrec(rec(Z, "SOA", soa % (Z, Z, 1))), jrec(rec(Z, "DNSKEY", k1)),
+             jrec(rec(Z, "RRSIG", sig(k1)))}
+    good = {"serial_from": 1, "serial_to": 2,
+            "removed": [rec(Z, "SOA", soa % (Z, Z, 1)), rec(Z, "RRSIG", sig(k1))],
+            "added": [rec(Z, "SOA", soa % (Z, Z, 2)), rec(Z, "DNSKEY", k2),
+                      rec(Z, "RRSIG", sig(k1))]}
+    replay_check(start, [good])
+    bad = dict(good, added=good["added"] + [rec(Z, "RRSIG", sig(k2))])
+    try:
+        replay_check(start, [bad])
+    except AssertionError:
+        return
+    raise AssertionError("a key used in the serial that publishes it passed the check")
+
+
+def test_zsk_lifetime_rolls_automatically():
+    """--dnssec-zsk-lifetime: the ZSK is rolled without a request, then again."""
+    with TmpDir() as d:
+        p = Primary(d, extra=["--dnssec-key-file", os.path.join(d, "dnssec.key"),
+                              "--dnssec-dnskey-ttl", "1", "--dnssec-propagation-delay", "0",
+                              "--dnssec-refresh-interval", "1", "--dnssec-zsk-lifetime", "3"])
+        try:
+            p.create_zone(Z, rrsets=CREATE[:3], nameservers=(), dnssec=True)
+            base = "/zones/%s/cryptokeys" % p.zone_id(Z)
+            first = p.json("POST", base, {"keytype": "zsk", "active": True}, expect=201)
+            seen = set()
+
+            def zsks():
+                ks = [k for k in p.json("GET", base, expect=200) if k["keytype"] == "zsk"]
+                seen.update(k["id"] for k in ks)
+                return ks
+            # a new ZSK replaces the first, then a third the second
+            wait_until(lambda: len(seen | {k["id"] for k in zsks()}) >= 3, 60,
+                       what="two automatic ZSK rollovers")
+            wait_until(lambda: first["id"] not in {k["id"] for k in zsks()}, 30,
+                       what="the first ZSK removed")
+            assert "ZSK rollover" in p.log()
+        finally:
+            p.stop()
