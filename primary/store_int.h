@@ -14,6 +14,7 @@
  *   store_keys.c     TSIG keys and API keys
  *   store_dnssec.c   DNSSEC keys (sealed), signing on/off, cryptokeys
  *   store_sign.c     the signer of one change (chain, signatures)
+ *   store_roll.c     ZSK pre-publish rollover steps (resigner, API)
  *   store_pops.c     the POP registry (rows and keys) and pop_serials
  *
  * None of these holds SQL or engine calls: queries are db.h ids.  Calls go
@@ -21,6 +22,8 @@
  * store_change -> store_journal -> store_txn -> db.h.  DNSSEC: store_dnssec ->
  * store_change (sign_zone_full) -> store_sign -> store_dnssec's key loading;
  * store_sign writes through store_change's touch() so the diff sees it.
+ * store_roll -> store_dnssec (zkey_create, zone_w) -> store_change
+ * (resign_rrsets with keys: the DNSKEY rrset rewritten).
  */
 #ifndef PRIMARY_STORE_INT_H
 #define PRIMARY_STORE_INT_H
