@@ -106,6 +106,21 @@ times_set(struct store *st, int64_t zid, const struct kt *k)
 	return db_run(s) == 0 ? 0 : -EIO;
 }
 
+/* 1 when key `id`'s tag is another key's of the zone too, 0 when not, <0. */
+static int
+tag_clash(struct store *st, int64_t zid, int64_t id)
+{
+	struct roll t;
+	int ret = roll_load(st, zid, &t);
+	if (ret != 0)
+		return ret;
+	for (size_t i = 0; i < t.n; i++)
+		for (size_t j = 0; j < t.n; j++)
+			if (t.keys[i].id == id && t.keys[j].id != id && t.keys[j].tag == t.keys[i].tag)
+				return 1;
+	return 0;
+}
+
 /* Publishes a new ZSK next to r->cur, active after the DNSKEY TTL + delay. */
 static int
 roll_start(struct store *st, const struct store_zone *z, struct roll *r,
@@ -126,7 +141,25 @@ roll_start(struct store *st, const struct store_zone *z, struct roll *r,
 	}
 	struct kt k = {.published = true,
 	               .t_active = r->now + st->dnskey_ttl + st->roll_delay};
-	int ret = zkey_create(st, z->id, "zsk", r->cur->alg, false, true, &k.id);
+	int ret = 0;
+	for (int tries = 0; ret == 0 && tries < 8; tries++) {
+		ret = zkey_create(st, z->id, "zsk", r->cur->alg, false, true, &k.id);
+		int clash = ret == 0 ? tag_clash(st, z->id, k.id) : 0;
+		if (clash <= 0) {
+			ret = ret != 0 ? ret : clash;
+			break;
+		}
+		/* the retired key's signatures are found by tag: never two keys with one */
+		struct db_stmt *s = db_q(st->w, DBQ_KEY_DELETE);
+		if (s == NULL)
+			return -EIO;
+		db_bind_i64(s, 1, z->id);
+		db_bind_i64(s, 2, k.id);
+		ret = db_run(s) == 0 ? 0 : -EIO;
+		k.id = 0;
+	}
+	if (ret == 0 && k.id == 0)
+		ret = -EIO;
 	if (ret == 0)
 		ret = times_set(st, z->id, &k);
 	if (ret == 0)
