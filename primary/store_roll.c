@@ -270,13 +270,18 @@ store_zone_roll(struct store *st, const uint8_t *zone, size_t batch, struct stor
 	}
 	struct roll r;
 	ret = roll_load(st, z.id, &r);
-	if (ret == 0 && r.old == NULL && r.next != NULL && r.now >= r.next->t_active)
+	bool activated = ret == 0 && r.old == NULL && r.next != NULL && r.now >= r.next->t_active;
+	if (activated)
 		ret = roll_activate(st, &z, &r);
 	if (ret == 0 && r.old != NULL)
 		ret = roll_retired(st, &z, &r, batch ? batch : 200, res, err, errcap);
 	else if (ret == 0 && r.next == NULL && st->zsk_lifetime > 0 && r.cur != NULL && r.sep &&
 	         r.cur->t_active > 0 && r.now >= r.cur->t_active + st->zsk_lifetime)
 		ret = roll_start(st, &z, &r, res, err, errcap);
+	if (ret == 0 && !activated && !res->changed) {
+		w_rollback(st);   /* nothing was due: no commit a pass per zone */
+		return 0;
+	}
 	return end_write(st, &z, ret, res, "ZSK rollover step");
 }
 
