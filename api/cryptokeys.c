@@ -1,6 +1,7 @@
 /*
  * /zones/{id}/cryptokeys, PowerDNS-shaped (issue 15): list, create, GET
- * one, PUT (active, published), DELETE.  A key object carries "dnskey"
+ * one, PUT (active, published; or {"rollover": true} on the active ZSK,
+ * which starts a pre-publish ZSK rollover, primary/store_roll.c), DELETE.  A key object carries "dnskey"
  * ("257 3 13 <base64>") and "ds" (SHA-256 and SHA-384 digests, as a panel
  * shows them for the registrar).  The private key never leaves the store:
  * "privatekey" is absent, and "content" (an import) is refused.  Every
@@ -181,22 +182,29 @@ key_change(struct api_req *r, struct api_resp *rs, const struct store_zone *z, i
            const struct store_cryptokey *cur)
 {
 	bool del = strcmp(r->method, "DELETE") == 0;
-	bool active = cur->active, published = cur->published, bad = false;
+	bool active = cur->active, published = cur->published, bad = false, roll = false;
 	if (!del) {
 		json_t *body = api_body_object(r, rs);
 		if (body == NULL)
 			return;
 		active = bool_field(body, "active", active, &bad);
 		published = bool_field(body, "published", published, &bad);
+		roll = bool_field(body, "rollover", false, &bad);
 		json_decref(body);
 		if (bad) {
-			api_error(rs, 422, "active, published: not booleans");
+			api_error(rs, 422, "active, published, rollover: not booleans");
+			return;
+		}
+		if (roll && (active != cur->active || published != cur->published)) {
+			api_error(rs, 422, "rollover: cannot be combined with active or published");
 			return;
 		}
 	}
 	char err[512] = "";
 	struct store_result res;
-	int ret = store_cryptokey_set(r->api->st, z->name, r->account, id, del, active, published,
+	int ret = roll ? store_zsk_rollover(r->api->st, z->name, r->account, id, &res, err,
+	                                    sizeof(err)) :
+	          store_cryptokey_set(r->api->st, z->name, r->account, id, del, active, published,
 	                              &res, err, sizeof(err));
 	if (ret != 0)
 		api_store_error(rs, ret, err);

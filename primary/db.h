@@ -112,6 +112,11 @@ enum db_qid {
 	DBQ_HAS_DESC,
 	DBQ_SIGNED_ROWS,
 	DBQ_SIGS_EXPIRING,
+	/* ZSK rollover (primary/store_roll.c) */
+	DBQ_KEY_TIMES,
+	DBQ_KEY_TIMES_SET,
+	DBQ_SIGS_BY_TAG,
+	DBQ_ZONE_MAX_TTL,
 	DBQ_COUNT
 };
 

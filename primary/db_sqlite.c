@@ -188,6 +188,15 @@ static const char *const qsql[DBQ_COUNT] = {
 	                      "AND substr(rdata, 9, 4) < ?2 ORDER BY substr(rdata, 9, 4) LIMIT ?3",
 	[DBQ_SIGNED_ROWS] = "SELECT DISTINCT okey, owner, type FROM records WHERE zone_id = ?1 "
 	                    "AND type IN (46, 47, 48, 50, 51) ORDER BY okey, type",
+	[DBQ_KEY_TIMES] = "SELECT id, flags, algorithm, published, active, coalesce(t_active, 0), "
+	                  "coalesce(t_retire, 0), coalesce(t_remove, 0), keytag, keytype "
+	                  "FROM dnssec_keys WHERE zone_id = ?1 ORDER BY id",
+	[DBQ_KEY_TIMES_SET] = "UPDATE dnssec_keys SET published = ?3, active = ?4, "
+	                      "t_active = nullif(?5, 0), t_retire = nullif(?6, 0), "
+	                      "t_remove = nullif(?7, 0) WHERE zone_id = ?1 AND id = ?2",
+	[DBQ_SIGS_BY_TAG] = "SELECT owner, rdata FROM records WHERE zone_id = ?1 AND type = 46 "
+	                    "AND substr(rdata, 17, 2) = ?2 LIMIT ?3",
+	[DBQ_ZONE_MAX_TTL] = "SELECT coalesce(max(ttl), 0) FROM records WHERE zone_id = ?1",
 };
 
 struct db {

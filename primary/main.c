@@ -239,6 +239,14 @@ main(int argc, char **argv)
 		 "created when missing); without it zones cannot be signed"},
 		{.name = "dnssec-validity", .arg = "SECONDS", .def = "1209600", .help = "RRSIG validity "
 		 "(refreshed at half, in small batches)"},
+		{.name = "dnssec-refresh-batch", .arg = "N", .def = "200", .help = "rrsets re-signed "
+		 "per zone and pass (signature refresh, ZSK rollover)"},
+		{.name = "dnssec-dnskey-ttl", .arg = "SECONDS", .def = "3600", .help = "TTL of the "
+		 "DNSKEY rrset"},
+		{.name = "dnssec-propagation-delay", .arg = "SECONDS", .def = "3600", .help = "added to "
+		 "every ZSK rollover wait (publish -> active, last re-sign -> remove)"},
+		{.name = "dnssec-zsk-lifetime", .arg = "SECONDS", .def = "0", .help = "roll a ZSK "
+		 "automatically after this long active (0: only on request)"},
 		{.name = "dnssec-refresh-interval", .arg = "SECONDS", .def = "60", .help = "seconds "
 		 "between signature refresh passes"},
 		{.name = "catalog", .arg = "NAME", .def = "catalog.anycst.invalid.", .help = "catalog zone"},
@@ -320,9 +328,18 @@ main(int argc, char **argv)
 		          .wal_max_mib = (unsigned)num_opt(primary_opts, "wal-max", 1, 65536),
 		          .dnssec_secret = dnssec_secret,
 		          .dnssec_validity = (uint32_t)num_opt(primary_opts, "dnssec-validity", 20,
-		                                               90 * 86400)},
+		                                               90 * 86400),
+		          .dnssec_dnskey_ttl = (uint32_t)num_opt(primary_opts, "dnssec-dnskey-ttl", 1,
+		                                                 86400),
+		          .dnssec_propagation_delay = (uint32_t)num_opt(primary_opts,
+		                                                        "dnssec-propagation-delay", 0,
+		                                                        86400),
+		          .dnssec_zsk_lifetime = (uint32_t)num_opt(primary_opts, "dnssec-zsk-lifetime", 0,
+		                                                   10 * 365 * 86400)},
 		.dnssec_refresh_interval = (unsigned)num_opt(primary_opts, "dnssec-refresh-interval", 1,
 		                                             86400),
+		.dnssec_refresh_batch = (unsigned)num_opt(primary_opts, "dnssec-refresh-batch", 1,
+		                                          100000),
 		.xfr = opts_str(primary_opts, "xfr"),
 		.notify = nt->values,
 		.nnotify = nt->nvalues,

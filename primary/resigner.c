@@ -72,6 +72,12 @@ pass(struct resigner *r)
 			dns_name_to_text(l.names[i], text, sizeof(text));
 			log_warning(text, "signature refresh failed: %s", err[0] ? err : strerror(-ret));
 		}
+		err[0] = '\0';
+		ret = store_zone_roll(r->st, l.names[i], r->batch, &res, err, sizeof(err));
+		if (ret != 0 && ret != -ENOENT) {
+			dns_name_to_text(l.names[i], text, sizeof(text));
+			log_warning(text, "ZSK rollover step failed: %s", err[0] ? err : strerror(-ret));
+		}
 	}
 	free(l.names);
 }

@@ -4,7 +4,8 @@
  * rrsets whose signatures expire within half their validity
  * (store_zone_refresh), one small transaction each: signatures made
  * together expire spread by their per-rrset jitter, so each refresh is a
- * small IXFR, never one giant one.
+ * small IXFR, never one giant one; then takes one step of the zone's ZSK
+ * rollover (store_zone_roll: publish, activate, re-sign a batch, remove).
  */
 #ifndef PRIMARY_RESIGNER_H
 #define PRIMARY_RESIGNER_H

@@ -43,6 +43,9 @@ store_open(const struct store_opts *o, struct store **out, char *err, size_t err
 	arena_init(&st->arena, 64 * 1024);
 	st->journal_keep = o->journal_keep ? o->journal_keep : STORE_JOURNAL_KEEP_DEFAULT;
 	st->sig_validity = o->dnssec_validity ? o->dnssec_validity : 14 * 86400;
+	st->dnskey_ttl = o->dnssec_dnskey_ttl ? o->dnssec_dnskey_ttl : 3600;
+	st->roll_delay = o->dnssec_propagation_delay;
+	st->zsk_lifetime = o->dnssec_zsk_lifetime;
 	if (o->dnssec_secret != NULL) {
 		st->has_kek = gnutls_hash_fast(GNUTLS_DIG_SHA256, o->dnssec_secret,
 		                               strlen(o->dnssec_secret), st->kek) == 0;

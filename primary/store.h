@@ -49,6 +49,9 @@ struct store_opts {
 	 * NULL: DNSSEC signing is off (dnssec:true refused) */
 	const char *dnssec_secret;
 	uint32_t dnssec_validity;  /* RRSIG validity in seconds (0: 14 days); refreshed at half */
+	uint32_t dnssec_dnskey_ttl;        /* DNSKEY TTL (0: 3600) */
+	uint32_t dnssec_propagation_delay; /* added to every rollover wait, seconds */
+	uint32_t dnssec_zsk_lifetime;      /* automatic ZSK rollover after (0: off) */
 };
 
 /*
@@ -449,6 +452,25 @@ int store_zone_unsign(struct store *st, const uint8_t *zone, const char *account
  */
 int store_zone_refresh(struct store *st, const uint8_t *zone, size_t max,
                        struct store_result *res, char *err, size_t errcap);
+
+/*
+ * One step of the ZSK rollover of signed zone `zone` (store_roll.c), in one
+ * transaction: activates an incoming ZSK whose time came, re-signs at most
+ * `max` rrsets still signed by a retired ZSK, removes a retired ZSK whose
+ * time came, or starts a rollover when the active ZSK is older than
+ * dnssec_zsk_lifetime.  res->changed false: nothing was due.  0, -ENOENT,
+ * -EINVAL (err), -EIO.
+ */
+int store_zone_roll(struct store *st, const uint8_t *zone, size_t max, struct store_result *res,
+                    char *err, size_t errcap);
+/*
+ * Starts a ZSK pre-publish rollover of key `key_id`, the active ZSK of
+ * `zone` (beside an active KSK or CSK): a new ZSK is published (one
+ * serial) and the resigner carries the rest out.  0, -ENOENT, -EINVAL
+ * (err: not the active ZSK), -EEXIST (a rollover under way), -EPERM, -EIO.
+ */
+int store_zsk_rollover(struct store *st, const uint8_t *zone, const char *account,
+                       int64_t key_id, struct store_result *res, char *err, size_t errcap);
 
 /* A zone's key as the cryptokeys API shows it. */
 struct store_cryptokey {

@@ -727,7 +727,7 @@ finish_change(struct change *ch, struct store_result *res)
 {
 	struct store *st = ch->st;
 	struct buf rem = {0}, add = {0};
-	bool changed = ch->full || ch->resign != NULL;
+	bool changed = ch->full || ch->keys || ch->resign != NULL;
 	int ret = 0;
 	const struct touched *soa_t = NULL;
 	for (struct touched *t = ch->touched; t != NULL; t = t->next) {
@@ -809,10 +809,11 @@ unsign_zone(struct store *st, const struct store_zone *z, struct store_result *r
 }
 
 int
-resign_rrsets(struct store *st, const struct store_zone *z, struct resign *list,
+resign_rrsets(struct store *st, const struct store_zone *z, struct resign *list, bool keys,
               struct store_result *res, char *err, size_t errcap)
 {
-	struct change ch = {.st = st, .z = z, .resign = list, .err = err, .errcap = errcap};
+	struct change ch = {.st = st, .z = z, .resign = list, .keys = keys, .err = err,
+	                    .errcap = errcap};
 	nkey_set(&ch.apex, z->name);
 	return finish_change(&ch, res);
 }

@@ -189,7 +189,7 @@ store_can_sign(const struct store *st)
 	return st->has_kek;
 }
 
-static int
+int
 zone_w(struct store *st, const uint8_t *zone, const char *account, struct store_zone *z)
 {
 	int ret = zone_get(st->w, zone, z);
@@ -201,7 +201,7 @@ zone_w(struct store *st, const uint8_t *zone, const char *account, struct store_
 }
 
 /* Commits, logging the new serial, or rolls back. */
-static int
+int
 end_write(struct store *st, const struct store_zone *z, int ret, const struct store_result *res,
           const char *what)
 {
@@ -460,6 +460,6 @@ store_zone_refresh(struct store *st, const uint8_t *zone, size_t max, struct sto
 	if (rc != DB_DONE)
 		ret = rc < 0 ? rc : -EIO;
 	if (ret == 0 && list != NULL)
-		ret = resign_rrsets(st, &z, list, res, err, errcap);
+		ret = resign_rrsets(st, &z, list, false, res, err, errcap);
 	return end_write(st, &z, ret, res, "signatures refreshed");
 }

@@ -14,6 +14,7 @@
  *   store_keys.c     TSIG keys and API keys
  *   store_dnssec.c   DNSSEC keys (sealed), signing on/off, cryptokeys
  *   store_sign.c     the signer of one change (chain, signatures)
+ *   store_roll.c     ZSK pre-publish rollover steps (resigner, API)
  *   store_pops.c     the POP registry (rows and keys) and pop_serials
  *
  * None of these holds SQL or engine calls: queries are db.h ids.  Calls go
@@ -21,6 +22,8 @@
  * store_change -> store_journal -> store_txn -> db.h.  DNSSEC: store_dnssec ->
  * store_change (sign_zone_full) -> store_sign -> store_dnssec's key loading;
  * store_sign writes through store_change's touch() so the diff sees it.
+ * store_roll -> store_dnssec (zkey_create, zone_w) -> store_change
+ * (resign_rrsets with keys: the DNSKEY rrset rewritten).
  */
 #ifndef PRIMARY_STORE_INT_H
 #define PRIMARY_STORE_INT_H
@@ -79,6 +82,9 @@ struct store {
 	struct arena arena;           /* scratch of the current write */
 	uint8_t kek[32];              /* seals DNSSEC private keys (--dnssec-key-file) */
 	uint32_t sig_validity;        /* RRSIG validity, seconds */
+	uint32_t dnskey_ttl;          /* TTL of the DNSKEY rrset */
+	uint32_t roll_delay;          /* propagation delay added to rollover waits */
+	uint32_t zsk_lifetime;        /* automatic ZSK rollover after this (0: off) */
 	bool has_kek;
 };
 
@@ -125,6 +131,7 @@ struct change {
 	size_t tab_cap, ntouched;
 	bool creating;
 	bool full;                 /* sign every rrset (DNSSEC switched on, keys changed) */
+	bool keys;                 /* rewrite and re-sign the DNSKEY rrset only (rollover) */
 	struct resign *resign;     /* rrsets to re-sign though unchanged (refresh) */
 	char *err;
 	size_t errcap;
@@ -195,8 +202,11 @@ int apply_ops(struct store *st, const struct store_zone *z, const struct store_o
 int sign_zone_full(struct store *st, const struct store_zone *z, bool creating,
                    struct store_result *res, char *err, size_t errcap);
 
-/* Re-signs the rrsets of `list` in one serial and journal entry. */
-int resign_rrsets(struct store *st, const struct store_zone *z, struct resign *list,
+/*
+ * Re-signs the rrsets of `list` in one serial and journal entry; with
+ * `keys` also rewrites the DNSKEY rrset from the keys table (rollover).
+ */
+int resign_rrsets(struct store *st, const struct store_zone *z, struct resign *list, bool keys,
                   struct store_result *res, char *err, size_t errcap);
 /* Removes every DNSSEC record of `z` in one serial and journal entry. */
 int unsign_zone(struct store *st, const struct store_zone *z, struct store_result *res, char *err,
@@ -240,6 +250,11 @@ void zkeys_free(struct zkey *keys, size_t n);
  */
 int zkey_create(struct store *st, int64_t zid, const char *keytype, uint8_t alg, bool active,
                 bool published, int64_t *id);
+/* Zone `zone` for a write (not the catalog; `account`'s when not NULL).  0, -ENOENT, -EPERM. */
+int zone_w(struct store *st, const uint8_t *zone, const char *account, struct store_zone *z);
+/* Commits (logging `what` and the new serial when changed) or, ret != 0, rolls back. */
+int end_write(struct store *st, const struct store_zone *z, int ret,
+              const struct store_result *res, const char *what);
 /* Marks zone `zid` signed with NSEC or NSEC3.  0 or -EIO. */
 int zone_dnssec_mark(struct store *st, int64_t zid, bool nsec3);
 

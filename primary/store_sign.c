@@ -35,7 +35,6 @@
 
 #define SIG_BACKDATE 3600
 #define SN_TYPES 8
-#define DNSKEY_TTL 3600
 
 /* An affected name. */
 struct sname {
@@ -753,6 +752,8 @@ collect(struct signer *sg, struct touched *user)
 {
 	struct change *ch = sg->ch;
 	int ret = sn_add(sg, &ch->apex, false, DNS_T_SOA);
+	if (ret == 0 && ch->keys)
+		ret = sn_add(sg, &ch->apex, false, DNS_T_DNSKEY);
 	uint8_t hi[DNS_LOOKUP_MAX];
 	if (ret == 0 && ch->full) {
 		key_hi(&ch->apex, hi);
@@ -813,7 +814,7 @@ apex_keys(struct signer *sg)
 		rd[n] = sg->keys[i].dnskey;
 		len[n++] = sg->keys[i].dnskey_len;
 	}
-	int ret = apex_rrset(sg, DNS_T_DNSKEY, DNSKEY_TTL, rd, len, n);
+	int ret = apex_rrset(sg, DNS_T_DNSKEY, sg->st->dnskey_ttl, rd, len, n);
 	if (ret != 0)
 		return ret;
 	uint8_t p[16];
@@ -865,7 +866,7 @@ sign_change(struct change *ch)
 	sg.ctype = sg.nsec3 ? DNS_T_NSEC3 : DNS_T_NSEC;
 	struct touched *user = ch->touched;
 	int ret = sign_setup(&sg);
-	if (ret == 0 && ch->full)
+	if (ret == 0 && (ch->full || ch->keys))
 		ret = apex_keys(&sg);
 	if (ret == 0)
 		ret = collect(&sg, user);

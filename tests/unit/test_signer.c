@@ -116,7 +116,7 @@ patch(struct fx *f, bool del, const char *owner, const char *type, const char *c
 	                      .ttl = 300, .has_ttl = true};
 	assert_int_equal(dns_rrtype_from_text(type, strlen(type), &op.type), 0);
 	snprintf(op.label, sizeof(op.label), "rrsets[0]");
-	struct store_rec rec;
+	struct store_rec rec = {0};   /* content NULL: not TXT text */
 	if (!del) {
 		char msg[128];
 		int rl = dns_rdata_from_str(op.type, content, strlen(content), dns_root_name, rd,

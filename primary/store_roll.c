@@ -1,0 +1,315 @@
+/*
+ * ZSK pre-publish rollover (issue 15), Knot's per-key timestamp model
+ * (schema 0005 dnssec_keys: t_active, t_retire, t_remove), one step a
+ * resigner pass (store_zone_roll), each step one transaction:
+ *   start    (API, or the active ZSK older than --dnssec-zsk-lifetime) a new
+ *            ZSK is published inactive with t_active = now + DNSKEY TTL +
+ *            propagation delay: only the DNSKEY rrset changes, one serial;
+ *   activate at t_active the new ZSK signs and the old one is retired
+ *            (published, signing nothing), t_remove planned;
+ *   re-sign  each step re-signs at most `batch` rrsets still signed by the
+ *            retired key, one small serial each, and pushes t_remove to at
+ *            least now + the zone's largest TTL + propagation delay;
+ *   remove   at t_remove, with no signature of it left, the retired key is
+ *            deleted: the DNSKEY rrset changes, one serial.
+ * So every RRSIG at serial N is made by a key published at N-1 or before.
+ * Only ZSKs (flag 256 beside an active KSK or CSK) are rolled.
+ */
+#include "primary/store_int.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "util/log.h"
+
+/* A key's rollover view. */
+struct kt {
+	int64_t id;
+	uint16_t flags, tag;
+	uint8_t alg;
+	bool published, active;
+	int64_t t_active, t_retire, t_remove;
+};
+
+struct roll {
+	struct kt keys[ZKEYS_MAX];
+	size_t n;
+	struct kt *cur;    /* the active ZSK */
+	struct kt *next;   /* published, inactive, t_active planned: incoming */
+	struct kt *old;    /* published, inactive, t_remove planned: outgoing */
+	bool sep;          /* an active KSK or CSK */
+	int64_t now;
+	uint32_t max_ttl;
+};
+
+static int
+roll_load(struct store *st, int64_t zid, struct roll *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->now = now_s();
+	struct db_stmt *s = db_q(st->w, DBQ_KEY_TIMES);
+	if (s == NULL)
+		return -EIO;
+	db_bind_i64(s, 1, zid);
+	int rc;
+	while ((rc = db_step(s)) == DB_ROW && r->n < ZKEYS_MAX) {
+		struct kt *k = &r->keys[r->n++];
+		k->id = db_col_i64(s, 0);
+		k->flags = (uint16_t)db_col_int(s, 1);
+		k->alg = (uint8_t)db_col_int(s, 2);
+		k->published = db_col_int(s, 3) != 0;
+		k->active = db_col_int(s, 4) != 0;
+		k->t_active = db_col_i64(s, 5);
+		k->t_retire = db_col_i64(s, 6);
+		k->t_remove = db_col_i64(s, 7);
+		k->tag = (uint16_t)db_col_int(s, 8);
+	}
+	db_done(s);
+	if (rc < 0)
+		return -EIO;
+	for (size_t i = 0; i < r->n; i++) {
+		struct kt *k = &r->keys[i];
+		if (k->flags & DNS_DNSSEC_FLAG_SEP)
+			r->sep |= k->active;
+		else if (k->active && k->published && r->cur == NULL)
+			r->cur = k;
+		else if (!k->active && k->published && k->t_active > 0 &&
+		         k->t_retire == 0 && r->next == NULL)
+			r->next = k;
+		else if (!k->active && k->published && k->t_remove > 0 && r->old == NULL)
+			r->old = k;
+	}
+	s = db_q(st->w, DBQ_ZONE_MAX_TTL);
+	if (s == NULL)
+		return -EIO;
+	db_bind_i64(s, 1, zid);
+	rc = db_step(s);
+	if (rc == DB_ROW)
+		r->max_ttl = (uint32_t)db_col_i64(s, 0);
+	db_done(s);
+	return rc == DB_ROW ? 0 : -EIO;
+}
+
+static int
+times_set(struct store *st, int64_t zid, const struct kt *k)
+{
+	struct db_stmt *s = db_q(st->w, DBQ_KEY_TIMES_SET);
+	if (s == NULL)
+		return -EIO;
+	db_bind_i64(s, 1, zid);
+	db_bind_i64(s, 2, k->id);
+	db_bind_i64(s, 3, k->published ? 1 : 0);
+	db_bind_i64(s, 4, k->active ? 1 : 0);
+	db_bind_i64(s, 5, k->t_active);
+	db_bind_i64(s, 6, k->t_retire);
+	db_bind_i64(s, 7, k->t_remove);
+	return db_run(s) == 0 ? 0 : -EIO;
+}
+
+/* 1 when key `id`'s tag is another key's of the zone too, 0 when not, <0. */
+static int
+tag_clash(struct store *st, int64_t zid, int64_t id)
+{
+	struct roll t;
+	int ret = roll_load(st, zid, &t);
+	if (ret != 0)
+		return ret;
+	for (size_t i = 0; i < t.n; i++)
+		for (size_t j = 0; j < t.n; j++)
+			if (t.keys[i].id == id && t.keys[j].id != id && t.keys[j].tag == t.keys[i].tag)
+				return 1;
+	return 0;
+}
+
+/* Publishes a new ZSK next to r->cur, active after the DNSKEY TTL + delay. */
+static int
+roll_start(struct store *st, const struct store_zone *z, struct roll *r,
+           struct store_result *res, char *err, size_t errcap)
+{
+	if (r->cur == NULL || !r->sep) {
+		set_err(err, errcap, "zone '%s' has no active ZSK beside an active KSK or CSK to "
+		        "roll", z->text);
+		return -EINVAL;
+	}
+	if (r->next != NULL || r->old != NULL) {
+		set_err(err, errcap, "zone '%s' has a ZSK rollover under way", z->text);
+		return -EEXIST;
+	}
+	if (r->n >= ZKEYS_MAX - 1) {
+		set_err(err, errcap, "zone '%s' has %zu keys already, the most allowed", z->text, r->n);
+		return -EINVAL;
+	}
+	struct kt k = {.published = true,
+	               .t_active = r->now + st->dnskey_ttl + st->roll_delay};
+	int ret = 0;
+	for (int tries = 0; ret == 0 && tries < 8; tries++) {
+		ret = zkey_create(st, z->id, "zsk", r->cur->alg, false, true, &k.id);
+		int clash = ret == 0 ? tag_clash(st, z->id, k.id) : 0;
+		if (clash <= 0) {
+			ret = ret != 0 ? ret : clash;
+			break;
+		}
+		/* the retired key's signatures are found by tag: never two keys with one */
+		struct db_stmt *s = db_q(st->w, DBQ_KEY_DELETE);
+		if (s == NULL)
+			return -EIO;
+		db_bind_i64(s, 1, z->id);
+		db_bind_i64(s, 2, k.id);
+		ret = db_run(s) == 0 ? 0 : -EIO;
+		k.id = 0;
+	}
+	if (ret == 0 && k.id == 0)
+		ret = -EIO;
+	if (ret == 0)
+		ret = times_set(st, z->id, &k);
+	if (ret == 0)
+		ret = resign_rrsets(st, z, NULL, true, res, err, errcap);
+	return ret;
+}
+
+/* At most `batch` rrsets still signed by r->old into a re-sign list (arena). */
+static int
+old_sigs(struct store *st, const struct store_zone *z, const struct roll *r, size_t batch,
+         struct resign **list)
+{
+	*list = NULL;
+	struct db_stmt *s = db_q(st->w, DBQ_SIGS_BY_TAG);
+	if (s == NULL)
+		return -EIO;
+	uint8_t tag[2] = {(uint8_t)(r->old->tag >> 8), (uint8_t)r->old->tag};
+	db_bind_i64(s, 1, z->id);
+	db_bind_blob(s, 2, tag, sizeof(tag));
+	db_bind_i64(s, 3, (int64_t)batch);
+	int rc;
+	while ((rc = db_step(s)) == DB_ROW) {
+		size_t nl = db_col_bytes(s, 0);
+		const uint8_t *rd = db_col_blob(s, 1);
+		uint8_t nm[DNS_NAME_MAX];
+		if (nl > sizeof(nm) || dns_name_check(db_col_blob(s, 0), nl) != (int)nl ||
+		    rd == NULL || db_col_bytes(s, 1) < 18 || rd[2] != r->old->alg)
+			continue;
+		struct resign *e = arena_alloc(&st->arena, sizeof(*e));
+		if (e == NULL) {
+			rc = -ENOMEM;
+			break;
+		}
+		memcpy(nm, db_col_blob(s, 0), nl);
+		nkey_set(&e->k, nm);
+		e->type = (uint16_t)(rd[0] << 8 | rd[1]);
+		e->next = *list;
+		*list = e;
+	}
+	db_done(s);
+	return rc == DB_DONE ? 0 : rc < 0 ? rc : -EIO;
+}
+
+/* One step for the retired key: a batch re-signed, or the key removed. */
+static int
+roll_retired(struct store *st, const struct store_zone *z, struct roll *r, size_t batch,
+             struct store_result *res, char *err, size_t errcap)
+{
+	struct resign *list;
+	int ret = old_sigs(st, z, r, batch, &list);
+	if (ret != 0)
+		return ret;
+	int64_t until = r->now + r->max_ttl + st->roll_delay;
+	if (list != NULL) {
+		if (r->old->t_remove < until) {
+			r->old->t_remove = until;
+			ret = times_set(st, z->id, r->old);
+		}
+		return ret == 0 ? resign_rrsets(st, z, list, false, res, err, errcap) : ret;
+	}
+	if (r->now < r->old->t_remove)
+		return 0;
+	struct db_stmt *s = db_q(st->w, DBQ_KEY_DELETE);
+	if (s == NULL)
+		return -EIO;
+	db_bind_i64(s, 1, z->id);
+	db_bind_i64(s, 2, r->old->id);
+	ret = db_run(s) == 0 ? 0 : -EIO;
+	if (ret == 0)
+		log_info(z->text, "ZSK %u removed", r->old->tag);
+	return ret == 0 ? resign_rrsets(st, z, NULL, true, res, err, errcap) : ret;
+}
+
+/* The incoming ZSK signs from now on; the current one is retired. */
+static int
+roll_activate(struct store *st, const struct store_zone *z, struct roll *r)
+{
+	r->next->active = true;
+	int ret = times_set(st, z->id, r->next);
+	if (ret == 0 && r->cur != NULL) {
+		r->cur->active = false;
+		r->cur->t_retire = r->now;
+		r->cur->t_remove = r->now + r->max_ttl + st->roll_delay;
+		ret = times_set(st, z->id, r->cur);
+		r->old = r->cur;
+	}
+	if (ret == 0)
+		log_info(z->text, "ZSK %u active, ZSK %u retired", r->next->tag,
+		         r->old != NULL ? r->old->tag : 0);
+	r->cur = r->next;
+	r->next = NULL;
+	return ret;
+}
+
+int
+store_zone_roll(struct store *st, const uint8_t *zone, size_t batch, struct store_result *res,
+                char *err, size_t errcap)
+{
+	memset(res, 0, sizeof(*res));
+	struct store_zone z;
+	int ret = w_begin(st);
+	if (ret != 0)
+		return ret;
+	ret = zone_w(st, zone, NULL, &z);
+	if (ret != 0 || !z.dnssec) {
+		w_rollback(st);
+		return ret;
+	}
+	struct roll r;
+	ret = roll_load(st, z.id, &r);
+	bool activated = ret == 0 && r.old == NULL && r.next != NULL && r.now >= r.next->t_active;
+	if (activated)
+		ret = roll_activate(st, &z, &r);
+	if (ret == 0 && r.old != NULL)
+		ret = roll_retired(st, &z, &r, batch ? batch : 200, res, err, errcap);
+	else if (ret == 0 && r.next == NULL && st->zsk_lifetime > 0 && r.cur != NULL && r.sep &&
+	         r.cur->t_active > 0 && r.now >= r.cur->t_active + st->zsk_lifetime)
+		ret = roll_start(st, &z, &r, res, err, errcap);
+	if (ret == 0 && !activated && !res->changed) {
+		w_rollback(st);   /* nothing was due: no commit a pass per zone */
+		return 0;
+	}
+	return end_write(st, &z, ret, res, "ZSK rollover step");
+}
+
+int
+store_zsk_rollover(struct store *st, const uint8_t *zone, const char *account, int64_t key_id,
+                   struct store_result *res, char *err, size_t errcap)
+{
+	memset(res, 0, sizeof(*res));
+	if (!st->has_kek)
+		return -EPERM;
+	struct store_zone z;
+	int ret = w_begin(st);
+	if (ret != 0)
+		return ret;
+	ret = zone_w(st, zone, account, &z);
+	if (ret == 0 && !z.dnssec) {
+		set_err(err, errcap, "zone '%s' is not signed", z.text);
+		ret = -EINVAL;
+	}
+	struct roll r;
+	if (ret == 0)
+		ret = roll_load(st, z.id, &r);
+	if (ret == 0 && (r.cur == NULL || r.cur->id != key_id)) {
+		set_err(err, errcap, "key %lld is not the active ZSK of zone '%s': only a ZSK is "
+		        "rolled", (long long)key_id, z.text);
+		ret = -EINVAL;
+	}
+	if (ret == 0)
+		ret = roll_start(st, &z, &r, res, err, errcap);
+	return end_write(st, &z, ret, res, "ZSK rollover started, new ZSK published");
+}
