@@ -559,6 +559,7 @@ zone_new_ns(struct api_ctx *c, json_t *jns, size_t nns, const uint8_t *zone, str
 		recs[i].rdlen = (uint16_t)dns_name_len(w);
 		recs[i].disabled = false;
 		recs[i].content = NULL;
+		recs[i].content = NULL;
 	}
 	memset(op, 0, sizeof(*op));
 	op->kind = STORE_OP_REPLACE;
