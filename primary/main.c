@@ -222,51 +222,55 @@ api_conf(struct opt *primary_opts, const char *key, struct primary *p)
 	return ao;
 }
 
+/* The options, read-only: main copies them to its stack, which opts_parse
+ * fills (no writable global in primary/). */
+static const struct opt primary_opts_def[] = {
+	{.name = "db", .arg = "PATH", .def = "./anycst.db", .help = "SQLite database"},
+	{.name = "api", .arg = "ADDR:PORT", .def = "127.0.0.1:8081", .help = "REST API listener"},
+	{.name = "metrics", .arg = "ADDR:PORT", .help = "GET /metrics without a key (Prometheus)"},
+	{.name = "api-key-file", .arg = "FILE", .def = "<db dir>/api.key", .help = "X-API-Key secret"},
+	{.name = "xfr", .arg = "ADDR:PORT", .def = "127.0.0.1:5300", .help = "AXFR/IXFR over TCP"},
+	{.name = "quic", .arg = "ADDR:PORT", .def = "127.0.0.1:8853", .help = "AXFR/IXFR over QUIC"},
+	{.name = "tls-key", .arg = "FILE", .def = "<db dir>/tls.key", .help = "QUIC TLS key"},
+	{.name = "doq-strict", .help = "refuse a non-zero DoQ message id (RFC 9250 4.2.1)"},
+	{.name = "dnssec-key-file", .arg = "FILE", .help = "secret sealing DNSSEC private keys (0600; "
+	 "created when missing); without it zones cannot be signed"},
+	{.name = "dnssec-validity", .arg = "SECONDS", .def = "1209600", .help = "RRSIG validity "
+	 "(refreshed at half, in small batches)"},
+	{.name = "dnssec-refresh-batch", .arg = "N", .def = "200", .help = "rrsets re-signed "
+	 "per zone and pass (signature refresh, ZSK rollover)"},
+	{.name = "dnssec-dnskey-ttl", .arg = "SECONDS", .def = "3600", .help = "TTL of the "
+	 "DNSKEY rrset"},
+	{.name = "dnssec-propagation-delay", .arg = "SECONDS", .def = "3600", .help = "added to "
+	 "every ZSK rollover wait (publish -> active, last re-sign -> remove)"},
+	{.name = "dnssec-zsk-lifetime", .arg = "SECONDS", .def = "0", .help = "roll a ZSK "
+	 "automatically after this long active (0: only on request)"},
+	{.name = "dnssec-refresh-interval", .arg = "SECONDS", .def = "60", .help = "seconds "
+	 "between signature refresh passes"},
+	{.name = "catalog", .arg = "NAME", .def = "catalog.anycst.invalid.", .help = "catalog zone"},
+	{.name = "notify", .arg = "ADDR:PORT", .help = "extra NOTIFY target", .repeatable = true},
+	{.name = "log-level", .arg = "LEVEL", .def = "info", .help = "debug|info|notice|warning|error"},
+	{.name = "log-format", .arg = "text|json", .def = "text", .help = "log lines as text or JSON"},
+	{.name = "journal-keep", .arg = "N", .def = "1000", .help = "journal entries kept per zone"},
+	{.name = "wal-max", .arg = "MIB", .def = "64", .help = "SQLite WAL size the checkpointer enforces"},
+	{.name = "api-max-body", .arg = "BYTES", .def = "16777216", .help = "largest request body"},
+	{.name = "api-max-rrsets", .arg = "N", .def = "10000", .help = "rrsets per request"},
+	{.name = "api-max-records", .arg = "N", .def = "10000", .help = "records per rrset"},
+	{.name = "api-max-conn-per-ip", .arg = "N", .def = "32", .help = "API connections per client address"},
+	{.name = "api-header-timeout", .arg = "SECONDS", .def = "10", .help = "deadline for a request's headers"},
+	{.name = "api-body-timeout", .arg = "SECONDS", .def = "60", .help = "deadline for a request's body"},
+	{.name = "mesh-net", .arg = "CIDR", .def = "10.53.0.0/24", .help = "WireGuard mesh (primary: first host)"},
+	{.name = "wg-endpoint", .arg = "HOST:PORT", .help = "primary's public WireGuard endpoint"},
+	{.name = "wg-private-key", .arg = "FILE", .help = "primary's WireGuard private key"},
+	{.name = "wg-interface", .arg = "NAME", .help = "apply POP peers to this interface (wg set)"},
+	{0},
+};
+
 int
 main(int argc, char **argv)
 {
-	/* the options live on main's stack: no writable global in primary/ */
-	struct opt primary_opts[] = {
-		{.name = "db", .arg = "PATH", .def = "./anycst.db", .help = "SQLite database"},
-		{.name = "api", .arg = "ADDR:PORT", .def = "127.0.0.1:8081", .help = "REST API listener"},
-		{.name = "metrics", .arg = "ADDR:PORT", .help = "GET /metrics without a key (Prometheus)"},
-		{.name = "api-key-file", .arg = "FILE", .def = "<db dir>/api.key", .help = "X-API-Key secret"},
-		{.name = "xfr", .arg = "ADDR:PORT", .def = "127.0.0.1:5300", .help = "AXFR/IXFR over TCP"},
-		{.name = "quic", .arg = "ADDR:PORT", .def = "127.0.0.1:8853", .help = "AXFR/IXFR over QUIC"},
-		{.name = "tls-key", .arg = "FILE", .def = "<db dir>/tls.key", .help = "QUIC TLS key"},
-		{.name = "doq-strict", .help = "refuse a non-zero DoQ message id (RFC 9250 4.2.1)"},
-		{.name = "dnssec-key-file", .arg = "FILE", .help = "secret sealing DNSSEC private keys (0600; "
-		 "created when missing); without it zones cannot be signed"},
-		{.name = "dnssec-validity", .arg = "SECONDS", .def = "1209600", .help = "RRSIG validity "
-		 "(refreshed at half, in small batches)"},
-		{.name = "dnssec-refresh-batch", .arg = "N", .def = "200", .help = "rrsets re-signed "
-		 "per zone and pass (signature refresh, ZSK rollover)"},
-		{.name = "dnssec-dnskey-ttl", .arg = "SECONDS", .def = "3600", .help = "TTL of the "
-		 "DNSKEY rrset"},
-		{.name = "dnssec-propagation-delay", .arg = "SECONDS", .def = "3600", .help = "added to "
-		 "every ZSK rollover wait (publish -> active, last re-sign -> remove)"},
-		{.name = "dnssec-zsk-lifetime", .arg = "SECONDS", .def = "0", .help = "roll a ZSK "
-		 "automatically after this long active (0: only on request)"},
-		{.name = "dnssec-refresh-interval", .arg = "SECONDS", .def = "60", .help = "seconds "
-		 "between signature refresh passes"},
-		{.name = "catalog", .arg = "NAME", .def = "catalog.anycst.invalid.", .help = "catalog zone"},
-		{.name = "notify", .arg = "ADDR:PORT", .help = "extra NOTIFY target", .repeatable = true},
-		{.name = "log-level", .arg = "LEVEL", .def = "info", .help = "debug|info|notice|warning|error"},
-		{.name = "log-format", .arg = "text|json", .def = "text", .help = "log lines as text or JSON"},
-		{.name = "journal-keep", .arg = "N", .def = "1000", .help = "journal entries kept per zone"},
-		{.name = "wal-max", .arg = "MIB", .def = "64", .help = "SQLite WAL size the checkpointer enforces"},
-		{.name = "api-max-body", .arg = "BYTES", .def = "16777216", .help = "largest request body"},
-		{.name = "api-max-rrsets", .arg = "N", .def = "10000", .help = "rrsets per request"},
-		{.name = "api-max-records", .arg = "N", .def = "10000", .help = "records per rrset"},
-		{.name = "api-max-conn-per-ip", .arg = "N", .def = "32", .help = "API connections per client address"},
-		{.name = "api-header-timeout", .arg = "SECONDS", .def = "10", .help = "deadline for a request's headers"},
-		{.name = "api-body-timeout", .arg = "SECONDS", .def = "60", .help = "deadline for a request's body"},
-		{.name = "mesh-net", .arg = "CIDR", .def = "10.53.0.0/24", .help = "WireGuard mesh (primary: first host)"},
-		{.name = "wg-endpoint", .arg = "HOST:PORT", .help = "primary's public WireGuard endpoint"},
-		{.name = "wg-private-key", .arg = "FILE", .help = "primary's WireGuard private key"},
-		{.name = "wg-interface", .arg = "NAME", .help = "apply POP peers to this interface (wg set)"},
-		{0},
-	};
+	struct opt primary_opts[sizeof(primary_opts_def) / sizeof(primary_opts_def[0])];
+	memcpy(primary_opts, primary_opts_def, sizeof(primary_opts));
 	struct opt fresh[sizeof(primary_opts) / sizeof(primary_opts[0])];
 	char err[512];
 	if (opts_parse(primary_opts, argc, argv, "anycst-primary",

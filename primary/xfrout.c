@@ -425,6 +425,50 @@ plan_update(struct xfrout_txn *t)
 	t->nseg = 0;
 }
 
+/* AXFR and IXFR: the key, the zone's ACL, ALLOW-AXFR-FROM and the POP gate;
+ * false when refused (answered). */
+static bool
+acl_allows(struct xfrout_txn *t)
+{
+	const struct xfrout_source *src = &t->x->conf.src;
+	const struct dns_msg *m = &t->m;
+	int ret;
+	if (!t->tsig_on) {
+		refuse(t, DNS_RCODE_REFUSED, "no TSIG key");
+		return false;
+	}
+	ret = src->allowed(src->ctx, m->qname, t->key.name);
+	if (ret < 0) {
+		load_fail(t, ret);
+		return false;
+	}
+	if (ret == 0) {
+		char why[DNS_NAME_TEXT_MAX + 64];
+		snprintf(why, sizeof(why), "TSIG key '%s' not allowed for this zone", t->keyname);
+		refuse(t, DNS_RCODE_REFUSED, why);
+		return false;
+	}
+	if (src->from_allowed != NULL) {
+		ret = src->from_allowed(src->ctx, m->qname, t->key.name,
+		                        (const struct sockaddr *)&t->peer);
+		if (ret < 0) {
+			load_fail(t, ret);
+			return false;
+		}
+		if (ret == 0) {
+			refuse(t, DNS_RCODE_REFUSED, "address not in the zone's ALLOW-AXFR-FROM");
+			return false;
+		}
+	}
+	/* Mesh: a POP's key only from that POP's mesh address (mesh.h). */
+	char mwhy[DNS_NAME_TEXT_MAX * 2 + 96];
+	if (!pop_gate_xfr_check(t->x->conf.gate, t->ip_text, t->keyname, mwhy, sizeof(mwhy))) {
+		refuse(t, DNS_RCODE_REFUSED, mwhy);
+		return false;
+	}
+	return true;
+}
+
 static void
 plan(struct xfrout_txn *t)
 {
@@ -478,40 +522,8 @@ plan(struct xfrout_txn *t)
 		plan_soa(t);
 		return;
 	}
-	/* AXFR and IXFR: the ACL. */
-	if (!t->tsig_on) {
-		refuse(t, DNS_RCODE_REFUSED, "no TSIG key");
+	if (!acl_allows(t))
 		return;
-	}
-	ret = src->allowed(src->ctx, m->qname, t->key.name);
-	if (ret < 0) {
-		load_fail(t, ret);
-		return;
-	}
-	if (ret == 0) {
-		char why[DNS_NAME_TEXT_MAX + 64];
-		snprintf(why, sizeof(why), "TSIG key '%s' not allowed for this zone", t->keyname);
-		refuse(t, DNS_RCODE_REFUSED, why);
-		return;
-	}
-	if (src->from_allowed != NULL) {
-		ret = src->from_allowed(src->ctx, m->qname, t->key.name,
-		                        (const struct sockaddr *)&t->peer);
-		if (ret < 0) {
-			load_fail(t, ret);
-			return;
-		}
-		if (ret == 0) {
-			refuse(t, DNS_RCODE_REFUSED, "address not in the zone's ALLOW-AXFR-FROM");
-			return;
-		}
-	}
-	/* Mesh: a POP's key only from that POP's mesh address (mesh.h). */
-	char mwhy[DNS_NAME_TEXT_MAX * 2 + 96];
-	if (!pop_gate_xfr_check(t->x->conf.gate, t->ip_text, t->keyname, mwhy, sizeof(mwhy))) {
-		refuse(t, DNS_RCODE_REFUSED, mwhy);
-		return;
-	}
 	if (t->kind == K_AXFR) {
 		ret = src->load(src->ctx, m->qname, XFROUT_LOAD_ZONE, 0, &t->d);
 		if (ret != 0) {
