@@ -21,7 +21,7 @@ FUZZ_TIME ?= 60
 PYTHON   := /usr/bin/python3
 PREFIX   ?= /usr/local
 
-PKGS     := sqlite3 libmicrohttpd jansson libidn2 libngtcp2 libngtcp2_crypto_gnutls gnutls liburcu-qsbr
+PKGS     := sqlite3 libpq libmicrohttpd jansson libidn2 libngtcp2 libngtcp2_crypto_gnutls gnutls liburcu-qsbr
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wpointer-arith -Wvla -Wformat=2 -Wimplicit-fallthrough -Wundef \
@@ -46,14 +46,15 @@ LIB_SRC  := $(wildcard util/*.c dns/*.c net/*.c)
 PRI_SRC  := $(filter-out primary/main.c,$(wildcard primary/*.c api/*.c))
 SEC_SRC  := $(filter-out secondary/main.c,$(wildcard secondary/*.c))
 CTL_SRC  := $(wildcard ctl/*.c)
-SCHEMA   := $(sort $(wildcard schema/*.sql))
+SCHEMA   := $(sort $(wildcard schema/sqlite/*.sql))
+PG_SCHEMA := $(sort $(wildcard schema/pg/*.sql))
 TOOLS    := $(patsubst tools/%.c,$(BIN)/%,$(wildcard tools/*.c))
 TESTS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 FUZZERS  := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 UI_FILES := $(sort $(wildcard ui/*))
-PRI_OBJ  := $(PRI_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/schema.o $(BUILD)/gen/openapi.o $(BUILD)/gen/ui.o
+PRI_OBJ  := $(PRI_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/schema.o $(BUILD)/gen/schema_pg.o $(BUILD)/gen/openapi.o $(BUILD)/gen/ui.o
 SEC_OBJ  := $(SEC_SRC:%.c=$(BUILD)/%.o)
 ALL_LIBS := $(BUILD)/libsecondary.a $(BUILD)/libprimary.a $(BUILD)/libanycst.a
 
@@ -71,11 +72,16 @@ $(BUILD)/%.o: %.c
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
-# schema/NNNN_*.sql, embedded in order as C strings.
+# schema/sqlite/NNNN_*.sql and schema/pg/NNNN_*.sql, embedded in order as C strings.
 $(BUILD)/gen/schema.c: $(SCHEMA) scripts/embed-schema.sh
 	@mkdir -p $(dir $@)
-	$(Q)sh scripts/embed-schema.sh $(SCHEMA) > $@.tmp && mv $@.tmp $@
+	$(Q)sh scripts/embed-schema.sh schema $(SCHEMA) > $@.tmp && mv $@.tmp $@
+$(BUILD)/gen/schema_pg.c: $(PG_SCHEMA) scripts/embed-schema.sh
+	@mkdir -p $(dir $@)
+	$(Q)sh scripts/embed-schema.sh pg_schema $(PG_SCHEMA) > $@.tmp && mv $@.tmp $@
 $(BUILD)/gen/schema.o: $(BUILD)/gen/schema.c
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-missing-prototypes -c -o $@ $<
+$(BUILD)/gen/schema_pg.o: $(BUILD)/gen/schema_pg.c
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-missing-prototypes -c -o $@ $<
 # docs/openapi.json, served at /api/docs (api/servers.c).
 $(BUILD)/gen/openapi.c: docs/openapi.json scripts/embed-text.sh
@@ -166,8 +172,12 @@ check:
 FUZZ_CFLAGS := -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -std=c11 \
                -D_GNU_SOURCE -I. -I$(BUILD)/gen $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 FUZZ_OBJ := $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(LIB_SRC) $(PRI_SRC) $(SEC_SRC)) \
-            $(BUILD)/fuzz/obj/gen/schema.o $(BUILD)/fuzz/obj/gen/openapi.o $(BUILD)/fuzz/obj/gen/ui.o
+            $(BUILD)/fuzz/obj/gen/schema.o $(BUILD)/fuzz/obj/gen/schema_pg.o \
+            $(BUILD)/fuzz/obj/gen/openapi.o $(BUILD)/fuzz/obj/gen/ui.o
 $(BUILD)/fuzz/obj/gen/schema.o: $(BUILD)/gen/schema.c
+	@mkdir -p $(dir $@)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+$(BUILD)/fuzz/obj/gen/schema_pg.o: $(BUILD)/gen/schema_pg.c
 	@mkdir -p $(dir $@)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 $(BUILD)/fuzz/obj/gen/openapi.o: $(BUILD)/gen/openapi.c

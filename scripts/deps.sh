@@ -4,7 +4,7 @@
 set -eu
 
 PKGS="build-essential pkg-config xxd curl ca-certificates
-libsqlite3-dev sqlite3 libcurl4-gnutls-dev libmicrohttpd-dev libjansson-dev libidn2-dev
+libsqlite3-dev sqlite3 libpq-dev postgresql-15 libcurl4-gnutls-dev libmicrohttpd-dev libjansson-dev libidn2-dev
 libngtcp2-dev libngtcp2-crypto-gnutls-dev libgnutls28-dev
 libcmocka-dev liburcu-dev clang libclang-rt-14-dev
 knot knot-dnsutils knot-dnssecutils bind9 bind9-dnsutils bind9-utils ldnsutils
