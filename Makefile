@@ -145,8 +145,13 @@ $(BUILD)/replay/%: tests/fuzz/%.c tests/fuzz/replay.c $(ALL_LIBS)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -o $@ $< tests/fuzz/replay.c \
 		$(ALL_LIBS) $(LDLIBS)
 
+# The tests that open a store (they include tests/unit/store_db.h) run a second
+# time on PostgreSQL: scripts/with-pg.sh starts a throwaway server for them.
+PG_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(shell grep -l '"store_db.h"' tests/unit/test_*.c))
 unit: all $(TESTS)
-	@fail=0; for t in $(TESTS); do echo "== $$t"; $$t || fail=1; done; exit $$fail
+	@fail=0; for t in $(TESTS); do echo "== $$t"; $$t || fail=1; done; \
+	sh scripts/with-pg.sh sh -c 'fail=0; for t in $(PG_TESTS); do \
+		echo "== $$t (PostgreSQL)"; $$t || fail=1; done; exit $$fail' || fail=1; exit $$fail
 
 replay: $(FUZZERS:%=$(BUILD)/replay/%)
 	@fail=0; for f in $(FUZZERS); do \

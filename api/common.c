@@ -18,6 +18,7 @@
 #include <gnutls/crypto.h>
 
 #include "util/base.h"
+#include "util/err.h"
 #include "util/log.h"
 
 const char *
@@ -78,6 +79,15 @@ api_store_error(struct api_resp *rs, int code, const char *detail)
 	case -ESTALE: api_error(rs, 412, "%s", d ? detail : "Precondition Failed"); break;
 	case -EPERM: api_error(rs, 422, "%s", d ? detail : "not allowed on this zone"); break;
 	case -ERANGE: api_error(rs, 410, "%s", d ? detail : "gone"); break;
+	case ERR_DB_UNKNOWN:
+		/* never a guess: the client re-reads (ETag/If-Match make a retry safe) */
+		api_error(rs, 503, "outcome unknown: the database connection was lost during the "
+		          "commit; read the zone again before retrying");
+		break;
+	case ERR_DB_RETRY:
+		api_error(rs, 503, "the database kept refusing the change (serialization failures); "
+		          "retry");
+		break;
 	default:
 		api_error(rs, 500, "internal error: %s", d ? detail : strerror(code < 0 ? -code : code));
 		break;

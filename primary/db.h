@@ -2,8 +2,9 @@
  * The store's one database layer: connections, transactions and named
  * prepared statements.  Everything above it (primary/store*.c) names a
  * query by its id and binds and reads columns by position; the SQL text and
- * the engine's calls live in the backend (db_sqlite.c), so another engine
- * is a new backend file implementing this header, not a fork of the logic.
+ * the engine's calls live in the backends (db_sqlite.c, db_pg.c; db.c picks
+ * one by the --db value and dispatches), so another engine is a new backend
+ * file implementing this header, not a fork of the logic.
  *
  * A connection is used by one thread at a time.  A statement is reset by
  * db_done() (or db_run()) before its id is used again on that connection.
@@ -22,6 +23,7 @@ struct db_stmt;
 enum db_qid {
 	/* zones */
 	DBQ_ZONE_BY_NAME,
+	DBQ_ZONE_LOCK,      /* as DBQ_ZONE_BY_NAME, the row locked to the transaction's end (PG) */
 	DBQ_ZONES_LIST,
 	DBQ_ZONES_LIST_ACC,
 	DBQ_ZONE_INSERT,
@@ -124,6 +126,9 @@ enum db_qid {
 #define DB_DONE 0
 #define DB_ROW 1
 
+/* `path` names a PostgreSQL database (a postgresql:// or postgres:// URL). */
+bool db_is_pg(const char *path);
+
 /*
  * Opens a connection to `path` (created when `create`).  A reader
  * (`readonly`) may never write.  0 or -EIO (`*out` may then be set; close it).
@@ -141,8 +146,12 @@ int db_migrate(struct db *db, const char *path, char *err, size_t errcap);
 /* The writer leaves checkpoints to db_ckpt (no automatic ones).  0 or -EIO. */
 int db_writer_ready(struct db *db);
 
-int db_begin(struct db *db);        /* a write transaction (waits for other writers) */
+/* A write transaction (waits for other writers on SQLite; on PostgreSQL the
+ * store locks what it changes with DBQ_ZONE_LOCK).  0 or -EIO. */
+int db_begin(struct db *db);
 int db_begin_read(struct db *db);   /* a read snapshot, taken now */
+/* 0, -EIO, or ERR_DB_UNKNOWN: the connection was lost during COMMIT, the
+ * change may or may not have been committed. */
 int db_commit(struct db *db);
 int db_rollback(struct db *db);
 
@@ -152,7 +161,9 @@ void db_bind_i64(struct db_stmt *s, int i, int64_t v);
 void db_bind_text(struct db_stmt *s, int i, const char *v);   /* must live until db_done */
 void db_bind_blob(struct db_stmt *s, int i, const void *p, size_t n);
 /*
- * DB_ROW, DB_DONE, or -EEXIST (a unique key), -ENOENT (a foreign key), -EIO
+ * DB_ROW, DB_DONE, or -EEXIST (a unique key), -ENOENT (a foreign key),
+ * ERR_DB_RETRY (a serialization failure or deadlock: the transaction is lost
+ * and may be run again whole; db_retry() tells after the fact), -EIO
  * (anything else, a trigger's abort too; logged).
  */
 int db_step(struct db_stmt *s);
@@ -167,6 +178,9 @@ bool db_col_null(struct db_stmt *s, int i);
 const void *db_col_blob(struct db_stmt *s, int i);   /* NULL for an empty blob */
 size_t db_col_bytes(struct db_stmt *s, int i);
 const char *db_col_text(struct db_stmt *s, int i);   /* NULL for NULL */
+
+/* The last statement or commit on `db` failed with ERR_DB_RETRY; cleared by db_begin. */
+bool db_retry(struct db *db);
 
 int64_t db_last_id(struct db *db);   /* row id of the last insert */
 int64_t db_changes(struct db *db);   /* rows changed by the last statement */

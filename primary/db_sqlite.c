@@ -3,7 +3,7 @@
  * sqlite3_* call of the store is here.  Connections use WAL, foreign_keys=ON
  * and a busy timeout; statements are prepared once per connection.
  */
-#include "primary/db.h"
+#include "primary/db_int.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -36,6 +36,8 @@ extern const size_t schema_count;
 
 static const char *const qsql[DBQ_COUNT] = {
 	[DBQ_ZONE_BY_NAME] = "SELECT " ZONE_COLS " FROM zones WHERE name = ?1",
+	/* BEGIN IMMEDIATE already holds the one write lock */
+	[DBQ_ZONE_LOCK] = "SELECT " ZONE_COLS " FROM zones WHERE name = ?1",
 	/* the catalog zone is the server's, not listed (reachable by name, issue 16.5) */
 	[DBQ_ZONES_LIST] = "SELECT " ZONE_COLS " FROM zones WHERE name > ?1 AND is_catalog = 0 "
 	                   "ORDER BY name LIMIT ?2",
@@ -199,15 +201,22 @@ static const char *const qsql[DBQ_COUNT] = {
 	[DBQ_ZONE_MAX_TTL] = "SELECT coalesce(max(ttl), 0) FROM records WHERE zone_id = ?1",
 };
 
-struct db {
-	sqlite3 *h;
-	sqlite3_stmt *q[DBQ_COUNT];
+struct sq_stmt {
+	struct db_stmt base;
+	sqlite3_stmt *h;
 };
 
-#define S(x) ((sqlite3_stmt *)(x))
+struct sq_db {
+	struct db base;
+	sqlite3 *h;
+	struct sq_stmt q[DBQ_COUNT];
+};
+
+#define D(x) ((struct sq_db *)(x))
+#define S(x) (((struct sq_stmt *)(x))->h)
 
 static int
-exec(struct db *db, const char *sql)
+exec(struct sq_db *db, const char *sql)
 {
 	char *msg = NULL;
 	if (sqlite3_exec(db->h, sql, NULL, NULL, &msg) != SQLITE_OK) {
@@ -218,13 +227,16 @@ exec(struct db *db, const char *sql)
 	return 0;
 }
 
-int
-db_open(const char *path, bool create, bool readonly, struct db **out)
+static int
+sq_open_raw(const char *path, bool create, bool readonly, struct sq_db **out)
 {
-	struct db *db = calloc(1, sizeof(*db));
+	struct sq_db *db = calloc(1, sizeof(*db));
 	*out = db;
 	if (db == NULL)
 		return -ENOMEM;
+	db->base.ops = &db_sqlite_ops;
+	for (size_t i = 0; i < DBQ_COUNT; i++)
+		db->q[i].base.ops = &db_sqlite_ops;
 	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
 	if (sqlite3_open_v2(path, &db->h, flags, NULL) != SQLITE_OK)
 		return -EIO;
@@ -235,26 +247,38 @@ db_open(const char *path, bool create, bool readonly, struct db **out)
 	return 0;
 }
 
-void
-db_close(struct db *db)
+static int
+sq_open(const char *path, bool create, bool readonly, struct db **out)
 {
+	struct sq_db *db = NULL;
+	int rc = sq_open_raw(path, create, readonly, &db);
+	*out = db != NULL ? &db->base : NULL;
+	return rc;
+}
+
+static void
+sq_close(struct db *b)
+{
+	struct sq_db *db = D(b);
 	if (db == NULL)
 		return;
 	for (size_t i = 0; i < DBQ_COUNT; i++)
-		sqlite3_finalize(db->q[i]);
+		sqlite3_finalize(db->q[i].h);
 	sqlite3_close(db->h);
 	free(db);
 }
 
-const char *
-db_errmsg(struct db *db)
+static const char *
+sq_errmsg(struct db *b)
 {
-	return db != NULL && db->h != NULL ? sqlite3_errmsg(db->h) : "out of memory";
+	struct sq_db *db = D(b);
+	return db->h != NULL ? sqlite3_errmsg(db->h) : "out of memory";
 }
 
-int
-db_migrate(struct db *db, const char *path, char *err, size_t errcap)
+static int
+sq_migrate(struct db *b, const char *path, char *err, size_t errcap)
 {
+	struct sq_db *db = D(b);
 	sqlite3_stmt *s = NULL;
 	if (sqlite3_prepare_v2(db->h, "PRAGMA user_version", -1, &s, NULL) != SQLITE_OK) {
 		snprintf(err, errcap, "%s: %s", path, sqlite3_errmsg(db->h));
@@ -307,25 +331,27 @@ db_migrate(struct db *db, const char *path, char *err, size_t errcap)
 	return 0;
 }
 
-int
-db_writer_ready(struct db *db)
+static int
+sq_writer_ready(struct db *b)
 {
-	return exec(db, "PRAGMA wal_autocheckpoint = 0");
+	return exec(D(b), "PRAGMA wal_autocheckpoint = 0");
 }
 
-int
-db_begin(struct db *db)
+static int
+sq_begin(struct db *b)
 {
-	return exec(db, "BEGIN IMMEDIATE");
+	return exec(D(b), "BEGIN IMMEDIATE");
 }
 
-int
-db_begin_read(struct db *db)
+static struct db_stmt *sq_q(struct db *b, enum db_qid id);
+
+static int
+sq_begin_read(struct db *b)
 {
-	if (exec(db, "BEGIN") != 0)
+	if (exec(D(b), "BEGIN") != 0)
 		return -EIO;
 	/* BEGIN is deferred: read once so the snapshot is taken now */
-	struct db_stmt *s = db_q(db, DBQ_ZONE_BY_NAME);
+	struct db_stmt *s = sq_q(b, DBQ_ZONE_BY_NAME);
 	if (s != NULL) {
 		db_bind_text(s, 1, "");
 		db_step(s);
@@ -334,53 +360,54 @@ db_begin_read(struct db *db)
 	return 0;
 }
 
-int
-db_commit(struct db *db)
+static int
+sq_commit(struct db *b)
 {
-	return exec(db, "COMMIT");
+	return exec(D(b), "COMMIT");
 }
 
-int
-db_rollback(struct db *db)
+static int
+sq_rollback(struct db *b)
 {
-	return exec(db, "ROLLBACK");
+	return exec(D(b), "ROLLBACK");
 }
 
-struct db_stmt *
-db_q(struct db *db, enum db_qid id)
+static struct db_stmt *
+sq_q(struct db *b, enum db_qid id)
 {
-	if (db->q[id] == NULL) {
-		if (sqlite3_prepare_v3(db->h, qsql[id], -1, SQLITE_PREPARE_PERSISTENT, &db->q[id],
+	struct sq_db *db = D(b);
+	if (db->q[id].h == NULL) {
+		if (sqlite3_prepare_v3(db->h, qsql[id], -1, SQLITE_PREPARE_PERSISTENT, &db->q[id].h,
 		                       NULL) != SQLITE_OK) {
 			log_error(NULL, "store: cannot prepare query %d: %s", (int)id,
 			          sqlite3_errmsg(db->h));
 			return NULL;
 		}
 	}
-	return (struct db_stmt *)db->q[id];
+	return &db->q[id].base;
 }
 
-void
-db_bind_i64(struct db_stmt *s, int i, int64_t v)
+static void
+sq_bind_i64(struct db_stmt *s, int i, int64_t v)
 {
 	sqlite3_bind_int64(S(s), i, v);
 }
 
-void
-db_bind_text(struct db_stmt *s, int i, const char *v)
+static void
+sq_bind_text(struct db_stmt *s, int i, const char *v)
 {
 	sqlite3_bind_text(S(s), i, v, -1, SQLITE_STATIC);
 }
 
-void
-db_bind_blob(struct db_stmt *s, int i, const void *p, size_t n)
+static void
+sq_bind_blob(struct db_stmt *s, int i, const void *p, size_t n)
 {
 	/* an empty blob, not NULL */
 	sqlite3_bind_blob(S(s), i, n ? p : (const void *)"", (int)n, SQLITE_STATIC);
 }
 
-int
-db_step(struct db_stmt *s)
+static int
+sq_step(struct db_stmt *s)
 {
 	int rc = sqlite3_step(S(s));
 	if (rc == SQLITE_ROW)
@@ -395,71 +422,92 @@ db_step(struct db_stmt *s)
 	return -EIO;
 }
 
-int
-db_run(struct db_stmt *s)
+static void
+sq_done(struct db_stmt *s)
 {
-	int rc = db_step(s);
-	db_done(s);
-	return rc < 0 ? rc : 0;
+	sqlite3_reset(S(s));
+	sqlite3_clear_bindings(S(s));
 }
 
-void
-db_done(struct db_stmt *s)
-{
-	if (s != NULL) {
-		sqlite3_reset(S(s));
-		sqlite3_clear_bindings(S(s));
-	}
-}
-
-int64_t
-db_col_i64(struct db_stmt *s, int i)
+static int64_t
+sq_col_i64(struct db_stmt *s, int i)
 {
 	return sqlite3_column_int64(S(s), i);
 }
 
-int
-db_col_int(struct db_stmt *s, int i)
-{
-	return sqlite3_column_int(S(s), i);
-}
-
-bool
-db_col_null(struct db_stmt *s, int i)
+static bool
+sq_col_null(struct db_stmt *s, int i)
 {
 	return sqlite3_column_type(S(s), i) == SQLITE_NULL;
 }
 
-const void *
-db_col_blob(struct db_stmt *s, int i)
+static const void *
+sq_col_blob(struct db_stmt *s, int i)
 {
 	return sqlite3_column_blob(S(s), i);
 }
 
-size_t
-db_col_bytes(struct db_stmt *s, int i)
+static size_t
+sq_col_bytes(struct db_stmt *s, int i)
 {
 	int n = sqlite3_column_bytes(S(s), i);
 	return n > 0 ? (size_t)n : 0;
 }
 
-const char *
-db_col_text(struct db_stmt *s, int i)
+static const char *
+sq_col_text(struct db_stmt *s, int i)
 {
 	return (const char *)sqlite3_column_text(S(s), i);
 }
 
-int64_t
-db_last_id(struct db *db)
+static int64_t
+sq_last_id(struct db *b)
 {
-	return sqlite3_last_insert_rowid(db->h);
+	return sqlite3_last_insert_rowid(D(b)->h);
 }
 
-int64_t
-db_changes(struct db *db)
+static int64_t
+sq_changes(struct db *b)
 {
-	return sqlite3_changes(db->h);
+	return sqlite3_changes(D(b)->h);
 }
+
+static bool
+sq_retry(struct db *b)
+{
+	(void)b;
+	return false;   /* one writer: no serialization failures */
+}
+
+static void sq_wal_bound(struct db *b, int64_t wal_max);
+
+const struct db_ops db_sqlite_ops = {
+	.name = "sqlite",
+	.open = sq_open,
+	.close = sq_close,
+	.errmsg = sq_errmsg,
+	.migrate = sq_migrate,
+	.writer_ready = sq_writer_ready,
+	.begin = sq_begin,
+	.begin_read = sq_begin_read,
+	.commit = sq_commit,
+	.rollback = sq_rollback,
+	.q = sq_q,
+	.bind_i64 = sq_bind_i64,
+	.bind_text = sq_bind_text,
+	.bind_blob = sq_bind_blob,
+	.step = sq_step,
+	.done = sq_done,
+	.col_i64 = sq_col_i64,
+	.col_null = sq_col_null,
+	.col_blob = sq_col_blob,
+	.col_bytes = sq_col_bytes,
+	.col_text = sq_col_text,
+	.last_id = sq_last_id,
+	.changes = sq_changes,
+	.retry = sq_retry,
+	.wal_bound = sq_wal_bound,
+};
 
 /* ---- the checkpointer ------------------------------------------------------------ */
 
@@ -510,7 +558,7 @@ ckpt_wait(struct db_ckpt *ck)
  * writers meanwhile, at most CKPT_FORCE_MS.  True when it ran.
  */
 static bool
-ckpt_force(struct db_ckpt *ck, struct db *db)
+ckpt_force(struct db_ckpt *ck, struct sq_db *db)
 {
 	struct stat sb;
 	if (stat(ck->wal_path, &sb) != 0 || (int64_t)sb.st_size <= ck->wal_max / 2)
@@ -531,7 +579,7 @@ ckpt_force(struct db_ckpt *ck, struct db *db)
  * CKPT_BUSY_MS).
  */
 static void
-ckpt_passive(struct db *db)
+ckpt_passive(struct sq_db *db)
 {
 	int nlog = 0, nckpt = 0;
 	sqlite3_wal_checkpoint_v2(db->h, NULL, SQLITE_CHECKPOINT_PASSIVE, &nlog, &nckpt);
@@ -539,9 +587,10 @@ ckpt_passive(struct db *db)
 		sqlite3_wal_checkpoint_v2(db->h, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
 }
 
-void
-db_wal_bound(struct db *db, int64_t wal_max)
+static void
+sq_wal_bound(struct db *b, int64_t wal_max)
 {
+	struct sq_db *db = D(b);
 	const char *wal = sqlite3_filename_wal(sqlite3_db_filename(db->h, "main"));
 	struct stat sb;
 	if (wal == NULL || stat(wal, &sb) != 0 || (int64_t)sb.st_size <= wal_max / 4 * 3)
@@ -561,9 +610,9 @@ static void *
 ckpt_main(void *arg)
 {
 	struct db_ckpt *ck = arg;
-	struct db *db = NULL;
-	if (db_open(ck->path, false, false, &db) != 0) {
-		db_close(db);
+	struct sq_db *db = NULL;
+	if (sq_open_raw(ck->path, false, false, &db) != 0) {
+		sq_close(db != NULL ? &db->base : NULL);
 		return NULL;
 	}
 	/* A connection learns that the database is in WAL mode only when it
@@ -579,12 +628,12 @@ ckpt_main(void *arg)
 	/* a last full checkpoint at shutdown keeps the WAL small */
 	sqlite3_busy_timeout(db->h, 10000);
 	sqlite3_wal_checkpoint_v2(db->h, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
-	db_close(db);
+	sq_close(&db->base);
 	return NULL;
 }
 
 struct db_ckpt *
-db_ckpt_start(const char *path, int64_t wal_max)
+db_sqlite_ckpt_start(const char *path, int64_t wal_max)
 {
 	struct db_ckpt *ck = calloc(1, sizeof(*ck));
 	if (ck == NULL)
@@ -610,10 +659,8 @@ db_ckpt_start(const char *path, int64_t wal_max)
 }
 
 void
-db_ckpt_stop(struct db_ckpt *ck)
+db_sqlite_ckpt_stop(struct db_ckpt *ck)
 {
-	if (ck == NULL)
-		return;
 	pthread_mutex_lock(&ck->mu);
 	ck->stop = true;
 	pthread_cond_signal(&ck->cv);

@@ -351,7 +351,7 @@ main(int argc, char **argv)
 		.tls_key = tlskey,
 		.doq_strict = opts_flag(primary_opts, "doq-strict"),
 		.mesh = {
-			.db = db, .net = opts_str(primary_opts, "mesh-net"),
+			.net = opts_str(primary_opts, "mesh-net"),
 			.wg_endpoint = wge->set ? wge->values[wge->nvalues - 1] : NULL,
 			.wg_private_key = wgk->set ? wgk->values[wgk->nvalues - 1] : NULL,
 			.wg_interface = wgi->set ? wgi->values[wgi->nvalues - 1] : NULL,

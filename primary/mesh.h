@@ -143,7 +143,6 @@ char *mesh_render_tsig_file(const struct mesh_pop_info *pop);
 /* ---- the registry ---------------------------------------------------------------- */
 
 struct mesh_opts {
-	const char *db;                /* unused: POPs are rows written through the store */
 	const char *net;               /* --mesh-net, NULL: MESH_DEFAULT_NET */
 	const char *xfr;               /* --xfr ADDR:PORT (NOTIFYs leave from its address) */
 	const char *quic;              /* --quic ADDR:PORT */

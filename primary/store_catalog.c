@@ -33,6 +33,11 @@ catalog_ensure(struct store *st, char *err, size_t errcap)
 	if (db_begin(st->w) != 0)
 		return -EIO;
 	ret = zone_insert(st, st->catalog, "Master", "", DNS_SERIAL_INCREASE, 1, true, &z);
+	if (ret == -EEXIST) {
+		/* another primary on the same database made it meanwhile */
+		db_rollback(st->w);
+		return zone_get(st->w, st->catalog, &z);
+	}
 	if (ret != 0)
 		goto fail;
 	/* SOA "invalid. invalid. 1 3600 600 2147483646 0", NS "invalid.", version TXT "2" */
@@ -92,7 +97,7 @@ int
 catalog_update(struct store *st, const struct store_zone *member, bool add)
 {
 	struct store_zone cat;
-	int ret = zone_get(st->w, st->catalog, &cat);
+	int ret = zone_get_w(st, st->catalog, &cat);
 	if (ret != 0)
 		return ret;
 	uint8_t owner[DNS_NAME_MAX];

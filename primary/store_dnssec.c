@@ -192,7 +192,7 @@ store_can_sign(const struct store *st)
 int
 zone_w(struct store *st, const uint8_t *zone, const char *account, struct store_zone *z)
 {
-	int ret = zone_get(st->w, zone, z);
+	int ret = zone_get_w(st, zone, z);
 	if (ret == 0 && account != NULL && strcmp(account, z->account) != 0)
 		ret = -ENOENT;
 	if (ret == 0 && z->is_catalog)

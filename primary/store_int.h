@@ -148,6 +148,11 @@ struct resign {
 struct conn *pool_get(struct store *st);
 void pool_put(struct store *st, struct conn *c);
 int w_begin(struct store *st);
+/* Rolls back after `ret`; ERR_DB_RETRY when the database asked for the change
+ * to be run again (serialization failure, deadlock), else `ret`. */
+int w_fail(struct store *st, int ret);
+/* A change is run again at most this many times after ERR_DB_RETRY. */
+#define STORE_RETRIES 5
 void w_rollback(struct store *st);
 int w_commit(struct store *st);
 /* Commits a write that is no zone change (the audit log): no listener, not in the stats. */
@@ -161,6 +166,9 @@ void copy_text(char *dst, size_t cap, const char *src);
 void nkey_set(struct nkey *k, const uint8_t *name);
 int name_text(const uint8_t *name, char *buf, size_t cap);
 int zone_get(struct db *db, const uint8_t *name, struct store_zone *z);
+/* As zone_get on the writer inside a write transaction, the zone's row locked
+ * until it ends (PostgreSQL: changes of one zone from several nodes queue). */
+int zone_get_w(struct store *st, const uint8_t *name, struct store_zone *z);
 int zone_from_row(struct db_stmt *s, struct store_zone *z);
 uint32_t get32(const uint8_t *p);
 void put32(uint8_t *p, uint32_t v);

@@ -116,13 +116,13 @@ zone_from_row(struct db_stmt *s, struct store_zone *z)
 	return 0;
 }
 
-int
-zone_get(struct db *db, const uint8_t *name, struct store_zone *z)
+static int
+zone_get_q(struct db *db, enum db_qid q, const uint8_t *name, struct store_zone *z)
 {
 	char text[DNS_NAME_TEXT_MAX];
 	if (name_text(name, text, sizeof(text)) < 0)
 		return -EINVAL;
-	struct db_stmt *s = db_q(db, DBQ_ZONE_BY_NAME);
+	struct db_stmt *s = db_q(db, q);
 	if (s == NULL)
 		return -EIO;
 	db_bind_text(s, 1, text);
@@ -133,9 +133,21 @@ zone_get(struct db *db, const uint8_t *name, struct store_zone *z)
 	else if (rc == DB_DONE)
 		ret = -ENOENT;
 	else
-		ret = -EIO;
+		ret = rc == ERR_DB_RETRY ? rc : -EIO;
 	db_done(s);
 	return ret;
+}
+
+int
+zone_get(struct db *db, const uint8_t *name, struct store_zone *z)
+{
+	return zone_get_q(db, DBQ_ZONE_BY_NAME, name, z);
+}
+
+int
+zone_get_w(struct store *st, const uint8_t *name, struct store_zone *z)
+{
+	return zone_get_q(st->w, DBQ_ZONE_LOCK, name, z);
 }
 
 uint32_t
@@ -228,11 +240,28 @@ w_rollback(struct store *st)
 }
 
 int
+w_fail(struct store *st, int ret)
+{
+	if (ret != 0 && ret != ERR_DB_UNKNOWN && db_retry(st->w))
+		ret = ERR_DB_RETRY;
+	w_rollback(st);
+	return ret;
+}
+
+/* db_commit's error as the store returns it: ERR_DB_UNKNOWN and ERR_DB_RETRY kept. */
+static int
+commit_error(int rc)
+{
+	return rc == ERR_DB_UNKNOWN || rc == ERR_DB_RETRY ? rc : -EIO;
+}
+
+int
 w_commit_quiet(struct store *st)
 {
-	if (db_commit(st->w) != 0) {
+	int rc = db_commit(st->w);
+	if (rc != 0) {
 		w_rollback(st);
-		return -EIO;
+		return commit_error(rc);
 	}
 	pthread_mutex_unlock(&st->wmu);
 	return 0;
@@ -241,9 +270,10 @@ w_commit_quiet(struct store *st)
 int
 w_commit(struct store *st)
 {
-	if (db_commit(st->w) != 0) {
+	int rc = db_commit(st->w);
+	if (rc != 0) {
 		w_rollback(st);
-		return -EIO;
+		return commit_error(rc);
 	}
 	db_wal_bound(st->w, st->wal_max);
 	struct pending calls[PENDING_MAX];

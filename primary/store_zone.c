@@ -114,7 +114,7 @@ out:
 static int
 zone_for_write(struct store *st, const uint8_t *zone, const char *account, struct store_zone *z)
 {
-	int ret = zone_get(st->w, zone, z);
+	int ret = zone_get_w(st, zone, z);
 	if (ret != 0)
 		return ret;
 	if (account != NULL && strcmp(account, z->account) != 0)
@@ -166,8 +166,7 @@ zone_patch(struct store *st, const uint8_t *zone, const char *account, const uin
 		log_info(z.text, "zone updated, serial %u -> %u", res->old_serial, res->new_serial);
 	return ret;
 fail:
-	w_rollback(st);
-	return ret;
+	return w_fail(st, ret);
 }
 
 int
@@ -175,7 +174,11 @@ store_zone_patch(struct store *st, const uint8_t *zone, const char *account,
                  const uint32_t *if_match, const struct store_op *ops, size_t nops,
                  struct store_result *res, char *err, size_t errcap)
 {
-	return zone_patch(st, zone, account, if_match, NULL, 0, NULL, ops, nops, res, err, errcap);
+	int ret = ERR_DB_RETRY;
+	for (int i = 0; i < STORE_RETRIES && ret == ERR_DB_RETRY; i++)
+		ret = zone_patch(st, zone, account, if_match, NULL, 0, NULL, ops, nops, res, err,
+		                 errcap);
+	return ret;
 }
 
 int
@@ -184,7 +187,11 @@ store_zone_patch_if(struct store *st, const uint8_t *zone, const char *account,
                     const struct store_op *ops, size_t nops, struct store_result *res, char *err,
                     size_t errcap)
 {
-	return zone_patch(st, zone, account, NULL, pre, npre, failed, ops, nops, res, err, errcap);
+	int ret = ERR_DB_RETRY;
+	for (int i = 0; i < STORE_RETRIES && ret == ERR_DB_RETRY; i++)
+		ret = zone_patch(st, zone, account, NULL, pre, npre, failed, ops, nops, res, err,
+		                 errcap);
+	return ret;
 }
 
 /*
@@ -304,6 +311,10 @@ store_zone_create(struct store *st, const struct store_zone_new *zn, const struc
 	if (ret != 0)
 		return ret;
 	struct store_zone z, other;
+	/* the catalog's row first: creations and deletions queue on it */
+	ret = zone_get_w(st, st->catalog, &z);
+	if (ret != 0)
+		goto fail;
 	const char *account = zn->account ? zn->account : "";
 	ret = zone_clash(st, zn->name, account, &other);
 	if (ret < 0)
@@ -394,7 +405,10 @@ store_zone_delete(struct store *st, const uint8_t *zone, const char *account)
 	int ret = w_begin(st);
 	if (ret != 0)
 		return ret;
-	ret = zone_for_write(st, zone, account, &z);
+	/* the catalog's row first, as a creation */
+	ret = zone_get_w(st, st->catalog, &z);
+	if (ret == 0)
+		ret = zone_for_write(st, zone, account, &z);
 	if (ret != 0)
 		goto fail;
 	if (z.is_catalog) {

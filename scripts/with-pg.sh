@@ -22,6 +22,10 @@ else
 fi
 pid=""
 cleanup() {
+	# the server's own PID (runuser forks it), from its pid file
+	if [ -f "$dir/data/postmaster.pid" ]; then
+		pid=$(head -n 1 "$dir/data/postmaster.pid")
+	fi
 	if [ -n "$pid" ]; then
 		kill -INT "$pid" 2>/dev/null || true
 		i=0

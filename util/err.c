@@ -26,6 +26,8 @@ err_str(int code)
 	case ERR_NOTAUTH: return "not authorized";
 	case ERR_REFUSED: return "refused";
 	case ERR_XFR: return "transfer content invalid";
+	case ERR_DB_RETRY: return "database serialization failure or deadlock";
+	case ERR_DB_UNKNOWN: return "database connection lost during commit: outcome unknown";
 	default: break;
 	}
 	if (code < 0 && code > ERR_BASE)

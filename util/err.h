@@ -29,7 +29,9 @@ enum {
 	ERR_NOTAUTH = -1015,
 	ERR_REFUSED = -1016,
 	ERR_XFR = -1017,             /* transfer content invalid */
-	ERR_LAST = -1018,
+	ERR_DB_RETRY = -1018,        /* serialization failure or deadlock: run the change again */
+	ERR_DB_UNKNOWN = -1019,      /* connection lost during COMMIT: outcome unknown */
+	ERR_LAST = -1020,
 };
 
 /* Returns a static description of `code` (negative errno or ERR_*). */

@@ -18,10 +18,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <sqlite3.h>
 
 #include "primary/mesh.h"
 #include "primary/store.h"
+#include "store_db.h"
 
 /* RFC 7748 §6.1: Alice's X25519 private and public keys, in base64. */
 #define ALICE_PRIV "dwdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25LCo="
@@ -186,7 +186,7 @@ test_mesh_render(void **state)
 
 struct fx {
 	char dir[64];
-	char db[128];
+	char db[192];
 	char wg[128];
 	char wglog[128];
 	char keyfile[128];
@@ -201,6 +201,7 @@ setup(void **state)
 	snprintf(f->dir, sizeof(f->dir), "/tmp/anycst-mesh-XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
 	snprintf(f->db, sizeof(f->db), "%s/db", f->dir);
+	test_db_fresh(f->db, sizeof(f->db));
 	snprintf(f->wg, sizeof(f->wg), "%s/wg", f->dir);
 	snprintf(f->wglog, sizeof(f->wglog), "%s/wg.log", f->dir);
 	snprintf(f->keyfile, sizeof(f->keyfile), "%s/wg.key", f->dir);
@@ -239,7 +240,7 @@ teardown(void **state)
 static struct mesh *
 open_mesh(struct fx *f, const char *net, bool iface)
 {
-	struct mesh_opts o = {.db = f->db, .net = net, .xfr = "127.0.0.1:5300",
+	struct mesh_opts o = {.net = net, .xfr = "127.0.0.1:5300",
 	                      .catalog = "catalog.test.", .wg_endpoint = "198.51.100.1:51820",
 	                      .wg_private_key = iface ? f->keyfile : NULL,
 	                      .wg_interface = iface ? "anyw0" : NULL, .wg_command = f->wg};
@@ -254,15 +255,7 @@ open_mesh(struct fx *f, const char *net, bool iface)
 static int
 count_rows(struct fx *f, const char *sql)
 {
-	sqlite3 *db;
-	sqlite3_stmt *s;
-	assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-	int n = sqlite3_column_int(s, 0);
-	sqlite3_finalize(s);
-	sqlite3_close(db);
-	return n;
+	return (int)test_db_int(f->db, sql);
 }
 
 static char *
@@ -407,7 +400,7 @@ test_mesh_open_errors(void **state)
 	struct fx *f = *state;
 	char err[256];
 	struct mesh *m = NULL;
-	struct mesh_opts o = {.db = f->db, .net = "10.53.0.0/33", .xfr = "127.0.0.1:5300"};
+	struct mesh_opts o = {.net = "10.53.0.0/33", .xfr = "127.0.0.1:5300"};
 	assert_int_equal(mesh_open(&o, f->st, NULL, NULL, &m, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "prefix"));
 	o.net = NULL;

@@ -25,6 +25,7 @@
 #include "dns/msg.h"
 #include "dns/name.h"
 #include "primary/primary.h"
+#include "store_db.h"
 #include "primary/xfr_quic.h"
 #include "primary/xfr_service.h"
 #include "util/clock.h"
@@ -33,7 +34,7 @@
 #define KEY "test-key-0123456789"
 
 struct inst {
-	char dir[64], db[96], tls[96];
+	char dir[64], db[192], tls[96];
 	char xfr[32], quic[32], api[32];
 	uint16_t api_port;
 	int notify_fd;            /* the --notify target: a socket of this test */
@@ -62,6 +63,7 @@ inst_start(struct inst *in)
 	snprintf(in->dir, sizeof(in->dir), "/tmp/anycst-test-primary-XXXXXX");
 	assert_non_null(mkdtemp(in->dir));
 	snprintf(in->db, sizeof(in->db), "%s/db", in->dir);
+	test_db_fresh(in->db, sizeof(in->db));
 	snprintf(in->tls, sizeof(in->tls), "%s/tls.key", in->dir);
 	uint16_t xp = free_port(SOCK_STREAM);
 	snprintf(in->xfr, sizeof(in->xfr), "127.0.0.1:%u", xp);
@@ -84,7 +86,7 @@ inst_start(struct inst *in)
 		.nnotify = 1,
 		.quic = in->quic,
 		.tls_key = in->tls,
-		.mesh = {.db = in->db, .net = "10.53.0.0/24"},
+		.mesh = {.net = "10.53.0.0/24"},
 	};
 	char err[512];
 	int ret = primary_open(&pc, &in->p, err, sizeof(err));

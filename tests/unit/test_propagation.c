@@ -14,12 +14,12 @@
 
 #include <cmocka.h>
 #include <jansson.h>
-#include <sqlite3.h>
 #include <unistd.h>
 
 #include "primary/acl.h"
 #include "primary/propagation.h"
 #include "primary/store.h"
+#include "store_db.h"
 
 static json_t *
 target(json_t *root, const char *ip)
@@ -304,19 +304,6 @@ test_propagation_pop_named_by_registry(void **state)
 	propagation_free(p);
 }
 
-static void
-sql(const char *path, const char *q)
-{
-	sqlite3 *db = NULL;
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	sqlite3_busy_timeout(db, 5000);
-	char *msg = NULL;
-	int rc = sqlite3_exec(db, q, NULL, NULL, &msg);
-	if (rc != SQLITE_OK)
-		fail_msg("%s: %s", q, msg);
-	sqlite3_close(db);
-}
-
 struct acks {
 	char rows[8][160];
 	size_t n;
@@ -336,10 +323,11 @@ static void
 test_propagation_pop_serials_survive_restart(void **state)
 {
 	(void)state;
-	char dir[64], path[128], err[256];
+	char dir[64], path[192], err[256];
 	snprintf(dir, sizeof(dir), "/tmp/anycst-prop-XXXXXX");
 	assert_non_null(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/t.db", dir);
+	test_db_fresh(path, sizeof(path));
 	struct store_opts so = {.path = path, .catalog = "cat.test."};
 	struct store *st = NULL;
 	assert_int_equal(store_open(&so, &st, err, sizeof(err)), 0);
@@ -348,7 +336,7 @@ test_propagation_pop_serials_survive_restart(void **state)
 	struct store_zone_new zn = {.name = zw, .kind = "Native", .account = ""};
 	struct store_result res;
 	assert_int_equal(store_zone_create(st, &zn, NULL, 0, &res, err, sizeof(err)), 0);
-	sql(path, "INSERT INTO secondaries (name, endpoint, public_key, mesh_ip, created_at) "
+	test_db_exec(path, "INSERT INTO secondaries (name, endpoint, public_key, mesh_ip, created_at) "
 	          "VALUES ('tokyo', '192.0.2.1:1', 'k1', '10.53.0.2', 0), "
 	          "('osaka', '192.0.2.2:1', 'k2', '10.53.0.3', 0)");
 
@@ -389,7 +377,7 @@ test_propagation_pop_serials_survive_restart(void **state)
 	 * write for it is not stored */
 	propagation_pop_add(p, "osaka", "10.53.0.3");
 	propagation_seen(p, "example.com.", "10.53.0.3", "TCP", NULL, PROP_FULL_DONE, 43, 3000);
-	sql(path, "PRAGMA foreign_keys = ON; DELETE FROM secondaries WHERE name = 'osaka'");
+	test_db_exec(path, "DELETE FROM secondaries WHERE name = 'osaka'");
 	assert_int_equal(propagation_flush(p), 0);
 	k.n = 0;
 	assert_int_equal(store_pop_acks_list(st, collect, &k), 0);
@@ -404,7 +392,7 @@ test_propagation_pop_serials_survive_restart(void **state)
 	store_close(st);
 	const char *sfx[] = {"", "-wal", "-shm"};
 	for (int i = 0; i < 3; i++) {
-		char f[160];
+		char f[224];
 		snprintf(f, sizeof(f), "%s%s", path, sfx[i]);
 		unlink(f);
 	}

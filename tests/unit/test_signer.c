@@ -20,6 +20,7 @@
 #include "dns/rrtype.h"
 #include "primary/store_int.h"
 #include "util/err.h"
+#include "store_db.h"
 
 /* ---- sealing -------------------------------------------------------------------------- */
 
@@ -63,7 +64,7 @@ test_seal_roundtrip_and_refusals(void **state)
 
 struct fx {
 	char dir[64];
-	char path[128];
+	char path[192];
 	struct store *st;
 	uint8_t zone[DNS_NAME_MAX];
 };
@@ -75,6 +76,7 @@ fx_open(bool nsec3, bool with_key)
 	snprintf(f->dir, sizeof(f->dir), "/tmp/anycst-signer-XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
 	snprintf(f->path, sizeof(f->path), "%s/t.db", f->dir);
+	test_db_fresh(f->path, sizeof(f->path));
 	char err[256];
 	struct store_opts o = {.path = f->path, .catalog = "cat.test.",
 	                       .dnssec_secret = with_key ? "unit-test-secret" : NULL};
@@ -97,7 +99,7 @@ static void
 fx_close(struct fx *f)
 {
 	store_close(f->st);
-	char p[160];
+	char p[224];
 	const char *sfx[] = {"", "-wal", "-shm"};
 	for (int i = 0; i < 3; i++) {
 		snprintf(p, sizeof(p), "%s%s", f->path, sfx[i]);

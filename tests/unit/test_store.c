@@ -12,16 +12,16 @@
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
-#include <sqlite3.h>
 
 #include "dns/rdata.h"
 #include "dns/rrtype.h"
 #include "primary/store.h"
 #include "util/err.h"
+#include "store_db.h"
 
 struct fx {
 	char dir[64];
-	char path[128];
+	char path[192];
 	struct store *st;
 	uint8_t zone[DNS_NAME_MAX];
 };
@@ -33,6 +33,7 @@ setup(void **state)
 	snprintf(f->dir, sizeof(f->dir), "/tmp/anycst-store-XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
 	snprintf(f->path, sizeof(f->path), "%s/t.db", f->dir);
+	test_db_fresh(f->path, sizeof(f->path));
 	char err[256];
 	struct store_opts o = {.path = f->path, .catalog = "cat.test.", .journal_keep = 5};
 	assert_int_equal(store_open(&o, &f->st, err, sizeof(err)), 0);
@@ -46,7 +47,7 @@ teardown(void **state)
 {
 	struct fx *f = *state;
 	store_close(f->st);
-	char p[160];
+	char p[224];
 	const char *sfx[] = {"", "-wal", "-shm"};
 	for (int i = 0; i < 3; i++) {
 		snprintf(p, sizeof(p), "%s%s", f->path, sfx[i]);
@@ -472,10 +473,8 @@ test_store_refuses_newer_schema(void **state)
 	struct fx *f = *state;
 	store_close(f->st);
 	f->st = NULL;
-	sqlite3 *db;
-	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 999", NULL, NULL, NULL), SQLITE_OK);
-	sqlite3_close(db);
+	bool pg = test_db_pg();
+	test_db_exec(f->path, pg ? "UPDATE anycst_schema SET version = 999" : "PRAGMA user_version = 999");
 	char err[256] = "";
 	struct store_opts o = {.path = f->path, .catalog = "cat.test."};
 	struct store *st = NULL;
@@ -483,14 +482,9 @@ test_store_refuses_newer_schema(void **state)
 	assert_non_null(strstr(err, "newer"));
 	assert_null(st);
 	/* untouched: still version 999 */
-	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-	sqlite3_stmt *s;
-	sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL);
-	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-	assert_int_equal(sqlite3_column_int(s, 0), 999);
-	sqlite3_finalize(s);
-	sqlite3_exec(db, "PRAGMA user_version = 1", NULL, NULL, NULL);
-	sqlite3_close(db);
+	assert_int_equal(test_db_int(f->path, pg ? "SELECT version FROM anycst_schema" :
+	                             "PRAGMA user_version"), 999);
+	test_db_exec(f->path, pg ? "UPDATE anycst_schema SET version = 1" : "PRAGMA user_version = 1");
 	assert_int_equal(store_open(&o, &f->st, err, sizeof(err)), 0);
 }
 
@@ -561,18 +555,18 @@ count_row(void *ctx, const struct store_row *r)
 	return 0;
 }
 
-/* An SQLite error injected at the journal step rolls the whole change back. */
+/* A database error injected at the journal step rolls the whole change back. */
 static void
 test_store_injected_error_rolls_back(void **state)
 {
 	struct fx *f = *state;
 	create_zone(f, DNS_SERIAL_INCREASE);
-	sqlite3 *db;
-	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-	sqlite3_busy_timeout(db, 5000);
-	assert_int_equal(sqlite3_exec(db, "CREATE TRIGGER inject BEFORE INSERT ON journal BEGIN "
-	                                  "SELECT RAISE(ABORT, 'injected'); END", NULL, NULL, NULL),
-	                 SQLITE_OK);
+	bool pg = test_db_pg();
+	test_db_exec(f->path, pg ? "CREATE FUNCTION inject() RETURNS trigger LANGUAGE plpgsql AS "
+	                           "$$BEGIN RAISE EXCEPTION 'injected'; END$$; CREATE TRIGGER inject "
+	                           "BEFORE INSERT ON journal FOR EACH ROW EXECUTE FUNCTION inject()"
+	                         : "CREATE TRIGGER inject BEFORE INSERT ON journal BEGIN "
+	                           "SELECT RAISE(ABORT, 'injected'); END");
 	struct opbuf b;
 	struct store_result res;
 	char err[256] = "";
@@ -590,8 +584,7 @@ test_store_injected_error_rolls_back(void **state)
 	store_snap_close(sn);
 	assert_int_equal(r.n, 0);
 	/* the writer is usable again once the fault is gone */
-	assert_int_equal(sqlite3_exec(db, "DROP TRIGGER inject", NULL, NULL, NULL), SQLITE_OK);
-	sqlite3_close(db);
+	test_db_exec(f->path, pg ? "DROP TRIGGER inject ON journal" : "DROP TRIGGER inject");
 	assert_int_equal(patch1(f, mkop(&b, STORE_OP_REPLACE, "inj.example.com.", "A", 60,
 	                                "192.0.2.44"), &res, err), 0);
 	assert_int_equal(serial_of(f), 101);

@@ -19,12 +19,13 @@
 #include "dns/rdata.h"
 #include "dns/rrtype.h"
 #include "primary/store.h"
+#include "store_db.h"
 #include "primary/xfrout_store.h"
 #include "util/log.h"
 
 struct fx {
 	char dir[64];
-	char path[128];
+	char path[192];
 	struct store *st;
 	struct xfrout_source src;
 };
@@ -37,6 +38,7 @@ setup(void **state)
 	snprintf(f->dir, sizeof(f->dir), "/tmp/anycst-xstore-XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
 	snprintf(f->path, sizeof(f->path), "%s/t.db", f->dir);
+	test_db_fresh(f->path, sizeof(f->path));
 	char err[256];
 	struct store_opts o = {.path = f->path, .catalog = "cat.test."};
 	assert_int_equal(store_open(&o, &f->st, err, sizeof(err)), 0);
@@ -51,7 +53,7 @@ teardown(void **state)
 	struct fx *f = *state;
 	xfrout_store_source_clear(&f->src);
 	store_close(f->st);
-	char p[160];
+	char p[224];
 	const char *sfx[] = {"", "-wal", "-shm"};
 	for (int i = 0; i < 3; i++) {
 		snprintf(p, sizeof(p), "%s%s", f->path, sfx[i]);

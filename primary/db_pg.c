@@ -1,0 +1,821 @@
+/*
+ * PostgreSQL backend of the database layer (see db.h), on libpq: the same
+ * query ids as db_sqlite.c with PostgreSQL's SQL ($n parameters, ON
+ * CONFLICT upserts, RETURNING id for db_last_id), prepared once per
+ * connection (PQprepare, named "q<id>") and run with PQexecPrepared,
+ * results in binary format.  A statement's rows are those of one result,
+ * iterated by db_step.
+ *
+ * Transactions: writes run in READ COMMITTED and the store locks the rows
+ * it changes (DBQ_ZONE_LOCK: the zone, and the catalog zone on create and
+ * delete), so changes of one zone from several nodes queue; reads are a
+ * REPEATABLE READ READ ONLY snapshot.  Errors: 23505 -EEXIST, 23503
+ * -ENOENT, 40001/40P01 ERR_DB_RETRY, a connection lost during COMMIT
+ * ERR_DB_UNKNOWN.  A lost connection is opened again at the next BEGIN
+ * (every host of a multi-host URL tried, see pg_connect).
+ *
+ * Migrations (schema/pg/) run in one transaction under an advisory lock,
+ * so several primaries may start at once on an empty database; the
+ * version is the one row of anycst_schema.
+ */
+#include "primary/db_int.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/err.h"
+#include "util/log.h"
+
+extern const char *const pg_schema_migrations[];
+extern const size_t pg_schema_count;
+
+/* a record's rdata as written and its TXT text as sent (schema 0006) */
+#define REC_COLS "r.owner, r.type, r.ttl, coalesce(t.rdata_case, r.rdata)"
+#define REC_FROM "FROM records r LEFT JOIN record_text t ON t.zone_id = r.zone_id AND " \
+	"t.okey = r.okey AND t.type = r.type AND t.rdata = r.rdata "
+
+#define ZONE_COLS "id, name, wire, kind, account, soa_edit_api, serial, notified_serial, " \
+                  "is_catalog, (SELECT nsec3 FROM zone_dnssec d WHERE d.zone_id = zones.id)"
+#define KEY_COLS "id, keytype, flags, algorithm, keytag, dnskey, private, published, active, " \
+                 "t_created, t_publish, t_active, t_retire, t_remove"
+/* the chain neighbours: $2 is a lookup key; the partial index records_chain */
+#define CHAIN_Q(t, op, dir) "SELECT okey, owner, ttl, rdata FROM records WHERE zone_id = $1 " \
+                            "AND type = " t " AND okey " op " $2 ORDER BY okey " dir " LIMIT 1"
+
+static const char *const qsql[DBQ_COUNT] = {
+	[DBQ_ZONE_BY_NAME] = "SELECT " ZONE_COLS " FROM zones WHERE name = $1",
+	/* the zone row locked: changes of one zone from several nodes queue */
+	[DBQ_ZONE_LOCK] = "SELECT " ZONE_COLS " FROM zones WHERE name = $1 FOR UPDATE",
+	/* the catalog zone is the server's, not listed (reachable by name, issue 16.5) */
+	[DBQ_ZONES_LIST] = "SELECT " ZONE_COLS " FROM zones WHERE name > $1 AND is_catalog = 0 "
+	                   "ORDER BY name LIMIT nullif($2::bigint, -1)",
+	[DBQ_ZONES_LIST_ACC] = "SELECT " ZONE_COLS " FROM zones WHERE account = $3 AND name > $1 "
+	                       "AND is_catalog = 0 ORDER BY name LIMIT nullif($2::bigint, -1)",
+	[DBQ_ZONE_INSERT] = "INSERT INTO zones (name, wire, kind, account, soa_edit_api, serial, "
+	                    "is_catalog, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, "
+	                    "$7, $8, $8) RETURNING id",
+	[DBQ_ZONE_DELETE] = "DELETE FROM zones WHERE id = $1",
+	[DBQ_ZONE_UPDATE] = "UPDATE zones SET kind = coalesce($2, kind), account = coalesce($3, "
+	                    "account), soa_edit_api = coalesce($4, soa_edit_api), updated_at = $5 "
+	                    "WHERE id = $1",
+	[DBQ_ZONE_SERIAL] = "UPDATE zones SET serial = $2, updated_at = $3 WHERE id = $1",
+	[DBQ_LKEY_INSERT] = "INSERT INTO zone_lkeys (zone_id, lkey) VALUES ($1, $2)",
+	[DBQ_LKEY_MISSING] = "SELECT id, wire FROM zones WHERE id NOT IN "
+	                     "(SELECT zone_id FROM zone_lkeys)",
+	[DBQ_ZONE_DESCENDANT] = "SELECT z.name FROM zone_lkeys k JOIN zones z ON z.id = k.zone_id "
+	                        "WHERE k.lkey > $1 AND k.lkey < $2 AND z.account != $3 LIMIT 1",
+	[DBQ_ROWS_ALL] = "SELECT " REC_COLS ", r.disabled, t.content " REC_FROM
+	                 "WHERE r.zone_id = $1 ORDER BY r.okey, r.type, r.rdata",
+	[DBQ_ROWS_OWNER] = "SELECT " REC_COLS ", r.disabled, t.content " REC_FROM
+	                   "WHERE r.zone_id = $1 AND r.okey = $2 ORDER BY r.type, r.rdata",
+	[DBQ_ROWS_RRSET] = "SELECT " REC_COLS ", r.disabled, t.content " REC_FROM
+	                   "WHERE r.zone_id = $1 AND r.okey = $2 AND r.type = $3 ORDER BY r.rdata",
+	[DBQ_AXFR_REST] = "SELECT " REC_COLS " " REC_FROM "WHERE r.zone_id = $1 AND r.disabled = 0 "
+	                  "AND NOT (r.type = 6 AND r.okey = $2) ORDER BY r.okey, r.type, r.rdata",
+	[DBQ_SOA] = "SELECT r.owner, r.ttl, coalesce(t.rdata_case, r.rdata) " REC_FROM
+	            "WHERE r.zone_id = $1 AND r.okey = $2 AND r.type = 6 AND r.disabled = 0",
+	[DBQ_REC_INSERT] = "INSERT INTO records (zone_id, okey, owner, type, ttl, rdata, disabled) "
+	                   "VALUES ($1, $2, $3, $4, $5, $6, $7)",
+	[DBQ_REC_UPSERT] = "INSERT INTO records (zone_id, okey, owner, type, ttl, rdata, disabled) "
+	                   "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (zone_id, okey, type, "
+	                   "rdata) DO UPDATE SET disabled = excluded.disabled",
+	[DBQ_REC_TEXT_PUT] = "INSERT INTO record_text (zone_id, okey, type, rdata, rdata_case, "
+	                     "content) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (zone_id, okey, "
+	                     "type, rdata) DO UPDATE SET rdata_case = excluded.rdata_case, "
+	                     "content = excluded.content",
+	[DBQ_ZONE_PDNS_GET] = "SELECT masters, catalog, soa_edit_api, soa_edit FROM zone_pdns "
+	                      "WHERE zone_id = $1",
+	[DBQ_ZONE_PDNS_PUT] = "INSERT INTO zone_pdns (zone_id, masters, catalog, soa_edit_api, "
+	                      "soa_edit) VALUES ($1, coalesce($2, ''), coalesce($3, ''), $4, "
+	                      "coalesce($5, '')) ON CONFLICT (zone_id) DO UPDATE SET masters = "
+	                      "coalesce($2, zone_pdns.masters), catalog = coalesce($3, zone_pdns.catalog), "
+	                      "soa_edit_api = CASE WHEN $6::bigint <> 0 THEN $4 ELSE zone_pdns.soa_edit_api END, "
+	                      "soa_edit = coalesce($5, zone_pdns.soa_edit)",
+	[DBQ_META_GET] = "SELECT kind, content FROM zone_metadata WHERE zone_id = $1 AND "
+	                 "($2::text IS NULL OR kind = $2::text) ORDER BY kind, ord",
+	[DBQ_META_DEL] = "DELETE FROM zone_metadata WHERE zone_id = $1 AND kind = $2",
+	[DBQ_META_PUT] = "INSERT INTO zone_metadata (zone_id, kind, ord, content) "
+	                 "VALUES ($1, $2, $3, $4)",
+	[DBQ_REC_TEXT_DEL] = "DELETE FROM record_text WHERE zone_id = $1 AND okey = $2 AND "
+	                     "type = $3 AND rdata = $4",
+	[DBQ_RRSET_DELETE] = "DELETE FROM records WHERE zone_id = $1 AND okey = $2 AND type = $3",
+	[DBQ_REC_DELETE] = "DELETE FROM records WHERE zone_id = $1 AND okey = $2 AND type = $3 "
+	                   "AND rdata = $4",
+	[DBQ_RRSET_TTL] = "UPDATE records SET ttl = $4 WHERE zone_id = $1 AND okey = $2 AND type = $3",
+	[DBQ_OWNER_TYPES] = "SELECT type, count(*) FROM records WHERE zone_id = $1 AND okey = $2 "
+	                    "AND disabled = 0 GROUP BY type",
+	[DBQ_OWNER_TYPES_ALL] = "SELECT DISTINCT type FROM records WHERE zone_id = $1 AND okey = $2",
+	[DBQ_COMMENTS_DEL] = "DELETE FROM comments WHERE zone_id = $1 AND okey = $2 AND type = $3",
+	[DBQ_COMMENT_INSERT] = "INSERT INTO comments (zone_id, okey, type, content, account, "
+	                       "modified_at) VALUES ($1, $2, $3, $4, $5, $6)",
+	[DBQ_COMMENTS_ALL] = "SELECT okey, type, content, account, modified_at FROM comments "
+	                     "WHERE zone_id = $1 ORDER BY okey, type, id",
+	[DBQ_JOURNAL_INSERT] = "INSERT INTO journal (zone_id, serial_from, serial_to, removed, added, "
+	                       "created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+	[DBQ_JOURNAL_TRIM] = "DELETE FROM journal WHERE zone_id = $1 AND seq < (SELECT seq FROM "
+	                     "journal WHERE zone_id = $1 ORDER BY seq DESC LIMIT 1 OFFSET $2)",
+	[DBQ_JOURNAL_START] = "SELECT max(seq) FROM journal WHERE zone_id = $1 AND serial_from = $2",
+	[DBQ_JOURNAL_FROM] = "SELECT serial_from, serial_to, removed, added, created_at FROM journal "
+	                     "WHERE zone_id = $1 AND seq >= $2 ORDER BY seq",
+	[DBQ_JOURNAL_RANGE] = "SELECT count(*), (SELECT serial_from FROM journal WHERE zone_id = $1 "
+	                      "ORDER BY seq LIMIT 1) FROM journal WHERE zone_id = $1",
+	[DBQ_TSIG_GET] = "SELECT name, algorithm, secret FROM tsig_keys WHERE name = $1",
+	[DBQ_TSIG_ALL] = "SELECT name, algorithm, secret FROM tsig_keys ORDER BY name",
+	[DBQ_TSIG_INSERT] = "INSERT INTO tsig_keys (name, algorithm, secret) VALUES ($1, $2, $3)",
+	[DBQ_TSIG_UPSERT] = "INSERT INTO tsig_keys (name, algorithm, secret) VALUES ($1, $2, $3) "
+	                    "ON CONFLICT (name) DO UPDATE SET algorithm = excluded.algorithm, "
+	                    "secret = excluded.secret",
+	[DBQ_TSIG_DELETE] = "DELETE FROM tsig_keys WHERE name = $1",
+	[DBQ_ZONE_TSIG] = "SELECT k.name, k.algorithm, k.secret FROM zone_tsig_keys z JOIN tsig_keys "
+	                  "k ON k.name = z.key_name WHERE z.zone_id = $1 ORDER BY k.name",
+	[DBQ_ZONE_TSIG_INSERT] = "INSERT INTO zone_tsig_keys (zone_id, key_name) VALUES ($1, $2) "
+	                         "ON CONFLICT DO NOTHING",
+	[DBQ_ZONE_TSIG_CLEAR] = "DELETE FROM zone_tsig_keys WHERE zone_id = $1",
+	[DBQ_ZONE_UTSIG] = "SELECT k.name, k.algorithm, k.secret FROM zone_update_tsig_keys z JOIN "
+	                   "tsig_keys k ON k.name = z.key_name WHERE z.zone_id = $1 ORDER BY k.name",
+	[DBQ_ZONE_UTSIG_INSERT] = "INSERT INTO zone_update_tsig_keys (zone_id, key_name) VALUES "
+	                          "($1, $2) ON CONFLICT DO NOTHING",
+	[DBQ_ZONE_UTSIG_CLEAR] = "DELETE FROM zone_update_tsig_keys WHERE zone_id = $1",
+	[DBQ_ZONE_UTSIG_HAS] = "SELECT 1 FROM zone_update_tsig_keys WHERE zone_id = $1 AND "
+	                       "key_name = $2",
+	[DBQ_APIKEY_INSERT] = "INSERT INTO api_keys (hash, account, description, created_at) "
+	                      "VALUES ($1, $2, $3, $4) RETURNING id",
+	[DBQ_APIKEY_DELETE] = "DELETE FROM api_keys WHERE id = $1",
+	[DBQ_APIKEY_ALL] = "SELECT id, account, description, created_at FROM api_keys ORDER BY id",
+	[DBQ_APIKEY_FIND] = "SELECT account, id FROM api_keys WHERE hash = $1",
+	[DBQ_AUDIT_INSERT] = "INSERT INTO audit (at_ms, key_id, account, zone, what, status, "
+	                     "old_serial, new_serial) VALUES ($1, $2, $3, $4, $5, $6, "
+	                     "CASE WHEN $9::bigint <> 0 THEN $7::bigint END, "
+	                     "CASE WHEN $9::bigint <> 0 THEN $8::bigint END)",
+	[DBQ_AUDIT_LIST] = "SELECT id, at_ms, key_id, account, zone, what, status, old_serial, "
+	                   "new_serial FROM audit WHERE at_ms >= $1 AND ($2::bigint = 0 OR account = "
+	                   "$3::text) AND ($4::bigint = 0 OR zone = $5::text) AND id > $6 "
+	                   "ORDER BY id LIMIT $7",
+	[DBQ_COUNT_ZONES] = "SELECT count(*) FROM zones",
+	[DBQ_COUNT_RECORDS] = "SELECT count(*) FROM records",
+	[DBQ_COUNT_JOURNAL] = "SELECT count(*) FROM journal",
+	/* zones_account, records_rr and journal_zone keep each count to the account's rows */
+	[DBQ_COUNT_ACC_ZONES] = "SELECT count(*) FROM zones WHERE account = $1 AND is_catalog = 0",
+	[DBQ_COUNT_ACC_RECORDS] = "SELECT count(*) FROM zones z JOIN records r ON r.zone_id = z.id "
+	                          "WHERE z.account = $1 AND z.is_catalog = 0",
+	[DBQ_COUNT_ACC_JOURNAL] = "SELECT count(*) FROM zones z JOIN journal j ON j.zone_id = z.id "
+	                          "WHERE z.account = $1 AND z.is_catalog = 0",
+	[DBQ_POP_ACK_PUT] = "INSERT INTO pop_serials (pop, zone_id, serial, how, transport, "
+	                    "address, at_ms) SELECT $1::text, z.id, $3::bigint, $4::bigint, "
+	                    "$5::text, $6::text, $7::bigint FROM zones z WHERE z.name = "
+	                    "lower($2::text) AND EXISTS (SELECT 1 FROM secondaries WHERE name = "
+	                    "$1::text) ON CONFLICT (pop, zone_id) DO UPDATE SET serial = "
+	                    "excluded.serial, how = excluded.how, transport = excluded.transport, "
+	                    "address = excluded.address, at_ms = excluded.at_ms",
+	[DBQ_POP_ACKS_ALL] = "SELECT p.pop, z.name, p.serial, p.how, p.transport, p.address, "
+	                     "p.at_ms FROM pop_serials p JOIN zones z ON z.id = p.zone_id "
+	                     "ORDER BY z.name, p.pop",
+	[DBQ_POPS_ALL] = "SELECT s.name, s.endpoint, s.public_key, s.mesh_ip, s.tsig_key, "
+	                 "coalesce(p.dns_port, 53), s.created_at, k.secret FROM secondaries s "
+	                 "LEFT JOIN tsig_keys k ON k.name = s.tsig_key "
+	                 "LEFT JOIN secondary_ports p ON p.name = s.name ORDER BY s.id",
+	[DBQ_POP_INSERT] = "INSERT INTO secondaries (name, endpoint, public_key, mesh_ip, tsig_key, "
+	                   "created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+	[DBQ_POP_PORT_INSERT] = "INSERT INTO secondary_ports (name, dns_port) VALUES ($1, $2)",
+	[DBQ_POP_PORT_DELETE] = "DELETE FROM secondary_ports WHERE name = $1",
+	[DBQ_POP_ACKS_DELETE] = "DELETE FROM pop_serials WHERE pop = $1",
+	[DBQ_POP_DELETE] = "DELETE FROM secondaries WHERE name = $1",
+	[DBQ_DNSSEC_SET] = "INSERT INTO zone_dnssec (zone_id, nsec3, signed_at) VALUES ($1, $2, $3) "
+	                   "ON CONFLICT (zone_id) DO UPDATE SET nsec3 = excluded.nsec3, "
+	                   "signed_at = excluded.signed_at",
+	[DBQ_DNSSEC_CLEAR] = "DELETE FROM zone_dnssec WHERE zone_id = $1",
+	[DBQ_KEY_INSERT] = "INSERT INTO dnssec_keys (zone_id, keytype, flags, algorithm, keytag, "
+	                   "dnskey, private, published, active, t_created, t_publish, t_active) "
+	                   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, "
+	                   "CASE WHEN $9::bigint <> 0 THEN $10::bigint END) RETURNING id",
+	[DBQ_KEYS_ZONE] = "SELECT " KEY_COLS " FROM dnssec_keys WHERE zone_id = $1 ORDER BY id",
+	[DBQ_KEY_UPDATE] = "UPDATE dnssec_keys SET published = $3::bigint, active = $4::bigint, "
+	                   "t_active = CASE WHEN $4::bigint <> 0 THEN coalesce(t_active, "
+	                   "$5::bigint) END, t_retire = CASE WHEN $4::bigint <> 0 THEN NULL ELSE "
+	                   "coalesce(t_retire, $5::bigint) END, t_remove = CASE WHEN $3::bigint "
+	                   "<> 0 THEN NULL ELSE coalesce(t_remove, $5::bigint) END "
+	                   "WHERE zone_id = $1 AND id = $2",
+	[DBQ_KEY_DELETE] = "DELETE FROM dnssec_keys WHERE zone_id = $1 AND id = $2",
+	[DBQ_NSEC_PREV] = CHAIN_Q("47", "<", "DESC"),
+	[DBQ_NSEC_NEXT] = CHAIN_Q("47", ">", "ASC"),
+	[DBQ_NSEC3_PREV] = CHAIN_Q("50", "<", "DESC"),
+	[DBQ_NSEC3_NEXT] = CHAIN_Q("50", ">", "ASC"),
+	[DBQ_OWNERS_RANGE] = "SELECT DISTINCT okey, owner FROM records WHERE zone_id = $1 "
+	                     "AND okey > $2 AND okey < $3 ORDER BY okey",
+	[DBQ_HAS_DESC] = "SELECT 1 FROM records WHERE zone_id = $1 AND okey > $2 AND okey < $3 "
+	                 "AND disabled = 0 AND type NOT IN (46, 47, 50) LIMIT 1",
+	[DBQ_SIGS_EXPIRING] = "SELECT owner, rdata FROM records WHERE zone_id = $1 AND type = 46 "
+	                      "AND substr(rdata, 9, 4) < $2 ORDER BY substr(rdata, 9, 4) LIMIT $3",
+	[DBQ_SIGNED_ROWS] = "SELECT DISTINCT okey, owner, type FROM records WHERE zone_id = $1 "
+	                    "AND type IN (46, 47, 48, 50, 51) ORDER BY okey, type",
+	[DBQ_KEY_TIMES] = "SELECT id, flags, algorithm, published, active, coalesce(t_active, 0), "
+	                  "coalesce(t_retire, 0), coalesce(t_remove, 0), keytag, keytype "
+	                  "FROM dnssec_keys WHERE zone_id = $1 ORDER BY id",
+	[DBQ_KEY_TIMES_SET] = "UPDATE dnssec_keys SET published = $3, active = $4, "
+	                      "t_active = nullif($5::bigint, 0), t_retire = nullif($6::bigint, 0), "
+	                      "t_remove = nullif($7::bigint, 0) WHERE zone_id = $1 AND id = $2",
+	[DBQ_SIGS_BY_TAG] = "SELECT owner, rdata FROM records WHERE zone_id = $1 AND type = 46 "
+	                    "AND substr(rdata, 17, 2) = $2 LIMIT $3",
+	[DBQ_ZONE_MAX_TTL] = "SELECT coalesce(max(ttl), 0) FROM records WHERE zone_id = $1",
+};
+
+/* parameters per statement: the largest $n of any query */
+#define PG_PARAMS 12
+/* the advisory lock key migrations run under ("anycst" in ASCII, truncated) */
+#define PG_MIGRATE_LOCK "616e796373740000"
+
+/* type oids (catalog/pg_type.h is a server header) */
+#define OID_BOOL 16
+#define OID_INT8 20
+#define OID_INT2 21
+#define OID_INT4 23
+#define OID_OID 26
+
+struct pg_db;
+
+struct pg_stmt {
+	struct db_stmt base;
+	struct pg_db *db;
+	enum db_qid id;
+	bool prepared;
+	bool returns_id;      /* INSERT ... RETURNING id: the row feeds db_last_id */
+	int nparams;
+	PGresult *res;
+	int row, nrows;
+	const char *vals[PG_PARAMS];
+	int lens[PG_PARAMS];
+	int fmts[PG_PARAMS];
+	char ibuf[PG_PARAMS][24];
+};
+
+struct pg_db {
+	struct db base;
+	PGconn *c;
+	char *url;
+	bool readonly;
+	bool retry;           /* the last error was a serialization failure or deadlock */
+	int64_t last_id;
+	int64_t changes;
+	char err[256];
+	struct pg_stmt q[DBQ_COUNT];
+};
+
+#define D(x) ((struct pg_db *)(x))
+#define PS(x) ((struct pg_stmt *)(x))
+
+static void
+notice_drop(void *arg, const PGresult *res)
+{
+	(void)arg;
+	(void)res;
+}
+
+/* Largest $n in `sql`. */
+static int
+count_params(const char *sql)
+{
+	int n = 0;
+	for (const char *p = strchr(sql, '$'); p != NULL; p = strchr(p + 1, '$')) {
+		int v = atoi(p + 1);
+		if (v > n)
+			n = v;
+	}
+	return n;
+}
+
+static void
+set_errmsg(struct pg_db *db, const char *what)
+{
+	const char *m = db->c != NULL ? PQerrorMessage(db->c) : "out of memory";
+	snprintf(db->err, sizeof(db->err), "%s%s%.*s", what ? what : "", what ? ": " : "",
+	         (int)strcspn(m, "\n"), m);
+}
+
+/* A connection to one host of the URL (hosts[i], ports[i]), other options as in `opts`. */
+static PGconn *
+connect_one(PQconninfoOption *opts, const char *host, const char *port)
+{
+	const char *kw[64], *val[64];
+	size_t n = 0;
+	for (PQconninfoOption *o = opts; o->keyword != NULL && n < 62; o++) {
+		if (o->val == NULL || strcmp(o->keyword, "host") == 0 ||
+		    strcmp(o->keyword, "port") == 0 || strcmp(o->keyword, "hostaddr") == 0)
+			continue;
+		kw[n] = o->keyword;
+		val[n++] = o->val;
+	}
+	kw[n] = "host";
+	val[n++] = host;
+	if (port != NULL && *port) {
+		kw[n] = "port";
+		val[n++] = port;
+	}
+	kw[n] = NULL;
+	val[n] = NULL;
+	return PQconnectdbParams(kw, val, 0);
+}
+
+/* The comma-separated item `i` of `list` into buf, or "" (or the one item when one). */
+static const char *
+list_item(const char *list, size_t i, char *buf, size_t cap)
+{
+	buf[0] = 0;
+	if (list == NULL)
+		return buf;
+	const char *p = list;
+	size_t k = 0;
+	while (k < i && (p = strchr(p, ',')) != NULL) {
+		p++;
+		k++;
+	}
+	if (p == NULL)   /* one port for all hosts */
+		p = strchr(list, ',') == NULL ? list : NULL;
+	if (p != NULL)
+		snprintf(buf, cap, "%.*s", (int)strcspn(p, ","), p);
+	return buf;
+}
+
+/*
+ * libpq tries the hosts of a multi-host URL in turn, but stops at the first
+ * one that answers and refuses the login (a replica still starting up, not
+ * yet accepting connections): then each host is tried alone, in order.
+ */
+static PGconn *
+pg_connect(const char *url, char *err, size_t errcap)
+{
+	PGconn *c = PQconnectdb(url);
+	if (c != NULL && PQstatus(c) == CONNECTION_OK)
+		return c;
+	snprintf(err, errcap, "%.*s", c ? (int)strcspn(PQerrorMessage(c), "\n") : 13,
+	         c ? PQerrorMessage(c) : "out of memory");
+	PQconninfoOption *opts = PQconninfoParse(url, NULL);
+	const char *hosts = NULL, *ports = NULL;
+	for (PQconninfoOption *o = opts; o != NULL && o->keyword != NULL; o++) {
+		if (strcmp(o->keyword, "host") == 0)
+			hosts = o->val;
+		else if (strcmp(o->keyword, "port") == 0)
+			ports = o->val;
+	}
+	if (hosts == NULL || strchr(hosts, ',') == NULL) {
+		PQconninfoFree(opts);
+		return c;
+	}
+	PQfinish(c);
+	c = NULL;
+	for (size_t i = 0;; i++) {
+		char h[256], p[16];
+		list_item(hosts, i, h, sizeof(h));
+		if (h[0] == 0)
+			break;
+		c = connect_one(opts, h, list_item(ports, i, p, sizeof(p)));
+		if (c != NULL && PQstatus(c) == CONNECTION_OK)
+			break;
+		if (c != NULL)
+			snprintf(err, errcap, "%s: %.*s", h, (int)strcspn(PQerrorMessage(c), "\n"),
+			         PQerrorMessage(c));
+		PQfinish(c);
+		c = NULL;
+	}
+	PQconninfoFree(opts);
+	return c;
+}
+
+/* Runs `sql` (no rows wanted). 0 or -EIO (logged, db->err). */
+static int
+exec(struct pg_db *db, const char *sql)
+{
+	PGresult *r = PQexec(db->c, sql);
+	ExecStatusType st = PQresultStatus(r);
+	int ret = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? 0 : -EIO;
+	if (ret != 0) {
+		set_errmsg(db, NULL);
+		log_error(NULL, "store: %s: %s", sql, db->err);
+	}
+	PQclear(r);
+	return ret;
+}
+
+/* (Re)connects and sets the session up; statements are prepared again. */
+static int
+pg_session(struct pg_db *db)
+{
+	PQfinish(db->c);
+	for (size_t i = 0; i < DBQ_COUNT; i++)
+		db->q[i].prepared = false;
+	db->c = pg_connect(db->url, db->err, sizeof(db->err));
+	if (db->c == NULL || PQstatus(db->c) != CONNECTION_OK)
+		return -EIO;
+	PQsetNoticeReceiver(db->c, notice_drop, NULL);
+	if (PQsetClientEncoding(db->c, "UTF8") != 0)
+		return -EIO;
+	if (exec(db, "SET client_min_messages = warning") != 0)
+		return -EIO;
+	if (db->readonly && exec(db, "SET default_transaction_read_only = on") != 0)
+		return -EIO;
+	return 0;
+}
+
+static int
+pg_open(const char *path, bool create, bool readonly, struct db **out)
+{
+	(void)create;   /* the database exists: CREATE DATABASE is the operator's */
+	struct pg_db *db = calloc(1, sizeof(*db));
+	*out = db != NULL ? &db->base : NULL;
+	if (db == NULL)
+		return -ENOMEM;
+	db->base.ops = &db_pg_ops;
+	for (size_t i = 0; i < DBQ_COUNT; i++) {
+		db->q[i].base.ops = &db_pg_ops;
+		db->q[i].db = db;
+		db->q[i].id = (enum db_qid)i;
+		db->q[i].nparams = count_params(qsql[i]);
+		db->q[i].returns_id = strstr(qsql[i], "RETURNING id") != NULL;
+	}
+	db->readonly = readonly;
+	db->url = strdup(path);
+	if (db->url == NULL)
+		return -ENOMEM;
+	return pg_session(db);
+}
+
+static void
+pg_close(struct db *b)
+{
+	struct pg_db *db = D(b);
+	for (size_t i = 0; i < DBQ_COUNT; i++)
+		PQclear(db->q[i].res);
+	PQfinish(db->c);
+	free(db->url);
+	free(db);
+}
+
+static const char *
+pg_errmsg(struct db *b)
+{
+	return D(b)->err;
+}
+
+/* The schema version (0: none yet).  Inside the migration transaction. */
+static int64_t
+schema_version(struct pg_db *db)
+{
+	if (exec(db, "CREATE TABLE IF NOT EXISTS anycst_schema (version BIGINT NOT NULL)") != 0)
+		return -1;
+	PGresult *r = PQexec(db->c, "SELECT coalesce(max(version), 0) FROM anycst_schema");
+	int64_t v = -1;
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+		v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	else
+		set_errmsg(db, NULL);
+	PQclear(r);
+	return v;
+}
+
+static int
+migrate_fail(struct pg_db *db, char *err, size_t errcap, const char *what, int ret)
+{
+	set_errmsg(db, what);
+	snprintf(err, errcap, "%s", db->err);
+	exec(db, "ROLLBACK");
+	return ret;
+}
+
+static int
+pg_migrate(struct db *b, const char *path, char *err, size_t errcap)
+{
+	struct pg_db *db = D(b);
+	(void)path;   /* not in messages: the URL may hold a password */
+	if (exec(db, "BEGIN") != 0 ||
+	    exec(db, "SELECT pg_advisory_xact_lock(x'" PG_MIGRATE_LOCK "'::bigint)") != 0)
+		return migrate_fail(db, err, errcap, "PostgreSQL: cannot lock for migrations", -EIO);
+	int64_t ver = schema_version(db);
+	if (ver < 0)
+		return migrate_fail(db, err, errcap, "PostgreSQL: cannot read the schema version",
+		                    -EIO);
+	if (ver > (int64_t)pg_schema_count) {
+		exec(db, "ROLLBACK");
+		snprintf(err, errcap, "PostgreSQL: database schema version %" PRId64 " is newer than "
+		         "this binary's %zu; refusing to touch it", ver, pg_schema_count);
+		return ERR_SCHEMA_NEWER;
+	}
+	for (size_t i = (size_t)ver; i < pg_schema_count; i++) {
+		if (exec(db, pg_schema_migrations[i]) != 0) {
+			char what[64];
+			snprintf(what, sizeof(what), "PostgreSQL: migration %zu failed", i + 1);
+			return migrate_fail(db, err, errcap, what, -EIO);
+		}
+	}
+	char sql[96];
+	snprintf(sql, sizeof(sql), "DELETE FROM anycst_schema; INSERT INTO anycst_schema VALUES (%zu)",
+	         pg_schema_count);
+	if (exec(db, sql) != 0 || exec(db, "COMMIT") != 0)
+		return migrate_fail(db, err, errcap, "PostgreSQL: cannot commit migrations", -EIO);
+	if (ver < (int64_t)pg_schema_count)
+		log_info(NULL, "store: PostgreSQL database migrated to schema version %zu",
+		         pg_schema_count);
+	return 0;
+}
+
+static int
+pg_writer_ready(struct db *b)
+{
+	(void)b;
+	return 0;
+}
+
+/* BEGIN `sql`, connecting again first when the connection was lost. */
+static int
+begin(struct pg_db *db, const char *sql)
+{
+	db->retry = false;
+	if ((db->c == NULL || PQstatus(db->c) != CONNECTION_OK) && pg_session(db) != 0) {
+		log_error(NULL, "store: PostgreSQL: cannot connect: %s", db->err);
+		return -EIO;
+	}
+	int ret = exec(db, sql);
+	if (ret != 0 && PQstatus(db->c) != CONNECTION_OK && pg_session(db) == 0)
+		ret = exec(db, sql);   /* the connection had gone while idle */
+	return ret;
+}
+
+static int
+pg_begin(struct db *b)
+{
+	return begin(D(b), "BEGIN");
+}
+
+static int
+pg_begin_read(struct db *b)
+{
+	/* the snapshot is taken at the first statement: now */
+	return begin(D(b), "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT 1");
+}
+
+static int
+pg_commit(struct db *b)
+{
+	struct pg_db *db = D(b);
+	PGresult *r = PQexec(db->c, "COMMIT");
+	int ret = 0;
+	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		const char *code = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+		set_errmsg(db, "COMMIT");
+		if (PQstatus(db->c) != CONNECTION_OK) {
+			ret = ERR_DB_UNKNOWN;
+		} else if (code != NULL && (strcmp(code, "40001") == 0 || strcmp(code, "40P01") == 0)) {
+			db->retry = true;
+			ret = ERR_DB_RETRY;
+		} else {
+			ret = -EIO;
+		}
+		log_error(NULL, "store: %s", db->err);
+	} else if (strcmp(PQcmdStatus(r), "COMMIT") != 0) {
+		ret = -EIO;   /* an aborted transaction: COMMIT rolled it back */
+		snprintf(db->err, sizeof(db->err), "COMMIT: the transaction was rolled back");
+	}
+	PQclear(r);
+	return ret;
+}
+
+static int
+pg_rollback(struct db *b)
+{
+	struct pg_db *db = D(b);
+	if (PQstatus(db->c) != CONNECTION_OK)
+		return -EIO;
+	return exec(db, "ROLLBACK");
+}
+
+static struct db_stmt *
+pg_q(struct db *b, enum db_qid id)
+{
+	struct pg_db *db = D(b);
+	struct pg_stmt *s = &db->q[id];
+	if (!s->prepared) {
+		char name[16];
+		snprintf(name, sizeof(name), "q%d", (int)id);
+		PGresult *r = PQprepare(db->c, name, qsql[id], s->nparams, NULL);
+		bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+		if (!ok) {
+			set_errmsg(db, NULL);
+			log_error(NULL, "store: cannot prepare query %d: %s", (int)id, db->err);
+		}
+		PQclear(r);
+		if (!ok)
+			return NULL;
+		s->prepared = true;
+	}
+	return &s->base;
+}
+
+static void
+pg_bind_i64(struct db_stmt *b, int i, int64_t v)
+{
+	struct pg_stmt *s = PS(b);
+	if (i < 1 || i > PG_PARAMS)
+		return;
+	snprintf(s->ibuf[i - 1], sizeof(s->ibuf[0]), "%" PRId64, v);
+	s->vals[i - 1] = s->ibuf[i - 1];
+	s->fmts[i - 1] = 0;
+}
+
+static void
+pg_bind_text(struct db_stmt *b, int i, const char *v)
+{
+	struct pg_stmt *s = PS(b);
+	if (i < 1 || i > PG_PARAMS)
+		return;
+	s->vals[i - 1] = v;
+	s->fmts[i - 1] = 0;
+}
+
+static void
+pg_bind_blob(struct db_stmt *b, int i, const void *p, size_t n)
+{
+	struct pg_stmt *s = PS(b);
+	if (i < 1 || i > PG_PARAMS)
+		return;
+	s->vals[i - 1] = n ? p : "";   /* an empty blob, not NULL */
+	s->lens[i - 1] = (int)n;
+	s->fmts[i - 1] = 1;
+}
+
+static uint64_t
+be(const unsigned char *p, int n)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < n; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* The error of result `r` as db_step's code (db->retry, db->err set). */
+static int
+step_error(struct pg_stmt *s, PGresult *r)
+{
+	struct pg_db *db = s->db;
+	const char *code = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+	set_errmsg(db, NULL);
+	if (code != NULL && strcmp(code, "23505") == 0)
+		return -EEXIST;
+	if (code != NULL && strcmp(code, "23503") == 0)
+		return -ENOENT;
+	if (code != NULL && (strcmp(code, "40001") == 0 || strcmp(code, "40P01") == 0)) {
+		db->retry = true;
+		log_warning(NULL, "store: query %d: %s (the change is retried)", (int)s->id, db->err);
+		return ERR_DB_RETRY;
+	}
+	log_error(NULL, "store: query %d: %s", (int)s->id, db->err);
+	return -EIO;
+}
+
+static int
+pg_step(struct db_stmt *b)
+{
+	struct pg_stmt *s = PS(b);
+	struct pg_db *db = s->db;
+	if (s->res == NULL) {
+		char name[16];
+		snprintf(name, sizeof(name), "q%d", (int)s->id);
+		PGresult *r = PQexecPrepared(db->c, name, s->nparams, s->vals, s->lens, s->fmts, 1);
+		ExecStatusType st = PQresultStatus(r);
+		if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+			int ret = step_error(s, r);
+			PQclear(r);
+			return ret;
+		}
+		s->res = r;
+		s->row = -1;
+		s->nrows = PQntuples(r);
+		const char *ct = PQcmdTuples(r);
+		db->changes = ct[0] ? strtoll(ct, NULL, 10) : 0;
+		if (s->returns_id) {
+			if (s->nrows == 1 && PQftype(r, 0) == OID_INT8 && PQgetlength(r, 0, 0) == 8)
+				db->last_id = (int64_t)be((const unsigned char *)PQgetvalue(r, 0, 0), 8);
+			s->nrows = 0;
+		}
+	}
+	if (s->row < s->nrows)
+		s->row++;
+	return s->row < s->nrows ? DB_ROW : DB_DONE;
+}
+
+static void
+pg_done(struct db_stmt *b)
+{
+	struct pg_stmt *s = PS(b);
+	PQclear(s->res);
+	s->res = NULL;
+	memset(s->vals, 0, sizeof(s->vals));
+	memset(s->lens, 0, sizeof(s->lens));
+	memset(s->fmts, 0, sizeof(s->fmts));
+}
+
+
+static int64_t
+pg_col_i64(struct db_stmt *b, int i)
+{
+	struct pg_stmt *s = PS(b);
+	if (s->res == NULL || PQgetisnull(s->res, s->row, i))
+		return 0;
+	const unsigned char *p = (const unsigned char *)PQgetvalue(s->res, s->row, i);
+	int n = PQgetlength(s->res, s->row, i);
+	switch (PQftype(s->res, i)) {
+	case OID_INT8:
+		return n == 8 ? (int64_t)be(p, 8) : 0;
+	case OID_INT4:
+	case OID_OID:
+		return n == 4 ? (int64_t)(int32_t)(uint32_t)be(p, 4) : 0;
+	case OID_INT2:
+		return n == 2 ? (int64_t)(int16_t)(uint16_t)be(p, 2) : 0;
+	case OID_BOOL:
+		return n == 1 ? p[0] != 0 : 0;
+	default:
+		return strtoll((const char *)p, NULL, 10);   /* text: NUL-terminated by libpq */
+	}
+}
+
+static bool
+pg_col_null(struct db_stmt *b, int i)
+{
+	struct pg_stmt *s = PS(b);
+	return s->res == NULL || PQgetisnull(s->res, s->row, i);
+}
+
+static const void *
+pg_col_blob(struct db_stmt *b, int i)
+{
+	struct pg_stmt *s = PS(b);
+	if (pg_col_null(b, i) || PQgetlength(s->res, s->row, i) == 0)
+		return NULL;
+	return PQgetvalue(s->res, s->row, i);
+}
+
+static size_t
+pg_col_bytes(struct db_stmt *b, int i)
+{
+	struct pg_stmt *s = PS(b);
+	if (pg_col_null(b, i))
+		return 0;
+	int n = PQgetlength(s->res, s->row, i);
+	return n > 0 ? (size_t)n : 0;
+}
+
+static const char *
+pg_col_text(struct db_stmt *b, int i)
+{
+	struct pg_stmt *s = PS(b);
+	if (pg_col_null(b, i))
+		return NULL;
+	return PQgetvalue(s->res, s->row, i);
+}
+
+static int64_t
+pg_last_id(struct db *b)
+{
+	return D(b)->last_id;
+}
+
+static int64_t
+pg_changes(struct db *b)
+{
+	return D(b)->changes;
+}
+
+static bool
+pg_retry(struct db *b)
+{
+	return D(b)->retry;
+}
+
+const struct db_ops db_pg_ops = {
+	.name = "postgresql",
+	.open = pg_open,
+	.close = pg_close,
+	.errmsg = pg_errmsg,
+	.migrate = pg_migrate,
+	.writer_ready = pg_writer_ready,
+	.begin = pg_begin,
+	.begin_read = pg_begin_read,
+	.commit = pg_commit,
+	.rollback = pg_rollback,
+	.q = pg_q,
+	.bind_i64 = pg_bind_i64,
+	.bind_text = pg_bind_text,
+	.bind_blob = pg_bind_blob,
+	.step = pg_step,
+	.done = pg_done,
+	.col_i64 = pg_col_i64,
+	.col_null = pg_col_null,
+	.col_blob = pg_col_blob,
+	.col_bytes = pg_col_bytes,
+	.col_text = pg_col_text,
+	.last_id = pg_last_id,
+	.changes = pg_changes,
+	.retry = pg_retry,
+	.wal_bound = NULL,
+};
