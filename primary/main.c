@@ -19,6 +19,7 @@
 #include <gnutls/gnutls.h>
 
 #include "api/api.h"
+#include "primary/db.h"
 #include "primary/primary.h"
 #include "primary/xfr_quic.h"
 #include "primary/xfr_service.h"
@@ -225,7 +226,8 @@ api_conf(struct opt *primary_opts, const char *key, struct primary *p)
 /* The options, read-only: main copies them to its stack, which opts_parse
  * fills (no writable global in primary/). */
 static const struct opt primary_opts_def[] = {
-	{.name = "db", .arg = "PATH", .def = "./anycst.db", .help = "SQLite database"},
+	{.name = "db", .arg = "PATH|URL", .def = "./anycst.db",
+	 .help = "SQLite database file, or a postgresql:// URL (libpq; several hosts allowed)"},
 	{.name = "api", .arg = "ADDR:PORT", .def = "127.0.0.1:8081", .help = "REST API listener"},
 	{.name = "metrics", .arg = "ADDR:PORT", .help = "GET /metrics without a key (Prometheus)"},
 	{.name = "api-key-file", .arg = "FILE", .def = "<db dir>/api.key", .help = "X-API-Key secret"},
@@ -287,9 +289,14 @@ main(int argc, char **argv)
 	umask(077);
 	const char *db = opts_str(primary_opts, "db");
 	char dir[4096], keypath[4200];
-	dir_of(db, dir, sizeof(dir));
+	bool pg = db_is_pg(db);
+	if (pg && (!opts_get(primary_opts, "api-key-file")->set ||
+	           !opts_get(primary_opts, "tls-key")->set))
+		fatal("--db postgresql://...: give --api-key-file and --tls-key (no database "
+		      "directory to keep them in; the nodes of one database share the API key)");
+	dir_of(pg ? "./anycst.db" : db, dir, sizeof(dir));
 	/* the database's directory also holds the generated API and TLS keys */
-	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+	if (!pg && mkdir(dir, 0700) != 0 && errno != EEXIST)
 		fatal("--db: cannot create directory %s: %s", dir, strerror(errno));
 	if (opts_get(primary_opts, "api-key-file")->set)
 		snprintf(keypath, sizeof(keypath), "%s", opts_str(primary_opts, "api-key-file"));
@@ -297,9 +304,11 @@ main(int argc, char **argv)
 		snprintf(keypath, sizeof(keypath), "%s/api.key", dir);
 
 	/* one primary per database: a second one would write behind the first's back */
+	/* (PostgreSQL: several nodes on one database is the point; the rows they
+	 * change are locked in the database) */
 	char lockpath[4200];
 	snprintf(lockpath, sizeof(lockpath), "%s.lock", db);
-	if (keyfile_lock(lockpath, err, sizeof(err)) != 0)
+	if (!pg && keyfile_lock(lockpath, err, sizeof(err)) != 0)
 		fatal("--db %s: %s; refusing to start a second anycst-primary on the same database",
 		      db, err);
 	char *key = load_key(keypath, "--api-key-file");
@@ -367,7 +376,8 @@ main(int argc, char **argv)
 		primary_close(p);
 		fatal("%s", err);
 	}
-	log_notice(NULL, "anycst-primary started, database %s, catalog %s", db,
+	/* (a URL may hold a password: not logged) */
+	log_notice(NULL, "anycst-primary started, database %s, catalog %s", pg ? "PostgreSQL" : db,
 	           opts_str(primary_opts, "catalog"));
 	wait_signals(&sigs, primary_opts, fresh, argc, argv, p);
 	api_stop(p->api);

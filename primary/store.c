@@ -64,7 +64,8 @@ store_open(const struct store_opts *o, struct store **out, char *err, size_t err
 	dns_name_lower(st->catalog);
 	dns_name_to_text(st->catalog, st->catalog_text, sizeof(st->catalog_text));
 	if (db_open(st->path, true, false, &st->w) != 0) {
-		set_err(err, errcap, "%s: cannot open: %s", st->path, db_errmsg(st->w));
+		set_err(err, errcap, "%s: cannot open: %s", db_is_pg(st->path) ? "PostgreSQL" : st->path,
+		        db_errmsg(st->w));
 		ret = -EIO;
 		goto fail;
 	}

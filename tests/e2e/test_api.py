@@ -313,11 +313,8 @@ def test_keys_and_accounts(primary):
     ka = k["key"]
     assert k["account"] == "acme"
     # only a hash is stored
-    import sqlite3
-    db = sqlite3.connect(primary.db_path)
-    rows = db.execute("SELECT hash FROM api_keys").fetchall()
-    db.close()
-    assert all(ka.encode() not in r[0] and len(r[0]) == 32 for r in rows)
+    rows = primary.sql("SELECT hash FROM api_keys")
+    assert rows and all(ka.encode() not in r[0] and len(r[0]) == 32 for r in rows)
     # the account key creates its own zone, sees only it
     st, _, body = primary.call("POST", "/zones", {"name": "acme.test.", "kind": "Native",
                                                   "nameservers": ["ns.example.net."]}, key=ka)
@@ -495,11 +492,8 @@ def test_metrics_and_logs(primary):
 
 def test_refuses_newer_schema(primary):
     primary.stop()
-    import sqlite3
-    db = sqlite3.connect(primary.db_path)
-    db.execute("PRAGMA user_version = 99")
-    db.commit()
-    db.close()
+    primary.sql("UPDATE anycst_schema SET version = 99" if primary.is_pg else
+                "PRAGMA user_version = 99")
     with pytest.raises(RuntimeError) as e:
         primary.start()
     assert "newer than this binary" in str(e.value)

@@ -590,6 +590,39 @@ test_store_injected_error_rolls_back(void **state)
 	assert_int_equal(serial_of(f), 101);
 }
 
+/*
+ * PostgreSQL: the connection lost during COMMIT answers ERR_DB_UNKNOWN (the
+ * API's 503 "outcome unknown"), never a guess; the next change connects
+ * again.  A deferred constraint trigger ends its own server process at
+ * COMMIT.  (SQLite: nothing to lose, skipped.)
+ */
+static void
+test_store_commit_lost_is_unknown(void **state)
+{
+	struct fx *f = *state;
+	if (!test_db_pg()) {
+		skip();
+		return;
+	}
+	create_zone(f, DNS_SERIAL_INCREASE);
+	test_db_exec(f->path, "CREATE FUNCTION die() RETURNS trigger LANGUAGE plpgsql AS "
+	                      "$$BEGIN PERFORM pg_terminate_backend(pg_backend_pid()); "
+	                      "PERFORM pg_sleep(5); RETURN NULL; END$$; "
+	                      "CREATE CONSTRAINT TRIGGER die AFTER INSERT ON journal "
+	                      "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION die()");
+	struct opbuf b;
+	struct store_result res;
+	char err[256] = "";
+	assert_int_equal(patch1(f, mkop(&b, STORE_OP_REPLACE, "lost.example.com.", "A", 60,
+	                                "192.0.2.45"), &res, err), ERR_DB_UNKNOWN);
+	test_db_exec(f->path, "DROP TRIGGER die ON journal");
+	/* the server ended before committing: the client re-reads and sees 100 */
+	assert_int_equal(serial_of(f), 100);
+	assert_int_equal(patch1(f, mkop(&b, STORE_OP_REPLACE, "lost.example.com.", "A", 60,
+	                                "192.0.2.45"), &res, err), 0);
+	assert_int_equal(serial_of(f), 101);
+}
+
 /* The duplicate named is the first record equal to an earlier one, and the
  * earlier one is the first of its kind, whatever the order. */
 static void
@@ -910,6 +943,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_store_big_rrset_is_not_quadratic, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_one_listener, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_pop_registry, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_commit_lost_is_unknown, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }

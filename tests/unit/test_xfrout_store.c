@@ -263,7 +263,6 @@ now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-#define MANY 20000
 #define FORGETS 20000
 
 /* Seconds for FORGETS invalidations (of zones that are not cached, so each
@@ -301,37 +300,40 @@ test_forget_cost_independent_of_zone_count(void **state)
 	assert_int_equal(stats(f).zones, 1);
 	double one = forget_cost(f);
 
-	for (int i = 1; i < MANY; i++) {
+	/* (on PostgreSQL a tenth: 20000 creations there take minutes, and the
+	 * cache under test is the same) */
+	const int nzones = test_db_pg() ? 2000 : 20000;
+	for (int i = 1; i < nzones; i++) {
 		snprintf(name, sizeof(name), "z%d.test.", i);
 		create_zone(f, name, 1);
 		load(f, name, &d);
 		done(&d);
 	}
-	assert_int_equal(stats(f).zones, MANY);
+	assert_int_equal(stats(f).zones, nzones);
 	double many = forget_cost(f);
 	printf("# forget x%d: %.3f ms with 1 cached zone, %.3f ms with %d\n", FORGETS,
-	       one * 1e3, many * 1e3, MANY);
-	/* A list walk costs ~MANY times more; a hash lookup about the same.
-	 * The bound is loose for noisy machines and still far below MANY. */
+	       one * 1e3, many * 1e3, nzones);
+	/* A list walk costs ~nzones times more; a hash lookup about the same.
+	 * The bound is loose for noisy machines and still far below nzones. */
 	assert_true(many < one * 20 + 0.002);
 
 	/* The same, counted: invalidating a cached zone and re-filling it visits
-	 * a handful of entries, not the other MANY - 1. */
+	 * a handful of entries, not the other nzones - 1. */
 	uint64_t ops0 = stats(f).ops;
 	patch_zone(f, "z777.test.", 77);
 	forget(f, "Z777.TEST.");
-	assert_int_equal(stats(f).zones, MANY - 1);
+	assert_int_equal(stats(f).zones, nzones - 1);
 	load(f, "z777.test.", &d);
 	assert_int_equal(d.rrs.nrrs, 2);
 	done(&d);
-	assert_int_equal(stats(f).zones, MANY);
+	assert_int_equal(stats(f).zones, nzones);
 	uint64_t ops = stats(f).ops - ops0;
-	printf("# forget + reload of one zone among %d: %llu entries visited\n", MANY,
+	printf("# forget + reload of one zone among %d: %llu entries visited\n", nzones,
 	       (unsigned long long)ops);
 	assert_true(ops < 32);
 
 	/* Every zone is still found and served from the cache. */
-	for (int i = 0; i < MANY; i += 997) {
+	for (int i = 0; i < nzones; i += 997) {
 		snprintf(name, sizeof(name), "z%d.test.", i);
 		struct xfrout_data a, b;
 		load(f, name, &a);

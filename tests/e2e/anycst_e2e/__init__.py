@@ -3,6 +3,7 @@ its daemons, peers, ports, waits and labs from here.
 
     core      free_port, wait_until, stop_pid, TmpDir, write_secret, write_api_key,
               tsig_file_args, ApiClient (the one HTTP client for the API), BIN, PFX
+    pg        ANYCST_DB=pg: a throwaway PostgreSQL, a schema per Primary (pg_database)
     daemons   Primary (anycst-primary + its API), Secondary (anycst-secondary),
               the shared TSIG key KEY_NAME/KEY_SECRET/KEYRING, assert_san_clean
     peers     Knot (knotd as our secondary's primary, or Knot.secondary() of our
@@ -21,3 +22,4 @@ dirs are removed by whoever made them.  pytest fixtures live in conftest.py.
 from .core import *      # noqa: F401,F403
 from .daemons import *   # noqa: F401,F403
 from .peers import *     # noqa: F401,F403
+from .pg import *        # noqa: F401,F403

@@ -15,6 +15,7 @@ import dns.rcode
 import dns.rdatatype
 import dns.tsigkeyring
 
+from .pg import pg_database, pg_sql, pg_wanted
 from .core import BIN, STARTED, ApiClient, free_port, http_get, stop_pid, tsig_file_args, \
     wait_until, write_api_key
 
@@ -60,7 +61,8 @@ class Primary:
         self.dir = tmpdir
         self.bin_dir = bin_dir
         self.key_file, self.key = write_api_key(tmpdir, key)
-        self.db_path = os.path.join(tmpdir, "anycst.db")
+        # ANYCST_DB=pg: a PostgreSQL schema of its own (pg.py), else a SQLite file
+        self.db_path = pg_database() if pg_wanted() else os.path.join(tmpdir, "anycst.db")
         self.log_path = os.path.join(tmpdir, "primary.log")
         self.catalog = catalog
         self.notify = list(notify)
@@ -124,6 +126,29 @@ class Primary:
 
     def kill(self):
         return self.stop(signal.SIGKILL)
+
+    @property
+    def is_pg(self):
+        """The store is PostgreSQL (ANYCST_DB=pg), not a SQLite file."""
+        return self.db_path.startswith("postgresql:")
+
+    def sql(self, query):
+        """Rows of `query` on the primary's database (either backend) as tuples;
+        PostgreSQL values come as text, BYTEA ones as bytes."""
+        if self.is_pg:
+            rows = []
+            for line in pg_sql(self.db_path, query).splitlines():
+                rows.append(tuple(bytes.fromhex(v[2:]) if v.startswith("\\x") else v
+                                  for v in line.split("|")))
+            return rows
+        import sqlite3
+        db = sqlite3.connect(self.db_path, timeout=10)
+        try:
+            rows = db.execute(query).fetchall()
+            db.commit()
+            return rows
+        finally:
+            db.close()
 
     def restart(self, sig=signal.SIGTERM):
         self.stop(sig)
