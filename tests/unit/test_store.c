@@ -1,6 +1,7 @@
 /* primary/store*.c: migrations, changes, rules, serials, journal, catalog, snapshots,
  * the commit listener, the POP registry. */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -623,6 +624,58 @@ test_store_commit_lost_is_unknown(void **state)
 	assert_int_equal(serial_of(f), 101);
 }
 
+struct opener {
+	const char *path;
+	struct store *st;
+	int ret;
+	char err[256];
+};
+
+static void *
+open_one(void *arg)
+{
+	struct opener *o = arg;
+	struct store_opts so = {.path = o->path, .catalog = "cat.test."};
+	o->ret = store_open(&so, &o->st, o->err, sizeof(o->err));
+	return NULL;
+}
+
+/* Several primaries starting at once on an empty database: every one opens
+ * (migrations under the advisory lock, the catalog zone made once). */
+static void
+test_store_concurrent_first_open(void **state)
+{
+	struct fx *f = *state;
+	if (!test_db_pg()) {
+		skip();   /* SQLite: one primary per file (<db>.lock) */
+		return;
+	}
+	char path[192] = "";
+	test_db_fresh(path, sizeof(path));
+	struct opener o[6];
+	pthread_t t[6];
+	for (int i = 0; i < 6; i++) {
+		o[i] = (struct opener){.path = path};
+		assert_int_equal(pthread_create(&t[i], NULL, open_one, &o[i]), 0);
+	}
+	for (int i = 0; i < 6; i++)
+		pthread_join(t[i], NULL);
+	for (int i = 0; i < 6; i++) {
+		if (o[i].ret != 0)
+			fail_msg("store %d: %d %s", i, o[i].ret, o[i].err);
+	}
+	assert_int_equal(test_db_int(path, "SELECT count(*) FROM zones"), 1);
+	assert_int_equal(test_db_int(path, "SELECT version FROM anycst_schema"), 8);
+	/* and they write one after the other through the catalog's lock */
+	struct store_zone_new zn = {.name = f->zone, .kind = "Native", .account = ""};
+	struct store_result res;
+	char err[256];
+	assert_int_equal(store_zone_create(o[0].st, &zn, NULL, 0, &res, err, sizeof(err)), 0);
+	assert_int_equal(store_zone_create(o[1].st, &zn, NULL, 0, &res, err, sizeof(err)), -EEXIST);
+	for (int i = 0; i < 6; i++)
+		store_close(o[i].st);
+}
+
 /* The duplicate named is the first record equal to an earlier one, and the
  * earlier one is the first of its kind, whatever the order. */
 static void
@@ -944,6 +997,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_store_one_listener, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_pop_registry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_commit_lost_is_unknown, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_concurrent_first_open, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }
