@@ -57,12 +57,12 @@ class Primary:
     """
 
     def __init__(self, tmpdir, extra=(), catalog="catalog.anycst.invalid.", notify=(),
-                 key=None, bin_dir=None):
+                 key=None, bin_dir=None, db=None):
         self.dir = tmpdir
         self.bin_dir = bin_dir
         self.key_file, self.key = write_api_key(tmpdir, key)
-        # ANYCST_DB=pg: a PostgreSQL schema of its own (pg.py), else a SQLite file
-        self.db_path = pg_database() if pg_wanted() else os.path.join(tmpdir, "anycst.db")
+        # `db`, or with ANYCST_DB=pg a PostgreSQL schema of its own (pg.py), else a SQLite file
+        self.db_path = db or (pg_database() if pg_wanted() else os.path.join(tmpdir, "anycst.db"))
         self.log_path = os.path.join(tmpdir, "primary.log")
         self.catalog = catalog
         self.notify = list(notify)
