@@ -176,6 +176,25 @@ db_wal_bound(struct db *db, int64_t wal_max)
 		db->ops->wal_bound(db, wal_max);
 }
 
+bool
+db_shared(struct db *db)
+{
+	return db->ops->shared != NULL && db->ops->shared(db);
+}
+
+struct db_listen *
+db_listen_start(const char *path, db_listen_fn fn, void *ctx)
+{
+	return db_is_pg(path) ? db_pg_listen_start(path, fn, ctx) : NULL;
+}
+
+void
+db_listen_stop(struct db_listen *l)
+{
+	if (l != NULL)
+		db_pg_listen_stop(l);
+}
+
 struct db_ckpt *
 db_ckpt_start(const char *path, int64_t wal_max)
 {

@@ -119,6 +119,8 @@ enum db_qid {
 	DBQ_KEY_TIMES_SET,
 	DBQ_SIGS_BY_TAG,
 	DBQ_ZONE_MAX_TTL,
+	/* several nodes (PostgreSQL): a commit announced to the others (pg_notify) */
+	DBQ_ANNOUNCE,
 	DBQ_COUNT
 };
 
@@ -184,6 +186,22 @@ bool db_retry(struct db *db);
 
 int64_t db_last_id(struct db *db);   /* row id of the last insert */
 int64_t db_changes(struct db *db);   /* rows changed by the last statement */
+
+/* Several nodes may share this database (PostgreSQL): the store announces
+ * its commits with DBQ_ANNOUNCE and listens to the others' (db_listen). */
+bool db_shared(struct db *db);
+
+/*
+ * The other nodes' commit announcements (PostgreSQL LISTEN on a connection
+ * of its own, a thread): `fn` gets each payload given to DBQ_ANNOUNCE by any
+ * node (this one's too), and NULL after the connection was lost and made
+ * again (announcements may have been missed: read everything again).  NULL
+ * for SQLite or when the thread cannot start.
+ */
+struct db_listen;
+typedef void (*db_listen_fn)(void *ctx, const char *payload);
+struct db_listen *db_listen_start(const char *path, db_listen_fn fn, void *ctx);
+void db_listen_stop(struct db_listen *l);   /* NULL ok */
 
 /*
  * The background checkpointer: keeps the write-ahead log short on a

@@ -35,6 +35,7 @@ struct db_ops {
 	int64_t (*last_id)(struct db *db);
 	int64_t (*changes)(struct db *db);
 	bool (*retry)(struct db *db);
+	bool (*shared)(struct db *db);   /* NULL: false */
 	void (*wal_bound)(struct db *db, int64_t wal_max);
 };
 
@@ -48,6 +49,10 @@ struct db_stmt {
 
 extern const struct db_ops db_sqlite_ops;
 extern const struct db_ops db_pg_ops;
+
+/* The PostgreSQL listener (db_listen_start/stop for a URL). */
+struct db_listen *db_pg_listen_start(const char *url, db_listen_fn fn, void *ctx);
+void db_pg_listen_stop(struct db_listen *l);
 
 /* The SQLite checkpointer (db_ckpt_start/stop for a SQLite path). */
 struct db_ckpt *db_sqlite_ckpt_start(const char *path, int64_t wal_max);

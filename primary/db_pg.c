@@ -23,12 +23,18 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <libpq-fe.h>
+#include <poll.h>
+#include <pthread.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "util/err.h"
 #include "util/log.h"
+
+/* the LISTEN/NOTIFY channel of commit announcements between nodes */
+#define PG_CHANNEL "anycst_commit"
 
 extern const char *const pg_schema_migrations[];
 extern const size_t pg_schema_count;
@@ -221,6 +227,8 @@ static const char *const qsql[DBQ_COUNT] = {
 	[DBQ_SIGS_BY_TAG] = "SELECT owner, rdata FROM records WHERE zone_id = $1 AND type = 46 "
 	                    "AND substr(rdata, 17, 2) = $2 LIMIT $3",
 	[DBQ_ZONE_MAX_TTL] = "SELECT coalesce(max(ttl), 0) FROM records WHERE zone_id = $1",
+	/* delivered to the listeners when (and only if) the transaction commits */
+	[DBQ_ANNOUNCE] = "SELECT pg_notify('" PG_CHANNEL "', $1)",
 };
 
 /* parameters per statement: the largest $n of any query */
@@ -792,6 +800,130 @@ pg_retry(struct db *b)
 	return D(b)->retry;
 }
 
+/* ---- commit announcements from the other nodes (db_listen) ---------------------- */
+
+struct db_listen {
+	char *url;
+	db_listen_fn fn;
+	void *ctx;
+	int stop[2];          /* a pipe: written to stop the thread */
+	pthread_t thread;
+};
+
+/* Waits up to `ms` for input on `fd` (-1: none) or the stop pipe; true when asked to stop. */
+static bool
+listen_wait(struct db_listen *l, int fd, int ms)
+{
+	struct pollfd p[2] = {{.fd = l->stop[0], .events = POLLIN}, {.fd = fd, .events = POLLIN}};
+	poll(p, fd >= 0 ? 2 : 1, ms);
+	return (p[0].revents & POLLIN) != 0;
+}
+
+/* A connection that LISTENs, or NULL (logged once per outage). */
+static PGconn *
+listen_connect(struct db_listen *l, bool *logged)
+{
+	char err[256] = "";
+	PGconn *c = pg_connect(l->url, err, sizeof(err));
+	if (c != NULL && PQstatus(c) == CONNECTION_OK) {
+		PGresult *r = PQexec(c, "LISTEN " PG_CHANNEL);
+		bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+		PQclear(r);
+		if (ok) {
+			*logged = false;
+			return c;
+		}
+		snprintf(err, sizeof(err), "%.*s", (int)strcspn(PQerrorMessage(c), "\n"),
+		         PQerrorMessage(c));
+	}
+	if (!*logged)
+		log_warning(NULL, "store: PostgreSQL: cannot listen to the other nodes' commits: %s",
+		            err);
+	*logged = true;
+	PQfinish(c);
+	return NULL;
+}
+
+static void *
+listen_main(void *arg)
+{
+	struct db_listen *l = arg;
+	PGconn *c = NULL;
+	bool logged = false, first = true;
+	for (;;) {
+		if (c == NULL) {
+			c = listen_connect(l, &logged);
+			if (c == NULL) {
+				if (listen_wait(l, -1, 1000))
+					break;
+				continue;
+			}
+			if (!first)
+				l->fn(l->ctx, NULL);   /* announcements may have been missed */
+			first = false;
+		}
+		if (listen_wait(l, PQsocket(c), 1000))
+			break;
+		if (PQconsumeInput(c) == 0 || PQstatus(c) != CONNECTION_OK) {
+			log_warning(NULL, "store: PostgreSQL: the listening connection was lost: %.*s",
+			            (int)strcspn(PQerrorMessage(c), "\n"), PQerrorMessage(c));
+			PQfinish(c);
+			c = NULL;
+			continue;
+		}
+		PGnotify *n;
+		while ((n = PQnotifies(c)) != NULL) {
+			l->fn(l->ctx, n->extra);
+			PQfreemem(n);
+		}
+	}
+	PQfinish(c);
+	return NULL;
+}
+
+struct db_listen *
+db_pg_listen_start(const char *url, db_listen_fn fn, void *ctx)
+{
+	struct db_listen *l = calloc(1, sizeof(*l));
+	if (l == NULL)
+		return NULL;
+	l->fn = fn;
+	l->ctx = ctx;
+	l->url = strdup(url);
+	if (l->url == NULL || pipe(l->stop) != 0) {
+		free(l->url);
+		free(l);
+		return NULL;
+	}
+	if (pthread_create(&l->thread, NULL, listen_main, l) != 0) {
+		close(l->stop[0]);
+		close(l->stop[1]);
+		free(l->url);
+		free(l);
+		return NULL;
+	}
+	return l;
+}
+
+void
+db_pg_listen_stop(struct db_listen *l)
+{
+	if (write(l->stop[1], "x", 1) != 1)
+		log_error(NULL, "store: cannot stop the PostgreSQL listener");
+	pthread_join(l->thread, NULL);
+	close(l->stop[0]);
+	close(l->stop[1]);
+	free(l->url);
+	free(l);
+}
+
+static bool
+pg_shared(struct db *b)
+{
+	(void)b;
+	return true;
+}
+
 const struct db_ops db_pg_ops = {
 	.name = "postgresql",
 	.open = pg_open,
@@ -817,5 +949,6 @@ const struct db_ops db_pg_ops = {
 	.last_id = pg_last_id,
 	.changes = pg_changes,
 	.retry = pg_retry,
+	.shared = pg_shared,
 	.wal_bound = NULL,
 };

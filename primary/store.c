@@ -18,6 +18,7 @@
 #include "primary/store_int.h"
 
 #include <errno.h>
+#include <inttypes.h>
 
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
@@ -30,6 +31,76 @@
 #include "dns/rrtype.h"
 #include "util/err.h"
 #include "util/log.h"
+
+/* Every zone as changed (a listening connection was made again: announcements
+ * may have been missed), so that caches forget and POPs hear of them. */
+static void
+resync(struct store *st, const struct store_listener *l)
+{
+	struct store_snap *sn = NULL;
+	if (store_snap_open(st, &sn) != 0)
+		return;
+	struct db_stmt *s = db_q(sn->c->db, DBQ_ZONES_LIST);
+	struct store_zone z;
+	size_t n = 0;
+	if (s != NULL) {
+		db_bind_text(s, 1, "");
+		db_bind_i64(s, 2, -1);
+		while (db_step(s) == DB_ROW) {
+			if (zone_from_row(s, &z) != 0)
+				continue;
+			struct store_commit c = {.zone = z.name, .old_serial = z.serial,
+			                         .new_serial = z.serial, .kind = STORE_ZONE_CHANGED};
+			l->on_commit(l->ctx, &c);
+			n++;
+		}
+		db_done(s);
+	}
+	if (zone_get(sn->c->db, st->catalog, &z) == 0) {
+		struct store_commit c = {.zone = z.name, .old_serial = z.serial,
+		                         .new_serial = z.serial, .kind = STORE_CATALOG_CHANGED};
+		l->on_commit(l->ctx, &c);
+	}
+	store_snap_close(sn);
+	log_notice(NULL, "store: listening to the other nodes again; %zu zones read again", n);
+}
+
+/*
+ * An announcement heard from the database (db_listen): another node's
+ * commit reaches this node's listener as its own would (caches forget,
+ * propagation, NOTIFY); this node's own are skipped (w_commit told them).
+ */
+static void
+store_heard(void *ctx, const char *payload)
+{
+	struct store *st = ctx;
+	pthread_mutex_lock(&st->wmu);
+	struct store_listener l = st->listener;
+	pthread_mutex_unlock(&st->wmu);
+	if (l.on_commit == NULL)
+		return;
+	if (payload == NULL) {
+		resync(st, &l);
+		return;
+	}
+	uint64_t node;
+	int kind, off = 0;
+	uint32_t from, to;
+	uint8_t zone[DNS_NAME_MAX];
+	if (sscanf(payload, "%" SCNx64 " %d %" SCNu32 " %" SCNu32 " %n", &node, &kind, &from, &to,
+	           &off) != 4 || off == 0 || kind < STORE_ZONE_CREATED ||
+	    kind > STORE_CATALOG_CHANGED ||
+	    dns_name_from_text(payload + off, strlen(payload + off), NULL, zone) <= 0) {
+		log_warning(NULL, "store: a commit announcement not understood: '%.80s'", payload);
+		return;
+	}
+	if (node == st->node_id)
+		return;
+	dns_name_lower(zone);
+	struct store_commit c = {.zone = zone, .old_serial = from, .new_serial = to,
+	                         .kind = (enum store_change)kind};
+	l.on_commit(l.ctx, &c);
+}
 
 int
 store_open(const struct store_opts *o, struct store **out, char *err, size_t errcap)
@@ -84,6 +155,13 @@ store_open(const struct store_opts *o, struct store **out, char *err, size_t err
 	}
 	st->wal_max = (int64_t)(o->wal_max_mib ? o->wal_max_mib : 64) << 20;
 	st->ckpt = db_ckpt_start(st->path, st->wal_max);
+	if (db_shared(st->w)) {
+		if (gnutls_rnd(GNUTLS_RND_NONCE, &st->node_id, sizeof(st->node_id)) != 0) {
+			ret = -EIO;
+			goto fail;
+		}
+		st->listen = db_listen_start(st->path, store_heard, st);
+	}
 	*out = st;
 	return 0;
 fail:
@@ -96,6 +174,7 @@ store_close(struct store *st)
 {
 	if (st == NULL)
 		return;
+	db_listen_stop(st->listen);
 	db_ckpt_stop(st->ckpt);
 	while (st->pool != NULL) {
 		struct conn *c = st->pool;

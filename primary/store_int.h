@@ -76,6 +76,9 @@ struct store {
 	uint64_t commits;
 	int64_t wal_max;              /* --wal-max in bytes: the writer's backstop (w_commit) */
 	struct db_ckpt *ckpt;         /* WAL checkpoints, so that no API write pays for one */
+	/* several nodes on one database (PostgreSQL): commits announced and heard */
+	uint64_t node_id;             /* random, tells this node's announcements apart */
+	struct db_listen *listen;
 	/* filled during a write transaction, sent after it */
 	struct pending pending[PENDING_MAX];
 	size_t npending;

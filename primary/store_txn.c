@@ -8,6 +8,7 @@
 #include "primary/store_int.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -267,9 +268,40 @@ w_commit_quiet(struct store *st)
 	return 0;
 }
 
+/*
+ * Several nodes: each commit event is announced to the others in the
+ * transaction (delivered if and only if it commits):
+ * "NODE KIND OLD NEW ZONE" (store.c's store_heard reads it).
+ */
+static int
+announce(struct store *st)
+{
+	for (size_t i = 0; i < st->npending; i++) {
+		const struct pending *h = &st->pending[i];
+		char text[DNS_NAME_TEXT_MAX], payload[DNS_NAME_TEXT_MAX + 64];
+		if (dns_name_to_text(h->zone, text, sizeof(text)) < 0)
+			return -EINVAL;
+		snprintf(payload, sizeof(payload), "%016" PRIx64 " %d %" PRIu32 " %" PRIu32 " %s",
+		         st->node_id, (int)h->kind, h->old_serial, h->new_serial, text);
+		struct db_stmt *s = db_q(st->w, DBQ_ANNOUNCE);
+		if (s == NULL)
+			return -EIO;
+		db_bind_text(s, 1, payload);
+		int rc = db_run(s);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
 int
 w_commit(struct store *st)
 {
+	if (db_shared(st->w)) {
+		int ret = announce(st);
+		if (ret != 0)
+			return w_fail(st, ret == ERR_DB_RETRY ? ret : -EIO);
+	}
 	int rc = db_commit(st->w);
 	if (rc != 0) {
 		w_rollback(st);

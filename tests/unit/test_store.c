@@ -676,6 +676,90 @@ test_store_concurrent_first_open(void **state)
 		store_close(o[i].st);
 }
 
+struct heard {
+	pthread_mutex_t mu;
+	int n;
+	uint32_t serial;
+	enum store_change kind;
+};
+
+static void
+heard_commit(void *ctx, const struct store_commit *c)
+{
+	struct heard *h = ctx;
+	pthread_mutex_lock(&h->mu);
+	if (c->kind != STORE_CATALOG_CHANGED) {
+		h->n++;
+		h->serial = c->new_serial;
+		h->kind = c->kind;
+	}
+	pthread_mutex_unlock(&h->mu);
+}
+
+/* Waits (at most 10 s) until `h` heard `n` zone events; their count. */
+static int
+heard_wait(struct heard *h, int n)
+{
+	for (int i = 0; i < 1000; i++) {
+		pthread_mutex_lock(&h->mu);
+		int got = h->n;
+		pthread_mutex_unlock(&h->mu);
+		if (got >= n)
+			return got;
+		usleep(10000);
+	}
+	return -1;
+}
+
+/* Two nodes on one PostgreSQL database: a commit on one reaches the other's
+ * listener (LISTEN/NOTIFY), once; its own listener hears it once too. */
+static void
+test_store_nodes_hear_commits(void **state)
+{
+	struct fx *f = *state;
+	if (!test_db_pg()) {
+		skip();   /* SQLite: one node */
+		return;
+	}
+	char err[256];
+	struct store *b = NULL;
+	struct store_opts so = {.path = f->path, .catalog = "cat.test."};
+	assert_int_equal(store_open(&so, &b, err, sizeof(err)), 0);
+	struct heard ha = {.mu = PTHREAD_MUTEX_INITIALIZER}, hb = {.mu = PTHREAD_MUTEX_INITIALIZER};
+	struct store_listener la = {.on_commit = heard_commit, .ctx = &ha};
+	struct store_listener lb = {.on_commit = heard_commit, .ctx = &hb};
+	assert_int_equal(store_set_listener(f->st, &la), 0);
+	assert_int_equal(store_set_listener(b, &lb), 0);
+	usleep(300000);   /* b's LISTEN is up */
+	create_zone(f, DNS_SERIAL_INCREASE);
+	assert_int_equal(heard_wait(&hb, 1), 1);
+	assert_int_equal(hb.kind, STORE_ZONE_CREATED);
+	assert_int_equal(hb.serial, 100);
+	struct opbuf ob;
+	struct store_result res;
+	assert_int_equal(patch1(f, mkop(&ob, STORE_OP_REPLACE, "n.example.com.", "A", 60,
+	                                "192.0.2.46"), &res, err), 0);
+	assert_int_equal(heard_wait(&hb, 2), 2);
+	assert_int_equal(hb.kind, STORE_ZONE_CHANGED);
+	assert_int_equal(hb.serial, 101);
+	/* and the other way round; nobody hears its own twice */
+	assert_int_equal(store_zone_patch(b, f->zone, NULL, NULL, mkop(&ob, STORE_OP_DELETE,
+	                 "n.example.com.", "A", 0, NULL), 1, &res, err, sizeof(err)), 0);
+	assert_int_equal(heard_wait(&ha, 3), 3);
+	assert_int_equal(ha.serial, 102);
+	usleep(300000);
+	assert_int_equal(heard_wait(&ha, 3), 3);
+	assert_int_equal(heard_wait(&hb, 3), 3);
+	/* a lost listening connection: made again, then every zone is read again */
+	test_db_exec(f->path, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+	                      "query = 'LISTEN anycst_commit'");
+	assert_int_equal(heard_wait(&hb, 4), 4);
+	assert_int_equal(hb.kind, STORE_ZONE_CHANGED);
+	assert_int_equal(hb.serial, 102);
+	store_set_listener(f->st, NULL);
+	store_close(b);
+}
+
 /* The duplicate named is the first record equal to an earlier one, and the
  * earlier one is the first of its kind, whatever the order. */
 static void
@@ -998,6 +1082,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_store_pop_registry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_commit_lost_is_unknown, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_concurrent_first_open, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_nodes_hear_commits, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }
