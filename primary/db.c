@@ -183,9 +183,9 @@ db_shared(struct db *db)
 }
 
 struct db_listen *
-db_listen_start(const char *path, db_listen_fn fn, void *ctx)
+db_listen_start(const char *path, db_listen_fn fn, db_leader_fn leader, void *ctx)
 {
-	return db_is_pg(path) ? db_pg_listen_start(path, fn, ctx) : NULL;
+	return db_is_pg(path) ? db_pg_listen_start(path, fn, leader, ctx) : NULL;
 }
 
 void

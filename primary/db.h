@@ -194,13 +194,20 @@ bool db_shared(struct db *db);
 /*
  * The other nodes' commit announcements (PostgreSQL LISTEN on a connection
  * of its own, a thread): `fn` gets each payload given to DBQ_ANNOUNCE by any
- * node (this one's too), and NULL after the connection was lost and made
- * again (announcements may have been missed: read everything again).  NULL
- * for SQLite or when the thread cannot start.
+ * node of this schema (this one's too), and NULL after the connection was
+ * lost and made again (announcements may have been missed: read everything
+ * again).  The same connection holds the notifier lock when it can (a
+ * session advisory lock per schema, tried every second): `leader` is called
+ * with true when this node took it, false when it lost it with the
+ * connection.  db_listen_start waits (at most 5 s) for the first
+ * connection, so a node that can take the lock has it on return.  NULL for
+ * SQLite or when the thread cannot start.
  */
 struct db_listen;
 typedef void (*db_listen_fn)(void *ctx, const char *payload);
-struct db_listen *db_listen_start(const char *path, db_listen_fn fn, void *ctx);
+typedef void (*db_leader_fn)(void *ctx, bool leader);
+struct db_listen *db_listen_start(const char *path, db_listen_fn fn, db_leader_fn leader,
+                                  void *ctx);
 void db_listen_stop(struct db_listen *l);   /* NULL ok */
 
 /*

@@ -50,8 +50,15 @@ struct db_stmt {
 extern const struct db_ops db_sqlite_ops;
 extern const struct db_ops db_pg_ops;
 
-/* The PostgreSQL listener (db_listen_start/stop for a URL). */
-struct db_listen *db_pg_listen_start(const char *url, db_listen_fn fn, void *ctx);
+/* PostgreSQL (db_pg.c): a connection to `url`, each host of a multi-host URL
+ * tried when libpq stops at one that refuses the login (PGconn). */
+struct pg_conn *db_pg_connect(const char *url, char *err, size_t errcap);
+/* The channel of commit announcements; a payload starts with the schema. */
+#define DB_PG_CHANNEL "anycst_commit"
+
+/* The PostgreSQL listener and notifier lock (db_pg_listen.c). */
+struct db_listen *db_pg_listen_start(const char *url, db_listen_fn fn, db_leader_fn leader,
+                                     void *ctx);
 void db_pg_listen_stop(struct db_listen *l);
 
 /* The SQLite checkpointer (db_ckpt_start/stop for a SQLite path). */

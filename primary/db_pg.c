@@ -12,7 +12,7 @@
  * REPEATABLE READ READ ONLY snapshot.  Errors: 23505 -EEXIST, 23503
  * -ENOENT, 40001/40P01 ERR_DB_RETRY, a connection lost during COMMIT
  * ERR_DB_UNKNOWN.  A lost connection is opened again at the next BEGIN
- * (every host of a multi-host URL tried, see pg_connect).
+ * (every host of a multi-host URL tried, see db_pg_connect).
  *
  * Migrations (schema/pg/) run in one transaction under an advisory lock,
  * so several primaries may start at once on an empty database; the
@@ -23,18 +23,12 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <libpq-fe.h>
-#include <poll.h>
-#include <pthread.h>
-#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "util/err.h"
 #include "util/log.h"
-
-/* the LISTEN/NOTIFY channel of commit announcements between nodes */
-#define PG_CHANNEL "anycst_commit"
 
 extern const char *const pg_schema_migrations[];
 extern const size_t pg_schema_count;
@@ -228,7 +222,7 @@ static const char *const qsql[DBQ_COUNT] = {
 	                    "AND substr(rdata, 17, 2) = $2 LIMIT $3",
 	[DBQ_ZONE_MAX_TTL] = "SELECT coalesce(max(ttl), 0) FROM records WHERE zone_id = $1",
 	/* delivered to the listeners when (and only if) the transaction commits */
-	[DBQ_ANNOUNCE] = "SELECT pg_notify('" PG_CHANNEL "', $1)",
+	[DBQ_ANNOUNCE] = "SELECT pg_notify('" DB_PG_CHANNEL "', current_schema() || ' ' || $1)",
 };
 
 /* parameters per statement: the largest $n of any query */
@@ -352,8 +346,8 @@ list_item(const char *list, size_t i, char *buf, size_t cap)
  * one that answers and refuses the login (a replica still starting up, not
  * yet accepting connections): then each host is tried alone, in order.
  */
-static PGconn *
-pg_connect(const char *url, char *err, size_t errcap)
+PGconn *
+db_pg_connect(const char *url, char *err, size_t errcap)
 {
 	PGconn *c = PQconnectdb(url);
 	if (c != NULL && PQstatus(c) == CONNECTION_OK)
@@ -414,7 +408,7 @@ pg_session(struct pg_db *db)
 	PQfinish(db->c);
 	for (size_t i = 0; i < DBQ_COUNT; i++)
 		db->q[i].prepared = false;
-	db->c = pg_connect(db->url, db->err, sizeof(db->err));
+	db->c = db_pg_connect(db->url, db->err, sizeof(db->err));
 	if (db->c == NULL || PQstatus(db->c) != CONNECTION_OK)
 		return -EIO;
 	PQsetNoticeReceiver(db->c, notice_drop, NULL);
@@ -798,123 +792,6 @@ static bool
 pg_retry(struct db *b)
 {
 	return D(b)->retry;
-}
-
-/* ---- commit announcements from the other nodes (db_listen) ---------------------- */
-
-struct db_listen {
-	char *url;
-	db_listen_fn fn;
-	void *ctx;
-	int stop[2];          /* a pipe: written to stop the thread */
-	pthread_t thread;
-};
-
-/* Waits up to `ms` for input on `fd` (-1: none) or the stop pipe; true when asked to stop. */
-static bool
-listen_wait(struct db_listen *l, int fd, int ms)
-{
-	struct pollfd p[2] = {{.fd = l->stop[0], .events = POLLIN}, {.fd = fd, .events = POLLIN}};
-	poll(p, fd >= 0 ? 2 : 1, ms);
-	return (p[0].revents & POLLIN) != 0;
-}
-
-/* A connection that LISTENs, or NULL (logged once per outage). */
-static PGconn *
-listen_connect(struct db_listen *l, bool *logged)
-{
-	char err[256] = "";
-	PGconn *c = pg_connect(l->url, err, sizeof(err));
-	if (c != NULL && PQstatus(c) == CONNECTION_OK) {
-		PGresult *r = PQexec(c, "LISTEN " PG_CHANNEL);
-		bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-		PQclear(r);
-		if (ok) {
-			*logged = false;
-			return c;
-		}
-		snprintf(err, sizeof(err), "%.*s", (int)strcspn(PQerrorMessage(c), "\n"),
-		         PQerrorMessage(c));
-	}
-	if (!*logged)
-		log_warning(NULL, "store: PostgreSQL: cannot listen to the other nodes' commits: %s",
-		            err);
-	*logged = true;
-	PQfinish(c);
-	return NULL;
-}
-
-static void *
-listen_main(void *arg)
-{
-	struct db_listen *l = arg;
-	PGconn *c = NULL;
-	bool logged = false, first = true;
-	for (;;) {
-		if (c == NULL) {
-			c = listen_connect(l, &logged);
-			if (c == NULL) {
-				if (listen_wait(l, -1, 1000))
-					break;
-				continue;
-			}
-			if (!first)
-				l->fn(l->ctx, NULL);   /* announcements may have been missed */
-			first = false;
-		}
-		if (listen_wait(l, PQsocket(c), 1000))
-			break;
-		if (PQconsumeInput(c) == 0 || PQstatus(c) != CONNECTION_OK) {
-			log_warning(NULL, "store: PostgreSQL: the listening connection was lost: %.*s",
-			            (int)strcspn(PQerrorMessage(c), "\n"), PQerrorMessage(c));
-			PQfinish(c);
-			c = NULL;
-			continue;
-		}
-		PGnotify *n;
-		while ((n = PQnotifies(c)) != NULL) {
-			l->fn(l->ctx, n->extra);
-			PQfreemem(n);
-		}
-	}
-	PQfinish(c);
-	return NULL;
-}
-
-struct db_listen *
-db_pg_listen_start(const char *url, db_listen_fn fn, void *ctx)
-{
-	struct db_listen *l = calloc(1, sizeof(*l));
-	if (l == NULL)
-		return NULL;
-	l->fn = fn;
-	l->ctx = ctx;
-	l->url = strdup(url);
-	if (l->url == NULL || pipe(l->stop) != 0) {
-		free(l->url);
-		free(l);
-		return NULL;
-	}
-	if (pthread_create(&l->thread, NULL, listen_main, l) != 0) {
-		close(l->stop[0]);
-		close(l->stop[1]);
-		free(l->url);
-		free(l);
-		return NULL;
-	}
-	return l;
-}
-
-void
-db_pg_listen_stop(struct db_listen *l)
-{
-	if (write(l->stop[1], "x", 1) != 1)
-		log_error(NULL, "store: cannot stop the PostgreSQL listener");
-	pthread_join(l->thread, NULL);
-	close(l->stop[0]);
-	close(l->stop[1]);
-	free(l->url);
-	free(l);
 }
 
 static bool

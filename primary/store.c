@@ -62,7 +62,8 @@ resync(struct store *st, const struct store_listener *l)
 		l->on_commit(l->ctx, &c);
 	}
 	store_snap_close(sn);
-	log_notice(NULL, "store: listening to the other nodes again; %zu zones read again", n);
+	log_notice(NULL, "store: %zu zones read again (notifier lock taken, or announcements "
+	           "missed)", n);
 }
 
 /*
@@ -71,9 +72,8 @@ resync(struct store *st, const struct store_listener *l)
  * propagation, NOTIFY); this node's own are skipped (w_commit told them).
  */
 static void
-store_heard(void *ctx, const char *payload)
+heard(struct store *st, const char *payload)
 {
-	struct store *st = ctx;
 	pthread_mutex_lock(&st->wmu);
 	struct store_listener l = st->listener;
 	pthread_mutex_unlock(&st->wmu);
@@ -102,6 +102,38 @@ store_heard(void *ctx, const char *payload)
 	l.on_commit(l.ctx, &c);
 }
 
+/* heard() under heard_mu: store_set_listener waits for it. */
+static void
+store_heard(void *ctx, const char *payload)
+{
+	struct store *st = ctx;
+	pthread_mutex_lock(&st->heard_mu);
+	heard(st, payload);
+	pthread_mutex_unlock(&st->heard_mu);
+}
+
+/* The notifier lock taken or lost (db_listen): on taking it, every zone is
+ * NOTIFYd (the last holder may have died before announcing some). */
+static void
+store_lead(void *ctx, bool leader)
+{
+	struct store *st = ctx;
+	pthread_mutex_lock(&st->stats_mu);
+	st->notifier = leader;
+	pthread_mutex_unlock(&st->stats_mu);
+	if (leader)
+		store_heard(st, NULL);
+}
+
+bool
+store_notifier(struct store *st)
+{
+	pthread_mutex_lock(&st->stats_mu);
+	bool n = st->notifier;
+	pthread_mutex_unlock(&st->stats_mu);
+	return n;
+}
+
 int
 store_open(const struct store_opts *o, struct store **out, char *err, size_t errcap)
 {
@@ -111,6 +143,7 @@ store_open(const struct store_opts *o, struct store **out, char *err, size_t err
 	pthread_mutex_init(&st->wmu, NULL);
 	pthread_mutex_init(&st->pool_mu, NULL);
 	pthread_mutex_init(&st->stats_mu, NULL);
+	pthread_mutex_init(&st->heard_mu, NULL);
 	arena_init(&st->arena, 64 * 1024);
 	st->journal_keep = o->journal_keep ? o->journal_keep : STORE_JOURNAL_KEEP_DEFAULT;
 	st->sig_validity = o->dnssec_validity ? o->dnssec_validity : 14 * 86400;
@@ -160,7 +193,9 @@ store_open(const struct store_opts *o, struct store **out, char *err, size_t err
 			ret = -EIO;
 			goto fail;
 		}
-		st->listen = db_listen_start(st->path, store_heard, st);
+		st->listen = db_listen_start(st->path, store_heard, store_lead, st);
+	} else {
+		st->notifier = true;   /* one node */
 	}
 	*out = st;
 	return 0;
@@ -187,6 +222,7 @@ store_close(struct store *st)
 	pthread_mutex_destroy(&st->wmu);
 	pthread_mutex_destroy(&st->pool_mu);
 	pthread_mutex_destroy(&st->stats_mu);
+	pthread_mutex_destroy(&st->heard_mu);
 	free(st->path);
 	free(st);
 }

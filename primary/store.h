@@ -101,6 +101,13 @@ struct store_listener {
 };
 
 /*
+ * This node sends the NOTIFYs of commits to the POPs: always with SQLite; on
+ * PostgreSQL the one node of the database that holds the notifier lock
+ * (db.h db_listen), which on taking it reports every zone to its listener.
+ */
+bool store_notifier(struct store *st);
+
+/*
  * Sets the listener (copied).  0, or -EBUSY when one is set already (a
  * second listener is refused, never dropped silently).  NULL removes it.
  */

@@ -79,6 +79,8 @@ struct store {
 	/* several nodes on one database (PostgreSQL): commits announced and heard */
 	uint64_t node_id;             /* random, tells this node's announcements apart */
 	struct db_listen *listen;
+	bool notifier;                /* this node NOTIFYs the POPs (under stats_mu) */
+	pthread_mutex_t heard_mu;     /* held while reporting another node's commits */
 	/* filled during a write transaction, sent after it */
 	struct pending pending[PENDING_MAX];
 	size_t npending;

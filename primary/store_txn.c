@@ -175,6 +175,8 @@ int
 store_set_listener(struct store *st, const struct store_listener *l)
 {
 	int ret = 0;
+	/* no other node's commit is being reported once this returns (store_heard) */
+	pthread_mutex_lock(&st->heard_mu);
 	pthread_mutex_lock(&st->wmu);
 	if (l == NULL) {
 		memset(&st->listener, 0, sizeof(st->listener));
@@ -186,6 +188,7 @@ store_set_listener(struct store *st, const struct store_listener *l)
 		st->has_listener = true;
 	}
 	pthread_mutex_unlock(&st->wmu);
+	pthread_mutex_unlock(&st->heard_mu);
 	if (ret != 0)
 		log_error(NULL, "store: a second commit listener refused");
 	return ret;

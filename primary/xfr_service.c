@@ -76,7 +76,8 @@ zone_changed(struct xfr_service *s, const uint8_t *zone, uint32_t serial, bool d
 		return;
 	}
 	propagation_commit(s->prop, text, serial, propagation_now_ms());
-	if (s->notify != NULL && notify_zone(s->notify, zone, false) != 0)
+	/* several nodes on one database: the holder of the notifier lock NOTIFYs */
+	if (s->notify != NULL && store_notifier(s->st) && notify_zone(s->notify, zone, false) != 0)
 		log_warning(text, "notify, cannot queue, out of memory");
 }
 
