@@ -7,7 +7,6 @@ The real mesh (namespaces, wireguard-go) is in test_mesh.py.
 import base64
 import os
 import re
-import sqlite3
 
 import dns.message
 import dns.query
@@ -24,12 +23,8 @@ def register(p, name, pub, endpoint="192.0.2.10:51820", expect=201, **extra):
 
 
 def counts(p):
-    db = sqlite3.connect(p.db_path)
-    try:
-        return (db.execute("SELECT count(*) FROM secondaries").fetchone()[0],
-                db.execute("SELECT count(*) FROM tsig_keys").fetchone()[0])
-    finally:
-        db.close()
+    return (int(p.sql("SELECT count(*) FROM secondaries")[0][0]),
+            int(p.sql("SELECT count(*) FROM tsig_keys")[0][0]))
 
 
 def test_register_list_conf_delete(primary):
