@@ -20,6 +20,9 @@
 #include "util/err.h"
 #include "store_db.h"
 
+/* primary/store_int.h STORE_RETRIES */
+#define STORE_TEST_RETRIES 5
+
 struct fx {
 	char dir[64];
 	char path[192];
@@ -761,6 +764,40 @@ test_store_nodes_hear_commits(void **state)
 	store_close(b);
 }
 
+/* PostgreSQL: a serialization failure (40001) runs the PATCH again whole, at
+ * most STORE_RETRIES times; the change lands once.  A trigger fails the
+ * first attempts (a sequence counts them: it is not rolled back). */
+static void
+test_store_patch_retried_on_serialization_failure(void **state)
+{
+	struct fx *f = *state;
+	if (!test_db_pg()) {
+		skip();
+		return;
+	}
+	create_zone(f, DNS_SERIAL_INCREASE);
+	test_db_exec(f->path, "CREATE SEQUENCE flaky_n; CREATE FUNCTION flaky() RETURNS trigger "
+	                      "LANGUAGE plpgsql AS $$BEGIN IF nextval('flaky_n') <= 2 THEN RAISE "
+	                      "EXCEPTION 'flaky' USING ERRCODE = '40001'; END IF; RETURN NEW; "
+	                      "END$$; CREATE TRIGGER flaky BEFORE INSERT ON journal FOR EACH ROW "
+	                      "EXECUTE FUNCTION flaky()");
+	struct opbuf b;
+	struct store_result res;
+	char err[256] = "";
+	assert_int_equal(patch1(f, mkop(&b, STORE_OP_REPLACE, "r.example.com.", "A", 60,
+	                                "192.0.2.47"), &res, err), 0);
+	assert_int_equal(serial_of(f), 101);
+	assert_int_equal(test_db_int(f->path, "SELECT count(*) FROM journal j JOIN zones z ON "
+	                             "z.id = j.zone_id WHERE z.name = 'example.com.'"), 1);
+	/* failing every time: given up after STORE_RETRIES, nothing written */
+	test_db_exec(f->path, "ALTER SEQUENCE flaky_n MINVALUE -100 INCREMENT -1 RESTART -1");
+	assert_int_equal(patch1(f, mkop(&b, STORE_OP_REPLACE, "r.example.com.", "A", 60,
+	                                "192.0.2.48"), &res, err), ERR_DB_RETRY);
+	assert_int_equal(test_db_int(f->path, "SELECT -nextval('flaky_n')"), STORE_TEST_RETRIES + 1);
+	assert_int_equal(serial_of(f), 101);
+	test_db_exec(f->path, "DROP TRIGGER flaky ON journal");
+}
+
 /* Two nodes on one PostgreSQL database: exactly one holds the notifier lock;
  * when it goes, the other takes it within seconds and reports every zone
  * (so its POPs hear of what the last holder may not have announced). */
@@ -1115,6 +1152,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_store_concurrent_first_open, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_nodes_hear_commits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_one_notifier, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_patch_retried_on_serialization_failure,
+		                                setup, teardown),
 	};
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }
