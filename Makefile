@@ -166,7 +166,8 @@ e2e: all
 # tests/e2e/anycst_e2e/pg.py starts a throwaway server); README lists those that cannot.
 E2E_PG := $(wildcard tests/e2e/test_api*.py) tests/e2e/test_xfr_dig.py tests/e2e/test_xfr_knot.py \
           tests/e2e/test_xfr_notify.py tests/e2e/test_xfr_bad.py tests/e2e/test_secondary_primary.py \
-          tests/e2e/test_secondary_ixfr_primary.py tests/e2e/test_mesh_api.py
+          tests/e2e/test_secondary_ixfr_primary.py tests/e2e/test_mesh_api.py \
+          tests/e2e/test_dns_update.py tests/e2e/test_dnssec_sign.py
 e2e-pg: all
 	ANYCST_DB=pg ANYCST_BIN=$(abspath $(BIN)) $(PYTHON) -m pytest -q $(E2E_PG)
 
