@@ -407,7 +407,8 @@ parse_http_and_zones(struct secondary *s)
 	parse_zone("catalog", opts_str(secondary_opts, "catalog"), s->catalog);
 }
 
-/* Signals are taken by sigwait in run(); every thread inherits the mask. */
+/* Signals are taken by sigwait in run(); every thread inherits the mask, so
+ * this runs before the first thread starts. */
 static void
 block_signals(struct secondary *s)
 {
@@ -697,6 +698,8 @@ main(int argc, char **argv)
 		fatal("%s", s.err);
 	s.argc = argc;
 	s.argv = argv;
+	/* before any thread (the QUIC client's starts in setup_transport) */
+	block_signals(&s);
 	setup_log(&s);
 	setup_transport(&s);
 	setup_tsig(&s);
@@ -705,7 +708,6 @@ main(int argc, char **argv)
 	setup_announce(&s);
 	setup_rrl(&s);
 	parse_http_and_zones(&s);
-	block_signals(&s);
 	rcu_register_thread();
 	rcu_thread_offline();
 	setup_zones(&s);
