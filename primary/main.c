@@ -259,7 +259,7 @@ static const struct opt primary_opts_def[] = {
 	{.name = "api-max-conn-per-ip", .arg = "N", .def = "32", .help = "API connections per client address"},
 	{.name = "api-header-timeout", .arg = "SECONDS", .def = "10", .help = "deadline for a request's headers"},
 	{.name = "api-body-timeout", .arg = "SECONDS", .def = "60", .help = "deadline for a request's body"},
-	{.name = "mesh-net", .arg = "CIDR", .def = "10.53.0.0/24", .help = "WireGuard mesh (primary: first host)"},
+	{.name = "mesh-net", .arg = "CIDR", .def = "10.53.0.0/24", .help = "WireGuard mesh, IPv4 or IPv6 (a ULA /64; primary: first host)"},
 	{.name = "wg-endpoint", .arg = "HOST:PORT", .help = "primary's public WireGuard endpoint"},
 	{.name = "wg-private-key", .arg = "FILE", .help = "primary's WireGuard private key"},
 	{.name = "wg-interface", .arg = "NAME", .help = "apply POP peers to this interface (wg set)"},
