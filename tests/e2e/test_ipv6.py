@@ -1,0 +1,119 @@
+"""IPv6 only, on ::1 (issue 18.5): every listener of the primary ([::1] API,
+--xfr, --quic, --metrics) and of a POP (--listen UDP/TCP, --http), NOTIFY
+to a [v6]:port target, XoQ from a [v6]:port --primary, ALLOW-AXFR-FROM with
+IPv6 prefixes; no IPv4 address is given to any daemon.  The chain measured:
+the API's 204 -> journal -> NOTIFY -> IXFR over QUIC -> the POP answers the
+new data over UDP and TCP on ::1."""
+import json
+import re
+import socket
+import time
+import urllib.request
+
+import dns.message
+import dns.query
+import dns.rcode
+import dns.tsigkeyring
+import pytest
+
+from anycst_e2e import xoq as xu
+from anycst_e2e import Primary, TmpDir, free_port, wait_until
+
+
+def v6_loopback():
+    try:
+        s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        s.bind(("::1", 0))
+        s.close()
+        return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def tmp():
+    if not v6_loopback():
+        pytest.skip("no IPv6 loopback")
+    with TmpDir() as d:
+        yield d
+
+
+def axfr_rcode(p, zone, keyname, secret):
+    q = dns.message.make_query(zone, "AXFR")
+    q.use_tsig(dns.tsigkeyring.from_text({keyname: secret}), keyname=keyname,
+               algorithm="hmac-sha256")
+    return dns.query.tcp(q, "::1", port=p.xfr_port, timeout=3).rcode()
+
+
+def test_ipv6_chain_on_loopback(tmp):
+    sport, mport = free_port(), free_port()
+    p = Primary(tmp, host="::1", notify=["[::1]:%d" % sport],
+                extra=["--metrics", "[::1]:%d" % mport])
+    sec = None
+    try:
+        log = p.log()
+        for what, port in (("API", p.api_port), ("QUIC", p.quic_port)):
+            assert re.search(r"notice: %s listening on \[::1\]:%d" % (what, port), log), log
+        pin = xu.pin_of(p)
+        secret = p.add_key(xu.KEY)
+        xu.small_zone(p, "example.com.")
+        xu.small_zone(p, "fenced.example.")
+        # ALLOW-AXFR-FROM with IPv6 prefixes: ::1 inside one, outside the other
+        m = "/zones/%s/metadata"
+        p.json("POST", m % "example.com.", {"kind": "ALLOW-AXFR-FROM",
+                                            "metadata": ["2001:db8::/32", "::1/128"]}, expect=201)
+        p.json("POST", m % "fenced.example.", {"kind": "ALLOW-AXFR-FROM",
+                                               "metadata": ["fd00:53::/64"]}, expect=201)
+        assert axfr_rcode(p, "example.com.", xu.KEY, secret) == dns.rcode.NOERROR
+        assert axfr_rcode(p, "fenced.example.", xu.KEY, secret) == dns.rcode.REFUSED
+        assert "address not in the zone's ALLOW-AXFR-FROM" in p.log()
+
+        sec = xu.quic_secondary(tmp, p, secret, pin=pin, port=sport, zones=["example.com."])
+        assert sec.args[sec.args.index("--primary") + 1] == "[::1]:%d" % p.quic_port
+        assert sec.args[sec.args.index("--listen") + 1] == "[::1]:%d" % sport
+        assert not any("127.0.0.1" in a for a in sec.args + p.args()), (sec.args, p.args())
+        sec.start()
+        xu.wait_serials(sec, {"example.com.": p.serial("example.com.")}, 30, what="AXFR over QUIC")
+        assert "zone transfer, incoming AXFR over QUIC from ::1" in sec.logtext()
+
+        # the chain, timed from the API's 204 to the POP's answer, five times
+        lags = []
+        for i in range(5):
+            t0 = time.monotonic()
+            p.patch("example.com.", [{"name": "v6.example.com.", "type": "AAAA", "ttl": 60,
+                                      "changetype": "REPLACE",
+                                      "records": [{"content": "2001:db8::%d" % (i + 1),
+                                                   "disabled": False}]}])
+            t204 = time.monotonic()
+            serial = p.serial("example.com.")
+            wait_until(lambda: sec.serial("example.com.") == serial, 10, step=0.005,
+                       what="serial %d on the POP" % serial)
+            lags.append(time.monotonic() - t204)
+            assert t204 - t0 < 5
+        # the journal holds the changes; the POP got them by NOTIFY and IXFR over QUIC
+        st, _, body = p.journal("example.com.")
+        assert st == 200 and len(json.loads(body)) >= 5, body
+        slog = sec.logtext()
+        assert re.search(r"\[example\.com\.\] notify, incoming, remote ::1@\d+, serial %d"
+                         % serial, slog) or "remote ::1@" in slog, slog[-3000:]
+        assert "zone transfer, incoming IXFR over QUIC from ::1" in slog, slog[-3000:]
+        assert re.search(r"\[example\.com\.\] notify, outgoing, remote ::1@%d, serial %d"
+                         % (sport, serial), p.log()), p.log()[-3000:]
+        assert max(lags) < 2.0, lags
+        for tcp in (False, True):
+            r = sec.query("v6.example.com.", "AAAA", tcp=tcp)
+            assert [rd.to_text() for rd in r.answer[0]] == ["2001:db8::5"]
+
+        # the propagation table names the POP by its IPv6 address
+        prop = json.dumps(p.api("GET", "/zones/example.com./propagation"))
+        assert "::1" in prop, prop
+        # metrics on [::1] (primary, no key) and the POP's HTTP on [::1]
+        with urllib.request.urlopen("http://[::1]:%d/metrics" % mport, timeout=5) as r:
+            assert b"anycst_" in r.read()
+        st, body = sec.http("/healthz")
+        assert st == 200, body
+    finally:
+        if sec is not None and sec.proc is not None:
+            assert sec.stop() == 0
+        assert p.stop() == 0
+        xu.assert_clean(p)
