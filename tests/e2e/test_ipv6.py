@@ -5,6 +5,7 @@ IPv6 prefixes; no IPv4 address is given to any daemon.  The chain measured:
 the API's 204 -> journal -> NOTIFY -> IXFR over QUIC -> the POP answers the
 new data over UDP and TCP on ::1."""
 import json
+import os
 import re
 import socket
 import time
@@ -16,8 +17,9 @@ import dns.rcode
 import dns.tsigkeyring
 import pytest
 
+from anycst_e2e import edge
 from anycst_e2e import xoq as xu
-from anycst_e2e import Primary, TmpDir, free_port, wait_until
+from anycst_e2e import BIN, Primary, TmpDir, free_port, setns, wait_until
 
 
 def v6_loopback():
@@ -117,3 +119,73 @@ def test_ipv6_chain_on_loopback(tmp):
             assert sec.stop() == 0
         assert p.stop() == 0
         xu.assert_clean(p)
+
+
+def test_rrl_ipv6_prefix_56_default(tmp):
+    """--rrl-ipv6-prefix defaults to /56: two clients of one /56 share a
+    bucket, a client of the next /56 has its own (root: a namespace with the
+    addresses on its loopback; knotd is the primary, over IPv6 too)."""
+    reason = edge.can_run()
+    if reason:
+        pytest.skip(reason)
+    server = "2001:db8:ffff::53"
+    same1, same2, other = "2001:db8:0:ff00::1", "2001:db8:0:ffab::99", "2001:db8:0:fe00::1"
+    lab = edge.Lab(["x"])
+    try:
+        ns = lab.ns["x"]
+        for a in (server, same1, same2, other):
+            edge.sh("ip", "-n", ns, "addr", "add", a + "/128", "dev", "lo", "nodad")
+        kc = edge.knot_conf(lab, ["%s@5300" % server], "2001:db8::/32", edge.zone_text())
+        lab.spawn("x", ["knotd", "-c", kc], "knotd.log")
+        lab.spawn("x", [os.path.join(BIN, "anycst-secondary"), "--transport", "tcp",
+                        "--primary", "[%s]:5300" % server, "--zone", "example.com",
+                        "--listen", "[%s]:5353" % server, "--workers", "1",
+                        "--state-dir", os.path.join(lab.dir, "state"),
+                        "--rrl-rate", "5", "--rrl-slip", "0"], "sec.log")
+        self_ns = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+        try:
+            setns(ns)
+            socks = {}
+            for a in (same1, same2, other):
+                s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+                s.bind((a, 0))
+                s.settimeout(0.2)
+                socks[a] = s
+
+            def answered(src, n):
+                """n queries sent at once from src: how many got an answer."""
+                ids = set()
+                for i in range(n):
+                    q = dns.message.make_query("www.example.com.", "A")
+                    ids.add(q.id)
+                    socks[src].sendto(q.to_wire(), (server, 5353))
+                got = set()
+                try:
+                    while True:
+                        r = dns.message.from_wire(socks[src].recv(4096))
+                        if r.id in ids and r.rcode() == dns.rcode.NOERROR and r.answer:
+                            got.add(r.id)
+                except (socket.timeout, OSError):
+                    pass
+                return len(got)
+
+            wait_until(lambda: answered(other, 1) == 1, 20, step=0.3,
+                       what="the zone served (%s)" % lab.log("sec.log")[-1500:])
+            time.sleep(1.5)   # the probe's bucket refills
+            first = answered(same1, 30)
+            second = answered(same2, 30)   # same /56: the bucket is spent
+            third = answered(other, 30)    # next /56: its own bucket
+            for s in socks.values():
+                s.close()
+        finally:
+            setns(self_ns)
+            os.close(self_ns)
+        print("\nanswers of 30 from one /56, another address of it, the next /56:",
+              first, second, third)
+        log = lab.log("sec.log")
+        assert "prefixes /24 and /56" in log, log[-2000:]
+        assert 1 <= first <= 15, (first, second, third)
+        assert second <= 3, (first, second, third)
+        assert third >= 1, (first, second, third)
+    finally:
+        lab.close()
