@@ -458,9 +458,6 @@ mesh_open(const struct mesh_opts *o, struct store *st, struct propagation *prop,
 	m->notify = notify;
 	pthread_mutex_init(&m->mu, NULL);
 	pthread_mutex_init(&m->wmu, NULL);
-	ret = mesh_net_parse(o->net != NULL ? o->net : MESH_DEFAULT_NET, &m->net, err, errcap);
-	if (ret != 0)
-		goto fail;
 	ret = -EINVAL;
 	struct sockaddr_storage xs;
 	socklen_t xl;
@@ -469,6 +466,22 @@ mesh_open(const struct mesh_opts *o, struct store *st, struct propagation *prop,
 		goto fail;
 	}
 	m->xfr_port = addr_port((const struct sockaddr *)&xs);
+	/* the default mesh follows --xfr's family */
+	const char *net = o->net != NULL ? o->net
+	                  : xs.ss_family == AF_INET6 ? MESH_DEFAULT_NET6 : MESH_DEFAULT_NET;
+	ret = mesh_net_parse(net, &m->net, err, errcap);
+	if (ret != 0)
+		goto fail;
+	ret = -EINVAL;
+	if (xs.ss_family != m->net.family) {
+		char nt[MESH_IP_TEXT + 8];
+		mesh_net_text(&m->net, nt, sizeof(nt));
+		set_err(err, errcap, "--mesh-net %s is %s but --xfr %s is %s: NOTIFYs to the POPs "
+		        "leave from the --xfr address (the primary's mesh address)", nt,
+		        m->net.family == AF_INET6 ? "IPv6" : "IPv4", o->xfr,
+		        xs.ss_family == AF_INET6 ? "IPv6" : "IPv4");
+		goto fail;
+	}
 	struct sockaddr_storage qs;
 	socklen_t ql;
 	m->quic_port = 8853;

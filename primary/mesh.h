@@ -39,6 +39,7 @@
 #define MESH_HOST_MAX 256
 #define MESH_ENDPOINT_MAX (MESH_HOST_MAX + 10)
 #define MESH_DEFAULT_NET "10.53.0.0/24"
+#define MESH_DEFAULT_NET6 "fd00:53::/64"   /* the default when --xfr is IPv6 */
 #define MESH_DEFAULT_WG_PORT 51820
 #define MESH_KEEPALIVE 25
 
@@ -164,7 +165,8 @@ char *mesh_render_tsig_file(const struct mesh_pop_info *pop);
 
 struct mesh_opts {
 	const char *db;                /* unused: POPs are rows written through the store */
-	const char *net;               /* --mesh-net, NULL: MESH_DEFAULT_NET */
+	const char *net;               /* --mesh-net, NULL: MESH_DEFAULT_NET, or
+	                                  MESH_DEFAULT_NET6 when --xfr is IPv6 */
 	const char *xfr;               /* --xfr ADDR:PORT (NOTIFYs leave from its address) */
 	const char *quic;              /* --quic ADDR:PORT */
 	const char *quic_pin;          /* NULL: QUIC not served */

@@ -152,40 +152,56 @@ def test_rrl_ipv6_prefix_56_default(tmp):
                 s.settimeout(0.2)
                 socks[a] = s
 
-            def answered(src, n):
-                """n queries sent at once from src: how many got an answer."""
-                ids = set()
+            def answered(srcs, n):
+                """n queries from each of srcs, interleaved, sent at once: answers per source."""
+                ids = {src: set() for src in srcs}
                 for i in range(n):
-                    q = dns.message.make_query("www.example.com.", "A")
-                    ids.add(q.id)
-                    socks[src].sendto(q.to_wire(), (server, 5353))
-                got = set()
-                try:
-                    while True:
-                        r = dns.message.from_wire(socks[src].recv(4096))
-                        if r.id in ids and r.rcode() == dns.rcode.NOERROR and r.answer:
-                            got.add(r.id)
-                except (socket.timeout, OSError):
-                    pass
-                return len(got)
+                    for src in srcs:
+                        q = dns.message.make_query("www.example.com.", "A")
+                        ids[src].add(q.id)
+                        socks[src].sendto(q.to_wire(), (server, 5353))
+                got = {}
+                for src in srcs:
+                    got[src] = set()
+                    try:
+                        while True:
+                            r = dns.message.from_wire(socks[src].recv(4096))
+                            if r.id in ids[src] and r.rcode() == dns.rcode.NOERROR and r.answer:
+                                got[src].add(r.id)
+                    except (socket.timeout, OSError):
+                        pass
+                return [len(got[src]) for src in srcs]
 
-            wait_until(lambda: answered(other, 1) == 1, 20, step=0.3,
+            wait_until(lambda: answered([other], 1) == [1], 20, step=0.3,
                        what="the zone served (%s)" % lab.log("sec.log")[-1500:])
             time.sleep(1.5)   # the probe's bucket refills
-            first = answered(same1, 30)
-            second = answered(same2, 30)   # same /56: the bucket is spent
-            third = answered(other, 30)    # next /56: its own bucket
+            # two addresses of one /56 share a bucket; the next /56 has its own
+            first, second, third = answered([same1, same2, other], 20)
             for s in socks.values():
                 s.close()
         finally:
             setns(self_ns)
             os.close(self_ns)
-        print("\nanswers of 30 from one /56, another address of it, the next /56:",
+        print("\nanswers of 20 from one /56, another address of it, the next /56:",
               first, second, third)
         log = lab.log("sec.log")
         assert "prefixes /24 and /56" in log, log[-2000:]
-        assert 1 <= first <= 15, (first, second, third)
-        assert second <= 3, (first, second, third)
-        assert third >= 1, (first, second, third)
+        # rate 5: about 5 for the /56 of the first two together, 5 for the other
+        # (twice that if the burst straddles a second)
+        assert 1 <= third <= 12, (first, second, third)
+        assert 1 <= first + second <= third + 2, (first, second, third)
     finally:
         lab.close()
+
+
+def test_notify_target_of_the_other_family_refused(tmp):
+    """NOTIFYs leave from the --xfr address: with --xfr on [::1], an IPv4
+    --notify target (which it could never reach) stops the start with a
+    message naming it, as does an IPv6 --mesh-net beside an IPv4 --xfr."""
+    with pytest.raises(RuntimeError) as e:
+        Primary(tmp, host="::1", notify=["127.0.0.1:5353"])
+    assert "--notify 127.0.0.1:5353: an IPv4 target, but NOTIFYs leave from the --xfr " \
+        "address, which is IPv6" in str(e.value), str(e.value)
+    with pytest.raises(RuntimeError) as e:
+        Primary(tmp, extra=["--mesh-net", "fd00:53::/64"])
+    assert "--mesh-net fd00:53::/64 is IPv6 but --xfr 127.0.0.1:" in str(e.value), str(e.value)

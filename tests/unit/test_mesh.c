@@ -323,7 +323,8 @@ teardown(void **state)
 static struct mesh *
 open_mesh(struct fx *f, const char *net, bool iface)
 {
-	struct mesh_opts o = {.db = f->db, .net = net, .xfr = "127.0.0.1:5300",
+	struct mesh_opts o = {.db = f->db, .net = net,
+	                      .xfr = strchr(net, ':') != NULL ? "[::1]:5300" : "127.0.0.1:5300",
 	                      .catalog = "catalog.test.", .wg_endpoint = "198.51.100.1:51820",
 	                      .wg_private_key = iface ? f->keyfile : NULL,
 	                      .wg_interface = iface ? "anyw0" : NULL, .wg_command = f->wg};
@@ -533,6 +534,16 @@ test_mesh_open_errors(void **state)
 	struct mesh_opts o = {.db = f->db, .net = "10.53.0.0/33", .xfr = "127.0.0.1:5300"};
 	assert_int_equal(mesh_open(&o, f->st, NULL, NULL, &m, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "prefix"));
+	/* NOTIFYs leave from --xfr: a mesh of the other family could never be notified */
+	o.net = "fd00:53::/64";
+	assert_int_equal(mesh_open(&o, f->st, NULL, NULL, &m, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "--mesh-net fd00:53::/64 is IPv6 but --xfr 127.0.0.1:5300 is "
+	                       "IPv4"));
+	o.xfr = "[::1]:5300";
+	assert_int_equal(mesh_open(&o, f->st, NULL, NULL, &m, err, sizeof(err)), 0);
+	mesh_close(m);
+	m = NULL;
+	o.xfr = "127.0.0.1:5300";
 	o.net = NULL;
 	o.wg_endpoint = "nowhere";
 	assert_int_equal(mesh_open(&o, f->st, NULL, NULL, &m, err, sizeof(err)), -EINVAL);
