@@ -414,6 +414,12 @@ load_pop(void *ctx, const struct store_pop *sp)
 		ret = propagation_pop_add(m->prop, p->name, p->ip_text);
 	if (ret == 0)
 		ret = pop_start(m, p);
+	if (ret == -EAFNOSUPPORT) {   /* registered on a mesh of the other family */
+		log_warning(NULL, "mesh, POP %s at %s gets no NOTIFY: not the address family of "
+		            "--xfr (delete and register it again)", p->name, p->ip_text);
+		p->notify_id = -1;
+		ret = 0;
+	}
 	if (ret != 0) {
 		if (m->npops > 0 && m->pops[m->npops - 1] == p)
 			m->npops--;

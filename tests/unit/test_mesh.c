@@ -21,8 +21,12 @@
 
 #include <sqlite3.h>
 
+#include <netinet/in.h>
+
 #include "primary/mesh.h"
+#include "primary/notify.h"
 #include "primary/store.h"
+#include "primary/xfrout_store.h"
 
 /* RFC 7748 §6.1: Alice's X25519 private and public keys, in base64. */
 #define ALICE_PRIV "dwdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25LCo="
@@ -525,6 +529,44 @@ test_mesh_registry_v6(void **state)
 	json_decref(j);
 }
 
+/*
+ * POPs registered on an IPv4 mesh, then the primary moved to an IPv6 mesh
+ * (--mesh-net fd00:53::/64, --xfr [::1]): it starts, keeps them listed
+ * (without NOTIFY, which could not reach them) and allocates from the new net.
+ */
+static void
+test_mesh_family_switch(void **state)
+{
+	struct fx *f = *state;
+	char err[256];
+	f->m = open_mesh(f, "10.53.0.0/24", false);
+	assert_int_equal(add(f->m, "tokyo", "192.0.2.7:51820", BOB_PUB, NULL, err), 0);
+	mesh_close(f->m);
+	f->m = NULL;
+	struct sockaddr_in6 from = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+	struct notify_source src;
+	notify_store_source(f->st, &src);
+	int nerr = 0;
+	struct notify *n = notify_new((struct sockaddr *)&from, sizeof(from), &src, NULL, &nerr);
+	assert_non_null(n);
+	struct mesh_opts o = {.db = f->db, .net = "fd00:53::/64", .xfr = "[::1]:5300",
+	                      .catalog = "catalog.test.", .wg_command = f->wg};
+	int ret = mesh_open(&o, f->st, NULL, n, &f->m, err, sizeof(err));
+	if (ret != 0)
+		fail_msg("mesh_open: %s", err);
+	json_t *j = NULL;
+	assert_int_equal(add(f->m, "osaka", "[2001:db8::8]:51820", CAROL_PUB, &j, err), 0);
+	assert_string_equal(json_string_value(json_object_get(j, "mesh_ip")), "fd00:53::2");
+	json_decref(j);
+	assert_int_equal(mesh_pop_json(f->m, NULL, &j), 0);
+	assert_int_equal(json_array_size(j), 2);
+	json_decref(j);
+	mesh_stop(f->m);
+	mesh_close(f->m);
+	f->m = NULL;
+	notify_free(n);
+}
+
 static void
 test_mesh_open_errors(void **state)
 {
@@ -595,6 +637,7 @@ main(void)
 		cmocka_unit_test(test_mesh_render_v6),
 		cmocka_unit_test_setup_teardown(test_mesh_registry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mesh_registry_v6, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mesh_family_switch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mesh_open_errors, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("mesh", tests, NULL, NULL);
