@@ -205,3 +205,27 @@ def test_notify_target_of_the_other_family_refused(tmp):
     with pytest.raises(RuntimeError) as e:
         Primary(tmp, extra=["--mesh-net", "fd00:53::/64"])
     assert "--mesh-net fd00:53::/64 is IPv6 but --xfr 127.0.0.1:" in str(e.value), str(e.value)
+
+
+def test_primary_on_the_ipv6_wildcard(tmp):
+    """--api, --xfr, --quic and --metrics on [::]:port: reached on ::1, the
+    zone transferred over TCP from there."""
+    mport = free_port()
+    p = Primary(tmp, host="::", extra=["--metrics", "[::]:%d" % mport])
+    try:
+        log = p.log()
+        assert "notice: API listening on [::]:%d" % p.api_port in log, log
+        assert "zone transfers listening on [::]:%d (TCP)" % p.xfr_port in log, log
+        assert "QUIC listening on [::]:%d" % p.quic_port in log, log
+        secret = p.add_key(xu.KEY)
+        xu.small_zone(p, "example.com.")
+        q = dns.message.make_query("example.com.", "AXFR")
+        q.use_tsig(dns.tsigkeyring.from_text({xu.KEY: secret}), keyname=xu.KEY,
+                   algorithm="hmac-sha256")
+        r = dns.query.tcp(q, "::1", port=p.xfr_port, timeout=3)
+        assert r.rcode() == dns.rcode.NOERROR and len(r.answer) >= 8, r   # rrsets
+        with urllib.request.urlopen("http://[::1]:%d/metrics" % mport, timeout=5) as resp:
+            assert b"anycst_" in resp.read()
+    finally:
+        assert p.stop() == 0
+        xu.assert_clean(p)
