@@ -6,7 +6,7 @@ configured only from what the API returned (WireGuard config with /128
 AllowedIPs, the [v6]:port command line); then API 204 -> journal -> NOTIFY
 -> IXFR over QUIC -> every POP answers the new serial, timed; a POP's key
 from another POP's address is refused; DELETE stops its NOTIFYs."""
-import os
+import json
 import re
 import time
 
@@ -37,7 +37,6 @@ def mesh():
 def serial_of(m, zone):
     st, body = m.api("GET", "/zones/%s?rrsets=false" % zone)
     assert st == 200, body
-    import json
     return json.loads(body)["serial"]
 
 
@@ -105,6 +104,13 @@ def test_mesh_ipv6_only(mesh):
     plog = m.log("primary")
     assert "mesh fd00:53::/64, primary fd00:53::1" in plog, plog[:3000]
     assert re.search(r"notify, outgoing, remote fd00:53::3@53, serial %d" % want, plog), plog[-3000:]
+
+    # the propagation table knows each POP by its IPv6 mesh address
+    listing = {x["name"]: x for x in m.curl("GET", "/secondaries")[1]}
+    for p in pops:
+        assert listing[p]["mesh_ip"] == m.pops[p]["mesh_ip"]
+        assert listing[p]["last_seen"] is not None, listing[p]
+        assert listing[p]["zones"][ZONE]["up_to_date"] is True, listing[p]
 
     # a POP's key from another POP's address is refused; its own works
     r0, r1 = m.pops["pop0"], m.pops["pop1"]
