@@ -93,13 +93,15 @@ def test_mesh_ipv6_only(mesh):
         lags.append(time.monotonic() - t204)
     print("IPv6 mesh, API 204 -> both POPs serving, s:", ["%.3f" % x for x in lags])
     assert max(lags) < 3.0, lags
+    st, body = m.api("GET", "/zones/%s/journal" % ZONE)   # the changes, journaled
+    assert st == 200 and len(json.loads(body)) >= 5, body
     quic = "--transport quic" in m.pops["pop0"]["command"]
+    assert quic, m.pops["pop0"]["command"]   # the primary serves XoQ: the POPs pull over QUIC
     for p in pops:
         log = m.log(p)
         assert re.search(r"\[v6\.example\.\] zone transfer, completed successfully, "
                          r"serial \d+ -> \d+, IXFR,", log), log[-3000:]
-        if quic:
-            assert "incoming IXFR over QUIC from fd00:53::1" in log, log[-3000:]
+        assert "incoming IXFR over QUIC from fd00:53::1" in log, log[-3000:]
         assert "remote fd00:53::1@" in log, log[-3000:]    # NOTIFY came from the mesh address
     plog = m.log("primary")
     assert "mesh fd00:53::/64, primary fd00:53::1" in plog, plog[:3000]
