@@ -8,6 +8,7 @@ import json
 import os
 import re
 import socket
+import subprocess
 import time
 import urllib.request
 
@@ -105,6 +106,16 @@ def test_ipv6_chain_on_loopback(tmp):
         for tcp in (False, True):
             r = sec.query("v6.example.com.", "AAAA", tcp=tcp)
             assert [rd.to_text() for rd in r.answer[0]] == ["2001:db8::5"]
+
+        # the control tool against the API on http://[::1]:port
+        env = dict(os.environ, ANYCST_API_URL=p.api_url, ANYCST_API_KEY_FILE=p.key_file,
+                   ANYCSTC_CONFIG=os.path.join(tmp, "none.conf"))
+        env.pop("ANYCST_API_KEY", None)
+        open(env["ANYCSTC_CONFIG"], "w").close()
+        assert p.api_url.startswith("http://[::1]:")
+        r = subprocess.run([os.path.join(BIN, "anycstc"), "zone", "list"], capture_output=True,
+                           text=True, env=env, timeout=30)
+        assert r.returncode == 0 and "example.com." in r.stdout, (r.stdout, r.stderr)
 
         # the propagation table names the POP by its IPv6 address
         prop = json.dumps(p.api("GET", "/zones/example.com./propagation"))
