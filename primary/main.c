@@ -259,7 +259,7 @@ static const struct opt primary_opts_def[] = {
 	{.name = "api-max-conn-per-ip", .arg = "N", .def = "32", .help = "API connections per client address"},
 	{.name = "api-header-timeout", .arg = "SECONDS", .def = "10", .help = "deadline for a request's headers"},
 	{.name = "api-body-timeout", .arg = "SECONDS", .def = "60", .help = "deadline for a request's body"},
-	{.name = "mesh-net", .arg = "CIDR", .def = "10.53.0.0/24", .help = "WireGuard mesh (primary: first host)"},
+	{.name = "mesh-net", .arg = "CIDR", .def = "10.53.0.0/24 (fd00:53::/64 when --xfr is IPv6)", .help = "WireGuard mesh, IPv4 or IPv6 (a ULA /64; primary: first host)"},
 	{.name = "wg-endpoint", .arg = "HOST:PORT", .help = "primary's public WireGuard endpoint"},
 	{.name = "wg-private-key", .arg = "FILE", .help = "primary's WireGuard private key"},
 	{.name = "wg-interface", .arg = "NAME", .help = "apply POP peers to this interface (wg set)"},
@@ -351,7 +351,9 @@ main(int argc, char **argv)
 		.tls_key = tlskey,
 		.doq_strict = opts_flag(primary_opts, "doq-strict"),
 		.mesh = {
-			.db = db, .net = opts_str(primary_opts, "mesh-net"),
+			.db = db,
+			.net = opts_get(primary_opts, "mesh-net")->nvalues > 0
+			               ? opts_str(primary_opts, "mesh-net") : NULL,
 			.wg_endpoint = wge->set ? wge->values[wge->nvalues - 1] : NULL,
 			.wg_private_key = wgk->set ? wgk->values[wgk->nvalues - 1] : NULL,
 			.wg_interface = wgi->set ? wgi->values[wgi->nvalues - 1] : NULL,

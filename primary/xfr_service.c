@@ -257,6 +257,13 @@ xfr_service_set_notify(struct xfr_service *s, const char *const *targets, size_t
 			continue;
 		const struct sockaddr *sa = (const struct sockaddr *)&want[i];
 		int id = notify_target_add(s->notify, sa, addr_len(sa), NULL);
+		if (id == -EAFNOSUPPORT) {
+			snprintf(err, errcap, "--notify %s: an %s target, but NOTIFYs leave from the "
+			         "--xfr address, which is %s", targets[i],
+			         sa->sa_family == AF_INET6 ? "IPv6" : "IPv4",
+			         sa->sa_family == AF_INET6 ? "IPv4" : "IPv6");
+			return id;
+		}
 		if (id < 0) {
 			snprintf(err, errcap, "--notify %s: cannot add the target, %s", targets[i],
 			         strerror(-id));

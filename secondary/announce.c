@@ -103,6 +103,28 @@ out:
 }
 
 int
+announce_iface_keep_v6(const char *iface)
+{
+	char path[128];
+	if (strlen(iface) >= IFNAMSIZ || strchr(iface, '/') != NULL || iface[0] == '.')
+		return -EINVAL;
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/keep_addr_on_down", iface);
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	char cur[8] = "";
+	ssize_t n = read(fd, cur, sizeof(cur) - 1);
+	int ret = 0;
+	if (n > 0 && cur[0] == '1') {
+		ret = 0;
+	} else if (pwrite(fd, "1\n", 2, 0) != 2) {
+		ret = -errno;
+	}
+	close(fd);
+	return ret;
+}
+
+int
 announce_bird_probe(const char *path, int timeout_ms)
 {
 	struct sockaddr_un sun;
@@ -312,6 +334,15 @@ announce_new(const struct announce_cfg *cfg)
 	a->bird_probe_ms = a->withdrawn_ms - BIRD_PROBE_EVERY_MS;
 	if (cfg->iface == NULL)
 		return a;
+	/* Linux drops an interface's IPv6 addresses when it goes down unless
+	 * keep_addr_on_down: the anycast IPv6 address would be gone for good
+	 * after the first withdrawal (CAP_NET_ADMIN may set it).  ENOENT: no
+	 * IPv6, or no such interface (reported below). */
+	int k = announce_iface_keep_v6(cfg->iface);
+	if (k != 0 && k != -ENOENT)
+		log_warning(NULL, "announce, cannot keep the IPv6 addresses of %s while it is down "
+		            "(%s): set net.ipv6.conf.%s.keep_addr_on_down=1", cfg->iface,
+		            strerror(-k), cfg->iface);
 	/* A new process starts withdrawn; the hold-down runs from now. */
 	int r = announce_iface_set(cfg->iface, false);
 	if (r != 0) {

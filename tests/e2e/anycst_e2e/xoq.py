@@ -87,8 +87,9 @@ def small_zone(p, name, keys=(KEY,)):
 
 
 def quic_secondary(tmp, p, secret, pin=None, insecure=False, port=None, name="secq",
-                   zones=None, extra=()):
-    """anycst-secondary with the default transport (QUIC) on the primary's --quic port."""
+                   zones=None, extra=(), host=None):
+    """anycst-secondary with the default transport (QUIC) on the primary's --quic port,
+    listening on `host` (default: the primary's address family's loopback)."""
     args = tsig_file_args(tmp, KEY, secret)
     if pin:
         args += ["--pin", pin]
@@ -97,7 +98,7 @@ def quic_secondary(tmp, p, secret, pin=None, insecure=False, port=None, name="se
     if not zones:
         p.allow_catalog(KEY)          # it follows the catalog: the admin allows its key
     sec = Secondary(tmp, p.quic_port, zones=zones, tsig=False, port=port, name=name,
-                    extra=args + list(extra))
+                    extra=args + list(extra), host=host or p.host, primary_host=p.host)
     i = sec.args.index("--transport")
     del sec.args[i:i + 2]             # the default transport: QUIC
     return sec
