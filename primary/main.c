@@ -216,8 +216,8 @@ api_conf(struct opt *primary_opts, const char *key, struct primary *p)
 		                  opts_str(primary_opts, "metrics") : NULL,
 		.propagation = xfr_service_propagation(p->xfr),
 		.mesh = p->mesh,
-		.metrics_fn = xfr_quic_metrics,
-		.metrics_ctx = p->quic,
+		.metrics_fn = primary_metrics,
+		.metrics_ctx = p,
 	};
 	return ao;
 }
