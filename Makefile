@@ -251,7 +251,8 @@ install: all $(MAN_GEN) $(UNITS)
 
 # The Debian package (debian/): binary only, unsigned, built in a copy of the
 # tree under $(BUILD)/deb (dpkg-buildpackage writes to the parent directory),
-# checked with lintian; the .deb is copied here.
+# checked with lintian; the .deb is copied here and checked by tests/e2e/test_deb.py
+# (control data, contents, unpacked into a throwaway root, systemd-analyze verify).
 DEB_TREE := $(BUILD)/deb/anycst-$(VERSION)
 deb:
 	@sh scripts/deps.sh deb
@@ -262,6 +263,7 @@ deb:
 	lintian --fail-on error $(BUILD)/deb/anycst_*.changes
 	cp $(BUILD)/deb/anycst_*.deb .
 	@ls -1 anycst_*.deb
+	ANYCST_DEB=$$(ls -t anycst_*.deb | head -1) $(PYTHON) -m pytest -q tests/e2e/test_deb.py
 
 fmt:
 	clang-format -i $(wildcard */*.c */*.h)
