@@ -883,7 +883,8 @@ rd_set(struct row *v, size_t n)
 	for (size_t i = 0; i < n; i++)
 		if (!v[i].disabled)
 			v[m++] = v[i];
-	qsort(v, m, sizeof(*v), rd_cmp);
+	if (m > 1)   /* v is NULL for an empty rrset: qsort must not see it */
+		qsort(v, m, sizeof(*v), rd_cmp);
 	size_t u = 0;
 	for (size_t i = 0; i < m; i++)
 		if (u == 0 || rd_cmp(&v[u - 1], &v[i]) != 0)
