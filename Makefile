@@ -47,7 +47,9 @@ PRI_SRC  := $(filter-out primary/main.c,$(wildcard primary/*.c api/*.c))
 SEC_SRC  := $(filter-out secondary/main.c,$(wildcard secondary/*.c))
 CTL_SRC  := $(wildcard ctl/*.c)
 SCHEMA   := $(sort $(wildcard schema/*.sql))
-TOOLS    := $(patsubst tools/%.c,$(BIN)/%,$(wildcard tools/*.c))
+# bin/ holds only what is installed; test and bench helpers (tools/) go to TOOLBIN.
+TOOLBIN  ?= $(BUILD)/tools-bin
+TOOLS    := $(patsubst tools/%.c,$(TOOLBIN)/%,$(wildcard tools/*.c))
 TESTS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 FUZZERS  := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 
@@ -59,6 +61,7 @@ ALL_LIBS := $(BUILD)/libsecondary.a $(BUILD)/libprimary.a $(BUILD)/libanycst.a
 
 .PHONY: all deps run test unit replay e2e check fuzz bench install man deb clean help fmt
 all: $(BIN)/anycst-primary $(BIN)/anycst-secondary $(BIN)/anycstc $(TOOLS)
+	@rm -f $(patsubst tools/%.c,$(BIN)/%,$(wildcard tools/*.c))
 
 help:
 	@echo "make deps | all | run | test [SAN=1] | check | fuzz [FUZZ_TIME=60] | bench | install [PREFIX= DESTDIR=] | deb | clean"
@@ -114,9 +117,10 @@ $(BIN)/anycstc: $(CTL_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libanycst.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CTL_LIBS)
 
-# tools/NAME.c: small programs (zone checker, load generator) linked with everything.
-$(BIN)/%: $(BUILD)/tools/%.o $(ALL_LIBS)
-	@mkdir -p $(BIN)
+# tools/NAME.c: test and bench helpers (zone checker, load generator) linked with
+# everything, into $(TOOLBIN) (not bin/: nothing there but what is installed).
+$(TOOLBIN)/%: $(BUILD)/tools/%.o $(ALL_LIBS)
+	@mkdir -p $(TOOLBIN)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(ALL_LIBS) $(LDLIBS)
 $(BUILD)/tools/%.o: tools/%.c
 	@mkdir -p $(dir $@)
@@ -247,7 +251,8 @@ install: all $(MAN_GEN) $(UNITS)
 
 # The Debian package (debian/): binary only, unsigned, built in a copy of the
 # tree under $(BUILD)/deb (dpkg-buildpackage writes to the parent directory),
-# checked with lintian; the .deb is copied here.
+# checked with lintian; the .deb is copied here and checked by tests/e2e/test_deb.py
+# (control data, contents, unpacked into a throwaway root, systemd-analyze verify).
 DEB_TREE := $(BUILD)/deb/anycst-$(VERSION)
 deb:
 	@sh scripts/deps.sh deb
@@ -258,6 +263,7 @@ deb:
 	lintian --fail-on error $(BUILD)/deb/anycst_*.changes
 	cp $(BUILD)/deb/anycst_*.deb .
 	@ls -1 anycst_*.deb
+	ANYCST_DEB=$$(ls -t anycst_*.deb | head -1) $(PYTHON) -m pytest -q tests/e2e/test_deb.py
 
 fmt:
 	clang-format -i $(wildcard */*.c */*.h)

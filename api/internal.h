@@ -226,6 +226,12 @@ int api_zone_pdns_parse(struct api_ctx *c, json_t *body, const struct store_zone
 /* Sets masters, catalog, edited_serial, notified_serial (and soa_edit* when full). */
 void api_zone_pdns_json(struct store_snap *sn, const struct store_zone *z, json_t *j, bool full);
 
+/* api/upolicy.c: the zone field update_policy (DNS UPDATE per-key limits). */
+json_t *api_upolicy_json(struct store_snap *sn, const struct store_zone *z);
+/* Parses it for zone `zone` (wire) into the arena: 0, or -1 with a 422 sent. */
+int api_upolicy_parse(struct api_ctx *c, json_t *j, const uint8_t *zone,
+                      const struct store_upolicy_rule **out, size_t *n);
+
 /* ---- api/metadata.c: metadata, axfr-retrieve, autoprimaries, cache flush ---- */
 api_handler api_zone_metadata_kind, api_zone_axfr_retrieve, api_autoprimaries, api_cache_flush;
 api_handler api_docs;   /* api/servers.c: GET /api/docs */

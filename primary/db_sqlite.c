@@ -126,6 +126,13 @@ static const char *const qsql[DBQ_COUNT] = {
 	[DBQ_ZONE_UTSIG_CLEAR] = "DELETE FROM zone_update_tsig_keys WHERE zone_id = ?1",
 	[DBQ_ZONE_UTSIG_HAS] = "SELECT 1 FROM zone_update_tsig_keys WHERE zone_id = ?1 AND "
 	                       "key_name = ?2",
+	[DBQ_UPOLICY_ZONE] = "SELECT key_name, match, name, types FROM zone_update_policy "
+	                     "WHERE zone_id = ?1 ORDER BY pos",
+	[DBQ_UPOLICY_KEY] = "SELECT key_name, match, name, types FROM zone_update_policy "
+	                    "WHERE zone_id = ?1 AND key_name = ?2 ORDER BY pos",
+	[DBQ_UPOLICY_CLEAR] = "DELETE FROM zone_update_policy WHERE zone_id = ?1",
+	[DBQ_UPOLICY_INSERT] = "INSERT INTO zone_update_policy (zone_id, pos, key_name, match, "
+	                       "name, types) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	[DBQ_APIKEY_INSERT] = "INSERT INTO api_keys (hash, account, description, created_at) "
 	                      "VALUES (?1, ?2, ?3, ?4)",
 	[DBQ_APIKEY_DELETE] = "DELETE FROM api_keys WHERE id = ?1",

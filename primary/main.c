@@ -103,7 +103,7 @@ load_key(const char *path, const char *flag)
  */
 static const char *const reloadable[] = {
 	"log-level", "log-format", "notify", "api-max-body", "api-max-rrsets", "api-max-records",
-	"api-header-timeout", "api-body-timeout", NULL,
+	"api-header-timeout", "api-body-timeout", "api-max-conn-per-ip", NULL,
 };
 
 /* What a reload applies, checked in full before anything is. */
@@ -116,7 +116,7 @@ struct reload_conf {
 static int
 reload_conf(struct opt *o, struct reload_conf *rc, char *err, size_t errcap)
 {
-	unsigned long long v[5];
+	unsigned long long v[6];
 	if (log_level_parse(opts_str(o, "log-level"), &rc->level) != 0) {
 		snprintf(err, errcap, "--log-level: unknown level '%s'", opts_str(o, "log-level"));
 		return -EINVAL;
@@ -130,11 +130,13 @@ reload_conf(struct opt *o, struct reload_conf *rc, char *err, size_t errcap)
 	    opts_num(o, "api-max-rrsets", 1, 10000000, 10000, &v[1], err, errcap) ||
 	    opts_num(o, "api-max-records", 1, 10000000, 10000, &v[2], err, errcap) ||
 	    opts_num(o, "api-header-timeout", 1, 3600, 10, &v[3], err, errcap) ||
-	    opts_num(o, "api-body-timeout", 1, 3600, 60, &v[4], err, errcap))
+	    opts_num(o, "api-body-timeout", 1, 3600, 60, &v[4], err, errcap) ||
+	    opts_num(o, "api-max-conn-per-ip", 1, 512, 32, &v[5], err, errcap))
 		return -EINVAL;
 	rc->lim = (struct api_limits){.max_body = v[0], .max_rrsets = v[1], .max_records = v[2],
 	                              .header_timeout = (unsigned)v[3],
-	                              .body_timeout = (unsigned)v[4]};
+	                              .body_timeout = (unsigned)v[4],
+	                              .max_conn_per_ip = (unsigned)v[5]};
 	return 0;
 }
 
@@ -173,8 +175,9 @@ reload(struct opt *cur, struct opt *fresh, int argc, char **argv, struct primary
 	for (size_t i = 0; i < n; i++)
 		cur[i] = fresh[i];
 	log_notice(NULL, "configuration reloaded: log-level %s, %zu NOTIFY targets, api-max-body %zu, "
-	           "api-max-rrsets %zu, api-max-records %zu", opts_str(cur, "log-level"),
-	           nt->nvalues, rc.lim.max_body, rc.lim.max_rrsets, rc.lim.max_records);
+	           "api-max-rrsets %zu, api-max-records %zu, api-max-conn-per-ip %u",
+	           opts_str(cur, "log-level"), nt->nvalues, rc.lim.max_body, rc.lim.max_rrsets,
+	           rc.lim.max_records, rc.lim.max_conn_per_ip);
 	return 0;
 }
 
@@ -216,8 +219,8 @@ api_conf(struct opt *primary_opts, const char *key, struct primary *p)
 		                  opts_str(primary_opts, "metrics") : NULL,
 		.propagation = xfr_service_propagation(p->xfr),
 		.mesh = p->mesh,
-		.metrics_fn = xfr_quic_metrics,
-		.metrics_ctx = p->quic,
+		.metrics_fn = primary_metrics,
+		.metrics_ctx = p,
 	};
 	return ao;
 }

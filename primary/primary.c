@@ -72,3 +72,14 @@ primary_close(struct primary *p)
 	store_close(p->store);
 	free(p);
 }
+
+int
+primary_metrics(void *ctx, char *buf, size_t cap)
+{
+	struct primary *p = ctx;
+	int n = p->quic != NULL ? xfr_quic_metrics(p->quic, buf, cap) : 0;
+	if (n < 0)
+		n = 0;
+	int m = xfr_service_metrics(p->xfr, buf + n, cap - (size_t)n);
+	return m < 0 ? n : n + m;
+}

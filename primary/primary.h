@@ -51,4 +51,10 @@ int primary_open(const struct primary_conf *c, struct primary **out, char *err, 
  */
 void primary_close(struct primary *p);
 
+/*
+ * The primary's own lines for GET /metrics (an api_metrics_fn, ctx = the
+ * primary): the QUIC listener's, then DNS UPDATE's.  Bytes written or -1.
+ */
+int primary_metrics(void *ctx, char *buf, size_t cap);
+
 #endif

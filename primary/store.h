@@ -245,6 +245,38 @@ int store_snap_zone_update_keys(struct store_snap *sn, const struct store_zone *
  * 1 yes, 0 no, -EIO. */
 int store_snap_update_allowed(struct store_snap *sn, const struct store_zone *z, const char *key);
 
+/*
+ * A zone's update_policy (schema 0009): per-key limits on DNS UPDATE, like
+ * BIND's update-policy grants.  A key in update_tsig_key_ids with no rule
+ * may change every name and type; a key with rules may change only what one
+ * of them allows (primary/store_upolicy.c).
+ */
+enum store_upolicy_match {
+	STORE_UPM_SUBDOMAIN,   /* the name or any name below it */
+	STORE_UPM_NAME,        /* exactly the name */
+	STORE_UPM_PATTERN,     /* as many labels, a '*' label matching any one label */
+};
+#define STORE_UPOLICY_TYPES 16
+#define STORE_UPOLICY_MAX 64   /* rules per zone */
+struct store_upolicy_rule {
+	char key[DNS_NAME_TEXT_MAX];   /* TSIG key name, presentation */
+	enum store_upolicy_match match;
+	uint8_t name[DNS_NAME_MAX];    /* wire, inside the zone */
+	uint16_t types[STORE_UPOLICY_TYPES];
+	size_t ntypes;                 /* 0: every type */
+};
+typedef int (*store_upolicy_fn)(void *ctx, const struct store_upolicy_rule *r);
+/* The zone's rules in the order set.  0, -EIO or fn's non-zero. */
+int store_snap_zone_update_policy(struct store_snap *sn, const struct store_zone *z,
+                                  store_upolicy_fn fn, void *ctx);
+/* Whether rule r allows changing (owner, type); type 255 (ANY, a name's
+ * deletion) only when the rule names no types. */
+bool store_upolicy_allows(const struct store_upolicy_rule *r, const uint8_t *owner,
+                          uint16_t type);
+/* "subdomain", "name", "pattern"; and back (0 or -EINVAL). */
+const char *store_upolicy_match_name(enum store_upolicy_match m);
+int store_upolicy_match_parse(const char *s, enum store_upolicy_match *m);
+
 /* Creates or replaces a key (name normalised to lower case + trailing dot).
  * `replace` false: -EEXIST when present.  0, -EEXIST, -EINVAL, -EIO. */
 int store_tsig_put(struct store *st, const struct store_tsig_key *k, bool replace);
@@ -275,6 +307,8 @@ struct store_op {
 	const struct store_rec *recs;
 	size_t nrecs;
 	bool keep_records;       /* REPLACE without "records": records stay (TTL too unless has_ttl) */
+	bool soa_if_newer;       /* an SOA REPLACE applied only when its serial is newer than the
+	                            zone's (RFC 1982); else skipped (DNS UPDATE, RFC 2136 §3.4.2.2) */
 	const struct store_comment *comments;  /* REPLACE: replaces comments when has_comments */
 	size_t ncomments;
 	bool has_comments;
@@ -332,6 +366,18 @@ int store_zone_patch_if(struct store *st, const uint8_t *zone, const char *accou
                         char *err, size_t errcap);
 
 /*
+ * store_zone_patch_if for a DNS UPDATE signed with TSIG key `key`: inside
+ * the same write transaction, before the prerequisites, the key must be in
+ * the zone's update_tsig_key_ids (else -EACCES) and every op must be allowed
+ * by one of the key's update_policy rules when it has any (else -EPERM,
+ * `err` naming the op's owner and type, nothing about the policy).
+ */
+int store_zone_update_dns(struct store *st, const uint8_t *zone, const char *key,
+                          const struct store_prereq *pre, size_t npre, size_t *failed,
+                          const struct store_op *ops, size_t nops, struct store_result *res,
+                          char *err, size_t errcap);
+
+/*
  * PowerDNS zone fields stored beside the zone (primary/store_pdns.c): NULL
  * leaves a field as it is (a new zone: "").
  */
@@ -369,6 +415,8 @@ struct store_zone_new {
 	size_t ntsig_keys;
 	const char *const *update_keys;   /* update_tsig_key_ids (DNS UPDATE) */
 	size_t nupdate_keys;
+	const struct store_upolicy_rule *update_policy;   /* update_policy (DNS UPDATE) */
+	size_t nupdate_policy;
 	bool cross_account;           /* admin: may be a parent or child of another account's
 	                                 zone (logged); else that is -EEXIST */
 	bool dnssec;                  /* sign it: a CSK of `dnssec_alg`, NSEC or NSEC3 */
@@ -410,6 +458,9 @@ struct store_zone_settings {
 	bool has_update_keys;
 	const char *const *update_keys;   /* update_tsig_key_ids */
 	size_t nupdate_keys;
+	bool has_update_policy;
+	const struct store_upolicy_rule *update_policy;   /* keys must exist; names inside */
+	size_t nupdate_policy;
 };
 /*
  * 0, -ENOENT, -ESTALE (if_match), -EPERM (catalog: only master_tsig_key_ids may be set),

@@ -409,6 +409,23 @@ delete_name(struct change *ch, const struct store_op *op)
 	return 0;
 }
 
+/* An SOA op's serial against the zone's SOA: 1 when newer (RFC 1982), 0 when
+ * not (or when it cannot be read: op_check then names the fault), -errno. */
+static int
+soa_newer(struct change *ch, const struct store_op *op)
+{
+	struct row *cur;
+	size_t ncur;
+	int ret = read_rrset(ch->st, ch->z->id, &ch->apex, DNS_T_SOA, &cur, &ncur);
+	if (ret != 0)
+		return ret;
+	struct dns_soa a, b;
+	if (ncur != 1 || op->nrecs != 1 || dns_soa_parse(cur->rd, cur->rdlen, &a) != 0 ||
+	    dns_soa_parse(op->recs[0].rdata, op->recs[0].rdlen, &b) != 0)
+		return 1;
+	return dns_serial_gt(b.serial, a.serial) ? 1 : 0;
+}
+
 static int
 apply_op(struct change *ch, const struct store_op *op)
 {
@@ -418,6 +435,11 @@ apply_op(struct change *ch, const struct store_op *op)
 	size_t errcap = ch->errcap;
 	if (op->kind == STORE_OP_DELETE_NAME)
 		return delete_name(ch, op);
+	if (op->soa_if_newer && op->type == DNS_T_SOA) {
+		int newer = soa_newer(ch, op);
+		if (newer <= 0)
+			return newer;   /* 0: not newer, skipped (RFC 2136 §3.4.2.2) */
+	}
 	int ret = op_check(ch, op, &k, &rds);
 	if (ret != 0)
 		return ret;
@@ -861,7 +883,8 @@ rd_set(struct row *v, size_t n)
 	for (size_t i = 0; i < n; i++)
 		if (!v[i].disabled)
 			v[m++] = v[i];
-	qsort(v, m, sizeof(*v), rd_cmp);
+	if (m > 1)   /* v is NULL for an empty rrset: qsort must not see it */
+		qsort(v, m, sizeof(*v), rd_cmp);
 	size_t u = 0;
 	for (size_t i = 0; i < m; i++)
 		if (u == 0 || rd_cmp(&v[u - 1], &v[i]) != 0)

@@ -165,6 +165,15 @@ int zone_from_row(struct db_stmt *s, struct store_zone *z);
 uint32_t get32(const uint8_t *p);
 void put32(uint8_t *p, uint32_t v);
 
+/* ---- store_upolicy.c (schema 0009), inside the write transaction ---- */
+/* Replaces z's update_policy.  0, -EINVAL (err names the rule), -EIO. */
+int upolicy_write(struct store *st, const struct store_zone *z,
+                  const struct store_upolicy_rule *rules, size_t n, char *err, size_t errcap);
+/* Whether `key` may UPDATE z with `ops`: 0, -EACCES (not in update_tsig_key_ids),
+ * -EPERM (an op outside its rules, err), -ENOMEM, -EIO. */
+int upolicy_check(struct store *st, const struct store_zone *z, const char *key,
+                  const struct store_op *ops, size_t nops, char *err, size_t errcap);
+
 /* ---- store_change.c ---- */
 int read_rrset(struct store *st, int64_t zid, const struct nkey *k, uint16_t type,
                struct row **out, size_t *n);

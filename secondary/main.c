@@ -377,18 +377,23 @@ setup_rrl(struct secondary *s)
 		.v4_prefix = (unsigned)num_opt("rrl-ipv4-prefix", 1, 32, RRL_DEFAULT_V4_PREFIX),
 		.v6_prefix = (unsigned)num_opt("rrl-ipv6-prefix", 1, 128, RRL_DEFAULT_V6_PREFIX),
 	};
-	if (rcfg.rate == 0)
-		return;
+	/* the table exists even with RRL off (rate 0), so that a reload may turn it on */
+	uint32_t rate = rcfg.rate;
+	rcfg.rate = rate != 0 ? rate : 1;
 	s->rrl = rrl_new(&rcfg);
 	if (s->rrl == NULL)
 		fatal("out of memory");
+	rrl_set_rate(s->rrl, rate, rcfg.slip);
 	struct opt *wo = opts_get(secondary_opts, "rrl-whitelist");
 	for (size_t i = 0; i < wo->nvalues; i++)
 		if (rrl_whitelist_add(s->rrl, wo->values[i], s->err, sizeof(s->err)) != 0)
 			fatal("--rrl-whitelist: %s", s->err);
-	log_notice(NULL, "RRL on, %u responses/s per prefix, slip %u, %zu whitelisted, "
-	           "prefixes /%u and /%u", rcfg.rate, rcfg.slip, wo->nvalues,
-	           rcfg.v4_prefix, rcfg.v6_prefix);
+	if (rate == 0)
+		log_info(NULL, "RRL off (--rrl-rate 0; a reload may turn it on)");
+	else
+		log_notice(NULL, "RRL on, %u responses/s per prefix, slip %u, %zu whitelisted, "
+		           "prefixes /%u and /%u", rate, rcfg.slip, wo->nvalues, rcfg.v4_prefix,
+		           rcfg.v6_prefix);
 }
 
 /* --http, --zone, --catalog. */
@@ -608,10 +613,7 @@ reload(struct secondary *s)
 	log_set_level(rc.lvl);
 	log_set_format(rc.fmt);
 	if (s->rrl != NULL)
-		rrl_set_rate(s->rrl, (uint32_t)rc.rate, (uint32_t)rc.slip);
-	else if (rc.rate != 0)
-		log_warning(NULL, "reload: --rrl-rate: RRL was off at start; turning it on takes "
-		            "effect after a restart");
+		rrl_set_rate(s->rrl, (uint32_t)rc.rate, (uint32_t)rc.slip);   /* 0: off */
 	struct serve_tcp_limits lim = {.max_per_client = (unsigned)rc.per_client,
 	                               .idle_ms = (unsigned)rc.idle * 1000,
 	                               .msg_ms = (unsigned)rc.msg * 1000};

@@ -30,7 +30,7 @@ import dns.query
 import dns.rcode
 import dns.rdatatype
 
-from .core import BIN, PFX, ApiClient, setns, stop_pid, wait_until, write_api_key, write_secret
+from .core import BIN, PFX, TOOLS, ApiClient, setns, stop_pid, wait_until, write_api_key, write_secret
 from .daemons import primary_argv
 
 

@@ -21,10 +21,10 @@ import dns.query
 import dns.rcode
 import dns.rdatatype
 
-from .core import BIN, tsig_file_args, wait_until
+from .core import TOOLS, tsig_file_args, wait_until
 from .daemons import Secondary, assert_san_clean
 
-XOQ = os.path.join(BIN, "anycst-xoq")
+XOQ = os.path.join(TOOLS, "anycst-xoq")
 KEY = "pop-key."
 
 
