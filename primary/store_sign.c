@@ -16,7 +16,8 @@
  * log zone), never a walk.  Every write goes through touch(), so the
  * caller's diff puts the signatures and chain records into the same journal
  * entry as the change.  ch->full signs every rrset (switched on, keys
- * changed) and rewrites the apex DNSKEY and NSEC3PARAM rrsets.
+ * changed) and rewrites the apex DNSKEY and NSEC3PARAM rrsets; a key change
+ * rewrites CDS and CDNSKEY too (store_ksk.c's cds_build).
  *
  * Names are handled in RFC 4034 §6.2 canonical form: owners from nkey (lower
  * case), rdata canonicalised by dns_dnssec_sign itself.
@@ -292,7 +293,8 @@ key_signs(const struct signer *sg, const struct zkey *k, uint16_t type)
 		else
 			any_zsk = true;
 	}
-	if (type == DNS_T_DNSKEY)
+	/* CDS/CDNSKEY by the KSKs too (RFC 7344 §4.1: a key the parent's DS names) */
+	if (type == DNS_T_DNSKEY || type == DNS_T_CDS || type == DNS_T_CDNSKEY)
 		return sep || !any_sep;
 	return !sep || !any_zsk;
 }
@@ -754,6 +756,10 @@ collect(struct signer *sg, struct touched *user)
 	int ret = sn_add(sg, &ch->apex, false, DNS_T_SOA);
 	if (ret == 0 && ch->keys)
 		ret = sn_add(sg, &ch->apex, false, DNS_T_DNSKEY);
+	if (ret == 0 && ch->keys)
+		ret = sn_add(sg, &ch->apex, false, DNS_T_CDS);
+	if (ret == 0 && ch->keys)
+		ret = sn_add(sg, &ch->apex, false, DNS_T_CDNSKEY);
 	uint8_t hi[DNS_LOOKUP_MAX];
 	if (ret == 0 && ch->full) {
 		key_hi(&ch->apex, hi);
@@ -815,6 +821,14 @@ apex_keys(struct signer *sg)
 		len[n++] = sg->keys[i].dnskey_len;
 	}
 	int ret = apex_rrset(sg, DNS_T_DNSKEY, sg->st->dnskey_ttl, rd, len, n);
+	struct cds_set cs;
+	if (ret == 0)
+		ret = cds_build(sg->st, sg->ch->z, sg->keys, sg->nkeys, &cs);
+	if (ret == 0)
+		ret = apex_rrset(sg, DNS_T_CDS, sg->st->dnskey_ttl, cs.cds, cs.cdslen, cs.n);
+	if (ret == 0)
+		ret = apex_rrset(sg, DNS_T_CDNSKEY, sg->st->dnskey_ttl, cs.cdnskey, cs.cdnskeylen,
+		                 cs.n);
 	if (ret != 0)
 		return ret;
 	uint8_t p[16];
