@@ -4,8 +4,9 @@
  * After a change's user rrsets are written and its serial bumped,
  * sign_change() works on the *affected names* only: the owners it touched,
  * the apex (the SOA changed), every name under a delegation point whose NS
- * rrset changed (their occlusion changed), and for NSEC3 the ancestors of
- * those (empty non-terminals come and go).  At each affected name it
+ * rrset or under a name whose DNAME changed (their occlusion changed), and
+ * for NSEC3 the ancestors of those (empty non-terminals come and go).  At
+ * each affected name it
  *   1. keeps the RRSIGs still good and signs the rrsets that changed
  *      (authoritative rrsets only: at a cut only DS, below a cut nothing);
  *   2. makes the name's NSEC (or NSEC3 at its hashed owner) agree with the
@@ -256,22 +257,30 @@ has_desc(struct signer *sg, const struct nkey *k)
 	return rc == DB_ROW ? 1 : rc == DB_DONE ? 0 : -EIO;
 }
 
-/* Whether a proper ancestor of `k` below the apex is a delegation point. */
+/*
+ * Whether `k` is occluded: a proper ancestor below the apex is a delegation
+ * point, or a proper ancestor (the apex too) owns a DNAME (RFC 6672 §2.4).
+ */
 static int
 occluded(struct signer *sg, const struct nkey *k)
 {
 	const uint8_t *apex = sg->ch->apex.name;
-	for (const uint8_t *a = dns_name_parent(k->name); dns_name_is_sub(a, apex) &&
-	     !dns_name_equal(a, apex); a = dns_name_parent(a)) {
+	for (const uint8_t *a = dns_name_parent(k->name); dns_name_is_sub(a, apex);
+	     a = dns_name_parent(a)) {
 		struct nkey ak;
 		nkey_set(&ak, a);
 		struct row *rows;
 		size_t n;
-		int ret = rrset_enabled(sg, &ak, DNS_T_NS, &rows, &n);
+		bool top = dns_name_equal(a, apex);
+		int ret = top ? 0 : rrset_enabled(sg, &ak, DNS_T_NS, &rows, &n);
+		if (ret == 0 && (top || n == 0))
+			ret = rrset_enabled(sg, &ak, DNS_T_DNAME, &rows, &n);
 		if (ret != 0)
 			return ret;
 		if (n > 0)
 			return 1;
+		if (top)
+			break;
 	}
 	return 0;
 }
@@ -770,8 +779,9 @@ collect(struct signer *sg, struct touched *user)
 		      sn_add(sg, &r->k, false, r->type);
 	for (struct touched *t = user; t != NULL && ret == 0; t = t->next) {
 		ret = sn_add(sg, &t->k, false, t->type);
-		if (ret == 0 && t->type == DNS_T_NS && !key_eq(&t->k, &ch->apex)) {
-			/* a cut came or went: everything under it changes state */
+		if (ret == 0 && ((t->type == DNS_T_NS && !key_eq(&t->k, &ch->apex)) ||
+		                 t->type == DNS_T_DNAME)) {
+			/* a cut or a DNAME came or went: everything under it changes state */
 			key_hi(&t->k, hi);
 			ret = add_range(sg, t->k.key, t->k.klen, hi, t->k.klen);
 		}
