@@ -433,7 +433,9 @@ bool store_can_sign(const struct store *st);
  * Switches signing on for zone `zone` (a CSK of `alg` unless it has keys),
  * with NSEC or NSEC3 (1 0 0 -), signing it whole in one transaction: one
  * serial, one journal entry.  Already signed with the same denial: 0,
- * nothing done; with the other one: -ENOTSUP (err).
+ * nothing done (a switch-off under way, store_zone_unsign, is cancelled in
+ * one serial); with the other one: the chain is rebuilt and the zone
+ * re-signed, one serial, one journal entry.
  * -EPERM without a key file, -ENOENT, -EINVAL (err), -EIO.
  */
 int store_zone_sign(struct store *st, const uint8_t *zone, const char *account, bool nsec3,

@@ -236,13 +236,18 @@ store_zone_sign(struct store *st, const uint8_t *zone, const char *account, bool
 			ret = resign_rrsets(st, &z, NULL, true, res, err, errcap);
 		return end_write(st, &z, ret, res, "DNSSEC switch-off cancelled");
 	}
-	if (ret == 0 && z.dnssec) {
-		if (z.nsec3 != nsec3) {
-			set_err(err, errcap, "zone '%s' is signed with %s; changing the denial of a signed "
-			        "zone is not supported yet (switch dnssec off first)", z.text,
-			        z.nsec3 ? "NSEC3" : "NSEC");
-			ret = -ENOTSUP;
-		}
+	if (ret == 0 && z.dnssec && z.nsec3 != nsec3) {
+		/* NSEC <-> NSEC3: the chain rebuilt and the zone re-signed in one serial
+		 * (a switch-off under way is cancelled) */
+		z.nsec3 = nsec3;
+		z.unsign_at = 0;
+		ret = zone_dnssec_mark(st, z.id, nsec3);
+		if (ret == 0)
+			ret = rechain_zone(st, &z, res, err, errcap);
+		return end_write(st, &z, ret, res, nsec3 ? "denial switched to NSEC3" :
+		                 "denial switched to NSEC");
+	}
+	if (ret != 0 || z.dnssec) {
 		w_rollback(st);
 		return ret;
 	}

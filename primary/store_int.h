@@ -211,6 +211,13 @@ int sign_zone_full(struct store *st, const struct store_zone *z, bool creating,
  */
 int resign_rrsets(struct store *st, const struct store_zone *z, struct resign *list, bool keys,
                   struct store_result *res, char *err, size_t errcap);
+/*
+ * Rebuilds signed zone `z` with the denial z->nsec3 says: every RRSIG and
+ * chain record dropped, then signed whole, all in one serial and journal
+ * entry (NSEC <-> NSEC3).
+ */
+int rechain_zone(struct store *st, const struct store_zone *z, struct store_result *res,
+                 char *err, size_t errcap);
 /* Removes every DNSSEC record of `z` in one serial and journal entry. */
 int unsign_zone(struct store *st, const struct store_zone *z, struct store_result *res, char *err,
                 size_t errcap);

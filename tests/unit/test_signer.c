@@ -429,6 +429,35 @@ test_nsec3_chain_random_changes(void **state)
 	random_changes(true);
 }
 
+/* NSEC <-> NSEC3 on a signed zone: one serial each, the new chain whole, changes after. */
+static void
+test_denial_switch(void **state)
+{
+	(void)state;
+	struct fx *f = fx_open(false, true);
+	assert_int_equal(patch(f, false, "example.com.", "NS", "ns1.example.net."), 0);
+	assert_int_equal(patch(f, false, "a.b.example.com.", "A", "192.0.2.1"), 0);
+	assert_int_equal(patch(f, false, "dn.example.com.", "DNAME", "x.example.net."), 0);
+	assert_int_equal(patch(f, false, "x.dn.example.com.", "A", "192.0.2.2"), 0);
+	check_zone(f, false);
+	for (int i = 0; i < 4; i++) {
+		bool nsec3 = i % 2 == 0;
+		struct store_result res;
+		char err[256] = "";
+		assert_int_equal(store_zone_sign(f->st, f->zone, NULL, nsec3, 0, &res, err,
+		                                 sizeof(err)), 0);
+		assert_true(res.changed);
+		assert_int_equal(res.new_serial, res.old_serial + 1);
+		check_zone(f, nsec3);
+		assert_int_equal(patch(f, false, "new.example.com.", "TXT", "\"n\""), 0);
+		assert_int_equal(patch(f, true, "a.b.example.com.", "A", NULL), 0);
+		check_zone(f, nsec3);
+		assert_int_equal(patch(f, false, "a.b.example.com.", "A", "192.0.2.1"), 0);
+		check_zone(f, nsec3);
+	}
+	fx_close(f);
+}
+
 static void
 test_no_key_file_refused(void **state)
 {
@@ -443,6 +472,7 @@ main(void)
 		cmocka_unit_test(test_seal_roundtrip_and_refusals),
 		cmocka_unit_test(test_nsec_chain_random_changes),
 		cmocka_unit_test(test_nsec3_chain_random_changes),
+		cmocka_unit_test(test_denial_switch),
 		cmocka_unit_test(test_no_key_file_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
