@@ -222,8 +222,11 @@ roll_retired(struct store *st, const struct store_zone *z, struct roll *r, size_
 	if (ret != 0)
 		return ret;
 	int64_t until = r->now + r->max_ttl + st->roll_delay;
+	/* a retired KSK/CSK's successor signed beside it from the start: whatever
+	 * caches hold validates without it, so its removal waits for nothing */
+	bool sep = (r->old->flags & DNS_DNSSEC_FLAG_SEP) != 0;
 	if (list != NULL) {
-		if (r->old->t_remove < until) {
+		if (!sep && r->old->t_remove < until) {
 			r->old->t_remove = until;
 			ret = times_set(st, z->id, r->old);
 		}
