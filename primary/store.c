@@ -245,7 +245,7 @@ bool
 store_type_signer(uint16_t t)
 {
 	return t == DNS_T_RRSIG || t == DNS_T_NSEC || t == DNS_T_NSEC3 || t == DNS_T_NSEC3PARAM ||
-	       t == DNS_T_DNSKEY;
+	       t == DNS_T_DNSKEY || t == DNS_T_CDS || t == DNS_T_CDNSKEY;
 }
 
 int

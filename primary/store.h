@@ -172,7 +172,7 @@ struct store_row {
 	const char *content;    /* TXT/SPF text as a client sent it, or NULL */
 };
 typedef int (*store_row_fn)(void *ctx, const struct store_row *r);
-/* The types only the signer writes (RRSIG, NSEC, NSEC3, NSEC3PARAM, DNSKEY). */
+/* The types only the signer writes (RRSIG, NSEC, NSEC3, NSEC3PARAM, DNSKEY, CDS, CDNSKEY). */
 bool store_type_signer(uint16_t type);
 /*
  * Every record (disabled too) but the signer's (store_type_signer) in canonical order, optionally only those at
