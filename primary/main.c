@@ -250,6 +250,9 @@ static const struct opt primary_opts_def[] = {
 	{.name = "dnssec-unsign-delay", .arg = "SECONDS", .def = "259200", .help = "dnssec "
 	 "switched off: CDS/CDNSKEY DELETE published this long before the zone goes unsigned "
 	 "(0: at once)"},
+	{.name = "dnssec-parent", .arg = "ADDR[@PORT]", .help = "asked (RD set: a resolver or "
+	 "the parent's server) for the DS of a zone in KSK rollover; its DS there confirms it "
+	 "as {\"ds_seen\": true} would"},
 	{.name = "dnssec-refresh-interval", .arg = "SECONDS", .def = "60", .help = "seconds "
 	 "between signature refresh passes"},
 	{.name = "catalog", .arg = "NAME", .def = "catalog.anycst.invalid.", .help = "catalog zone"},
@@ -353,6 +356,8 @@ main(int argc, char **argv)
 		                                             86400),
 		.dnssec_refresh_batch = (unsigned)num_opt(primary_opts, "dnssec-refresh-batch", 1,
 		                                          100000),
+		.dnssec_parent = opts_get(primary_opts, "dnssec-parent")->set ?
+		                 opts_str(primary_opts, "dnssec-parent") : NULL,
 		.xfr = opts_str(primary_opts, "xfr"),
 		.notify = nt->values,
 		.nnotify = nt->nvalues,

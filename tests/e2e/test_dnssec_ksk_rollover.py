@@ -26,8 +26,8 @@ import dns.rdataclass
 import dns.rdatatype
 import pytest
 
-from anycst_e2e import (Primary, Secondary, TmpDir, free_port, keyring, tsig_file_args,
-                        wait_until)
+from anycst_e2e import (Knot, Primary, Secondary, TmpDir, free_port, keyring,
+                        tsig_file_args, wait_until)
 
 Z = "ksk.test."
 KEY = "pop-key."
@@ -307,4 +307,53 @@ def test_cds_delete_when_switched_off():
         finally:
             if sec is not None:
                 sec.stop()
+            p.stop()
+
+
+PARENT = "test."
+PARENT_ZONE = [rr(PARENT, "SOA", "ns.test. hostmaster.test. 1 3600 600 86400 3"),
+               rr(PARENT, "NS", "ns.test."),
+               rr("ns.test.", "A", "192.0.2.53"),
+               rr(Z, "NS", "ns1." + Z),
+               rr("ns1." + Z, "A", "192.0.2.1")]
+
+
+def test_parent_ds_seen_by_query():
+    """--dnssec-parent: the resigner asks knotd, authoritative for the parent
+    zone test. (a secondary of ours), for ksk.test.'s DS; the rollover waits
+    while the parent has only the old DS and goes on by itself once the new
+    one is there, as {"ds_seen": true} would."""
+    with TmpDir() as d:
+        kport = free_port()
+        p = Primary(d, notify=["127.0.0.1:%d" % kport],
+                    extra=["--dnssec-key-file", os.path.join(d, "dnssec.key"),
+                           "--dnssec-parent", "127.0.0.1@%d" % kport] + FLAGS)
+        k = None
+        try:
+            secret = p.add_key(KEY)
+            p.create_zone(Z, rrsets=CREATE, nameservers=(), dnssec=True)
+            zid = p.zone_id(Z)
+            base = "/zones/%s/cryptokeys" % zid
+            old = sep_keys(p, base)[0]
+            p.create_zone(PARENT, rrsets=PARENT_ZONE + [rr(Z, "DS", old["ds"][0])],
+                          nameservers=(), master_tsig_key_ids=[KEY])
+            k = Knot.secondary(d, p.xfr_port, KEY, secret, zones=[PARENT], port=kport)
+            wait_until(lambda: k.serial(PARENT) == p.serial(PARENT), 15, what="parent at knotd")
+            p.api("PUT", "%s/%d" % (base, old["id"]), {"rollover": True})
+            new = [x for x in sep_keys(p, base) if x["id"] != old["id"]][0]
+            wait_until(lambda: "cds" in p.json("GET", "%s/%d" % (base, new["id"]), expect=200),
+                       30, what="CDS published")
+            # the parent still has the old DS only: nothing moves
+            time.sleep(3)
+            assert "cds" in p.json("GET", "%s/%d" % (base, new["id"]), expect=200)
+            assert len(sep_keys(p, base)) == 2
+            # the parent takes the new DS (SHA-256, as the CDS says)
+            p.patch(PARENT, [rr(Z, "DS", new["ds"][0])])
+            wait_until(lambda: k.serial(PARENT) == p.serial(PARENT), 15, what="new DS at knotd")
+            wait_until(lambda: [x["id"] for x in sep_keys(p, base)] == [new["id"]], 60,
+                       what="the old key removed after the DS was seen")
+            assert "seen at the parent" in p.log()
+        finally:
+            if k is not None:
+                k.stop()
             p.stop()
