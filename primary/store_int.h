@@ -297,10 +297,10 @@ int cds_build(struct store *st, const struct store_zone *z, const struct zkey *k
               size_t nkeys, struct cds_set *out);
 /*
  * One KSK-rollover or unsigning step of `z` due now, in the write
- * transaction: 1 done (res filled), 0 nothing due, <0.
+ * transaction: 1 done (res filled, *what naming it), 0 nothing due, <0.
  */
-int ksk_step(struct store *st, const struct store_zone *z, struct store_result *res, char *err,
-             size_t errcap);
+int ksk_step(struct store *st, const struct store_zone *z, struct store_result *res,
+             const char **what, char *err, size_t errcap);
 /* Sets zone_dnssec.t_unsign (0: clears it).  0 or -EIO. */
 int unsign_at_set(struct store *st, int64_t zid, int64_t at);
 

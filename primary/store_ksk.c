@@ -234,14 +234,16 @@ store_ksk_ds_seen(struct store *st, const uint8_t *zone, const char *account, in
 }
 
 int
-ksk_step(struct store *st, const struct store_zone *z, struct store_result *res, char *err,
-         size_t errcap)
+ksk_step(struct store *st, const struct store_zone *z, struct store_result *res,
+         const char **what, char *err, size_t errcap)
 {
 	struct kset ks;
 	int ret = kset_load(st, z->id, &ks);
 	if (ret != 0)
 		return ret;
+	*what = "KSK rollover step";
 	if (z->unsign_at > 0 && ks.now >= z->unsign_at) {
+		*what = "zone unsigned (CDS DELETE period over)";
 		ret = unsign_now(st, z, res, err, errcap);
 		return ret == 0 ? 1 : ret;
 	}

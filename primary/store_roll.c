@@ -280,9 +280,10 @@ store_zone_roll(struct store *st, const uint8_t *zone, size_t batch, struct stor
 		w_rollback(st);
 		return ret;
 	}
-	ret = ksk_step(st, &z, res, err, errcap);
+	const char *what = NULL;
+	ret = ksk_step(st, &z, res, &what, err, errcap);
 	if (ret != 0)
-		return end_write(st, &z, ret > 0 ? 0 : ret, res, "KSK rollover step");
+		return end_write(st, &z, ret > 0 ? 0 : ret, res, what);
 	struct roll r;
 	ret = roll_load(st, z.id, &r);
 	bool activated = ret == 0 && r.old == NULL && r.next != NULL && r.now >= r.next->t_active;
