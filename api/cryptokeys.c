@@ -59,7 +59,7 @@ key_json(const struct store_zone *z, const struct store_cryptokey *k)
 		json_array_append_new(ds, json_string(line));
 	}
 	json_object_set_new(j, "ds", ds);
-	if (k->cds && json_array_size(ds) > 0) {
+	if (k->cds && k->active && k->published && json_array_size(ds) > 0) {
 		/* the CDS the zone publishes for it (SHA-256) while the parent may take it */
 		json_t *cds = json_array();
 		json_array_append(cds, json_array_get(ds, 0));

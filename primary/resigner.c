@@ -66,7 +66,7 @@ static int
 pending_one(void *ctx, const struct store_cryptokey *k)
 {
 	struct pending *p = ctx;
-	if (!k->cds || p->id != 0)
+	if (!k->cds || !k->active || !k->published || p->id != 0)
 		return 0;
 	static const uint8_t dg[2] = {DNS_DNSSEC_DS_SHA256, DNS_DNSSEC_DS_SHA384};
 	for (int i = 0; i < 2; i++) {

@@ -284,7 +284,8 @@ cds_build(struct store *st, const struct store_zone *z, const struct zkey *keys,
 		return 0;
 	}
 	for (size_t i = 0; i < nkeys && out->n < ZKEYS_MAX; i++) {
-		if (!keys[i].cds || !keys[i].published)
+		/* a key taken out of service by hand mid-rollover loses its CDS too */
+		if (!keys[i].cds || !keys[i].published || !keys[i].active)
 			continue;
 		uint8_t d[DNS_DNSSEC_DS_MAX];
 		int n = dns_dnssec_ds(z->name, keys[i].dnskey, keys[i].dnskey_len,

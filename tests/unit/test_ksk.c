@@ -217,6 +217,29 @@ test_csk_rollover_steps(void **state)
 	roll("csk");
 }
 
+/* A new key taken out of service by hand while its CDS is up: the CDS goes. */
+static void
+test_cds_follows_a_deactivated_key(void **state)
+{
+	(void)state;
+	struct fx *f = fx_open();
+	struct store_result res;
+	char err[256] = "";
+	int64_t old = keys(f).k[0].id;
+	assert_int_equal(store_ksk_rollover(f->st, f->zone, NULL, old, &res, err, sizeof(err)), 0);
+	assert_int_equal(step(f), 1);
+	assert_int_equal(count(f, DNS_T_CDS).n, 1);
+	struct keys ks = keys(f);
+	int64_t nw = ks.k[ks.n - 1].id;
+	assert_int_equal(store_cryptokey_set(f->st, f->zone, NULL, nw, false, false, true, &res,
+	                                     err, sizeof(err)), 0);
+	assert_int_equal(count(f, DNS_T_CDS).n, 0);
+	assert_int_equal(count(f, DNS_T_CDNSKEY).n, 0);
+	assert_int_equal(store_ksk_ds_seen(f->st, f->zone, NULL, nw, &res, err, sizeof(err)),
+	                 -EINVAL);
+	fx_close(f);
+}
+
 static void
 test_switch_off_with_cds_delete(void **state)
 {
@@ -266,6 +289,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ksk_rollover_steps),
 		cmocka_unit_test(test_csk_rollover_steps),
+		cmocka_unit_test(test_cds_follows_a_deactivated_key),
 		cmocka_unit_test(test_switch_off_with_cds_delete),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
