@@ -187,6 +187,11 @@ def test_ksk_rollover_with_cds_keeps_validating(kind):
                 [new["dnskey"].replace(" ", "")]
             assert p.json("GET", "%s/%d" % (base, new["id"]), expect=200)["cds"] == \
                 [new["ds"][0]]
+            # kdig +dnssec at the POP: CDS and CDNSKEY signed by both keys
+            for t in ("CDS", "CDNSKEY"):
+                r = run(["kdig", "@127.0.0.1", "-p", str(sec.port), "+dnssec", "+norec", Z, t])
+                sigs = [l for l in r.stdout.splitlines() if "\tRRSIG\t%s " % t in l]
+                assert r.returncode == 0 and len(sigs) == 2, r.stdout
             text = axfr_file(p, secret, os.path.join(d, "cds.zone"))
             assert " RRSIG CDS " in text and " RRSIG CDNSKEY " in text
             verify(os.path.join(d, "cds.zone"), kind == "csk", knot=kind != "csk")
