@@ -241,7 +241,9 @@ store_zone_sign(struct store *st, const uint8_t *zone, const char *account, bool
 		 * (a switch-off under way is cancelled) */
 		z.nsec3 = nsec3;
 		z.unsign_at = 0;
-		ret = zone_dnssec_mark(st, z.id, nsec3);
+		ret = unsign_at_set(st, z.id, 0);
+		if (ret == 0)
+			ret = zone_dnssec_mark(st, z.id, nsec3);
 		if (ret == 0)
 			ret = rechain_zone(st, &z, res, err, errcap);
 		return end_write(st, &z, ret, res, nsec3 ? "denial switched to NSEC3" :
@@ -274,6 +276,8 @@ unsign_now(struct store *st, const struct store_zone *z, struct store_result *re
            size_t errcap)
 {
 	int ret = unsign_zone(st, z, res, err, errcap);
+	if (ret == 0)
+		ret = unsign_at_set(st, z->id, 0);
 	struct db_stmt *s = ret == 0 ? db_q(st->w, DBQ_DNSSEC_CLEAR) : NULL;
 	if (ret == 0 && s == NULL)
 		ret = -EIO;

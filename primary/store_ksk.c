@@ -2,7 +2,8 @@
  * KSK and CSK rollover, double-signature (RFC 6781 §4.1.2, RFC 7583 §3.3.2),
  * with CDS and CDNSKEY (RFC 7344, RFC 8078), and the CDS DELETE transition
  * when DNSSEC is switched off (issue 15).  Knot's per-key timestamps
- * (schema 0005, 0009: t_ready, t_ds, cds), one step a transaction, one
+ * (schema 0005; 0009's dnssec_key_roll: t_ready, t_ds, cds; zone_unsign),
+ * one step a transaction, one
  * serial and one journal entry each:
  *   start    (API: PUT cryptokeys/{n} {"rollover": true} on the active KSK or
  *            CSK) a new key of the same type and algorithm is published and
@@ -109,9 +110,16 @@ kk_set(struct store *st, int64_t zid, const struct kk *k)
 	db_bind_i64(s, 3, k->active ? 1 : 0);
 	db_bind_i64(s, 4, k->t_retire);
 	db_bind_i64(s, 5, k->t_remove);
-	db_bind_i64(s, 6, k->t_ready);
-	db_bind_i64(s, 7, k->t_ds);
-	db_bind_i64(s, 8, k->cds ? 1 : 0);
+	if (db_run(s) != 0)
+		return -EIO;
+	s = db_q(st->w, DBQ_KEY_ROLL_SET);
+	if (s == NULL)
+		return -EIO;
+	db_bind_i64(s, 1, zid);
+	db_bind_i64(s, 2, k->id);
+	db_bind_i64(s, 3, k->t_ready);
+	db_bind_i64(s, 4, k->t_ds);
+	db_bind_i64(s, 5, k->cds ? 1 : 0);
 	return db_run(s) == 0 ? 0 : -EIO;
 }
 
@@ -306,10 +314,11 @@ cds_build(struct store *st, const struct store_zone *z, const struct zkey *keys,
 int
 unsign_at_set(struct store *st, int64_t zid, int64_t at)
 {
-	struct db_stmt *s = db_q(st->w, DBQ_DNSSEC_UNSIGN_AT);
+	struct db_stmt *s = db_q(st->w, at > 0 ? DBQ_UNSIGN_SET : DBQ_UNSIGN_CLEAR);
 	if (s == NULL)
 		return -EIO;
 	db_bind_i64(s, 1, zid);
-	db_bind_i64(s, 2, at);
+	if (at > 0)
+		db_bind_i64(s, 2, at);
 	return db_run(s) == 0 ? 0 : -EIO;
 }
