@@ -100,11 +100,13 @@ def axfr_file(p, secret, path):
 
 
 def verify(path, csk, knot=True):
-    """knot False: kzonecheck (Knot 3.2.6) left out.  It infers key roles from
-    the zone, and two CSKs with a CDNSKEY naming one of them (a CSK rollover's
-    CDS phase) make it report "no valid signature" on rrsets whose every RRSIG
-    dnssec-verify, ldns-verify-zone and dnspython validate; it passes on the
-    same zone without CDS/CDNSKEY and at the end of the rollover."""
+    """knot False: kzonecheck (Knot 3.2.6) left out.  Its validation infers
+    the key roles from the zone: single-type signing only when the DNSKEY
+    rrset holds one key (policy_from_zone in Knot's knot/dnssec/context.c),
+    else keys with flags 257 are KSKs that sign nothing but DNSKEY/CDS/
+    CDNSKEY.  Two CSKs (a CSK rollover) thus read as "no valid signature" on
+    rrsets whose every RRSIG dnssec-verify, ldns-verify-zone and dnspython
+    validate; with one CSK left, at the end, it passes."""
     tools = [["dnssec-verify"] + (["-z"] if csk else []) + ["-o", Z, path],
              ["ldns-verify-zone", path]]
     if knot:
