@@ -156,6 +156,7 @@ bool api_dnssec_type_refused(uint16_t t);
 struct api_dnssec {
 	bool has_dnssec, dnssec;
 	bool has_nsec3param, nsec3;
+	bool ds_removed;      /* with dnssec false: the parent has no DS, unsign at once */
 };
 int api_dnssec_fields(struct store *st, struct api_resp *rs, json_t *body, struct api_dnssec *d);
 /* Zone text into REPLACE ops (zonetext.c). 0 or <0 with the error set. */

@@ -717,10 +717,11 @@ zone_put_dnssec(struct api_ctx *c, const struct store_zone *z, const struct api_
 		return -EINVAL;
 	}
 	int ret = 0;
-	if (on && (!z->dnssec || nsec3 != z->nsec3))
+	if (on && (!z->dnssec || nsec3 != z->nsec3 || z->unsign_at > 0))
 		ret = store_zone_sign(st, z->name, c->r->account, nsec3, 0, &res, err, errcap);
 	else if (!on && z->dnssec)
-		ret = store_zone_unsign(st, z->name, c->r->account, &res, err, errcap);
+		ret = store_zone_unsign(st, z->name, c->r->account, ds->ds_removed, &res, err,
+		                        errcap);
 	if (ret == -ENOTSUP)
 		ret = -EINVAL;
 	if (ret == -EPERM && err[0] == '\0')

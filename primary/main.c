@@ -248,6 +248,14 @@ static const struct opt primary_opts_def[] = {
 	 "every ZSK rollover wait (publish -> active, last re-sign -> remove)"},
 	{.name = "dnssec-zsk-lifetime", .arg = "SECONDS", .def = "0", .help = "roll a ZSK "
 	 "automatically after this long active (0: only on request)"},
+	{.name = "dnssec-ds-ttl", .arg = "SECONDS", .def = "86400", .help = "the parent's DS "
+	 "TTL: an old KSK stays this long (+ propagation delay) after the new DS is seen"},
+	{.name = "dnssec-unsign-delay", .arg = "SECONDS", .def = "259200", .help = "dnssec "
+	 "switched off: CDS/CDNSKEY DELETE published this long before the zone goes unsigned "
+	 "(0: at once)"},
+	{.name = "dnssec-parent", .arg = "ADDR[@PORT]", .help = "asked (RD set: a resolver or "
+	 "the parent's server) for the DS of a zone in KSK rollover; its DS there confirms it "
+	 "as {\"ds_seen\": true} would"},
 	{.name = "dnssec-refresh-interval", .arg = "SECONDS", .def = "60", .help = "seconds "
 	 "between signature refresh passes"},
 	{.name = "catalog", .arg = "NAME", .def = "catalog.anycst.invalid.", .help = "catalog zone"},
@@ -342,11 +350,17 @@ main(int argc, char **argv)
 		                                                        "dnssec-propagation-delay", 0,
 		                                                        86400),
 		          .dnssec_zsk_lifetime = (uint32_t)num_opt(primary_opts, "dnssec-zsk-lifetime", 0,
-		                                                   10 * 365 * 86400)},
+		                                                   10 * 365 * 86400),
+		          .dnssec_ds_ttl = (uint32_t)num_opt(primary_opts, "dnssec-ds-ttl", 0,
+		                                             30 * 86400),
+		          .dnssec_unsign_delay = (uint32_t)num_opt(primary_opts, "dnssec-unsign-delay",
+		                                                   0, 365 * 86400)},
 		.dnssec_refresh_interval = (unsigned)num_opt(primary_opts, "dnssec-refresh-interval", 1,
 		                                             86400),
 		.dnssec_refresh_batch = (unsigned)num_opt(primary_opts, "dnssec-refresh-batch", 1,
 		                                          100000),
+		.dnssec_parent = opts_get(primary_opts, "dnssec-parent")->set ?
+		                 opts_str(primary_opts, "dnssec-parent") : NULL,
 		.xfr = opts_str(primary_opts, "xfr"),
 		.notify = nt->values,
 		.nnotify = nt->nvalues,

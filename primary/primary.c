@@ -47,8 +47,8 @@ primary_open(const struct primary_conf *c, struct primary **out, char *err, size
 		goto fail;
 	xfr_service_set_mesh(p->xfr, p->mesh);
 	if (store_can_sign(p->store)) {
-		ret = resigner_start(p->store, c->dnssec_refresh_interval, c->dnssec_refresh_batch, &p->resigner, err,
-		                     errcap);
+		ret = resigner_start(p->store, c->dnssec_refresh_interval, c->dnssec_refresh_batch,
+		                     c->dnssec_parent, &p->resigner, err, errcap);
 		if (ret != 0)
 			goto fail;
 	}

@@ -28,6 +28,7 @@ struct primary_conf {
 	struct mesh_opts mesh;          /* .xfr, .quic, .catalog, .quic_pin filled in here */
 	unsigned dnssec_refresh_interval; /* seconds between signature refresh passes (0: 60) */
 	unsigned dnssec_refresh_batch;    /* rrsets re-signed per zone and pass (0: 200) */
+	const char *dnssec_parent;        /* asked for the DS in KSK rollovers (NULL: none) */
 };
 
 struct primary {

@@ -52,6 +52,8 @@ struct store_opts {
 	uint32_t dnssec_dnskey_ttl;        /* DNSKEY TTL (0: 3600) */
 	uint32_t dnssec_propagation_delay; /* added to every rollover wait, seconds */
 	uint32_t dnssec_zsk_lifetime;      /* automatic ZSK rollover after (0: off) */
+	uint32_t dnssec_ds_ttl;            /* the parent's DS TTL: old KSK kept after ds_seen */
+	uint32_t dnssec_unsign_delay;      /* CDS DELETE before unsigning (0: unsign at once) */
 };
 
 /*
@@ -123,6 +125,7 @@ struct store_zone {
 	bool is_catalog;
 	bool dnssec;                       /* signed (schema 0005 zone_dnssec) */
 	bool nsec3;                        /* NSEC3 1 0 0 - (else NSEC) */
+	int64_t unsign_at;                 /* switched off: CDS DELETE, unsigned then (0: no) */
 };
 
 /*
@@ -169,7 +172,7 @@ struct store_row {
 	const char *content;    /* TXT/SPF text as a client sent it, or NULL */
 };
 typedef int (*store_row_fn)(void *ctx, const struct store_row *r);
-/* The types only the signer writes (RRSIG, NSEC, NSEC3, NSEC3PARAM, DNSKEY). */
+/* The types only the signer writes (RRSIG, NSEC, NSEC3, NSEC3PARAM, DNSKEY, CDS, CDNSKEY). */
 bool store_type_signer(uint16_t type);
 /*
  * Every record (disabled too) but the signer's (store_type_signer) in canonical order, optionally only those at
@@ -481,18 +484,24 @@ bool store_can_sign(const struct store *st);
  * Switches signing on for zone `zone` (a CSK of `alg` unless it has keys),
  * with NSEC or NSEC3 (1 0 0 -), signing it whole in one transaction: one
  * serial, one journal entry.  Already signed with the same denial: 0,
- * nothing done; with the other one: -ENOTSUP (err).
+ * nothing done (a switch-off under way, store_zone_unsign, is cancelled in
+ * one serial); with the other one: the chain is rebuilt and the zone
+ * re-signed, one serial, one journal entry.
  * -EPERM without a key file, -ENOENT, -EINVAL (err), -EIO.
  */
 int store_zone_sign(struct store *st, const uint8_t *zone, const char *account, bool nsec3,
                     uint8_t alg, struct store_result *res, char *err, size_t errcap);
 
 /*
- * Switches signing off: removes every RRSIG, NSEC, NSEC3, NSEC3PARAM and
- * DNSKEY record and the keys, in one serial and one journal entry.
+ * Switches signing off.  With `now` (the operator confirms the parent has
+ * no DS left) or --dnssec-unsign-delay 0: removes every RRSIG, NSEC, NSEC3,
+ * NSEC3PARAM, DNSKEY, CDS and CDNSKEY record and the keys, in one serial and
+ * one journal entry.  Else the zone stays signed and publishes CDS/CDNSKEY
+ * DELETE (RFC 8078 §4) in one serial; the resigner unsigns it at
+ * unsign_at (store_ksk.c); a second call without `now` changes nothing.
  * Not signed: 0, nothing done.  -ENOENT, -EIO.
  */
-int store_zone_unsign(struct store *st, const uint8_t *zone, const char *account,
+int store_zone_unsign(struct store *st, const uint8_t *zone, const char *account, bool now,
                       struct store_result *res, char *err, size_t errcap);
 
 /*
@@ -523,6 +532,23 @@ int store_zone_roll(struct store *st, const uint8_t *zone, size_t max, struct st
 int store_zsk_rollover(struct store *st, const uint8_t *zone, const char *account,
                        int64_t key_id, struct store_result *res, char *err, size_t errcap);
 
+/*
+ * Starts a double-signature rollover of key `key_id`, the zone's active KSK
+ * or CSK (store_ksk.c): a new key of its type signs beside it, CDS/CDNSKEY
+ * follow after the DNSKEY TTL, the old key goes after store_ksk_ds_seen.
+ * 0, -ENOENT, -EINVAL (err), -EEXIST (one under way), -EPERM, -EIO.
+ */
+int store_ksk_rollover(struct store *st, const uint8_t *zone, const char *account,
+                       int64_t key_id, struct store_result *res, char *err, size_t errcap);
+/*
+ * The operator saw the DS of incoming key `key_id` at the parent: CDS and
+ * CDNSKEY are withdrawn and the old KSK is retired after --dnssec-ds-ttl.
+ * Seen already: 0, nothing done.  0, -ENOENT, -EINVAL (err: not incoming, or
+ * its CDS not published yet), -EIO.
+ */
+int store_ksk_ds_seen(struct store *st, const uint8_t *zone, const char *account, int64_t key_id,
+                      struct store_result *res, char *err, size_t errcap);
+
 /* A zone's key as the cryptokeys API shows it. */
 struct store_cryptokey {
 	int64_t id;
@@ -531,6 +557,7 @@ struct store_cryptokey {
 	uint8_t alg;
 	uint16_t tag;
 	bool active, published;
+	bool cds;                 /* its CDS/CDNSKEY are published (KSK rollover) */
 	const uint8_t *dnskey;    /* rdata, valid during the callback */
 	size_t dnskey_len;
 };

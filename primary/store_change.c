@@ -794,18 +794,15 @@ out:
 	return ret;
 }
 
-int
-unsign_zone(struct store *st, const struct store_zone *z, struct store_result *res, char *err,
-            size_t errcap)
+/* Touches and deletes every DNSSEC record of ch->z (RRSIG, NSEC*, DNSKEY, CDS, CDNSKEY). */
+static int
+drop_signed(struct change *ch)
 {
-	struct store_zone plain = *z;
-	plain.dnssec = plain.nsec3 = false;
-	struct change ch = {.st = st, .z = &plain, .err = err, .errcap = errcap};
-	nkey_set(&ch.apex, z->name);
+	struct store *st = ch->st;
 	struct db_stmt *s = db_q(st->w, DBQ_SIGNED_ROWS);
 	if (s == NULL)
 		return -EIO;
-	db_bind_i64(s, 1, z->id);
+	db_bind_i64(s, 1, ch->z->id);
 	int rc, ret = 0;
 	/* touched first (reads of their own), deleted after the scan */
 	while (ret == 0 && (rc = db_step(s)) == DB_ROW) {
@@ -818,13 +815,37 @@ unsign_zone(struct store *st, const struct store_zone *z, struct store_result *r
 		memcpy(nm, db_col_blob(s, 1), nl);
 		struct nkey k;
 		nkey_set(&k, nm);
-		ret = touch(&ch, &k, (uint16_t)db_col_int(s, 2), "dnssec");
+		ret = touch(ch, &k, (uint16_t)db_col_int(s, 2), "dnssec");
 	}
 	db_done(s);
 	if (ret == 0 && rc != DB_DONE)
 		ret = -EIO;
-	for (struct touched *t = ch.touched; t != NULL && ret == 0; t = t->next)
-		ret = rrset_delete(st, z->id, &t->k, t->type, false);
+	for (struct touched *t = ch->touched; t != NULL && ret == 0; t = t->next)
+		ret = rrset_delete(st, ch->z->id, &t->k, t->type, false);
+	return ret;
+}
+
+int
+unsign_zone(struct store *st, const struct store_zone *z, struct store_result *res, char *err,
+            size_t errcap)
+{
+	struct store_zone plain = *z;
+	plain.dnssec = plain.nsec3 = false;
+	struct change ch = {.st = st, .z = &plain, .err = err, .errcap = errcap};
+	nkey_set(&ch.apex, z->name);
+	int ret = drop_signed(&ch);
+	if (ret == 0)
+		ret = finish_change(&ch, res);
+	return ret;
+}
+
+int
+rechain_zone(struct store *st, const struct store_zone *z, struct store_result *res, char *err,
+             size_t errcap)
+{
+	struct change ch = {.st = st, .z = z, .full = true, .err = err, .errcap = errcap};
+	nkey_set(&ch.apex, z->name);
+	int ret = drop_signed(&ch);
 	if (ret == 0)
 		ret = finish_change(&ch, res);
 	return ret;
