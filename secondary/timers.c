@@ -17,6 +17,8 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +32,7 @@
 #include "net/tcp.h"
 #include "secondary/catalog.h"
 #include "secondary/persist.h"
+#include "secondary/sched.h"
 #include "secondary/zdb.h"
 #include "secondary/zone.h"
 #include "util/clock.h"
@@ -39,6 +42,8 @@
 #define MIN_INTERVAL_S 1
 #define MAX_INTERVAL_S (7 * 86400)
 #define UNLOADED_RETRY_MAX_S 60
+/* First versions are written without fsync and flushed together this often. */
+#define SYNC_EVERY_MS 1000
 
 struct tzone {
 	uint8_t apex[DNS_NAME_MAX];
@@ -60,6 +65,9 @@ struct tzone {
 	uint64_t last_ok_wall; /* wall clock of the last successful refresh, 0: never */
 	unsigned fail_streak;
 	uint64_t axfr_ok, ixfr_ok, uptodate, failures, rejected, last_xfr_ms;
+	size_t idx;                  /* in timers.z */
+	struct sheap_item due;       /* queued at next_ms while not busy nor removed */
+	struct sheap_item exp;       /* queued at expire_ms while loaded and not expired */
 };
 
 struct timers {
@@ -70,11 +78,17 @@ struct timers {
 	pthread_cond_t cond;
 	struct tzone **z;
 	size_t n, cap;
+	struct nameset reg;                /* the zones of z by apex */
+	struct sheap due_q;                /* refreshes of member zones */
+	struct sheap cat_q;                /* refreshes of catalogs: they go first */
+	struct sheap exp_q;                /* expiries */
 	bool stopping;
 	bool catalog_synced;               /* a catalog version was turned into members */
 	pthread_t *threads;
 	unsigned nthreads;
 	int cancel_fd;
+	atomic_bool unsynced;              /* files written without fsync since the last sync */
+	_Atomic int64_t synced_ms;
 };
 
 static uint64_t
@@ -93,18 +107,44 @@ clamp_s(uint32_t v)
 	return v;
 }
 
+static const uint8_t *
+tzone_key(const void *v)
+{
+	return ((const struct tzone *)v)->apex;
+}
+
 /* Caller holds the lock. */
 static struct tzone *
-find_locked(struct timers *t, const uint8_t *apex, size_t *idx)
+find_locked(struct timers *t, const uint8_t *apex)
 {
-	for (size_t i = 0; i < t->n; i++) {
-		if (dns_name_equal(t->z[i]->apex, apex)) {
-			if (idx != NULL)
-				*idx = i;
-			return t->z[i];
-		}
-	}
-	return NULL;
+	return nameset_get(&t->reg, apex);
+}
+
+#define ZONE_OF(item, field) \
+	((struct tzone *)(void *)((char *)(item) - offsetof(struct tzone, field)))
+
+/* Puts z in the queues its state asks for (after any change of next_ms,
+ * expire_ms, busy, removed, loaded, expired).  Caller holds the lock. */
+static void
+requeue_locked(struct timers *t, struct tzone *z)
+{
+	struct sheap *q = z->is_catalog ? &t->cat_q : &t->due_q;
+	if (z->removed || z->busy || sheap_set(q, &z->due, z->next_ms) != 0)
+		sheap_del(q, &z->due);
+	if (z->removed || !z->loaded || z->expired || z->expire_ms == 0 ||
+	    sheap_set(&t->exp_q, &z->exp, z->expire_ms) != 0)
+		sheap_del(&t->exp_q, &z->exp);
+}
+
+/* Takes z out of the registry and the queues.  Caller holds the lock. */
+static void
+unlink_locked(struct timers *t, struct tzone *z)
+{
+	z->removed = true;
+	requeue_locked(t, z);
+	nameset_del(&t->reg, z->apex);
+	t->z[z->idx] = t->z[--t->n];
+	t->z[z->idx]->idx = z->idx;
 }
 
 static void
@@ -134,8 +174,31 @@ persist_rr_cb(void *ctx, const struct dns_rr *rr)
 	return persist_add(ctx, rr);
 }
 
+/*
+ * The first version of a zone (100,000 of them when an empty POP follows a
+ * big catalog) is written without fsync; a zone's later versions replace a
+ * good file and are synced at once.  The unsynced ones are flushed by one
+ * syncfs every SYNC_EVERY_MS (persist_sync).
+ */
 static void
-save_version(struct timers *t, struct tzone *z, const struct zone *v)
+sync_due(struct timers *t, bool now_anyway)
+{
+	if (t->cfg.state_dir == NULL || !atomic_load(&t->unsynced))
+		return;
+	int64_t now = tcp_now_ms();
+	int64_t last = atomic_load(&t->synced_ms);
+	if (!now_anyway && now - last < SYNC_EVERY_MS)
+		return;
+	if (!atomic_compare_exchange_strong(&t->synced_ms, &last, now))
+		return;   /* another thread does it */
+	atomic_store(&t->unsynced, false);
+	int r = persist_sync(t->cfg.state_dir);
+	if (r != 0)
+		log_error(NULL, "state directory %s not flushed (%s)", t->cfg.state_dir, err_str(r));
+}
+
+static void
+save_version(struct timers *t, struct tzone *z, const struct zone *v, bool first)
 {
 	if (t->cfg.state_dir == NULL)
 		return;
@@ -146,6 +209,7 @@ save_version(struct timers *t, struct tzone *z, const struct zone *v)
 	}
 	int r = persist_begin(o, t->cfg.state_dir, z->apex, zone_serial(v));
 	if (r == 0) {
+		o->nosync = first;
 		r = zone_walk(v, persist_rr_cb, o);
 		if (r == 0)
 			r = persist_commit(o);
@@ -154,18 +218,22 @@ save_version(struct timers *t, struct tzone *z, const struct zone *v)
 	}
 	if (r != 0)
 		log_error(z->name, "zone not persisted in %s (%s)", t->cfg.state_dir, err_str(r));
+	else if (first)
+		atomic_store(&t->unsynced, true);
 	free(o);
 }
 
 static void
-save_timers(struct timers *t, struct tzone *z)
+save_timers(struct timers *t, struct tzone *z, bool first)
 {
 	if (t->cfg.state_dir == NULL)
 		return;
 	int r = persist_save_timers(t->cfg.state_dir, z->apex, z->last_ok_wall,
-	                            z->last_ok_wall + z->expire);
+	                            z->last_ok_wall + z->expire, !first);
 	if (r != 0)
 		log_error(z->name, "refresh time not persisted (%s)", err_str(r));
+	else if (first)
+		atomic_store(&t->unsynced, true);
 }
 
 struct load_ctx {
@@ -268,26 +336,27 @@ sync_catalog(struct timers *t, struct tzone *cz)
 		return;
 	}
 	/* Removals first: members gone from this version. */
-	for (;;) {
-		uint8_t gone[DNS_NAME_MAX];
-		bool found = false;
-		pthread_mutex_lock(&t->lock);
-		for (size_t i = 0; i < t->n; i++) {
-			struct tzone *z = t->z[i];
-			if (!z->is_catalog && !z->removed && !catalog_members_has(&m, z->apex)) {
-				memcpy(gone, z->apex, dns_name_len(z->apex));
-				found = true;
-				break;
-			}
+	size_t ngone = 0;
+	struct catalog_member *gone = NULL;
+	pthread_mutex_lock(&t->lock);
+	for (size_t i = 0; i < t->n; i++) {
+		struct tzone *z = t->z[i];
+		if (!z->is_catalog && !z->removed && !catalog_members_has(&m, z->apex)) {
+			struct catalog_member *ng = realloc(gone, (ngone + 1) * sizeof(*ng));
+			if (ng == NULL)
+				break;   /* removed at the next version */
+			gone = ng;
+			memcpy(gone[ngone++].name, z->apex, dns_name_len(z->apex));
 		}
-		pthread_mutex_unlock(&t->lock);
-		if (!found)
-			break;
-		char name[DNS_NAME_TEXT_MAX];
-		dns_name_to_text(gone, name, sizeof(name));
-		log_info(name, "zone removed, no longer in catalog %s", cz->name);
-		timers_remove_zone(t, gone);
 	}
+	pthread_mutex_unlock(&t->lock);
+	for (size_t i = 0; i < ngone; i++) {
+		char name[DNS_NAME_TEXT_MAX];
+		dns_name_to_text(gone[i].name, name, sizeof(name));
+		log_info(name, "zone removed, no longer in catalog %s", cz->name);
+		timers_remove_zone(t, gone[i].name);
+	}
+	free(gone);
 	/* Members of the first version seen are the POP's initial zones (no grace). */
 	pthread_mutex_lock(&t->lock);
 	bool initial = !t->catalog_synced;
@@ -295,7 +364,7 @@ sync_catalog(struct timers *t, struct tzone *cz)
 	pthread_mutex_unlock(&t->lock);
 	for (size_t i = 0; i < m.n; i++) {
 		pthread_mutex_lock(&t->lock);
-		struct tzone *z = find_locked(t, m.v[i].name, NULL);
+		struct tzone *z = find_locked(t, m.v[i].name);
 		bool have = z != NULL && !z->removed;
 		pthread_mutex_unlock(&t->lock);
 		if (have)
@@ -388,6 +457,7 @@ retry_interval(const struct tzone *z)
 
 struct outcome {
 	bool ok;
+	bool first;             /* the zone's first version here */
 	bool published;
 	bool uptodate;
 	bool rejected;
@@ -491,7 +561,8 @@ refresh_zone(struct timers *t, struct tzone *z, struct outcome *oc)
 	pthread_mutex_unlock(&t->lock);
 	if (cur != NULL) {
 		int64_t p0 = tcp_now_ms();
-		save_version(t, z, cur);
+		oc->first = base == NULL;
+		save_version(t, z, cur, oc->first);
 		log_debug(z->name, "zone persisted, serial %u, %lld ms", ns,
 		          (long long)(tcp_now_ms() - p0));
 	}
@@ -543,36 +614,33 @@ drop_zone(struct timers *t, struct tzone *z)
 	free(z);
 }
 
-/* Marks expired zones; returns the earliest future event.  Caller holds the lock. */
+/* Marks expired zones; returns the earliest future event and the zone due
+ * now, if any (a catalog first).  Caller holds the lock. */
 static int64_t
 scan_locked(struct timers *t, int64_t now, struct tzone **due)
 {
 	int64_t next = now + 60000;
 	*due = NULL;
-	for (size_t i = 0; i < t->n; i++) {
-		struct tzone *z = t->z[i];
-		if (z->removed)
+	struct sheap_item *it;
+	while ((it = sheap_top(&t->exp_q)) != NULL && it->key <= now) {
+		struct tzone *z = ZONE_OF(it, exp);
+		z->expired = true;
+		sheap_del(&t->exp_q, it);
+		zdb_set_expired(db_of(t, z), z->apex, true);
+		log_warning(z->name, "zone expired, no successful refresh for %u s, "
+		            "answering SERVFAIL", z->expire);
+	}
+	if (it != NULL && it->key < next)
+		next = it->key;
+	struct sheap *qs[2] = {&t->cat_q, &t->due_q};
+	for (int i = 0; i < 2; i++) {
+		it = sheap_top(qs[i]);
+		if (it == NULL)
 			continue;
-		if (z->loaded && !z->expired && z->expire_ms != 0) {
-			if (now >= z->expire_ms) {
-				z->expired = true;
-				zdb_set_expired(db_of(t, z), z->apex, true);
-				log_warning(z->name, "zone expired, no successful refresh for %u s, "
-				            "answering SERVFAIL", z->expire);
-			} else if (z->expire_ms < next) {
-				next = z->expire_ms;
-			}
-		}
-		if (z->busy)
-			continue;
-		if (z->next_ms <= now) {
-			/* The catalog first, then the zone waiting longest. */
-			if (*due == NULL || (z->is_catalog && !(*due)->is_catalog) ||
-			    (z->is_catalog == (*due)->is_catalog && z->next_ms < (*due)->next_ms))
-				*due = z;
-		} else if (z->next_ms < next) {
-			next = z->next_ms;
-		}
+		if (it->key <= now && *due == NULL)
+			*due = ZONE_OF(it, due);
+		else if (it->key > now && it->key < next)
+			next = it->key;
 	}
 	return next;
 }
@@ -589,6 +657,13 @@ xfr_thread(void *arg)
 		struct tzone *z;
 		int64_t next = scan_locked(t, now, &z);
 		if (z == NULL) {
+			if (atomic_load(&t->unsynced)) {
+				pthread_mutex_unlock(&t->lock);
+				sync_due(t, false);
+				pthread_mutex_lock(&t->lock);
+				if (atomic_load(&t->unsynced) && next > now + SYNC_EVERY_MS)
+					next = now + SYNC_EVERY_MS;
+			}
 			struct timespec ts;
 			clock_gettime(CLOCK_MONOTONIC, &ts);
 			int64_t wait = next - now;
@@ -605,32 +680,32 @@ xfr_thread(void *arg)
 		}
 		z->busy = true;
 		z->again = false;
+		requeue_locked(t, z);
 		pthread_mutex_unlock(&t->lock);
 
 		struct outcome oc = {0};
 		refresh_zone(t, z, &oc);
 		if (oc.published && z->is_catalog)
 			sync_catalog(t, z);
+		sync_due(t, false);
 
 		pthread_mutex_lock(&t->lock);
 		after_refresh(t, z, &oc);
 		if (oc.ok) {
 			/* Still busy: nobody else touches or frees z meanwhile. */
 			pthread_mutex_unlock(&t->lock);
-			save_timers(t, z);
+			save_timers(t, z, oc.first);
 			pthread_mutex_lock(&t->lock);
 		}
 		z->busy = false;
 		if (z->again)
 			z->next_ms = tcp_now_ms();
-		if (z->removed) {
-			size_t idx;
-			if (find_locked(t, z->apex, &idx) == z) {
-				t->z[idx] = t->z[--t->n];
-				pthread_mutex_unlock(&t->lock);
-				drop_zone(t, z);
-				pthread_mutex_lock(&t->lock);
-			}
+		requeue_locked(t, z);
+		if (z->removed && find_locked(t, z->apex) == z) {
+			unlink_locked(t, z);
+			pthread_mutex_unlock(&t->lock);
+			drop_zone(t, z);
+			pthread_mutex_lock(&t->lock);
 		}
 		pthread_cond_broadcast(&t->cond);
 	}
@@ -655,6 +730,7 @@ timers_new(const struct timers_cfg *cfg)
 	addr_fmt((const struct sockaddr *)&t->cfg.primary, t->primary_txt, sizeof(t->primary_txt));
 	addr_fmt_ip((const struct sockaddr *)&t->cfg.primary, t->primary_ip, sizeof(t->primary_ip));
 	pthread_mutex_init(&t->lock, NULL);
+	nameset_init(&t->reg, tzone_key);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -668,13 +744,14 @@ static int
 add_zone(struct timers *t, const uint8_t *apex, bool is_catalog, bool initial)
 {
 	pthread_mutex_lock(&t->lock);
-	struct tzone *old = find_locked(t, apex, NULL);
+	struct tzone *old = find_locked(t, apex);
 	if (old != NULL && old->removed) {
 		/* Removed during its refresh and wanted again: keep it after all. */
 		old->removed = false;
 		old->initial = initial;
 		old->next_ms = tcp_now_ms();
 		old->added_ms = old->next_ms;
+		requeue_locked(t, old);
 		pthread_cond_broadcast(&t->cond);
 		pthread_mutex_unlock(&t->lock);
 		return 0;
@@ -712,7 +789,15 @@ add_zone(struct timers *t, const uint8_t *apex, bool is_catalog, bool initial)
 		t->z = nz;
 		t->cap = nc;
 	}
+	if (nameset_put(&t->reg, z) != 0) {
+		pthread_mutex_unlock(&t->lock);
+		zdb_remove(db_of(t, z), z->apex);
+		free(z);
+		return -ENOMEM;
+	}
+	z->idx = t->n;
 	t->z[t->n++] = z;
+	requeue_locked(t, z);
 	pthread_cond_broadcast(&t->cond);
 	pthread_mutex_unlock(&t->lock);
 	/* Members of the persisted catalog are served before any transfer.  Only at
@@ -732,18 +817,18 @@ int
 timers_remove_zone(struct timers *t, const uint8_t *apex)
 {
 	pthread_mutex_lock(&t->lock);
-	size_t idx;
-	struct tzone *z = find_locked(t, apex, &idx);
+	struct tzone *z = find_locked(t, apex);
 	if (z == NULL || z->removed) {
 		pthread_mutex_unlock(&t->lock);
 		return -ENOENT;
 	}
 	z->removed = true;
 	if (z->busy) {
+		requeue_locked(t, z);
 		pthread_mutex_unlock(&t->lock);
 		return 0;   /* its transfer thread drops it when done */
 	}
-	t->z[idx] = t->z[--t->n];
+	unlink_locked(t, z);
 	pthread_mutex_unlock(&t->lock);
 	drop_zone(t, z);
 	return 0;
@@ -758,7 +843,7 @@ timers_notify(void *ctx, const uint8_t *apex, bool has_serial, uint32_t serial)
 	if (t->cfg.transport != NULL && t->cfg.transport->server_alive != NULL)
 		t->cfg.transport->server_alive(t->cfg.transport);
 	pthread_mutex_lock(&t->lock);
-	struct tzone *z = find_locked(t, apex, NULL);
+	struct tzone *z = find_locked(t, apex);
 	if (z == NULL || z->removed) {
 		pthread_mutex_unlock(&t->lock);
 		return -ENOENT;
@@ -769,6 +854,7 @@ timers_notify(void *ctx, const uint8_t *apex, bool has_serial, uint32_t serial)
 			z->again = true;
 		else
 			z->next_ms = tcp_now_ms();
+		requeue_locked(t, z);
 		pthread_cond_broadcast(&t->cond);
 	}
 	pthread_mutex_unlock(&t->lock);
@@ -805,11 +891,16 @@ timers_free(struct timers *t)
 	}
 	for (unsigned i = 0; i < t->nthreads; i++)
 		pthread_join(t->threads[i], NULL);
+	sync_due(t, true);
 	if (t->cancel_fd >= 0)
 		close(t->cancel_fd);
 	for (size_t i = 0; i < t->n; i++)
 		free(t->z[i]);
 	free(t->z);
+	nameset_free(&t->reg);
+	sheap_free(&t->due_q);
+	sheap_free(&t->cat_q);
+	sheap_free(&t->exp_q);
 	free(t->threads);
 	pthread_cond_destroy(&t->cond);
 	pthread_mutex_destroy(&t->lock);
