@@ -321,6 +321,70 @@ load_persisted(struct timers *t, struct tzone *z)
 
 static int add_zone(struct timers *t, const uint8_t *apex, bool is_catalog, bool initial);
 
+struct add_job {
+	struct timers *t;
+	const struct tzone *cz;
+	const struct catalog_members *m;
+	bool initial;
+	atomic_size_t next;
+};
+
+static void
+add_member(struct add_job *j, const uint8_t *apex)
+{
+	struct timers *t = j->t;
+	pthread_mutex_lock(&t->lock);
+	struct tzone *z = find_locked(t, apex);
+	bool have = z != NULL && !z->removed;
+	pthread_mutex_unlock(&t->lock);
+	if (have)
+		return;
+	char name[DNS_NAME_TEXT_MAX];
+	dns_name_to_text(apex, name, sizeof(name));
+	log_info(name, "zone added, member of catalog %s", j->cz->name);
+	int ar = add_zone(t, apex, false, j->initial);
+	if (ar != 0 && ar != -EEXIST)
+		log_error(name, "zone not added (%s)", err_str(ar));
+}
+
+static void *
+add_thread(void *arg)
+{
+	struct add_job *j = arg;
+	rcu_register_thread();
+	rcu_thread_offline();   /* zdb writers only, as the transfer threads */
+	size_t i;
+	while ((i = atomic_fetch_add(&j->next, 1)) < j->m->n)
+		add_member(j, j->m->v[i].name);
+	rcu_unregister_thread();
+	return NULL;
+}
+
+/*
+ * Follows the members not followed yet.  At start (the persisted catalog,
+ * before the transfer threads run) a POP reloads every member's state:
+ * that is spread over the transfer threads' number of loaders.
+ */
+static void
+add_members(struct timers *t, const struct tzone *cz, const struct catalog_members *m,
+            bool initial)
+{
+	struct add_job j = {.t = t, .cz = cz, .m = m, .initial = initial};
+	atomic_init(&j.next, 0);
+	pthread_t th[16];
+	unsigned nth = 0;
+	if (t->nthreads == 0 && t->cfg.state_dir != NULL && m->n >= 256) {
+		unsigned want = t->cfg.xfr_threads < 16 ? t->cfg.xfr_threads : 16;
+		while (nth < want && pthread_create(&th[nth], NULL, add_thread, &j) == 0)
+			nth++;
+	}
+	size_t i;
+	while ((i = atomic_fetch_add(&j.next, 1)) < m->n)
+		add_member(&j, m->v[i].name);
+	for (unsigned k = 0; k < nth; k++)
+		pthread_join(th[k], NULL);
+}
+
 static void
 sync_catalog(struct timers *t, struct tzone *cz)
 {
@@ -362,20 +426,7 @@ sync_catalog(struct timers *t, struct tzone *cz)
 	bool initial = !t->catalog_synced;
 	t->catalog_synced = true;
 	pthread_mutex_unlock(&t->lock);
-	for (size_t i = 0; i < m.n; i++) {
-		pthread_mutex_lock(&t->lock);
-		struct tzone *z = find_locked(t, m.v[i].name);
-		bool have = z != NULL && !z->removed;
-		pthread_mutex_unlock(&t->lock);
-		if (have)
-			continue;
-		char name[DNS_NAME_TEXT_MAX];
-		dns_name_to_text(m.v[i].name, name, sizeof(name));
-		log_info(name, "zone added, member of catalog %s", cz->name);
-		int ar = add_zone(t, m.v[i].name, false, initial);
-		if (ar != 0 && ar != -EEXIST)
-			log_error(name, "zone not added (%s)", err_str(ar));
-	}
+	add_members(t, cz, &m, initial);
 	catalog_members_clear(&m);
 }
 

@@ -76,7 +76,7 @@ void
 xfr_result_init(struct xfr_result *r)
 {
 	memset(r, 0, sizeof(*r));
-	arena_init(&r->arena, 256 * 1024);
+	arena_init(&r->arena, 16 << 10);   /* grows geometrically */
 }
 
 void
