@@ -13,18 +13,14 @@ SCALE_TIMEOUT (seconds per phase, 1800), SCALE_KNOT (1: run knotd too).
 """
 import os
 import random
-import select
 import shutil
-import socket
-import struct
 import sys
 import tempfile
-import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "e2e"))
 
-from anycst_e2e import ApiClient, Knot, Primary, free_port  # noqa: E402
+from anycst_e2e import Knot, Primary, free_port  # noqa: E402
 from anycst_e2e import xoq as xu  # noqa: E402
 
 ZONES = int(os.environ.get("SCALE_ZONES", "100000"))
@@ -47,54 +43,6 @@ def rss_mib(pid):
     return 0.0
 
 
-def _qname_wire(name):
-    return b"".join(bytes([len(x)]) + x.encode() for x in name.rstrip(".").split(".")) + b"\0"
-
-
-def answering(port, names, window=256, timeout=10.0):
-    """The names among `names` whose www.<name> A gets NOERROR with an answer."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-    s.connect(("127.0.0.1", port))
-    ok = set()
-    todo = list(names)
-    pending = {}
-    nxt = 0
-    qid = random.randrange(65536)
-    deadline = time.monotonic() + timeout
-    try:
-        while (nxt < len(todo) or pending) and time.monotonic() < deadline:
-            while nxt < len(todo) and len(pending) < window:
-                qid = (qid + 1) & 0xFFFF
-                q = struct.pack("!HHHHHH", qid, 0, 1, 0, 0, 0) + \
-                    _qname_wire("www." + todo[nxt]) + struct.pack("!HH", 1, 1)
-                pending[qid] = (todo[nxt], time.monotonic())
-                try:
-                    s.send(q)
-                except ConnectionRefusedError:     # not listening yet
-                    return ok
-                nxt += 1
-            r, _, _ = select.select([s], [], [], 0.2)
-            if not r:
-                now = time.monotonic()
-                for k, (_, t0) in list(pending.items()):
-                    if now - t0 > 1.0:
-                        del pending[k]    # lost or unanswered: counted as not answering
-                continue
-            try:
-                m = s.recv(65535)
-            except ConnectionRefusedError:
-                return ok
-            rid, flags, _qd, an = struct.unpack("!HHHH", m[:8])
-            if rid in pending:
-                name, _ = pending.pop(rid)
-                if flags & 0xF == 0 and an > 0:
-                    ok.add(name)
-    finally:
-        s.close()
-    return ok
-
-
 def wait_all(port, names, t0, what, alive=None):
     """Seconds from t0 until every name answers."""
     sample = random.sample(names, min(SAMPLE, len(names)))
@@ -104,7 +52,7 @@ def wait_all(port, names, t0, what, alive=None):
             alive()
         if time.monotonic() - t0 > TIMEOUT:
             raise RuntimeError("%s: not all answering after %.0f s" % (what, TIMEOUT))
-        got = len(answering(port, sample, timeout=5))
+        got = len(xu.answering(port, sample, timeout=5))
         if got == len(sample):
             break
         if time.monotonic() - last > 10:
@@ -114,69 +62,13 @@ def wait_all(port, names, t0, what, alive=None):
         time.sleep(0.2)
     missing = list(names)
     while missing:
-        got = answering(port, missing, timeout=60)
+        got = xu.answering(port, missing, timeout=60)
         missing = [n for n in missing if n not in got]
         if missing:
             if time.monotonic() - t0 > TIMEOUT:
                 raise RuntimeError("%s: %d zones not answering" % (what, len(missing)))
             time.sleep(0.2)
     return time.monotonic() - t0
-
-
-def create_zones(p, names):
-    peak = [0]
-    stop = threading.Event()
-    wal = p.db_path + "-wal"
-
-    def watch():
-        while not stop.is_set():
-            try:
-                peak[0] = max(peak[0], os.path.getsize(wal))
-            except OSError:
-                pass
-            time.sleep(0.05)
-    errors = []
-
-    def create(k):
-        c = ApiClient("127.0.0.1", p.api_port, p.key)
-        for i in range(k, len(names), CLIENTS):
-            z = names[i]
-            rr = [{"name": "www." + z, "type": "A", "ttl": 300, "changetype": "REPLACE",
-                   "records": [{"content": "192.0.2.%d" % (j + 1), "disabled": False}
-                               for j in range(2)]},
-                  {"name": "www." + z, "type": "AAAA", "ttl": 300, "changetype": "REPLACE",
-                   "records": [{"content": "2001:db8::1", "disabled": False}]},
-                  {"name": z, "type": "MX", "ttl": 300, "changetype": "REPLACE",
-                   "records": [{"content": "10 mail." + z, "disabled": False}]},
-                  {"name": "mail." + z, "type": "A", "ttl": 300, "changetype": "REPLACE",
-                   "records": [{"content": "192.0.2.20", "disabled": False}]},
-                  {"name": "txt." + z, "type": "TXT", "ttl": 300, "changetype": "REPLACE",
-                   "records": [{"content": '"hello"', "disabled": False}]},
-                  {"name": "ftp." + z, "type": "CNAME", "ttl": 300, "changetype": "REPLACE",
-                   "records": [{"content": "www." + z, "disabled": False}]},
-                  {"name": "ns1." + z, "type": "A", "ttl": 300, "changetype": "REPLACE",
-                   "records": [{"content": "192.0.2.53", "disabled": False}]}]
-            st, _, body = c.call("POST", "/zones", {"name": z, "kind": "Native", "rrsets": rr,
-                                                    "nameservers": ["ns1." + z],
-                                                    "master_tsig_key_ids": [xu.KEY]})
-            if st != 201:
-                errors.append((z, st, body[:200]))
-                break
-        c.close()
-    w = threading.Thread(target=watch, daemon=True)
-    w.start()
-    t0 = time.monotonic()
-    workers = [threading.Thread(target=create, args=(k,)) for k in range(CLIENTS)]
-    for t in workers:
-        t.start()
-    for t in workers:
-        t.join()
-    secs = time.monotonic() - t0
-    stop.set()
-    w.join()
-    if errors:
-        raise RuntimeError("zone creation failed: %r" % errors[:3])
-    return secs, peak[0]
 
 
 def db_bytes(p):
@@ -194,7 +86,7 @@ def main():
         pin = xu.pin_of(p)
         secret = p.add_key(xu.KEY)
         p.allow_catalog(xu.KEY)
-        secs, wal_peak = create_zones(p, names)
+        secs, wal_peak = xu.create_zones_parallel(p, names, CLIENTS)
         print("scale: %d zones x 10 records created through the API from %d clients in %.1f s "
               "(%.0f zones/s); primary RSS %.0f MiB; database %.1f MB; largest WAL seen %.1f MB"
               % (ZONES, CLIENTS, secs, ZONES / secs, rss_mib(p.proc.pid), db_bytes(p) / 1e6,
