@@ -223,16 +223,19 @@ save_version(struct timers *t, struct tzone *z, const struct zone *v, bool first
 	free(o);
 }
 
+/* The refresh times after every successful refresh (100,000 after a POP's
+ * restart), flushed with the next sync_due: a crash may lose the last
+ * second's, and the zone's age then falls back to the zone file's mtime. */
 static void
-save_timers(struct timers *t, struct tzone *z, bool first)
+save_timers(struct timers *t, struct tzone *z)
 {
 	if (t->cfg.state_dir == NULL)
 		return;
 	int r = persist_save_timers(t->cfg.state_dir, z->apex, z->last_ok_wall,
-	                            z->last_ok_wall + z->expire, !first);
+	                            z->last_ok_wall + z->expire, false);
 	if (r != 0)
 		log_error(z->name, "refresh time not persisted (%s)", err_str(r));
-	else if (first)
+	else
 		atomic_store(&t->unsynced, true);
 }
 
@@ -508,7 +511,6 @@ retry_interval(const struct tzone *z)
 
 struct outcome {
 	bool ok;
-	bool first;             /* the zone's first version here */
 	bool published;
 	bool uptodate;
 	bool rejected;
@@ -612,8 +614,7 @@ refresh_zone(struct timers *t, struct tzone *z, struct outcome *oc)
 	pthread_mutex_unlock(&t->lock);
 	if (cur != NULL) {
 		int64_t p0 = tcp_now_ms();
-		oc->first = base == NULL;
-		save_version(t, z, cur, oc->first);
+		save_version(t, z, cur, base == NULL);
 		log_debug(z->name, "zone persisted, serial %u, %lld ms", ns,
 		          (long long)(tcp_now_ms() - p0));
 	}
@@ -745,7 +746,7 @@ xfr_thread(void *arg)
 		if (oc.ok) {
 			/* Still busy: nobody else touches or frees z meanwhile. */
 			pthread_mutex_unlock(&t->lock);
-			save_timers(t, z, oc.first);
+			save_timers(t, z);
 			pthread_mutex_lock(&t->lock);
 		}
 		z->busy = false;
