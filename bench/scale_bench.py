@@ -119,7 +119,7 @@ def main():
 
         sec.stop()
         t0 = time.monotonic()
-        sec.start()
+        sec.start(timeout=TIMEOUT)
         rs = wait_all(sec.port, names, t0, "POP restart", alive=lambda: sec._listening())
         print("scale: POP restarted from its state directory: every zone answers after %.1f s; "
               "POP RSS %.0f MiB" % (rs, rss_mib(sec.proc.pid)), flush=True)
