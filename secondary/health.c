@@ -21,7 +21,6 @@
 
 struct primary_serial {
 	uint8_t wire[DNS_NAME_MAX];   /* the key of the set */
-	char zone[DNS_NAME_TEXT_MAX];
 	uint32_t serial;
 	int64_t behind_since_ms;      /* 0: not behind */
 };
@@ -105,7 +104,6 @@ health_note_primary(struct health *h, const char *zone, uint32_t serial, int64_t
 			goto out;
 		}
 		memcpy(p->wire, wire, dns_name_len(wire));
-		snprintf(p->zone, sizeof(p->zone), "%s", zone);
 		p->serial = serial;
 		if (nameset_put(&h->ps, p) != 0) {
 			free(p);

@@ -47,7 +47,7 @@
 
 struct tzone {
 	uint8_t apex[DNS_NAME_MAX];
-	char name[DNS_NAME_TEXT_MAX];
+	char *name;            /* presentation form, as long as it is (100,000 of them) */
 	bool is_catalog;
 	bool removed;          /* stop following once not busy */
 	bool busy;             /* a transfer thread owns the refresh */
@@ -105,6 +105,13 @@ clamp_s(uint32_t v)
 	if (v > MAX_INTERVAL_S)
 		return MAX_INTERVAL_S;
 	return v;
+}
+
+static void
+tzone_free(struct tzone *z)
+{
+	free(z->name);
+	free(z);
 }
 
 static const uint8_t *
@@ -663,7 +670,7 @@ drop_zone(struct timers *t, struct tzone *z)
 	zdb_remove(db_of(t, z), z->apex);
 	if (t->cfg.state_dir != NULL)
 		persist_remove(t->cfg.state_dir, z->apex);
-	free(z);
+	tzone_free(z);
 }
 
 /* Marks expired zones; returns the earliest future event and the zone due
@@ -816,13 +823,15 @@ add_zone(struct timers *t, const uint8_t *apex, bool is_catalog, bool initial)
 		return -ENOMEM;
 	memcpy(z->apex, apex, dns_name_len(apex));
 	dns_name_lower(z->apex);
-	dns_name_to_text(z->apex, z->name, sizeof(z->name));
+	char name[DNS_NAME_TEXT_MAX];
+	dns_name_to_text(z->apex, name, sizeof(name));
+	z->name = strdup(name);
 	z->is_catalog = is_catalog;
 	z->initial = initial;
 	z->added_ms = tcp_now_ms();
-	int r = zdb_add(db_of(t, z), z->apex);
+	int r = z->name != NULL ? zdb_add(db_of(t, z), z->apex) : -ENOMEM;
 	if (r != 0) {
-		free(z);
+		tzone_free(z);
 		return r;
 	}
 	load_persisted(t, z);
@@ -835,7 +844,7 @@ add_zone(struct timers *t, const uint8_t *apex, bool is_catalog, bool initial)
 		if (nz == NULL) {
 			pthread_mutex_unlock(&t->lock);
 			zdb_remove(db_of(t, z), z->apex);
-			free(z);
+			tzone_free(z);
 			return -ENOMEM;
 		}
 		t->z = nz;
@@ -844,7 +853,7 @@ add_zone(struct timers *t, const uint8_t *apex, bool is_catalog, bool initial)
 	if (nameset_put(&t->reg, z) != 0) {
 		pthread_mutex_unlock(&t->lock);
 		zdb_remove(db_of(t, z), z->apex);
-		free(z);
+		tzone_free(z);
 		return -ENOMEM;
 	}
 	z->idx = t->n;
@@ -947,7 +956,7 @@ timers_free(struct timers *t)
 	if (t->cancel_fd >= 0)
 		close(t->cancel_fd);
 	for (size_t i = 0; i < t->n; i++)
-		free(t->z[i]);
+		tzone_free(t->z[i]);
 	free(t->z);
 	nameset_free(&t->reg);
 	sheap_free(&t->due_q);
@@ -987,7 +996,7 @@ timers_walk(struct timers *t, timers_info_fn fn, void *ctx)
 			.rejected = z->rejected,
 			.last_xfr_ms = z->last_xfr_ms,
 		};
-		memcpy(zi.name, z->name, sizeof(zi.name));
+		snprintf(zi.name, sizeof(zi.name), "%s", z->name);
 		fn(ctx, &zi);
 	}
 	pthread_mutex_unlock(&t->lock);
