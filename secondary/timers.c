@@ -740,6 +740,13 @@ xfr_thread(void *arg)
 		z->busy = true;
 		z->again = false;
 		requeue_locked(t, z);
+		/* One thread is woken per event (100,000 zones added one by one must not
+		 * wake every thread each time): it passes the wake-up on while more
+		 * refreshes are due. */
+		struct tzone *more;
+		scan_locked(t, now, &more);
+		if (more != NULL)
+			pthread_cond_signal(&t->cond);
 		pthread_mutex_unlock(&t->lock);
 
 		struct outcome oc = {0};
@@ -766,7 +773,7 @@ xfr_thread(void *arg)
 			drop_zone(t, z);
 			pthread_mutex_lock(&t->lock);
 		}
-		pthread_cond_broadcast(&t->cond);
+		pthread_cond_signal(&t->cond);
 	}
 	pthread_mutex_unlock(&t->lock);
 	rcu_unregister_thread();
@@ -811,7 +818,7 @@ add_zone(struct timers *t, const uint8_t *apex, bool is_catalog, bool initial)
 		old->next_ms = tcp_now_ms();
 		old->added_ms = old->next_ms;
 		requeue_locked(t, old);
-		pthread_cond_broadcast(&t->cond);
+		pthread_cond_signal(&t->cond);
 		pthread_mutex_unlock(&t->lock);
 		return 0;
 	}
@@ -859,7 +866,7 @@ add_zone(struct timers *t, const uint8_t *apex, bool is_catalog, bool initial)
 	z->idx = t->n;
 	t->z[t->n++] = z;
 	requeue_locked(t, z);
-	pthread_cond_broadcast(&t->cond);
+	pthread_cond_signal(&t->cond);
 	pthread_mutex_unlock(&t->lock);
 	/* Members of the persisted catalog are served before any transfer.  Only at
 	 * start (before timers_start) may the catalog be added, so z is still ours. */
@@ -916,7 +923,7 @@ timers_notify(void *ctx, const uint8_t *apex, bool has_serial, uint32_t serial)
 		else
 			z->next_ms = tcp_now_ms();
 		requeue_locked(t, z);
-		pthread_cond_broadcast(&t->cond);
+		pthread_cond_signal(&t->cond);
 	}
 	pthread_mutex_unlock(&t->lock);
 	return 0;
