@@ -336,7 +336,9 @@ struct add_job {
 	const struct tzone *cz;
 	const struct catalog_members *m;
 	bool initial;
+	bool reload;            /* at start, from the state directory */
 	atomic_size_t next;
+	atomic_size_t added;
 };
 
 static void
@@ -351,10 +353,16 @@ add_member(struct add_job *j, const uint8_t *apex)
 		return;
 	char name[DNS_NAME_TEXT_MAX];
 	dns_name_to_text(apex, name, sizeof(name));
-	log_info(name, "zone added, member of catalog %s", j->cz->name);
+	/* a reload says it once for all (and "loaded from state" for each) */
+	if (j->reload)
+		log_debug(name, "zone added, member of catalog %s", j->cz->name);
+	else
+		log_info(name, "zone added, member of catalog %s", j->cz->name);
 	int ar = add_zone(t, apex, false, j->initial);
 	if (ar != 0 && ar != -EEXIST)
 		log_error(name, "zone not added (%s)", err_str(ar));
+	else
+		atomic_fetch_add(&j->added, 1);
 }
 
 static void *
@@ -379,11 +387,13 @@ static void
 add_members(struct timers *t, const struct tzone *cz, const struct catalog_members *m,
             bool initial)
 {
-	struct add_job j = {.t = t, .cz = cz, .m = m, .initial = initial};
+	struct add_job j = {.t = t, .cz = cz, .m = m, .initial = initial,
+	                    .reload = t->nthreads == 0 && t->cfg.state_dir != NULL};
 	atomic_init(&j.next, 0);
+	atomic_init(&j.added, 0);
 	pthread_t th[16];
 	unsigned nth = 0;
-	if (t->nthreads == 0 && t->cfg.state_dir != NULL && m->n >= 256) {
+	if (j.reload && m->n >= 256) {
 		unsigned want = t->cfg.xfr_threads < 16 ? t->cfg.xfr_threads : 16;
 		while (nth < want && pthread_create(&th[nth], NULL, add_thread, &j) == 0)
 			nth++;
@@ -393,6 +403,9 @@ add_members(struct timers *t, const struct tzone *cz, const struct catalog_membe
 		add_member(&j, m->v[i].name);
 	for (unsigned k = 0; k < nth; k++)
 		pthread_join(th[k], NULL);
+	if (j.reload)
+		log_info(cz->name, "catalog loaded from state, %zu member zones followed",
+		         atomic_load(&j.added));
 }
 
 static void
