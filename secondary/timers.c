@@ -9,6 +9,12 @@
  * that arrives during a refresh makes the zone due again right after it.
  * Removal of a busy zone is deferred to the end of its refresh.
  *
+ * Sized for catalogs of 100,000 zones (issue 18.2): the registry is a hash
+ * set by apex (sched.h), a zone waits for its refresh in one heap (catalogs
+ * in their own, taken first) and for its expiry in another, so a decision
+ * costs O(log n), not a pass over every zone; an event wakes one thread,
+ * which passes the wake-up on while more refreshes are due.
+ *
  * The transfer threads are registered RCU threads kept offline: they only
  * use the zdb writer side, which zdb.h allows offline, and an offline
  * thread never holds up a grace period.
