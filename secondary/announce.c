@@ -276,11 +276,16 @@ tick(struct announce *a, int64_t now, const struct health_result *rp, bool probe
 	}
 }
 
+#define HEALTH_SHARE 20
+
 static void *
 tick_main(void *arg)
 {
 	struct announce *a = arg;
 	struct health_result res;
+	/* A check reads every zone (100,000 with a big catalog: tens of ms):
+	 * it runs at most 1/HEALTH_SHARE of the time, the last verdict meanwhile. */
+	int64_t check_due = 0;
 	while (!atomic_load(&a->stop)) {
 		int64_t now = health_now_ms();
 		bool probed = false;
@@ -290,7 +295,10 @@ tick_main(void *arg)
 			bird = announce_bird_probe(a->cfg.bird_socket, BIRD_PROBE_TIMEOUT_MS);
 			probed = true;
 		}
-		health_check(a->health, now, &res);
+		if (now >= check_due) {
+			health_check(a->health, now, &res);
+			check_due = now + (health_now_ms() - now) * HEALTH_SHARE;
+		}
 		pthread_mutex_lock(&a->lock);
 		tick(a, now, &res, probed, bird);
 		pthread_mutex_unlock(&a->lock);

@@ -60,7 +60,7 @@ static struct opt secondary_opts[] = {
 	{.name = "log-level", .arg = "LEVEL", .def = "info", .help = "debug|info|notice|warning|error"},
 	{.name = "log-format", .arg = "text|json", .def = "text", .help = "log lines as text or JSON"},
 	{.name = "http", .arg = "ADDR:PORT", .def = "off", .help = "/healthz and /metrics"},
-	{.name = "xfr-threads", .arg = "N", .def = "4", .help = "concurrent zone transfers"},
+	{.name = "xfr-threads", .arg = "N", .def = "16", .help = "concurrent zone transfers"},
 	{.name = "xfr-timeout", .arg = "SECONDS", .def = "30",
 	 .help = "silence allowed from the primary during a refresh"},
 	{.name = "xfr-max-size", .arg = "MIB", .def = "1024", .help = "largest zone transfer"},
@@ -464,7 +464,7 @@ setup_zones(struct secondary *s)
 		.transport = s->transport,
 		.tsig = s->have_tsig ? &s->tsig : NULL,
 		.state_dir = opts_str(secondary_opts, "state-dir"),
-		.xfr_threads = (unsigned)num_opt("xfr-threads", 1, 64, 4),
+		.xfr_threads = (unsigned)num_opt("xfr-threads", 1, 64, 16),
 		.xfr_timeout_ms = (int)num_opt("xfr-timeout", 1, 3600, 30) * 1000,
 		.xfr_max_bytes = (size_t)num_opt("xfr-max-size", 1, 1 << 20, 1024) << 20,
 	};

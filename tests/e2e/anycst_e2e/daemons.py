@@ -251,11 +251,12 @@ class Secondary:
         self.args += list(extra)
         self.proc = None
 
-    def start(self):
+    def start(self, timeout=10):
+        """Starts it and waits `timeout` s for it to listen (it loads its state first)."""
         self.log = open(self.log_path, "a")
         self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=subprocess.STDOUT)
         STARTED.append(("anycst-secondary", self.log_path))
-        wait_until(lambda: self._listening(), 10, what="secondary listening")
+        wait_until(lambda: self._listening(), timeout, what="secondary listening")
         return self
 
     def _listening(self):
