@@ -22,7 +22,7 @@ import dns.query
 import dns.rcode
 import dns.rdatatype
 
-from .core import BIN, TOOLS, ApiClient, tsig_file_args, wait_until
+from .core import TOOLS, ApiClient, tsig_file_args, wait_until
 from .daemons import Secondary, assert_san_clean
 
 XOQ = os.path.join(TOOLS, "anycst-xoq")
