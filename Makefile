@@ -48,7 +48,13 @@ SEC_SRC  := $(filter-out secondary/main.c,$(wildcard secondary/*.c))
 CTL_SRC  := $(wildcard ctl/*.c)
 SCHEMA   := $(sort $(wildcard schema/sqlite/*.sql))
 PG_SCHEMA := $(sort $(wildcard schema/pg/*.sql))
-TOOLS    := $(patsubst tools/%.c,$(BIN)/%,$(wildcard tools/*.c))
+# bin/ holds only what is installed (the daemons, anycstc, and anycst-sqlite2pg,
+# the operators' SQLite -> PostgreSQL copier); test and bench helpers (tools/)
+# go to TOOLBIN.
+SHIPPED_TOOLS := anycst-sqlite2pg
+TOOLBIN  ?= $(BUILD)/tools-bin
+TOOLS    := $(patsubst tools/%.c,$(TOOLBIN)/%,$(filter-out $(SHIPPED_TOOLS:%=tools/%.c),$(wildcard tools/*.c))) \
+            $(SHIPPED_TOOLS:%=$(BIN)/%)
 TESTS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 FUZZERS  := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 
@@ -60,6 +66,7 @@ ALL_LIBS := $(BUILD)/libsecondary.a $(BUILD)/libprimary.a $(BUILD)/libanycst.a
 
 .PHONY: all deps run test unit replay e2e e2e-pg check fuzz bench install man deb clean help fmt
 all: $(BIN)/anycst-primary $(BIN)/anycst-secondary $(BIN)/anycstc $(TOOLS)
+	@rm -f $(patsubst tools/%.c,$(BIN)/%,$(filter-out $(SHIPPED_TOOLS:%=tools/%.c),$(wildcard tools/*.c)))
 
 help:
 	@echo "make deps | all | run | test [SAN=1] | unit | e2e | e2e-pg | check | fuzz [FUZZ_TIME=60] | bench | install [PREFIX= DESTDIR=] | deb | clean"
@@ -99,8 +106,12 @@ $(BUILD)/gen/ui.o: $(BUILD)/gen/ui.c
 
 $(BUILD)/libanycst.a: $(LIB_OBJ)
 	$(Q)rm -f $@ && ar rcs $@ $^
-$(BUILD)/libprimary.a: $(PRI_OBJ)
+$(BUILD)/libprimary.a: $(PRI_OBJ) | $(BUILD)/gen/qids.ok
 	$(Q)rm -f $@ && ar rcs $@ $^
+# Every query id of primary/db.h has SQL in both backends, or the build stops.
+$(BUILD)/gen/qids.ok: primary/db.h primary/db_sqlite.c primary/db_pg.c scripts/check-qids.sh
+	@mkdir -p $(dir $@)
+	$(Q)sh scripts/check-qids.sh primary/db.h primary/db_sqlite.c primary/db_pg.c && touch $@
 $(BUILD)/libsecondary.a: $(SEC_OBJ)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
@@ -120,8 +131,12 @@ $(BIN)/anycstc: $(CTL_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libanycst.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CTL_LIBS)
 
-# tools/NAME.c: small programs (zone checker, load generator) linked with everything.
-$(BIN)/%: $(BUILD)/tools/%.o $(ALL_LIBS)
+# tools/NAME.c: test and bench helpers (zone checker, load generator) linked with
+# everything, into $(TOOLBIN) (not bin/: nothing there but what is installed).
+$(TOOLBIN)/%: $(BUILD)/tools/%.o $(ALL_LIBS)
+	@mkdir -p $(TOOLBIN)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(ALL_LIBS) $(LDLIBS)
+$(BIN)/anycst-sqlite2pg: $(BUILD)/tools/anycst-sqlite2pg.o $(ALL_LIBS)
 	@mkdir -p $(BIN)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(ALL_LIBS) $(LDLIBS)
 $(BUILD)/tools/%.o: tools/%.c
@@ -226,7 +241,8 @@ run: deps all
 
 # Installed files: daemons (sbin), anycstc, man pages (the daemons' option
 # lists rendered from their --help), systemd units (paths from PREFIX), sample
-# configs (dist/*.conf), the BIRD example and bash completion.  Test-only
+# configs (dist/*.conf), the BIRD example and bash completion, and
+# anycst-sqlite2pg (sbin: moving a primary from SQLite to PostgreSQL).  Test-only
 # programs are not installed.
 BINDIR    ?= $(PREFIX)/bin
 SBINDIR   ?= $(PREFIX)/sbin
@@ -258,7 +274,8 @@ install: all $(MAN_GEN) $(UNITS)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man1 \
 		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) \
 		$(DESTDIR)$(COMPDIR) $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(SYSCONFDIR)/anycst
-	install -m 755 $(BIN)/anycst-primary $(BIN)/anycst-secondary $(DESTDIR)$(SBINDIR)/
+	install -m 755 $(BIN)/anycst-primary $(BIN)/anycst-secondary $(BIN)/anycst-sqlite2pg \
+		$(DESTDIR)$(SBINDIR)/
 	install -m 755 $(BIN)/anycstc $(DESTDIR)$(BINDIR)/
 	install -m 644 man/anycstc.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 644 man/anycstc.conf.5 $(filter %.5,$(MAN_GEN)) $(DESTDIR)$(MANDIR)/man5/
@@ -272,7 +289,8 @@ install: all $(MAN_GEN) $(UNITS)
 
 # The Debian package (debian/): binary only, unsigned, built in a copy of the
 # tree under $(BUILD)/deb (dpkg-buildpackage writes to the parent directory),
-# checked with lintian; the .deb is copied here.
+# checked with lintian; the .deb is copied here and checked by tests/e2e/test_deb.py
+# (control data, contents, unpacked into a throwaway root, systemd-analyze verify).
 DEB_TREE := $(BUILD)/deb/anycst-$(VERSION)
 deb:
 	@sh scripts/deps.sh deb
@@ -283,6 +301,7 @@ deb:
 	lintian --fail-on error $(BUILD)/deb/anycst_*.changes
 	cp $(BUILD)/deb/anycst_*.deb .
 	@ls -1 anycst_*.deb
+	ANYCST_DEB=$$(ls -t anycst_*.deb | head -1) $(PYTHON) -m pytest -q tests/e2e/test_deb.py
 
 fmt:
 	clang-format -i $(wildcard */*.c */*.h)

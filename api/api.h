@@ -63,6 +63,7 @@ int api_start(const struct api_opts *o, struct store *st, struct api **out, char
 struct api_limits {
 	size_t max_body, max_rrsets, max_records;
 	unsigned header_timeout, body_timeout;
+	unsigned max_conn_per_ip;   /* new connections beyond it are closed at accept */
 };
 void api_set_limits(struct api *a, const struct api_limits *l);
 

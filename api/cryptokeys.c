@@ -1,7 +1,10 @@
 /*
  * /zones/{id}/cryptokeys, PowerDNS-shaped (issue 15): list, create, GET
  * one, PUT (active, published; or {"rollover": true} on the active ZSK,
- * which starts a pre-publish ZSK rollover, primary/store_roll.c), DELETE.  A key object carries "dnskey"
+ * which starts a pre-publish ZSK rollover, primary/store_roll.c, or on the
+ * active KSK or CSK, a double-signature rollover, primary/store_ksk.c; or
+ * {"ds_seen": true} on the incoming KSK once the parent shows its DS),
+ * DELETE.  A key object carries "dnskey"
  * ("257 3 13 <base64>") and "ds" (SHA-256 and SHA-384 digests, as a panel
  * shows them for the registrar).  The private key never leaves the store:
  * "privatekey" is absent, and "content" (an import) is refused.  Every
@@ -56,6 +59,12 @@ key_json(const struct store_zone *z, const struct store_cryptokey *k)
 		json_array_append_new(ds, json_string(line));
 	}
 	json_object_set_new(j, "ds", ds);
+	if (k->cds && k->active && k->published && json_array_size(ds) > 0) {
+		/* the CDS the zone publishes for it (SHA-256) while the parent may take it */
+		json_t *cds = json_array();
+		json_array_append(cds, json_array_get(ds, 0));
+		json_object_set_new(j, "cds", cds);
+	}
 	return j;
 }
 
@@ -177,35 +186,60 @@ key_create(struct api_req *r, struct api_resp *rs, const struct store_zone *z)
 	json_decref(body);
 }
 
+/* PUT's body into *active, *published, *roll, *ds_seen; false with a 422 written. */
+static bool
+change_fields(struct api_req *r, struct api_resp *rs, const struct store_cryptokey *cur,
+              bool *active, bool *published, bool *roll, bool *ds_seen)
+{
+	json_t *body = api_body_object(r, rs);
+	if (body == NULL)
+		return false;
+	bool bad = false;
+	*active = bool_field(body, "active", cur->active, &bad);
+	*published = bool_field(body, "published", cur->published, &bad);
+	*roll = bool_field(body, "rollover", false, &bad);
+	*ds_seen = bool_field(body, "ds_seen", false, &bad);
+	json_decref(body);
+	if (bad) {
+		api_error(rs, 422, "active, published, rollover, ds_seen: not booleans");
+		return false;
+	}
+	if ((*roll || *ds_seen) && (*active != cur->active || *published != cur->published)) {
+		api_error(rs, 422, "%s: cannot be combined with active or published",
+		          *roll ? "rollover" : "ds_seen");
+		return false;
+	}
+	if (*roll && *ds_seen) {
+		api_error(rs, 422, "rollover, ds_seen: one at a time");
+		return false;
+	}
+	return true;
+}
+
 static void
 key_change(struct api_req *r, struct api_resp *rs, const struct store_zone *z, int64_t id,
            const struct store_cryptokey *cur)
 {
 	bool del = strcmp(r->method, "DELETE") == 0;
-	bool active = cur->active, published = cur->published, bad = false, roll = false;
-	if (!del) {
-		json_t *body = api_body_object(r, rs);
-		if (body == NULL)
-			return;
-		active = bool_field(body, "active", active, &bad);
-		published = bool_field(body, "published", published, &bad);
-		roll = bool_field(body, "rollover", false, &bad);
-		json_decref(body);
-		if (bad) {
-			api_error(rs, 422, "active, published, rollover: not booleans");
-			return;
-		}
-		if (roll && (active != cur->active || published != cur->published)) {
-			api_error(rs, 422, "rollover: cannot be combined with active or published");
-			return;
-		}
-	}
+	bool active = cur->active, published = cur->published, roll = false, ds_seen = false;
+	if (!del && !change_fields(r, rs, cur, &active, &published, &roll, &ds_seen))
+		return;
 	char err[512] = "";
 	struct store_result res;
-	int ret = roll ? store_zsk_rollover(r->api->st, z->name, r->account, id, &res, err,
-	                                    sizeof(err)) :
-	          store_cryptokey_set(r->api->st, z->name, r->account, id, del, active, published,
-	                              &res, err, sizeof(err));
+	struct store *st = r->api->st;
+	bool sep = (cur->flags & DNS_DNSSEC_FLAG_SEP) != 0;
+	int ret;
+	if (roll && sep)
+		ret = store_ksk_rollover(st, z->name, r->account, id, &res, err, sizeof(err));
+	else if (roll)
+		ret = store_zsk_rollover(st, z->name, r->account, id, &res, err, sizeof(err));
+	else if (ds_seen)
+		ret = store_ksk_ds_seen(st, z->name, r->account, id, &res, err, sizeof(err));
+	else
+		ret = store_cryptokey_set(st, z->name, r->account, id, del, active, published, &res,
+		                          err, sizeof(err));
+	if (ret == -EPERM && err[0] == '\0')
+		snprintf(err, sizeof(err), "signing needs the primary started with --dnssec-key-file");
 	if (ret != 0)
 		api_store_error(rs, ret, err);
 	else
@@ -258,6 +292,7 @@ api_zone_cryptokeys(struct api_req *r, struct api_resp *rs, const char *unused)
 		struct store_cryptokey cur = {
 			.active = json_is_true(json_object_get(k, "active")),
 			.published = json_is_true(json_object_get(k, "published")),
+			.flags = (uint16_t)json_integer_value(json_object_get(k, "flags")),
 		};
 		key_change(r, rs, &z, id, &cur);
 	} else {

@@ -7,8 +7,9 @@
  * Keys: the admin key is compared in constant time (SHA-256 of both, then a
  * constant-time compare); account keys are looked up by their SHA-256.
  *
- * Hostile clients (slowloris): MHD caps connections per client address and in
- * total, but its timeout is an idle one that every trickled byte restarts.  So
+ * Hostile clients (slowloris): MHD caps connections in total and on_accept per
+ * client address (max_conn_per_ip, counted on the connection list, so a reload
+ * may change it), but MHD's timeout is an idle one that every trickled byte restarts.  So
  * each connection also carries an absolute deadline for the phase it is in:
  * the request line and headers must arrive within header_timeout of the
  * connect (or of the end of the previous request on a kept-alive connection),
@@ -27,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <gnutls/crypto.h>
@@ -83,6 +85,7 @@ send_resp(struct api *a, struct api_req *r, struct api_resp *rs)
 struct api_conn {
 	struct api_conn *prev, *next;
 	int fd;
+	struct sockaddr_storage peer;
 	int64_t deadline_ms;   /* CLOCK_MONOTONIC; INT64_MAX: none */
 	bool swept;            /* shut down already */
 };
@@ -108,6 +111,37 @@ conn_set_deadline(struct api *a, struct MHD_Connection *conn, int64_t ms)
 	pthread_mutex_unlock(&a->cmu);
 }
 
+/* The same client address (the port aside). */
+static bool
+same_ip(const struct sockaddr_storage *a, const struct sockaddr *b)
+{
+	if (a->ss_family != b->sa_family)
+		return false;
+	if (b->sa_family == AF_INET)
+		return memcmp(&((const struct sockaddr_in *)a)->sin_addr,
+		              &((const struct sockaddr_in *)b)->sin_addr, 4) == 0;
+	if (b->sa_family == AF_INET6)
+		return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+		              &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
+	return false;
+}
+
+/* MHD's accept policy: a client address past max_conn_per_ip open connections
+ * is closed at once (MHD then adds it to nothing, as its own limit did). */
+static enum MHD_Result
+on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+	struct api *a = cls;
+	(void)addrlen;
+	unsigned lim = API_LIM(a, max_conn_per_ip), n = 0;
+	pthread_mutex_lock(&a->cmu);
+	for (struct api_conn *c = a->conns; c != NULL && n < lim; c = c->next)
+		if (same_ip(&c->peer, addr))
+			n++;
+	pthread_mutex_unlock(&a->cmu);
+	return n < lim ? MHD_YES : MHD_NO;
+}
+
 static void
 on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
               enum MHD_ConnectionNotificationCode code)
@@ -122,6 +156,10 @@ on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 			return;
 		}
 		c->fd = ci->connect_fd;
+		ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+		if (ci != NULL && ci->client_addr != NULL)
+			memcpy(&c->peer, ci->client_addr, ci->client_addr->sa_family == AF_INET6 ?
+			       sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
 		c->deadline_ms = now_ms() + (int64_t)API_LIM(a, header_timeout) * 1000;
 		pthread_mutex_lock(&a->cmu);
 		c->next = a->conns;
@@ -320,6 +358,8 @@ api_set_limits(struct api *a, const struct api_limits *l)
 		__atomic_store_n(&a->o.header_timeout, l->header_timeout, __ATOMIC_RELAXED);
 	if (l->body_timeout != 0)
 		__atomic_store_n(&a->o.body_timeout, l->body_timeout, __ATOMIC_RELAXED);
+	if (l->max_conn_per_ip != 0)
+		__atomic_store_n(&a->o.max_conn_per_ip, l->max_conn_per_ip, __ATOMIC_RELAXED);
 }
 
 int
@@ -375,12 +415,11 @@ api_start(const struct api_opts *o, struct store *st, struct api **out, char *er
 	                 MHD_USE_POLL;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
-	a->mhd = MHD_start_daemon(flags, addr_port((struct sockaddr *)&ss), NULL, NULL, on_request, a,
+	a->mhd = MHD_start_daemon(flags, addr_port((struct sockaddr *)&ss), on_accept, a, on_request, a,
 	                          MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 	                          MHD_OPTION_NOTIFY_COMPLETED, on_completed, a,
 	                          MHD_OPTION_NOTIFY_CONNECTION, on_connection, a,
 	                          MHD_OPTION_CONNECTION_LIMIT, a->o.max_conns,
-	                          MHD_OPTION_PER_IP_CONNECTION_LIMIT, a->o.max_conn_per_ip,
 	                          MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
 	                          MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
 	if (a->mhd == NULL) {

@@ -156,6 +156,7 @@ bool api_dnssec_type_refused(uint16_t t);
 struct api_dnssec {
 	bool has_dnssec, dnssec;
 	bool has_nsec3param, nsec3;
+	bool ds_removed;      /* with dnssec false: the parent has no DS, unsign at once */
 };
 int api_dnssec_fields(struct store *st, struct api_resp *rs, json_t *body, struct api_dnssec *d);
 /* Zone text into REPLACE ops (zonetext.c). 0 or <0 with the error set. */
@@ -225,6 +226,12 @@ int api_zone_pdns_parse(struct api_ctx *c, json_t *body, const struct store_zone
                         struct api_zone_pdns_in *in);
 /* Sets masters, catalog, edited_serial, notified_serial (and soa_edit* when full). */
 void api_zone_pdns_json(struct store_snap *sn, const struct store_zone *z, json_t *j, bool full);
+
+/* api/upolicy.c: the zone field update_policy (DNS UPDATE per-key limits). */
+json_t *api_upolicy_json(struct store_snap *sn, const struct store_zone *z);
+/* Parses it for zone `zone` (wire) into the arena: 0, or -1 with a 422 sent. */
+int api_upolicy_parse(struct api_ctx *c, json_t *j, const uint8_t *zone,
+                      const struct store_upolicy_rule **out, size_t *n);
 
 /* ---- api/metadata.c: metadata, axfr-retrieve, autoprimaries, cache flush ---- */
 api_handler api_zone_metadata_kind, api_zone_axfr_retrieve, api_autoprimaries, api_cache_flush;

@@ -126,7 +126,7 @@ api_metrics(struct api_req *r, struct api_resp *rs, const char *id)
 	            "# TYPE anycst_last_commit_timestamp_seconds gauge\n"
 	            "anycst_last_commit_timestamp_seconds %" PRId64 "\n", s.last_commit);
 	if (a->o.metrics_fn != NULL) {
-		char extra[8192];
+		char extra[16384];
 		int en = a->o.metrics_fn(a->o.metrics_ctx, extra, sizeof(extra));
 		if (en > 0)
 			strbuf_printf(&b, "%.*s", en, extra);

@@ -107,14 +107,16 @@ api_dnssec_type_refused(uint16_t t)
  * The zone fields of DNSSEC (PowerDNS-shaped) into *d: "dnssec" (a boolean;
  * true needs --dnssec-key-file), "nsec3param" ("" for NSEC, or exactly
  * "1 0 0 -": SHA-1, no opt-out, 0 iterations, empty salt, RFC 9276),
- * "nsec3narrow" (false only), "presigned" (false only).  0, or -EINVAL
- * with a 422 written.
+ * "nsec3narrow" (false only), "presigned" (false only), "ds_removed" (with
+ * "dnssec": false: the parent holds no DS any more, so the zone is unsigned
+ * at once instead of after its CDS DELETE period).  0, or -EINVAL with a
+ * 422 written.
  */
 int
 api_dnssec_fields(struct store *st, struct api_resp *rs, json_t *body, struct api_dnssec *d)
 {
 	memset(d, 0, sizeof(*d));
-	static const char *const flags[] = {"dnssec", "presigned", "nsec3narrow"};
+	static const char *const flags[] = {"dnssec", "presigned", "nsec3narrow", "ds_removed"};
 	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
 		json_t *v = json_object_get(body, flags[i]);
 		if (v == NULL || json_is_null(v))
@@ -126,12 +128,18 @@ api_dnssec_fields(struct store *st, struct api_resp *rs, json_t *body, struct ap
 		if (i == 0) {
 			d->has_dnssec = true;
 			d->dnssec = json_is_true(v);
+		} else if (i == 3) {
+			d->ds_removed = json_is_true(v);
 		} else if (json_is_true(v)) {
 			api_error(rs, 422, i == 1 ? "presigned: pre-signed zones are not supported; "
 			          "set \"dnssec\": true to have the server sign" :
 			          "nsec3narrow: only false is supported (narrow mode is not)");
 			return -EINVAL;
 		}
+	}
+	if (d->ds_removed && (!d->has_dnssec || d->dnssec)) {
+		api_error(rs, 422, "ds_removed: only with \"dnssec\": false");
+		return -EINVAL;
 	}
 	if (d->dnssec && !store_can_sign(st)) {
 		api_error(rs, 422, "dnssec: signing needs the primary started with --dnssec-key-file");

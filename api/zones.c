@@ -63,6 +63,7 @@ zone_json(struct store_snap *sn, const struct store_zone *z, bool full)
 		if (sn != NULL)
 			store_snap_zone_update_keys(sn, z, tsig_id_append, ukeys);
 		json_object_set_new(j, "update_tsig_key_ids", ukeys);
+		json_object_set_new(j, "update_policy", api_upolicy_json(sn, z));
 		json_object_set_new(j, "slave_tsig_key_ids", json_array());
 		json_object_set_new(j, "api_rectify", json_false());
 		json_object_set_new(j, "nsec3narrow", json_false());
@@ -526,6 +527,9 @@ zone_new_fields(struct api_ctx *c, json_t *body, uint8_t *zone, struct store_zon
 	if (jukeys != NULL && key_ids(c, "update_tsig_key_ids", jukeys,
 	                              (const char ***)&zn->update_keys, &zn->nupdate_keys) != 0)
 		return -EINVAL;
+	json_t *jp = json_object_get(body, "update_policy");
+	if (jp != NULL && api_upolicy_parse(c, jp, zone, &zn->update_policy, &zn->nupdate_policy) != 0)
+		return -EINVAL;
 	return 0;
 }
 
@@ -713,10 +717,11 @@ zone_put_dnssec(struct api_ctx *c, const struct store_zone *z, const struct api_
 		return -EINVAL;
 	}
 	int ret = 0;
-	if (on && (!z->dnssec || nsec3 != z->nsec3))
+	if (on && (!z->dnssec || nsec3 != z->nsec3 || z->unsign_at > 0))
 		ret = store_zone_sign(st, z->name, c->r->account, nsec3, 0, &res, err, errcap);
 	else if (!on && z->dnssec)
-		ret = store_zone_unsign(st, z->name, c->r->account, &res, err, errcap);
+		ret = store_zone_unsign(st, z->name, c->r->account, ds->ds_removed, &res, err,
+		                        errcap);
 	if (ret == -ENOTSUP)
 		ret = -EINVAL;
 	if (ret == -EPERM && err[0] == '\0')
@@ -791,6 +796,12 @@ zone_put(struct api_ctx *c, const char *id)
 		            &s.nupdate_keys) != 0)
 			goto out;
 		s.has_update_keys = true;
+	}
+	json_t *jp = json_object_get(body, "update_policy");
+	if (jp != NULL) {
+		if (api_upolicy_parse(c, jp, z.name, &s.update_policy, &s.nupdate_policy) != 0)
+			goto out;
+		s.has_update_policy = true;
 	}
 	if (json_object_get(body, "rrsets") != NULL) {
 		api_error(c->rs, 422, "rrsets: change records with PATCH, not PUT");

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Serving benchmark (issue 5): UDP queries per second of our answer path
-# (bin/anycst-answer-server: answer_build over the zone database, one thread;
+# (build/tools-bin/anycst-answer-server: answer_build over the zone database, one thread;
 # and the POP daemon bin/anycst-secondary --workers 1, its zone transferred
 # from a knotd primary that is then stopped) beside Debian's knotd 3.2 and
 # NSD 4.6 on the same zone and the same query mix; every server on core 0, the load generator (bench/dnsblast.c, from
@@ -27,7 +27,7 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-[ -x bin/anycst-answer-server ] || { echo "build first: make all"; exit 1; }
+[ -x build/tools-bin/anycst-answer-server ] || { echo "build first: make all"; exit 1; }
 $CC -O2 -o "$TMP/dnsblast" bench/dnsblast.c || exit 1
 $CC -O2 -g -std=c11 -D_GNU_SOURCE -I. $(pkg-config --cflags liburcu-qsbr) \
 	-o "$TMP/ixfr_apply" bench/ixfr_apply.c build/libsecondary.a build/libanycst.a \
@@ -70,7 +70,7 @@ rss_mb() {   # pid...: sum of VmRSS
 }
 
 start_ours() {   # zonefile port
-	taskset -c 0 bin/anycst-answer-server --listen 127.0.0.1:$2 \
+	taskset -c 0 build/tools-bin/anycst-answer-server --listen 127.0.0.1:$2 \
 		--zone "bench.test.:$1" > "$TMP/ours.out" 2>&1 &
 	OURS=$!
 	PIDS="$PIDS $OURS"

@@ -3,6 +3,8 @@
 # accepting UPDATE for the same 20,000-record zone: UPDATE_CLIENTS (8) TCP
 # clients, each on one connection, send UPDATE_EACH (250) TSIG-signed UPDATEs
 # in a row (one TXT record added per UPDATE); UPDATEs/s and p50/p99 latency.
+# The clients are build/tools-bin/anycst-updload (C threads) when built, else
+# dnspython threads (UPDATE_CLIENT=python forces those).
 # Needs: bin/anycst-primary (make all), knotd, named, /usr/bin/python3.
 set -eu
 cd "$(dirname "$0")/.."

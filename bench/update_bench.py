@@ -24,6 +24,9 @@ RECORDS = int(os.environ.get("UPDATE_RECORDS", "20000"))
 CLIENTS = int(os.environ.get("UPDATE_CLIENTS", "8"))
 EACH = int(os.environ.get("UPDATE_EACH", "250"))
 ZONE = "bench.test."
+UPDLOAD = os.path.join(u.TOOLS, "anycst-updload")
+# "c" (default when built): the C client; "python": dnspython threads in this process
+CLIENT = os.environ.get("UPDATE_CLIENT", "c" if os.access(UPDLOAD, os.X_OK) else "python")
 
 
 def pin(pid, cpu):
@@ -53,7 +56,25 @@ def client(port, n, idx, lat, errors):
         s.close()
 
 
+def run_c(name, port):
+    """The C client (build/tools-bin/anycst-updload), pinned to CPU 1."""
+    r = subprocess.run(["taskset", "-c", "1", UPDLOAD, "-s", "127.0.0.1:%d" % port, "-z", ZONE,
+                        "-y", "%s:hmac-sha256:%s" % (u.KEY_NAME, u.KEY_SECRET),
+                        "-c", str(CLIENTS), "-n", str(EACH), "-t", name[:8]],
+                       capture_output=True, text=True, timeout=600)
+    f = r.stdout.split()
+    v = dict(zip(f[0::2], f[1::2]))
+    if "rate" not in v:
+        print("%-14s client failed: %s" % (name, (r.stdout + r.stderr).strip()))
+        return
+    print("%-14s %6s UPDATEs in %6.2f s: %7.0f UPDATEs/s, p50 %6.2f ms, p99 %6.2f ms%s" % (
+        name, v["updates"], float(v["seconds"]), float(v["rate"]), float(v["p50_ms"]),
+        float(v["p99_ms"]), ", %s errors" % v["errors"] if v["errors"] != "0" else ""))
+
+
 def run(name, port):
+    if CLIENT == "c":
+        return run_c(name, port)
     lat, errors, threads = [], [], []
     t0 = time.perf_counter()
     for c in range(CLIENTS):
@@ -87,8 +108,8 @@ def main():
         n = u.Named.primary(tmp, {ZONE: text})
         pin(n.proc.pid, "0")
         os.sched_setaffinity(0, {1})
-        print("DNS UPDATE, %d clients x %d UPDATEs over TCP, zone of %d records" %
-              (CLIENTS, EACH, RECORDS))
+        print("DNS UPDATE, %d clients x %d UPDATEs over TCP, zone of %d records, %s client" %
+              (CLIENTS, EACH, RECORDS, "C (anycst-updload)" if CLIENT == "c" else "Python"))
         run("anycst", p.xfr_port)
         run("knotd", k.port)
         run("named", n.port)

@@ -25,9 +25,11 @@ if [ "$(id -u)" != 0 ] || ! command -v nft >/dev/null || ! command -v ip >/dev/n
 	echo "xoq: skipped (needs root, ip netns and nftables)"
 	exit 0
 fi
-for b in anycst-primary anycst-secondary anycst-xoq; do
+TOOLBIN=${TOOLBIN:-build/tools-bin}
+for b in anycst-primary anycst-secondary; do
 	[ -x "$BIN/$b" ] || make -s "$BIN/$b" || exit 1
 done
+[ -x "$TOOLBIN/anycst-xoq" ] || make -s "$TOOLBIN/anycst-xoq" || exit 1
 
 tag=$$
 A=anyxa$tag
@@ -138,7 +140,7 @@ median_xoq() {
 	r=0
 	nf=0
 	while [ "$r" -lt "$RUNS" ]; do
-		line=$(timeout 150 ip netns exec "$B" "$BIN/anycst-xoq" --timeout 140000 "$@" 2>/dev/null |
+		line=$(timeout 150 ip netns exec "$B" "$TOOLBIN/anycst-xoq" --timeout 140000 "$@" 2>/dev/null |
 			tail -1)
 		case "$line" in
 		ok*records=$RECORDS*|ok*records=$((RECORDS + 1))*)
@@ -213,9 +215,9 @@ done
 
 set_loss 0
 echo "IXFR of a one-record change, $REQS requests over one established connection (ms)"
-ql=$(ip netns exec "$B" "$BIN/anycst-xoq" --remote "$ADDR_A:8853" --pin "$PIN" -y "$KEY" \
+ql=$(ip netns exec "$B" "$TOOLBIN/anycst-xoq" --remote "$ADDR_A:8853" --pin "$PIN" -y "$KEY" \
 	--serial $((SERIAL - 1)) --repeat "$REQS" big.test. IXFR 2>/dev/null | tail -1)
-tl=$(ip netns exec "$B" "$BIN/anycst-xoq" --tcp --remote "$ADDR_A:5300" -y "$KEY" \
+tl=$(ip netns exec "$B" "$TOOLBIN/anycst-xoq" --tcp --remote "$ADDR_A:5300" -y "$KEY" \
 	--serial $((SERIAL - 1)) --repeat "$REQS" big.test. IXFR 2>/dev/null | tail -1)
 echo "QUIC: $(echo "$ql" | grep -o 'records=[0-9]* .*p50_ms=[0-9.]* p99_ms=[0-9.]*' |
 	sed 's/ bytes=.*p50/ p50/')"

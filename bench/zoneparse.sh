@@ -3,13 +3,13 @@
 # anycst-zonecheck -q and by Knot DNS's kzonecheck (Debian's knot-dnssecutils),
 # wall time of the whole process (read + parse + checks), best of RUNS runs.
 # Run from the repository root after `make`:  sh bench/zoneparse.sh
-# Environment: RECORDS (default 1000000), RUNS (default 3), BIN (default ./bin).
+# Environment: RECORDS (default 1000000), RUNS (default 3), TOOLBIN (default ./build/tools-bin).
 set -eu
 
 RECORDS=${RECORDS:-1000000}
 RUNS=${RUNS:-3}
-BIN=${BIN:-./bin}
-ZC="$BIN/anycst-zonecheck"
+TOOLBIN=${TOOLBIN:-./build/tools-bin}
+ZC="$TOOLBIN/anycst-zonecheck"
 ORIGIN=bench.test.
 
 [ -x "$ZC" ] || { echo "zoneparse: $ZC missing, run make first" >&2; exit 1; }

@@ -75,6 +75,10 @@ enum db_qid {
 	DBQ_ZONE_UTSIG_INSERT,
 	DBQ_ZONE_UTSIG_CLEAR,
 	DBQ_ZONE_UTSIG_HAS,
+	DBQ_UPOLICY_ZONE,   /* schema 0009: update_policy */
+	DBQ_UPOLICY_KEY,
+	DBQ_UPOLICY_CLEAR,
+	DBQ_UPOLICY_INSERT,
 	/* API keys */
 	DBQ_APIKEY_INSERT,
 	DBQ_APIKEY_DELETE,
@@ -121,6 +125,10 @@ enum db_qid {
 	DBQ_ZONE_MAX_TTL,
 	/* several nodes (PostgreSQL): a commit announced to the others (pg_notify) */
 	DBQ_ANNOUNCE,
+	DBQ_KEY_KSK_SET,
+	DBQ_KEY_ROLL_SET,
+	DBQ_UNSIGN_SET,
+	DBQ_UNSIGN_CLEAR,
 	DBQ_COUNT
 };
 
@@ -216,14 +224,12 @@ void db_listen_stop(struct db_listen *l);   /* NULL ok */
  * not start (then nothing checkpoints but the engine's defaults).
  */
 struct db_ckpt;
-/* `wal_max`: bytes of WAL past which the checkpointer waits for readers and
- * writers (up to CKPT_FORCE_MS) to truncate it, so long-lived or overlapping
- * read snapshots cannot starve it. */
+/* `wal_max`: the WAL's bound in bytes (db_wal_bound keeps it). */
 struct db_ckpt *db_ckpt_start(const char *path, int64_t wal_max);
-/* The writer's backstop, called after a commit with the writer lock held:
- * past 3/4 of `wal_max` bytes of WAL (the checkpointer fell behind, e.g. it
- * could not get the write lock between busy writers) checkpoints and
- * truncates the WAL on this connection, waiting for the readers. */
+/* The bound, called after a commit with the store's writer mutex held: past
+ * half of `wal_max` bytes of WAL checkpoints and truncates it on this
+ * connection, waiting for the readers of the moment (at most 10 s), so
+ * long-lived or overlapping read snapshots cannot starve the checkpointer. */
 void db_wal_bound(struct db *db, int64_t wal_max);
 void db_ckpt_stop(struct db_ckpt *c);   /* NULL ok */
 

@@ -39,9 +39,13 @@ extern const size_t pg_schema_count;
 	"t.okey = r.okey AND t.type = r.type AND t.rdata = r.rdata "
 
 #define ZONE_COLS "id, name, wire, kind, account, soa_edit_api, serial, notified_serial, " \
-                  "is_catalog, (SELECT nsec3 FROM zone_dnssec d WHERE d.zone_id = zones.id)"
+                  "is_catalog, (SELECT nsec3 FROM zone_dnssec d WHERE d.zone_id = zones.id), " \
+                  "coalesce((SELECT t_unsign FROM zone_unsign u WHERE u.zone_id = zones.id), 0)"
+/* a key's column of its rollover row (schema 0010), NULL without one */
+#define ROLL_COL(c) "(SELECT " c " FROM dnssec_key_roll r WHERE r.key_id = dnssec_keys.id)"
 #define KEY_COLS "id, keytype, flags, algorithm, keytag, dnskey, private, published, active, " \
-                 "t_created, t_publish, t_active, t_retire, t_remove"
+                 "t_created, t_publish, t_active, t_retire, t_remove, coalesce(" ROLL_COL("cds") \
+                 ", 0)"
 /* the chain neighbours: $2 is a lookup key; the partial index records_chain */
 #define CHAIN_Q(t, op, dir) "SELECT okey, owner, ttl, rdata FROM records WHERE zone_id = $1 " \
                             "AND type = " t " AND okey " op " $2 ORDER BY okey " dir " LIMIT 1"
@@ -142,6 +146,13 @@ static const char *const qsql[DBQ_COUNT] = {
 	[DBQ_ZONE_UTSIG_CLEAR] = "DELETE FROM zone_update_tsig_keys WHERE zone_id = $1",
 	[DBQ_ZONE_UTSIG_HAS] = "SELECT 1 FROM zone_update_tsig_keys WHERE zone_id = $1 AND "
 	                       "key_name = $2",
+	[DBQ_UPOLICY_ZONE] = "SELECT key_name, match, name, types FROM zone_update_policy "
+	                     "WHERE zone_id = $1 ORDER BY pos",
+	[DBQ_UPOLICY_KEY] = "SELECT key_name, match, name, types FROM zone_update_policy "
+	                    "WHERE zone_id = $1 AND key_name = $2 ORDER BY pos",
+	[DBQ_UPOLICY_CLEAR] = "DELETE FROM zone_update_policy WHERE zone_id = $1",
+	[DBQ_UPOLICY_INSERT] = "INSERT INTO zone_update_policy (zone_id, pos, key_name, match, "
+	                       "name, types) VALUES ($1, $2, $3, $4, $5, $6)",
 	[DBQ_APIKEY_INSERT] = "INSERT INTO api_keys (hash, account, description, created_at) "
 	                      "VALUES ($1, $2, $3, $4) RETURNING id",
 	[DBQ_APIKEY_DELETE] = "DELETE FROM api_keys WHERE id = $1",
@@ -211,9 +222,11 @@ static const char *const qsql[DBQ_COUNT] = {
 	[DBQ_SIGS_EXPIRING] = "SELECT owner, rdata FROM records WHERE zone_id = $1 AND type = 46 "
 	                      "AND substr(rdata, 9, 4) < $2 ORDER BY substr(rdata, 9, 4) LIMIT $3",
 	[DBQ_SIGNED_ROWS] = "SELECT DISTINCT okey, owner, type FROM records WHERE zone_id = $1 "
-	                    "AND type IN (46, 47, 48, 50, 51) ORDER BY okey, type",
+	                    "AND type IN (46, 47, 48, 50, 51, 59, 60) ORDER BY okey, type",
 	[DBQ_KEY_TIMES] = "SELECT id, flags, algorithm, published, active, coalesce(t_active, 0), "
-	                  "coalesce(t_retire, 0), coalesce(t_remove, 0), keytag, keytype "
+	                  "coalesce(t_retire, 0), coalesce(t_remove, 0), keytag, keytype, "
+	                  "coalesce(" ROLL_COL("t_ready") ", 0), coalesce(" ROLL_COL("t_ds") ", 0), "
+	                  "coalesce(" ROLL_COL("cds") ", 0) "
 	                  "FROM dnssec_keys WHERE zone_id = $1 ORDER BY id",
 	[DBQ_KEY_TIMES_SET] = "UPDATE dnssec_keys SET published = $3, active = $4, "
 	                      "t_active = nullif($5::bigint, 0), t_retire = nullif($6::bigint, 0), "
@@ -223,6 +236,16 @@ static const char *const qsql[DBQ_COUNT] = {
 	[DBQ_ZONE_MAX_TTL] = "SELECT coalesce(max(ttl), 0) FROM records WHERE zone_id = $1",
 	/* delivered to the listeners when (and only if) the transaction commits */
 	[DBQ_ANNOUNCE] = "SELECT pg_notify('" DB_PG_CHANNEL "', current_schema() || ' ' || $1)",
+	[DBQ_KEY_KSK_SET] = "UPDATE dnssec_keys SET active = $3, t_retire = nullif($4::bigint, 0), "
+	                    "t_remove = nullif($5::bigint, 0) WHERE zone_id = $1 AND id = $2",
+	[DBQ_KEY_ROLL_SET] = "INSERT INTO dnssec_key_roll (key_id, t_ready, t_ds, cds) "
+	                     "SELECT id, nullif($3::bigint, 0), nullif($4::bigint, 0), $5::bigint "
+	                     "FROM dnssec_keys WHERE zone_id = $1 AND id = $2 "
+	                     "ON CONFLICT (key_id) DO UPDATE SET t_ready = excluded.t_ready, "
+	                     "t_ds = excluded.t_ds, cds = excluded.cds",
+	[DBQ_UNSIGN_SET] = "INSERT INTO zone_unsign (zone_id, t_unsign) VALUES ($1, $2) "
+	                   "ON CONFLICT (zone_id) DO UPDATE SET t_unsign = excluded.t_unsign",
+	[DBQ_UNSIGN_CLEAR] = "DELETE FROM zone_unsign WHERE zone_id = $1",
 };
 
 /* parameters per statement: the largest $n of any query */

@@ -27,9 +27,13 @@ extern const size_t schema_count;
 	"t.okey = r.okey AND t.type = r.type AND t.rdata = r.rdata "
 
 #define ZONE_COLS "id, name, wire, kind, account, soa_edit_api, serial, notified_serial, " \
-                  "is_catalog, (SELECT nsec3 FROM zone_dnssec d WHERE d.zone_id = zones.id)"
+                  "is_catalog, (SELECT nsec3 FROM zone_dnssec d WHERE d.zone_id = zones.id), " \
+                  "coalesce((SELECT t_unsign FROM zone_unsign u WHERE u.zone_id = zones.id), 0)"
+/* a key's column of its rollover row (schema 0010), NULL without one */
+#define ROLL_COL(c) "(SELECT " c " FROM dnssec_key_roll r WHERE r.key_id = dnssec_keys.id)"
 #define KEY_COLS "id, keytype, flags, algorithm, keytag, dnskey, private, published, active, " \
-                 "t_created, t_publish, t_active, t_retire, t_remove"
+                 "t_created, t_publish, t_active, t_retire, t_remove, coalesce(" ROLL_COL("cds") \
+                 ", 0)"
 /* the chain neighbours: ?2 is a lookup key; the partial index records_chain */
 #define CHAIN_Q(t, op, dir) "SELECT okey, owner, ttl, rdata FROM records WHERE zone_id = ?1 " \
                             "AND type = " t " AND okey " op " ?2 ORDER BY okey " dir " LIMIT 1"
@@ -128,6 +132,13 @@ static const char *const qsql[DBQ_COUNT] = {
 	[DBQ_ZONE_UTSIG_CLEAR] = "DELETE FROM zone_update_tsig_keys WHERE zone_id = ?1",
 	[DBQ_ZONE_UTSIG_HAS] = "SELECT 1 FROM zone_update_tsig_keys WHERE zone_id = ?1 AND "
 	                       "key_name = ?2",
+	[DBQ_UPOLICY_ZONE] = "SELECT key_name, match, name, types FROM zone_update_policy "
+	                     "WHERE zone_id = ?1 ORDER BY pos",
+	[DBQ_UPOLICY_KEY] = "SELECT key_name, match, name, types FROM zone_update_policy "
+	                    "WHERE zone_id = ?1 AND key_name = ?2 ORDER BY pos",
+	[DBQ_UPOLICY_CLEAR] = "DELETE FROM zone_update_policy WHERE zone_id = ?1",
+	[DBQ_UPOLICY_INSERT] = "INSERT INTO zone_update_policy (zone_id, pos, key_name, match, "
+	                       "name, types) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	[DBQ_APIKEY_INSERT] = "INSERT INTO api_keys (hash, account, description, created_at) "
 	                      "VALUES (?1, ?2, ?3, ?4)",
 	[DBQ_APIKEY_DELETE] = "DELETE FROM api_keys WHERE id = ?1",
@@ -189,9 +200,11 @@ static const char *const qsql[DBQ_COUNT] = {
 	[DBQ_SIGS_EXPIRING] = "SELECT owner, rdata FROM records WHERE zone_id = ?1 AND type = 46 "
 	                      "AND substr(rdata, 9, 4) < ?2 ORDER BY substr(rdata, 9, 4) LIMIT ?3",
 	[DBQ_SIGNED_ROWS] = "SELECT DISTINCT okey, owner, type FROM records WHERE zone_id = ?1 "
-	                    "AND type IN (46, 47, 48, 50, 51) ORDER BY okey, type",
+	                    "AND type IN (46, 47, 48, 50, 51, 59, 60) ORDER BY okey, type",
 	[DBQ_KEY_TIMES] = "SELECT id, flags, algorithm, published, active, coalesce(t_active, 0), "
-	                  "coalesce(t_retire, 0), coalesce(t_remove, 0), keytag, keytype "
+	                  "coalesce(t_retire, 0), coalesce(t_remove, 0), keytag, keytype, "
+	                  "coalesce(" ROLL_COL("t_ready") ", 0), coalesce(" ROLL_COL("t_ds") ", 0), "
+	                  "coalesce(" ROLL_COL("cds") ", 0) "
 	                  "FROM dnssec_keys WHERE zone_id = ?1 ORDER BY id",
 	[DBQ_KEY_TIMES_SET] = "UPDATE dnssec_keys SET published = ?3, active = ?4, "
 	                      "t_active = nullif(?5, 0), t_retire = nullif(?6, 0), "
@@ -201,6 +214,13 @@ static const char *const qsql[DBQ_COUNT] = {
 	[DBQ_ZONE_MAX_TTL] = "SELECT coalesce(max(ttl), 0) FROM records WHERE zone_id = ?1",
 	/* one node per file: nobody to tell (the store does not call it) */
 	[DBQ_ANNOUNCE] = "SELECT ?1 WHERE 0",
+	[DBQ_KEY_KSK_SET] = "UPDATE dnssec_keys SET active = ?3, t_retire = nullif(?4, 0), "
+	                    "t_remove = nullif(?5, 0) WHERE zone_id = ?1 AND id = ?2",
+	[DBQ_KEY_ROLL_SET] = "INSERT OR REPLACE INTO dnssec_key_roll (key_id, t_ready, t_ds, cds) "
+	                     "SELECT id, nullif(?3, 0), nullif(?4, 0), ?5 FROM dnssec_keys "
+	                     "WHERE zone_id = ?1 AND id = ?2",
+	[DBQ_UNSIGN_SET] = "INSERT OR REPLACE INTO zone_unsign (zone_id, t_unsign) VALUES (?1, ?2)",
+	[DBQ_UNSIGN_CLEAR] = "DELETE FROM zone_unsign WHERE zone_id = ?1",
 };
 
 struct sq_stmt {
@@ -516,15 +536,15 @@ const struct db_ops db_sqlite_ops = {
 /* WAL frames (pages) past which the checkpointer truncates the WAL. */
 #define CKPT_TRUNCATE_FRAMES 1024
 #define CKPT_BUSY_MS 50
-/* How long a truncation over the bound waits for readers and the writer. */
-#define CKPT_FORCE_MS 5000
-/* The WAL's size is looked at every tick, a PASSIVE checkpoint every 5th. */
-#define CKPT_TICK_MS 20
-#define CKPT_PASSIVE_TICKS 5
+/* How long the writer's truncation over the bound waits for readers and
+ * for a checkpoint of the checkpointer in progress. */
+#define CKPT_FORCE_MS 10000
+#define CKPT_RETRY_US 2000
+/* A PASSIVE checkpoint every tick. */
+#define CKPT_TICK_MS 100
 
 struct db_ckpt {
 	char *path;
-	char *wal_path;       /* path + "-wal" */
 	int64_t wal_max;      /* bytes */
 	pthread_t thread;
 	pthread_mutex_t mu;
@@ -552,29 +572,6 @@ ckpt_wait(struct db_ckpt *ck)
 }
 
 /*
- * Overlapping read snapshots keep some frames needed all the time, so the
- * WAL is never all copied back and would grow without end (80 KiB a zone
- * during a mass creation).  Past half of wal_max (the rest is room for what
- * is written until the next tick) the truncation waits for the readers of
- * the moment to finish (new ones read the database file) and holds the
- * writers meanwhile, at most CKPT_FORCE_MS.  True when it ran.
- */
-static bool
-ckpt_force(struct db_ckpt *ck, struct sq_db *db)
-{
-	struct stat sb;
-	if (stat(ck->wal_path, &sb) != 0 || (int64_t)sb.st_size <= ck->wal_max / 2)
-		return false;
-	sqlite3_busy_timeout(db->h, CKPT_FORCE_MS);
-	int rc = sqlite3_wal_checkpoint_v2(db->h, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
-	sqlite3_busy_timeout(db->h, CKPT_BUSY_MS);
-	if (rc != SQLITE_OK)
-		log_warning(NULL, "store: WAL of %lld bytes over its bound, not truncated: %s",
-		            (long long)sb.st_size, sqlite3_errmsg(db->h));
-	return true;
-}
-
-/*
  * PASSIVE copies back what no reader still needs, never blocking anyone;
  * under a steady stream of writes SQLite may never start the WAL over, so
  * past CKPT_TRUNCATE_FRAMES, all copied, it truncates (waiting at most
@@ -589,24 +586,49 @@ ckpt_passive(struct sq_db *db)
 		sqlite3_wal_checkpoint_v2(db->h, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
 }
 
+static int64_t
+mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/*
+ * The bound itself, on the writer's connection after a commit, while the
+ * store's writer mutex is held: no other writer can take the write lock, so
+ * the truncation only waits for the read snapshots of the moment (new ones
+ * read the database file).  The checkpointer's own thread could not bound
+ * the WAL: between busy writers it never got the write lock and fell back
+ * to PASSIVE, which overlapping readers always leave unfinished.  A
+ * checkpoint of that thread in progress holds the checkpoint lock, for which
+ * SQLite never calls the busy handler (immediate SQLITE_BUSY): retried here
+ * until it is done.
+ */
 static void
 sq_wal_bound(struct db *b, int64_t wal_max)
 {
 	struct sq_db *db = D(b);
 	const char *wal = sqlite3_filename_wal(sqlite3_db_filename(db->h, "main"));
 	struct stat sb;
-	if (wal == NULL || stat(wal, &sb) != 0 || (int64_t)sb.st_size <= wal_max / 4 * 3)
+	if (wal == NULL || stat(wal, &sb) != 0 || (int64_t)sb.st_size <= wal_max / 2)
 		return;
-	if (sqlite3_wal_checkpoint_v2(db->h, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) !=
-	    SQLITE_OK)
+	int64_t deadline = mono_us() + (int64_t)CKPT_FORCE_MS * 1000;
+	int rc;
+	while ((rc = sqlite3_wal_checkpoint_v2(db->h, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL,
+	                                       NULL)) == SQLITE_BUSY && mono_us() < deadline) {
+		struct timespec ts = {0, CKPT_RETRY_US * 1000};
+		nanosleep(&ts, NULL);
+	}
+	if (rc != SQLITE_OK)
 		log_warning(NULL, "store: WAL of %lld bytes over its bound, not truncated: %s",
 		            (long long)sb.st_size, sqlite3_errmsg(db->h));
 }
 
 /*
- * Checkpoints the WAL on a connection of its own (ckpt_force, ckpt_passive).
- * The writer's automatic checkpoints are off, so an API request never waits
- * for the database file's fsync, except past the WAL bound.
+ * Checkpoints the WAL on a connection of its own (ckpt_passive).  The
+ * writer's automatic checkpoints are off, so an API request never waits for
+ * the database file's fsync, except past half the WAL bound (db_wal_bound).
  */
 static void *
 ckpt_main(void *arg)
@@ -623,10 +645,8 @@ ckpt_main(void *arg)
 	if (exec(db, "PRAGMA journal_mode") != 0)
 		log_warning(NULL, "store: the WAL checkpointer cannot read the database");
 	sqlite3_busy_timeout(db->h, CKPT_BUSY_MS);
-	for (unsigned tick = 1; !ckpt_wait(ck); tick++) {
-		if (!ckpt_force(ck, db) && tick % CKPT_PASSIVE_TICKS == 0)
-			ckpt_passive(db);
-	}
+	while (!ckpt_wait(ck))
+		ckpt_passive(db);
 	/* a last full checkpoint at shutdown keeps the WAL small */
 	sqlite3_busy_timeout(db->h, 10000);
 	sqlite3_wal_checkpoint_v2(db->h, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
@@ -642,17 +662,11 @@ db_sqlite_ckpt_start(const char *path, int64_t wal_max)
 		return NULL;
 	ck->wal_max = wal_max;
 	ck->path = strdup(path);
-	size_t n = strlen(path) + sizeof("-wal");
-	ck->wal_path = malloc(n);
-	if (ck->wal_path != NULL)
-		snprintf(ck->wal_path, n, "%s-wal", path);
 	pthread_mutex_init(&ck->mu, NULL);
 	pthread_cond_init(&ck->cv, NULL);
-	if (ck->path == NULL || ck->wal_path == NULL ||
-	    pthread_create(&ck->thread, NULL, ckpt_main, ck) != 0) {
+	if (ck->path == NULL || pthread_create(&ck->thread, NULL, ckpt_main, ck) != 0) {
 		pthread_mutex_destroy(&ck->mu);
 		pthread_cond_destroy(&ck->cv);
-		free(ck->wal_path);
 		free(ck->path);
 		free(ck);
 		return NULL;
@@ -670,7 +684,6 @@ db_sqlite_ckpt_stop(struct db_ckpt *ck)
 	pthread_join(ck->thread, NULL);
 	pthread_mutex_destroy(&ck->mu);
 	pthread_cond_destroy(&ck->cv);
-	free(ck->wal_path);
 	free(ck->path);
 	free(ck);
 }

@@ -104,7 +104,7 @@ load_key(const char *path, const char *flag)
  */
 static const char *const reloadable[] = {
 	"log-level", "log-format", "notify", "api-max-body", "api-max-rrsets", "api-max-records",
-	"api-header-timeout", "api-body-timeout", NULL,
+	"api-header-timeout", "api-body-timeout", "api-max-conn-per-ip", NULL,
 };
 
 /* What a reload applies, checked in full before anything is. */
@@ -117,7 +117,7 @@ struct reload_conf {
 static int
 reload_conf(struct opt *o, struct reload_conf *rc, char *err, size_t errcap)
 {
-	unsigned long long v[5];
+	unsigned long long v[6];
 	if (log_level_parse(opts_str(o, "log-level"), &rc->level) != 0) {
 		snprintf(err, errcap, "--log-level: unknown level '%s'", opts_str(o, "log-level"));
 		return -EINVAL;
@@ -131,11 +131,13 @@ reload_conf(struct opt *o, struct reload_conf *rc, char *err, size_t errcap)
 	    opts_num(o, "api-max-rrsets", 1, 10000000, 10000, &v[1], err, errcap) ||
 	    opts_num(o, "api-max-records", 1, 10000000, 10000, &v[2], err, errcap) ||
 	    opts_num(o, "api-header-timeout", 1, 3600, 10, &v[3], err, errcap) ||
-	    opts_num(o, "api-body-timeout", 1, 3600, 60, &v[4], err, errcap))
+	    opts_num(o, "api-body-timeout", 1, 3600, 60, &v[4], err, errcap) ||
+	    opts_num(o, "api-max-conn-per-ip", 1, 512, 32, &v[5], err, errcap))
 		return -EINVAL;
 	rc->lim = (struct api_limits){.max_body = v[0], .max_rrsets = v[1], .max_records = v[2],
 	                              .header_timeout = (unsigned)v[3],
-	                              .body_timeout = (unsigned)v[4]};
+	                              .body_timeout = (unsigned)v[4],
+	                              .max_conn_per_ip = (unsigned)v[5]};
 	return 0;
 }
 
@@ -174,8 +176,9 @@ reload(struct opt *cur, struct opt *fresh, int argc, char **argv, struct primary
 	for (size_t i = 0; i < n; i++)
 		cur[i] = fresh[i];
 	log_notice(NULL, "configuration reloaded: log-level %s, %zu NOTIFY targets, api-max-body %zu, "
-	           "api-max-rrsets %zu, api-max-records %zu", opts_str(cur, "log-level"),
-	           nt->nvalues, rc.lim.max_body, rc.lim.max_rrsets, rc.lim.max_records);
+	           "api-max-rrsets %zu, api-max-records %zu, api-max-conn-per-ip %u",
+	           opts_str(cur, "log-level"), nt->nvalues, rc.lim.max_body, rc.lim.max_rrsets,
+	           rc.lim.max_records, rc.lim.max_conn_per_ip);
 	return 0;
 }
 
@@ -217,8 +220,8 @@ api_conf(struct opt *primary_opts, const char *key, struct primary *p)
 		                  opts_str(primary_opts, "metrics") : NULL,
 		.propagation = xfr_service_propagation(p->xfr),
 		.mesh = p->mesh,
-		.metrics_fn = xfr_quic_metrics,
-		.metrics_ctx = p->quic,
+		.metrics_fn = primary_metrics,
+		.metrics_ctx = p,
 	};
 	return ao;
 }
@@ -247,6 +250,14 @@ static const struct opt primary_opts_def[] = {
 	 "every ZSK rollover wait (publish -> active, last re-sign -> remove)"},
 	{.name = "dnssec-zsk-lifetime", .arg = "SECONDS", .def = "0", .help = "roll a ZSK "
 	 "automatically after this long active (0: only on request)"},
+	{.name = "dnssec-ds-ttl", .arg = "SECONDS", .def = "86400", .help = "the parent's DS "
+	 "TTL: an old KSK stays this long (+ propagation delay) after the new DS is seen"},
+	{.name = "dnssec-unsign-delay", .arg = "SECONDS", .def = "259200", .help = "dnssec "
+	 "switched off: CDS/CDNSKEY DELETE published this long before the zone goes unsigned "
+	 "(0: at once)"},
+	{.name = "dnssec-parent", .arg = "ADDR[@PORT]", .help = "asked (RD set: a resolver or "
+	 "the parent's server) for the DS of a zone in KSK rollover; its DS there confirms it "
+	 "as {\"ds_seen\": true} would"},
 	{.name = "dnssec-refresh-interval", .arg = "SECONDS", .def = "60", .help = "seconds "
 	 "between signature refresh passes"},
 	{.name = "catalog", .arg = "NAME", .def = "catalog.anycst.invalid.", .help = "catalog zone"},
@@ -261,7 +272,7 @@ static const struct opt primary_opts_def[] = {
 	{.name = "api-max-conn-per-ip", .arg = "N", .def = "32", .help = "API connections per client address"},
 	{.name = "api-header-timeout", .arg = "SECONDS", .def = "10", .help = "deadline for a request's headers"},
 	{.name = "api-body-timeout", .arg = "SECONDS", .def = "60", .help = "deadline for a request's body"},
-	{.name = "mesh-net", .arg = "CIDR", .def = "10.53.0.0/24", .help = "WireGuard mesh (primary: first host)"},
+	{.name = "mesh-net", .arg = "CIDR", .def = "10.53.0.0/24 (fd00:53::/64 when --xfr is IPv6)", .help = "WireGuard mesh, IPv4 or IPv6 (a ULA /64; primary: first host)"},
 	{.name = "wg-endpoint", .arg = "HOST:PORT", .help = "primary's public WireGuard endpoint"},
 	{.name = "wg-private-key", .arg = "FILE", .help = "primary's WireGuard private key"},
 	{.name = "wg-interface", .arg = "NAME", .help = "apply POP peers to this interface (wg set)"},
@@ -348,11 +359,17 @@ main(int argc, char **argv)
 		                                                        "dnssec-propagation-delay", 0,
 		                                                        86400),
 		          .dnssec_zsk_lifetime = (uint32_t)num_opt(primary_opts, "dnssec-zsk-lifetime", 0,
-		                                                   10 * 365 * 86400)},
+		                                                   10 * 365 * 86400),
+		          .dnssec_ds_ttl = (uint32_t)num_opt(primary_opts, "dnssec-ds-ttl", 0,
+		                                             30 * 86400),
+		          .dnssec_unsign_delay = (uint32_t)num_opt(primary_opts, "dnssec-unsign-delay",
+		                                                   0, 365 * 86400)},
 		.dnssec_refresh_interval = (unsigned)num_opt(primary_opts, "dnssec-refresh-interval", 1,
 		                                             86400),
 		.dnssec_refresh_batch = (unsigned)num_opt(primary_opts, "dnssec-refresh-batch", 1,
 		                                          100000),
+		.dnssec_parent = opts_get(primary_opts, "dnssec-parent")->set ?
+		                 opts_str(primary_opts, "dnssec-parent") : NULL,
 		.xfr = opts_str(primary_opts, "xfr"),
 		.notify = nt->values,
 		.nnotify = nt->nvalues,
@@ -360,7 +377,8 @@ main(int argc, char **argv)
 		.tls_key = tlskey,
 		.doq_strict = opts_flag(primary_opts, "doq-strict"),
 		.mesh = {
-			.net = opts_str(primary_opts, "mesh-net"),
+			.net = opts_get(primary_opts, "mesh-net")->nvalues > 0
+			               ? opts_str(primary_opts, "mesh-net") : NULL,
 			.wg_endpoint = wge->set ? wge->values[wge->nvalues - 1] : NULL,
 			.wg_private_key = wgk->set ? wgk->values[wgk->nvalues - 1] : NULL,
 			.wg_interface = wgi->set ? wgi->values[wgi->nvalues - 1] : NULL,

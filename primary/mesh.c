@@ -72,8 +72,8 @@ struct pop {
 	char name[MESH_NAME_MAX];
 	char endpoint[MESH_ENDPOINT_MAX];
 	char public_key[MESH_KEY_TEXT];
-	uint32_t ip;
-	char ip_text[16];
+	uint64_t host;               /* its host number in the mesh network, 0: outside it */
+	char ip_text[MESH_IP_TEXT];
 	uint16_t dns_port;
 	char tsig_name[MESH_TSIG_NAME_MAX];
 	char tsig_secret[MESH_SECRET_MAX];
@@ -119,7 +119,7 @@ pop_info(const struct pop *p, struct mesh_pop_info *pi)
 	pi->name = p->name;
 	pi->endpoint = p->endpoint;
 	pi->public_key = p->public_key;
-	pi->mesh_ip = p->ip;
+	pi->mesh_ip = p->ip_text;
 	pi->dns_port = p->dns_port;
 	pi->tsig_name = p->tsig_name;
 	pi->tsig_secret = p->tsig_secret;
@@ -206,8 +206,9 @@ wg_peer_add(const struct mesh *m, const struct pop *p)
 {
 	if (m->o.wg_interface == NULL)
 		return;
-	char allowed[24], ka[8];
-	snprintf(allowed, sizeof(allowed), "%s/32", p->ip_text);
+	char allowed[MESH_IP_TEXT + 8], ka[8];
+	snprintf(allowed, sizeof(allowed), "%s/%u", p->ip_text,
+	         strchr(p->ip_text, ':') != NULL ? 128u : 32u);
 	snprintf(ka, sizeof(ka), "%d", MESH_KEEPALIVE);
 	const char *args[] = {"set", m->o.wg_interface, "peer", p->public_key, "allowed-ips", allowed,
 	                      "endpoint", p->endpoint, "persistent-keepalive", ka, NULL};
@@ -342,9 +343,13 @@ pop_start(struct mesh *m, struct pop *p)
 	explicit_bzero(spec, sizeof(spec));
 	if (ret != 0)
 		return ret;
-	struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(p->dns_port),
-	                         .sin_addr.s_addr = htonl(p->ip)};
-	ret = notify_target_add(m->notify, (const struct sockaddr *)&to, sizeof(to), &key);
+	struct sockaddr_storage to;
+	socklen_t tl;
+	char hp[MESH_IP_TEXT + 8];
+	mesh_hostport(p->ip_text, p->dns_port, hp, sizeof(hp));
+	ret = addr_parse(hp, p->dns_port, &to, &tl) != 0 ? -EINVAL : 0;
+	if (ret == 0)
+		ret = notify_target_add(m->notify, (const struct sockaddr *)&to, tl, &key);
 	explicit_bzero(&key, sizeof(key));
 	if (ret < 0)
 		return ret;
@@ -389,19 +394,32 @@ load_pop(void *ctx, const struct store_pop *sp)
 	p->dns_port = sp->dns_port;
 	p->created_at = sp->created_at;
 	copy_col(p->tsig_secret, sizeof(p->tsig_secret), sp->tsig_secret);
-	struct in_addr a;
-	if (inet_pton(AF_INET, p->ip_text, &a) != 1 || p->tsig_secret[0] == '\0') {
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	char hp[MESH_IP_TEXT + 8];
+	mesh_hostport(p->ip_text, 53, hp, sizeof(hp));
+	if (addr_parse(hp, 53, &ss, &sl) != 0 || p->tsig_secret[0] == '\0') {
 		log_warning(NULL, "mesh, POP %s has no mesh address or TSIG key in the database, "
 		            "skipped (delete and register it again)", p->name);
 		free(p);
 		return 0;
 	}
-	p->ip = ntohl(a.s_addr);
+	if (mesh_net_host_of(&m->net, p->ip_text, &p->host) != 0) {
+		p->host = 0;   /* kept at its address; new POPs are allocated from --mesh-net */
+		log_warning(NULL, "mesh, POP %s has mesh address %s, outside --mesh-net", p->name,
+		            p->ip_text);
+	}
 	int ret = registry_push(m, p);
 	if (ret == 0 && m->prop != NULL)
 		ret = propagation_pop_add(m->prop, p->name, p->ip_text);
 	if (ret == 0)
 		ret = pop_start(m, p);
+	if (ret == -EAFNOSUPPORT) {   /* registered on a mesh of the other family */
+		log_warning(NULL, "mesh, POP %s at %s gets no NOTIFY: not the address family of "
+		            "--xfr (delete and register it again)", p->name, p->ip_text);
+		p->notify_id = -1;
+		ret = 0;
+	}
 	if (ret != 0) {
 		if (m->npops > 0 && m->pops[m->npops - 1] == p)
 			m->npops--;
@@ -446,9 +464,6 @@ mesh_open(const struct mesh_opts *o, struct store *st, struct propagation *prop,
 	m->notify = notify;
 	pthread_mutex_init(&m->mu, NULL);
 	pthread_mutex_init(&m->wmu, NULL);
-	ret = mesh_net_parse(o->net != NULL ? o->net : MESH_DEFAULT_NET, &m->net, err, errcap);
-	if (ret != 0)
-		goto fail;
 	ret = -EINVAL;
 	struct sockaddr_storage xs;
 	socklen_t xl;
@@ -457,6 +472,22 @@ mesh_open(const struct mesh_opts *o, struct store *st, struct propagation *prop,
 		goto fail;
 	}
 	m->xfr_port = addr_port((const struct sockaddr *)&xs);
+	/* the default mesh follows --xfr's family */
+	const char *net = o->net != NULL ? o->net
+	                  : xs.ss_family == AF_INET6 ? MESH_DEFAULT_NET6 : MESH_DEFAULT_NET;
+	ret = mesh_net_parse(net, &m->net, err, errcap);
+	if (ret != 0)
+		goto fail;
+	ret = -EINVAL;
+	if (xs.ss_family != m->net.family) {
+		char nt[MESH_IP_TEXT + 8];
+		mesh_net_text(&m->net, nt, sizeof(nt));
+		set_err(err, errcap, "--mesh-net %s is %s but --xfr %s is %s: NOTIFYs to the POPs "
+		        "leave from the --xfr address (the primary's mesh address)", nt,
+		        m->net.family == AF_INET6 ? "IPv6" : "IPv4", o->xfr,
+		        xs.ss_family == AF_INET6 ? "IPv6" : "IPv4");
+		goto fail;
+	}
 	struct sockaddr_storage qs;
 	socklen_t ql;
 	m->quic_port = 8853;
@@ -483,10 +514,10 @@ mesh_open(const struct mesh_opts *o, struct store *st, struct propagation *prop,
 	ret = wg_sync(m, err, errcap);
 	if (ret != 0)
 		goto fail;
-	char pip[16], nip[16];
-	mesh_ip_text(mesh_net_primary(&m->net), pip, sizeof(pip));
-	mesh_ip_text(m->net.net, nip, sizeof(nip));
-	log_notice(NULL, "mesh %s/%u, primary %s, %zu POPs registered%s%s", nip, m->net.prefix, pip,
+	char pip[MESH_IP_TEXT], nip[MESH_IP_TEXT + 8];
+	mesh_net_host_text(&m->net, mesh_net_primary(&m->net), pip, sizeof(pip));
+	mesh_net_text(&m->net, nip, sizeof(nip));
+	log_notice(NULL, "mesh %s, primary %s, %zu POPs registered%s%s", nip, pip,
 	           m->npops, o->wg_interface != NULL ? ", interface " : "",
 	           o->wg_interface != NULL ? o->wg_interface : "");
 	*out = m;
@@ -646,8 +677,8 @@ pop_reply(const struct mesh *m, const struct pop *p)
 		json_object_set_new(j, "tsig_file", json_string(path));
 		json_object_set_new(j, "tsig_file_content", json_string(tfile));
 		json_object_set_new(j, "transport", json_string(pi.quic_pin != NULL ? "quic" : "tcp"));
-		char pip[16];
-		mesh_ip_text(mesh_net_primary(&m->net), pip, sizeof(pip));
+		char pip[MESH_IP_TEXT];
+		mesh_net_host_text(&m->net, mesh_net_primary(&m->net), pip, sizeof(pip));
 		json_object_set_new(j, "primary_mesh_ip", json_string(pip));
 		if (pi.public_key != NULL)
 			json_object_set_new(j, "primary_public_key", json_string(pi.public_key));
@@ -687,9 +718,9 @@ mesh_pop_add(struct mesh *m, const struct mesh_register *r, json_t **out, char *
 	pthread_mutex_lock(&m->wmu);   /* the array changes only under wmu (and mu) */
 	pthread_mutex_lock(&m->mu);
 	bool mu_held = true;
-	char netbuf[16];
-	mesh_ip_text(m->net.net, netbuf, sizeof(netbuf));
-	uint32_t *used = NULL;
+	char netbuf[MESH_IP_TEXT + 8];
+	mesh_net_text(&m->net, netbuf, sizeof(netbuf));
+	uint64_t *used = NULL;
 	if (find_name(m, p->name) != NULL) {
 		set_err(err, errcap, "name: POP '%s' is already registered", p->name);
 		ret = -EEXIST;
@@ -709,14 +740,14 @@ mesh_pop_add(struct mesh *m, const struct mesh_register *r, json_t **out, char *
 		goto fail;
 	}
 	for (size_t i = 0; i < m->npops; i++)
-		used[i] = m->pops[i]->ip;
-	ret = mesh_net_alloc(&m->net, used, m->npops, &p->ip);
+		used[i] = m->pops[i]->host;
+	ret = mesh_net_alloc(&m->net, used, m->npops, &p->host);
 	if (ret != 0) {
-		set_err(err, errcap, "mesh address pool %s/%u is full (%zu POPs registered)", netbuf,
-		        m->net.prefix, m->npops);
+		set_err(err, errcap, "mesh address pool %s is full (%zu POPs registered)", netbuf,
+		        m->npops);
 		goto fail;
 	}
-	mesh_ip_text(p->ip, p->ip_text, sizeof(p->ip_text));
+	mesh_net_host_text(&m->net, p->host, p->ip_text, sizeof(p->ip_text));
 	ret = registry_push(m, p);
 	if (ret != 0) {
 		set_err(err, errcap, "out of memory");

@@ -1,7 +1,8 @@
 /*
  * The WireGuard mesh registry of the primary: POPs (points of presence)
  * registered through the API, each with a mesh address allocated from
- * --mesh-net (the primary is the first host, 10.53.0.1 by default), its
+ * --mesh-net, IPv4 or IPv6 (the primary is the first host, 10.53.0.1 by
+ * default, fd00:53::1 in fd00:53::/64), its
  * WireGuard public key, its public endpoint and a TSIG key of its own
  * ("pop-<name>.", hmac-sha256) that may transfer every zone and the catalog.
  *
@@ -38,6 +39,7 @@
 #define MESH_HOST_MAX 256
 #define MESH_ENDPOINT_MAX (MESH_HOST_MAX + 10)
 #define MESH_DEFAULT_NET "10.53.0.0/24"
+#define MESH_DEFAULT_NET6 "fd00:53::/64"   /* the default when --xfr is IPv6 */
 #define MESH_DEFAULT_WG_PORT 51820
 #define MESH_KEEPALIVE 25
 
@@ -45,28 +47,47 @@ struct store;
 
 /* ---- pure helpers --------------------------------------------------------------- */
 
-/* An IPv4 mesh network: addr (host order, network part only) / prefix. */
+/*
+ * A mesh network, IPv4 or IPv6: the network address (network byte order;
+ * IPv4 in the first 4 bytes) / prefix.  Hosts of the network are named by
+ * their host number (the address minus the network): the primary is host
+ * 1, POPs from host 2 up.
+ */
 struct mesh_net {
-	uint32_t net;
+	int family;               /* AF_INET or AF_INET6 */
+	uint8_t net[16];
 	unsigned prefix;
 };
 
+#define MESH_IP_TEXT 46           /* INET6_ADDRSTRLEN */
+
 /*
- * Parses "10.53.0.0/24" (IPv4, prefix 8..30; host bits must be zero).
+ * Parses "10.53.0.0/24" (IPv4, prefix 8..30) or "fd00:53::/64" (IPv6,
+ * prefix 64..126; a ULA /64 is the usual mesh); host bits must be zero.
  * 0 or -EINVAL (message in err).
  */
 int mesh_net_parse(const char *s, struct mesh_net *n, char *err, size_t errcap);
-/* The primary's mesh address: the first host of the network. */
-uint32_t mesh_net_primary(const struct mesh_net *n);
-/* Whether `ip` (host order) is a host address of `n` other than the primary's. */
-bool mesh_net_pop_addr(const struct mesh_net *n, uint32_t ip);
+/* The primary's host number: the first host of the network (1). */
+uint64_t mesh_net_primary(const struct mesh_net *n);
+/* Whether host number `host` is a POP address of `n` (not the network, the
+ * primary, or IPv4's broadcast). */
+bool mesh_net_pop_addr(const struct mesh_net *n, uint64_t host);
 /*
- * The lowest POP address of `n` not in `used[0..nused)`: from the second
- * host up to the last before broadcast.  0 or -ENOSPC (pool full).
+ * The lowest POP host number of `n` not in `used[0..nused)`: from 2 up to
+ * the last before broadcast (IPv4) or the last (IPv6).  0 or -ENOSPC.
  */
-int mesh_net_alloc(const struct mesh_net *n, const uint32_t *used, size_t nused, uint32_t *out);
-/* Dotted text of `ip` (host order) into buf (16 bytes suffice). */
-void mesh_ip_text(uint32_t ip, char *buf, size_t cap);
+int mesh_net_alloc(const struct mesh_net *n, const uint64_t *used, size_t nused, uint64_t *out);
+/* The text of host `host` of `n` (MESH_IP_TEXT bytes suffice). */
+void mesh_net_host_text(const struct mesh_net *n, uint64_t host, char *buf, size_t cap);
+/* The host number of address `text` in `n`: 0, or -EINVAL when it is not
+ * an address of n's family inside n. */
+int mesh_net_host_of(const struct mesh_net *n, const char *text, uint64_t *host);
+/* "ADDRESS/PREFIX" of the network. */
+void mesh_net_text(const struct mesh_net *n, char *buf, size_t cap);
+/* The prefix of one host: 32 (IPv4) or 128 (IPv6), for AllowedIPs. */
+unsigned mesh_net_host_prefix(const struct mesh_net *n);
+/* "IP:PORT", or "[IP]:PORT" for an IPv6 address. */
+void mesh_hostport(const char *ip, unsigned port, char *buf, size_t cap);
 
 /*
  * A WireGuard key: base64 (standard alphabet, padded, 44 characters) of
@@ -91,7 +112,7 @@ struct mesh_pop_info {
 	const char *name;
 	const char *endpoint;     /* "host:port" as registered */
 	const char *public_key;
-	uint32_t mesh_ip;
+	const char *mesh_ip;      /* its mesh address, text */
 	uint16_t dns_port;
 	const char *tsig_name;    /* "pop-<name>." */
 	const char *tsig_secret;  /* base64 */
@@ -113,7 +134,7 @@ struct mesh_primary_info {
 /*
  * The POP's wg-quick config (malloc'd text): [Interface] with its Address,
  * a PrivateKey placeholder and the ListenPort of its endpoint; the primary
- * as its only [Peer] (AllowedIPs = primary/32, Endpoint, PersistentKeepalive).
+ * as its only [Peer] (AllowedIPs = primary/32 or /128, Endpoint, PersistentKeepalive).
  * NULL on -ENOMEM.
  */
 char *mesh_render_pop_conf(const struct mesh_primary_info *pr, const struct mesh_pop_info *pop);
@@ -143,7 +164,8 @@ char *mesh_render_tsig_file(const struct mesh_pop_info *pop);
 /* ---- the registry ---------------------------------------------------------------- */
 
 struct mesh_opts {
-	const char *net;               /* --mesh-net, NULL: MESH_DEFAULT_NET */
+	const char *net;               /* --mesh-net, NULL: MESH_DEFAULT_NET, or
+	                                  MESH_DEFAULT_NET6 when --xfr is IPv6 */
 	const char *xfr;               /* --xfr ADDR:PORT (NOTIFYs leave from its address) */
 	const char *quic;              /* --quic ADDR:PORT */
 	const char *quic_pin;          /* NULL: QUIC not served */

@@ -33,10 +33,45 @@ set_err(char *err, size_t cap, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* The address's bytes: 4 for IPv4, 16 for IPv6. */
+static size_t
+net_len(const struct mesh_net *n)
+{
+	return n->family == AF_INET ? 4 : 16;
+}
+
+static unsigned
+host_bits(const struct mesh_net *n)
+{
+	return (unsigned)net_len(n) * 8 - n->prefix;
+}
+
+/* The largest host number of the network (all host bits set). */
+static uint64_t
+host_max(const struct mesh_net *n)
+{
+	unsigned b = host_bits(n);
+	return b >= 64 ? UINT64_MAX : ((uint64_t)1 << b) - 1;
+}
+
+/* Whether the bits of `a` past the prefix are zero (== a network address). */
+static bool
+host_bits_zero(const uint8_t *a, size_t len, unsigned prefix)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned first = (unsigned)i * 8;
+		uint8_t keep = first >= prefix ? 0 : prefix - first >= 8 ? 0xff
+		               : (uint8_t)(0xff << (8 - (prefix - first)));
+		if ((a[i] & (uint8_t)~keep) != 0)
+			return false;
+	}
+	return true;
+}
+
 int
 mesh_net_parse(const char *s, struct mesh_net *n, char *err, size_t errcap)
 {
-	char buf[32];
+	char buf[INET6_ADDRSTRLEN + 1];
 	const char *slash = strchr(s, '/');
 	size_t alen = slash != NULL ? (size_t)(slash - s) : 0;
 	if (slash == NULL || alen == 0 || alen >= sizeof(buf)) {
@@ -45,61 +80,63 @@ mesh_net_parse(const char *s, struct mesh_net *n, char *err, size_t errcap)
 	}
 	memcpy(buf, s, alen);
 	buf[alen] = '\0';
-	struct in_addr a;
-	if (inet_pton(AF_INET, buf, &a) != 1) {
-		set_err(err, errcap, "mesh network '%.64s': '%s' is not an IPv4 address", s, buf);
+	memset(n, 0, sizeof(*n));
+	unsigned lo, hi;
+	if (inet_pton(AF_INET, buf, n->net) == 1) {
+		n->family = AF_INET;
+		lo = 8;
+		hi = 30;
+	} else if (inet_pton(AF_INET6, buf, n->net) == 1) {
+		n->family = AF_INET6;
+		lo = 64;    /* host numbers fit 64 bits; a ULA /64 is the usual mesh */
+		hi = 126;
+	} else {
+		set_err(err, errcap, "mesh network '%.64s': '%s' is not an IPv4 or IPv6 address", s,
+		        buf);
 		return -EINVAL;
 	}
 	char *end = NULL;
 	errno = 0;
 	unsigned long p = strtoul(slash + 1, &end, 10);
-	if (end == slash + 1 || *end != '\0' || errno != 0 || p < 8 || p > 30) {
-		set_err(err, errcap, "mesh network '%.64s': prefix must be 8..30", s);
+	if (end == slash + 1 || *end != '\0' || errno != 0 || slash[1] < '0' || slash[1] > '9' ||
+	    p < lo || p > hi) {
+		set_err(err, errcap, "mesh network '%.64s': an %s prefix must be %u..%u", s,
+		        n->family == AF_INET ? "IPv4" : "IPv6", lo, hi);
 		return -EINVAL;
 	}
-	uint32_t ip = ntohl(a.s_addr);
-	uint32_t mask = p == 0 ? 0 : ~(uint32_t)0 << (32 - p);
-	if ((ip & ~mask) != 0) {
+	if (!host_bits_zero(n->net, net_len(n), (unsigned)p)) {
 		set_err(err, errcap, "mesh network '%.64s' has host bits set", s);
 		return -EINVAL;
 	}
-	n->net = ip;
 	n->prefix = (unsigned)p;
 	return 0;
 }
 
-static uint32_t
-net_mask(const struct mesh_net *n)
-{
-	return ~(uint32_t)0 << (32 - n->prefix);
-}
-
-uint32_t
+uint64_t
 mesh_net_primary(const struct mesh_net *n)
 {
-	return n->net + 1;
+	(void)n;
+	return 1;
 }
 
 bool
-mesh_net_pop_addr(const struct mesh_net *n, uint32_t ip)
+mesh_net_pop_addr(const struct mesh_net *n, uint64_t host)
 {
-	uint32_t mask = net_mask(n);
-	if ((ip & mask) != n->net)
+	if (host < 2 || host > host_max(n))
 		return false;
-	uint32_t host = ip & ~mask;
-	return host >= 2 && host < ~mask;   /* not network, primary or broadcast */
+	/* IPv4 keeps its broadcast address out; IPv6 has none */
+	return n->family != AF_INET || host < host_max(n);
 }
 
 int
-mesh_net_alloc(const struct mesh_net *n, const uint32_t *used, size_t nused, uint32_t *out)
+mesh_net_alloc(const struct mesh_net *n, const uint64_t *used, size_t nused, uint64_t *out)
 {
-	uint32_t last = n->net | ~net_mask(n);   /* broadcast */
-	for (uint32_t ip = n->net + 2; ip < last; ip++) {
+	for (uint64_t h = 2; mesh_net_pop_addr(n, h); h++) {
 		bool taken = false;
 		for (size_t i = 0; i < nused && !taken; i++)
-			taken = used[i] == ip;
+			taken = used[i] == h;
 		if (!taken) {
-			*out = ip;
+			*out = h;
 			return 0;
 		}
 	}
@@ -107,9 +144,62 @@ mesh_net_alloc(const struct mesh_net *n, const uint32_t *used, size_t nused, uin
 }
 
 void
-mesh_ip_text(uint32_t ip, char *buf, size_t cap)
+mesh_net_host_text(const struct mesh_net *n, uint64_t host, char *buf, size_t cap)
 {
-	snprintf(buf, cap, "%u.%u.%u.%u", ip >> 24, (ip >> 16) & 0xff, (ip >> 8) & 0xff, ip & 0xff);
+	uint8_t a[16];
+	size_t len = net_len(n);
+	memcpy(a, n->net, sizeof(a));
+	for (size_t i = 0; i < 8 && i < len; i++)
+		a[len - 1 - i] |= (uint8_t)(host >> (8 * i));
+	char t[INET6_ADDRSTRLEN];
+	if (inet_ntop(n->family, a, t, sizeof(t)) == NULL)
+		t[0] = '\0';
+	snprintf(buf, cap, "%s", t);
+}
+
+int
+mesh_net_host_of(const struct mesh_net *n, const char *text, uint64_t *host)
+{
+	uint8_t a[16] = {0};
+	size_t len = net_len(n);
+	if (inet_pton(n->family, text, a) != 1)
+		return -EINVAL;
+	uint8_t masked[16];
+	memcpy(masked, a, sizeof(masked));
+	uint64_t h = 0;
+	for (size_t i = 0; i < 8 && i < len; i++)
+		h |= (uint64_t)a[len - 1 - i] << (8 * i);
+	h &= host_max(n);
+	for (size_t i = 0; i < 8 && i < len; i++)
+		masked[len - 1 - i] &= (uint8_t)~(uint8_t)(host_max(n) >> (8 * i));
+	if (memcmp(masked, n->net, len) != 0)
+		return -EINVAL;
+	*host = h;
+	return 0;
+}
+
+void
+mesh_net_text(const struct mesh_net *n, char *buf, size_t cap)
+{
+	char t[INET6_ADDRSTRLEN];
+	if (inet_ntop(n->family, n->net, t, sizeof(t)) == NULL)
+		t[0] = '\0';
+	snprintf(buf, cap, "%s/%u", t, n->prefix);
+}
+
+unsigned
+mesh_net_host_prefix(const struct mesh_net *n)
+{
+	return (unsigned)net_len(n) * 8;
+}
+
+void
+mesh_hostport(const char *ip, unsigned port, char *buf, size_t cap)
+{
+	if (strchr(ip, ':') != NULL)
+		snprintf(buf, cap, "[%s]:%u", ip, port);
+	else
+		snprintf(buf, cap, "%s:%u", ip, port);
 }
 
 int
@@ -258,12 +348,11 @@ mesh_render_pop_conf(const struct mesh_primary_info *pr, const struct mesh_pop_i
 {
 	struct strbuf b;
 	strbuf_init(&b);
-	char ip[16], pip[16];
-	mesh_ip_text(pop->mesh_ip, ip, sizeof(ip));
-	mesh_ip_text(mesh_net_primary(pr->net), pip, sizeof(pip));
+	char pip[MESH_IP_TEXT];
+	mesh_net_host_text(pr->net, mesh_net_primary(pr->net), pip, sizeof(pip));
 	strbuf_printf(&b, "# anycst mesh: POP %s\n", pop->name);
 	strbuf_printf(&b, "[Interface]\n");
-	strbuf_printf(&b, "Address = %s/%u\n", ip, pr->net->prefix);
+	strbuf_printf(&b, "Address = %s/%u\n", pop->mesh_ip, pr->net->prefix);
 	strbuf_printf(&b, "PrivateKey = <PRIVATE KEY OF %s: the private key of public key %s>\n",
 	       pop->name, pop->public_key);
 	strbuf_printf(&b, "ListenPort = %u\n", endpoint_port(pop->endpoint, MESH_DEFAULT_WG_PORT));
@@ -274,7 +363,7 @@ mesh_render_pop_conf(const struct mesh_primary_info *pr, const struct mesh_pop_i
 	else
 		strbuf_printf(&b, "PublicKey = <PUBLIC KEY OF THE PRIMARY: start anycst-primary with "
 		       "--wg-private-key>\n");
-	strbuf_printf(&b, "AllowedIPs = %s/32\n", pip);
+	strbuf_printf(&b, "AllowedIPs = %s/%u\n", pip, mesh_net_host_prefix(pr->net));
 	if (pr->endpoint != NULL)
 		strbuf_printf(&b, "Endpoint = %s\n", pr->endpoint);
 	strbuf_printf(&b, "PersistentKeepalive = %d\n", MESH_KEEPALIVE);
@@ -287,8 +376,8 @@ mesh_render_primary_conf(const struct mesh_primary_info *pr, const struct mesh_p
 {
 	struct strbuf b;
 	strbuf_init(&b);
-	char pip[16];
-	mesh_ip_text(mesh_net_primary(pr->net), pip, sizeof(pip));
+	char pip[MESH_IP_TEXT];
+	mesh_net_host_text(pr->net, mesh_net_primary(pr->net), pip, sizeof(pip));
 	strbuf_printf(&b, "# anycst mesh: the primary, %zu POPs\n", npops);
 	strbuf_printf(&b, "[Interface]\n");
 	strbuf_printf(&b, "Address = %s/%u\n", pip, pr->net->prefix);
@@ -299,11 +388,10 @@ mesh_render_primary_conf(const struct mesh_primary_info *pr, const struct mesh_p
 		       "--wg-private-key>\n");
 	strbuf_printf(&b, "ListenPort = %u\n", pr->listen_port);
 	for (size_t i = 0; i < npops; i++) {
-		char ip[16];
-		mesh_ip_text(pops[i].mesh_ip, ip, sizeof(ip));
 		strbuf_printf(&b, "\n[Peer]\n# POP %s\n", pops[i].name);
 		strbuf_printf(&b, "PublicKey = %s\n", pops[i].public_key);
-		strbuf_printf(&b, "AllowedIPs = %s/32\n", ip);
+		strbuf_printf(&b, "AllowedIPs = %s/%u\n", pops[i].mesh_ip,
+		              strchr(pops[i].mesh_ip, ':') != NULL ? 128u : 32u);
 		strbuf_printf(&b, "Endpoint = %s\n", pops[i].endpoint);
 		strbuf_printf(&b, "PersistentKeepalive = %d\n", MESH_KEEPALIVE);
 	}
@@ -315,17 +403,20 @@ mesh_render_command(const struct mesh_primary_info *pr, const struct mesh_pop_in
 {
 	struct strbuf b;
 	strbuf_init(&b);
-	char ip[16], pip[16];
-	mesh_ip_text(pop->mesh_ip, ip, sizeof(ip));
-	mesh_ip_text(mesh_net_primary(pr->net), pip, sizeof(pip));
-	if (pr->quic_pin != NULL)
-		strbuf_printf(&b, "anycst-secondary --primary %s:%u --transport quic --pin %s", pip,
-		       pr->quic_port, pr->quic_pin);
-	else
-		strbuf_printf(&b, "anycst-secondary --primary %s:%u --transport tcp", pip, pr->xfr_port);
+	char pip[MESH_IP_TEXT], hp[MESH_IP_TEXT + 8];
+	mesh_net_host_text(pr->net, mesh_net_primary(pr->net), pip, sizeof(pip));
+	if (pr->quic_pin != NULL) {
+		mesh_hostport(pip, pr->quic_port, hp, sizeof(hp));
+		strbuf_printf(&b, "anycst-secondary --primary %s --transport quic --pin %s", hp,
+		              pr->quic_pin);
+	} else {
+		mesh_hostport(pip, pr->xfr_port, hp, sizeof(hp));
+		strbuf_printf(&b, "anycst-secondary --primary %s --transport tcp", hp);
+	}
 	strbuf_printf(&b, " --tsig-file " MESH_TSIG_FILE_DIR "/%.*s.tsig", (int)strcspn(pop->tsig_name, "."),
 	       pop->tsig_name);
-	strbuf_printf(&b, " --listen %s:%u", ip, pop->dns_port);
+	mesh_hostport(pop->mesh_ip, pop->dns_port, hp, sizeof(hp));
+	strbuf_printf(&b, " --listen %s", hp);
 	strbuf_printf(&b, " --catalog %s", pr->catalog != NULL ? pr->catalog : "catalog.anycst.invalid.");
 	strbuf_printf(&b, " --identity %s", pop->name);
 	return strbuf_take(&b);

@@ -103,6 +103,7 @@ struct notify {
 	struct propagation *prop;
 	struct xfrout *xo;        /* signed SOA queries and UPDATEs over UDP; NULL: none */
 	int fd, evfd;
+	int family;               /* fd's: the --xfr address's; targets must share it */
 	pthread_t thread;
 	bool started;
 	pthread_mutex_t lock;
@@ -148,6 +149,7 @@ notify_new(const struct sockaddr *from, socklen_t fromlen, const struct notify_s
 		return NULL;
 	}
 	n->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	n->family = from->sa_family;
 	n->fd = socket(from->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (n->fd < 0 || n->evfd < 0)
 		goto fail;
@@ -211,6 +213,10 @@ notify_target_add(struct notify *n, const struct sockaddr *to, socklen_t tolen,
 {
 	if (tolen > sizeof(struct sockaddr_storage))
 		return -EINVAL;
+	/* the one socket is bound to the --xfr address (IPV6_V6ONLY): it cannot
+	 * reach the other family, and sendto would fail for ever */
+	if (to->sa_family != n->family)
+		return -EAFNOSUPPORT;
 	struct req *r = calloc(1, sizeof(*r));
 	struct target *t = calloc(1, sizeof(*t));
 	if (r == NULL || t == NULL) {

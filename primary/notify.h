@@ -70,7 +70,8 @@ struct notify *notify_new(const struct sockaddr *from, socklen_t fromlen,
  * registered POP.  `key` NULL: signed with the zone's key (notify_source
  * key); else always with `key` (a POP's own).  Thread-safe; returns once
  * the target is in (the thread has taken it).  Its id (>= 0), or -ENOSPC,
- * -ENOMEM, -EINVAL.
+ * -ENOMEM, -EINVAL, -EAFNOSUPPORT (not the family of the --xfr address the
+ * NOTIFYs leave from).
  */
 int notify_target_add(struct notify *n, const struct sockaddr *to, socklen_t tolen,
                       const struct dns_tsig_key *key);

@@ -47,8 +47,8 @@ primary_open(const struct primary_conf *c, struct primary **out, char *err, size
 		goto fail;
 	xfr_service_set_mesh(p->xfr, p->mesh);
 	if (store_can_sign(p->store)) {
-		ret = resigner_start(p->store, c->dnssec_refresh_interval, c->dnssec_refresh_batch, &p->resigner, err,
-		                     errcap);
+		ret = resigner_start(p->store, c->dnssec_refresh_interval, c->dnssec_refresh_batch,
+		                     c->dnssec_parent, &p->resigner, err, errcap);
 		if (ret != 0)
 			goto fail;
 	}
@@ -71,4 +71,15 @@ primary_close(struct primary *p)
 	mesh_close(p->mesh);
 	store_close(p->store);
 	free(p);
+}
+
+int
+primary_metrics(void *ctx, char *buf, size_t cap)
+{
+	struct primary *p = ctx;
+	int n = p->quic != NULL ? xfr_quic_metrics(p->quic, buf, cap) : 0;
+	if (n < 0)
+		n = 0;
+	int m = xfr_service_metrics(p->xfr, buf + n, cap - (size_t)n);
+	return m < 0 ? n : n + m;
 }

@@ -28,6 +28,7 @@ struct primary_conf {
 	struct mesh_opts mesh;          /* .xfr, .quic, .catalog, .quic_pin filled in here */
 	unsigned dnssec_refresh_interval; /* seconds between signature refresh passes (0: 60) */
 	unsigned dnssec_refresh_batch;    /* rrsets re-signed per zone and pass (0: 200) */
+	const char *dnssec_parent;        /* asked for the DS in KSK rollovers (NULL: none) */
 };
 
 struct primary {
@@ -50,5 +51,11 @@ int primary_open(const struct primary_conf *c, struct primary **out, char *err, 
  * first).  NULL ok.
  */
 void primary_close(struct primary *p);
+
+/*
+ * The primary's own lines for GET /metrics (an api_metrics_fn, ctx = the
+ * primary): the QUIC listener's, then DNS UPDATE's.  Bytes written or -1.
+ */
+int primary_metrics(void *ctx, char *buf, size_t cap);
 
 #endif

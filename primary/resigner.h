@@ -6,6 +6,9 @@
  * together expire spread by their per-rrset jitter, so each refresh is a
  * small IXFR, never one giant one; then takes one step of the zone's ZSK
  * rollover (store_zone_roll: publish, activate, re-sign a batch, remove).
+ * With `parent` (--dnssec-parent ADDR[@PORT]) it first asks that server for
+ * the DS of a zone whose incoming KSK's CDS is up (primary/parent_ds.h) and,
+ * when it is there, confirms it as the operator's ds_seen would.
  */
 #ifndef PRIMARY_RESIGNER_H
 #define PRIMARY_RESIGNER_H
@@ -16,9 +19,9 @@
 
 struct resigner;
 
-/* Starts it.  0, or -ENOMEM/-EAGAIN with err filled. */
-int resigner_start(struct store *st, unsigned interval, size_t batch, struct resigner **out,
-                   char *err, size_t errcap);
+/* Starts it.  0, or -ENOMEM/-EAGAIN/-EINVAL (a bad `parent`) with err filled. */
+int resigner_start(struct store *st, unsigned interval, size_t batch, const char *parent,
+                   struct resigner **out, char *err, size_t errcap);
 /* Stops the thread (waits for a refresh under way) and frees.  NULL ok. */
 void resigner_stop(struct resigner *r);
 

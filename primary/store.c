@@ -150,6 +150,8 @@ store_open(const struct store_opts *o, struct store **out, char *err, size_t err
 	st->dnskey_ttl = o->dnssec_dnskey_ttl ? o->dnssec_dnskey_ttl : 3600;
 	st->roll_delay = o->dnssec_propagation_delay;
 	st->zsk_lifetime = o->dnssec_zsk_lifetime;
+	st->ds_ttl = o->dnssec_ds_ttl;
+	st->unsign_delay = o->dnssec_unsign_delay;
 	if (o->dnssec_secret != NULL) {
 		st->has_kek = gnutls_hash_fast(GNUTLS_DIG_SHA256, o->dnssec_secret,
 		                               strlen(o->dnssec_secret), st->kek) == 0;
@@ -359,7 +361,7 @@ bool
 store_type_signer(uint16_t t)
 {
 	return t == DNS_T_RRSIG || t == DNS_T_NSEC || t == DNS_T_NSEC3 || t == DNS_T_NSEC3PARAM ||
-	       t == DNS_T_DNSKEY;
+	       t == DNS_T_DNSKEY || t == DNS_T_CDS || t == DNS_T_CDNSKEY;
 }
 
 int

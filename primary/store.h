@@ -52,6 +52,8 @@ struct store_opts {
 	uint32_t dnssec_dnskey_ttl;        /* DNSKEY TTL (0: 3600) */
 	uint32_t dnssec_propagation_delay; /* added to every rollover wait, seconds */
 	uint32_t dnssec_zsk_lifetime;      /* automatic ZSK rollover after (0: off) */
+	uint32_t dnssec_ds_ttl;            /* the parent's DS TTL: old KSK kept after ds_seen */
+	uint32_t dnssec_unsign_delay;      /* CDS DELETE before unsigning (0: unsign at once) */
 };
 
 /*
@@ -130,6 +132,7 @@ struct store_zone {
 	bool is_catalog;
 	bool dnssec;                       /* signed (schema 0005 zone_dnssec) */
 	bool nsec3;                        /* NSEC3 1 0 0 - (else NSEC) */
+	int64_t unsign_at;                 /* switched off: CDS DELETE, unsigned then (0: no) */
 };
 
 /*
@@ -176,7 +179,7 @@ struct store_row {
 	const char *content;    /* TXT/SPF text as a client sent it, or NULL */
 };
 typedef int (*store_row_fn)(void *ctx, const struct store_row *r);
-/* The types only the signer writes (RRSIG, NSEC, NSEC3, NSEC3PARAM, DNSKEY). */
+/* The types only the signer writes (RRSIG, NSEC, NSEC3, NSEC3PARAM, DNSKEY, CDS, CDNSKEY). */
 bool store_type_signer(uint16_t type);
 /*
  * Every record (disabled too) but the signer's (store_type_signer) in canonical order, optionally only those at
@@ -252,6 +255,38 @@ int store_snap_zone_update_keys(struct store_snap *sn, const struct store_zone *
  * 1 yes, 0 no, -EIO. */
 int store_snap_update_allowed(struct store_snap *sn, const struct store_zone *z, const char *key);
 
+/*
+ * A zone's update_policy (schema 0009): per-key limits on DNS UPDATE, like
+ * BIND's update-policy grants.  A key in update_tsig_key_ids with no rule
+ * may change every name and type; a key with rules may change only what one
+ * of them allows (primary/store_upolicy.c).
+ */
+enum store_upolicy_match {
+	STORE_UPM_SUBDOMAIN,   /* the name or any name below it */
+	STORE_UPM_NAME,        /* exactly the name */
+	STORE_UPM_PATTERN,     /* as many labels, a '*' label matching any one label */
+};
+#define STORE_UPOLICY_TYPES 16
+#define STORE_UPOLICY_MAX 64   /* rules per zone */
+struct store_upolicy_rule {
+	char key[DNS_NAME_TEXT_MAX];   /* TSIG key name, presentation */
+	enum store_upolicy_match match;
+	uint8_t name[DNS_NAME_MAX];    /* wire, inside the zone */
+	uint16_t types[STORE_UPOLICY_TYPES];
+	size_t ntypes;                 /* 0: every type */
+};
+typedef int (*store_upolicy_fn)(void *ctx, const struct store_upolicy_rule *r);
+/* The zone's rules in the order set.  0, -EIO or fn's non-zero. */
+int store_snap_zone_update_policy(struct store_snap *sn, const struct store_zone *z,
+                                  store_upolicy_fn fn, void *ctx);
+/* Whether rule r allows changing (owner, type); type 255 (ANY, a name's
+ * deletion) only when the rule names no types. */
+bool store_upolicy_allows(const struct store_upolicy_rule *r, const uint8_t *owner,
+                          uint16_t type);
+/* "subdomain", "name", "pattern"; and back (0 or -EINVAL). */
+const char *store_upolicy_match_name(enum store_upolicy_match m);
+int store_upolicy_match_parse(const char *s, enum store_upolicy_match *m);
+
 /* Creates or replaces a key (name normalised to lower case + trailing dot).
  * `replace` false: -EEXIST when present.  0, -EEXIST, -EINVAL, -EIO. */
 int store_tsig_put(struct store *st, const struct store_tsig_key *k, bool replace);
@@ -282,6 +317,8 @@ struct store_op {
 	const struct store_rec *recs;
 	size_t nrecs;
 	bool keep_records;       /* REPLACE without "records": records stay (TTL too unless has_ttl) */
+	bool soa_if_newer;       /* an SOA REPLACE applied only when its serial is newer than the
+	                            zone's (RFC 1982); else skipped (DNS UPDATE, RFC 2136 §3.4.2.2) */
 	const struct store_comment *comments;  /* REPLACE: replaces comments when has_comments */
 	size_t ncomments;
 	bool has_comments;
@@ -339,6 +376,18 @@ int store_zone_patch_if(struct store *st, const uint8_t *zone, const char *accou
                         char *err, size_t errcap);
 
 /*
+ * store_zone_patch_if for a DNS UPDATE signed with TSIG key `key`: inside
+ * the same write transaction, before the prerequisites, the key must be in
+ * the zone's update_tsig_key_ids (else -EACCES) and every op must be allowed
+ * by one of the key's update_policy rules when it has any (else -EPERM,
+ * `err` naming the op's owner and type, nothing about the policy).
+ */
+int store_zone_update_dns(struct store *st, const uint8_t *zone, const char *key,
+                          const struct store_prereq *pre, size_t npre, size_t *failed,
+                          const struct store_op *ops, size_t nops, struct store_result *res,
+                          char *err, size_t errcap);
+
+/*
  * PowerDNS zone fields stored beside the zone (primary/store_pdns.c): NULL
  * leaves a field as it is (a new zone: "").
  */
@@ -376,6 +425,8 @@ struct store_zone_new {
 	size_t ntsig_keys;
 	const char *const *update_keys;   /* update_tsig_key_ids (DNS UPDATE) */
 	size_t nupdate_keys;
+	const struct store_upolicy_rule *update_policy;   /* update_policy (DNS UPDATE) */
+	size_t nupdate_policy;
 	bool cross_account;           /* admin: may be a parent or child of another account's
 	                                 zone (logged); else that is -EEXIST */
 	bool dnssec;                  /* sign it: a CSK of `dnssec_alg`, NSEC or NSEC3 */
@@ -417,6 +468,9 @@ struct store_zone_settings {
 	bool has_update_keys;
 	const char *const *update_keys;   /* update_tsig_key_ids */
 	size_t nupdate_keys;
+	bool has_update_policy;
+	const struct store_upolicy_rule *update_policy;   /* keys must exist; names inside */
+	size_t nupdate_policy;
 };
 /*
  * 0, -ENOENT, -ESTALE (if_match), -EPERM (catalog: only master_tsig_key_ids may be set),
@@ -437,18 +491,24 @@ bool store_can_sign(const struct store *st);
  * Switches signing on for zone `zone` (a CSK of `alg` unless it has keys),
  * with NSEC or NSEC3 (1 0 0 -), signing it whole in one transaction: one
  * serial, one journal entry.  Already signed with the same denial: 0,
- * nothing done; with the other one: -ENOTSUP (err).
+ * nothing done (a switch-off under way, store_zone_unsign, is cancelled in
+ * one serial); with the other one: the chain is rebuilt and the zone
+ * re-signed, one serial, one journal entry.
  * -EPERM without a key file, -ENOENT, -EINVAL (err), -EIO.
  */
 int store_zone_sign(struct store *st, const uint8_t *zone, const char *account, bool nsec3,
                     uint8_t alg, struct store_result *res, char *err, size_t errcap);
 
 /*
- * Switches signing off: removes every RRSIG, NSEC, NSEC3, NSEC3PARAM and
- * DNSKEY record and the keys, in one serial and one journal entry.
+ * Switches signing off.  With `now` (the operator confirms the parent has
+ * no DS left) or --dnssec-unsign-delay 0: removes every RRSIG, NSEC, NSEC3,
+ * NSEC3PARAM, DNSKEY, CDS and CDNSKEY record and the keys, in one serial and
+ * one journal entry.  Else the zone stays signed and publishes CDS/CDNSKEY
+ * DELETE (RFC 8078 §4) in one serial; the resigner unsigns it at
+ * unsign_at (store_ksk.c); a second call without `now` changes nothing.
  * Not signed: 0, nothing done.  -ENOENT, -EIO.
  */
-int store_zone_unsign(struct store *st, const uint8_t *zone, const char *account,
+int store_zone_unsign(struct store *st, const uint8_t *zone, const char *account, bool now,
                       struct store_result *res, char *err, size_t errcap);
 
 /*
@@ -479,6 +539,23 @@ int store_zone_roll(struct store *st, const uint8_t *zone, size_t max, struct st
 int store_zsk_rollover(struct store *st, const uint8_t *zone, const char *account,
                        int64_t key_id, struct store_result *res, char *err, size_t errcap);
 
+/*
+ * Starts a double-signature rollover of key `key_id`, the zone's active KSK
+ * or CSK (store_ksk.c): a new key of its type signs beside it, CDS/CDNSKEY
+ * follow after the DNSKEY TTL, the old key goes after store_ksk_ds_seen.
+ * 0, -ENOENT, -EINVAL (err), -EEXIST (one under way), -EPERM, -EIO.
+ */
+int store_ksk_rollover(struct store *st, const uint8_t *zone, const char *account,
+                       int64_t key_id, struct store_result *res, char *err, size_t errcap);
+/*
+ * The operator saw the DS of incoming key `key_id` at the parent: CDS and
+ * CDNSKEY are withdrawn and the old KSK is retired after --dnssec-ds-ttl.
+ * Seen already: 0, nothing done.  0, -ENOENT, -EINVAL (err: not incoming, or
+ * its CDS not published yet), -EIO.
+ */
+int store_ksk_ds_seen(struct store *st, const uint8_t *zone, const char *account, int64_t key_id,
+                      struct store_result *res, char *err, size_t errcap);
+
 /* A zone's key as the cryptokeys API shows it. */
 struct store_cryptokey {
 	int64_t id;
@@ -487,6 +564,7 @@ struct store_cryptokey {
 	uint8_t alg;
 	uint16_t tag;
 	bool active, published;
+	bool cds;                 /* its CDS/CDNSKEY are published (KSK rollover) */
 	const uint8_t *dnskey;    /* rdata, valid during the callback */
 	size_t dnskey_len;
 };

@@ -409,6 +409,23 @@ delete_name(struct change *ch, const struct store_op *op)
 	return 0;
 }
 
+/* An SOA op's serial against the zone's SOA: 1 when newer (RFC 1982), 0 when
+ * not (or when it cannot be read: op_check then names the fault), -errno. */
+static int
+soa_newer(struct change *ch, const struct store_op *op)
+{
+	struct row *cur;
+	size_t ncur;
+	int ret = read_rrset(ch->st, ch->z->id, &ch->apex, DNS_T_SOA, &cur, &ncur);
+	if (ret != 0)
+		return ret;
+	struct dns_soa a, b;
+	if (ncur != 1 || op->nrecs != 1 || dns_soa_parse(cur->rd, cur->rdlen, &a) != 0 ||
+	    dns_soa_parse(op->recs[0].rdata, op->recs[0].rdlen, &b) != 0)
+		return 1;
+	return dns_serial_gt(b.serial, a.serial) ? 1 : 0;
+}
+
 static int
 apply_op(struct change *ch, const struct store_op *op)
 {
@@ -418,6 +435,11 @@ apply_op(struct change *ch, const struct store_op *op)
 	size_t errcap = ch->errcap;
 	if (op->kind == STORE_OP_DELETE_NAME)
 		return delete_name(ch, op);
+	if (op->soa_if_newer && op->type == DNS_T_SOA) {
+		int newer = soa_newer(ch, op);
+		if (newer <= 0)
+			return newer;   /* 0: not newer, skipped (RFC 2136 §3.4.2.2) */
+	}
 	int ret = op_check(ch, op, &k, &rds);
 	if (ret != 0)
 		return ret;
@@ -772,18 +794,15 @@ out:
 	return ret;
 }
 
-int
-unsign_zone(struct store *st, const struct store_zone *z, struct store_result *res, char *err,
-            size_t errcap)
+/* Touches and deletes every DNSSEC record of ch->z (RRSIG, NSEC*, DNSKEY, CDS, CDNSKEY). */
+static int
+drop_signed(struct change *ch)
 {
-	struct store_zone plain = *z;
-	plain.dnssec = plain.nsec3 = false;
-	struct change ch = {.st = st, .z = &plain, .err = err, .errcap = errcap};
-	nkey_set(&ch.apex, z->name);
+	struct store *st = ch->st;
 	struct db_stmt *s = db_q(st->w, DBQ_SIGNED_ROWS);
 	if (s == NULL)
 		return -EIO;
-	db_bind_i64(s, 1, z->id);
+	db_bind_i64(s, 1, ch->z->id);
 	int rc, ret = 0;
 	/* touched first (reads of their own), deleted after the scan */
 	while (ret == 0 && (rc = db_step(s)) == DB_ROW) {
@@ -796,13 +815,37 @@ unsign_zone(struct store *st, const struct store_zone *z, struct store_result *r
 		memcpy(nm, db_col_blob(s, 1), nl);
 		struct nkey k;
 		nkey_set(&k, nm);
-		ret = touch(&ch, &k, (uint16_t)db_col_int(s, 2), "dnssec");
+		ret = touch(ch, &k, (uint16_t)db_col_int(s, 2), "dnssec");
 	}
 	db_done(s);
 	if (ret == 0 && rc != DB_DONE)
 		ret = -EIO;
-	for (struct touched *t = ch.touched; t != NULL && ret == 0; t = t->next)
-		ret = rrset_delete(st, z->id, &t->k, t->type, false);
+	for (struct touched *t = ch->touched; t != NULL && ret == 0; t = t->next)
+		ret = rrset_delete(st, ch->z->id, &t->k, t->type, false);
+	return ret;
+}
+
+int
+unsign_zone(struct store *st, const struct store_zone *z, struct store_result *res, char *err,
+            size_t errcap)
+{
+	struct store_zone plain = *z;
+	plain.dnssec = plain.nsec3 = false;
+	struct change ch = {.st = st, .z = &plain, .err = err, .errcap = errcap};
+	nkey_set(&ch.apex, z->name);
+	int ret = drop_signed(&ch);
+	if (ret == 0)
+		ret = finish_change(&ch, res);
+	return ret;
+}
+
+int
+rechain_zone(struct store *st, const struct store_zone *z, struct store_result *res, char *err,
+             size_t errcap)
+{
+	struct change ch = {.st = st, .z = z, .full = true, .err = err, .errcap = errcap};
+	nkey_set(&ch.apex, z->name);
+	int ret = drop_signed(&ch);
 	if (ret == 0)
 		ret = finish_change(&ch, res);
 	return ret;
@@ -861,7 +904,8 @@ rd_set(struct row *v, size_t n)
 	for (size_t i = 0; i < n; i++)
 		if (!v[i].disabled)
 			v[m++] = v[i];
-	qsort(v, m, sizeof(*v), rd_cmp);
+	if (m > 1)   /* v is NULL for an empty rrset: qsort must not see it */
+		qsort(v, m, sizeof(*v), rd_cmp);
 	size_t u = 0;
 	for (size_t i = 0; i < m; i++)
 		if (u == 0 || rd_cmp(&v[u - 1], &v[i]) != 0)

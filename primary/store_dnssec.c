@@ -77,6 +77,7 @@ zkey_from_row(struct store *st, struct db_stmt *s, struct zkey *k)
 	memcpy(k->dnskey, db_col_blob(s, 5), k->dnskey_len);
 	k->published = db_col_int(s, 7) != 0;
 	k->active = db_col_int(s, 8) != 0;
+	k->cds = db_col_int(s, 14) != 0;
 	if (!st->has_kek)
 		return 0;
 	uint8_t raw[DNS_DNSSEC_RAW_MAX];
@@ -227,13 +228,28 @@ store_zone_sign(struct store *st, const uint8_t *zone, const char *account, bool
 	if (ret != 0)
 		return ret;
 	ret = zone_w(st, zone, account, &z);
-	if (ret == 0 && z.dnssec) {
-		if (z.nsec3 != nsec3) {
-			set_err(err, errcap, "zone '%s' is signed with %s; changing the denial of a signed "
-			        "zone is not supported yet (switch dnssec off first)", z.text,
-			        z.nsec3 ? "NSEC3" : "NSEC");
-			ret = -ENOTSUP;
-		}
+	if (ret == 0 && z.dnssec && z.nsec3 == nsec3 && z.unsign_at > 0) {
+		/* switched on again before the zone went unsigned: CDS DELETE withdrawn */
+		z.unsign_at = 0;
+		ret = unsign_at_set(st, z.id, 0);
+		if (ret == 0)
+			ret = resign_rrsets(st, &z, NULL, true, res, err, errcap);
+		return end_write(st, &z, ret, res, "DNSSEC switch-off cancelled");
+	}
+	if (ret == 0 && z.dnssec && z.nsec3 != nsec3) {
+		/* NSEC <-> NSEC3: the chain rebuilt and the zone re-signed in one serial
+		 * (a switch-off under way is cancelled) */
+		z.nsec3 = nsec3;
+		z.unsign_at = 0;
+		ret = unsign_at_set(st, z.id, 0);
+		if (ret == 0)
+			ret = zone_dnssec_mark(st, z.id, nsec3);
+		if (ret == 0)
+			ret = rechain_zone(st, &z, res, err, errcap);
+		return end_write(st, &z, ret, res, nsec3 ? "denial switched to NSEC3" :
+		                 "denial switched to NSEC");
+	}
+	if (ret != 0 || z.dnssec) {
 		w_rollback(st);
 		return ret;
 	}
@@ -256,30 +272,21 @@ store_zone_sign(struct store *st, const uint8_t *zone, const char *account, bool
 }
 
 int
-store_zone_unsign(struct store *st, const uint8_t *zone, const char *account,
-                  struct store_result *res, char *err, size_t errcap)
+unsign_now(struct store *st, const struct store_zone *z, struct store_result *res, char *err,
+           size_t errcap)
 {
-	memset(res, 0, sizeof(*res));
-	struct store_zone z;
-	int ret = w_begin(st);
-	if (ret != 0)
-		return ret;
-	ret = zone_w(st, zone, account, &z);
-	if (ret == 0 && !z.dnssec) {
-		w_rollback(st);
-		return 0;
-	}
+	int ret = unsign_zone(st, z, res, err, errcap);
 	if (ret == 0)
-		ret = unsign_zone(st, &z, res, err, errcap);
+		ret = unsign_at_set(st, z->id, 0);
 	struct db_stmt *s = ret == 0 ? db_q(st->w, DBQ_DNSSEC_CLEAR) : NULL;
 	if (ret == 0 && s == NULL)
 		ret = -EIO;
 	if (ret == 0) {
-		db_bind_i64(s, 1, z.id);
+		db_bind_i64(s, 1, z->id);
 		ret = db_run(s) == 0 ? 0 : -EIO;
 	}
 	struct zkey keys[ZKEYS_MAX];
-	int nk = ret == 0 ? zkeys_load(st, z.id, keys, ZKEYS_MAX) : 0;
+	int nk = ret == 0 ? zkeys_load(st, z->id, keys, ZKEYS_MAX) : 0;
 	if (nk < 0)
 		ret = nk;
 	for (int i = 0; ret == 0 && i < nk; i++) {
@@ -288,13 +295,39 @@ store_zone_unsign(struct store *st, const uint8_t *zone, const char *account,
 			ret = -EIO;
 			break;
 		}
-		db_bind_i64(s, 1, z.id);
+		db_bind_i64(s, 1, z->id);
 		db_bind_i64(s, 2, keys[i].id);
 		ret = db_run(s) == 0 ? 0 : -EIO;
 	}
 	if (nk > 0)
 		zkeys_free(keys, (size_t)nk);
-	return end_write(st, &z, ret, res, "zone unsigned");
+	return ret;
+}
+
+int
+store_zone_unsign(struct store *st, const uint8_t *zone, const char *account, bool now,
+                  struct store_result *res, char *err, size_t errcap)
+{
+	memset(res, 0, sizeof(*res));
+	struct store_zone z;
+	int ret = w_begin(st);
+	if (ret != 0)
+		return ret;
+	ret = zone_w(st, zone, account, &z);
+	if (ret == 0 && (!z.dnssec || (!now && st->unsign_delay > 0 && z.unsign_at > 0))) {
+		w_rollback(st);     /* not signed, or the switch-off already under way */
+		return 0;
+	}
+	if (ret == 0 && (now || st->unsign_delay == 0)) {
+		ret = unsign_now(st, &z, res, err, errcap);
+		return end_write(st, &z, ret, res, "zone unsigned");
+	}
+	z.unsign_at = now_s() + st->unsign_delay;
+	if (ret == 0)
+		ret = unsign_at_set(st, z.id, z.unsign_at);
+	if (ret == 0)
+		ret = resign_rrsets(st, &z, NULL, true, res, err, errcap);
+	return end_write(st, &z, ret, res, "DNSSEC switched off: CDS/CDNSKEY DELETE published");
 }
 
 int
@@ -316,6 +349,7 @@ store_snap_cryptokeys(struct store_snap *sn, const struct store_zone *z, store_c
 			.dnskey_len = db_col_bytes(s, 5),
 			.published = db_col_int(s, 7) != 0,
 			.active = db_col_int(s, 8) != 0,
+			.cds = db_col_int(s, 14) != 0,
 		};
 		copy_text(k.keytype, sizeof(k.keytype), db_col_text(s, 1));
 		ret = fn(ctx, &k);

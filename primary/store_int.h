@@ -15,6 +15,7 @@
  *   store_dnssec.c   DNSSEC keys (sealed), signing on/off, cryptokeys
  *   store_sign.c     the signer of one change (chain, signatures)
  *   store_roll.c     ZSK pre-publish rollover steps (resigner, API)
+ *   store_ksk.c      KSK/CSK double-signature rollover, CDS/CDNSKEY, CDS DELETE
  *   store_pops.c     the POP registry (rows and keys) and pop_serials
  *
  * None of these holds SQL or engine calls: queries are db.h ids.  Calls go
@@ -90,6 +91,8 @@ struct store {
 	uint32_t dnskey_ttl;          /* TTL of the DNSKEY rrset */
 	uint32_t roll_delay;          /* propagation delay added to rollover waits */
 	uint32_t zsk_lifetime;        /* automatic ZSK rollover after this (0: off) */
+	uint32_t ds_ttl;              /* the parent's DS TTL (KSK rollover) */
+	uint32_t unsign_delay;        /* CDS DELETE published this long before unsigning */
 	bool has_kek;
 };
 
@@ -178,6 +181,15 @@ int zone_from_row(struct db_stmt *s, struct store_zone *z);
 uint32_t get32(const uint8_t *p);
 void put32(uint8_t *p, uint32_t v);
 
+/* ---- store_upolicy.c (schema 0009), inside the write transaction ---- */
+/* Replaces z's update_policy.  0, -EINVAL (err names the rule), -EIO. */
+int upolicy_write(struct store *st, const struct store_zone *z,
+                  const struct store_upolicy_rule *rules, size_t n, char *err, size_t errcap);
+/* Whether `key` may UPDATE z with `ops`: 0, -EACCES (not in update_tsig_key_ids),
+ * -EPERM (an op outside its rules, err), -ENOMEM, -EIO. */
+int upolicy_check(struct store *st, const struct store_zone *z, const char *key,
+                  const struct store_op *ops, size_t nops, char *err, size_t errcap);
+
 /* ---- store_change.c ---- */
 int read_rrset(struct store *st, int64_t zid, const struct nkey *k, uint16_t type,
                struct row **out, size_t *n);
@@ -221,6 +233,13 @@ int sign_zone_full(struct store *st, const struct store_zone *z, bool creating,
  */
 int resign_rrsets(struct store *st, const struct store_zone *z, struct resign *list, bool keys,
                   struct store_result *res, char *err, size_t errcap);
+/*
+ * Rebuilds signed zone `z` with the denial z->nsec3 says: every RRSIG and
+ * chain record dropped, then signed whole, all in one serial and journal
+ * entry (NSEC <-> NSEC3).
+ */
+int rechain_zone(struct store *st, const struct store_zone *z, struct store_result *res,
+                 char *err, size_t errcap);
 /* Removes every DNSSEC record of `z` in one serial and journal entry. */
 int unsign_zone(struct store *st, const struct store_zone *z, struct store_result *res, char *err,
                 size_t errcap);
@@ -243,6 +262,7 @@ struct zkey {
 	uint8_t alg;
 	uint16_t tag;
 	bool active, published;
+	bool cds;                     /* CDS/CDNSKEY published for it (KSK rollover) */
 	uint8_t dnskey[DNS_DNSSEC_DNSKEY_MAX];
 	size_t dnskey_len;
 	struct dns_dnssec_key *key;   /* NULL when it could not be opened */
@@ -268,6 +288,9 @@ int zone_w(struct store *st, const uint8_t *zone, const char *account, struct st
 /* Commits (logging `what` and the new serial when changed) or, ret != 0, rolls back. */
 int end_write(struct store *st, const struct store_zone *z, int ret,
               const struct store_result *res, const char *what);
+/* Unsigns `z` now in the write transaction: its DNSSEC records and keys go, one serial. */
+int unsign_now(struct store *st, const struct store_zone *z, struct store_result *res,
+               char *err, size_t errcap);
 /* Marks zone `zid` signed with NSEC or NSEC3.  0 or -EIO. */
 int zone_dnssec_mark(struct store *st, int64_t zid, bool nsec3);
 
@@ -278,6 +301,30 @@ int zone_dnssec_mark(struct store *st, int64_t zid, bool nsec3);
  */
 int prereqs_check(struct store *st, const struct store_zone *z, const struct store_prereq *pre,
                   size_t n, size_t *failed);
+
+/* ---- store_roll.c ---- */
+/* zkey_create (published, active) with a key tag no other key of the zone has.  0 or <0. */
+int zkey_create_unique(struct store *st, int64_t zid, const char *keytype, uint8_t alg,
+                       bool active, int64_t *id);
+
+/* ---- store_ksk.c ---- */
+/* The CDS and CDNSKEY rdatas a signed zone publishes (arena / the keys' storage). */
+struct cds_set {
+	const uint8_t *cds[ZKEYS_MAX], *cdnskey[ZKEYS_MAX];
+	size_t cdslen[ZKEYS_MAX], cdnskeylen[ZKEYS_MAX];
+	size_t n;
+};
+/* CDS/CDNSKEY DELETE while `z` is being unsigned, else those of the keys with cds.  0 or <0. */
+int cds_build(struct store *st, const struct store_zone *z, const struct zkey *keys,
+              size_t nkeys, struct cds_set *out);
+/*
+ * One KSK-rollover or unsigning step of `z` due now, in the write
+ * transaction: 1 done (res filled, *what naming it), 0 nothing due, <0.
+ */
+int ksk_step(struct store *st, const struct store_zone *z, struct store_result *res,
+             const char **what, char *err, size_t errcap);
+/* Sets zone_dnssec.t_unsign (0: clears it).  0 or -EIO. */
+int unsign_at_set(struct store *st, int64_t zid, int64_t at);
 
 /* ---- store_zone.c ---- */
 /* The zone's lookup key row (zones_lkey), in the write transaction.  0 or -EIO. */

@@ -13,7 +13,9 @@
  *   remove   at t_remove, with no signature of it left, the retired key is
  *            deleted: the DNSKEY rrset changes, one serial.
  * So every RRSIG at serial N is made by a key published at N-1 or before.
- * Only ZSKs (flag 256 beside an active KSK or CSK) are rolled.
+ * Only ZSKs (flag 256 beside an active KSK or CSK) are rolled here; a KSK or
+ * CSK retired by store_ksk.c (each pass tries its steps first) leaves through
+ * the same retired-key steps: its signatures dropped in batches, then deleted.
  */
 #include "primary/store_int.h"
 
@@ -69,15 +71,15 @@ roll_load(struct store *st, int64_t zid, struct roll *r)
 		return -EIO;
 	for (size_t i = 0; i < r->n; i++) {
 		struct kt *k = &r->keys[i];
-		if (k->flags & DNS_DNSSEC_FLAG_SEP)
-			r->sep |= k->active;
-		else if (k->active && k->published && r->cur == NULL)
+		bool sep = (k->flags & DNS_DNSSEC_FLAG_SEP) != 0;
+		r->sep |= sep && k->active;
+		if (!sep && k->active && k->published && r->cur == NULL)
 			r->cur = k;
-		else if (!k->active && k->published && k->t_active > 0 &&
+		else if (!sep && !k->active && k->published && k->t_active > 0 &&
 		         k->t_retire == 0 && r->next == NULL)
 			r->next = k;
 		else if (!k->active && k->published && k->t_remove > 0 && r->old == NULL)
-			r->old = k;
+			r->old = k;   /* a retired ZSK, or a KSK/CSK retired by store_ksk.c */
 	}
 	s = db_q(st->w, DBQ_ZONE_MAX_TTL);
 	if (s == NULL)
@@ -121,6 +123,31 @@ tag_clash(struct store *st, int64_t zid, int64_t id)
 	return 0;
 }
 
+int
+zkey_create_unique(struct store *st, int64_t zid, const char *keytype, uint8_t alg, bool active,
+                   int64_t *id)
+{
+	int ret = 0;
+	*id = 0;
+	for (int tries = 0; ret == 0 && tries < 8; tries++) {
+		ret = zkey_create(st, zid, keytype, alg, active, true, id);
+		int clash = ret == 0 ? tag_clash(st, zid, *id) : 0;
+		if (clash <= 0) {
+			ret = ret != 0 ? ret : clash;
+			break;
+		}
+		/* a retired key's signatures are found by tag: never two keys with one */
+		struct db_stmt *s = db_q(st->w, DBQ_KEY_DELETE);
+		if (s == NULL)
+			return -EIO;
+		db_bind_i64(s, 1, zid);
+		db_bind_i64(s, 2, *id);
+		ret = db_run(s) == 0 ? 0 : -EIO;
+		*id = 0;
+	}
+	return ret == 0 && *id == 0 ? -EIO : ret;
+}
+
 /* Publishes a new ZSK next to r->cur, active after the DNSKEY TTL + delay. */
 static int
 roll_start(struct store *st, const struct store_zone *z, struct roll *r,
@@ -141,25 +168,7 @@ roll_start(struct store *st, const struct store_zone *z, struct roll *r,
 	}
 	struct kt k = {.published = true,
 	               .t_active = r->now + st->dnskey_ttl + st->roll_delay};
-	int ret = 0;
-	for (int tries = 0; ret == 0 && tries < 8; tries++) {
-		ret = zkey_create(st, z->id, "zsk", r->cur->alg, false, true, &k.id);
-		int clash = ret == 0 ? tag_clash(st, z->id, k.id) : 0;
-		if (clash <= 0) {
-			ret = ret != 0 ? ret : clash;
-			break;
-		}
-		/* the retired key's signatures are found by tag: never two keys with one */
-		struct db_stmt *s = db_q(st->w, DBQ_KEY_DELETE);
-		if (s == NULL)
-			return -EIO;
-		db_bind_i64(s, 1, z->id);
-		db_bind_i64(s, 2, k.id);
-		ret = db_run(s) == 0 ? 0 : -EIO;
-		k.id = 0;
-	}
-	if (ret == 0 && k.id == 0)
-		ret = -EIO;
+	int ret = zkey_create_unique(st, z->id, "zsk", r->cur->alg, false, &k.id);
 	if (ret == 0)
 		ret = times_set(st, z->id, &k);
 	if (ret == 0)
@@ -213,8 +222,11 @@ roll_retired(struct store *st, const struct store_zone *z, struct roll *r, size_
 	if (ret != 0)
 		return ret;
 	int64_t until = r->now + r->max_ttl + st->roll_delay;
+	/* a retired KSK/CSK's successor signed beside it from the start: whatever
+	 * caches hold validates without it, so its removal waits for nothing */
+	bool sep = (r->old->flags & DNS_DNSSEC_FLAG_SEP) != 0;
 	if (list != NULL) {
-		if (r->old->t_remove < until) {
+		if (!sep && r->old->t_remove < until) {
 			r->old->t_remove = until;
 			ret = times_set(st, z->id, r->old);
 		}
@@ -229,7 +241,7 @@ roll_retired(struct store *st, const struct store_zone *z, struct roll *r, size_
 	db_bind_i64(s, 2, r->old->id);
 	ret = db_run(s) == 0 ? 0 : -EIO;
 	if (ret == 0)
-		log_info(z->text, "ZSK %u removed", r->old->tag);
+		log_info(z->text, "key %u removed", r->old->tag);
 	return ret == 0 ? resign_rrsets(st, z, NULL, true, res, err, errcap) : ret;
 }
 
@@ -268,6 +280,10 @@ store_zone_roll(struct store *st, const uint8_t *zone, size_t batch, struct stor
 		w_rollback(st);
 		return ret;
 	}
+	const char *what = NULL;
+	ret = ksk_step(st, &z, res, &what, err, errcap);
+	if (ret != 0)
+		return end_write(st, &z, ret > 0 ? 0 : ret, res, what);
 	struct roll r;
 	ret = roll_load(st, z.id, &r);
 	bool activated = ret == 0 && r.old == NULL && r.next != NULL && r.now >= r.next->t_active;

@@ -4,8 +4,9 @@
  * After a change's user rrsets are written and its serial bumped,
  * sign_change() works on the *affected names* only: the owners it touched,
  * the apex (the SOA changed), every name under a delegation point whose NS
- * rrset changed (their occlusion changed), and for NSEC3 the ancestors of
- * those (empty non-terminals come and go).  At each affected name it
+ * rrset or under a name whose DNAME changed (their occlusion changed), and
+ * for NSEC3 the ancestors of those (empty non-terminals come and go).  At
+ * each affected name it
  *   1. keeps the RRSIGs still good and signs the rrsets that changed
  *      (authoritative rrsets only: at a cut only DS, below a cut nothing);
  *   2. makes the name's NSEC (or NSEC3 at its hashed owner) agree with the
@@ -16,7 +17,8 @@
  * log zone), never a walk.  Every write goes through touch(), so the
  * caller's diff puts the signatures and chain records into the same journal
  * entry as the change.  ch->full signs every rrset (switched on, keys
- * changed) and rewrites the apex DNSKEY and NSEC3PARAM rrsets.
+ * changed) and rewrites the apex DNSKEY and NSEC3PARAM rrsets; a key change
+ * rewrites CDS and CDNSKEY too (store_ksk.c's cds_build).
  *
  * Names are handled in RFC 4034 §6.2 canonical form: owners from nkey (lower
  * case), rdata canonicalised by dns_dnssec_sign itself.
@@ -255,22 +257,30 @@ has_desc(struct signer *sg, const struct nkey *k)
 	return rc == DB_ROW ? 1 : rc == DB_DONE ? 0 : -EIO;
 }
 
-/* Whether a proper ancestor of `k` below the apex is a delegation point. */
+/*
+ * Whether `k` is occluded: a proper ancestor below the apex is a delegation
+ * point, or a proper ancestor (the apex too) owns a DNAME (RFC 6672 §2.4).
+ */
 static int
 occluded(struct signer *sg, const struct nkey *k)
 {
 	const uint8_t *apex = sg->ch->apex.name;
-	for (const uint8_t *a = dns_name_parent(k->name); dns_name_is_sub(a, apex) &&
-	     !dns_name_equal(a, apex); a = dns_name_parent(a)) {
+	for (const uint8_t *a = dns_name_parent(k->name); dns_name_is_sub(a, apex);
+	     a = dns_name_parent(a)) {
 		struct nkey ak;
 		nkey_set(&ak, a);
 		struct row *rows;
 		size_t n;
-		int ret = rrset_enabled(sg, &ak, DNS_T_NS, &rows, &n);
+		bool top = dns_name_equal(a, apex);
+		int ret = top ? 0 : rrset_enabled(sg, &ak, DNS_T_NS, &rows, &n);
+		if (ret == 0 && (top || n == 0))
+			ret = rrset_enabled(sg, &ak, DNS_T_DNAME, &rows, &n);
 		if (ret != 0)
 			return ret;
 		if (n > 0)
 			return 1;
+		if (top)
+			break;
 	}
 	return 0;
 }
@@ -292,7 +302,8 @@ key_signs(const struct signer *sg, const struct zkey *k, uint16_t type)
 		else
 			any_zsk = true;
 	}
-	if (type == DNS_T_DNSKEY)
+	/* CDS/CDNSKEY by the KSKs too (RFC 7344 §4.1: a key the parent's DS names) */
+	if (type == DNS_T_DNSKEY || type == DNS_T_CDS || type == DNS_T_CDNSKEY)
 		return sep || !any_sep;
 	return !sep || !any_zsk;
 }
@@ -754,6 +765,10 @@ collect(struct signer *sg, struct touched *user)
 	int ret = sn_add(sg, &ch->apex, false, DNS_T_SOA);
 	if (ret == 0 && ch->keys)
 		ret = sn_add(sg, &ch->apex, false, DNS_T_DNSKEY);
+	if (ret == 0 && ch->keys)
+		ret = sn_add(sg, &ch->apex, false, DNS_T_CDS);
+	if (ret == 0 && ch->keys)
+		ret = sn_add(sg, &ch->apex, false, DNS_T_CDNSKEY);
 	uint8_t hi[DNS_LOOKUP_MAX];
 	if (ret == 0 && ch->full) {
 		key_hi(&ch->apex, hi);
@@ -764,8 +779,9 @@ collect(struct signer *sg, struct touched *user)
 		      sn_add(sg, &r->k, false, r->type);
 	for (struct touched *t = user; t != NULL && ret == 0; t = t->next) {
 		ret = sn_add(sg, &t->k, false, t->type);
-		if (ret == 0 && t->type == DNS_T_NS && !key_eq(&t->k, &ch->apex)) {
-			/* a cut came or went: everything under it changes state */
+		if (ret == 0 && ((t->type == DNS_T_NS && !key_eq(&t->k, &ch->apex)) ||
+		                 t->type == DNS_T_DNAME)) {
+			/* a cut or a DNAME came or went: everything under it changes state */
 			key_hi(&t->k, hi);
 			ret = add_range(sg, t->k.key, t->k.klen, hi, t->k.klen);
 		}
@@ -815,6 +831,14 @@ apex_keys(struct signer *sg)
 		len[n++] = sg->keys[i].dnskey_len;
 	}
 	int ret = apex_rrset(sg, DNS_T_DNSKEY, sg->st->dnskey_ttl, rd, len, n);
+	struct cds_set cs;
+	if (ret == 0)
+		ret = cds_build(sg->st, sg->ch->z, sg->keys, sg->nkeys, &cs);
+	if (ret == 0)
+		ret = apex_rrset(sg, DNS_T_CDS, sg->st->dnskey_ttl, cs.cds, cs.cdslen, cs.n);
+	if (ret == 0)
+		ret = apex_rrset(sg, DNS_T_CDNSKEY, sg->st->dnskey_ttl, cs.cdnskey, cs.cdnskeylen,
+		                 cs.n);
 	if (ret != 0)
 		return ret;
 	uint8_t p[16];

@@ -114,6 +114,7 @@ zone_from_row(struct db_stmt *s, struct store_zone *z)
 	z->is_catalog = db_col_int(s, 8) != 0;
 	z->dnssec = !db_col_null(s, 9);
 	z->nsec3 = z->dnssec && db_col_int(s, 9) != 0;
+	z->unsign_at = z->dnssec ? db_col_i64(s, 10) : 0;
 	return 0;
 }
 

@@ -122,10 +122,11 @@ zone_for_write(struct store *st, const uint8_t *zone, const char *account, struc
 	return 0;
 }
 
-/* store_zone_patch with DNS UPDATE prerequisites (`pre`, may be none). */
+/* store_zone_patch with DNS UPDATE prerequisites (`pre`, may be none) and the
+ * UPDATE's key (`ukey`, NULL for the API) checked against the zone's grants. */
 static int
 zone_patch(struct store *st, const uint8_t *zone, const char *account, const uint32_t *if_match,
-           const struct store_prereq *pre, size_t npre, size_t *failed,
+           const char *ukey, const struct store_prereq *pre, size_t npre, size_t *failed,
            const struct store_op *ops, size_t nops, struct store_result *res, char *err,
            size_t errcap)
 {
@@ -153,6 +154,12 @@ zone_patch(struct store *st, const uint8_t *zone, const char *account, const uin
 		if (ret != 0)
 			goto fail;
 	}
+	/* RFC 2136 §3.3: permission after the prerequisites (§3.2), in the same transaction */
+	if (ukey != NULL) {
+		ret = upolicy_check(st, &z, ukey, ops, nops, err, errcap);
+		if (ret != 0)
+			goto fail;
+	}
 	ret = apply_ops(st, &z, ops, nops, false, res, err, errcap);
 	if (ret != 0)
 		goto fail;
@@ -176,8 +183,8 @@ store_zone_patch(struct store *st, const uint8_t *zone, const char *account,
 {
 	int ret = ERR_DB_RETRY;
 	for (int i = 0; i < STORE_RETRIES && ret == ERR_DB_RETRY; i++)
-		ret = zone_patch(st, zone, account, if_match, NULL, 0, NULL, ops, nops, res, err,
-		                 errcap);
+		ret = zone_patch(st, zone, account, if_match, NULL, NULL, 0, NULL, ops, nops, res,
+		                 err, errcap);
 	return ret;
 }
 
@@ -189,7 +196,20 @@ store_zone_patch_if(struct store *st, const uint8_t *zone, const char *account,
 {
 	int ret = ERR_DB_RETRY;
 	for (int i = 0; i < STORE_RETRIES && ret == ERR_DB_RETRY; i++)
-		ret = zone_patch(st, zone, account, NULL, pre, npre, failed, ops, nops, res, err,
+		ret = zone_patch(st, zone, account, NULL, NULL, pre, npre, failed, ops, nops, res,
+		                 err, errcap);
+	return ret;
+}
+
+int
+store_zone_update_dns(struct store *st, const uint8_t *zone, const char *key,
+                      const struct store_prereq *pre, size_t npre, size_t *failed,
+                      const struct store_op *ops, size_t nops, struct store_result *res,
+                      char *err, size_t errcap)
+{
+	int ret = ERR_DB_RETRY;
+	for (int i = 0; i < STORE_RETRIES && ret == ERR_DB_RETRY; i++)
+		ret = zone_patch(st, zone, NULL, NULL, key, pre, npre, failed, ops, nops, res, err,
 		                 errcap);
 	return ret;
 }
@@ -352,6 +372,8 @@ store_zone_create(struct store *st, const struct store_zone_new *zn, const struc
 	ret = zone_keys_insert(st, z.id, false, zn->tsig_keys, zn->ntsig_keys, err, errcap);
 	if (ret == 0)
 		ret = zone_keys_insert(st, z.id, true, zn->update_keys, zn->nupdate_keys, err, errcap);
+	if (ret == 0 && zn->nupdate_policy > 0)
+		ret = upolicy_write(st, &z, zn->update_policy, zn->nupdate_policy, err, errcap);
 	if (ret == 0)
 		ret = zone_pdns_write(st, z.id, zn->pdns);
 	if (ret != 0)
@@ -452,7 +474,7 @@ store_zone_update(struct store *st, const uint8_t *zone, const char *account,
 		goto fail;
 	/* the catalog's only setting is which keys besides the POPs' may transfer it */
 	if (z.is_catalog && (zs->kind != NULL || zs->account != NULL || zs->has_policy ||
-	                     zs->has_update_keys)) {
+	                     zs->has_update_keys || zs->has_update_policy)) {
 		set_err(err, errcap, "the catalog zone '%s' is maintained by the server; only its "
 		        "master_tsig_key_ids may be set", z.text);
 		ret = -EPERM;
@@ -512,6 +534,11 @@ store_zone_update(struct store *st, const uint8_t *zone, const char *account,
 		ret = upd ? zone_keys_insert(st, z.id, true, zs->update_keys, zs->nupdate_keys, err,
 		                             errcap)
 		          : zone_keys_insert(st, z.id, false, zs->tsig_keys, zs->ntsig_keys, err, errcap);
+		if (ret != 0)
+			goto fail;
+	}
+	if (zs->has_update_policy) {
+		ret = upolicy_write(st, &z, zs->update_policy, zs->nupdate_policy, err, errcap);
 		if (ret != 0)
 			goto fail;
 	}

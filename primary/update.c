@@ -5,6 +5,7 @@
 #include "primary/update.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,22 @@
 #include "dns/update.h"
 #include "primary/store.h"
 #include "util/log.h"
+#include "util/strbuf.h"
+
+/* Counters, read by update_metrics; updated with atomic adds. */
+struct update {
+	struct store *st;
+	uint64_t received;
+	uint64_t applied;      /* NOERROR, serial bumped */
+	uint64_t unchanged;    /* NOERROR, nothing to change */
+	uint64_t by_rcode[16];
+};
+
+static void
+bump(uint64_t *c)
+{
+	__atomic_fetch_add(c, 1, __ATOMIC_RELAXED);
+}
 
 /* What one UPDATE becomes for the store; arrays sized by the message. */
 struct plan {
@@ -109,9 +126,12 @@ plan_updates(struct plan *p, const struct dns_update *u)
 		case DNS_UPD_ADD:
 			if (r->type == DNS_T_SOA && !apex)
 				continue;   /* §3.4.2.2: an SOA only replaces the zone's */
-			op->kind = r->type == DNS_T_SOA ? STORE_OP_REPLACE : STORE_OP_EXTEND;
+			/* §3.4.2.2: an SOA or a CNAME replaces the one there (singletons) */
+			op->kind = r->type == DNS_T_SOA || r->type == DNS_T_CNAME ? STORE_OP_REPLACE
+			                                                          : STORE_OP_EXTEND;
 			op->ttl = r->ttl;
 			op->has_ttl = true;
+			op->soa_if_newer = r->type == DNS_T_SOA;
 			op->recs = rec_of(p, r);
 			op->nrecs = 1;
 			break;
@@ -191,7 +211,8 @@ scope(struct store *st, const struct dns_update *u, const char *key, struct stor
 static unsigned
 run(void *ctx, const struct dns_msg *m, const uint8_t *keyw, const char *peer)
 {
-	struct store *st = ctx;
+	struct update *up = ctx;
+	struct store *st = up->st;
 	char zone[DNS_NAME_TEXT_MAX], key[DNS_NAME_TEXT_MAX], why[512];
 	dns_name_to_text(m->qname, zone, sizeof(zone));
 	dns_name_to_text(keyw, key, sizeof(key));
@@ -219,19 +240,28 @@ run(void *ctx, const struct dns_msg *m, const uint8_t *keyw, const char *peer)
 	struct store_result res;
 	size_t failed = 0;
 	char err[512] = "";
-	int ret = store_zone_patch_if(st, z.name, NULL, p.pre, p.npre, &failed, p.ops, p.nops, &res,
-	                              err, sizeof(err));
+	int ret = store_zone_update_dns(st, z.name, key, p.pre, p.npre, &failed, p.ops, p.nops, &res,
+	                                err, sizeof(err));
 	if (ret == 0 && res.changed) {
 		log_info(z.text, "DNS UPDATE from %s, key '%s', %zu prerequisites, %zu updates, "
 		         "serial %u -> %u", peer, key, u.npre, u.nupd, res.old_serial, res.new_serial);
 		rc = DNS_RCODE_NOERROR;
+		bump(&up->applied);
 	} else if (ret == 0) {
 		log_info(z.text, "DNS UPDATE from %s, key '%s', nothing changed", peer, key);
 		rc = DNS_RCODE_NOERROR;
+		bump(&up->unchanged);
 	} else if (ret == -ECANCELED) {
 		rc = p.pre_rcode[failed];
 		log_info(z.text, "DNS UPDATE from %s, key '%s', prerequisite not met (rcode %u)", peer,
 		         key, rc);
+	} else if (ret == -EPERM) {
+		rc = DNS_RCODE_REFUSED;   /* RFC 2136 §3.3: outside the key's update_policy */
+		log_warning(z.text, "DNS UPDATE from %s, key '%s', refused, %s", peer, key, err);
+	} else if (ret == -EACCES) {
+		rc = DNS_RCODE_NOTAUTH;
+		log_warning(z.text, "DNS UPDATE from %s, key '%s', refused, key not in the zone's "
+		            "update_tsig_key_ids", peer, key);
 	} else if (ret == -EINVAL) {
 		rc = DNS_RCODE_REFUSED;
 		log_warning(z.text, "DNS UPDATE from %s, key '%s', refused, %s", peer, key, err);
@@ -248,9 +278,90 @@ run(void *ctx, const struct dns_msg *m, const uint8_t *keyw, const char *peer)
 	return rc;
 }
 
-void
-update_hook(struct store *st, struct xfrout_update *out)
+static void
+count(void *ctx, unsigned rcode)
 {
-	out->ctx = st;
+	struct update *up = ctx;
+	bump(&up->received);
+	bump(&up->by_rcode[rcode < 16 ? rcode : 0]);
+}
+
+struct update *
+update_new(struct store *st)
+{
+	struct update *u = calloc(1, sizeof(*u));
+	if (u != NULL)
+		u->st = st;
+	return u;
+}
+
+void
+update_free(struct update *u)
+{
+	free(u);
+}
+
+void
+update_hook(struct update *u, struct xfrout_update *out)
+{
+	out->ctx = u;
 	out->run = run;
+	out->count = count;
+}
+
+static uint64_t
+get(const uint64_t *c)
+{
+	return __atomic_load_n(c, __ATOMIC_RELAXED);
+}
+
+/* One labelled counter family: the rcodes of `codes`, 0 when none yet. */
+static void
+family(struct strbuf *b, const struct update *u, const char *name, const char *help,
+       const unsigned *codes, size_t n)
+{
+	static const char *const rcode_names[] = {
+		"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN",
+		"YXRRSET", "NXRRSET", "NOTAUTH", "NOTZONE",
+	};
+	strbuf_printf(b, "# HELP anycst_dns_update_%s_total %s\n# TYPE anycst_dns_update_%s_total "
+	              "counter\n", name, help, name);
+	for (size_t i = 0; i < n; i++)
+		strbuf_printf(b, "anycst_dns_update_%s_total{rcode=\"%s\"} %" PRIu64 "\n", name,
+		              rcode_names[codes[i]], get(&u->by_rcode[codes[i]]));
+}
+
+int
+update_metrics(struct update *u, char *buf, size_t cap)
+{
+	static const unsigned pre[] = {DNS_RCODE_NXDOMAIN, DNS_RCODE_YXDOMAIN, DNS_RCODE_YXRRSET,
+	                               DNS_RCODE_NXRRSET};
+	static const unsigned refused[] = {DNS_RCODE_FORMERR, DNS_RCODE_NOTIMP, DNS_RCODE_REFUSED,
+	                                   DNS_RCODE_NOTAUTH, DNS_RCODE_NOTZONE};
+	static const unsigned failed[] = {DNS_RCODE_SERVFAIL};
+	struct strbuf b;
+	strbuf_init(&b);
+	strbuf_printf(&b, "# HELP anycst_dns_update_received_total DNS UPDATE messages received on "
+	              "the transfer listeners.\n# TYPE anycst_dns_update_received_total counter\n"
+	              "anycst_dns_update_received_total %" PRIu64 "\n", get(&u->received));
+	strbuf_printf(&b, "# HELP anycst_dns_update_applied_total DNS UPDATEs that changed a zone "
+	              "(one serial each).\n# TYPE anycst_dns_update_applied_total counter\n"
+	              "anycst_dns_update_applied_total %" PRIu64 "\n", get(&u->applied));
+	strbuf_printf(&b, "# HELP anycst_dns_update_unchanged_total DNS UPDATEs answered NOERROR "
+	              "that changed nothing.\n# TYPE anycst_dns_update_unchanged_total counter\n"
+	              "anycst_dns_update_unchanged_total %" PRIu64 "\n", get(&u->unchanged));
+	family(&b, u, "prerequisite_failed", "DNS UPDATEs whose prerequisite failed, by rcode "
+	       "(RFC 2136 3.2).", pre, sizeof(pre) / sizeof(pre[0]));
+	family(&b, u, "refused", "DNS UPDATEs refused, by rcode (TSIG, scope, policy, malformed).",
+	       refused, sizeof(refused) / sizeof(refused[0]));
+	family(&b, u, "failed", "DNS UPDATEs that failed on the server's side, by rcode.", failed,
+	       sizeof(failed) / sizeof(failed[0]));
+	int ret = -1;
+	const char *t = strbuf_str(&b);
+	if (t != NULL && b.len < cap) {
+		memcpy(buf, t, b.len + 1);
+		ret = (int)b.len;
+	}
+	strbuf_clear(&b);
+	return ret;
 }

@@ -36,6 +36,7 @@ struct xfr_service {
 	struct xfrout *xo;
 	struct xfr_tcp *tcp;
 	struct notify *notify;
+	struct update *upd;    /* DNS UPDATE handler and counters */
 	struct pop_gate gate;  /* the POP registry's checks; ctx is the mesh */
 	bool listening;        /* the store's listener is ours */
 	/* the --notify targets, as xfr_service_set_notify last set them (one caller at a time) */
@@ -129,8 +130,10 @@ xfr_service_start(const struct xfr_service_opts *o, struct store *st, struct xfr
 		}
 	}
 	struct xfrout_conf xc = {.prop = s->prop, .gate = &s->gate};
-	update_hook(st, &xc.update);
-	if (xfrout_store_source(st, &xc.src) == 0) {
+	s->upd = update_new(st);
+	if (s->upd != NULL)
+		update_hook(s->upd, &xc.update);
+	if (s->upd != NULL && xfrout_store_source(st, &xc.src) == 0) {
 		xfrout_store_set_gate(&xc.src, &s->gate);
 		s->src = xc.src;
 		s->xo = s->prop != NULL ? xfrout_new(&xc) : NULL;
@@ -192,7 +195,17 @@ xfr_service_stop(struct xfr_service *s)
 	xfrout_free(s->xo);
 	xfrout_store_source_clear(&s->src);
 	propagation_free(s->prop);
+	update_free(s->upd);
 	free(s);
+}
+
+int
+xfr_service_metrics(void *ctx, char *buf, size_t cap)
+{
+	struct xfr_service *s = ctx;
+	if (s == NULL || s->upd == NULL)
+		return 0;
+	return update_metrics(s->upd, buf, cap);
 }
 
 struct propagation *
@@ -258,6 +271,13 @@ xfr_service_set_notify(struct xfr_service *s, const char *const *targets, size_t
 			continue;
 		const struct sockaddr *sa = (const struct sockaddr *)&want[i];
 		int id = notify_target_add(s->notify, sa, addr_len(sa), NULL);
+		if (id == -EAFNOSUPPORT) {
+			snprintf(err, errcap, "--notify %s: an %s target, but NOTIFYs leave from the "
+			         "--xfr address, which is %s", targets[i],
+			         sa->sa_family == AF_INET6 ? "IPv6" : "IPv4",
+			         sa->sa_family == AF_INET6 ? "IPv4" : "IPv6");
+			return id;
+		}
 		if (id < 0) {
 			snprintf(err, errcap, "--notify %s: cannot add the target, %s", targets[i],
 			         strerror(-id));

@@ -32,6 +32,10 @@ int xfr_service_start(const struct xfr_service_opts *o, struct store *st,
 /* Stops the threads and frees (call before store_close).  NULL ok. */
 void xfr_service_stop(struct xfr_service *s);
 
+/* The DNS UPDATE counters as Prometheus text (update_metrics); an
+ * api_metrics_fn with ctx = the service.  NULL ctx: 0 bytes. */
+int xfr_service_metrics(void *ctx, char *buf, size_t cap);
+
 /* Propagation table (for GET /zones/{id}/propagation); lives as long as s. */
 struct propagation *xfr_service_propagation(struct xfr_service *s);
 

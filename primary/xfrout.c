@@ -407,9 +407,8 @@ plan_soa(struct xfrout_txn *t)
 
 /* An UPDATE: signed by a known key, then handed to conf.update for its rcode. */
 static void
-plan_update(struct xfrout_txn *t)
+plan_update_run(struct xfrout_txn *t)
 {
-	t->kind = K_UPDATE;
 	if (check_tsig(t) != 0)
 		return;
 	if (!t->verified) {
@@ -423,6 +422,16 @@ plan_update(struct xfrout_txn *t)
 	const struct xfrout_update *u = &t->x->conf.update;
 	t->rcode = u->run(u->ctx, &t->m, t->key.name, t->peer_text);
 	t->nseg = 0;
+}
+
+static void
+plan_update(struct xfrout_txn *t)
+{
+	t->kind = K_UPDATE;
+	plan_update_run(t);
+	const struct xfrout_update *u = &t->x->conf.update;
+	if (u->count != NULL)
+		u->count(u->ctx, t->rcode);
 }
 
 /* AXFR and IXFR: the key, the zone's ACL, ALLOW-AXFR-FROM and the POP gate;

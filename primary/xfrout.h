@@ -125,6 +125,8 @@ struct dns_msg;
 struct xfrout_update {
 	void *ctx;
 	unsigned (*run)(void *ctx, const struct dns_msg *m, const uint8_t *key, const char *peer);
+	/* every UPDATE received, with the rcode answered (NULL: not counted) */
+	void (*count)(void *ctx, unsigned rcode);
 };
 
 struct xfrout_conf {

@@ -103,6 +103,28 @@ out:
 }
 
 int
+announce_iface_keep_v6(const char *iface)
+{
+	char path[128];
+	if (strlen(iface) >= IFNAMSIZ || strchr(iface, '/') != NULL || iface[0] == '.')
+		return -EINVAL;
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/keep_addr_on_down", iface);
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	char cur[8] = "";
+	ssize_t n = read(fd, cur, sizeof(cur) - 1);
+	int ret = 0;
+	if (n > 0 && cur[0] == '1') {
+		ret = 0;
+	} else if (pwrite(fd, "1\n", 2, 0) != 2) {
+		ret = -errno;
+	}
+	close(fd);
+	return ret;
+}
+
+int
 announce_bird_probe(const char *path, int timeout_ms)
 {
 	struct sockaddr_un sun;
@@ -254,11 +276,16 @@ tick(struct announce *a, int64_t now, const struct health_result *rp, bool probe
 	}
 }
 
+#define HEALTH_SHARE 20
+
 static void *
 tick_main(void *arg)
 {
 	struct announce *a = arg;
 	struct health_result res;
+	/* A check reads every zone (100,000 with a big catalog: tens of ms):
+	 * it runs at most 1/HEALTH_SHARE of the time, the last verdict meanwhile. */
+	int64_t check_due = 0;
 	while (!atomic_load(&a->stop)) {
 		int64_t now = health_now_ms();
 		bool probed = false;
@@ -268,7 +295,10 @@ tick_main(void *arg)
 			bird = announce_bird_probe(a->cfg.bird_socket, BIRD_PROBE_TIMEOUT_MS);
 			probed = true;
 		}
-		health_check(a->health, now, &res);
+		if (now >= check_due) {
+			health_check(a->health, now, &res);
+			check_due = now + (health_now_ms() - now) * HEALTH_SHARE;
+		}
 		pthread_mutex_lock(&a->lock);
 		tick(a, now, &res, probed, bird);
 		pthread_mutex_unlock(&a->lock);
@@ -312,6 +342,15 @@ announce_new(const struct announce_cfg *cfg)
 	a->bird_probe_ms = a->withdrawn_ms - BIRD_PROBE_EVERY_MS;
 	if (cfg->iface == NULL)
 		return a;
+	/* Linux drops an interface's IPv6 addresses when it goes down unless
+	 * keep_addr_on_down: the anycast IPv6 address would be gone for good
+	 * after the first withdrawal (CAP_NET_ADMIN may set it).  ENOENT: no
+	 * IPv6, or no such interface (reported below). */
+	int k = announce_iface_keep_v6(cfg->iface);
+	if (k != 0 && k != -ENOENT)
+		log_warning(NULL, "announce, cannot keep the IPv6 addresses of %s while it is down "
+		            "(%s): set net.ipv6.conf.%s.keep_addr_on_down=1", cfg->iface,
+		            strerror(-k), cfg->iface);
 	/* A new process starts withdrawn; the hold-down runs from now. */
 	int r = announce_iface_set(cfg->iface, false);
 	if (r != 0) {

@@ -86,5 +86,9 @@ int announce_iface_set(const char *iface, bool up);
 
 /* Connects to a BIRD control socket and reads its greeting: 0 or -errno. */
 int announce_bird_probe(const char *path, int timeout_ms);
+/* Sets net.ipv6.conf.IFACE.keep_addr_on_down to 1 (Linux otherwise drops the
+ * interface's IPv6 addresses, the anycast one too, each time it goes down).
+ * 0, or a negative errno (-ENOENT: no IPv6 or no such interface). */
+int announce_iface_keep_v6(const char *iface);
 
 #endif

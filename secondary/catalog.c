@@ -38,9 +38,24 @@ prepend(uint8_t *out, const char *label, const uint8_t *parent)
 int
 catalog_members_has(const struct catalog_members *m, const uint8_t *name)
 {
+	return nameset_get(&m->idx, name) != NULL;
+}
+
+static const uint8_t *
+member_key(const void *v)
+{
+	return ((const struct catalog_member *)v)->name;
+}
+
+/* The index again after v moved. */
+static int
+reindex(struct catalog_members *m)
+{
+	nameset_free(&m->idx);
+	nameset_init(&m->idx, member_key);
 	for (size_t i = 0; i < m->n; i++)
-		if (dns_name_equal(m->v[i].name, name))
-			return 1;
+		if (nameset_put(&m->idx, &m->v[i]) != 0)
+			return -ENOMEM;
 	return 0;
 }
 
@@ -74,9 +89,11 @@ on_rr(void *ctx, const struct dns_rr *rr)
 			return -ENOMEM;
 		m->v = nv;
 		m->cap = nc;
+		if (reindex(m) != 0)
+			return -ENOMEM;
 	}
-	memcpy(m->v[m->n++].name, name, rr->rdlen);
-	return 0;
+	memcpy(m->v[m->n].name, name, rr->rdlen);
+	return nameset_put(&m->idx, &m->v[m->n++]);
 }
 
 int
@@ -89,6 +106,8 @@ catalog_members(const struct zone *z, const uint8_t *catalog, struct catalog_mem
 		return ERR_XFR;
 	}
 	out->n = 0;
+	nameset_free(&out->idx);
+	nameset_init(&out->idx, member_key);
 	int r = zone_walk(z, on_rr, &w);
 	if (r != 0)
 		return r;
@@ -105,5 +124,6 @@ void
 catalog_members_clear(struct catalog_members *m)
 {
 	free(m->v);
+	nameset_free(&m->idx);
 	memset(m, 0, sizeof(*m));
 }

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "dns/name.h"
+#include "secondary/sched.h"
 
 struct zone;
 
@@ -24,6 +25,7 @@ struct catalog_member {
 struct catalog_members {
 	struct catalog_member *v;
 	size_t n, cap;
+	struct nameset idx;      /* of v's entries: catalog_members_has in O(1) */
 };
 
 /*

@@ -1,8 +1,8 @@
 /*
- * POP health (see health.h).  The table of primary serials is small (one
- * entry per zone that received a NOTIFY ahead of what we serve) and is
- * searched linearly; it is touched by NOTIFY and by the announce thread a
- * few times a second, never by queries.
+ * POP health (see health.h).  The table of primary serials holds one entry
+ * per zone whose primary serial was seen (NOTIFY, every refresh's SOA
+ * check: 100,000 with a big catalog), found by name through a hash set; it
+ * is touched by NOTIFY, refreshes and the announce thread, never by queries.
  */
 #include "secondary/health.h"
 
@@ -12,15 +12,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include "dns/name.h"
 #include "dns/serial.h"
+#include "secondary/sched.h"
 #include "util/clock.h"
 
 struct primary_serial {
-	char zone[DNS_NAME_TEXT_MAX];
+	uint8_t wire[DNS_NAME_MAX];   /* the key of the set */
 	uint32_t serial;
 	int64_t behind_since_ms;      /* 0: not behind */
 };
@@ -29,9 +29,14 @@ struct health {
 	struct health_cfg cfg;
 	pthread_mutex_t lock;
 	bool listening;
-	struct primary_serial *ps;
-	size_t nps, cps;
+	struct nameset ps;            /* of struct primary_serial */
 };
+
+static const uint8_t *
+ps_key(const void *v)
+{
+	return ((const struct primary_serial *)v)->wire;
+}
 
 int64_t
 health_now_ms(void)
@@ -47,6 +52,7 @@ health_new(const struct health_cfg *cfg)
 		return NULL;
 	h->cfg = *cfg;
 	pthread_mutex_init(&h->lock, NULL);
+	nameset_init(&h->ps, ps_key);
 	return h;
 }
 
@@ -56,7 +62,9 @@ health_free(struct health *h)
 	if (h == NULL)
 		return;
 	pthread_mutex_destroy(&h->lock);
-	free(h->ps);
+	for (size_t i = 0; i < h->ps.cap; i++)
+		free(h->ps.slot[i]);
+	nameset_free(&h->ps);
 	free(h);
 }
 
@@ -68,13 +76,13 @@ health_set_listening(struct health *h, bool on)
 	pthread_mutex_unlock(&h->lock);
 }
 
+/* The entry of `zone` (presentation form); its wire form into `wire`. */
 static struct primary_serial *
-find_ps(struct health *h, const char *zone)
+find_ps(struct health *h, const char *zone, uint8_t *wire)
 {
-	for (size_t i = 0; i < h->nps; i++)
-		if (strcasecmp(h->ps[i].zone, zone) == 0)
-			return &h->ps[i];
-	return NULL;
+	if (dns_name_from_text(zone, strlen(zone), NULL, wire) < 0)
+		return NULL;
+	return nameset_get(&h->ps, wire);
 }
 
 int
@@ -83,22 +91,24 @@ health_note_primary(struct health *h, const char *zone, uint32_t serial, int64_t
 	(void)now_ms;
 	int ret = 0;
 	pthread_mutex_lock(&h->lock);
-	struct primary_serial *p = find_ps(h, zone);
+	uint8_t wire[DNS_NAME_MAX];
+	struct primary_serial *p = find_ps(h, zone, wire);
 	if (p == NULL) {
-		if (h->nps == h->cps) {
-			size_t nc = h->cps ? h->cps * 2 : 16;
-			struct primary_serial *np = realloc(h->ps, nc * sizeof(*np));
-			if (np == NULL) {
-				ret = -ENOMEM;
-				goto out;
-			}
-			h->ps = np;
-			h->cps = nc;
+		if (dns_name_from_text(zone, strlen(zone), NULL, wire) < 0) {
+			ret = -EINVAL;
+			goto out;
 		}
-		p = &h->ps[h->nps++];
-		memset(p, 0, sizeof(*p));
-		snprintf(p->zone, sizeof(p->zone), "%s", zone);
+		p = calloc(1, sizeof(*p));
+		if (p == NULL) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		memcpy(p->wire, wire, dns_name_len(wire));
 		p->serial = serial;
+		if (nameset_put(&h->ps, p) != 0) {
+			free(p);
+			ret = -ENOMEM;
+		}
 	} else if (dns_serial_gt(serial, p->serial)) {
 		p->serial = serial;
 	}
@@ -168,7 +178,8 @@ static bool
 lagging(struct health *h, const struct timers_zone_info *z, int64_t now_ms, char *line,
         size_t cap)
 {
-	struct primary_serial *p = find_ps(h, z->name);
+	uint8_t wire[DNS_NAME_MAX];
+	struct primary_serial *p = find_ps(h, z->name, wire);
 	if (p == NULL)
 		return false;
 	if (!dns_serial_gt(p->serial, z->serial)) {

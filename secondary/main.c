@@ -60,7 +60,7 @@ static struct opt secondary_opts[] = {
 	{.name = "log-level", .arg = "LEVEL", .def = "info", .help = "debug|info|notice|warning|error"},
 	{.name = "log-format", .arg = "text|json", .def = "text", .help = "log lines as text or JSON"},
 	{.name = "http", .arg = "ADDR:PORT", .def = "off", .help = "/healthz and /metrics"},
-	{.name = "xfr-threads", .arg = "N", .def = "4", .help = "concurrent zone transfers"},
+	{.name = "xfr-threads", .arg = "N", .def = "16", .help = "concurrent zone transfers"},
 	{.name = "xfr-timeout", .arg = "SECONDS", .def = "30",
 	 .help = "silence allowed from the primary during a refresh"},
 	{.name = "xfr-max-size", .arg = "MIB", .def = "1024", .help = "largest zone transfer"},
@@ -377,18 +377,23 @@ setup_rrl(struct secondary *s)
 		.v4_prefix = (unsigned)num_opt("rrl-ipv4-prefix", 1, 32, RRL_DEFAULT_V4_PREFIX),
 		.v6_prefix = (unsigned)num_opt("rrl-ipv6-prefix", 1, 128, RRL_DEFAULT_V6_PREFIX),
 	};
-	if (rcfg.rate == 0)
-		return;
+	/* the table exists even with RRL off (rate 0), so that a reload may turn it on */
+	uint32_t rate = rcfg.rate;
+	rcfg.rate = rate != 0 ? rate : 1;
 	s->rrl = rrl_new(&rcfg);
 	if (s->rrl == NULL)
 		fatal("out of memory");
+	rrl_set_rate(s->rrl, rate, rcfg.slip);
 	struct opt *wo = opts_get(secondary_opts, "rrl-whitelist");
 	for (size_t i = 0; i < wo->nvalues; i++)
 		if (rrl_whitelist_add(s->rrl, wo->values[i], s->err, sizeof(s->err)) != 0)
 			fatal("--rrl-whitelist: %s", s->err);
-	log_notice(NULL, "RRL on, %u responses/s per prefix, slip %u, %zu whitelisted, "
-	           "prefixes /%u and /%u", rcfg.rate, rcfg.slip, wo->nvalues,
-	           rcfg.v4_prefix, rcfg.v6_prefix);
+	if (rate == 0)
+		log_info(NULL, "RRL off (--rrl-rate 0; a reload may turn it on)");
+	else
+		log_notice(NULL, "RRL on, %u responses/s per prefix, slip %u, %zu whitelisted, "
+		           "prefixes /%u and /%u", rate, rcfg.slip, wo->nvalues, rcfg.v4_prefix,
+		           rcfg.v6_prefix);
 }
 
 /* --http, --zone, --catalog. */
@@ -407,7 +412,8 @@ parse_http_and_zones(struct secondary *s)
 	parse_zone("catalog", opts_str(secondary_opts, "catalog"), s->catalog);
 }
 
-/* Signals are taken by sigwait in run(); every thread inherits the mask. */
+/* Signals are taken by sigwait in run(); every thread inherits the mask, so
+ * this runs before the first thread starts. */
 static void
 block_signals(struct secondary *s)
 {
@@ -458,7 +464,7 @@ setup_zones(struct secondary *s)
 		.transport = s->transport,
 		.tsig = s->have_tsig ? &s->tsig : NULL,
 		.state_dir = opts_str(secondary_opts, "state-dir"),
-		.xfr_threads = (unsigned)num_opt("xfr-threads", 1, 64, 4),
+		.xfr_threads = (unsigned)num_opt("xfr-threads", 1, 64, 16),
 		.xfr_timeout_ms = (int)num_opt("xfr-timeout", 1, 3600, 30) * 1000,
 		.xfr_max_bytes = (size_t)num_opt("xfr-max-size", 1, 1 << 20, 1024) << 20,
 	};
@@ -607,10 +613,7 @@ reload(struct secondary *s)
 	log_set_level(rc.lvl);
 	log_set_format(rc.fmt);
 	if (s->rrl != NULL)
-		rrl_set_rate(s->rrl, (uint32_t)rc.rate, (uint32_t)rc.slip);
-	else if (rc.rate != 0)
-		log_warning(NULL, "reload: --rrl-rate: RRL was off at start; turning it on takes "
-		            "effect after a restart");
+		rrl_set_rate(s->rrl, (uint32_t)rc.rate, (uint32_t)rc.slip);   /* 0: off */
 	struct serve_tcp_limits lim = {.max_per_client = (unsigned)rc.per_client,
 	                               .idle_ms = (unsigned)rc.idle * 1000,
 	                               .msg_ms = (unsigned)rc.msg * 1000};
@@ -697,6 +700,8 @@ main(int argc, char **argv)
 		fatal("%s", s.err);
 	s.argc = argc;
 	s.argv = argv;
+	/* before any thread (the QUIC client's starts in setup_transport) */
+	block_signals(&s);
 	setup_log(&s);
 	setup_transport(&s);
 	setup_tsig(&s);
@@ -705,7 +710,6 @@ main(int argc, char **argv)
 	setup_announce(&s);
 	setup_rrl(&s);
 	parse_http_and_zones(&s);
-	block_signals(&s);
 	rcu_register_thread();
 	rcu_thread_offline();
 	setup_zones(&s);

@@ -238,7 +238,7 @@ persist_commit(struct persist_out *o)
 	int r = flush_buf(o);
 	if (r == 0 && pwrite(o->fd, hdr, HDR_LEN, 0) != HDR_LEN)
 		r = errno != 0 ? -errno : -EIO;
-	if (r == 0 && fsync(o->fd) != 0)
+	if (r == 0 && !o->nosync && fsync(o->fd) != 0)
 		r = -errno;
 	if (r == 0 && close(o->fd) != 0)
 		r = -errno;
@@ -251,7 +251,18 @@ persist_commit(struct persist_out *o)
 		unlink(o->tmp_path);
 		return r;
 	}
-	return fsync_dir(o->dir);
+	return o->nosync ? 0 : fsync_dir(o->dir);
+}
+
+int
+persist_sync(const char *dir)
+{
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	int r = syncfs(dfd) != 0 ? -errno : 0;
+	close(dfd);
+	return r;
 }
 
 /* Reads a whole regular file into a malloc'd buffer. */
@@ -404,7 +415,7 @@ persist_remove(const char *dir, const uint8_t *origin)
 
 int
 persist_save_timers(const char *dir, const uint8_t *origin, uint64_t last_refresh,
-                    uint64_t expire_at)
+                    uint64_t expire_at, bool sync)
 {
 	char path[4096], tmp[4200];
 	int r = persist_path(dir, origin, ".timers", path, sizeof(path));
@@ -427,7 +438,7 @@ persist_save_timers(const char *dir, const uint8_t *origin, uint64_t last_refres
 	if (fd < 0)
 		return -errno;
 	r = write_all(fd, b, sizeof(b));
-	if (r == 0 && fsync(fd) != 0)
+	if (r == 0 && sync && fsync(fd) != 0)
 		r = -errno;
 	close(fd);
 	if (r == 0 && rename(tmp, path) != 0)
@@ -436,7 +447,7 @@ persist_save_timers(const char *dir, const uint8_t *origin, uint64_t last_refres
 		unlink(tmp);
 		return r;
 	}
-	r = fsync_dir(dir);
+	r = sync ? fsync_dir(dir) : 0;
 	/* The zone file's mtime follows the last refresh: if the timers file is
 	 * lost, the zone's age is still known (persist_zone_mtime). */
 	if (r == 0 && persist_path(dir, origin, ".zone", path, sizeof(path)) == 0) {

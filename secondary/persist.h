@@ -50,6 +50,7 @@ struct persist_out {
 	uint64_t sum;
 	uint32_t count;
 	uint32_t serial;
+	bool nosync;       /* set after persist_begin: no fsync at commit (persist_sync) */
 };
 
 /*
@@ -87,9 +88,19 @@ int persist_load(const char *dir, const uint8_t *origin, uint32_t *serial, persi
 /* Removes the zone's files (a zone left the catalog).  0 or -errno. */
 int persist_remove(const char *dir, const uint8_t *origin);
 
-/* Records refresh times (wall clock, seconds).  0 or -errno. */
+/* Records refresh times (wall clock, seconds); with `sync` fsyncs the file
+ * and the directory, else leaves that to persist_sync.  0 or -errno. */
 int persist_save_timers(const char *dir, const uint8_t *origin, uint64_t last_refresh,
-                        uint64_t expire_at);
+                        uint64_t expire_at, bool sync);
+
+/*
+ * Flushes every file written to the file system of `dir` (syncfs): one
+ * flush for the many files written without fsync (the first versions of a
+ * catalog's 100,000 members).  Until then a crash may leave such a file
+ * empty or torn; its length and checksum reject it at load (the zone is
+ * then transferred in full), never serve it.  0 or -errno.
+ */
+int persist_sync(const char *dir);
 
 /* Reads them back.  0, -ENOENT, ERR_FORMERR (corrupt) or -errno. */
 int persist_load_timers(const char *dir, const uint8_t *origin, uint64_t *last_refresh,

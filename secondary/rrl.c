@@ -456,6 +456,8 @@ bool
 rrl_prepare(struct rrl *r, const struct sockaddr *client, const struct rrl_query *q,
             uint64_t *key)
 {
+	if (__atomic_load_n(&r->rate, __ATOMIC_RELAXED) == 0)
+		return false;   /* off (rrl_set_rate 0): no bucket work at all */
 	return rrl_key(r, client, q, key, thread_stats());
 }
 

@@ -78,7 +78,8 @@ struct rrl_stats {
 
 /*
  * A reload's rate and slip, taking effect with the next response (rate 0:
- * every response passes; the table stays).  Thread-safe.
+ * RRL off, rrl_prepare passes every response without touching the table,
+ * which stays for a later reload to turn it on).  Thread-safe.
  */
 void rrl_set_rate(struct rrl *r, uint32_t rate, uint32_t slip);
 

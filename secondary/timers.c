@@ -9,6 +9,12 @@
  * that arrives during a refresh makes the zone due again right after it.
  * Removal of a busy zone is deferred to the end of its refresh.
  *
+ * Sized for catalogs of 100,000 zones (issue 18.2): the registry is a hash
+ * set by apex (sched.h), a zone waits for its refresh in one heap (catalogs
+ * in their own, taken first) and for its expiry in another, so a decision
+ * costs O(log n), not a pass over every zone; an event wakes one thread,
+ * which passes the wake-up on while more refreshes are due.
+ *
  * The transfer threads are registered RCU threads kept offline: they only
  * use the zdb writer side, which zdb.h allows offline, and an offline
  * thread never holds up a grace period.
@@ -17,6 +23,8 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +38,7 @@
 #include "net/tcp.h"
 #include "secondary/catalog.h"
 #include "secondary/persist.h"
+#include "secondary/sched.h"
 #include "secondary/zdb.h"
 #include "secondary/zone.h"
 #include "util/clock.h"
@@ -39,10 +48,12 @@
 #define MIN_INTERVAL_S 1
 #define MAX_INTERVAL_S (7 * 86400)
 #define UNLOADED_RETRY_MAX_S 60
+/* First versions are written without fsync and flushed together this often. */
+#define SYNC_EVERY_MS 1000
 
 struct tzone {
 	uint8_t apex[DNS_NAME_MAX];
-	char name[DNS_NAME_TEXT_MAX];
+	char *name;            /* presentation form, as long as it is (100,000 of them) */
 	bool is_catalog;
 	bool removed;          /* stop following once not busy */
 	bool busy;             /* a transfer thread owns the refresh */
@@ -60,6 +71,9 @@ struct tzone {
 	uint64_t last_ok_wall; /* wall clock of the last successful refresh, 0: never */
 	unsigned fail_streak;
 	uint64_t axfr_ok, ixfr_ok, uptodate, failures, rejected, last_xfr_ms;
+	size_t idx;                  /* in timers.z */
+	struct sheap_item due;       /* queued at next_ms while not busy nor removed */
+	struct sheap_item exp;       /* queued at expire_ms while loaded and not expired */
 };
 
 struct timers {
@@ -70,11 +84,17 @@ struct timers {
 	pthread_cond_t cond;
 	struct tzone **z;
 	size_t n, cap;
+	struct nameset reg;                /* the zones of z by apex */
+	struct sheap due_q;                /* refreshes of member zones */
+	struct sheap cat_q;                /* refreshes of catalogs: they go first */
+	struct sheap exp_q;                /* expiries */
 	bool stopping;
 	bool catalog_synced;               /* a catalog version was turned into members */
 	pthread_t *threads;
 	unsigned nthreads;
 	int cancel_fd;
+	atomic_bool unsynced;              /* files written without fsync since the last sync */
+	_Atomic int64_t synced_ms;
 };
 
 static uint64_t
@@ -93,18 +113,51 @@ clamp_s(uint32_t v)
 	return v;
 }
 
+static void
+tzone_free(struct tzone *z)
+{
+	free(z->name);
+	free(z);
+}
+
+static const uint8_t *
+tzone_key(const void *v)
+{
+	return ((const struct tzone *)v)->apex;
+}
+
 /* Caller holds the lock. */
 static struct tzone *
-find_locked(struct timers *t, const uint8_t *apex, size_t *idx)
+find_locked(struct timers *t, const uint8_t *apex)
 {
-	for (size_t i = 0; i < t->n; i++) {
-		if (dns_name_equal(t->z[i]->apex, apex)) {
-			if (idx != NULL)
-				*idx = i;
-			return t->z[i];
-		}
-	}
-	return NULL;
+	return nameset_get(&t->reg, apex);
+}
+
+#define ZONE_OF(item, field) \
+	((struct tzone *)(void *)((char *)(item) - offsetof(struct tzone, field)))
+
+/* Puts z in the queues its state asks for (after any change of next_ms,
+ * expire_ms, busy, removed, loaded, expired).  Caller holds the lock. */
+static void
+requeue_locked(struct timers *t, struct tzone *z)
+{
+	struct sheap *q = z->is_catalog ? &t->cat_q : &t->due_q;
+	if (z->removed || z->busy || sheap_set(q, &z->due, z->next_ms) != 0)
+		sheap_del(q, &z->due);
+	if (z->removed || !z->loaded || z->expired || z->expire_ms == 0 ||
+	    sheap_set(&t->exp_q, &z->exp, z->expire_ms) != 0)
+		sheap_del(&t->exp_q, &z->exp);
+}
+
+/* Takes z out of the registry and the queues.  Caller holds the lock. */
+static void
+unlink_locked(struct timers *t, struct tzone *z)
+{
+	z->removed = true;
+	requeue_locked(t, z);
+	nameset_del(&t->reg, z->apex);
+	t->z[z->idx] = t->z[--t->n];
+	t->z[z->idx]->idx = z->idx;
 }
 
 static void
@@ -134,8 +187,31 @@ persist_rr_cb(void *ctx, const struct dns_rr *rr)
 	return persist_add(ctx, rr);
 }
 
+/*
+ * The first version of a zone (100,000 of them when an empty POP follows a
+ * big catalog) is written without fsync; a zone's later versions replace a
+ * good file and are synced at once.  The unsynced ones are flushed by one
+ * syncfs every SYNC_EVERY_MS (persist_sync).
+ */
 static void
-save_version(struct timers *t, struct tzone *z, const struct zone *v)
+sync_due(struct timers *t, bool now_anyway)
+{
+	if (t->cfg.state_dir == NULL || !atomic_load(&t->unsynced))
+		return;
+	int64_t now = tcp_now_ms();
+	int64_t last = atomic_load(&t->synced_ms);
+	if (!now_anyway && now - last < SYNC_EVERY_MS)
+		return;
+	if (!atomic_compare_exchange_strong(&t->synced_ms, &last, now))
+		return;   /* another thread does it */
+	atomic_store(&t->unsynced, false);
+	int r = persist_sync(t->cfg.state_dir);
+	if (r != 0)
+		log_error(NULL, "state directory %s not flushed (%s)", t->cfg.state_dir, err_str(r));
+}
+
+static void
+save_version(struct timers *t, struct tzone *z, const struct zone *v, bool first)
 {
 	if (t->cfg.state_dir == NULL)
 		return;
@@ -146,6 +222,7 @@ save_version(struct timers *t, struct tzone *z, const struct zone *v)
 	}
 	int r = persist_begin(o, t->cfg.state_dir, z->apex, zone_serial(v));
 	if (r == 0) {
+		o->nosync = first;
 		r = zone_walk(v, persist_rr_cb, o);
 		if (r == 0)
 			r = persist_commit(o);
@@ -154,18 +231,25 @@ save_version(struct timers *t, struct tzone *z, const struct zone *v)
 	}
 	if (r != 0)
 		log_error(z->name, "zone not persisted in %s (%s)", t->cfg.state_dir, err_str(r));
+	else if (first)
+		atomic_store(&t->unsynced, true);
 	free(o);
 }
 
+/* The refresh times after every successful refresh (100,000 after a POP's
+ * restart), flushed with the next sync_due: a crash may lose the last
+ * second's, and the zone's age then falls back to the zone file's mtime. */
 static void
 save_timers(struct timers *t, struct tzone *z)
 {
 	if (t->cfg.state_dir == NULL)
 		return;
 	int r = persist_save_timers(t->cfg.state_dir, z->apex, z->last_ok_wall,
-	                            z->last_ok_wall + z->expire);
+	                            z->last_ok_wall + z->expire, false);
 	if (r != 0)
 		log_error(z->name, "refresh time not persisted (%s)", err_str(r));
+	else
+		atomic_store(&t->unsynced, true);
 }
 
 struct load_ctx {
@@ -253,6 +337,83 @@ load_persisted(struct timers *t, struct tzone *z)
 
 static int add_zone(struct timers *t, const uint8_t *apex, bool is_catalog, bool initial);
 
+struct add_job {
+	struct timers *t;
+	const struct tzone *cz;
+	const struct catalog_members *m;
+	bool initial;
+	bool reload;            /* at start, from the state directory */
+	atomic_size_t next;
+	atomic_size_t added;
+};
+
+static void
+add_member(struct add_job *j, const uint8_t *apex)
+{
+	struct timers *t = j->t;
+	pthread_mutex_lock(&t->lock);
+	struct tzone *z = find_locked(t, apex);
+	bool have = z != NULL && !z->removed;
+	pthread_mutex_unlock(&t->lock);
+	if (have)
+		return;
+	char name[DNS_NAME_TEXT_MAX];
+	dns_name_to_text(apex, name, sizeof(name));
+	/* a reload says it once for all (and "loaded from state" for each) */
+	if (j->reload)
+		log_debug(name, "zone added, member of catalog %s", j->cz->name);
+	else
+		log_info(name, "zone added, member of catalog %s", j->cz->name);
+	int ar = add_zone(t, apex, false, j->initial);
+	if (ar != 0 && ar != -EEXIST)
+		log_error(name, "zone not added (%s)", err_str(ar));
+	else
+		atomic_fetch_add(&j->added, 1);
+}
+
+static void *
+add_thread(void *arg)
+{
+	struct add_job *j = arg;
+	rcu_register_thread();
+	rcu_thread_offline();   /* zdb writers only, as the transfer threads */
+	size_t i;
+	while ((i = atomic_fetch_add(&j->next, 1)) < j->m->n)
+		add_member(j, j->m->v[i].name);
+	rcu_unregister_thread();
+	return NULL;
+}
+
+/*
+ * Follows the members not followed yet.  At start (the persisted catalog,
+ * before the transfer threads run) a POP reloads every member's state:
+ * that is spread over the transfer threads' number of loaders.
+ */
+static void
+add_members(struct timers *t, const struct tzone *cz, const struct catalog_members *m,
+            bool initial)
+{
+	struct add_job j = {.t = t, .cz = cz, .m = m, .initial = initial,
+	                    .reload = t->nthreads == 0 && t->cfg.state_dir != NULL};
+	atomic_init(&j.next, 0);
+	atomic_init(&j.added, 0);
+	pthread_t th[16];
+	unsigned nth = 0;
+	if (j.reload && m->n >= 256) {
+		unsigned want = t->cfg.xfr_threads < 16 ? t->cfg.xfr_threads : 16;
+		while (nth < want && pthread_create(&th[nth], NULL, add_thread, &j) == 0)
+			nth++;
+	}
+	size_t i;
+	while ((i = atomic_fetch_add(&j.next, 1)) < m->n)
+		add_member(&j, m->v[i].name);
+	for (unsigned k = 0; k < nth; k++)
+		pthread_join(th[k], NULL);
+	if (j.reload)
+		log_info(cz->name, "catalog loaded from state, %zu member zones followed",
+		         atomic_load(&j.added));
+}
+
 static void
 sync_catalog(struct timers *t, struct tzone *cz)
 {
@@ -268,45 +429,33 @@ sync_catalog(struct timers *t, struct tzone *cz)
 		return;
 	}
 	/* Removals first: members gone from this version. */
-	for (;;) {
-		uint8_t gone[DNS_NAME_MAX];
-		bool found = false;
-		pthread_mutex_lock(&t->lock);
-		for (size_t i = 0; i < t->n; i++) {
-			struct tzone *z = t->z[i];
-			if (!z->is_catalog && !z->removed && !catalog_members_has(&m, z->apex)) {
-				memcpy(gone, z->apex, dns_name_len(z->apex));
-				found = true;
-				break;
-			}
+	size_t ngone = 0;
+	struct catalog_member *gone = NULL;
+	pthread_mutex_lock(&t->lock);
+	for (size_t i = 0; i < t->n; i++) {
+		struct tzone *z = t->z[i];
+		if (!z->is_catalog && !z->removed && !catalog_members_has(&m, z->apex)) {
+			struct catalog_member *ng = realloc(gone, (ngone + 1) * sizeof(*ng));
+			if (ng == NULL)
+				break;   /* removed at the next version */
+			gone = ng;
+			memcpy(gone[ngone++].name, z->apex, dns_name_len(z->apex));
 		}
-		pthread_mutex_unlock(&t->lock);
-		if (!found)
-			break;
-		char name[DNS_NAME_TEXT_MAX];
-		dns_name_to_text(gone, name, sizeof(name));
-		log_info(name, "zone removed, no longer in catalog %s", cz->name);
-		timers_remove_zone(t, gone);
 	}
+	pthread_mutex_unlock(&t->lock);
+	for (size_t i = 0; i < ngone; i++) {
+		char name[DNS_NAME_TEXT_MAX];
+		dns_name_to_text(gone[i].name, name, sizeof(name));
+		log_info(name, "zone removed, no longer in catalog %s", cz->name);
+		timers_remove_zone(t, gone[i].name);
+	}
+	free(gone);
 	/* Members of the first version seen are the POP's initial zones (no grace). */
 	pthread_mutex_lock(&t->lock);
 	bool initial = !t->catalog_synced;
 	t->catalog_synced = true;
 	pthread_mutex_unlock(&t->lock);
-	for (size_t i = 0; i < m.n; i++) {
-		pthread_mutex_lock(&t->lock);
-		struct tzone *z = find_locked(t, m.v[i].name, NULL);
-		bool have = z != NULL && !z->removed;
-		pthread_mutex_unlock(&t->lock);
-		if (have)
-			continue;
-		char name[DNS_NAME_TEXT_MAX];
-		dns_name_to_text(m.v[i].name, name, sizeof(name));
-		log_info(name, "zone added, member of catalog %s", cz->name);
-		int ar = add_zone(t, m.v[i].name, false, initial);
-		if (ar != 0 && ar != -EEXIST)
-			log_error(name, "zone not added (%s)", err_str(ar));
-	}
+	add_members(t, cz, &m, initial);
 	catalog_members_clear(&m);
 }
 
@@ -491,7 +640,7 @@ refresh_zone(struct timers *t, struct tzone *z, struct outcome *oc)
 	pthread_mutex_unlock(&t->lock);
 	if (cur != NULL) {
 		int64_t p0 = tcp_now_ms();
-		save_version(t, z, cur);
+		save_version(t, z, cur, base == NULL);
 		log_debug(z->name, "zone persisted, serial %u, %lld ms", ns,
 		          (long long)(tcp_now_ms() - p0));
 	}
@@ -540,39 +689,36 @@ drop_zone(struct timers *t, struct tzone *z)
 	zdb_remove(db_of(t, z), z->apex);
 	if (t->cfg.state_dir != NULL)
 		persist_remove(t->cfg.state_dir, z->apex);
-	free(z);
+	tzone_free(z);
 }
 
-/* Marks expired zones; returns the earliest future event.  Caller holds the lock. */
+/* Marks expired zones; returns the earliest future event and the zone due
+ * now, if any (a catalog first).  Caller holds the lock. */
 static int64_t
 scan_locked(struct timers *t, int64_t now, struct tzone **due)
 {
 	int64_t next = now + 60000;
 	*due = NULL;
-	for (size_t i = 0; i < t->n; i++) {
-		struct tzone *z = t->z[i];
-		if (z->removed)
+	struct sheap_item *it;
+	while ((it = sheap_top(&t->exp_q)) != NULL && it->key <= now) {
+		struct tzone *z = ZONE_OF(it, exp);
+		z->expired = true;
+		sheap_del(&t->exp_q, it);
+		zdb_set_expired(db_of(t, z), z->apex, true);
+		log_warning(z->name, "zone expired, no successful refresh for %u s, "
+		            "answering SERVFAIL", z->expire);
+	}
+	if (it != NULL && it->key < next)
+		next = it->key;
+	struct sheap *qs[2] = {&t->cat_q, &t->due_q};
+	for (int i = 0; i < 2; i++) {
+		it = sheap_top(qs[i]);
+		if (it == NULL)
 			continue;
-		if (z->loaded && !z->expired && z->expire_ms != 0) {
-			if (now >= z->expire_ms) {
-				z->expired = true;
-				zdb_set_expired(db_of(t, z), z->apex, true);
-				log_warning(z->name, "zone expired, no successful refresh for %u s, "
-				            "answering SERVFAIL", z->expire);
-			} else if (z->expire_ms < next) {
-				next = z->expire_ms;
-			}
-		}
-		if (z->busy)
-			continue;
-		if (z->next_ms <= now) {
-			/* The catalog first, then the zone waiting longest. */
-			if (*due == NULL || (z->is_catalog && !(*due)->is_catalog) ||
-			    (z->is_catalog == (*due)->is_catalog && z->next_ms < (*due)->next_ms))
-				*due = z;
-		} else if (z->next_ms < next) {
-			next = z->next_ms;
-		}
+		if (it->key <= now && *due == NULL)
+			*due = ZONE_OF(it, due);
+		else if (it->key > now && it->key < next)
+			next = it->key;
 	}
 	return next;
 }
@@ -589,6 +735,13 @@ xfr_thread(void *arg)
 		struct tzone *z;
 		int64_t next = scan_locked(t, now, &z);
 		if (z == NULL) {
+			if (atomic_load(&t->unsynced)) {
+				pthread_mutex_unlock(&t->lock);
+				sync_due(t, false);
+				pthread_mutex_lock(&t->lock);
+				if (atomic_load(&t->unsynced) && next > now + SYNC_EVERY_MS)
+					next = now + SYNC_EVERY_MS;
+			}
 			struct timespec ts;
 			clock_gettime(CLOCK_MONOTONIC, &ts);
 			int64_t wait = next - now;
@@ -605,12 +758,21 @@ xfr_thread(void *arg)
 		}
 		z->busy = true;
 		z->again = false;
+		requeue_locked(t, z);
+		/* One thread is woken per event (100,000 zones added one by one must not
+		 * wake every thread each time): it passes the wake-up on while more
+		 * refreshes are due. */
+		struct tzone *more;
+		scan_locked(t, now, &more);
+		if (more != NULL)
+			pthread_cond_signal(&t->cond);
 		pthread_mutex_unlock(&t->lock);
 
 		struct outcome oc = {0};
 		refresh_zone(t, z, &oc);
 		if (oc.published && z->is_catalog)
 			sync_catalog(t, z);
+		sync_due(t, false);
 
 		pthread_mutex_lock(&t->lock);
 		after_refresh(t, z, &oc);
@@ -623,16 +785,14 @@ xfr_thread(void *arg)
 		z->busy = false;
 		if (z->again)
 			z->next_ms = tcp_now_ms();
-		if (z->removed) {
-			size_t idx;
-			if (find_locked(t, z->apex, &idx) == z) {
-				t->z[idx] = t->z[--t->n];
-				pthread_mutex_unlock(&t->lock);
-				drop_zone(t, z);
-				pthread_mutex_lock(&t->lock);
-			}
+		requeue_locked(t, z);
+		if (z->removed && find_locked(t, z->apex) == z) {
+			unlink_locked(t, z);
+			pthread_mutex_unlock(&t->lock);
+			drop_zone(t, z);
+			pthread_mutex_lock(&t->lock);
 		}
-		pthread_cond_broadcast(&t->cond);
+		pthread_cond_signal(&t->cond);
 	}
 	pthread_mutex_unlock(&t->lock);
 	rcu_unregister_thread();
@@ -649,12 +809,13 @@ timers_new(const struct timers_cfg *cfg)
 		return NULL;
 	t->cfg = *cfg;
 	if (t->cfg.xfr_threads == 0)
-		t->cfg.xfr_threads = 4;
+		t->cfg.xfr_threads = 16;
 	if (t->cfg.xfr_timeout_ms == 0)
 		t->cfg.xfr_timeout_ms = 30000;
 	addr_fmt((const struct sockaddr *)&t->cfg.primary, t->primary_txt, sizeof(t->primary_txt));
 	addr_fmt_ip((const struct sockaddr *)&t->cfg.primary, t->primary_ip, sizeof(t->primary_ip));
 	pthread_mutex_init(&t->lock, NULL);
+	nameset_init(&t->reg, tzone_key);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -668,14 +829,15 @@ static int
 add_zone(struct timers *t, const uint8_t *apex, bool is_catalog, bool initial)
 {
 	pthread_mutex_lock(&t->lock);
-	struct tzone *old = find_locked(t, apex, NULL);
+	struct tzone *old = find_locked(t, apex);
 	if (old != NULL && old->removed) {
 		/* Removed during its refresh and wanted again: keep it after all. */
 		old->removed = false;
 		old->initial = initial;
 		old->next_ms = tcp_now_ms();
 		old->added_ms = old->next_ms;
-		pthread_cond_broadcast(&t->cond);
+		requeue_locked(t, old);
+		pthread_cond_signal(&t->cond);
 		pthread_mutex_unlock(&t->lock);
 		return 0;
 	}
@@ -687,13 +849,15 @@ add_zone(struct timers *t, const uint8_t *apex, bool is_catalog, bool initial)
 		return -ENOMEM;
 	memcpy(z->apex, apex, dns_name_len(apex));
 	dns_name_lower(z->apex);
-	dns_name_to_text(z->apex, z->name, sizeof(z->name));
+	char name[DNS_NAME_TEXT_MAX];
+	dns_name_to_text(z->apex, name, sizeof(name));
+	z->name = strdup(name);
 	z->is_catalog = is_catalog;
 	z->initial = initial;
 	z->added_ms = tcp_now_ms();
-	int r = zdb_add(db_of(t, z), z->apex);
+	int r = z->name != NULL ? zdb_add(db_of(t, z), z->apex) : -ENOMEM;
 	if (r != 0) {
-		free(z);
+		tzone_free(z);
 		return r;
 	}
 	load_persisted(t, z);
@@ -706,14 +870,22 @@ add_zone(struct timers *t, const uint8_t *apex, bool is_catalog, bool initial)
 		if (nz == NULL) {
 			pthread_mutex_unlock(&t->lock);
 			zdb_remove(db_of(t, z), z->apex);
-			free(z);
+			tzone_free(z);
 			return -ENOMEM;
 		}
 		t->z = nz;
 		t->cap = nc;
 	}
+	if (nameset_put(&t->reg, z) != 0) {
+		pthread_mutex_unlock(&t->lock);
+		zdb_remove(db_of(t, z), z->apex);
+		tzone_free(z);
+		return -ENOMEM;
+	}
+	z->idx = t->n;
 	t->z[t->n++] = z;
-	pthread_cond_broadcast(&t->cond);
+	requeue_locked(t, z);
+	pthread_cond_signal(&t->cond);
 	pthread_mutex_unlock(&t->lock);
 	/* Members of the persisted catalog are served before any transfer.  Only at
 	 * start (before timers_start) may the catalog be added, so z is still ours. */
@@ -732,18 +904,18 @@ int
 timers_remove_zone(struct timers *t, const uint8_t *apex)
 {
 	pthread_mutex_lock(&t->lock);
-	size_t idx;
-	struct tzone *z = find_locked(t, apex, &idx);
+	struct tzone *z = find_locked(t, apex);
 	if (z == NULL || z->removed) {
 		pthread_mutex_unlock(&t->lock);
 		return -ENOENT;
 	}
 	z->removed = true;
 	if (z->busy) {
+		requeue_locked(t, z);
 		pthread_mutex_unlock(&t->lock);
 		return 0;   /* its transfer thread drops it when done */
 	}
-	t->z[idx] = t->z[--t->n];
+	unlink_locked(t, z);
 	pthread_mutex_unlock(&t->lock);
 	drop_zone(t, z);
 	return 0;
@@ -758,7 +930,7 @@ timers_notify(void *ctx, const uint8_t *apex, bool has_serial, uint32_t serial)
 	if (t->cfg.transport != NULL && t->cfg.transport->server_alive != NULL)
 		t->cfg.transport->server_alive(t->cfg.transport);
 	pthread_mutex_lock(&t->lock);
-	struct tzone *z = find_locked(t, apex, NULL);
+	struct tzone *z = find_locked(t, apex);
 	if (z == NULL || z->removed) {
 		pthread_mutex_unlock(&t->lock);
 		return -ENOENT;
@@ -769,7 +941,8 @@ timers_notify(void *ctx, const uint8_t *apex, bool has_serial, uint32_t serial)
 			z->again = true;
 		else
 			z->next_ms = tcp_now_ms();
-		pthread_cond_broadcast(&t->cond);
+		requeue_locked(t, z);
+		pthread_cond_signal(&t->cond);
 	}
 	pthread_mutex_unlock(&t->lock);
 	return 0;
@@ -805,11 +978,16 @@ timers_free(struct timers *t)
 	}
 	for (unsigned i = 0; i < t->nthreads; i++)
 		pthread_join(t->threads[i], NULL);
+	sync_due(t, true);
 	if (t->cancel_fd >= 0)
 		close(t->cancel_fd);
 	for (size_t i = 0; i < t->n; i++)
-		free(t->z[i]);
+		tzone_free(t->z[i]);
 	free(t->z);
+	nameset_free(&t->reg);
+	sheap_free(&t->due_q);
+	sheap_free(&t->cat_q);
+	sheap_free(&t->exp_q);
 	free(t->threads);
 	pthread_cond_destroy(&t->cond);
 	pthread_mutex_destroy(&t->lock);
@@ -844,7 +1022,7 @@ timers_walk(struct timers *t, timers_info_fn fn, void *ctx)
 			.rejected = z->rejected,
 			.last_xfr_ms = z->last_xfr_ms,
 		};
-		memcpy(zi.name, z->name, sizeof(zi.name));
+		snprintf(zi.name, sizeof(zi.name), "%s", z->name);
 		fn(ctx, &zi);
 	}
 	pthread_mutex_unlock(&t->lock);

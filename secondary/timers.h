@@ -42,7 +42,7 @@ struct timers_cfg {
 	const struct xfr_transport *transport;
 	const struct dns_tsig_key *tsig;       /* NULL: unsigned transfers */
 	const char *state_dir;                 /* NULL: no persistence */
-	unsigned xfr_threads;                  /* default 4 */
+	unsigned xfr_threads;                  /* default 16 */
 	int xfr_timeout_ms;                    /* silence allowed in a refresh; default 30000 */
 	size_t xfr_max_bytes;                  /* largest transfer; 0: unlimited */
 	/* Optional: told the primary's SOA serial after every SOA check of a

@@ -76,7 +76,7 @@ void
 xfr_result_init(struct xfr_result *r)
 {
 	memset(r, 0, sizeof(*r));
-	arena_init(&r->arena, 256 * 1024);
+	arena_init(&r->arena, 16 << 10);   /* grows geometrically */
 }
 
 void
@@ -496,6 +496,11 @@ transaction(struct session *ss, uint16_t qtype, struct xstate *st, uint32_t *soa
 		}
 		if (ret != 0)
 			goto out;
+		if (m == 1 && !st->r->soa_checked) {
+			/* AXFR without a SOA query first: its opening SOA stands for it */
+			st->r->soa_checked = true;
+			st->r->serial_to = st->new_serial;
+		}
 		if (st->ph == PH_DONE)
 			break;
 		/* RFC 1995 §4: an IXFR answer of one SOA only (up to date, or "use AXFR"). */
@@ -571,14 +576,16 @@ xfrin_run(const struct xfr_params *p, struct xfr_result *r, char *why, size_t wh
 		                               strerror(-ret));
 		goto out;
 	}
+	/* Without a version there is nothing to compare the primary's serial
+	 * with: the AXFR at once (one round trip less for each of a catalog's
+	 * 100,000 new members). */
 	uint32_t remote = 0;
-	ret = transaction(&ss, DNS_T_SOA, NULL, &remote, NULL, NULL);
-	if (ret == 0)
-		r->soa_checked = true;
+	ret = p->have_serial ? transaction(&ss, DNS_T_SOA, NULL, &remote, NULL, NULL) : 0;
 	if (ret != 0)
 		goto out;
-	r->serial_to = remote;
 	if (p->have_serial) {
+		r->soa_checked = true;
+		r->serial_to = remote;
 		int c = dns_serial_cmp(remote, p->serial);
 		if (c == 0) {
 			r->kind = XFR_UPTODATE;

@@ -82,6 +82,11 @@ zhash_init(struct zhash *h, struct trie_cow *c, size_t expect)
 	while ((size_t)n * 256 < expect && n < (1u << 22))
 		n <<= 1;
 	h->nchunks = n;
+	/* Room for the expected entries at most 3/4 full: a zone of 10 names
+	 * takes 16 slots, not 512 (4 KiB a zone at 100,000 small zones). */
+	uint32_t cap = 16;
+	while (cap < 512 && (size_t)cap * 3 < (expect / n + 1) * 4)
+		cap <<= 1;
 	h->dirs = trie_obj_alloc(c, (size_t)ndirs(h) * sizeof(*h->dirs));
 	if (h->dirs == NULL)
 		goto fail;
@@ -92,7 +97,7 @@ zhash_init(struct zhash *h, struct trie_cow *c, size_t expect)
 			goto fail;
 		memset(h->dirs[d], 0, (size_t)leaf_len(h) * sizeof(**h->dirs));
 		for (uint32_t i = 0; i < leaf_len(h); i++) {
-			h->dirs[d][i] = chunk_new(c, 512);
+			h->dirs[d][i] = chunk_new(c, cap);
 			if (h->dirs[d][i] == NULL)
 				goto fail;
 		}

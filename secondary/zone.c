@@ -450,7 +450,7 @@ zone_builder_new(const uint8_t *apex)
 		free(b);
 		return NULL;
 	}
-	arena_init(&b->ar, 1 << 20);
+	arena_init(&b->ar, 8 << 10);   /* grows geometrically: small zones stay small */
 	return b;
 }
 

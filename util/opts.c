@@ -102,7 +102,8 @@ usage(const struct opt *opts, const char *prog, const char *summary)
 		char left[64];
 		snprintf(left, sizeof(left), "--%s%s%s", o->name, o->arg ? " " : "",
 		         o->arg ? o->arg : "");
-		printf("  %-28s %s", left, o->help);
+		/* two spaces at least end the flag: man-options.sh splits there */
+		printf("  %-28s%s%s", left, strlen(left) < 28 ? " " : "  ", o->help);
 		if (o->def != NULL)
 			printf(" (default %s)", o->def);
 		if (o->repeatable)

@@ -30,7 +30,7 @@ import dns.rdatatype
 import dns.zone
 import pytest
 
-from anycst_e2e import BIN, Knot, free_port, section_set
+from anycst_e2e import BIN, TOOLS, Knot, free_port, section_set
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DATA = os.path.join(ROOT, "tests", "data", "answer")
@@ -80,7 +80,7 @@ def wait_answer(port, deadline=10.0):
 def servers():
     if shutil.which("knotd") is None:
         pytest.skip("knotd not installed")
-    tool = os.path.join(BIN, "anycst-answer-server")
+    tool = os.path.join(TOOLS, "anycst-answer-server")
     if not os.path.exists(tool):
         pytest.skip("bin/anycst-answer-server not built")
     tmp = tempfile.mkdtemp(prefix="anycst-diff-")

@@ -23,10 +23,9 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
-from anycst_e2e import Knot, Secondary, free_port, section_set, wait_until
+from anycst_e2e import TOOLS, Knot, Secondary, free_port, section_set, wait_until
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-BIN = os.environ.get("ANYCST_BIN", os.path.join(ROOT, "bin"))
 DATA = os.path.join(ROOT, "tests", "data", "answer")
 ZONE = "example.test."
 
@@ -78,7 +77,7 @@ def pair(request):
     with open(src, "w") as f:
         f.write(text)
     out = os.path.join(tmp, "signed.zone")
-    args = [os.path.join(BIN, "anycst-signtest"), "-a", "13", "-o", ZONE, "-i", src, "-w", out]
+    args = [os.path.join(TOOLS, "anycst-signtest"), "-a", "13", "-o", ZONE, "-i", src, "-w", out]
     if request.param == "nsec3":
         args.append("-3")
     r = run(args)

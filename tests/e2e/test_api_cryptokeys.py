@@ -130,18 +130,37 @@ def test_switch_on_keys_and_off(prim):
     rr = p.json("GET", "/zones/" + zid, expect=200)["rrsets"]
     assert not {r["type"] for r in rr} & {"RRSIG", "NSEC3", "NSEC3PARAM", "DNSKEY"}
 
-    # changing the denial of a signed zone is refused for now
-    st, _, body = p.call("PUT", "/zones/" + zid, {"nsec3param": ""})
-    assert st == 422 and b"NSEC3" in body, body
+    # NSEC3 -> NSEC -> NSEC3 on the signed zone: one serial each, the chain rebuilt
+    for param, has, hasnt in (("", "NSEC", "NSEC3"), ("1 0 0 -", "NSEC3", "NSEC")):
+        sb = p.serial(Z)
+        assert p.call("PUT", "/zones/" + zid, {"nsec3param": param})[0] == 204
+        e = one_entry(p, sb)
+        assert hasnt in {r["type"] for r in e["removed"]}
+        assert has in {r["type"] for r in e["added"]}
+        text = verified(p)
+        assert " IN %s " % has in text and " IN %s " % hasnt not in text, text
+        z = p.json("GET", "/zones/%s?rrsets=false" % zid, expect=200)
+        assert z["nsec3param"] == param, z
+    assert " NSEC3PARAM " in text
 
-    # off: one serial, no DNSSEC records or keys left
-    s3 = p.serial(Z)
+    # off: first CDS/CDNSKEY DELETE (RFC 8078), the zone still signed
+    s2 = p.serial(Z)
     assert p.call("PUT", "/zones/" + zid, {"dnssec": False})[0] == 204
+    text = axfr_text(p)
+    assert " CDS 0 0 0 00" in text and " CDNSKEY 0 3 0 AA==" in text, text
+    assert " RRSIG CDS " in text and " DNSKEY " in text, text
+    assert p.json("GET", "/zones/%s?rrsets=false" % zid, expect=200)["dnssec"] is True
+    # ds_removed only goes with dnssec false
+    assert p.call("PUT", "/zones/" + zid, {"ds_removed": True})[0] == 422
+    # the operator confirms the parent has no DS: one serial, nothing DNSSEC left
+    s3 = p.serial(Z)
+    assert s3 != s2
+    assert p.call("PUT", "/zones/" + zid, {"dnssec": False, "ds_removed": True})[0] == 204
     assert p.serial(Z) != s3
     e = one_entry(p, s3)
     assert "RRSIG" in str(e["removed"]) and "RRSIG" not in str(e["added"])
     text = axfr_text(p)
-    for t in (" RRSIG ", " NSEC3 ", " NSEC3PARAM ", " DNSKEY "):
+    for t in (" RRSIG ", " NSEC3 ", " NSEC3PARAM ", " DNSKEY ", " CDS ", " CDNSKEY "):
         assert t not in text, text
     assert keys(p) == []
     assert p.json("GET", "/zones/%s?rrsets=false" % zid, expect=200)["dnssec"] is False

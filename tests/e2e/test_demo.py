@@ -58,7 +58,10 @@ def test_make_run_demo_serves_changes():
             r = _ns_run(ns, "dig", "+short", "+time=1", "+tries=1", "-p", "5353",
                         "@127.0.0.1", name, rtype)
             return r.stdout.strip()
-        assert dig("www.example.com.", "A") == "192.0.2.80"
+        # the demo greets once its secondary answered; one lost or late UDP
+        # answer on a loaded machine is not a failure
+        wait_until(lambda: dig("www.example.com.", "A") == "192.0.2.80", 10, step=0.1,
+                   what="the demo zone served by the demo secondary")
         # the PATCH line the demo prints
         body = {"rrsets": [{"name": "_acme-challenge.example.com.", "type": "TXT", "ttl": 60,
                             "changetype": "REPLACE",
@@ -66,7 +69,7 @@ def test_make_run_demo_serves_changes():
         r = _ns_run(ns, "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PATCH",
                     *hdr, API + "/zones/example.com.", "-d", json.dumps(body))
         assert r.stdout == "204", r
-        wait_until(lambda: dig("_acme-challenge.example.com.", "TXT") == '"token-123"', 5,
+        wait_until(lambda: dig("_acme-challenge.example.com.", "TXT") == '"token-123"', 15,
                    step=0.1, what="the PATCH served by the demo secondary")
         # the POST line: a new zone reaches the secondary through the catalog
         body = {"name": "example.org.", "kind": "Native", "nameservers": ["ns1.example.org."],
@@ -74,7 +77,7 @@ def test_make_run_demo_serves_changes():
         r = _ns_run(ns, "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST",
                     *hdr, API + "/zones", "-d", json.dumps(body))
         assert r.stdout == "201", r
-        wait_until(lambda: "hostmaster.example.org." in dig("example.org.", "SOA"), 5,
+        wait_until(lambda: "hostmaster.example.org." in dig("example.org.", "SOA"), 15,
                    step=0.1, what="the new zone served by the demo secondary")
     finally:
         if proc is not None and proc.poll() is None:

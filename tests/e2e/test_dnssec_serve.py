@@ -16,11 +16,9 @@ import tempfile
 
 import pytest
 
-from anycst_e2e import Knot, Secondary, free_port, wait_until
+from anycst_e2e import TOOLS, Knot, Secondary, free_port, wait_until
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-BIN = os.environ.get("ANYCST_BIN", os.path.join(ROOT, "bin"))
-SIGNTEST = os.path.join(BIN, "anycst-signtest")
+SIGNTEST = os.path.join(TOOLS, "anycst-signtest")
 ORIGIN = "sign.test."
 
 ZONE = """$ORIGIN sign.test.

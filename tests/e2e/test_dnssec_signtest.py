@@ -20,9 +20,9 @@ import dns.rdatatype
 import dns.zone
 import pytest
 
-from anycst_e2e import BIN
+from anycst_e2e import TOOLS
 
-SIGNTEST = os.path.join(BIN, "anycst-signtest")
+SIGNTEST = os.path.join(TOOLS, "anycst-signtest")
 ORIGIN = "sign.test."
 
 ZONE = """$ORIGIN sign.test.

@@ -31,9 +31,9 @@ import dns.rrset
 import dns.tsigkeyring
 import pytest
 
-from anycst_e2e import BIN, ApiClient, free_port
+from anycst_e2e import TOOLS, ApiClient, free_port
 
-XOQ = os.path.join(BIN, "anycst-xoq")
+XOQ = os.path.join(TOOLS, "anycst-xoq")
 ALPHA = "acct-alpha-" + secrets.token_hex(4)
 BETA = "acct-beta-" + secrets.token_hex(4)
 

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from anycst_e2e import BIN, KEY_NAME, Primary, Secondary, TmpDir, free_port, tsig_file_args, \
+from anycst_e2e import BIN, KEY_NAME, TOOLS, Primary, Secondary, TmpDir, free_port, tsig_file_args, \
     wait_until
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -40,6 +40,14 @@ def installed():
         dest = os.path.join(d, "root")
         make_install(dest)
         yield dest
+
+
+def test_bin_holds_only_shipped_binaries(installed):
+    """bin/ (after the build make install ran) holds what is installed and nothing
+    else; the test helpers of tools/ are in the build's tools-bin/ (issue 17)."""
+    assert sorted(os.listdir(BIN)) == ["anycst-primary", "anycst-secondary", "anycstc"]
+    assert os.path.isfile(os.path.join(TOOLS, "anycst-zonecheck"))
+    assert os.path.isfile(os.path.join(TOOLS, "anycst-xoq"))
 
 
 def test_installed_layout(installed):

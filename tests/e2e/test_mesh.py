@@ -57,7 +57,7 @@ def primary_serial(m, zone):
 
 def xoq(m, node, remote, zone, keyname, secret, pin):
     """AXFR over QUIC with anycst-xoq from inside `node`: (exit code, output)."""
-    argv = [os.path.join(mesh_util.BIN, "anycst-xoq"), "--remote", remote, "--pin", pin,
+    argv = [os.path.join(mesh_util.TOOLS, "anycst-xoq"), "--remote", remote, "--pin", pin,
             "-y", "%s:hmac-sha256:%s" % (keyname, secret), "--timeout", "3000", zone, "AXFR"]
     r = m.nsrun(node, *argv, check=False)
     return r.returncode, r.stdout + r.stderr

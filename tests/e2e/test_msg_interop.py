@@ -24,9 +24,9 @@ import dns.tsig
 import dns.tsigkeyring
 import pytest
 
-from anycst_e2e import BIN, Knot, TmpDir
+from anycst_e2e import TOOLS, Knot, TmpDir
 
-DIG = os.path.join(BIN, "anycst-dig")
+DIG = os.path.join(TOOLS, "anycst-dig")
 SECRET = base64.b64encode(b"interop-secret-for-anycst-tsig!!").decode()
 KEY = "xfr.key:hmac-sha256:" + SECRET
 ZONE = "example.com."

@@ -232,3 +232,91 @@ def test_secondary_sighup_tsig_rotation(tmp):
         if sec is not None:
             sec.stop()
         p.stop()
+
+
+def test_secondary_sighup_rrl_on_and_off(tmp):
+    """RRL off at start (rrl-rate 0) is turned on by a reload, and off again."""
+    p = Primary(tmp)
+    sec = None
+    try:
+        secret = p.add_key("pop-key.")
+        p.add_zone("example.com.", keys=["pop-key."], records=[
+            {"name": "www.example.com.", "type": "A", "ttl": 300,
+             "records": [{"content": "192.0.2.10", "disabled": False}]}])
+        conf = os.path.join(tmp, "secondary.conf")
+        write_conf(conf, ["rrl-rate 0", "rrl-slip 0", "log-level info"])
+        sec = Secondary(tmp, p.xfr_port, zones=["example.com."], tsig=False,
+                        extra=["--config", conf] +
+                        tsig_file_args(tmp, "pop-key.", secret)).start()
+        wait_until(lambda: sec.serial("example.com.") == p.serial("example.com."), 10,
+                   what="zone transferred")
+        assert udp_burst(sec.port, "www.example.com.", 40) == 40      # off
+        write_conf(conf, ["rrl-rate 5", "rrl-slip 0", "log-level info"])
+        assert reload(sec.proc, sec.log_path, log_size(sec.log_path)) == "ok"
+        time.sleep(1.1)
+        got = udp_burst(sec.port, "www.example.com.", 40)
+        assert got <= 15, got                                         # on
+        assert "takes effect after a restart" not in sec.logtext()
+        write_conf(conf, ["rrl-rate 0", "rrl-slip 0", "log-level info"])
+        assert reload(sec.proc, sec.log_path, log_size(sec.log_path)) == "ok"
+        time.sleep(1.1)
+        assert udp_burst(sec.port, "www.example.com.", 40) == 40      # off again
+    finally:
+        if sec is not None:
+            sec.stop()
+        p.stop()
+
+
+def api_conn_ok(port, key):
+    """A new keep-alive connection that answers a request, or None when closed."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        c.request("GET", "/api/v1/servers/localhost", headers={"X-API-Key": key})
+        r = c.getresponse()
+        r.read()
+        return c if r.status == 200 else None
+    except (OSError, http.client.HTTPException):
+        c.close()
+        return None
+
+
+def test_primary_sighup_max_conn_per_ip(tmp):
+    conf = os.path.join(tmp, "primary.conf")
+    # the test's own API client keeps one connection open: limits count it
+    write_conf(conf, ["api-max-conn-per-ip 3", "log-level info"])
+    p = Primary(tmp, extra=["--config", conf])
+    held = []
+    try:
+        held = [api_conn_ok(p.api_port, p.key) for _ in range(2)]
+        assert all(held)
+        assert api_conn_ok(p.api_port, p.key) is None     # a third one is closed
+        write_conf(conf, ["api-max-conn-per-ip 5", "log-level info"])
+        assert reload(p.proc, p.log_path, log_size(p.log_path)) == "ok"
+        for _ in range(2):
+            c = api_conn_ok(p.api_port, p.key)
+            assert c is not None
+            held.append(c)
+        assert api_conn_ok(p.api_port, p.key) is None     # the fifth
+        # lowered: the open connections stay (a reload drops nothing), new ones wait
+        write_conf(conf, ["api-max-conn-per-ip 2", "log-level info"])
+        assert reload(p.proc, p.log_path, log_size(p.log_path)) == "ok"
+        for c in held:
+            c.request("GET", "/api/v1/servers/localhost", headers={"X-API-Key": p.key})
+            r = c.getresponse()
+            r.read()
+            assert r.status == 200
+        assert api_conn_ok(p.api_port, p.key) is None
+        for c in held:
+            c.close()
+        held = []
+        wait_until(lambda: (lambda c: c is not None and (c.close() or True))(
+            api_conn_ok(p.api_port, p.key)), 10, what="a connection once the others closed")
+        # a broken value is refused and the limit stays
+        write_conf(conf, ["api-max-conn-per-ip 0", "log-level info"])
+        assert reload(p.proc, p.log_path, log_size(p.log_path)) == "refused"
+        assert "api-max-conn-per-ip" in p.log()
+    finally:
+        for c in held:
+            if c is not None:
+                c.close()
+        p.stop()

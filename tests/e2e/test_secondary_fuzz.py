@@ -15,7 +15,7 @@ import dns.message
 import dns.query
 import dns.rcode
 
-from anycst_e2e import BIN, Knot, Secondary, free_port, knot_zone, wait_until
+from anycst_e2e import TOOLS, Knot, Secondary, free_port, knot_zone, wait_until
 
 ZONE = "example.com."
 
@@ -43,7 +43,7 @@ def test_secondary_fuzz_udp_million():
         wait_until(lambda: sec.serial(ZONE) == 5, 10, what="serial 5")
         t = threading.Thread(target=prober, daemon=True)
         t.start()
-        out = subprocess.run([os.path.join(BIN, "anycst-udpfuzz"), "127.0.0.1:%d" % sec.port,
+        out = subprocess.run([os.path.join(TOOLS, "anycst-udpfuzz"), "127.0.0.1:%d" % sec.port,
                               "1000000", "20261126", "200000", ZONE, "www.example.com.",
                               "nope.example.org."],
                              capture_output=True, text=True, timeout=60)

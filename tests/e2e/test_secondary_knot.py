@@ -148,7 +148,8 @@ def test_secondary_knot_notify_acl(pair):
 
 
 def test_secondary_knot_refused_by_wrong_key():
-    """A secondary with the wrong TSIG secret never publishes anything."""
+    """A secondary with the wrong TSIG secret never publishes anything (a zone it
+    does not hold yet is asked for by AXFR at once: the AXFR is refused)."""
     tmp = tempfile.mkdtemp(prefix="anycst-sec-badkey-")
     try:
         knot = Knot(tmp, {ZONE: knot_zone(serial=1)}).start()
@@ -157,7 +158,7 @@ def test_secondary_knot_refused_by_wrong_key():
                         ).start()
         try:
             want = ("warning: [example.com.] refresh, remote 127.0.0.1@%d TCP, failed "
-                    "(primary answered the SOA query with TSIG BADSIG, wrong secret), "
+                    "(primary answered the AXFR with TSIG BADSIG, wrong secret), "
                     "retry in 2 s" % knot.port)
             wait_until(lambda: want in sec.logtext(), 10, what="refresh failure logged")
             r = sec.query(ZONE, "SOA")

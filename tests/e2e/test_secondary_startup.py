@@ -5,6 +5,10 @@
   --health-max-bad or --health-grace is named too.
 - `promtool check metrics` (Debian's prometheus) passes on a live secondary's
   /metrics (every metric has # HELP and # TYPE) and on the primary's.
+- Every thread of both daemons blocks SIGTERM, SIGINT and SIGHUP, so only
+  the main thread's sigwait takes them: a stop during start-up is a clean
+  stop, never the default action of a signal delivered to a helper thread
+  (the QUIC client's thread used to start before the mask was set).
 """
 import base64
 import os
@@ -67,6 +71,44 @@ def test_secondary_starts_with_good_pin_or_insecure(tmp):
         sec.args += list(args)
         sec.start()
         assert sec.stop() == 0
+
+
+STOP_SIGS = (1 << (15 - 1)) | (1 << (2 - 1)) | (1 << (1 - 1))   # SIGTERM, SIGINT, SIGHUP
+
+
+def unblocked_threads(pid):
+    """Threads of `pid` whose signal mask lets SIGTERM, SIGINT or SIGHUP in,
+    but for the main thread: it waits in sigwait, which unmasks them while it
+    waits."""
+    bad = []
+    for tid in os.listdir("/proc/%d/task" % pid):
+        if int(tid) == pid:
+            continue
+        try:
+            with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
+                st = dict(line.split(":", 1) for line in f if ":" in line)
+        except FileNotFoundError:
+            continue   # the thread ended meanwhile
+        if int(st["SigBlk"].strip(), 16) & STOP_SIGS != STOP_SIGS:
+            bad.append((tid, st["Name"].strip(), st["SigBlk"].strip()))
+    return bad
+
+
+def test_every_thread_leaves_stop_signals_to_sigwait(tmp):
+    p = Primary(tmp)
+    sec = Secondary(tmp, 1, port=free_port(),
+                    tsig=False, name="sigmask")
+    i = sec.args.index("--transport")
+    del sec.args[i:i + 2]
+    sec.args += ["--insecure"]
+    sec.start()
+    try:
+        for proc, what in ((p.proc, "primary"), (sec.proc, "secondary")):
+            assert len(os.listdir("/proc/%d/task" % proc.pid)) > 1, what
+            assert unblocked_threads(proc.pid) == [], what
+    finally:
+        assert sec.stop() == 0
+        p.stop()
 
 
 def promtool(text, tmp, name):

@@ -9,8 +9,6 @@ import sqlite3
 import threading
 import time
 
-import pytest
-
 from anycst_e2e import ApiClient, assert_san_clean, wait_until
 
 ZONE = "example.com."
@@ -55,16 +53,16 @@ def _hold_snapshots(db_path, stop):
         c.close()
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "issue 18.0 open: since the merge of the audit log, record_text and the signer the writer's "
-    "truncation often gets 'database is locked' and the WAL peaks at 19-84 MB over a 16 MiB "
-    "--wal-max (it held on its branch alone); was unbounded (312 MB) before"))
 def test_wal_bounded_with_overlapping_readers(primary_factory):
     """Issue 18.0: overlapping read snapshots starved the checkpointer (it
     truncated only once every frame was copied back, which a reader always
     prevents); 2,000 zones created from 8 clients grew the WAL to ~160 MB
     (80 KiB a zone).  Past half of --wal-max the checkpointer now waits for
-    the readers of the moment and truncates."""
+    the readers of the moment and truncates.  Since the audit log (a second
+    write transaction per change) the checkpointer's thread never got the
+    write lock between busy writers and the writer's own truncation met its
+    checkpoint lock ('database is locked', peaks of 19-84 MB): the writer
+    alone truncates now, retrying past a checkpoint in progress."""
     p = primary_factory(extra=["--wal-max", "16"])
     wal = p.db_path + "-wal"
     stop = threading.Event()
@@ -102,7 +100,9 @@ def test_wal_bounded_with_overlapping_readers(primary_factory):
         stop.set()
         for t in helpers:
             t.join(10)
-    assert peak[0] <= 16 << 20, "WAL peaked at %.1f MB over its 16 MiB bound" % (peak[0] / 1e6)
+    warnings = [ln for ln in p.log().splitlines() if "WAL" in ln or "locked" in ln][:20]
+    assert peak[0] <= 16 << 20, "WAL peaked at %.1f MB over its 16 MiB bound: %s" % (
+        peak[0] / 1e6, "\n".join(warnings))
     assert len(p.json("GET", "/zones", expect=200)) >= 2000   # the catalog is not listed
     p.stop()
     assert_san_clean(p.log())

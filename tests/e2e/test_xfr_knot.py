@@ -160,7 +160,9 @@ def test_knotd_catalog_consumer_adds_and_drops(tmp):
         assert_equal_zones(p, k, "z1.test.")
         p.api("DELETE", "/zones/z1.test.")
         wait_until(lambda: k.serial("z1.test.") is None, 10, what="knotd dropping z1.test.")
-        assert k.serial("z0.test.") == p.serial("z0.test.")
+        # the other members stay (a query may time out on a loaded machine)
+        wait_until(lambda: k.serial("z0.test.") == p.serial("z0.test."), 10,
+                   what="knotd still serving z0.test.")
         assert k.proc.poll() is None   # never restarted
         assert p.alive()
     finally:

@@ -17,7 +17,7 @@ import pytest
 from anycst_e2e import xoq as xu
 from anycst_e2e import Primary, TmpDir, free_port, wait_until
 
-DOQ_TEST = os.path.join(xu.BIN, "anycst-doq-test")
+DOQ_TEST = os.path.join(xu.TOOLS, "anycst-doq-test")
 
 
 @pytest.fixture

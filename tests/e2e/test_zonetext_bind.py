@@ -23,10 +23,10 @@ import tempfile
 import dns.zone
 import pytest
 
-from anycst_e2e import BIN
+from anycst_e2e import TOOLS
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-ZONECHECK = os.path.join(BIN, "anycst-zonecheck")
+ZONECHECK = os.path.join(TOOLS, "anycst-zonecheck")
 ZONES = sorted(glob.glob(os.path.join(ROOT, "tests", "data", "zones", "*.zone")))
 NAMED_CHECKZONE = shutil.which("named-checkzone") or "/usr/bin/named-checkzone"
 

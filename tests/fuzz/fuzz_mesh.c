@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "primary/mesh.h"
 
@@ -55,10 +56,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	default: {
 		struct mesh_net n;
 		if (mesh_net_parse(s, &n, err, sizeof(err)) == 0) {
-			uint32_t ip;
-			assert(n.prefix >= 8 && n.prefix <= 30);
-			assert(mesh_net_alloc(&n, NULL, 0, &ip) == 0 && mesh_net_pop_addr(&n, ip));
+			uint64_t h, back;
+			char t[MESH_IP_TEXT];
+			assert(n.family == AF_INET ? n.prefix >= 8 && n.prefix <= 30
+			                           : n.prefix >= 64 && n.prefix <= 126);
+			assert(mesh_net_alloc(&n, NULL, 0, &h) == 0 && mesh_net_pop_addr(&n, h));
 			assert(!mesh_net_pop_addr(&n, mesh_net_primary(&n)));
+			mesh_net_host_text(&n, h, t, sizeof(t));
+			assert(mesh_net_host_of(&n, t, &back) == 0 && back == h);
 		}
 		break;
 	}

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
+#include <sys/socket.h>
 #include <cmocka.h>
 
 #include <errno.h>
@@ -19,8 +20,12 @@
 #include <unistd.h>
 
 
+#include <netinet/in.h>
+
 #include "primary/mesh.h"
+#include "primary/notify.h"
 #include "primary/store.h"
+#include "primary/xfrout_store.h"
 #include "store_db.h"
 
 /* RFC 7748 §6.1: Alice's X25519 private and public keys, in base64. */
@@ -108,30 +113,113 @@ test_mesh_net_alloc(void **state)
 {
 	(void)state;
 	struct mesh_net n;
-	char err[256], ip[16];
+	char err[256], ip[MESH_IP_TEXT];
 	assert_int_equal(mesh_net_parse("10.53.0.0/24", &n, err, sizeof(err)), 0);
-	mesh_ip_text(mesh_net_primary(&n), ip, sizeof(ip));
+	mesh_net_host_text(&n, mesh_net_primary(&n), ip, sizeof(ip));
 	assert_string_equal(ip, "10.53.0.1");
-	assert_true(mesh_net_pop_addr(&n, 0x0a350002));
-	assert_false(mesh_net_pop_addr(&n, 0x0a350001));   /* the primary */
-	assert_false(mesh_net_pop_addr(&n, 0x0a3500ff));   /* broadcast */
-	assert_false(mesh_net_pop_addr(&n, 0x0a350100));   /* outside */
-	uint32_t used[3] = {0x0a350002, 0x0a350004, 0}, got = 0;
+	assert_true(mesh_net_pop_addr(&n, 2));
+	assert_false(mesh_net_pop_addr(&n, 1));     /* the primary */
+	assert_false(mesh_net_pop_addr(&n, 255));   /* broadcast */
+	assert_false(mesh_net_pop_addr(&n, 256));   /* outside */
+	uint64_t used[3] = {2, 4, 0}, got = 0;
 	assert_int_equal(mesh_net_alloc(&n, used, 2, &got), 0);
-	assert_int_equal(got, 0x0a350003);
+	assert_int_equal(got, 3);
 	assert_int_equal(mesh_net_alloc(&n, NULL, 0, &got), 0);
-	assert_int_equal(got, 0x0a350002);
+	assert_int_equal(got, 2);
+	uint64_t h = 0;
+	assert_int_equal(mesh_net_host_of(&n, "10.53.0.77", &h), 0);
+	assert_int_equal(h, 77);
+	assert_int_equal(mesh_net_host_of(&n, "10.53.1.77", &h), -EINVAL);
+	assert_int_equal(mesh_net_host_of(&n, "fd00::1", &h), -EINVAL);
 	/* a /30 has exactly one POP address */
 	assert_int_equal(mesh_net_parse("192.168.7.4/30", &n, err, sizeof(err)), 0);
 	assert_int_equal(mesh_net_alloc(&n, NULL, 0, &got), 0);
-	assert_int_equal(got, 0xc0a80706);
+	mesh_net_host_text(&n, got, ip, sizeof(ip));
+	assert_string_equal(ip, "192.168.7.6");
 	used[0] = got;
 	assert_int_equal(mesh_net_alloc(&n, used, 1, &got), -ENOSPC);
 	assert_int_equal(mesh_net_parse("10.53.0.1/24", &n, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "host bits"));
 	assert_int_equal(mesh_net_parse("10.53.0.0/31", &n, err, sizeof(err)), -EINVAL);
 	assert_int_equal(mesh_net_parse("10.53.0.0", &n, err, sizeof(err)), -EINVAL);
-	assert_int_equal(mesh_net_parse("fd00::/64", &n, err, sizeof(err)), -EINVAL);
+	assert_int_equal(mesh_net_parse("10.53.0.0/+24", &n, err, sizeof(err)), -EINVAL);
+	assert_int_equal(mesh_net_parse("example/24", &n, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "not an IPv4 or IPv6 address"));
+}
+
+/* --mesh-net takes an IPv6 prefix: a ULA /64, POPs from ::2 up. */
+static void
+test_mesh_net_v6(void **state)
+{
+	(void)state;
+	struct mesh_net n;
+	char err[256], ip[MESH_IP_TEXT];
+	assert_int_equal(mesh_net_parse("fd00:53::/64", &n, err, sizeof(err)), 0);
+	assert_int_equal(n.family, AF_INET6);
+	assert_int_equal(n.prefix, 64);
+	mesh_net_host_text(&n, mesh_net_primary(&n), ip, sizeof(ip));
+	assert_string_equal(ip, "fd00:53::1");
+	char t[64];
+	mesh_net_text(&n, t, sizeof(t));
+	assert_string_equal(t, "fd00:53::/64");
+	assert_int_equal(mesh_net_host_prefix(&n), 128);
+	uint64_t used[2] = {2, 3}, got = 0;
+	assert_int_equal(mesh_net_alloc(&n, used, 2, &got), 0);
+	mesh_net_host_text(&n, got, ip, sizeof(ip));
+	assert_string_equal(ip, "fd00:53::4");
+	assert_true(mesh_net_pop_addr(&n, UINT64_MAX));   /* no broadcast in IPv6 */
+	uint64_t h = 0;
+	assert_int_equal(mesh_net_host_of(&n, "fd00:53::ffff:0:0:2", &h), 0);
+	assert_int_equal(h, 0xffff000000000002ULL);
+	assert_int_equal(mesh_net_host_of(&n, "fd00:54::2", &h), -EINVAL);
+	assert_int_equal(mesh_net_host_of(&n, "10.53.0.2", &h), -EINVAL);
+	/* a /126: hosts 1..3, POPs 2 and 3 */
+	assert_int_equal(mesh_net_parse("fd00:53:0:1::4/126", &n, err, sizeof(err)), 0);
+	used[0] = 2;
+	assert_int_equal(mesh_net_alloc(&n, used, 1, &got), 0);
+	assert_int_equal(got, 3);
+	used[1] = 3;
+	assert_int_equal(mesh_net_alloc(&n, used, 2, &got), -ENOSPC);
+	assert_int_equal(mesh_net_parse("fd00:53::1/64", &n, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "host bits"));
+	assert_int_equal(mesh_net_parse("fd00:53::/48", &n, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "IPv6 prefix must be 64..126"));
+	assert_int_equal(mesh_net_parse("fd00:53::/127", &n, err, sizeof(err)), -EINVAL);
+	assert_int_equal(mesh_net_parse("[fd00:53::]/64", &n, err, sizeof(err)), -EINVAL);
+}
+
+static void
+test_mesh_render_v6(void **state)
+{
+	(void)state;
+	struct mesh_net n;
+	assert_int_equal(mesh_net_parse("fd00:53::/64", &n, NULL, 0), 0);
+	struct mesh_primary_info pr = {.net = &n, .public_key = ALICE_PUB,
+	                               .endpoint = "[2001:db8::1]:51820", .listen_port = 51820,
+	                               .xfr_port = 5300, .quic_port = 8853};
+	struct mesh_pop_info pop = {.name = "tokyo", .endpoint = "[2001:db8::7]:51999",
+	                            .public_key = BOB_PUB, .mesh_ip = "fd00:53::7", .dns_port = 53,
+	                            .tsig_name = "pop-tokyo.", .tsig_secret = "c2VjcmV0"};
+	char *c = mesh_render_pop_conf(&pr, &pop);
+	assert_non_null(strstr(c, "[Interface]\nAddress = fd00:53::7/64\n"));
+	assert_non_null(strstr(c, "AllowedIPs = fd00:53::1/128\n"));
+	assert_non_null(strstr(c, "Endpoint = [2001:db8::1]:51820\n"));
+	assert_non_null(strstr(c, "ListenPort = 51999\n"));
+	free(c);
+	c = mesh_render_command(&pr, &pop);
+	assert_string_equal(c, "anycst-secondary --primary [fd00:53::1]:5300 --transport tcp "
+	                    "--tsig-file /etc/anycst/pop-tokyo.tsig --listen [fd00:53::7]:53 "
+	                    "--catalog catalog.anycst.invalid. --identity tokyo");
+	free(c);
+	pr.quic_pin = "PINPIN=";
+	c = mesh_render_command(&pr, &pop);
+	assert_non_null(strstr(c, "--primary [fd00:53::1]:8853 --transport quic --pin PINPIN= "));
+	free(c);
+	c = mesh_render_primary_conf(&pr, &pop, 1);
+	assert_non_null(strstr(c, "Address = fd00:53::1/64\n"));
+	assert_non_null(strstr(c, "PublicKey = " BOB_PUB "\nAllowedIPs = fd00:53::7/128\n"
+	                       "Endpoint = [2001:db8::7]:51999\n"));
+	free(c);
 }
 
 static void
@@ -146,7 +234,7 @@ test_mesh_render(void **state)
 	                               .xfr_port = 5300, .quic_port = 8853,
 	                               .catalog = "catalog.anycst.invalid."};
 	struct mesh_pop_info pop = {.name = "tokyo", .endpoint = "192.0.2.7:51999",
-	                            .public_key = BOB_PUB, .mesh_ip = 0x0a350007, .dns_port = 53,
+	                            .public_key = BOB_PUB, .mesh_ip = "10.53.0.7", .dns_port = 53,
 	                            .tsig_name = "pop-tokyo.", .tsig_secret = "c2VjcmV0"};
 	char *c = mesh_render_pop_conf(&pr, &pop);
 	assert_non_null(c);
@@ -240,7 +328,8 @@ teardown(void **state)
 static struct mesh *
 open_mesh(struct fx *f, const char *net, bool iface)
 {
-	struct mesh_opts o = {.net = net, .xfr = "127.0.0.1:5300",
+	struct mesh_opts o = {.net = net,
+	                      .xfr = strchr(net, ':') != NULL ? "[::1]:5300" : "127.0.0.1:5300",
 	                      .catalog = "catalog.test.", .wg_endpoint = "198.51.100.1:51820",
 	                      .wg_private_key = iface ? f->keyfile : NULL,
 	                      .wg_interface = iface ? "anyw0" : NULL, .wg_command = f->wg};
@@ -394,6 +483,83 @@ test_mesh_registry(void **state)
 	                            "k.name = s.tsig_key"), 5);
 }
 
+/* The registry on an IPv6 mesh: addresses, interface peers, NOTIFY-side checks, restart. */
+static void
+test_mesh_registry_v6(void **state)
+{
+	struct fx *f = *state;
+	char err[256], why[256];
+	f->m = open_mesh(f, "fd00:53::/64", true);
+	json_t *j = NULL;
+	assert_int_equal(add(f->m, "tokyo", "[2001:db8::7]:51820", BOB_PUB, &j, err), 0);
+	assert_string_equal(json_string_value(json_object_get(j, "mesh_ip")), "fd00:53::2");
+	assert_string_equal(json_string_value(json_object_get(j, "primary_mesh_ip")), "fd00:53::1");
+	const char *conf = json_string_value(json_object_get(j, "wireguard_config"));
+	assert_non_null(strstr(conf, "Address = fd00:53::2/64\n"));
+	assert_non_null(strstr(conf, "AllowedIPs = fd00:53::1/128\n"));
+	const char *cmd = json_string_value(json_object_get(j, "command"));
+	assert_non_null(strstr(cmd, "--primary [fd00:53::1]:5300 "));
+	assert_non_null(strstr(cmd, "--listen [fd00:53::2]:53 "));
+	json_decref(j);
+	assert_non_null(strstr(slurp(f->wglog), "set anyw0 peer " BOB_PUB " allowed-ips "
+	                       "fd00:53::2/128 endpoint [2001:db8::7]:51820"));
+	assert_int_equal(add(f->m, "osaka", "192.0.2.8:51820", CAROL_PUB, &j, err), 0);
+	assert_string_equal(json_string_value(json_object_get(j, "mesh_ip")), "fd00:53::3");
+	json_decref(j);
+	assert_true(mesh_xfr_check(f->m, "fd00:53::2", "pop-tokyo.", why, sizeof(why)));
+	assert_false(mesh_xfr_check(f->m, "fd00:53::3", "pop-tokyo.", why, sizeof(why)));
+	assert_non_null(strstr(why, "(fd00:53::2), not to fd00:53::3"));
+	/* a restart loads the same addresses and hands out the next free one */
+	mesh_close(f->m);
+	f->m = open_mesh(f, "fd00:53::/64", false);
+	char *pc = mesh_primary_conf(f->m);
+	assert_non_null(strstr(pc, "Address = fd00:53::1/64\n"));
+	assert_non_null(strstr(pc, "AllowedIPs = fd00:53::3/128\n"));
+	free(pc);
+	assert_int_equal(mesh_pop_delete(f->m, "tokyo", err, sizeof(err)), 0);
+	assert_int_equal(add(f->m, "kyoto", "192.0.2.9:51820", BOB_PUB, &j, err), 0);
+	assert_string_equal(json_string_value(json_object_get(j, "mesh_ip")), "fd00:53::2");
+	json_decref(j);
+}
+
+/*
+ * POPs registered on an IPv4 mesh, then the primary moved to an IPv6 mesh
+ * (--mesh-net fd00:53::/64, --xfr [::1]): it starts, keeps them listed
+ * (without NOTIFY, which could not reach them) and allocates from the new net.
+ */
+static void
+test_mesh_family_switch(void **state)
+{
+	struct fx *f = *state;
+	char err[256];
+	f->m = open_mesh(f, "10.53.0.0/24", false);
+	assert_int_equal(add(f->m, "tokyo", "192.0.2.7:51820", BOB_PUB, NULL, err), 0);
+	mesh_close(f->m);
+	f->m = NULL;
+	struct sockaddr_in6 from = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+	struct notify_source src;
+	notify_store_source(f->st, &src);
+	int nerr = 0;
+	struct notify *n = notify_new((struct sockaddr *)&from, sizeof(from), &src, NULL, &nerr);
+	assert_non_null(n);
+	struct mesh_opts o = {.net = "fd00:53::/64", .xfr = "[::1]:5300",
+	                      .catalog = "catalog.test.", .wg_command = f->wg};
+	int ret = mesh_open(&o, f->st, NULL, n, &f->m, err, sizeof(err));
+	if (ret != 0)
+		fail_msg("mesh_open: %s", err);
+	json_t *j = NULL;
+	assert_int_equal(add(f->m, "osaka", "[2001:db8::8]:51820", CAROL_PUB, &j, err), 0);
+	assert_string_equal(json_string_value(json_object_get(j, "mesh_ip")), "fd00:53::2");
+	json_decref(j);
+	assert_int_equal(mesh_pop_json(f->m, NULL, &j), 0);
+	assert_int_equal(json_array_size(j), 2);
+	json_decref(j);
+	mesh_stop(f->m);
+	mesh_close(f->m);
+	f->m = NULL;
+	notify_free(n);
+}
+
 static void
 test_mesh_open_errors(void **state)
 {
@@ -403,6 +569,16 @@ test_mesh_open_errors(void **state)
 	struct mesh_opts o = {.net = "10.53.0.0/33", .xfr = "127.0.0.1:5300"};
 	assert_int_equal(mesh_open(&o, f->st, NULL, NULL, &m, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "prefix"));
+	/* NOTIFYs leave from --xfr: a mesh of the other family could never be notified */
+	o.net = "fd00:53::/64";
+	assert_int_equal(mesh_open(&o, f->st, NULL, NULL, &m, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "--mesh-net fd00:53::/64 is IPv6 but --xfr 127.0.0.1:5300 is "
+	                       "IPv4"));
+	o.xfr = "[::1]:5300";
+	assert_int_equal(mesh_open(&o, f->st, NULL, NULL, &m, err, sizeof(err)), 0);
+	mesh_close(m);
+	m = NULL;
+	o.xfr = "127.0.0.1:5300";
 	o.net = NULL;
 	o.wg_endpoint = "nowhere";
 	assert_int_equal(mesh_open(&o, f->st, NULL, NULL, &m, err, sizeof(err)), -EINVAL);
@@ -450,7 +626,11 @@ main(void)
 		cmocka_unit_test(test_mesh_name_check),
 		cmocka_unit_test(test_mesh_net_alloc),
 		cmocka_unit_test(test_mesh_render),
+		cmocka_unit_test(test_mesh_net_v6),
+		cmocka_unit_test(test_mesh_render_v6),
 		cmocka_unit_test_setup_teardown(test_mesh_registry, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mesh_registry_v6, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mesh_family_switch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mesh_open_errors, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("mesh", tests, NULL, NULL);

@@ -429,6 +429,33 @@ test_notify_targets_own_keys_and_removal(void **state)
 	close(fd_b);
 }
 
+/* The one socket is bound to the --xfr address: a target of the other family is refused. */
+static void
+test_notify_target_family(void **state)
+{
+	(void)state;
+	struct sockaddr_in6 from6 = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+	struct notify_source src = {.soa = src_soa, .key = src_key};
+	int err = 0;
+	struct notify *n = notify_new((struct sockaddr *)&from6, sizeof(from6), &src, NULL, &err);
+	assert_non_null(n);
+	struct sockaddr_in to4 = {.sin_family = AF_INET, .sin_port = htons(53),
+	                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	assert_int_equal(notify_target_add(n, (struct sockaddr *)&to4, sizeof(to4), NULL),
+	                 -EAFNOSUPPORT);
+	struct sockaddr_in6 to6 = {.sin6_family = AF_INET6, .sin6_port = htons(53),
+	                           .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+	assert_int_equal(notify_target_add(n, (struct sockaddr *)&to6, sizeof(to6), NULL), 0);
+	notify_free(n);
+	struct sockaddr_in from4 = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	n = notify_new((struct sockaddr *)&from4, sizeof(from4), &src, NULL, &err);
+	assert_non_null(n);
+	assert_int_equal(notify_target_add(n, (struct sockaddr *)&to6, sizeof(to6), NULL),
+	                 -EAFNOSUPPORT);
+	assert_int_equal(notify_target_add(n, (struct sockaddr *)&to4, sizeof(to4), NULL), 0);
+	notify_free(n);
+}
+
 int
 main(void)
 {
@@ -438,6 +465,7 @@ main(void)
 		cmocka_unit_test(test_notify_coalesce_and_answers),
 		cmocka_unit_test(test_notify_burst_window),
 		cmocka_unit_test(test_notify_targets_own_keys_and_removal),
+		cmocka_unit_test(test_notify_target_family),
 	};
 	return cmocka_run_group_tests_name("notify_send", tests, NULL, NULL);
 }

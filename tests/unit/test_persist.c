@@ -289,7 +289,7 @@ test_persist_timers_roundtrip_and_corrupt(void **state)
 	name("example.com.", origin);
 	uint64_t a = 0, b = 0;
 	assert_int_equal(persist_load_timers(dir, origin, &a, &b), -ENOENT);
-	assert_int_equal(persist_save_timers(dir, origin, 1795694400, 1795694410), 0);
+	assert_int_equal(persist_save_timers(dir, origin, 1795694400, 1795694410, true), 0);
 	assert_int_equal(persist_load_timers(dir, origin, &a, &b), 0);
 	assert_true(a == 1795694400 && b == 1795694410);
 	char path[4096];
@@ -317,7 +317,7 @@ test_persist_timers_set_zone_mtime(void **state)
 	save(origin, r, n, 7);
 	assert_int_equal(persist_zone_mtime(dir, origin, &mt), 0);
 	assert_true(mt + 60 > (uint64_t)time(NULL));
-	assert_int_equal(persist_save_timers(dir, origin, 1700000000, 1700000010), 0);
+	assert_int_equal(persist_save_timers(dir, origin, 1700000000, 1700000010, true), 0);
 	assert_int_equal(persist_zone_mtime(dir, origin, &mt), 0);
 	assert_true(mt == 1700000000);
 	assert_int_equal(persist_remove(dir, origin), 0);
@@ -335,7 +335,7 @@ test_persist_creates_missing_dirs(void **state)
 	assert_int_equal(persist_begin(o, nested, origin, 3), 0);
 	assert_int_equal(persist_commit(o), 0);
 	free(o);
-	assert_int_equal(persist_save_timers(nested, origin, 1, 2), 0);
+	assert_int_equal(persist_save_timers(nested, origin, 1, 2, true), 0);
 	uint32_t serial = 0;
 	size_t seen = 0;
 	assert_int_equal(persist_load(nested, origin, &serial, count_cb, &seen, NULL, 0), 0);

@@ -196,17 +196,21 @@ types_at(const struct zset *z, const uint8_t *name, uint16_t *types, size_t *n)
 	return *n > 0;
 }
 
+/* Below a cut (NS at a proper ancestor under the apex) or a DNAME (at any proper ancestor). */
 static bool
 occluded(const struct zset *z, const uint8_t *apex, const uint8_t *name)
 {
 	uint16_t t[64];
 	size_t n;
-	for (const uint8_t *a = dns_name_parent(name); dns_name_is_sub(a, apex) &&
-	     !dns_name_equal(a, apex); a = dns_name_parent(a)) {
+	for (const uint8_t *a = dns_name_parent(name); dns_name_is_sub(a, apex);
+	     a = dns_name_parent(a)) {
+		bool top = dns_name_equal(a, apex);
 		types_at(z, a, t, &n);
 		for (size_t i = 0; i < n; i++)
-			if (t[i] == DNS_T_NS)
+			if ((t[i] == DNS_T_NS && !top) || t[i] == DNS_T_DNAME)
 				return true;
+		if (top)
+			break;
 	}
 	return false;
 }
@@ -384,7 +388,8 @@ random_changes(bool nsec3)
 		"www.example.com.", "a.example.com.", "b.a.example.com.", "c.b.a.example.com.",
 		"x.y.z.example.com.", "z.example.com.", "*.wild.example.com.", "mail.example.com.",
 		"deleg.example.com.", "ns.deleg.example.com.", "deep.ns.deleg.example.com.",
-		"zzz.example.com.", "0.example.com.", "m.n.example.com."};
+		"zzz.example.com.", "0.example.com.", "m.n.example.com.", "dn.example.com.",
+		"x.dn.example.com.", "y.x.dn.example.com."};
 	size_t nn = sizeof(names) / sizeof(names[0]);
 	assert_int_equal(patch(f, false, "example.com.", "NS", "ns1.example.net."), 0);
 	check_zone(f, nsec3);
@@ -398,6 +403,8 @@ random_changes(bool nsec3)
 		else if (strcmp(nm, "deleg.example.com.") == 0 && what == 2)
 			ret = patch(f, false, nm, "DS", "12345 13 2 b4c8c1fe2e7477127b27115656ad6256f4"
 			                                "24625bf5c1e2770ce6d6e37df61d17");
+		else if (strcmp(nm, "dn.example.com.") == 0 && what < 3)
+			ret = patch(f, what == 1, nm, "DNAME", "Target.Example.NET.");
 		else if (what == 3)
 			ret = patch(f, true, nm, "A", NULL);
 		else if (what == 4)
@@ -424,6 +431,35 @@ test_nsec3_chain_random_changes(void **state)
 	random_changes(true);
 }
 
+/* NSEC <-> NSEC3 on a signed zone: one serial each, the new chain whole, changes after. */
+static void
+test_denial_switch(void **state)
+{
+	(void)state;
+	struct fx *f = fx_open(false, true);
+	assert_int_equal(patch(f, false, "example.com.", "NS", "ns1.example.net."), 0);
+	assert_int_equal(patch(f, false, "a.b.example.com.", "A", "192.0.2.1"), 0);
+	assert_int_equal(patch(f, false, "dn.example.com.", "DNAME", "x.example.net."), 0);
+	assert_int_equal(patch(f, false, "x.dn.example.com.", "A", "192.0.2.2"), 0);
+	check_zone(f, false);
+	for (int i = 0; i < 4; i++) {
+		bool nsec3 = i % 2 == 0;
+		struct store_result res;
+		char err[256] = "";
+		assert_int_equal(store_zone_sign(f->st, f->zone, NULL, nsec3, 0, &res, err,
+		                                 sizeof(err)), 0);
+		assert_true(res.changed);
+		assert_int_equal(res.new_serial, res.old_serial + 1);
+		check_zone(f, nsec3);
+		assert_int_equal(patch(f, false, "new.example.com.", "TXT", "\"n\""), 0);
+		assert_int_equal(patch(f, true, "a.b.example.com.", "A", NULL), 0);
+		check_zone(f, nsec3);
+		assert_int_equal(patch(f, false, "a.b.example.com.", "A", "192.0.2.1"), 0);
+		check_zone(f, nsec3);
+	}
+	fx_close(f);
+}
+
 static void
 test_no_key_file_refused(void **state)
 {
@@ -438,6 +474,7 @@ main(void)
 		cmocka_unit_test(test_seal_roundtrip_and_refusals),
 		cmocka_unit_test(test_nsec_chain_random_changes),
 		cmocka_unit_test(test_nsec3_chain_random_changes),
+		cmocka_unit_test(test_denial_switch),
 		cmocka_unit_test(test_no_key_file_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,7 +2,8 @@
 its daemons, peers, ports, waits and labs from here.
 
     core      free_port, wait_until, stop_pid, TmpDir, write_secret, write_api_key,
-              tsig_file_args, ApiClient (the one HTTP client for the API), BIN, PFX
+              tsig_file_args, ApiClient (the one HTTP client for the API), BIN, PFX,
+              TOOLS (the test helpers of tools/, built into build/tools-bin)
     pg        ANYCST_DB=pg: a throwaway PostgreSQL, a schema per Primary (pg_database)
     daemons   Primary (anycst-primary + its API), Secondary (anycst-secondary),
               the shared TSIG key KEY_NAME/KEY_SECRET/KEYRING, assert_san_clean

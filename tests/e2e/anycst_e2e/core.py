@@ -14,7 +14,17 @@ import time
 
 BIN = os.environ.get("ANYCST_BIN", os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                                 "..", "..", "..", "bin"))
+# Test and bench helpers (tools/*.c) are built into BUILD/tools-bin, not bin/ (which
+# holds only what `make install` ships): bin -> build/tools-bin, bin-san ->
+# build-san/tools-bin, unless ANYCST_TOOLS says where.
+TOOLS = os.environ.get("ANYCST_TOOLS", os.path.join(
+    os.path.dirname(os.path.abspath(BIN)),
+    os.path.basename(os.path.abspath(BIN)).replace("bin", "build", 1), "tools-bin"))
 PFX = "/api/v1/servers/localhost"
+# Bounds that guard against an algorithmic regression (O(n^2) where
+# O(n log n) is meant) scale by this under the sanitizer build, which runs
+# the same code about three times slower.
+SLOWDOWN = 3.0 if os.path.basename(os.path.normpath(BIN)) == "bin-san" else 1.0
 
 
 def free_port(kind=socket.SOCK_STREAM, also_udp=True):

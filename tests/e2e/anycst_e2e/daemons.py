@@ -34,6 +34,11 @@ def assert_san_clean(text):
         assert bad not in text, text[text.index(bad) - 200:][:3000]
 
 
+def hostport(host, port):
+    """"HOST:PORT", or "[HOST]:PORT" for an IPv6 address."""
+    return ("[%s]:%d" if ":" in host else "%s:%d") % (host, port)
+
+
 def primary_argv(directory, api, xfr, quic, key_file=None, db=None, tls_key=None, extra=(),
                  bin_dir=None):
     """anycst-primary's command line with its files in `directory` (api.key,
@@ -57,8 +62,9 @@ class Primary:
     """
 
     def __init__(self, tmpdir, extra=(), catalog="catalog.anycst.invalid.", notify=(),
-                 key=None, bin_dir=None, db=None):
+                 key=None, bin_dir=None, host="127.0.0.1", db=None):
         self.dir = tmpdir
+        self.host = host            # every listener's address (e.g. "::1")
         self.bin_dir = bin_dir
         self.key_file, self.key = write_api_key(tmpdir, key)
         # `db`, or with ANYCST_DB=pg a PostgreSQL schema of its own (pg.py), else a SQLite file
@@ -70,15 +76,15 @@ class Primary:
         self.api_port = free_port()
         self.xfr_port = free_port()
         self.quic_port = free_port(socket.SOCK_DGRAM)
-        self.api_url = "http://127.0.0.1:%d" % self.api_port
-        self.xfr_addr = "127.0.0.1:%d" % self.xfr_port
-        self.quic_addr = "127.0.0.1:%d" % self.quic_port
-        self.client = ApiClient("127.0.0.1", self.api_port, self.key)
+        self.api_url = "http://%s" % hostport(host, self.api_port)
+        self.xfr_addr = hostport(host, self.xfr_port)
+        self.quic_addr = hostport(host, self.quic_port)
+        self.client = ApiClient(host, self.api_port, self.key)
         self.proc = None
         self.start()
 
     def args(self):
-        a = primary_argv(self.dir, "127.0.0.1:%d" % self.api_port, self.xfr_addr,
+        a = primary_argv(self.dir, hostport(self.host, self.api_port), self.xfr_addr,
                          self.quic_addr, key_file=self.key_file, db=self.db_path,
                          extra=["--catalog", self.catalog], bin_dir=self.bin_dir)
         for n in self.notify:
@@ -246,19 +252,21 @@ class Secondary:
     """One anycst-secondary process (TCP transport unless told otherwise)."""
 
     def __init__(self, tmpdir, primary_port, zones=None, catalog=None, tsig=True,
-                 extra=(), port=None, http=True, name="sec", bin_dir=None):
+                 extra=(), port=None, http=True, name="sec", bin_dir=None, host="127.0.0.1",
+                 primary_host=None):
         self.dir = tmpdir
+        self.host = host            # where it listens (DNS, HTTP), e.g. "::1"
         self.port = port or free_port()
         self.http_port = free_port() if http else None
         self.state_dir = os.path.join(tmpdir, name + "-state")
         self.log_path = os.path.join(tmpdir, name + ".log")
         self.args = [os.path.join(bin_dir or BIN, "anycst-secondary"), "--transport", "tcp",
-                     "--primary", "127.0.0.1:%d" % primary_port,
-                     "--listen", "127.0.0.1:%d" % self.port,
+                     "--primary", hostport(primary_host or host, primary_port),
+                     "--listen", hostport(host, self.port),
                      "--state-dir", self.state_dir, "--workers", "2",
                      "--identity", "pop-test", "--log-level", "debug"]
         if self.http_port:
-            self.args += ["--http", "127.0.0.1:%d" % self.http_port]
+            self.args += ["--http", hostport(host, self.http_port)]
         if tsig:
             self.args += tsig_file_args(tmpdir, KEY_NAME, KEY_SECRET)
         for z in zones or ():
@@ -268,11 +276,12 @@ class Secondary:
         self.args += list(extra)
         self.proc = None
 
-    def start(self):
+    def start(self, timeout=10):
+        """Starts it and waits `timeout` s for it to listen (it loads its state first)."""
         self.log = open(self.log_path, "a")
         self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=subprocess.STDOUT)
         STARTED.append(("anycst-secondary", self.log_path))
-        wait_until(lambda: self._listening(), 10, what="secondary listening")
+        wait_until(lambda: self._listening(), timeout, what="secondary listening")
         return self
 
     def _listening(self):
@@ -280,7 +289,7 @@ class Secondary:
             raise AssertionError("secondary exited: " + self.logtext()[-2000:])
         q = dns.message.make_query("id.server.", "TXT", "CH")
         try:
-            dns.query.udp(q, "127.0.0.1", port=self.port, timeout=0.2)
+            dns.query.udp(q, self.host, port=self.port, timeout=0.2)
             return True
         except (dns.exception.Timeout, OSError):
             return False
@@ -299,8 +308,8 @@ class Secondary:
     def query(self, name, rdtype="A", tcp=False, timeout=2.0, rdclass="IN"):
         q = dns.message.make_query(name, rdtype, rdclass)
         if tcp:
-            return dns.query.tcp(q, "127.0.0.1", port=self.port, timeout=timeout)
-        return dns.query.udp(q, "127.0.0.1", port=self.port, timeout=timeout)
+            return dns.query.tcp(q, self.host, port=self.port, timeout=timeout)
+        return dns.query.udp(q, self.host, port=self.port, timeout=timeout)
 
     def serial(self, zone):
         try:
@@ -315,7 +324,7 @@ class Secondary:
         return None
 
     def http(self, path):
-        return http_get("http://127.0.0.1:%d%s" % (self.http_port, path), timeout=5)
+        return http_get("http://%s%s" % (hostport(self.host, self.http_port), path), timeout=5)
 
     def served(self, keys, zone):
         """For each (name, type) in `keys`, what we answer over TCP, in AXFR's shape."""

@@ -91,15 +91,16 @@ class Lab:
             raise
 
     def link(self, a, a_if, a_addr, b, b_if, b_addr):
-        """veth between namespaces a and b; addresses "10.0.1.1/24" or None."""
+        """veth between namespaces a and b; addresses "10.0.1.1/24", "2001:db8:1::1/64" or None."""
         tmp_a, tmp_b = "v%s%da" % (self.tag, self.nlinks), "v%s%db" % (self.tag, self.nlinks)
         self.nlinks += 1
         sh("ip", "link", "add", tmp_a, "type", "veth", "peer", "name", tmp_b)
         sh("ip", "link", "set", tmp_a, "netns", self.ns[a], "name", a_if)
         sh("ip", "link", "set", tmp_b, "netns", self.ns[b], "name", b_if)
         for n, i, addr in ((a, a_if, a_addr), (b, b_if, b_addr)):
-            if addr:
-                sh("ip", "-n", self.ns[n], "addr", "add", addr, "dev", i)
+            if addr:   # IPv6: nodad, usable at once
+                sh("ip", "-n", self.ns[n], "addr", "add", addr, "dev", i,
+                   *(["nodad"] if ":" in addr else []))
             sh("ip", "-n", self.ns[n], "link", "set", i, "up")
 
     def anycast_iface(self, n, iface="any0", addr=ANYCAST + "/32"):
@@ -107,7 +108,8 @@ class Lab:
         holds the anycast address, its peer stays up so the link has carrier."""
         peer = iface + "p"
         sh("ip", "-n", self.ns[n], "link", "add", iface, "type", "veth", "peer", "name", peer)
-        sh("ip", "-n", self.ns[n], "addr", "add", addr, "dev", iface)
+        sh("ip", "-n", self.ns[n], "addr", "add", addr, "dev", iface,
+           *(["nodad"] if ":" in addr else []))
         sh("ip", "-n", self.ns[n], "link", "set", peer, "up")
 
     def spawn(self, n, cmd, log_name):

@@ -3,7 +3,9 @@ bench/mesh.sh (root only).
 
 Underlay ("the internet"): a bridge in a hub namespace, one veth pair per
 node (primary, POPs, an outsider), addresses in 192.0.2.0/24 that exist only
-inside these namespaces.  Overlay: wireguard-go in each node namespace.
+inside these namespaces.  Mesh(v6=True) builds the same with IPv6 only: the
+underlay in 2001:db8:99::/64, the mesh in fd00:53::/64 (--mesh-net), the API
+on [::1]; no IPv4 address on any link (`ip ... nodad`: no DAD delay).  Overlay: wireguard-go in each node namespace.
 wireguard-go's control socket (/var/run/wireguard/NAME.sock) is shared by all
 namespaces, so every interface name carries this process's id.
 
@@ -28,7 +30,7 @@ import dns.query
 import dns.rcode
 import dns.rdatatype
 
-from .core import BIN, PFX, ApiClient, setns, stop_pid, wait_until, write_api_key, write_secret
+from .core import BIN, PFX, TOOLS, ApiClient, setns, stop_pid, wait_until, write_api_key, write_secret
 from .daemons import primary_argv
 
 
@@ -49,10 +51,15 @@ def run(*args, check=True, **kw):
 
 
 class Mesh:
-    UNDERLAY = "192.0.2.%d"
     WG_PORT = 51820
 
-    def __init__(self, npops=3):
+    def __init__(self, npops=3, v6=False):
+        self.v6 = v6
+        self.UNDERLAY = "2001:db8:99::%x" if v6 else "192.0.2.%d"
+        self.UNDERLAY_PFX = 64 if v6 else 24
+        self.MESH_NET = "fd00:53::/64" if v6 else "10.53.0.0/24"
+        self.primary_ip = "fd00:53::1" if v6 else "10.53.0.1"
+        self.api_host = "::1" if v6 else "127.0.0.1"
         self.id = os.getpid() % 100000
         self.tag = "aw%d" % self.id                     # interface names stay under 15 chars
         self.dir = tempfile.mkdtemp(prefix="anycst-mesh-")
@@ -97,7 +104,8 @@ class Mesh:
             "netns", self.hub)
         run("ip", "-n", self.hub, "link", "set", link, "master", "br0", "up")
         ip = self.UNDERLAY % host
-        run("ip", "-n", ns, "addr", "add", ip + "/24", "dev", "u0")
+        run("ip", "-n", ns, "addr", "add", "%s/%d" % (ip, self.UNDERLAY_PFX), "dev", "u0",
+            *(["nodad"] if self.v6 else []))
         run("ip", "-n", ns, "link", "set", "u0", "up")
         self.nodes[node] = {"ns": ns, "ip": ip, "link": link, "wg": "%sw%d" % (self.tag, idx)}
         return self.nodes[node]
@@ -153,7 +161,8 @@ class Mesh:
             lines.append(line)
         path = write_secret(os.path.join(self.dir, "wg-%s.conf" % node), "\n".join(lines) + "\n")
         self.nsrun(node, "wg", "setconf", n["wg"], path)
-        self.nsrun(node, "ip", "addr", "add", address, "dev", n["wg"])
+        self.nsrun(node, "ip", "addr", "add", address, "dev", n["wg"],
+                   *(["nodad"] if ":" in address else []))
         self.nsrun(node, "ip", "link", "set", n["wg"], "up")
         return address.split("/")[0]
 
@@ -174,18 +183,25 @@ class Mesh:
         self.add_node("outside", 99)
         # the primary: its interface, then the daemon applies its key and peers itself
         wg = self.wg_up("primary")
-        self.nsrun("primary", "ip", "addr", "add", "10.53.0.1/24", "dev", wg)
+        self.nsrun("primary", "ip", "addr", "add",
+                   "%s/%s" % (self.primary_ip, self.MESH_NET.split("/")[1]), "dev", wg,
+                   *(["nodad"] if self.v6 else []))
         self.nsrun("primary", "ip", "link", "set", wg, "up")
         priv, self.primary_pub = self.genkey()
         self.primary_priv = priv
         keyfile = write_secret(os.path.join(self.dir, "primary-wg.key"), priv + "\n")
         _, self.api_key = write_api_key(self.dir, prefix="mesh-")
         self.primary = self.start("primary", primary_argv(
-            self.dir, "127.0.0.1:8081", "10.53.0.1:5300", "10.53.0.1:8853",
-            extra=["--wg-interface", wg, "--wg-private-key", keyfile,
-                   "--wg-endpoint", "%s:%d" % (self.nodes["primary"]["ip"], self.WG_PORT)]
+            self.dir, self.hostport(self.api_host, 8081), self.hostport(self.primary_ip, 5300),
+            self.hostport(self.primary_ip, 8853),
+            extra=["--wg-interface", wg, "--wg-private-key", keyfile, "--mesh-net", self.MESH_NET,
+                   "--wg-endpoint", self.hostport(self.nodes["primary"]["ip"], self.WG_PORT)]
             + list(extra_primary)), node="primary")
         wait_until(lambda: self._api_up(), 10, step=0.02, what="the primary's API")
+
+    @staticmethod
+    def hostport(host, port):
+        return ("[%s]:%d" if ":" in host else "%s:%d") % (host, port)
 
     def _api_up(self):
         if self.primary.poll() is not None:
@@ -204,7 +220,7 @@ class Mesh:
         """HTTP to the primary's API on its own loopback (inside its namespace):
         (status, body bytes)."""
         if self.client is None or self.client.key != self.api_key:
-            self.client = ApiClient("127.0.0.1", 8081, self.api_key,
+            self.client = ApiClient(self.api_host, 8081, self.api_key,
                                     enter=lambda: self.ns("primary"))
         st, _, payload = self.client.call(method, (PFX + path) if prefix else path, body,
                                           prefix=False)
@@ -216,8 +232,8 @@ class Mesh:
 
     def curl(self, method, path, body=None):
         """The same through curl, as an operator does: (status, parsed JSON or text)."""
-        args = ["curl", "-sS", "-X", method, "-H", "X-API-Key: " + self.api_key,
-                "-w", "\n%{http_code}", "http://127.0.0.1:8081" + PFX + path]
+        args = ["curl", "-sSg", "-X", method, "-H", "X-API-Key: " + self.api_key,
+                "-w", "\n%{http_code}", "http://%s" % self.hostport(self.api_host, 8081) + PFX + path]
         if body is not None:
             args += ["-H", "Content-Type: application/json", "-d", json.dumps(body)]
         out = self.nsrun("primary", *args).stdout
@@ -235,7 +251,7 @@ class Mesh:
             priv, pub = self.genkey()
             st, reg = self.curl("POST", "/secondaries", {
                 "name": node, "public_key": pub,
-                "endpoint": "%s:%d" % (self.nodes[node]["ip"], self.WG_PORT)})
+                "endpoint": self.hostport(self.nodes[node]["ip"], self.WG_PORT)})
             assert st == 201, (st, reg)
             self.wg_up(node)
             mesh_ip = self.wg_apply(node, reg["wireguard_config"], priv)

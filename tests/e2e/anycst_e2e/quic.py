@@ -13,9 +13,9 @@ import subprocess
 import tempfile
 import time
 
-from .core import BIN
+from .core import TOOLS
 
-TOOL = os.path.join(BIN, "anycst-doq-test")
+TOOL = os.path.join(TOOLS, "anycst-doq-test")
 
 
 def run(cmd, timeout=120, ns=None, check=False):

@@ -14,6 +14,7 @@ import select
 import socket
 import struct
 import subprocess
+import threading
 import time
 
 import dns.message
@@ -21,10 +22,10 @@ import dns.query
 import dns.rcode
 import dns.rdatatype
 
-from .core import BIN, tsig_file_args, wait_until
+from .core import TOOLS, ApiClient, tsig_file_args, wait_until
 from .daemons import Secondary, assert_san_clean
 
-XOQ = os.path.join(BIN, "anycst-xoq")
+XOQ = os.path.join(TOOLS, "anycst-xoq")
 KEY = "pop-key."
 
 
@@ -87,8 +88,9 @@ def small_zone(p, name, keys=(KEY,)):
 
 
 def quic_secondary(tmp, p, secret, pin=None, insecure=False, port=None, name="secq",
-                   zones=None, extra=()):
-    """anycst-secondary with the default transport (QUIC) on the primary's --quic port."""
+                   zones=None, extra=(), host=None):
+    """anycst-secondary with the default transport (QUIC) on the primary's --quic port,
+    listening on `host` (default: the primary's address family's loopback)."""
     args = tsig_file_args(tmp, KEY, secret)
     if pin:
         args += ["--pin", pin]
@@ -97,7 +99,7 @@ def quic_secondary(tmp, p, secret, pin=None, insecure=False, port=None, name="se
     if not zones:
         p.allow_catalog(KEY)          # it follows the catalog: the admin allows its key
     sec = Secondary(tmp, p.quic_port, zones=zones, tsig=False, port=port, name=name,
-                    extra=args + list(extra))
+                    extra=args + list(extra), host=host or p.host, primary_host=p.host)
     i = sec.args.index("--transport")
     del sec.args[i:i + 2]             # the default transport: QUIC
     return sec
@@ -181,6 +183,114 @@ def served_a(port, names, host="127.0.0.1", window=128, timeout=60):
     finally:
         s.close()
     return out
+
+
+def _qname_wire(name):
+    return b"".join(bytes([len(x)]) + x.encode() for x in name.rstrip(".").split(".")) + b"\0"
+
+
+def answering(port, names, window=256, timeout=10.0):
+    """The zones among `names` whose www.<zone> A gets NOERROR with an answer, by
+    pipelined UDP queries (a zone not served yet is REFUSED or SERVFAIL; one
+    unanswered for 1 s, or a port not listening yet, counts as not answering)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    s.connect(("127.0.0.1", port))
+    ok = set()
+    todo = list(names)
+    pending = {}
+    nxt = 0
+    qid = random.randrange(65536)
+    deadline = time.monotonic() + timeout
+    try:
+        while (nxt < len(todo) or pending) and time.monotonic() < deadline:
+            while nxt < len(todo) and len(pending) < window:
+                qid = (qid + 1) & 0xFFFF
+                q = struct.pack("!HHHHHH", qid, 0, 1, 0, 0, 0) + \
+                    _qname_wire("www." + todo[nxt]) + struct.pack("!HH", 1, 1)
+                pending[qid] = (todo[nxt], time.monotonic())
+                try:
+                    s.send(q)
+                except ConnectionRefusedError:     # not listening yet
+                    return ok
+                nxt += 1
+            r, _, _ = select.select([s], [], [], 0.2)
+            if not r:
+                now = time.monotonic()
+                for k, (_, t0) in list(pending.items()):
+                    if now - t0 > 1.0:
+                        del pending[k]    # lost or unanswered: counted as not answering
+                continue
+            try:
+                m = s.recv(65535)
+            except ConnectionRefusedError:
+                return ok
+            rid, flags, _qd, an = struct.unpack("!HHHH", m[:8])
+            if rid in pending:
+                name, _ = pending.pop(rid)
+                if flags & 0xF == 0 and an > 0:
+                    ok.add(name)
+    finally:
+        s.close()
+    return ok
+
+
+def create_zones_parallel(p, names, clients=8):
+    """Zones of 10 records each (SOA, NS and 8 more, transferable with KEY)
+    created by POST /zones from `clients` threads; (seconds, largest WAL seen)."""
+    peak = [0]
+    stop = threading.Event()
+    wal = p.db_path + "-wal"
+
+    def watch():
+        while not stop.is_set():
+            try:
+                peak[0] = max(peak[0], os.path.getsize(wal))
+            except OSError:
+                pass
+            time.sleep(0.05)
+    errors = []
+
+    def create(k):
+        c = ApiClient("127.0.0.1", p.api_port, p.key)
+        for i in range(k, len(names), clients):
+            z = names[i]
+            rr = [{"name": "www." + z, "type": "A", "ttl": 300, "changetype": "REPLACE",
+                   "records": [{"content": "192.0.2.%d" % (j + 1), "disabled": False}
+                               for j in range(2)]},
+                  {"name": "www." + z, "type": "AAAA", "ttl": 300, "changetype": "REPLACE",
+                   "records": [{"content": "2001:db8::1", "disabled": False}]},
+                  {"name": z, "type": "MX", "ttl": 300, "changetype": "REPLACE",
+                   "records": [{"content": "10 mail." + z, "disabled": False}]},
+                  {"name": "mail." + z, "type": "A", "ttl": 300, "changetype": "REPLACE",
+                   "records": [{"content": "192.0.2.20", "disabled": False}]},
+                  {"name": "txt." + z, "type": "TXT", "ttl": 300, "changetype": "REPLACE",
+                   "records": [{"content": '"hello"', "disabled": False}]},
+                  {"name": "ftp." + z, "type": "CNAME", "ttl": 300, "changetype": "REPLACE",
+                   "records": [{"content": "www." + z, "disabled": False}]},
+                  {"name": "ns1." + z, "type": "A", "ttl": 300, "changetype": "REPLACE",
+                   "records": [{"content": "192.0.2.53", "disabled": False}]}]
+            st, _, body = c.call("POST", "/zones", {"name": z, "kind": "Native", "rrsets": rr,
+                                                    "nameservers": ["ns1." + z],
+                                                    "master_tsig_key_ids": [KEY]})
+            if st != 201:
+                errors.append((z, st, body[:200]))
+                break
+        c.close()
+    w = threading.Thread(target=watch, daemon=True)
+    w.start()
+    t0 = time.monotonic()
+    workers = [threading.Thread(target=create, args=(k,)) for k in range(clients)]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join()
+    secs = time.monotonic() - t0
+    stop.set()
+    w.join()
+    if errors:
+        raise RuntimeError("zone creation failed: %r" % errors[:3])
+    return secs, peak[0]
 
 
 def assert_serves_export(sec, export_text):
