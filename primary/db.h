@@ -153,6 +153,9 @@ int db_begin(struct db *db);        /* a write transaction (waits for other writ
 int db_begin_read(struct db *db);   /* a read snapshot, taken now */
 int db_commit(struct db *db);
 int db_rollback(struct db *db);
+/* How often the cached statements were re-prepared by the engine (for tests:
+ * a plan that re-prepares at every binding parses its SQL at every step). */
+int64_t db_reprepares(struct db *db);
 
 /* The statement `id` on `db`, prepared once per connection; NULL (logged) on error. */
 struct db_stmt *db_q(struct db *db, enum db_qid id);
