@@ -158,6 +158,21 @@ typedef int (*store_rr_fn)(void *ctx, const struct dns_rr *rr);
 int store_snap_records(struct store_snap *sn, const struct store_zone *z, store_rr_fn fn,
                        void *ctx);
 
+/*
+ * The same records as store_snap_records but pulled a few at a time: a
+ * cursor on the snapshot's read transaction, so a large zone is read as it
+ * is sent (one version, constant memory).  The cursor yields the records
+ * after the SOA; close it before the snapshot.  One cursor per snapshot.
+ */
+struct store_rr_cursor;
+/* 0, -ENOMEM or -EIO. */
+int store_snap_cursor(struct store_snap *sn, const struct store_zone *z,
+                      struct store_rr_cursor **out);
+/* 1 with the next record in *rr (its pointers die at the next call), 0 at
+ * the end, -EIO. */
+int store_rr_cursor_next(struct store_rr_cursor *c, struct dns_rr *rr);
+void store_rr_cursor_close(struct store_rr_cursor *c);   /* NULL ok */
+
 /* One stored record including disabled ones, for the API. */
 struct store_row {
 	const uint8_t *owner;   /* wire, lower-case */
