@@ -42,6 +42,7 @@ store_open(const struct store_opts *o, struct store **out, char *err, size_t err
 	pthread_mutex_init(&st->stats_mu, NULL);
 	arena_init(&st->arena, 64 * 1024);
 	st->journal_keep = o->journal_keep ? o->journal_keep : STORE_JOURNAL_KEEP_DEFAULT;
+	st->journal_keep_age = o->journal_keep_age;
 	st->sig_validity = o->dnssec_validity ? o->dnssec_validity : 14 * 86400;
 	st->dnskey_ttl = o->dnssec_dnskey_ttl ? o->dnssec_dnskey_ttl : 3600;
 	st->roll_delay = o->dnssec_propagation_delay;

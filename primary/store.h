@@ -44,6 +44,8 @@ struct store_opts {
 	const char *path;          /* database file, created when missing */
 	const char *catalog;       /* catalog zone name (text), e.g. "catalog.anycst.invalid." */
 	unsigned journal_keep;     /* journal entries kept per zone (0: default 1000) */
+	uint32_t journal_keep_age; /* seconds; older entries are dropped when the zone
+	                            * next changes (0: no age limit) */
 	unsigned wal_max_mib;      /* WAL size the checkpointer enforces (0: default 64) */
 	/* --dnssec-key-file's content: SHA-256 of it seals DNSSEC private keys;
 	 * NULL: DNSSEC signing is off (dnssec:true refused) */
