@@ -11,6 +11,7 @@ import threading
 import pytest
 
 from anycst_e2e import Primary, TmpDir
+from anycst_e2e.core import SLOWDOWN
 
 KEY = "cat-key."
 CAT = "catalog.anycst.invalid."
@@ -93,7 +94,9 @@ def test_list_streams_every_zone(tmp):
         print("GET /zones: %d zones, %d bytes of JSON, RSS growth %.1f MiB"
               % (len(zones), len(body), grew / 2**20))
         # a fresh reader connection (SQLite page cache) and the batch buffer,
-        # not the whole JSON
-        assert grew < len(body) // 2, (grew, len(body))
+        # not the whole JSON; ASan's quarantine keeps every freed block
+        # resident, so under the sanitizer build only the listing is checked
+        if SLOWDOWN == 1.0:
+            assert grew < len(body) // 2, (grew, len(body))
     finally:
         p.stop()
