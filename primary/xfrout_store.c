@@ -19,6 +19,7 @@
 #include "primary/acl.h"
 #include "primary/pop_gate.h"
 #include "primary/store.h"
+#include "util/clock.h"
 #include "util/hash.h"
 
 struct rec_load {
@@ -86,6 +87,10 @@ journal_cb(void *ctx, const struct store_journal_entry *e)
 
 #define XSRC_CACHE_BYTES ((size_t)512 << 20)
 #define XSRC_BUCKETS_MIN 64
+/* A stream's read snapshot lives at most this long (then the rest is read
+ * at once): a slow client never keeps the checkpointer from the WAL's frames
+ * longer than that. */
+#define XSRC_HOLD_MS 3000
 
 struct xsrc;
 
@@ -118,6 +123,7 @@ struct xsrc {
 	struct zc *mru, *lru;     /* recency list ends */
 	size_t bytes, limit;
 	uint64_t ops;             /* entries visited by lookups (see xfrout_store_stats) */
+	int64_t hold_ms;          /* longest a stream keeps its snapshot */
 };
 
 /* FNV-1a over the ASCII-lowercased wire name, so EXAMPLE.com. and example.com. meet. */
@@ -345,6 +351,9 @@ struct xstream {
 	struct xsrc *x;
 	struct store_snap *sn;          /* closed as soon as the cursor ends */
 	struct store_rr_cursor *cur;
+	int64_t opened_ms, hold_ms;     /* past hold_ms the rest is read at once */
+	struct xfrout_buf rest;         /* ... into here, handed out from `rest_pos` */
+	size_t rest_pos;
 	struct store_zone z;
 	bool tee_on, eof;
 	size_t tee_max;
@@ -360,12 +369,60 @@ xs_close_snap(struct xstream *xs)
 	xs->sn = NULL;
 }
 
+/*
+ * A client that reads slowly must not hold the read snapshot (and with it
+ * the WAL's frames) for long: past hold_ms the rest of the version is read
+ * into memory at once and the snapshot ends.  Returns 0 or a negative code.
+ */
+static int
+xs_take_rest(struct xstream *xs)
+{
+	struct dns_rr rr;
+	int ret;
+	while ((ret = store_rr_cursor_next(xs->cur, &rr)) == 1) {
+		if (xfrout_buf_rr(&xs->rest, &rr) != 0)
+			return -ENOMEM;
+	}
+	if (ret < 0)
+		return ret;
+	xs->eof = true;
+	xs_close_snap(xs);
+	return 0;
+}
+
+/* Hands out the next records of xs->rest (about `want` bytes): 0 or <0. */
+static int
+xs_from_rest(struct xstream *xs, struct xfrout_buf *b, size_t want)
+{
+	size_t start = b->len;
+	struct dns_rr rr;
+	while (b->len - start < want && xs->rest_pos < xs->rest.len) {
+		size_t pos = xs->rest_pos;
+		if (store_blob_next(xs->rest.data, xs->rest.len, &pos, &rr) != 1)
+			return -EIO;
+		if (xfrout_buf_rr(b, &rr) != 0)
+			return -ENOMEM;
+		xs->rest_pos = pos;
+	}
+	return 0;
+}
+
 static int
 xs_more(void *stream, struct xfrout_buf *b, size_t want)
 {
 	struct xstream *xs = stream;
 	size_t start = b->len, nrrs = b->nrrs;
 	struct dns_rr rr;
+	if (xs->cur != NULL && clock_mono_ms() - xs->opened_ms > xs->hold_ms) {
+		int ret = xs_take_rest(xs);
+		if (ret != 0)
+			return ret;
+	}
+	if (xs->cur == NULL) {
+		int ret = xs_from_rest(xs, b, want);
+		if (ret != 0)
+			return ret;
+	}
 	while (xs->cur != NULL && b->len - start < want) {
 		int ret = store_rr_cursor_next(xs->cur, &rr);
 		if (ret < 0)
@@ -399,6 +456,7 @@ xs_end(void *stream)
 			zc_release(e);
 	}
 	xfrout_buf_clear(&xs->tee);
+	xfrout_buf_clear(&xs->rest);
 	free(xs);
 }
 
@@ -438,10 +496,12 @@ load_first(struct xsrc *x, struct store_snap **sn, const struct store_zone *z,
 		store_rr_cursor_close(cur);
 		return -ENOMEM;
 	}
-	*xs = (struct xstream){.x = x, .sn = *sn, .cur = cur, .z = *z};
+	*xs = (struct xstream){.x = x, .sn = *sn, .cur = cur, .z = *z,
+	                       .opened_ms = clock_mono_ms()};
 	*sn = NULL;
 	pthread_mutex_lock(&x->lock);
 	xs->tee_max = x->limit / 2;
+	xs->hold_ms = x->hold_ms;
 	pthread_mutex_unlock(&x->lock);
 	if (zc_seen(x, z)) {
 		xs->tee_on = xfrout_buf_raw(&xs->tee, d->rrs.data, d->rrs.len, d->rrs.nrrs) == 0;
@@ -596,6 +656,7 @@ xfrout_store_source(struct store *st, struct xfrout_source *src)
 		return -ENOMEM;
 	x->st = st;
 	x->limit = XSRC_CACHE_BYTES;
+	x->hold_ms = XSRC_HOLD_MS;
 	pthread_mutex_init(&x->lock, NULL);
 	src->ctx = x;
 	src->load = src_load;
@@ -636,6 +697,17 @@ xfrout_store_set_cache_limit(struct xfrout_source *src, size_t bytes)
 		struct zc *o = x->lru;
 		zc_drop_locked(x, zc_slot(x, o->zone, o->hash), o);
 	}
+	pthread_mutex_unlock(&x->lock);
+}
+
+void
+xfrout_store_set_stream_hold(struct xfrout_source *src, int64_t ms)
+{
+	struct xsrc *x = src->ctx;
+	if (x == NULL)
+		return;
+	pthread_mutex_lock(&x->lock);
+	x->hold_ms = ms;
 	pthread_mutex_unlock(&x->lock);
 }
 

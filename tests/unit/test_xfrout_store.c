@@ -413,6 +413,44 @@ test_stream_large_zone(void **state)
 	done(&d3);
 }
 
+/* A slow client: past the hold time the rest is read at once and the
+ * snapshot ends; the answer is the same version, whole, and still cached
+ * from its second transfer. */
+static void
+test_stream_slow_client_releases_snapshot(void **state)
+{
+	struct fx *f = *state;
+	create_zone(f, "slow.test.", BIG);
+	xfrout_store_set_stream_hold(&f->src, 0);
+	struct xfrout_data d1, d2, d3;
+	load(f, "slow.test.", &d1);
+	assert_non_null(d1.more);
+	struct xfrout_buf b = {0};
+	usleep(2000);
+	assert_int_equal(d1.more(d1.stream, &b, 4096), 1);   /* reads the rest now */
+	size_t n = d1.rrs.nrrs + b.nrrs;
+	patch_zone(f, "slow.test.", 11);                      /* the writer is not held */
+	b.len = 0;
+	b.nrrs = 0;
+	n += drain(&d1) - d1.rrs.nrrs;
+	assert_int_equal(n, BIG);
+	xfrout_buf_clear(&b);
+	done(&d1);
+	forget(f, "slow.test.");
+	load(f, "slow.test.", &d1);
+	usleep(2000);
+	assert_int_equal(drain(&d1), BIG + 1);
+	done(&d1);
+	load(f, "slow.test.", &d2);
+	usleep(2000);
+	assert_int_equal(drain(&d2), BIG + 1);
+	done(&d2);
+	load(f, "slow.test.", &d3);
+	assert_null(d3.more);
+	assert_int_equal(d3.rrs.nrrs, BIG + 1);
+	done(&d3);
+}
+
 int
 main(void)
 {
@@ -421,6 +459,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_hit_forget_refill, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lru_eviction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stream_large_zone, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stream_slow_client_releases_snapshot, setup,
+		                                teardown),
 		cmocka_unit_test_setup_teardown(test_forget_cost_independent_of_zone_count, setup,
 		                                teardown),
 	};
