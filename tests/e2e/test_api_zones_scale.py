@@ -93,10 +93,11 @@ def test_list_streams_every_zone(tmp):
         assert names == ["z%06d.scale.test." % i for i in range(N)]
         print("GET /zones: %d zones, %d bytes of JSON, RSS growth %.1f MiB"
               % (len(zones), len(body), grew / 2**20))
-        # a fresh reader connection (SQLite page cache) and the batch buffer,
-        # not the whole JSON; ASan's quarantine keeps every freed block
-        # resident, so under the sanitizer build only the listing is checked
+        # a reader connection (SQLite page cache) and the batch buffer (about
+        # 2 MiB here): building the list first would take the JSON text and
+        # several times that in objects.  ASan's quarantine keeps every freed
+        # block resident, so under the sanitizer build only the listing is checked
         if SLOWDOWN == 1.0:
-            assert grew < len(body) // 2, (grew, len(body))
+            assert grew < len(body), (grew, len(body))
     finally:
         p.stop()
