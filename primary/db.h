@@ -57,6 +57,7 @@ enum db_qid {
 	/* journal */
 	DBQ_JOURNAL_INSERT,
 	DBQ_JOURNAL_TRIM,
+	DBQ_JOURNAL_TRIM_AGE,   /* entries of a zone created before ?2 (unix s) */
 	DBQ_JOURNAL_START,
 	DBQ_JOURNAL_FROM,
 	DBQ_JOURNAL_RANGE,

@@ -114,6 +114,7 @@ static const char *const qsql[DBQ_COUNT] = {
 	                     "WHERE zone_id = ?1 ORDER BY okey, type, id",
 	[DBQ_JOURNAL_INSERT] = "INSERT INTO journal (zone_id, serial_from, serial_to, removed, added, "
 	                       "created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[DBQ_JOURNAL_TRIM_AGE] = "DELETE FROM journal WHERE zone_id = ?1 AND created_at < ?2",
 	[DBQ_JOURNAL_TRIM] = "DELETE FROM journal WHERE zone_id = ?1 AND seq < (SELECT seq FROM "
 	                     "journal WHERE zone_id = ?1 ORDER BY seq DESC LIMIT 1 OFFSET ?2)",
 	[DBQ_JOURNAL_START] = "SELECT max(seq) FROM journal WHERE zone_id = ?1 AND serial_from = ?2",

@@ -263,6 +263,8 @@ static const struct opt primary_opts_def[] = {
 	{.name = "log-level", .arg = "LEVEL", .def = "info", .help = "debug|info|notice|warning|error"},
 	{.name = "log-format", .arg = "text|json", .def = "text", .help = "log lines as text or JSON"},
 	{.name = "journal-keep", .arg = "N", .def = "1000", .help = "journal entries kept per zone"},
+	{.name = "journal-keep-age", .arg = "SECONDS", .def = "0",
+	 .help = "journal entries older than this are dropped (0: only the count)"},
 	{.name = "wal-max", .arg = "MIB", .def = "64", .help = "SQLite WAL size the checkpointer enforces"},
 	{.name = "api-max-body", .arg = "BYTES", .def = "16777216", .help = "largest request body"},
 	{.name = "api-max-rrsets", .arg = "N", .def = "10000", .help = "rrsets per request"},
@@ -340,6 +342,8 @@ main(int argc, char **argv)
 	struct primary_conf pc = {
 		.store = {.path = db, .catalog = opts_str(primary_opts, "catalog"),
 		          .journal_keep = (unsigned)num_opt(primary_opts, "journal-keep", 1, 10000000),
+		          .journal_keep_age = (uint32_t)num_opt(primary_opts, "journal-keep-age", 0,
+		                                                 366 * 86400),
 		          .wal_max_mib = (unsigned)num_opt(primary_opts, "wal-max", 1, 65536),
 		          .dnssec_secret = dnssec_secret,
 		          .dnssec_validity = (uint32_t)num_opt(primary_opts, "dnssec-validity", 20,

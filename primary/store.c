@@ -42,6 +42,7 @@ store_open(const struct store_opts *o, struct store **out, char *err, size_t err
 	pthread_mutex_init(&st->stats_mu, NULL);
 	arena_init(&st->arena, 64 * 1024);
 	st->journal_keep = o->journal_keep ? o->journal_keep : STORE_JOURNAL_KEEP_DEFAULT;
+	st->journal_keep_age = o->journal_keep_age;
 	st->sig_validity = o->dnssec_validity ? o->dnssec_validity : 14 * 86400;
 	st->dnskey_ttl = o->dnssec_dnskey_ttl ? o->dnssec_dnskey_ttl : 3600;
 	st->roll_delay = o->dnssec_propagation_delay;
@@ -239,6 +240,58 @@ store_snap_records(struct store_snap *sn, const struct store_zone *z, store_rr_f
 		ret = -EIO;
 	db_done(s);
 	return ret;
+}
+
+struct store_rr_cursor {
+	struct db_stmt *s;
+	struct nkey apex;   /* bound to s (static binding) */
+};
+
+int
+store_snap_cursor(struct store_snap *sn, const struct store_zone *z,
+                  struct store_rr_cursor **out)
+{
+	struct store_rr_cursor *c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return -ENOMEM;
+	nkey_set(&c->apex, z->name);
+	c->s = db_q(sn->c->db, DBQ_AXFR_REST);
+	if (c->s == NULL) {
+		free(c);
+		return -EIO;
+	}
+	db_bind_i64(c->s, 1, z->id);
+	db_bind_blob(c->s, 2, c->apex.key, c->apex.klen);
+	*out = c;
+	return 0;
+}
+
+int
+store_rr_cursor_next(struct store_rr_cursor *c, struct dns_rr *rr)
+{
+	int rc = db_step(c->s);
+	if (rc == DB_DONE)
+		return 0;
+	if (rc != DB_ROW)
+		return -EIO;
+	rr->owner = db_col_blob(c->s, 0);
+	rr->type = (uint16_t)db_col_int(c->s, 1);
+	rr->rclass = DNS_C_IN;
+	rr->ttl = (uint32_t)db_col_i64(c->s, 2);
+	rr->rdlen = (uint16_t)db_col_bytes(c->s, 3);
+	rr->rdata = db_col_blob(c->s, 3);
+	if (rr->rdata == NULL)
+		rr->rdata = (const uint8_t *)"";
+	return 1;
+}
+
+void
+store_rr_cursor_close(struct store_rr_cursor *c)
+{
+	if (c == NULL)
+		return;
+	db_done(c->s);
+	free(c);
 }
 
 bool

@@ -44,6 +44,8 @@ struct store_opts {
 	const char *path;          /* database file, created when missing */
 	const char *catalog;       /* catalog zone name (text), e.g. "catalog.anycst.invalid." */
 	unsigned journal_keep;     /* journal entries kept per zone (0: default 1000) */
+	uint32_t journal_keep_age; /* seconds; older entries are dropped when the zone
+	                            * next changes (0: no age limit) */
 	unsigned wal_max_mib;      /* WAL size the checkpointer enforces (0: default 64) */
 	/* --dnssec-key-file's content: SHA-256 of it seals DNSSEC private keys;
 	 * NULL: DNSSEC signing is off (dnssec:true refused) */
@@ -160,6 +162,21 @@ int store_snap_zones(struct store_snap *sn, const char *account, const char *aft
 typedef int (*store_rr_fn)(void *ctx, const struct dns_rr *rr);
 int store_snap_records(struct store_snap *sn, const struct store_zone *z, store_rr_fn fn,
                        void *ctx);
+
+/*
+ * The same records as store_snap_records but pulled a few at a time: a
+ * cursor on the snapshot's read transaction, so a large zone is read as it
+ * is sent (one version, constant memory).  The cursor yields the records
+ * after the SOA; close it before the snapshot.  One cursor per snapshot.
+ */
+struct store_rr_cursor;
+/* 0, -ENOMEM or -EIO. */
+int store_snap_cursor(struct store_snap *sn, const struct store_zone *z,
+                      struct store_rr_cursor **out);
+/* 1 with the next record in *rr (its pointers die at the next call), 0 at
+ * the end, -EIO. */
+int store_rr_cursor_next(struct store_rr_cursor *c, struct dns_rr *rr);
+void store_rr_cursor_close(struct store_rr_cursor *c);   /* NULL ok */
 
 /* One stored record including disabled ones, for the API. */
 struct store_row {

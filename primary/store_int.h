@@ -70,6 +70,7 @@ struct store {
 	uint8_t catalog[DNS_NAME_MAX];
 	char catalog_text[DNS_NAME_TEXT_MAX];
 	unsigned journal_keep;
+	uint32_t journal_keep_age;   /* 0: no age limit */
 	struct store_listener listener;   /* set once, under wmu */
 	bool has_listener;
 	pthread_mutex_t stats_mu;
@@ -327,7 +328,8 @@ void buf_rr(struct buf *b, const uint8_t *owner, uint16_t type, uint32_t ttl, co
             size_t rdlen);
 /*
  * Writes the journal row of zone `zid` from `from` to `to`: removed = the old
- * SOA + `rem`, added = the new SOA + `add`, then trims to journal_keep.
+ * SOA + `rem`, added = the new SOA + `add`, then trims to journal_keep
+ * entries and drops those older than journal_keep_age.
  */
 int journal_write(struct store *st, int64_t zid, const uint8_t *apex, uint32_t from, uint32_t to,
                   const struct row *old_soa, const struct row *new_soa, const struct buf *rem,

@@ -37,12 +37,14 @@
 #include "net/addr.h"
 #include "net/tcp.h"
 #include "secondary/catalog.h"
+#include "secondary/jitter.h"
 #include "secondary/persist.h"
 #include "secondary/sched.h"
 #include "secondary/zdb.h"
 #include "secondary/zone.h"
 #include "util/clock.h"
 #include "util/err.h"
+#include "util/hash.h"
 #include "util/log.h"
 
 #define MIN_INTERVAL_S 1
@@ -648,6 +650,13 @@ out:
 	xfr_result_clear(&r);
 }
 
+/* The jitter's seed: the zone's name and the time (jitter.h). */
+static uint64_t
+zone_seed(const struct tzone *z, int64_t now)
+{
+	return hash_fnv1a_lower(z->apex, dns_name_len(z->apex), 0) ^ (uint64_t)now;
+}
+
 /* Updates timers after a refresh; caller holds the lock. */
 static void
 after_refresh(struct timers *t, struct tzone *z, const struct outcome *oc)
@@ -659,7 +668,7 @@ after_refresh(struct timers *t, struct tzone *z, const struct outcome *oc)
 		z->loaded = true;
 		z->force_axfr = false;
 		z->last_ok_wall = wall_now();
-		z->next_ms = now + (int64_t)z->refresh * 1000;
+		z->next_ms = now + jitter_interval_ms(z->refresh, zone_seed(z, now));
 		z->expire_ms = now + (int64_t)z->expire * 1000;
 		if (oc->uptodate)
 			z->uptodate++;
@@ -680,7 +689,7 @@ after_refresh(struct timers *t, struct tzone *z, const struct outcome *oc)
 	}
 	uint32_t rs = retry_interval(z);
 	z->fail_streak++;
-	z->next_ms = now + (int64_t)rs * 1000;
+	z->next_ms = now + jitter_interval_ms(rs, zone_seed(z, now));
 }
 
 static void
