@@ -578,6 +578,10 @@ xfrin_run(const struct xfr_params *p, struct xfr_result *r, char *why, size_t wh
 	if (ret != 0)
 		goto out;
 	r->serial_to = remote;
+	if (p->soa_only) {
+		r->kind = XFR_UPTODATE;
+		goto out;
+	}
 	if (p->have_serial) {
 		int c = dns_serial_cmp(remote, p->serial);
 		if (c == 0) {
