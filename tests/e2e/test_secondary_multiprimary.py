@@ -5,6 +5,7 @@ accepts NOTIFY from either, refuses it from an unlisted address, and when
 the higher primary stops it keeps serving its serial: the lower primary's
 serial is refused (never applied backwards)."""
 import os
+import subprocess
 import socket
 import time
 
@@ -134,6 +135,58 @@ def test_secondary_multiprimary(tmp):
         sec = None
     finally:
         if sec is not None:
+            sec.stop()
+        for p in (p1, p2):
+            if p is not None:
+                p.stop()
+
+
+def quic_pop(tmp, name, primaries, pins, port=None):
+    sec = Secondary(tmp, 0, zones=[ZONE], port=port, name=name)
+    i = sec.args.index("--transport")
+    del sec.args[i:i + 2]                       # the default transport: QUIC
+    i = sec.args.index("--primary")
+    sec.args[i + 1] = ",".join(p.quic_addr for p in primaries)
+    sec.args += ["--pin", ",".join(pins)]
+    return sec
+
+
+def test_secondary_multiprimary_quic_pins(tmp):
+    """Over QUIC each primary has its own pin: a primary whose key does not
+    match its pin is skipped (the other one serves), with the right pins the
+    higher serial comes from its primary.  A pin count that does not match
+    the primaries is refused at start."""
+    from anycst_e2e.xoq import pin_of, random_pin
+    p1 = p2 = sec = None
+    try:
+        p1 = start_primary(tmp, "p1", "127.0.0.1", free_port())
+        p2 = start_primary(tmp, "p2", "127.0.0.2", free_port())
+        for v in ("p2-a", "p2-b"):
+            txt(p2, v)
+        s1, s2 = p1.serial(ZONE), p2.serial(ZONE)
+        assert s2 > s1
+        pin1, pin2 = pin_of(p1), pin_of(p2)
+
+        bad = quic_pop(tmp, "bad", [p1, p2], [pin1, pin1, pin2])
+        out = subprocess.run(bad.args, capture_output=True, text=True, timeout=10)
+        assert out.returncode != 0
+        assert "--pin: 3 pins for 2 primaries" in out.stdout + out.stderr
+
+        sec = quic_pop(tmp, "wrongpin", [p1, p2], [pin1, random_pin()]).start()
+        wait_until(lambda: sec.serial(ZONE) == s1, 15, what="the primary whose pin matches")
+        log = sec.logtext()
+        assert "incoming AXFR over QUIC from 127.0.0.1" in log
+        assert "primary 127.0.0.2@%d QUIC, SOA query failed" % p2.quic_port in log, log[-3000:]
+        sec.stop()
+
+        sec = quic_pop(tmp, "rightpins", [p1, p2], [pin1, pin2]).start()
+        wait_until(lambda: sec.serial(ZONE) == s2, 15, what="the higher primary's serial")
+        assert "incoming AXFR over QUIC from 127.0.0.2" in sec.logtext()
+        assert served_txt(sec) == ['"p2-b"']
+        sec.stop()
+        sec = None
+    finally:
+        if sec is not None and sec.proc is not None:
             sec.stop()
         for p in (p1, p2):
             if p is not None:
