@@ -61,8 +61,8 @@ struct primary_pick {
 /*
  * Chooses the primary to refresh zone base->zone from (see above): `base` is
  * the refresh's parameters without primary and transport.  0 with `out`
- * filled, or -EHOSTUNREACH when no primary answered, with the reasons (each
- * primary's) in `why`.  Thread-safe; blocks at most PRIMARIES_PROBE_MS
+ * filled, or -EHOSTUNREACH when no primary gave its serial, with the
+ * reasons (each primary's) in `why`.  Thread-safe; blocks at most PRIMARIES_PROBE_MS
  * (or base->timeout_ms when shorter).
  */
 int primaries_pick(struct xfr_primary *ps, size_t n, const struct xfr_params *base,

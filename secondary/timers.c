@@ -349,7 +349,7 @@ pick_primary(struct timers *t, struct tzone *z, struct xfr_params *p, struct sta
 	int ret = primaries_pick(t->cfg.primaries, t->cfg.nprimaries, p, &pk, why, sizeof(why));
 	if (ret != 0) {
 		if (ret != -ECANCELED)
-			log_warning(z->name, "refresh, no primary answered (%s), retry in %u s", why,
+			log_warning(z->name, "refresh, no primary gave its serial (%s), retry in %u s", why,
 			            retry_interval(z));
 		return ret;
 	}

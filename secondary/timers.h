@@ -19,7 +19,7 @@
  *   info: [z.] zone transfer, completed successfully, serial 5 -> 7, ...
  *   error: [z.] IXFR rejected, serial 7 -> 5 moves backwards (RFC 1982)
  *   warning: [z.] refresh, remote 127.0.0.1@5300 TCP, failed (connection refused), retry in 60 s
- *   warning: [z.] refresh, no primary answered (127.0.0.1@5300: connection refused; ...), retry in 60 s
+ *   warning: [z.] refresh, no primary gave its serial (10.0.0.1@53: timed out; ...), retry in 6 s
  */
 #ifndef SECONDARY_TIMERS_H
 #define SECONDARY_TIMERS_H
