@@ -293,7 +293,12 @@ setup_transport(struct secondary *s)
 	static char items[PRIMARIES_MAX][PRIMARIES_ITEM_MAX], pins[PRIMARIES_MAX][PRIMARIES_ITEM_MAX];
 	s->nprim = split_list("primary", list, items);
 	bool pin_set = opts_get(secondary_opts, "pin")->set;
-	size_t npins = pin_set ? split_list("pin", opts_str(secondary_opts, "pin"), pins) : 0;
+	const char *pin_s = pin_set ? opts_str(secondary_opts, "pin") : NULL;
+	const char *pinv[PRIMARIES_MAX] = {pin_s};   /* one pin: as given (check_pin judges it) */
+	size_t npins = pin_s == NULL ? 0 : strchr(pin_s, ',') == NULL ? 1
+	               : split_list("pin", pin_s, pins);
+	for (size_t i = 0; npins > 1 && i < npins; i++)
+		pinv[i] = pins[i];
 	if (npins > 1 && npins != s->nprim)
 		fatal("--pin: %zu pins for %zu primaries (give one per --primary, in the same "
 		      "order, or one for all)", npins, s->nprim);
@@ -308,7 +313,7 @@ setup_transport(struct secondary *s)
 				fatal("--primary: %s is listed twice", items[i]);
 		s->prim[i].transport = &xfr_transport_tcp;
 		if (s->quic)
-			setup_quic(s, i, npins == 0 ? NULL : pins[npins == 1 ? 0 : i]);
+			setup_quic(s, i, npins == 0 ? NULL : pinv[npins == 1 ? 0 : i]);
 		primary_init(&s->prim[i]);
 	}
 	s->primary = s->prim[0].addr;
