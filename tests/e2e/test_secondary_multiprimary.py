@@ -119,12 +119,13 @@ def test_secondary_multiprimary(tmp):
         s1 = p1.serial(ZONE)
         assert s1 < s2
         t0 = time.monotonic()
-        wait_until(lambda: "moves backwards" in sec.logtext(), 10, what="lower serial refused")
+        refused = "IXFR rejected, serial %d -> %d moves backwards (RFC 1982)" % (s2, s1)
+        wait_until(lambda: refused in sec.logtext(), 10, what="lower serial refused")
         assert time.monotonic() - t0 < 5   # the dead primary does not hold the refresh up
         log = sec.logtext()
-        assert "primary 127.0.0.2@%d TCP, SOA query failed (connection refused), " \
-               "skipped for 30 s" % p2.xfr_port in log, log[-3000:]
-        assert "IXFR rejected, serial %d -> %d moves backwards (RFC 1982)" % (s2, s1) in log
+        # connection refused, or closed while it stopped
+        assert "primary 127.0.0.2@%d TCP, SOA query failed (" % p2.xfr_port in log, log[-3000:]
+        assert "), skipped for 30 s" in log
         assert sec.serial(ZONE) == s2
         assert served_txt(sec) == ['"p2-d"']
         # More NOTIFYs from the lower primary change nothing.
