@@ -245,6 +245,8 @@ static const struct opt primary_opts_def[] = {
 	 "every ZSK rollover wait (publish -> active, last re-sign -> remove)"},
 	{.name = "dnssec-zsk-lifetime", .arg = "SECONDS", .def = "0", .help = "roll a ZSK "
 	 "automatically after this long active (0: only on request)"},
+	{.name = "dnssec-algorithm", .arg = "13|15", .def = "13", .help = "algorithm of the key "
+	 "made when a zone is signed: 13 ECDSA P-256 SHA-256, 15 Ed25519"},
 	{.name = "dnssec-refresh-interval", .arg = "SECONDS", .def = "60", .help = "seconds "
 	 "between signature refresh passes"},
 	{.name = "catalog", .arg = "NAME", .def = "catalog.anycst.invalid.", .help = "catalog zone"},
@@ -308,6 +310,10 @@ main(int argc, char **argv)
 	char *dnssec_secret = dk->set ? load_key(dk->values[dk->nvalues - 1], "--dnssec-key-file") :
 	                      NULL;
 
+	long dnssec_alg = num_opt(primary_opts, "dnssec-algorithm", 13, 15);
+	if (dnssec_alg != 13 && dnssec_alg != 15)
+		fatal("--dnssec-algorithm: %ld is not 13 (ECDSA P-256) or 15 (Ed25519)", dnssec_alg);
+
 	/* signals are taken by sigwait below; threads started later inherit the mask */
 	sigset_t sigs;
 	sigemptyset(&sigs);
@@ -339,7 +345,8 @@ main(int argc, char **argv)
 		                                                        "dnssec-propagation-delay", 0,
 		                                                        86400),
 		          .dnssec_zsk_lifetime = (uint32_t)num_opt(primary_opts, "dnssec-zsk-lifetime", 0,
-		                                                   10 * 365 * 86400)},
+		                                                   10 * 365 * 86400),
+		          .dnssec_alg = dnssec_alg},
 		.dnssec_refresh_interval = (unsigned)num_opt(primary_opts, "dnssec-refresh-interval", 1,
 		                                             86400),
 		.dnssec_refresh_batch = (unsigned)num_opt(primary_opts, "dnssec-refresh-batch", 1,

@@ -45,6 +45,7 @@ store_open(const struct store_opts *o, struct store **out, char *err, size_t err
 	st->sig_validity = o->dnssec_validity ? o->dnssec_validity : 14 * 86400;
 	st->dnskey_ttl = o->dnssec_dnskey_ttl ? o->dnssec_dnskey_ttl : 3600;
 	st->roll_delay = o->dnssec_propagation_delay;
+	st->default_alg = o->dnssec_alg ? (uint8_t)o->dnssec_alg : DNS_DNSSEC_ALG_ECDSAP256SHA256;
 	st->zsk_lifetime = o->dnssec_zsk_lifetime;
 	if (o->dnssec_secret != NULL) {
 		st->has_kek = gnutls_hash_fast(GNUTLS_DIG_SHA256, o->dnssec_secret,

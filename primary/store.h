@@ -52,6 +52,7 @@ struct store_opts {
 	uint32_t dnssec_dnskey_ttl;        /* DNSKEY TTL (0: 3600) */
 	uint32_t dnssec_propagation_delay; /* added to every rollover wait, seconds */
 	uint32_t dnssec_zsk_lifetime;      /* automatic ZSK rollover after (0: off) */
+	long dnssec_alg;                   /* key made when a zone is signed (0: 13) */
 };
 
 /*

@@ -244,7 +244,7 @@ store_zone_sign(struct store *st, const uint8_t *zone, const char *account, bool
 	else
 		zkeys_free(keys, (size_t)nk);
 	if (ret == 0 && nk == 0)
-		ret = zkey_create(st, z.id, "csk", alg ? alg : DNS_DNSSEC_ALG_ECDSAP256SHA256, true,
+		ret = zkey_create(st, z.id, "csk", alg ? alg : st->default_alg, true,
 		                  true, NULL);
 	if (ret == 0)
 		ret = zone_dnssec_mark(st, z.id, nsec3);

@@ -83,6 +83,7 @@ struct store {
 	uint8_t kek[32];              /* seals DNSSEC private keys (--dnssec-key-file) */
 	uint32_t sig_validity;        /* RRSIG validity, seconds */
 	uint32_t dnskey_ttl;          /* TTL of the DNSKEY rrset */
+	uint8_t default_alg;          /* --dnssec-algorithm */
 	uint32_t roll_delay;          /* propagation delay added to rollover waits */
 	uint32_t zsk_lifetime;        /* automatic ZSK rollover after this (0: off) */
 	bool has_kek;
