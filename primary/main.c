@@ -247,6 +247,8 @@ static const struct opt primary_opts_def[] = {
 	 "automatically after this long active (0: only on request)"},
 	{.name = "dnssec-algorithm", .arg = "13|15", .def = "13", .help = "algorithm of the key "
 	 "made when a zone is signed: 13 ECDSA P-256 SHA-256, 15 Ed25519"},
+	{.name = "dnssec-background-min", .arg = "N", .def = "1000", .help = "zones of at least "
+	 "N records are first signed in the background (NSEC; the zone reads \"signing\": true)"},
 	{.name = "dnssec-refresh-interval", .arg = "SECONDS", .def = "60", .help = "seconds "
 	 "between signature refresh passes"},
 	{.name = "catalog", .arg = "NAME", .def = "catalog.anycst.invalid.", .help = "catalog zone"},
@@ -346,7 +348,10 @@ main(int argc, char **argv)
 		                                                        86400),
 		          .dnssec_zsk_lifetime = (uint32_t)num_opt(primary_opts, "dnssec-zsk-lifetime", 0,
 		                                                   10 * 365 * 86400),
-		          .dnssec_alg = dnssec_alg},
+		          .dnssec_alg = dnssec_alg,
+		          .dnssec_background_min = (unsigned)num_opt(primary_opts,
+		                                                     "dnssec-background-min", 1,
+		                                                     100000000)},
 		.dnssec_refresh_interval = (unsigned)num_opt(primary_opts, "dnssec-refresh-interval", 1,
 		                                             86400),
 		.dnssec_refresh_batch = (unsigned)num_opt(primary_opts, "dnssec-refresh-batch", 1,

@@ -40,6 +40,8 @@ store_open(const struct store_opts *o, struct store **out, char *err, size_t err
 	pthread_mutex_init(&st->wmu, NULL);
 	pthread_mutex_init(&st->pool_mu, NULL);
 	pthread_mutex_init(&st->stats_mu, NULL);
+	pthread_mutex_init(&st->jobs_mu, NULL);
+	st->bulk_min = o->dnssec_background_min ? o->dnssec_background_min : 1000;
 	arena_init(&st->arena, 64 * 1024);
 	st->journal_keep = o->journal_keep ? o->journal_keep : STORE_JOURNAL_KEEP_DEFAULT;
 	st->sig_validity = o->dnssec_validity ? o->dnssec_validity : 14 * 86400;
@@ -96,6 +98,7 @@ store_close(struct store *st)
 {
 	if (st == NULL)
 		return;
+	bulk_stop_all(st);
 	db_ckpt_stop(st->ckpt);
 	while (st->pool != NULL) {
 		struct conn *c = st->pool;
@@ -108,6 +111,7 @@ store_close(struct store *st)
 	pthread_mutex_destroy(&st->wmu);
 	pthread_mutex_destroy(&st->pool_mu);
 	pthread_mutex_destroy(&st->stats_mu);
+	pthread_mutex_destroy(&st->jobs_mu);
 	free(st->path);
 	free(st);
 }
@@ -222,6 +226,7 @@ store_snap_records(struct store_snap *sn, const struct store_zone *z, store_rr_f
 		return -EIO;
 	db_bind_i64(s, 1, z->id);
 	db_bind_blob(s, 2, apex.key, apex.klen);
+	db_bind_i64(s, 3, z->dnssec ? 1 : 0);   /* an unsigned zone's staged rows stay out */
 	while ((rc = db_step(s)) == DB_ROW) {
 		rr.owner = db_col_blob(s, 0);
 		rr.type = (uint16_t)db_col_int(s, 1);

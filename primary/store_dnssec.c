@@ -215,6 +215,28 @@ end_write(struct store *st, const struct store_zone *z, int ret, const struct st
 	return ret;
 }
 
+/* Commits the key and hands the signing to a background job (store_bulk.c). */
+static int
+sign_background(struct store *st, const struct store_zone *z, char *err, size_t errcap)
+{
+	struct bulk_job *job = NULL;
+	int ret = bulk_start(st, z, &job);
+	if (ret == -EINVAL)
+		set_err(err, errcap, "zone '%s' has no active DNSSEC key that opens with the "
+		        "--dnssec-key-file given", z->text);
+	if (ret != 0) {
+		w_rollback(st);
+		return ret;
+	}
+	ret = w_commit(st);
+	if (ret != 0) {
+		bulk_discard(job);
+		return ret;
+	}
+	log_info(z->text, "DNSSEC switched on: signing in the background");
+	return bulk_run(st, job);
+}
+
 int
 store_zone_sign(struct store *st, const uint8_t *zone, const char *account, bool nsec3,
                 uint8_t alg, struct store_result *res, char *err, size_t errcap)
@@ -237,6 +259,10 @@ store_zone_sign(struct store *st, const uint8_t *zone, const char *account, bool
 		w_rollback(st);
 		return ret;
 	}
+	if (ret == 0 && store_zone_signing(st, z.id)) {
+		w_rollback(st);   /* being signed in the background already */
+		return 0;
+	}
 	struct zkey keys[ZKEYS_MAX];
 	int nk = ret == 0 ? zkeys_load(st, z.id, keys, ZKEYS_MAX) : 0;
 	if (nk < 0)
@@ -246,6 +272,8 @@ store_zone_sign(struct store *st, const uint8_t *zone, const char *account, bool
 	if (ret == 0 && nk == 0)
 		ret = zkey_create(st, z.id, "csk", alg ? alg : st->default_alg, true,
 		                  true, NULL);
+	if (ret == 0 && bulk_wanted(st, &z, nsec3))
+		return sign_background(st, &z, err, errcap);
 	if (ret == 0)
 		ret = zone_dnssec_mark(st, z.id, nsec3);
 	z.dnssec = true;
@@ -253,6 +281,28 @@ store_zone_sign(struct store *st, const uint8_t *zone, const char *account, bool
 	if (ret == 0)
 		ret = sign_zone_full(st, &z, false, res, err, errcap);
 	return end_write(st, &z, ret, res, "zone signed");
+}
+
+/* Deletes every key of zone `zid`, in the write transaction. */
+static int
+keys_delete(struct store *st, int64_t zid)
+{
+	struct zkey keys[ZKEYS_MAX];
+	int nk = zkeys_load(st, zid, keys, ZKEYS_MAX);
+	int ret = nk < 0 ? nk : 0;
+	for (int i = 0; ret == 0 && i < nk; i++) {
+		struct db_stmt *s = db_q(st->w, DBQ_KEY_DELETE);
+		if (s == NULL) {
+			ret = -EIO;
+			break;
+		}
+		db_bind_i64(s, 1, zid);
+		db_bind_i64(s, 2, keys[i].id);
+		ret = db_run(s) == 0 ? 0 : -EIO;
+	}
+	if (nk > 0)
+		zkeys_free(keys, (size_t)nk);
+	return ret;
 }
 
 int
@@ -266,8 +316,16 @@ store_zone_unsign(struct store *st, const uint8_t *zone, const char *account,
 		return ret;
 	ret = zone_w(st, zone, account, &z);
 	if (ret == 0 && !z.dnssec) {
-		w_rollback(st);
-		return 0;
+		if (!bulk_cancel(st, z.id)) {
+			w_rollback(st);
+			return 0;
+		}
+		/* switched off while signing in the background: the job stops; its
+		 * staged rows and the key go */
+		ret = bulk_drop_staged(st, z.id);
+		if (ret == 0)
+			ret = keys_delete(st, z.id);
+		return end_write(st, &z, ret, res, "background signing cancelled");
 	}
 	if (ret == 0)
 		ret = unsign_zone(st, &z, res, err, errcap);
@@ -278,22 +336,8 @@ store_zone_unsign(struct store *st, const uint8_t *zone, const char *account,
 		db_bind_i64(s, 1, z.id);
 		ret = db_run(s) == 0 ? 0 : -EIO;
 	}
-	struct zkey keys[ZKEYS_MAX];
-	int nk = ret == 0 ? zkeys_load(st, z.id, keys, ZKEYS_MAX) : 0;
-	if (nk < 0)
-		ret = nk;
-	for (int i = 0; ret == 0 && i < nk; i++) {
-		s = db_q(st->w, DBQ_KEY_DELETE);
-		if (s == NULL) {
-			ret = -EIO;
-			break;
-		}
-		db_bind_i64(s, 1, z.id);
-		db_bind_i64(s, 2, keys[i].id);
-		ret = db_run(s) == 0 ? 0 : -EIO;
-	}
-	if (nk > 0)
-		zkeys_free(keys, (size_t)nk);
+	if (ret == 0)
+		ret = keys_delete(st, z.id);
 	return end_write(st, &z, ret, res, "zone unsigned");
 }
 

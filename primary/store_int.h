@@ -15,6 +15,7 @@
  *   store_dnssec.c   DNSSEC keys (sealed), signing on/off, cryptokeys
  *   store_sign.c     the signer of one change (chain, signatures)
  *   store_roll.c     ZSK pre-publish rollover steps (resigner, API)
+ *   store_bulk.c     first signing of a large zone in the background
  *   store_pops.c     the POP registry (rows and keys) and pop_serials
  *
  * None of these holds SQL or engine calls: queries are db.h ids.  Calls go
@@ -87,6 +88,10 @@ struct store {
 	uint32_t roll_delay;          /* propagation delay added to rollover waits */
 	uint32_t zsk_lifetime;        /* automatic ZSK rollover after this (0: off) */
 	bool has_kek;
+	unsigned bulk_min;            /* records from which a first signing runs in the background */
+	pthread_mutex_t jobs_mu;      /* background signing jobs (store_bulk.c) */
+	struct bulk_job *jobs;        /* running */
+	struct bulk_job *jobs_done;   /* ended, to join */
 };
 
 /* Lower-case wire copy of a name and its lookup key. */
@@ -212,6 +217,33 @@ int resign_rrsets(struct store *st, const struct store_zone *z, struct resign *l
 /* Removes every DNSSEC record of `z` in one serial and journal entry. */
 int unsign_zone(struct store *st, const struct store_zone *z, struct store_result *res, char *err,
                 size_t errcap);
+
+/*
+ * The last step of a background signing (store_bulk.c), in its write
+ * transaction once the zone is marked signed (its staged rows show from
+ * then on): bumps the serial, signs through sign_change what `ch` touched
+ * (the rrsets changed since the snapshot) and the apex (ch->keys: DNSKEY),
+ * and drops the zone's journal (secondaries take the signed zone by AXFR).
+ * 0 or <0.
+ */
+int finish_staged(struct change *ch, struct store_result *res);
+
+/* ---- store_bulk.c ---- */
+struct bulk_job;
+/* Whether switching zone `z` on should sign in the background (in the write transaction). */
+bool bulk_wanted(struct store *st, const struct store_zone *z, bool nsec3);
+/* A job for `z` with its active keys (in the write transaction, after the key exists). */
+int bulk_start(struct store *st, const struct store_zone *z, struct bulk_job **out);
+/* Starts the job's thread after the commit (the job is the store's then).  0 or -ENOMEM. */
+int bulk_run(struct store *st, struct bulk_job *j);
+/* Frees a job that was not run (its transaction rolled back). */
+void bulk_discard(struct bulk_job *j);
+/* Cancels zone `zid`'s job (under the write lock); whether there was one. */
+bool bulk_cancel(struct store *st, int64_t zid);
+/* Deletes an unsigned zone `zid`'s staged rows (RRSIG, NSEC), in the write transaction. */
+int bulk_drop_staged(struct store *st, int64_t zid);
+/* Cancels every job and joins their threads (store_close). */
+void bulk_stop_all(struct store *st);
 
 /* ---- store_sign.c ---- */
 /*
