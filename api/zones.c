@@ -710,7 +710,8 @@ zone_put_dnssec(struct api_ctx *c, const struct store_zone *z, const struct api_
 {
 	struct store_result res;
 	struct store *st = c->r->api->st;
-	bool on = ds->has_dnssec ? ds->dnssec : z->dnssec;
+	bool signing = !z->dnssec && store_zone_signing(st, z->id);   /* in the background */
+	bool on = ds->has_dnssec ? ds->dnssec : z->dnssec || signing;
 	bool nsec3 = ds->has_nsec3param ? ds->nsec3 : z->nsec3;
 	if (ds->has_nsec3param && ds->nsec3 && !on) {
 		snprintf(err, errcap, "%s", "nsec3param: needs \"dnssec\": true");
@@ -719,7 +720,7 @@ zone_put_dnssec(struct api_ctx *c, const struct store_zone *z, const struct api_
 	int ret = 0;
 	if (on && (!z->dnssec || nsec3 != z->nsec3))
 		ret = store_zone_sign(st, z->name, c->r->account, nsec3, 0, &res, err, errcap);
-	else if (!on && z->dnssec)
+	else if (!on && (z->dnssec || signing))
 		ret = store_zone_unsign(st, z->name, c->r->account, &res, err, errcap);
 	if (ret == -ENOTSUP)
 		ret = -EINVAL;
