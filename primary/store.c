@@ -107,6 +107,7 @@ store_close(struct store *st)
 		free(c);
 	}
 	db_close(st->w);
+	keycache_free(st);
 	arena_clear(&st->arena);
 	pthread_mutex_destroy(&st->wmu);
 	pthread_mutex_destroy(&st->pool_mu);

@@ -64,7 +64,7 @@ dnssec_unseal(const uint8_t kek[32], const uint8_t *in, size_t inlen, const uint
 }
 
 static int
-zkey_from_row(struct store *st, struct db_stmt *s, struct zkey *k)
+zkey_from_row(struct store *st, int64_t zid, struct db_stmt *s, struct zkey *k)
 {
 	memset(k, 0, sizeof(*k));
 	k->id = db_col_i64(s, 0);
@@ -79,16 +79,9 @@ zkey_from_row(struct store *st, struct db_stmt *s, struct zkey *k)
 	k->active = db_col_int(s, 8) != 0;
 	if (!st->has_kek)
 		return 0;
-	uint8_t raw[DNS_DNSSEC_RAW_MAX];
-	int ret = dnssec_unseal(st->kek, db_col_blob(s, 6), db_col_bytes(s, 6), k->dnskey,
-	                        k->dnskey_len, raw);
-	if (ret != 0)
-		return 0;   /* wrong key file: the key stays public-only, reported by the signer */
-	ret = dns_dnssec_key_from_raw(k->alg, k->flags, raw, sizeof(raw), k->dnskey + 4,
-	                              k->dnskey_len - 4, &k->key);
-	explicit_bzero(raw, sizeof(raw));
-	if (ret != 0)
-		k->key = NULL;
+	/* NULL (wrong key file): the key stays public-only, reported by the signer */
+	k->key = keycache_get(st, zid, k, db_col_blob(s, 6), db_col_bytes(s, 6));
+	k->cached = k->key != NULL && db_col_bytes(s, 6) <= 64;
 	return 0;
 }
 
@@ -101,8 +94,9 @@ zkeys_load(struct store *st, int64_t zid, struct zkey *keys, size_t max)
 	db_bind_i64(s, 1, zid);
 	size_t n = 0;
 	int rc, ret = 0;
+	keycache_begin(st, zid);
 	while ((rc = db_step(s)) == DB_ROW && n < max) {
-		ret = zkey_from_row(st, s, &keys[n]);
+		ret = zkey_from_row(st, zid, s, &keys[n]);
 		if (ret != 0)
 			break;
 		n++;
@@ -114,6 +108,8 @@ zkeys_load(struct store *st, int64_t zid, struct zkey *keys, size_t max)
 		zkeys_free(keys, n);
 		return ret;
 	}
+	if (rc == DB_DONE)
+		keycache_sweep(st, zid);   /* the zone's keys that are gone leave the cache */
 	return (int)n;
 }
 
@@ -121,7 +117,8 @@ void
 zkeys_free(struct zkey *keys, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		dns_dnssec_key_free(keys[i].key);
+		if (!keys[i].cached)
+			dns_dnssec_key_free(keys[i].key);
 		keys[i].key = NULL;
 	}
 }

@@ -16,6 +16,7 @@
  *   store_sign.c     the signer of one change (chain, signatures)
  *   store_roll.c     ZSK pre-publish rollover steps (resigner, API)
  *   store_bulk.c     first signing of a large zone in the background
+ *   store_keycache.c opened DNSSEC private keys, kept across changes
  *   store_pops.c     the POP registry (rows and keys) and pop_serials
  *
  * None of these holds SQL or engine calls: queries are db.h ids.  Calls go
@@ -92,6 +93,7 @@ struct store {
 	pthread_mutex_t jobs_mu;      /* background signing jobs (store_bulk.c) */
 	struct bulk_job *jobs;        /* running */
 	struct bulk_job *jobs_done;   /* ended, to join */
+	struct keycache *keycache;    /* opened private keys (store_keycache.c), under wmu */
 };
 
 /* Lower-case wire copy of a name and its lookup key. */
@@ -228,6 +230,22 @@ int unsign_zone(struct store *st, const struct store_zone *z, struct store_resul
  */
 int finish_staged(struct change *ch, struct store_result *res);
 
+/* ---- store_keycache.c ---- */
+struct zkey;
+/*
+ * Zone `zid`'s key `k` (its row's public fields filled) opened from `sealed`:
+ * from the cache when that key was opened before, else unsealed, imported and
+ * kept.  NULL when it does not open.  Under the write lock.
+ */
+struct dns_dnssec_key *keycache_get(struct store *st, int64_t zid, const struct zkey *k,
+                                    const uint8_t *sealed, size_t len);
+/* Around one load of zone `zid`'s keys: entries not matched by it are dropped at the sweep. */
+void keycache_begin(struct store *st, int64_t zid);
+void keycache_sweep(struct store *st, int64_t zid);
+/* Keys opened so far (cache misses), for the tests. */
+uint64_t keycache_unseals(const struct store *st);
+void keycache_free(struct store *st);
+
 /* ---- store_bulk.c ---- */
 struct bulk_job;
 /* Whether switching zone `z` on should sign in the background (in the write transaction). */
@@ -266,6 +284,7 @@ struct zkey {
 	uint8_t dnskey[DNS_DNSSEC_DNSKEY_MAX];
 	size_t dnskey_len;
 	struct dns_dnssec_key *key;   /* NULL when it could not be opened */
+	bool cached;                  /* key belongs to the key cache (zkeys_free keeps it) */
 };
 #define ZKEYS_MAX 8
 /* AES-256-GCM seal of a raw private key (nonce || ciphertext || tag).  Length or <0. */
