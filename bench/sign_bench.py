@@ -3,6 +3,7 @@ for what is measured; every figure is printed with the configuration it was
 measured under, and the ratios are taken within one run (the machine is
 shared and noisy)."""
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -99,7 +100,6 @@ zone:
   - domain: {zone}
     file: {zf}
     zonefile-sync: -1
-    zonefile-load: difference-no-serial
     journal-content: changes
     dnssec-signing: on
     dnssec-policy: p
@@ -107,7 +107,14 @@ zone:
            threads=threads, zone=ZONE, zf=zonefile))
         self.proc = subprocess.Popen(["knotd", "-c", self.conf], stdout=subprocess.DEVNULL,
                                      stderr=open(os.path.join(self.dir, "log"), "w"))
-        u.wait_until(lambda: has_rrsig(self.port), 600, what="knotd signed the zone")
+        u.wait_until(lambda: self.alive() and has_rrsig(self.port), 600,
+                     what="knotd signed the zone")
+
+    def alive(self):
+        if self.proc.poll() is not None:
+            with open(os.path.join(self.dir, "log")) as f:
+                raise RuntimeError("knotd exited: " + f.read()[-2000:])
+        return True
 
     def knotc(self, *args):
         r = subprocess.run(["knotc", "-s", self.sock, "-t", "600"] + list(args),
@@ -221,6 +228,8 @@ def qps(tmp, servers):
 
 
 def main():
+    # SIGTERM (timeout, make interrupted) unwinds through the finally below
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     tmp = tempfile.mkdtemp(prefix="anycst-sign-bench-")
     text = zone_text()
     zf = os.path.join(tmp, "bench.zone")
@@ -240,7 +249,7 @@ def main():
         out = subprocess.run(["taskset", "-c", "1", os.path.join(tmp, "signlimit"), "20000"],
                              capture_output=True, text=True, check=True).stdout
         limit = {}
-        print("raw GnuTLS signing limit, one core (bench/signlimit.c):")
+        print("raw GnuTLS signing limit, one core (bench/signlimit.c):", flush=True)
         for line in out.splitlines():
             print("  " + line)
             limit[13 if line.startswith("ECDSA") else 15] = float(line.split()[-3])
@@ -252,15 +261,16 @@ def main():
             daemons.append(p)
             prim[alg] = p
             wall, c = our_first_signing(p)
+            nsig = 2 * (NAMES - 6)   # an RRSIG over each rrset and each NSEC
+            print("  %-11s ours:  %6.2f s wall, %6.2f CPU s (%.1f us CPU a signature, "
+                  "%.2fx the raw limit of %.1f us)" % (
+                      label, wall, c, c * 1e6 / nsig, c * 1e6 / nsig / limit[alg], limit[alg]),
+                  flush=True)
             k = KnotSigner(tmp, zf, kname, CORES)
             daemons.append(k)
             kwall, kc = k.resign()
-            nsig = 2 * (NAMES - 6)   # an RRSIG over each rrset and each NSEC
-            print("  %-11s ours: %6.2f s wall, %6.2f CPU s (%.1f us CPU a signature, "
-                  "%.2fx the raw limit of %.1f us); knotd: %6.2f s wall, %6.2f CPU s; "
-                  "CPU knotd/ours %.2f, wall knotd/ours %.2f" % (
-                      label, wall, c, c * 1e6 / nsig, c * 1e6 / nsig / limit[alg], limit[alg],
-                      kwall, kc, kc / c, kwall / wall))
+            print("  %-11s knotd: %6.2f s wall, %6.2f CPU s; CPU knotd/ours %.2f, "
+                  "wall knotd/ours %.2f" % (label, kwall, kc, kc / c, kwall / wall), flush=True)
             if alg == 13:
                 knot13 = k
             else:
