@@ -86,6 +86,7 @@ store_open(const struct store_opts *o, struct store **out, char *err, size_t err
 	}
 	st->wal_max = (int64_t)(o->wal_max_mib ? o->wal_max_mib : 64) << 20;
 	st->ckpt = db_ckpt_start(st->path, st->wal_max);
+	bulk_resume(st);   /* signings a stop interrupted start over */
 	*out = st;
 	return 0;
 fail:

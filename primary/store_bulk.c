@@ -39,7 +39,7 @@
 #include "util/hash.h"
 #include "util/log.h"
 
-#define BULK_CHUNK 2048
+#define BULK_CHUNK 512       /* names a write transaction stages: a short hold of the lock */
 #define BULK_THREADS_MAX 16
 #define BULK_TRIES 3
 #define SIG_BACKDATE 3600
@@ -827,4 +827,49 @@ bulk_discard(struct bulk_job *j)
 {
 	if (j != NULL)
 		job_free(j);
+}
+
+/* The names of the zones whose background signing did not finish (at most 64). */
+static size_t
+pending_zones(struct store *st, uint8_t (*names)[DNS_NAME_MAX], size_t max)
+{
+	struct db_stmt *s = db_q(st->w, DBQ_ZONES_SIGN_PENDING);
+	if (s == NULL)
+		return 0;
+	size_t n = 0;
+	while (n < max && db_step(s) == DB_ROW) {
+		size_t nl = db_col_bytes(s, 0);
+		if (nl <= DNS_NAME_MAX && dns_name_check(db_col_blob(s, 0), nl) == (int)nl)
+			memcpy(names[n++], db_col_blob(s, 0), nl);
+	}
+	db_done(s);
+	return n;
+}
+
+void
+bulk_resume(struct store *st)
+{
+	if (!st->has_kek || w_begin(st) != 0)
+		return;
+	uint8_t names[64][DNS_NAME_MAX];
+	struct bulk_job *jobs[64];
+	size_t n = pending_zones(st, names, 64), nj = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct store_zone z;
+		if (zone_get(st->w, names[i], &z) != 0 || z.dnssec)
+			continue;
+		if (bulk_start(st, &z, &jobs[nj]) == 0)
+			nj++;
+		else
+			log_error(z.text, "background signing cannot resume: no active key opens");
+	}
+	if (w_commit_quiet(st) != 0) {
+		for (size_t i = 0; i < nj; i++)
+			bulk_discard(jobs[i]);
+		return;
+	}
+	for (size_t i = 0; i < nj; i++) {
+		log_info(jobs[i]->text, "background signing resumed after a restart");
+		bulk_run(st, jobs[i]);
+	}
 }

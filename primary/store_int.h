@@ -260,6 +260,11 @@ void bulk_discard(struct bulk_job *j);
 bool bulk_cancel(struct store *st, int64_t zid);
 /* Deletes an unsigned zone `zid`'s staged rows (RRSIG, NSEC), in the write transaction. */
 int bulk_drop_staged(struct store *st, int64_t zid);
+/*
+ * At store_open: restarts the background signing of every zone a stop
+ * interrupted (it has keys but is not signed).  Failures are logged.
+ */
+void bulk_resume(struct store *st);
 /* Cancels every job and joins their threads (store_close). */
 void bulk_stop_all(struct store *st);
 
