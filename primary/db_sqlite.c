@@ -205,7 +205,7 @@ static const char *const qsql[DBQ_COUNT] = {
 	[DBQ_STAGED_DROP] = "DELETE FROM records WHERE zone_id = ?1 AND type IN (46, 47, 50)",
 	[DBQ_JOURNAL_DROP] = "DELETE FROM journal WHERE zone_id = ?1",
 	/* keys but not signed: only a background signing that did not finish leaves that */
-	[DBQ_ZONES_SIGN_PENDING] = "SELECT name FROM zones z WHERE EXISTS (SELECT 1 FROM "
+	[DBQ_ZONES_SIGN_PENDING] = "SELECT wire FROM zones z WHERE EXISTS (SELECT 1 FROM "
 	                           "dnssec_keys k WHERE k.zone_id = z.id) AND NOT EXISTS (SELECT 1 "
 	                           "FROM zone_dnssec d WHERE d.zone_id = z.id) LIMIT 64",
 };

@@ -8,8 +8,8 @@
  *      the chain over it in canonical order: which names are authoritative
  *      (not under a cut), what each one's NSEC says, which rrsets get signed;
  *   2. in chunks of BULK_CHUNK names, signs the chunk's rrsets and NSEC
- *      records on every core (worker slots, each with its own GnuTLS private
- *      key handles and signing context), then writes the chunk's RRSIG and
+ *      records on every core (worker slots, each a thread at nice 10 with
+ *      its own GnuTLS private key handles and signing context), then writes the chunk's RRSIG and
  *      NSEC rows *staged* in one short write transaction: the zone is not
  *      marked signed yet, and an unsigned zone's RRSIG/NSEC rows are left out
  *      of its AXFR (DBQ_AXFR_REST), its journal, the API and delete_name;
@@ -32,6 +32,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <stdio.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "dns/rrtype.h"
@@ -85,6 +88,7 @@ struct bslot {
 	struct dns_dnssec_ctx *cx;
 	struct btask *tasks;
 	size_t ntasks, from, step;
+	bool nice;                    /* runs on a thread of its own, at a lower priority */
 	int ret;
 };
 
@@ -308,6 +312,8 @@ slot_run(void *arg)
 {
 	struct bslot *s = arg;
 	struct bulk_job *j = s->job;
+	if (s->nice)   /* background work: the API's threads go first */
+		setpriority(PRIO_PROCESS, (id_t)gettid(), 10);
 	for (size_t i = s->from; i < s->ntasks && s->ret == 0; i += s->step) {
 		struct btask *t = &s->tasks[i];
 		t->len = dns_dnssec_sign(s->cx, s->keys[t->key], j->apex, &t->rs, j->inception,
@@ -331,16 +337,19 @@ sign_tasks(struct bulk_job *j, struct btask *tasks, size_t n)
 		s->from = i;
 		s->step = j->nslots;
 		s->ret = 0;
-		if (i > 0)
-			started[i] = pthread_create(&th[i], NULL, slot_run, s) == 0;
+		s->nice = true;
+		started[i] = pthread_create(&th[i], NULL, slot_run, s) == 0;
 	}
-	slot_run(&j->slots[0]);
-	int ret = j->slots[0].ret;
-	for (size_t i = 1; i < j->nslots; i++) {
+	/* the job's own thread only waits: it keeps its priority for the short
+	 * write transactions, which hold the lock the API's writes wait for */
+	int ret = 0;
+	for (size_t i = 0; i < j->nslots; i++) {
 		if (started[i])
 			pthread_join(th[i], NULL);
-		else
+		else {
+			j->slots[i].nice = false;
 			slot_run(&j->slots[i]);   /* no thread: this one does its share */
+		}
 		if (ret == 0)
 			ret = j->slots[i].ret;
 	}
@@ -453,6 +462,12 @@ job_still(struct bulk_job *j, struct store_zone *z)
 	return ret;
 }
 
+static double
+ms_between(const struct timespec *a, const struct timespec *b)
+{
+	return (double)(b->tv_sec - a->tv_sec) * 1e3 + (double)(b->tv_nsec - a->tv_nsec) / 1e6;
+}
+
 /* Writes the chunk's rows staged in one short write transaction. */
 static int
 chunk_stage(struct bulk_job *j, struct chunk *c, size_t lo, size_t hi)
@@ -462,6 +477,8 @@ chunk_stage(struct bulk_job *j, struct chunk *c, size_t lo, size_t hi)
 	int ret = w_begin(st);
 	if (ret != 0)
 		return ret;
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	ret = job_still(j, &z);
 	struct nkey k;
 	for (size_t ni = lo; ni < hi && ret == 0; ni++) {
@@ -482,7 +499,12 @@ chunk_stage(struct bulk_job *j, struct chunk *c, size_t lo, size_t hi)
 		w_rollback(st);
 		return ret;
 	}
-	return w_commit_quiet(st);
+	ret = w_commit_quiet(st);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double ms = ms_between(&t0, &t1);
+	if (ms > 200)
+		log_warning(j->text, "background signing: a chunk held the write lock %.0f ms", ms);
+	return ret;
 }
 
 /* Plans, signs and stages names [lo, hi). */
@@ -566,12 +588,6 @@ touch_since(struct bulk_job *j, struct change *ch)
 	return ret == -ERANGE ? -EAGAIN : ret;
 }
 
-static double
-ms_between(const struct timespec *a, const struct timespec *b)
-{
-	return (double)(b->tv_sec - a->tv_sec) * 1e3 + (double)(b->tv_nsec - a->tv_nsec) / 1e6;
-}
-
 static int
 job_finish(struct bulk_job *j)
 {
@@ -641,6 +657,25 @@ job_snapshot(struct bulk_job *j)
 	return ret == 0 ? plan(j) : ret;
 }
 
+/*
+ * Waits, holding no lock, while the WAL is over a quarter of --wal-max (at
+ * most 5 s): the checkpointer copies it back and truncates it meanwhile, so
+ * the staging never pushes it to where a checkpoint is forced on the writers
+ * (half) or paid by an API write's commit (three quarters).
+ */
+static void
+wal_wait(struct bulk_job *j)
+{
+	char path[4200];
+	snprintf(path, sizeof(path), "%s-wal", j->st->path);
+	for (int i = 0; i < 250; i++) {
+		struct stat sb;
+		if (stat(path, &sb) != 0 || (int64_t)sb.st_size <= j->st->wal_max / 4)
+			return;
+		usleep(20000);
+	}
+}
+
 static int
 job_try(struct bulk_job *j)
 {
@@ -652,6 +687,7 @@ job_try(struct bulk_job *j)
 		if (job_cancelled(j))
 			return -ECANCELED;
 		size_t hi = lo + BULK_CHUNK < j->nnames ? lo + BULK_CHUNK : j->nnames;
+		wal_wait(j);
 		ret = chunk_run(j, lo, hi);
 	}
 	return ret == 0 ? job_finish(j) : ret;
