@@ -75,7 +75,8 @@ static const char *const qsql[DBQ_COUNT] = {
 	[DBQ_ROWS_RRSET] = "SELECT " REC_COLS ", r.disabled, t.content " REC_FROM
 	                   "WHERE r.zone_id = ?1 AND r.okey = ?2 AND r.type = +?3 ORDER BY r.rdata",
 	[DBQ_AXFR_REST] = "SELECT " REC_COLS " " REC_FROM "WHERE r.zone_id = ?1 AND r.disabled = 0 "
-	                  "AND NOT (r.type = 6 AND r.okey = ?2) ORDER BY r.okey, r.type, r.rdata",
+	                  "AND NOT (r.type = 6 AND r.okey = ?2) AND (?3 OR r.type NOT IN (46, 47, 50)) "
+	                  "ORDER BY r.okey, r.type, r.rdata",
 	[DBQ_SOA] = "SELECT r.owner, r.ttl, coalesce(t.rdata_case, r.rdata) " REC_FROM
 	            "WHERE r.zone_id = ?1 AND r.okey = ?2 AND r.type = 6 AND r.disabled = 0",
 	[DBQ_REC_INSERT] = "INSERT INTO records (zone_id, okey, owner, type, ttl, rdata, disabled) "
@@ -228,6 +229,16 @@ static const char *const qsql[DBQ_COUNT] = {
 	                     "WHERE zone_id = ?1 AND id = ?2",
 	[DBQ_UNSIGN_SET] = "INSERT OR REPLACE INTO zone_unsign (zone_id, t_unsign) VALUES (?1, ?2)",
 	[DBQ_UNSIGN_CLEAR] = "DELETE FROM zone_unsign WHERE zone_id = ?1",
+	[DBQ_ZONE_RECORDS_COUNT] = "SELECT count(*) FROM records WHERE zone_id = ?1",
+	/* background signing (store_bulk.c): rows staged disabled, enabled at the end */
+	/* background signing (store_bulk.c): an unsigned zone's RRSIG/NSEC rows are
+	 * staged ones, left out of its AXFR (?3 = 0) until the zone is marked signed */
+	[DBQ_STAGED_DROP] = "DELETE FROM records WHERE zone_id = ?1 AND type IN (46, 47, 50)",
+	[DBQ_JOURNAL_DROP] = "DELETE FROM journal WHERE zone_id = ?1",
+	/* keys but not signed: only a background signing that did not finish leaves that */
+	[DBQ_ZONES_SIGN_PENDING] = "SELECT wire FROM zones z WHERE EXISTS (SELECT 1 FROM "
+	                           "dnssec_keys k WHERE k.zone_id = z.id) AND NOT EXISTS (SELECT 1 "
+	                           "FROM zone_dnssec d WHERE d.zone_id = z.id) LIMIT 64",
 };
 
 struct db {

@@ -256,6 +256,10 @@ static const struct opt primary_opts_def[] = {
 	{.name = "dnssec-parent", .arg = "ADDR[@PORT]", .help = "asked (RD set: a resolver or "
 	 "the parent's server) for the DS of a zone in KSK rollover; its DS there confirms it "
 	 "as {\"ds_seen\": true} would"},
+	{.name = "dnssec-algorithm", .arg = "13|15", .def = "13", .help = "algorithm of the key "
+	 "made when a zone is signed: 13 ECDSA P-256 SHA-256, 15 Ed25519"},
+	{.name = "dnssec-background-min", .arg = "N", .def = "1000", .help = "zones of at least "
+	 "N records are first signed in the background (NSEC; the zone reads \"signing\": true)"},
 	{.name = "dnssec-refresh-interval", .arg = "SECONDS", .def = "60", .help = "seconds "
 	 "between signature refresh passes"},
 	{.name = "catalog", .arg = "NAME", .def = "catalog.anycst.invalid.", .help = "catalog zone"},
@@ -321,6 +325,10 @@ main(int argc, char **argv)
 	char *dnssec_secret = dk->set ? load_key(dk->values[dk->nvalues - 1], "--dnssec-key-file") :
 	                      NULL;
 
+	long dnssec_alg = num_opt(primary_opts, "dnssec-algorithm", 13, 15);
+	if (dnssec_alg != 13 && dnssec_alg != 15)
+		fatal("--dnssec-algorithm: %ld is not 13 (ECDSA P-256) or 15 (Ed25519)", dnssec_alg);
+
 	/* signals are taken by sigwait below; threads started later inherit the mask */
 	sigset_t sigs;
 	sigemptyset(&sigs);
@@ -358,7 +366,11 @@ main(int argc, char **argv)
 		          .dnssec_ds_ttl = (uint32_t)num_opt(primary_opts, "dnssec-ds-ttl", 0,
 		                                             30 * 86400),
 		          .dnssec_unsign_delay = (uint32_t)num_opt(primary_opts, "dnssec-unsign-delay",
-		                                                   0, 365 * 86400)},
+		                                                   0, 365 * 86400),
+		          .dnssec_alg = dnssec_alg,
+		          .dnssec_background_min = (unsigned)num_opt(primary_opts,
+		                                                     "dnssec-background-min", 1,
+		                                                     100000000)},
 		.dnssec_refresh_interval = (unsigned)num_opt(primary_opts, "dnssec-refresh-interval", 1,
 		                                             86400),
 		.dnssec_refresh_batch = (unsigned)num_opt(primary_opts, "dnssec-refresh-batch", 1,

@@ -40,12 +40,15 @@ store_open(const struct store_opts *o, struct store **out, char *err, size_t err
 	pthread_mutex_init(&st->wmu, NULL);
 	pthread_mutex_init(&st->pool_mu, NULL);
 	pthread_mutex_init(&st->stats_mu, NULL);
+	pthread_mutex_init(&st->jobs_mu, NULL);
+	st->bulk_min = o->dnssec_background_min ? o->dnssec_background_min : 1000;
 	arena_init(&st->arena, 64 * 1024);
 	st->journal_keep = o->journal_keep ? o->journal_keep : STORE_JOURNAL_KEEP_DEFAULT;
 	st->journal_keep_age = o->journal_keep_age;
 	st->sig_validity = o->dnssec_validity ? o->dnssec_validity : 14 * 86400;
 	st->dnskey_ttl = o->dnssec_dnskey_ttl ? o->dnssec_dnskey_ttl : 3600;
 	st->roll_delay = o->dnssec_propagation_delay;
+	st->default_alg = o->dnssec_alg ? (uint8_t)o->dnssec_alg : DNS_DNSSEC_ALG_ECDSAP256SHA256;
 	st->zsk_lifetime = o->dnssec_zsk_lifetime;
 	st->ds_ttl = o->dnssec_ds_ttl;
 	st->unsign_delay = o->dnssec_unsign_delay;
@@ -86,6 +89,7 @@ store_open(const struct store_opts *o, struct store **out, char *err, size_t err
 	}
 	st->wal_max = (int64_t)(o->wal_max_mib ? o->wal_max_mib : 64) << 20;
 	st->ckpt = db_ckpt_start(st->path, st->wal_max);
+	bulk_resume(st);   /* signings a stop interrupted start over */
 	*out = st;
 	return 0;
 fail:
@@ -98,6 +102,7 @@ store_close(struct store *st)
 {
 	if (st == NULL)
 		return;
+	bulk_stop_all(st);
 	db_ckpt_stop(st->ckpt);
 	while (st->pool != NULL) {
 		struct conn *c = st->pool;
@@ -106,10 +111,12 @@ store_close(struct store *st)
 		free(c);
 	}
 	db_close(st->w);
+	keycache_free(st);
 	arena_clear(&st->arena);
 	pthread_mutex_destroy(&st->wmu);
 	pthread_mutex_destroy(&st->pool_mu);
 	pthread_mutex_destroy(&st->stats_mu);
+	pthread_mutex_destroy(&st->jobs_mu);
 	free(st->path);
 	free(st);
 }
@@ -224,6 +231,7 @@ store_snap_records(struct store_snap *sn, const struct store_zone *z, store_rr_f
 		return -EIO;
 	db_bind_i64(s, 1, z->id);
 	db_bind_blob(s, 2, apex.key, apex.klen);
+	db_bind_i64(s, 3, z->dnssec ? 1 : 0);   /* an unsigned zone's staged rows stay out */
 	while ((rc = db_step(s)) == DB_ROW) {
 		rr.owner = db_col_blob(s, 0);
 		rr.type = (uint16_t)db_col_int(s, 1);
@@ -262,6 +270,7 @@ store_snap_cursor(struct store_snap *sn, const struct store_zone *z,
 	}
 	db_bind_i64(c->s, 1, z->id);
 	db_bind_blob(c->s, 2, c->apex.key, c->apex.klen);
+	db_bind_i64(c->s, 3, z->dnssec ? 1 : 0);   /* as store_snap_axfr: staged rows stay out */
 	*out = c;
 	return 0;
 }

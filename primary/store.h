@@ -56,6 +56,10 @@ struct store_opts {
 	uint32_t dnssec_zsk_lifetime;      /* automatic ZSK rollover after (0: off) */
 	uint32_t dnssec_ds_ttl;            /* the parent's DS TTL: old KSK kept after ds_seen */
 	uint32_t dnssec_unsign_delay;      /* CDS DELETE before unsigning (0: unsign at once) */
+	long dnssec_alg;                   /* key made when a zone is signed (0: 13) */
+	/* zones of at least this many records are first signed in the background
+	 * (NSEC; 0: 1000) */
+	unsigned dnssec_background_min;
 };
 
 /*
@@ -189,6 +193,14 @@ struct store_row {
 	const char *content;    /* TXT/SPF text as a client sent it, or NULL */
 };
 typedef int (*store_row_fn)(void *ctx, const struct store_row *r);
+/*
+ * Whether zone `zid` is being signed in the background (DNSSEC just
+ * switched on for a large zone, store_bulk.c): the API shows "signing": true
+ * until the one commit that makes it signed.
+ */
+bool store_zone_signing(struct store *st, int64_t zid);
+bool store_snap_zone_signing(struct store_snap *sn, const struct store_zone *z);
+
 /* The types only the signer writes (RRSIG, NSEC, NSEC3, NSEC3PARAM, DNSKEY, CDS, CDNSKEY). */
 bool store_type_signer(uint16_t type);
 /*
