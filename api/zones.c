@@ -45,7 +45,11 @@ zone_json(struct store_snap *sn, const struct store_zone *z, bool full)
 	zone_url(z, id, sizeof(id), url, sizeof(url));
 	json_t *j = json_object();
 	json_object_set_new(j, "account", json_string(z->account));
-	json_object_set_new(j, "dnssec", json_boolean(z->dnssec));
+	/* "signing": DNSSEC was switched on and the zone is being signed in the
+	 * background; "dnssec" reads true from the switch on */
+	bool signing = sn != NULL && store_snap_zone_signing(sn, z);
+	json_object_set_new(j, "dnssec", json_boolean(z->dnssec || signing));
+	json_object_set_new(j, "signing", json_boolean(signing));
 	json_object_set_new(j, "id", json_string(id));
 	json_object_set_new(j, "kind", json_string(z->kind));
 	json_object_set_new(j, "last_check", json_integer(0));
@@ -710,7 +714,8 @@ zone_put_dnssec(struct api_ctx *c, const struct store_zone *z, const struct api_
 {
 	struct store_result res;
 	struct store *st = c->r->api->st;
-	bool on = ds->has_dnssec ? ds->dnssec : z->dnssec;
+	bool signing = !z->dnssec && store_zone_signing(st, z->id);   /* in the background */
+	bool on = ds->has_dnssec ? ds->dnssec : z->dnssec || signing;
 	bool nsec3 = ds->has_nsec3param ? ds->nsec3 : z->nsec3;
 	if (ds->has_nsec3param && ds->nsec3 && !on) {
 		snprintf(err, errcap, "%s", "nsec3param: needs \"dnssec\": true");
@@ -719,7 +724,7 @@ zone_put_dnssec(struct api_ctx *c, const struct store_zone *z, const struct api_
 	int ret = 0;
 	if (on && (!z->dnssec || nsec3 != z->nsec3 || z->unsign_at > 0))
 		ret = store_zone_sign(st, z->name, c->r->account, nsec3, 0, &res, err, errcap);
-	else if (!on && z->dnssec)
+	else if (!on && (z->dnssec || signing))
 		ret = store_zone_unsign(st, z->name, c->r->account, ds->ds_removed, &res, err,
 		                        errcap);
 	if (ret == -ENOTSUP)

@@ -169,6 +169,12 @@ db_changes(struct db *db)
 	return db->ops->changes(db);
 }
 
+int64_t
+db_reprepares(struct db *db)
+{
+	return db->ops->reprepares != NULL ? db->ops->reprepares(db) : 0;
+}
+
 void
 db_wal_bound(struct db *db, int64_t wal_max)
 {

@@ -59,6 +59,7 @@ enum db_qid {
 	/* journal */
 	DBQ_JOURNAL_INSERT,
 	DBQ_JOURNAL_TRIM,
+	DBQ_JOURNAL_TRIM_AGE,   /* entries of a zone created before ?2 (unix s) */
 	DBQ_JOURNAL_START,
 	DBQ_JOURNAL_FROM,
 	DBQ_JOURNAL_RANGE,
@@ -129,6 +130,10 @@ enum db_qid {
 	DBQ_KEY_ROLL_SET,
 	DBQ_UNSIGN_SET,
 	DBQ_UNSIGN_CLEAR,
+	DBQ_ZONE_RECORDS_COUNT,
+	DBQ_STAGED_DROP,
+	DBQ_JOURNAL_DROP,
+	DBQ_ZONES_SIGN_PENDING,
 	DBQ_COUNT
 };
 
@@ -164,6 +169,9 @@ int db_begin_read(struct db *db);   /* a read snapshot, taken now */
  * change may or may not have been committed. */
 int db_commit(struct db *db);
 int db_rollback(struct db *db);
+/* How often the cached statements were re-prepared by the engine (for tests:
+ * a plan that re-prepares at every binding parses its SQL at every step). */
+int64_t db_reprepares(struct db *db);
 
 /* The statement `id` on `db`, prepared once per connection; NULL (logged) on error. */
 struct db_stmt *db_q(struct db *db, enum db_qid id);

@@ -37,6 +37,7 @@ struct db_ops {
 	bool (*retry)(struct db *db);
 	bool (*shared)(struct db *db);   /* NULL: false */
 	void (*wal_bound)(struct db *db, int64_t wal_max);
+	int64_t (*reprepares)(struct db *db);   /* NULL: 0 (PostgreSQL prepares once) */
 };
 
 struct db {

@@ -79,7 +79,8 @@ static const char *const qsql[DBQ_COUNT] = {
 	[DBQ_ROWS_RRSET] = "SELECT " REC_COLS ", r.disabled, t.content " REC_FROM
 	                   "WHERE r.zone_id = $1 AND r.okey = $2 AND r.type = $3 ORDER BY r.rdata",
 	[DBQ_AXFR_REST] = "SELECT " REC_COLS " " REC_FROM "WHERE r.zone_id = $1 AND r.disabled = 0 "
-	                  "AND NOT (r.type = 6 AND r.okey = $2) ORDER BY r.okey, r.type, r.rdata",
+	                  "AND NOT (r.type = 6 AND r.okey = $2) AND ($3::boolean OR r.type NOT IN "
+	                  "(46, 47, 50)) ORDER BY r.okey, r.type, r.rdata",
 	[DBQ_SOA] = "SELECT r.owner, r.ttl, coalesce(t.rdata_case, r.rdata) " REC_FROM
 	            "WHERE r.zone_id = $1 AND r.okey = $2 AND r.type = 6 AND r.disabled = 0",
 	[DBQ_REC_INSERT] = "INSERT INTO records (zone_id, okey, owner, type, ttl, rdata, disabled) "
@@ -122,6 +123,7 @@ static const char *const qsql[DBQ_COUNT] = {
 	                       "created_at) VALUES ($1, $2, $3, $4, $5, $6)",
 	[DBQ_JOURNAL_TRIM] = "DELETE FROM journal WHERE zone_id = $1 AND seq < (SELECT seq FROM "
 	                     "journal WHERE zone_id = $1 ORDER BY seq DESC LIMIT 1 OFFSET $2)",
+	[DBQ_JOURNAL_TRIM_AGE] = "DELETE FROM journal WHERE zone_id = $1 AND created_at < $2",
 	[DBQ_JOURNAL_START] = "SELECT max(seq) FROM journal WHERE zone_id = $1 AND serial_from = $2",
 	[DBQ_JOURNAL_FROM] = "SELECT serial_from, serial_to, removed, added, created_at FROM journal "
 	                     "WHERE zone_id = $1 AND seq >= $2 ORDER BY seq",
@@ -246,6 +248,15 @@ static const char *const qsql[DBQ_COUNT] = {
 	[DBQ_UNSIGN_SET] = "INSERT INTO zone_unsign (zone_id, t_unsign) VALUES ($1, $2) "
 	                   "ON CONFLICT (zone_id) DO UPDATE SET t_unsign = excluded.t_unsign",
 	[DBQ_UNSIGN_CLEAR] = "DELETE FROM zone_unsign WHERE zone_id = $1",
+	[DBQ_ZONE_RECORDS_COUNT] = "SELECT count(*) FROM records WHERE zone_id = $1",
+	/* background signing (store_bulk.c): an unsigned zone's RRSIG/NSEC rows are
+	 * staged ones, left out of its AXFR ($3 = 0) until the zone is marked signed */
+	[DBQ_STAGED_DROP] = "DELETE FROM records WHERE zone_id = $1 AND type IN (46, 47, 50)",
+	[DBQ_JOURNAL_DROP] = "DELETE FROM journal WHERE zone_id = $1",
+	/* keys but not signed: only a background signing that did not finish leaves that */
+	[DBQ_ZONES_SIGN_PENDING] = "SELECT wire FROM zones z WHERE EXISTS (SELECT 1 FROM "
+	                           "dnssec_keys k WHERE k.zone_id = z.id) AND NOT EXISTS (SELECT 1 "
+	                           "FROM zone_dnssec d WHERE d.zone_id = z.id) LIMIT 64",
 };
 
 /* parameters per statement: the largest $n of any query */
@@ -851,4 +862,5 @@ const struct db_ops db_pg_ops = {
 	.retry = pg_retry,
 	.shared = pg_shared,
 	.wal_bound = NULL,
+	.reprepares = NULL,
 };

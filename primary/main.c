@@ -258,6 +258,10 @@ static const struct opt primary_opts_def[] = {
 	{.name = "dnssec-parent", .arg = "ADDR[@PORT]", .help = "asked (RD set: a resolver or "
 	 "the parent's server) for the DS of a zone in KSK rollover; its DS there confirms it "
 	 "as {\"ds_seen\": true} would"},
+	{.name = "dnssec-algorithm", .arg = "13|15", .def = "13", .help = "algorithm of the key "
+	 "made when a zone is signed: 13 ECDSA P-256 SHA-256, 15 Ed25519"},
+	{.name = "dnssec-background-min", .arg = "N", .def = "1000", .help = "zones of at least "
+	 "N records are first signed in the background (NSEC; the zone reads \"signing\": true)"},
 	{.name = "dnssec-refresh-interval", .arg = "SECONDS", .def = "60", .help = "seconds "
 	 "between signature refresh passes"},
 	{.name = "catalog", .arg = "NAME", .def = "catalog.anycst.invalid.", .help = "catalog zone"},
@@ -265,6 +269,8 @@ static const struct opt primary_opts_def[] = {
 	{.name = "log-level", .arg = "LEVEL", .def = "info", .help = "debug|info|notice|warning|error"},
 	{.name = "log-format", .arg = "text|json", .def = "text", .help = "log lines as text or JSON"},
 	{.name = "journal-keep", .arg = "N", .def = "1000", .help = "journal entries kept per zone"},
+	{.name = "journal-keep-age", .arg = "SECONDS", .def = "0",
+	 .help = "journal entries older than this are dropped (0: only the count)"},
 	{.name = "wal-max", .arg = "MIB", .def = "64", .help = "SQLite WAL size the checkpointer enforces"},
 	{.name = "api-max-body", .arg = "BYTES", .def = "16777216", .help = "largest request body"},
 	{.name = "api-max-rrsets", .arg = "N", .def = "10000", .help = "rrsets per request"},
@@ -328,6 +334,10 @@ main(int argc, char **argv)
 	char *dnssec_secret = dk->set ? load_key(dk->values[dk->nvalues - 1], "--dnssec-key-file") :
 	                      NULL;
 
+	long dnssec_alg = num_opt(primary_opts, "dnssec-algorithm", 13, 15);
+	if (dnssec_alg != 13 && dnssec_alg != 15)
+		fatal("--dnssec-algorithm: %ld is not 13 (ECDSA P-256) or 15 (Ed25519)", dnssec_alg);
+
 	/* signals are taken by sigwait below; threads started later inherit the mask */
 	sigset_t sigs;
 	sigemptyset(&sigs);
@@ -349,6 +359,8 @@ main(int argc, char **argv)
 	struct primary_conf pc = {
 		.store = {.path = db, .catalog = opts_str(primary_opts, "catalog"),
 		          .journal_keep = (unsigned)num_opt(primary_opts, "journal-keep", 1, 10000000),
+		          .journal_keep_age = (uint32_t)num_opt(primary_opts, "journal-keep-age", 0,
+		                                                 366 * 86400),
 		          .wal_max_mib = (unsigned)num_opt(primary_opts, "wal-max", 1, 65536),
 		          .dnssec_secret = dnssec_secret,
 		          .dnssec_validity = (uint32_t)num_opt(primary_opts, "dnssec-validity", 20,
@@ -363,7 +375,11 @@ main(int argc, char **argv)
 		          .dnssec_ds_ttl = (uint32_t)num_opt(primary_opts, "dnssec-ds-ttl", 0,
 		                                             30 * 86400),
 		          .dnssec_unsign_delay = (uint32_t)num_opt(primary_opts, "dnssec-unsign-delay",
-		                                                   0, 365 * 86400)},
+		                                                   0, 365 * 86400),
+		          .dnssec_alg = dnssec_alg,
+		          .dnssec_background_min = (unsigned)num_opt(primary_opts,
+		                                                     "dnssec-background-min", 1,
+		                                                     100000000)},
 		.dnssec_refresh_interval = (unsigned)num_opt(primary_opts, "dnssec-refresh-interval", 1,
 		                                             86400),
 		.dnssec_refresh_batch = (unsigned)num_opt(primary_opts, "dnssec-refresh-batch", 1,

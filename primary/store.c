@@ -144,11 +144,15 @@ store_open(const struct store_opts *o, struct store **out, char *err, size_t err
 	pthread_mutex_init(&st->pool_mu, NULL);
 	pthread_mutex_init(&st->stats_mu, NULL);
 	pthread_mutex_init(&st->heard_mu, NULL);
+	pthread_mutex_init(&st->jobs_mu, NULL);
+	st->bulk_min = o->dnssec_background_min ? o->dnssec_background_min : 1000;
 	arena_init(&st->arena, 64 * 1024);
 	st->journal_keep = o->journal_keep ? o->journal_keep : STORE_JOURNAL_KEEP_DEFAULT;
+	st->journal_keep_age = o->journal_keep_age;
 	st->sig_validity = o->dnssec_validity ? o->dnssec_validity : 14 * 86400;
 	st->dnskey_ttl = o->dnssec_dnskey_ttl ? o->dnssec_dnskey_ttl : 3600;
 	st->roll_delay = o->dnssec_propagation_delay;
+	st->default_alg = o->dnssec_alg ? (uint8_t)o->dnssec_alg : DNS_DNSSEC_ALG_ECDSAP256SHA256;
 	st->zsk_lifetime = o->dnssec_zsk_lifetime;
 	st->ds_ttl = o->dnssec_ds_ttl;
 	st->unsign_delay = o->dnssec_unsign_delay;
@@ -199,6 +203,7 @@ store_open(const struct store_opts *o, struct store **out, char *err, size_t err
 	} else {
 		st->notifier = true;   /* one node */
 	}
+	bulk_resume(st);   /* signings a stop interrupted start over */
 	*out = st;
 	return 0;
 fail:
@@ -211,6 +216,7 @@ store_close(struct store *st)
 {
 	if (st == NULL)
 		return;
+	bulk_stop_all(st);
 	db_listen_stop(st->listen);
 	db_ckpt_stop(st->ckpt);
 	while (st->pool != NULL) {
@@ -220,11 +226,13 @@ store_close(struct store *st)
 		free(c);
 	}
 	db_close(st->w);
+	keycache_free(st);
 	arena_clear(&st->arena);
 	pthread_mutex_destroy(&st->wmu);
 	pthread_mutex_destroy(&st->pool_mu);
 	pthread_mutex_destroy(&st->stats_mu);
 	pthread_mutex_destroy(&st->heard_mu);
+	pthread_mutex_destroy(&st->jobs_mu);
 	free(st->path);
 	free(st);
 }
@@ -339,6 +347,7 @@ store_snap_records(struct store_snap *sn, const struct store_zone *z, store_rr_f
 		return -EIO;
 	db_bind_i64(s, 1, z->id);
 	db_bind_blob(s, 2, apex.key, apex.klen);
+	db_bind_i64(s, 3, z->dnssec ? 1 : 0);   /* an unsigned zone's staged rows stay out */
 	while ((rc = db_step(s)) == DB_ROW) {
 		rr.owner = db_col_blob(s, 0);
 		rr.type = (uint16_t)db_col_int(s, 1);
@@ -355,6 +364,59 @@ store_snap_records(struct store_snap *sn, const struct store_zone *z, store_rr_f
 		ret = -EIO;
 	db_done(s);
 	return ret;
+}
+
+struct store_rr_cursor {
+	struct db_stmt *s;
+	struct nkey apex;   /* bound to s (static binding) */
+};
+
+int
+store_snap_cursor(struct store_snap *sn, const struct store_zone *z,
+                  struct store_rr_cursor **out)
+{
+	struct store_rr_cursor *c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return -ENOMEM;
+	nkey_set(&c->apex, z->name);
+	c->s = db_q(sn->c->db, DBQ_AXFR_REST);
+	if (c->s == NULL) {
+		free(c);
+		return -EIO;
+	}
+	db_bind_i64(c->s, 1, z->id);
+	db_bind_blob(c->s, 2, c->apex.key, c->apex.klen);
+	db_bind_i64(c->s, 3, z->dnssec ? 1 : 0);   /* as store_snap_axfr: staged rows stay out */
+	*out = c;
+	return 0;
+}
+
+int
+store_rr_cursor_next(struct store_rr_cursor *c, struct dns_rr *rr)
+{
+	int rc = db_step(c->s);
+	if (rc == DB_DONE)
+		return 0;
+	if (rc != DB_ROW)
+		return -EIO;
+	rr->owner = db_col_blob(c->s, 0);
+	rr->type = (uint16_t)db_col_int(c->s, 1);
+	rr->rclass = DNS_C_IN;
+	rr->ttl = (uint32_t)db_col_i64(c->s, 2);
+	rr->rdlen = (uint16_t)db_col_bytes(c->s, 3);
+	rr->rdata = db_col_blob(c->s, 3);
+	if (rr->rdata == NULL)
+		rr->rdata = (const uint8_t *)"";
+	return 1;
+}
+
+void
+store_rr_cursor_close(struct store_rr_cursor *c)
+{
+	if (c == NULL)
+		return;
+	db_done(c->s);
+	free(c);
 }
 
 bool

@@ -44,6 +44,8 @@ struct store_opts {
 	const char *path;          /* database file, created when missing */
 	const char *catalog;       /* catalog zone name (text), e.g. "catalog.anycst.invalid." */
 	unsigned journal_keep;     /* journal entries kept per zone (0: default 1000) */
+	uint32_t journal_keep_age; /* seconds; older entries are dropped when the zone
+	                            * next changes (0: no age limit) */
 	unsigned wal_max_mib;      /* WAL size the checkpointer enforces (0: default 64) */
 	/* --dnssec-key-file's content: SHA-256 of it seals DNSSEC private keys;
 	 * NULL: DNSSEC signing is off (dnssec:true refused) */
@@ -54,6 +56,10 @@ struct store_opts {
 	uint32_t dnssec_zsk_lifetime;      /* automatic ZSK rollover after (0: off) */
 	uint32_t dnssec_ds_ttl;            /* the parent's DS TTL: old KSK kept after ds_seen */
 	uint32_t dnssec_unsign_delay;      /* CDS DELETE before unsigning (0: unsign at once) */
+	long dnssec_alg;                   /* key made when a zone is signed (0: 13) */
+	/* zones of at least this many records are first signed in the background
+	 * (NSEC; 0: 1000) */
+	unsigned dnssec_background_min;
 };
 
 /*
@@ -168,6 +174,21 @@ typedef int (*store_rr_fn)(void *ctx, const struct dns_rr *rr);
 int store_snap_records(struct store_snap *sn, const struct store_zone *z, store_rr_fn fn,
                        void *ctx);
 
+/*
+ * The same records as store_snap_records but pulled a few at a time: a
+ * cursor on the snapshot's read transaction, so a large zone is read as it
+ * is sent (one version, constant memory).  The cursor yields the records
+ * after the SOA; close it before the snapshot.  One cursor per snapshot.
+ */
+struct store_rr_cursor;
+/* 0, -ENOMEM or -EIO. */
+int store_snap_cursor(struct store_snap *sn, const struct store_zone *z,
+                      struct store_rr_cursor **out);
+/* 1 with the next record in *rr (its pointers die at the next call), 0 at
+ * the end, -EIO. */
+int store_rr_cursor_next(struct store_rr_cursor *c, struct dns_rr *rr);
+void store_rr_cursor_close(struct store_rr_cursor *c);   /* NULL ok */
+
 /* One stored record including disabled ones, for the API. */
 struct store_row {
 	const uint8_t *owner;   /* wire, lower-case */
@@ -179,6 +200,14 @@ struct store_row {
 	const char *content;    /* TXT/SPF text as a client sent it, or NULL */
 };
 typedef int (*store_row_fn)(void *ctx, const struct store_row *r);
+/*
+ * Whether zone `zid` is being signed in the background (DNSSEC just
+ * switched on for a large zone, store_bulk.c): the API shows "signing": true
+ * until the one commit that makes it signed.
+ */
+bool store_zone_signing(struct store *st, int64_t zid);
+bool store_snap_zone_signing(struct store_snap *sn, const struct store_zone *z);
+
 /* The types only the signer writes (RRSIG, NSEC, NSEC3, NSEC3PARAM, DNSKEY, CDS, CDNSKEY). */
 bool store_type_signer(uint16_t type);
 /*

@@ -387,7 +387,11 @@ delete_name(struct change *ch, const struct store_op *op)
 	int rc;
 	while ((rc = db_step(s)) == DB_ROW) {
 		uint16_t t = (uint16_t)db_col_int(s, 0);
-		if (!(apex && (t == DNS_T_SOA || t == DNS_T_NS)) && n < 256)
+		/* an unsigned zone's RRSIG/NSEC rows are a background signing's staged
+		 * ones (store_bulk.c): its last step mends the chain around this name */
+		bool staged = !ch->z->dnssec && (t == DNS_T_RRSIG || t == DNS_T_NSEC ||
+		                                 t == DNS_T_NSEC3);
+		if (!staged && !(apex && (t == DNS_T_SOA || t == DNS_T_NS)) && n < 256)
 			types[n++] = t;
 	}
 	db_done(s);
@@ -869,6 +873,34 @@ sign_zone_full(struct store *st, const struct store_zone *z, bool creating,
 	                    .errcap = errcap};
 	nkey_set(&ch.apex, z->name);
 	return finish_change(&ch, res);
+}
+
+int
+finish_staged(struct change *ch, struct store_result *res)
+{
+	struct store *st = ch->st;
+	const struct row *old_soa;
+	struct row new_soa;
+	uint32_t from, to;
+	int ret = bump_serial(ch, NULL, &old_soa, &new_soa, &from, &to);
+	if (ret == 0)
+		ret = sign_change(ch);
+	/* no journal entry: the zone's journal goes, so a secondary asking for an
+	 * IXFR from before gets the signed zone by AXFR (the delta is the zone) */
+	struct db_stmt *s = ret == 0 ? db_q(st->w, DBQ_JOURNAL_DROP) : NULL;
+	if (ret == 0 && s == NULL)
+		ret = -EIO;
+	if (ret == 0) {
+		db_bind_i64(s, 1, ch->z->id);
+		ret = db_run(s) == 0 ? 0 : -EIO;
+	}
+	if (ret == 0) {
+		res->changed = true;
+		res->old_serial = from;
+		res->new_serial = to;
+		pending_add(st, ch->apex.name, from, to, STORE_ZONE_CHANGED);
+	}
+	return ret;
 }
 
 int

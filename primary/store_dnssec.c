@@ -64,7 +64,7 @@ dnssec_unseal(const uint8_t kek[32], const uint8_t *in, size_t inlen, const uint
 }
 
 static int
-zkey_from_row(struct store *st, struct db_stmt *s, struct zkey *k)
+zkey_from_row(struct store *st, int64_t zid, struct db_stmt *s, struct zkey *k)
 {
 	memset(k, 0, sizeof(*k));
 	k->id = db_col_i64(s, 0);
@@ -80,16 +80,9 @@ zkey_from_row(struct store *st, struct db_stmt *s, struct zkey *k)
 	k->cds = db_col_int(s, 14) != 0;
 	if (!st->has_kek)
 		return 0;
-	uint8_t raw[DNS_DNSSEC_RAW_MAX];
-	int ret = dnssec_unseal(st->kek, db_col_blob(s, 6), db_col_bytes(s, 6), k->dnskey,
-	                        k->dnskey_len, raw);
-	if (ret != 0)
-		return 0;   /* wrong key file: the key stays public-only, reported by the signer */
-	ret = dns_dnssec_key_from_raw(k->alg, k->flags, raw, sizeof(raw), k->dnskey + 4,
-	                              k->dnskey_len - 4, &k->key);
-	explicit_bzero(raw, sizeof(raw));
-	if (ret != 0)
-		k->key = NULL;
+	/* NULL (wrong key file): the key stays public-only, reported by the signer */
+	k->key = keycache_get(st, zid, k, db_col_blob(s, 6), db_col_bytes(s, 6));
+	k->cached = k->key != NULL && db_col_bytes(s, 6) <= 64;
 	return 0;
 }
 
@@ -102,8 +95,9 @@ zkeys_load(struct store *st, int64_t zid, struct zkey *keys, size_t max)
 	db_bind_i64(s, 1, zid);
 	size_t n = 0;
 	int rc, ret = 0;
+	keycache_begin(st, zid);
 	while ((rc = db_step(s)) == DB_ROW && n < max) {
-		ret = zkey_from_row(st, s, &keys[n]);
+		ret = zkey_from_row(st, zid, s, &keys[n]);
 		if (ret != 0)
 			break;
 		n++;
@@ -115,6 +109,8 @@ zkeys_load(struct store *st, int64_t zid, struct zkey *keys, size_t max)
 		zkeys_free(keys, n);
 		return ret;
 	}
+	if (rc == DB_DONE)
+		keycache_sweep(st, zid);   /* the zone's keys that are gone leave the cache */
 	return (int)n;
 }
 
@@ -122,7 +118,8 @@ void
 zkeys_free(struct zkey *keys, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		dns_dnssec_key_free(keys[i].key);
+		if (!keys[i].cached)
+			dns_dnssec_key_free(keys[i].key);
 		keys[i].key = NULL;
 	}
 }
@@ -216,6 +213,28 @@ end_write(struct store *st, const struct store_zone *z, int ret, const struct st
 	return ret;
 }
 
+/* Commits the key and hands the signing to a background job (store_bulk.c). */
+static int
+sign_background(struct store *st, const struct store_zone *z, char *err, size_t errcap)
+{
+	struct bulk_job *job = NULL;
+	int ret = bulk_start(st, z, &job);
+	if (ret == -EINVAL)
+		set_err(err, errcap, "zone '%s' has no active DNSSEC key that opens with the "
+		        "--dnssec-key-file given", z->text);
+	if (ret != 0) {
+		w_rollback(st);
+		return ret;
+	}
+	ret = w_commit(st);
+	if (ret != 0) {
+		bulk_discard(job);
+		return ret;
+	}
+	log_info(z->text, "DNSSEC switched on: signing in the background");
+	return bulk_run(st, job);
+}
+
 int
 store_zone_sign(struct store *st, const uint8_t *zone, const char *account, bool nsec3,
                 uint8_t alg, struct store_result *res, char *err, size_t errcap)
@@ -253,6 +272,10 @@ store_zone_sign(struct store *st, const uint8_t *zone, const char *account, bool
 		w_rollback(st);
 		return ret;
 	}
+	if (ret == 0 && store_zone_signing(st, z.id)) {
+		w_rollback(st);   /* being signed in the background already */
+		return 0;
+	}
 	struct zkey keys[ZKEYS_MAX];
 	int nk = ret == 0 ? zkeys_load(st, z.id, keys, ZKEYS_MAX) : 0;
 	if (nk < 0)
@@ -260,8 +283,10 @@ store_zone_sign(struct store *st, const uint8_t *zone, const char *account, bool
 	else
 		zkeys_free(keys, (size_t)nk);
 	if (ret == 0 && nk == 0)
-		ret = zkey_create(st, z.id, "csk", alg ? alg : DNS_DNSSEC_ALG_ECDSAP256SHA256, true,
+		ret = zkey_create(st, z.id, "csk", alg ? alg : st->default_alg, true,
 		                  true, NULL);
+	if (ret == 0 && bulk_wanted(st, &z, nsec3))
+		return sign_background(st, &z, err, errcap);
 	if (ret == 0)
 		ret = zone_dnssec_mark(st, z.id, nsec3);
 	z.dnssec = true;
@@ -269,6 +294,28 @@ store_zone_sign(struct store *st, const uint8_t *zone, const char *account, bool
 	if (ret == 0)
 		ret = sign_zone_full(st, &z, false, res, err, errcap);
 	return end_write(st, &z, ret, res, "zone signed");
+}
+
+/* Deletes every key of zone `zid`, in the write transaction. */
+static int
+keys_delete(struct store *st, int64_t zid)
+{
+	struct zkey keys[ZKEYS_MAX];
+	int nk = zkeys_load(st, zid, keys, ZKEYS_MAX);
+	int ret = nk < 0 ? nk : 0;
+	for (int i = 0; ret == 0 && i < nk; i++) {
+		struct db_stmt *s = db_q(st->w, DBQ_KEY_DELETE);
+		if (s == NULL) {
+			ret = -EIO;
+			break;
+		}
+		db_bind_i64(s, 1, zid);
+		db_bind_i64(s, 2, keys[i].id);
+		ret = db_run(s) == 0 ? 0 : -EIO;
+	}
+	if (nk > 0)
+		zkeys_free(keys, (size_t)nk);
+	return ret;
 }
 
 int
@@ -285,22 +332,8 @@ unsign_now(struct store *st, const struct store_zone *z, struct store_result *re
 		db_bind_i64(s, 1, z->id);
 		ret = db_run(s) == 0 ? 0 : -EIO;
 	}
-	struct zkey keys[ZKEYS_MAX];
-	int nk = ret == 0 ? zkeys_load(st, z->id, keys, ZKEYS_MAX) : 0;
-	if (nk < 0)
-		ret = nk;
-	for (int i = 0; ret == 0 && i < nk; i++) {
-		s = db_q(st->w, DBQ_KEY_DELETE);
-		if (s == NULL) {
-			ret = -EIO;
-			break;
-		}
-		db_bind_i64(s, 1, z->id);
-		db_bind_i64(s, 2, keys[i].id);
-		ret = db_run(s) == 0 ? 0 : -EIO;
-	}
-	if (nk > 0)
-		zkeys_free(keys, (size_t)nk);
+	if (ret == 0)
+		ret = keys_delete(st, z->id);
 	return ret;
 }
 
@@ -314,8 +347,20 @@ store_zone_unsign(struct store *st, const uint8_t *zone, const char *account, bo
 	if (ret != 0)
 		return ret;
 	ret = zone_w(st, zone, account, &z);
-	if (ret == 0 && (!z.dnssec || (!now && st->unsign_delay > 0 && z.unsign_at > 0))) {
-		w_rollback(st);     /* not signed, or the switch-off already under way */
+	if (ret == 0 && !z.dnssec) {
+		if (!bulk_cancel(st, z.id)) {
+			w_rollback(st);   /* not signed and not being signed */
+			return 0;
+		}
+		/* switched off while signing in the background: the job stops; its
+		 * staged rows and the key go (no DS can be at the parent yet) */
+		ret = bulk_drop_staged(st, z.id);
+		if (ret == 0)
+			ret = keys_delete(st, z.id);
+		return end_write(st, &z, ret, res, "background signing cancelled");
+	}
+	if (ret == 0 && !now && st->unsign_delay > 0 && z.unsign_at > 0) {
+		w_rollback(st);     /* the switch-off already under way */
 		return 0;
 	}
 	if (ret == 0 && (now || st->unsign_delay == 0)) {

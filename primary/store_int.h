@@ -16,6 +16,8 @@
  *   store_sign.c     the signer of one change (chain, signatures)
  *   store_roll.c     ZSK pre-publish rollover steps (resigner, API)
  *   store_ksk.c      KSK/CSK double-signature rollover, CDS/CDNSKEY, CDS DELETE
+ *   store_bulk.c     first signing of a large zone in the background
+ *   store_keycache.c opened DNSSEC private keys, kept across changes
  *   store_pops.c     the POP registry (rows and keys) and pop_serials
  *
  * None of these holds SQL or engine calls: queries are db.h ids.  Calls go
@@ -70,6 +72,7 @@ struct store {
 	uint8_t catalog[DNS_NAME_MAX];
 	char catalog_text[DNS_NAME_TEXT_MAX];
 	unsigned journal_keep;
+	uint32_t journal_keep_age;   /* 0: no age limit */
 	struct store_listener listener;   /* set once, under wmu */
 	bool has_listener;
 	pthread_mutex_t stats_mu;
@@ -89,11 +92,17 @@ struct store {
 	uint8_t kek[32];              /* seals DNSSEC private keys (--dnssec-key-file) */
 	uint32_t sig_validity;        /* RRSIG validity, seconds */
 	uint32_t dnskey_ttl;          /* TTL of the DNSKEY rrset */
+	uint8_t default_alg;          /* --dnssec-algorithm */
 	uint32_t roll_delay;          /* propagation delay added to rollover waits */
 	uint32_t zsk_lifetime;        /* automatic ZSK rollover after this (0: off) */
 	uint32_t ds_ttl;              /* the parent's DS TTL (KSK rollover) */
 	uint32_t unsign_delay;        /* CDS DELETE published this long before unsigning */
 	bool has_kek;
+	unsigned bulk_min;            /* records from which a first signing runs in the background */
+	pthread_mutex_t jobs_mu;      /* background signing jobs (store_bulk.c) */
+	struct bulk_job *jobs;        /* running */
+	struct bulk_job *jobs_done;   /* ended, to join */
+	struct keycache *keycache;    /* opened private keys (store_keycache.c), under wmu */
 };
 
 /* Lower-case wire copy of a name and its lookup key. */
@@ -244,6 +253,54 @@ int rechain_zone(struct store *st, const struct store_zone *z, struct store_resu
 int unsign_zone(struct store *st, const struct store_zone *z, struct store_result *res, char *err,
                 size_t errcap);
 
+/*
+ * The last step of a background signing (store_bulk.c), in its write
+ * transaction once the zone is marked signed (its staged rows show from
+ * then on): bumps the serial, signs through sign_change what `ch` touched
+ * (the rrsets changed since the snapshot) and the apex (ch->keys: DNSKEY),
+ * and drops the zone's journal (secondaries take the signed zone by AXFR).
+ * 0 or <0.
+ */
+int finish_staged(struct change *ch, struct store_result *res);
+
+/* ---- store_keycache.c ---- */
+struct zkey;
+/*
+ * Zone `zid`'s key `k` (its row's public fields filled) opened from `sealed`:
+ * from the cache when that key was opened before, else unsealed, imported and
+ * kept.  NULL when it does not open.  Under the write lock.
+ */
+struct dns_dnssec_key *keycache_get(struct store *st, int64_t zid, const struct zkey *k,
+                                    const uint8_t *sealed, size_t len);
+/* Around one load of zone `zid`'s keys: entries not matched by it are dropped at the sweep. */
+void keycache_begin(struct store *st, int64_t zid);
+void keycache_sweep(struct store *st, int64_t zid);
+/* Keys opened so far (cache misses), for the tests. */
+uint64_t keycache_unseals(const struct store *st);
+void keycache_free(struct store *st);
+
+/* ---- store_bulk.c ---- */
+struct bulk_job;
+/* Whether switching zone `z` on should sign in the background (in the write transaction). */
+bool bulk_wanted(struct store *st, const struct store_zone *z, bool nsec3);
+/* A job for `z` with its active keys (in the write transaction, after the key exists). */
+int bulk_start(struct store *st, const struct store_zone *z, struct bulk_job **out);
+/* Starts the job's thread after the commit (the job is the store's then).  0 or -ENOMEM. */
+int bulk_run(struct store *st, struct bulk_job *j);
+/* Frees a job that was not run (its transaction rolled back). */
+void bulk_discard(struct bulk_job *j);
+/* Cancels zone `zid`'s job (under the write lock); whether there was one. */
+bool bulk_cancel(struct store *st, int64_t zid);
+/* Deletes an unsigned zone `zid`'s staged rows (RRSIG, NSEC), in the write transaction. */
+int bulk_drop_staged(struct store *st, int64_t zid);
+/*
+ * At store_open: restarts the background signing of every zone a stop
+ * interrupted (it has keys but is not signed).  Failures are logged.
+ */
+void bulk_resume(struct store *st);
+/* Cancels every job and joins their threads (store_close). */
+void bulk_stop_all(struct store *st);
+
 /* ---- store_sign.c ---- */
 /*
  * Signs the change `ch` (its user rrsets already written, the serial
@@ -266,6 +323,7 @@ struct zkey {
 	uint8_t dnskey[DNS_DNSSEC_DNSKEY_MAX];
 	size_t dnskey_len;
 	struct dns_dnssec_key *key;   /* NULL when it could not be opened */
+	bool cached;                  /* key belongs to the key cache (zkeys_free keeps it) */
 };
 #define ZKEYS_MAX 8
 /* AES-256-GCM seal of a raw private key (nonce || ciphertext || tag).  Length or <0. */
@@ -340,7 +398,8 @@ void buf_rr(struct buf *b, const uint8_t *owner, uint16_t type, uint32_t ttl, co
             size_t rdlen);
 /*
  * Writes the journal row of zone `zid` from `from` to `to`: removed = the old
- * SOA + `rem`, added = the new SOA + `add`, then trims to journal_keep.
+ * SOA + `rem`, added = the new SOA + `add`, then trims to journal_keep
+ * entries and drops those older than journal_keep_age.
  */
 int journal_write(struct store *st, int64_t zid, const uint8_t *apex, uint32_t from, uint32_t to,
                   const struct row *old_soa, const struct row *new_soa, const struct buf *rem,

@@ -387,7 +387,7 @@ store_zone_create(struct store *st, const struct store_zone_new *zn, const struc
 	z.serial = serial;
 	if (zn->dnssec) {
 		ret = zkey_create(st, z.id, "csk", zn->dnssec_alg ? zn->dnssec_alg :
-		                  DNS_DNSSEC_ALG_ECDSAP256SHA256, true, true, NULL);
+		                  st->default_alg, true, true, NULL);
 		if (ret == -EPERM)
 			set_err(err, errcap, "DNSSEC signing needs the primary's --dnssec-key-file");
 		if (ret == 0)

@@ -52,7 +52,11 @@ enum txn_kind { K_ERROR, K_SOA, K_AXFR, K_IXFR, K_UPDATE };
 struct seg {
 	const uint8_t *p;
 	size_t len;
+	bool stream;                /* refilled from d.more into txn.chunk */
 };
+
+/* Bytes of records pulled from a streaming source at a time. */
+#define XFROUT_CHUNK (64u << 10)
 
 struct xfrout_txn {
 	struct xfrout *x;
@@ -74,7 +78,9 @@ struct xfrout_txn {
 	enum txn_kind kind;
 	unsigned rcode;             /* K_ERROR */
 	struct xfrout_data d;
-	struct seg seg[3];
+	struct seg seg[4];
+	struct xfrout_buf chunk;    /* the streamed records being sent */
+	size_t nstreamed;           /* records pulled from d.more so far */
 	unsigned nseg, cur;
 	size_t pos;
 	bool done;
@@ -355,12 +361,13 @@ ixfr_serial(struct xfrout_txn *t, uint32_t *serial)
 static void
 setup_segments(struct xfrout_txn *t, const struct xfrout_buf *body)
 {
-	t->seg[0] = (struct seg){t->d.soa.data, t->d.soa.len};
+	t->seg[0] = (struct seg){t->d.soa.data, t->d.soa.len, false};
 	t->nseg = 1;
 	if (body != NULL) {
-		t->seg[1] = (struct seg){body->data, body->len};
-		t->seg[2] = (struct seg){t->d.soa.data, t->d.soa.len};
-		t->nseg = 3;
+		t->seg[t->nseg++] = (struct seg){body->data, body->len, false};
+		if (body == &t->d.rrs && t->d.more != NULL)
+			t->seg[t->nseg++] = (struct seg){NULL, 0, true};
+		t->seg[t->nseg++] = (struct seg){t->d.soa.data, t->d.soa.len, false};
 	}
 }
 
@@ -539,9 +546,10 @@ plan(struct xfrout_txn *t)
 			load_fail(t, ret);
 			return;
 		}
-		log_debug(t->zone, "zone transfer, AXFR to %s, %zu records read in %lld ms",
+		log_debug(t->zone, "zone transfer, AXFR to %s, %zu records read in %lld ms%s",
 		          t->peer_text, t->d.rrs.nrrs + 1,
-		          (long long)(propagation_now_ms() - t->start_ms));
+		          (long long)(propagation_now_ms() - t->start_ms),
+		          t->d.more != NULL ? ", the rest streamed" : "");
 		setup_segments(t, &t->d.rrs);
 		return;
 	}
@@ -656,6 +664,22 @@ start_msg(struct xfrout_txn *t, uint8_t *buf, size_t size)
 	return ret;
 }
 
+/* The next records of a streamed segment into t->chunk: 1, 0 at the end, <0. */
+static int
+refill(struct xfrout_txn *t, struct seg *s)
+{
+	t->chunk.len = 0;
+	t->chunk.nrrs = 0;
+	int ret = t->d.more(t->d.stream, &t->chunk, XFROUT_CHUNK);
+	if (ret < 0)
+		return ret;
+	s->p = t->chunk.data;
+	s->len = t->chunk.len;
+	t->pos = 0;
+	t->nstreamed += t->chunk.nrrs;
+	return ret == 1 && t->chunk.len > 0 ? 1 : 0;
+}
+
 ssize_t
 xfrout_next(struct xfrout_txn *t, uint8_t *buf, size_t cap)
 {
@@ -682,6 +706,17 @@ xfrout_next(struct xfrout_txn *t, uint8_t *buf, size_t cap)
 	bool alone = false;
 	while (t->cur < t->nseg) {
 		struct seg *s = &t->seg[t->cur];
+		if (t->pos >= s->len && s->stream) {
+			ret = refill(t, s);
+			if (ret < 0) {
+				log_error(t->zone, "zone transfer, %s to %s, reading the zone failed, %s",
+				          kind_name(t), t->peer_text, err_str(ret));
+				t->failed = true;
+				return ERR_XFR;
+			}
+			if (ret == 1)
+				continue;
+		}
 		if (t->pos >= s->len) {
 			t->cur++;
 			t->pos = 0;
@@ -783,6 +818,9 @@ xfrout_end(struct xfrout_txn *t)
 	xfrout_buf_clear(&t->d.soa);
 	xfrout_buf_clear(&t->d.rrs);
 	xfrout_buf_clear(&t->d.diff);
+	xfrout_buf_clear(&t->chunk);
+	if (t->d.more_end != NULL)
+		t->d.more_end(t->d.stream);
 	if (t->d.release != NULL)
 		t->d.release(t->d.ref);
 	free(t->q);

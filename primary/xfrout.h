@@ -9,7 +9,9 @@
  * One transfer reads one consistent version of the zone: the data source
  * (struct xfrout_source) copies the records or journal entries it needs
  * into the transfer's buffers inside one read transaction, so API writes
- * that commit meanwhile are not seen.
+ * that commit meanwhile are not seen; a large zone is streamed instead
+ * (xfrout_data.more: a cursor on a read transaction held until the
+ * transfer ends), so memory stays flat whatever the zone's size.
  *
  * Threads: one struct xfrout may be used from several threads at once as
  * long as the source's functions are thread-safe; one txn belongs to one
@@ -70,6 +72,16 @@ struct xfrout_data {
 	 * these; release(ref) is called once when the transfer ends. */
 	void (*release)(void *ref);
 	void *ref;
+	/*
+	 * A source streaming a large zone sets these: the records after those
+	 * in rrs come from more(), which appends the next ones (about `want`
+	 * bytes) to `b` and returns 1, 0 when there are none left, or a
+	 * negative code; more_end() is called once when the transfer ends.
+	 * Both run on the thread driving the transfer.
+	 */
+	int (*more)(void *stream, struct xfrout_buf *b, size_t want);
+	void (*more_end)(void *stream);
+	void *stream;
 };
 
 enum {

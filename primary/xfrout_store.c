@@ -19,6 +19,7 @@
 #include "primary/acl.h"
 #include "primary/pop_gate.h"
 #include "primary/store.h"
+#include "util/clock.h"
 #include "util/hash.h"
 
 struct rec_load {
@@ -86,6 +87,10 @@ journal_cb(void *ctx, const struct store_journal_entry *e)
 
 #define XSRC_CACHE_BYTES ((size_t)512 << 20)
 #define XSRC_BUCKETS_MIN 64
+/* A stream's read snapshot lives at most this long (then the rest is read
+ * at once): a slow client never keeps the checkpointer from the WAL's frames
+ * longer than that. */
+#define XSRC_HOLD_MS 3000
 
 struct xsrc;
 
@@ -105,6 +110,7 @@ struct zc {
 	                           * with the same serial is another version */
 	uint32_t serial;
 	unsigned refs;            /* the cache's own + one per transfer */
+	bool placeholder;         /* no records: this version was streamed once */
 	struct xfrout_buf rrs;
 };
 
@@ -117,6 +123,7 @@ struct xsrc {
 	struct zc *mru, *lru;     /* recency list ends */
 	size_t bytes, limit;
 	uint64_t ops;             /* entries visited by lookups (see xfrout_store_stats) */
+	int64_t hold_ms;          /* longest a stream keeps its snapshot */
 };
 
 /* FNV-1a over the ASCII-lowercased wire name, so EXAMPLE.com. and example.com. meet. */
@@ -248,7 +255,7 @@ zc_get(struct xsrc *x, const struct store_zone *z)
 	pthread_mutex_lock(&x->lock);
 	if (x->buckets != NULL) {
 		e = *zc_slot(x, z->name, zc_hash(z->name));
-		if (e != NULL && (e->id != z->id || e->serial != z->serial))
+		if (e != NULL && (e->id != z->id || e->serial != z->serial || e->placeholder))
 			e = NULL;
 	}
 	if (e != NULL) {
@@ -260,22 +267,27 @@ zc_get(struct xsrc *x, const struct store_zone *z)
 	return e;
 }
 
-/* Moves d->rrs into the cache as z's version and lends it back to d. */
-static void
-zc_put(struct xsrc *x, const struct store_zone *z, struct xfrout_data *d)
+/*
+ * Moves *rrs into the cache as z's version (rrs NULL: a placeholder saying
+ * "this version was streamed once") and returns the entry with a reference
+ * for the caller (NULL for a placeholder); NULL with *rrs untouched when it
+ * is too big or memory is short.
+ */
+static struct zc *
+zc_put(struct xsrc *x, const struct store_zone *z, struct xfrout_buf *rrs)
 {
-	if (d->rrs.cap > x->limit / 2)
-		return;   /* too big to keep: the transfer owns it */
+	if (rrs != NULL && rrs->cap > x->limit / 2)
+		return NULL;   /* too big to keep: the transfer owns it */
 	struct zc *e = calloc(1, sizeof(*e));
 	if (e == NULL)
-		return;
+		return NULL;
 	pthread_mutex_lock(&x->lock);
 	if (x->buckets == NULL) {
 		x->buckets = calloc(XSRC_BUCKETS_MIN, sizeof(*x->buckets));
 		if (x->buckets == NULL) {
 			pthread_mutex_unlock(&x->lock);
 			free(e);
-			return;   /* d keeps owning its records */
+			return NULL;   /* the caller keeps owning its records */
 		}
 		x->nbuckets = XSRC_BUCKETS_MIN;
 	}
@@ -284,9 +296,12 @@ zc_put(struct xsrc *x, const struct store_zone *z, struct xfrout_data *d)
 	e->hash = zc_hash(z->name);
 	e->serial = z->serial;
 	e->id = z->id;
-	e->refs = 2;
-	e->rrs = d->rrs;
-	borrow(d, e);
+	e->refs = rrs != NULL ? 2 : 1;
+	e->placeholder = rrs == NULL;
+	if (rrs != NULL) {
+		e->rrs = *rrs;
+		memset(rrs, 0, sizeof(*rrs));
+	}
 	/* An older version of this zone is of no use any more. */
 	struct zc **pp = zc_slot(x, z->name, e->hash);
 	if (*pp != NULL)
@@ -302,26 +317,219 @@ zc_put(struct xsrc *x, const struct store_zone *z, struct xfrout_data *d)
 		zc_drop_locked(x, zc_slot(x, o->zone, o->hash), o);
 	}
 	pthread_mutex_unlock(&x->lock);
+	return rrs != NULL ? e : NULL;
 }
 
-/* The whole zone into d: from the cache, or read and then cached. */
+/*
+ * Whether this version of z was streamed before (its placeholder is in the
+ * cache); if not, leaves the placeholder.
+ */
+static bool
+zc_seen(struct xsrc *x, const struct store_zone *z)
+{
+	bool seen = false;
+	pthread_mutex_lock(&x->lock);
+	if (x->buckets != NULL) {
+		struct zc *e = *zc_slot(x, z->name, zc_hash(z->name));
+		seen = e != NULL && e->placeholder && e->id == z->id && e->serial == z->serial;
+	}
+	pthread_mutex_unlock(&x->lock);
+	if (!seen)
+		zc_put(x, z, NULL);
+	return seen;
+}
+
+/*
+ * A large zone's records after the first XSRC_FIRST_BYTES, read through a
+ * cursor on the snapshot as the transfer sends them.  The second transfer
+ * of the same version also copies them (tee) and caches the version when
+ * it is read to the end, so a version that several POPs ask for is read
+ * from the store at most twice, and one asked for once never costs its
+ * size in memory.
+ */
+struct xstream {
+	struct xsrc *x;
+	struct store_snap *sn;          /* closed as soon as the cursor ends */
+	struct store_rr_cursor *cur;
+	int64_t opened_ms, hold_ms;     /* past hold_ms the rest is read at once */
+	struct xfrout_buf rest;         /* ... into here, handed out from `rest_pos` */
+	size_t rest_pos;
+	struct store_zone z;
+	bool tee_on, eof;
+	size_t tee_max;
+	struct xfrout_buf tee;
+};
+
+static void
+xs_close_snap(struct xstream *xs)
+{
+	store_rr_cursor_close(xs->cur);
+	xs->cur = NULL;
+	store_snap_close(xs->sn);
+	xs->sn = NULL;
+}
+
+/*
+ * A client that reads slowly must not hold the read snapshot (and with it
+ * the WAL's frames) for long: past hold_ms the rest of the version is read
+ * into memory at once and the snapshot ends.  Returns 0 or a negative code.
+ */
 static int
-load_full(struct xsrc *x, struct store_snap *sn, const struct store_zone *z,
+xs_take_rest(struct xstream *xs)
+{
+	struct dns_rr rr;
+	int ret;
+	while ((ret = store_rr_cursor_next(xs->cur, &rr)) == 1) {
+		if (xfrout_buf_rr(&xs->rest, &rr) != 0)
+			return -ENOMEM;
+	}
+	if (ret < 0)
+		return ret;
+	xs->eof = true;
+	xs_close_snap(xs);
+	return 0;
+}
+
+/* Hands out the next records of xs->rest (about `want` bytes): 0 or <0. */
+static int
+xs_from_rest(struct xstream *xs, struct xfrout_buf *b, size_t want)
+{
+	size_t start = b->len;
+	struct dns_rr rr;
+	while (b->len - start < want && xs->rest_pos < xs->rest.len) {
+		size_t pos = xs->rest_pos;
+		if (store_blob_next(xs->rest.data, xs->rest.len, &pos, &rr) != 1)
+			return -EIO;
+		if (xfrout_buf_rr(b, &rr) != 0)
+			return -ENOMEM;
+		xs->rest_pos = pos;
+	}
+	return 0;
+}
+
+static int
+xs_more(void *stream, struct xfrout_buf *b, size_t want)
+{
+	struct xstream *xs = stream;
+	size_t start = b->len, nrrs = b->nrrs;
+	struct dns_rr rr;
+	if (xs->cur != NULL && clock_mono_ms() - xs->opened_ms > xs->hold_ms) {
+		int ret = xs_take_rest(xs);
+		if (ret != 0)
+			return ret;
+	}
+	if (xs->cur == NULL) {
+		int ret = xs_from_rest(xs, b, want);
+		if (ret != 0)
+			return ret;
+	}
+	while (xs->cur != NULL && b->len - start < want) {
+		int ret = store_rr_cursor_next(xs->cur, &rr);
+		if (ret < 0)
+			return ret;
+		if (ret == 0) {
+			xs->eof = true;
+			xs_close_snap(xs);   /* the read transaction ends with the reading */
+			break;
+		}
+		if (xfrout_buf_rr(b, &rr) != 0)
+			return -ENOMEM;
+	}
+	if (xs->tee_on && b->len > start) {
+		if (xfrout_buf_raw(&xs->tee, b->data + start, b->len - start, b->nrrs - nrrs) != 0 ||
+		    xs->tee.cap > xs->tee_max) {
+			xfrout_buf_clear(&xs->tee);
+			xs->tee_on = false;
+		}
+	}
+	return b->len > start ? 1 : 0;
+}
+
+static void
+xs_end(void *stream)
+{
+	struct xstream *xs = stream;
+	xs_close_snap(xs);
+	if (xs->eof && xs->tee_on) {
+		struct zc *e = zc_put(xs->x, &xs->z, &xs->tee);
+		if (e != NULL)
+			zc_release(e);
+	}
+	xfrout_buf_clear(&xs->tee);
+	xfrout_buf_clear(&xs->rest);
+	free(xs);
+}
+
+/* Bytes of records read at once; a zone that fits is cached on its first transfer. */
+#define XSRC_FIRST_BYTES ((size_t)256 << 10)
+
+/*
+ * The records after the SOA into d->rrs, up to about XSRC_FIRST_BYTES; the
+ * rest, if any, becomes d's stream, which takes *sn over (*sn is then NULL).
+ */
+static int
+load_first(struct xsrc *x, struct store_snap **sn, const struct store_zone *z,
+           struct xfrout_data *d)
+{
+	struct store_rr_cursor *cur = NULL;
+	int ret = store_snap_cursor(*sn, z, &cur);
+	if (ret != 0)
+		return ret;
+	struct dns_rr rr;
+	while (d->rrs.len < XSRC_FIRST_BYTES && (ret = store_rr_cursor_next(cur, &rr)) == 1) {
+		if (xfrout_buf_rr(&d->rrs, &rr) != 0)
+			ret = -ENOMEM;
+		if (ret != 1)
+			break;
+	}
+	if (ret <= 0) {
+		store_rr_cursor_close(cur);
+		if (ret == 0) {
+			struct zc *e = zc_put(x, z, &d->rrs);
+			if (e != NULL)
+				borrow(d, e);
+		}
+		return ret;
+	}
+	struct xstream *xs = calloc(1, sizeof(*xs));
+	if (xs == NULL) {
+		store_rr_cursor_close(cur);
+		return -ENOMEM;
+	}
+	*xs = (struct xstream){.x = x, .sn = *sn, .cur = cur, .z = *z,
+	                       .opened_ms = clock_mono_ms()};
+	*sn = NULL;
+	pthread_mutex_lock(&x->lock);
+	xs->tee_max = x->limit / 2;
+	xs->hold_ms = x->hold_ms;
+	pthread_mutex_unlock(&x->lock);
+	if (zc_seen(x, z)) {
+		xs->tee_on = xfrout_buf_raw(&xs->tee, d->rrs.data, d->rrs.len, d->rrs.nrrs) == 0;
+	}
+	d->more = xs_more;
+	d->more_end = xs_end;
+	d->stream = xs;
+	return 0;
+}
+
+/* The whole zone into d: from the cache, or read (then cached, or streamed). */
+static int
+load_full(struct xsrc *x, struct store_snap **sn, const struct store_zone *z,
           struct xfrout_data *d)
 {
 	struct zc *e = zc_get(x, z);
-	struct rec_load rl = {.d = d, .soa_only = e != NULL};
-	int ret = load_records(sn, z, &rl);
+	struct rec_load rl = {.d = d, .soa_only = true};
+	int ret = load_records(*sn, z, &rl);
 	if (ret != 0) {
 		if (e != NULL)
 			zc_release(e);
 		return ret;
 	}
-	if (e != NULL)
+	if (e != NULL) {
 		borrow(d, e);
-	else
-		zc_put(x, z, d);
-	return 0;
+		return 0;
+	}
+	return load_first(x, sn, z, d);
 }
 
 static int
@@ -346,7 +554,7 @@ src_load(void *ctx, const uint8_t *zone, int what, uint32_t from, struct xfrout_
 		goto out;
 	}
 	if (what == XFROUT_LOAD_ZONE) {
-		ret = load_full(x, sn, &z, d);
+		ret = load_full(x, &sn, &z, d);
 		goto out;
 	}
 	ret = store_snap_journal(sn, &z, from, journal_cb, d);
@@ -354,7 +562,7 @@ src_load(void *ctx, const uint8_t *zone, int what, uint32_t from, struct xfrout_
 		d->journal_gap = true;
 		xfrout_buf_clear(&d->diff);
 		d->ndiffs = 0;
-		ret = load_full(x, sn, &z, d);
+		ret = load_full(x, &sn, &z, d);
 		goto out;
 	}
 	if (ret != 0)
@@ -448,6 +656,7 @@ xfrout_store_source(struct store *st, struct xfrout_source *src)
 		return -ENOMEM;
 	x->st = st;
 	x->limit = XSRC_CACHE_BYTES;
+	x->hold_ms = XSRC_HOLD_MS;
 	pthread_mutex_init(&x->lock, NULL);
 	src->ctx = x;
 	src->load = src_load;
@@ -488,6 +697,17 @@ xfrout_store_set_cache_limit(struct xfrout_source *src, size_t bytes)
 		struct zc *o = x->lru;
 		zc_drop_locked(x, zc_slot(x, o->zone, o->hash), o);
 	}
+	pthread_mutex_unlock(&x->lock);
+}
+
+void
+xfrout_store_set_stream_hold(struct xfrout_source *src, int64_t ms)
+{
+	struct xsrc *x = src->ctx;
+	if (x == NULL)
+		return;
+	pthread_mutex_lock(&x->lock);
+	x->hold_ms = ms;
 	pthread_mutex_unlock(&x->lock);
 }
 

@@ -31,6 +31,13 @@ void xfrout_store_set_gate(struct xfrout_source *src, const struct pop_gate *gat
  */
 void xfrout_store_set_cache_limit(struct xfrout_source *src, size_t bytes);
 
+/*
+ * A large zone's first transfers read it through a cursor as they send; a
+ * client slower than `ms` (default 3000) gets the rest read into memory at
+ * once, so that no transfer holds a read snapshot (and the WAL) longer.
+ */
+void xfrout_store_set_stream_hold(struct xfrout_source *src, int64_t ms);
+
 struct xfrout_store_stats {
 	size_t zones;       /* cached versions (at most one per zone) */
 	size_t bytes;       /* their buffer sizes */

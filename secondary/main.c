@@ -21,6 +21,7 @@
 #include "secondary/health.h"
 #include "secondary/http.h"
 #include "secondary/notify.h"
+#include "secondary/primaries.h"
 #include "secondary/rrl.h"
 #include "secondary/serve.h"
 #include "secondary/serve_tcp.h"
@@ -39,12 +40,15 @@
 #endif
 
 static struct opt secondary_opts[] = {
-	{.name = "primary", .arg = "ADDR:PORT", .def = "127.0.0.1:8853 (QUIC), 127.0.0.1:5300 (TCP)",
-	 .help = "zone source"},
+	{.name = "primary", .arg = "ADDR:PORT[,ADDR:PORT...]",
+	 .def = "127.0.0.1:8853 (QUIC), 127.0.0.1:5300 (TCP)",
+	 .help = "zone source; several: transfers from the one with the highest serial"},
 	{.name = "transport", .arg = "quic|tcp", .def = "quic", .help = "transfer transport"},
-	{.name = "primary-tcp", .arg = "ADDR:PORT|off", .def = "--primary's address, port 5300",
+	{.name = "primary-tcp", .arg = "ADDR:PORT[,...]|off",
+	 .def = "each --primary's address, port 5300",
 	 .help = "TCP transfers when QUIC keeps failing (with --tsig-file only)"},
-	{.name = "pin", .arg = "BASE64", .help = "SPKI SHA-256 pin of the primary's QUIC key"},
+	{.name = "pin", .arg = "BASE64[,BASE64...]",
+	 .help = "SPKI SHA-256 pin of the primary's QUIC key (one per --primary, or one for all)"},
 	{.name = "insecure", .help = "accept any QUIC key (logs a warning)"},
 	{.name = "tsig-file", .arg = "FILE",
 	 .help = "TSIG key for transfers and NOTIFY: a line NAME:ALG:BASE64SECRET, mode 0600"},
@@ -158,18 +162,25 @@ tsig_file_load(struct dns_tsig_key *k, const char *path, char *err, size_t errca
 	return ret;
 }
 
+/* One primary's XoQ state (--transport quic). */
+struct pop_primary {
+	char spec[PRIMARIES_ITEM_MAX];   /* ADDR:PORT as given */
+	struct quic_client *qc;
+	struct xfr_transport quic;
+	struct xfr_quic_fallback fallback;
+};
+
 /* Everything main() builds, in the order it is built. */
 struct secondary {
 	char err[512];
 	bool quic;
-	const char *primary_s;
-	struct sockaddr_storage primary;
-	struct xfr_transport quic_transport;
-	const struct xfr_transport *transport;
-	struct quic_client *qc;
+	struct xfr_primary prim[PRIMARIES_MAX];   /* --primary, in order */
+	struct pop_primary pp[PRIMARIES_MAX];     /* their QUIC clients */
+	size_t nprim;
+	struct sockaddr_storage primary;          /* the first */
+	const struct xfr_transport *transport;    /* the first's */
 	struct dns_tsig_key tsig;
 	bool have_tsig;
-	struct xfr_quic_fallback fallback;
 	struct sockaddr_storage *listen;
 	size_t nlisten;
 	unsigned workers;
@@ -230,28 +241,14 @@ setup_log(struct secondary *s)
 	log_set_format(fmt);
 }
 
-/* --transport, --primary, --pin, --insecure: the transfer transport. */
+/* Primary i's QUIC client with `pin` (NULL: --insecure). */
 static void
-setup_transport(struct secondary *s)
+setup_quic(struct secondary *s, size_t i, const char *pin)
 {
-	const char *transport_s = opts_str(secondary_opts, "transport");
-	if (strcmp(transport_s, "quic") == 0)
-		s->quic = true;
-	else if (strcmp(transport_s, "tcp") != 0)
-		fatal("--transport: '%s' is not quic or tcp", transport_s);
-	s->primary_s = opts_get(secondary_opts, "primary")->set
-	                       ? opts_str(secondary_opts, "primary")
-	                       : s->quic ? "127.0.0.1:8853" : "127.0.0.1:5300";
-	parse_addr("primary", s->primary_s, s->quic ? 8853 : 5300, &s->primary);
-	s->transport = &xfr_transport_tcp;
-	if (!s->quic) {
-		if (opts_get(secondary_opts, "pin")->set || opts_flag(secondary_opts, "insecure"))
-			log_notice(NULL, "--pin and --insecure apply to QUIC only; transfers use TCP");
-		return;
-	}
+	struct pop_primary *pp = &s->pp[i];
 	struct quic_client_cfg qcfg = {
-		.remote = s->primary_s,
-		.pin = opts_get(secondary_opts, "pin")->set ? opts_str(secondary_opts, "pin") : NULL,
+		.remote = pp->spec,
+		.pin = pin,
 		.insecure = opts_flag(secondary_opts, "insecure"),
 	};
 	/* DESIGN.md: without a pin a QUIC transfer is refused unless --insecure;
@@ -263,11 +260,64 @@ setup_transport(struct secondary *s)
 	if (qcfg.pin != NULL && check_pin(qcfg.pin) != 0)
 		fatal("--pin: '%s' is not a SPKI SHA-256 pin (%d base64 characters, "
 		      "32 bytes)", qcfg.pin, QUIC_PIN_LEN - 1);
-	int qr = quic_client_new(&qcfg, &s->qc);
+	int qr = quic_client_new(&qcfg, &pp->qc);
 	if (qr != 0)
-		fatal("--primary %s: QUIC client not started (%s)", s->primary_s, err_str(qr));
-	xfr_transport_quic_init(&s->quic_transport, s->qc);
-	s->transport = &s->quic_transport;
+		fatal("--primary %s: QUIC client not started (%s)", pp->spec, err_str(qr));
+	xfr_transport_quic_init(&pp->quic, pp->qc);
+	s->prim[i].transport = &pp->quic;
+}
+
+/* A list flag's items: 1 .. PRIMARIES_MAX, exits on a bad list. */
+static size_t
+split_list(const char *flag, const char *list, char items[][PRIMARIES_ITEM_MAX])
+{
+	char err[PRIMARIES_ITEM_MAX + 100];
+	int n = primaries_split(list, items, PRIMARIES_MAX, err, sizeof(err));
+	if (n < 0)
+		fatal("--%s: %s", flag, err);
+	return (size_t)n;
+}
+
+/* --transport, --primary, --pin, --insecure: the transfer transport of each primary. */
+static void
+setup_transport(struct secondary *s)
+{
+	const char *transport_s = opts_str(secondary_opts, "transport");
+	if (strcmp(transport_s, "quic") == 0)
+		s->quic = true;
+	else if (strcmp(transport_s, "tcp") != 0)
+		fatal("--transport: '%s' is not quic or tcp", transport_s);
+	const char *list = opts_get(secondary_opts, "primary")->set
+	                           ? opts_str(secondary_opts, "primary")
+	                           : s->quic ? "127.0.0.1:8853" : "127.0.0.1:5300";
+	static char items[PRIMARIES_MAX][PRIMARIES_ITEM_MAX], pins[PRIMARIES_MAX][PRIMARIES_ITEM_MAX];
+	s->nprim = split_list("primary", list, items);
+	bool pin_set = opts_get(secondary_opts, "pin")->set;
+	const char *pin_s = pin_set ? opts_str(secondary_opts, "pin") : NULL;
+	const char *pinv[PRIMARIES_MAX] = {pin_s};   /* one pin: as given (check_pin judges it) */
+	size_t npins = pin_s == NULL ? 0 : strchr(pin_s, ',') == NULL ? 1
+	               : split_list("pin", pin_s, pins);
+	for (size_t i = 0; npins > 1 && i < npins; i++)
+		pinv[i] = pins[i];
+	if (npins > 1 && npins != s->nprim)
+		fatal("--pin: %zu pins for %zu primaries (give one per --primary, in the same "
+		      "order, or one for all)", npins, s->nprim);
+	if (!s->quic && (pin_set || opts_flag(secondary_opts, "insecure")))
+		log_notice(NULL, "--pin and --insecure apply to QUIC only; transfers use TCP");
+	for (size_t i = 0; i < s->nprim; i++) {
+		snprintf(s->pp[i].spec, sizeof(s->pp[i].spec), "%s", items[i]);
+		parse_addr("primary", items[i], s->quic ? 8853 : 5300, &s->prim[i].addr);
+		for (size_t j = 0; j < i; j++)
+			if (addr_equal((const struct sockaddr *)&s->prim[i].addr,
+			               (const struct sockaddr *)&s->prim[j].addr))
+				fatal("--primary: %s is listed twice", items[i]);
+		s->prim[i].transport = &xfr_transport_tcp;
+		if (s->quic)
+			setup_quic(s, i, npins == 0 ? NULL : pinv[npins == 1 ? 0 : i]);
+		primary_init(&s->prim[i]);
+	}
+	s->primary = s->prim[0].addr;
+	s->transport = s->prim[0].transport;
 }
 
 /* --tsig-file (never --tsig: a secret on the command line is visible to every user). */
@@ -286,36 +336,42 @@ setup_tsig(struct secondary *s)
 	}
 }
 
-/* QUIC failing refresh after refresh: TCP for a while.  Only with TSIG, which
- * then authenticates the transfers in place of the pinned key. */
+/* QUIC failing refresh after refresh: TCP for a while (per primary).  Only
+ * with TSIG, which then authenticates the transfers in place of the pinned key. */
 static void
 setup_fallback(struct secondary *s)
 {
 	bool ptcp_set = opts_get(secondary_opts, "primary-tcp")->set;
 	const char *ptcp = ptcp_set ? opts_str(secondary_opts, "primary-tcp") : "";
-	if (s->qc == NULL || strcmp(ptcp, "off") == 0) {
+	if (!s->quic || strcmp(ptcp, "off") == 0) {
 		if (ptcp_set && strcmp(ptcp, "off") != 0)
 			log_notice(NULL, "--primary-tcp applies to QUIC only");
 		return;
 	}
-	struct sockaddr_storage tcp;
-	if (ptcp_set) {
-		parse_addr("primary-tcp", ptcp, 5300, &tcp);
-	} else {
-		char ip[ADDR_TEXT_MAX];
-		addr_fmt_ip((const struct sockaddr *)&s->primary, ip, sizeof(ip));
-		if (s->primary.ss_family == AF_INET6)
-			snprintf(s->err, sizeof(s->err), "[%s]:5300", ip);
-		else
-			snprintf(s->err, sizeof(s->err), "%s:5300", ip);
-		parse_addr("primary-tcp", s->err, 5300, &tcp);
+	if (!s->have_tsig) {
+		if (ptcp_set)
+			fatal("--primary-tcp: a TCP fallback needs --tsig-file (QUIC's pin would not "
+			      "apply)");
+		return;
 	}
-	if (s->have_tsig)
-		xfr_transport_quic_fallback(&s->quic_transport, &s->fallback,
+	static char items[PRIMARIES_MAX][PRIMARIES_ITEM_MAX];
+	size_t n = ptcp_set ? split_list("primary-tcp", ptcp, items) : 0;
+	if (ptcp_set && n != s->nprim)
+		fatal("--primary-tcp: %zu addresses for %zu primaries (one per --primary, in the "
+		      "same order, or off)", n, s->nprim);
+	for (size_t i = 0; i < s->nprim; i++) {
+		if (!ptcp_set) {
+			char ip[ADDR_TEXT_MAX];
+			addr_fmt_ip((const struct sockaddr *)&s->prim[i].addr, ip, sizeof(ip));
+			snprintf(items[i], sizeof(items[i]),
+			         s->prim[i].addr.ss_family == AF_INET6 ? "[%s]:5300" : "%s:5300", ip);
+		}
+		struct sockaddr_storage tcp;
+		parse_addr("primary-tcp", items[i], 5300, &tcp);
+		xfr_transport_quic_fallback(&s->pp[i].quic, &s->pp[i].fallback,
 		                            (const struct sockaddr *)&tcp,
 		                            addr_len((const struct sockaddr *)&tcp));
-	else if (ptcp_set)
-		fatal("--primary-tcp: a TCP fallback needs --tsig-file (QUIC's pin would not apply)");
+	}
 }
 
 /* --listen, --workers, --identity. */
@@ -462,6 +518,8 @@ setup_zones(struct secondary *s)
 		.catalog_db = s->catdb,
 		.primary = s->primary,
 		.transport = s->transport,
+		.primaries = s->prim,
+		.nprimaries = s->nprim,
 		.tsig = s->have_tsig ? &s->tsig : NULL,
 		.state_dir = opts_str(secondary_opts, "state-dir"),
 		.xfr_threads = (unsigned)num_opt("xfr-threads", 1, 64, 16),
@@ -492,6 +550,8 @@ static void
 start_dns(struct secondary *s)
 {
 	s->ncfg.primary = s->primary;
+	s->ncfg.primaries = s->prim;
+	s->ncfg.nprimaries = s->nprim;
 	s->ncfg.tsig = s->have_tsig ? &s->tsig : NULL;
 	health_set_timers(s->health, s->tm);
 	s->ncfg.on_notify = health_on_notify;   /* notes the primary's serial, then timers_notify */
@@ -647,10 +707,11 @@ run(struct secondary *s)
 	if (announce_start(s->ann, s->health) != 0)
 		fatal("cannot start the announce thread");
 	start_http(s);
-	char a[ADDR_TEXT_MAX];
+	char a[PRIMARIES_MAX * (ADDR_TEXT_MAX + 2)] = "";
+	for (size_t i = 0; i < s->nprim; i++)
+		snprintf(a + strlen(a), sizeof(a) - strlen(a), "%s%s", i ? ", " : "", s->prim[i].txt);
 	log_notice(NULL, "following %s from %s over %s%s",
-	           s->zo->nvalues > 0 ? "static zones" : "catalog",
-	           addr_fmt((const struct sockaddr *)&s->primary, a, sizeof(a)), s->transport->name,
+	           s->zo->nvalues > 0 ? "static zones" : "catalog", a, s->transport->name,
 	           s->have_tsig ? " with TSIG" : "");
 	if (timers_start(s->tm) != 0)
 		fatal("cannot start the transfer threads");
@@ -669,7 +730,8 @@ shutdown_all(struct secondary *s)
 	announce_free(s->ann);
 	http_stop(s->http);
 	timers_free(s->tm);
-	quic_client_free(s->qc);
+	for (size_t i = 0; i < s->nprim; i++)
+		quic_client_free(s->pp[i].qc);
 	serve_tcp_stop(s->tcp);
 	serve_udp_stop(s->udp);
 	rcu_thread_online();

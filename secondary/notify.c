@@ -123,7 +123,9 @@ notify_handle(struct notify_cfg *c, const uint8_t *q, size_t qlen, const struct 
 		log_refused(from, m.qname_len > 0 ? m.qname : NULL, "question is not one SOA IN");
 		return refuse(&m, DNS_RCODE_FORMERR, out, cap, NULL);
 	}
-	if (!addr_equal_ip(from, (const struct sockaddr *)&c->primary)) {
+	int sender = c->nprimaries > 1 ? primaries_find(c->primaries, c->nprimaries, from)
+	             : addr_equal_ip(from, (const struct sockaddr *)&c->primary) ? 0 : -1;
+	if (sender < 0) {
 		log_refused(from, m.qname, "not the primary's address");
 		return refuse(&m, DNS_RCODE_REFUSED, out, cap, NULL);
 	}
@@ -167,6 +169,8 @@ notify_handle(struct notify_cfg *c, const uint8_t *q, size_t qlen, const struct 
 		serial = soa.serial;
 		has_serial = true;
 	}
+	if (c->nprimaries > 1)
+		primaries_alive(&c->primaries[sender]);   /* asked again, before the refresh */
 	if (c->on_notify(c->ctx, m.qname, has_serial, serial) != 0) {
 		log_refused(from, m.qname, "not a zone we serve");
 		ret = refuse(&m, DNS_RCODE_NOTAUTH, out, cap, signed_ok ? &tctx : NULL);

@@ -37,12 +37,14 @@
 #include "net/addr.h"
 #include "net/tcp.h"
 #include "secondary/catalog.h"
+#include "secondary/jitter.h"
 #include "secondary/persist.h"
 #include "secondary/sched.h"
 #include "secondary/zdb.h"
 #include "secondary/zone.h"
 #include "util/clock.h"
 #include "util/err.h"
+#include "util/hash.h"
 #include "util/log.h"
 
 #define MIN_INTERVAL_S 1
@@ -464,6 +466,8 @@ sync_catalog(struct timers *t, struct tzone *cz)
 struct start_ctx {
 	struct timers *t;
 	struct tzone *z;
+	const char *txt, *ip;   /* the primary asked */
+	const struct xfr_transport *tr;
 };
 
 static void
@@ -471,7 +475,46 @@ on_xfr_start(void *ctx, bool ixfr)
 {
 	struct start_ctx *s = ctx;
 	log_info(s->z->name, "zone transfer, incoming %s over %s from %s", ixfr ? "IXFR" : "AXFR",
-	         xfr_transport_name(s->t->cfg.transport), s->t->primary_ip);
+	         xfr_transport_name(s->tr), s->ip);
+}
+
+static uint32_t retry_interval(const struct tzone *z);
+
+/*
+ * The primary this refresh asks: the only one, or (several) the one with the
+ * highest serial (primaries.h), whose serial health learns at once.  Sets
+ * p->primary, p->transport and sc's texts.  0, or an error already logged.
+ */
+static int
+pick_primary(struct timers *t, struct tzone *z, struct xfr_params *p, struct start_ctx *sc)
+{
+	p->primary = (const struct sockaddr *)&t->cfg.primary;
+	p->primary_len = addr_len(p->primary);
+	p->transport = sc->tr = t->cfg.transport;
+	sc->txt = t->primary_txt;
+	sc->ip = t->primary_ip;
+	if (t->cfg.nprimaries <= 1)
+		return 0;
+	struct primary_pick pk;
+	char why[1024];
+	int ret = primaries_pick(t->cfg.primaries, t->cfg.nprimaries, p, &pk, why, sizeof(why));
+	if (ret != 0) {
+		if (ret != -ECANCELED)
+			log_warning(z->name, "refresh, no primary gave its serial (%s), retry in %u s", why,
+			            retry_interval(z));
+		return ret;
+	}
+	struct xfr_primary *best = &t->cfg.primaries[pk.best];
+	p->primary = (const struct sockaddr *)&best->addr;
+	p->primary_len = addr_len(p->primary);
+	p->transport = sc->tr = best->transport;
+	sc->txt = best->txt;
+	sc->ip = best->ip;
+	log_debug(z->name, "refresh, %zu of %zu primaries answered, highest serial %u at %s",
+	          pk.answered, pk.asked, pk.serial, best->txt);
+	if (t->cfg.on_primary_serial != NULL)
+		t->cfg.on_primary_serial(t->cfg.primary_serial_ctx, z->name, pk.serial);
+	return 0;
 }
 
 static bool
@@ -551,9 +594,6 @@ refresh_zone(struct timers *t, struct tzone *z, struct outcome *oc)
 	struct start_ctx sc = {.t = t, .z = z};
 	struct xfr_params p = {
 		.zone = z->apex,
-		.primary = (const struct sockaddr *)&t->cfg.primary,
-		.primary_len = addr_len((const struct sockaddr *)&t->cfg.primary),
-		.transport = t->cfg.transport,
 		.tsig = __atomic_load_n(&t->cfg.tsig, __ATOMIC_ACQUIRE),
 		.have_serial = base != NULL,
 		.serial = base != NULL ? zone_serial(base) : 0,
@@ -568,7 +608,10 @@ refresh_zone(struct timers *t, struct tzone *z, struct outcome *oc)
 	xfr_result_init(&r);
 	char why[512];
 	int64_t t0 = tcp_now_ms();
-	int ret = xfrin_run(&p, &r, why, sizeof(why));
+	int ret = pick_primary(t, z, &p, &sc);
+	if (ret != 0)
+		goto out;
+	ret = xfrin_run(&p, &r, why, sizeof(why));
 	oc->xfr_ms = (uint64_t)(tcp_now_ms() - t0);
 	if (r.soa_checked && t->cfg.on_primary_serial != NULL)
 		t->cfg.on_primary_serial(t->cfg.primary_serial_ctx, z->name, r.serial_to);
@@ -585,7 +628,7 @@ refresh_zone(struct timers *t, struct tzone *z, struct outcome *oc)
 			oc->want_axfr = ret != ERR_SERIAL_BACKWARDS && r.asked_ixfr;
 		} else {
 			log_warning(z->name, "refresh, remote %s %s, failed (%s), retry in %u s",
-			            t->primary_txt, xfr_transport_name(t->cfg.transport), why,
+			            sc.txt, xfr_transport_name(sc.tr), why,
 			            retry_interval(z));
 		}
 		goto out;
@@ -593,7 +636,7 @@ refresh_zone(struct timers *t, struct tzone *z, struct outcome *oc)
 	if (r.kind == XFR_UPTODATE) {
 		oc->ok = oc->uptodate = true;
 		log_info(z->name, "refresh, remote %s %s, zone is up-to-date, serial %u",
-		         t->primary_txt, xfr_transport_name(t->cfg.transport), r.serial_to);
+		         sc.txt, xfr_transport_name(sc.tr), r.serial_to);
 		goto out;
 	}
 	struct zone *nv = NULL;
@@ -648,6 +691,13 @@ out:
 	xfr_result_clear(&r);
 }
 
+/* The jitter's seed: the zone's name and the time (jitter.h). */
+static uint64_t
+zone_seed(const struct tzone *z, int64_t now)
+{
+	return hash_fnv1a_lower(z->apex, dns_name_len(z->apex), 0) ^ (uint64_t)now;
+}
+
 /* Updates timers after a refresh; caller holds the lock. */
 static void
 after_refresh(struct timers *t, struct tzone *z, const struct outcome *oc)
@@ -659,7 +709,7 @@ after_refresh(struct timers *t, struct tzone *z, const struct outcome *oc)
 		z->loaded = true;
 		z->force_axfr = false;
 		z->last_ok_wall = wall_now();
-		z->next_ms = now + (int64_t)z->refresh * 1000;
+		z->next_ms = now + jitter_interval_ms(z->refresh, zone_seed(z, now));
 		z->expire_ms = now + (int64_t)z->expire * 1000;
 		if (oc->uptodate)
 			z->uptodate++;
@@ -680,7 +730,7 @@ after_refresh(struct timers *t, struct tzone *z, const struct outcome *oc)
 	}
 	uint32_t rs = retry_interval(z);
 	z->fail_streak++;
-	z->next_ms = now + (int64_t)rs * 1000;
+	z->next_ms = now + jitter_interval_ms(rs, zone_seed(z, now));
 }
 
 static void
@@ -927,7 +977,8 @@ timers_notify(void *ctx, const uint8_t *apex, bool has_serial, uint32_t serial)
 	struct timers *t = ctx;
 	/* The primary is up: a transfer connection that went silent is stale
 	 * (e.g. the primary restarted), and the refresh must not wait on it. */
-	if (t->cfg.transport != NULL && t->cfg.transport->server_alive != NULL)
+	if (t->cfg.nprimaries <= 1 && t->cfg.transport != NULL &&
+	    t->cfg.transport->server_alive != NULL)   /* several: notify.c tells the sender's */
 		t->cfg.transport->server_alive(t->cfg.transport);
 	pthread_mutex_lock(&t->lock);
 	struct tzone *z = find_locked(t, apex);

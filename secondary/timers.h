@@ -19,6 +19,7 @@
  *   info: [z.] zone transfer, completed successfully, serial 5 -> 7, ...
  *   error: [z.] IXFR rejected, serial 7 -> 5 moves backwards (RFC 1982)
  *   warning: [z.] refresh, remote 127.0.0.1@5300 TCP, failed (connection refused), retry in 60 s
+ *   warning: [z.] refresh, no primary gave its serial (10.0.0.1@53: timed out; ...), retry in 6 s
  */
 #ifndef SECONDARY_TIMERS_H
 #define SECONDARY_TIMERS_H
@@ -30,6 +31,7 @@
 
 #include "dns/name.h"
 #include "dns/tsig.h"
+#include "secondary/primaries.h"
 #include "secondary/xfrin.h"
 
 struct zdb;
@@ -40,6 +42,10 @@ struct timers_cfg {
 	struct zdb *catalog_db;                /* the catalog zone (not served); NULL: db */
 	struct sockaddr_storage primary;
 	const struct xfr_transport *transport;
+	/* Several primaries (primaries.h): each refresh transfers from the one with
+	 * the highest SOA serial.  nprimaries <= 1: `primary` and `transport` only. */
+	struct xfr_primary *primaries;
+	size_t nprimaries;
 	const struct dns_tsig_key *tsig;       /* NULL: unsigned transfers */
 	const char *state_dir;                 /* NULL: no persistence */
 	unsigned xfr_threads;                  /* default 16 */

@@ -580,9 +580,15 @@ xfrin_run(const struct xfr_params *p, struct xfr_result *r, char *why, size_t wh
 	 * with: the AXFR at once (one round trip less for each of a catalog's
 	 * 100,000 new members). */
 	uint32_t remote = 0;
-	ret = p->have_serial ? transaction(&ss, DNS_T_SOA, NULL, &remote, NULL, NULL) : 0;
+	ret = p->have_serial || p->soa_only ?
+	      transaction(&ss, DNS_T_SOA, NULL, &remote, NULL, NULL) : 0;
 	if (ret != 0)
 		goto out;
+	if (p->soa_only) {   /* the probe of several primaries: the serial only */
+		r->serial_to = remote;
+		r->kind = XFR_UPTODATE;
+		goto out;
+	}
 	if (p->have_serial) {
 		r->soa_checked = true;
 		r->serial_to = remote;

@@ -148,6 +148,8 @@ struct xfr_params {
 	bool have_serial;                     /* we hold a version */
 	uint32_t serial;                      /* its serial */
 	bool force_axfr;                      /* skip IXFR (after a rejected IXFR) */
+	bool soa_only;                        /* only the SOA query: r->serial_to, kind
+	                                       * XFR_UPTODATE (primaries.c's probe) */
 	int timeout_ms;                       /* silence allowed: connect, and between
 	                                       * messages; default 30000 when 0 */
 	size_t max_bytes;                     /* 0: unlimited */

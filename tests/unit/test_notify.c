@@ -17,6 +17,7 @@
 #include "dns/rrtype.h"
 #include "dns/tsig.h"
 #include "secondary/notify.h"
+#include "secondary/primaries.h"
 
 static uint8_t zone[DNS_NAME_MAX];
 static int calls;
@@ -154,11 +155,69 @@ test_notify_acl_and_answers(void **state)
 	assert_int_equal(notify_handle(&cfg, junk, 5, (struct sockaddr *)&src, out, 4096), 0);
 }
 
+/* Several primaries (--primary A,B): any listed address may notify, nothing else. */
+static void
+test_notify_several_primaries(void **state)
+{
+	(void)state;
+	calls = 0;
+	assert_true(dns_name_from_text("example.com.", 12, NULL, zone) > 0);
+	struct xfr_primary ps[2] = {{.addr = ip4("10.53.0.1", 8853)}, {.addr = ip4("10.53.0.2", 8853)}};
+	ps[0].transport = ps[1].transport = &xfr_transport_tcp;
+	primary_init(&ps[0]);
+	primary_init(&ps[1]);
+	atomic_store(&ps[1].down_until, 1);   /* its last probe failed */
+	struct notify_cfg cfg = {.primary = ps[0].addr, .primaries = ps, .nprimaries = 2,
+	                         .on_notify = on_notify};
+	uint8_t q[4096], out[4096];
+	struct dns_msg m;
+	size_t ql = make_notify(q, "example.com.", DNS_T_SOA, NULL, true);
+	assert_int_equal(answer(&cfg, q, ql, "10.53.0.1", &m, out), DNS_RCODE_NOERROR);
+	assert_int_equal(answer(&cfg, q, ql, "10.53.0.2", &m, out), DNS_RCODE_NOERROR);
+	assert_int_equal(calls, 2);
+	assert_int_equal(atomic_load(&ps[1].down_until), 0);   /* a NOTIFY: up again */
+	assert_int_equal(answer(&cfg, q, ql, "10.53.0.3", &m, out), DNS_RCODE_REFUSED);
+	assert_int_equal(calls, 2);
+}
+
+/* --primary / --pin / --primary-tcp lists. */
+static void
+test_primaries_split(void **state)
+{
+	(void)state;
+	char items[3][PRIMARIES_ITEM_MAX], err[200];
+	assert_int_equal(primaries_split("10.53.0.1:8853", items, 3, err, sizeof(err)), 1);
+	assert_string_equal(items[0], "10.53.0.1:8853");
+	assert_int_equal(primaries_split(" a:1 ,[::1]:2,b ", items, 3, err, sizeof(err)), 3);
+	assert_string_equal(items[0], "a:1");
+	assert_string_equal(items[1], "[::1]:2");
+	assert_string_equal(items[2], "b");
+	assert_int_equal(primaries_split("a,,b", items, 3, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "item 2 is empty"));
+	assert_int_equal(primaries_split("", items, 3, err, sizeof(err)), -EINVAL);
+	assert_int_equal(primaries_split("a,", items, 3, err, sizeof(err)), -EINVAL);
+	assert_int_equal(primaries_split("a,b,c,d", items, 3, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "more than 3 items"));
+	char longitem[PRIMARIES_ITEM_MAX + 2];
+	memset(longitem, 'x', sizeof(longitem) - 1);
+	longitem[sizeof(longitem) - 1] = '\0';
+	assert_int_equal(primaries_split(longitem, items, 3, err, sizeof(err)), -EINVAL);
+	/* One primary: no probe, the refresh asks it directly. */
+	struct primary_pick pk;
+	struct xfr_params p = {.zone = zone};
+	struct xfr_primary one = {.addr = ip4("10.53.0.1", 1), .transport = &xfr_transport_tcp};
+	assert_int_equal(primaries_pick(&one, 1, &p, &pk, err, sizeof(err)), 0);
+	assert_int_equal(pk.best, 0);
+	assert_false(pk.have_serial);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_notify_acl_and_answers),
+		cmocka_unit_test(test_notify_several_primaries),
+		cmocka_unit_test(test_primaries_split),
 	};
 	return cmocka_run_group_tests_name("notify", tests, NULL, NULL);
 }

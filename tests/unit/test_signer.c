@@ -460,6 +460,36 @@ test_denial_switch(void **state)
 	fx_close(f);
 }
 
+/* The key cache: a key is opened once, not once per change; a new key once
+ * more; a deleted key leaves the cache and changes go on signing. */
+static void
+test_keys_opened_once(void **state)
+{
+	(void)state;
+	struct fx *f = fx_open(false, true);
+	uint64_t u0 = keycache_unseals(f->st);
+	assert_int_equal(u0, 1);
+	for (int i = 0; i < 20; i++) {
+		char nm[64];
+		snprintf(nm, sizeof(nm), "h%d.example.com.", i);
+		assert_int_equal(patch(f, false, nm, "A", "192.0.2.1"), 0);
+	}
+	assert_int_equal(keycache_unseals(f->st), 1);
+	int64_t id = 0;
+	struct store_result res;
+	char err[256] = "";
+	assert_int_equal(store_cryptokey_add(f->st, f->zone, NULL, "zsk", 13, true, true, &id, &res,
+	                                     err, sizeof(err)), 0);
+	assert_int_equal(patch(f, false, "x.example.com.", "A", "192.0.2.2"), 0);
+	assert_int_equal(keycache_unseals(f->st), 2);
+	assert_int_equal(store_cryptokey_set(f->st, f->zone, NULL, id, true, false, false, &res,
+	                                     err, sizeof(err)), 0);
+	assert_int_equal(patch(f, false, "y.example.com.", "A", "192.0.2.3"), 0);
+	assert_int_equal(keycache_unseals(f->st), 2);
+	check_zone(f, false);
+	fx_close(f);
+}
+
 static void
 test_no_key_file_refused(void **state)
 {
@@ -475,6 +505,7 @@ main(void)
 		cmocka_unit_test(test_nsec_chain_random_changes),
 		cmocka_unit_test(test_nsec3_chain_random_changes),
 		cmocka_unit_test(test_denial_switch),
+		cmocka_unit_test(test_keys_opened_once),
 		cmocka_unit_test(test_no_key_file_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

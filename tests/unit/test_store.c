@@ -16,7 +16,9 @@
 
 #include "dns/rdata.h"
 #include "dns/rrtype.h"
+#include "primary/db.h"
 #include "primary/store.h"
+#include "primary/store_int.h"
 #include "util/err.h"
 #include "store_db.h"
 
@@ -1011,6 +1013,36 @@ test_store_big_rrset_is_not_quadratic(void **state)
 	assert_true(big < small * 64 + 0.05);
 }
 
+/*
+ * No cached statement is re-prepared by the engine while changes run: a
+ * bound rrtype compared with a partial index's WHERE (type = 46) used to
+ * mark the record statements for re-preparing at every binding, so every
+ * step parsed its SQL again.
+ */
+static void
+test_store_statements_stay_prepared(void **state)
+{
+	struct fx *f = *state;
+	create_zone(f, DNS_SERIAL_INCREASE);
+	struct store_result res;
+	char err[256] = "";
+	for (int i = 0; i < 60; i++) {
+		char owner[64];
+		snprintf(owner, sizeof(owner), "h%d.example.com.", i);
+		struct bigop b;
+		assert_int_equal(patch1(f, bigop(&b, STORE_OP_REPLACE, owner, 3, 0), &res, err), 0);
+		bigop_free(&b);
+		assert_int_equal(patch1(f, bigop(&b, STORE_OP_PRUNE, owner, 1, 0), &res, err), 0);
+		bigop_free(&b);
+		if (i % 2 == 0) {
+			assert_int_equal(patch1(f, bigop(&b, STORE_OP_DELETE, owner, 0, 0), &res,
+			                        err), 0);
+			bigop_free(&b);
+		}
+	}
+	assert_int_equal(db_reprepares(f->st->w), 0);
+}
+
 /* The commit listener: one only, and every kind of change reaches it. */
 struct events {
 	size_t n;
@@ -1135,6 +1167,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_store_patch_bumps_once_and_journals, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_statements_stay_prepared, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_journal_chain_and_retention, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_patch_if_prereqs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_rules_roll_back, setup, teardown),

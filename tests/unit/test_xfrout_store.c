@@ -137,6 +137,8 @@ load(struct fx *f, const char *name, struct xfrout_data *d)
 static void
 done(struct xfrout_data *d)
 {
+	if (d->more_end != NULL)
+		d->more_end(d->stream);
 	if (d->release != NULL)
 		d->release(d->ref);
 	xfrout_buf_clear(&d->soa);
@@ -345,6 +347,114 @@ test_forget_cost_independent_of_zone_count(void **state)
 	}
 }
 
+/* Pulls the rest of a streamed load; returns the total records (rrs + stream). */
+static size_t
+drain(struct xfrout_data *d)
+{
+	size_t n = d->rrs.nrrs;
+	struct xfrout_buf b = {0};
+	int ret;
+	while ((ret = d->more(d->stream, &b, 4096)) == 1) {
+		assert_true(b.len > 0);
+		n += b.nrrs;
+		b.len = 0;
+		b.nrrs = 0;
+	}
+	assert_int_equal(ret, 0);
+	xfrout_buf_clear(&b);
+	return n;
+}
+
+#define BIG 20000   /* ~560 KB of wire records: more than is read at once */
+
+static void
+test_stream_large_zone(void **state)
+{
+	struct fx *f = *state;
+	create_zone(f, "big.test.", BIG);
+	/* First transfer: the first records read, the rest streamed, nothing cached
+	 * (only a placeholder saying the version was asked for once). */
+	struct xfrout_data d1, d2, d3;
+	load(f, "big.test.", &d1);
+	assert_non_null(d1.more);
+	assert_null(d1.ref);
+	assert_true(d1.rrs.nrrs > 0 && d1.rrs.nrrs < BIG);
+	/* A commit meanwhile is not seen: the stream reads its snapshot. */
+	patch_zone(f, "big.test.", 9);
+	forget(f, "big.test.");
+	assert_int_equal(drain(&d1), BIG);
+	done(&d1);
+	assert_int_equal(stats(f).bytes, 0);
+	/* The new version: first transfer streamed, the second streamed and
+	 * copied, cached when it ends; the third is served from the cache. */
+	load(f, "big.test.", &d1);
+	assert_non_null(d1.more);
+	assert_int_equal(drain(&d1), BIG + 1);
+	done(&d1);
+	assert_int_equal(stats(f).bytes, 0);
+	load(f, "big.test.", &d2);
+	assert_non_null(d2.more);
+	assert_int_equal(drain(&d2), BIG + 1);
+	done(&d2);
+	assert_true(stats(f).bytes > (size_t)BIG * 20);
+	load(f, "big.test.", &d3);
+	assert_null(d3.more);
+	assert_non_null(d3.ref);
+	assert_int_equal(d3.rrs.nrrs, BIG + 1);
+	done(&d3);
+	/* A stream ended early (the client went away) caches nothing. */
+	patch_zone(f, "big.test.", 10);
+	forget(f, "big.test.");
+	load(f, "big.test.", &d1);
+	done(&d1);
+	load(f, "big.test.", &d2);
+	assert_non_null(d2.more);
+	done(&d2);
+	assert_int_equal(stats(f).bytes, 0);
+	load(f, "big.test.", &d3);
+	assert_non_null(d3.more);
+	assert_int_equal(drain(&d3), BIG + 2);
+	done(&d3);
+}
+
+/* A slow client: past the hold time the rest is read at once and the
+ * snapshot ends; the answer is the same version, whole, and still cached
+ * from its second transfer. */
+static void
+test_stream_slow_client_releases_snapshot(void **state)
+{
+	struct fx *f = *state;
+	create_zone(f, "slow.test.", BIG);
+	xfrout_store_set_stream_hold(&f->src, 0);
+	struct xfrout_data d1, d2, d3;
+	load(f, "slow.test.", &d1);
+	assert_non_null(d1.more);
+	struct xfrout_buf b = {0};
+	usleep(2000);
+	assert_int_equal(d1.more(d1.stream, &b, 4096), 1);   /* reads the rest now */
+	size_t n = d1.rrs.nrrs + b.nrrs;
+	patch_zone(f, "slow.test.", 11);                      /* the writer is not held */
+	b.len = 0;
+	b.nrrs = 0;
+	n += drain(&d1) - d1.rrs.nrrs;
+	assert_int_equal(n, BIG);
+	xfrout_buf_clear(&b);
+	done(&d1);
+	forget(f, "slow.test.");
+	load(f, "slow.test.", &d1);
+	usleep(2000);
+	assert_int_equal(drain(&d1), BIG + 1);
+	done(&d1);
+	load(f, "slow.test.", &d2);
+	usleep(2000);
+	assert_int_equal(drain(&d2), BIG + 1);
+	done(&d2);
+	load(f, "slow.test.", &d3);
+	assert_null(d3.more);
+	assert_int_equal(d3.rrs.nrrs, BIG + 1);
+	done(&d3);
+}
+
 int
 main(void)
 {
@@ -352,6 +462,9 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_hit_forget_refill, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lru_eviction, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stream_large_zone, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stream_slow_client_releases_snapshot, setup,
+		                                teardown),
 		cmocka_unit_test_setup_teardown(test_forget_cost_independent_of_zone_count, setup,
 		                                teardown),
 	};

@@ -1,0 +1,18 @@
+#!/bin/sh
+# DNSSEC signing beside Debian's knotd (issue 15), on a 100,000-record zone:
+#   - the raw GnuTLS signing limit of this machine, one core (bench/signlimit.c);
+#   - first signing, ECDSA P-256 (13) and Ed25519 (15), NSEC, CSK: wall and CPU
+#     seconds of anycst-primary from PUT dnssec:true until the zone is signed,
+#     beside `knotc -b zone-sign` (knotd, signing-threads = cores);
+#   - one-record change on the signed zone: PATCH p50/p99 beside knotc
+#     zone-commit (after zone-begin/zone-set/zone-unset) on Knot's signed copy;
+#   - UDP QPS with DO=1: anycst-secondary (its copy transferred from the
+#     primary) beside knotd, each on core 0 with one UDP worker, the load
+#     generator (bench/dnsblast.c -D) on core 1.
+#
+#   sh bench/sign.sh     SIGN_NAMES=100000 SIGN_PATCHES=200 SIGN_KNOT_COMMITS=40 SECS=5 ROUNDS=3
+# Needs: bin/ (make all), knotd, knotc, gnutls headers, /usr/bin/python3.
+set -eu
+cd "$(dirname "$0")/.."
+[ -x bin/anycst-primary ] || { echo "build first: make all"; exit 1; }
+exec /usr/bin/python3 bench/sign_bench.py "$@"
