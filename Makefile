@@ -190,7 +190,8 @@ E2E_PG_FULL := $(wildcard tests/e2e/test_api*.py) tests/e2e/test_xfr_dig.py test
           tests/e2e/test_xfr_notify.py tests/e2e/test_xfr_bad.py tests/e2e/test_secondary_primary.py \
           tests/e2e/test_secondary_ixfr_primary.py tests/e2e/test_mesh_api.py \
           tests/e2e/test_dns_update.py tests/e2e/test_dns_update_policy.py \
-          tests/e2e/test_dnssec_sign.py tests/e2e/test_dnssec_ksk_rollover.py
+          tests/e2e/test_dnssec_sign.py tests/e2e/test_dnssec_ksk_rollover.py \
+          tests/e2e/test_dnssec_background.py
 e2e-pg: all
 	ANYCST_DB=pg ANYCST_BIN=$(abspath $(BIN)) $(PYTHON) -m pytest -q \
 		$(if $(E2E_PG_ALL),$(E2E_PG_FULL),$(E2E_PG))
