@@ -45,11 +45,13 @@ zone_json(struct store_snap *sn, const struct store_zone *z, bool full)
 	zone_url(z, id, sizeof(id), url, sizeof(url));
 	json_t *j = json_object();
 	json_object_set_new(j, "account", json_string(z->account));
-	/* "signing": DNSSEC was switched on and the zone is being signed in the
-	 * background; "dnssec" reads true from the switch on */
+	/* "signing": true while DNSSEC was switched on and the zone is being
+	 * signed in the background ("dnssec" reads true from the switch on);
+	 * absent otherwise, so a zone looks to PowerDNS clients as PowerDNS's */
 	bool signing = sn != NULL && store_snap_zone_signing(sn, z);
 	json_object_set_new(j, "dnssec", json_boolean(z->dnssec || signing));
-	json_object_set_new(j, "signing", json_boolean(signing));
+	if (signing)
+		json_object_set_new(j, "signing", json_true());
 	json_object_set_new(j, "id", json_string(id));
 	json_object_set_new(j, "kind", json_string(z->kind));
 	json_object_set_new(j, "last_check", json_integer(0));
