@@ -179,14 +179,15 @@ e2e: all
 
 # E2e files once more with every Primary on PostgreSQL (ANYCST_DB=pg:
 # tests/e2e/anycst_e2e/pg.py starts a throwaway server).  `make e2e-pg` (and
-# `make test`) runs a representative subset: the API, transfers, DNS UPDATE
-# and its update_policy, DNSSEC signing, test_api_pg.py (test_sqlite2pg.py
+# `make test`) runs a representative subset (kept short for make test's 15
+# minutes): test_api_pg.py, durability, transfers with NOTIFY, DNS UPDATE with
+# its update_policy, DNSSEC signing (test_sqlite2pg.py
 # runs in `make e2e`); E2E_PG_ALL=1 runs every file that can (README lists
 # those that cannot).
-E2E_PG := tests/e2e/test_api.py tests/e2e/test_api_pg.py tests/e2e/test_xfr_dig.py \
-          tests/e2e/test_xfr_notify.py tests/e2e/test_dns_update.py \
+E2E_PG := tests/e2e/test_api_pg.py tests/e2e/test_api_durability.py tests/e2e/test_xfr_notify.py \
           tests/e2e/test_dns_update_policy.py tests/e2e/test_dnssec_sign.py
 E2E_PG_FULL := $(wildcard tests/e2e/test_api*.py) tests/e2e/test_xfr_dig.py tests/e2e/test_xfr_knot.py \
+          tests/e2e/test_dns_update.py \
           tests/e2e/test_xfr_notify.py tests/e2e/test_xfr_bad.py tests/e2e/test_secondary_primary.py \
           tests/e2e/test_secondary_ixfr_primary.py tests/e2e/test_mesh_api.py \
           tests/e2e/test_dns_update.py tests/e2e/test_dns_update_policy.py \

@@ -20,7 +20,7 @@ import test_dnssec_sign as ts
 Z = ts.Z
 OTHER = "other.test."
 KEY = ts.KEY
-NAMES = int(os.environ.get("ANYCST_BG_NAMES", "50000"))   # smaller for a sanitizer run
+NAMES = int(os.environ.get("ANYCST_BG_NAMES", "20000"))   # smaller for a sanitizer run
 
 
 def zone_text():

@@ -42,16 +42,22 @@ def installed():
         yield dest
 
 
+# what bin/ holds and make install puts in sbin/ and bin/ (anycst-sqlite2pg moves
+# a primary's SQLite database into PostgreSQL, issue 19)
+SHIPPED = ["anycst-primary", "anycst-secondary", "anycst-sqlite2pg", "anycstc"]
+
+
 def test_bin_holds_only_shipped_binaries(installed):
     """bin/ (after the build make install ran) holds what is installed and nothing
     else; the test helpers of tools/ are in the build's tools-bin/ (issue 17)."""
-    assert sorted(os.listdir(BIN)) == ["anycst-primary", "anycst-secondary", "anycstc"]
+    assert sorted(os.listdir(BIN)) == SHIPPED
     assert os.path.isfile(os.path.join(TOOLS, "anycst-zonecheck"))
     assert os.path.isfile(os.path.join(TOOLS, "anycst-xoq"))
 
 
 def test_installed_layout(installed):
     want = ["usr/sbin/anycst-primary", "usr/sbin/anycst-secondary", "usr/bin/anycstc",
+            "usr/sbin/anycst-sqlite2pg",
             "usr/share/man/man1/anycstc.1", "usr/share/man/man5/anycstc.conf.5",
             "usr/share/man/man5/anycst-primary.conf.5", "usr/share/man/man5/anycst-secondary.conf.5",
             "usr/share/man/man8/anycst-primary.8", "usr/share/man/man8/anycst-secondary.8",
@@ -64,7 +70,7 @@ def test_installed_layout(installed):
     # test-only programs are not installed
     for b in os.listdir(os.path.join(installed, "usr/sbin")) + \
             os.listdir(os.path.join(installed, "usr/bin")):
-        assert b in ("anycst-primary", "anycst-secondary", "anycstc"), b
+        assert b in SHIPPED, b
     for unit in ("anycst-primary", "anycst-secondary"):
         text = open(os.path.join(installed, "usr/lib/systemd/system/%s.service" % unit)).read()
         assert "ExecStart=/usr/sbin/%s " % unit in text
