@@ -7,8 +7,10 @@
  *
  * GET /api/v1/servers/localhost/audit?zone=NAME&since=UNIX_SECONDS&after=ID&limit=N
  * lists them oldest first: the admin key sees every row, an account key the
- * rows its account's keys made.  A row that cannot be written is logged as
- * an error (the change stands: it committed before).
+ * rows its account's keys made.  The row is armed in the store before the
+ * handler runs and written by the change's own transaction (a crash keeps
+ * both or neither; a row that cannot be written fails the change), with the
+ * status expected (POST 201, else 204), corrected once the answer is known.
  */
 #include "api/internal.h"
 
@@ -20,49 +22,59 @@
 #include "dns/name.h"
 #include "util/log.h"
 
-/* The zone a request named: the route's {id}, or the Location of a created zone. */
+/* The zone a created object's Location names, into `out` when empty. */
 static void
-audit_zone(const struct api_resp *rs, const char *zone_id, char *out, size_t cap)
+audit_zone_location(const struct api_resp *rs, char *out, size_t cap)
 {
 	const char *zp = API_PREFIX "/zones/";
-	out[0] = '\0';
-	if (zone_id == NULL && strncmp(rs->location, zp, strlen(zp)) == 0)
-		zone_id = rs->location + strlen(zp);
 	uint8_t w[DNS_NAME_MAX];
-	if (zone_id != NULL && api_zone_id_decode(zone_id, w) == 0)
+	if (out[0] == '\0' && strncmp(rs->location, zp, strlen(zp)) == 0 &&
+	    api_zone_id_decode(rs->location + strlen(zp), w) == 0)
 		dns_name_to_text(w, out, cap);
 }
 
 void
-api_audit_record(struct api_req *r, const struct api_resp *rs, const char *zone_id)
+api_audit_begin(struct api_req *r, struct store_audit_arm *arm, const char *zone_id)
 {
-	if (rs->status < 200 || rs->status > 299)
-		return;
-	struct store_audit a = {.key_id = r->admin ? 0 : r->key_id, .status = rs->status,
-	                        .serials = rs->serials, .old_serial = rs->old_serial,
-	                        .new_serial = rs->new_serial};
+	memset(arm, 0, sizeof(*arm));
+	struct store_audit *a = &arm->row;
+	a->key_id = r->admin ? 0 : r->key_id;
+	/* the status expected until the answer is known: a creation, else no content */
+	a->status = strcmp(r->method, "POST") == 0 ? 201 : 204;
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	a.at_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-	snprintf(a.account, sizeof(a.account), "%s", r->account != NULL ? r->account : "");
-	audit_zone(rs, zone_id, a.zone, sizeof(a.zone));
+	a->at_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	snprintf(a->account, sizeof(a->account), "%s", r->account != NULL ? r->account : "");
+	uint8_t w[DNS_NAME_MAX];
+	if (zone_id != NULL && api_zone_id_decode(zone_id, w) == 0)
+		dns_name_to_text(w, a->zone, sizeof(a->zone));
 	const char *path = r->path;
 	if (strncmp(path, API_PREFIX, strlen(API_PREFIX)) == 0)
 		path += strlen(API_PREFIX);
-	snprintf(a.what, sizeof(a.what), "%s %s", r->method, path);
-	if (a.serials)
-		log_info(a.zone[0] != '\0' ? a.zone : NULL,
-		         "audit key=%lld account=\"%s\" what=\"%s\" status=%u serial=%u->%u",
-		         (long long)a.key_id, a.account, a.what, a.status, a.old_serial,
-		         a.new_serial);
+	snprintf(a->what, sizeof(a->what), "%s %s", r->method, path);
+	store_audit_arm(r->api->st, arm);
+}
+
+void
+api_audit_end(struct api_req *r, const struct api_resp *rs, struct store_audit_arm *arm)
+{
+	struct store_audit *a = &arm->row;
+	if (arm->id == 0)
+		audit_zone_location(rs, a->zone, sizeof(a->zone));
+	int ret = store_audit_disarm(r->api->st, arm, rs->status);
+	const char *zone = a->zone[0] != '\0' ? a->zone : NULL;
+	if (ret < 0)
+		log_error(zone, "audit, cannot store the status of key=%lld what=\"%s\"",
+		          (long long)a->key_id, a->what);
+	if (ret == 0)
+		return;
+	if (a->serials)
+		log_info(zone, "audit key=%lld account=\"%s\" what=\"%s\" status=%u serial=%u->%u",
+		         (long long)a->key_id, a->account, a->what, rs->status, a->old_serial,
+		         a->new_serial);
 	else
-		log_info(a.zone[0] != '\0' ? a.zone : NULL,
-		         "audit key=%lld account=\"%s\" what=\"%s\" status=%u", (long long)a.key_id,
-		         a.account, a.what, a.status);
-	if (store_audit_add(r->api->st, &a) != 0)
-		log_error(a.zone[0] != '\0' ? a.zone : NULL,
-		          "audit, cannot store the row of key=%lld what=\"%s\"", (long long)a.key_id,
-		          a.what);
+		log_info(zone, "audit key=%lld account=\"%s\" what=\"%s\" status=%u",
+		         (long long)a->key_id, a->account, a->what, rs->status);
 }
 
 static int

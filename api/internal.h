@@ -204,10 +204,13 @@ api_handler api_audit_list, api_ui;
 /* routes.c: finds the route of r->path (trailing slashes dropped), checks the key and scope, calls it. */
 void api_dispatch(struct api_req *r, struct api_resp *rs);
 /*
- * After a handler (api/audit.c): a 2xx answer to a change (not GET/HEAD)
- * gets its audit row; `zone_id` is the zone route's {id}, else NULL.
+ * Around the handler of a change (not GET/HEAD; api/audit.c): begin arms the
+ * request's audit row in the store, so the change's own transaction writes
+ * it (`zone_id` is the zone route's {id}, else NULL); end gives it the status
+ * answered (a 2xx request that committed nothing gets its row then) and logs it.
  */
-void api_audit_record(struct api_req *r, const struct api_resp *rs, const char *zone_id);
+void api_audit_begin(struct api_req *r, struct store_audit_arm *arm, const char *zone_id);
+void api_audit_end(struct api_req *r, const struct api_resp *rs, struct store_audit_arm *arm);
 
 /* metrics.c: counts one finished request (route, status, latency since r->start). */
 void api_account(struct api *a, struct api_req *r, unsigned status);

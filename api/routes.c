@@ -196,7 +196,12 @@ api_dispatch(struct api_req *r, struct api_resp *rs)
 			api_error(rs, 405, "Method Not Allowed");
 		return;
 	}
+	if (strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0) {
+		rt->fn(r, rs, var);
+		return;
+	}
+	struct store_audit_arm arm;
+	api_audit_begin(r, &arm, strstr(rt->pattern, "/zones/{id}") != NULL ? var : NULL);
 	rt->fn(r, rs, var);
-	if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0)
-		api_audit_record(r, rs, strstr(rt->pattern, "/zones/{id}") != NULL ? var : NULL);
+	api_audit_end(r, rs, &arm);
 }

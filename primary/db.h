@@ -87,6 +87,8 @@ enum db_qid {
 	DBQ_APIKEY_FIND,
 	/* audit log */
 	DBQ_AUDIT_INSERT,
+	DBQ_AUDIT_UPDATE,
+	DBQ_AUDIT_STATUS,
 	DBQ_AUDIT_LIST,
 	/* statistics */
 	DBQ_COUNT_ZONES,

@@ -163,7 +163,11 @@ static const char *const qsql[DBQ_COUNT] = {
 	[DBQ_AUDIT_INSERT] = "INSERT INTO audit (at_ms, key_id, account, zone, what, status, "
 	                     "old_serial, new_serial) VALUES ($1, $2, $3, $4, $5, $6, "
 	                     "CASE WHEN $9::bigint <> 0 THEN $7::bigint END, "
-	                     "CASE WHEN $9::bigint <> 0 THEN $8::bigint END)",
+	                     "CASE WHEN $9::bigint <> 0 THEN $8::bigint END) RETURNING id",
+	[DBQ_AUDIT_UPDATE] = "UPDATE audit SET zone = $2, "
+	                     "old_serial = CASE WHEN $5::bigint <> 0 THEN $3::bigint END, "
+	                     "new_serial = CASE WHEN $5::bigint <> 0 THEN $4::bigint END WHERE id = $1",
+	[DBQ_AUDIT_STATUS] = "UPDATE audit SET status = $2 WHERE id = $1",
 	[DBQ_AUDIT_LIST] = "SELECT id, at_ms, key_id, account, zone, what, status, old_serial, "
 	                   "new_serial FROM audit WHERE at_ms >= $1 AND ($2::bigint = 0 OR account = "
 	                   "$3::text) AND ($4::bigint = 0 OR zone = $5::text) AND id > $6 "

@@ -159,6 +159,10 @@ static const char *const qsql[DBQ_COUNT] = {
 	[DBQ_AUDIT_INSERT] = "INSERT INTO audit (at_ms, key_id, account, zone, what, status, "
 	                     "old_serial, new_serial) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
 	                     "CASE WHEN ?9 THEN ?7 END, CASE WHEN ?9 THEN ?8 END)",
+	/* a later transaction of the same request (store_audit.c): the zone and serials */
+	[DBQ_AUDIT_UPDATE] = "UPDATE audit SET zone = ?2, old_serial = CASE WHEN ?5 THEN ?3 END, "
+	                     "new_serial = CASE WHEN ?5 THEN ?4 END WHERE id = ?1",
+	[DBQ_AUDIT_STATUS] = "UPDATE audit SET status = ?2 WHERE id = ?1",
 	[DBQ_AUDIT_LIST] = "SELECT id, at_ms, key_id, account, zone, what, status, old_serial, "
 	                   "new_serial FROM audit WHERE at_ms >= ?1 AND (?2 = 0 OR account = ?3) "
 	                   "AND (?4 = 0 OR zone = ?5) AND id > ?6 ORDER BY id LIMIT ?7",

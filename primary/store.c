@@ -145,6 +145,7 @@ store_open(const struct store_opts *o, struct store **out, char *err, size_t err
 	pthread_mutex_init(&st->stats_mu, NULL);
 	pthread_mutex_init(&st->heard_mu, NULL);
 	pthread_mutex_init(&st->jobs_mu, NULL);
+	pthread_mutex_init(&st->audit_mu, NULL);
 	st->bulk_min = o->dnssec_background_min ? o->dnssec_background_min : 1000;
 	arena_init(&st->arena, 64 * 1024);
 	st->journal_keep = o->journal_keep ? o->journal_keep : STORE_JOURNAL_KEEP_DEFAULT;
@@ -233,6 +234,7 @@ store_close(struct store *st)
 	pthread_mutex_destroy(&st->stats_mu);
 	pthread_mutex_destroy(&st->heard_mu);
 	pthread_mutex_destroy(&st->jobs_mu);
+	pthread_mutex_destroy(&st->audit_mu);
 	free(st->path);
 	free(st);
 }

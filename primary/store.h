@@ -25,6 +25,7 @@
 #ifndef PRIMARY_STORE_H
 #define PRIMARY_STORE_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -664,6 +665,33 @@ typedef int (*store_audit_fn)(void *ctx, const struct store_audit *a);
 
 /* Appends one row (its own transaction).  0 or -EIO. */
 int store_audit_add(struct store *st, const struct store_audit *a);
+
+/*
+ * The audit row of one API request, written in the transaction of the change
+ * it makes, so that no crash keeps a change and loses its row.  The API arms
+ * it for the calling thread before the handler runs: the first write
+ * transaction that thread commits inserts `row` (its zone, when empty, the
+ * zone changed; its serials those of a zone change; its status the one
+ * expected), a later one in the same request updates the zone and new
+ * serial.  A row that cannot be written fails the commit: the change is
+ * refused rather than left without its row.
+ */
+struct store_audit_arm {
+	struct store_audit row;
+	pthread_t thread;
+	int64_t id;                          /* the committed row, 0: none yet */
+	int64_t tentative;                   /* the row of the transaction in progress */
+	struct store_audit_arm *next;
+};
+void store_audit_arm(struct store *st, struct store_audit_arm *a);
+/*
+ * Ends `a` (the handler answered `status`): a row written whose status
+ * differs gets it (its own transaction; a crash before leaves the expected
+ * status); no row written (nothing committed) and a 2xx status: the row is
+ * appended alone, as there was no change to join.  a->row then holds what
+ * was stored.  1 a row stands, 0 none (no change), -EIO.
+ */
+int store_audit_disarm(struct store *st, struct store_audit_arm *a, unsigned status);
 /*
  * Rows with at_ms >= since_ms and id > after_id, oldest first, at most
  * `limit`; only those of `account` and of `zone` when not NULL.  `fn`

@@ -1,12 +1,140 @@
 /*
- * The audit log (schema/0007_audit.sql): the API appends a row after each
- * change it answered with 2xx; GET .../audit reads them back.  Rows are
- * never changed; they are kept (an operator prunes with SQL if ever needed).
+ * The audit log (schema/0007_audit.sql): one row per API change, written in
+ * the change's own transaction (store_audit_arm: w_commit calls
+ * audit_in_txn), or alone for a 2xx request that committed nothing;
+ * GET .../audit reads them back.  A row is only changed by the request that
+ * wrote it (a second transaction's serial, the status answered); rows are
+ * kept (an operator prunes with SQL if ever needed).
  */
 #include <errno.h>
 #include <string.h>
 
 #include "primary/store_int.h"
+
+void
+store_audit_arm(struct store *st, struct store_audit_arm *a)
+{
+	a->thread = pthread_self();
+	a->id = a->tentative = 0;
+	pthread_mutex_lock(&st->audit_mu);
+	a->next = st->armed;
+	st->armed = a;
+	pthread_mutex_unlock(&st->audit_mu);
+}
+
+/* The calling thread's arm, NULL when none. */
+static struct store_audit_arm *
+armed_self(struct store *st)
+{
+	pthread_t self = pthread_self();
+	pthread_mutex_lock(&st->audit_mu);
+	struct store_audit_arm *a = st->armed;
+	while (a != NULL && !pthread_equal(a->thread, self))
+		a = a->next;
+	pthread_mutex_unlock(&st->audit_mu);
+	return a;
+}
+
+/* The zone and serials of this transaction's change into a->row. */
+static void
+audit_from_pending(struct store *st, struct store_audit_arm *a)
+{
+	for (size_t i = 0; i < st->npending; i++) {
+		const struct pending *h = &st->pending[i];
+		if (h->kind == STORE_CATALOG_CHANGED)
+			continue;
+		if (a->row.zone[0] == '\0' && name_text(h->zone, a->row.zone, sizeof(a->row.zone)) < 0)
+			a->row.zone[0] = '\0';
+		if (h->kind == STORE_ZONE_CHANGED) {
+			if (!a->row.serials)
+				a->row.old_serial = h->old_serial;
+			a->row.serials = true;
+			a->row.new_serial = h->new_serial;
+		}
+		return;
+	}
+}
+
+static void
+bind_row(struct db_stmt *s, const struct store_audit *a)
+{
+	db_bind_i64(s, 1, a->at_ms);
+	db_bind_i64(s, 2, a->key_id);
+	db_bind_text(s, 3, a->account);
+	db_bind_text(s, 4, a->zone);
+	db_bind_text(s, 5, a->what);
+	db_bind_i64(s, 6, a->status);
+	db_bind_i64(s, 7, a->old_serial);
+	db_bind_i64(s, 8, a->new_serial);
+	db_bind_i64(s, 9, a->serials ? 1 : 0);
+}
+
+int
+audit_in_txn(struct store *st, struct store_audit_arm **out)
+{
+	struct store_audit_arm *a = armed_self(st);
+	*out = a;
+	if (a == NULL)
+		return 0;
+	audit_from_pending(st, a);
+	struct db_stmt *s = db_q(st->w, a->id == 0 ? DBQ_AUDIT_INSERT : DBQ_AUDIT_UPDATE);
+	if (s == NULL)
+		return -EIO;
+	if (a->id == 0) {
+		bind_row(s, &a->row);
+	} else {
+		db_bind_i64(s, 1, a->id);
+		db_bind_text(s, 2, a->row.zone);
+		db_bind_i64(s, 3, a->row.old_serial);
+		db_bind_i64(s, 4, a->row.new_serial);
+		db_bind_i64(s, 5, a->row.serials ? 1 : 0);
+	}
+	if (db_run(s) != 0)
+		return -EIO;
+	a->tentative = a->id != 0 ? a->id : db_last_id(st->w);
+	return 0;
+}
+
+void
+audit_committed(struct store_audit_arm *a)
+{
+	if (a != NULL)
+		a->id = a->tentative;
+}
+
+int
+store_audit_disarm(struct store *st, struct store_audit_arm *a, unsigned status)
+{
+	pthread_mutex_lock(&st->audit_mu);
+	struct store_audit_arm **pp = &st->armed;
+	while (*pp != NULL && *pp != a)
+		pp = &(*pp)->next;
+	if (*pp != NULL)
+		*pp = a->next;
+	pthread_mutex_unlock(&st->audit_mu);
+	if (a->id == 0) {
+		if (status < 200 || status > 299)
+			return 0;
+		a->row.status = status;
+		return store_audit_add(st, &a->row) == 0 ? 1 : -EIO;
+	}
+	if (status == a->row.status)
+		return 1;
+	a->row.status = status;
+	int ret = w_begin(st);
+	if (ret != 0)
+		return -EIO;
+	struct db_stmt *s = db_q(st->w, DBQ_AUDIT_STATUS);
+	if (s != NULL) {
+		db_bind_i64(s, 1, a->id);
+		db_bind_i64(s, 2, status);
+	}
+	if (s == NULL || db_run(s) != 0) {
+		w_rollback(st);
+		return -EIO;
+	}
+	return w_commit_quiet(st) == 0 ? 1 : -EIO;
+}
 
 int
 store_audit_add(struct store *st, const struct store_audit *a)
@@ -19,15 +147,7 @@ store_audit_add(struct store *st, const struct store_audit *a)
 		w_rollback(st);
 		return -EIO;
 	}
-	db_bind_i64(s, 1, a->at_ms);
-	db_bind_i64(s, 2, a->key_id);
-	db_bind_text(s, 3, a->account);
-	db_bind_text(s, 4, a->zone);
-	db_bind_text(s, 5, a->what);
-	db_bind_i64(s, 6, a->status);
-	db_bind_i64(s, 7, a->old_serial);
-	db_bind_i64(s, 8, a->new_serial);
-	db_bind_i64(s, 9, a->serials ? 1 : 0);
+	bind_row(s, a);
 	ret = db_run(s);
 	if (ret != 0) {
 		w_rollback(st);

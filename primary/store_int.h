@@ -103,6 +103,8 @@ struct store {
 	struct bulk_job *jobs;        /* running */
 	struct bulk_job *jobs_done;   /* ended, to join */
 	struct keycache *keycache;    /* opened private keys (store_keycache.c), under wmu */
+	pthread_mutex_t audit_mu;     /* the armed audit rows (store_audit.c) */
+	struct store_audit_arm *armed;
 };
 
 /* Lower-case wire copy of a name and its lookup key. */
@@ -174,6 +176,16 @@ void w_rollback(struct store *st);
 int w_commit(struct store *st);
 /* Commits a write that is no zone change (the audit log): no listener, not in the stats. */
 int w_commit_quiet(struct store *st);
+
+/* ---- store_audit.c ---- */
+/*
+ * In the write transaction, before its commit: the armed audit row of the
+ * calling thread written or updated (*out: that arm, to confirm after the
+ * commit; NULL when the thread has none).  0 or -EIO.
+ */
+int audit_in_txn(struct store *st, struct store_audit_arm **out);
+/* After the commit: the row of audit_in_txn's arm stands. */
+void audit_committed(struct store_audit_arm *a);
 /* Queues the commit event of `zone` (sent by w_commit). */
 void pending_add(struct store *st, const uint8_t *zone, uint32_t from, uint32_t to,
                  enum store_change kind);

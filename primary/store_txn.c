@@ -263,11 +263,16 @@ commit_error(int rc)
 int
 w_commit_quiet(struct store *st)
 {
+	struct store_audit_arm *arm;
+	int ret = audit_in_txn(st, &arm);
+	if (ret != 0)
+		return w_fail(st, ret);
 	int rc = db_commit(st->w);
 	if (rc != 0) {
 		w_rollback(st);
 		return commit_error(rc);
 	}
+	audit_committed(arm);
 	pthread_mutex_unlock(&st->wmu);
 	return 0;
 }
@@ -306,11 +311,16 @@ w_commit(struct store *st)
 		if (ret != 0)
 			return w_fail(st, ret == ERR_DB_RETRY ? ret : -EIO);
 	}
+	struct store_audit_arm *arm;
+	int ret = audit_in_txn(st, &arm);
+	if (ret != 0)
+		return w_fail(st, ret);
 	int rc = db_commit(st->w);
 	if (rc != 0) {
 		w_rollback(st);
 		return commit_error(rc);
 	}
+	audit_committed(arm);
 	db_wal_bound(st->w, st->wal_max);
 	struct pending calls[PENDING_MAX];
 	size_t n = st->npending;

@@ -99,3 +99,65 @@ def test_log_format_json(tmp):
     assert all({"ts", "level", "msg"} <= set(o) for o in objs)
     assert any(o.get("zone") == "json.example." and "zone created" in o["msg"] for o in objs)
     assert any(o["level"] == "notice" and "anycst-primary started" in o["msg"] for o in objs)
+
+
+def _patcher(port, key, cid, stop, rnd):
+    import http.client
+    from anycst_e2e import ApiClient
+    api = ApiClient("127.0.0.1", port, key, timeout=10)
+    i = 0
+    while not stop.is_set():
+        try:
+            api.call("PATCH", "/zones/crash.example.",
+                     {"rrsets": [{"name": "r%d-c%d-%d.crash.example." % (rnd, cid, i), "type": "A",
+                                  "ttl": 60, "changetype": "REPLACE",
+                                  "records": [{"content": "192.0.2.1", "disabled": False}]}]})
+        except (OSError, http.client.HTTPException):
+            return
+        i += 1
+
+
+def _all_rows(p):
+    rows, after = [], 0
+    while True:
+        page = audit(p, query="?zone=crash.example.&after=%d&limit=10000" % after)
+        if not page:
+            return rows
+        rows += page
+        after = page[-1]["id"]
+
+
+def test_audit_row_commits_with_its_change(primary_factory):
+    """The audit row is written in the change's own transaction: a primary killed
+    (SIGKILL) while 8 clients PATCH keeps, for every serial the zone went through,
+    exactly one row naming it (written after the commit, the rows of the changes
+    committed just before the kill were lost: several writers wait for the lock
+    between their change and its row).  Several kills, so the window is hit."""
+    import signal
+    import threading
+    p = primary_factory(extra=["--journal-keep", "1000000"])
+    p.create_zone("crash.example.", soa_edit_api="INCREASE")
+    serial0 = p.serial("crash.example.")
+    for rnd in range(3):
+        stop = threading.Event()
+        threads = [threading.Thread(target=_patcher, args=(p.api_port, p.key, c, stop, rnd))
+                   for c in range(8)]
+        for t in threads:
+            t.start()
+        time.sleep(1.0)
+        p.kill()
+        stop.set()
+        for t in threads:
+            t.join(15)
+        p.start()
+    serial = p.serial("crash.example.")
+    rows = [r for r in _all_rows(p) if r["what"] == "PATCH /zones/crash.example."]
+    assert serial - serial0 > 30, (serial0, serial)
+    got = sorted(r["new_serial"] for r in rows)
+    missing = sorted(set(range(serial0 + 1, serial + 1)) - set(got))
+    assert not missing, "%d changes without their audit row, e.g. serials %s" % (
+        len(missing), missing[:10])
+    import collections
+    dup = [s for s, n in collections.Counter(got).items() if n > 1]
+    assert got == list(range(serial0 + 1, serial + 1)), ("a serial with several rows", dup[:10], len(got), serial0, serial)
+    assert all(r["old_serial"] == r["new_serial"] - 1 and r["status"] == 204 for r in rows)
