@@ -18,6 +18,11 @@ prometheus chromium chromium-driver python3-websocket"
 if [ "${1:-}" = deb ]; then
 	PKGS="build-essential debhelper lintian libcurl4-gnutls-dev"
 fi
+# `make test-systemd` (scripts/try-deb-systemd.sh): a debootstrap root booted
+# with systemd-nspawn; not part of `make test`.
+if [ "${1:-}" = systemd ]; then
+	PKGS="debootstrap systemd-container util-linux"
+fi
 
 missing=""
 for p in $PKGS; do

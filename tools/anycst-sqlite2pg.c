@@ -293,9 +293,32 @@ prepare_target(const char *url, PGconn **out)
 	return 0;
 }
 
+/* --help and --version as the other installed binaries answer them (stdout, exit 0). */
+static bool
+help_or_version(int argc, char **argv)
+{
+	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+		printf("anycst-sqlite2pg 0.1.0\n");
+		return true;
+	}
+	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+		printf("usage: anycst-sqlite2pg [options] SQLITE-FILE postgresql://...\n"
+		       "copies a stopped primary's SQLite database into an empty PostgreSQL one, "
+		       "then verifies it\n\n"
+		       "options:\n"
+		       "  --verify                     compare only, copy nothing\n"
+		       "  --help                       print this help\n"
+		       "  --version                    print the version\n");
+		return true;
+	}
+	return false;
+}
+
 int
 main(int argc, char **argv)
 {
+	if (help_or_version(argc, argv))
+		return 0;
 	bool only_verify = argc == 4 && strcmp(argv[1], "--verify") == 0;
 	if (only_verify) {
 		argv++;

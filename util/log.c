@@ -1,15 +1,21 @@
 /*
  * Logging to stderr, one write() per line so lines from several threads
  * never interleave.  The level is read without a lock: a stale value only
- * changes whether one more or one fewer line is printed.
+ * changes whether one more or one fewer line is printed.  When stderr is
+ * systemd's journal (JOURNAL_STREAM names it, as a unit's default output),
+ * each line starts with its syslog priority "<N>", which journald takes off
+ * and keeps as the entry's priority: `journalctl -p warning` then finds the
+ * warnings and errors (without it every line would be info).
  */
 #include "util/log.h"
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,6 +25,38 @@ static char log_prefix[64];
 static char log_ident[64];            /* the prefix's text without brackets, for JSON */
 
 static const char *const level_names[] = {"debug", "info", "notice", "warning", "error"};
+static const char syslog_prio[] = {'7', '6', '5', '4', '3'};
+static int journal_out = -1;          /* __atomic: -1 not looked at yet, 0 no, 1 stderr is the journal */
+
+/* Whether stderr is the journal stream systemd opened (JOURNAL_STREAM "DEV:INODE"). */
+static bool
+on_journal(void)
+{
+	int v = __atomic_load_n(&journal_out, __ATOMIC_RELAXED);
+	if (v >= 0)
+		return v == 1;
+	v = 0;
+	const char *e = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	if (e != NULL && sscanf(e, "%llu:%llu", &dev, &ino) == 2 && fstat(STDERR_FILENO, &st) == 0 &&
+	    (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino)
+		v = 1;
+	__atomic_store_n(&journal_out, v, __ATOMIC_RELAXED);
+	return v == 1;
+}
+
+/* The "<N>" a journal line starts with into `out` (4 bytes); its length. */
+static size_t
+prio_prefix(enum log_level lvl, char *out)
+{
+	if (!on_journal())
+		return 0;
+	out[0] = '<';
+	out[1] = syslog_prio[lvl];
+	out[2] = '>';
+	return 3;
+}
 
 int
 log_level_parse(const char *s, enum log_level *out)
@@ -104,10 +142,11 @@ log_json(enum log_level lvl, const char *zone, const char *fmt, va_list ap)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	struct tm tm;
 	gmtime_r(&ts.tv_sec, &tm);
-	size_t n = (size_t)snprintf(line, sizeof(line),
-	                            "{\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\",\"level\":\"%s\"",
-	                            tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	                            tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, level_names[lvl]);
+	size_t n = prio_prefix(lvl, line);
+	n += (size_t)snprintf(line + n, sizeof(line) - n,
+	                      "{\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\",\"level\":\"%s\"",
+	                      tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+	                      tm.tm_sec, ts.tv_nsec / 1000000, level_names[lvl]);
 	if (log_ident[0] != '\0') {
 		n += (size_t)snprintf(line + n, sizeof(line) - n, ",\"pop\":");
 		n = json_str(line, n, sizeof(line), log_ident);
@@ -132,7 +171,8 @@ log_vmsg(enum log_level lvl, const char *zone, const char *fmt, va_list ap)
 		return;
 	}
 	char line[2048];
-	int n = snprintf(line, sizeof(line), "%s%s: ", log_prefix, level_names[lvl]);
+	int n = (int)prio_prefix(lvl, line);
+	n += snprintf(line + n, sizeof(line) - (size_t)n, "%s%s: ", log_prefix, level_names[lvl]);
 	if (zone != NULL && n >= 0 && (size_t)n < sizeof(line))
 		n += snprintf(line + n, sizeof(line) - (size_t)n, "[%s] ", zone);
 	if (n >= 0 && (size_t)n < sizeof(line))
