@@ -76,6 +76,8 @@ audit_in_txn(struct store *st, struct store_audit_arm **out)
 	*out = a;
 	if (a == NULL)
 		return 0;
+	if (a->id == 0)
+		a->row.serials = false;   /* a retried first transaction: its own serials */
 	audit_from_pending(st, a);
 	struct db_stmt *s = db_q(st->w, a->id == 0 ? DBQ_AUDIT_INSERT : DBQ_AUDIT_UPDATE);
 	if (s == NULL)
