@@ -172,9 +172,17 @@ replay: $(FUZZERS:%=$(BUILD)/replay/%)
 	@fail=0; for f in $(FUZZERS); do \
 		$(BUILD)/replay/$$f tests/fuzz/corpus/$${f#fuzz_} || fail=1; done; exit $$fail
 
+# The e2e files run on E2E_JOBS pytest-xdist workers (whole files per worker:
+# module fixtures stay on one; each worker hands out ports from its own
+# slice, tests/e2e/anycst_e2e/core.py).  Most of an e2e test's time is waiting
+# for daemons, so two workers on two cores take about half the time.
+# E2E_JOBS=1 runs them one after another.
+E2E_JOBS ?= 2
+E2E_PAR = $(shell [ "$(E2E_JOBS)" -gt 1 ] 2>/dev/null && $(PYTHON) -c 'import xdist' 2>/dev/null \
+	&& echo "-n $(E2E_JOBS) --dist loadfile")
 e2e: all
 	@if ls tests/e2e/test_*.py >/dev/null 2>&1; then \
-		ANYCST_BIN=$(abspath $(BIN)) $(PYTHON) -m pytest -q tests/e2e; \
+		ANYCST_BIN=$(abspath $(BIN)) $(PYTHON) -m pytest -q $(E2E_PAR) tests/e2e; \
 	else echo "e2e: no tests"; fi
 
 # E2e files once more with every Primary on PostgreSQL (ANYCST_DB=pg:

@@ -740,6 +740,16 @@ timers(struct notify *n, int64_t now)
 		count_op(n);
 		if (e->nudge && !e->inflight && !e->pending) {
 			e->nudge = false;
+			if (n->prop != NULL && now - e->last_send_ms < NOTIFY_NUDGE_BUSY_MS &&
+			    !propagation_has(n->prop, zt, t->ip, e->serial) &&
+			    propagation_busy(n->prop, t->ip,
+			                     propagation_now_ms() - NOTIFY_NUDGE_MS)) {
+				/* it is transferring other zones (a bulk change): it
+				 * will come; look again later rather than send more */
+				e->nudge = true;
+				set_next(n, e, now + NOTIFY_NUDGE_MS);
+				continue;
+			}
 			if (n->prop != NULL && !propagation_has(n->prop, zt, t->ip, e->serial)) {
 				log_debug(zt, "notify, outgoing, remote %s, serial %u, not fetched "
 				          "yet, notifying again", t->text, e->serial);

@@ -11,7 +11,8 @@
  * NOTIFY_COALESCE_MS after the last one, is folded into one later NOTIFY
  * carrying the newest serial.  At most NOTIFY_WINDOW NOTIFYs fly to one
  * target at once; the others wait in its queue.  An answered NOTIFY that brings no transfer
- * of its serial within NOTIFY_NUDGE_MS is sent once more.  Plain queries
+ * of its serial within NOTIFY_NUDGE_MS is sent once more, unless the target
+ * is busy transferring other zones (NOTIFY_NUDGE_BUSY_MS).  Plain queries
  * arriving on this UDP socket are answered REFUSED, or TC for SOA, AXFR and
  * IXFR (the TCP port answers those).  With an xfrout set (notify_set_xfrout),
  * a TSIG-signed SOA query and a DNS UPDATE are answered by it over UDP: a
@@ -40,6 +41,9 @@
  * within this long gets one more NOTIFY (some secondaries, knotd among
  * them, now and then defer a refresh asked for while they were busy). */
 #define NOTIFY_NUDGE_MS 300
+/* ... unless it is transferring other zones from us (a bulk change it works
+ * through): then the nudge waits, up to this long after the NOTIFY. */
+#define NOTIFY_NUDGE_BUSY_MS 10000
 
 struct propagation;
 

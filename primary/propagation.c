@@ -64,6 +64,14 @@ struct pzone {
 	char name[];                 /* as first given; compared case-insensitively */
 };
 
+/* The last transfer any zone's target at `ip` asked for or received: a
+ * target working through a backlog (a bulk change) is busy, not stuck. */
+#define PROP_ACTIVE_MAX 64
+struct pactive {
+	char ip[PROP_TEXT];
+	int64_t ms;
+};
+
 /* A registered POP: targets at its address are known by its name. */
 struct ppop {
 	char name[PROP_TEXT];
@@ -83,6 +91,8 @@ struct propagation {
 	size_t nbuckets, nzones;
 	struct ppop *pops;
 	size_t npops, popcap;
+	struct pactive active[PROP_ACTIVE_MAX];   /* oldest replaced when full */
+	size_t nactive;
 	struct pdirty *dirty, **dirty_tail;
 	size_t ndirty;
 	/* persistence (propagation_persist_start): the flusher thread */
@@ -343,12 +353,48 @@ propagation_drop_zone(struct propagation *p, const char *zone)
 	pthread_mutex_unlock(&p->lock);
 }
 
+/* Under the lock. */
+static void
+active_note(struct propagation *p, const char *ip, int64_t when_ms)
+{
+	size_t oldest = 0;
+	for (size_t i = 0; i < p->nactive; i++) {
+		if (strcmp(p->active[i].ip, ip) == 0) {
+			if (when_ms > p->active[i].ms)
+				p->active[i].ms = when_ms;
+			return;
+		}
+		if (p->active[i].ms < p->active[oldest].ms)
+			oldest = i;
+	}
+	size_t i = p->nactive < PROP_ACTIVE_MAX ? p->nactive++ : oldest;
+	copy_text(p->active[i].ip, sizeof(p->active[i].ip), ip);
+	p->active[i].ms = when_ms;
+}
+
+bool
+propagation_busy(struct propagation *p, const char *ip, int64_t since_ms)
+{
+	bool busy = false;
+	ip = plain_ip(ip);
+	pthread_mutex_lock(&p->lock);
+	for (size_t i = 0; i < p->nactive; i++)
+		if (strcmp(p->active[i].ip, ip) == 0) {
+			busy = p->active[i].ms >= since_ms;
+			break;
+		}
+	pthread_mutex_unlock(&p->lock);
+	return busy;
+}
+
 void
 propagation_seen(struct propagation *p, const char *zone, const char *ip, const char *transport,
                  const char *key, enum propagation_how how, uint32_t serial, int64_t when_ms)
 {
 	ip = plain_ip(ip);
 	pthread_mutex_lock(&p->lock);
+	if (how != PROP_SOA_ASKED)
+		active_note(p, ip, when_ms);
 	struct pzone *z = zone_get(p, zone, true);
 	struct ptarget *t = z != NULL ? target_get(p, z, ip, true) : NULL;
 	if (t != NULL) {

@@ -64,6 +64,12 @@ void propagation_notified(struct propagation *p, const char *zone, const char *t
                           uint32_t serial, bool answered, unsigned tries, int64_t when_ms);
 
 /*
+ * Whether the target at `ip` asked for or received a transfer of any zone
+ * at or after `since_ms`: one working through a backlog.  Thread-safe.
+ */
+bool propagation_busy(struct propagation *p, const char *ip, int64_t since_ms);
+
+/*
  * Whether target `ip` is known to hold `serial` of `zone` or newer (asked
  * IXFR from it, or received it).  Thread-safe.
  */

@@ -12,6 +12,7 @@
 #include "primary/xfr_service.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -203,9 +204,20 @@ int
 xfr_service_metrics(void *ctx, char *buf, size_t cap)
 {
 	struct xfr_service *s = ctx;
-	if (s == NULL || s->upd == NULL)
+	if (s == NULL)
 		return 0;
-	return update_metrics(s->upd, buf, cap);
+	int n = 0;
+	if (s->notify != NULL) {
+		n = snprintf(buf, cap, "# HELP anycst_notify_sent_total NOTIFY messages sent to "
+		             "secondaries (retries included).\n# TYPE anycst_notify_sent_total counter\n"
+		             "anycst_notify_sent_total %" PRIu64 "\n", notify_sent(s->notify));
+		if (n < 0 || (size_t)n >= cap)
+			return 0;
+	}
+	if (s->upd == NULL)
+		return n;
+	int m = update_metrics(s->upd, buf + n, cap - (size_t)n);
+	return m < 0 ? n : n + m;
 }
 
 struct propagation *

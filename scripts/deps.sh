@@ -8,9 +8,9 @@ libsqlite3-dev sqlite3 libpq-dev postgresql-15 libcurl4-gnutls-dev libmicrohttpd
 libngtcp2-dev libngtcp2-crypto-gnutls-dev libgnutls28-dev
 libcmocka-dev liburcu-dev clang libclang-rt-14-dev
 knot knot-dnsutils knot-dnssecutils bind9 bind9-dnsutils bind9-utils ldnsutils
-python3 python3-dnspython python3-pytest
+python3 python3-dnspython python3-pytest python3-pytest-xdist
 wireguard-go wireguard-tools nftables iproute2 bird2
-nsd pdns-server pdns-backend-sqlite3 dnsperf
+nsd pdns-server pdns-backend-sqlite3 pdns-backend-pgsql dnsperf
 pebble certbot python3-certbot-dns-rfc2136 lego
 prometheus chromium chromium-driver python3-websocket"
 

@@ -23,6 +23,7 @@
 #include "dns/name.h"
 #include "dns/rrtype.h"
 #include "primary/notify.h"
+#include "primary/propagation.h"
 #include "primary/xfrout.h"
 #include "util/log.h"
 
@@ -456,6 +457,84 @@ test_notify_target_family(void **state)
 	notify_free(n);
 }
 
+/* The next NOTIFY within `ms`, answered: its zone index, or -1. */
+static int
+answered_within(int fd, int ms)
+{
+	return recv_multi(fd, ms, answer_all);
+}
+
+/* Reports a transfer of another zone by the target every 50 ms for `ms`;
+ * fails if a NOTIFY arrives meanwhile. */
+static void
+busy_for(struct propagation *prop, int fd, int ms)
+{
+	double end = mono_s() + ms / 1000.0;
+	while (mono_s() < end) {
+		propagation_seen(prop, "other.multi.test.", "127.0.0.1", "tcp", NULL, PROP_IXFR_DONE,
+		                 9, propagation_now_ms());
+		assert_int_equal(recv_multi(fd, 50, answer_all), -1);
+	}
+}
+
+/*
+ * An answered NOTIFY whose serial the target does not come for within
+ * NOTIFY_NUDGE_MS is sent once more (knotd now and then defers a refresh);
+ * not when the target fetched it, and not while the target is busy
+ * transferring other zones (a bulk change it works through): then the nudge
+ * waits until it is idle.
+ */
+static void
+test_notify_nudge_unless_fetched_or_busy(void **state)
+{
+	(void)state;
+	any_zone = true;
+	stall_call = 0;
+	struct propagation *prop = propagation_new();
+	assert_non_null(prop);
+	struct sockaddr_in to;
+	int fd = receiver(&to);
+	struct sockaddr_in from = {.sin_family = AF_INET,
+	                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct notify_source src = {.soa = src_soa, .key = src_key};
+	int err = 0;
+	struct notify *n = notify_new((struct sockaddr *)&from, sizeof(from), &src, prop, &err);
+	assert_non_null(n);
+	assert_int_equal(notify_add_target(n, (struct sockaddr *)&to, sizeof(to)), 0);
+	assert_int_equal(notify_start(n), 0);
+	uint8_t z[3][DNS_NAME_MAX];
+	for (int i = 0; i < 3; i++)
+		multi_name(i, z[i]);
+
+	/* idle and not fetched: nudged once, then silence */
+	assert_int_equal(notify_zone(n, z[0], false), 0);
+	assert_int_equal(answered_within(fd, 2000), 0);
+	double t = mono_s();
+	assert_int_equal(answered_within(fd, 3000), 0);
+	assert_true(mono_s() - t >= NOTIFY_NUDGE_MS / 1000.0 - 0.01);
+	assert_int_equal(answered_within(fd, 2 * NOTIFY_NUDGE_MS), -1);
+
+	/* fetched: no nudge */
+	assert_int_equal(notify_zone(n, z[1], false), 0);
+	assert_int_equal(answered_within(fd, 2000), 1);
+	propagation_seen(prop, "z1.multi.test.", "127.0.0.1", "tcp", NULL, PROP_IXFR_DONE, 7,
+	                 propagation_now_ms());
+	assert_int_equal(answered_within(fd, 3 * NOTIFY_NUDGE_MS), -1);
+
+	/* busy with other zones for 4 nudge periods: no NOTIFY meanwhile; idle
+	 * again: the nudge comes */
+	assert_int_equal(notify_zone(n, z[2], false), 0);
+	assert_int_equal(answered_within(fd, 2000), 2);
+	busy_for(prop, fd, 4 * NOTIFY_NUDGE_MS);
+	assert_int_equal(answered_within(fd, 3000), 2);
+	assert_int_equal(answered_within(fd, 2 * NOTIFY_NUDGE_MS), -1);
+
+	notify_free(n);
+	propagation_free(prop);
+	close(fd);
+	any_zone = false;
+}
+
 int
 main(void)
 {
@@ -466,6 +545,7 @@ main(void)
 		cmocka_unit_test(test_notify_burst_window),
 		cmocka_unit_test(test_notify_targets_own_keys_and_removal),
 		cmocka_unit_test(test_notify_target_family),
+		cmocka_unit_test(test_notify_nudge_unless_fetched_or_busy),
 	};
 	return cmocka_run_group_tests_name("notify_send", tests, NULL, NULL);
 }

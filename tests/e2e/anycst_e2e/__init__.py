@@ -1,7 +1,7 @@
 """The one e2e helper package: every tests/e2e test (and bench/*.py) imports
 its daemons, peers, ports, waits and labs from here.
 
-    core      free_port, wait_until, stop_pid, TmpDir, write_secret, write_api_key,
+    core      free_port, wait_until, cpu_seconds, stop_pid, TmpDir, write_secret, write_api_key,
               tsig_file_args, ApiClient (the one HTTP client for the API), BIN, PFX,
               TOOLS (the test helpers of tools/, built into build/tools-bin)
     pg        ANYCST_DB=pg: a throwaway PostgreSQL, a schema per Primary (pg_database)

@@ -31,24 +31,60 @@ SLOWDOWN = 3.0 if os.path.basename(os.path.normpath(BIN)) == "bin-san" else 1.0
 DB_SLOWDOWN = 8.0 if os.environ.get("ANYCST_DB") == "pg" else 1.0
 
 
+# Ports handed out come from below the kernel's ephemeral range (32768 and
+# up), so an outgoing connection can never take a port a daemon is about to
+# listen on; each pytest-xdist worker (PYTEST_XDIST_WORKER=gwN) walks its own
+# slice, from a per-process offset, so parallel workers never hand out the
+# same port.
+_PORT_LO, _PORT_SLICE, _PORT_SLICES = 10000, 5400, 4
+_port_cursor = [None]
+_port_lock = threading.Lock()
+
+
+def _port_slice():
+    w = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    n = int(w[2:]) if w.startswith("gw") and w[2:].isdigit() else 0
+    return _PORT_LO + (n % _PORT_SLICES) * _PORT_SLICE
+
+
+def _bindable(kind, port):
+    s = socket.socket(socket.AF_INET, kind)
+    try:
+        s.bind(("127.0.0.1", port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
 def free_port(kind=socket.SOCK_STREAM, also_udp=True):
     """A port free on 127.0.0.1 for `kind` (TCP by default) and, unless
-    also_udp=False, for UDP too (DNS daemons listen on both)."""
-    for _ in range(200):
-        s = socket.socket(socket.AF_INET, kind)
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-        if also_udp and kind != socket.SOCK_DGRAM:
-            u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            try:
-                u.bind(("127.0.0.1", port))
-            except OSError:
-                s.close()
+    also_udp=False, for UDP too (DNS daemons listen on both).  Never the
+    same port twice in one process until its slice wraps."""
+    base = _port_slice()
+    with _port_lock:
+        if _port_cursor[0] is None:
+            _port_cursor[0] = (os.getpid() * 7919 + int(time.time())) % _PORT_SLICE
+        for i in range(_PORT_SLICE):
+            off = (_port_cursor[0] + i) % _PORT_SLICE
+            port = base + off
+            if not _bindable(kind, port):
                 continue
-            u.close()
-        s.close()
-        return port
+            if also_udp and kind != socket.SOCK_DGRAM and not _bindable(socket.SOCK_DGRAM, port):
+                continue
+            _port_cursor[0] = (off + 1) % _PORT_SLICE
+            return port
     raise RuntimeError("no free port")
+
+
+def cpu_seconds(pid):
+    """User + system CPU seconds process `pid` has used (all its threads):
+    a cost guard on this, unlike one on wall time, holds however busy the
+    machine is (parallel test workers, a loaded CI host)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # Every daemon started, in order, as (program, log path): a timed-out wait and
