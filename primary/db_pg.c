@@ -294,6 +294,8 @@ struct pg_db {
 	char *url;
 	bool readonly;
 	bool retry;           /* the last error was a serialization failure or deadlock */
+	bool down;            /* the last error was the connection's (see conn_error) */
+	bool stale;           /* the server went read-only: connect again at the next BEGIN */
 	int64_t last_id;
 	int64_t changes;
 	char err[256];
@@ -563,18 +565,53 @@ pg_writer_ready(struct db *b)
 	return 0;
 }
 
-/* BEGIN `sql`, connecting again first when the connection was lost. */
+/*
+ * The connection is of no more use for writes: lost (no SQLSTATE, class 08
+ * connection exception, 57P01-57P03 the server shutting down or starting up),
+ * or the server is read-only now (25006: a primary demoted in place, the
+ * URL's other hosts may hold the new one).  The transaction is gone, nothing
+ * was written; the next BEGIN connects again.
+ */
+static bool
+conn_error(struct pg_db *db, const char *code)
+{
+	if (PQstatus(db->c) != CONNECTION_OK || code == NULL || strncmp(code, "08", 2) == 0 ||
+	    strncmp(code, "57P0", 4) == 0)
+		return db->down = true;
+	if (strcmp(code, "25006") == 0) {
+		db->stale = true;
+		return db->down = true;
+	}
+	return false;
+}
+
+/*
+ * BEGIN `sql`, connecting again first when the connection was lost or its
+ * server went read-only.  ERR_DB_DOWN when no writable server answers (every
+ * host of a multi-host URL tried, see db_pg_connect): a failover under way.
+ */
 static int
 begin(struct pg_db *db, const char *sql)
 {
 	db->retry = false;
-	if ((db->c == NULL || PQstatus(db->c) != CONNECTION_OK) && pg_session(db) != 0) {
+	db->down = false;
+	if ((db->c == NULL || db->stale || PQstatus(db->c) != CONNECTION_OK) &&
+	    pg_session(db) != 0) {
 		log_error(NULL, "store: PostgreSQL: cannot connect: %s", db->err);
-		return -EIO;
+		db->down = true;
+		return ERR_DB_DOWN;
 	}
+	db->stale = false;
 	int ret = exec(db, sql);
-	if (ret != 0 && PQstatus(db->c) != CONNECTION_OK && pg_session(db) == 0)
-		ret = exec(db, sql);   /* the connection had gone while idle */
+	if (ret != 0 && PQstatus(db->c) != CONNECTION_OK) {
+		/* the connection had gone while idle */
+		if (pg_session(db) == 0)
+			ret = exec(db, sql);
+		if (ret != 0 && (db->c == NULL || PQstatus(db->c) != CONNECTION_OK)) {
+			db->down = true;
+			return ERR_DB_DOWN;
+		}
+	}
 	return ret;
 }
 
@@ -638,6 +675,7 @@ pg_q(struct db *b, enum db_qid id)
 		bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
 		if (!ok) {
 			set_errmsg(db, NULL);
+			conn_error(db, PQresultErrorField(r, PG_DIAG_SQLSTATE));
 			log_error(NULL, "store: cannot prepare query %d: %s", (int)id, db->err);
 		}
 		PQclear(r);
@@ -689,13 +727,18 @@ be(const unsigned char *p, int n)
 	return v;
 }
 
-/* The error of result `r` as db_step's code (db->retry, db->err set). */
+/* The error of result `r` as db_step's code (db->retry, db->down, db->err set). */
 static int
 step_error(struct pg_stmt *s, PGresult *r)
 {
 	struct pg_db *db = s->db;
 	const char *code = PQresultErrorField(r, PG_DIAG_SQLSTATE);
 	set_errmsg(db, NULL);
+	if (conn_error(db, code)) {
+		log_warning(NULL, "store: query %d: %s (the database is unavailable)", (int)s->id,
+		            db->err);
+		return ERR_DB_DOWN;
+	}
 	if (code != NULL && strcmp(code, "23505") == 0)
 		return -EEXIST;
 	if (code != NULL && strcmp(code, "23503") == 0)
@@ -829,6 +872,12 @@ pg_retry(struct db *b)
 }
 
 static bool
+pg_down(struct db *b)
+{
+	return D(b)->down;
+}
+
+static bool
 pg_shared(struct db *b)
 {
 	(void)b;
@@ -860,6 +909,7 @@ const struct db_ops db_pg_ops = {
 	.last_id = pg_last_id,
 	.changes = pg_changes,
 	.retry = pg_retry,
+	.down = pg_down,
 	.shared = pg_shared,
 	.wal_bound = NULL,
 	.reprepares = NULL,
