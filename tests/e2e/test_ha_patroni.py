@@ -317,9 +317,8 @@ def test_ha_patroni():
             victim = ha.leader()
             assert victim == cand, (victim, cand)
             vi = ha.names.index(victim)
-            t_kill = time.monotonic()
-            killed = ha.kill_node(victim)
-            nodes[vi].kill()
+            killed, t_kill = ha.kill_node(victim, also=[nodes[vi].proc.pid])
+            nodes[vi].kill()   # reaped
             fresh_kill, t_resume = pop_fresh_after(w, pop, t_kill)
             t_pg = wait_until(lambda: prober.first_after(t_kill), 60, what="psql writes again")
             kill_anycst = t_resume - t_kill
@@ -342,9 +341,6 @@ def test_ha_patroni():
                           % (len(w.acked), w.failed[-12:]))
             print("cluster:", ha.members())
             keep_logs(tmp)
-            if os.environ.get("HA_DEBUG_PAUSE"):
-                print("PAUSED", tmp, [p.proc.pid for p in nodes if p and p.proc], flush=True)
-                time.sleep(float(os.environ["HA_DEBUG_PAUSE"]))
             raise
         finally:
             if w is not None:
@@ -381,7 +377,7 @@ def report(nodes, pop, w, watch, t_begin, figures):
     print("switchover %s -> %s: Patroni took %.1f s; longest write pause: anycst %.1f s, "
           "PostgreSQL (psql) %.1f s; POP fresh %.2f s after the first write"
           % (f["lead"], f["cand"], f["sw_took"], f["sw_anycst"], f["sw_pg"], f["fresh_sw"]))
-    print("SIGKILL of %s (%d PIDs + anycst-primary): writes unavailable: anycst %.1f s, "
+    print("SIGKILL of %s (%d PIDs: Patroni, postgres, anycst-primary): writes unavailable: anycst %.1f s, "
           "PostgreSQL (psql) %.1f s; POP fresh %.2f s after the first write; at the end "
           "%.2f s; whole test %.0f s"
           % (f["victim"], f["killed"], f["kill_anycst"], f["kill_pg"], f["fresh_kill"], fresh_end,

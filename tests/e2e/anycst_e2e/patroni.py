@@ -208,22 +208,26 @@ class HaCluster:
         for n in self.names:
             _stop_proc(self.etcd.get(n))
 
-    def kill_node(self, n):
-        """SIGKILL of node n's Patroni, its postmaster and every process under
-        them, all stopped first so that none outlives the others; the PIDs."""
+    def kill_node(self, n, also=()):
+        """The loss of node n's machine: SIGSTOP of its Patroni, its postmaster,
+        every process under them and the PIDs `also` (the node's other
+        daemons), then SIGKILL of them all, so that none outlives the others.
+        (the PIDs, the time.monotonic() at which all were stopped)."""
         p = self.patroni[n]
         pm = self.postmaster(n)
-        pids = [p.pid] + descendants(p.pid)
+        pids = [p.pid] + descendants(p.pid) + list(also)
         if pm is not None:
             pids += [pm] + descendants(pm)
+        t = None
         for sig in (signal.SIGSTOP, signal.SIGKILL):
             for pid in pids:
                 try:
                     os.kill(pid, sig)
                 except ProcessLookupError:
                     pass
+            t = t or time.monotonic()
         p.wait(10)
-        return pids
+        return pids, t
 
     # -- state ----------------------------------------------------------------
     def _wait(self, pred, timeout, what):
