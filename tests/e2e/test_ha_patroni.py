@@ -27,7 +27,8 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
-from anycst_e2e import KEY_NAME, KEY_SECRET, Primary, Secondary, TmpDir, free_port, wait_until
+from anycst_e2e import (KEY_NAME, KEY_SECRET, Primary, Secondary, TmpDir, assert_san_clean,
+                        free_port, wait_until)
 from anycst_e2e.patroni import TTL, HaCluster
 
 ZONE = "ha.test."
@@ -334,6 +335,9 @@ def test_ha_patroni():
                 lead=lead, cand=cand, sw_took=t_sw_done - t_sw, sw_anycst=sw_anycst, sw_pg=sw_pg,
                 fresh_sw=fresh_sw, victim=victim, killed=len(killed), kill_anycst=kill_anycst,
                 kill_pg=kill_pg, fresh_kill=fresh_kill))
+            for p in nodes:
+                p.stop()
+                assert_san_clean(p.log())
         except BaseException:
             if w is not None:
                 with w.mu:
