@@ -160,7 +160,8 @@ class Prober(threading.Thread):
 
 
 class DnsWatch(threading.Thread):
-    """The POP's SOA over UDP every 50 ms; every unanswered query or error rcode kept."""
+    """The POP's SOA over UDP every 50 ms; every query unanswered within 2 s or
+    answered with an error rcode kept."""
 
     def __init__(self, pop):
         super().__init__(daemon=True)
@@ -172,7 +173,7 @@ class DnsWatch(threading.Thread):
     def run(self):
         while not self.halt.is_set():
             try:
-                r = self.pop.query(ZONE, "SOA", timeout=1.0)
+                r = self.pop.query(ZONE, "SOA", timeout=2.0)
                 if r.rcode() != dns.rcode.NOERROR:
                     self.bad.append((time.monotonic(), dns.rcode.to_text(r.rcode())))
             except (dns.exception.Timeout, OSError) as e:
