@@ -333,11 +333,52 @@ set_errmsg(struct pg_db *db, const char *what)
 	         (int)strcspn(m, "\n"), m);
 }
 
+/*
+ * TCP defaults a URL may override.  A lost machine sends no RST: without
+ * keepalives and a user timeout a request waiting on its server would hang
+ * for many minutes (the kernel's retransmissions), holding the writer.
+ */
+static const char *const tcp_kw[] = {"keepalives", "keepalives_idle", "keepalives_interval",
+                                     "keepalives_count", "tcp_user_timeout"};
+static const char *const tcp_val[] = {"1", "5", "2", "3", "10000"};
+#define TCP_DEFAULTS (sizeof(tcp_kw) / sizeof(tcp_kw[0]))
+
+/*
+ * The server's side of the same: a node that died (its machine lost) has its
+ * sessions, their row locks and its notifier lock dropped within seconds, not
+ * at the kernel's default two hours.  Only where the server's own setting is
+ * the default (postgresql.conf and the URL's options win); nothing on a unix
+ * socket.
+ */
+#define SERVER_KEEPALIVES "SELECT set_config(n, v, false) FROM (VALUES ('tcp_keepalives_idle', " \
+	"'5'), ('tcp_keepalives_interval', '2'), ('tcp_keepalives_count', '3'), " \
+	"('tcp_user_timeout', '10000')) s(n, v) WHERE (SELECT source FROM pg_settings " \
+	"WHERE name = n) = 'default'"
+
+/* Connects with `kw`/`val` (n used, room for TCP_DEFAULTS more), the TCP
+ * defaults added for the keywords not given. */
+static PGconn *
+connect_with(const char **kw, const char **val, size_t n, int expand)
+{
+	for (size_t i = 0; i < TCP_DEFAULTS; i++) {
+		bool given = false;
+		for (size_t k = 0; k < n && !given; k++)
+			given = strcmp(kw[k], tcp_kw[i]) == 0;
+		if (!given) {
+			kw[n] = tcp_kw[i];
+			val[n++] = tcp_val[i];
+		}
+	}
+	kw[n] = NULL;
+	val[n] = NULL;
+	return PQconnectdbParams(kw, val, expand);
+}
+
 /* A connection to one host of the URL (hosts[i], ports[i]), other options as in `opts`. */
 static PGconn *
 connect_one(PQconninfoOption *opts, const char *host, const char *port)
 {
-	const char *kw[64], *val[64];
+	const char *kw[64 + TCP_DEFAULTS], *val[64 + TCP_DEFAULTS];
 	size_t n = 0;
 	for (PQconninfoOption *o = opts; o->keyword != NULL && n < 62; o++) {
 		if (o->val == NULL || strcmp(o->keyword, "host") == 0 ||
@@ -352,9 +393,44 @@ connect_one(PQconninfoOption *opts, const char *host, const char *port)
 		kw[n] = "port";
 		val[n++] = port;
 	}
+	return connect_with(kw, val, n, 0);
+}
+
+/* The URL, every host tried by libpq, with the TCP defaults under it. */
+static PGconn *
+connect_url(const char *url)
+{
+	const char *kw[2 + TCP_DEFAULTS], *val[2 + TCP_DEFAULTS];
+	PQconninfoOption *opts = PQconninfoParse(url, NULL);
+	size_t n = 0;
+	/* the defaults first: with expand_dbname the URL's own values override them */
+	for (size_t i = 0; i < TCP_DEFAULTS; i++) {
+		bool given = false;
+		for (PQconninfoOption *o = opts; o != NULL && o->keyword != NULL && !given; o++)
+			given = o->val != NULL && strcmp(o->keyword, tcp_kw[i]) == 0;
+		if (!given) {
+			kw[n] = tcp_kw[i];
+			val[n++] = tcp_val[i];
+		}
+	}
+	PQconninfoFree(opts);
+	kw[n] = "dbname";
+	val[n++] = url;
 	kw[n] = NULL;
 	val[n] = NULL;
-	return PQconnectdbParams(kw, val, 0);
+	return PQconnectdbParams(kw, val, 1);
+}
+
+/* The server's keepalives on a new connection (see SERVER_KEEPALIVES). */
+static PGconn *
+server_keepalives(PGconn *c)
+{
+	PGresult *r = PQexec(c, SERVER_KEEPALIVES);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		log_warning(NULL, "store: PostgreSQL: cannot set the server's TCP keepalives: %.*s",
+		            (int)strcspn(PQerrorMessage(c), "\n"), PQerrorMessage(c));
+	PQclear(r);
+	return c;
 }
 
 /* The comma-separated item `i` of `list` into buf, or "" (or the one item when one). */
@@ -385,9 +461,9 @@ list_item(const char *list, size_t i, char *buf, size_t cap)
 PGconn *
 db_pg_connect(const char *url, char *err, size_t errcap)
 {
-	PGconn *c = PQconnectdb(url);
+	PGconn *c = connect_url(url);
 	if (c != NULL && PQstatus(c) == CONNECTION_OK)
-		return c;
+		return server_keepalives(c);
 	snprintf(err, errcap, "%.*s", c ? (int)strcspn(PQerrorMessage(c), "\n") : 13,
 	         c ? PQerrorMessage(c) : "out of memory");
 	PQconninfoOption *opts = PQconninfoParse(url, NULL);
@@ -419,7 +495,7 @@ db_pg_connect(const char *url, char *err, size_t errcap)
 		c = NULL;
 	}
 	PQconninfoFree(opts);
-	return c;
+	return c != NULL ? server_keepalives(c) : NULL;
 }
 
 /* Runs `sql` (no rows wanted). 0 or -EIO (logged, db->err). */

@@ -18,7 +18,9 @@ same URL) for the switchover, and from the kill until each takes a write.
 """
 import json
 import os
+import re
 import shutil
+import subprocess
 import threading
 import time
 
@@ -228,6 +230,38 @@ def start_primaries(tmp, url, pop_port):
     return out
 
 
+def _keepalive_s(line):
+    """The keepalive timer of an `ss -o` line in seconds, or None."""
+    m = re.search(r"timer:\(keepalive,(?:(\d+)min)?(?:([\d.]+)sec)?(?:(\d+)ms)?", line)
+    if not m:
+        return None
+    return int(m.group(1) or 0) * 60 + float(m.group(2) or 0) + int(m.group(3) or 0) / 1000
+
+
+def check_keepalives(ha, nodes):
+    """A lost machine sends no RST: every connection between an anycst-primary
+    and PostgreSQL has TCP keepalives of seconds on both ends (libpq's on the
+    node's side, tcp_keepalives_* on the server's), so a dead server is left
+    and a dead node's sessions (its row locks, its notifier lock) are dropped
+    in seconds, not hours."""
+    out = subprocess.run(["ss", "-tnpoH"], capture_output=True, text=True, timeout=20).stdout
+    pg_ports = {str(p) for p in ha.pg_port.values()}
+    pids = {"pid=%d," % p.proc.pid for p in nodes}
+    ours, lines = set(), out.splitlines()
+    for line in lines:
+        f = line.split()
+        if len(f) >= 5 and f[4].rsplit(":", 1)[1] in pg_ports and any(p in line for p in pids):
+            ours.add(f[3])
+            t = _keepalive_s(line)
+            assert t is not None and t <= 5.5, ("a node's connection without keepalives", line)
+    assert len(ours) >= 2 * len(nodes), (ours, out)
+    server = [line for line in lines if len(line.split()) >= 5 and line.split()[4] in ours]
+    assert len(server) == len(ours), (ours, server)
+    for line in server:
+        t = _keepalive_s(line)
+        assert t is not None and t <= 5.5, ("a server's side without keepalives", line)
+
+
 def keep_logs(tmp):
     """With ANYCST_KEEP_LOGS=DIR, a failed run's logs are copied there."""
     dest = os.environ.get("ANYCST_KEEP_LOGS")
@@ -281,6 +315,7 @@ def test_ha_patroni():
             ha.psql("CREATE TABLE probe (t timestamptz)", db="probe")
             pop_port = free_port()
             nodes = start_primaries(tmp, ha.url("anycst"), pop_port)
+            check_keepalives(ha, nodes)
             # node i of anycst is Patroni's n<i+1>: they share the "machine"
             p0 = nodes[0]
             p0.api("POST", "/tsigkeys", {"name": KEY_NAME, "algorithm": "hmac-sha256",
