@@ -146,8 +146,11 @@ class Prober(threading.Thread):
                     p.wait()
                     running.remove((p, t0))
             if not self.halt.is_set() and len(running) < 8:
-                running.append((self.ha.psql_start("INSERT INTO probe VALUES (now())", "probe"),
-                                time.monotonic()))
+                try:
+                    running.append((self.ha.psql_start("INSERT INTO probe VALUES (now())",
+                                                       "probe"), time.monotonic()))
+                except OSError:
+                    pass   # a psql that did not start is a probe lost, not a failure
             time.sleep(0.25)
 
     def first_after(self, t):
