@@ -12,7 +12,9 @@ anycst-primary, by PID.
 Asserted: every 204's name is in the zone afterwards, the journal's serials
 strictly increase with no gap, the POP serves the first write acknowledged
 after each event within 2 s and the last one at the end, and no DNS query
-to the POP went unanswered.  Printed: the longest gap between writes
+to the POP went unanswered; before the writes, both ends of every
+connection between a node and PostgreSQL have TCP keepalives of seconds
+(ss).  Printed: the longest gap between writes
 through anycst beside that of PostgreSQL itself (psql INSERTs through the
 same URL) for the switchover, and from the kill until each takes a write.
 """
@@ -420,8 +422,8 @@ def report(nodes, pop, w, watch, t_begin, figures):
     print("switchover %s -> %s: Patroni took %.1f s; longest write pause: anycst %.1f s, "
           "PostgreSQL (psql) %.1f s; POP fresh %.2f s after the first write"
           % (f["lead"], f["cand"], f["sw_took"], f["sw_anycst"], f["sw_pg"], f["fresh_sw"]))
-    print("SIGKILL of %s (%d PIDs: Patroni, postgres, anycst-primary): writes unavailable: anycst %.1f s, "
-          "PostgreSQL (psql) %.1f s; POP fresh %.2f s after the first write; at the end "
+    print("SIGKILL of %s (%d PIDs: Patroni, postgres, anycst-primary): writes unavailable: "
+          "anycst %.1f s, PostgreSQL (psql) %.1f s; POP fresh %.2f s after the first write; at the end "
           "%.2f s; whole test %.0f s"
           % (f["victim"], f["killed"], f["kill_anycst"], f["kill_pg"], f["fresh_kill"], fresh_end,
              time.monotonic() - t_begin))
