@@ -84,6 +84,11 @@ api_store_error(struct api_resp *rs, int code, const char *detail)
 		api_error(rs, 503, "outcome unknown: the database connection was lost during the "
 		          "commit; read the zone again before retrying");
 		break;
+	case ERR_DB_DOWN:
+		/* nothing was written: a retry (on this node or another) is safe */
+		api_error(rs, 503, "database unavailable (no writable PostgreSQL server reachable, "
+		          "a failover may be under way); nothing was changed, retry");
+		break;
 	case ERR_DB_RETRY:
 		api_error(rs, 503, "the database kept refusing the change (serialization failures); "
 		          "retry");

@@ -157,6 +157,12 @@ db_retry(struct db *db)
 	return db->ops->retry(db);
 }
 
+bool
+db_down(struct db *db)
+{
+	return db->ops->down != NULL && db->ops->down(db);
+}
+
 int64_t
 db_last_id(struct db *db)
 {

@@ -164,7 +164,8 @@ int db_migrate(struct db *db, const char *path, char *err, size_t errcap);
 int db_writer_ready(struct db *db);
 
 /* A write transaction (waits for other writers on SQLite; on PostgreSQL the
- * store locks what it changes with DBQ_ZONE_LOCK).  0 or -EIO. */
+ * store locks what it changes with DBQ_ZONE_LOCK).  0, -EIO or ERR_DB_DOWN
+ * (PostgreSQL: no writable server reachable). */
 int db_begin(struct db *db);
 int db_begin_read(struct db *db);   /* a read snapshot, taken now */
 /* 0, -EIO, or ERR_DB_UNKNOWN: the connection was lost during COMMIT, the
@@ -183,8 +184,10 @@ void db_bind_blob(struct db_stmt *s, int i, const void *p, size_t n);
 /*
  * DB_ROW, DB_DONE, or -EEXIST (a unique key), -ENOENT (a foreign key),
  * ERR_DB_RETRY (a serialization failure or deadlock: the transaction is lost
- * and may be run again whole; db_retry() tells after the fact), -EIO
- * (anything else, a trigger's abort too; logged).
+ * and may be run again whole; db_retry() tells after the fact), ERR_DB_DOWN
+ * (the connection was lost, or the server is read-only now: db_down() tells
+ * after the fact; the next BEGIN connects again), -EIO (anything else, a
+ * trigger's abort too; logged).
  */
 int db_step(struct db_stmt *s);
 /* Steps a statement that returns no rows and resets it: 0 or as db_step. */
@@ -201,6 +204,10 @@ const char *db_col_text(struct db_stmt *s, int i);   /* NULL for NULL */
 
 /* The last statement or commit on `db` failed with ERR_DB_RETRY; cleared by db_begin. */
 bool db_retry(struct db *db);
+/* The last BEGIN or statement on `db` failed because no writable server could
+ * be reached or the connection was lost (PostgreSQL during a failover): the
+ * transaction is gone, nothing was written.  Cleared by db_begin. */
+bool db_down(struct db *db);
 
 int64_t db_last_id(struct db *db);   /* row id of the last insert */
 int64_t db_changes(struct db *db);   /* rows changed by the last statement */

@@ -35,6 +35,7 @@ struct db_ops {
 	int64_t (*last_id)(struct db *db);
 	int64_t (*changes)(struct db *db);
 	bool (*retry)(struct db *db);
+	bool (*down)(struct db *db);     /* NULL: false */
 	bool (*shared)(struct db *db);   /* NULL: false */
 	void (*wal_bound)(struct db *db, int64_t wal_max);
 	int64_t (*reprepares)(struct db *db);   /* NULL: 0 (PostgreSQL prepares once) */

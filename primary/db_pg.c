@@ -298,6 +298,8 @@ struct pg_db {
 	char *url;
 	bool readonly;
 	bool retry;           /* the last error was a serialization failure or deadlock */
+	bool down;            /* the last error was the connection's (see conn_error) */
+	bool stale;           /* the server went read-only: connect again at the next BEGIN */
 	int64_t last_id;
 	int64_t changes;
 	char err[256];
@@ -335,11 +337,52 @@ set_errmsg(struct pg_db *db, const char *what)
 	         (int)strcspn(m, "\n"), m);
 }
 
+/*
+ * TCP defaults a URL may override.  A lost machine sends no RST: without
+ * keepalives and a user timeout a request waiting on its server would hang
+ * for many minutes (the kernel's retransmissions), holding the writer.
+ */
+static const char *const tcp_kw[] = {"keepalives", "keepalives_idle", "keepalives_interval",
+                                     "keepalives_count", "tcp_user_timeout"};
+static const char *const tcp_val[] = {"1", "5", "2", "3", "10000"};
+#define TCP_DEFAULTS (sizeof(tcp_kw) / sizeof(tcp_kw[0]))
+
+/*
+ * The server's side of the same: a node that died (its machine lost) has its
+ * sessions, their row locks and its notifier lock dropped within seconds, not
+ * at the kernel's default two hours.  Only where the server's own setting is
+ * the default (postgresql.conf and the URL's options win); nothing on a unix
+ * socket.
+ */
+#define SERVER_KEEPALIVES "SELECT set_config(n, v, false) FROM (VALUES ('tcp_keepalives_idle', " \
+	"'5'), ('tcp_keepalives_interval', '2'), ('tcp_keepalives_count', '3'), " \
+	"('tcp_user_timeout', '10000')) s(n, v) WHERE (SELECT source FROM pg_settings " \
+	"WHERE name = n) = 'default'"
+
+/* Connects with `kw`/`val` (n used, room for TCP_DEFAULTS more), the TCP
+ * defaults added for the keywords not given. */
+static PGconn *
+connect_with(const char **kw, const char **val, size_t n, int expand)
+{
+	for (size_t i = 0; i < TCP_DEFAULTS; i++) {
+		bool given = false;
+		for (size_t k = 0; k < n && !given; k++)
+			given = strcmp(kw[k], tcp_kw[i]) == 0;
+		if (!given) {
+			kw[n] = tcp_kw[i];
+			val[n++] = tcp_val[i];
+		}
+	}
+	kw[n] = NULL;
+	val[n] = NULL;
+	return PQconnectdbParams(kw, val, expand);
+}
+
 /* A connection to one host of the URL (hosts[i], ports[i]), other options as in `opts`. */
 static PGconn *
 connect_one(PQconninfoOption *opts, const char *host, const char *port)
 {
-	const char *kw[64], *val[64];
+	const char *kw[64 + TCP_DEFAULTS], *val[64 + TCP_DEFAULTS];
 	size_t n = 0;
 	for (PQconninfoOption *o = opts; o->keyword != NULL && n < 62; o++) {
 		if (o->val == NULL || strcmp(o->keyword, "host") == 0 ||
@@ -354,9 +397,44 @@ connect_one(PQconninfoOption *opts, const char *host, const char *port)
 		kw[n] = "port";
 		val[n++] = port;
 	}
+	return connect_with(kw, val, n, 0);
+}
+
+/* The URL, every host tried by libpq, with the TCP defaults under it. */
+static PGconn *
+connect_url(const char *url)
+{
+	const char *kw[2 + TCP_DEFAULTS], *val[2 + TCP_DEFAULTS];
+	PQconninfoOption *opts = PQconninfoParse(url, NULL);
+	size_t n = 0;
+	/* the defaults first: with expand_dbname the URL's own values override them */
+	for (size_t i = 0; i < TCP_DEFAULTS; i++) {
+		bool given = false;
+		for (PQconninfoOption *o = opts; o != NULL && o->keyword != NULL && !given; o++)
+			given = o->val != NULL && strcmp(o->keyword, tcp_kw[i]) == 0;
+		if (!given) {
+			kw[n] = tcp_kw[i];
+			val[n++] = tcp_val[i];
+		}
+	}
+	PQconninfoFree(opts);
+	kw[n] = "dbname";
+	val[n++] = url;
 	kw[n] = NULL;
 	val[n] = NULL;
-	return PQconnectdbParams(kw, val, 0);
+	return PQconnectdbParams(kw, val, 1);
+}
+
+/* The server's keepalives on a new connection (see SERVER_KEEPALIVES). */
+static PGconn *
+server_keepalives(PGconn *c)
+{
+	PGresult *r = PQexec(c, SERVER_KEEPALIVES);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		log_warning(NULL, "store: PostgreSQL: cannot set the server's TCP keepalives: %.*s",
+		            (int)strcspn(PQerrorMessage(c), "\n"), PQerrorMessage(c));
+	PQclear(r);
+	return c;
 }
 
 /* The comma-separated item `i` of `list` into buf, or "" (or the one item when one). */
@@ -387,9 +465,9 @@ list_item(const char *list, size_t i, char *buf, size_t cap)
 PGconn *
 db_pg_connect(const char *url, char *err, size_t errcap)
 {
-	PGconn *c = PQconnectdb(url);
+	PGconn *c = connect_url(url);
 	if (c != NULL && PQstatus(c) == CONNECTION_OK)
-		return c;
+		return server_keepalives(c);
 	snprintf(err, errcap, "%.*s", c ? (int)strcspn(PQerrorMessage(c), "\n") : 13,
 	         c ? PQerrorMessage(c) : "out of memory");
 	PQconninfoOption *opts = PQconninfoParse(url, NULL);
@@ -421,7 +499,7 @@ db_pg_connect(const char *url, char *err, size_t errcap)
 		c = NULL;
 	}
 	PQconninfoFree(opts);
-	return c;
+	return c != NULL ? server_keepalives(c) : NULL;
 }
 
 /* Runs `sql` (no rows wanted). 0 or -EIO (logged, db->err). */
@@ -567,18 +645,53 @@ pg_writer_ready(struct db *b)
 	return 0;
 }
 
-/* BEGIN `sql`, connecting again first when the connection was lost. */
+/*
+ * The connection is of no more use for writes: lost (no SQLSTATE, class 08
+ * connection exception, 57P01-57P03 the server shutting down or starting up),
+ * or the server is read-only now (25006: a primary demoted in place, the
+ * URL's other hosts may hold the new one).  The transaction is gone, nothing
+ * was written; the next BEGIN connects again.
+ */
+static bool
+conn_error(struct pg_db *db, const char *code)
+{
+	if (PQstatus(db->c) != CONNECTION_OK || code == NULL || strncmp(code, "08", 2) == 0 ||
+	    strncmp(code, "57P0", 4) == 0)
+		return db->down = true;
+	if (strcmp(code, "25006") == 0) {
+		db->stale = true;
+		return db->down = true;
+	}
+	return false;
+}
+
+/*
+ * BEGIN `sql`, connecting again first when the connection was lost or its
+ * server went read-only.  ERR_DB_DOWN when no writable server answers (every
+ * host of a multi-host URL tried, see db_pg_connect): a failover under way.
+ */
 static int
 begin(struct pg_db *db, const char *sql)
 {
 	db->retry = false;
-	if ((db->c == NULL || PQstatus(db->c) != CONNECTION_OK) && pg_session(db) != 0) {
+	db->down = false;
+	if ((db->c == NULL || db->stale || PQstatus(db->c) != CONNECTION_OK) &&
+	    pg_session(db) != 0) {
 		log_error(NULL, "store: PostgreSQL: cannot connect: %s", db->err);
-		return -EIO;
+		db->down = true;
+		return ERR_DB_DOWN;
 	}
+	db->stale = false;
 	int ret = exec(db, sql);
-	if (ret != 0 && PQstatus(db->c) != CONNECTION_OK && pg_session(db) == 0)
-		ret = exec(db, sql);   /* the connection had gone while idle */
+	if (ret != 0 && PQstatus(db->c) != CONNECTION_OK) {
+		/* the connection had gone while idle */
+		if (pg_session(db) == 0)
+			ret = exec(db, sql);
+		if (ret != 0 && (db->c == NULL || PQstatus(db->c) != CONNECTION_OK)) {
+			db->down = true;
+			return ERR_DB_DOWN;
+		}
+	}
 	return ret;
 }
 
@@ -642,6 +755,7 @@ pg_q(struct db *b, enum db_qid id)
 		bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
 		if (!ok) {
 			set_errmsg(db, NULL);
+			conn_error(db, PQresultErrorField(r, PG_DIAG_SQLSTATE));
 			log_error(NULL, "store: cannot prepare query %d: %s", (int)id, db->err);
 		}
 		PQclear(r);
@@ -693,13 +807,18 @@ be(const unsigned char *p, int n)
 	return v;
 }
 
-/* The error of result `r` as db_step's code (db->retry, db->err set). */
+/* The error of result `r` as db_step's code (db->retry, db->down, db->err set). */
 static int
 step_error(struct pg_stmt *s, PGresult *r)
 {
 	struct pg_db *db = s->db;
 	const char *code = PQresultErrorField(r, PG_DIAG_SQLSTATE);
 	set_errmsg(db, NULL);
+	if (conn_error(db, code)) {
+		log_warning(NULL, "store: query %d: %s (the database is unavailable)", (int)s->id,
+		            db->err);
+		return ERR_DB_DOWN;
+	}
 	if (code != NULL && strcmp(code, "23505") == 0)
 		return -EEXIST;
 	if (code != NULL && strcmp(code, "23503") == 0)
@@ -833,6 +952,12 @@ pg_retry(struct db *b)
 }
 
 static bool
+pg_down(struct db *b)
+{
+	return D(b)->down;
+}
+
+static bool
 pg_shared(struct db *b)
 {
 	(void)b;
@@ -864,6 +989,7 @@ const struct db_ops db_pg_ops = {
 	.last_id = pg_last_id,
 	.changes = pg_changes,
 	.retry = pg_retry,
+	.down = pg_down,
 	.shared = pg_shared,
 	.wal_bound = NULL,
 	.reprepares = NULL,

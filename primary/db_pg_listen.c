@@ -4,7 +4,7 @@
  * own: it LISTENs on DB_PG_CHANNEL, hands each announcement of its schema
  * to the store, and holds a session advisory lock (one per schema) when it
  * can get it: the node holding it is the one that sends NOTIFY to the POPs.
- * A lost connection is made again every second; the store then reads
+ * A lost connection is made again every 250 ms; the store then reads
  * everything again, and the lock (released with the session) is tried for
  * again.
  */
@@ -23,6 +23,10 @@
 
 /* how often a node without the notifier lock tries for it, ms */
 #define LISTEN_TICK_MS 1000
+/* how often a lost listening connection is tried again, ms: after a failover
+ * the node that takes the notifier lock NOTIFYs the POPs at once, so this
+ * bounds how long a POP can lag the first writes on the new leader */
+#define LISTEN_RETRY_MS 250
 /* how long db_listen_start waits for the first connection, s */
 #define LISTEN_START_S 5
 
@@ -152,7 +156,7 @@ listen_main(void *arg)
 				set_ready(l);
 			if (c == NULL) {
 				first = false;
-				if (listen_wait(l, -1, LISTEN_TICK_MS))
+				if (listen_wait(l, -1, LISTEN_RETRY_MS))
 					break;
 				continue;
 			}

@@ -257,12 +257,13 @@ store_snap_open(struct store *st, struct store_snap **out)
 	sn->c = pool_get(st);
 	if (sn->c == NULL) {
 		free(sn);
-		return -EIO;
+		return db_shared(st->w) ? ERR_DB_DOWN : -EIO;   /* cannot connect */
 	}
 	if (db_begin_read(sn->c->db) != 0) {
+		int ret = db_down(sn->c->db) ? ERR_DB_DOWN : -EIO;
 		pool_put(st, sn->c);
 		free(sn);
-		return -EIO;
+		return ret;
 	}
 	*out = sn;
 	return 0;

@@ -249,6 +249,8 @@ w_fail(struct store *st, int ret)
 {
 	if (ret != 0 && ret != ERR_DB_UNKNOWN && db_retry(st->w))
 		ret = ERR_DB_RETRY;
+	else if (ret != 0 && ret != ERR_DB_UNKNOWN && db_down(st->w))
+		ret = ERR_DB_DOWN;   /* a failover under way: nothing was written */
 	w_rollback(st);
 	return ret;
 }

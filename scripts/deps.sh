@@ -12,7 +12,8 @@ python3 python3-dnspython python3-pytest python3-pytest-xdist
 wireguard-go wireguard-tools nftables iproute2 bird2
 nsd pdns-server pdns-backend-sqlite3 pdns-backend-pgsql dnsperf
 pebble certbot python3-certbot-dns-rfc2136 lego
-prometheus chromium chromium-driver python3-websocket"
+prometheus chromium chromium-driver python3-websocket
+patroni python3-etcd etcd-server etcd-client"
 
 # `make deb` (scripts/deps.sh deb) needs the packaging tools; `make test` does not.
 if [ "${1:-}" = deb ]; then

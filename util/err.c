@@ -28,6 +28,7 @@ err_str(int code)
 	case ERR_XFR: return "transfer content invalid";
 	case ERR_DB_RETRY: return "database serialization failure or deadlock";
 	case ERR_DB_UNKNOWN: return "database connection lost during commit: outcome unknown";
+	case ERR_DB_DOWN: return "database unavailable: no writable server reachable";
 	default: break;
 	}
 	if (code < 0 && code > ERR_BASE)

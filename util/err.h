@@ -31,6 +31,7 @@ enum {
 	ERR_XFR = -1017,             /* transfer content invalid */
 	ERR_DB_RETRY = -1018,        /* serialization failure or deadlock: run the change again */
 	ERR_DB_UNKNOWN = -1019,      /* connection lost during COMMIT: outcome unknown */
+	ERR_DB_DOWN = -1020,         /* no writable database server reachable: nothing done */
 	ERR_LAST = -1020,
 };
 

@@ -11,7 +11,7 @@ import urllib.parse
 
 import pytest
 
-from anycst_e2e import Primary, free_port, pg_database, pg_wanted
+from anycst_e2e import Primary, free_port, pg_database, pg_sql, pg_wanted
 
 Z = "lost.test."
 
@@ -87,3 +87,61 @@ def test_multi_host_login_refused_tries_the_next():
         stop.set()
         t.join(5)
         sock.close()
+
+
+def _own_database(name):
+    """A database of its own on the test server (its connections can be cut
+    and refused without touching the other tests'): (its URL, an admin URL)."""
+    admin = pg_database().split("&options=")[0]
+    pg_sql(admin, "DROP DATABASE IF EXISTS %s WITH (FORCE)" % name)
+    pg_sql(admin, "CREATE DATABASE %s" % name)
+    return admin.replace("/anycst?", "/%s?" % name, 1), admin
+
+
+def _cut(admin, name):
+    pg_sql(admin, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                  "WHERE datname = '%s' AND pid <> pg_backend_pid()" % name)
+
+
+@pytest.mark.skipif(not pg_wanted(), reason="PostgreSQL only (ANYCST_DB=pg)")
+def test_database_down_answers_503_and_read_only_server_left():
+    """During a failover no writable server answers: 503 "database unavailable"
+    (nothing changed, a retry is safe), not a 500; the next request connects
+    again.  A server that went read-only under an open connection (25006, a
+    primary demoted in place) is left at the next request for a writable one."""
+    name = "anycst_down_%d" % os.getpid()
+    url, admin = _own_database(name)
+    d = tempfile.mkdtemp(prefix="anycst-e2e-")
+    p = None
+    rr = [{"name": "a." + Z, "type": "A", "ttl": 60, "changetype": "REPLACE",
+           "records": [{"content": "192.0.2.8", "disabled": False}]}]
+    try:
+        p = Primary(d, db=url)
+        p.add_zone(Z)
+        s0 = p.serial(Z)
+        # no server lets us in: 503 for writes and reads
+        pg_sql(admin, "ALTER DATABASE %s ALLOW_CONNECTIONS false" % name)
+        _cut(admin, name)
+        st, _, body = p.call("PATCH", "/zones/" + Z, {"rrsets": rr})
+        assert st == 503, body
+        assert "database unavailable" in json.loads(body)["error"], body
+        st, _, body = p.call("GET", "/zones/" + Z)
+        assert st == 503, body
+        pg_sql(admin, "ALTER DATABASE %s ALLOW_CONNECTIONS true" % name)
+        p.patch(Z, rr)
+        assert p.serial(Z) == s0 + 1
+        # the server is read-only for the connection made next: 503, then left
+        pg_sql(admin, "ALTER DATABASE %s SET default_transaction_read_only = on" % name)
+        _cut(admin, name)
+        rr[0]["records"][0]["content"] = "192.0.2.9"
+        st, _, body = p.call("PATCH", "/zones/" + Z, {"rrsets": rr})
+        assert st == 503, body
+        assert "database unavailable" in json.loads(body)["error"], body
+        pg_sql(admin, "ALTER DATABASE %s RESET default_transaction_read_only" % name)
+        p.patch(Z, rr)
+        assert p.serial(Z) == s0 + 2
+        assert "database unavailable" in p.log() or "read-only" in p.log()
+    finally:
+        if p is not None:
+            p.stop()
+        pg_sql(admin, "DROP DATABASE IF EXISTS %s WITH (FORCE)" % name)

@@ -5,6 +5,8 @@ its daemons, peers, ports, waits and labs from here.
               tsig_file_args, ApiClient (the one HTTP client for the API), BIN, PFX,
               TOOLS (the test helpers of tools/, built into build/tools-bin)
     pg        ANYCST_DB=pg: a throwaway PostgreSQL, a schema per Primary (pg_database)
+    patroni   HaCluster: 3 etcd members + 3 Patroni nodes (PostgreSQL 15, synchronous
+              mode) on loopback for the HA test (imported on its own)
     daemons   Primary (anycst-primary + its API), Secondary (anycst-secondary),
               the shared TSIG key KEY_NAME/KEY_SECRET/KEYRING, assert_san_clean
     peers     Knot (knotd as our secondary's primary, or Knot.secondary() of our
