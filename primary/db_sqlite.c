@@ -250,10 +250,22 @@ struct sq_stmt {
 	sqlite3_stmt *h;
 };
 
+/* Transaction control, prepared once per connection like the queries (a
+ * change runs several: BEGIN, SAVEPOINT, RELEASE, COMMIT). */
+enum ctl { CTL_BEGIN_W, CTL_BEGIN_R, CTL_COMMIT, CTL_ROLLBACK, CTL_SP_SET, CTL_SP_RELEASE,
+           CTL_SP_UNDO, CTL_COUNT };
+
+static const char *const ctl_sql[CTL_COUNT] = {
+	[CTL_BEGIN_W] = "BEGIN IMMEDIATE", [CTL_BEGIN_R] = "BEGIN", [CTL_COMMIT] = "COMMIT",
+	[CTL_ROLLBACK] = "ROLLBACK", [CTL_SP_SET] = "SAVEPOINT change",
+	[CTL_SP_RELEASE] = "RELEASE change", [CTL_SP_UNDO] = "ROLLBACK TO change",
+};
+
 struct sq_db {
 	struct db base;
 	sqlite3 *h;
 	struct sq_stmt q[DBQ_COUNT];
+	sqlite3_stmt *ctl[CTL_COUNT];
 };
 
 #define D(x) ((struct sq_db *)(x))
@@ -269,6 +281,33 @@ exec(struct sq_db *db, const char *sql)
 		return -EIO;
 	}
 	return 0;
+}
+
+/* SQLite's allocation statistics take a process-wide mutex at every
+ * allocation, which the writer and the readers' threads then queue on; no
+ * one reads them, so they are off.  Only before SQLite initializes (the
+ * first open); later calls change nothing. */
+void
+db_sqlite_init(void)
+{
+	if (sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) != SQLITE_OK)
+		return;
+}
+
+/* Runs transaction control statement `id`: 0 or -EIO (logged). */
+static int
+ctl(struct sq_db *db, enum ctl id)
+{
+	sqlite3_stmt **s = &db->ctl[id];
+	if (*s == NULL && sqlite3_prepare_v2(db->h, ctl_sql[id], -1, s, NULL) != SQLITE_OK) {
+		log_error(NULL, "store: %s: %s", ctl_sql[id], sqlite3_errmsg(db->h));
+		return -EIO;
+	}
+	int rc = sqlite3_step(*s);
+	if (rc != SQLITE_DONE)
+		log_error(NULL, "store: %s: %s", ctl_sql[id], sqlite3_errmsg(db->h));
+	sqlite3_reset(*s);
+	return rc == SQLITE_DONE ? 0 : -EIO;
 }
 
 static int
@@ -308,6 +347,8 @@ sq_close(struct db *b)
 		return;
 	for (size_t i = 0; i < DBQ_COUNT; i++)
 		sqlite3_finalize(db->q[i].h);
+	for (size_t i = 0; i < CTL_COUNT; i++)
+		sqlite3_finalize(db->ctl[i]);
 	sqlite3_close(db->h);
 	free(db);
 }
@@ -384,7 +425,7 @@ sq_writer_ready(struct db *b)
 static int
 sq_begin(struct db *b)
 {
-	return exec(D(b), "BEGIN IMMEDIATE");
+	return ctl(D(b), CTL_BEGIN_W);
 }
 
 static struct db_stmt *sq_q(struct db *b, enum db_qid id);
@@ -392,7 +433,7 @@ static struct db_stmt *sq_q(struct db *b, enum db_qid id);
 static int
 sq_begin_read(struct db *b)
 {
-	if (exec(D(b), "BEGIN") != 0)
+	if (ctl(D(b), CTL_BEGIN_R) != 0)
 		return -EIO;
 	/* BEGIN is deferred: read once so the snapshot is taken now */
 	struct db_stmt *s = sq_q(b, DBQ_ZONE_BY_NAME);
@@ -407,13 +448,27 @@ sq_begin_read(struct db *b)
 static int
 sq_commit(struct db *b)
 {
-	return exec(D(b), "COMMIT");
+	return ctl(D(b), CTL_COMMIT);
 }
 
 static int
 sq_rollback(struct db *b)
 {
-	return exec(D(b), "ROLLBACK");
+	return ctl(D(b), CTL_ROLLBACK);
+}
+
+static int
+sq_savepoint(struct db *b, enum db_sp op)
+{
+	struct sq_db *db = D(b);
+	/* an I/O error or a full disk may have rolled the whole transaction back */
+	if (sqlite3_get_autocommit(db->h))
+		return -EIO;
+	if (op == DB_SP_SET)
+		return ctl(db, CTL_SP_SET);
+	if (op == DB_SP_UNDO && ctl(db, CTL_SP_UNDO) != 0)
+		return -EIO;
+	return ctl(db, CTL_SP_RELEASE);
 }
 
 static int64_t
@@ -548,6 +603,7 @@ const struct db_ops db_sqlite_ops = {
 	.begin_read = sq_begin_read,
 	.commit = sq_commit,
 	.rollback = sq_rollback,
+	.savepoint = sq_savepoint,
 	.q = sq_q,
 	.bind_i64 = sq_bind_i64,
 	.bind_text = sq_bind_text,

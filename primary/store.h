@@ -678,6 +678,8 @@ struct store_stats {
 	uint64_t zones, records, journal_entries;
 	int64_t last_commit;    /* Unix seconds, 0 when none since start */
 	uint64_t commits;       /* since start */
+	uint64_t groups;        /* transactions that committed several changes (group commit) */
+	uint64_t grouped;       /* the changes committed in them */
 };
 int store_stats(struct store *st, struct store_stats *out);
 /*
