@@ -294,6 +294,25 @@ db_sqlite_init(void)
 		return;
 }
 
+/* How long a connection waits for a lock another holds (the checkpointer's
+ * RESTART or TRUNCATE holds the write lock while readers finish), in steps of
+ * BUSY_STEP_US: SQLite's own busy timeout sleeps 1, 2, 5, 10, 15 ... ms
+ * between tries, so a writer slept on long after a lock of a few ms ended
+ * while every change queued behind it. */
+#define BUSY_WAIT_MS 10000
+#define BUSY_STEP_US 200
+
+static int
+busy_wait(void *arg, int n)
+{
+	(void)arg;
+	if ((int64_t)n * BUSY_STEP_US >= (int64_t)BUSY_WAIT_MS * 1000)
+		return 0;
+	struct timespec ts = {0, BUSY_STEP_US * 1000};
+	nanosleep(&ts, NULL);
+	return 1;
+}
+
 /* Runs transaction control statement `id`: 0 or -EIO (logged). */
 static int
 ctl(struct sq_db *db, enum ctl id)
@@ -323,7 +342,7 @@ sq_open_raw(const char *path, bool create, bool readonly, struct sq_db **out)
 	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
 	if (sqlite3_open_v2(path, &db->h, flags, NULL) != SQLITE_OK)
 		return -EIO;
-	sqlite3_busy_timeout(db->h, 10000);
+	sqlite3_busy_handler(db->h, busy_wait, NULL);
 	sqlite3_extended_result_codes(db->h, 1);
 	if (readonly && exec(db, "PRAGMA query_only = 1") != 0)
 		return -EIO;
@@ -419,6 +438,9 @@ sq_migrate(struct db *b, const char *path, char *err, size_t errcap)
 static int
 sq_writer_ready(struct db *b)
 {
+	/* a WAL started over keeps at most this much of its file (ckpt_passive) */
+	if (exec(D(b), "PRAGMA journal_size_limit = 8388608") != 0)
+		return -EIO;
 	return exec(D(b), "PRAGMA wal_autocheckpoint = 0");
 }
 
@@ -624,7 +646,7 @@ const struct db_ops db_sqlite_ops = {
 
 /* ---- the checkpointer ------------------------------------------------------------ */
 
-/* WAL frames (pages) past which the checkpointer truncates the WAL. */
+/* WAL frames (pages) past which the checkpointer starts the WAL over. */
 #define CKPT_TRUNCATE_FRAMES 1024
 #define CKPT_BUSY_MS 50
 /* How long the writer's truncation over the bound waits for readers and
@@ -665,16 +687,24 @@ ckpt_wait(struct db_ckpt *ck)
 /*
  * PASSIVE copies back what no reader still needs, never blocking anyone;
  * under a steady stream of writes SQLite may never start the WAL over, so
- * past CKPT_TRUNCATE_FRAMES, all copied, it truncates (waiting at most
- * CKPT_BUSY_MS).
+ * past CKPT_TRUNCATE_FRAMES, all copied, it starts it over (RESTART, waiting
+ * at most CKPT_BUSY_MS): the writers then overwrite the file's first pages
+ * (cached) instead of growing a truncated file page by page, which costs
+ * the writer an allocation per page.  Once no frame came since the last
+ * tick, all copied, it truncates the file (the writers are idle).
+ * `*last`: the frames seen at the last tick.
  */
 static void
-ckpt_passive(struct sq_db *db)
+ckpt_passive(struct sq_db *db, int *last)
 {
 	int nlog = 0, nckpt = 0;
 	sqlite3_wal_checkpoint_v2(db->h, NULL, SQLITE_CHECKPOINT_PASSIVE, &nlog, &nckpt);
-	if (nlog >= CKPT_TRUNCATE_FRAMES && nckpt == nlog)
+	bool all = nlog > 0 && nckpt == nlog;
+	if (all && nlog == *last)
 		sqlite3_wal_checkpoint_v2(db->h, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+	else if (all && nlog >= CKPT_TRUNCATE_FRAMES)
+		sqlite3_wal_checkpoint_v2(db->h, NULL, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
+	*last = nlog;
 }
 
 static int64_t
@@ -736,8 +766,9 @@ ckpt_main(void *arg)
 	if (exec(db, "PRAGMA journal_mode") != 0)
 		log_warning(NULL, "store: the WAL checkpointer cannot read the database");
 	sqlite3_busy_timeout(db->h, CKPT_BUSY_MS);
+	int last = 0;
 	while (!ckpt_wait(ck))
-		ckpt_passive(db);
+		ckpt_passive(db, &last);
 	/* a last full checkpoint at shutdown keeps the WAL small */
 	sqlite3_busy_timeout(db->h, 10000);
 	sqlite3_wal_checkpoint_v2(db->h, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);

@@ -240,6 +240,8 @@ void put32(uint8_t *p, uint32_t v);
 /* Replaces z's update_policy.  0, -EINVAL (err names the rule), -EIO. */
 int upolicy_write(struct store *st, const struct store_zone *z,
                   const struct store_upolicy_rule *rules, size_t n, char *err, size_t errcap);
+/* Whether `key` is in z's update_tsig_key_ids: 0, -EACCES, -EIO. */
+int upolicy_key(struct store *st, const struct store_zone *z, const char *key);
 /* Whether `key` may UPDATE z with `ops`: 0, -EACCES (not in update_tsig_key_ids),
  * -EPERM (an op outside its rules, err), -ENOMEM, -EIO. */
 int upolicy_check(struct store *st, const struct store_zone *z, const char *key,

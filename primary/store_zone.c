@@ -157,6 +157,12 @@ patch_body(struct store *st, struct w_job *j)
 		set_err(p->err, p->errcap, "the catalog zone '%s' is maintained by the server", z.text);
 		return -EPERM;
 	}
+	/* a key not granted this zone learns nothing of it (no prerequisite runs) */
+	if (p->ukey != NULL) {
+		ret = upolicy_key(st, &z, p->ukey);
+		if (ret != 0)
+			return ret;
+	}
 	if (p->if_match != NULL && *p->if_match != z.serial) {
 		set_err(p->err, p->errcap, "zone '%s' changed: serial is %u, If-Match asked for %u",
 		        z.text, z.serial, *p->if_match);

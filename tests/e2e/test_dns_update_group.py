@@ -116,3 +116,32 @@ def test_concurrent_updates_each_own_serial_and_journal_entry():
             if k is not None:
                 k.stop()
             p.stop()
+
+
+def test_key_not_granted_learns_nothing_from_prerequisites():
+    """The zone's grant is checked first in the change's transaction: a key not
+    in update_tsig_key_ids gets NOTAUTH whether its prerequisite would hold or
+    fail (YXDOMAIN would tell that the name exists)."""
+    with TmpDir() as tmp:
+        p = Primary(tmp)
+        try:
+            p.add_zone(ZONE)
+            us = p.add_key(UPD_KEY)
+            other = p.add_key("other-key.")
+            p.api("PUT", "/zones/" + ZONE, {"update_tsig_key_ids": [UPD_KEY]})
+            start = p.serial(ZONE)
+            for key, secret, want in (("other-key.", other, dns.rcode.NOTAUTH),
+                                      (UPD_KEY, us, dns.rcode.YXDOMAIN)):
+                for name in ("ns1", "free"):
+                    u = dns.update.Update(ZONE, keyring=dns.tsigkeyring.from_text(
+                        {key: ("hmac-sha256", secret)}), keyname=key,
+                        keyalgorithm=dns.tsig.HMAC_SHA256)
+                    u.absent(name)
+                    u.add("x-" + name, 60, "TXT", '"x"')
+                    r = dns.query.tcp(u, "127.0.0.1", port=p.xfr_port, timeout=10)
+                    exp = want if (name == "ns1" or want == dns.rcode.NOTAUTH) \
+                        else dns.rcode.NOERROR
+                    assert r.rcode() == exp, (key, name, dns.rcode.to_text(r.rcode()))
+            assert p.serial(ZONE) == start + 1   # only the granted key's free name
+        finally:
+            p.stop()
