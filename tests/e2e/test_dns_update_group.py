@@ -15,7 +15,8 @@ import dns.tsig
 import dns.tsigkeyring
 import dns.update
 
-from anycst_e2e import Knot, Primary, TmpDir, axfr_set, export_set, free_port, wait_until
+from anycst_e2e import (Knot, Primary, TmpDir, assert_san_clean, axfr_set, export_set,
+                        free_port, wait_until)
 
 ZONE = "grp.example."
 XFR_KEY = "xfr-key."
@@ -116,6 +117,7 @@ def test_concurrent_updates_each_own_serial_and_journal_entry():
             if k is not None:
                 k.stop()
             p.stop()
+        assert_san_clean(p.log())
 
 
 def test_key_not_granted_learns_nothing_from_prerequisites():
@@ -145,3 +147,4 @@ def test_key_not_granted_learns_nothing_from_prerequisites():
             assert p.serial(ZONE) == start + 1   # only the granted key's free name
         finally:
             p.stop()
+        assert_san_clean(p.log())
