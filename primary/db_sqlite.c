@@ -439,7 +439,7 @@ static int
 sq_writer_ready(struct db *b)
 {
 	/* a WAL started over keeps at most this much of its file (ckpt_passive) */
-	if (exec(D(b), "PRAGMA journal_size_limit = 8388608") != 0)
+	if (exec(D(b), "PRAGMA journal_size_limit = 25165824") != 0)
 		return -EIO;
 	return exec(D(b), "PRAGMA wal_autocheckpoint = 0");
 }
@@ -647,7 +647,7 @@ const struct db_ops db_sqlite_ops = {
 /* ---- the checkpointer ------------------------------------------------------------ */
 
 /* WAL frames (pages) past which the checkpointer starts the WAL over. */
-#define CKPT_TRUNCATE_FRAMES 1024
+#define CKPT_RESTART_FRAMES 4096
 #define CKPT_BUSY_MS 50
 /* How long the writer's truncation over the bound waits for readers and
  * for a checkpoint of the checkpointer in progress. */
@@ -687,22 +687,26 @@ ckpt_wait(struct db_ckpt *ck)
 /*
  * PASSIVE copies back what no reader still needs, never blocking anyone;
  * under a steady stream of writes SQLite may never start the WAL over, so
- * past CKPT_TRUNCATE_FRAMES, all copied, it starts it over (RESTART, waiting
- * at most CKPT_BUSY_MS): the writers then overwrite the file's first pages
+ * past `restart` frames, all copied, it starts it over (RESTART, waiting at
+ * most CKPT_BUSY_MS): the writers then overwrite the file's first pages
  * (cached) instead of growing a truncated file page by page, which costs
- * the writer an allocation per page.  Once no frame came since the last
- * tick, all copied, it truncates the file (the writers are idle).
- * `*last`: the frames seen at the last tick.
+ * the writer an allocation per page.  A RESTART holds the write lock while
+ * it copies the last frames, syncs the database file and waits for the
+ * readers (a few ms, tens on a busy disk): every change waits, which is why
+ * it comes only every `restart` frames (CKPT_RESTART_FRAMES, 16 MiB; at
+ * 1024 it came at every tick under a stream of UPDATEs and made their p99).
+ * Once no frame came since the last tick, all copied, it truncates the file
+ * (the writers are idle).  `*last`: the frames seen at the last tick.
  */
 static void
-ckpt_passive(struct sq_db *db, int *last)
+ckpt_passive(struct sq_db *db, int *last, int restart)
 {
 	int nlog = 0, nckpt = 0;
 	sqlite3_wal_checkpoint_v2(db->h, NULL, SQLITE_CHECKPOINT_PASSIVE, &nlog, &nckpt);
 	bool all = nlog > 0 && nckpt == nlog;
 	if (all && nlog == *last)
 		sqlite3_wal_checkpoint_v2(db->h, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
-	else if (all && nlog >= CKPT_TRUNCATE_FRAMES)
+	else if (all && nlog >= restart)
 		sqlite3_wal_checkpoint_v2(db->h, NULL, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
 	*last = nlog;
 }
@@ -767,8 +771,14 @@ ckpt_main(void *arg)
 		log_warning(NULL, "store: the WAL checkpointer cannot read the database");
 	sqlite3_busy_timeout(db->h, CKPT_BUSY_MS);
 	int last = 0;
+	/* a quarter of the WAL's bound, so the writer's truncation at half of it
+	 * stays the exception */
+	int64_t quarter = ck->wal_max / 4 / 4096;
+	int restart = quarter < CKPT_RESTART_FRAMES ? (int)quarter : CKPT_RESTART_FRAMES;
+	if (restart < 64)
+		restart = 64;
 	while (!ckpt_wait(ck))
-		ckpt_passive(db, &last);
+		ckpt_passive(db, &last, restart);
 	/* a last full checkpoint at shutdown keeps the WAL small */
 	sqlite3_busy_timeout(db->h, 10000);
 	sqlite3_wal_checkpoint_v2(db->h, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
