@@ -5,7 +5,9 @@
  *
  * One writer connection guarded by `wmu`: a write request takes the mutex,
  * runs one write transaction and releases it, so writers queue instead of
- * failing as busy.  Readers take a connection from a pool and hold a read
+ * failing as busy.  Zone changes (PATCH, DNS UPDATE) queue to the group
+ * commit instead (store_txn.c w_group): those waiting are written together,
+ * a savepoint each, one commit.  Readers take a connection from a pool and hold a read
  * transaction (a stable snapshot).
  *
  * A change (PATCH, create, catalog update) is applied in three phases inside
