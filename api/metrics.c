@@ -122,6 +122,12 @@ api_metrics(struct api_req *r, struct api_resp *rs, const char *id)
 	        s.journal_entries);
 	strbuf_printf(&b, "# HELP anycst_commits_total Committed changes since start.\n"
 	            "# TYPE anycst_commits_total counter\nanycst_commits_total %" PRIu64 "\n", s.commits);
+	strbuf_printf(&b, "# HELP anycst_group_commits_total Transactions that committed several "
+	            "changes at once (group commit).\n# TYPE anycst_group_commits_total counter\n"
+	            "anycst_group_commits_total %" PRIu64 "\n", s.groups);
+	strbuf_printf(&b, "# HELP anycst_group_commit_changes_total Changes committed in those "
+	            "transactions.\n# TYPE anycst_group_commit_changes_total counter\n"
+	            "anycst_group_commit_changes_total %" PRIu64 "\n", s.grouped);
 	strbuf_printf(&b, "# HELP anycst_last_commit_timestamp_seconds Time of the last commit.\n"
 	            "# TYPE anycst_last_commit_timestamp_seconds gauge\n"
 	            "anycst_last_commit_timestamp_seconds %" PRId64 "\n", s.last_commit);

@@ -46,6 +46,12 @@ db_writer_ready(struct db *db)
 	return db->ops->writer_ready(db);
 }
 
+void
+db_init(void)
+{
+	db_sqlite_init();
+}
+
 int
 db_begin(struct db *db)
 {
@@ -68,6 +74,12 @@ int
 db_rollback(struct db *db)
 {
 	return db->ops->rollback(db);
+}
+
+int
+db_savepoint(struct db *db, enum db_sp op)
+{
+	return db->ops->savepoint(db, op);
 }
 
 struct db_stmt *

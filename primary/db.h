@@ -143,6 +143,9 @@ enum db_qid {
 #define DB_DONE 0
 #define DB_ROW 1
 
+/* Process-wide engine settings: once, before the first db_open, from one thread. */
+void db_init(void);
+
 /* `path` names a PostgreSQL database (a postgresql:// or postgres:// URL). */
 bool db_is_pg(const char *path);
 
@@ -172,6 +175,15 @@ int db_begin_read(struct db *db);   /* a read snapshot, taken now */
  * change may or may not have been committed. */
 int db_commit(struct db *db);
 int db_rollback(struct db *db);
+/* Savepoints inside a write transaction: one change of several committed
+ * together (the store's group commit) is undone alone when it fails. */
+enum db_sp {
+	DB_SP_SET,       /* SAVEPOINT */
+	DB_SP_RELEASE,   /* keeps what was written since the savepoint */
+	DB_SP_UNDO,      /* rolls back to the savepoint and releases it */
+};
+/* 0, or -EIO (also when the transaction itself is gone: run it all again). */
+int db_savepoint(struct db *db, enum db_sp op);
 /* How often the cached statements were re-prepared by the engine (for tests:
  * a plan that re-prepares at every binding parses its SQL at every step). */
 int64_t db_reprepares(struct db *db);

@@ -21,6 +21,7 @@ struct db_ops {
 	int (*begin_read)(struct db *db);
 	int (*commit)(struct db *db);
 	int (*rollback)(struct db *db);
+	int (*savepoint)(struct db *db, enum db_sp op);
 	struct db_stmt *(*q)(struct db *db, enum db_qid id);
 	void (*bind_i64)(struct db_stmt *s, int i, int64_t v);
 	void (*bind_text)(struct db_stmt *s, int i, const char *v);
@@ -62,6 +63,9 @@ struct pg_conn *db_pg_connect(const char *url, char *err, size_t errcap);
 struct db_listen *db_pg_listen_start(const char *url, db_listen_fn fn, db_leader_fn leader,
                                      void *ctx);
 void db_pg_listen_stop(struct db_listen *l);
+
+/* SQLite's process-wide settings, before the first connection (db_init). */
+void db_sqlite_init(void);
 
 /* The SQLite checkpointer (db_ckpt_start/stop for a SQLite path). */
 struct db_ckpt *db_sqlite_ckpt_start(const char *path, int64_t wal_max);

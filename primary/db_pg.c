@@ -743,6 +743,20 @@ pg_rollback(struct db *b)
 	return exec(db, "ROLLBACK");
 }
 
+static int
+pg_savepoint(struct db *b, enum db_sp op)
+{
+	struct pg_db *db = D(b);
+	if (PQstatus(db->c) != CONNECTION_OK)
+		return -EIO;
+	if (op == DB_SP_SET)
+		return exec(db, "SAVEPOINT change");
+	/* after a failed statement only ROLLBACK TO brings the transaction back */
+	if (op == DB_SP_UNDO && exec(db, "ROLLBACK TO SAVEPOINT change") != 0)
+		return -EIO;
+	return exec(db, "RELEASE SAVEPOINT change");
+}
+
 static struct db_stmt *
 pg_q(struct db *b, enum db_qid id)
 {
@@ -975,6 +989,7 @@ const struct db_ops db_pg_ops = {
 	.begin_read = pg_begin_read,
 	.commit = pg_commit,
 	.rollback = pg_rollback,
+	.savepoint = pg_savepoint,
 	.q = pg_q,
 	.bind_i64 = pg_bind_i64,
 	.bind_text = pg_bind_text,

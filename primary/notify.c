@@ -112,6 +112,7 @@ struct notify {
 	bool stop;
 	struct target *targets[NOTIFY_MAX_TARGETS];   /* NULL: free slot */
 	unsigned ntargets;        /* slots in use are below this */
+	unsigned live;            /* targets in use; read by notify_zone (atomic) */
 	struct entry **buckets;   /* (zone, target) hash, nbuckets a power of 2 */
 	size_t nbuckets, nentries;
 	struct entry **ids;       /* NOTIFY_ID_BUCKETS chains by message id */
@@ -190,12 +191,17 @@ submit(struct notify *n, struct req *r)
 	}
 	bool sync = r->sync;   /* an async r is the thread's once queued */
 	pthread_mutex_lock(&n->lock);
+	/* the thread takes the whole queue after each wake-up: a queue that was
+	 * not empty has a wake-up pending, so a burst of commits wakes it once */
+	bool wake = n->queue == NULL;
 	*n->qtail = r;
 	n->qtail = &r->next;
 	pthread_mutex_unlock(&n->lock);
-	uint64_t one = 1;
-	ssize_t w = write(n->evfd, &one, sizeof(one));
-	(void)w;
+	if (wake) {
+		uint64_t one = 1;
+		ssize_t w = write(n->evfd, &one, sizeof(one));
+		(void)w;
+	}
 	if (!sync)
 		return 0;
 	pthread_mutex_lock(&n->lock);
@@ -262,6 +268,9 @@ notify_target_remove(struct notify *n, int target)
 int
 notify_zone_to(struct notify *n, const uint8_t *zone, int target, bool now)
 {
+	/* no target: nothing to send, and the thread is not woken at every commit */
+	if (target < 0 && __atomic_load_n(&n->live, __ATOMIC_ACQUIRE) == 0)
+		return 0;
 	struct req *r = calloc(1, sizeof(*r));
 	if (r == NULL)
 		return -ENOMEM;
@@ -571,6 +580,7 @@ target_add(struct notify *n, struct target *t)
 		n->targets[i] = t;
 		if (i >= n->ntargets)
 			n->ntargets = i + 1;
+		__atomic_add_fetch(&n->live, 1, __ATOMIC_RELEASE);
 		return (int)i;
 	}
 	free(t);
@@ -593,6 +603,7 @@ target_remove(struct notify *n, int i)
 	explicit_bzero(n->targets[i], sizeof(*n->targets[i]));
 	free(n->targets[i]);
 	n->targets[i] = NULL;
+	__atomic_sub_fetch(&n->live, 1, __ATOMIC_RELEASE);
 }
 
 static void

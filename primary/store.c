@@ -5,7 +5,9 @@
  *
  * One writer connection guarded by `wmu`: a write request takes the mutex,
  * runs one write transaction and releases it, so writers queue instead of
- * failing as busy.  Readers take a connection from a pool and hold a read
+ * failing as busy.  Zone changes (PATCH, DNS UPDATE) queue to the group
+ * commit instead (store_txn.c w_group): those waiting are written together,
+ * a savepoint each, one commit.  Readers take a connection from a pool and hold a read
  * transaction (a stable snapshot).
  *
  * A change (PATCH, create, catalog update) is applied in three phases inside
@@ -137,6 +139,7 @@ store_notifier(struct store *st)
 int
 store_open(const struct store_opts *o, struct store **out, char *err, size_t errcap)
 {
+	db_init();
 	struct store *st = calloc(1, sizeof(*st));
 	if (st == NULL)
 		return -ENOMEM;
@@ -146,6 +149,7 @@ store_open(const struct store_opts *o, struct store **out, char *err, size_t err
 	pthread_mutex_init(&st->heard_mu, NULL);
 	pthread_mutex_init(&st->jobs_mu, NULL);
 	pthread_mutex_init(&st->audit_mu, NULL);
+	pthread_mutex_init(&st->gmu, NULL);
 	st->bulk_min = o->dnssec_background_min ? o->dnssec_background_min : 1000;
 	arena_init(&st->arena, 64 * 1024);
 	st->journal_keep = o->journal_keep ? o->journal_keep : STORE_JOURNAL_KEEP_DEFAULT;
@@ -235,6 +239,7 @@ store_close(struct store *st)
 	pthread_mutex_destroy(&st->heard_mu);
 	pthread_mutex_destroy(&st->jobs_mu);
 	pthread_mutex_destroy(&st->audit_mu);
+	pthread_mutex_destroy(&st->gmu);
 	free(st->path);
 	free(st);
 }
@@ -539,6 +544,8 @@ store_stats(struct store *st, struct store_stats *out)
 	pthread_mutex_lock(&st->stats_mu);
 	out->last_commit = st->last_commit;
 	out->commits = st->commits;
+	out->groups = st->groups;
+	out->grouped = st->grouped;
 	pthread_mutex_unlock(&st->stats_mu);
 	return ret;
 }

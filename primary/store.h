@@ -273,6 +273,9 @@ typedef int (*store_tsig_fn)(void *ctx, const struct store_tsig_key *k);
 
 /* Key by name (trailing dot optional, any case).  0, -ENOENT, -EIO. */
 int store_snap_tsig_key(struct store_snap *sn, const char *name, struct store_tsig_key *out);
+/* store_snap_tsig_key outside a snapshot (one read; TSIG verification of
+ * every request).  0, -ENOENT, -EIO. */
+int store_tsig_key_get(struct store *st, const char *name, struct store_tsig_key *out);
 int store_snap_tsig_keys(struct store_snap *sn, store_tsig_fn fn, void *ctx);
 /* The keys in a zone's master_tsig_key_ids (allowed to transfer it). */
 int store_snap_zone_tsig_keys(struct store_snap *sn, const struct store_zone *z,
@@ -706,6 +709,8 @@ struct store_stats {
 	uint64_t zones, records, journal_entries;
 	int64_t last_commit;    /* Unix seconds, 0 when none since start */
 	uint64_t commits;       /* since start */
+	uint64_t groups;        /* transactions that committed several changes (group commit) */
+	uint64_t grouped;       /* the changes committed in them */
 };
 int store_stats(struct store *st, struct store_stats *out);
 /*

@@ -22,9 +22,8 @@ store_audit_arm(struct store *st, struct store_audit_arm *a)
 	pthread_mutex_unlock(&st->audit_mu);
 }
 
-/* The calling thread's arm, NULL when none. */
-static struct store_audit_arm *
-armed_self(struct store *st)
+struct store_audit_arm *
+audit_arm_self(struct store *st)
 {
 	pthread_t self = pthread_self();
 	pthread_mutex_lock(&st->audit_mu);
@@ -37,9 +36,9 @@ armed_self(struct store *st)
 
 /* The zone and serials of this transaction's change into a->row. */
 static void
-audit_from_pending(struct store *st, struct store_audit_arm *a)
+audit_from_pending(struct store *st, struct store_audit_arm *a, size_t from)
 {
-	for (size_t i = 0; i < st->npending; i++) {
+	for (size_t i = from; i < st->npending; i++) {
 		const struct pending *h = &st->pending[i];
 		if (h->kind == STORE_CATALOG_CHANGED)
 			continue;
@@ -70,15 +69,11 @@ bind_row(struct db_stmt *s, const struct store_audit *a)
 }
 
 int
-audit_in_txn(struct store *st, struct store_audit_arm **out)
+audit_write(struct store *st, struct store_audit_arm *a, size_t from)
 {
-	struct store_audit_arm *a = armed_self(st);
-	*out = a;
-	if (a == NULL)
-		return 0;
 	if (a->id == 0)
 		a->row.serials = false;   /* a retried first transaction: its own serials */
-	audit_from_pending(st, a);
+	audit_from_pending(st, a, from);
 	struct db_stmt *s = db_q(st->w, a->id == 0 ? DBQ_AUDIT_INSERT : DBQ_AUDIT_UPDATE);
 	if (s == NULL)
 		return -EIO;
@@ -95,6 +90,15 @@ audit_in_txn(struct store *st, struct store_audit_arm **out)
 		return -EIO;
 	a->tentative = a->id != 0 ? a->id : db_last_id(st->w);
 	return 0;
+}
+
+int
+audit_in_txn(struct store *st, struct store_audit_arm **out)
+{
+	struct store_audit_arm *a = st->cur_arm_set ? st->cur_arm : audit_arm_self(st);
+	st->cur_arm_set = false;
+	*out = a;
+	return a != NULL ? audit_write(st, a, 0) : 0;
 }
 
 void

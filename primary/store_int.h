@@ -60,8 +60,30 @@ struct pending {
 	enum store_change kind;
 };
 
-/* A write transaction changes at most one zone and the catalog zone. */
-#define PENDING_MAX 2
+/* Changes committed together by the group commit (w_group), at most. */
+#define GROUP_MAX 16
+/* A change touches at most one zone and the catalog zone. */
+#define PENDING_MAX (2 * GROUP_MAX)
+
+/*
+ * One change queued to the group commit (w_group).  `body` runs it inside
+ * the open write transaction (never commits): 0, or an error after which the
+ * change's writes are undone.  `committed` (may be NULL) runs after the
+ * commit for a change whose body returned 0, with the writer released.
+ */
+struct w_job {
+	int (*body)(struct store *st, struct w_job *j);
+	void (*committed)(struct store *st, struct w_job *j);
+	/* the owner's armed audit row (NULL: none), written with its change
+	 * whichever thread writes the group */
+	struct store_audit_arm *arm;
+	/* w_group's, under the store's gmu */
+	int ret;
+	bool done;                 /* written (or failed): ret is its result */
+	bool lead;                 /* its thread writes the next group */
+	pthread_cond_t cv;         /* its thread waits here for done or lead */
+	struct w_job *next;
+};
 
 struct store {
 	struct db *w;                 /* the writer, under wmu */
@@ -88,6 +110,14 @@ struct store {
 	/* filled during a write transaction, sent after it */
 	struct pending pending[PENDING_MAX];
 	size_t npending;
+	/* the group commit (w_group): changes queued to whichever thread writes */
+	pthread_mutex_t gmu;
+	struct w_job *gqueue, *gtail;   /* waiting, in arrival order */
+	bool gleader;                   /* a thread is writing a group */
+	bool grouping;                  /* under wmu: a group is being written */
+	int64_t trims[GROUP_MAX];       /* zones whose journal its commit trims */
+	size_t ntrims;
+	uint64_t groups, grouped;       /* groups of several changes, their changes (stats_mu) */
 	struct arena arena;           /* scratch of the current write */
 	uint8_t kek[32];              /* seals DNSSEC private keys (--dnssec-key-file) */
 	uint32_t sig_validity;        /* RRSIG validity, seconds */
@@ -105,6 +135,10 @@ struct store {
 	struct keycache *keycache;    /* opened private keys (store_keycache.c), under wmu */
 	pthread_mutex_t audit_mu;     /* the armed audit rows (store_audit.c) */
 	struct store_audit_arm *armed;
+	/* under wmu: the arm of the change being written for another thread
+	 * (w_group), taken by audit_in_txn instead of the calling thread's */
+	struct store_audit_arm *cur_arm;
+	bool cur_arm_set;
 };
 
 /* Lower-case wire copy of a name and its lookup key. */
@@ -174,6 +208,25 @@ int w_fail(struct store *st, int ret);
 #define STORE_RETRIES 5
 void w_rollback(struct store *st);
 int w_commit(struct store *st);
+/*
+ * Runs job `j` (see struct w_job) through the group commit and returns its
+ * result.  Changes queued while another group is being written are written
+ * together in one transaction, each in a savepoint of its own and in arrival
+ * order (each sees the ones before), with one commit; a change that fails
+ * with an answer (-ECANCELED, -EPERM, -EACCES, -EINVAL, -ENOENT, -ESTALE)
+ * is undone alone.  Any other failure, or a failed commit, rolls the group
+ * back and runs each change alone, as w_begin / body / w_commit with
+ * ERR_DB_RETRY retried, so one change cannot fail another.  Returns only
+ * after the change was committed (or failed).
+ */
+int w_group(struct store *st, struct w_job *j);
+/*
+ * Trims zone `zid`'s journal to --journal-keep entries (and
+ * --journal-keep-age) inside the write transaction: at once, or in a group
+ * once per zone before its commit (the trim walks the zone's last
+ * journal_keep entries, so a group pays for it once).  0 or a db error.
+ */
+int journal_trim(struct store *st, int64_t zid);
 /* Commits a write that is no zone change (the audit log): no listener, not in the stats. */
 int w_commit_quiet(struct store *st);
 
@@ -184,6 +237,11 @@ int w_commit_quiet(struct store *st);
  * commit; NULL when the thread has none).  0 or -EIO.
  */
 int audit_in_txn(struct store *st, struct store_audit_arm **out);
+/* The calling thread's armed audit row, NULL when none. */
+struct store_audit_arm *audit_arm_self(struct store *st);
+/* Arm `a`'s row written from the commit events from index `from` on (a
+ * change in a group); 0 or -EIO.  audit_committed once it commits. */
+int audit_write(struct store *st, struct store_audit_arm *a, size_t from);
 /* After the commit: the row of audit_in_txn's arm stands. */
 void audit_committed(struct store_audit_arm *a);
 /* Queues the commit event of `zone` (sent by w_commit). */
@@ -206,6 +264,8 @@ void put32(uint8_t *p, uint32_t v);
 /* Replaces z's update_policy.  0, -EINVAL (err names the rule), -EIO. */
 int upolicy_write(struct store *st, const struct store_zone *z,
                   const struct store_upolicy_rule *rules, size_t n, char *err, size_t errcap);
+/* Whether `key` is in z's update_tsig_key_ids: 0, -EACCES, -EIO. */
+int upolicy_key(struct store *st, const struct store_zone *z, const char *key);
 /* Whether `key` may UPDATE z with `ops`: 0, -EACCES (not in update_tsig_key_ids),
  * -EPERM (an op outside its rules, err), -ENOMEM, -EIO. */
 int upolicy_check(struct store *st, const struct store_zone *z, const char *key,

@@ -102,26 +102,8 @@ journal_write(struct store *st, int64_t zid, const uint8_t *apex, uint32_t from,
 	db_bind_blob(s, 5, a2.p, a2.len);
 	db_bind_i64(s, 6, now_s());
 	ret = db_run(s);
-	if (ret != 0)
-		goto out;
-	s = db_q(st->w, DBQ_JOURNAL_TRIM);
-	if (s == NULL) {
-		ret = -EIO;
-		goto out;
-	}
-	db_bind_i64(s, 1, zid);
-	db_bind_i64(s, 2, (int64_t)st->journal_keep - 1);
-	ret = db_run(s);
-	if (ret == 0 && st->journal_keep_age != 0) {
-		s = db_q(st->w, DBQ_JOURNAL_TRIM_AGE);
-		if (s == NULL) {
-			ret = -EIO;
-			goto out;
-		}
-		db_bind_i64(s, 1, zid);
-		db_bind_i64(s, 2, now_s() - (int64_t)st->journal_keep_age);
-		ret = db_run(s);
-	}
+	if (ret == 0)
+		ret = journal_trim(st, zid);
 out:
 	free(r2.p);
 	free(a2.p);

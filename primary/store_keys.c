@@ -64,6 +64,27 @@ store_snap_tsig_key(struct store_snap *sn, const char *name, struct store_tsig_k
 }
 
 int
+store_tsig_key_get(struct store *st, const char *name, struct store_tsig_key *out)
+{
+	char n[DNS_NAME_TEXT_MAX];
+	if (tsig_norm(name, n, sizeof(n)) != 0)
+		return -ENOENT;
+	struct conn *c = pool_get(st);
+	if (c == NULL)
+		return -EIO;
+	/* one statement: consistent on its own, no snapshot to open and close */
+	struct db_stmt *s = db_q(c->db, DBQ_TSIG_GET);
+	int ret = -EIO;
+	if (s != NULL) {
+		db_bind_text(s, 1, n);
+		ret = tsig_rows(s, tsig_copy, out);
+		ret = ret == 1 ? 0 : ret == 0 ? -ENOENT : ret;
+	}
+	pool_put(st, c);
+	return ret;
+}
+
+int
 store_snap_tsig_keys(struct store_snap *sn, store_tsig_fn fn, void *ctx)
 {
 	struct db_stmt *s = db_q(sn->c->db, DBQ_TSIG_ALL);

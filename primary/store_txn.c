@@ -229,6 +229,7 @@ w_begin(struct store *st)
 {
 	pthread_mutex_lock(&st->wmu);
 	st->npending = 0;
+	st->cur_arm_set = false;
 	arena_reset(&st->arena);
 	int ret = db_begin(st->w);
 	if (ret != 0)
@@ -241,6 +242,7 @@ w_rollback(struct store *st)
 {
 	db_rollback(st->w);
 	st->npending = 0;
+	st->cur_arm_set = false;
 	pthread_mutex_unlock(&st->wmu);
 }
 
@@ -305,8 +307,9 @@ announce(struct store *st)
 	return 0;
 }
 
-int
-w_commit(struct store *st)
+/* w_commit of a transaction holding `changes` changes (a group: several). */
+static int
+commit_changes(struct store *st, uint64_t changes)
 {
 	if (db_shared(st->w)) {
 		int ret = announce(st);
@@ -332,7 +335,11 @@ w_commit(struct store *st)
 	pthread_mutex_unlock(&st->wmu);
 	pthread_mutex_lock(&st->stats_mu);
 	st->last_commit = now_s();
-	st->commits++;
+	st->commits += changes;
+	if (changes > 1) {
+		st->groups++;
+		st->grouped += changes;
+	}
 	pthread_mutex_unlock(&st->stats_mu);
 	for (size_t i = 0; i < n; i++) {
 		if (calls[i].kind == STORE_CATALOG_CHANGED)
@@ -345,4 +352,222 @@ w_commit(struct store *st)
 		l.on_commit(l.ctx, &c);
 	}
 	return 0;
+}
+
+int
+w_commit(struct store *st)
+{
+	return commit_changes(st, 1);
+}
+
+/* ---- journal retention ------------------------------------------------------------ */
+
+static int
+trim_now(struct store *st, int64_t zid)
+{
+	struct db_stmt *s = db_q(st->w, DBQ_JOURNAL_TRIM);
+	if (s == NULL)
+		return -EIO;
+	db_bind_i64(s, 1, zid);
+	db_bind_i64(s, 2, (int64_t)st->journal_keep - 1);
+	int ret = db_run(s);
+	if (ret == 0 && st->journal_keep_age != 0) {
+		s = db_q(st->w, DBQ_JOURNAL_TRIM_AGE);
+		if (s == NULL)
+			return -EIO;
+		db_bind_i64(s, 1, zid);
+		db_bind_i64(s, 2, now_s() - (int64_t)st->journal_keep_age);
+		ret = db_run(s);
+	}
+	return ret;
+}
+
+int
+journal_trim(struct store *st, int64_t zid)
+{
+	if (!st->grouping)
+		return trim_now(st, zid);
+	for (size_t i = 0; i < st->ntrims; i++)
+		if (st->trims[i] == zid)
+			return 0;
+	if (st->ntrims == GROUP_MAX)
+		return trim_now(st, zid);   /* cannot happen: a group changes GROUP_MAX zones at most */
+	st->trims[st->ntrims++] = zid;
+	return 0;
+}
+
+/* The trims a group put off, before its commit. */
+static int
+group_trims(struct store *st)
+{
+	st->grouping = false;
+	int ret = 0;   /* the group is written: each trim at once from here */
+	for (size_t i = 0; i < st->ntrims && ret == 0; i++)
+		ret = trim_now(st, st->trims[i]);
+	st->ntrims = 0;
+	return ret;
+}
+
+/* ---- the group commit ------------------------------------------------------------ */
+
+/* A failure that is the change's answer: the transaction is sound, the
+ * change alone is undone (its savepoint). */
+static bool
+is_answer(int ret)
+{
+	return ret == -ECANCELED || ret == -EPERM || ret == -EACCES || ret == -EINVAL ||
+	       ret == -ENOENT || ret == -ESTALE;
+}
+
+/* One change in a transaction of its own, run again after ERR_DB_RETRY. */
+static void
+run_alone(struct store *st, struct w_job *j)
+{
+	int ret = ERR_DB_RETRY;
+	for (int i = 0; i < STORE_RETRIES && ret == ERR_DB_RETRY; i++) {
+		ret = w_begin(st);
+		if (ret != 0)
+			break;
+		st->cur_arm = j->arm;   /* the owner's row, whichever thread writes */
+		st->cur_arm_set = true;
+		ret = j->body(st, j);
+		ret = ret != 0 ? w_fail(st, ret) : w_commit(st);
+	}
+	j->ret = ret;
+	if (ret == 0 && j->committed != NULL)
+		j->committed(st, j);
+}
+
+/*
+ * The changes of group `g` in one transaction, each in a savepoint.  0
+ * when committed (each j->ret its answer), ERR_DB_UNKNOWN when the commit's
+ * outcome is unknown, else an error after which nothing was written.
+ */
+static int
+run_together(struct store *st, struct w_job *g)
+{
+	int ret = w_begin(st);
+	if (ret != 0)
+		return ret;
+	st->grouping = true;
+	st->ntrims = 0;
+	uint64_t changes = 0;
+	for (struct w_job *j = g; j != NULL; j = j->next) {
+		size_t npending = st->npending;
+		ret = db_savepoint(st->w, DB_SP_SET);
+		if (ret == 0)
+			ret = j->body(st, j);
+		if (ret == 0 && j->arm != NULL && audit_write(st, j->arm, npending) != 0)
+			ret = -EIO;   /* not an answer: the group goes back to one at a time */
+		if (ret == 0) {
+			ret = db_savepoint(st->w, DB_SP_RELEASE);
+			if (ret != 0)
+				break;
+			j->ret = 0;
+			changes++;
+			continue;
+		}
+		if (!is_answer(ret) || db_retry(st->w) || db_savepoint(st->w, DB_SP_UNDO) != 0)
+			break;
+		st->npending = npending;   /* the undone change's events go too */
+		j->ret = ret;
+		ret = 0;
+	}
+	if (ret == 0) {
+		ret = group_trims(st);
+	} else {
+		st->grouping = false;
+		st->ntrims = 0;
+	}
+	if (ret != 0) {
+		w_rollback(st);
+		return ret;
+	}
+	st->cur_arm = NULL;   /* each change's row is written above */
+	st->cur_arm_set = true;
+	ret = commit_changes(st, changes);
+	if (ret == 0)
+		for (struct w_job *j = g; j != NULL; j = j->next)
+			if (j->ret == 0)
+				audit_committed(j->arm);
+	return ret;
+}
+
+/* Runs group `g` of n changes and sets each one's ret. */
+static void
+run_group(struct store *st, struct w_job *g, size_t n)
+{
+	if (n == 1) {
+		run_alone(st, g);
+		return;
+	}
+	int ret = run_together(st, g);
+	for (struct w_job *j = g; j != NULL; j = j->next) {
+		if (ret == ERR_DB_UNKNOWN)
+			j->ret = ret;   /* maybe committed: not run again */
+		else if (ret != 0)
+			run_alone(st, j);
+		else if (j->ret == 0 && j->committed != NULL)
+			j->committed(st, j);
+	}
+}
+
+/*
+ * Leader and followers: the thread whose change arrives while no group is
+ * being written writes the group of the oldest waiting changes (its own
+ * first), then wakes each of their threads and hands the writing over to
+ * the oldest change still waiting, whose thread writes the next group.
+ * Every thread is woken once, with its result or to lead.
+ */
+int
+w_group(struct store *st, struct w_job *j)
+{
+	j->next = NULL;
+	j->done = j->lead = false;
+	j->arm = audit_arm_self(st);
+	pthread_cond_init(&j->cv, NULL);
+	pthread_mutex_lock(&st->gmu);
+	if (st->gtail != NULL)
+		st->gtail->next = j;
+	else
+		st->gqueue = j;
+	st->gtail = j;
+	if (!st->gleader) {
+		st->gleader = true;
+		j->lead = true;
+	}
+	while (!j->done && !j->lead)
+		pthread_cond_wait(&j->cv, &st->gmu);
+	if (!j->done) {
+		/* the leader's change is the oldest waiting: the group starts with it */
+		struct w_job *last = j;
+		size_t n = 1;
+		while (n < GROUP_MAX && last->next != NULL) {
+			last = last->next;
+			n++;
+		}
+		st->gqueue = last->next;
+		if (st->gqueue == NULL)
+			st->gtail = NULL;
+		last->next = NULL;
+		pthread_mutex_unlock(&st->gmu);
+		run_group(st, j, n);
+		pthread_mutex_lock(&st->gmu);
+		/* a woken owner returns (its job gone) only once gmu is released */
+		for (struct w_job *d = j, *next; d != NULL; d = next) {
+			next = d->next;
+			d->done = true;
+			if (d != j)
+				pthread_cond_signal(&d->cv);
+		}
+		if (st->gqueue != NULL) {
+			st->gqueue->lead = true;
+			pthread_cond_signal(&st->gqueue->cv);
+		} else {
+			st->gleader = false;
+		}
+	}
+	pthread_mutex_unlock(&st->gmu);
+	pthread_cond_destroy(&j->cv);
+	return j->ret;
 }

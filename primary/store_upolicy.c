@@ -225,14 +225,13 @@ op_type(const struct store_op *op)
 	return op->kind == STORE_OP_DELETE_NAME ? DNS_T_ANY : op->type;
 }
 
-int
-upolicy_check(struct store *st, const struct store_zone *z, const char *key,
-              const struct store_op *ops, size_t nops, char *err, size_t errcap)
+/* upolicy_key, with the key's name as stored (`kn`, DNS_NAME_TEXT_MAX). */
+static int
+key_allowed(struct store *st, const struct store_zone *z, const char *key, char *kn)
 {
-	char kn[DNS_NAME_TEXT_MAX];
 	uint8_t kw[DNS_NAME_MAX];
 	if (dns_name_from_text(key, strlen(key), NULL, kw) <= 0 || kw[0] == 0 ||
-	    name_text(kw, kn, sizeof(kn)) < 0)
+	    name_text(kw, kn, DNS_NAME_TEXT_MAX) < 0)
 		return -EACCES;
 	struct db_stmt *s = db_q(st->w, DBQ_ZONE_UTSIG_HAS);
 	if (s == NULL)
@@ -243,9 +242,25 @@ upolicy_check(struct store *st, const struct store_zone *z, const char *key,
 	db_done(s);
 	if (rc == DB_DONE)
 		return -EACCES;
-	if (rc != DB_ROW)
-		return -EIO;
-	s = db_q(st->w, DBQ_UPOLICY_KEY);
+	return rc == DB_ROW ? 0 : -EIO;
+}
+
+int
+upolicy_key(struct store *st, const struct store_zone *z, const char *key)
+{
+	char kn[DNS_NAME_TEXT_MAX];
+	return key_allowed(st, z, key, kn);
+}
+
+int
+upolicy_check(struct store *st, const struct store_zone *z, const char *key,
+              const struct store_op *ops, size_t nops, char *err, size_t errcap)
+{
+	char kn[DNS_NAME_TEXT_MAX];
+	int rc = key_allowed(st, z, key, kn);
+	if (rc != 0)
+		return rc;
+	struct db_stmt *s = db_q(st->w, DBQ_UPOLICY_KEY);
 	if (s == NULL)
 		return -EIO;
 	struct key_rules *k = calloc(1, sizeof(*k));

@@ -122,58 +122,82 @@ zone_for_write(struct store *st, const uint8_t *zone, const char *account, struc
 	return 0;
 }
 
-/* store_zone_patch with DNS UPDATE prerequisites (`pre`, may be none) and the
- * UPDATE's key (`ukey`, NULL for the API) checked against the zone's grants. */
+/* One PATCH or DNS UPDATE queued to the group commit (w_group). */
+struct patch {
+	struct w_job job;           /* first: the job is the patch */
+	const uint8_t *zone;
+	const char *account;        /* NULL: any account's zone */
+	const uint32_t *if_match;   /* NULL: any serial */
+	const char *ukey;           /* a DNS UPDATE's key, NULL for the API */
+	const struct store_prereq *pre;
+	size_t npre;
+	size_t *failed;
+	const struct store_op *ops;
+	size_t nops;
+	struct store_result *res;
+	char *err;
+	size_t errcap;
+	char text[DNS_NAME_TEXT_MAX];   /* the zone's name, for the log */
+};
+
+/* The change of a patch inside the open write transaction (w_job.body):
+ * with DNS UPDATE prerequisites (`pre`, may be none) and the UPDATE's key
+ * (`ukey`) checked against the zone's grants.  Never commits. */
 static int
-zone_patch(struct store *st, const uint8_t *zone, const char *account, const uint32_t *if_match,
-           const char *ukey, const struct store_prereq *pre, size_t npre, size_t *failed,
-           const struct store_op *ops, size_t nops, struct store_result *res, char *err,
-           size_t errcap)
+patch_body(struct store *st, struct w_job *j)
 {
+	struct patch *p = (struct patch *)j;
 	struct store_zone z;
-	memset(res, 0, sizeof(*res));
-	int ret = w_begin(st);
+	memset(p->res, 0, sizeof(*p->res));
+	int ret = zone_for_write(st, p->zone, p->account, &z);
 	if (ret != 0)
 		return ret;
-	ret = zone_for_write(st, zone, account, &z);
-	if (ret != 0)
-		goto fail;
+	copy_text(p->text, sizeof(p->text), z.text);
 	if (z.is_catalog) {
-		set_err(err, errcap, "the catalog zone '%s' is maintained by the server", z.text);
-		ret = -EPERM;
-		goto fail;
+		set_err(p->err, p->errcap, "the catalog zone '%s' is maintained by the server", z.text);
+		return -EPERM;
 	}
-	if (if_match != NULL && *if_match != z.serial) {
-		set_err(err, errcap, "zone '%s' changed: serial is %u, If-Match asked for %u", z.text,
-		        z.serial, *if_match);
-		ret = -ESTALE;
-		goto fail;
-	}
-	if (npre > 0) {
-		ret = prereqs_check(st, &z, pre, npre, failed);
+	/* a key not granted this zone learns nothing of it (no prerequisite runs) */
+	if (p->ukey != NULL) {
+		ret = upolicy_key(st, &z, p->ukey);
 		if (ret != 0)
-			goto fail;
+			return ret;
+	}
+	if (p->if_match != NULL && *p->if_match != z.serial) {
+		set_err(p->err, p->errcap, "zone '%s' changed: serial is %u, If-Match asked for %u",
+		        z.text, z.serial, *p->if_match);
+		return -ESTALE;
+	}
+	if (p->npre > 0) {
+		ret = prereqs_check(st, &z, p->pre, p->npre, p->failed);
+		if (ret != 0)
+			return ret;
 	}
 	/* RFC 2136 §3.3: permission after the prerequisites (§3.2), in the same transaction */
-	if (ukey != NULL) {
-		ret = upolicy_check(st, &z, ukey, ops, nops, err, errcap);
+	if (p->ukey != NULL) {
+		ret = upolicy_check(st, &z, p->ukey, p->ops, p->nops, p->err, p->errcap);
 		if (ret != 0)
-			goto fail;
+			return ret;
 	}
-	ret = apply_ops(st, &z, ops, nops, false, res, err, errcap);
-	if (ret != 0)
-		goto fail;
-	if (!res->changed) {
-		/* comments may have changed; keep them, nothing else was written */
-		ret = w_commit(st);
-		return ret;
-	}
-	ret = w_commit(st);
-	if (ret == 0)
-		log_info(z.text, "zone updated, serial %u -> %u", res->old_serial, res->new_serial);
-	return ret;
-fail:
-	return w_fail(st, ret);
+	/* unchanged: comments may have changed; kept, nothing else was written */
+	return apply_ops(st, &z, p->ops, p->nops, false, p->res, p->err, p->errcap);
+}
+
+static void
+patch_committed(struct store *st, struct w_job *j)
+{
+	(void)st;
+	struct patch *p = (struct patch *)j;
+	if (p->res->changed)
+		log_info(p->text, "zone updated, serial %u -> %u", p->res->old_serial,
+		         p->res->new_serial);
+}
+
+static int
+zone_patch(struct store *st, struct patch *p)
+{
+	p->job = (struct w_job){.body = patch_body, .committed = patch_committed};
+	return w_group(st, &p->job);
 }
 
 int
@@ -181,11 +205,9 @@ store_zone_patch(struct store *st, const uint8_t *zone, const char *account,
                  const uint32_t *if_match, const struct store_op *ops, size_t nops,
                  struct store_result *res, char *err, size_t errcap)
 {
-	int ret = ERR_DB_RETRY;
-	for (int i = 0; i < STORE_RETRIES && ret == ERR_DB_RETRY; i++)
-		ret = zone_patch(st, zone, account, if_match, NULL, NULL, 0, NULL, ops, nops, res,
-		                 err, errcap);
-	return ret;
+	struct patch p = {.zone = zone, .account = account, .if_match = if_match, .ops = ops,
+	                  .nops = nops, .res = res, .err = err, .errcap = errcap};
+	return zone_patch(st, &p);
 }
 
 int
@@ -194,11 +216,10 @@ store_zone_patch_if(struct store *st, const uint8_t *zone, const char *account,
                     const struct store_op *ops, size_t nops, struct store_result *res, char *err,
                     size_t errcap)
 {
-	int ret = ERR_DB_RETRY;
-	for (int i = 0; i < STORE_RETRIES && ret == ERR_DB_RETRY; i++)
-		ret = zone_patch(st, zone, account, NULL, NULL, pre, npre, failed, ops, nops, res,
-		                 err, errcap);
-	return ret;
+	struct patch p = {.zone = zone, .account = account, .pre = pre, .npre = npre,
+	                  .failed = failed, .ops = ops, .nops = nops, .res = res, .err = err,
+	                  .errcap = errcap};
+	return zone_patch(st, &p);
 }
 
 int
@@ -207,11 +228,9 @@ store_zone_update_dns(struct store *st, const uint8_t *zone, const char *key,
                       const struct store_op *ops, size_t nops, struct store_result *res,
                       char *err, size_t errcap)
 {
-	int ret = ERR_DB_RETRY;
-	for (int i = 0; i < STORE_RETRIES && ret == ERR_DB_RETRY; i++)
-		ret = zone_patch(st, zone, NULL, NULL, key, pre, npre, failed, ops, nops, res, err,
-		                 errcap);
-	return ret;
+	struct patch p = {.zone = zone, .ukey = key, .pre = pre, .npre = npre, .failed = failed,
+	                  .ops = ops, .nops = nops, .res = res, .err = err, .errcap = errcap};
+	return zone_patch(st, &p);
 }
 
 /*

@@ -173,41 +173,6 @@ plan_make(struct plan *p, const struct dns_update *u)
 	return 0;
 }
 
-/* The zone and whether `key` may change it: 0, or the rcode to answer. */
-static unsigned
-scope(struct store *st, const struct dns_update *u, const char *key, struct store_zone *z,
-      const char **why)
-{
-	struct store_snap *sn;
-	if (store_snap_open(st, &sn) != 0) {
-		*why = "cannot read the database";
-		return DNS_RCODE_SERVFAIL;
-	}
-	unsigned rc = 0;
-	int ret = store_snap_zone(sn, u->zone, z);
-	if (ret == -ENOENT) {
-		*why = "zone not served";
-		rc = DNS_RCODE_NOTAUTH;
-	} else if (ret != 0) {
-		*why = "cannot read the database";
-		rc = DNS_RCODE_SERVFAIL;
-	} else if (z->is_catalog) {
-		*why = "the catalog zone is maintained by the server";
-		rc = DNS_RCODE_REFUSED;
-	} else {
-		ret = store_snap_update_allowed(sn, z, key);
-		if (ret < 0) {
-			*why = "cannot read the database";
-			rc = DNS_RCODE_SERVFAIL;
-		} else if (ret == 0) {
-			*why = "key not in the zone's update_tsig_key_ids";
-			rc = DNS_RCODE_NOTAUTH;
-		}
-	}
-	store_snap_close(sn);
-	return rc;
-}
-
 static unsigned
 run(void *ctx, const struct dns_msg *m, const uint8_t *keyw, const char *peer)
 {
@@ -223,15 +188,6 @@ run(void *ctx, const struct dns_msg *m, const uint8_t *keyw, const char *peer)
 		            why);
 		return rc;
 	}
-	struct store_zone z;
-	const char *swhy = NULL;
-	rc = scope(st, &u, key, &z, &swhy);
-	if (rc != 0) {
-		log_warning(zone, "DNS UPDATE from %s, key '%s', refused (rcode %u), %s", peer, key, rc,
-		            swhy);
-		dns_update_clear(&u);
-		return rc;
-	}
 	struct plan p;
 	if (plan_make(&p, &u) != 0) {
 		dns_update_clear(&u);
@@ -240,37 +196,39 @@ run(void *ctx, const struct dns_msg *m, const uint8_t *keyw, const char *peer)
 	struct store_result res;
 	size_t failed = 0;
 	char err[512] = "";
-	int ret = store_zone_update_dns(st, z.name, key, p.pre, p.npre, &failed, p.ops, p.nops, &res,
+	/* the zone, the catalog and the key's grant are checked in the change's
+	 * transaction, before its prerequisites */
+	int ret = store_zone_update_dns(st, u.zone, key, p.pre, p.npre, &failed, p.ops, p.nops, &res,
 	                                err, sizeof(err));
 	if (ret == 0 && res.changed) {
-		log_info(z.text, "DNS UPDATE from %s, key '%s', %zu prerequisites, %zu updates, "
+		log_info(zone, "DNS UPDATE from %s, key '%s', %zu prerequisites, %zu updates, "
 		         "serial %u -> %u", peer, key, u.npre, u.nupd, res.old_serial, res.new_serial);
 		rc = DNS_RCODE_NOERROR;
 		bump(&up->applied);
 	} else if (ret == 0) {
-		log_info(z.text, "DNS UPDATE from %s, key '%s', nothing changed", peer, key);
+		log_info(zone, "DNS UPDATE from %s, key '%s', nothing changed", peer, key);
 		rc = DNS_RCODE_NOERROR;
 		bump(&up->unchanged);
 	} else if (ret == -ECANCELED) {
 		rc = p.pre_rcode[failed];
-		log_info(z.text, "DNS UPDATE from %s, key '%s', prerequisite not met (rcode %u)", peer,
+		log_info(zone, "DNS UPDATE from %s, key '%s', prerequisite not met (rcode %u)", peer,
 		         key, rc);
 	} else if (ret == -EPERM) {
 		rc = DNS_RCODE_REFUSED;   /* RFC 2136 §3.3: outside the key's update_policy */
-		log_warning(z.text, "DNS UPDATE from %s, key '%s', refused, %s", peer, key, err);
+		log_warning(zone, "DNS UPDATE from %s, key '%s', refused, %s", peer, key, err);
 	} else if (ret == -EACCES) {
 		rc = DNS_RCODE_NOTAUTH;
-		log_warning(z.text, "DNS UPDATE from %s, key '%s', refused, key not in the zone's "
+		log_warning(zone, "DNS UPDATE from %s, key '%s', refused, key not in the zone's "
 		            "update_tsig_key_ids", peer, key);
 	} else if (ret == -EINVAL) {
 		rc = DNS_RCODE_REFUSED;
-		log_warning(z.text, "DNS UPDATE from %s, key '%s', refused, %s", peer, key, err);
+		log_warning(zone, "DNS UPDATE from %s, key '%s', refused, %s", peer, key, err);
 	} else if (ret == -ENOENT) {
 		rc = DNS_RCODE_NOTAUTH;
-		log_warning(z.text, "DNS UPDATE from %s, key '%s', zone gone", peer, key);
+		log_warning(zone, "DNS UPDATE from %s, key '%s', refused, zone not served", peer, key);
 	} else {
 		rc = DNS_RCODE_SERVFAIL;
-		log_error(z.text, "DNS UPDATE from %s, key '%s', failed, %s", peer, key,
+		log_error(zone, "DNS UPDATE from %s, key '%s', failed, %s", peer, key,
 		          err[0] ? err : "store error");
 	}
 	plan_free(&p);

@@ -2,10 +2,11 @@
  * DNS UPDATE (RFC 2136) on the primary's transfer listeners (TCP, UDP and
  * QUIC, through xfrout).  xfrout has verified the TSIG already; this
  * decides the rest:
- *   - the zone section must name a zone of the store (else NOTAUTH), other
- *     than the catalog zone (REFUSED);
- *   - the key must be in the zone's update_tsig_key_ids (else NOTAUTH);
  *   - the message is parsed by dns/update.c (FORMERR, NOTZONE);
+ *   - in the change's write transaction, first: the zone section must name a
+ *     zone of the store (else NOTAUTH), other than the catalog zone
+ *     (REFUSED), and the key must be in the zone's update_tsig_key_ids (else
+ *     NOTAUTH), so a key learns nothing of a zone it is not granted;
  *   - prerequisites and updates go to store_zone_update_dns: the prerequisites
  *     are checked in the same write transaction as the change, which takes a
  *     PATCH's path (same zone rules, one serial bump, one journal entry, the

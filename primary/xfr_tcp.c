@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dns/msg.h"
 #include "net/addr.h"
 #include "net/tcp.h"
 #include "primary/xfrout.h"
@@ -54,7 +55,20 @@ struct conn {
 	struct xfrout_txn *jtxn;
 };
 
+/* Workers for transfers and queries (a zone read from the store each), and
+ * for DNS UPDATEs: those wait for the store's group commit, so as many
+ * UPDATEs as these workers can be written in one transaction, and a long
+ * transfer's load never delays an UPDATE. */
 #define WORKERS 2
+#define UWORKERS 8
+
+struct xfr_tcp;
+
+struct worker {
+	struct xfr_tcp *s;
+	bool update;                  /* takes UPDATE jobs (ujobs) */
+	pthread_t thread;
+};
 
 struct xfr_tcp {
 	struct xfr_tcp_conf conf;
@@ -69,11 +83,11 @@ struct xfr_tcp {
 	/* Requests are started (zone read from the store) by worker threads so
 	 * a big zone never stalls the loop: jobs in, finished jobs out. */
 	pthread_mutex_t jlock;
-	pthread_cond_t jcond;
-	struct conn *jobs, *done;
+	pthread_cond_t jcond, ucond;  /* jobs, ujobs waiting */
+	struct conn *jobs, *ujobs, *done;
 	bool jstop;
 	int donefd;
-	pthread_t workers[WORKERS];
+	struct worker workers[WORKERS + UWORKERS];
 	unsigned nworkers;
 };
 
@@ -208,7 +222,8 @@ conn_write(struct xfr_tcp *s, struct conn *c, uint64_t now)
 	return set_events(s, c, EPOLLOUT);
 }
 
-/* A complete request: hand it to a worker; the loop waits for it. */
+/* A complete request: hand it to a worker (an UPDATE to an UPDATE worker,
+ * by the header's opcode); the loop waits for it. */
 static int
 conn_request(struct xfr_tcp *s, struct conn *c, uint64_t now)
 {
@@ -220,13 +235,14 @@ conn_request(struct xfr_tcp *s, struct conn *c, uint64_t now)
 	int ret = set_events(s, c, 0);
 	if (ret != 0)
 		return ret;
+	bool update = c->rxlen > 2 && ((c->rx[2] >> 3) & 0x0f) == DNS_OP_UPDATE;
 	pthread_mutex_lock(&s->jlock);
 	c->jnext = NULL;
-	struct conn **pp = &s->jobs;
+	struct conn **pp = update ? &s->ujobs : &s->jobs;
 	while (*pp != NULL)
 		pp = &(*pp)->jnext;
 	*pp = c;
-	pthread_cond_signal(&s->jcond);
+	pthread_cond_signal(update ? &s->ucond : &s->jcond);
 	pthread_mutex_unlock(&s->jlock);
 	return 0;
 }
@@ -234,26 +250,34 @@ conn_request(struct xfr_tcp *s, struct conn *c, uint64_t now)
 static void *
 worker(void *arg)
 {
-	struct xfr_tcp *s = arg;
+	struct worker *wk = arg;
+	struct xfr_tcp *s = wk->s;
+	struct conn **q = wk->update ? &s->ujobs : &s->jobs;
+	pthread_cond_t *cond = wk->update ? &s->ucond : &s->jcond;
 	pthread_mutex_lock(&s->jlock);
 	for (;;) {
-		while (s->jobs == NULL && !s->jstop)
-			pthread_cond_wait(&s->jcond, &s->jlock);
+		while (*q == NULL && !s->jstop)
+			pthread_cond_wait(cond, &s->jlock);
 		if (s->jstop)
 			break;
-		struct conn *c = s->jobs;
-		s->jobs = c->jnext;
+		struct conn *c = *q;
+		*q = c->jnext;
 		pthread_mutex_unlock(&s->jlock);
 		/* Only this thread touches c's request and jtxn until it is done. */
 		c->jtxn = NULL;
 		c->jret = xfrout_begin(s->x, c->rx, c->rxlen, (const struct sockaddr *)&c->peer,
 		                       "TCP", &c->jtxn);
 		pthread_mutex_lock(&s->jlock);
+		/* the loop takes the whole list after each wake-up: one that was not
+		 * empty has a wake-up pending */
+		bool wake = s->done == NULL;
 		c->jnext = s->done;
 		s->done = c;
-		uint64_t one = 1;
-		ssize_t w = write(s->donefd, &one, sizeof(one));
-		(void)w;
+		if (wake) {
+			uint64_t one = 1;
+			ssize_t w = write(s->donefd, &one, sizeof(one));
+			(void)w;
+		}
 	}
 	pthread_mutex_unlock(&s->jlock);
 	return NULL;
@@ -503,6 +527,7 @@ xfr_tcp_new(const struct sockaddr *addr, socklen_t alen, const struct xfr_tcp_co
 	s->lfd = s->efd = s->stopfd = s->donefd = -1;
 	pthread_mutex_init(&s->jlock, NULL);
 	pthread_cond_init(&s->jcond, NULL);
+	pthread_cond_init(&s->ucond, NULL);
 	if (conf != NULL)
 		s->conf = *conf;
 	if (s->conf.max_conns == 0)
@@ -555,8 +580,11 @@ fail:
 int
 xfr_tcp_start(struct xfr_tcp *s)
 {
-	for (unsigned i = 0; i < WORKERS; i++) {
-		int ret = pthread_create(&s->workers[i], NULL, worker, s);
+	for (unsigned i = 0; i < WORKERS + UWORKERS; i++) {
+		struct worker *wk = &s->workers[i];
+		wk->s = s;
+		wk->update = i >= WORKERS;
+		int ret = pthread_create(&wk->thread, NULL, worker, wk);
 		if (ret != 0)
 			return -ret;
 		s->nworkers++;
@@ -588,14 +616,17 @@ xfr_tcp_free(struct xfr_tcp *s)
 	pthread_mutex_lock(&s->jlock);
 	s->jstop = true;
 	pthread_cond_broadcast(&s->jcond);
+	pthread_cond_broadcast(&s->ucond);
 	pthread_mutex_unlock(&s->jlock);
 	for (unsigned i = 0; i < s->nworkers; i++)
-		pthread_join(s->workers[i], NULL);
+		pthread_join(s->workers[i].thread, NULL);
 	/* Jobs never started, and jobs done but not taken, end here. */
-	for (struct conn *c = s->jobs; c != NULL; c = c->jnext) {
-		c->jret = -ECANCELED;
-		c->loading = false;
-		c->dead = true;
+	for (int k = 0; k < 2; k++) {
+		for (struct conn *c = k ? s->ujobs : s->jobs; c != NULL; c = c->jnext) {
+			c->jret = -ECANCELED;
+			c->loading = false;
+			c->dead = true;
+		}
 	}
 	for (struct conn *c = s->done; c != NULL; c = c->jnext) {
 		xfrout_end(c->jtxn);
@@ -616,5 +647,6 @@ xfr_tcp_free(struct xfr_tcp *s)
 		close(s->donefd);
 	pthread_mutex_destroy(&s->jlock);
 	pthread_cond_destroy(&s->jcond);
+	pthread_cond_destroy(&s->ucond);
 	free(s);
 }

@@ -589,16 +589,11 @@ static int
 src_key(void *ctx, const uint8_t *name, struct dns_tsig_key *k)
 {
 	struct store *st = ((struct xsrc *)ctx)->st;
-	struct store_snap *sn = NULL;
 	struct store_tsig_key sk;
 	char text[DNS_NAME_TEXT_MAX];
 	if (dns_name_to_text(name, text, sizeof(text)) < 0)
 		return -ENOENT;
-	int ret = store_snap_open(st, &sn);
-	if (ret != 0)
-		return ret;
-	ret = store_snap_tsig_key(sn, text, &sk);
-	store_snap_close(sn);
+	int ret = store_tsig_key_get(st, text, &sk);
 	if (ret != 0)
 		return ret;
 	char spec[sizeof(sk.name) + sizeof(sk.algorithm) + sizeof(sk.secret) + 4];

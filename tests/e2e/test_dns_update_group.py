@@ -1,0 +1,150 @@
+"""DNS UPDATEs from several TCP clients at once (the store's group commit may
+write several in one transaction): each applied UPDATE gets a serial of its own
+and a journal entry of its own, in one unbroken chain; an UPDATE whose
+prerequisite fails answers its rcode and changes nothing, whatever was written
+with it; knotd as a TSIG secondary follows by IXFR to the same zone, and
+nsupdate still works in between."""
+import json
+import re
+import subprocess
+import threading
+
+import dns.query
+import dns.rcode
+import dns.tsig
+import dns.tsigkeyring
+import dns.update
+
+from anycst_e2e import (Knot, Primary, TmpDir, assert_san_clean, axfr_set, export_set,
+                        free_port, wait_until)
+
+ZONE = "grp.example."
+XFR_KEY = "xfr-key."
+UPD_KEY = "upd-key."
+CLIENTS = 8
+EACH = 30
+
+
+def count_ixfr(knot):
+    return len(re.findall(r"\[%s\] IXFR, incoming.*finished" % re.escape(ZONE), knot.log()))
+
+
+def client(port, ring, idx, out):
+    """EACH UPDATEs on one connection; every 4th has a prerequisite that fails
+    (nxdomain on the zone's ns1, which exists); the others add a TXT record."""
+    import socket
+    s = socket.create_connection(("127.0.0.1", port), timeout=20)
+    try:
+        for i in range(EACH):
+            u = dns.update.Update(ZONE, keyring=ring, keyname=UPD_KEY,
+                                  keyalgorithm=dns.tsig.HMAC_SHA256)
+            name = "c%d-%d" % (idx, i)
+            bad = i % 4 == 3
+            if bad:
+                u.absent("ns1")
+            u.add(name, 60, "TXT", '"v%d-%d"' % (idx, i))
+            r = dns.query.tcp(u, "127.0.0.1", port=port, sock=s, timeout=20)
+            out.append((name, bad, r.rcode()))
+    finally:
+        s.close()
+
+
+def metric(text, name):
+    m = re.search(r"^%s (\d+)$" % re.escape(name), text, re.M)
+    assert m, name
+    return int(m.group(1))
+
+
+def test_concurrent_updates_each_own_serial_and_journal_entry():
+    with TmpDir() as tmp:
+        kport = free_port(also_udp=True)
+        p = Primary(tmp, notify=["127.0.0.1:%d" % kport])
+        k = None
+        try:
+            xs = p.add_key(XFR_KEY)
+            us = p.add_key(UPD_KEY)
+            p.add_zone(ZONE, keys=[XFR_KEY])
+            p.api("PUT", "/zones/" + ZONE, {"update_tsig_key_ids": [UPD_KEY]})
+            k = Knot.secondary(tmp, p.xfr_port, XFR_KEY, xs, zones=[ZONE], port=kport)
+            start = p.serial(ZONE)
+            wait_until(lambda: k.serial(ZONE) == start, 10, what="knotd's first AXFR")
+            ring = dns.tsigkeyring.from_text({UPD_KEY: ("hmac-sha256", us)})
+            results, threads = [], []
+            for c in range(CLIENTS):
+                t = threading.Thread(target=client, args=(p.xfr_port, ring, c, results))
+                t.start()
+                threads.append(t)
+            # nsupdate in the middle of the load: a prerequisite and an add
+            r = subprocess.run(["nsupdate", "-y", "hmac-sha256:%s:%s" % (UPD_KEY.rstrip("."), us),
+                                "-t", "20", "-v"],
+                               input="server 127.0.0.1 %d\nzone %s\nprereq nxdomain ns.%s\n"
+                                     "update add ns.%s 60 A 192.0.2.53\nsend\n" %
+                                     (p.xfr_port, ZONE, ZONE, ZONE),
+                               capture_output=True, text=True, timeout=60)
+            assert r.returncode == 0, r.stdout + r.stderr
+            for t in threads:
+                t.join(120)
+                assert not t.is_alive()
+            assert len(results) == CLIENTS * EACH
+            good = [n for n, bad, rc in results if not bad]
+            for n, bad, rc in results:
+                want = dns.rcode.YXDOMAIN if bad else dns.rcode.NOERROR
+                assert rc == want, (n, dns.rcode.to_text(rc))
+            # one serial and one journal entry per applied UPDATE (and the nsupdate)
+            applied = len(good) + 1
+            end = p.serial(ZONE)
+            assert end == start + applied
+            st, _, body = p.journal(ZONE, since=start)
+            assert st == 200
+            entries = json.loads(body)["entries"]
+            assert [(e["serial_from"], e["serial_to"]) for e in entries] == \
+                [(start + i, start + i + 1) for i in range(applied)]
+            # what failed its prerequisite left nothing behind
+            text = p.export(ZONE)
+            for n, bad, _ in results:
+                assert (("\n%s.%s" % (n, ZONE)) in text) != bad, n
+            mt = p.metrics_text()
+            assert metric(mt, "anycst_dns_update_applied_total") == applied
+            groups = metric(mt, "anycst_group_commits_total")
+            grouped = metric(mt, "anycst_group_commit_changes_total")
+            assert grouped >= 2 * groups and grouped <= applied
+            print("groups %d holding %d of %d changes" % (groups, grouped, applied))
+            # knotd follows, by IXFR, to the same zone
+            wait_until(lambda: k.serial(ZONE) == end, 20, what="knotd at serial %d" % end)
+            assert count_ixfr(k) >= 1
+            assert export_set(p.export(ZONE), ZONE) == axfr_set(kport, ZONE)
+        finally:
+            if k is not None:
+                k.stop()
+            p.stop()
+        assert_san_clean(p.log())
+
+
+def test_key_not_granted_learns_nothing_from_prerequisites():
+    """The zone's grant is checked first in the change's transaction: a key not
+    in update_tsig_key_ids gets NOTAUTH whether its prerequisite would hold or
+    fail (YXDOMAIN would tell that the name exists)."""
+    with TmpDir() as tmp:
+        p = Primary(tmp)
+        try:
+            p.add_zone(ZONE)
+            us = p.add_key(UPD_KEY)
+            other = p.add_key("other-key.")
+            p.api("PUT", "/zones/" + ZONE, {"update_tsig_key_ids": [UPD_KEY]})
+            start = p.serial(ZONE)
+            for key, secret, want in (("other-key.", other, dns.rcode.NOTAUTH),
+                                      (UPD_KEY, us, dns.rcode.YXDOMAIN)):
+                for name in ("ns1", "free"):
+                    u = dns.update.Update(ZONE, keyring=dns.tsigkeyring.from_text(
+                        {key: ("hmac-sha256", secret)}), keyname=key,
+                        keyalgorithm=dns.tsig.HMAC_SHA256)
+                    u.absent(name)
+                    u.add("x-" + name, 60, "TXT", '"x"')
+                    r = dns.query.tcp(u, "127.0.0.1", port=p.xfr_port, timeout=10)
+                    exp = want if (name == "ns1" or want == dns.rcode.NOTAUTH) \
+                        else dns.rcode.NOERROR
+                    assert r.rcode() == exp, (key, name, dns.rcode.to_text(r.rcode()))
+            assert p.serial(ZONE) == start + 1   # only the granted key's free name
+        finally:
+            p.stop()
+        assert_san_clean(p.log())
