@@ -570,7 +570,6 @@ const struct db_ops db_sqlite_ops = {
 
 /* WAL frames (pages) past which the checkpointer truncates the WAL. */
 #define CKPT_TRUNCATE_FRAMES 1024
-#define CKPT_BUSY_MS 50
 /* How long the writer's truncation over the bound waits for readers and
  * for a checkpoint of the checkpointer in progress. */
 #define CKPT_FORCE_MS 10000
@@ -606,18 +605,37 @@ ckpt_wait(struct db_ckpt *ck)
 	return stop;
 }
 
+/* The connection's data_version: another connection's commit changes it. */
+static int64_t
+data_version(struct sq_db *db)
+{
+	sqlite3_stmt *s = NULL;
+	int64_t v = -1;
+	if (sqlite3_prepare_v2(db->h, "PRAGMA data_version", -1, &s, NULL) == SQLITE_OK &&
+	    sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return v;
+}
+
 /*
  * PASSIVE copies back what no reader still needs, never blocking anyone;
  * under a steady stream of writes SQLite may never start the WAL over, so
- * past CKPT_TRUNCATE_FRAMES, all copied, it truncates (waiting at most
- * CKPT_BUSY_MS).
+ * past CKPT_TRUNCATE_FRAMES, all copied, it truncates.  A TRUNCATE holds
+ * the WAL's write lock all along, so it must find nothing to do but the
+ * truncation: no frame committed since the PASSIVE (else it would copy
+ * them and fsync the database file with an API write waiting behind it,
+ * tens of ms on a busy disk) and no reader (it does not wait for them: the
+ * busy timeout is 0; the next tick tries again, and past half of the bound
+ * the writer truncates itself, db_wal_bound).
  */
 static void
 ckpt_passive(struct sq_db *db)
 {
 	int nlog = 0, nckpt = 0;
+	int64_t v0 = data_version(db);
 	sqlite3_wal_checkpoint_v2(db->h, NULL, SQLITE_CHECKPOINT_PASSIVE, &nlog, &nckpt);
-	if (nlog >= CKPT_TRUNCATE_FRAMES && nckpt == nlog)
+	if (nlog >= CKPT_TRUNCATE_FRAMES && nckpt == nlog && data_version(db) == v0)
 		sqlite3_wal_checkpoint_v2(db->h, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
 }
 
@@ -679,7 +697,7 @@ ckpt_main(void *arg)
 	 * and the WAL grows without bound. */
 	if (exec(db, "PRAGMA journal_mode") != 0)
 		log_warning(NULL, "store: the WAL checkpointer cannot read the database");
-	sqlite3_busy_timeout(db->h, CKPT_BUSY_MS);
+	sqlite3_busy_timeout(db->h, 0);
 	while (!ckpt_wait(ck))
 		ckpt_passive(db);
 	/* a last full checkpoint at shutdown keeps the WAL small */
