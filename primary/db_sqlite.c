@@ -574,8 +574,10 @@ const struct db_ops db_sqlite_ops = {
  * for a checkpoint of the checkpointer in progress. */
 #define CKPT_FORCE_MS 10000
 #define CKPT_RETRY_US 2000
-/* A PASSIVE checkpoint every tick. */
+/* A PASSIVE checkpoint every tick, or while writes come every
+ * CKPT_BUSY_TICKS ticks (the WAL starts over at most that often). */
 #define CKPT_TICK_MS 100
+#define CKPT_BUSY_TICKS 4
 
 struct db_ckpt {
 	char *path;
@@ -639,6 +641,26 @@ ckpt_passive(struct sq_db *db)
 		sqlite3_wal_checkpoint_v2(db->h, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
 }
 
+/*
+ * Whether this tick checkpoints.  Each checkpoint that copies everything
+ * makes the next writer start the WAL over, and that writer syncs the new
+ * WAL header (fdatasync, in an API write's commit): while writes keep
+ * coming (data_version moved since the last tick), only every
+ * CKPT_BUSY_TICKS-th tick checkpoints, so at most a few writes a second
+ * pay that sync; an idle tick checkpoints at once.
+ */
+static bool
+ckpt_due(struct sq_db *db, int64_t *last, int *skipped)
+{
+	int64_t v = data_version(db);
+	bool busy = v != *last;
+	*last = v;
+	if (busy && ++*skipped < CKPT_BUSY_TICKS)
+		return false;
+	*skipped = 0;
+	return true;
+}
+
 static int64_t
 mono_us(void)
 {
@@ -698,8 +720,11 @@ ckpt_main(void *arg)
 	if (exec(db, "PRAGMA journal_mode") != 0)
 		log_warning(NULL, "store: the WAL checkpointer cannot read the database");
 	sqlite3_busy_timeout(db->h, 0);
+	int64_t last = -1;
+	int skipped = 0;
 	while (!ckpt_wait(ck))
-		ckpt_passive(db);
+		if (ckpt_due(db, &last, &skipped))
+			ckpt_passive(db);
 	/* a last full checkpoint at shutdown keeps the WAL small */
 	sqlite3_busy_timeout(db->h, 10000);
 	sqlite3_wal_checkpoint_v2(db->h, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
