@@ -652,13 +652,14 @@ const struct db_ops db_sqlite_ops = {
 
 /* WAL frames (pages) past which the checkpointer starts the WAL over. */
 #define CKPT_RESTART_FRAMES 4096
-#define CKPT_BUSY_MS 50
 /* How long the writer's truncation over the bound waits for readers and
  * for a checkpoint of the checkpointer in progress. */
 #define CKPT_FORCE_MS 10000
 #define CKPT_RETRY_US 2000
-/* A PASSIVE checkpoint every tick. */
+/* A PASSIVE checkpoint every tick, or while writes come every
+ * CKPT_BUSY_TICKS ticks (the WAL starts over at most that often). */
 #define CKPT_TICK_MS 100
+#define CKPT_BUSY_TICKS 4
 
 struct db_ckpt {
 	char *path;
@@ -688,31 +689,68 @@ ckpt_wait(struct db_ckpt *ck)
 	return stop;
 }
 
+/* The connection's data_version: another connection's commit changes it. */
+static int64_t
+data_version(struct sq_db *db)
+{
+	sqlite3_stmt *s = NULL;
+	int64_t v = -1;
+	if (sqlite3_prepare_v2(db->h, "PRAGMA data_version", -1, &s, NULL) == SQLITE_OK &&
+	    sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return v;
+}
+
 /*
  * PASSIVE copies back what no reader still needs, never blocking anyone;
  * under a steady stream of writes SQLite may never start the WAL over, so
- * past `restart` frames, all copied, it starts it over (RESTART, waiting at
- * most CKPT_BUSY_MS): the writers then overwrite the file's first pages
- * (cached) instead of growing a truncated file page by page, which costs
- * the writer an allocation per page.  A RESTART holds the write lock while
- * it copies the last frames, syncs the database file and waits for the
- * readers (a few ms, tens on a busy disk): every change waits, which is why
- * it comes only every `restart` frames (CKPT_RESTART_FRAMES, 16 MiB; at
- * 1024 it came at every tick under a stream of UPDATEs and made their p99).
- * Once no frame came since the last tick, all copied, it truncates the file
- * (the writers are idle).  `*last`: the frames seen at the last tick.
+ * past `restart` frames, all copied, it starts it over (RESTART): the
+ * writers then overwrite the file's first pages (cached) instead of growing
+ * a truncated file page by page, which costs the writer an allocation per
+ * page; once no frame came since its last checkpoint (the writers are idle)
+ * it truncates the file.  RESTART and TRUNCATE hold the WAL's write lock all
+ * along, so they run only when they find nothing to do but that: every
+ * frame copied, none committed since the PASSIVE (else they would copy
+ * them and fsync the database file with an API write waiting behind it,
+ * tens of ms on a busy disk), and no reader (they do not wait for one: the
+ * busy timeout is 0; the next tick tries again, and past half of the bound
+ * the writer truncates itself, db_wal_bound).  At a `restart` of 1024 the
+ * RESTART came at every tick under a stream of UPDATEs and made their p99.
+ * `*last`: the frames seen at the last checkpoint.
  */
 static void
 ckpt_passive(struct sq_db *db, int *last, int restart)
 {
 	int nlog = 0, nckpt = 0;
+	int64_t v0 = data_version(db);
 	sqlite3_wal_checkpoint_v2(db->h, NULL, SQLITE_CHECKPOINT_PASSIVE, &nlog, &nckpt);
-	bool all = nlog > 0 && nckpt == nlog;
+	bool all = nlog > 0 && nckpt == nlog && data_version(db) == v0;
 	if (all && nlog == *last)
 		sqlite3_wal_checkpoint_v2(db->h, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
 	else if (all && nlog >= restart)
 		sqlite3_wal_checkpoint_v2(db->h, NULL, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
 	*last = nlog;
+}
+
+/*
+ * Whether this tick checkpoints.  Each checkpoint that copies everything
+ * makes the next writer start the WAL over, and that writer syncs the new
+ * WAL header (fdatasync, in an API write's commit): while writes keep
+ * coming (data_version moved since the last tick), only every
+ * CKPT_BUSY_TICKS-th tick checkpoints, so at most a few writes a second
+ * pay that sync; an idle tick checkpoints at once.
+ */
+static bool
+ckpt_due(struct sq_db *db, int64_t *last, int *skipped)
+{
+	int64_t v = data_version(db);
+	bool busy = v != *last;
+	*last = v;
+	if (busy && ++*skipped < CKPT_BUSY_TICKS)
+		return false;
+	*skipped = 0;
+	return true;
 }
 
 static int64_t
@@ -773,7 +811,7 @@ ckpt_main(void *arg)
 	 * and the WAL grows without bound. */
 	if (exec(db, "PRAGMA journal_mode") != 0)
 		log_warning(NULL, "store: the WAL checkpointer cannot read the database");
-	sqlite3_busy_timeout(db->h, CKPT_BUSY_MS);
+	sqlite3_busy_timeout(db->h, 0);
 	int last = 0;
 	/* a quarter of the WAL's bound, so the writer's truncation at half of it
 	 * stays the exception */
@@ -781,8 +819,11 @@ ckpt_main(void *arg)
 	int restart = quarter < CKPT_RESTART_FRAMES ? (int)quarter : CKPT_RESTART_FRAMES;
 	if (restart < 64)
 		restart = 64;
+	int64_t version = -1;
+	int skipped = 0;
 	while (!ckpt_wait(ck))
-		ckpt_passive(db, &last, restart);
+		if (ckpt_due(db, &version, &skipped))
+			ckpt_passive(db, &last, restart);
 	/* a last full checkpoint at shutdown keeps the WAL small */
 	sqlite3_busy_timeout(db->h, 10000);
 	sqlite3_wal_checkpoint_v2(db->h, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);

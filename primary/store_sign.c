@@ -365,16 +365,42 @@ sign_rrset(struct signer *sg, const struct nkey *k, uint16_t type, const uint16_
 	return 0;
 }
 
-/* Rewrites the RRSIG rrset at `k` as rows[0..n). */
+static bool
+row_in(const struct row *r, const struct row *set, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (set[i].rdlen == r->rdlen && memcmp(set[i].rd, r->rd, r->rdlen) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Makes the RRSIG rrset at `k` rows[0..n), from old[0..nold) (what it
+ * holds): only the signatures that go are deleted and only the new ones
+ * inserted, so a change re-signing one rrset leaves the name's other
+ * signatures' rows and index entries alone.
+ */
 static int
-sigs_write(struct signer *sg, const struct nkey *k, const struct row *rows, size_t n)
+sigs_write(struct signer *sg, const struct nkey *k, const struct row *old, size_t nold,
+           const struct row *rows, size_t n)
 {
 	int ret = touch(sg->ch, k, DNS_T_RRSIG, "dnssec");
-	if (ret == 0)
-		ret = rrset_delete(sg->st, sg->ch->z->id, k, DNS_T_RRSIG, false);
+	for (size_t i = 0; i < nold && ret == 0; i++) {
+		if (row_in(&old[i], rows, n))
+			continue;
+		struct db_stmt *s = db_q(sg->st->w, DBQ_REC_DELETE);
+		if (s == NULL)
+			return -EIO;
+		db_bind_i64(s, 1, sg->ch->z->id);
+		db_bind_blob(s, 2, k->key, k->klen);
+		db_bind_i64(s, 3, DNS_T_RRSIG);
+		db_bind_blob(s, 4, old[i].rd, old[i].rdlen);
+		ret = db_run(s);
+	}
 	for (size_t i = 0; i < n && ret == 0; i++)
-		ret = rec_write(sg->st, sg->ch->z->id, DBQ_REC_UPSERT, k, DNS_T_RRSIG, rows[i].ttl,
-		                rows[i].rd, rows[i].rdlen, false);
+		if (!row_in(&rows[i], old, nold))
+			ret = rec_write(sg->st, sg->ch->z->id, DBQ_REC_INSERT, k, DNS_T_RRSIG,
+			                rows[i].ttl, rows[i].rd, rows[i].rdlen, false);
 	return ret;
 }
 
@@ -404,7 +430,7 @@ sigs_replace(struct signer *sg, const struct nkey *k, uint16_t covered, bool sig
 		if (ret != 0)
 			return ret;
 	}
-	return sigs_write(sg, k, out, n);
+	return sigs_write(sg, k, old, nold, out, n);
 }
 
 static bool
@@ -461,7 +487,7 @@ name_sigs(struct signer *sg, const struct sname *sn, const uint16_t *sigset, siz
 			return ret;
 		changed |= n != before;
 	}
-	return changed ? sigs_write(sg, &sn->k, out, n) : 0;
+	return changed ? sigs_write(sg, &sn->k, old, nold, out, n) : 0;
 }
 
 /* ---- the chain ------------------------------------------------------------------------- */
