@@ -236,3 +236,63 @@ def test_keys_and_pops(ctl):
     assert [p["name"] for p in st["pops"]] == ["tokyo"]
     assert ctl("pop", "delete", "tokyo").returncode == 0
     assert ctl("pop", "delete", "tokyo").returncode == 3
+
+
+def test_key_allow_catalog_and_zones(ctl):
+    """key allow|disallow NAME (ZONE|--catalog): the TSIG key in the zones'
+    master_tsig_key_ids, the catalog's name asked from the server, and an AXFR
+    signed with the key refused before and served after (the local secondary's
+    path without curl, issue 17)."""
+    import dns.exception
+    import dns.query
+    import dns.tsig
+
+    from anycst_e2e import axfr_set, keyring
+    p = ctl.primary
+    r = ctl("key", "add", "tsig", "local")
+    assert r.returncode == 0, r.stderr
+    name, _, secret = r.stdout.strip().split(":", 2)
+    kr = keyring("local.", secret)
+    cat = "catalog.anycst.invalid."
+    assert ctl("zone", "create", "example.org", "--ns", "ns1.example.net.").returncode == 0
+
+    def xfr_refused(zone):
+        try:
+            axfr_set(p.xfr_port, zone, kr, "local.")
+        except (dns.query.TransferError, dns.tsig.PeerError, dns.exception.DNSException):
+            return True
+        return False
+    assert xfr_refused(cat) and xfr_refused("example.org.")
+
+    r = ctl("key", "allow", "local", "--catalog", "example.org")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == ("key allow local. %s: done\nkey allow local. example.org.: done\n" % cat)
+    for z in (cat, "example.org."):
+        assert p.json("GET", "/zones/%s?rrsets=false" % p.zone_id(z),
+                      expect=200)["master_tsig_key_ids"] == ["local."]
+    assert axfr_set(p.xfr_port, cat, kr, "local.")
+    assert axfr_set(p.xfr_port, "example.org.", kr, "local.")
+    # a second allow changes nothing; other keys stay
+    r = ctl("key", "allow", "local.", "--catalog")
+    assert r.returncode == 0 and r.stdout == "key allow local. %s: already allowed\n" % cat
+    assert ctl("key", "add", "tsig", "other").returncode == 0
+    assert ctl("key", "allow", "other", "--catalog").returncode == 0
+    assert sorted(p.json("GET", "/zones/%s?rrsets=false" % p.zone_id(cat),
+                         expect=200)["master_tsig_key_ids"]) == ["local.", "other."]
+
+    r = ctl("key", "disallow", "local", "--catalog")
+    assert r.returncode == 0 and r.stdout == "key disallow local. %s: done\n" % cat
+    assert p.json("GET", "/zones/%s?rrsets=false" % p.zone_id(cat),
+                  expect=200)["master_tsig_key_ids"] == ["other."]
+    assert xfr_refused(cat) and not xfr_refused("example.org.")
+    r = ctl("key", "disallow", "local", "--catalog")
+    assert r.returncode == 0 and "was not allowed" in r.stdout
+
+    # errors: a key the server does not have (422: exit 1, named), no such
+    # zone (exit 3), a bad option or no zone at all (exit 2)
+    r = ctl("key", "allow", "nosuchkey", "example.org")
+    assert r.returncode == 1 and "master_tsig_key_ids" in r.stderr, r.stderr
+    r = ctl("key", "allow", "local", "nosuch.example")
+    assert r.returncode == 3 and "nosuch.example." in r.stderr, r.stderr
+    assert ctl("key", "allow", "local", "--bogus").returncode == 2
+    assert ctl("key", "allow", "local").returncode == 2
