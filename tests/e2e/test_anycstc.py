@@ -141,6 +141,34 @@ def test_import_all_or_nothing(ctl, tmp_path):
     assert ctl("zone", "show", "late.example").returncode == 3
 
 
+def test_import_text_fidelity(ctl, tmp_path):
+    """The import's JSON is written as text (no object per record): quotes,
+    backslashes and escapes in content, an rrset met again further down the
+    file (one more EXTEND in the same request), duplicates far apart, a big
+    rrset split at 5000 records; what the primary holds is the file."""
+    import dns.zone
+    extra = ('t1 TXT "a \\"quoted\\" word" "back\\\\slash" "\\009tab\\255"\n'
+             'multi A 192.0.2.1\nother A 192.0.2.9\nmulti A 192.0.2.2\n'
+             'other A 192.0.2.9\nmulti A 192.0.2.1\n'
+             '\\"odd\\ name A 192.0.2.3\n')
+    extra += "".join("big A 10.1.%d.%d\n" % (i >> 8, i & 255) for i in range(6001))
+    f = zone_file(tmp_path / "fid.zone", origin="fid.example.", n=30, extra=extra)
+    r = ctl("--json", "zone", "import", "fid.example", f)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["duplicates"] == 2, out
+    want = dns.zone.from_file(f, origin="fid.example.", relativize=False)
+    got = dns.zone.from_text(ctl.primary.export("fid.example."), origin="fid.example.",
+                             relativize=False)
+
+    def rrs(z):
+        return sorted((str(n), rd.rdtype, rd.to_text()) for n, node in z.nodes.items()
+                      for rds in node.rdatasets for rd in rds if rd.rdtype != 6)
+    assert rrs(got) == rrs(want)
+    # NS, ns1 A, 30 h*, t1 TXT, multi A x2, other A, the odd name, big A x6001
+    assert len(rrs(got)) == 2 + 30 + 1 + 2 + 1 + 1 + 6001
+
+
 def test_check(ctl, tmp_path):
     good = zone_file(tmp_path / "example.com.zone")
     r = ctl("check", good)
