@@ -156,7 +156,7 @@ key_acl_zone(struct ctl *c, bool allow, const char *key, const char *zone)
 {
 	char abs[1100], id[3400], path[3500], what[2400];
 	size_t l = strlen(zone);
-	snprintf(abs, sizeof(abs), "%s%s", zone, l > 0 && zone[l - 1] == '.' ? "" : ".");
+	snprintf(abs, sizeof(abs), "%.1024s%s", zone, l > 0 && zone[l - 1] == '.' ? "" : ".");
 	ctl_zone_id(abs, id, sizeof(id));
 	snprintf(path, sizeof(path), "/zones/%s?rrsets=false", id);
 	snprintf(what, sizeof(what), "key %s %s %s", allow ? "allow" : "disallow", key, abs);
@@ -211,10 +211,14 @@ key_acl(struct ctl *c, bool allow, int argc, char **argv)
 {
 	char key[1100], cat[1100];
 	size_t l = strlen(argv[0]);
-	snprintf(key, sizeof(key), "%s%s", argv[0], l > 0 && argv[0][l - 1] != '.' ? "." : "");
+	snprintf(key, sizeof(key), "%.1024s%s", argv[0], l > 0 && argv[0][l - 1] != '.' ? "." : "");
 	int rc = CTL_OK;
-	for (int i = 1; i < argc && rc == CTL_OK; i++) {
-		if (argv[i][0] == '-' && strcmp(argv[i], "--catalog") != 0) {
+	for (int i = 0; i < argc && rc == CTL_OK; i++) {
+		if (strlen(argv[i]) > 1024) {
+			ctl_err("key: '%.40s...' is longer than a name can be", argv[i]);
+			return CTL_EUSAGE;
+		}
+		if (i > 0 && argv[i][0] == '-' && strcmp(argv[i], "--catalog") != 0) {
 			ctl_err("key %s: unexpected '%s' (ZONE or --catalog)", allow ? "allow" : "disallow",
 			        argv[i]);
 			return CTL_EUSAGE;
