@@ -148,8 +148,9 @@ key_same(const char *a, const char *b)
 
 /*
  * One zone's master_tsig_key_ids with `key` added (allow) or removed: read
- * with GET (rrsets=false), written with PUT under If-Match, so a change made
- * in between is a 412 rather than lost.
+ * with GET (rrsets=false), the whole list written back with PUT.  If-Match
+ * is sent, but the zone's ETag is its serial, which a change of the key list
+ * does not move: two key allow/disallow of one zone at once may lose one.
  */
 static int
 key_acl_zone(struct ctl *c, bool allow, const char *key, const char *zone)
@@ -165,8 +166,10 @@ key_acl_zone(struct ctl *c, bool allow, const char *key, const char *zone)
 	int rc = CTL_OK;
 	if (ctl_http(c, "GET", path, NULL, 0, NULL, &r) != 0 || r.status != 200)
 		rc = ctl_fail(&r, what);
-	else if ((z = json_loads(strbuf_str(&r.body), 0, NULL)) == NULL)
+	else if ((z = json_loads(strbuf_str(&r.body), 0, NULL)) == NULL) {
+		ctl_err("%s: the answer is not JSON", what);
 		rc = CTL_EFAIL;
+	}
 	char etag[sizeof(r.etag)];
 	snprintf(etag, sizeof(etag), "%s", r.etag);
 	ctl_resp_clear(&r);
