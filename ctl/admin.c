@@ -115,6 +115,130 @@ key_add(struct ctl *c, int argc, char **argv)
 	return rc;
 }
 
+/* The catalog zone's name, from GET /config ("catalog"); false when the server names none. */
+static bool
+catalog_name(struct ctl *c, char *out, size_t cap, int *rc)
+{
+	json_t *j = ctl_get_json(c, "/config", rc);
+	size_t i;
+	json_t *o;
+	out[0] = '\0';
+	json_array_foreach(j, i, o) {
+		const char *n = json_string_value(json_object_get(o, "name"));
+		const char *v = json_string_value(json_object_get(o, "value"));
+		if (n != NULL && v != NULL && strcmp(n, "catalog") == 0)
+			snprintf(out, cap, "%s", v);
+	}
+	json_decref(j);
+	if (j != NULL && out[0] == '\0') {
+		ctl_err("key allow: the server names no catalog zone (GET /config)");
+		*rc = CTL_EFAIL;
+	}
+	return out[0] != '\0';
+}
+
+static bool
+key_same(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	la -= la > 0 && a[la - 1] == '.';
+	lb -= lb > 0 && b[lb - 1] == '.';
+	return la == lb && strncasecmp(a, b, la) == 0;
+}
+
+/*
+ * One zone's master_tsig_key_ids with `key` added (allow) or removed: read
+ * with GET (rrsets=false), the whole list written back with PUT.  If-Match
+ * is sent, but the zone's ETag is its serial, which a change of the key list
+ * does not move: two key allow/disallow of one zone at once may lose one.
+ */
+static int
+key_acl_zone(struct ctl *c, bool allow, const char *key, const char *zone)
+{
+	char abs[1100], id[3400], path[3500], what[2400];
+	size_t l = strlen(zone);
+	snprintf(abs, sizeof(abs), "%.1024s%s", zone, l > 0 && zone[l - 1] == '.' ? "" : ".");
+	ctl_zone_id(abs, id, sizeof(id));
+	snprintf(path, sizeof(path), "/zones/%s?rrsets=false", id);
+	snprintf(what, sizeof(what), "key %s %s %s", allow ? "allow" : "disallow", key, abs);
+	struct ctl_resp r;
+	json_t *z = NULL;
+	int rc = CTL_OK;
+	if (ctl_http(c, "GET", path, NULL, 0, NULL, &r) != 0 || r.status != 200)
+		rc = ctl_fail(&r, what);
+	else if ((z = json_loads(strbuf_str(&r.body), 0, NULL)) == NULL) {
+		ctl_err("%s: the answer is not JSON", what);
+		rc = CTL_EFAIL;
+	}
+	char etag[sizeof(r.etag)];
+	snprintf(etag, sizeof(etag), "%s", r.etag);
+	ctl_resp_clear(&r);
+	if (z == NULL)
+		return rc;
+	json_t *keys = json_array(), *k;
+	size_t i;
+	bool had = false;
+	json_array_foreach(json_object_get(z, "master_tsig_key_ids"), i, k) {
+		const char *s = json_string_value(k);
+		if (s != NULL && key_same(s, key))
+			had = true;
+		else if (s != NULL)
+			json_array_append_new(keys, json_string(s));
+	}
+	json_decref(z);
+	if (allow)
+		json_array_append_new(keys, json_string(key));
+	if (had == allow) {
+		if (!c->json && !c->quiet)
+			printf("%s: %s\n", what, allow ? "already allowed" : "was not allowed");
+		json_decref(keys);
+		return CTL_OK;
+	}
+	json_t *body = json_pack("{s:o}", "master_tsig_key_ids", keys);
+	char *text = json_dumps(body, JSON_COMPACT);
+	json_decref(body);
+	path[strcspn(path, "?")] = '\0';
+	if (ctl_http(c, "PUT", path, text, strlen(text), etag[0] ? etag : NULL, &r) != 0 ||
+	    r.status < 200 || r.status > 299)
+		rc = ctl_fail(&r, what);
+	else if (!c->json && !c->quiet)
+		printf("%s: done\n", what);
+	ctl_resp_clear(&r);
+	free(text);
+	return rc;
+}
+
+/* key allow|disallow NAME (ZONE|--catalog)... */
+static int
+key_acl(struct ctl *c, bool allow, int argc, char **argv)
+{
+	char key[1100], cat[1100];
+	size_t l = strlen(argv[0]);
+	snprintf(key, sizeof(key), "%.1024s%s", argv[0], l > 0 && argv[0][l - 1] != '.' ? "." : "");
+	int rc = CTL_OK;
+	for (int i = 0; i < argc && rc == CTL_OK; i++) {
+		if (strlen(argv[i]) > 1024) {
+			ctl_err("key: '%.40s...' is longer than a name can be", argv[i]);
+			return CTL_EUSAGE;
+		}
+		if (i > 0 && argv[i][0] == '-' && strcmp(argv[i], "--catalog") != 0) {
+			ctl_err("key %s: unexpected '%s' (ZONE or --catalog)", allow ? "allow" : "disallow",
+			        argv[i]);
+			return CTL_EUSAGE;
+		}
+	}
+	for (int i = 1; i < argc && rc == CTL_OK; i++) {
+		const char *zone = argv[i];
+		if (strcmp(zone, "--catalog") == 0) {
+			if (!catalog_name(c, cat, sizeof(cat), &rc))
+				break;
+			zone = cat;
+		}
+		rc = key_acl_zone(c, allow, key, zone);
+	}
+	return rc;
+}
+
 int
 ctl_cmd_key(struct ctl *c, int argc, char **argv)
 {
@@ -124,6 +248,8 @@ ctl_cmd_key(struct ctl *c, int argc, char **argv)
 		return key_list(c, argc == 2 ? argv[1] : NULL);
 	if (strcmp(v, "add") == 0 && argc >= 3 && kind_ok)
 		return key_add(c, argc - 1, argv + 1);
+	if ((strcmp(v, "allow") == 0 || strcmp(v, "disallow") == 0) && argc >= 3)
+		return key_acl(c, strcmp(v, "allow") == 0, argc - 1, argv + 1);
 	if ((strcmp(v, "delete") == 0 || strcmp(v, "del") == 0) && argc == 3 && kind_ok) {
 		char path[3500], id[1100], what[1200];
 		size_t l = strlen(argv[2]);
@@ -139,7 +265,8 @@ ctl_cmd_key(struct ctl *c, int argc, char **argv)
 		return rc;
 	}
 	ctl_err("key: expected list [tsig|api] | add tsig NAME [--algorithm ALG] | "
-	        "add api ACCOUNT [--description TEXT] | delete tsig NAME | delete api ID");
+	        "add api ACCOUNT [--description TEXT] | delete tsig NAME | delete api ID | "
+	        "allow NAME (ZONE|--catalog)... | disallow NAME (ZONE|--catalog)...");
 	return CTL_EUSAGE;
 }
 

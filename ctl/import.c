@@ -9,6 +9,8 @@
 #include "ctl/ctl.h"
 #include "ctl/zfile.h"
 
+#include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,13 +20,96 @@
 #include "dns/rrtype.h"
 #include "util/clock.h"
 
+/*
+ * The records of a batch as "owner type" + "\n" + content, so duplicates are
+ * dropped: open addressing over hashes, the strings in one buffer, cleared
+ * without freeing (a batch costs no allocation per record).
+ */
+struct sset {
+	struct sset_slot {
+		uint64_t h;
+		size_t off, len;     /* in text; len 0: empty slot */
+	} *slots;
+	size_t cap, n;           /* cap: a power of two */
+	struct strbuf text;
+};
+
+static uint64_t
+sset_hash(const char *s, size_t n, uint64_t h)
+{
+	/* FNV-1a, continued from h */
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (uint8_t)s[i]) * 1099511628211ull;
+	return h;
+}
+
+static void
+sset_clear(struct sset *t)
+{
+	if (t->n > 0)
+		memset(t->slots, 0, t->cap * sizeof(*t->slots));
+	t->n = 0;
+	if (t->text.s != NULL)
+		t->text.s[t->text.len = 0] = '\0';
+}
+
+static void
+sset_free(struct sset *t)
+{
+	free(t->slots);
+	strbuf_clear(&t->text);
+	memset(t, 0, sizeof(*t));
+}
+
+/* Adds a[0..al) "\n" c[0..cl): 1 added, 0 already there, -1 out of memory. */
+static int
+sset_add(struct sset *t, const char *a, size_t al, const char *c, size_t cl)
+{
+	size_t n = al + 1 + cl;
+	if ((t->n + 1) * 2 > t->cap) {
+		size_t ncap = t->cap ? t->cap * 2 : 256;
+		struct sset_slot *ns = calloc(ncap, sizeof(*ns));
+		if (ns == NULL)
+			return -1;
+		for (size_t i = 0; i < t->cap; i++) {
+			if (t->slots[i].len == 0)
+				continue;
+			size_t j = t->slots[i].h & (ncap - 1);
+			while (ns[j].len != 0)
+				j = (j + 1) & (ncap - 1);
+			ns[j] = t->slots[i];
+		}
+		free(t->slots);
+		t->slots = ns;
+		t->cap = ncap;
+	}
+	uint64_t h = sset_hash(c, cl, sset_hash("\n", 1, sset_hash(a, al, 1469598103934665603ull)));
+	size_t j = h & (t->cap - 1);
+	for (; t->slots[j].len != 0; j = (j + 1) & (t->cap - 1)) {
+		const struct sset_slot *e = &t->slots[j];
+		const char *x = t->text.s + e->off;
+		if (e->h == h && e->len == n && memcmp(x, a, al) == 0 && x[al] == '\n' &&
+		    memcmp(x + al + 1, c, cl) == 0)
+			return 0;
+	}
+	size_t off = t->text.len;
+	if (strbuf_append(&t->text, a, al) != 0 || strbuf_append(&t->text, "\n", 1) != 0 ||
+	    strbuf_append(&t->text, c, cl) != 0)
+		return -1;
+	t->slots[j] = (struct sset_slot){.h = h, .off = off, .len = n};
+	t->n++;
+	return 1;
+}
+
 struct batch {
 	struct ctl *c;
 	char path[4096];          /* /zones/ID */
-	json_t *rrsets;           /* array of the request */
-	json_t *sets;             /* "owner type" -> rrset object of this batch */
-	json_t *seen;             /* "owner type content" -> true: duplicates dropped */
-	size_t nrrsets, bytes, max_rrsets, max_bytes;
+	bool sending;             /* second pass: records go to the body */
+	struct strbuf body;       /* the PATCH's JSON text so far: {"rrsets":[... */
+	char cur[1400];           /* "owner type" of the open rrset ("": none) */
+	size_t cur_records;
+	struct sset seen;         /* this batch's records: duplicates dropped */
+	size_t nrrsets, max_rrsets, max_bytes;
 	size_t sent_records, total_records, requests, dups;
 	json_t *soa;              /* the SOA rrset (POST) */
 	bool tty, quiet;
@@ -54,30 +139,57 @@ progress(struct batch *b, bool done)
 	fflush(stderr);
 }
 
+/* A JSON string of `s` (presentation text: escapes for '"', '\\' and controls). */
+static void
+json_str(struct strbuf *o, const char *s)
+{
+	strbuf_append(o, "\"", 1);
+	for (const char *run = s;; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch != '\0' && ch != '"' && ch != '\\' && ch >= 0x20)
+			continue;
+		strbuf_append(o, run, (size_t)(s - run));
+		if (ch == '\0')
+			break;
+		if (ch == '"' || ch == '\\')
+			strbuf_printf(o, "\\%c", ch);
+		else
+			strbuf_printf(o, "\\u%04x", ch);
+		run = s + 1;
+	}
+	strbuf_append(o, "\"", 1);
+}
+
+static void
+body_reset(struct batch *b)
+{
+	if (b->body.s != NULL)
+		b->body.s[b->body.len = 0] = '\0';
+	strbuf_append(&b->body, "{\"rrsets\":[", 11);
+	b->nrrsets = 0;
+	b->cur[0] = '\0';
+	b->cur_records = 0;
+	sset_clear(&b->seen);
+}
+
 static int
 flush(struct batch *b)
 {
 	if (b->nrrsets == 0)
 		return 0;
-	json_t *body = json_pack("{s:O}", "rrsets", b->rrsets);
-	char *text = json_dumps(body, JSON_COMPACT);
-	json_decref(body);
-	if (text == NULL) {
+	strbuf_append(&b->body, "]}]}", 4);
+	if (b->body.err != 0) {
 		ctl_err("out of memory");
 		return CTL_EFAIL;
 	}
 	struct ctl_resp r;
 	int rc = 0;
-	if (ctl_http(b->c, "PATCH", b->path, text, strlen(text), NULL, &r) != 0 || r.status != 204)
+	if (ctl_http(b->c, "PATCH", b->path, b->body.s, b->body.len, NULL, &r) != 0 ||
+	    r.status != 204)
 		rc = ctl_fail(&r, "zone import");
 	ctl_resp_clear(&r);
-	free(text);
 	b->requests++;
-	json_array_clear(b->rrsets);
-	json_object_clear(b->sets);
-	json_object_clear(b->seen);
-	b->nrrsets = 0;
-	b->bytes = 0;
+	body_reset(b);
 	progress(b, false);
 	return rc;
 }
@@ -90,6 +202,31 @@ rrset_new(const struct zrec *r, const char *changetype)
 	if (changetype != NULL)
 		json_object_set_new(o, "changetype", json_string(changetype));
 	return o;
+}
+
+/*
+ * Opens the rrset of `r` (key "owner type") in the body, a flush first when
+ * the batch is full.  An rrset met again further down the file is one more
+ * EXTEND of it (the API applies them in order).
+ */
+static int
+rrset_open(struct batch *b, const struct zrec *r, const char *key, size_t kl)
+{
+	if (b->nrrsets >= b->max_rrsets || b->body.len >= b->max_bytes) {
+		int rc = flush(b);
+		if (rc != 0)
+			return rc;
+	}
+	if (b->nrrsets > 0)
+		strbuf_append(&b->body, "]},", 3);
+	strbuf_append(&b->body, "{\"name\":", 8);
+	json_str(&b->body, r->owner);
+	strbuf_printf(&b->body, ",\"type\":\"%s\",\"ttl\":%" PRIu32 ",\"changetype\":\"EXTEND\","
+	              "\"records\":[", r->type, r->ttl);
+	memcpy(b->cur, key, kl + 1);
+	b->cur_records = 0;
+	b->nrrsets++;
+	return 0;
 }
 
 static int
@@ -105,46 +242,32 @@ on_rec(void *ctx, const struct zrec *r)
 		b->sent_records++;
 		return 0;
 	}
-	if (b->rrsets == NULL)       /* first pass: only the SOA */
+	if (!b->sending)             /* first pass: only the SOA */
 		return 0;
-	char key[1400];
-	snprintf(key, sizeof(key), "%s %s", r->owner, r->type);
-	json_t *set = json_object_get(b->sets, key);
-	size_t cl = strlen(r->content);
-	struct strbuf dk;
-	strbuf_init(&dk);
-	strbuf_printf(&dk, "%s %s", key, r->content);
-	if (dk.err != 0)
+	char key[sizeof(b->cur)];
+	int kl = snprintf(key, sizeof(key), "%s %s", r->owner, r->type);
+	if (kl < 0 || (size_t)kl >= sizeof(key))
 		return CTL_EFAIL;
-	if (set != NULL && json_object_get(b->seen, strbuf_str(&dk)) != NULL) {
+	int fresh = sset_add(&b->seen, key, (size_t)kl, r->content, strlen(r->content));
+	if (fresh < 0) {
+		ctl_err("out of memory");
+		return CTL_EFAIL;
+	}
+	b->sent_records++;
+	if (fresh == 0) {
 		b->dups++;               /* a duplicate record: dropped, as BIND does */
-		b->sent_records++;
-		strbuf_clear(&dk);
 		return 0;
 	}
-	if (set == NULL) {
-		if (b->nrrsets >= b->max_rrsets || b->bytes >= b->max_bytes) {
-			int rc = flush(b);
-			if (rc != 0) {
-				strbuf_clear(&dk);
-				return rc;
-			}
-		}
-		set = rrset_new(r, "EXTEND");
-		json_array_append_new(b->rrsets, set);
-		/* one reference for the array (taken above), one for the index */
-		json_object_set_new(b->sets, key, json_incref(set));
-		b->nrrsets++;
-		b->bytes += strlen(key) + 80;
-	}
-	json_t *recs = json_object_get(set, "records");
-	json_array_append_new(recs, json_pack("{s:s,s:b}", "content", r->content, "disabled", 0));
-	json_object_set_new(b->seen, strbuf_str(&dk), json_true());
-	strbuf_clear(&dk);
-	b->bytes += cl + 32;
-	b->sent_records++;
+	int rc;
+	if (strcmp(key, b->cur) != 0 && (rc = rrset_open(b, r, key, (size_t)kl)) != 0)
+		return rc;
+	if (b->cur_records++ > 0)
+		strbuf_append(&b->body, ",", 1);
+	strbuf_append(&b->body, "{\"content\":", 11);
+	json_str(&b->body, r->content);
+	strbuf_append(&b->body, ",\"disabled\":false}", 18);
 	/* a huge rrset goes in several EXTENDs */
-	if (json_array_size(recs) >= 5000)
+	if (b->cur_records >= 5000)
 		return flush(b);
 	return 0;
 }
@@ -229,17 +352,15 @@ import_send(struct ctl *c, struct zfile *zf, struct batch *b, const struct impor
 		return rc;
 	if ((rc = create_zone(b, zf->origin_text, a->keys)) != 0)
 		return rc;
-	b->rrsets = json_array();
-	b->sets = json_object();
-	b->seen = json_object();
+	b->sending = true;
+	body_reset(b);
 	b->sent_records = 0;
 	size_t n, soas;
 	rc = zfile_parse(zf, on_rec, b, &n, &soas);
 	if (rc == 0)
 		rc = flush(b);
-	json_decref(b->rrsets);
-	json_decref(b->sets);
-	json_decref(b->seen);
+	strbuf_clear(&b->body);
+	sset_free(&b->seen);
 	if (rc != 0) {
 		/* nothing half-imported: the zone this import made goes again */
 		if (ctl_call(c, "DELETE", b->path, NULL, "zone import: cleanup") == 0)

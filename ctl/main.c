@@ -38,6 +38,7 @@ usage(void)
 	       "  record add|set ZONE NAME TYPE TTL CONTENT... | record del ZONE NAME TYPE [CONTENT...]\n"
 	       "  key list [tsig|api] | key add tsig NAME [--algorithm ALG] | key add api ACCOUNT\n"
 	       "  key delete tsig NAME | key delete api ID\n"
+	       "  key allow|disallow NAME (ZONE|--catalog)...   a TSIG key may transfer these zones\n"
 	       "  pop list | pop add NAME ENDPOINT PUBLIC-KEY [--dns-port N] | pop delete NAME\n"
 	       "  pop config [NAME]\n"
 	       "  status [ZONE]                primary health, every POP's serial lag per zone\n"

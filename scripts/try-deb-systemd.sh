@@ -44,7 +44,7 @@ if [ ! -x "$BASE/lib/systemd/systemd" ]; then
 	say "debootstrap bookworm into $BASE (first run only, a few minutes)"
 	rm -rf "$BASE.tmp"
 	debootstrap --variant=minbase \
-		--include=systemd,systemd-sysv,dbus,man-db,bind9-dnsutils,iproute2,ca-certificates,curl \
+		--include=systemd,systemd-sysv,dbus,man-db,bind9-dnsutils,iproute2,ca-certificates \
 		bookworm "$BASE.tmp" "$MIRROR" >"$CACHE/debootstrap.log" 2>&1 ||
 		{ tail -20 "$CACHE/debootstrap.log"; die "debootstrap (log: $CACHE/debootstrap.log)"; }
 	printf 'deb %s bookworm main\ndeb %s bookworm-updates main\ndeb %s-security bookworm-security main\n' \
@@ -58,12 +58,6 @@ if [ -z "$(find "$BASE/var/lib/apt/lists/stamp" -mmin -1440 2>/dev/null)" ]; the
 	systemd-nspawn -q -D "$BASE" --register=no --keep-unit -E DEBIAN_FRONTEND=noninteractive \
 		apt-get update -qq || die "apt-get update in $BASE"
 	touch "$BASE/var/lib/apt/lists/stamp"
-fi
-if [ ! -x "$BASE/usr/bin/curl" ]; then
-	say "apt-get install curl in the cached root (one API call anycstc has no command for)"
-	cp -L /etc/resolv.conf "$BASE/etc/resolv.conf"
-	systemd-nspawn -q -D "$BASE" --register=no --keep-unit -E DEBIAN_FRONTEND=noninteractive \
-		apt-get install -y -qq --no-install-recommends curl >/dev/null || die "curl in $BASE"
 fi
 
 # ---- this run: an overlay of it, booted ----------------------------------------
@@ -171,17 +165,16 @@ inw 30 systemctl reload anycst-primary || die "systemctl reload anycst-primary"
 say "systemctl reload anycst-primary: $(ct systemctl is-active anycst-primary), log: $(ct journalctl -u anycst-primary --no-pager -o cat | grep -i reload | tail -1)"
 
 # ---- the POP ------------------------------------------------------------------------
-# As on a primary's own machine (README "Running it"): a TSIG key allowed to
-# transfer the catalog and the zone, the secondary on loopback.  A registered
+# As on a primary's own machine (README "Running it"), with anycstc alone: a
+# TSIG key allowed to transfer the catalog (key allow --catalog) and the zone
+# (zone import --allow-key), the secondary on loopback.  A registered
 # POP's key (anycstc pop add) transfers only from its WireGuard mesh address.
 inw 30 anycstc key add tsig pop-local. >"$ROOT/etc/anycst/pop.tsig" || die "anycstc key add tsig"
 chmod 600 "$ROOT/etc/anycst/pop.tsig"
 say "anycstc key add tsig pop-local.: $(cut -d: -f1,2 "$ROOT/etc/anycst/pop.tsig") in /etc/anycst/pop.tsig (0600, the unit's LoadCredential)"
-code=$(inw 30 sh -c 'curl -s -o /dev/null -w "%{http_code}" -X PUT -H "X-API-Key: $(cat /var/lib/anycst/api.key)" \
-	-d "{\"master_tsig_key_ids\": [\"pop-local.\"]}" \
-	http://127.0.0.1:8081/api/v1/servers/localhost/zones/catalog.anycst.invalid.' || true)
-say "PUT /zones/catalog.anycst.invalid. master_tsig_key_ids [pop-local.]: HTTP $code"
-[ "$code" = 204 ] || die "the catalog's transfer key"
+inw 30 anycstc key allow pop-local. --catalog >"$RUN/allow.txt" 2>&1 ||
+	{ cat "$RUN/allow.txt"; die "anycstc key allow pop-local. --catalog"; }
+say "anycstc key allow pop-local. --catalog: $(cat "$RUN/allow.txt")"
 printf '\n# try-deb-systemd\ntsig-file = /run/credentials/anycst-secondary.service/tsig\nidentity = local\n' \
 	>>"$ROOT/etc/anycst/secondary.conf"
 say "systemctl restart anycst-secondary (its credential is read at start)"

@@ -141,6 +141,34 @@ def test_import_all_or_nothing(ctl, tmp_path):
     assert ctl("zone", "show", "late.example").returncode == 3
 
 
+def test_import_text_fidelity(ctl, tmp_path):
+    """The import's JSON is written as text (no object per record): quotes,
+    backslashes and escapes in content, an rrset met again further down the
+    file (one more EXTEND in the same request), duplicates far apart, a big
+    rrset split at 5000 records; what the primary holds is the file."""
+    import dns.zone
+    extra = ('t1 TXT "a \\"quoted\\" word" "back\\\\slash" "\\009tab\\255"\n'
+             'multi A 192.0.2.1\nother A 192.0.2.9\nmulti A 192.0.2.2\n'
+             'other A 192.0.2.9\nmulti A 192.0.2.1\n'
+             '\\"odd\\ name A 192.0.2.3\n')
+    extra += "".join("big A 10.1.%d.%d\n" % (i >> 8, i & 255) for i in range(6001))
+    f = zone_file(tmp_path / "fid.zone", origin="fid.example.", n=30, extra=extra)
+    r = ctl("--json", "zone", "import", "fid.example", f)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["duplicates"] == 2, out
+    want = dns.zone.from_file(f, origin="fid.example.", relativize=False)
+    got = dns.zone.from_text(ctl.primary.export("fid.example."), origin="fid.example.",
+                             relativize=False)
+
+    def rrs(z):
+        return sorted((str(n), rd.rdtype, rd.to_text()) for n, node in z.nodes.items()
+                      for rds in node.rdatasets for rd in rds if rd.rdtype != 6)
+    assert rrs(got) == rrs(want)
+    # NS, ns1 A, 30 h*, t1 TXT, multi A x2, other A, the odd name, big A x6001
+    assert len(rrs(got)) == 2 + 30 + 1 + 2 + 1 + 1 + 6001
+
+
 def test_check(ctl, tmp_path):
     good = zone_file(tmp_path / "example.com.zone")
     r = ctl("check", good)
@@ -236,3 +264,63 @@ def test_keys_and_pops(ctl):
     assert [p["name"] for p in st["pops"]] == ["tokyo"]
     assert ctl("pop", "delete", "tokyo").returncode == 0
     assert ctl("pop", "delete", "tokyo").returncode == 3
+
+
+def test_key_allow_catalog_and_zones(ctl):
+    """key allow|disallow NAME (ZONE|--catalog): the TSIG key in the zones'
+    master_tsig_key_ids, the catalog's name asked from the server, and an AXFR
+    signed with the key refused before and served after (the local secondary's
+    path without curl, issue 17)."""
+    import dns.exception
+    import dns.query
+    import dns.tsig
+
+    from anycst_e2e import axfr_set, keyring
+    p = ctl.primary
+    r = ctl("key", "add", "tsig", "local")
+    assert r.returncode == 0, r.stderr
+    name, _, secret = r.stdout.strip().split(":", 2)
+    kr = keyring("local.", secret)
+    cat = "catalog.anycst.invalid."
+    assert ctl("zone", "create", "example.org", "--ns", "ns1.example.net.").returncode == 0
+
+    def xfr_refused(zone):
+        try:
+            axfr_set(p.xfr_port, zone, kr, "local.")
+        except (dns.query.TransferError, dns.tsig.PeerError, dns.exception.DNSException):
+            return True
+        return False
+    assert xfr_refused(cat) and xfr_refused("example.org.")
+
+    r = ctl("key", "allow", "local", "--catalog", "example.org")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == ("key allow local. %s: done\nkey allow local. example.org.: done\n" % cat)
+    for z in (cat, "example.org."):
+        assert p.json("GET", "/zones/%s?rrsets=false" % p.zone_id(z),
+                      expect=200)["master_tsig_key_ids"] == ["local."]
+    assert axfr_set(p.xfr_port, cat, kr, "local.")
+    assert axfr_set(p.xfr_port, "example.org.", kr, "local.")
+    # a second allow changes nothing; other keys stay
+    r = ctl("key", "allow", "local.", "--catalog")
+    assert r.returncode == 0 and r.stdout == "key allow local. %s: already allowed\n" % cat
+    assert ctl("key", "add", "tsig", "other").returncode == 0
+    assert ctl("key", "allow", "other", "--catalog").returncode == 0
+    assert sorted(p.json("GET", "/zones/%s?rrsets=false" % p.zone_id(cat),
+                         expect=200)["master_tsig_key_ids"]) == ["local.", "other."]
+
+    r = ctl("key", "disallow", "local", "--catalog")
+    assert r.returncode == 0 and r.stdout == "key disallow local. %s: done\n" % cat
+    assert p.json("GET", "/zones/%s?rrsets=false" % p.zone_id(cat),
+                  expect=200)["master_tsig_key_ids"] == ["other."]
+    assert xfr_refused(cat) and not xfr_refused("example.org.")
+    r = ctl("key", "disallow", "local", "--catalog")
+    assert r.returncode == 0 and "was not allowed" in r.stdout
+
+    # errors: a key the server does not have (422: exit 1, named), no such
+    # zone (exit 3), a bad option or no zone at all (exit 2)
+    r = ctl("key", "allow", "nosuchkey", "example.org")
+    assert r.returncode == 1 and "master_tsig_key_ids" in r.stderr, r.stderr
+    r = ctl("key", "allow", "local", "nosuch.example")
+    assert r.returncode == 3 and "nosuch.example." in r.stderr, r.stderr
+    assert ctl("key", "allow", "local", "--bogus").returncode == 2
+    assert ctl("key", "allow", "local").returncode == 2

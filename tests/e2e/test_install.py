@@ -144,7 +144,10 @@ def test_installed_daemons_serve_an_imported_zone(installed):
             assert r.returncode == 0, r.stderr
             name, alg, secret = r.stdout.strip().split(":", 2)
             assert (name, alg) == (KEY_NAME, "hmac-sha256")
-            p.allow_catalog(KEY_NAME)
+            # the catalog allowed to the key with anycstc alone (no API call by hand)
+            r = ctl("key", "allow", KEY_NAME, "--catalog")
+            assert r.returncode == 0, r.stderr
+            assert r.stdout == "key allow %s. catalog.anycst.invalid.: done\n" % KEY_NAME
             sec = Secondary(tmp, p.xfr_port, port=sport, tsig=False, bin_dir=sbin,
                             extra=tsig_file_args(tmp, KEY_NAME, secret)).start()
 
