@@ -250,7 +250,10 @@ ksk_step(struct store *st, const struct store_zone *z, struct store_result *res,
 	if (ret != 0)
 		return ret;
 	*what = "KSK rollover step";
-	if (z->unsign_at > 0 && ks.now >= z->unsign_at) {
+	/* strictly after: times are whole seconds, so a switch-off at x.999 s
+	 * with a delay of d is due at the second x + d + 1, never before d
+	 * full seconds of CDS DELETE (at >= it could be d - 1 s and a little) */
+	if (z->unsign_at > 0 && ks.now > z->unsign_at) {
 		*what = "zone unsigned (CDS DELETE period over)";
 		ret = unsign_now(st, z, res, err, errcap);
 		return ret == 0 ? 1 : ret;

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -268,8 +269,19 @@ test_switch_off_with_cds_delete(void **state)
 	sleep(2);
 	assert_int_equal(step(f), 0);
 	assert_int_equal(count(f, DNS_T_DNSKEY).n, 1);
-	/* off, then the delay (1 s) passes: unsigned by the resigner */
+	/* off, then the delay (1 s) passes: unsigned by the resigner.  Switched
+	 * off at the end of a wall-clock second and stepped just after the next
+	 * began: not due yet (the delay is a full second, not what is left of
+	 * one; due at >= it was unsigned after 0.1 s) */
+	struct timespec now;
+	do {
+		struct timespec ms10 = {0, 10000000L};
+		nanosleep(&ms10, NULL);
+		clock_gettime(CLOCK_REALTIME, &now);
+	} while (now.tv_nsec < 900000000L);
 	assert_int_equal(store_zone_unsign(f->st, f->zone, NULL, false, &res, err, sizeof(err)), 0);
+	struct timespec ms150 = {0, 150000000L};
+	nanosleep(&ms150, NULL);
 	assert_int_equal(step(f), 0);
 	sleep(2);
 	assert_int_equal(step(f), 1);
