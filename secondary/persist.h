@@ -85,6 +85,17 @@ typedef int (*persist_rr_fn)(void *ctx, const struct dns_rr *rr);
 int persist_load(const char *dir, const uint8_t *origin, uint32_t *serial, persist_rr_fn cb,
                  void *ctx, char *why, size_t whycap);
 
+/*
+ * Walks `count` records (the body's encoding above) filling exactly
+ * p[0..len): `cb` for each, or with `cb` NULL only checks them.  0,
+ * ERR_FORMERR with a reason in `why`, or the callback's code.
+ */
+int persist_records(const uint8_t *p, size_t len, uint32_t count, persist_rr_fn cb, void *ctx,
+                    char *why, size_t whycap);
+
+/* mkdir -p: creates `dir` and its missing parents (mode 0750).  0 or -errno. */
+int persist_mkdirs(const char *dir);
+
 /* Removes the zone's files (a zone left the catalog).  0 or -errno. */
 int persist_remove(const char *dir, const uint8_t *origin);
 
