@@ -561,8 +561,11 @@ open_scan(struct pack *p, char *err, size_t errcap)
 	p->damaged = p->ix->nbad > 0;
 	p->end = align8(good);
 	if (p->end != p->maplen) {
-		log_error(NULL, "state pack %s: cut at offset %llu after its last good record "
-		          "(%zu bytes were there)", p->path, (unsigned long long)p->end, p->maplen);
+		/* a torn tail goes; a last record without its padding gets it */
+		if (p->end < p->maplen)
+			log_error(NULL, "state pack %s: cut at offset %llu after its last good record "
+			          "(%zu bytes were there)", p->path, (unsigned long long)p->end,
+			          p->maplen);
 		if (ftruncate(p->fd, (off_t)p->end) != 0) {
 			r = -errno;
 			snprintf(err, errcap, "state pack %s: not cut (%s)", p->path, err_str(r));
