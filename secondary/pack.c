@@ -441,7 +441,7 @@ struct pack {
 	char path[4200];
 	pthread_mutex_t lock;        /* appends, flushes, compaction */
 	uint64_t end;                /* where the next record goes */
-	uint64_t live;               /* live bytes at the last scan */
+	uint64_t dead;               /* bytes of records superseded since (estimated) */
 	bool dirty;                  /* appended since the last fdatasync */
 	bool loading;                /* the index as opened is kept */
 	bool damaged;                /* damaged records found: compact once loaded */
@@ -557,7 +557,7 @@ open_scan(struct pack *p, char *err, size_t errcap)
 		snprintf(err, errcap, "state pack %s: %s", p->path, err_str(r));
 		return r;
 	}
-	p->live = p->ix->live;
+	p->dead = p->maplen > p->ix->live ? p->maplen - p->ix->live : 0;
 	p->damaged = p->ix->nbad > 0;
 	p->end = align8(good);
 	if (p->end != p->maplen) {
@@ -606,7 +606,7 @@ pack_open(const char *dir, char *err, size_t errcap)
 			snprintf(err, errcap, "state pack %s: not written (%s)", p->path, err_str(r));
 			goto fail;
 		}
-		p->end = p->live = PACK_HDR_LEN;
+		p->end = PACK_HDR_LEN;
 	}
 	return p;
 fail:
@@ -773,6 +773,14 @@ pack_put_drop(struct pack *p, const uint8_t *origin)
 	return put_small(p, PACK_DROP, origin, NULL, 0);
 }
 
+void
+pack_note_dead(struct pack *p, size_t body_len)
+{
+	pthread_mutex_lock(&p->lock);
+	p->dead += align8(PACK_REC_HDR + body_len);
+	pthread_mutex_unlock(&p->lock);
+}
+
 uint64_t
 pack_size(struct pack *p)
 {
@@ -888,7 +896,7 @@ compact_locked(struct pack *p)
 		r = -errno;
 	if (r != 0) {
 		unlink(tmp);
-		p->live = p->end;   /* not again before the file doubles */
+		p->dead = 0;   /* not again before as much is dead again */
 		log_error(NULL, "state pack %s not compacted (%s)", p->path, err_str(r));
 		return r;
 	}
@@ -902,7 +910,8 @@ compact_locked(struct pack *p)
 		return -EIO;
 	}
 	close(old);
-	p->end = p->live = size;
+	p->end = size;
+	p->dead = 0;
 	p->dirty = false;
 	log_info(NULL, "state pack %s compacted, %llu -> %llu bytes, %zu zones", p->path,
 	         (unsigned long long)before, (unsigned long long)size, zones);
@@ -928,7 +937,8 @@ pack_sync(struct pack *p)
 		if (r == 0)
 			p->dirty = false;
 	}
-	if (r == 0 && !p->loading && (p->damaged || p->end > 2 * p->live + PACK_SLACK)) {
+	if (r == 0 && !p->loading &&
+	    (p->damaged || (p->dead > PACK_SLACK && p->dead * 2 > p->end))) {
 		p->damaged = false;   /* once: a failure waits for the file to double */
 		r = compact_locked(p);
 	}

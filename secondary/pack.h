@@ -27,7 +27,7 @@
  * record fails its checks and is skipped (a damaged header by searching
  * forward for the next good one), and the others still load.  The file is
  * rewritten without dead records (compaction: a new file, fsync, rename,
- * fsync of the directory) once it is more than twice its live size.
+ * fsync of the directory) once more of it is dead than live.
  */
 #ifndef SECONDARY_PACK_H
 #define SECONDARY_PACK_H
@@ -161,9 +161,16 @@ int pack_put_timers(struct pack *p, const uint8_t *origin, uint64_t last_refresh
 int pack_put_drop(struct pack *p, const uint8_t *origin);
 
 /*
+ * Notes that a record of about `body_len` bytes is dead now (an append
+ * replaced it): the file is compacted once more of it is dead than live.
+ */
+void pack_note_dead(struct pack *p, size_t body_len);
+
+/*
  * Flushes the appends (fdatasync) when there are any, then compacts the
- * file when it is more than twice its live size, or held damaged records
- * when it was opened (they are logged once, not at every start).  0 or -errno.
+ * file when more of it is dead than live (pack_note_dead, and what was dead
+ * when it was opened), or held damaged records when it was opened (they
+ * are logged once, not at every start).  0 or -errno.
  */
 int pack_sync(struct pack *p);
 

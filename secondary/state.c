@@ -239,7 +239,7 @@ save_file(struct state *s, const uint8_t *origin, uint32_t serial, state_walk_fn
 
 int
 state_save(struct state *s, const uint8_t *origin, uint32_t serial, uint64_t saved,
-           state_walk_fn walk, const void *version, bool *own_file)
+           state_walk_fn walk, const void *version, bool replaces, bool *own_file)
 {
 	struct pack_buf pb;
 	int r = pack_zone_begin(&pb, origin, PACK_ZONE_MAX);
@@ -249,6 +249,8 @@ state_save(struct state *s, const uint8_t *origin, uint32_t serial, uint64_t sav
 		pb.serial = serial;
 		pb.saved = saved;
 		r = pack_put_zone(s->pack, &pb);
+		if (r == 0 && replaces && !*own_file)
+			pack_note_dead(s->pack, pb.len);   /* about the size of the one it replaces */
 		if (r == 0 && *own_file) {
 			persist_remove(s->dir, origin);
 			*own_file = false;
@@ -266,9 +268,12 @@ state_save(struct state *s, const uint8_t *origin, uint32_t serial, uint64_t sav
 
 int
 state_save_timers(struct state *s, const uint8_t *origin, uint64_t last_refresh,
-                  uint64_t expire_at)
+                  uint64_t expire_at, bool replaces)
 {
-	return pack_put_timers(s->pack, origin, last_refresh, expire_at);
+	int r = pack_put_timers(s->pack, origin, last_refresh, expire_at);
+	if (r == 0 && replaces)
+		pack_note_dead(s->pack, dns_name_len(origin) + 16);
+	return r;
 }
 
 int

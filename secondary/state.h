@@ -68,16 +68,19 @@ typedef int (*state_walk_fn)(const void *version, persist_rr_fn cb, void *ctx);
 /*
  * Persists a version of `origin` at `serial`, walked by `walk`, received
  * at wall-clock `saved`: into the pack, or into the zone's own file when it
- * is too big for it.  *own_file says whether the zone had a file of its own
- * before (removed when the version now fits the pack) and is set to whether
- * it has one now.  0 or -errno.
+ * is too big for it.  `replaces`: an earlier version was persisted (its
+ * record is dead now: the pack is compacted when mostly dead).  *own_file
+ * says whether the zone had a file of its own before (removed when the
+ * version now fits the pack) and is set to whether it has one now.
+ * 0 or -errno.
  */
 int state_save(struct state *s, const uint8_t *origin, uint32_t serial, uint64_t saved,
-               state_walk_fn walk, const void *version, bool *own_file);
+               state_walk_fn walk, const void *version, bool replaces, bool *own_file);
 
-/* Records a successful refresh (wall clock, seconds).  0 or -errno. */
+/* Records a successful refresh (wall clock, seconds); `replaces`: one was
+ * recorded before.  0 or -errno. */
 int state_save_timers(struct state *s, const uint8_t *origin, uint64_t last_refresh,
-                      uint64_t expire_at);
+                      uint64_t expire_at, bool replaces);
 
 /* The zone left: its records are dead, its own files removed.  0 or -errno. */
 int state_remove(struct state *s, const uint8_t *origin);

@@ -64,6 +64,8 @@ struct tzone {
 	bool expired;
 	bool initial;          /* configured, or in the first catalog version seen */
 	bool own_file;         /* its persisted version has a file of its own (state.h) */
+	bool persisted;        /* a version of it is in the state */
+	bool timers_persisted; /* a refresh time of it is in the state */
 	uint32_t serial, refresh, retry, expire;
 	bool is_signed;
 	uint32_t sig_expire;   /* earliest RRSIG expiration of the published version */
@@ -216,12 +218,14 @@ save_version(struct timers *t, struct tzone *z, const struct zone *v)
 	if (t->cfg.state == NULL)
 		return;
 	int r = state_save(t->cfg.state, z->apex, zone_serial(v), wall_now(), walk_version, v,
-	                   &z->own_file);
-	if (r != 0)
+	                   z->persisted, &z->own_file);
+	if (r != 0) {
 		log_error(z->name, "zone not persisted in %s (%s)", state_dir(t->cfg.state),
 		          err_str(r));
-	else
-		atomic_store(&t->unsynced, true);
+		return;
+	}
+	z->persisted = true;
+	atomic_store(&t->unsynced, true);
 }
 
 /* The refresh time after every successful refresh (100,000 after a POP's
@@ -234,11 +238,13 @@ save_timers(struct timers *t, struct tzone *z)
 	if (t->cfg.state == NULL)
 		return;
 	int r = state_save_timers(t->cfg.state, z->apex, z->last_ok_wall,
-	                          z->last_ok_wall + z->expire);
-	if (r != 0)
+	                          z->last_ok_wall + z->expire, z->timers_persisted);
+	if (r != 0) {
 		log_error(z->name, "refresh time not persisted (%s)", err_str(r));
-	else
-		atomic_store(&t->unsynced, true);
+		return;
+	}
+	z->timers_persisted = true;
+	atomic_store(&t->unsynced, true);
 }
 
 struct load_ctx {
@@ -246,10 +252,16 @@ struct load_ctx {
 	char err[256];
 };
 
-/* A catalog's members reloaded at start: one line for all of them. */
+/* A catalog's members reloaded at start: one line for all of them, and
+ * their first refreshes spread over spread_ms (not 100,000 SOA queries in
+ * the first second: about as fast as a POP makes them anyway). */
 struct load_stats {
 	atomic_size_t loaded, expired;
+	int64_t spread_ms;
 };
+
+/* Zones refreshed a second, at most, right after a restart. */
+#define RESTART_REFRESH_RATE 2000
 
 static int
 load_rr_cb(void *ctx, const struct dns_rr *rr)
@@ -283,6 +295,8 @@ load_persisted(struct timers *t, struct tzone *z, struct load_stats *ls)
 		return;
 	}
 	z->own_file = f.own_file;
+	z->persisted = true;
+	z->timers_persisted = !f.guessed;
 	struct zone *v = NULL;
 	r = zone_builder_finish(l.b, &v, l.err, sizeof(l.err));
 	if (r != 0) {
@@ -370,7 +384,7 @@ add_thread(void *arg)
 	rcu_thread_offline();   /* zdb writers only, as the transfer threads */
 	size_t i;
 	while ((i = atomic_fetch_add(&j->next, 1)) < j->m->n)
-		add_member(j, j->m->v[i].name);
+		add_member(j, j->m->v[i]);
 	rcu_unregister_thread();
 	return NULL;
 }
@@ -390,6 +404,7 @@ add_members(struct timers *t, const struct tzone *cz, const struct catalog_membe
 	atomic_init(&j.added, 0);
 	atomic_init(&j.ls.loaded, 0);
 	atomic_init(&j.ls.expired, 0);
+	j.ls.spread_ms = (int64_t)(m->n * 1000 / RESTART_REFRESH_RATE);
 	pthread_t th[16];
 	unsigned nth = 0;
 	if (j.reload && m->n >= 256) {
@@ -404,7 +419,7 @@ add_members(struct timers *t, const struct tzone *cz, const struct catalog_membe
 	}
 	size_t i;
 	while ((i = atomic_fetch_add(&j.next, 1)) < m->n)
-		add_member(&j, m->v[i].name);
+		add_member(&j, m->v[i]);
 	for (unsigned k = 0; k < nth; k++)
 		pthread_join(th[k], NULL);
 	if (j.reload)
@@ -919,6 +934,13 @@ add_zone(struct timers *t, const uint8_t *apex, bool is_catalog, bool initial,
 	}
 	load_persisted(t, z, ls);
 	z->next_ms = tcp_now_ms();   /* refresh at once, after serving what we had */
+	if (ls != NULL && ls->spread_ms > 0 && z->loaded && !z->expired) {
+		int64_t spread = ls->spread_ms;
+		if (spread > (int64_t)z->refresh * 1000)
+			spread = (int64_t)z->refresh * 1000;
+		z->next_ms += (int64_t)(hash_fnv1a_lower(z->apex, dns_name_len(z->apex), 0) %
+		                        (uint64_t)spread);
+	}
 	bool loaded = z->loaded;     /* z is shared once it is in the registry */
 	pthread_mutex_lock(&t->lock);
 	if (t->n == t->cap) {

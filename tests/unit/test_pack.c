@@ -391,7 +391,7 @@ test_state_big_zone_has_its_own_file(void **state)
 	assert_non_null(s);
 	struct ver big = {.origin = o, .n = 2000, .serial = 3};
 	bool own = false;
-	assert_int_equal(state_save(s, o, 3, 500, walk_ver, &big, &own), 0);
+	assert_int_equal(state_save(s, o, 3, 500, walk_ver, &big, false, &own), 0);
 	assert_true(own);
 	assert_int_equal(access(zf, F_OK), 0);
 	state_close(s);
@@ -408,10 +408,10 @@ test_state_big_zone_has_its_own_file(void **state)
 	state_loaded(s);
 	/* a small version goes into the pack and the file goes away */
 	struct ver small = {.origin = o, .n = 3, .serial = 4};
-	assert_int_equal(state_save(s, o, 4, 600, walk_ver, &small, &own), 0);
+	assert_int_equal(state_save(s, o, 4, 600, walk_ver, &small, true, &own), 0);
 	assert_false(own);
 	assert_int_equal(access(zf, F_OK), -1);
-	assert_int_equal(state_save_timers(s, o, 700, 800), 0);
+	assert_int_equal(state_save_timers(s, o, 700, 800, false), 0);
 	state_close(s);
 
 	s = state_open(dir, err, sizeof(err));
