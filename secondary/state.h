@@ -53,8 +53,8 @@ struct state_found {
  * Every check is made before the first callback.  Returns 0, -ENOENT
  * (nothing persisted), ERR_FORMERR with the reason in `why` (a damaged
  * record or file: the zone is to be transferred in full), another -errno,
- * or the callback's code.  Versions read from the pack are found only until
- * state_loaded.
+ * or the callback's code.  Versions are found only until state_loaded (a
+ * zone added later has no state).
  */
 int state_load(struct state *s, const uint8_t *origin, persist_rr_fn cb, void *ctx,
                struct state_found *f, char *why, size_t whycap);
