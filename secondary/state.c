@@ -5,6 +5,7 @@
 #include "secondary/state.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +23,58 @@ struct state {
 	struct pack *pack;
 	atomic_size_t migrated;
 	atomic_bool started;     /* state_loaded: no old-layout lookups any more */
+	/* Old-layout files moved into the pack, removed after the start (200,000
+	 * unlinks before listening took a minute). */
+	pthread_mutex_t trash_lock;
+	char **trash;
+	size_t ntrash, captrash;
+	pthread_t cleaner;
+	bool cleaning;
 };
+
+/* Keeps `path` for removal after the start; removed at once when out of memory. */
+static void
+trash_later(struct state *s, const char *path)
+{
+	char *c = strdup(path);
+	bool kept = false;
+	pthread_mutex_lock(&s->trash_lock);
+	if (c != NULL && s->ntrash == s->captrash) {
+		size_t nc = s->captrash ? s->captrash * 2 : 256;
+		char **nt = realloc(s->trash, nc * sizeof(*nt));
+		if (nt != NULL) {
+			s->trash = nt;
+			s->captrash = nc;
+		}
+	}
+	if (c != NULL && s->ntrash < s->captrash) {
+		s->trash[s->ntrash++] = c;
+		kept = true;
+	}
+	pthread_mutex_unlock(&s->trash_lock);
+	if (!kept) {
+		pack_sync(s->pack);
+		unlink(path);
+		free(c);
+	}
+}
+
+static void *
+clean_thread(void *arg)
+{
+	struct state *s = arg;
+	/* the pack holds what they held: flushed before they go */
+	bool ok = pack_sync(s->pack) == 0;
+	for (size_t i = 0; i < s->ntrash; i++) {
+		if (ok)
+			unlink(s->trash[i]);
+		free(s->trash[i]);
+	}
+	free(s->trash);
+	s->trash = NULL;
+	s->ntrash = s->captrash = 0;
+	return NULL;
+}
 
 struct state *
 state_open(const char *dir, char *err, size_t errcap)
@@ -45,6 +97,7 @@ state_open(const char *dir, char *err, size_t errcap)
 	}
 	atomic_init(&s->migrated, 0);
 	atomic_init(&s->started, false);
+	pthread_mutex_init(&s->trash_lock, NULL);
 	return s;
 }
 
@@ -53,6 +106,11 @@ state_close(struct state *s)
 {
 	if (s == NULL)
 		return;
+	if (s->cleaning)
+		pthread_join(s->cleaner, NULL);
+	else if (s->ntrash > 0)
+		clean_thread(s);
+	pthread_mutex_destroy(&s->trash_lock);
 	pack_close(s->pack);
 	free(s);
 }
@@ -68,6 +126,8 @@ state_loaded(struct state *s)
 {
 	pack_opened_done(s->pack);
 	atomic_store(&s->started, true);
+	if (s->ntrash > 0)
+		s->cleaning = pthread_create(&s->cleaner, NULL, clean_thread, s) == 0;
 	size_t n = atomic_load(&s->migrated);
 	if (n > 0)
 		log_notice(NULL, "state directory %s: %zu zones moved from their own files into %s",
@@ -141,9 +201,9 @@ migrate(struct state *s, const uint8_t *origin, struct tee *t, struct state_foun
 		r = pack_put_timers(s->pack, origin, f->last_refresh, exp_at);
 	char path[4200];
 	if (r == 0 && persist_path(s->dir, origin, ".timers", path, sizeof(path)) == 0)
-		unlink(path);
+		trash_later(s, path);
 	if (r == 0 && !big && persist_path(s->dir, origin, ".zone", path, sizeof(path)) == 0)
-		unlink(path);
+		trash_later(s, path);
 	if (r != 0) {
 		char name[DNS_NAME_TEXT_MAX];
 		dns_name_to_text(origin, name, sizeof(name));

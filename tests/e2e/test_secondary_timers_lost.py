@@ -143,7 +143,8 @@ def test_old_layout_without_timers_file_counts_from_the_file_time(tmp):
         assert ("warning: [example.com.] refresh time not known (timers file missing), "
                 "counted from the state file's time, 36") in log, log
         assert "zone loaded from state, serial 9, 3 records, expired" in log
-        assert not os.path.exists(os.path.join(sd, "example.com.zone"))
+        wait_until(lambda: not os.path.exists(os.path.join(sd, "example.com.zone")), 10,
+                   what="old file removed")
         assert st.zone_state(sd, ZONE) == (9, {
             ("example.com.", 300, "SOA", "ns1.example.com. h.example.com. 9 1 1 60 300"),
             ("example.com.", 300, "NS", "ns1.example.com."),
