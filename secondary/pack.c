@@ -843,8 +843,7 @@ cw_entries(struct cw *w, const struct pindex *ix, const uint8_t *img, size_t *zo
 
 /* Writes the live records of the mapped file into `tmp`; 0 or -errno.  Lock held. */
 static int
-compact_into(struct pack *p, const uint8_t *img, size_t len, const char *tmp, size_t *zones,
-             uint64_t *size)
+compact_into(const uint8_t *img, size_t len, const char *tmp, size_t *zones, uint64_t *size)
 {
 	char why[200];
 	uint64_t good = 0;
@@ -873,7 +872,6 @@ compact_into(struct pack *p, const uint8_t *img, size_t len, const char *tmp, si
 	*size = w->total;
 	free(w);
 	index_free(ix);
-	(void)p;
 	return r;
 }
 
@@ -890,7 +888,7 @@ compact_locked(struct pack *p)
 	snprintf(tmp, sizeof(tmp), "%s.new", p->path);
 	size_t zones = 0;
 	uint64_t size = 0, before = p->end;
-	int r = compact_into(p, img, p->end, tmp, &zones, &size);
+	int r = compact_into(img, p->end, tmp, &zones, &size);
 	munmap(img, before);
 	if (r == 0 && rename(tmp, p->path) != 0)
 		r = -errno;
