@@ -71,6 +71,10 @@ def wait_all(port, names, t0, what, alive=None):
     return time.monotonic() - t0
 
 
+def load():
+    return "load average %.1f" % os.getloadavg()[0]
+
+
 def db_bytes(p):
     return sum(os.path.getsize(f) for f in (p.db_path, p.db_path + "-wal")
                if os.path.exists(f))
@@ -88,9 +92,9 @@ def main():
         p.allow_catalog(xu.KEY)
         secs, wal_peak = xu.create_zones_parallel(p, names, CLIENTS)
         print("scale: %d zones x 10 records created through the API from %d clients in %.1f s "
-              "(%.0f zones/s); primary RSS %.0f MiB; database %.1f MB; largest WAL seen %.1f MB"
+              "(%.0f zones/s); primary RSS %.0f MiB; database %.1f MB; largest WAL seen %.1f MB; %s"
               % (ZONES, CLIENTS, secs, ZONES / secs, rss_mib(p.proc.pid), db_bytes(p) / 1e6,
-                 wal_peak / 1e6), flush=True)
+                 wal_peak / 1e6, load()), flush=True)
 
         sec = xu.quic_secondary(tmp, p, secret, pin=pin, port=sport, name="pop",
                                 extra=["--log-level", "info"])
@@ -99,8 +103,8 @@ def main():
         pop_s = wait_all(sec.port, names, t0, "POP", alive=lambda: sec._listening())
         pop_rss = rss_mib(sec.proc.pid)
         print("scale: empty POP following the catalog over QUIC: every zone answers after "
-              "%.1f s (%.0f zones/s); POP RSS %.0f MiB (%.1f KiB a zone)"
-              % (pop_s, ZONES / pop_s, pop_rss, pop_rss * 1024 / ZONES), flush=True)
+              "%.1f s (%.0f zones/s); POP RSS %.0f MiB (%.1f KiB a zone); %s"
+              % (pop_s, ZONES / pop_s, pop_rss, pop_rss * 1024 / ZONES, load()), flush=True)
 
         knot_s = None
         if WITH_KNOT and shutil.which("knotd"):
@@ -110,8 +114,8 @@ def main():
             knot_s = wait_all(knot.port, names, t0, "knotd")
             knot_rss = rss_mib(knot.proc.pid)
             print("scale: knotd following the same catalog over TCP: every zone answers after "
-                  "%.1f s (%.0f zones/s); knotd RSS %.0f MiB" % (knot_s, ZONES / knot_s,
-                                                                 knot_rss), flush=True)
+                  "%.1f s (%.0f zones/s); knotd RSS %.0f MiB; %s"
+                  % (knot_s, ZONES / knot_s, knot_rss, load()), flush=True)
             print("scale: POP/knotd time %.2f, RSS %.2f" % (pop_s / knot_s, pop_rss / knot_rss),
                   flush=True)
             knot.stop()
@@ -122,7 +126,7 @@ def main():
         sec.start(timeout=TIMEOUT)
         rs = wait_all(sec.port, names, t0, "POP restart", alive=lambda: sec._listening())
         print("scale: POP restarted from its state directory: every zone answers after %.1f s; "
-              "POP RSS %.0f MiB" % (rs, rss_mib(sec.proc.pid)), flush=True)
+              "POP RSS %.0f MiB; %s" % (rs, rss_mib(sec.proc.pid), load()), flush=True)
     finally:
         if knot is not None:
             knot.stop()

@@ -44,19 +44,7 @@ catalog_members_has(const struct catalog_members *m, const uint8_t *name)
 static const uint8_t *
 member_key(const void *v)
 {
-	return ((const struct catalog_member *)v)->name;
-}
-
-/* The index again after v moved. */
-static int
-reindex(struct catalog_members *m)
-{
-	nameset_free(&m->idx);
-	nameset_init(&m->idx, member_key);
-	for (size_t i = 0; i < m->n; i++)
-		if (nameset_put(&m->idx, &m->v[i]) != 0)
-			return -ENOMEM;
-	return 0;
+	return v;   /* the name itself */
 }
 
 static int
@@ -84,16 +72,17 @@ on_rr(void *ctx, const struct dns_rr *rr)
 	struct catalog_members *m = w->out;
 	if (m->n == m->cap) {
 		size_t nc = m->cap ? m->cap * 2 : 16;
-		struct catalog_member *nv = realloc(m->v, nc * sizeof(*nv));
+		const uint8_t **nv = realloc(m->v, nc * sizeof(*nv));
 		if (nv == NULL)
 			return -ENOMEM;
 		m->v = nv;
 		m->cap = nc;
-		if (reindex(m) != 0)
-			return -ENOMEM;
 	}
-	memcpy(m->v[m->n].name, name, rr->rdlen);
-	return nameset_put(&m->idx, &m->v[m->n++]);
+	uint8_t *copy = arena_memdup(&m->ar, name, rr->rdlen);
+	if (copy == NULL)
+		return -ENOMEM;
+	m->v[m->n++] = copy;
+	return nameset_put(&m->idx, copy);
 }
 
 int
@@ -108,6 +97,8 @@ catalog_members(const struct zone *z, const uint8_t *catalog, struct catalog_mem
 	out->n = 0;
 	nameset_free(&out->idx);
 	nameset_init(&out->idx, member_key);
+	arena_clear(&out->ar);
+	arena_init(&out->ar, 64 << 10);
 	int r = zone_walk(z, on_rr, &w);
 	if (r != 0)
 		return r;
@@ -125,5 +116,6 @@ catalog_members_clear(struct catalog_members *m)
 {
 	free(m->v);
 	nameset_free(&m->idx);
+	arena_clear(&m->ar);
 	memset(m, 0, sizeof(*m));
 }

@@ -14,6 +14,7 @@
 
 #include "dns/name.h"
 #include "secondary/sched.h"
+#include "util/arena.h"
 
 struct zone;
 
@@ -23,9 +24,10 @@ struct catalog_member {
 };
 
 struct catalog_members {
-	struct catalog_member *v;
+	const uint8_t **v;       /* member names (wire, lowercased, as long as they are), in ar */
 	size_t n, cap;
-	struct nameset idx;      /* of v's entries: catalog_members_has in O(1) */
+	struct nameset idx;      /* of the names: catalog_members_has in O(1) */
+	struct arena ar;
 };
 
 /*

@@ -20,9 +20,9 @@
 #include "util/clock.h"
 
 struct primary_serial {
-	uint8_t wire[DNS_NAME_MAX];   /* the key of the set */
 	uint32_t serial;
 	int64_t behind_since_ms;      /* 0: not behind */
+	uint8_t wire[];               /* the key of the set, as long as it is */
 };
 
 struct health {
@@ -98,7 +98,7 @@ health_note_primary(struct health *h, const char *zone, uint32_t serial, int64_t
 			ret = -EINVAL;
 			goto out;
 		}
-		p = calloc(1, sizeof(*p));
+		p = calloc(1, sizeof(*p) + dns_name_len(wire));
 		if (p == NULL) {
 			ret = -ENOMEM;
 			goto out;

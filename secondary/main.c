@@ -26,6 +26,7 @@
 #include "secondary/serve.h"
 #include "secondary/serve_tcp.h"
 #include "secondary/serve_udp.h"
+#include "secondary/state.h"
 #include "secondary/timers.h"
 #include "secondary/xfrin.h"
 #include "secondary/zdb.h"
@@ -193,6 +194,7 @@ struct secondary {
 	uint8_t (*zones)[DNS_NAME_MAX];
 	uint8_t catalog[DNS_NAME_MAX];
 	sigset_t sigs;
+	struct state *state;
 	struct zdb *db, *catdb;
 	struct health *health;
 	struct timers *tm;
@@ -521,12 +523,16 @@ setup_zones(struct secondary *s)
 		.primaries = s->prim,
 		.nprimaries = s->nprim,
 		.tsig = s->have_tsig ? &s->tsig : NULL,
-		.state_dir = opts_str(secondary_opts, "state-dir"),
 		.xfr_threads = (unsigned)num_opt("xfr-threads", 1, 64, 16),
 		.xfr_timeout_ms = (int)num_opt("xfr-timeout", 1, 3600, 30) * 1000,
 		.xfr_max_bytes = (size_t)num_opt("xfr-max-size", 1, 1 << 20, 1024) << 20,
 	};
 	s->health = new_health();
+	/* every flag is checked before the state directory is made */
+	s->state = state_open(opts_str(secondary_opts, "state-dir"), s->err, sizeof(s->err));
+	if (s->state == NULL)
+		fatal("%s", s->err);
+	tc.state = s->state;
 	tc.on_primary_serial = health_primary_serial_cb;   /* lag known from refreshes too */
 	tc.primary_serial_ctx = s->health;
 	s->tm = timers_new(&tc);
@@ -730,6 +736,7 @@ shutdown_all(struct secondary *s)
 	announce_free(s->ann);
 	http_stop(s->http);
 	timers_free(s->tm);
+	state_close(s->state);
 	for (size_t i = 0; i < s->nprim; i++)
 		quic_client_free(s->pp[i].qc);
 	serve_tcp_stop(s->tcp);

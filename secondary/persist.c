@@ -130,9 +130,8 @@ put_bytes(struct persist_out *o, const uint8_t *p, size_t n)
 	return 0;
 }
 
-/* mkdir -p: creates `dir` and its missing parents. */
-static int
-make_dirs(const char *dir)
+int
+persist_mkdirs(const char *dir)
 {
 	char buf[4096];
 	size_t n = strlen(dir);
@@ -155,7 +154,7 @@ int
 persist_begin(struct persist_out *o, const char *dir, const uint8_t *origin, uint32_t serial)
 {
 	o->fd = -1;
-	int mr = make_dirs(dir);
+	int mr = persist_mkdirs(dir);
 	if (mr != 0)
 		return mr;
 	int r = persist_path(dir, origin, ".zone", o->path, sizeof(o->path));
@@ -315,6 +314,8 @@ static int
 walk(const uint8_t *body, size_t len, size_t start, uint32_t count, persist_rr_fn cb, void *ctx,
      char *why, size_t whycap)
 {
+	if (why != NULL && whycap > 0)
+		why[0] = '\0';
 	size_t pos = start;
 	for (uint32_t i = 0; i < count; i++) {
 		int nl = dns_name_check(body + pos, len - pos);
@@ -342,6 +343,13 @@ walk(const uint8_t *body, size_t len, size_t start, uint32_t count, persist_rr_f
 	if (pos != len)
 		return WHY("%zu bytes after the last record", len - pos);
 	return 0;
+}
+
+int
+persist_records(const uint8_t *p, size_t len, uint32_t count, persist_rr_fn cb, void *ctx,
+                char *why, size_t whycap)
+{
+	return walk(p, len, 0, count, cb, ctx, why, whycap);
 }
 
 int
@@ -421,7 +429,7 @@ persist_save_timers(const char *dir, const uint8_t *origin, uint64_t last_refres
 	int r = persist_path(dir, origin, ".timers", path, sizeof(path));
 	if (r != 0)
 		return r;
-	r = make_dirs(dir);
+	r = persist_mkdirs(dir);
 	if (r != 0)
 		return r;
 	int w = snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());

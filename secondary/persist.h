@@ -1,9 +1,10 @@
 /*
- * Zone versions on disk, so that a restarted secondary answers at once,
- * before it reaches the primary.  One file per zone in the state directory,
- * named after the zone ("example.com.zone", "root.zone" for the root),
- * written atomically: temporary file, fsync, rename, fsync of the directory.
- * A crash leaves either the old file or the new one, never a mix.
+ * A zone version in a file of its own, so that a restarted secondary answers
+ * at once, before it reaches the primary: the zones too big for the state
+ * pack (pack.h, state.h), and every zone in the layout before the pack.  The
+ * file is named after the zone ("example.com.zone", "%root.zone" for the
+ * root), written atomically: temporary file, fsync, rename, fsync of the
+ * directory.  A crash leaves either the old file or the new one, never a mix.
  *
  * Format (all integers big-endian), built to load with one read and no
  * parsing beyond length checks:
@@ -20,7 +21,8 @@
  *     records: owner (uncompressed wire), u16 type, u16 class, u32 ttl,
  *              u16 rdlength, rdata (uncompressed wire)
  *
- * Beside it, "<zone>.timers" keeps the wall-clock time of the last
+ * In the layout before the pack (read, then moved into the pack by
+ * state.c), "<zone>.timers" beside it kept the wall-clock time of the last
  * successful refresh (40 bytes: magic "ANYCSTT\0", u32 version, u32 0,
  * u64 last refresh, u64 expire-at, u64 FNV-1a of the previous 32 bytes),
  * so that the SOA expire timer keeps running across restarts.  Saving it
@@ -84,6 +86,17 @@ typedef int (*persist_rr_fn)(void *ctx, const struct dns_rr *rr);
  */
 int persist_load(const char *dir, const uint8_t *origin, uint32_t *serial, persist_rr_fn cb,
                  void *ctx, char *why, size_t whycap);
+
+/*
+ * Walks `count` records (the body's encoding above) filling exactly
+ * p[0..len): `cb` for each, or with `cb` NULL only checks them.  0,
+ * ERR_FORMERR with a reason in `why`, or the callback's code.
+ */
+int persist_records(const uint8_t *p, size_t len, uint32_t count, persist_rr_fn cb, void *ctx,
+                    char *why, size_t whycap);
+
+/* mkdir -p: creates `dir` and its missing parents (mode 0750).  0 or -errno. */
+int persist_mkdirs(const char *dir);
 
 /* Removes the zone's files (a zone left the catalog).  0 or -errno. */
 int persist_remove(const char *dir, const uint8_t *origin);

@@ -38,8 +38,8 @@
 #include "net/tcp.h"
 #include "secondary/catalog.h"
 #include "secondary/jitter.h"
-#include "secondary/persist.h"
 #include "secondary/sched.h"
+#include "secondary/state.h"
 #include "secondary/zdb.h"
 #include "secondary/zone.h"
 #include "util/clock.h"
@@ -50,12 +50,11 @@
 #define MIN_INTERVAL_S 1
 #define MAX_INTERVAL_S (7 * 86400)
 #define UNLOADED_RETRY_MAX_S 60
-/* First versions are written without fsync and flushed together this often. */
+/* The state's appends are flushed together this often. */
 #define SYNC_EVERY_MS 1000
 
 struct tzone {
-	uint8_t apex[DNS_NAME_MAX];
-	char *name;            /* presentation form, as long as it is (100,000 of them) */
+	char *name;            /* presentation form, after the apex in this allocation */
 	bool is_catalog;
 	bool removed;          /* stop following once not busy */
 	bool busy;             /* a transfer thread owns the refresh */
@@ -64,6 +63,9 @@ struct tzone {
 	bool loaded;
 	bool expired;
 	bool initial;          /* configured, or in the first catalog version seen */
+	bool own_file;         /* its persisted version has a file of its own (state.h) */
+	bool persisted;        /* a version of it is in the state */
+	bool timers_persisted; /* a refresh time of it is in the state */
 	uint32_t serial, refresh, retry, expire;
 	bool is_signed;
 	uint32_t sig_expire;   /* earliest RRSIG expiration of the published version */
@@ -76,6 +78,7 @@ struct tzone {
 	size_t idx;                  /* in timers.z */
 	struct sheap_item due;       /* queued at next_ms while not busy nor removed */
 	struct sheap_item exp;       /* queued at expire_ms while loaded and not expired */
+	uint8_t apex[];              /* wire, lowercased; then the name (100,000 of them) */
 };
 
 struct timers {
@@ -95,7 +98,7 @@ struct timers {
 	pthread_t *threads;
 	unsigned nthreads;
 	int cancel_fd;
-	atomic_bool unsynced;              /* files written without fsync since the last sync */
+	atomic_bool unsynced;              /* state written since the last sync */
 	_Atomic int64_t synced_ms;
 };
 
@@ -118,7 +121,6 @@ clamp_s(uint32_t v)
 static void
 tzone_free(struct tzone *z)
 {
-	free(z->name);
 	free(z);
 }
 
@@ -183,22 +185,12 @@ db_of(const struct timers *t, const struct tzone *z)
 
 /* ---- persistence glue ---- */
 
-static int
-persist_rr_cb(void *ctx, const struct dns_rr *rr)
-{
-	return persist_add(ctx, rr);
-}
-
-/*
- * The first version of a zone (100,000 of them when an empty POP follows a
- * big catalog) is written without fsync; a zone's later versions replace a
- * good file and are synced at once.  The unsynced ones are flushed by one
- * syncfs every SYNC_EVERY_MS (persist_sync).
- */
+/* The state's appends (versions, refresh times) are flushed by one
+ * state_sync every SYNC_EVERY_MS, not one fsync each (state.h). */
 static void
 sync_due(struct timers *t, bool now_anyway)
 {
-	if (t->cfg.state_dir == NULL || !atomic_load(&t->unsynced))
+	if (t->cfg.state == NULL || !atomic_load(&t->unsynced))
 		return;
 	int64_t now = tcp_now_ms();
 	int64_t last = atomic_load(&t->synced_ms);
@@ -207,57 +199,69 @@ sync_due(struct timers *t, bool now_anyway)
 	if (!atomic_compare_exchange_strong(&t->synced_ms, &last, now))
 		return;   /* another thread does it */
 	atomic_store(&t->unsynced, false);
-	int r = persist_sync(t->cfg.state_dir);
+	int r = state_sync(t->cfg.state);
 	if (r != 0)
-		log_error(NULL, "state directory %s not flushed (%s)", t->cfg.state_dir, err_str(r));
+		log_error(NULL, "state directory %s not flushed (%s)", state_dir(t->cfg.state),
+		          err_str(r));
 }
 
-static void
-save_version(struct timers *t, struct tzone *z, const struct zone *v, bool first)
+static int
+walk_version(const void *v, persist_rr_fn cb, void *ctx)
 {
-	if (t->cfg.state_dir == NULL)
-		return;
-	struct persist_out *o = malloc(sizeof(*o));
-	if (o == NULL) {
-		log_error(z->name, "zone not persisted (out of memory)");
-		return;
-	}
-	int r = persist_begin(o, t->cfg.state_dir, z->apex, zone_serial(v));
-	if (r == 0) {
-		o->nosync = first;
-		r = zone_walk(v, persist_rr_cb, o);
-		if (r == 0)
-			r = persist_commit(o);
-		else
-			persist_abort(o);
-	}
-	if (r != 0)
-		log_error(z->name, "zone not persisted in %s (%s)", t->cfg.state_dir, err_str(r));
-	else if (first)
-		atomic_store(&t->unsynced, true);
-	free(o);
+	return zone_walk(v, cb, ctx);
 }
 
-/* The refresh times after every successful refresh (100,000 after a POP's
- * restart), flushed with the next sync_due: a crash may lose the last
- * second's, and the zone's age then falls back to the zone file's mtime. */
+/* Only the zone's busy owner (or the loader at start) calls this. */
+static void
+save_version(struct timers *t, struct tzone *z, const struct zone *v)
+{
+	if (t->cfg.state == NULL)
+		return;
+	int r = state_save(t->cfg.state, z->apex, zone_serial(v), wall_now(), walk_version, v,
+	                   z->persisted, &z->own_file);
+	if (r != 0) {
+		log_error(z->name, "zone not persisted in %s (%s)", state_dir(t->cfg.state),
+		          err_str(r));
+		return;
+	}
+	z->persisted = true;
+	atomic_store(&t->unsynced, true);
+}
+
+/* The refresh time after every successful refresh (100,000 after a POP's
+ * restart): one small append each, flushed with the next sync_due.  A crash
+ * may lose the last second's; the zone's age then falls back to its
+ * version's time. */
 static void
 save_timers(struct timers *t, struct tzone *z)
 {
-	if (t->cfg.state_dir == NULL)
+	if (t->cfg.state == NULL)
 		return;
-	int r = persist_save_timers(t->cfg.state_dir, z->apex, z->last_ok_wall,
-	                            z->last_ok_wall + z->expire, false);
-	if (r != 0)
+	int r = state_save_timers(t->cfg.state, z->apex, z->last_ok_wall,
+	                          z->last_ok_wall + z->expire, z->timers_persisted);
+	if (r != 0) {
 		log_error(z->name, "refresh time not persisted (%s)", err_str(r));
-	else
-		atomic_store(&t->unsynced, true);
+		return;
+	}
+	z->timers_persisted = true;
+	atomic_store(&t->unsynced, true);
 }
 
 struct load_ctx {
 	struct zone_builder *b;
 	char err[256];
 };
+
+/* A catalog's members reloaded at start: one line for all of them, and
+ * their first refreshes spread over spread_ms (not 100,000 SOA queries in
+ * the first second: about as fast as a POP makes them anyway). */
+struct load_stats {
+	atomic_size_t loaded, expired;
+	int64_t spread_ms;
+};
+
+/* Zones refreshed a second, at most, right after a restart. */
+#define RESTART_REFRESH_RATE 2000
 
 static int
 load_rr_cb(void *ctx, const struct dns_rr *rr)
@@ -266,18 +270,19 @@ load_rr_cb(void *ctx, const struct dns_rr *rr)
 	return zone_builder_add(l->b, rr, l->err, sizeof(l->err));
 }
 
-/* Loads and publishes the persisted version of z (not yet in the registry). */
+/* Loads and publishes the persisted version of z (not yet in the registry).
+ * With `ls`, a loaded zone is counted there and logged at debug only. */
 static void
-load_persisted(struct timers *t, struct tzone *z)
+load_persisted(struct timers *t, struct tzone *z, struct load_stats *ls)
 {
-	if (t->cfg.state_dir == NULL)
+	if (t->cfg.state == NULL)
 		return;
 	struct load_ctx l = {.b = zone_builder_new(z->apex)};
 	if (l.b == NULL)
 		return;
-	uint32_t serial = 0;
+	struct state_found f;
 	char why[512];
-	int r = persist_load(t->cfg.state_dir, z->apex, &serial, load_rr_cb, &l, why, sizeof(why));
+	int r = state_load(t->cfg.state, z->apex, load_rr_cb, &l, &f, why, sizeof(why));
 	if (r != 0) {
 		zone_builder_free(l.b);
 		if (r == -ENOENT)
@@ -289,6 +294,9 @@ load_persisted(struct timers *t, struct tzone *z)
 			          l.err[0] ? l.err : err_str(r));
 		return;
 	}
+	z->own_file = f.own_file;
+	z->persisted = true;
+	z->timers_persisted = !f.guessed;
 	struct zone *v = NULL;
 	r = zone_builder_finish(l.b, &v, l.err, sizeof(l.err));
 	if (r != 0) {
@@ -302,42 +310,36 @@ load_persisted(struct timers *t, struct tzone *z)
 		return;
 	}
 	z->loaded = true;
-	uint64_t last = 0, exp_at = 0;
 	uint64_t now = wall_now();
 	int64_t mono = tcp_now_ms();
-	int tr = persist_load_timers(t->cfg.state_dir, z->apex, &last, &exp_at);
-	if (tr == 0 && last > now)
-		tr = -ERANGE;
-	if (tr != 0) {
-		/* Never "refreshed now": an expired zone would come back to life.  The
-		 * zone file's mtime follows every refresh (persist_save_timers). */
-		uint64_t mt = 0;
-		if (persist_zone_mtime(t->cfg.state_dir, z->apex, &mt) != 0 || mt > now)
-			mt = now;
-		last = mt;
-		log_warning(z->name, "refresh time not known (timers file %s), counted from the "
-		            "state file's time, %llu s ago",
-		            tr == -ENOENT ? "missing" : tr == ERR_FORMERR ? "corrupt"
-		            : tr == -ERANGE ? "in the future" : err_str(tr),
-		            (unsigned long long)(now - mt));
-	}
-	z->last_ok_wall = last;
-	exp_at = last + z->expire;   /* the SOA's EXPIRE of this very version */
+	/* Never "refreshed now": an expired zone would come back to life. */
+	if (f.guessed)
+		log_warning(z->name, "refresh time not known (%s), counted from the %s's time, "
+		            "%llu s ago", f.guess, f.legacy ? "state file" : "version",
+		            (unsigned long long)(now - f.last_refresh));
+	z->last_ok_wall = f.last_refresh;
+	uint64_t exp_at = f.last_refresh + z->expire;   /* the SOA's EXPIRE of this very version */
 	if (exp_at <= now) {
 		z->expired = true;
 		z->expire_ms = mono;
 		zdb_set_expired(db_of(t, z), z->apex, true);
 		log_warning(z->name, "zone loaded from state, serial %u, %zu records, expired", z->serial,
 		            nrec);
+		if (ls != NULL)
+			atomic_fetch_add(&ls->expired, 1);
 	} else {
 		z->expire_ms = mono + (int64_t)(exp_at - now) * 1000;
-		log_info(z->name, "zone loaded from state, serial %u, %zu records", z->serial, nrec);
+		log_msg(ls != NULL ? LOG_DEBUG : LOG_INFO, z->name,
+		        "zone loaded from state, serial %u, %zu records", z->serial, nrec);
 	}
+	if (ls != NULL)
+		atomic_fetch_add(&ls->loaded, 1);
 }
 
 /* ---- catalog ---- */
 
-static int add_zone(struct timers *t, const uint8_t *apex, bool is_catalog, bool initial);
+static int add_zone(struct timers *t, const uint8_t *apex, bool is_catalog, bool initial,
+                    struct load_stats *ls);
 
 struct add_job {
 	struct timers *t;
@@ -347,6 +349,7 @@ struct add_job {
 	bool reload;            /* at start, from the state directory */
 	atomic_size_t next;
 	atomic_size_t added;
+	struct load_stats ls;
 };
 
 static void
@@ -366,7 +369,7 @@ add_member(struct add_job *j, const uint8_t *apex)
 		log_debug(name, "zone added, member of catalog %s", j->cz->name);
 	else
 		log_info(name, "zone added, member of catalog %s", j->cz->name);
-	int ar = add_zone(t, apex, false, j->initial);
+	int ar = add_zone(t, apex, false, j->initial, j->reload ? &j->ls : NULL);
 	if (ar != 0 && ar != -EEXIST)
 		log_error(name, "zone not added (%s)", err_str(ar));
 	else
@@ -381,7 +384,7 @@ add_thread(void *arg)
 	rcu_thread_offline();   /* zdb writers only, as the transfer threads */
 	size_t i;
 	while ((i = atomic_fetch_add(&j->next, 1)) < j->m->n)
-		add_member(j, j->m->v[i].name);
+		add_member(j, j->m->v[i]);
 	rcu_unregister_thread();
 	return NULL;
 }
@@ -396,24 +399,33 @@ add_members(struct timers *t, const struct tzone *cz, const struct catalog_membe
             bool initial)
 {
 	struct add_job j = {.t = t, .cz = cz, .m = m, .initial = initial,
-	                    .reload = t->nthreads == 0 && t->cfg.state_dir != NULL};
+	                    .reload = t->nthreads == 0 && t->cfg.state != NULL};
 	atomic_init(&j.next, 0);
 	atomic_init(&j.added, 0);
+	atomic_init(&j.ls.loaded, 0);
+	atomic_init(&j.ls.expired, 0);
+	j.ls.spread_ms = (int64_t)(m->n * 1000 / RESTART_REFRESH_RATE);
 	pthread_t th[16];
 	unsigned nth = 0;
 	if (j.reload && m->n >= 256) {
-		unsigned want = t->cfg.xfr_threads < 16 ? t->cfg.xfr_threads : 16;
+		/* Loading is CPU work now (one pack read at open): a loader a core,
+		 * this thread being one of them. */
+		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		unsigned want = ncpu > 1 ? (unsigned)ncpu - 1 : 0;
+		if (want > 15)
+			want = 15;
 		while (nth < want && pthread_create(&th[nth], NULL, add_thread, &j) == 0)
 			nth++;
 	}
 	size_t i;
 	while ((i = atomic_fetch_add(&j.next, 1)) < m->n)
-		add_member(&j, m->v[i].name);
+		add_member(&j, m->v[i]);
 	for (unsigned k = 0; k < nth; k++)
 		pthread_join(th[k], NULL);
 	if (j.reload)
-		log_info(cz->name, "catalog loaded from state, %zu member zones followed",
-		         atomic_load(&j.added));
+		log_info(cz->name, "catalog loaded from state, %zu member zones followed, %zu loaded "
+		         "from state (%zu of them expired)", atomic_load(&j.added),
+		         atomic_load(&j.ls.loaded), atomic_load(&j.ls.expired));
 }
 
 static void
@@ -683,7 +695,7 @@ refresh_zone(struct timers *t, struct tzone *z, struct outcome *oc)
 	pthread_mutex_unlock(&t->lock);
 	if (cur != NULL) {
 		int64_t p0 = tcp_now_ms();
-		save_version(t, z, cur, base == NULL);
+		save_version(t, z, cur);
 		log_debug(z->name, "zone persisted, serial %u, %lld ms", ns,
 		          (long long)(tcp_now_ms() - p0));
 	}
@@ -737,8 +749,12 @@ static void
 drop_zone(struct timers *t, struct tzone *z)
 {
 	zdb_remove(db_of(t, z), z->apex);
-	if (t->cfg.state_dir != NULL)
-		persist_remove(t->cfg.state_dir, z->apex);
+	if (t->cfg.state != NULL) {
+		int r = state_remove(t->cfg.state, z->apex);
+		if (r != 0)
+			log_error(z->name, "state of the zone not removed (%s)", err_str(r));
+		atomic_store(&t->unsynced, true);
+	}
 	tzone_free(z);
 }
 
@@ -876,7 +892,8 @@ timers_new(const struct timers_cfg *cfg)
 }
 
 static int
-add_zone(struct timers *t, const uint8_t *apex, bool is_catalog, bool initial)
+add_zone(struct timers *t, const uint8_t *apex, bool is_catalog, bool initial,
+         struct load_stats *ls)
 {
 	pthread_mutex_lock(&t->lock);
 	struct tzone *old = find_locked(t, apex);
@@ -894,24 +911,36 @@ add_zone(struct timers *t, const uint8_t *apex, bool is_catalog, bool initial)
 	pthread_mutex_unlock(&t->lock);
 	if (old != NULL)
 		return -EEXIST;
-	struct tzone *z = calloc(1, sizeof(*z));
+	uint8_t low[DNS_NAME_MAX];
+	char name[DNS_NAME_TEXT_MAX];
+	size_t al = dns_name_len(apex);
+	memcpy(low, apex, al);
+	dns_name_lower(low);
+	dns_name_to_text(low, name, sizeof(name));
+	size_t nl = strlen(name);
+	struct tzone *z = calloc(1, sizeof(*z) + al + nl + 1);
 	if (z == NULL)
 		return -ENOMEM;
-	memcpy(z->apex, apex, dns_name_len(apex));
-	dns_name_lower(z->apex);
-	char name[DNS_NAME_TEXT_MAX];
-	dns_name_to_text(z->apex, name, sizeof(name));
-	z->name = strdup(name);
+	memcpy(z->apex, low, al);
+	z->name = (char *)z->apex + al;
+	memcpy(z->name, name, nl + 1);
 	z->is_catalog = is_catalog;
 	z->initial = initial;
 	z->added_ms = tcp_now_ms();
-	int r = z->name != NULL ? zdb_add(db_of(t, z), z->apex) : -ENOMEM;
+	int r = zdb_add(db_of(t, z), z->apex);
 	if (r != 0) {
 		tzone_free(z);
 		return r;
 	}
-	load_persisted(t, z);
+	load_persisted(t, z, ls);
 	z->next_ms = tcp_now_ms();   /* refresh at once, after serving what we had */
+	if (ls != NULL && ls->spread_ms > 0 && z->loaded && !z->expired) {
+		int64_t spread = ls->spread_ms;
+		if (spread > (int64_t)z->refresh * 1000)
+			spread = (int64_t)z->refresh * 1000;
+		z->next_ms += (int64_t)(hash_fnv1a_lower(z->apex, dns_name_len(z->apex), 0) %
+		                        (uint64_t)spread);
+	}
 	bool loaded = z->loaded;     /* z is shared once it is in the registry */
 	pthread_mutex_lock(&t->lock);
 	if (t->n == t->cap) {
@@ -947,7 +976,7 @@ add_zone(struct timers *t, const uint8_t *apex, bool is_catalog, bool initial)
 int
 timers_add_zone(struct timers *t, const uint8_t *apex, bool is_catalog)
 {
-	return add_zone(t, apex, is_catalog, true);
+	return add_zone(t, apex, is_catalog, true, NULL);
 }
 
 int
@@ -1002,6 +1031,8 @@ timers_notify(void *ctx, const uint8_t *apex, bool has_serial, uint32_t serial)
 int
 timers_start(struct timers *t)
 {
+	if (t->cfg.state != NULL)
+		state_loaded(t->cfg.state);   /* what was read at start is served now */
 	t->threads = calloc(t->cfg.xfr_threads, sizeof(*t->threads));
 	if (t->threads == NULL)
 		return -ENOMEM;

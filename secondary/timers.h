@@ -34,6 +34,7 @@
 #include "secondary/primaries.h"
 #include "secondary/xfrin.h"
 
+struct state;
 struct zdb;
 struct timers;
 
@@ -47,7 +48,7 @@ struct timers_cfg {
 	struct xfr_primary *primaries;
 	size_t nprimaries;
 	const struct dns_tsig_key *tsig;       /* NULL: unsigned transfers */
-	const char *state_dir;                 /* NULL: no persistence */
+	struct state *state;                   /* state directory (state.h); NULL: none */
 	unsigned xfr_threads;                  /* default 16 */
 	int xfr_timeout_ms;                    /* silence allowed in a refresh; default 30000 */
 	size_t xfr_max_bytes;                  /* largest transfer; 0: unlimited */

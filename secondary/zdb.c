@@ -25,7 +25,7 @@
 struct zdb_zone {
 	struct zone *version;        /* RCU pointer */
 	_Atomic bool expired;
-	uint8_t apex[DNS_NAME_MAX];
+	uint8_t *apex;               /* wire, after the key's bytes */
 	struct trie_key key;         /* flexible: keep last */
 };
 
@@ -168,9 +168,10 @@ zdb_add(struct zdb *db, const uint8_t *apex)
 		return -EINVAL;
 	uint8_t key[DNS_LOOKUP_MAX];
 	size_t len = dns_name_to_lookup(apex, key);
-	struct zdb_zone *e = calloc(1, sizeof(*e) + len);
+	struct zdb_zone *e = calloc(1, sizeof(*e) + len + dns_name_len(apex));
 	if (e == NULL)
 		return -ENOMEM;
+	e->apex = e->key.b + len;
 	memcpy(e->apex, apex, dns_name_len(apex));
 	e->key.len = (uint16_t)len;
 	memcpy(e->key.b, key, len);

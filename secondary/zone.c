@@ -331,16 +331,21 @@ zone_alloc(const uint8_t *apex)
 {
 	if (dns_name_check(apex, DNS_NAME_MAX) < 0)
 		return NULL;
-	struct zone *z = calloc(1, sizeof(*z));
+	uint8_t key[DNS_LOOKUP_MAX];
+	size_t kl = dns_name_to_lookup(apex, key);
+	size_t l = dns_name_len(apex);
+	struct zone *z = calloc(1, sizeof(*z) + l + kl);
 	if (z == NULL)
 		return NULL;
 	trie_init(&z->trie);
 	trie_init(&z->n3);
-	size_t l = dns_name_len(apex);
+	z->apex = z->names;
+	z->apex_key = z->names + l;
 	memcpy(z->apex, apex, l);
+	memcpy(z->apex_key, key, kl);
 	z->apex_len = (uint8_t)l;
 	z->apex_labels = (uint8_t)dns_name_labels(apex);
-	z->apex_keylen = (uint16_t)dns_name_to_lookup(apex, z->apex_key);
+	z->apex_keylen = (uint16_t)kl;
 	return z;
 }
 
@@ -450,7 +455,7 @@ zone_builder_new(const uint8_t *apex)
 		free(b);
 		return NULL;
 	}
-	arena_init(&b->ar, 8 << 10);   /* grows geometrically: small zones stay small */
+	arena_init(&b->ar, 2 << 10);   /* grows geometrically: small zones stay small */
 	return b;
 }
 
@@ -475,7 +480,7 @@ zone_builder_add(struct zone_builder *b, const struct dns_rr *rr, char *err, siz
 	if (ret != 0)
 		return ret;
 	if (b->n == b->cap) {
-		size_t nc = b->cap ? b->cap * 2 : 1024;
+		size_t nc = b->cap ? b->cap * 2 : 32;   /* 100,000 zones of 10 records */
 		struct brec *nr = realloc(b->recs, nc * sizeof(*nr));
 		if (nr == NULL)
 			return -ENOMEM;
@@ -668,12 +673,14 @@ zone_update_begin(const struct zone *base)
 	struct zone_update *u = calloc(1, sizeof(*u));
 	if (u == NULL)
 		return NULL;
-	u->nz = malloc(sizeof(*u->nz));
+	u->nz = malloc(zone_struct_size(base));
 	if (u->nz == NULL) {
 		free(u);
 		return NULL;
 	}
-	*u->nz = *base;
+	memcpy(u->nz, base, zone_struct_size(base));
+	u->nz->apex = u->nz->names;
+	u->nz->apex_key = u->nz->names + base->apex_len;
 	u->nz->retired = false;
 	u->nz->garbage = NULL;
 	u->nz->ngarbage = 0;

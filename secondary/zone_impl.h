@@ -65,15 +65,23 @@ struct zone {
 	size_t nsigs;            /* RRSIG records */
 	uint32_t sig_expire;     /* earliest RRSIG expiration (RFC 4034 §3.1.5), when nsigs */
 	bool sig_dirty;          /* an update removed the earliest: recompute at commit */
-	uint8_t apex[DNS_NAME_MAX];
 	uint8_t apex_len, apex_labels;
 	uint16_t apex_keylen;
-	uint8_t apex_key[DNS_LOOKUP_MAX];
 	/* Set when an update committed on top of this version. */
 	bool retired;
 	void **garbage;
 	size_t ngarbage;
+	uint8_t *apex;           /* wire, in names[] (as long as it is: 100,000 small zones) */
+	uint8_t *apex_key;       /* lookup key, in names[] */
+	uint8_t names[];
 };
+
+/* Bytes of a version's struct with its names. */
+static inline size_t
+zone_struct_size(const struct zone *z)
+{
+	return sizeof(*z) + z->apex_len + z->apex_keylen;
+}
 
 static inline const struct trie_key *
 znode_key(const struct znode *n)

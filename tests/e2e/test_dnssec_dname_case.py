@@ -62,10 +62,9 @@ def axfr_text(p, secret):
 
 def pop_axfr_text(sec, serial):
     """The POP's copy (its state file at `serial`) as zone text."""
-    state = os.path.join(sec.state_dir, Z + "zone")
-    wait_until(lambda: os.path.exists(state) and pop_copy(state)[0] == serial, 15,
-               what="POP state file at %d" % serial)
-    recs = sorted(pop_copy(state)[1], key=lambda r: (r[2] != "SOA", r))
+    state = sec.state_dir
+    wait_until(lambda: pop_copy(state, Z)[0] == serial, 15, what="POP state at %d" % serial)
+    recs = sorted(pop_copy(state, Z)[1], key=lambda r: (r[2] != "SOA", r))
     return "".join("%s %d IN %s %s\n" % r for r in recs)
 
 

@@ -13,18 +13,16 @@ the wildcard, empty non-terminal); referrals are checked with
 `kdig +dnssec +norec`.  RRSIGs, NSEC* and DNSKEY stay out of the rrset GETs
 and the export."""
 import os
-import struct
 import subprocess
 
-import dns.name
 import dns.query
-import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 import pytest
 
 from anycst_e2e import (Primary, Secondary, TmpDir, axfr_set, free_port, keyring,
                         tsig_file_args, wait_until)
+from anycst_e2e.state import zone_state
 
 Z = "sign.test."
 KEY = "pop-key."
@@ -81,25 +79,12 @@ def run(args, timeout=120):
     return subprocess.run(args, capture_output=True, text=True, timeout=timeout)
 
 
-def pop_copy(path):
-    """The records of an anycst-secondary state file (secondary/persist.h) as
-    axfr_set's tuples, and its serial."""
-    with open(path, "rb") as f:
-        data = f.read()
-    assert data[:8] == b"ANYCSTZ\0"
-    _, serial, count = struct.unpack(">III", data[8:20])
-    body = data[40:]
-    _, pos = dns.name.from_wire(body, 0)
-    out = set()
-    for _ in range(count):
-        owner, used = dns.name.from_wire(body, pos)
-        pos += used
-        typ, cls, ttl, rdlen = struct.unpack(">HHIH", body[pos:pos + 10])
-        pos += 10
-        rd = dns.rdata.from_wire(cls, typ, body, pos, rdlen)
-        pos += rdlen
-        out.add((owner.to_text().lower(), ttl, dns.rdatatype.to_text(typ), rd.to_text()))
-    return serial, out
+def pop_copy(state_dir, zone=Z):
+    """The records of `zone` as an anycst-secondary persisted it in `state_dir`
+    (anycst_e2e.state) as axfr_set's tuples, and its serial; (None, set())
+    before it is persisted."""
+    got = zone_state(state_dir, zone)
+    return got if got is not None else (None, set())
 
 
 def axfr_recs(port, secret):
@@ -168,9 +153,9 @@ def signed(request):
                 assert st == 200, body
                 entries.append((what, before, after, __import__("json").loads(body)["entries"]))
                 wait_until(lambda: sec.serial(Z) == after, 15, what="IXFR of " + what)
-            state = os.path.join(sec.state_dir, Z + "zone")
-            wait_until(lambda: os.path.exists(state) and pop_copy(state)[0] == p.serial(Z), 15,
-                       what="POP state file at the last serial")
+            state = sec.state_dir
+            wait_until(lambda: pop_copy(state)[0] == p.serial(Z), 15,
+                       what="POP state at the last serial")
             yield {"kind": request.param, "p": p, "sec": sec, "dir": d, "entries": entries,
                    "secret": secret, "state": state}
         finally:

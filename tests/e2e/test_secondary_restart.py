@@ -13,6 +13,7 @@ import dns.rcode
 import pytest
 
 from anycst_e2e import Knot, Secondary, free_port, knot_zone, wait_until
+from anycst_e2e import state as st
 
 ZONE = "example.com."
 
@@ -31,8 +32,8 @@ def test_secondary_restart_serves_persisted_then_expires(tmp):
     sec = Secondary(tmp, knot.port, zones=[ZONE], port=sport).start()
     try:
         wait_until(lambda: sec.serial(ZONE) == 41, 10, what="serial 41")
-        wait_until(lambda: os.path.exists(os.path.join(sec.state_dir, "example.com.zone")), 5,
-                   what="state file")
+        wait_until(lambda: st.zone_state(sec.state_dir, ZONE) is not None, 5,
+                   what="zone persisted")
     finally:
         assert sec.stop() == 0
     knot.stop()
@@ -104,18 +105,19 @@ def test_secondary_corrupt_state_refused_then_axfr(tmp):
         wait_until(lambda: sec.serial(ZONE) == 3, 10, what="serial 3")
     finally:
         sec.stop()
-    path = os.path.join(sec.state_dir, "example.com.zone")
-    with open(path, "r+b") as f:
-        f.seek(60)
-        b = f.read(1)
-        f.seek(60)
-        f.write(bytes([b[0] ^ 0x40]))
+    # one byte of the version's records flipped (past the name and the fixed fields)
+    path = os.path.join(sec.state_dir, st.PACK)
+    rec = [r for r in st.pack_records(sec.state_dir) if r["kind"] == st.ZONE][-1]
+    st.flip_byte(path, rec["body_off"] + rec["name_len"] + 20)
     sec = Secondary(tmp, knot.port, zones=[ZONE], port=sport).start()
     try:
         wait_until(lambda: sec.serial(ZONE) == 3, 10, what="serial 3 again")
         log = sec.logtext()
-        assert "error: [example.com.] state rejected, file %s fails its checksum, " \
-               "zone will be transferred in full" % path in log
+        damage = "zone record fails its checksum at offset %d" % rec["off"]
+        assert "error: [example.com.] state pack %s: %s (%d bytes skipped), the zone will be " \
+               "transferred in full" % (path, damage, (rec["size"] + 7) & ~7) in log, log
+        assert "error: [example.com.] state rejected, its latest version in %s is damaged " \
+               "(%s), zone will be transferred in full" % (path, damage) in log, log
         tail = log[log.rindex("state rejected"):]
         assert "zone transfer, incoming AXFR over TCP from 127.0.0.1" in tail
     finally:
@@ -143,4 +145,4 @@ def test_secondary_quic_without_pin_refuses_to_start(tmp):
     assert r.returncode != 0
     assert "--pin: missing" in r.stdout and "--insecure" in r.stdout, r.stdout
     assert "--primary" not in r.stdout, r.stdout
-    assert os.path.exists(os.path.join(sec.state_dir, "example.com.zone"))
+    assert st.zone_state(sec.state_dir, ZONE)[0] == 12

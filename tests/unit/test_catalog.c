@@ -91,7 +91,7 @@ test_catalog_members_rfc9432(void **state)
 	assert_false(has(&m, "other.test."));
 	assert_false(has(&m, "stray.test."));
 	/* lowercased */
-	assert_memory_equal(m.v[0].name, "\x03one\x04test", 10);
+	assert_memory_equal(m.v[0], "\x03one\x04test", 10);
 	catalog_members_clear(&m);
 	zone_free(z);
 }

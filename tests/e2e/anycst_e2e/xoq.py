@@ -221,15 +221,18 @@ def answering(port, names, window=256, timeout=10.0):
                     if now - t0 > 1.0:
                         del pending[k]    # lost or unanswered: counted as not answering
                 continue
-            try:
-                m = s.recv(65535)
-            except ConnectionRefusedError:
-                return ok
-            rid, flags, _qd, an = struct.unpack("!HHHH", m[:8])
-            if rid in pending:
-                name, _ = pending.pop(rid)
-                if flags & 0xF == 0 and an > 0:
-                    ok.add(name)
+            while True:                   # every answer waiting, then more queries
+                try:
+                    m = s.recv(65535, socket.MSG_DONTWAIT)
+                except BlockingIOError:
+                    break
+                except ConnectionRefusedError:
+                    return ok
+                rid, flags, _qd, an = struct.unpack("!HHHH", m[:8])
+                if rid in pending:
+                    name, _ = pending.pop(rid)
+                    if flags & 0xF == 0 and an > 0:
+                        ok.add(name)
     finally:
         s.close()
     return ok
