@@ -41,6 +41,7 @@
 #define MESH_DEFAULT_NET "10.53.0.0/24"
 #define MESH_DEFAULT_NET6 "fd00:53::/64"   /* the default when --xfr is IPv6 */
 #define MESH_DEFAULT_WG_PORT 51820
+#define MESH_XFR_DEFAULT_PORT 5300     /* the secondary's --primary-tcp default port */
 #define MESH_KEEPALIVE 25
 
 struct store;
@@ -118,9 +119,24 @@ struct mesh_pop_info {
 	const char *tsig_secret;  /* base64 */
 };
 
-/* The primary's side, for the renderers. */
+/* One primary node of the database (several share one PostgreSQL), for the renderers. */
+struct mesh_node_info {
+	const char *mesh_ip;      /* its mesh address, text */
+	const char *public_key;   /* its WireGuard public key; NULL: unknown */
+	const char *endpoint;     /* its --wg-endpoint; NULL: none */
+	uint16_t xfr_port;        /* port of its --xfr */
+	uint16_t quic_port;       /* port of its --quic */
+	const char *quic_pin;     /* NULL: it serves no QUIC */
+};
+
+/* The primary's side, for the renderers: this node, and every node of the database. */
 struct mesh_primary_info {
 	const struct mesh_net *net;
+	const char *self_ip;      /* this node's mesh address; NULL: host 1 of net */
+	/* every node (this one among them) a POP follows; nnodes 0: this node only,
+	 * from the fields below */
+	const struct mesh_node_info *nodes;
+	size_t nnodes;
 	const char *public_key;   /* NULL: unknown (no --wg-private-key) */
 	const char *private_key_file; /* --wg-private-key, named in the placeholder; NULL: none */
 	const char *endpoint;     /* --wg-endpoint, NULL: none */
@@ -131,10 +147,41 @@ struct mesh_primary_info {
 	const char *catalog;      /* NULL: the default */
 };
 
+/* ---- the primary nodes of the database (mesh_nodes.c) ------------------------------ */
+
+#define MESH_NODES_MAX 32         /* nodes listed to a POP */
+#define MESH_PIN_TEXT 64
+
+struct mesh_node_copy {
+	char ip[MESH_IP_TEXT];
+	char key[MESH_KEY_TEXT];
+	char endpoint[MESH_ENDPOINT_MAX];
+	char pin[MESH_PIN_TEXT];
+};
+
+/* Every node a POP follows, by mesh address (info[i]'s strings point into copy[i]). */
+struct mesh_nodes {
+	struct mesh_node_info info[MESH_NODES_MAX];
+	struct mesh_node_copy copy[MESH_NODES_MAX];
+	size_t n;
+};
+
+/*
+ * Every node recorded in the store (store_node_list), `self` among them as
+ * given (added when the store has no row for it, or cannot be read).
+ * 0 or -ENOMEM; free with mesh_nodes_free.
+ */
+int mesh_nodes_load(struct store *st, const struct mesh_node_info *self, struct mesh_nodes **out);
+void mesh_nodes_free(struct mesh_nodes *ns);
+/* Records (replaces) this node's row.  0 or -EIO. */
+int mesh_node_record(struct store *st, const struct mesh_node_info *self);
+/* [{mesh_ip, public_key, endpoint, xfr_port, quic_port, quic_pin}, ...]; NULL on -ENOMEM. */
+json_t *mesh_nodes_json(const struct mesh_nodes *ns);
+
 /*
  * The POP's wg-quick config (malloc'd text): [Interface] with its Address,
- * a PrivateKey placeholder and the ListenPort of its endpoint; the primary
- * as its only [Peer] (AllowedIPs = primary/32 or /128, Endpoint, PersistentKeepalive).
+ * a PrivateKey placeholder and the ListenPort of its endpoint; one [Peer]
+ * per primary node (AllowedIPs = node/32 or /128, Endpoint, PersistentKeepalive).
  * NULL on -ENOMEM.
  */
 char *mesh_render_pop_conf(const struct mesh_primary_info *pr, const struct mesh_pop_info *pop);
@@ -149,8 +196,9 @@ char *mesh_render_primary_conf(const struct mesh_primary_info *pr,
 
 /*
  * The exact anycst-secondary command line for `pop` (malloc'd): transfers
- * from the primary's mesh address, QUIC with --pin when the primary serves
- * QUIC, else TCP; --tsig-file MESH_TSIG_FILE_DIR/pop-<name>.tsig (the secret
+ * from every node's mesh address (--primary A,B,...), QUIC with --pin
+ * A_PIN,B_PIN,... when every node serves QUIC (and, with several nodes,
+ * --primary-tcp with each node's --xfr port when one is not 5300), else TCP; --tsig-file MESH_TSIG_FILE_DIR/pop-<name>.tsig (the secret
  * is never on a command line: mesh_render_tsig_file() is that file's text);
  * --listen on its mesh address.  NULL on -ENOMEM.
  */
@@ -166,6 +214,7 @@ char *mesh_render_tsig_file(const struct mesh_pop_info *pop);
 struct mesh_opts {
 	const char *net;               /* --mesh-net, NULL: MESH_DEFAULT_NET, or
 	                                  MESH_DEFAULT_NET6 when --xfr is IPv6 */
+	const char *mesh_ip;           /* --mesh-ip, this node's mesh address; NULL: host 1 */
 	const char *xfr;               /* --xfr ADDR:PORT (NOTIFYs leave from its address) */
 	const char *quic;              /* --quic ADDR:PORT */
 	const char *quic_pin;          /* NULL: QUIC not served */
