@@ -2,12 +2,14 @@
  * The WireGuard mesh registry of the primary: POPs (points of presence)
  * registered through the API, each with a mesh address allocated from
  * --mesh-net, IPv4 or IPv6 (the primary is the first host, 10.53.0.1 by
- * default, fd00:53::1 in fd00:53::/64), its
+ * default, fd00:53::1 in fd00:53::/64, or --mesh-ip; several primary nodes
+ * on one database have one address each, recorded in primary_nodes), its
  * WireGuard public key, its public endpoint and a TSIG key of its own
  * ("pop-<name>.", hmac-sha256) that may transfer every zone and the catalog.
  *
  * Invariants:
- * - the registry in memory equals the `secondaries` table: a POP is added
+ * - the registry in memory equals the `secondaries` table (with several
+ *   nodes: as soon as another node's change is heard, mesh.c mesh_sync): a POP is added
  *   to memory only after its row and its TSIG key are committed in one
  *   transaction, and removed from memory before its row and key are
  *   deleted (so a retired POP is refused at once even if the write fails);
@@ -258,7 +260,10 @@ struct mesh_register {
 /*
  * Registers a POP.  On success *out is its JSON (name, mesh_ip, endpoint,
  * public_key, dns_port, tsig_key, tsig_algorithm, tsig_secret,
- * wireguard_config, command; a new reference).  Nothing is allocated or
+ * wireguard_config, command, primaries: every primary node of the database,
+ * which wireguard_config and command follow; a new reference).  The POPs
+ * other nodes registered are taken up first (the address is allocated past
+ * theirs and past every node's).  Nothing is allocated or
  * written on failure.  Returns 0, -EINVAL (bad field), -EEXIST (name,
  * key or TSIG key name taken), -ENOSPC (pool full), -EIO, -ENOMEM;
  * err names the fault.
@@ -276,7 +281,9 @@ int mesh_pop_delete(struct mesh *m, const char *name, char *err, size_t errcap);
 /*
  * JSON of one POP (name != NULL; -ENOENT when unknown) or an array of all,
  * with state: last_seen, transfers, refused, and per zone the serial the
- * propagation table has for its mesh address.  0, -ENOENT, -ENOMEM.
+ * propagation table has for its mesh address; one POP also with its
+ * wireguard_config, command and primaries (every node; no secret).
+ * 0, -ENOENT, -ENOMEM.
  */
 int mesh_pop_json(struct mesh *m, const char *name, json_t **out);
 
@@ -293,7 +300,11 @@ char *mesh_primary_conf(struct mesh *m);
 
 /* ---- checks the transfer side asks through its pop_gate (pop_gate.h) --------------- */
 
-/* Whether `key` (TSIG key name, any case, trailing dot optional) is a POP's key. */
+/*
+ * Whether `key` (TSIG key name, any case, trailing dot optional) is a POP's
+ * key.  A "pop-" key not in memory makes the registry be read from the store
+ * again first (registered on another node a moment ago).
+ */
 bool mesh_key_is_pop(struct mesh *m, const char *key);
 
 /*
