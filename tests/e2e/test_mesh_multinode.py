@@ -25,7 +25,7 @@ import dns.rcode
 import dns.tsigkeyring
 import pytest
 
-from anycst_e2e import (BIN, STARTED, Primary, TmpDir, free_port, pg_database, setns, stop_pid,
+from anycst_e2e import (BIN, STARTED, assert_san_clean, Primary, TmpDir, free_port, pg_database, setns, stop_pid,
                         wait_until, write_secret)
 from anycst_e2e.quic import NetnsPair, netns_possible
 
@@ -154,7 +154,7 @@ def test_pop_registration_lists_every_node(lab):
             # node B took the POP up without a restart: its GET shows the same nodes and
             # command, and it accepts the POP's key from the POP's address only
             def b_knows():
-                st, _, body = b.call("GET", "/secondaries/edge1")
+                st, _, _ = b.call("GET", "/secondaries/edge1")
                 return st == 200
             wait_until(b_knows, 15, what="node B knowing POP edge1")
             one = b.json("GET", "/secondaries/edge1", expect=200)
@@ -183,6 +183,9 @@ def test_pop_registration_lists_every_node(lab):
             wait_until(lambda: pop_serial(pair.addr_b, port) == s3, 45,
                        what="POP serving node B's serial %d with node A down" % s3)
             assert pop.poll() is None, open(pop_log).read()[-2000:]
+            # node B took the notifier lock and NOTIFYd the POP it never registered itself
+            assert "[%s] notify, outgoing, remote %s@%d, serial %d" % (
+                ZONE, pair.addr_b, port, s3) in b.log(), b.log()[-3000:]
 
             # retired on node B: node B refuses its key at once
             st, _, _ = b.call("DELETE", "/secondaries/edge1")
@@ -190,6 +193,12 @@ def test_pop_registration_lists_every_node(lab):
             with inside(pair.b):
                 assert axfr_rcode(b.host, b.xfr_port, "pop-edge1.", reg["tsig_secret"],
                                   pair.addr_b) != dns.rcode.NOERROR
+
+            # clean exits, nothing for the sanitizers (make SAN=1)
+            stop_pid(pop)
+            assert b.stop() == 0
+            for text in (open(pop_log).read(), a.log(), b.log()):
+                assert_san_clean(text)
         finally:
             if pop is not None:
                 stop_pid(pop)
