@@ -109,6 +109,7 @@ enum db_qid {
 	/* the primary nodes of the database (schema 0011) */
 	DBQ_NODE_PUT,
 	DBQ_NODES_ALL,
+	DBQ_NODES_CLEAR,
 	/* DNSSEC (schema 0005): zone settings, keys, chain neighbours */
 	DBQ_DNSSEC_SET,
 	DBQ_DNSSEC_CLEAR,

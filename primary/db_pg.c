@@ -209,6 +209,7 @@ static const char *const qsql[DBQ_COUNT] = {
 	                 "started_at = excluded.started_at",
 	[DBQ_NODES_ALL] = "SELECT mesh_ip, xfr_port, quic_port, quic_pin, public_key, wg_endpoint, "
 	                  "started_at FROM primary_nodes ORDER BY mesh_ip",
+	[DBQ_NODES_CLEAR] = "DELETE FROM primary_nodes",
 	[DBQ_DNSSEC_SET] = "INSERT INTO zone_dnssec (zone_id, nsec3, signed_at) VALUES ($1, $2, $3) "
 	                   "ON CONFLICT (zone_id) DO UPDATE SET nsec3 = excluded.nsec3, "
 	                   "signed_at = excluded.signed_at",

@@ -197,6 +197,7 @@ static const char *const qsql[DBQ_COUNT] = {
 	                 "?6, ?7)",
 	[DBQ_NODES_ALL] = "SELECT mesh_ip, xfr_port, quic_port, quic_pin, public_key, wg_endpoint, "
 	                  "started_at FROM primary_nodes ORDER BY mesh_ip",
+	[DBQ_NODES_CLEAR] = "DELETE FROM primary_nodes",
 	[DBQ_DNSSEC_SET] = "INSERT OR REPLACE INTO zone_dnssec (zone_id, nsec3, signed_at) "
 	                   "VALUES (?1, ?2, ?3)",
 	[DBQ_DNSSEC_CLEAR] = "DELETE FROM zone_dnssec WHERE zone_id = ?1",

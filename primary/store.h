@@ -797,7 +797,10 @@ struct store_node {
 	int64_t started_at;        /* Unix seconds */
 };
 
-/* Records (or replaces, by mesh_ip) node `n`.  0 or -EIO. */
+/*
+ * Records (or replaces, by mesh_ip) node `n`; on a database no other node
+ * shares (SQLite) every other row goes.  0 or -EIO.
+ */
 int store_node_put(struct store *st, const struct store_node *n);
 /* Every node, by mesh address (strings valid during the call).  0, -EIO or fn's non-zero. */
 typedef int (*store_node_fn)(void *ctx, const struct store_node *n);

@@ -174,8 +174,14 @@ store_node_put(struct store *st, const struct store_node *n)
 {
 	if (w_begin(st) != 0)
 		return -EIO;
-	struct db_stmt *s = db_q(st->w, DBQ_NODE_PUT);
-	int ret = -EIO;
+	/* one node on a database only this process opens (SQLite): its row is the only one,
+	 * whatever --mesh-ip it had before */
+	struct db_stmt *s = NULL;
+	int ret = 0;
+	if (!db_shared(st->w))
+		ret = (s = db_q(st->w, DBQ_NODES_CLEAR)) == NULL || db_run(s) != 0 ? -EIO : 0;
+	s = ret == 0 ? db_q(st->w, DBQ_NODE_PUT) : NULL;
+	ret = -EIO;
 	if (s != NULL) {
 		db_bind_text(s, 1, n->mesh_ip);
 		db_bind_i64(s, 2, n->xfr_port);

@@ -3,7 +3,7 @@
 -- registration lists every node: its mesh address (--mesh-ip), the ports of
 -- --xfr and --quic, its QUIC SPKI pin (NULL: no QUIC), its WireGuard public
 -- key and endpoint (NULL: none).  A node is its mesh address; starting again
--- replaces its row.  Idempotent (IF NOT EXISTS).
+-- replaces its row (on SQLite, one node: every row).  Idempotent (IF NOT EXISTS).
 CREATE TABLE IF NOT EXISTS primary_nodes (
 	mesh_ip TEXT PRIMARY KEY,
 	xfr_port INTEGER NOT NULL,
