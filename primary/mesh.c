@@ -291,6 +291,23 @@ self_parse(struct mesh *m, char *err, size_t errcap)
 	return 0;
 }
 
+/*
+ * Writes this node's primary_nodes row; a failure (the database unwritable
+ * for a moment, e.g. a failover) is logged and tried again at the next
+ * mesh_sync, so it never stops the node.
+ */
+static void
+record_self(struct mesh *m)
+{
+	struct mesh_node_info self;
+	self_node(m, &self);
+	m->recorded = mesh_node_record(m->st, &self) == 0;
+	if (!m->recorded)
+		log_error(NULL, "mesh: cannot record this primary node (%s) in the database; POPs "
+		          "registered through the other nodes do not list it until it is (tried again "
+		          "at the next registration)", m->self_ip);
+}
+
 /* After the POPs are loaded: this node's address is no POP's; the node recorded. */
 static int
 self_record(struct mesh *m, char *err, size_t errcap)
@@ -302,12 +319,7 @@ self_record(struct mesh *m, char *err, size_t errcap)
 			return -EINVAL;
 		}
 	}
-	struct mesh_node_info self;
-	self_node(m, &self);
-	if (mesh_node_record(m->st, &self) != 0) {
-		set_err(err, errcap, "mesh: cannot record this primary node in the database");
-		return -EIO;
-	}
+	record_self(m);
 	return 0;
 }
 
@@ -576,6 +588,8 @@ mesh_sync(struct mesh *m)
 {
 	struct sync_rows r = {.m = m};
 	pthread_mutex_lock(&m->wmu);
+	if (!m->recorded)
+		record_self(m);
 	int ret = store_pop_list(m->st, sync_row, &r);
 	if (ret != 0) {
 		log_warning(NULL, "mesh: cannot read the POP registry to follow the other nodes (%s)",

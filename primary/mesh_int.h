@@ -46,6 +46,7 @@ struct mesh {
 	uint64_t self_host;          /* this node's host number (--mesh-ip, default 1) */
 	char self_ip[MESH_IP_TEXT];
 	bool hooked;                 /* store_set_pops_hook points here */
+	bool recorded;               /* this node's primary_nodes row is written (under wmu) */
 };
 
 /* mesh_wg.c: `wg set` on --wg-interface (nothing without it); each logs its failure. */

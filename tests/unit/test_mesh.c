@@ -758,6 +758,28 @@ test_mesh_nodes(void **state)
 	store_close(st2);
 }
 
+/* A node whose row cannot be written still starts, and writes it at the next registration. */
+static void
+test_mesh_node_record_later(void **state)
+{
+	struct fx *f = *state;
+	char err[256];
+	test_db_exec(f->db, "DROP TABLE primary_nodes");
+	struct mesh_opts o = {.net = "10.53.0.0/24", .xfr = "127.0.0.1:5300",
+	                      .catalog = "catalog.test.", .mesh_ip = "10.53.0.7"};
+	assert_int_equal(mesh_open(&o, f->st, NULL, NULL, &f->m, err, sizeof(err)), 0);
+	test_db_exec(f->db, "CREATE TABLE primary_nodes (mesh_ip TEXT PRIMARY KEY, xfr_port "
+	             "INTEGER NOT NULL, quic_port INTEGER NOT NULL, quic_pin TEXT, public_key TEXT, "
+	             "wg_endpoint TEXT, started_at INTEGER NOT NULL)");
+	assert_int_equal(count_rows(f, "SELECT count(*) FROM primary_nodes"), 0);
+	json_t *j = NULL;
+	assert_int_equal(add(f->m, "tokyo", "192.0.2.7:51820", BOB_PUB, &j, err), 0);
+	assert_string_equal(json_string_value(json_object_get(j, "mesh_ip")), "10.53.0.2");
+	json_decref(j);
+	assert_int_equal(count_rows(f, "SELECT count(*) FROM primary_nodes WHERE mesh_ip = "
+	                               "'10.53.0.7'"), 1);
+}
+
 int
 main(void)
 {
@@ -775,6 +797,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_mesh_open_errors, setup, teardown),
 		cmocka_unit_test(test_mesh_render_nodes),
 		cmocka_unit_test_setup_teardown(test_mesh_nodes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mesh_node_record_later, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("mesh", tests, NULL, NULL);
 }
