@@ -106,6 +106,10 @@ enum db_qid {
 	DBQ_POP_PORT_DELETE,
 	DBQ_POP_ACKS_DELETE,
 	DBQ_POP_DELETE,
+	/* the primary nodes of the database (schema 0011) */
+	DBQ_NODE_PUT,
+	DBQ_NODES_ALL,
+	DBQ_NODES_CLEAR,
 	/* DNSSEC (schema 0005): zone settings, keys, chain neighbours */
 	DBQ_DNSSEC_SET,
 	DBQ_DNSSEC_CLEAR,

@@ -201,6 +201,15 @@ static const char *const qsql[DBQ_COUNT] = {
 	[DBQ_POP_PORT_DELETE] = "DELETE FROM secondary_ports WHERE name = $1",
 	[DBQ_POP_ACKS_DELETE] = "DELETE FROM pop_serials WHERE pop = $1",
 	[DBQ_POP_DELETE] = "DELETE FROM secondaries WHERE name = $1",
+	[DBQ_NODE_PUT] = "INSERT INTO primary_nodes (mesh_ip, xfr_port, quic_port, quic_pin, "
+	                 "public_key, wg_endpoint, started_at) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+	                 "ON CONFLICT (mesh_ip) DO UPDATE SET xfr_port = excluded.xfr_port, "
+	                 "quic_port = excluded.quic_port, quic_pin = excluded.quic_pin, "
+	                 "public_key = excluded.public_key, wg_endpoint = excluded.wg_endpoint, "
+	                 "started_at = excluded.started_at",
+	[DBQ_NODES_ALL] = "SELECT mesh_ip, xfr_port, quic_port, quic_pin, public_key, wg_endpoint, "
+	                  "started_at FROM primary_nodes ORDER BY mesh_ip",
+	[DBQ_NODES_CLEAR] = "DELETE FROM primary_nodes",
 	[DBQ_DNSSEC_SET] = "INSERT INTO zone_dnssec (zone_id, nsec3, signed_at) VALUES ($1, $2, $3) "
 	                   "ON CONFLICT (zone_id) DO UPDATE SET nsec3 = excluded.nsec3, "
 	                   "signed_at = excluded.signed_at",

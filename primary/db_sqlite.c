@@ -192,6 +192,12 @@ static const char *const qsql[DBQ_COUNT] = {
 	[DBQ_POP_PORT_DELETE] = "DELETE FROM secondary_ports WHERE name = ?1",
 	[DBQ_POP_ACKS_DELETE] = "DELETE FROM pop_serials WHERE pop = ?1",
 	[DBQ_POP_DELETE] = "DELETE FROM secondaries WHERE name = ?1",
+	[DBQ_NODE_PUT] = "INSERT OR REPLACE INTO primary_nodes (mesh_ip, xfr_port, quic_port, "
+	                 "quic_pin, public_key, wg_endpoint, started_at) VALUES (?1, ?2, ?3, ?4, ?5, "
+	                 "?6, ?7)",
+	[DBQ_NODES_ALL] = "SELECT mesh_ip, xfr_port, quic_port, quic_pin, public_key, wg_endpoint, "
+	                  "started_at FROM primary_nodes ORDER BY mesh_ip",
+	[DBQ_NODES_CLEAR] = "DELETE FROM primary_nodes",
 	[DBQ_DNSSEC_SET] = "INSERT OR REPLACE INTO zone_dnssec (zone_id, nsec3, signed_at) "
 	                   "VALUES (?1, ?2, ?3)",
 	[DBQ_DNSSEC_CLEAR] = "DELETE FROM zone_dnssec WHERE zone_id = ?1",

@@ -279,6 +279,7 @@ static const struct opt primary_opts_def[] = {
 	{.name = "api-header-timeout", .arg = "SECONDS", .def = "10", .help = "deadline for a request's headers"},
 	{.name = "api-body-timeout", .arg = "SECONDS", .def = "60", .help = "deadline for a request's body"},
 	{.name = "mesh-net", .arg = "CIDR", .def = "10.53.0.0/24 (fd00:53::/64 when --xfr is IPv6)", .help = "WireGuard mesh, IPv4 or IPv6 (a ULA /64; primary: first host)"},
+	{.name = "mesh-ip", .arg = "ADDRESS", .def = "the first host of --mesh-net", .help = "this node's mesh address (several nodes on one PostgreSQL: one each)"},
 	{.name = "wg-endpoint", .arg = "HOST:PORT", .help = "primary's public WireGuard endpoint"},
 	{.name = "wg-private-key", .arg = "FILE", .help = "primary's WireGuard private key"},
 	{.name = "wg-interface", .arg = "NAME", .help = "apply POP peers to this interface (wg set)"},
@@ -395,6 +396,8 @@ main(int argc, char **argv)
 		.mesh = {
 			.net = opts_get(primary_opts, "mesh-net")->nvalues > 0
 			               ? opts_str(primary_opts, "mesh-net") : NULL,
+			.mesh_ip = opts_get(primary_opts, "mesh-ip")->set
+			                   ? opts_str(primary_opts, "mesh-ip") : NULL,
 			.wg_endpoint = wge->set ? wge->values[wge->nvalues - 1] : NULL,
 			.wg_private_key = wgk->set ? wgk->values[wgk->nvalues - 1] : NULL,
 			.wg_interface = wgi->set ? wgi->values[wgi->nvalues - 1] : NULL,

@@ -4,29 +4,31 @@
  * Memory holds the registry (an array of POPs under `mu`); the store holds
  * the same rows with each POP's TSIG key, written through its API
  * (store_pop_add / store_pop_delete), one transaction covering the POP and
- * its key.  Parsing and rendering (no state) are in mesh_conf.c.  The transfer side asks the
- * registry through its pop_gate (two checks that never block on the network);
- * each POP is a target of the transfer service's one NOTIFY sender.
- * `wg` runs without a shell (posix_spawnp) with an argument vector.
+ * its key.  Parsing and rendering (no state) are in mesh_conf.c, the
+ * WireGuard interface in mesh_wg.c, the primary nodes of the database in
+ * mesh_nodes.c.  The transfer side asks the registry through its pop_gate
+ * (two checks that never block on the network; a POP key it does not know
+ * makes it read the registry again first); each POP is a target of the
+ * transfer service's one NOTIFY sender.
+ *
+ * Several nodes on one database (PostgreSQL): a registration or retirement
+ * is announced by the store in its transaction; the other nodes' stores
+ * call pops_changed, which makes their registries equal to the store's
+ * (mesh_sync), so no node needs a restart.
  */
 #include "primary/mesh.h"
+#include "primary/mesh_int.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/wait.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
@@ -40,14 +42,8 @@
 #include "primary/store.h"
 #include "primary/xfrout_store.h"
 #include "util/base.h"
-#include "util/keyfile.h"
 #include "util/log.h"
 
-extern char **environ;
-
-#define MESH_TSIG_PREFIX "pop-"
-#define MESH_TSIG_NAME_MAX (MESH_NAME_MAX + 8)
-#define MESH_SECRET_MAX 64
 #define MESH_STATE_ZONES_MAX 1000
 
 /* ---- pure helpers --------------------------------------------------------------- */
@@ -68,41 +64,12 @@ set_err(char *err, size_t cap, const char *fmt, ...)
 
 /* ---- the registry ---------------------------------------------------------------- */
 
-struct pop {
-	char name[MESH_NAME_MAX];
-	char endpoint[MESH_ENDPOINT_MAX];
-	char public_key[MESH_KEY_TEXT];
-	uint64_t host;               /* its host number in the mesh network, 0: outside it */
-	char ip_text[MESH_IP_TEXT];
-	uint16_t dns_port;
-	char tsig_name[MESH_TSIG_NAME_MAX];
-	char tsig_secret[MESH_SECRET_MAX];
-	int64_t created_at;
-	int64_t last_seen_ms;
-	uint64_t transfers, refused;
-	int notify_id;                /* its target on the NOTIFY sender, -1: none */
-};
-
-struct mesh {
-	struct mesh_opts o;
-	struct store *st;
-	struct propagation *prop;
-	struct notify *notify;       /* the one NOTIFY sender (the transfer service's), or NULL */
-	struct mesh_net net;
-	pthread_mutex_t wmu;         /* registrations and retirements, one at a time; wg */
-	pthread_mutex_t mu;          /* pops, npops, counters: held briefly, never across I/O */
-	struct pop **pops;
-	size_t npops, cap;
-	bool has_key;
-	char public_key[MESH_KEY_TEXT];
-	uint16_t xfr_port, quic_port, listen_port;
-};
-
 static void
 primary_info(const struct mesh *m, struct mesh_primary_info *pi)
 {
 	memset(pi, 0, sizeof(*pi));
 	pi->net = &m->net;
+	pi->self_ip = m->self_ip;
 	pi->public_key = m->has_key ? m->public_key : NULL;
 	pi->private_key_file = m->has_key ? m->o.wg_private_key : NULL;
 	pi->endpoint = m->o.wg_endpoint;
@@ -111,6 +78,26 @@ primary_info(const struct mesh *m, struct mesh_primary_info *pi)
 	pi->quic_port = m->quic_port;
 	pi->quic_pin = m->o.quic_pin;
 	pi->catalog = m->o.catalog;
+}
+
+/* This node as the POPs see it (primary_nodes). */
+static void
+self_node(const struct mesh *m, struct mesh_node_info *n)
+{
+	*n = (struct mesh_node_info){.mesh_ip = m->self_ip,
+	                             .public_key = m->has_key ? m->public_key : NULL,
+	                             .endpoint = m->o.wg_endpoint, .xfr_port = m->xfr_port,
+	                             .quic_port = m->quic_port, .quic_pin = m->o.quic_pin};
+}
+
+/* Every node of the database (this one from memory), for a POP's answer.  NULL on -ENOMEM. */
+static struct mesh_nodes *
+nodes_now(const struct mesh *m)
+{
+	struct mesh_node_info self;
+	struct mesh_nodes *ns = NULL;
+	self_node(m, &self);
+	return mesh_nodes_load(m->st, &self, &ns) == 0 ? ns : NULL;
 }
 
 static void
@@ -125,194 +112,6 @@ pop_info(const struct pop *p, struct mesh_pop_info *pi)
 	pi->tsig_secret = p->tsig_secret;
 }
 
-/*
- * Runs `wg` with `args` (NULL-terminated, without argv[0]), feeding `in`
- * on stdin when not NULL and reading up to cap-1 bytes of stdout into
- * `out` when not NULL.  0, or -EIO when it cannot run or exits non-zero.
- */
-static int
-run_wg(const struct mesh *m, const char *const *args, const char *in, char *out, size_t cap)
-{
-	const char *argv[16];
-	size_t n = 0;
-	argv[n++] = m->o.wg_command != NULL ? m->o.wg_command : "wg";
-	for (size_t i = 0; args[i] != NULL && n < 15; i++)
-		argv[n++] = args[i];
-	argv[n] = NULL;
-	int pin[2] = {-1, -1}, pout[2] = {-1, -1};
-	int ret = -EIO;
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawnattr_init(&attr);
-	/* The daemon blocks SIGTERM/SIGINT/SIGHUP for sigwait and ignores SIGPIPE:
-	 * the child starts with a clean mask and default handlers. */
-	sigset_t none, all;
-	sigemptyset(&none);
-	sigfillset(&all);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &all);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-	if (pipe2(pin, O_CLOEXEC) != 0 || pipe2(pout, O_CLOEXEC) != 0)
-		goto out;
-	posix_spawn_file_actions_adddup2(&fa, pin[0], 0);
-	posix_spawn_file_actions_adddup2(&fa, pout[1], 1);
-	pid_t pid;
-	if (posix_spawnp(&pid, argv[0], &fa, &attr, (char *const *)argv, environ) != 0)
-		goto out;
-	close(pin[0]);
-	close(pout[1]);
-	pin[0] = pout[1] = -1;
-	if (in != NULL) {
-		size_t len = strlen(in);
-		ssize_t w = write(pin[1], in, len);
-		(void)w;
-	}
-	close(pin[1]);
-	pin[1] = -1;
-	size_t got = 0;
-	char sink[256];
-	for (;;) {
-		char *dst = out != NULL && got + 1 < cap ? out + got : sink;
-		size_t room = out != NULL && got + 1 < cap ? cap - 1 - got : sizeof(sink);
-		ssize_t r = read(pout[0], dst, room);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		if (dst != sink)
-			got += (size_t)r;
-	}
-	if (out != NULL)
-		out[got] = '\0';
-	int status = 0;
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	ret = WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
-out:
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
-	for (int i = 0; i < 2; i++) {
-		if (pin[i] >= 0)
-			close(pin[i]);
-		if (pout[i] >= 0)
-			close(pout[i]);
-	}
-	return ret;
-}
-
-static void
-wg_peer_add(const struct mesh *m, const struct pop *p)
-{
-	if (m->o.wg_interface == NULL)
-		return;
-	char allowed[MESH_IP_TEXT + 8], ka[8];
-	snprintf(allowed, sizeof(allowed), "%s/%u", p->ip_text,
-	         strchr(p->ip_text, ':') != NULL ? 128u : 32u);
-	snprintf(ka, sizeof(ka), "%d", MESH_KEEPALIVE);
-	const char *args[] = {"set", m->o.wg_interface, "peer", p->public_key, "allowed-ips", allowed,
-	                      "endpoint", p->endpoint, "persistent-keepalive", ka, NULL};
-	if (run_wg(m, args, NULL, NULL, 0) != 0)
-		log_error(NULL, "mesh, POP %s, cannot add the peer to interface %s (wg set failed)",
-		          p->name, m->o.wg_interface);
-	else
-		log_info(NULL, "mesh, POP %s, peer %s added to %s", p->name, p->ip_text,
-		         m->o.wg_interface);
-}
-
-static void
-wg_peer_remove(const struct mesh *m, const char *name, const char *public_key)
-{
-	if (m->o.wg_interface == NULL)
-		return;
-	const char *args[] = {"set", m->o.wg_interface, "peer", public_key, "remove", NULL};
-	if (run_wg(m, args, NULL, NULL, 0) != 0)
-		log_error(NULL, "mesh, POP %s, cannot remove the peer from interface %s", name,
-		          m->o.wg_interface);
-	else
-		log_info(NULL, "mesh, POP %s, peer removed from %s", name, m->o.wg_interface);
-}
-
-/* Applies the key, listen port and every registered peer; removes unknown peers. */
-static int
-wg_sync(struct mesh *m, char *err, size_t errcap)
-{
-	if (m->o.wg_interface == NULL)
-		return 0;
-	char port[8];
-	snprintf(port, sizeof(port), "%u", m->listen_port);
-	if (m->o.wg_private_key != NULL) {
-		const char *args[] = {"set", m->o.wg_interface, "private-key", m->o.wg_private_key,
-		                      "listen-port", port, NULL};
-		if (run_wg(m, args, NULL, NULL, 0) != 0) {
-			set_err(err, errcap, "--wg-interface %s: wg set private-key failed (does the "
-			        "interface exist?)", m->o.wg_interface);
-			return -EIO;
-		}
-	}
-	char peers[16384];
-	const char *show[] = {"show", m->o.wg_interface, "peers", NULL};
-	if (run_wg(m, show, NULL, peers, sizeof(peers)) != 0) {
-		set_err(err, errcap, "--wg-interface %s: wg show failed (does the interface exist?)",
-		        m->o.wg_interface);
-		return -EIO;
-	}
-	for (char *line = peers, *nl; *line != '\0'; line = nl) {
-		nl = line + strcspn(line, "\n");
-		if (*nl == '\n')
-			*nl++ = '\0';
-		if (*line == '\0')
-			continue;
-		bool known = false;
-		for (size_t i = 0; i < m->npops && !known; i++)
-			known = strcmp(m->pops[i]->public_key, line) == 0;
-		if (!known)
-			wg_peer_remove(m, "(unregistered)", line);
-	}
-	for (size_t i = 0; i < m->npops; i++)
-		wg_peer_add(m, m->pops[i]);
-	return 0;
-}
-
-static int
-read_private_key(struct mesh *m, char *err, size_t errcap)
-{
-	const char *path = m->o.wg_private_key;
-	if (path == NULL)
-		return 0;
-	/* read to derive the public key, then forgotten: `wg set` reads the file itself */
-	char buf[128];
-	ssize_t n = keyfile_read("--wg-private-key", path, buf, sizeof(buf), err, errcap);
-	if (n < 0)
-		return n == -EPERM ? -EPERM : -EIO;
-	char why[160];
-	if (mesh_key_parse(buf, NULL, why, sizeof(why)) != 0) {
-		explicit_bzero(buf, sizeof(buf));
-		set_err(err, errcap, "--wg-private-key: %s holds no WireGuard key", path);
-		return -EINVAL;
-	}
-	char pub[128];
-	const char *args[] = {"pubkey", NULL};
-	char in[sizeof(buf) + 2];
-	snprintf(in, sizeof(in), "%s\n", buf);
-	explicit_bzero(buf, sizeof(buf));
-	int wr = run_wg(m, args, in, pub, sizeof(pub));
-	explicit_bzero(in, sizeof(in));
-	if (wr != 0) {
-		set_err(err, errcap, "--wg-private-key: cannot derive the public key (is wireguard-tools' "
-		        "wg installed?)");
-		return -EIO;
-	}
-	size_t pl = strcspn(pub, "\r\n");
-	pub[pl] = '\0';
-	if (mesh_key_parse(pub, NULL, why, sizeof(why)) != 0) {
-		set_err(err, errcap, "--wg-private-key: wg pubkey gave no key");
-		return -EIO;
-	}
-	memcpy(m->public_key, pub, MESH_KEY_TEXT);
-	m->has_key = true;
-	return 0;
-}
 
 /* Takes the POP off the NOTIFY sender (no later answer counts) and frees it. */
 static void
@@ -378,13 +177,14 @@ copy_col(char *dst, size_t cap, const char *src)
 	snprintf(dst, cap, "%s", src != NULL ? src : "");
 }
 
-static int
-load_pop(void *ctx, const struct store_pop *sp)
+/* A POP from its store row; NULL when skipped (logged) or, with *nomem, out of memory. */
+static struct pop *
+pop_from_row(struct mesh *m, const struct store_pop *sp, bool *nomem)
 {
-	struct mesh *m = ctx;
 	struct pop *p = calloc(1, sizeof(*p));
+	*nomem = p == NULL;
 	if (p == NULL)
-		return -ENOMEM;
+		return NULL;
 	p->notify_id = -1;
 	copy_col(p->name, sizeof(p->name), sp->name);
 	copy_col(p->endpoint, sizeof(p->endpoint), sp->endpoint);
@@ -401,16 +201,24 @@ load_pop(void *ctx, const struct store_pop *sp)
 	if (addr_parse(hp, 53, &ss, &sl) != 0 || p->tsig_secret[0] == '\0') {
 		log_warning(NULL, "mesh, POP %s has no mesh address or TSIG key in the database, "
 		            "skipped (delete and register it again)", p->name);
+		explicit_bzero(p->tsig_secret, sizeof(p->tsig_secret));
 		free(p);
-		return 0;
+		return NULL;
 	}
 	if (mesh_net_host_of(&m->net, p->ip_text, &p->host) != 0) {
 		p->host = 0;   /* kept at its address; new POPs are allocated from --mesh-net */
 		log_warning(NULL, "mesh, POP %s has mesh address %s, outside --mesh-net", p->name,
 		            p->ip_text);
 	}
-	int ret = registry_push(m, p);
-	if (ret == 0 && m->prop != NULL)
+	return p;
+}
+
+/* Tracks the POP's propagation and makes it a NOTIFY target.  0 or a negative errno. */
+static int
+pop_begin(struct mesh *m, struct pop *p)
+{
+	int ret = 0;
+	if (m->prop != NULL)
 		ret = propagation_pop_add(m->prop, p->name, p->ip_text);
 	if (ret == 0)
 		ret = pop_start(m, p);
@@ -420,6 +228,20 @@ load_pop(void *ctx, const struct store_pop *sp)
 		p->notify_id = -1;
 		ret = 0;
 	}
+	return ret;
+}
+
+static int
+load_pop(void *ctx, const struct store_pop *sp)
+{
+	struct mesh *m = ctx;
+	bool nomem;
+	struct pop *p = pop_from_row(m, sp, &nomem);
+	if (p == NULL)
+		return nomem ? -ENOMEM : 0;
+	int ret = registry_push(m, p);
+	if (ret == 0)
+		ret = pop_begin(m, p);
 	if (ret != 0) {
 		if (m->npops > 0 && m->pops[m->npops - 1] == p)
 			m->npops--;
@@ -446,6 +268,59 @@ mesh_pop_each(struct mesh *m, void (*fn)(void *ctx, const char *name, int notify
 	for (size_t i = 0; i < m->npops; i++)
 		fn(ctx, m->pops[i]->name, m->pops[i]->notify_id);
 	pthread_mutex_unlock(&m->mu);
+}
+
+static void pops_changed(void *ctx);
+
+/* --mesh-ip (default: host 1) into self_host/self_ip.  0 or -EINVAL (err). */
+static int
+self_parse(struct mesh *m, char *err, size_t errcap)
+{
+	m->self_host = mesh_net_primary(&m->net);
+	if (m->o.mesh_ip != NULL) {
+		char nt[MESH_IP_TEXT + 8];
+		mesh_net_text(&m->net, nt, sizeof(nt));
+		if (mesh_net_host_of(&m->net, m->o.mesh_ip, &m->self_host) != 0 ||
+		    (m->self_host != 1 && !mesh_net_pop_addr(&m->net, m->self_host))) {
+			set_err(err, errcap, "--mesh-ip %s: not a host address of --mesh-net %s",
+			        m->o.mesh_ip, nt);
+			return -EINVAL;
+		}
+	}
+	mesh_net_host_text(&m->net, m->self_host, m->self_ip, sizeof(m->self_ip));
+	return 0;
+}
+
+/*
+ * Writes this node's primary_nodes row; a failure (the database unwritable
+ * for a moment, e.g. a failover) is logged and tried again at the next
+ * mesh_sync, so it never stops the node.
+ */
+static void
+record_self(struct mesh *m)
+{
+	struct mesh_node_info self;
+	self_node(m, &self);
+	m->recorded = mesh_node_record(m->st, &self) == 0;
+	if (!m->recorded)
+		log_error(NULL, "mesh: cannot record this primary node (%s) in the database; POPs "
+		          "registered through the other nodes do not list it until it is (tried again "
+		          "at the next registration)", m->self_ip);
+}
+
+/* After the POPs are loaded: this node's address is no POP's; the node recorded. */
+static int
+self_record(struct mesh *m, char *err, size_t errcap)
+{
+	for (size_t i = 0; i < m->npops; i++) {
+		if (m->pops[i]->host == m->self_host) {
+			set_err(err, errcap, "--mesh-ip %s is the mesh address of POP '%s' (give this node "
+			        "another)", m->self_ip, m->pops[i]->name);
+			return -EINVAL;
+		}
+	}
+	record_self(m);
+	return 0;
 }
 
 int
@@ -488,6 +363,10 @@ mesh_open(const struct mesh_opts *o, struct store *st, struct propagation *prop,
 		        xs.ss_family == AF_INET6 ? "IPv6" : "IPv4");
 		goto fail;
 	}
+	ret = self_parse(m, err, errcap);
+	if (ret != 0)
+		goto fail;
+	ret = -EINVAL;
 	struct sockaddr_storage qs;
 	socklen_t ql;
 	m->quic_port = 8853;
@@ -511,13 +390,18 @@ mesh_open(const struct mesh_opts *o, struct store *st, struct propagation *prop,
 	ret = load(m, err, errcap);
 	if (ret != 0)
 		goto fail;
+	ret = self_record(m, err, errcap);
+	if (ret != 0)
+		goto fail;
 	ret = wg_sync(m, err, errcap);
 	if (ret != 0)
 		goto fail;
-	char pip[MESH_IP_TEXT], nip[MESH_IP_TEXT + 8];
-	mesh_net_host_text(&m->net, mesh_net_primary(&m->net), pip, sizeof(pip));
+	/* POPs registered and retired on the other nodes of the database */
+	store_set_pops_hook(st, pops_changed, m);
+	m->hooked = true;
+	char nip[MESH_IP_TEXT + 8];
 	mesh_net_text(&m->net, nip, sizeof(nip));
-	log_notice(NULL, "mesh %s, primary %s, %zu POPs registered%s%s", nip, pip,
+	log_notice(NULL, "mesh %s, primary %s, %zu POPs registered%s%s", nip, m->self_ip,
 	           m->npops, o->wg_interface != NULL ? ", interface " : "",
 	           o->wg_interface != NULL ? o->wg_interface : "");
 	*out = m;
@@ -532,6 +416,9 @@ mesh_stop(struct mesh *m)
 {
 	if (m == NULL)
 		return;
+	if (m->hooked)
+		store_set_pops_hook(m->st, NULL, NULL);   /* no sync runs once this returns */
+	m->hooked = false;
 	pthread_mutex_lock(&m->mu);
 	for (size_t i = 0; i < m->npops; i++) {
 		struct pop *p = m->pops[i];
@@ -547,6 +434,8 @@ mesh_close(struct mesh *m)
 {
 	if (m == NULL)
 		return;
+	if (m->hooked)
+		store_set_pops_hook(m->st, NULL, NULL);
 	for (size_t i = 0; i < m->npops; i++)
 		pop_free(m, m->pops[i]);
 	free(m->pops);
@@ -582,6 +471,144 @@ find_ip(struct mesh *m, const char *ip)
 		if (strcmp(m->pops[i]->ip_text, ip) == 0)
 			return m->pops[i];
 	return NULL;
+}
+
+/* ---- following the other nodes (several on one database) ------------------------- */
+
+struct sync_rows {
+	struct mesh *m;
+	struct pop **v;
+	size_t n, cap;
+};
+
+static int
+sync_row(void *ctx, const struct store_pop *sp)
+{
+	struct sync_rows *r = ctx;
+	bool nomem;
+	struct pop *p = pop_from_row(r->m, sp, &nomem);
+	if (p == NULL)
+		return nomem ? -ENOMEM : 0;
+	if (r->n == r->cap) {
+		size_t ncap = r->cap ? r->cap * 2 : 16;
+		struct pop **nv = realloc(r->v, ncap * sizeof(*nv));
+		if (nv == NULL) {
+			pop_free(r->m, p);
+			return -ENOMEM;
+		}
+		r->v = nv;
+		r->cap = ncap;
+	}
+	r->v[r->n++] = p;
+	return 0;
+}
+
+static bool
+same_pop(const struct pop *a, const struct pop *b)
+{
+	return strcmp(a->name, b->name) == 0 && strcmp(a->public_key, b->public_key) == 0 &&
+	       strcmp(a->ip_text, b->ip_text) == 0 && strcmp(a->tsig_secret, b->tsig_secret) == 0;
+}
+
+/* Under wmu: the POPs no longer in the store (r) leave memory, then everything of them goes. */
+static void
+sync_drop(struct mesh *m, const struct sync_rows *r)
+{
+	pthread_mutex_lock(&m->mu);
+	struct pop **gone = calloc(m->npops + 1, sizeof(*gone));
+	size_t ngone = 0;
+	for (size_t i = 0; gone != NULL && i < m->npops;) {
+		bool kept = false;
+		for (size_t k = 0; k < r->n && !kept; k++)
+			kept = same_pop(m->pops[i], r->v[k]);
+		if (kept) {
+			i++;
+			continue;
+		}
+		gone[ngone++] = m->pops[i];
+		memmove(&m->pops[i], &m->pops[i + 1], (m->npops - i - 1) * sizeof(*m->pops));
+		m->npops--;
+	}
+	pthread_mutex_unlock(&m->mu);
+	for (size_t i = 0; i < ngone; i++) {
+		struct pop *p = gone[i];
+		char name[MESH_NAME_MAX];
+		snprintf(name, sizeof(name), "%s", p->name);
+		log_info(NULL, "mesh, POP %s retired on another node, its key %s revoked here", name,
+		         p->tsig_name);
+		wg_peer_remove(m, p->name, p->public_key);
+		pop_free(m, p);
+		if (m->prop != NULL)
+			propagation_pop_drop(m->prop, name);
+	}
+	free(gone);
+}
+
+/* Under wmu: the POPs of the store (r) not in memory are taken up; r keeps the rest. */
+static void
+sync_add(struct mesh *m, struct sync_rows *r)
+{
+	for (size_t k = 0; k < r->n; k++) {
+		struct pop *p = r->v[k];
+		pthread_mutex_lock(&m->mu);
+		bool have = find_name(m, p->name) != NULL;
+		pthread_mutex_unlock(&m->mu);
+		if (have)
+			continue;
+		int ret = pop_begin(m, p);
+		if (ret == 0) {
+			pthread_mutex_lock(&m->mu);
+			ret = registry_push(m, p);
+			pthread_mutex_unlock(&m->mu);
+		}
+		r->v[k] = NULL;
+		if (ret != 0) {
+			log_error(NULL, "mesh, POP %s registered on another node cannot be taken up here "
+			          "(%s)", p->name, strerror(-ret));
+			char name[MESH_NAME_MAX];
+			snprintf(name, sizeof(name), "%s", p->name);
+			pop_free(m, p);
+			if (m->prop != NULL)
+				propagation_pop_drop(m->prop, name);
+			continue;
+		}
+		wg_peer_add(m, p);
+		log_info(NULL, "mesh, POP %s registered on another node taken up, mesh address %s, "
+		         "TSIG key %s", p->name, p->ip_text, p->tsig_name);
+	}
+}
+
+/*
+ * The registry made equal to the store's: POPs registered on another node
+ * of the database are taken up (key, NOTIFY target, propagation, WireGuard
+ * peer), POPs retired there are forgotten.  No restart needed.
+ */
+static void
+mesh_sync(struct mesh *m)
+{
+	struct sync_rows r = {.m = m};
+	pthread_mutex_lock(&m->wmu);
+	if (!m->recorded)
+		record_self(m);
+	int ret = store_pop_list(m->st, sync_row, &r);
+	if (ret != 0) {
+		log_warning(NULL, "mesh: cannot read the POP registry to follow the other nodes (%s)",
+		            strerror(ret < 0 ? -ret : EIO));
+	} else {
+		sync_drop(m, &r);
+		sync_add(m, &r);
+	}
+	pthread_mutex_unlock(&m->wmu);
+	for (size_t k = 0; k < r.n; k++)
+		pop_free(m, r.v[k]);
+	free(r.v);
+}
+
+/* The store heard that another node changed the POP registry (store_set_pops_hook). */
+static void
+pops_changed(void *ctx)
+{
+	mesh_sync(ctx);
 }
 
 static int
@@ -656,39 +683,84 @@ register_check(const struct mesh *m, const struct mesh_register *r, char *err, s
 	return 0;
 }
 
-/* The answer to a registration: the POP's row plus its configuration texts. */
-static json_t *
-pop_reply(const struct mesh *m, const struct pop *p)
+/*
+ * A POP's configuration texts into `j`: its wg-quick config and command
+ * line following every node `ns`, the nodes themselves ("primaries") and
+ * this node's mesh address and key.  false on -ENOMEM.
+ */
+static bool
+pop_texts(const struct mesh *m, const struct pop *p, const struct mesh_nodes *ns, json_t *j)
 {
 	struct mesh_primary_info pi;
 	struct mesh_pop_info po;
 	primary_info(m, &pi);
+	pi.nodes = ns->info;
+	pi.nnodes = ns->n;
 	pop_info(p, &po);
-	json_t *j = pop_json_base(m, p);
 	char *conf = mesh_render_pop_conf(&pi, &po);
 	char *cmd = mesh_render_command(&pi, &po);
-	char *tfile = mesh_render_tsig_file(&po);
-	if (j != NULL && conf != NULL && cmd != NULL && tfile != NULL) {
+	json_t *nodes = mesh_nodes_json(ns);
+	bool quic = true;
+	for (size_t i = 0; i < ns->n; i++)
+		quic = quic && ns->info[i].quic_pin != NULL;
+	bool ok = conf != NULL && cmd != NULL && nodes != NULL;
+	if (ok) {
 		json_object_set_new(j, "wireguard_config", json_string(conf));
 		json_object_set_new(j, "command", json_string(cmd));
+		json_object_set_new(j, "transport", json_string(quic ? "quic" : "tcp"));
+		json_object_set_new(j, "primary_mesh_ip", json_string(m->self_ip));
+		if (pi.public_key != NULL)
+			json_object_set_new(j, "primary_public_key", json_string(pi.public_key));
+		json_object_set_new(j, "primaries", nodes);
+		nodes = NULL;
+	}
+	json_decref(nodes);
+	free(conf);
+	free(cmd);
+	return ok;
+}
+
+/* The answer to a registration: the POP's row, its secret and its configuration texts. */
+static json_t *
+pop_reply(const struct mesh *m, const struct pop *p, const struct mesh_nodes *ns)
+{
+	struct mesh_pop_info po;
+	pop_info(p, &po);
+	json_t *j = pop_json_base(m, p);
+	char *tfile = mesh_render_tsig_file(&po);
+	if (j != NULL && (tfile == NULL || !pop_texts(m, p, ns, j))) {
+		json_decref(j);
+		j = NULL;
+	}
+	if (j != NULL) {
 		json_object_set_new(j, "tsig_secret", json_string(p->tsig_secret));
 		char path[MESH_NAME_MAX + 64];
 		snprintf(path, sizeof(path), MESH_TSIG_FILE_DIR "/" MESH_TSIG_PREFIX "%s.tsig", p->name);
 		json_object_set_new(j, "tsig_file", json_string(path));
 		json_object_set_new(j, "tsig_file_content", json_string(tfile));
-		json_object_set_new(j, "transport", json_string(pi.quic_pin != NULL ? "quic" : "tcp"));
-		char pip[MESH_IP_TEXT];
-		mesh_net_host_text(&m->net, mesh_net_primary(&m->net), pip, sizeof(pip));
-		json_object_set_new(j, "primary_mesh_ip", json_string(pip));
-		if (pi.public_key != NULL)
-			json_object_set_new(j, "primary_public_key", json_string(pi.public_key));
 	}
-	free(conf);
-	free(cmd);
 	if (tfile != NULL)
 		explicit_bzero(tfile, strlen(tfile));
 	free(tfile);
 	return j;
+}
+
+/* The hosts no new POP may take: every POP's and every node's.  NULL on -ENOMEM. */
+static uint64_t *
+used_hosts(const struct mesh *m, const struct mesh_nodes *ns, size_t *n)
+{
+	uint64_t *used = calloc(m->npops + ns->n + 2, sizeof(*used));
+	if (used == NULL)
+		return NULL;
+	size_t k = 0;
+	for (size_t i = 0; i < m->npops; i++)
+		used[k++] = m->pops[i]->host;
+	used[k++] = m->self_host;
+	for (size_t i = 0; i < ns->n; i++)
+		if (mesh_net_host_of(&m->net, ns->info[i].mesh_ip, &used[k]) == 0)
+			k++;
+	*n = k;
+	return used;
 }
 
 int
@@ -698,10 +770,23 @@ mesh_pop_add(struct mesh *m, const struct mesh_register *r, json_t **out, char *
 	int rc = register_check(m, r, err, errcap);
 	if (rc != 0)
 		return rc;
-	struct pop *p = calloc(1, sizeof(*p));
+	/* what the other nodes of the database registered, and the nodes themselves */
+	mesh_sync(m);
+	struct mesh_nodes *ns = nodes_now(m);
+	struct pop *p = ns != NULL ? calloc(1, sizeof(*p)) : NULL;
 	if (p == NULL) {
+		mesh_nodes_free(ns);
 		set_err(err, errcap, "out of memory");
 		return -ENOMEM;
+	}
+	for (size_t i = 0; i < ns->n; i++) {
+		if (ns->info[i].public_key != NULL && strcmp(r->public_key, ns->info[i].public_key) == 0) {
+			mesh_nodes_free(ns);
+			free(p);
+			set_err(err, errcap, "public_key: that is primary node %s's own key",
+			        ns->info[i].mesh_ip);
+			return -EEXIST;
+		}
 	}
 	snprintf(p->name, sizeof(p->name), "%s", r->name);
 	snprintf(p->endpoint, sizeof(p->endpoint), "%s", r->endpoint);
@@ -713,6 +798,7 @@ mesh_pop_add(struct mesh *m, const struct mesh_register *r, json_t **out, char *
 	if (ret != 0) {
 		set_err(err, errcap, "cannot generate a TSIG secret");
 		free(p);
+		mesh_nodes_free(ns);
 		return -EIO;
 	}
 	pthread_mutex_lock(&m->wmu);   /* the array changes only under wmu (and mu) */
@@ -733,15 +819,14 @@ mesh_pop_add(struct mesh *m, const struct mesh_register *r, json_t **out, char *
 			goto fail;
 		}
 	}
-	used = calloc(m->npops + 1, sizeof(*used));
+	size_t nused = 0;
+	used = used_hosts(m, ns, &nused);
 	if (used == NULL) {
 		set_err(err, errcap, "out of memory");
 		ret = -ENOMEM;
 		goto fail;
 	}
-	for (size_t i = 0; i < m->npops; i++)
-		used[i] = m->pops[i]->host;
-	ret = mesh_net_alloc(&m->net, used, m->npops, &p->host);
+	ret = mesh_net_alloc(&m->net, used, nused, &p->host);
 	if (ret != 0) {
 		set_err(err, errcap, "mesh address pool %s is full (%zu POPs registered)", netbuf,
 		        m->npops);
@@ -772,9 +857,10 @@ mesh_pop_add(struct mesh *m, const struct mesh_register *r, json_t **out, char *
 	m->pops[m->npops++] = p;
 	pthread_mutex_unlock(&m->mu);
 	wg_peer_add(m, p);
-	json_t *j = pop_reply(m, p);
+	json_t *j = pop_reply(m, p, ns);
 	pthread_mutex_unlock(&m->wmu);
 	free(used);
+	mesh_nodes_free(ns);
 	log_info(NULL, "mesh, POP %s registered, mesh address %s, endpoint %s, TSIG key %s",
 	         p->name, p->ip_text, p->endpoint, p->tsig_name);
 	if (j == NULL) {
@@ -788,6 +874,7 @@ fail:
 		pthread_mutex_unlock(&m->mu);
 	pthread_mutex_unlock(&m->wmu);
 	free(used);
+	mesh_nodes_free(ns);
 	explicit_bzero(p->tsig_secret, sizeof(p->tsig_secret));
 	free(p);
 	return ret;
@@ -954,6 +1041,11 @@ mesh_pop_json(struct mesh *m, const char *name, json_t **out)
 			json_object_set_new(objs[i], "zones_truncated", json_true());
 	}
 	if (name != NULL) {
+		struct mesh_nodes *ns = nodes_now(m);
+		bool ok = ns != NULL && pop_texts(m, &copies[0], ns, objs[0]);
+		mesh_nodes_free(ns);
+		if (!ok)
+			goto out;
 		*out = objs[0];
 		objs[0] = NULL;
 	} else {
@@ -1007,6 +1099,14 @@ mesh_key_is_pop(struct mesh *m, const char *key)
 	pthread_mutex_lock(&m->mu);
 	bool yes = find_key(m, key) != NULL;
 	pthread_mutex_unlock(&m->mu);
+	if (!yes && strncasecmp(key, MESH_TSIG_PREFIX, strlen(MESH_TSIG_PREFIX)) == 0) {
+		/* a POP registered on another node a moment ago (its announcement not
+		 * heard yet): the store has it */
+		mesh_sync(m);
+		pthread_mutex_lock(&m->mu);
+		yes = find_key(m, key) != NULL;
+		pthread_mutex_unlock(&m->mu);
+	}
 	return yes;
 }
 

@@ -2,12 +2,14 @@
  * The WireGuard mesh registry of the primary: POPs (points of presence)
  * registered through the API, each with a mesh address allocated from
  * --mesh-net, IPv4 or IPv6 (the primary is the first host, 10.53.0.1 by
- * default, fd00:53::1 in fd00:53::/64), its
+ * default, fd00:53::1 in fd00:53::/64, or --mesh-ip; several primary nodes
+ * on one database have one address each, recorded in primary_nodes), its
  * WireGuard public key, its public endpoint and a TSIG key of its own
  * ("pop-<name>.", hmac-sha256) that may transfer every zone and the catalog.
  *
  * Invariants:
- * - the registry in memory equals the `secondaries` table: a POP is added
+ * - the registry in memory equals the `secondaries` table (with several
+ *   nodes: as soon as another node's change is heard, mesh.c mesh_sync): a POP is added
  *   to memory only after its row and its TSIG key are committed in one
  *   transaction, and removed from memory before its row and key are
  *   deleted (so a retired POP is refused at once even if the write fails);
@@ -41,6 +43,7 @@
 #define MESH_DEFAULT_NET "10.53.0.0/24"
 #define MESH_DEFAULT_NET6 "fd00:53::/64"   /* the default when --xfr is IPv6 */
 #define MESH_DEFAULT_WG_PORT 51820
+#define MESH_XFR_DEFAULT_PORT 5300     /* the secondary's --primary-tcp default port */
 #define MESH_KEEPALIVE 25
 
 struct store;
@@ -118,9 +121,24 @@ struct mesh_pop_info {
 	const char *tsig_secret;  /* base64 */
 };
 
-/* The primary's side, for the renderers. */
+/* One primary node of the database (several share one PostgreSQL), for the renderers. */
+struct mesh_node_info {
+	const char *mesh_ip;      /* its mesh address, text */
+	const char *public_key;   /* its WireGuard public key; NULL: unknown */
+	const char *endpoint;     /* its --wg-endpoint; NULL: none */
+	uint16_t xfr_port;        /* port of its --xfr */
+	uint16_t quic_port;       /* port of its --quic */
+	const char *quic_pin;     /* NULL: it serves no QUIC */
+};
+
+/* The primary's side, for the renderers: this node, and every node of the database. */
 struct mesh_primary_info {
 	const struct mesh_net *net;
+	const char *self_ip;      /* this node's mesh address; NULL: host 1 of net */
+	/* every node (this one among them) a POP follows; nnodes 0: this node only,
+	 * from the fields below */
+	const struct mesh_node_info *nodes;
+	size_t nnodes;
 	const char *public_key;   /* NULL: unknown (no --wg-private-key) */
 	const char *private_key_file; /* --wg-private-key, named in the placeholder; NULL: none */
 	const char *endpoint;     /* --wg-endpoint, NULL: none */
@@ -131,10 +149,41 @@ struct mesh_primary_info {
 	const char *catalog;      /* NULL: the default */
 };
 
+/* ---- the primary nodes of the database (mesh_nodes.c) ------------------------------ */
+
+#define MESH_NODES_MAX 32         /* nodes listed to a POP */
+#define MESH_PIN_TEXT 64
+
+struct mesh_node_copy {
+	char ip[MESH_IP_TEXT];
+	char key[MESH_KEY_TEXT];
+	char endpoint[MESH_ENDPOINT_MAX];
+	char pin[MESH_PIN_TEXT];
+};
+
+/* Every node a POP follows, by mesh address (info[i]'s strings point into copy[i]). */
+struct mesh_nodes {
+	struct mesh_node_info info[MESH_NODES_MAX];
+	struct mesh_node_copy copy[MESH_NODES_MAX];
+	size_t n;
+};
+
+/*
+ * Every node recorded in the store (store_node_list), `self` among them as
+ * given (added when the store has no row for it, or cannot be read).
+ * 0 or -ENOMEM; free with mesh_nodes_free.
+ */
+int mesh_nodes_load(struct store *st, const struct mesh_node_info *self, struct mesh_nodes **out);
+void mesh_nodes_free(struct mesh_nodes *ns);
+/* Records (replaces) this node's row.  0 or -EIO. */
+int mesh_node_record(struct store *st, const struct mesh_node_info *self);
+/* [{mesh_ip, public_key, endpoint, xfr_port, quic_port, quic_pin}, ...]; NULL on -ENOMEM. */
+json_t *mesh_nodes_json(const struct mesh_nodes *ns);
+
 /*
  * The POP's wg-quick config (malloc'd text): [Interface] with its Address,
- * a PrivateKey placeholder and the ListenPort of its endpoint; the primary
- * as its only [Peer] (AllowedIPs = primary/32 or /128, Endpoint, PersistentKeepalive).
+ * a PrivateKey placeholder and the ListenPort of its endpoint; one [Peer]
+ * per primary node (AllowedIPs = node/32 or /128, Endpoint, PersistentKeepalive).
  * NULL on -ENOMEM.
  */
 char *mesh_render_pop_conf(const struct mesh_primary_info *pr, const struct mesh_pop_info *pop);
@@ -149,8 +198,9 @@ char *mesh_render_primary_conf(const struct mesh_primary_info *pr,
 
 /*
  * The exact anycst-secondary command line for `pop` (malloc'd): transfers
- * from the primary's mesh address, QUIC with --pin when the primary serves
- * QUIC, else TCP; --tsig-file MESH_TSIG_FILE_DIR/pop-<name>.tsig (the secret
+ * from every node's mesh address (--primary A,B,...), QUIC with --pin
+ * A_PIN,B_PIN,... when every node serves QUIC (and, with several nodes,
+ * --primary-tcp with each node's --xfr port when one is not 5300), else TCP; --tsig-file MESH_TSIG_FILE_DIR/pop-<name>.tsig (the secret
  * is never on a command line: mesh_render_tsig_file() is that file's text);
  * --listen on its mesh address.  NULL on -ENOMEM.
  */
@@ -166,6 +216,7 @@ char *mesh_render_tsig_file(const struct mesh_pop_info *pop);
 struct mesh_opts {
 	const char *net;               /* --mesh-net, NULL: MESH_DEFAULT_NET, or
 	                                  MESH_DEFAULT_NET6 when --xfr is IPv6 */
+	const char *mesh_ip;           /* --mesh-ip, this node's mesh address; NULL: host 1 */
 	const char *xfr;               /* --xfr ADDR:PORT (NOTIFYs leave from its address) */
 	const char *quic;              /* --quic ADDR:PORT */
 	const char *quic_pin;          /* NULL: QUIC not served */
@@ -209,7 +260,10 @@ struct mesh_register {
 /*
  * Registers a POP.  On success *out is its JSON (name, mesh_ip, endpoint,
  * public_key, dns_port, tsig_key, tsig_algorithm, tsig_secret,
- * wireguard_config, command; a new reference).  Nothing is allocated or
+ * wireguard_config, command, primaries: every primary node of the database,
+ * which wireguard_config and command follow; a new reference).  The POPs
+ * other nodes registered are taken up first (the address is allocated past
+ * theirs and past every node's).  Nothing is allocated or
  * written on failure.  Returns 0, -EINVAL (bad field), -EEXIST (name,
  * key or TSIG key name taken), -ENOSPC (pool full), -EIO, -ENOMEM;
  * err names the fault.
@@ -227,7 +281,9 @@ int mesh_pop_delete(struct mesh *m, const char *name, char *err, size_t errcap);
 /*
  * JSON of one POP (name != NULL; -ENOENT when unknown) or an array of all,
  * with state: last_seen, transfers, refused, and per zone the serial the
- * propagation table has for its mesh address.  0, -ENOENT, -ENOMEM.
+ * propagation table has for its mesh address; one POP also with its
+ * wireguard_config, command and primaries (every node; no secret).
+ * 0, -ENOENT, -ENOMEM.
  */
 int mesh_pop_json(struct mesh *m, const char *name, json_t **out);
 
@@ -244,7 +300,11 @@ char *mesh_primary_conf(struct mesh *m);
 
 /* ---- checks the transfer side asks through its pop_gate (pop_gate.h) --------------- */
 
-/* Whether `key` (TSIG key name, any case, trailing dot optional) is a POP's key. */
+/*
+ * Whether `key` (TSIG key name, any case, trailing dot optional) is a POP's
+ * key.  A "pop-" key not in memory makes the registry be read from the store
+ * again first (registered on another node a moment ago).
+ */
 bool mesh_key_is_pop(struct mesh *m, const char *key);
 
 /*

@@ -333,6 +333,16 @@ mesh_name_check(const char *name, char *err, size_t errcap)
 	return 0;
 }
 
+/* This node's mesh address, text. */
+static void
+self_ip(const struct mesh_primary_info *pr, char *buf, size_t cap)
+{
+	if (pr->self_ip != NULL)
+		snprintf(buf, cap, "%s", pr->self_ip);
+	else
+		mesh_net_host_text(pr->net, mesh_net_primary(pr->net), buf, cap);
+}
+
 static unsigned
 endpoint_port(const char *ep, unsigned dflt)
 {
@@ -343,30 +353,55 @@ endpoint_port(const char *ep, unsigned dflt)
 	return port;
 }
 
+/* The nodes a POP follows: pr's list, or this node alone from pr's own fields. */
+static const struct mesh_node_info *
+node_list(const struct mesh_primary_info *pr, struct mesh_node_info *self, char *ip, size_t ipcap,
+          size_t *n)
+{
+	if (pr->nnodes > 0) {
+		*n = pr->nnodes;
+		return pr->nodes;
+	}
+	self_ip(pr, ip, ipcap);
+	*self = (struct mesh_node_info){.mesh_ip = ip, .public_key = pr->public_key,
+	                                .endpoint = pr->endpoint, .xfr_port = pr->xfr_port,
+	                                .quic_port = pr->quic_port, .quic_pin = pr->quic_pin};
+	*n = 1;
+	return self;
+}
+
 char *
 mesh_render_pop_conf(const struct mesh_primary_info *pr, const struct mesh_pop_info *pop)
 {
 	struct strbuf b;
 	strbuf_init(&b);
-	char pip[MESH_IP_TEXT];
-	mesh_net_host_text(pr->net, mesh_net_primary(pr->net), pip, sizeof(pip));
+	struct mesh_node_info self;
+	char sip[MESH_IP_TEXT];
+	size_t n;
+	const struct mesh_node_info *nodes = node_list(pr, &self, sip, sizeof(sip), &n);
 	strbuf_printf(&b, "# anycst mesh: POP %s\n", pop->name);
 	strbuf_printf(&b, "[Interface]\n");
 	strbuf_printf(&b, "Address = %s/%u\n", pop->mesh_ip, pr->net->prefix);
 	strbuf_printf(&b, "PrivateKey = <PRIVATE KEY OF %s: the private key of public key %s>\n",
 	       pop->name, pop->public_key);
 	strbuf_printf(&b, "ListenPort = %u\n", endpoint_port(pop->endpoint, MESH_DEFAULT_WG_PORT));
-	strbuf_printf(&b, "\n[Peer]\n");
-	strbuf_printf(&b, "# anycst primary\n");
-	if (pr->public_key != NULL)
-		strbuf_printf(&b, "PublicKey = %s\n", pr->public_key);
-	else
-		strbuf_printf(&b, "PublicKey = <PUBLIC KEY OF THE PRIMARY: start anycst-primary with "
-		       "--wg-private-key>\n");
-	strbuf_printf(&b, "AllowedIPs = %s/%u\n", pip, mesh_net_host_prefix(pr->net));
-	if (pr->endpoint != NULL)
-		strbuf_printf(&b, "Endpoint = %s\n", pr->endpoint);
-	strbuf_printf(&b, "PersistentKeepalive = %d\n", MESH_KEEPALIVE);
+	for (size_t i = 0; i < n; i++) {
+		const struct mesh_node_info *nd = &nodes[i];
+		strbuf_printf(&b, "\n[Peer]\n");
+		if (n == 1)
+			strbuf_printf(&b, "# anycst primary\n");
+		else
+			strbuf_printf(&b, "# anycst primary node %s\n", nd->mesh_ip);
+		if (nd->public_key != NULL)
+			strbuf_printf(&b, "PublicKey = %s\n", nd->public_key);
+		else
+			strbuf_printf(&b, "PublicKey = <PUBLIC KEY OF THE PRIMARY %s: start anycst-primary "
+			              "with --wg-private-key>\n", nd->mesh_ip);
+		strbuf_printf(&b, "AllowedIPs = %s/%u\n", nd->mesh_ip, mesh_net_host_prefix(pr->net));
+		if (nd->endpoint != NULL)
+			strbuf_printf(&b, "Endpoint = %s\n", nd->endpoint);
+		strbuf_printf(&b, "PersistentKeepalive = %d\n", MESH_KEEPALIVE);
+	}
 	return strbuf_take(&b);
 }
 
@@ -377,7 +412,7 @@ mesh_render_primary_conf(const struct mesh_primary_info *pr, const struct mesh_p
 	struct strbuf b;
 	strbuf_init(&b);
 	char pip[MESH_IP_TEXT];
-	mesh_net_host_text(pr->net, mesh_net_primary(pr->net), pip, sizeof(pip));
+	self_ip(pr, pip, sizeof(pip));
 	strbuf_printf(&b, "# anycst mesh: the primary, %zu POPs\n", npops);
 	strbuf_printf(&b, "[Interface]\n");
 	strbuf_printf(&b, "Address = %s/%u\n", pip, pr->net->prefix);
@@ -398,20 +433,46 @@ mesh_render_primary_conf(const struct mesh_primary_info *pr, const struct mesh_p
 	return strbuf_take(&b);
 }
 
+/* " OPT ip:port,ip:port,..." of every node, the port picked by `quic`. */
+static void
+node_addrs(struct strbuf *b, const char *opt, const struct mesh_node_info *nodes, size_t n,
+           bool quic)
+{
+	char hp[MESH_IP_TEXT + 8];
+	strbuf_printf(b, " %s ", opt);
+	for (size_t i = 0; i < n; i++) {
+		mesh_hostport(nodes[i].mesh_ip, quic ? nodes[i].quic_port : nodes[i].xfr_port, hp,
+		              sizeof(hp));
+		strbuf_printf(b, "%s%s", i > 0 ? "," : "", hp);
+	}
+}
+
 char *
 mesh_render_command(const struct mesh_primary_info *pr, const struct mesh_pop_info *pop)
 {
 	struct strbuf b;
 	strbuf_init(&b);
-	char pip[MESH_IP_TEXT], hp[MESH_IP_TEXT + 8];
-	mesh_net_host_text(pr->net, mesh_net_primary(pr->net), pip, sizeof(pip));
-	if (pr->quic_pin != NULL) {
-		mesh_hostport(pip, pr->quic_port, hp, sizeof(hp));
-		strbuf_printf(&b, "anycst-secondary --primary %s --transport quic --pin %s", hp,
-		              pr->quic_pin);
+	struct mesh_node_info self;
+	char sip[MESH_IP_TEXT], hp[MESH_IP_TEXT + 8];
+	size_t n;
+	const struct mesh_node_info *nodes = node_list(pr, &self, sip, sizeof(sip), &n);
+	bool quic = true, tcp_default = true;
+	for (size_t i = 0; i < n; i++) {
+		quic = quic && nodes[i].quic_pin != NULL;
+		tcp_default = tcp_default && nodes[i].xfr_port == MESH_XFR_DEFAULT_PORT;
+	}
+	strbuf_printf(&b, "anycst-secondary");
+	node_addrs(&b, "--primary", nodes, n, quic);
+	if (quic) {
+		strbuf_printf(&b, " --transport quic --pin ");
+		for (size_t i = 0; i < n; i++)
+			strbuf_printf(&b, "%s%s", i > 0 ? "," : "", nodes[i].quic_pin);
+		/* the fallback to TCP goes to each node's --xfr (one node: as before, the
+		 * secondary's default) */
+		if (n > 1 && !tcp_default)
+			node_addrs(&b, "--primary-tcp", nodes, n, false);
 	} else {
-		mesh_hostport(pip, pr->xfr_port, hp, sizeof(hp));
-		strbuf_printf(&b, "anycst-secondary --primary %s --transport tcp", hp);
+		strbuf_printf(&b, " --transport tcp");
 	}
 	strbuf_printf(&b, " --tsig-file " MESH_TSIG_FILE_DIR "/%.*s.tsig", (int)strcspn(pop->tsig_name, "."),
 	       pop->tsig_name);

@@ -76,6 +76,16 @@ resync(struct store *st, const struct store_listener *l)
 static void
 heard(struct store *st, const char *payload)
 {
+	uint64_t node;
+	int off = 0;
+	if (payload == NULL && st->pops_fn != NULL)
+		st->pops_fn(st->pops_ctx);   /* announcements may have been missed */
+	if (payload != NULL && sscanf(payload, "%" SCNx64 " pops%n", &node, &off) == 1 && off > 0 &&
+	    payload[off] == '\0') {
+		if (node != st->node_id && st->pops_fn != NULL)
+			st->pops_fn(st->pops_ctx);
+		return;
+	}
 	pthread_mutex_lock(&st->wmu);
 	struct store_listener l = st->listener;
 	pthread_mutex_unlock(&st->wmu);
@@ -85,8 +95,7 @@ heard(struct store *st, const char *payload)
 		resync(st, &l);
 		return;
 	}
-	uint64_t node;
-	int kind, off = 0;
+	int kind;
 	uint32_t from, to;
 	uint8_t zone[DNS_NAME_MAX];
 	if (sscanf(payload, "%" SCNx64 " %d %" SCNu32 " %" SCNu32 " %n", &node, &kind, &from, &to,

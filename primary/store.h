@@ -778,4 +778,37 @@ int store_pop_delete(struct store *st, const char *name, const char *tsig_name, 
 typedef int (*store_pop_fn)(void *ctx, const struct store_pop *p);
 int store_pop_list(struct store *st, store_pop_fn fn, void *ctx);
 
+/*
+ * Several nodes (PostgreSQL): store_pop_add and store_pop_delete announce
+ * the change to the other nodes in their transaction; there `fn(ctx)` is
+ * called (on the listening thread) for each such announcement and when the
+ * listening connection was made again (announcements may have been
+ * missed).  One hook; NULL removes it, and no call is running once this
+ * returns.  Never called with SQLite (one node).
+ */
+void store_set_pops_hook(struct store *st, void (*fn)(void *ctx), void *ctx);
+
+/*
+ * A primary node of the database (schema 0011, primary_nodes): each node
+ * records itself at start, so that a POP's registration lists every node.
+ */
+struct store_node {
+	const char *mesh_ip;       /* its mesh address (--mesh-ip), the row's key */
+	uint16_t xfr_port;         /* port of --xfr */
+	uint16_t quic_port;        /* port of --quic */
+	const char *quic_pin;      /* its QUIC SPKI pin; NULL: QUIC not served */
+	const char *public_key;    /* its WireGuard public key; NULL: none */
+	const char *wg_endpoint;   /* --wg-endpoint; NULL: none */
+	int64_t started_at;        /* Unix seconds */
+};
+
+/*
+ * Records (or replaces, by mesh_ip) node `n`; on a database no other node
+ * shares (SQLite) every other row goes.  0 or -EIO.
+ */
+int store_node_put(struct store *st, const struct store_node *n);
+/* Every node, by mesh address (strings valid during the call).  0, -EIO or fn's non-zero. */
+typedef int (*store_node_fn)(void *ctx, const struct store_node *n);
+int store_node_list(struct store *st, store_node_fn fn, void *ctx);
+
 #endif

@@ -107,6 +107,8 @@ struct store {
 	struct db_listen *listen;
 	bool notifier;                /* this node NOTIFYs the POPs (under stats_mu) */
 	pthread_mutex_t heard_mu;     /* held while reporting another node's commits */
+	void (*pops_fn)(void *ctx);   /* the POP registry changed on another node (under heard_mu) */
+	void *pops_ctx;
 	/* filled during a write transaction, sent after it */
 	struct pending pending[PENDING_MAX];
 	size_t npending;

@@ -6,6 +6,8 @@
 #include "primary/store_int.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +24,30 @@ run_texts(struct store *st, enum db_qid id, const char *const *v, size_t n)
 	for (size_t i = 0; i < n; i++)
 		db_bind_text(s, (int)i + 1, v[i]);
 	return db_run(s);
+}
+
+/* Several nodes: the others hear that the POP registry changed (store_set_pops_hook). */
+static int
+announce_pops(struct store *st)
+{
+	if (!db_shared(st->w))
+		return 0;
+	char payload[40];
+	snprintf(payload, sizeof(payload), "%016" PRIx64 " pops", st->node_id);
+	struct db_stmt *s = db_q(st->w, DBQ_ANNOUNCE);
+	if (s == NULL)
+		return -EIO;
+	db_bind_text(s, 1, payload);
+	return db_run(s) != 0 ? -EIO : 0;
+}
+
+void
+store_set_pops_hook(struct store *st, void (*fn)(void *ctx), void *ctx)
+{
+	pthread_mutex_lock(&st->heard_mu);
+	st->pops_fn = fn;
+	st->pops_ctx = ctx;
+	pthread_mutex_unlock(&st->heard_mu);
 }
 
 int
@@ -70,6 +96,12 @@ store_pop_add(struct store *st, const struct store_pop *p, char *err, size_t err
 		w_rollback(st);
 		return ret != -EIO ? -EEXIST : -EIO;
 	}
+	if (announce_pops(st) != 0) {
+		set_err(err, errcap, "cannot announce the POP to the other nodes: %s",
+		        db_errmsg(st->w));
+		w_rollback(st);
+		return -EIO;
+	}
 	ret = w_commit(st);
 	if (ret != 0)
 		set_err(err, errcap, "cannot commit the POP");
@@ -90,6 +122,8 @@ store_pop_delete(struct store *st, const char *name, const char *tsig_name, char
 	}
 	for (size_t i = 0; i < 4 && ret == 0; i++)
 		ret = run_texts(st, ids[i], &args[i], 1) != 0 ? -EIO : 0;
+	if (ret == 0)
+		ret = announce_pops(st);
 	if (ret == 0) {
 		ret = w_commit(st);
 		if (ret != 0)
@@ -125,6 +159,71 @@ store_pop_list(struct store *st, store_pop_fn fn, void *ctx)
 			.tsig_secret = db_col_text(s, 7),
 		};
 		ret = fn(ctx, &p);
+	}
+	if (ret == 0 && rc != DB_DONE)
+		ret = -EIO;
+	db_done(s);
+	pool_put(st, c);
+	return ret;
+}
+
+/* ---- the primary nodes (schema 0011) ------------------------------------------------- */
+
+int
+store_node_put(struct store *st, const struct store_node *n)
+{
+	if (w_begin(st) != 0)
+		return -EIO;
+	/* one node on a database only this process opens (SQLite): its row is the only one,
+	 * whatever --mesh-ip it had before */
+	struct db_stmt *s = NULL;
+	int ret = 0;
+	if (!db_shared(st->w))
+		ret = (s = db_q(st->w, DBQ_NODES_CLEAR)) == NULL || db_run(s) != 0 ? -EIO : 0;
+	s = ret == 0 ? db_q(st->w, DBQ_NODE_PUT) : NULL;
+	ret = -EIO;
+	if (s != NULL) {
+		db_bind_text(s, 1, n->mesh_ip);
+		db_bind_i64(s, 2, n->xfr_port);
+		db_bind_i64(s, 3, n->quic_port);
+		db_bind_text(s, 4, n->quic_pin);
+		db_bind_text(s, 5, n->public_key);
+		db_bind_text(s, 6, n->wg_endpoint);
+		db_bind_i64(s, 7, n->started_at);
+		ret = db_run(s) != 0 ? -EIO : 0;
+	}
+	if (ret != 0) {
+		log_error(NULL, "store: cannot record this primary node: %s", db_errmsg(st->w));
+		w_rollback(st);
+		return -EIO;
+	}
+	return w_commit_quiet(st) != 0 ? -EIO : 0;
+}
+
+int
+store_node_list(struct store *st, store_node_fn fn, void *ctx)
+{
+	struct conn *c = pool_get(st);
+	if (c == NULL)
+		return -EIO;
+	struct db_stmt *s = db_q(c->db, DBQ_NODES_ALL);
+	if (s == NULL) {
+		pool_put(st, c);
+		return -EIO;
+	}
+	int rc = DB_DONE, ret = 0;
+	while (ret == 0 && (rc = db_step(s)) == DB_ROW) {
+		struct store_node n = {
+			.mesh_ip = db_col_text(s, 0),
+			.xfr_port = (uint16_t)db_col_int(s, 1),
+			.quic_port = (uint16_t)db_col_int(s, 2),
+			.quic_pin = db_col_text(s, 3),
+			.public_key = db_col_text(s, 4),
+			.wg_endpoint = db_col_text(s, 5),
+			.started_at = db_col_i64(s, 6),
+		};
+		if (n.mesh_ip != NULL)
+			ret = fn(ctx, &n);
 	}
 	if (ret == 0 && rc != DB_DONE)
 		ret = -EIO;

@@ -30,7 +30,8 @@
 extern const size_t schema_count;
 
 /* Tables in foreign-key order; SQLite's column list as selected (secondaries:
- * the registration order, SQLite's rowid, is PostgreSQL's id column). */
+ * the registration order, SQLite's rowid, is PostgreSQL's id column).  Not
+ * primary_nodes: each node records itself when it starts on PostgreSQL. */
 static const char *const tables[][2] = {
 	{"settings", "*"},
 	{"zones", "*"},

@@ -270,6 +270,53 @@ test_mesh_render(void **state)
 	free(c);
 }
 
+/* Several primary nodes: a [Peer] each, every node in --primary and --pin. */
+static void
+test_mesh_render_nodes(void **state)
+{
+	(void)state;
+	struct mesh_net n;
+	assert_int_equal(mesh_net_parse("10.53.0.0/24", &n, NULL, 0), 0);
+	struct mesh_node_info nodes[2] = {
+		{.mesh_ip = "10.53.0.1", .public_key = ALICE_PUB, .endpoint = "198.51.100.1:51820",
+		 .xfr_port = 5300, .quic_port = 8853, .quic_pin = "PIN1="},
+		{.mesh_ip = "10.53.0.9", .public_key = NULL, .endpoint = NULL, .xfr_port = 5301,
+		 .quic_port = 8854, .quic_pin = "PIN9="},
+	};
+	struct mesh_primary_info pr = {.net = &n, .nodes = nodes, .nnodes = 2,
+	                               .catalog = "catalog.anycst.invalid."};
+	struct mesh_pop_info pop = {.name = "tokyo", .endpoint = "192.0.2.7:51999",
+	                            .public_key = BOB_PUB, .mesh_ip = "10.53.0.7", .dns_port = 53,
+	                            .tsig_name = "pop-tokyo.", .tsig_secret = "c2VjcmV0"};
+	char *c = mesh_render_pop_conf(&pr, &pop);
+	assert_non_null(strstr(c, "[Peer]\n# anycst primary node 10.53.0.1\nPublicKey = " ALICE_PUB
+	                       "\nAllowedIPs = 10.53.0.1/32\nEndpoint = 198.51.100.1:51820\n"));
+	assert_non_null(strstr(c, "[Peer]\n# anycst primary node 10.53.0.9\nPublicKey = <PUBLIC KEY "
+	                       "OF THE PRIMARY 10.53.0.9: "));
+	assert_non_null(strstr(c, "AllowedIPs = 10.53.0.9/32\nPersistentKeepalive = 25\n"));
+	free(c);
+	c = mesh_render_command(&pr, &pop);
+	assert_string_equal(c, "anycst-secondary --primary 10.53.0.1:8853,10.53.0.9:8854 "
+	                    "--transport quic --pin PIN1=,PIN9= "
+	                    "--primary-tcp 10.53.0.1:5300,10.53.0.9:5301 "
+	                    "--tsig-file /etc/anycst/pop-tokyo.tsig --listen 10.53.0.7:53 "
+	                    "--catalog catalog.anycst.invalid. --identity tokyo");
+	free(c);
+	/* one node without QUIC: every node over TCP, at its --xfr */
+	nodes[1].quic_pin = NULL;
+	c = mesh_render_command(&pr, &pop);
+	assert_non_null(strstr(c, "--primary 10.53.0.1:5300,10.53.0.9:5301 --transport tcp "
+	                       "--tsig-file"));
+	assert_null(strstr(c, "--pin"));
+	free(c);
+	/* one node: as a single primary renders, without --primary-tcp */
+	nodes[0].xfr_port = 5301;
+	pr.nnodes = 1;
+	c = mesh_render_command(&pr, &pop);
+	assert_non_null(strstr(c, "--primary 10.53.0.1:8853 --transport quic --pin PIN1= --tsig"));
+	free(c);
+}
+
 /* ---- the registry on a real store ----------------------------------------------- */
 
 struct fx {
@@ -617,6 +664,122 @@ test_mesh_open_errors(void **state)
 	mesh_close(m);
 }
 
+static int
+count_nodes(void *ctx, const struct store_node *n)
+{
+	(void)n;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+/* Two nodes on one database: --mesh-ip, primary_nodes, every node in a registration. */
+static void
+test_mesh_nodes(void **state)
+{
+	struct fx *f = *state;
+	char err[256];
+	struct mesh *m = NULL;
+	struct mesh_opts o = {.net = "10.53.0.0/24", .xfr = "127.0.0.1:5300", .quic = "127.0.0.1:8853",
+	                      .quic_pin = "PINA=", .catalog = "catalog.test.", .mesh_ip = "10.54.0.1"};
+	assert_int_equal(mesh_open(&o, f->st, NULL, NULL, &m, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "--mesh-ip 10.54.0.1: not a host address of --mesh-net "
+	                       "10.53.0.0/24"));
+	o.mesh_ip = "10.53.0.255";   /* the broadcast address */
+	assert_int_equal(mesh_open(&o, f->st, NULL, NULL, &m, err, sizeof(err)), -EINVAL);
+	o.mesh_ip = "10.53.0.0";
+	assert_int_equal(mesh_open(&o, f->st, NULL, NULL, &m, err, sizeof(err)), -EINVAL);
+	int nn = 0;
+	assert_int_equal(store_node_list(f->st, count_nodes, &nn), 0);
+	assert_int_equal(nn, 0);   /* nothing recorded by a node that did not start */
+
+	/* node A (default: host 1) and node B (host 2) on the same database */
+	o.mesh_ip = NULL;
+	assert_int_equal(mesh_open(&o, f->st, NULL, NULL, &f->m, err, sizeof(err)), 0);
+	struct store *st2 = NULL;
+	struct store_opts so = {.path = f->db, .catalog = "catalog.test."};
+	assert_int_equal(store_open(&so, &st2, err, sizeof(err)), 0);
+	struct mesh_opts o2 = o;
+	o2.mesh_ip = "10.53.0.2";
+	o2.xfr = "127.0.0.2:5301";
+	o2.quic = "127.0.0.2:8854";
+	o2.quic_pin = "PINB=";
+	struct mesh *m2 = NULL;
+	assert_int_equal(mesh_open(&o2, st2, NULL, NULL, &m2, err, sizeof(err)), 0);
+	nn = 0;
+	assert_int_equal(store_node_list(f->st, count_nodes, &nn), 0);
+	/* several nodes share only a PostgreSQL database: on SQLite the last one started is
+	 * the one node (its row replaces the others) */
+	assert_int_equal(nn, getenv("ANYCST_TEST_PG") != NULL ? 2 : 1);
+	if (getenv("ANYCST_TEST_PG") == NULL)   /* as if both ran: A's row back */
+		test_db_exec(f->db, "INSERT INTO primary_nodes (mesh_ip, xfr_port, quic_port, "
+		             "quic_pin, started_at) VALUES ('10.53.0.1', 5300, 8853, 'PINA=', 1)");
+
+	/* registered on A: host 3 (1 and 2 are nodes), both nodes listed */
+	json_t *j = NULL;
+	assert_int_equal(add(f->m, "tokyo", "192.0.2.7:51820", BOB_PUB, &j, err), 0);
+	assert_string_equal(json_string_value(json_object_get(j, "mesh_ip")), "10.53.0.3");
+	json_t *nodes = json_object_get(j, "primaries");
+	assert_int_equal(json_array_size(nodes), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(nodes, 1), "quic_pin")),
+	                    "PINB=");
+	assert_non_null(strstr(json_string_value(json_object_get(j, "command")),
+	                       "--primary 10.53.0.1:8853,10.53.0.2:8854 --transport quic "
+	                       "--pin PINA=,PINB= --primary-tcp 10.53.0.1:5300,10.53.0.2:5301 "));
+	const char *conf = json_string_value(json_object_get(j, "wireguard_config"));
+	assert_non_null(strstr(conf, "AllowedIPs = 10.53.0.1/32\n"));
+	assert_non_null(strstr(conf, "AllowedIPs = 10.53.0.2/32\n"));
+	json_decref(j);
+
+	/* B takes the POP's key without a restart (SQLite announces nothing: the miss
+	 * reads the registry again), and its GET lists both nodes too */
+	assert_true(mesh_key_is_pop(m2, "pop-tokyo."));
+	assert_false(mesh_key_is_pop(m2, "pop-osaka."));
+	assert_true(mesh_xfr_check(m2, "10.53.0.3", "pop-tokyo.", err, sizeof(err)));
+	assert_false(mesh_xfr_check(m2, "10.53.0.1", "pop-tokyo.", err, sizeof(err)));
+	assert_int_equal(mesh_pop_json(m2, "tokyo", &j), 0);
+	assert_int_equal(json_array_size(json_object_get(j, "primaries")), 2);
+	assert_string_equal(json_string_value(json_object_get(j, "primary_mesh_ip")), "10.53.0.2");
+	assert_null(json_object_get(j, "tsig_secret"));
+	json_decref(j);
+	/* registered on B: the next address, known to A at its next registration */
+	assert_int_equal(add(m2, "osaka", "192.0.2.8:51820", CAROL_PUB, &j, err), 0);
+	assert_string_equal(json_string_value(json_object_get(j, "mesh_ip")), "10.53.0.4");
+	json_decref(j);
+	assert_int_equal(add(f->m, "lima", "192.0.2.9:51820", CAROL_PUB, NULL, err), -EEXIST);
+	assert_non_null(strstr(err, "osaka"));
+	mesh_close(m2);
+	store_close(st2);
+
+	/* a node whose --mesh-ip a POP holds does not start */
+	o2.mesh_ip = "10.53.0.3";
+	assert_int_equal(store_open(&so, &st2, err, sizeof(err)), 0);
+	assert_int_equal(mesh_open(&o2, st2, NULL, NULL, &m2, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "--mesh-ip 10.53.0.3 is the mesh address of POP 'tokyo'"));
+	store_close(st2);
+}
+
+/* A node whose row cannot be written still starts, and writes it at the next registration. */
+static void
+test_mesh_node_record_later(void **state)
+{
+	struct fx *f = *state;
+	char err[256];
+	test_db_exec(f->db, "DROP TABLE primary_nodes");
+	struct mesh_opts o = {.net = "10.53.0.0/24", .xfr = "127.0.0.1:5300",
+	                      .catalog = "catalog.test.", .mesh_ip = "10.53.0.7"};
+	assert_int_equal(mesh_open(&o, f->st, NULL, NULL, &f->m, err, sizeof(err)), 0);
+	test_db_exec(f->db, "CREATE TABLE primary_nodes (mesh_ip TEXT PRIMARY KEY, xfr_port "
+	             "INTEGER NOT NULL, quic_port INTEGER NOT NULL, quic_pin TEXT, public_key TEXT, "
+	             "wg_endpoint TEXT, started_at INTEGER NOT NULL)");
+	assert_int_equal(count_rows(f, "SELECT count(*) FROM primary_nodes"), 0);
+	json_t *j = NULL;
+	assert_int_equal(add(f->m, "tokyo", "192.0.2.7:51820", BOB_PUB, &j, err), 0);
+	assert_string_equal(json_string_value(json_object_get(j, "mesh_ip")), "10.53.0.2");
+	json_decref(j);
+	assert_int_equal(count_rows(f, "SELECT count(*) FROM primary_nodes WHERE mesh_ip = "
+	                               "'10.53.0.7'"), 1);
+}
+
 int
 main(void)
 {
@@ -632,6 +795,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_mesh_registry_v6, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mesh_family_switch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mesh_open_errors, setup, teardown),
+		cmocka_unit_test(test_mesh_render_nodes),
+		cmocka_unit_test_setup_teardown(test_mesh_nodes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mesh_node_record_later, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("mesh", tests, NULL, NULL);
 }
