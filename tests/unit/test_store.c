@@ -21,46 +21,22 @@
 #include "primary/store_int.h"
 #include "util/err.h"
 #include "store_db.h"
+#include "store_fx.h"
 
 /* primary/store_int.h STORE_RETRIES */
 #define STORE_TEST_RETRIES 5
 
-struct fx {
-	char dir[64];
-	char path[192];
-	struct store *st;
-	uint8_t zone[DNS_NAME_MAX];
-};
-
 static int
 setup(void **state)
 {
-	struct fx *f = calloc(1, sizeof(*f));
-	snprintf(f->dir, sizeof(f->dir), "/tmp/anycst-store-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->path, sizeof(f->path), "%s/t.db", f->dir);
-	test_db_fresh(f->path, sizeof(f->path));
-	char err[256];
-	struct store_opts o = {.path = f->path, .catalog = "cat.test.", .journal_keep = 5};
-	assert_int_equal(store_open(&o, &f->st, err, sizeof(err)), 0);
-	assert_true(dns_name_from_text("example.com.", 12, NULL, f->zone) > 0);
-	*state = f;
+	*state = store_fx_new("store", 5);
 	return 0;
 }
 
 static int
 teardown(void **state)
 {
-	struct fx *f = *state;
-	store_close(f->st);
-	char p[224];
-	const char *sfx[] = {"", "-wal", "-shm"};
-	for (int i = 0; i < 3; i++) {
-		snprintf(p, sizeof(p), "%s%s", f->path, sfx[i]);
-		unlink(p);
-	}
-	rmdir(f->dir);
-	free(f);
+	store_fx_free(*state);
 	return 0;
 }
 
@@ -104,7 +80,7 @@ mkop(struct opbuf *b, enum store_op_kind kind, const char *owner, const char *ty
 }
 
 static void
-create_zone(struct fx *f, enum dns_serial_policy pol)
+create_zone(struct store_fx *f, enum dns_serial_policy pol)
 {
 	struct opbuf soa, ns, a;
 	struct store_op ops[3] = {
@@ -121,7 +97,7 @@ create_zone(struct fx *f, enum dns_serial_policy pol)
 }
 
 static uint32_t
-serial_of(struct fx *f)
+serial_of(struct store_fx *f)
 {
 	struct store_snap *sn;
 	struct store_zone z;
@@ -132,7 +108,7 @@ serial_of(struct fx *f)
 }
 
 static int
-patch1(struct fx *f, struct store_op *op, struct store_result *res, char *err)
+patch1(struct store_fx *f, struct store_op *op, struct store_result *res, char *err)
 {
 	return store_zone_patch(f->st, f->zone, NULL, NULL, op, 1, res, err, 256);
 }
@@ -140,7 +116,7 @@ patch1(struct fx *f, struct store_op *op, struct store_result *res, char *err)
 static void
 test_store_patch_bumps_once_and_journals(void **state)
 {
-	struct fx *f = *state;
+	struct store_fx *f = *state;
 	create_zone(f, DNS_SERIAL_INCREASE);
 	struct opbuf b;
 	struct store_result res;
@@ -173,7 +149,7 @@ test_store_patch_bumps_once_and_journals(void **state)
 static void
 test_store_patch_if_prereqs(void **state)
 {
-	struct fx *f = *state;
+	struct store_fx *f = *state;
 	create_zone(f, DNS_SERIAL_INCREASE);
 	struct opbuf add, www, v1, v2, apex;
 	struct store_result res;
@@ -258,7 +234,7 @@ count_entry(void *ctx, const struct store_journal_entry *e)
 static void
 test_store_journal_chain_and_retention(void **state)
 {
-	struct fx *f = *state;
+	struct store_fx *f = *state;
 	create_zone(f, DNS_SERIAL_INCREASE);
 	struct opbuf b;
 	struct store_result res;
@@ -290,7 +266,7 @@ test_store_journal_chain_and_retention(void **state)
 static void
 test_store_rules_roll_back(void **state)
 {
-	struct fx *f = *state;
+	struct store_fx *f = *state;
 	create_zone(f, DNS_SERIAL_INCREASE);
 	struct opbuf b;
 	struct store_result res;
@@ -369,7 +345,7 @@ cat_rr(void *ctx, const struct dns_rr *rr)
 static void
 test_store_catalog_follows_zones(void **state)
 {
-	struct fx *f = *state;
+	struct store_fx *f = *state;
 	create_zone(f, DNS_SERIAL_DEFAULT);
 	struct store_snap *sn;
 	struct store_zone cat;
@@ -409,7 +385,7 @@ test_store_catalog_follows_zones(void **state)
 static void
 test_store_snapshot_is_stable(void **state)
 {
-	struct fx *f = *state;
+	struct store_fx *f = *state;
 	create_zone(f, DNS_SERIAL_INCREASE);
 	struct store_snap *sn;
 	struct store_zone z;
@@ -430,7 +406,7 @@ test_store_snapshot_is_stable(void **state)
 
 /* Creates `name` for `account` with no records; returns store_zone_create's code. */
 static int
-create_bare(struct fx *f, const char *name, const char *account, bool cross, char *err)
+create_bare(struct store_fx *f, const char *name, const char *account, bool cross, char *err)
 {
 	uint8_t w[DNS_NAME_MAX];
 	assert_true(dns_name_from_text(name, strlen(name), NULL, w) > 0);
@@ -444,7 +420,7 @@ create_bare(struct fx *f, const char *name, const char *account, bool cross, cha
 static void
 test_store_cross_account_parent_child(void **state)
 {
-	struct fx *f = *state;
+	struct store_fx *f = *state;
 	char err[256];
 	assert_int_equal(create_bare(f, "acme.example.", "a", false, err), 0);
 	/* another account: child, grandchild, parent, grandparent, or an escaped sibling */
@@ -476,7 +452,7 @@ test_store_cross_account_parent_child(void **state)
 static void
 test_store_refuses_newer_schema(void **state)
 {
-	struct fx *f = *state;
+	struct store_fx *f = *state;
 	store_close(f->st);
 	f->st = NULL;
 	bool pg = test_db_pg();
@@ -497,7 +473,7 @@ test_store_refuses_newer_schema(void **state)
 static void
 test_store_tsig_and_apikeys(void **state)
 {
-	struct fx *f = *state;
+	struct store_fx *f = *state;
 	struct store_tsig_key k = {.name = "Xfr-Key", .algorithm = "hmac-sha256",
 	                           .secret = "c2VjcmV0c2VjcmV0c2VjcmV0"};
 	assert_int_equal(store_tsig_put(f->st, &k, false), 0);
@@ -565,7 +541,7 @@ count_row(void *ctx, const struct store_row *r)
 static void
 test_store_injected_error_rolls_back(void **state)
 {
-	struct fx *f = *state;
+	struct store_fx *f = *state;
 	create_zone(f, DNS_SERIAL_INCREASE);
 	bool pg = test_db_pg();
 	test_db_exec(f->path, pg ? "CREATE FUNCTION inject() RETURNS trigger LANGUAGE plpgsql AS "
@@ -605,7 +581,7 @@ test_store_injected_error_rolls_back(void **state)
 static void
 test_store_commit_lost_is_unknown(void **state)
 {
-	struct fx *f = *state;
+	struct store_fx *f = *state;
 	if (!test_db_pg()) {
 		skip();
 		return;
@@ -652,7 +628,7 @@ extern const size_t pg_schema_count;
 static void
 test_store_concurrent_first_open(void **state)
 {
-	struct fx *f = *state;
+	struct store_fx *f = *state;
 	if (!test_db_pg()) {
 		skip();   /* SQLite: one primary per file (<db>.lock) */
 		return;
@@ -723,7 +699,7 @@ heard_wait(struct heard *h, int n)
 static void
 test_store_nodes_hear_commits(void **state)
 {
-	struct fx *f = *state;
+	struct store_fx *f = *state;
 	if (!test_db_pg()) {
 		skip();   /* SQLite: one node */
 		return;
@@ -774,7 +750,7 @@ test_store_nodes_hear_commits(void **state)
 static void
 test_store_patch_retried_on_serialization_failure(void **state)
 {
-	struct fx *f = *state;
+	struct store_fx *f = *state;
 	if (!test_db_pg()) {
 		skip();
 		return;
@@ -808,7 +784,7 @@ test_store_patch_retried_on_serialization_failure(void **state)
 static void
 test_store_one_notifier(void **state)
 {
-	struct fx *f = *state;
+	struct store_fx *f = *state;
 	if (!test_db_pg()) {
 		assert_true(store_notifier(f->st));   /* SQLite: the one node */
 		return;
@@ -837,7 +813,7 @@ test_store_one_notifier(void **state)
 static void
 test_store_duplicate_names_first_pair(void **state)
 {
-	struct fx *f = *state;
+	struct store_fx *f = *state;
 	create_zone(f, DNS_SERIAL_INCREASE);
 	struct opbuf b;
 	struct store_result res;
@@ -920,7 +896,7 @@ cpu_s(void)
 
 /* The last journal entry's removed and added record counts (SOAs aside). */
 static void
-last_entry(struct fx *f, uint32_t since, size_t *removed, size_t *added)
+last_entry(struct store_fx *f, uint32_t since, size_t *removed, size_t *added)
 {
 	struct store_snap *sn;
 	struct store_zone z;
@@ -940,7 +916,7 @@ last_entry(struct fx *f, uint32_t since, size_t *removed, size_t *added)
  * create and the replace (what was O(n^2) in the records of the rrset).
  */
 static double
-big_rrset_round(struct fx *f, const char *owner, size_t n)
+big_rrset_round(struct store_fx *f, const char *owner, size_t n)
 {
 	struct bigop b;
 	struct store_result res;
@@ -997,7 +973,7 @@ big_rrset_round(struct fx *f, const char *owner, size_t n)
 static void
 test_store_big_rrset_is_not_quadratic(void **state)
 {
-	struct fx *f = *state;
+	struct store_fx *f = *state;
 	create_zone(f, DNS_SERIAL_INCREASE);
 	double small = 1e9;
 	for (int i = 0; i < 3; i++) {
@@ -1022,7 +998,7 @@ test_store_big_rrset_is_not_quadratic(void **state)
 static void
 test_store_statements_stay_prepared(void **state)
 {
-	struct fx *f = *state;
+	struct store_fx *f = *state;
 	create_zone(f, DNS_SERIAL_INCREASE);
 	struct store_result res;
 	char err[256] = "";
@@ -1069,7 +1045,7 @@ on_commit(void *ctx, const struct store_commit *c)
 static void
 test_store_one_listener(void **state)
 {
-	struct fx *f = *state;
+	struct store_fx *f = *state;
 	struct events ev = {0}, other = {0};
 	struct store_listener l = {.on_commit = on_commit, .ctx = &ev};
 	struct store_listener l2 = {.on_commit = on_commit, .ctx = &other};
@@ -1128,7 +1104,7 @@ count_pop(void *ctx, const struct store_pop *p)
 static void
 test_store_pop_registry(void **state)
 {
-	struct fx *f = *state;
+	struct store_fx *f = *state;
 	char err[256] = "";
 	struct store_pop p = {.name = "a", .endpoint = "192.0.2.1:51820", .public_key = "k",
 	                      .mesh_ip = "10.53.0.2", .tsig_name = "pop-a.",

@@ -18,43 +18,19 @@
 #include "dns/rrtype.h"
 #include "primary/store.h"
 #include "store_db.h"
-
-struct fx {
-	char dir[64];
-	char path[192];
-	struct store *st;
-	uint8_t zone[DNS_NAME_MAX];
-};
+#include "store_fx.h"
 
 static int
 setup(void **state)
 {
-	struct fx *f = calloc(1, sizeof(*f));
-	snprintf(f->dir, sizeof(f->dir), "/tmp/anycst-audit-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->path, sizeof(f->path), "%s/t.db", f->dir);
-	test_db_fresh(f->path, sizeof(f->path));
-	char err[256];
-	struct store_opts o = {.path = f->path, .catalog = "cat.test.", .journal_keep = 5};
-	assert_int_equal(store_open(&o, &f->st, err, sizeof(err)), 0);
-	assert_true(dns_name_from_text("example.com.", 12, NULL, f->zone) > 0);
-	*state = f;
+	*state = store_fx_new("audit", 5);
 	return 0;
 }
 
 static int
 teardown(void **state)
 {
-	struct fx *f = *state;
-	store_close(f->st);
-	char p[224];
-	const char *sfx[] = {"", "-wal", "-shm"};
-	for (int i = 0; i < 3; i++) {
-		snprintf(p, sizeof(p), "%s%s", f->path, sfx[i]);
-		unlink(p);
-	}
-	rmdir(f->dir);
-	free(f);
+	store_fx_free(*state);
 	return 0;
 }
 
@@ -88,7 +64,7 @@ mkop(struct opbuf *b, const char *owner, const char *type, const char *rdata)
 }
 
 static void
-arm(struct fx *f, struct store_audit_arm *a, const char *what, const char *zone)
+arm(struct store_fx *f, struct store_audit_arm *a, const char *what, const char *zone)
 {
 	memset(a, 0, sizeof(*a));
 	a->row.at_ms = 1000;
@@ -113,7 +89,7 @@ keep_row(void *ctx, const struct store_audit *a)
 }
 
 static size_t
-rows_of(struct fx *f, struct store_audit rows[8])
+rows_of(struct store_fx *f, struct store_audit rows[8])
 {
 	memset(rows, 0, 8 * sizeof(rows[0]));
 	assert_int_equal(store_audit_list(f->st, NULL, NULL, 0, 0, 8, keep_row, rows), 0);
@@ -124,7 +100,7 @@ rows_of(struct fx *f, struct store_audit rows[8])
 }
 
 static void
-create(struct fx *f)
+create(struct store_fx *f)
 {
 	struct opbuf soa, ns;
 	struct store_op ops[2] = {
@@ -141,7 +117,7 @@ create(struct fx *f)
 static void
 test_audit_row_in_the_change(void **state)
 {
-	struct fx *f = *state;
+	struct store_fx *f = *state;
 	struct store_audit rows[8];
 	/* a creation: the row names the zone created, no serials */
 	struct store_audit_arm a;

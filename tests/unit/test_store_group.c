@@ -24,50 +24,26 @@
 #include "primary/store.h"
 #include "primary/store_int.h"
 #include "store_db.h"
-
-struct fx {
-	char dir[64];
-	char path[192];
-	struct store *st;
-	uint8_t zone[DNS_NAME_MAX];
-};
+#include "store_fx.h"
 
 static int
 setup(void **state)
 {
-	struct fx *f = calloc(1, sizeof(*f));
-	snprintf(f->dir, sizeof(f->dir), "/tmp/anycst-group-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->path, sizeof(f->path), "%s/t.db", f->dir);
-	test_db_fresh(f->path, sizeof(f->path));
-	char err[256];
-	struct store_opts o = {.path = f->path, .catalog = "cat.test.", .journal_keep = 50};
-	assert_int_equal(store_open(&o, &f->st, err, sizeof(err)), 0);
-	assert_true(dns_name_from_text("example.com.", 12, NULL, f->zone) > 0);
-	*state = f;
+	*state = store_fx_new("group", 50);
 	return 0;
 }
 
 static int
 teardown(void **state)
 {
-	struct fx *f = *state;
-	store_close(f->st);
-	char p[224];
-	const char *sfx[] = {"", "-wal", "-shm"};
-	for (int i = 0; i < 3; i++) {
-		snprintf(p, sizeof(p), "%s%s", f->path, sfx[i]);
-		unlink(p);
-	}
-	rmdir(f->dir);
-	free(f);
+	store_fx_free(*state);
 	return 0;
 }
 
 /* One change of one thread: an op (one record of `type` at `owner`) and at
  * most one prerequisite, and what the store answered. */
 struct chg {
-	struct fx *f;
+	struct store_fx *f;
 	uint8_t owner[DNS_NAME_MAX];
 	uint8_t rd[512];
 	struct store_rec rec;
@@ -85,7 +61,7 @@ struct chg {
 };
 
 static void
-chg_init(struct chg *c, struct fx *f, const char *owner, const char *type, uint32_t ttl,
+chg_init(struct chg *c, struct store_fx *f, const char *owner, const char *type, uint32_t ttl,
          const char *rdata)
 {
 	memset(c, 0, sizeof(*c));
@@ -137,7 +113,7 @@ chg_run(void *arg)
 }
 
 static void
-create_zone(struct fx *f)
+create_zone(struct store_fx *f)
 {
 	struct chg soa, ns, www;
 	chg_init(&soa, f, "example.com.", "SOA", 3600,
@@ -178,7 +154,7 @@ wait_queued(struct store *st, size_t n)
  * writer is let go.
  */
 static void
-run_grouped(struct fx *f, struct chg *c, size_t n)
+run_grouped(struct store_fx *f, struct chg *c, size_t n)
 {
 	pthread_mutex_lock(&f->st->wmu);
 	for (size_t i = 0; i < n; i++) {
@@ -212,7 +188,7 @@ chain_entry(void *ctx, const struct store_journal_entry *e)
 }
 
 static struct chain
-journal_from(struct fx *f, uint32_t since)
+journal_from(struct store_fx *f, uint32_t since)
 {
 	struct store_snap *sn;
 	struct store_zone z;
@@ -233,7 +209,7 @@ count_row(void *ctx, const struct store_row *r)
 }
 
 static size_t
-rows_at(struct fx *f, const char *owner)
+rows_at(struct store_fx *f, const char *owner)
 {
 	uint8_t w[DNS_NAME_MAX];
 	assert_true(dns_name_from_text(owner, strlen(owner), NULL, w) > 0);
@@ -262,7 +238,7 @@ assert_change(const struct chg *c, uint32_t from)
 static void
 test_group_serials_and_prereqs(void **state)
 {
-	struct fx *f = *state;
+	struct store_fx *f = *state;
 	create_zone(f);
 	struct chg c[5];
 	uint8_t p2[DNS_NAME_MAX], p3[DNS_NAME_MAX], p4[DNS_NAME_MAX];
@@ -302,7 +278,7 @@ test_group_serials_and_prereqs(void **state)
 static void
 test_group_failure_runs_each_alone(void **state)
 {
-	struct fx *f = *state;
+	struct store_fx *f = *state;
 	create_zone(f);
 	bool pg = test_db_pg();
 	test_db_exec(f->path, pg ? "CREATE FUNCTION inject() RETURNS trigger LANGUAGE plpgsql AS "
@@ -338,7 +314,7 @@ test_group_failure_runs_each_alone(void **state)
 static void
 test_group_concurrent_each_serial(void **state)
 {
-	struct fx *f = *state;
+	struct store_fx *f = *state;
 	create_zone(f);
 	enum { N = 24 };
 	struct chg *c = calloc(N, sizeof(*c));
@@ -390,7 +366,7 @@ audit_row(void *ctx, const struct store_audit *a)
 static void
 test_group_audit_rows_each_their_change(void **state)
 {
-	struct fx *f = *state;
+	struct store_fx *f = *state;
 	create_zone(f);
 	bool pg = test_db_pg();
 	test_db_exec(f->path, pg ? "CREATE FUNCTION inject() RETURNS trigger LANGUAGE plpgsql AS "
