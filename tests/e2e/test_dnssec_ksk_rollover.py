@@ -26,26 +26,15 @@ import dns.rdataclass
 import dns.rdatatype
 import pytest
 
+from anycst_e2e.rollover import delv_loop, rr, zone_rrsets
 from anycst_e2e import (Knot, Primary, Secondary, TmpDir, free_port, keyring, pg_sql, pg_wanted,
                         tsig_file_args, wait_until)
 
 Z = "ksk.test."
 KEY = "pop-key."
-TTL = 3
 
 
-def rr(name, typ, *contents):
-    return {"name": name, "type": typ, "ttl": TTL, "changetype": "REPLACE",
-            "records": [{"content": c, "disabled": False} for c in contents]}
-
-
-CREATE = [rr(Z, "SOA", "ns1.%s hostmaster.%s 1 3600 600 86400 %d" % (Z, Z, TTL)),
-          rr(Z, "NS", "ns1." + Z),
-          rr("ns1." + Z, "A", "192.0.2.1")] + \
-         [rr("h%02d.%s" % (i, Z), "A", "192.0.2.%d" % (10 + i)) for i in range(12)]
-
-QUERIES = [("h07." + Z, "A", "; fully validated"), (Z, "SOA", "; fully validated"),
-           ("missing." + Z, "A", "; negative response, fully validated")]
+CREATE = zone_rrsets(Z, 12)
 
 FLAGS = ["--dnssec-dnskey-ttl", "2", "--dnssec-propagation-delay", "1",
          "--dnssec-ds-ttl", "2", "--dnssec-refresh-interval", "1",
@@ -63,18 +52,6 @@ def write_anchor(path, ds_lines):
     with open(path + ".tmp", "w") as f:
         f.write("trust-anchors {\n%s};\n" % body)
     os.replace(path + ".tmp", path)
-
-
-def delv_loop(port, anchor, stop, results):
-    i = 0
-    while not stop.is_set():
-        name, rdtype, want = QUERIES[i % len(QUERIES)]
-        r = run(["delv", "@127.0.0.1", "-p", str(port), "-a", anchor, "+root=" + Z,
-                 "+novtrace", name, rdtype], timeout=20)
-        out = r.stdout + r.stderr
-        results.append((name, rdtype, want in out, out))
-        i += 1
-        stop.wait(0.1)
 
 
 def sig_tag_plan(p):
@@ -180,7 +157,7 @@ def test_ksk_rollover_with_cds_keeps_validating(kind):
             wait_until(lambda: sec.serial(Z) == p.serial(Z), 15, what="zone at the POP")
             s0 = p.serial(Z)
             results = []
-            th = threading.Thread(target=delv_loop, args=(sec.port, anchor, stop, results))
+            th = threading.Thread(target=delv_loop, args=(Z, sec.port, anchor, stop, results))
             th.start()
             time.sleep(1)
 

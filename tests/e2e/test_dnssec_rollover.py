@@ -9,9 +9,7 @@ The journal from before the rollover to its end, replayed serial by serial:
 every RRSIG at serial N is made by a key in the DNSKEY rrset at N-1."""
 import json
 import os
-import subprocess
 import threading
-import time
 
 import dns.dnssec
 import dns.name
@@ -20,26 +18,15 @@ import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 
+from anycst_e2e.rollover import delv_loop, zone_rrsets
 from anycst_e2e import (Primary, Secondary, TmpDir, free_port, keyring, tsig_file_args,
                         wait_until)
 
 Z = "roll.test."
 KEY = "pop-key."
-TTL = 3
 
 
-def rr(name, typ, *contents):
-    return {"name": name, "type": typ, "ttl": TTL, "changetype": "REPLACE",
-            "records": [{"content": c, "disabled": False} for c in contents]}
-
-
-CREATE = [rr(Z, "SOA", "ns1.%s hostmaster.%s 1 3600 600 86400 %d" % (Z, Z, TTL)),
-          rr(Z, "NS", "ns1." + Z),
-          rr("ns1." + Z, "A", "192.0.2.1")] + \
-         [rr("h%02d.%s" % (i, Z), "A", "192.0.2.%d" % (10 + i)) for i in range(20)]
-
-QUERIES = [("h07." + Z, "A", "; fully validated"), (Z, "SOA", "; fully validated"),
-           ("missing." + Z, "A", "; negative response, fully validated")]
+CREATE = zone_rrsets(Z, 20)
 
 
 def key_tag(content):
@@ -74,19 +61,6 @@ def replay_check(start, entries):
     return state, seen
 
 
-def delv_loop(port, anchor, stop, results):
-    i = 0
-    while not stop.is_set():
-        name, rdtype, want = QUERIES[i % len(QUERIES)]
-        r = subprocess.run(["delv", "@127.0.0.1", "-p", str(port), "-a", anchor,
-                            "+root=" + Z, "+novtrace", name, rdtype],
-                           capture_output=True, text=True, timeout=20)
-        out = r.stdout + r.stderr
-        results.append((name, rdtype, want in out, out))
-        i += 1
-        stop.wait(0.1)
-
-
 def test_zsk_rollover_keeps_validating():
     with TmpDir() as d:
         sport = free_port()
@@ -118,7 +92,7 @@ def test_zsk_rollover_keeps_validating():
             s0 = p.serial(Z)
             start = set(p_axfr(p, secret))
             results = []
-            th = threading.Thread(target=delv_loop, args=(sec.port, anchor, stop, results))
+            th = threading.Thread(target=delv_loop, args=(Z, sec.port, anchor, stop, results))
             th.start()
             wait_until(lambda: len(results) >= 3, 30, what="delv before the rollover")
             # a bad body is refused (the CSK rolls by store_ksk.c: test_dnssec_ksk_rollover)

@@ -16,6 +16,7 @@ its daemons, peers, ports, waits and labs from here.
     quic      anycst-doq-test server/client, NetnsPair with packet loss
     xoq       XoQ helpers: QUIC secondaries, big zones, metrics, served_a
     relays    DelayRelay (UDP delay), Poller
+    rollover  the DNSSEC rollover tests' zone and delv loop
     slowloris raise_nofile, Trickler (slow clients for the resource-limit tests)
     rrl_load, edge_probe   traffic generators (also run as scripts)
 
