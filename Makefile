@@ -109,9 +109,9 @@ $(BUILD)/libanycst.a: $(LIB_OBJ)
 $(BUILD)/libprimary.a: $(PRI_OBJ) | $(BUILD)/gen/qids.ok
 	$(Q)rm -f $@ && ar rcs $@ $^
 # Every query id of primary/db.h has SQL in both backends, or the build stops.
-$(BUILD)/gen/qids.ok: primary/db.h primary/db_sqlite.c primary/db_pg.c scripts/check-qids.sh
+$(BUILD)/gen/qids.ok: primary/db.h primary/db_sql.c primary/db_sqlite.c primary/db_pg.c scripts/check-qids.sh
 	@mkdir -p $(dir $@)
-	$(Q)sh scripts/check-qids.sh primary/db.h primary/db_sqlite.c primary/db_pg.c && touch $@
+	$(Q)sh scripts/check-qids.sh primary/db.h primary/db_sql.c primary/db_sqlite.c primary/db_pg.c && touch $@
 $(BUILD)/libsecondary.a: $(SEC_OBJ)
 	$(Q)rm -f $@ && ar rcs $@ $^
 

@@ -4,6 +4,7 @@
  * and a busy timeout; statements are prepared once per connection.
  */
 #include "primary/db_int.h"
+#include "primary/db_sql.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -21,23 +22,6 @@
 extern const char *const schema_migrations[];
 extern const size_t schema_count;
 
-/* a record's rdata as written and its TXT text as sent (schema 0006) */
-#define REC_COLS "r.owner, r.type, r.ttl, coalesce(t.rdata_case, r.rdata)"
-#define REC_FROM "FROM records r LEFT JOIN record_text t ON t.zone_id = r.zone_id AND " \
-	"t.okey = r.okey AND t.type = r.type AND t.rdata = r.rdata "
-
-#define ZONE_COLS "id, name, wire, kind, account, soa_edit_api, serial, notified_serial, " \
-                  "is_catalog, (SELECT nsec3 FROM zone_dnssec d WHERE d.zone_id = zones.id), " \
-                  "coalesce((SELECT t_unsign FROM zone_unsign u WHERE u.zone_id = zones.id), 0)"
-/* a key's column of its rollover row (schema 0010), NULL without one */
-#define ROLL_COL(c) "(SELECT " c " FROM dnssec_key_roll r WHERE r.key_id = dnssec_keys.id)"
-#define KEY_COLS "id, keytype, flags, algorithm, keytag, dnskey, private, published, active, " \
-                 "t_created, t_publish, t_active, t_retire, t_remove, coalesce(" ROLL_COL("cds") \
-                 ", 0)"
-/* the chain neighbours: ?2 is a lookup key; the partial index records_chain */
-#define CHAIN_Q(t, op, dir) "SELECT okey, owner, ttl, rdata FROM records WHERE zone_id = ?1 " \
-                            "AND type = " t " AND okey " op " ?2 ORDER BY okey " dir " LIMIT 1"
-
 /*
  * `type = +?3`, not `type = ?3`, wherever records are looked up by a bound
  * type: the partial indexes (records_chain, records_sig_exp, records_sig_tag:
@@ -49,7 +33,6 @@ extern const size_t schema_count;
  * lets the unit tests see that no statement is re-prepared.
  */
 static const char *const qsql[DBQ_COUNT] = {
-	[DBQ_ZONE_BY_NAME] = "SELECT " ZONE_COLS " FROM zones WHERE name = ?1",
 	/* BEGIN IMMEDIATE already holds the one write lock */
 	[DBQ_ZONE_LOCK] = "SELECT " ZONE_COLS " FROM zones WHERE name = ?1",
 	/* the catalog zone is the server's, not listed (reachable by name, issue 16.5) */
@@ -60,36 +43,13 @@ static const char *const qsql[DBQ_COUNT] = {
 	[DBQ_ZONE_INSERT] = "INSERT INTO zones (name, wire, kind, account, soa_edit_api, serial, "
 	                    "is_catalog, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
 	                    "?7, ?8, ?8)",
-	[DBQ_ZONE_DELETE] = "DELETE FROM zones WHERE id = ?1",
-	[DBQ_ZONE_UPDATE] = "UPDATE zones SET kind = coalesce(?2, kind), account = coalesce(?3, "
-	                    "account), soa_edit_api = coalesce(?4, soa_edit_api), updated_at = ?5 "
-	                    "WHERE id = ?1",
-	[DBQ_ZONE_SERIAL] = "UPDATE zones SET serial = ?2, updated_at = ?3 WHERE id = ?1",
-	[DBQ_LKEY_INSERT] = "INSERT INTO zone_lkeys (zone_id, lkey) VALUES (?1, ?2)",
-	[DBQ_LKEY_MISSING] = "SELECT id, wire FROM zones WHERE id NOT IN "
-	                     "(SELECT zone_id FROM zone_lkeys)",
-	[DBQ_ZONE_DESCENDANT] = "SELECT z.name FROM zone_lkeys k JOIN zones z ON z.id = k.zone_id "
-	                        "WHERE k.lkey > ?1 AND k.lkey < ?2 AND z.account != ?3 LIMIT 1",
-	[DBQ_ROWS_ALL] = "SELECT " REC_COLS ", r.disabled, t.content " REC_FROM
-	                 "WHERE r.zone_id = ?1 ORDER BY r.okey, r.type, r.rdata",
-	[DBQ_ROWS_OWNER] = "SELECT " REC_COLS ", r.disabled, t.content " REC_FROM
-	                   "WHERE r.zone_id = ?1 AND r.okey = ?2 ORDER BY r.type, r.rdata",
 	[DBQ_ROWS_RRSET] = "SELECT " REC_COLS ", r.disabled, t.content " REC_FROM
 	                   "WHERE r.zone_id = ?1 AND r.okey = ?2 AND r.type = +?3 ORDER BY r.rdata",
 	[DBQ_AXFR_REST] = "SELECT " REC_COLS " " REC_FROM "WHERE r.zone_id = ?1 AND r.disabled = 0 "
 	                  "AND NOT (r.type = 6 AND r.okey = ?2) AND (?3 OR r.type NOT IN (46, 47, 50)) "
 	                  "ORDER BY r.okey, r.type, r.rdata",
-	[DBQ_SOA] = "SELECT r.owner, r.ttl, coalesce(t.rdata_case, r.rdata) " REC_FROM
-	            "WHERE r.zone_id = ?1 AND r.okey = ?2 AND r.type = 6 AND r.disabled = 0",
-	[DBQ_REC_INSERT] = "INSERT INTO records (zone_id, okey, owner, type, ttl, rdata, disabled) "
-	                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-	[DBQ_REC_UPSERT] = "INSERT INTO records (zone_id, okey, owner, type, ttl, rdata, disabled) "
-	                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (zone_id, okey, type, "
-	                   "rdata) DO UPDATE SET disabled = excluded.disabled",
 	[DBQ_REC_TEXT_PUT] = "INSERT OR REPLACE INTO record_text (zone_id, okey, type, rdata, "
 	                     "rdata_case, content) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-	[DBQ_ZONE_PDNS_GET] = "SELECT masters, catalog, soa_edit_api, soa_edit FROM zone_pdns "
-	                      "WHERE zone_id = ?1",
 	[DBQ_ZONE_PDNS_PUT] = "INSERT INTO zone_pdns (zone_id, masters, catalog, soa_edit_api, "
 	                      "soa_edit) VALUES (?1, coalesce(?2, ''), coalesce(?3, ''), ?4, "
 	                      "coalesce(?5, '')) ON CONFLICT (zone_id) DO UPDATE SET masters = "
@@ -98,142 +58,51 @@ static const char *const qsql[DBQ_COUNT] = {
 	                      "soa_edit = coalesce(?5, soa_edit)",
 	[DBQ_META_GET] = "SELECT kind, content FROM zone_metadata WHERE zone_id = ?1 AND "
 	                 "(?2 IS NULL OR kind = ?2) ORDER BY kind, ord",
-	[DBQ_META_DEL] = "DELETE FROM zone_metadata WHERE zone_id = ?1 AND kind = ?2",
-	[DBQ_META_PUT] = "INSERT INTO zone_metadata (zone_id, kind, ord, content) "
-	                 "VALUES (?1, ?2, ?3, ?4)",
 	[DBQ_REC_TEXT_DEL] = "DELETE FROM record_text WHERE zone_id = ?1 AND okey = ?2 AND "
 	                     "type = +?3 AND rdata = ?4",
 	[DBQ_RRSET_DELETE] = "DELETE FROM records WHERE zone_id = ?1 AND okey = ?2 AND type = +?3",
 	[DBQ_REC_DELETE] = "DELETE FROM records WHERE zone_id = ?1 AND okey = ?2 AND type = +?3 "
 	                   "AND rdata = ?4",
 	[DBQ_RRSET_TTL] = "UPDATE records SET ttl = ?4 WHERE zone_id = ?1 AND okey = ?2 AND type = +?3",
-	[DBQ_OWNER_TYPES] = "SELECT type, count(*) FROM records WHERE zone_id = ?1 AND okey = ?2 "
-	                    "AND disabled = 0 GROUP BY type",
-	[DBQ_OWNER_TYPES_ALL] = "SELECT DISTINCT type FROM records WHERE zone_id = ?1 AND okey = ?2",
-	[DBQ_COMMENTS_DEL] = "DELETE FROM comments WHERE zone_id = ?1 AND okey = ?2 AND type = ?3",
-	[DBQ_COMMENT_INSERT] = "INSERT INTO comments (zone_id, okey, type, content, account, "
-	                       "modified_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-	[DBQ_COMMENTS_ALL] = "SELECT okey, type, content, account, modified_at FROM comments "
-	                     "WHERE zone_id = ?1 ORDER BY okey, type, id",
-	[DBQ_JOURNAL_INSERT] = "INSERT INTO journal (zone_id, serial_from, serial_to, removed, added, "
-	                       "created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-	[DBQ_JOURNAL_TRIM_AGE] = "DELETE FROM journal WHERE zone_id = ?1 AND created_at < ?2",
-	[DBQ_JOURNAL_TRIM] = "DELETE FROM journal WHERE zone_id = ?1 AND seq < (SELECT seq FROM "
-	                     "journal WHERE zone_id = ?1 ORDER BY seq DESC LIMIT 1 OFFSET ?2)",
-	[DBQ_JOURNAL_START] = "SELECT max(seq) FROM journal WHERE zone_id = ?1 AND serial_from = ?2",
-	[DBQ_JOURNAL_FROM] = "SELECT serial_from, serial_to, removed, added, created_at FROM journal "
-	                     "WHERE zone_id = ?1 AND seq >= ?2 ORDER BY seq",
-	[DBQ_JOURNAL_RANGE] = "SELECT count(*), (SELECT serial_from FROM journal WHERE zone_id = ?1 "
-	                      "ORDER BY seq LIMIT 1) FROM journal WHERE zone_id = ?1",
-	[DBQ_TSIG_GET] = "SELECT name, algorithm, secret FROM tsig_keys WHERE name = ?1",
-	[DBQ_TSIG_ALL] = "SELECT name, algorithm, secret FROM tsig_keys ORDER BY name",
-	[DBQ_TSIG_INSERT] = "INSERT INTO tsig_keys (name, algorithm, secret) VALUES (?1, ?2, ?3)",
-	[DBQ_TSIG_UPSERT] = "INSERT INTO tsig_keys (name, algorithm, secret) VALUES (?1, ?2, ?3) "
-	                    "ON CONFLICT (name) DO UPDATE SET algorithm = excluded.algorithm, "
-	                    "secret = excluded.secret",
-	[DBQ_TSIG_DELETE] = "DELETE FROM tsig_keys WHERE name = ?1",
-	[DBQ_ZONE_TSIG] = "SELECT k.name, k.algorithm, k.secret FROM zone_tsig_keys z JOIN tsig_keys "
-	                  "k ON k.name = z.key_name WHERE z.zone_id = ?1 ORDER BY k.name",
 	[DBQ_ZONE_TSIG_INSERT] = "INSERT OR IGNORE INTO zone_tsig_keys (zone_id, key_name) "
 	                         "VALUES (?1, ?2)",
-	[DBQ_ZONE_TSIG_CLEAR] = "DELETE FROM zone_tsig_keys WHERE zone_id = ?1",
-	[DBQ_ZONE_UTSIG] = "SELECT k.name, k.algorithm, k.secret FROM zone_update_tsig_keys z JOIN "
-	                   "tsig_keys k ON k.name = z.key_name WHERE z.zone_id = ?1 ORDER BY k.name",
 	[DBQ_ZONE_UTSIG_INSERT] = "INSERT OR IGNORE INTO zone_update_tsig_keys (zone_id, key_name) "
 	                          "VALUES (?1, ?2)",
-	[DBQ_ZONE_UTSIG_CLEAR] = "DELETE FROM zone_update_tsig_keys WHERE zone_id = ?1",
-	[DBQ_ZONE_UTSIG_HAS] = "SELECT 1 FROM zone_update_tsig_keys WHERE zone_id = ?1 AND "
-	                       "key_name = ?2",
-	[DBQ_UPOLICY_ZONE] = "SELECT key_name, match, name, types FROM zone_update_policy "
-	                     "WHERE zone_id = ?1 ORDER BY pos",
-	[DBQ_UPOLICY_KEY] = "SELECT key_name, match, name, types FROM zone_update_policy "
-	                    "WHERE zone_id = ?1 AND key_name = ?2 ORDER BY pos",
-	[DBQ_UPOLICY_CLEAR] = "DELETE FROM zone_update_policy WHERE zone_id = ?1",
-	[DBQ_UPOLICY_INSERT] = "INSERT INTO zone_update_policy (zone_id, pos, key_name, match, "
-	                       "name, types) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	[DBQ_APIKEY_INSERT] = "INSERT INTO api_keys (hash, account, description, created_at) "
 	                      "VALUES (?1, ?2, ?3, ?4)",
-	[DBQ_APIKEY_DELETE] = "DELETE FROM api_keys WHERE id = ?1",
-	[DBQ_APIKEY_ALL] = "SELECT id, account, description, created_at FROM api_keys ORDER BY id",
-	[DBQ_APIKEY_FIND] = "SELECT account, id FROM api_keys WHERE hash = ?1",
 	[DBQ_AUDIT_INSERT] = "INSERT INTO audit (at_ms, key_id, account, zone, what, status, "
 	                     "old_serial, new_serial) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
 	                     "CASE WHEN ?9 THEN ?7 END, CASE WHEN ?9 THEN ?8 END)",
 	/* a later transaction of the same request (store_audit.c): the zone and serials */
 	[DBQ_AUDIT_UPDATE] = "UPDATE audit SET zone = ?2, old_serial = CASE WHEN ?5 THEN ?3 END, "
 	                     "new_serial = CASE WHEN ?5 THEN ?4 END WHERE id = ?1",
-	[DBQ_AUDIT_STATUS] = "UPDATE audit SET status = ?2 WHERE id = ?1",
 	[DBQ_AUDIT_LIST] = "SELECT id, at_ms, key_id, account, zone, what, status, old_serial, "
 	                   "new_serial FROM audit WHERE at_ms >= ?1 AND (?2 = 0 OR account = ?3) "
 	                   "AND (?4 = 0 OR zone = ?5) AND id > ?6 ORDER BY id LIMIT ?7",
-	[DBQ_COUNT_ZONES] = "SELECT count(*) FROM zones",
-	[DBQ_COUNT_RECORDS] = "SELECT count(*) FROM records",
-	[DBQ_COUNT_JOURNAL] = "SELECT count(*) FROM journal",
-	/* zones_account, records_rr and journal_zone keep each count to the account's rows */
-	[DBQ_COUNT_ACC_ZONES] = "SELECT count(*) FROM zones WHERE account = ?1 AND is_catalog = 0",
-	[DBQ_COUNT_ACC_RECORDS] = "SELECT count(*) FROM zones z JOIN records r ON r.zone_id = z.id "
-	                          "WHERE z.account = ?1 AND z.is_catalog = 0",
-	[DBQ_COUNT_ACC_JOURNAL] = "SELECT count(*) FROM zones z JOIN journal j ON j.zone_id = z.id "
-	                          "WHERE z.account = ?1 AND z.is_catalog = 0",
 	[DBQ_POP_ACK_PUT] = "INSERT OR REPLACE INTO pop_serials (pop, zone_id, serial, how, "
 	                    "transport, address, at_ms) SELECT ?1, z.id, ?3, ?4, ?5, ?6, ?7 FROM "
 	                    "zones z WHERE z.name = lower(?2) AND EXISTS (SELECT 1 FROM "
 	                    "secondaries WHERE name = ?1)",
-	[DBQ_POP_ACKS_ALL] = "SELECT p.pop, z.name, p.serial, p.how, p.transport, p.address, "
-	                     "p.at_ms FROM pop_serials p JOIN zones z ON z.id = p.zone_id "
-	                     "ORDER BY z.name, p.pop",
 	[DBQ_POPS_ALL] = "SELECT s.name, s.endpoint, s.public_key, s.mesh_ip, s.tsig_key, "
 	                 "coalesce(p.dns_port, 53), s.created_at, k.secret FROM secondaries s "
 	                 "LEFT JOIN tsig_keys k ON k.name = s.tsig_key "
 	                 "LEFT JOIN secondary_ports p ON p.name = s.name ORDER BY s.rowid",
-	[DBQ_POP_INSERT] = "INSERT INTO secondaries (name, endpoint, public_key, mesh_ip, tsig_key, "
-	                   "created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-	[DBQ_POP_PORT_INSERT] = "INSERT INTO secondary_ports (name, dns_port) VALUES (?1, ?2)",
-	[DBQ_POP_PORT_DELETE] = "DELETE FROM secondary_ports WHERE name = ?1",
-	[DBQ_POP_ACKS_DELETE] = "DELETE FROM pop_serials WHERE pop = ?1",
-	[DBQ_POP_DELETE] = "DELETE FROM secondaries WHERE name = ?1",
 	[DBQ_NODE_PUT] = "INSERT OR REPLACE INTO primary_nodes (mesh_ip, xfr_port, quic_port, "
 	                 "quic_pin, public_key, wg_endpoint, started_at) VALUES (?1, ?2, ?3, ?4, ?5, "
 	                 "?6, ?7)",
-	[DBQ_NODES_ALL] = "SELECT mesh_ip, xfr_port, quic_port, quic_pin, public_key, wg_endpoint, "
-	                  "started_at FROM primary_nodes ORDER BY mesh_ip",
-	[DBQ_NODES_CLEAR] = "DELETE FROM primary_nodes",
 	[DBQ_DNSSEC_SET] = "INSERT OR REPLACE INTO zone_dnssec (zone_id, nsec3, signed_at) "
 	                   "VALUES (?1, ?2, ?3)",
-	[DBQ_DNSSEC_CLEAR] = "DELETE FROM zone_dnssec WHERE zone_id = ?1",
 	[DBQ_KEY_INSERT] = "INSERT INTO dnssec_keys (zone_id, keytype, flags, algorithm, keytag, "
 	                   "dnskey, private, published, active, t_created, t_publish, t_active) "
 	                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, "
 	                   "CASE WHEN ?9 THEN ?10 END)",
-	[DBQ_KEYS_ZONE] = "SELECT " KEY_COLS " FROM dnssec_keys WHERE zone_id = ?1 ORDER BY id",
 	[DBQ_KEY_UPDATE] = "UPDATE dnssec_keys SET published = ?3, active = ?4, t_active = CASE "
 	                   "WHEN ?4 THEN coalesce(t_active, ?5) END, t_retire = CASE WHEN ?4 "
 	                   "THEN NULL ELSE coalesce(t_retire, ?5) END, t_remove = CASE WHEN ?3 "
 	                   "THEN NULL ELSE coalesce(t_remove, ?5) END WHERE zone_id = ?1 AND id = ?2",
-	[DBQ_KEY_DELETE] = "DELETE FROM dnssec_keys WHERE zone_id = ?1 AND id = ?2",
-	[DBQ_NSEC_PREV] = CHAIN_Q("47", "<", "DESC"),
-	[DBQ_NSEC_NEXT] = CHAIN_Q("47", ">", "ASC"),
-	[DBQ_NSEC3_PREV] = CHAIN_Q("50", "<", "DESC"),
-	[DBQ_NSEC3_NEXT] = CHAIN_Q("50", ">", "ASC"),
-	[DBQ_OWNERS_RANGE] = "SELECT DISTINCT okey, owner FROM records WHERE zone_id = ?1 "
-	                     "AND okey > ?2 AND okey < ?3 ORDER BY okey",
-	[DBQ_HAS_DESC] = "SELECT 1 FROM records WHERE zone_id = ?1 AND okey > ?2 AND okey < ?3 "
-	                 "AND disabled = 0 AND type NOT IN (46, 47, 50) LIMIT 1",
-	[DBQ_SIGS_EXPIRING] = "SELECT owner, rdata FROM records WHERE zone_id = ?1 AND type = 46 "
-	                      "AND substr(rdata, 9, 4) < ?2 ORDER BY substr(rdata, 9, 4) LIMIT ?3",
-	[DBQ_SIGNED_ROWS] = "SELECT DISTINCT okey, owner, type FROM records WHERE zone_id = ?1 "
-	                    "AND type IN (46, 47, 48, 50, 51, 59, 60) ORDER BY okey, type",
-	[DBQ_KEY_TIMES] = "SELECT id, flags, algorithm, published, active, coalesce(t_active, 0), "
-	                  "coalesce(t_retire, 0), coalesce(t_remove, 0), keytag, keytype, "
-	                  "coalesce(" ROLL_COL("t_ready") ", 0), coalesce(" ROLL_COL("t_ds") ", 0), "
-	                  "coalesce(" ROLL_COL("cds") ", 0) "
-	                  "FROM dnssec_keys WHERE zone_id = ?1 ORDER BY id",
 	[DBQ_KEY_TIMES_SET] = "UPDATE dnssec_keys SET published = ?3, active = ?4, "
 	                      "t_active = nullif(?5, 0), t_retire = nullif(?6, 0), "
 	                      "t_remove = nullif(?7, 0) WHERE zone_id = ?1 AND id = ?2",
-	[DBQ_SIGS_BY_TAG] = "SELECT owner, rdata FROM records WHERE zone_id = ?1 AND type = 46 "
-	                    "AND substr(rdata, 17, 2) = ?2 LIMIT ?3",
-	[DBQ_ZONE_MAX_TTL] = "SELECT coalesce(max(ttl), 0) FROM records WHERE zone_id = ?1",
 	/* one node per file: nobody to tell (the store does not call it) */
 	[DBQ_ANNOUNCE] = "SELECT ?1 WHERE 0",
 	[DBQ_KEY_KSK_SET] = "UPDATE dnssec_keys SET active = ?3, t_retire = nullif(?4, 0), "
@@ -242,17 +111,6 @@ static const char *const qsql[DBQ_COUNT] = {
 	                     "SELECT id, nullif(?3, 0), nullif(?4, 0), ?5 FROM dnssec_keys "
 	                     "WHERE zone_id = ?1 AND id = ?2",
 	[DBQ_UNSIGN_SET] = "INSERT OR REPLACE INTO zone_unsign (zone_id, t_unsign) VALUES (?1, ?2)",
-	[DBQ_UNSIGN_CLEAR] = "DELETE FROM zone_unsign WHERE zone_id = ?1",
-	[DBQ_ZONE_RECORDS_COUNT] = "SELECT count(*) FROM records WHERE zone_id = ?1",
-	/* background signing (store_bulk.c): rows staged disabled, enabled at the end */
-	/* background signing (store_bulk.c): an unsigned zone's RRSIG/NSEC rows are
-	 * staged ones, left out of its AXFR (?3 = 0) until the zone is marked signed */
-	[DBQ_STAGED_DROP] = "DELETE FROM records WHERE zone_id = ?1 AND type IN (46, 47, 50)",
-	[DBQ_JOURNAL_DROP] = "DELETE FROM journal WHERE zone_id = ?1",
-	/* keys but not signed: only a background signing that did not finish leaves that */
-	[DBQ_ZONES_SIGN_PENDING] = "SELECT wire FROM zones z WHERE EXISTS (SELECT 1 FROM "
-	                           "dnssec_keys k WHERE k.zone_id = z.id) AND NOT EXISTS (SELECT 1 "
-	                           "FROM zone_dnssec d WHERE d.zone_id = z.id) LIMIT 64",
 };
 
 struct sq_stmt {
@@ -519,7 +377,7 @@ sq_q(struct db *b, enum db_qid id)
 {
 	struct sq_db *db = D(b);
 	if (db->q[id].h == NULL) {
-		if (sqlite3_prepare_v3(db->h, qsql[id], -1, SQLITE_PREPARE_PERSISTENT, &db->q[id].h,
+		if (sqlite3_prepare_v3(db->h, db_sql(qsql, id), -1, SQLITE_PREPARE_PERSISTENT, &db->q[id].h,
 		                       NULL) != SQLITE_OK) {
 			log_error(NULL, "store: cannot prepare query %d: %s", (int)id,
 			          sqlite3_errmsg(db->h));
