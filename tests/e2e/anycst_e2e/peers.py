@@ -86,7 +86,35 @@ def soa_serial(port, zone, timeout=1.0, host="127.0.0.1"):
     return None
 
 
-class Knot:
+class _Peer:
+    """What the peer daemons share: a process (self.proc) listening on TCP
+    127.0.0.1:self.port once up, a log file (self.log_path), a stop by PID.
+    NAME names the daemon in the assertion when it exits early."""
+    NAME = "peer"
+
+    def _up(self):
+        if self.proc.poll() is not None:
+            raise AssertionError("%s exited: %s" % (self.NAME, self.log()))
+        try:
+            s = socket.create_connection(("127.0.0.1", self.port), timeout=0.2)
+            s.close()
+            return True
+        except OSError:
+            return False
+
+    def log(self):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def stop(self):
+        stop_pid(self.proc, timeout=5)
+        self.proc = None
+
+
+class Knot(_Peer):
     """knotd 3.2 on a free loopback port, in tmpdir/NAME, started and stopped by PID.
 
     Knot(tmpdir, zones, notify_to=None, port=None).start(): the primary of
@@ -100,6 +128,7 @@ class Knot:
     Knot.with_conf(tmpdir, make_conf, zones): a started knotd on the
     configuration make_conf(dir, port) returns, serving `zones`.
     """
+    NAME = "knotd"
 
     def __init__(self, tmpdir, zones, notify_to=None, port=None, name="knot"):
         self.dir = os.path.join(tmpdir, name)
@@ -245,27 +274,6 @@ class Knot:
             raise AssertionError("knotd exited: " + self.log())
         return self.serial(zone) is not None
 
-    def _up(self):
-        if self.proc.poll() is not None:
-            raise AssertionError("knotd exited: " + self.log())
-        try:
-            s = socket.create_connection(("127.0.0.1", self.port), timeout=0.2)
-            s.close()
-            return True
-        except OSError:
-            return False
-
-    def log(self):
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
-
-    def stop(self):
-        stop_pid(self.proc, timeout=5)
-        self.proc = None
-
     def serial(self, zone):
         return soa_serial(self.port, zone, timeout=self.serial_timeout)
 
@@ -291,7 +299,7 @@ class Knot:
         return out
 
 
-class Named:
+class Named(_Peer):
     """named (BIND 9.18, Debian's bind9) on a free loopback port, in tmpdir/NAME,
     started with -g (foreground, log to named.log) and stopped by its PID.
 
@@ -301,6 +309,7 @@ class Named:
     Named.primary(tmp, zones): the primary of `zones` ({name: zone text})
     accepting DNS UPDATE signed with KEY_NAME (for the bench).
     """
+    NAME = "named"
 
     def __init__(self, tmpdir, name="named", port=None):
         self.dir = os.path.join(tmpdir, name)
@@ -365,27 +374,6 @@ class Named:
         wait_until(self._up, timeout, what="named")
         return self
 
-    def _up(self):
-        if self.proc.poll() is not None:
-            raise AssertionError("named exited: " + self.log())
-        try:
-            s = socket.create_connection(("127.0.0.1", self.port), timeout=0.2)
-            s.close()
-            return True
-        except OSError:
-            return False
-
-    def log(self):
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
-
-    def stop(self):
-        stop_pid(self.proc, timeout=5)
-        self.proc = None
-
     def serial(self, zone):
         return soa_serial(self.port, zone, timeout=0.3)
 
@@ -399,11 +387,12 @@ class Named:
         return sorted(rd.to_text() for rrset in r.answer for rd in rrset)
 
 
-class Pebble:
+class Pebble(_Peer):
     """pebble (Let's Encrypt's test ACME server, Debian's) on free loopback ports in
     tmpdir/pebble, with a self-signed certificate for 127.0.0.1 made by openssl
     (`ca_file` for the clients), checking DNS-01 challenges against `dns_port`
     on 127.0.0.1.  Started and stopped by PID; .directory is the ACME URL."""
+    NAME = "pebble"
 
     def __init__(self, tmpdir, dns_port):
         self.dir = os.path.join(tmpdir, "pebble")
@@ -436,20 +425,3 @@ class Pebble:
         self.directory = "https://127.0.0.1:%d/dir" % self.port
         wait_until(self._up, 10, what="pebble")
 
-    def _up(self):
-        if self.proc.poll() is not None:
-            raise AssertionError("pebble exited: " + self.log())
-        try:
-            s = socket.create_connection(("127.0.0.1", self.port), timeout=0.2)
-            s.close()
-            return True
-        except OSError:
-            return False
-
-    def log(self):
-        with open(self.log_path, errors="replace") as f:
-            return f.read()
-
-    def stop(self):
-        stop_pid(self.proc, timeout=5)
-        self.proc = None
