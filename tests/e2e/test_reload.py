@@ -162,21 +162,31 @@ def udp_burst(port, name, n):
         s.close()
 
 
+def rrl_pop(tmp, p, rate):
+    """A POP following www.example.com.'s zone of primary `p`, with its
+    --config file (returned with it) at rrl-rate `rate`; started and caught up."""
+    secret = p.add_key("pop-key.")
+    p.add_zone("example.com.", keys=["pop-key."], records=[
+        {"name": "www.example.com.", "type": "A", "ttl": 300,
+         "records": [{"content": "192.0.2.10", "disabled": False}]}])
+    conf = os.path.join(tmp, "secondary.conf")
+    write_conf(conf, ["rrl-rate %d" % rate, "rrl-slip 0", "log-level info"])
+    sec = Secondary(tmp, p.xfr_port, zones=["example.com."], tsig=False,
+                    extra=["--config", conf] + tsig_file_args(tmp, "pop-key.", secret)).start()
+    try:
+        wait_until(lambda: sec.serial("example.com.") == p.serial("example.com."), 10,
+                   what="zone transferred")
+    except BaseException:
+        sec.stop()
+        raise
+    return conf, sec
+
+
 def test_secondary_sighup_rrl(tmp):
     p = Primary(tmp)
     sec = None
     try:
-        secret = p.add_key("pop-key.")
-        p.add_zone("example.com.", keys=["pop-key."], records=[
-            {"name": "www.example.com.", "type": "A", "ttl": 300,
-             "records": [{"content": "192.0.2.10", "disabled": False}]}])
-        conf = os.path.join(tmp, "secondary.conf")
-        write_conf(conf, ["rrl-rate 1000", "rrl-slip 0", "log-level info"])
-        sec = Secondary(tmp, p.xfr_port, zones=["example.com."], tsig=False,
-                        extra=["--config", conf] +
-                        tsig_file_args(tmp, "pop-key.", secret)).start()
-        wait_until(lambda: sec.serial("example.com.") == p.serial("example.com."), 10,
-                   what="zone transferred")
+        conf, sec = rrl_pop(tmp, p, 1000)
         assert udp_burst(sec.port, "www.example.com.", 40) == 40
         time.sleep(1.1)
         write_conf(conf, ["rrl-rate 5", "rrl-slip 0", "log-level info"])
@@ -239,17 +249,7 @@ def test_secondary_sighup_rrl_on_and_off(tmp):
     p = Primary(tmp)
     sec = None
     try:
-        secret = p.add_key("pop-key.")
-        p.add_zone("example.com.", keys=["pop-key."], records=[
-            {"name": "www.example.com.", "type": "A", "ttl": 300,
-             "records": [{"content": "192.0.2.10", "disabled": False}]}])
-        conf = os.path.join(tmp, "secondary.conf")
-        write_conf(conf, ["rrl-rate 0", "rrl-slip 0", "log-level info"])
-        sec = Secondary(tmp, p.xfr_port, zones=["example.com."], tsig=False,
-                        extra=["--config", conf] +
-                        tsig_file_args(tmp, "pop-key.", secret)).start()
-        wait_until(lambda: sec.serial("example.com.") == p.serial("example.com."), 10,
-                   what="zone transferred")
+        conf, sec = rrl_pop(tmp, p, 0)
         assert udp_burst(sec.port, "www.example.com.", 40) == 40      # off
         write_conf(conf, ["rrl-rate 5", "rrl-slip 0", "log-level info"])
         assert reload(sec.proc, sec.log_path, log_size(sec.log_path)) == "ok"
