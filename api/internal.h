@@ -22,7 +22,7 @@ enum api_route {
 	R_OTHER, R_DISCOVERY, R_SERVERS, R_SERVER, R_CONFIG, R_STATISTICS, R_ZONES, R_ZONE,
 	R_ZONE_EXPORT, R_ZONE_NOTIFY, R_ZONE_JOURNAL, R_TSIGKEYS, R_TSIGKEY, R_APIKEYS, R_APIKEY,
 	R_SEARCH, R_METRICS, R_ZONE_PROPAGATION, R_SECONDARIES, R_SECONDARY, R_MESH_CONF, R_AUDIT,
-	R_UI, R_COUNT
+	R_UI, R_MESH_NODES, R_COUNT
 };
 
 /* A limit of api_opts that a reload may change (api_set_limits): read atomically. */
@@ -198,7 +198,8 @@ api_handler api_metrics;
 /* propagation.c (transfer side): GET /zones/{id}/propagation */
 api_handler api_zone_propagation;
 /* secondaries.c (mesh, admin scope): /secondaries[/{name}] and /mesh/wireguard.conf */
-api_handler api_secondaries_list, api_secondaries_add, api_secondary, api_mesh_conf;
+api_handler api_secondaries_list, api_secondaries_add, api_secondary, api_mesh_conf,
+	api_mesh_nodes, api_mesh_node;
 api_handler api_audit_list, api_ui;
 
 /* routes.c: finds the route of r->path (trailing slashes dropped), checks the key and scope, calls it. */

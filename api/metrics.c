@@ -28,7 +28,7 @@ static const char *const route_names[R_COUNT] = {
 	[R_APIKEY] = "apikey", [R_SEARCH] = "search", [R_METRICS] = "metrics",
 	[R_ZONE_PROPAGATION] = "zone_propagation",
 	[R_SECONDARIES] = "secondaries", [R_SECONDARY] = "secondary", [R_MESH_CONF] = "mesh_conf",
-	[R_AUDIT] = "audit", [R_UI] = "ui",
+	[R_AUDIT] = "audit", [R_UI] = "ui", [R_MESH_NODES] = "mesh_nodes",
 };
 
 static const double lat_bounds[API_LAT_BUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,

@@ -92,6 +92,8 @@ static const struct api_route_row routes[] = {
 	/* any method: a name with a '/' is a 404 before the method is looked at */
 	{NULL, P "/secondaries/{*}", api_secondary, ADM, R_SECONDARY, mesh_denied, true},
 	{"GET", P "/mesh/wireguard.conf", api_mesh_conf, ADM, R_MESH_CONF, mesh_denied, true},
+	{"GET", P "/mesh/nodes", api_mesh_nodes, ADM, R_MESH_NODES, mesh_denied, true},
+	{"DELETE", P "/mesh/nodes/{*}", api_mesh_node, ADM, R_MESH_NODES, mesh_denied, true},
 	/* an account key sees its own rows */
 	{"GET", P "/audit", api_audit_list, ACC, R_AUDIT, NULL, true},
 	/* the status page's static files: no key (the page asks for it, the data needs it) */

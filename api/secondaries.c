@@ -5,6 +5,8 @@
  *   POST   /secondaries            register: name, endpoint, public_key[, dns_port]; 201
  *   DELETE /secondaries/{name}     retire; 204
  *   GET    /mesh/wireguard.conf    the primary's own wg-quick config (text/plain)
+ *   GET    /mesh/nodes             every primary node of the database
+ *   DELETE /mesh/nodes/{mesh_ip}   remove a node gone for good (not the one asked); 204
  * The registry lives in primary/mesh.c; main hands it over in
  * api_opts.mesh.  The route table checks the admin scope and the methods.
  * Every refusal names its field.
@@ -153,4 +155,40 @@ api_mesh_conf(struct api_req *r, struct api_resp *rs, const char *id)
 	rs->ctype = "text/plain";
 	rs->body = s;
 	rs->body_len = strlen(s);
+}
+
+void
+api_mesh_nodes(struct api_req *r, struct api_resp *rs, const char *id)
+{
+	(void)id;
+	struct mesh *m = get_mesh(r, rs);
+	if (m == NULL)
+		return;
+	json_t *a = mesh_nodes_list(m);
+	if (a == NULL)
+		api_error(rs, 500, "out of memory");
+	else
+		api_json(rs, 200, a);
+}
+
+void
+api_mesh_node(struct api_req *r, struct api_resp *rs, const char *ip)
+{
+	struct mesh *m = get_mesh(r, rs);
+	if (m == NULL)
+		return;
+	if (strchr(ip, '/') != NULL) {
+		api_error(rs, 404, "Not Found");
+		return;
+	}
+	char err[256];
+	int ret = mesh_node_remove(m, ip, err, sizeof(err));
+	if (ret == -ENOENT)
+		api_error(rs, 404, "%s", err);
+	else if (ret == -EBUSY)
+		api_error(rs, 409, "%s", err);
+	else if (ret != 0)
+		api_error(rs, 500, "%s", err);
+	else
+		rs->status = 204;
 }

@@ -340,6 +340,19 @@ pop_config(struct ctl *c, const char *name)
 	return rc;
 }
 
+/* DELETE PREFIX/NAME; "VERB NAME: done" unless --json or --quiet. */
+static int
+delete_named(struct ctl *c, const char *prefix, const char *verb, const char *name)
+{
+	char path[600], what[600];
+	snprintf(path, sizeof(path), "%s/%.500s", prefix, name);
+	snprintf(what, sizeof(what), "%s %.500s", verb, name);
+	int rc = ctl_call(c, "DELETE", path, NULL, what);
+	if (rc == CTL_OK && !c->json && !c->quiet)
+		printf("%s: done\n", what);
+	return rc;
+}
+
 int
 ctl_cmd_pop(struct ctl *c, int argc, char **argv)
 {
@@ -354,17 +367,26 @@ ctl_cmd_pop(struct ctl *c, int argc, char **argv)
 		return pop_add(c, argc - 1, argv + 1);
 	if (strcmp(v, "config") == 0 && argc <= 2)
 		return pop_config(c, argc == 2 ? argv[1] : NULL);
-	if ((strcmp(v, "delete") == 0 || strcmp(v, "del") == 0) && argc == 2) {
-		char path[600], what[600];
-		snprintf(path, sizeof(path), "/secondaries/%.500s", argv[1]);
-		snprintf(what, sizeof(what), "pop delete %.500s", argv[1]);
-		int rc = ctl_call(c, "DELETE", path, NULL, what);
-		if (rc == CTL_OK && !c->json && !c->quiet)
-			printf("%s: done\n", what);
-		return rc;
-	}
+	if ((strcmp(v, "delete") == 0 || strcmp(v, "del") == 0) && argc == 2)
+		return delete_named(c, "/secondaries", "pop delete", argv[1]);
 	ctl_err("pop: expected list | add NAME ENDPOINT PUBLIC-KEY [--dns-port N] | delete NAME | "
 	        "config [NAME]");
+	return CTL_EUSAGE;
+}
+
+int
+ctl_cmd_node(struct ctl *c, int argc, char **argv)
+{
+	static const char *const head[] = {"MESH-IP", "THIS-NODE", "ENDPOINT", "XFR-PORT",
+	                                   "QUIC-PORT", "QUIC-PIN"};
+	static const char *const fields[] = {"mesh_ip", "this_node", "endpoint", "xfr_port",
+	                                     "quic_port", "quic_pin"};
+	const char *v = argc > 0 ? argv[0] : "";
+	if (strcmp(v, "list") == 0 && argc == 1)
+		return list_table(c, "/mesh/nodes", 6, head, fields);
+	if (strcmp(v, "remove") == 0 && argc == 2)
+		return delete_named(c, "/mesh/nodes", "node remove", argv[1]);
+	ctl_err("node: expected list | remove MESH-IP");
 	return CTL_EUSAGE;
 }
 

@@ -90,6 +90,7 @@ int ctl_cmd_check(struct ctl *c, int argc, char **argv);
 int ctl_cmd_edit(struct ctl *c, int argc, char **argv);
 int ctl_cmd_key(struct ctl *c, int argc, char **argv);
 int ctl_cmd_pop(struct ctl *c, int argc, char **argv);
+int ctl_cmd_node(struct ctl *c, int argc, char **argv);
 int ctl_cmd_status(struct ctl *c, int argc, char **argv);
 
 #endif

@@ -41,6 +41,7 @@ usage(void)
 	       "  key allow|disallow NAME (ZONE|--catalog)...   a TSIG key may transfer these zones\n"
 	       "  pop list | pop add NAME ENDPOINT PUBLIC-KEY [--dns-port N] | pop delete NAME\n"
 	       "  pop config [NAME]\n"
+	       "  node list | node remove MESH-IP   primary nodes of the database (one gone for good)\n"
 	       "  status [ZONE]                primary health, every POP's serial lag per zone\n"
 	       "  journal ZONE [--since SERIAL]\n"
 	       "  check [--origin NAME] ZONE-FILE   check a zone file offline\n\n"
@@ -213,7 +214,8 @@ main(int argc, char **argv)
 		int (*fn)(struct ctl *, int, char **);
 	} cmds[] = {
 		{"zone", ctl_cmd_zone}, {"record", ctl_cmd_record}, {"key", ctl_cmd_key},
-		{"pop", ctl_cmd_pop}, {"status", ctl_cmd_status}, {"journal", ctl_cmd_journal},
+		{"pop", ctl_cmd_pop}, {"node", ctl_cmd_node}, {"status", ctl_cmd_status},
+		{"journal", ctl_cmd_journal},
 	};
 	rc = -1;
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)

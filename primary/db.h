@@ -110,6 +110,7 @@ enum db_qid {
 	DBQ_NODE_PUT,
 	DBQ_NODES_ALL,
 	DBQ_NODES_CLEAR,
+	DBQ_NODE_DELETE,
 	/* DNSSEC (schema 0005): zone settings, keys, chain neighbours */
 	DBQ_DNSSEC_SET,
 	DBQ_DNSSEC_CLEAR,

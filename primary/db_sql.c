@@ -96,6 +96,7 @@ const char *const db_sql_shared[DBQ_COUNT] = {
 	[DBQ_NODES_ALL] = "SELECT mesh_ip, xfr_port, quic_port, quic_pin, public_key, wg_endpoint, "
 	                  "started_at FROM primary_nodes ORDER BY mesh_ip",
 	[DBQ_NODES_CLEAR] = "DELETE FROM primary_nodes",
+	[DBQ_NODE_DELETE] = "DELETE FROM primary_nodes WHERE mesh_ip = ?1",
 	[DBQ_DNSSEC_CLEAR] = "DELETE FROM zone_dnssec WHERE zone_id = ?1",
 	[DBQ_KEYS_ZONE] = "SELECT " KEY_COLS " FROM dnssec_keys WHERE zone_id = ?1 ORDER BY id",
 	[DBQ_KEY_DELETE] = "DELETE FROM dnssec_keys WHERE zone_id = ?1 AND id = ?2",

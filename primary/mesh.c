@@ -80,26 +80,6 @@ primary_info(const struct mesh *m, struct mesh_primary_info *pi)
 	pi->catalog = m->o.catalog;
 }
 
-/* This node as the POPs see it (primary_nodes). */
-static void
-self_node(const struct mesh *m, struct mesh_node_info *n)
-{
-	*n = (struct mesh_node_info){.mesh_ip = m->self_ip,
-	                             .public_key = m->has_key ? m->public_key : NULL,
-	                             .endpoint = m->o.wg_endpoint, .xfr_port = m->xfr_port,
-	                             .quic_port = m->quic_port, .quic_pin = m->o.quic_pin};
-}
-
-/* Every node of the database (this one from memory), for a POP's answer.  NULL on -ENOMEM. */
-static struct mesh_nodes *
-nodes_now(const struct mesh *m)
-{
-	struct mesh_node_info self;
-	struct mesh_nodes *ns = NULL;
-	self_node(m, &self);
-	return mesh_nodes_load(m->st, &self, &ns) == 0 ? ns : NULL;
-}
-
 static void
 pop_info(const struct pop *p, struct mesh_pop_info *pi)
 {
@@ -300,7 +280,7 @@ static void
 record_self(struct mesh *m)
 {
 	struct mesh_node_info self;
-	self_node(m, &self);
+	mesh_self_node(m, &self);
 	m->recorded = mesh_node_record(m->st, &self) == 0;
 	if (!m->recorded)
 		log_error(NULL, "mesh: cannot record this primary node (%s) in the database; POPs "
@@ -772,7 +752,7 @@ mesh_pop_add(struct mesh *m, const struct mesh_register *r, json_t **out, char *
 		return rc;
 	/* what the other nodes of the database registered, and the nodes themselves */
 	mesh_sync(m);
-	struct mesh_nodes *ns = nodes_now(m);
+	struct mesh_nodes *ns = mesh_nodes_now(m);
 	struct pop *p = ns != NULL ? calloc(1, sizeof(*p)) : NULL;
 	if (p == NULL) {
 		mesh_nodes_free(ns);
@@ -1041,7 +1021,7 @@ mesh_pop_json(struct mesh *m, const char *name, json_t **out)
 			json_object_set_new(objs[i], "zones_truncated", json_true());
 	}
 	if (name != NULL) {
-		struct mesh_nodes *ns = nodes_now(m);
+		struct mesh_nodes *ns = mesh_nodes_now(m);
 		bool ok = ns != NULL && pop_texts(m, &copies[0], ns, objs[0]);
 		mesh_nodes_free(ns);
 		if (!ok)

@@ -295,6 +295,18 @@ int mesh_pop_json(struct mesh *m, const char *name, json_t **out);
 void mesh_pop_each(struct mesh *m, void (*fn)(void *ctx, const char *name, int notify_id),
                    void *ctx);
 
+/*
+ * Every primary node of the database as in a registration's `primaries`,
+ * each with "this_node" (the one answering).  NULL on -ENOMEM.
+ */
+json_t *mesh_nodes_list(struct mesh *m);
+/*
+ * Removes primary node `mesh_ip` (a node gone for good) from the database,
+ * so that registrations no longer list it.  0, -ENOENT (no such node),
+ * -EBUSY (this node itself), -EIO.
+ */
+int mesh_node_remove(struct mesh *m, const char *mesh_ip, char *err, size_t errcap);
+
 /* The primary's wg-quick config (malloc'd).  NULL on -ENOMEM. */
 char *mesh_primary_conf(struct mesh *m);
 

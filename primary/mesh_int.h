@@ -1,6 +1,7 @@
 /*
- * The mesh registry's insides, shared by mesh.c (the registry) and
- * mesh_wg.c (the WireGuard interface): not for any other file.
+ * The mesh registry's insides, shared by mesh.c (the registry), mesh_wg.c
+ * (the WireGuard interface) and mesh_nodes.c (the primary nodes): not for
+ * any other file.
  */
 #ifndef PRIMARY_MESH_INT_H
 #define PRIMARY_MESH_INT_H
@@ -48,6 +49,11 @@ struct mesh {
 	bool hooked;                 /* store_set_pops_hook points here */
 	bool recorded;               /* this node's primary_nodes row is written (under wmu) */
 };
+
+/* mesh_nodes.c: this node as the POPs see it (primary_nodes) */
+void mesh_self_node(const struct mesh *m, struct mesh_node_info *n);
+/* Every node of the database (this one from memory), for a POP's answer.  NULL on -ENOMEM. */
+struct mesh_nodes *mesh_nodes_now(const struct mesh *m);
 
 /* mesh_wg.c: `wg set` on --wg-interface (nothing without it); each logs its failure. */
 void wg_peer_add(const struct mesh *m, const struct pop *p);

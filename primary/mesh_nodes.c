@@ -2,9 +2,11 @@
  * The primary nodes of one database (mesh.h, "several nodes"): each node
  * records itself in the store's primary_nodes table when its mesh opens,
  * and a POP's registration (or GET) reads every node back, this node's own
- * entry always taken from memory (what it serves now).
+ * entry always taken from memory (what it serves now).  A node gone for
+ * good is removed by the operator (DELETE /mesh/nodes/{mesh_ip} on any other
+ * node); one that still runs records itself again at its next start.
  */
-#include "primary/mesh.h"
+#include "primary/mesh_int.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -129,4 +131,56 @@ mesh_nodes_json(const struct mesh_nodes *ns)
 		}
 	}
 	return a;
+}
+
+void
+mesh_self_node(const struct mesh *m, struct mesh_node_info *n)
+{
+	*n = (struct mesh_node_info){.mesh_ip = m->self_ip,
+	                             .public_key = m->has_key ? m->public_key : NULL,
+	                             .endpoint = m->o.wg_endpoint, .xfr_port = m->xfr_port,
+	                             .quic_port = m->quic_port, .quic_pin = m->o.quic_pin};
+}
+
+struct mesh_nodes *
+mesh_nodes_now(const struct mesh *m)
+{
+	struct mesh_node_info self;
+	struct mesh_nodes *ns = NULL;
+	mesh_self_node(m, &self);
+	return mesh_nodes_load(m->st, &self, &ns) == 0 ? ns : NULL;
+}
+
+json_t *
+mesh_nodes_list(struct mesh *m)
+{
+	struct mesh_nodes *ns = mesh_nodes_now(m);
+	json_t *a = ns != NULL ? mesh_nodes_json(ns) : NULL;
+	for (size_t i = 0; a != NULL && i < ns->n; i++)
+		if (json_object_set_new(json_array_get(a, i), "this_node",
+		                        json_boolean(strcmp(ns->info[i].mesh_ip, m->self_ip) == 0)) != 0) {
+			json_decref(a);
+			a = NULL;
+		}
+	mesh_nodes_free(ns);
+	return a;
+}
+
+int
+mesh_node_remove(struct mesh *m, const char *mesh_ip, char *err, size_t errcap)
+{
+	if (strcmp(mesh_ip, m->self_ip) == 0) {
+		snprintf(err, errcap, "%s is this node: stop it, then remove it on another node",
+		         mesh_ip);
+		return -EBUSY;
+	}
+	int ret = store_node_delete(m->st, mesh_ip);
+	if (ret == -ENOENT)
+		snprintf(err, errcap, "no primary node %s", mesh_ip);
+	else if (ret != 0)
+		snprintf(err, errcap, "cannot remove primary node %s", mesh_ip);
+	else
+		log_notice(NULL, "mesh: primary node %s removed; POPs list it until they register or "
+		           "are configured again", mesh_ip);
+	return ret;
 }

@@ -810,5 +810,7 @@ int store_node_put(struct store *st, const struct store_node *n);
 /* Every node, by mesh address (strings valid during the call).  0, -EIO or fn's non-zero. */
 typedef int (*store_node_fn)(void *ctx, const struct store_node *n);
 int store_node_list(struct store *st, store_node_fn fn, void *ctx);
+/* Deletes node `mesh_ip`'s row.  0, -ENOENT (no such row) or -EIO. */
+int store_node_delete(struct store *st, const char *mesh_ip);
 
 #endif

@@ -232,6 +232,27 @@ store_node_list(struct store *st, store_node_fn fn, void *ctx)
 	return ret;
 }
 
+int
+store_node_delete(struct store *st, const char *mesh_ip)
+{
+	if (w_begin(st) != 0)
+		return -EIO;
+	struct db_stmt *s = db_q(st->w, DBQ_NODE_DELETE);
+	int ret = -EIO;
+	if (s != NULL) {
+		db_bind_text(s, 1, mesh_ip);
+		ret = db_run(s) != 0 ? -EIO : db_changes(st->w) == 0 ? -ENOENT : 0;
+	}
+	if (ret != 0) {
+		if (ret == -EIO)
+			log_error(NULL, "store: cannot remove primary node %s: %s", mesh_ip,
+			          db_errmsg(st->w));
+		w_rollback(st);
+		return ret;
+	}
+	return w_commit_quiet(st) != 0 ? -EIO : 0;
+}
+
 /* ---- POP acknowledgements ----------------------------------------------------------- */
 
 int

@@ -265,6 +265,16 @@ def test_keys_and_pops(ctl):
     assert ctl("pop", "delete", "tokyo").returncode == 0
     assert ctl("pop", "delete", "tokyo").returncode == 3
 
+    # the primary nodes: this one alone on SQLite; it cannot remove itself
+    r = ctl("node", "list")
+    assert r.returncode == 0, r.stderr
+    assert [l.split()[:2] for l in r.stdout.splitlines()[1:]] == [["10.53.0.1", "yes"]]
+    r = ctl("node", "remove", "10.53.0.1")
+    assert r.returncode == 4 and "10.53.0.1 is this node" in r.stderr, r.stderr
+    r = ctl("node", "remove", "10.53.0.9")
+    assert r.returncode == 3 and "no primary node 10.53.0.9" in r.stderr, r.stderr
+    assert ctl("node", "frob").returncode == 2
+
 
 def test_key_allow_catalog_and_zones(ctl):
     """key allow|disallow NAME (ZONE|--catalog): the TSIG key in the zones'

@@ -25,7 +25,7 @@ def test_openapi_document_is_served_and_every_path_answers(primary):
     k = p.json("POST", "/apikeys", {"account": "walk", "description": "walk"}, expect=201)
     values = {"zone_id": ZONE, "config_setting": "api", "metadata_kind": "X-WALK",
               "tsigkey_id": "walk-key.", "apikey_id": str(k["id"]), "pop_name": "nope",
-              "ip": "192.0.2.1", "nameserver": "ns.example."}
+              "ip": "192.0.2.1", "nameserver": "ns.example.", "mesh_ip": "10.53.0.9"}
     bodies = {"Zone": {"name": "walk2.example.", "kind": "Native",
                        "nameservers": ["ns1.example.net."]},
               "RRSets": {"rrsets": [{"name": "a." + ZONE, "type": "A", "ttl": 60,

@@ -11,7 +11,8 @@ shows the same and accepts the POP's key (transfers from the POP's address,
 refused from another), and forgets it when A retires it; the secondary
 started with the returned command serves changes made on either node, and
 after node A stops, node B's changes (B takes the notifier lock and
-NOTIFYs).
+NOTIFYs); node A, gone for good, removed on node B (DELETE /mesh/nodes/A),
+after which B's answers list B alone.
 """
 import base64
 import contextlib
@@ -186,6 +187,24 @@ def test_pop_registration_lists_every_node(lab):
             # node B took the notifier lock and NOTIFYd the POP it never registered itself
             assert "[%s] notify, outgoing, remote %s@%d, serial %d" % (
                 ZONE, pair.addr_b, port, s3) in b.log(), b.log()[-3000:]
+
+            # node A gone for good: removed on node B (B cannot remove itself), the
+            # registration lists node B alone
+            nodes = b.json("GET", "/mesh/nodes", expect=200)
+            assert [(n["mesh_ip"], n["this_node"]) for n in nodes] == sorted(
+                [(a.host, False), (b.host, True)])
+            st, _, out = b.call("DELETE", "/mesh/nodes/" + b.host)
+            assert st == 409 and b"is this node" in out, (st, out)
+            st, _, out = b.call("DELETE", "/mesh/nodes/" + a.host)
+            assert st == 204, (st, out)
+            assert [n["mesh_ip"] for n in b.json("GET", "/mesh/nodes", expect=200)] == [b.host]
+            st, _, out = b.call("DELETE", "/mesh/nodes/" + a.host)
+            assert st == 404 and b"no primary node" in out, (st, out)
+            one = b.json("GET", "/secondaries/edge1", expect=200)
+            assert [n["mesh_ip"] for n in one["primaries"]] == [b.host]
+            assert one["wireguard_config"].count("[Peer]") == 1
+            cmd = shlex.split(one["command"])
+            assert cmd[cmd.index("--primary") + 1] == "%s:%d" % (b.host, b.quic_port)
 
             # retired on node B: node B refuses its key at once
             st, _, _ = b.call("DELETE", "/secondaries/edge1")

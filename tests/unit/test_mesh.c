@@ -750,6 +750,27 @@ test_mesh_nodes(void **state)
 	mesh_close(m2);
 	store_close(st2);
 
+	/* B gone for good: removed on A, the next registration lists A alone; A cannot
+	 * remove itself, and B is not there twice */
+	j = mesh_nodes_list(f->m);
+	assert_int_equal(json_array_size(j), 2);
+	assert_true(json_is_true(json_object_get(json_array_get(j, 0), "this_node")));
+	assert_true(json_is_false(json_object_get(json_array_get(j, 1), "this_node")));
+	json_decref(j);
+	assert_int_equal(mesh_node_remove(f->m, "10.53.0.1", err, sizeof(err)), -EBUSY);
+	assert_non_null(strstr(err, "10.53.0.1 is this node"));
+	assert_int_equal(mesh_node_remove(f->m, "10.53.0.2", err, sizeof(err)), 0);
+	assert_int_equal(mesh_node_remove(f->m, "10.53.0.2", err, sizeof(err)), -ENOENT);
+	assert_non_null(strstr(err, "no primary node 10.53.0.2"));
+	nn = 0;
+	assert_int_equal(store_node_list(f->st, count_nodes, &nn), 0);
+	assert_int_equal(nn, 1);
+	assert_int_equal(add(f->m, "quito", "192.0.2.10:51820", ALICE_PUB, &j, err), 0);
+	assert_int_equal(json_array_size(json_object_get(j, "primaries")), 1);
+	assert_non_null(strstr(json_string_value(json_object_get(j, "command")),
+	                       "--primary 10.53.0.1:8853 --transport quic --pin PINA= "));
+	json_decref(j);
+
 	/* a node whose --mesh-ip a POP holds does not start */
 	o2.mesh_ip = "10.53.0.3";
 	assert_int_equal(store_open(&so, &st2, err, sizeof(err)), 0);
