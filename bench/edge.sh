@@ -22,37 +22,13 @@ SECS=${SECS:-5}
 ROUNDS=${ROUNDS:-10}
 RUNS=${RUNS:-10}
 CC=${CC:-cc}
-TMP=$(mktemp -d /tmp/anycst-bench-edge.XXXXXX)
-PIDS=""
-cleanup() {
-	for p in $PIDS; do kill "$p" 2>/dev/null; done
-	sleep 0.3
-	for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT INT TERM
+. bench/lib.sh
+bench_init edge
 
 [ -x bin/anycst-secondary ] || { echo "build first: make all"; exit 1; }
 $CC -O2 -o "$TMP/dnsblast" bench/dnsblast.c || exit 1
 $CC -O2 -std=c11 -D_GNU_SOURCE -I. -o "$TMP/rrl_check" bench/rrl_check.c build/libsecondary.a \
 	build/libanycst.a -lpthread || exit 1
-
-free_port() {
-	/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-wait_soa() {   # port
-	i=0
-	while [ $i -lt 600 ]; do
-		if dig +short +time=1 +tries=1 @127.0.0.1 -p "$1" bench.test SOA 2>/dev/null | grep -q hostmaster; then
-			return 0
-		fi
-		sleep 0.1
-		i=$((i + 1))
-	done
-	echo "server on port $1 did not come up"
-	return 1
-}
 
 awk -v n="$NAMES" 'BEGIN {
 	printf "$ORIGIN bench.test.\n$TTL 3600\n@ SOA ns1 hostmaster 1 3600 600 864000 300\n"

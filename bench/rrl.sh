@@ -13,35 +13,11 @@ set -u
 cd "$(dirname "$0")/.."
 RATE=${RATE:-50}
 SECS=${SECS:-3}
-TMP=$(mktemp -d /tmp/anycst-bench-rrl.XXXXXX)
-PIDS=""
-cleanup() {
-	for p in $PIDS; do kill "$p" 2>/dev/null; done
-	sleep 0.3
-	for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT INT TERM
+. bench/lib.sh
+bench_init rrl
 
 [ -x bin/anycst-secondary ] || { echo "build first: make all"; exit 1; }
 command -v knotd > /dev/null || { echo "rrl bench skipped: knotd missing"; exit 0; }
-
-free_port() {
-	/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-wait_soa() {   # port
-	i=0
-	while [ $i -lt 300 ]; do
-		if dig +short +time=1 +tries=1 @127.0.0.1 -p "$1" example.com SOA 2>/dev/null | grep -q hostmaster; then
-			return 0
-		fi
-		sleep 0.1
-		i=$((i + 1))
-	done
-	echo "server on port $1 did not come up"
-	return 1
-}
 
 {
 	printf '$ORIGIN example.com.\n$TTL 300\n@ SOA ns1 hostmaster 1 3600 600 86400 300\n'
@@ -93,8 +69,8 @@ bin/anycst-secondary --primary 127.0.0.1:$kp --transport tcp --zone example.com.
 	--listen 127.0.0.1:$sp --state-dir "$TMP/sec" --workers 2 --log-level warning \
 	--rrl-rate "$RATE" --rrl-slip 2 > "$TMP/sec.log" 2>&1 &
 PIDS="$PIDS $!"
-wait_soa "$kp" || exit 1
-wait_soa "$sp" || exit 1
+wait_soa "$kp" example.com 300 || exit 1
+wait_soa "$sp" example.com 300 || exit 1
 sleep 1.1   # fresh RRL seconds after the SOA polls
 
 /usr/bin/python3 tests/e2e/anycst_e2e/rrl_load.py "$sp" "$RATE" "$SECS" > "$TMP/ours.json" || exit 1

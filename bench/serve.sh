@@ -17,15 +17,8 @@ SECS=${SECS:-5}
 ROUNDS=${ROUNDS:-3}
 RSS_NAMES=${RSS_NAMES:-1000000}
 CC=${CC:-cc}
-TMP=$(mktemp -d /tmp/anycst-bench-serve.XXXXXX)
-PIDS=""
-cleanup() {
-	for p in $PIDS; do kill "$p" 2>/dev/null; done
-	sleep 0.5
-	for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT INT TERM
+. bench/lib.sh
+bench_init serve
 
 [ -x build/tools-bin/anycst-answer-server ] || { echo "build first: make all"; exit 1; }
 $CC -O2 -o "$TMP/dnsblast" bench/dnsblast.c || exit 1
@@ -41,23 +34,6 @@ mkzone() {
 		for (i = 0; i < n; i++)
 			printf "h%d A 10.%d.%d.%d\n", i, int(i / 65536) % 256, int(i / 256) % 256, i % 256
 	}' > "$3"
-}
-
-free_port() {
-	/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-wait_soa() {   # port
-	i=0
-	while [ $i -lt 600 ]; do
-		if dig +short +time=1 +tries=1 @127.0.0.1 -p "$1" bench.test SOA 2>/dev/null | grep -q hostmaster; then
-			return 0
-		fi
-		sleep 0.1
-		i=$((i + 1))
-	done
-	echo "server on port $1 did not come up"
-	return 1
 }
 
 rss_mb() {   # pid...: sum of VmRSS

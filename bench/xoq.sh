@@ -50,9 +50,7 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-free_port() {
-	/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+. bench/lib.sh   # free_port
 
 # ---- the zone, made once through the API on loopback ----------------------------------
 (umask 077 && echo "xoq-bench-key" >"$TMP/api.key")
