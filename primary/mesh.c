@@ -23,7 +23,6 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,26 +40,13 @@
 #include "primary/propagation.h"
 #include "primary/store.h"
 #include "primary/xfrout_store.h"
+#include "util/err.h"
 #include "util/base.h"
 #include "util/log.h"
 
 #define MESH_STATE_ZONES_MAX 1000
 
 /* ---- pure helpers --------------------------------------------------------------- */
-
-static void
-set_err(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void
-set_err(char *err, size_t cap, const char *fmt, ...)
-{
-	if (err == NULL || cap == 0)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, cap, fmt, ap);
-	va_end(ap);
-}
 
 /* ---- the registry ---------------------------------------------------------------- */
 

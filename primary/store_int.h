@@ -41,6 +41,7 @@
 #include "primary/db.h"
 #include "primary/store.h"
 #include "util/arena.h"
+#include "util/err.h"
 
 /* A pooled reader connection. */
 struct conn {
@@ -250,7 +251,6 @@ void audit_committed(struct store_audit_arm *a);
 void pending_add(struct store *st, const uint8_t *zone, uint32_t from, uint32_t to,
                  enum store_change kind);
 int64_t now_s(void);
-void set_err(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void copy_text(char *dst, size_t cap, const char *src);
 void nkey_set(struct nkey *k, const uint8_t *name);
 int name_text(const uint8_t *name, char *buf, size_t cap);

@@ -1,6 +1,8 @@
 /* Names for the error codes of util/err.h and for negative errno values. */
 #include "util/err.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 const char *
@@ -34,4 +36,15 @@ err_str(int code)
 	if (code < 0 && code > ERR_BASE)
 		return strerror(-code);
 	return "unknown error";
+}
+
+void
+set_err(char *err, size_t cap, const char *fmt, ...)
+{
+	if (err == NULL || cap == 0)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, cap, fmt, ap);
+	va_end(ap);
 }

@@ -8,6 +8,7 @@
 #define UTIL_ERR_H
 
 #include <errno.h>
+#include <stddef.h>
 
 enum {
 	ERR_BASE = -1000,
@@ -37,5 +38,12 @@ enum {
 
 /* Returns a static description of `code` (negative errno or ERR_*). */
 const char *err_str(int code);
+
+/*
+ * Writes a message into the caller's `err` buffer of `cap` bytes (nothing
+ * when err is NULL or cap 0), as the functions taking `char *err, size_t
+ * errcap` do.
+ */
+void set_err(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif

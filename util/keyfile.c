@@ -7,7 +7,6 @@
 #include "util/keyfile.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,19 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static void
-set_err(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void
-set_err(char *err, size_t cap, const char *fmt, ...)
-{
-	if (err == NULL || cap == 0)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, cap, fmt, ap);
-	va_end(ap);
-}
+#include "util/err.h"
 
 int
 keyfile_check_fd(int fd, const char *flag, const char *path, char *err, size_t errcap)
