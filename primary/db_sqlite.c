@@ -831,7 +831,7 @@ ckpt_due(struct sq_db *db, int64_t *last, int *skipped)
  * nudges it every 1/8 of the way there) and syncs them; the next commit then
  * finds every frame copied and starts the WAL over in place (SQLite syncs
  * the new header then), unless a reader still reads an older frame of it
- * (tried again 1/64 of the way later).  No file is truncated or grown again.
+ * (tried again 1/64 of the way later, 1/8 when one kept frames back).  No file is truncated or grown again.
  * Before this the WAL only ever started over by the truncation past half of
  * --wal-max (32 MiB): under 3,000 UPDATEs/s (8 frames each) every 0.3 s,
  * each copying back, syncing and truncating 32 MiB while the changes of all
@@ -877,7 +877,8 @@ wal_restart(struct sq_db *db, struct db_ckpt *ck, int64_t wal_max)
 	}
 	if (rc == SQLITE_BUSY)
 		return;
-	db->wal_retry_at = db->wal_frames + restart / 64;
+	/* a reader on an older frame kept some back: it may take a while */
+	db->wal_retry_at = db->wal_frames + (nckpt < nlog ? restart / 8 : restart / 64);
 	log_debug(NULL, "store: WAL of %d frames, %d copied back by the writer in %lld us", nlog,
 	          nckpt, (long long)(mono_us() - t0));
 }
