@@ -27,6 +27,8 @@ ZONE = "bench.test."
 UPDLOAD = os.path.join(u.TOOLS, "anycst-updload")
 # "c" (default when built): the C client; "python": dnspython threads in this process
 CLIENT = os.environ.get("UPDATE_CLIENT", "c" if os.access(UPDLOAD, os.X_OK) else "python")
+# a directory: the C client writes every UPDATE's send time and latency to DIR/NAME.lat
+DUMP = os.environ.get("UPDATE_DUMP", "")
 
 
 def pin(pid, cpu):
@@ -60,7 +62,8 @@ def run_c(name, port):
     """The C client (build/tools-bin/anycst-updload), pinned to CPU 1."""
     r = subprocess.run(["taskset", "-c", "1", UPDLOAD, "-s", "127.0.0.1:%d" % port, "-z", ZONE,
                         "-y", "%s:hmac-sha256:%s" % (u.KEY_NAME, u.KEY_SECRET),
-                        "-c", str(CLIENTS), "-n", str(EACH), "-t", name[:8]],
+                        "-c", str(CLIENTS), "-n", str(EACH), "-t", name[:8]] +
+                       (["-d", os.path.join(DUMP, name + ".lat")] if DUMP else []),
                        capture_output=True, text=True, timeout=600)
     f = r.stdout.split()
     v = dict(zip(f[0::2], f[1::2]))

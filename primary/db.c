@@ -194,10 +194,10 @@ db_reprepares(struct db *db)
 }
 
 void
-db_wal_bound(struct db *db, int64_t wal_max)
+db_wal_bound(struct db *db, struct db_ckpt *ck, int64_t wal_max)
 {
 	if (db->ops->wal_bound != NULL)
-		db->ops->wal_bound(db, wal_max);
+		db->ops->wal_bound(db, ck, wal_max);
 }
 
 bool

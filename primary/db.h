@@ -261,10 +261,12 @@ struct db_ckpt;
 /* `wal_max`: the WAL's bound in bytes (db_wal_bound keeps it). */
 struct db_ckpt *db_ckpt_start(const char *path, int64_t wal_max);
 /* The bound, called after a commit with the store's writer mutex held: past
- * half of `wal_max` bytes of WAL checkpoints and truncates it on this
- * connection, waiting for the readers of the moment (at most 10 s), so
- * long-lived or overlapping read snapshots cannot starve the checkpointer. */
-void db_wal_bound(struct db *db, int64_t wal_max);
+ * 3/8 of `wal_max` bytes of WAL the writer starts it over in place (the
+ * checkpointer `ck`, NULL ok, is asked to copy back ahead of that); past half
+ * of it checkpoints and truncates it on this connection, waiting for the
+ * readers of the moment (at most 10 s), so long-lived or overlapping read
+ * snapshots cannot starve the checkpointer. */
+void db_wal_bound(struct db *db, struct db_ckpt *ck, int64_t wal_max);
 void db_ckpt_stop(struct db_ckpt *c);   /* NULL ok */
 
 #endif

@@ -38,7 +38,7 @@ struct db_ops {
 	bool (*retry)(struct db *db);
 	bool (*down)(struct db *db);     /* NULL: false */
 	bool (*shared)(struct db *db);   /* NULL: false */
-	void (*wal_bound)(struct db *db, int64_t wal_max);
+	void (*wal_bound)(struct db *db, struct db_ckpt *ck, int64_t wal_max);
 	int64_t (*reprepares)(struct db *db);   /* NULL: 0 (PostgreSQL prepares once) */
 };
 

@@ -102,6 +102,8 @@ struct notify {
 	struct notify_source src;
 	struct propagation *prop;
 	struct xfrout *xo;        /* signed SOA queries and UPDATEs over UDP; NULL: none */
+	notify_udp_fn udp_fn;     /* UPDATEs over UDP go there instead (the UPDATE workers) */
+	void *udp_ctx;
 	int fd, evfd;
 	int family;               /* fd's: the --xfr address's; targets must share it */
 	pthread_t thread;
@@ -171,6 +173,19 @@ void
 notify_set_xfrout(struct notify *n, struct xfrout *x)
 {
 	n->xo = x;
+}
+
+void
+notify_set_udp_update(struct notify *n, notify_udp_fn fn, void *ctx)
+{
+	n->udp_fn = fn;
+	n->udp_ctx = ctx;
+}
+
+int
+notify_fd(const struct notify *n)
+{
+	return n->fd;
 }
 
 static void run_request(struct notify *n, struct req *r, int64_t now);
@@ -919,6 +934,14 @@ receive(struct notify *n, int64_t now)
 		    (dns_msg_opcode(&m) == DNS_OP_UPDATE ||
 		     (pret == 0 && dns_msg_opcode(&m) == DNS_OP_QUERY && m.has_tsig &&
 		      m.count[0] == 1 && m.qtype == DNS_T_SOA))) {
+			/* an UPDATE waits for the store's group commit: not on this
+			 * thread, which the NOTIFYs of every change go through */
+			if (dns_msg_opcode(&m) == DNS_OP_UPDATE && n->udp_fn != NULL) {
+				if (n->udp_fn(n->udp_ctx, buf, (size_t)len, &ss, sl) != 0)
+					log_debug(NULL, "notify socket, UDP UPDATE dropped: the "
+					          "UPDATE workers' queue is full");
+				continue;
+			}
 			udp_xfrout(n, buf, (size_t)len, &ss, sl);
 			continue;
 		}

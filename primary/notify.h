@@ -90,6 +90,14 @@ void notify_target_remove(struct notify *n, int id);
 /* The answerer of signed SOA queries and UPDATEs arriving over UDP (NULL:
  * leave them unanswered).  Call before notify_start; `x` must outlive n. */
 void notify_set_xfrout(struct notify *n, struct xfrout *x);
+/* Where DNS UPDATEs arriving over UDP go instead of this thread's xfrout
+ * (xfr_tcp_udp: the UPDATE workers); 0 when it took the request, else it is
+ * dropped.  Call before notify_start; `ctx` must outlive n's thread. */
+typedef int (*notify_udp_fn)(void *ctx, const uint8_t *q, size_t len,
+                             const struct sockaddr_storage *ss, socklen_t sl);
+void notify_set_udp_update(struct notify *n, notify_udp_fn fn, void *ctx);
+/* The UDP socket (on the --xfr address) the answers go out on. */
+int notify_fd(const struct notify *n);
 
 /* Starts the thread.  0 or negative errno. */
 int notify_start(struct notify *n);

@@ -727,10 +727,12 @@ job_snapshot(struct bulk_job *j)
 }
 
 /*
- * Waits, holding no lock, while the WAL is over a quarter of --wal-max (at
- * most 5 s): the checkpointer copies it back and truncates it meanwhile, so
- * the staging never pushes it to where a checkpoint is forced on the writers
- * (half) or paid by an API write's commit (three quarters).
+ * Waits, holding no lock, while the WAL file is over 7/16 of --wal-max (at
+ * most 5 s): past 3/8 the writer starts it over in place (db_wal_bound), so
+ * a file that large means readers held that back; the checkpointer copies
+ * it back and truncates it meanwhile, so the staging never pushes it to
+ * where a checkpoint is forced on the writers (half).  (At a quarter, as
+ * before, it waited on every chunk: a WAL started over keeps its file.)
  */
 static void
 wal_wait(struct bulk_job *j)
@@ -739,7 +741,7 @@ wal_wait(struct bulk_job *j)
 	snprintf(path, sizeof(path), "%s-wal", j->st->path);
 	for (int i = 0; i < 250; i++) {
 		struct stat sb;
-		if (stat(path, &sb) != 0 || (int64_t)sb.st_size <= j->st->wal_max / 4)
+		if (stat(path, &sb) != 0 || (int64_t)sb.st_size <= j->st->wal_max * 7 / 16)
 			return;
 		usleep(20000);
 	}

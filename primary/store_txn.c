@@ -314,7 +314,7 @@ commit_changes(struct store *st, uint64_t changes)
 		return commit_error(rc);
 	}
 	audit_committed(arm);
-	db_wal_bound(st->w, st->wal_max);
+	db_wal_bound(st->w, st->ckpt, st->wal_max);
 	struct pending calls[PENDING_MAX];
 	size_t n = st->npending;
 	memcpy(calls, st->pending, n * sizeof(calls[0]));

@@ -158,6 +158,9 @@ xfr_service_start(const struct xfr_service_opts *o, struct store *st, struct xfr
 		goto fail;
 	}
 	notify_set_xfrout(s->notify, s->xo);
+	/* UDP UPDATEs to the UPDATE workers (the notify thread stops first) */
+	if (xfr_tcp_set_udp(s->tcp, notify_fd(s->notify)) == 0)
+		notify_set_udp_update(s->notify, xfr_tcp_udp, s->tcp);
 	ret = xfr_service_set_notify(s, o->notify, o->nnotify, err, errcap);
 	if (ret != 0)
 		goto fail;

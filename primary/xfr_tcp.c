@@ -64,6 +64,15 @@ struct conn {
 
 struct xfr_tcp;
 
+/* A UDP request (xfr_tcp_udp), answered by an UPDATE worker. */
+struct udpjob {
+	struct udpjob *next;
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	size_t len;
+	uint8_t q[];
+};
+
 struct worker {
 	struct xfr_tcp *s;
 	bool update;                  /* takes UPDATE jobs (ujobs) */
@@ -85,6 +94,9 @@ struct xfr_tcp {
 	pthread_mutex_t jlock;
 	pthread_cond_t jcond, ucond;  /* jobs, ujobs waiting */
 	struct conn *jobs, *ujobs, *done;
+	struct udpjob *udp, **udptail;   /* UDP UPDATEs waiting, oldest first */
+	unsigned nudp;
+	int udpfd;                    /* the NOTIFY socket's copy (xfr_tcp_set_udp) */
 	bool jstop;
 	int donefd;
 	struct worker workers[WORKERS + UWORKERS];
@@ -247,6 +259,35 @@ conn_request(struct xfr_tcp *s, struct conn *c, uint64_t now)
 	return 0;
 }
 
+/* One UDP UPDATE, answered on the NOTIFY socket (notify.c's rule: a signed
+ * answer when the TSIG verified, else nothing larger than the request). */
+static void
+udp_answer(struct xfr_tcp *s, struct udpjob *j)
+{
+	struct xfrout_txn *t;
+	if (xfrout_begin(s->x, j->q, j->len, (const struct sockaddr *)&j->ss, "UDP", &t) != 0)
+		return;
+	uint8_t out[4096];
+	ssize_t len = xfrout_next(t, out, sizeof(out));
+	if (len > 0 && ((size_t)len <= j->len || xfrout_verified(t)))
+		sendto(s->udpfd, out, (size_t)len, 0, (const struct sockaddr *)&j->ss, j->sl);
+	xfrout_end(t);
+}
+
+/* The next UDP UPDATE, under jlock; NULL when none waits. */
+static struct udpjob *
+udp_take(struct xfr_tcp *s)
+{
+	struct udpjob *j = s->udp;
+	if (j == NULL)
+		return NULL;
+	s->udp = j->next;
+	if (s->udp == NULL)
+		s->udptail = &s->udp;
+	s->nudp--;
+	return j;
+}
+
 static void *
 worker(void *arg)
 {
@@ -256,10 +297,18 @@ worker(void *arg)
 	pthread_cond_t *cond = wk->update ? &s->ucond : &s->jcond;
 	pthread_mutex_lock(&s->jlock);
 	for (;;) {
-		while (*q == NULL && !s->jstop)
+		while (*q == NULL && !(wk->update && s->udp != NULL) && !s->jstop)
 			pthread_cond_wait(cond, &s->jlock);
 		if (s->jstop)
 			break;
+		if (*q == NULL) {
+			struct udpjob *j = udp_take(s);
+			pthread_mutex_unlock(&s->jlock);
+			udp_answer(s, j);
+			free(j);
+			pthread_mutex_lock(&s->jlock);
+			continue;
+		}
 		struct conn *c = *q;
 		*q = c->jnext;
 		pthread_mutex_unlock(&s->jlock);
@@ -524,7 +573,8 @@ xfr_tcp_new(const struct sockaddr *addr, socklen_t alen, const struct xfr_tcp_co
 		return NULL;
 	}
 	s->x = x;
-	s->lfd = s->efd = s->stopfd = s->donefd = -1;
+	s->lfd = s->efd = s->stopfd = s->donefd = s->udpfd = -1;
+	s->udptail = &s->udp;
 	pthread_mutex_init(&s->jlock, NULL);
 	pthread_cond_init(&s->jcond, NULL);
 	pthread_cond_init(&s->ucond, NULL);
@@ -596,6 +646,42 @@ xfr_tcp_start(struct xfr_tcp *s)
 	return 0;
 }
 
+int
+xfr_tcp_set_udp(struct xfr_tcp *s, int fd)
+{
+	s->udpfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	return s->udpfd >= 0 ? 0 : -errno;
+}
+
+int
+xfr_tcp_udp(void *ctx, const uint8_t *q, size_t len, const struct sockaddr_storage *ss,
+            socklen_t sl)
+{
+	struct xfr_tcp *s = ctx;
+	if (s->udpfd < 0)
+		return -ENOTCONN;
+	struct udpjob *j = malloc(sizeof(*j) + len);
+	if (j == NULL)
+		return -ENOMEM;
+	j->next = NULL;
+	memcpy(&j->ss, ss, sl);
+	j->sl = sl;
+	j->len = len;
+	memcpy(j->q, q, len);
+	pthread_mutex_lock(&s->jlock);
+	bool full = s->nudp >= XFR_TCP_UDP_QUEUE || s->jstop;
+	if (!full) {
+		*s->udptail = j;
+		s->udptail = &j->next;
+		s->nudp++;
+		pthread_cond_signal(&s->ucond);
+	}
+	pthread_mutex_unlock(&s->jlock);
+	if (full)
+		free(j);
+	return full ? -EBUSY : 0;
+}
+
 unsigned
 xfr_tcp_conns(struct xfr_tcp *s)
 {
@@ -645,6 +731,10 @@ xfr_tcp_free(struct xfr_tcp *s)
 		close(s->stopfd);
 	if (s->donefd >= 0)
 		close(s->donefd);
+	for (struct udpjob *j; (j = udp_take(s)) != NULL;)
+		free(j);
+	if (s->udpfd >= 0)
+		close(s->udpfd);
 	pthread_mutex_destroy(&s->jlock);
 	pthread_cond_destroy(&s->jcond);
 	pthread_cond_destroy(&s->ucond);

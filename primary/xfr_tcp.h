@@ -13,6 +13,7 @@
 #define PRIMARY_XFR_TCP_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 struct xfrout;
@@ -40,5 +41,23 @@ int xfr_tcp_start(struct xfr_tcp *s);
 void xfr_tcp_free(struct xfr_tcp *s);
 /* Open connections now (for tests and metrics). */
 unsigned xfr_tcp_conns(struct xfr_tcp *s);
+
+/*
+ * DNS UPDATEs over UDP (they arrive on notify.c's socket) answered by the
+ * UPDATE workers, as those over TCP are, so several wait for the store's
+ * group commit together and none holds up the NOTIFY thread.  Before
+ * xfr_tcp_start: the answers go out on a copy of `fd` (dup).  0 or -errno.
+ */
+int xfr_tcp_set_udp(struct xfr_tcp *s, int fd);
+/*
+ * Queues one UDP request `q` from `ss` (`ctx`: the server), copied.  Its
+ * answer goes out when the request's TSIG verified, else only when no larger
+ * than the request (no amplification).  0 when queued, -EBUSY when
+ * XFR_TCP_UDP_QUEUE requests already wait (dropped: the client sends again),
+ * -ENOMEM, -ENOTCONN without xfr_tcp_set_udp.
+ */
+#define XFR_TCP_UDP_QUEUE 256
+int xfr_tcp_udp(void *ctx, const uint8_t *q, size_t len, const struct sockaddr_storage *ss,
+                socklen_t sl);
 
 #endif

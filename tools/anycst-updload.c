@@ -7,7 +7,13 @@
  *   updates N seconds S rate R p50_ms A p99_ms B errors E
  *
  *   anycst-updload -s ADDR:PORT -z ZONE -y NAME:ALG:BASE64 [-c CLIENTS] [-n EACH]
- *                  [-t TAG]
+ *                  [-t TAG] [-d FILE]
+ *
+ * -d FILE writes every UPDATE's latency, one line each in the order sent:
+ *   SEND_S LATENCY_MS CLIENT INDEX
+ * (SEND_S: seconds from the start of the run, whose wall-clock time the
+ * first line "# start EPOCH_S" gives, to line them up with strace -ttt), to
+ * see whether the slow ones cluster in time and at which period.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -34,12 +40,16 @@ struct opts {
 	struct dns_tsig_key key;
 	unsigned clients, each;
 	const char *tag;
+	const char *dump;
+	double t0;         /* start of the run (clock_mono_s) */
+	struct timespec wall0; /* the same, CLOCK_REALTIME */
 };
 
 struct worker {
 	const struct opts *o;
 	unsigned idx;
 	double *lat;       /* each entries, seconds */
+	double *sent;      /* each entries, send time from o->t0 */
 	unsigned errors;
 	pthread_t th;
 };
@@ -129,6 +139,7 @@ run(void *arg)
 			break;
 		}
 		w->lat[i] = clock_mono_s() - t0;
+		w->sent[i] = t0 - o->t0;
 		if ((r[3] & 0xf) != 0)
 			w->errors++;
 	}
@@ -143,6 +154,22 @@ dcmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* -d: every UPDATE's send time and latency, client by client. */
+static int
+dump(const struct opts *o, const double *lat, const double *sent)
+{
+	FILE *f = fopen(o->dump, "w");
+	if (f == NULL)
+		return -1;
+	fprintf(f, "# start %lld.%06ld\n", (long long)o->wall0.tv_sec, o->wall0.tv_nsec / 1000);
+	for (unsigned c = 0; c < o->clients; c++)
+		for (unsigned i = 0; i < o->each; i++) {
+			size_t k = (size_t)c * o->each + i;
+			fprintf(f, "%.6f %.3f %u %u\n", sent[k], lat[k] * 1000, c, i);
+		}
+	return fclose(f) == 0 ? 0 : -1;
+}
+
 static int
 parse(int argc, char **argv, struct opts *o)
 {
@@ -150,6 +177,7 @@ parse(int argc, char **argv, struct opts *o)
 	o->clients = 8;
 	o->each = 250;
 	o->tag = "c";
+	o->dump = NULL;
 	for (int i = 1; i + 1 < argc; i += 2) {
 		const char *f = argv[i], *v = argv[i + 1];
 		if (strcmp(f, "-s") == 0)
@@ -164,6 +192,8 @@ parse(int argc, char **argv, struct opts *o)
 			o->each = (unsigned)strtoul(v, NULL, 10);
 		else if (strcmp(f, "-t") == 0)
 			o->tag = v;
+		else if (strcmp(f, "-d") == 0)
+			o->dump = v;
 		else
 			return -1;
 	}
@@ -183,16 +213,20 @@ main(int argc, char **argv)
 	struct opts o;
 	if (parse(argc, argv, &o) != 0) {
 		fprintf(stderr, "usage: anycst-updload -s ADDR:PORT -z ZONE -y NAME:ALG:BASE64 "
-		        "[-c CLIENTS] [-n EACH] [-t TAG]\n");
+		        "[-c CLIENTS] [-n EACH] [-t TAG] [-d FILE]\n");
 		return 2;
 	}
 	struct worker *w = calloc(o.clients, sizeof(*w));
 	double *lat = calloc((size_t)o.clients * o.each, sizeof(*lat));
-	if (w == NULL || lat == NULL)
+	double *sent = calloc((size_t)o.clients * o.each, sizeof(*sent));
+	if (w == NULL || lat == NULL || sent == NULL)
 		return 1;
 	double t0 = clock_mono_s();
+	o.t0 = t0;
+	clock_gettime(CLOCK_REALTIME, &o.wall0);
 	for (unsigned i = 0; i < o.clients; i++) {
-		w[i] = (struct worker){.o = &o, .idx = i, .lat = lat + (size_t)i * o.each};
+		w[i] = (struct worker){.o = &o, .idx = i, .lat = lat + (size_t)i * o.each,
+		                       .sent = sent + (size_t)i * o.each};
 		pthread_create(&w[i].th, NULL, run, &w[i]);
 	}
 	unsigned errors = 0;
@@ -202,10 +236,15 @@ main(int argc, char **argv)
 	}
 	double wall = clock_mono_s() - t0;
 	size_t n = (size_t)o.clients * o.each;
+	if (o.dump != NULL && dump(&o, lat, sent) != 0) {
+		fprintf(stderr, "anycst-updload: cannot write %s\n", o.dump);
+		errors++;
+	}
 	qsort(lat, n, sizeof(*lat), dcmp);
 	printf("updates %zu seconds %.3f rate %.0f p50_ms %.2f p99_ms %.2f errors %u\n", n, wall,
 	       (double)n / wall, lat[n / 2] * 1000, lat[(n * 99) / 100 - (n >= 100)] * 1000,
 	       errors);
+	free(sent);
 	free(lat);
 	free(w);
 	return errors != 0;
