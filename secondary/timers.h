@@ -20,6 +20,10 @@
  *   error: [z.] IXFR rejected, serial 7 -> 5 moves backwards (RFC 1982)
  *   warning: [z.] refresh, remote 127.0.0.1@5300 TCP, failed (connection refused), retry in 60 s
  *   warning: [z.] refresh, no primary gave its serial (10.0.0.1@53: timed out; ...), retry in 6 s
+ * The routine lines of member zones (added, removed, a transfer started and
+ * completed, up to date) are at info up to 20 a second; beyond that at
+ * debug, with one line a second that counts them (logburst.h):
+ *   info: busy, in the last 1.0 s 3405 zone transfers, 5000 zones added from the catalog, ...
  */
 #ifndef SECONDARY_TIMERS_H
 #define SECONDARY_TIMERS_H
