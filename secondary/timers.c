@@ -33,6 +33,7 @@
 #include <unistd.h>
 #include <urcu-qsbr.h>
 
+#include "dns/rdata.h"
 #include "dns/serial.h"
 #include "net/addr.h"
 #include "net/tcp.h"
@@ -610,8 +611,14 @@ struct outcome {
 	uint64_t xfr_ms;
 };
 
+/* A transfer thread's buffers, reused from one refresh to the next. */
+struct scratch {
+	uint8_t *buf;       /* TCP_MSG_MAX */
+	uint8_t *rdbuf;     /* DNS_RDATA_MAX */
+};
+
 static void
-refresh_zone(struct timers *t, struct tzone *z, struct outcome *oc)
+refresh_zone(struct timers *t, struct tzone *z, struct outcome *oc, const struct scratch *sb)
 {
 	const struct zone *base = zdb_get(db_of(t, z), z->apex);
 	struct start_ctx sc = {.t = t, .z = z, .lvl = LOG_INFO};
@@ -624,6 +631,8 @@ refresh_zone(struct timers *t, struct tzone *z, struct outcome *oc)
 		.timeout_ms = t->cfg.xfr_timeout_ms,
 		.max_bytes = t->cfg.xfr_max_bytes,
 		.cancel_fd = t->cancel_fd > 0 ? t->cancel_fd : 0,
+		.buf = sb->buf,
+		.rdbuf = sb->rdbuf,
 		.on_start = on_xfr_start,
 		.cb_ctx = &sc,
 	};
@@ -805,6 +814,8 @@ static void *
 xfr_thread(void *arg)
 {
 	struct timers *t = arg;
+	/* NULL (out of memory): xfrin_run allocates its own */
+	struct scratch sb = {.buf = malloc(TCP_MSG_MAX), .rdbuf = malloc(DNS_RDATA_MAX)};
 	rcu_register_thread();
 	rcu_thread_offline();
 	pthread_mutex_lock(&t->lock);
@@ -848,7 +859,7 @@ xfr_thread(void *arg)
 		pthread_mutex_unlock(&t->lock);
 
 		struct outcome oc = {0};
-		refresh_zone(t, z, &oc);
+		refresh_zone(t, z, &oc, &sb);
 		if (oc.published && z->is_catalog)
 			sync_catalog(t, z);
 		sync_due(t, false);
@@ -875,6 +886,8 @@ xfr_thread(void *arg)
 	}
 	pthread_mutex_unlock(&t->lock);
 	rcu_unregister_thread();
+	free(sb.buf);
+	free(sb.rdbuf);
 	return NULL;
 }
 
