@@ -901,7 +901,7 @@ timers_new(const struct timers_cfg *cfg)
 		return NULL;
 	t->cfg = *cfg;
 	if (t->cfg.xfr_threads == 0)
-		t->cfg.xfr_threads = 16;
+		t->cfg.xfr_threads = 32;
 	if (t->cfg.xfr_timeout_ms == 0)
 		t->cfg.xfr_timeout_ms = 30000;
 	addr_fmt((const struct sockaddr *)&t->cfg.primary, t->primary_txt, sizeof(t->primary_txt));

@@ -53,7 +53,7 @@ struct timers_cfg {
 	size_t nprimaries;
 	const struct dns_tsig_key *tsig;       /* NULL: unsigned transfers */
 	struct state *state;                   /* state directory (state.h); NULL: none */
-	unsigned xfr_threads;                  /* default 16 */
+	unsigned xfr_threads;                  /* default 32 */
 	int xfr_timeout_ms;                    /* silence allowed in a refresh; default 30000 */
 	size_t xfr_max_bytes;                  /* largest transfer; 0: unlimited */
 	/* Optional: told the primary's SOA serial after every SOA check of a
