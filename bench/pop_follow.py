@@ -11,7 +11,8 @@ directories, default this tree's bin/), POPF_ROUNDS (2), POPF_PERF (1),
 POPF_RECORD (a directory: perf record -g of each POP and of the primary
 meanwhile there), POPF_STRACE (a directory: strace -c -f of each POP and of
 the primary meanwhile there, slow), and
-POPF_KEEP (1: keep the logs), and
+POPF_KEEP (1: keep the logs), POPF_RESTART (1: then the POP restarted from
+its state directory, timed until every zone answers), and
 bench/scale_bench.py's SCALE_CLIENTS, SCALE_SAMPLE, SCALE_TIMEOUT.
 """
 import os
@@ -37,6 +38,7 @@ ROUNDS = int(os.environ.get("POPF_ROUNDS", "2"))
 PERF = os.environ.get("POPF_PERF", "1") == "1" and shutil.which("perf")
 RECORD = os.environ.get("POPF_RECORD")
 STRACE = os.environ.get("POPF_STRACE")
+RESTART = os.environ.get("POPF_RESTART") == "1"
 
 
 def perf_attach(pid, out, record=False):
@@ -92,6 +94,14 @@ def follow(tmp, p, pin, secret, bin_dir, tag):
             w.wait(60)
         sec.stop()
     fig = {"secs": secs, "cpu": cpu, "pcpu": pcpu, "rss": rss}
+    if RESTART:
+        t0 = time.monotonic()
+        sec.start(timeout=sb.TIMEOUT)
+        try:
+            fig["restart"] = sb.wait_all(sec.port, names, t0, "POP restart " + tag,
+                                         alive=lambda: sec._listening())
+        finally:
+            sec.stop()
     if PERF:
         c = perf_counts(os.path.join(tmp, tag + ".stat"))
         fig["sys"] = c.get("raw_syscalls:sys_enter", 0)
@@ -108,6 +118,9 @@ def show(bin_dir, tag, f):
             "primary CPU %.2f s; RSS %.0f MiB; %d log lines"
             % (tag, bin_dir, ZONES, f["secs"], f["cpu"], f["cpu"] / k, f["pcpu"], f["rss"],
                f["loglines"]))
+    if "restart" in f:
+        line += "; restarted from its state directory, every zone answers after %.1f s" % (
+            f["restart"])
     if "sys" in f:
         line += "; %.1f syscalls and %.1f context switches a zone" % (f["sys"] / ZONES,
                                                                     f["cs"] / ZONES)
