@@ -3,8 +3,9 @@
  * write buffer: a batch of records leaves with one pwrite at the end
  * offset when the buffer is full or at pack_sync/pack_flush/pack_close
  * (100,000 zones took two writes each, a version and a refresh time);
- * nothing earlier in the file is ever written again.  The index of the file as opened (every zone's latest
- * records) lives until pack_opened_done, read concurrently by the loaders
+ * nothing earlier in the file is ever written again.  The index of the
+ * file as opened (every zone's latest records) lives until
+ * pack_opened_done, read concurrently by the loaders
  * under `idx_lock`; later loads find nothing in the pack (a zone added at
  * run time has no state yet).  Compaction scans the file again and writes
  * the latest record of every live zone into a new file.
