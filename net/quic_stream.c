@@ -132,8 +132,11 @@ quic_stream_close(struct quic_stream *s)
 	if (s == NULL)
 		return;
 	atomic_store(&s->cancel, 1);
-	quic_wake_fd(s->cl->efd);
 	pthread_mutex_lock(&s->m);
+	/* An answer read to its FIN is over on the client thread already: no
+	 * wake-up of it (one eventfd write and one loop round a transfer). */
+	if (!s->done)
+		quic_wake_fd(s->cl->efd);
 	while (!s->done)
 		pthread_cond_wait(&s->cv, &s->m);
 	pthread_mutex_unlock(&s->m);

@@ -9,6 +9,7 @@
 #include "primary/xfr_quic.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,10 +28,42 @@
 #define XFR_QUIC_STALL_MS 30000u
 #define XFR_QUIC_WORKERS 8u
 
+/* Message buffers kept for the next request (two a worker at work): two
+ * fresh 64 KiB buffers a transfer cost page faults and heap trimming each. */
+#define XFR_QUIC_SPARE 32
+
 struct xfr_quic {
 	struct quic_server *srv;
 	struct xfrout *x;
+	pthread_mutex_t lock;
+	uint8_t *spare[XFR_QUIC_SPARE];
+	size_t nspare;
 };
+
+static uint8_t *
+buf_get(struct xfr_quic *q)
+{
+	uint8_t *b = NULL;
+	pthread_mutex_lock(&q->lock);
+	if (q->nspare > 0)
+		b = q->spare[--q->nspare];
+	pthread_mutex_unlock(&q->lock);
+	return b != NULL ? b : malloc(XFROUT_MSG_MAX);
+}
+
+static void
+buf_put(struct xfr_quic *q, uint8_t *b)
+{
+	if (b == NULL)
+		return;
+	pthread_mutex_lock(&q->lock);
+	if (q->nspare < XFR_QUIC_SPARE) {
+		q->spare[q->nspare++] = b;
+		b = NULL;
+	}
+	pthread_mutex_unlock(&q->lock);
+	free(b);
+}
 
 static void
 on_request(void *ctx, const struct quic_peer *peer, const uint8_t *query, size_t len,
@@ -48,7 +81,7 @@ on_request(void *ctx, const struct quic_peer *peer, const uint8_t *query, size_t
 	/* One message of lookahead: the last one goes out with the FIN in one
 	 * packet (quic_reply_send_last), so a short answer costs the QUIC thread
 	 * one wake-up and the client one packet. */
-	uint8_t *buf[2] = { malloc(XFROUT_MSG_MAX), malloc(XFROUT_MSG_MAX) };
+	uint8_t *buf[2] = { buf_get(q), buf_get(q) };
 	bool ended = false;
 	ssize_t n = buf[0] != NULL && buf[1] != NULL ? 1 : -ENOMEM;
 	ssize_t cur = n > 0 ? xfrout_next(t, buf[0], XFROUT_MSG_MAX) : n;
@@ -69,8 +102,8 @@ on_request(void *ctx, const struct quic_peer *peer, const uint8_t *query, size_t
 		cur = nxt;
 		i ^= 1;
 	}
-	free(buf[0]);
-	free(buf[1]);
+	buf_put(q, buf[0]);
+	buf_put(q, buf[1]);
 	if (ended) {
 		xfrout_end(t);
 		return;
@@ -145,6 +178,7 @@ xfr_quic_start(const struct xfr_quic_opts *o, struct xfrout *x, struct xfr_quic 
 		return -ENOMEM;
 	}
 	q->x = x;
+	pthread_mutex_init(&q->lock, NULL);
 	struct quic_server_cfg cfg = {
 		.listen = o->listen,
 		.key_file = o->key_file,
@@ -156,6 +190,7 @@ xfr_quic_start(const struct xfr_quic_opts *o, struct xfrout *x, struct xfr_quic 
 	ret = quic_server_new(&cfg, &q->srv);
 	if (ret != 0) {
 		snprintf(err, errcap, "--quic %s: cannot listen on UDP, %s", o->listen, strerror(-ret));
+		pthread_mutex_destroy(&q->lock);
 		free(q);
 		return ret;
 	}
@@ -173,6 +208,9 @@ xfr_quic_stop(struct xfr_quic *q)
 	if (q == NULL)
 		return;
 	quic_server_free(q->srv);
+	for (size_t i = 0; i < q->nspare; i++)
+		free(q->spare[i]);
+	pthread_mutex_destroy(&q->lock);
 	free(q);
 }
 

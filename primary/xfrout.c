@@ -453,7 +453,17 @@ acl_allows(struct xfrout_txn *t)
 		refuse(t, DNS_RCODE_REFUSED, "no TSIG key");
 		return false;
 	}
-	ret = src->allowed(src->ctx, m->qname, t->key.name);
+	const struct sockaddr *peer = (const struct sockaddr *)&t->peer;
+	if (src->access != NULL) {
+		ret = src->access(src->ctx, m->qname, t->key.name, peer);
+	} else {
+		ret = src->allowed(src->ctx, m->qname, t->key.name);
+		if (ret == 1 && src->from_allowed != NULL) {
+			ret = src->from_allowed(src->ctx, m->qname, t->key.name, peer);
+			if (ret == 0)
+				ret = XFROUT_FROM_REFUSED;
+		}
+	}
 	if (ret < 0) {
 		load_fail(t, ret);
 		return false;
@@ -464,17 +474,9 @@ acl_allows(struct xfrout_txn *t)
 		refuse(t, DNS_RCODE_REFUSED, why);
 		return false;
 	}
-	if (src->from_allowed != NULL) {
-		ret = src->from_allowed(src->ctx, m->qname, t->key.name,
-		                        (const struct sockaddr *)&t->peer);
-		if (ret < 0) {
-			load_fail(t, ret);
-			return false;
-		}
-		if (ret == 0) {
-			refuse(t, DNS_RCODE_REFUSED, "address not in the zone's ALLOW-AXFR-FROM");
-			return false;
-		}
+	if (ret == XFROUT_FROM_REFUSED) {
+		refuse(t, DNS_RCODE_REFUSED, "address not in the zone's ALLOW-AXFR-FROM");
+		return false;
 	}
 	/* Mesh: a POP's key only from that POP's mesh address (mesh.h). */
 	char mwhy[DNS_NAME_TEXT_MAX * 2 + 96];

@@ -122,7 +122,17 @@ struct xfrout_source {
 	 */
 	int (*from_allowed)(void *ctx, const uint8_t *zone, const uint8_t *key,
 	                    const struct sockaddr *peer);
+	/*
+	 * Optional, used instead of allowed and from_allowed when set: both
+	 * checks in one read of the store (one snapshot a transfer less).
+	 * 1 yes, 0 the key is not allowed, XFROUT_FROM_REFUSED the address is
+	 * not in the zone's ALLOW-AXFR-FROM, <0 error.
+	 */
+	int (*access)(void *ctx, const uint8_t *zone, const uint8_t *key,
+	              const struct sockaddr *peer);
 };
+
+#define XFROUT_FROM_REFUSED 2
 
 struct pop_gate;
 struct dns_msg;

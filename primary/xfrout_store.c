@@ -643,6 +643,32 @@ src_from_allowed(void *ctx, const uint8_t *zone, const uint8_t *key, const struc
 	return ret;
 }
 
+/* src_allowed and src_from_allowed in one snapshot (one transaction a transfer less). */
+static int
+src_access(void *ctx, const uint8_t *zone, const uint8_t *key, const struct sockaddr *peer)
+{
+	struct xsrc *x = ctx;
+	struct store_snap *sn = NULL;
+	struct store_zone z;
+	char text[DNS_NAME_TEXT_MAX];
+	if (dns_name_to_text(key, text, sizeof(text)) < 0)
+		return 0;
+	bool is_pop = pop_gate_key_is_pop(x->gate, text);
+	int ret = store_snap_open(x->st, &sn);
+	if (ret != 0)
+		return ret;
+	ret = store_snap_zone(sn, zone, &z);
+	if (ret == 0)
+		ret = acl_xfr_allowed(sn, &z, text, is_pop);
+	if (ret == 1) {
+		ret = acl_xfr_from_allowed(sn, &z, peer, is_pop);
+		if (ret == 0)
+			ret = XFROUT_FROM_REFUSED;
+	}
+	store_snap_close(sn);
+	return ret;
+}
+
 int
 xfrout_store_source(struct store *st, struct xfrout_source *src)
 {
@@ -658,6 +684,7 @@ xfrout_store_source(struct store *st, struct xfrout_source *src)
 	src->key = src_key;
 	src->allowed = src_allowed;
 	src->from_allowed = src_from_allowed;
+	src->access = src_access;
 	return 0;
 }
 

@@ -268,81 +268,117 @@ health_parse_max_bad(const char *s, struct health_cfg *cfg)
 	return 0;
 }
 
-void
-health_eval(struct health *h, const struct timers_zone_info *zi, size_t n, int64_t now_ms,
-            struct health_result *out)
+/* One evaluation, zone by zone (health_check streams the zones from the
+ * timers' walk: no copy of 100,000 zone states, 110 MB, at every check). */
+struct acc {
+	struct health *h;
+	struct health_result *out;
+	int64_t now_ms;
+	unsigned served;
+	size_t n;
+	char badl[sizeof(((struct health_result *)0)->why)];
+	char lagl[sizeof(((struct health_result *)0)->lag)];
+};
+
+/* Caller holds h->lock from here to acc_end. */
+static void
+acc_begin(struct acc *a, struct health *h, int64_t now_ms, struct health_result *out)
 {
 	memset(out, 0, sizeof(*out));
+	a->h = h;
+	a->out = out;
+	a->now_ms = now_ms;
+	a->served = 0;
+	a->n = 0;
+	a->badl[0] = a->lagl[0] = '\0';
 	out->healthy = true;
-	char badl[sizeof(out->why)] = "", lagl[sizeof(out->lag)] = "";
-	unsigned served = 0;
-	pthread_mutex_lock(&h->lock);
 	if (!h->listening) {
 		out->faults++;
 		out->healthy = false;
 		addf(out->why, sizeof(out->why), "DNS service not listening\n");
 		addf(out->lag, sizeof(out->lag), "DNS service not listening\n");
 	}
-	for (size_t i = 0; i < n; i++) {
-		const struct timers_zone_info *z = &zi[i];
-		out->zones++;
-		char line[DNS_NAME_TEXT_MAX + 128];
-		if (z->is_catalog) {
-			/* The catalog is the list of what to serve: it must be fresh. */
-			bool lag = false;
-			if (!z->loaded || z->expired)
-				snprintf(line, sizeof(line), "catalog %s %s", z->name,
-				         z->loaded ? "expired" : "not loaded");
-			else if (!(lag = lagging(h, z, now_ms, line, sizeof(line))))
-				continue;
-			fault(out, lag, line);
-			continue;
-		}
-		out->members++;
-		bool settled = z->initial || now_ms - z->added_ms >= (int64_t)h->cfg.grace_s * 1000;
-		bool lag = false;
-		if (!z->loaded || z->expired)
-			out->unloadable++;
-		if (z->expired) {
-			snprintf(line, sizeof(line), "zone %s expired", z->name);
-		} else if (!z->loaded && !settled) {
-			out->pending++;
-			addf(out->detail, sizeof(out->detail),
-			     "zone %s not loaded, new (%lld s in the catalog, grace %u s)\n", z->name,
-			     (long long)((now_ms - z->added_ms) / 1000), h->cfg.grace_s);
-			continue;
-		} else if (!z->loaded) {
-			snprintf(line, sizeof(line), "zone %s not loaded", z->name);
-		} else if (sigs_expiring(h, z, line, sizeof(line))) {
-			/* Its answers would soon not validate: withdraw rather than serve
-			 * bogus data (DESIGN: expiring signatures withdraw), whatever the
-			 * --health-max-bad budget. */
-			served++;
-			out->settled++;
-			fault(out, false, line);
-			addf(out->detail, sizeof(out->detail), "%s\n", line);
-			continue;
-		} else if (!(lag = lagging(h, z, now_ms, line, sizeof(line)))) {
-			served++;
-			if (settled)
-				out->settled++;
-			continue;
-		}
-		out->settled++;
-		out->bad++;
-		addf(out->detail, sizeof(out->detail), "%s\n", line);
-		addf(badl, sizeof(badl), "%s\n", line);
-		if (lag)
-			addf(lagl, sizeof(lagl), "%s\n", line);
+}
+
+static void
+acc_catalog(struct acc *a, const struct timers_zone_info *z)
+{
+	/* The catalog is the list of what to serve: it must be fresh. */
+	char line[DNS_NAME_TEXT_MAX + 128];
+	bool lag = false;
+	if (!z->loaded || z->expired)
+		snprintf(line, sizeof(line), "catalog %s %s", z->name,
+		         z->loaded ? "expired" : "not loaded");
+	else if (!(lag = lagging(a->h, z, a->now_ms, line, sizeof(line))))
+		return;
+	fault(a->out, lag, line);
+}
+
+static void
+acc_zone(void *ctx, const struct timers_zone_info *z)
+{
+	struct acc *a = ctx;
+	struct health *h = a->h;
+	struct health_result *out = a->out;
+	int64_t now_ms = a->now_ms;
+	a->n++;
+	out->zones++;
+	if (z->is_catalog) {
+		acc_catalog(a, z);
+		return;
 	}
-	pthread_mutex_unlock(&h->lock);
+	char line[DNS_NAME_TEXT_MAX + 128];
+	out->members++;
+	bool settled = z->initial || now_ms - z->added_ms >= (int64_t)h->cfg.grace_s * 1000;
+	bool lag = false;
+	if (!z->loaded || z->expired)
+		out->unloadable++;
+	if (z->expired) {
+		snprintf(line, sizeof(line), "zone %s expired", z->name);
+	} else if (!z->loaded && !settled) {
+		out->pending++;
+		addf(out->detail, sizeof(out->detail),
+		     "zone %s not loaded, new (%lld s in the catalog, grace %u s)\n", z->name,
+		     (long long)((now_ms - z->added_ms) / 1000), h->cfg.grace_s);
+		return;
+	} else if (!z->loaded) {
+		snprintf(line, sizeof(line), "zone %s not loaded", z->name);
+	} else if (sigs_expiring(h, z, line, sizeof(line))) {
+		/* Its answers would soon not validate: withdraw rather than serve
+		 * bogus data (DESIGN: expiring signatures withdraw), whatever the
+		 * --health-max-bad budget. */
+		a->served++;
+		out->settled++;
+		fault(out, false, line);
+		addf(out->detail, sizeof(out->detail), "%s\n", line);
+		return;
+	} else if (!(lag = lagging(h, z, now_ms, line, sizeof(line)))) {
+		a->served++;
+		if (settled)
+			out->settled++;
+		return;
+	}
+	out->settled++;
+	out->bad++;
+	addf(out->detail, sizeof(out->detail), "%s\n", line);
+	addf(a->badl, sizeof(a->badl), "%s\n", line);
+	if (lag)
+		addf(a->lagl, sizeof(a->lagl), "%s\n", line);
+}
+
+/* The verdict; h->lock no longer needed. */
+static void
+acc_end(struct acc *a)
+{
+	struct health *h = a->h;
+	struct health_result *out = a->out;
 	if (h->cfg.max_bad_ppm != 0) {
-		uint64_t a = (uint64_t)out->settled * h->cfg.max_bad_ppm / 1000000;
-		out->allowed = a < 1 ? 1 : (unsigned)a;
+		uint64_t al = (uint64_t)out->settled * h->cfg.max_bad_ppm / 1000000;
+		out->allowed = al < 1 ? 1 : (unsigned)al;
 	} else {
 		out->allowed = h->cfg.max_bad;
 	}
-	if (out->bad > out->allowed || (out->bad > 0 && served == 0)) {
+	if (out->bad > out->allowed || (out->bad > 0 && a->served == 0)) {
 		out->healthy = false;
 		out->faults += out->bad;
 		if (out->bad > out->allowed && out->bad > 1)
@@ -351,55 +387,54 @@ health_eval(struct health *h, const struct timers_zone_info *zi, size_t n, int64
 			     out->bad, out->settled, out->allowed);
 		else if (out->bad > 1)
 			addf(out->why, sizeof(out->why), "none of %u zones servable\n", out->members);
-		addf(out->why, sizeof(out->why), "%s", badl);
-		addf(out->lag, sizeof(out->lag), "%s", lagl);
+		addf(out->why, sizeof(out->why), "%s", a->badl);
+		addf(out->lag, sizeof(out->lag), "%s", a->lagl);
 	}
-	if (n == 0) {
+	if (a->n == 0) {
 		out->faults++;
 		out->healthy = false;
 		addf(out->why, sizeof(out->why), "no zones\n");
 	}
 }
 
-struct collect {
-	struct timers_zone_info *zi;
-	size_t n, cap;
-	bool failed;
-};
-
-static void
-collect_zone(void *ctx, const struct timers_zone_info *zi)
+void
+health_eval(struct health *h, const struct timers_zone_info *zi, size_t n, int64_t now_ms,
+            struct health_result *out)
 {
-	struct collect *c = ctx;
-	if (c->failed)
+	struct acc *a = malloc(sizeof(*a));
+	if (a == NULL) {
+		memset(out, 0, sizeof(*out));
+		out->faults = 1;
+		snprintf(out->why, sizeof(out->why), "out of memory checking the zones\n");
 		return;
-	if (c->n == c->cap) {
-		size_t nc = c->cap ? c->cap * 2 : 64;
-		struct timers_zone_info *np = realloc(c->zi, nc * sizeof(*np));
-		if (np == NULL) {
-			c->failed = true;
-			return;
-		}
-		c->zi = np;
-		c->cap = nc;
 	}
-	c->zi[c->n++] = *zi;
+	pthread_mutex_lock(&h->lock);
+	acc_begin(a, h, now_ms, out);
+	for (size_t i = 0; i < n; i++)
+		acc_zone(a, &zi[i]);
+	pthread_mutex_unlock(&h->lock);
+	acc_end(a);
+	free(a);
 }
 
 int
 health_check(struct health *h, int64_t now_ms, struct health_result *out)
 {
-	struct collect c = {0};
-	if (h->cfg.timers != NULL)
-		timers_walk(h->cfg.timers, collect_zone, &c);
-	if (c.failed) {
-		free(c.zi);
+	struct acc *a = malloc(sizeof(*a));
+	if (a == NULL) {
 		memset(out, 0, sizeof(*out));
 		out->faults = 1;
 		snprintf(out->why, sizeof(out->why), "out of memory checking the zones\n");
 		return -ENOMEM;
 	}
-	health_eval(h, c.zi, c.n, now_ms, out);
-	free(c.zi);
+	/* lock order: h->lock, then the registry's (timers_walk); nothing takes them the
+	 * other way round (the timers call health without their lock) */
+	pthread_mutex_lock(&h->lock);
+	acc_begin(a, h, now_ms, out);
+	if (h->cfg.timers != NULL)
+		timers_walk(h->cfg.timers, acc_zone, a);
+	pthread_mutex_unlock(&h->lock);
+	acc_end(a);
+	free(a);
 	return 0;
 }

@@ -65,7 +65,7 @@ static struct opt secondary_opts[] = {
 	{.name = "log-level", .arg = "LEVEL", .def = "info", .help = "debug|info|notice|warning|error"},
 	{.name = "log-format", .arg = "text|json", .def = "text", .help = "log lines as text or JSON"},
 	{.name = "http", .arg = "ADDR:PORT", .def = "off", .help = "/healthz and /metrics"},
-	{.name = "xfr-threads", .arg = "N", .def = "16", .help = "concurrent zone transfers"},
+	{.name = "xfr-threads", .arg = "N", .def = "32", .help = "concurrent zone transfers"},
 	{.name = "xfr-timeout", .arg = "SECONDS", .def = "30",
 	 .help = "silence allowed from the primary during a refresh"},
 	{.name = "xfr-max-size", .arg = "MIB", .def = "1024", .help = "largest zone transfer"},
@@ -523,7 +523,7 @@ setup_zones(struct secondary *s)
 		.primaries = s->prim,
 		.nprimaries = s->nprim,
 		.tsig = s->have_tsig ? &s->tsig : NULL,
-		.xfr_threads = (unsigned)num_opt("xfr-threads", 1, 64, 16),
+		.xfr_threads = (unsigned)num_opt("xfr-threads", 1, 64, 32),
 		.xfr_timeout_ms = (int)num_opt("xfr-timeout", 1, 3600, 30) * 1000,
 		.xfr_max_bytes = (size_t)num_opt("xfr-max-size", 1, 1 << 20, 1024) << 20,
 	};

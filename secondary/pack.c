@@ -1,8 +1,11 @@
 /*
- * The state pack (format in pack.h).  Appends take `lock` and write one
- * record with one pwritev at the end offset; nothing earlier is ever
- * written again.  The index of the file as opened (every zone's latest
- * records) lives until pack_opened_done, read concurrently by the loaders
+ * The state pack (format in pack.h).  Appends take `lock` and go into a
+ * write buffer: a batch of records leaves with one pwrite at the end
+ * offset when the buffer is full or at pack_sync/pack_flush/pack_close
+ * (100,000 zones took two writes each, a version and a refresh time);
+ * nothing earlier in the file is ever written again.  The index of the
+ * file as opened (every zone's latest records) lives until
+ * pack_opened_done, read concurrently by the loaders
  * under `idx_lock`; later loads find nothing in the pack (a zone added at
  * run time has no state yet).  Compaction scans the file again and writes
  * the latest record of every live zone into a new file.
@@ -18,7 +21,6 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include "dns/name.h"
@@ -34,6 +36,8 @@ static const uint8_t rec_magic[4] = {'A', 'P', 'K', 'R'};
 
 /* Dead bytes tolerated beside the live ones before a compaction. */
 #define PACK_SLACK (8u << 20)
+/* Appends buffered before they are written (a bigger record goes alone). */
+#define PACK_WBUF_MAX ((size_t)256 << 10)
 
 static void
 wr_u64(uint8_t *p, uint64_t v)
@@ -440,7 +444,10 @@ struct pack {
 	char dir[4096];
 	char path[4200];
 	pthread_mutex_t lock;        /* appends, flushes, compaction */
-	uint64_t end;                /* where the next record goes */
+	uint64_t end;                /* where the next record goes (buffered ones included) */
+	uint8_t *wbuf;               /* whole records appended, not written yet: they */
+	size_t wlen, wcap;           /* belong at end - wlen */
+	size_t wrecs;
 	uint64_t dead;               /* bytes of records superseded since (estimated) */
 	bool dirty;                  /* appended since the last fdatasync */
 	bool loading;                /* the index as opened is kept */
@@ -614,6 +621,8 @@ fail:
 	return NULL;
 }
 
+static int flush_locked(struct pack *p);
+
 static void
 drop_index(struct pack *p)
 {
@@ -630,10 +639,12 @@ pack_close(struct pack *p)
 	if (p == NULL)
 		return;
 	if (p->fd >= 0) {
+		flush_locked(p);
 		if (p->dirty)
 			fdatasync(p->fd);
 		close(p->fd);
 	}
+	free(p->wbuf);
 	drop_index(p);
 	pthread_rwlock_destroy(&p->idx_lock);
 	pthread_mutex_destroy(&p->lock);
@@ -694,31 +705,105 @@ pack_load(struct pack *p, const uint8_t *origin, persist_rr_fn cb, void *ctx)
 }
 
 static int
+pwrite_all(int fd, const uint8_t *b, size_t n, uint64_t at)
+{
+	while (n > 0) {
+		ssize_t w = pwrite(fd, b, n, (off_t)at);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 ? -errno : -ENOSPC;
+		b += w;
+		n -= (size_t)w;
+		at += (uint64_t)w;
+	}
+	return 0;
+}
+
+/*
+ * Writes the buffered records with one pwrite.  On a failure nothing of the
+ * batch stays in the file (it is cut back), the batch is dropped and said
+ * so: those zones start from older state, or a transfer, next time.  A
+ * crash during the write tears at most the batch's tail, which the next
+ * open cuts off as it would a torn single record.  Lock held.
+ */
+static int
+flush_locked(struct pack *p)
+{
+	if (p->wlen == 0)
+		return 0;
+	uint64_t at = p->end - p->wlen;
+	int r = pwrite_all(p->fd, p->wbuf, p->wlen, at);
+	if (r != 0) {
+		log_error(NULL, "state pack %s: %zu records not written (%s), their zones start from "
+		          "older state or a transfer at the next start", p->path, p->wrecs, err_str(r));
+		if (ftruncate(p->fd, (off_t)at) != 0)
+			r = -errno;
+		p->end = at;
+	} else {
+		p->dirty = true;
+	}
+	p->wlen = 0;
+	p->wrecs = 0;
+	if (p->wcap > PACK_WBUF_MAX) {   /* one big record went through it: give that back */
+		free(p->wbuf);
+		p->wbuf = NULL;
+		p->wcap = 0;
+	}
+	return r;
+}
+
+/* Room for `n` more bytes in the write buffer.  0 or -ENOMEM. */
+static int
+wbuf_room(struct pack *p, size_t n)
+{
+	if (p->wlen + n <= p->wcap)
+		return 0;
+	size_t nc = p->wcap ? p->wcap : 64 << 10;
+	while (nc < p->wlen + n)
+		nc *= 2;
+	uint8_t *nb = realloc(p->wbuf, nc);
+	if (nb == NULL)
+		return -ENOMEM;
+	p->wbuf = nb;
+	p->wcap = nc;
+	return 0;
+}
+
+static int
 append(struct pack *p, enum pack_kind kind, const uint8_t *body, size_t len)
 {
 	if (len > PACK_BODY_MAX)
 		return -EFBIG;
-	static const uint8_t zero[8];
 	uint8_t h[PACK_REC_HDR];
 	fill_hdr(h, kind, body, len);
 	size_t total = align8(PACK_REC_HDR + len);
-	struct iovec iov[3] = {
-		{.iov_base = h, .iov_len = sizeof(h)},
-		{.iov_base = (void *)body, .iov_len = len},
-		{.iov_base = (void *)zero, .iov_len = total - PACK_REC_HDR - len},
-	};
 	int r = 0;
 	pthread_mutex_lock(&p->lock);
-	ssize_t w = pwritev(p->fd, iov, 3, (off_t)p->end);
-	if (w != (ssize_t)total) {
-		r = w < 0 ? -errno : -ENOSPC;
-		/* nothing half-written stays behind the next record */
-		if (ftruncate(p->fd, (off_t)p->end) != 0)
-			r = -errno;
-	} else {
+	if (p->wlen > 0 && p->wlen + total > PACK_WBUF_MAX)
+		r = flush_locked(p);
+	if (r == 0)
+		r = wbuf_room(p, total);
+	if (r == 0) {
+		uint8_t *at = p->wbuf + p->wlen;
+		memcpy(at, h, sizeof(h));
+		memcpy(at + sizeof(h), body, len);
+		memset(at + sizeof(h) + len, 0, total - sizeof(h) - len);
+		p->wlen += total;
+		p->wrecs++;
 		p->end += total;
-		p->dirty = true;
+		if (p->wlen >= PACK_WBUF_MAX)
+			r = flush_locked(p);
 	}
+	pthread_mutex_unlock(&p->lock);
+	return r;
+}
+
+int
+pack_flush(struct pack *p)
+{
+	pthread_mutex_lock(&p->lock);
+	int r = flush_locked(p);
 	pthread_mutex_unlock(&p->lock);
 	return r;
 }
@@ -880,6 +965,9 @@ compact_locked(struct pack *p)
 {
 	if (p->end <= PACK_HDR_LEN)
 		return 0;
+	int fr = flush_locked(p);
+	if (fr != 0)
+		return fr;
 	uint8_t *img = mmap(NULL, p->end, PROT_READ, MAP_PRIVATE, p->fd, 0);
 	if (img == MAP_FAILED)
 		return -errno;
@@ -928,9 +1016,9 @@ pack_compact(struct pack *p)
 int
 pack_sync(struct pack *p)
 {
-	int r = 0;
 	pthread_mutex_lock(&p->lock);
-	if (p->dirty) {
+	int r = flush_locked(p);
+	if (r == 0 && p->dirty) {
 		r = fdatasync(p->fd) != 0 ? -errno : 0;
 		if (r == 0)
 			p->dirty = false;

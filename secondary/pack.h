@@ -22,8 +22,11 @@
  *               own file (persist_load)
  *       TIMERS: u64 last successful refresh, u64 expire-at (wall clock)
  *       DROP:   nothing: the zone left; earlier records of it are dead
- * The latest record of a zone wins.  Appends are one write each and never
- * touch earlier bytes, so a crash can tear only the tail; a torn or damaged
+ * The latest record of a zone wins.  Appends are buffered and written in
+ * batches (one write each, at pack_sync, pack_flush, pack_close, or when the
+ * buffer holds 256 KiB) and never touch earlier bytes, so a crash can tear
+ * only the tail, and a process that dies loses at most the appends since
+ * the last flush (the caller syncs every second); a torn or damaged
  * record fails its checks and is skipped (a damaged header by searching
  * forward for the next good one), and the others still load.  The file is
  * rewritten without dead records (compaction: a new file, fsync, rename,
@@ -166,8 +169,12 @@ int pack_put_drop(struct pack *p, const uint8_t *origin);
  */
 void pack_note_dead(struct pack *p, size_t body_len);
 
+/* Writes the buffered appends (no fdatasync).  0 or -errno (the batch is
+ * then dropped, and logged). */
+int pack_flush(struct pack *p);
+
 /*
- * Flushes the appends (fdatasync) when there are any, then compacts the
+ * Writes and flushes the appends (fdatasync) when there are any, then compacts the
  * file when more of it is dead than live (pack_note_dead, and what was dead
  * when it was opened), or held damaged records when it was opened (they
  * are logged once, not at every start).  0 or -errno.
@@ -177,7 +184,7 @@ int pack_sync(struct pack *p);
 /* Rewrites the file with only the live records now.  0 or -errno. */
 int pack_compact(struct pack *p);
 
-/* Bytes in the file (appends included). */
+/* Bytes in the file (buffered appends included). */
 uint64_t pack_size(struct pack *p);
 
 #endif

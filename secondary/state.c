@@ -320,6 +320,10 @@ state_save(struct state *s, const uint8_t *origin, uint32_t serial, uint64_t sav
 		if (r == 0 && replaces && !*own_file)
 			pack_note_dead(s->pack, pb.len);   /* about the size of the one it replaces */
 		if (r == 0 && *own_file) {
+			/* the pack says "in the pack" before the file goes */
+			r = pack_flush(s->pack);
+			if (r != 0)
+				return r;
 			persist_remove(s->dir, origin);
 			*own_file = false;
 		}
@@ -348,6 +352,8 @@ int
 state_remove(struct state *s, const uint8_t *origin)
 {
 	int r = pack_put_drop(s->pack, origin);
+	if (r == 0)
+		r = pack_flush(s->pack);   /* dropped in the pack before its own files go */
 	int fr = persist_remove(s->dir, origin);
 	return r != 0 ? r : fr;
 }

@@ -10,9 +10,10 @@
  * files, written into the pack, and its files removed (migrated), so one
  * start converts the directory.
  *
- * Thread-safe.  Nothing is fsynced per zone: appends never touch earlier
- * records, so a crash loses at most the last second's (state_sync), and the
- * zone is then transferred again.
+ * Thread-safe.  Nothing is written or fsynced per zone: the pack's appends
+ * are buffered and never touch earlier records, so a crash loses at most
+ * what came since the last state_sync (the caller's: every second), and
+ * the zone is then transferred again.
  */
 #ifndef SECONDARY_STATE_H
 #define SECONDARY_STATE_H

@@ -33,11 +33,13 @@
 #include <unistd.h>
 #include <urcu-qsbr.h>
 
+#include "dns/rdata.h"
 #include "dns/serial.h"
 #include "net/addr.h"
 #include "net/tcp.h"
 #include "secondary/catalog.h"
 #include "secondary/jitter.h"
+#include "secondary/logburst.h"
 #include "secondary/sched.h"
 #include "secondary/state.h"
 #include "secondary/zdb.h"
@@ -52,6 +54,13 @@
 #define UNLOADED_RETRY_MAX_S 60
 /* The state's appends are flushed together this often. */
 #define SYNC_EVERY_MS 1000
+
+/* Routine per-zone lines, at debug beyond LOG_BURST_MAX a second (logburst.h). */
+enum { LB_ADDED, LB_REMOVED, LB_XFR, LB_UPTODATE, LB_NKINDS };
+static const char *const lb_kinds[LB_NKINDS] = {
+	"zones added from the catalog", "zones removed from the catalog", "zone transfers",
+	"zones found up to date",
+};
 
 struct tzone {
 	char *name;            /* presentation form, after the apex in this allocation */
@@ -100,6 +109,7 @@ struct timers {
 	int cancel_fd;
 	atomic_bool unsynced;              /* state written since the last sync */
 	_Atomic int64_t synced_ms;
+	struct log_burst burst;            /* routine per-zone lines */
 };
 
 static uint64_t
@@ -365,10 +375,8 @@ add_member(struct add_job *j, const uint8_t *apex)
 	char name[DNS_NAME_TEXT_MAX];
 	dns_name_to_text(apex, name, sizeof(name));
 	/* a reload says it once for all (and "loaded from state" for each) */
-	if (j->reload)
-		log_debug(name, "zone added, member of catalog %s", j->cz->name);
-	else
-		log_info(name, "zone added, member of catalog %s", j->cz->name);
+	log_msg(j->reload ? LOG_DEBUG : log_burst_level(&t->burst, LB_ADDED, tcp_now_ms()), name,
+	        "zone added, member of catalog %s", j->cz->name);
 	int ar = add_zone(t, apex, false, j->initial, j->reload ? &j->ls : NULL);
 	if (ar != 0 && ar != -EEXIST)
 		log_error(name, "zone not added (%s)", err_str(ar));
@@ -460,7 +468,8 @@ sync_catalog(struct timers *t, struct tzone *cz)
 	for (size_t i = 0; i < ngone; i++) {
 		char name[DNS_NAME_TEXT_MAX];
 		dns_name_to_text(gone[i].name, name, sizeof(name));
-		log_info(name, "zone removed, no longer in catalog %s", cz->name);
+		log_msg(log_burst_level(&t->burst, LB_REMOVED, tcp_now_ms()), name,
+		        "zone removed, no longer in catalog %s", cz->name);
 		timers_remove_zone(t, gone[i].name);
 	}
 	free(gone);
@@ -480,14 +489,17 @@ struct start_ctx {
 	struct tzone *z;
 	const char *txt, *ip;   /* the primary asked */
 	const struct xfr_transport *tr;
+	enum log_level lvl;     /* of this transfer's routine lines */
 };
 
 static void
 on_xfr_start(void *ctx, bool ixfr)
 {
 	struct start_ctx *s = ctx;
-	log_info(s->z->name, "zone transfer, incoming %s over %s from %s", ixfr ? "IXFR" : "AXFR",
-	         xfr_transport_name(s->tr), s->ip);
+	/* a catalog's transfers are always told */
+	s->lvl = s->z->is_catalog ? LOG_INFO : log_burst_level(&s->t->burst, LB_XFR, tcp_now_ms());
+	log_msg(s->lvl, s->z->name, "zone transfer, incoming %s over %s from %s",
+	        ixfr ? "IXFR" : "AXFR", xfr_transport_name(s->tr), s->ip);
 }
 
 static uint32_t retry_interval(const struct tzone *z);
@@ -599,11 +611,17 @@ struct outcome {
 	uint64_t xfr_ms;
 };
 
+/* A transfer thread's buffers, reused from one refresh to the next. */
+struct scratch {
+	uint8_t *buf;       /* TCP_MSG_MAX */
+	uint8_t *rdbuf;     /* DNS_RDATA_MAX */
+};
+
 static void
-refresh_zone(struct timers *t, struct tzone *z, struct outcome *oc)
+refresh_zone(struct timers *t, struct tzone *z, struct outcome *oc, const struct scratch *sb)
 {
 	const struct zone *base = zdb_get(db_of(t, z), z->apex);
-	struct start_ctx sc = {.t = t, .z = z};
+	struct start_ctx sc = {.t = t, .z = z, .lvl = LOG_INFO};
 	struct xfr_params p = {
 		.zone = z->apex,
 		.tsig = __atomic_load_n(&t->cfg.tsig, __ATOMIC_ACQUIRE),
@@ -613,6 +631,8 @@ refresh_zone(struct timers *t, struct tzone *z, struct outcome *oc)
 		.timeout_ms = t->cfg.xfr_timeout_ms,
 		.max_bytes = t->cfg.xfr_max_bytes,
 		.cancel_fd = t->cancel_fd > 0 ? t->cancel_fd : 0,
+		.buf = sb->buf,
+		.rdbuf = sb->rdbuf,
 		.on_start = on_xfr_start,
 		.cb_ctx = &sc,
 	};
@@ -647,8 +667,9 @@ refresh_zone(struct timers *t, struct tzone *z, struct outcome *oc)
 	}
 	if (r.kind == XFR_UPTODATE) {
 		oc->ok = oc->uptodate = true;
-		log_info(z->name, "refresh, remote %s %s, zone is up-to-date, serial %u",
-		         sc.txt, xfr_transport_name(sc.tr), r.serial_to);
+		log_msg(log_burst_level(&t->burst, LB_UPTODATE, tcp_now_ms()), z->name,
+		        "refresh, remote %s %s, zone is up-to-date, serial %u", sc.txt,
+		        xfr_transport_name(sc.tr), r.serial_to);
 		goto out;
 	}
 	struct zone *nv = NULL;
@@ -672,17 +693,17 @@ refresh_zone(struct timers *t, struct tzone *z, struct outcome *oc)
 	long long apply_us = (long long)((clock_mono_ns() - a0) / 1000);
 	oc->ok = oc->published = true;
 	if (base != NULL)
-		log_info(z->name,
-		         "zone transfer, completed successfully, serial %u -> %u, %s%s, "
-		         "%zu messages, %zu bytes, %zu records, %llu ms, applied in %lld us",
-		         p.serial, ns, r.kind == XFR_IXFR ? "IXFR" : "AXFR",
-		         r.kind == XFR_AXFR && r.asked_ixfr ? " (full zone)" : "", r.messages, r.bytes,
-		         nrec, (unsigned long long)oc->xfr_ms, apply_us);
+		log_msg(sc.lvl, z->name,
+		        "zone transfer, completed successfully, serial %u -> %u, %s%s, "
+		        "%zu messages, %zu bytes, %zu records, %llu ms, applied in %lld us",
+		        p.serial, ns, r.kind == XFR_IXFR ? "IXFR" : "AXFR",
+		        r.kind == XFR_AXFR && r.asked_ixfr ? " (full zone)" : "", r.messages, r.bytes,
+		        nrec, (unsigned long long)oc->xfr_ms, apply_us);
 	else
-		log_info(z->name,
-		         "zone transfer, completed successfully, serial %u, AXFR, %zu messages, "
-		         "%zu bytes, %zu records, %llu ms, applied in %lld us",
-		         ns, r.messages, r.bytes, nrec, (unsigned long long)oc->xfr_ms, apply_us);
+		log_msg(sc.lvl, z->name,
+		        "zone transfer, completed successfully, serial %u, AXFR, %zu messages, "
+		        "%zu bytes, %zu records, %llu ms, applied in %lld us",
+		        ns, r.messages, r.bytes, nrec, (unsigned long long)oc->xfr_ms, apply_us);
 	/* Only this thread replaces or removes this zone's version: it stays valid. */
 	const struct zone *cur = zdb_get(db_of(t, z), z->apex);
 	pthread_mutex_lock(&t->lock);   /* /metrics and NOTIFY read these */
@@ -793,6 +814,8 @@ static void *
 xfr_thread(void *arg)
 {
 	struct timers *t = arg;
+	/* NULL (out of memory): xfrin_run allocates its own */
+	struct scratch sb = {.buf = malloc(TCP_MSG_MAX), .rdbuf = malloc(DNS_RDATA_MAX)};
 	rcu_register_thread();
 	rcu_thread_offline();
 	pthread_mutex_lock(&t->lock);
@@ -801,11 +824,12 @@ xfr_thread(void *arg)
 		struct tzone *z;
 		int64_t next = scan_locked(t, now, &z);
 		if (z == NULL) {
-			if (atomic_load(&t->unsynced)) {
+			if (atomic_load(&t->unsynced) || atomic_load(&t->burst.pending)) {
 				pthread_mutex_unlock(&t->lock);
 				sync_due(t, false);
+				bool told = !log_burst_tick(&t->burst, tcp_now_ms(), false);
 				pthread_mutex_lock(&t->lock);
-				if (atomic_load(&t->unsynced) && next > now + SYNC_EVERY_MS)
+				if ((atomic_load(&t->unsynced) || !told) && next > now + SYNC_EVERY_MS)
 					next = now + SYNC_EVERY_MS;
 			}
 			struct timespec ts;
@@ -835,7 +859,7 @@ xfr_thread(void *arg)
 		pthread_mutex_unlock(&t->lock);
 
 		struct outcome oc = {0};
-		refresh_zone(t, z, &oc);
+		refresh_zone(t, z, &oc, &sb);
 		if (oc.published && z->is_catalog)
 			sync_catalog(t, z);
 		sync_due(t, false);
@@ -862,6 +886,8 @@ xfr_thread(void *arg)
 	}
 	pthread_mutex_unlock(&t->lock);
 	rcu_unregister_thread();
+	free(sb.buf);
+	free(sb.rdbuf);
 	return NULL;
 }
 
@@ -875,7 +901,7 @@ timers_new(const struct timers_cfg *cfg)
 		return NULL;
 	t->cfg = *cfg;
 	if (t->cfg.xfr_threads == 0)
-		t->cfg.xfr_threads = 16;
+		t->cfg.xfr_threads = 32;
 	if (t->cfg.xfr_timeout_ms == 0)
 		t->cfg.xfr_timeout_ms = 30000;
 	addr_fmt((const struct sockaddr *)&t->cfg.primary, t->primary_txt, sizeof(t->primary_txt));
@@ -888,6 +914,7 @@ timers_new(const struct timers_cfg *cfg)
 	pthread_cond_init(&t->cond, &ca);
 	pthread_condattr_destroy(&ca);
 	t->cancel_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);   /* passed to every transfer */
+	log_burst_init(&t->burst, lb_kinds, LB_NKINDS);
 	return t;
 }
 
@@ -1061,6 +1088,7 @@ timers_free(struct timers *t)
 	for (unsigned i = 0; i < t->nthreads; i++)
 		pthread_join(t->threads[i], NULL);
 	sync_due(t, true);
+	log_burst_destroy(&t->burst, tcp_now_ms());
 	if (t->cancel_fd >= 0)
 		close(t->cancel_fd);
 	for (size_t i = 0; i < t->n; i++)

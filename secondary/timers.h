@@ -20,6 +20,10 @@
  *   error: [z.] IXFR rejected, serial 7 -> 5 moves backwards (RFC 1982)
  *   warning: [z.] refresh, remote 127.0.0.1@5300 TCP, failed (connection refused), retry in 60 s
  *   warning: [z.] refresh, no primary gave its serial (10.0.0.1@53: timed out; ...), retry in 6 s
+ * The routine lines of member zones (added, removed, a transfer started and
+ * completed, up to date) are at info up to 20 a second; beyond that at
+ * debug, with one line a second that counts them (logburst.h):
+ *   info: busy, in the last 1.0 s 3405 zone transfers, 5000 zones added from the catalog, ...
  */
 #ifndef SECONDARY_TIMERS_H
 #define SECONDARY_TIMERS_H
@@ -49,7 +53,7 @@ struct timers_cfg {
 	size_t nprimaries;
 	const struct dns_tsig_key *tsig;       /* NULL: unsigned transfers */
 	struct state *state;                   /* state directory (state.h); NULL: none */
-	unsigned xfr_threads;                  /* default 16 */
+	unsigned xfr_threads;                  /* default 32 */
 	int xfr_timeout_ms;                    /* silence allowed in a refresh; default 30000 */
 	size_t xfr_max_bytes;                  /* largest transfer; 0: unlimited */
 	/* Optional: told the primary's SOA serial after every SOA check of a

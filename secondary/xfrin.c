@@ -558,8 +558,8 @@ xfrin_run(const struct xfr_params *p, struct xfr_result *r, char *why, size_t wh
 	if (why != NULL && whycap > 0)
 		why[0] = '\0';
 	r->serial_from = p->serial;
-	ss.buf = malloc(TCP_MSG_MAX);
-	ss.rdbuf = malloc(DNS_RDATA_MAX);
+	ss.buf = p->buf != NULL ? p->buf : malloc(TCP_MSG_MAX);
+	ss.rdbuf = p->rdbuf != NULL ? p->rdbuf : malloc(DNS_RDATA_MAX);
 	int ret;
 	if (ss.buf == NULL || ss.rdbuf == NULL) {
 		ret = sfail(&ss, -ENOMEM, "out of memory");
@@ -626,8 +626,10 @@ xfrin_run(const struct xfr_params *p, struct xfr_result *r, char *why, size_t wh
 out:
 	if (ss.conn.fd >= 0 || ss.conn.priv != NULL)
 		p->transport->close(&ss.conn);
-	free(ss.buf);
-	free(ss.rdbuf);
+	if (p->buf == NULL)
+		free(ss.buf);
+	if (p->rdbuf == NULL)
+		free(ss.rdbuf);
 	if (ret != 0) {
 		arena_reset(&r->arena);
 		memset(&r->full, 0, sizeof(r->full));

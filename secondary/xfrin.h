@@ -155,6 +155,10 @@ struct xfr_params {
 	size_t max_bytes;                     /* 0: unlimited */
 	int cancel_fd;                        /* > 0: once readable (shutdown), the transfer
 	                                       * ends with -ECANCELED; 0: none */
+	/* Optional scratch, reused from one refresh to the next (two 64 KiB
+	 * allocations a refresh otherwise): TCP_MSG_MAX and DNS_RDATA_MAX bytes. */
+	uint8_t *buf;
+	uint8_t *rdbuf;
 	/* Called just before the IXFR or AXFR request is sent (for the log line). */
 	void (*on_start)(void *ctx, bool ixfr);
 	void *cb_ctx;

@@ -112,7 +112,10 @@ def test_xoq_catalog_of_1000_zones_one_connection(tmp):
         assert m["anycst_quic_streams_total"] >= 1001         # catalog + every member
         log = sec.logtext()
         assert log.count("zone transfer, incoming AXFR over QUIC from 127.0.0.1") >= 1001
-        assert "info: [z0999.example.] zone transfer, completed successfully" in log
+        # at info, or in a burst at debug (counted in a "busy" line at info)
+        assert re.search(r"(info|debug): \[z0999\.example\.\] zone transfer, completed "
+                         r"successfully", log), log[-3000:]
+        assert log.count("zone transfer, completed successfully") >= 1001
     finally:
         if sec:
             sec.stop()

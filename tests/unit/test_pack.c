@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <dirent.h>
 #include <cmocka.h>
@@ -229,11 +230,11 @@ test_pack_damage_in_the_middle(void **state)
 	(void)state;
 	struct pack *p = open_pack();
 	put_zone(p, "a.test.", 1, 3);
-	off_t b_at = file_size(pack_path);
+	off_t b_at = (off_t)pack_size(p);   /* where each record goes (written at the close) */
 	put_zone(p, "b.test.", 1, 3);
-	off_t c_at = file_size(pack_path);
+	off_t c_at = (off_t)pack_size(p);
 	put_zone(p, "c.test.", 1, 3);
-	off_t d_at = file_size(pack_path);
+	off_t d_at = (off_t)pack_size(p);
 	put_zone(p, "d.test.", 1, 3);
 	pack_close(p);
 	flip(b_at + 1);                 /* b's header: found again by its successor's */
@@ -282,7 +283,7 @@ test_pack_compaction(void **state)
 	put_zone(p, "gone.test.", 1, 20);
 	name("gone.test.", o);
 	assert_int_equal(pack_put_drop(p, o), 0);
-	off_t before = file_size(pack_path);
+	off_t before = (off_t)pack_size(p);
 	assert_int_equal(pack_compact(p), 0);
 	off_t after = file_size(pack_path);
 	assert_true(after * 100 < before);
@@ -423,6 +424,139 @@ test_state_big_zone_has_its_own_file(void **state)
 	state_close(s);
 }
 
+/* A zone of one SOA at `serial` and one A record, and its refresh time, appended. */
+static void
+put_with_timers(struct pack *p, const char *z, uint32_t serial)
+{
+	uint8_t o[DNS_NAME_MAX];
+	put_zone(p, z, serial, 1);
+	name(z, o);
+	assert_int_equal(pack_put_timers(p, o, 5000 + serial, 9000 + serial), 0);
+}
+
+/*
+ * Appends are written in batches: none of 40 zones' records is in the file
+ * before the flush, all of them after it with one write; then the batch torn
+ * at every 61st byte (a crash inside that write): each zone whose record
+ * was wholly written loads, with its serial, the torn one is damaged or
+ * absent, and none after it appears.
+ */
+static void
+test_pack_batch_torn_anywhere(void **state)
+{
+	(void)state;
+	enum { NZ = 40 };
+	uint64_t zstart[NZ], zend[NZ], tend[NZ];
+	struct pack *p = open_pack();
+	pack_opened_done(p);
+	char z[64];
+	for (int i = 0; i < NZ; i++) {
+		snprintf(z, sizeof(z), "z%02d.test.", i);
+		zstart[i] = pack_size(p);
+		put_zone(p, z, (uint32_t)i + 1, 1);
+		zend[i] = pack_size(p);
+		uint8_t o[DNS_NAME_MAX];
+		name(z, o);
+		assert_int_equal(pack_put_timers(p, o, 100 + (uint64_t)i, 200 + (uint64_t)i), 0);
+		tend[i] = pack_size(p);
+	}
+	assert_int_equal(file_size(pack_path), PACK_HDR_LEN);   /* buffered, nothing written */
+	assert_int_equal(pack_flush(p), 0);
+	assert_int_equal((uint64_t)file_size(pack_path), pack_size(p));
+	pack_close(p);
+
+	size_t len = (size_t)file_size(pack_path);
+	uint8_t *img = malloc(len);
+	FILE *f = fopen(pack_path, "rb");
+	assert_non_null(f);
+	assert_int_equal(fread(img, 1, len, f), len);
+	fclose(f);
+	for (uint64_t cut = PACK_HDR_LEN; cut <= len; cut += 61) {
+		f = fopen(pack_path, "wb");
+		assert_non_null(f);
+		assert_int_equal(fwrite(img, 1, (size_t)cut, f), (size_t)cut);
+		fclose(f);
+		p = open_pack();
+		for (int i = 0; i < NZ; i++) {
+			struct pack_zone_state st;
+			size_t n;
+			snprintf(z, sizeof(z), "z%02d.test.", i);
+			int r = state_of(p, z, &st, &n);
+			if (zend[i] <= cut) {
+				assert_int_equal(r, 0);
+				assert_true(st.have_zone && !st.damaged);
+				assert_int_equal(st.serial, i + 1);
+				assert_int_equal(n, 2);
+				/* a record cut in its zero padding only is whole */
+				if (tend[i] <= cut)
+					assert_true(st.have_timers);
+				else if (tend[i] - cut >= 8)
+					assert_false(st.have_timers);
+			} else if (zstart[i] < cut) {
+				assert_true(r == -ENOENT || st.damaged ||
+				            (st.have_zone && st.serial == (uint32_t)i + 1));
+			} else {
+				assert_int_equal(r, -ENOENT);
+			}
+		}
+		pack_close(p);
+	}
+	free(img);
+}
+
+/*
+ * A process that dies between two flushes loses only the appends since the
+ * last one: the file holds the flushed batch, nothing torn, nothing else.
+ */
+static void
+test_pack_death_before_flush_loses_the_batch_only(void **state)
+{
+	(void)state;
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char err[400], z[64];
+		struct pack *p = pack_open(dir, err, sizeof(err));
+		if (p == NULL)
+			_exit(2);
+		pack_opened_done(p);
+		for (int i = 0; i < 30; i++) {
+			snprintf(z, sizeof(z), "a%02d.test.", i);
+			put_with_timers(p, z, (uint32_t)i + 1);
+		}
+		if (pack_sync(p) != 0)
+			_exit(3);
+		for (int i = 0; i < 10; i++) {
+			snprintf(z, sizeof(z), "b%02d.test.", i);
+			put_with_timers(p, z, 7);
+		}
+		_exit(0);   /* no pack_close: as if killed */
+	}
+	int status = 0;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	off_t flushed = file_size(pack_path);
+	struct pack *p = open_pack();
+	assert_int_equal(file_size(pack_path), flushed);   /* nothing torn to cut */
+	char z[64];
+	for (int i = 0; i < 30; i++) {
+		struct pack_zone_state st;
+		size_t n;
+		snprintf(z, sizeof(z), "a%02d.test.", i);
+		assert_int_equal(state_of(p, z, &st, &n), 0);
+		assert_true(st.have_zone && st.have_timers && !st.damaged);
+		assert_int_equal(st.serial, i + 1);
+		assert_int_equal(st.last_refresh, 5001 + i);
+	}
+	for (int i = 0; i < 10; i++) {
+		struct pack_zone_state st;
+		size_t n;
+		snprintf(z, sizeof(z), "b%02d.test.", i);
+		assert_int_equal(state_of(p, z, &st, &n), -ENOENT);
+	}
+	pack_close(p);
+}
+
 int
 main(void)
 {
@@ -434,6 +568,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_pack_not_a_pack_is_set_aside, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pack_one_process_at_a_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_state_big_zone_has_its_own_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pack_batch_torn_anywhere, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pack_death_before_flush_loses_the_batch_only, setup,
+		                                teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -339,6 +339,19 @@ def wait_serials(sec, want, timeout, what="zones"):
     wait_until(done, timeout, step=0.1, what=what)
 
 
+def busy_counts(log):
+    """{kind: n} summed over a secondary's "busy, in the last 1.0 s 3405 zone
+    transfers, 5000 zones added from the catalog, their lines at debug level"
+    lines: the routine per-zone lines it put at debug level in a burst."""
+    out = {}
+    for m in re.finditer(r"info: busy, in the last [0-9.]+ s (.*), their lines at debug level",
+                         log):
+        for part in m.group(1).split(", "):
+            n, kind = part.split(" ", 1)
+            out[kind] = out.get(kind, 0) + int(n)
+    return out
+
+
 def random_pin():
     import base64
     return base64.b64encode(bytes(random.getrandbits(8) for _ in range(32))).decode()
