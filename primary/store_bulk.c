@@ -700,8 +700,9 @@ stage_open(struct bulk_job *j)
 		j->sdb = NULL;
 		return;
 	}
-	for (enum db_qid q = DBQ_STAGE_CONN; q <= DBQ_STAGE_TEMP; q++) {
-		struct db_stmt *s = db_q(j->sdb, q);
+	static const enum db_qid setup[] = {DBQ_STAGE_CONN, DBQ_STAGE_TEMP};
+	for (size_t i = 0; i < sizeof(setup) / sizeof(setup[0]); i++) {
+		struct db_stmt *s = db_q(j->sdb, setup[i]);
 		if (s == NULL || db_run(s) != 0) {
 			db_close(j->sdb);
 			j->sdb = NULL;
