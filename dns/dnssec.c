@@ -7,8 +7,9 @@
  * data) and grows them when an rrset needs more; it never shrinks them.
  *
  * Signatures are in DNS form: ECDSA as r||s (32 octets each, RFC 6605 §4),
- * converted from and to GnuTLS's DER with gnutls_{de,en}code_rs_value;
- * Ed25519 as the raw 64 octets (RFC 8080 §4).
+ * taken out of the DER GnuTLS signs into by dns_dnssec_der_rs (no allocation: the
+ * first signing makes one a record) and put back for verifying with
+ * gnutls_encode_rs_value; Ed25519 as the raw 64 octets (RFC 8080 §4).
  */
 #include "dns/dnssec.h"
 
@@ -123,6 +124,34 @@ put_fixed(const gnutls_datum_t *d, uint8_t *out, size_t w)
 	if (n > 0)
 		memcpy(out + w - n, p, n);
 	return 0;
+}
+
+/* One DER INTEGER at der[*pos] (positive, at most `w` octets once its sign
+ * octet is dropped) into exactly `w` octets.  0 or -EIO. */
+static int
+der_int(const uint8_t *der, size_t len, size_t *pos, uint8_t *out, size_t w)
+{
+	size_t p = *pos;
+	if (p + 2 > len || der[p] != 0x02)
+		return -EIO;
+	size_t n = der[p + 1];
+	p += 2;
+	if (n == 0 || n > w + 1 || n > len - p || (der[p] & 0x80) != 0)
+		return -EIO;   /* empty, too long, past the end, or negative */
+	gnutls_datum_t d = {(unsigned char *)(uintptr_t)(der + p), (unsigned)n};
+	*pos = p + n;
+	return put_fixed(&d, out, w);
+}
+
+int
+dns_dnssec_der_rs(const uint8_t *der, size_t len, uint8_t *out, size_t w)
+{
+	if (len < 2 || der[0] != 0x30 || der[1] >= 0x80 || (size_t)der[1] != len - 2)
+		return -EIO;
+	size_t pos = 2;
+	if (der_int(der, len, &pos, out, w) != 0 || der_int(der, len, &pos, out + w, w) != 0)
+		return -EIO;
+	return pos == len ? 0 : -EIO;
 }
 
 /* ---- keys ----------------------------------------------------------------------------- */
@@ -626,12 +655,8 @@ dns_dnssec_sign(struct dns_dnssec_ctx *cx, const struct dns_dnssec_key *k, const
 	int ret = -EIO;
 	uint8_t *s = out + headlen;
 	if (ai->ecdsa) {
-		gnutls_datum_t r = {NULL, 0}, ss = {NULL, 0};
-		if (gnutls_decode_rs_value(&sig, &r, &ss) == 0 && put_fixed(&r, s, 32) == 0 &&
-		    put_fixed(&ss, s + 32, 32) == 0)
+		if (dns_dnssec_der_rs(sig.data, sig.size, s, 32) == 0)
 			ret = (int)(headlen + 64);
-		gnutls_free(r.data);
-		gnutls_free(ss.data);
 	} else if (sig.size == 64) {
 		memcpy(s, sig.data, 64);
 		ret = (int)(headlen + 64);

@@ -133,6 +133,14 @@ struct dns_dnssec_ctx *dns_dnssec_ctx_new(void);
 void dns_dnssec_ctx_free(struct dns_dnssec_ctx *cx);
 
 /*
+ * An ECDSA signature in DER, SEQUENCE { INTEGER r, INTEGER s } (RFC 3279
+ * §2.2.3; short lengths only, enough for P-256), into r||s of `w` octets
+ * each (RFC 6605 §4).  0, or -EIO for anything else (a negative or empty
+ * integer, one longer than `w`, trailing octets).  No allocation.
+ */
+int dns_dnssec_der_rs(const uint8_t *der, size_t len, uint8_t *out, size_t w);
+
+/*
  * Signs `rs` with private key `k` for zone `signer` and writes the RRSIG
  * rdata into `out` (DNS_DNSSEC_RRSIG_MAX is always enough).  The labels
  * field leaves out a leading "*" (RFC 4034 §3.1.3); rdata are put in

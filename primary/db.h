@@ -20,6 +20,9 @@
 struct db;
 struct db_stmt;
 
+/* The rows of one DBQ_REC_INSERT_MANY. */
+#define DB_INSERT_MANY 16
+
 enum db_qid {
 	/* zones */
 	DBQ_ZONE_BY_NAME,
@@ -47,6 +50,10 @@ enum db_qid {
 	DBQ_AXFR_REST,
 	DBQ_SOA,
 	DBQ_REC_INSERT,
+	DBQ_REC_INSERT_MANY,   /* DB_INSERT_MANY rows of zone ?1, none disabled: per row okey,
+	                       * owner, type, ttl, rdata (parameters 2 + 5i ... 6 + 5i) */
+	DBQ_STAGE_CONN,        /* set up the first signing's own connection (store_bulk.c): */
+	DBQ_STAGE_TEMP,        /* synchronous as the writer's, temporary files in memory */
 	DBQ_REC_UPSERT,
 	DBQ_RRSET_DELETE,
 	DBQ_REC_DELETE,

@@ -50,6 +50,8 @@ static const char *const qsql[DBQ_COUNT] = {
 	[DBQ_AXFR_REST] = "SELECT " REC_COLS " " REC_FROM "WHERE r.zone_id = $1 AND r.disabled = 0 "
 	                  "AND NOT (r.type = 6 AND r.okey = $2) AND ($3::boolean OR r.type NOT IN "
 	                  "(46, 47, 50)) ORDER BY r.okey, r.type, r.rdata",
+	[DBQ_STAGE_CONN] = "SELECT 1 WHERE false",
+	[DBQ_STAGE_TEMP] = "SELECT 1 WHERE false",
 	[DBQ_REC_TEXT_PUT] = "INSERT INTO record_text (zone_id, okey, type, rdata, rdata_case, "
 	                     "content) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (zone_id, okey, "
 	                     "type, rdata) DO UPDATE SET rdata_case = excluded.rdata_case, "
@@ -131,7 +133,8 @@ static const char *const qsql[DBQ_COUNT] = {
 	                   "ON CONFLICT (zone_id) DO UPDATE SET t_unsign = excluded.t_unsign",
 };
 
-/* parameters per statement: the largest $n of any query */
+/* parameters a statement has room for in itself; one with more (the largest
+ * $n of its query, DBQ_REC_INSERT_MANY) gets arrays of its own at open */
 #define PG_PARAMS 12
 /* the advisory lock key migrations run under ("anycst" in ASCII, truncated) */
 #define PG_MIGRATE_LOCK "616e796373740000"
@@ -155,10 +158,15 @@ struct pg_stmt {
 	char *sql;            /* the text prepared: db_sql()'s with `?N` made `$N` */
 	PGresult *res;
 	int row, nrows;
-	const char *vals[PG_PARAMS];
-	int lens[PG_PARAMS];
-	int fmts[PG_PARAMS];
-	char ibuf[PG_PARAMS][24];
+	int cap;              /* parameters there is room for */
+	const char **vals;
+	int *lens;
+	int *fmts;
+	char (*ibuf)[24];
+	const char *vals_in[PG_PARAMS];
+	int lens_in[PG_PARAMS];
+	int fmts_in[PG_PARAMS];
+	char ibuf_in[PG_PARAMS][24];
 };
 
 struct pg_db {
@@ -417,6 +425,28 @@ pg_session(struct pg_db *db)
 	return 0;
 }
 
+/* Points the statement's parameter arrays at its own, or at arrays of the
+ * size its query needs.  0 or -ENOMEM (pg_close frees them). */
+static int
+stmt_room(struct pg_stmt *s)
+{
+	if (s->nparams <= PG_PARAMS) {
+		s->cap = PG_PARAMS;
+		s->vals = s->vals_in;
+		s->lens = s->lens_in;
+		s->fmts = s->fmts_in;
+		s->ibuf = s->ibuf_in;
+		return 0;
+	}
+	size_t n = (size_t)s->nparams;
+	s->cap = s->nparams;
+	s->vals = calloc(n, sizeof(*s->vals));
+	s->lens = calloc(n, sizeof(*s->lens));
+	s->fmts = calloc(n, sizeof(*s->fmts));
+	s->ibuf = calloc(n, sizeof(*s->ibuf));
+	return s->vals && s->lens && s->fmts && s->ibuf ? 0 : -ENOMEM;
+}
+
 static int
 pg_open(const char *path, bool create, bool readonly, struct db **out)
 {
@@ -435,6 +465,8 @@ pg_open(const char *path, bool create, bool readonly, struct db **out)
 			return -ENOMEM;
 		db->q[i].nparams = count_params(db->q[i].sql);
 		db->q[i].returns_id = strstr(db->q[i].sql, "RETURNING id") != NULL;
+		if (stmt_room(&db->q[i]) != 0)
+			return -ENOMEM;
 	}
 	db->readonly = readonly;
 	db->url = strdup(path);
@@ -450,6 +482,12 @@ pg_close(struct db *b)
 	for (size_t i = 0; i < DBQ_COUNT; i++) {
 		PQclear(db->q[i].res);
 		free(db->q[i].sql);
+		if (db->q[i].vals != db->q[i].vals_in) {
+			free(db->q[i].vals);
+			free(db->q[i].lens);
+			free(db->q[i].fmts);
+			free(db->q[i].ibuf);
+		}
 	}
 	PQfinish(db->c);
 	free(db->url);
@@ -669,9 +707,9 @@ static void
 pg_bind_i64(struct db_stmt *b, int i, int64_t v)
 {
 	struct pg_stmt *s = PS(b);
-	if (i < 1 || i > PG_PARAMS)
+	if (i < 1 || i > s->cap)
 		return;
-	snprintf(s->ibuf[i - 1], sizeof(s->ibuf[0]), "%" PRId64, v);
+	snprintf(s->ibuf[i - 1], sizeof(*s->ibuf), "%" PRId64, v);
 	s->vals[i - 1] = s->ibuf[i - 1];
 	s->fmts[i - 1] = 0;
 }
@@ -680,7 +718,7 @@ static void
 pg_bind_text(struct db_stmt *b, int i, const char *v)
 {
 	struct pg_stmt *s = PS(b);
-	if (i < 1 || i > PG_PARAMS)
+	if (i < 1 || i > s->cap)
 		return;
 	s->vals[i - 1] = v;
 	s->fmts[i - 1] = 0;
@@ -690,7 +728,7 @@ static void
 pg_bind_blob(struct db_stmt *b, int i, const void *p, size_t n)
 {
 	struct pg_stmt *s = PS(b);
-	if (i < 1 || i > PG_PARAMS)
+	if (i < 1 || i > s->cap)
 		return;
 	s->vals[i - 1] = n ? p : "";   /* an empty blob, not NULL */
 	s->lens[i - 1] = (int)n;
@@ -768,9 +806,9 @@ pg_done(struct db_stmt *b)
 	struct pg_stmt *s = PS(b);
 	PQclear(s->res);
 	s->res = NULL;
-	memset(s->vals, 0, sizeof(s->vals));
-	memset(s->lens, 0, sizeof(s->lens));
-	memset(s->fmts, 0, sizeof(s->fmts));
+	memset(s->vals, 0, (size_t)s->cap * sizeof(*s->vals));
+	memset(s->lens, 0, (size_t)s->cap * sizeof(*s->lens));
+	memset(s->fmts, 0, (size_t)s->cap * sizeof(*s->fmts));
 }
 
 

@@ -23,6 +23,16 @@ const char *const db_sql_shared[DBQ_COUNT] = {
 	            "WHERE r.zone_id = ?1 AND r.okey = ?2 AND r.type = 6 AND r.disabled = 0",
 	[DBQ_REC_INSERT] = "INSERT INTO records (zone_id, okey, owner, type, ttl, rdata, disabled) "
 	                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[DBQ_REC_INSERT_MANY] = "INSERT INTO records (zone_id, okey, owner, type, ttl, rdata, "
+	                        "disabled) VALUES "
+	                        "(?1, ?2, ?3, ?4, ?5, ?6, 0), (?1, ?7, ?8, ?9, ?10, ?11, 0), "
+	                        "(?1, ?12, ?13, ?14, ?15, ?16, 0), (?1, ?17, ?18, ?19, ?20, ?21, 0), "
+	                        "(?1, ?22, ?23, ?24, ?25, ?26, 0), (?1, ?27, ?28, ?29, ?30, ?31, 0), "
+	                        "(?1, ?32, ?33, ?34, ?35, ?36, 0), (?1, ?37, ?38, ?39, ?40, ?41, 0), "
+	                        "(?1, ?42, ?43, ?44, ?45, ?46, 0), (?1, ?47, ?48, ?49, ?50, ?51, 0), "
+	                        "(?1, ?52, ?53, ?54, ?55, ?56, 0), (?1, ?57, ?58, ?59, ?60, ?61, 0), "
+	                        "(?1, ?62, ?63, ?64, ?65, ?66, 0), (?1, ?67, ?68, ?69, ?70, ?71, 0), "
+	                        "(?1, ?72, ?73, ?74, ?75, ?76, 0), (?1, ?77, ?78, ?79, ?80, ?81, 0)",
 	[DBQ_REC_UPSERT] = "INSERT INTO records (zone_id, okey, owner, type, ttl, rdata, disabled) "
 	                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (zone_id, okey, type, "
 	                   "rdata) DO UPDATE SET disabled = excluded.disabled",

@@ -48,6 +48,8 @@ static const char *const qsql[DBQ_COUNT] = {
 	[DBQ_AXFR_REST] = "SELECT " REC_COLS " " REC_FROM "WHERE r.zone_id = ?1 AND r.disabled = 0 "
 	                  "AND NOT (r.type = 6 AND r.okey = ?2) AND (?3 OR r.type NOT IN (46, 47, 50)) "
 	                  "ORDER BY r.okey, r.type, r.rdata",
+	[DBQ_STAGE_CONN] = "PRAGMA synchronous = NORMAL",
+	[DBQ_STAGE_TEMP] = "PRAGMA temp_store = MEMORY",
 	[DBQ_REC_TEXT_PUT] = "INSERT OR REPLACE INTO record_text (zone_id, okey, type, rdata, "
 	                     "rdata_case, content) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	[DBQ_ZONE_PDNS_PUT] = "INSERT INTO zone_pdns (zone_id, masters, catalog, soa_edit_api, "
