@@ -574,12 +574,18 @@ quic_sconn_write(struct sconn *c)
 		return -1;
 	}
 	c->more = ret == 1;
-	/* bytes handed to QUIC leave the producers' backlog */
+	/* bytes handed to QUIC leave the producers' backlog; what a producer
+	 * pushed since its chunks were taken into the stream (r->ph) is still
+	 * its backlog: left out, quic_reply_wait let it push past its bound */
 	pthread_mutex_lock(&srv->lock);
 	for (struct sstream *s = c->streams; s != NULL; s = s->next) {
-		if (s->reply != NULL)
-			__atomic_store_n(&s->reply->backlog, (size_t)(s->q.queued - s->q.sent),
-			                 __ATOMIC_RELAXED);
+		if (s->reply == NULL)
+			continue;
+		size_t pending = 0;
+		for (const struct chunk *k = s->reply->ph; k != NULL; k = k->next)
+			pending += k->len;
+		__atomic_store_n(&s->reply->backlog, (size_t)(s->q.queued - s->q.sent) + pending,
+		                 __ATOMIC_RELAXED);
 	}
 	pthread_cond_broadcast(&srv->backlog_cv);
 	pthread_mutex_unlock(&srv->lock);
