@@ -248,23 +248,44 @@ def check_keepalives(ha, nodes):
     and PostgreSQL has TCP keepalives of seconds on both ends (libpq's on the
     node's side, tcp_keepalives_* on the server's), so a dead server is left
     and a dead node's sessions (its row locks, its notifier lock) are dropped
-    in seconds, not hours."""
-    out = subprocess.run(["ss", "-tnpoH"], capture_output=True, text=True, timeout=20).stdout
+    in seconds, not hours.  `ss` shows one timer a socket: while data is in
+    flight it is the retransmission timer (`timer:(on,...)`), so such a
+    socket is sampled again (up to 20 times, 0.1 s apart); one with no timer
+    at all, or a keepalive over 5.5 s, fails at once."""
     pg_ports = {str(p) for p in ha.pg_port.values()}
     pids = {"pid=%d," % p.proc.pid for p in nodes}
-    ours, lines = set(), out.splitlines()
-    for line in lines:
-        f = line.split()
-        if len(f) >= 5 and f[4].rsplit(":", 1)[1] in pg_ports and any(p in line for p in pids):
-            ours.add(f[3])
-            t = _keepalive_s(line)
-            assert t is not None and t <= 5.5, ("a node's connection without keepalives", line)
-    assert len(ours) >= 2 * len(nodes), (ours, out)
-    server = [line for line in lines if len(line.split()) >= 5 and line.split()[4] in ours]
-    assert len(server) == len(ours), (ours, server)
-    for line in server:
-        t = _keepalive_s(line)
-        assert t is not None and t <= 5.5, ("a server's side without keepalives", line)
+    ours, unseen = None, None
+    for _ in range(20):
+        out = subprocess.run(["ss", "-tnpoH"], capture_output=True, text=True,
+                             timeout=20).stdout
+        lines = [line for line in out.splitlines() if len(line.split()) >= 5]
+        node_side = {}
+        for line in lines:
+            f = line.split()
+            if f[4].rsplit(":", 1)[1] in pg_ports and any(p in line for p in pids):
+                node_side[f[3]] = line
+        server_side = {line.split()[4]: line for line in lines if line.split()[4] in node_side}
+        if ours is None:
+            ours = set(node_side)
+            assert len(ours) >= 2 * len(nodes), (ours, out)
+            assert set(server_side) == ours, (ours, server_side)
+            unseen = {(side, addr) for addr in ours for side in ("node", "server")}
+        for side, table in (("node", node_side), ("server", server_side)):
+            for addr, line in table.items():
+                if (side, addr) not in unseen:
+                    continue
+                t = _keepalive_s(line)
+                if t is not None:
+                    assert t <= 5.5, ("a %s's side with keepalives of %.1f s" % (side, t), line)
+                    unseen.discard((side, addr))
+                else:
+                    assert "timer:(" in line, ("a %s's side without keepalives" % side, line)
+        # a connection closed meanwhile is not looked for again
+        unseen = {(side, addr) for side, addr in unseen if addr in node_side}
+        if not unseen:
+            return
+        time.sleep(0.1)
+    assert not unseen, ("never seen with keepalives (always data in flight)", unseen)
 
 
 def keep_logs(tmp):
