@@ -603,10 +603,18 @@ src_key(void *ctx, const uint8_t *name, struct dns_tsig_key *k)
 	return 0;
 }
 
+#define CHECK_KEY  1   /* the key may transfer the zone (acl_xfr_allowed) */
+#define CHECK_FROM 2   /* from this address (acl_xfr_from_allowed) */
+
+/*
+ * The transfer checks `what` of `zone` in one snapshot: 1 allowed, 0 refused
+ * (XFROUT_FROM_REFUSED when the key passed and the address did not), or a
+ * negative errno.
+ */
 static int
-src_allowed(void *ctx, const uint8_t *zone, const uint8_t *key)
+src_check(struct xsrc *x, const uint8_t *zone, const uint8_t *key, const struct sockaddr *peer,
+          int what)
 {
-	struct xsrc *x = ctx;
 	struct store_snap *sn = NULL;
 	struct store_zone z;
 	char text[DNS_NAME_TEXT_MAX];
@@ -618,55 +626,33 @@ src_allowed(void *ctx, const uint8_t *zone, const uint8_t *key)
 		return ret;
 	ret = store_snap_zone(sn, zone, &z);
 	if (ret == 0)
-		ret = acl_xfr_allowed(sn, &z, text, is_pop);
+		ret = what & CHECK_KEY ? acl_xfr_allowed(sn, &z, text, is_pop) : 1;
+	if (ret == 1 && (what & CHECK_FROM)) {
+		ret = acl_xfr_from_allowed(sn, &z, peer, is_pop);
+		if (ret == 0 && (what & CHECK_KEY))
+			ret = XFROUT_FROM_REFUSED;
+	}
 	store_snap_close(sn);
 	return ret;
 }
 
 static int
+src_allowed(void *ctx, const uint8_t *zone, const uint8_t *key)
+{
+	return src_check(ctx, zone, key, NULL, CHECK_KEY);
+}
+
+static int
 src_from_allowed(void *ctx, const uint8_t *zone, const uint8_t *key, const struct sockaddr *peer)
 {
-	struct xsrc *x = ctx;
-	struct store_snap *sn = NULL;
-	struct store_zone z;
-	char text[DNS_NAME_TEXT_MAX];
-	if (dns_name_to_text(key, text, sizeof(text)) < 0)
-		return 0;
-	bool is_pop = pop_gate_key_is_pop(x->gate, text);
-	int ret = store_snap_open(x->st, &sn);
-	if (ret != 0)
-		return ret;
-	ret = store_snap_zone(sn, zone, &z);
-	if (ret == 0)
-		ret = acl_xfr_from_allowed(sn, &z, peer, is_pop);
-	store_snap_close(sn);
-	return ret;
+	return src_check(ctx, zone, key, peer, CHECK_FROM);
 }
 
 /* src_allowed and src_from_allowed in one snapshot (one transaction a transfer less). */
 static int
 src_access(void *ctx, const uint8_t *zone, const uint8_t *key, const struct sockaddr *peer)
 {
-	struct xsrc *x = ctx;
-	struct store_snap *sn = NULL;
-	struct store_zone z;
-	char text[DNS_NAME_TEXT_MAX];
-	if (dns_name_to_text(key, text, sizeof(text)) < 0)
-		return 0;
-	bool is_pop = pop_gate_key_is_pop(x->gate, text);
-	int ret = store_snap_open(x->st, &sn);
-	if (ret != 0)
-		return ret;
-	ret = store_snap_zone(sn, zone, &z);
-	if (ret == 0)
-		ret = acl_xfr_allowed(sn, &z, text, is_pop);
-	if (ret == 1) {
-		ret = acl_xfr_from_allowed(sn, &z, peer, is_pop);
-		if (ret == 0)
-			ret = XFROUT_FROM_REFUSED;
-	}
-	store_snap_close(sn);
-	return ret;
+	return src_check(ctx, zone, key, peer, CHECK_KEY | CHECK_FROM);
 }
 
 int
