@@ -69,10 +69,11 @@ def run_c(name, port):
     v = dict(zip(f[0::2], f[1::2]))
     if "rate" not in v:
         print("%-14s client failed: %s" % (name, (r.stdout + r.stderr).strip()))
-        return
+        return None
     print("%-14s %6s UPDATEs in %6.2f s: %7.0f UPDATEs/s, p50 %6.2f ms, p99 %6.2f ms%s" % (
         name, v["updates"], float(v["seconds"]), float(v["rate"]), float(v["p50_ms"]),
         float(v["p99_ms"]), ", %s errors" % v["errors"] if v["errors"] != "0" else ""))
+    return float(v["rate"]), float(v["p99_ms"])
 
 
 def run(name, port):
@@ -92,6 +93,7 @@ def run(name, port):
     print("%-14s %6d UPDATEs in %6.2f s: %7.0f UPDATEs/s, p50 %6.2f ms, p99 %6.2f ms%s" % (
         name, n, wall, n / wall, 1000 * statistics.median(lat), 1000 * lat[int(n * 0.99) - 1],
         ", %d errors (%s)" % (len(errors), errors[0]) if errors else ""))
+    return n / wall, 1000 * lat[int(n * 0.99) - 1]
 
 
 def main():
@@ -113,9 +115,12 @@ def main():
         os.sched_setaffinity(0, {1})
         print("DNS UPDATE, %d clients x %d UPDATEs over TCP, zone of %d records, %s client" %
               (CLIENTS, EACH, RECORDS, "C (anycst-updload)" if CLIENT == "c" else "Python"))
-        run("anycst", p.xfr_port)
-        run("knotd", k.port)
-        run("named", n.port)
+        ours = run("anycst", p.xfr_port)
+        peers = [r for r in (run("knotd", k.port), run("named", n.port)) if r is not None]
+        if ours is not None and peers:
+            best = max(r[0] for r in peers)
+            print("ratio anycst/better peer: %.2f (goal >= 2), anycst p99 %.2f ms (goal < 10 ms)"
+                  % (ours[0] / best, ours[1]))
     finally:
         for d in (n, k, p):
             if d is not None:
