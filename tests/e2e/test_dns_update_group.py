@@ -15,6 +15,7 @@ import dns.tsig
 import dns.tsigkeyring
 import dns.update
 
+from anycst_e2e.core import metric
 from anycst_e2e import (Knot, Primary, TmpDir, assert_san_clean, axfr_set, export_set,
                         free_port, wait_until)
 
@@ -55,12 +56,6 @@ def client_one(port, ring, name, out):
     u.add(name, 60, "TXT", '"%s"' % name)
     r = dns.query.tcp(u, "127.0.0.1", port=port, timeout=20)
     out.append((name, False, r.rcode()))
-
-
-def metric(text, name):
-    m = re.search(r"^%s (\d+)$" % re.escape(name), text, re.M)
-    assert m, name
-    return int(m.group(1))
 
 
 def test_concurrent_updates_each_own_serial_and_journal_entry():

@@ -5,12 +5,12 @@ part of the policy in the answer or the log line; a key without rules changes
 anything; the API validates the rules (422 naming the field); the UPDATE
 counters on /metrics pass `promtool check metrics`."""
 import os
-import re
 import shutil
 import subprocess
 
 import pytest
 
+from anycst_e2e.core import metric
 from anycst_e2e import Primary
 
 ZONE = "pol.example."
@@ -129,11 +129,6 @@ def test_policy_api_errors(tmp_path, rule, field):
                         "types": ["TXT", "ANY"]}]
     finally:
         p.stop()
-
-
-def metric(text, name):
-    m = re.search(r"^%s (\d+)$" % re.escape(name), text, re.M)
-    return int(m.group(1)) if m else None
 
 
 def test_update_metrics(tmp_path):

@@ -5,7 +5,6 @@ them one at a time, so no two ever shared a transaction), each still gets
 its own serial and journal entry, and the NOTIFYs of those changes still go
 out (knotd as a TSIG secondary follows)."""
 import json
-import re
 import threading
 
 import dns.exception
@@ -15,6 +14,7 @@ import dns.tsig
 import dns.tsigkeyring
 import dns.update
 
+from anycst_e2e.core import metric
 from anycst_e2e import Knot, Primary, TmpDir, assert_san_clean, free_port, wait_until
 
 ZONE = "udp.example."
@@ -38,12 +38,6 @@ def client(port, ring, idx, out):
             except dns.exception.Timeout:
                 continue
         out.append((name, r.rcode() if r is not None else None))
-
-
-def metric(text, name):
-    m = re.search(r"^%s (\d+)$" % re.escape(name), text, re.M)
-    assert m, name
-    return int(m.group(1))
 
 
 def test_udp_updates_grouped_each_own_serial():

@@ -107,6 +107,13 @@ def log_tails(since=None, last=4, size=3000):
     return "".join(out)
 
 
+def metric(text, name):
+    """The value of the unlabelled metric `name` in a /metrics text, or None."""
+    import re
+    m = re.search(r"^%s (\d+)$" % re.escape(name), text, re.M)
+    return int(m.group(1)) if m else None
+
+
 def wait_until(pred, timeout, step=0.02, what="condition"):
     """Polls `pred` until it returns a true value (returned) or `timeout` s pass."""
     deadline = time.monotonic() + timeout
