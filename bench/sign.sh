@@ -1,6 +1,7 @@
 #!/bin/sh
 # DNSSEC signing beside Debian's knotd (issue 15), on a 100,000-record zone:
-#   - the raw GnuTLS signing limit of this machine, one core (bench/signlimit.c);
+#   - the raw GnuTLS signing limit of this machine (bench/signlimit.c), one core
+#     alone and every core at once, measured again after each of our signings;
 #   - first signing, ECDSA P-256 (13) and Ed25519 (15), NSEC, CSK: wall and CPU
 #     seconds of anycst-primary from PUT dnssec:true until the zone is signed,
 #     beside `knotc -b zone-sign` (knotd, signing-threads = cores);
