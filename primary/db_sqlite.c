@@ -812,6 +812,7 @@ ckpt_main(void *arg)
 	 * and the WAL grows without bound. */
 	if (exec(db, "PRAGMA journal_mode") != 0)
 		log_warning(NULL, "store: the WAL checkpointer cannot read the database");
+	pthread_setname_np(pthread_self(), "anycst-ckpt");   /* top -H, perf: its own name */
 	sqlite3_busy_timeout(db->h, 0);
 	int last = 0;
 	int restart = restart_frames(ck->wal_max);
