@@ -2,7 +2,8 @@
 24 s (--dnssec-validity) and a pass every second, the primary re-signs the
 rrsets whose signatures expire within half of it, each pass one small
 serial; the zone keeps verifying with `ldns-verify-zone` and no signature
-in it ever expires within 8 s."""
+in it ever expires within 8 s.  With a KSK and a ZSK, both keys' signatures
+(two key tags) are kept fresh."""
 import json
 import os
 import subprocess
@@ -10,6 +11,7 @@ import time
 
 import dns.query
 import dns.rdatatype
+import pytest
 
 from anycst_e2e import Primary, TmpDir, keyring
 
@@ -28,7 +30,18 @@ def axfr(p, secret):
     return out[:-1]
 
 
-def test_signatures_refreshed_in_small_batches():
+def ksk_zsk(p):
+    """The zone's CSK replaced by a KSK and a ZSK: two key tags signing."""
+    zid = p.json("GET", "/zones/" + Z + "?rrsets=false", expect=200)["id"]
+    base = "/zones/%s/cryptokeys" % zid
+    p.json("POST", base, {"keytype": "ksk", "active": True}, expect=201)
+    p.json("POST", base, {"keytype": "zsk", "active": True}, expect=201)
+    csk = [k for k in p.json("GET", base, expect=200) if k["keytype"] == "csk"][0]
+    assert p.call("DELETE", "%s/%d" % (base, csk["id"]))[0] == 204
+
+
+@pytest.mark.parametrize("kind", ["csk", "ksk"])
+def test_signatures_refreshed_in_small_batches(kind):
     with TmpDir() as d:
         p = Primary(d, extra=["--dnssec-key-file", os.path.join(d, "k"),
                               "--dnssec-validity", "24", "--dnssec-refresh-interval", "1"])
@@ -39,6 +52,8 @@ def test_signatures_refreshed_in_small_batches():
                        "records": [{"content": "192.0.2.%d" % i, "disabled": False}]}
                       for i in range(1, 40)]
             p.create_zone(Z, rrsets=rrsets, master_tsig_key_ids=[KEY], dnssec=True)
+            if kind == "ksk":
+                ksk_zsk(p)
             s0 = p.serial(Z)
             deadline = time.monotonic() + 28
             while time.monotonic() < deadline:
@@ -47,6 +62,8 @@ def test_signatures_refreshed_in_small_batches():
                 recs = axfr(p, secret)
                 exp = [rd.expiration for _, _, rd in recs if rd.rdtype == dns.rdatatype.RRSIG]
                 assert exp and min(exp) > now + 8, (min(exp) - now)
+                tags = {rd.key_tag for _, _, rd in recs if rd.rdtype == dns.rdatatype.RRSIG}
+                assert len(tags) == (2 if kind == "ksk" else 1), tags
             assert p.serial(Z) != s0
             st, _, body = p.journal(Z, since=s0)
             entries = json.loads(body)["entries"]
