@@ -3,7 +3,9 @@
 #   - the raw GnuTLS signing limit of this machine (bench/signlimit.c), one core
 #     alone and every core at once, measured again after each of our signings;
 #   - first signing, ECDSA P-256 (13) and Ed25519 (15), NSEC, CSK: wall and CPU
-#     seconds of anycst-primary from PUT dnssec:true until the zone is signed,
+#     seconds of anycst-primary from PUT dnssec:true until the zone is signed
+#     (SIGN_ROUNDS times, the median ratio: the raw limit here moves by a
+#     tenth or more from one minute to the next),
 #     beside `knotc -b zone-sign` (knotd, signing-threads = cores);
 #   - one-record change on the signed zone: PATCH p50/p99 beside knotc
 #     zone-commit (after zone-begin/zone-set/zone-unset) on Knot's signed copy;
@@ -11,7 +13,8 @@
 #     primary) beside knotd, each on core 0 with one UDP worker, the load
 #     generator (bench/dnsblast.c -D) on core 1.
 #
-#   sh bench/sign.sh     SIGN_NAMES=100000 SIGN_PATCHES=200 SIGN_KNOT_COMMITS=40 SECS=5 ROUNDS=3
+#   sh bench/sign.sh     SIGN_NAMES=100000 SIGN_PATCHES=1000 SIGN_KNOT_COMMITS=40 SECS=5 ROUNDS=3
+#                        SIGN_ROUNDS=3 (first signings of each algorithm, each on a new primary)
 # Needs: bin/ (make all), knotd, knotc, gnutls headers, /usr/bin/python3.
 set -eu
 cd "$(dirname "$0")/.."

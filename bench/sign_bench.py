@@ -18,10 +18,11 @@ import dns.query  # noqa: E402
 import dns.rdatatype  # noqa: E402
 
 NAMES = int(os.environ.get("SIGN_NAMES", "100000"))
-PATCHES = int(os.environ.get("SIGN_PATCHES", "200"))
+PATCHES = int(os.environ.get("SIGN_PATCHES", "1000"))
 COMMITS = int(os.environ.get("SIGN_KNOT_COMMITS", "40"))
 SECS = int(os.environ.get("SECS", "5"))
 ROUNDS = int(os.environ.get("ROUNDS", "3"))
+SIGN_ROUNDS = int(os.environ.get("SIGN_ROUNDS", "3"))
 ZONE = "bench.test."
 HZ = os.sysconf("SC_CLK_TCK")
 CORES = os.cpu_count() or 1
@@ -173,8 +174,8 @@ zone:
 
 # ---- ours -----------------------------------------------------------------------------------
 
-def our_primary(tmp, alg, text):
-    d = os.path.join(tmp, "primary-%d" % alg)
+def our_primary(tmp, alg, text, rnd=0):
+    d = os.path.join(tmp, "primary-%d-%d" % (alg, rnd))
     os.makedirs(d)
     p = u.Primary(d, extra=["--api-max-body", "100000000", "--log-level", "info",
                             "--dnssec-key-file", os.path.join(d, "dnssec.key"),
@@ -278,27 +279,42 @@ def main():
               "zone-sign, signing-threads %d, on its already signed copy):" % (NAMES, CORES))
         prim = {}
         for alg, kname, label in ALGS:
-            p = our_primary(tmp, alg, text)
-            daemons.append(p)
+            runs = []
+            for r in range(SIGN_ROUNDS):
+                if r > 0:
+                    p.stop()
+                    daemons.remove(p)
+                p = our_primary(tmp, alg, text, r)
+                daemons.append(p)
+                wall, c = our_first_signing(p)
+                after = limits(tmp, False)
+                one = (limit[alg][0] + after[alg][0]) / 2
+                every = (limit[alg][1] + after[alg][1]) / 2
+                limit = after
+                nsig = 2 * (NAMES - 6)   # an RRSIG over each rrset and each NSEC
+                us = c * 1e6 / nsig
+                runs.append((us / every, us / one, wall, c))
+                print("  %-11s ours:  %6.2f s wall, %6.2f CPU s (%.1f us CPU a signature: %.2fx "
+                      "the raw limit with every core signing, %.1f us; %.2fx one core's, %.1f us)"
+                      % (label, wall, c, us, us / every, every, us / one, one), flush=True)
+                split = signing_split(p)
+                if split:
+                    print("  %-11s ours, from the primary's log: %s" % (label, split), flush=True)
             prim[alg] = p
-            wall, c = our_first_signing(p)
-            after = limits(tmp, False)
-            one = (limit[alg][0] + after[alg][0]) / 2
-            every = (limit[alg][1] + after[alg][1]) / 2
-            limit = after
-            nsig = 2 * (NAMES - 6)   # an RRSIG over each rrset and each NSEC
-            us = c * 1e6 / nsig
-            print("  %-11s ours:  %6.2f s wall, %6.2f CPU s (%.1f us CPU a signature: %.2fx "
-                  "the raw limit with every core signing, %.1f us; %.2fx one core's, %.1f us)"
-                  % (label, wall, c, us, us / every, every, us / one, one), flush=True)
-            split = signing_split(p)
-            if split:
-                print("  %-11s ours, from the primary's log: %s" % (label, split), flush=True)
+            ev = sorted(x[0] for x in runs)
+            on = sorted(x[1] for x in runs)
+            print("  %-11s ours, median of %d: %.2fx the raw limit with every core signing "
+                  "(%.2f-%.2f), %.2fx one core's (%.2f-%.2f) (goal <= 1.10)" % (
+                      label, len(runs), statistics.median(ev), ev[0], ev[-1],
+                      statistics.median(on), on[0], on[-1]), flush=True)
+            wall = statistics.median(x[2] for x in runs)
+            c = statistics.median(x[3] for x in runs)
             k = KnotSigner(tmp, zf, kname, CORES)
             daemons.append(k)
             kwall, kc = k.resign()
             print("  %-11s knotd: %6.2f s wall, %6.2f CPU s; CPU knotd/ours %.2f, "
-                  "wall knotd/ours %.2f" % (label, kwall, kc, kc / c, kwall / wall), flush=True)
+                  "wall knotd/ours %.2f (ours: the medians)" % (label, kwall, kc, kc / c,
+                                                               kwall / wall), flush=True)
             if alg == 13:
                 knot13 = k
             else:
@@ -318,8 +334,10 @@ def main():
               "included), %d in a row:" % (PATCHES, COMMITS))
         lat = our_patches(p, PATCHES)
         klat = knot13.commits(COMMITS)
-        print("  ours:  p50 %7.2f ms, p99 %7.2f ms (goal p99 < 2 ms)" % (
-            1000 * statistics.median(lat), 1000 * pct(lat, 0.99)))
+        print("  ours:  p50 %7.2f ms, p99 %7.2f ms (goal p99 < 2 ms); the first change "
+              "after the signing %.2f ms, the slowest %.2f ms" % (
+                  1000 * statistics.median(lat), 1000 * pct(lat, 0.99), 1000 * lat[0],
+                  1000 * max(lat)))
         print("  knotd: p50 %7.2f ms, p99 %7.2f ms; p50 knotd/ours %.1f" % (
             1000 * statistics.median(klat), 1000 * pct(klat, 0.99),
             statistics.median(klat) / statistics.median(lat)))
