@@ -710,9 +710,9 @@ wal_restart(struct sq_db *db, struct db_ckpt *ck, int64_t wal_max)
 	/* Half of the way, not every 1/8 as before the gate below: each nudged
 	 * checkpoint's copy and fsync slowed the changes beside it (their reads
 	 * of pages under writeback wait for it), so a stream of signed PATCHes
-	 * (17 frames each) had one every ~45 and a p99 of 2.1-2.8 ms; with two
-	 * a WAL it is 1.0-1.8 ms, and the UPDATE bench's p99 did not move
-	 * (6.7-8.5 ms either way: the gate keeps the writer's own copy small). */
+	 * (17 frames each) had one every ~45 and a p99 of 1.8-2.0 ms over 1,000;
+	 * with two a WAL it is 1.2-1.4 ms, and the UPDATE bench's p99 did not
+	 * move (6.7-8.3 ms either way: the gate keeps the writer's own copy small). */
 	int step = restart / 2;
 	if (db->wal_limit != wal_max) {
 		/* the file started over keeps its size: past the bound it is truncated */
