@@ -15,6 +15,7 @@
 #
 #   sh bench/sign.sh     SIGN_NAMES=100000 SIGN_PATCHES=1000 SIGN_KNOT_COMMITS=40 SECS=5 ROUNDS=3
 #                        SIGN_ROUNDS=3 (first signings of each algorithm, each on a new primary)
+#                        SIGN_DUMP=FILE (each PATCH's index and latency in ms, one a line)
 # Needs: bin/ (make all), knotd, knotc, gnutls headers, /usr/bin/python3.
 set -eu
 cd "$(dirname "$0")/.."

@@ -333,6 +333,9 @@ def main():
               "after zone-begin/zone-set/zone-unset (the commit's wall time, knotc's start "
               "included), %d in a row:" % (PATCHES, COMMITS))
         lat = our_patches(p, PATCHES)
+        if os.environ.get("SIGN_DUMP"):
+            with open(os.environ["SIGN_DUMP"], "w") as f:
+                f.write("".join("%d %.3f\n" % (i, 1000 * x) for i, x in enumerate(lat)))
         klat = knot13.commits(COMMITS)
         print("  ours:  p50 %7.2f ms, p99 %7.2f ms (goal p99 < 2 ms); the first change "
               "after the signing %.2f ms, the slowest %.2f ms" % (
