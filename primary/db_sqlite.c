@@ -555,8 +555,7 @@ struct db_ckpt {
 	pthread_cond_t cv;
 	bool stop;
 	bool nudged;   /* the writer asks for a checkpoint now (ckpt_nudge) */
-	int copied;    /* frames its last PASSIVE found copied back, and synced when
-	                * nudged (atomic; wal_restart) */
+	int copied;    /* frames its last PASSIVE found copied back (atomic; wal_restart) */
 };
 
 /* Waits for the stop flag, a nudge (`*nudged` set) or one tick; true when
@@ -625,8 +624,6 @@ restart_frames(int64_t wal_max)
 
 /*
  * PASSIVE copies back what no reader still needs, never blocking anyone;
- * when the writer nudged it (`sync`), the database file is synced after it
- * (see below);
  * under a steady stream of writes SQLite may never start the WAL over, so
  * past `restart` frames, all copied, it starts it over (RESTART): the
  * writers then overwrite the file's first pages (cached) instead of growing
@@ -641,21 +638,10 @@ restart_frames(int64_t wal_max)
  * RESTART came at every tick under a stream of UPDATEs and made their p99.
  * Under a stream of commits (one every few hundred µs) something is always
  * committed since the PASSIVE: the writer starts the WAL over itself
- * (wal_restart).  Then every frame must be in the synced database file
- * before the WAL is overwritten, and SQLite syncs the file only at a
- * checkpoint that found nothing committed meanwhile, which under that
- * stream was only the writer's own, so it synced all the checkpointer had
- * copied back since the WAL's start (24 MiB of the default --wal-max: one
- * signed PATCH in ~370 waited 15-24 ms).  The nudged checkpoints sync the
- * file here, off the writer's path, before they say what they copied: the
- * writer's sync then writes only the frames since (~100 KiB; test_ckpt).
- * Syncing after every tick's checkpoint as well cost the UPDATE bench 15-35%
- * of its rate (the syncs' writeback beside its commits); after the nudged
- * ones, half of the way and then until caught up, it did not move.
- * `*last`: the frames seen at the last checkpoint.
+ * (wal_restart).  `*last`: the frames seen at the last checkpoint.
  */
 static void
-ckpt_passive(struct sq_db *db, int *last, int restart, bool sync, int *copied)
+ckpt_passive(struct sq_db *db, int *last, int restart, int *copied)
 {
 	int nlog = 0, nckpt = 0;
 	int64_t v0 = data_version(db);
@@ -663,12 +649,6 @@ ckpt_passive(struct sq_db *db, int *last, int restart, bool sync, int *copied)
 	int rc = sqlite3_wal_checkpoint_v2(db->h, NULL, SQLITE_CHECKPOINT_PASSIVE, &nlog, &nckpt);
 	if (rc != SQLITE_OK)
 		return;   /* the writer's checkpoint in progress */
-	sqlite3_file *f = NULL;
-	if (sync && nckpt > 0 &&
-	    sqlite3_file_control(db->h, "main", SQLITE_FCNTL_FILE_POINTER, &f) == SQLITE_OK &&
-	    f != NULL && f->pMethods != NULL &&
-	    f->pMethods->xSync(f, SQLITE_SYNC_NORMAL | SQLITE_SYNC_DATAONLY) != SQLITE_OK)
-		log_warning(NULL, "store: checkpointer: cannot sync the database file");
 	__atomic_store_n(copied, nckpt, __ATOMIC_RELAXED);
 	int64_t us = mono_us() - t0;
 	if (us >= 1000)   /* it copied and synced */
@@ -852,7 +832,7 @@ ckpt_main(void *arg)
 	bool nudged = false;
 	while (!ckpt_wait(ck, &nudged))
 		if (nudged || ckpt_due(db, &version, &skipped))
-			ckpt_passive(db, &last, restart, nudged, &ck->copied);
+			ckpt_passive(db, &last, restart, &ck->copied);
 	/* a last full checkpoint at shutdown keeps the WAL small */
 	sqlite3_busy_timeout(db->h, 10000);
 	sqlite3_wal_checkpoint_v2(db->h, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
