@@ -198,6 +198,23 @@ zone_w(struct store *st, const uint8_t *zone, const char *account, struct store_
 	return ret;
 }
 
+int
+signed_zone_begin(struct store *st, const uint8_t *zone, const char *account,
+                  struct store_zone *z, const char *hint, char *err, size_t errcap)
+{
+	int ret = w_begin(st);
+	if (ret != 0)
+		return ret;
+	ret = zone_w(st, zone, account, z);
+	if (ret == 0 && !z->dnssec) {
+		set_err(err, errcap, "zone '%s' is not signed%s", z->text, hint);
+		ret = -EINVAL;
+	}
+	if (ret != 0)
+		w_rollback(st);
+	return ret;
+}
+
 /* Commits, logging the new serial, or rolls back. */
 int
 end_write(struct store *st, const struct store_zone *z, int ret, const struct store_result *res,
@@ -416,16 +433,12 @@ store_cryptokey_add(struct store *st, const uint8_t *zone, const char *account,
 	if (!st->has_kek)
 		return -EPERM;
 	struct store_zone z;
-	int ret = w_begin(st);
+	int ret = signed_zone_begin(st, zone, account, &z, ": set \"dnssec\": true first", err,
+	                            errcap);
 	if (ret != 0)
 		return ret;
-	ret = zone_w(st, zone, account, &z);
-	if (ret == 0 && !z.dnssec) {
-		set_err(err, errcap, "zone '%s' is not signed: set \"dnssec\": true first", z.text);
-		ret = -EINVAL;
-	}
 	struct zkey keys[ZKEYS_MAX];
-	int nk = ret == 0 ? zkeys_load(st, z.id, keys, ZKEYS_MAX) : 0;
+	int nk = zkeys_load(st, z.id, keys, ZKEYS_MAX);
 	if (nk < 0)
 		ret = nk;
 	else

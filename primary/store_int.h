@@ -417,6 +417,10 @@ int zkey_create(struct store *st, int64_t zid, const char *keytype, uint8_t alg,
                 bool published, int64_t *id);
 /* Zone `zone` for a write (not the catalog; `account`'s when not NULL).  0, -ENOENT, -EPERM. */
 int zone_w(struct store *st, const uint8_t *zone, const char *account, struct store_zone *z);
+/* Begins a write on signed zone `zone` (zone_w): its codes, or -EINVAL with `err` naming the
+ * zone and `hint` after it when it is not signed; nothing is left open on error. */
+int signed_zone_begin(struct store *st, const uint8_t *zone, const char *account,
+                      struct store_zone *z, const char *hint, char *err, size_t errcap);
 /* Commits (logging `what` and the new serial when changed) or, ret != 0, rolls back. */
 int end_write(struct store *st, const struct store_zone *z, int ret,
               const struct store_result *res, const char *what);

@@ -137,14 +137,10 @@ static int
 ksk_begin(struct store *st, const uint8_t *zone, const char *account, struct store_zone *z,
           struct kset *ks, char *err, size_t errcap)
 {
-	int ret = w_begin(st);
+	int ret = signed_zone_begin(st, zone, account, z, "", err, errcap);
 	if (ret != 0)
 		return ret;
-	ret = zone_w(st, zone, account, z);
-	if (ret == 0 && !z->dnssec) {
-		set_err(err, errcap, "zone '%s' is not signed", z->text);
-		ret = -EINVAL;
-	} else if (ret == 0 && z->unsign_at > 0) {
+	if (z->unsign_at > 0) {
 		set_err(err, errcap, "zone '%s' is being unsigned (CDS DELETE published); set "
 		        "\"dnssec\": true first", z->text);
 		ret = -EINVAL;

@@ -309,17 +309,11 @@ store_zsk_rollover(struct store *st, const uint8_t *zone, const char *account, i
 	if (!st->has_kek)
 		return -EPERM;
 	struct store_zone z;
-	int ret = w_begin(st);
+	int ret = signed_zone_begin(st, zone, account, &z, "", err, errcap);
 	if (ret != 0)
 		return ret;
-	ret = zone_w(st, zone, account, &z);
-	if (ret == 0 && !z.dnssec) {
-		set_err(err, errcap, "zone '%s' is not signed", z.text);
-		ret = -EINVAL;
-	}
 	struct roll r;
-	if (ret == 0)
-		ret = roll_load(st, z.id, &r);
+	ret = roll_load(st, z.id, &r);
 	if (ret == 0 && (r.cur == NULL || r.cur->id != key_id)) {
 		set_err(err, errcap, "key %lld is not the active ZSK of zone '%s': only a ZSK is "
 		        "rolled", (long long)key_id, z.text);
