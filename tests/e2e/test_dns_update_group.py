@@ -4,20 +4,17 @@ and a journal entry of its own, in one unbroken chain; an UPDATE whose
 prerequisite fails answers its rcode and changes nothing, whatever was written
 with it; knotd as a TSIG secondary follows by IXFR to the same zone, and
 nsupdate still works in between."""
-import json
 import re
 import subprocess
-import threading
 
 import dns.query
 import dns.rcode
 import dns.tsig
-import dns.tsigkeyring
 import dns.update
 
-from anycst_e2e.core import metric
-from anycst_e2e import (Knot, Primary, TmpDir, assert_san_clean, axfr_set, export_set,
-                        free_port, wait_until)
+from anycst_e2e import Primary, TmpDir, assert_san_clean, axfr_set, export_set, wait_until
+from anycst_e2e.update import (assert_serial_chain, group_commits, join_clients, start_clients,
+                               update_primary)
 
 ZONE = "grp.example."
 XFR_KEY = "xfr-key."
@@ -59,77 +56,45 @@ def client_one(port, ring, name, out):
 
 
 def test_concurrent_updates_each_own_serial_and_journal_entry():
-    with TmpDir() as tmp:
-        kport = free_port(also_udp=True)
-        p = Primary(tmp, notify=["127.0.0.1:%d" % kport])
-        k = None
-        try:
-            xs = p.add_key(XFR_KEY)
-            us = p.add_key(UPD_KEY)
-            p.add_zone(ZONE, keys=[XFR_KEY])
-            p.api("PUT", "/zones/" + ZONE, {"update_tsig_key_ids": [UPD_KEY]})
-            k = Knot.secondary(tmp, p.xfr_port, XFR_KEY, xs, zones=[ZONE], port=kport)
-            start = p.serial(ZONE)
-            wait_until(lambda: k.serial(ZONE) == start, 10, what="knotd's first AXFR")
-            ring = dns.tsigkeyring.from_text({UPD_KEY: ("hmac-sha256", us)})
-            results, threads = [], []
-            for c in range(CLIENTS):
-                t = threading.Thread(target=client, args=(p.xfr_port, ring, c, results))
-                t.start()
-                threads.append(t)
-            # nsupdate in the middle of the load: a prerequisite and an add
-            r = subprocess.run(["nsupdate", "-y", "hmac-sha256:%s:%s" % (UPD_KEY.rstrip("."), us),
-                                "-t", "20", "-v"],
-                               input="server 127.0.0.1 %d\nzone %s\nprereq nxdomain ns.%s\n"
-                                     "update add ns.%s 60 A 192.0.2.53\nsend\n" %
-                                     (p.xfr_port, ZONE, ZONE, ZONE),
-                               capture_output=True, text=True, timeout=60)
-            assert r.returncode == 0, r.stdout + r.stderr
-            for t in threads:
-                t.join(120)
-                assert not t.is_alive()
-            assert len(results) == CLIENTS * EACH
-            good = [n for n, bad, rc in results if not bad]
-            for n, bad, rc in results:
-                want = dns.rcode.YXDOMAIN if bad else dns.rcode.NOERROR
-                assert rc == want, (n, dns.rcode.to_text(rc))
-            # one serial and one journal entry per applied UPDATE (and the nsupdate)
-            applied = len(good) + 1
-            end = p.serial(ZONE)
-            assert end == start + applied
-            st, _, body = p.journal(ZONE, since=start)
-            assert st == 200
-            entries = json.loads(body)["entries"]
-            assert [(e["serial_from"], e["serial_to"]) for e in entries] == \
-                [(start + i, start + i + 1) for i in range(applied)]
-            # what failed its prerequisite left nothing behind
-            text = p.export(ZONE)
-            for n, bad, _ in results:
-                assert (("\n%s.%s" % (n, ZONE)) in text) != bad, n
-            mt = p.metrics_text()
-            assert metric(mt, "anycst_dns_update_applied_total") == applied
-            groups = metric(mt, "anycst_group_commits_total")
-            grouped = metric(mt, "anycst_group_commit_changes_total")
-            assert grouped >= 2 * groups and grouped <= applied
-            print("groups %d holding %d of %d changes" % (groups, grouped, applied))
-            # knotd follows to the same zone; when it fell behind by more
-            # changes than the zone holds records its IXFR got the whole zone
-            # (RFC 1995 §2), so one more UPDATE shows it following by IXFR
-            wait_until(lambda: k.serial(ZONE) == end, 20, what="knotd at serial %d" % end)
-            before = count_ixfr(k)
-            out = []
-            client_one(p.xfr_port, ring, "after", out)
-            assert out == [("after", False, dns.rcode.NOERROR)]
-            end += 1
-            assert p.serial(ZONE) == end
-            wait_until(lambda: k.serial(ZONE) == end, 20, what="knotd at serial %d" % end)
-            wait_until(lambda: count_ixfr(k) > before, 10, what="knotd's IXFR to %d" % end)
-            assert export_set(p.export(ZONE), ZONE) == axfr_set(kport, ZONE)
-        finally:
-            if k is not None:
-                k.stop()
-            p.stop()
-        assert_san_clean(p.log())
+    with TmpDir() as tmp, update_primary(tmp, ZONE, XFR_KEY, UPD_KEY) as (p, k, kport, us, ring):
+        start = p.serial(ZONE)
+        threads, results = start_clients(CLIENTS, client, p.xfr_port, ring)
+        # nsupdate in the middle of the load: a prerequisite and an add
+        r = subprocess.run(["nsupdate", "-y", "hmac-sha256:%s:%s" % (UPD_KEY.rstrip("."), us),
+                            "-t", "20", "-v"],
+                           input="server 127.0.0.1 %d\nzone %s\nprereq nxdomain ns.%s\n"
+                                 "update add ns.%s 60 A 192.0.2.53\nsend\n" %
+                                 (p.xfr_port, ZONE, ZONE, ZONE),
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stdout + r.stderr
+        join_clients(threads)
+        assert len(results) == CLIENTS * EACH
+        good = [n for n, bad, rc in results if not bad]
+        for n, bad, rc in results:
+            want = dns.rcode.YXDOMAIN if bad else dns.rcode.NOERROR
+            assert rc == want, (n, dns.rcode.to_text(rc))
+        # one serial and one journal entry per applied UPDATE (and the nsupdate)
+        applied = len(good) + 1
+        end = assert_serial_chain(p, ZONE, start, applied)
+        # what failed its prerequisite left nothing behind
+        text = p.export(ZONE)
+        for n, bad, _ in results:
+            assert (("\n%s.%s" % (n, ZONE)) in text) != bad, n
+        groups, grouped = group_commits(p, applied)
+        assert grouped >= 2 * groups and grouped <= applied
+        # knotd follows to the same zone; when it fell behind by more
+        # changes than the zone holds records its IXFR got the whole zone
+        # (RFC 1995 §2), so one more UPDATE shows it following by IXFR
+        wait_until(lambda: k.serial(ZONE) == end, 20, what="knotd at serial %d" % end)
+        before = count_ixfr(k)
+        out = []
+        client_one(p.xfr_port, ring, "after", out)
+        assert out == [("after", False, dns.rcode.NOERROR)]
+        end += 1
+        assert p.serial(ZONE) == end
+        wait_until(lambda: k.serial(ZONE) == end, 20, what="knotd at serial %d" % end)
+        wait_until(lambda: count_ixfr(k) > before, 10, what="knotd's IXFR to %d" % end)
+        assert export_set(p.export(ZONE), ZONE) == axfr_set(kport, ZONE)
 
 
 def test_key_not_granted_learns_nothing_from_prerequisites():

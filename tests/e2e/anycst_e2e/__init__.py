@@ -17,6 +17,7 @@ its daemons, peers, ports, waits and labs from here.
     xoq       XoQ helpers: QUIC secondaries, big zones, metrics, served_a
     relays    DelayRelay (UDP delay), Poller
     rollover  the DNSSEC rollover tests' zone and delv loop
+    update    the DNS UPDATE group tests' primary + knotd, client threads, serial chain
     slowloris raise_nofile, Trickler (slow clients for the resource-limit tests)
     rrl_load, edge_probe   traffic generators (also run as scripts)
 
