@@ -21,9 +21,10 @@ struct store_fx {
 	uint8_t zone[DNS_NAME_MAX];
 };
 
-/* `tag` names the temp dir (/tmp/anycst-TAG-XXXXXX). */
+/* A store opened with `o` (its path set here); `tag` names the temp dir
+ * (/tmp/anycst-TAG-XXXXXX). */
 static inline struct store_fx *
-store_fx_new(const char *tag, unsigned journal_keep)
+store_fx_open(const char *tag, struct store_opts *o)
 {
 	struct store_fx *f = calloc(1, sizeof(*f));
 	assert_non_null(f);
@@ -32,10 +33,17 @@ store_fx_new(const char *tag, unsigned journal_keep)
 	snprintf(f->path, sizeof(f->path), "%s/t.db", f->dir);
 	test_db_fresh(f->path, sizeof(f->path));
 	char err[256];
-	struct store_opts o = {.path = f->path, .catalog = "cat.test.", .journal_keep = journal_keep};
-	assert_int_equal(store_open(&o, &f->st, err, sizeof(err)), 0);
+	o->path = f->path;
+	assert_int_equal(store_open(o, &f->st, err, sizeof(err)), 0);
 	assert_true(dns_name_from_text("example.com.", 12, NULL, f->zone) > 0);
 	return f;
+}
+
+static inline struct store_fx *
+store_fx_new(const char *tag, unsigned journal_keep)
+{
+	struct store_opts o = {.catalog = "cat.test.", .journal_keep = journal_keep};
+	return store_fx_open(tag, &o);
 }
 
 static inline void

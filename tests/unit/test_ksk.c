@@ -21,47 +21,21 @@
 #include "dns/rrtype.h"
 #include "primary/store_int.h"
 #include "store_db.h"
+#include "store_fx.h"
 
-struct fx {
-	char dir[64];
-	char path[256];
-	struct store *st;
-	uint8_t zone[DNS_NAME_MAX];
-};
-
-static struct fx *
+static struct store_fx *
 fx_open(void)
 {
-	struct fx *f = calloc(1, sizeof(*f));
-	snprintf(f->dir, sizeof(f->dir), "/tmp/anycst-ksk-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->path, sizeof(f->path), "%s/t.db", f->dir);
-	test_db_fresh(f->path, sizeof(f->path));
-	char err[256];
-	struct store_opts o = {.path = f->path, .catalog = "cat.test.",
-	                       .dnssec_secret = "unit-test-secret", .dnssec_unsign_delay = 1};
-	assert_int_equal(store_open(&o, &f->st, err, sizeof(err)), 0);
+	struct store_opts o = {.catalog = "cat.test.", .dnssec_secret = "unit-test-secret",
+	                       .dnssec_unsign_delay = 1};
+	struct store_fx *f = store_fx_open("ksk", &o);
 	f->st->dnskey_ttl = 0;   /* every wait due at once */
-	assert_true(dns_name_from_text("example.com.", 12, NULL, f->zone) > 0);
 	struct store_zone_new zn = {.name = f->zone, .kind = "Native", .account = "",
 	                            .dnssec = true};
 	struct store_result res;
+	char err[256];
 	assert_int_equal(store_zone_create(f->st, &zn, NULL, 0, &res, err, sizeof(err)), 0);
 	return f;
-}
-
-static void
-fx_close(struct fx *f)
-{
-	store_close(f->st);
-	char p[300];
-	const char *sfx[] = {"", "-wal", "-shm"};
-	for (int i = 0; i < 3; i++) {
-		snprintf(p, sizeof(p), "%s%s", f->path, sfx[i]);
-		unlink(p);
-	}
-	rmdir(f->dir);
-	free(f);
 }
 
 struct keys {
@@ -79,7 +53,7 @@ key_one(void *ctx, const struct store_cryptokey *k)
 }
 
 static struct keys
-keys(struct fx *f)
+keys(struct store_fx *f)
 {
 	struct keys ks = {0};
 	struct store_snap *sn;
@@ -110,7 +84,7 @@ count_one(void *ctx, const struct dns_rr *rr)
 }
 
 static struct count
-count(struct fx *f, uint16_t type)
+count(struct store_fx *f, uint16_t type)
 {
 	struct count c = {.type = type};
 	struct store_snap *sn;
@@ -124,7 +98,7 @@ count(struct fx *f, uint16_t type)
 
 /* One resigner step: 1 with one serial more, 0 with nothing done. */
 static int
-step(struct fx *f)
+step(struct store_fx *f)
 {
 	struct store_result res;
 	char err[256] = "";
@@ -137,7 +111,7 @@ step(struct fx *f)
 static void
 roll(const char *kind)
 {
-	struct fx *f = fx_open();
+	struct store_fx *f = fx_open();
 	struct store_result res;
 	char err[256] = "";
 	struct keys ks = keys(f);
@@ -203,7 +177,7 @@ roll(const char *kind)
 	assert_int_equal(count(f, DNS_T_DNSKEY).n, ks.n);
 	/* a new rollover may start again */
 	assert_int_equal(store_ksk_rollover(f->st, f->zone, NULL, nw, &res, err, sizeof(err)), 0);
-	fx_close(f);
+	store_fx_free(f);
 }
 
 static void
@@ -225,7 +199,7 @@ static void
 test_cds_follows_a_deactivated_key(void **state)
 {
 	(void)state;
-	struct fx *f = fx_open();
+	struct store_fx *f = fx_open();
 	struct store_result res;
 	char err[256] = "";
 	int64_t old = keys(f).k[0].id;
@@ -240,14 +214,14 @@ test_cds_follows_a_deactivated_key(void **state)
 	assert_int_equal(count(f, DNS_T_CDNSKEY).n, 0);
 	assert_int_equal(store_ksk_ds_seen(f->st, f->zone, NULL, nw, &res, err, sizeof(err)),
 	                 -EINVAL);
-	fx_close(f);
+	store_fx_free(f);
 }
 
 static void
 test_switch_off_with_cds_delete(void **state)
 {
 	(void)state;
-	struct fx *f = fx_open();
+	struct store_fx *f = fx_open();
 	struct store_result res;
 	char err[256] = "";
 	/* off: CDS/CDNSKEY DELETE, signed still; again: nothing */
@@ -294,7 +268,7 @@ test_switch_off_with_cds_delete(void **state)
 	assert_int_equal(store_zone_unsign(f->st, f->zone, NULL, true, &res, err, sizeof(err)), 0);
 	assert_int_equal(count(f, DNS_T_NSEC3).n, 0);
 	assert_int_equal(count(f, DNS_T_DNSKEY).n, 0);
-	fx_close(f);
+	store_fx_free(f);
 }
 
 int

@@ -21,6 +21,7 @@
 #include "primary/store_int.h"
 #include "util/err.h"
 #include "store_db.h"
+#include "store_fx.h"
 
 /* ---- sealing -------------------------------------------------------------------------- */
 
@@ -62,29 +63,16 @@ test_seal_roundtrip_and_refusals(void **state)
 
 /* ---- the chain ------------------------------------------------------------------------ */
 
-struct fx {
-	char dir[64];
-	char path[192];
-	struct store *st;
-	uint8_t zone[DNS_NAME_MAX];
-};
-
-static struct fx *
+static struct store_fx *
 fx_open(bool nsec3, bool with_key)
 {
-	struct fx *f = calloc(1, sizeof(*f));
-	snprintf(f->dir, sizeof(f->dir), "/tmp/anycst-signer-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->path, sizeof(f->path), "%s/t.db", f->dir);
-	test_db_fresh(f->path, sizeof(f->path));
-	char err[256];
-	struct store_opts o = {.path = f->path, .catalog = "cat.test.",
+	struct store_opts o = {.catalog = "cat.test.",
 	                       .dnssec_secret = with_key ? "unit-test-secret" : NULL};
-	assert_int_equal(store_open(&o, &f->st, err, sizeof(err)), 0);
-	assert_true(dns_name_from_text("example.com.", 12, NULL, f->zone) > 0);
+	struct store_fx *f = store_fx_open("signer", &o);
 	struct store_zone_new zn = {.name = f->zone, .kind = "Native", .account = "",
 	                            .dnssec = true, .nsec3 = nsec3};
 	struct store_result res;
+	char err[256];
 	int ret = store_zone_create(f->st, &zn, NULL, 0, &res, err, sizeof(err));
 	if (!with_key) {
 		assert_int_equal(ret, -EPERM);
@@ -95,22 +83,8 @@ fx_open(bool nsec3, bool with_key)
 	return f;
 }
 
-static void
-fx_close(struct fx *f)
-{
-	store_close(f->st);
-	char p[224];
-	const char *sfx[] = {"", "-wal", "-shm"};
-	for (int i = 0; i < 3; i++) {
-		snprintf(p, sizeof(p), "%s%s", f->path, sfx[i]);
-		unlink(p);
-	}
-	rmdir(f->dir);
-	free(f);
-}
-
 static int
-patch(struct fx *f, bool del, const char *owner, const char *type, const char *content)
+patch(struct store_fx *f, bool del, const char *owner, const char *type, const char *content)
 {
 	uint8_t o[DNS_NAME_MAX], rd[512];
 	assert_true(dns_name_from_text(owner, strlen(owner), NULL, o) > 0);
@@ -321,7 +295,7 @@ check_sigs(const struct zset *z, const uint8_t *apex, struct dns_dnssec_key *k,
 }
 
 static void
-check_zone(struct fx *f, bool nsec3)
+check_zone(struct store_fx *f, bool nsec3)
 {
 	struct zset *z = calloc(1, sizeof(*z));
 	struct store_snap *sn;
@@ -383,7 +357,7 @@ check_zone(struct fx *f, bool nsec3)
 static void
 random_changes(bool nsec3)
 {
-	struct fx *f = fx_open(nsec3, true);
+	struct store_fx *f = fx_open(nsec3, true);
 	static const char *const names[] = {
 		"www.example.com.", "a.example.com.", "b.a.example.com.", "c.b.a.example.com.",
 		"x.y.z.example.com.", "z.example.com.", "*.wild.example.com.", "mail.example.com.",
@@ -414,7 +388,7 @@ random_changes(bool nsec3)
 		assert_int_equal(ret, 0);
 		check_zone(f, nsec3);
 	}
-	fx_close(f);
+	store_fx_free(f);
 }
 
 static void
@@ -436,7 +410,7 @@ static void
 test_denial_switch(void **state)
 {
 	(void)state;
-	struct fx *f = fx_open(false, true);
+	struct store_fx *f = fx_open(false, true);
 	assert_int_equal(patch(f, false, "example.com.", "NS", "ns1.example.net."), 0);
 	assert_int_equal(patch(f, false, "a.b.example.com.", "A", "192.0.2.1"), 0);
 	assert_int_equal(patch(f, false, "dn.example.com.", "DNAME", "x.example.net."), 0);
@@ -457,7 +431,7 @@ test_denial_switch(void **state)
 		assert_int_equal(patch(f, false, "a.b.example.com.", "A", "192.0.2.1"), 0);
 		check_zone(f, nsec3);
 	}
-	fx_close(f);
+	store_fx_free(f);
 }
 
 /* The key cache: a key is opened once, not once per change; a new key once
@@ -466,7 +440,7 @@ static void
 test_keys_opened_once(void **state)
 {
 	(void)state;
-	struct fx *f = fx_open(false, true);
+	struct store_fx *f = fx_open(false, true);
 	uint64_t u0 = keycache_unseals(f->st);
 	assert_int_equal(u0, 1);
 	for (int i = 0; i < 20; i++) {
@@ -487,14 +461,14 @@ test_keys_opened_once(void **state)
 	assert_int_equal(patch(f, false, "y.example.com.", "A", "192.0.2.3"), 0);
 	assert_int_equal(keycache_unseals(f->st), 2);
 	check_zone(f, false);
-	fx_close(f);
+	store_fx_free(f);
 }
 
 static void
 test_no_key_file_refused(void **state)
 {
 	(void)state;
-	fx_close(fx_open(false, false));
+	store_fx_free(fx_open(false, false));
 }
 
 int

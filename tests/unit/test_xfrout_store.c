@@ -20,13 +20,13 @@
 #include "dns/rrtype.h"
 #include "primary/store.h"
 #include "store_db.h"
+#include "store_fx.h"
 #include "primary/xfrout_store.h"
 #include "util/log.h"
 
 struct fx {
-	char dir[64];
-	char path[192];
-	struct store *st;
+	struct store_fx *s;
+	struct store *st;   /* s->st */
 	struct xfrout_source src;
 };
 
@@ -35,13 +35,8 @@ setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 	assert_non_null(f);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/anycst-xstore-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->path, sizeof(f->path), "%s/t.db", f->dir);
-	test_db_fresh(f->path, sizeof(f->path));
-	char err[256];
-	struct store_opts o = {.path = f->path, .catalog = "cat.test."};
-	assert_int_equal(store_open(&o, &f->st, err, sizeof(err)), 0);
+	f->s = store_fx_new("xstore", 0);
+	f->st = f->s->st;
 	assert_int_equal(xfrout_store_source(f->st, &f->src), 0);
 	*state = f;
 	return 0;
@@ -52,14 +47,7 @@ teardown(void **state)
 {
 	struct fx *f = *state;
 	xfrout_store_source_clear(&f->src);
-	store_close(f->st);
-	char p[224];
-	const char *sfx[] = {"", "-wal", "-shm"};
-	for (int i = 0; i < 3; i++) {
-		snprintf(p, sizeof(p), "%s%s", f->path, sfx[i]);
-		unlink(p);
-	}
-	rmdir(f->dir);
+	store_fx_free(f->s);
 	free(f);
 	return 0;
 }
