@@ -14,7 +14,7 @@
 #     Then POP A made unhealthy instead (its zone expires, the daemon runs on):
 #     time from the fault to the withdrawal, lost queries (issue 13).
 #
-#   sh bench/edge.sh           NAMES=100000 SECS=5 ROUNDS=10 RUNS=10
+#   [NAMES=100000] [SECS=5] [ROUNDS=10] [RUNS=10] sh bench/edge.sh   (environment, defaults shown)
 set -u
 cd "$(dirname "$0")/.."
 NAMES=${NAMES:-100000}

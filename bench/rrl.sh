@@ -8,7 +8,7 @@
 # and prints the fraction answered in full (no TC) for each, side by side.
 # The cost of RRL in QPS is measured by bench/edge.sh.
 #
-#   sh bench/rrl.sh            RATE=50 SECS=3
+#   [RATE=50] [SECS=3] sh bench/rrl.sh   (environment, defaults shown)
 set -u
 cd "$(dirname "$0")/.."
 RATE=${RATE:-50}

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 status=0
 for s in bench/*.sh; do
 	name=$(basename "$s" .sh)
-	[ "$name" = run ] && continue
+	case $name in run | lib) continue ;; esac   # this runner, the scripts' shared functions
 	if [ -n "${BENCH:-}" ] && [ "$BENCH" != "$name" ]; then
 		continue
 	fi

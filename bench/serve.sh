@@ -8,7 +8,8 @@
 # Then RSS with a 1,000,000-record zone loaded, and the time to apply and
 # publish a one-record IXFR on a 1,000,000-record zone (bench/ixfr_apply.c).
 #
-#   sh bench/serve.sh            NAMES=100000 SECS=5 ROUNDS=3 RSS_NAMES=1000000
+#   [NAMES=100000] [SECS=5] [ROUNDS=3] [RSS_NAMES=1000000] sh bench/serve.sh
+#   (environment, defaults shown)
 # Quote the ratios (the machine is shared and noisy: ±10% between runs).
 set -u
 cd "$(dirname "$0")/.."

@@ -13,11 +13,13 @@
 #     primary) beside knotd, each on core 0 with one UDP worker, the load
 #     generator (bench/dnsblast.c -D) on core 1.
 #
-#   sh bench/sign.sh     SIGN_NAMES=100000 SIGN_PATCHES=1000 SIGN_KNOT_COMMITS=40 SECS=5 ROUNDS=3
-#                        SIGN_ROUNDS=3 (first signings of each algorithm, each on a new primary)
-#                        SIGN_DUMP=FILE (each PATCH's index and latency in ms, one a line)
+#   [VAR=VALUE ...] sh bench/sign.sh, from the environment (defaults shown):
+#     SIGN_NAMES=100000 SIGN_PATCHES=1000 SIGN_KNOT_COMMITS=40 SECS=5 ROUNDS=3
+#     SIGN_ROUNDS=3 (first signings of each algorithm, each on a new primary)
+#     SIGN_DUMP=FILE (each PATCH's index and latency in ms, one a line; unset: none)
 # Needs: bin/ (make all), knotd, knotc, gnutls headers, /usr/bin/python3.
 set -eu
 cd "$(dirname "$0")/.."
 [ -x bin/anycst-primary ] || { echo "build first: make all"; exit 1; }
-exec /usr/bin/python3 bench/sign_bench.py "$@"
+[ $# -eq 0 ] || { echo "bench/sign.sh takes no arguments: set $1 in the environment" >&2; exit 2; }
+exec /usr/bin/python3 bench/sign_bench.py
