@@ -9,20 +9,22 @@
  * signature, less the CPU of building the same rows without writing them,
  * and the WAL written:
  *
- *   rows     today's: NSEC and RRSIG rows in `records`, with records_rr,
- *            records_chain, records_sig_exp and records_sig_tag
+ *   rows     before schema 0012: NSEC and RRSIG rows in `records`, with
+ *            records_rr, records_chain, records_sig_exp and records_sig_tag
  *            (schema/sqlite 0001, 0005, 0010);
  *   sigtable the NSEC rows in `records`, each RRSIG a row of a table of its
  *            own keyed (zone, owner, covered type, key tag), WITHOUT ROWID,
  *            with an index by expiration (and none by key tag);
- *   pername  a name's NSEC and all its RRSIGs in one row keyed (zone,
- *            owner), WITHOUT ROWID, with an index by the earliest
- *            expiration.
+ *   pername  today's (schema 0012, dnssec_names): a name's NSEC and all its
+ *            RRSIGs in one row keyed (zone, owner), WITHOUT ROWID, with an
+ *            index by the earliest expiration and the partial one of the
+ *            NSEC3 chain.
  *
  * Issue 15's goal for the first signing is 1.10x the raw signing limit: 4-5
  * us a P-256 signature, 2.5-3 us an Ed25519 one, for everything beside the
- * signing.  The primary's job thread spends 4.5-5.8 us a signature today,
- * most of it in SQLite (bench/sign.sh prints the split).
+ * signing.  The primary's job thread spent 4.0-5.8 us a signature with the
+ * rows layout, most of it in SQLite (bench/sign.sh prints the split); this
+ * measurement chose the pername layout that replaced it.
  *
  * usage: sigrows [NAMES]      (default 100000)
  * Build: cc -O2 -o sigrows sigrows.c -lsqlite3
@@ -60,9 +62,12 @@ static const char *const schema =
 	" PRIMARY KEY (zone_id, okey, covered, tag)) WITHOUT ROWID;"
 	"CREATE INDEX rrsigs_exp ON rrsigs(zone_id, exp);"
 	"CREATE TABLE dnssec_names (zone_id INTEGER NOT NULL, okey BLOB NOT NULL,"
-	" nsec BLOB NOT NULL, sigs BLOB NOT NULL, exp INTEGER NOT NULL,"
+	" owner BLOB NOT NULL, ctype INTEGER NOT NULL DEFAULT 0,"
+	" cttl INTEGER NOT NULL DEFAULT 0, chain BLOB NOT NULL DEFAULT x'',"
+	" sigs BLOB NOT NULL DEFAULT x'', exp INTEGER NOT NULL DEFAULT 4294967296,"
 	" PRIMARY KEY (zone_id, okey)) WITHOUT ROWID;"
-	"CREATE INDEX dnssec_names_exp ON dnssec_names(zone_id, exp);";
+	"CREATE INDEX dnssec_names_exp ON dnssec_names(zone_id, exp);"
+	"CREATE INDEX dnssec_names_nsec3 ON dnssec_names(zone_id, okey) WHERE ctype = 50;";
 
 /* One statement of PER_STMT rows, bound a row at a time. */
 struct batch {
@@ -185,8 +190,8 @@ sign_rows(sqlite3 *h, enum layout layout, int names, int dry)
 	           "(1, ?, ?, ?, 3600, ?)", 4, dry);
 	batch_init(&sig, h, "INSERT INTO rrsigs (zone_id, okey, covered, tag, exp, ttl, rdata) "
 	           "VALUES ", "(1, ?, ?, 4660, ?, 3600, ?)", 4, dry);
-	batch_init(&per, h, "INSERT INTO dnssec_names (zone_id, okey, nsec, sigs, exp) VALUES ",
-	           "(1, ?, ?, ?, ?)", 4, dry);
+	batch_init(&per, h, "INSERT INTO dnssec_names (zone_id, okey, owner, ctype, cttl, chain, "
+	           "sigs, exp) VALUES ", "(1, ?, ?, 47, 3600, ?, ?, ?)", 5, dry);
 	uint8_t okey[32], owner[32], nsec[64], rd[2][128];
 	uint32_t seed = 2463534242u, exp = 1800000000u;
 	const int covered[2] = {1, 47};
@@ -205,9 +210,10 @@ sign_rows(sqlite3 *h, enum layout layout, int names, int dry)
 				memcpy(both + len[0], rd[1], (size_t)len[1]);
 				int p = batch_row(&per);
 				sqlite3_bind_blob(per.s, p, okey, ko, SQLITE_TRANSIENT);
-				sqlite3_bind_blob(per.s, p + 1, nsec, no, SQLITE_TRANSIENT);
-				sqlite3_bind_blob(per.s, p + 2, both, len[0] + len[1], SQLITE_TRANSIENT);
-				sqlite3_bind_int64(per.s, p + 3, exp);
+				sqlite3_bind_blob(per.s, p + 1, owner, oo, SQLITE_TRANSIENT);
+				sqlite3_bind_blob(per.s, p + 2, nsec, no, SQLITE_TRANSIENT);
+				sqlite3_bind_blob(per.s, p + 3, both, len[0] + len[1], SQLITE_TRANSIENT);
+				sqlite3_bind_int64(per.s, p + 4, exp);
 				batch_done_row(&per, h);
 				continue;
 			}

@@ -54,6 +54,13 @@ enum db_qid {
 	                       * owner, type, ttl, rdata (parameters 2 + 5i ... 6 + 5i) */
 	DBQ_STAGE_CONN,        /* set up the first signing's own connection (store_bulk.c): */
 	DBQ_STAGE_TEMP,        /* synchronous as the writer's, temporary files in memory */
+	/* a signed zone's DNSSEC data by name (schema 0012, primary/dn_rows.h) */
+	DBQ_DN_GET,
+	DBQ_DN_PUT,
+	DBQ_DN_DELETE,
+	DBQ_DN_INSERT_MANY,    /* DB_INSERT_MANY rows of zone ?1: per row okey, owner, ctype,
+	                       * cttl, chain, sigs, exp (parameters 2 + 7i ... 8 + 7i) */
+	DBQ_AXFR_DN,
 	DBQ_REC_UPSERT,
 	DBQ_RRSET_DELETE,
 	DBQ_REC_DELETE,
@@ -136,7 +143,7 @@ enum db_qid {
 	/* ZSK rollover (primary/store_roll.c) */
 	DBQ_KEY_TIMES,
 	DBQ_KEY_TIMES_SET,
-	DBQ_SIGS_BY_TAG,
+	DBQ_DN_SCAN,        /* the rollover's walk over the names' signatures */
 	DBQ_ZONE_MAX_TTL,
 	/* several nodes (PostgreSQL): a commit announced to the others (pg_notify) */
 	DBQ_ANNOUNCE,

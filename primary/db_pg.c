@@ -48,8 +48,7 @@ static const char *const qsql[DBQ_COUNT] = {
 	[DBQ_ROWS_RRSET] = "SELECT " REC_COLS ", r.disabled, t.content " REC_FROM
 	                   "WHERE r.zone_id = $1 AND r.okey = $2 AND r.type = $3 ORDER BY r.rdata",
 	[DBQ_AXFR_REST] = "SELECT " REC_COLS " " REC_FROM "WHERE r.zone_id = $1 AND r.disabled = 0 "
-	                  "AND NOT (r.type = 6 AND r.okey = $2) AND ($3::boolean OR r.type NOT IN "
-	                  "(46, 47, 50)) ORDER BY r.okey, r.type, r.rdata",
+	                  "AND NOT (r.type = 6 AND r.okey = $2) ORDER BY r.okey, r.type, r.rdata",
 	[DBQ_STAGE_CONN] = "SELECT 1 WHERE false",
 	[DBQ_STAGE_TEMP] = "SELECT 1 WHERE false",
 	[DBQ_REC_TEXT_PUT] = "INSERT INTO record_text (zone_id, okey, type, rdata, rdata_case, "

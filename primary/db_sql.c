@@ -33,6 +33,35 @@ const char *const db_sql_shared[DBQ_COUNT] = {
 	                        "(?1, ?52, ?53, ?54, ?55, ?56, 0), (?1, ?57, ?58, ?59, ?60, ?61, 0), "
 	                        "(?1, ?62, ?63, ?64, ?65, ?66, 0), (?1, ?67, ?68, ?69, ?70, ?71, 0), "
 	                        "(?1, ?72, ?73, ?74, ?75, ?76, 0), (?1, ?77, ?78, ?79, ?80, ?81, 0)",
+	[DBQ_DN_INSERT_MANY] = "INSERT INTO dnssec_names (zone_id, okey, owner, ctype, cttl, chain, "
+	                       "sigs, exp) VALUES "
+	                       "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8), "
+	                       "(?1, ?9, ?10, ?11, ?12, ?13, ?14, ?15), "
+	                       "(?1, ?16, ?17, ?18, ?19, ?20, ?21, ?22), "
+	                       "(?1, ?23, ?24, ?25, ?26, ?27, ?28, ?29), "
+	                       "(?1, ?30, ?31, ?32, ?33, ?34, ?35, ?36), "
+	                       "(?1, ?37, ?38, ?39, ?40, ?41, ?42, ?43), "
+	                       "(?1, ?44, ?45, ?46, ?47, ?48, ?49, ?50), "
+	                       "(?1, ?51, ?52, ?53, ?54, ?55, ?56, ?57), "
+	                       "(?1, ?58, ?59, ?60, ?61, ?62, ?63, ?64), "
+	                       "(?1, ?65, ?66, ?67, ?68, ?69, ?70, ?71), "
+	                       "(?1, ?72, ?73, ?74, ?75, ?76, ?77, ?78), "
+	                       "(?1, ?79, ?80, ?81, ?82, ?83, ?84, ?85), "
+	                       "(?1, ?86, ?87, ?88, ?89, ?90, ?91, ?92), "
+	                       "(?1, ?93, ?94, ?95, ?96, ?97, ?98, ?99), "
+	                       "(?1, ?100, ?101, ?102, ?103, ?104, ?105, ?106), "
+	                       "(?1, ?107, ?108, ?109, ?110, ?111, ?112, ?113)",
+	[DBQ_DN_GET] = "SELECT owner, ctype, cttl, chain, sigs FROM dnssec_names "
+	               "WHERE zone_id = ?1 AND okey = ?2",
+	[DBQ_DN_PUT] = "INSERT INTO dnssec_names (zone_id, okey, owner, ctype, cttl, chain, sigs, exp) "
+	               "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (zone_id, okey) DO UPDATE "
+	               "SET owner = excluded.owner, ctype = excluded.ctype, cttl = excluded.cttl, "
+	               "chain = excluded.chain, sigs = excluded.sigs, exp = excluded.exp",
+	[DBQ_DN_DELETE] = "DELETE FROM dnssec_names WHERE zone_id = ?1 AND okey = ?2",
+	[DBQ_DN_SCAN] = "SELECT okey, owner, sigs FROM dnssec_names WHERE zone_id = ?1 AND okey > ?2 "
+	                "ORDER BY okey LIMIT ?3",
+	[DBQ_AXFR_DN] = "SELECT owner, ctype, cttl, chain, sigs FROM dnssec_names WHERE zone_id = ?1 "
+	                "ORDER BY okey",
 	[DBQ_REC_UPSERT] = "INSERT INTO records (zone_id, okey, owner, type, ttl, rdata, disabled) "
 	                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (zone_id, okey, type, "
 	                   "rdata) DO UPDATE SET disabled = excluded.disabled",
@@ -117,24 +146,25 @@ const char *const db_sql_shared[DBQ_COUNT] = {
 	[DBQ_OWNERS_RANGE] = "SELECT DISTINCT okey, owner FROM records WHERE zone_id = ?1 "
 	                     "AND okey > ?2 AND okey < ?3 ORDER BY okey",
 	[DBQ_HAS_DESC] = "SELECT 1 FROM records WHERE zone_id = ?1 AND okey > ?2 AND okey < ?3 "
-	                 "AND disabled = 0 AND type NOT IN (46, 47, 50) LIMIT 1",
-	[DBQ_SIGS_EXPIRING] = "SELECT owner, rdata FROM records WHERE zone_id = ?1 AND type = 46 "
-	                      "AND substr(rdata, 9, 4) < ?2 ORDER BY substr(rdata, 9, 4) LIMIT ?3",
+	                 "AND disabled = 0 LIMIT 1",
+	[DBQ_SIGS_EXPIRING] = "SELECT owner, sigs FROM dnssec_names WHERE zone_id = ?1 AND exp < ?2 "
+	                      "ORDER BY exp LIMIT ?3",
 	[DBQ_SIGNED_ROWS] = "SELECT DISTINCT okey, owner, type FROM records WHERE zone_id = ?1 "
-	                    "AND type IN (46, 47, 48, 50, 51, 59, 60) ORDER BY okey, type",
+	                    "AND type IN (48, 51, 59, 60) UNION ALL SELECT okey, owner, 46 FROM "
+	                    "dnssec_names WHERE zone_id = ?1 AND length(sigs) > 0 UNION ALL SELECT "
+	                    "okey, owner, ctype FROM dnssec_names WHERE zone_id = ?1 AND ctype != 0 "
+	                    "ORDER BY 1, 3",
 	[DBQ_KEY_TIMES] = "SELECT id, flags, algorithm, published, active, coalesce(t_active, 0), "
 	                  "coalesce(t_retire, 0), coalesce(t_remove, 0), keytag, keytype, "
 	                  "coalesce(" ROLL_COL("t_ready") ", 0), coalesce(" ROLL_COL("t_ds") ", 0), "
 	                  "coalesce(" ROLL_COL("cds") ", 0) "
 	                  "FROM dnssec_keys WHERE zone_id = ?1 ORDER BY id",
-	[DBQ_SIGS_BY_TAG] = "SELECT owner, rdata FROM records WHERE zone_id = ?1 AND type = 46 "
-	                    "AND substr(rdata, 17, 2) = ?2 LIMIT ?3",
 	[DBQ_ZONE_MAX_TTL] = "SELECT coalesce(max(ttl), 0) FROM records WHERE zone_id = ?1",
 	[DBQ_UNSIGN_CLEAR] = "DELETE FROM zone_unsign WHERE zone_id = ?1",
 	[DBQ_ZONE_RECORDS_COUNT] = "SELECT count(*) FROM records WHERE zone_id = ?1",
-	/* background signing (store_bulk.c): an unsigned zone's RRSIG/NSEC rows are
-	 * staged ones, left out of its AXFR (?3 = 0) until the zone is marked signed */
-	[DBQ_STAGED_DROP] = "DELETE FROM records WHERE zone_id = ?1 AND type IN (46, 47, 50)",
+	/* background signing (store_bulk.c): an unsigned zone's dnssec_names rows are
+	 * staged ones, left out of its AXFR until the zone is marked signed */
+	[DBQ_STAGED_DROP] = "DELETE FROM dnssec_names WHERE zone_id = ?1",
 	[DBQ_JOURNAL_DROP] = "DELETE FROM journal WHERE zone_id = ?1",
 	/* keys but not signed: only a background signing that did not finish leaves that */
 	[DBQ_ZONES_SIGN_PENDING] = "SELECT wire FROM zones z WHERE EXISTS (SELECT 1 FROM "

@@ -25,9 +25,11 @@
 #define KEY_COLS "id, keytype, flags, algorithm, keytag, dnskey, private, published, active, " \
                  "t_created, t_publish, t_active, t_retire, t_remove, coalesce(" ROLL_COL("cds") \
                  ", 0)"
-/* the chain neighbours: ?2 is a lookup key; the partial index records_chain */
-#define CHAIN_Q(t, op, dir) "SELECT okey, owner, ttl, rdata FROM records WHERE zone_id = ?1 " \
-                            "AND type = " t " AND okey " op " ?2 ORDER BY okey " dir " LIMIT 1"
+/* the chain neighbours: ?2 is a lookup key; the NSEC3 chain by the partial index
+ * dnssec_names_nsec3, the NSEC chain (every name with a chain record) by the key */
+#define CHAIN_Q(t, op, dir) "SELECT okey, owner, cttl, chain FROM dnssec_names WHERE " \
+                            "zone_id = ?1 AND ctype = " t " AND okey " op " ?2 ORDER BY okey " \
+                            dir " LIMIT 1"
 
 extern const char *const db_sql_shared[DBQ_COUNT];
 

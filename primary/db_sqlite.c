@@ -5,6 +5,7 @@
  */
 #include "primary/db_int.h"
 #include "primary/db_sql.h"
+#include "primary/dn_rows.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -24,13 +25,14 @@ extern const size_t schema_count;
 
 /*
  * `type = +?3`, not `type = ?3`, wherever records are looked up by a bound
- * type: the partial indexes (records_chain, records_sig_exp, records_sig_tag:
- * `WHERE type IN (47, 50)` / `type = 46`) make SQLite compare a bare bound
- * parameter with the index's condition, mark the statement for re-preparing
- * on every new binding, and parse its SQL again at each step (it made an
- * import of 100,000 records spend half its time in the SQL parser).  The unary
- * plus keeps the index use and leaves the prepared plan alone; db_reprepares()
- * lets the unit tests see that no statement is re-prepared.
+ * type: with a partial index on `records` (schema 0005 and 0010 had three,
+ * `WHERE type IN (47, 50)` / `type = 46`, until 0012 moved those rows to
+ * dnssec_names) SQLite compares a bare bound parameter with the index's
+ * condition, marks the statement for re-preparing on every new binding, and
+ * parses its SQL again at each step (it made an import of 100,000 records
+ * spend half its time in the SQL parser).  The unary plus keeps the index
+ * use and leaves the prepared plan alone, should such an index come back;
+ * db_reprepares() lets the unit tests see that no statement is re-prepared.
  */
 static const char *const qsql[DBQ_COUNT] = {
 	/* BEGIN IMMEDIATE already holds the one write lock */
@@ -46,7 +48,7 @@ static const char *const qsql[DBQ_COUNT] = {
 	[DBQ_ROWS_RRSET] = "SELECT " REC_COLS ", r.disabled, t.content " REC_FROM
 	                   "WHERE r.zone_id = ?1 AND r.okey = ?2 AND r.type = +?3 ORDER BY r.rdata",
 	[DBQ_AXFR_REST] = "SELECT " REC_COLS " " REC_FROM "WHERE r.zone_id = ?1 AND r.disabled = 0 "
-	                  "AND NOT (r.type = 6 AND r.okey = ?2) AND (?3 OR r.type NOT IN (46, 47, 50)) "
+	                  "AND NOT (r.type = 6 AND r.okey = ?2) "
 	                  "ORDER BY r.okey, r.type, r.rdata",
 	[DBQ_STAGE_CONN] = "PRAGMA synchronous = NORMAL",
 	[DBQ_STAGE_TEMP] = "PRAGMA temp_store = MEMORY",
@@ -255,6 +257,118 @@ sq_errmsg(struct db *b)
 	return db->h != NULL ? sqlite3_errmsg(db->h) : "out of memory";
 }
 
+/* ---- schema 0012: the packing of the RRSIG rows that move to dnssec_names ------------- */
+
+/* anycst_sigpack(ttl, rdata): a name's RRSIG rows packed as dn_rows.h says. */
+struct sigpack {
+	struct dn_sig *v;
+	uint8_t **rd;
+	size_t n, cap;
+	int oom;
+};
+
+static void
+sigpack_step(sqlite3_context *cx, int argc, sqlite3_value **argv)
+{
+	(void)argc;
+	struct sigpack *p = sqlite3_aggregate_context(cx, sizeof(*p));
+	if (p == NULL || p->oom)
+		return;
+	int len = sqlite3_value_bytes(argv[1]);
+	const void *rd = sqlite3_value_blob(argv[1]);
+	if (len > 65535)
+		len = 65535;
+	if (p->n == p->cap) {
+		size_t cap = p->cap ? p->cap * 2 : 8;
+		struct dn_sig *v = realloc(p->v, cap * sizeof(*v));
+		if (v != NULL)
+			p->v = v;
+		uint8_t **r = v != NULL ? realloc(p->rd, cap * sizeof(*r)) : NULL;
+		if (r == NULL) {
+			p->oom = 1;
+			return;
+		}
+		p->rd = r;
+		p->cap = cap;
+	}
+	uint8_t *copy = malloc(len > 0 ? (size_t)len : 1);
+	if (copy == NULL) {
+		p->oom = 1;
+		return;
+	}
+	if (len > 0)
+		memcpy(copy, rd, (size_t)len);
+	p->rd[p->n] = copy;
+	p->v[p->n++] = (struct dn_sig){(uint32_t)sqlite3_value_int64(argv[0]), copy, (uint16_t)len};
+}
+
+static int
+sigpack_cmp(const void *a, const void *b)
+{
+	const struct dn_sig *x = a, *y = b;
+	return dn_blob_cmp(x->rd, x->rdlen, y->rd, y->rdlen);
+}
+
+static void
+sigpack_final(sqlite3_context *cx)
+{
+	struct sigpack *p = sqlite3_aggregate_context(cx, 0);
+	if (p == NULL) {
+		sqlite3_result_zeroblob(cx, 0);
+		return;
+	}
+	size_t total = 0;
+	for (size_t i = 0; i < p->n; i++)
+		total += DN_SIG_HEAD + p->v[i].rdlen;
+	uint8_t *out = p->oom ? NULL : malloc(total ? total : 1);
+	if (out == NULL) {
+		sqlite3_result_error_nomem(cx);
+	} else {
+		qsort(p->v, p->n, sizeof(*p->v), sigpack_cmp);
+		size_t off = 0;
+		for (size_t i = 0; i < p->n; i++)
+			off += dn_sig_put(out + off, p->v[i].ttl, p->v[i].rd, p->v[i].rdlen);
+		sqlite3_result_blob(cx, out, (int)off, free);
+	}
+	for (size_t i = 0; i < p->n; i++)
+		free(p->rd[i]);
+	free(p->rd);
+	free(p->v);
+}
+
+/* anycst_sigexp(rdata): the earliest expiration of a name's RRSIG rows. */
+static void
+sigexp_step(sqlite3_context *cx, int argc, sqlite3_value **argv)
+{
+	(void)argc;
+	int64_t *m = sqlite3_aggregate_context(cx, sizeof(*m));
+	if (m == NULL)
+		return;
+	if (*m == 0)
+		*m = DN_EXP_NONE;
+	int64_t e = dn_sig_exp(sqlite3_value_blob(argv[0]), (size_t)sqlite3_value_bytes(argv[0]));
+	if (e < *m)
+		*m = e;
+}
+
+static void
+sigexp_final(sqlite3_context *cx)
+{
+	int64_t *m = sqlite3_aggregate_context(cx, 0);
+	sqlite3_result_int64(cx, m != NULL && *m != 0 ? *m : DN_EXP_NONE);
+}
+
+static int
+migrate_functions(sqlite3 *h)
+{
+	int rc = sqlite3_create_function(h, "anycst_sigpack", 2, SQLITE_UTF8, NULL, NULL,
+	                                 sigpack_step, sigpack_final);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_create_function(h, "anycst_sigexp", 1, SQLITE_UTF8, NULL, NULL,
+		                             sigexp_step, sigexp_final);
+	return rc == SQLITE_OK ? 0 : -EIO;
+}
+
 static int
 sq_migrate(struct db *b, const char *path, char *err, size_t errcap)
 {
@@ -287,7 +401,7 @@ sq_migrate(struct db *b, const char *path, char *err, size_t errcap)
 	}
 	if (ver == (int64_t)schema_count)
 		return 0;
-	if (exec(db, "BEGIN IMMEDIATE") != 0) {
+	if (migrate_functions(db->h) != 0 || exec(db, "BEGIN IMMEDIATE") != 0) {
 		snprintf(err, errcap, "%s: %s", path, sqlite3_errmsg(db->h));
 		return -EIO;
 	}

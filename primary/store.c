@@ -18,6 +18,7 @@
  * trim it.  Any failure rolls the whole transaction back.
  */
 #include "primary/store_int.h"
+#include "primary/dn_rows.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -359,33 +360,33 @@ store_snap_records(struct store_snap *sn, const struct store_zone *z, store_rr_f
 	db_done(s);
 	if (ret != 0)
 		return ret;
-	s = db_q(sn->c->db, DBQ_AXFR_REST);
-	if (s == NULL)
-		return -EIO;
-	db_bind_i64(s, 1, z->id);
-	db_bind_blob(s, 2, apex.key, apex.klen);
-	db_bind_i64(s, 3, z->dnssec ? 1 : 0);   /* an unsigned zone's staged rows stay out */
-	while ((rc = db_step(s)) == DB_ROW) {
-		rr.owner = db_col_blob(s, 0);
-		rr.type = (uint16_t)db_col_int(s, 1);
-		rr.ttl = (uint32_t)db_col_i64(s, 2);
-		rr.rdlen = (uint16_t)db_col_bytes(s, 3);
-		rr.rdata = db_col_blob(s, 3);
-		if (rr.rdata == NULL)
-			rr.rdata = (const uint8_t *)"";
-		ret = fn(ctx, &rr);
-		if (ret != 0)
-			break;
-	}
-	if (ret == 0 && rc != DB_DONE)
-		ret = -EIO;
-	db_done(s);
-	return ret;
+	struct store_rr_cursor *c;
+	ret = store_snap_cursor(sn, z, &c);
+	if (ret != 0)
+		return ret;
+	while ((rc = store_rr_cursor_next(c, &rr)) == 1 && (ret = fn(ctx, &rr)) == 0)
+		;
+	store_rr_cursor_close(c);
+	return ret != 0 ? ret : rc;
 }
 
+/*
+ * A zone's records after its SOA: the rows of `records`, then, when the
+ * zone is signed, those of dnssec_names (schema 0012), each name's chain
+ * record and its RRSIGs (an unsigned zone's are a background signing's
+ * staged ones, left out: store_bulk.c).
+ */
 struct store_rr_cursor {
+	struct db *db;
 	struct db_stmt *s;
-	struct nkey apex;   /* bound to s (static binding) */
+	int64_t zid;
+	bool signed_zone;
+	int phase;            /* 0: records, 1: dnssec_names */
+	bool row;             /* a dnssec_names row is current */
+	bool chain_sent;
+	const uint8_t *sigs;  /* its signatures, the next at pos */
+	size_t slen, pos;
+	struct nkey apex;     /* bound to s (static binding) */
 };
 
 int
@@ -396,34 +397,96 @@ store_snap_cursor(struct store_snap *sn, const struct store_zone *z,
 	if (c == NULL)
 		return -ENOMEM;
 	nkey_set(&c->apex, z->name);
-	c->s = db_q(sn->c->db, DBQ_AXFR_REST);
+	c->db = sn->c->db;
+	c->zid = z->id;
+	c->signed_zone = z->dnssec;
+	c->s = db_q(c->db, DBQ_AXFR_REST);
 	if (c->s == NULL) {
 		free(c);
 		return -EIO;
 	}
 	db_bind_i64(c->s, 1, z->id);
 	db_bind_blob(c->s, 2, c->apex.key, c->apex.klen);
-	db_bind_i64(c->s, 3, z->dnssec ? 1 : 0);   /* as store_snap_axfr: staged rows stay out */
 	*out = c;
 	return 0;
+}
+
+/* A record from columns owner, type, TTL, rdata (DBQ_AXFR_REST; DBQ_AXFR_DN's chain). */
+static void
+rr_cols(struct db_stmt *s, struct dns_rr *rr)
+{
+	rr->owner = db_col_blob(s, 0);
+	rr->type = (uint16_t)db_col_int(s, 1);
+	rr->rclass = DNS_C_IN;
+	rr->ttl = (uint32_t)db_col_i64(s, 2);
+	rr->rdlen = (uint16_t)db_col_bytes(s, 3);
+	rr->rdata = db_col_blob(s, 3);
+	if (rr->rdata == NULL)
+		rr->rdata = (const uint8_t *)"";
+}
+
+/* The next record of the cursor's dnssec_names rows: 1, 0 at the end, <0. */
+static int
+cursor_dn_next(struct store_rr_cursor *c, struct dns_rr *rr)
+{
+	for (;;) {
+		if (!c->row) {
+			int rc = db_step(c->s);
+			if (rc == DB_DONE)
+				return 0;
+			if (rc != DB_ROW)
+				return -EIO;
+			c->row = true;
+			c->chain_sent = false;
+			c->sigs = db_col_blob(c->s, 4);
+			c->slen = db_col_bytes(c->s, 4);
+			c->pos = 0;
+		}
+		rr->owner = db_col_blob(c->s, 0);
+		rr->rclass = DNS_C_IN;
+		if (!c->chain_sent) {
+			c->chain_sent = true;
+			if (db_col_int(c->s, 1) != 0) {
+				rr_cols(c->s, rr);
+				return 1;
+			}
+		}
+		struct dn_sig sg;
+		int r = dn_sig_next(c->sigs, c->slen, &c->pos, &sg);
+		if (r < 0)
+			return -EIO;
+		if (r == 1) {
+			rr->type = DNS_T_RRSIG;
+			rr->ttl = sg.ttl;
+			rr->rdlen = sg.rdlen;
+			rr->rdata = sg.rd;
+			return 1;
+		}
+		c->row = false;
+	}
 }
 
 int
 store_rr_cursor_next(struct store_rr_cursor *c, struct dns_rr *rr)
 {
+	if (c->phase == 1)
+		return cursor_dn_next(c, rr);
 	int rc = db_step(c->s);
-	if (rc == DB_DONE)
-		return 0;
+	if (rc == DB_DONE) {
+		db_done(c->s);
+		c->s = NULL;
+		if (!c->signed_zone)
+			return 0;
+		c->s = db_q(c->db, DBQ_AXFR_DN);
+		if (c->s == NULL)
+			return -EIO;
+		db_bind_i64(c->s, 1, c->zid);
+		c->phase = 1;
+		return cursor_dn_next(c, rr);
+	}
 	if (rc != DB_ROW)
 		return -EIO;
-	rr->owner = db_col_blob(c->s, 0);
-	rr->type = (uint16_t)db_col_int(c->s, 1);
-	rr->rclass = DNS_C_IN;
-	rr->ttl = (uint32_t)db_col_i64(c->s, 2);
-	rr->rdlen = (uint16_t)db_col_bytes(c->s, 3);
-	rr->rdata = db_col_blob(c->s, 3);
-	if (rr->rdata == NULL)
-		rr->rdata = (const uint8_t *)"";
+	rr_cols(c->s, rr);
 	return 1;
 }
 
@@ -432,7 +495,8 @@ store_rr_cursor_close(struct store_rr_cursor *c)
 {
 	if (c == NULL)
 		return;
-	db_done(c->s);
+	if (c->s != NULL)
+		db_done(c->s);
 	free(c);
 }
 

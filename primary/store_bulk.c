@@ -11,11 +11,12 @@
  *      records on every core (worker slots, each a thread at nice 10 with
  *      its own GnuTLS private key handles and signing context, taking the
  *      signatures one at a time), and meanwhile writes the chunk before it:
- *      its RRSIG and NSEC rows go *staged* in one short write transaction,
- *      16 rows a statement, on SQLite on a connection of the job's own
- *      (chunk_rows).  The zone is not marked signed yet, and an unsigned
- *      zone's RRSIG/NSEC rows are left out of its AXFR (DBQ_AXFR_REST), its
- *      journal, the API and delete_name.  A chunk's signatures share one expiration, the
+ *      a row of dnssec_names a name (its NSEC and RRSIGs, schema 0012) goes
+ *      *staged* in one short write transaction, 16 rows a statement, on
+ *      SQLite on a connection of the job's own (chunk_rows).  The zone is
+ *      not marked signed yet, and an unsigned zone's dnssec_names rows are
+ *      left out of its AXFR (store_rr_cursor_next), its journal and the
+ *      API.  A chunk's signatures share one expiration, the
  *      chunks spread over a 14th of the validity, so that the expiration
  *      index takes a chunk's entries in one place (per-rrset jitter put each
  *      on a page of its own: 778 MB written for 100,000 records, now 214);
@@ -32,6 +33,7 @@
  * (journal trimmed past S) starts over from a new snapshot, BULK_TRIES times.
  */
 #include "primary/store_int.h"
+#include "primary/dn_rows.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -160,7 +162,7 @@ bulk_cancel(struct store *st, int64_t zid)
 	return found;
 }
 
-/* Drops an unsigned zone's staged rows (RRSIG/NSEC), in the write transaction. */
+/* Drops an unsigned zone's staged rows (dnssec_names), in the write transaction. */
 int
 bulk_drop_staged(struct store *st, int64_t zid)
 {
@@ -537,8 +539,9 @@ chunk_name(struct bulk_job *j, struct chunk *c, size_t ni, size_t ci)
  * Plans names [lo, hi) into `c`.  Every signature of a chunk expires at the
  * same second, the chunks' spread over a 14th of the validity (as the
  * incremental signer's per-rrset jitter): refreshes still come in small
- * batches, and the chunk's entries of the expiration index (records_sig_exp)
- * go in one place instead of one page each.  Each chunk's second is later
+ * batches, and the chunk's entries of the expiration index (dnssec_names_exp
+ * since schema 0012, records_sig_exp before) go in one place instead of one
+ * page each.  Each chunk's second is later
  * than the one before (it was earlier): its entries are then appended at the
  * index's end, which SQLite packs full, instead of inserted before the last
  * chunk's, which split its pages (100,000 records signed: the index 1,179
@@ -598,32 +601,33 @@ ms_between(const struct timespec *a, const struct timespec *b)
 }
 
 /*
- * A chunk's rows on their way to the database, DB_INSERT_MANY a statement
- * (DBQ_REC_INSERT_MANY), in the order of the records_rr index (an owner's
- * signatures, then its NSEC): one run of a statement opens the table's and
- * the indexes' cursors for them all, where one statement a row cost a fifth
- * more of the job thread's CPU (and on PostgreSQL a round trip a row).
+ * A chunk's rows on their way to the database, one row of dnssec_names a
+ * name (its NSEC and its signatures, schema 0012), DB_INSERT_MANY a
+ * statement (DBQ_DN_INSERT_MANY), in key order: one run of a statement
+ * opens the table's and the indexes' cursors for them all, where one
+ * statement a row cost a fifth more of the job thread's CPU (and on
+ * PostgreSQL a round trip a row).
  *
  * On SQLite the rows go through a connection of the job's own, with its
- * temporary files in memory: a statement of several rows that may abort
- * (an expression of records_sig_exp or records_sig_tag, a constraint) keeps
- * a statement journal of the pages it changes, and on the writer's
- * connection that passed 64 KiB and went to a temporary file for the rest
- * of the transaction: 900 MB of writes for 100,000 records.  Here it stays
- * a few pages in memory (the connection runs nothing else).  foreign_keys
- * stays off on it: the zone's row is checked in the same transaction
- * (job_still_on), under st->wmu, and any failure rolls the whole
- * transaction back.  Both kinds of row are canonical as made (RFC 4034
- * §6.2: owners lower-cased by snap_rr, the RRSIG's signer by
- * dns_dnssec_sign; NSEC left out of the list by RFC 6840 §5.1), so no
- * record_text row goes beside them (rec_write would add none).
+ * temporary files in memory: a statement of several rows that may abort (a
+ * constraint) keeps a statement journal of the pages it changes, and on
+ * the writer's connection that passed 64 KiB and went to a temporary file
+ * for the rest of the transaction (900 MB of writes for 100,000 records
+ * when each signature was a row of `records`).  Here it stays a few pages
+ * in memory (the connection runs nothing else).  foreign_keys stays off on
+ * it: the zone's row is checked in the same transaction (job_still_on),
+ * under st->wmu, and any failure rolls the whole transaction back.  Both
+ * kinds of record are canonical as made (RFC 4034 §6.2: owners lower-cased
+ * by snap_rr, the RRSIG's signer by dns_dnssec_sign; NSEC left out of the
+ * list by RFC 6840 §5.1).
  */
 struct stage_row {
 	const uint8_t *owner;
-	uint16_t type;
-	uint32_t ttl;
-	const uint8_t *rd;
-	size_t rdlen;
+	uint16_t ctype;
+	uint32_t cttl;
+	const uint8_t *chain, *sigs;
+	size_t chainlen, slen;
+	int64_t exp;
 };
 
 struct stage {
@@ -634,15 +638,17 @@ struct stage {
 	struct nkey k[DB_INSERT_MANY];
 };
 
-/* Binds row `r` (key `k`) at parameters b ... b + 4. */
+/* Binds row `r` (key `k`) at parameters b ... b + 6. */
 static void
 stage_bind(struct db_stmt *s, int b, const struct nkey *k, const struct stage_row *r)
 {
 	db_bind_blob(s, b, k->key, k->klen);
 	db_bind_blob(s, b + 1, k->name, k->nlen);
-	db_bind_i64(s, b + 2, r->type);
-	db_bind_i64(s, b + 3, r->ttl);
-	db_bind_blob(s, b + 4, r->rd, r->rdlen);
+	db_bind_i64(s, b + 2, r->ctype);
+	db_bind_i64(s, b + 3, r->cttl);
+	db_bind_blob(s, b + 4, r->chain, r->chainlen);
+	db_bind_blob(s, b + 5, r->sigs, r->slen);
+	db_bind_i64(s, b + 6, r->exp);
 }
 
 /* Writes the rows gathered: a full batch in one statement, fewer (the
@@ -654,61 +660,73 @@ stage_flush(struct stage *sg)
 	sg->n = 0;
 	if (n < DB_INSERT_MANY) {
 		for (size_t i = 0; i < n; i++) {
-			struct db_stmt *s = db_q(sg->db, DBQ_REC_INSERT);
+			struct db_stmt *s = db_q(sg->db, DBQ_DN_PUT);
 			if (s == NULL)
 				return -EIO;
 			nkey_set(&sg->k[0], sg->rows[i].owner);
 			db_bind_i64(s, 1, sg->j->zid);
 			stage_bind(s, 2, &sg->k[0], &sg->rows[i]);
-			db_bind_i64(s, 7, 0);
 			if (db_run(s) != 0)
 				return -EIO;
 		}
 		return 0;
 	}
-	struct db_stmt *s = db_q(sg->db, DBQ_REC_INSERT_MANY);
+	struct db_stmt *s = db_q(sg->db, DBQ_DN_INSERT_MANY);
 	if (s == NULL)
 		return -EIO;
 	db_bind_i64(s, 1, sg->j->zid);
-	const struct nkey *k = &sg->k[0];
 	for (size_t i = 0; i < n; i++) {
-		if (i == 0 || sg->rows[i].owner != sg->rows[i - 1].owner) {
-			nkey_set(&sg->k[i], sg->rows[i].owner);
-			k = &sg->k[i];
-		}
-		stage_bind(s, 2 + 5 * (int)i, k, &sg->rows[i]);
+		nkey_set(&sg->k[i], sg->rows[i].owner);
+		stage_bind(s, 2 + 7 * (int)i, &sg->k[i], &sg->rows[i]);
 	}
 	return db_run(s) == 0 ? 0 : -EIO;
 }
 
 static int
-stage_add(struct stage *sg, const uint8_t *owner, uint16_t type, uint32_t ttl, const uint8_t *rd,
-          size_t rdlen)
+stage_add(struct stage *sg, const struct stage_row *r)
 {
-	sg->rows[sg->n++] = (struct stage_row){owner, type, ttl, rd, rdlen};
+	sg->rows[sg->n++] = *r;
 	return sg->n == DB_INSERT_MANY ? stage_flush(sg) : 0;
 }
 
-/* The chunk's rows on `db`, name by name: its signatures, then its NSEC. */
+/* The chunk's rows on `db`, name by name: its signatures packed, its NSEC. */
 static int
 chunk_rows(struct bulk_job *j, struct db *db, struct chunk *c)
 {
+	size_t total = 0;
+	for (size_t ti = 0; ti < c->ntasks; ti++)
+		total += DN_SIG_HEAD + (size_t)c->tasks[ti].len;
+	uint8_t *packed = malloc(total ? total : 1);
+	struct dn_sig *v = malloc((c->ntasks ? c->ntasks : 1) * sizeof(*v));
+	int ret = packed != NULL && v != NULL ? 0 : -ENOMEM;
 	struct stage sg = {.j = j, .db = db};
-	size_t ti = 0;
-	int ret = 0;
+	size_t ti = 0, off = 0;
 	for (size_t ni = c->lo; ni < c->hi && ret == 0; ni++) {
 		size_t ci = ni - c->lo;
 		const uint8_t *owner = j->blob + j->recs[j->names[ni].first].owner;
-		for (; ti < c->ntasks && c->tasks[ti].owner == owner && ret == 0; ti++)
-			ret = stage_add(&sg, owner, DNS_T_RRSIG, c->tasks[ti].rs.ttl, c->tasks[ti].out,
-			                (size_t)c->tasks[ti].len);
-		if (ret == 0 && c->nsec_off[ci] != SIZE_MAX)
-			ret = stage_add(&sg, owner, DNS_T_NSEC, j->neg_ttl, c->nsec + c->nsec_off[ci],
-			                c->nseclen[ci]);
+		size_t nv = 0;
+		for (; ti < c->ntasks && c->tasks[ti].owner == owner; ti++)
+			v[nv++] = (struct dn_sig){c->tasks[ti].rs.ttl, c->tasks[ti].out,
+			                          (uint16_t)c->tasks[ti].len};
+		struct stage_row r = {.owner = owner, .sigs = packed + off};
+		r.slen = dn_pack(v, nv, packed + off, &r.exp);
+		off += r.slen;
+		if (c->nsec_off[ci] != SIZE_MAX) {
+			r.ctype = DNS_T_NSEC;
+			r.cttl = j->neg_ttl;
+			r.chain = c->nsec + c->nsec_off[ci];
+			r.chainlen = c->nseclen[ci];
+		}
+		if (r.slen > 0 || r.ctype != 0)
+			ret = stage_add(&sg, &r);
 	}
 	if (ret == 0 && ti != c->ntasks)
 		ret = -EIO;   /* a signature of a name outside the chunk: cannot be */
-	return ret == 0 ? stage_flush(&sg) : ret;
+	if (ret == 0)
+		ret = stage_flush(&sg);
+	free(packed);
+	free(v);
+	return ret;
 }
 
 /* Opens the job's own SQLite connection for the staging (kept NULL, so

@@ -26,6 +26,8 @@ int
 read_rrset(struct store *st, int64_t zid, const struct nkey *k, uint16_t type, struct row **out,
            size_t *n)
 {
+	if (dn_type(type))
+		return dn_read(st, zid, k, type, out, n);
 	struct db_stmt *s = db_q(st->w, DBQ_ROWS_RRSET);
 	if (s == NULL)
 		return -EIO;
@@ -190,6 +192,8 @@ rec_write_text(struct store *st, int64_t zid, enum db_qid id, const struct nkey 
 int
 rrset_delete(struct store *st, int64_t zid, const struct nkey *k, uint16_t type, bool comments)
 {
+	if (!comments && dn_type(type))
+		return dn_write(st, zid, k, type, NULL, 0);
 	struct db_stmt *s = db_q(st->w, comments ? DBQ_COMMENTS_DEL : DBQ_RRSET_DELETE);
 	if (s == NULL)
 		return -EIO;
@@ -387,11 +391,10 @@ delete_name(struct change *ch, const struct store_op *op)
 	int rc;
 	while ((rc = db_step(s)) == DB_ROW) {
 		uint16_t t = (uint16_t)db_col_int(s, 0);
-		/* an unsigned zone's RRSIG/NSEC rows are a background signing's staged
-		 * ones (store_bulk.c): its last step mends the chain around this name */
-		bool staged = !ch->z->dnssec && (t == DNS_T_RRSIG || t == DNS_T_NSEC ||
-		                                 t == DNS_T_NSEC3);
-		if (!staged && !(apex && (t == DNS_T_SOA || t == DNS_T_NS)) && n < 256)
+		/* RRSIG/NSEC/NSEC3 live in dnssec_names (schema 0012): the signer
+		 * drops this name's after the delete (an unsigned zone's, a
+		 * background signing's staged ones, its last step) */
+		if (!(apex && (t == DNS_T_SOA || t == DNS_T_NS)) && n < 256)
 			types[n++] = t;
 	}
 	db_done(s);

@@ -9,6 +9,7 @@
  * transaction (sign_zone_full): rare, and the DNSKEY rrset changes anyway.
  */
 #include "primary/store_int.h"
+#include "primary/dn_rows.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -517,37 +518,49 @@ store_zone_refresh(struct store *st, const uint8_t *zone, size_t max, struct sto
 		w_rollback(st);
 		return ret;
 	}
-	/* due: expiring within half the validity */
-	uint8_t due[4];
-	put32(due, (uint32_t)now_s() + st->sig_validity / 2);
+	/* due: expiring within half the validity; the names whose earliest
+	 * signature is due first (dnssec_names_exp), each one's due signatures,
+	 * at most `max` */
+	int64_t due = (int64_t)(uint32_t)((uint32_t)now_s() + st->sig_validity / 2);
 	struct db_stmt *s = db_q(st->w, DBQ_SIGS_EXPIRING);
 	if (s == NULL) {
 		w_rollback(st);
 		return -EIO;
 	}
 	db_bind_i64(s, 1, z.id);
-	db_bind_blob(s, 2, due, sizeof(due));
+	db_bind_i64(s, 2, due);
 	db_bind_i64(s, 3, (int64_t)max);
 	struct resign *list = NULL;
-	int rc;
-	while ((rc = db_step(s)) == DB_ROW) {
+	size_t n = 0;
+	int rc = DB_DONE;
+	while (n < max && (rc = db_step(s)) == DB_ROW) {
 		size_t nl = db_col_bytes(s, 0);
-		const uint8_t *rd = db_col_blob(s, 1);
+		const uint8_t *sigs = db_col_blob(s, 1);
+		size_t slen = db_col_bytes(s, 1), pos = 0;
 		uint8_t nm[DNS_NAME_MAX];
-		if (nl > sizeof(nm) || dns_name_check(db_col_blob(s, 0), nl) != (int)nl || rd == NULL ||
-		    db_col_bytes(s, 1) < 18)
+		if (nl > sizeof(nm) || dns_name_check(db_col_blob(s, 0), nl) != (int)nl)
 			continue;
-		struct resign *r = arena_alloc(&st->arena, sizeof(*r));
-		if (r == NULL) {
-			rc = -ENOMEM;
-			break;
-		}
 		memcpy(nm, db_col_blob(s, 0), nl);
-		nkey_set(&r->k, nm);
-		r->type = (uint16_t)(rd[0] << 8 | rd[1]);
-		r->next = list;
-		list = r;
+		struct dn_sig sg;
+		while (n < max && dn_sig_next(sigs, slen, &pos, &sg) == 1) {
+			if (sg.rdlen < 18 || dn_sig_exp(sg.rd, sg.rdlen) >= due)
+				continue;
+			struct resign *r = arena_alloc(&st->arena, sizeof(*r));
+			if (r == NULL) {
+				rc = -ENOMEM;
+				break;
+			}
+			nkey_set(&r->k, nm);
+			r->type = (uint16_t)(sg.rd[0] << 8 | sg.rd[1]);
+			r->next = list;
+			list = r;
+			n++;
+		}
+		if (rc < 0)
+			break;
 	}
+	if (n >= max && rc == DB_ROW)
+		rc = DB_DONE;   /* as many as one pass takes */
 	db_done(s);
 	if (rc != DB_DONE)
 		ret = rc < 0 ? rc : -EIO;

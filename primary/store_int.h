@@ -86,6 +86,9 @@ struct w_job {
 	struct w_job *next;
 };
 
+/* retired keys whose signatures a rollover walks at once (store_roll.c) */
+#define ROLL_WALKS 16
+
 struct store {
 	struct db *w;                 /* the writer, under wmu */
 	pthread_mutex_t wmu;
@@ -131,6 +134,14 @@ struct store {
 	uint32_t ds_ttl;              /* the parent's DS TTL (KSK rollover) */
 	uint32_t unsign_delay;        /* CDS DELETE published this long before unsigning */
 	bool has_kek;
+	/* where each retired key's signatures were last looked for (store_roll.c, under wmu) */
+	struct roll_walk {
+		int64_t zid, key_id;     /* 0: free */
+		uint8_t after[DNS_LOOKUP_MAX];
+		size_t alen;
+		bool done;               /* walked to the zone's end and found none */
+	} walks[ROLL_WALKS];
+	unsigned walk_next;
 	unsigned bulk_min;            /* records from which a first signing runs in the background */
 	pthread_mutex_t jobs_mu;      /* background signing jobs (store_bulk.c) */
 	struct bulk_job *jobs;        /* running */
@@ -274,6 +285,17 @@ int upolicy_check(struct store *st, const struct store_zone *z, const char *key,
                   const struct store_op *ops, size_t nops, char *err, size_t errcap);
 
 /* ---- store_change.c ---- */
+/* RRSIG, NSEC and NSEC3 by name (store_dn.c, schema 0012): read_rrset and
+ * rrset_delete send these types there */
+struct dn_sig;
+bool dn_type(uint16_t t);
+int dn_read(struct store *st, int64_t zid, const struct nkey *k, uint16_t type, struct row **out,
+            size_t *n);
+int dn_write(struct store *st, int64_t zid, const struct nkey *k, uint16_t type,
+             const struct row *rows, size_t n);
+/* Sorts `v` by rdata and packs it at `out` (room for all): octets written,
+ * `*exp` the earliest expiration. */
+size_t dn_pack(struct dn_sig *v, size_t n, uint8_t *out, int64_t *exp);
 int read_rrset(struct store *st, int64_t zid, const struct nkey *k, uint16_t type,
                struct row **out, size_t *n);
 int rec_write(struct store *st, int64_t zid, enum db_qid id, const struct nkey *k, uint16_t type,

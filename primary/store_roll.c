@@ -20,8 +20,10 @@
 #include "primary/store_int.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 
+#include "primary/dn_rows.h"
 #include "util/log.h"
 
 /* A key's rollover view. */
@@ -176,40 +178,120 @@ roll_start(struct store *st, const struct store_zone *z, struct roll *r,
 	return ret;
 }
 
-/* At most `batch` rrsets still signed by r->old into a re-sign list (arena). */
+static uint16_t
+get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+/* Names a query of the walk reads. */
+#define WALK_ROWS 512
+
+/* The walk of retired key `kt` of zone `zid` (a new one from the zone's
+ * start when none is kept). */
+static struct roll_walk *
+walk_of(struct store *st, int64_t zid, int64_t key_id)
+{
+	for (size_t i = 0; i < ROLL_WALKS; i++)
+		if (st->walks[i].zid == zid && st->walks[i].key_id == key_id)
+			return &st->walks[i];
+	struct roll_walk *w = &st->walks[st->walk_next++ % ROLL_WALKS];
+	memset(w, 0, sizeof(*w));
+	w->zid = zid;
+	w->key_id = key_id;
+	return w;
+}
+
+/* A step that did not commit: what its walk passed was not re-signed after all. */
+static void
+walks_forget(struct store *st, int64_t zid)
+{
+	for (size_t i = 0; i < ROLL_WALKS; i++)
+		if (st->walks[i].zid == zid)
+			st->walks[i].zid = 0;
+}
+
+/*
+ * At most `batch` rrsets still signed by r->old into a re-sign list
+ * (arena): the names of dnssec_names in key order from where the last step
+ * stopped.  Everything before that point holds no signature of the retired
+ * key (the last steps re-signed what they found, and a retired key signs
+ * nothing new), so a walk that reaches the zone's end finding none is the
+ * end of the key's signatures; a walk lost (a restart, another zone's
+ * rollover taking its slot) starts over from the zone's start.
+ */
 static int
 old_sigs(struct store *st, const struct store_zone *z, const struct roll *r, size_t batch,
          struct resign **list)
 {
 	*list = NULL;
-	struct db_stmt *s = db_q(st->w, DBQ_SIGS_BY_TAG);
-	if (s == NULL)
-		return -EIO;
-	uint8_t tag[2] = {(uint8_t)(r->old->tag >> 8), (uint8_t)r->old->tag};
-	db_bind_i64(s, 1, z->id);
-	db_bind_blob(s, 2, tag, sizeof(tag));
-	db_bind_i64(s, 3, (int64_t)batch);
-	int rc;
-	while ((rc = db_step(s)) == DB_ROW) {
-		size_t nl = db_col_bytes(s, 0);
-		const uint8_t *rd = db_col_blob(s, 1);
-		uint8_t nm[DNS_NAME_MAX];
-		if (nl > sizeof(nm) || dns_name_check(db_col_blob(s, 0), nl) != (int)nl ||
-		    rd == NULL || db_col_bytes(s, 1) < 18 || rd[2] != r->old->alg)
-			continue;
-		struct resign *e = arena_alloc(&st->arena, sizeof(*e));
-		if (e == NULL) {
-			rc = -ENOMEM;
-			break;
+	struct roll_walk *w = walk_of(st, z->id, r->old->id);
+	size_t n = 0;
+	while (!w->done) {
+		struct db_stmt *s = db_q(st->w, DBQ_DN_SCAN);
+		if (s == NULL)
+			return -EIO;
+		db_bind_i64(s, 1, z->id);
+		db_bind_blob(s, 2, w->after, w->alen);
+		db_bind_i64(s, 3, WALK_ROWS);
+		int rc, ret = 0;
+		size_t rows = 0;
+		bool full = false;
+		while (ret == 0 && !full && (rc = db_step(s)) == DB_ROW) {
+			rows++;
+			size_t kl = db_col_bytes(s, 0), nl = db_col_bytes(s, 1);
+			const uint8_t *sigs = db_col_blob(s, 2);
+			size_t slen = db_col_bytes(s, 2);
+			uint8_t nm[DNS_NAME_MAX];
+			if (kl > sizeof(w->after) || nl > sizeof(nm) ||
+			    dns_name_check(db_col_blob(s, 1), nl) != (int)nl) {
+				ret = -EIO;
+				break;
+			}
+			memcpy(nm, db_col_blob(s, 1), nl);
+			/* this name's old signatures, all of them in this step or none */
+			size_t pos = 0, found = 0;
+			struct dn_sig sg;
+			while (dn_sig_next(sigs, slen, &pos, &sg) == 1)
+				found += sg.rdlen >= 18 && get16(sg.rd + 16) == r->old->tag &&
+				         sg.rd[2] == r->old->alg;
+			if (found > 0 && n > 0 && n + found > batch) {
+				full = true;
+				break;
+			}
+			pos = 0;
+			while (ret == 0 && dn_sig_next(sigs, slen, &pos, &sg) == 1) {
+				if (sg.rdlen < 18 || get16(sg.rd + 16) != r->old->tag ||
+				    sg.rd[2] != r->old->alg)
+					continue;
+				struct resign *e = arena_alloc(&st->arena, sizeof(*e));
+				if (e == NULL) {
+					ret = -ENOMEM;
+					break;
+				}
+				nkey_set(&e->k, nm);
+				e->type = get16(sg.rd);
+				e->next = *list;
+				*list = e;
+				n++;
+			}
+			memcpy(w->after, db_col_blob(s, 0), kl);
+			w->alen = kl;
+			full = n >= batch;
 		}
-		memcpy(nm, db_col_blob(s, 0), nl);
-		nkey_set(&e->k, nm);
-		e->type = (uint16_t)(rd[0] << 8 | rd[1]);
-		e->next = *list;
-		*list = e;
+		db_done(s);
+		if (ret != 0) {
+			w->zid = 0;   /* started over next time */
+			return ret;
+		}
+		if (full)
+			return 0;
+		if (rows < WALK_ROWS) {
+			w->done = n == 0;
+			return 0;   /* the zone's end: the next step walks it again unless none */
+		}
 	}
-	db_done(s);
-	return rc == DB_DONE ? 0 : rc < 0 ? rc : -EIO;
+	return 0;
 }
 
 /* One step for the retired key: a batch re-signed, or the key removed. */
@@ -298,7 +380,15 @@ store_zone_roll(struct store *st, const uint8_t *zone, size_t batch, struct stor
 		w_rollback(st);   /* nothing was due: no commit a pass per zone */
 		return 0;
 	}
-	return end_write(st, &z, ret, res, "ZSK rollover step");
+	if (ret != 0)
+		walks_forget(st, z.id);
+	ret = end_write(st, &z, ret, res, "ZSK rollover step");
+	if (ret != 0) {
+		pthread_mutex_lock(&st->wmu);
+		walks_forget(st, z.id);
+		pthread_mutex_unlock(&st->wmu);
+	}
+	return ret;
 }
 
 int

@@ -12,13 +12,14 @@
  *   2. makes the name's NSEC (or NSEC3 at its hashed owner) agree with the
  *      name: added, removed, or its type bitmap rewritten.
  * Then the chain is mended around the records added or removed: their
- * predecessors, found through the ordered index records_chain (schema
- * 0005), get their "next" field rewritten and re-signed.  Cost O(change x
- * log zone), never a walk.  Every write goes through touch(), so the
- * caller's diff puts the signatures and chain records into the same journal
- * entry as the change.  ch->full signs every rrset (switched on, keys
- * changed) and rewrites the apex DNSKEY and NSEC3PARAM rrsets; a key change
- * rewrites CDS and CDNSKEY too (store_ksk.c's cds_build).
+ * predecessors, found through the ordered key of dnssec_names (schema
+ * 0012; NSEC3 by its partial index dnssec_names_nsec3), get their "next"
+ * field rewritten and re-signed.  Cost O(change x log zone), never a walk.
+ * Every write goes through touch(), so the caller's diff puts the
+ * signatures and chain records into the same journal entry as the change.
+ * ch->full signs every rrset (switched on, keys changed) and rewrites the
+ * apex DNSKEY and NSEC3PARAM rrsets; a key change rewrites CDS and CDNSKEY
+ * too (store_ksk.c's cds_build).
  *
  * Names are handled in RFC 4034 §6.2 canonical form: owners from nkey (lower
  * case), rdata canonicalised by dns_dnssec_sign itself.
@@ -365,43 +366,12 @@ sign_rrset(struct signer *sg, const struct nkey *k, uint16_t type, const uint16_
 	return 0;
 }
 
-static bool
-row_in(const struct row *r, const struct row *set, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (set[i].rdlen == r->rdlen && memcmp(set[i].rd, r->rd, r->rdlen) == 0)
-			return true;
-	return false;
-}
-
-/*
- * Makes the RRSIG rrset at `k` rows[0..n), from old[0..nold) (what it
- * holds): only the signatures that go are deleted and only the new ones
- * inserted, so a change re-signing one rrset leaves the name's other
- * signatures' rows and index entries alone.
- */
+/* The RRSIGs at `k` become rows[0..n) (the name's row of dnssec_names). */
 static int
-sigs_write(struct signer *sg, const struct nkey *k, const struct row *old, size_t nold,
-           const struct row *rows, size_t n)
+sigs_write(struct signer *sg, const struct nkey *k, const struct row *rows, size_t n)
 {
 	int ret = touch(sg->ch, k, DNS_T_RRSIG, "dnssec");
-	for (size_t i = 0; i < nold && ret == 0; i++) {
-		if (row_in(&old[i], rows, n))
-			continue;
-		struct db_stmt *s = db_q(sg->st->w, DBQ_REC_DELETE);
-		if (s == NULL)
-			return -EIO;
-		db_bind_i64(s, 1, sg->ch->z->id);
-		db_bind_blob(s, 2, k->key, k->klen);
-		db_bind_i64(s, 3, DNS_T_RRSIG);
-		db_bind_blob(s, 4, old[i].rd, old[i].rdlen);
-		ret = db_run(s);
-	}
-	for (size_t i = 0; i < n && ret == 0; i++)
-		if (!row_in(&rows[i], old, nold))
-			ret = rec_write(sg->st, sg->ch->z->id, DBQ_REC_INSERT, k, DNS_T_RRSIG,
-			                rows[i].ttl, rows[i].rd, rows[i].rdlen, false);
-	return ret;
+	return ret == 0 ? dn_write(sg->st, sg->ch->z->id, k, DNS_T_RRSIG, rows, n) : ret;
 }
 
 /*
@@ -430,7 +400,7 @@ sigs_replace(struct signer *sg, const struct nkey *k, uint16_t covered, bool sig
 		if (ret != 0)
 			return ret;
 	}
-	return sigs_write(sg, k, old, nold, out, n);
+	return sigs_write(sg, k, out, n);
 }
 
 static bool
@@ -487,7 +457,7 @@ name_sigs(struct signer *sg, const struct sname *sn, const uint16_t *sigset, siz
 			return ret;
 		changed |= n != before;
 	}
-	return changed ? sigs_write(sg, &sn->k, old, nold, out, n) : 0;
+	return changed ? sigs_write(sg, &sn->k, out, n) : 0;
 }
 
 /* ---- the chain ------------------------------------------------------------------------- */
@@ -550,12 +520,8 @@ static int
 chain_write(struct signer *sg, const struct nkey *k, const uint8_t *rd, size_t len)
 {
 	int ret = touch(sg->ch, k, sg->ctype, "dnssec");
-	if (ret == 0)
-		ret = rrset_delete(sg->st, sg->ch->z->id, k, sg->ctype, false);
-	if (ret == 0 && rd != NULL)
-		ret = rec_write(sg->st, sg->ch->z->id, DBQ_REC_INSERT, k, sg->ctype, sg->neg_ttl, rd,
-		                len, false);
-	return ret;
+	struct row r = {.rd = (uint8_t *)rd, .rdlen = (uint16_t)len, .ttl = sg->neg_ttl};
+	return ret == 0 ? dn_write(sg->st, sg->ch->z->id, k, sg->ctype, &r, rd != NULL) : ret;
 }
 
 /*

@@ -11,8 +11,9 @@
  * copied in one PostgreSQL transaction with its ids (catalog member labels
  * derive from zone ids), the identity sequences moved past them.  Then each
  * zone's serial and a SHA-256 over its records (as the API reads them:
- * DBQ_ROWS_ALL) and its journal (DBQ_JOURNAL_FROM), read through db.h on
- * both backends, must be equal; each zone is printed with its digest.
+ * DBQ_ROWS_ALL), its DNSSEC names (DBQ_AXFR_DN) and its journal
+ * (DBQ_JOURNAL_FROM), read through db.h on both backends, must be equal;
+ * each zone is printed with its digest.
  * Exit status 0 when the copy verifies, 1 otherwise.
  */
 #include <errno.h>
@@ -30,7 +31,8 @@
 extern const size_t schema_count;
 
 /* Tables in foreign-key order; SQLite's column list as selected (secondaries:
- * the registration order, SQLite's rowid, is PostgreSQL's id column).  Not
+ * the registration order, SQLite's rowid, is PostgreSQL's id column;
+ * dnssec_names, WITHOUT ROWID, has no id nor sequence below).  Not
  * primary_nodes: each node records itself when it starts on PostgreSQL. */
 static const char *const tables[][2] = {
 	{"settings", "*"},
@@ -38,6 +40,7 @@ static const char *const tables[][2] = {
 	{"zone_lkeys", "*"},
 	{"records", "*"},
 	{"record_text", "*"},
+	{"dnssec_names", "*"},
 	{"comments", "*"},
 	{"journal", "*"},
 	{"tsig_keys", "*"},
@@ -162,7 +165,8 @@ copy_all(sqlite3 *src, PGconn *dst)
 	return pg_ok(dst, PQexec(dst, "COMMIT"), "COMMIT");
 }
 
-/* A zone's serial and digest (records as the API reads them, then its journal), by db.h. */
+/* A zone's serial and digest (records as the API reads them, its DNSSEC names, then its
+ * journal), by db.h. */
 static int
 zone_digest(struct db *db, const char *name, int64_t *serial, uint8_t out[32])
 {
@@ -180,21 +184,21 @@ zone_digest(struct db *db, const char *name, int64_t *serial, uint8_t out[32])
 	gnutls_hash_hd_t h;
 	if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0)
 		return -1;
-	static const enum db_qid qs[2] = {DBQ_ROWS_ALL, DBQ_JOURNAL_FROM};
+	static const enum db_qid qs[3] = {DBQ_ROWS_ALL, DBQ_AXFR_DN, DBQ_JOURNAL_FROM};
+	/* the columns: i integer, b bytes (blob or text) */
+	static const char *const kinds[3] = {"biibib", "biibb", "iibbi"};
 	int rc = DB_DONE;
-	for (int q = 0; q < 2 && rc == DB_DONE; q++) {
+	for (int q = 0; q < 3 && rc == DB_DONE; q++) {
 		s = db_q(db, qs[q]);
 		if (s == NULL)
 			break;
 		db_bind_i64(s, 1, id);
 		db_bind_i64(s, 2, 0);
-		/* the columns: i integer, b bytes (blob or text) */
-		const char *kinds = q == 0 ? "biibib" : "iibbi";
 		while ((rc = db_step(s)) == DB_ROW) {
-			for (int i = 0; kinds[i]; i++) {
+			for (int i = 0; kinds[q][i]; i++) {
 				uint8_t null = db_col_null(s, i);
 				gnutls_hash(h, &null, 1);
-				if (kinds[i] == 'i') {
+				if (kinds[q][i] == 'i') {
 					int64_t v = db_col_i64(s, i);
 					gnutls_hash(h, &v, sizeof(v));
 					continue;

@@ -18,6 +18,8 @@
 #include "dns/dnssec.h"
 #include "dns/rdata.h"
 #include "dns/rrtype.h"
+#include "primary/db.h"
+#include "primary/dn_rows.h"
 #include "primary/store_int.h"
 #include "util/err.h"
 #include "store_db.h"
@@ -294,16 +296,25 @@ check_sigs(const struct zset *z, const uint8_t *apex, struct dns_dnssec_key *k,
 	}
 }
 
-static void
-check_zone(struct store_fx *f, bool nsec3)
+/* The zone as an AXFR reads it (after its SOA). */
+static struct zset *
+zone_read(struct store_fx *f)
 {
 	struct zset *z = calloc(1, sizeof(*z));
+	assert_non_null(z);
 	struct store_snap *sn;
 	struct store_zone zone;
 	assert_int_equal(store_snap_open(f->st, &sn), 0);
 	assert_int_equal(store_snap_zone(sn, f->zone, &zone), 0);
 	assert_int_equal(store_snap_records(sn, &zone, zadd, z), 0);
 	store_snap_close(sn);
+	return z;
+}
+
+static void
+check_zone(struct store_fx *f, bool nsec3)
+{
+	struct zset *z = zone_read(f);
 	struct member *m = calloc(512, sizeof(*m));
 	size_t nm = members(z, f->zone, nsec3, m, 512);
 	/* the chain records, in canonical order */
@@ -471,6 +482,167 @@ test_no_key_file_refused(void **state)
 	store_fx_free(fx_open(false, false));
 }
 
+/* ---- schema 0012 ------------------------------------------------------------------------ */
+
+/*
+ * dn_rows.h: signatures packed in key order, one of each, the earliest
+ * expiration kept; a blob cut anywhere inside a signature reads as damaged
+ * (never past its end: the sanitizer build watches), cut between two as
+ * the ones before.
+ */
+static void
+test_dn_pack_and_cut_blobs(void **state)
+{
+	(void)state;
+	uint8_t rd[3][40];
+	for (int i = 0; i < 3; i++) {
+		memset(rd[i], 0x10 * (3 - i), sizeof(rd[i]));
+		rd[i][8] = 0x60;
+		rd[i][11] = (uint8_t)(7 - i);   /* expirations 0x60303007, 0x60202006, 0x60101005 */
+	}
+	struct dn_sig v[4] = {{300, rd[0], 40}, {60, rd[1], 40}, {300, rd[0], 40}, {3600, rd[2], 20}};
+	uint8_t out[4 * (DN_SIG_HEAD + 40)];
+	int64_t exp = 0;
+	size_t len = dn_pack(v, 4, out, &exp);
+	assert_int_equal(len, 3 * DN_SIG_HEAD + 40 + 40 + 20);   /* rd[0] once */
+	assert_int_equal(exp, (int64_t)0x60101005);
+	size_t pos = 0, n = 0;
+	struct dn_sig sg;
+	const uint8_t *prev = NULL;
+	uint16_t prevlen = 0;
+	while (dn_sig_next(out, len, &pos, &sg) == 1) {
+		if (prev != NULL)
+			assert_true(memcmp(prev, sg.rd, prevlen < sg.rdlen ? prevlen : sg.rdlen) <= 0);
+		prev = sg.rd;
+		prevlen = sg.rdlen;
+		n++;
+	}
+	assert_int_equal(n, 3);
+	for (size_t cut = 0; cut < len; cut++) {
+		uint8_t *b = malloc(cut ? cut : 1);
+		assert_non_null(b);
+		memcpy(b, out, cut);
+		size_t p = 0, whole = 0;
+		int rc;
+		while ((rc = dn_sig_next(b, cut, &p, &sg)) == 1)
+			whole++;
+		bool at_edge = cut == 0 || cut == DN_SIG_HEAD + 20 || cut == 2 * DN_SIG_HEAD + 60;
+		assert_int_equal(rc, at_edge ? 0 : -1);
+		assert_true(p <= cut);
+		free(b);
+	}
+	assert_int_equal(dn_sig_exp(rd[0], 17), DN_EXP_NONE);
+}
+
+static bool
+zrec_eq(const struct zrec *a, const struct zrec *b)
+{
+	return a->type == b->type && a->ttl == b->ttl && a->rdlen == b->rdlen &&
+	       a->klen == b->klen && memcmp(a->key, b->key, a->klen) == 0 &&
+	       memcmp(a->rd, b->rd, a->rdlen) == 0;
+}
+
+/*
+ * A database from before schema 0012 (each RRSIG, NSEC and NSEC3 a row of
+ * `records`) opens with those rows packed into dnssec_names, one a name:
+ * the zone reads back record for record as it did, its chain and
+ * signatures check, and changes go on signing.  The old layout is made here
+ * from a zone signed today (its dnssec_names rows written back as rows of
+ * `records`, the table dropped, the schema version set back to 11), on
+ * SQLite and on PostgreSQL.
+ */
+static void
+migrate_0012(bool nsec3)
+{
+	struct store_fx *f = fx_open(nsec3, true);
+	assert_int_equal(patch(f, false, "example.com.", "NS", "ns1.example.net."), 0);
+	assert_int_equal(patch(f, false, "a.b.example.com.", "A", "192.0.2.1"), 0);
+	assert_int_equal(patch(f, false, "*.w.example.com.", "TXT", "\"w\""), 0);
+	assert_int_equal(patch(f, false, "sub.example.com.", "NS", "ns.sub.example.com."), 0);
+	const char *ds = "12345 13 2 0123456789abcdef0123456789abcdef"
+	                 "0123456789abcdef0123456789abcdef";
+	assert_int_equal(patch(f, false, "sub.example.com.", "DS", ds), 0);
+	struct zset *before = zone_read(f);
+	size_t nsig = 0, nchain = 0;
+	for (size_t i = 0; i < before->n; i++) {
+		nsig += before->r[i].type == DNS_T_RRSIG;
+		nchain += before->r[i].type == (nsec3 ? DNS_T_NSEC3 : DNS_T_NSEC);
+	}
+	assert_true(nsig > 8 && nchain > 3);
+	int64_t zid = test_db_int(f->path, "SELECT id FROM zones WHERE name = 'example.com.'");
+	store_close(f->st);
+	f->st = NULL;
+	/* the old layout: every chain record and signature a row of `records` */
+	struct db *db = NULL;
+	assert_int_equal(db_open(f->path, false, false, &db), 0);
+	assert_int_equal(db_begin(db), 0);
+	for (size_t i = 0; i < before->n; i++) {
+		const struct zrec *r = &before->r[i];
+		if (r->type != DNS_T_RRSIG && r->type != DNS_T_NSEC && r->type != DNS_T_NSEC3)
+			continue;
+		struct db_stmt *s = db_q(db, DBQ_REC_INSERT);
+		assert_non_null(s);
+		db_bind_i64(s, 1, zid);
+		db_bind_blob(s, 2, r->key, r->klen);
+		db_bind_blob(s, 3, r->owner, dns_name_len(r->owner));
+		db_bind_i64(s, 4, r->type);
+		db_bind_i64(s, 5, r->ttl);
+		db_bind_blob(s, 6, r->rd, r->rdlen);
+		db_bind_i64(s, 7, 0);
+		assert_int_equal(db_run(s), 0);
+	}
+	assert_int_equal(db_commit(db), 0);
+	db_close(db);
+	test_db_exec(f->path, test_db_pg() ?
+	             "DROP TABLE dnssec_names; UPDATE anycst_schema SET version = 11" :
+	             "DROP TABLE dnssec_names; PRAGMA user_version = 11");
+	assert_int_equal(test_db_int(f->path, "SELECT count(*) FROM records WHERE type = 46"),
+	                 (int64_t)nsig);
+	/* opened: migrated */
+	struct store_opts o = {.path = f->path, .catalog = "cat.test.",
+	                       .dnssec_secret = "unit-test-secret"};
+	char err[256] = "";
+	assert_int_equal(store_open(&o, &f->st, err, sizeof(err)), 0);
+	assert_int_equal(test_db_int(f->path, "SELECT count(*) FROM records WHERE type IN "
+	                             "(46, 47, 50)"), 0);
+	assert_int_equal(test_db_int(f->path, "SELECT count(*) FROM dnssec_names WHERE ctype != 0"),
+	                 (int64_t)nchain);
+	/* the earliest expiration of each name is the one its signatures hold */
+	assert_int_equal(test_db_int(f->path, "SELECT count(*) FROM dnssec_names WHERE "
+	                             "length(sigs) > 0 AND exp >= 4294967296"), 0);
+	struct zset *after = zone_read(f);
+	assert_int_equal(after->n, before->n);
+	for (size_t i = 0; i < before->n; i++) {
+		bool found = false;
+		for (size_t j = 0; j < after->n && !found; j++)
+			found = zrec_eq(&before->r[i], &after->r[j]);
+		assert_true(found);
+	}
+	check_zone(f, nsec3);
+	/* changes sign on the migrated rows */
+	assert_int_equal(patch(f, false, "a.b.example.com.", "A", "192.0.2.9"), 0);
+	assert_int_equal(patch(f, true, "*.w.example.com.", "TXT", NULL), 0);
+	assert_int_equal(patch(f, false, "new.example.com.", "AAAA", "2001:db8::1"), 0);
+	check_zone(f, nsec3);
+	free(before);
+	free(after);
+	store_fx_free(f);
+}
+
+static void
+test_migrate_0012_nsec(void **state)
+{
+	(void)state;
+	migrate_0012(false);
+}
+
+static void
+test_migrate_0012_nsec3(void **state)
+{
+	(void)state;
+	migrate_0012(true);
+}
+
 int
 main(void)
 {
@@ -481,6 +653,9 @@ main(void)
 		cmocka_unit_test(test_denial_switch),
 		cmocka_unit_test(test_keys_opened_once),
 		cmocka_unit_test(test_no_key_file_refused),
+		cmocka_unit_test(test_dn_pack_and_cut_blobs),
+		cmocka_unit_test(test_migrate_0012_nsec),
+		cmocka_unit_test(test_migrate_0012_nsec3),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
