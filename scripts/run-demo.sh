@@ -30,8 +30,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 0' INT TERM
 
+# --dnssec-key-file: the secret sealing DNSSEC private keys (created, 0600)
 "$top/bin/anycst-primary" --db "$dir/anycst.db" --api "$API" --xfr "$XFR" --quic "$QUIC" \
-	--notify "$DNS" >"$dir/primary.log" 2>&1 &
+	--notify "$DNS" --dnssec-key-file "$dir/dnssec.key" >"$dir/primary.log" 2>&1 &
 pids="$pids $!"
 
 i=0
@@ -114,6 +115,13 @@ Try, in another terminal:
   curl -s -X POST -H "X-API-Key: \$KEY" http://$API/api/v1/servers/localhost/zones \\
        -d '{"name": "example.org.", "kind": "Native", "nameservers": ["ns1.example.org."], "master_tsig_key_ids": ["demo."]}'
   dig +short -p 5353 @127.0.0.1 example.org. SOA
+
+DNSSEC: sign the zone, read the DS for its registrar, see the signatures at the secondary:
+
+  curl -s -X PUT -H "X-API-Key: \$KEY" http://$API/api/v1/servers/localhost/zones/example.com. \
+       -d '{"dnssec": true}'
+  curl -s -H "X-API-Key: \$KEY" http://$API/api/v1/servers/localhost/zones/example.com./cryptokeys
+  dig +dnssec +norec -p 5353 @127.0.0.1 www.example.com. A
 
 Press Ctrl-C to stop both daemons.
 MSG

@@ -1,6 +1,7 @@
 """`make run` as a newcomer uses it: scripts/run-demo.sh starts a primary and a
 secondary with the demo zone, and the curl lines it prints work: a PATCH is
-answered by the secondary, a new zone reaches it through the catalog.
+answered by the secondary, a new zone reaches it through the catalog, the
+zone switched to DNSSEC gets a DS and its answers at the secondary come signed.
 
 The demo listens on fixed ports (8081, 5300, 8853, 5353), so it runs in a
 network namespace of this test (its own loopback), from a temporary directory
@@ -79,6 +80,20 @@ def test_make_run_demo_serves_changes():
         assert r.stdout == "201", r
         wait_until(lambda: "hostmaster.example.org." in dig("example.org.", "SOA"), 15,
                    step=0.1, what="the new zone served by the demo secondary")
+        # the DNSSEC lines: signed, a DS to hand the registrar, signed answers
+        r = _ns_run(ns, "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT",
+                    *hdr, API + "/zones/example.com.", "-d", '{"dnssec": true}')
+        assert r.stdout == "204", r
+        r = _ns_run(ns, "curl", "-s", *hdr, API + "/zones/example.com./cryptokeys")
+        keys = json.loads(r.stdout)
+        assert any(k.get("ds") for k in keys), keys
+
+        def signed():
+            r = _ns_run(ns, "dig", "+dnssec", "+norec", "+time=1", "+tries=1", "-p", "5353",
+                        "@127.0.0.1", "www.example.com.", "A")
+            # the A rrset's signature: covered type, algorithm 13, 3 labels, TTL 300
+            return "RRSIG A 13 3 300" in " ".join(r.stdout.split())
+        wait_until(signed, 15, step=0.1, what="signed answers from the demo secondary")
     finally:
         if proc is not None and proc.poll() is None:
             proc.send_signal(signal.SIGINT)
