@@ -87,7 +87,7 @@ struct w_job {
 };
 
 /* retired keys whose signatures a rollover walks at once (store_roll.c) */
-#define ROLL_WALKS 16
+#define ROLL_WALKS 64
 
 struct store {
 	struct db *w;                 /* the writer, under wmu */
