@@ -118,7 +118,7 @@ Try, in another terminal:
 
 DNSSEC: sign the zone, read the DS for its registrar, see the signatures at the secondary:
 
-  curl -s -X PUT -H "X-API-Key: \$KEY" http://$API/api/v1/servers/localhost/zones/example.com. \
+  curl -s -X PUT -H "X-API-Key: \$KEY" http://$API/api/v1/servers/localhost/zones/example.com. \\
        -d '{"dnssec": true}'
   curl -s -H "X-API-Key: \$KEY" http://$API/api/v1/servers/localhost/zones/example.com./cryptokeys
   dig +dnssec +norec -p 5353 @127.0.0.1 www.example.com. A

@@ -80,7 +80,11 @@ def test_make_run_demo_serves_changes():
         assert r.stdout == "201", r
         wait_until(lambda: "hostmaster.example.org." in dig("example.org.", "SOA"), 15,
                    step=0.1, what="the new zone served by the demo secondary")
-        # the DNSSEC lines: signed, a DS to hand the registrar, signed answers
+        # the DNSSEC lines: printed as the shell takes them (a continued line kept
+        # continued), signed, a DS to hand the registrar, signed answers
+        with open(os.path.join(tmp, "demo.out")) as f:
+            text = f.read()
+        assert "/zones/example.com. \\\n       -d '{\"dnssec\": true}'\n" in text, text
         r = _ns_run(ns, "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT",
                     *hdr, API + "/zones/example.com.", "-d", '{"dnssec": true}')
         assert r.stdout == "204", r
