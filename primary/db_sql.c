@@ -51,7 +51,7 @@ const char *const db_sql_shared[DBQ_COUNT] = {
 	                       "(?1, ?93, ?94, ?95, ?96, ?97, ?98, ?99), "
 	                       "(?1, ?100, ?101, ?102, ?103, ?104, ?105, ?106), "
 	                       "(?1, ?107, ?108, ?109, ?110, ?111, ?112, ?113)",
-	[DBQ_DN_GET] = "SELECT owner, ctype, cttl, chain, sigs FROM dnssec_names "
+	[DBQ_DN_GET] = "SELECT owner, ctype, cttl, chain, sigs, exp FROM dnssec_names "
 	               "WHERE zone_id = ?1 AND okey = ?2",
 	[DBQ_DN_PUT] = "INSERT INTO dnssec_names (zone_id, okey, owner, ctype, cttl, chain, sigs, exp) "
 	               "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (zone_id, okey) DO UPDATE "

@@ -302,13 +302,6 @@ sigpack_step(sqlite3_context *cx, int argc, sqlite3_value **argv)
 	p->v[p->n++] = (struct dn_sig){(uint32_t)sqlite3_value_int64(argv[0]), copy, (uint16_t)len};
 }
 
-static int
-sigpack_cmp(const void *a, const void *b)
-{
-	const struct dn_sig *x = a, *y = b;
-	return dn_blob_cmp(x->rd, x->rdlen, y->rd, y->rdlen);
-}
-
 static void
 sigpack_final(sqlite3_context *cx)
 {
@@ -321,41 +314,24 @@ sigpack_final(sqlite3_context *cx)
 	for (size_t i = 0; i < p->n; i++)
 		total += DN_SIG_HEAD + p->v[i].rdlen;
 	uint8_t *out = p->oom ? NULL : malloc(total ? total : 1);
-	if (out == NULL) {
+	int64_t exp;
+	if (out == NULL)
 		sqlite3_result_error_nomem(cx);
-	} else {
-		qsort(p->v, p->n, sizeof(*p->v), sigpack_cmp);
-		size_t off = 0;
-		for (size_t i = 0; i < p->n; i++)
-			off += dn_sig_put(out + off, p->v[i].ttl, p->v[i].rd, p->v[i].rdlen);
-		sqlite3_result_blob(cx, out, (int)off, free);
-	}
+	else
+		sqlite3_result_blob(cx, out, (int)dn_pack(p->v, p->n, out, &exp), free);
 	for (size_t i = 0; i < p->n; i++)
 		free(p->rd[i]);
 	free(p->rd);
 	free(p->v);
 }
 
-/* anycst_sigexp(rdata): the earliest expiration of a name's RRSIG rows. */
+/* anycst_sigexp(sigs): the earliest expiration of a packed blob. */
 static void
-sigexp_step(sqlite3_context *cx, int argc, sqlite3_value **argv)
+sigexp(sqlite3_context *cx, int argc, sqlite3_value **argv)
 {
 	(void)argc;
-	int64_t *m = sqlite3_aggregate_context(cx, sizeof(*m));
-	if (m == NULL)
-		return;
-	if (*m == 0)
-		*m = DN_EXP_NONE;
-	int64_t e = dn_sig_exp(sqlite3_value_blob(argv[0]), (size_t)sqlite3_value_bytes(argv[0]));
-	if (e < *m)
-		*m = e;
-}
-
-static void
-sigexp_final(sqlite3_context *cx)
-{
-	int64_t *m = sqlite3_aggregate_context(cx, 0);
-	sqlite3_result_int64(cx, m != NULL && *m != 0 ? *m : DN_EXP_NONE);
+	sqlite3_result_int64(cx, dn_sigs_exp(sqlite3_value_blob(argv[0]),
+	                                     (size_t)sqlite3_value_bytes(argv[0])));
 }
 
 static int
@@ -364,8 +340,8 @@ migrate_functions(sqlite3 *h)
 	int rc = sqlite3_create_function(h, "anycst_sigpack", 2, SQLITE_UTF8, NULL, NULL,
 	                                 sigpack_step, sigpack_final);
 	if (rc == SQLITE_OK)
-		rc = sqlite3_create_function(h, "anycst_sigexp", 1, SQLITE_UTF8, NULL, NULL,
-		                             sigexp_step, sigexp_final);
+		rc = sqlite3_create_function(h, "anycst_sigexp", 1, SQLITE_UTF8 |
+		                             SQLITE_DETERMINISTIC, NULL, sigexp, NULL, NULL);
 	return rc == SQLITE_OK ? 0 : -EIO;
 }
 

@@ -31,6 +31,7 @@ struct dn {
 	uint32_t cttl;
 	uint8_t *chain, *sigs;
 	size_t chainlen, siglen;
+	int64_t exp;    /* the earliest expiration among sigs */
 };
 
 static int
@@ -49,6 +50,7 @@ dn_get(struct store *st, int64_t zid, const struct nkey *k, struct dn *d)
 		d->cttl = (uint32_t)db_col_i64(s, 2);
 		d->chainlen = db_col_bytes(s, 3);
 		d->siglen = db_col_bytes(s, 4);
+		d->exp = db_col_i64(s, 5);
 		d->chain = arena_memdup(&st->arena, db_col_blob(s, 3), d->chainlen);
 		d->sigs = arena_memdup(&st->arena, db_col_blob(s, 4), d->siglen);
 		if ((d->chainlen > 0 && d->chain == NULL) || (d->siglen > 0 && d->sigs == NULL))
@@ -103,45 +105,6 @@ dn_read(struct store *st, int64_t zid, const struct nkey *k, uint16_t type, stru
 	return 0;
 }
 
-static int
-sig_cmp(const void *a, const void *b)
-{
-	const struct dn_sig *x = a, *y = b;
-	return dn_blob_cmp(x->rd, x->rdlen, y->rd, y->rdlen);
-}
-
-size_t
-dn_pack(struct dn_sig *v, size_t n, uint8_t *out, int64_t *exp)
-{
-	qsort(v, n, sizeof(*v), sig_cmp);
-	size_t off = 0;
-	*exp = DN_EXP_NONE;
-	for (size_t i = 0; i < n; i++) {
-		if (i > 0 && sig_cmp(&v[i], &v[i - 1]) == 0)
-			continue;   /* a set: one of each */
-		off += dn_sig_put(out + off, v[i].ttl, v[i].rd, v[i].rdlen);
-		int64_t e = dn_sig_exp(v[i].rd, v[i].rdlen);
-		if (e < *exp)
-			*exp = e;
-	}
-	return off;
-}
-
-/* The earliest expiration of a packed blob. */
-static int64_t
-blob_exp(const uint8_t *b, size_t len)
-{
-	int64_t exp = DN_EXP_NONE;
-	size_t pos = 0;
-	struct dn_sig sg;
-	while (dn_sig_next(b, len, &pos, &sg) == 1) {
-		int64_t e = dn_sig_exp(sg.rd, sg.rdlen);
-		if (e < exp)
-			exp = e;
-	}
-	return exp;
-}
-
 int
 dn_write(struct store *st, int64_t zid, const struct nkey *k, uint16_t type,
          const struct row *rows, size_t n)
@@ -150,7 +113,7 @@ dn_write(struct store *st, int64_t zid, const struct nkey *k, uint16_t type,
 	int ret = dn_get(st, zid, k, &d);
 	if (ret != 0)
 		return ret;
-	int64_t exp = DN_EXP_NONE;
+	int64_t exp = d.found ? d.exp : DN_EXP_NONE;
 	if (type == DNS_T_RRSIG) {
 		size_t total = 0;
 		struct dn_sig *v = arena_alloc(&st->arena, (n ? n : 1) * sizeof(*v));
@@ -178,7 +141,6 @@ dn_write(struct store *st, int64_t zid, const struct nkey *k, uint16_t type,
 		} else {
 			return 0;   /* nothing of that type here */
 		}
-		exp = blob_exp(d.sigs, d.siglen);
 	}
 	if (d.ctype == 0 && d.siglen == 0) {
 		if (!d.found)
@@ -202,4 +164,30 @@ dn_write(struct store *st, int64_t zid, const struct nkey *k, uint16_t type,
 	db_bind_blob(s, 7, d.sigs, d.siglen);
 	db_bind_i64(s, 8, exp);
 	return db_run(s);
+}
+
+int
+dn_resign_add(struct store *st, const uint8_t *owner, size_t olen, const uint8_t *sigs,
+              size_t slen, dn_pick_fn pick, const void *ctx, size_t room, struct resign **list)
+{
+	if (olen > DNS_NAME_MAX || dns_name_check(owner, olen) != (int)olen)
+		return -EINVAL;
+	int n = 0;
+	size_t pos = 0;
+	struct dn_sig sg;
+	while ((size_t)n < room && dn_sig_next(sigs, slen, &pos, &sg) == 1) {
+		if (sg.rdlen < 18 || !pick(&sg, ctx))
+			continue;
+		if (list != NULL) {
+			struct resign *e = arena_alloc(&st->arena, sizeof(*e));
+			if (e == NULL)
+				return -ENOMEM;
+			nkey_set(&e->k, owner);
+			e->type = rd_u16(sg.rd);
+			e->next = *list;
+			*list = e;
+		}
+		n++;
+	}
+	return n;
 }

@@ -504,6 +504,13 @@ store_cryptokey_set(struct store *st, const uint8_t *zone, const char *account, 
 	return end_write(st, &z, ret, res, del ? "DNSSEC key deleted" : "DNSSEC key changed");
 }
 
+/* A signature the refresh takes: expiring before `*ctx` (int64_t). */
+static bool
+sig_due(const struct dn_sig *s, const void *ctx)
+{
+	return dn_sig_exp(s->rd, s->rdlen) < *(const int64_t *)ctx;
+}
+
 int
 store_zone_refresh(struct store *st, const uint8_t *zone, size_t max, struct store_result *res,
                    char *err, size_t errcap)
@@ -534,30 +541,13 @@ store_zone_refresh(struct store *st, const uint8_t *zone, size_t max, struct sto
 	size_t n = 0;
 	int rc = DB_DONE;
 	while (n < max && (rc = db_step(s)) == DB_ROW) {
-		size_t nl = db_col_bytes(s, 0);
-		const uint8_t *sigs = db_col_blob(s, 1);
-		size_t slen = db_col_bytes(s, 1), pos = 0;
-		uint8_t nm[DNS_NAME_MAX];
-		if (nl > sizeof(nm) || dns_name_check(db_col_blob(s, 0), nl) != (int)nl)
-			continue;
-		memcpy(nm, db_col_blob(s, 0), nl);
-		struct dn_sig sg;
-		while (n < max && dn_sig_next(sigs, slen, &pos, &sg) == 1) {
-			if (sg.rdlen < 18 || dn_sig_exp(sg.rd, sg.rdlen) >= due)
-				continue;
-			struct resign *r = arena_alloc(&st->arena, sizeof(*r));
-			if (r == NULL) {
-				rc = -ENOMEM;
-				break;
-			}
-			nkey_set(&r->k, nm);
-			r->type = (uint16_t)(sg.rd[0] << 8 | sg.rd[1]);
-			r->next = list;
-			list = r;
-			n++;
-		}
-		if (rc < 0)
+		int got = dn_resign_add(st, db_col_blob(s, 0), db_col_bytes(s, 0), db_col_blob(s, 1),
+		                        db_col_bytes(s, 1), sig_due, &due, max - n, &list);
+		if (got == -ENOMEM) {
+			rc = got;
 			break;
+		}
+		n += got > 0 ? (size_t)got : 0;   /* a damaged owner: skipped */
 	}
 	if (n >= max && rc == DB_ROW)
 		rc = DB_DONE;   /* as many as one pass takes */

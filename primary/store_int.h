@@ -293,10 +293,15 @@ int dn_read(struct store *st, int64_t zid, const struct nkey *k, uint16_t type, 
             size_t *n);
 int dn_write(struct store *st, int64_t zid, const struct nkey *k, uint16_t type,
              const struct row *rows, size_t n);
-/* Sorts `v` by rdata and packs it at `out` (room for all): octets written,
- * `*exp` the earliest expiration. */
-size_t dn_pack(struct dn_sig *v, size_t n, uint8_t *out, int64_t *exp);
-int read_rrset(struct store *st, int64_t zid, const struct nkey *k, uint16_t type,
+/* Which signatures a walk takes (an RRSIG rdata of 18 octets or more). */
+typedef bool (*dn_pick_fn)(const struct dn_sig *s, const void *ctx);
+/* A re-sign entry (the owner, the covered type) on *list for each signature
+ * of packed blob `sigs` that `pick` takes, at most `room`: how many, -EINVAL
+ * when `owner` (`olen` octets) is not a name, <0.  With `list` NULL only
+ * counts. */
+int dn_resign_add(struct store *st, const uint8_t *owner, size_t olen, const uint8_t *sigs,
+                  size_t slen, dn_pick_fn pick, const void *ctx, size_t room,
+                  struct resign **list);int read_rrset(struct store *st, int64_t zid, const struct nkey *k, uint16_t type,
                struct row **out, size_t *n);
 int rec_write(struct store *st, int64_t zid, enum db_qid id, const struct nkey *k, uint16_t type,
               uint32_t ttl, const uint8_t *rd, size_t rdlen, bool disabled);

@@ -178,10 +178,12 @@ roll_start(struct store *st, const struct store_zone *z, struct roll *r,
 	return ret;
 }
 
-static uint16_t
-get16(const uint8_t *p)
+/* A signature of the retired key (`ctx`: its struct kt). */
+static bool
+sig_of(const struct dn_sig *s, const void *ctx)
 {
-	return (uint16_t)(p[0] << 8 | p[1]);
+	const struct kt *k = ctx;
+	return rd_u16(s->rd + 16) == k->tag && s->rd[2] == k->alg;
 }
 
 /* Names a query of the walk reads. */
@@ -234,51 +236,32 @@ old_sigs(struct store *st, const struct store_zone *z, const struct roll *r, siz
 		db_bind_i64(s, 1, z->id);
 		db_bind_blob(s, 2, w->after, w->alen);
 		db_bind_i64(s, 3, WALK_ROWS);
-		int rc, ret = 0;
+		int rc = DB_DONE, ret = 0;
 		size_t rows = 0;
 		bool full = false;
-		while (ret == 0 && !full && (rc = db_step(s)) == DB_ROW) {
+		while (!full && ret == 0 && (rc = db_step(s)) == DB_ROW) {
 			rows++;
-			size_t kl = db_col_bytes(s, 0), nl = db_col_bytes(s, 1);
-			const uint8_t *sigs = db_col_blob(s, 2);
-			size_t slen = db_col_bytes(s, 2);
-			uint8_t nm[DNS_NAME_MAX];
-			if (kl > sizeof(w->after) || nl > sizeof(nm) ||
-			    dns_name_check(db_col_blob(s, 1), nl) != (int)nl) {
-				ret = -EIO;
-				break;
-			}
-			memcpy(nm, db_col_blob(s, 1), nl);
+			const uint8_t *owner = db_col_blob(s, 1), *sigs = db_col_blob(s, 2);
+			size_t kl = db_col_bytes(s, 0), ol = db_col_bytes(s, 1), sl = db_col_bytes(s, 2);
 			/* this name's old signatures, all of them in this step or none */
-			size_t pos = 0, found = 0;
-			struct dn_sig sg;
-			while (dn_sig_next(sigs, slen, &pos, &sg) == 1)
-				found += sg.rdlen >= 18 && get16(sg.rd + 16) == r->old->tag &&
-				         sg.rd[2] == r->old->alg;
-			if (found > 0 && n > 0 && n + found > batch) {
-				full = true;
+			int found = dn_resign_add(st, owner, ol, sigs, sl, sig_of, r->old, SIZE_MAX, NULL);
+			if (found > 0 && n > 0 && n + (size_t)found > batch) {
+				full = true;   /* the name waits for the next step */
 				break;
 			}
-			pos = 0;
-			while (ret == 0 && dn_sig_next(sigs, slen, &pos, &sg) == 1) {
-				if (sg.rdlen < 18 || get16(sg.rd + 16) != r->old->tag ||
-				    sg.rd[2] != r->old->alg)
-					continue;
-				struct resign *e = arena_alloc(&st->arena, sizeof(*e));
-				if (e == NULL) {
-					ret = -ENOMEM;
-					break;
-				}
-				nkey_set(&e->k, nm);
-				e->type = get16(sg.rd);
-				e->next = *list;
-				*list = e;
-				n++;
+			if (found >= 0)
+				found = dn_resign_add(st, owner, ol, sigs, sl, sig_of, r->old, SIZE_MAX, list);
+			if (found < 0 || kl > sizeof(w->after)) {
+				ret = found == -ENOMEM ? -ENOMEM : -EIO;
+				break;
 			}
+			n += (size_t)found;
 			memcpy(w->after, db_col_blob(s, 0), kl);
 			w->alen = kl;
 			full = n >= batch;
 		}
+		if (ret == 0 && rc != DB_ROW && rc != DB_DONE)
+			ret = -EIO;
 		db_done(s);
 		if (ret != 0) {
 			w->zid = 0;   /* started over next time */

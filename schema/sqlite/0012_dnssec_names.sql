@@ -4,8 +4,8 @@
 -- expirations (4294967296 without any).  Until this schema RRSIG, NSEC and
 -- NSEC3 were rows of `records` with four indexes between them; one row a
 -- name is a fifth of the first signing's SQLite work (bench/sigrows.c).
--- The rows of `records` move here; anycst_sigpack() and anycst_sigexp()
--- are aggregates of the migrating connection (db_sqlite.c).
+-- The rows of `records` move here; anycst_sigpack() (an aggregate) and
+-- anycst_sigexp() are functions of the migrating connection (db_sqlite.c).
 CREATE TABLE IF NOT EXISTS dnssec_names (
 	zone_id INTEGER NOT NULL REFERENCES zones(id) ON DELETE CASCADE,
 	okey BLOB NOT NULL,
@@ -23,8 +23,9 @@ CREATE INDEX IF NOT EXISTS dnssec_names_exp ON dnssec_names(zone_id, exp);
 -- (the NSEC chain's are every row with a chain record: the primary key)
 CREATE INDEX IF NOT EXISTS dnssec_names_nsec3 ON dnssec_names(zone_id, okey) WHERE ctype = 50;
 INSERT INTO dnssec_names (zone_id, okey, owner, sigs, exp)
-	SELECT zone_id, okey, min(owner), anycst_sigpack(ttl, rdata), anycst_sigexp(rdata)
-	FROM records WHERE type = 46 GROUP BY zone_id, okey;
+	SELECT zone_id, okey, owner, sigs, anycst_sigexp(sigs) FROM
+	(SELECT zone_id, okey, min(owner) AS owner, anycst_sigpack(ttl, rdata) AS sigs
+	 FROM records WHERE type = 46 GROUP BY zone_id, okey);
 INSERT INTO dnssec_names (zone_id, okey, owner, ctype, cttl, chain)
 	SELECT zone_id, okey, owner, type, ttl, rdata FROM records WHERE type IN (47, 50) AND true
 	ON CONFLICT (zone_id, okey) DO UPDATE SET ctype = excluded.ctype, cttl = excluded.cttl,
