@@ -297,6 +297,8 @@ check_tsig(struct xfrout_txn *t)
 	if (ret == 0)
 		nkeys = 1;
 	else if (ret != -ENOENT) {
+		log_error(t->zone[0] != '\0' ? t->zone : NULL, "%s from %s, TSIG key '%s' not read (%s)",
+		          kind_name(t), t->peer_text, t->keyname, err_str(ret));
 		set_error(t, DNS_RCODE_SERVFAIL);
 		return 1;
 	}

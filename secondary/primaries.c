@@ -144,6 +144,9 @@ primaries_pick(struct xfr_primary *ps, size_t n, const struct xfr_params *base,
 		pr[i].params.timeout_ms = timeout;
 		pr[i].params.soa_only = true;
 		pr[i].params.on_start = NULL;
+		/* the refresh's scratch is one: each probe thread reads into its own */
+		pr[i].params.buf = NULL;
+		pr[i].params.rdbuf = NULL;
 		pr[i].threaded = pthread_create(&pr[i].th, NULL, probe_run, &pr[i]) == 0;
 		if (!pr[i].threaded)
 			probe_run(&pr[i]);

@@ -534,8 +534,13 @@ pick_primary(struct timers *t, struct tzone *z, struct xfr_params *p, struct sta
 	p->transport = sc->tr = best->transport;
 	sc->txt = best->txt;
 	sc->ip = best->ip;
-	log_debug(z->name, "refresh, %zu of %zu primaries answered, highest serial %u at %s",
-	          pk.answered, pk.asked, pk.serial, best->txt);
+	if (pk.answered < pk.asked)
+		/* a live primary that answered wrongly is not marked down: say why here */
+		log_info(z->name, "refresh, %zu of %zu primaries answered, highest serial %u at %s "
+		         "(%s)", pk.answered, pk.asked, pk.serial, best->txt, why);
+	else
+		log_debug(z->name, "refresh, %zu of %zu primaries answered, highest serial %u at %s",
+		          pk.answered, pk.asked, pk.serial, best->txt);
 	if (t->cfg.on_primary_serial != NULL)
 		t->cfg.on_primary_serial(t->cfg.primary_serial_ctx, z->name, pk.serial);
 	return 0;

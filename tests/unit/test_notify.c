@@ -3,10 +3,12 @@
  * answer, and that an accepted NOTIFY reaches the refresh scheduler.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <arpa/inet.h>
@@ -14,8 +16,10 @@
 #include <cmocka.h>
 
 #include "dns/msg.h"
+#include "dns/rdata.h"
 #include "dns/rrtype.h"
 #include "dns/tsig.h"
+#include "net/tcp.h"
 #include "secondary/notify.h"
 #include "secondary/primaries.h"
 
@@ -211,6 +215,115 @@ test_primaries_split(void **state)
 	assert_false(pk.have_serial);
 }
 
+/*
+ * Two primaries probed at once through a transport that writes each answer
+ * into the buffer it is given, then waits (2 s at most) until the other
+ * probe has written its own: probes sharing the refresh's scratch buffer
+ * would both read the last answer written (one id then does not match, or
+ * both see one serial).
+ */
+static pthread_mutex_t pb_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pb_cv = PTHREAD_COND_INITIALIZER;
+static unsigned pb_written;
+
+struct pb_conn {
+	uint8_t q[512];
+	size_t qlen;
+	uint32_t serial;    /* 100 + the primary's port */
+	bool answered;
+};
+
+static int
+pb_open(struct xfr_conn *c, const struct sockaddr *sa, socklen_t len, int64_t deadline)
+{
+	(void)len;
+	(void)deadline;
+	struct pb_conn *pc = calloc(1, sizeof(*pc));
+	if (pc == NULL)
+		return -ENOMEM;
+	pc->serial = 100u + ntohs(((const struct sockaddr_in *)sa)->sin_port);
+	c->priv = pc;
+	return 0;
+}
+
+static int
+pb_send(struct xfr_conn *c, const uint8_t *msg, size_t len, int64_t deadline)
+{
+	(void)deadline;
+	struct pb_conn *pc = c->priv;
+	if (len > sizeof(pc->q))
+		return -EMSGSIZE;
+	memcpy(pc->q, msg, len);
+	pc->qlen = len;
+	return 0;
+}
+
+static ssize_t
+pb_recv(struct xfr_conn *c, uint8_t *buf, size_t cap, int64_t deadline)
+{
+	(void)deadline;
+	struct pb_conn *pc = c->priv;
+	if (pc->answered)
+		return -ECONNRESET;
+	pc->answered = true;
+	struct dns_msg q;
+	if (dns_msg_parse(&q, pc->q, pc->qlen) != 0)
+		return -EPROTO;
+	struct dns_msgw w;
+	uint8_t rd[22] = {0, 0, (uint8_t)(pc->serial >> 24), (uint8_t)(pc->serial >> 16),
+	                  (uint8_t)(pc->serial >> 8), (uint8_t)pc->serial};
+	struct dns_rr soa = {.owner = zone, .type = DNS_T_SOA, .rclass = DNS_C_IN, .ttl = 300,
+	                     .rdlen = sizeof(rd), .rdata = rd};
+	if (dns_msgw_init_response(&w, buf, cap, &q, DNS_F_AA, DNS_RCODE_NOERROR) != 0 ||
+	    dns_msgw_rr(&w, DNS_SEC_AN, &soa) != 0)
+		return -EPROTO;
+	size_t n = w.len;
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 2;
+	pthread_mutex_lock(&pb_mu);
+	pb_written++;
+	pthread_cond_broadcast(&pb_cv);
+	while (pb_written < 2 && pthread_cond_timedwait(&pb_cv, &pb_mu, &until) == 0)
+		;
+	pthread_mutex_unlock(&pb_mu);
+	return (ssize_t)n;
+}
+
+static void
+pb_close(struct xfr_conn *c)
+{
+	free(c->priv);
+	c->priv = NULL;
+}
+
+static const struct xfr_transport pb_transport = {.name = "PROBE", .open = pb_open,
+                                                  .send = pb_send, .recv = pb_recv,
+                                                  .close = pb_close};
+
+static void
+test_primaries_probe_own_buffers(void **state)
+{
+	(void)state;
+	dns_name_from_text("example.com.", 12, NULL, zone);
+	static uint8_t buf[TCP_MSG_MAX], rdbuf[DNS_RDATA_MAX];   /* the refresh's scratch */
+	struct xfr_primary ps[2] = {
+		{.addr = ip4("127.0.0.1", 1), .transport = &pb_transport, .txt = "127.0.0.1@1"},
+		{.addr = ip4("127.0.0.2", 2), .transport = &pb_transport, .txt = "127.0.0.2@2"},
+	};
+	struct xfr_params p = {.zone = zone, .timeout_ms = 3000, .buf = buf, .rdbuf = rdbuf};
+	for (int i = 0; i < 20; i++) {
+		pb_written = 0;
+		struct primary_pick pk;
+		char why[512];
+		assert_int_equal(primaries_pick(ps, 2, &p, &pk, why, sizeof(why)), 0);
+		if (pk.answered != 2)
+			fail_msg("round %d: %zu of 2 answered (%s)", i, pk.answered, why);
+		assert_int_equal(pk.best, 1);
+		assert_int_equal(pk.serial, 102);
+	}
+}
+
 int
 main(void)
 {
@@ -218,6 +331,7 @@ main(void)
 		cmocka_unit_test(test_notify_acl_and_answers),
 		cmocka_unit_test(test_notify_several_primaries),
 		cmocka_unit_test(test_primaries_split),
+		cmocka_unit_test(test_primaries_probe_own_buffers),
 	};
 	return cmocka_run_group_tests_name("notify", tests, NULL, NULL);
 }
