@@ -106,6 +106,7 @@ struct timers {
 	bool catalog_synced;               /* a catalog version was turned into members */
 	pthread_t *threads;
 	unsigned nthreads;
+	atomic_bool started;        /* timers_start() ran: transfer threads may be running */
 	int cancel_fd;
 	atomic_bool unsynced;              /* state written since the last sync */
 	_Atomic int64_t synced_ms;
@@ -407,7 +408,7 @@ add_members(struct timers *t, const struct tzone *cz, const struct catalog_membe
             bool initial)
 {
 	struct add_job j = {.t = t, .cz = cz, .m = m, .initial = initial,
-	                    .reload = t->nthreads == 0 && t->cfg.state != NULL};
+	                    .reload = !atomic_load(&t->started) && t->cfg.state != NULL};
 	atomic_init(&j.next, 0);
 	atomic_init(&j.added, 0);
 	atomic_init(&j.ls.loaded, 0);
@@ -1068,6 +1069,8 @@ timers_start(struct timers *t)
 	t->threads = calloc(t->cfg.xfr_threads, sizeof(*t->threads));
 	if (t->threads == NULL)
 		return -ENOMEM;
+	/* before the first thread: one that syncs a catalog at once must not see a start */
+	atomic_store(&t->started, true);
 	for (unsigned i = 0; i < t->cfg.xfr_threads; i++) {
 		if (pthread_create(&t->threads[i], NULL, xfr_thread, t) != 0)
 			return -EAGAIN;
