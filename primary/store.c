@@ -160,6 +160,7 @@ store_open(const struct store_opts *o, struct store **out, char *err, size_t err
 	pthread_mutex_init(&st->jobs_mu, NULL);
 	pthread_mutex_init(&st->audit_mu, NULL);
 	pthread_mutex_init(&st->gmu, NULL);
+	pthread_cond_init(&st->listener_idle, NULL);
 	st->bulk_min = o->dnssec_background_min ? o->dnssec_background_min : 1000;
 	arena_init(&st->arena, 64 * 1024);
 	st->journal_keep = o->journal_keep ? o->journal_keep : STORE_JOURNAL_KEEP_DEFAULT;
@@ -250,6 +251,7 @@ store_close(struct store *st)
 	pthread_mutex_destroy(&st->jobs_mu);
 	pthread_mutex_destroy(&st->audit_mu);
 	pthread_mutex_destroy(&st->gmu);
+	pthread_cond_destroy(&st->listener_idle);
 	free(st->path);
 	free(st);
 }

@@ -118,7 +118,8 @@ bool store_notifier(struct store *st);
 
 /*
  * Sets the listener (copied).  0, or -EBUSY when one is set already (a
- * second listener is refused, never dropped silently).  NULL removes it.
+ * second listener is refused, never dropped silently).  NULL removes it and
+ * returns once no call to it runs (its owner may free its context then).
  */
 int store_set_listener(struct store *st, const struct store_listener *l);
 

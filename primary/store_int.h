@@ -101,6 +101,8 @@ struct store {
 	uint32_t journal_keep_age;   /* 0: no age limit */
 	struct store_listener listener;   /* set once, under wmu */
 	bool has_listener;
+	unsigned listener_calls;      /* commits calling the listener now (under wmu) */
+	pthread_cond_t listener_idle; /* listener_calls fell to 0 (with wmu) */
 	pthread_mutex_t stats_mu;
 	int64_t last_commit;
 	uint64_t commits;

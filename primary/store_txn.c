@@ -160,6 +160,28 @@ put32(uint8_t *p, uint32_t v)
 
 /* ---- the commit listener ---------------------------------------------------------- */
 
+/* The listener into *l, for a call outside wmu (held: wmu); true when there
+ * is one, then store_set_listener(NULL) waits for its listener_release(). */
+static bool
+listener_hold(struct store *st, struct store_listener *l)
+{
+	*l = st->listener;
+	if (st->has_listener)
+		st->listener_calls++;
+	return st->has_listener;
+}
+
+static void
+listener_release(struct store *st, bool held)
+{
+	if (!held)
+		return;
+	pthread_mutex_lock(&st->wmu);
+	if (--st->listener_calls == 0)
+		pthread_cond_broadcast(&st->listener_idle);
+	pthread_mutex_unlock(&st->wmu);
+}
+
 int
 store_set_listener(struct store *st, const struct store_listener *l)
 {
@@ -170,6 +192,9 @@ store_set_listener(struct store *st, const struct store_listener *l)
 	if (l == NULL) {
 		memset(&st->listener, 0, sizeof(st->listener));
 		st->has_listener = false;
+		/* and no local commit is: the listener's owner frees it next */
+		while (st->listener_calls > 0)
+			pthread_cond_wait(&st->listener_idle, &st->wmu);
 	} else if (st->has_listener) {
 		ret = -EBUSY;
 	} else {
@@ -187,11 +212,12 @@ int
 store_notify(struct store *st, const uint8_t *zone, uint32_t serial)
 {
 	pthread_mutex_lock(&st->wmu);
-	struct store_listener l = st->listener;
+	struct store_listener l;
+	bool held = listener_hold(st, &l);
 	pthread_mutex_unlock(&st->wmu);
-	if (l.on_notify == NULL)
-		return -ENOSYS;
-	return l.on_notify(l.ctx, zone, serial);
+	int ret = l.on_notify != NULL ? l.on_notify(l.ctx, zone, serial) : -ENOSYS;
+	listener_release(st, held);
+	return ret;
 }
 
 void
@@ -319,7 +345,8 @@ commit_changes(struct store *st, uint64_t changes)
 	size_t n = st->npending;
 	memcpy(calls, st->pending, n * sizeof(calls[0]));
 	st->npending = 0;
-	struct store_listener l = st->listener;
+	struct store_listener l;
+	bool held = listener_hold(st, &l);
 	pthread_mutex_unlock(&st->wmu);
 	pthread_mutex_lock(&st->stats_mu);
 	st->last_commit = now_s();
@@ -339,6 +366,7 @@ commit_changes(struct store *st, uint64_t changes)
 		                         .new_serial = calls[i].new_serial, .kind = calls[i].kind};
 		l.on_commit(l.ctx, &c);
 	}
+	listener_release(st, held);
 	return 0;
 }
 

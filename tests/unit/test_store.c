@@ -2,6 +2,7 @@
  * the commit listener, the POP registry. */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -1089,6 +1090,78 @@ test_store_one_listener(void **state)
 	assert_int_equal(ev.n, 5);
 }
 
+/*
+ * Removing the listener waits for a call to it that a commit on another
+ * thread is making: its owner frees it once store_set_listener(NULL)
+ * returns (the transfer service at shutdown, a background signing job
+ * still committing).
+ */
+struct slow_listener {
+	atomic_bool entered, left;
+};
+
+static void
+slow_on_commit(void *ctx, const struct store_commit *c)
+{
+	(void)c;
+	struct slow_listener *sl = ctx;
+	atomic_store(&sl->entered, true);
+	struct timespec ts = {0, 300 * 1000 * 1000};
+	nanosleep(&ts, NULL);
+	atomic_store(&sl->left, true);
+}
+
+struct commit_arg {
+	struct store_fx *f;
+	int ret;
+};
+
+static void *
+commit_thread(void *arg)
+{
+	struct commit_arg *a = arg;
+	struct opbuf b;
+	struct store_result res;
+	char err[256] = "";
+	a->ret = patch1(a->f, mkop(&b, STORE_OP_REPLACE, "s.example.com.", "A", 60, "192.0.2.9"),
+	                &res, err);
+	return NULL;
+}
+
+static void
+test_store_listener_removal_waits_for_calls(void **state)
+{
+	struct store_fx *f = *state;
+	create_zone(f, DNS_SERIAL_INCREASE);
+	struct slow_listener sl;
+	atomic_init(&sl.entered, false);
+	atomic_init(&sl.left, false);
+	struct store_listener l = {.on_commit = slow_on_commit, .ctx = &sl};
+	assert_int_equal(store_set_listener(f->st, &l), 0);
+	struct commit_arg a = {.f = f, .ret = -1};
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, commit_thread, &a), 0);
+	for (int i = 0; i < 5000 && !atomic_load(&sl.entered); i++) {
+		struct timespec ts = {0, 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	assert_true(atomic_load(&sl.entered));
+	int removed = store_set_listener(f->st, NULL);
+	bool left = atomic_load(&sl.left);
+	pthread_join(th, NULL);
+	assert_int_equal(removed, 0);
+	assert_true(left);   /* the call ended before the removal returned */
+	assert_int_equal(a.ret, 0);
+	/* none is called after */
+	atomic_store(&sl.entered, false);
+	struct opbuf b;
+	struct store_result res;
+	char err[256] = "";
+	assert_int_equal(patch1(f, mkop(&b, STORE_OP_REPLACE, "s.example.com.", "A", 60,
+	                                "192.0.2.10"), &res, err), 0);
+	assert_false(atomic_load(&sl.entered));
+}
+
 static int
 count_pop(void *ctx, const struct store_pop *p)
 {
@@ -1158,6 +1231,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_store_duplicate_names_first_pair, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_big_rrset_is_not_quadratic, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_one_listener, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_listener_removal_waits_for_calls, setup,
+		                                teardown),
 		cmocka_unit_test_setup_teardown(test_store_pop_registry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_commit_lost_is_unknown, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_concurrent_first_open, setup, teardown),
