@@ -9,13 +9,16 @@
 extra=["--journal-keep", "5"], catalog="cat.test.".  Every process is started
 by anycst_e2e.Primary and stopped by its own PID; temp dirs are removed afterwards.
 """
+import os
 import shutil
+import signal
 import tempfile
+import time
 
 import pytest
 
 from anycst_e2e import Primary
-from anycst_e2e.core import STARTED, log_tails
+from anycst_e2e.core import SHARED, STARTED, log_tails
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item):
@@ -29,6 +32,7 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     rep = outcome.get_result()
     if rep.failed:
+        item.module.anycst_failed = True
         tails = log_tails(since=getattr(item, "anycst_started", len(STARTED)))
         if tails:
             rep.sections.append(("anycst daemon logs", tails))
@@ -53,3 +57,51 @@ def primary_factory():
 @pytest.fixture
 def primary(primary_factory):
     return primary_factory()
+
+
+def _running_children():
+    """(pid, name) of this process's children still running (not zombies)."""
+    me, out = os.getpid(), []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                st = f.read()
+        except OSError:
+            continue
+        rest = st[st.rindex(")") + 2:].split()   # the name may hold spaces and parens
+        if int(rest[1]) == me and rest[0] != "Z" and int(d) not in SHARED:
+            out.append((int(d), st[st.index("(") + 1:st.rindex(")")]))
+    return out
+
+
+def _stop_children(kids, timeout=5):
+    for pid, _ in kids:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    end = time.monotonic() + timeout
+    while time.monotonic() < end and _running_children():
+        time.sleep(0.05)
+    for pid, _ in _running_children():
+        os.kill(pid, signal.SIGKILL)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    """After a test file (its module fixtures stopped), nothing it started may
+    still run: a process left behind (a peer a failing check skipped the stop
+    of) is stopped here, by its PID; after a file whose tests all passed it
+    is a defect of that file, reported as an error."""
+    yield
+    if nextitem is not None and nextitem.module is item.module:
+        return
+    kids = _running_children()
+    if not kids:
+        return
+    _stop_children(kids)
+    if not getattr(item.module, "anycst_failed", False):
+        raise AssertionError("%s left running: %s" % (
+            item.module.__name__, ", ".join("%s (pid %d)" % (n, p) for p, n in kids)))

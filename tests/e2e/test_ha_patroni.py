@@ -264,7 +264,11 @@ def check_keepalives(ha, nodes):
             f = line.split()
             if f[4].rsplit(":", 1)[1] in pg_ports and any(p in line for p in pids):
                 node_side[f[3]] = line
-        server_side = {line.split()[4]: line for line in lines if line.split()[4] in node_side}
+        # the other end: its peer is the node's end and it is the node's peer (one
+        # ephemeral port may be in two connections at once, e.g. one to etcd)
+        server_side = {line.split()[4]: line for line in lines
+                       if line.split()[4] in node_side and
+                       line.split()[3] == node_side[line.split()[4]].split()[4]}
         if ours is None:
             ours = set(node_side)
             assert len(ours) >= 2 * len(nodes), (ours, out)

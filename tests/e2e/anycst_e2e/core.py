@@ -91,6 +91,9 @@ def cpu_seconds(pid):
 # a failing test's report (conftest.py) show the tails of their logs, so a
 # failure in CI says what the daemons saw.
 STARTED = []
+# PIDs of processes that outlive a test file on purpose (the e2e PostgreSQL server,
+# stopped at exit): conftest.py stops any other one a file leaves running
+SHARED = set()
 
 
 def log_tails(since=None, last=4, size=3000):

@@ -19,6 +19,8 @@ import subprocess
 import tempfile
 import time
 
+from .core import SHARED
+
 PGBIN = os.environ.get("PGBIN", "/usr/lib/postgresql/15/bin")
 _server = {}
 _count = itertools.count(1)
@@ -63,6 +65,7 @@ def _start():
          "-c", "fsync=off", "-c", "max_connections=300", "-c", "shared_buffers=32MB"],
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=d, **kw)
     log.close()
+    SHARED.add(_server["proc"].pid)
     deadline = time.monotonic() + 60
     while subprocess.run([os.path.join(PGBIN, "pg_isready"), "-q", "-h", d, "-U", user]).returncode:
         if _server["proc"].poll() is not None or time.monotonic() > deadline:
