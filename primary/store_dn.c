@@ -175,18 +175,22 @@ dn_resign_add(struct store *st, const uint8_t *owner, size_t olen, const uint8_t
 	int n = 0;
 	size_t pos = 0;
 	struct dn_sig sg;
+	struct resign *first = NULL;   /* the name's key is made once, then copied */
 	while ((size_t)n < room && dn_sig_next(sigs, slen, &pos, &sg) == 1) {
 		if (sg.rdlen < 18 || !pick(&sg, ctx))
 			continue;
-		if (list != NULL) {
-			struct resign *e = arena_alloc(&st->arena, sizeof(*e));
-			if (e == NULL)
-				return -ENOMEM;
+		struct resign *e = arena_alloc(&st->arena, sizeof(*e));
+		if (e == NULL)
+			return -ENOMEM;
+		if (first == NULL) {
 			nkey_set(&e->k, owner);
-			e->type = rd_u16(sg.rd);
-			e->next = *list;
-			*list = e;
+			first = e;
+		} else {
+			e->k = first->k;
 		}
+		e->type = rd_u16(sg.rd);
+		e->next = *list;
+		*list = e;
 		n++;
 	}
 	return n;

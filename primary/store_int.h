@@ -299,11 +299,11 @@ int dn_write(struct store *st, int64_t zid, const struct nkey *k, uint16_t type,
 typedef bool (*dn_pick_fn)(const struct dn_sig *s, const void *ctx);
 /* A re-sign entry (the owner, the covered type) on *list for each signature
  * of packed blob `sigs` that `pick` takes, at most `room`: how many, -EINVAL
- * when `owner` (`olen` octets) is not a name, <0.  With `list` NULL only
- * counts. */
+ * when `owner` (`olen` octets) is not a name, <0. */
 int dn_resign_add(struct store *st, const uint8_t *owner, size_t olen, const uint8_t *sigs,
                   size_t slen, dn_pick_fn pick, const void *ctx, size_t room,
-                  struct resign **list);int read_rrset(struct store *st, int64_t zid, const struct nkey *k, uint16_t type,
+                  struct resign **list);
+int read_rrset(struct store *st, int64_t zid, const struct nkey *k, uint16_t type,
                struct row **out, size_t *n);
 int rec_write(struct store *st, int64_t zid, enum db_qid id, const struct nkey *k, uint16_t type,
               uint32_t ttl, const uint8_t *rd, size_t rdlen, bool disabled);

@@ -243,16 +243,16 @@ old_sigs(struct store *st, const struct store_zone *z, const struct roll *r, siz
 			rows++;
 			const uint8_t *owner = db_col_blob(s, 1), *sigs = db_col_blob(s, 2);
 			size_t kl = db_col_bytes(s, 0), ol = db_col_bytes(s, 1), sl = db_col_bytes(s, 2);
-			/* this name's old signatures, all of them in this step or none */
-			int found = dn_resign_add(st, owner, ol, sigs, sl, sig_of, r->old, SIZE_MAX, NULL);
-			if (found > 0 && n > 0 && n + (size_t)found > batch) {
-				full = true;   /* the name waits for the next step */
-				break;
-			}
-			if (found >= 0)
-				found = dn_resign_add(st, owner, ol, sigs, sl, sig_of, r->old, SIZE_MAX, list);
+			struct resign *mark = *list;
+			int found = dn_resign_add(st, owner, ol, sigs, sl, sig_of, r->old, SIZE_MAX, list);
 			if (found < 0 || kl > sizeof(w->after)) {
 				ret = found == -ENOMEM ? -ENOMEM : -EIO;
+				break;
+			}
+			if (found > 0 && n > 0 && n + (size_t)found > batch) {
+				/* this name's old signatures all go in one step: the next */
+				*list = mark;
+				full = true;
 				break;
 			}
 			n += (size_t)found;

@@ -18,7 +18,7 @@ import time
 import pytest
 
 from anycst_e2e import Primary
-from anycst_e2e.core import SHARED, STARTED, log_tails
+from anycst_e2e.core import SHARED, STARTED, log_tails, proc_children
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item):
@@ -60,20 +60,9 @@ def primary(primary_factory):
 
 
 def _running_children():
-    """(pid, name) of this process's children still running (not zombies)."""
-    me, out = os.getpid(), []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                st = f.read()
-        except OSError:
-            continue
-        rest = st[st.rindex(")") + 2:].split()   # the name may hold spaces and parens
-        if int(rest[1]) == me and rest[0] != "Z" and int(d) not in SHARED:
-            out.append((int(d), st[st.index("(") + 1:st.rindex(")")]))
-    return out
+    """(pid, name) of this process's children still running (not zombies, not SHARED)."""
+    return [(pid, name) for pid, name, state in proc_children().get(os.getpid(), [])
+            if state != "Z" and pid not in SHARED]
 
 
 def _stop_children(kids, timeout=5):

@@ -130,6 +130,23 @@ def wait_until(pred, timeout, step=0.02, what="condition"):
         time.sleep(step)
 
 
+def proc_children():
+    """{parent PID: [(PID, name, state), ...]} of every process (from /proc)."""
+    kids = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        rest = stat[stat.rindex(")") + 2:].split()   # the name may hold spaces and parens
+        kids.setdefault(int(rest[1]), []).append(
+            (int(d), stat[stat.index("(") + 1:stat.rindex(")")], rest[0]))
+    return kids
+
+
 def stop_pid(proc, sig=signal.SIGTERM, timeout=10):
     """Stops the process we started (by its PID) with `sig`, then SIGKILL."""
     if proc is None or proc.poll() is not None:

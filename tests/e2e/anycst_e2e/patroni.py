@@ -24,7 +24,7 @@ import time
 import urllib.error
 import urllib.request
 
-from .core import STARTED, free_port
+from .core import STARTED, free_port, proc_children
 
 PGBIN = os.environ.get("PGBIN", "/usr/lib/postgresql/15/bin")
 # Patroni's lease and loop: ttl >= loop_wait + 2 * retry_timeout (Patroni's rule)
@@ -41,17 +41,7 @@ def _as_postgres():
 
 def descendants(pid):
     """PIDs of every live descendant of `pid` (from /proc), children first seen first."""
-    kids = {}
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                stat = f.read()
-        except OSError:
-            continue
-        ppid = int(stat[stat.rindex(")") + 2:].split()[1])
-        kids.setdefault(ppid, []).append(int(d))
+    kids = {ppid: [k[0] for k in v] for ppid, v in proc_children().items()}
     out, todo = [], [pid]
     while todo:
         for k in kids.get(todo.pop(), []):
